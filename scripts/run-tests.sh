@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite (unit, bit-exactness vs TFLM, RPC, PlatformIO + QEMU, fuzzing), after set-up.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/bootstrap.sh"
+cd "$ROOT"
+export PLATFORMIO_CORE_DIR="$ROOT/.pio-core"
+.venv/bin/ruff check library tests builder platform bench
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
