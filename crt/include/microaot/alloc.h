@@ -1,0 +1,98 @@
+/* microaot runtime: memory modes for running a compiled model without malloc.
+ *
+ * A generated model needs one workspace of NAME_WORKSPACE_SIZE bytes aligned to
+ * NAME_WORKSPACE_ALIGN (== UAOT_WORKSPACE_ALIGN). The caller brings that memory in one of three ways:
+ *
+ *   1. a buffer:     static uint8_t ws[NAME_WORKSPACE_SIZE] __attribute__((aligned(NAME_WORKSPACE_ALIGN)));
+ *                    NAME_run(inputs, outputs, ws);
+ *   2. an arena:     uaot_arena_t arena; uaot_arena_init(&arena, buf, sizeof buf);
+ *                    uaot_allocator_t a = uaot_arena_allocator(&arena);
+ *                    uaot_model_run_alloc(&NAME_model, inputs, outputs, &a);
+ *   3. your hooks:   uaot_allocator_t a = { my_alloc, my_free, my_ctx };
+ *                    uaot_model_run_alloc(&NAME_model, inputs, outputs, &a);
+ *
+ * Nothing here calls malloc/free or keeps global state; the arena only ever hands out memory from
+ * the caller's buffer. */
+#ifndef MICROAOT_ALLOC_H
+#define MICROAOT_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "microaot/model.h"
+#include "microaot/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A caller-provided allocator.
+ *   alloc(ctx, size, align): return `size` bytes aligned to `align` (a power of two), or NULL.
+ *   free(ctx, ptr):          give back a pointer returned by alloc; may be NULL (nothing to free).
+ * ctx is passed through untouched. */
+typedef struct {
+    void *(*alloc)(void *ctx, size_t size, size_t align);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+} uaot_allocator_t;
+
+/* Bump allocator over a caller's buffer. Treat the fields as private; use the functions below. */
+typedef struct {
+    uint8_t *base;
+    size_t capacity;
+    size_t used;        /* bytes consumed from base, including alignment padding */
+    size_t high_water;  /* largest `used` seen since init */
+    size_t last_begin;  /* `used` before the most recent allocation (for LIFO free) */
+    void *last_ptr;     /* most recent allocation, NULL when none or already freed */
+} uaot_arena_t;
+
+/* Opaque position in an arena, from uaot_arena_mark(). */
+typedef size_t uaot_arena_mark_t;
+
+/* Start an arena over buffer[0..capacity). buffer may be NULL only when capacity is 0. */
+uaot_status_t uaot_arena_init(uaot_arena_t *arena, void *buffer, size_t capacity);
+
+/* Allocate size bytes aligned to align (a power of two; 0 means UAOT_WORKSPACE_ALIGN). The
+ * alignment is of the absolute address. On success *out points into the buffer and UAOT_OK is
+ * returned; UAOT_ERR_NOMEM when the buffer is too small (the arena is unchanged), UAOT_ERR_ARG for a
+ * NULL pointer or an alignment that is not a power of two. size 0 yields a valid, unique-enough
+ * aligned pointer that must not be dereferenced. */
+uaot_status_t uaot_arena_alloc(uaot_arena_t *arena, size_t size, size_t align, void **out);
+
+/* Release everything allocated since init. */
+void uaot_arena_reset(uaot_arena_t *arena);
+
+/* Remember the current position; uaot_arena_release(arena, mark) frees everything allocated after. */
+uaot_arena_mark_t uaot_arena_mark(const uaot_arena_t *arena);
+/* UAOT_ERR_RANGE when mark is beyond the current position (i.e. not a mark of this arena's past). */
+uaot_status_t uaot_arena_release(uaot_arena_t *arena, uaot_arena_mark_t mark);
+
+size_t uaot_arena_used(const uaot_arena_t *arena);
+size_t uaot_arena_remaining(const uaot_arena_t *arena);
+size_t uaot_arena_high_water(const uaot_arena_t *arena);
+
+/* Bytes an arena needs to serve one allocation of `size` bytes aligned to `align` from a buffer
+ * with any alignment (size + align - 1). Use it to size the buffer for a model:
+ * UAOT_ARENA_BYTES_FOR(NAME_WORKSPACE_SIZE, NAME_WORKSPACE_ALIGN). */
+#define UAOT_ARENA_BYTES_FOR(size, align) ((size_t)(size) + (size_t)(align) - 1u)
+
+/* An allocator whose alloc hook allocates from `arena` and whose free hook releases the most
+ * recent allocation (LIFO); freeing anything else is a no-op until uaot_arena_reset(). */
+uaot_allocator_t uaot_arena_allocator(uaot_arena_t *arena);
+
+/* Run `model` with a workspace obtained from `allocator`: allocate model->workspace_size bytes
+ * aligned to UAOT_WORKSPACE_ALIGN, run, free. Returns UAOT_ERR_NOMEM when alloc returns NULL,
+ * UAOT_ERR_ALIGN when it returns a misaligned pointer (which is then freed), UAOT_ERR_UNSUPPORTED
+ * when the model was generated for another UAOT_ABI_VERSION, otherwise the model's status. */
+uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const *inputs,
+                                   void *const *outputs, const uaot_allocator_t *allocator);
+/* Same, with per-operator hooks (may be NULL). */
+uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs,
+                                      void *const *outputs, const uaot_allocator_t *allocator,
+                                      const uaot_hooks_t *hooks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
