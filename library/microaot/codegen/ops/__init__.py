@@ -1,0 +1,230 @@
+"""Operator lowering registry.
+
+One module per operator family lives in this package (``conv.py``, ``pool.py``, ...). Each module
+registers lowering functions with :func:`register`; every module of the package is imported
+automatically (``pkgutil``), so adding an operator means adding a module here plus its kernel
+family in ``crt/`` -- no other file changes. The contract is documented in docs/internals.md,
+section "Operator lowering contract".
+
+A lowering function receives a :class:`LoweringContext` and returns a :class:`Lowering`::
+
+    @register("MAX_POOL_2D")
+    def lower_max_pool(ctx: LoweringContext) -> Lowering:
+        x, y = ctx.input(0), ctx.output(0)
+        p = ctx.params("uaot_pool_params_t", {"in_h": x.shape[1], ...})
+        return Lowering(families=("pool",),
+                        call=f"uaot_max_pool_s8({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from microaot.errors import UnsupportedModelError
+from microaot.ir.graph import Graph, Operator, Tensor, dtype_ctype
+
+
+@dataclass
+class Lowering:
+    """What a lowering returns.
+
+    families: kernel families the call needs; each family F is ``crt/kernels/F.c`` declared in
+        ``crt/include/microaot/kernels/F.h`` (the emitter includes the header, the build compiles
+        the source). Empty for operators lowered to plain C (e.g. memcpy).
+    call: one C expression of type ``uaot_status_t`` (usually a kernel call), or None when the
+        operator needs no code (a RESHAPE whose output aliases its input).
+    decls: extra file-scope C definitions, emitted after the weight arrays and parameter structs.
+    """
+
+    families: tuple[str, ...] = ()
+    call: str | None = None
+    decls: list[str] = field(default_factory=list)
+
+
+LowerFn = Callable[["LoweringContext"], Lowering]
+ScratchFn = Callable[[Graph, Operator], int]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    opcode: str
+    lower: LowerFn
+    view: bool = False  # output 0 is a byte-identical view of input 0 (RESHAPE, SQUEEZE, ...)
+    scratch: ScratchFn | None = None  # bytes of workspace scratch the kernel needs during this op
+    module: str = ""
+
+
+_REGISTRY: dict[str, OpDef] = {}
+_LOADED = False
+
+
+def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = None) -> Callable[[LowerFn], LowerFn]:
+    """Decorator: register ``fn`` as the lowering of builtin operator ``opcode`` (e.g. "CONV_2D").
+
+    view=True declares that output 0 holds exactly the bytes of input 0 (the planner then lets the
+    output alias the input; the lowering is called with ``ctx.aliased`` telling whether it did).
+    scratch(graph, op) -> bytes asks the planner for a temporary buffer live only during the op
+    (``ctx.scratch_ptr``).
+    """
+
+    def deco(fn: LowerFn) -> LowerFn:
+        if opcode in _REGISTRY and _REGISTRY[opcode].lower is not fn:
+            raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
+        _REGISTRY[opcode] = OpDef(opcode, fn, view, scratch, fn.__module__)
+        return fn
+
+    return deco
+
+
+def load_all() -> None:
+    """Import every module of this package (each registers its lowerings)."""
+    global _LOADED
+    if _LOADED:
+        return
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    _LOADED = True
+
+
+def get(opcode: str) -> OpDef | None:
+    load_all()
+    return _REGISTRY.get(opcode)
+
+
+def supported_ops() -> list[str]:
+    load_all()
+    return sorted(_REGISTRY)
+
+
+def c_float(x: float) -> str:
+    """A C float literal that round-trips the float32 value exactly."""
+    f = float(np.float32(x))
+    if np.isinf(f):
+        return "(-3.402823466e+38f)" if f < 0 else "3.402823466e+38f"
+    r = repr(f)
+    if "e" not in r and "." not in r:
+        r += ".0"
+    return r + "f"
+
+
+def c_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, np.integer)):
+        iv = int(v)
+        if iv == -(2**31):
+            return "(-2147483647 - 1)"
+        return str(iv)
+    if isinstance(v, (float, np.floating)):
+        return c_float(float(v))
+    if isinstance(v, str):
+        return v
+    raise TypeError(f"cannot render {v!r} as C")
+
+
+class LoweringContext:
+    """What a lowering function gets: the operator, its tensors, and C helpers.
+
+    The emitter creates one context per operator after memory planning, so pointer expressions
+    are final. Helpers that add definitions (params, const_array) name them uniquely per op.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        op: Operator,
+        *,
+        prefix: str,
+        ptrs: dict[int, str],
+        const_ref: Callable[[int], str],
+        add_const: Callable[[str, str, np.ndarray], str],
+        scratch_ptr: str | None = None,
+        aliased: bool = False,
+        target: str = "generic",
+        schedule: dict[str, Any] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.op = op
+        self.prefix = prefix
+        self.target = target
+        self.schedule: dict[str, Any] = dict(schedule or {})
+        self.scratch_ptr = scratch_ptr
+        self.aliased = aliased
+        self._ptrs = ptrs
+        self._const_ref = const_ref
+        self._add_const = add_const
+        self.decls: list[str] = []  # parameter structs, filled by params()
+
+    # --- tensors -------------------------------------------------------------------------
+    @property
+    def opcode(self) -> str:
+        return self.op.opcode
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.op.options
+
+    def num_inputs(self) -> int:
+        return len(self.op.inputs)
+
+    def has_input(self, k: int) -> bool:
+        return k < len(self.op.inputs) and self.op.inputs[k] >= 0
+
+    def input(self, k: int) -> Tensor:
+        if not self.has_input(k):
+            raise self.unsupported(f"input {k} is missing")
+        return self.graph.tensors[self.op.inputs[k]]
+
+    def output(self, k: int = 0) -> Tensor:
+        return self.graph.tensors[self.op.outputs[k]]
+
+    # --- C expressions -------------------------------------------------------------------
+    def sym(self, suffix: str) -> str:
+        """A file-unique C identifier for something belonging to this operator."""
+        return f"{self.prefix}_op{self.op.index}_{re.sub(r'[^A-Za-z0-9_]', '_', suffix)}"
+
+    def in_ptr(self, k: int) -> str:
+        """C expression of input k's data (``const T *``); NULL for an absent optional input.
+
+        Constant inputs become weight arrays (emitted only when referenced this way)."""
+        if not self.has_input(k):
+            return "NULL"
+        t = self.input(k)
+        if t.is_const:
+            return self._const_ref(t.index)
+        return f"(const {dtype_ctype(t.dtype)} *){self._ptrs[t.index]}"
+
+    def out_ptr(self, k: int = 0) -> str:
+        t = self.output(k)
+        return f"({dtype_ctype(t.dtype)} *){self._ptrs[t.index]}"
+
+    def raw_ptr(self, tensor_index: int) -> str:
+        """Untyped pointer expression (``uint8_t *``) of a non-constant tensor."""
+        return self._ptrs[tensor_index]
+
+    def const_array(self, suffix: str, ctype: str, values: Sequence[Any] | np.ndarray) -> str:
+        """Add a ``static const ctype NAME[]`` in the weight section; returns NAME."""
+        arr = np.asarray(values)
+        return self._add_const(self.sym(suffix), ctype, arr.reshape(-1))
+
+    def params(self, ctype: str, fields: dict[str, Any], suffix: str = "p") -> str:
+        """Define ``static const ctype NAME = { .field = value, ... };`` and return ``&NAME``.
+
+        Values: ints, floats (exact float32 literals), or C expressions as str (e.g. array names)."""
+        name = self.sym(suffix)
+        body = ",\n".join(f"    .{k} = {c_value(v)}" for k, v in fields.items())
+        self.decls.append(f"static const {ctype} {name} = {{\n{body}\n}};")
+        return f"&{name}"
+
+    def unsupported(self, what: str) -> UnsupportedModelError:
+        return UnsupportedModelError(
+            f"{self.graph.source}: operator {self.op.index} ({self.op.opcode}): {what}"
+        )

@@ -1,0 +1,132 @@
+"""The graph IR: a single-subgraph dataflow graph of typed tensors and operators.
+
+Operators are stored in execution order (the order of the TFLite subgraph, which is a valid
+topological order). Constant tensors carry their data as numpy arrays; activations have
+``data is None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# dtype strings used throughout the compiler, with their C types, element sizes and uaot_dtype_t values
+DTYPES: dict[str, tuple[str, int, int]] = {
+    # name: (C type, bytes per element, uaot_dtype_t)
+    "int8": ("int8_t", 1, 1),
+    "uint8": ("uint8_t", 1, 2),
+    "int16": ("int16_t", 2, 3),
+    "int32": ("int32_t", 4, 4),
+    "float32": ("float", 4, 5),
+    "int64": ("int64_t", 8, 0),
+    "bool": ("uint8_t", 1, 0),
+}
+
+
+def dtype_ctype(dtype: str) -> str:
+    return DTYPES[dtype][0]
+
+
+def dtype_size(dtype: str) -> int:
+    return DTYPES[dtype][1]
+
+
+@dataclass
+class QuantParams:
+    """Affine quantization: real = scale * (q - zero_point). Per-tensor when len(scale) == 1."""
+
+    scale: np.ndarray  # float32, shape [n]
+    zero_point: np.ndarray  # int64, shape [n]
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return int(self.scale.size) > 1
+
+    @property
+    def scale0(self) -> float:
+        return float(self.scale[0])
+
+    @property
+    def zp0(self) -> int:
+        return int(self.zero_point[0])
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    quant: QuantParams | None = None
+    data: np.ndarray | None = None  # constants only
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def num_elements(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= int(d)
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return self.num_elements * dtype_size(self.dtype)
+
+
+@dataclass
+class Operator:
+    index: int
+    opcode: str  # builtin operator name, e.g. "CONV_2D"
+    inputs: list[int]  # tensor indices, -1 = absent optional input
+    outputs: list[int]
+    options: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+
+
+@dataclass
+class Graph:
+    tensors: list[Tensor]
+    operators: list[Operator]
+    inputs: list[int]
+    outputs: list[int]
+    name: str = "model"
+    source: str = ""  # model file path, for error messages
+    description: str = ""
+
+    def tensor(self, index: int) -> Tensor:
+        return self.tensors[index]
+
+    def producers(self) -> dict[int, int]:
+        """tensor index -> index of the operator that writes it."""
+        prod: dict[int, int] = {}
+        for op in self.operators:
+            for t in op.outputs:
+                prod[t] = op.index
+        return prod
+
+    def consumers(self) -> dict[int, list[int]]:
+        """tensor index -> indices of the operators that read it (in execution order)."""
+        cons: dict[int, list[int]] = {}
+        for op in self.operators:
+            for t in op.inputs:
+                if t >= 0:
+                    cons.setdefault(t, []).append(op.index)
+        return cons
+
+    def activation_tensors(self) -> list[int]:
+        """Indices of every non-constant tensor used by the graph (inputs, outputs, intermediates)."""
+        seen: list[int] = []
+        used = set(self.inputs) | set(self.outputs)
+        for op in self.operators:
+            used.update(t for t in op.inputs if t >= 0)
+            used.update(op.outputs)
+        for t in sorted(used):
+            if not self.tensors[t].is_const:
+                seen.append(t)
+        return seen
