@@ -1,0 +1,130 @@
+"""Host builds of generated code: compile with the host gcc, load with ctypes, run.
+
+``compile_c`` is the one place that runs a host C compiler (warnings are errors); the host RPC
+board and the tests build on it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from microaot.errors import BuildError
+from microaot.paths import crt_root
+
+if TYPE_CHECKING:
+    from microaot.compiler import CompileResult
+
+BASE_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
+
+
+def compile_c(
+    sources: Iterable[str | Path],
+    out_path: str | Path,
+    *,
+    include_dirs: Iterable[str | Path] = (),
+    defines: Mapping[str, str | int | None] | None = None,
+    kind: Literal["shared", "exe", "object"] = "shared",
+    extra_cflags: Sequence[str] = (),
+    cc: str = "gcc",
+) -> Path:
+    """Compile C sources into a shared library, an executable or one object file.
+
+    ``crt/include`` is always on the include path. Raises BuildError with the compiler's stderr.
+    """
+    srcs = [Path(s) for s in sources]
+    if not srcs:
+        raise BuildError("compile_c: no sources given")
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd: list[str] = [cc, *BASE_CFLAGS]
+    if kind == "shared":
+        cmd += ["-shared", "-fPIC"]
+    elif kind == "object":
+        if len(srcs) != 1:
+            raise BuildError("compile_c: kind='object' takes exactly one source")
+        cmd.append("-c")
+    elif kind != "exe":
+        raise BuildError(f"compile_c: unknown kind {kind!r} (shared, exe, object)")
+    for d in [*include_dirs, crt_root() / "include"]:
+        cmd.append(f"-I{d}")
+    for k, v in (defines or {}).items():
+        cmd.append(f"-D{k}" if v is None else f"-D{k}={v}")
+    cmd += list(extra_cflags)
+    cmd += [str(s) for s in srcs]
+    cmd += ["-o", str(out)]
+    if kind != "object":
+        cmd.append("-lm")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except FileNotFoundError as e:
+        raise BuildError(f"C compiler {cc!r} not found: {e}") from None
+    if proc.returncode != 0:
+        raise BuildError(
+            f"{cc} failed (exit {proc.returncode}) building {out.name}:\n{' '.join(cmd)}\n{proc.stderr.strip()}"
+        )
+    return out
+
+
+def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
+                           extra_cflags: Sequence[str] = ()) -> Path:
+    """Build the generated model + the kernels it needs into ``out_dir/lib<name>.so``."""
+    out_dir = Path(out_dir)
+    srcs = [*result.sources, *result.kernel_sources]
+    return compile_c(
+        srcs,
+        out_dir / f"lib{result.name}.so",
+        include_dirs=[result.header.parent],
+        kind="shared",
+        extra_cflags=extra_cflags,
+        cc=cc,
+    )
+
+
+_LIB_CACHE: dict[str, ctypes.CDLL] = {}
+
+
+def _load(lib_path: Path) -> ctypes.CDLL:
+    key = str(lib_path.resolve())
+    if key not in _LIB_CACHE:
+        _LIB_CACHE[key] = ctypes.CDLL(key)
+    return _LIB_CACHE[key]
+
+
+def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run one inference of a model built by build_model_shared_lib; returns the outputs."""
+    graph = result.graph
+    lib = _load(Path(lib_path))
+    fn = getattr(lib, f"{result.name}_run")
+    fn.restype = ctypes.c_int
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    if len(inputs) != len(graph.inputs):
+        raise ValueError(f"{result.name}: expected {len(graph.inputs)} inputs, got {len(inputs)}")
+    in_arrays = []
+    for k, (arr, ti) in enumerate(zip(inputs, graph.inputs, strict=True)):
+        t = graph.tensors[ti]
+        a = np.ascontiguousarray(arr)
+        if a.dtype != np.dtype(t.dtype) or a.size != t.num_elements:
+            raise ValueError(
+                f"{result.name}: input {k} must be {t.dtype} with {t.num_elements} elements "
+                f"(shape {list(t.shape)}), got {a.dtype} {list(a.shape)}"
+            )
+        in_arrays.append(a)
+    out_arrays = [np.zeros(graph.tensors[ti].shape, dtype=np.dtype(graph.tensors[ti].dtype)) for ti in graph.outputs]
+    align = 16
+    ws_raw = np.zeros(max(result.workspace_size, 1) + align, dtype=np.uint8)
+    off = (-ws_raw.ctypes.data) % align
+    ws = ws_raw[off:]
+    in_ptrs = (ctypes.c_void_p * max(len(in_arrays), 1))(*[a.ctypes.data for a in in_arrays])
+    out_ptrs = (ctypes.c_void_p * max(len(out_arrays), 1))(*[a.ctypes.data for a in out_arrays])
+    st = fn(ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data)
+    if st != 0:
+        from microaot.errors import MicroaotError
+
+        raise MicroaotError(f"{result.name}_run returned status {st}")
+    return out_arrays
