@@ -46,7 +46,7 @@ def _required_version() -> str:
         from platformio.dependencies import get_core_dependencies
 
         req = str(get_core_dependencies()["tool-scons"])
-    except Exception::  # platformio missing or changed: use the known pin
+    except Exception:  # platformio missing or changed: use the known pin
         req = _FALLBACK_REQUIREMENT
     ver = req.lstrip("~^=<> ")
     parts = (ver.split(".") + ["0", "0"])[:3]
