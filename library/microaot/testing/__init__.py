@@ -1,0 +1,1 @@
+"""Helpers for tests, fuzzing and examples (model generation). Not used by the compiler itself."""

@@ -1,0 +1,1083 @@
+"""Build small, valid `.tflite` flatbuffers for tests, fuzzing and examples.
+
+Two layers:
+
+* :class:`ModelBuilder` -- a typed, low-level builder: add tensors (shape, dtype, per-tensor or
+  per-channel quantization, optional constant data), add operators (builtin opcode + one of the
+  option dataclasses below), name the graph inputs/outputs, serialize with :meth:`ModelBuilder.to_bytes`.
+  Serialization goes through the ``tflite`` schema package's builder functions (flatbuffers), and
+  produces files TFLM accepts: buffer 0 is the empty sentinel, every constant tensor has its own
+  16-byte aligned buffer, ``deprecated_builtin_code`` is filled (``min(code, 127)``), opcode versions
+  are the ones the TFLite converter would write, file identifier ``TFL3``, schema version 3.
+* Quantization helpers (:func:`choose_qparams`, :func:`quantize_weights`, :func:`quantize_bias`) and
+  single-operator model builders (:func:`conv2d_model`, :func:`depthwise_conv2d_model`, ...) that
+  start from random float weights and pick scales / zero points the way the converter does
+  (asymmetric int8 activations whose range contains 0, symmetric int8 weights in [-127, 127],
+  int32 bias with scale ``input_scale * weight_scale`` and zero point 0).
+
+Everything here is deterministic for a given ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import flatbuffers
+import numpy as np
+import tflite
+
+DType = Literal["int8", "int16", "int32", "uint8", "float32"]
+PaddingName = Literal["SAME", "VALID"]
+Activation = Literal["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH"]
+
+_TENSOR_TYPES: dict[str, int] = {
+    "float32": tflite.TensorType.FLOAT32,
+    "int32": tflite.TensorType.INT32,
+    "uint8": tflite.TensorType.UINT8,
+    "int16": tflite.TensorType.INT16,
+    "int8": tflite.TensorType.INT8,
+}
+_NUMPY_DTYPES: dict[str, type[np.generic]] = {
+    "float32": np.float32,
+    "int32": np.int32,
+    "uint8": np.uint8,
+    "int16": np.int16,
+    "int8": np.int8,
+}
+_ACTIVATIONS: dict[str, int] = {
+    "NONE": tflite.ActivationFunctionType.NONE,
+    "RELU": tflite.ActivationFunctionType.RELU,
+    "RELU_N1_TO_1": tflite.ActivationFunctionType.RELU_N1_TO_1,
+    "RELU6": tflite.ActivationFunctionType.RELU6,
+    "TANH": tflite.ActivationFunctionType.TANH,
+}
+_PADDINGS: dict[str, int] = {"SAME": tflite.Padding.SAME, "VALID": tflite.Padding.VALID}
+
+# Opcode versions the TFLite converter writes for int8 models (float models get version 1).
+# TFLM resolves kernels by builtin code only, but keep the versions realistic.
+_INT8_VERSIONS: dict[str, int] = {
+    "CONV_2D": 3,
+    "DEPTHWISE_CONV_2D": 3,
+    "FULLY_CONNECTED": 4,
+    "AVERAGE_POOL_2D": 2,
+    "MAX_POOL_2D": 2,
+    "ADD": 2,
+    "SUB": 2,
+    "MUL": 2,
+    "SOFTMAX": 2,
+    "RELU": 2,
+    "RELU6": 2,
+    "LOGISTIC": 2,
+    "TANH": 2,
+    "CONCATENATION": 2,
+    "PAD": 2,
+    "PADV2": 2,
+    "MEAN": 2,
+    "QUANTIZE": 1,
+    "DEQUANTIZE": 2,
+    "RESHAPE": 1,
+    "SQUEEZE": 1,
+}
+
+
+def builtin_code(op: str | int) -> int:
+    """Numeric builtin operator code of an operator name such as ``"CONV_2D"``."""
+    if isinstance(op, int):
+        return op
+    code = getattr(tflite.BuiltinOperator, op, None)
+    if not isinstance(code, int):
+        raise ValueError(f"unknown TFLite builtin operator {op!r}")
+    return code
+
+
+def builtin_name(code: int) -> str:
+    for name, value in vars(tflite.BuiltinOperator).items():
+        if not name.startswith("_") and value == code:
+            return name
+    raise ValueError(f"unknown TFLite builtin operator code {code}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Operator options
+# ---------------------------------------------------------------------------------------------
+
+
+class Options:
+    """Base of the builtin option tables. ``build`` returns (BuiltinOptions type, table offset)."""
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Conv2DOptions(Options):
+    padding: PaddingName = "VALID"
+    stride_w: int = 1
+    stride_h: int = 1
+    activation: Activation = "NONE"
+    dilation_w: int = 1
+    dilation_h: int = 1
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.Conv2DOptionsStart(b)
+        tflite.Conv2DOptionsAddPadding(b, _PADDINGS[self.padding])
+        tflite.Conv2DOptionsAddStrideW(b, self.stride_w)
+        tflite.Conv2DOptionsAddStrideH(b, self.stride_h)
+        tflite.Conv2DOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        tflite.Conv2DOptionsAddDilationWFactor(b, self.dilation_w)
+        tflite.Conv2DOptionsAddDilationHFactor(b, self.dilation_h)
+        return tflite.BuiltinOptions.Conv2DOptions, tflite.Conv2DOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2DOptions(Options):
+    padding: PaddingName = "VALID"
+    stride_w: int = 1
+    stride_h: int = 1
+    depth_multiplier: int = 1
+    activation: Activation = "NONE"
+    dilation_w: int = 1
+    dilation_h: int = 1
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.DepthwiseConv2DOptionsStart(b)
+        tflite.DepthwiseConv2DOptionsAddPadding(b, _PADDINGS[self.padding])
+        tflite.DepthwiseConv2DOptionsAddStrideW(b, self.stride_w)
+        tflite.DepthwiseConv2DOptionsAddStrideH(b, self.stride_h)
+        tflite.DepthwiseConv2DOptionsAddDepthMultiplier(b, self.depth_multiplier)
+        tflite.DepthwiseConv2DOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        tflite.DepthwiseConv2DOptionsAddDilationWFactor(b, self.dilation_w)
+        tflite.DepthwiseConv2DOptionsAddDilationHFactor(b, self.dilation_h)
+        return tflite.BuiltinOptions.DepthwiseConv2DOptions, tflite.DepthwiseConv2DOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class FullyConnectedOptions(Options):
+    activation: Activation = "NONE"
+    keep_num_dims: bool = False
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.FullyConnectedOptionsStart(b)
+        tflite.FullyConnectedOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        tflite.FullyConnectedOptionsAddKeepNumDims(b, self.keep_num_dims)
+        return tflite.BuiltinOptions.FullyConnectedOptions, tflite.FullyConnectedOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class Pool2DOptions(Options):
+    """Options of AVERAGE_POOL_2D and MAX_POOL_2D."""
+
+    filter_w: int = 2
+    filter_h: int = 2
+    padding: PaddingName = "VALID"
+    stride_w: int = 1
+    stride_h: int = 1
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.Pool2DOptionsStart(b)
+        tflite.Pool2DOptionsAddPadding(b, _PADDINGS[self.padding])
+        tflite.Pool2DOptionsAddStrideW(b, self.stride_w)
+        tflite.Pool2DOptionsAddStrideH(b, self.stride_h)
+        tflite.Pool2DOptionsAddFilterWidth(b, self.filter_w)
+        tflite.Pool2DOptionsAddFilterHeight(b, self.filter_h)
+        tflite.Pool2DOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        return tflite.BuiltinOptions.Pool2DOptions, tflite.Pool2DOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class AddOptions(Options):
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.AddOptionsStart(b)
+        tflite.AddOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        return tflite.BuiltinOptions.AddOptions, tflite.AddOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class SubOptions(Options):
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.SubOptionsStart(b)
+        tflite.SubOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        return tflite.BuiltinOptions.SubOptions, tflite.SubOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class MulOptions(Options):
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.MulOptionsStart(b)
+        tflite.MulOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        return tflite.BuiltinOptions.MulOptions, tflite.MulOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class ReshapeOptions(Options):
+    new_shape: tuple[int, ...] = ()
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        vec = _int32_vector(b, tflite.ReshapeOptionsStartNewShapeVector, self.new_shape)
+        tflite.ReshapeOptionsStart(b)
+        tflite.ReshapeOptionsAddNewShape(b, vec)
+        return tflite.BuiltinOptions.ReshapeOptions, tflite.ReshapeOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class SqueezeOptions(Options):
+    squeeze_dims: tuple[int, ...] = ()
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        vec = _int32_vector(b, tflite.SqueezeOptionsStartSqueezeDimsVector, self.squeeze_dims)
+        tflite.SqueezeOptionsStart(b)
+        tflite.SqueezeOptionsAddSqueezeDims(b, vec)
+        return tflite.BuiltinOptions.SqueezeOptions, tflite.SqueezeOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class SoftmaxOptions(Options):
+    beta: float = 1.0
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.SoftmaxOptionsStart(b)
+        tflite.SoftmaxOptionsAddBeta(b, self.beta)
+        return tflite.BuiltinOptions.SoftmaxOptions, tflite.SoftmaxOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class ConcatenationOptions(Options):
+    axis: int = -1
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ConcatenationOptionsStart(b)
+        tflite.ConcatenationOptionsAddAxis(b, self.axis)
+        tflite.ConcatenationOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
+        return tflite.BuiltinOptions.ConcatenationOptions, tflite.ConcatenationOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class ReducerOptions(Options):
+    """Options of MEAN (and SUM, REDUCE_MAX, ...)."""
+
+    keep_dims: bool = False
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ReducerOptionsStart(b)
+        tflite.ReducerOptionsAddKeepDims(b, self.keep_dims)
+        return tflite.BuiltinOptions.ReducerOptions, tflite.ReducerOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class PadOptions(Options):
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.PadOptionsStart(b)
+        return tflite.BuiltinOptions.PadOptions, tflite.PadOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class PadV2Options(Options):
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.PadV2OptionsStart(b)
+        return tflite.BuiltinOptions.PadV2Options, tflite.PadV2OptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class QuantizeOptions(Options):
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.QuantizeOptionsStart(b)
+        return tflite.BuiltinOptions.QuantizeOptions, tflite.QuantizeOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class DequantizeOptions(Options):
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.DequantizeOptionsStart(b)
+        return tflite.BuiltinOptions.DequantizeOptions, tflite.DequantizeOptionsEnd(b)
+
+
+# Options a converter attaches by default when the caller gives none (ops without options: None).
+_DEFAULT_OPTIONS: dict[str, Options | None] = {
+    "CONV_2D": Conv2DOptions(),
+    "DEPTHWISE_CONV_2D": DepthwiseConv2DOptions(),
+    "FULLY_CONNECTED": FullyConnectedOptions(),
+    "AVERAGE_POOL_2D": Pool2DOptions(),
+    "MAX_POOL_2D": Pool2DOptions(),
+    "ADD": AddOptions(),
+    "SUB": SubOptions(),
+    "MUL": MulOptions(),
+    "SOFTMAX": SoftmaxOptions(),
+    "CONCATENATION": ConcatenationOptions(),
+    "MEAN": ReducerOptions(),
+    "PAD": PadOptions(),
+    "PADV2": PadV2Options(),
+    "QUANTIZE": QuantizeOptions(),
+    "DEQUANTIZE": DequantizeOptions(),
+}
+
+
+def _int32_vector(b: flatbuffers.Builder, start: Any, values: Sequence[int]) -> int:
+    start(b, len(values))
+    for v in reversed(values):
+        b.PrependInt32(int(v))
+    return int(b.EndVector())
+
+
+def _float32_vector(b: flatbuffers.Builder, start: Any, values: Sequence[float]) -> int:
+    start(b, len(values))
+    for v in reversed(values):
+        b.PrependFloat32(float(v))
+    return int(b.EndVector())
+
+
+def _int64_vector(b: flatbuffers.Builder, start: Any, values: Sequence[int]) -> int:
+    start(b, len(values))
+    for v in reversed(values):
+        b.PrependInt64(int(v))
+    return int(b.EndVector())
+
+
+def _aligned_bytes(b: flatbuffers.Builder, data: bytes, alignment: int = 16) -> int:
+    """A ubyte vector whose payload starts on an ``alignment`` boundary (what the converter does)."""
+    b.StartVector(1, len(data), alignment)
+    b.head = b.head - len(data)
+    b.Bytes[b.head : b.head + len(data)] = data
+    b.vectorNumElems = len(data)
+    return int(b.EndVector())
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Affine quantization: per-tensor (one scale) or per-channel along ``axis``."""
+
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    axis: int = 0
+
+    @staticmethod
+    def per_tensor(scale: float, zero_point: int = 0) -> Quant:
+        return Quant((float(scale),), (int(zero_point),))
+
+    @staticmethod
+    def per_channel(scales: Sequence[float], axis: int, zero_points: Sequence[int] | None = None) -> Quant:
+        zps = tuple(int(z) for z in zero_points) if zero_points is not None else (0,) * len(scales)
+        return Quant(tuple(float(s) for s in scales), zps, axis)
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: DType
+    quant: Quant | None = None
+    data: bytes | None = None
+
+
+@dataclass
+class OperatorSpec:
+    op: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: Options | None = None
+    version: int | None = None
+
+
+@dataclass
+class ModelBuilder:
+    """Accumulates tensors and operators of one subgraph and serializes them to a .tflite."""
+
+    description: str = "microaot.testing.modelgen"
+    tensors: list[TensorSpec] = field(default_factory=list)
+    operators: list[OperatorSpec] = field(default_factory=list)
+    inputs: list[int] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+
+    # -- tensors -------------------------------------------------------------------------------
+    def add_tensor(
+        self,
+        name: str,
+        shape: Sequence[int],
+        dtype: DType,
+        *,
+        quant: Quant | None = None,
+        data: np.ndarray | bytes | None = None,
+    ) -> int:
+        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``). Returns its index."""
+        if dtype not in _TENSOR_TYPES:
+            raise ValueError(f"tensor {name!r}: unsupported dtype {dtype!r}")
+        shape_t = tuple(int(d) for d in shape)
+        if quant is not None:
+            if len(quant.scale) != len(quant.zero_point):
+                raise ValueError(f"tensor {name!r}: {len(quant.scale)} scales but {len(quant.zero_point)} zero points")
+            if len(quant.scale) > 1 and (quant.axis >= len(shape_t) or shape_t[quant.axis] != len(quant.scale)):
+                raise ValueError(f"tensor {name!r}: {len(quant.scale)} scales do not match axis {quant.axis} of {shape_t}")
+        raw: bytes | None = None
+        if data is not None:
+            if isinstance(data, bytes):
+                raw = data
+            else:
+                arr = np.asarray(data)
+                if arr.size != math.prod(shape_t):
+                    raise ValueError(f"tensor {name!r}: data has {arr.size} elements, shape {shape_t} needs {math.prod(shape_t)}")
+                raw = np.ascontiguousarray(arr.astype(_NUMPY_DTYPES[dtype]).reshape(shape_t)).astype(
+                    np.dtype(_NUMPY_DTYPES[dtype]).newbyteorder("<")
+                ).tobytes()
+            expected = math.prod(shape_t) * np.dtype(_NUMPY_DTYPES[dtype]).itemsize
+            if len(raw) != expected:
+                raise ValueError(f"tensor {name!r}: {len(raw)} bytes of data, shape {shape_t} needs {expected}")
+        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw))
+        return len(self.tensors) - 1
+
+    def add_const(self, name: str, data: np.ndarray, dtype: DType, *, quant: Quant | None = None) -> int:
+        """A constant tensor with the shape of ``data``."""
+        return self.add_tensor(name, np.shape(data), dtype, quant=quant, data=data)
+
+    def add_input(self, name: str, shape: Sequence[int], dtype: DType, *, quant: Quant | None = None) -> int:
+        """A non-constant tensor appended to the graph inputs."""
+        idx = self.add_tensor(name, shape, dtype, quant=quant)
+        self.inputs.append(idx)
+        return idx
+
+    # -- operators -----------------------------------------------------------------------------
+    def add_operator(
+        self,
+        op: str | int,
+        inputs: Sequence[int],
+        outputs: Sequence[int],
+        options: Options | None = None,
+        *,
+        version: int | None = None,
+    ) -> int:
+        """Add a builtin operator; an input index of -1 marks an omitted optional input."""
+        name = op if isinstance(op, str) else builtin_name(op)
+        builtin_code(name)  # validates the name
+        for t in [*inputs, *outputs]:
+            if t != -1 and not 0 <= t < len(self.tensors):
+                raise ValueError(f"operator {name}: tensor index {t} out of range")
+        if options is None:
+            options = _DEFAULT_OPTIONS.get(name)
+        self.operators.append(OperatorSpec(name, tuple(inputs), tuple(outputs), options, version))
+        return len(self.operators) - 1
+
+    def set_inputs(self, inputs: Sequence[int]) -> None:
+        self.inputs = list(inputs)
+
+    def set_outputs(self, outputs: Sequence[int]) -> None:
+        self.outputs = list(outputs)
+
+    # -- serialization ---------------------------------------------------------------------------
+    def _version(self, spec: OperatorSpec) -> int:
+        if spec.version is not None:
+            return spec.version
+        first = next((t for t in spec.inputs if t >= 0), None)
+        quantized = first is not None and self.tensors[first].dtype in ("int8", "int16", "uint8")
+        if spec.op == "DEQUANTIZE":
+            quantized = True
+        return _INT8_VERSIONS.get(spec.op, 1) if quantized else 1
+
+    def to_bytes(self) -> bytes:
+        if not self.outputs:
+            raise ValueError("model has no outputs: call set_outputs()")
+        b = flatbuffers.Builder(1024)
+
+        # Opcodes in order of first use.
+        opcode_index: dict[tuple[str, int], int] = {}
+        op_versions: list[tuple[str, int]] = []
+        for spec in self.operators:
+            key = (spec.op, self._version(spec))
+            if key not in opcode_index:
+                opcode_index[key] = len(op_versions)
+                op_versions.append(key)
+
+        # Buffers: 0 is the empty sentinel, then one per constant tensor.
+        buffer_of: list[int] = []
+        buffer_data: list[bytes] = []
+        for t in self.tensors:
+            if t.data is None:
+                buffer_of.append(0)
+            else:
+                buffer_data.append(t.data)
+                buffer_of.append(len(buffer_data))
+        data_offsets = [_aligned_bytes(b, d) for d in buffer_data]
+        buffer_offsets: list[int] = []
+        tflite.BufferStart(b)
+        buffer_offsets.append(tflite.BufferEnd(b))
+        for off in data_offsets:
+            tflite.BufferStart(b)
+            tflite.BufferAddData(b, off)
+            buffer_offsets.append(tflite.BufferEnd(b))
+
+        # Tensors
+        tensor_offsets: list[int] = []
+        for i, t in enumerate(self.tensors):
+            name_off = b.CreateString(t.name)
+            shape_off = _int32_vector(b, tflite.TensorStartShapeVector, t.shape)
+            q_off = None
+            if t.quant is not None:
+                sc = _float32_vector(b, tflite.QuantizationParametersStartScaleVector, t.quant.scale)
+                zp = _int64_vector(b, tflite.QuantizationParametersStartZeroPointVector, t.quant.zero_point)
+                tflite.QuantizationParametersStart(b)
+                tflite.QuantizationParametersAddScale(b, sc)
+                tflite.QuantizationParametersAddZeroPoint(b, zp)
+                tflite.QuantizationParametersAddQuantizedDimension(b, t.quant.axis)
+                q_off = tflite.QuantizationParametersEnd(b)
+            tflite.TensorStart(b)
+            tflite.TensorAddShape(b, shape_off)
+            tflite.TensorAddType(b, _TENSOR_TYPES[t.dtype])
+            tflite.TensorAddBuffer(b, buffer_of[i])
+            tflite.TensorAddName(b, name_off)
+            if q_off is not None:
+                tflite.TensorAddQuantization(b, q_off)
+            tensor_offsets.append(tflite.TensorEnd(b))
+
+        # Operators
+        operator_offsets: list[int] = []
+        for spec in self.operators:
+            ins = _int32_vector(b, tflite.OperatorStartInputsVector, spec.inputs)
+            outs = _int32_vector(b, tflite.OperatorStartOutputsVector, spec.outputs)
+            opt = spec.options.build(b) if spec.options is not None else None
+            tflite.OperatorStart(b)
+            tflite.OperatorAddOpcodeIndex(b, opcode_index[(spec.op, self._version(spec))])
+            tflite.OperatorAddInputs(b, ins)
+            tflite.OperatorAddOutputs(b, outs)
+            if opt is not None:
+                tflite.OperatorAddBuiltinOptionsType(b, opt[0])
+                tflite.OperatorAddBuiltinOptions(b, opt[1])
+            operator_offsets.append(tflite.OperatorEnd(b))
+
+        def table_vector(start: Any, offsets: Sequence[int]) -> int:
+            start(b, len(offsets))
+            for off in reversed(offsets):
+                b.PrependUOffsetTRelative(off)
+            return int(b.EndVector())
+
+        sg_tensors = table_vector(tflite.SubGraphStartTensorsVector, tensor_offsets)
+        sg_inputs = _int32_vector(b, tflite.SubGraphStartInputsVector, self.inputs)
+        sg_outputs = _int32_vector(b, tflite.SubGraphStartOutputsVector, self.outputs)
+        sg_ops = table_vector(tflite.SubGraphStartOperatorsVector, operator_offsets)
+        sg_name = b.CreateString("main")
+        tflite.SubGraphStart(b)
+        tflite.SubGraphAddTensors(b, sg_tensors)
+        tflite.SubGraphAddInputs(b, sg_inputs)
+        tflite.SubGraphAddOutputs(b, sg_outputs)
+        tflite.SubGraphAddOperators(b, sg_ops)
+        tflite.SubGraphAddName(b, sg_name)
+        subgraph = tflite.SubGraphEnd(b)
+
+        opcode_offsets: list[int] = []
+        for name, version in op_versions:
+            code = builtin_code(name)
+            tflite.OperatorCodeStart(b)
+            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+            tflite.OperatorCodeAddBuiltinCode(b, code)
+            tflite.OperatorCodeAddVersion(b, version)
+            opcode_offsets.append(tflite.OperatorCodeEnd(b))
+
+        m_opcodes = table_vector(tflite.ModelStartOperatorCodesVector, opcode_offsets)
+        m_subgraphs = table_vector(tflite.ModelStartSubgraphsVector, [subgraph])
+        m_buffers = table_vector(tflite.ModelStartBuffersVector, buffer_offsets)
+        m_desc = b.CreateString(self.description)
+        tflite.ModelStart(b)
+        tflite.ModelAddVersion(b, 3)
+        tflite.ModelAddOperatorCodes(b, m_opcodes)
+        tflite.ModelAddSubgraphs(b, m_subgraphs)
+        tflite.ModelAddDescription(b, m_desc)
+        tflite.ModelAddBuffers(b, m_buffers)
+        model = tflite.ModelEnd(b)
+        b.Finish(model, file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantization helpers (what the TFLite converter does)
+# ---------------------------------------------------------------------------------------------
+
+
+def choose_qparams(fmin: float, fmax: float, qmin: int = -128, qmax: int = 127) -> tuple[float, int]:
+    """Asymmetric affine parameters for a float range, nudged to contain 0 (TFLite's ChooseQuantizationParams)."""
+    fmin = min(float(fmin), 0.0)
+    fmax = max(float(fmax), 0.0)
+    if fmax - fmin < 1e-8:
+        fmax = fmin + 1e-3
+    scale = (fmax - fmin) / (qmax - qmin)
+    zp_from_min = qmin - fmin / scale
+    zp = int(np.clip(round(zp_from_min), qmin, qmax))
+    return float(np.float32(scale)), zp
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: DType = "int8") -> np.ndarray:
+    info = np.iinfo(_NUMPY_DTYPES[dtype])
+    q = np.round(np.asarray(x, dtype=np.float64) / scale) + zero_point
+    return np.clip(q, info.min, info.max).astype(_NUMPY_DTYPES[dtype])
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (np.asarray(q, dtype=np.float64) - zero_point) * scale
+
+
+def quantize_weights(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, Quant]:
+    """Symmetric int8 weights in [-127, 127]; per-channel along ``axis`` or per-tensor (axis None)."""
+    w = np.asarray(w, dtype=np.float64)
+    if axis is None:
+        scales = np.array([max(float(np.abs(w).max()), 1e-6) / 127.0])
+        q = np.clip(np.round(w / scales[0]), -127, 127).astype(np.int8)
+        return q, Quant.per_tensor(float(np.float32(scales[0])), 0)
+    moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    scales = np.maximum(np.abs(moved).max(axis=1), 1e-6) / 127.0
+    scales = scales.astype(np.float32).astype(np.float64)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.round(w / scales.reshape(shape)), -127, 127).astype(np.int8)
+    return q, Quant.per_channel(scales.tolist(), axis)
+
+
+def quantize_bias(b: np.ndarray, input_scale: float, weight_quant: Quant) -> tuple[np.ndarray, Quant]:
+    """int32 bias with scale input_scale * weight_scale (per channel when the weights are), zero point 0."""
+    b = np.asarray(b, dtype=np.float64)
+    wscales = np.array(weight_quant.scale, dtype=np.float64)
+    scales = (input_scale * wscales).astype(np.float32).astype(np.float64)
+    if scales.size == 1:
+        scales = np.full(b.shape, scales[0])
+        q = np.round(b / scales).astype(np.int64)
+        return np.clip(q, -(2**31), 2**31 - 1).astype(np.int32), Quant.per_tensor(float(scales[0]), 0)
+    q = np.round(b / scales).astype(np.int64)
+    return np.clip(q, -(2**31), 2**31 - 1).astype(np.int32), Quant.per_channel(scales.tolist(), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Single-operator models from random float weights
+# ---------------------------------------------------------------------------------------------
+
+ModelDType = Literal["int8", "float32"]
+
+
+@dataclass(frozen=True)
+class ActQ:
+    """Quantization of an activation tensor (ignored for float32 models)."""
+
+    scale: float
+    zero_point: int
+
+    @property
+    def quant(self) -> Quant:
+        return Quant.per_tensor(self.scale, self.zero_point)
+
+    @staticmethod
+    def from_range(fmin: float, fmax: float) -> ActQ:
+        s, z = choose_qparams(fmin, fmax)
+        return ActQ(s, z)
+
+
+def random_actq(rng: np.random.Generator, magnitude: float = 4.0) -> ActQ:
+    """A plausible activation range: not always symmetric, sometimes all >= 0 (after a ReLU)."""
+    hi = float(rng.uniform(0.25, 1.0)) * magnitude
+    kind = int(rng.integers(0, 3))
+    lo = 0.0 if kind == 0 else -float(rng.uniform(0.25, 1.0)) * magnitude
+    return ActQ.from_range(lo, hi)
+
+
+def _act_tensor(mb: ModelBuilder, name: str, shape: Sequence[int], dtype: ModelDType, q: ActQ | None) -> int:
+    return mb.add_tensor(name, shape, dtype, quant=q.quant if (dtype == "int8" and q is not None) else None)
+
+
+def _conv_out_size(size: int, k: int, stride: int, dilation: int, padding: PaddingName) -> int:
+    eff = (k - 1) * dilation + 1
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    return (size - eff + stride) // stride
+
+
+def _output_range_guess(in_q: ActQ, w: np.ndarray, fan_in: int, rng: np.random.Generator) -> ActQ:
+    """A calibrated-looking output range for a dot-product op: about +-3 sigma of the output."""
+    in_std = in_q.scale * 255 / 4.0
+    w_std = float(np.std(w)) or 1e-3
+    sigma = in_std * w_std * math.sqrt(max(fan_in, 1))
+    lo = -3.0 * sigma * float(rng.uniform(0.6, 1.2))
+    hi = 3.0 * sigma * float(rng.uniform(0.6, 1.2))
+    return ActQ.from_range(lo, hi)
+
+
+def _weights_and_bias(
+    mb: ModelBuilder,
+    w: np.ndarray,
+    bias: np.ndarray,
+    dtype: ModelDType,
+    in_q: ActQ,
+    axis: int | None,
+) -> tuple[int, int]:
+    if dtype == "float32":
+        return mb.add_const("weights", w.astype(np.float32), "float32"), mb.add_const(
+            "bias", bias.astype(np.float32), "float32"
+        )
+    wq, wquant = quantize_weights(w, axis)
+    bq, bquant = quantize_bias(bias, in_q.scale, wquant)
+    return mb.add_const("weights", wq, "int8", quant=wquant), mb.add_const("bias", bq, "int32", quant=bquant)
+
+
+def conv2d_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, int, int, int],
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    padding: PaddingName = "SAME",
+    activation: Activation = "NONE",
+    per_channel: bool = True,
+    dtype: ModelDType = "int8",
+    in_q: ActQ | None = None,
+    out_q: ActQ | None = None,
+    bias: bool = True,
+) -> bytes:
+    """CONV_2D on NHWC input with OHWI weights (stride/dilation given as (h, w))."""
+    n, h, wdt, c = input_shape
+    kh, kw = kernel
+    w = rng.normal(0, 1.0, size=(filters, kh, kw, c)) * rng.uniform(0.2, 1.0, size=(filters, 1, 1, 1))
+    b = rng.normal(0, 0.5, size=(filters,))
+    in_q = in_q or random_actq(rng)
+    out_q = out_q or _output_range_guess(in_q, w, kh * kw * c, rng)
+    oh = _conv_out_size(h, kh, stride[0], dilation[0], padding)
+    ow = _conv_out_size(wdt, kw, stride[1], dilation[1], padding)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, dtype, quant=in_q.quant if dtype == "int8" else None)
+    wt, bt = _weights_and_bias(mb, w, b, dtype, in_q, 0 if per_channel else None)
+    y = _act_tensor(mb, "output", (n, oh, ow, filters), dtype, out_q)
+    opts = Conv2DOptions(padding, stride[1], stride[0], activation, dilation[1], dilation[0])
+    mb.add_operator("CONV_2D", [x, wt, bt if bias else -1], [y], opts)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def depthwise_conv2d_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    depth_multiplier: int = 1,
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    padding: PaddingName = "SAME",
+    activation: Activation = "NONE",
+    per_channel: bool = True,
+    dtype: ModelDType = "int8",
+    in_q: ActQ | None = None,
+    out_q: ActQ | None = None,
+) -> bytes:
+    """DEPTHWISE_CONV_2D with 1HWC' weights (C' = C * depth_multiplier), per-channel along axis 3."""
+    n, h, wdt, c = input_shape
+    kh, kw = kernel
+    oc = c * depth_multiplier
+    w = rng.normal(0, 1.0, size=(1, kh, kw, oc)) * rng.uniform(0.2, 1.0, size=(1, 1, 1, oc))
+    b = rng.normal(0, 0.5, size=(oc,))
+    in_q = in_q or random_actq(rng)
+    out_q = out_q or _output_range_guess(in_q, w, kh * kw, rng)
+    oh = _conv_out_size(h, kh, stride[0], dilation[0], padding)
+    ow = _conv_out_size(wdt, kw, stride[1], dilation[1], padding)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, dtype, quant=in_q.quant if dtype == "int8" else None)
+    wt, bt = _weights_and_bias(mb, w, b, dtype, in_q, 3 if per_channel else None)
+    y = _act_tensor(mb, "output", (n, oh, ow, oc), dtype, out_q)
+    opts = DepthwiseConv2DOptions(padding, stride[1], stride[0], depth_multiplier, activation, dilation[1], dilation[0])
+    mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, bt], [y], opts)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def fully_connected_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, ...],
+    units: int,
+    activation: Activation = "NONE",
+    per_channel: bool = False,
+    keep_num_dims: bool = False,
+    dtype: ModelDType = "int8",
+    in_q: ActQ | None = None,
+    out_q: ActQ | None = None,
+    bias: bool = True,
+) -> bytes:
+    """FULLY_CONNECTED; the last input dimension is the depth (rank-4 inputs are flattened by TFLM)."""
+    depth = input_shape[-1]
+    batches = math.prod(input_shape) // depth
+    w = rng.normal(0, 1.0, size=(units, depth)) * rng.uniform(0.2, 1.0, size=(units, 1))
+    b = rng.normal(0, 0.5, size=(units,))
+    in_q = in_q or random_actq(rng)
+    out_q = out_q or _output_range_guess(in_q, w, depth, rng)
+    out_shape = (*input_shape[:-1], units) if keep_num_dims else (batches, units)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, dtype, quant=in_q.quant if dtype == "int8" else None)
+    wt, bt = _weights_and_bias(mb, w, b, dtype, in_q, 0 if per_channel else None)
+    y = _act_tensor(mb, "output", out_shape, dtype, out_q)
+    mb.add_operator("FULLY_CONNECTED", [x, wt, bt if bias else -1], [y], FullyConnectedOptions(activation, keep_num_dims))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def pool2d_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["AVERAGE_POOL_2D", "MAX_POOL_2D"],
+    input_shape: tuple[int, int, int, int],
+    filter_hw: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: PaddingName = "VALID",
+    activation: Activation = "NONE",
+    dtype: ModelDType = "int8",
+    q: ActQ | None = None,
+) -> bytes:
+    """Pooling; input and output share quantization (as TFLM requires for int8)."""
+    n, h, w, c = input_shape
+    oh = _conv_out_size(h, filter_hw[0], stride[0], 1, padding)
+    ow = _conv_out_size(w, filter_hw[1], stride[1], 1, padding)
+    q = q or random_actq(rng)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, dtype, quant=q.quant if dtype == "int8" else None)
+    y = _act_tensor(mb, "output", (n, oh, ow, c), dtype, q)
+    opts = Pool2DOptions(filter_hw[1], filter_hw[0], padding, stride[1], stride[0], activation)
+    mb.add_operator(op, [x], [y], opts)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def _broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(d) for d in np.broadcast_shapes(tuple(a), tuple(b)))
+
+
+def binary_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["ADD", "SUB", "MUL"],
+    shape_a: tuple[int, ...],
+    shape_b: tuple[int, ...],
+    activation: Activation = "NONE",
+    dtype: ModelDType = "int8",
+    a_q: ActQ | None = None,
+    b_q: ActQ | None = None,
+    out_q: ActQ | None = None,
+    const_b: bool = False,
+) -> bytes:
+    """ADD / SUB / MUL of two tensors (numpy broadcasting); ``const_b`` makes the second a constant."""
+    a_q = a_q or random_actq(rng)
+    b_q = b_q or random_actq(rng, magnitude=float(rng.uniform(1.0, 8.0)))
+    if out_q is None:
+        ra = (dequantize(np.array([-128, 127]), a_q.scale, a_q.zero_point))
+        rb = (dequantize(np.array([-128, 127]), b_q.scale, b_q.zero_point))
+        if op == "MUL":
+            prods = [x * y for x in ra for y in rb]
+            lo, hi = min(prods), max(prods)
+        elif op == "ADD":
+            lo, hi = ra[0] + rb[0], ra[1] + rb[1]
+        else:
+            lo, hi = ra[0] - rb[1], ra[1] - rb[0]
+        shrink = float(rng.uniform(0.5, 1.0))
+        out_q = ActQ.from_range(lo * shrink, hi * shrink)
+    mb = ModelBuilder()
+    a = mb.add_input("a", shape_a, dtype, quant=a_q.quant if dtype == "int8" else None)
+    if const_b:
+        if dtype == "int8":
+            data = rng.integers(-128, 128, size=shape_b).astype(np.int8)
+            bt = mb.add_const("b", data, "int8", quant=b_q.quant)
+        else:
+            bt = mb.add_const("b", rng.normal(0, 2.0, size=shape_b).astype(np.float32), "float32")
+    else:
+        bt = mb.add_input("b", shape_b, dtype, quant=b_q.quant if dtype == "int8" else None)
+    y = _act_tensor(mb, "output", _broadcast_shape(shape_a, shape_b), dtype, out_q)
+    options: Options = {"ADD": AddOptions, "SUB": SubOptions, "MUL": MulOptions}[op](activation)
+    mb.add_operator(op, [a, bt], [y], options)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+# Output quantization TFLM requires for int8 LOGISTIC / TANH / SOFTMAX.
+FIXED_OUTPUT_Q: dict[str, ActQ] = {
+    "LOGISTIC": ActQ(1.0 / 256.0, -128),
+    "TANH": ActQ(1.0 / 128.0, 0),
+    "SOFTMAX": ActQ(1.0 / 256.0, -128),
+}
+
+
+def unary_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "SOFTMAX"],
+    shape: tuple[int, ...],
+    dtype: ModelDType = "int8",
+    in_q: ActQ | None = None,
+    out_q: ActQ | None = None,
+    beta: float = 1.0,
+) -> bytes:
+    """One elementwise activation (or SOFTMAX along the last axis)."""
+    in_q = in_q or random_actq(rng, magnitude=float(rng.uniform(2.0, 10.0)))
+    if out_q is None:
+        if op in FIXED_OUTPUT_Q:
+            out_q = FIXED_OUTPUT_Q[op]
+        elif op == "RELU6":
+            out_q = ActQ.from_range(0.0, 6.0 * float(rng.uniform(0.5, 1.2)))
+        elif op == "RELU_N1_TO_1":
+            out_q = ActQ.from_range(-1.0, 1.0)
+        else:
+            hi = dequantize(np.array([127]), in_q.scale, in_q.zero_point)[0]
+            out_q = ActQ.from_range(0.0, max(float(hi), 0.1) * float(rng.uniform(0.5, 1.5)))
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, dtype, quant=in_q.quant if dtype == "int8" else None)
+    y = _act_tensor(mb, "output", shape, dtype, out_q)
+    mb.add_operator(op, [x], [y], SoftmaxOptions(beta) if op == "SOFTMAX" else None)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def quantize_model(
+    *,
+    shape: tuple[int, ...],
+    in_dtype: Literal["float32", "int8"],
+    in_q: ActQ | None,
+    out_q: ActQ,
+) -> bytes:
+    """QUANTIZE float32->int8 (in_q None) or int8->int8 requantization."""
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, in_dtype, quant=in_q.quant if in_q is not None else None)
+    y = mb.add_tensor("output", shape, "int8", quant=out_q.quant)
+    mb.add_operator("QUANTIZE", [x], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def dequantize_model(*, shape: tuple[int, ...], in_q: ActQ) -> bytes:
+    """DEQUANTIZE int8->float32."""
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int8", quant=in_q.quant)
+    y = mb.add_tensor("output", shape, "float32")
+    mb.add_operator("DEQUANTIZE", [x], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def concatenation_model(
+    rng: np.random.Generator,
+    *,
+    shapes: Sequence[tuple[int, ...]],
+    axis: int,
+    dtype: ModelDType = "int8",
+    in_qs: Sequence[ActQ] | None = None,
+    out_q: ActQ | None = None,
+    activation: Activation = "NONE",
+) -> bytes:
+    """CONCATENATION of several graph inputs.
+
+    TFLM requires int8 inputs and output to share one scale and zero point (the converter unifies
+    them), so by default every tensor gets the same random quantization.
+    """
+    rank = len(shapes[0])
+    ax = axis % rank
+    out_shape = list(shapes[0])
+    out_shape[ax] = sum(s[ax] for s in shapes)
+    if out_q is None:
+        out_q = in_qs[0] if in_qs else random_actq(rng)
+    in_qs = list(in_qs) if in_qs is not None else [out_q for _ in shapes]
+    mb = ModelBuilder()
+    xs = [
+        mb.add_input(f"input{i}", s, dtype, quant=q.quant if dtype == "int8" else None)
+        for i, (s, q) in enumerate(zip(shapes, in_qs, strict=True))
+    ]
+    y = _act_tensor(mb, "output", out_shape, dtype, out_q)
+    mb.add_operator("CONCATENATION", xs, [y], ConcatenationOptions(axis, activation))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def pad_model(
+    rng: np.random.Generator,
+    *,
+    shape: tuple[int, ...],
+    paddings: Sequence[tuple[int, int]],
+    dtype: ModelDType = "int8",
+    q: ActQ | None = None,
+    v2_value: float | None = None,
+) -> bytes:
+    """PAD (or PADV2 with a constant pad value when ``v2_value`` is given); paddings is [(before, after)]*rank."""
+    q = q or random_actq(rng)
+    out_shape = tuple(d + a + b for d, (a, b) in zip(shape, paddings, strict=True))
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, dtype, quant=q.quant if dtype == "int8" else None)
+    p = mb.add_const("paddings", np.array(paddings, dtype=np.int32).reshape(len(shape), 2), "int32")
+    y = _act_tensor(mb, "output", out_shape, dtype, q)
+    if v2_value is None:
+        mb.add_operator("PAD", [x, p], [y])
+    else:
+        if dtype == "int8":
+            cv = mb.add_const("value", quantize(np.array([v2_value]), q.scale, q.zero_point), "int8", quant=q.quant)
+        else:
+            cv = mb.add_const("value", np.array([v2_value], dtype=np.float32), "float32")
+        mb.add_operator("PADV2", [x, p, cv], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def mean_model(
+    rng: np.random.Generator,
+    *,
+    shape: tuple[int, ...],
+    axes: Sequence[int],
+    keep_dims: bool,
+    dtype: ModelDType = "int8",
+    in_q: ActQ | None = None,
+    out_q: ActQ | None = None,
+) -> bytes:
+    """MEAN over ``axes`` (a constant int32 tensor), keep_dims either way."""
+    in_q = in_q or random_actq(rng)
+    if out_q is None:
+        out_q = in_q if rng.integers(0, 2) == 0 else random_actq(rng, magnitude=float(rng.uniform(1.0, 4.0)))
+    rank = len(shape)
+    norm = sorted({a % rank for a in axes})
+    if keep_dims:
+        out_shape = tuple(1 if i in norm else d for i, d in enumerate(shape))
+    else:
+        out_shape = tuple(d for i, d in enumerate(shape) if i not in norm)
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, dtype, quant=in_q.quant if dtype == "int8" else None)
+    ax = mb.add_const("axes", np.array(list(axes), dtype=np.int32), "int32")
+    y = _act_tensor(mb, "output", out_shape, dtype, out_q)
+    mb.add_operator("MEAN", [x, ax], [y], ReducerOptions(keep_dims))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def reshape_model(
+    rng: np.random.Generator,
+    *,
+    shape: tuple[int, ...],
+    new_shape: tuple[int, ...],
+    dtype: ModelDType = "int8",
+    shape_tensor: bool = True,
+) -> bytes:
+    """RESHAPE (int8 keeps the quantization); the new shape as a constant input tensor and in options."""
+    q = random_actq(rng)
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, dtype, quant=q.quant if dtype == "int8" else None)
+    ins = [x]
+    if shape_tensor:
+        ins.append(mb.add_const("shape", np.array(new_shape, dtype=np.int32), "int32"))
+    y = _act_tensor(mb, "output", new_shape, dtype, q)
+    mb.add_operator("RESHAPE", ins, [y], ReshapeOptions(new_shape))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def random_input(rng: np.random.Generator, shape: Sequence[int], dtype: DType, scale: float = 3.0) -> np.ndarray:
+    """Random input data: full int8 range, or normal floats with standard deviation ``scale``."""
+    if dtype == "float32":
+        return (rng.normal(0.0, scale, size=tuple(shape))).astype(np.float32)
+    info = np.iinfo(_NUMPY_DTYPES[dtype])
+    return rng.integers(info.min, int(info.max) + 1, size=tuple(shape)).astype(_NUMPY_DTYPES[dtype])
