@@ -1,0 +1,271 @@
+"""TFLite flatbuffer importer (PyPI ``tflite`` schema package) -> ``ir.Graph``.
+
+Rejects, with a message naming the file, operator index and name: several subgraphs, control flow,
+custom operators, dynamic shapes, unknown tensor types; and raises ModelFormatError for anything
+that is not a readable, consistent TFLite flatbuffer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tflite
+
+from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelError
+from microaot.ir.graph import Graph, Operator, QuantParams, Tensor
+
+CONTROL_FLOW_OPS = {"IF", "WHILE", "CALL", "CALL_ONCE", "STABLEHLO_WHILE", "STABLEHLO_CASE"}
+
+# tflite.TensorType value -> (ir dtype, numpy dtype)
+_TENSOR_TYPES: dict[int, tuple[str, Any]] = {
+    tflite.TensorType.FLOAT32: ("float32", np.float32),
+    tflite.TensorType.INT32: ("int32", np.int32),
+    tflite.TensorType.UINT8: ("uint8", np.uint8),
+    tflite.TensorType.INT64: ("int64", np.int64),
+    tflite.TensorType.INT16: ("int16", np.int16),
+    tflite.TensorType.INT8: ("int8", np.int8),
+    tflite.TensorType.BOOL: ("bool", np.bool_),
+}
+_TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_") and isinstance(v, int)}
+_OPCODE_NAMES: dict[int, str] = {
+    v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
+}
+_OPTION_CLASSES: dict[int, str] = {
+    v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_") and isinstance(v, int)
+}
+_PADDING = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_") and isinstance(v, int)}
+_ACT = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_") and isinstance(v, int)}
+_ENUM_FIELDS: dict[str, dict[int, str]] = {"padding": _PADDING, "fused_activation_function": _ACT}
+_SKIP_METHODS = {"Init"}
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", s).lower()
+
+
+def _read_options(op: Any) -> dict[str, Any]:
+    """All fields of the operator's BuiltinOptions table as a snake_case dict."""
+    typ = op.BuiltinOptionsType()
+    if typ == 0:
+        return {}
+    cls_name = _OPTION_CLASSES.get(typ)
+    table = op.BuiltinOptions()
+    if cls_name is None or table is None or not hasattr(tflite, cls_name):
+        return {}
+    obj = getattr(tflite, cls_name)()
+    obj.Init(table.Bytes, table.Pos)
+    out: dict[str, Any] = {}
+    for attr in dir(type(obj)):
+        if attr.startswith("_") or attr in _SKIP_METHODS or attr.startswith("GetRootAs"):
+            continue
+        if attr.endswith(("Length", "IsNone", "AsNumpy", "BufferHasIdentifier")):
+            continue
+        fn = getattr(obj, attr)
+        if not callable(fn):
+            continue
+        params = [p for p in inspect.signature(fn).parameters.values()]
+        key = _snake(attr)
+        if not params:
+            val = fn()
+            if key in _ENUM_FIELDS:
+                val = _ENUM_FIELDS[key].get(int(val), str(val))
+            out[key] = val
+        elif len(params) == 1 and hasattr(obj, attr + "AsNumpy"):
+            arr = getattr(obj, attr + "AsNumpy")()
+            out[key] = [] if isinstance(arr, int) else [int(x) if np.issubdtype(arr.dtype, np.integer) else x
+                                                       for x in arr.tolist()]
+    return out
+
+
+def _fmt_err(path: str, what: str) -> str:
+    return f"{path}: {what}"
+
+
+def load_tflite(model_path: str | Path) -> Graph:
+    """Read a .tflite file into an ir.Graph (see module doc for what is rejected)."""
+    path = Path(model_path)
+    try:
+        buf = path.read_bytes()
+    except OSError as e:
+        raise ModelFormatError(f"{path}: cannot read the model file: {e.strerror or e}") from None
+    return import_tflite_bytes(buf, str(path))
+
+
+def import_tflite_bytes(buf: bytes, source: str = "<bytes>") -> Graph:
+    if len(buf) < 16 or buf[4:8] != b"TFL3":
+        raise ModelFormatError(
+            _fmt_err(source, "not a TFLite flatbuffer (file identifier 'TFL3' missing); give a .tflite file")
+        )
+    try:
+        return _import(buf, source)
+    except MicroaotError:
+        raise
+    except Exception as e:  # malformed flatbuffer: offsets out of range, bad unions, ...
+        raise ModelFormatError(
+            _fmt_err(source, f"malformed TFLite flatbuffer ({type(e).__name__}: {e}); re-export the model")
+        ) from None
+
+
+def _buffer_data(model: Any, buf: bytes, bidx: int, source: str, tname: str) -> bytes | None:
+    if bidx <= 0:
+        return None
+    if bidx >= model.BuffersLength():
+        raise ModelFormatError(_fmt_err(source, f"tensor {tname!r} refers to buffer {bidx}, "
+                                                f"but the model has {model.BuffersLength()} buffers"))
+    b = model.Buffers(bidx)
+    off = b.Offset() if hasattr(b, "Offset") else 0
+    if off > 1:
+        size = b.Size()
+        if off + size > len(buf):
+            raise ModelFormatError(_fmt_err(source, f"buffer {bidx} of tensor {tname!r} lies outside the file"))
+        return bytes(buf[off:off + size])
+    if b.DataLength() == 0:
+        return None
+    return b.DataAsNumpy().tobytes()
+
+
+def _import(buf: bytes, source: str) -> Graph:
+    model = tflite.Model.GetRootAs(buf, 0)
+    nsub = model.SubgraphsLength()
+    if nsub != 1:
+        raise UnsupportedModelError(
+            _fmt_err(source, f"the model has {nsub} subgraphs; microaot compiles single-subgraph models "
+                             "only (no control flow, no signatures with several graphs)")
+        )
+    sg = model.Subgraphs(0)
+
+    opcodes: list[str] = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
+        if code == tflite.BuiltinOperator.CUSTOM:
+            cname = oc.CustomCode()
+            opcodes.append("CUSTOM:" + (cname.decode("utf-8", "replace") if cname else "?"))
+        else:
+            opcodes.append(_OPCODE_NAMES.get(code, f"BUILTIN_{code}"))
+
+    tensors: list[Tensor] = []
+    for ti in range(sg.TensorsLength()):
+        t = sg.Tensors(ti)
+        raw_name = t.Name()
+        tname = raw_name.decode("utf-8", "replace") if raw_name else f"tensor_{ti}"
+        ttype = int(t.Type())
+        if ttype not in _TENSOR_TYPES:
+            # only an error if an operator uses it; record a placeholder dtype
+            dtype, npdt = f"unsupported:{_TYPE_NAMES.get(ttype, ttype)}", None
+        else:
+            dtype, npdt = _TENSOR_TYPES[ttype]
+        shape = tuple(int(x) for x in (t.ShapeAsNumpy() if t.ShapeLength() > 0 else []))
+        sig = [int(x) for x in (t.ShapeSignatureAsNumpy() if t.ShapeSignatureLength() > 0 else [])]
+        if any(d < 0 for d in sig[1:]) or any(d < 0 for d in shape[1:]):
+            raise UnsupportedModelError(
+                _fmt_err(source, f"tensor {ti} ({tname!r}) has a dynamic shape {sig or list(shape)}; "
+                                 "microaot needs static shapes (only the batch dimension may be -1, it is "
+                                 "compiled as 1). Re-export the model with fixed input shapes")
+            )
+        if shape and shape[0] < 0:
+            shape = (1, *shape[1:])
+        quant = None
+        q = t.Quantization()
+        if q is not None and q.ScaleLength() > 0:
+            scale = q.ScaleAsNumpy().astype(np.float32)
+            zp = (q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() > 0
+                  else np.zeros(scale.shape, np.int64))
+            if zp.size == 1 and scale.size > 1:
+                zp = np.full(scale.shape, int(zp[0]), np.int64)
+            axis = int(q.QuantizedDimension())
+            if scale.size == 1:
+                axis = 0
+            elif not (0 <= axis < len(shape) and shape[axis] == scale.size):
+                # tolerate converter quirks: e.g. a 1-D bias whose quantized_dimension says 3
+                cands = [a for a, d in enumerate(shape) if d == scale.size]
+                if len(shape) == 1 and cands:
+                    axis = 0
+                elif len(cands) == 1:
+                    axis = cands[0]
+                else:
+                    raise ModelFormatError(
+                        _fmt_err(source, f"tensor {ti} ({tname!r}): {scale.size} quantization scales do not "
+                                         f"match shape {list(shape)} along quantized_dimension {axis}")
+                    )
+            if zp.size != scale.size:
+                raise ModelFormatError(_fmt_err(source, f"tensor {ti} ({tname!r}): {scale.size} scales but "
+                                                        f"{zp.size} zero points"))
+            quant = QuantParams(scale=scale, zero_point=zp, axis=axis)
+        data = None
+        raw = _buffer_data(model, buf, int(t.Buffer()), source, tname)
+        if raw is not None:
+            if npdt is None:
+                data = np.frombuffer(raw, dtype=np.uint8).copy()
+            else:
+                n = int(np.prod(shape)) if shape else 1
+                item = np.dtype(npdt).itemsize
+                if len(raw) != n * item:
+                    raise ModelFormatError(
+                        _fmt_err(source, f"tensor {ti} ({tname!r}): buffer holds {len(raw)} bytes, "
+                                         f"shape {list(shape)} of {dtype} needs {n * item}")
+                    )
+                data = np.frombuffer(raw, dtype=npdt).reshape(shape).copy()
+        tensors.append(Tensor(index=ti, name=tname, shape=shape, dtype=dtype, quant=quant, data=data))
+
+    ntens = len(tensors)
+
+    def _check_idx(lst: list[int], what: str, allow_absent: bool) -> list[int]:
+        for x in lst:
+            if (x < 0 and not (allow_absent and x == -1)) or x >= ntens:
+                raise ModelFormatError(_fmt_err(source, f"{what} refers to tensor {x}, the subgraph has {ntens}"))
+        return lst
+
+    operators: list[Operator] = []
+    for oi in range(sg.OperatorsLength()):
+        o = sg.Operators(oi)
+        idx = int(o.OpcodeIndex())
+        if idx >= len(opcodes):
+            raise ModelFormatError(_fmt_err(source, f"operator {oi} uses opcode index {idx}, "
+                                                    f"the model has {len(opcodes)}"))
+        name = opcodes[idx]
+        if name.startswith("CUSTOM:"):
+            raise UnsupportedModelError(
+                _fmt_err(source, f"operator {oi} ({name}): custom operators are not supported; "
+                                 "use builtin TFLite operators")
+            )
+        if name in CONTROL_FLOW_OPS:
+            raise UnsupportedModelError(
+                _fmt_err(source, f"operator {oi} ({name}): control flow is not supported; microaot compiles "
+                                 "single-subgraph models without control flow")
+            )
+        ins = [int(x) for x in (o.InputsAsNumpy() if o.InputsLength() > 0 else [])]
+        outs = [int(x) for x in (o.OutputsAsNumpy() if o.OutputsLength() > 0 else [])]
+        _check_idx(ins, f"operator {oi} ({name}) input", True)
+        _check_idx(outs, f"operator {oi} ({name}) output", False)
+        for x in [*ins, *outs]:
+            if x >= 0 and tensors[x].dtype.startswith("unsupported:"):
+                raise UnsupportedModelError(
+                    _fmt_err(source, f"operator {oi} ({name}): tensor {x} ({tensors[x].name!r}) has type "
+                                     f"{tensors[x].dtype.split(':', 1)[1]}; supported types are int8, "
+                                     "uint8, int16, int32, float32")
+                )
+        version = int(model.OperatorCodes(idx).Version())
+        operators.append(Operator(index=oi, opcode=name, inputs=ins, outputs=outs,
+                                  options=_read_options(o), version=version))
+
+    g_in = _check_idx([int(x) for x in (sg.InputsAsNumpy() if sg.InputsLength() > 0 else [])], "graph input", False)
+    g_out = _check_idx([int(x) for x in (sg.OutputsAsNumpy() if sg.OutputsLength() > 0 else [])],
+                       "graph output", False)
+    if not g_out:
+        raise ModelFormatError(_fmt_err(source, "the subgraph has no outputs"))
+    desc = model.Description()
+    return Graph(
+        tensors=tensors,
+        operators=operators,
+        inputs=g_in,
+        outputs=g_out,
+        name=Path(source).stem,
+        source=source,
+        description=desc.decode("utf-8", "replace") if desc else "",
+    )
