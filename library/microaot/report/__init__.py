@@ -1,0 +1,1 @@
+"""Reports: tables, JSON, plots and ELF size/symbol reading (report.elf)."""
