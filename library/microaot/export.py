@@ -1,0 +1,550 @@
+"""Export a compiled model as a self-contained C library folder (goal 2: ship it).
+
+``export_library(model, out_dir)`` writes::
+
+    out_dir/
+      include/NAME.h                 the one public header (generated; includes microaot/*.h)
+      include/microaot/...           the crt headers it and the sources need, copied verbatim
+      src/NAME.c                     the generated model (weights in the configured section)
+      src/microaot/kernels/*.c       exactly the crt kernels the model needs, copied verbatim
+      src/microaot/runtime/alloc.c   the arena allocator / uaot_model_run_alloc (memory modes 2, 3)
+      library.json                   so the folder is itself a PlatformIO library
+      CMakeLists.txt, microaot.mk    for CMake and make users
+      README.md                      memory modes, linker-section snippet, sizes
+      size_report.json               text / rodata / weights / data / bss / workspace
+      microaot_export.json           provenance: model hash, options, every file and its crt origin
+
+The kernels and runtime helpers are byte-for-byte the files in ``crt/`` that the evaluation
+firmware and the tuner build, and the model sources come from the same ``compile_model`` call with
+the same options (name, weight section, tuning log, target), so the shipped code is the tested code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from microaot import __version__
+from microaot.errors import BuildError, MicroaotError
+from microaot.paths import crt_root
+from microaot.report import elf
+
+# crt files every export carries besides the kernels the model needs (memory modes 2 and 3)
+RUNTIME_SOURCES = ("src/alloc.c",)
+
+ARM_CC = "arm-none-eabi-gcc"
+# Per target: the C compiler and machine flags used for the size report (the same machine flags as
+# the Cortex-M evaluation boards). "generic" code is measured as Cortex-M4 code when the Arm
+# toolchain is installed, since microcontrollers are what it is for.
+TARGET_MACHINE_FLAGS: dict[str, list[str]] = {
+    "cortex-m0": ["-mcpu=cortex-m0", "-mthumb"],
+    "cortex-m3": ["-mcpu=cortex-m3", "-mthumb"],
+    "cortex-m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "cortex-m7": ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"],
+}
+SIZE_CFLAGS = ["-std=c99", "-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Werror"]
+
+_INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    name: str
+    header: Path  # include/NAME.h
+    sources: list[Path]  # every .c of the library (generated + copied)
+    headers: list[Path]  # every .h of the library
+    origins: dict[str, str]  # library-relative path -> crt-relative path (copied files only)
+    workspace_size: int
+    weight_bytes: int
+    size: dict[str, Any] = field(default_factory=dict)
+    compile_result: Any = None  # microaot.compiler.CompileResult
+
+
+# --- which files -------------------------------------------------------------------------------------
+
+def _dest_for_crt(rel: Path) -> Path:
+    """Library-relative destination of a crt-relative path."""
+    parts = rel.parts
+    if parts[0] == "include":
+        return Path("include", *parts[1:])
+    if parts[0] == "src":
+        return Path("src", "microaot", "runtime", *parts[1:])
+    return Path("src", "microaot", *parts)
+
+
+def _resolve_include(name: str, including: Path, search: Sequence[Path]) -> Path | None:
+    for d in (including.parent, *search):
+        cand = (d / name).resolve()
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _collect(roots: Sequence[Path], search: Sequence[Path], model_label: str) -> list[Path]:
+    """roots plus every quoted #include they reach (transitively), resolved like the compiler would."""
+    seen: dict[Path, None] = {}
+    todo = [r.resolve() for r in roots]
+    while todo:
+        f = todo.pop(0)
+        if f in seen:
+            continue
+        seen[f] = None
+        for inc in _INCLUDE_RE.findall(f.read_text(encoding="utf-8", errors="replace")):
+            hit = _resolve_include(inc, f, search)
+            if hit is None:
+                raise BuildError(
+                    f"export of {model_label}: {f.name} includes \"{inc}\", which is neither beside it nor in "
+                    f"{', '.join(str(s) for s in search)}; a library file may only include crt headers"
+                )
+            todo.append(hit)
+    return list(seen)
+
+
+def _sha256(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+# --- size report ------------------------------------------------------------------------------------
+
+def size_toolchain(target: str) -> tuple[str, list[str]]:
+    """(compiler, machine flags) used to measure a library for ``target``."""
+    flags = TARGET_MACHINE_FLAGS.get(target)
+    if flags is None and target == "generic":
+        flags = TARGET_MACHINE_FLAGS["cortex-m4"]
+    if flags is not None and shutil.which(ARM_CC):
+        return ARM_CC, list(flags)
+    return "gcc", []
+
+
+def _probe_linker_script(weight_section: str) -> str:
+    return f"""/* microaot size probe: the library alone, unused functions removed (--gc-sections) */
+SECTIONS
+{{
+  .text : {{ *(.text .text.*) }}
+  {weight_section} : {{ *({weight_section} {weight_section}.*) }}
+  .rodata : {{ *(.rodata .rodata.*) }}
+  .data : {{ *(.data .data.*) }}
+  .bss : {{ *(.bss .bss.*) *(COMMON) }}
+}}
+"""
+
+
+def _run(cmd: list[str], what: str) -> None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    except FileNotFoundError as e:
+        raise BuildError(f"{what}: {cmd[0]} not found ({e})") from None
+    if proc.returncode != 0:
+        raise BuildError(f"{what} failed (exit {proc.returncode}):\n{' '.join(cmd)}\n{proc.stderr.strip()}")
+
+
+def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target: str,
+                    weight_section: str, workspace_size: int, work_dir: Path) -> dict[str, Any]:
+    """Compile the library's sources and report its sizes.
+
+    Headline numbers come from a link of the library alone with ``--gc-sections`` and the public
+    entry points (``NAME_run``, ``NAME_run_ex``, ``NAME_model``, ``uaot_model_run_alloc``) as roots,
+    so they are what the library adds to a firmware image, excluding the C library's memcpy/memset.
+    ``objects`` sums the compiled objects before linking (an upper bound, unused kernels included)."""
+    cc, mflags = size_toolchain(target)
+    cflags = [*mflags, *SIZE_CFLAGS, f"-I{lib_dir / 'include'}"]
+    objs: list[Path] = []
+    per_file: dict[str, dict[str, Any]] = {}
+    for i, src in enumerate(sources):
+        obj = work_dir / f"{i:02d}_{src.stem}.o"
+        _run([cc, *cflags, "-c", str(src), "-o", str(obj)], f"compiling {src.name} for the size report")
+        objs.append(obj)
+        per_file[src.relative_to(lib_dir).as_posix()] = elf.size_report(obj, weight_section=weight_section)
+    external = sorted(elf.external_references(objs))
+    missing = [s for s in external if s.startswith(("uaot_", name + "_"))]
+    if missing:
+        raise BuildError(
+            f"export of {name}: the library references {', '.join(missing)} but no file in it defines "
+            "them; the crt file that does is missing from the export (see RUNTIME_SOURCES in export.py)"
+        )
+    forbidden = sorted({s.name for s in elf.find_forbidden_symbols(objs)})
+    script = work_dir / "probe.ld"
+    script.write_text(_probe_linker_script(weight_section))
+    image = work_dir / "probe.elf"
+    roots = [f"{name}_run", f"{name}_run_ex", f"{name}_model", "uaot_model_run_alloc"]
+    defined = {s.name for o in objs for s in elf.defined_symbols(o)}
+    link = [cc, *mflags, "-nostdlib", "-nostartfiles", "-static", "-Wl,--gc-sections",
+            f"-Wl,-T,{script}", "-Wl,--unresolved-symbols=ignore-all", "-Wl,--no-warn-rwx-segments",
+            f"-Wl,-e,{name}_run"]
+    if cc == "gcc":
+        link.append("-no-pie")
+    link += [f"-Wl,-u,{r}" for r in roots if r in defined]
+    link += [*map(str, objs), "-o", str(image)]
+    try:
+        _run(link, "linking the size probe")
+        linked = elf.size_report(image, weight_section=weight_section)
+        method = "linked --gc-sections from the public entry points"
+    except BuildError:
+        # older binutils without --no-warn-rwx-segments: retry without it
+        link.remove("-Wl,--no-warn-rwx-segments")
+        try:
+            _run(link, "linking the size probe")
+            linked = elf.size_report(image, weight_section=weight_section)
+            method = "linked --gc-sections from the public entry points"
+        except BuildError:
+            linked = elf.size_report(objs, weight_section=weight_section)
+            method = "sum of objects (probe link failed)"
+    report: dict[str, Any] = {
+        "name": name,
+        "target": target,
+        "compiler": cc,
+        "cflags": [*mflags, *SIZE_CFLAGS],
+        "method": method,
+        "text": linked["text"],
+        "rodata": linked["rodata"],
+        "weights": linked["weights"],
+        "data": linked["data"],
+        "bss": linked["bss"],
+        "workspace": workspace_size,
+        "flash": linked["flash"],
+        "ram": int(linked["ram"]) + workspace_size,
+        "weight_section": weight_section,
+        "objects": elf.size_report(objs, weight_section=weight_section),
+        "per_file": per_file,
+        "external_references": external,
+        "forbidden_symbols": forbidden,
+    }
+    return report
+
+
+def format_size_report(rep: dict[str, Any]) -> str:
+    rows = [("text (code)", rep["text"]), (f"weights ({rep['weight_section']})", rep["weights"]),
+            ("rodata (other const)", rep["rodata"]), ("data", rep["data"]), ("bss", rep["bss"]),
+            ("workspace (caller's)", rep["workspace"]), ("flash total", rep["flash"]),
+            ("RAM total incl. workspace", rep["ram"])]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{rep['name']}: size on {rep['target']} ({rep['compiler']} {' '.join(rep['cflags'])}; {rep['method']})"]
+    lines += [f"  {label:<{width}}  {value:>9,d} B" for label, value in rows]
+    return "\n".join(lines)
+
+
+# --- generated text files ---------------------------------------------------------------------------
+
+def _library_json(name: str, model_file: str, model_hash: str) -> str:
+    manifest = {
+        "name": name,
+        "version": __version__,
+        "description": f"{model_file} compiled ahead of time to C by microaot {__version__} "
+                       f"(model sha256 {model_hash[:16]}): no malloc, caller-provided memory, const weights",
+        "keywords": ["microaot", "tinyml", "neural network", "inference"],
+        "frameworks": "*",
+        "platforms": "*",
+        "headers": f"{name}.h",
+        "build": {"srcDir": "src", "includeDir": "include"},
+    }
+    return json.dumps(manifest, indent=2) + "\n"
+
+
+def _cmake(name: str, rel_sources: Sequence[str]) -> str:
+    srcs = "\n".join(f"    ${{CMAKE_CURRENT_LIST_DIR}}/{s}" for s in rel_sources)
+    return f"""# microaot export of {name}: add_subdirectory(path/to/this/folder) then
+#   target_link_libraries(your_app PRIVATE {name})
+cmake_minimum_required(VERSION 3.13)
+project({name} C)
+
+add_library({name} STATIC
+{srcs}
+)
+target_include_directories({name} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}}/include)
+# float kernels may call expf/tanhf: link the C math library where there is one
+find_library(MICROAOT_LIBM m)
+if(MICROAOT_LIBM)
+  target_link_libraries({name} PUBLIC ${{MICROAOT_LIBM}})
+endif()
+set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)
+"""
+
+
+def _make_var(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+
+
+def _makefile(name: str, rel_sources: Sequence[str]) -> str:
+    v = _make_var(name)
+    srcs = " \\\n    ".join(f"$({v}_DIR)/{s}" for s in rel_sources)
+    return f"""# microaot export of {name}: a make fragment.
+#   include path/to/this/folder/microaot.mk
+#   SRCS   += $({v}_SRCS)
+#   CFLAGS += $({v}_CFLAGS)
+#   LDLIBS += $({v}_LDLIBS)
+{v}_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+{v}_SRCS := \\
+    {srcs}
+{v}_INCLUDE := $({v}_DIR)/include
+{v}_CFLAGS := -I$({v}_INCLUDE)
+{v}_LDLIBS := -lm
+"""
+
+
+def _readme(name: str, model_file: str, model_hash: str, options: dict[str, Any],
+            size: dict[str, Any] | None, workspace: int, inputs: list[str], outputs: list[str]) -> str:
+    sec = options["weight_section"]
+    size_txt = "(size report skipped)"
+    if size is not None:
+        size_txt = "```\n" + format_size_report(size) + "\n```\n\nAlso in `size_report.json`."
+    io_txt = "\n".join([*(f"- input {i}: {s}" for i, s in enumerate(inputs)),
+                        *(f"- output {i}: {s}" for i, s in enumerate(outputs))])
+    return f"""# {name}: `{model_file}` as a C library
+
+Generated by microaot {__version__} from `{model_file}` (sha256 `{model_hash}`), target
+`{options['target']}`, tuning log `{options['tuning_log'] or 'none'}`. Plain C99, no `malloc`/`free`/`printf`,
+no interpreter: a fixed, ahead-of-time schedule of the same kernels microaot evaluated and tuned.
+
+{io_txt}
+
+## Files
+
+- `include/{name}.h`: the public header (`#include "{name}.h"`); `include/microaot/`: the runtime
+  headers it needs (`microaot/alloc.h` for the allocator modes).
+- `src/`: the generated model and the microaot kernels/runtime it uses. Compile every `.c` under `src/`
+  with `include/` on the include path.
+- `library.json` (PlatformIO: drop the folder into `lib/`), `CMakeLists.txt` (`add_subdirectory`,
+  target `{name}`), `microaot.mk` (make: `include microaot.mk`, then `$({_make_var(name)}_SRCS)` and
+  `$({_make_var(name)}_CFLAGS)`).
+
+## Memory: bring your own
+
+The model needs one workspace of `{name}_WORKSPACE_SIZE` = {workspace} bytes, aligned to
+`{name}_WORKSPACE_ALIGN` bytes, for all activations. Nothing is allocated behind your back.
+
+1. A buffer (static, stack, or your own pool):
+   ```c
+   static uint8_t ws[{name}_WORKSPACE_SIZE] __attribute__((aligned({name}_WORKSPACE_ALIGN)));
+   const void *in[] = {{input0}};
+   void *out[] = {{output0}};
+   uaot_status_t st = {name}_run(in, out, ws);
+   ```
+2. The arena allocator over a buffer (share one buffer between several models or phases):
+   ```c
+   #include "microaot/alloc.h"
+   static uint8_t pool[UAOT_ARENA_BYTES_FOR({name}_WORKSPACE_SIZE, {name}_WORKSPACE_ALIGN)];
+   uaot_arena_t arena;
+   uaot_arena_init(&arena, pool, sizeof pool);
+   uaot_allocator_t a = uaot_arena_allocator(&arena);
+   uaot_status_t st = uaot_model_run_alloc(&{name}_model, in, out, &a);
+   ```
+3. Your own hooks (an RTOS heap, a memory pool, ...):
+   ```c
+   static void *my_alloc(void *ctx, size_t size, size_t align) {{ /* return aligned memory or NULL */ }}
+   static void my_free(void *ctx, void *ptr) {{ /* give it back */ }}
+   uaot_allocator_t a = {{ my_alloc, my_free, my_ctx }};
+   uaot_status_t st = uaot_model_run_alloc(&{name}_model, in, out, &a);
+   ```
+   `uaot_model_run_alloc` asks for exactly `{name}_WORKSPACE_SIZE` bytes aligned to
+   `UAOT_WORKSPACE_ALIGN`, runs the model and frees the block before returning.
+
+Every function returns `uaot_status_t` (`UAOT_OK` = 0; see `include/microaot/status.h`). Input buffers are
+never written. The header refuses to compile (`#error`) against runtime headers of another ABI version.
+
+## Weights in flash
+
+Weights are `const` arrays in the linker section `{sec}`. Most vendor linker scripts already put
+`*(.rodata*)` in flash; to place them yourself (own region, external flash, alignment), add before the
+generic `.rodata` rule:
+
+```ld
+  {sec} : ALIGN(4)
+  {{
+    KEEP(*({sec} {sec}.*))
+  }} > FLASH
+```
+
+(GNU ld; drop `KEEP` to let `--gc-sections` discard weights of an unused model.) Check with
+`arm-none-eabi-size -A firmware.elf | grep microaot`.
+
+## Size
+
+{size_txt}
+"""
+
+
+# --- the export ----------------------------------------------------------------------------------
+
+def export_library(
+    model_path: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    weight_section: str = elf.DEFAULT_WEIGHT_SECTION,
+    tuning_log: str | Path | None = None,
+    target: str = "generic",
+    measure: bool = True,
+    force: bool = False,
+) -> ExportResult:
+    """Compile ``model_path`` and write the C library folder ``out_dir`` (see the module docstring).
+
+    ``out_dir`` must be empty or absent, or a previous export (it is then replaced) unless ``force``.
+    ``measure=False`` skips the size report (no C compiler needed)."""
+    from microaot.compiler import compile_model
+
+    model_path = Path(model_path)
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not (force or (out / "microaot_export.json").is_file()):
+            raise MicroaotError(
+                f"export of {model_path.name}: {out} exists and is not a microaot export; "
+                "choose an empty folder or pass --force to overwrite it"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    crt = crt_root().resolve()
+
+    with tempfile.TemporaryDirectory(prefix="microaot-export-") as tmp_s:
+        tmp = Path(tmp_s)
+        gen_dir = tmp / "gen"
+        gen_dir.mkdir()
+        result = compile_model(model_path, gen_dir, name=name, weight_section=weight_section,
+                               tuning_log=tuning_log, target=target)
+        name = result.name
+        label = model_path.name
+        runtime = [crt / r for r in RUNTIME_SOURCES]
+        extra_runtime = [Path(p) for p in getattr(result, "runtime_sources", []) or []]
+        copied_sources = [Path(p).resolve() for p in [*result.kernel_sources, *extra_runtime, *runtime]]
+        copied_sources = list(dict.fromkeys(copied_sources))
+        generated = [Path(p).resolve() for p in [*result.sources, result.header]]
+        everything = _collect([*generated, *copied_sources], [gen_dir.resolve(), crt / "include"], label)
+
+        origins: dict[str, str] = {}
+        files: list[Path] = []
+        for f in everything:
+            if f.parent == gen_dir.resolve():
+                dest = Path("include" if f.suffix == ".h" else "src", f.name)
+            elif f.is_relative_to(crt):
+                dest = _dest_for_crt(f.relative_to(crt))
+                origins[dest.as_posix()] = f.relative_to(crt).as_posix()
+            else:
+                raise BuildError(f"export of {label}: {f} is outside crt/ and not generated; cannot ship it")
+            (out / dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, out / dest)
+            files.append(out / dest)
+
+        # the copies must still find their includes in the new layout (include/ + their own folder)
+        for f in files:
+            for inc in _INCLUDE_RE.findall(f.read_text(encoding="utf-8", errors="replace")):
+                if _resolve_include(inc, f, [out / "include"]) is None:
+                    raise BuildError(
+                        f"export of {label}: {f.relative_to(out)} includes \"{inc}\", which does not resolve "
+                        "in the exported layout (include/ or beside the file); use crt/include paths"
+                    )
+
+        sources = sorted((f for f in files if f.suffix == ".c"), key=lambda p: p.relative_to(out).as_posix())
+        headers = sorted((f for f in files if f.suffix == ".h"), key=lambda p: p.relative_to(out).as_posix())
+        header = out / "include" / f"{name}.h"
+        rel_sources = [s.relative_to(out).as_posix() for s in sources]
+        size: dict[str, Any] | None = None
+        if measure:
+            probe = tmp / "size"
+            probe.mkdir()
+            size = measure_library(out, name, sources, target=target, weight_section=weight_section,
+                                   workspace_size=int(result.workspace_size), work_dir=probe)
+
+    graph = getattr(result, "graph", None)
+    ins, outs = _io_descriptions(graph)
+    options = {"name": name, "weight_section": weight_section, "target": target,
+               "tuning_log": str(tuning_log) if tuning_log else None}
+    (out / "library.json").write_text(_library_json(name, model_path.name, result.model_hash))
+    (out / "CMakeLists.txt").write_text(_cmake(name, rel_sources))
+    (out / "microaot.mk").write_text(_makefile(name, rel_sources))
+    (out / "README.md").write_text(_readme(name, model_path.name, result.model_hash, options, size,
+                                           int(result.workspace_size), ins, outs))
+    if size is not None:
+        (out / "size_report.json").write_text(json.dumps(size, indent=2) + "\n")
+    provenance = {
+        "microaot_version": __version__,
+        "model": model_path.name,
+        "model_sha256": result.model_hash,
+        "options": options,
+        "tuning_log_sha256": _sha256(Path(tuning_log)) if tuning_log else None,
+        "workspace_size": int(result.workspace_size),
+        "weight_bytes": int(result.weight_bytes),
+        "files": {p.relative_to(out).as_posix(): {"sha256": _sha256(p),
+                                                   "from": origins.get(p.relative_to(out).as_posix(),
+                                                                       "generated")}
+                  for p in [*sources, *headers]},
+    }
+    (out / "microaot_export.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    return ExportResult(out_dir=out, name=name, header=header, sources=sources, headers=headers,
+                        origins=origins, workspace_size=int(result.workspace_size),
+                        weight_bytes=int(result.weight_bytes), size=size or {}, compile_result=result)
+
+
+def _io_descriptions(graph: Any) -> tuple[list[str], list[str]]:
+    def desc(ti: int) -> str:
+        t = graph.tensors[ti]
+        q = f", scale {t.quant.scale0:g}, zero point {t.quant.zp0}" if getattr(t, "quant", None) else ""
+        return f"`{t.name}` {t.dtype} {list(t.shape)} ({t.nbytes} bytes{q})"
+
+    try:
+        return [desc(i) for i in graph.inputs], [desc(i) for i in graph.outputs]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return [], []
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="the .tflite model")
+    p.add_argument("-o", "--out", type=Path, required=True, help="library folder to write (e.g. lib/kws)")
+    p.add_argument("--name", help="C identifier prefix (default: from the model file name)")
+    p.add_argument("--section", default=elf.DEFAULT_WEIGHT_SECTION,
+                   help="linker section of the weights (default %(default)s)")
+    p.add_argument("--tuning-log", type=Path, help="tuning log whose best schedules to use")
+    p.add_argument("--target", default="generic",
+                   help="generic | cortex-m4 | cortex-m7 ... (kernel variants and the size report's toolchain)")
+    p.add_argument("--no-size", action="store_true", help="skip the size report (needs no C compiler)")
+    p.add_argument("--force", action="store_true", help="overwrite a non-empty folder that is not an export")
+    p.add_argument("--json", action="store_true", help="print the size report as JSON instead of a table")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    res = export_library(args.model, args.out, name=args.name, weight_section=args.section,
+                         tuning_log=args.tuning_log, target=args.target, measure=not args.no_size,
+                         force=args.force)
+    if args.json:
+        print(json.dumps(res.size, indent=2))
+    else:
+        print(f"exported {res.name} to {res.out_dir} ({len(res.sources)} sources, {len(res.headers)} headers)")
+        if res.size:
+            print(format_size_report(res.size))
+    return 0
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``microaot export`` to the CLI's sub-command parsers."""
+    p = subparsers.add_parser("export", help="write the compiled model as a standalone C library folder",
+                              description=__doc__.split("\n\n")[0] if __doc__ else None)
+    add_arguments(p)
+    p.set_defaults(func=run_cli)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m microaot.export`` (same as ``microaot export``)."""
+    parser = argparse.ArgumentParser(prog="microaot export")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_cli(args)
+    except MicroaotError as e:
+        print(f"microaot export: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
