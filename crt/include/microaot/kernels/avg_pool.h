@@ -1,0 +1,23 @@
+/* microaot kernels: AVERAGE_POOL_2D (NHWC). int8 = TFLM reference (rounded integer average). */
+#ifndef MICROAOT_KERNELS_AVG_POOL_H
+#define MICROAOT_KERNELS_AVG_POOL_H
+
+#include <stdint.h>
+
+#include "microaot/status.h"
+
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, channels;
+    int32_t out_h, out_w;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+    int32_t act_min, act_max;   /* int8 */
+    float act_min_f, act_max_f; /* float32 */
+} uaot_avg_pool_params_t;
+
+uaot_status_t uaot_avg_pool_s8(const uaot_avg_pool_params_t *p, const int8_t *input, int8_t *output);
+uaot_status_t uaot_avg_pool_f32(const uaot_avg_pool_params_t *p, const float *input, float *output);
+
+#endif

@@ -1,0 +1,296 @@
+"""C emitter: writes the deterministic ``<name>.c`` / ``<name>.h`` of one compiled model.
+
+Layout of the generated .c: banner, includes, weight arrays (in the weight section), per-op
+parameter structs, op names and I/O descriptors, ``NAME_run_ex`` (a straight-line schedule of
+kernel calls between op_begin/op_end hooks), ``NAME_run``, and the ``NAME_model`` descriptor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microaot import __version__
+from microaot.codegen import ops as opreg
+from microaot.codegen.ops import Lowering, LoweringContext, c_float
+from microaot.errors import MicroaotError, UnsupportedModelError
+from microaot.ir.graph import DTYPES, Graph, Tensor, dtype_ctype
+from microaot.planner import MemoryPlan
+
+ABI_VERSION = 1  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
+MAX_RANK = 6
+_VALUES_PER_LINE = {1: 24, 2: 16, 4: 8, 8: 4}
+
+
+@dataclass
+class OpCode:
+    index: int
+    opcode: str
+    lowering: Lowering
+    params_decls: list[str]
+
+
+@dataclass
+class EmittedModel:
+    c_source: str
+    header: str
+    families: list[str]
+    weight_bytes: int
+    ops: list[OpCode] = field(default_factory=list)
+
+
+def _format_array(ctype: str, values: np.ndarray) -> str:
+    flat = values.reshape(-1)
+    if ctype == "float":
+        items = [c_float(float(v)) for v in flat.astype(np.float32)]
+    else:
+        items = []
+        for v in flat.tolist():
+            iv = int(v)
+            items.append("(-2147483647 - 1)" if iv == -(2**31) else str(iv))
+    size = np.dtype(values.dtype).itemsize if ctype != "float" else 4
+    per = _VALUES_PER_LINE.get(size, 8)
+    lines = [", ".join(items[i:i + per]) for i in range(0, len(items), per)]
+    return "    " + ",\n    ".join(lines) if lines else "    0"
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, plan: MemoryPlan, name: str, weight_section: str, target: str,
+                 schedules: Mapping[int, Mapping[str, Any]]) -> None:
+        self.g = graph
+        self.plan = plan
+        self.name = name
+        self.section = weight_section
+        self.target = target
+        self.schedules = schedules
+        self.weight_decls: list[str] = []
+        self.weight_bytes = 0
+        self.const_names: dict[int, str] = {}
+        self.sym_used: set[str] = set()
+
+    # ---- weights ---------------------------------------------------------------------------
+    def _add_array(self, sym: str, ctype: str, values: np.ndarray) -> str:
+        if sym in self.sym_used:
+            raise MicroaotError(f"internal: C symbol {sym} defined twice")
+        self.sym_used.add(sym)
+        n = int(values.size)
+        if n == 0:
+            values = np.zeros(1, dtype=values.dtype)
+            n = 1
+        self.weight_decls.append(
+            f"static const {ctype} {sym}[{n}] {self.name.upper()}_WEIGHT_ATTR = {{\n{_format_array(ctype, values)}\n}};"
+        )
+        elem = 4 if ctype == "float" else {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4,
+                                            "int64_t": 8}.get(ctype, int(np.dtype(values.dtype).itemsize))
+        self.weight_bytes += n * elem
+        return sym
+
+    def const_ref(self, tindex: int) -> str:
+        if tindex not in self.const_names:
+            t = self.g.tensors[tindex]
+            assert t.data is not None
+            ctype = dtype_ctype(t.dtype)
+            data = t.data
+            if t.dtype == "bool":
+                data = data.astype(np.uint8)
+            self.const_names[tindex] = self._add_array(f"{self.name}_t{tindex}", ctype, data)
+        return self.const_names[tindex]
+
+    def add_const(self, sym: str, ctype: str, values: np.ndarray) -> str:
+        return self._add_array(sym, ctype, values)
+
+    # ---- pointers ---------------------------------------------------------------------------
+    def ptrs(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for t, loc in self.plan.locations.items():
+            if loc.kind == "workspace":
+                out[t] = f"(ws + {loc.offset})"
+            elif loc.kind == "input":
+                out[t] = f"(inputs[{loc.index}])"
+            elif loc.kind == "output":
+                out[t] = f"(outputs[{loc.index}])"
+        return out
+
+    # ---- lowering ---------------------------------------------------------------------------
+    def lower_all(self) -> list[OpCode]:
+        ptrs = self.ptrs()
+        codes: list[OpCode] = []
+        for op in self.g.operators:
+            d = opreg.get(op.opcode)
+            if d is None:
+                raise UnsupportedModelError(
+                    f"{self.g.source}: operator {op.index} ({op.opcode}) is not supported; supported operators: "
+                    f"{', '.join(opreg.supported_ops())}"
+                )
+            for t in op.outputs:
+                loc = self.plan.locations.get(t)
+                if loc is not None and loc.kind == "input" and op.index not in self.plan.aliased_ops:
+                    raise MicroaotError(f"internal: operator {op.index} would write the caller's input buffer")
+            scratch = self.plan.scratch.get(op.index)
+            ctx = LoweringContext(
+                self.g, op, prefix=self.name, ptrs=ptrs, const_ref=self.const_ref, add_const=self.add_const,
+                scratch_ptr=f"(ws + {scratch})" if scratch is not None else None,
+                aliased=op.index in self.plan.aliased_ops, target=self.target,
+                schedule=dict(self.schedules.get(op.index, {})),
+            )
+            low = d.lower(ctx)
+            codes.append(OpCode(op.index, op.opcode, low, list(ctx.decls)))
+        return codes
+
+
+def _tensor_info(name: str, t: Tensor, source: str) -> str:
+    if len(t.shape) > MAX_RANK:
+        raise UnsupportedModelError(f"{source}: tensor {t.index} ({t.name!r}) has rank {len(t.shape)} > {MAX_RANK}")
+    dims = list(t.shape) + [0] * (MAX_RANK - len(t.shape))
+    scale = float(t.quant.scale0) if t.quant is not None else 0.0
+    zp = int(t.quant.zp0) if t.quant is not None else 0
+    cname = t.name.replace("\\", "\\\\").replace('"', '\\"')
+    return (f"    {{ .name = \"{cname}\", .dtype = {DTYPES[t.dtype][2]}, .rank = {len(t.shape)}, "
+            f".dims = {{{', '.join(map(str, dims))}}}, .bytes = {t.nbytes}u, .scale = {c_float(scale)}, "
+            f".zero_point = {zp} }}")
+
+
+def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, model_file: str,
+               workspace_size: int, weight_section: str = ".rodata.microaot", target: str = "generic",
+               schedules: Mapping[int, Mapping[str, Any]] | None = None) -> EmittedModel:
+    """Lower every operator and render model.c / model.h text (nothing is written here)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise MicroaotError(f"model name {name!r} is not a C identifier")
+    if '"' in weight_section or "\\" in weight_section:
+        raise MicroaotError(f"weight section {weight_section!r} must not contain quotes or backslashes")
+    em = _Emitter(graph, plan, name, weight_section, target, schedules or {})
+    codes = em.lower_all()
+
+    # outputs whose tensor does not live in the caller's output buffer k (duplicates, input=output, consts)
+    fixups: list[str] = []
+    for k, t in enumerate(graph.outputs):
+        loc = plan.locations.get(t)
+        if loc is not None and loc.kind == "output" and loc.index == k:
+            continue
+        tt = graph.tensors[t]
+        if tt.is_const:
+            src = em.const_ref(t)
+        else:
+            src = em.ptrs()[t]
+        fixups.append(f"    memcpy(outputs[{k}], {src}, {tt.nbytes}u);")
+
+    families = sorted({f for c in codes for f in c.lowering.families})
+    up = name.upper()
+    banner = (f"/* Generated by microaot {__version__} from {model_file} (sha256 {model_hash}).\n"
+              f" * Do not edit: regenerate with `microaot compile`. */\n")
+
+    # ---------------------------------------------------------------- header
+    h: list[str] = [banner, f"#ifndef {up}_H_", f"#define {up}_H_", "",
+                    "#include <stddef.h>", "#include <stdint.h>", "",
+                    '#include "microaot/model.h"', '#include "microaot/status.h"', "",
+                    f"#if UAOT_ABI_VERSION != {ABI_VERSION}",
+                    f'#error "{name}.h was generated for microaot runtime ABI {ABI_VERSION}; '
+                    'regenerate the model with the microaot that ships this runtime"',
+                    "#endif", "",
+                    "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+                    f"/* bytes of workspace the caller provides, aligned to {name}_WORKSPACE_ALIGN */",
+                    f"#define {name}_WORKSPACE_SIZE {workspace_size}",
+                    f"#define {name}_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
+                    f"#define {name}_WEIGHT_BYTES {em.weight_bytes}",
+                    f"#define {name}_NUM_OPS {len(graph.operators)}",
+                    f"#define {name}_NUM_INPUTS {len(graph.inputs)}",
+                    f"#define {name}_NUM_OUTPUTS {len(graph.outputs)}"]
+    for k, t in enumerate(graph.inputs):
+        h.append(f"#define {name}_INPUT{k}_SIZE {graph.tensors[t].nbytes}")
+    for k, t in enumerate(graph.outputs):
+        h.append(f"#define {name}_OUTPUT{k}_SIZE {graph.tensors[t].nbytes}")
+    h += ["",
+          "/* inputs[k] / outputs[k]: caller buffers of NAME_INPUTk_SIZE / NAME_OUTPUTk_SIZE bytes (inputs are",
+          " * only read; inputs and outputs must not overlap); workspace: NAME_WORKSPACE_SIZE bytes aligned to",
+          " * UAOT_WORKSPACE_ALIGN. Returns UAOT_OK, UAOT_ERR_ARG or UAOT_ERR_ALIGN. hooks may be NULL. */",
+          f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace);",
+          f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace,",
+          f"{' ' * (len(name) + 22)}const uaot_hooks_t *hooks);",
+          f"extern const uaot_model_t {name}_model;", "",
+          "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H_ */", ""]
+    header = "\n".join(h)
+
+    # ---------------------------------------------------------------- source
+    c: list[str] = [banner, f'#include "{name}.h"', "", "#include <stddef.h>", "#include <stdint.h>",
+                    "#include <string.h>", ""]
+    c += [f'#include "microaot/kernels/{f}.h"' for f in families]
+    c += ["", "#if defined(__GNUC__) || defined(__clang__)",
+          f'#define {up}_WEIGHT_ATTR __attribute__((section("{weight_section}"), aligned(16)))',
+          "#else", f"#define {up}_WEIGHT_ATTR", "#endif", "",
+          "/* ---- weights ---- */"]
+    c += em.weight_decls
+    c += ["", "/* ---- operator parameters ---- */"]
+    for code in codes:
+        c += code.params_decls
+        c += code.lowering.decls
+    c += ["", f"static const char *const {name}_op_names[{max(len(codes), 1)}] = {{"]
+    c += [f'    "{code.opcode}",' for code in codes] or ['    ""']
+    c += ["};", ""]
+    c += [f"static const uaot_tensor_info_t {name}_input_info[{max(len(graph.inputs), 1)}] = {{"]
+    c += [",\n".join(_tensor_info(name, graph.tensors[t], graph.source) for t in graph.inputs) or "    { 0 }"]
+    c += ["};", f"static const uaot_tensor_info_t {name}_output_info[{max(len(graph.outputs), 1)}] = {{"]
+    c += [",\n".join(_tensor_info(name, graph.tensors[t], graph.source) for t in graph.outputs) or "    { 0 }"]
+    c += ["};", ""]
+    c += [f"#define {up}_OP_BEGIN(i) do {{ if (hooks != NULL && hooks->op_begin != NULL) "
+          f"{{ hooks->op_begin(hooks->ctx, (uint16_t)(i)); }} }} while (0)",
+          f"#define {up}_OP_END(i) do {{ if (hooks != NULL && hooks->op_end != NULL) "
+          f"{{ hooks->op_end(hooks->ctx, (uint16_t)(i)); }} }} while (0)", ""]
+    c += [f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace,",
+          f"{' ' * (len(name) + 22)}const uaot_hooks_t *hooks)", "{",
+          "    uint8_t *ws = (uint8_t *)workspace;",
+          "    uaot_status_t st = UAOT_OK;",
+          "    if (inputs == NULL || outputs == NULL || workspace == NULL) {", "        return UAOT_ERR_ARG;", "    }",
+          "    if (((uintptr_t)workspace & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u) {",
+          "        return UAOT_ERR_ALIGN;", "    }"]
+    for k in range(len(graph.inputs)):
+        c += [f"    if (inputs[{k}] == NULL) {{", "        return UAOT_ERR_ARG;", "    }"]
+    for k in range(len(graph.outputs)):
+        c += [f"    if (outputs[{k}] == NULL) {{", "        return UAOT_ERR_ARG;", "    }"]
+    c += ["    (void)ws;", "    (void)st;"]
+    for code in codes:
+        op = graph.operators[code.index]
+        shapes = " x ".join(str(list(graph.tensors[t].shape)) for t in op.outputs)
+        c.append(f"    /* op {code.index}: {code.opcode} -> {shapes} */")
+        c.append(f"    {up}_OP_BEGIN({code.index});")
+        if code.lowering.call is None:
+            c.append("    /* no code: the output aliases the input */")
+            c.append(f"    {up}_OP_END({code.index});")
+        else:
+            c.append(f"    st = {code.lowering.call};")
+            c.append(f"    {up}_OP_END({code.index});")
+            c += ["    if (st != UAOT_OK) {", "        return st;", "    }"]
+    c += fixups
+    c += ["    return UAOT_OK;", "}", "",
+          f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace)", "{",
+          f"    return {name}_run_ex(inputs, outputs, workspace, NULL);", "}", "",
+          f"const uaot_model_t {name}_model = {{",
+          "    .abi_version = UAOT_ABI_VERSION,",
+          f'    .name = "{name}",',
+          f'    .hash = "{model_hash[:16]}",',
+          f"    .workspace_size = {name}_WORKSPACE_SIZE,",
+          f"    .weight_bytes = {name}_WEIGHT_BYTES,",
+          f"    .num_inputs = {len(graph.inputs)},",
+          f"    .num_outputs = {len(graph.outputs)},",
+          f"    .num_ops = {len(codes)},",
+          f"    .inputs = {name}_input_info,",
+          f"    .outputs = {name}_output_info,",
+          f"    .op_names = {name}_op_names,",
+          f"    .run = {name}_run_ex,",
+          "};", ""]
+    return EmittedModel(c_source="\n".join(c), header=header, families=families, weight_bytes=em.weight_bytes,
+                        ops=codes)
+
+
+def kernel_source_paths(families: list[str], crt: Path) -> list[Path]:
+    paths = []
+    for f in families:
+        p = crt / "kernels" / f"{f}.c"
+        if not p.is_file():
+            raise MicroaotError(f"kernel family {f!r} has no source {p}")
+        paths.append(p)
+    return paths

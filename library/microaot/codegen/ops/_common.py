@@ -1,0 +1,125 @@
+"""Helpers shared by the lowering modules (quantization parameters, padding, activation ranges).
+
+Every formula mirrors TFLM (tensorflow/lite/micro/kernels/*_common.cc, kernel_util.cc,
+quantization_util.cc) including its float32-vs-double evaluation order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microaot.codegen.ops import LoweringContext
+from microaot.ir.graph import Tensor
+from microaot.ir.quant import quantize_multiplier, tflite_round
+
+INT8_MIN, INT8_MAX = -128, 127
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def require_dtype(ctx: LoweringContext, tensors: list[Tensor], allowed: tuple[str, ...]) -> str:
+    dts = {t.dtype for t in tensors}
+    if len(dts) != 1 or next(iter(dts)) not in allowed:
+        names = ", ".join(f"{t.name!r}: {t.dtype}" for t in tensors)
+        raise ctx.unsupported(f"tensor types ({names}) not supported; supported: {' or '.join(allowed)} throughout")
+    return next(iter(dts))
+
+
+def require_quant(ctx: LoweringContext, t: Tensor, what: str) -> tuple[float, int]:
+    """(scale, zero_point) of a per-tensor quantized tensor."""
+    if t.quant is None:
+        raise ctx.unsupported(f"{what} tensor {t.name!r} is int8 but has no quantization parameters")
+    if t.quant.per_channel:
+        raise ctx.unsupported(f"{what} tensor {t.name!r} must be quantized per tensor")
+    return float(np.float32(t.quant.scale0)), t.quant.zp0
+
+
+def _quantize_f(scale: float, zp: int, f: float) -> int:
+    tmp = float(np.float32(f) / np.float32(scale))  # float32 division as TFLM's Quantize()
+    return zp + tflite_round(tmp)
+
+
+def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple[int, int]:
+    """TFLM CalculateActivationRangeQuantized for int8 outputs."""
+    qmin, qmax = INT8_MIN, INT8_MAX
+    if act == "NONE":
+        return qmin, qmax
+    if act == "RELU":
+        return max(qmin, _quantize_f(scale, zp, 0.0)), qmax
+    if act == "RELU6":
+        return max(qmin, _quantize_f(scale, zp, 0.0)), min(qmax, _quantize_f(scale, zp, 6.0))
+    if act == "RELU_N1_TO_1":
+        return max(qmin, _quantize_f(scale, zp, -1.0)), min(qmax, _quantize_f(scale, zp, 1.0))
+    raise ctx.unsupported(f"fused activation {act} not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+
+
+def act_range_f32(ctx: LoweringContext, act: str) -> tuple[float, float]:
+    if act == "NONE":
+        return -FLT_MAX, FLT_MAX
+    if act == "RELU":
+        return 0.0, FLT_MAX
+    if act == "RELU6":
+        return 0.0, 6.0
+    if act == "RELU_N1_TO_1":
+        return -1.0, 1.0
+    raise ctx.unsupported(f"fused activation {act} not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+
+
+def out_size(padding: str, in_size: int, k: int, stride: int, dil: int) -> int:
+    eff = (k - 1) * dil + 1
+    if padding == "SAME":
+        return (in_size + stride - 1) // stride
+    return (in_size + stride - eff) // stride
+
+
+def pad_before(in_size: int, k: int, stride: int, dil: int, out: int) -> int:
+    """TFLM ComputePaddingWithOffset: the smaller half goes first (asymmetric SAME padding)."""
+    eff = (k - 1) * dil + 1
+    total = max((out - 1) * stride + eff - in_size, 0)
+    return total // 2
+
+
+def check_padding(ctx: LoweringContext, padding: str) -> None:
+    if padding not in ("SAME", "VALID"):
+        raise ctx.unsupported(f"padding {padding} not supported (SAME, VALID)")
+
+
+def per_channel_multipliers(ctx: LoweringContext, s_in: float, filt: Tensor, s_out: float,
+                            n: int) -> tuple[list[int], list[int]]:
+    """TFLM PopulateConvolutionQuantizationParams: double(in) * double(filter[c]) / double(out)."""
+    if filt.quant is None:
+        raise ctx.unsupported(f"filter {filt.name!r} is int8 without quantization parameters")
+    scales = filt.quant.scale
+    if scales.size not in (1, n):
+        raise ctx.unsupported(f"filter {filt.name!r} has {scales.size} scales for {n} output channels")
+    mults, shifts = [], []
+    for c in range(n):
+        fs = float(np.float32(scales[c if scales.size > 1 else 0]))
+        m, s = quantize_multiplier(s_in * fs / s_out)
+        mults.append(m)
+        shifts.append(s)
+    return mults, shifts
+
+
+def folded_bias(ctx: LoweringContext, bias: Tensor | None, filt_rows: np.ndarray, input_offset: int) -> np.ndarray:
+    """bias[c] + input_offset * sum(filter row c), checked to fit int32. filt_rows: [n, -1] int."""
+    wsum = filt_rows.astype(np.int64).sum(axis=1)
+    b = np.zeros(filt_rows.shape[0], np.int64)
+    if bias is not None:
+        if bias.data is None:
+            raise ctx.unsupported(f"bias {bias.name!r} must be a constant")
+        if bias.dtype != "int32":
+            raise ctx.unsupported(f"bias {bias.name!r} is {bias.dtype}; int8 kernels need an int32 bias")
+        b = bias.data.reshape(-1).astype(np.int64)
+        if b.size != filt_rows.shape[0]:
+            raise ctx.unsupported(f"bias {bias.name!r} has {b.size} values for {filt_rows.shape[0]} channels")
+    out = b + int(input_offset) * wsum
+    if out.min(initial=0) < -(2**31) or out.max(initial=0) >= 2**31:
+        raise ctx.unsupported("bias + input offset * filter sum overflows int32")
+    return out.astype(np.int32)
+
+
+def const_data(ctx: LoweringContext, k: int, what: str) -> np.ndarray:
+    t = ctx.input(k)
+    if t.data is None:
+        raise ctx.unsupported(f"{what} {t.name!r} must be a constant tensor (it is computed at run time)")
+    return t.data

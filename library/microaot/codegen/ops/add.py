@@ -1,0 +1,74 @@
+"""Lowering of ADD (kernel family ``add``): int8 with TFLite's full rescaling, float32; broadcasting."""
+
+from __future__ import annotations
+
+from microaot.codegen.ops import Lowering, LoweringContext, register
+from microaot.codegen.ops._common import act_range_f32, act_range_s8, require_dtype, require_quant
+from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
+
+MAX_DIMS = 6
+
+
+def broadcast_fields(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...],
+                     out: tuple[int, ...]) -> dict[str, object]:
+    """out_dims / in strides right-aligned to 6 dims; stride 0 where an input broadcasts."""
+    if max(len(a), len(b), len(out)) > MAX_DIMS:
+        raise ctx.unsupported(f"more than {MAX_DIMS} dimensions")
+    r = MAX_DIMS
+
+    def pad(s: tuple[int, ...]) -> list[int]:
+        return [1] * (r - len(s)) + [int(d) for d in s]
+
+    pa, pb, po = pad(a), pad(b), pad(out)
+    for d in range(r):
+        for p in (pa, pb):
+            if p[d] not in (1, po[d]):
+                raise ctx.unsupported(f"shapes {list(a)} and {list(b)} do not broadcast to {list(out)}")
+
+    def strides(p: list[int]) -> list[int]:
+        st, acc = [0] * r, 1
+        for d in range(r - 1, -1, -1):
+            st[d] = acc if p[d] != 1 else 0
+            acc *= p[d]
+        return st
+
+    return {
+        "size": 0,  # filled by caller
+        "broadcast": int(pa != po or pb != po),
+        "out_dims": "{" + ", ".join(map(str, po)) + "}",
+        "in1_strides": "{" + ", ".join(map(str, strides(pa))) + "}",
+        "in2_strides": "{" + ", ".join(map(str, strides(pb))) + "}",
+    }
+
+
+@register("ADD")
+def lower_add(ctx: LoweringContext) -> Lowering:
+    a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))
+    fields = broadcast_fields(ctx, a.shape, b.shape, y.shape)
+    fields["size"] = y.num_elements
+    act = str(ctx.options.get("fused_activation_function", "NONE"))
+    if dtype == "float32":
+        lo, hi = act_range_f32(ctx, act)
+        fields.update(act_min=-128, act_max=127, act_min_f=lo, act_max_f=hi)
+        p = ctx.params("uaot_add_params_t", fields)
+        return Lowering(families=("add",), call=f"uaot_add_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+    s1, z1 = require_quant(ctx, a, "input 1")
+    s2, z2 = require_quant(ctx, b, "input 2")
+    so, zo = require_quant(ctx, y, "output")
+    left_shift = 20
+    twice_max = 2.0 * max(s1, s2)
+    try:
+        m1, sh1 = quantize_multiplier_smaller_than_one_exp(s1 / twice_max)
+        m2, sh2 = quantize_multiplier_smaller_than_one_exp(s2 / twice_max)
+        mo, sho = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * so))
+    except ValueError as e:
+        raise ctx.unsupported(f"scales out of range for int8 ADD ({e})") from None
+    lo, hi = act_range_s8(ctx, act, so, zo)
+    fields.update(
+        input1_offset=-z1, input2_offset=-z2, output_offset=zo, left_shift=left_shift,
+        input1_mult=m1, input1_shift=sh1, input2_mult=m2, input2_shift=sh2,
+        output_mult=mo, output_shift=sho, act_min=lo, act_max=hi, act_min_f=0.0, act_max_f=0.0,
+    )
+    p = ctx.params("uaot_add_params_t", fields)
+    return Lowering(families=("add",), call=f"uaot_add_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")

@@ -1,0 +1,98 @@
+"""Lowering of CONV_2D and DEPTHWISE_CONV_2D (kernel family ``conv``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from microaot.codegen.ops import Lowering, LoweringContext, register
+from microaot.codegen.ops._common import (
+    act_range_f32,
+    act_range_s8,
+    check_padding,
+    const_data,
+    folded_bias,
+    out_size,
+    pad_before,
+    per_channel_multipliers,
+    require_dtype,
+    require_quant,
+)
+
+
+def _geometry(ctx: LoweringContext, depthwise: bool) -> dict[str, Any]:
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    o = ctx.options
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        raise ctx.unsupported(f"needs 4-D input/filter/output (NHWC), got {list(x.shape)}, {list(w.shape)}, "
+                              f"{list(y.shape)}")
+    n, ih, iw, ic = x.shape
+    if depthwise:
+        _, kh, kw, oc = w.shape
+        dm = int(o.get("depth_multiplier", 1)) or 1
+        if oc != ic * dm:
+            if ic and oc % ic == 0:
+                dm = oc // ic
+            else:
+                raise ctx.unsupported(f"filter channels {oc} are not input channels {ic} x depth multiplier")
+    else:
+        oc, kh, kw, fic = w.shape
+        dm = 1
+        if fic != ic:
+            raise ctx.unsupported(f"filter input channels {fic} != input channels {ic} (grouped conv unsupported)")
+    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
+    padding = str(o.get("padding", "VALID"))
+    check_padding(ctx, padding)
+    oh, ow = out_size(padding, ih, kh, sh, dh), out_size(padding, iw, kw, sw, dw)
+    if tuple(y.shape) != (n, oh, ow, oc):
+        raise ctx.unsupported(f"output shape {list(y.shape)} does not match the computed [{n}, {oh}, {ow}, {oc}]")
+    return {
+        "batches": n, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
+        "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw,
+        "pad_top": pad_before(ih, kh, sh, dh, oh), "pad_left": pad_before(iw, kw, sw, dw, ow),
+        "depth_mult": dm,
+    }
+
+
+def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    bias = ctx.input(2) if ctx.has_input(2) else None
+    g = _geometry(ctx, depthwise)
+    act = str(ctx.options.get("fused_activation_function", "NONE"))
+    fn = "uaot_depthwise_conv2d" if depthwise else "uaot_conv2d"
+    dtype = require_dtype(ctx, [x, w, y], ("int8", "float32"))
+    if dtype == "float32":
+        if bias is not None and bias.dtype != "float32":
+            raise ctx.unsupported(f"bias {bias.name!r} must be float32")
+        lo, hi = act_range_f32(ctx, act)
+        p = ctx.params("uaot_conv_f32_params_t", {**g, "act_min": lo, "act_max": hi})
+        b = ctx.in_ptr(2) if bias is not None else "NULL"
+        return Lowering(families=("conv",), call=f"{fn}_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {b}, {ctx.out_ptr(0)})")
+
+    s_in, zp_in = require_quant(ctx, x, "input")
+    s_out, zp_out = require_quant(ctx, y, "output")
+    if w.quant is not None and any(int(z) != 0 for z in w.quant.zero_point):
+        raise ctx.unsupported(f"filter {w.name!r} has a non-zero zero point (int8 filters must be symmetric)")
+    wd = const_data(ctx, 1, "filter")
+    oc = g["out_c"]
+    rows = wd.reshape(oc, -1) if not depthwise else wd.reshape(-1, oc).T
+    mults, shifts = per_channel_multipliers(ctx, s_in, w, s_out, oc)
+    fb = folded_bias(ctx, bias, rows, -zp_in)
+    lo, hi = act_range_s8(ctx, act, s_out, zp_out)
+    p = ctx.params("uaot_conv_s8_params_t", {
+        **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
+        "bias": ctx.const_array("bias", "int32_t", fb),
+        "mult": ctx.const_array("mult", "int32_t", mults),
+        "shift": ctx.const_array("shift", "int32_t", shifts),
+    })
+    return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+
+
+@register("CONV_2D")
+def lower_conv2d(ctx: LoweringContext) -> Lowering:
+    return _lower(ctx, depthwise=False)
+
+
+@register("DEPTHWISE_CONV_2D")
+def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
+    return _lower(ctx, depthwise=True)

@@ -1,0 +1,66 @@
+"""Lowering of FULLY_CONNECTED (kernel family ``fully_connected``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microaot.codegen.ops import Lowering, LoweringContext, register
+from microaot.codegen.ops._common import (
+    act_range_f32,
+    act_range_s8,
+    const_data,
+    folded_bias,
+    per_channel_multipliers,
+    require_dtype,
+    require_quant,
+)
+from microaot.ir.quant import quantize_multiplier
+
+
+@register("FULLY_CONNECTED")
+def lower_fully_connected(ctx: LoweringContext) -> Lowering:
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    bias = ctx.input(2) if ctx.has_input(2) else None
+    if len(w.shape) != 2:
+        raise ctx.unsupported(f"weights must be 2-D [out, in], got {list(w.shape)}")
+    if str(ctx.options.get("weights_format", 0)) not in ("0", "DEFAULT"):
+        raise ctx.unsupported("shuffled weights formats are not supported")
+    n_out, n_in = int(w.shape[0]), int(w.shape[1])
+    if n_in == 0 or x.num_elements % n_in != 0:
+        raise ctx.unsupported(f"input {list(x.shape)} is not a multiple of {n_in} features")
+    batches = x.num_elements // n_in
+    if y.num_elements != batches * n_out:
+        raise ctx.unsupported(f"output {list(y.shape)} does not hold {batches} x {n_out} values")
+    act = str(ctx.options.get("fused_activation_function", "NONE"))
+    dims = {"batches": batches, "in_features": n_in, "out_features": n_out}
+    dtype = require_dtype(ctx, [x, w, y], ("int8", "float32"))
+    if dtype == "float32":
+        lo, hi = act_range_f32(ctx, act)
+        p = ctx.params("uaot_fc_f32_params_t", {**dims, "act_min": lo, "act_max": hi})
+        b = ctx.in_ptr(2) if bias is not None else "NULL"
+        return Lowering(families=("fully_connected",),
+                        call=f"uaot_fully_connected_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {b}, {ctx.out_ptr(0)})")
+
+    s_in, zp_in = require_quant(ctx, x, "input")
+    s_out, zp_out = require_quant(ctx, y, "output")
+    if w.quant is None:
+        raise ctx.unsupported(f"weights {w.name!r} are int8 without quantization parameters")
+    if any(int(z) != 0 for z in w.quant.zero_point):
+        raise ctx.unsupported(f"weights {w.name!r} have a non-zero zero point (int8 weights must be symmetric)")
+    wd = const_data(ctx, 1, "weights")
+    fb = folded_bias(ctx, bias, wd.reshape(n_out, n_in), -zp_in)
+    lo, hi = act_range_s8(ctx, act, s_out, zp_out)
+    fields: dict[str, object] = {**dims, "output_offset": zp_out, "act_min": lo, "act_max": hi,
+                                 "bias": ctx.const_array("bias", "int32_t", fb)}
+    if w.quant.per_channel:
+        mults, shifts = per_channel_multipliers(ctx, s_in, w, s_out, n_out)
+        fields.update(mult=0, shift=0, mult_pc=ctx.const_array("mult", "int32_t", mults),
+                      shift_pc=ctx.const_array("shift", "int32_t", shifts))
+    else:
+        # TFLM GetQuantizedConvolutionMultipler: float32 product first, then / double(output scale)
+        prod = float(np.float32(s_in) * np.float32(w.quant.scale0))
+        m, s = quantize_multiplier(prod / s_out)
+        fields.update(mult=m, shift=s, mult_pc="NULL", shift_pc="NULL")
+    p = ctx.params("uaot_fc_s8_params_t", fields)
+    return Lowering(families=("fully_connected",),
+                    call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")

@@ -1,0 +1,117 @@
+"""The compile driver: import -> passes -> memory plan -> lowering + C emission."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from microaot.codegen.emit import emit_model, kernel_source_paths
+from microaot.errors import MicroaotError
+from microaot.frontend.tflite import load_tflite
+from microaot.ir.graph import Graph
+from microaot.passes import check_graph, scratch_requests, view_ops
+from microaot.paths import crt_root
+from microaot.planner import MemoryPlan, plan_memory
+from microaot.planner.plan import ALIGN
+
+TARGETS = ("generic", "cortex-m4", "cortex-m7")
+
+
+@dataclass
+class CompileResult:
+    name: str
+    model_path: Path
+    model_hash: str  # sha256 hex of the model file
+    sources: list[Path]  # [<out_dir>/<name>.c]
+    header: Path
+    workspace_size: int
+    weight_bytes: int
+    graph: Graph
+    plan: MemoryPlan
+    kernel_sources: list[Path]
+
+
+def default_name(model_path: str | Path) -> str:
+    """C identifier from the file stem: non [A-Za-z0-9_] -> '_', leading digit -> 'm_'."""
+    stem = Path(model_path).stem
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem) or "model"
+    if name[0].isdigit():
+        name = "m_" + name
+    return name
+
+
+def load_tuning_log(path: str | Path, model_hash: str | None = None) -> dict[int, dict[str, Any]]:
+    """Best schedule per op from a JSON-lines tuning log.
+
+    Each line: {"model_hash": <sha256, optional>, "op_index": int, "knobs": {...}, "time": number}
+    (lower time is better; lines without "time" or with "error" are ignored). Later engineers may
+    extend the format; unknown keys are ignored.
+    """
+    best: dict[int, tuple[float, dict[str, Any]]] = {}
+    p = Path(path)
+    if not p.is_file():
+        raise MicroaotError(f"tuning log {p} does not exist")
+    for ln, line in enumerate(p.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise MicroaotError(f"tuning log {p}:{ln}: not JSON ({e.msg})") from None
+        if not isinstance(rec, dict) or "op_index" not in rec or "time" not in rec or rec.get("error"):
+            continue
+        if model_hash and rec.get("model_hash") not in (None, model_hash):
+            continue
+        oi, t = int(rec["op_index"]), float(rec["time"])
+        if oi not in best or t < best[oi][0]:
+            best[oi] = (t, dict(rec.get("knobs", {})))
+    return {k: v[1] for k, v in sorted(best.items())}
+
+
+def compile_model(
+    model_path: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    weight_section: str = ".rodata.microaot",
+    tuning_log: str | Path | None = None,
+    target: str = "generic",
+    schedules: Mapping[int, Mapping[str, Any]] | None = None,
+) -> CompileResult:
+    """Compile a .tflite model into ``<out_dir>/<name>.c`` and ``<out_dir>/<name>.h``."""
+    model_path = Path(model_path)
+    if target not in TARGETS:
+        raise MicroaotError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    name = name or default_name(model_path)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise MicroaotError(f"--name {name!r} is not a C identifier (letters, digits, _; no leading digit)")
+    graph = load_tflite(model_path)
+    model_hash = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    check_graph(graph)
+    plan = plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph))
+    sched: dict[int, dict[str, Any]] = {}
+    if tuning_log is not None:
+        sched.update(load_tuning_log(tuning_log, model_hash))
+    for k, v in (schedules or {}).items():
+        sched[int(k)] = dict(v)
+    workspace_size = max(plan.workspace_size, ALIGN)
+    emitted = emit_model(graph, plan, name=name, model_hash=model_hash, model_file=model_path.name,
+                         workspace_size=workspace_size, weight_section=weight_section, target=target,
+                         schedules=sched)
+    kernels = kernel_source_paths(emitted.families, crt_root())
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    c_path, h_path = out / f"{name}.c", out / f"{name}.h"
+    c_path.write_text(emitted.c_source)
+    h_path.write_text(emitted.header)
+    return CompileResult(
+        name=name, model_path=model_path, model_hash=model_hash, sources=[c_path], header=h_path,
+        workspace_size=workspace_size, weight_bytes=emitted.weight_bytes, graph=graph, plan=plan,
+        kernel_sources=kernels,
+    )

@@ -1,0 +1,6 @@
+"""Graph passes run between import and planning (validation, views/aliases, scratch requests)."""
+
+from microaot.passes.check import check_graph
+from microaot.passes.views import scratch_requests, view_ops
+
+__all__ = ["check_graph", "scratch_requests", "view_ops"]
