@@ -75,6 +75,7 @@ class BuildInfo:
     sources: list[str] = field(default_factory=list)
     kernel_sources: list[str] = field(default_factory=list)
     generator: str = __version__
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf8")
@@ -258,6 +259,13 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         _fail(f"the microaot Python package is incomplete ({exc}); run scripts/bootstrap.sh")
         global_env.Exit(1)
         return None
+    info.settings = {
+        "f_cpu": str(board.get("build.f_cpu", "0")),
+        "cache": mconf.get("cache", 0),
+        "flash_wait_states": mconf.get("flash_wait_states", 0),
+        "icount_shift": mconf.get("icount_shift", -1),
+    }
+    info.dump(gen_dir / BUILD_INFO)
     if model is not None:
         print(
             f"microaot: {Path(model).name} -> {gen_dir} (name {info.name}, workspace {info.workspace_size} B, "
