@@ -1,0 +1,109 @@
+"""The ``microaot`` command line.
+
+Sub-commands come from the modules in COMMAND_MODULES: each defines ``register(subparsers)`` which
+adds its sub-parser(s) and sets ``func=handler`` (``handler(args) -> int``). A listed module that
+does not exist (yet) or has no ``register`` is skipped; to add a command, write the module and list
+it here. MicroaotError from a handler prints ``error: ...`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from microaot import __version__
+from microaot.errors import MicroaotError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "microaot.cli",  # compile, inspect (below)
+    "microaot.export",
+    "microaot.evaluate",
+    "microaot.tune.cli",
+    "microaot.rpc.cli",
+    "microaot.report.cli",
+)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("compile", help="compile a .tflite model into <name>.c / <name>.h")
+    p.add_argument("model", help="path of the .tflite model")
+    p.add_argument("-o", "--out-dir", required=True, help="folder for the generated files")
+    p.add_argument("--name", default=None, help="C prefix (default: from the file name)")
+    p.add_argument("--section", default=".rodata.microaot", help="linker section of the weights")
+    p.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7")
+    p.add_argument("--tuning-log", default=None, help="JSON-lines tuning log to take schedules from")
+    p.set_defaults(func=_cmd_compile)
+
+    q = sub.add_parser("inspect", help="operators, tensors, MACs, weight bytes and planned RAM of a model")
+    q.add_argument("model", help="path of the .tflite model")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.set_defaults(func=_cmd_inspect)
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from microaot.compiler import compile_model
+
+    r = compile_model(args.model, args.out_dir, name=args.name, weight_section=args.section,
+                      target=args.target, tuning_log=args.tuning_log)
+    print(f"wrote {r.sources[0]} and {r.header}")
+    print(f"workspace {r.workspace_size} B (liveness lower bound {r.plan.lower_bound} B), weights {r.weight_bytes} B")
+    print("kernels: " + " ".join(str(p) for p in r.kernel_sources))
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from microaot.inspect_model import format_summary, summarize
+
+    info = summarize(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(format_summary(info))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="microaot", description="Ahead-of-time compiler of TFLite models to C")
+    parser.add_argument("--version", action="version", version=f"microaot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    this = sys.modules[__name__]
+    for modname in COMMAND_MODULES:
+        if modname == __name__ or modname == "microaot.cli":
+            mod: Any = this
+        else:
+            try:
+                mod = importlib.import_module(modname)
+            except ModuleNotFoundError as e:
+                if e.name is not None and modname.startswith(e.name):
+                    continue  # the module is not written yet
+                print(f"warning: cannot load CLI module {modname}: {e}", file=sys.stderr)
+                continue
+            except Exception as e:  # a broken module must not take the whole CLI down
+                print(f"warning: cannot load CLI module {modname}: {e}", file=sys.stderr)
+                continue
+        reg = getattr(mod, "register", None)
+        if callable(reg):
+            reg(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(func(args) or 0)
+    except MicroaotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

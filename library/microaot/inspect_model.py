@@ -1,0 +1,108 @@
+"""``microaot inspect``: what a model contains and what compiling it would cost (no files written)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from microaot.codegen import ops as opreg
+from microaot.codegen.emit import emit_model
+from microaot.errors import MicroaotError
+from microaot.frontend.tflite import load_tflite
+from microaot.ir.graph import Graph, Operator
+from microaot.passes import check_graph, scratch_requests, view_ops
+from microaot.planner import plan_memory
+
+
+def op_macs(graph: Graph, op: Operator) -> int:
+    """Multiply-accumulates of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (0 for other ops)."""
+    if not op.outputs or len(op.inputs) < 2 or op.inputs[1] < 0:
+        return 0
+    out = graph.tensors[op.outputs[0]]
+    w = graph.tensors[op.inputs[1]]
+    if op.opcode == "CONV_2D" and len(w.shape) == 4:
+        return out.num_elements * w.shape[1] * w.shape[2] * w.shape[3]
+    if op.opcode == "DEPTHWISE_CONV_2D" and len(w.shape) == 4:
+        return out.num_elements * w.shape[1] * w.shape[2]
+    if op.opcode == "FULLY_CONNECTED" and len(w.shape) == 2:
+        return out.num_elements * w.shape[1]
+    return 0
+
+
+def summarize(model_path: str | Path) -> dict[str, Any]:
+    path = Path(model_path)
+    g = load_tflite(path)
+    info: dict[str, Any] = {
+        "model": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "description": g.description,
+        "inputs": [_tinfo(g, t) for t in g.inputs],
+        "outputs": [_tinfo(g, t) for t in g.outputs],
+        "operators": [],
+        "tensors": [_tinfo(g, t.index) for t in g.tensors],
+    }
+    for op in g.operators:
+        info["operators"].append({
+            "index": op.index,
+            "op": op.opcode,
+            "version": op.version,
+            "supported": opreg.get(op.opcode) is not None,
+            "inputs": [list(g.tensors[t].shape) if t >= 0 else None for t in op.inputs],
+            "outputs": [list(g.tensors[t].shape) for t in op.outputs],
+            "macs": op_macs(g, op),
+            "options": {k: v for k, v in op.options.items() if isinstance(v, (int, float, str, list))},
+        })
+    info["macs"] = sum(o["macs"] for o in info["operators"])
+    info["const_bytes"] = sum(t.nbytes for t in g.tensors if t.is_const)
+    try:
+        check_graph(g)
+        plan = plan_memory(g, views=view_ops(g), scratch=scratch_requests(g))
+        info["workspace_bytes"] = plan.workspace_size
+        info["liveness_lower_bound"] = plan.lower_bound
+        info["liveness_lower_bound_with_io"] = plan.lower_bound_io
+        em = emit_model(g, plan, name="inspect", model_hash=info["sha256"], model_file=path.name,
+                        workspace_size=plan.workspace_size)
+        info["weight_bytes"] = em.weight_bytes
+        info["kernel_families"] = em.families
+        info["compilable"] = True
+    except MicroaotError as e:
+        info["compilable"] = False
+        info["error"] = str(e)
+    return info
+
+
+def _tinfo(g: Graph, t: int) -> dict[str, Any]:
+    tt = g.tensors[t]
+    d: dict[str, Any] = {"index": t, "name": tt.name, "shape": list(tt.shape), "dtype": tt.dtype,
+                         "bytes": tt.nbytes, "const": tt.is_const}
+    if tt.quant is not None:
+        d["scale"] = [float(s) for s in tt.quant.scale[:1]] if not tt.quant.per_channel else f"{tt.quant.scale.size} per-channel"
+        d["zero_point"] = int(tt.quant.zp0)
+    return d
+
+
+def format_summary(info: dict[str, Any]) -> str:
+    lines = [f"model: {info['model']}", f"sha256: {info['sha256']}"]
+    for kind in ("inputs", "outputs"):
+        for t in info[kind]:
+            q = f" scale={t['scale']} zp={t['zero_point']}" if "scale" in t else ""
+            lines.append(f"{kind[:-1]}: {t['name']} {t['shape']} {t['dtype']}{q}")
+    lines.append("")
+    lines.append(f"{'#':>3}  {'operator':<20} {'inputs':<40} {'outputs':<18} {'MACs':>12}")
+    for o in info["operators"]:
+        ins = ", ".join(str(s) for s in o["inputs"] if s is not None)
+        outs = ", ".join(str(s) for s in o["outputs"])
+        flag = "" if o["supported"] else "  (unsupported)"
+        lines.append(f"{o['index']:>3}  {o['op']:<20} {ins:<40} {outs:<18} {o['macs']:>12,}{flag}")
+    lines.append("")
+    lines.append(f"tensors: {len(info['tensors'])}  MACs: {info['macs']:,}  constant data: {info['const_bytes']:,} B")
+    if info.get("compilable"):
+        lines.append(f"weights (flash): {info['weight_bytes']:,} B")
+        lines.append(f"workspace (RAM): {info['workspace_bytes']:,} B planned; liveness lower bound "
+                     f"{info['liveness_lower_bound']:,} B (inputs/outputs stay in the caller's buffers; "
+                     f"with them: {info['liveness_lower_bound_with_io']:,} B)")
+        lines.append(f"kernel families: {', '.join(info['kernel_families'])}")
+    else:
+        lines.append(f"not compilable: {info.get('error')}")
+    return "\n".join(lines)
