@@ -66,14 +66,16 @@ def lower_mean(ctx: LoweringContext) -> Lowering:
     kd, ks = dims_strides(kept)
     rd, rs = dims_strides(red)
     fields: dict[str, object] = {"keep_dims": kd, "keep_strides": ks, "red_dims": rd, "red_strides": rs,
-                                 "count": count, "same_quant": 0, "input_zp": 0, "output_zp": 0,
+                                 "count": count, "input_zp": 0, "output_zp": 0,
                                  "mult": 0, "shift": 0}
     if dtype == "int8":
         s_in, z_in = require_quant(ctx, x, "input")
         s_out, z_out = require_quant(ctx, y, "output")
-        same = (s_in, z_in) == (s_out, z_out)
+        # The TFLM build we are bit-exact with (tflite-micro 2026.10) sends every int8 MEAN through
+        # QuantizedMeanOrSum, also when input and output share quantization (older TFLM versions
+        # truncated sum / count in that case).
         mult, shift = mean_multiplier(s_in, s_out, count)
-        fields.update(same_quant=int(same), input_zp=z_in, output_zp=z_out, mult=mult, shift=shift)
+        fields.update(input_zp=z_in, output_zp=z_out, mult=mult, shift=shift)
     p = ctx.params("uaot_reduce_params_t", fields)
     suffix = "s8" if dtype == "int8" else "f32"
     return Lowering(families=("reduce",), call=f"uaot_mean_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")

@@ -1,0 +1,31 @@
+/* microaot kernels: MEAN over any set of axes (keep_dims either way: the output layout is the same).
+ *
+ * The input is described as kept dims (output order) and reduced dims, each with input element
+ * strides, up to 6 of each (unused entries have dim 1). Every output element sums its inputs in the
+ * input's row-major order, as TFLM does, so float results match TFLM's summation order too.
+ * int8 follows TFLM's reference MEAN (QuantizedMeanOrSum, used by TFLM for every int8 MEAN):
+ *   out = clamp(MultiplyByQuantizedMultiplier(sum - in_zp * count, mult, shift) + out_zp, -128, 127)
+ *   with mult/shift = QuantizeMultiplier(in_scale / out_scale) folded with 1/count as TFLM does. */
+#ifndef MICROAOT_KERNELS_REDUCE_H
+#define MICROAOT_KERNELS_REDUCE_H
+
+#include <stdint.h>
+
+#include "microaot/status.h"
+
+#define UAOT_REDUCE_MAX_DIMS 6
+
+typedef struct {
+    int32_t keep_dims[UAOT_REDUCE_MAX_DIMS];
+    int32_t keep_strides[UAOT_REDUCE_MAX_DIMS];
+    int32_t red_dims[UAOT_REDUCE_MAX_DIMS];
+    int32_t red_strides[UAOT_REDUCE_MAX_DIMS];
+    int32_t count;        /* number of reduced elements per output */
+    int32_t input_zp, output_zp;
+    int32_t mult, shift;  /* int8 requantization (1/count folded in) */
+} uaot_reduce_params_t;
+
+uaot_status_t uaot_mean_s8(const uaot_reduce_params_t *p, const int8_t *input, int8_t *output);
+uaot_status_t uaot_mean_f32(const uaot_reduce_params_t *p, const float *input, float *output);
+
+#endif
