@@ -283,6 +283,9 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
             str(gen_dir),
             ["-<*>"] + [f"+<{s}>" for s in info.sources],
         )
+    if str(mconf.get("toolchain", "")) == "host" and info.name:
+        # the host's default linker script folds .rodata.* into .rodata: keep the weights apart
+        global_env.Append(LINKFLAGS=[f"-Wl,--unique={opts.section}"])
     ldscript = mconf.get("ldscript")
     if ldscript and not global_env.get("LDSCRIPT_PATH"):
         global_env.Replace(LDSCRIPT_PATH=str(crt / "ports" / port / str(ldscript)))

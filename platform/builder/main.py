@@ -82,7 +82,7 @@ if toolchain == "host":
         ASFLAGS=["-x", "assembler-with-cpp"],
         CFLAGS=["-std=c99"],
         CCFLAGS=common_ccflags,
-        CPPDEFINES=["_POSIX_C_SOURCE=200809L", "UAOT_HOST"],
+        CPPDEFINES=["UAOT_HOST"],
         LINKFLAGS=["-Wl,--gc-sections"],
         LIBS=["m"],
     )
@@ -141,12 +141,11 @@ if "nobuild" in COMMAND_LINE_TARGETS:
     target_firm = target_elf
 else:
     target_elf = env.BuildProgram()
-    target_firm = (
-        env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
-        if toolchain != "host"
-        else target_elf
-    )
-    env.Depends(target_firm, "checkprogsize")
+    if toolchain == "host":
+        target_firm = target_elf
+    else:
+        target_firm = env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
+        env.Depends(target_firm, "checkprogsize")
 
 AlwaysBuild(env.Alias("nobuild", target_firm))
 target_buildprog = env.Alias("buildprog", target_firm, target_firm)
