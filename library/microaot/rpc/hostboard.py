@@ -16,6 +16,11 @@ from microaot.rpc.glue import write_rpc_glue
 from microaot.rpc.session import Session
 from microaot.rpc.transport import SubprocessTransport
 
+# Resolve every dynamic symbol at start-up: lazy PLT binding would run the dynamic linker (which
+# saves the whole vector register state, ~3 KB on AVX-512 machines) on the server's stack the first
+# time read()/write() are called, and the stack high-water mark would measure ld.so, not microaot.
+HOST_LDFLAGS = ("-Wl,-z,now",)
+
 # the runtime files the RPC firmware needs (crt/src), in addition to the model and its kernels
 RPC_RUNTIME_SOURCES = ("rpc_server.c", "framing.c", "crc16.c", "platform_defaults.c")
 
@@ -49,7 +54,7 @@ def build_host_board(result: Any, build_dir: str | Path, *, defines: Mapping[str
         include_dirs=[Path(result.header).parent, build_dir],
         defines=defines,
         kind="exe",
-        extra_cflags=extra_cflags,
+        extra_cflags=[*HOST_LDFLAGS, *extra_cflags],
         cc=cc,
     )
 
