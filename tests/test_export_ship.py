@@ -315,3 +315,32 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(mlperf_model("kws")), "-o", str(other), "--no-size"]) == 2
     assert "not a microaot export" in capsys.readouterr().err
     assert (other / "keep.txt").read_text() == "x"
+
+
+# --- the folder is a PlatformIO library -------------------------------------------------------------
+
+@pytest.mark.pio
+def test_platformio_builds_the_exported_folder_as_a_library(
+        kws_export: ExportResult, kws_expected: bytes, tmp_path: Path) -> None:
+    """A PlatformIO project with the export in lib/ and the example's main.c in src/ (host board)."""
+    from microaot.pio_project import pio_argv, pio_environ
+
+    try:
+        env = pio_environ()
+    except Exception as e:  # PlatformIO not provisioned on this machine
+        pytest.skip(f"PlatformIO not available: {e}")
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    shutil.copytree(kws_export.out_dir, proj / "lib" / "kws")
+    shutil.copy(EXAMPLE / "main.c", proj / "src")
+    shutil.copy(EXAMPLE / "host" / "port_host.c", proj / "src")
+    (proj / "platformio.ini").write_text(
+        f"[env:host]\nplatform = symlink://{repo_root() / 'platform'}\nboard = host\n")
+    proc = subprocess.run(pio_argv("run", "-d", str(proj)), env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "kws @" in proc.stdout  # found through library.json
+    firmware = proj / ".pio" / "build" / "host" / "firmware"
+    got = parse_modes(run([str(firmware)], timeout=30).stdout)
+    assert all(got[m] == (0, kws_expected) for m in MODES)
+    elf.check_no_dynamic_memory(firmware, what="PlatformIO host build of the exported library")
