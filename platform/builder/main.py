@@ -103,7 +103,7 @@ else:
         RANLIB="arm-none-eabi-gcc-ranlib",
         SIZETOOL="arm-none-eabi-size",
         PROGSUFFIX=".elf",
-        SIZEPROGREGEXP=r"^(?:\.isr_vector|\.text|\.rodata|\.data|\.ARM\.exidx|\.ARM\.extab)\s+(\d+).*",
+        SIZEPROGREGEXP=r"^(?:\.isr_vector|\.text|\.rodata\S*|\.data|\.ARM\.exidx|\.ARM\.extab)\s+(\d+).*",
         SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.stack)\s+(\d+).*",
         SIZECHECKCMD="$SIZETOOL -A -d $SOURCES",
         SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
