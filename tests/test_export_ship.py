@@ -344,3 +344,16 @@ def test_platformio_builds_the_exported_folder_as_a_library(
     got = parse_modes(run([str(firmware)], timeout=30).stdout)
     assert all(got[m] == (0, kws_expected) for m in MODES)
     elf.check_no_dynamic_memory(firmware, what="PlatformIO host build of the exported library")
+
+
+def test_size_report_falls_back_to_host_gcc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import microaot.export as export
+
+    real_which = shutil.which
+    monkeypatch.setattr(export.shutil, "which", lambda n: None if n == ARM_CC else real_which(n))
+    res = export_library(mlperf_model("kws"), tmp_path / "kws", name="kws")
+    rep = res.size
+    assert rep["compiler"] == "gcc" and rep["method"].startswith("linked")
+    # pointer-holding const data of PIE code (.data.rel.ro) is read-only, not RAM
+    assert rep["weights"] == res.weight_bytes and rep["data"] == 0 and rep["bss"] == 0
+    assert rep["ram"] == rep["workspace"] == res.workspace_size

@@ -134,6 +134,7 @@ SECTIONS
   .text : {{ *(.text .text.*) }}
   {weight_section} : {{ *({weight_section} {weight_section}.*) }}
   .rodata : {{ *(.rodata .rodata.*) }}
+  .data.rel.ro : {{ *(.data.rel.ro .data.rel.ro.*) }}
   .data : {{ *(.data .data.*) }}
   .bss : {{ *(.bss .bss.*) *(COMMON) }}
 }}

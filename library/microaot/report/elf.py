@@ -81,7 +81,7 @@ def _elffile(path: ElfPath) -> tuple[Path, ELFFile]:
         raise ElfReadError(f"{p}: malformed ELF file: {e}") from None
 
 
-def _kind(sh_type: str, flags: int) -> str:
+def _kind(sh_type: str, flags: int, name: str) -> str:
     if not flags & SH_FLAGS.SHF_ALLOC:
         return "other"
     if flags & SH_FLAGS.SHF_EXECINSTR:
@@ -89,6 +89,9 @@ def _kind(sh_type: str, flags: int) -> str:
     if sh_type == "SHT_NOBITS":
         # .tbss is thread-local template size; count it with bss
         return "bss"
+    if name.startswith(".data.rel.ro"):
+        # const data holding pointers in PIC/PIE code: relocated at load, then read-only (RELRO)
+        return "rodata"
     if flags & SH_FLAGS.SHF_WRITE:
         return "data"
     return "rodata"
@@ -102,7 +105,7 @@ def read_sections(elf: ElfPath) -> list[SectionInfo]:
         if not s.name:
             continue
         out.append(SectionInfo(s.name, int(s["sh_size"]), int(s["sh_addr"]),
-                               _kind(s["sh_type"], int(s["sh_flags"]))))
+                               _kind(s["sh_type"], int(s["sh_flags"]), s.name)))
     return out
 
 
