@@ -438,3 +438,33 @@ def test_multi_op_model_matches_tflm(kind: str, tmp_path: Path) -> None:
                                            err_msg=f"seed {seed} set {si}")
             else:
                 assert np.array_equal(o, rr), f"seed {seed} set {si}: ours {o.tolist()} TFLM {rr.tolist()}"
+
+
+# --- the kernel families of these operators are portable C99 -----------------------------------------
+
+NEW_FAMILIES = ("maxpool", "mul", "activation", "quantize", "concat", "pad", "reduce")
+ALLOWED_UNDEFINED = {"memcpy", "memset", "expf", "tanhf", "roundf"}
+
+
+@pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
+def test_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
+    """-std=c99 -Wall -Wextra -Werror on the host and Cortex-M4; only libc/libm leaf symbols are used."""
+    import shutil
+    import subprocess
+
+    from microaot.paths import crt_root
+
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{crt_root() / 'include'}"]
+    if cc.startswith("arm-"):
+        flags += ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    nm = "arm-none-eabi-nm" if cc.startswith("arm-") else "nm"
+    for fam in NEW_FAMILIES:
+        obj = tmp_path / f"{fam}.o"
+        proc = subprocess.run([cc, *flags, "-c", str(crt_root() / "kernels" / f"{fam}.c"), "-o", str(obj)],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, f"{cc} {fam}.c:\n{proc.stderr}"
+        syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
+        undefined = {s for s in syms if s not in ("U", "w")}
+        assert undefined <= ALLOWED_UNDEFINED, f"{fam}.c needs {sorted(undefined - ALLOWED_UNDEFINED)}"
