@@ -83,8 +83,13 @@ def compile_model(
     tuning_log: str | Path | None = None,
     target: str = "generic",
     schedules: Mapping[int, Mapping[str, Any]] | None = None,
+    board: str | None = None,
 ) -> CompileResult:
-    """Compile a .tflite model into ``<out_dir>/<name>.c`` and ``<out_dir>/<name>.h``."""
+    """Compile a .tflite model into ``<out_dir>/<name>.c`` and ``<out_dir>/<name>.h``.
+
+    ``tuning_log``: JSON-lines log of ``microaot tune``; the fastest bit-exact entry per operator
+    signature for ``target`` (and ``board``, if given) becomes that operator's schedule
+    (``microaot.tune.log.best_schedules``). ``schedules`` overrides it per operator index."""
     model_path = Path(model_path)
     if target not in TARGETS:
         raise MicroaotError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -97,7 +102,9 @@ def compile_model(
     plan = plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph))
     sched: dict[int, dict[str, Any]] = {}
     if tuning_log is not None:
-        sched.update(load_tuning_log(tuning_log, model_hash))
+        from microaot.tune.log import best_schedules
+
+        sched.update(best_schedules(tuning_log, graph, target=target, board=board, model_hash=model_hash))
     for k, v in (schedules or {}).items():
         sched[int(k)] = dict(v)
     workspace_size = max(plan.workspace_size, ALIGN)
