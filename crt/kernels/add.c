@@ -25,18 +25,18 @@ UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
 #define UAOT_ADD_BROADCAST_LOOP(ONE)                                                                  \
     do {                                                                                              \
         int32_t idx[UAOT_ADD_MAX_DIMS] = {0, 0, 0, 0, 0, 0};                                          \
-        size_t o1 = 0, o2 = 0;                                                                        \
+        int32_t o1 = 0, o2 = 0;                                                                        \
         for (int32_t i = 0; i < p->size; ++i) {                                                       \
             out[i] = ONE(p, in1[o1], in2[o2]);                                                        \
             for (int d = UAOT_ADD_MAX_DIMS - 1; d >= 0; --d) {                                        \
                 idx[d]++;                                                                             \
-                o1 += (size_t)p->in1_strides[d];                                                      \
-                o2 += (size_t)p->in2_strides[d];                                                      \
+                o1 += p->in1_strides[d];                                                      \
+                o2 += p->in2_strides[d];                                                      \
                 if (idx[d] < p->out_dims[d]) {                                                        \
                     break;                                                                            \
                 }                                                                                     \
-                o1 -= (size_t)p->in1_strides[d] * (size_t)idx[d];                                    \
-                o2 -= (size_t)p->in2_strides[d] * (size_t)idx[d];                                    \
+                o1 -= p->in1_strides[d] * idx[d];                                    \
+                o2 -= p->in2_strides[d] * idx[d];                                    \
                 idx[d] = 0;                                                                           \
             }                                                                                         \
         }                                                                                             \

@@ -21,13 +21,13 @@ uaot_status_t uaot_avg_pool_s8(const uaot_avg_pool_params_t *p, const int8_t *in
                 const int32_t fx0 = x0 < 0 ? -x0 : 0;
                 const int32_t fx1 = (p->in_w - x0) < p->k_w ? (p->in_w - x0) : p->k_w;
                 const int32_t count = (fy1 - fy0) * (fx1 - fx0);
-                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * C;
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
                 for (int32_t c = 0; c < C; ++c) {
                     int32_t acc = 0;
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        const int8_t *row = input + (((size_t)b * p->in_h + (y0 + fy)) * p->in_w) * C + c;
+                        const int8_t *row = input + ((b * p->in_h + (y0 + fy)) * p->in_w) * C + c;
                         for (int32_t fx = fx0; fx < fx1; ++fx) {
-                            acc += row[(size_t)(x0 + fx) * C];
+                            acc += row[(x0 + fx) * C];
                         }
                     }
                     if (count <= 0) {
@@ -58,13 +58,13 @@ uaot_status_t uaot_avg_pool_f32(const uaot_avg_pool_params_t *p, const float *in
                 const int32_t fx0 = x0 < 0 ? -x0 : 0;
                 const int32_t fx1 = (p->in_w - x0) < p->k_w ? (p->in_w - x0) : p->k_w;
                 const int32_t count = (fy1 - fy0) * (fx1 - fx0);
-                float *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * C;
+                float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
                 for (int32_t c = 0; c < C; ++c) {
                     float acc = 0.0f;
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        const float *row = input + (((size_t)b * p->in_h + (y0 + fy)) * p->in_w) * C + c;
+                        const float *row = input + ((b * p->in_h + (y0 + fy)) * p->in_w) * C + c;
                         for (int32_t fx = fx0; fx < fx1; ++fx) {
-                            acc += row[(size_t)(x0 + fx) * C];
+                            acc += row[(x0 + fx) * C];
                         }
                     }
                     if (count <= 0) {

@@ -26,7 +26,7 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
     const int32_t out_c = p->out_c;
     const int32_t filter_oc_stride = p->k_h * p->k_w * in_c;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * in_c;
+        const int8_t *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
@@ -34,16 +34,16 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                 const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
                                      ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
                 for (int32_t oc = 0; oc < out_c; ++oc) {
-                    const int8_t *f = filter + (size_t)oc * filter_oc_stride;
+                    const int8_t *f = filter + oc * filter_oc_stride;
                     int32_t acc = p->bias[oc];
                     int32_t pad_wsum = 0;
                     for (int32_t ky = 0; ky < p->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * p->dil_h;
                         for (int32_t kx = 0; kx < p->k_w; ++kx) {
                             const int32_t ix = ix0 + kx * p->dil_w;
-                            const int8_t *fw = f + ((size_t)ky * p->k_w + kx) * in_c;
+                            const int8_t *fw = f + (ky * p->k_w + kx) * in_c;
                             if (interior || (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w)) {
-                                const int8_t *x = in_b + ((size_t)iy * p->in_w + ix) * in_c;
+                                const int8_t *x = in_b + (iy * p->in_w + ix) * in_c;
                                 for (int32_t ic = 0; ic < in_c; ++ic) {
                                     acc += (int32_t)x[ic] * (int32_t)fw[ic];
                                 }
@@ -55,7 +55,7 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                         }
                     }
                     acc -= p->input_offset * pad_wsum;
-                    output[(((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
+                    output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
                         uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                 }
             }
@@ -74,12 +74,12 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * in_c;
+        const int8_t *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 for (int32_t ic = 0; ic < in_c; ++ic) {
                     for (int32_t m = 0; m < dm; ++m) {
                         const int32_t oc = ic * dm + m;
@@ -89,9 +89,9 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
                             const int32_t iy = iy0 + ky * p->dil_h;
                             for (int32_t kx = 0; kx < p->k_w; ++kx) {
                                 const int32_t ix = ix0 + kx * p->dil_w;
-                                const int32_t w = filter[((size_t)ky * p->k_w + kx) * out_c + oc];
+                                const int32_t w = filter[(ky * p->k_w + kx) * out_c + oc];
                                 if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                                    acc += (int32_t)in_b[((size_t)iy * p->in_w + ix) * in_c + ic] * w;
+                                    acc += (int32_t)in_b[(iy * p->in_w + ix) * in_c + ic] * w;
                                 } else {
                                     pad_wsum += w;
                                 }
@@ -123,13 +123,13 @@ uaot_status_t uaot_conv2d_f32(const uaot_conv_f32_params_t *p, const float *inpu
     const int32_t out_c = p->out_c;
     const int32_t filter_oc_stride = p->k_h * p->k_w * in_c;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const float *in_b = input + (size_t)b * p->in_h * p->in_w * in_c;
+        const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 for (int32_t oc = 0; oc < out_c; ++oc) {
-                    const float *f = filter + (size_t)oc * filter_oc_stride;
+                    const float *f = filter + oc * filter_oc_stride;
                     float acc = 0.0f;
                     for (int32_t ky = 0; ky < p->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * p->dil_h;
@@ -141,8 +141,8 @@ uaot_status_t uaot_conv2d_f32(const uaot_conv_f32_params_t *p, const float *inpu
                             if (ix < 0 || ix >= p->in_w) {
                                 continue;
                             }
-                            const float *x = in_b + ((size_t)iy * p->in_w + ix) * in_c;
-                            const float *fw = f + ((size_t)ky * p->k_w + kx) * in_c;
+                            const float *x = in_b + (iy * p->in_w + ix) * in_c;
+                            const float *fw = f + (ky * p->k_w + kx) * in_c;
                             for (int32_t ic = 0; ic < in_c; ++ic) {
                                 acc += x[ic] * fw[ic];
                             }
@@ -151,7 +151,7 @@ uaot_status_t uaot_conv2d_f32(const uaot_conv_f32_params_t *p, const float *inpu
                     if (bias != NULL) {
                         acc += bias[oc];
                     }
-                    output[(((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
+                    output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
                         uaot_clamp_f32(acc, p->act_min, p->act_max);
                 }
             }
@@ -170,12 +170,12 @@ uaot_status_t uaot_depthwise_conv2d_f32(const uaot_conv_f32_params_t *p, const f
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const float *in_b = input + (size_t)b * p->in_h * p->in_w * in_c;
+        const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                float *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * out_c;
+                float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 for (int32_t ic = 0; ic < in_c; ++ic) {
                     for (int32_t m = 0; m < dm; ++m) {
                         const int32_t oc = ic * dm + m;
@@ -190,8 +190,8 @@ uaot_status_t uaot_depthwise_conv2d_f32(const uaot_conv_f32_params_t *p, const f
                                 if (ix < 0 || ix >= p->in_w) {
                                     continue;
                                 }
-                                acc += in_b[((size_t)iy * p->in_w + ix) * in_c + ic] *
-                                       filter[((size_t)ky * p->k_w + kx) * out_c + oc];
+                                acc += in_b[(iy * p->in_w + ix) * in_c + ic] *
+                                       filter[(ky * p->k_w + kx) * out_c + oc];
                             }
                         }
                         if (bias != NULL) {

@@ -14,10 +14,10 @@ uaot_status_t uaot_fully_connected_s8(const uaot_fc_s8_params_t *p, const int8_t
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *x = input + (size_t)b * n_in;
-        int8_t *y = output + (size_t)b * n_out;
+        const int8_t *x = input + b * n_in;
+        int8_t *y = output + b * n_out;
         for (int32_t o = 0; o < n_out; ++o) {
-            const int8_t *w = filter + (size_t)o * n_in;
+            const int8_t *w = filter + o * n_in;
             int32_t acc = p->bias[o];
             int32_t i = 0;
             for (; i + 4 <= n_in; i += 4) {
@@ -45,10 +45,10 @@ uaot_status_t uaot_fully_connected_f32(const uaot_fc_f32_params_t *p, const floa
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const float *x = input + (size_t)b * n_in;
-        float *y = output + (size_t)b * n_out;
+        const float *x = input + b * n_in;
+        float *y = output + b * n_out;
         for (int32_t o = 0; o < n_out; ++o) {
-            const float *w = filter + (size_t)o * n_in;
+            const float *w = filter + o * n_in;
             float acc = 0.0f;
             for (int32_t i = 0; i < n_in; ++i) {
                 acc += x[i] * w[i];

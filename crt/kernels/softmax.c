@@ -122,8 +122,8 @@ uaot_status_t uaot_softmax_s8(const uaot_softmax_params_t *p, const int8_t *inpu
     }
     const int32_t depth = p->depth;
     for (int32_t i = 0; i < p->outer; ++i) {
-        const int8_t *x = input + (size_t)i * depth;
-        int8_t *y = output + (size_t)i * depth;
+        const int8_t *x = input + i * depth;
+        int8_t *y = output + i * depth;
         int32_t max_in_row = -128;
         for (int32_t c = 0; c < depth; ++c) {
             if (x[c] > max_in_row) {
@@ -171,8 +171,8 @@ uaot_status_t uaot_softmax_f32(const uaot_softmax_params_t *p, const float *inpu
     }
     const int32_t depth = p->depth;
     for (int32_t i = 0; i < p->outer; ++i) {
-        const float *x = input + (size_t)i * depth;
-        float *y = output + (size_t)i * depth;
+        const float *x = input + i * depth;
+        float *y = output + i * depth;
         float max = -3.402823466e+38f;
         for (int32_t c = 0; c < depth; ++c) {
             max = x[c] > max ? x[c] : max;
