@@ -357,3 +357,19 @@ def test_size_report_falls_back_to_host_gcc(tmp_path: Path, monkeypatch: pytest.
     # pointer-holding const data of PIE code (.data.rel.ro) is read-only, not RAM
     assert rep["weights"] == res.weight_bytes and rep["data"] == 0 and rep["bss"] == 0
     assert rep["ram"] == rep["workspace"] == res.workspace_size
+
+
+def test_board_export_matches_the_board_build(kws_export: ExportResult, tmp_path: Path) -> None:
+    from microaot.export import TARGET_MACHINE_FLAGS, board_toolchain
+
+    target, cc, flags = board_toolchain("qemu_mps2_an386")
+    assert target == "cortex-m4"
+    if cc == ARM_CC:
+        # the flags the size report and the comparison above use are the board's firmware flags
+        assert set(flags) == set(TARGET_MACHINE_FLAGS["cortex-m4"]) and set(flags) <= set(EVAL_ARM_FLAGS)
+    res = export_library(mlperf_model("kws"), tmp_path / "kws", name="kws", board="qemu_mps2_an386", measure=False)
+    assert (res.out_dir / "src" / "kws.c").read_bytes() == (kws_export.out_dir / "src" / "kws.c").read_bytes()
+    prov = json.loads((res.out_dir / "microaot_export.json").read_text())
+    assert prov["options"]["board"] == "qemu_mps2_an386" and prov["options"]["target"] == "cortex-m4"
+    with pytest.raises(Exception, match="contradicts board"):
+        export_library(mlperf_model("kws"), tmp_path / "x", board="qemu_mps2_an386", target="generic", measure=False)

@@ -127,6 +127,24 @@ def size_toolchain(target: str) -> tuple[str, list[str]]:
     return "gcc", []
 
 
+def board_toolchain(board_id: str) -> tuple[str, str, list[str]]:
+    """(target, compiler, machine flags) of a PlatformIO board of platform/boards, derived the way
+    platform/builder/main.py derives the firmware's flags, so sizes are those of that board's build."""
+    from microaot.boards import get_board
+
+    board = get_board(board_id)
+    if board.toolchain == "host":
+        return board.target, "gcc", []
+    build = board.manifest.get("build", {})
+    conf = build.get("microaot", {})
+    flags = ["-mthumb", f"-mcpu={build.get('cpu', board.target)}", f"-mfloat-abi={conf.get('float_abi', 'soft')}"]
+    if conf.get("fpu"):
+        flags.append(f"-mfpu={conf['fpu']}")
+    if shutil.which(ARM_CC) is None:
+        return board.target, "gcc", []
+    return board.target, ARM_CC, flags
+
+
 def _probe_linker_script(weight_section: str) -> str:
     return f"""/* microaot size probe: the library alone, unused functions removed (--gc-sections) */
 SECTIONS
@@ -151,14 +169,15 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target: str,
-                    weight_section: str, workspace_size: int, work_dir: Path) -> dict[str, Any]:
+                    weight_section: str, workspace_size: int, work_dir: Path,
+                    toolchain: tuple[str, list[str]] | None = None) -> dict[str, Any]:
     """Compile the library's sources and report its sizes.
 
     Headline numbers come from a link of the library alone with ``--gc-sections`` and the public
     entry points (``NAME_run``, ``NAME_run_ex``, ``NAME_model``, ``uaot_model_run_alloc``) as roots,
     so they are what the library adds to a firmware image, excluding the C library's memcpy/memset.
     ``objects`` sums the compiled objects before linking (an upper bound, unused kernels included)."""
-    cc, mflags = size_toolchain(target)
+    cc, mflags = toolchain if toolchain is not None else size_toolchain(target)
     cflags = [*mflags, *SIZE_CFLAGS, f"-I{lib_dir / 'include'}"]
     objs: list[Path] = []
     per_file: dict[str, dict[str, Any]] = {}
@@ -387,7 +406,8 @@ def export_library(
     name: str | None = None,
     weight_section: str = elf.DEFAULT_WEIGHT_SECTION,
     tuning_log: str | Path | None = None,
-    target: str = "generic",
+    target: str | None = None,
+    board: str | None = None,
     measure: bool = True,
     force: bool = False,
 ) -> ExportResult:
@@ -395,10 +415,23 @@ def export_library(
 
     ``out_dir`` must be empty or absent, or a previous export (it is then replaced); with ``force`` the
     files are written into any folder (same-named files overwritten, nothing deleted).
-    ``measure=False`` skips the size report (no C compiler needed)."""
+    ``target`` defaults to ``board``'s target (a platform/boards id, e.g. ``qemu_mps2_an386``: the code
+    is then exactly what that board's evaluation firmware runs, and the size report uses its compiler
+    flags), else ``generic``. ``measure=False`` skips the size report (no C compiler needed)."""
     from microaot.compiler import compile_model
 
     model_path = Path(model_path)
+    toolchain: tuple[str, list[str]] | None = None
+    if board is not None:
+        board_target, board_cc, board_flags = board_toolchain(board)
+        if target is not None and target != board_target:
+            raise MicroaotError(
+                f"export of {model_path.name}: --target {target} contradicts board {board} "
+                f"(target {board_target}); give only --board"
+            )
+        target = board_target
+        toolchain = (board_cc, board_flags)
+    target = target or "generic"
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         if (out / "microaot_export.json").is_file():
@@ -458,11 +491,14 @@ def export_library(
             probe = tmp / "size"
             probe.mkdir()
             size = measure_library(out, name, sources, target=target, weight_section=weight_section,
-                                   workspace_size=int(result.workspace_size), work_dir=probe)
+                                   workspace_size=int(result.workspace_size), work_dir=probe,
+                                   toolchain=toolchain)
+            if board is not None:
+                size["board"] = board
 
     graph = getattr(result, "graph", None)
     ins, outs = _io_descriptions(graph)
-    options = {"name": name, "weight_section": weight_section, "target": target,
+    options = {"name": name, "weight_section": weight_section, "target": target, "board": board,
                "tuning_log": str(tuning_log) if tuning_log else None}
     (out / "library.json").write_text(_library_json(name, model_path.name, result.model_hash))
     (out / "CMakeLists.txt").write_text(_cmake(name, rel_sources))
@@ -511,8 +547,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--section", default=elf.DEFAULT_WEIGHT_SECTION,
                    help="linker section of the weights (default %(default)s)")
     p.add_argument("--tuning-log", type=Path, help="tuning log whose best schedules to use")
-    p.add_argument("--target", default="generic",
-                   help="generic | cortex-m4 | cortex-m7 ... (kernel variants and the size report's toolchain)")
+    p.add_argument("--target", default=None,
+                   help="generic | cortex-m4 | cortex-m7: kernel variants and the size report's toolchain "
+                        "(default: the board's target, else generic)")
+    p.add_argument("--board", default=None,
+                   help="a board id of the microaot platform (e.g. qemu_mps2_an386): ship exactly what that "
+                        "board's evaluation firmware runs, sized with its compiler flags")
     p.add_argument("--no-size", action="store_true", help="skip the size report (needs no C compiler)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not an export (overwrites same-named files)")
     p.add_argument("--json", action="store_true", help="print the size report as JSON instead of a table")
@@ -520,7 +560,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     res = export_library(args.model, args.out, name=args.name, weight_section=args.section,
-                         tuning_log=args.tuning_log, target=args.target, measure=not args.no_size,
+                         tuning_log=args.tuning_log, target=args.target, board=args.board,
+                         measure=not args.no_size,
                          force=args.force)
     if args.json:
         print(json.dumps(res.size, indent=2))
