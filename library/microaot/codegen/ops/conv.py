@@ -17,6 +17,8 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.codegen.ops._schedule import DSP_TARGETS, register_space
+from microaot.ir.graph import Graph, Operator
 
 
 def _geometry(ctx: LoweringContext, depthwise: bool) -> dict[str, Any]:
@@ -96,3 +98,49 @@ def lower_conv2d(ctx: LoweringContext) -> Lowering:
 @register("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=True)
+
+
+# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.tune.space) -----------------------
+
+def _is_int8(graph: Graph, op: Operator) -> bool:
+    return graph.tensors[op.inputs[0]].dtype == "int8"
+
+
+def _dw_mult(graph: Graph, op: Operator) -> int:
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    ic, oc = int(x.shape[-1]), int(w.shape[-1])
+    return oc // ic if ic else 1
+
+
+def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    if not _is_int8(graph, op):
+        return {"algo": ["direct"]}
+    return {"algo": ["direct", "gemm"], "cols": [1, 2], "w16": [False, True]}
+
+
+def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    if not _is_int8(graph, op) or target not in DSP_TARGETS:
+        return {"algo": "direct"}
+    return {"algo": "gemm", "cols": 2, "w16": False}
+
+
+def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    if knobs.get("algo") != "gemm":
+        return {"algo": "direct"}
+    return {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
+
+
+def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    if not _is_int8(graph, op) or _dw_mult(graph, op) != 1:
+        return {"algo": ["direct"]}
+    return {"algo": ["direct", "simd4"]}
+
+
+def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    if target in DSP_TARGETS and "simd4" in dw_space(graph, op, target)["algo"]:
+        return {"algo": "simd4"}
+    return {"algo": "direct"}
+
+
+register_space("CONV_2D", space=conv_space, default=conv_default, canonical=conv_canonical)
+register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from microaot.codegen.ops import Lowering, LoweringContext, register
@@ -14,6 +16,8 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.codegen.ops._schedule import DSP_TARGETS, register_space
+from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier
 
 
@@ -64,3 +68,26 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
     p = ctx.params("uaot_fc_s8_params_t", fields)
     return Lowering(families=("fully_connected",),
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+
+
+# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.tune.space) -----------------------
+
+def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    if graph.tensors[op.inputs[0]].dtype != "int8":
+        return {"algo": ["direct"]}
+    return {"algo": ["direct", "simd4"], "w16": [False, True]}
+
+
+def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    if graph.tensors[op.inputs[0]].dtype != "int8" or target not in DSP_TARGETS:
+        return {"algo": "direct"}
+    return {"algo": "simd4", "w16": False}
+
+
+def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    if knobs.get("algo") != "simd4":
+        return {"algo": "direct"}
+    return {"algo": "simd4", "w16": bool(knobs.get("w16", False))}
+
+
+register_space("FULLY_CONNECTED", space=fc_space, default=fc_default, canonical=fc_canonical)

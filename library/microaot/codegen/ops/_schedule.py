@@ -1,0 +1,71 @@
+"""Schedule knob spaces of the lowerings (the tuner's view of a kernel's variants).
+
+A lowering module that has schedule variants registers, per opcode, a function giving the legal
+values of every knob for one operator on one target, and one giving the default schedule::
+
+    register_space("CONV_2D", space=conv_space, default=conv_default)
+
+``microaot.tune.space`` is the public face of this registry (docs/internals.md, "Schedule knobs").
+Knob values are JSON scalars (str, int, bool). ``resolve(graph, op, target, schedule)`` is what the
+lowering and its scratch function call: the default schedule overridden by the given knobs, with
+unknown knobs or illegal values rejected, and knobs that do not apply to the chosen variant dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from microaot.errors import MicroaotError
+from microaot.ir.graph import Graph, Operator
+
+Knobs = dict[str, Any]
+SpaceFn = Callable[[Graph, Operator, str], dict[str, list[Any]]]
+DefaultFn = Callable[[Graph, Operator, str], Knobs]
+CanonFn = Callable[[Graph, Operator, str, Knobs], Knobs]
+
+DSP_TARGETS = ("cortex-m4", "cortex-m7")
+
+
+@dataclass(frozen=True)
+class SpaceDef:
+    space: SpaceFn
+    default: DefaultFn
+    canonical: CanonFn | None = None
+
+
+_SPACES: dict[str, SpaceDef] = {}
+
+
+def register_space(opcode: str, *, space: SpaceFn, default: DefaultFn, canonical: CanonFn | None = None) -> None:
+    _SPACES[opcode] = SpaceDef(space, default, canonical)
+
+
+def get_space(opcode: str) -> SpaceDef | None:
+    from microaot.codegen import ops as opreg
+
+    opreg.load_all()
+    return _SPACES.get(opcode)
+
+
+def resolve(graph: Graph, op: Operator, target: str, schedule: Mapping[str, Any] | None) -> Knobs:
+    """Default schedule of ``op`` on ``target`` overridden by ``schedule``; validated and canonical."""
+    d = get_space(op.opcode)
+    if d is None:
+        return dict(schedule or {})
+    space = d.space(graph, op, target)
+    knobs = dict(d.default(graph, op, target))
+    for k, v in (schedule or {}).items():
+        if k not in space:
+            raise MicroaotError(
+                f"{graph.source}: operator {op.index} ({op.opcode}): unknown schedule knob {k!r}; "
+                f"knobs: {', '.join(sorted(space)) or 'none'} (regenerate the tuning log with this microaot)")
+        if v not in space[k]:
+            raise MicroaotError(
+                f"{graph.source}: operator {op.index} ({op.opcode}): knob {k}={v!r} is not legal on target "
+                f"{target}; legal values: {space[k]}")
+        knobs[k] = v
+    if d.canonical is not None:
+        knobs = d.canonical(graph, op, target, knobs)
+    return knobs
