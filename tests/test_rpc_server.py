@@ -346,3 +346,44 @@ def test_max_payload_is_a_build_option(tmp_path: Path) -> None:
 def test_hello_payload_struct_sizes() -> None:
     assert P.HEADER_SIZE == 8 and P.RUN_FIXED.size == 36 and P.PROFILE_FIXED.size == 24
     assert struct.calcsize("<12I") == P.STATS_FIXED.size
+
+
+def test_urls_build_transports(boards: dict[str, Path]) -> None:
+    loop = open_transport("loop://")
+    loop.write(b"\x7e\x01\x02")
+    assert loop.read(1.0) == b"\x7e\x01\x02"
+    loop.close()
+    with Session.open(f"subprocess:{boards['plain']}") as s:
+        assert s.hello().model_name == "fake"
+        roundtrip(s)
+    with pytest.raises(RpcLinkError, match="without a command"):
+        open_transport("subprocess:")
+
+
+def test_glue_that_disagrees_with_the_model_is_refused(tmp_path: Path) -> None:
+    """Buffers smaller than the descriptor says: RUN is refused, writes stay inside the real buffers."""
+    from microaot.hostbuild import compile_c
+    from microaot.rpc.hostboard import host_port_sources, runtime_sources
+
+    glue = tmp_path / "bad_glue.c"
+    glue.write_text(
+        '#include "microaot/rpc.h"\n#include "rpc_fake_model.h"\n'
+        "const uaot_model_t *const uaot_app_model = &fake_model;\n"
+        "uint8_t uaot_app_workspace[32];\nconst uint32_t uaot_app_workspace_size = 32;\n"
+        "static uint8_t in0[10], in1[12], out0[1000], out1[12];\n"
+        "const uint16_t uaot_app_num_inputs = 2;\nconst uint16_t uaot_app_num_outputs = 2;\n"
+        "void *const uaot_app_inputs[] = {in0, in1};\nvoid *const uaot_app_outputs[] = {out0, out1};\n"
+        "const uint32_t uaot_app_input_sizes[] = {10, 12};\nconst uint32_t uaot_app_output_sizes[] = {1000, 12};\n"
+    )
+    exe = compile_c([*FAKE.sources, glue, *runtime_sources(), *host_port_sources()], tmp_path / "bad",
+                    include_dirs=[C_DIR], kind="exe", extra_cflags=SAN_FLAGS)
+    with Session.open(f"subprocess:{exe}") as s:
+        info = s.hello()
+        assert not info.model_ok and info.inputs == ()
+        s.write_input_bytes(0, 0, bytes(10))
+        with pytest.raises(RpcCommandError, match="ERR_RANGE \\(detail 10\\)"):
+            s.write_input_bytes(0, 5, bytes(6))
+        with pytest.raises(RpcCommandError, match="ERR_MODEL"):
+            s.run(1)
+        with pytest.raises(RpcCommandError, match="ERR_MODEL"):
+            s.request(P.Cmd.INFO, P.INFO_ARGS.pack(0, 0, 0))
