@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import mlperf_model
+from microaot.errors import MicroaotError
 from microaot.export import ExportResult, export_library
 from microaot.paths import crt_root, repo_root
 from microaot.report import elf
@@ -371,5 +372,5 @@ def test_board_export_matches_the_board_build(kws_export: ExportResult, tmp_path
     assert (res.out_dir / "src" / "kws.c").read_bytes() == (kws_export.out_dir / "src" / "kws.c").read_bytes()
     prov = json.loads((res.out_dir / "microaot_export.json").read_text())
     assert prov["options"]["board"] == "qemu_mps2_an386" and prov["options"]["target"] == "cortex-m4"
-    with pytest.raises(Exception, match="contradicts board"):
+    with pytest.raises(MicroaotError, match="contradicts board"):
         export_library(mlperf_model("kws"), tmp_path / "x", board="qemu_mps2_an386", target="generic", measure=False)
