@@ -57,10 +57,16 @@ def compile_and_build(
     *,
     prefix: str = "m",
     workers: int | None = None,
-    models_per_lib: int = 40,
+    models_per_lib: int = 250,
     extra_cflags: Sequence[str] = (),
+    unity: bool = True,
 ) -> list[BuiltModel | Exception]:
-    """Compile each model as ``<prefix><i>`` and link them into shared libraries (parallel gcc runs)."""
+    """Compile each model as ``<prefix><i>`` and link them into shared libraries (parallel gcc runs).
+
+    ``unity``: compile the generated model files of one library as a single translation unit (a file
+    that #includes them; every generated symbol carries its model's prefix), which saves one compiler
+    start-up per model. If that build fails, the library is built again file by file.
+    """
     from microaot.compiler import compile_model
     from microaot.hostbuild import compile_c
 
@@ -85,10 +91,18 @@ def compile_and_build(
             srcs.extend(r.sources)  # type: ignore[union-attr]
             for k in r.kernel_sources:  # type: ignore[union-attr]
                 kernels[str(k)] = Path(k)
+        lib_path = out_dir / f"lib{prefix}_{gi}.so"
+        if unity:
+            unit = out_dir / "src" / f"unity_{prefix}_{gi}.c"
+            unit.write_text("".join(f'#include "{Path(s).name}"\n' for s in srcs))
+            try:
+                return gi, compile_c([unit, *sorted(kernels.values())], lib_path, include_dirs=[out_dir / "src"],
+                                     kind="shared", extra_cflags=extra_cflags)
+            except Exception:
+                pass  # fall back to one translation unit per model
         try:
-            lib = compile_c([*srcs, *sorted(kernels.values())], out_dir / f"lib{prefix}_{gi}.so",
-                            include_dirs=[out_dir / "src"], kind="shared", extra_cflags=extra_cflags)
-            return gi, lib
+            return gi, compile_c([*srcs, *sorted(kernels.values())], lib_path, include_dirs=[out_dir / "src"],
+                                 kind="shared", extra_cflags=extra_cflags)
         except Exception as e:
             return gi, e
 
