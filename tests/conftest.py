@@ -31,3 +31,23 @@ def models_dir() -> Path:
 def mlperf_model(key: str) -> Path:
     """Path of one of the four MLPerf Tiny models: key in kws, vww, ic, ad."""
     return shared_models_dir() / MLPERF_MODELS[key]
+
+
+# ---- issue 7 (reliability): figures printed at the end of the run, no `-s` needed ----------------
+RELIABILITY_FIGURES: dict[str, dict[str, object]] = {}
+
+
+def record_figures(section: str, figures: dict[str, object]) -> None:
+    """Store figures (execs fuzzed, mutants tried, faults injected, ...) for the terminal summary."""
+    RELIABILITY_FIGURES.setdefault(section, {}).update(figures)
+    print(f"[{section}] " + ", ".join(f"{k}: {v}" for k, v in figures.items()))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not RELIABILITY_FIGURES:
+        return
+    terminalreporter.section("reliability figures (issue 7)")
+    for section, figs in RELIABILITY_FIGURES.items():
+        terminalreporter.write_line(f"{section}:")
+        for k, v in figs.items():
+            terminalreporter.write_line(f"    {k}: {v}")
