@@ -1,0 +1,87 @@
+"""``microaot tune``: search the schedule knobs of a model's operators on a board.
+
+    microaot tune model.tflite --board qemu_mps2_an386 [--log tuning.jsonl] [--budget N] [--jobs J]
+    microaot tune-merge out.jsonl a.jsonl b.jsonl
+
+The log is appended to (never rewritten); builds pick its best entries with
+``custom_microaot_tuning_log = tuning.jsonl`` in platformio.ini, ``microaot compile --tuning-log``
+or ``compile_model(tuning_log=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from microaot.errors import MicroaotError
+from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", type=Path, help="the .tflite model")
+    p.add_argument("--board", default="qemu_mps2_an386", help="board id (platform/boards/*.json)")
+    p.add_argument("--log", type=Path, default=Path("tuning.jsonl"), help="JSON-lines tuning log to append to")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET,
+                   help="candidates measured per operator signature (= firmware batches, at most)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="batches built and measured in parallel")
+    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="random inputs every candidate is checked on")
+    p.add_argument("--strategy", default="auto", choices=("auto", "grid", "coordinate", "random"),
+                   help="auto: grid when the space fits the budget, else coordinate descent + random")
+    p.add_argument("--work-dir", type=Path, help="where the per-job PlatformIO projects live")
+    p.add_argument("--port", help="serial port of a real board (each batch is flashed)")
+    p.add_argument("--json", type=Path, help="write the result as JSON")
+    p.add_argument("--no-final", action="store_true", help="skip the rebuild from the log at the end")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from microaot.tune.tuner import tune_model
+
+    res = tune_model(args.model, args.board, log=args.log, budget=args.budget, jobs=args.jobs, seeds=args.seeds,
+                     strategy=args.strategy, work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
+                     progress=not args.quiet, verbose=args.verbose)
+    print(res.format_text())
+    if args.json:
+        args.json.write_text(json.dumps(res.to_json(), indent=2) + "\n")
+        print(f"JSON: {args.json}")
+    if res.tuned_bitexact is False:
+        return 1
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from microaot.tune.log import merge_logs
+
+    n = merge_logs(args.out, args.inputs)
+    print(f"{args.out}: {n} record(s) added")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("tune", help="tune operator schedules on a board, measured on the device; "
+                                           "writes a JSON-lines tuning log")
+    add_arguments(p)
+    p.set_defaults(func=run_cli)
+    m = subparsers.add_parser("tune-merge", help="merge tuning logs (appends records the output lacks)")
+    m.add_argument("out", type=Path)
+    m.add_argument("inputs", type=Path, nargs="+")
+    m.set_defaults(func=_merge)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="microaot tune")
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    try:
+        return run_cli(args)
+    except MicroaotError as exc:
+        print(f"microaot tune: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+"""The tuner: search every operator's schedule knobs by measuring candidates on the device.
+
+    result = tune_model("kws.tflite", "qemu_mps2_an386", log="tuning.jsonl", budget=8, jobs=2)
+
+How it works:
+
+1. Operators with a knob space (``microaot.tune.space.op_space``) are grouped by signature
+   (``op_signature``): operators with the same signature share one search and one measurement.
+2. Batch 0 is the default build (no tuning log). Its outputs on ``seeds`` random inputs are the
+   reference every candidate is checked against byte for byte (and are checked once against TFLM);
+   its per-operator PROFILE times are the baseline.
+3. Each further batch is ONE firmware that holds one candidate schedule for every signature still
+   being searched (batch i = the i-th proposal of each signature's searcher). It is built with the
+   normal PlatformIO build (the schedules reach the code generator as a per-batch tuning log),
+   started (QEMU / host process) or flashed (serial boards), fed the same inputs over RPC and
+   profiled; each operator's time comes from the on-device PROFILE command. A batch whose outputs
+   differ from the default build's (or that fails to build/run) is split in halves and re-measured
+   until the offending candidate is isolated; it is logged with ``bitexact: false`` / ``error``.
+4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
+   per job). Searchers: the whole space when it fits in ``budget`` candidates per signature,
+   coordinate descent then random sampling otherwise (``microaot.tune.search``).
+5. Every measured candidate (and the default) is appended to the JSON-lines log as soon as its
+   batch is done (``microaot.tune.log``); finally the model is rebuilt from the log exactly as a
+   user's build would (``custom_microaot_tuning_log``), re-checked and timed: default vs tuned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microaot.boards import Board, get_board, open_link
+from microaot.errors import MicroaotError
+from microaot.ir.graph import Graph
+from microaot.tune.log import GENERATOR, TuneRecord, append_records
+from microaot.tune.search import Knobs, Searcher, make_searcher, space_size
+
+DEFAULT_BUDGET = 16
+DEFAULT_SEEDS = 2
+
+
+class TuneError(MicroaotError):
+    """The tuner could not build, start or measure the model."""
+
+
+@dataclass
+class OpGroup:
+    signature: str
+    opcode: str
+    op_indices: list[int]
+    space: dict[str, list[Any]]
+    default: Knobs
+    n_distinct: int | None
+    searcher: Searcher
+    default_time: float | None = None
+    best_knobs: Knobs = field(default_factory=dict)
+    best_time: float | None = None
+    measured: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Measurement:
+    """One firmware run: outputs per seed, per-op time per run, whole-run time."""
+
+    outputs: list[list[np.ndarray]]
+    op_times: list[float]
+    run_time: float
+    unit: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CandidateResult:
+    signature: str
+    knobs: Knobs
+    time: float | None
+    bitexact: bool
+    error: str | None
+    batch: int
+
+
+@dataclass
+class TuneResult:
+    model: str
+    model_hash: str
+    board: str
+    target: str
+    unit: str
+    log: str
+    batches: int
+    builds: int
+    seconds: float
+    default_total: float
+    tuned_total: float | None
+    tuned_bitexact: bool | None
+    default_matches_tflm: bool | None
+    groups: list[dict[str, Any]]
+
+    @property
+    def speedup(self) -> float | None:
+        if not self.tuned_total:
+            return None
+        return self.default_total / self.tuned_total
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["speedup"] = self.speedup
+        return d
+
+    def format_text(self) -> str:
+        lines = [
+            f"microaot tune: {Path(self.model).name} on {self.board} (target {self.target}), "
+            f"{self.batches} batches, {self.builds} builds, {self.seconds:.0f} s",
+            f"{'signature group':<44} {'ops':>6} {'tried':>5} {'default':>12} {'best':>12} {'x':>6}  best knobs",
+        ]
+        for g in self.groups:
+            dt, bt = g["default_time"], g["best_time"]
+            sp = f"{dt / bt:6.2f}" if dt and bt else "     -"
+            label = f"{g['opcode']} {g['shape']}"[:44]
+            lines.append(
+                f"{label:<44} {','.join(map(str, g['op_indices']))[:6]:>6} {g['measured']:>5} "
+                f"{_fmt(dt):>12} {_fmt(bt):>12} {sp}  {json.dumps(g['best_knobs'], sort_keys=True)}"
+            )
+        tot = f"whole model ({self.unit} per inference): default {_fmt(self.default_total)}"
+        if self.tuned_total is not None:
+            tot += f", tuned {_fmt(self.tuned_total)} ({self.speedup:.2f}x)"
+            tot += ", outputs bit-exact" if self.tuned_bitexact else ", OUTPUTS DIFFER"
+        lines.append(tot)
+        if self.default_matches_tflm is not None:
+            lines.append("default build vs TFLM: " + ("bit-exact" if self.default_matches_tflm else "DIFFERS"))
+        lines.append(f"tuning log: {self.log}")
+        return "\n".join(lines)
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
+
+
+# ---- building + running firmware -----------------------------------------------------------------
+
+
+class PioFirmware:
+    """Builds candidate firmware with PlatformIO: one project folder per parallel job ("slot").
+
+    The project's ``custom_microaot_tuning_log`` is the slot's ``batch.jsonl``, rewritten before each
+    build with exactly one record per signature of the batch, so the code generator picks exactly
+    the batch's schedules through the normal tuning-log path of the build."""
+
+    def __init__(self, model: Path, board: Board, work_dir: Path, *, verbose: bool = False) -> None:
+        self.model, self.board, self.work_dir, self.verbose = model, board, work_dir, verbose
+        self.builds = 0
+
+    def slot_dir(self, slot: int) -> Path:
+        return self.work_dir / f"slot{slot}"
+
+    def build(self, slot: int, log_records: Sequence[Mapping[str, Any]] | None = None,
+              copy_log: Path | None = None) -> Path:
+        from microaot import pio_project
+
+        proj = self.slot_dir(slot)
+        batch_log = proj / "batch.jsonl"
+        pio_project.write_project(proj, self.board.id, model=self.model, tuning_log=batch_log)
+        if copy_log is not None:
+            shutil.copyfile(copy_log, batch_log)
+        else:
+            batch_log.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in (log_records or ())))
+        built = pio_project.build(proj, self.board.id, verbose=self.verbose)
+        self.builds += 1
+        return built.firmware
+
+
+def _batch_records(groups: Mapping[str, OpGroup], assignment: Mapping[str, Knobs], board: Board) -> list[dict[str, Any]]:
+    return [
+        TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k), time=0.0,
+                   op=groups[sig].opcode, extra={"forced": True}).to_json()
+        for sig, k in assignment.items()
+    ]
+
+
+def measure_firmware(board: Board, firmware: Path, inputs: Sequence[Sequence[np.ndarray]], *,
+                     model_hash: str, runs: int, repeats: int, port: str | None = None,
+                     timeout: float = 120.0) -> Measurement:
+    """Start the firmware (or open the port), run every input set, profile; close."""
+    from microaot.rpc.session import Session
+
+    transport = open_link(board, firmware, port=port)
+    with Session(transport, timeout=timeout) as s:
+        dev = s.hello()
+        if dev.model_hash and not model_hash.startswith(dev.model_hash[:16]):
+            raise TuneError(f"the firmware on {board.id} runs another model ({dev.model_hash})")
+        outs: list[list[np.ndarray]] = []
+        for xs in inputs:
+            ys, _ = s.invoke(list(xs))
+            outs.append([np.array(y, copy=True) for y in ys])
+        if not dev.has_profile:
+            raise TuneError(f"the firmware on {board.id} has no PROFILE command (more than UAOT_RPC_MAX_OPS ops?)")
+        best_ops: list[float] | None = None
+        best_run: float | None = None
+        unit = dev.timer_unit
+        for _ in range(max(repeats, 1)):
+            prof = s.profile(runs=runs)
+            ops = [float(o.per_run) for o in prof]
+            best_ops = ops if best_ops is None else [min(a, b) for a, b in zip(best_ops, ops, strict=True)]
+            t = s.run(runs)
+            best_run = float(t.min) if best_run is None else min(best_run, float(t.min))
+            unit = prof.unit
+        st = s.stats()
+    return Measurement(outs, best_ops or [], float(best_run or 0.0), unit, asdict(st))
+
+
+def _same_outputs(a: Sequence[Sequence[np.ndarray]], b: Sequence[Sequence[np.ndarray]]) -> bool:
+    if len(a) != len(b):
+        return False
+    for xa, xb in zip(a, b, strict=True):
+        if len(xa) != len(xb):
+            return False
+        for ya, yb in zip(xa, xb, strict=True):
+            if ya.dtype != yb.dtype or ya.shape != yb.shape or ya.tobytes() != yb.tobytes():
+                return False
+    return True
+
+
+# ---- the tuner -------------------------------------------------------------------------------------
+
+
+def _shape_label(sig: str) -> str:
+    parts = sig.split("|")
+    return parts[2].removeprefix("out=") if len(parts) > 2 else ""
+
+
+def build_groups(graph: Graph, target: str, budget: int, *, strategy: str = "auto",
+                 seed: int = 0) -> dict[str, OpGroup]:
+    from microaot.tune import space as sp
+
+    groups: dict[str, OpGroup] = {}
+    for op in graph.operators:
+        knob_space = sp.op_space(graph, op, target)
+        if not knob_space or space_size(knob_space) <= 1:
+            continue
+        sig = sp.op_signature(graph, op)
+        if sig in groups:
+            groups[sig].op_indices.append(op.index)
+            continue
+        default = sp.default_schedule(graph, op, target)
+        n_distinct = len(sp.candidates(graph, op, target)) if space_size(knob_space) <= 4096 else None
+        if n_distinct is not None and n_distinct <= 1:
+            continue
+
+        def canon(k: Knobs, _op: Any = op) -> Knobs:
+            return sp.canonical_schedule(graph, _op, target, k)
+
+        searcher = make_searcher(knob_space, default, budget, seed=seed + len(groups), strategy=strategy,
+                                 canon=canon, n_distinct=n_distinct)
+        groups[sig] = OpGroup(sig, op.opcode, [op.index], knob_space, searcher.default, n_distinct, searcher)
+    return groups
+
+
+def tune_model(
+    model: str | Path,
+    board_id: str,
+    *,
+    log: str | Path = "tuning.jsonl",
+    budget: int = DEFAULT_BUDGET,
+    jobs: int = 1,
+    seeds: int = DEFAULT_SEEDS,
+    strategy: str = "auto",
+    work_dir: str | Path | None = None,
+    port: str | None = None,
+    check_reference: bool = True,
+    final_check: bool = True,
+    progress: bool = True,
+    verbose: bool = False,
+    runs: int | None = None,
+    repeats: int | None = None,
+    on_batch: Callable[[int, Mapping[str, Knobs]], None] | None = None,
+) -> TuneResult:
+    """Tune ``model`` on ``board_id``; append every measurement to ``log``; see the module docstring."""
+    from tqdm import tqdm
+
+    from microaot.evaluate import make_input
+    from microaot.frontend.tflite import load_tflite
+
+    t_start = time.monotonic()
+    model = Path(model).resolve()
+    if not model.is_file():
+        raise TuneError(f"{model}: no such model file")
+    log = Path(log).resolve()
+    board = get_board(board_id)
+    if board.launch == "serial":
+        if not port:
+            raise TuneError(f"board {board.id} is real hardware: give its serial port (--port /dev/ttyACM0); "
+                            "every batch is flashed with `pio run -t upload`")
+        jobs = 1
+    if board.launch != "serial":
+        board.check_tools()
+    jobs = max(1, int(jobs))
+    model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
+    graph = load_tflite(model)
+    target = board.target
+    groups = build_groups(graph, target, budget, strategy=strategy)
+    deterministic = board.timer == "instructions"
+    # instruction counts (QEMU -icount) are exact: one run. Wall time (host, real boards) is noisy on
+    # a shared machine: the minimum over many single runs, per operator.
+    runs = runs if runs is not None else 1
+    repeats = repeats if repeats is not None else (1 if deterministic else 25)
+    if work_dir is None:
+        key = hashlib.sha256(f"{model}|{board.id}".encode()).hexdigest()[:10]
+        work_dir = Path(tempfile.gettempdir()) / "microaot-tune" / f"{model.stem}-{board.id}-{key}"
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    fw = PioFirmware(model, board, work, verbose=verbose)
+    if board.launch == "qemu":
+        # the board's icount shift as the build sees it (platformio.ini may override it)
+        board = board.with_settings(icount_shift=board.icount_shift if board.icount_shift >= 0 else 3)
+
+    input_tensors = [graph.tensors[i] for i in graph.inputs]
+    inputs = [[make_input(np.dtype(t.dtype), t.shape, seed, k) for k, t in enumerate(input_tensors)]
+              for seed in range(seeds)]
+    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{model_hash[:8]}"
+
+    def measure(fwpath: Path) -> Measurement:
+        return measure_firmware(board, fwpath, inputs, model_hash=model_hash, runs=runs, repeats=repeats,
+                                port=port)
+
+    planned = max((min(budget, (g.n_distinct or budget + 1) - 1) for g in groups.values()), default=0)
+    pbar = tqdm(total=planned + 1 + int(final_check), desc=f"tune {model.stem}", unit="batch",
+                disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    try:
+        # batch 0: the default build
+        pbar.set_postfix_str("default build")
+        base = measure(fw.build(0, []))
+        pbar.update(1)
+        unit = base.unit
+        default_tflm: bool | None = None
+        if check_reference:
+            from microaot.reference import run_reference
+
+            default_tflm = _same_outputs(base.outputs, [[np.asarray(y) for y in ys]
+                                                        for ys in run_reference(model, inputs)])
+        common = {"model": model.name, "model_hash": model_hash, "tuner_run": run_id}
+        default_recs: list[TuneRecord] = []
+        for g in groups.values():
+            g.default_time = float(np.mean([base.op_times[i] for i in g.op_indices]))
+            g.best_knobs, g.best_time = dict(g.default), g.default_time
+            if hasattr(g.searcher, "set_default_time"):
+                g.searcher.set_default_time(g.default_time)
+            default_recs.append(TuneRecord(
+                signature=g.signature, board=board.id, target=target, knobs=dict(g.default), time=g.default_time,
+                op=g.opcode, unit=unit, default_time=g.default_time,
+                extra={**common, "op_indices": g.op_indices, "batch": 0, "is_default": True,
+                       "when": _now()}))
+        append_records(log, default_recs)
+
+        batch_no = 0
+        slots_free = list(range(jobs))
+
+        def run_batch(slot: int, assignment: dict[str, Knobs], bno: int) -> list[CandidateResult]:
+            return _evaluate(slot, assignment, bno)
+
+        def _evaluate(slot: int, assignment: dict[str, Knobs], bno: int) -> list[CandidateResult]:
+            try:
+                fwpath = fw.build(slot, _batch_records(groups, assignment, board))
+                m = measure(fwpath)
+                err = None
+                ok = _same_outputs(m.outputs, base.outputs)
+            except (MicroaotError, OSError) as exc:
+                m, ok, err = None, False, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
+            if ok and m is not None:
+                return [CandidateResult(sig, k, float(np.mean([m.op_times[i] for i in groups[sig].op_indices])),
+                                        True, None, bno) for sig, k in assignment.items()]
+            if len(assignment) == 1:
+                sig, k = next(iter(assignment.items()))
+                return [CandidateResult(sig, k, None, err is not None, err or None, bno)]
+            items = list(assignment.items())
+            half = len(items) // 2
+            return _evaluate(slot, dict(items[:half]), bno) + _evaluate(slot, dict(items[half:]), bno)
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            running: dict[Future[list[CandidateResult]], int] = {}
+            while True:
+                while slots_free:
+                    assignment: dict[str, Knobs] = {}
+                    for sig, g in groups.items():
+                        cand = g.searcher.propose()
+                        if cand is not None:
+                            assignment[sig] = cand
+                    if not assignment:
+                        break
+                    batch_no += 1
+                    slot = slots_free.pop()
+                    if on_batch is not None:
+                        on_batch(batch_no, assignment)
+                    fut = pool.submit(run_batch, slot, assignment, batch_no)
+                    running[fut] = slot
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    slots_free.append(running.pop(fut))
+                    results = fut.result()
+                    recs = []
+                    for r in results:
+                        g = groups[r.signature]
+                        g.searcher.report(r.knobs, r.time if r.bitexact and not r.error else None)
+                        g.measured += 1
+                        if r.time is None:
+                            g.failed += 1
+                        elif g.best_time is None or r.time < g.best_time:
+                            g.best_time, g.best_knobs = r.time, dict(r.knobs)
+                        recs.append(TuneRecord(
+                            signature=r.signature, board=board.id, target=target, knobs=dict(r.knobs),
+                            time=r.time, op=g.opcode, unit=unit, default_time=g.default_time,
+                            bitexact=r.bitexact, error=r.error,
+                            extra={**common, "op_indices": g.op_indices, "batch": r.batch, "when": _now()}))
+                    append_records(log, recs)
+                    best = [g.default_time / g.best_time for g in groups.values() if g.default_time and g.best_time]
+                    pbar.set_postfix_str(f"batch {batch_no}, best op speedup {max(best, default=1.0):.2f}x")
+                    pbar.update(1)
+
+        tuned_total: float | None = None
+        tuned_ok: bool | None = None
+        if final_check:
+            pbar.set_postfix_str("rebuild from the log")
+            m = measure(fw.build(0, copy_log=log))
+            tuned_total, tuned_ok = m.run_time, _same_outputs(m.outputs, base.outputs)
+            pbar.update(1)
+            append_records(log, [{
+                "kind": "model_summary", "board": board.id, "target": target, "generator": GENERATOR,
+                "unit": unit, "default_total": base.run_time, "tuned_total": tuned_total,
+                "tuned_bitexact": tuned_ok, "default_matches_tflm": default_tflm, **common, "when": _now()}])
+    finally:
+        pbar.close()
+
+    rows = []
+    for g in groups.values():
+        rows.append({"signature": g.signature, "opcode": g.opcode, "shape": _shape_label(g.signature),
+                     "op_indices": g.op_indices, "space": g.space, "distinct": g.n_distinct,
+                     "measured": g.measured, "failed": g.failed, "default_knobs": g.default,
+                     "default_time": g.default_time, "best_knobs": g.best_knobs, "best_time": g.best_time})
+    return TuneResult(model=str(model), model_hash=model_hash, board=board.id, target=target, unit=base.unit,
+                      log=str(log), batches=batch_no + 1, builds=fw.builds, seconds=time.monotonic() - t_start,
+                      default_total=base.run_time, tuned_total=tuned_total, tuned_bitexact=tuned_ok,
+                      default_matches_tflm=default_tflm, groups=rows)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
