@@ -387,3 +387,50 @@ def test_glue_that_disagrees_with_the_model_is_refused(tmp_path: Path) -> None:
             s.run(1)
         with pytest.raises(RpcCommandError, match="ERR_MODEL"):
             s.request(P.Cmd.INFO, P.INFO_ARGS.pack(0, 0, 0))
+
+
+class _Faulty:
+    """Wraps a transport; flips one bit in the next write or read when armed."""
+
+    def __init__(self, inner: SubprocessTransport) -> None:
+        self.inner = inner
+        self.corrupt_write = False
+        self.corrupt_read = False
+
+    def write(self, data: bytes) -> None:
+        if self.corrupt_write and len(data) > 6:
+            self.corrupt_write = False
+            b = bytearray(data)
+            b[len(b) // 2] ^= 0x01
+            data = bytes(b)
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        data = self.inner.read(timeout)
+        if self.corrupt_read and len(data) > 6:
+            self.corrupt_read = False
+            b = bytearray(data)
+            b[4] ^= 0x01
+            data = bytes(b)
+        return data
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def describe(self) -> str:
+        return "faulty " + self.inner.describe()
+
+
+def test_corrupted_request_or_reply_is_resent(boards: dict[str, Path]) -> None:
+    t = _Faulty(SubprocessTransport([boards["plain"]]))
+    with Session(t, timeout=5.0, resend_after=0.2) as s:
+        s.hello()
+        roundtrip(s)
+        t.corrupt_write = True  # the device sees a bad CRC, answers FRAME, the Session re-sends
+        roundtrip(s, seed=1)
+        assert s.device_frame_errors == 1 and s.resends == 1
+        t.corrupt_read = True  # the reply arrives corrupted: the Session re-sends
+        st = s.stats()
+        assert s.host_frame_errors == 1 and s.resends == 2
+        assert st.frames_bad == 1
+        roundtrip(s, seed=2)
