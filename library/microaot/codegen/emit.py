@@ -138,7 +138,15 @@ class _Emitter:
                 aliased=op.index in self.plan.aliased_ops, target=self.target,
                 schedule=dict(self.schedules.get(op.index, {})),
             )
-            low = d.lower(ctx)
+            try:
+                low = d.lower(ctx)
+            except MicroaotError:
+                raise
+            except Exception as e:  # a lowering bug or an option it did not expect: name the operator
+                raise UnsupportedModelError(
+                    f"{self.g.source}: operator {op.index} ({op.opcode}): cannot lower it "
+                    f"({type(e).__name__}: {e}); please report this model"
+                ) from e
             codes.append(OpCode(op.index, op.opcode, low, list(ctx.decls)))
         return codes
 
