@@ -247,8 +247,83 @@ def _mean(r: np.random.Generator, same: bool, **kw: object) -> bytes:
     return mg.mean_model(r, in_q=q, out_q=oq, **kw)  # type: ignore[arg-type]
 
 
+def _fuzz_specs() -> list[Spec]:
+    """Random shapes and parameters drawn from the seed: several models per operator."""
+    acts = ["NONE", "RELU", "RELU6"]
+
+    def pool(r: np.random.Generator, op: str, dtype: str) -> bytes:
+        h, w, c = (int(v) for v in r.integers(1, 10, 3))
+        fh, fw = int(r.integers(1, h + 1)), int(r.integers(1, w + 1))
+        return mg.pool2d_model(r, op=op, input_shape=(int(r.integers(1, 3)), h, w, c), filter_hw=(fh, fw),  # type: ignore[arg-type]
+                               stride=(int(r.integers(1, 4)), int(r.integers(1, 4))),
+                               padding=str(r.choice(["SAME", "VALID"])), activation=str(r.choice(acts)),  # type: ignore[arg-type]
+                               dtype=dtype)  # type: ignore[arg-type]
+
+    def conv(r: np.random.Generator, dw: bool) -> bytes:
+        h, w, c = (int(v) for v in r.integers(3, 10, 3))
+        kh, kw = int(r.integers(1, 4)), int(r.integers(1, 4))
+        kw_args = dict(input_shape=(1, h, w, c), kernel=(kh, kw), stride=(int(r.integers(1, 3)), int(r.integers(1, 3))),
+                       dilation=(int(r.integers(1, 3)), int(r.integers(1, 3))), padding=str(r.choice(["SAME", "VALID"])),
+                       activation=str(r.choice(acts)), per_channel=bool(r.integers(0, 2)))
+        eff_h, eff_w = (kh - 1) * kw_args["dilation"][0] + 1, (kw - 1) * kw_args["dilation"][1] + 1  # type: ignore[index]
+        if eff_h > h or eff_w > w:
+            kw_args["padding"] = "SAME"
+        if dw:
+            return mg.depthwise_conv2d_model(r, depth_multiplier=int(r.integers(1, 4)), **kw_args)  # type: ignore[arg-type]
+        return mg.conv2d_model(r, filters=int(r.integers(1, 9)), **kw_args)  # type: ignore[arg-type]
+
+    def binary(r: np.random.Generator, op: str, dtype: str) -> bytes:
+        rank = int(r.integers(1, 5 if op == "ADD" else 6))
+        full = [int(d) for d in r.integers(1, 5, rank)]
+        a = tuple(d if r.random() < 0.7 else 1 for d in full)
+        b = tuple(d if r.random() < 0.7 else 1 for d in full)
+        b = b[int(r.integers(0, rank)):] or (1,)  # b may have a lower rank
+        return mg.binary_model(r, op=op, shape_a=a, shape_b=b, activation=str(r.choice(acts)), dtype=dtype)  # type: ignore[arg-type]
+
+    def pad(r: np.random.Generator, dtype: str) -> bytes:
+        rank = int(r.integers(1, 5))
+        shape = tuple(int(d) for d in r.integers(1, 5, rank))
+        pads = [(int(r.integers(0, 3)), int(r.integers(0, 3))) for _ in range(rank)]
+        v2 = float(r.uniform(-2, 2)) if r.random() < 0.3 else None
+        return mg.pad_model(r, shape=shape, paddings=pads, dtype=dtype, v2_value=v2)  # type: ignore[arg-type]
+
+    def concat(r: np.random.Generator, dtype: str) -> bytes:
+        rank = int(r.integers(1, 5))
+        base = [int(d) for d in r.integers(1, 4, rank)]
+        axis = int(r.integers(-rank, rank))
+        shapes = []
+        for _ in range(int(r.integers(2, 5))):
+            s = list(base)
+            s[axis] = int(r.integers(1, 4))
+            shapes.append(tuple(s))
+        return mg.concatenation_model(r, shapes=shapes, axis=axis, dtype=dtype)  # type: ignore[arg-type]
+
+    def mean(r: np.random.Generator, dtype: str) -> bytes:
+        rank = int(r.integers(2, 5))
+        shape = tuple(int(d) for d in r.integers(1, 7, rank))
+        axes = [int(a) for a in r.choice(np.arange(-rank, rank), size=int(r.integers(1, 3)), replace=False)]
+        if len({a % rank for a in axes}) < len(axes):
+            axes = axes[:1]
+        return mg.mean_model(r, shape=shape, axes=axes, keep_dims=bool(r.integers(0, 2)), dtype=dtype)  # type: ignore[arg-type]
+
+    seeds = tuple(range(10, 16))
+    out: list[Spec] = []
+    for dtype in ("int8", "float32"):
+        sd = seeds if dtype == "int8" else seeds[:3]
+        for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            out.append(Spec(op, "fuzz", dtype, lambda r, op=op, dt=dtype: pool(r, op, dt), seeds=sd))
+        for op in ("ADD", "MUL"):
+            out.append(Spec(op, "fuzz", dtype, lambda r, op=op, dt=dtype: binary(r, op, dt), seeds=sd))
+        out.append(Spec("PAD", "fuzz", dtype, lambda r, dt=dtype: pad(r, dt), seeds=sd))
+        out.append(Spec("CONCATENATION", "fuzz", dtype, lambda r, dt=dtype: concat(r, dt), seeds=sd))
+        out.append(Spec("MEAN", "fuzz", dtype, lambda r, dt=dtype: mean(r, dt), seeds=sd))
+    out.append(Spec("CONV_2D", "fuzz", "int8", lambda r: conv(r, False), seeds=seeds))
+    out.append(Spec("DEPTHWISE_CONV_2D", "fuzz", "int8", lambda r: conv(r, True), seeds=seeds))
+    return out
+
+
 SPECS: list[Spec] = [*_conv_specs(), *_dw_specs(), *_fc_specs(), *_pool_specs(), *_binary_specs(),
-                     *_unary_specs(), *_quant_specs(), *_shape_specs()]
+                     *_unary_specs(), *_quant_specs(), *_shape_specs(), *_fuzz_specs()]
 
 
 @dataclass
