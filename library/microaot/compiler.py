@@ -99,7 +99,6 @@ def compile_model(
     graph = load_tflite(model_path)
     model_hash = hashlib.sha256(model_path.read_bytes()).hexdigest()
     check_graph(graph)
-    plan = plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph))
     sched: dict[int, dict[str, Any]] = {}
     if tuning_log is not None:
         from microaot.tune.log import best_schedules
@@ -107,6 +106,8 @@ def compile_model(
         sched.update(best_schedules(tuning_log, graph, target=target, board=board, model_hash=model_hash))
     for k, v in (schedules or {}).items():
         sched[int(k)] = dict(v)
+    # after the schedules: the scratch a kernel variant needs depends on its knobs
+    plan = plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph, target, sched))
     workspace_size = max(plan.workspace_size, ALIGN)
     emitted = emit_model(graph, plan, name=name, model_hash=model_hash, model_file=model_path.name,
                          workspace_size=workspace_size, weight_section=weight_section, target=target,

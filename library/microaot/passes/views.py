@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
 from microaot.codegen import ops as opreg
 from microaot.ir.graph import Graph
 
@@ -16,13 +20,27 @@ def view_ops(graph: Graph) -> list[int]:
     return out
 
 
-def scratch_requests(graph: Graph) -> dict[int, int]:
-    """op index -> scratch bytes, from each lowering's registered scratch() function."""
+def _takes_schedule(fn: Any) -> bool:
+    try:
+        return len(inspect.signature(fn).parameters) >= 4
+    except (TypeError, ValueError):
+        return False
+
+
+def scratch_requests(graph: Graph, target: str = "generic",
+                     schedules: Mapping[int, Mapping[str, Any]] | None = None) -> dict[int, int]:
+    """op index -> scratch bytes, from each lowering's registered scratch() function.
+
+    A scratch function is ``scratch(graph, op)`` or, when the size depends on the schedule,
+    ``scratch(graph, op, target, schedule)`` (schedule = the op's knobs, {} for the default)."""
     out: dict[int, int] = {}
     for op in graph.operators:
         d = opreg.get(op.opcode)
         if d is not None and d.scratch is not None:
-            n = int(d.scratch(graph, op))
+            if _takes_schedule(d.scratch):
+                n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))
+            else:
+                n = int(d.scratch(graph, op))
             if n > 0:
                 out[op.index] = n
     return out

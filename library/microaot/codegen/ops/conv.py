@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from microaot.codegen.ops import Lowering, LoweringContext, register
 from microaot.codegen.ops._common import (
     act_range_f32,
@@ -17,7 +19,8 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._schedule import DSP_TARGETS, register_space
+from microaot.codegen.ops._pack import pack_depthwise_simd4, pack_row_blocks
+from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
 from microaot.ir.graph import Graph, Operator
 
 
@@ -87,10 +90,38 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         "mult": ctx.const_array("mult", "int32_t", mults),
         "shift": ctx.const_array("shift", "int32_t", shifts),
     })
+    knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
+    algo = knobs.get("algo", "direct")
+    if algo == "gemm":
+        w16 = bool(knobs["w16"])
+        packed = pack_row_blocks(rows, 2, w16)
+        arr = ctx.const_array("wgemm16" if w16 else "wgemm", "int16_t" if w16 else "int8_t", packed)
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the gemm schedule has no scratch buffer")
+        kname = f"uaot_conv2d_s8_gemm_c{int(knobs['cols'])}{'_w16' if w16 else ''}"
+        return Lowering(families=("conv_fast",),
+                        call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
+                             f"{ctx.scratch_ptr})")
+    if algo == "simd4":
+        arr = ctx.const_array("wdw16", "int16_t", pack_depthwise_simd4(wd.reshape(-1, oc)))
+        return Lowering(families=("conv_fast",),
+                        call=f"uaot_depthwise_conv2d_s8_simd4({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, "
+                             f"{ctx.out_ptr(0)})")
     return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 
-@register("CONV_2D")
+def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
+                  schedule: dict[str, Any] | None = None) -> int:
+    """Scratch bytes of the chosen CONV_2D variant (UAOT_CONV_GEMM_SCRATCH for gemm)."""
+    knobs = resolve(graph, op, target, schedule)
+    if knobs.get("algo") != "gemm":
+        return 0
+    w = graph.tensors[op.inputs[1]]
+    k = int(np.prod(w.shape[1:]))
+    return 5 * ((k + 3) // 4 * 4)
+
+
+@register("CONV_2D", scratch=_conv_scratch)
 def lower_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=False)
 

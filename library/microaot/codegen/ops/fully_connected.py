@@ -16,12 +16,23 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._schedule import DSP_TARGETS, register_space
+from microaot.codegen.ops._pack import pack_row_blocks
+from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
 from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier
 
 
-@register("FULLY_CONNECTED")
+def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
+                schedule: dict[str, Any] | None = None) -> int:
+    """Scratch bytes of the chosen FULLY_CONNECTED variant (UAOT_FC_SIMD_SCRATCH for simd4)."""
+    knobs = resolve(graph, op, target, schedule)
+    if knobs.get("algo") != "simd4":
+        return 0
+    n_in = int(graph.tensors[op.inputs[1]].shape[-1])
+    return 3 * ((n_in + 3) // 4 * 4)
+
+
+@register("FULLY_CONNECTED", scratch=_fc_scratch)
 def lower_fully_connected(ctx: LoweringContext) -> Lowering:
     x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.input(2) if ctx.has_input(2) else None
@@ -66,6 +77,17 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         m, s = quantize_multiplier(prod / s_out)
         fields.update(mult=m, shift=s, mult_pc="NULL", shift_pc="NULL")
     p = ctx.params("uaot_fc_s8_params_t", fields)
+    knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
+    if knobs.get("algo") == "simd4":
+        w16 = bool(knobs["w16"])
+        packed = pack_row_blocks(wd.reshape(n_out, n_in), 4, w16)
+        arr = ctx.const_array("wsimd16" if w16 else "wsimd", "int16_t" if w16 else "int8_t", packed)
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the simd4 schedule has no scratch buffer")
+        kname = f"uaot_fully_connected_s8_simd4{'_w16' if w16 else ''}"
+        return Lowering(families=("fc_fast",),
+                        call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
+                             f"{ctx.scratch_ptr})")
     return Lowering(families=("fully_connected",),
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
