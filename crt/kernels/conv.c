@@ -33,6 +33,24 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
                                      ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
+                if (interior && p->dil_w == 1) {
+                    /* every tap in bounds and each filter row contiguous with its input row */
+                    const int32_t row_len = p->k_w * in_c;
+                    for (int32_t oc = 0; oc < out_c; ++oc) {
+                        const int8_t *f = filter + oc * filter_oc_stride;
+                        int32_t acc = p->bias[oc];
+                        for (int32_t ky = 0; ky < p->k_h; ++ky) {
+                            const int8_t *x = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * in_c;
+                            const int8_t *fw = f + ky * row_len;
+                            for (int32_t i = 0; i < row_len; ++i) {
+                                acc += (int32_t)x[i] * (int32_t)fw[i];
+                            }
+                        }
+                        output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
+                            uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
+                    }
+                    continue;
+                }
                 for (int32_t oc = 0; oc < out_c; ++oc) {
                     const int8_t *f = filter + oc * filter_oc_stride;
                     int32_t acc = p->bias[oc];
@@ -80,6 +98,26 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+                                     ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
+                if (interior) {
+                    for (int32_t ic = 0; ic < in_c; ++ic) {
+                        for (int32_t m = 0; m < dm; ++m) {
+                            const int32_t oc = ic * dm + m;
+                            int32_t acc = p->bias[oc];
+                            for (int32_t ky = 0; ky < p->k_h; ++ky) {
+                                const int8_t *x = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * in_c + ic;
+                                const int8_t *f = filter + ky * p->k_w * out_c + oc;
+                                for (int32_t kx = 0; kx < p->k_w; ++kx) {
+                                    acc += (int32_t)x[kx * p->dil_w * in_c] * (int32_t)f[kx * out_c];
+                                }
+                            }
+                            out[oc] = uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
+                                                      p->act_max);
+                        }
+                    }
+                    continue;
+                }
                 for (int32_t ic = 0; ic < in_c; ++ic) {
                     for (int32_t m = 0; m < dm; ++m) {
                         const int32_t oc = ic * dm + m;
