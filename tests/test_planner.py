@@ -121,3 +121,17 @@ def test_mlperf_plans_are_valid(key: str) -> None:
     expected_bound = {"kws": 16000, "vww": 55296, "ic": 49152, "ad": 256}[key]
     assert p.lower_bound == expected_bound
     assert p.workspace_size <= expected_bound + 16
+
+
+def test_share_puts_inplace_output_on_its_input() -> None:
+    # in -> a ; DW(a) -> b in place (a is not read later) ; b -> out
+    g = _graph({0: 16, 1: 512, 2: 512, 3: 16}, [("X", [0], [1]), ("DW", [1], [2]), ("X", [2], [3])], [0], [3])
+    p = plan_memory(g, share={2: 1})
+    _assert_valid(g, p)
+    assert p.locations[1] == p.locations[2]
+    assert p.workspace_size == 512
+    # not honoured when the input is still read after the op
+    g2 = _graph({0: 16, 1: 512, 2: 512, 3: 16},
+                [("X", [0], [1]), ("DW", [1], [2]), ("ADD", [1, 2], [3])], [0], [3])
+    p2 = plan_memory(g2, share={2: 1})
+    assert p2.locations[1] != p2.locations[2]
