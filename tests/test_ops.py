@@ -249,7 +249,7 @@ def _mean(r: np.random.Generator, same: bool, **kw: object) -> bytes:
 
 def _fuzz_specs() -> list[Spec]:
     """Random shapes and parameters drawn from the seed: several models per operator."""
-    acts = ["NONE", "RELU", "RELU6"]
+    acts = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
     def pool(r: np.random.Generator, op: str, dtype: str) -> bytes:
         h, w, c = (int(v) for v in r.integers(1, 10, 3))
