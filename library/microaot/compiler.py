@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,35 +42,6 @@ def default_name(model_path: str | Path) -> str:
     if name[0].isdigit():
         name = "m_" + name
     return name
-
-
-def load_tuning_log(path: str | Path, model_hash: str | None = None) -> dict[int, dict[str, Any]]:
-    """Best schedule per op from a JSON-lines tuning log.
-
-    Each line: {"model_hash": <sha256, optional>, "op_index": int, "knobs": {...}, "time": number}
-    (lower time is better; lines without "time" or with "error" are ignored). Later engineers may
-    extend the format; unknown keys are ignored.
-    """
-    best: dict[int, tuple[float, dict[str, Any]]] = {}
-    p = Path(path)
-    if not p.is_file():
-        raise MicroaotError(f"tuning log {p} does not exist")
-    for ln, line in enumerate(p.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MicroaotError(f"tuning log {p}:{ln}: not JSON ({e.msg})") from None
-        if not isinstance(rec, dict) or "op_index" not in rec or "time" not in rec or rec.get("error"):
-            continue
-        if model_hash and rec.get("model_hash") not in (None, model_hash):
-            continue
-        oi, t = int(rec["op_index"]), float(rec["time"])
-        if oi not in best or t < best[oi][0]:
-            best[oi] = (t, dict(rec.get("knobs", {})))
-    return {k: v[1] for k, v in sorted(best.items())}
 
 
 def compile_model(
