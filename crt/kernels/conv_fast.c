@@ -80,18 +80,83 @@ static void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, 
     }
 }
 
+/* the parameters the inner loops use, as locals: int8 output stores may alias anything, so reading
+ * them through p would reload every field after each store */
+typedef struct {
+    const int32_t *bias, *mult, *shift;
+    int32_t out_c, off, lo, hi;
+} uaot_rq_t;
+
+UAOT_INLINE int8_t uaot_rq(int32_t acc, int32_t m, int32_t l, int32_t r, int32_t off, int32_t lo, int32_t hi)
+{
+    int32_t v = uaot_mbqm_lr(acc, m, l, r) + off;
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
 /* all output channels of nc (1|2) pixels whose columns are in col */
-UAOT_INLINE void uaot_gemm_block(const uaot_conv_s8_params_t *p, const uint32_t *col, const uint32_t *w, int32_t G,
+UAOT_INLINE void uaot_gemm_block(const uaot_rq_t q, const uint32_t *col, const uint32_t *w, int32_t G,
                                  const int nc, const int w16, int8_t *out0, int8_t *out1)
 {
-    const int32_t out_c = p->out_c;
-    const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t out_c = q.out_c;
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2) {
-        const int32_t b0 = p->bias[oc], b1 = p->bias[oc + 1];
+        const int32_t b0 = q.bias[oc], b1 = q.bias[oc + 1];
         int32_t a00 = b0, a10 = b1, a01 = b0, a11 = b1;
         const uint32_t *c = col;
-        for (int32_t g = 0; g < G; ++g) {
+        const uint32_t *const cend = col + (size_t)G * 2 * nc;
+#if UAOT_HAVE_DSP
+        if (nc == 2) {
+            /* 2 rows x 2 pixels per group of 4 k: 16 MACs in 17 (int8 weights) / 14 (w16) instructions */
+            uint32_t t0, t1, wa0, wa1, xa, xb;
+            if (w16) {
+                __asm__ volatile("1:\n\t"
+                                 "ldrd %[wa0], %[t0], [%[w]], #8\n\t"
+                                 "ldrd %[wa1], %[t1], [%[w]], #8\n\t"
+                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                                 "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"
+                                 "smlad %[a00], %[t0], %[xb], %[a00]\n\t"
+                                 "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"
+                                 "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
+                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                                 "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"
+                                 "smlad %[a01], %[t0], %[xb], %[a01]\n\t"
+                                 "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"
+                                 "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
+                                 "cmp %[c], %[ce]\n\t"
+                                 "bne 1b\n\t"
+                                 : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c),
+                                   [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1),
+                                   [xa] "=&r"(xa), [xb] "=&r"(xb)
+                                 : [ce] "r"(cend)
+                                 : "cc", "memory");
+            } else {
+                __asm__ volatile("1:\n\t"
+                                 "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+                                 "sxtb16 %[wa0], %[t0]\n\t"
+                                 "sxtb16 %[t0], %[t0], ror #8\n\t"
+                                 "sxtb16 %[wa1], %[t1]\n\t"
+                                 "sxtb16 %[t1], %[t1], ror #8\n\t"
+                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                                 "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"
+                                 "smlad %[a00], %[t0], %[xb], %[a00]\n\t"
+                                 "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"
+                                 "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
+                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                                 "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"
+                                 "smlad %[a01], %[t0], %[xb], %[a01]\n\t"
+                                 "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"
+                                 "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
+                                 "cmp %[c], %[ce]\n\t"
+                                 "bne 1b\n\t"
+                                 : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c),
+                                   [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1),
+                                   [xa] "=&r"(xa), [xb] "=&r"(xb)
+                                 : [ce] "r"(cend)
+                                 : "cc", "memory");
+            }
+        }
+#endif
+        while (c != cend) {
             uint32_t w0a, w0b, w1a, w1b;
             if (w16) {
                 w0a = w[0];
@@ -121,16 +186,18 @@ UAOT_INLINE void uaot_gemm_block(const uaot_conv_s8_params_t *p, const uint32_t 
             }
             c += 2 * nc;
         }
-        const int32_t m0 = p->mult[oc], s0 = p->shift[oc], m1 = p->mult[oc + 1], s1 = p->shift[oc + 1];
-        out0[oc] = uaot_requant_out(a00, m0, s0, off, lo, hi);
-        out0[oc + 1] = uaot_requant_out(a10, m1, s1, off, lo, hi);
+        const int32_t s0 = q.shift[oc], s1 = q.shift[oc + 1];
+        const int32_t m0 = q.mult[oc], l0 = s0 > 0 ? s0 : 0, r0 = s0 > 0 ? 0 : -s0;
+        const int32_t m1 = q.mult[oc + 1], l1 = s1 > 0 ? s1 : 0, r1 = s1 > 0 ? 0 : -s1;
+        out0[oc] = uaot_rq(a00, m0, l0, r0, q.off, q.lo, q.hi);
+        out0[oc + 1] = uaot_rq(a10, m1, l1, r1, q.off, q.lo, q.hi);
         if (nc == 2) {
-            out1[oc] = uaot_requant_out(a01, m0, s0, off, lo, hi);
-            out1[oc + 1] = uaot_requant_out(a11, m1, s1, off, lo, hi);
+            out1[oc] = uaot_rq(a01, m0, l0, r0, q.off, q.lo, q.hi);
+            out1[oc + 1] = uaot_rq(a11, m1, l1, r1, q.off, q.lo, q.hi);
         }
     }
     if (oc < out_c) {
-        int32_t a0 = p->bias[oc], a1 = p->bias[oc];
+        int32_t a0 = q.bias[oc], a1 = q.bias[oc];
         const uint32_t *c = col;
         for (int32_t g = 0; g < G; ++g) {
             uint32_t wa, wb;
@@ -152,9 +219,9 @@ UAOT_INLINE void uaot_gemm_block(const uaot_conv_s8_params_t *p, const uint32_t 
             }
             c += 2 * nc;
         }
-        out0[oc] = uaot_requant_out(a0, p->mult[oc], p->shift[oc], off, lo, hi);
+        out0[oc] = uaot_requant_out(a0, q.mult[oc], q.shift[oc], q.off, q.lo, q.hi);
         if (nc == 2) {
-            out1[oc] = uaot_requant_out(a1, p->mult[oc], p->shift[oc], off, lo, hi);
+            out1[oc] = uaot_requant_out(a1, q.mult[oc], q.shift[oc], q.off, q.lo, q.hi);
         }
     }
 }
@@ -174,6 +241,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const uint32_t *w = (const uint32_t *)(const void *)filter;
     const int32_t npix = p->out_h * p->out_w;
     const int32_t out_c = p->out_c;
+    const uaot_rq_t q = {p->bias, p->mult, p->shift, p->out_c, p->output_offset, p->act_min, p->act_max};
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         int8_t *out_b = output + (size_t)b * npix * out_c;
@@ -190,7 +258,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                     ox = 0;
                     ++oy;
                 }
-                uaot_gemm_block(p, col, w, G, 2, w16, out_b + (size_t)pix * out_c, out_b + (size_t)(pix + 1) * out_c);
+                uaot_gemm_block(q, col, w, G, 2, w16, out_b + (size_t)pix * out_c, out_b + (size_t)(pix + 1) * out_c);
             }
         }
         for (; pix < npix; ++pix) {
@@ -199,7 +267,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 ox = 0;
                 ++oy;
             }
-            uaot_gemm_block(p, col, w, G, 1, w16, out_b + (size_t)pix * out_c, NULL);
+            uaot_gemm_block(q, col, w, G, 1, w16, out_b + (size_t)pix * out_c, NULL);
         }
     }
     return UAOT_OK;
@@ -229,6 +297,17 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
     return uaot_conv_gemm(p, input, filter, output, scratch, 2, 1);
 }
 
+#define UAOT_DW_TAP(src, wg, a0, a1, a2, a3)                                                                  \
+    do {                                                                                                       \
+        const uint32_t v_ = uaot_ld32(src);                                                                    \
+        const uint32_t xa_ = uaot_sxtb16(v_), xb_ = uaot_sxtb16_r8(v_);                                        \
+        const uint32_t wa_ = (wg)[0], wb_ = (wg)[1];                                                           \
+        (a0) = uaot_smlabb(xa_, wa_, (a0));                                                                    \
+        (a2) = uaot_smlatt(xa_, wa_, (a2));                                                                    \
+        (a1) = uaot_smlabb(xb_, wb_, (a1));                                                                    \
+        (a3) = uaot_smlatt(xb_, wb_, (a3));                                                                    \
+    } while (0)
+
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
                                              const int8_t *filter, int8_t *output)
 {
@@ -236,56 +315,68 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
         ((uintptr_t)filter & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
-    const int32_t C = p->in_c;
-    const int32_t G4 = C / 4;
-    const int32_t taps = p->k_h * p->k_w;
+    /* everything as locals (int8 stores below may alias *p) */
+    const int32_t C = p->in_c, G4 = p->in_c / 4;
+    const int32_t k_h = p->k_h, k_w = p->k_w, taps = p->k_h * p->k_w;
+    const int32_t in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t pad_top = p->pad_top, pad_left = p->pad_left, batches = p->batches;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     const uint32_t *wp = (const uint32_t *)(const void *)filter;
     const int32_t zp = -p->input_offset;
     const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
     const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max;
-    const size_t row_stride = (size_t)p->in_w * C;
-    for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + (size_t)b * p->in_h * row_stride;
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            const int y_in = iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int interior = y_in && ix0 >= 0 && ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
-                int8_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * C;
+    const int32_t rs = in_w * C;           /* input row stride */
+    const int32_t dy = dil_h * rs, dx = dil_w * C;
+    const int is3x3 = k_h == 3 && k_w == 3;
+    for (int32_t b = 0; b < batches; ++b) {
+        const int8_t *in_b = input + (size_t)b * in_h * rs;
+        int8_t *out = output + (size_t)b * out_h * out_w * C;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            const int y_in = iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h;
+            for (int32_t ox = 0; ox < out_w; ++ox, out += C) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                const int interior = y_in && ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w;
+                const int8_t *base = in_b + iy0 * rs + ix0 * C;
+                const uint32_t *wg = wp;
                 for (int32_t g = 0; g < G4; ++g) {
-                    int32_t a0 = p->bias[4 * g], a1 = p->bias[4 * g + 1];
-                    int32_t a2 = p->bias[4 * g + 2], a3 = p->bias[4 * g + 3];
-                    const uint32_t *wg = wp + (size_t)g * taps * 2;
-                    if (interior) {
-                        const int8_t *base = in_b + (size_t)iy0 * row_stride + (size_t)ix0 * C + 4 * g;
-                        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-                            const int8_t *src = base + (size_t)ky * p->dil_h * row_stride;
-                            for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                                const uint32_t v = uaot_ld32(src);
-                                const uint32_t xa = uaot_sxtb16(v), xb = uaot_sxtb16_r8(v);
-                                const uint32_t wa = wg[0], wb = wg[1];
-                                wg += 2;
-                                a0 = uaot_smlabb(xa, wa, a0);
-                                a2 = uaot_smlatt(xa, wa, a2);
-                                a1 = uaot_smlabb(xb, wb, a1);
-                                a3 = uaot_smlatt(xb, wb, a3);
-                                src += (size_t)p->dil_w * C;
+                    const int32_t c0 = 4 * g;
+                    int32_t a0 = bias[c0], a1 = bias[c0 + 1], a2 = bias[c0 + 2], a3 = bias[c0 + 3];
+                    if (interior && is3x3) {
+                        const int8_t *s0 = base + c0;
+                        UAOT_DW_TAP(s0, wg, a0, a1, a2, a3);
+                        UAOT_DW_TAP(s0 + dx, wg + 2, a0, a1, a2, a3);
+                        UAOT_DW_TAP(s0 + 2 * dx, wg + 4, a0, a1, a2, a3);
+                        s0 += dy;
+                        UAOT_DW_TAP(s0, wg + 6, a0, a1, a2, a3);
+                        UAOT_DW_TAP(s0 + dx, wg + 8, a0, a1, a2, a3);
+                        UAOT_DW_TAP(s0 + 2 * dx, wg + 10, a0, a1, a2, a3);
+                        s0 += dy;
+                        UAOT_DW_TAP(s0, wg + 12, a0, a1, a2, a3);
+                        UAOT_DW_TAP(s0 + dx, wg + 14, a0, a1, a2, a3);
+                        UAOT_DW_TAP(s0 + 2 * dx, wg + 16, a0, a1, a2, a3);
+                        wg += 18;
+                    } else if (interior) {
+                        const int8_t *row = base + c0;
+                        for (int32_t ky = 0; ky < k_h; ++ky, row += dy) {
+                            const int8_t *src = row;
+                            for (int32_t kx = 0; kx < k_w; ++kx, src += dx, wg += 2) {
+                                UAOT_DW_TAP(src, wg, a0, a1, a2, a3);
                             }
                         }
                     } else {
-                        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-                            const int32_t iy = iy0 + ky * p->dil_h;
-                            for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                                const int32_t ix = ix0 + kx * p->dil_w;
+                        for (int32_t ky = 0; ky < k_h; ++ky) {
+                            const int32_t iy = iy0 + ky * dil_h;
+                            for (int32_t kx = 0; kx < k_w; ++kx, wg += 2) {
+                                const int32_t ix = ix0 + kx * dil_w;
                                 uint32_t xa = zw, xb = zw;
-                                if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                                    const uint32_t v = uaot_ld32(in_b + (size_t)iy * row_stride + (size_t)ix * C + 4 * g);
+                                if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                                    const uint32_t v = uaot_ld32(in_b + iy * rs + ix * C + c0);
                                     xa = uaot_sxtb16(v);
                                     xb = uaot_sxtb16_r8(v);
                                 }
                                 const uint32_t wa = wg[0], wb = wg[1];
-                                wg += 2;
                                 a0 = uaot_smlabb(xa, wa, a0);
                                 a2 = uaot_smlatt(xa, wa, a2);
                                 a1 = uaot_smlabb(xb, wb, a1);
@@ -293,31 +384,29 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                             }
                         }
                     }
-                    const int32_t c0 = 4 * g;
-                    out[c0] = uaot_requant_out(a0, p->mult[c0], p->shift[c0], off, lo, hi);
-                    out[c0 + 1] = uaot_requant_out(a1, p->mult[c0 + 1], p->shift[c0 + 1], off, lo, hi);
-                    out[c0 + 2] = uaot_requant_out(a2, p->mult[c0 + 2], p->shift[c0 + 2], off, lo, hi);
-                    out[c0 + 3] = uaot_requant_out(a3, p->mult[c0 + 3], p->shift[c0 + 3], off, lo, hi);
+                    out[c0] = uaot_requant_out(a0, mult[c0], shift[c0], off, lo, hi);
+                    out[c0 + 1] = uaot_requant_out(a1, mult[c0 + 1], shift[c0 + 1], off, lo, hi);
+                    out[c0 + 2] = uaot_requant_out(a2, mult[c0 + 2], shift[c0 + 2], off, lo, hi);
+                    out[c0 + 3] = uaot_requant_out(a3, mult[c0 + 3], shift[c0 + 3], off, lo, hi);
                 }
                 for (int32_t c = 4 * G4; c < C; ++c) {
                     const int32_t j = c - 4 * G4;
-                    const uint32_t *wg = wp + ((size_t)G4 * taps) * 2 + (j & 1);
-                    int32_t acc = p->bias[c];
-                    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-                        const int32_t iy = iy0 + ky * p->dil_h;
-                        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                            const int32_t ix = ix0 + kx * p->dil_w;
+                    const uint32_t *wc = wp + (size_t)G4 * taps * 2 + (j & 1);
+                    int32_t acc = bias[c];
+                    for (int32_t ky = 0; ky < k_h; ++ky) {
+                        const int32_t iy = iy0 + ky * dil_h;
+                        for (int32_t kx = 0; kx < k_w; ++kx, wc += 2) {
+                            const int32_t ix = ix0 + kx * dil_w;
                             int32_t x = zp;
-                            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                                x = in_b[(size_t)iy * row_stride + (size_t)ix * C + c];
+                            if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                                x = in_b[iy * rs + ix * C + c];
                             }
-                            const uint32_t wv = wg[0];
-                            wg += 2;
+                            const uint32_t wv = wc[0];
                             const int32_t wt = (int32_t)(int16_t)(uint16_t)((j & 2) ? (wv >> 16) : (wv & 0xFFFFu));
                             acc += x * wt;
                         }
                     }
-                    out[c] = uaot_requant_out(acc, p->mult[c], p->shift[c], off, lo, hi);
+                    out[c] = uaot_requant_out(acc, mult[c], shift[c], off, lo, hi);
                 }
             }
         }

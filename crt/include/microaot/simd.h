@@ -103,14 +103,21 @@ UAOT_INLINE uint32_t uaot_splat8(int32_t v)
 
 /* TFLite MultiplyByQuantizedMultiplier (double rounding), exactly uaot_mbqm for multipliers that are
  * not INT32_MIN (the generator never emits one): the rounding high multiply as one 64-bit
- * multiply-accumulate ((a*b + 2^30) >> 31 equals gemmlowp's nudge-and-truncate for both signs). */
+ * multiply-accumulate ((a*b + 2^30) >> 31 equals gemmlowp's nudge-and-truncate for both signs), and
+ * RoundingDivideByPOT in 32-bit arithmetic. left = max(shift, 0), right = max(-shift, 0). */
+UAOT_INLINE int32_t uaot_mbqm_lr(int32_t x, int32_t multiplier, int32_t left, int32_t right)
+{
+    x = (int32_t)((uint32_t)x << left);
+    const int32_t y = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+    const uint32_t mask = (1u << right) - 1u;
+    const int32_t rem = (int32_t)((uint32_t)y & mask);
+    const int32_t threshold = (int32_t)(mask >> 1) + (int32_t)((uint32_t)y >> 31);
+    return (y >> right) + (rem > threshold ? 1 : 0);
+}
+
 UAOT_INLINE int32_t uaot_mbqm_fast(int32_t x, int32_t multiplier, int32_t shift)
 {
-    if (shift > 0) {
-        x = (int32_t)((uint32_t)x << shift);
-    }
-    int32_t y = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
-    return shift < 0 ? uaot_rdbpot(y, (int)-shift) : y;
+    return uaot_mbqm_lr(x, multiplier, shift > 0 ? shift : 0, shift > 0 ? 0 : -shift);
 }
 
 UAOT_INLINE int8_t uaot_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,

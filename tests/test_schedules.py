@@ -1,0 +1,159 @@
+"""Schedule variants of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (microaot.tune.space): every
+distinct schedule of every knob space is bit-exact with TFLM on small single-op models, on the host
+(portable paths: SIMD emulated in C) and on QEMU Cortex-M4 (the SMLAD/SXTB16 paths); the four MLPerf
+models are bit-exact on QEMU M4 with the default DSP schedules. Also the knob-space API contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import mlperf_model
+from microaot.compiler import compile_model
+from microaot.errors import MicroaotError
+from microaot.frontend.tflite import load_tflite
+from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.reference import run_reference
+from microaot.testing import m4run
+from microaot.testing import modelgen as mg
+from microaot.tune import space
+
+needs_qemu = pytest.mark.skipif(not m4run.available(), reason="needs arm-none-eabi-gcc and qemu-system-arm")
+
+CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
+    "conv3x3_same_c3": lambda r: mg.conv2d_model(r, input_shape=(1, 8, 8, 3), filters=5, kernel=(3, 3),
+                                                 activation="RELU"),
+    "conv3x3_s2_c8_pt": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 9, 8), filters=6, kernel=(3, 3),
+                                                  stride=(2, 2), padding="SAME", per_channel=False),
+    "conv_kws_10x4": lambda r: mg.conv2d_model(r, input_shape=(1, 49, 10, 1), filters=7, kernel=(10, 4),
+                                               stride=(2, 2), activation="RELU"),
+    "conv_dilated_valid": lambda r: mg.conv2d_model(r, input_shape=(1, 10, 11, 4), filters=4, kernel=(3, 2),
+                                                    dilation=(2, 3), padding="VALID", activation="RELU6"),
+    "conv1x1_b2_c12": lambda r: mg.conv2d_model(r, input_shape=(2, 5, 5, 12), filters=9, kernel=(1, 1),
+                                                activation="RELU_N1_TO_1", bias=False),
+    "dw3x3_s1_c8": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 7, 6, 8), kernel=(3, 3), activation="RELU"),
+    "dw3x3_s2_c6": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 9, 6), kernel=(3, 3), stride=(2, 2)),
+    "dw5x3_dil_c5_pt": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 8, 5), kernel=(5, 3),
+                                                           dilation=(1, 2), per_channel=False, activation="RELU6"),
+    "fc_37x11_pt": lambda r: mg.fully_connected_model(r, input_shape=(1, 37), units=11, activation="RELU"),
+    "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
+                                                        keep_num_dims=True),
+    "fc_64x8": lambda r: mg.fully_connected_model(r, input_shape=(1, 64), units=8),
+}
+N_INPUTS = 3
+
+
+def _tag(knobs: dict[str, Any]) -> str:
+    return "-".join(f"{k}={v}" for k, v in sorted(knobs.items()))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[list[np.ndarray]],
+                                                                       list[list[np.ndarray]]]]:
+    root = tmp_path_factory.mktemp("sched_models")
+    out = {}
+    for i, (name, build) in enumerate(CASES.items()):
+        rng = np.random.default_rng(7000 + i)
+        path = root / f"{name}.tflite"
+        path.write_bytes(build(rng))
+        g = load_tflite(path)
+        xs = [[mg.random_input(rng, g.tensors[t].shape, g.tensors[t].dtype)  # type: ignore[arg-type]
+               for t in g.inputs] for _ in range(N_INPUTS)]
+        out[name] = (path, xs, run_reference(path, xs))
+    return out
+
+
+def _variants(path: Path) -> list[dict[str, Any]]:
+    g = load_tflite(path)
+    return space.candidates(g, g.operators[0], "cortex-m4")
+
+
+def _same(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> bool:
+    return all(np.array_equal(a.reshape(-1), b.reshape(-1)) for gs, ws in zip(got, want, strict=True)
+               for a, b in zip(gs, ws, strict=True))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_schedule_bit_exact_on_host(models: Any, name: str, tmp_path: Path) -> None:
+    path, xs, ref = models[name]
+    variants = _variants(path)
+    assert len(variants) >= 2, "each case must exercise more than the reference kernel"
+    for k, knobs in enumerate(variants):
+        r = compile_model(path, tmp_path / f"v{k}", schedules={0: knobs})
+        lib = build_model_shared_lib(r, tmp_path / f"v{k}")
+        got = [run_compiled(r, lib, x) for x in xs]
+        assert _same(got, ref), f"{name} {_tag(knobs)} differs from TFLM on the host"
+
+
+@needs_qemu
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_schedule_bit_exact_on_qemu_m4(models: Any, name: str, tmp_path: Path) -> None:
+    path, xs, ref = models[name]
+    for k, knobs in enumerate(_variants(path)):
+        r = compile_model(path, tmp_path / f"v{k}", target="cortex-m4", schedules={0: knobs})
+        run = m4run.run_m4(r, xs, tmp_path / f"v{k}" / "m4", timeout=60)
+        assert _same(run.outputs, ref), f"{name} {_tag(knobs)} differs from TFLM on Cortex-M4"
+
+
+@needs_qemu
+@pytest.mark.parametrize("key", ["kws", "vww", "ic", "ad"])
+def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: Path) -> None:
+    path = mlperf_model(key)
+    r = compile_model(path, tmp_path / "gen", target="cortex-m4")
+    # the default M4 schedule really uses the fast kernels
+    fams = {p.stem for p in r.kernel_sources}
+    assert ("conv_fast" in fams) or ("fc_fast" in fams), fams
+    g = r.graph
+    t = g.tensors[g.inputs[0]]
+    xs = [[np.random.default_rng(s).integers(-128, 128, size=t.shape, dtype=np.int8)] for s in (0, 1)]
+    run = m4run.run_m4(r, xs, tmp_path / "m4", timeout=120)
+    assert _same(run.outputs, run_reference(path, xs)), f"{key}: default Cortex-M4 schedules differ from TFLM"
+
+
+# --- the knob-space API (microaot.tune.space) ------------------------------------------------------------
+
+def test_space_api_contract(models: Any) -> None:
+    path = models["conv3x3_same_c3"][0]
+    g = load_tflite(path)
+    op = g.operators[0]
+    for target in ("generic", "cortex-m4", "cortex-m7"):
+        sp = space.op_space(g, op, target)
+        d = space.default_schedule(g, op, target)
+        assert set(d) <= set(sp) and all(d[k] in sp[k] for k in d)
+        cands = space.candidates(g, op, target)
+        assert cands[0] == d and len({_tag(c) for c in cands}) == len(cands)
+    assert space.default_schedule(g, op, "generic") == {"algo": "direct"}
+    assert space.default_schedule(g, op, "cortex-m4")["algo"] == "gemm"
+    # irrelevant knobs are dropped: direct ignores w16/cols
+    assert space.canonical_schedule(g, op, "cortex-m4", {"algo": "direct", "w16": True}) == {"algo": "direct"}
+    with pytest.raises(MicroaotError, match="unknown schedule knob"):
+        space.canonical_schedule(g, op, "cortex-m4", {"tile": 4})
+    with pytest.raises(MicroaotError, match="not legal"):
+        space.canonical_schedule(g, op, "cortex-m4", {"cols": 3})
+
+
+def test_signature_is_stable_and_name_free() -> None:
+    g = load_tflite(mlperf_model("kws"))
+    sigs = [space.op_signature(g, op) for op in g.operators]
+    assert sigs[2] == sigs[4] == sigs[6] == sigs[8]  # the four identical pointwise layers
+    assert sigs[0].startswith("CONV_2D|in=1x49x10x1:int8,64x10x4x1:int8:pc,64:int32:pc|out=1x25x5x64:int8|")
+    assert "stride_h=2" in sigs[0] and "padding=SAME" in sigs[0]
+    for op, s in zip(g.operators, sigs, strict=True):
+        for t in [*op.inputs, *op.outputs]:
+            if t >= 0:
+                assert g.tensors[t].name not in s
+    assert space.op_space(g, g.operators[9], "cortex-m4") == {}  # AVERAGE_POOL_2D: nothing to tune
+
+
+def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
+    path = mlperf_model("ic")
+    g = load_tflite(path)
+    convs = [op.index for op in g.operators if op.opcode in ("CONV_2D", "FULLY_CONNECTED")]
+    direct = compile_model(path, tmp_path / "d", target="cortex-m4", schedules={i: {"algo": "direct"} for i in convs})
+    fast = compile_model(path, tmp_path / "f", target="cortex-m4")
+    assert not direct.plan.scratch
+    assert set(fast.plan.scratch) == set(convs)
