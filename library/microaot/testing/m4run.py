@@ -121,7 +121,7 @@ def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], buil
     cmd = [ARM_CC, *M4_FLAGS, *CFLAGS, *extra_cflags, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
            f"-I{crt / 'include'}", f"-I{result.header.parent}", *map(str, srcs),
            "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / 'mps2.ld'}",
-           "-Wl,--gc-sections", "-o", str(elf)]
+           "-Wl,--gc-sections", "-o", str(elf), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise MicroaotError(f"{ARM_CC} failed building {elf.name}:\n{' '.join(cmd)}\n{proc.stderr.strip()}")
