@@ -41,6 +41,8 @@ _PADDING = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_
 _ACT = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_") and isinstance(v, int)}
 _ENUM_FIELDS: dict[str, dict[int, str]] = {"padding": _PADDING, "fused_activation_function": _ACT}
 _SKIP_METHODS = {"Init"}
+# zero points a quantized tensor of each type can have (others: int32)
+_ZP_RANGE: dict[str, tuple[int, int]] = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 
 def _snake(name: str) -> str:
@@ -196,6 +198,17 @@ def _import(buf: bytes, source: str) -> Graph:
             if zp.size != scale.size:
                 raise ModelFormatError(_fmt_err(source, f"tensor {ti} ({tname!r}): {scale.size} scales but "
                                                         f"{zp.size} zero points"))
+            if not np.all(np.isfinite(scale) & (scale > 0)):
+                bad = scale[~(np.isfinite(scale) & (scale > 0))][0]
+                raise ModelFormatError(_fmt_err(source, f"tensor {ti} ({tname!r}): quantization scale {bad} is "
+                                                        "not a positive finite number; the file is corrupt or "
+                                                        "badly quantized: re-export the model"))
+            lo, hi = _ZP_RANGE.get(dtype, (-(2**31), 2**31 - 1))
+            if zp.size and (int(zp.min()) < lo or int(zp.max()) > hi):
+                bad = int(zp.min()) if int(zp.min()) < lo else int(zp.max())
+                raise ModelFormatError(_fmt_err(source, f"tensor {ti} ({tname!r}): zero point {bad} is outside "
+                                                        f"[{lo}, {hi}] for {dtype}; the file is corrupt: "
+                                                        "re-export the model"))
             quant = QuantParams(scale=scale, zero_point=zp, axis=axis)
         data = None
         raw = _buffer_data(model, buf, int(t.Buffer()), source, tname)
