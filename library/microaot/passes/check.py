@@ -4,7 +4,7 @@ shapes are static and positive, graph inputs/outputs are activations."""
 from __future__ import annotations
 
 from microaot.codegen import ops as opreg
-from microaot.errors import UnsupportedModelError
+from microaot.errors import ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph
 
 ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8")
@@ -43,3 +43,33 @@ def check_graph(graph: Graph) -> None:
     for t in graph.inputs:
         if graph.tensors[t].is_const:
             raise UnsupportedModelError(f"{src}: graph input {t} ({graph.tensors[t].name!r}) is a constant")
+    check_dataflow(graph)
+
+
+def check_dataflow(graph: Graph) -> None:
+    """Every activation an operator reads is a graph input or written by an earlier operator, every
+    activation is written once, graph inputs are never written and graph outputs are computed."""
+    src = graph.source
+    written: dict[int, int] = {t: -1 for t in graph.inputs}
+    for op in graph.operators:
+        for t in op.inputs:
+            if t >= 0 and not graph.tensors[t].is_const and t not in written:
+                raise ModelFormatError(
+                    f"{src}: operator {op.index} ({op.opcode}) reads tensor {t} ({graph.tensors[t].name!r}) "
+                    "before any operator writes it and it is not a graph input; the model file is "
+                    "inconsistent: re-export it"
+                )
+        for t in op.outputs:
+            if t in written:
+                who = "it is a graph input" if written[t] < 0 else f"operator {written[t]} already writes it"
+                raise ModelFormatError(
+                    f"{src}: operator {op.index} ({op.opcode}) writes tensor {t} ({graph.tensors[t].name!r}), "
+                    f"but {who}; the model file is inconsistent: re-export it"
+                )
+            written[t] = op.index
+    for t in graph.outputs:
+        if t not in written:
+            raise ModelFormatError(
+                f"{src}: graph output {t} ({graph.tensors[t].name!r}) is not computed by any operator; "
+                "the model file is inconsistent: re-export it"
+            )
