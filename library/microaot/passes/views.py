@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from microaot.codegen import ops as opreg
+from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
 
 
@@ -37,10 +38,19 @@ def scratch_requests(graph: Graph, target: str = "generic",
     for op in graph.operators:
         d = opreg.get(op.opcode)
         if d is not None and d.scratch is not None:
-            if _takes_schedule(d.scratch):
-                n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))
-            else:
-                n = int(d.scratch(graph, op))
+            try:
+                if _takes_schedule(d.scratch):
+                    n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))
+                else:
+                    n = int(d.scratch(graph, op))
+            except MicroaotError:
+                raise
+            except Exception as e:  # e.g. an operator with fewer inputs than its kind needs
+                raise UnsupportedModelError(
+                    f"{graph.source}: operator {op.index} ({op.opcode}) with inputs {op.inputs} and outputs "
+                    f"{op.outputs}: cannot size its scratch buffer ({type(e).__name__}: {e}); the model "
+                    "file may be inconsistent: re-export it, or report this model"
+                ) from None
             if n > 0:
                 out[op.index] = n
     return out
