@@ -141,8 +141,14 @@ class SubprocessTransport:
         try:
             self.proc.wait(timeout=2.0)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            # SIGTERM first: a wrapper such as coreutils `timeout` (QEMU boards) passes it on to the
+            # emulator; SIGKILL would kill only the wrapper and leave the emulator running forever
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
