@@ -165,10 +165,52 @@ def get_board(board_id: str) -> Board:
     return boards[board_id]
 
 
+class _EmulatorTransport:
+    """SubprocessTransport for firmware that never exits on its own (QEMU): close() stops it.
+
+    The RPC firmware cannot see the host close the link (a UART has no end of file), so closing
+    stdin is not enough: the coreutils ``timeout`` wrapper gets SIGTERM, which it forwards to QEMU
+    (SIGKILL to the wrapper alone would leave QEMU running until nothing stops it)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        from microaot.rpc.transport import SubprocessTransport
+
+        self._inner = SubprocessTransport(argv)
+        self.proc = self._inner.proc
+
+    def write(self, data: bytes) -> None:
+        self._inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        return self._inner.read(timeout)
+
+    def describe(self) -> str:
+        return self._inner.describe()
+
+    def close(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self._inner.close()
+
+    def __del__(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+        except Exception:
+            pass
+
+
 def open_link(
     board: Board, firmware: str | Path | None, *, port: str | None = None, timeout: float | None = None
 ):  # noqa: ANN201
-    """Start the firmware (host process or QEMU) or open a real board's serial port: a Transport."""
+    """Start the firmware (host process or QEMU) or open a real board's serial port: a Transport.
+
+    Close it (or use the Session as a context manager): that stops the process or QEMU."""
     from microaot.rpc.transport import SerialTransport, SubprocessTransport
 
     if board.launch == "serial" or port:
@@ -181,4 +223,6 @@ def open_link(
     if firmware is None:
         raise BoardError(f"board {board.id}: no firmware to start")
     board.check_tools()
+    if board.launch == "qemu":
+        return _EmulatorTransport(board.launch_argv(firmware, timeout=timeout))
     return SubprocessTransport(board.launch_argv(firmware, timeout=timeout))

@@ -1,0 +1,242 @@
+"""PlatformIO integration: the dev-platform, the library build hook, QEMU/host evaluation, examples.
+
+Every MLPerf Tiny model is built once per board (one PlatformIO project per model with an env per
+board, `pio run -j2`) and evaluated over RPC against TFLM, bit for bit; sizes come from the ELF.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import MLPERF_MODELS, mlperf_model
+from microaot.boards import get_board, load_boards
+from microaot.errors import BuildError
+from microaot.evaluate import evaluate_firmware
+from microaot.pio_build import BUILD_INFO, GEN_SUBDIR
+from microaot.pio_project import PioBuild, build, ini_text, pio_argv, pio_environ, write_project
+from microaot.pio_setup import check_platformio_sees_it, ensure_tool_scons
+from microaot.report.elf import check_no_dynamic_memory
+
+BOARDS = ("qemu_mps2_an385", "qemu_mps2_an386", "host")
+HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("qemu-system-arm") is not None
+needs_arm = pytest.mark.skipif(not HAVE_ARM, reason="arm-none-eabi-gcc / qemu-system-arm not installed")
+
+
+# ---- offline PlatformIO set-up and the board registry (fast) --------------------------------------
+
+
+def test_tool_scons_is_provisioned_offline_and_idempotent(tmp_path: Path) -> None:
+    core = tmp_path / "core"
+    pkg = ensure_tool_scons(core)
+    first = {p.name: p.read_bytes() for p in pkg.iterdir()}
+    mtimes = {p.name: p.stat().st_mtime_ns for p in pkg.iterdir()}
+    assert ensure_tool_scons(core) == pkg
+    assert {p.name: p.read_bytes() for p in pkg.iterdir()} == first
+    assert {p.name: p.stat().st_mtime_ns for p in pkg.iterdir()} == mtimes  # nothing rewritten
+    old = os.environ.get("PLATFORMIO_CORE_DIR")
+    try:
+        assert check_platformio_sees_it(core)
+    finally:
+        if old is None:
+            os.environ.pop("PLATFORMIO_CORE_DIR", None)
+        else:
+            os.environ["PLATFORMIO_CORE_DIR"] = old
+
+
+def test_board_registry() -> None:
+    boards = load_boards()
+    assert {"host", "qemu_mps2_an385", "qemu_mps2_an386", "nucleo_f446re"} <= set(boards)
+    m4 = boards["qemu_mps2_an386"]
+    assert m4.launch == "qemu" and m4.qemu_machine == "mps2-an386" and m4.target == "cortex-m4"
+    argv = m4.launch_argv("fw.elf")
+    assert argv[0] == "timeout" and "qemu-system-arm" in argv and "shift=3" in argv and "-semihosting" in argv
+    assert boards["qemu_mps2_an385"].manifest["build"]["cpu"] == "cortex-m3"
+    assert boards["host"].launch_argv("fw") == ["fw"]
+    assert boards["nucleo_f446re"].launch == "serial" and boards["nucleo_f446re"].flash_size == 512 * 1024
+    for b in boards.values():  # PlatformIO crashes without these
+        assert b.manifest["upload"]["maximum_size"] > 0 and b.manifest["upload"]["maximum_ram_size"] > 0
+    with pytest.raises(Exception, match="known boards"):
+        get_board("no_such_board")
+
+
+# ---- builds ----------------------------------------------------------------------------------------
+
+
+def _multi_env_project(path: Path, model: Path, boards: tuple[str, ...]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "src").mkdir(exist_ok=True)
+    text = "\n".join(ini_text(b, model=model) for b in boards)
+    ini = path / "platformio.ini"
+    if not ini.is_file() or ini.read_text() != text:
+        ini.write_text(text)
+    return path
+
+
+def _boards_here() -> tuple[str, ...]:
+    return BOARDS if HAVE_ARM else ("host",)
+
+
+@pytest.fixture(scope="session")
+def mlperf_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], PioBuild]:
+    """One PlatformIO project per MLPerf model, one env per board, all built once."""
+    root = tmp_path_factory.mktemp("pio_mlperf")
+    out: dict[tuple[str, str], PioBuild] = {}
+    for key in MLPERF_MODELS:
+        proj = _multi_env_project(root / key, mlperf_model(key), _boards_here())
+        for board in _boards_here():
+            out[(key, board)] = build(proj, board, jobs=2)
+    return out
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("key", list(MLPERF_MODELS))
+def test_mlperf_model_bit_exact_on_board(
+    mlperf_builds: dict[tuple[str, str], PioBuild], key: str, board: str
+) -> None:
+    if (key, board) not in mlperf_builds:
+        pytest.skip("ARM toolchain / QEMU not installed")
+    b = mlperf_builds[(key, board)]
+    brd = get_board(board)
+    rep = evaluate_firmware(mlperf_model(key), brd, b.firmware, b.info, seeds=2, profile=(key == "kws"))
+    assert rep.outputs_match, f"{key} on {board}: {rep.mismatches}"
+    assert rep.compared_bytes > 0
+    assert rep.time_min > 0
+    assert rep.timer_unit == ("ns" if board == "host" else "instructions")
+    m = rep.memory
+    # sizes come from the ELF: the weight section holds exactly the compiler's constants (plus alignment)
+    assert b.info.weight_bytes <= m.weights <= b.info.weight_bytes + 16 * 256
+    assert m.code > 1000 and m.static_ram >= m.workspace == b.info.workspace_size
+    assert m.stack_high_water is not None and 0 < m.stack_high_water < (m.stack_reserved or 1 << 30)
+    if key == "kws":
+        assert len(rep.ops) == 13 and abs(sum(o.share for o in rep.ops) - 1.0) < 1e-6
+    if board != "host":
+        check_no_dynamic_memory(b.firmware, what=f"{key} firmware for {board}")
+        if board == "qemu_mps2_an385":
+            assert m.flash < 4 * 1024 * 1024
+
+
+@pytest.mark.pio
+def test_codegen_is_cached_by_model_and_options(mlperf_builds: dict[tuple[str, str], PioBuild]) -> None:
+    b = mlperf_builds[("ad", "host")]
+    gen = b.build_dir / GEN_SUBDIR
+    c_file = gen / f"{b.info.name}.c"
+    before = (c_file.stat().st_mtime_ns, (gen / BUILD_INFO).read_text())
+    again = build(b.project_dir, b.env_name, jobs=2)
+    assert again.info.key == b.info.key
+    assert c_file.stat().st_mtime_ns == before[0], "an unchanged model + options must not regenerate C"
+    assert b.project_dir / "src" in list(b.project_dir.iterdir())
+    assert not any(p.suffix in (".c", ".h") for p in (b.project_dir / "src").iterdir()), (
+        "nothing written to src/"
+    )
+
+
+@pytest.mark.pio
+def test_build_error_names_the_option(tmp_path: Path) -> None:
+    proj = write_project(tmp_path / "p", "host", model=tmp_path / "missing.tflite")
+    with pytest.raises(BuildError, match="custom_microaot_model"):
+        build(proj, "host")
+
+
+@pytest.mark.pio
+@needs_arm
+def test_board_settings_reach_the_build_as_defines(tmp_path: Path) -> None:
+    proj = tmp_path / "defs"
+    (proj / "src").mkdir(parents=True)
+    (proj / "src" / "main.c").write_text(
+        '#include "microaot/platform.h"\n'
+        "#if UAOT_F_CPU != 50000000UL || UAOT_CACHE_ENABLE != 1 || UAOT_FLASH_WAIT_STATES != 2\n"
+        "#error SoC settings did not reach the build\n#endif\n"
+        "#if UAOT_ICOUNT_SHIFT != 2 || UAOT_FLASH_SIZE != 4194304UL || !defined(UAOT_BOARD_QEMU_MPS2_AN385)\n"
+        "#error board settings did not reach the build\n#endif\n"
+        "int main(void) { const char *n = uaot_platform_board_name();\n"
+        '  uaot_platform_write((const unsigned char *)n, 15); uaot_platform_write((const unsigned char *)"\\n", 1);\n'
+        "  return 0; }\n"
+    )
+    (proj / "platformio.ini").write_text(
+        ini_text(
+            "qemu_mps2_an385",
+            model=None,
+            mode="standalone",
+            extra={
+                "board_build.f_cpu": "50000000L",
+                "board_build.microaot.cache": "1",
+                "board_build.microaot.flash_wait_states": "2",
+                "board_build.microaot.icount_shift": "2",
+            },
+        )
+    )
+    build(proj, "qemu_mps2_an385")
+    # pio run -t upload starts the firmware in QEMU; it prints the board name and exits 0
+    r = subprocess.run(
+        pio_argv("run", "-d", str(proj), "-t", "upload"),
+        env=pio_environ(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "qemu_mps2_an385" in r.stdout and "shift=2" in r.stdout
+
+
+# ---- the examples ------------------------------------------------------------------------------------
+
+
+def _example_env(tmp_path: Path) -> dict[str, str]:
+    env = pio_environ()
+    env["PLATFORMIO_WORKSPACE_DIR"] = str(tmp_path / "ws")  # keep .pio out of the checkout
+    return env
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@needs_arm
+def test_example_eval_kws_pio_test_passes(repo: Path, tmp_path: Path) -> None:
+    r = subprocess.run(
+        pio_argv("test", "-d", str(repo / "examples" / "eval_kws"), "-e", "qemu_mps2_an386"),
+        env=_example_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    assert "MATCH (bit-exact)" in out and "instructions per inference" in out
+    assert "6 passed, 0 failed" in out
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@needs_arm
+def test_example_ship_app_builds_and_runs(repo: Path, tmp_path: Path) -> None:
+    proj = repo / "examples" / "ship_app"
+    env = _example_env(tmp_path)
+    r = subprocess.run(
+        pio_argv("run", "-d", str(proj), "-e", "qemu_mps2_an386", "-e", "nucleo_f446re", "-j", "2"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    ws = tmp_path / "ws" / "build"
+    for e in ("qemu_mps2_an386", "nucleo_f446re"):
+        fw = ws / e / "firmware.elf"
+        assert fw.is_file()
+        check_no_dynamic_memory(fw, what=f"ship_app for {e}")
+        assert not (ws / e / "microaot" / "uaot_app_model.c").exists()  # standalone: no RPC glue
+    r = subprocess.run(
+        pio_argv("run", "-d", str(proj), "-e", "qemu_mps2_an386", "-t", "upload"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert "kws: class " in r.stdout
