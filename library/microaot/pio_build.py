@@ -91,16 +91,19 @@ def _file_hash(path: Path | None) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+GENERATOR_PARTS = ("compiler.py", "frontend", "ir", "passes", "planner", "codegen", "rpc/glue.py")
+
+
 def generator_fingerprint() -> str:
-    """microaot's version plus a hash of its Python sources (a changed generator regenerates)."""
+    """microaot's version plus a hash of the generator's Python sources (a changed generator regenerates)."""
     pkg = Path(__file__).resolve().parent
     h = hashlib.sha256(__version__.encode())
-    for p in sorted(pkg.rglob("*.py")):
-        rel = p.relative_to(pkg).as_posix()
-        if rel.startswith(("report/", "tune/", "cli", "boards", "eval", "pio_")):
-            continue  # not part of the C generator
-        h.update(rel.encode())
-        h.update(p.read_bytes())
+    for part in GENERATOR_PARTS:
+        base = pkg / part
+        files = [base] if base.is_file() else sorted(base.rglob("*.py"))
+        for p in files:
+            h.update(p.relative_to(pkg).as_posix().encode())
+            h.update(p.read_bytes())
     return f"{__version__}+{h.hexdigest()[:16]}"
 
 
@@ -257,6 +260,16 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         return None
     except ImportError as exc:
         _fail(f"the microaot Python package is incomplete ({exc}); run scripts/bootstrap.sh")
+        global_env.Exit(1)
+        return None
+    except Exception as exc:  # a compiler bug: still stop the build with a readable message
+        import traceback
+
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+        _fail(
+            f"{model}: internal error of the microaot compiler ({type(exc).__name__}: {exc}); "
+            f"please report it with the model.\n{tb}"
+        )
         global_env.Exit(1)
         return None
     info.settings = {
