@@ -239,3 +239,68 @@ def test_example_ship_app_builds_and_runs(repo: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert "kws: class " in r.stdout
+
+
+# ---- fast unit tests of the pieces ---------------------------------------------------------------
+
+
+def test_src_filter_standalone_leaves_out_rpc_and_port_main(repo: Path) -> None:
+    from microaot.pio_build import BuildInfo, src_filter
+
+    crt = repo / "crt"
+    rpc = src_filter(BuildInfo(key="k", board="qemu_mps2_an386", port="cmsdk", mode="rpc"), crt)
+    alone = src_filter(BuildInfo(key="k", board="qemu_mps2_an386", port="cmsdk", mode="standalone"), crt)
+    assert rpc[0] == "-<*>" and "+<ports/cmsdk/main_rpc.c>" in rpc and "+<src/rpc_server.c>" in rpc
+    assert "+<ports/cmsdk/main_rpc.c>" not in alone and "+<src/rpc_server.c>" not in alone
+    assert "+<ports/cmsdk/startup.c>" in alone and "+<ports/cmsdk/platform_cmsdk.c>" in alone
+
+
+def test_report_text_json_png(tmp_path: Path) -> None:
+    import json
+
+    from microaot.report.evaluation import EvalReport, MemoryReport, OpTime, summary_line
+
+    mem = MemoryReport(
+        code=100,
+        weights=2000,
+        rodata=10,
+        data=4,
+        bss=600,
+        flash=2114,
+        static_ram=604,
+        workspace=512,
+        io_buffers=20,
+        stack_reserved=4096,
+        stack_high_water=300,
+        model_stack=100,
+    )
+    rep = EvalReport(
+        model="/m/kws.tflite",
+        model_hash="ab",
+        board="qemu_mps2_an386",
+        board_name="qemu_mps2_an386",
+        timer_unit="instructions",
+        seeds=2,
+        runs=1,
+        outputs_match=True,
+        compared_bytes=24,
+        time_min=90,
+        time_mean=95.0,
+        time_max=100,
+        memory=mem,
+        ops=[OpTime(0, "CONV_2D", 70.0, 0.7), OpTime(1, "SOFTMAX", 30.0, 0.3)],
+    )
+    text = rep.format_text()
+    for needle in (
+        "MATCH (bit-exact)",
+        "instructions per inference",
+        "weights",
+        "stack high-water",
+        "CONV_2D",
+    ):
+        assert needle in text
+    rep.write_json(tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["memory"]["weights"] == 2000
+    rep.write_png(tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary_line(3, 1) == "3 passed, 1 failed"

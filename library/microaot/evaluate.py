@@ -255,6 +255,13 @@ def eval_model(
     if shift is not None:
         board = board.with_settings(icount_shift=int(shift))
     print(f"microaot: built in {built.seconds:.1f} s; evaluating on {board_id} ...", file=sys.stderr)
+    if board.launch == "serial":
+        if not port:
+            raise MicroaotError(
+                f"board {board_id} is real hardware: connect it and give its serial port, e.g. --port /dev/ttyACM0"
+            )
+        print(f"microaot: flashing {board_id} (pio run -t upload) ...", file=sys.stderr)
+        pio_project.upload(Path(project), env_name)
     rep = evaluate_firmware(model, board, built.firmware, built.info, seeds=seeds, runs=runs, port=port)
     rep.build_seconds = built.seconds
     return rep

@@ -126,3 +126,14 @@ def build(project_dir: Path, env_name: str, *, jobs: int | None = None, verbose:
     if not info_path.is_file():
         raise BuildError(f"{info_path} missing: is microaot in lib_deps of {project_dir}/platformio.ini?")
     return PioBuild(project_dir, env_name, bdir, firmware_of(bdir), BuildInfo.load(info_path), dt)
+
+
+def upload(project_dir: Path, env_name: str, *, upload_port: str | None = None) -> None:
+    """``pio run -t upload -t nobuild``: flash a real board (QEMU/host boards start the firmware instead)."""
+    argv = pio_argv("run", "-d", str(project_dir), "-e", env_name, "-t", "upload", "-t", "nobuild")
+    if upload_port:
+        argv += ["--upload-port", upload_port]
+    proc = subprocess.run(argv, env=pio_environ(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).strip().splitlines()[-20:])
+        raise BuildError(f"`pio run -t upload` failed for {project_dir} (env {env_name}):\n{tail}")
