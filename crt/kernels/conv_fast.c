@@ -80,79 +80,96 @@ static void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, 
     }
 }
 
-/* the parameters the inner loops use, as locals: int8 output stores may alias anything, so reading
- * them through p would reload every field after each store */
-typedef struct {
-    const int32_t *bias, *mult, *shift;
-    int32_t out_c, off, lo, hi;
-} uaot_rq_t;
-
-UAOT_INLINE int8_t uaot_rq(int32_t acc, int32_t m, int32_t l, int32_t r, int32_t off, int32_t lo, int32_t hi)
+/* requantize n accumulators into n int8 outputs: the SMMULR path when the generator emitted the rq
+ * table (see conv.h), the exact double-rounding path otherwise */
+static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, const int32_t *mult,
+                             const int32_t *shift, int32_t off, int32_t lo, int32_t hi, int8_t *out)
 {
-    int32_t v = uaot_mbqm_lr(acc, m, l, r) + off;
-    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+    if (rq != NULL) {
+        if (lo == -128 && hi == 127) {
+            for (int32_t i = 0; i < n; ++i, rq += 4) {
+                out[i] = uaot_sat8(uaot_rq_smmulr(acc[i], rq));
+            }
+        } else {
+            for (int32_t i = 0; i < n; ++i, rq += 4) {
+                out[i] = uaot_clamp8(uaot_rq_smmulr(acc[i], rq), lo, hi);
+            }
+        }
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        out[i] = uaot_requant_out(acc[i], mult[i], shift[i], off, lo, hi);
+    }
 }
 
-/* all output channels of nc (1|2) pixels whose columns are in col */
-UAOT_INLINE void uaot_gemm_block(const uaot_rq_t q, const uint32_t *col, const uint32_t *w, int32_t G,
-                                 const int nc, const int w16, int8_t *out0, int8_t *out1)
+#if UAOT_HAVE_DSP
+/* one group of 4 k for 2 rows x 2 pixels: 16 MACs */
+#define UAOT_GEMM22_I8                                                                                         \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
+    "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
+    "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                                           \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
+    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
+    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
+    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"                                                                    \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"                                                                   \
+    "smlad %[a01], %[t0], %[xb], %[a01]\n\t"                                                                    \
+    "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"                                                                   \
+    "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
+#define UAOT_GEMM22_I16                                                                                        \
+    "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
+    "ldrd %[wa1], %[t1], [%[w]], #8\n\t"                                                                        \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
+    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
+    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
+    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"                                                                    \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"                                                                   \
+    "smlad %[a01], %[t0], %[xb], %[a01]\n\t"                                                                    \
+    "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"                                                                   \
+    "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
+#define UAOT_GEMM22_OPERANDS                                                                                   \
+    : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c), [w] "+r"(w),           \
+      [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1), [xa] "=&r"(xa), [xb] "=&r"(xb)        \
+    : [ce] "r"(cend)                                                                                           \
+    : "cc", "memory"
+#endif
+
+/* accumulators of all output channels of nc (1|2) pixels whose columns are in col:
+ * acc0[oc] (pixel 0), acc1[oc] (pixel 1) */
+UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint32_t *col, const uint32_t *w,
+                                 int32_t G, const int nc, const int w16, int32_t *acc0, int32_t *acc1)
 {
-    const int32_t out_c = q.out_c;
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2) {
-        const int32_t b0 = q.bias[oc], b1 = q.bias[oc + 1];
+        const int32_t b0 = bias[oc], b1 = bias[oc + 1];
         int32_t a00 = b0, a10 = b1, a01 = b0, a11 = b1;
         const uint32_t *c = col;
         const uint32_t *const cend = col + (size_t)G * 2 * nc;
 #if UAOT_HAVE_DSP
         if (nc == 2) {
-            /* 2 rows x 2 pixels per group of 4 k: 16 MACs in 17 (int8 weights) / 14 (w16) instructions */
             uint32_t t0, t1, wa0, wa1, xa, xb;
             if (w16) {
-                __asm__ volatile("1:\n\t"
-                                 "ldrd %[wa0], %[t0], [%[w]], #8\n\t"
-                                 "ldrd %[wa1], %[t1], [%[w]], #8\n\t"
-                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
-                                 "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"
-                                 "smlad %[a00], %[t0], %[xb], %[a00]\n\t"
-                                 "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"
-                                 "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
-                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
-                                 "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"
-                                 "smlad %[a01], %[t0], %[xb], %[a01]\n\t"
-                                 "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"
-                                 "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
-                                 "cmp %[c], %[ce]\n\t"
-                                 "bne 1b\n\t"
-                                 : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c),
-                                   [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1),
-                                   [xa] "=&r"(xa), [xb] "=&r"(xb)
-                                 : [ce] "r"(cend)
-                                 : "cc", "memory");
+                if (G & 1) {
+                    __asm__ volatile(UAOT_GEMM22_I16 UAOT_GEMM22_OPERANDS);
+                }
+                if (c != cend) {
+                    __asm__ volatile("1:\n\t" UAOT_GEMM22_I16 UAOT_GEMM22_I16 "cmp %[c], %[ce]\n\t"
+                                                                               "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+                }
             } else {
-                __asm__ volatile("1:\n\t"
-                                 "ldrd %[t0], %[t1], [%[w]], #8\n\t"
-                                 "sxtb16 %[wa0], %[t0]\n\t"
-                                 "sxtb16 %[t0], %[t0], ror #8\n\t"
-                                 "sxtb16 %[wa1], %[t1]\n\t"
-                                 "sxtb16 %[t1], %[t1], ror #8\n\t"
-                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
-                                 "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"
-                                 "smlad %[a00], %[t0], %[xb], %[a00]\n\t"
-                                 "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"
-                                 "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
-                                 "ldrd %[xa], %[xb], [%[c]], #8\n\t"
-                                 "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"
-                                 "smlad %[a01], %[t0], %[xb], %[a01]\n\t"
-                                 "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"
-                                 "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
-                                 "cmp %[c], %[ce]\n\t"
-                                 "bne 1b\n\t"
-                                 : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c),
-                                   [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1),
-                                   [xa] "=&r"(xa), [xb] "=&r"(xb)
-                                 : [ce] "r"(cend)
-                                 : "cc", "memory");
+                if (G & 1) {
+                    __asm__ volatile(UAOT_GEMM22_I8 UAOT_GEMM22_OPERANDS);
+                }
+                if (c != cend) {
+                    __asm__ volatile("1:\n\t" UAOT_GEMM22_I8 UAOT_GEMM22_I8 "cmp %[c], %[ce]\n\t"
+                                                                             "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+                }
             }
         }
 #endif
@@ -186,18 +203,15 @@ UAOT_INLINE void uaot_gemm_block(const uaot_rq_t q, const uint32_t *col, const u
             }
             c += 2 * nc;
         }
-        const int32_t s0 = q.shift[oc], s1 = q.shift[oc + 1];
-        const int32_t m0 = q.mult[oc], l0 = s0 > 0 ? s0 : 0, r0 = s0 > 0 ? 0 : -s0;
-        const int32_t m1 = q.mult[oc + 1], l1 = s1 > 0 ? s1 : 0, r1 = s1 > 0 ? 0 : -s1;
-        out0[oc] = uaot_rq(a00, m0, l0, r0, q.off, q.lo, q.hi);
-        out0[oc + 1] = uaot_rq(a10, m1, l1, r1, q.off, q.lo, q.hi);
+        acc0[oc] = a00;
+        acc0[oc + 1] = a10;
         if (nc == 2) {
-            out1[oc] = uaot_rq(a01, m0, l0, r0, q.off, q.lo, q.hi);
-            out1[oc + 1] = uaot_rq(a11, m1, l1, r1, q.off, q.lo, q.hi);
+            acc1[oc] = a01;
+            acc1[oc + 1] = a11;
         }
     }
     if (oc < out_c) {
-        int32_t a0 = q.bias[oc], a1 = q.bias[oc];
+        int32_t a0 = bias[oc], a1 = bias[oc];
         const uint32_t *c = col;
         for (int32_t g = 0; g < G; ++g) {
             uint32_t wa, wb;
@@ -219,9 +233,9 @@ UAOT_INLINE void uaot_gemm_block(const uaot_rq_t q, const uint32_t *col, const u
             }
             c += 2 * nc;
         }
-        out0[oc] = uaot_requant_out(a0, q.mult[oc], q.shift[oc], q.off, q.lo, q.hi);
+        acc0[oc] = a0;
         if (nc == 2) {
-            out1[oc] = uaot_requant_out(a1, q.mult[oc], q.shift[oc], q.off, q.lo, q.hi);
+            acc1[oc] = a1;
         }
     }
 }
@@ -236,12 +250,15 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t Kp = UAOT_CONV_GEMM_KP(K);
     const int32_t G = Kp / 4;
+    const int32_t out_c = p->out_c;
     uint32_t *col = (uint32_t *)(void *)scratch;
     int8_t *tmp = (int8_t *)(scratch + 4 * (size_t)Kp);
+    int32_t *acc0 = (int32_t *)(void *)(scratch + 5 * (size_t)Kp);
+    int32_t *acc1 = acc0 + out_c;
     const uint32_t *w = (const uint32_t *)(const void *)filter;
     const int32_t npix = p->out_h * p->out_w;
-    const int32_t out_c = p->out_c;
-    const uaot_rq_t q = {p->bias, p->mult, p->shift, p->out_c, p->output_offset, p->act_min, p->act_max};
+    const int32_t *const bias = p->bias, *const rq = p->rq, *const mult = p->mult, *const shift = p->shift;
+    const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max, out_w = p->out_w;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         int8_t *out_b = output + (size_t)b * npix * out_c;
@@ -249,25 +266,28 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
         if (nc == 2) {
             for (; pix + 2 <= npix; pix += 2) {
                 uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2, tmp);
-                if (++ox == p->out_w) {
+                if (++ox == out_w) {
                     ox = 0;
                     ++oy;
                 }
                 uaot_im2col_s16(p, in_b, oy, ox, col, 1, 2, tmp);
-                if (++ox == p->out_w) {
+                if (++ox == out_w) {
                     ox = 0;
                     ++oy;
                 }
-                uaot_gemm_block(q, col, w, G, 2, w16, out_b + (size_t)pix * out_c, out_b + (size_t)(pix + 1) * out_c);
+                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, acc0, acc1);
+                uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (size_t)pix * out_c);
+                uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (size_t)(pix + 1) * out_c);
             }
         }
         for (; pix < npix; ++pix) {
             uaot_im2col_s16(p, in_b, oy, ox, col, 0, 1, tmp);
-            if (++ox == p->out_w) {
+            if (++ox == out_w) {
                 ox = 0;
                 ++oy;
             }
-            uaot_gemm_block(q, col, w, G, 1, w16, out_b + (size_t)pix * out_c, NULL);
+            uaot_gemm_block(bias, out_c, col, w, G, 1, w16, acc0, acc1);
+            uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (size_t)pix * out_c);
         }
     }
     return UAOT_OK;
@@ -308,11 +328,37 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
         (a3) = uaot_smlatt(xb_, wb_, (a3));                                                                    \
     } while (0)
 
-uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                             const int8_t *filter, int8_t *output)
+#if UAOT_HAVE_DSP
+#define UAOT_DW_TAP_ASM(addr)                                                                                   \
+    "ldr %[v], " addr "\n\t"                                                                                    \
+    "ldrd %[wa], %[wb], [%[wg]], #8\n\t"                                                                        \
+    "sxtb16 %[xa], %[v]\n\t"                                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                             \
+    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t"                                                                     \
+    "smlatt %[a2], %[xa], %[wa], %[a2]\n\t"                                                                     \
+    "smlabb %[a1], %[v], %[wb], %[a1]\n\t"                                                                      \
+    "smlatt %[a3], %[v], %[wb], %[a3]\n\t"
+#endif
+
+UAOT_INLINE void uaot_dw_zero_tap(uint32_t zw, const uint32_t *wg, int32_t *a0, int32_t *a1, int32_t *a2,
+                                  int32_t *a3)
 {
-    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->depth_mult != 1 ||
-        ((uintptr_t)filter & 3u) != 0u) {
+    *a0 = uaot_smlabb(zw, wg[0], *a0);
+    *a2 = uaot_smlatt(zw, wg[0], *a2);
+    *a1 = uaot_smlabb(zw, wg[1], *a1);
+    *a3 = uaot_smlatt(zw, wg[1], *a3);
+}
+
+static int32_t uaot_ceil_div(int32_t a, int32_t b)
+{
+    return a <= 0 ? -((-a) / b) : (a + b - 1) / b;
+}
+
+uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                             const int8_t *filter, int8_t *output, uint8_t *scratch)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
+        ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
     /* everything as locals (int8 stores below may alias *p) */
@@ -321,14 +367,15 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
     const int32_t in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, dil_h = p->dil_h, dil_w = p->dil_w;
     const int32_t pad_top = p->pad_top, pad_left = p->pad_left, batches = p->batches;
-    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift, *const rq = p->rq;
     const uint32_t *wp = (const uint32_t *)(const void *)filter;
     const int32_t zp = -p->input_offset;
     const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
     const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max;
-    const int32_t rs = in_w * C;           /* input row stride */
+    const int32_t rs = in_w * C; /* input row stride */
     const int32_t dy = dil_h * rs, dx = dil_w * C;
     const int is3x3 = k_h == 3 && k_w == 3;
+    int32_t *acc = (int32_t *)(void *)scratch;
     for (int32_t b = 0; b < batches; ++b) {
         const int8_t *in_b = input + (size_t)b * in_h * rs;
         int8_t *out = output + (size_t)b * out_h * out_w * C;
@@ -339,10 +386,33 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                 const int32_t ix0 = ox * stride_w - pad_left;
                 const int interior = y_in && ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w;
                 const int8_t *base = in_b + iy0 * rs + ix0 * C;
+                /* in-bounds kx range [kx0, kx1) for border pixels */
+                int32_t kx0 = uaot_ceil_div(-ix0, dil_w), kx1 = uaot_ceil_div(in_w - ix0, dil_w);
+                kx0 = kx0 < 0 ? 0 : (kx0 > k_w ? k_w : kx0);
+                kx1 = kx1 < kx0 ? kx0 : (kx1 > k_w ? k_w : kx1);
                 const uint32_t *wg = wp;
                 for (int32_t g = 0; g < G4; ++g) {
                     const int32_t c0 = 4 * g;
                     int32_t a0 = bias[c0], a1 = bias[c0 + 1], a2 = bias[c0 + 2], a3 = bias[c0 + 3];
+#if UAOT_HAVE_DSP
+                    if (interior && is3x3) {
+                        /* 36 MACs in 78 instructions */
+                        const int8_t *s0 = base + c0;
+                        uint32_t v, xa, wa, wb;
+                        __asm__ volatile(UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
+                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
+                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0),
+                                           [wg] "+r"(wg), [v] "=&r"(v), [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                                         : [dx] "r"(dx), [dyx] "r"(dy - dx)
+                                         : "memory");
+                    } else
+#endif
                     if (interior && is3x3) {
                         const int8_t *s0 = base + c0;
                         UAOT_DW_TAP(s0, wg, a0, a1, a2, a3);
@@ -357,42 +427,38 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                         UAOT_DW_TAP(s0 + dx, wg + 14, a0, a1, a2, a3);
                         UAOT_DW_TAP(s0 + 2 * dx, wg + 16, a0, a1, a2, a3);
                         wg += 18;
-                    } else if (interior) {
+                    } else {
                         const int8_t *row = base + c0;
                         for (int32_t ky = 0; ky < k_h; ++ky, row += dy) {
-                            const int8_t *src = row;
-                            for (int32_t kx = 0; kx < k_w; ++kx, src += dx, wg += 2) {
+                            const int32_t iy = iy0 + ky * dil_h;
+                            if (iy < 0 || iy >= in_h) {
+                                for (int32_t kx = 0; kx < k_w; ++kx, wg += 2) {
+                                    uaot_dw_zero_tap(zw, wg, &a0, &a1, &a2, &a3);
+                                }
+                                continue;
+                            }
+                            int32_t kx = 0;
+                            for (; kx < kx0; ++kx, wg += 2) {
+                                uaot_dw_zero_tap(zw, wg, &a0, &a1, &a2, &a3);
+                            }
+                            const int8_t *src = row + kx0 * dx;
+                            for (; kx < kx1; ++kx, src += dx, wg += 2) {
                                 UAOT_DW_TAP(src, wg, a0, a1, a2, a3);
                             }
-                        }
-                    } else {
-                        for (int32_t ky = 0; ky < k_h; ++ky) {
-                            const int32_t iy = iy0 + ky * dil_h;
-                            for (int32_t kx = 0; kx < k_w; ++kx, wg += 2) {
-                                const int32_t ix = ix0 + kx * dil_w;
-                                uint32_t xa = zw, xb = zw;
-                                if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
-                                    const uint32_t v = uaot_ld32(in_b + iy * rs + ix * C + c0);
-                                    xa = uaot_sxtb16(v);
-                                    xb = uaot_sxtb16_r8(v);
-                                }
-                                const uint32_t wa = wg[0], wb = wg[1];
-                                a0 = uaot_smlabb(xa, wa, a0);
-                                a2 = uaot_smlatt(xa, wa, a2);
-                                a1 = uaot_smlabb(xb, wb, a1);
-                                a3 = uaot_smlatt(xb, wb, a3);
+                            for (; kx < k_w; ++kx, wg += 2) {
+                                uaot_dw_zero_tap(zw, wg, &a0, &a1, &a2, &a3);
                             }
                         }
                     }
-                    out[c0] = uaot_requant_out(a0, mult[c0], shift[c0], off, lo, hi);
-                    out[c0 + 1] = uaot_requant_out(a1, mult[c0 + 1], shift[c0 + 1], off, lo, hi);
-                    out[c0 + 2] = uaot_requant_out(a2, mult[c0 + 2], shift[c0 + 2], off, lo, hi);
-                    out[c0 + 3] = uaot_requant_out(a3, mult[c0 + 3], shift[c0 + 3], off, lo, hi);
+                    acc[c0] = a0;
+                    acc[c0 + 1] = a1;
+                    acc[c0 + 2] = a2;
+                    acc[c0 + 3] = a3;
                 }
                 for (int32_t c = 4 * G4; c < C; ++c) {
                     const int32_t j = c - 4 * G4;
                     const uint32_t *wc = wp + (size_t)G4 * taps * 2 + (j & 1);
-                    int32_t acc = bias[c];
+                    int32_t a = bias[c];
                     for (int32_t ky = 0; ky < k_h; ++ky) {
                         const int32_t iy = iy0 + ky * dil_h;
                         for (int32_t kx = 0; kx < k_w; ++kx, wc += 2) {
@@ -403,11 +469,12 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                             }
                             const uint32_t wv = wc[0];
                             const int32_t wt = (int32_t)(int16_t)(uint16_t)((j & 2) ? (wv >> 16) : (wv & 0xFFFFu));
-                            acc += x * wt;
+                            a += x * wt;
                         }
                     }
-                    out[c] = uaot_requant_out(acc, mult[c], shift[c], off, lo, hi);
+                    acc[c] = a;
                 }
+                uaot_requant_row(acc, C, rq, mult, shift, off, lo, hi, out);
             }
         }
     }

@@ -9,6 +9,9 @@
 
 UAOT_INLINE int8_t uaot_fc_out(const uaot_fc_s8_params_t *p, int32_t acc, int32_t o)
 {
+    if (p->rq != NULL) {
+        return uaot_clamp8(uaot_rq_smmulr(acc, p->rq + 4 * o), p->act_min, p->act_max);
+    }
     const int32_t mult = p->mult_pc != NULL ? p->mult_pc[o] : p->mult;
     const int32_t shift = p->shift_pc != NULL ? p->shift_pc[o] : p->shift;
     return uaot_requant_out(acc, mult, shift, p->output_offset, p->act_min, p->act_max);

@@ -120,6 +120,45 @@ UAOT_INLINE int32_t uaot_mbqm_fast(int32_t x, int32_t multiplier, int32_t shift)
     return uaot_mbqm_lr(x, multiplier, shift > 0 ? shift : 0, shift > 0 ? 0 : -shift);
 }
 
+/* SMMULR: (a * b + 2^31) >> 32 */
+UAOT_INLINE int32_t uaot_smmulr(int32_t a, int32_t b)
+{
+#if UAOT_HAVE_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* Requantization with a precomputed table row {m, l1, r, bias} (generator: codegen/ops/_pack.py
+ * rq_table), valid when the generator proved that x << l1 fits int32 (l1 = max(shift,0) + 1) and
+ * 1 <= r = -shift <= 22, or m = 0:
+ *   SMMULR(x << l1, m) = (x*2^l*m + 2^30) >> 31 = SaturatingRoundingDoublingHighMul(x*2^l, m) = y,
+ *   RoundingDivideByPOT(y, r) + out_off = (y + 2^(r-1) - (y < 0) + out_off*2^r) >> r   (|y| < 2^30,
+ *   no overflow), with bias = 2^(r-1) + out_off*2^r. Returns the value before the activation clamp. */
+UAOT_INLINE int32_t uaot_rq_smmulr(int32_t x, const int32_t *rq)
+{
+    const int32_t y = uaot_smmulr((int32_t)((uint32_t)x << rq[1]), rq[0]);
+    return (y + rq[3] + (y >> 31)) >> rq[2];
+}
+
+UAOT_INLINE int8_t uaot_clamp8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* saturate to int8 (SSAT #8) */
+UAOT_INLINE int8_t uaot_sat8(int32_t v)
+{
+#if UAOT_HAVE_DSP
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+#endif
+}
+
 UAOT_INLINE int8_t uaot_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,
                                     int32_t hi)
 {

@@ -25,6 +25,11 @@ typedef struct {
     const int32_t *bias;
     const int32_t *mult;       /* per output channel requantization multiplier */
     const int32_t *shift;      /* per output channel shift (> 0 = left) */
+    /* NULL, or 4 int32 per output channel {mult, l1, r, half} (microaot/simd.h uaot_rq_smmulr), emitted
+     * only when the generator proved for every channel with a non-zero multiplier that
+     * |acc| << (max(shift, 0) + 1) fits int32 and shift <= -1: the fast kernels (conv_fast.h) then
+     * requantize with SMMULR + one rounding shift, exact under that bound. Reference kernels ignore it. */
+    const int32_t *rq;
 } uaot_conv_s8_params_t;
 
 typedef struct {

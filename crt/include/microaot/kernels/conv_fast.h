@@ -10,7 +10,8 @@
  *   scratch: UAOT_CONV_GEMM_SCRATCH(K) bytes, 4-aligned.
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
  *   filter: int16, G = ceil(out_c/4) groups; group g, tap t: words (w[4g],w[4g+2]), (w[4g+1],w[4g+3])
- *   at [(g*taps + t)*2], zeros beyond out_c. */
+ *   at [(g*taps + t)*2], zeros beyond out_c. scratch: UAOT_DW_SIMD4_SCRATCH(C) bytes (accumulators), 4-aligned.
+ * Both requantize through p->rq (SMMULR) when the generator emitted it, else exactly as conv.c. */
 #ifndef MICROAOT_KERNELS_CONV_FAST_H
 #define MICROAOT_KERNELS_CONV_FAST_H
 
@@ -20,8 +21,9 @@
 #include "microaot/status.h"
 
 #define UAOT_CONV_GEMM_KP(K) ((((K) + 3) / 4) * 4)
-/* two int16 columns + one int8 gather row */
-#define UAOT_CONV_GEMM_SCRATCH(K) (5 * UAOT_CONV_GEMM_KP(K))
+/* two int16 columns + one int8 gather row + two rows of out_c int32 accumulators */
+#define UAOT_CONV_GEMM_SCRATCH(K, OUT_C) (5 * UAOT_CONV_GEMM_KP(K) + 8 * (OUT_C))
+#define UAOT_DW_SIMD4_SCRATCH(C) (4 * (C))
 
 uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                      int8_t *output, uint8_t *scratch);
@@ -32,6 +34,6 @@ uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const i
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                             const int8_t *filter, int8_t *output);
+                                             const int8_t *filter, int8_t *output, uint8_t *scratch);
 
 #endif

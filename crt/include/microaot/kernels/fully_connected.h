@@ -19,6 +19,7 @@ typedef struct {
     int32_t mult, shift;
     const int32_t *mult_pc;
     const int32_t *shift_pc;
+    const int32_t *rq; /* NULL or {mult, l1, r, half} per output: as in uaot_conv_s8_params_t (fc_fast.h only) */
 } uaot_fc_s8_params_t;
 
 typedef struct {

@@ -19,7 +19,7 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._pack import pack_depthwise_simd4, pack_row_blocks
+from microaot.codegen.ops._pack import fast_requant_ok, pack_depthwise_simd4, pack_row_blocks, rq_table
 from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
 from microaot.ir.graph import Graph, Operator
 
@@ -84,14 +84,16 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     mults, shifts = per_channel_multipliers(ctx, s_in, w, s_out, oc)
     fb = folded_bias(ctx, bias, rows, -zp_in)
     lo, hi = act_range_s8(ctx, act, s_out, zp_out)
+    knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
+    algo = knobs.get("algo", "direct")
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
         "bias": ctx.const_array("bias", "int32_t", fb),
         "mult": ctx.const_array("mult", "int32_t", mults),
         "shift": ctx.const_array("shift", "int32_t", shifts),
+        "rq": (ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out))
+               if algo != "direct" and fast_requant_ok(fb, rows, mults, shifts) else "NULL"),
     })
-    knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
-    algo = knobs.get("algo", "direct")
     if algo == "gemm":
         w16 = bool(knobs["w16"])
         packed = pack_row_blocks(rows, 2, w16)
@@ -104,21 +106,25 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
                              f"{ctx.scratch_ptr})")
     if algo == "simd4":
         arr = ctx.const_array("wdw16", "int16_t", pack_depthwise_simd4(wd.reshape(-1, oc)))
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the simd4 schedule has no scratch buffer")
         return Lowering(families=("conv_fast",),
                         call=f"uaot_depthwise_conv2d_s8_simd4({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, "
-                             f"{ctx.out_ptr(0)})")
+                             f"{ctx.out_ptr(0)}, {ctx.scratch_ptr})")
     return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 
 def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
                   schedule: dict[str, Any] | None = None) -> int:
-    """Scratch bytes of the chosen CONV_2D variant (UAOT_CONV_GEMM_SCRATCH for gemm)."""
+    """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
     knobs = resolve(graph, op, target, schedule)
-    if knobs.get("algo") != "gemm":
-        return 0
     w = graph.tensors[op.inputs[1]]
-    k = int(np.prod(w.shape[1:]))
-    return 5 * ((k + 3) // 4 * 4)
+    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, out_c)
+        k = int(np.prod(w.shape[1:]))
+        return 5 * ((k + 3) // 4 * 4) + 8 * int(w.shape[0])
+    if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C)
+        return 4 * int(w.shape[-1])
+    return 0
 
 
 @register("CONV_2D", scratch=_conv_scratch)
@@ -126,7 +132,7 @@ def lower_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=False)
 
 
-@register("DEPTHWISE_CONV_2D")
+@register("DEPTHWISE_CONV_2D", scratch=_conv_scratch)
 def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=True)
 

@@ -16,7 +16,7 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._pack import pack_row_blocks
+from microaot.codegen.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
 from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
 from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier
@@ -71,13 +71,18 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         mults, shifts = per_channel_multipliers(ctx, s_in, w, s_out, n_out)
         fields.update(mult=0, shift=0, mult_pc=ctx.const_array("mult", "int32_t", mults),
                       shift_pc=ctx.const_array("shift", "int32_t", shifts))
+        fm, fs = mults, shifts
     else:
         # TFLM GetQuantizedConvolutionMultipler: float32 product first, then / double(output scale)
         prod = float(np.float32(s_in) * np.float32(w.quant.scale0))
         m, s = quantize_multiplier(prod / s_out)
         fields.update(mult=m, shift=s, mult_pc="NULL", shift_pc="NULL")
-    p = ctx.params("uaot_fc_s8_params_t", fields)
+        fm, fs = [m] * n_out, [s] * n_out
     knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
+    fields["rq"] = (ctx.const_array("rq", "int32_t", rq_table(fm, fs, zp_out))
+                    if knobs.get("algo") != "direct" and fast_requant_ok(fb, wd.reshape(n_out, n_in), fm, fs)
+                    else "NULL")
+    p = ctx.params("uaot_fc_s8_params_t", fields)
     if knobs.get("algo") == "simd4":
         w16 = bool(knobs["w16"])
         packed = pack_row_blocks(wd.reshape(n_out, n_in), 4, w16)
