@@ -19,13 +19,15 @@ wrong result.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import os
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +35,8 @@ from microaot.errors import RpcError
 from microaot.rpc import protocol as P
 from microaot.rpc.framing import FrameDecoder, FrameEvent, encode_frame
 from microaot.rpc.transport import LoggingTransport, RpcLinkError, Transport, open_transport
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DeviceInfo", "DeviceResetError", "DeviceStats", "OpProfile", "Profile", "Reply", "RpcCommandError",
@@ -204,6 +208,27 @@ class DeviceStats:
     runs_total: int
 
 
+def _parses_reply(cmd: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """A reply body too short or inconsistent for its command (firmware of another version, a
+    corrupted device) raises RpcError naming the command, not struct.error/IndexError."""
+
+    def deco(fn: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(fn)
+        def wrapper(self: Session, *args: Any, **kw: Any) -> _T:
+            try:
+                return fn(self, *args, **kw)
+            except (struct.error, IndexError) as e:
+                raise RpcError(
+                    f"{cmd}: malformed reply from {self.name} ({e}); host and firmware protocol versions "
+                    "differ or the device is corrupted: rebuild and reflash the firmware "
+                    "(MICROAOT_RPC_LOG=file dumps the traffic)"
+                ) from None
+
+        return wrapper
+
+    return deco
+
+
 class Session:
     """One RPC conversation with a device. Not thread safe; one request at a time."""
 
@@ -351,6 +376,7 @@ class Session:
         return r
 
     # ------------------------------------------------------------------ commands
+    @_parses_reply("HELLO")
     def hello(self) -> DeviceInfo:
         """Negotiate the protocol version, learn the session nonce and everything about the model."""
         r = self.request(P.Cmd.HELLO, bytes([P.PROTOCOL_MIN_VERSION, P.PROTOCOL_VERSION]))
@@ -376,6 +402,7 @@ class Session:
                                ws, wb, P.TIME_UNITS.get(unit, f"unit{unit}"), flags, abi, f"{rmaj}.{rmin}", r.nonce)
         return self.info
 
+    @_parses_reply("INFO")
     def _tensor_info(self, kind: int, index: int) -> TensorInfo:
         d = self.request(P.Cmd.INFO, P.INFO_ARGS.pack(kind, 0, index)).data
         dtype, rank, idx, nbytes, scale, zp = P.INFO_TENSOR_FIXED.unpack_from(d)
@@ -388,6 +415,7 @@ class Session:
             raise RpcError(f"INFO: {'input' if kind == 0 else 'output'} {index} has unknown dtype code {dtype}")
         return TensorInfo(idx, name, P.DTYPES[dtype], tuple(int(x) for x in dims), nbytes, float(scale), zp)
 
+    @_parses_reply("INFO")
     def _op_name(self, index: int) -> str:
         d = self.request(P.Cmd.INFO, P.INFO_ARGS.pack(2, 0, index)).data
         n = d[2]
@@ -440,6 +468,7 @@ class Session:
             buf += part
         return np.frombuffer(bytes(buf), dtype=ti.np_dtype).astype(np.dtype(ti.dtype)).reshape(ti.shape)
 
+    @_parses_reply("RUN")
     def run(self, n: int = 1, *, timeout: float | None = None) -> RunTiming:
         """Run the model n times on the device; on-device time of each run in the timer unit."""
         if n < 1:
@@ -453,6 +482,7 @@ class Session:
         per = struct.unpack_from(f"<{kept}I", d, P.RUN_FIXED.size)
         return RunTiming(rn, P.TIME_UNITS.get(unit, f"unit{unit}"), tmin, tmax, total, tuple(per))
 
+    @_parses_reply("PROFILE")
     def profile(self, runs: int = 1, *, timeout: float | None = None) -> Profile:
         """Time per operator (op_begin/op_end hooks), summed over ``runs`` runs."""
         info = self._need_info()
@@ -463,16 +493,20 @@ class Session:
         d = self.request(P.Cmd.PROFILE, P.PROFILE_ARGS.pack(runs, 0, 0), timeout=timeout).data
         num_ops, first, count, unit, _r, nruns, _r2, total = P.PROFILE_FIXED.unpack_from(d)
         times = list(struct.unpack_from(f"<{count}Q", d, P.PROFILE_FIXED.size))
-        while len(times) < num_ops:
+        while len(times) < num_ops == len(info.op_names):
             d = self.request(P.Cmd.PROFILE, P.PROFILE_ARGS.pack(0, len(times), 0)).data
             _n, first, count, *_rest = P.PROFILE_FIXED.unpack_from(d)
             if count == 0:
                 raise RpcError(f"PROFILE: device returned no entries from operator {len(times)} ({self.name})")
             times += struct.unpack_from(f"<{count}Q", d, P.PROFILE_FIXED.size)
-        names = info.op_names if len(info.op_names) == num_ops else tuple(f"op{k}" for k in range(num_ops))
+        if num_ops != len(info.op_names) or len(times) != num_ops:
+            raise RpcError(f"PROFILE: {self.name} reports {num_ops} operators ({len(times)} times), HELLO said "
+                           f"{len(info.op_names)}; call hello() again, or reflash the firmware")
+        names = info.op_names
         ops = tuple(OpProfile(k, names[k], t, t / max(nruns, 1)) for k, t in enumerate(times))
         return Profile(nruns, P.TIME_UNITS.get(unit, f"unit{unit}"), total, ops)
 
+    @_parses_reply("STATS")
     def stats(self) -> DeviceStats:
         d = self.request(P.Cmd.STATS).data
         v = P.STATS_FIXED.unpack_from(d)
