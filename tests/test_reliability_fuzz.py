@@ -2,9 +2,9 @@
 
 The harness is tests/fuzz/rpc_fuzz.c (input format and oracles at its top), the seed corpus
 tests/fuzz/corpus/ (tests/fuzz/make_corpus.py writes it: every golden frame, a valid request of every
-command, whole sessions). Two builds are fuzzed side by side for a bounded time: the default
-512-byte max payload and the smallest allowed one (128). New corpus entries go to a temporary folder,
-never into the repository.
+command, whole sessions). Three builds are fuzzed side by side for a bounded time: the default
+512-byte max payload, the smallest allowed one (128), and a profile table of one entry. New corpus
+entries go to a temporary folder, never into the repository.
 
 Any crash fails the test and names the reproducer; check it in as tests/fuzz/crashes/<name> (the
 replay test below then runs it on every build) and fix the server.
@@ -35,8 +35,10 @@ CORPUS = FUZZ_DIR / "corpus"
 CRASHES = FUZZ_DIR / "crashes"
 C_DIR = Path(__file__).parent / "c"
 CLANG = shutil.which("clang") or shutil.which("clang-14")
-SECONDS = int(os.environ.get("MICROAOT_FUZZ_SECONDS", "15"))
-BUILDS = {"payload512": {}, "payload128": {"UAOT_RPC_MAX_PAYLOAD": "128"}}
+SECONDS = int(os.environ.get("MICROAOT_FUZZ_SECONDS", "10"))
+# the default build, the smallest max payload, and a profile table smaller than the model (PROFILE
+# answers ERR_UNSUPPORTED, the op hooks skip the table)
+BUILDS = {"payload512": {}, "payload128": {"UAOT_RPC_MAX_PAYLOAD": "128"}, "max_ops1": {"UAOT_RPC_MAX_OPS": "1"}}
 FAKE = SimpleNamespace(name="fake", header=C_DIR / "rpc_fake_model.h", sources=[C_DIR / "rpc_fake_model.c"],
                        kernel_sources=[], workspace_size=32, graph=None)
 
