@@ -61,8 +61,11 @@ class Board:
         if self.launch != "qemu" or not self.qemu_machine:
             raise BoardError(f"board {self.id} is not a QEMU board")
         shift = self.icount_shift if self.icount_shift >= 0 else 3
+        # --foreground keeps QEMU in the caller's process group, so killing that group (a CI or shell
+        # time-out) also ends QEMU; without it coreutils timeout moves itself and QEMU to a new group
         return [
             "timeout",
+            "--foreground",
             "-k",
             "5",
             str(int(timeout if timeout is not None else self.timeout)),

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +41,21 @@ class Transport(Protocol):
     def describe(self) -> str: ...
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM when the Python process dies, however it dies.
+
+    A device process (host board, or coreutils timeout wrapping QEMU, which forwards the signal)
+    must never outlive the session that started it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
 class SubprocessTransport:
     """A child process's stdin (to the device) and stdout (from the device); stderr is kept."""
 
@@ -48,7 +65,7 @@ class SubprocessTransport:
         try:
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                bufsize=0, cwd=cwd, env=env,
+                bufsize=0, cwd=cwd, env=env, preexec_fn=_die_with_parent,
             )
         except OSError as e:
             raise RpcLinkError(f"cannot start {self.argv[0]}: {e}") from None
