@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +114,8 @@ def _jsonable(v: Any) -> Any:
 
 def read_log(path: str | Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
     """All records (raw dicts) of a JSON-lines log, in file order. Blank lines are skipped; a
-    truncated last line (an interrupted write) is ignored; any other bad line is an error."""
+    truncated record (a line starting with ``{`` that does not parse: an interrupted write) is
+    skipped with a warning; any other line that is not JSON is an error (not a tuning log)."""
     p = Path(path)
     if not p.is_file():
         if missing_ok:
@@ -128,8 +130,9 @@ def read_log(path: str | Path, *, missing_ok: bool = False) -> list[dict[str, An
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
-            if ln == len(lines):
-                continue  # an interrupted append: the line is incomplete
+            if line.startswith("{"):
+                warnings.warn(f"tuning log {p}:{ln}: incomplete record skipped (interrupted write?)", stacklevel=2)
+                continue
             raise TuningLogError(f"tuning log {p}:{ln}: not JSON ({e.msg}); fix or delete that line") from None
         if isinstance(rec, dict):
             out.append(rec)

@@ -1,0 +1,178 @@
+"""Tuning log (read / append / merge / keys / best entry), the compile hook, and the searchers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microaot.compiler import compile_model
+from microaot.frontend.tflite import load_tflite
+from microaot.testing import modelgen
+from microaot.tune import space
+from microaot.tune.log import (
+    GENERATOR,
+    TuneRecord,
+    TuningLogError,
+    append_records,
+    best_records,
+    best_schedules,
+    merge_logs,
+    read_log,
+    read_records,
+)
+from microaot.tune.search import CoordinateSearch, GridSearch, make_searcher
+
+MODELS = Path("/work/shared/models")
+
+
+def rec(sig: str, t: float | None, knobs: dict | None = None, **kw: object) -> TuneRecord:
+    base: dict = {"board": "qemu_mps2_an386", "target": "cortex-m4"}
+    base.update(kw)
+    return TuneRecord(signature=sig, knobs=knobs or {"k": t}, time=t, **base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def conv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("m") / "conv.tflite"
+    p.write_bytes(modelgen.conv2d_model(np.random.default_rng(3), input_shape=(1, 6, 6, 8), filters=8,
+                                        kernel=(3, 3), activation="RELU"))
+    return p
+
+
+def test_append_read_roundtrip_and_never_lose(tmp_path: Path) -> None:
+    log = tmp_path / "t.jsonl"
+    assert append_records(log, [rec("A", 10.0), rec("B", 5.0)]) == 2
+    assert append_records(log, [rec("A", 7.0, error=None, bitexact=False)]) == 1
+    rs = read_records(log)
+    assert [(r.signature, r.time, r.bitexact) for r in rs] == [("A", 10.0, True), ("B", 5.0, True), ("A", 7.0, False)]
+    d = read_log(log)[0]
+    for key in ("signature", "board", "target", "generator", "knobs", "time", "bitexact", "v"):
+        assert key in d
+    assert d["generator"] == GENERATOR
+    # a truncated last line (interrupted write) is skipped and the next append starts a fresh line
+    with log.open("a") as f:
+        f.write('{"signature": "C", "ti')
+    with pytest.warns(UserWarning, match="incomplete record"):
+        assert len(read_records(log)) == 3
+    append_records(log, [rec("D", 1.0)])
+    with pytest.warns(UserWarning, match="incomplete record"):
+        assert [r.signature for r in read_records(log)] == ["A", "B", "A", "D"]
+    assert sum(1 for ln in log.read_text().splitlines() if ln.strip()) == 5
+
+
+def test_bad_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
+    log = tmp_path / "t.jsonl"
+    log.write_text('{"signature": "A"}\nnot json\n{"signature": "B"}\n')
+    with pytest.raises(TuningLogError, match=r"t.jsonl:2"):
+        read_log(log)
+    with pytest.raises(TuningLogError, match="does not exist"):
+        read_log(tmp_path / "missing.jsonl")
+    assert read_log(tmp_path / "missing.jsonl", missing_ok=True) == []
+
+
+def test_merge_appends_only_new_records(tmp_path: Path) -> None:
+    a, b, out = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "out.jsonl"
+    append_records(a, [rec("A", 1.0), rec("B", 2.0)])
+    append_records(b, [rec("B", 2.0), rec("C", 3.0)])
+    append_records(out, [rec("A", 1.0)])
+    assert merge_logs(out, [a, b]) == 2
+    assert [r.signature for r in read_records(out)] == ["A", "B", "C"]
+    assert merge_logs(out, [a, b]) == 0
+
+
+def test_best_records_keys() -> None:
+    rs = [
+        rec("A", 10.0), rec("A", 4.0, bitexact=False), rec("A", 3.0, error="did not build"), rec("A", 6.0),
+        rec("A", 1.0, target="cortex-m7"), rec("A", 2.0, generator="0.0.1"), rec("A", 0.5, board="other"),
+        rec("B", None),
+    ]
+    best = best_records(rs, target="cortex-m4", board="qemu_mps2_an386")
+    assert set(best) == {"A"} and best["A"].time == 6.0
+    assert best_records(rs, target="cortex-m7")["A"].time == 1.0
+    # no board given: the board of the most recent record for that signature
+    assert best_records(rs, target="cortex-m4")["A"].board == "other"
+    assert best_records(rs[:4], target="cortex-m4")["A"].time == 6.0
+
+
+def test_best_schedules_by_signature_and_legacy(tmp_path: Path, conv_model: Path) -> None:
+    g = load_tflite(conv_model)
+    op = g.operators[0]
+    sig = space.op_signature(g, op)
+    cands = space.candidates(g, op, "cortex-m4")
+    assert len(cands) >= 2, "CONV_2D int8 should have schedule variants on cortex-m4"
+    other = cands[-1]
+    log = tmp_path / "t.jsonl"
+    append_records(log, [rec(sig, 100.0, cands[0]), rec(sig, 50.0, other),
+                         rec(sig, 10.0, {"no_such_knob": 1}, board="qemu_mps2_an386")])
+    # the fastest entry has an unknown knob: it is skipped (regenerated kernels), not an error
+    assert best_schedules(log, g, target="cortex-m4") == {}
+    log.write_text("")
+    append_records(log, [rec(sig, 100.0, cands[0]), rec(sig, 50.0, other)])
+    assert best_schedules(log, g, target="cortex-m4", board="qemu_mps2_an386") == {0: other}
+    assert best_schedules(log, g, target="cortex-m4", board="host") == {}
+    assert best_schedules(log, g, target="generic") == {}
+    legacy = tmp_path / "legacy.jsonl"
+    legacy.write_text(json.dumps({"op_index": 0, "knobs": other, "time": 1.0}) + "\n")
+    assert best_schedules(legacy, g, target="cortex-m4") == {0: other}
+
+
+def test_compile_model_picks_the_log_entry(tmp_path: Path, conv_model: Path) -> None:
+    g = load_tflite(conv_model)
+    op = g.operators[0]
+    cands = space.candidates(g, op, "cortex-m4")
+    other = next(c for c in cands if c != space.default_schedule(g, op, "cortex-m4"))
+    log = tmp_path / "t.jsonl"
+    append_records(log, [rec(space.op_signature(g, op), 1.0, other)])
+    a = compile_model(conv_model, tmp_path / "a", target="cortex-m4", tuning_log=log, board="qemu_mps2_an386")
+    b = compile_model(conv_model, tmp_path / "b", target="cortex-m4", schedules={0: other})
+    c = compile_model(conv_model, tmp_path / "c", target="cortex-m4")
+    assert a.sources[0].read_text() == b.sources[0].read_text()
+    # the entry is for cortex-m4: a generic build ignores it
+    d = compile_model(conv_model, tmp_path / "d", target="generic", tuning_log=log)
+    e = compile_model(conv_model, tmp_path / "e", target="generic")
+    assert d.sources[0].read_text() == e.sources[0].read_text()
+    assert c.sources[0].exists()
+
+
+def test_grid_search_enumerates_distinct_non_default() -> None:
+    space_ = {"algo": ["direct", "gemm"], "cols": [1, 2]}
+
+    def canon(k: dict) -> dict:
+        return {"algo": "direct"} if k["algo"] == "direct" else dict(k)
+
+    s = make_searcher(space_, {"algo": "direct"}, budget=10, canon=canon, n_distinct=3)
+    assert isinstance(s, GridSearch)
+    got = []
+    while (c := s.propose()) is not None:
+        got.append(c)
+        s.report(c, 1.0)
+    assert got == [{"algo": "gemm", "cols": 1}, {"algo": "gemm", "cols": 2}]
+
+
+def test_coordinate_search_budget_and_descent() -> None:
+    space_ = {"a": list(range(6)), "b": list(range(6)), "c": [0, 1]}
+
+    def cost(k: dict) -> float:
+        return (k["a"] - 4) ** 2 + (k["b"] - 1) ** 2 + 3 * k["c"] + 1.0
+
+    default = {"a": 0, "b": 0, "c": 1}
+    s = make_searcher(space_, default, budget=14)
+    assert isinstance(s, CoordinateSearch)
+    s.set_default_time(cost(default))
+    seen = []
+    for _ in range(100):
+        batch = []
+        while (c := s.propose()) is not None:
+            batch.append(c)
+        if not batch:
+            break
+        for c in batch:
+            s.report(c, cost(c))
+        seen += batch
+    keys = [json.dumps(c, sort_keys=True) for c in seen]
+    assert len(keys) == len(set(keys)) <= 14 and default not in seen
+    best, t = s.best
+    assert best == {"a": 4, "b": 1, "c": 0} and t == 1.0
