@@ -21,6 +21,7 @@ import numpy as np
 
 from microaot.boards import Board, get_board, open_link
 from microaot.errors import MicroaotError
+from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
 
@@ -244,7 +245,7 @@ def eval_model(
     board = get_board(board_id)
     if project is None:
         base = work_dir or Path(tempfile.gettempdir()) / "microaot-eval"
-        key = hashlib.sha256(f"{model}|{board_id}".encode()).hexdigest()[:10]
+        key = hashlib.sha256(f"{model}|{board_id}|{repo_root()}".encode()).hexdigest()[:10]
         project = base / f"{model.stem}-{board_id}-{key}"
         pio_project.write_project(project, board_id, model=model)
         env_name = board_id

@@ -93,7 +93,7 @@ class EvalReport:
             lines.append(
                 f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| {mm.max_abs_diff:g}"
             )
-        t = f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, max {self.time_max:,}; {self.runs} run(s), measured on the device)"
+        t = f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, max {self.time_max:,}; {self.seeds} input(s) x {self.runs} run(s), measured on the device)"
         lines.append(t)
         if self.seconds_per_inference is not None:
             lines.append(f"                        = {self.seconds_per_inference * 1e3:.3f} ms")
