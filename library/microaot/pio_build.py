@@ -147,6 +147,7 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
         weight_section=opts.section,
         tuning_log=opts.tuning_log,
         target=opts.target,
+        board=opts.board,
     )
     sources = [Path(s).name for s in result.sources]
     if opts.mode == "rpc":
@@ -233,9 +234,16 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         global_env.Exit(1)
     tlog_s = opt("tuning_log")
     tlog = (project_dir / tlog_s).resolve() if tlog_s else None
+    from microaot.tune.pio_target import add_tune_target, tune_requested
+
+    tune_log = tlog
     if tlog is not None and not tlog.is_file():
-        _fail(f"custom_microaot_tuning_log = {tlog_s}: no such file ({tlog})")
-        global_env.Exit(1)
+        if tune_requested():
+            tlog = None  # `pio run -t tune` creates it
+        else:
+            _fail(f"custom_microaot_tuning_log = {tlog_s}: no such file ({tlog}); run `pio run -t tune` to create it")
+            global_env.Exit(1)
+    add_tune_target(lib_env, global_env, root, model, tune_log)
     port = str(mconf.get("port", ""))
     if not port or not (crt / "ports" / port).is_dir():
         _fail(f"board {board_id}: build.microaot.port = {port!r} is not a folder of {crt / 'ports'}")
