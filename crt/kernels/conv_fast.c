@@ -86,6 +86,31 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
                              const int32_t *shift, int32_t off, int32_t lo, int32_t hi, int8_t *out)
 {
     if (rq != NULL) {
+#if UAOT_HAVE_DSP
+        if (lo == -128 && hi == 127 && n > 0) {
+            /* 12 instructions per output */
+            const int8_t *const end = out + n;
+            int32_t x, m, l1, r, bias;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[x], [%[acc]], #4\n\t"
+                             "ldrd %[m], %[l1], [%[rq]], #8\n\t"
+                             "ldrd %[r], %[bias], [%[rq]], #8\n\t"
+                             "lsl %[x], %[x], %[l1]\n\t"
+                             "smmulr %[x], %[x], %[m]\n\t"
+                             "add %[m], %[x], %[bias]\n\t"
+                             "add %[m], %[m], %[x], asr #31\n\t"
+                             "asr %[m], %[m], %[r]\n\t"
+                             "ssat %[m], #8, %[m]\n\t"
+                             "strb %[m], [%[out]], #1\n\t"
+                             "cmp %[out], %[end]\n\t"
+                             "bne 1b\n\t"
+                             : [x] "=&r"(x), [m] "=&r"(m), [l1] "=&r"(l1), [r] "=&r"(r), [bias] "=&r"(bias),
+                               [acc] "+r"(acc), [rq] "+r"(rq), [out] "+r"(out)
+                             : [end] "r"(end)
+                             : "cc", "memory");
+            return;
+        }
+#endif
         if (lo == -128 && hi == 127) {
             for (int32_t i = 0; i < n; ++i, rq += 4) {
                 out[i] = uaot_sat8(uaot_rq_smmulr(acc[i], rq));
@@ -340,20 +365,9 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
     "smlatt %[a3], %[v], %[wb], %[a3]\n\t"
 #endif
 
-UAOT_INLINE void uaot_dw_zero_tap(uint32_t zw, const uint32_t *wg, int32_t *a0, int32_t *a1, int32_t *a2,
-                                  int32_t *a3)
-{
-    *a0 = uaot_smlabb(zw, wg[0], *a0);
-    *a2 = uaot_smlatt(zw, wg[0], *a2);
-    *a1 = uaot_smlabb(zw, wg[1], *a1);
-    *a3 = uaot_smlatt(zw, wg[1], *a3);
-}
-
-static int32_t uaot_ceil_div(int32_t a, int32_t b)
-{
-    return a <= 0 ? -((-a) / b) : (a + b - 1) / b;
-}
-
+/* Depthwise, depth multiplier 1, 4 channels per step. Each output row first copies the k_h input rows
+ * it reads into scratch, padded left/right (and whole rows above/below the input) with the input zero
+ * point, so every output pixel then runs the same tap loop with no bounds checks. */
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
                                              const int8_t *filter, int8_t *output, uint8_t *scratch)
 {
@@ -370,34 +384,48 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift, *const rq = p->rq;
     const uint32_t *wp = (const uint32_t *)(const void *)filter;
     const int32_t zp = -p->input_offset;
-    const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
     const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max;
-    const int32_t rs = in_w * C; /* input row stride */
-    const int32_t dy = dil_h * rs, dx = dil_w * C;
+    const int32_t pw = UAOT_DW_PADDED_W(out_w, stride_w, k_w, dil_w); /* padded row width (pixels) */
+    const int32_t prs = pw * C;                                        /* padded row stride (bytes) */
+    const int32_t dx = dil_w * C, sx = stride_w * C;
+#if UAOT_HAVE_DSP
     const int is3x3 = k_h == 3 && k_w == 3;
+#endif
     int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *rows = (int8_t *)(scratch + 4 * (size_t)C);
+    /* the input columns a padded row holds: [ix_lo, ix_hi) at padded column ix + pad_left */
+    const int32_t ix_lo = pad_left > 0 ? 0 : -pad_left;
+    int32_t ix_hi = pw - pad_left;
+    ix_hi = ix_hi > in_w ? in_w : ix_hi;
+    const int32_t left = pad_left > 0 ? pad_left : 0;
     for (int32_t b = 0; b < batches; ++b) {
-        const int8_t *in_b = input + (size_t)b * in_h * rs;
+        const int8_t *in_b = input + (size_t)b * in_h * in_w * C;
         int8_t *out = output + (size_t)b * out_h * out_w * C;
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
-            const int y_in = iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h;
+            for (int32_t ky = 0; ky < k_h; ++ky) {
+                const int32_t iy = iy0 + ky * dil_h;
+                int8_t *dst = rows + (size_t)ky * prs;
+                if (iy < 0 || iy >= in_h || ix_hi <= ix_lo) {
+                    memset(dst, zp, (size_t)prs);
+                    continue;
+                }
+                const int32_t n_mid = ix_hi - ix_lo;
+                memset(dst, zp, (size_t)left * C);
+                memcpy(dst + (size_t)left * C, in_b + ((size_t)iy * in_w + ix_lo) * C, (size_t)n_mid * C);
+                memset(dst + (size_t)(left + n_mid) * C, zp, (size_t)(pw - left - n_mid) * C);
+            }
             for (int32_t ox = 0; ox < out_w; ++ox, out += C) {
-                const int32_t ix0 = ox * stride_w - pad_left;
-                const int interior = y_in && ix0 >= 0 && ix0 + (k_w - 1) * dil_w < in_w;
-                const int8_t *base = in_b + iy0 * rs + ix0 * C;
-                /* in-bounds kx range [kx0, kx1) for border pixels */
-                int32_t kx0 = uaot_ceil_div(-ix0, dil_w), kx1 = uaot_ceil_div(in_w - ix0, dil_w);
-                kx0 = kx0 < 0 ? 0 : (kx0 > k_w ? k_w : kx0);
-                kx1 = kx1 < kx0 ? kx0 : (kx1 > k_w ? k_w : kx1);
+                const int8_t *base = rows + (size_t)ox * sx;
                 const uint32_t *wg = wp;
-                for (int32_t g = 0; g < G4; ++g) {
-                    const int32_t c0 = 4 * g;
-                    int32_t a0 = bias[c0], a1 = bias[c0 + 1], a2 = bias[c0 + 2], a3 = bias[c0 + 3];
+                int32_t *ac = acc;
+                const int32_t *bs = bias;
+                for (int32_t g = 0; g < G4; ++g, ac += 4, bs += 4) {
+                    int32_t a0 = bs[0], a1 = bs[1], a2 = bs[2], a3 = bs[3];
+                    const int8_t *s0 = base + 4 * g;
 #if UAOT_HAVE_DSP
-                    if (interior && is3x3) {
+                    if (is3x3) {
                         /* 36 MACs in 78 instructions */
-                        const int8_t *s0 = base + c0;
                         uint32_t v, xa, wa, wb;
                         __asm__ volatile(UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")
                                          "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
@@ -409,67 +437,33 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                                          "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
                                          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0),
                                            [wg] "+r"(wg), [v] "=&r"(v), [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                                         : [dx] "r"(dx), [dyx] "r"(dy - dx)
+                                         : [dx] "r"(dx), [dyx] "r"(prs - dx)
                                          : "memory");
                     } else
 #endif
-                    if (interior && is3x3) {
-                        const int8_t *s0 = base + c0;
-                        UAOT_DW_TAP(s0, wg, a0, a1, a2, a3);
-                        UAOT_DW_TAP(s0 + dx, wg + 2, a0, a1, a2, a3);
-                        UAOT_DW_TAP(s0 + 2 * dx, wg + 4, a0, a1, a2, a3);
-                        s0 += dy;
-                        UAOT_DW_TAP(s0, wg + 6, a0, a1, a2, a3);
-                        UAOT_DW_TAP(s0 + dx, wg + 8, a0, a1, a2, a3);
-                        UAOT_DW_TAP(s0 + 2 * dx, wg + 10, a0, a1, a2, a3);
-                        s0 += dy;
-                        UAOT_DW_TAP(s0, wg + 12, a0, a1, a2, a3);
-                        UAOT_DW_TAP(s0 + dx, wg + 14, a0, a1, a2, a3);
-                        UAOT_DW_TAP(s0 + 2 * dx, wg + 16, a0, a1, a2, a3);
-                        wg += 18;
-                    } else {
-                        const int8_t *row = base + c0;
-                        for (int32_t ky = 0; ky < k_h; ++ky, row += dy) {
-                            const int32_t iy = iy0 + ky * dil_h;
-                            if (iy < 0 || iy >= in_h) {
-                                for (int32_t kx = 0; kx < k_w; ++kx, wg += 2) {
-                                    uaot_dw_zero_tap(zw, wg, &a0, &a1, &a2, &a3);
-                                }
-                                continue;
-                            }
-                            int32_t kx = 0;
-                            for (; kx < kx0; ++kx, wg += 2) {
-                                uaot_dw_zero_tap(zw, wg, &a0, &a1, &a2, &a3);
-                            }
-                            const int8_t *src = row + kx0 * dx;
-                            for (; kx < kx1; ++kx, src += dx, wg += 2) {
+                    {
+                        for (int32_t ky = 0; ky < k_h; ++ky) {
+                            const int8_t *src = s0 + (size_t)ky * prs;
+                            for (int32_t kx = 0; kx < k_w; ++kx, src += dx, wg += 2) {
                                 UAOT_DW_TAP(src, wg, a0, a1, a2, a3);
-                            }
-                            for (; kx < k_w; ++kx, wg += 2) {
-                                uaot_dw_zero_tap(zw, wg, &a0, &a1, &a2, &a3);
                             }
                         }
                     }
-                    acc[c0] = a0;
-                    acc[c0 + 1] = a1;
-                    acc[c0 + 2] = a2;
-                    acc[c0 + 3] = a3;
+                    ac[0] = a0;
+                    ac[1] = a1;
+                    ac[2] = a2;
+                    ac[3] = a3;
                 }
                 for (int32_t c = 4 * G4; c < C; ++c) {
                     const int32_t j = c - 4 * G4;
                     const uint32_t *wc = wp + (size_t)G4 * taps * 2 + (j & 1);
                     int32_t a = bias[c];
                     for (int32_t ky = 0; ky < k_h; ++ky) {
-                        const int32_t iy = iy0 + ky * dil_h;
-                        for (int32_t kx = 0; kx < k_w; ++kx, wc += 2) {
-                            const int32_t ix = ix0 + kx * dil_w;
-                            int32_t x = zp;
-                            if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
-                                x = in_b[iy * rs + ix * C + c];
-                            }
+                        const int8_t *src = base + (size_t)ky * prs + c;
+                        for (int32_t kx = 0; kx < k_w; ++kx, wc += 2, src += dx) {
                             const uint32_t wv = wc[0];
                             const int32_t wt = (int32_t)(int16_t)(uint16_t)((j & 2) ? (wv >> 16) : (wv & 0xFFFFu));
-                            a += x * wt;
+                            a += (int32_t)src[0] * wt;
                         }
                     }
                     acc[c] = a;

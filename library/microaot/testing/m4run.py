@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -164,3 +166,99 @@ def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_
     """Build and run on QEMU mps2-an386 under ``timeout`` seconds."""
     elf = build_m4(result, inputs, build_dir)
     return run_elf(result, elf, len(inputs), timeout=timeout)
+
+
+def count_macs(graph: Any) -> int:
+    """MACs of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (the MLPerf Tiny README convention)."""
+    total = 0
+    for op in graph.operators:
+        if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            continue
+        w = graph.tensors[op.inputs[1]]
+        y = graph.tensors[op.outputs[0]]
+        out = int(np.prod(y.shape))
+        if op.opcode == "CONV_2D":
+            total += out * int(np.prod(w.shape[1:]))
+        elif op.opcode == "DEPTHWISE_CONV_2D":
+            total += out * int(w.shape[1]) * int(w.shape[2])
+        else:
+            total += out * int(w.shape[1])
+    return total
+
+
+def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[int, Mapping[str, Any]] | None = None,
+            tuning_log: str | Path | None = None, seed: int = 0, build_dir: str | Path | None = None,
+            check: bool = True) -> dict[str, Any]:
+    """Instructions per inference of ``model`` on QEMU mps2-an386 (seeded int8/float input as in the
+    MLPerf README), per operator, instructions/MAC, and bit-exactness against TFLM (``check``)."""
+    from microaot.compiler import compile_model
+
+    bd = Path(build_dir) if build_dir is not None else Path(tempfile.mkdtemp(prefix="m4run_"))
+    r = compile_model(model, bd / "gen", target=target, schedules=schedules, tuning_log=tuning_log)
+    g = r.graph
+    xs = []
+    for t in g.inputs:
+        tt = g.tensors[t]
+        rng = np.random.default_rng(seed)
+        if tt.dtype == "float32":
+            xs.append(rng.standard_normal(size=tt.shape).astype(np.float32))
+        else:
+            xs.append(rng.integers(-128, 128, size=tt.shape, dtype=np.int8))
+    run = run_m4(r, [xs], bd / "m4")
+    macs = count_macs(g)
+    out: dict[str, Any] = {
+        "model": str(model), "target": target, "instructions": run.instructions[0], "macs": macs,
+        "instructions_per_mac": run.instructions[0] / macs if macs else None,
+        "ops": [{"index": op.index, "opcode": op.opcode, "instructions": n}
+                for op, n in zip(g.operators, run.op_instructions, strict=True)],
+        "text_bytes": run.text_bytes, "workspace": r.workspace_size, "weight_bytes": r.weight_bytes,
+    }
+    if check:
+        from microaot.reference import run_reference
+
+        ref = run_reference(model, [xs])[0]
+        out["bit_exact"] = all(np.array_equal(a.reshape(-1), b.reshape(-1))
+                               for a, b in zip(run.outputs[0], ref, strict=True))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """python -m microaot.testing.m4run MODEL [--target T] [--schedules JSON] [--log LOG] [--ops]"""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m microaot.testing.m4run", description=main.__doc__)
+    ap.add_argument("model")
+    ap.add_argument("--target", default="cortex-m4")
+    ap.add_argument("--schedules", default=None,
+                    help='JSON {op_index: knobs} or {OPCODE: knobs} (applied to every op of that opcode)')
+    ap.add_argument("--log", default=None, help="tuning log (JSON lines)")
+    ap.add_argument("--ops", action="store_true", help="print per-operator instructions")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    sched: dict[int, Mapping[str, Any]] | None = None
+    if a.schedules:
+        from microaot.frontend.tflite import load_tflite
+
+        raw = json.loads(a.schedules)
+        g = load_tflite(a.model)
+        sched = {}
+        for k, v in raw.items():
+            if k.isdigit():
+                sched[int(k)] = v
+            else:
+                sched.update({op.index: v for op in g.operators if op.opcode == k})
+    res = measure(a.model, target=a.target, schedules=sched, tuning_log=a.log)
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return 0 if res.get("bit_exact", True) else 1
+    print(f"{Path(a.model).name} {a.target}: {res['instructions']} instructions, {res['macs']} MACs, "
+          f"{res['instructions_per_mac']:.3f} instructions/MAC, bit-exact vs TFLM: {res.get('bit_exact')}")
+    if a.ops:
+        for o in res["ops"]:
+            print(f"  op {o['index']:3d} {o['opcode']:<20} {o['instructions']:>10}")
+    return 0 if res.get("bit_exact", True) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

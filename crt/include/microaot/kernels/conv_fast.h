@@ -10,7 +10,7 @@
  *   scratch: UAOT_CONV_GEMM_SCRATCH(K) bytes, 4-aligned.
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
  *   filter: int16, G = ceil(out_c/4) groups; group g, tap t: words (w[4g],w[4g+2]), (w[4g+1],w[4g+3])
- *   at [(g*taps + t)*2], zeros beyond out_c. scratch: UAOT_DW_SIMD4_SCRATCH(C) bytes (accumulators), 4-aligned.
+ *   at [(g*taps + t)*2], zeros beyond out_c. scratch: UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...)) bytes, 4-aligned.
  * Both requantize through p->rq (SMMULR) when the generator emitted it, else exactly as conv.c. */
 #ifndef MICROAOT_KERNELS_CONV_FAST_H
 #define MICROAOT_KERNELS_CONV_FAST_H
@@ -23,7 +23,9 @@
 #define UAOT_CONV_GEMM_KP(K) ((((K) + 3) / 4) * 4)
 /* two int16 columns + one int8 gather row + two rows of out_c int32 accumulators */
 #define UAOT_CONV_GEMM_SCRATCH(K, OUT_C) (5 * UAOT_CONV_GEMM_KP(K) + 8 * (OUT_C))
-#define UAOT_DW_SIMD4_SCRATCH(C) (4 * (C))
+/* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
+#define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
+#define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
 
 uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                      int8_t *output, uint8_t *scratch);

@@ -122,8 +122,12 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, out_c)
         k = int(np.prod(w.shape[1:]))
         return 5 * ((k + 3) // 4 * 4) + 8 * int(w.shape[0])
-    if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C)
-        return 4 * int(w.shape[-1])
+    if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
+        y = graph.tensors[op.outputs[0]]
+        c, kh, kw = int(w.shape[-1]), int(w.shape[1]), int(w.shape[2])
+        o = op.options
+        pw = (int(y.shape[2]) - 1) * int(o.get("stride_w", 1)) + (kw - 1) * int(o.get("dilation_w_factor", 1)) + 1
+        return 4 * c + (kh * pw * c + 3) // 4 * 4
     return 0
 
 
