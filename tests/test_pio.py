@@ -208,6 +208,18 @@ def test_example_eval_kws_pio_test_passes(repo: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, out[-4000:]
     assert "MATCH (bit-exact)" in out and "instructions per inference" in out
     assert "6 passed, 0 failed" in out
+    # the real-silicon env of the same project builds too (RPC firmware for the STM32 port)
+    r = subprocess.run(
+        pio_argv("run", "-d", str(repo / "examples" / "eval_kws"), "-e", "nucleo_f446re", "-j", "2"),
+        env=_example_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    fw = tmp_path / "ws" / "build" / "nucleo_f446re" / "firmware.elf"
+    check_no_dynamic_memory(fw, what="eval_kws RPC firmware for nucleo_f446re")
+    assert (tmp_path / "ws" / "build" / "nucleo_f446re" / "firmware.bin").stat().st_size > 30_000
 
 
 @pytest.mark.pio
