@@ -1,0 +1,55 @@
+"""Smoke runs of bench/bench.py on the smallest MLPerf model in reduced mode (no numbers are asserted:
+the bench is a measurement, not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench" / "bench.py"
+MODEL = Path("/work/shared/models/ad_autoencoder_int8.tflite")
+
+pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="MLPerf models not available")
+
+
+def _bench(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "results.json"
+    p = subprocess.run([sys.executable, str(BENCH), "--models", "ad", "--reduced", "-q", "--work-dir",
+                        str(tmp_path / "work"), "--json", str(out), *args], capture_output=True, text=True,
+                       timeout=600, check=False)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "issue 6 targets" in p.stdout
+    return json.loads(out.read_text())
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_bench_qemu_ram_flash_smoke(tmp_path: Path) -> None:
+    log = tmp_path / "empty.jsonl"
+    log.write_text("")
+    res = _bench(tmp_path, "--sections", "qemu,ram,flash", "--log", str(log))
+    q = res["models"]["ad"]["qemu"]
+    for v in ("generic", "default", "tuned"):
+        assert q[v]["unit"] == "instructions" and q[v]["instructions"] > 0
+        assert q[v]["instructions"] == q[v]["instructions_run2"]  # -icount: deterministic
+        assert q[v]["bitexact_tflm"] is True
+    assert q["default"]["peak_ram"] >= q["default"]["workspace"] > 0
+    assert q["default"]["weights"] > 0 and q["default"]["code"] > 0
+    assert "ram_vs_arena" in res["targets"] and "tuned_speedup" in res["targets"]
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+def test_bench_host_callgrind_smoke(tmp_path: Path) -> None:
+    res = _bench(tmp_path, "--sections", "host")
+    h = res["models"]["ad"]["host"]
+    assert "error" not in h, h
+    assert h["microaot_instructions"] > 0 and h["tflm_instructions"] > 0
+    assert h["microaot_bitexact_tflm"] is True and h["tflm_same_as_reference"] is True
