@@ -146,7 +146,10 @@ def evaluate_firmware(
             )
         input_sets: list[list[np.ndarray]] = []
         device_outs: list[list[np.ndarray]] = []
-        for seed in range(seeds):
+        from tqdm import tqdm
+
+        bar = tqdm(range(seeds), desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
+        for seed in bar:
             xs = [make_input(t.np_dtype, t.shape, seed, t.index) for t in dev.inputs]
             ys, timing = s.invoke(xs, runs=runs)
             times.extend(int(v) for v in timing.per_run)
