@@ -222,8 +222,38 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
     return out
 
 
+def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str | Path | None = None,
+                seed: int = 0) -> dict[str, Any]:
+    """Exhaustive per-operator search on QEMU: run k = 0..max(candidates)-1 where every operator uses its
+    k-th distinct schedule (``microaot.tune.space.candidates``; the default when it has fewer), read the
+    per-operator instructions, keep each operator's cheapest schedule, and measure that combination.
+    Operators are independent (each kernel only sees its own schedule), so this finds the per-op best
+    in max(candidates) + 1 runs. Returns {"default": measure(), "best": measure(), "schedules": {...}}."""
+    from microaot.frontend.tflite import load_tflite
+    from microaot.tune import space
+
+    g = load_tflite(model)
+    bd = Path(build_dir) if build_dir is not None else Path(tempfile.mkdtemp(prefix="m4best_"))
+    cands = {op.index: space.candidates(g, op, target) for op in g.operators}
+    n = max((len(c) for c in cands.values()), default=1)
+    best: dict[int, tuple[int, dict[str, Any]]] = {}
+    default: dict[str, Any] = {}
+    for k in range(n):
+        sched = {i: (c[k] if k < len(c) else c[0]) for i, c in cands.items()}
+        res = measure(model, target=target, schedules=sched, build_dir=bd / f"k{k}", seed=seed, check=k == 0)
+        if k == 0:
+            default = res
+        for o in res["ops"]:
+            i = o["index"]
+            if i not in best or o["instructions"] < best[i][0]:
+                best[i] = (o["instructions"], sched[i])
+    chosen = {i: v[1] for i, v in best.items()}
+    tuned = measure(model, target=target, schedules=chosen, build_dir=bd / "best", seed=seed)
+    return {"default": default, "best": tuned, "schedules": chosen}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """python -m microaot.testing.m4run MODEL [--target T] [--schedules JSON] [--log LOG] [--ops]"""
+    """python -m microaot.testing.m4run MODEL [--target T] [--schedules JSON] [--log LOG] [--ops] [--best]"""
     import argparse
     import json
 
@@ -235,7 +265,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--log", default=None, help="tuning log (JSON lines)")
     ap.add_argument("--ops", action="store_true", help="print per-operator instructions")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--best", action="store_true",
+                    help="also search every operator's schedules (best_per_op) and report default vs best")
     a = ap.parse_args(argv)
+    if a.best:
+        rb = best_per_op(a.model, target=a.target)
+        d, b = rb["default"], rb["best"]
+        if a.json:
+            print(json.dumps(rb, indent=1, default=str))
+        else:
+            print(f"{Path(a.model).name} {a.target}: default {d['instructions']} ({d['instructions_per_mac']:.3f}/MAC, "
+                  f"bit-exact {d.get('bit_exact')}), best per op {b['instructions']} "
+                  f"({b['instructions_per_mac']:.3f}/MAC, bit-exact {b.get('bit_exact')}), "
+                  f"speed-up {d['instructions'] / b['instructions']:.3f}x, weights {d['weight_bytes']} -> "
+                  f"{b['weight_bytes']} B")
+        return 0 if d.get("bit_exact", True) and b.get("bit_exact", True) else 1
     sched: dict[int, Mapping[str, Any]] | None = None
     if a.schedules:
         from microaot.frontend.tflite import load_tflite

@@ -23,8 +23,8 @@ typedef struct {
     /* bias folded with the input offset: bias[c] + input_offset * sum(filter of channel c);
      * never NULL (the generator emits zeros + the fold when the model has no bias) */
     const int32_t *bias;
-    const int32_t *mult;       /* per output channel requantization multiplier */
-    const int32_t *shift;      /* per output channel shift (> 0 = left) */
+    const int32_t *mult;       /* per output channel requantization multiplier (NULL when rq is given) */
+    const int32_t *shift;      /* per output channel shift (> 0 = left) (NULL when rq is given) */
     /* NULL, or 4 int32 per output channel {mult, l1, r, half} (microaot/simd.h uaot_rq_smmulr), emitted
      * only when the generator proved for every channel with a non-zero multiplier that
      * |acc| << (max(shift, 0) + 1) fits int32 and shift <= -1: the fast kernels (conv_fast.h) then
