@@ -44,7 +44,13 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
                                                         keep_num_dims=True),
     "fc_64x8": lambda r: mg.fully_connected_model(r, input_shape=(1, 64), units=8),
+    # requantization multipliers > 1 (shift > 0): the SMMULR table cannot be proven, exact fallback path
+    "conv_mult_gt1": lambda r: mg.conv2d_model(r, input_shape=(1, 6, 6, 4), filters=6, kernel=(3, 3),
+                                               in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
+    "dw_mult_gt1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 6, 8), kernel=(3, 3),
+                                                       in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
 }
+NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
 N_INPUTS = 3
 
 
@@ -126,6 +132,14 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
 
 
 # --- the knob-space API (microaot.tune.space) ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", *sorted(NO_RQ)])
+def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: Path) -> None:
+    path = models[name][0]
+    fast = next(c for c in _variants(path) if c["algo"] != "direct")
+    src = compile_model(path, tmp_path, target="cortex-m4", schedules={0: fast}).sources[0].read_text()
+    assert ("_op0_rq[" in src) == (name not in NO_RQ)
+
 
 def test_space_api_contract(models: Any) -> None:
     path = models["conv3x3_same_c3"][0]
