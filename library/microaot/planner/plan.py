@@ -1,33 +1,58 @@
 """Static memory plan.
 
-Steps are operator indices (execution order). Every non-constant tensor lives either in the
-caller's input/output buffers (graph inputs and outputs are never copied into the workspace) or in
-a *buffer* of the workspace. Tensors that hold the same bytes (a RESHAPE output aliasing its
-input) share one buffer. A buffer is live from the step that writes it to the last step that
-reads it; buffers whose lifetimes overlap must not overlap in memory. Offsets are chosen greedily,
-largest buffer first, at the lowest aligned offset that fits (TFLM's greedy planner does the same).
+Steps are positions in the execution order (``MemoryPlan.order``, a topological order of the
+operators; the identity unless ``reorder=True`` found a better one). Every non-constant tensor lives
+either in the caller's input/output buffers (graph inputs and outputs are never copied into the
+workspace) or in a *buffer* of the workspace. Tensors that hold the same bytes (a RESHAPE output
+aliasing its input) share one buffer at the same offset; an in-place operator's output shares the
+buffer of the input it overwrites, at a fixed byte distance (``InPlaceOption.delta``). Each tensor is
+live from the step that writes it to the last step that reads it; two tensors live at the same step
+never overlap in memory, except a view and its source, and an in-place operator's input and output
+at that operator's step (the kernel guarantees it never overwrites input bytes it still needs).
 
-Reported: ``workspace_size`` (= peak, aligned) and ``lower_bound``: max over steps of the bytes
-live at that step (no plan of these buffers can use less), plus ``lower_bound_io``, the same bound
-counting the graph inputs and outputs too (comparable with TFLM's activation "head").
+A buffer is therefore a rigid set of member rectangles (bytes x steps). Offsets are chosen greedily,
+each buffer at the lowest aligned offset where none of its members overlaps a time-overlapping
+member of an already placed buffer; several placement orders are tried (largest first, as TFLM's
+greedy planner, then earliest first, longest lived first, and seeded shuffles) and the smallest
+workspace is kept (deterministic).
 
-Extension point: ``share`` (output tensor -> input tensor of the same op, for in-place kernels)
-merges a tensor into the buffer of a tensor whose last use is the op that writes it.
+In-place operators (``inplace=``, from the lowerings' ``register(..., inplace=)`` declarations) are
+*options*: an option is legal when the input's buffer is read for the last time by the operator,
+and neither side is a caller buffer. ``free`` options (elementwise kernels such as ADD) cost nothing;
+the others (row-by-row convolutions) are taken only when they lower the workspace. Which options
+to take (and, for branching graphs with ``reorder=True``, which operator order) is a small local
+search whose objective is (workspace, number of costly in-place operators, sum over steps of the
+live bytes).
+
+Reported: ``workspace_size`` (= peak, aligned); ``lower_bound``: max over steps of the bytes live at
+that step in *this* plan (no placement of these buffers can use less); ``liveness_bound``: the same
+without any in-place operator, in the model's order (the classic activation liveness bound);
+``inplace_bound``: the smallest such bound among all orders and in-place choices the planner
+evaluated; ``lower_bound_io``: ``lower_bound`` counting the graph inputs and outputs too
+(comparable with TFLM's activation "head").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+import random
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from microaot.ir.graph import Graph
 
 ALIGN = 16  # UAOT_WORKSPACE_ALIGN
+MAX_ORDERS = 24  # topological orders evaluated with reorder=True (the model's own order first)
+PLACEMENT_SHUFFLES = 24  # seeded random placement orders tried after the deterministic ones
 
 
 def align_up(x: int, a: int = ALIGN) -> int:
     return (x + a - 1) // a * a
+
+
+def align_down(x: int, a: int = ALIGN) -> int:
+    return x // a * a
 
 
 @dataclass(frozen=True)
@@ -37,18 +62,55 @@ class TensorLocation:
     index: int = 0  # graph input/output position (kind == "input"/"output")
 
 
+@dataclass(frozen=True)
+class InPlaceOption:
+    """Operator ``op`` may write its output tensor ``out`` over its input tensor ``inp``.
+
+    delta: byte offset of the input minus that of the output inside the shared buffer (0: same
+        start; > 0: the input sits ``delta`` bytes above the output). Rounded to the alignment
+        in the safe direction by whoever builds the option.
+    free: True when the in-place kernel costs nothing (elementwise); False: taken only when it
+        lowers the workspace.
+    variant: what the lowering needs to know to emit the in-place kernel (``ctx.inplace``).
+    slack: 0: exactly ``delta``; +1: ``delta`` or more (the output may sit lower); -1: ``delta`` or
+        less (the output may sit higher). The planner picks the distance within the slack that keeps
+        the shared buffer smallest; ``MemoryPlan.inplace_ops`` holds the distance it took.
+    """
+
+    op: int
+    out: int
+    inp: int
+    delta: int = 0
+    free: bool = True
+    variant: str = "elementwise"
+    slack: int = 0
+
+
 @dataclass
 class Buffer:
     id: int
-    size: int  # bytes (before alignment)
+    size: int  # bytes (before alignment): span of its members
     first: int  # step that writes it
     last: int  # last step that reads it
     tensors: list[int] = field(default_factory=list)  # tensor indices sharing it; [] for scratch
     scratch_op: int = -1  # op index when this is an op's scratch buffer
     offset: int = -1
+    rel: dict[int, int] = field(default_factory=dict)  # tensor -> byte offset inside the buffer
+    # member rectangles relative to offset: (lo, hi, first step, last step)
+    spans: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def overlaps_in_time(self, other: Buffer) -> bool:
         return not (self.last < other.first or other.last < self.first)
+
+    def conflicts(self, other: Buffer) -> bool:
+        """True when a member of self overlaps a member of other in both time and memory."""
+        for lo, hi, f, la in self.spans:
+            for lo2, hi2, f2, la2 in other.spans:
+                if la < f2 or la2 < f:
+                    continue
+                if self.offset + lo < other.offset + hi2 and other.offset + lo2 < self.offset + hi:
+                    return True
+        return False
 
 
 @dataclass
@@ -61,10 +123,17 @@ class MemoryPlan:
     aliased_ops: set[int]  # view operators whose output aliases their input (no code)
     scratch: dict[int, int]  # op index -> workspace offset of its scratch buffer
     live_bytes: list[int]  # per step: bytes live in the workspace
+    order: list[int] = field(default_factory=list)  # execution order (op indices); step s runs order[s]
+    inplace_ops: dict[int, InPlaceOption] = field(default_factory=dict)  # op index -> option taken
+    liveness_bound: int = 0  # bound without in-place operators, model order
+    inplace_bound: int = 0  # smallest bound among the orders / in-place choices evaluated
 
     @property
     def peak(self) -> int:
         return self.workspace_size
+
+    def step_of(self, op: int) -> int:
+        return self.order.index(op) if self.order else op
 
 
 class _UnionFind:
@@ -84,12 +153,317 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
+@dataclass
+class _State:
+    """One candidate plan before placement."""
+
+    buffers: list[Buffer]
+    groups: dict[int, dict[int, int]]  # root -> {tensor: rel}
+    taken: dict[int, InPlaceOption]
+    live: list[int]
+
+
+class _Planner:
+    def __init__(self, graph: Graph, views: Iterable[int], scratch: Mapping[int, int],
+                 options: list[InPlaceOption], align: int) -> None:
+        self.g = graph
+        self.align = align
+        self.scratch = {k: v for k, v in scratch.items() if v > 0}
+        self.nsteps = len(graph.operators)
+        tensors = graph.tensors
+        self.producers = graph.producers()
+        self.consumers = graph.consumers()
+        in_pos = {t: k for k, t in enumerate(graph.inputs)}
+        out_pos = {t: k for k, t in enumerate(graph.outputs)}
+        uf = _UnionFind()
+        pins: dict[int, tuple[str, int]] = {}
+        for t, k in in_pos.items():
+            pins[uf.find(t)] = ("input", k)
+        for t, k in out_pos.items():
+            r = uf.find(t)
+            if r not in pins:
+                pins[r] = ("output", k)
+
+        def try_join(a: int, b: int) -> bool:
+            ra, rb = uf.find(a), uf.find(b)
+            if ra == rb:
+                return True
+            pa, pb = pins.get(ra), pins.get(rb)
+            if pa is not None and pb is not None:
+                return False
+            uf.union(ra, rb)
+            pin = pa or pb
+            if pin is not None:
+                pins[uf.find(ra)] = pin
+            return True
+
+        self.aliased: set[int] = set()
+        for oi in sorted(set(views)):
+            op = graph.operators[oi]
+            if not op.inputs or op.inputs[0] < 0 or not op.outputs:
+                continue
+            src, dst = op.inputs[0], op.outputs[0]
+            if tensors[src].is_const or tensors[src].nbytes != tensors[dst].nbytes:
+                continue
+            # the caller's input buffer is read-only: a view of it must not be written by anyone
+            # (views are only read), so joining an input group is fine unless the other side is pinned.
+            if try_join(src, dst):
+                self.aliased.add(oi)
+        self.root = {t: uf.find(t) for t in graph.activation_tensors()}
+        self.base_groups: dict[int, list[int]] = {}
+        for t, r in sorted(self.root.items()):
+            self.base_groups.setdefault(r, []).append(t)
+        self.pins = {r: p for r, p in pins.items() if r in self.base_groups}
+        # in-place options on workspace tensors only
+        self.options: dict[int, list[InPlaceOption]] = {}
+        for o in options:
+            if o.out not in self.root or o.inp not in self.root or tensors[o.inp].is_const:
+                continue
+            if self.producers.get(o.out) != o.op or o.inp not in graph.operators[o.op].inputs:
+                continue
+            if self.root[o.out] in self.pins or self.root[o.inp] in self.pins:
+                continue
+            if o.delta % align:
+                continue
+            self.options.setdefault(o.op, []).append(o)
+        self._memo: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]], tuple[tuple[int, int, int], _State]] = {}
+        self.evaluated_bounds: list[int] = []
+
+    # ---- one candidate ----------------------------------------------------------------------
+    def build(self, order: list[int], choice: Mapping[int, InPlaceOption | None]) -> _State:
+        tensors = self.g.tensors
+        pos = {op: i for i, op in enumerate(order)}
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for t in self.root:
+            w = pos[self.producers[t]] if t in self.producers else 0
+            reads = [pos[c] for c in self.consumers.get(t, [])]
+            first[t] = w
+            last[t] = max([w, *reads])
+        groups: dict[int, dict[int, int]] = {r: dict.fromkeys(ms, 0) for r, ms in self.base_groups.items()}
+        where = dict(self.root)
+        taken: dict[int, InPlaceOption] = {}
+        for op in sorted((o for o, c in choice.items() if c is not None), key=lambda o: pos[o]):
+            opt = choice[op]
+            assert opt is not None
+            ra, rb = where[opt.inp], where[opt.out]
+            if ra == rb or ra in self.pins or rb in self.pins:
+                continue
+            ga, gb = groups[ra], groups[rb]
+            if max(last[t] for t in ga) != pos[op] or min(first[t] for t in gb) != pos[op]:
+                continue  # the input is read later (or the output group starts earlier): not legal
+            at0 = ga[opt.inp] - opt.delta  # where the output starts with the given distance
+            at = at0
+            if opt.slack:
+                span_a = max(r + tensors[t].nbytes for t, r in ga.items())
+                bmin = min(r - gb[opt.out] for r in gb.values())
+                bmax = max(r - gb[opt.out] + tensors[t].nbytes for t, r in gb.items())
+                if opt.slack > 0 and at0 >= -bmin:
+                    at = -bmin  # as low as possible without growing the buffer downwards
+                elif opt.slack < 0 and align_down(span_a - bmax, self.align) >= at0:
+                    at = align_down(span_a - bmax, self.align)  # as high as possible inside it
+            shift = at - gb[opt.out]
+            for t, r in gb.items():
+                ga[t] = r + shift
+                where[t] = ra
+            del groups[rb]
+            low = min(ga.values())
+            if low:
+                for t in ga:
+                    ga[t] -= low
+            taken[op] = opt if at == at0 else dataclasses.replace(opt, delta=ga[opt.inp] - ga[opt.out])
+        buffers: list[Buffer] = []
+        for r, members in sorted(groups.items()):
+            if r in self.pins:
+                continue
+            spans = [(members[t], members[t] + tensors[t].nbytes, first[t], last[t]) for t in sorted(members)]
+            buffers.append(Buffer(
+                id=len(buffers), size=max(hi for _, hi, _, _ in spans), first=min(s[2] for s in spans),
+                last=max(s[3] for s in spans), tensors=sorted(members), rel=dict(sorted(members.items())),
+                spans=spans))
+        for oi, nbytes in sorted(self.scratch.items()):
+            s = pos[oi]
+            buffers.append(Buffer(id=len(buffers), size=nbytes, first=s, last=s, scratch_op=oi,
+                                  rel={}, spans=[(0, nbytes, s, s)]))
+        live = _live_bytes(buffers, self.nsteps)
+        self.evaluated_bounds.append(max(live, default=0))
+        return _State(buffers=buffers, groups=groups, taken=taken, live=live)
+
+    def objective(self, order: list[int], choice: Mapping[int, InPlaceOption | None]) -> tuple[tuple[int, int, int], _State]:
+        key = (tuple(order), tuple(sorted((op, self._opt_id(op, c)) for op, c in choice.items() if c is not None)))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        st = self.build(order, choice)
+        ws = min(_place(st.buffers, self.align, _key_size), _place(st.buffers, self.align, _key_first))
+        costly = sum(1 for o in st.taken.values() if not o.free)
+        res = ((ws, costly, sum(st.live)), st)
+        self._memo[key] = res
+        return res
+
+    def _opt_id(self, op: int, opt: InPlaceOption) -> int:
+        return self.options[op].index(opt)
+
+    # ---- search -----------------------------------------------------------------------------
+    def seeds(self) -> list[dict[int, InPlaceOption | None]]:
+        nvar = max((len(v) for v in self.options.values()), default=0)
+        out: list[dict[int, InPlaceOption | None]] = [{}]
+        out.append({op: next((o for o in opts if o.free), None) for op, opts in self.options.items()})
+        for k in range(nvar):
+            out.append({op: opts[min(k, len(opts) - 1)] for op, opts in self.options.items()})
+        for k in range(nvar):  # alternate variants along the order (bounds the drift of row kernels)
+            out.append({op: opts[(k + i) % len(opts)] for i, (op, opts) in enumerate(sorted(self.options.items()))})
+        return out
+
+    def descend(self, order: list[int], choice: dict[int, InPlaceOption | None]) -> tuple[tuple[int, int, int], dict[int, InPlaceOption | None]]:
+        best, _ = self.objective(order, choice)
+        pos = {op: i for i, op in enumerate(order)}
+        ops = sorted(self.options, key=lambda o: pos[o])
+        for _sweep in range(4):
+            improved = False
+            for op in ops:
+                for alt in [None, *self.options[op]]:
+                    if choice.get(op) == alt:
+                        continue
+                    trial = dict(choice)
+                    trial[op] = alt
+                    obj, _ = self.objective(order, trial)
+                    if obj < best:
+                        best, choice, improved = obj, trial, True
+            if not improved:
+                break
+        return best, choice
+
+
+def _live_bytes(buffers: list[Buffer], nsteps: int) -> list[int]:
+    live = [0] * max(nsteps, 1)
+    for b in buffers:
+        if len(b.spans) == 1:
+            lo, hi, f, la = b.spans[0]
+            for s in range(f, la + 1):
+                live[s] += hi - lo
+            continue
+        for s in range(b.first, b.last + 1):
+            total, end = 0, 0
+            for lo, hi in sorted((lo, hi) for lo, hi, f, la in b.spans if f <= s <= la):
+                if hi > end:
+                    total += hi - max(lo, end)
+                    end = hi
+            live[s] += total
+    return live
+
+
+def _key_size(b: Buffer) -> tuple[int, ...]:
+    return (-b.size, b.first, b.id)
+
+
+def _key_first(b: Buffer) -> tuple[int, ...]:
+    return (b.first, -b.size, b.id)
+
+
+def _key_long(b: Buffer) -> tuple[int, ...]:
+    return (b.first - b.last, -b.size, b.id)
+
+
+def _key_area(b: Buffer) -> tuple[int, ...]:
+    return (-b.size * (b.last - b.first + 1), b.id)
+
+
+def _place(buffers: list[Buffer], align: int, key: Callable[[Buffer], tuple[int, ...]] | None,
+           order: list[Buffer] | None = None) -> int:
+    """Place every buffer (sets ``offset``) in ``order`` or sorted by ``key``; returns the workspace."""
+    seq = order if order is not None else sorted(buffers, key=key)
+    placed: list[Buffer] = []
+    ws = 0
+    for b in seq:
+        forbidden: list[tuple[int, int]] = []
+        for p in placed:
+            if p.last < b.first or b.last < p.first:
+                continue
+            for lo, hi, f, la in b.spans:
+                for lo2, hi2, f2, la2 in p.spans:
+                    if la < f2 or la2 < f:
+                        continue
+                    # b.offset + lo < p.offset + hi2 and p.offset + lo2 < b.offset + hi  -> conflict
+                    forbidden.append((p.offset + lo2 - hi, p.offset + hi2 - lo))
+        forbidden.sort()
+        off = 0
+        changed = True
+        while changed:  # sorted by start: one sweep almost always settles it
+            changed = False
+            for flo, fhi in forbidden:
+                if flo < off < fhi:
+                    off = align_up(fhi, align)
+                    changed = True
+        b.offset = off
+        placed.append(b)
+        ws = max(ws, align_up(off + b.size, align))
+    return ws
+
+
+def _place_best(buffers: list[Buffer], align: int, bound: int) -> int:
+    """Several placement orders; keeps the smallest workspace (ties: the first). Deterministic."""
+    best_ws = -1
+    best_offsets: list[int] = []
+    target = align_up(bound, align)
+    orders: list[list[Buffer]] = [sorted(buffers, key=k) for k in (_key_size, _key_first, _key_long, _key_area)]
+    rng = random.Random(0)
+    for _ in range(PLACEMENT_SHUFFLES):
+        seq = list(buffers)
+        rng.shuffle(seq)
+        orders.append(seq)
+    for seq in orders:
+        ws = _place(buffers, align, None, seq)
+        if best_ws < 0 or ws < best_ws:
+            best_ws, best_offsets = ws, [b.offset for b in buffers]
+        if best_ws <= target:
+            break
+    for b, o in zip(buffers, best_offsets, strict=True):
+        b.offset = o
+    return best_ws
+
+
+def topological_orders(graph: Graph, limit: int = MAX_ORDERS) -> list[list[int]]:
+    """Up to ``limit`` execution orders respecting data dependencies, the model's own order first."""
+    n = len(graph.operators)
+    producers = graph.producers()
+    deps: list[set[int]] = [set() for _ in range(n)]
+    for op in graph.operators:
+        for t in op.inputs:
+            if t >= 0 and t in producers and producers[t] != op.index:
+                deps[op.index].add(producers[t])
+    out: list[list[int]] = []
+    cur: list[int] = []
+    done = [False] * n
+
+    def rec() -> None:
+        if len(out) >= limit:
+            return
+        if len(cur) == n:
+            out.append(list(cur))
+            return
+        for j in range(n):
+            if not done[j] and all(done[d] for d in deps[j]):
+                done[j] = True
+                cur.append(j)
+                rec()
+                cur.pop()
+                done[j] = False
+                if len(out) >= limit:
+                    return
+
+    rec()
+    return out or [list(range(n))]
+
+
 def plan_memory(
     graph: Graph,
     *,
     views: Iterable[int] = (),
     scratch: Mapping[int, int] | None = None,
     share: Mapping[int, int] | None = None,
+    inplace: Iterable[InPlaceOption] = (),
+    reorder: bool = False,
     align: int = ALIGN,
 ) -> MemoryPlan:
     """Plan the workspace of ``graph``.
@@ -98,141 +472,88 @@ def plan_memory(
         the alias is taken when legal (input not constant; not joining a caller input with a caller
         output or two caller outputs). ``aliased_ops`` reports which were.
     scratch: op index -> bytes of temporary workspace live only during that op.
-    share: output tensor -> input tensor (in-place kernels); honoured when the input's last read
-        is the writer of the output and both are workspace tensors.
+    share: output tensor -> input tensor (elementwise in-place kernels, same start): a free
+        ``InPlaceOption``; honoured when the input's last read is the writer of the output and both
+        are workspace tensors.
+    inplace: in-place options (see ``InPlaceOption``); ``inplace_ops`` reports the ones taken.
+    reorder: also evaluate other topological orders of the operators (``order``).
     """
     scratch = dict(scratch or {})
-    nsteps = len(graph.operators)
-    tensors = graph.tensors
-    in_pos = {t: k for k, t in enumerate(graph.inputs)}
-    out_pos = {t: k for k, t in enumerate(graph.outputs)}
     producers = graph.producers()
-    consumers = graph.consumers()
-
-    uf = _UnionFind()
-    # pin: root -> ("input", k) / ("output", k)
-    pins: dict[int, tuple[str, int]] = {}
-    for t, k in in_pos.items():
-        pins[uf.find(t)] = ("input", k)
-    for t, k in out_pos.items():
-        r = uf.find(t)
-        if r not in pins:
-            pins[r] = ("output", k)
-
-    def try_join(a: int, b: int) -> bool:
-        ra, rb = uf.find(a), uf.find(b)
-        if ra == rb:
-            return True
-        pa, pb = pins.get(ra), pins.get(rb)
-        if pa is not None and pb is not None:
-            return False
-        uf.union(ra, rb)
-        pin = pa or pb
-        if pin is not None:
-            pins[uf.find(ra)] = pin
-        return True
-
-    aliased: set[int] = set()
-    for oi in sorted(set(views)):
-        op = graph.operators[oi]
-        if not op.inputs or op.inputs[0] < 0 or not op.outputs:
-            continue
-        src, dst = op.inputs[0], op.outputs[0]
-        if tensors[src].is_const or tensors[src].nbytes != tensors[dst].nbytes:
-            continue
-        # the caller's input buffer is read-only: a view of it must not be written by anyone
-        # (views are only read), so joining an input group is fine unless the other side is pinned.
-        if try_join(src, dst):
-            aliased.add(oi)
-
+    options = list(inplace)
     for dst, src in (share or {}).items():
-        wop = producers.get(dst)
-        if wop is None or tensors[src].is_const:
-            continue
-        last_reads = [c for t in _members(uf, src, tensors_count=len(tensors)) for c in consumers.get(t, [])]
-        if last_reads and max(last_reads) == wop and uf.find(src) not in pins and uf.find(dst) not in pins:
-            try_join(src, dst)
+        if dst in producers:
+            options.append(InPlaceOption(op=producers[dst], out=dst, inp=src))
+    pl = _Planner(graph, views, scratch, options, align)
+    ident = list(range(len(graph.operators)))
+    base = pl.build(ident, {})
+    liveness_bound = max(base.live, default=0)
 
-    # group activation tensors by root
-    groups: dict[int, list[int]] = {}
-    for t in graph.activation_tensors():
-        groups.setdefault(uf.find(t), []).append(t)
+    if pl.options or reorder:
+        orders = topological_orders(graph) if reorder else [ident]
+        seeds = pl.seeds()
+        ranked: list[tuple[tuple[int, int, int], int, dict[int, InPlaceOption | None]]] = []
+        for k, order in enumerate(orders):
+            objs = [(pl.objective(order, s)[0], i) for i, s in enumerate(seeds)]
+            obj, i = min(objs)
+            ranked.append((obj, k, seeds[i]))
+        ranked.sort(key=lambda r: (r[0][:2], r[1]))
+        best: tuple[tuple[int, int, int], int, dict[int, InPlaceOption | None]] | None = None
+        for _obj, k, seed in ranked[:3]:
+            obj, choice = pl.descend(orders[k], dict(seed))
+            # across orders only the workspace and the costly in-place count matter: the model's
+            # own order (k = 0) wins ties
+            if best is None or (obj[:2], k) < (best[0][:2], best[1]):
+                best = (obj, k, choice)
+        assert best is not None
+        order = orders[best[1]]
+        st = pl.build(order, best[2])
+    else:
+        order, st = ident, base
+    inplace_bound = min(pl.evaluated_bounds)
+
+    lower_bound = max(st.live, default=0)
+    ws = _place_best(st.buffers, align, lower_bound)
 
     locations: dict[int, TensorLocation] = {}
-    buffers: list[Buffer] = []
-    for root, members in sorted(groups.items()):
-        pin = pins.get(root)
+    for root, members in pl.base_groups.items():
+        pin = pl.pins.get(root)
         if pin is not None:
             loc = TensorLocation(kind="input" if pin[0] == "input" else "output", index=pin[1])
             for t in members:
                 locations[t] = loc
-            continue
-        writes = [producers[t] for t in members if t in producers]
-        reads = [c for t in members for c in consumers.get(t, [])]
-        first = min(writes) if writes else 0
-        last = max([first, *reads])
-        size = max(tensors[t].nbytes for t in members)
-        buffers.append(Buffer(id=len(buffers), size=size, first=first, last=last, tensors=sorted(members)))
-    for oi, nbytes in sorted(scratch.items()):
-        if nbytes > 0:
-            buffers.append(Buffer(id=len(buffers), size=nbytes, first=oi, last=oi, scratch_op=oi))
-
-    _place_greedy(buffers, align)
-    ws = max((align_up(b.offset + b.size, align) for b in buffers), default=0)
-
-    for b in buffers:
+    for b in st.buffers:
         for t in b.tensors:
-            locations[t] = TensorLocation(kind="workspace", offset=b.offset)
-    for t in tensors:
+            locations[t] = TensorLocation(kind="workspace", offset=b.offset + b.rel[t])
+    for t in graph.tensors:
         if t.is_const:
             locations[t.index] = TensorLocation(kind="const")
 
-    live = [0] * max(nsteps, 1)
-    for b in buffers:
-        for s in range(b.first, b.last + 1):
-            live[s] += b.size
     # bound with graph inputs/outputs counted (inputs live from step 0, outputs until the end)
-    live_io = list(live)
-    for root, members in groups.items():
-        if root not in pins:
+    pos = {op: i for i, op in enumerate(order)}
+    nsteps = len(graph.operators)
+    live_io = list(st.live)
+    for root, members in pl.base_groups.items():
+        if root not in pl.pins:
             continue
-        size = max(tensors[t].nbytes for t in members)
-        writes = [producers[t] for t in members if t in producers]
-        reads = [c for t in members for c in consumers.get(t, [])]
-        first = 0 if pins[root][0] == "input" else (min(writes) if writes else 0)
-        last = max(reads) if (pins[root][0] == "input" and reads) else max(nsteps - 1, 0)
+        size = max(graph.tensors[t].nbytes for t in members)
+        writes = [pos[producers[t]] for t in members if t in producers]
+        reads = [pos[c] for t in members for c in pl.consumers.get(t, [])]
+        first = 0 if pl.pins[root][0] == "input" else (min(writes) if writes else 0)
+        last = max(reads) if (pl.pins[root][0] == "input" and reads) else max(nsteps - 1, 0)
         for s in range(first, last + 1):
             live_io[s] += size
     return MemoryPlan(
         workspace_size=ws,
-        lower_bound=max(live, default=0),
+        lower_bound=lower_bound,
         lower_bound_io=max(live_io, default=0),
         locations=locations,
-        buffers=buffers,
-        aliased_ops=aliased,
-        scratch={b.scratch_op: b.offset for b in buffers if b.scratch_op >= 0},
-        live_bytes=live,
+        buffers=st.buffers,
+        aliased_ops=pl.aliased,
+        scratch={b.scratch_op: b.offset for b in st.buffers if b.scratch_op >= 0},
+        live_bytes=st.live,
+        order=list(order),
+        inplace_ops=dict(st.taken),
+        liveness_bound=liveness_bound,
+        inplace_bound=min(inplace_bound, lower_bound),
     )
-
-
-def _members(uf: _UnionFind, t: int, tensors_count: int) -> list[int]:
-    r = uf.find(t)
-    return [x for x in range(tensors_count) if uf.find(x) == r]
-
-
-def _place_greedy(buffers: list[Buffer], align: int) -> None:
-    """Largest first; each at the lowest aligned offset not overlapping a time-overlapping buffer."""
-    order = sorted(buffers, key=lambda b: (-b.size, b.first, b.id))
-    placed: list[Buffer] = []
-    for b in order:
-        conflicts = sorted(
-            ((p.offset, p.offset + align_up(p.size, align)) for p in placed if p.overlaps_in_time(b)),
-        )
-        offset = 0
-        need = align_up(b.size, align)
-        for lo, hi in conflicts:
-            if offset + need <= lo:
-                break
-            offset = max(offset, hi)
-        b.offset = offset
-        placed.append(b)
