@@ -18,6 +18,7 @@ A lowering function receives a :class:`LoweringContext` and returns a :class:`Lo
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 import re
@@ -48,8 +49,30 @@ class Lowering:
     decls: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class InPlace:
+    """An in-place variant a lowering offers: output 0 may be written over input ``input``.
+
+    delta: byte offset of the input minus that of the output inside the shared buffer (0: same
+        start; > 0: the input sits ``delta`` bytes above the output); a multiple of 16.
+    free: True when the in-place kernel costs nothing (elementwise: every output element is
+        written after the input elements it reads at the same index); False when it has a run-time
+        cost (the planner then takes it only when it lowers the workspace).
+    variant: passed to the lowering as ``ctx.inplace`` when the planner takes it.
+    slack: 0 = exactly ``delta``; +1 = ``delta`` or more; -1 = ``delta`` or less (the kernel is
+        also correct with the output further away in that direction).
+    """
+
+    input: int = 0
+    delta: int = 0
+    free: bool = True
+    variant: str = "elementwise"
+    slack: int = 0
+
+
 LowerFn = Callable[["LoweringContext"], Lowering]
 ScratchFn = Callable[[Graph, Operator], int]
+InPlaceFn = Callable[[Graph, Operator], list[InPlace]]
 
 
 @dataclass(frozen=True)
@@ -59,28 +82,46 @@ class OpDef:
     view: bool = False  # output 0 is a byte-identical view of input 0 (RESHAPE, SQUEEZE, ...)
     scratch: ScratchFn | None = None  # bytes of workspace scratch the kernel needs during this op
     module: str = ""
+    inplace: InPlaceFn | None = None  # in-place variants this lowering can emit for an operator
 
 
 _REGISTRY: dict[str, OpDef] = {}
 _LOADED = False
 
 
-def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = None) -> Callable[[LowerFn], LowerFn]:
+def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = None,
+             inplace: InPlaceFn | None = None) -> Callable[[LowerFn], LowerFn]:
     """Decorator: register ``fn`` as the lowering of builtin operator ``opcode`` (e.g. "CONV_2D").
 
     view=True declares that output 0 holds exactly the bytes of input 0 (the planner then lets the
     output alias the input; the lowering is called with ``ctx.aliased`` telling whether it did).
     scratch(graph, op) -> bytes asks the planner for a temporary buffer live only during the op
     (``ctx.scratch_ptr``).
+    inplace(graph, op) -> [InPlace, ...] lists the in-place variants legal for this operator's
+    shapes (the planner decides whether to take one, checking liveness); the lowering is then
+    called with ``ctx.inplace`` = the variant's name (None otherwise) and ``out_ptr(0)`` pointing
+    into the input's memory as the variant's ``delta`` says.
     """
 
     def deco(fn: LowerFn) -> LowerFn:
         if opcode in _REGISTRY and _REGISTRY[opcode].lower is not fn:
             raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
-        _REGISTRY[opcode] = OpDef(opcode, fn, view, scratch, fn.__module__)
+        _REGISTRY[opcode] = OpDef(opcode, fn, view, scratch, fn.__module__, inplace)
         return fn
 
     return deco
+
+
+def extend(opcode: str, *, wrap: Callable[[LowerFn], LowerFn] | None = None,
+           inplace: InPlaceFn | None = None) -> None:
+    """Extend an operator registered by another module (e.g. give it in-place variants): ``wrap``
+    turns its lowering into a new one (usually calling the old), ``inplace`` sets its in-place
+    variants. The operator must already be registered (import its module first)."""
+    d = _REGISTRY.get(opcode)
+    if d is None:
+        raise RuntimeError(f"operator {opcode} is not registered yet")
+    _REGISTRY[opcode] = dataclasses.replace(d, lower=wrap(d.lower) if wrap else d.lower,
+                                            inplace=inplace or d.inplace)
 
 
 def load_all() -> None:
@@ -150,6 +191,7 @@ class LoweringContext:
         aliased: bool = False,
         target: str = "generic",
         schedule: dict[str, Any] | None = None,
+        inplace: str | None = None,
     ) -> None:
         self.graph = graph
         self.op = op
@@ -158,6 +200,8 @@ class LoweringContext:
         self.schedule: dict[str, Any] = dict(schedule or {})
         self.scratch_ptr = scratch_ptr
         self.aliased = aliased
+        # None, or the name of the in-place variant (InPlace.variant) the planner took for this op
+        self.inplace = inplace
         self._ptrs = ptrs
         self._const_ref = const_ref
         self._add_const = add_const

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
+from microaot.codegen.ops import InPlace, Lowering, LoweringContext, register
 from microaot.codegen.ops._common import act_range_f32, act_range_s8, require_dtype, require_quant
+from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
 
 MAX_DIMS = 6
@@ -41,7 +42,20 @@ def broadcast_fields(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...
     }
 
 
-@register("ADD")
+def add_inplace(graph: Graph, op: Operator) -> list[InPlace]:
+    """The output may overwrite an input of its own shape and type: the kernels (crt/kernels/add.c)
+    read both operands of element i before writing element i, and a same-shape input is read at i."""
+    y = graph.tensors[op.outputs[0]]
+    out = []
+    for k in (0, 1):
+        if k < len(op.inputs) and op.inputs[k] >= 0:
+            x = graph.tensors[op.inputs[k]]
+            if not x.is_const and tuple(x.shape) == tuple(y.shape) and x.dtype == y.dtype and x.nbytes == y.nbytes:
+                out.append(InPlace(input=k))
+    return out
+
+
+@register("ADD", inplace=add_inplace)
 def lower_add(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))

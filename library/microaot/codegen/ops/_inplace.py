@@ -1,0 +1,120 @@
+"""In-place variants of the int8 CONV_2D / DEPTHWISE_CONV_2D lowerings (kernel family ``conv_rows``).
+
+``uaot_conv_s8_rows`` (crt/kernels/conv_rows.c) runs any int8 conv kernel one output row at a time,
+top to bottom (``rows_fwd``) or bottom to top (``rows_bwd``). Row ``oy`` reads input rows
+``S = oy*stride_h - pad_top`` .. ``E = S + (k_h-1)*dil_h`` only, so once it is written, input rows
+below ``S(oy+1)`` (forward) or above ``E(oy-1)`` (backward) are dead. The output may therefore
+overlap the input as long as no output row overlaps an input row that it or a later row still
+reads. With the output at byte 0 and the input at byte ``delta`` of a shared buffer (OR / IR =
+bytes of an output / input row, IH = input rows):
+
+- forward: ``delta >= (oy+1)*OR - max(S(oy), 0)*IR`` for every ``oy`` with ``max(S, 0) < IH``;
+- backward: ``delta <= oy*OR - (min(E(oy), IH-1) + 1)*IR`` for every ``oy`` with ``E(oy) >= 0``.
+
+(3x3 stride 1: the output starts two input rows below / above the input; a 1x1 expansion to twice
+the channels: backward, the input one input row below the output.) The planner picks the variant
+and the distance; the kernel re-checks the overlap of every row at run time (UAOT_ERR_ARG).
+
+``add_rows_inplace(opcode)`` attaches this to a registered lowering without touching it (module
+``conv_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
+parameters of an adapter function, and the generated call drives that adapter row by row.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from microaot.codegen import ops as opreg
+from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
+from microaot.codegen.ops._common import out_size, pad_before
+from microaot.ir.graph import Graph, Operator
+from microaot.planner.plan import ALIGN, align_down, align_up
+
+ROWS_FAMILY = "conv_rows"
+
+
+def _dims(graph: Graph, op: Operator) -> tuple[int, ...] | None:
+    x, w, y = (graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1])
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1:
+        return None
+    if x.dtype != "int8" or y.dtype != "int8" or x.is_const:
+        return None
+    o = op.options
+    _, ih, iw, ic = x.shape
+    kh = w.shape[1]
+    sh, dh = int(o.get("stride_h", 1)), int(o.get("dilation_h_factor", 1))
+    padding = str(o.get("padding", "VALID"))
+    if padding not in ("SAME", "VALID") or sh < 1 or dh < 1:
+        return None
+    oh = out_size(padding, ih, kh, sh, dh)
+    if oh != y.shape[1] or oh <= 0:
+        return None
+    return ih, iw * ic, oh, y.shape[2] * y.shape[3], kh, sh, dh, pad_before(ih, kh, sh, dh, oh)
+
+
+def rows_deltas(ih: int, ir: int, oh: int, orow: int, kh: int, sh: int, dh: int, pad: int) -> tuple[int, int]:
+    """(smallest legal delta forward, largest legal delta backward), unaligned."""
+    fwd, bwd = -(1 << 62), 1 << 62
+    for oy in range(oh):
+        s = oy * sh - pad
+        e = s + (kh - 1) * dh
+        lo = max(s, 0)
+        if lo < ih:
+            fwd = max(fwd, (oy + 1) * orow - lo * ir)
+        if e >= 0:
+            bwd = min(bwd, oy * orow - (min(e, ih - 1) + 1) * ir)
+    return fwd, bwd
+
+
+def conv_rows_inplace(graph: Graph, op: Operator) -> list[InPlace]:
+    """In-place variants of an int8 CONV_2D / DEPTHWISE_CONV_2D with batch 1 (forward, backward)."""
+    if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0 or not op.outputs:
+        return []
+    d = _dims(graph, op)
+    if d is None:
+        return []
+    fwd, bwd = rows_deltas(*d)
+    # the forward delta never needs to be negative (0 = same start is always at least as small)
+    # forward stays correct with the output further down (larger delta), backward further up
+    return [InPlace(input=0, delta=align_up(max(fwd, 0), ALIGN), free=False, variant="rows_fwd", slack=1),
+            InPlace(input=0, delta=align_down(min(bwd, 0), ALIGN), free=False, variant="rows_bwd", slack=-1)]
+
+
+def rows_lowering(lower: LowerFn) -> LowerFn:
+    """Wrap an int8 conv lowering: when the planner took a rows variant, the operator's own call
+    (whatever kernel and schedule it picks) becomes the body of a small adapter with the
+    ``uaot_conv_s8_kernel_t`` signature, which ``uaot_conv_s8_rows`` runs once per output row."""
+
+    def lower_rows(ctx: LoweringContext) -> Lowering:
+        if ctx.inplace not in ("rows_fwd", "rows_bwd"):
+            return lower(ctx)
+        x, y = ctx.op.inputs[0], ctx.op.outputs[0]
+        inner = copy.copy(ctx)  # shares ctx.decls: the parameter structs still land in the file
+        inner._ptrs = {**ctx._ptrs, x: "rows_in", y: "rows_out"}
+        inner.scratch_ptr = "rows_s" if ctx.scratch_ptr is not None else None
+        inner.inplace = None
+        low = lower(inner)
+        pname = "&" + ctx.sym("p")
+        if low.call is None or pname not in low.call:
+            raise ctx.unsupported(f"internal: the in-place row driver needs the call to use {pname}: {low.call}")
+        body = low.call.replace(pname, "rows_p")
+        if "(ws +" in body or "inputs[" in body or "outputs[" in body:
+            raise ctx.unsupported(f"internal: the call uses other activation memory than its input/output: {body}")
+        fn = ctx.sym("rows_kernel")
+        adapter = (
+            f"static uaot_status_t {fn}(const uaot_conv_s8_params_t *rows_p, const int8_t *rows_in,\n"
+            f"    const int8_t *rows_w, int8_t *rows_out, uint8_t *rows_s)\n"
+            "{\n    (void)rows_p;\n    (void)rows_in;\n    (void)rows_w;\n    (void)rows_out;\n    (void)rows_s;\n"
+            f"    return {body};\n}}")
+        rev = 1 if ctx.inplace == "rows_bwd" else 0
+        call = (f"uaot_conv_s8_rows({pname}, {ctx.in_ptr(0)}, NULL, {ctx.out_ptr(0)}, "
+                f"{ctx.scratch_ptr or 'NULL'}, {fn}, {rev})")
+        return Lowering(families=tuple(dict.fromkeys((*low.families, ROWS_FAMILY))), call=call,
+                        decls=[*low.decls, adapter])
+
+    return lower_rows
+
+
+def add_rows_inplace(opcode: str) -> None:
+    """Give the registered int8 conv lowering of ``opcode`` its row-driven in-place variants."""
+    opreg.extend(opcode, wrap=rows_lowering, inplace=conv_rows_inplace)
