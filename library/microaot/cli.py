@@ -41,6 +41,7 @@ def register(sub: Any) -> None:
     q = sub.add_parser("inspect", help="operators, tensors, MACs, weight bytes and planned RAM of a model")
     q.add_argument("model", help="path of the .tflite model")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7 (kernel scratch differs)")
     q.set_defaults(func=_cmd_inspect)
 
 
@@ -50,7 +51,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     r = compile_model(args.model, args.out_dir, name=args.name, weight_section=args.section,
                       target=args.target, tuning_log=args.tuning_log)
     print(f"wrote {r.sources[0]} and {r.header}")
-    print(f"workspace {r.workspace_size} B (liveness lower bound {r.plan.lower_bound} B), weights {r.weight_bytes} B")
+    f = r.memory_figures
+    print(f"workspace {f['workspace']} B (liveness lower bound {f['liveness_bound']} B without in-place operators, "
+          f"{f['inplace_bound']} B with them; {f['inplace_ops']} in place), weights {r.weight_bytes} B")
     print("kernels: " + " ".join(str(p) for p in r.kernel_sources))
     return 0
 
@@ -58,7 +61,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from microaot.inspect_model import format_summary, summarize
 
-    info = summarize(args.model)
+    info = summarize(args.model, target=args.target)
     if args.json:
         print(json.dumps(info, indent=2))
     else:

@@ -13,7 +13,7 @@ from microaot.codegen.emit import emit_model, kernel_source_paths
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph
-from microaot.passes import check_graph, scratch_requests, view_ops
+from microaot.passes import check_graph, inplace_options, scratch_requests, view_ops
 from microaot.paths import crt_root
 from microaot.planner import MemoryPlan, plan_memory
 from microaot.planner.plan import ALIGN
@@ -33,6 +33,14 @@ class CompileResult:
     graph: Graph
     plan: MemoryPlan
     kernel_sources: list[Path]
+
+    @property
+    def memory_figures(self) -> dict[str, int]:
+        """Workspace (peak) and its bounds (bytes): ``liveness_bound`` without in-place operators,
+        ``inplace_bound`` with them (smallest the planner saw), ``plan_bound`` of the chosen plan."""
+        return {"workspace": self.workspace_size, "liveness_bound": self.plan.liveness_bound,
+                "inplace_bound": self.plan.inplace_bound, "plan_bound": self.plan.lower_bound,
+                "plan_bound_with_io": self.plan.lower_bound_io, "inplace_ops": len(self.plan.inplace_ops)}
 
 
 def default_name(model_path: str | Path) -> str:
@@ -77,7 +85,8 @@ def compile_model(
     for k, v in (schedules or {}).items():
         sched[int(k)] = dict(v)
     # after the schedules: the scratch a kernel variant needs depends on its knobs
-    plan = plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph, target, sched))
+    plan = plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph, target, sched),
+                       inplace=inplace_options(graph), reorder=True)
     workspace_size = max(plan.workspace_size, ALIGN)
     emitted = emit_model(graph, plan, name=name, model_hash=model_hash, model_file=model_path.name,
                          workspace_size=workspace_size, weight_section=weight_section, target=target,

@@ -11,7 +11,7 @@ from microaot.codegen.emit import emit_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator
-from microaot.passes import check_graph, scratch_requests, view_ops
+from microaot.passes import check_graph, inplace_options, scratch_requests, view_ops
 from microaot.planner import plan_memory
 
 
@@ -30,7 +30,7 @@ def op_macs(graph: Graph, op: Operator) -> int:
     return 0
 
 
-def summarize(model_path: str | Path) -> dict[str, Any]:
+def summarize(model_path: str | Path, target: str = "generic") -> dict[str, Any]:
     path = Path(model_path)
     g = load_tflite(path)
     info: dict[str, Any] = {
@@ -57,12 +57,19 @@ def summarize(model_path: str | Path) -> dict[str, Any]:
     info["const_bytes"] = sum(t.nbytes for t in g.tensors if t.is_const)
     try:
         check_graph(g)
-        plan = plan_memory(g, views=view_ops(g), scratch=scratch_requests(g))
+        plan = plan_memory(g, views=view_ops(g), scratch=scratch_requests(g, target), inplace=inplace_options(g),
+                           reorder=True)
+        info["target"] = target
         info["workspace_bytes"] = plan.workspace_size
-        info["liveness_lower_bound"] = plan.lower_bound
+        info["liveness_lower_bound"] = plan.liveness_bound  # no in-place operators, model order
+        info["inplace_lower_bound"] = plan.inplace_bound
+        info["plan_lower_bound"] = plan.lower_bound
         info["liveness_lower_bound_with_io"] = plan.lower_bound_io
+        info["inplace_ops"] = {str(k): {"over_tensor": o.inp, "variant": o.variant}
+                               for k, o in sorted(plan.inplace_ops.items())}
+        info["order"] = plan.order
         em = emit_model(g, plan, name="inspect", model_hash=info["sha256"], model_file=path.name,
-                        workspace_size=plan.workspace_size)
+                        workspace_size=plan.workspace_size, target=target)
         info["weight_bytes"] = em.weight_bytes
         info["kernel_families"] = em.families
         info["compilable"] = True
@@ -99,9 +106,11 @@ def format_summary(info: dict[str, Any]) -> str:
     lines.append(f"tensors: {len(info['tensors'])}  MACs: {info['macs']:,}  constant data: {info['const_bytes']:,} B")
     if info.get("compilable"):
         lines.append(f"weights (flash): {info['weight_bytes']:,} B")
-        lines.append(f"workspace (RAM): {info['workspace_bytes']:,} B planned; liveness lower bound "
-                     f"{info['liveness_lower_bound']:,} B (inputs/outputs stay in the caller's buffers; "
-                     f"with them: {info['liveness_lower_bound_with_io']:,} B)")
+        lines.append(f"workspace (RAM, target {info.get('target', 'generic')}): {info['workspace_bytes']:,} B planned "
+                     f"(kernel scratch included); liveness lower bound {info['liveness_lower_bound']:,} B without "
+                     f"in-place operators, {info['inplace_lower_bound']:,} B with them ({len(info['inplace_ops'])} "
+                     f"operators in place; this plan's bound {info['plan_lower_bound']:,} B; inputs/outputs stay in "
+                     f"the caller's buffers, with them: {info['liveness_lower_bound_with_io']:,} B)")
         lines.append(f"kernel families: {', '.join(info['kernel_families'])}")
     else:
         lines.append(f"not compilable: {info.get('error')}")

@@ -120,7 +120,8 @@ class _Emitter:
     def lower_all(self) -> list[OpCode]:
         ptrs = self.ptrs()
         codes: list[OpCode] = []
-        for op in self.g.operators:
+        order = self.plan.order or list(range(len(self.g.operators)))
+        for op in (self.g.operators[i] for i in order):
             d = opreg.get(op.opcode)
             if d is None:
                 raise UnsupportedModelError(
@@ -137,6 +138,7 @@ class _Emitter:
                 scratch_ptr=f"(ws + {scratch})" if scratch is not None else None,
                 aliased=op.index in self.plan.aliased_ops, target=self.target,
                 schedule=dict(self.schedules.get(op.index, {})),
+                inplace=self.plan.inplace_ops[op.index].variant if op.index in self.plan.inplace_ops else None,
             )
             try:
                 low = d.lower(ctx)
@@ -237,7 +239,7 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
         c += code.params_decls
         c += code.lowering.decls
     c += ["", f"static const char *const {name}_op_names[{max(len(codes), 1)}] = {{"]
-    c += [f'    "{code.opcode}",' for code in codes] or ['    ""']
+    c += [f'    "{code.opcode}",' for code in sorted(codes, key=lambda k: k.index)] or ['    ""']
     c += ["};", ""]
     c += [f"static const uaot_tensor_info_t {name}_input_info[{max(len(graph.inputs), 1)}] = {{"]
     c += [",\n".join(_tensor_info(name, graph.tensors[t], graph.source) for t in graph.inputs) or "    { 0 }"]
@@ -263,7 +265,11 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
     for code in codes:
         op = graph.operators[code.index]
         shapes = " x ".join(str(list(graph.tensors[t].shape)) for t in op.outputs)
-        c.append(f"    /* op {code.index}: {code.opcode} -> {shapes} */")
+        how = ""
+        if code.index in plan.inplace_ops:
+            o = plan.inplace_ops[code.index]
+            how = f" (in place over tensor {o.inp}, {o.variant})"
+        c.append(f"    /* op {code.index}: {code.opcode} -> {shapes}{how} */")
         c.append(f"    {up}_OP_BEGIN({code.index});")
         if code.lowering.call is None:
             c.append("    /* no code: the output aliases the input */")
