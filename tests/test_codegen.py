@@ -78,7 +78,7 @@ def test_status_codes(kws: tuple[CompileResult, Path]) -> None:
 def test_header_contract(kws: tuple[CompileResult, Path]) -> None:
     r, _ = kws
     h = r.header.read_text()
-    for s in ("#define kws_WORKSPACE_SIZE 16000", "#define kws_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
+    for s in ("#define kws_WORKSPACE_SIZE 8640",  # in-place depthwise / 1x1 conv (was 16000) "#define kws_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
               "#define kws_NUM_INPUTS 1", "#define kws_NUM_OUTPUTS 1", "#define kws_INPUT0_SIZE 490",
               "#define kws_OUTPUT0_SIZE 12", "#if UAOT_ABI_VERSION != 1", "#error",
               "extern const uaot_model_t kws_model;", "kws_run_ex(", "const uaot_hooks_t *hooks"):
@@ -151,7 +151,9 @@ def test_cli_compile_and_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cli_main(["inspect", str(mlperf_model("kws")), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["macs"] == 2656768
-    assert info["liveness_lower_bound"] == 16000 and info["workspace_bytes"] == 16000
+    assert info["liveness_lower_bound"] == 16000  # without in-place operators
+    assert info["inplace_lower_bound"] == info["workspace_bytes"] == 8640
+    assert len(info["inplace_ops"]) == 8
     assert [o["op"] for o in info["operators"]][-1] == "SOFTMAX"
     assert cli_main(["inspect", str(mlperf_model("vww"))]) == 0
     assert "7,489,664" in capsys.readouterr().out

@@ -1,0 +1,169 @@
+"""In-place operators end to end: row-driven CONV_2D / DEPTHWISE_CONV_2D and elementwise ADD.
+
+Seeded random geometries (kernel, stride, dilation, padding, channel counts) in a model where the
+convolution's input and output both live in the workspace (ADD -> conv -> ADD), compiled for the
+portable kernels and for the Cortex-M4 schedules (gemm / simd4, run here on their portable
+emulation), built with the host gcc and compared byte for byte with TFLM. The four MLPerf models
+with the Cortex-M4 schedules (the host test suite covers the generic ones), and the RAM target of
+issue 6: workspace <= 0.67 x TFLM's arena on every model, kernel scratch included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import MLPERF_MODELS, mlperf_model
+from microaot.compiler import compile_model
+from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.paths import shared_models_dir
+from microaot.reference import run_reference
+from microaot.testing import modelgen as mg
+
+# TFLM's arena for the four models (RecordingMicroAllocator total: activations "head" + persistent
+# "tail"), as published in shared/models/README.md and shared/DESIGN.md
+TFLM_ARENA = {"kws": 24272, "vww": 103680, "ic": 55984, "ad": 3984}
+RAM_TARGET = 0.67
+TARGETS = ("generic", "cortex-m4")
+
+
+def _conv_chain(rng: np.random.Generator, *, depthwise: bool, shape: tuple[int, int, int, int],
+                filters: int, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+                padding: str, dm: int = 1) -> bytes:
+    """input -> ADD(x, x) -> t -> CONV/DEPTHWISE(t) -> y -> ADD(y, y) -> output (t and y in the workspace)."""
+    n, h, w, c = shape
+    kh, kw = kernel
+    in_q = mg.random_actq(rng)
+    mb = mg.ModelBuilder()
+    x = mb.add_input("input", shape, "int8", quant=in_q.quant)
+    t_q = mg.ActQ.from_range(-8.0, 8.0)
+    t = mb.add_tensor("t", shape, "int8", quant=t_q.quant)
+    mb.add_operator("ADD", [x, x], [t], mg.AddOptions("NONE"))
+    if depthwise:
+        oc = c * dm
+        wf = rng.normal(0, 1.0, size=(1, kh, kw, oc))
+        axis = 3
+    else:
+        oc = filters
+        wf = rng.normal(0, 1.0, size=(oc, kh, kw, c))
+        axis = 0
+    wq, wquant = mg.quantize_weights(wf, axis)
+    bq, bquant = mg.quantize_bias(rng.normal(0, 0.5, size=(oc,)), t_q.scale, wquant)
+    wt = mb.add_const("weights", wq, "int8", quant=wquant)
+    bt = mb.add_const("bias", bq, "int32", quant=bquant)
+    oh = mg._conv_out_size(h, kh, stride[0], dilation[0], padding)  # noqa: SLF001
+    ow = mg._conv_out_size(w, kw, stride[1], dilation[1], padding)  # noqa: SLF001
+    fan = kh * kw * (1 if depthwise else c)
+    y_q = mg._output_range_guess(t_q, wf, fan, rng)  # noqa: SLF001
+    y = mb.add_tensor("y", (n, oh, ow, oc), "int8", quant=y_q.quant)
+    if depthwise:
+        opts: mg.Options = mg.DepthwiseConv2DOptions(padding, stride[1], stride[0], dm, "RELU", dilation[1],
+                                                    dilation[0])
+        mb.add_operator("DEPTHWISE_CONV_2D", [t, wt, bt], [y], opts)
+    else:
+        opts = mg.Conv2DOptions(padding, stride[1], stride[0], "NONE", dilation[1], dilation[0])
+        mb.add_operator("CONV_2D", [t, wt, bt], [y], opts)
+    z = mb.add_tensor("z", (n, oh, ow, oc), "int8", quant=mg.ActQ(y_q.scale * 2, y_q.zero_point).quant)
+    mb.add_operator("ADD", [y, y], [z], mg.AddOptions("NONE"))
+    mb.set_outputs([z])
+    return mb.to_bytes()
+
+
+def _cases(n: int) -> list[dict[str, object]]:
+    rng = np.random.default_rng(66)
+    out: list[dict[str, object]] = []
+    while len(out) < n:
+        dw = bool(rng.integers(0, 2))
+        kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        dh = int(rng.integers(1, 3)) if rng.random() < 0.3 else 1
+        h, w, c = int(rng.integers(3, 14)), int(rng.integers(1, 7)), int(rng.choice([1, 3, 4, 8, 16]))
+        pad = "SAME" if rng.random() < 0.6 else "VALID"
+        if mg._conv_out_size(h, kh, sh, dh, pad) < 1 or mg._conv_out_size(w, kw, sw, 1, pad) < 1:  # noqa: SLF001
+            continue
+        out.append({"depthwise": dw, "shape": (1, h, w, c), "filters": int(rng.integers(1, 3 * c + 2)),
+                    "kernel": (kh, kw), "stride": (sh, sw), "dilation": (dh, 1), "padding": pad,
+                    "dm": int(rng.choice([1, 1, 2]))})
+    return out
+
+
+CASES = _cases(24)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_row_driven_inplace_conv_is_bit_exact(tmp_path: Path, target: str) -> None:
+    taken = 0
+    failures: list[str] = []
+    for i, case in enumerate(CASES):
+        rng = np.random.default_rng(1000 + i)
+        path = tmp_path / f"case{i}.tflite"
+        path.write_bytes(_conv_chain(rng, **case))  # type: ignore[arg-type]
+        d = tmp_path / f"b{i}"
+        r = compile_model(path, d, name=f"ip{i}", target=target)
+        conv_op = 1
+        if conv_op in r.plan.inplace_ops:
+            taken += 1
+            assert r.plan.inplace_ops[conv_op].variant in ("rows_fwd", "rows_bwd")
+            assert "uaot_conv_s8_rows" in r.sources[0].read_text()
+        lib = build_model_shared_lib(r, d)
+        shape = r.graph.tensors[r.graph.inputs[0]].shape
+        xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(3)]
+        ref = run_reference(path, [[x] for x in xs])
+        for k, x in enumerate(xs):
+            got = run_compiled(r, lib, [x])[0]
+            if not np.array_equal(got, ref[k][0]):
+                failures.append(f"case {i} {case} input {k}: {int(np.sum(got != ref[k][0]))} values differ "
+                                f"(in place: {r.plan.inplace_ops.get(conv_op)})")
+    assert not failures, "\n".join(failures)
+    assert taken >= len(CASES) // 2, f"only {taken}/{len(CASES)} convolutions ran in place"
+
+
+@pytest.mark.parametrize("key", list(MLPERF_MODELS))
+def test_mlperf_cortex_m4_schedules_in_place_bit_exact(tmp_path: Path, key: str) -> None:
+    r = compile_model(mlperf_model(key), tmp_path, target="cortex-m4")
+    lib = build_model_shared_lib(r, tmp_path)
+    shape = r.graph.tensors[r.graph.inputs[0]].shape
+    xs = [np.random.default_rng(s).integers(-128, 128, size=shape, dtype=np.int8) for s in range(5)]
+    ref = run_reference(mlperf_model(key), [[x] for x in xs])
+    for s, x in enumerate(xs):
+        assert np.array_equal(run_compiled(r, lib, [x])[0], ref[s][0]), f"{key} seed {s}"
+    if key != "ad":  # the autoencoder is fully connected only: nothing can run in place
+        assert r.plan.inplace_ops
+
+
+def test_published_arena_figures() -> None:
+    readme = shared_models_dir() / "README.md"
+    if not readme.is_file():
+        pytest.skip("shared/models/README.md not available")
+    text = readme.read_text()
+    for key, arena in TFLM_ARENA.items():
+        assert f"total {arena:,} B" in text, key
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("key", list(MLPERF_MODELS))
+def test_workspace_within_two_thirds_of_tflm_arena(tmp_path: Path, key: str, target: str) -> None:
+    r = compile_model(mlperf_model(key), tmp_path, target=target)
+    plan = r.plan
+    # the workspace holds every activation and every kernel's scratch (the planner places both)
+    assert set(plan.scratch) <= set(range(len(r.graph.operators)))
+    ratio = r.workspace_size / TFLM_ARENA[key]
+    assert ratio <= RAM_TARGET, (key, target, r.workspace_size, TFLM_ARENA[key], ratio)
+    assert plan.inplace_bound <= plan.lower_bound <= r.workspace_size
+    assert plan.inplace_bound <= plan.liveness_bound
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("key", list(MLPERF_MODELS))
+def test_workspace_plus_io_buffers_within_two_thirds_of_tflm_arena(tmp_path: Path, key: str, target: str) -> None:
+    """TFLM's arena also holds the input and output tensors; here the caller's buffers are counted too."""
+    if (key, target) == ("ad", "cortex-m4"):
+        pytest.xfail("FULLY_CONNECTED simd4 expands the 640-value input to int16 in scratch (1,280 B): "
+                     "workspace 2,048 + 1,280 B of I/O = 0.84 x the arena")
+    if (key, target) == ("ic", "cortex-m4"):
+        pytest.xfail("the in-place 3x3 conv at the peak also needs its gemm scratch (848 B): workspace "
+                     "34,640 + 3,082 B of I/O = 0.674 x the arena (213 B over)")
+    r = compile_model(mlperf_model(key), tmp_path, target=target)
+    io = sum(r.graph.tensors[t].nbytes for t in (*r.graph.inputs, *r.graph.outputs))
+    assert (r.workspace_size + io) / TFLM_ARENA[key] <= RAM_TARGET, (key, target, r.workspace_size + io)
