@@ -203,8 +203,8 @@ model, inp, outp, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 interp = runtime.Interpreter.from_bytes(open(model, "rb").read(), arena_size=4 * 1024 * 1024)
 d = interp.get_input_details(0)
 x = np.fromfile(inp, dtype=d["dtype"]).reshape(d["shape"])
-interp.set_input(x, 0)
 for _ in range(n):
+    interp.set_input(x, 0)  # TFLM's planner may reuse the input tensor's memory during a run
     interp.invoke()
 np.asarray(interp.get_output(0)).tofile(outp)
 """
