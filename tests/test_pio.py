@@ -229,7 +229,7 @@ def test_example_ship_app_builds_and_runs(repo: Path, tmp_path: Path) -> None:
     proj = repo / "examples" / "ship_app"
     env = _example_env(tmp_path)
     r = subprocess.run(
-        pio_argv("run", "-d", str(proj), "-e", "qemu_mps2_an386", "-e", "nucleo_f446re", "-j", "2"),
+        pio_argv("run", "-d", str(proj), "-e", "qemu_mps2_an386", "-e", "nucleo_f446re", "-e", "host", "-j", "2"),
         env=env,
         capture_output=True,
         text=True,
@@ -251,6 +251,14 @@ def test_example_ship_app_builds_and_runs(repo: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert "kws: class " in r.stdout
+    # the same application as a native program (host board, standalone: the app's own main)
+    host_fw = ws / "host" / "firmware"
+    assert host_fw.is_file(), sorted(p.name for p in (ws / "host").iterdir())
+    assert not (ws / "host" / "microaot" / "uaot_app_model.c").exists()
+    out = subprocess.run([str(host_fw)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("kws: class "), out
+    # both builds run the same generated model on the same input: the same class and score
+    assert out.stdout.split(", ")[:2] == r.stdout[r.stdout.index("kws: class "):].split(", ")[:2]
 
 
 # ---- fast unit tests of the pieces ---------------------------------------------------------------

@@ -9,7 +9,7 @@
  *   the peak of the server + model frames from the thread's entry, not counting libc's TCB.
  * Static RAM: .data + .bss of the executable (linker symbols __data_start / end) minus that thread
  *   stack; on a host this includes the C library's own data, so it is an upper bound.
- * Exit status: 0 when stdin is closed, 2 when the server thread could not be started. */
+ * main() is in main_rpc.c (RPC mode); in standalone mode the application brings its own. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -19,20 +19,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_port.h"
 #include "microaot/platform.h"
 #include "microaot/rpc.h"
 
-#ifndef UAOT_HOST_STACK_SIZE
-#define UAOT_HOST_STACK_SIZE (256u * 1024u)
-#endif
 #ifndef UAOT_HOST_BOARD_NAME
 #define UAOT_HOST_BOARD_NAME "host"
 #endif
 
-static uint8_t s_stack[UAOT_HOST_STACK_SIZE] __attribute__((aligned(64)));
+uint8_t uaot_host_stack[UAOT_HOST_STACK_SIZE] __attribute__((aligned(64)));
 /* top of the usable stack: glibc keeps the thread descriptor and TLS at the top of a user stack,
- * so the server thread records where its own frames start */
-static uint8_t *s_stack_top;
+ * so the server thread (main_rpc.c) records where its own frames start; NULL in standalone mode */
+uint8_t *uaot_host_stack_top;
 
 void uaot_platform_write(const uint8_t *data, size_t len)
 {
@@ -84,11 +82,11 @@ const char *uaot_platform_board_name(void)
 
 int uaot_platform_stack_bounds(uint8_t **lo, uint8_t **hi)
 {
-    if (s_stack_top == NULL) {
+    if (uaot_host_stack_top == NULL) {
         return 0;
     }
-    *lo = s_stack;
-    *hi = s_stack_top;
+    *lo = uaot_host_stack;
+    *hi = uaot_host_stack_top;
     return 1;
 }
 
@@ -99,55 +97,14 @@ int uaot_platform_static_ram(uint32_t *bytes)
 {
     uintptr_t a = (uintptr_t)&__data_start;
     uintptr_t b = (uintptr_t)&end;
-    if (b <= a || b - a < sizeof s_stack) {
+    if (b <= a || b - a < sizeof uaot_host_stack) {
         return 0;
     }
-    *bytes = (uint32_t)(b - a - sizeof s_stack);
+    *bytes = (uint32_t)(b - a - sizeof uaot_host_stack);
     return 1;
 }
 
 uint32_t uaot_platform_entropy(void)
 {
     return (uint32_t)getpid();
-}
-
-static void *server_thread(void *arg)
-{
-    volatile uint8_t top = 0u;
-    (void)arg;
-    s_stack_top = (uint8_t *)(uintptr_t)&top + 1;
-    (void)uaot_rpc_main();
-    (void)top;
-    return NULL;
-}
-
-/* Call every libc function the server thread uses once, on the main thread: with lazy PLT
- * binding the first call runs the dynamic linker (which saves the vector register state, ~3 KB
- * with AVX-512) on the caller's stack, and the painted stack would measure ld.so, not microaot.
- * (The host board builder also links with -Wl,-z,now; this covers builds that do not.) */
-static void prebind_libc(void)
-{
-    uint8_t a[8] = {0};
-    uint8_t b[8];
-    volatile size_t n = sizeof a;
-    memcpy(b, a, n);
-    memset(b, 0, n);
-    (void)memcmp(a, b, n);
-    (void)uaot_platform_timer_read();
-    (void)getpid();
-    (void)write(1, a, 0);
-    (void)read(0, a, 0);
-}
-
-int main(void)
-{
-    pthread_attr_t attr;
-    pthread_t th;
-    prebind_libc();
-    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstack(&attr, s_stack, sizeof s_stack) != 0 ||
-        pthread_create(&th, &attr, server_thread, NULL) != 0) {
-        return 2;
-    }
-    pthread_join(th, NULL);
-    return 0;
 }
