@@ -160,8 +160,9 @@ class PioFirmware:
     build with exactly one record per signature of the batch, so the code generator picks exactly
     the batch's schedules through the normal tuning-log path of the build."""
 
-    def __init__(self, model: Path, board: Board, work_dir: Path, *, verbose: bool = False) -> None:
-        self.model, self.board, self.work_dir, self.verbose = model, board, work_dir, verbose
+    def __init__(self, model: Path, board: Board, work_dir: Path, *, verbose: bool = False,
+                 port: str | None = None) -> None:
+        self.model, self.board, self.work_dir, self.verbose, self.port = model, board, work_dir, verbose, port
         self.builds = 0
 
     def slot_dir(self, slot: int) -> Path:
@@ -180,7 +181,23 @@ class PioFirmware:
             batch_log.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in (log_records or ())))
         built = pio_project.build(proj, self.board.id, verbose=self.verbose)
         self.builds += 1
+        if self.board.launch == "serial":
+            self._upload(proj)
         return built.firmware
+
+    def _upload(self, proj: Path) -> None:
+        """Flash a real board (``pio run -t upload``); the RPC session then opens ``port``."""
+        import subprocess
+
+        from microaot import pio_project
+
+        argv = pio_project.pio_argv("run", "-d", str(proj), "-e", self.board.id, "-t", "upload", "-t", "nobuild")
+        if self.port:
+            argv += ["--upload-port", self.port]
+        p = subprocess.run(argv, env=pio_project.pio_environ(), capture_output=True, text=True, check=False)
+        if p.returncode != 0:
+            tail = "\n".join(((p.stdout or "") + (p.stderr or "")).strip().splitlines()[-15:])
+            raise TuneError(f"`pio run -t upload` failed for {proj} (board {self.board.id}):\n{tail}")
 
 
 def _batch_records(groups: Mapping[str, OpGroup], assignment: Mapping[str, Knobs], board: Board) -> list[dict[str, Any]]:
@@ -322,7 +339,7 @@ def tune_model(
         work_dir = Path(tempfile.gettempdir()) / "microaot-tune" / f"{model.stem}-{board.id}-{key}"
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    fw = PioFirmware(model, board, work, verbose=verbose)
+    fw = PioFirmware(model, board, work, verbose=verbose, port=port)
     if board.launch == "qemu":
         # the board's icount shift as the build sees it (platformio.ini may override it)
         board = board.with_settings(icount_shift=board.icount_shift if board.icount_shift >= 0 else 3)
