@@ -28,6 +28,11 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     if shift < -31:
         shift = 0
         q_fixed = 0
+    if shift > 31:
+        # the C side shifts a 32-bit value left by `shift`: 32 and more is undefined behaviour (TFLM
+        # itself overflows here); no sane model needs a rescale factor of 2^31 or more
+        raise ValueError(f"requantization multiplier {real_multiplier!r} is too large (2^{shift - 1} or more); "
+                         "the tensors' quantization scales are inconsistent or corrupt")
     return int(q_fixed), int(shift)
 
 
