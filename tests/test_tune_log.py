@@ -176,3 +176,62 @@ def test_coordinate_search_budget_and_descent() -> None:
     assert len(keys) == len(set(keys)) <= 14 and default not in seen
     best, t = s.best
     assert best == {"a": 4, "b": 1, "c": 0} and t == 1.0
+
+
+# ---- tuner orchestration with a fake device (no builds): batching, sharing, bisection ---------------
+
+
+def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from microaot.tune import tuner
+    from test_tune_run import two_conv_fc_model
+
+    model = tmp_path / "tiny.tflite"
+    model.write_bytes(two_conv_fc_model())
+    g = load_tflite(model)
+    sigs = [space.op_signature(g, op) for op in g.operators]
+    bad = {"algo": "simd4", "w16": True}  # pretend this FC variant is wrong
+    builds: dict[str, dict[str, dict]] = {}
+
+    class FakeFirmware:
+        def __init__(self, *a: object, **kw: object) -> None:
+            self.builds = 0
+
+        def build(self, slot: int, log_records: list | None = None, copy_log: Path | None = None) -> Path:
+            self.builds += 1
+            fw = tmp_path / f"fw{self.builds}"
+            if copy_log is not None:
+                sched = best_schedules(copy_log, g, target="generic", board="host")
+                builds[str(fw)] = {sigs[i]: k for i, k in sched.items()}
+            else:
+                builds[str(fw)] = {r["signature"]: r["knobs"] for r in (log_records or [])}
+            return fw
+
+    def cost(k: dict) -> float:
+        return {"direct": 100.0, "gemm": 50.0, "simd4": 40.0}[k.get("algo", "direct")] - 5 * k.get("cols", 0) - \
+            3 * bool(k.get("w16"))
+
+    def fake_measure(board, fw, inputs, **kw):  # noqa: ANN001, ANN003, ANN202
+        a = builds[str(fw)]
+        times = [cost(a.get(s, space.default_schedule(g, op, "generic"))) for s, op in zip(sigs, g.operators, strict=True)]
+        y = np.zeros((1, 10), np.int8)
+        if a.get(sigs[2]) == bad:
+            y[0, 0] = 1
+        return tuner.Measurement([[y] for _ in inputs], times, sum(times), "ns")
+
+    monkeypatch.setattr(tuner, "PioFirmware", FakeFirmware)
+    monkeypatch.setattr(tuner, "measure_firmware", fake_measure)
+    log = tmp_path / "t.jsonl"
+    res = tuner.tune_model(model, "host", log=log, budget=8, jobs=2, seeds=1, check_reference=False, progress=False)
+    recs = read_records(log)
+    fc = [r for r in recs if r.signature == sigs[2]]
+    assert [r.bitexact for r in fc if r.knobs == bad] == [False]
+    assert all(r.bitexact for r in recs if r.knobs != bad)
+    conv = [r for r in recs if r.signature == sigs[0]]
+    assert len(conv) == len(space.candidates(g, g.operators[0], "generic"))  # grid: every distinct one, once
+    best = best_schedules(log, g, target="generic", board="host")
+    assert best[0] == best[1] == {"algo": "gemm", "cols": 2, "w16": True}
+    assert best[2] == {"algo": "simd4", "w16": False}
+    assert res.tuned_bitexact is True and res.tuned_total is not None and res.tuned_total < res.default_total
