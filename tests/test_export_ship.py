@@ -122,7 +122,8 @@ def test_export_layout(kws_export: ExportResult) -> None:
 def test_size_report(kws_export: ExportResult) -> None:
     rep = json.loads((kws_export.out_dir / "size_report.json").read_text())
     assert rep == kws_export.size
-    assert rep["workspace"] == kws_export.workspace_size == 16000
+    # in-place depthwise / 1x1 convs: below the 16000 B liveness bound (scratch of the board's schedules included)
+    assert rep["workspace"] == kws_export.workspace_size == kws_export.compile_result.workspace_size < 16000
     assert rep["weights"] == kws_export.weight_bytes > 0
     assert rep["text"] > 0 and rep["bss"] == 0 and rep["data"] == 0
     assert rep["compiler"] == ARM_CC or shutil.which(ARM_CC) is None
@@ -305,7 +306,7 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "lib" / "kws"
     assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["name"] == "kws" and rep["workspace"] == 16000
+    assert rep["name"] == "kws" and rep["workspace"] == 8640  # in place (16000 without)
     # again into the same folder: replaces the previous export
     assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws", "--no-size"]) == 0
     assert "exported kws" in capsys.readouterr().out
