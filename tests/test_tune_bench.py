@@ -39,7 +39,8 @@ def test_bench_qemu_ram_flash_smoke(tmp_path: Path) -> None:
     q = res["models"]["ad"]["qemu"]
     for v in ("generic", "default", "tuned"):
         assert q[v]["unit"] == "instructions" and q[v]["instructions"] > 0
-        assert q[v]["instructions"] == q[v]["instructions_run2"]  # -icount: deterministic
+        # -icount: deterministic up to the counter's tick (40 ns = 5 instructions at shift 3)
+        assert abs(q[v]["instructions"] - q[v]["instructions_run2"]) <= 5
         assert q[v]["bitexact_tflm"] is True
     assert q["default"]["peak_ram"] >= q["default"]["workspace"] > 0
     assert q["default"]["weights"] > 0 and q["default"]["code"] > 0
