@@ -339,6 +339,7 @@ def tune_model(
         work_dir = Path(tempfile.gettempdir()) / "microaot-tune" / f"{model.stem}-{board.id}-{key}"
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    lock = _lock_work_dir(work)
     fw = PioFirmware(model, board, work, verbose=verbose, port=port)
     if board.launch == "qemu":
         # the board's icount shift as the build sees it (platformio.ini may override it)
@@ -461,6 +462,7 @@ def tune_model(
                 "tuned_bitexact": tuned_ok, "default_matches_tflm": default_tflm, **common, "when": _now()}])
     finally:
         pbar.close()
+        lock.close()
 
     rows = []
     for g in groups.values():
@@ -472,6 +474,19 @@ def tune_model(
                       log=str(log), batches=batch_no + 1, builds=fw.builds, seconds=time.monotonic() - t_start,
                       default_total=base.run_time, tuned_total=tuned_total, tuned_bitexact=tuned_ok,
                       default_matches_tflm=default_tflm, groups=rows)
+
+
+def _lock_work_dir(work: Path) -> Any:
+    """An exclusive lock on the work folder (its slot projects are rebuilt in place)."""
+    import fcntl
+
+    f = (work / ".lock").open("w")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise TuneError(f"another `microaot tune` is using {work}; wait for it or pass --work-dir") from None
+    return f
 
 
 def _now() -> str:
