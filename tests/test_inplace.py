@@ -167,3 +167,94 @@ def test_workspace_plus_io_buffers_within_two_thirds_of_tflm_arena(tmp_path: Pat
     r = compile_model(mlperf_model(key), tmp_path, target=target)
     io = sum(r.graph.tensors[t].nbytes for t in (*r.graph.inputs, *r.graph.outputs))
     assert (r.workspace_size + io) / TFLM_ARENA[key] <= RAM_TARGET, (key, target, r.workspace_size + io)
+
+
+ROWS_C = r"""
+#include <stdint.h>
+#include <string.h>
+
+#include "microaot/kernels/conv.h"
+#include "microaot/kernels/conv_rows.h"
+
+#define H 7
+#define W 3
+#define C 4
+#define IR (W * C)
+#define N (H * IR)
+
+static const int32_t bias[C] = {100, -50, 7, 0};
+static const int32_t mult[C] = {1518500250, 1073741824, 2000000000, 1300000000};
+static const int32_t shift[C] = {-7, -6, -8, -7};
+static int8_t filt[9 * C];
+
+static uaot_status_t dw(const uaot_conv_s8_params_t *p, const int8_t *x, const int8_t *w, int8_t *y, uint8_t *s)
+{
+    (void)s;
+    return uaot_depthwise_conv2d_s8(p, x, w, y);
+}
+
+int main(void)
+{
+    static const uaot_conv_s8_params_t p = {
+        .batches = 1, .in_h = H, .in_w = W, .in_c = C, .out_h = H, .out_w = W, .out_c = C, .k_h = 3, .k_w = 3,
+        .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .depth_mult = 1,
+        .input_offset = 5, .output_offset = -3, .act_min = -128, .act_max = 127,
+        .bias = bias, .mult = mult, .shift = shift};
+    static int8_t x[N], want[N], mem[N + 4 * IR];
+    for (int i = 0; i < N; ++i) {
+        x[i] = (int8_t)((i * 37 + 11) % 256 - 128);
+    }
+    for (int i = 0; i < 9 * C; ++i) {
+        filt[i] = (int8_t)((i * 53 + 3) % 256 - 128);
+    }
+    if (uaot_depthwise_conv2d_s8(&p, x, filt, want) != UAOT_OK) {
+        return 10;
+    }
+    /* forward: input two rows above the output; backward: two rows below */
+    for (int rev = 0; rev < 2; ++rev) {
+        memset(mem, 0x55, sizeof mem);
+        int8_t *in = rev ? mem : mem + 2 * IR;
+        int8_t *out = rev ? mem + 2 * IR : mem;
+        memcpy(in, x, N);
+        if (uaot_conv_s8_rows(&p, in, filt, out, NULL, dw, rev) != UAOT_OK) {
+            return 20 + rev;
+        }
+        if (memcmp(out, want, N) != 0) {
+            return 30 + rev;
+        }
+    }
+    /* one row too close: refused before the row that would clobber its own input is written */
+    for (int rev = 0; rev < 2; ++rev) {
+        memset(mem, 0x55, sizeof mem);
+        int8_t *in = rev ? mem : mem + IR;
+        int8_t *out = rev ? mem + IR : mem;
+        memcpy(in, x, N);
+        if (uaot_conv_s8_rows(&p, in, filt, out, NULL, dw, rev) != UAOT_ERR_ARG) {
+            return 40 + rev;
+        }
+    }
+    /* separate buffers are fine in both directions */
+    static int8_t y[N];
+    for (int rev = 0; rev < 2; ++rev) {
+        if (uaot_conv_s8_rows(&p, x, filt, y, NULL, dw, rev) != UAOT_OK || memcmp(y, want, N) != 0) {
+            return 50 + rev;
+        }
+    }
+    return 0;
+}
+"""
+
+
+def test_row_driver_in_c(tmp_path: Path) -> None:
+    """uaot_conv_s8_rows: same bytes as the kernel on separate buffers, in place in both directions,
+    and UAOT_ERR_ARG when the output would overwrite input rows still to be read."""
+    import subprocess
+
+    from microaot.hostbuild import compile_c
+    from microaot.paths import crt_root
+
+    src = tmp_path / "rows_test.c"
+    src.write_text(ROWS_C)
+    exe = compile_c([src, crt_root() / "kernels" / "conv.c", crt_root() / "kernels" / "conv_rows.c"],
+                    tmp_path / "rows_test", kind="exe")
+    assert subprocess.run([str(exe)], check=False).returncode == 0

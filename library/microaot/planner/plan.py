@@ -44,6 +44,8 @@ from microaot.ir.graph import Graph
 
 ALIGN = 16  # UAOT_WORKSPACE_ALIGN
 MAX_ORDERS = 24  # topological orders evaluated with reorder=True (the model's own order first)
+MAX_REORDER_OPS = 400  # larger graphs keep the model's order
+SEARCH_WORK = 20_000_000  # member-pair checks the in-place search may spend (big graphs get fewer candidates)
 PLACEMENT_SHUFFLES = 24  # seeded random placement orders tried after the deterministic ones
 
 
@@ -228,6 +230,9 @@ class _Planner:
             self.options.setdefault(o.op, []).append(o)
         self._memo: dict[tuple[tuple[int, ...], tuple[tuple[int, int], ...]], tuple[tuple[int, int, int], _State]] = {}
         self.evaluated_bounds: list[int] = []
+        self.evals = 0
+        members = len(self.root) + len(self.scratch)
+        self.budget = max(64, SEARCH_WORK // max(members * members, 1))  # objective evaluations
 
     # ---- one candidate ----------------------------------------------------------------------
     def build(self, order: list[int], choice: Mapping[int, InPlaceOption | None]) -> _State:
@@ -294,6 +299,7 @@ class _Planner:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
+        self.evals += 1
         st = self.build(order, choice)
         ws = min(_place(st.buffers, self.align, _key_size), _place(st.buffers, self.align, _key_first))
         costly = sum(1 for o in st.taken.values() if not o.free)
@@ -323,7 +329,7 @@ class _Planner:
             improved = False
             for op in ops:
                 for alt in [None, *self.options[op]]:
-                    if choice.get(op) == alt:
+                    if choice.get(op) == alt or self.evals >= self.budget:
                         continue
                     trial = dict(choice)
                     trial[op] = alt
@@ -490,7 +496,7 @@ def plan_memory(
     liveness_bound = max(base.live, default=0)
 
     if pl.options or reorder:
-        orders = topological_orders(graph) if reorder else [ident]
+        orders = topological_orders(graph) if reorder and len(ident) <= MAX_REORDER_OPS else [ident]
         seeds = pl.seeds()
         ranked: list[tuple[tuple[int, int, int], int, dict[int, InPlaceOption | None]]] = []
         for k, order in enumerate(orders):
