@@ -2,8 +2,9 @@
 (bit flips, truncation, bogus flatbuffer offsets, huge/zero/negative shapes, wrong dtypes, bad opcode,
 tensor and buffer indices, bad quantization, scrambled operator options) go through compile_model.
 
-Each mutant must either compile (and then a sample of the generated C files compiles with
-gcc -std=c99 -Wall -Wextra -Werror) or raise a microaot.errors.MicroaotError whose message names the
+Each mutant must either compile (and then up to 24 distinct generated C files pass gcc -std=c99
+-Wall -Wextra -Werror, and a few mutants of the small models run once on the ASan+UBSan host board)
+or raise a microaot.errors.MicroaotError whose message names the
 model file; any other exception type, or no answer within the per-mutant timeout, fails the test
 with the mutant's recipe so it can be reproduced (``mutate(MODEL_BYTES, seed)``).
 """
@@ -24,6 +25,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +38,10 @@ from microaot.paths import crt_root
 MUTANTS_PER_MODEL = int(os.environ.get("MICROAOT_MUTANTS_PER_MODEL", "100"))
 TIMEOUT_S = 20.0  # per mutant (a clean compile of the largest model takes ~0.3 s)
 MEM_LIMIT = 3 << 30  # address space of a worker: a huge allocation becomes MemoryError, not an OOM kill
-GCC_SAMPLE = 8
+GCC_SAMPLE = 24  # distinct generated C files checked with gcc -Werror (the first GCC_FULL compiled to objects)
+GCC_FULL = 2
+ASAN_MODELS = ("ad", "kws")  # small models: their mutants also run once on the ASan+UBSan host board
+ASAN_RUNS = 2
 KINDS = ("bitflip_meta", "bitflip_any", "truncate", "bogus_offset", "huge_shape", "wrong_dtype", "opcode",
          "op_io", "buffer_index", "quant", "options")
 
@@ -339,6 +344,48 @@ def _c_fingerprint(path: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _gcc_check(o: Outcome, *, full: bool) -> str | None:
+    assert o.c_file is not None
+    c = Path(o.c_file)
+    out = ["-c", "-O1", "-o", str(c.with_suffix(".o"))] if full else ["-fsyntax-only"]
+    proc = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *out, f"-I{crt_root() / 'include'}",
+                           f"-I{c.parent}", str(c)], capture_output=True, text=True, timeout=120, check=False)
+    return None if proc.returncode == 0 else f"{o.key} seed {o.seed} ({o.recipe}):\n{proc.stderr[-1500:]}"
+
+
+def _asan_run(o: Outcome, root: Path) -> str | None:
+    """Build the mutant's RPC host board with ASan+UBSan, run it once on random inputs."""
+    import numpy as np
+
+    from microaot.compiler import compile_model
+    from microaot.errors import RpcError
+    from microaot.rpc.hostboard import build_host_board, start_host_board
+
+    d = root / f"{o.key}_{o.seed}"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{o.key}_m{o.seed}.tflite"
+    path.write_bytes(mutate(_model(o.key)[0], o.seed)[0])
+    r = compile_model(path, d, name="mut")
+    exe = build_host_board(r, d, extra_cflags=["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-O1"])
+    s = start_host_board(r, d, exe=exe, timeout=30.0)
+    try:
+        rng = np.random.default_rng(o.seed)
+        assert s.info is not None
+        xs = [rng.integers(-128, 128, size=t.shape).astype(t.dtype) for t in s.info.inputs]
+        try:
+            s.invoke(xs)
+        except RpcError as e:  # a clean error from the device is fine; a dead device is not
+            if "closed its output" in str(e):
+                return f"{o.key} seed {o.seed} ({o.recipe}): {e}"
+    finally:
+        s.close()
+    proc = s.transport.proc  # type: ignore[attr-defined]
+    err = bytes(s.transport._stderr).decode(errors="replace")  # type: ignore[attr-defined]
+    if proc.returncode != 0 or "runtime error" in err or "AddressSanitizer" in err:
+        return f"{o.key} seed {o.seed} ({o.recipe}): board exit {proc.returncode}\n{err[-1500:]}"
+    return None
+
+
 def test_mutants_compile_or_fail_cleanly(tmp_path: Path) -> None:
     keys = list(MLPERF_MODELS)
     tasks = [(k, seed, str(tmp_path)) for seed in range(MUTANTS_PER_MODEL) for k in keys]
@@ -377,15 +424,10 @@ def test_mutants_compile_or_fail_cleanly(tmp_path: Path) -> None:
         if fp not in seen and len(sample) < GCC_SAMPLE:
             seen.add(fp)
             sample.append(o)
-    gcc_fail = []
-    for o in sample:
-        assert o.c_file is not None
-        c = Path(o.c_file)
-        proc = subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-c",
-                               f"-I{crt_root() / 'include'}", f"-I{c.parent}", str(c), "-o", str(c.with_suffix(".o"))],
-                              capture_output=True, text=True, timeout=120, check=False)
-        if proc.returncode != 0:
-            gcc_fail.append(f"{o.key} seed {o.seed} ({o.recipe}):\n{proc.stderr[-1500:]}")
+    with ThreadPoolExecutor(2) as pool:
+        gcc_fail = [f for f in pool.map(lambda io: _gcc_check(io[1], full=io[0] < GCC_FULL), enumerate(sample)) if f]
+        asan = [o for o in sample if o.key in ASAN_MODELS][:ASAN_RUNS]
+        asan_fail = [f for f in pool.map(lambda o: _asan_run(o, tmp_path / "asan"), asan) if f]
 
     slowest = max(outcomes, key=lambda o: o.seconds)
     record_figures("mutated models (importer + compiler)", {
@@ -395,7 +437,9 @@ def test_mutants_compile_or_fail_cleanly(tmp_path: Path) -> None:
         "rejected with MicroaotError": by_status["rejected"],
         "crashes (other exception)": by_status["crash"],
         "timeouts": by_status["timeout"],
-        "generated C compiled with gcc -Werror": f"{len(sample) - len(gcc_fail)}/{len(sample)}",
+        "generated C through gcc -Werror": f"{len(sample) - len(gcc_fail)}/{len(sample)} "
+                                             f"({min(GCC_FULL, len(sample))} compiled, the rest -fsyntax-only)",
+        "run once on the ASan+UBSan host board": f"{len(asan) - len(asan_fail)}/{len(asan)} clean",
         "by kind": ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())),
         "slowest mutant": f"{slowest.seconds:.2f} s ({slowest.key} seed {slowest.seed})",
         "wall time": f"{elapsed:.1f} s",
@@ -404,6 +448,7 @@ def test_mutants_compile_or_fail_cleanly(tmp_path: Path) -> None:
     msgs = [f"{o.key} seed {o.seed} [{o.recipe}] -> {o.status}: {o.detail}" for o in bad[:15]]
     assert not bad, f"{len(bad)} of {len(outcomes)} mutants did not fail cleanly:\n" + "\n\n".join(msgs)
     assert not gcc_fail, "generated C of mutants does not compile:\n" + "\n".join(gcc_fail)
+    assert not asan_fail, "generated C of mutants misbehaves at run time:\n" + "\n".join(asan_fail)
     assert by_status["rejected"] > len(outcomes) // 10 and by_status["compiled"] > 0
 
 
@@ -484,3 +529,45 @@ def test_out_of_range_zero_point_and_bad_scales_are_rejected(tmp_path: Path) -> 
         p = tmp_path / f"q{i}.tflite"
         p.write_bytes(bytes(b))
         _expect_clean_error(p, tmp_path / f"q{i}", "zero point|scale")
+
+
+# the mutants whose scales gave requantization shifts of 100+ (UB in the generated C before the fix)
+HUGE_MULTIPLIER_BEFORE = [("ad", 9), ("kws", 9)]
+
+
+@pytest.mark.parametrize(("key", "seed"), HUGE_MULTIPLIER_BEFORE, ids=[f"{k}-{s}" for k, s in HUGE_MULTIPLIER_BEFORE])
+def test_huge_requantization_multiplier_is_rejected(key: str, seed: int, tmp_path: Path) -> None:
+    p = tmp_path / f"{key}_m{seed}.tflite"
+    p.write_bytes(mutate(*_model(key)[:1], seed)[0])
+    _expect_clean_error(p, tmp_path, "multiplier .* too large")
+
+
+def _gcc_syntax(c: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+                           f"-I{crt_root() / 'include'}", f"-I{c.parent}", str(c)],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_hostile_tensor_names_and_file_names_stay_inside_c_literals(tmp_path: Path) -> None:
+    """ic seed 47 (a corrupted string length: NULs and control bytes in a tensor name) generated C
+    that did not compile; so would quotes, newlines, '??/' trigraphs and '*/' in names."""
+    from microaot.compiler import compile_model
+
+    data, fields = _model("ic")
+    p = tmp_path / "ic_m47.tflite"
+    p.write_bytes(mutate(data, 47, fields)[0])
+    r = compile_model(p, tmp_path / "ic47", name="mut")
+    assert _gcc_syntax(r.sources[0]).returncode == 0, _gcc_syntax(r.sources[0]).stderr[-2000:]
+
+    data = mlperf_model("ad").read_bytes()
+    sg = tflite.Model.GetRootAs(data, 0).Subgraphs(0)
+    t = sg.Tensors(sg.Inputs(0))
+    pos, n = _vector(t._tab, 10)  # type: ignore[misc]
+    evil = (b'"\n*/??/\\\x00\xff' * 8)[:n]
+    b = bytearray(data)
+    b[pos:pos + n] = evil
+    p = tmp_path / "evil*?name.tflite"
+    p.write_bytes(bytes(b))
+    r = compile_model(p, tmp_path / "evil", name="evil")
+    proc = _gcc_syntax(r.sources[0])
+    assert proc.returncode == 0, proc.stderr[-2000:]
