@@ -413,6 +413,9 @@ class Session:
         name = d[pos + 1:pos + 1 + n].decode(errors="replace")
         if dtype not in P.DTYPES:
             raise RpcError(f"INFO: {'input' if kind == 0 else 'output'} {index} has unknown dtype code {dtype}")
+        if int(np.prod(dims, dtype=np.int64)) * np.dtype(P.DTYPES[dtype]).itemsize != nbytes or min(dims, default=1) < 0:
+            raise RpcError(f"INFO: {'input' if kind == 0 else 'output'} {index} of {self.name} is {P.DTYPES[dtype]} "
+                           f"{list(dims)} but {nbytes} bytes; host and firmware disagree: reflash the firmware")
         return TensorInfo(idx, name, P.DTYPES[dtype], tuple(int(x) for x in dims), nbytes, float(scale), zp)
 
     @_parses_reply("INFO")
