@@ -258,3 +258,34 @@ def test_row_driver_in_c(tmp_path: Path) -> None:
     exe = compile_c([src, crt_root() / "kernels" / "conv.c", crt_root() / "kernels" / "conv_rows.c"],
                     tmp_path / "rows_test", kind="exe")
     assert subprocess.run([str(exe)], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_inplace_add_chain_bit_exact(tmp_path: Path, dtype: str) -> None:
+    """x -> ADD(x, x) -> a -> ADD(a, b=ADD(x, x)) -> c -> ADD(c, c) -> out: the middle ADD writes over a dead input."""
+    rng = np.random.default_rng(7)
+    shape = (1, 5, 7, 3)
+    mb = mg.ModelBuilder()
+    q = [mg.random_actq(rng, 2.0 * (k + 1)) for k in range(5)]
+
+    def act(name: str, k: int, inp: bool = False) -> int:
+        quant = q[k].quant if dtype == "int8" else None
+        return mb.add_input(name, shape, dtype, quant=quant) if inp else mb.add_tensor(name, shape, dtype, quant=quant)
+
+    x = act("x", 0, inp=True)
+    a, b, c, out = act("a", 1), act("b", 2), act("c", 3), act("out", 4)
+    mb.add_operator("ADD", [x, x], [a], mg.AddOptions("NONE"))
+    mb.add_operator("ADD", [x, x], [b], mg.AddOptions("RELU"))
+    mb.add_operator("ADD", [a, b], [c], mg.AddOptions("NONE"))
+    mb.add_operator("ADD", [c, c], [out], mg.AddOptions("NONE"))
+    mb.set_outputs([out])
+    path = tmp_path / "adds.tflite"
+    path.write_bytes(mb.to_bytes())
+    r = compile_model(path, tmp_path / "b")
+    assert 2 in r.plan.inplace_ops and r.plan.inplace_ops[2].variant == "elementwise"
+    assert r.plan.locations[c] in (r.plan.locations[a], r.plan.locations[b])
+    lib = build_model_shared_lib(r, tmp_path / "b")
+    xs = [mg.random_input(rng, shape, dtype) for _ in range(4)]
+    ref = run_reference(path, [[v] for v in xs])
+    for k, v in enumerate(xs):
+        assert np.array_equal(run_compiled(r, lib, [v])[0], ref[k][0]), k
