@@ -4,6 +4,7 @@ the bench is a measurement, not a timed test)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,14 @@ def test_bench_host_callgrind_smoke(tmp_path: Path) -> None:
     assert "error" not in h, h
     assert h["microaot_instructions"] > 0 and h["tflm_instructions"] > 0
     assert h["microaot_bitexact_tflm"] is True and h["tflm_same_as_reference"] is True
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not os.environ.get("MICROAOT_TFLM_REF_SRC"),
+                    reason="set MICROAOT_TFLM_REF_SRC to a folder with TFLM's reference integer_ops headers")
+def test_tflm_reference_kernels_on_m4_smoke(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    import tflm_m4
+
+    r = tflm_m4.measure(MODEL, Path(os.environ["MICROAOT_TFLM_REF_SRC"]), tmp_path)
+    assert r["layers"] == 10 and len(r["per_layer"]) == 10 and r["total"] > 264_192  # > 1 instruction per MAC
