@@ -9,6 +9,7 @@ parser, never a hang.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections import Counter
 
@@ -110,7 +111,7 @@ def exercise(s: Session) -> None:
         # anything else propagates and fails the test with the device's replies as the example
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=int(os.environ.get("MICROAOT_HOSTILE_EXAMPLES", "250")), deadline=None)
 @given(data=st.data(), mode=st.sampled_from(["random", "mangled"]))
 def test_session_survives_hostile_replies(data: st.DataObject, mode: str) -> None:
     dev = HostileDevice(data, mode)
