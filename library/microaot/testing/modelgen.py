@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import flatbuffers
 import numpy as np
@@ -188,34 +188,49 @@ class Pool2DOptions(Options):
         return tflite.BuiltinOptions.Pool2DOptions, tflite.Pool2DOptionsEnd(b)
 
 
-@dataclass(frozen=True)
-class AddOptions(Options):
-    activation: Activation = "NONE"
-
-    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.AddOptionsStart(b)
-        tflite.AddOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
-        return tflite.BuiltinOptions.AddOptions, tflite.AddOptionsEnd(b)
-
-
-@dataclass(frozen=True)
-class SubOptions(Options):
-    activation: Activation = "NONE"
-
-    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.SubOptionsStart(b)
-        tflite.SubOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
-        return tflite.BuiltinOptions.SubOptions, tflite.SubOptionsEnd(b)
+def _build_table(b: flatbuffers.Builder, table: str, **fields: Any) -> tuple[int, int]:
+    """Build the option table ``table`` (e.g. ``"AddOptions"``) with the schema package's
+    ``<table>Start``, ``<table>Add<Field>`` (in the order given) and ``<table>End`` functions."""
+    getattr(tflite, f"{table}Start")(b)
+    for name, value in fields.items():
+        getattr(tflite, f"{table}Add{name}")(b, value)
+    return getattr(tflite.BuiltinOptions, table), getattr(tflite, f"{table}End")(b)
 
 
 @dataclass(frozen=True)
-class MulOptions(Options):
+class _ActivationOnlyOptions(Options):
+    """Option tables whose only field is the fused activation (ADD, SUB, MUL); ``_table`` names it."""
+
     activation: Activation = "NONE"
+    _table: ClassVar[str] = ""
 
     def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.MulOptionsStart(b)
-        tflite.MulOptionsAddFusedActivationFunction(b, _ACTIVATIONS[self.activation])
-        return tflite.BuiltinOptions.MulOptions, tflite.MulOptionsEnd(b)
+        return _build_table(b, self._table, FusedActivationFunction=_ACTIVATIONS[self.activation])
+
+
+@dataclass(frozen=True)
+class _EmptyOptions(Options):
+    """Option tables without fields (PAD, PADV2, QUANTIZE, DEQUANTIZE); ``_table`` names it."""
+
+    _table: ClassVar[str] = ""
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, self._table)
+
+
+@dataclass(frozen=True)
+class AddOptions(_ActivationOnlyOptions):
+    _table = "AddOptions"
+
+
+@dataclass(frozen=True)
+class SubOptions(_ActivationOnlyOptions):
+    _table = "SubOptions"
+
+
+@dataclass(frozen=True)
+class MulOptions(_ActivationOnlyOptions):
+    _table = "MulOptions"
 
 
 @dataclass(frozen=True)
@@ -275,31 +290,23 @@ class ReducerOptions(Options):
 
 
 @dataclass(frozen=True)
-class PadOptions(Options):
-    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.PadOptionsStart(b)
-        return tflite.BuiltinOptions.PadOptions, tflite.PadOptionsEnd(b)
+class PadOptions(_EmptyOptions):
+    _table = "PadOptions"
 
 
 @dataclass(frozen=True)
-class PadV2Options(Options):
-    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.PadV2OptionsStart(b)
-        return tflite.BuiltinOptions.PadV2Options, tflite.PadV2OptionsEnd(b)
+class PadV2Options(_EmptyOptions):
+    _table = "PadV2Options"
 
 
 @dataclass(frozen=True)
-class QuantizeOptions(Options):
-    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.QuantizeOptionsStart(b)
-        return tflite.BuiltinOptions.QuantizeOptions, tflite.QuantizeOptionsEnd(b)
+class QuantizeOptions(_EmptyOptions):
+    _table = "QuantizeOptions"
 
 
 @dataclass(frozen=True)
-class DequantizeOptions(Options):
-    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
-        tflite.DequantizeOptionsStart(b)
-        return tflite.BuiltinOptions.DequantizeOptions, tflite.DequantizeOptionsEnd(b)
+class DequantizeOptions(_EmptyOptions):
+    _table = "DequantizeOptions"
 
 
 # Options a converter attaches by default when the caller gives none (ops without options: None).
