@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops import LoweringContext
+from microaot.codegen.ops import Lowering, LoweringContext
 from microaot.ir.graph import Tensor
 from microaot.ir.quant import quantize_multiplier, tflite_round
 
@@ -123,3 +123,49 @@ def const_data(ctx: LoweringContext, k: int, what: str) -> np.ndarray:
     if t.data is None:
         raise ctx.unsupported(f"{what} {t.name!r} must be a constant tensor (it is computed at run time)")
     return t.data
+
+
+def lower_pool2d(ctx: LoweringContext, *, family: str, kernel: str, params_t: str,
+                 filter_fields: tuple[str, str], quant_error: str) -> Lowering:
+    """Shared lowering of the 2-D pooling operators (AVERAGE_POOL_2D, MAX_POOL_2D), int8 and float32.
+
+    ``kernel`` is the C function without its ``_s8``/``_f32`` suffix, ``params_t`` its parameter struct,
+    whose filter height/width fields are named ``filter_fields``; ``quant_error`` is the message when an
+    int8 operator's input and output quantization differ.
+    """
+    x, y = ctx.input(0), ctx.output(0)
+    if len(x.shape) != 4:
+        raise ctx.unsupported(f"needs a 4-D NHWC input, got {list(x.shape)}")
+    o = ctx.options
+    n, ih, iw, c = x.shape
+    kh, kw = int(o["filter_height"]), int(o["filter_width"])
+    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+    padding = str(o.get("padding", "VALID"))
+    check_padding(ctx, padding)
+    oh, ow = out_size(padding, ih, kh, sh, 1), out_size(padding, iw, kw, sw, 1)
+    if tuple(y.shape) != (n, oh, ow, c):
+        raise ctx.unsupported(f"output shape {list(y.shape)} does not match the computed [{n}, {oh}, {ow}, {c}]")
+    act = str(o.get("fused_activation_function", "NONE"))
+    dtype = require_dtype(ctx, [x, y], ("int8", "float32"))
+    if dtype == "int8":
+        s_in, zp_in = require_quant(ctx, x, "input")
+        s_out, zp_out = require_quant(ctx, y, "output")
+        if (s_in, zp_in) != (s_out, zp_out):
+            raise ctx.unsupported(quant_error)
+        lo, hi = act_range_s8(ctx, act, s_out, zp_out)
+        flo, fhi = act_range_f32(ctx, "NONE")
+    else:
+        lo, hi = -128, 127
+        flo, fhi = act_range_f32(ctx, act)
+    fh, fw = filter_fields
+    p = ctx.params(
+        params_t,
+        {
+            "batches": n, "in_h": ih, "in_w": iw, "channels": c, "out_h": oh, "out_w": ow,
+            fh: kh, fw: kw, "stride_h": sh, "stride_w": sw,
+            "pad_top": pad_before(ih, kh, sh, 1, oh), "pad_left": pad_before(iw, kw, sw, 1, ow),
+            "act_min": lo, "act_max": hi, "act_min_f": flo, "act_max_f": fhi,
+        },
+    )
+    suffix = "s8" if dtype == "int8" else "f32"
+    return Lowering(families=(family,), call=f"{kernel}_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
