@@ -35,7 +35,7 @@ import tflite
 from conftest import MLPERF_MODELS, mlperf_model, record_figures
 from microaot.paths import crt_root
 
-MUTANTS_PER_MODEL = int(os.environ.get("MICROAOT_MUTANTS_PER_MODEL", "100"))
+MUTANTS_PER_MODEL = int(os.environ.get("MICROAOT_MUTANTS_PER_MODEL", "150"))
 TIMEOUT_S = 20.0  # per mutant (a clean compile of the largest model takes ~0.3 s)
 MEM_LIMIT = 3 << 30  # address space of a worker: a huge allocation becomes MemoryError, not an OOM kill
 GCC_SAMPLE = 24  # distinct generated C files checked with gcc -Werror (the first GCC_FULL compiled to objects)
@@ -391,10 +391,13 @@ def test_mutants_compile_or_fail_cleanly(tmp_path: Path) -> None:
     tasks = [(k, seed, str(tmp_path)) for seed in range(MUTANTS_PER_MODEL) for k in keys]
     outcomes: list[Outcome] = []
     t0 = time.monotonic()
-    ctx = multiprocessing.get_context("fork")
+    # forkserver: workers fork from a fresh single-threaded server, not from this process (whose
+    # transport and pytest threads may hold locks); the heavy imports are done once in the server
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["numpy", "tflite", "microaot.compiler", "test_reliability_mutants"])
     pending = list(tasks)
     while pending:
-        with ctx.Pool(min(2, os.cpu_count() or 1), initializer=_init_worker, maxtasksperchild=50) as pool:
+        with ctx.Pool(min(2, os.cpu_count() or 1), initializer=_init_worker, maxtasksperchild=100) as pool:
             it = pool.imap(run_mutant, pending, chunksize=1)
             done = 0
             try:
