@@ -40,27 +40,42 @@ static int32_t num_outputs(const uaot_reduce_params_t *p)
     return n;
 }
 
+static int8_t mean_out_s8(const uaot_reduce_params_t *p, int32_t sum)
+{
+    const int32_t v = uaot_mbqm(sum - p->input_zp * p->count, p->mult, (int)p->shift) + p->output_zp;
+    return (int8_t)uaot_clamp_i32(v, -128, 127);
+}
+
+static float mean_out_f32(const uaot_reduce_params_t *p, float sum)
+{
+    return sum / (float)p->count;
+}
+
+/* The loops of both kernels: T = element type, ACC = accumulator type (starts at 0),
+ * OUT(p, sum) -> T = the mean of p->count elements. */
+#define UAOT_MEAN_BODY(T, ACC, OUT)                                  \
+    const int32_t n_out = num_outputs(p);                         \
+    odometer_t k;                                                 \
+    odometer_t r;                                                 \
+    odo_reset(&k);                                                \
+    for (int32_t o = 0; o < n_out; ++o) {                         \
+        const T *base = input + k.off;                            \
+        ACC sum = 0;                                              \
+        odo_reset(&r);                                            \
+        for (int32_t i = 0; i < p->count; ++i) {                  \
+            sum += base[r.off];                                   \
+            odo_next(&r, p->red_dims, p->red_strides);            \
+        }                                                         \
+        output[o] = OUT(p, sum);                                  \
+        odo_next(&k, p->keep_dims, p->keep_strides);              \
+    }
+
 uaot_status_t uaot_mean_s8(const uaot_reduce_params_t *p, const int8_t *input, int8_t *output)
 {
     if (p == NULL || input == NULL || output == NULL || p->count <= 0) {
         return UAOT_ERR_ARG;
     }
-    const int32_t n_out = num_outputs(p);
-    odometer_t k;
-    odometer_t r;
-    odo_reset(&k);
-    for (int32_t o = 0; o < n_out; ++o) {
-        const int8_t *base = input + k.off;
-        int32_t sum = 0;
-        odo_reset(&r);
-        for (int32_t i = 0; i < p->count; ++i) {
-            sum += base[r.off];
-            odo_next(&r, p->red_dims, p->red_strides);
-        }
-        const int32_t v = uaot_mbqm(sum - p->input_zp * p->count, p->mult, (int)p->shift) + p->output_zp;
-        output[o] = (int8_t)uaot_clamp_i32(v, -128, 127);
-        odo_next(&k, p->keep_dims, p->keep_strides);
-    }
+    UAOT_MEAN_BODY(int8_t, int32_t, mean_out_s8)
     return UAOT_OK;
 }
 
@@ -69,21 +84,6 @@ uaot_status_t uaot_mean_f32(const uaot_reduce_params_t *p, const float *input, f
     if (p == NULL || input == NULL || output == NULL || p->count <= 0) {
         return UAOT_ERR_ARG;
     }
-    const int32_t n_out = num_outputs(p);
-    const float count = (float)p->count;
-    odometer_t k;
-    odometer_t r;
-    odo_reset(&k);
-    for (int32_t o = 0; o < n_out; ++o) {
-        const float *base = input + k.off;
-        float sum = 0.0f;
-        odo_reset(&r);
-        for (int32_t i = 0; i < p->count; ++i) {
-            sum += base[r.off];
-            odo_next(&r, p->red_dims, p->red_strides);
-        }
-        output[o] = sum / count;
-        odo_next(&k, p->keep_dims, p->keep_strides);
-    }
+    UAOT_MEAN_BODY(float, float, mean_out_f32)
     return UAOT_OK;
 }
