@@ -15,8 +15,8 @@
 
 /* Column j (of nc) of the int16 im2col block for output pixel (oy, ox): word (x[4g],x[4g+2]) at
  * col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. tmp: Kp bytes for in_c % 4 != 0. */
-static void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
-                            uint32_t *col, int32_t j, int32_t nc, int8_t *tmp)
+UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                            uint32_t *col, int32_t j, const int32_t nc, int8_t *tmp)
 {
     const int32_t in_c = p->in_c;
     const int32_t K = p->k_h * p->k_w * in_c;
