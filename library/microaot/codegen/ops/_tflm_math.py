@@ -13,6 +13,7 @@ lowering module.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -186,8 +187,10 @@ def _input_params(input_scale: float) -> tuple[int, int, int]:
     return multiplier, shift, radius
 
 
-def logistic_table_s8(input_scale: float, input_zero_point: int) -> list[int]:
-    """256 int8 outputs of TFLM's int8 LOGISTIC, indexed by the input byte (uint8 view)."""
+def _table_s8(input_scale: float, input_zero_point: int, rescaled: Callable[[int], int]) -> list[int]:
+    """256 int8 outputs of TFLM's int8 LOGISTIC/TANH, indexed by the input byte (uint8 view): inputs
+    beyond the input radius saturate to -128/127, the others go through ``rescaled`` (of the input
+    in Q4.27, clamped to int8)."""
     multiplier, shift, radius = _input_params(input_scale)
     table = [0] * 256
     for q in range(-128, 128):
@@ -198,25 +201,16 @@ def logistic_table_s8(input_scale: float, input_zero_point: int) -> list[int]:
             out = 127
         else:
             x_q4 = mbqm(x, multiplier, shift)
-            y = gemmlowp_logistic(x_q4, 4)
-            out = min(max(rdbpot(y, 31 - 8) - 128, -128), 127)
+            out = min(max(rescaled(x_q4), -128), 127)
         table[q & 0xFF] = out
     return table
+
+
+def logistic_table_s8(input_scale: float, input_zero_point: int) -> list[int]:
+    """256 int8 outputs of TFLM's int8 LOGISTIC, indexed by the input byte (uint8 view)."""
+    return _table_s8(input_scale, input_zero_point, lambda x_q4: rdbpot(gemmlowp_logistic(x_q4, 4), 31 - 8) - 128)
 
 
 def tanh_table_s8(input_scale: float, input_zero_point: int) -> list[int]:
     """256 int8 outputs of TFLM's int8 TANH, indexed by the input byte (uint8 view)."""
-    multiplier, shift, radius = _input_params(input_scale)
-    table = [0] * 256
-    for q in range(-128, 128):
-        x = q - input_zero_point
-        if x <= -radius:
-            out = -128
-        elif x >= radius:
-            out = 127
-        else:
-            x_q4 = mbqm(x, multiplier, shift)
-            y = gemmlowp_tanh(x_q4, 4)
-            out = min(max(rdbpot(y, 31 - 7), -128), 127)
-        table[q & 0xFF] = out
-    return table
+    return _table_s8(input_scale, input_zero_point, lambda x_q4: rdbpot(gemmlowp_tanh(x_q4, 4), 31 - 7))
