@@ -191,9 +191,13 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
             check: bool = True) -> dict[str, Any]:
     """Instructions per inference of ``model`` on QEMU mps2-an386 (seeded int8/float input as in the
     MLPerf README), per operator, instructions/MAC, and bit-exactness against TFLM (``check``)."""
+    if build_dir is None:
+        with tempfile.TemporaryDirectory(prefix="m4run_") as tmp:
+            return measure(model, target=target, schedules=schedules, tuning_log=tuning_log, seed=seed,
+                           build_dir=tmp, check=check)
     from microaot.compiler import compile_model
 
-    bd = Path(build_dir) if build_dir is not None else Path(tempfile.mkdtemp(prefix="m4run_"))
+    bd = Path(build_dir)
     r = compile_model(model, bd / "gen", target=target, schedules=schedules, tuning_log=tuning_log)
     g = r.graph
     xs = []
@@ -232,8 +236,11 @@ def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str 
     from microaot.frontend.tflite import load_tflite
     from microaot.tune import space
 
+    if build_dir is None:
+        with tempfile.TemporaryDirectory(prefix="m4best_") as tmp:
+            return best_per_op(model, target=target, build_dir=tmp, seed=seed)
     g = load_tflite(model)
-    bd = Path(build_dir) if build_dir is not None else Path(tempfile.mkdtemp(prefix="m4best_"))
+    bd = Path(build_dir)
     cands = {op.index: space.candidates(g, op, target) for op in g.operators}
     n = max((len(c) for c in cands.values()), default=1)
     best: dict[int, tuple[int, dict[str, Any]]] = {}
