@@ -44,6 +44,25 @@ def check_graph(graph: Graph) -> None:
         if graph.tensors[t].is_const:
             raise UnsupportedModelError(f"{src}: graph input {t} ({graph.tensors[t].name!r}) is a constant")
     check_dataflow(graph)
+    check_sizes(graph)
+
+
+# generated code and the model descriptor hold byte counts in 32 bits; no microcontroller comes close
+MAX_ACTIVATION_BYTES = 0x7FFFFFFF
+
+
+def check_sizes(graph: Graph) -> None:
+    """Activations must fit the generated code's 32-bit sizes, each and all together."""
+    total = 0
+    for t in graph.activation_tensors():
+        tt = graph.tensors[t]
+        total += tt.nbytes
+        if tt.nbytes > MAX_ACTIVATION_BYTES or total > MAX_ACTIVATION_BYTES:
+            raise UnsupportedModelError(
+                f"{graph.source}: tensor {t} ({tt.name!r}) of shape {list(tt.shape)} ({tt.nbytes} bytes) brings the "
+                f"activations to {total} bytes; microaot supports at most {MAX_ACTIVATION_BYTES} bytes (2 GiB) "
+                "of activations. Check the model's shapes"
+            )
 
 
 def check_dataflow(graph: Graph) -> None:
