@@ -574,3 +574,16 @@ def test_hostile_tensor_names_and_file_names_stay_inside_c_literals(tmp_path: Pa
     r = compile_model(p, tmp_path / "evil", name="evil")
     proc = _gcc_syntax(r.sources[0])
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("shape", [(1, 1 << 16, 1 << 16), (1, 3, 1 << 30), (1 << 15, 1 << 15, 1 << 10)])
+def test_activations_beyond_32_bit_sizes_are_rejected(shape: tuple[int, ...], tmp_path: Path) -> None:
+    """A consistent model with a 3 GiB .. 1 TiB activation compiled into C that gcc -Werror refused
+    (sizes overflowing the descriptor's 32-bit fields) before issue 7."""
+    import numpy as np
+
+    from microaot.testing.modelgen import unary_model
+
+    p = tmp_path / "huge.tflite"
+    p.write_bytes(unary_model(np.random.default_rng(0), op="RELU", shape=shape))
+    _expect_clean_error(p, tmp_path / "out", "at most 2147483647 bytes")
