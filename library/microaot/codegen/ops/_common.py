@@ -169,3 +169,15 @@ def lower_pool2d(ctx: LoweringContext, *, family: str, kernel: str, params_t: st
     )
     suffix = "s8" if dtype == "int8" else "f32"
     return Lowering(families=(family,), call=f"{kernel}_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+
+
+def unary_call(ctx: LoweringContext, *, family: str, params_t: str, base: dict[str, object], fn: str,
+               fields: dict[str, object]) -> Lowering:
+    """``fn(&params, in, out)`` of an elementwise one-input kernel: input and output hold as many
+    elements; ``params`` (type ``params_t``) = ``base``, then ``size`` = that count, then ``fields``."""
+    x, y = ctx.input(0), ctx.output(0)
+    if x.num_elements != y.num_elements:
+        raise ctx.unsupported(f"input {list(x.shape)} and output {list(y.shape)} differ in size")
+    p = ctx.params(params_t, {**base, "size": y.num_elements, **fields})
+    return Lowering(families=(family,), call=f"{fn}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import FLT_MAX, require_dtype, require_quant
+from microaot.codegen.ops._common import FLT_MAX, require_dtype, require_quant, unary_call
 from microaot.codegen.ops._tflm_math import logistic_table_s8, tanh_table_s8
 from microaot.ir.quant import quantize_multiplier, tflite_round
 
@@ -20,11 +20,7 @@ _BASE = {
 
 
 def _call(ctx: LoweringContext, fn: str, fields: dict[str, object]) -> Lowering:
-    x, y = ctx.input(0), ctx.output(0)
-    if x.num_elements != y.num_elements:
-        raise ctx.unsupported(f"input {list(x.shape)} and output {list(y.shape)} differ in size")
-    p = ctx.params("uaot_act_params_t", {**_BASE, "size": y.num_elements, **fields})
-    return Lowering(families=("activation",), call=f"{fn}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+    return unary_call(ctx, family="activation", params_t="uaot_act_params_t", base=_BASE, fn=fn, fields=fields)
 
 
 @register("RELU")

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import require_quant
+from microaot.codegen.ops._common import require_quant, unary_call
 from microaot.ir.quant import quantize_multiplier
 
 _BASE = {"size": 0, "scale": 0.0, "zero_point": 0, "input_zp": 0, "output_zp": 0, "mult": 0, "shift": 0}
 
 
 def _call(ctx: LoweringContext, fn: str, fields: dict[str, object]) -> Lowering:
-    x, y = ctx.input(0), ctx.output(0)
-    if x.num_elements != y.num_elements:
-        raise ctx.unsupported(f"input {list(x.shape)} and output {list(y.shape)} differ in size")
-    p = ctx.params("uaot_quantize_params_t", {**_BASE, "size": y.num_elements, **fields})
-    return Lowering(families=("quantize",), call=f"{fn}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+    return unary_call(ctx, family="quantize", params_t="uaot_quantize_params_t", base=_BASE, fn=fn, fields=fields)
 
 
 @register("QUANTIZE")
