@@ -181,3 +181,18 @@ def unary_call(ctx: LoweringContext, *, family: str, params_t: str, base: dict[s
     p = ctx.params(params_t, {**base, "size": y.num_elements, **fields})
     return Lowering(families=(family,), call=f"{fn}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
 
+
+def pad_broadcast(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...],
+                  rank: int) -> tuple[list[int], list[int], list[int]]:
+    """The shapes of two inputs and the output padded in front with 1s to ``rank`` dims; raises unless
+    every input dim is 1 or the output's (numpy broadcasting)."""
+
+    def pad(s: tuple[int, ...]) -> list[int]:
+        return [1] * (rank - len(s)) + [int(d) for d in s]
+
+    pa, pb, po = pad(a), pad(b), pad(out)
+    for d in range(rank):
+        for p in (pa, pb):
+            if p[d] not in (1, po[d]):
+                raise ctx.unsupported(f"shapes {list(a)} and {list(b)} do not broadcast to {list(out)}")
+    return pa, pb, po

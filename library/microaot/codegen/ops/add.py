@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from microaot.codegen.ops import InPlace, Lowering, LoweringContext, register
-from microaot.codegen.ops._common import act_range_f32, act_range_s8, require_dtype, require_quant
+from microaot.codegen.ops._common import (
+    act_range_f32,
+    act_range_s8,
+    pad_broadcast,
+    require_dtype,
+    require_quant,
+)
 from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
 
@@ -16,15 +22,7 @@ def broadcast_fields(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...
     if max(len(a), len(b), len(out)) > MAX_DIMS:
         raise ctx.unsupported(f"more than {MAX_DIMS} dimensions")
     r = MAX_DIMS
-
-    def pad(s: tuple[int, ...]) -> list[int]:
-        return [1] * (r - len(s)) + [int(d) for d in s]
-
-    pa, pb, po = pad(a), pad(b), pad(out)
-    for d in range(r):
-        for p in (pa, pb):
-            if p[d] not in (1, po[d]):
-                raise ctx.unsupported(f"shapes {list(a)} and {list(b)} do not broadcast to {list(out)}")
+    pa, pb, po = pad_broadcast(ctx, a, b, out, r)
 
     def strides(p: list[int]) -> list[int]:
         st, acc = [0] * r, 1

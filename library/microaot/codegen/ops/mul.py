@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import act_range_f32, act_range_s8, require_dtype, require_quant
+from microaot.codegen.ops._common import (
+    act_range_f32,
+    act_range_s8,
+    pad_broadcast,
+    require_dtype,
+    require_quant,
+)
 from microaot.ir.quant import quantize_multiplier
 
 MAX_DIMS = 6
@@ -19,15 +25,7 @@ def broadcast_layout(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...
     r = max(len(a), len(b), len(out))
     if r > MAX_DIMS:
         raise ctx.unsupported(f"more than {MAX_DIMS} dimensions")
-
-    def pad(s: tuple[int, ...]) -> list[int]:
-        return [1] * (r - len(s)) + [int(d) for d in s]
-
-    pa, pb, po = pad(a), pad(b), pad(out)
-    for d in range(r):
-        for p in (pa, pb):
-            if p[d] not in (1, po[d]):
-                raise ctx.unsupported(f"shapes {list(a)} and {list(b)} do not broadcast to {list(out)}")
+    pa, pb, po = pad_broadcast(ctx, a, b, out, r)
     # merge runs of dims where each input is either fully present or fully broadcast
     dims: list[int] = []
     pat: list[tuple[bool, bool]] = []
