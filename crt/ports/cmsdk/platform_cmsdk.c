@@ -15,6 +15,8 @@
 #include "microaot/platform.h"
 #include "microaot/rpc.h"
 
+#include "../cortexm/counter64.h"
+
 #ifndef UAOT_ICOUNT_SHIFT
 #define UAOT_ICOUNT_SHIFT 3
 #endif
@@ -78,12 +80,7 @@ static uint64_t timer_high;
 
 static uint64_t ticks64(void)
 {
-    uint32_t now = FPGAIO_COUNTER;
-    if (now < timer_last) {
-        timer_high += (uint64_t)1 << 32;
-    }
-    timer_last = now;
-    return timer_high | now;
+    return uaot_cortexm_counter64(FPGAIO_COUNTER, &timer_last, &timer_high);
 }
 
 uint64_t uaot_platform_timer_read(void)

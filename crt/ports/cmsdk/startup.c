@@ -6,7 +6,9 @@
 
 #include "microaot/platform.h"
 
-extern uint32_t __data_start__, __data_end__, __data_load__, __bss_start__, __bss_end__, __stack_end__;
+#include "../cortexm/reset.h"
+
+extern uint32_t __stack_end__;
 extern int main(void);
 
 void Reset_Handler(void);
@@ -15,19 +17,7 @@ void uaot_cmsdk_fault_handler(void);
 
 void Reset_Handler(void)
 {
-    uint32_t *src = &__data_load__;
-    uint32_t *dst = &__data_start__;
-    while (dst < &__data_end__) {
-        *dst++ = *src++;
-    }
-    for (dst = &__bss_start__; dst < &__bss_end__; dst++) {
-        *dst = 0u;
-    }
-#if defined(__ARM_FP)
-    /* CPACR: full access to CP10/CP11 (the FPU) before any floating-point instruction runs */
-    *(volatile uint32_t *)0xE000ED88u |= (0xFu << 20);
-    __asm volatile("dsb\n\tisb" ::: "memory");
-#endif
+    uaot_cortexm_init_ram();
     int rc = main();
     uaot_platform_abort(rc);
     for (;;) {

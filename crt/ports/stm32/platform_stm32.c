@@ -8,6 +8,8 @@
 
 #include "microaot/platform.h"
 
+#include "../cortexm/counter64.h"
+
 #ifndef UAOT_F_CPU
 #define UAOT_F_CPU 16000000u
 #endif
@@ -93,12 +95,7 @@ static uint64_t high;
 
 uint64_t uaot_platform_timer_read(void)
 {
-    uint32_t now = DWT_CYCCNT;
-    if (now < last) {
-        high += (uint64_t)1 << 32;
-    }
-    last = now;
-    return high | now;
+    return uaot_cortexm_counter64(DWT_CYCCNT, &last, &high);
 }
 
 uaot_time_unit_t uaot_platform_timer_unit(void)

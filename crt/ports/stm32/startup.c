@@ -11,6 +11,8 @@
 
 #include "microaot/platform.h"
 
+#include "../cortexm/reset.h"
+
 #ifndef UAOT_F_CPU
 #define UAOT_F_CPU 16000000u
 #endif
@@ -27,7 +29,7 @@
 #define RCC_CFGR REG(0x40023808u)
 #define FLASH_ACR REG(0x40023C00u)
 
-extern uint32_t __data_start__, __data_end__, __data_load__, __bss_start__, __bss_end__, __stack_end__;
+extern uint32_t __stack_end__;
 extern int main(void);
 
 void Reset_Handler(void);
@@ -66,18 +68,7 @@ void uaot_stm32_clock_init(void)
 
 void Reset_Handler(void)
 {
-    uint32_t *src = &__data_load__;
-    uint32_t *dst = &__data_start__;
-    while (dst < &__data_end__) {
-        *dst++ = *src++;
-    }
-    for (dst = &__bss_start__; dst < &__bss_end__; dst++) {
-        *dst = 0u;
-    }
-#if defined(__ARM_FP)
-    REG(0xE000ED88u) |= (0xFu << 20); /* CPACR: enable the FPU */
-    __asm volatile("dsb\n\tisb" ::: "memory");
-#endif
+    uaot_cortexm_init_ram();
     uaot_stm32_clock_init();
     int rc = main();
     uaot_platform_abort(rc);
