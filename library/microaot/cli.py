@@ -12,7 +12,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from microaot import __version__
@@ -106,6 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MicroaotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def run_standalone(prog: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+                   handler: Callable[[argparse.Namespace], int], argv: Sequence[str] | None = None,
+                   *, error_status: int = 2) -> int:
+    """``python -m`` entry of a sub-command module: a parser named ``prog`` with the module's
+    ``add_arguments``, then ``handler(args)``; a MicroaotError prints ``<prog>: error: ...`` and
+    returns ``error_status``."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return handler(args)
+    except MicroaotError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return error_status
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from microaot.boards import Board, get_board, open_link
+from microaot.cli import run_standalone
 from microaot.errors import MicroaotError
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
@@ -324,14 +325,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="microaot eval")
-    add_arguments(ap)
-    args = ap.parse_args(argv)
-    try:
-        return run_cli(args)
-    except MicroaotError as exc:
-        print(f"microaot eval: error: {exc}", file=sys.stderr)
-        return 2
+    return run_standalone("microaot eval", add_arguments, run_cli, argv, error_status=2)
 
 
 if __name__ == "__main__":

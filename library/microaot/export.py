@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from microaot import __version__
+from microaot.cli import run_standalone
 from microaot.errors import BuildError, MicroaotError
 from microaot.paths import crt_root
 from microaot.report import elf
@@ -583,14 +584,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m microaot.export`` (same as ``microaot export``)."""
-    parser = argparse.ArgumentParser(prog="microaot export")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_cli(args)
-    except MicroaotError as e:
-        print(f"microaot export: error: {e}", file=sys.stderr)
-        return 1
+    return run_standalone("microaot export", add_arguments, run_cli, argv, error_status=1)
 
 
 if __name__ == "__main__":
