@@ -51,9 +51,29 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
         }
         return;
     }
+    /* in_c % 4 != 0: gather the K bytes (zero point where padded), then expand groups of 4. With
+     * dil_w == 1 and the whole kernel row inside the input, a kernel row is k_w * in_c contiguous bytes. */
     int8_t *t = tmp;
+    const int32_t k_w = p->k_w, in_w = p->in_w, in_h = p->in_h;
+    const int32_t run = k_w * in_c;
+    const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + k_w - 1 < in_w;
     for (int32_t ky = 0; ky < p->k_h; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
+        if (iy < 0 || iy >= in_h) {
+            for (int32_t k = 0; k < run; ++k) {
+                t[k] = (int8_t)zp;
+            }
+            t += run;
+            continue;
+        }
+        if (x_in) {
+            const int8_t *src = in_b + ((size_t)iy * in_w + ix0) * in_c;
+            for (int32_t k = 0; k < run; ++k) {
+                t[k] = src[k];
+            }
+            t += run;
+            continue;
+        }
         for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = ix0 + kx * p->dil_w;
             if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
