@@ -178,6 +178,26 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
     "smlad %[a01], %[t0], %[xb], %[a01]\n\t"                                                                    \
     "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"                                                                   \
     "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
+/* one group of 4 k for 2 rows x 1 pixel: 8 MACs */
+#define UAOT_GEMM21_I8                                                                                         \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
+    "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
+    "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                                           \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
+    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
+    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
+    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
+#define UAOT_GEMM21_I16                                                                                        \
+    "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
+    "ldrd %[wa1], %[t1], [%[w]], #8\n\t"                                                                        \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
+    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
+    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
+    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
 #define UAOT_GEMM22_OPERANDS                                                                                   \
     : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c), [w] "+r"(w),           \
       [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1), [xa] "=&r"(xa), [xb] "=&r"(xb)        \
@@ -215,6 +235,15 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
                     __asm__ volatile("1:\n\t" UAOT_GEMM22_I8 UAOT_GEMM22_I8 "cmp %[c], %[ce]\n\t"
                                                                              "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
                 }
+            }
+        } else {
+            uint32_t t0, t1, wa0, wa1, xa, xb;
+            if (w16) {
+                __asm__ volatile("1:\n\t" UAOT_GEMM21_I16 "cmp %[c], %[ce]\n\t"
+                                                            "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+            } else {
+                __asm__ volatile("1:\n\t" UAOT_GEMM21_I8 "cmp %[c], %[ce]\n\t"
+                                                           "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
             }
         }
 #endif
