@@ -33,7 +33,7 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
             for (int32_t kx = 0; kx < p->k_w; ++kx) {
                 const int32_t ix = ix0 + kx * p->dil_w;
                 if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                    const int8_t *src = in_b + ((size_t)iy * p->in_w + ix) * in_c;
+                    const int8_t *src = in_b + ((int32_t)iy * p->in_w + ix) * in_c;
                     for (int32_t c = 0; c < in_c; c += 4) {
                         const uint32_t v = uaot_ld32(src + c);
                         dst[0] = uaot_sxtb16(v);
@@ -67,7 +67,7 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
             continue;
         }
         if (x_in) {
-            const int8_t *src = in_b + ((size_t)iy * in_w + ix0) * in_c;
+            const int8_t *src = in_b + ((int32_t)iy * in_w + ix0) * in_c;
             for (int32_t k = 0; k < run; ++k) {
                 t[k] = src[k];
             }
@@ -77,7 +77,7 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
         for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = ix0 + kx * p->dil_w;
             if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                const int8_t *src = in_b + ((size_t)iy * p->in_w + ix) * in_c;
+                const int8_t *src = in_b + ((int32_t)iy * p->in_w + ix) * in_c;
                 for (int32_t c = 0; c < in_c; ++c) {
                     t[c] = src[c];
                 }
@@ -215,7 +215,7 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
         const int32_t b0 = bias[oc], b1 = bias[oc + 1];
         int32_t a00 = b0, a10 = b1, a01 = b0, a11 = b1;
         const uint32_t *c = col;
-        const uint32_t *const cend = col + (size_t)G * 2 * nc;
+        const uint32_t *const cend = col + (int32_t)G * 2 * nc;
 #if UAOT_HAVE_DSP
         if (nc == 2) {
             uint32_t t0, t1, wa0, wa1, xa, xb;
@@ -326,16 +326,16 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t G = Kp / 4;
     const int32_t out_c = p->out_c;
     uint32_t *col = (uint32_t *)(void *)scratch;
-    int8_t *tmp = (int8_t *)(scratch + 4 * (size_t)Kp);
-    int32_t *acc0 = (int32_t *)(void *)(scratch + 5 * (size_t)Kp);
+    int8_t *tmp = (int8_t *)(scratch + 4 * (int32_t)Kp);
+    int32_t *acc0 = (int32_t *)(void *)(scratch + 5 * (int32_t)Kp);
     int32_t *acc1 = acc0 + out_c;
     const uint32_t *w = (const uint32_t *)(const void *)filter;
     const int32_t npix = p->out_h * p->out_w;
     const int32_t *const bias = p->bias, *const rq = p->rq, *const mult = p->mult, *const shift = p->shift;
     const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max, out_w = p->out_w;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
-        int8_t *out_b = output + (size_t)b * npix * out_c;
+        const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * p->in_c;
+        int8_t *out_b = output + (int32_t)b * npix * out_c;
         int32_t oy = 0, ox = 0, pix = 0;
         if (nc == 2) {
             for (; pix + 2 <= npix; pix += 2) {
@@ -350,8 +350,8 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                     ++oy;
                 }
                 uaot_gemm_block(bias, out_c, col, w, G, 2, w16, acc0, acc1);
-                uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (size_t)pix * out_c);
-                uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (size_t)(pix + 1) * out_c);
+                uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
+                uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 1) * out_c);
             }
         }
         for (; pix < npix; ++pix) {
@@ -361,7 +361,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 ++oy;
             }
             uaot_gemm_block(bias, out_c, col, w, G, 1, w16, acc0, acc1);
-            uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (size_t)pix * out_c);
+            uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
         }
     }
     return UAOT_OK;
@@ -441,31 +441,31 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
     const int is3x3 = k_h == 3 && k_w == 3;
 #endif
     int32_t *acc = (int32_t *)(void *)scratch;
-    int8_t *rows = (int8_t *)(scratch + 4 * (size_t)C);
+    int8_t *rows = (int8_t *)(scratch + 4 * (int32_t)C);
     /* the input columns a padded row holds: [ix_lo, ix_hi) at padded column ix + pad_left */
     const int32_t ix_lo = pad_left > 0 ? 0 : -pad_left;
     int32_t ix_hi = pw - pad_left;
     ix_hi = ix_hi > in_w ? in_w : ix_hi;
     const int32_t left = pad_left > 0 ? pad_left : 0;
     for (int32_t b = 0; b < batches; ++b) {
-        const int8_t *in_b = input + (size_t)b * in_h * in_w * C;
-        int8_t *out = output + (size_t)b * out_h * out_w * C;
+        const int8_t *in_b = input + (int32_t)b * in_h * in_w * C;
+        int8_t *out = output + (int32_t)b * out_h * out_w * C;
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
             for (int32_t ky = 0; ky < k_h; ++ky) {
                 const int32_t iy = iy0 + ky * dil_h;
-                int8_t *dst = rows + (size_t)ky * prs;
+                int8_t *dst = rows + (int32_t)ky * prs;
                 if (iy < 0 || iy >= in_h || ix_hi <= ix_lo) {
                     memset(dst, zp, (size_t)prs);
                     continue;
                 }
                 const int32_t n_mid = ix_hi - ix_lo;
-                memset(dst, zp, (size_t)left * C);
-                memcpy(dst + (size_t)left * C, in_b + ((size_t)iy * in_w + ix_lo) * C, (size_t)n_mid * C);
-                memset(dst + (size_t)(left + n_mid) * C, zp, (size_t)(pw - left - n_mid) * C);
+                memset(dst, zp, (size_t)(left * C));
+                memcpy(dst + left * C, in_b + (iy * in_w + ix_lo) * C, (size_t)(n_mid * C));
+                memset(dst + (left + n_mid) * C, zp, (size_t)((pw - left - n_mid) * C));
             }
             for (int32_t ox = 0; ox < out_w; ++ox, out += C) {
-                const int8_t *base = rows + (size_t)ox * sx;
+                const int8_t *base = rows + (int32_t)ox * sx;
                 const uint32_t *wg = wp;
                 int32_t *ac = acc;
                 const int32_t *bs = bias;
@@ -492,7 +492,7 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
 #endif
                     {
                         for (int32_t ky = 0; ky < k_h; ++ky) {
-                            const int8_t *src = s0 + (size_t)ky * prs;
+                            const int8_t *src = s0 + (int32_t)ky * prs;
                             for (int32_t kx = 0; kx < k_w; ++kx, src += dx, wg += 2) {
                                 UAOT_DW_TAP(src, wg, a0, a1, a2, a3);
                             }
@@ -505,10 +505,10 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                 }
                 for (int32_t c = 4 * G4; c < C; ++c) {
                     const int32_t j = c - 4 * G4;
-                    const uint32_t *wc = wp + (size_t)G4 * taps * 2 + (j & 1);
+                    const uint32_t *wc = wp + (int32_t)G4 * taps * 2 + (j & 1);
                     int32_t a = bias[c];
                     for (int32_t ky = 0; ky < k_h; ++ky) {
-                        const int8_t *src = base + (size_t)ky * prs + c;
+                        const int8_t *src = base + (int32_t)ky * prs + c;
                         for (int32_t kx = 0; kx < k_w; ++kx, wc += 2, src += dx) {
                             const uint32_t wv = wc[0];
                             const int32_t wt = (int32_t)(int16_t)(uint16_t)((j & 2) ? (wv >> 16) : (wv & 0xFFFFu));

@@ -28,10 +28,10 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
     const int32_t n_out = p->out_features;
     const int32_t G = UAOT_FC_KP(n_in) / 4;
     uint32_t *xs = (uint32_t *)(void *)scratch;
-    int8_t *tmp = (int8_t *)(scratch + 8 * (size_t)G);
+    int8_t *tmp = (int8_t *)(scratch + 8 * (int32_t)G);
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *x = input + (size_t)b * n_in;
-        int8_t *y = output + (size_t)b * n_out;
+        const int8_t *x = input + (int32_t)b * n_in;
+        int8_t *y = output + (int32_t)b * n_out;
         /* expand the input row to int16 pairs in SXTB16 order */
         const int8_t *src = x;
         if ((n_in & 3) != 0) {

@@ -153,7 +153,9 @@ UAOT_INLINE int8_t uaot_clamp8(int32_t v, int32_t lo, int32_t hi)
 UAOT_INLINE int8_t uaot_sat8(int32_t v)
 {
 #if UAOT_HAVE_DSP
-    return (int8_t)__ssat(v, 8);
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return (int8_t)r;
 #else
     return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
 #endif
