@@ -107,6 +107,10 @@ def test_mlperf_model_bit_exact_on_board(
     rep = evaluate_firmware(mlperf_model(key), brd, b.firmware, b.info, seeds=2, profile=(key == "kws"))
     assert rep.outputs_match, f"{key} on {board}: {rep.mismatches}"
     assert rep.compared_bytes > 0
+    # the report shows the device's outputs for the first input, one list per output tensor
+    # (int8 outputs: one byte per value, compared for each of the 2 inputs)
+    assert sum(len(v) for v in rep.first_outputs) * 2 == rep.compared_bytes
+    assert f"output 0 (seed 0)   : [{rep.first_outputs[0][0]:g}" in rep.format_text()
     assert rep.time_min > 0
     assert rep.timer_unit == ("ns" if board == "host" else "instructions")
     m = rep.memory

@@ -199,6 +199,7 @@ def evaluate_firmware(
         memory=memory,
         ops=ops,
         mismatches=mismatches,
+        first_outputs=[np.asarray(y).reshape(-1).tolist() for y in device_outs[0]] if device_outs else [],
         settings=dict(info.settings),
         firmware=str(firmware or ""),
         eval_seconds=time.monotonic() - t0,

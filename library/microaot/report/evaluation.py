@@ -65,6 +65,8 @@ class EvalReport:
     memory: MemoryReport
     ops: list[OpTime] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
+    # the device's outputs for the first input (seed 0), flattened, one list per output tensor
+    first_outputs: list[list[float]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     firmware: str = ""
     build_seconds: float = 0.0
@@ -89,6 +91,9 @@ class EvalReport:
             f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match else 'MISMATCH'}"
             f" over {self.seeds} input(s), {self.compared_bytes} output bytes",
         ]
+        for oi, vals in enumerate(self.first_outputs):
+            shown = ", ".join(f"{v:g}" for v in vals[:16]) + (f", ... ({len(vals)} values)" if len(vals) > 16 else "")
+            lines.append(f"  output {oi} (seed 0)   : [{shown}]")
         for mm in self.mismatches[:5]:
             lines.append(
                 f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| {mm.max_abs_diff:g}"
