@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "microaot/qmath.h"
+#include "microaot/simd.h"
 
 UAOT_INLINE int8_t uaot_add_one_s8(const uaot_add_params_t *p, int8_t a, int8_t b)
 {
@@ -22,12 +23,12 @@ UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
 }
 
 /* Walks the 6-D output index, keeping both input offsets. */
-#define UAOT_ADD_BROADCAST_LOOP(ONE)                                                                  \
+#define UAOT_ADD_BROADCAST_LOOP(ONE, CTX)                                                                \
     do {                                                                                              \
         int32_t idx[UAOT_ADD_MAX_DIMS] = {0, 0, 0, 0, 0, 0};                                          \
         int32_t o1 = 0, o2 = 0;                                                                        \
         for (int32_t i = 0; i < p->size; ++i) {                                                       \
-            out[i] = ONE(p, in1[o1], in2[o2]);                                                        \
+            out[i] = ONE(CTX, in1[o1], in2[o2]);                                                      \
             for (int d = UAOT_ADD_MAX_DIMS - 1; d >= 0; --d) {                                        \
                 idx[d]++;                                                                             \
                 o1 += p->in1_strides[d];                                                      \
@@ -42,17 +43,96 @@ UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
         }                                                                                             \
     } while (0)
 
+/* Table path, exact with the per-element reference above:
+ *   t1[a] = 2 * MBQM_lt1((a + off1) << left_shift, m1, s1), t2[b] likewise (each input is rescaled on
+ *   its own, so 256 entries per input cover every int8 value). When |t1| + |t2| < 2^31 (always for
+ *   left_shift <= 21), x = t1[a] + t2[b] = 2 * (ra + rb) fits int32 and
+ *   SMMULR(x, mo) = ((ra + rb) * mo + 2^30) >> 31 = SaturatingRoundingDoublingHighMul(ra + rb, mo)
+ *   (floor((n + 2^30) / 2^31) equals gemmlowp's truncating form for both signs; ra + rb != INT32_MIN),
+ *   then RoundingDivideByPOT(y, r) + out_off = (y + 2^(r-1) - (y < 0) + out_off * 2^r) >> r for
+ *   1 <= r <= 22 (|y| < 2^30, no overflow). Used from UAOT_ADD_TABLE_MIN elements on, where building
+ *   the 512 entries (2 KiB of stack) costs less than the per-element rescaling it replaces. */
+#define UAOT_ADD_TABLE_MIN 512
+
+typedef struct {
+    int32_t t1[256];
+    int32_t t2[256];
+    int32_t mult, bias, r, lo, hi;
+} uaot_add_tab_t;
+
+static int uaot_add_tab_init(const uaot_add_params_t *p, uaot_add_tab_t *t)
+{
+    const int32_t r = -p->output_shift;
+    if (r < 1 || r > 22 || p->left_shift < 0 || p->left_shift > 21 || p->output_mult < 0 || p->output_offset < -128 ||
+        p->output_offset > 127) {
+        return 0;
+    }
+    int64_t max1 = 0, max2 = 0;
+    for (int32_t v = -128; v < 128; ++v) {
+        const int32_t sa = (int32_t)((uint32_t)(p->input1_offset + v) << p->left_shift);
+        const int32_t sb = (int32_t)((uint32_t)(p->input2_offset + v) << p->left_shift);
+        const int64_t ra = 2 * (int64_t)uaot_mbqm_lt1(sa, p->input1_mult, p->input1_shift);
+        const int64_t rb = 2 * (int64_t)uaot_mbqm_lt1(sb, p->input2_mult, p->input2_shift);
+        const int64_t a1 = ra < 0 ? -ra : ra, a2 = rb < 0 ? -rb : rb;
+        max1 = a1 > max1 ? a1 : max1;
+        max2 = a2 > max2 ? a2 : max2;
+        t->t1[v + 128] = (int32_t)ra;
+        t->t2[v + 128] = (int32_t)rb;
+    }
+    if (max1 + max2 >= ((int64_t)1 << 30)) {
+        return 0;
+    }
+    t->mult = p->output_mult;
+    t->r = r;
+    t->bias = (int32_t)(((int32_t)1 << (r - 1)) + (int32_t)((uint32_t)p->output_offset << r));
+    t->lo = p->act_min;
+    t->hi = p->act_max;
+    return 1;
+}
+
+UAOT_INLINE int32_t uaot_add_tab_raw(const uaot_add_tab_t *t, int8_t a, int8_t b)
+{
+    const int32_t y = uaot_smmulr(t->t1[a + 128] + t->t2[b + 128], t->mult);
+    return (y + t->bias + (y >> 31)) >> t->r;
+}
+
+UAOT_INLINE int8_t uaot_add_tab_one(const uaot_add_tab_t *t, int8_t a, int8_t b)
+{
+    return uaot_clamp8(uaot_add_tab_raw(t, a, b), t->lo, t->hi);
+}
+
 uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
     if (p == NULL || in1 == NULL || in2 == NULL || out == NULL) {
         return UAOT_ERR_ARG;
+    }
+    if (p->size >= UAOT_ADD_TABLE_MIN) {
+        uaot_add_tab_t tab;
+        if (uaot_add_tab_init(p, &tab)) {
+            const uaot_add_tab_t *t = &tab;
+            if (!p->broadcast) {
+                const int32_t n = p->size;
+                if (t->lo == -128 && t->hi == 127) {
+                    for (int32_t i = 0; i < n; ++i) {
+                        out[i] = uaot_sat8(uaot_add_tab_raw(t, in1[i], in2[i]));
+                    }
+                } else {
+                    for (int32_t i = 0; i < n; ++i) {
+                        out[i] = uaot_add_tab_one(t, in1[i], in2[i]);
+                    }
+                }
+            } else {
+                UAOT_ADD_BROADCAST_LOOP(uaot_add_tab_one, t);
+            }
+            return UAOT_OK;
+        }
     }
     if (!p->broadcast) {
         for (int32_t i = 0; i < p->size; ++i) {
             out[i] = uaot_add_one_s8(p, in1[i], in2[i]);
         }
     } else {
-        UAOT_ADD_BROADCAST_LOOP(uaot_add_one_s8);
+        UAOT_ADD_BROADCAST_LOOP(uaot_add_one_s8, p);
     }
     return UAOT_OK;
 }
@@ -67,7 +147,7 @@ uaot_status_t uaot_add_f32(const uaot_add_params_t *p, const float *in1, const f
             out[i] = uaot_add_one_f32(p, in1[i], in2[i]);
         }
     } else {
-        UAOT_ADD_BROADCAST_LOOP(uaot_add_one_f32);
+        UAOT_ADD_BROADCAST_LOOP(uaot_add_one_f32, p);
     }
     return UAOT_OK;
 }
