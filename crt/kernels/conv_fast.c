@@ -108,26 +108,44 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
     if (rq != NULL) {
 #if UAOT_HAVE_DSP
         if (lo == -128 && hi == 127 && n > 0) {
-            /* 12 instructions per output */
-            const int8_t *const end = out + n;
-            int32_t x, m, l1, r, bias;
-            __asm__ volatile("1:\n\t"
-                             "ldr %[x], [%[acc]], #4\n\t"
-                             "ldrd %[m], %[l1], [%[rq]], #8\n\t"
-                             "ldrd %[r], %[bias], [%[rq]], #8\n\t"
-                             "lsl %[x], %[x], %[l1]\n\t"
-                             "smmulr %[x], %[x], %[m]\n\t"
-                             "add %[m], %[x], %[bias]\n\t"
-                             "add %[m], %[m], %[x], asr #31\n\t"
-                             "asr %[m], %[m], %[r]\n\t"
-                             "ssat %[m], #8, %[m]\n\t"
-                             "strb %[m], [%[out]], #1\n\t"
-                             "cmp %[out], %[end]\n\t"
-                             "bne 1b\n\t"
-                             : [x] "=&r"(x), [m] "=&r"(m), [l1] "=&r"(l1), [r] "=&r"(r), [bias] "=&r"(bias),
-                               [acc] "+r"(acc), [rq] "+r"(rq), [out] "+r"(out)
-                             : [end] "r"(end)
-                             : "cc", "memory");
+            /* 10.5 instructions per output: 2 outputs per iteration, the 4-word rq row in one LDM
+             * (fixed ascending registers, as LDM needs) */
+            if (n & 1) {
+                *out++ = uaot_sat8(uaot_rq_smmulr(*acc++, rq));
+                rq += 4;
+            }
+            const int8_t *const end = out + (n & ~(int32_t)1);
+            if (out != end) {
+                register int32_t m __asm__("r4");
+                register int32_t l1 __asm__("r5");
+                register int32_t r __asm__("r6");
+                register int32_t bias __asm__("r8");
+                int32_t x0, x1;
+                __asm__ volatile("1:\n\t"
+                                 "ldrd %[x0], %[x1], [%[acc]], #8\n\t"
+                                 "ldmia %[rq]!, {%[m], %[l1], %[r], %[bias]}\n\t"
+                                 "lsl %[x0], %[x0], %[l1]\n\t"
+                                 "smmulr %[x0], %[x0], %[m]\n\t"
+                                 "add %[m], %[x0], %[bias]\n\t"
+                                 "add %[m], %[m], %[x0], asr #31\n\t"
+                                 "asr %[m], %[m], %[r]\n\t"
+                                 "ssat %[m], #8, %[m]\n\t"
+                                 "strb %[m], [%[out]], #1\n\t"
+                                 "ldmia %[rq]!, {%[m], %[l1], %[r], %[bias]}\n\t"
+                                 "lsl %[x1], %[x1], %[l1]\n\t"
+                                 "smmulr %[x1], %[x1], %[m]\n\t"
+                                 "add %[m], %[x1], %[bias]\n\t"
+                                 "add %[m], %[m], %[x1], asr #31\n\t"
+                                 "asr %[m], %[m], %[r]\n\t"
+                                 "ssat %[m], #8, %[m]\n\t"
+                                 "strb %[m], [%[out]], #1\n\t"
+                                 "cmp %[out], %[end]\n\t"
+                                 "bne 1b\n\t"
+                                 : [x0] "=&r"(x0), [x1] "=&r"(x1), [m] "=&r"(m), [l1] "=&r"(l1), [r] "=&r"(r),
+                                   [bias] "=&r"(bias), [acc] "+r"(acc), [rq] "+r"(rq), [out] "+r"(out)
+                                 : [end] "r"(end)
+                                 : "cc", "memory");
+            }
             return;
         }
 #endif
