@@ -158,7 +158,7 @@ def test_space_api_contract(models: Any) -> None:
     with pytest.raises(MicroaotError, match="unknown schedule knob"):
         space.canonical_schedule(g, op, "cortex-m4", {"tile": 4})
     with pytest.raises(MicroaotError, match="not legal"):
-        space.canonical_schedule(g, op, "cortex-m4", {"cols": 3})
+        space.canonical_schedule(g, op, "cortex-m4", {"cols": 4})
 
 
 def test_signature_is_stable_and_name_free() -> None:

@@ -232,6 +232,6 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     conv = [r for r in recs if r.signature == sigs[0]]
     assert len(conv) == len(space.candidates(g, g.operators[0], "generic"))  # grid: every distinct one, once
     best = best_schedules(log, g, target="generic", board="host")
-    assert best[0] == best[1] == {"algo": "gemm", "cols": 2, "w16": True}
+    assert best[0] == best[1] == {"algo": "gemm", "cols": 3, "w16": True}
     assert best[2] == {"algo": "simd4", "w16": False}
     assert res.tuned_bitexact is True and res.tuned_total is not None and res.tuned_total < res.default_total

@@ -216,6 +216,51 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
     "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
     "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
     "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
+/* one group of 4 k for 2 rows x 3 pixels: 24 MACs in 20 instructions. 14 registers: the 13
+ * operands are pinned (explicit register variables, never r7) and the asm saves r7 itself and uses
+ * it for the 6th accumulator, so this builds with or without a frame pointer; the loop bound and
+ * that accumulator live in memory outside the asm. */
+#define UAOT_GEMM23_X(A0, A1)                                                                                  \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+    "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t"                                                                   \
+    "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"                                                                    \
+    "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t"                                                                   \
+    "smlad " A1 ", %[t1], %[xb], " A1 "\n\t"
+#define UAOT_GEMM23_XS                                                                                         \
+    UAOT_GEMM23_X("%[a00]", "%[a10]") UAOT_GEMM23_X("%[a01]", "%[a11]") UAOT_GEMM23_X("%[a02]", "r7")
+#define UAOT_GEMM23_I8                                                                                         \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
+    "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
+    "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
+    "sxtb16 %[t1], %[t1], ror #8\n\t" UAOT_GEMM23_XS
+#define UAOT_GEMM23_I16                                                                                        \
+    "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
+    "ldrd %[wa1], %[t1], [%[w]], #8\n\t" UAOT_GEMM23_XS
+/* G groups (odd: enter the x2 loop in its second half) */
+#define UAOT_GEMM23_LOOP(GROUP)                                                                                \
+    "ldr %[xa], %[oddm]\n\t"                                                                                    \
+    "cmp %[xa], #0\n\t"                                                                                         \
+    "ldr %[xa], %[ce]\n\t"                                                                                      \
+    "ldr %[xb], %[a12m]\n\t"                                                                                    \
+    "push {%[xa]}\n\t"                                                                                          \
+    "push {r7}\n\t"                                                                                             \
+    "mov r7, %[xb]\n\t"                                                                                         \
+    "bne 2f\n\t"                                                                                                \
+    "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
+    "ldr %[xa], [sp, #4]\n\t"                                                                                   \
+    "cmp %[c], %[xa]\n\t"                                                                                       \
+    "bne 1b\n\t"                                                                                                \
+    "mov %[xa], r7\n\t"                                                                                         \
+    "pop {r7}\n\t"                                                                                              \
+    "add sp, sp, #4\n\t"                                                                                        \
+    "str %[xa], %[a12m]\n\t"
+#define UAOT_GEMM23_OPERANDS                                                                                   \
+    : [a00] "+r"(r_a00), [a10] "+r"(r_a10), [a01] "+r"(r_a01), [a11] "+r"(r_a11), [a02] "+r"(r_a02),          \
+      [a12m] "+m"(a12), [c] "+r"(r_c), [w] "+r"(r_w), [t0] "=&r"(r_t0), [t1] "=&r"(r_t1),                     \
+      [wa0] "=&r"(r_wa0), [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                               \
+    : [ce] "m"(cend), [oddm] "m"(odd)                                                                          \
+    : "cc", "memory"
 #define UAOT_GEMM22_OPERANDS                                                                                   \
     : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c), [w] "+r"(w),           \
       [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1), [xa] "=&r"(xa), [xb] "=&r"(xb)        \
@@ -223,19 +268,50 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
     : "cc", "memory"
 #endif
 
-/* accumulators of all output channels of nc (1|2) pixels whose columns are in col:
- * acc0[oc] (pixel 0), acc1[oc] (pixel 1) */
+/* accumulators of all output channels of nc (1|2|3) pixels whose columns are in col:
+ * acc0[oc] (pixel 0), acc1[oc] (pixel 1), acc2[oc] (pixel 2) */
 UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint32_t *col, const uint32_t *w,
-                                 int32_t G, const int nc, const int w16, int32_t *acc0, int32_t *acc1)
+                                 int32_t G, const int nc, const int w16, int32_t *acc0, int32_t *acc1,
+                                 int32_t *acc2)
 {
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2) {
         const int32_t b0 = bias[oc], b1 = bias[oc + 1];
-        int32_t a00 = b0, a10 = b1, a01 = b0, a11 = b1;
+        int32_t a00 = b0, a10 = b1, a01 = b0, a11 = b1, a02 = b0, a12 = b1;
         const uint32_t *c = col;
-        const uint32_t *const cend = col + (int32_t)G * 2 * nc;
+        const uint32_t *cend = col + (int32_t)G * 2 * nc;
 #if UAOT_HAVE_DSP
-        if (nc == 2) {
+        if (nc == 3) {
+#if defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it: the portable loop below runs instead */
+            /* pinned registers (see UAOT_GEMM23_X); the accumulators are copied in and out */
+            register int32_t r_a00 __asm__("r0") = a00;
+            register int32_t r_a10 __asm__("r1") = a10;
+            register int32_t r_a01 __asm__("r2") = a01;
+            register int32_t r_a11 __asm__("r3") = a11;
+            register int32_t r_a02 __asm__("r4") = a02;
+            register const uint32_t *r_c __asm__("r5") = c;
+            register const uint32_t *r_w __asm__("r6") = w;
+            register uint32_t r_t0 __asm__("r8");
+            register uint32_t r_t1 __asm__("r9");
+            register uint32_t r_wa0 __asm__("r10");
+            register uint32_t r_wa1 __asm__("r11");
+            register uint32_t r_xa __asm__("r12");
+            register uint32_t r_xb __asm__("lr");
+            const int32_t odd = G & 1;
+            if (w16) {
+                __asm__ volatile(UAOT_GEMM23_LOOP(UAOT_GEMM23_I16) UAOT_GEMM23_OPERANDS);
+            } else {
+                __asm__ volatile(UAOT_GEMM23_LOOP(UAOT_GEMM23_I8) UAOT_GEMM23_OPERANDS);
+            }
+            a00 = r_a00;
+            a10 = r_a10;
+            a01 = r_a01;
+            a11 = r_a11;
+            a02 = r_a02;
+            c = r_c;
+            w = r_w;
+#endif
+        } else if (nc == 2) {
             uint32_t t0, t1, wa0, wa1, xa, xb;
             if (w16) {
                 if (G & 1) {
@@ -286,24 +362,35 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
             a00 = uaot_smlad(w0b, x0b, a00);
             a10 = uaot_smlad(w1a, x0a, a10);
             a10 = uaot_smlad(w1b, x0b, a10);
-            if (nc == 2) {
+            if (nc >= 2) {
                 const uint32_t x1a = c[2], x1b = c[3];
                 a01 = uaot_smlad(w0a, x1a, a01);
                 a01 = uaot_smlad(w0b, x1b, a01);
                 a11 = uaot_smlad(w1a, x1a, a11);
                 a11 = uaot_smlad(w1b, x1b, a11);
             }
+            if (nc == 3) {
+                const uint32_t x2a = c[4], x2b = c[5];
+                a02 = uaot_smlad(w0a, x2a, a02);
+                a02 = uaot_smlad(w0b, x2b, a02);
+                a12 = uaot_smlad(w1a, x2a, a12);
+                a12 = uaot_smlad(w1b, x2b, a12);
+            }
             c += 2 * nc;
         }
         acc0[oc] = a00;
         acc0[oc + 1] = a10;
-        if (nc == 2) {
+        if (nc >= 2) {
             acc1[oc] = a01;
             acc1[oc + 1] = a11;
         }
+        if (nc == 3) {
+            acc2[oc] = a02;
+            acc2[oc + 1] = a12;
+        }
     }
     if (oc < out_c) {
-        int32_t a0 = bias[oc], a1 = bias[oc];
+        int32_t a0 = bias[oc], a1 = bias[oc], a2 = bias[oc];
         const uint32_t *c = col;
         for (int32_t g = 0; g < G; ++g) {
             uint32_t wa, wb;
@@ -319,15 +406,22 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
             }
             a0 = uaot_smlad(wa, c[0], a0);
             a0 = uaot_smlad(wb, c[1], a0);
-            if (nc == 2) {
+            if (nc >= 2) {
                 a1 = uaot_smlad(wa, c[2], a1);
                 a1 = uaot_smlad(wb, c[3], a1);
+            }
+            if (nc == 3) {
+                a2 = uaot_smlad(wa, c[4], a2);
+                a2 = uaot_smlad(wb, c[5], a2);
             }
             c += 2 * nc;
         }
         acc0[oc] = a0;
-        if (nc == 2) {
+        if (nc >= 2) {
             acc1[oc] = a1;
+        }
+        if (nc == 3) {
+            acc2[oc] = a2;
         }
     }
 }
@@ -344,9 +438,11 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t G = Kp / 4;
     const int32_t out_c = p->out_c;
     uint32_t *col = (uint32_t *)(void *)scratch;
-    int8_t *tmp = (int8_t *)(scratch + 4 * (int32_t)Kp);
-    int32_t *acc0 = (int32_t *)(void *)(scratch + 5 * (int32_t)Kp);
+    const int32_t col_bytes = (nc == 3 ? 6 : 4) * (int32_t)Kp; /* UAOT_CONV_GEMM{,3}_SCRATCH */
+    int8_t *tmp = (int8_t *)(scratch + col_bytes);
+    int32_t *acc0 = (int32_t *)(void *)(scratch + col_bytes + Kp);
     int32_t *acc1 = acc0 + out_c;
+    int32_t *acc2 = acc1 + out_c;
     const uint32_t *w = (const uint32_t *)(const void *)filter;
     const int32_t npix = p->out_h * p->out_w;
     const int32_t *const bias = p->bias, *const rq = p->rq, *const mult = p->mult, *const shift = p->shift;
@@ -355,7 +451,22 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
         const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * p->in_c;
         int8_t *out_b = output + (int32_t)b * npix * out_c;
         int32_t oy = 0, ox = 0, pix = 0;
-        if (nc == 2) {
+        if (nc == 3) {
+            for (; pix + 3 <= npix; pix += 3) {
+                for (int32_t j = 0; j < 3; ++j) {
+                    uaot_im2col_s16(p, in_b, oy, ox, col, j, 3, tmp);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        ++oy;
+                    }
+                }
+                uaot_gemm_block(bias, out_c, col, w, G, 3, w16, acc0, acc1, acc2);
+                uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
+                uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 1) * out_c);
+                uaot_requant_row(acc2, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 2) * out_c);
+            }
+        }
+        if (nc >= 2) {
             for (; pix + 2 <= npix; pix += 2) {
                 uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2, tmp);
                 if (++ox == out_w) {
@@ -367,7 +478,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                     ox = 0;
                     ++oy;
                 }
-                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, acc0, acc1);
+                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, acc0, acc1, acc2);
                 uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
                 uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 1) * out_c);
             }
@@ -378,7 +489,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 ox = 0;
                 ++oy;
             }
-            uaot_gemm_block(bias, out_c, col, w, G, 1, w16, acc0, acc1);
+            uaot_gemm_block(bias, out_c, col, w, G, 1, w16, acc0, acc1, acc2);
             uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
         }
     }
@@ -395,6 +506,18 @@ uaot_status_t uaot_conv2d_s8_gemm_c2(const uaot_conv_s8_params_t *p, const int8_
                                      int8_t *output, uint8_t *scratch)
 {
     return uaot_conv_gemm(p, input, filter, output, scratch, 2, 0);
+}
+
+uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                     int8_t *output, uint8_t *scratch)
+{
+    return uaot_conv_gemm(p, input, filter, output, scratch, 3, 0);
+}
+
+uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch)
+{
+    return uaot_conv_gemm(p, input, filter, output, scratch, 3, 1);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,

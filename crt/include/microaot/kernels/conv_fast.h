@@ -2,12 +2,12 @@
  * Same parameter struct as the reference kernels (microaot/kernels/conv.h) and bit-exact with them;
  * the filter is in a packed layout the generator writes (below), scratch comes from the planner.
  *
- * uaot_conv2d_s8_gemm_c{1,2}[_w16]: im2col to int16 + mat-mult, 2 output channels x {1,2} pixels.
+ * uaot_conv2d_s8_gemm_c{1,2,3}[_w16]: im2col to int16 + mat-mult, 2 output channels x {1,2,3} pixels.
  *   K = k_h*k_w*in_c, Kp = K rounded up to 4 (weights padded with zeros).
  *   filter (int8): rows in pairs; pair r: for each group of 4 k: word of row 2r, word of row 2r+1;
  *     an odd last row: its Kp bytes. (w16: every int8 word w0..w3 becomes two int16 words
  *     (w0,w2),(w1,w3) -- the SXTB16 order.)
- *   scratch: UAOT_CONV_GEMM_SCRATCH(K) bytes, 4-aligned.
+ *   scratch: UAOT_CONV_GEMM_SCRATCH(K, out_c) bytes (c3: UAOT_CONV_GEMM3_SCRATCH), 4-aligned.
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
  *   filter: int16, G = ceil(out_c/4) groups; group g, tap t: words (w[4g],w[4g+2]), (w[4g+1],w[4g+3])
  *   at [(g*taps + t)*2], zeros beyond out_c. scratch: UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...)) bytes, 4-aligned.
@@ -23,6 +23,8 @@
 #define UAOT_CONV_GEMM_KP(K) ((((K) + 3) / 4) * 4)
 /* two int16 columns + one int8 gather row + two rows of out_c int32 accumulators */
 #define UAOT_CONV_GEMM_SCRATCH(K, OUT_C) (5 * UAOT_CONV_GEMM_KP(K) + 8 * (OUT_C))
+/* c3: three int16 columns + one int8 gather row + three rows of accumulators */
+#define UAOT_CONV_GEMM3_SCRATCH(K, OUT_C) (7 * UAOT_CONV_GEMM_KP(K) + 12 * (OUT_C))
 /* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
 #define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
@@ -31,6 +33,10 @@ uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_
                                      int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c2(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                      int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                     int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,

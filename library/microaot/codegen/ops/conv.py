@@ -120,8 +120,10 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
     knobs = resolve(graph, op, target, schedule)
     w = graph.tensors[op.inputs[1]]
-    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, out_c)
+    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, out_c) / UAOT_CONV_GEMM3_SCRATCH (cols=3)
         k = int(np.prod(w.shape[1:]))
+        if int(knobs.get("cols", 2)) == 3:
+            return 7 * ((k + 3) // 4 * 4) + 12 * int(w.shape[0])
         return 5 * ((k + 3) // 4 * 4) + 8 * int(w.shape[0])
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
         y = graph.tensors[op.outputs[0]]
@@ -157,13 +159,13 @@ def _dw_mult(graph: Graph, op: Operator) -> int:
 def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    return {"algo": ["direct", "gemm"], "cols": [1, 2], "w16": [False, True]}
+    return {"algo": ["direct", "gemm"], "cols": [1, 2, 3], "w16": [False, True]}
 
 
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
-    return {"algo": "gemm", "cols": 2, "w16": False}
+    return {"algo": "gemm", "cols": 3, "w16": False}
 
 
 def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
