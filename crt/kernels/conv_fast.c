@@ -68,7 +68,12 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
         }
         if (x_in) {
             const int8_t *src = in_b + ((int32_t)iy * in_w + ix0) * in_c;
-            for (int32_t k = 0; k < run; ++k) {
+            int32_t k = 0;
+            for (; k + 4 <= run; k += 4) { /* word copies (unaligned: LDR/STR on Cortex-M3/M4) */
+                const uint32_t v = uaot_ld32(src + k);
+                memcpy(t + k, &v, sizeof v);
+            }
+            for (; k < run; ++k) {
                 t[k] = src[k];
             }
             t += run;
