@@ -26,6 +26,16 @@
 #define UAOT_FC4_I16                                                                                           \
     "ldrd %[xa], %[xb], [%[c]], #8\n\t" UAOT_FC4_ROW16("%[a0]") UAOT_FC4_ROW16("%[a1]") UAOT_FC4_ROW16("%[a2]")   \
         UAOT_FC4_ROW16("%[a3]")
+/* uaot_rq_smmulr then SSAT #8 of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM) */
+#define UAOT_FC_RQ(A)                                                                                          \
+    "ldmia %[q]!, {%[m], %[l1], %[r], %[bias]}\n\t"                                                             \
+    "lsl " A ", " A ", %[l1]\n\t"                                                                                \
+    "smmulr " A ", " A ", %[m]\n\t"                                                                              \
+    "add %[m], " A ", %[bias]\n\t"                                                                               \
+    "add %[m], %[m], " A ", asr #31\n\t"                                                                         \
+    "asr %[m], %[m], %[r]\n\t"                                                                                   \
+    "ssat %[m], #8, %[m]\n\t"                                                                                    \
+    "strb %[m], [%[yo]], #1\n\t"
 #define UAOT_FC4_OPERANDS                                                                                      \
     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [c] "+r"(c), [w] "+r"(w), [t0] "=&r"(t0),    \
       [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1), [xa] "=&r"(xa), [xb] "=&r"(xb)                        \
@@ -54,6 +64,9 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
     const int32_t n_out = p->out_features;
     const int32_t G = UAOT_FC_KP(n_in) / 4;
     uint32_t *xs = (uint32_t *)(void *)scratch;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    const int rq_full = p->rq != NULL && p->act_min == -128 && p->act_max == 127;
+#endif
     int8_t *tmp = (int8_t *)(scratch + 8 * (int32_t)G);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = input + (int32_t)b * n_in;
@@ -123,6 +136,24 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
                     a3 = uaot_smlad(uaot_sxtb16(r3), xa, a3);
                     a3 = uaot_smlad(uaot_sxtb16_r8(r3), xb, a3);
                 }
+            }
+#endif
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it */
+            if (rq_full) {
+                /* uaot_rq_smmulr + SSAT for the 4 rows: 8 instructions per output, each rq row in one
+                 * LDM (fixed ascending registers, as LDM needs) */
+                register int32_t m __asm__("r4");
+                register int32_t l1 __asm__("r5");
+                register int32_t r __asm__("r6");
+                register int32_t bias __asm__("r8");
+                const int32_t *q = p->rq + 4 * o;
+                int8_t *yo = y + o;
+                __asm__ volatile(UAOT_FC_RQ("%[a0]") UAOT_FC_RQ("%[a1]") UAOT_FC_RQ("%[a2]") UAOT_FC_RQ("%[a3]")
+                                 : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m),
+                                   [l1] "=&r"(l1), [r] "=&r"(r), [bias] "=&r"(bias), [q] "+r"(q), [yo] "+r"(yo)
+                                 :
+                                 : "cc", "memory");
+                continue;
             }
 #endif
             y[o] = uaot_fc_out(p, a0, o);
