@@ -549,6 +549,16 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
     } while (0)
 
 #if UAOT_HAVE_DSP
+/* uaot_rq_smmulr then SSAT #8 of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM) */
+#define UAOT_RQ4_ASM(A)                                                                                        \
+    "ldmia %[q]!, {%[m], %[l1], %[r], %[bias]}\n\t"                                                             \
+    "lsl " A ", " A ", %[l1]\n\t"                                                                                \
+    "smmulr " A ", " A ", %[m]\n\t"                                                                              \
+    "add %[m], " A ", %[bias]\n\t"                                                                               \
+    "add %[m], %[m], " A ", asr #31\n\t"                                                                         \
+    "asr %[m], %[m], %[r]\n\t"                                                                                   \
+    "ssat %[m], #8, %[m]\n\t"                                                                                    \
+    "strb %[m], [%[yo]], #1\n\t"
 #define UAOT_DW_TAP_ASM(addr)                                                                                   \
     "ldr %[v], " addr "\n\t"                                                                                    \
     "ldrd %[wa], %[wb], [%[wg]], #8\n\t"                                                                        \
@@ -585,6 +595,10 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
     const int32_t dx = dil_w * C, sx = stride_w * C;
 #if UAOT_HAVE_DSP
     const int is3x3 = k_h == 3 && k_w == 3;
+#if defined(__OPTIMIZE__)
+    /* 3x3, whole groups of 4 channels, rq table, full int8 range: requant folded into the channel loop */
+    const int rq_fold = is3x3 && C == 4 * G4 && G4 > 0 && rq != NULL && lo == -128 && hi == 127;
+#endif
 #endif
     int32_t *acc = (int32_t *)(void *)scratch;
     int8_t *rows = (int8_t *)(scratch + 4 * (int32_t)C);
@@ -612,6 +626,47 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
             }
             for (int32_t ox = 0; ox < out_w; ++ox, out += C) {
                 const int8_t *base = rows + (int32_t)ox * sx;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it */
+                if (rq_fold) {
+                    /* 4 channels per step, requantized right away (uaot_rq_smmulr + SSAT, rq rows via
+                     * LDM): no accumulator round trip through scratch */
+                    const int32_t *q = rq, *bs = bias;
+                    const uint32_t *wg = wp;
+                    const int8_t *s1 = base;
+                    int8_t *yo = out;
+                    int8_t *const yend = out + C;
+                    do {
+                        int32_t a0 = bs[0], a1 = bs[1], a2 = bs[2], a3 = bs[3];
+                        const int8_t *s0 = s1;
+                        uint32_t v, xa, wa, wb;
+                        bs += 4;
+                        s1 += 4;
+                        __asm__ volatile(UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
+                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
+                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
+                                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0),
+                                           [wg] "+r"(wg), [v] "=&r"(v), [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)
+                                         : [dx] "r"(dx), [dyx] "r"(prs - dx)
+                                         : "memory");
+                        register int32_t m __asm__("r4");
+                        register int32_t l1 __asm__("r5");
+                        register int32_t r __asm__("r6");
+                        register int32_t rb __asm__("r8");
+                        __asm__ volatile(UAOT_RQ4_ASM("%[a0]") UAOT_RQ4_ASM("%[a1]") UAOT_RQ4_ASM("%[a2]")
+                                             UAOT_RQ4_ASM("%[a3]")
+                                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m),
+                                           [l1] "=&r"(l1), [r] "=&r"(r), [bias] "=&r"(rb), [q] "+r"(q), [yo] "+r"(yo)
+                                         :
+                                         : "cc", "memory");
+                    } while (yo != yend);
+                    continue;
+                }
+#endif
                 const uint32_t *wg = wp;
                 int32_t *ac = acc;
                 const int32_t *bs = bias;
