@@ -568,6 +568,21 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
     "smlatt %[a2], %[xa], %[wa], %[a2]\n\t"                                                                     \
     "smlabb %[a1], %[v], %[wb], %[a1]\n\t"                                                                      \
     "smlatt %[a3], %[v], %[wb], %[a3]\n\t"
+
+/* The 9 taps of a 3x3 depthwise window for 4 channels (36 MACs): s walks the window (dx between
+ * columns, prs between rows), wg the 4-channel weight pairs; a0..a3 accumulate. Used by the fused
+ * requant path and by the accumulate-to-scratch path. */
+#define UAOT_DW_3X3_ASM                                                                                        \
+    UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                               \
+    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
+    "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                  \
+    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
+    "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                  \
+    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0), [wg] "+r"(wg), [v] "=&r"(v), \
+      [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)                                                          \
+    : [dx] "r"(dx), [dyx] "r"(prs - dx)                                                                       \
+    : "memory"
 #endif
 
 /* Depthwise, depth multiplier 1, 4 channels per step. Each output row first copies the k_h input rows
@@ -641,18 +656,7 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                         uint32_t v, xa, wa, wb;
                         bs += 4;
                         s1 += 4;
-                        __asm__ volatile(UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
-                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
-                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0),
-                                           [wg] "+r"(wg), [v] "=&r"(v), [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                                         : [dx] "r"(dx), [dyx] "r"(prs - dx)
-                                         : "memory");
+                        __asm__ volatile(UAOT_DW_3X3_ASM);
                         register int32_t m __asm__("r4");
                         register int32_t l1 __asm__("r5");
                         register int32_t r __asm__("r6");
@@ -677,18 +681,7 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                     if (is3x3) {
                         /* 36 MACs in 78 instructions */
                         uint32_t v, xa, wa, wb;
-                        __asm__ volatile(UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
-                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]")
-                                         UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")
-                                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0),
-                                           [wg] "+r"(wg), [v] "=&r"(v), [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)
-                                         : [dx] "r"(dx), [dyx] "r"(prs - dx)
-                                         : "memory");
+                        __asm__ volatile(UAOT_DW_3X3_ASM);
                     } else
 #endif
                     {
