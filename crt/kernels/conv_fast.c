@@ -273,11 +273,65 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
     : "cc", "memory"
 #endif
 
-/* accumulators of all output channels of nc (1|2|3) pixels whose columns are in col:
- * acc0[oc] (pixel 0), acc1[oc] (pixel 1), acc2[oc] (pixel 2) */
+/* requantization of one gemm accumulator of output channel ch: rq table (SMMULR, see conv.h) or the
+ * exact double-rounding path */
+typedef struct {
+    const int32_t *rq, *mult, *shift;
+    int32_t off, lo, hi;
+} uaot_gemm_rq_t;
+
+UAOT_INLINE int8_t uaot_gemm_out(int32_t acc, int32_t ch, const uaot_gemm_rq_t *r)
+{
+    if (r->rq != NULL) {
+        const int32_t v = uaot_rq_smmulr(acc, r->rq + 4 * ch);
+        return (r->lo == -128 && r->hi == 127) ? uaot_sat8(v) : uaot_clamp8(v, r->lo, r->hi);
+    }
+    return uaot_requant_out(acc, r->mult[ch], r->shift[ch], r->off, r->lo, r->hi);
+}
+
+/* the last (odd) output channel oc of nc pixels, weights w (its Kp bytes / int16 pairs) */
+UAOT_INLINE void uaot_gemm_row1(int32_t b, int32_t oc, int32_t out_c, const uint32_t *col, const uint32_t *w,
+                                int32_t G, const int nc, const int w16, const uaot_gemm_rq_t *rqp, int8_t *out)
+{
+    int32_t a0 = b, a1 = b, a2 = b;
+    const uint32_t *c = col;
+    for (int32_t g = 0; g < G; ++g) {
+        uint32_t wa, wb;
+        if (w16) {
+            wa = w[0];
+            wb = w[1];
+            w += 2;
+        } else {
+            const uint32_t r0 = w[0];
+            w += 1;
+            wa = uaot_sxtb16(r0);
+            wb = uaot_sxtb16_r8(r0);
+        }
+        a0 = uaot_smlad(wa, c[0], a0);
+        a0 = uaot_smlad(wb, c[1], a0);
+        if (nc >= 2) {
+            a1 = uaot_smlad(wa, c[2], a1);
+            a1 = uaot_smlad(wb, c[3], a1);
+        }
+        if (nc == 3) {
+            a2 = uaot_smlad(wa, c[4], a2);
+            a2 = uaot_smlad(wb, c[5], a2);
+        }
+        c += 2 * nc;
+    }
+    out[oc] = uaot_gemm_out(a0, oc, rqp);
+    if (nc >= 2) {
+        out[out_c + oc] = uaot_gemm_out(a1, oc, rqp);
+    }
+    if (nc == 3) {
+        out[2 * out_c + oc] = uaot_gemm_out(a2, oc, rqp);
+    }
+}
+
+/* all output channels of nc (1|2|3) pixels whose columns are in col, requantized straight from the
+ * accumulators (no accumulator rows in scratch): pixel j's out_c outputs at out + j * out_c */
 UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint32_t *col, const uint32_t *w,
-                                 int32_t G, const int nc, const int w16, int32_t *acc0, int32_t *acc1,
-                                 int32_t *acc2)
+                                 int32_t G, const int nc, const int w16, const uaot_gemm_rq_t *rqp, int8_t *out)
 {
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2) {
@@ -383,53 +437,107 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
             }
             c += 2 * nc;
         }
-        acc0[oc] = a00;
-        acc0[oc + 1] = a10;
+        int8_t *const o = out + oc;
+        o[0] = uaot_gemm_out(a00, oc, rqp);
+        o[1] = uaot_gemm_out(a10, oc + 1, rqp);
         if (nc >= 2) {
-            acc1[oc] = a01;
-            acc1[oc + 1] = a11;
+            o[out_c] = uaot_gemm_out(a01, oc, rqp);
+            o[out_c + 1] = uaot_gemm_out(a11, oc + 1, rqp);
         }
         if (nc == 3) {
-            acc2[oc] = a02;
-            acc2[oc + 1] = a12;
+            o[2 * out_c] = uaot_gemm_out(a02, oc, rqp);
+            o[2 * out_c + 1] = uaot_gemm_out(a12, oc + 1, rqp);
         }
     }
     if (oc < out_c) {
-        int32_t a0 = bias[oc], a1 = bias[oc], a2 = bias[oc];
-        const uint32_t *c = col;
-        for (int32_t g = 0; g < G; ++g) {
-            uint32_t wa, wb;
-            if (w16) {
-                wa = w[0];
-                wb = w[1];
-                w += 2;
-            } else {
-                const uint32_t r0 = w[0];
-                w += 1;
-                wa = uaot_sxtb16(r0);
-                wb = uaot_sxtb16_r8(r0);
-            }
-            a0 = uaot_smlad(wa, c[0], a0);
-            a0 = uaot_smlad(wb, c[1], a0);
-            if (nc >= 2) {
-                a1 = uaot_smlad(wa, c[2], a1);
-                a1 = uaot_smlad(wb, c[3], a1);
-            }
-            if (nc == 3) {
-                a2 = uaot_smlad(wa, c[4], a2);
-                a2 = uaot_smlad(wb, c[5], a2);
-            }
-            c += 2 * nc;
-        }
-        acc0[oc] = a0;
-        if (nc >= 2) {
-            acc1[oc] = a1;
-        }
-        if (nc == 3) {
-            acc2[oc] = a2;
-        }
+        uaot_gemm_row1(bias[oc], oc, out_c, col, w, G, nc, w16, rqp, out);
     }
 }
+
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it */
+/* uaot_rq_smmulr + SSAT #8 of accumulator A (rq row in t0..wa1 = {m, l1, r, bias}), stored to ST, via
+ * c: SMMLAR adds the bias; the rounding's -(y < 0) uses the sign of x << l1 instead of y = SMMULR(x << l1, m)
+ * (m > 0: they differ only when y == 0, where (bias - 1) >> r == bias >> r for r >= 1; rq_table gives
+ * r >= 1 for m == 0 too). 6 instructions per output. */
+#define UAOT_GEMM3_RQ(A, ST)                                                                                   \
+    "lsl " A ", " A ", %[t1]\n\t"                                                                                \
+    "smmlar %[c], " A ", %[t0], %[wa1]\n\t"                                                                      \
+    "add %[c], %[c], " A ", asr #31\n\t"                                                                         \
+    "asr %[c], %[c], %[wa0]\n\t"                                                                                 \
+    "ssat %[c], #8, %[c]\n\t"                                                                                    \
+    "strb %[c], " ST "\n\t"
+/* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
+ * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
+ * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, G & 1, w} (sp + 0 .. 28). */
+#define UAOT_GEMM3_RQ_LOOP(GROUP)                                                                              \
+    "mov %[xa], %[a00]\n\t"                                                                                     \
+    "ldr %[w], [%[xa], #32]\n\t"                                                                                \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
+    "push {r7}\n\t"                                                                                             \
+    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
+    "3:\n\t"                                                                                                    \
+    "ldr %[xa], [sp, #0]\n\t"                                                                                   \
+    "ldrd %[a00], %[a10], [%[xa]], #8\n\t"                                                                      \
+    "str %[xa], [sp, #0]\n\t"                                                                                   \
+    "mov %[a01], %[a00]\n\t"                                                                                    \
+    "mov %[a02], %[a00]\n\t"                                                                                    \
+    "mov %[a11], %[a10]\n\t"                                                                                    \
+    "mov r7, %[a10]\n\t"                                                                                        \
+    "ldr %[c], [sp, #20]\n\t"                                                                                   \
+    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
+    "cmp %[xa], #0\n\t"                                                                                         \
+    "bne 2f\n\t"                                                                                                \
+    "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
+    "ldr %[xa], [sp, #24]\n\t"                                                                                  \
+    "cmp %[c], %[xa]\n\t"                                                                                       \
+    "bne 1b\n\t"                                                                                                \
+    "ldr %[xa], [sp, #4]\n\t"                                                                                   \
+    "ldr %[xb], [sp, #8]\n\t"                                                                                   \
+    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
+    "ldr %[a00], [sp, #16]\n\t" UAOT_GEMM3_RQ("%[a01]", "[%[xb], %[a00]]")                                     \
+    UAOT_GEMM3_RQ("%[a02]", "[%[xb], %[a00], lsl #1]")                                                        \
+    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t"                                                          \
+    "add %[xb], %[xb], #1\n\t" UAOT_GEMM3_RQ("%[a10]", "[%[xb]]") UAOT_GEMM3_RQ("%[a11]", "[%[xb], %[a00]]")  \
+    UAOT_GEMM3_RQ("r7", "[%[xb], %[a00], lsl #1]")                                                            \
+    "add %[xb], %[xb], #1\n\t"                                                                                  \
+    "str %[xa], [sp, #4]\n\t"                                                                                   \
+    "str %[xb], [sp, #8]\n\t"                                                                                   \
+    "ldr %[xa], [sp, #12]\n\t"                                                                                  \
+    "cmp %[xb], %[xa]\n\t"                                                                                      \
+    "bne 3b\n\t"                                                                                                \
+    "add sp, sp, #32\n\t"                                                                                       \
+    "pop {r7}\n\t"
+
+/* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above */
+static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16)
+{
+    register const uint32_t *r_a00 __asm__("r0") = ctl;
+    register uint32_t r_a10 __asm__("r1");
+    register uint32_t r_a01 __asm__("r2");
+    register uint32_t r_a11 __asm__("r3");
+    register uint32_t r_a02 __asm__("r4");
+    register uint32_t r_c __asm__("r5");
+    register uint32_t r_w __asm__("r6");
+    register uint32_t r_t0 __asm__("r8");
+    register uint32_t r_t1 __asm__("r9");
+    register uint32_t r_wa0 __asm__("r10");
+    register uint32_t r_wa1 __asm__("r11");
+    register uint32_t r_xa __asm__("r12");
+    register uint32_t r_xb __asm__("lr");
+#define UAOT_GEMM3_RQ_OPERANDS                                                                                 \
+    : [a00] "+r"(r_a00), [a10] "=&r"(r_a10), [a01] "=&r"(r_a01), [a11] "=&r"(r_a11), [a02] "=&r"(r_a02),     \
+      [c] "=&r"(r_c), [w] "=&r"(r_w), [t0] "=&r"(r_t0), [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0),                  \
+      [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                                                   \
+    :                                                                                                          \
+    : "cc", "memory"
+    if (w16) {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I16) UAOT_GEMM3_RQ_OPERANDS);
+    } else {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8) UAOT_GEMM3_RQ_OPERANDS);
+    }
+#undef UAOT_GEMM3_RQ_OPERANDS
+}
+#endif
 
 UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                          int8_t *output, uint8_t *scratch, const int nc, const int w16)
@@ -443,15 +551,23 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t G = Kp / 4;
     const int32_t out_c = p->out_c;
     uint32_t *col = (uint32_t *)(void *)scratch;
-    const int32_t col_bytes = (nc == 3 ? 6 : 4) * (int32_t)Kp; /* UAOT_CONV_GEMM{,3}_SCRATCH */
-    int8_t *tmp = (int8_t *)(scratch + col_bytes);
-    int32_t *acc0 = (int32_t *)(void *)(scratch + col_bytes + Kp);
-    int32_t *acc1 = acc0 + out_c;
-    int32_t *acc2 = acc1 + out_c;
+    /* UAOT_CONV_GEMM{,3}_SCRATCH: the int16 columns, then the int8 gather row (in_c % 4 != 0 only) */
+    int8_t *tmp = (int8_t *)(scratch + (nc == 3 ? 6 : 4) * (int32_t)Kp);
     const uint32_t *w = (const uint32_t *)(const void *)filter;
     const int32_t npix = p->out_h * p->out_w;
-    const int32_t *const bias = p->bias, *const rq = p->rq, *const mult = p->mult, *const shift = p->shift;
-    const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max, out_w = p->out_w;
+    const int32_t *const bias = p->bias;
+    const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
+    const int32_t out_w = p->out_w;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs) */
+    const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
+    const int32_t npair = out_c / 2;
+    uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
+                       (uint32_t)(uintptr_t)col, (uint32_t)(uintptr_t)(col + 6 * G), (uint32_t)(G & 1),
+                       (uint32_t)(uintptr_t)w};
+    /* the odd last channel: its weights follow the pairs' */
+    const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
+#endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * p->in_c;
         int8_t *out_b = output + (int32_t)b * npix * out_c;
@@ -465,10 +581,19 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                         ++oy;
                     }
                 }
-                uaot_gemm_block(bias, out_c, col, w, G, 3, w16, acc0, acc1, acc2);
-                uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
-                uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 1) * out_c);
-                uaot_requant_row(acc2, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 2) * out_c);
+                int8_t *const o = out_b + (int32_t)pix * out_c;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+                if (fused3) {
+                    ctl[2] = (uint32_t)(uintptr_t)o;
+                    ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
+                    uaot_gemm3_rq_pairs(ctl, w16);
+                    if (out_c & 1) {
+                        uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, G, 3, w16, &rqv, o);
+                    }
+                    continue;
+                }
+#endif
+                uaot_gemm_block(bias, out_c, col, w, G, 3, w16, &rqv, o);
             }
         }
         if (nc >= 2) {
@@ -483,9 +608,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                     ox = 0;
                     ++oy;
                 }
-                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, acc0, acc1, acc2);
-                uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
-                uaot_requant_row(acc1, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)(pix + 1) * out_c);
+                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, out_b + (int32_t)pix * out_c);
             }
         }
         for (; pix < npix; ++pix) {
@@ -494,8 +617,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 ox = 0;
                 ++oy;
             }
-            uaot_gemm_block(bias, out_c, col, w, G, 1, w16, acc0, acc1, acc2);
-            uaot_requant_row(acc0, out_c, rq, mult, shift, off, lo, hi, out_b + (int32_t)pix * out_c);
+            uaot_gemm_block(bias, out_c, col, w, G, 1, w16, &rqv, out_b + (int32_t)pix * out_c);
         }
     }
     return UAOT_OK;

@@ -7,7 +7,9 @@
  *   filter (int8): rows in pairs; pair r: for each group of 4 k: word of row 2r, word of row 2r+1;
  *     an odd last row: its Kp bytes. (w16: every int8 word w0..w3 becomes two int16 words
  *     (w0,w2),(w1,w3) -- the SXTB16 order.)
- *   scratch: UAOT_CONV_GEMM_SCRATCH(K, out_c) bytes (c3: UAOT_CONV_GEMM3_SCRATCH), 4-aligned.
+ *   scratch: UAOT_CONV_GEMM_SCRATCH(K, in_c) bytes (c3: UAOT_CONV_GEMM3_SCRATCH), 4-aligned.
+ *   Outputs are requantized straight from the accumulator registers; c3 with the rq table and the full
+ *   int8 range runs every channel pair of a 3-pixel block in one asm (6 instructions per output).
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
  *   filter: int16, G = ceil(out_c/4) groups; group g, tap t: words (w[4g],w[4g+2]), (w[4g+1],w[4g+3])
  *   at [(g*taps + t)*2], zeros beyond out_c. scratch: UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...)) bytes, 4-aligned.
@@ -21,10 +23,11 @@
 #include "microaot/status.h"
 
 #define UAOT_CONV_GEMM_KP(K) ((((K) + 3) / 4) * 4)
-/* two int16 columns + one int8 gather row + two rows of out_c int32 accumulators */
-#define UAOT_CONV_GEMM_SCRATCH(K, OUT_C) (5 * UAOT_CONV_GEMM_KP(K) + 8 * (OUT_C))
-/* c3: three int16 columns + one int8 gather row + three rows of accumulators */
-#define UAOT_CONV_GEMM3_SCRATCH(K, OUT_C) (7 * UAOT_CONV_GEMM_KP(K) + 12 * (OUT_C))
+/* the int16 im2col columns (c1/c2: two, c3: three) + an int8 gather row when in_c % 4 != 0; the
+ * outputs are requantized straight from the accumulators (no accumulator rows) */
+#define UAOT_CONV_GEMM_GATHER(K, IN_C) ((IN_C) % 4 != 0 ? UAOT_CONV_GEMM_KP(K) : 0)
+#define UAOT_CONV_GEMM_SCRATCH(K, IN_C) (4 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
+#define UAOT_CONV_GEMM3_SCRATCH(K, IN_C) (6 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
 /* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
 #define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)

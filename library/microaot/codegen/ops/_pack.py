@@ -56,14 +56,14 @@ def pack_depthwise_simd4(taps_by_channel: np.ndarray) -> np.ndarray:
 
 def fast_requant_ok(folded_bias: np.ndarray, rows: np.ndarray, mults: list[int], shifts: list[int]) -> bool:
     """The precondition of ``uaot_rq_smmulr`` (crt/include/microaot/simd.h) for every channel with a
-    non-zero multiplier: -22 <= shift <= -1, and |acc| * 2^(max(shift, 0) + 1) < 2^31 where
+    non-zero multiplier: m > 0, -22 <= shift <= -1, and |acc| * 2^(max(shift, 0) + 1) < 2^31 where
     |acc| <= |folded bias| + 128 * sum|w| bounds the accumulator over all int8 inputs. (r = -shift <= 22
     keeps y + 2^(r-1) + output_offset * 2^r inside int32 for |y| < 2^30.)"""
     bound = np.abs(np.asarray(folded_bias, dtype=np.int64)) + 128 * np.abs(rows.astype(np.int64)).sum(axis=1)
     for c, (m, s) in enumerate(zip(mults, shifts, strict=True)):
         if m == 0:
             continue
-        if not -22 <= s <= -1 or int(bound[c]) * (1 << (max(s, 0) + 1)) >= 2**31:
+        if m < 0 or not -22 <= s <= -1 or int(bound[c]) * (1 << (max(s, 0) + 1)) >= 2**31:
             return False
     return True
 
@@ -71,11 +71,13 @@ def fast_requant_ok(folded_bias: np.ndarray, rows: np.ndarray, mults: list[int],
 def rq_table(mults: list[int], shifts: list[int], output_offset: int) -> np.ndarray:
     """{mult, l1, r, bias} per channel for uaot_rq_smmulr: l1 = max(shift, 0) + 1, r = -shift,
     bias = 2^(r-1) + output_offset * 2^r, so that (y + bias + (y >> 31)) >> r is the requantized value
-    plus the output offset. A zero multiplier gives y = 0: r = 0, bias = output_offset."""
+    plus the output offset. A zero multiplier gives y = 0: r = 1, bias = 1 + 2 * output_offset (r >= 1 on
+    every row: the conv gemm asm may round with the sign of x instead of y, which differ only when y = 0).
+    Multipliers are positive (``fast_requant_ok``)."""
     out = []
     for m, s in zip(mults, shifts, strict=True):
         if m == 0:
-            out += [0, 1, 0, output_offset]
+            out += [0, 1, 1, 1 + 2 * output_offset]
             continue
         r = -s
         out += [m, max(s, 0) + 1, r, (1 << (r - 1)) + output_offset * (1 << r)]

@@ -120,11 +120,11 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
     knobs = resolve(graph, op, target, schedule)
     w = graph.tensors[op.inputs[1]]
-    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, out_c) / UAOT_CONV_GEMM3_SCRATCH (cols=3)
+    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, in_c) / UAOT_CONV_GEMM3_SCRATCH (cols=3)
         k = int(np.prod(w.shape[1:]))
-        if int(knobs.get("cols", 2)) == 3:
-            return 7 * ((k + 3) // 4 * 4) + 12 * int(w.shape[0])
-        return 5 * ((k + 3) // 4 * 4) + 8 * int(w.shape[0])
+        kp = (k + 3) // 4 * 4
+        gather = kp if int(w.shape[3]) % 4 else 0  # the int8 gather row (in_c % 4 != 0)
+        return (6 if int(knobs.get("cols", 2)) == 3 else 4) * kp + gather
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
         y = graph.tensors[op.outputs[0]]
         c, kh, kw = int(w.shape[-1]), int(w.shape[1]), int(w.shape[2])
