@@ -13,6 +13,38 @@
 
 #include "microaot/simd.h"
 
+/* n groups of 4 contiguous int8 at src to int16 column words (x0,x2), (x1,x3) at dst[0], dst[1]; dst += step
+ * per group. Returns dst after the last group. */
+UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t n, const int32_t step)
+{
+    const int8_t *const end = src + 4 * n;
+    while (src != end) {
+        const uint32_t v = uaot_ld32(src);
+        src += 4;
+        dst[0] = uaot_sxtb16(v);
+        dst[1] = uaot_sxtb16_r8(v);
+        dst += step;
+    }
+    return dst;
+}
+
+/* the 3 columns of pixels at src, src + in_c, src + 2 * in_c (pointwise: G contiguous groups each) */
+UAOT_INLINE void uaot_expand3(const int8_t *src, int32_t in_c, uint32_t *col, int32_t G)
+{
+    const int8_t *const end = src + 4 * G;
+    while (src != end) {
+        const uint32_t v0 = uaot_ld32(src), v1 = uaot_ld32(src + in_c), v2 = uaot_ld32(src + 2 * in_c);
+        src += 4;
+        col[0] = uaot_sxtb16(v0);
+        col[1] = uaot_sxtb16_r8(v0);
+        col[2] = uaot_sxtb16(v1);
+        col[3] = uaot_sxtb16_r8(v1);
+        col[4] = uaot_sxtb16(v2);
+        col[5] = uaot_sxtb16_r8(v2);
+        col += 6;
+    }
+}
+
 /* Column j (of nc) of the int16 im2col block for output pixel (oy, ox): word (x[4g],x[4g+2]) at
  * col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. tmp: Kp bytes for in_c % 4 != 0. */
 UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
@@ -28,18 +60,19 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
     uint32_t *dst = col + 2 * j;
     if ((in_c & 3) == 0) {
         const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
+        const int32_t gpt = in_c / 4; /* groups per tap */
+        /* dil_w == 1 and the whole kernel row inside the input: k_w * in_c contiguous bytes */
+        const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w;
         for (int32_t ky = 0; ky < p->k_h; ++ky) {
             const int32_t iy = iy0 + ky * p->dil_h;
+            if (x_in && iy >= 0 && iy < p->in_h) {
+                dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix0) * in_c, dst, p->k_w * gpt, step);
+                continue;
+            }
             for (int32_t kx = 0; kx < p->k_w; ++kx) {
                 const int32_t ix = ix0 + kx * p->dil_w;
                 if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                    const int8_t *src = in_b + ((int32_t)iy * p->in_w + ix) * in_c;
-                    for (int32_t c = 0; c < in_c; c += 4) {
-                        const uint32_t v = uaot_ld32(src + c);
-                        dst[0] = uaot_sxtb16(v);
-                        dst[1] = uaot_sxtb16_r8(v);
-                        dst += step;
-                    }
+                    dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix) * in_c, dst, gpt, step);
                 } else {
                     for (int32_t c = 0; c < in_c; c += 4) {
                         dst[0] = zw;
@@ -557,7 +590,10 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t npix = p->out_h * p->out_w;
     const int32_t *const bias = p->bias;
     const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
-    const int32_t out_w = p->out_w;
+    const int32_t out_w = p->out_w, in_c = p->in_c;
+    /* 1x1, stride 1, no padding, whole groups of 4 channels: each column is the input pixel's channels */
+    const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
+                          p->pad_left == 0 && p->in_w == out_w && p->in_h == p->out_h && (in_c & 3) == 0;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
     /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
@@ -569,16 +605,20 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
 #endif
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * p->in_c;
+        const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * in_c;
         int8_t *out_b = output + (int32_t)b * npix * out_c;
         int32_t oy = 0, ox = 0, pix = 0;
         if (nc == 3) {
             for (; pix + 3 <= npix; pix += 3) {
-                for (int32_t j = 0; j < 3; ++j) {
-                    uaot_im2col_s16(p, in_b, oy, ox, col, j, 3, tmp);
-                    if (++ox == out_w) {
-                        ox = 0;
-                        ++oy;
+                if (pointwise) { /* output pixel pix reads input pixel pix */
+                    uaot_expand3(in_b + (int32_t)pix * in_c, in_c, col, G);
+                } else {
+                    for (int32_t j = 0; j < 3; ++j) {
+                        uaot_im2col_s16(p, in_b, oy, ox, col, j, 3, tmp);
+                        if (++ox == out_w) {
+                            ox = 0;
+                            ++oy;
+                        }
                     }
                 }
                 int8_t *const o = out_b + (int32_t)pix * out_c;
@@ -595,6 +635,8 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
 #endif
                 uaot_gemm_block(bias, out_c, col, w, G, 3, w16, &rqv, o);
             }
+            oy = pix / out_w;
+            ox = pix - oy * out_w;
         }
         if (nc >= 2) {
             for (; pix + 2 <= npix; pix += 2) {
