@@ -501,25 +501,21 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "strb %[c], " ST "\n\t"
 /* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
- * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, G & 1, w} (sp + 0 .. 28). */
-#define UAOT_GEMM3_RQ_LOOP(GROUP)                                                                              \
+ * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w} (sp + 0 .. 24). ENTRY: "" for
+ * an even G, "b 2f" for an odd G (enter the x2 loop in its second half). */
+#define UAOT_GEMM3_RQ_LOOP(GROUP, ENTRY)                                                                       \
     "mov %[xa], %[a00]\n\t"                                                                                     \
-    "ldr %[w], [%[xa], #32]\n\t"                                                                                \
-    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
+    "ldr %[w], [%[xa], #28]\n\t"                                                                                \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0]}\n\t"                                    \
     "push {r7}\n\t"                                                                                             \
-    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
+    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0]}\n\t"                                            \
     "3:\n\t"                                                                                                    \
     "ldr %[xa], [sp, #0]\n\t"                                                                                   \
-    "ldrd %[a00], %[a10], [%[xa]], #8\n\t"                                                                      \
+    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
+    "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
+    "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
     "str %[xa], [sp, #0]\n\t"                                                                                   \
-    "mov %[a01], %[a00]\n\t"                                                                                    \
-    "mov %[a02], %[a00]\n\t"                                                                                    \
-    "mov %[a11], %[a10]\n\t"                                                                                    \
-    "mov r7, %[a10]\n\t"                                                                                        \
-    "ldr %[c], [sp, #20]\n\t"                                                                                   \
-    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
-    "cmp %[xa], #0\n\t"                                                                                         \
-    "bne 2f\n\t"                                                                                                \
+    "ldr %[c], [sp, #20]\n\t" ENTRY                                                                             \
     "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
     "ldr %[xa], [sp, #24]\n\t"                                                                                  \
     "cmp %[c], %[xa]\n\t"                                                                                       \
@@ -538,11 +534,11 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "ldr %[xa], [sp, #12]\n\t"                                                                                  \
     "cmp %[xb], %[xa]\n\t"                                                                                      \
     "bne 3b\n\t"                                                                                                \
-    "add sp, sp, #32\n\t"                                                                                       \
+    "add sp, sp, #28\n\t"                                                                                       \
     "pop {r7}\n\t"
 
 /* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above */
-static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16)
+static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int odd)
 {
     register const uint32_t *r_a00 __asm__("r0") = ctl;
     register uint32_t r_a10 __asm__("r1");
@@ -564,9 +560,17 @@ static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16)
     :                                                                                                          \
     : "cc", "memory"
     if (w16) {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I16) UAOT_GEMM3_RQ_OPERANDS);
+        if (odd) {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I16, "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
+        } else {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I16, "") UAOT_GEMM3_RQ_OPERANDS);
+        }
     } else {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8) UAOT_GEMM3_RQ_OPERANDS);
+        if (odd) {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8, "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
+        } else {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8, "") UAOT_GEMM3_RQ_OPERANDS);
+        }
     }
 #undef UAOT_GEMM3_RQ_OPERANDS
 }
@@ -598,9 +602,8 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
-                       (uint32_t)(uintptr_t)col, (uint32_t)(uintptr_t)(col + 6 * G), (uint32_t)(G & 1),
-                       (uint32_t)(uintptr_t)w};
+    uint32_t ctl[8] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
+                       (uint32_t)(uintptr_t)col, (uint32_t)(uintptr_t)(col + 6 * G), (uint32_t)(uintptr_t)w};
     /* the odd last channel: its weights follow the pairs' */
     const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
 #endif
@@ -626,7 +629,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 if (fused3) {
                     ctl[2] = (uint32_t)(uintptr_t)o;
                     ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
-                    uaot_gemm3_rq_pairs(ctl, w16);
+                    uaot_gemm3_rq_pairs(ctl, w16, G & 1);
                     if (out_c & 1) {
                         uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, G, 3, w16, &rqv, o);
                     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from microaot.codegen.ops._tflm_math import mbqm
+
 SXTB16_ORDER = [0, 2, 1, 3]
 
 
@@ -55,29 +57,39 @@ def pack_depthwise_simd4(taps_by_channel: np.ndarray) -> np.ndarray:
 
 
 def fast_requant_ok(folded_bias: np.ndarray, rows: np.ndarray, mults: list[int], shifts: list[int]) -> bool:
-    """The precondition of ``uaot_rq_smmulr`` (crt/include/microaot/simd.h) for every channel with a
-    non-zero multiplier: m > 0, -22 <= shift <= -1, and |acc| * 2^(max(shift, 0) + 1) < 2^31 where
+    """The precondition of ``uaot_rq_smmulr`` (crt/include/microaot/simd.h) for every channel that is not
+    constant (``_constant``; ``rq_table`` gives those their output directly): m > 0, -22 <= shift <= -1, and |acc| * 2^(max(shift, 0) + 1) < 2^31 where
     |acc| <= |folded bias| + 128 * sum|w| bounds the accumulator over all int8 inputs. (r = -shift <= 22
     keeps y + 2^(r-1) + output_offset * 2^r inside int32 for |y| < 2^30.)"""
     bound = np.abs(np.asarray(folded_bias, dtype=np.int64)) + 128 * np.abs(rows.astype(np.int64)).sum(axis=1)
     for c, (m, s) in enumerate(zip(mults, shifts, strict=True)):
-        if m == 0:
+        if _constant(m, rows[c]):
             continue
         if m < 0 or not -22 <= s <= -1 or int(bound[c]) * (1 << (max(s, 0) + 1)) >= 2**31:
             return False
     return True
 
 
-def rq_table(mults: list[int], shifts: list[int], output_offset: int) -> np.ndarray:
+def _constant(m: int, row: np.ndarray) -> bool:
+    """A channel whose output does not depend on the input: zero multiplier or all-zero weights (pruned
+    channels: MobileNet's carry a bias near +-2^30 and a shift below -22, outside the SMMULR form)."""
+    return m == 0 or not np.any(row)
+
+
+def rq_table(mults: list[int], shifts: list[int], output_offset: int, folded_bias: np.ndarray,
+             rows: np.ndarray) -> np.ndarray:
     """{mult, l1, r, bias} per channel for uaot_rq_smmulr: l1 = max(shift, 0) + 1, r = -shift,
     bias = 2^(r-1) + output_offset * 2^r, so that (y + bias + (y >> 31)) >> r is the requantized value
-    plus the output offset. A zero multiplier gives y = 0: r = 1, bias = 1 + 2 * output_offset (r >= 1 on
-    every row: the conv gemm asm may round with the sign of x instead of y, which differ only when y = 0).
+    plus the output offset. A constant channel (zero multiplier or all-zero weights: the accumulator is
+    its folded bias) outputs q = TFLM's requantized bias (saturated to int8, the kernels clamp it further):
+    m = 0, l1 = 0, r = 1, bias = 1 + 2q, so y = 0 and (1 + 2q + 0 or -1) >> 1 = q. (r >= 1 on every row:
+    the conv gemm asm may round with the sign of x instead of y, which differ only when y = 0.)
     Multipliers are positive (``fast_requant_ok``)."""
     out = []
-    for m, s in zip(mults, shifts, strict=True):
-        if m == 0:
-            out += [0, 1, 1, 1 + 2 * output_offset]
+    for c, (m, s) in enumerate(zip(mults, shifts, strict=True)):
+        if _constant(m, rows[c]):
+            q = min(max(mbqm(int(folded_bias[c]), m, s) + output_offset, -128), 127)
+            out += [0, 0, 1, 1 + 2 * q]
             continue
         r = -s
         out += [m, max(s, 0) + 1, r, (1 << (r - 1)) + output_offset * (1 << r)]

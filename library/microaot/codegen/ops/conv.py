@@ -90,7 +90,7 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
         "bias": ctx.const_array("bias", "int32_t", fb),
         # the fast kernels requantize from the rq table alone when the generator could prove it exact
-        **({"mult": "NULL", "shift": "NULL", "rq": ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out))}
+        **({"mult": "NULL", "shift": "NULL", "rq": ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out, fb, rows))}
            if algo != "direct" and fast_requant_ok(fb, rows, mults, shifts) else
            {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts),
             "rq": "NULL"}),

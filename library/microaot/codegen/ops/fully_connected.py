@@ -79,7 +79,7 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         fields.update(mult=m, shift=s, mult_pc="NULL", shift_pc="NULL")
         fm, fs = [m] * n_out, [s] * n_out
     knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
-    fields["rq"] = (ctx.const_array("rq", "int32_t", rq_table(fm, fs, zp_out))
+    fields["rq"] = (ctx.const_array("rq", "int32_t", rq_table(fm, fs, zp_out, fb, wd.reshape(n_out, n_in)))
                     if knobs.get("algo") != "direct" and fast_requant_ok(fb, wd.reshape(n_out, n_in), fm, fs)
                     else "NULL")
     p = ctx.params("uaot_fc_s8_params_t", fields)
