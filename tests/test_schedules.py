@@ -49,6 +49,10 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
                                                in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
     "dw_mult_gt1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 6, 8), kernel=(3, 3),
                                                        in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
+    # pointwise with small K (the fused c3 asm, 3-pixel expansion) and constant (all-zero) channels: a whole
+    # pair (2, 3: skipped K loop), single ones in live pairs (6, 9) and the odd last channel (10)
+    "conv1x1_c8_dead": lambda r: mg.conv2d_model(r, input_shape=(1, 7, 7, 8), filters=11, kernel=(1, 1),
+                                                 dead_filters=(2, 3, 6, 9, 10)),
 }
 NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
 N_INPUTS = 3
@@ -139,6 +143,17 @@ def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: P
     fast = next(c for c in _variants(path) if c["algo"] != "direct")
     src = compile_model(path, tmp_path, target="cortex-m4", schedules={0: fast}).sources[0].read_text()
     assert ("_op0_rq[" in src) == (name not in NO_RQ)
+
+
+def test_constant_channels_keep_the_rq_table(models: Any, tmp_path: Path) -> None:
+    """All-zero filters (huge bias, shift < -22) become constant rq rows; the all-constant pair is marked."""
+    path = models["conv1x1_c8_dead"][0]
+    g = load_tflite(path)
+    w = g.tensors[g.operators[0].inputs[1]]
+    assert min(w.quant.scale) < 1e-7  # the pruned-channel pathology the case stands for
+    src = compile_model(path, tmp_path, target="cortex-m4").sources[0].read_text()
+    assert "_op0_rq[" in src and "uaot_conv2d_s8_gemm_c3(" in src
+    assert src.count("(-2147483647 - 1)") == 1  # the bias mark of the constant pair (2, 3)
 
 
 def test_space_api_contract(models: Any) -> None:

@@ -501,25 +501,30 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "strb %[c], " ST "\n\t"
 /* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
- * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w} (sp + 0 .. 24). ENTRY: "" for
- * an even G, "b 2f" for an odd G (enter the x2 loop in its second half). */
+ * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w} (sp + 0 .. 28; w_step =
+ * bytes of a pair's weights). ENTRY: "" for an even G, "b 2f" for an odd G (enter the x2 loop in its
+ * second half). A pair whose first bias is INT32_MIN is two constant channels (the generator's mark,
+ * codegen/ops/_pack.py gemm_rq_bias: all-zero weights, rq rows give the outputs): its K loop is skipped. */
 #define UAOT_GEMM3_RQ_LOOP(GROUP, ENTRY)                                                                       \
     "mov %[xa], %[a00]\n\t"                                                                                     \
-    "ldr %[w], [%[xa], #28]\n\t"                                                                                \
-    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0]}\n\t"                                    \
+    "ldr %[w], [%[xa], #32]\n\t"                                                                                \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
     "push {r7}\n\t"                                                                                             \
-    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0]}\n\t"                                            \
+    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
     "3:\n\t"                                                                                                    \
     "ldr %[xa], [sp, #0]\n\t"                                                                                   \
     "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
     "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
     "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
     "str %[xa], [sp, #0]\n\t"                                                                                   \
+    "cmp %[a00], #0x80000000\n\t"                                                                               \
+    "beq 5f\n\t"                                                                                                \
     "ldr %[c], [sp, #20]\n\t" ENTRY                                                                             \
     "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
     "ldr %[xa], [sp, #24]\n\t"                                                                                  \
     "cmp %[c], %[xa]\n\t"                                                                                       \
     "bne 1b\n\t"                                                                                                \
+    "6:\n\t"                                                                                                    \
     "ldr %[xa], [sp, #4]\n\t"                                                                                   \
     "ldr %[xb], [sp, #8]\n\t"                                                                                   \
     "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
@@ -534,7 +539,13 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "ldr %[xa], [sp, #12]\n\t"                                                                                  \
     "cmp %[xb], %[xa]\n\t"                                                                                      \
     "bne 3b\n\t"                                                                                                \
-    "add sp, sp, #28\n\t"                                                                                       \
+    "b 7f\n\t"                                                                                                  \
+    "5:\n\t"                                                                                                    \
+    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
+    "add %[w], %[w], %[xa]\n\t"                                                                                 \
+    "b 6b\n\t"                                                                                                  \
+    "7:\n\t"                                                                                                    \
+    "add sp, sp, #32\n\t"                                                                                       \
     "pop {r7}\n\t"
 
 /* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above */
@@ -602,8 +613,9 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[8] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
-                       (uint32_t)(uintptr_t)col, (uint32_t)(uintptr_t)(col + 6 * G), (uint32_t)(uintptr_t)w};
+    uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
+                       (uint32_t)(uintptr_t)col, (uint32_t)(uintptr_t)(col + 6 * G), (uint32_t)G * (w16 ? 16u : 8u),
+                       (uint32_t)(uintptr_t)w};
     /* the odd last channel: its weights follow the pairs' */
     const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
 #endif

@@ -747,11 +747,15 @@ def conv2d_model(
     in_q: ActQ | None = None,
     out_q: ActQ | None = None,
     bias: bool = True,
+    dead_filters: Sequence[int] = (),
 ) -> bytes:
-    """CONV_2D on NHWC input with OHWI weights (stride/dilation given as (h, w))."""
+    """CONV_2D on NHWC input with OHWI weights (stride/dilation given as (h, w)). ``dead_filters``: output
+    channels with all-zero weights (as in pruned models: per-channel, their tiny weight scale makes the
+    bias huge, up to the int32 limits, and the requantization shift very negative)."""
     n, h, wdt, c = input_shape
     kh, kw = kernel
     w = rng.normal(0, 1.0, size=(filters, kh, kw, c)) * rng.uniform(0.2, 1.0, size=(filters, 1, 1, 1))
+    w[list(dead_filters)] = 0.0
     b = rng.normal(0, 0.5, size=(filters,))
     in_q = in_q or random_actq(rng)
     out_q = out_q or _output_range_guess(in_q, w, kh * kw * c, rng)

@@ -94,3 +94,19 @@ def rq_table(mults: list[int], shifts: list[int], output_offset: int, folded_bia
         r = -s
         out += [m, max(s, 0) + 1, r, (1 << (r - 1)) + output_offset * (1 << r)]
     return np.asarray(out, dtype=np.int64)
+
+
+def gemm_rq_bias(folded_bias: np.ndarray, rows: np.ndarray, mults: list[int]) -> np.ndarray:
+    """The conv gemm's bias array when it requantizes with ``rq_table``: a constant channel's accumulator is
+    ignored (its rq row gives the output), so its bias is 0, and INT32_MIN on the first channel of a pair
+    (2i, 2i+1) of constant channels (all-zero weights) lets the cols=3 asm skip that pair's K loop
+    (crt/kernels/conv_fast.c UAOT_GEMM3_RQ_LOOP; the other paths just accumulate the zero weights)."""
+    b = np.asarray(folded_bias, dtype=np.int64).copy()
+    const = [_constant(m, rows[c]) for c, m in enumerate(mults)]
+    for c, k in enumerate(const):
+        if k:
+            b[c] = 0
+    for c in range(0, len(b) - 1, 2):
+        if const[c] and const[c + 1]:
+            b[c] = -(2**31)
+    return b

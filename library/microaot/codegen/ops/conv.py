@@ -19,7 +19,13 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._pack import fast_requant_ok, pack_depthwise_simd4, pack_row_blocks, rq_table
+from microaot.codegen.ops._pack import (
+    fast_requant_ok,
+    gemm_rq_bias,
+    pack_depthwise_simd4,
+    pack_row_blocks,
+    rq_table,
+)
 from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
 from microaot.ir.graph import Graph, Operator
 
@@ -86,12 +92,13 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     lo, hi = act_range_s8(ctx, act, s_out, zp_out)
     knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
     algo = knobs.get("algo", "direct")
+    # the fast kernels requantize from the rq table alone when the generator could prove it exact
+    use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
-        "bias": ctx.const_array("bias", "int32_t", fb),
-        # the fast kernels requantize from the rq table alone when the generator could prove it exact
+        "bias": ctx.const_array("bias", "int32_t", gemm_rq_bias(fb, rows, mults) if use_rq and algo == "gemm" else fb),
         **({"mult": "NULL", "shift": "NULL", "rq": ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out, fb, rows))}
-           if algo != "direct" and fast_requant_ok(fb, rows, mults, shifts) else
+           if use_rq else
            {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts),
             "rq": "NULL"}),
     })
