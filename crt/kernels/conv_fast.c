@@ -18,6 +18,23 @@
 UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t n, const int32_t step)
 {
     const int8_t *const end = src + 4 * n;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    if (__builtin_constant_p(step) && n > 0) {
+        /* 6 instructions per group: STRD with post-increment by the (constant) column stride */
+        uint32_t v, a, b;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[v], [%[s]], #4\n\t"
+                         "sxtb16 %[a], %[v]\n\t"
+                         "sxtb16 %[b], %[v], ror #8\n\t"
+                         "strd %[a], %[b], [%[d]], %[st]\n\t"
+                         "cmp %[s], %[e]\n\t"
+                         "bne 1b\n\t"
+                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst)
+                         : [e] "r"(end), [st] "i"(4 * step)
+                         : "cc", "memory");
+        return dst;
+    }
+#endif
     while (src != end) {
         const uint32_t v = uaot_ld32(src);
         src += 4;
@@ -127,15 +144,12 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
             t += in_c;
         }
     }
-    for (int32_t k = K; k < 4 * G; ++k) {
-        tmp[k] = 0;
+    if ((K & 3) != 0) { /* zero the bytes K .. 4G-1 of the last group (little-endian word) */
+        uint32_t v = uaot_ld32(tmp + 4 * (G - 1));
+        v &= (1u << (8 * (K & 3))) - 1u;
+        memcpy(tmp + 4 * (G - 1), &v, sizeof v);
     }
-    for (int32_t g = 0; g < G; ++g) {
-        const uint32_t v = uaot_ld32(tmp + 4 * g);
-        dst[0] = uaot_sxtb16(v);
-        dst[1] = uaot_sxtb16_r8(v);
-        dst += step;
-    }
+    (void)uaot_expand_run(tmp, dst, G, step);
 }
 
 /* requantize n accumulators into n int8 outputs: the SMMULR path when the generator emitted the rq
