@@ -53,6 +53,9 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     # pair (2, 3: skipped K loop), single ones in live pairs (6, 9) and the odd last channel (10)
     "conv1x1_c8_dead": lambda r: mg.conv2d_model(r, input_shape=(1, 7, 7, 8), filters=11, kernel=(1, 1),
                                                  dead_filters=(2, 3, 6, 9, 10)),
+    # in_c % 4 != 0 with dilation in y: the gather's whole-window word copies step dil_h input rows
+    "conv3x2_dil_c3": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 8, 3), filters=4, kernel=(3, 2),
+                                                dilation=(2, 1), padding="VALID"),
 }
 NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
 N_INPUTS = 3

@@ -107,8 +107,30 @@ UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *i
     const int32_t k_w = p->k_w, in_w = p->in_w, in_h = p->in_h;
     const int32_t run = k_w * in_c;
     const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + k_w - 1 < in_w;
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        const int32_t iy = iy0 + ky * p->dil_h;
+    const int32_t k_h = p->k_h, dil_h = p->dil_h;
+    if (x_in && iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h && in_w * in_c >= 4) {
+        /* the whole window inside the input: k_h runs, copied by whole words. A row's copy may run up to 3
+         * bytes past it: read, those are still inside the input (the next kernel row lies below); written,
+         * the next row overwrites them. The last row stops at K. */
+        const int8_t *src = in_b + ((int32_t)iy0 * in_w + ix0) * in_c;
+        const int32_t rs = dil_h * in_w * in_c;
+        for (int32_t ky = 1; ky < k_h; ++ky, src += rs, t += run) {
+            for (int32_t k = 0; k < run; k += 4) {
+                const uint32_t v = uaot_ld32(src + k);
+                memcpy(t + k, &v, sizeof v);
+            }
+        }
+        int32_t k = 0;
+        for (; k + 4 <= run; k += 4) {
+            const uint32_t v = uaot_ld32(src + k);
+            memcpy(t + k, &v, sizeof v);
+        }
+        for (; k < run; ++k) {
+            t[k] = src[k];
+        }
+    } else
+    for (int32_t ky = 0; ky < k_h; ++ky) {
+        const int32_t iy = iy0 + ky * dil_h;
         if (iy < 0 || iy >= in_h) {
             for (int32_t k = 0; k < run; ++k) {
                 t[k] = (int8_t)zp;
