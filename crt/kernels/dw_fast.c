@@ -142,9 +142,9 @@ static void uaot_dwp_expand(uint32_t *d, const int8_t *row, const int8_t *zrow, 
 {
     if (row == NULL) {
         const uint32_t zw = uaot_sxtb16(uaot_ld32(zrow));
-        uint32_t *const end = d + (x1 - x0) * C * 3 / 2;
-        while (d != end) {
-            *d++ = zw;
+        uint32_t *const end = d + (x1 - x0) * C * 3 / 2; /* a multiple of 6 words */
+        for (; d != end; d += 6) {
+            d[0] = d[1] = d[2] = d[3] = d[4] = d[5] = zw;
         }
         return;
     }
@@ -191,7 +191,7 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
             const int32_t y0 = uaot_smmulr(a0, q[0]), y1 = uaot_smmulr(a1, q[3]);
             yo[c] = uaot_clamp8((y0 + q[1] + (a0 >> 31)) >> (q[2] & 255), lo, hi);
             yo[c + 1] = uaot_clamp8((y1 + q[4] + (a1 >> 31)) >> (q[5] & 255), lo, hi);
-            wq += 17;
+            wq += (lo == -128 && hi == 127) ? 17 : 19; /* clamped: + the {lo, lo}, {hi, hi} words */
         } else {
             yo[c] = uaot_requant_out(a0, mult[c], shift[c], off, lo, hi);
             yo[c + 1] = uaot_requant_out(a1, mult[c + 1], shift[c + 1], off, lo, hi);
@@ -218,11 +218,39 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
     "asr " M ", " M ", " R "\n\t"                                                                                \
     "ssat " M ", #8, " M "\n\t"                                                                                  \
     "strb " M ", [%[yo]], #1\n\t"
+/* clamped range: both requantized values (SSAT #8) as int16 halves, max with {lo, lo} and min with
+ * {hi, hi} (the next two stream words) by SSUB16 + SEL, then stored */
+#define UAOT_DWP_RQ_CLAMP                                                                                      \
+    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t"                                                                     \
+    "add %[xa], %[xa], %[a0], asr #31\n\t"                                                                      \
+    "asr %[xa], %[xa], %[xt]\n\t"                                                                               \
+    "ssat %[xa], #8, %[xa]\n\t"                                                                                 \
+    "smmlar %[wa], %[a1], %[wa], %[wb]\n\t"                                                                     \
+    "add %[wa], %[wa], %[a1], asr #31\n\t"                                                                      \
+    "asr %[wa], %[wa], %[wt]\n\t"                                                                               \
+    "ssat %[wa], #8, %[wa]\n\t"                                                                                 \
+    "pkhbt %[xa], %[xa], %[wa], lsl #16\n\t"                                                                    \
+    "ldmia %[wq]!, {%[a0], %[a1]}\n\t"                                                                          \
+    "ssub16 %[xb], %[xa], %[a0]\n\t"                                                                            \
+    "sel %[xa], %[xa], %[a0]\n\t"                                                                               \
+    "ssub16 %[xb], %[a1], %[xa]\n\t"                                                                            \
+    "sel %[xa], %[xa], %[a1]\n\t"                                                                               \
+    "strb %[xa], [%[yo]], #1\n\t"                                                                               \
+    "lsr %[xa], %[xa], #16\n\t"                                                                                 \
+    "strb %[xa], [%[yo]], #1\n\t"
+#define UAOT_DWP_GROUP_CLAMP                                                                                   \
+    "ldmia %[wq]!, {%[a0], %[a1]}\n\t" UAOT_DWP_ROW("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")        \
+        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t" UAOT_DWP_RQ_CLAMP
 /* one pair of channels: 18 MACs, 2 outputs, 30 instructions */
 #define UAOT_DWP_GROUP                                                                                         \
     "ldmia %[wq]!, {%[a0], %[a1]}\n\t" UAOT_DWP_ROW("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")        \
         "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t" UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]") \
             UAOT_DWP_RQ("%[a1]", "%[wa]", "%[wb]", "%[wt]")
+#define UAOT_DWP_OPERANDS                                                                                      \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt), [wa] "=&r"(wa),            \
+      [wb] "=&r"(wb), [wt] "=&r"(wt), [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [wq] "+r"(wq), [yo] "+r"(y)     \
+    :                                                                                                          \
+    : "cc", "memory"
 #endif
 
 /* the state of one call */
@@ -281,7 +309,7 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
     }
     int8_t *yo = yrow + (size_t)x0 * (size_t)C;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate the asm: the portable loop runs */
-    if (k->fast && k->lo == -128 && k->hi == 127) {
+    if (k->fast) {
         /* 13 pinned registers (LDM lists need ascending order), never r7 */
         register int32_t a0 __asm__("r0");
         register int32_t a1 __asm__("r1");
@@ -297,16 +325,17 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         register const int32_t *wq __asm__("r12");
         register int8_t *y __asm__("lr") = yo;
         const int32_t *const stream = k->stream;
+        const int full = k->lo == -128 && k->hi == 127;
         for (int32_t ox = x0; ox < x1; ++ox) {
-            /* two pairs of channels per iteration (C % 4 == 0): 36 MACs in 61 instructions */
+            /* two pairs of channels per iteration (C % 4 == 0): 36 MACs in 61 instructions (clamped: 73) */
             wq = stream;
-            __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP "tst %[wt], #256\n\t"
-                             "beq 1b\n\t"
-                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt),
-                               [wa] "=&r"(wa), [wb] "=&r"(wb), [wt] "=&r"(wt), [s0] "+r"(s0), [s1] "+r"(s1),
-                               [s2] "+r"(s2), [wq] "+r"(wq), [yo] "+r"(y)
-                             :
-                             : "cc", "memory");
+            if (full) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else {
+                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP_CLAMP UAOT_DWP_GROUP_CLAMP "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            }
         }
         return UAOT_OK;
     }
@@ -373,6 +402,7 @@ uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *i
      * be written in order: then row by row, and a strip narrower than the output re-expands its rows */
     const int strip_major = mode == 0 || W == out_w;
     for (int32_t b = 0; b < batches; ++b) {
+        k.held_ok[0] = k.held_ok[1] = k.held_ok[2] = 0; /* (the last strip may be narrower) */
         k.in_b = input + (size_t)b * (size_t)k.in_h * k.in_row;
         k.out_b = output + (size_t)b * (size_t)out_h * k.out_row;
         const int32_t n_outer = strip_major ? (out_w + W - 1) / W : out_h;
@@ -381,7 +411,11 @@ uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *i
             for (int32_t j = 0; j < n_inner; ++j) {
                 const int32_t r = strip_major ? j : i, s = strip_major ? i : j;
                 if (strip_major ? j == 0 : 1) {
-                    k.held_ok[0] = k.held_ok[1] = k.held_ok[2] = 0; /* a new strip: the ring holds nothing */
+                    /* a new strip: the ring holds none of its rows, except padding rows (all strips but the
+                     * last are W wide, so a padding row filled for one still covers the next) */
+                    for (int32_t q = 0; q < 3; ++q) {
+                        k.held_ok[q] = k.held_ok[q] && (k.held[q] < 0 || k.held[q] >= k.in_h);
+                    }
                 }
                 const int32_t x0 = s * W, x1 = x0 + W < out_w ? x0 + W : out_w;
                 const uaot_status_t st = uaot_dwp_out_row(&k, mode == 2 ? out_h - 1 - r : r, x0, x1);

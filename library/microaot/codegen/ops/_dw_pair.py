@@ -27,8 +27,11 @@ def pair_ok(graph: Graph, op: Operator) -> bool:
             and int(o.get("dilation_w_factor", 1)) == 1)
 
 
-PAIR_COLS = [0, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
-FULL_RING_BYTES = 6144  # the default keeps the whole-row ring when its scratch is at most this
+PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
+# default: the whole-row ring when its scratch is at most FULL_RING_BYTES; else the widest strip within
+# max(STRIP_BYTES, the simd4 kernel's scratch), so that a large layer's workspace barely grows
+FULL_RING_BYTES = 6144
+STRIP_BYTES = 4096
 
 
 def _dims(graph: Graph, op: Operator) -> tuple[int, int]:
@@ -48,21 +51,23 @@ def pair_scratch(graph: Graph, op: Operator, cols: int) -> int:
 
 
 def default_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
-    """The whole row when its ring is small (<= FULL_RING_BYTES); else the widest strip whose scratch is
-    within that of the simd4 kernel (so the workspace cannot grow), at least 1 column."""
+    """The default `cols`: 0 (the whole row) when its ring is small, else the widest strip within budget
+    (strips are nearly free unless the operator runs in place; see dw_fast.h)."""
     if pair_scratch(graph, op, 0) <= max(FULL_RING_BYTES, simd4_scratch):
         return 0
+    budget = max(STRIP_BYTES, simd4_scratch)
     for v in PAIR_COLS[1:]:
-        if pair_scratch(graph, op, v) <= simd4_scratch:
+        if pair_scratch(graph, op, v) <= budget:
             return v
     return 1
 
 
 def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,
-                 fast: bool) -> np.ndarray:
+                 fast: bool, lo: int = -128, hi: int = 127) -> np.ndarray:
     """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h: per pair of
     channels bias x2, 3 x (w01[c], w01[c+1], w2[c..c+1]) and, when fast, {m, b, r} x2 with bias and
-    weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset)."""
+    weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
+    then, when the activation range [lo, hi] is not the whole int8 range, (lo, lo), (hi, hi)."""
     c = taps.shape[1]
     w = taps.astype(np.int64).reshape(3, 3, c)
     b = np.asarray(fb, dtype=np.int64).copy()
@@ -84,6 +89,8 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
             if c0 + 2 == c:
                 q[1, 2] |= 256  # the asm loop ends after this pair
             words.append(q.reshape(-1).astype(np.int32))
+            if (lo, hi) != (-128, 127):
+                words.append(_pair(np.array([lo, hi]), np.array([lo, hi])))
         parts.append(np.concatenate(words))
     return np.concatenate(parts).astype(np.int64)
 
@@ -98,7 +105,7 @@ def lower_pair(ctx: LoweringContext, g: dict[str, Any], taps: np.ndarray, fb: np
            {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts)}),
         "rq": "NULL",
     })
-    stream = ctx.const_array("wdwp", "int32_t", pack_dw_pair(taps, fb, mults, shifts, zp_out, fast))
+    stream = ctx.const_array("wdwp", "int32_t", pack_dw_pair(taps, fb, mults, shifts, zp_out, fast, lo, hi))
     if ctx.scratch_ptr is None:
         raise ctx.unsupported("internal: the pair schedule has no scratch buffer")
     return Lowering(families=("dw_fast",),
