@@ -16,13 +16,20 @@
  *   (w[ky][2][c], w[ky][2][c+1]) as int16 pairs (low half first): 11 words; with fast != 0 also
  *   m(c), b(c), r(c), m(c+1), b(c+1), r(c+1) (17 words), where bias and weights are doubled (the
  *   << 1 of uaot_rq_smmulr, exact by the generator's fast_requant_ok bound), m, r, b = rq_table's
- *   mult, r, bias; the last pair's r(c+1) has bit 8 set (ends the asm loop; shifts use bits 0..7).
- *   fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
+ *   mult, r, bias; the last pair's r(c+1) has bit 8 set (ends the asm loop; shifts use bits 0..7);
+ *   and when [act_min, act_max] is not [-128, 127] the int16 pairs (act_min, act_min), (act_max, act_max)
+ *   (19 words). fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
+ *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 61 instructions (clamped 73);
+ *   expansion 18 instructions per 4 channels of a record row.
+ * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
+ *   strips run one after the other (each input row expanded once per strip), except in place with
+ *   cols < out_w: then output rows must be written in order, and each (row, strip) expands its 3 rows.
  * mode: 0 = separate input/output; 1 / 2 = in place, output rows written top to bottom / bottom to top
  *   (the planner's rows_fwd / rows_bwd placement, checked per row as conv_rows.c does: UAOT_ERR_ARG).
- *   Each input row is read once, when it is expanded, so those placements are safe.
- * scratch: UAOT_DW_PAIR_SCRATCH(C, out_w) bytes, 4-aligned: 3 ring rows of out_w * C/2 records of 12 bytes,
- *   then C bytes of the input zero point (the columns outside the input). */
+ *   An output row only overwrites input rows that no later output row reads, so reading each input row
+ *   when it is expanded is safe.
+ * scratch: UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes, 4-aligned: 3 ring rows of cols * C/2
+ *   records of 12 bytes, then C bytes of the input zero point (the columns outside the input). */
 #ifndef MICROAOT_KERNELS_DW_FAST_H
 #define MICROAOT_KERNELS_DW_FAST_H
 
