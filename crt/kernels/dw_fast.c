@@ -105,26 +105,26 @@ static uint32_t *uaot_dwp_columns(uint32_t *d, const int8_t *x, int32_t C, int32
         register const int8_t *xend __asm__("r11") = x + C + n * sx * C; /* xe after the last column */
         register uint32_t *rd __asm__("r12") = d;
         register const int8_t *rxe __asm__("lr") = x + C;
-        if (sx == 1) {
-            __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c1], lsl #1]") "cmp %[x], %[xe]\n\t"
-                             "bne 1b\n\t"
-                             "add %[xe], %[xe], %[c1]\n\t"
-                             "cmp %[xe], %[xend]\n\t"
-                             "bne 1b\n\t"
-                             : UAOT_DWP_EXPAND_OUT
-                             : [c1] "r"(c1), [xend] "r"(xend)
-                             : "cc", "memory");
+        /* the inner loop walks the C channels of one column (x 8 when C % 8 == 0), then the next column */
+#define UAOT_DWP_B UAOT_DWP_EXPAND_BODY("[%[x], %[c1], lsl #1]")
+#define UAOT_DWP_S1 "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[xe], %[xe], %[c1]\n\tcmp %[xe], %[xend]\n\tbne 1b\n\t"
+#define UAOT_DWP_S2                                                                                            \
+    "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[x], %[x], %[c1]\n\tadd %[xe], %[xe], %[c1], lsl #1\n\t"                  \
+    "cmp %[xe], %[xend]\n\tbne 1b\n\t"
+#define UAOT_DWP_COLS_OPERANDS : UAOT_DWP_EXPAND_OUT : [c1] "r"(c1), [xend] "r"(xend) : "cc", "memory"
+        if (sx == 1 && (C & 7) == 0) {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_B UAOT_DWP_S1 UAOT_DWP_COLS_OPERANDS);
+        } else if (sx == 1) {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_S1 UAOT_DWP_COLS_OPERANDS);
+        } else if ((C & 7) == 0) {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_B UAOT_DWP_S2 UAOT_DWP_COLS_OPERANDS);
         } else {
-            __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c1], lsl #1]") "cmp %[x], %[xe]\n\t"
-                             "bne 1b\n\t"
-                             "add %[x], %[x], %[c1]\n\t"
-                             "add %[xe], %[xe], %[c1], lsl #1\n\t"
-                             "cmp %[xe], %[xend]\n\t"
-                             "bne 1b\n\t"
-                             : UAOT_DWP_EXPAND_OUT
-                             : [c1] "r"(c1), [xend] "r"(xend)
-                             : "cc", "memory");
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_S2 UAOT_DWP_COLS_OPERANDS);
         }
+#undef UAOT_DWP_B
+#undef UAOT_DWP_S1
+#undef UAOT_DWP_S2
+#undef UAOT_DWP_COLS_OPERANDS
         return rd;
     }
 #endif
@@ -325,11 +325,16 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         register const int32_t *wq __asm__("r12");
         register int8_t *y __asm__("lr") = yo;
         const int32_t *const stream = k->stream;
-        const int full = k->lo == -128 && k->hi == 127;
+        const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0;
         for (int32_t ox = x0; ox < x1; ++ox) {
-            /* two pairs of channels per iteration (C % 4 == 0): 36 MACs in 61 instructions (clamped: 73) */
+            /* two pairs of channels per iteration (C % 4 == 0): 36 MACs in 61 instructions (clamped: 73);
+             * four when C % 8 == 0 (the flagged last pair ends an iteration either way) */
             wq = stream;
-            if (full) {
+            if (full && c8) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP UAOT_DWP_GROUP UAOT_DWP_GROUP
+                                 "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else if (full) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP "tst %[wt], #256\n\t"
                                  "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else {
