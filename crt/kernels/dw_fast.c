@@ -274,9 +274,10 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
     const int32_t C = k->C, in_h = k->in_h, RW = C * 3 / 2;
     const int32_t iy0 = oy * k->stride_h - k->pad_top;
     const uint32_t *rows[3];
-    for (int32_t ky = 0; ky < 3; ++ky) {
+    int32_t slot = iy0 % 3; /* ring slot of input row iy: iy mod 3 */
+    slot = slot < 0 ? slot + 3 : slot;
+    for (int32_t ky = 0; ky < 3; ++ky, slot = slot == 2 ? 0 : slot + 1) {
         const int32_t iy = iy0 + ky;
-        const int32_t slot = ((iy % 3) + 3) % 3;
         uint32_t *d = k->ring + slot * k->sw;
         const int inside = iy >= 0 && iy < in_h;
         if (!k->held_ok[slot] || k->held[slot] != iy) {
