@@ -19,8 +19,8 @@
  *   mult, r, bias; the last pair's r(c+1) has bit 8 set (ends the asm loop; shifts use bits 0..7);
  *   and when [act_min, act_max] is not [-128, 127] the int16 pairs (act_min, act_min), (act_max, act_max)
  *   (19 words). fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
- *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 61 instructions (clamped 73);
- *   expansion 18 instructions per 4 channels of a record row.
+ *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 61 instructions (clamped 73;
+ *   C % 8 == 0: 4 pairs per loop iteration, 122); expansion 18 instructions per 4 channels of a record row.
  * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
  *   strips run one after the other (each input row expanded once per strip), except in place with
  *   cols < out_w: then output rows must be written in order, and each (row, strip) expands its 3 rows.
