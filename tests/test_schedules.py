@@ -5,6 +5,7 @@ models are bit-exact on QEMU M4 with the default DSP schedules. Also the knob-sp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,18 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "dw3x3_s2_c6": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 9, 6), kernel=(3, 3), stride=(2, 2)),
     "dw5x3_dil_c5_pt": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 8, 5), kernel=(5, 3),
                                                            dilation=(1, 2), per_channel=False, activation="RELU6"),
+    # DEPTHWISE_CONV_2D pair (3x3, C % 4 == 0): strides 1 and 2, SAME and VALID, odd widths, C = 4, 8, 12
+    "dwp_s1_c4_odd": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 5, 7, 4), kernel=(3, 3)),
+    "dwp_s2_c12_valid": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 11, 12), kernel=(3, 3),
+                                                            stride=(2, 2), padding="VALID", activation="RELU"),
+    "dwp_s2_c8_same_odd": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 8, 9, 8), kernel=(3, 3),
+                                                              stride=(2, 2)),
+    "dwp_s1_c8_valid_w3": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 4, 3, 8), kernel=(3, 3),
+                                                              padding="VALID"),
+    "dwp_s12_c12_relu6": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 9, 12), kernel=(3, 3),
+                                                             stride=(1, 2), activation="RELU6",
+                                                             out_q=mg.ActQ(0.04, -110)),  # clamp [-110, 40]
+    "dwp_b2_s1_c4": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 3, 5, 4), kernel=(3, 3), per_channel=False),
     "fc_37x11_pt": lambda r: mg.fully_connected_model(r, input_shape=(1, 37), units=11, activation="RELU"),
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
                                                         keep_num_dims=True),
@@ -96,7 +109,7 @@ def kernel_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("sched_kernels")
     return {p.stem: compile_c([p], d / f"{p.stem}.o", kind="object", extra_cflags=["-fPIC"])
             for p in sorted((crt_root() / "kernels").glob("*.c"))
-            if p.stem in ("conv", "conv_fast", "fully_connected", "fc_fast")}
+            if p.stem in ("conv", "conv_fast", "dw_fast", "fully_connected", "fc_fast")}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -143,9 +156,14 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
 @pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", *sorted(NO_RQ)])
 def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: Path) -> None:
     path = models[name][0]
-    fast = next(c for c in _variants(path) if c["algo"] != "direct")
+    fast = next(c for c in _variants(path) if c["algo"] not in ("direct", "pair"))
     src = compile_model(path, tmp_path, target="cortex-m4", schedules={0: fast}).sources[0].read_text()
     assert ("_op0_rq[" in src) == (name not in NO_RQ)
+    if name.startswith("dw"):  # the pair kernel: the rq rows are in its stream, `fast` says so
+        src = compile_model(path, tmp_path / "pair", target="cortex-m4",
+                            schedules={0: {"algo": "pair"}}).sources[0].read_text()
+        m = re.search(r"uaot_dw3x3_s8_pair\(.*, (\d+), ([01]), ([012])\);", src)
+        assert m is not None and m.group(2) == ("0" if name in NO_RQ else "1"), src[-2000:]
 
 
 def test_constant_channels_keep_the_rq_table(models: Any, tmp_path: Path) -> None:

@@ -19,6 +19,14 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.codegen.ops._dw_pair import (
+    PAIR_COLS,
+    default_cols,
+    lower_pair,
+    pair_ok,
+    pair_scratch,
+    strip_cols,
+)
 from microaot.codegen.ops._pack import (
     fast_requant_ok,
     gemm_rq_bias,
@@ -92,6 +100,9 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     lo, hi = act_range_s8(ctx, act, s_out, zp_out)
     knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
     algo = knobs.get("algo", "direct")
+    if algo == "pair":  # in place: ops/dw_fast.py sets dw_pair_mode (1: rows top down, 2: bottom up)
+        return lower_pair(ctx, g, wd.reshape(-1, oc), fb, rows, mults, shifts, zp_in, zp_out, lo, hi,
+                          int(knobs["cols"]), int(getattr(ctx, "dw_pair_mode", 0)))
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     p = ctx.params("uaot_conv_s8_params_t", {
@@ -122,6 +133,15 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 
+def _simd4_scratch(graph: Graph, op: Operator) -> int:
+    """UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))"""
+    w, y = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    c, kh, kw = int(w.shape[-1]), int(w.shape[1]), int(w.shape[2])
+    o = op.options
+    pw = (int(y.shape[2]) - 1) * int(o.get("stride_w", 1)) + (kw - 1) * int(o.get("dilation_w_factor", 1)) + 1
+    return 4 * c + (kh * pw * c + 3) // 4 * 4
+
+
 def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
                   schedule: dict[str, Any] | None = None) -> int:
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
@@ -132,12 +152,10 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         kp = (k + 3) // 4 * 4
         gather = kp if int(w.shape[3]) % 4 else 0  # the int8 gather row (in_c % 4 != 0)
         return (6 if int(knobs.get("cols", 2)) == 3 else 4) * kp + gather
+    if knobs.get("algo") == "pair":  # UAOT_DW_PAIR_SCRATCH(C, cols)
+        return pair_scratch(graph, op, int(knobs.get("cols", 0)))
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
-        y = graph.tensors[op.outputs[0]]
-        c, kh, kw = int(w.shape[-1]), int(w.shape[1]), int(w.shape[2])
-        o = op.options
-        pw = (int(y.shape[2]) - 1) * int(o.get("stride_w", 1)) + (kw - 1) * int(o.get("dilation_w_factor", 1)) + 1
-        return 4 * c + (kh * pw * c + 3) // 4 * 4
+        return _simd4_scratch(graph, op)
     return 0
 
 
@@ -184,14 +202,26 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
 def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if not _is_int8(graph, op) or _dw_mult(graph, op) != 1:
         return {"algo": ["direct"]}
-    return {"algo": ["direct", "simd4"]}
+    if not pair_ok(graph, op):
+        return {"algo": ["direct", "simd4"]}
+    return {"algo": ["direct", "simd4", "pair"], "cols": list(PAIR_COLS)}
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    if target in DSP_TARGETS and "simd4" in dw_space(graph, op, target)["algo"]:
+    algos = dw_space(graph, op, target)["algo"]
+    if target in DSP_TARGETS and "pair" in algos:
+        return {"algo": "pair", "cols": default_cols(graph, op, _simd4_scratch(graph, op))}
+    if target in DSP_TARGETS and "simd4" in algos:
         return {"algo": "simd4"}
     return {"algo": "direct"}
 
 
+def dw_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    if knobs.get("algo") != "pair":
+        return {"algo": knobs.get("algo", "direct")}
+    cols = strip_cols(graph, op, int(knobs.get("cols", 0)))  # a strip as wide as the row is the whole row
+    return {"algo": "pair", "cols": 0 if cols == int(graph.tensors[op.outputs[0]].shape[2]) else cols}
+
+
 register_space("CONV_2D", space=conv_space, default=conv_default, canonical=conv_canonical)
-register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default)
+register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default, canonical=dw_canonical)

@@ -1,0 +1,46 @@
+/* microaot kernels: int8 3x3 DEPTHWISE_CONV_2D with SMLAD over horizontal tap pairs (family dw_fast).
+ *
+ * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, C = in_c = out_c % 4 == 0, any
+ * stride, batch 1 when in place. Same parameter struct as the reference kernel (microaot/kernels/conv.h,
+ * p->bias / p->rq unused: they are in the stream) and bit-exact with it.
+ *
+ * Records: every input row the kernel needs is expanded ONCE (ring of 3 rows in scratch, slot = row
+ * mod 3) into one record per output column ox and pair of channels (c, c+1): 3 words of int16 pairs
+ *   (x[ix][c], x[ix+1][c]), (x[ix][c+1], x[ix+1][c+1]), (x[ix+2][c], x[ix+2][c+1])
+ * with ix = ox*stride_w - pad_left (columns outside the input read the input zero point, exact because
+ * the input offset is folded into the bias). A 3-tap row of 2 channels is then LDM record, LDM weights,
+ * 2 SMLAD + SMLABB + SMLATT: 6 MACs per 6 instructions.
+ *
+ * stream (int32, built by the generator, codegen/ops/_dw_pair.py pack_dw_pair), per pair of channels:
+ *   bias(c), bias(c+1), then per kernel row ky: (w[ky][0][c], w[ky][1][c]), (w[ky][0][c+1], w[ky][1][c+1]),
+ *   (w[ky][2][c], w[ky][2][c+1]) as int16 pairs (low half first): 11 words; with fast != 0 also
+ *   m(c), b(c), r(c), m(c+1), b(c+1), r(c+1) (17 words), where bias and weights are doubled (the
+ *   << 1 of uaot_rq_smmulr, exact by the generator's fast_requant_ok bound), m, r, b = rq_table's
+ *   mult, r, bias; the last pair's r(c+1) has bit 8 set (ends the asm loop; shifts use bits 0..7);
+ *   and when [act_min, act_max] is not [-128, 127] the int16 pairs (act_min, act_min), (act_max, act_max)
+ *   (19 words). fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
+ *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 61 instructions (clamped 73;
+ *   C % 8 == 0: 4 pairs per loop iteration, 122); expansion 18 instructions per 4 channels of a record row.
+ * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
+ *   strips run one after the other (each input row expanded once per strip), except in place with
+ *   cols < out_w: then output rows must be written in order, and each (row, strip) expands its 3 rows.
+ * mode: 0 = separate input/output; 1 / 2 = in place, output rows written top to bottom / bottom to top
+ *   (the planner's rows_fwd / rows_bwd placement, checked per row as conv_rows.c does: UAOT_ERR_ARG).
+ *   An output row only overwrites input rows that no later output row reads, so reading each input row
+ *   when it is expanded is safe.
+ * scratch: UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes, 4-aligned: 3 ring rows of cols * C/2
+ *   records of 12 bytes, then C bytes of the input zero point (the columns outside the input). */
+#ifndef MICROAOT_KERNELS_DW_FAST_H
+#define MICROAOT_KERNELS_DW_FAST_H
+
+#include <stdint.h>
+
+#include "microaot/kernels/conv.h"
+#include "microaot/status.h"
+
+#define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * (C) * (COLS) + (C))
+
+uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *input, const int32_t *stream,
+                                 int8_t *output, uint8_t *scratch, int32_t cols, int32_t fast, int32_t mode);
+
+#endif

@@ -1,0 +1,435 @@
+/* microaot kernels: int8 3x3 depthwise convolution with SMLAD over horizontal tap pairs (see dw_fast.h).
+ *
+ * Bit-exact with the reference kernel (conv.c): the generator folds input_offset * sum(filter) into
+ * the bias, so an accumulator only needs sum(x * w) over the 9 taps, every padded tap reading the
+ * input zero point. Without __ARM_FEATURE_DSP the same code runs on the portable emulation in
+ * microaot/simd.h. */
+#include "microaot/kernels/dw_fast.h"
+
+#include <stddef.h>
+
+#include "microaot/simd.h"
+
+/* (a.lo, b.lo) = PKHBT a, b, LSL #16 and (a.hi, b.hi) = PKHTB b, a, ASR #16 */
+UAOT_INLINE uint32_t uaot_pk_lo(uint32_t a, uint32_t b)
+{
+    return (a & 0xFFFFu) | (b << 16);
+}
+
+UAOT_INLINE uint32_t uaot_pk_hi(uint32_t a, uint32_t b)
+{
+    return (a >> 16) | (b & 0xFFFF0000u);
+}
+
+/* the two records (6 words) of channels c..c+3 from the int8 words of input columns ix, ix+1, ix+2 */
+UAOT_INLINE void uaot_dwp_rec4(uint32_t *d, uint32_t v0, uint32_t v1, uint32_t v2)
+{
+    const uint32_t e0 = uaot_sxtb16(v0), o0 = uaot_sxtb16_r8(v0); /* (x0[c], x0[c+2]), (x0[c+1], x0[c+3]) */
+    const uint32_t e1 = uaot_sxtb16(v1), o1 = uaot_sxtb16_r8(v1);
+    const uint32_t e2 = uaot_sxtb16(v2), o2 = uaot_sxtb16_r8(v2);
+    d[0] = uaot_pk_lo(e0, e1); /* (x0[c], x1[c]) */
+    d[1] = uaot_pk_lo(o0, o1); /* (x0[c+1], x1[c+1]) */
+    d[2] = uaot_pk_lo(e2, o2); /* (x2[c], x2[c+1]) */
+    d[3] = uaot_pk_hi(e0, e1); /* (x0[c+2], x1[c+2]) */
+    d[4] = uaot_pk_hi(o0, o1); /* (x0[c+3], x1[c+3]) */
+    d[5] = uaot_pk_hi(e2, o2); /* (x2[c+2], x2[c+3]) */
+}
+
+#if UAOT_HAVE_DSP
+/* the two records of 4 channels from the words at x (column ix), x + c1 (ix+1), x + C2 (ix+2), x += 4:
+ * 18 instructions with the loop; d0..d5 ascending registers (STM) */
+#define UAOT_DWP_EXPAND_BODY(C2)                                                                               \
+    "ldr %[v], " C2 "\n\t"                                                                                     \
+    "sxtb16 %[d5], %[v], ror #8\n\t"                                                                           \
+    "sxtb16 %[u], %[v]\n\t"                                                                                    \
+    "pkhbt %[d2], %[u], %[d5], lsl #16\n\t"                                                                    \
+    "pkhtb %[d5], %[d5], %[u], asr #16\n\t"                                                                    \
+    "ldr %[v], [%[x], %[c1]]\n\t"                                                                              \
+    "sxtb16 %[d3], %[v]\n\t"                                                                                   \
+    "sxtb16 %[d4], %[v], ror #8\n\t"                                                                           \
+    "ldr %[v], [%[x]], #4\n\t"                                                                                 \
+    "sxtb16 %[u], %[v]\n\t"                                                                                    \
+    "pkhbt %[d0], %[u], %[d3], lsl #16\n\t"                                                                    \
+    "pkhtb %[d3], %[d3], %[u], asr #16\n\t"                                                                    \
+    "sxtb16 %[u], %[v], ror #8\n\t"                                                                            \
+    "pkhbt %[d1], %[u], %[d4], lsl #16\n\t"                                                                    \
+    "pkhtb %[d4], %[d4], %[u], asr #16\n\t"                                                                    \
+    "stmia %[d]!, {%[d0], %[d1], %[d2], %[d3], %[d4], %[d5]}\n\t"
+#define UAOT_DWP_EXPAND_REGS                                                                                   \
+    register uint32_t d0 __asm__("r0");                                                                        \
+    register uint32_t d1 __asm__("r1");                                                                        \
+    register uint32_t d2 __asm__("r2");                                                                        \
+    register uint32_t d3 __asm__("r3");                                                                        \
+    register uint32_t d4 __asm__("r4");                                                                        \
+    register uint32_t d5 __asm__("r5");                                                                        \
+    register uint32_t v __asm__("r6");                                                                         \
+    register uint32_t u __asm__("r8")
+#define UAOT_DWP_EXPAND_OUT                                                                                    \
+    [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [d4] "=&r"(d4), [d5] "=&r"(d5), [v] "=&r"(v), \
+        [u] "=&r"(u), [x] "+r"(rx), [d] "+r"(rd), [xe] "+r"(rxe)
+#endif
+
+/* the records of one output column from input columns x0, x1, x2 (C bytes each, any buffers) */
+static uint32_t *uaot_dwp_column(uint32_t *d, const int8_t *x0, const int8_t *x1, const int8_t *x2, int32_t C)
+{
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it */
+    UAOT_DWP_EXPAND_REGS;
+    register const int8_t *rx __asm__("r9") = x0;
+    register int32_t c1 __asm__("r10") = (int32_t)((uintptr_t)x1 - (uintptr_t)x0);
+    register int32_t c2 __asm__("r11") = (int32_t)((uintptr_t)x2 - (uintptr_t)x0);
+    register uint32_t *rd __asm__("r12") = d;
+    register const int8_t *rxe __asm__("lr") = x0 + C;
+    __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c2]]") "cmp %[x], %[xe]\n\t"
+                     "bne 1b\n\t"
+                     : UAOT_DWP_EXPAND_OUT
+                     : [c1] "r"(c1), [c2] "r"(c2)
+                     : "cc", "memory");
+    return rd;
+#else
+    for (int32_t c = 0; c < C; c += 4, d += 6) {
+        uaot_dwp_rec4(d, uaot_ld32(x0 + c), uaot_ld32(x1 + c), uaot_ld32(x2 + c));
+    }
+    return d;
+#endif
+}
+
+/* the records of n >= 1 consecutive output columns whose 3 input columns are all inside the row:
+ * the first reads x, x + C, x + 2C, the next ones sx columns further */
+static uint32_t *uaot_dwp_columns(uint32_t *d, const int8_t *x, int32_t C, int32_t n, int32_t sx)
+{
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    if (sx <= 2) {
+        UAOT_DWP_EXPAND_REGS;
+        register const int8_t *rx __asm__("r9") = x;
+        register int32_t c1 __asm__("r10") = C;
+        register const int8_t *xend __asm__("r11") = x + C + n * sx * C; /* xe after the last column */
+        register uint32_t *rd __asm__("r12") = d;
+        register const int8_t *rxe __asm__("lr") = x + C;
+        /* the inner loop walks the C channels of one column (x 8 when C % 8 == 0), then the next column */
+#define UAOT_DWP_B UAOT_DWP_EXPAND_BODY("[%[x], %[c1], lsl #1]")
+#define UAOT_DWP_S1 "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[xe], %[xe], %[c1]\n\tcmp %[xe], %[xend]\n\tbne 1b\n\t"
+#define UAOT_DWP_S2                                                                                            \
+    "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[x], %[x], %[c1]\n\tadd %[xe], %[xe], %[c1], lsl #1\n\t"                  \
+    "cmp %[xe], %[xend]\n\tbne 1b\n\t"
+#define UAOT_DWP_COLS_OPERANDS : UAOT_DWP_EXPAND_OUT : [c1] "r"(c1), [xend] "r"(xend) : "cc", "memory"
+        if (sx == 1 && (C & 7) == 0) {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_B UAOT_DWP_S1 UAOT_DWP_COLS_OPERANDS);
+        } else if (sx == 1) {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_S1 UAOT_DWP_COLS_OPERANDS);
+        } else if ((C & 7) == 0) {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_B UAOT_DWP_S2 UAOT_DWP_COLS_OPERANDS);
+        } else {
+            __asm__ volatile("1:\n\t" UAOT_DWP_B UAOT_DWP_S2 UAOT_DWP_COLS_OPERANDS);
+        }
+#undef UAOT_DWP_B
+#undef UAOT_DWP_S1
+#undef UAOT_DWP_S2
+#undef UAOT_DWP_COLS_OPERANDS
+        return rd;
+    }
+#endif
+    for (int32_t k = 0; k < n; ++k, x += sx * C) {
+        d = uaot_dwp_column(d, x, x + C, x + 2 * C, C);
+    }
+    return d;
+}
+
+/* the records of output columns [x0, x1) of one ring row: input row `row` (NULL: a padding row, all zero
+ * point); zrow: C bytes of the input zero point (columns outside the input); output columns
+ * [ox_lo, ox_hi) read only columns inside the input */
+static void uaot_dwp_expand(uint32_t *d, const int8_t *row, const int8_t *zrow, int32_t C, int32_t in_w,
+                            int32_t x0, int32_t x1, int32_t sx, int32_t pad_left, int32_t ox_lo, int32_t ox_hi)
+{
+    if (row == NULL) {
+        const uint32_t zw = uaot_sxtb16(uaot_ld32(zrow));
+        uint32_t *const end = d + (x1 - x0) * C * 3 / 2; /* a multiple of 6 words */
+        for (; d != end; d += 6) {
+            d[0] = d[1] = d[2] = d[3] = d[4] = d[5] = zw;
+        }
+        return;
+    }
+    const int32_t lo = ox_lo > x0 ? ox_lo : x0, hi = ox_hi < x1 ? ox_hi : x1;
+    for (int32_t ox = x0; ox < x1; ++ox) {
+        const int32_t ix = ox * sx - pad_left;
+        if (ox == lo && hi > lo) {
+            d = uaot_dwp_columns(d, row + ix * C, C, hi - lo, sx);
+            ox = hi - 1;
+            continue;
+        }
+        const int8_t *const c0 = ix >= 0 && ix < in_w ? row + ix * C : zrow;
+        const int8_t *const c1 = ix + 1 >= 0 && ix + 1 < in_w ? row + (ix + 1) * C : zrow;
+        const int8_t *const c2 = ix + 2 >= 0 && ix + 2 < in_w ? row + (ix + 2) * C : zrow;
+        d = uaot_dwp_column(d, c0, c1, c2, C);
+    }
+}
+
+/* one output pixel, portable: s0, s1, s2 = its records in kernel rows 0, 1, 2 */
+static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, const int32_t *wq,
+                           int8_t *yo, int32_t C, int32_t fast, const int32_t *mult, const int32_t *shift,
+                           int32_t off, int32_t lo, int32_t hi)
+{
+    for (int32_t c = 0; c < C; c += 2, s0 += 3, s1 += 3, s2 += 3) {
+        int32_t a0 = wq[0], a1 = wq[1];
+        const uint32_t *w = (const uint32_t *)(const void *)(wq + 2);
+        a0 = uaot_smlad(s0[0], w[0], a0);
+        a1 = uaot_smlad(s0[1], w[1], a1);
+        a0 = uaot_smlabb(s0[2], w[2], a0);
+        a1 = uaot_smlatt(s0[2], w[2], a1);
+        a0 = uaot_smlad(s1[0], w[3], a0);
+        a1 = uaot_smlad(s1[1], w[4], a1);
+        a0 = uaot_smlabb(s1[2], w[5], a0);
+        a1 = uaot_smlatt(s1[2], w[5], a1);
+        a0 = uaot_smlad(s2[0], w[6], a0);
+        a1 = uaot_smlad(s2[1], w[7], a1);
+        a0 = uaot_smlabb(s2[2], w[8], a0);
+        a1 = uaot_smlatt(s2[2], w[8], a1);
+        if (fast) {
+            const int32_t *q = wq + 11;
+            /* uaot_rq_smmulr with the sign of the accumulator a instead of that of y = SMMULR(a, m): they
+             * differ only when y = 0 > a, where (2^(r-1) - 1 + off*2^r) >> r = (2^(r-1) + off*2^r) >> r
+             * as r >= 1 (m == 0 channels: r = 0, but a = 0, the generator zeroes their weights and bias) */
+            const int32_t y0 = uaot_smmulr(a0, q[0]), y1 = uaot_smmulr(a1, q[3]);
+            yo[c] = uaot_clamp8((y0 + q[1] + (a0 >> 31)) >> (q[2] & 255), lo, hi);
+            yo[c + 1] = uaot_clamp8((y1 + q[4] + (a1 >> 31)) >> (q[5] & 255), lo, hi);
+            wq += (lo == -128 && hi == 127) ? 17 : 19; /* clamped: + the {lo, lo}, {hi, hi} words */
+        } else {
+            yo[c] = uaot_requant_out(a0, mult[c], shift[c], off, lo, hi);
+            yo[c + 1] = uaot_requant_out(a1, mult[c + 1], shift[c + 1], off, lo, hi);
+            wq += 11;
+        }
+    }
+}
+
+#if UAOT_HAVE_DSP
+/* one kernel row of a pair of channels: record (3 words) and weights (3 words) by LDM, 6 MACs */
+#define UAOT_DWP_ROW(S)                                                                                        \
+    "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t"                                                                   \
+    "ldmia %[wq]!, {%[wa], %[wb], %[wt]}\n\t"                                                                   \
+    "smlad %[a0], %[xa], %[wa], %[a0]\n\t"                                                                      \
+    "smlad %[a1], %[xb], %[wb], %[a1]\n\t"                                                                      \
+    "smlabb %[a0], %[xt], %[wt], %[a0]\n\t"                                                                     \
+    "smlatt %[a1], %[xt], %[wt], %[a1]\n\t"
+/* uaot_rq_smmulr of the doubled accumulator A with {M, B, R} (SMMLAR adds B), SSAT #8, stored to *yo++:
+ * TFLM rounds y = SMMULR(A, M) by (y + B - (y < 0)) >> R; A's sign stands in for y's (see
+ * uaot_dwp_pixel) */
+#define UAOT_DWP_RQ(A, M, B, R)                                                                                \
+    "smmlar " M ", " A ", " M ", " B "\n\t"                                                                        \
+    "add " M ", " M ", " A ", asr #31\n\t"                                                                       \
+    "asr " M ", " M ", " R "\n\t"                                                                                \
+    "ssat " M ", #8, " M "\n\t"                                                                                  \
+    "strb " M ", [%[yo]], #1\n\t"
+/* clamped range: both requantized values (SSAT #8) as int16 halves, max with {lo, lo} and min with
+ * {hi, hi} (the next two stream words) by SSUB16 + SEL, then stored */
+#define UAOT_DWP_RQ_CLAMP                                                                                      \
+    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t"                                                                     \
+    "add %[xa], %[xa], %[a0], asr #31\n\t"                                                                      \
+    "asr %[xa], %[xa], %[xt]\n\t"                                                                               \
+    "ssat %[xa], #8, %[xa]\n\t"                                                                                 \
+    "smmlar %[wa], %[a1], %[wa], %[wb]\n\t"                                                                     \
+    "add %[wa], %[wa], %[a1], asr #31\n\t"                                                                      \
+    "asr %[wa], %[wa], %[wt]\n\t"                                                                               \
+    "ssat %[wa], #8, %[wa]\n\t"                                                                                 \
+    "pkhbt %[xa], %[xa], %[wa], lsl #16\n\t"                                                                    \
+    "ldmia %[wq]!, {%[a0], %[a1]}\n\t"                                                                          \
+    "ssub16 %[xb], %[xa], %[a0]\n\t"                                                                            \
+    "sel %[xa], %[xa], %[a0]\n\t"                                                                               \
+    "ssub16 %[xb], %[a1], %[xa]\n\t"                                                                            \
+    "sel %[xa], %[xa], %[a1]\n\t"                                                                               \
+    "strb %[xa], [%[yo]], #1\n\t"                                                                               \
+    "lsr %[xa], %[xa], #16\n\t"                                                                                 \
+    "strb %[xa], [%[yo]], #1\n\t"
+#define UAOT_DWP_GROUP_CLAMP                                                                                   \
+    "ldmia %[wq]!, {%[a0], %[a1]}\n\t" UAOT_DWP_ROW("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")        \
+        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t" UAOT_DWP_RQ_CLAMP
+/* one pair of channels: 18 MACs, 2 outputs, 30 instructions */
+#define UAOT_DWP_GROUP                                                                                         \
+    "ldmia %[wq]!, {%[a0], %[a1]}\n\t" UAOT_DWP_ROW("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")        \
+        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t" UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]") \
+            UAOT_DWP_RQ("%[a1]", "%[wa]", "%[wb]", "%[wt]")
+#define UAOT_DWP_OPERANDS                                                                                      \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt), [wa] "=&r"(wa),            \
+      [wb] "=&r"(wb), [wt] "=&r"(wt), [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [wq] "+r"(wq), [yo] "+r"(y)     \
+    :                                                                                                          \
+    : "cc", "memory"
+#endif
+
+/* the state of one call */
+typedef struct {
+    const int32_t *stream;
+    const int8_t *in_b, *input, *zrow;
+    int8_t *out_b;
+    uint32_t *ring;
+    const int32_t *mult, *shift;
+    int32_t C, in_h, in_w, out_h, out_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t off, lo, hi, fast, mode, ox_lo, ox_hi, sw;
+    size_t in_row, out_row;
+    int32_t held[3]; /* the input row each ring slot holds, for the current column range */
+    int held_ok[3];
+} uaot_dwp_t;
+
+/* output row oy, columns [x0, x1): brings the 3 input rows into the ring (expanding those it does not
+ * hold yet), then computes the outputs */
+static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int32_t x1)
+{
+    const int32_t C = k->C, in_h = k->in_h, RW = C * 3 / 2;
+    const int32_t iy0 = oy * k->stride_h - k->pad_top;
+    const uint32_t *rows[3];
+    int32_t slot = iy0 % 3; /* ring slot of input row iy: iy mod 3 */
+    slot = slot < 0 ? slot + 3 : slot;
+    for (int32_t ky = 0; ky < 3; ++ky, slot = slot == 2 ? 0 : slot + 1) {
+        const int32_t iy = iy0 + ky;
+        uint32_t *d = k->ring + slot * k->sw;
+        const int inside = iy >= 0 && iy < in_h;
+        if (!k->held_ok[slot] || k->held[slot] != iy) {
+            const int was_pad = k->held_ok[slot] && (k->held[slot] < 0 || k->held[slot] >= in_h);
+            if (inside || !was_pad) {
+                uaot_dwp_expand(d, inside ? k->in_b + (size_t)iy * k->in_row : NULL, k->zrow, C, k->in_w, x0, x1,
+                                k->stride_w, k->pad_left, k->ox_lo, k->ox_hi);
+            }
+            k->held[slot] = iy;
+            k->held_ok[slot] = 1;
+        }
+        rows[ky] = d;
+    }
+    int8_t *const yrow = k->out_b + (size_t)oy * k->out_row;
+    if (k->mode != 0) {
+        /* in place: this output row must not overlap an input row this or a later output row reads (the
+         * conv_rows.c condition: those rows are then intact until they are read) */
+        const uintptr_t o0 = (uintptr_t)yrow, o1 = o0 + k->out_row, i0 = (uintptr_t)k->input;
+        if (k->mode == 1) {
+            const int32_t r0 = iy0 < 0 ? 0 : iy0;
+            if (r0 < in_h && o0 < i0 + (size_t)in_h * k->in_row && i0 + (size_t)r0 * k->in_row < o1) {
+                return UAOT_ERR_ARG;
+            }
+        } else if (iy0 + 2 >= 0) {
+            const int32_t r1 = iy0 + 2 < in_h - 1 ? iy0 + 2 : in_h - 1;
+            if (o0 < i0 + (size_t)(r1 + 1) * k->in_row && i0 < o1) {
+                return UAOT_ERR_ARG;
+            }
+        }
+    }
+    int8_t *yo = yrow + (size_t)x0 * (size_t)C;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate the asm: the portable loop runs */
+    if (k->fast) {
+        /* 13 pinned registers (LDM lists need ascending order), never r7 */
+        register int32_t a0 __asm__("r0");
+        register int32_t a1 __asm__("r1");
+        register uint32_t xa __asm__("r2");
+        register uint32_t xb __asm__("r3");
+        register uint32_t xt __asm__("r4");
+        register uint32_t wa __asm__("r5");
+        register uint32_t wb __asm__("r6");
+        register uint32_t wt __asm__("r8");
+        register const uint32_t *s0 __asm__("r9") = rows[0];
+        register const uint32_t *s1 __asm__("r10") = rows[1];
+        register const uint32_t *s2 __asm__("r11") = rows[2];
+        register const int32_t *wq __asm__("r12");
+        register int8_t *y __asm__("lr") = yo;
+        const int32_t *const stream = k->stream;
+        const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0;
+        for (int32_t ox = x0; ox < x1; ++ox) {
+            /* two pairs of channels per iteration (C % 4 == 0): 36 MACs in 61 instructions (clamped: 73);
+             * four when C % 8 == 0 (the flagged last pair ends an iteration either way) */
+            wq = stream;
+            if (full && c8) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP UAOT_DWP_GROUP UAOT_DWP_GROUP
+                                 "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else if (full) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else {
+                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP_CLAMP UAOT_DWP_GROUP_CLAMP "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            }
+        }
+        return UAOT_OK;
+    }
+#endif
+    for (int32_t ox = 0; ox < x1 - x0; ++ox, yo += C) {
+        const int32_t o = ox * RW;
+        uaot_dwp_pixel(rows[0] + o, rows[1] + o, rows[2] + o, k->stream, yo, C, k->fast, k->mult, k->shift,
+                       k->off, k->lo, k->hi);
+    }
+    return UAOT_OK;
+}
+
+uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *input, const int32_t *stream,
+                                 int8_t *output, uint8_t *scratch, int32_t cols, int32_t fast, int32_t mode)
+{
+    if (p == NULL || input == NULL || stream == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
+        p->k_h != 3 || p->k_w != 3 || p->dil_h != 1 || p->dil_w != 1 || p->in_c <= 0 || (p->in_c & 3) != 0 ||
+        p->out_c != p->in_c || p->stride_h <= 0 || p->stride_w <= 0 || ((uintptr_t)scratch & 3u) != 0u ||
+        cols <= 0 || mode < 0 || mode > 2 || (mode != 0 && p->batches != 1) ||
+        (!fast && (p->mult == NULL || p->shift == NULL))) {
+        return UAOT_ERR_ARG;
+    }
+    /* everything as locals (int8 stores below may alias *p) */
+    uaot_dwp_t k;
+    const int32_t C = p->in_c, out_w = p->out_w, out_h = p->out_h, batches = p->batches;
+    const int32_t W = cols < out_w ? cols : out_w;
+    k.stream = stream;
+    k.input = input;
+    k.mult = p->mult;
+    k.shift = p->shift;
+    k.C = C;
+    k.in_h = p->in_h;
+    k.in_w = p->in_w;
+    k.out_h = out_h;
+    k.out_w = out_w;
+    k.stride_h = p->stride_h;
+    k.stride_w = p->stride_w;
+    k.pad_top = p->pad_top;
+    k.pad_left = p->pad_left;
+    k.off = p->output_offset;
+    k.lo = p->act_min;
+    k.hi = p->act_max;
+    k.fast = fast;
+    k.mode = mode;
+    k.sw = W * C * 3 / 2;
+    k.in_row = (size_t)k.in_w * (size_t)C;
+    k.out_row = (size_t)out_w * (size_t)C;
+    k.ring = (uint32_t *)(void *)scratch;
+    int8_t *const zrow = (int8_t *)(scratch + 12 * k.sw); /* after the 3 ring rows: C bytes of zero point */
+    for (int32_t c = 0; c < C; ++c) {
+        zrow[c] = (int8_t)-p->input_offset;
+    }
+    k.zrow = zrow;
+    /* the output columns whose 3 input columns are all inside the input */
+    k.ox_lo = 0;
+    k.ox_hi = out_w;
+    while (k.ox_lo < out_w && k.ox_lo * k.stride_w - k.pad_left < 0) {
+        ++k.ox_lo;
+    }
+    while (k.ox_hi > k.ox_lo && (k.ox_hi - 1) * k.stride_w - k.pad_left + 2 >= k.in_w) {
+        --k.ox_hi;
+    }
+    /* column strips of W: strip by strip (each with its ring) unless in place, where the output rows must
+     * be written in order: then row by row, and a strip narrower than the output re-expands its rows */
+    const int strip_major = mode == 0 || W == out_w;
+    for (int32_t b = 0; b < batches; ++b) {
+        k.held_ok[0] = k.held_ok[1] = k.held_ok[2] = 0; /* (the last strip may be narrower) */
+        k.in_b = input + (size_t)b * (size_t)k.in_h * k.in_row;
+        k.out_b = output + (size_t)b * (size_t)out_h * k.out_row;
+        const int32_t n_outer = strip_major ? (out_w + W - 1) / W : out_h;
+        const int32_t n_inner = strip_major ? out_h : (out_w + W - 1) / W;
+        for (int32_t i = 0; i < n_outer; ++i) {
+            for (int32_t j = 0; j < n_inner; ++j) {
+                const int32_t r = strip_major ? j : i, s = strip_major ? i : j;
+                if (strip_major ? j == 0 : 1) {
+                    /* a new strip: the ring holds none of its rows, except padding rows (all strips but the
+                     * last are W wide, so a padding row filled for one still covers the next) */
+                    for (int32_t q = 0; q < 3; ++q) {
+                        k.held_ok[q] = k.held_ok[q] && (k.held[q] < 0 || k.held[q] >= k.in_h);
+                    }
+                }
+                const int32_t x0 = s * W, x1 = x0 + W < out_w ? x0 + W : out_w;
+                const uaot_status_t st = uaot_dwp_out_row(&k, mode == 2 ? out_h - 1 - r : r, x0, x1);
+                if (st != UAOT_OK) {
+                    return st;
+                }
+            }
+        }
+    }
+    return UAOT_OK;
+}

@@ -1,0 +1,113 @@
+"""DEPTHWISE_CONV_2D schedule ``algo=pair`` (kernel family ``dw_fast``, crt/include/microaot/kernels/dw_fast.h):
+3x3, depth multiplier 1, no dilation, C % 4 == 0; the weights, bias and requantization table of every
+pair of channels interleaved in one int32 stream that the kernel walks with LDM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from microaot.codegen.ops import Lowering, LoweringContext
+from microaot.codegen.ops._pack import fast_requant_ok, rq_table
+from microaot.ir.graph import Graph, Operator
+
+
+def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """int32 words of int16 pairs (lo, hi), low half first."""
+    return ((lo.astype(np.int64) & 0xFFFF) | ((hi.astype(np.int64) & 0xFFFF) << 16)).astype(np.uint32).view(np.int32)
+
+
+def pair_ok(graph: Graph, op: Operator) -> bool:
+    """The shapes uaot_dw3x3_s8_pair covers (int8 and depth multiplier 1 are checked by the caller)."""
+    w = graph.tensors[op.inputs[1]]
+    o = op.options
+    return (len(w.shape) == 4 and int(w.shape[1]) == 3 and int(w.shape[2]) == 3 and int(w.shape[3]) % 4 == 0
+            and int(w.shape[3]) > 0 and int(o.get("dilation_h_factor", 1)) == 1
+            and int(o.get("dilation_w_factor", 1)) == 1)
+
+
+PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
+# default: the whole-row ring when its scratch is at most FULL_RING_BYTES; else the widest strip within
+# max(STRIP_BYTES, the simd4 kernel's scratch), so that a large layer's workspace barely grows
+FULL_RING_BYTES = 6144
+STRIP_BYTES = 4096
+
+
+def _dims(graph: Graph, op: Operator) -> tuple[int, int]:
+    return int(graph.tensors[op.inputs[1]].shape[3]), int(graph.tensors[op.outputs[0]].shape[2])
+
+
+def strip_cols(graph: Graph, op: Operator, cols: int) -> int:
+    """The strip width the kernel uses: min(cols, out_w), cols = 0 meaning out_w."""
+    ow = _dims(graph, op)[1]
+    return ow if cols <= 0 or cols > ow else int(cols)
+
+
+def pair_scratch(graph: Graph, op: Operator, cols: int) -> int:
+    """UAOT_DW_PAIR_SCRATCH(C, cols): 3 ring rows of cols * C/2 records of 12 bytes, C zero-point bytes."""
+    c = _dims(graph, op)[0]
+    return 18 * c * strip_cols(graph, op, cols) + c
+
+
+def default_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
+    """The default `cols`: 0 (the whole row) when its ring is small, else the widest strip within budget
+    (strips are nearly free unless the operator runs in place; see dw_fast.h)."""
+    if pair_scratch(graph, op, 0) <= max(FULL_RING_BYTES, simd4_scratch):
+        return 0
+    budget = max(STRIP_BYTES, simd4_scratch)
+    for v in PAIR_COLS[1:]:
+        if pair_scratch(graph, op, v) <= budget:
+            return v
+    return 1
+
+
+def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,
+                 fast: bool, lo: int = -128, hi: int = 127) -> np.ndarray:
+    """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h: per pair of
+    channels bias x2, 3 x (w01[c], w01[c+1], w2[c..c+1]) and, when fast, {m, b, r} x2 with bias and
+    weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
+    then, when the activation range [lo, hi] is not the whole int8 range, (lo, lo), (hi, hi)."""
+    c = taps.shape[1]
+    w = taps.astype(np.int64).reshape(3, 3, c)
+    b = np.asarray(fb, dtype=np.int64).copy()
+    if fast:
+        rq = rq_table(mults, shifts, zp_out, fb, taps.T).reshape(c, 4)
+        live = rq[:, 0] != 0  # constant channels (rq_table): zero multiplier, output from the row alone
+        if not np.all(rq[live, 1] == 1):
+            raise ValueError("internal: the pair stream needs l1 == 1 (shift <= -1) on every live channel")
+        w = w * 2 * live[None, None, :]
+        b = b * 2 * live
+    parts = []
+    for c0 in range(0, c, 2):
+        words = [b[c0:c0 + 2].astype(np.int32)]
+        for ky in range(3):
+            words.append(_pair(w[ky, 0, c0:c0 + 2], w[ky, 1, c0:c0 + 2]))
+            words.append(_pair(w[ky, 2, c0:c0 + 1], w[ky, 2, c0 + 1:c0 + 2]))
+        if fast:
+            q = rq[c0:c0 + 2][:, [0, 3, 2]].copy()
+            if c0 + 2 == c:
+                q[1, 2] |= 256  # the asm loop ends after this pair
+            words.append(q.reshape(-1).astype(np.int32))
+            if (lo, hi) != (-128, 127):
+                words.append(_pair(np.array([lo, hi]), np.array([lo, hi])))
+        parts.append(np.concatenate(words))
+    return np.concatenate(parts).astype(np.int64)
+
+
+def lower_pair(ctx: LoweringContext, g: dict[str, Any], taps: np.ndarray, fb: np.ndarray, rows: np.ndarray,
+               mults: list[int], shifts: list[int], zp_in: int, zp_out: int, lo: int, hi: int, cols: int,
+               mode: int) -> Lowering:
+    fast = fast_requant_ok(fb, rows, mults, shifts) and all(m >= 0 for m in mults)
+    p = ctx.params("uaot_conv_s8_params_t", {
+        **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi, "bias": "NULL",
+        **({"mult": "NULL", "shift": "NULL"} if fast else
+           {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts)}),
+        "rq": "NULL",
+    })
+    stream = ctx.const_array("wdwp", "int32_t", pack_dw_pair(taps, fb, mults, shifts, zp_out, fast, lo, hi))
+    if ctx.scratch_ptr is None:
+        raise ctx.unsupported("internal: the pair schedule has no scratch buffer")
+    return Lowering(families=("dw_fast",),
+                    call=f"uaot_dw3x3_s8_pair({p}, {ctx.in_ptr(0)}, {stream}, {ctx.out_ptr(0)}, {ctx.scratch_ptr}, "
+                         f"{strip_cols(ctx.graph, ctx.op, cols)}, {int(fast)}, {mode})")
