@@ -44,6 +44,10 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
                                                         keep_num_dims=True),
     "fc_64x8": lambda r: mg.fully_connected_model(r, input_shape=(1, 64), units=8),
+    # x8 (int8 input loaded in the loop): odd number of full groups + a partial one, unaligned batch rows
+    "fc_b3_21x9_relu6": lambda r: mg.fully_connected_model(r, input_shape=(3, 21), units=9, activation="RELU6"),
+    "fc_b2_50x13_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 50), units=13, per_channel=True),
+    "fc_3x6": lambda r: mg.fully_connected_model(r, input_shape=(1, 3), units=6),  # no full group
     # requantization multipliers > 1 (shift > 0): the SMMULR table cannot be proven, exact fallback path
     "conv_mult_gt1": lambda r: mg.conv2d_model(r, input_shape=(1, 6, 6, 4), filters=6, kernel=(3, 3),
                                                in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
@@ -172,6 +176,25 @@ def test_signature_is_stable_and_name_free() -> None:
             if t >= 0:
                 assert g.tensors[t].name not in s
     assert space.op_space(g, g.operators[9], "cortex-m4") == {}  # AVERAGE_POOL_2D: nothing to tune
+
+
+def test_fc_x8_default_is_memory_aware(tmp_path: Path) -> None:
+    """simd4 expands the input row to int16 in scratch unless that copy would raise the workspace
+    peak; then the default is x8 (no scratch). AD: 640-128-128-128-128-8-128-...-640, activation peak
+    2 x 128 B: only the 8-input layer (op 5, 16 B copy) expands; workspace = the 2 live activations."""
+    ad = load_tflite(mlperf_model("ad"))
+    for op in ad.operators:
+        assert space.default_schedule(ad, op, "cortex-m4") == {"algo": "simd4", "w16": False, "x8": op.index != 5}
+    r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4")
+    assert set(r.plan.scratch) == {5} and r.workspace_size == 256
+    assert "uaot_fully_connected_s8_simd4_x8(" in r.sources[0].read_text()
+    kws = load_tflite(mlperf_model("kws"))
+    fc = next(op for op in kws.operators if op.opcode == "FULLY_CONNECTED")
+    assert space.default_schedule(kws, fc, "cortex-m4")["x8"] is False  # at the end: far below the peak
+    # the expanded variant stays available (tuner / override) and needs UAOT_FC_SIMD_SCRATCH = 2 * Kp
+    r = compile_model(mlperf_model("ad"), tmp_path / "ad16", target="cortex-m4",
+                      schedules={0: {"algo": "simd4", "x8": False}})
+    assert 0 in r.plan.scratch and r.workspace_size >= 2 * 640
 
 
 def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
