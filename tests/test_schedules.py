@@ -48,6 +48,9 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "fc_b3_21x9_relu6": lambda r: mg.fully_connected_model(r, input_shape=(3, 21), units=9, activation="RELU6"),
     "fc_b2_50x13_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 50), units=13, per_channel=True),
     "fc_3x6": lambda r: mg.fully_connected_model(r, input_shape=(1, 3), units=6),  # no full group
+    # the fused all-blocks asm (rq, full range): groups % 4 = 2 and 3 (TBB entry), 2 batches
+    "fc_b2_24x8": lambda r: mg.fully_connected_model(r, input_shape=(2, 24), units=8),
+    "fc_44x7_pc": lambda r: mg.fully_connected_model(r, input_shape=(1, 44), units=7, per_channel=True),
     # requantization multipliers > 1 (shift > 0): the SMMULR table cannot be proven, exact fallback path
     "conv_mult_gt1": lambda r: mg.conv2d_model(r, input_shape=(1, 6, 6, 4), filters=6, kernel=(3, 3),
                                                in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
@@ -137,7 +140,8 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
 
 # --- the knob-space API (microaot.tune.space) ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", *sorted(NO_RQ)])
+@pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", "fc_b2_24x8", "fc_44x7_pc",
+                                  "fc_3x6", *sorted(NO_RQ)])
 def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: Path) -> None:
     path = models[name][0]
     fast = next(c for c in _variants(path) if c["algo"] != "direct")
@@ -205,3 +209,29 @@ def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
     fast = compile_model(path, tmp_path / "f", target="cortex-m4")
     assert not direct.plan.scratch
     assert set(fast.plan.scratch) == set(convs)
+
+
+def test_fc_fused_requant_formula_is_exact() -> None:
+    """fc_fast.c UAOT_FC_RQX: SMMLAR(A << l1, m, bias) + (A >> 31), >> r equals uaot_rq_smmulr
+    ((y + bias + (y >> 31)) >> r, y = SMMULR(A << l1, m)) on the rows _fc_rq_table emits (m >= 0,
+    r >= 1; a zero multiplier as {0, 1, 1, 1 + 2 zp}), over accumulators allowed by fast_requant_ok."""
+    from microaot.codegen.ops.fully_connected import _fc_rq_table
+
+    rng = np.random.default_rng(3)
+    mults = [0, 1 << 30, (1 << 31) - 1, 1518500250, 0]
+    shifts = [0, -1, -22, -7, -3]
+    for zp in (-128, -5, 0, 77, 127):
+        rows = np.zeros((len(mults), 1), np.int64)
+        table = _fc_rq_table(np.zeros(len(mults), np.int64), rows, mults, shifts, zp)
+        assert table is not None
+        for m, l1, r, bias in table.reshape(-1, 4).tolist():
+            assert m >= 0 and r >= 1
+            acc = np.concatenate([rng.integers(-(1 << 29), 1 << 29, 4000), np.arange(-300, 300)]).astype(np.int64)
+            a = acc << l1
+            y = (a * m + (1 << 31)) >> 32  # SMMULR
+            want = (y + bias + (y >> 31)) >> r
+            got = ((bias << 32) + a * m + (1 << 31) >> 32) + (a >> 31) >> r  # SMMLAR, sign of A
+            assert np.array_equal(got, want), (m, r, zp)
+            if m == 0:
+                assert np.all(want == zp)
+    assert _fc_rq_table(np.zeros(1, np.int64), np.zeros((1, 1), np.int64), [-5], [-3], 0) is None

@@ -56,14 +56,45 @@
  * of uaot_rq_smmulr is taken from the sign of A: the generator emits this table only with m >= 0 and
  * r >= 1 on every row (m = 0 rows as {0, 1, 1, 1 + 2 * out_off}), where A < 0 and y = 0 give the same
  * (bias - 1) >> r = (bias) >> r, and otherwise sign(y) = sign(A). 7 instructions per output. */
-#define UAOT_FC_RQ(A)                                                                                          \
-    "ldmia %[q]!, {%[m], %[l1], %[r], %[bias]}\n\t"                                                             \
-    "lsl " A ", " A ", %[l1]\n\t"                                                                                \
-    "smmlar %[m], " A ", %[m], %[bias]\n\t"                                                                      \
-    "add %[m], %[m], " A ", asr #31\n\t"                                                                         \
-    "asr %[m], %[m], %[r]\n\t"                                                                                   \
-    "ssat %[m], #8, %[m]\n\t"                                                                                    \
-    "strb %[m], [%[yo]], #1\n\t"
+#define UAOT_FC_RQX(A, Q, YO, M, L1, R, B)                                                                     \
+    "ldmia " Q "!, {" M ", " L1 ", " R ", " B "}\n\t"                                                             \
+    "lsl " A ", " A ", " L1 "\n\t"                                                                               \
+    "smmlar " M ", " A ", " M ", " B "\n\t"                                                                       \
+    "add " M ", " M ", " A ", asr #31\n\t"                                                                        \
+    "asr " M ", " M ", " R "\n\t"                                                                                 \
+    "ssat " M ", #8, " M "\n\t"                                                                                   \
+    "strb " M ", [" YO "], #1\n\t"
+#define UAOT_FC_RQ(A) UAOT_FC_RQX(A, "%[q]", "%[yo]", "%[m]", "%[l1]", "%[r]", "%[bias]")
+/* All 4-row blocks in one asm (rq, full int8 range, no partial input group): per block the bias via
+ * LDM, the groups, the 4 outputs requantized; the block state lives in st[] (bias, rq row, output,
+ * input begin / end, groups % 4, output end). The groups 4 per iteration, a remainder entering the
+ * loop part-way (TBB on groups % 4). 13 registers, pinned (r0-r6, r8-r12, lr; never r7: builds
+ * with or without a frame pointer); after the groups, r4-r6, r8 take the rq row (LDM order) and
+ * c / ce the rq and output pointers. ~12 instructions per block besides groups and requantization. */
+#define UAOT_FC_RQF(A) UAOT_FC_RQX(A, "%[c]", "%[ce]", "%[t0]", "%[t1]", "%[wa0]", "%[xa]")
+#define UAOT_FC_FUSED(GROUP)                                                                                   \
+    "0:\n\t"                                                                                                    \
+    "ldr %[c], [%[st]]\n\t"                                                                                     \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                            \
+    "str %[c], [%[st]]\n\t"                                                                                     \
+    "ldrd %[c], %[ce], [%[st], #12]\n\t"                                                                        \
+    "ldr %[xa], [%[st], #20]\n\t"                                                                               \
+    "tbb [pc, %[xa]]\n\t"                                                                                       \
+    "3:\n\t"                                                                                                    \
+    ".byte (1f - 3b) / 2, (6f - 3b) / 2, (5f - 3b) / 2, (4f - 3b) / 2\n\t"                                         \
+    "1:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP "6:\n\t" GROUP "cmp %[c], %[ce]\n\t"                             \
+    "bne 1b\n\t"                                                                                                \
+    "ldrd %[c], %[ce], [%[st], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")           \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [%[st], #24]\n\t"                                                       \
+    "strd %[c], %[ce], [%[st], #4]\n\t"                                                                         \
+    "cmp %[ce], %[xb]\n\t"                                                                                      \
+    "bne 0b\n\t"
+#define UAOT_FC_FUSED_OPERANDS                                                                                 \
+    : [a0] "=&r"(r_a0), [a1] "=&r"(r_a1), [a2] "=&r"(r_a2), [a3] "=&r"(r_a3), [t0] "=&r"(r_t0),                \
+      [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb), [c] "=&r"(r_c), [w] "+r"(r_w), \
+      [ce] "=&r"(r_ce)                                                                                         \
+    : [st] "r"(r_st)                                                                                           \
+    : "cc", "memory"
 #endif
 
 UAOT_INLINE int8_t uaot_fc_out(const uaot_fc_s8_params_t *p, int32_t acc, int32_t o)
@@ -126,6 +157,44 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
         const int32_t odd = ga & 1;
 #endif
         int32_t o = 0;
+#if UAOT_FC_ASM
+        if (rq_full && ga == G && n_out >= 4) {
+            const int32_t nb = n_out / 4;
+            uint32_t st[7] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)p->rq, (uint32_t)(uintptr_t)y,
+                              (uint32_t)(uintptr_t)cbeg, (uint32_t)(uintptr_t)cend, (uint32_t)(ga & 3),
+                              (uint32_t)(uintptr_t)(y + 4 * nb)};
+            register int32_t r_a0 __asm__("r0");
+            register int32_t r_a1 __asm__("r1");
+            register int32_t r_a2 __asm__("r2");
+            register int32_t r_a3 __asm__("r3");
+            register uint32_t r_t0 __asm__("r4");
+            register uint32_t r_t1 __asm__("r5");
+            register uint32_t r_wa0 __asm__("r6");
+            register uint32_t r_xa __asm__("r8");
+            register uint32_t r_xb __asm__("r9");
+            register uint32_t r_c __asm__("r10");
+            register const uint32_t *r_w __asm__("r11") = w;
+            register uint32_t r_ce __asm__("r12");
+            register uint32_t *r_st __asm__("lr") = st;
+            if (w16) {
+                if (x8) {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
+                } else {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_XS UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
+                }
+            } else {
+                if (x8) {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W8) UAOT_FC_FUSED_OPERANDS);
+                } else {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_XS UAOT_FC4_W8) UAOT_FC_FUSED_OPERANDS);
+                }
+            }
+            (void)r_a0, (void)r_a1, (void)r_a2, (void)r_a3, (void)r_t0, (void)r_t1, (void)r_wa0, (void)r_xa;
+            (void)r_xb, (void)r_c, (void)r_ce;
+            w = r_w;
+            o = 4 * nb;
+        }
+#endif
         for (; o + 4 <= n_out; o += 4, bias += 4) {
             int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
 #if UAOT_FC_ASM

@@ -5,10 +5,13 @@
  * order (int16 pairs (x0, x2), (x1, x3) per group of 4 inputs). Kp = in_features rounded up to 4
  * (weights padded with zeros).
  *   simd4, simd4_w16: the input row is expanded once to int16 in scratch (UAOT_FC_SIMD_SCRATCH bytes,
- *     4-aligned); then 16 MACs per 20 instructions (int8 weights) / 14 (w16) on Cortex-M4.
+ *     4-aligned); then 16 MACs per 19.5 instructions (int8 weights) / 13.5 (w16) on Cortex-M4.
  *   simd4_x8, simd4_x8_w16: no scratch (scratch may be NULL): each group of 4 int8 inputs is loaded
  *     with one LDR (unaligned allowed) and expanded with 2 SXTB16 inside the 4-row loop, 16 MACs per
- *     22 / 16 instructions.
+ *     21.5 / 15.5 instructions.
+ *   Cortex-M4 (rq, act range -128..127, and for x8 in_features % 4 == 0): all 4-row blocks run in one
+ *   asm, 4 groups per iteration, the 4 outputs requantized in 7 instructions each, ~12 instructions of
+ *   block overhead; otherwise one asm per block (2 groups per iteration) and C around it.
  *   filter (int8): blocks of 4 rows; block r: for each group of 4 inputs, the word of each of the 4 rows;
  *     the last out_features % 4 rows one after the other (Kp bytes each).
  *   w16: every int8 word w0..w3 becomes the int16 words (w0,w2),(w1,w3).
