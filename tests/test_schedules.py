@@ -51,6 +51,7 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     # the fused all-blocks asm (rq, full range): groups % 4 = 2 and 3 (TBB entry), 2 batches
     "fc_b2_24x8": lambda r: mg.fully_connected_model(r, input_shape=(2, 24), units=8),
     "fc_44x7_pc": lambda r: mg.fully_connected_model(r, input_shape=(1, 44), units=7, per_channel=True),
+    "fc_b2_36x5": lambda r: mg.fully_connected_model(r, input_shape=(2, 36), units=5),  # groups % 4 = 1
     # requantization multipliers > 1 (shift > 0): the SMMULR table cannot be proven, exact fallback path
     "conv_mult_gt1": lambda r: mg.conv2d_model(r, input_shape=(1, 6, 6, 4), filters=6, kernel=(3, 3),
                                                in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
@@ -141,7 +142,7 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
 # --- the knob-space API (microaot.tune.space) ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", "fc_b2_24x8", "fc_44x7_pc",
-                                  "fc_3x6", *sorted(NO_RQ)])
+                                  "fc_b2_36x5", "fc_3x6", *sorted(NO_RQ)])
 def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: Path) -> None:
     path = models[name][0]
     fast = next(c for c in _variants(path) if c["algo"] != "direct")
@@ -235,3 +236,33 @@ def test_fc_fused_requant_formula_is_exact() -> None:
             if m == 0:
                 assert np.all(want == zp)
     assert _fc_rq_table(np.zeros(1, np.int64), np.zeros((1, 1), np.int64), [-5], [-3], 0) is None
+
+
+@needs_qemu
+@pytest.mark.parametrize("name", ["fc_b2_24x8", "fc_44x7_pc", "fc_b2_36x5"])
+def test_fc_x8_unaligned_input_on_qemu_m4(models: Any, name: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """x8 reads the caller's input directly: LDRD pairs when it is 4-aligned (the default firmware),
+    LDR per group otherwise; here the input buffers start 1 byte past a 16-aligned address."""
+    import re
+
+    main_c = m4run._main_c  # noqa: SLF001
+
+    def unaligned(result: Any, inputs: Any) -> str:
+        def sub(m: re.Match[str]) -> str:
+            name_, n, body = m.group(1), int(m.group(2)), m.group(3)
+            return (f"static const uint8_t {name_}_raw[{n + 1}] __attribute__((aligned(16))) = {{\n0, {body}\n}};\n"
+                    f"#define {name_} ({name_}_raw + 1)")
+        return re.sub(r"static const uint8_t (in_\d+_\d+)\[(\d+)\] __attribute__\(\(aligned\(16\)\)\) = "
+                      r"\{\n(.*?)\n\};", sub, main_c(result, inputs), flags=re.S)
+
+    monkeypatch.setattr(m4run, "_main_c", unaligned)
+    path, xs, ref = models[name]
+    for w16 in (False, True):
+        r = compile_model(path, tmp_path / f"w{w16}", target="cortex-m4",
+                          schedules={0: {"algo": "simd4", "x8": True, "w16": w16}})
+        assert "_op0_rq[" in r.sources[0].read_text()
+        build = tmp_path / f"w{w16}" / "m4"
+        run = m4run.run_m4(r, xs, build, timeout=60)
+        assert "_raw + 1" in (build / "m4main.c").read_text()
+        assert _same(run.outputs, ref), f"{name} w16={w16}: unaligned input differs from TFLM on Cortex-M4"

@@ -7,8 +7,8 @@
  *   simd4, simd4_w16: the input row is expanded once to int16 in scratch (UAOT_FC_SIMD_SCRATCH bytes,
  *     4-aligned); then 16 MACs per 19.5 instructions (int8 weights) / 13.5 (w16) on Cortex-M4.
  *   simd4_x8, simd4_x8_w16: no scratch (scratch may be NULL): each group of 4 int8 inputs is loaded
- *     with one LDR (unaligned allowed) and expanded with 2 SXTB16 inside the 4-row loop, 16 MACs per
- *     21.5 / 15.5 instructions.
+ *     with one LDR (unaligned allowed; a 4-aligned input: 8 with one LDRD) and expanded with 2 SXTB16
+ *     inside the 4-row loop, 16 MACs per 21.5 / 15.5 instructions (aligned: 21 / 15).
  *   Cortex-M4 (rq, act range -128..127, and for x8 in_features % 4 == 0): all 4-row blocks run in one
  *   asm, 4 groups per iteration, the 4 outputs requantized in 7 instructions each, ~12 instructions of
  *   block overhead; otherwise one asm per block (2 groups per iteration) and C around it.
