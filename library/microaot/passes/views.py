@@ -58,8 +58,9 @@ def scratch_requests(graph: Graph, target: str = "generic",
 
 def activation_live_bytes(graph: Graph) -> list[int]:
     """Per operator (model order): workspace bytes of the activations live while it runs, without
-    kernel scratch and without in-place sharing (the classic liveness bound of the planner, whose
-    max is ``MemoryPlan.liveness_bound`` before scratch). Graph inputs and outputs live in the
+    kernel scratch and without in-place sharing: ``MemoryPlan.live_bytes`` of
+    ``plan_memory(graph, views, scratch={}, inplace=[], reorder=False)``, computed without placing
+    anything (tests/test_planner.py checks they agree). Graph inputs and outputs live in the
     caller's buffers and do not count; a view (RESHAPE, ...) shares its input's bytes.
 
     Used by schedule defaults that trade speed for scratch: a variant's scratch at operator i is free
