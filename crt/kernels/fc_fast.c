@@ -188,10 +188,14 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
         }
         if (!x8) {
             /* expand the input row to int16 pairs in SXTB16 order */
-            for (int32_t g = 0; g < G; ++g) {
-                const uint32_t v = uaot_fc_word(x, g, gf, xt);
+            for (int32_t g = 0; g < gf; ++g) {
+                const uint32_t v = uaot_ld32(x + 4 * g);
                 xs[2 * g] = uaot_sxtb16(v);
                 xs[2 * g + 1] = uaot_sxtb16_r8(v);
+            }
+            if (gf < G) {
+                xs[2 * gf] = uaot_sxtb16(xt);
+                xs[2 * gf + 1] = uaot_sxtb16_r8(xt);
             }
         }
         const uint32_t *w = (const uint32_t *)(const void *)filter;
