@@ -197,9 +197,6 @@ def test_workspace_within_two_thirds_of_tflm_arena(tmp_path: Path, key: str, tar
 @pytest.mark.parametrize("key", list(MLPERF_MODELS))
 def test_workspace_plus_io_buffers_within_two_thirds_of_tflm_arena(tmp_path: Path, key: str, target: str) -> None:
     """TFLM's arena also holds the input and output tensors; here the caller's buffers are counted too."""
-    if (key, target) == ("ad", "cortex-m4"):
-        pytest.xfail("FULLY_CONNECTED simd4 expands the 640-value input to int16 in scratch (1,280 B): "
-                     "workspace 2,048 + 1,280 B of I/O = 0.84 x the arena")
     if (key, target) == ("ic", "cortex-m4"):
         pytest.xfail("the in-place 3x3 conv at the peak also needs its gemm scratch (cols=3: 864 B of int16 "
                      "columns): workspace 34,656 + 3,082 B of I/O = 0.674 x the arena (229 B over)")

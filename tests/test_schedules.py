@@ -57,6 +57,14 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
                                                         keep_num_dims=True),
     "fc_64x8": lambda r: mg.fully_connected_model(r, input_shape=(1, 64), units=8),
+    # x8 (int8 input loaded in the loop): odd number of full groups + a partial one, unaligned batch rows
+    "fc_b3_21x9_relu6": lambda r: mg.fully_connected_model(r, input_shape=(3, 21), units=9, activation="RELU6"),
+    "fc_b2_50x13_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 50), units=13, per_channel=True),
+    "fc_3x6": lambda r: mg.fully_connected_model(r, input_shape=(1, 3), units=6),  # no full group
+    # the fused all-blocks asm (rq, full range): groups % 4 = 2 and 3 (TBB entry), 2 batches
+    "fc_b2_24x8": lambda r: mg.fully_connected_model(r, input_shape=(2, 24), units=8),
+    "fc_44x7_pc": lambda r: mg.fully_connected_model(r, input_shape=(1, 44), units=7, per_channel=True),
+    "fc_b2_36x5": lambda r: mg.fully_connected_model(r, input_shape=(2, 36), units=5),  # groups % 4 = 1
     # requantization multipliers > 1 (shift > 0): the SMMULR table cannot be proven, exact fallback path
     "conv_mult_gt1": lambda r: mg.conv2d_model(r, input_shape=(1, 6, 6, 4), filters=6, kernel=(3, 3),
                                                in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
@@ -153,7 +161,8 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
 
 # --- the knob-space API (microaot.tune.space) ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", *sorted(NO_RQ)])
+@pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", "fc_b2_24x8", "fc_44x7_pc",
+                                  "fc_b2_36x5", "fc_3x6", *sorted(NO_RQ)])
 def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: Path) -> None:
     path = models[name][0]
     fast = next(c for c in _variants(path) if c["algo"] not in ("direct", "pair"))
@@ -210,6 +219,25 @@ def test_signature_is_stable_and_name_free() -> None:
     assert space.op_space(g, g.operators[9], "cortex-m4") == {}  # AVERAGE_POOL_2D: nothing to tune
 
 
+def test_fc_x8_default_is_memory_aware(tmp_path: Path) -> None:
+    """simd4 expands the input row to int16 in scratch unless that copy would raise the workspace
+    peak; then the default is x8 (no scratch). AD: 640-128-128-128-128-8-128-...-640, activation peak
+    2 x 128 B: only the 8-input layer (op 5, 16 B copy) expands; workspace = the 2 live activations."""
+    ad = load_tflite(mlperf_model("ad"))
+    for op in ad.operators:
+        assert space.default_schedule(ad, op, "cortex-m4") == {"algo": "simd4", "w16": False, "x8": op.index != 5}
+    r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4")
+    assert set(r.plan.scratch) == {5} and r.workspace_size == 256
+    assert "uaot_fully_connected_s8_simd4_x8(" in r.sources[0].read_text()
+    kws = load_tflite(mlperf_model("kws"))
+    fc = next(op for op in kws.operators if op.opcode == "FULLY_CONNECTED")
+    assert space.default_schedule(kws, fc, "cortex-m4")["x8"] is False  # at the end: far below the peak
+    # the expanded variant stays available (tuner / override) and needs UAOT_FC_SIMD_SCRATCH = 2 * Kp
+    r = compile_model(mlperf_model("ad"), tmp_path / "ad16", target="cortex-m4",
+                      schedules={0: {"algo": "simd4", "x8": False}})
+    assert 0 in r.plan.scratch and r.workspace_size >= 2 * 640
+
+
 def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
     path = mlperf_model("ic")
     g = load_tflite(path)
@@ -218,3 +246,59 @@ def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
     fast = compile_model(path, tmp_path / "f", target="cortex-m4")
     assert not direct.plan.scratch
     assert set(fast.plan.scratch) == set(convs)
+
+
+def test_fc_fused_requant_formula_is_exact() -> None:
+    """fc_fast.c UAOT_FC_RQX: SMMLAR(A << l1, m, bias) + (A >> 31), >> r equals uaot_rq_smmulr
+    ((y + bias + (y >> 31)) >> r, y = SMMULR(A << l1, m)) on the rows _fc_rq_table emits (m >= 0,
+    r >= 1; a zero multiplier as {0, 1, 1, 1 + 2 zp}), over accumulators allowed by fast_requant_ok."""
+    from microaot.codegen.ops.fully_connected import _fc_rq_table
+
+    rng = np.random.default_rng(3)
+    mults = [0, 1 << 30, (1 << 31) - 1, 1518500250, 0]
+    shifts = [0, -1, -22, -7, -3]
+    for zp in (-128, -5, 0, 77, 127):
+        rows = np.zeros((len(mults), 1), np.int64)
+        table = _fc_rq_table(np.zeros(len(mults), np.int64), rows, mults, shifts, zp)
+        assert table is not None
+        for m, l1, r, bias in table.reshape(-1, 4).tolist():
+            assert m >= 0 and r >= 1
+            acc = np.concatenate([rng.integers(-(1 << 29), 1 << 29, 4000), np.arange(-300, 300)]).astype(np.int64)
+            a = acc << l1
+            y = (a * m + (1 << 31)) >> 32  # SMMULR
+            want = (y + bias + (y >> 31)) >> r
+            got = ((bias << 32) + a * m + (1 << 31) >> 32) + (a >> 31) >> r  # SMMLAR, sign of A
+            assert np.array_equal(got, want), (m, r, zp)
+            if m == 0:
+                assert np.all(want == zp)
+    assert _fc_rq_table(np.zeros(1, np.int64), np.zeros((1, 1), np.int64), [-5], [-3], 0) is None
+
+
+@needs_qemu
+@pytest.mark.parametrize("name", ["fc_b2_24x8", "fc_44x7_pc", "fc_b2_36x5"])
+def test_fc_x8_unaligned_input_on_qemu_m4(models: Any, name: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """x8 reads the caller's input directly: LDRD pairs when it is 4-aligned (the default firmware),
+    LDR per group otherwise; here the input buffers start 1 byte past a 16-aligned address."""
+    import re
+
+    main_c = m4run._main_c  # noqa: SLF001
+
+    def unaligned(result: Any, inputs: Any) -> str:
+        def sub(m: re.Match[str]) -> str:
+            name_, n, body = m.group(1), int(m.group(2)), m.group(3)
+            return (f"static const uint8_t {name_}_raw[{n + 1}] __attribute__((aligned(16))) = {{\n0, {body}\n}};\n"
+                    f"#define {name_} ({name_}_raw + 1)")
+        return re.sub(r"static const uint8_t (in_\d+_\d+)\[(\d+)\] __attribute__\(\(aligned\(16\)\)\) = "
+                      r"\{\n(.*?)\n\};", sub, main_c(result, inputs), flags=re.S)
+
+    monkeypatch.setattr(m4run, "_main_c", unaligned)
+    path, xs, ref = models[name]
+    for w16 in (False, True):
+        r = compile_model(path, tmp_path / f"w{w16}", target="cortex-m4",
+                          schedules={0: {"algo": "simd4", "x8": True, "w16": w16}})
+        assert "_op0_rq[" in r.sources[0].read_text()
+        build = tmp_path / f"w{w16}" / "m4"
+        run = m4run.run_m4(r, xs, build, timeout=60)
+        assert "_raw + 1" in (build / "m4main.c").read_text()
+        assert _same(run.outputs, ref), f"{name} w16={w16}: unaligned input differs from TFLM on Cortex-M4"

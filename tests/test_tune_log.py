@@ -192,7 +192,7 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     model.write_bytes(two_conv_fc_model())
     g = load_tflite(model)
     sigs = [space.op_signature(g, op) for op in g.operators]
-    bad = {"algo": "simd4", "w16": True}  # pretend this FC variant is wrong
+    bad = {"algo": "simd4", "w16": True, "x8": False}  # pretend this FC variant is wrong
     builds: dict[str, dict[str, dict]] = {}
 
     class FakeFirmware:
@@ -211,7 +211,7 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
 
     def cost(k: dict) -> float:
         return {"direct": 100.0, "gemm": 50.0, "simd4": 40.0}[k.get("algo", "direct")] - 5 * k.get("cols", 0) - \
-            3 * bool(k.get("w16"))
+            3 * bool(k.get("w16")) + 4 * bool(k.get("x8"))
 
     def fake_measure(board, fw, inputs, **kw):  # noqa: ANN001, ANN003, ANN202
         a = builds[str(fw)]
@@ -233,5 +233,5 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     assert len(conv) == len(space.candidates(g, g.operators[0], "generic"))  # grid: every distinct one, once
     best = best_schedules(log, g, target="generic", board="host")
     assert best[0] == best[1] == {"algo": "gemm", "cols": 3, "w16": True}
-    assert best[2] == {"algo": "simd4", "w16": False}
+    assert best[2] == {"algo": "simd4", "w16": False, "x8": False}
     assert res.tuned_bitexact is True and res.tuned_total is not None and res.tuned_total < res.default_total

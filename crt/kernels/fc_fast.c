@@ -7,39 +7,138 @@
 
 #include "microaot/simd.h"
 
-#if UAOT_HAVE_DSP
-/* one group of 4 inputs for 4 output rows (16 MACs): the expanded input pair via one LDRD, the
- * weight words via LDRD (int8: 2 LDRD + 8 SXTB16, 19 instructions; int16: 4 LDRD, 13) */
+/* the asm paths (gcc -O0 cannot allocate their operands: the portable loops run there) */
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+#define UAOT_FC_ASM 1
+#else
+#define UAOT_FC_ASM 0
+#endif
+
+#if UAOT_FC_ASM
+/* one group of 4 inputs for 4 output rows (16 MACs). The input pair (xa, xb) in SXTB16 order:
+ *   XS: from the int16 copy in scratch, one LDRD;  X8: one LDR of 4 int8 inputs + 2 SXTB16.
+ * The 4 weight words: W8: 2 LDRD + 8 SXTB16 + 8 SMLAD; W16: 4 LDRD + 8 SMLAD.
+ * Instructions per group: XS+W8 19, X8+W8 21, XS+W16 13, X8+W16 15 (+1 per group of loop control). */
+#define UAOT_FC4_XS "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+#define UAOT_FC4_X8                                                                                            \
+    "ldr %[xb], [%[c]], #4\n\t"                                                                                 \
+    "sxtb16 %[xa], %[xb]\n\t"                                                                                   \
+    "sxtb16 %[xb], %[xb], ror #8\n\t"
 #define UAOT_FC4_ROW8(T, A)                                                                                    \
     "sxtb16 %[wa0], " T "\n\t"                                                                                  \
     "sxtb16 " T ", " T ", ror #8\n\t"                                                                            \
     "smlad " A ", %[wa0], %[xa], " A "\n\t"                                                                      \
     "smlad " A ", " T ", %[xb], " A "\n\t"
-#define UAOT_FC4_I8                                                                                            \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
+#define UAOT_FC4_W8                                                                                            \
     "ldrd %[t0], %[t1], [%[w]], #8\n\t" UAOT_FC4_ROW8("%[t0]", "%[a0]") UAOT_FC4_ROW8("%[t1]", "%[a1]")          \
     "ldrd %[t0], %[t1], [%[w]], #8\n\t" UAOT_FC4_ROW8("%[t0]", "%[a2]") UAOT_FC4_ROW8("%[t1]", "%[a3]")
 #define UAOT_FC4_ROW16(A)                                                                                      \
-    "ldrd %[wa0], %[wa1], [%[w]], #8\n\t"                                                                       \
-    "smlad " A ", %[wa0], %[xa], " A "\n\t"                                                                      \
-    "smlad " A ", %[wa1], %[xb], " A "\n\t"
-#define UAOT_FC4_I16                                                                                           \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t" UAOT_FC4_ROW16("%[a0]") UAOT_FC4_ROW16("%[a1]") UAOT_FC4_ROW16("%[a2]")   \
-        UAOT_FC4_ROW16("%[a3]")
-/* uaot_rq_smmulr then SSAT #8 of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM) */
-#define UAOT_FC_RQ(A)                                                                                          \
-    "ldmia %[q]!, {%[m], %[l1], %[r], %[bias]}\n\t"                                                             \
-    "lsl " A ", " A ", %[l1]\n\t"                                                                                \
-    "smmulr " A ", " A ", %[m]\n\t"                                                                              \
-    "add %[m], " A ", %[bias]\n\t"                                                                               \
-    "add %[m], %[m], " A ", asr #31\n\t"                                                                         \
-    "asr %[m], %[m], %[r]\n\t"                                                                                   \
-    "ssat %[m], #8, %[m]\n\t"                                                                                    \
-    "strb %[m], [%[yo]], #1\n\t"
-#define UAOT_FC4_OPERANDS                                                                                      \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [c] "+r"(c), [w] "+r"(w), [t0] "=&r"(t0),    \
-      [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1), [xa] "=&r"(xa), [xb] "=&r"(xb)                        \
-    : [ce] "r"(cend)                                                                                           \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
+    "smlad " A ", %[t0], %[xa], " A "\n\t"                                                                       \
+    "smlad " A ", %[t1], %[xb], " A "\n\t"
+#define UAOT_FC4_W16 UAOT_FC4_ROW16("%[a0]") UAOT_FC4_ROW16("%[a1]") UAOT_FC4_ROW16("%[a2]") UAOT_FC4_ROW16("%[a3]")
+/* n >= 1 groups, 2 per iteration; odd n enters the loop in its second half */
+#define UAOT_FC4_LOOP(GROUP)                                                                                   \
+    "ldr %[xa], %[oddm]\n\t"                                                                                    \
+    "cmp %[xa], #0\n\t"                                                                                         \
+    "bne 2f\n\t"                                                                                                \
+    "1:\n\t" GROUP "2:\n\t" GROUP "cmp %[c], %[ce]\n\t"                                                          \
+    "bne 1b\n\t"
+#define UAOT_FC4_OPERANDS(WREGS)                                                                               \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [c] "+r"(c), [w] "+r"(w), WREGS,             \
+      [xa] "=&r"(xa), [xb] "=&r"(xb)                                                                           \
+    : [ce] "r"(cend), [oddm] "m"(odd)                                                                          \
+    : "cc", "memory"
+#define UAOT_FC4_REGS8 [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0)
+#define UAOT_FC4_REGS16 [t0] "=&r"(t0), [t1] "=&r"(t1)
+/* requantization of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM):
+ * SMMLAR gives y + bias in one instruction (y = SMMULR(A << l1, m)), and the rounding term -(y < 0)
+ * of uaot_rq_smmulr is taken from the sign of A: the generator emits this table only with m >= 0 and
+ * r >= 1 on every row (m = 0 rows as {0, 1, 1, 1 + 2 * out_off}), where A < 0 and y = 0 give the same
+ * (bias - 1) >> r = (bias) >> r, and otherwise sign(y) = sign(A). 7 instructions per output. */
+#define UAOT_FC_RQX(A, Q, YO, M, L1, R, B)                                                                     \
+    "ldmia " Q "!, {" M ", " L1 ", " R ", " B "}\n\t"                                                             \
+    "lsl " A ", " A ", " L1 "\n\t"                                                                               \
+    "smmlar " M ", " A ", " M ", " B "\n\t"                                                                       \
+    "add " M ", " M ", " A ", asr #31\n\t"                                                                        \
+    "asr " M ", " M ", " R "\n\t"                                                                                 \
+    "ssat " M ", #8, " M "\n\t"                                                                                   \
+    "strb " M ", [" YO "], #1\n\t"
+#define UAOT_FC_RQ(A) UAOT_FC_RQX(A, "%[q]", "%[yo]", "%[m]", "%[l1]", "%[r]", "%[bias]")
+/* All 4-row blocks in one asm (rq, full int8 range, no partial input group): per block the bias via
+ * LDM, the groups, the 4 outputs requantized; the block state lives in st[] (bias, rq row, output,
+ * input begin / end, groups % 4, output end). The groups 4 per iteration, a remainder entering the
+ * loop part-way (TBB on groups % 4). 13 registers, pinned (r0-r6, r8-r12, lr; never r7: builds
+ * with or without a frame pointer); after the groups, r4-r6, r8 take the rq row (LDM order) and
+ * c / ce the rq and output pointers. ~12 instructions per block besides groups and requantization. */
+#define UAOT_FC_RQF(A) UAOT_FC_RQX(A, "%[c]", "%[ce]", "%[t0]", "%[t1]", "%[wa0]", "%[xa]")
+#define UAOT_FC_FUSED(GROUP)                                                                                   \
+    "0:\n\t"                                                                                                    \
+    "ldr %[c], [%[st]]\n\t"                                                                                     \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                            \
+    "str %[c], [%[st]]\n\t"                                                                                     \
+    "ldrd %[c], %[ce], [%[st], #12]\n\t"                                                                        \
+    "ldr %[xa], [%[st], #20]\n\t"                                                                               \
+    "tbb [pc, %[xa]]\n\t"                                                                                       \
+    "3:\n\t"                                                                                                    \
+    ".byte (1f - 3b) / 2, (6f - 3b) / 2, (5f - 3b) / 2, (4f - 3b) / 2\n\t"                                         \
+    "1:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP "6:\n\t" GROUP "cmp %[c], %[ce]\n\t"                             \
+    "bne 1b\n\t"                                                                                                \
+    "ldrd %[c], %[ce], [%[st], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")           \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [%[st], #24]\n\t"                                                       \
+    "strd %[c], %[ce], [%[st], #4]\n\t"                                                                         \
+    "cmp %[ce], %[xb]\n\t"                                                                                      \
+    "bne 0b\n\t"
+/* x8 with a 4-aligned input: 8 inputs per LDRD (the second word kept in lr, free while the state
+ * pointer is pushed on the stack; a group pair entered in its second half loads its word with LDR):
+ * 16 MACs per 21 instructions. */
+#define UAOT_FC4_X8P0                                                                                          \
+    "ldrd %[xb], %[st], [%[c]], #8\n\t"                                                                         \
+    "sxtb16 %[xa], %[xb]\n\t"                                                                                   \
+    "sxtb16 %[xb], %[xb], ror #8\n\t"
+#define UAOT_FC4_X8P1                                                                                          \
+    "sxtb16 %[xa], %[st]\n\t"                                                                                   \
+    "sxtb16 %[xb], %[st], ror #8\n\t"
+#define UAOT_FC_FUSED_X8D(W)                                                                                   \
+    "push {%[st]}\n\t"                                                                                          \
+    "0:\n\t"                                                                                                    \
+    "ldr %[xa], [sp]\n\t"                                                                                       \
+    "ldr %[c], [%[xa]]\n\t"                                                                                     \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                            \
+    "str %[c], [%[xa]]\n\t"                                                                                     \
+    "ldrd %[c], %[ce], [%[xa], #12]\n\t"                                                                        \
+    "ldr %[xa], [%[xa], #20]\n\t"                                                                               \
+    "tbb [pc, %[xa]]\n\t"                                                                                       \
+    "3:\n\t"                                                                                                    \
+    ".byte (1f - 3b) / 2, (9f - 3b) / 2, (5f - 3b) / 2, (8f - 3b) / 2\n\t"                                         \
+    "8:\n\t"                                                                                                    \
+    "ldr %[st], [%[c]], #4\n\t"                                                                                 \
+    "b.w 4f\n\t"                                                                                                \
+    "9:\n\t"                                                                                                    \
+    "ldr %[st], [%[c]], #4\n\t"                                                                                 \
+    "b.w 6f\n\t"                                                                                                \
+    "1:\n\t" UAOT_FC4_X8P0 W "4:\n\t" UAOT_FC4_X8P1 W "5:\n\t" UAOT_FC4_X8P0 W "6:\n\t" UAOT_FC4_X8P1 W          \
+    "cmp %[c], %[ce]\n\t"                                                                                       \
+    "bne 1b\n\t"                                                                                                \
+    "ldr %[xb], [sp]\n\t"                                                                                       \
+    "ldrd %[c], %[ce], [%[xb], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")           \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [sp]\n\t"                                                               \
+    "strd %[c], %[ce], [%[xb], #4]\n\t"                                                                         \
+    "ldr %[xb], [%[xb], #24]\n\t"                                                                               \
+    "cmp %[ce], %[xb]\n\t"                                                                                      \
+    "bne 0b\n\t"                                                                                                \
+    "pop {%[st]}\n\t"
+#define UAOT_FC_FUSED_OPERANDS                                                                                 \
+    : [a0] "=&r"(r_a0), [a1] "=&r"(r_a1), [a2] "=&r"(r_a2), [a3] "=&r"(r_a3), [t0] "=&r"(r_t0),                \
+      [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb), [c] "=&r"(r_c), [w] "+r"(r_w), \
+      [ce] "=&r"(r_ce)                                                                                         \
+    : [st] "r"(r_st)                                                                                           \
+    : "cc", "memory"
+#define UAOT_FC_FUSED_X8D_OPERANDS                                                                             \
+    : [a0] "=&r"(r_a0), [a1] "=&r"(r_a1), [a2] "=&r"(r_a2), [a3] "=&r"(r_a3), [t0] "=&r"(r_t0),                \
+      [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb), [c] "=&r"(r_c), [w] "+r"(r_w), \
+      [ce] "=&r"(r_ce), [st] "+r"(r_st)                                                                        \
+    :                                                                                                          \
     : "cc", "memory"
 #endif
 
@@ -53,104 +152,163 @@ UAOT_INLINE int8_t uaot_fc_out(const uaot_fc_s8_params_t *p, int32_t acc, int32_
     return uaot_requant_out(acc, mult, shift, p->output_offset, p->act_min, p->act_max);
 }
 
-UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                       int8_t *output, uint8_t *scratch, const int w16)
+/* input word of group g: 4 int8 inputs, the last (partial) group zero-padded (xt) */
+UAOT_INLINE uint32_t uaot_fc_word(const int8_t *x, int32_t g, int32_t gf, uint32_t xt)
 {
-    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->bias == NULL || scratch == NULL ||
-        ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u) {
+    return g < gf ? uaot_ld32(x + 4 * g) : xt;
+}
+
+UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                       int8_t *output, uint8_t *scratch, const int w16, const int x8)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->bias == NULL ||
+        ((uintptr_t)filter & 3u) != 0u || (!x8 && (scratch == NULL || ((uintptr_t)scratch & 3u) != 0u))) {
         return UAOT_ERR_ARG;
     }
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
-    const int32_t G = UAOT_FC_KP(n_in) / 4;
+    const int32_t G = UAOT_FC_KP(n_in) / 4; /* groups of 4 inputs */
+    const int32_t gf = n_in / 4;            /* full groups */
+    /* x8: the asm loops run the full groups, the partial one follows in C; otherwise all G groups
+     * come from the int16 copy */
+#if UAOT_FC_ASM
+    const int32_t ga = x8 ? gf : G;
+#endif
+    const int32_t ww = w16 ? 8 : 4; /* weight words of a 4-row group */
     uint32_t *xs = (uint32_t *)(void *)scratch;
-#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+#if UAOT_FC_ASM
     const int rq_full = p->rq != NULL && p->act_min == -128 && p->act_max == 127;
 #endif
-    int8_t *tmp = (int8_t *)(scratch + 8 * (int32_t)G);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = input + (int32_t)b * n_in;
         int8_t *y = output + (int32_t)b * n_out;
-        /* expand the input row to int16 pairs in SXTB16 order */
-        const int8_t *src = x;
-        if ((n_in & 3) != 0) {
-            for (int32_t i = 0; i < 4 * G; ++i) {
-                tmp[i] = i < n_in ? x[i] : 0;
-            }
-            src = tmp;
+        uint32_t xt = 0;
+        for (int32_t i = 4 * gf; i < n_in; ++i) {
+            xt |= (uint32_t)(uint8_t)x[i] << (8 * (i - 4 * gf));
         }
-        for (int32_t g = 0; g < G; ++g) {
-            const uint32_t v = uaot_ld32(src + 4 * g);
-            xs[2 * g] = uaot_sxtb16(v);
-            xs[2 * g + 1] = uaot_sxtb16_r8(v);
+        if (!x8) {
+            /* expand the input row to int16 pairs in SXTB16 order */
+            for (int32_t g = 0; g < gf; ++g) {
+                const uint32_t v = uaot_ld32(x + 4 * g);
+                xs[2 * g] = uaot_sxtb16(v);
+                xs[2 * g + 1] = uaot_sxtb16_r8(v);
+            }
+            if (gf < G) {
+                xs[2 * gf] = uaot_sxtb16(xt);
+                xs[2 * gf + 1] = uaot_sxtb16_r8(xt);
+            }
         }
         const uint32_t *w = (const uint32_t *)(const void *)filter;
+        const int32_t *bias = p->bias;
+#if UAOT_FC_ASM
+        const void *cbeg = x8 ? (const void *)x : (const void *)xs;
+        const void *cend = x8 ? (const void *)(x + 4 * ga) : (const void *)(xs + 2 * ga);
+        const int32_t odd = ga & 1;
+#endif
         int32_t o = 0;
-        for (; o + 4 <= n_out; o += 4) {
-            int32_t a0 = p->bias[o], a1 = p->bias[o + 1], a2 = p->bias[o + 2], a3 = p->bias[o + 3];
-            const uint32_t *c = xs;
-#if UAOT_HAVE_DSP
-            /* odd G: one group, then 2 groups per iteration */
-            const uint32_t *cend = xs + 2 * G;
-            uint32_t t0, t1, wa0, wa1, xa, xb;
-            if (w16) {
-                if (G & 1) {
-                    __asm__ volatile(UAOT_FC4_I16 UAOT_FC4_OPERANDS);
+#if UAOT_FC_ASM
+        if (rq_full && ga == G && n_out >= 4) {
+            const int32_t nb = n_out / 4;
+            uint32_t st[7] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)p->rq, (uint32_t)(uintptr_t)y,
+                              (uint32_t)(uintptr_t)cbeg, (uint32_t)(uintptr_t)cend, (uint32_t)(ga & 3),
+                              (uint32_t)(uintptr_t)(y + 4 * nb)};
+            register int32_t r_a0 __asm__("r0");
+            register int32_t r_a1 __asm__("r1");
+            register int32_t r_a2 __asm__("r2");
+            register int32_t r_a3 __asm__("r3");
+            register uint32_t r_t0 __asm__("r4");
+            register uint32_t r_t1 __asm__("r5");
+            register uint32_t r_wa0 __asm__("r6");
+            register uint32_t r_xa __asm__("r8");
+            register uint32_t r_xb __asm__("r9");
+            register uint32_t r_c __asm__("r10");
+            register const uint32_t *r_w __asm__("r11") = w;
+            register uint32_t r_ce __asm__("r12");
+            register uint32_t *r_st __asm__("lr") = st;
+            if (x8 && ((uintptr_t)input & 3u) == 0u) {
+                if (w16) {
+                    __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W16) UAOT_FC_FUSED_X8D_OPERANDS);
+                } else {
+                    __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W8) UAOT_FC_FUSED_X8D_OPERANDS);
                 }
-                if (c != cend) {
-                    __asm__ volatile("1:\n\t" UAOT_FC4_I16 UAOT_FC4_I16 "cmp %[c], %[ce]\n\t"
-                                                                         "bne 1b\n\t" UAOT_FC4_OPERANDS);
+            } else if (w16) {
+                if (x8) {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
+                } else {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_XS UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
                 }
             } else {
-                if (G & 1) {
-                    __asm__ volatile(UAOT_FC4_I8 UAOT_FC4_OPERANDS);
-                }
-                if (c != cend) {
-                    __asm__ volatile("1:\n\t" UAOT_FC4_I8 UAOT_FC4_I8 "cmp %[c], %[ce]\n\t"
-                                                                       "bne 1b\n\t" UAOT_FC4_OPERANDS);
+                if (x8) {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W8) UAOT_FC_FUSED_OPERANDS);
+                } else {
+                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_XS UAOT_FC4_W8) UAOT_FC_FUSED_OPERANDS);
                 }
             }
+            (void)r_a0, (void)r_a1, (void)r_a2, (void)r_a3, (void)r_t0, (void)r_t1, (void)r_wa0, (void)r_xa;
+            (void)r_xb, (void)r_c, (void)r_ce;
+            w = r_w;
+            o = 4 * nb;
+        }
+#endif
+        for (; o + 4 <= n_out; o += 4, bias += 4) {
+            int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+#if UAOT_FC_ASM
+            if (ga > 0) {
+                const void *c = cbeg;
+                uint32_t t0, t1, xa, xb;
+                if (w16) {
+                    if (x8) {
+                        __asm__ volatile(UAOT_FC4_LOOP(UAOT_FC4_X8 UAOT_FC4_W16) UAOT_FC4_OPERANDS(UAOT_FC4_REGS16));
+                    } else {
+                        __asm__ volatile(UAOT_FC4_LOOP(UAOT_FC4_XS UAOT_FC4_W16) UAOT_FC4_OPERANDS(UAOT_FC4_REGS16));
+                    }
+                } else {
+                    uint32_t wa0;
+                    if (x8) {
+                        __asm__ volatile(UAOT_FC4_LOOP(UAOT_FC4_X8 UAOT_FC4_W8) UAOT_FC4_OPERANDS(UAOT_FC4_REGS8));
+                    } else {
+                        __asm__ volatile(UAOT_FC4_LOOP(UAOT_FC4_XS UAOT_FC4_W8) UAOT_FC4_OPERANDS(UAOT_FC4_REGS8));
+                    }
+                }
+            }
+            for (int32_t g = ga; g < G; ++g) { /* x8: the partial group */
 #else
             for (int32_t g = 0; g < G; ++g) {
-                const uint32_t xa = c[0], xb = c[1];
-                c += 2;
-                if (w16) {
-                    a0 = uaot_smlad(w[0], xa, a0);
-                    a0 = uaot_smlad(w[1], xb, a0);
-                    a1 = uaot_smlad(w[2], xa, a1);
-                    a1 = uaot_smlad(w[3], xb, a1);
-                    a2 = uaot_smlad(w[4], xa, a2);
-                    a2 = uaot_smlad(w[5], xb, a2);
-                    a3 = uaot_smlad(w[6], xa, a3);
-                    a3 = uaot_smlad(w[7], xb, a3);
-                    w += 8;
-                } else {
-                    const uint32_t r0 = w[0], r1 = w[1], r2 = w[2], r3 = w[3];
-                    w += 4;
-                    a0 = uaot_smlad(uaot_sxtb16(r0), xa, a0);
-                    a0 = uaot_smlad(uaot_sxtb16_r8(r0), xb, a0);
-                    a1 = uaot_smlad(uaot_sxtb16(r1), xa, a1);
-                    a1 = uaot_smlad(uaot_sxtb16_r8(r1), xb, a1);
-                    a2 = uaot_smlad(uaot_sxtb16(r2), xa, a2);
-                    a2 = uaot_smlad(uaot_sxtb16_r8(r2), xb, a2);
-                    a3 = uaot_smlad(uaot_sxtb16(r3), xa, a3);
-                    a3 = uaot_smlad(uaot_sxtb16_r8(r3), xb, a3);
-                }
-            }
 #endif
-#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it */
+                uint32_t xa, xb;
+                if (x8) {
+                    const uint32_t v = uaot_fc_word(x, g, gf, xt);
+                    xa = uaot_sxtb16(v);
+                    xb = uaot_sxtb16_r8(v);
+                } else {
+                    xa = xs[2 * g];
+                    xb = xs[2 * g + 1];
+                }
+                if (w16) {
+                    a0 = uaot_smlad(w[1], xb, uaot_smlad(w[0], xa, a0));
+                    a1 = uaot_smlad(w[3], xb, uaot_smlad(w[2], xa, a1));
+                    a2 = uaot_smlad(w[5], xb, uaot_smlad(w[4], xa, a2));
+                    a3 = uaot_smlad(w[7], xb, uaot_smlad(w[6], xa, a3));
+                } else {
+                    a0 = uaot_smlad(uaot_sxtb16_r8(w[0]), xb, uaot_smlad(uaot_sxtb16(w[0]), xa, a0));
+                    a1 = uaot_smlad(uaot_sxtb16_r8(w[1]), xb, uaot_smlad(uaot_sxtb16(w[1]), xa, a1));
+                    a2 = uaot_smlad(uaot_sxtb16_r8(w[2]), xb, uaot_smlad(uaot_sxtb16(w[2]), xa, a2));
+                    a3 = uaot_smlad(uaot_sxtb16_r8(w[3]), xb, uaot_smlad(uaot_sxtb16(w[3]), xa, a3));
+                }
+                w += ww;
+            }
+#if UAOT_FC_ASM
             if (rq_full) {
-                /* uaot_rq_smmulr + SSAT for the 4 rows: 8 instructions per output, each rq row in one
-                 * LDM (fixed ascending registers, as LDM needs) */
+                /* 4 rows requantized in one asm, each rq row in one LDM (fixed ascending registers) */
                 register int32_t m __asm__("r4");
                 register int32_t l1 __asm__("r5");
                 register int32_t r __asm__("r6");
-                register int32_t bias __asm__("r8");
+                register int32_t rb __asm__("r8");
                 const int32_t *q = p->rq + 4 * o;
                 int8_t *yo = y + o;
                 __asm__ volatile(UAOT_FC_RQ("%[a0]") UAOT_FC_RQ("%[a1]") UAOT_FC_RQ("%[a2]") UAOT_FC_RQ("%[a3]")
                                  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m),
-                                   [l1] "=&r"(l1), [r] "=&r"(r), [bias] "=&r"(bias), [q] "+r"(q), [yo] "+r"(yo)
+                                   [l1] "=&r"(l1), [r] "=&r"(r), [bias] "=&r"(rb), [q] "+r"(q), [yo] "+r"(yo)
                                  :
                                  : "cc", "memory");
                 continue;
@@ -161,21 +319,25 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             y[o + 2] = uaot_fc_out(p, a2, o + 2);
             y[o + 3] = uaot_fc_out(p, a3, o + 3);
         }
-        for (; o < n_out; ++o) {
+        for (; o < n_out; ++o) { /* the last n_out % 4 rows, one after the other */
             int32_t a0 = p->bias[o];
-            const uint32_t *c = xs;
             for (int32_t g = 0; g < G; ++g) {
+                uint32_t xa, xb;
+                if (x8) {
+                    const uint32_t v = uaot_fc_word(x, g, gf, xt);
+                    xa = uaot_sxtb16(v);
+                    xb = uaot_sxtb16_r8(v);
+                } else {
+                    xa = xs[2 * g];
+                    xb = xs[2 * g + 1];
+                }
                 if (w16) {
-                    a0 = uaot_smlad(w[0], c[0], a0);
-                    a0 = uaot_smlad(w[1], c[1], a0);
+                    a0 = uaot_smlad(w[1], xb, uaot_smlad(w[0], xa, a0));
                     w += 2;
                 } else {
-                    const uint32_t r0 = w[0];
+                    a0 = uaot_smlad(uaot_sxtb16_r8(w[0]), xb, uaot_smlad(uaot_sxtb16(w[0]), xa, a0));
                     w += 1;
-                    a0 = uaot_smlad(uaot_sxtb16(r0), c[0], a0);
-                    a0 = uaot_smlad(uaot_sxtb16_r8(r0), c[1], a0);
                 }
-                c += 2;
             }
             y[o] = uaot_fc_out(p, a0, o);
         }
@@ -186,11 +348,23 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
 uaot_status_t uaot_fully_connected_s8_simd4(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                             int8_t *output, uint8_t *scratch)
 {
-    return uaot_fc_simd(p, input, filter, output, scratch, 0);
+    return uaot_fc_simd(p, input, filter, output, scratch, 0, 0);
 }
 
 uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
                                                 const int8_t *filter, int8_t *output, uint8_t *scratch)
 {
-    return uaot_fc_simd(p, input, filter, output, scratch, 1);
+    return uaot_fc_simd(p, input, filter, output, scratch, 1, 0);
+}
+
+uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input,
+                                               const int8_t *filter, int8_t *output, uint8_t *scratch)
+{
+    return uaot_fc_simd(p, input, filter, output, scratch, 0, 1);
+}
+
+uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
+                                                   const int8_t *filter, int8_t *output, uint8_t *scratch)
+{
+    return uaot_fc_simd(p, input, filter, output, scratch, 1, 1);
 }

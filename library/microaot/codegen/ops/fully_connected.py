@@ -24,12 +24,18 @@ from microaot.ir.quant import quantize_multiplier
 
 def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
                 schedule: dict[str, Any] | None = None) -> int:
-    """Scratch bytes of the chosen FULLY_CONNECTED variant (UAOT_FC_SIMD_SCRATCH for simd4)."""
+    """Scratch bytes of the chosen FULLY_CONNECTED variant (UAOT_FC_SIMD_SCRATCH for simd4, none for
+    simd4 with x8)."""
     knobs = resolve(graph, op, target, schedule)
-    if knobs.get("algo") != "simd4":
+    if knobs.get("algo") != "simd4" or knobs.get("x8"):
         return 0
+    return _expand_bytes(graph, op)
+
+
+def _expand_bytes(graph: Graph, op: Operator) -> int:
+    """UAOT_FC_SIMD_SCRATCH(in_features): the int16 copy of one input row."""
     n_in = int(graph.tensors[op.inputs[1]].shape[-1])
-    return 3 * ((n_in + 3) // 4 * 4)
+    return 2 * ((n_in + 3) // 4 * 4)
 
 
 @register("FULLY_CONNECTED", scratch=_fc_scratch)
@@ -84,15 +90,15 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
                     else "NULL")
     p = ctx.params("uaot_fc_s8_params_t", fields)
     if knobs.get("algo") == "simd4":
-        w16 = bool(knobs["w16"])
+        w16, x8 = bool(knobs["w16"]), bool(knobs["x8"])
         packed = pack_row_blocks(wd.reshape(n_out, n_in), 4, w16)
         arr = ctx.const_array("wsimd16" if w16 else "wsimd", "int16_t" if w16 else "int8_t", packed)
-        if ctx.scratch_ptr is None:
+        if not x8 and ctx.scratch_ptr is None:
             raise ctx.unsupported("internal: the simd4 schedule has no scratch buffer")
-        kname = f"uaot_fully_connected_s8_simd4{'_w16' if w16 else ''}"
+        kname = f"uaot_fully_connected_s8_simd4{'_x8' if x8 else ''}{'_w16' if w16 else ''}"
         return Lowering(families=("fc_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
-                             f"{ctx.scratch_ptr})")
+                             f"{'NULL' if x8 else ctx.scratch_ptr})")
     return Lowering(families=("fully_connected",),
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
@@ -102,19 +108,32 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
 def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if graph.tensors[op.inputs[0]].dtype != "int8":
         return {"algo": ["direct"]}
-    return {"algo": ["direct", "simd4"], "w16": [False, True]}
+    return {"algo": ["direct", "simd4"], "w16": [False, True], "x8": [False, True]}
+
+
+def _expansion_raises_peak(graph: Graph, op: Operator) -> bool:
+    """True when the int16 input copy of simd4 (2·Kp bytes) does not fit under the activation peak at
+    this operator: live activations at the op + the copy > the max over all ops of the live
+    activations (``passes.views.activation_live_bytes``: model order, no in-place, no other scratch;
+    an estimate of the planner's peak, which other kernels' scratch can only raise)."""
+    from microaot.passes.views import activation_live_bytes
+
+    live = activation_live_bytes(graph)
+    return live[op.index] + _expand_bytes(graph, op) > max(live, default=0)
 
 
 def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    """simd4 on DSP targets; x8 (no scratch, ~10 % more instructions) when the int16 input copy would
+    raise the workspace peak (e.g. the autoencoder: 640-input first layer, 256 B of activations)."""
     if graph.tensors[op.inputs[0]].dtype != "int8" or target not in DSP_TARGETS:
         return {"algo": "direct"}
-    return {"algo": "simd4", "w16": False}
+    return {"algo": "simd4", "w16": False, "x8": _expansion_raises_peak(graph, op)}
 
 
 def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
     if knobs.get("algo") != "simd4":
         return {"algo": "direct"}
-    return {"algo": "simd4", "w16": bool(knobs.get("w16", False))}
+    return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}
 
 
 register_space("FULLY_CONNECTED", space=fc_space, default=fc_default, canonical=fc_canonical)
