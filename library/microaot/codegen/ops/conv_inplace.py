@@ -2,12 +2,58 @@
 
 Loaded after ``conv`` (modules are imported in name order; the import below makes sure), it wraps
 the registered lowerings: with ``ctx.inplace`` in (rows_fwd, rows_bwd) the operator's usual kernel
-call runs through ``uaot_conv_s8_rows`` (crt/kernels/conv_rows.c); otherwise nothing changes."""
+call runs through ``uaot_conv_s8_rows`` (crt/kernels/conv_rows.c); otherwise nothing changes.
+
+Pointwise exception: a 1x1 stride-1 CONV_2D with out_c <= in_c is offered ``rows_fwd`` only, and when
+its schedule is ``gemm`` the kernel runs once on the whole tensor instead of once per output row. The
+gemm kernels walk the pixels in increasing order in blocks of 1..3 and expand a block's input pixels
+into their int16 columns (scratch) before writing any output of that block (conv_fast.h), so with the
+output ``delta`` >= 0 bytes below the input, the bytes written up to pixel q ((q+1)*out_c) never reach
+an input pixel not yet read (delta + (q+1)*in_c). The forward row distance the planner keeps is >= 0,
+so every ``rows_fwd`` placement is also a legal pixel-order placement. (Whole-tensor blocks of 3 instead
+of rows of out_w pixels: KWS's 25x5 pointwise layers no longer run 2 of every 5 pixels as leftovers.)"""
 
 from __future__ import annotations
 
+import copy
+
 import microaot.codegen.ops.conv  # noqa: F401  (registers CONV_2D / DEPTHWISE_CONV_2D)
-from microaot.codegen.ops._inplace import add_rows_inplace
+from microaot.codegen import ops as opreg
+from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
+from microaot.codegen.ops._inplace import add_rows_inplace, conv_rows_inplace
+from microaot.codegen.ops._schedule import resolve
+from microaot.ir.graph import Graph, Operator
 
 add_rows_inplace("CONV_2D")
 add_rows_inplace("DEPTHWISE_CONV_2D")
+
+
+def pointwise_shrinking(graph: Graph, op: Operator) -> bool:
+    """1x1, stride 1, batch 1, out_c <= in_c (no padding possible with a 1x1 kernel)."""
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    o = op.options
+    return (len(x.shape) == 4 and len(w.shape) == 4 and int(x.shape[0]) == 1 and tuple(w.shape[1:3]) == (1, 1)
+            and int(o.get("stride_h", 1)) == 1 and int(o.get("stride_w", 1)) == 1
+            and int(w.shape[0]) <= int(x.shape[3]))
+
+
+def _conv_inplace(graph: Graph, op: Operator) -> list[InPlace]:
+    variants = conv_rows_inplace(graph, op)
+    if len(op.inputs) >= 2 and min(op.inputs[:2]) >= 0 and pointwise_shrinking(graph, op):
+        variants = [v for v in variants if v.variant == "rows_fwd"]
+    return variants
+
+
+def _pointwise_whole(lower: LowerFn) -> LowerFn:
+    def lower_conv(ctx: LoweringContext) -> Lowering:
+        if ctx.inplace == "rows_fwd" and pointwise_shrinking(ctx.graph, ctx.op) and \
+                resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo") == "gemm":
+            inner = copy.copy(ctx)  # shares ctx.decls; the rows wrapper below then calls the lowering as is
+            inner.inplace = None
+            return lower(inner)
+        return lower(ctx)
+
+    return lower_conv
+
+
+opreg.extend("CONV_2D", wrap=_pointwise_whole, inplace=_conv_inplace)
