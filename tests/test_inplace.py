@@ -171,6 +171,22 @@ def test_mlperf_cortex_m4_schedules_in_place_bit_exact(tmp_path: Path, key: str)
         assert r.plan.inplace_ops
 
 
+def test_inplace_pointwise_gemm_runs_whole_tensor(tmp_path: Path) -> None:
+    """KWS's 1x1 64->64 convs run in place (rows_fwd: the output at or below the input) as one gemm call
+    over the whole tensor, not through the row driver (conv_inplace.py); bit-exactness: the test above
+    (host, 5 seeds) and test_schedules' MLPerf-on-QEMU-M4 test."""
+    r = compile_model(mlperf_model("kws"), tmp_path, target="cortex-m4")
+    src = r.sources[0].read_text()
+    pw = [op.index for op in r.graph.operators
+          if op.opcode == "CONV_2D" and tuple(r.graph.tensors[op.inputs[1]].shape[1:3]) == (1, 1)]
+    assert len(pw) == 4
+    for i in pw:
+        taken = r.plan.inplace_ops[i]
+        assert taken.variant == "rows_fwd" and taken.delta >= 0, (i, taken)
+        assert re.search(rf"st = uaot_conv2d_s8_gemm_c3\(&kws_dscnn_int8_op{i}_p,", src), i
+    assert "uaot_conv_s8_rows(" not in src.split("_run_ex(")[-1]
+
+
 def test_published_arena_figures() -> None:
     readme = shared_models_dir() / "README.md"
     if not readme.is_file():

@@ -248,19 +248,21 @@ def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
     assert set(fast.plan.scratch) == set(convs)
 
 
-def test_fc_fused_requant_formula_is_exact() -> None:
-    """fc_fast.c UAOT_FC_RQX: SMMLAR(A << l1, m, bias) + (A >> 31), >> r equals uaot_rq_smmulr
-    ((y + bias + (y >> 31)) >> r, y = SMMULR(A << l1, m)) on the rows _fc_rq_table emits (m >= 0,
-    r >= 1; a zero multiplier as {0, 1, 1, 1 + 2 zp}), over accumulators allowed by fast_requant_ok."""
-    from microaot.codegen.ops.fully_connected import _fc_rq_table
+def test_fused_requant_formula_is_exact() -> None:
+    """The fused requantization of fc_fast.c / conv_fast.c / dw_fast.c: SMMLAR(A << l1, m, bias) +
+    (A >> 31), >> r equals uaot_rq_smmulr ((y + bias + (y >> 31)) >> r, y = SMMULR(A << l1, m)) on the
+    rows rq_table emits (m > 0 and r >= 1 on live channels; a constant channel as {0, 0, 1, 1 + 2q}),
+    over accumulators allowed by fast_requant_ok."""
+    from microaot.codegen.ops._pack import fast_requant_ok, rq_table
 
     rng = np.random.default_rng(3)
     mults = [0, 1 << 30, (1 << 31) - 1, 1518500250, 0]
     shifts = [0, -1, -22, -7, -3]
+    rows = np.ones((len(mults), 1), np.int64)
+    fb = np.zeros(len(mults), np.int64)
+    assert fast_requant_ok(fb, rows, mults, shifts)
     for zp in (-128, -5, 0, 77, 127):
-        rows = np.zeros((len(mults), 1), np.int64)
-        table = _fc_rq_table(np.zeros(len(mults), np.int64), rows, mults, shifts, zp)
-        assert table is not None
+        table = rq_table(mults, shifts, zp, fb, rows)
         for m, l1, r, bias in table.reshape(-1, 4).tolist():
             assert m >= 0 and r >= 1
             acc = np.concatenate([rng.integers(-(1 << 29), 1 << 29, 4000), np.arange(-300, 300)]).astype(np.int64)
@@ -271,7 +273,7 @@ def test_fc_fused_requant_formula_is_exact() -> None:
             assert np.array_equal(got, want), (m, r, zp)
             if m == 0:
                 assert np.all(want == zp)
-    assert _fc_rq_table(np.zeros(1, np.int64), np.zeros((1, 1), np.int64), [-5], [-3], 0) is None
+    assert not fast_requant_ok(np.zeros(1, np.int64), np.ones((1, 1), np.int64), [-5], [-3])
 
 
 @needs_qemu
