@@ -51,14 +51,15 @@ UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
  *   (floor((n + 2^30) / 2^31) equals gemmlowp's truncating form for both signs; ra + rb != INT32_MIN),
  *   then RoundingDivideByPOT(y, r) + out_off = (y + 2^(r-1) - (y < 0) + out_off * 2^r) >> r for
  *   1 <= r <= 22 (|y| < 2^30, no overflow). Used from UAOT_ADD_TABLE_MIN elements on, where building
- *   the 512 entries (2 KiB of stack) costs less than the per-element rescaling it replaces. */
-#define UAOT_ADD_TABLE_MIN 512
+ *   the 512 entries costs less than the per-element rescaling it replaces; the tables live in the
+ *   caller's scratch (UAOT_ADD_S8_SCRATCH bytes, the planner's workspace), not on the stack. */
 
 typedef struct {
     int32_t t1[256];
     int32_t t2[256];
     int32_t mult, bias, r, lo, hi;
 } uaot_add_tab_t;
+typedef char uaot_add_tab_fits_scratch[sizeof(uaot_add_tab_t) == UAOT_ADD_S8_SCRATCH ? 1 : -1];
 
 static int uaot_add_tab_init(const uaot_add_params_t *p, uaot_add_tab_t *t)
 {
@@ -101,15 +102,15 @@ UAOT_INLINE int8_t uaot_add_tab_one(const uaot_add_tab_t *t, int8_t a, int8_t b)
     return uaot_clamp8(uaot_add_tab_raw(t, a, b), t->lo, t->hi);
 }
 
-uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+uaot_status_t uaot_add_s8_tab(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out,
+                              uint8_t *scratch)
 {
-    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL) {
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || ((uintptr_t)scratch & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
-    if (p->size >= UAOT_ADD_TABLE_MIN) {
-        uaot_add_tab_t tab;
-        if (uaot_add_tab_init(p, &tab)) {
-            const uaot_add_tab_t *t = &tab;
+    if (scratch != NULL && p->size >= UAOT_ADD_TABLE_MIN) {
+        uaot_add_tab_t *const t = (uaot_add_tab_t *)(void *)scratch;
+        if (uaot_add_tab_init(p, t)) {
             if (!p->broadcast) {
                 const int32_t n = p->size;
                 if (t->lo == -128 && t->hi == 127) {
@@ -135,6 +136,11 @@ uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const i
         UAOT_ADD_BROADCAST_LOOP(uaot_add_one_s8, p);
     }
     return UAOT_OK;
+}
+
+uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    return uaot_add_s8_tab(p, in1, in2, out, NULL);
 }
 
 uaot_status_t uaot_add_f32(const uaot_add_params_t *p, const float *in1, const float *in2, float *out)

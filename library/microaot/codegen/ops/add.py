@@ -14,6 +14,8 @@ from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
 
 MAX_DIMS = 6
+ADD_TABLE_MIN = 512  # UAOT_ADD_TABLE_MIN (crt/include/microaot/kernels/add.h)
+ADD_S8_SCRATCH = 2068  # UAOT_ADD_S8_SCRATCH: the two 256-entry int32 rescale tables + 5 words
 
 
 def broadcast_fields(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...],
@@ -53,7 +55,13 @@ def add_inplace(graph: Graph, op: Operator) -> list[InPlace]:
     return out
 
 
-@register("ADD", inplace=add_inplace)
+def add_scratch(graph: Graph, op: Operator) -> int:
+    """int8 from ADD_TABLE_MIN output elements on: the rescale tables of the table path."""
+    y = graph.tensors[op.outputs[0]]
+    return ADD_S8_SCRATCH if y.dtype == "int8" and y.num_elements >= ADD_TABLE_MIN else 0
+
+
+@register("ADD", inplace=add_inplace, scratch=add_scratch)
 def lower_add(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))
@@ -83,4 +91,7 @@ def lower_add(ctx: LoweringContext) -> Lowering:
         output_mult=mo, output_shift=sho, act_min=lo, act_max=hi, act_min_f=0.0, act_max_f=0.0,
     )
     p = ctx.params("uaot_add_params_t", fields)
+    if ctx.scratch_ptr is not None:
+        return Lowering(families=("add",), call=f"uaot_add_s8_tab({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
+                                                 f"{ctx.out_ptr(0)}, {ctx.scratch_ptr})")
     return Lowering(families=("add",), call=f"uaot_add_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
