@@ -59,10 +59,11 @@ def _plan(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]]) -> 
 
 def _narrow_peak_gemm(graph: Graph, target: str, sched: dict[int, dict[str, Any]],
                       plan: MemoryPlan) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
-    """Memory-aware default of the CONV_2D gemm: cols=3 needs 6·Kp bytes of scratch, cols=2 4·Kp (and a
-    few % more instructions). A conv left on its default cols=3 (no tuning-log entry, no explicit
-    schedule) whose scratch reaches the top of the workspace is re-planned with cols=2, kept when the
-    workspace shrinks (IC ResNet-8: the in-place 3x3 conv at the peak, 34,656 -> 34,368 B)."""
+    """Memory-aware default of the CONV_2D gemm: cols=3 needs 6·Kp bytes of scratch, cols=2 4·Kp (but
+    requantizes in C: ~15 % more instructions on that op). A conv left on its default cols=3 (no
+    tuning-log entry, no explicit schedule) whose scratch reaches the top of the workspace is re-planned
+    with cols=2, kept when the workspace shrinks (e.g. a single-conv model, whose workspace is that
+    scratch; none of the four MLPerf models has its peak at a conv's scratch)."""
     from microaot.codegen.ops._schedule import resolve
 
     req = scratch_requests(graph, target, sched)
