@@ -240,77 +240,36 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
 }
 
 #if UAOT_HAVE_DSP
-/* one group of 4 k for 2 rows x 2 pixels: 16 MACs */
-#define UAOT_GEMM22_I8                                                                                         \
+/* One group of 4 k for 2 rows (accumulators a?0 / a?1 below) x 1, 2 or 3 pixels: load the two rows'
+ * weights once (int8: LDRD + 4 SXTB16; w16: 2 LDRD), then per pixel one LDRD of its int16 column pair and
+ * 4 SMLAD. 2 x 3 pixels: 24 MACs in 20 instructions, 14 registers: the 13 operands are pinned (explicit
+ * register variables, never r7) and the asm saves r7 itself and uses it for the 6th accumulator, so
+ * this builds with or without a frame pointer; the loop bound and that accumulator live in memory
+ * outside the asm. */
+#define UAOT_GEMM_W_I8                                                                                         \
     "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
     "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
     "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
     "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
-    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                                           \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
-    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
-    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
-    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"                                                                    \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"                                                                   \
-    "smlad %[a01], %[t0], %[xb], %[a01]\n\t"                                                                    \
-    "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"                                                                   \
-    "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
-#define UAOT_GEMM22_I16                                                                                        \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"
+#define UAOT_GEMM_W_I16                                                                                        \
     "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
-    "ldrd %[wa1], %[t1], [%[w]], #8\n\t"                                                                        \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
-    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
-    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
-    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"                                                                    \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad %[a01], %[wa0], %[xa], %[a01]\n\t"                                                                   \
-    "smlad %[a01], %[t0], %[xb], %[a01]\n\t"                                                                    \
-    "smlad %[a11], %[wa1], %[xa], %[a11]\n\t"                                                                   \
-    "smlad %[a11], %[t1], %[xb], %[a11]\n\t"
-/* one group of 4 k for 2 rows x 1 pixel: 8 MACs */
-#define UAOT_GEMM21_I8                                                                                         \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
-    "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
-    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
-    "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
-    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                                           \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
-    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
-    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
-    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
-#define UAOT_GEMM21_I16                                                                                        \
-    "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
-    "ldrd %[wa1], %[t1], [%[w]], #8\n\t"                                                                        \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad %[a00], %[wa0], %[xa], %[a00]\n\t"                                                                   \
-    "smlad %[a00], %[t0], %[xb], %[a00]\n\t"                                                                    \
-    "smlad %[a10], %[wa1], %[xa], %[a10]\n\t"                                                                   \
-    "smlad %[a10], %[t1], %[xb], %[a10]\n\t"
-/* one group of 4 k for 2 rows x 3 pixels: 24 MACs in 20 instructions. 14 registers: the 13
- * operands are pinned (explicit register variables, never r7) and the asm saves r7 itself and uses
- * it for the 6th accumulator, so this builds with or without a frame pointer; the loop bound and
- * that accumulator live in memory outside the asm. */
+    "ldrd %[wa1], %[t1], [%[w]], #8\n\t"
 #define UAOT_GEMM23_X(A0, A1)                                                                                  \
     "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
     "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t"                                                                   \
     "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"                                                                    \
     "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t"                                                                   \
     "smlad " A1 ", %[t1], %[xb], " A1 "\n\t"
-#define UAOT_GEMM23_XS                                                                                         \
-    UAOT_GEMM23_X("%[a00]", "%[a10]") UAOT_GEMM23_X("%[a01]", "%[a11]") UAOT_GEMM23_X("%[a02]", "r7")
-#define UAOT_GEMM23_I8                                                                                         \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
-    "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
-    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
-    "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
-    "sxtb16 %[t1], %[t1], ror #8\n\t" UAOT_GEMM23_XS
-#define UAOT_GEMM23_I16                                                                                        \
-    "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
-    "ldrd %[wa1], %[t1], [%[w]], #8\n\t" UAOT_GEMM23_XS
+#define UAOT_GEMM21_XS UAOT_GEMM23_X("%[a00]", "%[a10]")
+#define UAOT_GEMM22_XS UAOT_GEMM21_XS UAOT_GEMM23_X("%[a01]", "%[a11]")
+#define UAOT_GEMM23_XS UAOT_GEMM22_XS UAOT_GEMM23_X("%[a02]", "r7")
+#define UAOT_GEMM21_I8 UAOT_GEMM_W_I8 UAOT_GEMM21_XS
+#define UAOT_GEMM21_I16 UAOT_GEMM_W_I16 UAOT_GEMM21_XS
+#define UAOT_GEMM22_I8 UAOT_GEMM_W_I8 UAOT_GEMM22_XS
+#define UAOT_GEMM22_I16 UAOT_GEMM_W_I16 UAOT_GEMM22_XS
+#define UAOT_GEMM23_I8 UAOT_GEMM_W_I8 UAOT_GEMM23_XS
+#define UAOT_GEMM23_I16 UAOT_GEMM_W_I16 UAOT_GEMM23_XS
 /* G groups (odd: enter the x2 loop in its second half) */
 #define UAOT_GEMM23_LOOP(GROUP)                                                                                \
     "ldr %[xa], %[oddm]\n\t"                                                                                    \
