@@ -158,6 +158,21 @@ UAOT_INLINE uint32_t uaot_fc_word(const int8_t *x, int32_t g, int32_t gf, uint32
     return g < gf ? uaot_ld32(x + 4 * g) : xt;
 }
 
+/* the int16 input pairs of group g in SXTB16 order: expanded here from the int8 input (x8), or read from
+ * the expanded copy xs */
+UAOT_INLINE void uaot_fc_pairs(const int x8, const int8_t *x, const uint32_t *xs, int32_t g, int32_t gf, uint32_t xt,
+                               uint32_t *xa, uint32_t *xb)
+{
+    if (x8) {
+        const uint32_t v = uaot_fc_word(x, g, gf, xt);
+        *xa = uaot_sxtb16(v);
+        *xb = uaot_sxtb16_r8(v);
+    } else {
+        *xa = xs[2 * g];
+        *xb = xs[2 * g + 1];
+    }
+}
+
 UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                        int8_t *output, uint8_t *scratch, const int w16, const int x8)
 {
@@ -276,14 +291,7 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             for (int32_t g = 0; g < G; ++g) {
 #endif
                 uint32_t xa, xb;
-                if (x8) {
-                    const uint32_t v = uaot_fc_word(x, g, gf, xt);
-                    xa = uaot_sxtb16(v);
-                    xb = uaot_sxtb16_r8(v);
-                } else {
-                    xa = xs[2 * g];
-                    xb = xs[2 * g + 1];
-                }
+                uaot_fc_pairs(x8, x, xs, g, gf, xt, &xa, &xb);
                 if (w16) {
                     a0 = uaot_smlad(w[1], xb, uaot_smlad(w[0], xa, a0));
                     a1 = uaot_smlad(w[3], xb, uaot_smlad(w[2], xa, a1));
@@ -323,14 +331,7 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             int32_t a0 = p->bias[o];
             for (int32_t g = 0; g < G; ++g) {
                 uint32_t xa, xb;
-                if (x8) {
-                    const uint32_t v = uaot_fc_word(x, g, gf, xt);
-                    xa = uaot_sxtb16(v);
-                    xb = uaot_sxtb16_r8(v);
-                } else {
-                    xa = xs[2 * g];
-                    xb = xs[2 * g + 1];
-                }
+                uaot_fc_pairs(x8, x, xs, g, gf, xt, &xa, &xb);
                 if (w16) {
                     a0 = uaot_smlad(w[1], xb, uaot_smlad(w[0], xa, a0));
                     w += 2;
