@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from microaot.errors import MicroaotError
+from microaot.cli import run_standalone
 from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS
 
 
@@ -73,14 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="microaot tune")
-    add_arguments(ap)
-    args = ap.parse_args(argv)
-    try:
-        return run_cli(args)
-    except MicroaotError as exc:
-        print(f"microaot tune: error: {exc}", file=sys.stderr)
-        return 2
+    return run_standalone("microaot tune", add_arguments, run_cli, argv, error_status=2)
 
 
 if __name__ == "__main__":
