@@ -163,6 +163,14 @@ static void uaot_dwp_expand(uint32_t *d, const int8_t *row, const int8_t *zrow, 
     }
 }
 
+/* one kernel row of channels c, c+1, portable: taps 0,1 by SMLAD on the pair records, tap 2 by
+ * SMLABB / SMLATT on the shared third record */
+UAOT_INLINE void uaot_dwp_row(const uint32_t *s, const uint32_t *w, int32_t *a0, int32_t *a1)
+{
+    *a0 = uaot_smlabb(s[2], w[2], uaot_smlad(s[0], w[0], *a0));
+    *a1 = uaot_smlatt(s[2], w[2], uaot_smlad(s[1], w[1], *a1));
+}
+
 /* one output pixel, portable: s0, s1, s2 = its records in kernel rows 0, 1, 2 */
 static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, const int32_t *wq,
                            int8_t *yo, int32_t C, int32_t fast, const int32_t *mult, const int32_t *shift,
@@ -171,18 +179,9 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
     for (int32_t c = 0; c < C; c += 2, s0 += 3, s1 += 3, s2 += 3) {
         int32_t a0 = wq[0], a1 = wq[1];
         const uint32_t *w = (const uint32_t *)(const void *)(wq + 2);
-        a0 = uaot_smlad(s0[0], w[0], a0);
-        a1 = uaot_smlad(s0[1], w[1], a1);
-        a0 = uaot_smlabb(s0[2], w[2], a0);
-        a1 = uaot_smlatt(s0[2], w[2], a1);
-        a0 = uaot_smlad(s1[0], w[3], a0);
-        a1 = uaot_smlad(s1[1], w[4], a1);
-        a0 = uaot_smlabb(s1[2], w[5], a0);
-        a1 = uaot_smlatt(s1[2], w[5], a1);
-        a0 = uaot_smlad(s2[0], w[6], a0);
-        a1 = uaot_smlad(s2[1], w[7], a1);
-        a0 = uaot_smlabb(s2[2], w[8], a0);
-        a1 = uaot_smlatt(s2[2], w[8], a1);
+        uaot_dwp_row(s0, w, &a0, &a1);
+        uaot_dwp_row(s1, w + 3, &a0, &a1);
+        uaot_dwp_row(s2, w + 6, &a0, &a1);
         if (fast) {
             const int32_t *q = wq + 11;
             /* uaot_rq_smmulr with the sign of the accumulator a instead of that of y = SMMULR(a, m): they
