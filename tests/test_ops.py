@@ -144,6 +144,17 @@ def _binary_specs() -> list[Spec]:
             out.append(Spec(op, n, "float32",
                             lambda r, kw=kw, op=op: mg.binary_model(r, op=op, dtype="float32", **kw),  # type: ignore[arg-type]
                             seeds=(0, 1)))
+    # int8 ADD from ADD_TABLE_MIN (512) output elements on: uaot_add_s8_lut (rescale tables in flash);
+    # "wide_out": an output scale so large that the output shift leaves [-22, -1] -> per-element path
+    lut: list[tuple[str, dict[str, object]]] = [
+        ("lut_wide_out", dict(shape_a=(1, 16, 16, 4), shape_b=(1, 16, 16, 4), out_q=mg.ActQ(40.0, 3))),
+        ("lut_same", dict(shape_a=(1, 16, 16, 4), shape_b=(1, 16, 16, 4))),
+        ("lut_relu", dict(shape_a=(1, 16, 8, 4), shape_b=(1, 16, 8, 4), activation="RELU")),
+        ("lut_bcast_relu6", dict(shape_a=(1, 16, 16, 4), shape_b=(1, 1, 16, 4), activation="RELU6")),
+    ]
+    for n, kw in lut:
+        out.append(Spec("ADD", n, "int8", lambda r, kw=kw: mg.binary_model(r, op="ADD", **kw),  # type: ignore[arg-type]
+                        exhaustive_int8=True))
     return out
 
 
@@ -543,3 +554,23 @@ def test_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
         syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
         undefined = {s for s in syms if s not in ("U", "w")}
         assert undefined <= ALLOWED_UNDEFINED, f"{fam}.c needs {sorted(undefined - ALLOWED_UNDEFINED)}"
+
+
+@pytest.mark.parametrize(("case", "kernel", "tables"), [
+    ("lut_same", "uaot_add_s8_lut(", 1), ("lut_bcast_relu6", "uaot_add_s8_lut(", 1),
+    ("lut_wide_out", "uaot_add_s8(", 0), ("same_shape", "uaot_add_s8(", 0),
+])
+def test_int8_add_kernel_choice(case: str, kernel: str, tables: int, tmp_path: Path) -> None:
+    """The rescale tables (2,048 B of const int32, counted as weights) only from 512 output elements on
+    and only where they are exact; no ADD needs workspace scratch."""
+    from microaot.compiler import compile_model
+
+    spec = next(s for s in _binary_specs() if s.op == "ADD" and s.case == case and s.dtype == "int8")
+    p = tmp_path / "m.tflite"
+    p.write_bytes(spec.build(np.random.default_rng(0)))
+    r = compile_model(p, tmp_path / "gen", target="cortex-m4")
+    src = r.sources[0].read_text()
+    assert src.count(kernel) == 1
+    assert src.count("static const int32_t") == tables
+    assert r.weight_bytes == 2048 * tables
+    assert r.plan.scratch == {} or not any(r.plan.scratch.values())

@@ -23,7 +23,7 @@ from test_ops import CASES, FLOAT_RTOL, Case, _int8_new_ops, _model_inputs  # no
 
 pytestmark = pytest.mark.qemu
 
-OPS = {"MAX_POOL_2D", "MUL", "RELU", "RELU6", "LOGISTIC", "TANH", "QUANTIZE", "DEQUANTIZE", "CONCATENATION",
+OPS = {"ADD", "MAX_POOL_2D", "MUL", "RELU", "RELU6", "LOGISTIC", "TANH", "QUANTIZE", "DEQUANTIZE", "CONCATENATION",
        "PAD", "PADV2", "MEAN"}
 
 

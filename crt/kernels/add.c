@@ -43,90 +43,72 @@ UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
         }                                                                                             \
     } while (0)
 
-/* Table path, exact with the per-element reference above:
- *   t1[a] = 2 * MBQM_lt1((a + off1) << left_shift, m1, s1), t2[b] likewise (each input is rescaled on
- *   its own, so 256 entries per input cover every int8 value). When |t1| + |t2| < 2^31 (always for
- *   left_shift <= 21), x = t1[a] + t2[b] = 2 * (ra + rb) fits int32 and
+/* Table path (uaot_add_s8_lut), exact with the per-element reference above. The generator
+ * (codegen/ops/add.py add_table_s8) tabulates each input's own rescaling in flash:
+ *   t1[a] = 2 * MBQM_lt1((a + off1) << left_shift, m1, s1), t2[b] likewise (256 entries per input cover
+ *   every int8 value). It emits them only when |t1| + |t2| < 2^30, so x = t1[a] + t2[b] = 2 * (ra + rb)
+ *   fits int32 and
  *   SMMULR(x, mo) = ((ra + rb) * mo + 2^30) >> 31 = SaturatingRoundingDoublingHighMul(ra + rb, mo)
  *   (floor((n + 2^30) / 2^31) equals gemmlowp's truncating form for both signs; ra + rb != INT32_MIN),
  *   then RoundingDivideByPOT(y, r) + out_off = (y + 2^(r-1) - (y < 0) + out_off * 2^r) >> r for
- *   1 <= r <= 22 (|y| < 2^30, no overflow). Used from UAOT_ADD_TABLE_MIN elements on, where building
- *   the 512 entries costs less than the per-element rescaling it replaces; the tables live in the
- *   caller's scratch (UAOT_ADD_S8_SCRATCH bytes, the planner's workspace), not on the stack. */
+ *   1 <= r <= 22 (|y| < 2^30, no overflow), which the kernel checks again. */
 
 typedef struct {
-    int32_t t1[256];
-    int32_t t2[256];
+    const int32_t *t1, *t2;
     int32_t mult, bias, r, lo, hi;
-} uaot_add_tab_t;
-typedef char uaot_add_tab_fits_scratch[sizeof(uaot_add_tab_t) == UAOT_ADD_S8_SCRATCH ? 1 : -1];
+} uaot_add_lut_t;
 
-static int uaot_add_tab_init(const uaot_add_params_t *p, uaot_add_tab_t *t)
-{
-    const int32_t r = -p->output_shift;
-    if (r < 1 || r > 22 || p->left_shift < 0 || p->left_shift > 21 || p->output_mult < 0 || p->output_offset < -128 ||
-        p->output_offset > 127) {
-        return 0;
-    }
-    int64_t max1 = 0, max2 = 0;
-    for (int32_t v = -128; v < 128; ++v) {
-        const int32_t sa = (int32_t)((uint32_t)(p->input1_offset + v) << p->left_shift);
-        const int32_t sb = (int32_t)((uint32_t)(p->input2_offset + v) << p->left_shift);
-        const int64_t ra = 2 * (int64_t)uaot_mbqm_lt1(sa, p->input1_mult, p->input1_shift);
-        const int64_t rb = 2 * (int64_t)uaot_mbqm_lt1(sb, p->input2_mult, p->input2_shift);
-        const int64_t a1 = ra < 0 ? -ra : ra, a2 = rb < 0 ? -rb : rb;
-        max1 = a1 > max1 ? a1 : max1;
-        max2 = a2 > max2 ? a2 : max2;
-        t->t1[v + 128] = (int32_t)ra;
-        t->t2[v + 128] = (int32_t)rb;
-    }
-    if (max1 + max2 >= ((int64_t)1 << 30)) {
-        return 0;
-    }
-    t->mult = p->output_mult;
-    t->r = r;
-    t->bias = (int32_t)(((int32_t)1 << (r - 1)) + (int32_t)((uint32_t)p->output_offset << r));
-    t->lo = p->act_min;
-    t->hi = p->act_max;
-    return 1;
-}
-
-UAOT_INLINE int32_t uaot_add_tab_raw(const uaot_add_tab_t *t, int8_t a, int8_t b)
+UAOT_INLINE int32_t uaot_add_lut_raw(const uaot_add_lut_t *t, int8_t a, int8_t b)
 {
     const int32_t y = uaot_smmulr(t->t1[a + 128] + t->t2[b + 128], t->mult);
     return (y + t->bias + (y >> 31)) >> t->r;
 }
 
-UAOT_INLINE int8_t uaot_add_tab_one(const uaot_add_tab_t *t, int8_t a, int8_t b)
+UAOT_INLINE int8_t uaot_add_lut_one(const uaot_add_lut_t *t, int8_t a, int8_t b)
 {
-    return uaot_clamp8(uaot_add_tab_raw(t, a, b), t->lo, t->hi);
+    return uaot_clamp8(uaot_add_lut_raw(t, a, b), t->lo, t->hi);
 }
 
-uaot_status_t uaot_add_s8_tab(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out,
-                              uint8_t *scratch)
+uaot_status_t uaot_add_s8_lut(const uaot_add_params_t *p, const int32_t *tables, const int8_t *in1,
+                              const int8_t *in2, int8_t *out)
 {
-    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL || ((uintptr_t)scratch & 3u) != 0u) {
+    if (p == NULL || tables == NULL || in1 == NULL || in2 == NULL || out == NULL) {
         return UAOT_ERR_ARG;
     }
-    if (scratch != NULL && p->size >= UAOT_ADD_TABLE_MIN) {
-        uaot_add_tab_t *const t = (uaot_add_tab_t *)(void *)scratch;
-        if (uaot_add_tab_init(p, t)) {
-            if (!p->broadcast) {
-                const int32_t n = p->size;
-                if (t->lo == -128 && t->hi == 127) {
-                    for (int32_t i = 0; i < n; ++i) {
-                        out[i] = uaot_sat8(uaot_add_tab_raw(t, in1[i], in2[i]));
-                    }
-                } else {
-                    for (int32_t i = 0; i < n; ++i) {
-                        out[i] = uaot_add_tab_one(t, in1[i], in2[i]);
-                    }
-                }
-            } else {
-                UAOT_ADD_BROADCAST_LOOP(uaot_add_tab_one, t);
+    const int32_t r = -p->output_shift;
+    if (r < 1 || r > 22 || p->output_mult < 0 || p->output_offset < -128 || p->output_offset > 127) {
+        return UAOT_ERR_ARG;
+    }
+    uaot_add_lut_t t;
+    t.t1 = tables;
+    t.t2 = tables + 256;
+    t.mult = p->output_mult;
+    t.r = r;
+    t.bias = (int32_t)(((int32_t)1 << (r - 1)) + (int32_t)((uint32_t)p->output_offset << r));
+    t.lo = p->act_min;
+    t.hi = p->act_max;
+    if (!p->broadcast) {
+        const int32_t n = p->size;
+        if (t.lo == -128 && t.hi == 127) {
+            for (int32_t i = 0; i < n; ++i) {
+                out[i] = uaot_sat8(uaot_add_lut_raw(&t, in1[i], in2[i]));
             }
-            return UAOT_OK;
+        } else {
+            for (int32_t i = 0; i < n; ++i) {
+                out[i] = uaot_add_lut_one(&t, in1[i], in2[i]);
+            }
         }
+    } else {
+        const uaot_add_lut_t *const tp = &t;
+        UAOT_ADD_BROADCAST_LOOP(uaot_add_lut_one, tp);
+    }
+    return UAOT_OK;
+}
+
+uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL) {
+        return UAOT_ERR_ARG;
     }
     if (!p->broadcast) {
         for (int32_t i = 0; i < p->size; ++i) {
@@ -136,11 +118,6 @@ uaot_status_t uaot_add_s8_tab(const uaot_add_params_t *p, const int8_t *in1, con
         UAOT_ADD_BROADCAST_LOOP(uaot_add_one_s8, p);
     }
     return UAOT_OK;
-}
-
-uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
-{
-    return uaot_add_s8_tab(p, in1, in2, out, NULL);
 }
 
 uaot_status_t uaot_add_f32(const uaot_add_params_t *p, const float *in1, const float *in2, float *out)

@@ -24,17 +24,13 @@ typedef struct {
     float act_min_f, act_max_f;
 } uaot_add_params_t;
 
-/* int8 from this many output elements on: the table path (crt/kernels/add.c), whose two 256-entry
- * rescale tables live in UAOT_ADD_S8_SCRATCH bytes of caller scratch (4-aligned; the planner's) */
-#define UAOT_ADD_TABLE_MIN 512
-#define UAOT_ADD_S8_SCRATCH 2068
-
-/* per-element rescaling, no scratch */
+/* per-element rescaling (TFLite's reference arithmetic) */
 uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out);
-/* scratch: UAOT_ADD_S8_SCRATCH bytes, 4-aligned, or NULL (= uaot_add_s8); the table path runs when
- * p->size >= UAOT_ADD_TABLE_MIN and its exactness conditions hold */
-uaot_status_t uaot_add_s8_tab(const uaot_add_params_t *p, const int8_t *in1, const int8_t *in2, int8_t *out,
-                              uint8_t *scratch);
+/* the same result through the generator's two 256-entry rescale tables (tables[0..255]: input 1,
+ * tables[256..511]: input 2, const, in flash; built by codegen/ops/add.py add_table_s8 only when
+ * they are exact): two table loads, SMMULR and one rounding shift per element */
+uaot_status_t uaot_add_s8_lut(const uaot_add_params_t *p, const int32_t *tables, const int8_t *in1,
+                              const int8_t *in2, int8_t *out);
 uaot_status_t uaot_add_f32(const uaot_add_params_t *p, const float *in1, const float *in2, float *out);
 
 #endif

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from microaot.codegen.ops import InPlace, Lowering, LoweringContext, register
 from microaot.codegen.ops._common import (
     act_range_f32,
@@ -10,12 +12,14 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.codegen.ops._tflm_math import mbqm, wrap32
 from microaot.ir.graph import Graph, Operator
 from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
 
 MAX_DIMS = 6
-ADD_TABLE_MIN = 512  # UAOT_ADD_TABLE_MIN (crt/include/microaot/kernels/add.h)
-ADD_S8_SCRATCH = 2068  # UAOT_ADD_S8_SCRATCH: the two 256-entry int32 rescale tables + 5 words
+# int8 ADDs from this many output elements on get the two rescale tables (2 KiB of flash) of
+# uaot_add_s8_lut; smaller ones use the per-element uaot_add_s8
+ADD_TABLE_MIN = 512
 
 
 def broadcast_fields(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...],
@@ -55,13 +59,24 @@ def add_inplace(graph: Graph, op: Operator) -> list[InPlace]:
     return out
 
 
-def add_scratch(graph: Graph, op: Operator) -> int:
-    """int8 from ADD_TABLE_MIN output elements on: the rescale tables of the table path."""
-    y = graph.tensors[op.outputs[0]]
-    return ADD_S8_SCRATCH if y.dtype == "int8" and y.num_elements >= ADD_TABLE_MIN else 0
+def add_table_s8(f: dict[str, int]) -> list[int] | None:
+    """The 512 int32 entries of ``uaot_add_s8_lut`` (crt/kernels/add.c): per input k and int8 value v,
+    ``2 * MBQM_lt1((v + offset_k) << left_shift, mult_k, shift_k)`` (TFLM's own per-input rescaling),
+    or None when the table form is not exact for these parameters (|t1| + |t2| >= 2^30, output shift
+    outside [-22, -1], left_shift outside [0, 21], or an output offset outside int8)."""
+    if not (1 <= -f["output_shift"] <= 22 and 0 <= f["left_shift"] <= 21 and f["output_mult"] >= 0
+            and -128 <= f["output_offset"] <= 127):
+        return None
+    tabs = []
+    for k in (1, 2):
+        off, m, sh = f[f"input{k}_offset"], f[f"input{k}_mult"], f[f"input{k}_shift"]
+        tabs.append([2 * mbqm(wrap32((off + v) << f["left_shift"]), m, sh) for v in range(-128, 128)])
+    if max(map(abs, tabs[0])) + max(map(abs, tabs[1])) >= 1 << 30:
+        return None
+    return tabs[0] + tabs[1]
 
 
-@register("ADD", inplace=add_inplace, scratch=add_scratch)
+@register("ADD", inplace=add_inplace)
 def lower_add(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))
@@ -91,7 +106,9 @@ def lower_add(ctx: LoweringContext) -> Lowering:
         output_mult=mo, output_shift=sho, act_min=lo, act_max=hi, act_min_f=0.0, act_max_f=0.0,
     )
     p = ctx.params("uaot_add_params_t", fields)
-    if ctx.scratch_ptr is not None:
-        return Lowering(families=("add",), call=f"uaot_add_s8_tab({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
-                                                 f"{ctx.out_ptr(0)}, {ctx.scratch_ptr})")
+    table = add_table_s8(fields) if y.num_elements >= ADD_TABLE_MIN else None  # type: ignore[arg-type]
+    if table is not None:
+        t = ctx.const_array("add_tab", "int32_t", np.array(table, dtype=np.int32))
+        return Lowering(families=("add",), call=f"uaot_add_s8_lut({p}, {t}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
+                                                 f"{ctx.out_ptr(0)})")
     return Lowering(families=("add",), call=f"uaot_add_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
