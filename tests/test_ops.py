@@ -574,3 +574,37 @@ def test_int8_add_kernel_choice(case: str, kernel: str, tables: int, tmp_path: P
     assert src.count("static const int32_t") == tables
     assert r.weight_bytes == 2048 * tables
     assert r.plan.scratch == {} or not any(r.plan.scratch.values())
+
+
+ASM_OPT_LEVELS = ("-O0", "-Og", "-O2", "-O3", "-Os")
+
+
+def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp_path: Path) -> None:
+    """The inline-asm kernels (and every file including microaot/simd.h) must build in a user's debug or
+    size build too: gcc reports 'impossible constraints' when an asm needs more registers than are left,
+    and a frame pointer (-fno-omit-frame-pointer: r7 reserved on Thumb) leaves one fewer."""
+    import shutil
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from microaot.paths import crt_root
+
+    cc = "arm-none-eabi-gcc"
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    srcs = [p for p in sorted((crt_root() / "kernels").glob("*.c")) if "__asm__" in p.read_text()]
+    assert {p.stem for p in srcs} >= {"conv_fast", "dw_fast", "fc_fast"}
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    jobs = [(src, opt, fp) for src in srcs for opt in ASM_OPT_LEVELS for fp in ((), ("-fno-omit-frame-pointer",))]
+
+    def build(job: tuple[Path, str, tuple[str, ...]]) -> str | None:
+        src, opt, fp = job
+        obj = tmp_path / f"{src.stem}{opt}{len(fp)}.o"
+        proc = subprocess.run([cc, *cpu, opt, *fp, "-std=c99", "-Wall", "-Wextra", "-Werror",
+                               f"-I{crt_root() / 'include'}", "-c", str(src), "-o", str(obj)],
+                              capture_output=True, text=True, check=False)
+        return None if proc.returncode == 0 else f"{src.name} {opt} {' '.join(fp)}:\n{proc.stderr[-600:]}"
+
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        failures = [f for f in ex.map(build, jobs) if f]
+    assert not failures, "\n".join(failures)

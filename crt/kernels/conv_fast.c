@@ -745,17 +745,22 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
 
 /* The 9 taps of a 3x3 depthwise window for 4 channels (36 MACs): s walks the window (dx between
  * columns, prs between rows), wg the 4-channel weight pairs; a0..a3 accumulate. Used by the fused
- * requant path and by the accumulate-to-scratch path. */
+ * requant path and by the accumulate-to-scratch path. The row step dyx = prs - dx comes from memory
+ * (into v, free between taps): with it in a register the asm needs 12 of the 12 registers a
+ * frame-pointer build (r7 reserved) leaves, which gcc cannot allocate. */
+#define UAOT_DW_3X3_NEXT_ROW                                                                                   \
+    "ldr %[v], %[dyx]\n\t"                                                                                      \
+    "add %[s], %[s], %[v]\n\t"
 #define UAOT_DW_3X3_ASM                                                                                        \
     UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                               \
     "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
-    "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                  \
+    UAOT_DW_3X3_NEXT_ROW UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                          \
     "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
-    "add %[s], %[s], %[dyx]\n\t" UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                  \
+    UAOT_DW_3X3_NEXT_ROW UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                          \
     "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0), [wg] "+r"(wg), [v] "=&r"(v), \
       [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)                                                          \
-    : [dx] "r"(dx), [dyx] "r"(prs - dx)                                                                       \
+    : [dx] "r"(dx), [dyx] "m"(dyx)                                                                            \
     : "memory"
 #endif
 
@@ -783,6 +788,7 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
     const int32_t prs = pw * C;                                        /* padded row stride (bytes) */
     const int32_t dx = dil_w * C, sx = stride_w * C;
 #if UAOT_HAVE_DSP
+    const int32_t dyx = prs - dx; /* UAOT_DW_3X3_ASM's row step (a memory operand) */
     const int is3x3 = k_h == 3 && k_w == 3;
 #if defined(__OPTIMIZE__)
     /* 3x3, whole groups of 4 channels, rq table, full int8 range: requant folded into the channel loop */
@@ -853,7 +859,7 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
                     const int8_t *s0 = base + 4 * g;
 #if UAOT_HAVE_DSP
                     if (is3x3) {
-                        /* 36 MACs in 78 instructions */
+                        /* 36 MACs in 80 instructions */
                         uint32_t v, xa, wa, wb;
                         __asm__ volatile(UAOT_DW_3X3_ASM);
                     } else

@@ -51,20 +51,25 @@
     : "cc", "memory"
 #define UAOT_FC4_REGS8 [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0)
 #define UAOT_FC4_REGS16 [t0] "=&r"(t0), [t1] "=&r"(t1)
-/* requantization of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM):
+/* requantization of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM; UAOT_FC_RQ: via two
+ * LDRD into unpinned registers, since 4 pinned plus 6 free operands cannot be allocated in frame-pointer
+ * builds at -Os):
  * SMMLAR gives y + bias in one instruction (y = SMMULR(A << l1, m)), and the rounding term -(y < 0)
  * of uaot_rq_smmulr is taken from the sign of A: the generator emits this table only with m >= 0 and
  * r >= 1 on every row (m = 0 rows as {0, 1, 1, 1 + 2 * out_off}), where A < 0 and y = 0 give the same
  * (bias - 1) >> r = (bias) >> r, and otherwise sign(y) = sign(A). 7 instructions per output. */
 #define UAOT_FC_RQX(A, Q, YO, M, L1, R, B)                                                                     \
-    "ldmia " Q "!, {" M ", " L1 ", " R ", " B "}\n\t"                                                             \
+    "ldmia " Q "!, {" M ", " L1 ", " R ", " B "}\n\t" UAOT_FC_RQY(A, YO, M, L1, R, B)
+#define UAOT_FC_RQY(A, YO, M, L1, R, B)                                                                        \
     "lsl " A ", " A ", " L1 "\n\t"                                                                               \
     "smmlar " M ", " A ", " M ", " B "\n\t"                                                                       \
     "add " M ", " M ", " A ", asr #31\n\t"                                                                        \
     "asr " M ", " M ", " R "\n\t"                                                                                 \
     "ssat " M ", #8, " M "\n\t"                                                                                   \
     "strb " M ", [" YO "], #1\n\t"
-#define UAOT_FC_RQ(A) UAOT_FC_RQX(A, "%[q]", "%[yo]", "%[m]", "%[l1]", "%[r]", "%[bias]")
+#define UAOT_FC_RQ(A)                                                                                          \
+    "ldrd %[m], %[l1], [%[q]], #8\n\t"                                                                          \
+    "ldrd %[r], %[bias], [%[q]], #8\n\t" UAOT_FC_RQY(A, "%[yo]", "%[m]", "%[l1]", "%[r]", "%[bias]")
 /* All 4-row blocks in one asm (rq, full int8 range, no partial input group): per block the bias via
  * LDM, the groups, the 4 outputs requantized; the block state lives in st[] (bias, rq row, output,
  * input begin / end, groups % 4, output end). The groups 4 per iteration, a remainder entering the
@@ -307,11 +312,8 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             }
 #if UAOT_FC_ASM
             if (rq_full) {
-                /* 4 rows requantized in one asm, each rq row in one LDM (fixed ascending registers) */
-                register int32_t m __asm__("r4");
-                register int32_t l1 __asm__("r5");
-                register int32_t r __asm__("r6");
-                register int32_t rb __asm__("r8");
+                /* 4 rows requantized in one asm, each rq row in two LDRD */
+                int32_t m, l1, r, rb;
                 const int32_t *q = p->rq + 4 * o;
                 int8_t *yo = y + o;
                 __asm__ volatile(UAOT_FC_RQ("%[a0]") UAOT_FC_RQ("%[a1]") UAOT_FC_RQ("%[a2]") UAOT_FC_RQ("%[a3]")
