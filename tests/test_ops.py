@@ -608,3 +608,40 @@ def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp
     with ThreadPoolExecutor(max_workers=4) as ex:
         failures = [f for f in ex.map(build, jobs) if f]
     assert not failures, "\n".join(failures)
+
+
+def test_equal_generated_tables_are_shared(tmp_path: Path) -> None:
+    """Two ADDs with the same quantization need the same 2,048 B rescale table, two LOGISTICs on the same
+    input the same 256 B lookup table: each is emitted once; outputs still match TFLM."""
+    from microaot.compiler import compile_model
+
+    q_in, q_mid, q_out = mg.ActQ(0.05, 3), mg.ActQ(0.1, -2), mg.FIXED_OUTPUT_Q["LOGISTIC"]
+    mb = mg.ModelBuilder()
+    shape = (1, 16, 16, 4)
+    x = mb.add_input("x", shape, "int8", quant=q_in.quant)
+    ys = []
+    for k in range(2):
+        t = mb.add_tensor(f"t{k}", shape, "int8", quant=q_mid.quant)
+        mb.add_operator("ADD", [x, x], [t], mg.AddOptions("NONE"))
+        y = mb.add_tensor(f"y{k}", shape, "int8", quant=q_out.quant)
+        mb.add_operator("LOGISTIC", [t], [y], None)
+        ys.append(y)
+    mb.set_outputs(ys)
+    p = tmp_path / "m.tflite"
+    p.write_bytes(mb.to_bytes())
+    r = compile_model(p, tmp_path / "gen", target="generic")
+    src = r.sources[0].read_text()
+    assert src.count("static const int32_t") == 1 and src.count("static const int8_t") == 1
+    assert r.weight_bytes == 2048 + 256
+    assert src.count("uaot_add_s8_lut(") == 2
+    xin = np.resize(np.arange(-128, 128, dtype=np.int8), shape)
+    rng = np.random.default_rng(5)
+    sets = [[xin], [mg.random_input(rng, shape, "int8")]]
+    (built,) = compile_and_build([p], tmp_path / "build")
+    (ref,) = run_reference_many([p], [sets])
+    assert not isinstance(built, Exception) and not isinstance(ref, Exception)
+    for s_in, r_out in zip(sets, ref, strict=True):
+        ours = built.run(s_in)
+        assert len(ours) == 2
+        for a, b in zip(ours, r_out, strict=True):
+            assert np.array_equal(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))

@@ -72,6 +72,7 @@ class _Emitter:
         self.weight_bytes = 0
         self.const_names: dict[int, str] = {}
         self.sym_used: set[str] = set()
+        self.const_by_content: dict[tuple[str, str, bytes], str] = {}
 
     # ---- weights ---------------------------------------------------------------------------
     def _add_array(self, sym: str, ctype: str, values: np.ndarray) -> str:
@@ -102,7 +103,12 @@ class _Emitter:
         return self.const_names[tindex]
 
     def add_const(self, sym: str, ctype: str, values: np.ndarray) -> str:
-        return self._add_array(sym, ctype, values)
+        """A generated constant (lookup or rescale table, packed weights): an array equal to one already
+        emitted (same C type, same bytes) is shared, not emitted twice."""
+        key = (ctype, str(values.dtype), np.ascontiguousarray(values).tobytes())
+        if key not in self.const_by_content:
+            self.const_by_content[key] = self._add_array(sym, ctype, values)
+        return self.const_by_content[key]
 
     # ---- pointers ---------------------------------------------------------------------------
     def ptrs(self) -> dict[int, str]:
