@@ -37,6 +37,7 @@ class Spec:
     seeds: tuple[int, ...] = SEEDS
     exhaustive_int8: bool = False  # add an input set holding all 256 int8 values (needs 256 | size)
     float_ties: bool = False  # QUANTIZE: add inputs exactly on rounding ties
+    extreme_int8: bool = False  # add input sets of all -128 and all 127 (accumulator range limits)
 
 
 def _conv_specs() -> list[Spec]:
@@ -123,6 +124,29 @@ def _pool_specs() -> list[Spec]:
                             lambda r, kw=kw, op=op: mg.pool2d_model(r, op=op, dtype="float32", **kw),  # type: ignore[arg-type]
                             seeds=(0, 1)))
     return out
+
+
+def _avg_pool_specs() -> list[Spec]:
+    """int8 AVERAGE_POOL_2D: channel counts around its blocks of 16 channels (words of 4, 1..3 left over),
+    windows of more than 256 taps (int16 lane sums widened in chunks, also mid-row), and the clamped
+    and unclamped result paths; inputs include all -128 and all 127 (lane sums at their limits)."""
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("c1_f3s2_same", dict(input_shape=(1, 7, 7, 1), filter_hw=(3, 3), stride=(2, 2), padding="SAME")),
+        ("c5_f2s1_batch2", dict(input_shape=(2, 5, 6, 5), filter_hw=(2, 2))),
+        ("c11_f3s1_same_relu", dict(input_shape=(1, 6, 5, 11), filter_hw=(3, 3), padding="SAME", activation="RELU")),
+        ("c14_f3x2s2x1", dict(input_shape=(1, 7, 6, 14), filter_hw=(3, 2), stride=(2, 1))),
+        ("c28_f3s2_same_relu6", dict(input_shape=(1, 9, 8, 28), filter_hw=(3, 3), stride=(2, 2), padding="SAME",
+                                     activation="RELU6")),
+        ("c67_global_7x5", dict(input_shape=(1, 7, 5, 67), filter_hw=(7, 5))),
+        ("c16_global_16x16", dict(input_shape=(1, 16, 16, 16), filter_hw=(16, 16))),  # 256 taps
+        ("c19_global_20x20", dict(input_shape=(1, 20, 20, 19), filter_hw=(20, 20))),  # 400
+        ("c24_global_32x16_relu6", dict(input_shape=(1, 32, 16, 24), filter_hw=(32, 16), activation="RELU6")),
+        ("c20_f20s2_valid", dict(input_shape=(1, 20, 22, 20), filter_hw=(20, 20), stride=(2, 2))),
+        ("c36_f17s3_same", dict(input_shape=(1, 19, 18, 36), filter_hw=(17, 17), stride=(3, 3), padding="SAME")),
+    ]
+    return [Spec("AVERAGE_POOL_2D", n, "int8", lambda r, kw=kw: mg.pool2d_model(r, op="AVERAGE_POOL_2D", **kw),  # type: ignore[arg-type]
+                 seeds=(0, 1), extreme_int8=True)
+            for n, kw in cases]
 
 
 def _binary_specs() -> list[Spec]:
@@ -333,8 +357,8 @@ def _fuzz_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_conv_specs(), *_dw_specs(), *_fc_specs(), *_pool_specs(), *_binary_specs(),
-                     *_unary_specs(), *_quant_specs(), *_shape_specs(), *_fuzz_specs()]
+SPECS: list[Spec] = [*_conv_specs(), *_dw_specs(), *_fc_specs(), *_pool_specs(), *_avg_pool_specs(),
+                     *_binary_specs(), *_unary_specs(), *_quant_specs(), *_shape_specs(), *_fuzz_specs()]
 
 
 @dataclass
@@ -362,6 +386,10 @@ def _model_inputs(model: bytes, spec: Spec, rng: np.random.Generator) -> list[li
         all_values = np.arange(-128, 128, dtype=np.int8)
         sets.append([np.resize(all_values, s).astype(np.int8) if d == "int8" else mg.random_input(rng, s, d)
                      for s, d in zip(shapes, dtypes, strict=True)])
+    if spec.extreme_int8:
+        for v in (-128, 127):
+            sets.append([np.full(s, v, np.int8) if d == "int8" else mg.random_input(rng, s, d)
+                         for s, d in zip(shapes, dtypes, strict=True)])
     if spec.float_ties:
         q = sg.Tensors(sg.Outputs(0)).Quantization()
         scale = float(q.ScaleAsNumpy()[0])

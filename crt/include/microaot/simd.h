@@ -7,6 +7,8 @@
  *   uaot_sxtb16_r8(x)   = SXTB16 x, ROR #8:  bytes 1 and 3 sign-extended
  *   uaot_smlad(a,b,c)   = c + a.lo*b.lo + a.hi*b.hi        (signed 16-bit halves)
  *   uaot_smlabb(a,b,c)  = c + a.lo*b.lo;  uaot_smlatt(a,b,c) = c + a.hi*b.hi
+ *   uaot_sxtab16(a,x)   = SXTAB16 a, x:          a + uaot_sxtb16(x)    per 16-bit half, modulo 2^16
+ *   uaot_sxtab16_r8(a,x)= SXTAB16 a, x, ROR #8:  a + uaot_sxtb16_r8(x) per 16-bit half, modulo 2^16
  * The kernels keep sums far from int32 overflow (as the reference kernels do). */
 #ifndef MICROAOT_SIMD_H
 #define MICROAOT_SIMD_H
@@ -29,6 +31,18 @@ UAOT_INLINE uint32_t uaot_sxtb16_r8(uint32_t x)
 {
     uint32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+UAOT_INLINE uint32_t uaot_sxtab16(uint32_t a, uint32_t x)
+{
+    return (uint32_t)__sxtab16((int32_t)a, (int32_t)x);
+}
+
+UAOT_INLINE uint32_t uaot_sxtab16_r8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
     return r;
 }
 
@@ -59,6 +73,18 @@ UAOT_INLINE uint32_t uaot_sxtb16(uint32_t x)
 UAOT_INLINE uint32_t uaot_sxtb16_r8(uint32_t x)
 {
     return uaot_sxtb16((x >> 8) | (x << 24));
+}
+
+UAOT_INLINE uint32_t uaot_sxtab16(uint32_t a, uint32_t x)
+{
+    const uint32_t lo = (a + (uint32_t)(int32_t)(int8_t)(x & 0xFFu)) & 0xFFFFu;
+    const uint32_t hi = ((a >> 16) + (uint32_t)(int32_t)(int8_t)((x >> 16) & 0xFFu)) << 16;
+    return lo | hi;
+}
+
+UAOT_INLINE uint32_t uaot_sxtab16_r8(uint32_t a, uint32_t x)
+{
+    return uaot_sxtab16(a, (x >> 8) | (x << 24));
 }
 
 UAOT_INLINE int32_t uaot_lo16(uint32_t a)
