@@ -100,9 +100,11 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     lo, hi = act_range_s8(ctx, act, s_out, zp_out)
     knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
     algo = knobs.get("algo", "direct")
-    if algo == "pair":  # in place: ops/dw_fast.py sets dw_pair_mode (1: rows top down, 2: bottom up)
+    if algo == "pair":  # in place (ctx.inplace rows_fwd / rows_bwd): the kernel runs the placement itself
         return lower_pair(ctx, g, wd.reshape(-1, oc), fb, rows, mults, shifts, zp_in, zp_out, lo, hi,
-                          int(knobs["cols"]), int(getattr(ctx, "dw_pair_mode", 0)))
+                          int(knobs["cols"]))
+    if ctx.inplace is not None:  # conv_inplace.py runs every other kernel row by row
+        raise ctx.unsupported(f"internal: {ctx.inplace!r} reached the out-of-place lowering")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     p = ctx.params("uaot_conv_s8_params_t", {
