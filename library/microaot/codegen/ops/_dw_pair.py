@@ -112,7 +112,7 @@ def lower_pair(ctx: LoweringContext, g: dict[str, Any], taps: np.ndarray, fb: np
     if ctx.inplace not in PAIR_MODES:
         raise ctx.unsupported(f"internal: the pair kernel has no in-place variant {ctx.inplace!r}")
     mode = PAIR_MODES[ctx.inplace]
-    fast = fast_requant_ok(fb, rows, mults, shifts) and all(m >= 0 for m in mults)
+    fast = fast_requant_ok(fb, rows, mults, shifts)  # m > 0 on every live channel
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi, "bias": "NULL",
         **({"mult": "NULL", "shift": "NULL"} if fast else
