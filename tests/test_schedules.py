@@ -265,6 +265,35 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
     assert space.default_schedule(kws, fc, "cortex-m4") == simd4  # at the end: far below the peak
 
 
+def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
+    """plan_schedules on CONV 3x3 8->8 -> CONV 3x3 8->8 -> FC 288->10 (6x6x8 activations of 288 B, Kp 72):
+    the peak (864 B) is at the FC (288 B input + its 576 B int16 copy) and conv 1 (in place): both go
+    lean at once (720 B: conv 0's cols=3 scratch, 432 B, is the peak now), then conv 0 (672 B). With
+    conv 1 pinned to cols=3, making conv 0 lean as well does not shrink the workspace (816 B): it keeps
+    cols=3. Bit-exact on the host either way."""
+    from microaot.compiler import plan_schedules
+    from microaot.hostbuild import build_model_shared_lib
+    from test_tune_run import two_conv_fc_model
+
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(two_conv_fc_model())
+    g = load_tflite(path)
+    cols2 = {"algo": "gemm", "cols": 2, "w16": False}
+    plan, sched = plan_schedules(g, "cortex-m4")
+    assert sched == {0: cols2, 1: cols2, 2: {"algo": "simd4", "w16": False, "x8": True}}
+    assert plan.workspace_size == 672 and plan.scratch == {0: 384, 1: 384} and set(plan.inplace_ops) == {1}
+    assert plan_schedules(g, "cortex-m4", {2: {"x8": False}})[0].workspace_size == 864  # the FC copy: peak
+    plan, sched = plan_schedules(g, "cortex-m4", {1: {"cols": 3}})
+    assert sched == {1: {"cols": 3}, 2: {"algo": "simd4", "w16": False, "x8": True}} and plan.workspace_size == 816
+    xs = [np.random.default_rng(s).integers(-128, 128, size=(1, 6, 6, 8), dtype=np.int8) for s in range(3)]
+    ref = run_reference(path, [[x] for x in xs])
+    for tag, pinned in (("d", None), ("p", {1: {"cols": 3}})):
+        r = compile_model(path, tmp_path / tag, target="cortex-m4", schedules=pinned)
+        assert r.workspace_size == (672 if pinned is None else 816)
+        lib = build_model_shared_lib(r, tmp_path / tag)
+        assert _same([run_compiled(r, lib, [x]) for x in xs], ref), tag
+
+
 def test_scratch_follows_the_schedule(tmp_path: Path) -> None:
     path = mlperf_model("ic")
     g = load_tflite(path)
