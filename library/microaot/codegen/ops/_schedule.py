@@ -12,7 +12,7 @@ unknown knobs or illegal values rejected, and knobs that do not apply to the cho
 
 ``lean`` (optional) gives, from an operator's default knobs, the knobs of a variant that needs less
 scratch (slower), or None. ``lean_schedule`` is what the compiler's memory-aware pass
-(``compiler.plan_schedules``) tries for an operator on its default whose scratch tops the workspace.
+(``compiler.plan_schedules``) tries for an operator on its default that runs at the workspace peak.
 """
 
 from __future__ import annotations

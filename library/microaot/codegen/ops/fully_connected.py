@@ -120,7 +120,7 @@ def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def fc_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """x8: no scratch instead of the 2·Kp-byte int16 copy (~10 % more instructions); taken by
-    ``compiler.plan_schedules`` when that copy tops the workspace (e.g. the autoencoder's layers)."""
+    ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it (e.g. the autoencoder)."""
     if knobs.get("algo") != "simd4" or knobs.get("x8"):
         return None
     return {**knobs, "x8": True}
