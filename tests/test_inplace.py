@@ -17,6 +17,7 @@ import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
 from microaot.compiler import compile_model
+from microaot.frontend.tflite import load_tflite
 from microaot.hostbuild import build_model_shared_lib, run_compiled
 from microaot.paths import shared_models_dir
 from microaot.reference import run_reference
@@ -171,13 +172,23 @@ def test_mlperf_cortex_m4_schedules_in_place_bit_exact(tmp_path: Path, key: str)
         assert r.plan.inplace_ops
 
 
-def test_memory_aware_gemm_cols_at_the_peak(tmp_path: Path) -> None:
-    """compiler._narrow_peak_gemm: a default cols=3 gemm whose scratch tops the workspace drops to cols=2
-    (4·Kp instead of 6·Kp bytes) when that shrinks the workspace; an explicit schedule is left alone.
-    (A single conv: its input and output are caller buffers, the workspace is its scratch alone.)"""
+def test_lean_gemm_cols_at_the_peak(tmp_path: Path) -> None:
+    """compiler.plan_schedules: a conv on its default gemm cols=3 whose scratch is the workspace peak gets
+    its lean alternative cols=2 (4·Kp instead of 6·Kp bytes) when that shrinks the workspace; an explicit
+    schedule is left alone. (A single conv: its input and output are caller buffers, the workspace is its
+    scratch alone; Kp = 3·3·16 = 144.)"""
+    from microaot.codegen.ops._schedule import lean_schedule
+    from microaot.compiler import plan_schedules
+
     path = tmp_path / "conv.tflite"
     path.write_bytes(mg.conv2d_model(np.random.default_rng(5), input_shape=(1, 8, 8, 16), filters=8,
                                      kernel=(3, 3)))
+    g = load_tflite(path)
+    cols2 = {"algo": "gemm", "cols": 2, "w16": False}
+    assert lean_schedule(g, g.operators[0], "cortex-m4") == cols2
+    assert lean_schedule(g, g.operators[0], "generic") is None
+    plan, sched = plan_schedules(g, "cortex-m4")
+    assert sched == {0: cols2} and plan.workspace_size == 4 * 144 and plan.scratch == {0: 0}
     r = compile_model(path, tmp_path / "d", target="cortex-m4")
     assert r.workspace_size == 4 * 144, r.workspace_size
     assert "uaot_conv2d_s8_gemm_c2(" in r.sources[0].read_text()

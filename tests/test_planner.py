@@ -342,14 +342,3 @@ def test_scratch_does_not_overlap_inplace_pair() -> None:
     assert p.inplace_ops[1].delta >= 32
     assert p.workspace_size == 512 + 32 + 64
 
-
-@pytest.mark.parametrize("key", list(MLPERF_MODELS))
-def test_activation_live_bytes_is_the_planners_liveness(key: str) -> None:
-    """passes.views.activation_live_bytes (used by the FULLY_CONNECTED x8 default) = the planner's
-    per-step live bytes without scratch, in-place or reordering."""
-    from microaot.passes.views import activation_live_bytes
-
-    g = load_tflite(mlperf_model(key))
-    p = plan_memory(g, views=view_ops(g), scratch={}, inplace=[], reorder=False)
-    live = activation_live_bytes(g)
-    assert live == p.live_bytes and max(live) == p.liveness_bound

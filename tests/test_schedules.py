@@ -182,7 +182,7 @@ def test_constant_channels_keep_the_rq_table(models: Any, tmp_path: Path) -> Non
     w = g.tensors[g.operators[0].inputs[1]]
     assert min(w.quant.scale) < 1e-7  # the pruned-channel pathology the case stands for
     # cols=3 explicitly: alone in its model, the conv's scratch is the whole workspace, so the default
-    # would narrow it to cols=2 (compiler._narrow_peak_gemm)
+    # would be its lean alternative cols=2 (compiler.plan_schedules)
     src = compile_model(path, tmp_path, target="cortex-m4", schedules={0: {"cols": 3}}).sources[0].read_text()
     assert "_op0_rq[" in src and "uaot_conv2d_s8_gemm_c3(" in src
     assert src.count("(-2147483647 - 1)") == 1  # the bias mark of the constant pair (2, 3)
@@ -221,23 +221,77 @@ def test_signature_is_stable_and_name_free() -> None:
     assert space.op_space(g, g.operators[9], "cortex-m4") == {}  # AVERAGE_POOL_2D: nothing to tune
 
 
-def test_fc_x8_default_is_memory_aware(tmp_path: Path) -> None:
-    """simd4 expands the input row to int16 in scratch unless that copy would raise the workspace
-    peak; then the default is x8 (no scratch). AD: 640-128-128-128-128-8-128-...-640, activation peak
-    2 x 128 B: only the 8-input layer (op 5, 16 B copy) expands; workspace = the 2 live activations."""
+def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
+    """compiler.plan_schedules: FULLY_CONNECTED's registry default on DSP targets is simd4 x8=False (the
+    input row copied to int16 in 2·Kp bytes of scratch), its lean alternative x8 (no scratch). Operators on
+    their default whose step is at the workspace peak get the lean alternative when re-planning shrinks
+    the workspace. AD: 640-128-128-128-128-8-128-128-128-128-640, inputs/outputs in the caller's buffers:
+    op 0's 1280 B copy is the peak (1408 B), then the 128-input layers' 256 B copies (512 B, then 384 B);
+    the 8-input layer (op 5, 16 B copy) stays under the 2 x 128 B of activations: workspace 256 B."""
+    from microaot.codegen.ops._schedule import lean_schedule
+    from microaot.compiler import plan_schedules
+    from microaot.tune.tuner import build_groups
+
     ad = load_tflite(mlperf_model("ad"))
+    simd4, x8 = {"algo": "simd4", "w16": False, "x8": False}, {"algo": "simd4", "w16": False, "x8": True}
     for op in ad.operators:
-        assert space.default_schedule(ad, op, "cortex-m4") == {"algo": "simd4", "w16": False, "x8": op.index != 5}
+        assert space.canonical_schedule(ad, op, "cortex-m4", {}) == simd4  # the registry default
+        assert lean_schedule(ad, op, "cortex-m4") == x8
+        assert lean_schedule(ad, op, "generic") is None  # direct: nothing leaner
+    plan, sched = plan_schedules(ad, "cortex-m4")
+    assert sched == {i: x8 for i in range(10) if i != 5}
+    assert plan.workspace_size == 256 and plan.scratch == {5: 144}
     r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4")
-    assert set(r.plan.scratch) == {5} and r.workspace_size == 256
-    assert "uaot_fully_connected_s8_simd4_x8(" in r.sources[0].read_text()
+    src = r.sources[0].read_text()
+    assert r.workspace_size == 256 and r.plan.scratch == {5: 144}
+    assert src.count("uaot_fully_connected_s8_simd4_x8(") == 9 and src.count("uaot_fully_connected_s8_simd4(") == 1
+    # what the tuner and m4run measure as the default is what that build runs
+    defaults = space.default_schedules(ad, "cortex-m4")
+    assert defaults == {i: sched.get(i, simd4) for i in range(10)}
+    assert space.default_schedule(ad, ad.operators[5], "cortex-m4") == simd4
+    assert space.candidates(ad, ad.operators[0], "cortex-m4")[0] == x8
+    assert space.candidates(ad, ad.operators[0], "cortex-m4", simd4)[0] == simd4
+    for g in build_groups(ad, "cortex-m4", 4).values():
+        assert g.default == defaults[g.op_indices[0]], g.op_indices
+    # an explicit schedule is left alone; op 0's copy is then the peak (1280 + 128 B) and every other
+    # layer's copy fits under it: all keep the faster default
+    plan, sched = plan_schedules(ad, "cortex-m4", {0: {"x8": False}})
+    assert sched == {0: {"x8": False}} and plan.workspace_size == 1408 and set(plan.scratch) == set(range(10))
+    r16 = compile_model(mlperf_model("ad"), tmp_path / "ad16", target="cortex-m4", schedules={0: {"x8": False}})
+    assert r16.workspace_size == 1408 and "uaot_fully_connected_s8_simd4_x8(" not in r16.sources[0].read_text()
+    assert plan_schedules(ad, "generic")[1] == {}
     kws = load_tflite(mlperf_model("kws"))
     fc = next(op for op in kws.operators if op.opcode == "FULLY_CONNECTED")
-    assert space.default_schedule(kws, fc, "cortex-m4")["x8"] is False  # at the end: far below the peak
-    # the expanded variant stays available (tuner / override) and needs UAOT_FC_SIMD_SCRATCH = 2 * Kp
-    r = compile_model(mlperf_model("ad"), tmp_path / "ad16", target="cortex-m4",
-                      schedules={0: {"algo": "simd4", "x8": False}})
-    assert 0 in r.plan.scratch and r.workspace_size >= 2 * 640
+    assert space.default_schedule(kws, fc, "cortex-m4") == simd4  # at the end: far below the peak
+
+
+def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
+    """plan_schedules on CONV 3x3 8->8 -> CONV 3x3 8->8 -> FC 288->10 (6x6x8 activations of 288 B, Kp 72):
+    the peak (864 B) is at the FC (288 B input + its 576 B int16 copy) and conv 1 (in place): both go
+    lean at once (720 B: conv 0's cols=3 scratch, 432 B, is the peak now), then conv 0 (672 B). With
+    conv 1 pinned to cols=3, making conv 0 lean as well does not shrink the workspace (816 B): it keeps
+    cols=3. Bit-exact on the host either way."""
+    from microaot.compiler import plan_schedules
+    from microaot.hostbuild import build_model_shared_lib
+    from test_tune_run import two_conv_fc_model
+
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(two_conv_fc_model())
+    g = load_tflite(path)
+    cols2 = {"algo": "gemm", "cols": 2, "w16": False}
+    plan, sched = plan_schedules(g, "cortex-m4")
+    assert sched == {0: cols2, 1: cols2, 2: {"algo": "simd4", "w16": False, "x8": True}}
+    assert plan.workspace_size == 672 and plan.scratch == {0: 384, 1: 384} and set(plan.inplace_ops) == {1}
+    assert plan_schedules(g, "cortex-m4", {2: {"x8": False}})[0].workspace_size == 864  # the FC copy: peak
+    plan, sched = plan_schedules(g, "cortex-m4", {1: {"cols": 3}})
+    assert sched == {1: {"cols": 3}, 2: {"algo": "simd4", "w16": False, "x8": True}} and plan.workspace_size == 816
+    xs = [np.random.default_rng(s).integers(-128, 128, size=(1, 6, 6, 8), dtype=np.int8) for s in range(3)]
+    ref = run_reference(path, [[x] for x in xs])
+    for tag, pinned in (("d", None), ("p", {1: {"cols": 3}})):
+        r = compile_model(path, tmp_path / tag, target="cortex-m4", schedules=pinned)
+        assert r.workspace_size == (672 if pinned is None else 816)
+        lib = build_model_shared_lib(r, tmp_path / tag)
+        assert _same([run_compiled(r, lib, [x]) for x in xs], ref), tag
 
 
 def test_scratch_follows_the_schedule(tmp_path: Path) -> None:

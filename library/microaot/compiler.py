@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,30 +57,75 @@ def _plan(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]]) -> 
                        inplace=inplace_options(graph), reorder=True)
 
 
-def _narrow_peak_gemm(graph: Graph, target: str, sched: dict[int, dict[str, Any]],
-                      plan: MemoryPlan) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
-    """Memory-aware default of the CONV_2D gemm: cols=3 needs 6·Kp bytes of scratch, cols=2 4·Kp (but
-    requantizes in C: ~15 % more instructions on that op). A conv left on its default cols=3 (no
-    tuning-log entry, no explicit schedule) whose scratch reaches the top of the workspace is re-planned
-    with cols=2, kept when the workspace shrinks (e.g. a single-conv model, whose workspace is that
-    scratch; none of the four MLPerf models has its peak at a conv's scratch)."""
-    from microaot.codegen.ops._schedule import resolve
-
+def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], plan: MemoryPlan,
+             ops: Iterable[int]) -> list[int]:
+    """Those of ``ops`` with scratch whose step reaches the top of the workspace (within the alignment):
+    the highest byte of the buffers live while it runs, its scratch included."""
     req = scratch_requests(graph, target, sched)
-    for op in graph.operators:
-        if op.opcode != "CONV_2D" or op.index in sched or op.index not in plan.scratch:
+    out = []
+    for i in ops:
+        if i not in plan.scratch or req.get(i, 0) <= 0:
             continue
-        k = resolve(graph, op, target, {})
-        if k.get("algo") != "gemm" or k.get("cols") != 3:
-            continue
-        if plan.scratch[op.index] + req.get(op.index, 0) + ALIGN <= plan.workspace_size:
-            continue  # its scratch is below the peak
-        trial = {**sched, op.index: {"cols": 2}}
+        s = plan.step_of(i)
+        top = 0
+        for b in plan.buffers:
+            if b.offset < 0 or not b.first <= s <= b.last:
+                continue
+            spans = [hi for _, hi, f, last in b.spans if f <= s <= last] if b.spans else [b.size]
+            top = max([top, *(b.offset + hi for hi in spans)])
+        if top + ALIGN > plan.workspace_size:
+            out.append(i)
+    return out
+
+
+def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[str, Any]] | None = None,
+                   ) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
+    """Memory plan and schedules of a build: ``schedules`` (tuning log / explicit, kept as they are) plus
+    the memory-aware defaults. An operator on its default schedule whose space has a lean alternative
+    (``_schedule.lean_schedule``: less scratch, slower; FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm
+    ``cols=2``) and that runs at the peak of the planned workspace (the buffers live during its step,
+    its scratch included, reach the top) gets that alternative when re-planning shows the workspace
+    shrinks: first every such operator at once (layers of one size that each reach the same peak), else
+    one at a time; repeated while the workspace shrinks. Then each lean operator whose default does not
+    raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
+    with the lean choices added (docs/internals.md, "Schedule knobs")."""
+    from microaot.codegen.ops._schedule import lean_schedule
+
+    sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
+    plan = _plan(graph, target, sched)
+    leans = {op.index: k for op in graph.operators
+             if op.index not in sched and (k := lean_schedule(graph, op, target)) is not None}
+    chosen: list[int] = []
+    while True:
+        top = _at_peak(graph, target, sched, plan, (i for i in leans if i not in sched))
+        if not top:
+            break
+        for group in [top] + ([[i] for i in top] if len(top) > 1 else []):
+            trial = {**sched, **{i: dict(leans[i]) for i in group}}
+            p2 = _plan(graph, target, trial)
+            if p2.workspace_size < plan.workspace_size:
+                plan, sched = p2, trial
+                chosen += group
+                break
+        else:
+            break
+    for i in chosen:  # give back what the final workspace does not need
+        trial = {k: v for k, v in sched.items() if k != i}
         p2 = _plan(graph, target, trial)
-        if p2.workspace_size < plan.workspace_size:
+        if p2.workspace_size <= plan.workspace_size:
             plan, sched = p2, trial
-            req = scratch_requests(graph, target, sched)
     return plan, sched
+
+
+def default_schedules(graph: Graph, target: str) -> dict[int, dict[str, Any]]:
+    """``{op_index: knobs}``: the resolved schedule of every operator with a knob space in a build without
+    tuning log or explicit schedules (``plan_schedules``' memory-aware choices included); what the tuner
+    and ``testing.m4run`` measure as "default"."""
+    from microaot.codegen.ops._schedule import get_space, resolve
+
+    _, sched = plan_schedules(graph, target)
+    return {op.index: resolve(graph, op, target, sched.get(op.index)) for op in graph.operators
+            if get_space(op.opcode) is not None}
 
 
 def compile_model(
@@ -116,8 +161,7 @@ def compile_model(
     for k, v in (schedules or {}).items():
         sched[int(k)] = dict(v)
     # after the schedules: the scratch a kernel variant needs depends on its knobs
-    plan = _plan(graph, target, sched)
-    plan, sched = _narrow_peak_gemm(graph, target, sched, plan)
+    plan, sched = plan_schedules(graph, target, sched)
     workspace_size = max(plan.workspace_size, ALIGN)
     emitted = emit_model(graph, plan, name=name, model_hash=model_hash, model_file=model_path.name,
                          workspace_size=workspace_size, weight_section=weight_section, target=target,

@@ -241,7 +241,8 @@ def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str 
             return best_per_op(model, target=target, build_dir=tmp, seed=seed)
     g = load_tflite(model)
     bd = Path(build_dir)
-    cands = {op.index: space.candidates(g, op, target) for op in g.operators}
+    defaults = space.default_schedules(g, target)  # k = 0: what compile_model builds without schedules
+    cands = {op.index: space.candidates(g, op, target, defaults.get(op.index)) for op in g.operators}
     n = max((len(c) for c in cands.values()), default=1)
     best: dict[int, tuple[int, dict[str, Any]]] = {}
     default: dict[str, Any] = {}

@@ -2,14 +2,20 @@
 
     op_space(graph, op, target) -> {knob: [legal values]}   ({} = nothing to tune)
     default_schedule(graph, op, target) -> {knob: value}     (what a build uses without a log)
+    default_schedules(graph, target) -> {op_index: knobs}    (the same for every operator, one plan)
     op_signature(graph, op) -> str                           (stable key of the tuning log)
-    candidates(graph, op, target) -> [knobs, ...]            (distinct variants, default first)
+    candidates(graph, op, target[, default]) -> [knobs, ...] (distinct variants, default first)
     canonical_schedule(graph, op, target, knobs) -> knobs    (drops knobs the variant ignores)
 
 The spaces are defined next to the lowerings (``microaot.codegen.ops.<family>`` registering through
 ``microaot.codegen.ops._schedule``); a schedule is passed to ``compile_model(schedules={op_index:
 knobs})`` or comes from the tuning log. Every schedule in the space is bit-exact with TFLM; they
 differ only in speed, flash (e.g. ``w16`` doubles the weight bytes) and scratch RAM.
+
+The default of an operator is model-wide: the space's default, or its lean alternative (less scratch)
+where the compiler's memory-aware pass takes it (``microaot.compiler.plan_schedules``), e.g. the
+autoencoder's FULLY_CONNECTED layers on ``x8``. ``default_schedule(s)`` plan the model to find out;
+for many operators call ``default_schedules`` once and pass each one to ``candidates``.
 """
 
 from __future__ import annotations
@@ -34,9 +40,20 @@ def op_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     return {k: list(v) for k, v in d.space(graph, op, target).items()}
 
 
+def default_schedules(graph: Graph, target: str) -> dict[int, dict[str, Any]]:
+    """``{op_index: knobs}`` for every operator with a knob space: what ``compile_model`` builds without
+    tuning log or override (``microaot.compiler.default_schedules``; plans the model once)."""
+    from microaot.compiler import default_schedules as build_defaults
+
+    return build_defaults(graph, target)
+
+
 def default_schedule(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """The schedule a build uses for ``op`` on ``target`` when no tuning log entry / override exists."""
-    return resolve(graph, op, target, None)
+    """The schedule a build uses for ``op`` on ``target`` when no tuning log entry / override exists
+    (``default_schedules(graph, target)[op.index]``: plans the model)."""
+    if get_space(op.opcode) is None:
+        return {}
+    return default_schedules(graph, target)[op.index]
 
 
 def canonical_schedule(graph: Graph, op: Operator, target: str, knobs: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,12 +63,16 @@ def canonical_schedule(graph: Graph, op: Operator, target: str, knobs: Mapping[s
     return resolve(graph, op, target, knobs)
 
 
-def candidates(graph: Graph, op: Operator, target: str) -> list[dict[str, Any]]:
-    """All distinct (canonical) schedules of ``op`` on ``target``, the default first."""
+def candidates(graph: Graph, op: Operator, target: str,
+               default: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """All distinct (canonical) schedules of ``op`` on ``target``, the default first (``default``:
+    ``default_schedules(graph, target)[op.index]``, computed when not given)."""
     space = op_space(graph, op, target)
-    default = default_schedule(graph, op, target)
-    out: list[dict[str, Any]] = [default]
-    seen = {json.dumps(default, sort_keys=True)}
+    if not space:
+        return [{}]
+    d = dict(default) if default is not None else default_schedule(graph, op, target)
+    out: list[dict[str, Any]] = [d]
+    seen = {json.dumps(d, sort_keys=True)}
     keys = sorted(space)
     for values in itertools.product(*(space[k] for k in keys)):
         c = canonical_schedule(graph, op, target, dict(zip(keys, values, strict=True)))

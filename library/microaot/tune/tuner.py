@@ -264,6 +264,7 @@ def build_groups(graph: Graph, target: str, budget: int, *, strategy: str = "aut
     from microaot.tune import space as sp
 
     groups: dict[str, OpGroup] = {}
+    defaults = sp.default_schedules(graph, target)  # what batch 0 (no log) builds, memory-aware choices included
     for op in graph.operators:
         knob_space = sp.op_space(graph, op, target)
         if not knob_space or space_size(knob_space) <= 1:
@@ -272,8 +273,8 @@ def build_groups(graph: Graph, target: str, budget: int, *, strategy: str = "aut
         if sig in groups:
             groups[sig].op_indices.append(op.index)
             continue
-        default = sp.default_schedule(graph, op, target)
-        n_distinct = len(sp.candidates(graph, op, target)) if space_size(knob_space) <= 4096 else None
+        default = defaults[op.index]
+        n_distinct = len(sp.candidates(graph, op, target, default)) if space_size(knob_space) <= 4096 else None
         if n_distinct is not None and n_distinct <= 1:
             continue
 

@@ -10,7 +10,11 @@ import numpy as np
 
 from microaot.codegen.ops import Lowering, LoweringContext
 from microaot.codegen.ops._pack import fast_requant_ok, rq_table
+from microaot.codegen.ops._schedule import resolve
 from microaot.ir.graph import Graph, Operator
+
+# the in-place placement the pair kernel runs itself (its `mode` argument): 0 = out of place
+PAIR_MODES = {None: 0, "rows_fwd": 1, "rows_bwd": 2}
 
 
 def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -36,6 +40,12 @@ STRIP_BYTES = 4096
 
 def _dims(graph: Graph, op: Operator) -> tuple[int, int]:
     return int(graph.tensors[op.inputs[1]].shape[3]), int(graph.tensors[op.outputs[0]].shape[2])
+
+
+def runs_rows_itself(ctx: LoweringContext) -> bool:
+    """``algo=pair`` runs the rows_fwd / rows_bwd placements on the whole tensor (mode 1 / 2, keeping its
+    ring), not through ``uaot_conv_s8_rows`` (``_inplace.rows_lowering``)."""
+    return resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo") == "pair"
 
 
 def strip_cols(graph: Graph, op: Operator, cols: int) -> int:
@@ -96,9 +106,13 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
 
 
 def lower_pair(ctx: LoweringContext, g: dict[str, Any], taps: np.ndarray, fb: np.ndarray, rows: np.ndarray,
-               mults: list[int], shifts: list[int], zp_in: int, zp_out: int, lo: int, hi: int, cols: int,
-               mode: int) -> Lowering:
-    fast = fast_requant_ok(fb, rows, mults, shifts) and all(m >= 0 for m in mults)
+               mults: list[int], shifts: list[int], zp_in: int, zp_out: int, lo: int, hi: int,
+               cols: int) -> Lowering:
+    """``uaot_dw3x3_s8_pair``; in place (``ctx.inplace`` rows_fwd / rows_bwd) it runs the placement itself."""
+    if ctx.inplace not in PAIR_MODES:
+        raise ctx.unsupported(f"internal: the pair kernel has no in-place variant {ctx.inplace!r}")
+    mode = PAIR_MODES[ctx.inplace]
+    fast = fast_requant_ok(fb, rows, mults, shifts)  # m > 0 on every live channel
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi, "bias": "NULL",
         **({"mult": "NULL", "shift": "NULL"} if fast else

@@ -17,12 +17,15 @@ and the distance; the kernel re-checks the overlap of every row at run time (UAO
 
 ``add_rows_inplace(opcode)`` attaches this to a registered lowering without touching it (module
 ``conv_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
-parameters of an adapter function, and the generated call drives that adapter row by row.
+parameters of an adapter function, and the generated call drives that adapter row by row. A kernel
+that runs the placement itself on the whole tensor (``runs_rows(ctx)`` true, e.g. DEPTHWISE_CONV_2D
+``algo=pair``) is lowered as is, with ``ctx.inplace`` still ``rows_fwd`` / ``rows_bwd``.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from microaot.codegen import ops as opreg
 from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
@@ -80,13 +83,17 @@ def conv_rows_inplace(graph: Graph, op: Operator) -> list[InPlace]:
             InPlace(input=0, delta=align_down(min(bwd, 0), ALIGN), free=False, variant="rows_bwd", slack=-1)]
 
 
-def rows_lowering(lower: LowerFn) -> LowerFn:
+RunsRowsFn = Callable[[LoweringContext], bool]
+
+
+def rows_lowering(lower: LowerFn, runs_rows: RunsRowsFn | None = None) -> LowerFn:
     """Wrap an int8 conv lowering: when the planner took a rows variant, the operator's own call
     (whatever kernel and schedule it picks) becomes the body of a small adapter with the
-    ``uaot_conv_s8_kernel_t`` signature, which ``uaot_conv_s8_rows`` runs once per output row."""
+    ``uaot_conv_s8_kernel_t`` signature, which ``uaot_conv_s8_rows`` runs once per output row;
+    unless ``runs_rows(ctx)``: then the lowering gets ``ctx`` as is and runs the placement itself."""
 
     def lower_rows(ctx: LoweringContext) -> Lowering:
-        if ctx.inplace not in ("rows_fwd", "rows_bwd"):
+        if ctx.inplace not in ("rows_fwd", "rows_bwd") or (runs_rows is not None and runs_rows(ctx)):
             return lower(ctx)
         x, y = ctx.op.inputs[0], ctx.op.outputs[0]
         inner = copy.copy(ctx)  # shares ctx.decls: the parameter structs still land in the file
@@ -115,6 +122,7 @@ def rows_lowering(lower: LowerFn) -> LowerFn:
     return lower_rows
 
 
-def add_rows_inplace(opcode: str) -> None:
-    """Give the registered int8 conv lowering of ``opcode`` its row-driven in-place variants."""
-    opreg.extend(opcode, wrap=rows_lowering, inplace=conv_rows_inplace)
+def add_rows_inplace(opcode: str, runs_rows: RunsRowsFn | None = None) -> None:
+    """Give the registered int8 conv lowering of ``opcode`` its row-driven in-place variants
+    (``runs_rows``: see ``rows_lowering``)."""
+    opreg.extend(opcode, wrap=lambda lower: rows_lowering(lower, runs_rows), inplace=conv_rows_inplace)

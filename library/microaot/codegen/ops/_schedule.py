@@ -3,12 +3,16 @@
 A lowering module that has schedule variants registers, per opcode, a function giving the legal
 values of every knob for one operator on one target, and one giving the default schedule::
 
-    register_space("CONV_2D", space=conv_space, default=conv_default)
+    register_space("CONV_2D", space=conv_space, default=conv_default, lean=conv_lean)
 
 ``microaot.tune.space`` is the public face of this registry (docs/internals.md, "Schedule knobs").
 Knob values are JSON scalars (str, int, bool). ``resolve(graph, op, target, schedule)`` is what the
 lowering and its scratch function call: the default schedule overridden by the given knobs, with
 unknown knobs or illegal values rejected, and knobs that do not apply to the chosen variant dropped.
+
+``lean`` (optional) gives, from an operator's default knobs, the knobs of a variant that needs less
+scratch (slower), or None. ``lean_schedule`` is what the compiler's memory-aware pass
+(``compiler.plan_schedules``) tries for an operator on its default that runs at the workspace peak.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ Knobs = dict[str, Any]
 SpaceFn = Callable[[Graph, Operator, str], dict[str, list[Any]]]
 DefaultFn = Callable[[Graph, Operator, str], Knobs]
 CanonFn = Callable[[Graph, Operator, str, Knobs], Knobs]
+LeanFn = Callable[[Graph, Operator, str, Knobs], Knobs | None]
 
 DSP_TARGETS = ("cortex-m4", "cortex-m7")
 
@@ -33,13 +38,15 @@ class SpaceDef:
     space: SpaceFn
     default: DefaultFn
     canonical: CanonFn | None = None
+    lean: LeanFn | None = None
 
 
 _SPACES: dict[str, SpaceDef] = {}
 
 
-def register_space(opcode: str, *, space: SpaceFn, default: DefaultFn, canonical: CanonFn | None = None) -> None:
-    _SPACES[opcode] = SpaceDef(space, default, canonical)
+def register_space(opcode: str, *, space: SpaceFn, default: DefaultFn, canonical: CanonFn | None = None,
+                   lean: LeanFn | None = None) -> None:
+    _SPACES[opcode] = SpaceDef(space, default, canonical, lean)
 
 
 def get_space(opcode: str) -> SpaceDef | None:
@@ -69,3 +76,17 @@ def resolve(graph: Graph, op: Operator, target: str, schedule: Mapping[str, Any]
     if d.canonical is not None:
         knobs = d.canonical(graph, op, target, knobs)
     return knobs
+
+
+def lean_schedule(graph: Graph, op: Operator, target: str) -> Knobs | None:
+    """The canonical knobs of ``op``'s lean alternative to its default schedule (less scratch), or None
+    when its space has none for the default (or it is the default itself)."""
+    d = get_space(op.opcode)
+    if d is None or d.lean is None:
+        return None
+    default = resolve(graph, op, target, None)
+    knobs = d.lean(graph, op, target, dict(default))
+    if knobs is None:
+        return None
+    knobs = resolve(graph, op, target, knobs)
+    return None if knobs == default else knobs

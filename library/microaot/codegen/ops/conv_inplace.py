@@ -11,7 +11,12 @@ into their int16 columns (scratch) before writing any output of that block (conv
 output ``delta`` >= 0 bytes below the input, the bytes written up to pixel q ((q+1)*out_c) never reach
 an input pixel not yet read (delta + (q+1)*in_c). The forward row distance the planner keeps is >= 0,
 so every ``rows_fwd`` placement is also a legal pixel-order placement. (Whole-tensor blocks of 3 instead
-of rows of out_w pixels: KWS's 25x5 pointwise layers no longer run 2 of every 5 pixels as leftovers.)"""
+of rows of out_w pixels: KWS's 25x5 pointwise layers no longer run 2 of every 5 pixels as leftovers.)
+
+DEPTHWISE_CONV_2D ``algo=pair`` (``_dw_pair.py``) reads every input row once, when it expands it into its
+ring of 3 rows, so it runs the ``rows_fwd`` / ``rows_bwd`` placements by itself on the whole tensor
+(kernel mode 1 / 2, from ``ctx.inplace``) instead of once per output row through ``uaot_conv_s8_rows``
+(which would expand each input row for every output row that reads it)."""
 
 from __future__ import annotations
 
@@ -20,12 +25,13 @@ import copy
 import microaot.codegen.ops.conv  # noqa: F401  (registers CONV_2D / DEPTHWISE_CONV_2D)
 from microaot.codegen import ops as opreg
 from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
+from microaot.codegen.ops._dw_pair import runs_rows_itself
 from microaot.codegen.ops._inplace import add_rows_inplace, conv_rows_inplace
 from microaot.codegen.ops._schedule import resolve
 from microaot.ir.graph import Graph, Operator
 
 add_rows_inplace("CONV_2D")
-add_rows_inplace("DEPTHWISE_CONV_2D")
+add_rows_inplace("DEPTHWISE_CONV_2D", runs_rows=runs_rows_itself)
 
 
 def pointwise_shrinking(graph: Graph, op: Operator) -> bool:

@@ -111,23 +111,19 @@ def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     return {"algo": ["direct", "simd4"], "w16": [False, True], "x8": [False, True]}
 
 
-def _expansion_raises_peak(graph: Graph, op: Operator) -> bool:
-    """True when the int16 input copy of simd4 (2·Kp bytes) does not fit under the activation peak at
-    this operator: live activations at the op + the copy > the max over all ops of the live
-    activations (``passes.views.activation_live_bytes``: model order, no in-place, no other scratch;
-    an estimate of the planner's peak, which other kernels' scratch can only raise)."""
-    from microaot.passes.views import activation_live_bytes
-
-    live = activation_live_bytes(graph)
-    return live[op.index] + _expand_bytes(graph, op) > max(live, default=0)
-
-
 def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """simd4 on DSP targets; x8 (no scratch, ~10 % more instructions) when the int16 input copy would
-    raise the workspace peak (e.g. the autoencoder: 640-input first layer, 256 B of activations)."""
+    """simd4 on DSP targets, the input row expanded to int16 in scratch (x8=False); ``fc_lean``."""
     if graph.tensors[op.inputs[0]].dtype != "int8" or target not in DSP_TARGETS:
         return {"algo": "direct"}
-    return {"algo": "simd4", "w16": False, "x8": _expansion_raises_peak(graph, op)}
+    return {"algo": "simd4", "w16": False, "x8": False}
+
+
+def fc_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
+    """x8: no scratch instead of the 2·Kp-byte int16 copy (~10 % more instructions); taken by
+    ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it (e.g. the autoencoder)."""
+    if knobs.get("algo") != "simd4" or knobs.get("x8"):
+        return None
+    return {**knobs, "x8": True}
 
 
 def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
@@ -136,4 +132,4 @@ def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}
 
 
-register_space("FULLY_CONNECTED", space=fc_space, default=fc_default, canonical=fc_canonical)
+register_space("FULLY_CONNECTED", space=fc_space, default=fc_default, canonical=fc_canonical, lean=fc_lean)
