@@ -24,8 +24,7 @@ from test_ops import CASES, FLOAT_RTOL, Case, _int8_new_ops, _model_inputs  # no
 pytestmark = pytest.mark.qemu
 
 OPS = {"ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MUL", "RELU", "RELU6", "LOGISTIC", "TANH", "QUANTIZE", "DEQUANTIZE",
-       "CONCATENATION",
-       "PAD", "PADV2", "MEAN"}
+       "CONCATENATION", "PAD", "PADV2", "MEAN"}
 
 
 def _selected() -> list[Case]:
