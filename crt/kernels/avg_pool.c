@@ -229,6 +229,23 @@ static AVGP_NOINLINE void avgp_block(const int8_t *x, const avgp_win_t *w, int32
     }
 }
 
+/* the window of output pixel (oy, ox): top-left input (y0, x0) and its taps inside the input,
+ * rows [fy0, fy1) and columns [fx0, fx1) of the filter (padded taps are not counted); 0 when empty */
+typedef struct {
+    int32_t y0, x0, fy0, fy1, fx0, fx1;
+} avgp_span_t;
+
+UAOT_INLINE int avgp_span(const uaot_avg_pool_params_t *p, int32_t oy, int32_t ox, avgp_span_t *s)
+{
+    s->y0 = oy * p->stride_h - p->pad_top;
+    s->fy0 = s->y0 < 0 ? -s->y0 : 0;
+    s->fy1 = (p->in_h - s->y0) < p->k_h ? (p->in_h - s->y0) : p->k_h;
+    s->x0 = ox * p->stride_w - p->pad_left;
+    s->fx0 = s->x0 < 0 ? -s->x0 : 0;
+    s->fx1 = (p->in_w - s->x0) < p->k_w ? (p->in_w - s->x0) : p->k_w;
+    return s->fy1 > s->fy0 && s->fx1 > s->fx0;
+}
+
 uaot_status_t uaot_avg_pool_s8(const uaot_avg_pool_params_t *p, const int8_t *input, int8_t *output)
 {
     if (p == NULL || input == NULL || output == NULL) {
@@ -242,25 +259,20 @@ uaot_status_t uaot_avg_pool_s8(const uaot_avg_pool_params_t *p, const int8_t *in
     w.hi = p->act_max;
     for (int32_t b = 0; b < p->batches; ++b) {
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t y0 = oy * p->stride_h - p->pad_top;
-            const int32_t fy0 = y0 < 0 ? -y0 : 0;
-            const int32_t fy1 = (p->in_h - y0) < p->k_h ? (p->in_h - y0) : p->k_h;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t x0 = ox * p->stride_w - p->pad_left;
-                const int32_t fx0 = x0 < 0 ? -x0 : 0;
-                const int32_t fx1 = (p->in_w - x0) < p->k_w ? (p->in_w - x0) : p->k_w;
-                if (fy1 <= fy0 || fx1 <= fx0) {
+                avgp_span_t sp;
+                if (!avgp_span(p, oy, ox, &sp)) {
                     return UAOT_ERR_INTERNAL;
                 }
-                w.rows = fy1 - fy0;
-                w.ncols = fx1 - fx0;
+                w.rows = sp.fy1 - sp.fy0;
+                w.ncols = sp.fx1 - sp.fx0;
                 w.count = w.rows * w.ncols;
                 w.half = w.count / 2;
                 if (w.ncols == p->in_w) { /* whole input rows: one run of taps */
                     w.ncols = w.count;
                     w.rows = 1;
                 }
-                const int8_t *x = input + ((b * p->in_h + (y0 + fy0)) * p->in_w + (x0 + fx0)) * C;
+                const int8_t *x = input + ((b * p->in_h + (sp.y0 + sp.fy0)) * p->in_w + (sp.x0 + sp.fx0)) * C;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
                 int32_t c = 0;
                 while (c < C4) { /* blocks of 16 channels, then one of 4, 8 or 12 */
@@ -292,24 +304,19 @@ uaot_status_t uaot_avg_pool_f32(const uaot_avg_pool_params_t *p, const float *in
     const int32_t C = p->channels;
     for (int32_t b = 0; b < p->batches; ++b) {
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t y0 = oy * p->stride_h - p->pad_top;
-            const int32_t fy0 = y0 < 0 ? -y0 : 0;
-            const int32_t fy1 = (p->in_h - y0) < p->k_h ? (p->in_h - y0) : p->k_h;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t x0 = ox * p->stride_w - p->pad_left;
-                const int32_t fx0 = x0 < 0 ? -x0 : 0;
-                const int32_t fx1 = (p->in_w - x0) < p->k_w ? (p->in_w - x0) : p->k_w;
-                const int32_t count = (fy1 - fy0) * (fx1 - fx0);
-                if (fy1 <= fy0 || fx1 <= fx0) {
+                avgp_span_t sp;
+                if (!avgp_span(p, oy, ox, &sp)) {
                     return UAOT_ERR_INTERNAL;
                 }
+                const int32_t count = (sp.fy1 - sp.fy0) * (sp.fx1 - sp.fx0);
                 float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
                 for (int32_t c = 0; c < C; ++c) {
                     float acc = 0.0f;
-                    for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        const float *row = input + ((b * p->in_h + (y0 + fy)) * p->in_w) * C + c;
-                        for (int32_t fx = fx0; fx < fx1; ++fx) {
-                            acc += row[(x0 + fx) * C];
+                    for (int32_t fy = sp.fy0; fy < sp.fy1; ++fy) {
+                        const float *row = input + ((b * p->in_h + (sp.y0 + fy)) * p->in_w) * C + c;
+                        for (int32_t fx = sp.fx0; fx < sp.fx1; ++fx) {
+                            acc += row[(sp.x0 + fx) * C];
                         }
                     }
                     const float v = acc / (float)count;
