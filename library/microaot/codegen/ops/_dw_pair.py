@@ -72,11 +72,17 @@ def default_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
     return 1
 
 
+def pair_channels(c: int) -> list[int]:
+    """The first channel of every pair, in stream order: pairs (c, c+2), (c+1, c+3) of each group of 4
+    (the kernel's records take both halves of an SXTB16 word)."""
+    return [q + lane for q in range(0, c, 4) for lane in (0, 1)]
+
+
 def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,
                  fast: bool, lo: int = -128, hi: int = 127) -> np.ndarray:
     """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h: per pair of
-    channels bias x2, 3 x (w01[c], w01[c+1], w2[c..c+1]) and, when fast, {m, b, r} x2 with bias and
-    weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
+    channels (c, c+2) (``pair_channels``) bias x2, 3 x (w01[c], w01[c+2], w2[c, c+2]) and, when fast,
+    {m, b, r} x2 with bias and weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
     then, when the activation range [lo, hi] is not the whole int8 range, (lo, lo), (hi, hi)."""
     c = taps.shape[1]
     w = taps.astype(np.int64).reshape(3, 3, c)
@@ -89,14 +95,15 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
         w = w * 2 * live[None, None, :]
         b = b * 2 * live
     parts = []
-    for c0 in range(0, c, 2):
-        words = [b[c0:c0 + 2].astype(np.int32)]
+    for c0 in pair_channels(c):
+        ch = [c0, c0 + 2]
+        words = [b[ch].astype(np.int32)]
         for ky in range(3):
-            words.append(_pair(w[ky, 0, c0:c0 + 2], w[ky, 1, c0:c0 + 2]))
-            words.append(_pair(w[ky, 2, c0:c0 + 1], w[ky, 2, c0 + 1:c0 + 2]))
+            words.append(_pair(w[ky, 0, ch], w[ky, 1, ch]))
+            words.append(_pair(w[ky, 2, ch[:1]], w[ky, 2, ch[1:]]))
         if fast:
-            q = rq[c0:c0 + 2][:, [0, 3, 2]].copy()
-            if c0 + 2 == c:
+            q = rq[ch][:, [0, 3, 2]].copy()
+            if c0 + 2 == c - 1:
                 q[1, 2] |= 256  # the asm loop ends after this pair
             words.append(q.reshape(-1).astype(np.int32))
             if (lo, hi) != (-128, 127):
