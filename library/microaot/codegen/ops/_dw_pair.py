@@ -32,8 +32,9 @@ def pair_ok(graph: Graph, op: Operator) -> bool:
 
 
 PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
-# default: the whole-row ring when its scratch is at most FULL_RING_BYTES; else the widest strip within
-# max(STRIP_BYTES, the simd4 kernel's scratch), so that a large layer's workspace barely grows
+# default: the whole row (each input row expanded once); the lean alternative (compiler.plan_schedules takes
+# it when the operator runs at the workspace peak and that shrinks the workspace): the whole row when its
+# scratch is at most FULL_RING_BYTES, else the widest strip within max(STRIP_BYTES, the simd4 kernel's scratch)
 FULL_RING_BYTES = 6144
 STRIP_BYTES = 4096
 
@@ -60,9 +61,9 @@ def pair_scratch(graph: Graph, op: Operator, cols: int) -> int:
     return 18 * c * strip_cols(graph, op, cols) + c
 
 
-def default_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
-    """The default `cols`: 0 (the whole row) when its ring is small, else the widest strip within budget
-    (strips are nearly free unless the operator runs in place; see dw_fast.h)."""
+def lean_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
+    """The lean `cols`: 0 (the whole row) when its ring is small, else the widest strip within budget
+    (strips cost little out of place; in place each (row, strip) re-expands its 3 rows, see dw_fast.h)."""
     if pair_scratch(graph, op, 0) <= max(FULL_RING_BYTES, simd4_scratch):
         return 0
     budget = max(STRIP_BYTES, simd4_scratch)
