@@ -52,6 +52,16 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "dwp_s12_c12_relu6": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 9, 12), kernel=(3, 3),
                                                              stride=(1, 2), activation="RELU6",
                                                              out_q=mg.ActQ(0.04, -110)),  # clamp [-110, 40]
+    # RELU with output zero point -128 (KWS / VWW): full range, lo >= off, no rounding sign (C % 8 == 0 and
+    # not); RELU_N1_TO_1: clamped with the rounding sign
+    "dwp_s1_c16_relu_zmin": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 7, 16), kernel=(3, 3),
+                                                                activation="RELU", in_q=mg.ActQ(0.03, 0),
+                                                                out_q=mg.ActQ(0.04, -128)),
+    "dwp_s2_c12_relu_zmin": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 7, 8, 12), kernel=(3, 3),
+                                                                stride=(2, 2), activation="RELU",
+                                                                in_q=mg.ActQ(0.03, 0), out_q=mg.ActQ(0.04, -128)),
+    "dwp_s1_c8_n1to1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 5, 6, 8), kernel=(3, 3),
+                                                           activation="RELU_N1_TO_1", out_q=mg.ActQ(0.01, 5)),
     "dwp_b2_s1_c4": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 3, 5, 4), kernel=(3, 3), per_channel=False),
     "fc_37x11_pt": lambda r: mg.fully_connected_model(r, input_shape=(1, 37), units=11, activation="RELU"),
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,

@@ -21,38 +21,36 @@ UAOT_INLINE uint32_t uaot_pk_hi(uint32_t a, uint32_t b)
     return (a >> 16) | (b & 0xFFFF0000u);
 }
 
-/* the two records (6 words) of channels c..c+3 from the int8 words of input columns ix, ix+1, ix+2 */
+/* the two records (6 words) of channels c..c+3, pairs (c, c+2) and (c+1, c+3), from the int8 words of input
+ * columns ix, ix+1, ix+2 */
 UAOT_INLINE void uaot_dwp_rec4(uint32_t *d, uint32_t v0, uint32_t v1, uint32_t v2)
 {
     const uint32_t e0 = uaot_sxtb16(v0), o0 = uaot_sxtb16_r8(v0); /* (x0[c], x0[c+2]), (x0[c+1], x0[c+3]) */
     const uint32_t e1 = uaot_sxtb16(v1), o1 = uaot_sxtb16_r8(v1);
-    const uint32_t e2 = uaot_sxtb16(v2), o2 = uaot_sxtb16_r8(v2);
-    d[0] = uaot_pk_lo(e0, e1); /* (x0[c], x1[c]) */
-    d[1] = uaot_pk_lo(o0, o1); /* (x0[c+1], x1[c+1]) */
-    d[2] = uaot_pk_lo(e2, o2); /* (x2[c], x2[c+1]) */
-    d[3] = uaot_pk_hi(e0, e1); /* (x0[c+2], x1[c+2]) */
-    d[4] = uaot_pk_hi(o0, o1); /* (x0[c+3], x1[c+3]) */
-    d[5] = uaot_pk_hi(e2, o2); /* (x2[c+2], x2[c+3]) */
+    d[0] = uaot_pk_lo(e0, e1);   /* (x0[c], x1[c]) */
+    d[1] = uaot_pk_hi(e0, e1);   /* (x0[c+2], x1[c+2]) */
+    d[2] = uaot_sxtb16(v2);      /* (x2[c], x2[c+2]) */
+    d[3] = uaot_pk_lo(o0, o1);   /* (x0[c+1], x1[c+1]) */
+    d[4] = uaot_pk_hi(o0, o1);   /* (x0[c+3], x1[c+3]) */
+    d[5] = uaot_sxtb16_r8(v2);   /* (x2[c+1], x2[c+3]) */
 }
 
 #if UAOT_HAVE_DSP
 /* the two records of 4 channels from the words at x (column ix), x + c1 (ix+1), x + C2 (ix+2), x += 4:
- * 18 instructions with the loop; d0..d5 ascending registers (STM) */
+ * 14 instructions (16 with the loop); d0..d5 ascending registers (STM) */
 #define UAOT_DWP_EXPAND_BODY(C2)                                                                               \
     "ldr %[v], " C2 "\n\t"                                                                                     \
+    "sxtb16 %[d2], %[v]\n\t"                                                                                   \
     "sxtb16 %[d5], %[v], ror #8\n\t"                                                                           \
-    "sxtb16 %[u], %[v]\n\t"                                                                                    \
-    "pkhbt %[d2], %[u], %[d5], lsl #16\n\t"                                                                    \
-    "pkhtb %[d5], %[d5], %[u], asr #16\n\t"                                                                    \
     "ldr %[v], [%[x], %[c1]]\n\t"                                                                              \
-    "sxtb16 %[d3], %[v]\n\t"                                                                                   \
+    "sxtb16 %[d1], %[v]\n\t"                                                                                   \
     "sxtb16 %[d4], %[v], ror #8\n\t"                                                                           \
     "ldr %[v], [%[x]], #4\n\t"                                                                                 \
     "sxtb16 %[u], %[v]\n\t"                                                                                    \
-    "pkhbt %[d0], %[u], %[d3], lsl #16\n\t"                                                                    \
-    "pkhtb %[d3], %[d3], %[u], asr #16\n\t"                                                                    \
+    "pkhbt %[d0], %[u], %[d1], lsl #16\n\t"                                                                    \
+    "pkhtb %[d1], %[d1], %[u], asr #16\n\t"                                                                    \
     "sxtb16 %[u], %[v], ror #8\n\t"                                                                            \
-    "pkhbt %[d1], %[u], %[d4], lsl #16\n\t"                                                                    \
+    "pkhbt %[d3], %[u], %[d4], lsl #16\n\t"                                                                    \
     "pkhtb %[d4], %[d4], %[u], asr #16\n\t"                                                                    \
     "stmia %[d]!, {%[d0], %[d1], %[d2], %[d3], %[d4], %[d5]}\n\t"
 #define UAOT_DWP_EXPAND_REGS                                                                                   \
@@ -171,12 +169,14 @@ UAOT_INLINE void uaot_dwp_row(const uint32_t *s, const uint32_t *w, int32_t *a0,
     *a1 = uaot_smlatt(s[2], w[2], uaot_smlad(s[1], w[1], *a1));
 }
 
-/* one output pixel, portable: s0, s1, s2 = its records in kernel rows 0, 1, 2 */
+/* one output pixel, portable: s0, s1, s2 = its records in kernel rows 0, 1, 2; pair p holds channels
+ * c = 4 * (p / 2) + p % 2 and c + 2 */
 static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, const int32_t *wq,
                            int8_t *yo, int32_t C, int32_t fast, const int32_t *mult, const int32_t *shift,
                            int32_t off, int32_t lo, int32_t hi)
 {
-    for (int32_t c = 0; c < C; c += 2, s0 += 3, s1 += 3, s2 += 3) {
+    for (int32_t p = 0; p < C / 2; ++p, s0 += 3, s1 += 3, s2 += 3) {
+        const int32_t c = (p >> 1) * 4 + (p & 1);
         int32_t a0 = wq[0], a1 = wq[1];
         const uint32_t *w = (const uint32_t *)(const void *)(wq + 2);
         uaot_dwp_row(s0, w, &a0, &a1);
@@ -186,47 +186,58 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
             const int32_t *q = wq + 11;
             /* uaot_rq_smmulr with the sign of the accumulator a instead of that of y = SMMULR(a, m): they
              * differ only when y = 0 > a, where (2^(r-1) - 1 + off*2^r) >> r = (2^(r-1) + off*2^r) >> r
-             * as r >= 1 (m == 0 channels: r = 0, but a = 0, the generator zeroes their weights and bias) */
+             * as r >= 1 (m == 0 channels: r = 0, but a = 0, the generator zeroes their weights and bias).
+             * With lo >= off the rounding sign is dropped: a < 0 (m > 0) gives y <= 0 and a value
+             * <= (2^(r-1) + off*2^r) >> r = off <= lo with or without it, as in TFLM, so both clamp to lo */
             const int32_t y0 = uaot_smmulr(a0, q[0]), y1 = uaot_smmulr(a1, q[3]);
-            yo[c] = uaot_clamp8((y0 + q[1] + (a0 >> 31)) >> (q[2] & 255), lo, hi);
-            yo[c + 1] = uaot_clamp8((y1 + q[4] + (a1 >> 31)) >> (q[5] & 255), lo, hi);
+            const int32_t n0 = lo >= off ? 0 : a0 >> 31, n1 = lo >= off ? 0 : a1 >> 31;
+            yo[c] = uaot_clamp8((y0 + q[1] + n0) >> (q[2] & 255), lo, hi);
+            yo[c + 2] = uaot_clamp8((y1 + q[4] + n1) >> (q[5] & 255), lo, hi);
             wq += (lo == -128 && hi == 127) ? 17 : 19; /* clamped: + the {lo, lo}, {hi, hi} words */
         } else {
             yo[c] = uaot_requant_out(a0, mult[c], shift[c], off, lo, hi);
-            yo[c + 1] = uaot_requant_out(a1, mult[c + 1], shift[c + 1], off, lo, hi);
+            yo[c + 2] = uaot_requant_out(a1, mult[c + 2], shift[c + 2], off, lo, hi);
             wq += 11;
         }
     }
 }
 
 #if UAOT_HAVE_DSP
-/* one kernel row of a pair of channels: record (3 words) and weights (3 words) by LDM, 6 MACs */
-#define UAOT_DWP_ROW(S)                                                                                        \
-    "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t"                                                                   \
-    "ldmia %[wq]!, {%[wa], %[wb], %[wt]}\n\t"                                                                   \
+/* one kernel row of a pair of channels: record (3 words) and weights (3 words) by LDM, 6 MACs; row 0
+ * loads the pair's two bias words (the accumulators) with its weights */
+#define UAOT_DWP_MAC                                                                                           \
     "smlad %[a0], %[xa], %[wa], %[a0]\n\t"                                                                      \
     "smlad %[a1], %[xb], %[wb], %[a1]\n\t"                                                                      \
     "smlabb %[a0], %[xt], %[wt], %[a0]\n\t"                                                                     \
     "smlatt %[a1], %[xt], %[wt], %[a1]\n\t"
-/* uaot_rq_smmulr of the doubled accumulator A with {M, B, R} (SMMLAR adds B), SSAT #8, stored to *yo++:
- * TFLM rounds y = SMMULR(A, M) by (y + B - (y < 0)) >> R; A's sign stands in for y's (see
- * uaot_dwp_pixel) */
-#define UAOT_DWP_RQ(A, M, B, R)                                                                                \
-    "smmlar " M ", " A ", " M ", " B "\n\t"                                                                        \
-    "add " M ", " M ", " A ", asr #31\n\t"                                                                       \
-    "asr " M ", " M ", " R "\n\t"                                                                                \
+#define UAOT_DWP_ROW0(S)                                                                                       \
+    "ldmia %[wq]!, {%[a0], %[a1], %[wa], %[wb], %[wt]}\n\t"                                                     \
+    "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t" UAOT_DWP_MAC
+#define UAOT_DWP_ROW(S)                                                                                        \
+    "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t"                                                                   \
+    "ldmia %[wq]!, {%[wa], %[wb], %[wt]}\n\t" UAOT_DWP_MAC
+/* the rounding sign of uaot_dwp_pixel (SG: A's sign added) or none (NS: lo >= off) */
+#define UAOT_DWP_SG(M, A) "add " M ", " M ", " A ", asr #31\n\t"
+#define UAOT_DWP_NS(M, A) ""
+/* the two stores of a pair: channels (c, c+2) of the first pair of 4 (yo -> c+1), (c+1, c+3) of the
+ * second (yo -> c+4) */
+#define UAOT_DWP_ST0A "[%[yo]], #1"
+#define UAOT_DWP_ST1A "[%[yo], #1]"
+#define UAOT_DWP_ST0B "[%[yo]], #3"
+#define UAOT_DWP_ST1B "[%[yo], #-1]"
+/* uaot_rq_smmulr of the doubled accumulator A with {M, B, R} (SMMLAR adds B), SSAT #8, stored to ST:
+ * TFLM rounds y = SMMULR(A, M) by (y + B - (y < 0)) >> R; A's sign stands in for y's, or no sign at all
+ * when lo >= off (see uaot_dwp_pixel) */
+#define UAOT_DWP_RQ(A, M, B, R, SG, ST)                                                                        \
+    "smmlar " M ", " A ", " M ", " B "\n\t" SG(M, A) "asr " M ", " M ", " R "\n\t"                                 \
     "ssat " M ", #8, " M "\n\t"                                                                                  \
-    "strb " M ", [%[yo]], #1\n\t"
+    "strb " M ", " ST "\n\t"
 /* clamped range: both requantized values (SSAT #8) as int16 halves, max with {lo, lo} and min with
  * {hi, hi} (the next two stream words) by SSUB16 + SEL, then stored */
-#define UAOT_DWP_RQ_CLAMP                                                                                      \
-    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t"                                                                     \
-    "add %[xa], %[xa], %[a0], asr #31\n\t"                                                                      \
-    "asr %[xa], %[xa], %[xt]\n\t"                                                                               \
+#define UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)                                                                        \
+    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t" SG("%[xa]", "%[a0]") "asr %[xa], %[xa], %[xt]\n\t"                    \
     "ssat %[xa], #8, %[xa]\n\t"                                                                                 \
-    "smmlar %[wa], %[a1], %[wa], %[wb]\n\t"                                                                     \
-    "add %[wa], %[wa], %[a1], asr #31\n\t"                                                                      \
-    "asr %[wa], %[wa], %[wt]\n\t"                                                                               \
+    "smmlar %[wa], %[a1], %[wa], %[wb]\n\t" SG("%[wa]", "%[a1]") "asr %[wa], %[wa], %[wt]\n\t"                    \
     "ssat %[wa], #8, %[wa]\n\t"                                                                                 \
     "pkhbt %[xa], %[xa], %[wa], lsl #16\n\t"                                                                    \
     "ldmia %[wq]!, {%[a0], %[a1]}\n\t"                                                                          \
@@ -234,17 +245,21 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
     "sel %[xa], %[xa], %[a0]\n\t"                                                                               \
     "ssub16 %[xb], %[a1], %[xa]\n\t"                                                                            \
     "sel %[xa], %[xa], %[a1]\n\t"                                                                               \
-    "strb %[xa], [%[yo]], #1\n\t"                                                                               \
+    "strb %[xa], " ST0 "\n\t"                                                                                   \
     "lsr %[xa], %[xa], #16\n\t"                                                                                 \
-    "strb %[xa], [%[yo]], #1\n\t"
-#define UAOT_DWP_GROUP_CLAMP                                                                                   \
-    "ldmia %[wq]!, {%[a0], %[a1]}\n\t" UAOT_DWP_ROW("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")        \
-        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t" UAOT_DWP_RQ_CLAMP
-/* one pair of channels: 18 MACs, 2 outputs, 30 instructions */
-#define UAOT_DWP_GROUP                                                                                         \
-    "ldmia %[wq]!, {%[a0], %[a1]}\n\t" UAOT_DWP_ROW("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")        \
-        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t" UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]") \
-            UAOT_DWP_RQ("%[a1]", "%[wa]", "%[wb]", "%[wt]")
+    "strb %[xa], " ST1 "\n\t"
+#define UAOT_DWP_MACS                                                                                          \
+    UAOT_DWP_ROW0("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")                                          \
+        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t"
+#define UAOT_DWP_GROUP_CLAMP(SG, ST0, ST1) UAOT_DWP_MACS UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)
+/* one pair of channels: 18 MACs, 2 outputs, 27 instructions (29 with the rounding sign) */
+#define UAOT_DWP_GROUP(SG, ST0, ST1)                                                                           \
+    UAOT_DWP_MACS UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]", SG, ST0)                                        \
+        UAOT_DWP_RQ("%[a1]", "%[wa]", "%[wb]", "%[wt]", SG, ST1)
+/* 4 channels: the pairs (c, c+2), (c+1, c+3) */
+#define UAOT_DWP_QUAD(SG) UAOT_DWP_GROUP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
+#define UAOT_DWP_QUAD_CLAMP(SG)                                                                                \
+    UAOT_DWP_GROUP_CLAMP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP_CLAMP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
 #define UAOT_DWP_OPERANDS                                                                                      \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt), [wa] "=&r"(wa),            \
       [wb] "=&r"(wb), [wt] "=&r"(wt), [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [wq] "+r"(wq), [yo] "+r"(y)     \
@@ -325,20 +340,28 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         register const int32_t *wq __asm__("r12");
         register int8_t *y __asm__("lr") = yo;
         const int32_t *const stream = k->stream;
-        const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0;
+        const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0, ns = k->lo >= k->off;
         for (int32_t ox = x0; ox < x1; ++ox) {
-            /* two pairs of channels per iteration (C % 4 == 0): 36 MACs in 61 instructions (clamped: 73);
-             * four when C % 8 == 0 (the flagged last pair ends an iteration either way) */
+            /* 4 channels per iteration (C % 4 == 0): 36 MACs in 55 instructions (rounding sign: 59; clamped:
+             * + 12); 8 when C % 8 == 0 and the range is full (the flagged last pair ends an iteration) */
             wq = stream;
-            if (full && c8) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP UAOT_DWP_GROUP UAOT_DWP_GROUP
-                                 "tst %[wt], #256\n\t"
+            if (full && c8 && ns) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else if (full && c8) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else if (full && ns) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
                                  "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else if (full) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP UAOT_DWP_GROUP "tst %[wt], #256\n\t"
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
+                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else if (ns) {
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD_CLAMP(UAOT_DWP_NS) "tst %[wt], #256\n\t"
                                  "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else {
-                __asm__ volatile("1:\n\t" UAOT_DWP_GROUP_CLAMP UAOT_DWP_GROUP_CLAMP "tst %[wt], #256\n\t"
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD_CLAMP(UAOT_DWP_SG) "tst %[wt], #256\n\t"
                                  "beq 1b\n\t" UAOT_DWP_OPERANDS);
             }
         }

@@ -4,23 +4,28 @@
  * stride, batch 1 when in place. Same parameter struct as the reference kernel (microaot/kernels/conv.h,
  * p->bias / p->rq unused: they are in the stream) and bit-exact with it.
  *
+ * Channel pairs: (c, c+2) and (c+1, c+3) of every group of 4 channels c = 0, 4, ... (the two halves of
+ * an SXTB16 word), in that order; below, a pair is (c, c').
  * Records: every input row the kernel needs is expanded ONCE (ring of 3 rows in scratch, slot = row
- * mod 3) into one record per output column ox and pair of channels (c, c+1): 3 words of int16 pairs
- *   (x[ix][c], x[ix+1][c]), (x[ix][c+1], x[ix+1][c+1]), (x[ix+2][c], x[ix+2][c+1])
+ * mod 3) into one record per output column ox and pair of channels (c, c'): 3 words of int16 pairs
+ *   (x[ix][c], x[ix+1][c]), (x[ix][c'], x[ix+1][c']), (x[ix+2][c], x[ix+2][c'])
  * with ix = ox*stride_w - pad_left (columns outside the input read the input zero point, exact because
- * the input offset is folded into the bias). A 3-tap row of 2 channels is then LDM record, LDM weights,
- * 2 SMLAD + SMLABB + SMLATT: 6 MACs per 6 instructions.
+ * the input offset is folded into the bias); the third word is SXTB16 (ROR #8) of column ix+2 itself. A
+ * 3-tap row of 2 channels is then LDM record, LDM weights, 2 SMLAD + SMLABB + SMLATT: 6 MACs per 6
+ * instructions.
  *
  * stream (int32, built by the generator, codegen/ops/_dw_pair.py pack_dw_pair), per pair of channels:
- *   bias(c), bias(c+1), then per kernel row ky: (w[ky][0][c], w[ky][1][c]), (w[ky][0][c+1], w[ky][1][c+1]),
- *   (w[ky][2][c], w[ky][2][c+1]) as int16 pairs (low half first): 11 words; with fast != 0 also
- *   m(c), b(c), r(c), m(c+1), b(c+1), r(c+1) (17 words), where bias and weights are doubled (the
+ *   bias(c), bias(c'), then per kernel row ky: (w[ky][0][c], w[ky][1][c]), (w[ky][0][c'], w[ky][1][c']),
+ *   (w[ky][2][c], w[ky][2][c']) as int16 pairs (low half first): 11 words; with fast != 0 also
+ *   m(c), b(c), r(c), m(c'), b(c'), r(c') (17 words), where bias and weights are doubled (the
  *   << 1 of uaot_rq_smmulr, exact by the generator's fast_requant_ok bound), m, r, b = rq_table's
- *   mult, r, bias; the last pair's r(c+1) has bit 8 set (ends the asm loop; shifts use bits 0..7);
+ *   mult, r, bias; the last pair's r(c') has bit 8 set (ends the asm loop; shifts use bits 0..7);
  *   and when [act_min, act_max] is not [-128, 127] the int16 pairs (act_min, act_min), (act_max, act_max)
  *   (19 words). fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
- *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 61 instructions (clamped 73;
- *   C % 8 == 0: 4 pairs per loop iteration, 122); expansion 18 instructions per 4 channels of a record row.
+ *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 55 instructions when
+ *   act_min >= output_offset (RELU, RELU6: no rounding sign, see uaot_dwp_pixel), else 59 (clamped
+ *   ranges: + 12; C % 8 == 0 and the full range: 4 pairs per loop iteration); expansion 14 instructions
+ *   per 4 channels of a record row (16 with the loop, 15 when C % 8 == 0).
  * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
  *   strips run one after the other (each input row expanded once per strip), except in place with
  *   cols < out_w: then output rows must be written in order, and each (row, strip) expands its 3 rows.

@@ -32,8 +32,9 @@ def pair_ok(graph: Graph, op: Operator) -> bool:
 
 
 PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
-# default: the whole-row ring when its scratch is at most FULL_RING_BYTES; else the widest strip within
-# max(STRIP_BYTES, the simd4 kernel's scratch), so that a large layer's workspace barely grows
+# default: the whole row (each input row expanded once); the lean alternative (compiler.plan_schedules takes
+# it when the operator runs at the workspace peak and that shrinks the workspace): the whole row when its
+# scratch is at most FULL_RING_BYTES, else the widest strip within max(STRIP_BYTES, the simd4 kernel's scratch)
 FULL_RING_BYTES = 6144
 STRIP_BYTES = 4096
 
@@ -60,9 +61,9 @@ def pair_scratch(graph: Graph, op: Operator, cols: int) -> int:
     return 18 * c * strip_cols(graph, op, cols) + c
 
 
-def default_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
-    """The default `cols`: 0 (the whole row) when its ring is small, else the widest strip within budget
-    (strips are nearly free unless the operator runs in place; see dw_fast.h)."""
+def lean_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
+    """The lean `cols`: 0 (the whole row) when its ring is small, else the widest strip within budget
+    (strips cost little out of place; in place each (row, strip) re-expands its 3 rows, see dw_fast.h)."""
     if pair_scratch(graph, op, 0) <= max(FULL_RING_BYTES, simd4_scratch):
         return 0
     budget = max(STRIP_BYTES, simd4_scratch)
@@ -72,11 +73,17 @@ def default_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
     return 1
 
 
+def pair_channels(c: int) -> list[int]:
+    """The first channel of every pair, in stream order: pairs (c, c+2), (c+1, c+3) of each group of 4
+    (the kernel's records take both halves of an SXTB16 word)."""
+    return [q + lane for q in range(0, c, 4) for lane in (0, 1)]
+
+
 def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,
                  fast: bool, lo: int = -128, hi: int = 127) -> np.ndarray:
     """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h: per pair of
-    channels bias x2, 3 x (w01[c], w01[c+1], w2[c..c+1]) and, when fast, {m, b, r} x2 with bias and
-    weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
+    channels (c, c+2) (``pair_channels``) bias x2, 3 x (w01[c], w01[c+2], w2[c, c+2]) and, when fast,
+    {m, b, r} x2 with bias and weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
     then, when the activation range [lo, hi] is not the whole int8 range, (lo, lo), (hi, hi)."""
     c = taps.shape[1]
     w = taps.astype(np.int64).reshape(3, 3, c)
@@ -89,14 +96,15 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
         w = w * 2 * live[None, None, :]
         b = b * 2 * live
     parts = []
-    for c0 in range(0, c, 2):
-        words = [b[c0:c0 + 2].astype(np.int32)]
+    for c0 in pair_channels(c):
+        ch = [c0, c0 + 2]
+        words = [b[ch].astype(np.int32)]
         for ky in range(3):
-            words.append(_pair(w[ky, 0, c0:c0 + 2], w[ky, 1, c0:c0 + 2]))
-            words.append(_pair(w[ky, 2, c0:c0 + 1], w[ky, 2, c0 + 1:c0 + 2]))
+            words.append(_pair(w[ky, 0, ch], w[ky, 1, ch]))
+            words.append(_pair(w[ky, 2, ch[:1]], w[ky, 2, ch[1:]]))
         if fast:
-            q = rq[c0:c0 + 2][:, [0, 3, 2]].copy()
-            if c0 + 2 == c:
+            q = rq[ch][:, [0, 3, 2]].copy()
+            if c0 + 2 == c - 1:
                 q[1, 2] |= 256  # the asm loop ends after this pair
             words.append(q.reshape(-1).astype(np.int32))
             if (lo, hi) != (-128, 127):

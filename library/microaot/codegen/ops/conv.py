@@ -21,7 +21,7 @@ from microaot.codegen.ops._common import (
 )
 from microaot.codegen.ops._dw_pair import (
     PAIR_COLS,
-    default_cols,
+    lean_cols,
     lower_pair,
     pair_ok,
     pair_scratch,
@@ -220,10 +220,18 @@ def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     algos = dw_space(graph, op, target)["algo"]
     if target in DSP_TARGETS and "pair" in algos:
-        return {"algo": "pair", "cols": default_cols(graph, op, _simd4_scratch(graph, op))}
+        return {"algo": "pair", "cols": 0}
     if target in DSP_TARGETS and "simd4" in algos:
         return {"algo": "simd4"}
     return {"algo": "direct"}
+
+
+def dw_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
+    """pair with the whole-row ring -> the strip within budget (``_dw_pair.lean_cols``); taken by
+    ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    if knobs.get("algo") != "pair" or int(knobs.get("cols", 0)) != 0:
+        return None
+    return {**knobs, "cols": lean_cols(graph, op, _simd4_scratch(graph, op))}
 
 
 def dw_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
@@ -234,4 +242,4 @@ def dw_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
 
 
 register_space("CONV_2D", space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)
-register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default, canonical=dw_canonical)
+register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)
