@@ -77,6 +77,21 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     # in_c % 4 != 0 with dilation in y: the gather's whole-window word copies step dil_h input rows
     "conv3x2_dil_c3": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 8, 3), filters=4, kernel=(3, 2),
                                                 dilation=(2, 1), padding="VALID"),
+    # in_c % 4 != 0 (conv_fast.c uaot_im2col_g, packed K order _pack.gemm_k_order): windows inside the input
+    # expanded from the input rows (q = k_w*in_c // 4 whole groups a row, then k_h * r leftover bytes), the
+    # padded border gathered first. in_c 1, 2, 3, 5; r = 0..3; stride 2; out_c 8 and odd; dilation in x
+    "conv_c3_s2_vww": lambda r: mg.conv2d_model(r, input_shape=(1, 12, 11, 3), filters=8, kernel=(3, 3),
+                                                stride=(2, 2), activation="RELU6"),  # r = 1, k_h = 3
+    "conv_c1_3x3_s2": lambda r: mg.conv2d_model(r, input_shape=(1, 11, 9, 1), filters=8, kernel=(3, 3),
+                                                stride=(2, 2)),  # q = 0, r = 3: 9 leftover bytes
+    "conv_c2_3x3_odd": lambda r: mg.conv2d_model(r, input_shape=(1, 8, 7, 2), filters=5, kernel=(3, 3),
+                                                 activation="RELU"),  # q = 1, r = 2
+    "conv_c5_3x2_s21": lambda r: mg.conv2d_model(r, input_shape=(1, 7, 6, 5), filters=7, kernel=(3, 2),
+                                                 stride=(2, 1)),  # q = 2, r = 2: 2 leftover groups
+    "conv_c1_5x1": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 6, 1), filters=6, kernel=(5, 1),
+                                             per_channel=False),  # q = 0, r = 1, k_h = 5
+    "conv_c3_dilw_s2": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 10, 3), filters=9, kernel=(2, 3),
+                                                 stride=(1, 2), dilation=(1, 2)),  # gathered (dil_w > 1)
 }
 NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
 N_INPUTS = 3

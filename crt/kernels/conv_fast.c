@@ -19,21 +19,33 @@ UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t 
 {
     const int8_t *const end = src + 4 * n;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-    if (__builtin_constant_p(step) && n > 0) {
-        /* 6 instructions per group: STRD with post-increment by the (constant) column stride */
-        uint32_t v, a, b;
-        __asm__ volatile("1:\n\t"
-                         "ldr %[v], [%[s]], #4\n\t"
-                         "sxtb16 %[a], %[v]\n\t"
-                         "sxtb16 %[b], %[v], ror #8\n\t"
-                         "strd %[a], %[b], [%[d]], %[st]\n\t"
-                         "cmp %[s], %[e]\n\t"
-                         "bne 1b\n\t"
-                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst)
-                         : [e] "r"(end), [st] "i"(4 * step)
-                         : "cc", "memory");
+    /* 6 instructions per group: STRD with post-increment by the column stride (an immediate: step is a
+     * constant after inlining, 2, 4 or 6) */
+#define UAOT_EXPAND_ASM(ST)                                                                                    \
+    do {                                                                                                       \
+        uint32_t v, a, b;                                                                                      \
+        __asm__ volatile("1:\n\t"                                                                               \
+                         "ldr %[v], [%[s]], #4\n\t"                                                             \
+                         "sxtb16 %[a], %[v]\n\t"                                                                \
+                         "sxtb16 %[b], %[v], ror #8\n\t"                                                        \
+                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                                   \
+                         "cmp %[s], %[e]\n\t"                                                                   \
+                         "bne 1b\n\t"                                                                           \
+                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst)            \
+                         : [e] "r"(end), [st] "i"(ST)                                                          \
+                         : "cc", "memory");                                                                    \
+    } while (0)
+    if (n > 0 && (step == 2 || step == 4 || step == 6)) {
+        if (step == 2) {
+            UAOT_EXPAND_ASM(8);
+        } else if (step == 4) {
+            UAOT_EXPAND_ASM(16);
+        } else {
+            UAOT_EXPAND_ASM(24);
+        }
         return dst;
     }
+#undef UAOT_EXPAND_ASM
 #endif
     while (src != end) {
         const uint32_t v = uaot_ld32(src);
@@ -62,116 +74,253 @@ UAOT_INLINE void uaot_expand3(const int8_t *src, int32_t in_c, uint32_t *col, in
     }
 }
 
-/* Column j (of nc) of the int16 im2col block for output pixel (oy, ox): word (x[4g],x[4g+2]) at
- * col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. tmp: Kp bytes for in_c % 4 != 0. */
-UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
-                            uint32_t *col, int32_t j, const int32_t nc, int8_t *tmp)
+/* in_c % 4 != 0: a pixel's K bytes are k_h kernel rows of run = k_w * in_c bytes, q = run / 4 whole groups
+ * and r = run % 4 bytes left each. The packed weights take K in the order (codegen/ops/_pack.py
+ * gemm_k_order): the whole groups of every row, row by row, then the k_h * r leftover bytes, row by row,
+ * zero padded to a group: still Kp / 4 groups (k_h * q + ceil(k_h * r / 4)). So a window inside the input
+ * (dil_w == 1) is expanded straight from its k_h input rows; elsewhere it is first gathered (the zero point
+ * where padded) into a K-byte row. Geometry computed once per call: */
+typedef struct {
+    const int8_t *in; /* the batch's input */
+    int32_t in_h, in_w, in_c, k_h, k_w, dil_h, dil_w;
+    int32_t run;    /* k_w * in_c */
+    int32_t rs;     /* input bytes between kernel rows: dil_h * in_w * in_c */
+    int32_t span_h; /* input rows of the window: (k_h - 1) * dil_h + 1 */
+    int32_t q, r;   /* run / 4, run % 4 */
+    uint32_t zw;    /* the input zero point in every byte */
+    int32_t ix_max, iy_max; /* the window is inside the input for 0 <= ix0 <= ix_max, 0 <= iy0 <= iy_max */
+    int32_t out_w, stride_w, stride_h, pad_left;
+    int32_t ox, iy0, ix0; /* the next output pixel: its column and its window's top left input pixel */
+} uaot_gather_t;
+
+UAOT_INLINE void uaot_fill8(int8_t *t, int32_t n, uint32_t zw)
 {
-    const int32_t in_c = p->in_c;
-    const int32_t K = p->k_h * p->k_w * in_c;
-    const int32_t G = (K + 3) / 4;
-    const int32_t step = 2 * nc;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t zp = -p->input_offset;
-    uint32_t *dst = col + 2 * j;
-    if ((in_c & 3) == 0) {
-        const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
-        const int32_t gpt = in_c / 4; /* groups per tap */
-        /* dil_w == 1 and the whole kernel row inside the input: k_w * in_c contiguous bytes */
-        const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = iy0 + ky * p->dil_h;
-            if (x_in && iy >= 0 && iy < p->in_h) {
-                dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix0) * in_c, dst, p->k_w * gpt, step);
-                continue;
-            }
-            for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                    dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix) * in_c, dst, gpt, step);
+    for (int32_t k = 0; k < n; ++k) {
+        t[k] = (int8_t)zw;
+    }
+}
+
+/* bytes k0 .. k1 - 1 of a kernel row (src: its byte 0; the zero point outside [a, b)) to d */
+UAOT_INLINE void uaot_gather_part(int8_t *d, int32_t k0, int32_t k1, const int8_t *src, int32_t a, int32_t b,
+                                  int8_t zp)
+{
+    for (int32_t k = k0; k < k1; ++k) {
+        d[k - k0] = (k >= a && k < b) ? src[k] : zp;
+    }
+}
+
+/* the window at input (iy0, ix0) to t in the packed K order (above; the zero point where padded, Kp bytes:
+ * zeros after K) */
+static void uaot_gather_s8(const uaot_gather_t *g, int32_t iy0, int32_t ix0, int8_t *t)
+{
+    const int32_t run = g->run, k_h = g->k_h, in_w = g->in_w, in_c = g->in_c;
+    const int32_t dil_w = g->dil_w, k_w = g->k_w, q4 = 4 * g->q, r = g->r;
+    const int8_t zp = (int8_t)g->zw;
+    /* the taps kx_lo .. kx_hi - 1 of a row are inside the input: its bytes [a, b) */
+    int32_t kx_lo = 0, kx_hi = k_w;
+    if (ix0 < 0) {
+        kx_lo = (-ix0 + dil_w - 1) / dil_w;
+        if (kx_lo > k_w) {
+            kx_lo = k_w;
+        }
+    }
+    if (ix0 + (k_w - 1) * dil_w >= in_w) {
+        kx_hi = ix0 >= in_w ? 0 : (in_w - 1 - ix0) / dil_w + 1;
+    }
+    if (kx_hi < kx_lo) {
+        kx_hi = kx_lo;
+    }
+    const int32_t a = kx_lo * in_c, b = kx_hi * in_c;
+    int8_t *t2 = t + k_h * q4; /* the leftover bytes */
+    const uint32_t zero = 0u;
+    memcpy(t + 4 * ((k_h * run + 3) / 4 - 1), &zero, sizeof zero); /* zeros after K */
+    for (int32_t ky = 0; ky < k_h; ++ky, t += q4, t2 += r) {
+        const int32_t iy = iy0 + ky * g->dil_h;
+        if (iy < 0 || iy >= g->in_h) {
+            uaot_fill8(t, q4, g->zw);
+            uaot_fill8(t2, r, g->zw);
+            continue;
+        }
+        const int8_t *const row = g->in + iy * in_w * in_c;
+        if (dil_w == 1) {
+            const int8_t *const src = row + ix0 * in_c; /* byte 0 of the kernel row (maybe outside) */
+            uaot_gather_part(t, 0, q4, src, a, b, zp);
+            uaot_gather_part(t2, q4, run, src, a, b, zp);
+            continue;
+        }
+        for (int32_t kx = 0; kx < k_w; ++kx) {
+            const int8_t *const src = row + (ix0 + kx * dil_w) * in_c;
+            const int in = kx >= kx_lo && kx < kx_hi;
+            for (int32_t c = 0; c < in_c; ++c) {
+                const int32_t k = kx * in_c + c;
+                const int8_t v = in ? src[c] : zp;
+                if (k < q4) {
+                    t[k] = v;
                 } else {
-                    for (int32_t c = 0; c < in_c; c += 4) {
-                        dst[0] = zw;
-                        dst[1] = zw;
-                        dst += step;
-                    }
+                    t2[k - q4] = v;
                 }
             }
         }
-        return;
     }
-    /* in_c % 4 != 0: gather the K bytes (zero point where padded), then expand groups of 4. With
-     * dil_w == 1 and the whole kernel row inside the input, a kernel row is k_w * in_c contiguous bytes. */
-    int8_t *t = tmp;
-    const int32_t k_w = p->k_w, in_w = p->in_w, in_h = p->in_h;
-    const int32_t run = k_w * in_c;
-    const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + k_w - 1 < in_w;
-    const int32_t k_h = p->k_h, dil_h = p->dil_h;
-    if (x_in && iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h && in_w * in_c >= 4) {
-        /* the whole window inside the input: k_h runs, copied by whole words. A row's copy may run up to 3
-         * bytes past it: read, those are still inside the input (the next kernel row lies below); written,
-         * the next row overwrites them. The last row stops at K. */
-        const int8_t *src = in_b + ((int32_t)iy0 * in_w + ix0) * in_c;
-        const int32_t rs = dil_h * in_w * in_c;
-        for (int32_t ky = 1; ky < k_h; ++ky, src += rs, t += run) {
-            for (int32_t k = 0; k < run; k += 4) {
-                const uint32_t v = uaot_ld32(src + k);
-                memcpy(t + k, &v, sizeof v);
-            }
-        }
-        int32_t k = 0;
-        for (; k + 4 <= run; k += 4) {
-            const uint32_t v = uaot_ld32(src + k);
-            memcpy(t + k, &v, sizeof v);
-        }
-        for (; k < run; ++k) {
-            t[k] = src[k];
+}
+
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+/* the q >= 1 whole groups of each of the n >= 1 kernel rows at s (rs bytes apart) to dst, ST bytes between
+ * groups' words: 6 instructions per group, 4 per row */
+#define UAOT_EXPAND_ROWS_ASM(ST)                                                                               \
+    do {                                                                                                       \
+        uint32_t v_, a_, b_;                                                                                   \
+        const int8_t *e_;                                                                                      \
+        int32_t n_ = k_h;                                                                                      \
+        __asm__ volatile("1:\n\t"                                                                               \
+                         "add %[e], %[s], %[q4]\n\t"                                                            \
+                         "2:\n\t"                                                                               \
+                         "ldr %[v], [%[s]], #4\n\t"                                                             \
+                         "sxtb16 %[a], %[v]\n\t"                                                                \
+                         "sxtb16 %[b], %[v], ror #8\n\t"                                                        \
+                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                                   \
+                         "cmp %[s], %[e]\n\t"                                                                   \
+                         "bne 2b\n\t"                                                                           \
+                         "add %[s], %[s], %[rsq]\n\t"                                                           \
+                         "subs %[n], %[n], #1\n\t"                                                              \
+                         "bne 1b\n\t"                                                                           \
+                         : [v] "=&r"(v_), [a] "=&r"(a_), [b] "=&r"(b_), [e] "=&r"(e_), [s] "+r"(s),            \
+                           [d] "+r"(dst), [n] "+r"(n_)                                                         \
+                         : [q4] "r"(4 * q), [rsq] "r"(rs - 4 * q), [st] "i"(ST)                                \
+                         : "cc", "memory");                                                                    \
+    } while (0)
+#endif
+
+/* the k_h kernel rows of a window inside the input at src (rs bytes apart) to int16 columns at dst (step
+ * words per group) in the packed K order (above): the whole groups, then the leftover bytes, straight from
+ * the input (tmp: 4 * ceil(k_h * r / 4) bytes when k_h * r > 4) */
+UAOT_INLINE void uaot_expand_rows(const uaot_gather_t *g, const int8_t *src, int32_t rs, uint32_t *dst,
+                                  const int32_t step, int8_t *tmp)
+{
+    const int32_t q = g->q, r = g->r, k_h = g->k_h;
+    const int8_t *s = src;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    if (q > 0 && (step == 2 || step == 4 || step == 6)) {
+        if (step == 2) {
+            UAOT_EXPAND_ROWS_ASM(8);
+        } else if (step == 4) {
+            UAOT_EXPAND_ROWS_ASM(16);
+        } else {
+            UAOT_EXPAND_ROWS_ASM(24);
         }
     } else
-    for (int32_t ky = 0; ky < k_h; ++ky) {
-        const int32_t iy = iy0 + ky * dil_h;
-        if (iy < 0 || iy >= in_h) {
-            for (int32_t k = 0; k < run; ++k) {
-                t[k] = (int8_t)zp;
-            }
-            t += run;
-            continue;
+#endif
+    {
+        for (int32_t ky = 0; ky < k_h; ++ky, s += rs) {
+            dst = uaot_expand_run(s, dst, q, step);
         }
-        if (x_in) {
-            const int8_t *src = in_b + ((int32_t)iy * in_w + ix0) * in_c;
-            int32_t k = 0;
-            for (; k + 4 <= run; k += 4) { /* word copies (unaligned: LDR/STR on Cortex-M3/M4) */
-                const uint32_t v = uaot_ld32(src + k);
-                memcpy(t + k, &v, sizeof v);
-            }
-            for (; k < run; ++k) {
-                t[k] = src[k];
-            }
-            t += run;
+    }
+    if (r == 0) {
+        return;
+    }
+    s = src + 4 * q;
+    if (r == 1 && k_h == 3) { /* 3x3 kernels, in_c 1 (k_w 1, 5, ...) or 3: one group, zero padded */
+        const uint32_t v = (uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[rs] << 8 | (uint32_t)(uint8_t)s[2 * rs] << 16;
+        dst[0] = uaot_sxtb16(v);
+        dst[1] = uaot_sxtb16_r8(v);
+        return;
+    }
+    const int32_t nl = (k_h * r + 3) / 4; /* groups of leftover bytes */
+    const uint32_t zero = 0u;
+    memcpy(tmp + 4 * (nl - 1), &zero, sizeof zero); /* zero padded */
+    int8_t *l = tmp;
+    for (int32_t ky = 0; ky < k_h; ++ky, s += rs, l += r) {
+        for (int32_t i = 0; i < r; ++i) {
+            l[i] = s[i];
+        }
+    }
+    (void)uaot_expand_run(tmp, dst, nl, step);
+}
+
+/* the walk to the next output pixel */
+UAOT_INLINE void uaot_walk(uaot_gather_t *g)
+{
+    g->ix0 += g->stride_w;
+    if (++g->ox == g->out_w) {
+        g->ox = 0;
+        g->ix0 = -g->pad_left;
+        g->iy0 += g->stride_h;
+    }
+}
+
+/* the columns of the next nc pixels of g's walk (in_c % 4 != 0), step = 2 * nc; advances the walk */
+UAOT_INLINE void uaot_im2col_g(uaot_gather_t *g, uint32_t *col, const int32_t nc, int8_t *tmp)
+{
+    const int32_t step = 2 * nc;
+    int32_t ox = g->ox, iy0 = g->iy0, ix0 = g->ix0;
+    for (int32_t j = 0; j < nc; ++j) {
+        uint32_t *const dst = col + 2 * j;
+        if (ix0 >= 0 && ix0 <= g->ix_max && iy0 >= 0 && iy0 <= g->iy_max) {
+            uaot_expand_rows(g, g->in + (iy0 * g->in_w + ix0) * g->in_c, g->rs, dst, step, tmp);
+        } else {
+            uaot_gather_s8(g, iy0, ix0, tmp);
+            (void)uaot_expand_run(tmp, dst, (g->k_h * g->run + 3) / 4, step);
+        }
+        ix0 += g->stride_w;
+        if (++ox == g->out_w) {
+            ox = 0;
+            ix0 = -g->pad_left;
+            iy0 += g->stride_h;
+        }
+    }
+    g->ox = ox;
+    g->iy0 = iy0;
+    g->ix0 = ix0;
+}
+
+static void uaot_im2col_g1(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
+{
+    uaot_im2col_g(g, col, 1, tmp);
+}
+
+static void uaot_im2col_g2(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
+{
+    uaot_im2col_g(g, col, 2, tmp);
+}
+
+static void uaot_im2col_g3(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
+{
+    uaot_im2col_g(g, col, 3, tmp);
+}
+
+/* Column j (of nc) of the int16 im2col block for output pixel (oy, ox) (input window at iy0, ix0): word
+ * (x[4g],x[4g+2]) at col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. in_c % 4 != 0 (gt): in the
+ * packed K order, through tmp (K bytes) at the border. */
+UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                                 uint32_t *col, int32_t j, const int32_t nc)
+{
+    const int32_t step = 2 * nc;
+    uint32_t *dst = col + 2 * j;
+    const int32_t in_c = p->in_c;
+    const int32_t zp = -p->input_offset;
+    const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
+    const int32_t gpt = in_c / 4; /* groups per tap */
+    /* dil_w == 1 and the whole kernel row inside the input: k_w * in_c contiguous bytes */
+    const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (x_in && iy >= 0 && iy < p->in_h) {
+            dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix0) * in_c, dst, p->k_w * gpt, step);
             continue;
         }
         for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = ix0 + kx * p->dil_w;
             if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                const int8_t *src = in_b + ((int32_t)iy * p->in_w + ix) * in_c;
-                for (int32_t c = 0; c < in_c; ++c) {
-                    t[c] = src[c];
-                }
+                dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix) * in_c, dst, gpt, step);
             } else {
-                for (int32_t c = 0; c < in_c; ++c) {
-                    t[c] = (int8_t)zp;
+                for (int32_t c = 0; c < in_c; c += 4) {
+                    dst[0] = zw;
+                    dst[1] = zw;
+                    dst += step;
                 }
             }
-            t += in_c;
         }
     }
-    if ((K & 3) != 0) { /* zero the bytes K .. 4G-1 of the last group (little-endian word) */
-        uint32_t v = uaot_ld32(tmp + 4 * (G - 1));
-        v &= (1u << (8 * (K & 3))) - 1u;
-        memcpy(tmp + 4 * (G - 1), &v, sizeof v);
-    }
-    (void)uaot_expand_run(tmp, dst, G, step);
 }
 
 /* requantize n accumulators into n int8 outputs: the SMMULR path when the generator emitted the rq
@@ -601,6 +750,13 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t *const bias = p->bias;
     const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
     const int32_t out_w = p->out_w, in_c = p->in_c;
+    const int32_t sh = p->stride_h, sw = p->stride_w, pl = p->pad_left;
+    /* the pixel walk; in_c % 4 != 0: the int8 gather's geometry (uaot_im2col_g) */
+    const int32_t run = p->k_w * in_c, span_h = (p->k_h - 1) * p->dil_h + 1;
+    uaot_gather_t gt = {input, p->in_h, p->in_w, in_c, p->k_h, p->k_w, p->dil_h, p->dil_w, run,
+                        p->dil_h * p->in_w * in_c, span_h, run / 4, run % 4, uaot_splat8(-p->input_offset),
+                        p->dil_w == 1 ? p->in_w - p->k_w : -1, p->in_h - span_h, out_w, sw, sh, pl, 0, 0, 0};
+    const int gather = (in_c & 3) != 0;
     /* 1x1, stride 1, no padding, whole groups of 4 channels: each column is the input pixel's channels */
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
                           p->pad_left == 0 && p->in_w == out_w && p->in_h == p->out_h && (in_c & 3) == 0;
@@ -617,18 +773,21 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * in_c;
         int8_t *out_b = output + (int32_t)b * npix * out_c;
-        int32_t oy = 0, ox = 0, pix = 0;
+        int32_t pix = 0;
+        gt.in = in_b;
+        gt.ox = 0;
+        gt.iy0 = -p->pad_top;
+        gt.ix0 = -pl;
         if (nc == 3) {
             for (; pix + 3 <= npix; pix += 3) {
                 if (pointwise) { /* output pixel pix reads input pixel pix */
                     uaot_expand3(in_b + (int32_t)pix * in_c, in_c, col, G);
+                } else if (gather) {
+                    uaot_im2col_g3(&gt, col, tmp);
                 } else {
                     for (int32_t j = 0; j < 3; ++j) {
-                        uaot_im2col_s16(p, in_b, oy, ox, col, j, 3, tmp);
-                        if (++ox == out_w) {
-                            ox = 0;
-                            ++oy;
-                        }
+                        uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, j, 3);
+                        uaot_walk(&gt);
                     }
                 }
                 int8_t *const o = out_b + (int32_t)pix * out_c;
@@ -645,29 +804,30 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
 #endif
                 uaot_gemm_block(bias, out_c, col, w, G, 3, w16, &rqv, o);
             }
-            oy = pix / out_w;
-            ox = pix - oy * out_w;
+            const int32_t oy = pix / out_w;
+            gt.ox = pix - oy * out_w;
+            gt.iy0 = oy * sh - p->pad_top;
+            gt.ix0 = gt.ox * sw - pl;
         }
         if (nc >= 2) {
             for (; pix + 2 <= npix; pix += 2) {
-                uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2, tmp);
-                if (++ox == out_w) {
-                    ox = 0;
-                    ++oy;
-                }
-                uaot_im2col_s16(p, in_b, oy, ox, col, 1, 2, tmp);
-                if (++ox == out_w) {
-                    ox = 0;
-                    ++oy;
+                if (gather) {
+                    uaot_im2col_g2(&gt, col, tmp);
+                } else {
+                    uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, 0, 2);
+                    uaot_walk(&gt);
+                    uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, 1, 2);
+                    uaot_walk(&gt);
                 }
                 uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, out_b + (int32_t)pix * out_c);
             }
         }
         for (; pix < npix; ++pix) {
-            uaot_im2col_s16(p, in_b, oy, ox, col, 0, 1, tmp);
-            if (++ox == out_w) {
-                ox = 0;
-                ++oy;
+            if (gather) {
+                uaot_im2col_g1(&gt, col, tmp);
+            } else {
+                uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, 0, 1);
+                uaot_walk(&gt);
             }
             uaot_gemm_block(bias, out_c, col, w, G, 1, w16, &rqv, out_b + (int32_t)pix * out_c);
         }

@@ -29,6 +29,7 @@ from microaot.codegen.ops._dw_pair import (
 )
 from microaot.codegen.ops._pack import (
     fast_requant_ok,
+    gemm_k_order,
     gemm_rq_bias,
     pack_depthwise_simd4,
     pack_row_blocks,
@@ -117,7 +118,7 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     })
     if algo == "gemm":
         w16 = bool(knobs["w16"])
-        packed = pack_row_blocks(rows, 2, w16)
+        packed = pack_row_blocks(rows[:, gemm_k_order(g["k_h"], g["k_w"] * g["in_c"])], 2, w16)
         arr = ctx.const_array("wgemm16" if w16 else "wgemm", "int16_t" if w16 else "int8_t", packed)
         if ctx.scratch_ptr is None:
             raise ctx.unsupported("internal: the gemm schedule has no scratch buffer")
