@@ -93,72 +93,84 @@ typedef struct {
     int32_t ox, iy0, ix0; /* the next output pixel: its column and its window's top left input pixel */
 } uaot_gather_t;
 
+/* n bytes of the zero point (zw: in every byte) to t: whole words (unaligned STR on Cortex-M3/M4), then
+ * the 0..3 left (no byte loop: gcc would make it a memset call) */
 UAOT_INLINE void uaot_fill8(int8_t *t, int32_t n, uint32_t zw)
 {
-    for (int32_t k = 0; k < n; ++k) {
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(t + k, &zw, sizeof zw);
+    }
+    if (n - k >= 2) {
+        const uint16_t h = (uint16_t)zw;
+        memcpy(t + k, &h, sizeof h);
+        k += 2;
+    }
+    if (n - k >= 1) {
         t[k] = (int8_t)zw;
     }
 }
 
-/* bytes k0 .. k1 - 1 of a kernel row (src: its byte 0; the zero point outside [a, b)) to d */
-UAOT_INLINE void uaot_gather_part(int8_t *d, int32_t k0, int32_t k1, const int8_t *src, int32_t a, int32_t b,
-                                  int8_t zp)
+/* n bytes src -> t: whole words, then the 0..3 left */
+UAOT_INLINE void uaot_copy8(int8_t *t, const int8_t *src, int32_t n)
 {
-    for (int32_t k = k0; k < k1; ++k) {
-        d[k - k0] = (k >= a && k < b) ? src[k] : zp;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const uint32_t v = uaot_ld32(src + k);
+        memcpy(t + k, &v, sizeof v);
+    }
+    if (n - k >= 2) {
+        uint16_t h;
+        memcpy(&h, src + k, sizeof h);
+        memcpy(t + k, &h, sizeof h);
+        k += 2;
+    }
+    if (n - k >= 1) {
+        t[k] = src[k];
     }
 }
 
-/* the window at input (iy0, ix0) to t in the packed K order (above; the zero point where padded, Kp bytes:
- * zeros after K) */
+/* the taps lo .. hi - 1 of a kernel dimension (k taps, dilation d, first input index i0, input size n)
+ * that are inside the input */
+UAOT_INLINE void uaot_tap_range(int32_t i0, int32_t k, int32_t d, int32_t n, int32_t *lo, int32_t *hi)
+{
+    int32_t l = 0, h = k;
+    if (i0 < 0) {
+        l = (-i0 + d - 1) / d;
+        l = l > k ? k : l;
+    }
+    if (i0 + (k - 1) * d >= n) {
+        h = i0 >= n ? 0 : (n - 1 - i0) / d + 1;
+    }
+    *lo = l;
+    *hi = h < l ? l : h;
+}
+
+/* the window at input (iy0, ix0), not all inside the input (or dil_w > 1), to t: K bytes, kernel row after
+ * kernel row (natural order), the zero point where padded; then expanded like a window inside the input
+ * (uaot_expand_rows with row stride run) */
 static void uaot_gather_s8(const uaot_gather_t *g, int32_t iy0, int32_t ix0, int8_t *t)
 {
-    const int32_t run = g->run, k_h = g->k_h, in_w = g->in_w, in_c = g->in_c;
-    const int32_t dil_w = g->dil_w, k_w = g->k_w, q4 = 4 * g->q, r = g->r;
-    const int8_t zp = (int8_t)g->zw;
-    /* the taps kx_lo .. kx_hi - 1 of a row are inside the input: its bytes [a, b) */
-    int32_t kx_lo = 0, kx_hi = k_w;
-    if (ix0 < 0) {
-        kx_lo = (-ix0 + dil_w - 1) / dil_w;
-        if (kx_lo > k_w) {
-            kx_lo = k_w;
-        }
+    const int32_t run = g->run, in_c = g->in_c, dil_w = g->dil_w;
+    int32_t ky_lo, ky_hi, kx_lo, kx_hi;
+    uaot_tap_range(iy0, g->k_h, g->dil_h, g->in_h, &ky_lo, &ky_hi);
+    uaot_tap_range(ix0, g->k_w, dil_w, g->in_w, &kx_lo, &kx_hi);
+    uaot_fill8(t, g->k_h * run, g->zw);
+    /* then the taps inside the input: rows ky_lo .. ky_hi - 1, bytes kx_lo * in_c .. kx_hi * in_c - 1 */
+    const int32_t n = (kx_hi - kx_lo) * in_c;
+    if (n == 0 || ky_hi == ky_lo) {
+        return;
     }
-    if (ix0 + (k_w - 1) * dil_w >= in_w) {
-        kx_hi = ix0 >= in_w ? 0 : (in_w - 1 - ix0) / dil_w + 1;
-    }
-    if (kx_hi < kx_lo) {
-        kx_hi = kx_lo;
-    }
-    const int32_t a = kx_lo * in_c, b = kx_hi * in_c;
-    int8_t *t2 = t + k_h * q4; /* the leftover bytes */
-    const uint32_t zero = 0u;
-    memcpy(t + 4 * ((k_h * run + 3) / 4 - 1), &zero, sizeof zero); /* zeros after K */
-    for (int32_t ky = 0; ky < k_h; ++ky, t += q4, t2 += r) {
-        const int32_t iy = iy0 + ky * g->dil_h;
-        if (iy < 0 || iy >= g->in_h) {
-            uaot_fill8(t, q4, g->zw);
-            uaot_fill8(t2, r, g->zw);
-            continue;
-        }
-        const int8_t *const row = g->in + iy * in_w * in_c;
+    const int8_t *src = g->in + ((iy0 + ky_lo * g->dil_h) * g->in_w + ix0 + kx_lo * dil_w) * in_c;
+    int8_t *d = t + ky_lo * run + kx_lo * in_c;
+    for (int32_t ky = ky_lo; ky < ky_hi; ++ky, src += g->rs, d += run) {
         if (dil_w == 1) {
-            const int8_t *const src = row + ix0 * in_c; /* byte 0 of the kernel row (maybe outside) */
-            uaot_gather_part(t, 0, q4, src, a, b, zp);
-            uaot_gather_part(t2, q4, run, src, a, b, zp);
+            uaot_copy8(d, src, n);
             continue;
         }
-        for (int32_t kx = 0; kx < k_w; ++kx) {
-            const int8_t *const src = row + (ix0 + kx * dil_w) * in_c;
-            const int in = kx >= kx_lo && kx < kx_hi;
+        for (int32_t kx = 0; kx < kx_hi - kx_lo; ++kx) {
             for (int32_t c = 0; c < in_c; ++c) {
-                const int32_t k = kx * in_c + c;
-                const int8_t v = in ? src[c] : zp;
-                if (k < q4) {
-                    t[k] = v;
-                } else {
-                    t2[k - q4] = v;
-                }
+                d[kx * in_c + c] = src[kx * dil_w * in_c + c];
             }
         }
     }
@@ -192,10 +204,9 @@ static void uaot_gather_s8(const uaot_gather_t *g, int32_t iy0, int32_t ix0, int
 #endif
 
 /* the k_h kernel rows of a window inside the input at src (rs bytes apart) to int16 columns at dst (step
- * words per group) in the packed K order (above): the whole groups, then the leftover bytes, straight from
- * the input (tmp: 4 * ceil(k_h * r / 4) bytes when k_h * r > 4) */
+ * words per group) in the packed K order (above): the whole groups, then the leftover bytes */
 UAOT_INLINE void uaot_expand_rows(const uaot_gather_t *g, const int8_t *src, int32_t rs, uint32_t *dst,
-                                  const int32_t step, int8_t *tmp)
+                                  const int32_t step)
 {
     const int32_t q = g->q, r = g->r, k_h = g->k_h;
     const int8_t *s = src;
@@ -225,16 +236,26 @@ UAOT_INLINE void uaot_expand_rows(const uaot_gather_t *g, const int8_t *src, int
         dst[1] = uaot_sxtb16_r8(v);
         return;
     }
-    const int32_t nl = (k_h * r + 3) / 4; /* groups of leftover bytes */
-    const uint32_t zero = 0u;
-    memcpy(tmp + 4 * (nl - 1), &zero, sizeof zero); /* zero padded */
-    int8_t *l = tmp;
-    for (int32_t ky = 0; ky < k_h; ++ky, s += rs, l += r) {
+    /* the k_h * r leftover bytes, 4 to a group (little-endian word), the last group zero padded */
+    uint32_t v = 0u;
+    int32_t sh = 0;
+    for (int32_t ky = 0; ky < k_h; ++ky, s += rs) {
         for (int32_t i = 0; i < r; ++i) {
-            l[i] = s[i];
+            v |= (uint32_t)(uint8_t)s[i] << sh;
+            sh += 8;
+            if (sh == 32) {
+                dst[0] = uaot_sxtb16(v);
+                dst[1] = uaot_sxtb16_r8(v);
+                dst += step;
+                v = 0u;
+                sh = 0;
+            }
         }
     }
-    (void)uaot_expand_run(tmp, dst, nl, step);
+    if (sh != 0) {
+        dst[0] = uaot_sxtb16(v);
+        dst[1] = uaot_sxtb16_r8(v);
+    }
 }
 
 /* the walk to the next output pixel */
@@ -256,10 +277,14 @@ UAOT_INLINE void uaot_im2col_g(uaot_gather_t *g, uint32_t *col, const int32_t nc
     for (int32_t j = 0; j < nc; ++j) {
         uint32_t *const dst = col + 2 * j;
         if (ix0 >= 0 && ix0 <= g->ix_max && iy0 >= 0 && iy0 <= g->iy_max) {
-            uaot_expand_rows(g, g->in + (iy0 * g->in_w + ix0) * g->in_c, g->rs, dst, step, tmp);
+            uaot_expand_rows(g, g->in + (iy0 * g->in_w + ix0) * g->in_c, g->rs, dst, step);
         } else {
             uaot_gather_s8(g, iy0, ix0, tmp);
-            (void)uaot_expand_run(tmp, dst, (g->k_h * g->run + 3) / 4, step);
+            if (g->r == 0) { /* the natural order is the packed order */
+                (void)uaot_expand_run(tmp, dst, g->k_h * g->q, step);
+            } else {
+                uaot_expand_rows(g, tmp, g->run, dst, step);
+            }
         }
         ix0 += g->stride_w;
         if (++ox == g->out_w) {
