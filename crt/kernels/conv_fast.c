@@ -884,6 +884,21 @@ uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const i
     return uaot_conv_gemm(p, input, filter, output, scratch, 3, 1);
 }
 
+/* c3 with the int8 weights expanded to the w16 layout in scratch (after the c3 scratch) at each call: the
+ * w16 inner loop (2 LDRD per group and channel pair instead of LDRD + 4 SXTB16) without its flash */
+uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, uint8_t *scratch)
+{
+    if (p == NULL || filter == NULL || scratch == NULL || ((uintptr_t)scratch & 3u) != 0u) {
+        return UAOT_ERR_ARG;
+    }
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    uint32_t *const w16 = (uint32_t *)(void *)(scratch + UAOT_CONV_GEMM3_SCRATCH(K, p->in_c));
+    /* the packed int8 words in order: each becomes its (w0,w2), (w1,w3) pair, the w16 layout */
+    (void)uaot_expand_run(filter, w16, p->out_c * (UAOT_CONV_GEMM_KP(K) / 4), 2);
+    return uaot_conv_gemm(p, input, (const int8_t *)(const void *)w16, output, scratch, 3, 1);
+}
+
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch)
 {

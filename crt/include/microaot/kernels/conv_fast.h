@@ -28,6 +28,8 @@
 #define UAOT_CONV_GEMM_GATHER(K, IN_C) ((IN_C) % 4 != 0 ? UAOT_CONV_GEMM_KP(K) : 0)
 #define UAOT_CONV_GEMM_SCRATCH(K, IN_C) (4 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
 #define UAOT_CONV_GEMM3_SCRATCH(K, IN_C) (6 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
+/* c3_wx: then the weights expanded to the w16 layout (2 * out_c * Kp bytes) */
+#define UAOT_CONV_GEMM3_WX_SCRATCH(K, IN_C, OUT_C) (UAOT_CONV_GEMM3_SCRATCH(K, IN_C) + 2 * (OUT_C) * UAOT_CONV_GEMM_KP(K))
 /* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
 #define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
@@ -40,6 +42,8 @@ uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_
                                      int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
