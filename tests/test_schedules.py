@@ -376,3 +376,40 @@ def test_fc_x8_unaligned_input_on_qemu_m4(models: Any, name: str, tmp_path: Path
         run = m4run.run_m4(r, xs, build, timeout=60)
         assert "_raw + 1" in (build / "m4main.c").read_text()
         assert _same(run.outputs, ref), f"{name} w16={w16}: unaligned input differs from TFLM on Cortex-M4"
+
+
+def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path) -> None:
+    """in_c % 4 != 0: the default gemm is cols=3 with wexp (uaot_conv2d_s8_gemm_c3_wx); the planner's scratch
+    (conv.py _conv_scratch) equals the C macro UAOT_CONV_GEMM3_WX_SCRATCH, and without wexp
+    UAOT_CONV_GEMM3_SCRATCH; the weights stay int8 in flash (the packed K order: _pack.gemm_k_order)."""
+    import subprocess
+
+    from microaot.codegen.ops._pack import gemm_k_order
+    from microaot.codegen.ops.conv import _conv_scratch
+    from microaot.hostbuild import compile_c
+
+    assert list(gemm_k_order(3, 9)) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21,
+                                        22, 23, 24, 25, 8, 17, 26]
+    assert list(gemm_k_order(10, 4)) == list(range(40))
+    shapes = []
+    for name in ("conv_c3_s2_vww", "conv_c1_3x3_s2", "conv_c2_3x3_odd", "conv_c5_3x2_s21", "conv_kws_10x4"):
+        path = models[name][0]
+        g = load_tflite(path)
+        op = g.operators[0]
+        # the registry default (alone in its model, the conv's scratch is the peak: the build default is lean)
+        assert space.canonical_schedule(g, op, "cortex-m4", {}) == {"algo": "gemm", "cols": 3, "w16": False,
+                                                                    "wexp": True}
+        w = g.tensors[op.inputs[1]]
+        oc, kh, kw, ic = (int(d) for d in w.shape)
+        shapes.append((kh * kw * ic, ic, oc, _conv_scratch(g, op, "cortex-m4"),
+                       _conv_scratch(g, op, "cortex-m4", {"wexp": False})))
+        r = compile_model(path, tmp_path / name, target="cortex-m4", schedules={0: {"cols": 3}})
+        src = r.sources[0].read_text()
+        assert "uaot_conv2d_s8_gemm_c3_wx(" in src and "wgemm16" not in src
+    c = tmp_path / "scratch.c"
+    c.write_text("#include <stdio.h>\n#include \"microaot/kernels/conv_fast.h\"\nint main(void) {\n" + "".join(
+        f'    printf("%d %d\\n", (int)UAOT_CONV_GEMM3_WX_SCRATCH({k}, {ic}, {oc}), (int)UAOT_CONV_GEMM3_SCRATCH({k}, {ic}));\n'
+        for k, ic, oc, _, _ in shapes) + "    return 0;\n}\n")
+    exe = compile_c([c], tmp_path / "scratch", kind="exe")
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert [tuple(int(v) for v in line.split()) for line in got if line] == [(s1, s0) for *_, s1, s0 in shapes]

@@ -6,8 +6,12 @@
  *   K = k_h*k_w*in_c, Kp = K rounded up to 4 (weights padded with zeros).
  *   filter (int8): rows in pairs; pair r: for each group of 4 k: word of row 2r, word of row 2r+1;
  *     an odd last row: its Kp bytes. (w16: every int8 word w0..w3 becomes two int16 words
- *     (w0,w2),(w1,w3) -- the SXTB16 order.)
+ *     (w0,w2),(w1,w3) -- the SXTB16 order.) K order: kernel rows of run = k_w*in_c bytes; the
+ *     run/4 whole groups of every row, row by row, then the run%4 bytes left of every row, row by
+ *     row (the natural order when run % 4 == 0; codegen/ops/_pack.py gemm_k_order).
  *   scratch: UAOT_CONV_GEMM_SCRATCH(K, in_c) bytes (c3: UAOT_CONV_GEMM3_SCRATCH), 4-aligned.
+ * uaot_conv2d_s8_gemm_c3_wx: c3 with int8 filter, expanded to the w16 layout in scratch at each call
+ *   (UAOT_CONV_GEMM3_WX_SCRATCH(K, in_c, out_c) bytes).
  *   Outputs are requantized straight from the accumulator registers; c3 with the rq table and the full
  *   int8 range runs every channel pair of a 3-pixel block in one asm (6 instructions per output).
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.

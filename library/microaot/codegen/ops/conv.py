@@ -204,8 +204,8 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 
 def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
-    """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (requantizes in C: ~15 % more instructions
-    on that op); taken by ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops;
+    requantizes in C: ~15 % more instructions on that op); taken by ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "gemm" or int(knobs.get("cols", 2)) != 3:
         return None
     return {**knobs, "cols": 2}
