@@ -258,15 +258,17 @@ UAOT_INLINE void uaot_expand_rows(const uaot_gather_t *g, const int8_t *src, int
     }
 }
 
-/* the walk to the next output pixel */
-UAOT_INLINE void uaot_walk(uaot_gather_t *g)
+/* g for the input in_b of p, its walk at output pixel pix */
+static void uaot_gather_init(uaot_gather_t *g, const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t pix)
 {
-    g->ix0 += g->stride_w;
-    if (++g->ox == g->out_w) {
-        g->ox = 0;
-        g->ix0 = -g->pad_left;
-        g->iy0 += g->stride_h;
-    }
+    const int32_t in_c = p->in_c, run = p->k_w * in_c, span_h = (p->k_h - 1) * p->dil_h + 1;
+    const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
+    const uaot_gather_t v = {in_b, p->in_h, p->in_w, in_c, p->k_h, p->k_w, p->dil_h, p->dil_w, run,
+                             p->dil_h * p->in_w * in_c, span_h, run / 4, run % 4, uaot_splat8(-p->input_offset),
+                             p->dil_w == 1 ? p->in_w - p->k_w : -1, p->in_h - span_h, p->out_w, p->stride_w,
+                             p->stride_h, p->pad_left, ox, oy * p->stride_h - p->pad_top,
+                             ox * p->stride_w - p->pad_left};
+    *g = v;
 }
 
 /* the columns of the next nc pixels of g's walk (in_c % 4 != 0), step = 2 * nc; advances the walk */
@@ -316,10 +318,12 @@ static void uaot_im2col_g3(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
 /* Column j (of nc) of the int16 im2col block for output pixel (oy, ox) (input window at iy0, ix0): word
  * (x[4g],x[4g+2]) at col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. in_c % 4 != 0 (gt): in the
  * packed K order, through tmp (K bytes) at the border. */
-UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
                                  uint32_t *col, int32_t j, const int32_t nc)
 {
     const int32_t step = 2 * nc;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
     uint32_t *dst = col + 2 * j;
     const int32_t in_c = p->in_c;
     const int32_t zp = -p->input_offset;
@@ -775,12 +779,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t *const bias = p->bias;
     const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
     const int32_t out_w = p->out_w, in_c = p->in_c;
-    const int32_t sh = p->stride_h, sw = p->stride_w, pl = p->pad_left;
-    /* the pixel walk; in_c % 4 != 0: the int8 gather's geometry (uaot_im2col_g) */
-    const int32_t run = p->k_w * in_c, span_h = (p->k_h - 1) * p->dil_h + 1;
-    uaot_gather_t gt = {input, p->in_h, p->in_w, in_c, p->k_h, p->k_w, p->dil_h, p->dil_w, run,
-                        p->dil_h * p->in_w * in_c, span_h, run / 4, run % 4, uaot_splat8(-p->input_offset),
-                        p->dil_w == 1 ? p->in_w - p->k_w : -1, p->in_h - span_h, out_w, sw, sh, pl, 0, 0, 0};
+    uaot_gather_t gt; /* in_c % 4 != 0: the gather's geometry and pixel walk (uaot_im2col_g) */
     const int gather = (in_c & 3) != 0;
     /* 1x1, stride 1, no padding, whole groups of 4 channels: each column is the input pixel's channels */
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
@@ -798,11 +797,10 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * in_c;
         int8_t *out_b = output + (int32_t)b * npix * out_c;
-        int32_t pix = 0;
-        gt.in = in_b;
-        gt.ox = 0;
-        gt.iy0 = -p->pad_top;
-        gt.ix0 = -pl;
+        int32_t oy = 0, ox = 0, pix = 0;
+        if (gather) {
+            uaot_gather_init(&gt, p, in_b, 0);
+        }
         if (nc == 3) {
             for (; pix + 3 <= npix; pix += 3) {
                 if (pointwise) { /* output pixel pix reads input pixel pix */
@@ -811,8 +809,11 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                     uaot_im2col_g3(&gt, col, tmp);
                 } else {
                     for (int32_t j = 0; j < 3; ++j) {
-                        uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, j, 3);
-                        uaot_walk(&gt);
+                        uaot_im2col_s16(p, in_b, oy, ox, col, j, 3);
+                        if (++ox == out_w) {
+                            ox = 0;
+                            ++oy;
+                        }
                     }
                 }
                 int8_t *const o = out_b + (int32_t)pix * out_c;
@@ -829,20 +830,27 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
 #endif
                 uaot_gemm_block(bias, out_c, col, w, G, 3, w16, &rqv, o);
             }
-            const int32_t oy = pix / out_w;
-            gt.ox = pix - oy * out_w;
-            gt.iy0 = oy * sh - p->pad_top;
-            gt.ix0 = gt.ox * sw - pl;
+            oy = pix / out_w;
+            ox = pix - oy * out_w;
+            if (gather) {
+                uaot_gather_init(&gt, p, in_b, pix);
+            }
         }
         if (nc >= 2) {
             for (; pix + 2 <= npix; pix += 2) {
                 if (gather) {
                     uaot_im2col_g2(&gt, col, tmp);
                 } else {
-                    uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, 0, 2);
-                    uaot_walk(&gt);
-                    uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, 1, 2);
-                    uaot_walk(&gt);
+                    uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        ++oy;
+                    }
+                    uaot_im2col_s16(p, in_b, oy, ox, col, 1, 2);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        ++oy;
+                    }
                 }
                 uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, out_b + (int32_t)pix * out_c);
             }
@@ -851,8 +859,11 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
             if (gather) {
                 uaot_im2col_g1(&gt, col, tmp);
             } else {
-                uaot_im2col_s16(p, in_b, gt.iy0, gt.ix0, col, 0, 1);
-                uaot_walk(&gt);
+                uaot_im2col_s16(p, in_b, oy, ox, col, 0, 1);
+                if (++ox == out_w) {
+                    ox = 0;
+                    ++oy;
+                }
             }
             uaot_gemm_block(bias, out_c, col, w, G, 1, w16, &rqv, out_b + (int32_t)pix * out_c);
         }
