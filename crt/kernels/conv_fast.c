@@ -907,7 +907,7 @@ uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const in
     uint32_t *const w16 = (uint32_t *)(void *)(scratch + UAOT_CONV_GEMM3_SCRATCH(K, p->in_c));
     /* the packed int8 words in order: each becomes its (w0,w2), (w1,w3) pair, the w16 layout */
     (void)uaot_expand_run(filter, w16, p->out_c * (UAOT_CONV_GEMM_KP(K) / 4), 2);
-    return uaot_conv_gemm(p, input, (const int8_t *)(const void *)w16, output, scratch, 3, 1);
+    return uaot_conv2d_s8_gemm_c3_w16(p, input, (const int8_t *)(const void *)w16, output, scratch);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
