@@ -315,9 +315,8 @@ static void uaot_im2col_g3(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
     uaot_im2col_g(g, col, 3, tmp);
 }
 
-/* Column j (of nc) of the int16 im2col block for output pixel (oy, ox) (input window at iy0, ix0): word
- * (x[4g],x[4g+2]) at col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. in_c % 4 != 0 (gt): in the
- * packed K order, through tmp (K bytes) at the border. */
+/* in_c % 4 == 0: column j (of nc) of the int16 im2col block for output pixel (oy, ox): word
+ * (x[4g],x[4g+2]) at col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it (in_c % 4 != 0: uaot_im2col_g). */
 UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
                                  uint32_t *col, int32_t j, const int32_t nc)
 {
