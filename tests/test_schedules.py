@@ -87,6 +87,21 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     # in_c % 4 != 0 with dilation in y: the gather's whole-window word copies step dil_h input rows
     "conv3x2_dil_c3": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 8, 3), filters=4, kernel=(3, 2),
                                                 dilation=(2, 1), padding="VALID"),
+    # in_c % 4 != 0 (conv_fast.c uaot_im2col_g, packed K order _pack.gemm_k_order): windows inside the input
+    # expanded from the input rows (q = k_w*in_c // 4 whole groups a row, then k_h * r leftover bytes), the
+    # padded border gathered first. in_c 1, 2, 3, 5; r = 0..3; stride 2; out_c 8 and odd; dilation in x
+    "conv_c3_s2_vww": lambda r: mg.conv2d_model(r, input_shape=(1, 12, 11, 3), filters=8, kernel=(3, 3),
+                                                stride=(2, 2), activation="RELU6"),  # r = 1, k_h = 3
+    "conv_c1_3x3_s2": lambda r: mg.conv2d_model(r, input_shape=(1, 11, 9, 1), filters=8, kernel=(3, 3),
+                                                stride=(2, 2)),  # q = 0, r = 3: 9 leftover bytes
+    "conv_c2_3x3_odd": lambda r: mg.conv2d_model(r, input_shape=(1, 8, 7, 2), filters=5, kernel=(3, 3),
+                                                 activation="RELU"),  # q = 1, r = 2
+    "conv_c5_3x2_s21": lambda r: mg.conv2d_model(r, input_shape=(1, 7, 6, 5), filters=7, kernel=(3, 2),
+                                                 stride=(2, 1)),  # q = 2, r = 2: 2 leftover groups
+    "conv_c1_5x1": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 6, 1), filters=6, kernel=(5, 1),
+                                             per_channel=False),  # q = 0, r = 1, k_h = 5
+    "conv_c3_dilw_s2": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 10, 3), filters=9, kernel=(2, 3),
+                                                 stride=(1, 2), dilation=(1, 2)),  # gathered (dil_w > 1)
 }
 NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
 N_INPUTS = 3
@@ -371,3 +386,40 @@ def test_fc_x8_unaligned_input_on_qemu_m4(models: Any, name: str, tmp_path: Path
         run = m4run.run_m4(r, xs, build, timeout=60)
         assert "_raw + 1" in (build / "m4main.c").read_text()
         assert _same(run.outputs, ref), f"{name} w16={w16}: unaligned input differs from TFLM on Cortex-M4"
+
+
+def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path) -> None:
+    """in_c % 4 != 0: the default gemm is cols=3 with wexp (uaot_conv2d_s8_gemm_c3_wx); the planner's scratch
+    (conv.py _conv_scratch) equals the C macro UAOT_CONV_GEMM3_WX_SCRATCH, and without wexp
+    UAOT_CONV_GEMM3_SCRATCH; the weights stay int8 in flash (the packed K order: _pack.gemm_k_order)."""
+    import subprocess
+
+    from microaot.codegen.ops._pack import gemm_k_order
+    from microaot.codegen.ops.conv import _conv_scratch
+    from microaot.hostbuild import compile_c
+
+    assert list(gemm_k_order(3, 9)) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21,
+                                        22, 23, 24, 25, 8, 17, 26]
+    assert list(gemm_k_order(10, 4)) == list(range(40))
+    shapes = []
+    for name in ("conv_c3_s2_vww", "conv_c1_3x3_s2", "conv_c2_3x3_odd", "conv_c5_3x2_s21", "conv_kws_10x4"):
+        path = models[name][0]
+        g = load_tflite(path)
+        op = g.operators[0]
+        # the registry default (alone in its model, the conv's scratch is the peak: the build default is lean)
+        assert space.canonical_schedule(g, op, "cortex-m4", {}) == {"algo": "gemm", "cols": 3, "w16": False,
+                                                                    "wexp": True}
+        w = g.tensors[op.inputs[1]]
+        oc, kh, kw, ic = (int(d) for d in w.shape)
+        shapes.append((kh * kw * ic, ic, oc, _conv_scratch(g, op, "cortex-m4"),
+                       _conv_scratch(g, op, "cortex-m4", {"wexp": False})))
+        r = compile_model(path, tmp_path / name, target="cortex-m4", schedules={0: {"cols": 3}})
+        src = r.sources[0].read_text()
+        assert "uaot_conv2d_s8_gemm_c3_wx(" in src and "wgemm16" not in src
+    c = tmp_path / "scratch.c"
+    c.write_text("#include <stdio.h>\n#include \"microaot/kernels/conv_fast.h\"\nint main(void) {\n" + "".join(
+        f'    printf("%d %d\\n", (int)UAOT_CONV_GEMM3_WX_SCRATCH({k}, {ic}, {oc}), (int)UAOT_CONV_GEMM3_SCRATCH({k}, {ic}));\n'
+        for k, ic, oc, _, _ in shapes) + "    return 0;\n}\n")
+    exe = compile_c([c], tmp_path / "scratch", kind="exe")
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert [tuple(int(v) for v in line.split()) for line in got if line] == [(s1, s0) for *_, s1, s0 in shapes]

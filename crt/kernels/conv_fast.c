@@ -19,21 +19,33 @@ UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t 
 {
     const int8_t *const end = src + 4 * n;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-    if (__builtin_constant_p(step) && n > 0) {
-        /* 6 instructions per group: STRD with post-increment by the (constant) column stride */
-        uint32_t v, a, b;
-        __asm__ volatile("1:\n\t"
-                         "ldr %[v], [%[s]], #4\n\t"
-                         "sxtb16 %[a], %[v]\n\t"
-                         "sxtb16 %[b], %[v], ror #8\n\t"
-                         "strd %[a], %[b], [%[d]], %[st]\n\t"
-                         "cmp %[s], %[e]\n\t"
-                         "bne 1b\n\t"
-                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst)
-                         : [e] "r"(end), [st] "i"(4 * step)
-                         : "cc", "memory");
+    /* 6 instructions per group: STRD with post-increment by the column stride (an immediate: step is a
+     * constant after inlining, 2, 4 or 6) */
+#define UAOT_EXPAND_ASM(ST)                                                                                    \
+    do {                                                                                                       \
+        uint32_t v, a, b;                                                                                      \
+        __asm__ volatile("1:\n\t"                                                                               \
+                         "ldr %[v], [%[s]], #4\n\t"                                                             \
+                         "sxtb16 %[a], %[v]\n\t"                                                                \
+                         "sxtb16 %[b], %[v], ror #8\n\t"                                                        \
+                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                                   \
+                         "cmp %[s], %[e]\n\t"                                                                   \
+                         "bne 1b\n\t"                                                                           \
+                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst)            \
+                         : [e] "r"(end), [st] "i"(ST)                                                          \
+                         : "cc", "memory");                                                                    \
+    } while (0)
+    if (n > 0 && (step == 2 || step == 4 || step == 6)) {
+        if (step == 2) {
+            UAOT_EXPAND_ASM(8);
+        } else if (step == 4) {
+            UAOT_EXPAND_ASM(16);
+        } else {
+            UAOT_EXPAND_ASM(24);
+        }
         return dst;
     }
+#undef UAOT_EXPAND_ASM
 #endif
     while (src != end) {
         const uint32_t v = uaot_ld32(src);
@@ -62,116 +74,281 @@ UAOT_INLINE void uaot_expand3(const int8_t *src, int32_t in_c, uint32_t *col, in
     }
 }
 
-/* Column j (of nc) of the int16 im2col block for output pixel (oy, ox): word (x[4g],x[4g+2]) at
- * col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it. tmp: Kp bytes for in_c % 4 != 0. */
-UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
-                            uint32_t *col, int32_t j, const int32_t nc, int8_t *tmp)
+/* in_c % 4 != 0: a pixel's K bytes are k_h kernel rows of run = k_w * in_c bytes, q = run / 4 whole groups
+ * and r = run % 4 bytes left each. The packed weights take K in the order (codegen/ops/_pack.py
+ * gemm_k_order): the whole groups of every row, row by row, then the k_h * r leftover bytes, row by row,
+ * zero padded to a group: still Kp / 4 groups (k_h * q + ceil(k_h * r / 4)). So a window inside the input
+ * (dil_w == 1) is expanded straight from its k_h input rows; elsewhere it is first gathered (the zero point
+ * where padded) into a K-byte row. Geometry computed once per call: */
+typedef struct {
+    const int8_t *in; /* the batch's input */
+    int32_t in_h, in_w, in_c, k_h, k_w, dil_h, dil_w;
+    int32_t run;    /* k_w * in_c */
+    int32_t rs;     /* input bytes between kernel rows: dil_h * in_w * in_c */
+    int32_t span_h; /* input rows of the window: (k_h - 1) * dil_h + 1 */
+    int32_t q, r;   /* run / 4, run % 4 */
+    uint32_t zw;    /* the input zero point in every byte */
+    int32_t ix_max, iy_max; /* the window is inside the input for 0 <= ix0 <= ix_max, 0 <= iy0 <= iy_max */
+    int32_t out_w, stride_w, stride_h, pad_left;
+    int32_t ox, iy0, ix0; /* the next output pixel: its column and its window's top left input pixel */
+} uaot_gather_t;
+
+/* n bytes of the zero point (zw: in every byte) to t: whole words (unaligned STR on Cortex-M3/M4), then
+ * the 0..3 left (no byte loop: gcc would make it a memset call) */
+UAOT_INLINE void uaot_fill8(int8_t *t, int32_t n, uint32_t zw)
 {
-    const int32_t in_c = p->in_c;
-    const int32_t K = p->k_h * p->k_w * in_c;
-    const int32_t G = (K + 3) / 4;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(t + k, &zw, sizeof zw);
+    }
+    if (n - k >= 2) {
+        const uint16_t h = (uint16_t)zw;
+        memcpy(t + k, &h, sizeof h);
+        k += 2;
+    }
+    if (n - k >= 1) {
+        t[k] = (int8_t)zw;
+    }
+}
+
+/* n bytes src -> t: whole words, then the 0..3 left */
+UAOT_INLINE void uaot_copy8(int8_t *t, const int8_t *src, int32_t n)
+{
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const uint32_t v = uaot_ld32(src + k);
+        memcpy(t + k, &v, sizeof v);
+    }
+    if (n - k >= 2) {
+        uint16_t h;
+        memcpy(&h, src + k, sizeof h);
+        memcpy(t + k, &h, sizeof h);
+        k += 2;
+    }
+    if (n - k >= 1) {
+        t[k] = src[k];
+    }
+}
+
+/* the taps lo .. hi - 1 of a kernel dimension (k taps, dilation d, first input index i0, input size n)
+ * that are inside the input */
+UAOT_INLINE void uaot_tap_range(int32_t i0, int32_t k, int32_t d, int32_t n, int32_t *lo, int32_t *hi)
+{
+    int32_t l = 0, h = k;
+    if (i0 < 0) {
+        l = (-i0 + d - 1) / d;
+        l = l > k ? k : l;
+    }
+    if (i0 + (k - 1) * d >= n) {
+        h = i0 >= n ? 0 : (n - 1 - i0) / d + 1;
+    }
+    *lo = l;
+    *hi = h < l ? l : h;
+}
+
+/* the window at input (iy0, ix0), not all inside the input (or dil_w > 1), to t: K bytes, kernel row after
+ * kernel row (natural order), the zero point where padded; then expanded like a window inside the input
+ * (uaot_expand_rows with row stride run) */
+static void uaot_gather_s8(const uaot_gather_t *g, int32_t iy0, int32_t ix0, int8_t *t)
+{
+    const int32_t run = g->run, in_c = g->in_c, dil_w = g->dil_w;
+    int32_t ky_lo, ky_hi, kx_lo, kx_hi;
+    uaot_tap_range(iy0, g->k_h, g->dil_h, g->in_h, &ky_lo, &ky_hi);
+    uaot_tap_range(ix0, g->k_w, dil_w, g->in_w, &kx_lo, &kx_hi);
+    uaot_fill8(t, g->k_h * run, g->zw);
+    /* then the taps inside the input: rows ky_lo .. ky_hi - 1, bytes kx_lo * in_c .. kx_hi * in_c - 1 */
+    const int32_t n = (kx_hi - kx_lo) * in_c;
+    if (n == 0 || ky_hi == ky_lo) {
+        return;
+    }
+    const int8_t *src = g->in + ((iy0 + ky_lo * g->dil_h) * g->in_w + ix0 + kx_lo * dil_w) * in_c;
+    int8_t *d = t + ky_lo * run + kx_lo * in_c;
+    for (int32_t ky = ky_lo; ky < ky_hi; ++ky, src += g->rs, d += run) {
+        if (dil_w == 1) {
+            uaot_copy8(d, src, n);
+            continue;
+        }
+        for (int32_t kx = 0; kx < kx_hi - kx_lo; ++kx) {
+            for (int32_t c = 0; c < in_c; ++c) {
+                d[kx * in_c + c] = src[kx * dil_w * in_c + c];
+            }
+        }
+    }
+}
+
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+/* the q >= 1 whole groups of each of the n >= 1 kernel rows at s (rs bytes apart) to dst, ST bytes between
+ * groups' words: 6 instructions per group, 4 per row */
+#define UAOT_EXPAND_ROWS_ASM(ST)                                                                               \
+    do {                                                                                                       \
+        uint32_t v_, a_, b_;                                                                                   \
+        const int8_t *e_;                                                                                      \
+        int32_t n_ = k_h;                                                                                      \
+        __asm__ volatile("1:\n\t"                                                                               \
+                         "add %[e], %[s], %[q4]\n\t"                                                            \
+                         "2:\n\t"                                                                               \
+                         "ldr %[v], [%[s]], #4\n\t"                                                             \
+                         "sxtb16 %[a], %[v]\n\t"                                                                \
+                         "sxtb16 %[b], %[v], ror #8\n\t"                                                        \
+                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                                   \
+                         "cmp %[s], %[e]\n\t"                                                                   \
+                         "bne 2b\n\t"                                                                           \
+                         "add %[s], %[s], %[rsq]\n\t"                                                           \
+                         "subs %[n], %[n], #1\n\t"                                                              \
+                         "bne 1b\n\t"                                                                           \
+                         : [v] "=&r"(v_), [a] "=&r"(a_), [b] "=&r"(b_), [e] "=&r"(e_), [s] "+r"(s),            \
+                           [d] "+r"(dst), [n] "+r"(n_)                                                         \
+                         : [q4] "r"(4 * q), [rsq] "r"(rs - 4 * q), [st] "i"(ST)                                \
+                         : "cc", "memory");                                                                    \
+    } while (0)
+#endif
+
+/* the k_h kernel rows of a window inside the input at src (rs bytes apart) to int16 columns at dst (step
+ * words per group) in the packed K order (above): the whole groups, then the leftover bytes */
+UAOT_INLINE void uaot_expand_rows(const uaot_gather_t *g, const int8_t *src, int32_t rs, uint32_t *dst,
+                                  const int32_t step)
+{
+    const int32_t q = g->q, r = g->r, k_h = g->k_h;
+    const int8_t *s = src;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    if (q > 0 && (step == 2 || step == 4 || step == 6)) {
+        if (step == 2) {
+            UAOT_EXPAND_ROWS_ASM(8);
+        } else if (step == 4) {
+            UAOT_EXPAND_ROWS_ASM(16);
+        } else {
+            UAOT_EXPAND_ROWS_ASM(24);
+        }
+    } else
+#endif
+    {
+        for (int32_t ky = 0; ky < k_h; ++ky, s += rs) {
+            dst = uaot_expand_run(s, dst, q, step);
+        }
+    }
+    if (r == 0) {
+        return;
+    }
+    s = src + 4 * q;
+    if (r == 1 && k_h == 3) { /* 3x3 kernels, in_c 1 (k_w 1, 5, ...) or 3: one group, zero padded */
+        const uint32_t v = (uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[rs] << 8 | (uint32_t)(uint8_t)s[2 * rs] << 16;
+        dst[0] = uaot_sxtb16(v);
+        dst[1] = uaot_sxtb16_r8(v);
+        return;
+    }
+    /* the k_h * r leftover bytes, 4 to a group (little-endian word), the last group zero padded */
+    uint32_t v = 0u;
+    int32_t sh = 0;
+    for (int32_t ky = 0; ky < k_h; ++ky, s += rs) {
+        for (int32_t i = 0; i < r; ++i) {
+            v |= (uint32_t)(uint8_t)s[i] << sh;
+            sh += 8;
+            if (sh == 32) {
+                dst[0] = uaot_sxtb16(v);
+                dst[1] = uaot_sxtb16_r8(v);
+                dst += step;
+                v = 0u;
+                sh = 0;
+            }
+        }
+    }
+    if (sh != 0) {
+        dst[0] = uaot_sxtb16(v);
+        dst[1] = uaot_sxtb16_r8(v);
+    }
+}
+
+/* g for the input in_b of p, its walk at output pixel pix */
+static void uaot_gather_init(uaot_gather_t *g, const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t pix)
+{
+    const int32_t in_c = p->in_c, run = p->k_w * in_c, span_h = (p->k_h - 1) * p->dil_h + 1;
+    const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
+    const uaot_gather_t v = {in_b, p->in_h, p->in_w, in_c, p->k_h, p->k_w, p->dil_h, p->dil_w, run,
+                             p->dil_h * p->in_w * in_c, span_h, run / 4, run % 4, uaot_splat8(-p->input_offset),
+                             p->dil_w == 1 ? p->in_w - p->k_w : -1, p->in_h - span_h, p->out_w, p->stride_w,
+                             p->stride_h, p->pad_left, ox, oy * p->stride_h - p->pad_top,
+                             ox * p->stride_w - p->pad_left};
+    *g = v;
+}
+
+/* the columns of the next nc pixels of g's walk (in_c % 4 != 0), step = 2 * nc; advances the walk */
+UAOT_INLINE void uaot_im2col_g(uaot_gather_t *g, uint32_t *col, const int32_t nc, int8_t *tmp)
+{
+    const int32_t step = 2 * nc;
+    int32_t ox = g->ox, iy0 = g->iy0, ix0 = g->ix0;
+    for (int32_t j = 0; j < nc; ++j) {
+        uint32_t *const dst = col + 2 * j;
+        if (ix0 >= 0 && ix0 <= g->ix_max && iy0 >= 0 && iy0 <= g->iy_max) {
+            uaot_expand_rows(g, g->in + (iy0 * g->in_w + ix0) * g->in_c, g->rs, dst, step);
+        } else {
+            uaot_gather_s8(g, iy0, ix0, tmp);
+            if (g->r == 0) { /* the natural order is the packed order */
+                (void)uaot_expand_run(tmp, dst, g->k_h * g->q, step);
+            } else {
+                uaot_expand_rows(g, tmp, g->run, dst, step);
+            }
+        }
+        ix0 += g->stride_w;
+        if (++ox == g->out_w) {
+            ox = 0;
+            ix0 = -g->pad_left;
+            iy0 += g->stride_h;
+        }
+    }
+    g->ox = ox;
+    g->iy0 = iy0;
+    g->ix0 = ix0;
+}
+
+static void uaot_im2col_g1(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
+{
+    uaot_im2col_g(g, col, 1, tmp);
+}
+
+static void uaot_im2col_g2(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
+{
+    uaot_im2col_g(g, col, 2, tmp);
+}
+
+static void uaot_im2col_g3(uaot_gather_t *g, uint32_t *col, int8_t *tmp)
+{
+    uaot_im2col_g(g, col, 3, tmp);
+}
+
+/* in_c % 4 == 0: column j (of nc) of the int16 im2col block for output pixel (oy, ox): word
+ * (x[4g],x[4g+2]) at col[g*2*nc + 2*j], (x[4g+1],x[4g+3]) right after it (in_c % 4 != 0: uaot_im2col_g). */
+UAOT_INLINE void uaot_im2col_s16(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t oy, int32_t ox,
+                                 uint32_t *col, int32_t j, const int32_t nc)
+{
     const int32_t step = 2 * nc;
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t zp = -p->input_offset;
     uint32_t *dst = col + 2 * j;
-    if ((in_c & 3) == 0) {
-        const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
-        const int32_t gpt = in_c / 4; /* groups per tap */
-        /* dil_w == 1 and the whole kernel row inside the input: k_w * in_c contiguous bytes */
-        const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w;
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = iy0 + ky * p->dil_h;
-            if (x_in && iy >= 0 && iy < p->in_h) {
-                dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix0) * in_c, dst, p->k_w * gpt, step);
-                continue;
-            }
-            for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                    dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix) * in_c, dst, gpt, step);
-                } else {
-                    for (int32_t c = 0; c < in_c; c += 4) {
-                        dst[0] = zw;
-                        dst[1] = zw;
-                        dst += step;
-                    }
-                }
-            }
-        }
-        return;
-    }
-    /* in_c % 4 != 0: gather the K bytes (zero point where padded), then expand groups of 4. With
-     * dil_w == 1 and the whole kernel row inside the input, a kernel row is k_w * in_c contiguous bytes. */
-    int8_t *t = tmp;
-    const int32_t k_w = p->k_w, in_w = p->in_w, in_h = p->in_h;
-    const int32_t run = k_w * in_c;
-    const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + k_w - 1 < in_w;
-    const int32_t k_h = p->k_h, dil_h = p->dil_h;
-    if (x_in && iy0 >= 0 && iy0 + (k_h - 1) * dil_h < in_h && in_w * in_c >= 4) {
-        /* the whole window inside the input: k_h runs, copied by whole words. A row's copy may run up to 3
-         * bytes past it: read, those are still inside the input (the next kernel row lies below); written,
-         * the next row overwrites them. The last row stops at K. */
-        const int8_t *src = in_b + ((int32_t)iy0 * in_w + ix0) * in_c;
-        const int32_t rs = dil_h * in_w * in_c;
-        for (int32_t ky = 1; ky < k_h; ++ky, src += rs, t += run) {
-            for (int32_t k = 0; k < run; k += 4) {
-                const uint32_t v = uaot_ld32(src + k);
-                memcpy(t + k, &v, sizeof v);
-            }
-        }
-        int32_t k = 0;
-        for (; k + 4 <= run; k += 4) {
-            const uint32_t v = uaot_ld32(src + k);
-            memcpy(t + k, &v, sizeof v);
-        }
-        for (; k < run; ++k) {
-            t[k] = src[k];
-        }
-    } else
-    for (int32_t ky = 0; ky < k_h; ++ky) {
-        const int32_t iy = iy0 + ky * dil_h;
-        if (iy < 0 || iy >= in_h) {
-            for (int32_t k = 0; k < run; ++k) {
-                t[k] = (int8_t)zp;
-            }
-            t += run;
-            continue;
-        }
-        if (x_in) {
-            const int8_t *src = in_b + ((int32_t)iy * in_w + ix0) * in_c;
-            int32_t k = 0;
-            for (; k + 4 <= run; k += 4) { /* word copies (unaligned: LDR/STR on Cortex-M3/M4) */
-                const uint32_t v = uaot_ld32(src + k);
-                memcpy(t + k, &v, sizeof v);
-            }
-            for (; k < run; ++k) {
-                t[k] = src[k];
-            }
-            t += run;
+    const int32_t in_c = p->in_c;
+    const int32_t zp = -p->input_offset;
+    const uint32_t zw = uaot_sxtb16(uaot_splat8(zp));
+    const int32_t gpt = in_c / 4; /* groups per tap */
+    /* dil_w == 1 and the whole kernel row inside the input: k_w * in_c contiguous bytes */
+    const int x_in = p->dil_w == 1 && ix0 >= 0 && ix0 + p->k_w - 1 < p->in_w;
+    for (int32_t ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (x_in && iy >= 0 && iy < p->in_h) {
+            dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix0) * in_c, dst, p->k_w * gpt, step);
             continue;
         }
         for (int32_t kx = 0; kx < p->k_w; ++kx) {
             const int32_t ix = ix0 + kx * p->dil_w;
             if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                const int8_t *src = in_b + ((int32_t)iy * p->in_w + ix) * in_c;
-                for (int32_t c = 0; c < in_c; ++c) {
-                    t[c] = src[c];
-                }
+                dst = uaot_expand_run(in_b + ((int32_t)iy * p->in_w + ix) * in_c, dst, gpt, step);
             } else {
-                for (int32_t c = 0; c < in_c; ++c) {
-                    t[c] = (int8_t)zp;
+                for (int32_t c = 0; c < in_c; c += 4) {
+                    dst[0] = zw;
+                    dst[1] = zw;
+                    dst += step;
                 }
             }
-            t += in_c;
         }
     }
-    if ((K & 3) != 0) { /* zero the bytes K .. 4G-1 of the last group (little-endian word) */
-        uint32_t v = uaot_ld32(tmp + 4 * (G - 1));
-        v &= (1u << (8 * (K & 3))) - 1u;
-        memcpy(tmp + 4 * (G - 1), &v, sizeof v);
-    }
-    (void)uaot_expand_run(tmp, dst, G, step);
 }
 
 /* requantize n accumulators into n int8 outputs: the SMMULR path when the generator emitted the rq
@@ -601,6 +778,8 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int32_t *const bias = p->bias;
     const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
     const int32_t out_w = p->out_w, in_c = p->in_c;
+    uaot_gather_t gt; /* in_c % 4 != 0: the gather's geometry and pixel walk (uaot_im2col_g) */
+    const int gather = (in_c & 3) != 0;
     /* 1x1, stride 1, no padding, whole groups of 4 channels: each column is the input pixel's channels */
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
                           p->pad_left == 0 && p->in_w == out_w && p->in_h == p->out_h && (in_c & 3) == 0;
@@ -618,13 +797,18 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
         const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * in_c;
         int8_t *out_b = output + (int32_t)b * npix * out_c;
         int32_t oy = 0, ox = 0, pix = 0;
+        if (gather) {
+            uaot_gather_init(&gt, p, in_b, 0);
+        }
         if (nc == 3) {
             for (; pix + 3 <= npix; pix += 3) {
                 if (pointwise) { /* output pixel pix reads input pixel pix */
                     uaot_expand3(in_b + (int32_t)pix * in_c, in_c, col, G);
+                } else if (gather) {
+                    uaot_im2col_g3(&gt, col, tmp);
                 } else {
                     for (int32_t j = 0; j < 3; ++j) {
-                        uaot_im2col_s16(p, in_b, oy, ox, col, j, 3, tmp);
+                        uaot_im2col_s16(p, in_b, oy, ox, col, j, 3);
                         if (++ox == out_w) {
                             ox = 0;
                             ++oy;
@@ -647,27 +831,38 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
             }
             oy = pix / out_w;
             ox = pix - oy * out_w;
+            if (gather) {
+                uaot_gather_init(&gt, p, in_b, pix);
+            }
         }
         if (nc >= 2) {
             for (; pix + 2 <= npix; pix += 2) {
-                uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2, tmp);
-                if (++ox == out_w) {
-                    ox = 0;
-                    ++oy;
-                }
-                uaot_im2col_s16(p, in_b, oy, ox, col, 1, 2, tmp);
-                if (++ox == out_w) {
-                    ox = 0;
-                    ++oy;
+                if (gather) {
+                    uaot_im2col_g2(&gt, col, tmp);
+                } else {
+                    uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        ++oy;
+                    }
+                    uaot_im2col_s16(p, in_b, oy, ox, col, 1, 2);
+                    if (++ox == out_w) {
+                        ox = 0;
+                        ++oy;
+                    }
                 }
                 uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, out_b + (int32_t)pix * out_c);
             }
         }
         for (; pix < npix; ++pix) {
-            uaot_im2col_s16(p, in_b, oy, ox, col, 0, 1, tmp);
-            if (++ox == out_w) {
-                ox = 0;
-                ++oy;
+            if (gather) {
+                uaot_im2col_g1(&gt, col, tmp);
+            } else {
+                uaot_im2col_s16(p, in_b, oy, ox, col, 0, 1);
+                if (++ox == out_w) {
+                    ox = 0;
+                    ++oy;
+                }
             }
             uaot_gemm_block(bias, out_c, col, w, G, 1, w16, &rqv, out_b + (int32_t)pix * out_c);
         }
@@ -697,6 +892,21 @@ uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const i
                                          const int8_t *filter, int8_t *output, uint8_t *scratch)
 {
     return uaot_conv_gemm(p, input, filter, output, scratch, 3, 1);
+}
+
+/* c3 with the int8 weights expanded to the w16 layout in scratch (after the c3 scratch) at each call: the
+ * w16 inner loop (2 LDRD per group and channel pair instead of LDRD + 4 SXTB16) without its flash */
+uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, uint8_t *scratch)
+{
+    if (p == NULL || filter == NULL || scratch == NULL || ((uintptr_t)scratch & 3u) != 0u) {
+        return UAOT_ERR_ARG;
+    }
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    uint32_t *const w16 = (uint32_t *)(void *)(scratch + UAOT_CONV_GEMM3_SCRATCH(K, p->in_c));
+    /* the packed int8 words in order: each becomes its (w0,w2), (w1,w3) pair, the w16 layout */
+    (void)uaot_expand_run(filter, w16, p->out_c * (UAOT_CONV_GEMM_KP(K) / 4), 2);
+    return uaot_conv2d_s8_gemm_c3_w16(p, input, (const int8_t *)(const void *)w16, output, scratch);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,

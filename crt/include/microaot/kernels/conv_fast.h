@@ -6,8 +6,12 @@
  *   K = k_h*k_w*in_c, Kp = K rounded up to 4 (weights padded with zeros).
  *   filter (int8): rows in pairs; pair r: for each group of 4 k: word of row 2r, word of row 2r+1;
  *     an odd last row: its Kp bytes. (w16: every int8 word w0..w3 becomes two int16 words
- *     (w0,w2),(w1,w3) -- the SXTB16 order.)
+ *     (w0,w2),(w1,w3) -- the SXTB16 order.) K order: kernel rows of run = k_w*in_c bytes; the
+ *     run/4 whole groups of every row, row by row, then the run%4 bytes left of every row, row by
+ *     row (the natural order when run % 4 == 0; codegen/ops/_pack.py gemm_k_order).
  *   scratch: UAOT_CONV_GEMM_SCRATCH(K, in_c) bytes (c3: UAOT_CONV_GEMM3_SCRATCH), 4-aligned.
+ * uaot_conv2d_s8_gemm_c3_wx: c3 with int8 filter, expanded to the w16 layout in scratch at each call
+ *   (UAOT_CONV_GEMM3_WX_SCRATCH(K, in_c, out_c) bytes).
  *   Outputs are requantized straight from the accumulator registers; c3 with the rq table and the full
  *   int8 range runs every channel pair of a 3-pixel block in one asm (6 instructions per output).
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
@@ -28,6 +32,8 @@
 #define UAOT_CONV_GEMM_GATHER(K, IN_C) ((IN_C) % 4 != 0 ? UAOT_CONV_GEMM_KP(K) : 0)
 #define UAOT_CONV_GEMM_SCRATCH(K, IN_C) (4 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
 #define UAOT_CONV_GEMM3_SCRATCH(K, IN_C) (6 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
+/* c3_wx: then the weights expanded to the w16 layout (2 * out_c * Kp bytes) */
+#define UAOT_CONV_GEMM3_WX_SCRATCH(K, IN_C, OUT_C) (UAOT_CONV_GEMM3_SCRATCH(K, IN_C) + 2 * (OUT_C) * UAOT_CONV_GEMM_KP(K))
 /* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
 #define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
@@ -40,6 +46,8 @@ uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_
                                      int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,

@@ -46,6 +46,16 @@ def pack_row_blocks(rows: np.ndarray, block: int, w16: bool) -> np.ndarray:
     return flat.astype(np.int16 if w16 else np.int8)
 
 
+def gemm_k_order(k_h: int, run: int) -> np.ndarray:
+    """The K order of the conv gemm's packed weights (crt/kernels/conv_fast.c uaot_expand_rows): K = k_h
+    kernel rows of ``run`` = k_w * in_c bytes; the q = run // 4 whole groups of every row, row by row,
+    then the r = run % 4 bytes left of every row, row by row (k_h * r bytes, zero padded to a group by
+    pad_k). Still ceil(K / 4) groups; the identity when run % 4 == 0 (in_c % 4 == 0 in particular)."""
+    q4 = run // 4 * 4
+    rows = np.arange(k_h * run).reshape(k_h, run)
+    return np.concatenate([rows[:, :q4].reshape(-1), rows[:, q4:].reshape(-1)])
+
+
 def pack_depthwise_simd4(taps_by_channel: np.ndarray) -> np.ndarray:
     """Depthwise filter [taps, C] -> int16 [G, taps, 4] in SXTB16 order, zero channels up to 4G."""
     taps, c = taps_by_channel.shape

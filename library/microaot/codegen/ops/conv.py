@@ -29,6 +29,7 @@ from microaot.codegen.ops._dw_pair import (
 )
 from microaot.codegen.ops._pack import (
     fast_requant_ok,
+    gemm_k_order,
     gemm_rq_bias,
     pack_depthwise_simd4,
     pack_row_blocks,
@@ -117,11 +118,12 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     })
     if algo == "gemm":
         w16 = bool(knobs["w16"])
-        packed = pack_row_blocks(rows, 2, w16)
+        packed = pack_row_blocks(rows[:, gemm_k_order(g["k_h"], g["k_w"] * g["in_c"])], 2, w16)
         arr = ctx.const_array("wgemm16" if w16 else "wgemm", "int16_t" if w16 else "int8_t", packed)
         if ctx.scratch_ptr is None:
             raise ctx.unsupported("internal: the gemm schedule has no scratch buffer")
-        kname = f"uaot_conv2d_s8_gemm_c{int(knobs['cols'])}{'_w16' if w16 else ''}"
+        # wexp (c3, int8 weights): expanded to the w16 layout in scratch by the kernel at each call
+        kname = f"uaot_conv2d_s8_gemm_c{int(knobs['cols'])}{'_w16' if w16 else ''}{'_wx' if knobs.get('wexp') else ''}"
         return Lowering(families=("conv_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
                              f"{ctx.scratch_ptr})")
@@ -149,11 +151,12 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
     knobs = resolve(graph, op, target, schedule)
     w = graph.tensors[op.inputs[1]]
-    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, in_c) / UAOT_CONV_GEMM3_SCRATCH (cols=3)
+    if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, in_c) / UAOT_CONV_GEMM3{,_WX}_SCRATCH (cols=3)
         k = int(np.prod(w.shape[1:]))
         kp = (k + 3) // 4 * 4
         gather = kp if int(w.shape[3]) % 4 else 0  # the int8 gather row (in_c % 4 != 0)
-        return (6 if int(knobs.get("cols", 2)) == 3 else 4) * kp + gather
+        wx = 2 * int(w.shape[0]) * kp if knobs.get("wexp") else 0  # UAOT_CONV_GEMM3_WX_SCRATCH
+        return (6 if int(knobs.get("cols", 2)) == 3 else 4) * kp + gather + wx
     if knobs.get("algo") == "pair":  # UAOT_DW_PAIR_SCRATCH(C, cols)
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
@@ -186,27 +189,36 @@ def _dw_mult(graph: Graph, op: Operator) -> int:
 def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    return {"algo": ["direct", "gemm"], "cols": [1, 2, 3], "w16": [False, True]}
+    return {"algo": ["direct", "gemm"], "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
 
 
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    """gemm cols=3, int8 weights; when in_c % 4 != 0 (first layers: small K, few channel pairs, their
+    inner loop matters most) also wexp: the weights expanded to int16 in 2·out_c·Kp bytes of scratch."""
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
-    return {"algo": "gemm", "cols": 3, "w16": False}
+    knobs: dict[str, Any] = {"algo": "gemm", "cols": 3, "w16": False}
+    if int(graph.tensors[op.inputs[0]].shape[-1]) % 4 != 0:
+        knobs["wexp"] = True
+    return knobs
 
 
 def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
-    """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (requantizes in C: ~15 % more instructions
-    on that op); taken by ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops;
+    requantizes in C: ~15 % more instructions on that op); taken by ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "gemm" or int(knobs.get("cols", 2)) != 3:
         return None
     return {**knobs, "cols": 2}
 
 
 def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    """wexp applies to cols=3 with int8 weights only, and is listed only when on"""
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
-    return {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
+    out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
+    if knobs.get("wexp") and out["cols"] == 3 and not out["w16"]:
+        out["wexp"] = True
+    return out
 
 
 def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
