@@ -54,4 +54,3 @@ def scratch_requests(graph: Graph, target: str = "generic",
             if n > 0:
                 out[op.index] = n
     return out
-

@@ -10,7 +10,6 @@ import numpy as np
 
 from microaot.codegen.ops import Lowering, LoweringContext
 from microaot.codegen.ops._pack import fast_requant_ok, rq_table
-from microaot.codegen.ops._schedule import resolve
 from microaot.ir.graph import Graph, Operator
 
 # the in-place placement the pair kernel runs itself (its `mode` argument): 0 = out of place
@@ -41,12 +40,6 @@ STRIP_BYTES = 4096
 
 def _dims(graph: Graph, op: Operator) -> tuple[int, int]:
     return int(graph.tensors[op.inputs[1]].shape[3]), int(graph.tensors[op.outputs[0]].shape[2])
-
-
-def runs_rows_itself(ctx: LoweringContext) -> bool:
-    """``algo=pair`` runs the rows_fwd / rows_bwd placements on the whole tensor (mode 1 / 2, keeping its
-    ring), not through ``uaot_conv_s8_rows`` (``_inplace.rows_lowering``)."""
-    return resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo") == "pair"
 
 
 def strip_cols(graph: Graph, op: Operator, cols: int) -> int:

@@ -74,6 +74,28 @@ def _geometry(ctx: LoweringContext, depthwise: bool) -> dict[str, Any]:
     }
 
 
+def pointwise_shrinking(graph: Graph, op: Operator) -> bool:
+    """1x1, stride 1, batch 1, out_c <= in_c (no padding possible with a 1x1 kernel)."""
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    o = op.options
+    return (len(x.shape) == 4 and len(w.shape) == 4 and int(x.shape[0]) == 1 and tuple(w.shape[1:3]) == (1, 1)
+            and int(o.get("stride_h", 1)) == 1 and int(o.get("stride_w", 1)) == 1
+            and int(w.shape[0]) <= int(x.shape[3]))
+
+
+def runs_placement_itself(ctx: LoweringContext) -> bool:
+    """The kernels that run an in-place rows_fwd / rows_bwd placement themselves, on the whole tensor,
+    instead of row by row through ``uaot_conv_s8_rows`` (``_inplace.rows_lowering``): DEPTHWISE_CONV_2D
+    ``algo=pair`` (kernel mode 1 / 2 from ``ctx.inplace``, keeping its ring of expanded rows) and the
+    ``gemm`` of a shrinking pointwise CONV_2D, which conv_inplace.py offers ``rows_fwd`` only (the gemm
+    expands each block of pixels before writing its outputs, so any forward distance is safe)."""
+    algo = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo")
+    if algo == "pair":
+        return True
+    return (algo == "gemm" and ctx.inplace == "rows_fwd" and ctx.op.opcode == "CONV_2D"
+            and pointwise_shrinking(ctx.graph, ctx.op))
+
+
 def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.input(2) if ctx.has_input(2) else None
@@ -104,7 +126,7 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     if algo == "pair":  # in place (ctx.inplace rows_fwd / rows_bwd): the kernel runs the placement itself
         return lower_pair(ctx, g, wd.reshape(-1, oc), fb, rows, mults, shifts, zp_in, zp_out, lo, hi,
                           int(knobs["cols"]))
-    if ctx.inplace is not None:  # conv_inplace.py runs every other kernel row by row
+    if ctx.inplace is not None and not runs_placement_itself(ctx):  # the others: row by row (conv_inplace.py)
         raise ctx.unsupported(f"internal: {ctx.inplace!r} reached the out-of-place lowering")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)

@@ -16,31 +16,21 @@ of rows of out_w pixels: KWS's 25x5 pointwise layers no longer run 2 of every 5 
 DEPTHWISE_CONV_2D ``algo=pair`` (``_dw_pair.py``) reads every input row once, when it expands it into its
 ring of 3 rows, so it runs the ``rows_fwd`` / ``rows_bwd`` placements by itself on the whole tensor
 (kernel mode 1 / 2, from ``ctx.inplace``) instead of once per output row through ``uaot_conv_s8_rows``
-(which would expand each input row for every output row that reads it)."""
+(which would expand each input row for every output row that reads it).
+
+Both exceptions are one predicate, ``conv.runs_placement_itself``: the row driver hands such a lowering
+``ctx`` unchanged and the lowering emits its usual whole-tensor call."""
 
 from __future__ import annotations
 
-import copy
-
-import microaot.codegen.ops.conv  # noqa: F401  (registers CONV_2D / DEPTHWISE_CONV_2D)
 from microaot.codegen import ops as opreg
-from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
-from microaot.codegen.ops._dw_pair import runs_rows_itself
+from microaot.codegen.ops import InPlace
 from microaot.codegen.ops._inplace import add_rows_inplace, conv_rows_inplace
-from microaot.codegen.ops._schedule import resolve
+from microaot.codegen.ops.conv import pointwise_shrinking, runs_placement_itself  # (registers CONV_2D / DW)
 from microaot.ir.graph import Graph, Operator
 
-add_rows_inplace("CONV_2D")
-add_rows_inplace("DEPTHWISE_CONV_2D", runs_rows=runs_rows_itself)
-
-
-def pointwise_shrinking(graph: Graph, op: Operator) -> bool:
-    """1x1, stride 1, batch 1, out_c <= in_c (no padding possible with a 1x1 kernel)."""
-    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-    o = op.options
-    return (len(x.shape) == 4 and len(w.shape) == 4 and int(x.shape[0]) == 1 and tuple(w.shape[1:3]) == (1, 1)
-            and int(o.get("stride_h", 1)) == 1 and int(o.get("stride_w", 1)) == 1
-            and int(w.shape[0]) <= int(x.shape[3]))
+add_rows_inplace("CONV_2D", runs_rows=runs_placement_itself)
+add_rows_inplace("DEPTHWISE_CONV_2D", runs_rows=runs_placement_itself)
 
 
 def _conv_inplace(graph: Graph, op: Operator) -> list[InPlace]:
@@ -50,16 +40,4 @@ def _conv_inplace(graph: Graph, op: Operator) -> list[InPlace]:
     return variants
 
 
-def _pointwise_whole(lower: LowerFn) -> LowerFn:
-    def lower_conv(ctx: LoweringContext) -> Lowering:
-        if ctx.inplace == "rows_fwd" and pointwise_shrinking(ctx.graph, ctx.op) and \
-                resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo") == "gemm":
-            inner = copy.copy(ctx)  # shares ctx.decls; the rows wrapper below then calls the lowering as is
-            inner.inplace = None
-            return lower(inner)
-        return lower(ctx)
-
-    return lower_conv
-
-
-opreg.extend("CONV_2D", wrap=_pointwise_whole, inplace=_conv_inplace)
+opreg.extend("CONV_2D", inplace=_conv_inplace)

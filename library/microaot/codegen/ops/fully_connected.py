@@ -29,13 +29,8 @@ def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
     knobs = resolve(graph, op, target, schedule)
     if knobs.get("algo") != "simd4" or knobs.get("x8"):
         return 0
-    return _expand_bytes(graph, op)
-
-
-def _expand_bytes(graph: Graph, op: Operator) -> int:
-    """UAOT_FC_SIMD_SCRATCH(in_features): the int16 copy of one input row."""
     n_in = int(graph.tensors[op.inputs[1]].shape[-1])
-    return 2 * ((n_in + 3) // 4 * 4)
+    return 2 * ((n_in + 3) // 4 * 4)  # UAOT_FC_SIMD_SCRATCH(in_features): the int16 copy of one input row
 
 
 @register("FULLY_CONNECTED", scratch=_fc_scratch)
