@@ -13,6 +13,22 @@
 
 #include "microaot/simd.h"
 
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+/* The expand asm takes the column stride in bytes as an immediate (STRD post-increment): the word
+ * steps 2, 4 and 6 of the 1-, 2- and 3-pixel blocks, dispatched to M(8), M(16) or M(24). */
+#define UAOT_EXPAND_STEP_OK(step) ((step) == 2 || (step) == 4 || (step) == 6)
+#define UAOT_EXPAND_BY_STEP(step, M)                                                                           \
+    do {                                                                                                       \
+        if ((step) == 2) {                                                                                     \
+            M(8);                                                                                              \
+        } else if ((step) == 4) {                                                                              \
+            M(16);                                                                                             \
+        } else {                                                                                               \
+            M(24);                                                                                             \
+        }                                                                                                      \
+    } while (0)
+#endif
+
 /* n groups of 4 contiguous int8 at src to int16 column words (x0,x2), (x1,x3) at dst[0], dst[1]; dst += step
  * per group. Returns dst after the last group. */
 UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t n, const int32_t step)
@@ -35,14 +51,8 @@ UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t 
                          : [e] "r"(end), [st] "i"(ST)                                                          \
                          : "cc", "memory");                                                                    \
     } while (0)
-    if (n > 0 && (step == 2 || step == 4 || step == 6)) {
-        if (step == 2) {
-            UAOT_EXPAND_ASM(8);
-        } else if (step == 4) {
-            UAOT_EXPAND_ASM(16);
-        } else {
-            UAOT_EXPAND_ASM(24);
-        }
+    if (n > 0 && UAOT_EXPAND_STEP_OK(step)) {
+        UAOT_EXPAND_BY_STEP(step, UAOT_EXPAND_ASM);
         return dst;
     }
 #undef UAOT_EXPAND_ASM
@@ -211,14 +221,8 @@ UAOT_INLINE void uaot_expand_rows(const uaot_gather_t *g, const int8_t *src, int
     const int32_t q = g->q, r = g->r, k_h = g->k_h;
     const int8_t *s = src;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-    if (q > 0 && (step == 2 || step == 4 || step == 6)) {
-        if (step == 2) {
-            UAOT_EXPAND_ROWS_ASM(8);
-        } else if (step == 4) {
-            UAOT_EXPAND_ROWS_ASM(16);
-        } else {
-            UAOT_EXPAND_ROWS_ASM(24);
-        }
+    if (q > 0 && UAOT_EXPAND_STEP_OK(step)) {
+        UAOT_EXPAND_BY_STEP(step, UAOT_EXPAND_ROWS_ASM);
     } else
 #endif
     {
