@@ -97,6 +97,17 @@ def test_best_records_keys() -> None:
     assert best_records(rs[:4], target="cortex-m4")["A"].time == 6.0
 
 
+def test_best_records_prefer_the_whole_model_choice() -> None:
+    """A ``final`` record (timed in the build of all the tuner's choices) wins over a faster candidate timed
+    in a batch; among final records the fastest; unusable final records do not count."""
+    rs = [rec("A", 5.0, {"k": "batch-fast"}), rec("A", 7.0, {"k": "chosen"}, extra={"final": True}),
+          rec("A", 6.0, {"k": "x"}, extra={"final": True}, bitexact=False), rec("B", 3.0), rec("B", 2.0)]
+    best = best_records(rs, target="cortex-m4", board="qemu_mps2_an386")
+    assert best["A"].knobs == {"k": "chosen"} and best["B"].time == 2.0
+    rs.append(rec("A", 6.5, {"k": "other model"}, extra={"final": True}))
+    assert best_records(rs, target="cortex-m4")["A"].knobs == {"k": "other model"}
+
+
 def test_best_schedules_by_signature_and_legacy(tmp_path: Path, conv_model: Path) -> None:
     g = load_tflite(conv_model)
     op = g.operators[0]
@@ -229,9 +240,68 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     fc = [r for r in recs if r.signature == sigs[2]]
     assert [r.bitexact for r in fc if r.knobs == bad] == [False]
     assert all(r.bitexact for r in recs if r.knobs != bad)
-    conv = [r for r in recs if r.signature == sigs[0]]
+    conv = [r for r in recs if r.signature == sigs[0] and r.extra.get("stage") != "refine"]
     assert len(conv) == len(space.candidates(g, g.operators[0], "generic"))  # grid: every distinct one, once
+    # additive fake costs: the whole-model refinement confirms the per-op bests (its final records)
+    final = {r.signature: r.knobs for r in recs if r.extra.get("final")}
+    assert final == {sigs[0]: {"algo": "gemm", "cols": 3, "w16": True}, sigs[2]: {"algo": "simd4", "w16": False, "x8": False}}
+    assert res.refined is not None and res.refined["swaps"] == [] and res.refined["refined_total"] == res.tuned_total
     best = best_schedules(log, g, target="generic", board="host")
     assert best[0] == best[1] == {"algo": "gemm", "cols": 3, "w16": True}
     assert best[2] == {"algo": "simd4", "w16": False, "x8": False}
     assert res.tuned_bitexact is True and res.tuned_total is not None and res.tuned_total < res.default_total
+
+
+def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
+    """Per-op bests a1 + b1 are slow together (A runs in place when B has b1's scratch): the refinement
+    tries each runner-up within 10 % (never a3, 2x slower), keeps the best single swap when both swaps
+    together are slower, swaps back nothing that is slower, and logs the choice as ``final`` records."""
+    from tqdm import tqdm
+
+    from microaot.boards import get_board
+    from microaot.tune import tuner
+    from microaot.tune.search import make_searcher
+
+    def group(sig: str, op: int, tried: list[tuple[str, float]]) -> tuner.OpGroup:
+        space_ = {"v": [k for k, _ in tried]}
+        g = tuner.OpGroup(sig, "CONV_2D", [op], space_, {"v": tried[0][0]}, len(tried),
+                          make_searcher(space_, {"v": tried[0][0]}, 4))
+        g.tried = [({"v": k}, t) for k, t in tried]
+        best = min(g.tried, key=lambda kt: kt[1])
+        g.default_time, g.best_knobs, g.best_time = tried[0][1], dict(best[0]), best[1]
+        return g
+
+    groups = {"A": group("A", 0, [("a0", 30.0), ("a1", 10.0), ("a2", 10.5), ("a3", 20.0)]),
+              "B": group("B", 1, [("b0", 9.0), ("b1", 5.0), ("b2", 5.2), ("bad", 5.1)])}
+    own = {"a0": 30.0, "a1": 10.0, "a2": 10.5, "a3": 20.0, "b0": 9.0, "b1": 5.0, "b2": 5.2, "bad": 5.1}
+    seen: list[tuple[str, str]] = []
+
+    def evaluate(slot: int, a: dict) -> tuner.Measurement | None:
+        va, vb = a["A"]["v"], a["B"]["v"]
+        seen.append((va, vb))
+        if vb == "bad":
+            return None  # not bit-exact in this build
+        ta = own[va] + (3.0 if (va, vb) == ("a1", "b1") else 0.0)
+        times = [ta, own[vb]]
+        return tuner.Measurement([], times, sum(times), "instructions")
+
+    written: list[tuner.TuneRecord] = []
+    summary = tuner._refine(groups, evaluate, jobs=2, board=get_board("qemu_mps2_an386"), margin=0.0,
+                            pbar=tqdm(disable=True), write=written.extend)
+    assert seen[0] == ("a1", "b1") and all(va != "a3" for va, _ in seen)
+    assert ("a2", "b2") in seen  # both improving swaps were tried together (15.7 > 15.2: not kept)
+    assert summary == {"combined_total": 18.0, "refined_total": 15.2, "rounds": 2,
+                       "swaps": [{"signature": "B", "op_indices": [1], "from": {"v": "b1"}, "to": {"v": "b2"}}]}
+    assert groups["A"].best_knobs == {"v": "a1"} and groups["B"].best_knobs == {"v": "b2"}
+    final = [r for r in written if r.extra.get("final")]
+    assert [(r.signature, r.knobs, r.time) for r in final] == [("A", {"v": "a1"}, 10.0), ("B", {"v": "b2"}, 5.2)]
+    bad = [r for r in written if r.knobs == {"v": "bad"}]
+    assert bad and all(not r.bitexact and r.error and r.time is None for r in bad)
+    best = best_records(written, target="cortex-m4")
+    assert best["A"].knobs == {"v": "a1"} and best["B"].knobs == {"v": "b2"}
+    # nothing within 10 % of a best: nothing to refine, nothing built
+    seen.clear()
+    lone = {"A": group("A", 0, [("a0", 30.0), ("a1", 10.0), ("a3", 20.0)])}
+    assert tuner._refine(lone, evaluate, jobs=1, board=get_board("qemu_mps2_an386"), margin=0.0,
+                         pbar=tqdm(disable=True), write=written.extend) is None
+    assert seen == []

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", help="serial port of a real board (each batch is flashed)")
     p.add_argument("--json", type=Path, help="write the result as JSON")
     p.add_argument("--no-final", action="store_true", help="skip the rebuild from the log at the end")
+    p.add_argument("--no-refine", action="store_true",
+                   help="skip the whole-model refinement (re-timing each signature's runners-up in the build "
+                        "of all the chosen schedules, whose memory plan can differ from a batch's)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
 
@@ -43,7 +46,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     res = tune_model(args.model, args.board, log=args.log, budget=args.budget, jobs=args.jobs, seeds=args.seeds,
                      strategy=args.strategy, work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
-                     progress=not args.quiet, verbose=args.verbose)
+                     refine=not args.no_refine, progress=not args.quiet, verbose=args.verbose)
     print(res.format_text())
     if args.json:
         args.json.write_text(json.dumps(res.to_json(), indent=2) + "\n")

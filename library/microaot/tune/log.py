@@ -17,8 +17,9 @@ by another version is not used (kernels may have changed).
 Writing only ever appends (``append_records``), so earlier entries are never lost; ``merge_logs``
 concatenates logs and drops exact duplicates. Reading (``best_schedules``) picks, for each operator
 of a graph, the fastest record with ``bitexact`` true and no ``error`` whose knobs are still valid in
-the operator's current knob space. Old-style records keyed by ``model_hash`` + ``op_index`` (no
-signature) are honoured too, for that model only.
+the operator's current knob space; when the signature has ``final`` records (the tuner's whole-model
+choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records keyed by
+``model_hash`` + ``op_index`` (no signature) are honoured too, for that model only.
 """
 
 from __future__ import annotations
@@ -239,7 +240,10 @@ def best_records(records: Iterable[TuneRecord], *, target: str, board: str | Non
     for sig, rs in by_sig.items():
         b = rs[-1].board
         cands = [r for r in rs if r.board == b]
-        best[sig] = min(cands, key=lambda r: float(r.time or 0.0))
+        # a tuner's whole-model choice (``final``: timed in the build of all its chosen schedules, memory
+        # plan included) wins over a candidate timed with the other operators on other schedules
+        final = [r for r in cands if r.extra.get("final")]
+        best[sig] = min(final or cands, key=lambda r: float(r.time or 0.0))
     return best
 
 

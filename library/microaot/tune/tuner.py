@@ -19,7 +19,15 @@ How it works:
 4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
    per job). Searchers: the whole space when it fits in ``budget`` candidates per signature,
    coordinate descent then random sampling otherwise (``microaot.tune.search``).
-5. Every measured candidate (and the default) is appended to the JSON-lines log as soon as its
+5. Refinement: a candidate was timed in a batch whose other operators had other schedules, but
+   the memory plan (which operators run in place, at a run-time cost) depends on every operator's
+   scratch. So the combination of the per-signature bests is built and timed as a whole, then each
+   signature's runners-up (measured within ``REFINE_WITHIN`` of its best, at most ``REFINE_ALTS``)
+   are swapped in one at a time, in parallel; swaps that make the WHOLE MODEL faster are kept
+   (all of them together when that is faster still), for at most ``REFINE_ROUNDS`` rounds. The
+   chosen schedules are logged as ``final`` records (their per-op time in the chosen build), which
+   builds prefer over the fastest single measurement of a signature.
+6. Every measured candidate (and the default) is appended to the JSON-lines log as soon as its
    batch is done (``microaot.tune.log``); finally the model is rebuilt from the log exactly as a
    user's build would (``custom_microaot_tuning_log``), re-checked and timed: default vs tuned.
 """
@@ -48,6 +56,9 @@ from microaot.tune.search import Knobs, Searcher, make_searcher, space_size
 
 DEFAULT_BUDGET = 16
 DEFAULT_SEEDS = 2
+REFINE_WITHIN = 1.10  # runners-up measured within 10 % of a signature's best are re-timed in the whole model
+REFINE_ALTS = 2  # ... at most this many per signature
+REFINE_ROUNDS = 2
 
 
 class TuneError(MicroaotError):
@@ -68,6 +79,7 @@ class OpGroup:
     best_time: float | None = None
     measured: int = 0
     failed: int = 0
+    tried: list[tuple[Knobs, float]] = field(default_factory=list)  # usable candidates, batch-measured times
 
 
 @dataclass
@@ -107,6 +119,7 @@ class TuneResult:
     tuned_bitexact: bool | None
     default_matches_tflm: bool | None
     groups: list[dict[str, Any]]
+    refined: dict[str, Any] | None = None  # the whole-model refinement (see the module docstring)
 
     @property
     def speedup(self) -> float | None:
@@ -133,6 +146,14 @@ class TuneResult:
                 f"{label:<44} {','.join(map(str, g['op_indices']))[:6]:>6} {g['measured']:>5} "
                 f"{_fmt(dt):>12} {_fmt(bt):>12} {sp}  {json.dumps(g['best_knobs'], sort_keys=True)}"
             )
+        rf = self.refined
+        if rf and rf.get("combined_total") is not None:
+            moved = ", ".join(f"ops {','.join(map(str, w['op_indices']))} -> {json.dumps(w['to'], sort_keys=True)}"
+                              for w in rf["swaps"]) or "none"
+            lines.append(f"whole-model refinement: per-op bests together {_fmt(rf['combined_total'])}, "
+                         f"after {rf['rounds']} round(s) {_fmt(rf['refined_total'])}; swaps: {moved}")
+        elif rf:
+            lines.append("whole-model refinement: the per-op bests together failed or differ; kept them")
         tot = f"whole model ({self.unit} per inference): default {_fmt(self.default_total)}"
         if self.tuned_total is not None:
             tot += f", tuned {_fmt(self.tuned_total)} ({self.speedup:.2f}x)"
@@ -300,6 +321,7 @@ def tune_model(
     port: str | None = None,
     check_reference: bool = True,
     final_check: bool = True,
+    refine: bool = True,
     progress: bool = True,
     verbose: bool = False,
     runs: int | None = None,
@@ -375,6 +397,8 @@ def tune_model(
         for g in groups.values():
             g.default_time = float(np.mean([base.op_times[i] for i in g.op_indices]))
             g.best_knobs, g.best_time = dict(g.default), g.default_time
+            if g.default_time is not None:
+                g.tried.append((dict(g.default), g.default_time))
             if hasattr(g.searcher, "set_default_time"):
                 g.searcher.set_default_time(g.default_time)
             default_recs.append(TuneRecord(
@@ -438,8 +462,10 @@ def tune_model(
                         g.measured += 1
                         if r.time is None:
                             g.failed += 1
-                        elif g.best_time is None or r.time < g.best_time:
-                            g.best_time, g.best_knobs = r.time, dict(r.knobs)
+                        else:
+                            g.tried.append((dict(r.knobs), r.time))
+                            if g.best_time is None or r.time < g.best_time:
+                                g.best_time, g.best_knobs = r.time, dict(r.knobs)
                         recs.append(TuneRecord(
                             signature=r.signature, board=board.id, target=target, knobs=dict(r.knobs),
                             time=r.time, op=g.opcode, unit=unit, default_time=g.default_time,
@@ -449,6 +475,23 @@ def tune_model(
                     best = [g.default_time / g.best_time for g in groups.values() if g.default_time and g.best_time]
                     pbar.set_postfix_str(f"batch {batch_no}, best op speedup {max(best, default=1.0):.2f}x")
                     pbar.update(1)
+
+        refined: dict[str, Any] | None = None
+        if refine:
+            def evaluate(slot: int, assignment: dict[str, Knobs]) -> Measurement | None:
+                try:
+                    m = measure(fw.build(slot, _batch_records(groups, assignment, board)))
+                except (MicroaotError, OSError):
+                    return None
+                return m if _same_outputs(m.outputs, base.outputs) else None
+
+            def log_refine(recs: list[TuneRecord]) -> None:
+                for r in recs:
+                    r.unit, r.extra = unit, {**common, **r.extra, "when": _now()}
+                append_records(log, recs)
+
+            refined = _refine(groups, evaluate, jobs=jobs, board=board, margin=0.0 if deterministic else 0.02,
+                              pbar=pbar, write=log_refine)
 
         tuned_total: float | None = None
         tuned_ok: bool | None = None
@@ -474,7 +517,103 @@ def tune_model(
     return TuneResult(model=str(model), model_hash=model_hash, board=board.id, target=target, unit=base.unit,
                       log=str(log), batches=batch_no + 1, builds=fw.builds, seconds=time.monotonic() - t_start,
                       default_total=base.run_time, tuned_total=tuned_total, tuned_bitexact=tuned_ok,
-                      default_matches_tflm=default_tflm, groups=rows)
+                      default_matches_tflm=default_tflm, groups=rows, refined=refined)
+
+
+def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Knobs]], Measurement | None], *,
+            jobs: int, board: Board, margin: float, pbar: Any,
+            write: Callable[[list[TuneRecord]], None]) -> dict[str, Any] | None:
+    """Step 5 of the module docstring. ``evaluate(slot, assignment)`` builds and measures one firmware with
+    every signature's knobs forced (None: it failed or its outputs differ from the default build's).
+    Updates ``best_knobs``/``best_time`` of the groups; returns a summary (None when there was nothing
+    to refine)."""
+    alts: dict[str, list[Knobs]] = {}
+    for sig, g in groups.items():
+        if g.best_time is None:
+            continue
+        seen: list[Knobs] = [g.best_knobs]
+        for k, t in sorted(g.tried, key=lambda kt: kt[1]):
+            if t <= g.best_time * REFINE_WITHIN and k not in seen and len(seen) <= REFINE_ALTS:
+                seen.append(k)
+        if len(seen) > 1:
+            alts[sig] = seen[1:]
+    if not alts:
+        return None
+    current = {sig: dict(g.best_knobs) for sig, g in groups.items()}
+    pbar.total = (pbar.total or 0) + 1
+    pbar.set_postfix_str("refine: the combined build")
+    cur = evaluate(0, current)
+    pbar.update(1)
+    if cur is None:
+        # the per-signature bests were each bit-exact; together they are not (or do not build):
+        # keep them (the final check reports it) rather than guess
+        return {"combined_total": None, "rounds": 0, "swaps": []}
+    combined_total = cur.run_time
+
+    def op_time(m: Measurement, sig: str) -> float:
+        return float(np.mean([m.op_times[i] for i in groups[sig].op_indices]))
+
+    swaps: list[dict[str, Any]] = []
+    rounds = 0
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for rounds in range(1, REFINE_ROUNDS + 1):
+            trials = [(sig, k) for sig, ks in alts.items() for k in ks if k != current[sig]]
+            if not trials:
+                rounds -= 1
+                break
+            pbar.total = (pbar.total or 0) + len(trials)
+            pbar.set_postfix_str(f"refine round {rounds}: {len(trials)} swaps")
+            slots = list(range(jobs))
+            futs: dict[Future[Measurement | None], tuple[str, Knobs, int]] = {}
+            results: list[tuple[str, Knobs, Measurement | None]] = []
+            pending = list(trials)
+            while pending or futs:
+                while pending and slots:
+                    sig, k = pending.pop(0)
+                    slot = slots.pop()
+                    futs[pool.submit(evaluate, slot, {**current, sig: k})] = (sig, k, slot)
+                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
+                for f in done:
+                    sig, k, slot = futs.pop(f)
+                    slots.append(slot)
+                    results.append((sig, k, f.result()))
+                    pbar.update(1)
+            write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k),
+                              time=op_time(m, sig) if m else None, op=groups[sig].opcode,
+                              default_time=groups[sig].default_time, bitexact=m is not None,
+                              error=None if m else "failed or not bit-exact in the whole-model refinement",
+                              extra={"op_indices": groups[sig].op_indices, "stage": "refine",
+                                     "model_total": m.run_time if m else None})
+                   for sig, k, m in results])
+            better: dict[str, tuple[Knobs, Measurement]] = {}
+            for sig, k, m in results:
+                if m is not None and m.run_time < cur.run_time * (1.0 - margin):
+                    if sig not in better or m.run_time < better[sig][1].run_time:
+                        better[sig] = (k, m)
+            if not better:
+                break
+            best_sig = min(better, key=lambda s: better[s][1].run_time)
+            pick = {best_sig: better[best_sig]}
+            if len(better) > 1:
+                pbar.total = (pbar.total or 0) + 1
+                both = {**current, **{s: k for s, (k, _) in better.items()}}
+                m_all = evaluate(0, both)
+                pbar.update(1)
+                if m_all is not None and m_all.run_time < better[best_sig][1].run_time:
+                    pick = {s: (k, m_all) for s, (k, _) in better.items()}
+            for sig, (k, m) in pick.items():
+                swaps.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k})
+                alts[sig] = [x for x in alts[sig] if x != k] + [current[sig]]
+                current[sig] = dict(k)
+                cur = m
+    for sig, g in groups.items():
+        g.best_knobs, g.best_time = dict(current[sig]), op_time(cur, sig)
+    write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(current[sig]),
+                      time=g.best_time, op=g.opcode, default_time=g.default_time,
+                      extra={"op_indices": g.op_indices, "stage": "refine", "final": True,
+                             "model_total": cur.run_time})
+           for sig, g in groups.items()])
+    return {"combined_total": combined_total, "refined_total": cur.run_time, "rounds": rounds, "swaps": swaps}
 
 
 def _lock_work_dir(work: Path) -> Any:
