@@ -91,6 +91,9 @@ def _check_run(res, log: Path, board: str, target: str, model: Path, tmp: Path) 
             for op in g.operators if space.op_signature(g, op) in best}
     b = compile_model(model, tmp / "explicit", target=target, schedules=want)
     assert a.sources[0].read_text() == b.sources[0].read_text()
+    # the RAM the device reported for both builds is the generator's planned workspace
+    assert res.tuned_workspace == a.workspace_size
+    assert res.default_workspace == compile_model(model, tmp / "default", target=target).workspace_size
     # ... and the tuned C is bit-exact with TFLM (host shared library on 3 inputs)
     lib = build_model_shared_lib(a, tmp / "lib")
     rng = np.random.default_rng(11)

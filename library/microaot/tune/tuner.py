@@ -120,6 +120,8 @@ class TuneResult:
     default_matches_tflm: bool | None
     groups: list[dict[str, Any]]
     refined: dict[str, Any] | None = None  # the whole-model refinement (see the module docstring)
+    default_workspace: int | None = None  # bytes, the planned workspace of the default build
+    tuned_workspace: int | None = None  # ... of the rebuild from the log (final check)
 
     @property
     def speedup(self) -> float | None:
@@ -159,6 +161,10 @@ class TuneResult:
             tot += f", tuned {_fmt(self.tuned_total)} ({self.speedup:.2f}x)"
             tot += ", outputs bit-exact" if self.tuned_bitexact else ", OUTPUTS DIFFER"
         lines.append(tot)
+        if self.default_workspace is not None and self.tuned_workspace is not None:
+            lines.append(f"workspace (RAM, bytes): default {self.default_workspace:,}, tuned {self.tuned_workspace:,}"
+                         + (" (the tuned schedules trade RAM for speed)"
+                            if self.tuned_workspace > self.default_workspace else ""))
         if self.default_matches_tflm is not None:
             lines.append("default build vs TFLM: " + ("bit-exact" if self.default_matches_tflm else "DIFFERS"))
         lines.append(f"tuning log: {self.log}")
@@ -495,15 +501,19 @@ def tune_model(
 
         tuned_total: float | None = None
         tuned_ok: bool | None = None
+        default_ws = base.stats.get("workspace_size")
+        tuned_ws: int | None = None
         if final_check:
             pbar.set_postfix_str("rebuild from the log")
             m = measure(fw.build(0, copy_log=log))
             tuned_total, tuned_ok = m.run_time, _same_outputs(m.outputs, base.outputs)
+            tuned_ws = m.stats.get("workspace_size")
             pbar.update(1)
             append_records(log, [{
                 "kind": "model_summary", "board": board.id, "target": target, "generator": GENERATOR,
                 "unit": unit, "default_total": base.run_time, "tuned_total": tuned_total,
-                "tuned_bitexact": tuned_ok, "default_matches_tflm": default_tflm, **common, "when": _now()}])
+                "tuned_bitexact": tuned_ok, "default_matches_tflm": default_tflm, "default_workspace": default_ws,
+                "tuned_workspace": tuned_ws, **common, "when": _now()}])
     finally:
         pbar.close()
         lock.close()
@@ -517,7 +527,8 @@ def tune_model(
     return TuneResult(model=str(model), model_hash=model_hash, board=board.id, target=target, unit=base.unit,
                       log=str(log), batches=batch_no + 1, builds=fw.builds, seconds=time.monotonic() - t_start,
                       default_total=base.run_time, tuned_total=tuned_total, tuned_bitexact=tuned_ok,
-                      default_matches_tflm=default_tflm, groups=rows, refined=refined)
+                      default_matches_tflm=default_tflm, groups=rows, refined=refined,
+                      default_workspace=default_ws, tuned_workspace=tuned_ws)
 
 
 def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Knobs]], Measurement | None], *,
