@@ -290,7 +290,8 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
                             pbar=tqdm(disable=True), write=written.extend)
     assert seen[0] == ("a1", "b1") and all(va != "a3" for va, _ in seen)
     assert ("a2", "b2") in seen  # both improving swaps were tried together (15.7 > 15.2: not kept)
-    assert summary == {"combined_total": 18.0, "refined_total": 15.2, "rounds": 2,
+    assert summary == {"combined_total": 18.0, "combined_workspace": 0, "refined_total": 15.2, "workspace": 0,
+                       "max_workspace": None, "fits": True, "rounds": 2, "reverted": [],
                        "swaps": [{"signature": "B", "op_indices": [1], "from": {"v": "b1"}, "to": {"v": "b2"}}]}
     assert groups["A"].best_knobs == {"v": "a1"} and groups["B"].best_knobs == {"v": "b2"}
     final = [r for r in written if r.extra.get("final")]
@@ -305,3 +306,102 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
     assert tuner._refine(lone, evaluate, jobs=1, board=get_board("qemu_mps2_an386"), margin=0.0,
                          pbar=tqdm(disable=True), write=written.extend) is None
     assert seen == []
+
+
+def test_refine_fits_a_workspace_limit() -> None:
+    """Over the limit, signatures go back to their defaults: the fastest revert that fits wins; swaps that
+    would break the limit are not kept; the final records are the fitting choice."""
+    from tqdm import tqdm
+
+    from microaot.boards import get_board
+    from microaot.tune import tuner
+    from microaot.tune.search import make_searcher
+
+    def group(sig: str, op: int, tried: list[tuple[str, float]]) -> tuner.OpGroup:
+        space_ = {"v": [k for k, _ in tried]}
+        g = tuner.OpGroup(sig, "CONV_2D", [op], space_, {"v": tried[0][0]}, len(tried),
+                          make_searcher(space_, {"v": tried[0][0]}, 4))
+        g.tried = [({"v": k}, t) for k, t in tried]
+        best = min(g.tried, key=lambda kt: kt[1])
+        g.default_time, g.best_knobs, g.best_time = tried[0][1], dict(best[0]), best[1]
+        return g
+
+    own = {"a0": 30.0, "a1": 10.0, "b0": 9.0, "b1": 5.0, "b2": 5.4, "c0": 4.0, "c1": 2.0}
+    scratch = {"a0": 0, "a1": 600, "b0": 0, "b1": 300, "b2": 900, "c0": 0, "c1": 100}
+
+    def evaluate(slot: int, a: dict) -> tuner.Measurement:
+        vs = [a[s]["v"] for s in ("A", "B", "C")]
+        times = [own[v] for v in vs]
+        return tuner.Measurement([], times, sum(times), "instructions",
+                                 {"workspace_size": 1000 + max(scratch[v] for v in vs)})
+
+    def fresh() -> dict[str, tuner.OpGroup]:
+        return {"A": group("A", 0, [("a0", 30.0), ("a1", 10.0)]),
+                "B": group("B", 1, [("b0", 9.0), ("b1", 5.0), ("b2", 5.4)]),
+                "C": group("C", 2, [("c0", 4.0), ("c1", 2.0)])}
+
+    written: list[tuner.TuneRecord] = []
+    groups = fresh()
+    summary = tuner._refine(groups, evaluate, jobs=2, board=get_board("qemu_mps2_an386"), margin=0.0,
+                            pbar=tqdm(disable=True), write=written.extend, max_workspace=1300)
+    # a1 + b1 + c1 = 17 in 1,600 B; A back to a0 (37 in 1,300 B) is the only revert that fits; b2 (900 B)
+    # would be refined in but does not fit
+    assert summary is not None and summary["fits"] and summary["workspace"] == 1300
+    assert summary["reverted"] == [{"signature": "A", "op_indices": [0], "from": {"v": "a1"}, "to": {"v": "a0"},
+                                    "workspace": 1300}]
+    assert summary["swaps"] == [] and summary["refined_total"] == 37.0
+    final = {r.signature: r.knobs["v"] for r in written if r.extra.get("final")}
+    assert final == {"A": "a0", "B": "b1", "C": "c1"}
+    # nothing fits but the defaults: every revert is taken, cheapest per byte first
+    written.clear()
+    summary = tuner._refine(fresh(), evaluate, jobs=1, board=get_board("qemu_mps2_an386"), margin=0.0,
+                            pbar=tqdm(disable=True), write=written.extend, swap=False, max_workspace=1000)
+    assert summary is not None and summary["fits"] and summary["refined_total"] == 43.0
+    assert [w["signature"] for w in summary["reverted"]] == ["A", "B", "C"]
+
+
+def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from microaot.tune import cli, pio_target, tuner
+
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(modelgen.conv2d_model(np.random.default_rng(3), input_shape=(1, 6, 6, 8), filters=8,
+                                            kernel=(3, 3), activation="RELU"))
+    g = load_tflite(model)
+
+    class FakeFirmware:
+        def __init__(self, *a: object, **kw: object) -> None:
+            self.builds = 0
+
+        def build(self, slot: int, log_records: list | None = None, copy_log: Path | None = None) -> Path:
+            self.builds += 1
+            return tmp_path / "fw"
+
+    def fake_measure(board, fw, inputs, **kw):  # noqa: ANN001, ANN003, ANN202
+        times = [10.0] * len(g.operators)
+        return tuner.Measurement([[np.zeros((1, 6, 6, 8), np.int8)] for _ in inputs], times, sum(times), "ns",
+                                 {"workspace_size": 2304})
+
+    monkeypatch.setattr(tuner, "PioFirmware", FakeFirmware)
+    monkeypatch.setattr(tuner, "measure_firmware", fake_measure)
+    with pytest.raises(tuner.TuneError) as ei:
+        tuner.tune_model(model, "host", log=tmp_path / "t.jsonl", budget=2, seeds=1, check_reference=False,
+                         progress=False, max_workspace=2000)
+    assert str(ei.value) == (
+        "conv.tflite: --max-workspace 2000 B is below the default build's workspace (2304 B); the default "
+        "schedules are already the RAM-first ones, so no tuning fits: raise the limit (or use --max-workspace "
+        "default)")
+    res = tuner.tune_model(model, "host", log=tmp_path / "t.jsonl", budget=2, seeds=1, check_reference=False,
+                           progress=False, max_workspace="default")
+    assert res.refined is not None and res.refined["max_workspace"] == 2304 and res.refined["fits"]
+    assert res.default_workspace == res.tuned_workspace == 2304
+    # the command line and `pio run -t tune` spell it the same way
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    assert p.parse_args([str(model), "--max-workspace", "0x4000"]).max_workspace == 16384
+    assert p.parse_args([str(model), "--max-workspace", "default"]).max_workspace == "default"
+    with pytest.raises(SystemExit):
+        p.parse_args([str(model), "--max-workspace", "lots"])
+    argv = pio_target.tune_argv(model, "qemu_mps2_an386", tmp_path / "t.jsonl", max_ws="default")
+    assert argv[-2:] == ["--max-workspace", "default"]

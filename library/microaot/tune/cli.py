@@ -37,8 +37,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-refine", action="store_true",
                    help="skip the whole-model refinement (re-timing each signature's runners-up in the build "
                         "of all the chosen schedules, whose memory plan can differ from a batch's)")
+    p.add_argument("--max-workspace", type=_workspace_arg, metavar="BYTES|default",
+                   help="RAM limit for the tuned build's workspace: schedules that need more scratch go back to "
+                        "their defaults until it fits ('default': the default build's workspace)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
+
+
+def _workspace_arg(v: str) -> int | str:
+    if v == "default":
+        return v
+    try:
+        n = int(v, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{v!r}: give a number of bytes or 'default'") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{v!r}: the workspace limit must be positive")
+    return n
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -46,12 +61,18 @@ def run_cli(args: argparse.Namespace) -> int:
 
     res = tune_model(args.model, args.board, log=args.log, budget=args.budget, jobs=args.jobs, seeds=args.seeds,
                      strategy=args.strategy, work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
-                     refine=not args.no_refine, progress=not args.quiet, verbose=args.verbose)
+                     refine=not args.no_refine, max_workspace=args.max_workspace,
+                     progress=not args.quiet, verbose=args.verbose)
     print(res.format_text())
     if args.json:
         args.json.write_text(json.dumps(res.to_json(), indent=2) + "\n")
         print(f"JSON: {args.json}")
     if res.tuned_bitexact is False:
+        return 1
+    lim = (res.refined or {}).get("max_workspace")
+    if lim is not None and ((res.refined or {}).get("fits") is False or (res.tuned_workspace or 0) > lim):
+        print(f"microaot tune: the tuned build needs {res.tuned_workspace or res.refined.get('workspace')} B of "
+              f"workspace, over --max-workspace {lim} B", file=sys.stderr)
         return 1
     return 0
 

@@ -27,7 +27,12 @@ How it works:
    (all of them together when that is faster still), for at most ``REFINE_ROUNDS`` rounds. The
    chosen schedules are logged as ``final`` records (their per-op time in the chosen build), which
    builds prefer over the fastest single measurement of a signature.
-6. Every measured candidate (and the default) is appended to the JSON-lines log as soon as its
+6. RAM limit (``max_workspace``: bytes, or ``"default"`` for the default build's workspace): when the
+   combined build's workspace is larger, signatures go back to their default schedules, the one
+   that costs the fewest instructions per byte saved first (the fastest one that fits when one
+   does), until it fits; refinement swaps must fit too. The defaults are RAM-first, so the limit
+   cannot be below the default build's workspace.
+7. Every measured candidate (and the default) is appended to the JSON-lines log as soon as its
    batch is done (``microaot.tune.log``); finally the model is rebuilt from the log exactly as a
    user's build would (``custom_microaot_tuning_log``), re-checked and timed: default vs tuned.
 """
@@ -149,11 +154,18 @@ class TuneResult:
                 f"{_fmt(dt):>12} {_fmt(bt):>12} {sp}  {json.dumps(g['best_knobs'], sort_keys=True)}"
             )
         rf = self.refined
+
+        def moves(ws: list[dict[str, Any]]) -> str:
+            return ", ".join(f"ops {','.join(map(str, w['op_indices']))} -> {json.dumps(w['to'], sort_keys=True)}"
+                             for w in ws) or "none"
+
         if rf and rf.get("combined_total") is not None:
-            moved = ", ".join(f"ops {','.join(map(str, w['op_indices']))} -> {json.dumps(w['to'], sort_keys=True)}"
-                              for w in rf["swaps"]) or "none"
+            if rf.get("max_workspace") is not None:
+                lines.append(f"workspace limit {rf['max_workspace']:,} B: per-op bests together "
+                             f"{rf['combined_workspace']:,} B, back to default: {moves(rf['reverted'])}"
+                             + ("" if rf["fits"] else " (STILL OVER THE LIMIT)"))
             lines.append(f"whole-model refinement: per-op bests together {_fmt(rf['combined_total'])}, "
-                         f"after {rf['rounds']} round(s) {_fmt(rf['refined_total'])}; swaps: {moved}")
+                         f"after {rf['rounds']} round(s) {_fmt(rf['refined_total'])}; swaps: {moves(rf['swaps'])}")
         elif rf:
             lines.append("whole-model refinement: the per-op bests together failed or differ; kept them")
         tot = f"whole model ({self.unit} per inference): default {_fmt(self.default_total)}"
@@ -328,6 +340,7 @@ def tune_model(
     check_reference: bool = True,
     final_check: bool = True,
     refine: bool = True,
+    max_workspace: int | str | None = None,
     progress: bool = True,
     verbose: bool = False,
     runs: int | None = None,
@@ -392,6 +405,15 @@ def tune_model(
         base = measure(fw.build(0, []))
         pbar.update(1)
         unit = base.unit
+        limit: int | None = None
+        if max_workspace is not None:
+            dws = int(base.stats.get("workspace_size") or 0)
+            limit = dws if max_workspace == "default" else int(max_workspace)
+            if limit < dws:
+                raise TuneError(
+                    f"{model.name}: --max-workspace {limit} B is below the default build's workspace ({dws} B); "
+                    "the default schedules are already the RAM-first ones, so no tuning fits: raise the limit "
+                    "(or use --max-workspace default)")
         default_tflm: bool | None = None
         if check_reference:
             from microaot.reference import run_reference
@@ -483,7 +505,7 @@ def tune_model(
                     pbar.update(1)
 
         refined: dict[str, Any] | None = None
-        if refine:
+        if refine or limit is not None:
             def evaluate(slot: int, assignment: dict[str, Knobs]) -> Measurement | None:
                 try:
                     m = measure(fw.build(slot, _batch_records(groups, assignment, board)))
@@ -497,7 +519,7 @@ def tune_model(
                 append_records(log, recs)
 
             refined = _refine(groups, evaluate, jobs=jobs, board=board, margin=0.0 if deterministic else 0.02,
-                              pbar=pbar, write=log_refine)
+                              pbar=pbar, write=log_refine, swap=refine, max_workspace=limit)
 
         tuned_total: float | None = None
         tuned_ok: bool | None = None
@@ -531,16 +553,20 @@ def tune_model(
                       default_workspace=default_ws, tuned_workspace=tuned_ws)
 
 
+def _ws(m: Measurement) -> int:
+    return int(m.stats.get("workspace_size") or 0)
+
+
 def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Knobs]], Measurement | None], *,
-            jobs: int, board: Board, margin: float, pbar: Any,
-            write: Callable[[list[TuneRecord]], None]) -> dict[str, Any] | None:
-    """Step 5 of the module docstring. ``evaluate(slot, assignment)`` builds and measures one firmware with
-    every signature's knobs forced (None: it failed or its outputs differ from the default build's).
-    Updates ``best_knobs``/``best_time`` of the groups; returns a summary (None when there was nothing
-    to refine)."""
+            jobs: int, board: Board, margin: float, pbar: Any, write: Callable[[list[TuneRecord]], None],
+            swap: bool = True, max_workspace: int | None = None) -> dict[str, Any] | None:
+    """Steps 5 (``swap``) and 6 (``max_workspace``) of the module docstring. ``evaluate(slot, assignment)``
+    builds and measures one firmware with every signature's knobs forced (None: it failed or its outputs
+    differ from the default build's). Updates ``best_knobs``/``best_time`` of the groups; returns a
+    summary (None when there was nothing to do)."""
     alts: dict[str, list[Knobs]] = {}
     for sig, g in groups.items():
-        if g.best_time is None:
+        if not swap or g.best_time is None:
             continue
         seen: list[Knobs] = [g.best_knobs]
         for k, t in sorted(g.tried, key=lambda kt: kt[1]):
@@ -548,7 +574,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                 seen.append(k)
         if len(seen) > 1:
             alts[sig] = seen[1:]
-    if not alts:
+    if not alts and max_workspace is None:
         return None
     current = {sig: dict(g.best_knobs) for sig, g in groups.items()}
     pbar.total = (pbar.total or 0) + 1
@@ -558,47 +584,73 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
     if cur is None:
         # the per-signature bests were each bit-exact; together they are not (or do not build):
         # keep them (the final check reports it) rather than guess
-        return {"combined_total": None, "rounds": 0, "swaps": []}
-    combined_total = cur.run_time
+        return {"combined_total": None, "rounds": 0, "swaps": [], "reverted": []}
+    combined_total, combined_ws = cur.run_time, _ws(cur)
+    fits = (lambda m: _ws(m) <= max_workspace) if max_workspace is not None else (lambda m: True)  # noqa: E731
 
     def op_time(m: Measurement, sig: str) -> float:
         return float(np.mean([m.op_times[i] for i in groups[sig].op_indices]))
 
+    def run_trials(pool: ThreadPoolExecutor, trials: list[tuple[str, Knobs]],
+                   what: str) -> list[tuple[str, Knobs, Measurement | None]]:
+        """Each trial = ``current`` with one signature's knobs replaced; built and measured ``jobs`` at a time;
+        every result is logged."""
+        pbar.total = (pbar.total or 0) + len(trials)
+        pbar.set_postfix_str(f"{what}: {len(trials)} builds")
+        slots = list(range(jobs))
+        futs: dict[Future[Measurement | None], tuple[str, Knobs, int]] = {}
+        results: list[tuple[str, Knobs, Measurement | None]] = []
+        pending = list(trials)
+        while pending or futs:
+            while pending and slots:
+                sig, k = pending.pop(0)
+                slot = slots.pop()
+                futs[pool.submit(evaluate, slot, {**current, sig: k})] = (sig, k, slot)
+            done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
+            for f in done:
+                sig, k, slot = futs.pop(f)
+                slots.append(slot)
+                results.append((sig, k, f.result()))
+                pbar.update(1)
+        write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k),
+                          time=op_time(m, sig) if m else None, op=groups[sig].opcode,
+                          default_time=groups[sig].default_time, bitexact=m is not None,
+                          error=None if m else "failed or not bit-exact in the whole-model refinement",
+                          extra={"op_indices": groups[sig].op_indices, "stage": "refine",
+                                 "model_total": m.run_time if m else None,
+                                 "workspace": _ws(m) if m else None})
+               for sig, k, m in results])
+        return results
+
     swaps: list[dict[str, Any]] = []
+    reverted: list[dict[str, Any]] = []
     rounds = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
+        # over the RAM limit: put back defaults, cheapest (instructions per byte saved) first
+        while not fits(cur):
+            trials = [(sig, dict(g.default)) for sig, g in groups.items() if current[sig] != g.default]
+            if not trials:
+                break
+            results = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the workspace limit")
+                       if m is not None and _ws(m) < _ws(cur)]
+            if not results:
+                break
+            ok = [r for r in results if fits(r[2])]
+            sig, k, m = (min(ok, key=lambda r: r[2].run_time) if ok else
+                         min(results, key=lambda r: max(r[2].run_time - cur.run_time, 0.0) / (_ws(cur) - _ws(r[2]))))
+            reverted.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k,
+                             "workspace": _ws(m)})
+            current[sig], cur = dict(k), m
+            alts.pop(sig, None)
         for rounds in range(1, REFINE_ROUNDS + 1):
             trials = [(sig, k) for sig, ks in alts.items() for k in ks if k != current[sig]]
-            if not trials:
+            if not trials or not fits(cur):
                 rounds -= 1
                 break
-            pbar.total = (pbar.total or 0) + len(trials)
-            pbar.set_postfix_str(f"refine round {rounds}: {len(trials)} swaps")
-            slots = list(range(jobs))
-            futs: dict[Future[Measurement | None], tuple[str, Knobs, int]] = {}
-            results: list[tuple[str, Knobs, Measurement | None]] = []
-            pending = list(trials)
-            while pending or futs:
-                while pending and slots:
-                    sig, k = pending.pop(0)
-                    slot = slots.pop()
-                    futs[pool.submit(evaluate, slot, {**current, sig: k})] = (sig, k, slot)
-                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
-                for f in done:
-                    sig, k, slot = futs.pop(f)
-                    slots.append(slot)
-                    results.append((sig, k, f.result()))
-                    pbar.update(1)
-            write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k),
-                              time=op_time(m, sig) if m else None, op=groups[sig].opcode,
-                              default_time=groups[sig].default_time, bitexact=m is not None,
-                              error=None if m else "failed or not bit-exact in the whole-model refinement",
-                              extra={"op_indices": groups[sig].op_indices, "stage": "refine",
-                                     "model_total": m.run_time if m else None})
-                   for sig, k, m in results])
+            results = run_trials(pool, trials, f"refine round {rounds}")
             better: dict[str, tuple[Knobs, Measurement]] = {}
             for sig, k, m in results:
-                if m is not None and m.run_time < cur.run_time * (1.0 - margin):
+                if m is not None and fits(m) and m.run_time < cur.run_time * (1.0 - margin):
                     if sig not in better or m.run_time < better[sig][1].run_time:
                         better[sig] = (k, m)
             if not better:
@@ -610,7 +662,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                 both = {**current, **{s: k for s, (k, _) in better.items()}}
                 m_all = evaluate(0, both)
                 pbar.update(1)
-                if m_all is not None and m_all.run_time < better[best_sig][1].run_time:
+                if m_all is not None and fits(m_all) and m_all.run_time < better[best_sig][1].run_time:
                     pick = {s: (k, m_all) for s, (k, _) in better.items()}
             for sig, (k, m) in pick.items():
                 swaps.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k})
@@ -622,9 +674,11 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
     write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(current[sig]),
                       time=g.best_time, op=g.opcode, default_time=g.default_time,
                       extra={"op_indices": g.op_indices, "stage": "refine", "final": True,
-                             "model_total": cur.run_time})
+                             "model_total": cur.run_time, "workspace": _ws(cur)})
            for sig, g in groups.items()])
-    return {"combined_total": combined_total, "refined_total": cur.run_time, "rounds": rounds, "swaps": swaps}
+    return {"combined_total": combined_total, "combined_workspace": combined_ws, "refined_total": cur.run_time,
+            "workspace": _ws(cur), "max_workspace": max_workspace, "fits": fits(cur), "rounds": rounds,
+            "swaps": swaps, "reverted": reverted}
 
 
 def _lock_work_dir(work: Path) -> Any:
