@@ -81,7 +81,7 @@ def test_header_contract(kws: tuple[CompileResult, Path]) -> None:
     # 8640: depthwise / 1x1 convs run in place (16000 without)
     for s in ("#define kws_WORKSPACE_SIZE 8640", "#define kws_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
               "#define kws_NUM_INPUTS 1", "#define kws_NUM_OUTPUTS 1", "#define kws_INPUT0_SIZE 490",
-              "#define kws_OUTPUT0_SIZE 12", "#if UAOT_ABI_VERSION != 1", "#error",
+              "#define kws_OUTPUT0_SIZE 12", "#if UAOT_ABI_VERSION != 2", "#error",
               "extern const uaot_model_t kws_model;", "kws_run_ex(", "const uaot_hooks_t *hooks"):
         assert s in h, s
     assert r.model_hash in h
@@ -94,7 +94,7 @@ def test_abi_guard_fires(kws: tuple[CompileResult, Path], tmp_path: Path) -> Non
     src = tmp_path / "use.c"
     src.write_text('#include "microaot/status.h"\n#undef UAOT_ABI_VERSION\n#define UAOT_ABI_VERSION 99\n'
                    '#include "kws.h"\nint main(void) { return 0; }\n')
-    with pytest.raises(MicroaotError, match="generated for microaot runtime ABI 1"):
+    with pytest.raises(MicroaotError, match="generated for microaot runtime ABI 2"):
         compile_c([src], tmp_path / "use.o", include_dirs=[r.header.parent], kind="object")
 
 
@@ -125,7 +125,7 @@ def test_descriptor_matches(kws: tuple[CompileResult, Path]) -> None:
                     ("op_names", ctypes.POINTER(ctypes.c_char_p)), ("run", ctypes.c_void_p)]
 
     m = Model.in_dll(ctypes.CDLL(str(libpath)), "kws_model")
-    assert m.abi_version == 1 and m.name == b"kws" and m.hash == r.model_hash[:16].encode()
+    assert m.abi_version == 2 and m.name == b"kws" and m.hash == r.model_hash[:16].encode()
     assert m.workspace_size == r.workspace_size and m.weight_bytes == r.weight_bytes
     assert (m.num_inputs, m.num_outputs, m.num_ops) == (1, 1, 13)
     assert m.inputs[0].name == b"input_1" and list(m.inputs[0].dims[:4]) == [1, 49, 10, 1]

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
@@ -124,6 +125,40 @@ def test_mlperf_model_bit_exact_on_board(
         check_no_dynamic_memory(b.firmware, what=f"{key} firmware for {board}")
         if board == "qemu_mps2_an385":
             assert m.flash < 4 * 1024 * 1024
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.parametrize("key", list(MLPERF_MODELS))
+def test_every_intermediate_tensor_is_identical_on_every_board(
+    mlperf_builds: dict[tuple[str, str], PioBuild], key: str
+) -> None:
+    """OPCHECK on the same input: the host build (generic C kernels), the Cortex-M3 and the Cortex-M4 build
+    (DSP kernels, other schedules, in-place placements) produce every intermediate tensor byte for byte
+    alike, not only the model's outputs; the last operator's hash is that of the output read back."""
+    from microaot.boards import open_link
+    from microaot.frontend.tflite import load_tflite
+    from microaot.rpc import protocol as P
+    from microaot.rpc.session import Session
+
+    builds = {b: mlperf_builds[(key, b)] for b in BOARDS if (key, b) in mlperf_builds}
+    if len(builds) < 2:
+        pytest.skip("ARM toolchain / QEMU not installed")
+    g = load_tflite(mlperf_model(key))
+    last = next(op.index for op in g.operators if g.outputs[0] in op.outputs)
+    shape = g.tensors[g.inputs[0]].shape
+    x = np.random.default_rng(7).integers(-128, 128, size=shape, dtype=np.int8)
+    hashes: dict[str, list[int]] = {}
+    for board, b in builds.items():
+        with Session(open_link(get_board(board), b.firmware), timeout=120) as s:
+            assert s.hello().has_opcheck
+            s.write_input(0, x)
+            hashes[board] = s.op_hashes()
+            assert hashes[board][last] == P.fnv1a32(s.read_output(0).tobytes())
+    assert len(hashes["host"]) == len(g.operators) and len(set(hashes["host"])) > len(g.operators) // 2
+    for board, h in hashes.items():
+        assert h == hashes["host"], f"{key}: {board} differs from host on ops " + str(
+            [k for k, (a, b) in enumerate(zip(h, hashes["host"], strict=True)) if a != b])
 
 
 @pytest.mark.pio

@@ -122,6 +122,23 @@ def test_profile_one_entry_per_op(plain: Session) -> None:
     assert prof[0].per_run == pytest.approx(prof[0].total / 10)
 
 
+def test_opcheck_hashes_every_op_output(session: Session) -> None:
+    """OPCHECK: one run, then per operator the FNV-1a 32 of the outputs the op_output hook saw."""
+    assert session.hello().has_opcheck
+    x, f = x_bytes(3), np.array([0.25, -1.0, 7.0], np.float32)
+    session.write_input(0, x)
+    session.write_input(1, f)
+    runs = session.stats().runs_total
+    hashes = session.op_hashes()
+    assert hashes == [P.fnv1a32(expected0(x).tobytes()), P.fnv1a32((2 * f).tobytes())]
+    assert session.stats().runs_total == runs + 1
+    # run = 0 only reads the table (paging from first_op); another input, other hashes
+    d = session.request(P.Cmd.OPCHECK, P.OPCHECK_ARGS.pack(0, 0, 1)).data
+    assert P.OPCHECK_FIXED.unpack_from(d) == (2, 1, 1, 0) and struct.unpack_from("<I", d, 8)[0] == hashes[1]
+    session.write_input(0, x_bytes(4))
+    assert session.op_hashes()[0] == P.fnv1a32(expected0(x_bytes(4)).tobytes()) != hashes[0]
+
+
 def test_stats(plain: Session) -> None:
     plain.run(2)
     st = plain.stats()
@@ -168,12 +185,19 @@ def test_corrupted_frames_get_frame_errors(session: Session) -> None:
     s = session
     roundtrip(s)
     good = encode_frame(req(s, P.Cmd.STATS))
-    bad_crc = bytearray(good)
-    bad_crc[-3] ^= 0x01
-    frame_error(s, bytes(bad_crc), P.Status.ERR_FRAME_CRC)
-    flipped = bytearray(good)
-    flipped[5] ^= 0x04
-    frame_error(s, bytes(flipped), P.Status.ERR_FRAME_CRC)
+
+    def flip(frame: bytes, positions: range) -> bytes:
+        """One bit flipped where neither the byte nor the result is framing (flag, escape, or an escaped
+        byte: the nonce, hence the frame, is random per boot)."""
+        special = {0x7E, 0x7D, 0x5E, 0x5D}
+        for i in positions:
+            for bit in (0x04, 0x01, 0x10):
+                if frame[i] not in special and frame[i] ^ bit not in special and frame[i - 1] != 0x7D:
+                    return frame[:i] + bytes([frame[i] ^ bit]) + frame[i + 1:]
+        raise AssertionError(f"no byte to flip in {frame.hex()}")
+
+    frame_error(s, flip(good, range(len(good) - 3, len(good) - 6, -1)), P.Status.ERR_FRAME_CRC)  # CRC end
+    frame_error(s, flip(good, range(5, len(good) - 3)), P.Status.ERR_FRAME_CRC)  # in the body
     frame_error(s, good[:6] + good[-1:], P.Status.ERR_FRAME_LENGTH)  # truncated
     frame_error(s, b"\x7e\x01\x7e", P.Status.ERR_FRAME_LENGTH)  # shorter than length + CRC
     frame_error(s, b"\x7e\x7d\x00\x00\x00\x00\x7e", P.Status.ERR_FRAME_ESCAPE)
@@ -198,6 +222,7 @@ def test_bad_requests_get_documented_errors(session: Session) -> None:
     expect_error(s, 0x42, b"", S.ERR_UNKNOWN_COMMAND, 0x42)
     expect_error(s, 0x00, b"", S.ERR_UNKNOWN_COMMAND)
     expect_error(s, 0x85, b"", S.ERR_UNKNOWN_COMMAND)
+    expect_error(s, 0x0A, b"", S.ERR_UNKNOWN_COMMAND, 0x0A)
     # header shorter than 8 bytes
     r = s.send_raw(encode_frame(b"\x07\x00\x01"))[0]
     assert r.status == S.ERR_BAD_REQUEST and r.cmd == 0x87
@@ -229,6 +254,8 @@ def test_bad_requests_get_documented_errors(session: Session) -> None:
     expect_error(s, C.RUN, P.RUN_ARGS.pack(1_000_001), S.ERR_ARG, 1_000_000)
     expect_error(s, C.PROFILE, P.PROFILE_ARGS.pack(1_000_001, 0, 0), S.ERR_ARG)
     expect_error(s, C.PROFILE, P.PROFILE_ARGS.pack(0, 3, 0), S.ERR_INDEX, 2)
+    expect_error(s, C.OPCHECK, b"\x01\x00\x00", S.ERR_BAD_REQUEST, 4)
+    expect_error(s, C.OPCHECK, P.OPCHECK_ARGS.pack(1, 0, 3), S.ERR_INDEX, 2)
     # protocol version
     expect_error(s, C.HELLO, bytes([2, 9]), S.ERR_VERSION, 0x0101)
     expect_error(s, C.HELLO, bytes([1, 0]), S.ERR_VERSION, 0x0101)

@@ -20,6 +20,9 @@
 #define RPC_MAX_NAME 48u
 #define RPC_RUN_FIXED 36u     /* RUN reply bytes after the header, before the per-run values */
 #define RPC_PROFILE_FIXED 24u /* PROFILE reply bytes after the header, before the per-op values */
+#define RPC_OPCHECK_FIXED 8u  /* OPCHECK reply bytes after the header, before the per-op hashes */
+#define RPC_FNV_BASIS 0x811C9DC5u
+#define RPC_FNV_PRIME 0x01000193u
 
 /* ---------------------------------------------------------------- state */
 
@@ -36,6 +39,7 @@ static uint64_t s_prof[UAOT_RPC_MAX_OPS];
 static uint64_t s_prof_t0;
 static uint64_t s_prof_total;
 static uint32_t s_prof_runs;
+static uint32_t s_hash[UAOT_RPC_MAX_OPS]; /* OPCHECK: FNV-1a of each operator's outputs */
 
 static uint32_t s_frames_ok;
 static uint32_t s_frames_bad;
@@ -324,6 +328,22 @@ static void prof_end(void *ctx, uint16_t op)
     }
 }
 
+static void check_output(void *ctx, uint16_t op, const void *data, uint32_t bytes)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    uint32_t h;
+    uint32_t i;
+    (void)ctx;
+    if (op >= UAOT_RPC_MAX_OPS) {
+        return;
+    }
+    h = s_hash[op];
+    for (i = 0u; i < bytes; ++i) {
+        h = (h ^ p[i]) * RPC_FNV_PRIME;
+    }
+    s_hash[op] = h;
+}
+
 /* ---------------------------------------------------------------- nonce */
 
 static uint32_t mix32(uint32_t x)
@@ -382,7 +402,7 @@ static void on_hello(const request_t *rq)
         flags |= UAOT_RPC_FLAG_STACK;
     }
     if (s_model_ok && m->num_ops <= UAOT_RPC_MAX_OPS) {
-        flags |= UAOT_RPC_FLAG_PROFILE;
+        flags |= UAOT_RPC_FLAG_PROFILE | UAOT_RPC_FLAG_OPCHECK;
     }
     if (s_model_ok) {
         flags |= UAOT_RPC_FLAG_MODEL_OK;
@@ -658,6 +678,7 @@ static void on_profile(const request_t *rq)
         hooks.op_begin = prof_begin;
         hooks.op_end = prof_end;
         hooks.ctx = NULL;
+        hooks.op_output = NULL;
         for (k = 0u; k < UAOT_RPC_MAX_OPS; ++k) {
             s_prof[k] = 0u;
         }
@@ -699,9 +720,75 @@ static void on_profile(const request_t *rq)
     reply_send();
 }
 
+/* OPCHECK run:u8 rsvd:u8 first_op:u16. run != 0: one run on the current inputs that hashes every
+ * operator's output tensors (FNV-1a 32, in the order of the op_output hook calls); then (and with
+ * run = 0) reply num_ops:u16 first:u16 count:u16 rsvd:u16 hash:u32[count]. */
+static void on_opcheck(const request_t *rq)
+{
+    uint16_t first;
+    uint16_t count;
+    uint16_t num_ops;
+    uint16_t k;
+    const uint16_t max_count =
+        (uint16_t)((UAOT_RPC_MAX_PAYLOAD - UAOT_RPC_HEADER_SIZE - RPC_OPCHECK_FIXED) / 4u);
+    if (rq->nargs != 4u) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_BAD_REQUEST, 4u);
+        return;
+    }
+    first = get_u16(rq->args + 2);
+    if (!run_checks(rq, rq->args[0] != 0u ? 1u : 0u, 1)) {
+        return;
+    }
+    num_ops = uaot_app_model->num_ops;
+    if (num_ops > UAOT_RPC_MAX_OPS) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_UNSUPPORTED, UAOT_RPC_MAX_OPS);
+        return;
+    }
+    if (first > num_ops) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_INDEX, num_ops);
+        return;
+    }
+    if (rq->args[0] != 0u) {
+        uaot_hooks_t hooks;
+        uaot_status_t st;
+        uintptr_t painted;
+        volatile uint8_t frame_marker = 0u;
+        hooks.op_begin = NULL;
+        hooks.op_end = NULL;
+        hooks.ctx = NULL;
+        hooks.op_output = check_output;
+        for (k = 0u; k < UAOT_RPC_MAX_OPS; ++k) {
+            s_hash[k] = RPC_FNV_BASIS;
+        }
+        stack_note();
+        painted = stack_paint() != 0u ? (uintptr_t)&frame_marker : 0u;
+        st = model_run(&hooks);
+        stack_after_run(painted);
+        (void)frame_marker;
+        if (st != UAOT_OK) {
+            reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_MODEL, (uint32_t)st);
+            return;
+        }
+        ++s_runs_total;
+    }
+    count = (uint16_t)(num_ops - first);
+    if (count > max_count) {
+        count = max_count;
+    }
+    reply_begin(rq->cmd, rq->seq);
+    put_u16(num_ops);
+    put_u16(first);
+    put_u16(count);
+    put_u16(0u);
+    for (k = 0u; k < count; ++k) {
+        put_u32(s_hash[first + k]);
+    }
+    reply_send();
+}
+
 static uint32_t rpc_static_bytes(void)
 {
-    return (uint32_t)(sizeof s_rx + sizeof s_tx + sizeof s_prof + sizeof s_dec);
+    return (uint32_t)(sizeof s_rx + sizeof s_tx + sizeof s_prof + sizeof s_hash + sizeof s_dec);
 }
 
 static void on_stats(const request_t *rq)
@@ -751,6 +838,7 @@ static void clear_state(void)
     }
     memset(uaot_app_workspace, 0, uaot_app_workspace_size);
     memset(s_prof, 0, sizeof s_prof);
+    memset(s_hash, 0, sizeof s_hash);
     s_prof_total = 0u;
     s_prof_runs = 0u;
     s_frames_ok = 0u;
@@ -786,7 +874,7 @@ static void dispatch(const uint8_t *p, size_t n)
     nonce = get_u32(p + 4);
     rq.args = p + UAOT_RPC_HEADER_SIZE;
     rq.nargs = n - UAOT_RPC_HEADER_SIZE;
-    if (rq.cmd < (uint8_t)UAOT_RPC_HELLO || rq.cmd > (uint8_t)UAOT_RPC_RESET) {
+    if (rq.cmd < (uint8_t)UAOT_RPC_HELLO || rq.cmd > (uint8_t)UAOT_RPC_OPCHECK) {
         reply_error((uint8_t)(rq.cmd & 0x7Fu), rq.seq, UAOT_RPC_ERR_UNKNOWN_COMMAND, rq.cmd);
         return;
     }
@@ -818,6 +906,9 @@ static void dispatch(const uint8_t *p, size_t n)
         break;
     case UAOT_RPC_RESET:
         on_reset(&rq);
+        break;
+    case UAOT_RPC_OPCHECK:
+        on_opcheck(&rq);
         break;
     default:
         reply_error(rq.cmd, rq.seq, UAOT_RPC_ERR_UNKNOWN_COMMAND, rq.cmd);

@@ -47,6 +47,9 @@ uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void 
     if (hooks != NULL && hooks->op_end != NULL) {
         hooks->op_end(hooks->ctx, 0);
     }
+    if (hooks != NULL && hooks->op_output != NULL) {
+        hooks->op_output(hooks->ctx, 0, out0, 1000u);
+    }
     if (hooks != NULL && hooks->op_begin != NULL) {
         hooks->op_begin(hooks->ctx, 1);
     }
@@ -55,6 +58,9 @@ uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void 
     }
     if (hooks != NULL && hooks->op_end != NULL) {
         hooks->op_end(hooks->ctx, 1);
+    }
+    if (hooks != NULL && hooks->op_output != NULL) {
+        hooks->op_output(hooks->ctx, 1, out1, 12u);
     }
     return UAOT_OK;
 }

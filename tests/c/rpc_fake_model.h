@@ -7,8 +7,8 @@
 
 #include "microaot/model.h"
 
-#if UAOT_ABI_VERSION != 1
-#error "fake model generated for UAOT_ABI_VERSION 1"
+#if UAOT_ABI_VERSION != 2
+#error "fake model generated for UAOT_ABI_VERSION 2"
 #endif
 
 #define fake_WORKSPACE_SIZE 32

@@ -37,11 +37,14 @@ typedef struct {
     int32_t zero_point;
 } uaot_tensor_info_t;
 
-/* Optional per-operator callbacks (profiling). Either function pointer may be NULL. */
+/* Optional per-operator callbacks (profiling, checking). Any function pointer may be NULL.
+ * op_output is called after op_end with each output tensor of the operator (bytes in the standard
+ * layout, as the next operators read them); the RPC server's OPCHECK hashes them. */
 typedef struct {
     void (*op_begin)(void *ctx, uint16_t op_index);
     void (*op_end)(void *ctx, uint16_t op_index);
     void *ctx;
+    void (*op_output)(void *ctx, uint16_t op_index, const void *data, uint32_t bytes);
 } uaot_hooks_t;
 
 typedef uaot_status_t (*uaot_run_fn)(const void *const *inputs, void *const *outputs, void *workspace,

@@ -66,7 +66,8 @@ typedef enum {
     UAOT_RPC_RUN = 0x05,
     UAOT_RPC_PROFILE = 0x06,
     UAOT_RPC_STATS = 0x07,
-    UAOT_RPC_RESET = 0x08
+    UAOT_RPC_RESET = 0x08,
+    UAOT_RPC_OPCHECK = 0x09
 } uaot_rpc_cmd_t;
 
 /* Status byte of a reply. */
@@ -93,6 +94,7 @@ typedef enum {
 #define UAOT_RPC_FLAG_PROFILE 0x02u     /* PROFILE available (model has <= UAOT_RPC_MAX_OPS ops) */
 #define UAOT_RPC_FLAG_MODEL_OK 0x04u    /* model descriptor consistent with the glue buffers */
 #define UAOT_RPC_FLAG_STATIC_RAM 0x08u  /* the port reports static RAM */
+#define UAOT_RPC_FLAG_OPCHECK 0x10u     /* OPCHECK available (model has <= UAOT_RPC_MAX_OPS ops) */
 
 /* ---- server API ---- */
 /* Initialise (idempotent; feed/main call it on first use). Picks the session nonce. */

@@ -8,7 +8,7 @@
 #define UAOT_RUNTIME_VERSION_MINOR 1
 /* ABI version checked by generated headers (#error on mismatch). Bump on any change of the
  * structures in model.h or of a kernel signature. */
-#define UAOT_ABI_VERSION 1
+#define UAOT_ABI_VERSION 2
 
 typedef enum {
     UAOT_OK = 0,

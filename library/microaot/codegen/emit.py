@@ -22,7 +22,7 @@ from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import DTYPES, Graph, Tensor, dtype_ctype
 from microaot.planner import MemoryPlan
 
-ABI_VERSION = 1  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
+ABI_VERSION = 2  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
 MAX_RANK = 6
 _VALUES_PER_LINE = {1: 24, 2: 16, 4: 8, 8: 4}
 
@@ -270,7 +270,9 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
     c += [f"#define {up}_OP_BEGIN(i) do {{ if (hooks != NULL && hooks->op_begin != NULL) "
           f"{{ hooks->op_begin(hooks->ctx, (uint16_t)(i)); }} }} while (0)",
           f"#define {up}_OP_END(i) do {{ if (hooks != NULL && hooks->op_end != NULL) "
-          f"{{ hooks->op_end(hooks->ctx, (uint16_t)(i)); }} }} while (0)", ""]
+          f"{{ hooks->op_end(hooks->ctx, (uint16_t)(i)); }} }} while (0)",
+          f"#define {up}_OP_OUTPUT(i, p, n) do {{ if (hooks != NULL && hooks->op_output != NULL) "
+          f"{{ hooks->op_output(hooks->ctx, (uint16_t)(i), (p), (n)); }} }} while (0)", ""]
     c += [f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace,",
           f"{' ' * (len(name) + 22)}const uaot_hooks_t *hooks)", "{",
           "    uint8_t *ws = (uint8_t *)workspace;",
@@ -283,6 +285,7 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
     for k in range(len(graph.outputs)):
         c += [f"    if (outputs[{k}] == NULL) {{", "        return UAOT_ERR_ARG;", "    }"]
     c += ["    (void)ws;", "    (void)st;"]
+    ptrs = em.ptrs()
     for code in codes:
         op = graph.operators[code.index]
         shapes = " x ".join(str(list(graph.tensors[t].shape)) for t in op.outputs)
@@ -292,13 +295,18 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
             how = f" (in place over tensor {o.inp}, {o.variant})"
         c.append(f"    /* op {code.index}: {code.opcode} -> {shapes}{how} */")
         c.append(f"    {up}_OP_BEGIN({code.index});")
+        # each output where the next operators read it (tensors without a location have no reader)
+        outs = [f"    {up}_OP_OUTPUT({code.index}, (const void *){ptrs[t]}, {graph.tensors[t].nbytes}u);"
+                for t in op.outputs if t in ptrs]
         if code.lowering.call is None:
             c.append("    /* no code: the output aliases the input */")
             c.append(f"    {up}_OP_END({code.index});")
+            c += outs
         else:
             c.append(f"    st = {code.lowering.call};")
             c.append(f"    {up}_OP_END({code.index});")
             c += ["    if (st != UAOT_OK) {", "        return st;", "    }"]
+            c += outs
     c += fixups
     c += ["    return UAOT_OK;", "}", "",
           f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace)", "{",

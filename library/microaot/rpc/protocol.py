@@ -23,6 +23,7 @@ class Cmd(enum.IntEnum):
     PROFILE = 0x06
     STATS = 0x07
     RESET = 0x08
+    OPCHECK = 0x09
 
 
 class Status(enum.IntEnum):
@@ -70,6 +71,7 @@ FLAG_STACK = 0x01
 FLAG_PROFILE = 0x02
 FLAG_MODEL_OK = 0x04
 FLAG_STATIC_RAM = 0x08
+FLAG_OPCHECK = 0x10
 
 # HELLO reply body after the header (then 3 strings: board, model name, model hash)
 HELLO_FIXED = struct.Struct("<BBBBHHHHBBBBII")
@@ -83,12 +85,21 @@ RUN_FIXED = struct.Struct("<IBBHQQQI")  # n, unit, rsvd, kept, min, max, sum, rs
 PROFILE_ARGS = struct.Struct("<IHH")  # runs, first op, reserved
 PROFILE_FIXED = struct.Struct("<HHHBBIIQ")  # num_ops, first, count, unit, rsvd, runs, rsvd, total
 STATS_FIXED = struct.Struct("<12I")
+OPCHECK_ARGS = struct.Struct("<BBH")  # run (0: only read the table), reserved, first op
+OPCHECK_FIXED = struct.Struct("<HHHH")  # num_ops, first, count, reserved (then count x u32)
 INFO_ARGS = struct.Struct("<BBH")  # kind (0 input, 1 output, 2 op), reserved, index
 
 DTYPES: dict[int, str] = {1: "int8", 2: "uint8", 3: "int16", 4: "int32", 5: "float32"}
 TIME_UNITS: dict[int, str] = {1: "cycles", 2: "us", 3: "ns", 4: "instructions"}
 # seconds per unit for the units that are time
 UNIT_SECONDS: dict[str, float] = {"us": 1e-6, "ns": 1e-9}
+
+
+def fnv1a32(data: bytes, h: int = 0x811C9DC5) -> int:
+    """FNV-1a 32 as OPCHECK computes it (continue a hash with ``h``): the hash of a tensor's bytes."""
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
 
 
 def status_name(code: int) -> str:

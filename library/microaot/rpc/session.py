@@ -132,6 +132,10 @@ class DeviceInfo:
         return bool(self.flags & P.FLAG_PROFILE)
 
     @property
+    def has_opcheck(self) -> bool:
+        return bool(self.flags & P.FLAG_OPCHECK)
+
+    @property
     def model_ok(self) -> bool:
         return bool(self.flags & P.FLAG_MODEL_OK)
 
@@ -508,6 +512,28 @@ class Session:
         names = info.op_names
         ops = tuple(OpProfile(k, names[k], t, t / max(nruns, 1)) for k, t in enumerate(times))
         return Profile(nruns, P.TIME_UNITS.get(unit, f"unit{unit}"), total, ops)
+
+    @_parses_reply("OPCHECK")
+    def op_hashes(self, *, timeout: float | None = None) -> list[int]:
+        """Run the model once on the current inputs and return, per operator, the FNV-1a 32 hash of its
+        output tensors as the next operators read them (OPCHECK): two builds of one model whose
+        hashes agree computed every intermediate tensor identically."""
+        info = self._need_info()
+        if timeout is None:
+            timeout = self.timeout + 4.0 * self._run_estimate
+        d = self.request(P.Cmd.OPCHECK, P.OPCHECK_ARGS.pack(1, 0, 0), timeout=timeout).data
+        num_ops, _first, count, _r = P.OPCHECK_FIXED.unpack_from(d)
+        hashes = list(struct.unpack_from(f"<{count}I", d, P.OPCHECK_FIXED.size))
+        while len(hashes) < num_ops == len(info.op_names):
+            d = self.request(P.Cmd.OPCHECK, P.OPCHECK_ARGS.pack(0, 0, len(hashes))).data
+            _n, _first, count, _r = P.OPCHECK_FIXED.unpack_from(d)
+            if count == 0:
+                raise RpcError(f"OPCHECK: device returned no entries from operator {len(hashes)} ({self.name})")
+            hashes += struct.unpack_from(f"<{count}I", d, P.OPCHECK_FIXED.size)
+        if num_ops != len(info.op_names) or len(hashes) != num_ops:
+            raise RpcError(f"OPCHECK: {self.name} reports {num_ops} operators ({len(hashes)} hashes), HELLO said "
+                           f"{len(info.op_names)}; call hello() again, or reflash the firmware")
+        return hashes
 
     @_parses_reply("STATS")
     def stats(self) -> DeviceStats:

@@ -96,6 +96,7 @@ class Measurement:
     run_time: float
     unit: str
     stats: dict[str, Any] = field(default_factory=dict)
+    op_hashes: list[list[int]] | None = None  # per input set: OPCHECK hash of every operator's outputs
 
 
 @dataclass
@@ -106,6 +107,7 @@ class CandidateResult:
     bitexact: bool
     error: str | None
     batch: int
+    ops_differ: list[int] = field(default_factory=list)  # OPCHECK: operators whose outputs differed
 
 
 @dataclass
@@ -259,9 +261,12 @@ def measure_firmware(board: Board, firmware: Path, inputs: Sequence[Sequence[np.
         if dev.model_hash and not model_hash.startswith(dev.model_hash[:16]):
             raise TuneError(f"the firmware on {board.id} runs another model ({dev.model_hash})")
         outs: list[list[np.ndarray]] = []
+        hashes: list[list[int]] | None = [] if dev.has_opcheck else None
         for xs in inputs:
             ys, _ = s.invoke(list(xs))
             outs.append([np.array(y, copy=True) for y in ys])
+            if hashes is not None:
+                hashes.append(s.op_hashes())
         if not dev.has_profile:
             raise TuneError(f"the firmware on {board.id} has no PROFILE command (more than UAOT_RPC_MAX_OPS ops?)")
         best_ops: list[float] | None = None
@@ -275,7 +280,22 @@ def measure_firmware(board: Board, firmware: Path, inputs: Sequence[Sequence[np.
             best_run = float(t.min) if best_run is None else min(best_run, float(t.min))
             unit = prof.unit
         st = s.stats()
-    return Measurement(outs, best_ops or [], float(best_run or 0.0), unit, asdict(st))
+    return Measurement(outs, best_ops or [], float(best_run or 0.0), unit, asdict(st), hashes)
+
+
+def _differing_ops(m: Measurement, base: Measurement) -> list[int]:
+    """Operators whose outputs (OPCHECK hashes, any input set) differ from the default build's; [] when
+    either firmware cannot say."""
+    if m.op_hashes is None or base.op_hashes is None:
+        return []
+    return sorted({k for ha, hb in zip(m.op_hashes, base.op_hashes, strict=True)
+                   for k, (a, b) in enumerate(zip(ha, hb, strict=True)) if a != b})
+
+
+def _same_as_default(m: Measurement, base: Measurement) -> bool:
+    """Byte-identical model outputs AND every intermediate tensor identical (OPCHECK): a wrong kernel
+    whose error the last layers happen to hide (a coarse softmax) is still caught."""
+    return _same_outputs(m.outputs, base.outputs) and not _differing_ops(m, base)
 
 
 def _same_outputs(a: Sequence[Sequence[np.ndarray]], b: Sequence[Sequence[np.ndarray]]) -> bool:
@@ -447,7 +467,7 @@ def tune_model(
                 fwpath = fw.build(slot, _batch_records(groups, assignment, board))
                 m = measure(fwpath)
                 err = None
-                ok = _same_outputs(m.outputs, base.outputs)
+                ok = _same_as_default(m, base)
             except (MicroaotError, OSError) as exc:
                 m, ok, err = None, False, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
             if ok and m is not None:
@@ -455,7 +475,8 @@ def tune_model(
                                         True, None, bno) for sig, k in assignment.items()]
             if len(assignment) == 1:
                 sig, k = next(iter(assignment.items()))
-                return [CandidateResult(sig, k, None, err is not None, err or None, bno)]
+                diff = _differing_ops(m, base) if m is not None else []
+                return [CandidateResult(sig, k, None, err is not None, err or None, bno, diff)]
             items = list(assignment.items())
             half = len(items) // 2
             return _evaluate(slot, dict(items[:half]), bno) + _evaluate(slot, dict(items[half:]), bno)
@@ -498,7 +519,8 @@ def tune_model(
                             signature=r.signature, board=board.id, target=target, knobs=dict(r.knobs),
                             time=r.time, op=g.opcode, unit=unit, default_time=g.default_time,
                             bitexact=r.bitexact, error=r.error,
-                            extra={**common, "op_indices": g.op_indices, "batch": r.batch, "when": _now()}))
+                            extra={**common, "op_indices": g.op_indices, "batch": r.batch, "when": _now(),
+                                   **({"ops_differ": r.ops_differ} if r.ops_differ else {})}))
                     append_records(log, recs)
                     best = [g.default_time / g.best_time for g in groups.values() if g.default_time and g.best_time]
                     pbar.set_postfix_str(f"batch {batch_no}, best op speedup {max(best, default=1.0):.2f}x")
@@ -511,7 +533,7 @@ def tune_model(
                     m = measure(fw.build(slot, _batch_records(groups, assignment, board)))
                 except (MicroaotError, OSError):
                     return None
-                return m if _same_outputs(m.outputs, base.outputs) else None
+                return m if _same_as_default(m, base) else None
 
             def log_refine(recs: list[TuneRecord]) -> None:
                 for r in recs:
@@ -528,7 +550,7 @@ def tune_model(
         if final_check:
             pbar.set_postfix_str("rebuild from the log")
             m = measure(fw.build(0, copy_log=log))
-            tuned_total, tuned_ok = m.run_time, _same_outputs(m.outputs, base.outputs)
+            tuned_total, tuned_ok = m.run_time, _same_as_default(m, base)
             tuned_ws = m.stats.get("workspace_size")
             pbar.update(1)
             append_records(log, [{
