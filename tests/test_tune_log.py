@@ -192,7 +192,10 @@ def test_coordinate_search_budget_and_descent() -> None:
 # ---- tuner orchestration with a fake device (no builds): batching, sharing, bisection ---------------
 
 
-def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("where", ["output", "intermediate"])
+def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A wrong FC candidate is isolated whether it changes the model's output or only an intermediate
+    tensor (per-op OPCHECK hashes) that the final output happens to hide."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -228,9 +231,13 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
         a = builds[str(fw)]
         times = [cost(a.get(s, space.default_schedule(g, op, "generic"))) for s, op in zip(sigs, g.operators, strict=True)]
         y = np.zeros((1, 10), np.int8)
+        hashes = [11, 22, 33]
         if a.get(sigs[2]) == bad:
-            y[0, 0] = 1
-        return tuner.Measurement([[y] for _ in inputs], times, sum(times), "ns")
+            if where == "output":
+                y[0, 0] = 1
+            else:
+                hashes[2] = 34
+        return tuner.Measurement([[y] for _ in inputs], times, sum(times), "ns", {}, [hashes for _ in inputs])
 
     monkeypatch.setattr(tuner, "PioFirmware", FakeFirmware)
     monkeypatch.setattr(tuner, "measure_firmware", fake_measure)
@@ -238,7 +245,8 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     res = tuner.tune_model(model, "host", log=log, budget=8, jobs=2, seeds=1, check_reference=False, progress=False)
     recs = read_records(log)
     fc = [r for r in recs if r.signature == sigs[2]]
-    assert [r.bitexact for r in fc if r.knobs == bad] == [False]
+    assert [(r.bitexact, r.extra.get("ops_differ")) for r in fc if r.knobs == bad] == \
+        [(False, [2] if where == "intermediate" else None)]
     assert all(r.bitexact for r in recs if r.knobs != bad)
     conv = [r for r in recs if r.signature == sigs[0] and r.extra.get("stage") != "refine"]
     assert len(conv) == len(space.candidates(g, g.operators[0], "generic"))  # grid: every distinct one, once

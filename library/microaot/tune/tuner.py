@@ -7,15 +7,18 @@ How it works:
 1. Operators with a knob space (``microaot.tune.space.op_space``) are grouped by signature
    (``op_signature``): operators with the same signature share one search and one measurement.
 2. Batch 0 is the default build (no tuning log). Its outputs on ``seeds`` random inputs are the
-   reference every candidate is checked against byte for byte (and are checked once against TFLM);
-   its per-operator PROFILE times are the baseline.
+   reference every candidate is checked against byte for byte (and are checked once against TFLM),
+   and so is every intermediate tensor: the OPCHECK command hashes each operator's outputs on the
+   device, so a wrong kernel is caught even where the last layers hide its error (a coarse
+   softmax); its per-operator PROFILE times are the baseline.
 3. Each further batch is ONE firmware that holds one candidate schedule for every signature still
    being searched (batch i = the i-th proposal of each signature's searcher). It is built with the
    normal PlatformIO build (the schedules reach the code generator as a per-batch tuning log),
    started (QEMU / host process) or flashed (serial boards), fed the same inputs over RPC and
    profiled; each operator's time comes from the on-device PROFILE command. A batch whose outputs
-   differ from the default build's (or that fails to build/run) is split in halves and re-measured
-   until the offending candidate is isolated; it is logged with ``bitexact: false`` / ``error``.
+   or intermediate tensors differ from the default build's (or that fails to build/run) is split in
+   halves and re-measured until the offending candidate is isolated; it is logged with
+   ``bitexact: false`` (and the differing operators, ``ops_differ``) or ``error``.
 4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
    per job). Searchers: the whole space when it fits in ``budget`` candidates per signature,
    coordinate descent then random sampling otherwise (``microaot.tune.search``).
