@@ -19,10 +19,11 @@ from microaot.errors import MicroaotError
 from microaot.hostbuild import build_model_shared_lib, compile_c, run_compiled
 
 HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16)
+OUT_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
 
 
-class Hooks(ctypes.Structure):
-    _fields_ = [("op_begin", HOOK), ("op_end", HOOK), ("ctx", ctypes.c_void_p)]
+class Hooks(ctypes.Structure):  # uaot_hooks_t, runtime ABI 2
+    _fields_ = [("op_begin", HOOK), ("op_end", HOOK), ("ctx", ctypes.c_void_p), ("op_output", OUT_HOOK)]
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +49,25 @@ def test_run_ex_calls_hooks_around_every_op(kws: tuple[CompileResult, Path]) -> 
     r, libpath = kws
     lib = ctypes.CDLL(str(libpath))
     events: list[tuple[str, int]] = []
-    hooks = Hooks(HOOK(lambda _c, i: events.append(("b", i))), HOOK(lambda _c, i: events.append(("e", i))), None)
+    seen: dict[int, bytes] = {}
+
+    def on_output(_c: object, i: int, data: int, n: int) -> None:
+        events.append(("o", i))
+        seen[i] = ctypes.string_at(data, n)
+
+    hooks = Hooks(HOOK(lambda _c, i: events.append(("b", i))), HOOK(lambda _c, i: events.append(("e", i))), None,
+                  OUT_HOOK(on_output))
     x = np.random.default_rng(0).integers(-128, 128, size=(1, 49, 10, 1), dtype=np.int8)
     y = np.zeros(12, np.int8)
     ws = np.zeros(r.workspace_size + 16, np.uint8)
     wsp = ws.ctypes.data + (-ws.ctypes.data) % 16
     assert _call(lib, "kws_run_ex", [x.ctypes.data], [y.ctypes.data], wsp, hooks) == 0
-    n = len(r.graph.operators)
-    assert events == [(k, i) for i in range(n) for k in ("b", "e")]
+    g = r.graph
+    n = len(g.operators)
+    # op_begin, op_end, then op_output once per output tensor (KWS: one each), in operator order
+    assert events == [(k, i) for i in range(n) for k in ("b", "e", "o")]
+    assert all(len(seen[op.index]) == g.tensors[op.outputs[0]].nbytes for op in g.operators)
+    assert seen[n - 1] == y.tobytes()  # the last operator writes the model output
     assert y.tolist() == run_compiled(r, libpath, [x])[0].reshape(-1).tolist()
     # NULL hooks and the plain entry point give the same result
     y2 = np.zeros(12, np.int8)
