@@ -122,6 +122,7 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tun
         dev = s.hello()
         ys, t = s.invoke(x)
         ys2, t2 = s.invoke(x)  # second run: same count (no warm-up effects under -icount)
+        hashes = s.op_hashes() if dev.has_opcheck else None  # every intermediate tensor (untimed run)
         st = s.stats()
     mem = memory_from_elf(built.firmware, built.info, st)
     gen_c = (built.build_dir / "microaot" / f"{built.info.name}.c").read_text()
@@ -131,7 +132,7 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tun
         "model_stack": st.model_stack, "stack_high_water": st.stack_high_water, "io_bytes": st.io_bytes,
         "code": mem.code, "weights": mem.weights, "rodata": mem.rodata, "data": mem.data, "bss": mem.bss,
         "flash": mem.flash, "kernel_calls": sorted(set(re.findall(r"st = (uaot_\w+)\(", gen_c))),
-        "firmware": str(built.firmware), "build_seconds": round(built.seconds, 1),
+        "firmware": str(built.firmware), "build_seconds": round(built.seconds, 1), "op_hashes": hashes,
     }
 
 
@@ -158,6 +159,9 @@ def section_qemu(key: str, model: Path, work: Path, x: list[np.ndarray], ref: li
         r = out[v]
         r["bitexact_tflm"] = same(r.pop("_ys"), ref)
         r["instr_per_mac"] = r["instructions"] / macs
+        # OPCHECK: every operator's outputs hash alike in the generic-C build (None: a firmware cannot say)
+        g = out["generic"]["op_hashes"]
+        r["tensors_equal_generic"] = None if g is None or r["op_hashes"] is None else r["op_hashes"] == g
     out["tuned_speedup"] = out["default"]["instructions"] / out["tuned"]["instructions"]
     return out
 
@@ -394,10 +398,11 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
             rows.append([k, ms[k]["macs"], q["generic"]["instructions"], q["default"]["instructions"],
                          q["tuned"]["instructions"], q["tuned_speedup"], q["default"]["instr_per_mac"],
                          q["tuned"]["instr_per_mac"],
-                         all(q[v]["bitexact_tflm"] for v in ("generic", "default", "tuned"))])
+                         all(q[v]["bitexact_tflm"] for v in ("generic", "default", "tuned")),
+                         all(q[v].get("tensors_equal_generic") for v in ("default", "tuned"))])
         out.append("(1) Cortex-M4 instructions per inference, qemu_mps2_an386 -icount (deterministic)")
         out.append(table(rows, ["model", "MACs", "generic C", "default", "tuned", "tuned x", "instr/MAC def",
-                                "instr/MAC tuned", "= TFLM"]))
+                                "instr/MAC tuned", "= TFLM", "all tensors = generic"]))
     if any("tflm_m4" in ms[k] and "total" in ms[k]["tflm_m4"] for k in keys):
         rows = []
         for k in keys:

@@ -18,9 +18,10 @@ import pytest
 from conftest import MLPERF_MODELS, mlperf_model
 from microaot.compiler import compile_model
 from microaot.frontend.tflite import load_tflite
-from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.hostbuild import build_model_shared_lib, run_compiled, run_compiled_op_hashes
 from microaot.paths import shared_models_dir
 from microaot.reference import run_reference
+from microaot.rpc.protocol import fnv1a32
 from microaot.testing import m4run
 from microaot.testing import modelgen as mg
 
@@ -153,10 +154,15 @@ def test_dw_pair_in_place_bit_exact_host_and_m4(tmp_path: Path, case: int) -> No
     lib = build_model_shared_lib(r, tmp_path / "b")
     for k, x in enumerate(xs):
         assert np.array_equal(run_compiled(r, lib, [x])[0], ref[k][0]), f"host, input {k}"
+        outs, hashes = run_compiled_op_hashes(r, lib, [x])
+        assert np.array_equal(outs[0], ref[k][0]) and hashes[-1] == fnv1a32(outs[0].tobytes())
     if m4run.available():
         run = m4run.run_m4(r, [[x] for x in xs], tmp_path / "m4", timeout=60)
         for k in range(len(xs)):
             assert np.array_equal(run.outputs[k][0].reshape(-1), ref[k][0].reshape(-1)), f"Cortex-M4, input {k}"
+            # every intermediate tensor too: the in-place M4 build vs the generic-C build on the host
+            want = m4run.generic_op_hashes(path, [xs[k]], tmp_path / f"generic{k}")
+            assert len(want) == len(r.graph.operators) and m4run.differing_ops(run, want, k) == [], f"input {k}"
 
 
 @pytest.mark.parametrize("key", list(MLPERF_MODELS))

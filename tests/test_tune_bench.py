@@ -43,6 +43,8 @@ def test_bench_qemu_ram_flash_smoke(tmp_path: Path) -> None:
         # -icount: deterministic up to the counter's tick (40 ns = 5 instructions at shift 3)
         assert abs(q[v]["instructions"] - q[v]["instructions_run2"]) <= 5
         assert q[v]["bitexact_tflm"] is True
+        assert len(q[v]["op_hashes"]) == 10  # AD: 10 operators, one OPCHECK hash each
+    assert q["default"]["tensors_equal_generic"] is True and q["tuned"]["tensors_equal_generic"] is True
     assert q["default"]["peak_ram"] >= q["default"]["workspace"] > 0
     assert q["default"]["weights"] > 0 and q["default"]["code"] > 0
     assert "ram_vs_arena" in res["targets"] and "tuned_speedup" in res["targets"]

@@ -10,7 +10,7 @@ import ctypes
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -98,11 +98,44 @@ def _load(lib_path: Path) -> ctypes.CDLL:
 
 def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run one inference of a model built by build_model_shared_lib; returns the outputs."""
+    return _invoke(result, lib_path, inputs, None)
+
+
+_OP_OUTPUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
+_OP_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16)
+
+
+class _Hooks(ctypes.Structure):  # uaot_hooks_t (runtime ABI 2)
+    _fields_ = [("op_begin", _OP_HOOK), ("op_end", _OP_HOOK), ("ctx", ctypes.c_void_p), ("op_output", _OP_OUTPUT)]
+
+
+def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path,
+                           inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+    """One inference through ``NAME_run_ex`` with the op_output hook: the outputs and, per operator, the
+    FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device."""
+    from microaot.rpc.protocol import fnv1a32
+
+    hashes = [fnv1a32(b"")] * len(result.graph.operators)
+
+    def on_output(_ctx: object, op: int, data: int, n: int) -> None:
+        hashes[op] = fnv1a32(ctypes.string_at(data, n), hashes[op])
+
+    hooks = _Hooks(_OP_HOOK(), _OP_HOOK(), None, _OP_OUTPUT(on_output))
+    outs = _invoke(result, lib_path, inputs, hooks)
+    return outs, hashes
+
+
+def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray],
+            hooks: _Hooks | None) -> list[np.ndarray]:
     graph = result.graph
     lib = _load(Path(lib_path))
-    fn = getattr(lib, f"{result.name}_run")
+    if hooks is None:
+        fn = getattr(lib, f"{result.name}_run")
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    else:
+        fn = getattr(lib, f"{result.name}_run_ex")
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     if len(inputs) != len(graph.inputs):
         raise ValueError(f"{result.name}: expected {len(graph.inputs)} inputs, got {len(inputs)}")
     in_arrays = []
@@ -122,7 +155,10 @@ def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[n
     ws = ws_raw[off:]
     in_ptrs = (ctypes.c_void_p * max(len(in_arrays), 1))(*[a.ctypes.data for a in in_arrays])
     out_ptrs = (ctypes.c_void_p * max(len(out_arrays), 1))(*[a.ctypes.data for a in out_arrays])
-    st = fn(ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data)
+    args: list[Any] = [ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data]
+    if hooks is not None:
+        args.append(ctypes.addressof(hooks))
+    st = fn(*args)
     if st != 0:
         from microaot.errors import MicroaotError
 

@@ -47,6 +47,7 @@ class M4Run:
     op_instructions: list[int]  # per operator, of the last input set
     text_bytes: int
     elf: Path
+    op_hashes: list[list[int]] | None = None  # per input set: FNV-1a 32 of every operator's outputs (OPCHECK's)
 
 
 def _c_bytes(data: bytes) -> str:
@@ -80,6 +81,10 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
         "static uint64_t op_t0;",
         "static void on_begin(void *ctx, uint16_t i) { (void)ctx; (void)i; op_t0 = uaot_platform_timer_read(); }",
         "static void on_end(void *ctx, uint16_t i) { (void)ctx; op_t[i] += uaot_platform_timer_read() - op_t0; }",
+        f"static uint32_t op_h[{max(len(g.operators), 1)}];",
+        "static void on_output(void *ctx, uint16_t i, const void *data, uint32_t n) { const uint8_t *p = data; "
+        "uint32_t h = op_h[i]; (void)ctx; for (uint32_t k = 0; k < n; k++) { h = (h ^ p[k]) * 0x01000193u; } "
+        "op_h[i] = h; }",
         "static void put(const char *s) { size_t n = 0; while (s[n]) { n++; } "
         "uaot_platform_write((const uint8_t *)s, n); }",
         "static void put_u64(uint64_t v) { char b[24]; int i = 23; b[i] = 0; "
@@ -100,6 +105,13 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
         "        put(\"insn \"); put_u64(t1 - t0); put(\"\\n\");",
         f"        for (uint32_t k = 0; k < {len(g.outputs)}u; k++) {{ put(\"out \"); "
         "put_hex((const uint8_t *)outputs[k], out_bytes[k]); put(\"\\n\"); }",
+        "        /* a second, untimed run that hashes every operator's outputs */",
+        f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_h[i] = 0x811C9DC5u; }}",
+        "        uaot_hooks_t check = {0};",
+        "        check.op_output = on_output;",
+        f"        if ({n}_run_ex(inputs[s], outputs, ws, &check) != UAOT_OK) {{ return 4; }}",
+        f"        put(\"hash\"); for (uint32_t i = 0; i < {len(g.operators)}u; i++) {{ put(\" \"); "
+        "put_u64(op_h[i]); } put(\"\\n\");",
         "    }",
         f"    for (uint32_t i = 0; i < {len(g.operators)}u; i++) {{ put(\"op \"); put_u64(op_t[i]); put(\"\\n\"); }}",
         "    put(\"done\\n\");",
@@ -158,7 +170,8 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
             dt = np.float32 if tt.dtype == "float32" else np.dtype(tt.dtype)
             row.append(np.frombuffer(bytes.fromhex(hexes[s * no + k]), dtype=dt).reshape(tt.shape))
         outs.append(row)
-    return M4Run(outs, insn, ops, _text_bytes(elf), elf)
+    hashes = [[int(v) for v in line.split()] for line in re.findall(r"^hash((?: \d+)*)$", out, re.M)]
+    return M4Run(outs, insn, ops, _text_bytes(elf), elf, hashes if len(hashes) == n_sets else None)
 
 
 def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
@@ -223,7 +236,30 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
         ref = run_reference(model, [xs])[0]
         out["bit_exact"] = all(np.array_equal(a.reshape(-1), b.reshape(-1))
                                for a, b in zip(run.outputs[0], ref, strict=True))
+        # every intermediate tensor, not only the outputs (a coarse softmax can hide a wrong layer)
+        diff = differing_ops(run, generic_op_hashes(model, xs, bd / "generic"))
+        out["ops_differ"] = diff
+        out["bit_exact"] = out["bit_exact"] and not diff
+    out["op_hashes"] = run.op_hashes[0] if run.op_hashes else None
     return out
+
+
+def generic_op_hashes(model: str | Path, xs: Sequence[np.ndarray], build_dir: str | Path) -> list[int]:
+    """Per-operator output hashes of the generic-C build run on the host (its kernels are the ones checked
+    against TFLM operator by operator), the reference for a Cortex-M4 build's ``op_hashes``."""
+    from microaot.compiler import compile_model
+    from microaot.hostbuild import build_model_shared_lib, run_compiled_op_hashes
+
+    bd = Path(build_dir)
+    r = compile_model(model, bd / "gen", target="generic")
+    return run_compiled_op_hashes(r, build_model_shared_lib(r, bd / "lib"), list(xs))[1]
+
+
+def differing_ops(run: M4Run, want: Sequence[int], input_set: int = 0) -> list[int]:
+    """Operators whose outputs hashed differently from ``want`` (all of them when the firmware gave none)."""
+    if not run.op_hashes:
+        return list(range(len(want)))
+    return [k for k, (a, b) in enumerate(zip(run.op_hashes[input_set], want, strict=True)) if a != b]
 
 
 def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str | Path | None = None,
@@ -246,12 +282,18 @@ def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str 
     n = max((len(c) for c in cands.values()), default=1)
     best: dict[int, tuple[int, dict[str, Any]]] = {}
     default: dict[str, Any] = {}
+    want: list[int] | None = None
     for k in range(n):
         sched = {i: (c[k] if k < len(c) else c[0]) for i, c in cands.items()}
         res = measure(model, target=target, schedules=sched, build_dir=bd / f"k{k}", seed=seed, check=k == 0)
         if k == 0:
             default = res
-        for o in res["ops"]:
+            want = res["op_hashes"]  # the default build's tensors (checked against the generic build)
+        # operators are in execution (topological) order: up to the first differing tensor every
+        # operator had the default's inputs and produced the default's outputs; later ones are not judged
+        diff = [i for i, (a, b) in enumerate(zip(res["op_hashes"] or [], want or [], strict=False)) if a != b]
+        upto = diff[0] if diff else len(res["ops"])
+        for o in res["ops"][:upto]:
             i = o["index"]
             if i not in best or o["instructions"] < best[i][0]:
                 best[i] = (o["instructions"], sched[i])
@@ -305,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(res, indent=1))
         return 0 if res.get("bit_exact", True) else 1
     print(f"{Path(a.model).name} {a.target}: {res['instructions']} instructions, {res['macs']} MACs, "
-          f"{res['instructions_per_mac']:.3f} instructions/MAC, bit-exact vs TFLM: {res.get('bit_exact')}")
+          f"{res['instructions_per_mac']:.3f} instructions/MAC, bit-exact (outputs vs TFLM, every tensor vs "
+          f"the generic-C build): {res.get('bit_exact')}"
+          + (f"; tensors differ at ops {res['ops_differ']}" if res.get("ops_differ") else ""))
     if a.ops:
         for o in res["ops"]:
             print(f"  op {o['index']:3d} {o['opcode']:<20} {o['instructions']:>10}")
