@@ -162,6 +162,44 @@ def test_every_intermediate_tensor_is_identical_on_every_board(
 
 
 @pytest.mark.pio
+def test_eval_mismatch_names_the_first_differing_operator(
+    mlperf_builds: dict[tuple[str, str], PioBuild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output that differs from TFLM gets a diagnosis from the OPCHECK hashes: here the 'reference' is
+    made wrong, so every tensor equals the generic-C build and the report says so; with device hashes
+    that differ from operator 3 on, the diagnosis names operator 3."""
+    import microaot.evaluate as ev
+
+    b = mlperf_builds[("ad", "host")]
+    real = ev.reference_outputs
+
+    def wrong_reference(model: Path, input_sets: list) -> list:
+        refs = real(model, input_sets)
+        refs[0][0] = np.asarray(refs[0][0]).copy()
+        refs[0][0].reshape(-1)[5] ^= 1
+        return refs
+
+    monkeypatch.setattr(ev, "reference_outputs", wrong_reference)
+    rep = evaluate_firmware(mlperf_model("ad"), get_board("host"), b.firmware, b.info, seeds=2, profile=False)
+    assert not rep.outputs_match and [(m.seed, m.differing) for m in rep.mismatches] == [(0, 1)]
+    assert rep.tensor_diagnosis == (
+        "on seed 0 every operator's output on host equals the generic-C build on the host, so the difference to "
+        "TFLM is in microaot's portable arithmetic for this model, not in the board's kernels: please report it "
+        "with the model file")
+    assert "    diagnosis: on seed 0 every operator" in rep.format_text()
+    from microaot.frontend.tflite import load_tflite
+    from microaot.rpc.protocol import fnv1a32
+
+    g = load_tflite(mlperf_model("ad"))
+    x = ev.make_input(np.dtype(np.int8), g.tensors[g.inputs[0]].shape, 0, 0)
+    names = [op.opcode for op in g.operators]
+    ok = ev.diagnose_tensors(mlperf_model("ad"), [x], [fnv1a32(b"")] * len(names), names, "qemu_mps2_an386", 0)
+    assert ok.startswith("on seed 0 operator 0 (FULLY_CONNECTED) is the first whose output differs from the "
+                         "generic-C build of the same model on the host (10 operator(s) differ: 0, 1, 2, 3, 4, 5, 6, "
+                         "7, ...); its kernel or schedule on qemu_mps2_an386 is wrong")
+
+
+@pytest.mark.pio
 def test_codegen_is_cached_by_model_and_options(mlperf_builds: dict[tuple[str, str], PioBuild]) -> None:
     b = build(mlperf_builds[("ad", "host")].project_dir, "host", jobs=2)  # current with the sources now
     gen = b.build_dir / GEN_SUBDIR

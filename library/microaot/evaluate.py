@@ -147,6 +147,8 @@ def evaluate_firmware(
             )
         input_sets: list[list[np.ndarray]] = []
         device_outs: list[list[np.ndarray]] = []
+        # OPCHECK: every operator's output hash, per input (one more, untimed run each)
+        device_hashes: list[list[int]] | None = [] if dev.has_opcheck else None
         from tqdm import tqdm
 
         bar = tqdm(range(seeds), desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
@@ -156,6 +158,8 @@ def evaluate_firmware(
             times.extend(int(v) for v in timing.per_run)
             input_sets.append(xs)
             device_outs.append(ys)
+            if device_hashes is not None:
+                device_hashes.append(s.op_hashes())
         ops: list[OpTime] = []
         if profile and dev.has_profile:
             prof = s.profile(runs=1)
@@ -164,6 +168,7 @@ def evaluate_firmware(
         stats = s.stats()
         unit = dev.timer_unit
         board_name = dev.board
+        op_names = list(dev.op_names)
     refs_all = reference_outputs(model, input_sets)
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
         if len(refs) != len(ys):
@@ -178,6 +183,10 @@ def evaluate_firmware(
                 n = min(yy.size, rr.size)
                 diff = np.abs(yy[:n] - rr[:n])
                 mismatches.append(Mismatch(seed, oi, int((diff != 0).sum()), float(diff.max(initial=0.0))))
+    diagnosis = None
+    if mismatches and device_hashes:
+        seed = max(mismatches[0].seed, 0)
+        diagnosis = diagnose_tensors(model, input_sets[seed], device_hashes[seed], op_names, board.id, seed)
     memory = (
         memory_from_elf(firmware, info, stats) if firmware is not None else _memory_from_stats(info, stats)
     )
@@ -204,7 +213,38 @@ def evaluate_firmware(
         firmware=str(firmware or ""),
         eval_seconds=time.monotonic() - t0,
         seconds_per_inference=_seconds(mean, unit, f_cpu),
+        tensor_diagnosis=diagnosis,
     )
+
+
+def diagnose_tensors(model: Path, xs: Sequence[np.ndarray], device_hashes: Sequence[int], op_names: Sequence[str],
+                     board: str, seed: int) -> str:
+    """Which operator's output first differs between the device and the generic-C build of the same model
+    on the host (whose kernels are checked against TFLM operator by operator), from OPCHECK hashes."""
+    from microaot.compiler import compile_model
+    from microaot.hostbuild import build_model_shared_lib, run_compiled_op_hashes
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="microaot_diag_") as tmp:
+            r = compile_model(model, Path(tmp) / "gen", target="generic")
+            _, want = run_compiled_op_hashes(r, build_model_shared_lib(r, Path(tmp) / "lib"), list(xs))
+    except (MicroaotError, OSError) as e:
+        return f"could not build the generic-C model on the host to locate the difference ({str(e).splitlines()[0]})"
+    if len(want) != len(device_hashes):
+        return (f"the device reports {len(device_hashes)} operators, the model has {len(want)}: the firmware was "
+                "built from another version of the model; rebuild it")
+    diff = [k for k, (a, b) in enumerate(zip(device_hashes, want, strict=True)) if a != b]
+    if not diff:
+        return (f"on seed {seed} every operator's output on {board} equals the generic-C build on the host, so "
+                "the difference to TFLM is in microaot's portable arithmetic for this model, not in the board's "
+                "kernels: please report it with the model file")
+    k = diff[0]
+    name = op_names[k] if k < len(op_names) else "?"
+    return (f"on seed {seed} operator {k} ({name}) is the first whose output differs from the generic-C build "
+            f"of the same model on the host ({len(diff)} operator(s) differ: {', '.join(map(str, diff[:8]))}"
+            f"{', ...' if len(diff) > 8 else ''}); its kernel or schedule on {board} is wrong: report it with the "
+            "model file; to work around it, build with `board_build.microaot.target = generic` or give that "
+            "operator another schedule in a tuning log")
 
 
 def _memory_from_stats(info: BuildInfo, stats: object) -> MemoryReport:

@@ -74,6 +74,8 @@ class EvalReport:
     seconds_per_inference: float | None = (
         None  # when the timer unit converts to time (cycles at f_cpu, ns, us)
     )
+    # on a mismatch: which operator's output first differs from the generic-C build on the host (OPCHECK)
+    tensor_diagnosis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +100,8 @@ class EvalReport:
             lines.append(
                 f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| {mm.max_abs_diff:g}"
             )
+        if self.tensor_diagnosis:
+            lines.append(f"    diagnosis: {self.tensor_diagnosis}")
         t = f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, max {self.time_max:,}; {self.seeds} input(s) x {self.runs} run(s), measured on the device)"
         lines.append(t)
         if self.seconds_per_inference is not None:
