@@ -4,7 +4,7 @@
 
 Seeds: every frame of tests/golden/rpc_frames.json (encode and decode cases) as a RAW record, one
 valid request of every command (and every INFO kind) as a REQUEST record, and whole sessions
-(HELLO, write both inputs in chunks, RUN, read both outputs, PROFILE, STATS, RESET). The record
+(HELLO, write both inputs in chunks, RUN, read both outputs, PROFILE, STATS, OPCHECK, RESET). The record
 format is described at the top of rpc_fuzz.c. Deterministic: re-running rewrites the same files.
 """
 
@@ -48,6 +48,8 @@ def request_seeds() -> dict[str, bytes]:
         "run": req(C.RUN, P.RUN_ARGS.pack(3)),
         "profile": req(C.PROFILE, P.PROFILE_ARGS.pack(2, 0, 0)),
         "profile_page": req(C.PROFILE, P.PROFILE_ARGS.pack(0, 1, 0)),
+        "opcheck": req(C.OPCHECK, P.OPCHECK_ARGS.pack(1, 0, 0)),
+        "opcheck_page": req(C.OPCHECK, P.OPCHECK_ARGS.pack(0, 0, 1)),
         "stats": req(C.STATS),
         "reset": req(C.RESET),
     }
@@ -70,7 +72,8 @@ def session_seed() -> bytes:
     out.append(record(REQUEST, req(C.PROFILE, P.PROFILE_ARGS.pack(1, 0, 0), seq + 4)))
     out.append(record(STALE, req(C.STATS, b"", seq + 5)))
     out.append(record(REQUEST, req(C.STATS, b"", seq + 6)))
-    out.append(record(REQUEST, req(C.RESET, b"", seq + 7)))
+    out.append(record(REQUEST, req(C.OPCHECK, P.OPCHECK_ARGS.pack(1, 0, 0), seq + 7)))
+    out.append(record(REQUEST, req(C.RESET, b"", seq + 8)))
     return b"".join(out)
 
 

@@ -18,8 +18,8 @@
  *   - everything the server writes decodes as valid frames (CRC, length, escapes) whose payload is a
  *     reply: 8..UAOT_RPC_MAX_PAYLOAD bytes, reply bit set, this boot's nonce;
  *   - a REQUEST record gets exactly one reply, with the request's seq and cmd | 0x80;
- *   - after a RUN or PROFILE that returned OK the outputs are the model's function of the inputs
- *     (out0 = in0 + 1, out1 = 2 * in1), i.e. no request corrupted the glue buffers;
+ *   - after a RUN, PROFILE or OPCHECK that ran the model and returned OK the outputs are the model's
+ *     function of the inputs (out0 = in0 + 1, out1 = 2 * in1), i.e. no request corrupted the glue buffers;
  *   - built with -DFUZZ_BAD_GLUE (glue workspace smaller than the model's), RUN never succeeds. */
 #include <stddef.h>
 #include <stdint.h>
@@ -182,8 +182,9 @@ static void do_request(uint8_t op, const uint8_t *data, size_t len)
                     fuzz_fail();
                 }
                 if (r[1] == (uint8_t)UAOT_RPC_OK &&
-                    (s_req[0] == (uint8_t)UAOT_RPC_RUN || s_req[0] == (uint8_t)UAOT_RPC_PROFILE) &&
-                    get_u32(s_req + 8) > 0u) {
+                    (((s_req[0] == (uint8_t)UAOT_RPC_RUN || s_req[0] == (uint8_t)UAOT_RPC_PROFILE) &&
+                      get_u32(s_req + 8) > 0u) ||
+                     (s_req[0] == (uint8_t)UAOT_RPC_OPCHECK && s_req[8] != 0u))) {
 #ifdef FUZZ_BAD_GLUE
                     fuzz_fail(); /* the glue cannot hold the model: the server must refuse to run it */
 #endif
