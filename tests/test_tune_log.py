@@ -260,6 +260,20 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     assert res.tuned_bitexact is True and res.tuned_total is not None and res.tuned_total < res.default_total
 
 
+def _group(sig: str, op: int, tried: list[tuple[str, float]]):  # -> microaot.tune.tuner.OpGroup
+    """A searched signature whose candidates ``tried`` (knob value, batch time; the first is the default)
+    were measured, for the whole-model refinement tests."""
+    from microaot.tune import tuner
+
+    space_ = {"v": [k for k, _ in tried]}
+    g = tuner.OpGroup(sig, "CONV_2D", [op], space_, {"v": tried[0][0]}, len(tried),
+                      make_searcher(space_, {"v": tried[0][0]}, 4))
+    g.tried = [({"v": k}, t) for k, t in tried]
+    best = min(g.tried, key=lambda kt: kt[1])
+    g.default_time, g.best_knobs, g.best_time = tried[0][1], dict(best[0]), best[1]
+    return g
+
+
 def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
     """Per-op bests a1 + b1 are slow together (A runs in place when B has b1's scratch): the refinement
     tries each runner-up within 10 % (never a3, 2x slower), keeps the best single swap when both swaps
@@ -268,19 +282,8 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
 
     from microaot.boards import get_board
     from microaot.tune import tuner
-    from microaot.tune.search import make_searcher
-
-    def group(sig: str, op: int, tried: list[tuple[str, float]]) -> tuner.OpGroup:
-        space_ = {"v": [k for k, _ in tried]}
-        g = tuner.OpGroup(sig, "CONV_2D", [op], space_, {"v": tried[0][0]}, len(tried),
-                          make_searcher(space_, {"v": tried[0][0]}, 4))
-        g.tried = [({"v": k}, t) for k, t in tried]
-        best = min(g.tried, key=lambda kt: kt[1])
-        g.default_time, g.best_knobs, g.best_time = tried[0][1], dict(best[0]), best[1]
-        return g
-
-    groups = {"A": group("A", 0, [("a0", 30.0), ("a1", 10.0), ("a2", 10.5), ("a3", 20.0)]),
-              "B": group("B", 1, [("b0", 9.0), ("b1", 5.0), ("b2", 5.2), ("bad", 5.1)])}
+    groups = {"A": _group("A", 0, [("a0", 30.0), ("a1", 10.0), ("a2", 10.5), ("a3", 20.0)]),
+              "B": _group("B", 1, [("b0", 9.0), ("b1", 5.0), ("b2", 5.2), ("bad", 5.1)])}
     own = {"a0": 30.0, "a1": 10.0, "a2": 10.5, "a3": 20.0, "b0": 9.0, "b1": 5.0, "b2": 5.2, "bad": 5.1}
     seen: list[tuple[str, str]] = []
 
@@ -310,7 +313,7 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
     assert best["A"].knobs == {"v": "a1"} and best["B"].knobs == {"v": "b2"}
     # nothing within 10 % of a best: nothing to refine, nothing built
     seen.clear()
-    lone = {"A": group("A", 0, [("a0", 30.0), ("a1", 10.0), ("a3", 20.0)])}
+    lone = {"A": _group("A", 0, [("a0", 30.0), ("a1", 10.0), ("a3", 20.0)])}
     assert tuner._refine(lone, evaluate, jobs=1, board=get_board("qemu_mps2_an386"), margin=0.0,
                          pbar=tqdm(disable=True), write=written.extend) is None
     assert seen == []
@@ -323,17 +326,6 @@ def test_refine_fits_a_workspace_limit() -> None:
 
     from microaot.boards import get_board
     from microaot.tune import tuner
-    from microaot.tune.search import make_searcher
-
-    def group(sig: str, op: int, tried: list[tuple[str, float]]) -> tuner.OpGroup:
-        space_ = {"v": [k for k, _ in tried]}
-        g = tuner.OpGroup(sig, "CONV_2D", [op], space_, {"v": tried[0][0]}, len(tried),
-                          make_searcher(space_, {"v": tried[0][0]}, 4))
-        g.tried = [({"v": k}, t) for k, t in tried]
-        best = min(g.tried, key=lambda kt: kt[1])
-        g.default_time, g.best_knobs, g.best_time = tried[0][1], dict(best[0]), best[1]
-        return g
-
     own = {"a0": 30.0, "a1": 10.0, "b0": 9.0, "b1": 5.0, "b2": 5.4, "c0": 4.0, "c1": 2.0}
     scratch = {"a0": 0, "a1": 600, "b0": 0, "b1": 300, "b2": 900, "c0": 0, "c1": 100}
 
@@ -344,9 +336,9 @@ def test_refine_fits_a_workspace_limit() -> None:
                                  {"workspace_size": 1000 + max(scratch[v] for v in vs)})
 
     def fresh() -> dict[str, tuner.OpGroup]:
-        return {"A": group("A", 0, [("a0", 30.0), ("a1", 10.0)]),
-                "B": group("B", 1, [("b0", 9.0), ("b1", 5.0), ("b2", 5.4)]),
-                "C": group("C", 2, [("c0", 4.0), ("c1", 2.0)])}
+        return {"A": _group("A", 0, [("a0", 30.0), ("a1", 10.0)]),
+                "B": _group("B", 1, [("b0", 9.0), ("b1", 5.0), ("b2", 5.4)]),
+                "C": _group("C", 2, [("c0", 4.0), ("c1", 2.0)])}
 
     written: list[tuner.TuneRecord] = []
     groups = fresh()

@@ -565,6 +565,24 @@ static int run_checks(const request_t *rq, uint32_t n, int allow_zero)
     return 1;
 }
 
+/* Checks shared by PROFILE and OPCHECK (n: runs asked for, first: the first per-operator entry to send);
+ * 1 when the request may go on. */
+static int op_table_checks(const request_t *rq, uint32_t n, uint16_t first)
+{
+    if (!run_checks(rq, n, 1)) {
+        return 0;
+    }
+    if (uaot_app_model->num_ops > UAOT_RPC_MAX_OPS) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_UNSUPPORTED, UAOT_RPC_MAX_OPS);
+        return 0;
+    }
+    if (first > uaot_app_model->num_ops) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_INDEX, uaot_app_model->num_ops);
+        return 0;
+    }
+    return 1;
+}
+
 /* run_sp: the address of a local of the RUN/PROFILE handler (0 when the stack was not painted) */
 static void stack_after_run(uintptr_t run_sp)
 {
@@ -658,18 +676,10 @@ static void on_profile(const request_t *rq)
     }
     n = get_u32(rq->args);
     first = get_u16(rq->args + 4);
-    if (!run_checks(rq, n, 1)) {
+    if (!op_table_checks(rq, n, first)) {
         return;
     }
     num_ops = uaot_app_model->num_ops;
-    if (num_ops > UAOT_RPC_MAX_OPS) {
-        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_UNSUPPORTED, UAOT_RPC_MAX_OPS);
-        return;
-    }
-    if (first > num_ops) {
-        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_INDEX, num_ops);
-        return;
-    }
     if (n > 0u) {
         uaot_hooks_t hooks;
         uint32_t i;
@@ -736,18 +746,10 @@ static void on_opcheck(const request_t *rq)
         return;
     }
     first = get_u16(rq->args + 2);
-    if (!run_checks(rq, rq->args[0] != 0u ? 1u : 0u, 1)) {
+    if (!op_table_checks(rq, rq->args[0] != 0u ? 1u : 0u, first)) {
         return;
     }
     num_ops = uaot_app_model->num_ops;
-    if (num_ops > UAOT_RPC_MAX_OPS) {
-        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_UNSUPPORTED, UAOT_RPC_MAX_OPS);
-        return;
-    }
-    if (first > num_ops) {
-        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_INDEX, num_ops);
-        return;
-    }
     if (rq->args[0] != 0u) {
         uaot_hooks_t hooks;
         uaot_status_t st;
