@@ -376,6 +376,14 @@ The model needs one workspace of `{name}_WORKSPACE_SIZE` = {workspace} bytes, al
 Every function returns `uaot_status_t` (`UAOT_OK` = 0; see `include/microaot/status.h`). Input buffers are
 never written. The header refuses to compile (`#error`) against runtime headers of another ABI version.
 
+## Per-operator hooks (optional)
+
+`{name}_run_ex(in, out, ws, &hooks)` calls `hooks.op_begin(ctx, i)` / `hooks.op_end(ctx, i)` around
+operator `i` (time it with your own timer) and then `hooks.op_output(ctx, i, data, bytes)` with each of
+its output tensors (compare intermediate tensors with a reference); any pointer may be NULL, and
+`{name}_run` is `{name}_run_ex` with no hooks. Zero-initialise the struct (`uaot_hooks_t hooks = {{0}};`)
+so that fields added by later ABI versions stay NULL.
+
 ## Weights in flash
 
 Weights are `const` arrays in the linker section `{sec}`. Most vendor linker scripts already put
