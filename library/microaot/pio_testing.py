@@ -9,7 +9,9 @@ Stages: *building* runs ``pio run`` for the environment (the RPC firmware of
 ``custom_microaot_model``); *uploading* flashes real boards only (QEMU and host firmware is started
 by the evaluation); *testing* starts the firmware, feeds ``custom_microaot_test_seeds`` random inputs
 (default 3) over RPC, compares every output byte with TFLM and records one test case per input plus
-the timing and size checks, then prints the evaluation report and ``N passed, N failed``.
+the timing and size checks, then prints the evaluation report and ``N passed, N failed``. With
+``custom_microaot_test_tensors = yes`` (the default) every operator's output on the device (OPCHECK
+hashes) must also equal the generic-C build of the model run on the host: one more test case.
 Real boards: ``pio test -e <env> --test-port /dev/ttyACM0`` (or ``test_port`` in platformio.ini).
 """
 
@@ -72,7 +74,9 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
         port = self.get_test_port() if board.launch == "serial" else None
         firmware = firmware_of(build_dir)
         t0 = time.monotonic()
-        rep = evaluate_firmware(Path(info.model), board, firmware, info, seeds=seeds, port=port)
+        check_tensors = self._opt("custom_microaot_test_tensors", "yes").strip().lower() not in ("no", "false", "0")
+        rep = evaluate_firmware(Path(info.model), board, firmware, info, seeds=seeds, port=port,
+                                check_tensors=check_tensors)
         dt = time.monotonic() - t0
         click.echo(rep.format_text())
         bad_seeds = {m.seed for m in rep.mismatches}
@@ -84,6 +88,9 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
                 if m.seed == seed
             )
             cases.append((f"outputs_match_tflm_seed{seed}", seed not in bad_seeds, detail or "bit-exact"))
+        if rep.tensors_match is not None:
+            cases.append(("tensors_match_generic_c", rep.tensors_match,
+                          rep.tensor_diagnosis or "every operator's output equals the generic-C build on the host"))
         cases.append(
             (
                 "on_device_time",

@@ -74,7 +74,9 @@ class EvalReport:
     seconds_per_inference: float | None = (
         None  # when the timer unit converts to time (cycles at f_cpu, ns, us)
     )
-    # on a mismatch: which operator's output first differs from the generic-C build on the host (OPCHECK)
+    # every operator's output (OPCHECK hashes) vs the generic-C build on the host; None: not compared
+    tensors_match: bool | None = None
+    # on a mismatch: which operator's output first differs from the generic-C build on the host
     tensor_diagnosis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +102,9 @@ class EvalReport:
             lines.append(
                 f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| {mm.max_abs_diff:g}"
             )
+        if self.tensors_match is not None:
+            lines.append(f"  every tensor        : {'MATCH' if self.tensors_match else 'DIFFER'} (each operator's output "
+                         f"vs the generic-C build on the host, {self.seeds} input(s))")
         if self.tensor_diagnosis:
             lines.append(f"    diagnosis: {self.tensor_diagnosis}")
         t = f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, max {self.time_max:,}; {self.seeds} input(s) x {self.runs} run(s), measured on the device)"
