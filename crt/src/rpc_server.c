@@ -583,6 +583,14 @@ static int op_table_checks(const request_t *rq, uint32_t n, uint16_t first)
     return 1;
 }
 
+/* How many per-operator entries (of item bytes, after fixed reply bytes) from first fit one reply. */
+static uint16_t op_table_count(uint16_t num_ops, uint16_t first, uint32_t fixed, uint32_t item)
+{
+    const uint32_t max_count = (UAOT_RPC_MAX_PAYLOAD - UAOT_RPC_HEADER_SIZE - fixed) / item;
+    const uint32_t count = (uint32_t)num_ops - first;
+    return (uint16_t)(count < max_count ? count : max_count);
+}
+
 /* run_sp: the address of a local of the RUN/PROFILE handler (0 when the stack was not painted) */
 static void stack_after_run(uintptr_t run_sp)
 {
@@ -668,8 +676,6 @@ static void on_profile(const request_t *rq)
     uint16_t count;
     uint16_t num_ops;
     uint16_t k;
-    const uint16_t max_count =
-        (uint16_t)((UAOT_RPC_MAX_PAYLOAD - UAOT_RPC_HEADER_SIZE - RPC_PROFILE_FIXED) / 8u);
     if (rq->nargs != 8u) {
         reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_BAD_REQUEST, 8u);
         return;
@@ -711,10 +717,7 @@ static void on_profile(const request_t *rq)
         stack_after_run(painted);
         (void)frame_marker;
     }
-    count = (uint16_t)(num_ops - first);
-    if (count > max_count) {
-        count = max_count;
-    }
+    count = op_table_count(num_ops, first, RPC_PROFILE_FIXED, 8u);
     reply_begin(rq->cmd, rq->seq);
     put_u16(num_ops);
     put_u16(first);
@@ -739,8 +742,6 @@ static void on_opcheck(const request_t *rq)
     uint16_t count;
     uint16_t num_ops;
     uint16_t k;
-    const uint16_t max_count =
-        (uint16_t)((UAOT_RPC_MAX_PAYLOAD - UAOT_RPC_HEADER_SIZE - RPC_OPCHECK_FIXED) / 4u);
     if (rq->nargs != 4u) {
         reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_BAD_REQUEST, 4u);
         return;
@@ -773,10 +774,7 @@ static void on_opcheck(const request_t *rq)
         }
         ++s_runs_total;
     }
-    count = (uint16_t)(num_ops - first);
-    if (count > max_count) {
-        count = max_count;
-    }
+    count = op_table_count(num_ops, first, RPC_OPCHECK_FIXED, 4u);
     reply_begin(rq->cmd, rq->seq);
     put_u16(num_ops);
     put_u16(first);

@@ -25,6 +25,7 @@ from microaot.errors import MicroaotError
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
+from microaot.rpc.protocol import differing_ops
 
 DEFAULT_SEEDS = 3
 
@@ -231,16 +232,13 @@ def evaluate_firmware(
 
 
 def generic_op_hashes(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[int]] | str:
-    """Per input set, the OPCHECK hash of every operator's outputs in the generic-C build of ``model`` run on
-    the host; a message instead when that build is not possible here."""
-    from microaot.compiler import compile_model
-    from microaot.hostbuild import build_model_shared_lib, run_compiled_op_hashes
+    """``hostbuild.generic_op_hashes`` in a temporary folder; a message instead when that build is not
+    possible here."""
+    from microaot.hostbuild import generic_op_hashes as host_hashes
 
     try:
         with tempfile.TemporaryDirectory(prefix="microaot_tensors_") as tmp:
-            r = compile_model(model, Path(tmp) / "gen", target="generic")
-            lib = build_model_shared_lib(r, Path(tmp) / "lib")
-            return [run_compiled_op_hashes(r, lib, list(xs))[1] for xs in input_sets]
+            return host_hashes(model, input_sets, tmp)
     except (MicroaotError, OSError) as e:
         return f"could not build the generic-C model on the host to compare the tensors ({str(e).splitlines()[0]})"
 
@@ -252,7 +250,7 @@ def compare_tensors(device: Sequence[Sequence[int]], want: Sequence[Sequence[int
         if len(dh) != len(wh):
             return False, (f"the device reports {len(dh)} operators, the model has {len(wh)}: the firmware was "
                            "built from another version of the model; rebuild it")
-        diff = [k for k, (a, b) in enumerate(zip(dh, wh, strict=True)) if a != b]
+        diff = differing_ops(dh, wh)
         if diff:
             k = diff[0]
             name = op_names[k] if k < len(op_names) else "?"

@@ -125,6 +125,19 @@ def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path,
     return outs, hashes
 
 
+def generic_op_hashes(model: str | Path, input_sets: Sequence[Sequence[np.ndarray]],
+                      build_dir: str | Path) -> list[list[int]]:
+    """Per input set, the OPCHECK hash of every operator's outputs in the generic-C build of ``model`` run on
+    the host (its kernels are the ones checked against TFLM operator by operator): the reference for the
+    hashes of a device build. Raises MicroaotError / BuildError when the build is not possible here."""
+    from microaot.compiler import compile_model
+
+    bd = Path(build_dir)
+    r = compile_model(model, bd / "gen", target="generic")
+    lib = build_model_shared_lib(r, bd / "lib")
+    return [run_compiled_op_hashes(r, lib, list(xs))[1] for xs in input_sets]
+
+
 def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray],
             hooks: _Hooks | None) -> list[np.ndarray]:
     graph = result.graph

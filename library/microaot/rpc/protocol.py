@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Sequence
 
 PROTOCOL_VERSION = 1
 PROTOCOL_MIN_VERSION = 1
@@ -100,6 +101,11 @@ def fnv1a32(data: bytes, h: int = 0x811C9DC5) -> int:
     for b in data:
         h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
     return h
+
+
+def differing_ops(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    """Operators whose OPCHECK hashes differ between two runs of one model (same number of operators)."""
+    return [k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
 
 
 def status_name(code: int) -> str:

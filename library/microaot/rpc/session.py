@@ -498,17 +498,9 @@ class Session:
         if timeout is None:
             timeout = self.timeout + 4.0 * runs * self._run_estimate
         d = self.request(P.Cmd.PROFILE, P.PROFILE_ARGS.pack(runs, 0, 0), timeout=timeout).data
-        num_ops, first, count, unit, _r, nruns, _r2, total = P.PROFILE_FIXED.unpack_from(d)
-        times = list(struct.unpack_from(f"<{count}Q", d, P.PROFILE_FIXED.size))
-        while len(times) < num_ops == len(info.op_names):
-            d = self.request(P.Cmd.PROFILE, P.PROFILE_ARGS.pack(0, len(times), 0)).data
-            _n, first, count, *_rest = P.PROFILE_FIXED.unpack_from(d)
-            if count == 0:
-                raise RpcError(f"PROFILE: device returned no entries from operator {len(times)} ({self.name})")
-            times += struct.unpack_from(f"<{count}Q", d, P.PROFILE_FIXED.size)
-        if num_ops != len(info.op_names) or len(times) != num_ops:
-            raise RpcError(f"PROFILE: {self.name} reports {num_ops} operators ({len(times)} times), HELLO said "
-                           f"{len(info.op_names)}; call hello() again, or reflash the firmware")
+        _n, _first, _count, unit, _r, nruns, _r2, total = P.PROFILE_FIXED.unpack_from(d)
+        times = self._per_op_table(P.Cmd.PROFILE, d, P.PROFILE_FIXED, "Q", "times",
+                                   lambda first: P.PROFILE_ARGS.pack(0, first, 0))
         names = info.op_names
         ops = tuple(OpProfile(k, names[k], t, t / max(nruns, 1)) for k, t in enumerate(times))
         return Profile(nruns, P.TIME_UNITS.get(unit, f"unit{unit}"), total, ops)
@@ -518,22 +510,30 @@ class Session:
         """Run the model once on the current inputs and return, per operator, the FNV-1a 32 hash of its
         output tensors as the next operators read them (OPCHECK): two builds of one model whose
         hashes agree computed every intermediate tensor identically."""
-        info = self._need_info()
+        self._need_info()
         if timeout is None:
             timeout = self.timeout + 4.0 * self._run_estimate
         d = self.request(P.Cmd.OPCHECK, P.OPCHECK_ARGS.pack(1, 0, 0), timeout=timeout).data
-        num_ops, _first, count, _r = P.OPCHECK_FIXED.unpack_from(d)
-        hashes = list(struct.unpack_from(f"<{count}I", d, P.OPCHECK_FIXED.size))
-        while len(hashes) < num_ops == len(info.op_names):
-            d = self.request(P.Cmd.OPCHECK, P.OPCHECK_ARGS.pack(0, 0, len(hashes))).data
-            _n, _first, count, _r = P.OPCHECK_FIXED.unpack_from(d)
+        return self._per_op_table(P.Cmd.OPCHECK, d, P.OPCHECK_FIXED, "I", "hashes",
+                                  lambda first: P.OPCHECK_ARGS.pack(0, 0, first))
+
+    def _per_op_table(self, cmd: P.Cmd, d: bytes, fixed: struct.Struct, fmt: str, what: str,
+                      page: Callable[[int], bytes]) -> list[int]:
+        """The per-operator values of a PROFILE / OPCHECK reply ``d`` (``fixed`` starts with num_ops, first,
+        count), asking for the next page with args ``page(first)`` until every operator is in."""
+        info = self._need_info()
+        num_ops, _first, count = fixed.unpack_from(d)[:3]
+        vals = list(struct.unpack_from(f"<{count}{fmt}", d, fixed.size))
+        while len(vals) < num_ops == len(info.op_names):
+            d = self.request(cmd, page(len(vals))).data
+            count = fixed.unpack_from(d)[2]
             if count == 0:
-                raise RpcError(f"OPCHECK: device returned no entries from operator {len(hashes)} ({self.name})")
-            hashes += struct.unpack_from(f"<{count}I", d, P.OPCHECK_FIXED.size)
-        if num_ops != len(info.op_names) or len(hashes) != num_ops:
-            raise RpcError(f"OPCHECK: {self.name} reports {num_ops} operators ({len(hashes)} hashes), HELLO said "
+                raise RpcError(f"{cmd.name}: device returned no entries from operator {len(vals)} ({self.name})")
+            vals += struct.unpack_from(f"<{count}{fmt}", d, fixed.size)
+        if num_ops != len(info.op_names) or len(vals) != num_ops:
+            raise RpcError(f"{cmd.name}: {self.name} reports {num_ops} operators ({len(vals)} {what}), HELLO said "
                            f"{len(info.op_names)}; call hello() again, or reflash the firmware")
-        return hashes
+        return vals
 
     @_parses_reply("STATS")
     def stats(self) -> DeviceStats:

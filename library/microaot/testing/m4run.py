@@ -236,30 +236,17 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
         ref = run_reference(model, [xs])[0]
         out["bit_exact"] = all(np.array_equal(a.reshape(-1), b.reshape(-1))
                                for a, b in zip(run.outputs[0], ref, strict=True))
-        # every intermediate tensor, not only the outputs (a coarse softmax can hide a wrong layer)
-        diff = differing_ops(run, generic_op_hashes(model, xs, bd / "generic"))
+        # every intermediate tensor, not only the outputs (a coarse softmax can hide a wrong layer), vs the
+        # generic-C build on the host; a firmware that gave no hashes counts as differing everywhere
+        from microaot.hostbuild import generic_op_hashes
+        from microaot.rpc.protocol import differing_ops
+
+        want = generic_op_hashes(model, [xs], bd / "generic")[0]
+        diff = differing_ops(run.op_hashes[0], want) if run.op_hashes else list(range(len(want)))
         out["ops_differ"] = diff
         out["bit_exact"] = out["bit_exact"] and not diff
     out["op_hashes"] = run.op_hashes[0] if run.op_hashes else None
     return out
-
-
-def generic_op_hashes(model: str | Path, xs: Sequence[np.ndarray], build_dir: str | Path) -> list[int]:
-    """Per-operator output hashes of the generic-C build run on the host (its kernels are the ones checked
-    against TFLM operator by operator), the reference for a Cortex-M4 build's ``op_hashes``."""
-    from microaot.compiler import compile_model
-    from microaot.hostbuild import build_model_shared_lib, run_compiled_op_hashes
-
-    bd = Path(build_dir)
-    r = compile_model(model, bd / "gen", target="generic")
-    return run_compiled_op_hashes(r, build_model_shared_lib(r, bd / "lib"), list(xs))[1]
-
-
-def differing_ops(run: M4Run, want: Sequence[int], input_set: int = 0) -> list[int]:
-    """Operators whose outputs hashed differently from ``want`` (all of them when the firmware gave none)."""
-    if not run.op_hashes:
-        return list(range(len(want)))
-    return [k for k, (a, b) in enumerate(zip(run.op_hashes[input_set], want, strict=True)) if a != b]
 
 
 def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str | Path | None = None,
@@ -270,6 +257,7 @@ def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str 
     Operators are independent (each kernel only sees its own schedule), so this finds the per-op best
     in max(candidates) + 1 runs. Returns {"default": measure(), "best": measure(), "schedules": {...}}."""
     from microaot.frontend.tflite import load_tflite
+    from microaot.rpc.protocol import differing_ops
     from microaot.tune import space
 
     if build_dir is None:
@@ -291,7 +279,7 @@ def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str 
             want = res["op_hashes"]  # the default build's tensors (checked against the generic build)
         # operators are in execution (topological) order: up to the first differing tensor every
         # operator had the default's inputs and produced the default's outputs; later ones are not judged
-        diff = [i for i, (a, b) in enumerate(zip(res["op_hashes"] or [], want or [], strict=False)) if a != b]
+        diff = differing_ops(res["op_hashes"], want) if res["op_hashes"] and want else []
         upto = diff[0] if diff else len(res["ops"])
         for o in res["ops"][:upto]:
             i = o["index"]

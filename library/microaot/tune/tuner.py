@@ -59,6 +59,7 @@ import numpy as np
 from microaot.boards import Board, get_board, open_link
 from microaot.errors import MicroaotError
 from microaot.ir.graph import Graph
+from microaot.rpc.protocol import differing_ops
 from microaot.tune.log import GENERATOR, TuneRecord, append_records
 from microaot.tune.search import Knobs, Searcher, make_searcher, space_size
 
@@ -291,8 +292,7 @@ def _differing_ops(m: Measurement, base: Measurement) -> list[int]:
     either firmware cannot say."""
     if m.op_hashes is None or base.op_hashes is None:
         return []
-    return sorted({k for ha, hb in zip(m.op_hashes, base.op_hashes, strict=True)
-                   for k, (a, b) in enumerate(zip(ha, hb, strict=True)) if a != b})
+    return sorted({k for ha, hb in zip(m.op_hashes, base.op_hashes, strict=True) for k in differing_ops(ha, hb)})
 
 
 def _same_as_default(m: Measurement, base: Measurement) -> bool:
@@ -419,6 +419,10 @@ def tune_model(
         return measure_firmware(board, fwpath, inputs, model_hash=model_hash, runs=runs, repeats=repeats,
                                 port=port)
 
+    def measure_assignment(slot: int, assignment: Mapping[str, Knobs]) -> Measurement:
+        """Build the firmware with exactly ``assignment``'s schedules (the others: default) and measure it."""
+        return measure(fw.build(slot, _batch_records(groups, assignment, board)))
+
     planned = max((min(budget, (g.n_distinct or budget + 1) - 1) for g in groups.values()), default=0)
     pbar = tqdm(total=planned + 1 + int(final_check), desc=f"tune {model.stem}", unit="batch",
                 disable=not progress, file=sys.stderr, dynamic_ncols=True)
@@ -430,7 +434,7 @@ def tune_model(
         unit = base.unit
         limit: int | None = None
         if max_workspace is not None:
-            dws = int(base.stats.get("workspace_size") or 0)
+            dws = _ws(base)
             limit = dws if max_workspace == "default" else int(max_workspace)
             if limit < dws:
                 raise TuneError(
@@ -467,8 +471,7 @@ def tune_model(
 
         def _evaluate(slot: int, assignment: dict[str, Knobs], bno: int) -> list[CandidateResult]:
             try:
-                fwpath = fw.build(slot, _batch_records(groups, assignment, board))
-                m = measure(fwpath)
+                m = measure_assignment(slot, assignment)
                 err = None
                 ok = _same_as_default(m, base)
             except (MicroaotError, OSError) as exc:
@@ -533,7 +536,7 @@ def tune_model(
         if refine or limit is not None:
             def evaluate(slot: int, assignment: dict[str, Knobs]) -> Measurement | None:
                 try:
-                    m = measure(fw.build(slot, _batch_records(groups, assignment, board)))
+                    m = measure_assignment(slot, assignment)
                 except (MicroaotError, OSError):
                     return None
                 return m if _same_as_default(m, base) else None
