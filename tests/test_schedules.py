@@ -102,6 +102,18 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
                                              per_channel=False),  # q = 0, r = 1, k_h = 5
     "conv_c3_dilw_s2": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 10, 3), filters=9, kernel=(2, 3),
                                                  stride=(1, 2), dilation=(1, 2)),  # gathered (dil_w > 1)
+    # CONV_2D x16 (conv_fast.c uaot_conv_x16: ring of expanded input rows; stride_w * in_c in 16, 32, 64):
+    # out_w % 3 = 0, 1, 2 (the 2-pixel blocks), odd out_c, constant channel pairs (the asm's skipped K loop),
+    # 5x2 kernel, VALID and SAME, 2 batches, full range (the fused asm) and clamped (the portable block)
+    "x16_c16_same_odd": lambda r: mg.conv2d_model(r, input_shape=(1, 6, 7, 16), filters=9, kernel=(3, 3),
+                                                  activation="RELU", in_q=mg.ActQ(0.03, 0),
+                                                  out_q=mg.ActQ(0.04, -128)),
+    "x16_c32_s2_dead": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 13, 32), filters=6, kernel=(3, 3),
+                                                 stride=(2, 2), padding="VALID", dead_filters=(2, 3)),
+    "x16_c16_5x2_relu6": lambda r: mg.conv2d_model(r, input_shape=(1, 8, 8, 16), filters=4, kernel=(5, 2),
+                                                   activation="RELU6"),
+    "x16_b2_c8_s12": lambda r: mg.conv2d_model(r, input_shape=(2, 5, 8, 8), filters=5, kernel=(3, 3),
+                                               stride=(1, 2), per_channel=False),
 }
 NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
 N_INPUTS = 3
@@ -424,3 +436,38 @@ def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path)
     exe = compile_c([c], tmp_path / "scratch", kind="exe")
     got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
     assert [tuple(int(v) for v in line.split()) for line in got if line] == [(s1, s0) for *_, s1, s0 in shapes]
+
+
+def test_x16_offered_where_legal_scratch_matches_c(models: Any, tmp_path: Path) -> None:
+    """x16 is a candidate exactly where conv.py x16_ok holds (stride_w * in_c in 16, 32, 64, ...), emits the
+    entry point of its S, and the planner's scratch equals the C macro UAOT_CONV_X16_SCRATCH."""
+    import subprocess
+
+    from microaot.codegen.ops.conv import _conv_scratch
+
+    want = {"x16_c16_same_odd": 32, "x16_c32_s2_dead": 128, "x16_c16_5x2_relu6": 32, "x16_b2_c8_s12": 32,
+            "conv3x3_s2_c8_pt": 32, "conv3x3_same_c3": None, "conv1x1_b2_c12": None, "conv_dilated_valid": None}
+    rows = []
+    for name, step in want.items():
+        g = load_tflite(models[name][0])
+        op = g.operators[0]
+        algos = {c["algo"] for c in space.candidates(g, op, "cortex-m4")}
+        assert ("x16" in algos) == (step is not None), name
+        if step is None:
+            with pytest.raises(MicroaotError, match=r"knob algo='x16' is not legal on target cortex-m4"):
+                space.canonical_schedule(g, op, "cortex-m4", {"algo": "x16"})
+            continue
+        assert space.canonical_schedule(g, op, "cortex-m4", {"algo": "x16", "cols": 1}) == {"algo": "x16", "w16": False}
+        r = compile_model(models[name][0], tmp_path / name, target="cortex-m4", schedules={0: {"algo": "x16", "w16": True}})
+        assert f"uaot_conv2d_s8_x16_s{step}_w16(" in r.sources[0].read_text()
+        x, w, y = (g.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        kh, kw, ic = int(w.shape[1]), int(w.shape[2]), int(x.shape[3])
+        sw = int(op.options.get("stride_w", 1))
+        rows.append((kh, int(y.shape[2]), sw, kw, ic, _conv_scratch(g, op, "cortex-m4", {"algo": "x16"})))
+    c = tmp_path / "scratch.c"
+    c.write_text("#include <stdio.h>\n#include \"microaot/kernels/conv_fast.h\"\nint main(void) {\n" + "".join(
+        f'    printf("%d\\n", (int)UAOT_CONV_X16_SCRATCH({kh}, UAOT_DW_PADDED_W({ow}, {sw}, {kw}, 1), {kw}, {ic}));\n'
+        for kh, ow, sw, kw, ic, _ in rows) + "    return 0;\n}\n")
+    exe = compile_c([c], tmp_path / "scratch", kind="exe")
+    got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
+    assert [int(v) for v in got] == [r[-1] for r in rows]

@@ -675,6 +675,23 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "asr %[c], %[c], %[wa0]\n\t"                                                                                 \
     "ssat %[c], #8, %[c]\n\t"                                                                                    \
     "strb %[c], " ST "\n\t"
+/* the 6 outputs of a channel pair of a 3-pixel block, requantized from its accumulators: rq rows at [sp, #4],
+ * outputs at [sp, #8] (both advanced past the pair), out_c at [sp, #16]; ends comparing the output pointer
+ * with [sp, #12] (the caller branches to its next pair on ne). Uses c, t0..wa1, xa, xb. */
+#define UAOT_GEMM3_RQ_PAIR                                                                                      \
+    "ldr %[xa], [sp, #4]\n\t"                                                                                   \
+    "ldr %[xb], [sp, #8]\n\t"                                                                                   \
+    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
+    "ldr %[a00], [sp, #16]\n\t" UAOT_GEMM3_RQ("%[a01]", "[%[xb], %[a00]]")                                     \
+    UAOT_GEMM3_RQ("%[a02]", "[%[xb], %[a00], lsl #1]")                                                        \
+    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t"                                                          \
+    "add %[xb], %[xb], #1\n\t" UAOT_GEMM3_RQ("%[a10]", "[%[xb]]") UAOT_GEMM3_RQ("%[a11]", "[%[xb], %[a00]]")  \
+    UAOT_GEMM3_RQ("r7", "[%[xb], %[a00], lsl #1]")                                                            \
+    "add %[xb], %[xb], #1\n\t"                                                                                  \
+    "str %[xa], [sp, #4]\n\t"                                                                                   \
+    "str %[xb], [sp, #8]\n\t"                                                                                   \
+    "ldr %[xa], [sp, #12]\n\t"                                                                                  \
+    "cmp %[xb], %[xa]\n\t"
 /* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
  * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w} (sp + 0 .. 28; w_step =
@@ -701,19 +718,7 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "cmp %[c], %[xa]\n\t"                                                                                       \
     "bne 1b\n\t"                                                                                                \
     "6:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #4]\n\t"                                                                                   \
-    "ldr %[xb], [sp, #8]\n\t"                                                                                   \
-    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
-    "ldr %[a00], [sp, #16]\n\t" UAOT_GEMM3_RQ("%[a01]", "[%[xb], %[a00]]")                                     \
-    UAOT_GEMM3_RQ("%[a02]", "[%[xb], %[a00], lsl #1]")                                                        \
-    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t"                                                          \
-    "add %[xb], %[xb], #1\n\t" UAOT_GEMM3_RQ("%[a10]", "[%[xb]]") UAOT_GEMM3_RQ("%[a11]", "[%[xb], %[a00]]")  \
-    UAOT_GEMM3_RQ("r7", "[%[xb], %[a00], lsl #1]")                                                            \
-    "add %[xb], %[xb], #1\n\t"                                                                                  \
-    "str %[xa], [sp, #4]\n\t"                                                                                   \
-    "str %[xb], [sp, #8]\n\t"                                                                                   \
-    "ldr %[xa], [sp, #12]\n\t"                                                                                  \
-    "cmp %[xb], %[xa]\n\t"                                                                                      \
+    UAOT_GEMM3_RQ_PAIR                                                                                          \
     "bne 3b\n\t"                                                                                                \
     "b 7f\n\t"                                                                                                  \
     "5:\n\t"                                                                                                    \
@@ -759,7 +764,6 @@ static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int od
             __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8, "") UAOT_GEMM3_RQ_OPERANDS);
         }
     }
-#undef UAOT_GEMM3_RQ_OPERANDS
 }
 #endif
 
@@ -924,6 +928,284 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
 {
     return uaot_conv_gemm(p, input, filter, output, scratch, 2, 1);
 }
+
+/* ---- x16: the convolution read straight from a ring of expanded input rows (no im2col) ---------------------
+ * The k_h input rows an output row reads are kept expanded to int16 (SXTB16 order; the zero point where
+ * padded: columns left/right of the input, rows above/below it) in a ring of k_h rows of wp = (out_w - 1) *
+ * stride_w + k_w pixels, so each input row is expanded once per call instead of once per tap of every window
+ * (im2col). A pixel's K values are then k_h runs of k_w * in_c contiguous values, one per ring row, in the
+ * gemm's packed K order (in_c % 4 == 0: the natural order): the gemm's packed weights are used unchanged.
+ * Blocks of 3 pixels of one output row, pixel j at j * S bytes from pixel 0 (S = stride_w * in_c * 2, an
+ * immediate of the asm: one entry point per S), then one or two blocks of 2 pixels (out_w % 3 == 2 or 1)
+ * through the gemm's 2-pixel block, their columns copied from the ring to scratch. */
+#define UAOT_X16_MAX_KH 16
+
+UAOT_INLINE int uaot_x16_ok(const uaot_conv_s8_params_t *p, int32_t S)
+{
+    return p->in_c > 0 && (p->in_c & 3) == 0 && ((p->k_w * p->in_c) & 7) == 0 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->out_w >= 3 && p->stride_w * p->in_c * 2 == S && p->stride_h > 0 && p->k_h > 0 &&
+           p->k_h <= UAOT_X16_MAX_KH && p->k_w > 0;
+}
+
+/* input row iy of in_b (all zero points when outside the input) to the ring row dst: wp pixels from input
+ * column -pad_left, in_c / 4 groups (2 words) each */
+static void uaot_x16_row(const uaot_conv_s8_params_t *p, const int8_t *in_b, int32_t iy, int32_t wp, uint32_t zw,
+                         uint32_t *dst)
+{
+    const int32_t gpp = p->in_c / 4;
+    int32_t left = p->pad_left < wp ? p->pad_left : wp;
+    int32_t mid = 0;
+    if (iy >= 0 && iy < p->in_h) {
+        mid = wp - left < p->in_w ? wp - left : p->in_w;
+    } else {
+        left = wp;
+    }
+    uint32_t *const end = dst + 2 * wp * gpp;
+    for (uint32_t *const e = dst + 2 * left * gpp; dst != e; dst += 2) {
+        dst[0] = zw;
+        dst[1] = zw;
+    }
+    if (mid > 0) {
+        dst = uaot_expand_run(in_b + (int32_t)iy * p->in_w * p->in_c, dst, mid * gpp, 2);
+    }
+    for (; dst != end; dst += 2) {
+        dst[0] = zw;
+        dst[1] = zw;
+    }
+}
+
+/* output channels oc0 .. out_c - 1 of one 3-pixel block, portable (w: channel oc0's packed weights, oc0
+ * even or the odd last channel): pixel j's group g of kernel row ky at tab[ky] + j * sw + 2 * g */
+static void uaot_x16_block_c(const uint32_t *const *tab, int32_t k_h, int32_t gseg, int32_t sw, const int32_t *bias,
+                             int32_t oc0, int32_t out_c, const uint32_t *w, const int w16, const uaot_gemm_rq_t *rqp,
+                             int8_t *out)
+{
+    for (int32_t oc = oc0; oc < out_c; oc += 2) {
+        const int two = oc + 1 < out_c;
+        int32_t a0[3], a1[3];
+        for (int32_t j = 0; j < 3; ++j) {
+            a0[j] = bias[oc];
+            a1[j] = two ? bias[oc + 1] : 0;
+        }
+        for (int32_t ky = 0; ky < k_h; ++ky) {
+            const uint32_t *c = tab[ky];
+            for (int32_t g = 0; g < gseg; ++g, c += 2) {
+                uint32_t w0a, w0b, w1a = 0u, w1b = 0u;
+                if (w16) {
+                    w0a = w[0];
+                    w0b = w[1];
+                    if (two) {
+                        w1a = w[2];
+                        w1b = w[3];
+                    }
+                    w += two ? 4 : 2;
+                } else {
+                    const uint32_t r0 = w[0];
+                    w0a = uaot_sxtb16(r0);
+                    w0b = uaot_sxtb16_r8(r0);
+                    if (two) {
+                        const uint32_t r1 = w[1];
+                        w1a = uaot_sxtb16(r1);
+                        w1b = uaot_sxtb16_r8(r1);
+                    }
+                    w += two ? 2 : 1;
+                }
+                for (int32_t j = 0; j < 3; ++j) {
+                    const uint32_t xa = c[j * sw], xb = c[j * sw + 1];
+                    a0[j] = uaot_smlad(w0b, xb, uaot_smlad(w0a, xa, a0[j]));
+                    if (two) {
+                        a1[j] = uaot_smlad(w1b, xb, uaot_smlad(w1a, xa, a1[j]));
+                    }
+                }
+            }
+        }
+        for (int32_t j = 0; j < 3; ++j) {
+            out[j * out_c + oc] = uaot_gemm_out(a0[j], oc, rqp);
+            if (two) {
+                out[j * out_c + oc + 1] = uaot_gemm_out(a1[j], oc + 1, rqp);
+            }
+        }
+    }
+}
+
+/* every channel pair of a 3-pixel block in one asm (rq table, full int8 range): ctl = {bias, rq, out,
+ * out_end, out_c, tab, tab_end, w_step, seg_bytes, w}: the pair loop and requantization of
+ * UAOT_GEMM3_RQ_LOOP, the K loop run once per ring row (tab: the k_h run addresses, seg_bytes = 8 * groups
+ * per run, an even number), pixel j read at [c, #j*S]. Frame: ctl[0..7] at sp + 0..28, seg_bytes at 32,
+ * the run cursor at 36, the run end at 40, r7 at 44. */
+typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
+
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+#define UAOT_X16_X(A0, A1, ADDR)                                                                               \
+    "ldrd %[xa], %[xb], " ADDR "\n\t"                                                                           \
+    "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t"                                                                   \
+    "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"                                                                    \
+    "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t"                                                                   \
+    "smlad " A1 ", %[t1], %[xb], " A1 "\n\t"
+/* one group of 4 k, 2 channels x 3 pixels: pixels 1 and 2 at immediate offsets, pixel 0 last (post-increment) */
+#define UAOT_X16_XS(S1, S2)                                                                                    \
+    UAOT_X16_X("%[a01]", "%[a11]", "[%[c], #" S1 "]")                                                          \
+    UAOT_X16_X("%[a02]", "r7", "[%[c], #" S2 "]") UAOT_X16_X("%[a00]", "%[a10]", "[%[c]], #8")
+#define UAOT_X16_LOOP(GROUP)                                                                                   \
+    "mov %[xa], %[a00]\n\t"                                                                                     \
+    "ldr %[w], [%[xa], #36]\n\t"                                                                                \
+    "ldr %[xb], [%[xa], #32]\n\t"                                                                               \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
+    "push {r7}\n\t"                                                                                             \
+    "sub sp, sp, #8\n\t"                                                                                        \
+    "push {%[xb]}\n\t"                                                                                          \
+    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
+    "3:\n\t"                                                                                                    \
+    "ldr %[xa], [sp, #0]\n\t"                                                                                   \
+    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
+    "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
+    "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
+    "str %[xa], [sp, #0]\n\t"                                                                                   \
+    "cmp %[a00], #0x80000000\n\t"                                                                               \
+    "beq 5f\n\t"                                                                                                \
+    "ldr %[xa], [sp, #20]\n\t"                                                                                  \
+    "8:\n\t"                                                                                                    \
+    "ldr %[c], [%[xa]], #4\n\t"                                                                                 \
+    "str %[xa], [sp, #36]\n\t"                                                                                  \
+    "ldr %[xb], [sp, #32]\n\t"                                                                                  \
+    "add %[xb], %[c], %[xb]\n\t"                                                                                \
+    "str %[xb], [sp, #40]\n\t"                                                                                  \
+    "1:\n\t" GROUP GROUP                                                                                        \
+    "ldr %[xa], [sp, #40]\n\t"                                                                                  \
+    "cmp %[c], %[xa]\n\t"                                                                                       \
+    "bne 1b\n\t"                                                                                                \
+    "ldr %[xa], [sp, #36]\n\t"                                                                                  \
+    "ldr %[xb], [sp, #24]\n\t"                                                                                  \
+    "cmp %[xa], %[xb]\n\t"                                                                                      \
+    "bne 8b\n\t"                                                                                                \
+    "6:\n\t" UAOT_GEMM3_RQ_PAIR                                                                                 \
+    "bne 3b\n\t"                                                                                                \
+    "b 7f\n\t"                                                                                                  \
+    "5:\n\t"                                                                                                    \
+    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
+    "add %[w], %[w], %[xa]\n\t"                                                                                 \
+    "b 6b\n\t"                                                                                                  \
+    "7:\n\t"                                                                                                    \
+    "add sp, sp, #44\n\t"                                                                                       \
+    "pop {r7}\n\t"
+#define UAOT_X16_PAIRS(NAME, W, S1, S2)                                                                        \
+    static void NAME(const uint32_t *ctl)                                                                      \
+    {                                                                                                          \
+        register const uint32_t *r_a00 __asm__("r0") = ctl;                                                    \
+        register uint32_t r_a10 __asm__("r1");                                                                 \
+        register uint32_t r_a01 __asm__("r2");                                                                 \
+        register uint32_t r_a11 __asm__("r3");                                                                 \
+        register uint32_t r_a02 __asm__("r4");                                                                 \
+        register uint32_t r_c __asm__("r5");                                                                   \
+        register uint32_t r_w __asm__("r6");                                                                   \
+        register uint32_t r_t0 __asm__("r8");                                                                  \
+        register uint32_t r_t1 __asm__("r9");                                                                  \
+        register uint32_t r_wa0 __asm__("r10");                                                                \
+        register uint32_t r_wa1 __asm__("r11");                                                                \
+        register uint32_t r_xa __asm__("r12");                                                                 \
+        register uint32_t r_xb __asm__("lr");                                                                  \
+        __asm__ volatile(UAOT_X16_LOOP(W UAOT_X16_XS(S1, S2)) UAOT_GEMM3_RQ_OPERANDS);                         \
+    }
+#define UAOT_X16_PAIRS_FN(NAME) NAME
+#else
+#define UAOT_X16_PAIRS(NAME, W, S1, S2)
+#define UAOT_X16_PAIRS_FN(NAME) NULL
+#endif
+
+UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                        int8_t *output, uint8_t *scratch, const int w16, const int32_t S,
+                                        const uaot_x16_pairs_t pairs)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
+        ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u || !uaot_x16_ok(p, S)) {
+        return UAOT_ERR_ARG;
+    }
+    const int32_t gpp = p->in_c / 4, k_h = p->k_h, out_w = p->out_w, out_c = p->out_c;
+    const int32_t wp = (out_w - 1) * p->stride_w + p->k_w;
+    const int32_t row_words = 2 * wp * gpp;
+    const int32_t gseg = p->k_w * gpp; /* groups per kernel row: even */
+    const int32_t sw = S / 4;          /* words between the pixels of a block */
+    const uint32_t zw = uaot_sxtb16(uaot_splat8(-p->input_offset));
+    uint32_t *const ring = (uint32_t *)(void *)scratch;
+    uint32_t *const col = ring + k_h * row_words; /* the columns of a 2-pixel block */
+    const uint32_t *const w = (const uint32_t *)(const void *)filter;
+    const int32_t *const bias = p->bias;
+    const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
+    const uint32_t *tab[UAOT_X16_MAX_KH];
+    const int fused = pairs != NULL && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
+    const int32_t npair = out_c / 2;
+    uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
+                        (uint32_t)(uintptr_t)tab, (uint32_t)(uintptr_t)(tab + k_h),
+                        (uint32_t)(k_h * gseg) * (w16 ? 16u : 8u), (uint32_t)gseg * 8u, (uint32_t)(uintptr_t)w};
+    /* the odd last channel: its weights follow the pairs' */
+    const uint32_t *const w_last = w + npair * k_h * gseg * (w16 ? 4 : 2);
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = input + (int32_t)b * p->in_h * p->in_w * p->in_c;
+        int8_t *out_b = output + (int32_t)b * p->out_h * out_w * out_c;
+        int32_t next = INT32_MIN; /* the first input row not in the ring yet */
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top; /* >= -pad_top: ring slots from iy + pad_top */
+            for (int32_t iy = iy0 > next ? iy0 : next; iy < iy0 + k_h; ++iy) {
+                uaot_x16_row(p, in_b, iy, wp, zw, ring + ((iy + p->pad_top) % k_h) * row_words);
+            }
+            next = iy0 + k_h;
+            for (int32_t x0 = 0; x0 < out_w;) {
+                /* blocks of 3 pixels, then one or two of 2 (out_w % 3 == 2 or 1) */
+                const int32_t nc = out_w - x0 == 2 || out_w - x0 == 4 ? 2 : 3;
+                for (int32_t ky = 0; ky < k_h; ++ky) {
+                    tab[ky] = ring + ((iy0 + ky + p->pad_top) % k_h) * row_words + x0 * sw;
+                }
+                int8_t *const o = out_b + (oy * out_w + x0) * out_c;
+                x0 += nc;
+                if (nc == 2) { /* the 2 pixels' columns to the gemm's layout, then its 2-pixel block */
+                    uint32_t *d = col;
+                    for (int32_t ky = 0; ky < k_h; ++ky) {
+                        const uint32_t *c = tab[ky];
+                        for (int32_t g = 0; g < gseg; ++g, c += 2, d += 4) {
+                            d[0] = c[0];
+                            d[1] = c[1];
+                            d[2] = c[sw];
+                            d[3] = c[sw + 1];
+                        }
+                    }
+                    uaot_gemm_block(bias, out_c, col, w, k_h * gseg, 2, w16, &rqv, o);
+                    continue;
+                }
+                if (fused) {
+                    ctl[2] = (uint32_t)(uintptr_t)o;
+                    ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
+                    pairs(ctl);
+                    if (out_c & 1) {
+                        uaot_x16_block_c(tab, k_h, gseg, sw, bias, out_c - 1, out_c, w_last, w16, &rqv, o);
+                    }
+                } else {
+                    uaot_x16_block_c(tab, k_h, gseg, sw, bias, 0, out_c, w, w16, &rqv, o);
+                }
+            }
+        }
+    }
+    return UAOT_OK;
+}
+
+/* the entry points, one per S (bytes between the pixels of a block) and weight layout */
+#define UAOT_X16_ENTRY(SB, S1, S2)                                                                             \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB, UAOT_GEMM_W_I8, S1, S2)                                               \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16, UAOT_GEMM_W_I16, S1, S2)                                        \
+    uaot_status_t uaot_conv2d_s8_x16_s##SB(const uaot_conv_s8_params_t *p, const int8_t *input,                \
+                                           const int8_t *filter, int8_t *output, uint8_t *scratch)             \
+    {                                                                                                          \
+        return uaot_conv_x16(p, input, filter, output, scratch, 0, SB, UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB)); \
+    }                                                                                                          \
+    uaot_status_t uaot_conv2d_s8_x16_s##SB##_w16(const uaot_conv_s8_params_t *p, const int8_t *input,          \
+                                                 const int8_t *filter, int8_t *output, uint8_t *scratch)       \
+    {                                                                                                          \
+        return uaot_conv_x16(p, input, filter, output, scratch, 1, SB,                                         \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16));                                   \
+    }
+UAOT_X16_ENTRY(32, "32", "64")
+UAOT_X16_ENTRY(64, "64", "128")
+UAOT_X16_ENTRY(128, "128", "256")
+#undef UAOT_GEMM3_RQ_OPERANDS
 
 #define UAOT_DW_TAP(src, wg, a0, a1, a2, a3)                                                                  \
     do {                                                                                                       \

@@ -14,6 +14,10 @@
  *   (UAOT_CONV_GEMM3_WX_SCRATCH(K, in_c, out_c) bytes).
  *   Outputs are requantized straight from the accumulator registers; c3 with the rq table and the full
  *   int8 range runs every channel pair of a 3-pixel block in one asm (6 instructions per output).
+ * uaot_conv2d_s8_x16_s{32,64,128}[_w16]: the gemm's packed weights (in_c % 4 == 0, so the natural K order)
+ *   read against a ring of the k_h input rows expanded to int16 (no im2col): S = stride_w * in_c * 2 bytes
+ *   (the entry point's number), (k_w * in_c) % 8 == 0, no dilation, out_w >= 3, k_h <= 16.
+ *   scratch: UAOT_CONV_X16_SCRATCH(k_h, UAOT_DW_PADDED_W(out_w, stride_w, k_w, 1), k_w, in_c) bytes, 4-aligned.
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
  *   filter: int16, G = ceil(out_c/4) groups; group g, tap t: words (w[4g],w[4g+2]), (w[4g+1],w[4g+3])
  *   at [(g*taps + t)*2], zeros beyond out_c. scratch: UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...)) bytes, 4-aligned.
@@ -36,6 +40,8 @@
 #define UAOT_CONV_GEMM3_WX_SCRATCH(K, IN_C, OUT_C) (UAOT_CONV_GEMM3_SCRATCH(K, IN_C) + 2 * (OUT_C) * UAOT_CONV_GEMM_KP(K))
 /* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
 #define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
+/* x16: the ring of k_h expanded input rows of PADDED_W pixels, then the columns of a 2-pixel block */
+#define UAOT_CONV_X16_SCRATCH(K_H, PADDED_W, K_W, IN_C) (2 * (K_H) * (PADDED_W) * (IN_C) + 4 * (K_H) * (K_W) * (IN_C))
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
 
 uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
@@ -52,6 +58,18 @@ uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const i
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_x16_s32(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                     const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_x16_s32_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_x16_s64(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                     const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_x16_s64_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_x16_s128(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                      const int8_t *filter, int8_t *output, uint8_t *scratch);
+uaot_status_t uaot_conv2d_s8_x16_s128_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
+                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
                                              const int8_t *filter, int8_t *output, uint8_t *scratch);
 

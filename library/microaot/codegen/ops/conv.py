@@ -130,9 +130,10 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         raise ctx.unsupported(f"internal: {ctx.inplace!r} reached the out-of-place lowering")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
+    gemm_bias = use_rq and algo in ("gemm", "x16")  # the gemm's bias (constant channel pairs marked)
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
-        "bias": ctx.const_array("bias", "int32_t", gemm_rq_bias(fb, rows, mults) if use_rq and algo == "gemm" else fb),
+        "bias": ctx.const_array("bias", "int32_t", gemm_rq_bias(fb, rows, mults) if gemm_bias else fb),
         **({"mult": "NULL", "shift": "NULL", "rq": ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out, fb, rows))}
            if use_rq else
            {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts),
@@ -146,6 +147,16 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
             raise ctx.unsupported("internal: the gemm schedule has no scratch buffer")
         # wexp (c3, int8 weights): expanded to the w16 layout in scratch by the kernel at each call
         kname = f"uaot_conv2d_s8_gemm_c{int(knobs['cols'])}{'_w16' if w16 else ''}{'_wx' if knobs.get('wexp') else ''}"
+        return Lowering(families=("conv_fast",),
+                        call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
+                             f"{ctx.scratch_ptr})")
+    if algo == "x16":
+        w16 = bool(knobs["w16"])
+        packed = pack_row_blocks(rows, 2, w16)  # in_c % 4 == 0: gemm_k_order is the natural order
+        arr = ctx.const_array("wgemm16" if w16 else "wgemm", "int16_t" if w16 else "int8_t", packed)
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the x16 schedule has no scratch buffer")
+        kname = f"uaot_conv2d_s8_x16_s{x16_step(ctx.graph, ctx.op)}{'_w16' if w16 else ''}"
         return Lowering(families=("conv_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
                              f"{ctx.scratch_ptr})")
@@ -179,6 +190,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         gather = kp if int(w.shape[3]) % 4 else 0  # the int8 gather row (in_c % 4 != 0)
         wx = 2 * int(w.shape[0]) * kp if knobs.get("wexp") else 0  # UAOT_CONV_GEMM3_WX_SCRATCH
         return (6 if int(knobs.get("cols", 2)) == 3 else 4) * kp + gather + wx
+    if knobs.get("algo") == "x16":  # UAOT_CONV_X16_SCRATCH(k_h, UAOT_DW_PADDED_W(out_w, stride_w, k_w, 1), k_w, in_c)
+        return x16_scratch(graph, op)
     if knobs.get("algo") == "pair":  # UAOT_DW_PAIR_SCRATCH(C, cols)
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
@@ -208,10 +221,42 @@ def _dw_mult(graph: Graph, op: Operator) -> int:
     return oc // ic if ic else 1
 
 
+X16_STEPS = (32, 64, 128)  # the x16 entry points: bytes between the pixels of a block (stride_w * in_c * 2)
+X16_MAX_KH = 16
+
+
+def x16_step(graph: Graph, op: Operator) -> int:
+    """S of ``uaot_conv2d_s8_x16_s{S}``: stride_w * in_c * 2."""
+    return int(op.options.get("stride_w", 1)) * int(graph.tensors[op.inputs[0]].shape[-1]) * 2
+
+
+def x16_ok(graph: Graph, op: Operator) -> bool:
+    """The shapes ``uaot_conv2d_s8_x16_s*`` covers (crt/kernels/conv_fast.c uaot_x16_ok): 4-D, in_c % 4 == 0,
+    (k_w * in_c) % 8 == 0, no dilation, out_w >= 3, k_h <= 16, stride_w * in_c * 2 in X16_STEPS."""
+    x, w, y = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        return False
+    ic, kh, kw = int(x.shape[3]), int(w.shape[1]), int(w.shape[2])
+    o = op.options
+    return (ic > 0 and ic % 4 == 0 and (kw * ic) % 8 == 0 and int(o.get("dilation_h_factor", 1)) == 1
+            and int(o.get("dilation_w_factor", 1)) == 1 and int(y.shape[2]) >= 3 and 0 < kh <= X16_MAX_KH
+            and x16_step(graph, op) in X16_STEPS)
+
+
+def x16_scratch(graph: Graph, op: Operator) -> int:
+    """UAOT_CONV_X16_SCRATCH: k_h ring rows of (out_w - 1) * stride_w + k_w pixels of in_c int16, then the
+    int16 columns of 2 pixels (4 * K bytes)."""
+    x, w, y = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    kh, kw, ic = int(w.shape[1]), int(w.shape[2]), int(x.shape[3])
+    pw = (int(y.shape[2]) - 1) * int(op.options.get("stride_w", 1)) + kw
+    return 2 * kh * pw * ic + 4 * kh * kw * ic
+
+
 def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    return {"algo": ["direct", "gemm"], "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
+    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else [])
+    return {"algo": algos, "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
 
 
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
@@ -232,7 +277,9 @@ def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) ->
 
 
 def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
-    """wexp applies to cols=3 with int8 weights only, and is listed only when on"""
+    """wexp applies to cols=3 with int8 weights only, and is listed only when on; x16 takes w16 only"""
+    if knobs.get("algo") == "x16":
+        return {"algo": "x16", "w16": bool(knobs.get("w16", False))}
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
     out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
