@@ -166,6 +166,33 @@ def test_dw_pair_in_place_bit_exact_host_and_m4(tmp_path: Path, case: int) -> No
             assert differing_ops(run.op_hashes[k], want) == [], f"input {k}"
 
 
+# CONV_2D x16 in place: through the row driver, each call expanding its k_h input rows into the ring first
+X16_INPLACE = [((1, 9, 7, 16), (1, 1), "SAME", 16, (3, 3)), ((1, 11, 10, 8), (2, 2), "VALID", 8, (3, 3)),
+               ((1, 8, 9, 16), (1, 1), "SAME", 11, (5, 2))]
+
+
+@pytest.mark.parametrize("case", range(len(X16_INPLACE)))
+def test_x16_in_place_bit_exact_host_and_m4(tmp_path: Path, case: int) -> None:
+    shape, stride, padding, filters, kernel = X16_INPLACE[case]
+    rng = np.random.default_rng(700 + case)
+    path = tmp_path / "x16.tflite"
+    path.write_bytes(_conv_chain(rng, depthwise=False, shape=shape, filters=filters, kernel=kernel, stride=stride,
+                                 dilation=(1, 1), padding=padding))
+    r = compile_model(path, tmp_path / "b", name="x16", target="cortex-m4", schedules={1: {"algo": "x16", "w16": True}})
+    assert r.plan.inplace_ops[1].variant in ("rows_fwd", "rows_bwd"), r.plan.inplace_ops.get(1)
+    src = r.sources[0].read_text()  # the row driver calls a wrapper of the x16 kernel per output row
+    assert "uaot_conv_s8_rows(&x16_op1_p," in src and re.search(r"return uaot_conv2d_s8_x16_s\d+_w16\(rows_p", src)
+    xs = [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(2)]
+    ref = run_reference(path, [[x] for x in xs])
+    lib = build_model_shared_lib(r, tmp_path / "b")
+    for k, x in enumerate(xs):
+        assert np.array_equal(run_compiled(r, lib, [x])[0], ref[k][0]), f"host, input {k}"
+    if m4run.available():
+        run = m4run.run_m4(r, [[x] for x in xs], tmp_path / "m4", timeout=60)
+        for k in range(len(xs)):
+            assert np.array_equal(run.outputs[k][0].reshape(-1), ref[k][0].reshape(-1)), f"Cortex-M4, input {k}"
+
+
 @pytest.mark.parametrize("key", list(MLPERF_MODELS))
 def test_mlperf_cortex_m4_schedules_in_place_bit_exact(tmp_path: Path, key: str) -> None:
     r = compile_model(mlperf_model(key), tmp_path, target="cortex-m4")
