@@ -692,6 +692,30 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "str %[xb], [sp, #8]\n\t"                                                                                   \
     "ldr %[xa], [sp, #12]\n\t"                                                                                  \
     "cmp %[xb], %[xa]\n\t"
+/* the head of a channel pair in the cols=3 asm loops (label 3): its accumulators from the bias (at [sp, #0],
+ * advanced past the pair), and to label 5 (UAOT_GEMM3_PAIR_END) for a pair of constant channels (bias INT32_MIN) */
+#define UAOT_GEMM3_PAIR_HEAD                                                                                    \
+    "3:\n\t"                                                                                                    \
+    "ldr %[xa], [sp, #0]\n\t"                                                                                   \
+    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
+    "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
+    "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
+    "str %[xa], [sp, #0]\n\t"                                                                                   \
+    "cmp %[a00], #0x80000000\n\t"                                                                               \
+    "beq 5f\n\t"
+/* the end of a channel pair (label 6): its 6 outputs, then the next pair (label 3) until the last; label 5 skips a
+ * constant pair's weights (w_step at [sp, #28]); at the end the FRAME bytes of the frame are dropped and r7 popped */
+#define UAOT_GEMM3_PAIR_END(FRAME)                                                                              \
+    "6:\n\t" UAOT_GEMM3_RQ_PAIR                                                                                 \
+    "bne 3b\n\t"                                                                                                \
+    "b 7f\n\t"                                                                                                  \
+    "5:\n\t"                                                                                                    \
+    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
+    "add %[w], %[w], %[xa]\n\t"                                                                                 \
+    "b 6b\n\t"                                                                                                  \
+    "7:\n\t"                                                                                                    \
+    "add sp, sp, #" FRAME "\n\t"                                                                                \
+    "pop {r7}\n\t"
 /* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
  * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w} (sp + 0 .. 28; w_step =
@@ -704,30 +728,13 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
     "push {r7}\n\t"                                                                                             \
     "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
-    "3:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #0]\n\t"                                                                                   \
-    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
-    "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
-    "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
-    "str %[xa], [sp, #0]\n\t"                                                                                   \
-    "cmp %[a00], #0x80000000\n\t"                                                                               \
-    "beq 5f\n\t"                                                                                                \
+    UAOT_GEMM3_PAIR_HEAD                                                                                        \
     "ldr %[c], [sp, #20]\n\t" ENTRY                                                                             \
     "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
     "ldr %[xa], [sp, #24]\n\t"                                                                                  \
     "cmp %[c], %[xa]\n\t"                                                                                       \
     "bne 1b\n\t"                                                                                                \
-    "6:\n\t"                                                                                                    \
-    UAOT_GEMM3_RQ_PAIR                                                                                          \
-    "bne 3b\n\t"                                                                                                \
-    "b 7f\n\t"                                                                                                  \
-    "5:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
-    "add %[w], %[w], %[xa]\n\t"                                                                                 \
-    "b 6b\n\t"                                                                                                  \
-    "7:\n\t"                                                                                                    \
-    "add sp, sp, #32\n\t"                                                                                       \
-    "pop {r7}\n\t"
+    UAOT_GEMM3_PAIR_END("32")
 
 /* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above */
 static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int odd)
@@ -1055,14 +1062,7 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
     "sub sp, sp, #8\n\t"                                                                                        \
     "push {%[xb]}\n\t"                                                                                          \
     "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
-    "3:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #0]\n\t"                                                                                   \
-    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
-    "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
-    "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
-    "str %[xa], [sp, #0]\n\t"                                                                                   \
-    "cmp %[a00], #0x80000000\n\t"                                                                               \
-    "beq 5f\n\t"                                                                                                \
+    UAOT_GEMM3_PAIR_HEAD                                                                                        \
     "ldr %[xa], [sp, #20]\n\t"                                                                                  \
     "8:\n\t"                                                                                                    \
     "ldr %[c], [%[xa]], #4\n\t"                                                                                 \
@@ -1078,16 +1078,7 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
     "ldr %[xb], [sp, #24]\n\t"                                                                                  \
     "cmp %[xa], %[xb]\n\t"                                                                                      \
     "bne 8b\n\t"                                                                                                \
-    "6:\n\t" UAOT_GEMM3_RQ_PAIR                                                                                 \
-    "bne 3b\n\t"                                                                                                \
-    "b 7f\n\t"                                                                                                  \
-    "5:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
-    "add %[w], %[w], %[xa]\n\t"                                                                                 \
-    "b 6b\n\t"                                                                                                  \
-    "7:\n\t"                                                                                                    \
-    "add sp, sp, #44\n\t"                                                                                       \
-    "pop {r7}\n\t"
+    UAOT_GEMM3_PAIR_END("44")
 #define UAOT_X16_PAIRS(NAME, W, S1, S2)                                                                        \
     static void NAME(const uint32_t *ctl)                                                                      \
     {                                                                                                          \

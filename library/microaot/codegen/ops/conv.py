@@ -139,24 +139,17 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
            {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts),
             "rq": "NULL"}),
     })
-    if algo == "gemm":
+    if algo in ("gemm", "x16"):  # the same packed weights (x16: in_c % 4 == 0, the natural K order)
         w16 = bool(knobs["w16"])
         packed = pack_row_blocks(rows[:, gemm_k_order(g["k_h"], g["k_w"] * g["in_c"])], 2, w16)
         arr = ctx.const_array("wgemm16" if w16 else "wgemm", "int16_t" if w16 else "int8_t", packed)
         if ctx.scratch_ptr is None:
-            raise ctx.unsupported("internal: the gemm schedule has no scratch buffer")
-        # wexp (c3, int8 weights): expanded to the w16 layout in scratch by the kernel at each call
-        kname = f"uaot_conv2d_s8_gemm_c{int(knobs['cols'])}{'_w16' if w16 else ''}{'_wx' if knobs.get('wexp') else ''}"
-        return Lowering(families=("conv_fast",),
-                        call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
-                             f"{ctx.scratch_ptr})")
-    if algo == "x16":
-        w16 = bool(knobs["w16"])
-        packed = pack_row_blocks(rows, 2, w16)  # in_c % 4 == 0: gemm_k_order is the natural order
-        arr = ctx.const_array("wgemm16" if w16 else "wgemm", "int16_t" if w16 else "int8_t", packed)
-        if ctx.scratch_ptr is None:
-            raise ctx.unsupported("internal: the x16 schedule has no scratch buffer")
-        kname = f"uaot_conv2d_s8_x16_s{x16_step(ctx.graph, ctx.op)}{'_w16' if w16 else ''}"
+            raise ctx.unsupported(f"internal: the {algo} schedule has no scratch buffer")
+        if algo == "x16":
+            kname = f"uaot_conv2d_s8_x16_s{x16_step(ctx.graph, ctx.op)}{'_w16' if w16 else ''}"
+        else:  # wexp (c3, int8 weights): expanded to the w16 layout in scratch by the kernel at each call
+            kname = (f"uaot_conv2d_s8_gemm_c{int(knobs['cols'])}{'_w16' if w16 else ''}"
+                     f"{'_wx' if knobs.get('wexp') else ''}")
         return Lowering(families=("conv_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
                              f"{ctx.scratch_ptr})")
