@@ -255,7 +255,10 @@ def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     """gemm cols=3, int8 weights. Not wexp: its kernel runs the int16-weight gemm, a second ~10 KB copy of
     the cols=3 loop in the image beside the int8 one the other convs use, for ~1 % of the model's
-    instructions (first layers, measured on KWS / VWW / IC); the tuner tries it."""
+    instructions (first layers, measured on KWS / VWW / IC); the tuner tries it. Not x16 either: its ring
+    (``x16_scratch``) trades RAM for speed, and it wins only where im2col weighs most (16-channel layers);
+    on IC, the one model with such layers, they run at the workspace peak, where the memory-aware pass
+    would take the gemm back (measured: the default build would not change)."""
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
     return {"algo": "gemm", "cols": 3, "w16": False}
