@@ -257,8 +257,8 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     the cols=3 loop in the image beside the int8 one the other convs use, for ~1 % of the model's
     instructions (first layers, measured on KWS / VWW / IC); the tuner tries it. Not x16 either: its ring
     (``x16_scratch``) trades RAM for speed, and it wins only where im2col weighs most (16-channel layers);
-    on IC, the one model with such layers, they run at the workspace peak, where the memory-aware pass
-    would take the gemm back (measured: the default build would not change)."""
+    on IC, the one model with such layers, they run at the workspace peak (tried: with x16 their default and
+    the gemm its lean alternative, the memory-aware pass took the gemm back on both; x16 ran nowhere)."""
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
     return {"algo": "gemm", "cols": 3, "w16": False}
