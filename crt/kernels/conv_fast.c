@@ -716,13 +716,16 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "7:\n\t"                                                                                                    \
     "add sp, sp, #" FRAME "\n\t"                                                                                \
     "pop {r7}\n\t"
+/* K loop bodies (label 1, its loop test after them): 2 groups (label 2: the second), or 4 */
+#define UAOT_K_X2(GROUP) "1:\n\t" GROUP "2:\n\t" GROUP
+#define UAOT_K_X4(GROUP) "1:\n\t" GROUP GROUP GROUP GROUP
 /* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
  * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w} (sp + 0 .. 28; w_step =
- * bytes of a pair's weights). ENTRY: "" for an even G, "b 2f" for an odd G (enter the x2 loop in its
- * second half). A pair whose first bias is INT32_MIN is two constant channels (the generator's mark,
+ * bytes of a pair's weights). BODY: the K loop's body, UAOT_K_X4 (G % 4 == 0) or UAOT_K_X2; ENTRY: "" or,
+ * for an odd G with UAOT_K_X2, "b 2f" (enter the x2 loop in its second half). A pair whose first bias is INT32_MIN is two constant channels (the generator's mark,
  * codegen/ops/_pack.py gemm_rq_bias: all-zero weights, rq rows give the outputs): its K loop is skipped. */
-#define UAOT_GEMM3_RQ_LOOP(GROUP, ENTRY)                                                                       \
+#define UAOT_GEMM3_RQ_LOOP(BODY, ENTRY)                                                                        \
     "mov %[xa], %[a00]\n\t"                                                                                     \
     "ldr %[w], [%[xa], #32]\n\t"                                                                                \
     "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
@@ -730,14 +733,14 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
     UAOT_GEMM3_PAIR_HEAD                                                                                        \
     "ldr %[c], [sp, #20]\n\t" ENTRY                                                                             \
-    "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
+    BODY                                                                                                          \
     "ldr %[xa], [sp, #24]\n\t"                                                                                  \
     "cmp %[c], %[xa]\n\t"                                                                                       \
     "bne 1b\n\t"                                                                                                \
     UAOT_GEMM3_PAIR_END("32")
 
 /* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above */
-static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int odd)
+static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int32_t G)
 {
     register const uint32_t *r_a00 __asm__("r0") = ctl;
     register uint32_t r_a10 __asm__("r1");
@@ -759,16 +762,20 @@ static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int od
     :                                                                                                          \
     : "cc", "memory"
     if (w16) {
-        if (odd) {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I16, "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
+        if ((G & 3) == 0) {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
+        } else if (G & 1) {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
         } else {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I16, "") UAOT_GEMM3_RQ_OPERANDS);
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
         }
     } else {
-        if (odd) {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8, "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
+        if ((G & 3) == 0) {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
+        } else if (G & 1) {
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
         } else {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_GEMM23_I8, "") UAOT_GEMM3_RQ_OPERANDS);
+            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
         }
     }
 }
@@ -835,7 +842,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 if (fused3) {
                     ctl[2] = (uint32_t)(uintptr_t)o;
                     ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
-                    uaot_gemm3_rq_pairs(ctl, w16, G & 1);
+                    uaot_gemm3_rq_pairs(ctl, w16, G);
                     if (out_c & 1) {
                         uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, G, 3, w16, &rqv, o);
                     }
@@ -949,7 +956,7 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
 
 UAOT_INLINE int uaot_x16_ok(const uaot_conv_s8_params_t *p, int32_t S)
 {
-    return p->in_c > 0 && (p->in_c & 3) == 0 && ((p->k_w * p->in_c) & 7) == 0 && p->dil_h == 1 && p->dil_w == 1 &&
+    return p->in_c > 0 && (p->in_c & 3) == 0 && ((p->k_w * p->in_c) & 15) == 0 && p->dil_h == 1 && p->dil_w == 1 &&
            p->out_w >= 3 && p->stride_w * p->in_c * 2 == S && p->stride_h > 0 && p->k_h > 0 &&
            p->k_h <= UAOT_X16_MAX_KH && p->k_w > 0;
 }
@@ -1037,8 +1044,8 @@ static void uaot_x16_block_c(const uint32_t *const *tab, int32_t k_h, int32_t gs
 
 /* every channel pair of a 3-pixel block in one asm (rq table, full int8 range): ctl = {bias, rq, out,
  * out_end, out_c, tab, tab_end, w_step, seg_bytes, w}: the pair loop and requantization of
- * UAOT_GEMM3_RQ_LOOP, the K loop run once per ring row (tab: the k_h run addresses, seg_bytes = 8 * groups
- * per run, an even number), pixel j read at [c, #j*S]. Frame: ctl[0..7] at sp + 0..28, seg_bytes at 32,
+ * UAOT_GEMM3_RQ_LOOP, the K loop (4 groups an iteration) run once per ring row (tab: the k_h run addresses,
+ * seg_bytes = 8 * groups per run, a multiple of 4), pixel j read at [c, #j*S]. Frame: ctl[0..7] at sp + 0..28, seg_bytes at 32,
  * the run cursor at 36, the run end at 40, r7 at 44. */
 typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
 
@@ -1070,7 +1077,7 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
     "ldr %[xb], [sp, #32]\n\t"                                                                                  \
     "add %[xb], %[c], %[xb]\n\t"                                                                                \
     "str %[xb], [sp, #40]\n\t"                                                                                  \
-    "1:\n\t" GROUP GROUP                                                                                        \
+    UAOT_K_X4(GROUP)                                                                                            \
     "ldr %[xa], [sp, #40]\n\t"                                                                                  \
     "cmp %[c], %[xa]\n\t"                                                                                       \
     "bne 1b\n\t"                                                                                                \
@@ -1114,7 +1121,7 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
     const int32_t gpp = p->in_c / 4, k_h = p->k_h, out_w = p->out_w, out_c = p->out_c;
     const int32_t wp = (out_w - 1) * p->stride_w + p->k_w;
     const int32_t row_words = 2 * wp * gpp;
-    const int32_t gseg = p->k_w * gpp; /* groups per kernel row: even */
+    const int32_t gseg = p->k_w * gpp; /* groups per kernel row: a multiple of 4 */
     const int32_t sw = S / 4;          /* words between the pixels of a block */
     const uint32_t zw = uaot_sxtb16(uaot_splat8(-p->input_offset));
     uint32_t *const ring = (uint32_t *)(void *)scratch;

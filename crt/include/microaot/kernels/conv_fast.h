@@ -16,7 +16,7 @@
  *   int8 range runs every channel pair of a 3-pixel block in one asm (6 instructions per output).
  * uaot_conv2d_s8_x16_s{32,64,128}[_w16]: the gemm's packed weights (in_c % 4 == 0, so the natural K order)
  *   read against a ring of the k_h input rows expanded to int16 (no im2col): S = stride_w * in_c * 2 bytes
- *   (the entry point's number), (k_w * in_c) % 8 == 0, no dilation, out_w >= 3, k_h <= 16.
+ *   (the entry point's number), (k_w * in_c) % 16 == 0, no dilation, out_w >= 3, k_h <= 16.
  *   scratch: UAOT_CONV_X16_SCRATCH(k_h, UAOT_DW_PADDED_W(out_w, stride_w, k_w, 1), k_w, in_c) bytes, 4-aligned.
  * uaot_depthwise_conv2d_s8_simd4: depth multiplier 1, 4 channels per step.
  *   filter: int16, G = ceil(out_c/4) groups; group g, tap t: words (w[4g],w[4g+2]), (w[4g+1],w[4g+3])

@@ -225,13 +225,13 @@ def x16_step(graph: Graph, op: Operator) -> int:
 
 def x16_ok(graph: Graph, op: Operator) -> bool:
     """The shapes ``uaot_conv2d_s8_x16_s*`` covers (crt/kernels/conv_fast.c uaot_x16_ok): 4-D, in_c % 4 == 0,
-    (k_w * in_c) % 8 == 0, no dilation, out_w >= 3, k_h <= 16, stride_w * in_c * 2 in X16_STEPS."""
+    (k_w * in_c) % 16 == 0, no dilation, out_w >= 3, k_h <= 16, stride_w * in_c * 2 in X16_STEPS."""
     x, w, y = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
         return False
     ic, kh, kw = int(x.shape[3]), int(w.shape[1]), int(w.shape[2])
     o = op.options
-    return (ic > 0 and ic % 4 == 0 and (kw * ic) % 8 == 0 and int(o.get("dilation_h_factor", 1)) == 1
+    return (ic > 0 and ic % 4 == 0 and (kw * ic) % 16 == 0 and int(o.get("dilation_h_factor", 1)) == 1
             and int(o.get("dilation_w_factor", 1)) == 1 and int(y.shape[2]) >= 3 and 0 < kh <= X16_MAX_KH
             and x16_step(graph, op) in X16_STEPS)
 
