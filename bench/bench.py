@@ -315,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.add("qemu")  # RAM and flash come from the Cortex-M4 firmware
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
+    if args.log is None:  # this run's tuning only: a log left by an earlier run holds times of older kernels
+        (work / "tuning.jsonl").unlink(missing_ok=True)
     from microaot.reference import run_reference
 
     t0 = time.monotonic()
