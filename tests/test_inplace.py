@@ -167,7 +167,7 @@ def test_dw_pair_in_place_bit_exact_host_and_m4(tmp_path: Path, case: int) -> No
 
 
 # CONV_2D x16 in place: through the row driver, each call expanding its k_h input rows into the ring first
-X16_INPLACE = [((1, 9, 7, 16), (1, 1), "SAME", 16, (3, 3)), ((1, 11, 10, 8), (2, 2), "VALID", 8, (3, 3)),
+X16_INPLACE = [((1, 9, 7, 16), (1, 1), "SAME", 16, (3, 3)), ((1, 11, 10, 8), (2, 2), "VALID", 8, (3, 2)),
                ((1, 8, 9, 16), (1, 1), "SAME", 11, (5, 2))]
 
 
