@@ -723,8 +723,9 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
  * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w} (sp + 0 .. 28; w_step =
  * bytes of a pair's weights). BODY: the K loop's body, UAOT_K_X4 (G % 4 == 0) or UAOT_K_X2; ENTRY: "" or,
- * for an odd G with UAOT_K_X2, "b 2f" (enter the x2 loop in its second half). A pair whose first bias is INT32_MIN is two constant channels (the generator's mark,
- * codegen/ops/_pack.py gemm_rq_bias: all-zero weights, rq rows give the outputs): its K loop is skipped. */
+ * for an odd G with UAOT_K_X2, "b 2f" (enter the x2 loop in its second half). A pair whose first bias is
+ * INT32_MIN is two constant channels (the generator's mark, codegen/ops/_pack.py gemm_rq_bias: all-zero
+ * weights, rq rows give the outputs): its K loop is skipped. */
 #define UAOT_GEMM3_RQ_LOOP(BODY, ENTRY)                                                                        \
     "mov %[xa], %[a00]\n\t"                                                                                     \
     "ldr %[w], [%[xa], #32]\n\t"                                                                                \
