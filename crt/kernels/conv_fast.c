@@ -951,8 +951,10 @@ uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const i
  * (im2col). A pixel's K values are then k_h runs of k_w * in_c contiguous values, one per ring row, in the
  * gemm's packed K order (in_c % 4 == 0: the natural order): the gemm's packed weights are used unchanged.
  * Blocks of 3 pixels of one output row, pixel j at j * S bytes from pixel 0 (S = stride_w * in_c * 2, an
- * immediate of the asm: one entry point per S), then one or two blocks of 2 pixels (out_w % 3 == 2 or 1)
- * through the gemm's 2-pixel block, their columns copied from the ring to scratch. */
+ * immediate of the asm: one entry point per S), then one or two blocks of 2 pixels (out_w % 3 == 2 or 1).
+ * Blocks the asm does not run (2 pixels, clamped ranges, no DSP, and the odd last channel) go through the
+ * gemm's own blocks (uaot_gemm_block / uaot_gemm_row1, 2 pixels at most), their columns copied from the ring
+ * to scratch. */
 #define UAOT_X16_MAX_KH 16
 
 UAOT_INLINE int uaot_x16_ok(const uaot_conv_s8_params_t *p, int32_t S)
@@ -989,55 +991,19 @@ static void uaot_x16_row(const uaot_conv_s8_params_t *p, const int8_t *in_b, int
     }
 }
 
-/* output channels oc0 .. out_c - 1 of one 3-pixel block, portable (w: channel oc0's packed weights, oc0
- * even or the odd last channel): pixel j's group g of kernel row ky at tab[ky] + j * sw + 2 * g */
-static void uaot_x16_block_c(const uint32_t *const *tab, int32_t k_h, int32_t gseg, int32_t sw, const int32_t *bias,
-                             int32_t oc0, int32_t out_c, const uint32_t *w, const int w16, const uaot_gemm_rq_t *rqp,
-                             int8_t *out)
+/* the columns of pixels j0 .. j0 + m - 1 (m = 1 or 2) of a block, read from the ring runs tab (pixel j's
+ * group g of kernel row ky at tab[ky] + j * sw + 2 * g), to col in the gemm's layout (uaot_gemm_block) */
+UAOT_INLINE void uaot_x16_cols(const uint32_t *const *tab, int32_t k_h, int32_t gseg, int32_t sw, int32_t j0,
+                               const int32_t m, uint32_t *col)
 {
-    for (int32_t oc = oc0; oc < out_c; oc += 2) {
-        const int two = oc + 1 < out_c;
-        int32_t a0[3], a1[3];
-        for (int32_t j = 0; j < 3; ++j) {
-            a0[j] = bias[oc];
-            a1[j] = two ? bias[oc + 1] : 0;
-        }
-        for (int32_t ky = 0; ky < k_h; ++ky) {
-            const uint32_t *c = tab[ky];
-            for (int32_t g = 0; g < gseg; ++g, c += 2) {
-                uint32_t w0a, w0b, w1a = 0u, w1b = 0u;
-                if (w16) {
-                    w0a = w[0];
-                    w0b = w[1];
-                    if (two) {
-                        w1a = w[2];
-                        w1b = w[3];
-                    }
-                    w += two ? 4 : 2;
-                } else {
-                    const uint32_t r0 = w[0];
-                    w0a = uaot_sxtb16(r0);
-                    w0b = uaot_sxtb16_r8(r0);
-                    if (two) {
-                        const uint32_t r1 = w[1];
-                        w1a = uaot_sxtb16(r1);
-                        w1b = uaot_sxtb16_r8(r1);
-                    }
-                    w += two ? 2 : 1;
-                }
-                for (int32_t j = 0; j < 3; ++j) {
-                    const uint32_t xa = c[j * sw], xb = c[j * sw + 1];
-                    a0[j] = uaot_smlad(w0b, xb, uaot_smlad(w0a, xa, a0[j]));
-                    if (two) {
-                        a1[j] = uaot_smlad(w1b, xb, uaot_smlad(w1a, xa, a1[j]));
-                    }
-                }
-            }
-        }
-        for (int32_t j = 0; j < 3; ++j) {
-            out[j * out_c + oc] = uaot_gemm_out(a0[j], oc, rqp);
-            if (two) {
-                out[j * out_c + oc + 1] = uaot_gemm_out(a1[j], oc + 1, rqp);
+    for (int32_t ky = 0; ky < k_h; ++ky) {
+        const uint32_t *c = tab[ky] + j0 * sw;
+        for (int32_t g = 0; g < gseg; ++g, c += 2, col += 2 * m) {
+            col[0] = c[0];
+            col[1] = c[1];
+            if (m == 2) {
+                col[2] = c[sw];
+                col[3] = c[sw + 1];
             }
         }
     }
@@ -1156,29 +1122,31 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
                 }
                 int8_t *const o = out_b + (oy * out_w + x0) * out_c;
                 x0 += nc;
-                if (nc == 2) { /* the 2 pixels' columns to the gemm's layout, then its 2-pixel block */
-                    uint32_t *d = col;
-                    for (int32_t ky = 0; ky < k_h; ++ky) {
-                        const uint32_t *c = tab[ky];
-                        for (int32_t g = 0; g < gseg; ++g, c += 2, d += 4) {
-                            d[0] = c[0];
-                            d[1] = c[1];
-                            d[2] = c[sw];
-                            d[3] = c[sw + 1];
-                        }
-                    }
-                    uaot_gemm_block(bias, out_c, col, w, k_h * gseg, 2, w16, &rqv, o);
-                    continue;
-                }
-                if (fused) {
+                const int asm3 = nc == 3 && fused;
+                if (asm3) {
                     ctl[2] = (uint32_t)(uintptr_t)o;
                     ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
                     pairs(ctl);
-                    if (out_c & 1) {
-                        uaot_x16_block_c(tab, k_h, gseg, sw, bias, out_c - 1, out_c, w_last, w16, &rqv, o);
+                    if ((out_c & 1) == 0) {
+                        continue;
                     }
+                }
+                /* otherwise (and the odd last channel after the asm) the gemm's blocks on the pixels' columns
+                 * copied from the ring: pixels 0 and 1, then pixel 2 (constant pixel counts: specialized) */
+                uaot_x16_cols(tab, k_h, gseg, sw, 0, 2, col);
+                if (asm3) {
+                    uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, k_h * gseg, 2, w16, &rqv, o);
                 } else {
-                    uaot_x16_block_c(tab, k_h, gseg, sw, bias, 0, out_c, w, w16, &rqv, o);
+                    uaot_gemm_block(bias, out_c, col, w, k_h * gseg, 2, w16, &rqv, o);
+                }
+                if (nc == 3) {
+                    int8_t *const o2 = o + 2 * out_c;
+                    uaot_x16_cols(tab, k_h, gseg, sw, 2, 1, col);
+                    if (asm3) {
+                        uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, k_h * gseg, 1, w16, &rqv, o2);
+                    } else {
+                        uaot_gemm_block(bias, out_c, col, w, k_h * gseg, 1, w16, &rqv, o2);
+                    }
                 }
             }
         }
