@@ -84,6 +84,11 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     # pair (2, 3: skipped K loop), single ones in live pairs (6, 9) and the odd last channel (10)
     "conv1x1_c8_dead": lambda r: mg.conv2d_model(r, input_shape=(1, 7, 7, 8), filters=11, kernel=(1, 1),
                                                  dead_filters=(2, 3, 6, 9, 10)),
+    # 144 = 36 * 4 k (3x3 over 16 channels): the w16 cols=3 asm's 12-group loop, with a constant pair (2, 3) and
+    # the odd last channel after it
+    "conv3x3_c16_g36": lambda r: mg.conv2d_model(r, input_shape=(1, 5, 7, 16), filters=7, kernel=(3, 3),
+                                                 activation="RELU", in_q=mg.ActQ(0.03, 0),
+                                                 out_q=mg.ActQ(0.04, -128), dead_filters=(2, 3)),
     # in_c % 4 != 0 with dilation in y: the gather's whole-window word copies step dil_h input rows
     "conv3x2_dil_c3": lambda r: mg.conv2d_model(r, input_shape=(1, 9, 8, 3), filters=4, kernel=(3, 2),
                                                 dilation=(2, 1), padding="VALID"),

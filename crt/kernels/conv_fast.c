@@ -422,8 +422,9 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
 
 #if UAOT_HAVE_DSP
 /* One group of 4 k for 2 rows (accumulators a?0 / a?1 below) x 1, 2 or 3 pixels: load the two rows'
- * weights once (int8: LDRD + 4 SXTB16; w16: 2 LDRD), then per pixel one LDRD of its int16 column pair and
- * 4 SMLAD. 2 x 3 pixels: 24 MACs in 20 instructions, 14 registers: the 13 operands are pinned (explicit
+ * weights once (int8: LDRD + 4 SXTB16; w16: 2 LDRD, or one LDMIA where the registers are pinned), then per
+ * pixel one LDRD of its int16 column pair and 4 SMLAD. 2 x 3 pixels: 24 MACs in 20 instructions (w16: 16),
+ * 14 registers: the 13 operands are pinned (explicit
  * register variables, never r7) and the asm saves r7 itself and uses it for the 6th accumulator, so
  * this builds with or without a frame pointer; the loop bound and that accumulator live in memory
  * outside the asm. */
@@ -436,6 +437,8 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
 #define UAOT_GEMM_W_I16                                                                                        \
     "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
     "ldrd %[wa1], %[t1], [%[w]], #8\n\t"
+/* the same with the pinned registers of the cols=3 loops (wa0, t0, wa1, t1 = r8..r11): one LDMIA */
+#define UAOT_GEMM_W_I16_LDM "ldmia %[w]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t"
 #define UAOT_GEMM23_X(A0, A1)                                                                                  \
     "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
     "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t"                                                                   \
@@ -450,7 +453,7 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
 #define UAOT_GEMM22_I8 UAOT_GEMM_W_I8 UAOT_GEMM22_XS
 #define UAOT_GEMM22_I16 UAOT_GEMM_W_I16 UAOT_GEMM22_XS
 #define UAOT_GEMM23_I8 UAOT_GEMM_W_I8 UAOT_GEMM23_XS
-#define UAOT_GEMM23_I16 UAOT_GEMM_W_I16 UAOT_GEMM23_XS
+#define UAOT_GEMM23_I16 UAOT_GEMM_W_I16_LDM UAOT_GEMM23_XS
 /* G groups (odd: enter the x2 loop in its second half) */
 #define UAOT_GEMM23_LOOP(GROUP)                                                                                \
     "ldr %[xa], %[oddm]\n\t"                                                                                    \
@@ -559,10 +562,10 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
             register int32_t r_a02 __asm__("r4") = a02;
             register const uint32_t *r_c __asm__("r5") = c;
             register const uint32_t *r_w __asm__("r6") = w;
-            register uint32_t r_t0 __asm__("r8");
-            register uint32_t r_t1 __asm__("r9");
-            register uint32_t r_wa0 __asm__("r10");
-            register uint32_t r_wa1 __asm__("r11");
+            register uint32_t r_t0 __asm__("r9");
+            register uint32_t r_t1 __asm__("r11");
+            register uint32_t r_wa0 __asm__("r8");
+            register uint32_t r_wa1 __asm__("r10");
             register uint32_t r_xa __asm__("r12");
             register uint32_t r_xb __asm__("lr");
             const int32_t odd = G & 1;
@@ -664,15 +667,16 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
 }
 
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate it */
-/* uaot_rq_smmulr + SSAT #8 of accumulator A (rq row in t0..wa1 = {m, l1, r, bias}), stored to ST, via
+/* uaot_rq_smmulr + SSAT #8 of accumulator A (rq row {m, l1, r, bias} in wa0, t0, wa1, t1: an LDMIA loads
+ * r8..r11 in that order), stored to ST, via
  * c: SMMLAR adds the bias; the rounding's -(y < 0) uses the sign of x << l1 instead of y = SMMULR(x << l1, m)
  * (m > 0: they differ only when y == 0, where (bias - 1) >> r == bias >> r for r >= 1; rq_table gives
  * r >= 1 for m == 0 too). 6 instructions per output. */
 #define UAOT_GEMM3_RQ(A, ST)                                                                                   \
-    "lsl " A ", " A ", %[t1]\n\t"                                                                                \
-    "smmlar %[c], " A ", %[t0], %[wa1]\n\t"                                                                      \
+    "lsl " A ", " A ", %[t0]\n\t"                                                                                \
+    "smmlar %[c], " A ", %[wa0], %[t1]\n\t"                                                                      \
     "add %[c], %[c], " A ", asr #31\n\t"                                                                         \
-    "asr %[c], %[c], %[wa0]\n\t"                                                                                 \
+    "asr %[c], %[c], %[wa1]\n\t"                                                                                 \
     "ssat %[c], #8, %[c]\n\t"                                                                                    \
     "strb %[c], " ST "\n\t"
 /* the 6 outputs of a channel pair of a 3-pixel block, requantized from its accumulators: rq rows at [sp, #4],
@@ -681,10 +685,10 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
 #define UAOT_GEMM3_RQ_PAIR                                                                                      \
     "ldr %[xa], [sp, #4]\n\t"                                                                                   \
     "ldr %[xb], [sp, #8]\n\t"                                                                                   \
-    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
+    "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
     "ldr %[a00], [sp, #16]\n\t" UAOT_GEMM3_RQ("%[a01]", "[%[xb], %[a00]]")                                     \
     UAOT_GEMM3_RQ("%[a02]", "[%[xb], %[a00], lsl #1]")                                                        \
-    "ldmia %[xa]!, {%[t0], %[t1], %[wa0], %[wa1]}\n\t"                                                          \
+    "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t"                                                          \
     "add %[xb], %[xb], #1\n\t" UAOT_GEMM3_RQ("%[a10]", "[%[xb]]") UAOT_GEMM3_RQ("%[a11]", "[%[xb], %[a00]]")  \
     UAOT_GEMM3_RQ("r7", "[%[xb], %[a00], lsl #1]")                                                            \
     "add %[xb], %[xb], #1\n\t"                                                                                  \
@@ -719,6 +723,9 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
 /* K loop bodies (label 1, its loop test after them): 2 groups (label 2: the second), or 4 */
 #define UAOT_K_X2(GROUP) "1:\n\t" GROUP "2:\n\t" GROUP
 #define UAOT_K_X4(GROUP) "1:\n\t" GROUP GROUP GROUP GROUP
+/* 12 groups: the w16 loops when the group count is a multiple of 12 (3x3 kernels over 16k channels): flash for
+ * 2 loop tests in 3 */
+#define UAOT_K_X12(GROUP) UAOT_K_X4(GROUP) GROUP GROUP GROUP GROUP GROUP GROUP GROUP GROUP
 /* every pair of output channels of a 3-pixel block in one asm (rq table, full int8 range): per pair the
  * K loop of UAOT_GEMM23 then the 6 outputs requantized from the registers. The state lives in a stack
  * frame copied from ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w} (sp + 0 .. 28; w_step =
@@ -740,44 +747,50 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
     "bne 1b\n\t"                                                                                                \
     UAOT_GEMM3_PAIR_END("32")
 
-/* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above */
-static void uaot_gemm3_rq_pairs(const uint32_t *ctl, const int w16, const int32_t G)
-{
-    register const uint32_t *r_a00 __asm__("r0") = ctl;
-    register uint32_t r_a10 __asm__("r1");
-    register uint32_t r_a01 __asm__("r2");
-    register uint32_t r_a11 __asm__("r3");
-    register uint32_t r_a02 __asm__("r4");
-    register uint32_t r_c __asm__("r5");
-    register uint32_t r_w __asm__("r6");
-    register uint32_t r_t0 __asm__("r8");
-    register uint32_t r_t1 __asm__("r9");
-    register uint32_t r_wa0 __asm__("r10");
-    register uint32_t r_wa1 __asm__("r11");
-    register uint32_t r_xa __asm__("r12");
-    register uint32_t r_xb __asm__("lr");
+/* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above;
+ * int8 weights (_i8) or int16 (_w16), separate functions so a firmware links only the layout it uses */
+#define UAOT_GEMM3_RQ_REGS                                                                                     \
+    register const uint32_t *r_a00 __asm__("r0") = ctl;                                                        \
+    register uint32_t r_a10 __asm__("r1");                                                                     \
+    register uint32_t r_a01 __asm__("r2");                                                                     \
+    register uint32_t r_a11 __asm__("r3");                                                                     \
+    register uint32_t r_a02 __asm__("r4");                                                                     \
+    register uint32_t r_c __asm__("r5");                                                                       \
+    register uint32_t r_w __asm__("r6");                                                                       \
+    register uint32_t r_t0 __asm__("r9");                                                                      \
+    register uint32_t r_t1 __asm__("r11");                                                                     \
+    register uint32_t r_wa0 __asm__("r8");                                                                     \
+    register uint32_t r_wa1 __asm__("r10");                                                                    \
+    register uint32_t r_xa __asm__("r12");                                                                     \
+    register uint32_t r_xb __asm__("lr")
 #define UAOT_GEMM3_RQ_OPERANDS                                                                                 \
     : [a00] "+r"(r_a00), [a10] "=&r"(r_a10), [a01] "=&r"(r_a01), [a11] "=&r"(r_a11), [a02] "=&r"(r_a02),     \
       [c] "=&r"(r_c), [w] "=&r"(r_w), [t0] "=&r"(r_t0), [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0),                  \
       [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                                                   \
     :                                                                                                          \
     : "cc", "memory"
-    if (w16) {
-        if ((G & 3) == 0) {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
-        } else if (G & 1) {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
-        } else {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
-        }
+static void uaot_gemm3_rq_pairs_i8(const uint32_t *ctl, const int32_t G)
+{
+    UAOT_GEMM3_RQ_REGS;
+    if ((G & 3) == 0) {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
+    } else if (G & 1) {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
     } else {
-        if ((G & 3) == 0) {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
-        } else if (G & 1) {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
-        } else {
-            __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
-        }
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
+    }
+}
+static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
+{
+    UAOT_GEMM3_RQ_REGS;
+    if (G % 12 == 0) {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X12(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
+    } else if ((G & 3) == 0) {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
+    } else if (G & 1) {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
+    } else {
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
     }
 }
 #endif
@@ -807,7 +820,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
                           p->pad_left == 0 && p->in_w == out_w && p->in_h == p->out_h && (in_c & 3) == 0;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-    /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs) */
+    /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs_*) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
     uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
@@ -843,7 +856,11 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 if (fused3) {
                     ctl[2] = (uint32_t)(uintptr_t)o;
                     ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
-                    uaot_gemm3_rq_pairs(ctl, w16, G);
+                    if (w16) {
+                        uaot_gemm3_rq_pairs_w16(ctl, G);
+                    } else {
+                        uaot_gemm3_rq_pairs_i8(ctl, G);
+                    }
                     if (out_c & 1) {
                         uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, G, 3, w16, &rqv, o);
                     }
@@ -1011,7 +1028,8 @@ UAOT_INLINE void uaot_x16_cols(const uint32_t *const *tab, int32_t k_h, int32_t 
 
 /* every channel pair of a 3-pixel block in one asm (rq table, full int8 range): ctl = {bias, rq, out,
  * out_end, out_c, tab, tab_end, w_step, seg_bytes, w}: the pair loop and requantization of
- * UAOT_GEMM3_RQ_LOOP, the K loop (4 groups an iteration) run once per ring row (tab: the k_h run addresses,
+ * UAOT_GEMM3_RQ_LOOP, the K loop (4 groups an iteration; 12 in the w16 variant
+ * the caller picks when a run holds a multiple of 12 groups) run once per ring row (tab: the k_h run addresses,
  * seg_bytes = 8 * groups per run, a multiple of 4), pixel j read at [c, #j*S]. Frame: ctl[0..7] at sp + 0..28, seg_bytes at 32,
  * the run cursor at 36, the run end at 40, r7 at 44. */
 typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
@@ -1027,7 +1045,7 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
 #define UAOT_X16_XS(S1, S2)                                                                                    \
     UAOT_X16_X("%[a01]", "%[a11]", "[%[c], #" S1 "]")                                                          \
     UAOT_X16_X("%[a02]", "r7", "[%[c], #" S2 "]") UAOT_X16_X("%[a00]", "%[a10]", "[%[c]], #8")
-#define UAOT_X16_LOOP(GROUP)                                                                                   \
+#define UAOT_X16_LOOP(BODY)                                                                                    \
     "mov %[xa], %[a00]\n\t"                                                                                     \
     "ldr %[w], [%[xa], #36]\n\t"                                                                                \
     "ldr %[xb], [%[xa], #32]\n\t"                                                                               \
@@ -1044,7 +1062,7 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
     "ldr %[xb], [sp, #32]\n\t"                                                                                  \
     "add %[xb], %[c], %[xb]\n\t"                                                                                \
     "str %[xb], [sp, #40]\n\t"                                                                                  \
-    UAOT_K_X4(GROUP)                                                                                            \
+    BODY                                                                                                        \
     "ldr %[xa], [sp, #40]\n\t"                                                                                  \
     "cmp %[c], %[xa]\n\t"                                                                                       \
     "bne 1b\n\t"                                                                                                \
@@ -1053,33 +1071,22 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
     "cmp %[xa], %[xb]\n\t"                                                                                      \
     "bne 8b\n\t"                                                                                                \
     UAOT_GEMM3_PAIR_END("44")
-#define UAOT_X16_PAIRS(NAME, W, S1, S2)                                                                        \
+/* BODY: the K loop's body over a ring row, UAOT_K_X4 or (w16, groups per row a multiple of 12) UAOT_K_X12 */
+#define UAOT_X16_PAIRS(NAME, BODY)                                                                             \
     static void NAME(const uint32_t *ctl)                                                                      \
     {                                                                                                          \
-        register const uint32_t *r_a00 __asm__("r0") = ctl;                                                    \
-        register uint32_t r_a10 __asm__("r1");                                                                 \
-        register uint32_t r_a01 __asm__("r2");                                                                 \
-        register uint32_t r_a11 __asm__("r3");                                                                 \
-        register uint32_t r_a02 __asm__("r4");                                                                 \
-        register uint32_t r_c __asm__("r5");                                                                   \
-        register uint32_t r_w __asm__("r6");                                                                   \
-        register uint32_t r_t0 __asm__("r8");                                                                  \
-        register uint32_t r_t1 __asm__("r9");                                                                  \
-        register uint32_t r_wa0 __asm__("r10");                                                                \
-        register uint32_t r_wa1 __asm__("r11");                                                                \
-        register uint32_t r_xa __asm__("r12");                                                                 \
-        register uint32_t r_xb __asm__("lr");                                                                  \
-        __asm__ volatile(UAOT_X16_LOOP(W UAOT_X16_XS(S1, S2)) UAOT_GEMM3_RQ_OPERANDS);                         \
+        UAOT_GEMM3_RQ_REGS;                                                                                    \
+        __asm__ volatile(UAOT_X16_LOOP(BODY) UAOT_GEMM3_RQ_OPERANDS);                                          \
     }
 #define UAOT_X16_PAIRS_FN(NAME) NAME
 #else
-#define UAOT_X16_PAIRS(NAME, W, S1, S2)
+#define UAOT_X16_PAIRS(NAME, BODY)
 #define UAOT_X16_PAIRS_FN(NAME) NULL
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                         int8_t *output, uint8_t *scratch, const int w16, const int32_t S,
-                                        const uaot_x16_pairs_t pairs)
+                                        const uaot_x16_pairs_t pairs4, const uaot_x16_pairs_t pairs12)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u || !uaot_x16_ok(p, S)) {
@@ -1097,6 +1104,8 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
     const int32_t *const bias = p->bias;
     const uaot_gemm_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
     const uint32_t *tab[UAOT_X16_MAX_KH];
+    /* the asm, 12 groups an iteration where the runs allow it (w16 only), else 4 */
+    const uaot_x16_pairs_t pairs = pairs12 != NULL && gseg % 12 == 0 ? pairs12 : pairs4;
     const int fused = pairs != NULL && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
     uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
@@ -1156,23 +1165,27 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
 
 /* the entry points, one per S (bytes between the pixels of a block) and weight layout */
 #define UAOT_X16_ENTRY(SB, S1, S2)                                                                             \
-    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB, UAOT_GEMM_W_I8, S1, S2)                                               \
-    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16, UAOT_GEMM_W_I16, S1, S2)                                        \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB, UAOT_K_X4(UAOT_GEMM_W_I8 UAOT_X16_XS(S1, S2)))                        \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16, UAOT_K_X4(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))             \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16x12, UAOT_K_X12(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))         \
     uaot_status_t uaot_conv2d_s8_x16_s##SB(const uaot_conv_s8_params_t *p, const int8_t *input,                \
                                            const int8_t *filter, int8_t *output, uint8_t *scratch)             \
     {                                                                                                          \
-        return uaot_conv_x16(p, input, filter, output, scratch, 0, SB, UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB)); \
+        return uaot_conv_x16(p, input, filter, output, scratch, 0, SB, UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB), \
+                             NULL);                                                                            \
     }                                                                                                          \
     uaot_status_t uaot_conv2d_s8_x16_s##SB##_w16(const uaot_conv_s8_params_t *p, const int8_t *input,          \
                                                  const int8_t *filter, int8_t *output, uint8_t *scratch)       \
     {                                                                                                          \
         return uaot_conv_x16(p, input, filter, output, scratch, 1, SB,                                         \
-                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16));                                   \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16),                                    \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16x12));                                \
     }
 UAOT_X16_ENTRY(32, "32", "64")
 UAOT_X16_ENTRY(64, "64", "128")
 UAOT_X16_ENTRY(128, "128", "256")
 #undef UAOT_GEMM3_RQ_OPERANDS
+#undef UAOT_GEMM3_RQ_REGS
 
 #define UAOT_DW_TAP(src, wg, a0, a1, a2, a3)                                                                  \
     do {                                                                                                       \
