@@ -32,10 +32,16 @@ SHIM = Path(__file__).resolve().parent / "tflm_shim"
 M4 = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 HEADERS = ("conv.h", "depthwise_conv.h", "fully_connected.h")
 REL = "tensorflow/lite/kernels/internal/reference/integer_ops"
+RELS = (REL, "tflite/kernels/internal/reference/integer_ops")  # older and newer tflite-micro layouts
+
+
+def kernel_dir(src: Path) -> str | None:
+    """The layout of ``src`` holding the three reference headers, or None."""
+    return next((r for r in RELS if all((src / r / h).is_file() for h in HEADERS)), None)
 
 
 def have_sources(src: Path) -> bool:
-    return all((src / REL / h).is_file() for h in HEADERS)
+    return kernel_dir(src) is not None
 
 
 def layers(model: Path) -> list[dict[str, Any]]:
@@ -68,7 +74,7 @@ def _dims(v: list[int]) -> str:
     return "{" + ", ".join(map(str, v)) + "}"
 
 
-def harness(ls: list[dict[str, Any]]) -> str:
+def harness(ls: list[dict[str, Any]], rel: str = REL) -> str:
     def size(d: dict[str, Any], key: str) -> int:
         if d["kind"] == "fc":
             return {"in": d["batches"] * d["n_in"], "out": d["batches"] * d["n_out"], "w": d["n_in"] * d["n_out"],
@@ -80,9 +86,7 @@ def harness(ls: list[dict[str, Any]]) -> str:
 
     mx = {k: max(size(d, k) for d in ls) for k in ("in", "out", "w", "c")}
     s = [
-        '#include "tensorflow/lite/kernels/internal/reference/integer_ops/conv.h"',
-        '#include "tensorflow/lite/kernels/internal/reference/integer_ops/depthwise_conv.h"',
-        '#include "tensorflow/lite/kernels/internal/reference/integer_ops/fully_connected.h"',
+        *(f'#include "{rel}/{h}"' for h in HEADERS),
         'extern "C" {', '#include "microaot/platform.h"', "}",
         "using namespace tflite;",
         f"static int8_t in_buf[{mx['in']}] __attribute__((aligned(4)));",
@@ -141,7 +145,7 @@ def measure(model: Path, src: Path, work: Path, *, timeout: float = 600) -> dict
     ls = layers(model)
     work.mkdir(parents=True, exist_ok=True)
     cc = work / "tflm_ref_harness.cc"
-    cc.write_text(harness(ls))
+    cc.write_text(harness(ls, kernel_dir(src) or REL))
     crt = crt_root()
     port = crt / "ports" / "cmsdk"
     objs = []
