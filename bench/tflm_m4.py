@@ -141,7 +141,7 @@ def harness(ls: list[dict[str, Any]], rel: str = REL) -> str:
 def measure(model: Path, src: Path, work: Path, *, timeout: float = 600) -> dict[str, Any]:
     """Instructions of TFLM's reference kernels for every MAC layer of ``model`` on QEMU mps2-an386."""
     if not have_sources(src):
-        raise MicroaotError(f"{src}: no {REL}/{{{','.join(HEADERS)}}} (a tflite-micro checkout)")
+        raise MicroaotError(f"{src}: no {' or '.join(RELS)}/{{{','.join(HEADERS)}}} (a tflite-micro checkout)")
     ls = layers(model)
     work.mkdir(parents=True, exist_ok=True)
     cc = work / "tflm_ref_harness.cc"
