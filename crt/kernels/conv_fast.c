@@ -424,10 +424,9 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
 /* One group of 4 k for 2 rows (accumulators a?0 / a?1 below) x 1, 2 or 3 pixels: load the two rows'
  * weights once (int8: LDRD + 4 SXTB16; w16: 2 LDRD, or one LDMIA where the registers are pinned), then per
  * pixel one LDRD of its int16 column pair and 4 SMLAD. 2 x 3 pixels: 24 MACs in 20 instructions (w16: 16),
- * 14 registers: the 13 operands are pinned (explicit
- * register variables, never r7) and the asm saves r7 itself and uses it for the 6th accumulator, so
- * this builds with or without a frame pointer; the loop bound and that accumulator live in memory
- * outside the asm. */
+ * 14 registers: the 13 operands are pinned (explicit register variables, never r7) and the asm saves r7
+ * itself and uses it for the 6th accumulator, so this builds with or without a frame pointer; the loop
+ * bound and that accumulator live in memory outside the asm. */
 #define UAOT_GEMM_W_I8                                                                                         \
     "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
     "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
@@ -769,30 +768,30 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
       [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                                                   \
     :                                                                                                          \
     : "cc", "memory"
+/* the K loop by G: 4 groups an iteration (G % 4 == 0), else 2 (odd G: entered at its second half) */
+#define UAOT_GEMM3_RQ_BY_G(GROUP)                                                                              \
+    if ((G & 3) == 0) {                                                                                        \
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(GROUP), "") UAOT_GEMM3_RQ_OPERANDS);                     \
+    } else if (G & 1) {                                                                                        \
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(GROUP), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);             \
+    } else {                                                                                                   \
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(GROUP), "") UAOT_GEMM3_RQ_OPERANDS);                     \
+    }
 static void uaot_gemm3_rq_pairs_i8(const uint32_t *ctl, const int32_t G)
 {
     UAOT_GEMM3_RQ_REGS;
-    if ((G & 3) == 0) {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
-    } else if (G & 1) {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
-    } else {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I8), "") UAOT_GEMM3_RQ_OPERANDS);
-    }
+    UAOT_GEMM3_RQ_BY_G(UAOT_GEMM23_I8)
 }
 static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
 {
     UAOT_GEMM3_RQ_REGS;
     if (G % 12 == 0) {
         __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X12(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
-    } else if ((G & 3) == 0) {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
-    } else if (G & 1) {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);
     } else {
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(UAOT_GEMM23_I16), "") UAOT_GEMM3_RQ_OPERANDS);
+        UAOT_GEMM3_RQ_BY_G(UAOT_GEMM23_I16)
     }
 }
+#undef UAOT_GEMM3_RQ_BY_G
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
