@@ -1,0 +1,99 @@
+"""A user's own evaluation data (issue 19): loading samples and labels, and the metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microaot.datasets import InputSpec, load_labels, load_preprocess_hook, load_samples, reference_samples
+from microaot.errors import MicroaotError
+from microaot.report.metrics import class_metrics, error_metrics
+
+Q = InputSpec("in", (1, 4, 2), np.dtype(np.int8), 0.5, -3)
+F = InputSpec("x", (1, 4, 2), np.dtype(np.float32))
+
+
+def test_npy_batch_and_single_and_quantization(tmp_path: Path) -> None:
+    batch = np.arange(3 * 8, dtype=np.float32).reshape(3, 4, 2) - 10.25  # batch without the 1-dim
+    np.save(tmp_path / "b.npy", batch)
+    d = load_samples(tmp_path / "b.npy", [Q])
+    assert len(d) == 3 and d.samples[0][0].shape == (1, 4, 2) and d.samples[0][0].dtype == np.int8
+    # round half away from zero then zero point, clamped: -10.25/0.5 = -20.5 -> -21 - 3 = -24
+    assert int(d.samples[0][0].reshape(-1)[0]) == -24
+    want = np.clip(np.sign(batch / 0.5) * np.floor(np.abs(batch / 0.5) + 0.5) - 3, -128, 127).astype(np.int8)
+    assert np.array_equal(np.stack([s[0].reshape(4, 2) for s in d.samples]), want)
+    assert np.array_equal(d.raw[1][0].reshape(4, 2), batch[1])
+    np.save(tmp_path / "one.npy", np.ones((1, 4, 2), np.int8))
+    assert len(load_samples(tmp_path / "one.npy", [Q])) == 1
+
+
+def test_folder_of_classes_and_labels(tmp_path: Path) -> None:
+    for cls, n in (("cat", 2), ("dog", 3)):
+        (tmp_path / cls).mkdir()
+        for i in range(n):
+            np.save(tmp_path / cls / f"{i}.npy", np.full((4, 2), i, np.int8))
+    d = load_samples(tmp_path, [Q])
+    assert len(d) == 5
+    idx, names = load_labels("folders", d)
+    assert names == ["cat", "dog"] and idx.tolist() == [0, 0, 1, 1, 1]
+    (tmp_path / "labels.txt").write_text("1\n0\n1\n1\n0\n")
+    idx2, _ = load_labels(tmp_path / "labels.txt", d)
+    assert idx2.tolist() == [1, 0, 1, 1, 0]
+    np.save(tmp_path / "onehot.npy", np.eye(3)[[2, 0, 1, 1, 0]])
+    assert load_labels(tmp_path / "onehot.npy", d)[0].tolist() == [2, 0, 1, 1, 0]
+    (tmp_path / "short.txt").write_text("1\n")
+    with pytest.raises(MicroaotError, match=r"short.txt: 1 labels for 5 input samples"):
+        load_labels(tmp_path / "short.txt", d)
+
+
+def test_npz_multi_input_and_stored_labels(tmp_path: Path) -> None:
+    a, b = InputSpec("a", (2,), np.dtype(np.float32)), InputSpec("b", (1, 3), np.dtype(np.int16))
+    np.savez(tmp_path / "d.npz", a=np.zeros((4, 2), np.float32), input1=np.ones((4, 3), np.int16),
+             labels=np.array([0, 1, 0, 1]))
+    d = load_samples(tmp_path / "d.npz", [a, b])
+    assert len(d) == 4 and d.samples[2][1].dtype == np.int16 and d.file_labels is not None
+    np.savez(tmp_path / "bad.npz", a=np.zeros((4, 2), np.float32))
+    with pytest.raises(MicroaotError, match=r"no array for input 1 \('b'\)"):
+        load_samples(tmp_path / "bad.npz", [a, b])
+
+
+def test_raw_files_hook_and_errors(tmp_path: Path) -> None:
+    (tmp_path / "s.bin").write_bytes(bytes(range(8)))
+    d = load_samples(tmp_path / "s.bin", [Q])
+    assert d.samples[0][0].reshape(-1).tolist() == list(range(8))
+    (tmp_path / "short.bin").write_bytes(b"\0" * 7)
+    with pytest.raises(MicroaotError, match=r"short.bin: 7 bytes, but one raw sample of input 'in' \(int8 \[1, 4, 2\]\) "
+                                            r"is 8 bytes"):
+        load_samples(tmp_path / "short.bin", [Q])
+    hook = tmp_path / "prep.py"
+    hook.write_text("import numpy as np\ndef load(p):\n    return np.frombuffer(p.read_bytes(), np.uint8)[:8] / 2.0\n")
+    d2 = load_samples(tmp_path / "s.bin", [F], preprocess=load_preprocess_hook(f"{hook}:load"))
+    assert d2.samples[0][0].dtype == np.float32 and d2.samples[0][0].reshape(-1)[3] == 1.5
+    with pytest.raises(MicroaotError, match="defines no function 'nope'"):
+        load_preprocess_hook(f"{hook}:nope")
+    np.save(tmp_path / "big.npy", np.full((8,), 300, np.int32))
+    with pytest.raises(MicroaotError, match=r"values 300..300 do not fit input 'in' \(int8\)"):
+        load_samples(tmp_path / "big.npy", [Q])
+    with pytest.raises(MicroaotError, match="no such file or folder"):
+        load_samples(tmp_path / "missing", [Q])
+
+
+def test_reference_samples_dequantize_integer_data(tmp_path: Path) -> None:
+    np.save(tmp_path / "i.npy", np.array([[-3, -1, 1, 3, 5, 7, 9, 11]], np.int8))
+    d = load_samples(tmp_path / "i.npy", [Q])
+    ref = reference_samples(d, [Q], [F])
+    assert ref[0][0].reshape(-1).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+
+
+def test_metrics_values() -> None:
+    out = [np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])]
+    ref = [np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 2.0])]
+    e = error_metrics(out, ref)
+    assert e.mae == pytest.approx(4.0 / 6) and e.rmse == pytest.approx(np.sqrt(8.0 / 6))
+    assert e.l2r == pytest.approx(np.sqrt(8.0) / np.sqrt(5.0)) and e.cosine == pytest.approx(0.5)
+    c = class_metrics(out, np.array([0, 2]), ref)
+    assert (c.top1, c.reference_top1, c.agreement) == (0.5, 1.0, 0.5)
+    assert c.confusion == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
+    assert c.reference_confusion == [[1, 0, 0], [0, 0, 0], [0, 0, 1]]
