@@ -97,3 +97,60 @@ def test_metrics_values() -> None:
     assert (c.top1, c.reference_top1, c.agreement) == (0.5, 1.0, 0.5)
     assert c.confusion == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
     assert c.reference_confusion == [[1, 0, 0], [0, 0, 0], [0, 0, 1]]
+
+
+@pytest.mark.pio
+def test_eval_on_user_data_with_labels_and_float_reference(tmp_path: Path) -> None:
+    """A labelled set produced by running the float model (TFLM); the int8 model evaluated on it on the host
+    board: every sample bit-exact with TFLM, the reference's top-1 is 100 % by construction, the agreement
+    equals the device's top-1, and the confusion matrix counts every sample."""
+    import json
+    import subprocess
+    import sys
+
+    from microaot.reference import run_reference
+    from microaot.testing import modelgen as mg
+
+    in_q = mg.ActQ.from_range(-4.0, 4.0)
+    qm, fm = tmp_path / "clf_int8.tflite", tmp_path / "clf_float.tflite"
+    qm.write_bytes(mg.fully_connected_model(np.random.default_rng(7), input_shape=(1, 16), units=5, in_q=in_q))
+    fm.write_bytes(mg.fully_connected_model(np.random.default_rng(7), input_shape=(1, 16), units=5, in_q=in_q,
+                                            dtype="float32"))
+    xs = np.random.default_rng(1).uniform(-3.5, 3.5, size=(40, 1, 16)).astype(np.float32)
+    ref = run_reference(fm, [[x] for x in xs])
+    labels = np.array([int(np.argmax(r[0])) for r in ref])
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, x in enumerate(xs):
+        np.save(data / f"{i:03d}.npy", x)
+    np.save(tmp_path / "labels.npy", labels)
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "microaot.evaluate", str(qm), "--board", "host", "--inputs", str(data),
+         "--labels", str(tmp_path / "labels.npy"), "--reference-model", str(fm), "--json", str(out),
+         "--work-dir", str(tmp_path / "work"), "--no-check-tensors"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rep = json.loads(out.read_text())
+    m = rep["data_metrics"]
+    assert rep["outputs_match"] and rep["seeds"] == 40
+    assert m["samples"] == 40 and m["bit_exact"] == 40
+    c = m["classification"]
+    assert c["reference_top1"] == 1.0 and c["agreement"] == c["top1"] and 0.5 <= c["top1"] <= 1.0
+    assert sum(map(sum, c["confusion"])) == 40 and c["reference_confusion"] == np.diag(np.bincount(labels, minlength=5)).tolist()
+    e = m["error"]
+    assert 0 < e["rmse"] and e["mae"] <= e["rmse"] and 0 < e["l2r"] < 0.5 and 0.8 < e["cosine"] <= 1.0
+    assert "  samples             : 40 (40 bit-exact with TFLM)" in proc.stdout
+    assert f"top-1 {c['top1'] * 100:.2f}%, reference top-1 100.00%, agreement {c['top1'] * 100:.2f}% (5 classes)" in proc.stdout
+
+
+def test_eval_cli_rejects_bad_numbers_and_data_options(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for args, msg in ((["--seeds", "0"], "argument --seeds: 0 is not a positive integer (1 or more)"),
+                      (["--runs", "-1"], "argument --runs: -1 is not a positive integer (1 or more)"),
+                      (["--labels", "x.npy"], "--labels, --reference-model and --preprocess need --inputs")):
+        proc = subprocess.run([sys.executable, "-m", "microaot.evaluate", str(tmp_path / "m.tflite"), *args],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 2 and msg in proc.stderr, proc.stderr

@@ -15,16 +15,27 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from microaot.boards import Board, get_board, open_link
 from microaot.cli import run_standalone
+from microaot.datasets import (
+    Dataset,
+    class_indices,
+    input_specs,
+    load_labels,
+    load_preprocess_hook,
+    load_samples,
+    reference_samples,
+)
 from microaot.errors import MicroaotError
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
+from microaot.report.metrics import DataMetrics, class_metrics, dequantize, error_metrics
 from microaot.rpc.protocol import differing_ops
 
 DEFAULT_SEEDS = 3
@@ -129,8 +140,10 @@ def evaluate_firmware(
     profile: bool = True,
     timeout: float = 60.0,
     check_tensors: bool = True,
+    data: UserData | None = None,
 ) -> EvalReport:
-    """Start the firmware (or open the port), evaluate the model over RPC against TFLM. ``check_tensors``:
+    """Start the firmware (or open the port), evaluate the model over RPC against TFLM, on ``seeds`` random
+    inputs or on the samples of ``data`` (with metrics: see :func:`data_metrics`). ``check_tensors``:
     also compare every operator's output (the device's OPCHECK hashes) with the generic-C build of the
     model run on the host (whose kernels are checked against TFLM operator by operator); on an output
     mismatch that comparison runs anyway, to name the first differing operator."""
@@ -156,9 +169,11 @@ def evaluate_firmware(
         device_hashes: list[list[int]] | None = [] if dev.has_opcheck else None
         from tqdm import tqdm
 
-        bar = tqdm(range(seeds), desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
+        count = len(data.dataset) if data is not None else seeds
+        bar = tqdm(range(count), desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
         for seed in bar:
-            xs = [make_input(t.np_dtype, t.shape, seed, t.index) for t in dev.inputs]
+            xs = (data.device_sample(seed, dev.inputs) if data is not None
+                  else [make_input(t.np_dtype, t.shape, seed, t.index) for t in dev.inputs])
             ys, timing = s.invoke(xs, runs=runs)
             times.extend(int(v) for v in timing.per_run)
             input_sets.append(xs)
@@ -171,11 +186,14 @@ def evaluate_firmware(
             total = sum(o.per_run for o in prof) or 1.0
             ops = [OpTime(o.index, o.name, float(o.per_run), float(o.per_run) / total) for o in prof]
         stats = s.stats()
+        out_quant = [(t.scale, t.zero_point) for t in dev.outputs]
         unit = dev.timer_unit
         board_name = dev.board
         op_names = list(dev.op_names)
     refs_all = reference_outputs(model, input_sets)
+    exact_samples = 0
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
+        before = len(mismatches)
         if len(refs) != len(ys):
             mismatches.append(Mismatch(seed, -1, abs(len(refs) - len(ys)), float("nan")))
         for oi, (y, r) in enumerate(zip(ys, refs, strict=False)):
@@ -188,6 +206,8 @@ def evaluate_firmware(
                 n = min(yy.size, rr.size)
                 diff = np.abs(yy[:n] - rr[:n])
                 mismatches.append(Mismatch(seed, oi, int((diff != 0).sum()), float(diff.max(initial=0.0))))
+        exact_samples += len(mismatches) == before
+    metrics = data.metrics(device_outs, out_quant, exact_samples) if data is not None else None
     diagnosis: str | None = None
     tensors_match: bool | None = None
     if device_hashes and (check_tensors or mismatches):
@@ -211,7 +231,7 @@ def evaluate_firmware(
         board=board.id,
         board_name=board_name,
         timer_unit=unit,
-        seeds=seeds,
+        seeds=len(input_sets),
         runs=runs,
         outputs_match=not mismatches,
         compared_bytes=compared,
@@ -228,7 +248,78 @@ def evaluate_firmware(
         seconds_per_inference=_seconds(mean, unit, f_cpu),
         tensor_diagnosis=diagnosis,
         tensors_match=tensors_match,
+        data_metrics=metrics,
     )
+
+
+@dataclass
+class UserData:
+    """A user's samples (``--inputs``), optional labels and float reference model, for
+    :func:`evaluate_firmware`."""
+
+    dataset: Dataset
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+    reference_model: Path | None = None
+    reference_inputs: list[list[np.ndarray]] | None = None
+
+    @classmethod
+    def load(cls, model: Path, inputs: Path, *, labels: str | None = None, reference_model: Path | None = None,
+             preprocess: str | None = None) -> UserData:
+        """Read everything before any build, so that a wrong file fails at once."""
+        from microaot.frontend.tflite import load_tflite
+
+        specs = input_specs(load_tflite(model))
+        hook = load_preprocess_hook(preprocess) if preprocess else None
+        ds = load_samples(inputs, specs, preprocess=hook)
+        if not len(ds):
+            raise MicroaotError(f"{inputs}: no input samples")
+        idx: np.ndarray | None = None
+        names: list[str] | None = None
+        if labels is not None:
+            idx, names = load_labels(labels, ds)
+        elif ds.file_labels is not None:
+            idx = class_indices(ds.file_labels, str(inputs))
+            if len(idx) != len(ds):
+                raise MicroaotError(f"{inputs}: {len(idx)} labels for {len(ds)} input samples")
+        ref_inputs = None
+        if reference_model is not None:
+            reference_model = Path(reference_model)
+            if not reference_model.is_file():
+                raise MicroaotError(f"{reference_model}: no such reference model (--reference-model)")
+            ref_inputs = reference_samples(ds, specs, input_specs(load_tflite(reference_model)))
+        return cls(ds, idx, names, reference_model, ref_inputs)
+
+    def device_sample(self, i: int, inputs: Sequence[object]) -> list[np.ndarray]:
+        sample = self.dataset.samples[i]
+        if len(sample) != len(inputs):
+            raise MicroaotError(f"the device's model has {len(inputs)} input(s), the data {len(sample)}: rebuild the "
+                                "firmware for this model")
+        return sample
+
+    def metrics(self, device_outs: Sequence[Sequence[np.ndarray]], out_quant: Sequence[tuple[float, int]],
+                exact: int) -> DataMetrics:
+        m = DataMetrics(samples=len(device_outs), bit_exact=exact,
+                        reference_model=str(self.reference_model) if self.reference_model else None)
+        deq = [np.concatenate([dequantize(y, sc, zp).reshape(-1) for y, (sc, zp) in zip(ys, out_quant, strict=True)])
+               for ys in device_outs]
+        first = [dequantize(ys[0], *out_quant[0]) for ys in device_outs]
+        refs: list[np.ndarray] | None = None
+        if self.reference_model is not None and self.reference_inputs is not None:
+            ref_all = reference_outputs(self.reference_model, self.reference_inputs)
+            flat = [np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1) for r in rs]) for rs in ref_all]
+            if flat and flat[0].size != deq[0].size:
+                m.notes.append(f"the reference model gives {flat[0].size} output values, the model {deq[0].size}: "
+                               "no error metrics")
+            else:
+                m.error = error_metrics(deq, flat)
+                refs = [np.asarray(rs[0], dtype=np.float64) for rs in ref_all]
+        if self.labels is not None or refs is not None:
+            try:
+                m.classification = class_metrics(first, self.labels, refs, self.class_names)
+            except ValueError as e:
+                m.notes.append(f"no classification metrics: {e}")
+        return m
 
 
 def generic_op_hashes(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[int]] | str:
@@ -298,6 +389,7 @@ def eval_model(
     jobs: int | None = None,
     verbose: bool = False,
     check_tensors: bool = True,
+    data: UserData | None = None,
 ) -> EvalReport:
     from microaot import pio_project
 
@@ -326,7 +418,7 @@ def eval_model(
         print(f"microaot: flashing {board_id} (pio run -t upload) ...", file=sys.stderr)
         pio_project.upload(Path(project), env_name)
     rep = evaluate_firmware(model, board, built.firmware, built.info, seeds=seeds, runs=runs, port=port,
-                            check_tensors=check_tensors)
+                            check_tensors=check_tensors, data=data)
     rep.build_seconds = built.seconds
     return rep
 
@@ -342,8 +434,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-eval)"
     )
-    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="number of random inputs checked")
-    p.add_argument("--runs", type=int, default=1, help="timed runs per input")
+    p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
+                   help="number of random inputs checked (without --inputs; default: %(default)s)")
+    p.add_argument("--runs", type=positive_int, default=1, help="timed runs per input (default: %(default)s)")
+    p.add_argument("--inputs", type=Path, metavar="PATH",
+                   help="evaluate on your own data instead of random inputs: a .npy/.npz batch, a folder of .npy "
+                        "files (sub-folders = classes) or raw files (see docs/evaluation.md)")
+    p.add_argument("--labels", metavar="PATH|folders",
+                   help="class labels of --inputs (.npy/.npz/text, one integer per sample, or 'folders'): "
+                        "reports top-1 accuracy and the confusion matrix")
+    p.add_argument("--reference-model", type=Path, metavar="FLOAT.tflite",
+                   help="the float model the quantized one came from, run by TFLM on the same data: reports "
+                        "RMSE, MAE, L2r, cosine, its top-1 and the agreement")
+    p.add_argument("--preprocess", metavar="FILE.py:FUNCTION",
+                   help="turns each input file into a sample: FUNCTION(path) -> array (or a list, one per input)")
     p.add_argument("--port", help="serial port URL of a real board (after `pio run -t upload`)")
     p.add_argument("--json", type=Path, help="write the report as JSON")
     p.add_argument("--png", type=Path, help="write the per-operator bar chart")
@@ -354,7 +458,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} is not a positive integer (1 or more)")
+    return v
+
+
 def run_cli(args: argparse.Namespace) -> int:
+    data = None
+    if args.inputs is not None:
+        data = UserData.load(Path(args.model), args.inputs, labels=args.labels,
+                             reference_model=args.reference_model, preprocess=args.preprocess)
+    elif args.labels or args.reference_model or args.preprocess:
+        raise MicroaotError("--labels, --reference-model and --preprocess need --inputs (your data)")
     rep = eval_model(
         args.model,
         args.board,
@@ -367,6 +488,7 @@ def run_cli(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         verbose=args.verbose,
         check_tensors=args.check_tensors,
+        data=data,
     )
     print(rep.format_text())
     if args.json:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microaot.report.metrics import DataMetrics
+
 UNIT_NAMES = {
     "instructions": "instructions",
     "cycles": "cycles",
@@ -78,6 +80,8 @@ class EvalReport:
     tensors_match: bool | None = None
     # on a mismatch: which operator's output first differs from the generic-C build on the host
     tensor_diagnosis: str | None = None
+    # --inputs: metrics on the user's data (accuracy, errors vs a float reference model)
+    data_metrics: DataMetrics | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +106,8 @@ class EvalReport:
             lines.append(
                 f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| {mm.max_abs_diff:g}"
             )
+        if self.data_metrics is not None:
+            lines += self.data_metrics.format_text()
         if self.tensors_match is not None:
             lines.append(f"  every tensor        : {'MATCH' if self.tensors_match else 'DIFFER'} (each operator's output "
                          f"vs the generic-C build on the host, {self.seeds} input(s))")
