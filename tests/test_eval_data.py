@@ -154,3 +154,38 @@ def test_eval_cli_rejects_bad_numbers_and_data_options(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-m", "microaot.evaluate", str(tmp_path / "m.tflite"), *args],
                               capture_output=True, text=True, timeout=60, check=False)
         assert proc.returncode == 2 and msg in proc.stderr, proc.stderr
+
+
+@pytest.mark.pio
+def test_pio_test_on_user_data_names_every_case_and_gates_budgets(tmp_path: Path) -> None:
+    """``pio test`` with custom_microaot_test_inputs (a folder of .npy) and a RAM budget below what the model
+    needs: one named line per case in PlatformIO's output (one per sample), the budget case fails with the
+    option's name, and pio test exits non-zero."""
+    import subprocess
+
+    from microaot.pio_project import pio_argv, pio_environ, write_project
+    from microaot.testing import modelgen as mg
+
+    model = tmp_path / "fc.tflite"
+    model.write_bytes(mg.fully_connected_model(np.random.default_rng(3), input_shape=(1, 32), units=4))
+    (tmp_path / "p" / "data").mkdir(parents=True)
+    for i in range(3):
+        np.save(tmp_path / "p" / "data" / f"{i}.npy", np.random.default_rng(i).uniform(-2, 2, (1, 32)).astype(np.float32))
+    proj = write_project(tmp_path / "p", "host", model=model, extra={
+        "test_framework": "custom", "custom_microaot_test_inputs": "data", "custom_microaot_max_ram": "1K"})
+    (proj / "test").mkdir()
+    (proj / "test" / "test_custom_runner.py").write_text(
+        "from microaot.pio_testing import MicroaotTestRunner\n\n\nclass CustomTestRunner(MicroaotTestRunner):\n"
+        "    pass\n")
+    env = pio_environ()
+    env["PLATFORMIO_WORKSPACE_DIR"] = str(tmp_path / "ws")
+    r = subprocess.run(pio_argv("test", "-d", str(proj), "-e", "host"), env=env, capture_output=True, text=True,
+                       timeout=600, check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out[-3000:]
+    for i in range(3):
+        assert f"host:outputs_match_tflm_seed{i}\t[PASSED] bit-exact" in out, out[-3000:]
+    assert "host:budget_ram\t[FAILED] RAM " in out and "> 1,024 B (custom_microaot_max_ram; static " in out
+    # flash defaults to the board's maximum (upload.maximum_size)
+    assert "host:budget_flash\t[PASSED] flash " in out and "<= 268,435,456 B (custom_microaot_max_flash; model" in out
+    assert "samples             : 3 (3 bit-exact with TFLM)" in out

@@ -31,14 +31,18 @@ from microaot.datasets import (
     load_samples,
     reference_samples,
 )
-from microaot.errors import MicroaotError
+from microaot.errors import MicroaotError, RpcError
+from microaot.options import argparse_type, parse_positive_float, parse_positive_int, parse_size
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
+from microaot.report.budgets import Budgets, exceeded
+from microaot.report.budgets import check as check_budgets
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
 from microaot.report.metrics import DataMetrics, class_metrics, dequantize, error_metrics
 from microaot.rpc.protocol import differing_ops
 
 DEFAULT_SEEDS = 3
+positive_int = argparse_type(parse_positive_int)
 
 
 # ---- inputs and the reference -------------------------------------------------------------------
@@ -171,26 +175,36 @@ def evaluate_firmware(
 
         count = len(data.dataset) if data is not None else seeds
         bar = tqdm(range(count), desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
+        device_error: str | None = None
         for seed in bar:
             xs = (data.device_sample(seed, dev.inputs) if data is not None
                   else [make_input(t.np_dtype, t.shape, seed, t.index) for t in dev.inputs])
-            ys, timing = s.invoke(xs, runs=runs)
+            try:
+                ys, timing = s.invoke(xs, runs=runs)
+                hashes = s.op_hashes() if device_hashes is not None else None
+            except RpcError as e:  # the device died or hung: keep what finished, name the input that ran
+                what = (f"sample {seed} ({data.dataset.sources[seed]})" if data is not None
+                        else f"input {seed} (seed {seed})")
+                device_error = f"the device failed while running {what}: {e}"
+                break
             times.extend(int(v) for v in timing.per_run)
             input_sets.append(xs)
             device_outs.append(ys)
-            if device_hashes is not None:
-                device_hashes.append(s.op_hashes())
+            if device_hashes is not None and hashes is not None:
+                device_hashes.append(hashes)
         ops: list[OpTime] = []
-        if profile and dev.has_profile:
-            prof = s.profile(runs=1)
-            total = sum(o.per_run for o in prof) or 1.0
-            ops = [OpTime(o.index, o.name, float(o.per_run), float(o.per_run) / total) for o in prof]
-        stats = s.stats()
+        stats = None
+        if device_error is None:
+            if profile and dev.has_profile:
+                prof = s.profile(runs=1)
+                total = sum(o.per_run for o in prof) or 1.0
+                ops = [OpTime(o.index, o.name, float(o.per_run), float(o.per_run) / total) for o in prof]
+            stats = s.stats()
         out_quant = [(t.scale, t.zero_point) for t in dev.outputs]
         unit = dev.timer_unit
         board_name = dev.board
         op_names = list(dev.op_names)
-    refs_all = reference_outputs(model, input_sets)
+    refs_all = reference_outputs(model, input_sets) if input_sets else []
     exact_samples = 0
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
         before = len(mismatches)
@@ -207,7 +221,7 @@ def evaluate_firmware(
                 diff = np.abs(yy[:n] - rr[:n])
                 mismatches.append(Mismatch(seed, oi, int((diff != 0).sum()), float(diff.max(initial=0.0))))
         exact_samples += len(mismatches) == before
-    metrics = data.metrics(device_outs, out_quant, exact_samples) if data is not None else None
+    metrics = data.metrics(device_outs, out_quant, exact_samples) if data is not None and device_outs else None
     diagnosis: str | None = None
     tensors_match: bool | None = None
     if device_hashes and (check_tensors or mismatches):
@@ -221,7 +235,8 @@ def evaluate_firmware(
                              "difference to TFLM is in microaot's portable arithmetic for this model, not in the "
                              "board's kernels: please report it with the model file")
     memory = (
-        memory_from_elf(firmware, info, stats) if firmware is not None else _memory_from_stats(info, stats)
+        memory_from_elf(firmware, info, stats) if firmware is not None
+        else _memory_from_stats(info, stats)
     )
     mean = float(np.mean(times)) if times else 0.0
     f_cpu = int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
@@ -233,7 +248,7 @@ def evaluate_firmware(
         timer_unit=unit,
         seeds=len(input_sets),
         runs=runs,
-        outputs_match=not mismatches,
+        outputs_match=not mismatches and device_error is None,
         compared_bytes=compared,
         time_min=min(times) if times else 0,
         time_mean=mean,
@@ -249,6 +264,7 @@ def evaluate_firmware(
         tensor_diagnosis=diagnosis,
         tensors_match=tensors_match,
         data_metrics=metrics,
+        device_error=device_error,
     )
 
 
@@ -446,6 +462,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-model", type=Path, metavar="FLOAT.tflite",
                    help="the float model the quantized one came from, run by TFLM on the same data: reports "
                         "RMSE, MAE, L2r, cosine, its top-1 and the agreement")
+    p.add_argument("--max-ram", type=argparse_type(parse_size), metavar="BYTES",
+                   help="fail (exit 1) when static RAM + stack high-water exceed this (default: the board's RAM)")
+    p.add_argument("--max-flash", type=argparse_type(parse_size), metavar="BYTES",
+                   help="fail (exit 1) when flash (code + weights + constants) exceeds this (default: the board's flash)")
+    p.add_argument("--max-ms", type=argparse_type(parse_positive_float), metavar="MS",
+                   help="fail (exit 1) when one inference takes longer (needs a board that measures time)")
     p.add_argument("--preprocess", metavar="FILE.py:FUNCTION",
                    help="turns each input file into a sample: FUNCTION(path) -> array (or a list, one per input)")
     p.add_argument("--port", help="serial port URL of a real board (after `pio run -t upload`)")
@@ -456,17 +478,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(saves its host compile; a mismatch of the outputs is still diagnosed)")
     p.add_argument("-j", "--jobs", type=int, help="parallel compile jobs")
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} is not a positive integer (1 or more)")
-    return v
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -490,14 +501,21 @@ def run_cli(args: argparse.Namespace) -> int:
         check_tensors=args.check_tensors,
         data=data,
     )
+    board = get_board(args.board)
+    budgets = Budgets(max_ram=args.max_ram or board.ram_size or None, max_flash=args.max_flash or board.flash_size or None,
+                      max_ms=args.max_ms)
+    rep.budgets = [{"name": n, "ok": ok, "message": msg} for n, ok, msg in check_budgets(rep, budgets)]
+    over = exceeded(rep, budgets)
     print(rep.format_text())
+    for line in over:
+        print(line)
     if args.json:
         rep.write_json(args.json)
         print(f"\nJSON report: {args.json}")
     if args.png:
         rep.write_png(args.png)
         print(f"per-operator chart: {args.png}")
-    return 0 if rep.outputs_match and rep.tensors_match is not False else 1
+    return 0 if rep.outputs_match and rep.tensors_match is not False and not over else 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

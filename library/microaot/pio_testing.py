@@ -18,17 +18,23 @@ Real boards: ``pio test -e <env> --test-port /dev/ttyACM0`` (or ``test_port`` in
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from platformio.test.result import TestCase, TestStatus
 from platformio.test.runners.base import TestRunnerBase
 
 from microaot.boards import get_board
+from microaot.options import parse_bool, parse_positive_float, parse_positive_int, parse_size
 from microaot.pio_build import BUILD_INFO, GEN_SUBDIR, BuildInfo
 from microaot.pio_project import firmware_of
+from microaot.report.budgets import Budgets
+from microaot.report.budgets import check as check_budgets
 from microaot.report.evaluation import summary_line
+
+_T = TypeVar("_T")
 
 
 class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
@@ -36,6 +42,42 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
 
     def _opt(self, name: str, default: str = "") -> str:
         return str(self.project_config.get(f"env:{self.test_suite.env_name}", name, default) or default)
+
+    def _parsed(self, name: str, default: str, parse: Callable[[str], _T]) -> _T | None:
+        """The option parsed, None when unset and without default; a bad value names the option."""
+        text = self._opt(name, default).strip()
+        if not text:
+            return None
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise RuntimeError(f"env {self.test_suite.env_name}: {name} = {text}: {e}") from None
+
+    def _user_data(self, model: Path) -> Any:
+        """custom_microaot_test_inputs (+ _labels, _reference_model, _preprocess), relative to the project."""
+        from microaot.evaluate import UserData
+
+        inputs = self._opt("custom_microaot_test_inputs").strip()
+        rest = {k: self._opt(f"custom_microaot_test_{k}").strip() for k in ("labels", "reference_model", "preprocess")}
+        if not inputs:
+            given = [f"custom_microaot_test_{k}" for k, v in rest.items() if v]
+            if given:
+                raise RuntimeError(f"env {self.test_suite.env_name}: {', '.join(given)} need custom_microaot_test_inputs")
+            return None
+        root = Path(self.project_config.path).parent if getattr(self.project_config, "path", None) else Path.cwd()
+
+        def at(v: str) -> Path:
+            p = Path(v).expanduser()
+            return p if p.is_absolute() else root / p
+
+        labels = rest["labels"] if rest["labels"] == "folders" else (str(at(rest["labels"])) if rest["labels"] else None)
+        prep = rest["preprocess"]
+        if prep:
+            f, _, fn = prep.rpartition(":")
+            prep = f"{at(f)}:{fn}"
+        return UserData.load(model, at(inputs), labels=labels,
+                             reference_model=at(rest["reference_model"]) if rest["reference_model"] else None,
+                             preprocess=prep or None)
 
     def _board_id(self) -> str:
         return self._opt("board")
@@ -70,18 +112,28 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
         shift = info.settings.get("icount_shift")
         if shift is not None:
             board = board.with_settings(icount_shift=int(shift))
-        seeds = int(self._opt("custom_microaot_test_seeds", "3"))
+        seeds = self._parsed("custom_microaot_test_seeds", "3", parse_positive_int)
+        check_tensors = self._parsed("custom_microaot_test_tensors", "yes", parse_bool)
+        data = self._user_data(Path(info.model))
+        budgets = Budgets(
+            max_ram=self._parsed("custom_microaot_max_ram", self._opt("board_upload.maximum_ram_size")
+                                 or str(board.ram_size or ""), parse_size),
+            max_flash=self._parsed("custom_microaot_max_flash", self._opt("board_upload.maximum_size")
+                                   or str(board.flash_size or ""), parse_size),
+            max_ms=self._parsed("custom_microaot_max_ms", "", parse_positive_float),
+            names=("custom_microaot_max_ram", "custom_microaot_max_flash", "custom_microaot_max_ms"))
         port = self.get_test_port() if board.launch == "serial" else None
         firmware = firmware_of(build_dir)
         t0 = time.monotonic()
-        check_tensors = self._opt("custom_microaot_test_tensors", "yes").strip().lower() not in ("no", "false", "0")
         rep = evaluate_firmware(Path(info.model), board, firmware, info, seeds=seeds, port=port,
-                                check_tensors=check_tensors)
+                                check_tensors=check_tensors, data=data)
         dt = time.monotonic() - t0
         click.echo(rep.format_text())
         bad_seeds = {m.seed for m in rep.mismatches}
         cases: list[tuple[str, bool, str]] = []
-        for seed in range(seeds):
+        if rep.device_error:
+            cases.append(("device_ran_every_input", False, rep.device_error))
+        for seed in range(rep.seeds):
             detail = "; ".join(
                 f"output {m.output}: {m.differing} element(s) differ (max |diff| {m.max_abs_diff:g})"
                 for m in rep.mismatches
@@ -108,10 +160,14 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
                 f"static {m.static_ram:,} B, workspace {m.workspace:,} B, stack {m.stack_high_water} B",
             )
         )
+        cases += check_budgets(rep, budgets)
         passed = failed = 0
+        click.echo()
         for name, ok, message in cases:
             passed += ok
             failed += not ok
+            status = click.style("PASSED" if ok else "FAILED", fg="green" if ok else "red")
+            click.echo(f"{env_name}:{name}\t[{status}] {message}")
             self.test_suite.add_case(
                 TestCase(
                     name=f"{env_name}:{name}",

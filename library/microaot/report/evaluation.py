@@ -82,6 +82,10 @@ class EvalReport:
     tensor_diagnosis: str | None = None
     # --inputs: metrics on the user's data (accuracy, errors vs a float reference model)
     data_metrics: DataMetrics | None = None
+    # budgets checked (RAM, flash, time): name, ok, message
+    budgets: list[dict[str, Any]] = field(default_factory=list)
+    # the device died or hung during the run (the inputs that finished are still compared and reported)
+    device_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +103,8 @@ class EvalReport:
             f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match else 'MISMATCH'}"
             f" over {self.seeds} input(s), {self.compared_bytes} output bytes",
         ]
+        if self.device_error:
+            lines.append(f"  DEVICE FAILED       : {self.device_error}")
         for oi, vals in enumerate(self.first_outputs):
             shown = ", ".join(f"{v:g}" for v in vals[:16]) + (f", ... ({len(vals)} values)" if len(vals) > 16 else "")
             lines.append(f"  output {oi} (seed 0)   : [{shown}]")
