@@ -189,3 +189,34 @@ def test_pio_test_on_user_data_names_every_case_and_gates_budgets(tmp_path: Path
     # flash defaults to the board's maximum (upload.maximum_size)
     assert "host:budget_flash\t[PASSED] flash " in out and "<= 268,435,456 B (custom_microaot_max_flash; model" in out
     assert "samples             : 3 (3 bit-exact with TFLM)" in out
+
+
+def test_report_json_follows_its_schema_and_numbers_are_numbers(repo: Path, tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from microaot import __version__
+    from microaot.report.evaluation import EvalReport, MemoryReport, OpTime
+
+    mem = MemoryReport(code=1000, weights=2000, rodata=10, data=4, bss=300, flash=3014, static_ram=304,
+                       workspace=200, io_buffers=20, stack_reserved=1024, stack_high_water=400, pio_ram=1328)
+    rep = EvalReport(model="m.tflite", model_hash="ab" * 32, board="qemu_mps2_an386", board_name="x",
+                     timer_unit="instructions", seeds=2, runs=1, outputs_match=True, compared_bytes=24,
+                     time_min=90, time_mean=95.0, time_max=100, memory=mem, macs=50,
+                     ops=[OpTime(0, "CONV_2D", 70.0, 0.7, macs=50), OpTime(1, "SOFTMAX", 30.0, 0.3)],
+                     settings={"f_cpu": "25000000L", "cache": 0, "flash_wait_states": "2", "icount_shift": 3})
+    d = rep.to_dict()
+    schema = json.loads((repo / "docs" / "schemas" / "eval-report-1.schema.json").read_text())
+    jsonschema.validate(d, schema)
+    assert (d["schema"], d["tool_version"]) == ("microaot-eval-report/1", __version__)
+    assert d["settings"]["f_cpu"] == 25_000_000 and d["settings"]["flash_wait_states"] == 2
+    assert d["time_per_mac"] == 95.0 / 50 and d["ops"][0]["per_mac"] == 70.0 / 50 and d["ops"][1]["per_mac"] is None
+    text = rep.format_text()
+    assert "  MACs                :         50 (1.90 instructions/MAC)" in text
+    assert "RAM as PlatformIO counts it: 1,328 B = static 304 B + reserved stack 1,024 B" in text
+    d["settings"]["f_cpu"] = "25000000L"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(d, schema)
+    rep.write_png(tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -32,6 +32,9 @@ from microaot.datasets import (
     reference_samples,
 )
 from microaot.errors import MicroaotError, RpcError
+from microaot.frontend.tflite import load_tflite
+from microaot.inspect_model import op_macs
+from microaot.ir.graph import Graph
 from microaot.options import argparse_type, parse_positive_float, parse_positive_int, parse_size
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
@@ -74,11 +77,12 @@ def memory_from_elf(elf: Path, info: BuildInfo, stats: object | None = None) -> 
     weight_section = info.section or ".rodata.microaot"
     code = weights = rodata = data = bss = 0
     stack_reserved: int | None = None
+    stack_section: int | None = None
     for s in read_sections(elf):
         if s.name == weight_section or s.name.startswith(weight_section + "."):
             weights += s.size
         elif s.name == ".stack":
-            stack_reserved = s.size
+            stack_reserved = stack_section = s.size
         elif s.kind == "text":
             code += s.size
         elif s.kind == "rodata":
@@ -116,6 +120,7 @@ def memory_from_elf(elf: Path, info: BuildInfo, stats: object | None = None) -> 
         stack_high_water=hw,
         model_stack=model_stack,
         weight_section=weight_section,
+        pio_ram=data + bss + stack_section if stack_section is not None else None,
     )
 
 
@@ -156,6 +161,7 @@ def evaluate_firmware(
     t0 = time.monotonic()
     model = Path(model)
     model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
+    graph = load_tflite(model)
     transport = open_link(board, firmware, port=port)
     mismatches: list[Mismatch] = []
     compared = 0
@@ -198,7 +204,8 @@ def evaluate_firmware(
             if profile and dev.has_profile:
                 prof = s.profile(runs=1)
                 total = sum(o.per_run for o in prof) or 1.0
-                ops = [OpTime(o.index, o.name, float(o.per_run), float(o.per_run) / total) for o in prof]
+                ops = [OpTime(o.index, o.name, float(o.per_run), float(o.per_run) / total, *op_figures(graph, o.index))
+                       for o in prof]
             stats = s.stats()
         out_quant = [(t.scale, t.zero_point) for t in dev.outputs]
         unit = dev.timer_unit
@@ -265,7 +272,19 @@ def evaluate_firmware(
         tensors_match=tensors_match,
         data_metrics=metrics,
         device_error=device_error,
+        macs=sum(op_macs(graph, op) for op in graph.operators),
+        flash_limit=board.flash_size,
+        ram_limit=board.ram_size,
     )
+
+
+def op_figures(graph: Graph, index: int) -> tuple[int, int, int]:
+    """(MACs, constant input bytes, output bytes) of operator ``index`` (zeros if out of range)."""
+    if not 0 <= index < len(graph.operators):
+        return 0, 0, 0
+    op = graph.operators[index]
+    consts = sum(graph.tensors[t].nbytes for t in op.inputs if t >= 0 and graph.tensors[t].is_const)
+    return op_macs(graph, op), consts, sum(graph.tensors[t].nbytes for t in op.outputs)
 
 
 @dataclass
@@ -283,8 +302,6 @@ class UserData:
     def load(cls, model: Path, inputs: Path, *, labels: str | None = None, reference_model: Path | None = None,
              preprocess: str | None = None) -> UserData:
         """Read everything before any build, so that a wrong file fails at once."""
-        from microaot.frontend.tflite import load_tflite
-
         specs = input_specs(load_tflite(model))
         hook = load_preprocess_hook(preprocess) if preprocess else None
         ds = load_samples(inputs, specs, preprocess=hook)

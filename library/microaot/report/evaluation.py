@@ -31,6 +31,13 @@ class OpTime:
     name: str
     per_run: float
     share: float  # fraction of the summed operator time
+    macs: int = 0  # multiply-accumulates (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ...)
+    weight_bytes: int = 0  # constant inputs (weights, biases) in the model file
+    output_bytes: int = 0  # the operator's output tensors
+
+    @property
+    def per_mac(self) -> float | None:
+        return self.per_run / self.macs if self.macs else None
 
 
 @dataclass
@@ -48,6 +55,26 @@ class MemoryReport:
     stack_high_water: int | None = None
     model_stack: int | None = None
     weight_section: str = ".rodata.microaot"
+    # RAM as PlatformIO counts it (.data + .bss + the reserved .stack section), when the ELF has one
+    pio_ram: int | None = None
+
+
+SCHEMA = "microaot-eval-report/1"  # docs/schemas/eval-report-1.schema.json
+
+
+def number_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """SoC settings as numbers where they are numbers (PlatformIO writes f_cpu as "25000000L")."""
+    out: dict[str, Any] = {}
+    for k, v in settings.items():
+        if isinstance(v, str):
+            t = v.strip().rstrip("Ll")
+            try:
+                out[k] = int(t, 0)
+                continue
+            except ValueError:
+                pass
+        out[k] = v
+    return out
 
 
 @dataclass
@@ -86,9 +113,24 @@ class EvalReport:
     budgets: list[dict[str, Any]] = field(default_factory=list)
     # the device died or hung during the run (the inputs that finished are still compared and reported)
     device_error: str | None = None
+    macs: int = 0  # of the whole model
+    flash_limit: int = 0  # the board's flash and RAM (0: unknown)
+    ram_limit: int = 0
+
+    @property
+    def per_mac(self) -> float | None:
+        """Time units per MAC of the whole model (instructions/MAC on QEMU, cycles/MAC, ns/MAC)."""
+        return self.time_mean / self.macs if self.macs and self.time_mean else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        from microaot import __version__
+
+        d = {"schema": SCHEMA, "tool": "microaot", "tool_version": __version__, **asdict(self)}
+        d["settings"] = number_settings(self.settings)
+        d["time_per_mac"] = self.per_mac
+        for op, od in zip(self.ops, d["ops"], strict=True):
+            od["per_mac"] = op.per_mac
+        return d
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf8")
@@ -123,6 +165,11 @@ class EvalReport:
         lines.append(t)
         if self.seconds_per_inference is not None:
             lines.append(f"                        = {self.seconds_per_inference * 1e3:.3f} ms")
+        if self.per_mac is not None:
+            lines.append(f"  MACs                : {self.macs:>10,} ({self.per_mac:.2f} {unit}/MAC)")
+        if self.timer_unit == "instructions":
+            lines.append("    (QEMU counts executed instructions, not cycles: a real core takes more cycles than "
+                         "instructions - loads, taken branches, flash wait states)")
         lines += [
             f"  code (.text)        : {m.code:>10,} B",
             f"  weights ({m.weight_section}) : {m.weights:>10,} B flash",
@@ -138,35 +185,91 @@ class EvalReport:
                 f"  stack high-water    : {m.stack_high_water:>10,} B of {m.stack_reserved or 0:,} B reserved"
                 + (f" (model: {m.model_stack:,} B)" if m.model_stack is not None else "")
             )
+        if m.pio_ram is not None:
+            lines.append(f"  RAM as PlatformIO counts it: {m.pio_ram:,} B = static {m.static_ram:,} B + reserved "
+                         f"stack {m.pio_ram - m.static_ram:,} B; needed: static + stack high-water = "
+                         f"{m.static_ram + (m.stack_high_water or 0):,} B")
         if self.ops:
-            lines += ["", f"  per-operator profile ({unit} per inference, top {min(top, len(self.ops))}):"]
+            lines += ["", f"  per-operator profile ({unit} per inference, top {min(top, len(self.ops))}):",
+                      f"    {'op':<4} {'operator':<22} {unit:>14}  share  {'MACs':>11}  {unit[:5]}/MAC"]
             for op in sorted(self.ops, key=lambda o: -o.per_run)[:top]:
-                lines.append(f"    #{op.index:<3} {op.name:<22} {op.per_run:>14,.0f}  {op.share * 100:5.1f}%")
-        if self.settings:
-            s = ", ".join(f"{k}={v}" for k, v in self.settings.items())
+                pm = f"{op.per_mac:9.2f}" if op.per_mac is not None else f"{'-':>9}"
+                lines.append(f"    #{op.index:<3} {op.name:<22} {op.per_run:>14,.0f}  {op.share * 100:5.1f}%"
+                             f"  {op.macs:>11,}  {pm}")
+        if self.timer_unit == "ns":
+            lines += ["", "  SoC settings        : none (a host process: time from the OS clock)"]
+        elif self.settings:
+            s = ", ".join(f"{k}={v}" for k, v in number_settings(self.settings).items())
             lines += ["", f"  SoC settings        : {s}"]
         return "\n".join(lines)
 
     # ---- chart ------------------------------------------------------------------------------
     def write_png(self, path: Path) -> None:
+        """One page: the per-operator time (with MACs and time/MAC) above the flash and RAM breakdown
+        against the board's limits."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter
 
         unit = UNIT_NAMES.get(self.timer_unit, self.timer_unit)
         ops = self.ops or []
+        m = self.memory
+        height = max(4.5, 0.26 * len(ops) + 3.2)
+        fig, (ax, axm) = plt.subplots(2, 1, figsize=(9, height),
+                                      gridspec_kw={"height_ratios": [max(len(ops), 3), 2.2]})
+        thousands = FuncFormatter(lambda v, _: f"{v:,.0f}")
         labels = [f"#{o.index} {o.name}" for o in ops]
-        values = [o.per_run for o in ops]
-        height = max(2.5, 0.28 * len(ops) + 1.2)
-        fig, ax = plt.subplots(figsize=(8, height))
-        ax.barh(range(len(ops)), values, color="#3b7dd8")
+        ax.barh(range(len(ops)), [o.per_run for o in ops], color="#3b7dd8")
+        top = max((o.per_run for o in ops), default=0.0)
+        for i, o in enumerate(ops):
+            extra = f"  {o.share * 100:.1f}%" + (f", {o.macs:,} MACs, {o.per_mac:.2f}/MAC" if o.per_mac else "")
+            ax.text(o.per_run + top * 0.01, i, extra, va="center", fontsize=6.5)
         ax.set_yticks(range(len(ops)))
         ax.set_yticklabels(labels, fontsize=7)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{unit} per inference (measured on the device)")
-        ax.set_title(f"{Path(self.model).name} on {self.board}: per-operator time", fontsize=10)
+        ax.xaxis.set_major_formatter(thousands)
+        ax.set_xlim(0, top * 1.45 if top else 1)
+        ax.set_xlabel(f"{unit} per inference, measured on the device")
         ax.grid(axis="x", alpha=0.3)
+        total = f"{self.time_mean:,.0f} {unit}"
+        if self.seconds_per_inference is not None:
+            total += f" = {self.seconds_per_inference * 1e3:.3f} ms"
+        if self.per_mac is not None:
+            total += f", {self.macs:,} MACs, {self.per_mac:.2f} {unit}/MAC"
+        match = "bit-exact with TFLM" if self.outputs_match else "MISMATCH vs TFLM"
+        ax.set_title(f"{Path(self.model).name} on {self.board}: {total}\n{match} over {self.seeds} input(s)",
+                     fontsize=9)
+        # memory: flash and RAM as stacked bars against the board's limits
+        flash = [("code", m.code, "#4c72b0"), ("weights", m.weights, "#dd8452"), ("other const", m.rodata, "#8c8c8c"),
+                 (".data init", m.data, "#937860")]
+        other_static = max(m.static_ram - m.workspace - (m.io_buffers or 0), 0)
+        ram = [("workspace", m.workspace, "#55a868"), ("I/O buffers", m.io_buffers or 0, "#c44e52"),
+               ("other static", other_static, "#8172b3"), ("stack (high-water)", m.stack_high_water or 0, "#ccb974")]
+        rows = ((flash, self.flash_limit), (ram, self.ram_limit))
+        used = [sum(size for _, size, _ in parts) for parts, _ in rows]
+        span = max([*used, *(lim for (_, lim), u in zip(rows, used, strict=True) if lim and lim <= 3 * u), 1])
+        for row, ((parts, limit), total_used) in enumerate(zip(rows, used, strict=True)):
+            left = 0
+            for name, size, color in parts:
+                if size:
+                    axm.barh(row, size, left=left, color=color, label=f"{name} {size:,} B")
+                    left += size
+            note = f"  {total_used:,} B"
+            if limit:
+                note += f" of {limit:,} B ({total_used / limit * 100:.1f}%)"
+                if limit <= 3 * total_used:
+                    axm.plot([limit, limit], [row - 0.45, row + 0.45], color="black", lw=1.5)
+            axm.text(total_used, row, note, va="center", fontsize=7)
+        axm.set_xlim(0, span * 1.5)
+        axm.set_yticks([0, 1])
+        axm.set_yticklabels(["flash", "RAM"], fontsize=8)
+        axm.invert_yaxis()
+        axm.xaxis.set_major_formatter(thousands)
+        axm.set_title("memory (bytes, from the ELF; stack high-water measured on the device; black line: the "
+                      "board's limit)", fontsize=8)
+        axm.legend(fontsize=6.5, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
