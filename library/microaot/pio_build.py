@@ -28,6 +28,7 @@ from typing import Any
 
 from microaot import __version__
 from microaot.errors import MicroaotError
+from microaot.options import check_options, parse_bool
 
 GEN_SUBDIR = "microaot"
 BUILD_INFO = "microaot_build.json"
@@ -198,6 +199,13 @@ def src_filter(info: BuildInfo, crt: Path) -> list[str]:
     return flt
 
 
+def env_options(lib_env: Any, global_env: Any) -> dict[str, str]:
+    """Every option of the environment being built (its own section and the [env] defaults)."""
+    config = lib_env.GetProjectConfig()
+    section = f"env:{global_env.subst('$PIOENV')}"
+    return {k: str(config.get(section, k)) for k in config.options(section)}
+
+
 def _fail(msg: str) -> None:
     sys.stderr.write(f"\nmicroaot: error: {msg}\n\n")
     sys.stderr.flush()
@@ -214,6 +222,11 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
 
     def opt(name: str, default: str = "") -> str:
         return str(lib_env.GetProjectOption(f"custom_microaot_{name}", default) or default).strip()
+
+    problems = check_options(env_options(lib_env, global_env))
+    if problems:
+        _fail("\n".join(problems))
+        global_env.Exit(1)
 
     model_s = opt("model")
     mode = opt("mode", "rpc").lower()
@@ -257,7 +270,7 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         target=str(mconf.get("target", "generic")),
         port=port,
         board=board_id,
-        werror=opt("werror", "yes").lower() in ("1", "yes", "true", "on"),
+        werror=parse_bool(opt("werror", "yes")),
     )
     gen_dir = Path(global_env.subst("$BUILD_DIR")) / GEN_SUBDIR
     try:
