@@ -220,3 +220,41 @@ def test_report_json_follows_its_schema_and_numbers_are_numbers(repo: Path, tmp_
         jsonschema.validate(d, schema)
     rep.write_png(tmp_path / "r.png")
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+def test_cycle_estimate_is_deterministic_and_follows_wait_states_and_cache(tmp_path: Path) -> None:
+    """The QEMU plugin's cycle estimate (docs/cycle-model.md): the same firmware and settings give the same
+    estimate; flash wait states raise it; the board's cache lowers it again; per-operator estimates add up
+    to about the whole run (the profile's hooks aside)."""
+    import dataclasses
+    import shutil
+
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+    from microaot.boards import get_board
+    from microaot.evaluate import evaluate_firmware
+    from microaot.pio_project import build, write_project
+    from microaot.testing import modelgen as mg
+
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(mg.conv2d_model(np.random.default_rng(5), input_shape=(1, 12, 12, 8), filters=16,
+                                      kernel=(3, 3)))
+    b = build(write_project(tmp_path / "p", "qemu_mps2_an386", model=model), "qemu_mps2_an386", jobs=2)
+    board = get_board("qemu_mps2_an386")
+
+    def est(**settings: object) -> tuple[float, list[float | None], float]:
+        info = dataclasses.replace(b.info, settings={**b.info.settings, **settings})
+        rep = evaluate_firmware(model, board, b.firmware, info, seeds=1, check_tensors=False)
+        assert rep.outputs_match and rep.cycle_estimate is not None, rep.cycle_note
+        e = rep.cycle_estimate
+        assert e.instructions_per_inference == pytest.approx(rep.time_mean, abs=64)
+        return e.cycles_per_inference, e.op_cycles, e.cpi
+
+    c0, ops0, cpi0 = est(flash_wait_states=0, cache=0)
+    assert est(flash_wait_states=0, cache=0)[0] == c0
+    assert 1.0 < cpi0 < 3.0 and ops0[0] is not None and 0.9 * c0 < ops0[0] <= c0
+    c5, _, _ = est(flash_wait_states=5, cache=0)
+    c5c, _, _ = est(flash_wait_states=5, cache=1)
+    assert c5 > 1.3 * c0 and c0 < c5c < c5

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ class Board:
         return Board(**{**self.__dict__, "icount_shift": icount_shift})
 
     def qemu_argv(
-        self, firmware: str | Path, *, serial: str = "stdio", timeout: float | None = None
+        self, firmware: str | Path, *, serial: str = "stdio", timeout: float | None = None,
+        extra: Sequence[str] = (),
     ) -> list[str]:
         """qemu-system-arm command line (under coreutils timeout) for this board's firmware."""
         if self.launch != "qemu" or not self.qemu_machine:
@@ -81,16 +83,19 @@ class Board:
             "-semihosting",
             "-icount",
             f"shift={shift}",
+            *extra,
             "-kernel",
             str(firmware),
         ]
 
-    def launch_argv(self, firmware: str | Path, *, timeout: float | None = None) -> list[str]:
-        """Command whose stdin/stdout is the RPC link (host and QEMU boards)."""
+    def launch_argv(self, firmware: str | Path, *, timeout: float | None = None,
+                    qemu_args: Sequence[str] = ()) -> list[str]:
+        """Command whose stdin/stdout is the RPC link (host and QEMU boards); ``qemu_args``: more QEMU
+        options (e.g. a TCG plugin)."""
         if self.launch == "host":
             return [str(firmware)]
         if self.launch == "qemu":
-            return self.qemu_argv(firmware, timeout=timeout)
+            return self.qemu_argv(firmware, timeout=timeout, extra=qemu_args)
         raise BoardError(
             f"board {self.id} is real hardware: flash it with `pio run -e <env> -t upload` and open its "
             f"serial port (e.g. --port /dev/ttyACM0, {self.serial_baud} baud)"
@@ -209,7 +214,8 @@ class _EmulatorTransport:
 
 
 def open_link(
-    board: Board, firmware: str | Path | None, *, port: str | None = None, timeout: float | None = None
+    board: Board, firmware: str | Path | None, *, port: str | None = None, timeout: float | None = None,
+    qemu_args: Sequence[str] = (),
 ):  # noqa: ANN201
     """Start the firmware (host process or QEMU) or open a real board's serial port: a Transport.
 
@@ -227,5 +233,5 @@ def open_link(
         raise BoardError(f"board {board.id}: no firmware to start")
     board.check_tools()
     if board.launch == "qemu":
-        return _EmulatorTransport(board.launch_argv(firmware, timeout=timeout))
+        return _EmulatorTransport(board.launch_argv(firmware, timeout=timeout, qemu_args=qemu_args))
     return SubprocessTransport(board.launch_argv(firmware, timeout=timeout))

@@ -22,6 +22,7 @@ import numpy as np
 
 from microaot.boards import Board, get_board, open_link
 from microaot.cli import run_standalone
+from microaot.cycles import CyclePlugin
 from microaot.datasets import (
     Dataset,
     class_indices,
@@ -150,6 +151,7 @@ def evaluate_firmware(
     timeout: float = 60.0,
     check_tensors: bool = True,
     data: UserData | None = None,
+    cycle_estimate: bool = True,
 ) -> EvalReport:
     """Start the firmware (or open the port), evaluate the model over RPC against TFLM, on ``seeds`` random
     inputs or on the samples of ``data`` (with metrics: see :func:`data_metrics`). ``check_tensors``:
@@ -162,7 +164,9 @@ def evaluate_firmware(
     model = Path(model)
     model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
     graph = load_tflite(model)
-    transport = open_link(board, firmware, port=port)
+    cycles_dir = tempfile.TemporaryDirectory(prefix="microaot_cycles_")  # private (mode 0700)
+    plugin, cycle_note = _cycle_plugin(board, firmware, info, Path(cycles_dir.name)) if cycle_estimate else (None, None)
+    transport = open_link(board, firmware, port=port, qemu_args=plugin.qemu_args if plugin else ())
     mismatches: list[Mismatch] = []
     compared = 0
     times: list[int] = []
@@ -200,6 +204,7 @@ def evaluate_firmware(
                 device_hashes.append(hashes)
         ops: list[OpTime] = []
         stats = None
+        prof = None
         if device_error is None:
             if profile and dev.has_profile:
                 prof = s.profile(runs=1)
@@ -211,6 +216,15 @@ def evaluate_firmware(
         unit = dev.timer_unit
         board_name = dev.board
         op_names = list(dev.op_names)
+    est = None
+    if plugin is not None:  # QEMU has exited: the plugin's file is complete
+        est = plugin.estimate(times, [o.per_run for o in prof] if prof is not None else [])
+        if est is None:
+            cycle_note = "the cycle plugin's segments did not match the device's timed runs"
+        else:
+            for op, c in zip(ops, est.op_cycles, strict=False):
+                op.est_cycles = c
+    cycles_dir.cleanup()
     refs_all = reference_outputs(model, input_sets) if input_sets else []
     exact_samples = 0
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
@@ -273,9 +287,25 @@ def evaluate_firmware(
         data_metrics=metrics,
         device_error=device_error,
         macs=sum(op_macs(graph, op) for op in graph.operators),
+        cycle_estimate=est,
+        cycle_note=cycle_note,
         flash_limit=board.flash_size,
         ram_limit=board.ram_size,
     )
+
+
+def _cycle_plugin(board: Board, firmware: Path | None, info: BuildInfo,
+                  work: Path) -> tuple[CyclePlugin | None, str | None]:
+    """The QEMU cycle plugin for this firmware, or (None, why not) - only QEMU boards get an estimate."""
+    if board.launch != "qemu" or firmware is None:
+        return None, None
+    cpu = str(board.manifest.get("build", {}).get("cpu", "") or board.target)
+    try:
+        f_cpu = int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
+        return CyclePlugin.prepare(firmware, cpu=cpu, settings=info.settings, f_cpu=f_cpu, name=info.name,
+                                   work_dir=work), None
+    except (OSError, ValueError) as e:
+        return None, f"no cycle estimate: {e}"
 
 
 def op_figures(graph: Graph, index: int) -> tuple[int, int, int]:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microaot.cycles import CycleEstimate
 from microaot.report.metrics import DataMetrics
 
 UNIT_NAMES = {
@@ -34,6 +35,7 @@ class OpTime:
     macs: int = 0  # multiply-accumulates (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ...)
     weight_bytes: int = 0  # constant inputs (weights, biases) in the model file
     output_bytes: int = 0  # the operator's output tensors
+    est_cycles: float | None = None  # QEMU boards: the cycle estimate of this operator (docs/cycle-model.md)
 
     @property
     def per_mac(self) -> float | None:
@@ -114,6 +116,9 @@ class EvalReport:
     # the device died or hung during the run (the inputs that finished are still compared and reported)
     device_error: str | None = None
     macs: int = 0  # of the whole model
+    # QEMU boards: estimated cycles from the instruction classes (microaot.cycles); why not, when absent
+    cycle_estimate: CycleEstimate | None = None
+    cycle_note: str | None = None
     flash_limit: int = 0  # the board's flash and RAM (0: unknown)
     ram_limit: int = 0
 
@@ -127,6 +132,10 @@ class EvalReport:
 
         d = {"schema": SCHEMA, "tool": "microaot", "tool_version": __version__, **asdict(self)}
         d["settings"] = number_settings(self.settings)
+        if self.cycle_estimate is not None:
+            d["cycle_estimate"].update(cpi=self.cycle_estimate.cpi, ms=self.cycle_estimate.ms,
+                                       cycles_per_mac=self.cycle_estimate.cycles_per_inference / self.macs
+                                       if self.macs else None)
         d["time_per_mac"] = self.per_mac
         for op, od in zip(self.ops, d["ops"], strict=True):
             od["per_mac"] = op.per_mac
@@ -167,6 +176,15 @@ class EvalReport:
             lines.append(f"                        = {self.seconds_per_inference * 1e3:.3f} ms")
         if self.per_mac is not None:
             lines.append(f"  MACs                : {self.macs:>10,} ({self.per_mac:.2f} {unit}/MAC)")
+        e = self.cycle_estimate
+        if e is not None:
+            ms = f" = {e.ms:.3f} ms at {e.f_cpu / 1e6:g} MHz" if e.ms is not None else ""
+            per_mac = f", {e.cycles_per_inference / self.macs:.2f} cycles/MAC" if self.macs else ""
+            lines.append(f"  estimated cycles    : {e.cycles_per_inference:,.0f}{ms} (an ESTIMATE: {e.core} timing "
+                         f"model, {e.wait_states} flash wait state(s), cache {'on' if e.cache else 'off'}; CPI "
+                         f"{e.cpi:.2f}{per_mac}; docs/cycle-model.md)")
+        elif self.cycle_note:
+            lines.append(f"  estimated cycles    : none ({self.cycle_note})")
         if self.timer_unit == "instructions":
             lines.append("    (QEMU counts executed instructions, not cycles: a real core takes more cycles than "
                          "instructions - loads, taken branches, flash wait states)")
@@ -190,12 +208,15 @@ class EvalReport:
                          f"stack {m.pio_ram - m.static_ram:,} B; needed: static + stack high-water = "
                          f"{m.static_ram + (m.stack_high_water or 0):,} B")
         if self.ops:
+            est = any(op.est_cycles is not None for op in self.ops)
             lines += ["", f"  per-operator profile ({unit} per inference, top {min(top, len(self.ops))}):",
-                      f"    {'op':<4} {'operator':<22} {unit:>14}  share  {'MACs':>11}  {unit[:5]}/MAC"]
+                      f"    {'op':<4} {'operator':<22} {unit:>14}  share  {'MACs':>11}  {unit[:5]}/MAC"
+                      + ("  est. cycles" if est else "")]
             for op in sorted(self.ops, key=lambda o: -o.per_run)[:top]:
                 pm = f"{op.per_mac:9.2f}" if op.per_mac is not None else f"{'-':>9}"
+                ec = (f"  {op.est_cycles:>11,.0f}" if op.est_cycles is not None else f"  {'-':>11}") if est else ""
                 lines.append(f"    #{op.index:<3} {op.name:<22} {op.per_run:>14,.0f}  {op.share * 100:5.1f}%"
-                             f"  {op.macs:>11,}  {pm}")
+                             f"  {op.macs:>11,}  {pm}{ec}")
         if self.timer_unit == "ns":
             lines += ["", "  SoC settings        : none (a host process: time from the OS clock)"]
         elif self.settings:
