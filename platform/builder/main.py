@@ -190,10 +190,41 @@ def _launch_command(elf_path):
     return None
 
 
+def _build_mode():
+    """The microaot mode of this build (rpc / standalone), from what the code-generation step recorded."""
+    import json
+
+    info = os.path.join(env.subst("$BUILD_DIR"), "microaot", "microaot_build.json")
+    try:
+        with open(info, encoding="utf8") as f:
+            return str(json.load(f).get("mode", "rpc"))
+    except (OSError, ValueError):
+        return "rpc"
+
+
 def _upload(target, source, env):  # noqa: ARG001 - SCons action signature
     elf = os.path.abspath(env.subst(os.path.join("$BUILD_DIR", "${PROGNAME}${PROGSUFFIX}")))
     custom = env.GetProjectOption("upload_command", "") or board.get("microaot.upload_command", "")
     cmd = _launch_command(elf)
+    port = env.subst("$UPLOAD_PORT") or ""
+    env_name = env.subst("$PIOENV")
+    if cmd is not None and _build_mode() == "rpc":
+        if not port.startswith("tcp:") or board.get("microaot.launch", "qemu") == "host":
+            # RPC firmware on stdio only speaks the binary protocol: starting it on a terminal would sit
+            # silent until its timeout, so say how to talk to it instead
+            print(
+                f"microaot: {elf} is RPC firmware for {board_id}: it answers microaot's binary protocol and "
+                "prints nothing, so it is not started on this terminal.\n"
+                f"  evaluate it:        microaot eval --project . --env {env_name} MODEL.tflite   (or: pio test -e {env_name})\n"
+                + ("  serve it on TCP:    pio run -t upload --upload-port tcp:5555   (QEMU listens on 127.0.0.1:5555 "
+                   "until a client connects; then Session.open('socket://127.0.0.1:5555'))\n"
+                   if board.get("microaot.launch", "qemu") == "qemu" else "")
+                + "  standalone app:     set custom_microaot_mode = standalone (your main() calls NAME_run)"
+            )
+            return 0
+        print(f"microaot: starting {board_id} RPC firmware; it listens on 127.0.0.1:{port.split(':')[-1]} "
+              f"(connect with socket://127.0.0.1:{port.split(':')[-1]}); it runs until Ctrl-C or for at most "
+              f"{int(board.get('microaot.timeout', 300))} s (the board's microaot.timeout)")
     if cmd is None:
         if not custom:
             sys.stderr.write(
