@@ -62,3 +62,16 @@ def test_pio_run_fails_on_a_misspelled_option(tmp_path: Path) -> None:
     assert r.returncode != 0
     assert ("microaot: error: unknown option custom_microaot_mdoe = standalone in platformio.ini; did you mean "
             "custom_microaot_mode?") in r.stdout + r.stderr
+
+
+def test_help_shows_defaults_boards_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    from microaot.cli import build_parser
+
+    parser = build_parser()
+    text = parser.format_help()
+    assert "boards (--board):\n  host " in text and "qemu_mps2_an386" in text and "examples:\n  microaot inspect" in text
+    with pytest.raises(SystemExit):
+        parser.parse_args(["eval", "--help"])
+    out = capsys.readouterr().out
+    assert "timed runs per input (default: 1)" in out and "examples:\n  microaot eval" in out
+    assert "(default: None)" not in out and "(default: False)" not in out

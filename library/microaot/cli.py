@@ -69,10 +69,55 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help shows every default that says something (not None / False) and keeps the examples' lines."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+M = "../shared/models/kws_dscnn_int8.tflite"
+EXAMPLES: dict[str, str] = {
+    "compile": f"example:\n  microaot compile {M} -o out/ --target cortex-m4",
+    "inspect": f"example:\n  microaot inspect {M} --json",
+    "eval": (f"examples:\n  microaot eval {M}                                  # QEMU Cortex-M4, random inputs\n"
+             f"  microaot eval {M} --board host --json r.json --png r.png\n"
+             f"  microaot eval {M} --inputs data/ --labels folders --reference-model kws_float.tflite\n"
+             f"  microaot eval {M} --board nucleo_f446re --port /dev/ttyACM0   # a real board"),
+    "export": f"example:\n  microaot export {M} -o mylib/ --board nucleo_f446re",
+    "tune": f"example:\n  microaot tune {M} --board qemu_mps2_an386 --budget 16 --jobs 2",
+}
+
+
+def _boards_epilog() -> str:
+    try:
+        from microaot.boards import load_boards
+
+        boards = load_boards()
+    except Exception as e:  # the board folder is unreadable: say so in the help instead of failing it
+        return f"boards: cannot list them ({e})"
+    return "boards (--board):\n" + "\n".join(f"  {b.id:<18} {b.name}" for b in boards.values())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="microaot", description="Ahead-of-time compiler of TFLite models to C")
+    parser = argparse.ArgumentParser(
+        prog="microaot", description="Ahead-of-time compiler of TFLite models to C for microcontrollers",
+        formatter_class=HelpFormatter,
+        epilog=f"{_boards_epilog()}\n\nexamples:\n  microaot inspect {M}\n  microaot eval {M}\n"
+               "  microaot COMMAND --help\n\nplatformio.ini options: docs/options.md")
     parser.add_argument("--version", action="version", version=f"microaot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")
+    orig_add = sub.add_parser
+
+    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        kw.setdefault("formatter_class", HelpFormatter)
+        if name in EXAMPLES:
+            kw.setdefault("epilog", EXAMPLES[name])
+        return orig_add(name, **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
     this = sys.modules[__name__]
     for modname in COMMAND_MODULES:
         if modname == __name__ or modname == "microaot.cli":

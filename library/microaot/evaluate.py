@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microaot.boards import Board, get_board, open_link
+from microaot.boards import Board, get_board, load_boards, open_link
 from microaot.cli import run_standalone
 from microaot.cycles import CyclePlugin
 from microaot.datasets import (
@@ -491,15 +491,16 @@ def eval_model(
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="the .tflite model")
-    p.add_argument("--board", default="qemu_mps2_an386", help="board id (platform/boards/*.json)")
+    p.add_argument("--board", default="qemu_mps2_an386",
+                   help=f"board id (platform/boards/*.json): {', '.join(sorted(load_boards()))}")
     p.add_argument("--project", type=Path, help="use this PlatformIO project instead of a generated one")
     p.add_argument("--env", dest="env_name", help="environment of --project (default: the board id)")
     p.add_argument(
         "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-eval)"
     )
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
-                   help="number of random inputs checked (without --inputs; default: %(default)s)")
-    p.add_argument("--runs", type=positive_int, default=1, help="timed runs per input (default: %(default)s)")
+                   help="number of random inputs checked (without --inputs)")
+    p.add_argument("--runs", type=positive_int, default=1, help="timed runs per input")
     p.add_argument("--inputs", type=Path, metavar="PATH",
                    help="evaluate on your own data instead of random inputs: a .npy/.npz batch, a folder of .npy "
                         "files (sub-folders = classes) or raw files (see docs/evaluation.md)")
