@@ -258,3 +258,32 @@ def test_cycle_estimate_is_deterministic_and_follows_wait_states_and_cache(tmp_p
     c5, _, _ = est(flash_wait_states=5, cache=0)
     c5c, _, _ = est(flash_wait_states=5, cache=1)
     assert c5 > 1.3 * c0 and c0 < c5c < c5
+
+
+@pytest.mark.pio
+def test_a_device_that_dies_mid_run_keeps_the_finished_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from microaot.boards import get_board
+    from microaot.errors import RpcError
+    from microaot.evaluate import evaluate_firmware
+    from microaot.pio_project import build, write_project
+    from microaot.rpc.session import Session
+    from microaot.testing import modelgen as mg
+
+    model = tmp_path / "fc.tflite"
+    model.write_bytes(mg.fully_connected_model(np.random.default_rng(1), input_shape=(1, 8), units=3))
+    b = build(write_project(tmp_path / "p", "host", model=model), "host")
+    calls = {"n": 0}
+    real = Session.invoke
+
+    def dying(self: Session, *a: object, **kw: object):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RpcError("device process closed its output (exit code -9)")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Session, "invoke", dying)
+    rep = evaluate_firmware(model, get_board("host"), b.firmware, b.info, seeds=5)
+    assert rep.device_error == ("the device failed while running input 2 (seed 2): device process closed its output "
+                                "(exit code -9)")
+    assert rep.seeds == 2 and not rep.outputs_match and not rep.mismatches and rep.tensors_match is True
+    assert "  DEVICE FAILED       : the device failed while running input 2 (seed 2)" in rep.format_text()
