@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "microaot.tune.cli",
     "microaot.rpc.cli",
     "microaot.report.cli",
+    "microaot.cluster",
 )
 
 

@@ -490,7 +490,12 @@ def eval_model(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", type=Path, help="the .tflite model")
+    p.add_argument("models", type=Path, nargs="+", metavar="model",
+                   help="the .tflite model (several: a model-zoo evaluation, with --boards)")
+    p.add_argument("--boards", metavar="B1,B2",
+                   help="evaluate every model on each of these boards; one combined table / JSON")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT|local:N",
+                   help="run the builds and measurements on a Dask cluster (docs/cluster.md)")
     p.add_argument("--board", default="qemu_mps2_an386",
                    help=f"board id (platform/boards/*.json): {', '.join(sorted(load_boards()))}")
     p.add_argument("--project", type=Path, help="use this PlatformIO project instead of a generated one")
@@ -528,7 +533,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
 
 
+def run_zoo(args: argparse.Namespace) -> int:
+    """Every model on every board (``--boards``), locally or on ``--cluster``; one table and JSON."""
+    import json as _json
+    from dataclasses import asdict as _asdict
+
+    from microaot.cluster import eval_zoo, format_zoo
+
+    boards = [b.strip() for b in (args.boards or args.board).split(",") if b.strip()]
+    for b in boards:
+        get_board(b)  # unknown boards fail before any build
+    for m in args.models:
+        if not Path(m).is_file():
+            raise MicroaotError(f"{m}: no such model file")
+    if args.inputs is not None or args.project is not None or args.port:
+        raise MicroaotError("--inputs, --project and --port evaluate one model on one board: drop --boards / "
+                            "the extra models")
+    rows = eval_zoo([Path(m) for m in args.models], boards, cluster=args.cluster, seeds=args.seeds,
+                    check_tensors=args.check_tensors, progress=lambda s: print(f"microaot: {s}", file=sys.stderr))
+    print(format_zoo(rows))
+    if args.json:
+        from microaot import __version__
+
+        args.json.write_text(_json.dumps({"schema": "microaot-zoo-report/1", "tool_version": __version__,
+                                          "rows": [_asdict(r) for r in rows]}, indent=2) + "\n")
+        print(f"\nJSON report: {args.json}")
+    return 0 if all(r.ok for r in rows) else 1
+
+
 def run_cli(args: argparse.Namespace) -> int:
+    if len(args.models) > 1 or args.boards or args.cluster:
+        return run_zoo(args)
+    args.model = args.models[0]
     data = None
     if args.inputs is not None:
         data = UserData.load(Path(args.model), args.inputs, labels=args.labels,
