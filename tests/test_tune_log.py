@@ -405,3 +405,45 @@ def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monk
         p.parse_args([str(model), "--max-workspace", "lots"])
     argv = pio_target.tune_argv(model, "qemu_mps2_an386", tmp_path / "t.jsonl", max_ws="default")
     assert argv[-2:] == ["--max-workspace", "default"]
+
+
+def test_concurrent_appends_and_merges_keep_every_record_once(tmp_path: Path) -> None:
+    """The tuning database (issue 22): 4 processes append 200 records each (in batches, one of them 60 KB)
+    while 2 processes merge two more logs into the same file: every line parses, each record is there
+    exactly once."""
+    import multiprocessing as mp
+
+    from microaot.tune.log import read_log
+
+    db = tmp_path / "db.jsonl"
+    srcs = []
+    for k in range(2):
+        src = tmp_path / f"src{k}.jsonl"
+        src.write_text("".join(json.dumps({"signature": f"m{k}-{i}", "time": i}) + "\n" for i in range(300)))
+        srcs.append(src)
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(db, w)) for w in range(4)]
+    procs += [ctx.Process(target=_merge_into, args=(db, srcs)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    recs = read_log(db)
+    sigs = [r["signature"] for r in recs]
+    want = {f"w{w}-{i}" for w in range(4) for i in range(200)} | {f"m{k}-{i}" for k in range(2) for i in range(300)}
+    assert len(sigs) == len(want) and set(sigs) == want
+
+
+def _append_many(db: Path, w: int) -> None:
+    from microaot.tune.log import append_records
+
+    for start in range(0, 200, 20):
+        pad = "x" * (3000 if start == 0 else 10)
+        append_records(db, [{"signature": f"w{w}-{i}", "time": i, "pad": pad} for i in range(start, start + 20)])
+
+
+def _merge_into(db: Path, srcs: list[Path]) -> None:
+    from microaot.tune.log import merge_logs
+
+    merge_logs(db, srcs)

@@ -25,6 +25,7 @@ choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records ke
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -113,31 +114,78 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+_STR_FIELDS = ("signature", "board", "target", "generator", "op", "unit", "model", "model_hash", "tuner_run")
+_TIME_FIELDS = ("time", "default_time")
+
+
+def _field_error(d: Mapping[str, Any]) -> str | None:
+    """What is wrong with the fields a reader uses in record d (None when nothing is)."""
+    for k in _STR_FIELDS:
+        if d.get(k) is not None and not isinstance(d[k], str):
+            return f'"{k}" is {json.dumps(d[k])}, not a string'
+    for k in _TIME_FIELDS:
+        v = d.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0):
+            return f'"{k}" is {json.dumps(v)}, not a time (a finite number >= 0, or null)'
+    knobs = d.get("knobs")
+    if knobs is not None and not isinstance(knobs, dict):
+        return f'"knobs" is {json.dumps(knobs)}, not an object of knob values'
+    for k in ("bitexact", "final"):
+        if k in d and not isinstance(d[k], bool):
+            return f'"{k}" is {json.dumps(d[k])}, not true or false'
+    if d.get("error") is not None and not isinstance(d["error"], str):
+        return f'"error" is {json.dumps(d["error"])}, not a message'
+    if "op_index" in d and (isinstance(d["op_index"], bool) or not isinstance(d["op_index"], int) or d["op_index"] < 0):
+        return f'"op_index" is {json.dumps(d["op_index"])}, not an operator index'
+    return None
+
+
 def read_log(path: str | Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
     """All records (raw dicts) of a JSON-lines log, in file order. Blank lines are skipped; a
     truncated record (a line starting with ``{`` that does not parse: an interrupted write) is
-    skipped with a warning; any other line that is not JSON is an error (not a tuning log)."""
+    skipped with a warning; any other line that is not a JSON object, is not UTF-8, or whose fields
+    have the wrong types (``"time": "fast"``, ``"knobs": 5``) is a TuningLogError naming the file
+    and line."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         if missing_ok:
             return []
         raise TuningLogError(f"tuning log {p} does not exist (run `microaot tune` to create it)")
-    lines = p.read_text(encoding="utf8").splitlines()
+    if not p.is_file():
+        raise TuningLogError(f"tuning log {p} is not a regular file; give the .jsonl file `microaot tune` wrote")
+    try:
+        lines = p.read_bytes().splitlines()
+    except OSError as e:
+        raise TuningLogError(f"tuning log {p}: cannot read it: {e.strerror or e}") from None
     out: list[dict[str, Any]] = []
-    for ln, line in enumerate(lines, 1):
-        line = line.strip()
+    for ln, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf8").strip()
+        except UnicodeDecodeError as e:
+            raise TuningLogError(f"tuning log {p}:{ln}: not UTF-8 text (byte {e.start + 1} of the line); "
+                                 "fix or delete that line") from None
         if not line:
             continue
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            if line.startswith("{"):
+            rec = json.loads(line, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError) as e:
+            if line.startswith("{") and isinstance(e, json.JSONDecodeError):
                 warnings.warn(f"tuning log {p}:{ln}: incomplete record skipped (interrupted write?)", stacklevel=2)
                 continue
-            raise TuningLogError(f"tuning log {p}:{ln}: not JSON ({e.msg}); fix or delete that line") from None
-        if isinstance(rec, dict):
-            out.append(rec)
+            msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+            raise TuningLogError(f"tuning log {p}:{ln}: not JSON ({msg}); fix or delete that line") from None
+        if not isinstance(rec, dict):
+            raise TuningLogError(f"tuning log {p}:{ln}: {type(rec).__name__} where a record (JSON object) belongs; "
+                                 "fix or delete that line")
+        bad = _field_error(rec)
+        if bad is not None:
+            raise TuningLogError(f"tuning log {p}:{ln}: {bad}; fix or delete that line")
+        out.append(rec)
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a tuning log holds")
 
 
 def read_records(path: str | Path, *, missing_ok: bool = False) -> list[TuneRecord]:
