@@ -27,7 +27,15 @@
 #define UAOT_CMSDK_REFCLK_HZ 25000000u
 #endif
 
-#define UART0_BASE 0x40004000u
+/* MPS2 FPGA images (AN385/386/500): UART0 and FPGAIO at these addresses; the SSE-200 image AN505 puts
+ * them elsewhere (its board JSON passes the secure aliases through build.extra_flags) */
+#ifndef UAOT_CMSDK_UART0_BASE
+#define UAOT_CMSDK_UART0_BASE 0x40004000u
+#endif
+#ifndef UAOT_CMSDK_FPGAIO_BASE
+#define UAOT_CMSDK_FPGAIO_BASE 0x40028000u
+#endif
+#define UART0_BASE UAOT_CMSDK_UART0_BASE
 #define UART_DATA (*(volatile uint32_t *)(UART0_BASE + 0x00u))
 #define UART_STATE (*(volatile uint32_t *)(UART0_BASE + 0x04u))
 #define UART_CTRL (*(volatile uint32_t *)(UART0_BASE + 0x08u))
@@ -35,7 +43,7 @@
 #define UART_STATE_TXFULL 0x1u
 #define UART_STATE_RXFULL 0x2u
 
-#define FPGAIO_COUNTER (*(volatile uint32_t *)0x40028018u)
+#define FPGAIO_COUNTER (*(volatile uint32_t *)(UAOT_CMSDK_FPGAIO_BASE + 0x18u))
 
 extern uint8_t __stack_start__, __stack_end__, __data_start__, __bss_end__;
 
