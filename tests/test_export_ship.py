@@ -195,8 +195,8 @@ def test_weight_section_in_arm_elf(kws_export: ExportResult, arm_elf: Path, tmp_
          str(kws_export.out_dir / "src" / "kws.c"), "-o", str(obj)])
     assert elf.section_bytes(arm_elf, ".rodata.microaot") == elf.section_bytes(obj, ".rodata.microaot")
     # ...and contain the model's largest constant tensor (the Cortex-M4 gemm schedule stores conv filters
-    # with output channels interleaved in pairs: codegen/ops/_pack.py pack_row_blocks)
-    from microaot.codegen.ops._pack import pack_row_blocks
+    # with output channels interleaved in pairs: ops/_pack.py pack_row_blocks)
+    from microaot.ops._pack import pack_row_blocks
 
     g = kws_export.compile_result.graph
     biggest = max((t for t in g.tensors if t.data is not None), key=lambda t: t.nbytes)
@@ -331,7 +331,7 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_platformio_builds_the_exported_folder_as_a_library(
         kws_export: ExportResult, kws_expected: bytes, tmp_path: Path) -> None:
     """A PlatformIO project with the export in lib/ and the example's main.c in src/ (host board)."""
-    from microaot.pio_project import pio_argv, pio_environ
+    from microaot.pio.project import pio_argv, pio_environ
 
     try:
         env = pio_environ()

@@ -275,8 +275,8 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
     the workspace. AD: 640-128-128-128-128-8-128-128-128-128-640, inputs/outputs in the caller's buffers:
     op 0's 1280 B copy is the peak (1408 B), then the 128-input layers' 256 B copies (512 B, then 384 B);
     the 8-input layer (op 5, 16 B copy) stays under the 2 x 128 B of activations: workspace 256 B."""
-    from microaot.codegen.ops._schedule import lean_schedule
     from microaot.compiler import plan_schedules
+    from microaot.ops._schedule import lean_schedule
     from microaot.tune.tuner import build_groups
 
     ad = load_tflite(mlperf_model("ad"))
@@ -357,7 +357,7 @@ def test_fused_requant_formula_is_exact() -> None:
     (A >> 31), >> r equals uaot_rq_smmulr ((y + bias + (y >> 31)) >> r, y = SMMULR(A << l1, m)) on the
     rows rq_table emits (m > 0 and r >= 1 on live channels; a constant channel as {0, 0, 1, 1 + 2q}),
     over accumulators allowed by fast_requant_ok."""
-    from microaot.codegen.ops._pack import fast_requant_ok, rq_table
+    from microaot.ops._pack import fast_requant_ok, rq_table
 
     rng = np.random.default_rng(3)
     mults = [0, 1 << 30, (1 << 31) - 1, 1518500250, 0]
@@ -417,9 +417,9 @@ def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path)
     (the packed K order: _pack.gemm_k_order)."""
     import subprocess
 
-    from microaot.codegen.ops._pack import gemm_k_order
-    from microaot.codegen.ops.conv import _conv_scratch
     from microaot.hostbuild import compile_c
+    from microaot.ops._pack import gemm_k_order
+    from microaot.ops.conv import _conv_scratch
 
     assert list(gemm_k_order(3, 9)) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21,
                                         22, 23, 24, 25, 8, 17, 26]
@@ -454,7 +454,7 @@ def test_x16_offered_where_legal_scratch_matches_c(models: Any, tmp_path: Path) 
     macro UAOT_CONV_X16_SCRATCH."""
     import subprocess
 
-    from microaot.codegen.ops.conv import _conv_scratch
+    from microaot.ops.conv import _conv_scratch
 
     want = {"x16_c16_same_odd": 32, "x16_c32_s2_dead": 128, "x16_c16_5x2_relu6": 32, "x16_b2_c8_s12": 32,
             "conv3x3_s2_c8_pt": None, "conv3x3_same_c3": None, "conv1x1_b2_c12": None, "conv_dilated_valid": None}

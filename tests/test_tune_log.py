@@ -363,7 +363,8 @@ def test_refine_fits_a_workspace_limit() -> None:
 def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from microaot.tune import cli, pio_target, tuner
+    from microaot.pio import target as pio_target
+    from microaot.tune import cli, tuner
 
     model = tmp_path / "conv.tflite"
     model.write_bytes(modelgen.conv2d_model(np.random.default_rng(3), input_shape=(1, 6, 6, 8), filters=8,

@@ -89,7 +89,7 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
     one at a time; repeated while the workspace shrinks. Then each lean operator whose default does not
     raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
     with the lean choices added (docs/internals.md, "Schedule knobs")."""
-    from microaot.codegen.ops._schedule import lean_schedule
+    from microaot.ops._schedule import lean_schedule
 
     sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
     plan = _plan(graph, target, sched)
@@ -121,7 +121,7 @@ def default_schedules(graph: Graph, target: str) -> dict[int, dict[str, Any]]:
     """``{op_index: knobs}``: the resolved schedule of every operator with a knob space in a build without
     tuning log or explicit schedules (``plan_schedules``' memory-aware choices included); what the tuner
     and ``testing.m4run`` measure as "default"."""
-    from microaot.codegen.ops._schedule import get_space, resolve
+    from microaot.ops._schedule import get_space, resolve
 
     _, sched = plan_schedules(graph, target)
     return {op.index: resolve(graph, op, target, sched.get(op.index)) for op in graph.operators

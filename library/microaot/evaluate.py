@@ -23,7 +23,7 @@ from microaot.boards import Board, get_board, open_link
 from microaot.cli import run_standalone
 from microaot.errors import MicroaotError
 from microaot.paths import repo_root
-from microaot.pio_build import BuildInfo
+from microaot.pio.build import BuildInfo
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
 from microaot.rpc.protocol import differing_ops
 
@@ -299,7 +299,7 @@ def eval_model(
     verbose: bool = False,
     check_tensors: bool = True,
 ) -> EvalReport:
-    from microaot import pio_project
+    from microaot.pio import project as pio_project
 
     model = Path(model).resolve()
     if not model.is_file():

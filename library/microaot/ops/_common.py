@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext
 from microaot.ir.graph import Tensor
 from microaot.ir.quant import quantize_multiplier, tflite_round
+from microaot.ops import Lowering, LoweringContext
 
 INT8_MIN, INT8_MAX = -128, 127
 FLT_MAX = float(np.finfo(np.float32).max)

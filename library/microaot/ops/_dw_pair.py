@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext
-from microaot.codegen.ops._pack import fast_requant_ok, rq_table
 from microaot.ir.graph import Graph, Operator
+from microaot.ops import Lowering, LoweringContext
+from microaot.ops._pack import fast_requant_ok, rq_table
 
 # the in-place placement the pair kernel runs itself (its `mode` argument): 0 = out of place
 PAIR_MODES = {None: 0, "rows_fwd": 1, "rows_bwd": 2}

@@ -27,10 +27,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from microaot.codegen import ops as opreg
-from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
-from microaot.codegen.ops._common import out_size, pad_before
+from microaot import ops as opreg
 from microaot.ir.graph import Graph, Operator
+from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext
+from microaot.ops._common import out_size, pad_before
 from microaot.planner.plan import ALIGN, align_down, align_up
 
 ROWS_FAMILY = "conv_rows"

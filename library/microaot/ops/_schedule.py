@@ -50,7 +50,7 @@ def register_space(opcode: str, *, space: SpaceFn, default: DefaultFn, canonical
 
 
 def get_space(opcode: str) -> SpaceDef | None:
-    from microaot.codegen import ops as opreg
+    from microaot import ops as opreg
 
     opreg.load_all()
     return _SPACES.get(opcode)

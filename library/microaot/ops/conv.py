@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import (
+from microaot.ir.graph import Graph, Operator
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
     check_padding,
@@ -19,7 +20,7 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._dw_pair import (
+from microaot.ops._dw_pair import (
     PAIR_COLS,
     lean_cols,
     lower_pair,
@@ -27,7 +28,7 @@ from microaot.codegen.ops._dw_pair import (
     pair_scratch,
     strip_cols,
 )
-from microaot.codegen.ops._pack import (
+from microaot.ops._pack import (
     fast_requant_ok,
     gemm_k_order,
     gemm_rq_bias,
@@ -35,8 +36,7 @@ from microaot.codegen.ops._pack import (
     pack_row_blocks,
     rq_table,
 )
-from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
-from microaot.ir.graph import Graph, Operator
+from microaot.ops._schedule import DSP_TARGETS, register_space, resolve
 
 
 def _geometry(ctx: LoweringContext, depthwise: bool) -> dict[str, Any]:

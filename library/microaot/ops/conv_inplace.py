@@ -23,11 +23,11 @@ Both exceptions are one predicate, ``conv.runs_placement_itself``: the row drive
 
 from __future__ import annotations
 
-from microaot.codegen import ops as opreg
-from microaot.codegen.ops import InPlace
-from microaot.codegen.ops._inplace import add_rows_inplace, conv_rows_inplace
-from microaot.codegen.ops.conv import pointwise_shrinking, runs_placement_itself  # (registers CONV_2D / DW)
+from microaot import ops as opreg
 from microaot.ir.graph import Graph, Operator
+from microaot.ops import InPlace
+from microaot.ops._inplace import add_rows_inplace, conv_rows_inplace
+from microaot.ops.conv import pointwise_shrinking, runs_placement_itself  # (registers CONV_2D / DW)
 
 add_rows_inplace("CONV_2D", runs_rows=runs_placement_itself)
 add_rows_inplace("DEPTHWISE_CONV_2D", runs_rows=runs_placement_itself)

@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import (
+from microaot.ir.graph import Graph, Operator
+from microaot.ir.quant import quantize_multiplier
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
     const_data,
@@ -16,10 +18,8 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
-from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
-from microaot.ir.graph import Graph, Operator
-from microaot.ir.quant import quantize_multiplier
+from microaot.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
+from microaot.ops._schedule import DSP_TARGETS, register_space, resolve
 
 
 def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",

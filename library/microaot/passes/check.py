@@ -3,7 +3,7 @@ shapes are static and positive, graph inputs/outputs are activations."""
 
 from __future__ import annotations
 
-from microaot.codegen import ops as opreg
+from microaot import ops as opreg
 from microaot.errors import ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph
 

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from microaot.codegen import ops as opreg
+from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
 

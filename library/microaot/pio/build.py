@@ -234,7 +234,7 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         global_env.Exit(1)
     tlog_s = opt("tuning_log")
     tlog = (project_dir / tlog_s).resolve() if tlog_s else None
-    from microaot.tune.pio_target import add_tune_target, tune_requested
+    from microaot.pio.target import add_tune_target, tune_requested
 
     tune_log = tlog
     if tlog is not None and not tlog.is_file():

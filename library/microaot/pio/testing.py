@@ -2,7 +2,7 @@
 
 Use it with ``test_framework = custom`` and a ``test/test_custom_runner.py`` of two lines::
 
-    from microaot.pio_testing import MicroaotTestRunner
+    from microaot.pio.testing import MicroaotTestRunner
     class CustomTestRunner(MicroaotTestRunner): pass
 
 Stages: *building* runs ``pio run`` for the environment (the RPC firmware of
@@ -26,8 +26,8 @@ from platformio.test.result import TestCase, TestStatus
 from platformio.test.runners.base import TestRunnerBase
 
 from microaot.boards import get_board
-from microaot.pio_build import BUILD_INFO, GEN_SUBDIR, BuildInfo
-from microaot.pio_project import firmware_of
+from microaot.pio.build import BUILD_INFO, GEN_SUBDIR, BuildInfo
+from microaot.pio.project import firmware_of
 from microaot.report.evaluation import summary_line
 
 

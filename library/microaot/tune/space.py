@@ -7,8 +7,8 @@
     candidates(graph, op, target[, default]) -> [knobs, ...] (distinct variants, default first)
     canonical_schedule(graph, op, target, knobs) -> knobs    (drops knobs the variant ignores)
 
-The spaces are defined next to the lowerings (``microaot.codegen.ops.<family>`` registering through
-``microaot.codegen.ops._schedule``); a schedule is passed to ``compile_model(schedules={op_index:
+The spaces are defined next to the lowerings (``microaot.ops.<family>`` registering through
+``microaot.ops._schedule``); a schedule is passed to ``compile_model(schedules={op_index:
 knobs})`` or comes from the tuning log. Every schedule in the space is bit-exact with TFLM; they
 differ only in speed, flash (e.g. ``w16`` doubles the weight bytes) and scratch RAM.
 
@@ -25,8 +25,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from microaot.codegen.ops._schedule import get_space, resolve
 from microaot.ir.graph import Graph, Operator
+from microaot.ops._schedule import get_space, resolve
 
 TARGETS = ("generic", "cortex-m4", "cortex-m7")
 

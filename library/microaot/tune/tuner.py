@@ -215,7 +215,7 @@ class PioFirmware:
 
     def build(self, slot: int, log_records: Sequence[Mapping[str, Any]] | None = None,
               copy_log: Path | None = None) -> Path:
-        from microaot import pio_project
+        from microaot.pio import project as pio_project
 
         proj = self.slot_dir(slot)
         batch_log = proj / "batch.jsonl"
@@ -234,7 +234,7 @@ class PioFirmware:
         """Flash a real board (``pio run -t upload``); the RPC session then opens ``port``."""
         import subprocess
 
-        from microaot import pio_project
+        from microaot.pio import project as pio_project
 
         argv = pio_project.pio_argv("run", "-d", str(proj), "-e", self.board.id, "-t", "upload", "-t", "nobuild")
         if self.port:
