@@ -15,8 +15,8 @@ bytes of an output / input row, IH = input rows):
 the channels: backward, the input one input row below the output.) The planner picks the variant
 and the distance; the kernel re-checks the overlap of every row at run time (UAOT_ERR_ARG).
 
-``add_rows_inplace(opcode)`` attaches this to a registered lowering without touching it (module
-``conv_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
+``rows_lowering(lower)`` attaches this to a lowering without touching it (``conv.py`` declares its
+operators with ``wrap=`` it and ``inplace=conv_rows_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
 parameters of an adapter function, and the generated call drives that adapter row by row. A kernel
 that runs the placement itself on the whole tensor (``runs_rows(ctx)`` true, e.g. DEPTHWISE_CONV_2D
 ``algo=pair``) is lowered as is, with ``ctx.inplace`` still ``rows_fwd`` / ``rows_bwd``.
@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from microaot import ops as opreg
 from microaot.ir.graph import Graph, Operator
 from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext
 from microaot.ops._common import out_size, pad_before
@@ -120,9 +119,3 @@ def rows_lowering(lower: LowerFn, runs_rows: RunsRowsFn | None = None) -> LowerF
                         decls=[*low.decls, adapter])
 
     return lower_rows
-
-
-def add_rows_inplace(opcode: str, runs_rows: RunsRowsFn | None = None) -> None:
-    """Give the registered int8 conv lowering of ``opcode`` its row-driven in-place variants
-    (``runs_rows``: see ``rows_lowering``)."""
-    opreg.extend(opcode, wrap=lambda lower: rows_lowering(lower, runs_rows), inplace=conv_rows_inplace)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from microaot.ir.graph import Graph, Operator
-from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext, register
 from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
@@ -28,6 +28,7 @@ from microaot.ops._dw_pair import (
     pair_scratch,
     strip_cols,
 )
+from microaot.ops._inplace import conv_rows_inplace, rows_lowering
 from microaot.ops._pack import (
     fast_requant_ok,
     gemm_k_order,
@@ -36,7 +37,7 @@ from microaot.ops._pack import (
     pack_row_blocks,
     rq_table,
 )
-from microaot.ops._schedule import DSP_TARGETS, register_space, resolve
+from microaot.ops._schedule import DSP_TARGETS, resolve
 
 
 def _geometry(ctx: LoweringContext, depthwise: bool) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def runs_placement_itself(ctx: LoweringContext) -> bool:
     """The kernels that run an in-place rows_fwd / rows_bwd placement themselves, on the whole tensor,
     instead of row by row through ``uaot_conv_s8_rows`` (``_inplace.rows_lowering``): DEPTHWISE_CONV_2D
     ``algo=pair`` (kernel mode 1 / 2 from ``ctx.inplace``, keeping its ring of expanded rows) and the
-    ``gemm`` of a shrinking pointwise CONV_2D, which conv_inplace.py offers ``rows_fwd`` only (the gemm
+    ``gemm`` of a shrinking pointwise CONV_2D, which ``_conv_inplace`` offers ``rows_fwd`` only (the gemm
     expands each block of pixels before writing its outputs, so any forward distance is safe)."""
     algo = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo")
     if algo == "pair":
@@ -126,7 +127,7 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     if algo == "pair":  # in place (ctx.inplace rows_fwd / rows_bwd): the kernel runs the placement itself
         return lower_pair(ctx, g, wd.reshape(-1, oc), fb, rows, mults, shifts, zp_in, zp_out, lo, hi,
                           int(knobs["cols"]))
-    if ctx.inplace is not None and not runs_placement_itself(ctx):  # the others: row by row (conv_inplace.py)
+    if ctx.inplace is not None and not runs_placement_itself(ctx):  # the others: row by row (_inplace.py)
         raise ctx.unsupported(f"internal: {ctx.inplace!r} reached the out-of-place lowering")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
@@ -192,12 +193,10 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     return 0
 
 
-@register("CONV_2D", scratch=_conv_scratch)
 def lower_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=False)
 
 
-@register("DEPTHWISE_CONV_2D", scratch=_conv_scratch)
 def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=True)
 
@@ -266,7 +265,7 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops;
-    requantizes in C: ~15 % more instructions on that op); taken by ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    requantizes in C: ~15 % more instructions on that op); taken by ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "gemm" or int(knobs.get("cols", 2)) != 3:
         return None
     return {**knobs, "cols": 2}
@@ -316,5 +315,41 @@ def dw_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "pair", "cols": 0 if cols == int(graph.tensors[op.outputs[0]].shape[2]) else cols}
 
 
-register_space("CONV_2D", space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)
-register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)
+# ---- in place (``_inplace.py``) --------------------------------------------------------------------
+# With ``ctx.inplace`` in (rows_fwd, rows_bwd) the operator's usual kernel call runs through
+# ``uaot_conv_s8_rows`` (crt/kernels/conv_rows.c, ``_inplace.rows_lowering``); otherwise nothing changes.
+#
+# Pointwise exception: a 1x1 stride-1 CONV_2D with out_c <= in_c is offered ``rows_fwd`` only, and when
+# its schedule is ``gemm`` the kernel runs once on the whole tensor instead of once per output row. The
+# gemm kernels walk the pixels in increasing order in blocks of 1..3 and expand a block's input pixels
+# into their int16 columns (scratch) before writing any output of that block (conv_fast.h), so with the
+# output ``delta`` >= 0 bytes below the input, the bytes written up to pixel q ((q+1)*out_c) never reach
+# an input pixel not yet read (delta + (q+1)*in_c). The forward row distance the planner keeps is >= 0,
+# so every ``rows_fwd`` placement is also a legal pixel-order placement. (Whole-tensor blocks of 3 instead
+# of rows of out_w pixels: KWS's 25x5 pointwise layers no longer run 2 of every 5 pixels as leftovers.)
+#
+# DEPTHWISE_CONV_2D ``algo=pair`` (``_dw_pair.py``) reads every input row once, when it expands it into its
+# ring of 3 rows, so it runs the ``rows_fwd`` / ``rows_bwd`` placements by itself on the whole tensor
+# (kernel mode 1 / 2, from ``ctx.inplace``) instead of once per output row through ``uaot_conv_s8_rows``
+# (which would expand each input row for every output row that reads it).
+#
+# Both exceptions are one predicate, ``runs_placement_itself``: the row driver hands such a lowering
+# ``ctx`` unchanged and the lowering emits its usual whole-tensor call.
+
+def _conv_inplace(graph: Graph, op: Operator) -> list[InPlace]:
+    variants = conv_rows_inplace(graph, op)
+    if len(op.inputs) >= 2 and min(op.inputs[:2]) >= 0 and pointwise_shrinking(graph, op):
+        variants = [v for v in variants if v.variant == "rows_fwd"]
+    return variants
+
+
+def _rows(lower: LowerFn) -> LowerFn:
+    return rows_lowering(lower, runs_placement_itself)
+
+
+# ---- the declarations -------------------------------------------------------------------------------
+
+register("CONV_2D", schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
+         space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)(lower_conv2d)
+register("DEPTHWISE_CONV_2D", schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
+         space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)(lower_depthwise_conv2d)

@@ -15,7 +15,8 @@ def check_graph(graph: Graph) -> None:
     if not graph.operators:
         raise UnsupportedModelError(f"{src}: the model has no operators; nothing to compile")
     for op in graph.operators:
-        if opreg.get(op.opcode) is None:
+        d = opreg.get(op.opcode)
+        if d is None:
             raise UnsupportedModelError(
                 f"{src}: operator {op.index} ({op.opcode}) is not supported; supported operators: "
                 f"{', '.join(opreg.supported_ops())}"
@@ -45,6 +46,10 @@ def check_graph(graph: Graph) -> None:
             raise UnsupportedModelError(f"{src}: graph input {t} ({graph.tensors[t].name!r}) is a constant")
     check_dataflow(graph)
     check_sizes(graph)
+    for op in graph.operators:  # the operators' own checks (``register(..., check=)``), on a sound graph
+        d = opreg.get(op.opcode)
+        if d is not None and d.check is not None:
+            d.check(graph, op)
 
 
 # generated code and the model descriptor hold byte counts in 32 bits; no microcontroller comes close
