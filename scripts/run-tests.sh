@@ -6,4 +6,5 @@ bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 export PLATFORMIO_CORE_DIR="$ROOT/.pio-core"
 .venv/bin/ruff check library tests builder platform bench
+.venv/bin/lint-imports --no-cache  # the layering contracts in pyproject.toml [tool.importlinter]
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

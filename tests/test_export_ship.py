@@ -19,6 +19,7 @@ from microaot.errors import MicroaotError
 from microaot.export import ExportResult, export_library
 from microaot.paths import crt_root, repo_root
 from microaot.report import elf
+from microaot.tune.log import log_schedules
 
 ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
@@ -278,7 +279,8 @@ def test_generated_model_is_what_compile_model_gives(kws_export: ExportResult, t
     log.write_text(json.dumps({"model_hash": r.model_hash, "op_index": 0, "knobs": {}, "time": 1.0}) + "\n")
     tuned = export_library(mlperf_model("kws"), tmp_path / "tuned", name="kws", target="cortex-m4",
                            tuning_log=log, measure=False)
-    r2 = compile_model(mlperf_model("kws"), tmp_path / "gen2", name="kws", target="cortex-m4", tuning_log=log)
+    r2 = compile_model(mlperf_model("kws"), tmp_path / "gen2", name="kws", target="cortex-m4",
+                       schedules=log_schedules(log, mlperf_model("kws"), target="cortex-m4"))
     assert (tuned.out_dir / "src" / "kws.c").read_bytes() == r2.sources[0].read_bytes()
     prov = json.loads((tuned.out_dir / "microaot_export.json").read_text())
     assert prov["options"]["tuning_log"] == str(log) and prov["tuning_log_sha256"]

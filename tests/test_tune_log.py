@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from microaot import schedules as space
 from microaot.compiler import compile_model
 from microaot.frontend.tflite import load_tflite
 from microaot.testing import modelgen
-from microaot.tune import space
 from microaot.tune.log import (
     GENERATOR,
     TuneRecord,
@@ -19,6 +19,7 @@ from microaot.tune.log import (
     append_records,
     best_records,
     best_schedules,
+    log_schedules,
     merge_logs,
     read_log,
     read_records,
@@ -137,12 +138,13 @@ def test_compile_model_picks_the_log_entry(tmp_path: Path, conv_model: Path) -> 
     other = next(c for c in cands if c != space.default_schedule(g, op, "cortex-m4"))
     log = tmp_path / "t.jsonl"
     append_records(log, [rec(space.op_signature(g, op), 1.0, other)])
-    a = compile_model(conv_model, tmp_path / "a", target="cortex-m4", tuning_log=log, board="qemu_mps2_an386")
+    a = compile_model(conv_model, tmp_path / "a", target="cortex-m4",
+                      schedules=log_schedules(log, conv_model, target="cortex-m4", board="qemu_mps2_an386"))
     b = compile_model(conv_model, tmp_path / "b", target="cortex-m4", schedules={0: other})
     c = compile_model(conv_model, tmp_path / "c", target="cortex-m4")
     assert a.sources[0].read_text() == b.sources[0].read_text()
     # the entry is for cortex-m4: a generic build ignores it
-    d = compile_model(conv_model, tmp_path / "d", target="generic", tuning_log=log)
+    d = compile_model(conv_model, tmp_path / "d", target="generic", schedules=log_schedules(log, conv_model, target="generic"))
     e = compile_model(conv_model, tmp_path / "e", target="generic")
     assert d.sources[0].read_text() == e.sources[0].read_text()
     assert c.sources[0].exists()

@@ -20,12 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from microaot.boards import Board, get_board, open_link
-from microaot.cli import run_standalone
+from microaot.cliutil import run_standalone
 from microaot.errors import MicroaotError
+from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.paths import repo_root
+from microaot.pio import project as pio_project
 from microaot.pio.build import BuildInfo
+from microaot.report.elf import read_sections, read_symbols
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
 from microaot.rpc.protocol import differing_ops
+from microaot.rpc.session import Session
 
 DEFAULT_SEEDS = 3
 
@@ -54,8 +58,6 @@ def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -
 
 
 def memory_from_elf(elf: Path, info: BuildInfo, stats: object | None = None) -> MemoryReport:
-    from microaot.report.elf import read_sections, read_symbols
-
     weight_section = info.section or ".rodata.microaot"
     code = weights = rodata = data = bss = 0
     stack_reserved: int | None = None
@@ -134,7 +136,6 @@ def evaluate_firmware(
     also compare every operator's output (the device's OPCHECK hashes) with the generic-C build of the
     model run on the host (whose kernels are checked against TFLM operator by operator); on an output
     mismatch that comparison runs anyway, to name the first differing operator."""
-    from microaot.rpc.session import Session
 
     t0 = time.monotonic()
     model = Path(model)
@@ -234,7 +235,6 @@ def evaluate_firmware(
 def generic_op_hashes(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[int]] | str:
     """``hostbuild.generic_op_hashes`` in a temporary folder; a message instead when that build is not
     possible here."""
-    from microaot.hostbuild import generic_op_hashes as host_hashes
 
     try:
         with tempfile.TemporaryDirectory(prefix="microaot_tensors_") as tmp:
@@ -299,8 +299,6 @@ def eval_model(
     verbose: bool = False,
     check_tensors: bool = True,
 ) -> EvalReport:
-    from microaot.pio import project as pio_project
-
     model = Path(model).resolve()
     if not model.is_file():
         raise MicroaotError(f"{model}: no such model file")

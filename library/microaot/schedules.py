@@ -1,19 +1,23 @@
-"""Knob spaces for the tuner: what can be tuned for one operator on one target.
+"""Schedules: what can be tuned for one operator on one target, and what a build uses.
+
+The layer between the operator declarations (``microaot.ops``: knob spaces, ``_schedule.resolve``) and
+their users, the compiler and the tuner (both import this module; it imports neither)::
 
     op_space(graph, op, target) -> {knob: [legal values]}   ({} = nothing to tune)
     default_schedule(graph, op, target) -> {knob: value}     (what a build uses without a log)
     default_schedules(graph, target) -> {op_index: knobs}    (the same for every operator, one plan)
+    plan_schedules(graph, target, schedules) -> (plan, knobs) (memory plan + memory-aware lean choices)
     op_signature(graph, op) -> str                           (stable key of the tuning log)
     candidates(graph, op, target[, default]) -> [knobs, ...] (distinct variants, default first)
     canonical_schedule(graph, op, target, knobs) -> knobs    (drops knobs the variant ignores)
 
-The spaces are defined next to the lowerings (``microaot.ops.<family>`` registering through
-``microaot.ops._schedule``); a schedule is passed to ``compile_model(schedules={op_index:
+The spaces are declared with the operators (``microaot.ops.<family>``: ``register(..., space=,
+default=, canonical=, lean=)``); a schedule is passed to ``compile_model(schedules={op_index:
 knobs})`` or comes from the tuning log. Every schedule in the space is bit-exact with TFLM; they
 differ only in speed, flash (e.g. ``w16`` doubles the weight bytes) and scratch RAM.
 
 The default of an operator is model-wide: the space's default, or its lean alternative (less scratch)
-where the compiler's memory-aware pass takes it (``microaot.compiler.plan_schedules``), e.g. the
+where the compiler's memory-aware pass takes it (``plan_schedules``), e.g. the
 autoencoder's FULLY_CONNECTED layers on ``x8``. ``default_schedule(s)`` plan the model to find out;
 for many operators call ``default_schedules`` once and pass each one to ``candidates``.
 """
@@ -22,11 +26,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from microaot.ir.graph import Graph, Operator
-from microaot.ops._schedule import get_space, resolve
+from microaot.ops._schedule import get_space, lean_schedule, resolve
+from microaot.passes import inplace_options, scratch_requests, view_ops
+from microaot.planner import MemoryPlan, plan_memory
+from microaot.planner.plan import ALIGN
 
 TARGETS = ("generic", "cortex-m4", "cortex-m7")
 
@@ -40,12 +47,76 @@ def op_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     return {k: list(v) for k, v in d.space(graph, op, target).items()}
 
 
-def default_schedules(graph: Graph, target: str) -> dict[int, dict[str, Any]]:
-    """``{op_index: knobs}`` for every operator with a knob space: what ``compile_model`` builds without
-    tuning log or override (``microaot.compiler.default_schedules``; plans the model once)."""
-    from microaot.compiler import default_schedules as build_defaults
+def _plan(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]]) -> MemoryPlan:
+    return plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph, target, sched),
+                       inplace=inplace_options(graph), reorder=True)
 
-    return build_defaults(graph, target)
+
+def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], plan: MemoryPlan,
+             ops: Iterable[int]) -> list[int]:
+    """Those of ``ops`` with scratch whose step reaches the top of the workspace (within the alignment):
+    the highest byte of the buffers live while it runs, its scratch included."""
+    req = scratch_requests(graph, target, sched)
+    out = []
+    for i in ops:
+        if i not in plan.scratch or req.get(i, 0) <= 0:
+            continue
+        s = plan.step_of(i)
+        top = 0
+        for b in plan.buffers:
+            if b.offset < 0 or not b.first <= s <= b.last:
+                continue
+            spans = [hi for _, hi, f, last in b.spans if f <= s <= last] if b.spans else [b.size]
+            top = max([top, *(b.offset + hi for hi in spans)])
+        if top + ALIGN > plan.workspace_size:
+            out.append(i)
+    return out
+
+
+def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[str, Any]] | None = None,
+                   ) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
+    """Memory plan and schedules of a build: ``schedules`` (tuning log / explicit, kept as they are) plus
+    the memory-aware defaults. An operator on its default schedule whose space has a lean alternative
+    (``_schedule.lean_schedule``: less scratch, slower; FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm
+    ``cols=2``) and that runs at the peak of the planned workspace (the buffers live during its step,
+    its scratch included, reach the top) gets that alternative when re-planning shows the workspace
+    shrinks: first every such operator at once (layers of one size that each reach the same peak), else
+    one at a time; repeated while the workspace shrinks. Then each lean operator whose default does not
+    raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
+    with the lean choices added (docs/internals.md, "Schedule knobs")."""
+    sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
+    plan = _plan(graph, target, sched)
+    leans = {op.index: k for op in graph.operators
+             if op.index not in sched and (k := lean_schedule(graph, op, target)) is not None}
+    chosen: list[int] = []
+    while True:
+        top = _at_peak(graph, target, sched, plan, (i for i in leans if i not in sched))
+        if not top:
+            break
+        for group in [top] + ([[i] for i in top] if len(top) > 1 else []):
+            trial = {**sched, **{i: dict(leans[i]) for i in group}}
+            p2 = _plan(graph, target, trial)
+            if p2.workspace_size < plan.workspace_size:
+                plan, sched = p2, trial
+                chosen += group
+                break
+        else:
+            break
+    for i in chosen:  # give back what the final workspace does not need
+        trial = {k: v for k, v in sched.items() if k != i}
+        p2 = _plan(graph, target, trial)
+        if p2.workspace_size <= plan.workspace_size:
+            plan, sched = p2, trial
+    return plan, sched
+
+
+def default_schedules(graph: Graph, target: str) -> dict[int, dict[str, Any]]:
+    """``{op_index: knobs}``: the resolved schedule of every operator with a knob space in a build without
+    tuning log or explicit schedules (``plan_schedules``' memory-aware choices included); what the tuner
+    and ``testing.m4run`` measure as "default"."""
+    _, sched = plan_schedules(graph, target)
+    return {op.index: resolve(graph, op, target, sched.get(op.index)) for op in graph.operators
+            if get_space(op.opcode) is not None}
 
 
 def default_schedule(graph: Graph, op: Operator, target: str) -> dict[str, Any]:

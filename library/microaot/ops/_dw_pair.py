@@ -31,7 +31,7 @@ def pair_ok(graph: Graph, op: Operator) -> bool:
 
 
 PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
-# default: the whole row (each input row expanded once); the lean alternative (compiler.plan_schedules takes
+# default: the whole row (each input row expanded once); the lean alternative (schedules.plan_schedules takes
 # it when the operator runs at the workspace peak and that shrinks the workspace): the whole row when its
 # scratch is at most FULL_RING_BYTES, else the widest strip within max(STRIP_BYTES, the simd4 kernel's scratch)
 FULL_RING_BYTES = 6144

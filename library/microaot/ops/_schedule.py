@@ -5,7 +5,7 @@ values of every knob for one operator on one target, and one giving the default 
 
     register("CONV_2D", schedule_scratch=..., space=conv_space, default=conv_default, lean=conv_lean, ...)
 
-``microaot.schedules`` and ``microaot.tune.space`` are the public faces of these spaces (docs/internals.md, "Schedule knobs").
+``microaot.schedules`` and ``microaot.schedules`` are the public faces of these spaces (docs/internals.md, "Schedule knobs").
 Knob values are JSON scalars (str, int, bool). ``resolve(graph, op, target, schedule)`` is what the
 lowering and its scratch function call: the default schedule overridden by the given knobs, with
 unknown knobs or illegal values rejected, and knobs that do not apply to the chosen variant dropped.

@@ -201,7 +201,7 @@ def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=True)
 
 
-# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.tune.space) -----------------------
+# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.schedules) -----------------------
 
 def _is_int8(graph: Graph, op: Operator) -> bool:
     return graph.tensors[op.inputs[0]].dtype == "int8"
@@ -302,7 +302,7 @@ def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def dw_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """pair with the whole-row ring -> the strip within budget (``_dw_pair.lean_cols``); taken by
-    ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "pair" or int(knobs.get("cols", 0)) != 0:
         return None
     return {**knobs, "cols": lean_cols(graph, op, _simd4_scratch(graph, op))}

@@ -97,7 +97,7 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 
-# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.tune.space) -----------------------
+# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.schedules) -----------------------
 
 def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if graph.tensors[op.inputs[0]].dtype != "int8":

@@ -26,6 +26,7 @@ from platformio.test.result import TestCase, TestStatus
 from platformio.test.runners.base import TestRunnerBase
 
 from microaot.boards import get_board
+from microaot.evaluate import evaluate_firmware
 from microaot.pio.build import BUILD_INFO, GEN_SUBDIR, BuildInfo
 from microaot.pio.project import firmware_of
 from microaot.report.evaluation import summary_line
@@ -58,8 +59,6 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
     def stage_testing(self) -> Any:
         if self.options.without_testing:
             return None
-        from microaot.evaluate import evaluate_firmware
-
         click.secho("Testing...", bold=True)
         env_name = self.test_suite.env_name
         board = get_board(self._board_id())

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from microaot.errors import MicroaotError
+from microaot.hostbuild import compile_c, run_compiled
 
 InputSets = Sequence[Sequence[np.ndarray]]
 
@@ -40,8 +41,6 @@ class BuiltModel:
     lib: Path
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        from microaot.hostbuild import run_compiled
-
         return run_compiled(self.result, self.lib, inputs)  # type: ignore[arg-type]
 
 
@@ -68,7 +67,6 @@ def compile_and_build(
     start-up per model. If that build fails, the library is built again file by file.
     """
     from microaot.compiler import compile_model
-    from microaot.hostbuild import compile_c
 
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[object | Exception] = []

@@ -9,7 +9,7 @@ A record (unknown keys are kept and ignored)::
      "tuner_run": "<id>", "batch": 3, "when": "2026-11-26T04:30:00Z"}
 
 Records are keyed by (operator signature, board, target, generator version): the signature
-(``microaot.tune.space.op_signature``) captures everything about an operator that matters to its
+(``microaot.schedules.op_signature``) captures everything about an operator that matters to its
 kernel (opcode, dtypes, shapes, strides, padding, fused activation), so one log serves every model
 that contains the same layer. The generator version is microaot's ``__version__``; a record made
 by another version is not used (kernels may have changed).
@@ -24,6 +24,7 @@ choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records ke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -32,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from microaot import __version__
+from microaot import __version__, schedules
 from microaot.errors import MicroaotError
+from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator
 
 LOG_VERSION = 1
@@ -186,11 +188,7 @@ def merge_logs(out: str | Path, inputs: Sequence[str | Path]) -> int:
 
 
 def _space_fns() -> tuple[Any, Any] | None:
-    try:
-        from microaot.tune import space
-    except ImportError:
-        return None
-    return getattr(space, "op_signature", None), getattr(space, "op_space", None)
+    return schedules.op_signature, schedules.op_space
 
 
 def signature_of(graph: Graph, op: Operator) -> str:
@@ -291,3 +289,17 @@ def best_schedules(
         if knob_valid(knobs, space):
             out[op.index] = knobs
     return out
+
+
+def log_schedules(path: str | Path | None, model: str | Path, *, target: str,
+                  board: str | None = None) -> dict[int, dict[str, Any]]:
+    """The schedules a build of ``model`` for ``target`` (and ``board``, if given) takes from the tuning log
+    ``path`` (None: none), for ``compile_model(schedules=...)``: the fastest bit-exact entry per operator
+    signature (``best_schedules``; old-style records by op index when the model hash matches). The one
+    helper every caller (CLI, PlatformIO build, export, tuner) resolves a log with."""
+    if path is None:
+        return {}
+    model = Path(model)
+    graph = load_tflite(model)
+    return best_schedules(path, graph, target=target, board=board,
+                          model_hash=hashlib.sha256(model.read_bytes()).hexdigest())

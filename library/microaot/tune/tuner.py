@@ -4,7 +4,7 @@
 
 How it works:
 
-1. Operators with a knob space (``microaot.tune.space.op_space``) are grouped by signature
+1. Operators with a knob space (``microaot.schedules.op_space``) are grouped by signature
    (``op_signature``): operators with the same signature share one search and one measurement.
 2. Batch 0 is the default build (no tuning log). Its outputs on ``seeds`` random inputs are the
    reference every candidate is checked against byte for byte (and are checked once against TFLM),
@@ -56,9 +56,14 @@ from typing import Any
 
 import numpy as np
 
+from microaot import schedules as sp
 from microaot.boards import Board, get_board, open_link
 from microaot.errors import MicroaotError
+from microaot.evaluate import make_input
+from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph
+from microaot.pio import project as pio_project
+from microaot.reference import run_reference
 from microaot.rpc.protocol import differing_ops
 from microaot.tune.log import GENERATOR, TuneRecord, append_records
 from microaot.tune.search import Knobs, Searcher, make_searcher, space_size
@@ -215,8 +220,6 @@ class PioFirmware:
 
     def build(self, slot: int, log_records: Sequence[Mapping[str, Any]] | None = None,
               copy_log: Path | None = None) -> Path:
-        from microaot.pio import project as pio_project
-
         proj = self.slot_dir(slot)
         batch_log = proj / "batch.jsonl"
         pio_project.write_project(proj, self.board.id, model=self.model, tuning_log=batch_log)
@@ -233,8 +236,6 @@ class PioFirmware:
     def _upload(self, proj: Path) -> None:
         """Flash a real board (``pio run -t upload``); the RPC session then opens ``port``."""
         import subprocess
-
-        from microaot.pio import project as pio_project
 
         argv = pio_project.pio_argv("run", "-d", str(proj), "-e", self.board.id, "-t", "upload", "-t", "nobuild")
         if self.port:
@@ -323,8 +324,6 @@ def _shape_label(sig: str) -> str:
 
 def build_groups(graph: Graph, target: str, budget: int, *, strategy: str = "auto",
                  seed: int = 0) -> dict[str, OpGroup]:
-    from microaot.tune import space as sp
-
     groups: dict[str, OpGroup] = {}
     defaults = sp.default_schedules(graph, target)  # what batch 0 (no log) builds, memory-aware choices included
     for op in graph.operators:
@@ -372,9 +371,6 @@ def tune_model(
 ) -> TuneResult:
     """Tune ``model`` on ``board_id``; append every measurement to ``log``; see the module docstring."""
     from tqdm import tqdm
-
-    from microaot.evaluate import make_input
-    from microaot.frontend.tflite import load_tflite
 
     t_start = time.monotonic()
     model = Path(model).resolve()
@@ -443,8 +439,6 @@ def tune_model(
                     "(or use --max-workspace default)")
         default_tflm: bool | None = None
         if check_reference:
-            from microaot.reference import run_reference
-
             default_tflm = _same_outputs(base.outputs, [[np.asarray(y) for y in ys]
                                                         for ys in run_reference(model, inputs)])
         common = {"model": model.name, "model_hash": model_hash, "tuner_run": run_id}
