@@ -26,6 +26,7 @@ from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.paths import repo_root
 from microaot.pio import project as pio_project
 from microaot.pio.build import BuildInfo
+from microaot.reference import run_reference
 from microaot.report.elf import read_sections, read_symbols
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
 from microaot.rpc.protocol import differing_ops
@@ -49,8 +50,6 @@ def make_input(dtype: np.dtype, shape: Sequence[int], seed: int, index: int = 0)
 
 def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
     """TFLM's outputs for each set of inputs (one TFLM subprocess for all sets)."""
-    from microaot.reference import run_reference
-
     return run_reference(model, input_sets)
 
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ from microaot.ir.graph import Graph
 from microaot.pio import project as pio_project
 from microaot.reference import run_reference
 from microaot.rpc.protocol import differing_ops
+from microaot.rpc.session import Session
 from microaot.tune.log import GENERATOR, TuneRecord, append_records
 from microaot.tune.search import Knobs, Searcher, make_searcher, space_size
 
@@ -235,8 +237,6 @@ class PioFirmware:
 
     def _upload(self, proj: Path) -> None:
         """Flash a real board (``pio run -t upload``); the RPC session then opens ``port``."""
-        import subprocess
-
         argv = pio_project.pio_argv("run", "-d", str(proj), "-e", self.board.id, "-t", "upload", "-t", "nobuild")
         if self.port:
             argv += ["--upload-port", self.port]
@@ -258,8 +258,6 @@ def measure_firmware(board: Board, firmware: Path, inputs: Sequence[Sequence[np.
                      model_hash: str, runs: int, repeats: int, port: str | None = None,
                      timeout: float = 120.0) -> Measurement:
     """Start the firmware (or open the port), run every input set, profile; close."""
-    from microaot.rpc.session import Session
-
     transport = open_link(board, firmware, port=port)
     with Session(transport, timeout=timeout) as s:
         dev = s.hello()
