@@ -27,31 +27,26 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from microaot.errors import UnsupportedModelError
 from microaot.ir.graph import Graph, Operator
 from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext
-from microaot.ops._common import out_size, pad_before
+from microaot.ops._geometry import conv_geometry
 from microaot.planner.plan import ALIGN, align_down, align_up
 
 ROWS_FAMILY = "conv_rows"
 
 
 def _dims(graph: Graph, op: Operator) -> tuple[int, ...] | None:
-    x, w, y = (graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1])
-    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1:
-        return None
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if x.dtype != "int8" or y.dtype != "int8" or x.is_const:
         return None
-    o = op.options
-    _, ih, iw, ic = x.shape
-    kh = w.shape[1]
-    sh, dh = int(o.get("stride_h", 1)), int(o.get("dilation_h_factor", 1))
-    padding = str(o.get("padding", "VALID"))
-    if padding not in ("SAME", "VALID") or sh < 1 or dh < 1:
+    try:
+        g = conv_geometry(graph, op)
+    except UnsupportedModelError:  # reported by the operator's check
         return None
-    oh = out_size(padding, ih, kh, sh, dh)
-    if oh != y.shape[1] or oh <= 0:
+    if g.batches != 1 or g.out_h <= 0:
         return None
-    return ih, iw * ic, oh, y.shape[2] * y.shape[3], kh, sh, dh, pad_before(ih, kh, sh, dh, oh)
+    return g.in_h, g.in_w * g.in_c, g.out_h, g.out_w * g.out_c, g.k_h, g.stride_h, g.dil_h, g.pad_top
 
 
 def rows_deltas(ih: int, ir: int, oh: int, orow: int, kh: int, sh: int, dh: int, pad: int) -> tuple[int, int]:
