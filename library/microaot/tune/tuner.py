@@ -772,13 +772,14 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             trials = [(sig, dict(g.default)) for sig, g in groups.items() if current[sig] != g.default]
             if not trials:
                 break
-            results = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the workspace limit")
+            smaller = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the workspace limit")
                        if m is not None and _ws(m) < _ws(cur)]
-            if not results:
+            if not smaller:
                 break
-            ok = [r for r in results if fits(r[2])]
+            ok = [r for r in smaller if fits(r[2])]
+            now = cur
             sig, k, m = (min(ok, key=lambda r: r[2].run_time) if ok else
-                         min(results, key=lambda r: max(r[2].run_time - cur.run_time, 0.0) / (_ws(cur) - _ws(r[2]))))
+                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time, 0.0) / (_ws(now) - _ws(r[2]))))
             reverted.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k,
                              "workspace": _ws(m)})
             current[sig], cur = dict(k), m
@@ -790,10 +791,10 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                 break
             results = run_trials(pool, trials, f"refine round {rounds}")
             better: dict[str, tuple[Knobs, Measurement]] = {}
-            for sig, k, m in results:
-                if m is not None and fits(m) and m.run_time < cur.run_time * (1.0 - margin):
-                    if sig not in better or m.run_time < better[sig][1].run_time:
-                        better[sig] = (k, m)
+            for sig, k, mr in results:
+                if mr is not None and fits(mr) and mr.run_time < cur.run_time * (1.0 - margin):
+                    if sig not in better or mr.run_time < better[sig][1].run_time:
+                        better[sig] = (k, mr)
             if not better:
                 break
             best_sig = min(better, key=lambda s: better[s][1].run_time)
