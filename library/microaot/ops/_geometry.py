@@ -104,6 +104,8 @@ def conv_geometry(graph: Graph, op: Operator) -> ConvGeometry:
 def _compute(graph: Graph, op: Operator) -> ConvGeometry:
     depthwise = op.opcode == "DEPTHWISE_CONV_2D"
     x, w = _input(graph, op, 0), _input(graph, op, 1)
+    if not op.outputs or op.outputs[0] < 0:
+        raise _unsupported(graph, op, "output 0 is missing")
     y = graph.tensors[op.outputs[0]]
     o = op.options
     if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
