@@ -81,7 +81,7 @@ CheckFn = Callable[[Graph, Operator], None]
 SpaceFn = Callable[[Graph, Operator, str], dict[str, list[Any]]]
 DefaultFn = Callable[[Graph, Operator, str], Knobs]
 CanonFn = Callable[[Graph, Operator, str, Knobs], Knobs]
-LeanFn = Callable[[Graph, Operator, str, Knobs], "Knobs | None"]
+LeanFn = Callable[[Graph, Operator, str, Knobs], Knobs | None]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class OpDef:
     lower: the lowering (C call + definitions) given a LoweringContext.
     view: output 0 is a byte-identical view of input 0 (RESHAPE, SQUEEZE, ...).
     scratch(graph, op, target, knobs) -> bytes of workspace scratch the kernel needs during this op
-        (knobs = the operator's resolved schedule; {} for operators without knob space).
+        (knobs = the operator's schedule entry, {} for its default; ``_schedule.resolve`` completes it).
     inplace(graph, op) -> the in-place variants legal for this operator's shapes.
     check(graph, op): raises UnsupportedModelError when the operator cannot be compiled (called by
         ``passes.check_graph`` before planning).
