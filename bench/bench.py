@@ -110,7 +110,7 @@ def geomean(xs: Sequence[float]) -> float | None:
 
 def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tuning_log: Path | None = None) -> dict[str, Any]:
     """Build the RPC firmware with PlatformIO for qemu_mps2_an386, run once on x, read STATS + ELF sizes."""
-    from microaot import pio_project
+    from microaot.pio import project as pio_project
     from microaot.rpc.session import Session
 
     extra = {"board_build.microaot.target": "generic"} if variant == "generic" else {}

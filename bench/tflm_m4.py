@@ -23,9 +23,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from microaot.codegen.ops._common import out_size, pad_before
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
+from microaot.ops._common import out_size, pad_before
 from microaot.paths import crt_root
 
 SHIM = Path(__file__).resolve().parent / "tflm_shim"

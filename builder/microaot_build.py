@@ -1,7 +1,7 @@
 """library.json extraScript: the model code-generation step of ``pio run``.
 
 PlatformIO runs this inside the microaot library's build environment. The work is done by
-``microaot.pio_build.configure`` (options are documented there); this file only puts the library's
+``microaot.pio.build.configure`` (options are documented there); this file only puts the library's
 own Python package first on sys.path so the build uses the generator that ships with this copy of
 the library.
 """
@@ -20,7 +20,7 @@ if _pkg_parent not in sys.path:
     sys.path.insert(0, _pkg_parent)
 
 try:
-    from microaot.pio_build import configure
+    from microaot.pio.build import configure
 except ImportError as exc:  # numpy/tflite missing in PlatformIO's Python
     sys.stderr.write(
         "\nmicroaot: error: cannot import the microaot Python package in PlatformIO's Python ({}): {}\n"

@@ -37,4 +37,4 @@ fi
 # PlatformIO's core dir lives inside the checkout so nothing leaks into ~/.platformio;
 # microaot provisions tool-scons there itself (no registry access needed).
 export PLATFORMIO_CORE_DIR="$ROOT/.pio-core"
-if [ -f library/microaot/pio_setup.py ]; then .venv/bin/python -m microaot.pio_setup >/dev/null; fi
+if [ -f library/microaot/pio/setup.py ]; then .venv/bin/python -m microaot.pio.setup >/dev/null; fi

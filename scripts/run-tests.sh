@@ -6,4 +6,6 @@ bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 export PLATFORMIO_CORE_DIR="$ROOT/.pio-core"
 .venv/bin/ruff check library tests builder platform bench
+.venv/bin/lint-imports --no-cache  # the layering contracts in pyproject.toml [tool.importlinter]
+.venv/bin/mypy                     # strict on the modules listed in pyproject.toml [tool.mypy]
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -19,6 +19,7 @@ from microaot.errors import MicroaotError
 from microaot.export import ExportResult, export_library
 from microaot.paths import crt_root, repo_root
 from microaot.report import elf
+from microaot.tune.log import log_schedules
 
 ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
@@ -195,8 +196,8 @@ def test_weight_section_in_arm_elf(kws_export: ExportResult, arm_elf: Path, tmp_
          str(kws_export.out_dir / "src" / "kws.c"), "-o", str(obj)])
     assert elf.section_bytes(arm_elf, ".rodata.microaot") == elf.section_bytes(obj, ".rodata.microaot")
     # ...and contain the model's largest constant tensor (the Cortex-M4 gemm schedule stores conv filters
-    # with output channels interleaved in pairs: codegen/ops/_pack.py pack_row_blocks)
-    from microaot.codegen.ops._pack import pack_row_blocks
+    # with output channels interleaved in pairs: ops/_pack.py pack_row_blocks)
+    from microaot.ops._pack import pack_row_blocks
 
     g = kws_export.compile_result.graph
     biggest = max((t for t in g.tensors if t.data is not None), key=lambda t: t.nbytes)
@@ -278,7 +279,8 @@ def test_generated_model_is_what_compile_model_gives(kws_export: ExportResult, t
     log.write_text(json.dumps({"model_hash": r.model_hash, "op_index": 0, "knobs": {}, "time": 1.0}) + "\n")
     tuned = export_library(mlperf_model("kws"), tmp_path / "tuned", name="kws", target="cortex-m4",
                            tuning_log=log, measure=False)
-    r2 = compile_model(mlperf_model("kws"), tmp_path / "gen2", name="kws", target="cortex-m4", tuning_log=log)
+    r2 = compile_model(mlperf_model("kws"), tmp_path / "gen2", name="kws", target="cortex-m4",
+                       schedules=log_schedules(log, mlperf_model("kws"), target="cortex-m4"))
     assert (tuned.out_dir / "src" / "kws.c").read_bytes() == r2.sources[0].read_bytes()
     prov = json.loads((tuned.out_dir / "microaot_export.json").read_text())
     assert prov["options"]["tuning_log"] == str(log) and prov["tuning_log_sha256"]
@@ -331,7 +333,7 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_platformio_builds_the_exported_folder_as_a_library(
         kws_export: ExportResult, kws_expected: bytes, tmp_path: Path) -> None:
     """A PlatformIO project with the export in lib/ and the example's main.c in src/ (host board)."""
-    from microaot.pio_project import pio_argv, pio_environ
+    from microaot.pio.project import pio_argv, pio_environ
 
     try:
         env = pio_environ()

@@ -207,12 +207,12 @@ def test_mlperf_cortex_m4_schedules_in_place_bit_exact(tmp_path: Path, key: str)
 
 
 def test_lean_gemm_cols_at_the_peak(tmp_path: Path) -> None:
-    """compiler.plan_schedules: a conv on its default gemm cols=3 whose scratch is the workspace peak gets
+    """schedules.plan_schedules: a conv on its default gemm cols=3 whose scratch is the workspace peak gets
     its lean alternative cols=2 (4·Kp instead of 6·Kp bytes) when that shrinks the workspace; an explicit
     schedule is left alone. (A single conv: its input and output are caller buffers, the workspace is its
     scratch alone; Kp = 3·3·16 = 144.)"""
-    from microaot.codegen.ops._schedule import lean_schedule
-    from microaot.compiler import plan_schedules
+    from microaot.ops._schedule import lean_schedule
+    from microaot.schedules import plan_schedules
 
     path = tmp_path / "conv.tflite"
     path.write_bytes(mg.conv2d_model(np.random.default_rng(5), input_shape=(1, 8, 8, 16), filters=8,

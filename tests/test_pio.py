@@ -18,9 +18,9 @@ from conftest import MLPERF_MODELS, mlperf_model
 from microaot.boards import get_board, load_boards
 from microaot.errors import BuildError
 from microaot.evaluate import evaluate_firmware
-from microaot.pio_build import GEN_SUBDIR
-from microaot.pio_project import PioBuild, build, ini_text, pio_argv, pio_environ, write_project
-from microaot.pio_setup import check_platformio_sees_it, ensure_tool_scons
+from microaot.pio.build import GEN_SUBDIR
+from microaot.pio.project import PioBuild, build, ini_text, pio_argv, pio_environ, write_project
+from microaot.pio.setup import check_platformio_sees_it, ensure_tool_scons
 from microaot.report.elf import check_no_dynamic_memory
 
 BOARDS = ("qemu_mps2_an385", "qemu_mps2_an386", "host")
@@ -355,7 +355,7 @@ def test_example_ship_app_builds_and_runs(repo: Path, tmp_path: Path) -> None:
 
 
 def test_src_filter_standalone_leaves_out_rpc_and_port_main(repo: Path) -> None:
-    from microaot.pio_build import BuildInfo, src_filter
+    from microaot.pio.build import BuildInfo, src_filter
 
     crt = repo / "crt"
     rpc = src_filter(BuildInfo(key="k", board="qemu_mps2_an386", port="cmsdk", mode="rpc"), crt)

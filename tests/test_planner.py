@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import MLPERF_MODELS, mlperf_model
-from microaot.codegen.ops._inplace import rows_deltas
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator, Tensor
+from microaot.ops._inplace import rows_deltas
 from microaot.passes import inplace_options, view_ops
 from microaot.planner import MemoryPlan, plan_memory
 from microaot.planner.plan import InPlaceOption, topological_orders

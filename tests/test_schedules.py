@@ -1,4 +1,4 @@
-"""Schedule variants of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (microaot.tune.space): every
+"""Schedule variants of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (microaot.schedules): every
 distinct schedule of every knob space is bit-exact with TFLM on small single-op models, on the host
 (portable paths: SIMD emulated in C) and on QEMU Cortex-M4 (the SMLAD/SXTB16 paths); the four MLPerf
 models are bit-exact on QEMU M4 with the default DSP schedules. Also the knob-space API contract."""
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import mlperf_model
+from microaot import schedules as space
 from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
@@ -22,7 +23,6 @@ from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.testing import m4run
 from microaot.testing import modelgen as mg
-from microaot.tune import space
 
 needs_qemu = pytest.mark.skipif(not m4run.available(), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
@@ -206,7 +206,7 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
     assert _same(run.outputs, run_reference(path, xs)), f"{key}: default Cortex-M4 schedules differ from TFLM"
 
 
-# --- the knob-space API (microaot.tune.space) ------------------------------------------------------------
+# --- the knob-space API (microaot.schedules) ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", "fc_b2_24x8", "fc_44x7_pc",
                                   "fc_b2_36x5", "fc_3x6", *sorted(NO_RQ)])
@@ -229,7 +229,7 @@ def test_constant_channels_keep_the_rq_table(models: Any, tmp_path: Path) -> Non
     w = g.tensors[g.operators[0].inputs[1]]
     assert min(w.quant.scale) < 1e-7  # the pruned-channel pathology the case stands for
     # cols=3 explicitly: alone in its model, the conv's scratch is the whole workspace, so the default
-    # would be its lean alternative cols=2 (compiler.plan_schedules)
+    # would be its lean alternative cols=2 (schedules.plan_schedules)
     src = compile_model(path, tmp_path, target="cortex-m4", schedules={0: {"cols": 3}}).sources[0].read_text()
     assert "_op0_rq[" in src and "uaot_conv2d_s8_gemm_c3(" in src
     assert src.count("(-2147483647 - 1)") == 1  # the bias mark of the constant pair (2, 3)
@@ -269,14 +269,14 @@ def test_signature_is_stable_and_name_free() -> None:
 
 
 def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
-    """compiler.plan_schedules: FULLY_CONNECTED's registry default on DSP targets is simd4 x8=False (the
+    """schedules.plan_schedules: FULLY_CONNECTED's registry default on DSP targets is simd4 x8=False (the
     input row copied to int16 in 2·Kp bytes of scratch), its lean alternative x8 (no scratch). Operators on
     their default whose step is at the workspace peak get the lean alternative when re-planning shrinks
     the workspace. AD: 640-128-128-128-128-8-128-128-128-128-640, inputs/outputs in the caller's buffers:
     op 0's 1280 B copy is the peak (1408 B), then the 128-input layers' 256 B copies (512 B, then 384 B);
     the 8-input layer (op 5, 16 B copy) stays under the 2 x 128 B of activations: workspace 256 B."""
-    from microaot.codegen.ops._schedule import lean_schedule
-    from microaot.compiler import plan_schedules
+    from microaot.ops._schedule import lean_schedule
+    from microaot.schedules import plan_schedules
     from microaot.tune.tuner import build_groups
 
     ad = load_tflite(mlperf_model("ad"))
@@ -318,8 +318,8 @@ def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
     lean at once (720 B: conv 0's cols=3 scratch, 432 B, is the peak now), then conv 0 (672 B). With
     conv 1 pinned to cols=3, making conv 0 lean as well does not shrink the workspace (816 B): it keeps
     cols=3. Bit-exact on the host either way."""
-    from microaot.compiler import plan_schedules
     from microaot.hostbuild import build_model_shared_lib
+    from microaot.schedules import plan_schedules
     from test_tune_run import two_conv_fc_model
 
     path = tmp_path / "tiny.tflite"
@@ -357,7 +357,7 @@ def test_fused_requant_formula_is_exact() -> None:
     (A >> 31), >> r equals uaot_rq_smmulr ((y + bias + (y >> 31)) >> r, y = SMMULR(A << l1, m)) on the
     rows rq_table emits (m > 0 and r >= 1 on live channels; a constant channel as {0, 0, 1, 1 + 2q}),
     over accumulators allowed by fast_requant_ok."""
-    from microaot.codegen.ops._pack import fast_requant_ok, rq_table
+    from microaot.ops._pack import fast_requant_ok, rq_table
 
     rng = np.random.default_rng(3)
     mults = [0, 1 << 30, (1 << 31) - 1, 1518500250, 0]
@@ -417,9 +417,9 @@ def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path)
     (the packed K order: _pack.gemm_k_order)."""
     import subprocess
 
-    from microaot.codegen.ops._pack import gemm_k_order
-    from microaot.codegen.ops.conv import _conv_scratch
     from microaot.hostbuild import compile_c
+    from microaot.ops._pack import gemm_k_order
+    from microaot.ops.conv import _conv_scratch
 
     assert list(gemm_k_order(3, 9)) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21,
                                         22, 23, 24, 25, 8, 17, 26]
@@ -454,7 +454,7 @@ def test_x16_offered_where_legal_scratch_matches_c(models: Any, tmp_path: Path) 
     macro UAOT_CONV_X16_SCRATCH."""
     import subprocess
 
-    from microaot.codegen.ops.conv import _conv_scratch
+    from microaot.ops.conv import _conv_scratch
 
     want = {"x16_c16_same_odd": 32, "x16_c32_s2_dead": 128, "x16_c16_5x2_relu6": 32, "x16_b2_c8_s12": 32,
             "conv3x3_s2_c8_pt": None, "conv3x3_same_c3": None, "conv1x1_b2_c12": None, "conv_dilated_valid": None}

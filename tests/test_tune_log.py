@@ -8,17 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from microaot import schedules as space
 from microaot.compiler import compile_model
 from microaot.frontend.tflite import load_tflite
 from microaot.testing import modelgen
-from microaot.tune import space
 from microaot.tune.log import (
     GENERATOR,
+    FailureKind,
     TuneRecord,
     TuningLogError,
     append_records,
     best_records,
     best_schedules,
+    log_schedules,
     merge_logs,
     read_log,
     read_records,
@@ -45,12 +47,15 @@ def conv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_append_read_roundtrip_and_never_lose(tmp_path: Path) -> None:
     log = tmp_path / "t.jsonl"
     assert append_records(log, [rec("A", 10.0), rec("B", 5.0)]) == 2
-    assert append_records(log, [rec("A", 7.0, error=None, bitexact=False)]) == 1
+    assert append_records(log, [rec("A", 7.0, error=None, failure=FailureKind.NOT_BITEXACT)]) == 1
     rs = read_records(log)
-    assert [(r.signature, r.time, r.bitexact) for r in rs] == [("A", 10.0, True), ("B", 5.0, True), ("A", 7.0, False)]
+    assert [(r.signature, r.time, r.bitexact, r.failure) for r in rs] == \
+        [("A", 10.0, True, None), ("B", 5.0, True, None), ("A", 7.0, False, FailureKind.NOT_BITEXACT)]
     d = read_log(log)[0]
     for key in ("signature", "board", "target", "generator", "knobs", "time", "bitexact", "v"):
         assert key in d
+    assert "failure" not in d and read_log(log)[2]["failure"] == "not_bitexact"
+    assert read_log(log)[2]["bitexact"] is False  # still written for readers without ``failure``
     assert d["generator"] == GENERATOR
     # a truncated last line (interrupted write) is skipped and the next append starts a fresh line
     with log.open("a") as f:
@@ -85,7 +90,8 @@ def test_merge_appends_only_new_records(tmp_path: Path) -> None:
 
 def test_best_records_keys() -> None:
     rs = [
-        rec("A", 10.0), rec("A", 4.0, bitexact=False), rec("A", 3.0, error="did not build"), rec("A", 6.0),
+        rec("A", 10.0), rec("A", 4.0, failure=FailureKind.NOT_BITEXACT),
+        rec("A", 3.0, failure=FailureKind.BUILD_FAILED, error="did not build"), rec("A", 6.0),
         rec("A", 1.0, target="cortex-m7"), rec("A", 2.0, generator="0.0.1"), rec("A", 0.5, board="other"),
         rec("B", None),
     ]
@@ -101,7 +107,7 @@ def test_best_records_prefer_the_whole_model_choice() -> None:
     """A ``final`` record (timed in the build of all the tuner's choices) wins over a faster candidate timed
     in a batch; among final records the fastest; unusable final records do not count."""
     rs = [rec("A", 5.0, {"k": "batch-fast"}), rec("A", 7.0, {"k": "chosen"}, extra={"final": True}),
-          rec("A", 6.0, {"k": "x"}, extra={"final": True}, bitexact=False), rec("B", 3.0), rec("B", 2.0)]
+          rec("A", 6.0, {"k": "x"}, extra={"final": True}, failure=FailureKind.TIMEOUT), rec("B", 3.0), rec("B", 2.0)]
     best = best_records(rs, target="cortex-m4", board="qemu_mps2_an386")
     assert best["A"].knobs == {"k": "chosen"} and best["B"].time == 2.0
     rs.append(rec("A", 6.5, {"k": "other model"}, extra={"final": True}))
@@ -137,12 +143,13 @@ def test_compile_model_picks_the_log_entry(tmp_path: Path, conv_model: Path) -> 
     other = next(c for c in cands if c != space.default_schedule(g, op, "cortex-m4"))
     log = tmp_path / "t.jsonl"
     append_records(log, [rec(space.op_signature(g, op), 1.0, other)])
-    a = compile_model(conv_model, tmp_path / "a", target="cortex-m4", tuning_log=log, board="qemu_mps2_an386")
+    a = compile_model(conv_model, tmp_path / "a", target="cortex-m4",
+                      schedules=log_schedules(log, conv_model, target="cortex-m4", board="qemu_mps2_an386"))
     b = compile_model(conv_model, tmp_path / "b", target="cortex-m4", schedules={0: other})
     c = compile_model(conv_model, tmp_path / "c", target="cortex-m4")
     assert a.sources[0].read_text() == b.sources[0].read_text()
     # the entry is for cortex-m4: a generic build ignores it
-    d = compile_model(conv_model, tmp_path / "d", target="generic", tuning_log=log)
+    d = compile_model(conv_model, tmp_path / "d", target="generic", schedules=log_schedules(log, conv_model, target="generic"))
     e = compile_model(conv_model, tmp_path / "e", target="generic")
     assert d.sources[0].read_text() == e.sources[0].read_text()
     assert c.sources[0].exists()
@@ -287,14 +294,15 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
     own = {"a0": 30.0, "a1": 10.0, "a2": 10.5, "a3": 20.0, "b0": 9.0, "b1": 5.0, "b2": 5.2, "bad": 5.1}
     seen: list[tuple[str, str]] = []
 
-    def evaluate(slot: int, a: dict) -> tuner.Measurement | None:
+    def evaluate(slot: int, a: dict) -> tuner.Outcome:
         va, vb = a["A"]["v"], a["B"]["v"]
         seen.append((va, vb))
-        if vb == "bad":
-            return None  # not bit-exact in this build
         ta = own[va] + (3.0 if (va, vb) == ("a1", "b1") else 0.0)
         times = [ta, own[vb]]
-        return tuner.Measurement([], times, sum(times), "instructions")
+        m = tuner.Measurement([], times, sum(times), "instructions")
+        if vb == "bad":
+            return tuner.Outcome(m, FailureKind.NOT_BITEXACT, None, [1])  # not bit-exact in this build
+        return tuner.Outcome(m)
 
     written: list[tuner.TuneRecord] = []
     summary = tuner._refine(groups, evaluate, jobs=2, board=get_board("qemu_mps2_an386"), margin=0.0,
@@ -308,7 +316,8 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
     final = [r for r in written if r.extra.get("final")]
     assert [(r.signature, r.knobs, r.time) for r in final] == [("A", {"v": "a1"}, 10.0), ("B", {"v": "b2"}, 5.2)]
     bad = [r for r in written if r.knobs == {"v": "bad"}]
-    assert bad and all(not r.bitexact and r.error and r.time is None for r in bad)
+    assert bad and all(r.failure is FailureKind.NOT_BITEXACT and not r.bitexact and r.time is None
+                       and r.error == "not_bitexact in the whole-model refinement" for r in bad)
     best = best_records(written, target="cortex-m4")
     assert best["A"].knobs == {"v": "a1"} and best["B"].knobs == {"v": "b2"}
     # nothing within 10 % of a best: nothing to refine, nothing built
@@ -329,11 +338,11 @@ def test_refine_fits_a_workspace_limit() -> None:
     own = {"a0": 30.0, "a1": 10.0, "b0": 9.0, "b1": 5.0, "b2": 5.4, "c0": 4.0, "c1": 2.0}
     scratch = {"a0": 0, "a1": 600, "b0": 0, "b1": 300, "b2": 900, "c0": 0, "c1": 100}
 
-    def evaluate(slot: int, a: dict) -> tuner.Measurement:
+    def evaluate(slot: int, a: dict) -> tuner.Outcome:
         vs = [a[s]["v"] for s in ("A", "B", "C")]
         times = [own[v] for v in vs]
-        return tuner.Measurement([], times, sum(times), "instructions",
-                                 {"workspace_size": 1000 + max(scratch[v] for v in vs)})
+        return tuner.Outcome(tuner.Measurement([], times, sum(times), "instructions",
+                                               {"workspace_size": 1000 + max(scratch[v] for v in vs)}))
 
     def fresh() -> dict[str, tuner.OpGroup]:
         return {"A": _group("A", 0, [("a0", 30.0), ("a1", 10.0)]),
@@ -363,7 +372,8 @@ def test_refine_fits_a_workspace_limit() -> None:
 def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from microaot.tune import cli, pio_target, tuner
+    from microaot.pio import target as pio_target
+    from microaot.tune import cli, tuner
 
     model = tmp_path / "conv.tflite"
     model.write_bytes(modelgen.conv2d_model(np.random.default_rng(3), input_shape=(1, 6, 6, 8), filters=8,
@@ -405,6 +415,74 @@ def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monk
         p.parse_args([str(model), "--max-workspace", "lots"])
     argv = pio_target.tune_argv(model, "qemu_mps2_an386", tmp_path / "t.jsonl", max_ws="default")
     assert argv[-2:] == ["--max-workspace", "default"]
+
+
+def test_old_records_still_load_with_their_failure_kind(tmp_path: Path) -> None:
+    """Records written before ``failure`` existed (``bitexact`` + free-text ``error``) are read with the kind
+    derived from them; an unknown kind (a newer microaot) is still a failure; none of them is usable."""
+    base = {"v": 1, "signature": "A", "board": "qemu_mps2_an386", "target": "cortex-m4", "generator": GENERATOR,
+            "knobs": {"k": 1}}
+    rows = [{"time": 5.0, "bitexact": True}, {"time": None, "bitexact": False},
+            {"time": None, "bitexact": True, "error": "`pio run` failed: build error in conv_fast.c"},
+            {"time": None, "bitexact": True, "error": "no valid reply within 120 s (timed out)"},
+            {"time": None, "bitexact": True, "error": "RPC link closed: the QEMU process exited"},
+            {"time": None, "failure": "a_kind_from_the_future"}]
+    log = tmp_path / "old.jsonl"
+    log.write_text("".join(json.dumps({**base, **r}) + "\n" for r in rows))
+    rs = read_records(log)
+    assert [r.failure for r in rs] == [None, FailureKind.NOT_BITEXACT, FailureKind.BUILD_FAILED, FailureKind.TIMEOUT,
+                                       FailureKind.RUN_FAILED, FailureKind.RUN_FAILED]
+    assert [r.usable for r in rs] == [True, False, False, False, False, False]
+    assert [r.bitexact for r in rs] == [True, False, True, True, True, True]
+    # and they round-trip with the kind written out
+    append_records(tmp_path / "new.jsonl", rs)
+    assert [d.get("failure") for d in read_log(tmp_path / "new.jsonl")] == \
+        [None, "not_bitexact", "build_failed", "timeout", "run_failed", "run_failed"]
+
+
+def test_candidate_evaluator_names_each_failure_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builder + runner + reference: a build error, an RPC timeout, a dead link and differing outputs each
+    get their FailureKind; a failing batch is split until each failing candidate is alone, and the others
+    keep their measured times."""
+    from microaot.boards import get_board
+    from microaot.errors import BuildError
+    from microaot.rpc.session import RpcLinkError, RpcTimeoutError
+    from microaot.tune import tuner
+
+    groups = {s: _group(s, i, [(f"{s.lower()}0", 9.0), (f"{s.lower()}1", 1.0)]) for i, s in enumerate("ABCDE")}
+    built: dict[str, dict[str, str]] = {}
+
+    class Builder:
+        def build(self, slot: int, log_records: list | None = None, copy_log: Path | None = None) -> Path:
+            forced = {r["signature"]: r["knobs"]["v"] for r in (log_records or [])}
+            if forced.get("A") == "a1":
+                raise BuildError("arm-none-eabi-gcc failed building conv_fast.c")
+            fw = tmp_path / f"fw{len(built)}"
+            built[str(fw)] = forced
+            return fw
+
+    def fake_measure(board, fw, inputs, **kw):  # noqa: ANN001, ANN003, ANN202
+        forced = built[str(fw)]
+        if forced.get("B") == "b1":
+            raise RpcTimeoutError("no valid reply within 5 s")
+        if forced.get("C") == "c1":
+            raise RpcLinkError("the QEMU process exited (status -11)")
+        y = np.full((1, 2), 1 if forced.get("D") == "d1" else 0, np.int8)
+        return tuner.Measurement([[y]], [1.0, 2.0, 3.0, 4.0, 5.0], 15.0, "instructions", {}, None)
+
+    monkeypatch.setattr(tuner, "measure_firmware", fake_measure)
+    runner = tuner.Runner(get_board("qemu_mps2_an386"), [[np.zeros((1, 2), np.int8)]], "0" * 64, 1, 1)
+    ev = tuner.CandidateEvaluator(Builder(), runner, groups)
+    with pytest.raises(tuner.TuneError, match="before the default build"):
+        ev.try_assignment(0, {"E": {"v": "e1"}})
+    ev.measure_default()
+    res = ev.evaluate_batch(0, {s: {"v": f"{s.lower()}1"} for s in "ABCDE"}, 7)
+    assert [(r.signature, r.failure, r.time, r.batch) for r in res] == [
+        ("A", FailureKind.BUILD_FAILED, None, 7), ("B", FailureKind.TIMEOUT, None, 7),
+        ("C", FailureKind.RUN_FAILED, None, 7), ("D", FailureKind.NOT_BITEXACT, None, 7), ("E", None, 5.0, 7)]
+    assert res[0].error == "arm-none-eabi-gcc failed building conv_fast.c"
+    assert res[2].error == "the QEMU process exited (status -11)" and res[3].error is None
+    assert [r.bitexact for r in res] == [True, True, True, False, True]
 
 
 def test_concurrent_appends_and_merges_keep_every_record_once(tmp_path: Path) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from microaot import schedules as space
 from microaot.compiler import compile_model
 from microaot.frontend.tflite import load_tflite
 from microaot.hostbuild import build_model_shared_lib, run_compiled
 from microaot.reference import run_reference
 from microaot.testing import modelgen
 from microaot.testing.modelgen import ActQ, Conv2DOptions, FullyConnectedOptions, ModelBuilder
-from microaot.tune import space
-from microaot.tune.log import read_log, read_records
+from microaot.tune.log import log_schedules, read_log, read_records
 from microaot.tune.tuner import tune_model
 
 pytestmark = pytest.mark.pio
@@ -86,7 +86,8 @@ def _check_run(res, log: Path, board: str, target: str, model: Path, tmp: Path) 
     assert any(d.get("kind") == "model_summary" for d in read_log(log))
     # the rebuild picks the best measured entry of every operator ...
     best = {r["signature"]: r["best_knobs"] for r in res.groups}
-    a = compile_model(model, tmp / "from_log", target=target, tuning_log=log, board=board)
+    a = compile_model(model, tmp / "from_log", target=target,
+                      schedules=log_schedules(log, model, target=target, board=board))
     want = {op.index: space.canonical_schedule(g, op, target, best[space.op_signature(g, op)])
             for op in g.operators if space.op_signature(g, op) in best}
     b = compile_model(model, tmp / "explicit", target=target, schedules=want)
@@ -132,5 +133,6 @@ def test_tune_qemu_m4_parallel(tiny_model: Path, shared_log: Path, tmp_path: Pat
     assert res.tuned_total is not None and res.tuned_total <= res.default_total * 1.01
     # the final check's PlatformIO build compiled exactly the log's best schedules
     built = next((tmp_path / "work" / "slot0" / ".pio" / "build" / "qemu_mps2_an386" / "microaot").glob("tiny_tune.c"))
-    a = compile_model(tiny_model, tmp_path / "again", target="cortex-m4", tuning_log=log, board="qemu_mps2_an386")
+    a = compile_model(tiny_model, tmp_path / "again", target="cortex-m4",
+                      schedules=log_schedules(log, tiny_model, target="cortex-m4", board="qemu_mps2_an386"))
     assert built.read_text() == a.sources[0].read_text()

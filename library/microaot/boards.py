@@ -20,6 +20,7 @@ from typing import Any
 
 from microaot.errors import MicroaotError
 from microaot.paths import platform_root
+from microaot.rpc.transport import SerialTransport, SubprocessTransport
 
 LAUNCH_KINDS = ("host", "qemu", "serial")
 
@@ -181,8 +182,6 @@ class _EmulatorTransport:
     (SIGKILL to the wrapper alone would leave QEMU running until nothing stops it)."""
 
     def __init__(self, argv: list[str]) -> None:
-        from microaot.rpc.transport import SubprocessTransport
-
         self._inner = SubprocessTransport(argv)
         self.proc = self._inner.proc
 
@@ -220,7 +219,6 @@ def open_link(
     """Start the firmware (host process or QEMU) or open a real board's serial port: a Transport.
 
     Close it (or use the Session as a context manager): that stops the process or QEMU."""
-    from microaot.rpc.transport import SerialTransport, SubprocessTransport
 
     if board.launch == "serial" or port:
         if not port:

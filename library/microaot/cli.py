@@ -2,8 +2,10 @@
 
 Sub-commands come from the modules in COMMAND_MODULES: each defines ``register(subparsers)`` which
 adds its sub-parser(s) and sets ``func=handler`` (``handler(args) -> int``). A listed module that
-does not exist (yet) or has no ``register`` is skipped; to add a command, write the module and list
-it here. MicroaotError from a handler prints ``error: ...`` and exits with status 2.
+cannot be imported, or has no ``register``, is an error (``CommandModuleError``: the CLI does not start
+with a command missing); to add a command, write the module and list it here. MicroaotError from a
+handler prints ``error: ...`` and exits with status 2. ``microaot.cliutil.run_standalone`` is the
+``python -m`` entry of a command module.
 """
 
 from __future__ import annotations
@@ -12,21 +14,27 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from microaot import __version__
+from microaot.boards import load_boards
+from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
+from microaot.inspect_model import format_summary, summarize
+from microaot.tune.log import log_schedules
 
 COMMAND_MODULES: tuple[str, ...] = (
     "microaot.cli",  # compile, inspect (below)
     "microaot.export",
-    "microaot.evaluate",
     "microaot.tune.cli",
-    "microaot.rpc.cli",
-    "microaot.report.cli",
     "microaot.cluster",
 )
+
+
+class CommandModuleError(RuntimeError):
+    """A module of COMMAND_MODULES cannot be imported or has no ``register``: a bug of microaot (or of
+    its installation), never skipped."""
 
 
 def register(sub: Any) -> None:
@@ -47,10 +55,8 @@ def register(sub: Any) -> None:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from microaot.compiler import compile_model
-
-    r = compile_model(args.model, args.out_dir, name=args.name, weight_section=args.section,
-                      target=args.target, tuning_log=args.tuning_log)
+    r = compile_model(args.model, args.out_dir, name=args.name, weight_section=args.section, target=args.target,
+                      schedules=log_schedules(args.tuning_log, args.model, target=args.target))
     print(f"wrote {r.sources[0]} and {r.header}")
     f = r.memory_figures
     print(f"workspace {f['workspace']} B (liveness lower bound {f['liveness_bound']} B without in-place operators, "
@@ -60,8 +66,6 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from microaot.inspect_model import format_summary, summarize
-
     info = summarize(args.model, target=args.target)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -94,8 +98,6 @@ EXAMPLES: dict[str, str] = {
 
 def _boards_epilog() -> str:
     try:
-        from microaot.boards import load_boards
-
         boards = load_boards()
     except Exception as e:  # the board folder is unreadable: say so in the help instead of failing it
         return f"boards: cannot list them ({e})"
@@ -126,17 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             try:
                 mod = importlib.import_module(modname)
-            except ModuleNotFoundError as e:
-                if e.name is not None and modname.startswith(e.name):
-                    continue  # the module is not written yet
-                print(f"warning: cannot load CLI module {modname}: {e}", file=sys.stderr)
-                continue
-            except Exception as e:  # a broken module must not take the whole CLI down
-                print(f"warning: cannot load CLI module {modname}: {e}", file=sys.stderr)
-                continue
+            except Exception as e:
+                raise CommandModuleError(
+                    f"microaot: the command module {modname} cannot be imported ({type(e).__name__}: {e}); "
+                    "its commands would be missing: reinstall microaot (scripts/bootstrap.sh) or fix the module"
+                ) from e
         reg = getattr(mod, "register", None)
-        if callable(reg):
-            reg(sub)
+        if not callable(reg):
+            raise CommandModuleError(f"microaot: the command module {modname} has no register(subparsers) function; "
+                                     "define it or remove the module from microaot.cli.COMMAND_MODULES")
+        reg(sub)
     return parser
 
 
@@ -152,22 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MicroaotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-
-
-def run_standalone(prog: str, add_arguments: Callable[[argparse.ArgumentParser], None],
-                   handler: Callable[[argparse.Namespace], int], argv: Sequence[str] | None = None,
-                   *, error_status: int = 2) -> int:
-    """``python -m`` entry of a sub-command module: a parser named ``prog`` with the module's
-    ``add_arguments``, then ``handler(args)``; a MicroaotError prints ``<prog>: error: ...`` and
-    returns ``error_status``."""
-    parser = argparse.ArgumentParser(prog=prog)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return handler(args)
-    except MicroaotError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return error_status
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Firmware moves between workers as bytes (the build result), never as a path. ``l
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -22,7 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from microaot import __version__
+from microaot import evaluate as ev
+from microaot.boards import get_board
 from microaot.errors import MicroaotError
+from microaot.pio.build import BuildInfo
+from microaot.pio.project import build, write_project
 
 RESOURCE_PREFIX = "board:"
 PORT_ENV_PREFIX = "MICROAOT_BOARD_PORT_"  # a worker's serial port of a real board, per board id
@@ -112,8 +118,6 @@ class BuiltFirmware:
 
 def build_firmware(model: str, board: str) -> BuiltFirmware:
     """Build the RPC firmware of ``model`` for ``board`` in a private temporary project (any worker)."""
-    from microaot.pio_project import build, write_project
-
     host = _worker_name()
     with tempfile.TemporaryDirectory(prefix="microaot_zoo_") as td:
         b = build(write_project(Path(td) / "p", board, model=Path(model)), board)
@@ -122,10 +126,6 @@ def build_firmware(model: str, board: str) -> BuiltFirmware:
 
 def measure_firmware(fw: BuiltFirmware, seeds: int, check_tensors: bool) -> dict[str, Any]:
     """Run ``fw`` on this worker's board (QEMU / host process, or its serial port) and evaluate it."""
-    from microaot.boards import get_board
-    from microaot.evaluate import evaluate_firmware
-    from microaot.pio_build import BuildInfo
-
     board = get_board(fw.board)
     port = os.environ.get(PORT_ENV_PREFIX + fw.board.upper()) if board.launch == "serial" else None
     info = BuildInfo(**fw.info)
@@ -136,7 +136,7 @@ def measure_firmware(fw: BuiltFirmware, seeds: int, check_tensors: bool) -> dict
         path = Path(td) / fw.firmware_name
         path.write_bytes(fw.firmware)
         path.chmod(0o700)
-        rep = evaluate_firmware(Path(fw.model), board, path, info, seeds=seeds, port=port,
+        rep = ev.evaluate_firmware(Path(fw.model), board, path, info, seeds=seeds, port=port,
                                 check_tensors=check_tensors, profile=False)
     d = rep.to_dict()
     d["measured_by"] = _worker_name()
@@ -264,8 +264,6 @@ def run_scheduler(host: str, port: int) -> int:
 def run_worker(scheduler: str, boards: Sequence[str], port: str | None, nthreads: int | None) -> int:
     import asyncio
 
-    from microaot.boards import get_board
-
     distributed = _dask()
     resources: dict[str, float] = {}
     for spec in boards:
@@ -295,7 +293,39 @@ def run_worker(scheduler: str, boards: Sequence[str], port: str | None, nthreads
     return 0
 
 
+def run_zoo(args: argparse.Namespace) -> int:
+    """Every model on every board (``--boards``), locally or on ``--cluster``; one table and JSON."""
+    boards = [b.strip() for b in (args.boards or args.board).split(",") if b.strip()]
+    for b in boards:
+        get_board(b)  # unknown boards fail before any build
+    for m in args.models:
+        if not Path(m).is_file():
+            raise MicroaotError(f"{m}: no such model file")
+    if args.inputs is not None or args.project is not None or args.port:
+        raise MicroaotError("--inputs, --project and --port evaluate one model on one board: drop --boards / "
+                            "the extra models")
+    rows = eval_zoo([Path(m) for m in args.models], boards, cluster=args.cluster, seeds=args.seeds,
+                    check_tensors=args.check_tensors, progress=lambda s: print(f"microaot: {s}", file=sys.stderr))
+    print(format_zoo(rows))
+    if args.json:
+        args.json.write_text(json.dumps({"schema": "microaot-zoo-report/1", "tool_version": __version__,
+                                         "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+        print(f"\nJSON report: {args.json}")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def _eval_cli(args: argparse.Namespace) -> int:
+    if len(args.models) > 1 or args.boards or args.cluster:
+        return run_zoo(args)
+    return ev.run_cli(args)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    e = subparsers.add_parser(
+        "eval", help="build, run and check a model on a board (PlatformIO + QEMU/host/serial), report time and "
+                     "sizes; several models / --boards: a model zoo, optionally on a Dask cluster")
+    ev.add_arguments(e)
+    e.set_defaults(func=_eval_cli)
     c = subparsers.add_parser("cluster", help="start a Dask scheduler for a board farm (docs/cluster.md)")
     c.add_argument("--host", default="127.0.0.1", help="address to listen on (keep it private: docs/cluster.md)")
     c.add_argument("--port", type=int, default=8786, help="TCP port")
@@ -307,9 +337,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     w.add_argument("--port", help="serial port URL of the real board given with --board")
     w.add_argument("--nthreads", type=int, help="worker threads (default: the total number of slots)")
     w.set_defaults(func=lambda a: run_worker(a.scheduler, a.board, a.port, a.nthreads))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from microaot.cli import main as cli_main
-
-    return cli_main(list(argv) if argv is not None else sys.argv[1:])

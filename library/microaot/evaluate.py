@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from microaot.boards import Board, get_board, load_boards, open_link
-from microaot.cli import run_standalone
+from microaot.cliutil import run_standalone
 from microaot.cycles import CyclePlugin
 from microaot.datasets import (
     Dataset,
@@ -34,16 +34,21 @@ from microaot.datasets import (
 )
 from microaot.errors import MicroaotError, RpcError
 from microaot.frontend.tflite import load_tflite
+from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.inspect_model import op_macs
 from microaot.ir.graph import Graph
 from microaot.options import argparse_type, parse_positive_float, parse_positive_int, parse_size
 from microaot.paths import repo_root
-from microaot.pio_build import BuildInfo
+from microaot.pio import project as pio_project
+from microaot.pio.build import BuildInfo
+from microaot.reference import run_reference
 from microaot.report.budgets import Budgets, exceeded
 from microaot.report.budgets import check as check_budgets
+from microaot.report.elf import read_sections, read_symbols
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
 from microaot.report.metrics import DataMetrics, class_metrics, dequantize, error_metrics
 from microaot.rpc.protocol import differing_ops
+from microaot.rpc.session import Session
 
 DEFAULT_SEEDS = 3
 positive_int = argparse_type(parse_positive_int)
@@ -64,8 +69,6 @@ def make_input(dtype: np.dtype, shape: Sequence[int], seed: int, index: int = 0)
 
 def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
     """TFLM's outputs for each set of inputs (one TFLM subprocess for all sets)."""
-    from microaot.reference import run_reference
-
     return run_reference(model, input_sets)
 
 
@@ -73,8 +76,6 @@ def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -
 
 
 def memory_from_elf(elf: Path, info: BuildInfo, stats: object | None = None) -> MemoryReport:
-    from microaot.report.elf import read_sections, read_symbols
-
     weight_section = info.section or ".rodata.microaot"
     code = weights = rodata = data = bss = 0
     stack_reserved: int | None = None
@@ -158,7 +159,6 @@ def evaluate_firmware(
     also compare every operator's output (the device's OPCHECK hashes) with the generic-C build of the
     model run on the host (whose kernels are checked against TFLM operator by operator); on an output
     mismatch that comparison runs anyway, to name the first differing operator."""
-    from microaot.rpc.session import Session
 
     t0 = time.monotonic()
     model = Path(model)
@@ -388,7 +388,6 @@ class UserData:
 def generic_op_hashes(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[int]] | str:
     """``hostbuild.generic_op_hashes`` in a temporary folder; a message instead when that build is not
     possible here."""
-    from microaot.hostbuild import generic_op_hashes as host_hashes
 
     try:
         with tempfile.TemporaryDirectory(prefix="microaot_tensors_") as tmp:
@@ -454,8 +453,6 @@ def eval_model(
     check_tensors: bool = True,
     data: UserData | None = None,
 ) -> EvalReport:
-    from microaot import pio_project
-
     model = Path(model).resolve()
     if not model.is_file():
         raise MicroaotError(f"{model}: no such model file")
@@ -533,37 +530,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
 
 
-def run_zoo(args: argparse.Namespace) -> int:
-    """Every model on every board (``--boards``), locally or on ``--cluster``; one table and JSON."""
-    import json as _json
-    from dataclasses import asdict as _asdict
-
-    from microaot.cluster import eval_zoo, format_zoo
-
-    boards = [b.strip() for b in (args.boards or args.board).split(",") if b.strip()]
-    for b in boards:
-        get_board(b)  # unknown boards fail before any build
-    for m in args.models:
-        if not Path(m).is_file():
-            raise MicroaotError(f"{m}: no such model file")
-    if args.inputs is not None or args.project is not None or args.port:
-        raise MicroaotError("--inputs, --project and --port evaluate one model on one board: drop --boards / "
-                            "the extra models")
-    rows = eval_zoo([Path(m) for m in args.models], boards, cluster=args.cluster, seeds=args.seeds,
-                    check_tensors=args.check_tensors, progress=lambda s: print(f"microaot: {s}", file=sys.stderr))
-    print(format_zoo(rows))
-    if args.json:
-        from microaot import __version__
-
-        args.json.write_text(_json.dumps({"schema": "microaot-zoo-report/1", "tool_version": __version__,
-                                          "rows": [_asdict(r) for r in rows]}, indent=2) + "\n")
-        print(f"\nJSON report: {args.json}")
-    return 0 if all(r.ok for r in rows) else 1
-
-
 def run_cli(args: argparse.Namespace) -> int:
+    """One model on one board (``microaot eval`` dispatches a model zoo to ``microaot.cluster``)."""
     if len(args.models) > 1 or args.boards or args.cluster:
-        return run_zoo(args)
+        raise MicroaotError("several models, --boards or --cluster: a model-zoo evaluation, run it with `microaot eval`")
     args.model = args.models[0]
     data = None
     if args.inputs is not None:
@@ -600,15 +570,6 @@ def run_cli(args: argparse.Namespace) -> int:
         rep.write_png(args.png)
         print(f"per-operator chart: {args.png}")
     return 0 if rep.outputs_match and rep.tensors_match is not False and not over else 1
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser(
-        "eval",
-        help="build, run and check a model on a board (PlatformIO + QEMU/host/serial), report time and sizes",
-    )
-    add_arguments(p)
-    p.set_defaults(func=run_cli)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

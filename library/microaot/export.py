@@ -35,10 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from microaot import __version__
-from microaot.cli import run_standalone
+from microaot.boards import get_board
+from microaot.cliutil import run_standalone
+from microaot.compiler import compile_model
 from microaot.errors import BuildError, MicroaotError
 from microaot.paths import crt_root
 from microaot.report import elf
+from microaot.tune.log import log_schedules
 
 # crt files every export carries besides the kernels the model needs (memory modes 2 and 3)
 RUNTIME_SOURCES = ("src/alloc.c",)
@@ -131,7 +134,6 @@ def size_toolchain(target: str) -> tuple[str, list[str]]:
 def board_toolchain(board_id: str) -> tuple[str, str, list[str]]:
     """(target, compiler, machine flags) of a PlatformIO board of platform/boards, derived the way
     platform/builder/main.py derives the firmware's flags, so sizes are those of that board's build."""
-    from microaot.boards import get_board
 
     board = get_board(board_id)
     if board.toolchain == "host":
@@ -427,8 +429,6 @@ def export_library(
     ``target`` defaults to ``board``'s target (a platform/boards id, e.g. ``qemu_mps2_an386``: the code
     is then exactly what that board's evaluation firmware runs, and the size report uses its compiler
     flags), else ``generic``. ``measure=False`` skips the size report (no C compiler needed)."""
-    from microaot.compiler import compile_model
-
     model_path = Path(model_path)
     toolchain: tuple[str, list[str]] | None = None
     if board is not None:
@@ -457,8 +457,8 @@ def export_library(
         tmp = Path(tmp_s)
         gen_dir = tmp / "gen"
         gen_dir.mkdir()
-        result = compile_model(model_path, gen_dir, name=name, weight_section=weight_section,
-                               tuning_log=tuning_log, target=target)
+        result = compile_model(model_path, gen_dir, name=name, weight_section=weight_section, target=target,
+                               schedules=log_schedules(tuning_log, model_path, target=target))
         name = result.name
         label = model_path.name
         runtime = [crt / r for r in RUNTIME_SOURCES]

@@ -1,75 +1,22 @@
-"""Host builds of generated code: compile with the host gcc, load with ctypes, run.
-
-``compile_c`` is the one place that runs a host C compiler (warnings are errors); the host RPC
-board and the tests build on it.
-"""
+"""Host builds of generated code: compile with the host gcc (``microaot.toolchain.compile_c``, also
+importable from here), load with ctypes, run; per-operator output hashes as a device's OPCHECK."""
 
 from __future__ import annotations
 
 import ctypes
-import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import numpy as np
 
-from microaot.errors import BuildError
-from microaot.paths import crt_root
+from microaot.compiler import CompileResult, compile_model
+from microaot.errors import MicroaotError
+from microaot.rpc.protocol import fnv1a32
+from microaot.toolchain import BASE_CFLAGS, compile_c
 
-if TYPE_CHECKING:
-    from microaot.compiler import CompileResult
-
-BASE_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
-
-
-def compile_c(
-    sources: Iterable[str | Path],
-    out_path: str | Path,
-    *,
-    include_dirs: Iterable[str | Path] = (),
-    defines: Mapping[str, str | int | None] | None = None,
-    kind: Literal["shared", "exe", "object"] = "shared",
-    extra_cflags: Sequence[str] = (),
-    cc: str = "gcc",
-) -> Path:
-    """Compile C sources into a shared library, an executable or one object file.
-
-    ``crt/include`` is always on the include path. Raises BuildError with the compiler's stderr.
-    """
-    srcs = [Path(s) for s in sources]
-    if not srcs:
-        raise BuildError("compile_c: no sources given")
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cmd: list[str] = [cc, *BASE_CFLAGS]
-    if kind == "shared":
-        cmd += ["-shared", "-fPIC"]
-    elif kind == "object":
-        if len(srcs) != 1:
-            raise BuildError("compile_c: kind='object' takes exactly one source")
-        cmd.append("-c")
-    elif kind != "exe":
-        raise BuildError(f"compile_c: unknown kind {kind!r} (shared, exe, object)")
-    for d in [*include_dirs, crt_root() / "include"]:
-        cmd.append(f"-I{d}")
-    for k, v in (defines or {}).items():
-        cmd.append(f"-D{k}" if v is None else f"-D{k}={v}")
-    cmd += list(extra_cflags)
-    cmd += [str(s) for s in srcs]
-    cmd += ["-o", str(out)]
-    if kind != "object":
-        cmd.append("-lm")
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except FileNotFoundError as e:
-        raise BuildError(f"C compiler {cc!r} not found: {e}") from None
-    if proc.returncode != 0:
-        raise BuildError(
-            f"{cc} failed (exit {proc.returncode}) building {out.name}:\n{' '.join(cmd)}\n{proc.stderr.strip()}"
-        )
-    return out
-
+__all__ = ["BASE_CFLAGS", "build_model_shared_lib", "compile_c", "generic_op_hashes", "run_compiled",
+           "run_compiled_op_hashes"]
 
 def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
                            extra_cflags: Sequence[str] = ()) -> Path:
@@ -113,8 +60,6 @@ def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path,
                            inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
     """One inference through ``NAME_run_ex`` with the op_output hook: the outputs and, per operator, the
     FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device."""
-    from microaot.rpc.protocol import fnv1a32
-
     hashes = [fnv1a32(b"")] * len(result.graph.operators)
 
     def on_output(_ctx: object, op: int, data: int, n: int) -> None:
@@ -130,8 +75,6 @@ def generic_op_hashes(model: str | Path, input_sets: Sequence[Sequence[np.ndarra
     """Per input set, the OPCHECK hash of every operator's outputs in the generic-C build of ``model`` run on
     the host (its kernels are the ones checked against TFLM operator by operator): the reference for the
     hashes of a device build. Raises MicroaotError / BuildError when the build is not possible here."""
-    from microaot.compiler import compile_model
-
     bd = Path(build_dir)
     r = compile_model(model, bd / "gen", target="generic")
     lib = build_model_shared_lib(r, bd / "lib")
@@ -173,7 +116,5 @@ def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.nda
         args.append(ctypes.addressof(hooks))
     st = fn(*args)
     if st != 0:
-        from microaot.errors import MicroaotError
-
         raise MicroaotError(f"{result.name}_run returned status {st}")
     return out_arrays

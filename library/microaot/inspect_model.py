@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from microaot.codegen import ops as opreg
+from microaot import ops as opreg
 from microaot.codegen.emit import emit_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from microaot import __version__
-from microaot.codegen import ops as opreg
-from microaot.codegen.ops import Lowering, LoweringContext, c_float
+from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import DTYPES, Graph, Tensor, dtype_ctype
+from microaot.ops import Lowering, LoweringContext, c_float
 from microaot.planner import MemoryPlan
 
 ABI_VERSION = 2  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h

@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from microaot.cycles.model import CoreTiming, core_timing, estimate, match_segments, parse_segments
+from microaot.report.elf import read_symbols
+from microaot.report.evaluation import CycleEstimate
 
 SOURCE = Path(__file__).with_name("qemu_cycles.c")
 
@@ -57,26 +59,6 @@ def build_plugin() -> Path:
 
 
 @dataclass
-class CycleEstimate:
-    core: str
-    wait_states: int
-    cache: bool
-    f_cpu: int
-    cycles_per_inference: float  # mean over the timed runs matched
-    instructions_per_inference: float  # the plugin's count of the same runs
-    runs: int  # timed runs the estimate covers
-    op_cycles: list[float | None] = field(default_factory=list)  # per operator (profile order), None: unmatched
-
-    @property
-    def cpi(self) -> float:
-        return self.cycles_per_inference / self.instructions_per_inference if self.instructions_per_inference else 0.0
-
-    @property
-    def ms(self) -> float | None:
-        return self.cycles_per_inference / self.f_cpu * 1e3 if self.f_cpu > 0 else None
-
-
-@dataclass
 class CyclePlugin:
     out: Path
     qemu_args: list[str]
@@ -90,8 +72,6 @@ class CyclePlugin:
                 work_dir: Path) -> CyclePlugin:
         """Raises OSError / ValueError when the estimate cannot be made (no compiler, unknown core, the
         firmware lacks the symbols)."""
-        from microaot.report.elf import read_symbols
-
         core = core_timing(cpu)
         syms = {s.name: s for s in read_symbols(firmware) if s.type == "STT_FUNC" and s.section}
         timer = syms.get("uaot_platform_timer_read")

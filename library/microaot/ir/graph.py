@@ -98,6 +98,9 @@ class Graph:
     name: str = "model"
     source: str = ""  # model file path, for error messages
     description: str = ""
+    # values derived once from the (unchanging) graph per operator, e.g. ("conv_geometry", op index) ->
+    # microaot.ops._geometry.ConvGeometry; filled on first use
+    derived: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

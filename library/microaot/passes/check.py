@@ -3,8 +3,8 @@ shapes are static and positive, graph inputs/outputs are activations."""
 
 from __future__ import annotations
 
-from microaot.codegen import ops as opreg
-from microaot.errors import ModelFormatError, UnsupportedModelError
+from microaot import ops as opreg
+from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph
 
 ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8")
@@ -15,7 +15,8 @@ def check_graph(graph: Graph) -> None:
     if not graph.operators:
         raise UnsupportedModelError(f"{src}: the model has no operators; nothing to compile")
     for op in graph.operators:
-        if opreg.get(op.opcode) is None:
+        d = opreg.get(op.opcode)
+        if d is None:
             raise UnsupportedModelError(
                 f"{src}: operator {op.index} ({op.opcode}) is not supported; supported operators: "
                 f"{', '.join(opreg.supported_ops())}"
@@ -45,6 +46,20 @@ def check_graph(graph: Graph) -> None:
             raise UnsupportedModelError(f"{src}: graph input {t} ({graph.tensors[t].name!r}) is a constant")
     check_dataflow(graph)
     check_sizes(graph)
+    for op in graph.operators:  # the operators' own checks (``register(..., check=)``), on a sound graph
+        d = opreg.get(op.opcode)
+        if d is None or d.check is None:
+            continue
+        try:
+            d.check(graph, op)
+        except MicroaotError:
+            raise
+        except Exception as e:  # e.g. an operator with fewer inputs than its kind needs
+            raise UnsupportedModelError(
+                f"{src}: operator {op.index} ({op.opcode}) with inputs {op.inputs} and outputs {op.outputs}: "
+                f"cannot check it ({type(e).__name__}: {e}); the model file may be inconsistent: re-export it, "
+                "or report this model"
+            ) from None
 
 
 # generated code and the model descriptor hold byte counts in 32 bits; no microcontroller comes close

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microaot.codegen import ops as opreg
+from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
 from microaot.planner.plan import InPlaceOption

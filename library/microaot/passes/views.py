@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from microaot.codegen import ops as opreg
+from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
 
@@ -21,28 +20,16 @@ def view_ops(graph: Graph) -> list[int]:
     return out
 
 
-def _takes_schedule(fn: Any) -> bool:
-    try:
-        return len(inspect.signature(fn).parameters) >= 4
-    except (TypeError, ValueError):
-        return False
-
-
 def scratch_requests(graph: Graph, target: str = "generic",
                      schedules: Mapping[int, Mapping[str, Any]] | None = None) -> dict[int, int]:
-    """op index -> scratch bytes, from each lowering's registered scratch() function.
-
-    A scratch function is ``scratch(graph, op)`` or, when the size depends on the schedule,
-    ``scratch(graph, op, target, schedule)`` (schedule = the op's knobs, {} for the default)."""
+    """op index -> scratch bytes, from each operator's declared ``scratch(graph, op, target, knobs)``
+    (``microaot.ops.OpDef``; knobs = the op's entry of ``schedules``, {} for its default schedule)."""
     out: dict[int, int] = {}
     for op in graph.operators:
         d = opreg.get(op.opcode)
         if d is not None and d.scratch is not None:
             try:
-                if _takes_schedule(d.scratch):
-                    n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))
-                else:
-                    n = int(d.scratch(graph, op))
+                n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))
             except MicroaotError:
                 raise
             except Exception as e:  # e.g. an operator with fewer inputs than its kind needs

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from microaot.cycles import CycleEstimate
+from microaot import __version__
 from microaot.report.metrics import DataMetrics
 
 UNIT_NAMES = {
@@ -59,6 +59,26 @@ class MemoryReport:
     weight_section: str = ".rodata.microaot"
     # RAM as PlatformIO counts it (.data + .bss + the reserved .stack section), when the ELF has one
     pio_ram: int | None = None
+
+
+@dataclass
+class CycleEstimate:
+    core: str
+    wait_states: int
+    cache: bool
+    f_cpu: int
+    cycles_per_inference: float  # mean over the timed runs matched
+    instructions_per_inference: float  # the plugin's count of the same runs
+    runs: int  # timed runs the estimate covers
+    op_cycles: list[float | None] = field(default_factory=list)  # per operator (profile order), None: unmatched
+
+    @property
+    def cpi(self) -> float:
+        return self.cycles_per_inference / self.instructions_per_inference if self.instructions_per_inference else 0.0
+
+    @property
+    def ms(self) -> float | None:
+        return self.cycles_per_inference / self.f_cpu * 1e3 if self.f_cpu > 0 else None
 
 
 SCHEMA = "microaot-eval-report/1"  # docs/schemas/eval-report-1.schema.json
@@ -128,8 +148,6 @@ class EvalReport:
         return self.time_mean / self.macs if self.macs and self.time_mean else None
 
     def to_dict(self) -> dict[str, Any]:
-        from microaot import __version__
-
         d = {"schema": SCHEMA, "tool": "microaot", "tool_version": __version__, **asdict(self)}
         d["settings"] = number_settings(self.settings)
         if self.cycle_estimate is not None:

@@ -1,6 +1,6 @@
 """The host "board": a compiled model + the RPC server as a native program on stdin/stdout.
 
-    exe = build_host_board(result, build_dir)         # gcc via hostbuild.compile_c
+    exe = build_host_board(result, build_dir)         # gcc via toolchain.compile_c
     with start_host_board(result, build_dir) as s:    # a Session, hello() already done
         ...
 """
@@ -15,6 +15,7 @@ from microaot.paths import crt_root
 from microaot.rpc.glue import write_rpc_glue
 from microaot.rpc.session import Session
 from microaot.rpc.transport import SubprocessTransport
+from microaot.toolchain import compile_c
 
 # Resolve every dynamic symbol at start-up: lazy PLT binding would run the dynamic linker (which
 # saves the whole vector register state, ~3 KB on AVX-512 machines) on the server's stack the first
@@ -40,8 +41,6 @@ def host_port_sources() -> list[Path]:
 def build_host_board(result: Any, build_dir: str | Path, *, defines: Mapping[str, str | int | None] | None = None,
                      extra_cflags: Sequence[str] = (), cc: str = "gcc") -> Path:
     """Build build_dir/<name>_hostboard (generated C + glue + crt runtime + host port + kernels)."""
-    from microaot.hostbuild import compile_c
-
     build_dir = Path(build_dir)
     glue = write_rpc_glue(result, build_dir)
     srcs = [*result.sources, *result.kernel_sources, glue, *runtime_sources(), *host_port_sources()]

@@ -27,7 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
+from microaot.hostbuild import compile_c, run_compiled
+from microaot.reference import run_reference
 
 InputSets = Sequence[Sequence[np.ndarray]]
 
@@ -40,8 +43,6 @@ class BuiltModel:
     lib: Path
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        from microaot.hostbuild import run_compiled
-
         return run_compiled(self.result, self.lib, inputs)  # type: ignore[arg-type]
 
 
@@ -67,9 +68,6 @@ def compile_and_build(
     that #includes them; every generated symbol carries its model's prefix), which saves one compiler
     start-up per model. If that build fails, the library is built again file by file.
     """
-    from microaot.compiler import compile_model
-    from microaot.hostbuild import compile_c
-
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[object | Exception] = []
     for i, path in enumerate(model_paths):
@@ -182,8 +180,6 @@ def run_reference_many(
     timeout: float = 600.0,
 ) -> list[list[list[np.ndarray]] | Exception]:
     """TFLM outputs for many models: result[m][set][output]. Models run in ``workers`` child processes."""
-    from microaot.reference import run_reference
-
     n = len(model_paths)
     out: list[list[list[np.ndarray]] | Exception] = [MicroaotError("not run")] * n
 

@@ -25,9 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from microaot.compiler import CompileResult
+from microaot import schedules as space
+from microaot.compiler import CompileResult, compile_model
 from microaot.errors import MicroaotError
+from microaot.frontend.tflite import load_tflite
+from microaot.hostbuild import generic_op_hashes
 from microaot.paths import crt_root
+from microaot.reference import run_reference
+from microaot.rpc.protocol import differing_ops
+from microaot.tune.log import log_schedules
 
 ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
@@ -208,10 +214,9 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
         with tempfile.TemporaryDirectory(prefix="m4run_") as tmp:
             return measure(model, target=target, schedules=schedules, tuning_log=tuning_log, seed=seed,
                            build_dir=tmp, check=check)
-    from microaot.compiler import compile_model
-
     bd = Path(build_dir)
-    r = compile_model(model, bd / "gen", target=target, schedules=schedules, tuning_log=tuning_log)
+    sched = {**log_schedules(tuning_log, model, target=target), **(schedules or {})}
+    r = compile_model(model, bd / "gen", target=target, schedules=sched)
     g = r.graph
     xs = []
     for t in g.inputs:
@@ -231,15 +236,11 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
         "text_bytes": run.text_bytes, "workspace": r.workspace_size, "weight_bytes": r.weight_bytes,
     }
     if check:
-        from microaot.reference import run_reference
-
         ref = run_reference(model, [xs])[0]
         out["bit_exact"] = all(np.array_equal(a.reshape(-1), b.reshape(-1))
                                for a, b in zip(run.outputs[0], ref, strict=True))
         # every intermediate tensor, not only the outputs (a coarse softmax can hide a wrong layer), vs the
         # generic-C build on the host; a firmware that gave no hashes counts as differing everywhere
-        from microaot.hostbuild import generic_op_hashes
-        from microaot.rpc.protocol import differing_ops
 
         want = generic_op_hashes(model, [xs], bd / "generic")[0]
         diff = differing_ops(run.op_hashes[0], want) if run.op_hashes else list(range(len(want)))
@@ -252,13 +253,10 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
 def best_per_op(model: str | Path, *, target: str = "cortex-m4", build_dir: str | Path | None = None,
                 seed: int = 0) -> dict[str, Any]:
     """Exhaustive per-operator search on QEMU: run k = 0..max(candidates)-1 where every operator uses its
-    k-th distinct schedule (``microaot.tune.space.candidates``; the default when it has fewer), read the
+    k-th distinct schedule (``microaot.schedules.candidates``; the default when it has fewer), read the
     per-operator instructions, keep each operator's cheapest schedule, and measure that combination.
     Operators are independent (each kernel only sees its own schedule), so this finds the per-op best
     in max(candidates) + 1 runs. Returns {"default": measure(), "best": measure(), "schedules": {...}}."""
-    from microaot.frontend.tflite import load_tflite
-    from microaot.rpc.protocol import differing_ops
-    from microaot.tune import space
 
     if build_dir is None:
         with tempfile.TemporaryDirectory(prefix="m4best_") as tmp:
@@ -320,8 +318,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if d.get("bit_exact", True) and b.get("bit_exact", True) else 1
     sched: dict[int, Mapping[str, Any]] | None = None
     if a.schedules:
-        from microaot.frontend.tflite import load_tflite
-
         raw = json.loads(a.schedules)
         g = load_tflite(a.model)
         sched = {}

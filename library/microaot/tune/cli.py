@@ -5,7 +5,7 @@
 
 The log is appended to (never rewritten); builds pick its best entries with
 ``custom_microaot_tuning_log = tuning.jsonl`` in platformio.ini, ``microaot compile --tuning-log``
-or ``compile_model(tuning_log=...)``.
+or ``compile_model(schedules=log_schedules(log, model, target=...))``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from microaot.cli import run_standalone
-from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS
+from microaot.cliutil import run_standalone
+from microaot.tune.log import merge_logs
+from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS, tune_model
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,8 +58,6 @@ def _workspace_arg(v: str) -> int | str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from microaot.tune.tuner import tune_model
-
     res = tune_model(args.model, args.board, log=args.log, budget=args.budget, jobs=args.jobs, seeds=args.seeds,
                      strategy=args.strategy, work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
                      refine=not args.no_refine, max_workspace=args.max_workspace,
@@ -78,8 +77,6 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from microaot.tune.log import merge_logs
-
     n = merge_logs(args.out, args.inputs)
     print(f"{args.out}: {n} record(s) added")
     return 0

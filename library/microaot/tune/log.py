@@ -8,15 +8,20 @@ A record (unknown keys are kept and ignored)::
      "model": "kws_dscnn_int8.tflite", "model_hash": "<sha256>", "op_indices": [2, 4],
      "tuner_run": "<id>", "batch": 3, "when": "2026-11-26T04:30:00Z"}
 
+A candidate that failed has ``"failure"``: one of ``FailureKind`` (``build_failed``, ``run_failed``,
+``timeout``, ``not_bitexact``), ``"time": null`` and usually an ``"error"`` message; ``"bitexact"`` is
+still written (false only for ``not_bitexact``) so that older readers keep skipping it. Records written
+before ``failure`` existed are read with the kind derived from their ``bitexact`` / ``error``.
+
 Records are keyed by (operator signature, board, target, generator version): the signature
-(``microaot.tune.space.op_signature``) captures everything about an operator that matters to its
+(``microaot.schedules.op_signature``) captures everything about an operator that matters to its
 kernel (opcode, dtypes, shapes, strides, padding, fused activation), so one log serves every model
 that contains the same layer. The generator version is microaot's ``__version__``; a record made
 by another version is not used (kernels may have changed).
 
 Writing only ever appends (``append_records``), so earlier entries are never lost; ``merge_logs``
 concatenates logs and drops exact duplicates. Reading (``best_schedules``) picks, for each operator
-of a graph, the fastest record with ``bitexact`` true and no ``error`` whose knobs are still valid in
+of a graph, the fastest record without ``failure`` (nor ``error``) whose knobs are still valid in
 the operator's current knob space; when the signature has ``final`` records (the tuner's whole-model
 choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records keyed by
 ``model_hash`` + ``op_index`` (no signature) are honoured too, for that model only.
@@ -24,6 +29,8 @@ choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records ke
 
 from __future__ import annotations
 
+import enum
+import hashlib
 import json
 import math
 import os
@@ -33,8 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from microaot import __version__
+from microaot import __version__, schedules
 from microaot.errors import MicroaotError
+from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator
 
 LOG_VERSION = 1
@@ -43,6 +51,27 @@ GENERATOR = __version__
 
 class TuningLogError(MicroaotError):
     """A tuning log that cannot be read."""
+
+
+class FailureKind(str, enum.Enum):
+    """Why a candidate schedule has no usable time (the ``failure`` of its log record)."""
+
+    BUILD_FAILED = "build_failed"  # the firmware did not build (code generator, compiler, linker)
+    RUN_FAILED = "run_failed"  # it built but did not start / answer / profile
+    TIMEOUT = "timeout"  # the device stopped answering within the RPC timeout
+    NOT_BITEXACT = "not_bitexact"  # its outputs or intermediate tensors differ from the default build's
+
+    @staticmethod
+    def of_legacy(bitexact: bool, error: str | None) -> FailureKind | None:
+        """The kind of a record written before ``failure`` existed (``bitexact`` + free-text ``error``)."""
+        if error:
+            text = error.lower()
+            if "timed out" in text or "timeout" in text:
+                return FailureKind.TIMEOUT
+            if "build" in text or "compil" in text or "pio run" in text:
+                return FailureKind.BUILD_FAILED
+            return FailureKind.RUN_FAILED
+        return None if bitexact else FailureKind.NOT_BITEXACT
 
 
 @dataclass(frozen=True)
@@ -63,8 +92,8 @@ class TuneRecord:
     op: str = ""
     unit: str = ""
     generator: str = GENERATOR
-    bitexact: bool = True
-    error: str | None = None
+    failure: FailureKind | None = None  # None: a usable measurement (when ``time`` is set)
+    error: str | None = None  # what went wrong, for people (``failure`` says what kind)
     default_time: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -73,8 +102,13 @@ class TuneRecord:
         return LogKey(self.signature, self.board, self.target, self.generator)
 
     @property
+    def bitexact(self) -> bool:
+        """False only when the candidate's outputs differed (the log's legacy ``bitexact`` field)."""
+        return self.failure is not FailureKind.NOT_BITEXACT
+
+    @property
     def usable(self) -> bool:
-        return self.time is not None and self.bitexact and not self.error
+        return self.time is not None and self.failure is None and not self.error
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -82,6 +116,8 @@ class TuneRecord:
             "generator": self.generator, "op": self.op, "knobs": _jsonable(self.knobs), "time": self.time,
             "unit": self.unit, "default_time": self.default_time, "bitexact": self.bitexact,
         }
+        if self.failure is not None:
+            d["failure"] = self.failure.value
         if self.error:
             d["error"] = self.error
         for k, v in self.extra.items():
@@ -91,17 +127,27 @@ class TuneRecord:
     @staticmethod
     def from_json(d: Mapping[str, Any]) -> TuneRecord:
         known = {"v", "signature", "board", "target", "generator", "op", "knobs", "time", "unit",
-                 "default_time", "bitexact", "error"}
+                 "default_time", "bitexact", "error", "failure"}
         t = d.get("time")
         dt = d.get("default_time")
         return TuneRecord(
             signature=str(d.get("signature", "")), board=str(d.get("board", "")), target=str(d.get("target", "")),
             knobs=dict(d.get("knobs") or {}), time=None if t is None else float(t), op=str(d.get("op", "")),
             unit=str(d.get("unit", "")), generator=str(d.get("generator", GENERATOR)),
-            bitexact=bool(d.get("bitexact", True)), error=d.get("error") or None,
+            failure=_failure_of(d), error=d.get("error") or None,
             default_time=None if dt is None else float(dt),
             extra={k: v for k, v in d.items() if k not in known},
         )
+
+
+def _failure_of(d: Mapping[str, Any]) -> FailureKind | None:
+    f = d.get("failure")
+    if f is not None:
+        try:
+            return FailureKind(str(f))
+        except ValueError:  # a kind this version does not know: still a failure
+            return FailureKind.RUN_FAILED
+    return FailureKind.of_legacy(bool(d.get("bitexact", True)), d.get("error") or None)
 
 
 def _jsonable(v: Any) -> Any:
@@ -234,11 +280,7 @@ def merge_logs(out: str | Path, inputs: Sequence[str | Path]) -> int:
 
 
 def _space_fns() -> tuple[Any, Any] | None:
-    try:
-        from microaot.tune import space
-    except ImportError:
-        return None
-    return getattr(space, "op_signature", None), getattr(space, "op_space", None)
+    return schedules.op_signature, schedules.op_space
 
 
 def signature_of(graph: Graph, op: Operator) -> str:
@@ -339,3 +381,17 @@ def best_schedules(
         if knob_valid(knobs, space):
             out[op.index] = knobs
     return out
+
+
+def log_schedules(path: str | Path | None, model: str | Path, *, target: str,
+                  board: str | None = None) -> dict[int, dict[str, Any]]:
+    """The schedules a build of ``model`` for ``target`` (and ``board``, if given) takes from the tuning log
+    ``path`` (None: none), for ``compile_model(schedules=...)``: the fastest bit-exact entry per operator
+    signature (``best_schedules``; old-style records by op index when the model hash matches). The one
+    helper every caller (CLI, PlatformIO build, export, tuner) resolves a log with."""
+    if path is None:
+        return {}
+    model = Path(model)
+    graph = load_tflite(model)
+    return best_schedules(path, graph, target=target, board=board,
+                          model_hash=hashlib.sha256(model.read_bytes()).hexdigest())

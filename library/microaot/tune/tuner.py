@@ -2,9 +2,15 @@
 
     result = tune_model("kws.tflite", "qemu_mps2_an386", log="tuning.jsonl", budget=8, jobs=2)
 
+Pieces: the builder (``PioFirmware``: a firmware with some schedules forced, through the normal
+PlatformIO build), the runner (``Runner``: runs and profiles one firmware over RPC), the candidate
+evaluator (``CandidateEvaluator``: builder + runner + the default build as reference; an ``Outcome``
+with a typed ``FailureKind``), the search (``BatchSearch`` driving the ``tune.search`` searchers), the
+whole-model refinement (``_refine``) and the log (``LogWriter``); ``tune_model`` wires them.
+
 How it works:
 
-1. Operators with a knob space (``microaot.tune.space.op_space``) are grouped by signature
+1. Operators with a knob space (``microaot.schedules.op_space``) are grouped by signature
    (``op_signature``): operators with the same signature share one search and one measurement.
 2. Batch 0 is the default build (no tuning log). Its outputs on ``seeds`` random inputs are the
    reference every candidate is checked against byte for byte (and are checked once against TFLM),
@@ -17,8 +23,9 @@ How it works:
    started (QEMU / host process) or flashed (serial boards), fed the same inputs over RPC and
    profiled; each operator's time comes from the on-device PROFILE command. A batch whose outputs
    or intermediate tensors differ from the default build's (or that fails to build/run) is split in
-   halves and re-measured until the offending candidate is isolated; it is logged with
-   ``bitexact: false`` (and the differing operators, ``ops_differ``) or ``error``.
+   halves and re-measured until the offending candidate is isolated; it is logged with its
+   ``failure`` (``tune.log.FailureKind``: build_failed, run_failed, timeout, not_bitexact; for the last,
+   the differing operators, ``ops_differ``) and the ``error`` message.
 4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
    per job). Searchers: the whole space when it fits in ``budget`` candidates per signature,
    coordinate descent then random sampling otherwise (``microaot.tune.search``).
@@ -45,6 +52,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,11 +64,17 @@ from typing import Any
 
 import numpy as np
 
+from microaot import schedules as sp
 from microaot.boards import Board, get_board, open_link
 from microaot.errors import MicroaotError
+from microaot.evaluate import make_input
+from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph
+from microaot.pio import project as pio_project
+from microaot.reference import run_reference
 from microaot.rpc.protocol import differing_ops
-from microaot.tune.log import GENERATOR, TuneRecord, append_records
+from microaot.rpc.session import RpcTimeoutError, Session
+from microaot.tune.log import GENERATOR, FailureKind, TuneRecord, append_records
 from microaot.tune.search import Knobs, Searcher, make_searcher, space_size
 
 DEFAULT_BUDGET = 16
@@ -105,13 +119,35 @@ class Measurement:
 
 @dataclass
 class CandidateResult:
+    """One candidate of one signature, as measured in a batch (``failure`` None: ``time`` is usable)."""
+
     signature: str
     knobs: Knobs
     time: float | None
-    bitexact: bool
+    failure: FailureKind | None
     error: str | None
     batch: int
     ops_differ: list[int] = field(default_factory=list)  # OPCHECK: operators whose outputs differed
+
+    @property
+    def bitexact(self) -> bool:
+        return self.failure is not FailureKind.NOT_BITEXACT
+
+
+@dataclass
+class Outcome:
+    """One build + run of a firmware with a set of forced schedules: its measurement, or the kind of
+    failure (``measurement`` is kept for NOT_BITEXACT: it ran, its outputs differ)."""
+
+    measurement: Measurement | None
+    failure: FailureKind | None = None
+    error: str | None = None
+    ops_differ: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> Measurement | None:
+        """The measurement when it is usable (built, ran, bit-exact with the default build), else None."""
+        return self.measurement if self.failure is None else None
 
 
 @dataclass
@@ -215,8 +251,6 @@ class PioFirmware:
 
     def build(self, slot: int, log_records: Sequence[Mapping[str, Any]] | None = None,
               copy_log: Path | None = None) -> Path:
-        from microaot import pio_project
-
         proj = self.slot_dir(slot)
         batch_log = proj / "batch.jsonl"
         pio_project.write_project(proj, self.board.id, model=self.model, tuning_log=batch_log)
@@ -232,10 +266,6 @@ class PioFirmware:
 
     def _upload(self, proj: Path) -> None:
         """Flash a real board (``pio run -t upload``); the RPC session then opens ``port``."""
-        import subprocess
-
-        from microaot import pio_project
-
         argv = pio_project.pio_argv("run", "-d", str(proj), "-e", self.board.id, "-t", "upload", "-t", "nobuild")
         if self.port:
             argv += ["--upload-port", self.port]
@@ -245,20 +275,10 @@ class PioFirmware:
             raise TuneError(f"`pio run -t upload` failed for {proj} (board {self.board.id}):\n{tail}")
 
 
-def _batch_records(groups: Mapping[str, OpGroup], assignment: Mapping[str, Knobs], board: Board) -> list[dict[str, Any]]:
-    return [
-        TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k), time=0.0,
-                   op=groups[sig].opcode, extra={"forced": True}).to_json()
-        for sig, k in assignment.items()
-    ]
-
-
 def measure_firmware(board: Board, firmware: Path, inputs: Sequence[Sequence[np.ndarray]], *,
                      model_hash: str, runs: int, repeats: int, port: str | None = None,
                      timeout: float = 120.0) -> Measurement:
     """Start the firmware (or open the port), run every input set, profile; close."""
-    from microaot.rpc.session import Session
-
     transport = open_link(board, firmware, port=port)
     with Session(transport, timeout=timeout) as s:
         dev = s.hello()
@@ -313,6 +333,192 @@ def _same_outputs(a: Sequence[Sequence[np.ndarray]], b: Sequence[Sequence[np.nda
     return True
 
 
+# ---- runner, candidate evaluation, search, log ---------------------------------------------------
+
+
+@dataclass
+class Runner:
+    """Runs a built firmware on the board: the same input sets every time, ``runs`` x ``repeats``
+    profiling (``measure_firmware``)."""
+
+    board: Board
+    inputs: list[list[np.ndarray]]
+    model_hash: str
+    runs: int
+    repeats: int
+    port: str | None = None
+
+    def measure(self, firmware: Path) -> Measurement:
+        return measure_firmware(self.board, firmware, self.inputs, model_hash=self.model_hash, runs=self.runs,
+                                repeats=self.repeats, port=self.port)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else repr(exc)
+
+
+class CandidateEvaluator:
+    """Builder (``PioFirmware``) + runner + the default build's measurement as the reference: builds one
+    firmware with a set of signatures' schedules forced (``try_assignment``), or a batch of candidates
+    (``evaluate_batch``, isolating the failing ones)."""
+
+    def __init__(self, builder: Any, runner: Runner, groups: Mapping[str, OpGroup]) -> None:
+        self.builder, self.runner, self.groups = builder, runner, groups
+        self.base: Measurement | None = None
+
+    def measure_default(self) -> Measurement:
+        """Batch 0: the build without tuning log; the reference of every later build."""
+        self.base = self.runner.measure(self.builder.build(0, []))
+        return self.base
+
+    def measure_log(self, log: Path) -> Measurement:
+        """The build a user makes from the tuning log ``log``."""
+        return self.runner.measure(self.builder.build(0, copy_log=log))
+
+    def _records(self, assignment: Mapping[str, Knobs]) -> list[dict[str, Any]]:
+        board = self.runner.board
+        return [TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k), time=0.0,
+                           op=self.groups[sig].opcode, extra={"forced": True}).to_json()
+                for sig, k in assignment.items()]
+
+    def try_assignment(self, slot: int, assignment: Mapping[str, Knobs]) -> Outcome:
+        """Build the firmware with exactly ``assignment``'s schedules (the others: default), run and compare
+        it with the default build (outputs and every operator's OPCHECK hash)."""
+        if self.base is None:
+            raise TuneError("internal: a candidate measured before the default build")
+        try:
+            firmware = self.builder.build(slot, self._records(assignment))
+        except (MicroaotError, OSError) as exc:
+            return Outcome(None, FailureKind.BUILD_FAILED, _message(exc))
+        try:
+            m = self.runner.measure(firmware)
+        except RpcTimeoutError as exc:
+            return Outcome(None, FailureKind.TIMEOUT, _message(exc))
+        except (MicroaotError, OSError) as exc:
+            return Outcome(None, FailureKind.RUN_FAILED, _message(exc))
+        if not _same_as_default(m, self.base):
+            return Outcome(m, FailureKind.NOT_BITEXACT, None, _differing_ops(m, self.base))
+        return Outcome(m)
+
+    def op_time(self, m: Measurement, sig: str) -> float:
+        return float(np.mean([m.op_times[i] for i in self.groups[sig].op_indices]))
+
+    def evaluate_batch(self, slot: int, assignment: Mapping[str, Knobs], batch: int) -> list[CandidateResult]:
+        """One result per candidate of ``assignment``; a failing batch is split in halves and re-measured
+        until each failing candidate is alone."""
+        o = self.try_assignment(slot, assignment)
+        if o.ok is not None:
+            return [CandidateResult(sig, dict(k), self.op_time(o.ok, sig), None, None, batch)
+                    for sig, k in assignment.items()]
+        items = list(assignment.items())
+        if len(items) == 1:
+            sig, k = items[0]
+            return [CandidateResult(sig, dict(k), None, o.failure, o.error, batch, o.ops_differ)]
+        half = len(items) // 2
+        return self.evaluate_batch(slot, dict(items[:half]), batch) + self.evaluate_batch(slot, dict(items[half:]), batch)
+
+
+@dataclass
+class LogWriter:
+    """Appends the tuner's records to the JSON-lines log as soon as they are known."""
+
+    log: Path
+    board: Board
+    unit: str
+    common: dict[str, Any]
+
+    def defaults(self, groups: Mapping[str, OpGroup]) -> None:
+        append_records(self.log, [TuneRecord(
+            signature=g.signature, board=self.board.id, target=self.board.target, knobs=dict(g.default),
+            time=g.default_time, op=g.opcode, unit=self.unit, default_time=g.default_time,
+            extra={**self.common, "op_indices": g.op_indices, "batch": 0, "is_default": True, "when": _now()})
+            for g in groups.values()])
+
+    def candidates(self, groups: Mapping[str, OpGroup], results: Sequence[CandidateResult]) -> None:
+        recs = []
+        for r in results:
+            g = groups[r.signature]
+            recs.append(TuneRecord(
+                signature=r.signature, board=self.board.id, target=self.board.target, knobs=dict(r.knobs),
+                time=r.time, op=g.opcode, unit=self.unit, default_time=g.default_time, failure=r.failure,
+                error=r.error,
+                extra={**self.common, "op_indices": g.op_indices, "batch": r.batch, "when": _now(),
+                       **({"ops_differ": r.ops_differ} if r.ops_differ else {})}))
+        append_records(self.log, recs)
+
+    def refine(self, recs: list[TuneRecord]) -> None:
+        for r in recs:
+            r.unit, r.extra = self.unit, {**self.common, **r.extra, "when": _now()}
+        append_records(self.log, recs)
+
+    def summary(self, fields: Mapping[str, Any]) -> None:
+        append_records(self.log, [{"kind": "model_summary", "board": self.board.id, "target": self.board.target,
+                                   "generator": GENERATOR, "unit": self.unit, **fields, **self.common,
+                                   "when": _now()}])
+
+
+class BatchSearch:
+    """Steps 3 and 4 of the module docstring: batch after batch, one firmware holding the next proposal
+    of every signature's searcher, ``jobs`` batches built and measured at once; each result goes back to
+    its searcher, to its group's best, and to the log."""
+
+    def __init__(self, groups: Mapping[str, OpGroup], evaluator: CandidateEvaluator, writer: LogWriter, *,
+                 jobs: int, on_batch: Callable[[int, Mapping[str, Knobs]], None] | None = None,
+                 pbar: Any = None) -> None:
+        self.groups, self.evaluator, self.writer, self.jobs = groups, evaluator, writer, jobs
+        self.on_batch, self.pbar = on_batch, pbar
+        self.batches = 0
+
+    def _next_batch(self) -> dict[str, Knobs]:
+        assignment: dict[str, Knobs] = {}
+        for sig, g in self.groups.items():
+            cand = g.searcher.propose()
+            if cand is not None:
+                assignment[sig] = cand
+        return assignment
+
+    def _record(self, results: Sequence[CandidateResult]) -> None:
+        for r in results:
+            g = self.groups[r.signature]
+            g.searcher.report(r.knobs, r.time if r.failure is None else None)
+            g.measured += 1
+            if r.time is None:
+                g.failed += 1
+            else:
+                g.tried.append((dict(r.knobs), r.time))
+                if g.best_time is None or r.time < g.best_time:
+                    g.best_time, g.best_knobs = r.time, dict(r.knobs)
+        self.writer.candidates(self.groups, results)
+        if self.pbar is not None:
+            best = [g.default_time / g.best_time for g in self.groups.values() if g.default_time and g.best_time]
+            self.pbar.set_postfix_str(f"batch {self.batches}, best op speedup {max(best, default=1.0):.2f}x")
+            self.pbar.update(1)
+
+    def run(self) -> int:
+        """Search until every searcher is done; returns the number of batches."""
+        slots_free = list(range(self.jobs))
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            running: dict[Future[list[CandidateResult]], int] = {}
+            while True:
+                while slots_free:
+                    assignment = self._next_batch()
+                    if not assignment:
+                        break
+                    self.batches += 1
+                    slot = slots_free.pop()
+                    if self.on_batch is not None:
+                        self.on_batch(self.batches, assignment)
+                    running[pool.submit(self.evaluator.evaluate_batch, slot, assignment, self.batches)] = slot
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    slots_free.append(running.pop(fut))
+                    self._record(fut.result())
+        return self.batches
+
+
 # ---- the tuner -------------------------------------------------------------------------------------
 
 
@@ -323,8 +529,6 @@ def _shape_label(sig: str) -> str:
 
 def build_groups(graph: Graph, target: str, budget: int, *, strategy: str = "auto",
                  seed: int = 0) -> dict[str, OpGroup]:
-    from microaot.tune import space as sp
-
     groups: dict[str, OpGroup] = {}
     defaults = sp.default_schedules(graph, target)  # what batch 0 (no log) builds, memory-aware choices included
     for op in graph.operators:
@@ -373,9 +577,6 @@ def tune_model(
     """Tune ``model`` on ``board_id``; append every measurement to ``log``; see the module docstring."""
     from tqdm import tqdm
 
-    from microaot.evaluate import make_input
-    from microaot.frontend.tflite import load_tflite
-
     t_start = time.monotonic()
     model = Path(model).resolve()
     if not model.is_file():
@@ -414,140 +615,39 @@ def tune_model(
     inputs = [[make_input(np.dtype(t.dtype), t.shape, seed, k) for k, t in enumerate(input_tensors)]
               for seed in range(seeds)]
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{model_hash[:8]}"
-
-    def measure(fwpath: Path) -> Measurement:
-        return measure_firmware(board, fwpath, inputs, model_hash=model_hash, runs=runs, repeats=repeats,
-                                port=port)
-
-    def measure_assignment(slot: int, assignment: Mapping[str, Knobs]) -> Measurement:
-        """Build the firmware with exactly ``assignment``'s schedules (the others: default) and measure it."""
-        return measure(fw.build(slot, _batch_records(groups, assignment, board)))
+    runner = Runner(board, inputs, model_hash, runs, repeats, port)
+    evaluator = CandidateEvaluator(fw, runner, groups)
 
     planned = max((min(budget, (g.n_distinct or budget + 1) - 1) for g in groups.values()), default=0)
     pbar = tqdm(total=planned + 1 + int(final_check), desc=f"tune {model.stem}", unit="batch",
                 disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    batch_no = 0
     try:
         # batch 0: the default build
         pbar.set_postfix_str("default build")
-        base = measure(fw.build(0, []))
+        base = evaluator.measure_default()
         pbar.update(1)
-        unit = base.unit
-        limit: int | None = None
-        if max_workspace is not None:
-            dws = _ws(base)
-            limit = dws if max_workspace == "default" else int(max_workspace)
-            if limit < dws:
-                raise TuneError(
-                    f"{model.name}: --max-workspace {limit} B is below the default build's workspace ({dws} B); "
-                    "the default schedules are already the RAM-first ones, so no tuning fits: raise the limit "
-                    "(or use --max-workspace default)")
+        limit = _workspace_limit(model, max_workspace, base)
         default_tflm: bool | None = None
         if check_reference:
-            from microaot.reference import run_reference
-
             default_tflm = _same_outputs(base.outputs, [[np.asarray(y) for y in ys]
                                                         for ys in run_reference(model, inputs)])
-        common = {"model": model.name, "model_hash": model_hash, "tuner_run": run_id}
-        default_recs: list[TuneRecord] = []
+        writer = LogWriter(log, board, base.unit, {"model": model.name, "model_hash": model_hash, "tuner_run": run_id})
         for g in groups.values():
-            g.default_time = float(np.mean([base.op_times[i] for i in g.op_indices]))
+            g.default_time = evaluator.op_time(base, g.signature)
             g.best_knobs, g.best_time = dict(g.default), g.default_time
-            if g.default_time is not None:
-                g.tried.append((dict(g.default), g.default_time))
+            g.tried.append((dict(g.default), g.default_time))
             if hasattr(g.searcher, "set_default_time"):
                 g.searcher.set_default_time(g.default_time)
-            default_recs.append(TuneRecord(
-                signature=g.signature, board=board.id, target=target, knobs=dict(g.default), time=g.default_time,
-                op=g.opcode, unit=unit, default_time=g.default_time,
-                extra={**common, "op_indices": g.op_indices, "batch": 0, "is_default": True,
-                       "when": _now()}))
-        append_records(log, default_recs)
+        writer.defaults(groups)
 
-        batch_no = 0
-        slots_free = list(range(jobs))
-
-        def run_batch(slot: int, assignment: dict[str, Knobs], bno: int) -> list[CandidateResult]:
-            return _evaluate(slot, assignment, bno)
-
-        def _evaluate(slot: int, assignment: dict[str, Knobs], bno: int) -> list[CandidateResult]:
-            try:
-                m = measure_assignment(slot, assignment)
-                err = None
-                ok = _same_as_default(m, base)
-            except (MicroaotError, OSError) as exc:
-                m, ok, err = None, False, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
-            if ok and m is not None:
-                return [CandidateResult(sig, k, float(np.mean([m.op_times[i] for i in groups[sig].op_indices])),
-                                        True, None, bno) for sig, k in assignment.items()]
-            if len(assignment) == 1:
-                sig, k = next(iter(assignment.items()))
-                diff = _differing_ops(m, base) if m is not None else []
-                return [CandidateResult(sig, k, None, err is not None, err or None, bno, diff)]
-            items = list(assignment.items())
-            half = len(items) // 2
-            return _evaluate(slot, dict(items[:half]), bno) + _evaluate(slot, dict(items[half:]), bno)
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            running: dict[Future[list[CandidateResult]], int] = {}
-            while True:
-                while slots_free:
-                    assignment: dict[str, Knobs] = {}
-                    for sig, g in groups.items():
-                        cand = g.searcher.propose()
-                        if cand is not None:
-                            assignment[sig] = cand
-                    if not assignment:
-                        break
-                    batch_no += 1
-                    slot = slots_free.pop()
-                    if on_batch is not None:
-                        on_batch(batch_no, assignment)
-                    fut = pool.submit(run_batch, slot, assignment, batch_no)
-                    running[fut] = slot
-                if not running:
-                    break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    slots_free.append(running.pop(fut))
-                    results = fut.result()
-                    recs = []
-                    for r in results:
-                        g = groups[r.signature]
-                        g.searcher.report(r.knobs, r.time if r.bitexact and not r.error else None)
-                        g.measured += 1
-                        if r.time is None:
-                            g.failed += 1
-                        else:
-                            g.tried.append((dict(r.knobs), r.time))
-                            if g.best_time is None or r.time < g.best_time:
-                                g.best_time, g.best_knobs = r.time, dict(r.knobs)
-                        recs.append(TuneRecord(
-                            signature=r.signature, board=board.id, target=target, knobs=dict(r.knobs),
-                            time=r.time, op=g.opcode, unit=unit, default_time=g.default_time,
-                            bitexact=r.bitexact, error=r.error,
-                            extra={**common, "op_indices": g.op_indices, "batch": r.batch, "when": _now(),
-                                   **({"ops_differ": r.ops_differ} if r.ops_differ else {})}))
-                    append_records(log, recs)
-                    best = [g.default_time / g.best_time for g in groups.values() if g.default_time and g.best_time]
-                    pbar.set_postfix_str(f"batch {batch_no}, best op speedup {max(best, default=1.0):.2f}x")
-                    pbar.update(1)
+        batch_no = BatchSearch(groups, evaluator, writer, jobs=jobs, on_batch=on_batch, pbar=pbar).run()
 
         refined: dict[str, Any] | None = None
         if refine or limit is not None:
-            def evaluate(slot: int, assignment: dict[str, Knobs]) -> Measurement | None:
-                try:
-                    m = measure_assignment(slot, assignment)
-                except (MicroaotError, OSError):
-                    return None
-                return m if _same_as_default(m, base) else None
-
-            def log_refine(recs: list[TuneRecord]) -> None:
-                for r in recs:
-                    r.unit, r.extra = unit, {**common, **r.extra, "when": _now()}
-                append_records(log, recs)
-
-            refined = _refine(groups, evaluate, jobs=jobs, board=board, margin=0.0 if deterministic else 0.02,
-                              pbar=pbar, write=log_refine, swap=refine, max_workspace=limit)
+            refined = _refine(groups, evaluator.try_assignment, jobs=jobs, board=board,
+                              margin=0.0 if deterministic else 0.02, pbar=pbar, write=writer.refine, swap=refine,
+                              max_workspace=limit)
 
         tuned_total: float | None = None
         tuned_ok: bool | None = None
@@ -555,15 +655,13 @@ def tune_model(
         tuned_ws: int | None = None
         if final_check:
             pbar.set_postfix_str("rebuild from the log")
-            m = measure(fw.build(0, copy_log=log))
+            m = evaluator.measure_log(log)
             tuned_total, tuned_ok = m.run_time, _same_as_default(m, base)
             tuned_ws = m.stats.get("workspace_size")
             pbar.update(1)
-            append_records(log, [{
-                "kind": "model_summary", "board": board.id, "target": target, "generator": GENERATOR,
-                "unit": unit, "default_total": base.run_time, "tuned_total": tuned_total,
-                "tuned_bitexact": tuned_ok, "default_matches_tflm": default_tflm, "default_workspace": default_ws,
-                "tuned_workspace": tuned_ws, **common, "when": _now()}])
+            writer.summary({"default_total": base.run_time, "tuned_total": tuned_total, "tuned_bitexact": tuned_ok,
+                            "default_matches_tflm": default_tflm, "default_workspace": default_ws,
+                            "tuned_workspace": tuned_ws})
     finally:
         pbar.close()
         lock.close()
@@ -585,12 +683,26 @@ def _ws(m: Measurement) -> int:
     return int(m.stats.get("workspace_size") or 0)
 
 
-def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Knobs]], Measurement | None], *,
+def _workspace_limit(model: Path, max_workspace: int | str | None, base: Measurement) -> int | None:
+    """``max_workspace`` in bytes ("default": the default build's workspace); not below the default's."""
+    if max_workspace is None:
+        return None
+    dws = _ws(base)
+    limit = dws if max_workspace == "default" else int(max_workspace)
+    if limit < dws:
+        raise TuneError(
+            f"{model.name}: --max-workspace {limit} B is below the default build's workspace ({dws} B); "
+            "the default schedules are already the RAM-first ones, so no tuning fits: raise the limit "
+            "(or use --max-workspace default)")
+    return limit
+
+
+def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Knobs]], Outcome], *,
             jobs: int, board: Board, margin: float, pbar: Any, write: Callable[[list[TuneRecord]], None],
             swap: bool = True, max_workspace: int | None = None) -> dict[str, Any] | None:
     """Steps 5 (``swap``) and 6 (``max_workspace``) of the module docstring. ``evaluate(slot, assignment)``
-    builds and measures one firmware with every signature's knobs forced (None: it failed or its outputs
-    differ from the default build's). Updates ``best_knobs``/``best_time`` of the groups; returns a
+    builds and measures one firmware with every signature's knobs forced (``CandidateEvaluator.try_assignment``:
+    an Outcome, usable when it built, ran and matched the default build). Updates ``best_knobs``/``best_time`` of the groups; returns a
     summary (None when there was nothing to do)."""
     alts: dict[str, list[Knobs]] = {}
     for sig, g in groups.items():
@@ -607,7 +719,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
     current = {sig: dict(g.best_knobs) for sig, g in groups.items()}
     pbar.total = (pbar.total or 0) + 1
     pbar.set_postfix_str("refine: the combined build")
-    cur = evaluate(0, current)
+    cur = evaluate(0, current).ok
     pbar.update(1)
     if cur is None:
         # the per-signature bests were each bit-exact; together they are not (or do not build):
@@ -626,8 +738,8 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
         pbar.total = (pbar.total or 0) + len(trials)
         pbar.set_postfix_str(f"{what}: {len(trials)} builds")
         slots = list(range(jobs))
-        futs: dict[Future[Measurement | None], tuple[str, Knobs, int]] = {}
-        results: list[tuple[str, Knobs, Measurement | None]] = []
+        futs: dict[Future[Outcome], tuple[str, Knobs, int]] = {}
+        outcomes: list[tuple[str, Knobs, Outcome]] = []
         pending = list(trials)
         while pending or futs:
             while pending and slots:
@@ -638,17 +750,18 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             for f in done:
                 sig, k, slot = futs.pop(f)
                 slots.append(slot)
-                results.append((sig, k, f.result()))
+                outcomes.append((sig, k, f.result()))
                 pbar.update(1)
         write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k),
-                          time=op_time(m, sig) if m else None, op=groups[sig].opcode,
-                          default_time=groups[sig].default_time, bitexact=m is not None,
-                          error=None if m else "failed or not bit-exact in the whole-model refinement",
+                          time=op_time(o.ok, sig) if o.ok else None, op=groups[sig].opcode,
+                          default_time=groups[sig].default_time, failure=o.failure,
+                          error=None if o.ok else (f"{o.failure.value if o.failure else 'failed'} in the whole-model "
+                                                    f"refinement{': ' + o.error if o.error else ''}"),
                           extra={"op_indices": groups[sig].op_indices, "stage": "refine",
-                                 "model_total": m.run_time if m else None,
-                                 "workspace": _ws(m) if m else None})
-               for sig, k, m in results])
-        return results
+                                 "model_total": o.ok.run_time if o.ok else None,
+                                 "workspace": _ws(o.ok) if o.ok else None})
+               for sig, k, o in outcomes])
+        return [(sig, k, o.ok) for sig, k, o in outcomes]
 
     swaps: list[dict[str, Any]] = []
     reverted: list[dict[str, Any]] = []
@@ -659,13 +772,14 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             trials = [(sig, dict(g.default)) for sig, g in groups.items() if current[sig] != g.default]
             if not trials:
                 break
-            results = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the workspace limit")
+            smaller = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the workspace limit")
                        if m is not None and _ws(m) < _ws(cur)]
-            if not results:
+            if not smaller:
                 break
-            ok = [r for r in results if fits(r[2])]
+            ok = [r for r in smaller if fits(r[2])]
+            now = cur
             sig, k, m = (min(ok, key=lambda r: r[2].run_time) if ok else
-                         min(results, key=lambda r: max(r[2].run_time - cur.run_time, 0.0) / (_ws(cur) - _ws(r[2]))))
+                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time, 0.0) / (_ws(now) - _ws(r[2]))))
             reverted.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k,
                              "workspace": _ws(m)})
             current[sig], cur = dict(k), m
@@ -677,10 +791,10 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                 break
             results = run_trials(pool, trials, f"refine round {rounds}")
             better: dict[str, tuple[Knobs, Measurement]] = {}
-            for sig, k, m in results:
-                if m is not None and fits(m) and m.run_time < cur.run_time * (1.0 - margin):
-                    if sig not in better or m.run_time < better[sig][1].run_time:
-                        better[sig] = (k, m)
+            for sig, k, mr in results:
+                if mr is not None and fits(mr) and mr.run_time < cur.run_time * (1.0 - margin):
+                    if sig not in better or mr.run_time < better[sig][1].run_time:
+                        better[sig] = (k, mr)
             if not better:
                 break
             best_sig = min(better, key=lambda s: better[s][1].run_time)
@@ -688,7 +802,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             if len(better) > 1:
                 pbar.total = (pbar.total or 0) + 1
                 both = {**current, **{s: k for s, (k, _) in better.items()}}
-                m_all = evaluate(0, both)
+                m_all = evaluate(0, both).ok
                 pbar.update(1)
                 if m_all is not None and fits(m_all) and m_all.run_time < better[best_sig][1].run_time:
                     pick = {s: (k, m_all) for s, (k, _) in better.items()}

@@ -1,59 +1,39 @@
 """Schedule knob spaces of the lowerings (the tuner's view of a kernel's variants).
 
-A lowering module that has schedule variants registers, per opcode, a function giving the legal
+An operator that has schedule variants declares, with its lowering, a function giving the legal
 values of every knob for one operator on one target, and one giving the default schedule::
 
-    register_space("CONV_2D", space=conv_space, default=conv_default, lean=conv_lean)
+    register("CONV_2D", schedule_scratch=..., space=conv_space, default=conv_default, lean=conv_lean, ...)
 
-``microaot.tune.space`` is the public face of this registry (docs/internals.md, "Schedule knobs").
+``microaot.schedules`` and ``microaot.schedules`` are the public faces of these spaces (docs/internals.md, "Schedule knobs").
 Knob values are JSON scalars (str, int, bool). ``resolve(graph, op, target, schedule)`` is what the
 lowering and its scratch function call: the default schedule overridden by the given knobs, with
 unknown knobs or illegal values rejected, and knobs that do not apply to the chosen variant dropped.
 
 ``lean`` (optional) gives, from an operator's default knobs, the knobs of a variant that needs less
 scratch (slower), or None. ``lean_schedule`` is what the compiler's memory-aware pass
-(``compiler.plan_schedules``) tries for an operator on its default that runs at the workspace peak.
+(``microaot.schedules.plan_schedules``) tries for an operator on its default that runs at the workspace peak.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from microaot import ops as opreg
 from microaot.errors import MicroaotError
 from microaot.ir.graph import Graph, Operator
+from microaot.ops import SpaceDef
 
 Knobs = dict[str, Any]
-SpaceFn = Callable[[Graph, Operator, str], dict[str, list[Any]]]
-DefaultFn = Callable[[Graph, Operator, str], Knobs]
-CanonFn = Callable[[Graph, Operator, str, Knobs], Knobs]
-LeanFn = Callable[[Graph, Operator, str, Knobs], Knobs | None]
 
 DSP_TARGETS = ("cortex-m4", "cortex-m7")
 
 
-@dataclass(frozen=True)
-class SpaceDef:
-    space: SpaceFn
-    default: DefaultFn
-    canonical: CanonFn | None = None
-    lean: LeanFn | None = None
-
-
-_SPACES: dict[str, SpaceDef] = {}
-
-
-def register_space(opcode: str, *, space: SpaceFn, default: DefaultFn, canonical: CanonFn | None = None,
-                   lean: LeanFn | None = None) -> None:
-    _SPACES[opcode] = SpaceDef(space, default, canonical, lean)
-
-
 def get_space(opcode: str) -> SpaceDef | None:
-    from microaot.codegen import ops as opreg
-
-    opreg.load_all()
-    return _SPACES.get(opcode)
+    """The knob space declared with the operator (``register(..., space=, default=, ...)``), or None."""
+    d = opreg.get(opcode)
+    return d.space if d is not None else None
 
 
 def resolve(graph: Graph, op: Operator, target: str, schedule: Mapping[str, Any] | None) -> Knobs:

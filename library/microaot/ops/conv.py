@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import (
+from microaot.ir.graph import Graph, Operator
+from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext, register
+from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
-    check_padding,
     const_data,
     folded_bias,
-    out_size,
-    pad_before,
     per_channel_multipliers,
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._dw_pair import (
+from microaot.ops._dw_pair import (
     PAIR_COLS,
     lean_cols,
     lower_pair,
@@ -27,7 +23,9 @@ from microaot.codegen.ops._dw_pair import (
     pair_scratch,
     strip_cols,
 )
-from microaot.codegen.ops._pack import (
+from microaot.ops._geometry import check_conv, conv_geometry
+from microaot.ops._inplace import conv_rows_inplace, rows_lowering
+from microaot.ops._pack import (
     fast_requant_ok,
     gemm_k_order,
     gemm_rq_bias,
@@ -35,59 +33,19 @@ from microaot.codegen.ops._pack import (
     pack_row_blocks,
     rq_table,
 )
-from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
-from microaot.ir.graph import Graph, Operator
-
-
-def _geometry(ctx: LoweringContext, depthwise: bool) -> dict[str, Any]:
-    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
-    o = ctx.options
-    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
-        raise ctx.unsupported(f"needs 4-D input/filter/output (NHWC), got {list(x.shape)}, {list(w.shape)}, "
-                              f"{list(y.shape)}")
-    n, ih, iw, ic = x.shape
-    if depthwise:
-        _, kh, kw, oc = w.shape
-        dm = int(o.get("depth_multiplier", 1)) or 1
-        if oc != ic * dm:
-            if ic and oc % ic == 0:
-                dm = oc // ic
-            else:
-                raise ctx.unsupported(f"filter channels {oc} are not input channels {ic} x depth multiplier")
-    else:
-        oc, kh, kw, fic = w.shape
-        dm = 1
-        if fic != ic:
-            raise ctx.unsupported(f"filter input channels {fic} != input channels {ic} (grouped conv unsupported)")
-    sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    padding = str(o.get("padding", "VALID"))
-    check_padding(ctx, padding)
-    oh, ow = out_size(padding, ih, kh, sh, dh), out_size(padding, iw, kw, sw, dw)
-    if tuple(y.shape) != (n, oh, ow, oc):
-        raise ctx.unsupported(f"output shape {list(y.shape)} does not match the computed [{n}, {oh}, {ow}, {oc}]")
-    return {
-        "batches": n, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
-        "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw,
-        "pad_top": pad_before(ih, kh, sh, dh, oh), "pad_left": pad_before(iw, kw, sw, dw, ow),
-        "depth_mult": dm,
-    }
+from microaot.ops._schedule import DSP_TARGETS, resolve
 
 
 def pointwise_shrinking(graph: Graph, op: Operator) -> bool:
     """1x1, stride 1, batch 1, out_c <= in_c (no padding possible with a 1x1 kernel)."""
-    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-    o = op.options
-    return (len(x.shape) == 4 and len(w.shape) == 4 and int(x.shape[0]) == 1 and tuple(w.shape[1:3]) == (1, 1)
-            and int(o.get("stride_h", 1)) == 1 and int(o.get("stride_w", 1)) == 1
-            and int(w.shape[0]) <= int(x.shape[3]))
+    return conv_geometry(graph, op).pointwise_shrinking
 
 
 def runs_placement_itself(ctx: LoweringContext) -> bool:
     """The kernels that run an in-place rows_fwd / rows_bwd placement themselves, on the whole tensor,
     instead of row by row through ``uaot_conv_s8_rows`` (``_inplace.rows_lowering``): DEPTHWISE_CONV_2D
     ``algo=pair`` (kernel mode 1 / 2 from ``ctx.inplace``, keeping its ring of expanded rows) and the
-    ``gemm`` of a shrinking pointwise CONV_2D, which conv_inplace.py offers ``rows_fwd`` only (the gemm
+    ``gemm`` of a shrinking pointwise CONV_2D, which ``_conv_inplace`` offers ``rows_fwd`` only (the gemm
     expands each block of pixels before writing its outputs, so any forward distance is safe)."""
     algo = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo")
     if algo == "pair":
@@ -99,7 +57,7 @@ def runs_placement_itself(ctx: LoweringContext) -> bool:
 def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.input(2) if ctx.has_input(2) else None
-    g = _geometry(ctx, depthwise)
+    g = conv_geometry(ctx.graph, ctx.op).params()
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     fn = "uaot_depthwise_conv2d" if depthwise else "uaot_conv2d"
     dtype = require_dtype(ctx, [x, w, y], ("int8", "float32"))
@@ -126,7 +84,7 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     if algo == "pair":  # in place (ctx.inplace rows_fwd / rows_bwd): the kernel runs the placement itself
         return lower_pair(ctx, g, wd.reshape(-1, oc), fb, rows, mults, shifts, zp_in, zp_out, lo, hi,
                           int(knobs["cols"]))
-    if ctx.inplace is not None and not runs_placement_itself(ctx):  # the others: row by row (conv_inplace.py)
+    if ctx.inplace is not None and not runs_placement_itself(ctx):  # the others: row by row (_inplace.py)
         raise ctx.unsupported(f"internal: {ctx.inplace!r} reached the out-of-place lowering")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
@@ -165,23 +123,20 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
 
 def _simd4_scratch(graph: Graph, op: Operator) -> int:
     """UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))"""
-    w, y = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
-    c, kh, kw = int(w.shape[-1]), int(w.shape[1]), int(w.shape[2])
-    o = op.options
-    pw = (int(y.shape[2]) - 1) * int(o.get("stride_w", 1)) + (kw - 1) * int(o.get("dilation_w_factor", 1)) + 1
-    return 4 * c + (kh * pw * c + 3) // 4 * 4
+    g = conv_geometry(graph, op)
+    c, pw = g.out_c, g.padded_w()
+    return 4 * c + (g.k_h * pw * c + 3) // 4 * 4
 
 
 def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
                   schedule: dict[str, Any] | None = None) -> int:
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
     knobs = resolve(graph, op, target, schedule)
-    w = graph.tensors[op.inputs[1]]
+    g = conv_geometry(graph, op)
     if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, in_c) / UAOT_CONV_GEMM3{,_WX}_SCRATCH (cols=3)
-        k = int(np.prod(w.shape[1:]))
-        kp = (k + 3) // 4 * 4
-        gather = kp if int(w.shape[3]) % 4 else 0  # the int8 gather row (in_c % 4 != 0)
-        wx = 2 * int(w.shape[0]) * kp if knobs.get("wexp") else 0  # UAOT_CONV_GEMM3_WX_SCRATCH
+        kp = (g.k + 3) // 4 * 4
+        gather = kp if g.in_c % 4 else 0  # the int8 gather row (in_c % 4 != 0)
+        wx = 2 * g.out_c * kp if knobs.get("wexp") else 0  # UAOT_CONV_GEMM3_WX_SCRATCH
         return (6 if int(knobs.get("cols", 2)) == 3 else 4) * kp + gather + wx
     if knobs.get("algo") == "x16":  # UAOT_CONV_X16_SCRATCH(k_h, UAOT_DW_PADDED_W(out_w, stride_w, k_w, 1), k_w, in_c)
         return x16_scratch(graph, op)
@@ -192,26 +147,22 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     return 0
 
 
-@register("CONV_2D", scratch=_conv_scratch)
 def lower_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=False)
 
 
-@register("DEPTHWISE_CONV_2D", scratch=_conv_scratch)
 def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=True)
 
 
-# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.tune.space) -----------------------
+# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.schedules) -----------------------
 
 def _is_int8(graph: Graph, op: Operator) -> bool:
     return graph.tensors[op.inputs[0]].dtype == "int8"
 
 
 def _dw_mult(graph: Graph, op: Operator) -> int:
-    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
-    ic, oc = int(x.shape[-1]), int(w.shape[-1])
-    return oc // ic if ic else 1
+    return conv_geometry(graph, op).depth_mult
 
 
 X16_STEPS = (32, 64, 128)  # the x16 entry points: bytes between the pixels of a block (stride_w * in_c * 2)
@@ -220,29 +171,24 @@ X16_MAX_KH = 16
 
 def x16_step(graph: Graph, op: Operator) -> int:
     """S of ``uaot_conv2d_s8_x16_s{S}``: stride_w * in_c * 2."""
-    return int(op.options.get("stride_w", 1)) * int(graph.tensors[op.inputs[0]].shape[-1]) * 2
+    g = conv_geometry(graph, op)
+    return g.stride_w * g.in_c * 2
 
 
 def x16_ok(graph: Graph, op: Operator) -> bool:
     """The shapes ``uaot_conv2d_s8_x16_s*`` covers (crt/kernels/conv_fast.c uaot_x16_ok): 4-D, in_c % 4 == 0,
     (k_w * in_c) % 16 == 0, no dilation, out_w >= 3, k_h <= 16, stride_w * in_c * 2 in X16_STEPS."""
-    x, w, y = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
-        return False
-    ic, kh, kw = int(x.shape[3]), int(w.shape[1]), int(w.shape[2])
-    o = op.options
-    return (ic > 0 and ic % 4 == 0 and (kw * ic) % 16 == 0 and int(o.get("dilation_h_factor", 1)) == 1
-            and int(o.get("dilation_w_factor", 1)) == 1 and int(y.shape[2]) >= 3 and 0 < kh <= X16_MAX_KH
-            and x16_step(graph, op) in X16_STEPS)
+    g = conv_geometry(graph, op)
+    ic = g.in_c
+    return (ic > 0 and ic % 4 == 0 and (g.k_w * ic) % 16 == 0 and g.dil_h == 1 and g.dil_w == 1 and g.out_w >= 3
+            and 0 < g.k_h <= X16_MAX_KH and x16_step(graph, op) in X16_STEPS)
 
 
 def x16_scratch(graph: Graph, op: Operator) -> int:
     """UAOT_CONV_X16_SCRATCH: k_h ring rows of (out_w - 1) * stride_w + k_w pixels of in_c int16, then the
     int16 columns of 2 pixels (4 * K bytes)."""
-    x, w, y = (graph.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
-    kh, kw, ic = int(w.shape[1]), int(w.shape[2]), int(x.shape[3])
-    pw = (int(y.shape[2]) - 1) * int(op.options.get("stride_w", 1)) + kw
-    return 2 * kh * pw * ic + 4 * kh * kw * ic
+    g = conv_geometry(graph, op)
+    return 2 * g.k_h * g.padded_w(dilation=False) * g.in_c + 4 * g.k
 
 
 def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
@@ -266,7 +212,7 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops;
-    requantizes in C: ~15 % more instructions on that op); taken by ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    requantizes in C: ~15 % more instructions on that op); taken by ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "gemm" or int(knobs.get("cols", 2)) != 3:
         return None
     return {**knobs, "cols": 2}
@@ -303,7 +249,7 @@ def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def dw_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """pair with the whole-row ring -> the strip within budget (``_dw_pair.lean_cols``); taken by
-    ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "pair" or int(knobs.get("cols", 0)) != 0:
         return None
     return {**knobs, "cols": lean_cols(graph, op, _simd4_scratch(graph, op))}
@@ -316,5 +262,41 @@ def dw_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "pair", "cols": 0 if cols == int(graph.tensors[op.outputs[0]].shape[2]) else cols}
 
 
-register_space("CONV_2D", space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)
-register_space("DEPTHWISE_CONV_2D", space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)
+# ---- in place (``_inplace.py``) --------------------------------------------------------------------
+# With ``ctx.inplace`` in (rows_fwd, rows_bwd) the operator's usual kernel call runs through
+# ``uaot_conv_s8_rows`` (crt/kernels/conv_rows.c, ``_inplace.rows_lowering``); otherwise nothing changes.
+#
+# Pointwise exception: a 1x1 stride-1 CONV_2D with out_c <= in_c is offered ``rows_fwd`` only, and when
+# its schedule is ``gemm`` the kernel runs once on the whole tensor instead of once per output row. The
+# gemm kernels walk the pixels in increasing order in blocks of 1..3 and expand a block's input pixels
+# into their int16 columns (scratch) before writing any output of that block (conv_fast.h), so with the
+# output ``delta`` >= 0 bytes below the input, the bytes written up to pixel q ((q+1)*out_c) never reach
+# an input pixel not yet read (delta + (q+1)*in_c). The forward row distance the planner keeps is >= 0,
+# so every ``rows_fwd`` placement is also a legal pixel-order placement. (Whole-tensor blocks of 3 instead
+# of rows of out_w pixels: KWS's 25x5 pointwise layers no longer run 2 of every 5 pixels as leftovers.)
+#
+# DEPTHWISE_CONV_2D ``algo=pair`` (``_dw_pair.py``) reads every input row once, when it expands it into its
+# ring of 3 rows, so it runs the ``rows_fwd`` / ``rows_bwd`` placements by itself on the whole tensor
+# (kernel mode 1 / 2, from ``ctx.inplace``) instead of once per output row through ``uaot_conv_s8_rows``
+# (which would expand each input row for every output row that reads it).
+#
+# Both exceptions are one predicate, ``runs_placement_itself``: the row driver hands such a lowering
+# ``ctx`` unchanged and the lowering emits its usual whole-tensor call.
+
+def _conv_inplace(graph: Graph, op: Operator) -> list[InPlace]:
+    variants = conv_rows_inplace(graph, op)
+    if len(op.inputs) >= 2 and min(op.inputs[:2]) >= 0 and pointwise_shrinking(graph, op):
+        variants = [v for v in variants if v.variant == "rows_fwd"]
+    return variants
+
+
+def _rows(lower: LowerFn) -> LowerFn:
+    return rows_lowering(lower, runs_placement_itself)
+
+
+# ---- the declarations -------------------------------------------------------------------------------
+
+register("CONV_2D", check=check_conv, schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
+         space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)(lower_conv2d)
+register("DEPTHWISE_CONV_2D", check=check_conv, schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
+         space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)(lower_depthwise_conv2d)

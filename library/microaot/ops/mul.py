@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import (
+from microaot.ir.quant import quantize_multiplier
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
     pad_broadcast,
     require_dtype,
     require_quant,
 )
-from microaot.ir.quant import quantize_multiplier
 
 MAX_DIMS = 6
 

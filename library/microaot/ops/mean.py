@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import const_data, require_dtype, require_quant
 from microaot.ir.quant import quantize_multiplier
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import const_data, require_dtype, require_quant
 
 MAX_DIMS = 6
 

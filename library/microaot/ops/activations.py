@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import FLT_MAX, require_dtype, require_quant, unary_call
-from microaot.codegen.ops._tflm_math import logistic_table_s8, tanh_table_s8
 from microaot.ir.quant import quantize_multiplier, tflite_round
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import FLT_MAX, require_dtype, require_quant, unary_call
+from microaot.ops._tflm_math import logistic_table_s8, tanh_table_s8
 
 _BASE = {
     "size": 0, "input_zp": 0, "output_zp": 0, "mult": 0, "shift": 0, "act_min": -128, "act_max": 127,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import const_data, require_dtype, require_quant
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import const_data, require_dtype, require_quant
 
 MAX_DIMS = 6
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops import InPlace, Lowering, LoweringContext, register
-from microaot.codegen.ops._common import (
+from microaot.ir.graph import Graph, Operator
+from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
+from microaot.ops import InPlace, Lowering, LoweringContext, register
+from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
     pad_broadcast,
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._tflm_math import mbqm, wrap32
-from microaot.ir.graph import Graph, Operator
-from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
+from microaot.ops._tflm_math import mbqm, wrap32
 
 MAX_DIMS = 6
 # int8 ADDs from this many output elements on get the two rescale tables (2 KiB of flash) of

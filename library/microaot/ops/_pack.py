@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops._tflm_math import mbqm
+from microaot.ops._tflm_math import mbqm
 
 SXTB16_ORDER = [0, 2, 1, 3]
 

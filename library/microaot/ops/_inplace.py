@@ -15,8 +15,8 @@ bytes of an output / input row, IH = input rows):
 the channels: backward, the input one input row below the output.) The planner picks the variant
 and the distance; the kernel re-checks the overlap of every row at run time (UAOT_ERR_ARG).
 
-``add_rows_inplace(opcode)`` attaches this to a registered lowering without touching it (module
-``conv_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
+``rows_lowering(lower)`` attaches this to a lowering without touching it (``conv.py`` declares its
+operators with ``wrap=`` it and ``inplace=conv_rows_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
 parameters of an adapter function, and the generated call drives that adapter row by row. A kernel
 that runs the placement itself on the whole tensor (``runs_rows(ctx)`` true, e.g. DEPTHWISE_CONV_2D
 ``algo=pair``) is lowered as is, with ``ctx.inplace`` still ``rows_fwd`` / ``rows_bwd``.
@@ -27,32 +27,26 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from microaot.codegen import ops as opreg
-from microaot.codegen.ops import InPlace, LowerFn, Lowering, LoweringContext
-from microaot.codegen.ops._common import out_size, pad_before
+from microaot.errors import UnsupportedModelError
 from microaot.ir.graph import Graph, Operator
+from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext
+from microaot.ops._geometry import conv_geometry
 from microaot.planner.plan import ALIGN, align_down, align_up
 
 ROWS_FAMILY = "conv_rows"
 
 
 def _dims(graph: Graph, op: Operator) -> tuple[int, ...] | None:
-    x, w, y = (graph.tensors[t] for t in op.inputs[:2] + op.outputs[:1])
-    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1:
-        return None
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if x.dtype != "int8" or y.dtype != "int8" or x.is_const:
         return None
-    o = op.options
-    _, ih, iw, ic = x.shape
-    kh = w.shape[1]
-    sh, dh = int(o.get("stride_h", 1)), int(o.get("dilation_h_factor", 1))
-    padding = str(o.get("padding", "VALID"))
-    if padding not in ("SAME", "VALID") or sh < 1 or dh < 1:
+    try:
+        g = conv_geometry(graph, op)
+    except UnsupportedModelError:  # reported by the operator's check
         return None
-    oh = out_size(padding, ih, kh, sh, dh)
-    if oh != y.shape[1] or oh <= 0:
+    if g.batches != 1 or g.out_h <= 0:
         return None
-    return ih, iw * ic, oh, y.shape[2] * y.shape[3], kh, sh, dh, pad_before(ih, kh, sh, dh, oh)
+    return g.in_h, g.in_w * g.in_c, g.out_h, g.out_w * g.out_c, g.k_h, g.stride_h, g.dil_h, g.pad_top
 
 
 def rows_deltas(ih: int, ir: int, oh: int, orow: int, kh: int, sh: int, dh: int, pad: int) -> tuple[int, int]:
@@ -120,9 +114,3 @@ def rows_lowering(lower: LowerFn, runs_rows: RunsRowsFn | None = None) -> LowerF
                         decls=[*low.decls, adapter])
 
     return lower_rows
-
-
-def add_rows_inplace(opcode: str, runs_rows: RunsRowsFn | None = None) -> None:
-    """Give the registered int8 conv lowering of ``opcode`` its row-driven in-place variants
-    (``runs_rows``: see ``rows_lowering``)."""
-    opreg.extend(opcode, wrap=lambda lower: rows_lowering(lower, runs_rows), inplace=conv_rows_inplace)

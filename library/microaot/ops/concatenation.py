@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import require_dtype, require_quant
 from microaot.ir.graph import dtype_size
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import require_dtype, require_quant
 
 
 @register("CONCATENATION")

@@ -27,8 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from microaot import __version__
+from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
 from microaot.options import check_options, parse_bool
+from microaot.pio.target import add_tune_target, tune_requested
+from microaot.rpc.glue import write_rpc_glue
+from microaot.tune.log import log_schedules
 
 GEN_SUBDIR = "microaot"
 BUILD_INFO = "microaot_build.json"
@@ -139,21 +143,16 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
     for stale in gen_dir.glob("*.[ch]"):
         stale.unlink()
 
-    from microaot.compiler import compile_model
-
     result = compile_model(
         opts.model,
         gen_dir,
         name=opts.name,
         weight_section=opts.section,
-        tuning_log=opts.tuning_log,
         target=opts.target,
-        board=opts.board,
+        schedules=log_schedules(opts.tuning_log, opts.model, target=opts.target, board=opts.board),
     )
     sources = [Path(s).name for s in result.sources]
     if opts.mode == "rpc":
-        from microaot.rpc.glue import write_rpc_glue
-
         glue = write_rpc_glue(result, gen_dir)
         glue_paths = glue if isinstance(glue, list | tuple) else [glue]
         sources += [Path(str(g)).name for g in glue_paths if str(g).endswith(".c")]
@@ -247,7 +246,6 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         global_env.Exit(1)
     tlog_s = opt("tuning_log")
     tlog = (project_dir / tlog_s).resolve() if tlog_s else None
-    from microaot.tune.pio_target import add_tune_target, tune_requested
 
     tune_log = tlog
     if tlog is not None and not tlog.is_file():

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext
-from microaot.codegen.ops._pack import fast_requant_ok, rq_table
 from microaot.ir.graph import Graph, Operator
+from microaot.ops import Lowering, LoweringContext
+from microaot.ops._geometry import conv_geometry
+from microaot.ops._pack import fast_requant_ok, rq_table
 
 # the in-place placement the pair kernel runs itself (its `mode` argument): 0 = out of place
 PAIR_MODES = {None: 0, "rows_fwd": 1, "rows_bwd": 2}
@@ -23,15 +24,12 @@ def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def pair_ok(graph: Graph, op: Operator) -> bool:
     """The shapes uaot_dw3x3_s8_pair covers (int8 and depth multiplier 1 are checked by the caller)."""
-    w = graph.tensors[op.inputs[1]]
-    o = op.options
-    return (len(w.shape) == 4 and int(w.shape[1]) == 3 and int(w.shape[2]) == 3 and int(w.shape[3]) % 4 == 0
-            and int(w.shape[3]) > 0 and int(o.get("dilation_h_factor", 1)) == 1
-            and int(o.get("dilation_w_factor", 1)) == 1)
+    g = conv_geometry(graph, op)
+    return (g.k_h == 3 and g.k_w == 3 and g.out_c % 4 == 0 and g.out_c > 0 and g.dil_h == 1 and g.dil_w == 1)
 
 
 PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
-# default: the whole row (each input row expanded once); the lean alternative (compiler.plan_schedules takes
+# default: the whole row (each input row expanded once); the lean alternative (schedules.plan_schedules takes
 # it when the operator runs at the workspace peak and that shrinks the workspace): the whole row when its
 # scratch is at most FULL_RING_BYTES, else the widest strip within max(STRIP_BYTES, the simd4 kernel's scratch)
 FULL_RING_BYTES = 6144
@@ -39,7 +37,8 @@ STRIP_BYTES = 4096
 
 
 def _dims(graph: Graph, op: Operator) -> tuple[int, int]:
-    return int(graph.tensors[op.inputs[1]].shape[3]), int(graph.tensors[op.outputs[0]].shape[2])
+    g = conv_geometry(graph, op)
+    return g.out_c, g.out_w
 
 
 def strip_cols(graph: Graph, op: Operator, cols: int) -> int:

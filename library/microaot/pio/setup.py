@@ -7,7 +7,7 @@ spec satisfies ``platformio.dependencies.get_core_dependencies()["tool-scons"]``
 that hands over to the ``SCons`` package installed by pip (pinned in requirements.txt).
 
 Idempotent: running it again rewrites nothing when the files are already right.
-Usage: ``python -m microaot.pio_setup`` (honours ``PLATFORMIO_CORE_DIR``).
+Usage: ``python -m microaot.pio.setup`` (honours ``PLATFORMIO_CORE_DIR``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from microaot.paths import repo_root
 _FALLBACK_REQUIREMENT = "~4.40801.0"
 
 SCONS_PY = '''\
-"""tool-scons provided by microaot: runs pip's SCons (see microaot/pio_setup.py)."""
+"""tool-scons provided by microaot: runs pip's SCons (see microaot/pio/setup.py)."""
 import sys
 
 from SCons.Script.Main import main

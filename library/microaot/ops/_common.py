@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext
 from microaot.ir.graph import Tensor
 from microaot.ir.quant import quantize_multiplier, tflite_round
+from microaot.ops import Lowering, LoweringContext
+from microaot.ops._geometry import out_size as out_size
+from microaot.ops._geometry import pad_before as pad_before
 
 INT8_MIN, INT8_MAX = -128, 127
 FLT_MAX = float(np.finfo(np.float32).max)
@@ -62,20 +64,6 @@ def act_range_f32(ctx: LoweringContext, act: str) -> tuple[float, float]:
     if act == "RELU_N1_TO_1":
         return -1.0, 1.0
     raise ctx.unsupported(f"fused activation {act} not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
-
-
-def out_size(padding: str, in_size: int, k: int, stride: int, dil: int) -> int:
-    eff = (k - 1) * dil + 1
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    return (in_size + stride - eff) // stride
-
-
-def pad_before(in_size: int, k: int, stride: int, dil: int, out: int) -> int:
-    """TFLM ComputePaddingWithOffset: the smaller half goes first (asymmetric SAME padding)."""
-    eff = (k - 1) * dil + 1
-    total = max((out - 1) * stride + eff - in_size, 0)
-    return total // 2
 
 
 def check_padding(ctx: LoweringContext, padding: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
+from microaot.ops import Lowering, LoweringContext, register
 
 
 @register("RESHAPE", view=True)

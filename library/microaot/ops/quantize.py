@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import require_quant, unary_call
 from microaot.ir.quant import quantize_multiplier
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import require_quant, unary_call
 
 _BASE = {"size": 0, "scale": 0.0, "zero_point": 0, "input_zp": 0, "output_zp": 0, "mult": 0, "shift": 0}
 

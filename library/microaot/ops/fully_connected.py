@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import (
+from microaot.ir.graph import Graph, Operator
+from microaot.ir.quant import quantize_multiplier
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import (
     act_range_f32,
     act_range_s8,
     const_data,
@@ -16,10 +18,8 @@ from microaot.codegen.ops._common import (
     require_dtype,
     require_quant,
 )
-from microaot.codegen.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
-from microaot.codegen.ops._schedule import DSP_TARGETS, register_space, resolve
-from microaot.ir.graph import Graph, Operator
-from microaot.ir.quant import quantize_multiplier
+from microaot.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
+from microaot.ops._schedule import DSP_TARGETS, resolve
 
 
 def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
@@ -33,7 +33,6 @@ def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
     return 2 * ((n_in + 3) // 4 * 4)  # UAOT_FC_SIMD_SCRATCH(in_features): the int16 copy of one input row
 
 
-@register("FULLY_CONNECTED", scratch=_fc_scratch)
 def lower_fully_connected(ctx: LoweringContext) -> Lowering:
     x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.input(2) if ctx.has_input(2) else None
@@ -98,7 +97,7 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 
-# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.tune.space) -----------------------
+# ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.schedules) -----------------------
 
 def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if graph.tensors[op.inputs[0]].dtype != "int8":
@@ -115,7 +114,7 @@ def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def fc_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """x8: no scratch instead of the 2·Kp-byte int16 copy (~10 % more instructions); taken by
-    ``compiler.plan_schedules`` when the op runs at the workspace peak and that shrinks it (e.g. the autoencoder)."""
+    ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it (e.g. the autoencoder)."""
     if knobs.get("algo") != "simd4" or knobs.get("x8"):
         return None
     return {**knobs, "x8": True}
@@ -127,4 +126,5 @@ def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}
 
 
-register_space("FULLY_CONNECTED", space=fc_space, default=fc_default, canonical=fc_canonical, lean=fc_lean)
+register("FULLY_CONNECTED", schedule_scratch=_fc_scratch, space=fc_space, default=fc_default, canonical=fc_canonical,
+         lean=fc_lean)(lower_fully_connected)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import lower_pool2d
+from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import lower_pool2d
 
 
 @register("MAX_POOL_2D")

@@ -1,10 +1,13 @@
-"""Operator lowering registry.
+"""The operator registry: one declaration per builtin operator.
 
-One module per operator family lives in this package (``conv.py``, ``pool.py``, ...). Each module
-registers lowering functions with :func:`register`; every module of the package is imported
-automatically (``pkgutil``), so adding an operator means adding a module here plus its kernel
-family in ``crt/`` -- no other file changes. The contract is documented in docs/internals.md,
-section "Operator lowering contract".
+One module per operator family lives in this package (``conv.py``, ``add.py``, ...). Each module
+declares its operators with :func:`register`: the lowering, and next to it everything else the
+passes, the planner, the code generator and the tuner need to know about the operator (view, scratch
+size, in-place variants, checks, schedule knob space with its default and lean schedules). Every
+module of the package is imported automatically (``pkgutil``; the order does not matter), so adding an
+operator means adding a module here plus its kernel family in ``crt/`` -- no other file changes
+(docs/adding-an-operator.md). The contract is documented in docs/internals.md, section "Operator
+lowering contract".
 
 A lowering function receives a :class:`LoweringContext` and returns a :class:`Lowering`::
 
@@ -18,7 +21,6 @@ A lowering function receives a :class:`LoweringContext` and returns a :class:`Lo
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import pkgutil
 import re
@@ -71,61 +73,109 @@ class InPlace:
 
 
 LowerFn = Callable[["LoweringContext"], Lowering]
-ScratchFn = Callable[[Graph, Operator], int]
+Knobs = dict[str, Any]
+ScratchFn = Callable[[Graph, Operator], int]  # scratch(graph, op): the same for every schedule
+ScheduleScratchFn = Callable[[Graph, Operator, str, Knobs], int]  # scratch(graph, op, target, knobs)
 InPlaceFn = Callable[[Graph, Operator], list[InPlace]]
+CheckFn = Callable[[Graph, Operator], None]
+SpaceFn = Callable[[Graph, Operator, str], dict[str, list[Any]]]
+DefaultFn = Callable[[Graph, Operator, str], Knobs]
+CanonFn = Callable[[Graph, Operator, str, Knobs], Knobs]
+LeanFn = Callable[[Graph, Operator, str, Knobs], Knobs | None]
+
+
+@dataclass(frozen=True)
+class SpaceDef:
+    """The schedule knobs of an operator (docs/internals.md, "Schedule knobs"; ``microaot.ops._schedule``).
+
+    space(graph, op, target) -> {knob: [legal values]}; default(graph, op, target) -> knobs of a build
+    without tuning log; canonical(graph, op, target, knobs) -> knobs minus those the chosen variant
+    ignores; lean(graph, op, target, default knobs) -> a variant with less scratch (slower), or None."""
+
+    space: SpaceFn
+    default: DefaultFn
+    canonical: CanonFn | None = None
+    lean: LeanFn | None = None
 
 
 @dataclass(frozen=True)
 class OpDef:
+    """Everything microaot knows about one builtin operator: ONE declaration (``register``).
+
+    lower: the lowering (C call + definitions) given a LoweringContext.
+    view: output 0 is a byte-identical view of input 0 (RESHAPE, SQUEEZE, ...).
+    scratch(graph, op, target, knobs) -> bytes of workspace scratch the kernel needs during this op
+        (knobs = the operator's schedule entry, {} for its default; ``_schedule.resolve`` completes it).
+    inplace(graph, op) -> the in-place variants legal for this operator's shapes.
+    check(graph, op): raises UnsupportedModelError when the operator cannot be compiled (called by
+        ``passes.check_graph`` before planning).
+    space: the schedule knob space (None: nothing to tune).
+    """
+
     opcode: str
     lower: LowerFn
-    view: bool = False  # output 0 is a byte-identical view of input 0 (RESHAPE, SQUEEZE, ...)
-    scratch: ScratchFn | None = None  # bytes of workspace scratch the kernel needs during this op
+    view: bool = False
+    scratch: ScheduleScratchFn | None = None
     module: str = ""
-    inplace: InPlaceFn | None = None  # in-place variants this lowering can emit for an operator
+    inplace: InPlaceFn | None = None
+    check: CheckFn | None = None
+    space: SpaceDef | None = None
 
 
 _REGISTRY: dict[str, OpDef] = {}
 _LOADED = False
 
 
+def _knob_independent(fn: ScratchFn) -> ScheduleScratchFn:
+    def scratch(graph: Graph, op: Operator, target: str, knobs: Knobs) -> int:
+        return fn(graph, op)
+
+    return scratch
+
+
 def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = None,
-             inplace: InPlaceFn | None = None) -> Callable[[LowerFn], LowerFn]:
-    """Decorator: register ``fn`` as the lowering of builtin operator ``opcode`` (e.g. "CONV_2D").
+             schedule_scratch: ScheduleScratchFn | None = None, inplace: InPlaceFn | None = None,
+             check: CheckFn | None = None, space: SpaceFn | None = None, default: DefaultFn | None = None,
+             canonical: CanonFn | None = None, lean: LeanFn | None = None,
+             wrap: Callable[[LowerFn], LowerFn] | None = None) -> Callable[[LowerFn], LowerFn]:
+    """Decorator: declare builtin operator ``opcode`` (e.g. "CONV_2D") with ``fn`` as its lowering.
 
     view=True declares that output 0 holds exactly the bytes of input 0 (the planner then lets the
     output alias the input; the lowering is called with ``ctx.aliased`` telling whether it did).
     scratch(graph, op) -> bytes asks the planner for a temporary buffer live only during the op
-    (``ctx.scratch_ptr``).
+    (``ctx.scratch_ptr``); schedule_scratch(graph, op, target, knobs) -> bytes instead when the size
+    depends on the schedule (knobs = the resolved schedule of the op). Give at most one of them.
     inplace(graph, op) -> [InPlace, ...] lists the in-place variants legal for this operator's
     shapes (the planner decides whether to take one, checking liveness); the lowering is then
     called with ``ctx.inplace`` = the variant's name (None otherwise) and ``out_ptr(0)`` pointing
     into the input's memory as the variant's ``delta`` says.
+    check(graph, op) raises UnsupportedModelError for an operator that cannot be compiled.
+    space / default (both or neither) / canonical / lean: the schedule knobs (``SpaceDef``).
+    wrap(fn) -> the lowering actually registered (e.g. ``_inplace.rows_lowering``: the in-place row
+    driver around the out-of-place lowering); the decorator still returns ``fn``.
     """
+    if scratch is not None and schedule_scratch is not None:
+        raise RuntimeError(f"operator {opcode}: give scratch= or schedule_scratch=, not both")
+    if (space is None) != (default is None):
+        raise RuntimeError(f"operator {opcode}: a knob space needs both space= and default=")
+    if space is None and (canonical is not None or lean is not None):
+        raise RuntimeError(f"operator {opcode}: canonical= / lean= need a knob space (space=, default=)")
+    sized = schedule_scratch if schedule_scratch is not None else (
+        _knob_independent(scratch) if scratch is not None else None)
+    sdef = SpaceDef(space, default, canonical, lean) if space is not None and default is not None else None
 
     def deco(fn: LowerFn) -> LowerFn:
-        if opcode in _REGISTRY and _REGISTRY[opcode].lower is not fn:
+        if opcode in _REGISTRY and _REGISTRY[opcode].module != fn.__module__:
             raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
-        _REGISTRY[opcode] = OpDef(opcode, fn, view, scratch, fn.__module__, inplace)
+        _REGISTRY[opcode] = OpDef(opcode, wrap(fn) if wrap is not None else fn, view, sized, fn.__module__,
+                                  inplace, check, sdef)
         return fn
 
     return deco
 
 
-def extend(opcode: str, *, wrap: Callable[[LowerFn], LowerFn] | None = None,
-           inplace: InPlaceFn | None = None) -> None:
-    """Extend an operator registered by another module (e.g. give it in-place variants): ``wrap``
-    turns its lowering into a new one (usually calling the old), ``inplace`` sets its in-place
-    variants. The operator must already be registered (import its module first)."""
-    d = _REGISTRY.get(opcode)
-    if d is None:
-        raise RuntimeError(f"operator {opcode} is not registered yet")
-    _REGISTRY[opcode] = dataclasses.replace(d, lower=wrap(d.lower) if wrap else d.lower,
-                                            inplace=inplace or d.inplace)
-
-
 def load_all() -> None:
-    """Import every module of this package (each registers its lowerings)."""
+    """Import every module of this package (each declares its operators; the order does not matter)."""
     global _LOADED
     if _LOADED:
         return

@@ -2,7 +2,7 @@
 
 Use it with ``test_framework = custom`` and a ``test/test_custom_runner.py`` of two lines::
 
-    from microaot.pio_testing import MicroaotTestRunner
+    from microaot.pio.testing import MicroaotTestRunner
     class CustomTestRunner(MicroaotTestRunner): pass
 
 Stages: *building* runs ``pio run`` for the environment (the RPC firmware of
@@ -27,9 +27,10 @@ from platformio.test.result import TestCase, TestStatus
 from platformio.test.runners.base import TestRunnerBase
 
 from microaot.boards import get_board
+from microaot.evaluate import UserData, evaluate_firmware
 from microaot.options import parse_bool, parse_positive_float, parse_positive_int, parse_size
-from microaot.pio_build import BUILD_INFO, GEN_SUBDIR, BuildInfo
-from microaot.pio_project import firmware_of
+from microaot.pio.build import BUILD_INFO, GEN_SUBDIR, BuildInfo
+from microaot.pio.project import firmware_of
 from microaot.report.budgets import Budgets
 from microaot.report.budgets import check as check_budgets
 from microaot.report.evaluation import summary_line
@@ -55,8 +56,6 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
 
     def _user_data(self, model: Path) -> Any:
         """custom_microaot_test_inputs (+ _labels, _reference_model, _preprocess), relative to the project."""
-        from microaot.evaluate import UserData
-
         inputs = self._opt("custom_microaot_test_inputs").strip()
         rest = {k: self._opt(f"custom_microaot_test_{k}").strip() for k in ("labels", "reference_model", "preprocess")}
         if not inputs:
@@ -100,8 +99,6 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
     def stage_testing(self) -> Any:
         if self.options.without_testing:
             return None
-        from microaot.evaluate import evaluate_firmware
-
         click.secho("Testing...", bold=True)
         env_name = self.test_suite.env_name
         board = get_board(self._board_id())

@@ -1,0 +1,185 @@
+"""Schedules: what can be tuned for one operator on one target, and what a build uses.
+
+The layer between the operator declarations (``microaot.ops``: knob spaces, ``_schedule.resolve``) and
+their users, the compiler and the tuner (both import this module; it imports neither)::
+
+    op_space(graph, op, target) -> {knob: [legal values]}   ({} = nothing to tune)
+    default_schedule(graph, op, target) -> {knob: value}     (what a build uses without a log)
+    default_schedules(graph, target) -> {op_index: knobs}    (the same for every operator, one plan)
+    plan_schedules(graph, target, schedules) -> (plan, knobs) (memory plan + memory-aware lean choices)
+    op_signature(graph, op) -> str                           (stable key of the tuning log)
+    candidates(graph, op, target[, default]) -> [knobs, ...] (distinct variants, default first)
+    canonical_schedule(graph, op, target, knobs) -> knobs    (drops knobs the variant ignores)
+
+The spaces are declared with the operators (``microaot.ops.<family>``: ``register(..., space=,
+default=, canonical=, lean=)``); a schedule is passed to ``compile_model(schedules={op_index:
+knobs})`` or comes from the tuning log. Every schedule in the space is bit-exact with TFLM; they
+differ only in speed, flash (e.g. ``w16`` doubles the weight bytes) and scratch RAM.
+
+The default of an operator is model-wide: the space's default, or its lean alternative (less scratch)
+where the compiler's memory-aware pass takes it (``plan_schedules``), e.g. the
+autoencoder's FULLY_CONNECTED layers on ``x8``. ``default_schedule(s)`` plan the model to find out;
+for many operators call ``default_schedules`` once and pass each one to ``candidates``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from microaot.ir.graph import Graph, Operator
+from microaot.ops._schedule import get_space, lean_schedule, resolve
+from microaot.passes import inplace_options, scratch_requests, view_ops
+from microaot.planner import MemoryPlan, plan_memory
+from microaot.planner.plan import ALIGN
+
+TARGETS = ("generic", "cortex-m4", "cortex-m7")
+
+
+def op_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    """Legal values of each knob of ``op`` on ``target`` (the first value of each list is not
+    necessarily the default; see default_schedule). Empty dict: the operator has no knobs."""
+    d = get_space(op.opcode)
+    if d is None:
+        return {}
+    return {k: list(v) for k, v in d.space(graph, op, target).items()}
+
+
+def _plan(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]]) -> MemoryPlan:
+    return plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph, target, sched),
+                       inplace=inplace_options(graph), reorder=True)
+
+
+def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], plan: MemoryPlan,
+             ops: Iterable[int]) -> list[int]:
+    """Those of ``ops`` with scratch whose step reaches the top of the workspace (within the alignment):
+    the highest byte of the buffers live while it runs, its scratch included."""
+    req = scratch_requests(graph, target, sched)
+    out = []
+    for i in ops:
+        if i not in plan.scratch or req.get(i, 0) <= 0:
+            continue
+        s = plan.step_of(i)
+        top = 0
+        for b in plan.buffers:
+            if b.offset < 0 or not b.first <= s <= b.last:
+                continue
+            spans = [hi for _, hi, f, last in b.spans if f <= s <= last] if b.spans else [b.size]
+            top = max([top, *(b.offset + hi for hi in spans)])
+        if top + ALIGN > plan.workspace_size:
+            out.append(i)
+    return out
+
+
+def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[str, Any]] | None = None,
+                   ) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
+    """Memory plan and schedules of a build: ``schedules`` (tuning log / explicit, kept as they are) plus
+    the memory-aware defaults. An operator on its default schedule whose space has a lean alternative
+    (``_schedule.lean_schedule``: less scratch, slower; FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm
+    ``cols=2``) and that runs at the peak of the planned workspace (the buffers live during its step,
+    its scratch included, reach the top) gets that alternative when re-planning shows the workspace
+    shrinks: first every such operator at once (layers of one size that each reach the same peak), else
+    one at a time; repeated while the workspace shrinks. Then each lean operator whose default does not
+    raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
+    with the lean choices added (docs/internals.md, "Schedule knobs")."""
+    sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
+    plan = _plan(graph, target, sched)
+    leans = {op.index: k for op in graph.operators
+             if op.index not in sched and (k := lean_schedule(graph, op, target)) is not None}
+    chosen: list[int] = []
+    while True:
+        top = _at_peak(graph, target, sched, plan, (i for i in leans if i not in sched))
+        if not top:
+            break
+        for group in [top] + ([[i] for i in top] if len(top) > 1 else []):
+            trial = {**sched, **{i: dict(leans[i]) for i in group}}
+            p2 = _plan(graph, target, trial)
+            if p2.workspace_size < plan.workspace_size:
+                plan, sched = p2, trial
+                chosen += group
+                break
+        else:
+            break
+    for i in chosen:  # give back what the final workspace does not need
+        trial = {k: v for k, v in sched.items() if k != i}
+        p2 = _plan(graph, target, trial)
+        if p2.workspace_size <= plan.workspace_size:
+            plan, sched = p2, trial
+    return plan, sched
+
+
+def default_schedules(graph: Graph, target: str) -> dict[int, dict[str, Any]]:
+    """``{op_index: knobs}``: the resolved schedule of every operator with a knob space in a build without
+    tuning log or explicit schedules (``plan_schedules``' memory-aware choices included); what the tuner
+    and ``testing.m4run`` measure as "default"."""
+    _, sched = plan_schedules(graph, target)
+    return {op.index: resolve(graph, op, target, sched.get(op.index)) for op in graph.operators
+            if get_space(op.opcode) is not None}
+
+
+def default_schedule(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    """The schedule a build uses for ``op`` on ``target`` when no tuning log entry / override exists
+    (``default_schedules(graph, target)[op.index]``: plans the model)."""
+    if get_space(op.opcode) is None:
+        return {}
+    return default_schedules(graph, target)[op.index]
+
+
+def canonical_schedule(graph: Graph, op: Operator, target: str, knobs: Mapping[str, Any]) -> dict[str, Any]:
+    """``knobs`` completed with defaults, validated (MicroaotError if illegal), minus the knobs the chosen
+    variant ignores (e.g. ``w16`` with ``algo=direct``). Two schedules are the same kernel iff their
+    canonical forms are equal."""
+    return resolve(graph, op, target, knobs)
+
+
+def candidates(graph: Graph, op: Operator, target: str,
+               default: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """All distinct (canonical) schedules of ``op`` on ``target``, the default first (``default``:
+    ``default_schedules(graph, target)[op.index]``, computed when not given)."""
+    space = op_space(graph, op, target)
+    if not space:
+        return [{}]
+    d = dict(default) if default is not None else default_schedule(graph, op, target)
+    out: list[dict[str, Any]] = [d]
+    seen = {json.dumps(d, sort_keys=True)}
+    keys = sorted(space)
+    for values in itertools.product(*(space[k] for k in keys)):
+        c = canonical_schedule(graph, op, target, dict(zip(keys, values, strict=True)))
+        key = json.dumps(c, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def _shape(graph: Graph, t: int) -> str:
+    if t < 0:
+        return "-"
+    tt = graph.tensors[t]
+    dims = "x".join(str(int(d)) for d in tt.shape) or "scalar"
+    pc = ""
+    if tt.quant is not None and tt.quant.per_channel:
+        pc = ":pc"
+    return f"{dims}:{tt.dtype}{pc}"
+
+
+def op_signature(graph: Graph, op: Operator) -> str:
+    """Stable key of an operator for tuning logs: opcode, input/output shapes and dtypes (":pc" =
+    per-channel quantized), scalar options (strides, padding, dilation, activation, ...). No tensor
+    names, no quantization values, no op index: the same layer in two models has the same signature.
+
+    Example: ``CONV_2D|in=1x25x5x64:int8,64x1x1x64:int8:pc,64:int32:pc|out=1x25x5x64:int8|``
+    ``dilation_h_factor=1,dilation_w_factor=1,fused_activation_function=RELU,padding=SAME,stride_h=1,stride_w=1``
+    """
+    ins = ",".join(_shape(graph, t) for t in op.inputs)
+    outs = ",".join(_shape(graph, t) for t in op.outputs)
+    opts = []
+    for k in sorted(op.options):
+        v = op.options[k]
+        if isinstance(v, bool):
+            v = int(v)
+        if isinstance(v, (int, float, str)):
+            opts.append(f"{k}={v}")
+    return f"{op.opcode}|in={ins}|out={outs}|{','.join(opts)}"
