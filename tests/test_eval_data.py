@@ -163,7 +163,7 @@ def test_pio_test_on_user_data_names_every_case_and_gates_budgets(tmp_path: Path
     option's name, and pio test exits non-zero."""
     import subprocess
 
-    from microaot.pio_project import pio_argv, pio_environ, write_project
+    from microaot.pio.project import pio_argv, pio_environ, write_project
     from microaot.testing import modelgen as mg
 
     model = tmp_path / "fc.tflite"
@@ -175,7 +175,7 @@ def test_pio_test_on_user_data_names_every_case_and_gates_budgets(tmp_path: Path
         "test_framework": "custom", "custom_microaot_test_inputs": "data", "custom_microaot_max_ram": "1K"})
     (proj / "test").mkdir()
     (proj / "test" / "test_custom_runner.py").write_text(
-        "from microaot.pio_testing import MicroaotTestRunner\n\n\nclass CustomTestRunner(MicroaotTestRunner):\n"
+        "from microaot.pio.testing import MicroaotTestRunner\n\n\nclass CustomTestRunner(MicroaotTestRunner):\n"
         "    pass\n")
     env = pio_environ()
     env["PLATFORMIO_WORKSPACE_DIR"] = str(tmp_path / "ws")
@@ -235,7 +235,7 @@ def test_cycle_estimate_is_deterministic_and_follows_wait_states_and_cache(tmp_p
         pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
     from microaot.boards import get_board
     from microaot.evaluate import evaluate_firmware
-    from microaot.pio_project import build, write_project
+    from microaot.pio.project import build, write_project
     from microaot.testing import modelgen as mg
 
     model = tmp_path / "conv.tflite"
@@ -265,7 +265,7 @@ def test_a_device_that_dies_mid_run_keeps_the_finished_inputs(tmp_path: Path, mo
     from microaot.boards import get_board
     from microaot.errors import RpcError
     from microaot.evaluate import evaluate_firmware
-    from microaot.pio_project import build, write_project
+    from microaot.pio.project import build, write_project
     from microaot.rpc.session import Session
     from microaot.testing import modelgen as mg
 

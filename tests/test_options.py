@@ -49,7 +49,7 @@ def test_docs_options_md_is_generated_from_the_table(repo: Path) -> None:
 
 @pytest.mark.pio
 def test_pio_run_fails_on_a_misspelled_option(tmp_path: Path) -> None:
-    from microaot.pio_project import pio_argv, pio_environ, write_project
+    from microaot.pio.project import pio_argv, pio_environ, write_project
     from microaot.testing import modelgen as mg
 
     model = tmp_path / "fc.tflite"

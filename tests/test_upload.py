@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from microaot.pio_project import build, pio_argv, pio_environ, write_project
+from microaot.pio.project import build, pio_argv, pio_environ, write_project
 from microaot.testing import modelgen as mg
 
 
