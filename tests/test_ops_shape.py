@@ -264,7 +264,86 @@ def _movement_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_movement_specs()]
+def _reduce_specs() -> list[Spec]:
+    out: list[Spec] = []
+
+    def red(op: str, shape: tuple[int, ...], axes: list[int], keep: bool, same_q: bool = False) -> Builder:
+        def build(rng: np.random.Generator, dt: str) -> bytes:
+            q_in = _q(rng, dt)
+            q_out = q_in if (same_q or op in ("REDUCE_MAX", "REDUCE_MIN")) else _q(rng, dt)
+            if op == "SUM" and q_out is not None and dt == "int8":
+                q_out = mg.ActQ(q_out.scale * float(np.sqrt(np.prod([shape[a] for a in axes]))), q_out.zero_point)
+            norm = {a % len(shape) for a in axes}
+            o = [1 if i in norm else d for i, d in enumerate(shape)] if keep else \
+                [d for i, d in enumerate(shape) if i not in norm]
+            return mg.op_model(op, [_ti(shape, dt, q_in), _c32(axes)], [_to(o, dt, q_out)], mg.ReducerOptions(keep))
+        return build
+
+    cases: list[tuple[str, tuple[int, ...], list[int], bool]] = [
+        ("hw_keep", (1, 5, 4, 6), [1, 2], True),
+        ("last_nokeep", (2, 3, 7), [-1], False),
+        ("first_keep", (4, 3, 5), [0], True),
+        ("three_axes", (2, 3, 4, 5), [0, 2, 3], False),
+        ("all_axes_keep", (3, 4, 2), [0, 1, 2], True),
+        ("dup_neg_axes", (3, 4, 5), [1, -2, 2], False),
+    ]
+    for op, dts in (("MEAN", ("int8", "int16", "float32")), ("SUM", ("int8", "int16", "float32")),
+                    ("REDUCE_MAX", ("int8", "float32")), ("REDUCE_MIN", ("int8", "float32"))):
+        for name, shape, axes, keep in cases:
+            out.extend(Spec(op, name, d, red(op, shape, axes, keep)) for d in dts)
+    out.append(Spec("MEAN", "same_q", "int8", red("MEAN", (1, 6, 6, 4), [1, 2], True, same_q=True)))
+
+    def arg(op: str, shape: tuple[int, ...], axis: int, out_t: str) -> Builder:
+        def build(rng: np.random.Generator, dt: str) -> bytes:
+            q = _q(rng, dt)
+            o = [d for i, d in enumerate(shape) if i != axis % len(shape)]
+            tab = "ArgMaxOptions" if op == "ARG_MAX" else "ArgMinOptions"
+            code = {"int32": 2, "int64": 4}[out_t]
+            return mg.op_model(op, [_ti(shape, dt, q), _c32([axis])], [_to(o, out_t, None)], _opt(tab, OutputType=code))
+        return build
+
+    for op in ("ARG_MAX", "ARG_MIN"):
+        for dt in ("int8", "float32"):
+            out.append(Spec(op, "last", dt, arg(op, (2, 3, 9), -1, "int32")))
+        out.append(Spec(op, "axis1", "int8", arg(op, (2, 7, 3), 1, "int32")))
+        out.append(Spec(op, "axis0", "float32", arg(op, (5, 4), 0, "int32")))
+
+    def gather(shape: tuple[int, ...], idx_shape: tuple[int, ...], axis: int, bd: int, idx_t: str) -> Builder:
+        def build(rng: np.random.Generator, dt: str) -> bytes:
+            q = _q(rng, dt)
+            a = axis % len(shape)
+            idx = rng.integers(0, shape[a], size=idx_shape)
+            o = [*shape[:a], *idx_shape[bd:], *shape[a + 1:]]
+            return mg.op_model("GATHER", [_ti(shape, dt, q), TIn(idx_shape, idx_t, idx)], [_to(o, dt, q)],
+                               _opt("GatherOptions", Axis=axis, BatchDims=bd))
+        return build
+
+    for dt in ("int8", "float32"):
+        out.append(Spec("GATHER", "axis0", dt, gather((6, 4), (3,), 0, 0, "int32")))
+    out.append(Spec("GATHER", "axis1_2d_idx", "int8", gather((2, 5, 3), (2, 2), 1, 0, "int32")))
+    out.append(Spec("GATHER", "neg_axis", "float32", gather((3, 4, 6), (4,), -1, 0, "int32")))
+    out.append(Spec("GATHER", "batch_dims1", "int8", gather((2, 5, 3), (2, 4), 1, 1, "int32")))
+
+    def resize(op: str, shape: tuple[int, ...], size: tuple[int, int], ac: bool, hp: bool) -> Builder:
+        def build(rng: np.random.Generator, dt: str) -> bytes:
+            q = _q(rng, dt)
+            tab = "ResizeBilinearOptions" if op == "RESIZE_BILINEAR" else "ResizeNearestNeighborOptions"
+            o = (shape[0], size[0], size[1], shape[3])
+            return mg.op_model(op, [_ti(shape, dt, q), _c32(list(size))], [_to(o, dt, q)],
+                               _opt(tab, AlignCorners=ac, HalfPixelCenters=hp))
+        return build
+
+    rcases = [("up2", (1, 3, 4, 3), (6, 8), False, False), ("down", (2, 7, 9, 2), (3, 4), False, False),
+              ("odd_align", (1, 5, 4, 3), (9, 7), True, False), ("odd_half", (1, 5, 4, 3), (9, 7), False, True),
+              ("down_half", (1, 9, 8, 2), (4, 3), False, True)]
+    for op in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
+        for name, shape, size, ac, hp in rcases:
+            for dt in ("int8", "int16", "float32") if op == "RESIZE_NEAREST_NEIGHBOR" else ("int8", "float32"):
+                out.append(Spec(op, name, dt, resize(op, shape, size, ac, hp)))
+    return out
+
+
+SPECS: list[Spec] = [*_movement_specs(), *_reduce_specs()]
 
 
 def _inputs(model: bytes, rng: np.random.Generator) -> list[list[np.ndarray]]:
@@ -390,3 +469,81 @@ def test_space_to_batch_padding_is_a_real_zero(dtype: str, tmp_path: Path) -> No
         got = bm.run([x])[0]
         want = _np_space_to_batch(x, block, pads, zp).astype(x.dtype)
         assert got.shape == want.shape and np.array_equal(got, want), f"{shape} {block} {pads}"
+
+
+# Element types TFLM's kernels refuse (its Prepare fails) but microaot runs: numpy is the oracle.
+Oracle = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+def _beyond_tflm() -> list[tuple[str, str, Callable[[np.random.Generator], bytes], Oracle]]:
+    out: list[tuple[str, str, Callable[[np.random.Generator], bytes], Oracle]] = []
+
+    def red(op: str, dt: str, shape: tuple[int, ...], axes: list[int], keep: bool) -> None:
+        norm = {a % len(shape) for a in axes}
+        o = [1 if i in norm else d for i, d in enumerate(shape)] if keep else [d for i, d in enumerate(shape) if i not in norm]
+        q = mg.ActQ(0.01, 0) if dt == "int16" else None
+
+        def build(rng: np.random.Generator) -> bytes:
+            return mg.op_model(op, [_ti(shape, dt, q), _c32(axes)], [_to(o, dt, q)], mg.ReducerOptions(keep))
+
+        fn = {"SUM": np.sum, "REDUCE_MAX": np.max, "REDUCE_MIN": np.min}[op]
+        out.append((f"{op}-{len(axes)}axes-{dt}", dt, build,
+                    lambda xs: [np.asarray(fn(xs[0], axis=tuple(sorted(norm)), keepdims=keep)).astype(dt)]))
+
+    for dt in ("int16", "int32"):
+        red("REDUCE_MAX", dt, (2, 3, 4), [0, -1], False)
+        red("REDUCE_MIN", dt, (2, 3, 4), [1], True)
+    red("SUM", "int32", (3, 5, 2), [1, 2], True)
+
+    def arg(op: str, dt: str, out_t: str, shape: tuple[int, ...], axis: int) -> None:
+        o = [d for i, d in enumerate(shape) if i != axis % len(shape)]
+        q = mg.ActQ(0.01, 0) if dt == "int16" else None
+        tab = "ArgMaxOptions" if op == "ARG_MAX" else "ArgMinOptions"
+
+        def build(rng: np.random.Generator) -> bytes:
+            return mg.op_model(op, [_ti(shape, dt, q), _c32([axis])], [_to(o, out_t, None)],
+                               _opt(tab, OutputType={"int32": 2, "int64": 4}[out_t]))
+
+        fn = np.argmax if op == "ARG_MAX" else np.argmin
+        out.append((f"{op}-{dt}-{out_t}", dt, build, lambda xs: [fn(xs[0], axis=axis).astype(out_t)]))
+
+    for op in ("ARG_MAX", "ARG_MIN"):
+        arg(op, "int16", "int32", (3, 9), 1)
+        arg(op, "int32", "int64", (6, 4), 0)
+        arg(op, "int8", "int64", (2, 7, 3), -2)
+
+    def gather(dt: str, idx_t: str, shape: tuple[int, ...], n: int, axis: int) -> None:
+        a = axis % len(shape)
+        o = [*shape[:a], n, *shape[a + 1:]]
+        idx = np.random.default_rng(3).integers(0, shape[a], size=(n,))
+
+        def build(rng: np.random.Generator) -> bytes:
+            return mg.op_model("GATHER", [_ti(shape, dt, None), TIn((n,), idx_t, idx)], [_to(o, dt, None)],
+                               _opt("GatherOptions", Axis=axis, BatchDims=0))
+
+        out.append((f"GATHER-{dt}-{idx_t}", dt, build, lambda xs: [np.take(xs[0], idx, axis=a)]))
+
+    gather("int32", "int32", (5, 3), 4, 0)
+    gather("bool", "int32", (2, 6), 3, 1)
+    gather("float32", "int64", (3, 4, 6), 5, -1)
+    gather("int16", "int64", (4, 2), 6, 0)
+    return out
+
+
+BEYOND = _beyond_tflm()
+
+
+@pytest.mark.parametrize("case", BEYOND, ids=[c[0] for c in BEYOND])
+def test_dtypes_tflm_refuses_match_numpy(case: tuple[str, str, Callable[[np.random.Generator], bytes], Oracle],
+                                         tmp_path: Path) -> None:
+    name, dt, build, oracle = case
+    rng = np.random.default_rng(17)
+    p = tmp_path / "m.tflite"
+    p.write_bytes(build(rng))
+    (bm,) = compile_and_build([p], tmp_path / "build", workers=1)
+    assert not isinstance(bm, Exception), str(bm)
+    for _ in range(2):
+        x = _inputs(p.read_bytes(), rng)[0]
+        got, want = bm.run(x), oracle(x)
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == w.dtype and np.array_equal(g.reshape(-1), w.reshape(-1)), f"{name}: {g} != {w}"
