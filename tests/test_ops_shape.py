@@ -547,3 +547,48 @@ def test_dtypes_tflm_refuses_match_numpy(case: tuple[str, str, Callable[[np.rand
         got, want = bm.run(x), oracle(x)
         for g, w in zip(got, want, strict=True):
             assert g.dtype == w.dtype and np.array_equal(g.reshape(-1), w.reshape(-1)), f"{name}: {g} != {w}"
+
+
+# ---- a sample on the Cortex-M4 (QEMU mps2-an386), same oracle ----------------------------------------
+
+M4_SAMPLE = ("STRIDED_SLICE-masks_neg-int16", "SPLIT-axis3-float32", "TRANSPOSE-rank5-int8", "PACK-axis1-int32",
+             "BATCH_TO_SPACE_ND-crops-float32", "SPACE_TO_DEPTH-b2-int8", "MEAN-three_axes-int8",
+             "SUM-hw_keep-int16", "REDUCE_MAX-dup_neg_axes-float32", "ARG_MIN-axis1-int8",
+             "GATHER-batch_dims1-int8", "RESIZE_BILINEAR-odd_half-float32", "RESIZE_BILINEAR-odd_align-int8",
+             "RESIZE_NEAREST_NEIGHBOR-down_half-int16")
+
+
+@pytest.mark.qemu
+def test_sample_bit_exact_on_cortex_m4(tmp_path: Path) -> None:
+    """float32 too: RESIZE_BILINEAR and the float sums must give TFLM's bytes on the M4 (no FMA contraction)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from microaot.compiler import compile_model
+
+    m4run = pytest.importorskip("microaot.testing.m4run")
+    if not m4run.available():
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm missing")
+    by_id = {s.id: s for s in SPECS}
+    specs = [by_id[i] for i in M4_SAMPLE]
+    paths, inputs = [], []
+    for i, s in enumerate(specs):
+        rng = np.random.default_rng(300 + i)
+        m = s.build(rng, s.dtype)
+        p = tmp_path / f"m4_{i}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+        inputs.append(_inputs(m, rng))
+    refs = run_reference_many(paths, inputs)
+
+    def run(i: int) -> str | None:
+        try:
+            r = compile_model(paths[i], tmp_path / f"src{i}", name=f"m4s{i}", target="cortex-m4")
+            res = m4run.run_m4(r, inputs[i], tmp_path / f"fw{i}", timeout=60)
+            assert_same([list(o) for o in res.outputs], refs[i])
+        except BaseException as e:  # noqa: BLE001 - collected per case (pytest.fail raises BaseException)
+            return f"{specs[i].id}: {type(e).__name__}: {str(e)[-600:]}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        errors = [e for e in ex.map(run, range(len(specs))) if e]
+    assert not errors, "\n".join(errors)
