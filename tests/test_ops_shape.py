@@ -592,3 +592,49 @@ def test_sample_bit_exact_on_cortex_m4(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as ex:
         errors = [e for e in ex.map(run, range(len(specs))) if e]
     assert not errors, "\n".join(errors)
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+
+def _compile_error(tmp_path: Path, model: bytes) -> str:
+    from microaot.compiler import compile_model
+    from microaot.errors import UnsupportedModelError
+
+    p = tmp_path / "bad.tflite"
+    p.write_bytes(model)
+    with pytest.raises(UnsupportedModelError) as ei:
+        compile_model(p, tmp_path / "gen")
+    return str(ei.value)
+
+
+def test_run_time_begin_is_rejected_naming_operator_and_tensor(tmp_path: Path) -> None:
+    m = mg.op_model("STRIDED_SLICE", [_ti((4, 6), "int8", mg.ActQ(0.1, 0)), TIn((2,), "int32"), _c32([3, 5]),
+                                      _c32([1, 1])], [_to((3, 5), "int8", mg.ActQ(0.1, 0))], _opt("StridedSliceOptions"))
+    msg = _compile_error(tmp_path, m)
+    assert msg == (f"{tmp_path / 'bad.tflite'}: operator 0 (STRIDED_SLICE): begin 'input1' must be a constant tensor "
+                   "(it is computed at run time)")
+
+
+def test_output_shape_that_does_not_follow_is_rejected(tmp_path: Path) -> None:
+    m = mg.op_model("TRANSPOSE", [_ti((2, 3), "float32", None), _c32([1, 0])], [_to((2, 3), "float32", None)])
+    msg = _compile_error(tmp_path, m)
+    assert msg == (f"{tmp_path / 'bad.tflite'}: operator 0 (TRANSPOSE): output 'output0' has shape [2, 3], but "
+                   "TRANSPOSE gives [3, 2] (dynamic output shapes are not supported)")
+
+
+def test_gather_index_out_of_range_fails_the_run(tmp_path: Path) -> None:
+    """Indices computed at run time are checked: out of range, the run returns UAOT_ERR_RANGE (TFLM errors too)."""
+    from microaot.errors import MicroaotError
+
+    m = mg.op_model("GATHER", [_ti((5, 3), "float32", None), TIn((2,), "int32")], [_to((2, 3), "float32", None)],
+                    _opt("GatherOptions", Axis=0, BatchDims=0))
+    p = tmp_path / "g.tflite"
+    p.write_bytes(m)
+    (bm,) = compile_and_build([p], tmp_path / "build", workers=1)
+    assert not isinstance(bm, Exception), str(bm)
+    x = np.arange(15, dtype=np.float32).reshape(5, 3)
+    assert np.array_equal(bm.run([x, np.array([4, 0], np.int32)])[0], x[[4, 0]])
+    for bad in ([5, 0], [0, -1]):
+        with pytest.raises(MicroaotError, match="returned status 4"):
+            bm.run([x, np.array(bad, np.int32)])
