@@ -324,12 +324,12 @@ def _reduce_specs() -> list[Spec]:
     out.append(Spec("GATHER", "neg_axis", "float32", gather((3, 4, 6), (4,), -1, 0, "int32")))
     out.append(Spec("GATHER", "batch_dims1", "int8", gather((2, 5, 3), (2, 4), 1, 1, "int32")))
 
-    def resize(op: str, shape: tuple[int, ...], size: tuple[int, int], ac: bool, hp: bool) -> Builder:
+    def resize(op: str, shape: tuple[int, ...], size: tuple[int, int], ac: bool, hp: bool, diff_q: bool = False) -> Builder:
         def build(rng: np.random.Generator, dt: str) -> bytes:
             q = _q(rng, dt)
             tab = "ResizeBilinearOptions" if op == "RESIZE_BILINEAR" else "ResizeNearestNeighborOptions"
             o = (shape[0], size[0], size[1], shape[3])
-            return mg.op_model(op, [_ti(shape, dt, q), _c32(list(size))], [_to(o, dt, q)],
+            return mg.op_model(op, [_ti(shape, dt, q), _c32(list(size))], [_to(o, dt, _q(rng, dt) if diff_q else q)],
                                _opt(tab, AlignCorners=ac, HalfPixelCenters=hp))
         return build
 
@@ -340,6 +340,9 @@ def _reduce_specs() -> list[Spec]:
         for name, shape, size, ac, hp in rcases:
             for dt in ("int8", "int16", "float32") if op == "RESIZE_NEAREST_NEIGHBOR" else ("int8", "float32"):
                 out.append(Spec(op, name, dt, resize(op, shape, size, ac, hp)))
+    # TFLM interpolates the raw values whatever the output quantization
+    out.append(Spec("RESIZE_BILINEAR", "other_out_q", "int8", resize("RESIZE_BILINEAR", (1, 3, 3, 2), (5, 4), False, False,
+                                                                     diff_q=True)))
     return out
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from microaot.codegen.ops import Lowering, LoweringContext, register
-from microaot.codegen.ops._common import const_data, require_dtype, require_quant
+from microaot.codegen.ops._common import const_data, require_dtype
 from microaot.codegen.ops._movement import ANY_DTYPE, norm_axis, same_dtype
 from microaot.ir.graph import dtype_size
 
@@ -125,9 +125,8 @@ def lower_resize_nearest(ctx: LoweringContext) -> Lowering:
 @register("RESIZE_BILINEAR")
 def lower_resize_bilinear(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
+    # quantized values are interpolated as they are (TFLM ignores the quantization parameters here)
     dtype = require_dtype(ctx, [x, y], ("int8", "int16", "float32"))
-    if dtype != "float32" and require_quant(ctx, x, "input") != require_quant(ctx, y, "output"):
-        raise ctx.unsupported(f"{dtype} RESIZE_BILINEAR needs equal input and output quantization (as TFLM)")
     n, h, w, c, oh, ow, ac, hp = _resize_shapes(ctx)
     p = ctx.params("uaot_resize_params_t", {"batches": n, "in_h": h, "in_w": w, "depth": c, "out_h": oh,
                                             "out_w": ow, "align_corners": int(ac), "half_pixel_centers": int(hp)})
