@@ -346,7 +346,49 @@ def _reduce_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_movement_specs(), *_reduce_specs()]
+def _random_specs(n: int = 80) -> list[Spec]:
+    """Random strided slices (ranks 1-5, any begin/end/stride signs, begin/end/shrink masks) and random
+    transposes: parameters a fixed seed draws, so the set is the same on every run."""
+    rng = np.random.default_rng(1234)
+    out: list[Spec] = []
+    dts = ("int8", "float32", "int16")
+    for i in range(n):
+        rank = int(rng.integers(1, 6))
+        shape = tuple(int(d) for d in rng.integers(1, 7, size=rank))
+        begin, end, strides = [], [], []
+        bm = em = sm = 0
+        for d in range(rank):
+            size = shape[d]
+            st = int(rng.choice([1, 1, 2, 3, -1, -2]))
+            begin.append(int(rng.integers(-size - 2, size + 2)))
+            end.append(int(rng.integers(-size - 2, size + 2)))
+            strides.append(st)
+            r = rng.random()
+            if r < 0.2:
+                bm |= 1 << d
+            elif r < 0.3 and rank > 1:
+                sm |= 1 << d
+                begin[-1] = int(rng.integers(-size, size))
+            if rng.random() < 0.2:
+                em |= 1 << d
+        masks = {"begin_mask": bm, "end_mask": em, "shrink_axis_mask": sm}
+        if 0 in _np_strided_slice(shape, begin, end, strides, masks):
+            continue  # empty outputs: TFLM and microaot both refuse zero-sized tensors
+        out.append(Spec("STRIDED_SLICE", f"random{i}", dts[i % 3], _strided_slice(shape, begin, end, strides, **masks)))
+    for i in range(6):
+        rank = int(rng.integers(2, 6))
+        shape = tuple(int(d) for d in rng.integers(1, 5, size=rank))
+        perm = [int(v) for v in rng.permutation(rank)]
+
+        def build(r: np.random.Generator, dt: str, shape: tuple[int, ...] = shape, perm: list[int] = perm) -> bytes:
+            q = _q(r, dt)
+            return mg.op_model("TRANSPOSE", [_ti(shape, dt, q), _c32(perm)], [_to([shape[p] for p in perm], dt, q)])
+
+        out.append(Spec("TRANSPOSE", f"random{i}", dts[i % 3], build))
+    return out
+
+
+SPECS: list[Spec] = [*_movement_specs(), *_reduce_specs(), *_random_specs()]
 
 
 def _inputs(model: bytes, rng: np.random.Generator) -> list[list[np.ndarray]]:
