@@ -600,7 +600,8 @@ M4_SAMPLE = ("STRIDED_SLICE-masks_neg-int16", "SPLIT-axis3-float32", "TRANSPOSE-
              "BATCH_TO_SPACE_ND-crops-float32", "SPACE_TO_DEPTH-b2-int8", "MEAN-three_axes-int8",
              "SUM-hw_keep-int16", "REDUCE_MAX-dup_neg_axes-float32", "ARG_MIN-axis1-int8",
              "GATHER-batch_dims1-int8", "RESIZE_BILINEAR-odd_half-float32", "RESIZE_BILINEAR-odd_align-int8",
-             "RESIZE_NEAREST_NEIGHBOR-down_half-int16")
+             "RESIZE_NEAREST_NEIGHBOR-down_half-int16", "MEAN-hw_keep-float32", "SUM-three_axes-float32",
+             "RESIZE_BILINEAR-up2-float32")
 
 
 @pytest.mark.qemu
