@@ -684,3 +684,60 @@ def test_gather_index_out_of_range_fails_the_run(tmp_path: Path) -> None:
     for bad in ([5, 0], [0, -1]):
         with pytest.raises(MicroaotError, match="returned status 4"):
             bm.run([x, np.array(bad, np.int32)])
+
+
+# ---- a chain of these operators (planner: views, several outputs, buffers reused) ---------------------
+
+
+def _chain(rng: np.random.Generator, dt: str) -> bytes:
+    """RESIZE_BILINEAR -> STRIDED_SLICE -> TRANSPOSE -> SPLIT (2 outputs) -> PACK -> SQUEEZE -> SUM, and a
+    GATHER + ARG_MAX branch, ending in CONCATENATION of the reduced values."""
+    q = _q(rng, dt)
+    b = mg.ModelBuilder()
+
+    def t(name: str, shape: tuple[int, ...], dtype: str = dt, qq: mg.ActQ | None = q) -> int:
+        return b.add_tensor(name, shape, dtype, quant=qq.quant if qq is not None else None)  # type: ignore[arg-type]
+
+    def c(name: str, v: list[int]) -> int:
+        return b.add_const(name, np.array(v, np.int32), "int32")
+
+    x = b.add_input("x", (1, 6, 6, 4), dt, quant=q.quant if q else None)  # type: ignore[arg-type]
+    r = t("resized", (1, 9, 9, 4))
+    b.add_operator("RESIZE_BILINEAR", [x, c("size", [9, 9])], [r], _opt("ResizeBilinearOptions", HalfPixelCenters=True))
+    s = t("sliced", (1, 4, 4, 4))
+    b.add_operator("STRIDED_SLICE", [r, c("b", [0, 1, 8, 0]), c("e", [1, 9, 0, 4]), c("s", [1, 2, -2, 1])], [s],
+                   _opt("StridedSliceOptions"))
+    tr = t("nchw", (1, 4, 4, 4))
+    b.add_operator("TRANSPOSE", [s, c("perm", [0, 3, 1, 2])], [tr])
+    s0, s1 = t("half0", (1, 2, 4, 4)), t("half1", (1, 2, 4, 4))
+    b.add_operator("SPLIT", [c("axis", [1]), tr], [s0, s1], _opt("SplitOptions", NumSplits=2))
+    pk = t("packed", (2, 1, 2, 4, 4))
+    b.add_operator("PACK", [s1, s0], [pk], _opt("PackOptions", ValuesCount=2, Axis=0))
+    sq = t("squeezed", (2, 2, 4, 4))
+    b.add_operator("SQUEEZE", [pk], [sq], mg.SqueezeOptions((1,)))
+    sm = t("sum", (2, 4))
+    b.add_operator("SUM", [sq, c("axes", [1, -1])], [sm], mg.ReducerOptions(False))
+    g = t("gathered", (2, 2, 4, 2))
+    b.add_operator("GATHER", [sq, c("idx", [3, 0])], [g], _opt("GatherOptions", Axis=3, BatchDims=0))
+    am = t("argmax", (2, 2, 4), "int32", None)
+    b.add_operator("ARG_MAX", [sq, c("am_axis", [2])], [am], _opt("ArgMaxOptions", OutputType=2))
+    out = t("out", (4, 4))
+    b.add_operator("CONCATENATION", [sm, sm], [out], mg.ConcatenationOptions(0))
+    b.set_outputs([out, g, am])
+    return b.to_bytes()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_chain_matches_tflm(dtype: str, tmp_path: Path) -> None:
+    paths, inputs = [], []
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        p = tmp_path / f"chain{seed}.tflite"
+        p.write_bytes(_chain(rng, dtype))
+        paths.append(p)
+        inputs.append(_inputs(p.read_bytes(), rng))
+    built = compile_and_build(paths, tmp_path / "build")
+    refs = run_reference_many(paths, inputs)
+    for bm, ins, ref in zip(built, inputs, refs, strict=True):
+        assert not isinstance(bm, Exception), str(bm)
+        assert_same([bm.run(x) for x in ins], ref)
