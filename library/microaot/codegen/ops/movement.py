@@ -165,6 +165,8 @@ def lower_strided_slice(ctx: LoweringContext) -> Lowering:
             b += size
         b = _clamp(b, 0, size) if s > 0 else _clamp(b, -1, size - 1)
         if bmask and not shrink:
+            # begin_mask on a shrink axis: TF ignores it; TFLM's result is not defined there (with a
+            # negative stride it writes nothing), so microaot follows TF
             b = 0 if s > 0 else size - 1
         if shrink:
             if not 0 <= b < size:
