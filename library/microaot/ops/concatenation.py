@@ -1,4 +1,5 @@
-"""Lowering of CONCATENATION along any axis (kernel family ``concat``): a strided byte copy."""
+"""Lowering of CONCATENATION along any axis (kernel family ``concat``): a strided byte copy, any element
+type (int8/int16 inputs share the output quantization, as TFLM requires)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from microaot.ops._common import require_dtype, require_quant
 def lower_concatenation(ctx: LoweringContext) -> Lowering:
     y = ctx.output(0)
     xs = [ctx.input(k) for k in range(ctx.num_inputs())]
-    dtype = require_dtype(ctx, [*xs, y], ("int8", "float32", "int32"))
+    dtype = require_dtype(ctx, [*xs, y], ("int8", "int16", "float32", "int32", "int64", "uint8", "bool"))
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     if act != "NONE":
         raise ctx.unsupported(f"fused activation {act} on CONCATENATION is not supported")
@@ -23,11 +24,11 @@ def lower_concatenation(ctx: LoweringContext) -> Lowering:
         axis += rank
     if not 0 <= axis < rank:
         raise ctx.unsupported(f"axis {ctx.options.get('axis')} out of range for rank {rank}")
-    if dtype == "int8":
+    if dtype in ("int8", "int16"):
         q_out = require_quant(ctx, y, "output")
         for k, x in enumerate(xs):
             if require_quant(ctx, x, f"input {k}") != q_out:
-                raise ctx.unsupported(f"int8 input {k} ({x.name!r}) has a different scale/zero point than the "
+                raise ctx.unsupported(f"{dtype} input {k} ({x.name!r}) has a different scale/zero point than the "
                                       "output (TFLM requires them equal)")
     for k, x in enumerate(xs):
         if len(x.shape) != rank or any(x.shape[d] != y.shape[d] for d in range(rank) if d != axis):

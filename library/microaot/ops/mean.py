@@ -1,4 +1,7 @@
-"""Lowering of MEAN (kernel family ``reduce``), int8 (TFLM reference arithmetic) and float32."""
+"""Lowerings of MEAN, SUM, REDUCE_MAX and REDUCE_MIN over any set of axes (kernel family ``reduce``).
+
+int8/int16 MEAN and SUM follow TFLM's QuantizedMeanOrSum; float32 sums in TFLM's order; REDUCE_MAX /
+REDUCE_MIN move raw values (int8, int16, int32, float32)."""
 
 from __future__ import annotations
 
@@ -34,8 +37,32 @@ def mean_multiplier(s_in: float, s_out: float, count: int) -> tuple[int, int]:
 
 @register("MEAN")
 def lower_mean(ctx: LoweringContext) -> Lowering:
+    return _lower_reduce(ctx, "mean")
+
+
+@register("SUM")
+def lower_sum(ctx: LoweringContext) -> Lowering:
+    return _lower_reduce(ctx, "sum")
+
+
+@register("REDUCE_MAX")
+def lower_reduce_max(ctx: LoweringContext) -> Lowering:
+    return _lower_reduce(ctx, "max")
+
+
+@register("REDUCE_MIN")
+def lower_reduce_min(ctx: LoweringContext) -> Lowering:
+    return _lower_reduce(ctx, "min")
+
+
+_DTYPES = {"mean": ("int8", "int16", "float32"), "sum": ("int8", "int16", "float32", "int32"),
+           "max": ("int8", "int16", "float32", "int32"), "min": ("int8", "int16", "float32", "int32")}
+_SUFFIX = {"int8": "s8", "int16": "s16", "float32": "f32", "int32": "i32"}
+
+
+def _lower_reduce(ctx: LoweringContext, kind: str) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
-    dtype = require_dtype(ctx, [x, y], ("int8", "float32"))
+    dtype = require_dtype(ctx, [x, y], _DTYPES[kind])
     rank = len(x.shape)
     if rank > MAX_DIMS:
         raise ctx.unsupported(f"more than {MAX_DIMS} dimensions")
@@ -47,17 +74,17 @@ def lower_mean(ctx: LoweringContext) -> Lowering:
             raise ctx.unsupported(f"axis {a} out of range for rank {rank}")
         if a2 not in axes:
             axes.append(a2)
-    if len(axes) > 2:
-        # TFLM's reference MEAN resolves at most 2 distinct axes (kMaxNumberOfReducedAxis)
-        raise ctx.unsupported(f"MEAN over {len(axes)} axes; at most 2 are supported (as TFLM)")
     kept = [d for d in range(rank) if d not in axes]
     if math.prod(x.shape[d] for d in kept) != y.num_elements:
-        raise ctx.unsupported(f"output shape {list(y.shape)} does not match MEAN of {list(x.shape)} over {axes}")
+        raise ctx.unsupported(f"output shape {list(y.shape)} does not match {ctx.opcode} of {list(x.shape)} "
+                              f"over {axes}")
     strides = [math.prod(x.shape[d + 1:]) for d in range(rank)]
     red = sorted(axes)
+    if len(kept) > MAX_DIMS or len(red) > MAX_DIMS:
+        raise ctx.unsupported(f"more than {MAX_DIMS} dimensions")
     count = math.prod(x.shape[d] for d in red)
     if count == 0:
-        raise ctx.unsupported("MEAN over an empty axis")
+        raise ctx.unsupported(f"{ctx.opcode} over an empty axis")
 
     def dims_strides(ds: list[int]) -> tuple[str, str]:
         fill = MAX_DIMS - len(ds)
@@ -68,14 +95,23 @@ def lower_mean(ctx: LoweringContext) -> Lowering:
     fields: dict[str, object] = {"keep_dims": kd, "keep_strides": ks, "red_dims": rd, "red_strides": rs,
                                  "count": count, "input_zp": 0, "output_zp": 0,
                                  "mult": 0, "shift": 0}
-    if dtype == "int8":
+    if dtype in ("int8", "int16") and kind in ("mean", "sum"):
         s_in, z_in = require_quant(ctx, x, "input")
         s_out, z_out = require_quant(ctx, y, "output")
         # The TFLM build we are bit-exact with (tflite-micro 2026.10) sends every int8 MEAN through
         # QuantizedMeanOrSum, also when input and output share quantization (older TFLM versions
-        # truncated sum / count in that case).
-        mult, shift = mean_multiplier(s_in, s_out, count)
+        # truncated sum / count in that case); SUM is the same without the 1/count factor.
+        if kind == "mean":
+            mult, shift = mean_multiplier(s_in, s_out, count)
+        else:
+            mult, shift = quantize_multiplier(s_in / s_out)
         fields.update(input_zp=z_in, output_zp=z_out, mult=mult, shift=shift)
+    elif dtype in ("int8", "int16"):
+        if require_quant(ctx, x, "input") != require_quant(ctx, y, "output"):
+            raise ctx.unsupported(f"{dtype} {ctx.opcode} needs equal input and output quantization (as TFLM)")
     p = ctx.params("uaot_reduce_params_t", fields)
-    suffix = "s8" if dtype == "int8" else "f32"
-    return Lowering(families=("reduce",), call=f"uaot_mean_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+    fn = {"mean": "uaot_mean", "sum": "uaot_mean" if dtype in ("int8", "int16") else "uaot_sum",
+          "max": "uaot_reduce_max", "min": "uaot_reduce_min"}[kind]
+    if kind == "mean" and dtype == "int32":
+        raise ctx.unsupported("int32 MEAN is not supported")
+    return Lowering(families=("reduce",), call=f"{fn}_{_SUFFIX[dtype]}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")

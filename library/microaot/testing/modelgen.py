@@ -1092,3 +1092,87 @@ def random_input(rng: np.random.Generator, shape: Sequence[int], dtype: DType, s
         return (rng.normal(0.0, scale, size=tuple(shape))).astype(np.float32)
     info = np.iinfo(_NUMPY_DTYPES[dtype])
     return rng.integers(info.min, int(info.max) + 1, size=tuple(shape)).astype(_NUMPY_DTYPES[dtype])
+
+
+# ---- issue 18: data movement, reductions, resize ----
+# Element types the data-movement tests also use (their tensors are graph inputs/outputs as well).
+_TENSOR_TYPES.setdefault("int64", tflite.TensorType.INT64)
+_TENSOR_TYPES.setdefault("bool", tflite.TensorType.BOOL)
+_NUMPY_DTYPES.setdefault("int64", np.int64)
+_NUMPY_DTYPES.setdefault("bool", np.bool_)
+for _op in ("STRIDED_SLICE", "SLICE", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "TRANSPOSE", "GATHER", "DEPTH_TO_SPACE",
+            "SPACE_TO_DEPTH", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
+            "SUM", "REDUCE_MAX", "REDUCE_MIN", "ARG_MAX", "ARG_MIN", "EXPAND_DIMS"):
+    _INT8_VERSIONS.setdefault(_op, 2)
+
+
+@dataclass(frozen=True)
+class TableOptions(Options):
+    """Any builtin option table by name, e.g. ``TableOptions("PackOptions", (("ValuesCount", 2), ("Axis", 0)))``:
+    the fields are added in order with the schema package's ``<table>Add<Field>`` functions."""
+
+    table: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, self.table, **dict(self.fields))
+
+
+# option tables of the operators of this section (converter defaults when a model builder gives none)
+for _op, _tab in (("STRIDED_SLICE", "StridedSliceOptions"), ("SLICE", "SliceOptions"), ("SPLIT", "SplitOptions"),
+                  ("SPLIT_V", "SplitVOptions"), ("PACK", "PackOptions"), ("UNPACK", "UnpackOptions"),
+                  ("TRANSPOSE", "TransposeOptions"), ("GATHER", "GatherOptions"),
+                  ("DEPTH_TO_SPACE", "DepthToSpaceOptions"), ("SPACE_TO_DEPTH", "SpaceToDepthOptions"),
+                  ("BATCH_TO_SPACE_ND", "BatchToSpaceNDOptions"), ("SPACE_TO_BATCH_ND", "SpaceToBatchNDOptions"),
+                  ("RESIZE_BILINEAR", "ResizeBilinearOptions"),
+                  ("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions"), ("SUM", "ReducerOptions"),
+                  ("REDUCE_MAX", "ReducerOptions"), ("REDUCE_MIN", "ReducerOptions"), ("ARG_MAX", "ArgMaxOptions"),
+                  ("ARG_MIN", "ArgMinOptions"), ("EXPAND_DIMS", "ExpandDimsOptions"), ("SQUEEZE", "SqueezeOptions")):
+    _DEFAULT_OPTIONS.setdefault(_op, TableOptions(_tab))
+
+
+@dataclass(frozen=True)
+class TIn:
+    """An operator input of :func:`op_model`: a graph input (``data`` None) or a constant."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    data: np.ndarray | None = None
+    q: ActQ | None = None
+
+
+@dataclass(frozen=True)
+class TOut:
+    shape: tuple[int, ...]
+    dtype: str
+    q: ActQ | None = None
+
+
+def op_model(op: str, inputs: Sequence[TIn | None], outputs: Sequence[TOut], options: Options | None = None) -> bytes:
+    """A model of one operator: non-constant inputs become graph inputs (in order), every output a
+    graph output; ``None`` marks an omitted optional input."""
+    mb = ModelBuilder()
+    ins: list[int] = []
+    for k, t in enumerate(inputs):
+        if t is None:
+            ins.append(-1)
+            continue
+        quant = t.q.quant if t.q is not None else None
+        if t.data is None:
+            ins.append(mb.add_input(f"input{k}", t.shape, t.dtype, quant=quant))  # type: ignore[arg-type]
+        else:
+            ins.append(mb.add_tensor(f"const{k}", t.shape, t.dtype, quant=quant, data=np.asarray(t.data)))  # type: ignore[arg-type]
+    outs = [mb.add_tensor(f"output{k}", t.shape, t.dtype, quant=t.q.quant if t.q is not None else None)  # type: ignore[arg-type]
+            for k, t in enumerate(outputs)]
+    mb.add_operator(op, ins, outs, options)
+    mb.set_outputs(outs)
+    return mb.to_bytes()
+
+
+def random_data(rng: np.random.Generator, shape: Sequence[int], dtype: str, scale: float = 3.0) -> np.ndarray:
+    """Random values of any element type of this section (bool, int64 too)."""
+    if dtype == "bool":
+        return rng.integers(0, 2, size=tuple(shape)).astype(np.bool_)
+    if dtype == "int64":
+        return rng.integers(-(2**40), 2**40, size=tuple(shape)).astype(np.int64)
+    return random_input(rng, shape, dtype, scale)  # type: ignore[arg-type]
