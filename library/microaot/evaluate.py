@@ -37,6 +37,8 @@ def make_input(dtype: np.dtype, shape: Sequence[int], seed: int, index: int = 0)
     """Deterministic test input: uniform over the integer range, or N(0, 1) for float tensors."""
     rng = np.random.default_rng([seed, index])
     dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.integers(0, 2, size=tuple(shape)).astype(dt)
     if dt.kind in "iu":
         ii = np.iinfo(dt)
         return rng.integers(ii.min, int(ii.max) + 1, size=tuple(shape), dtype=dt)

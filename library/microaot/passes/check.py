@@ -7,7 +7,7 @@ from microaot.codegen import ops as opreg
 from microaot.errors import ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph
 
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "bool")
 
 
 def check_graph(graph: Graph) -> None:

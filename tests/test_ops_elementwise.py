@@ -1,0 +1,274 @@
+"""Elementwise operators (issue 18) against TFLM: every operator x dtype TFLM runs it with, broadcasting,
+extreme quantization, int16, bool.
+
+Single-operator models from ``microaot.testing.modelgen`` (``ew_binary_model``, ``ew_unary_model``,
+``select_v2_model``, ``cast_model``), all compiled at once and run on the host (``testing.batch``),
+TFLM in a few child processes. Integer and bool outputs must be byte-identical. float32 outputs must
+be within the operator's ulp bound of docs/operators.md (0 = bit-exact; EXP/LOG/ELU/... call
+microaot's own crt/include/microaot/fmath.h where TFLM calls the host's libm); the largest ulp
+distance seen per operator is reported by ``test_float_ulp_report``.
+
+RELU_N1_TO_1 and RELU_0_TO_1 have no TFLM kernel: they are checked against TFLite's definition
+(float clamp; int8 QuantizedReluX) computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microaot.codegen.ops._tflm_math import mbqm
+from microaot.frontend.tflite import import_tflite_bytes
+from microaot.ir.quant import quantize_multiplier, tflite_round
+from microaot.testing import modelgen as mg
+from microaot.testing.batch import compile_and_build, run_reference_many
+
+# docs/operators.md: largest ulp distance from TFLM allowed per float32 operator (absent: 0, bit-exact)
+ULP_BOUND = {"EXP": 1, "LOG": 1, "ELU": 1, "LOGISTIC": 2, "TANH": 2, "SOFTMAX": 4}
+NOT_IN_TFLM = ("RELU_N1_TO_1", "RELU_0_TO_1")
+SEEDS = (0, 1)
+N_SETS = 3
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str
+    name: str
+    dtype: str
+    build: Callable[[np.random.Generator], bytes]
+    domain: str = "any"  # "positive": float inputs > 0 (LOG, SQRT, RSQRT); "nonzero_b": divisor != its zero point
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.op}-{self.name}-{self.dtype}-s{self.seed}"
+
+
+BIN_SHAPES: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
+    ("same", (1, 4, 5, 3), (1, 4, 5, 3)),
+    ("scalar_b", (2, 3, 4), (1,)),
+    ("bcast4d", (1, 4, 1, 3), (2, 1, 5, 1)),
+    ("bcast_rank2_4", (5, 3), (2, 1, 1, 3)),
+]
+
+
+def _cases() -> list[Case]:
+    out: list[Case] = []
+
+    def add(op: str, name: str, dtype: str, build: Callable[[np.random.Generator], bytes], domain: str = "any",
+            seeds: tuple[int, ...] = SEEDS) -> None:
+        for s in seeds:
+            out.append(Case(op, name, dtype, build, domain, s))
+
+    def binary(op: str, dtypes: tuple[str, ...], shapes: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
+               **kw: object) -> None:
+        for dt in dtypes:
+            for name, sa, sb in shapes:
+                dom = "nonzero_b" if op == "DIV" else "any"
+                add(op, name + "".join(f"_{k}" for k in kw), dt,
+                    lambda r, op=op, dt=dt, sa=sa, sb=sb: mg.ew_binary_model(  # type: ignore[misc]
+                        r, op=op, shape_a=sa, shape_b=sb, dtype=dt, **kw), dom)
+
+    for op in ("SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"):
+        binary(op, ("float32", "int32", "int8", "int16"), BIN_SHAPES)
+    binary("DIV", ("float32", "int32", "int8"), BIN_SHAPES)
+    binary("SUB", ("float32", "int8", "int16"), BIN_SHAPES[:1], activation="RELU6")
+    binary("DIV", ("float32", "int8"), BIN_SHAPES[2:3], activation="RELU")
+    binary("SUB", ("int8",), BIN_SHAPES[2:3], const_b=True)
+    binary("DIV", ("int8", "float32"), BIN_SHAPES[:1], const_b=True)
+    # extreme quantization: input scales 1000x apart, a narrow output range (saturation)
+    add("SUB", "scales_1000x", "int8", lambda r: mg.ew_binary_model(
+        r, op="SUB", shape_a=(1, 8, 8), shape_b=(1, 8, 8), a_q=mg.Quant.per_tensor(0.001, 5),
+        b_q=mg.Quant.per_tensor(1.0, -3), out_q=mg.Quant.per_tensor(0.05, 10)))
+    add("SQUARED_DIFFERENCE", "scales_100x", "int8", lambda r: mg.ew_binary_model(
+        r, op="SQUARED_DIFFERENCE", shape_a=(4, 16), shape_b=(16,), a_q=mg.Quant.per_tensor(0.01, -20),
+        b_q=mg.Quant.per_tensor(1.0, 7), out_q=mg.Quant.per_tensor(2.0, -128)))
+    add("DIV", "tiny_out_scale", "int8", lambda r: mg.ew_binary_model(
+        r, op="DIV", shape_a=(2, 32), shape_b=(2, 32), a_q=mg.Quant.per_tensor(0.5, 0),
+        b_q=mg.Quant.per_tensor(0.01, -100), out_q=mg.Quant.per_tensor(0.001, 0)), "nonzero_b")
+    for op in mg.COMPARISONS:
+        dts = ("float32", "int32", "int8") + (("bool",) if op in ("EQUAL", "NOT_EQUAL") else ())
+        binary(op, dts, [BIN_SHAPES[0], BIN_SHAPES[2]])
+    for op in ("LOGICAL_AND", "LOGICAL_OR"):
+        binary(op, ("bool",), [BIN_SHAPES[0], BIN_SHAPES[2]])
+    for dt in ("float32", "int8", "int16"):
+        adt = "int8" if dt == "int16" else dt
+        add("PRELU", "alpha_c", dt, lambda r, dt=dt, adt=adt: mg.ew_binary_model(
+            r, op="PRELU", shape_a=(1, 4, 5, 6), shape_b=(1, 1, 6), dtype=dt, b_dtype=adt, const_b=True))
+        add("PRELU", "alpha_full", dt, lambda r, dt=dt, adt=adt: mg.ew_binary_model(
+            r, op="PRELU", shape_a=(1, 3, 4, 2), shape_b=(1, 3, 4, 2), dtype=dt, b_dtype=adt, const_b=True))
+    for dt in ("float32", "int8", "int16"):
+        add("SELECT_V2", "same", dt, lambda r, dt=dt: mg.select_v2_model(
+            r, shape_c=(2, 3, 4), shape_a=(2, 3, 4), shape_b=(2, 3, 4), dtype=dt))
+        add("SELECT_V2", "bcast", dt, lambda r, dt=dt: mg.select_v2_model(
+            r, shape_c=(1, 3, 1), shape_a=(2, 1, 4), shape_b=(4,), dtype=dt))
+
+    def unary(op: str, dtypes: tuple[str, ...], shape: tuple[int, ...] = (2, 8, 16), domain: str = "any",
+              name: str = "", **kw: object) -> None:
+        for dt in dtypes:
+            add(op, name or "x".join(map(str, shape)), dt, lambda r, dt=dt: mg.ew_unary_model(  # type: ignore[misc]
+                r, op=op, shape=shape, dtype=dt, **kw), domain)
+
+    unary("ABS", ("float32", "int8", "int16"))
+    unary("ABS", ("int8",), name="same_q", same_q=True)
+    for op in ("NEG", "EXP", "SQUARE"):
+        unary(op, ("float32",))
+    for op in ("LOG", "SQRT"):
+        unary(op, ("float32",), domain="positive")
+    unary("RSQRT", ("float32",), domain="positive")
+    for zp_q in (mg.Quant.per_tensor(0.02, -128), mg.Quant.per_tensor(0.3, -128)):
+        unary("RSQRT", ("int8",), name=f"in_scale{zp_q.scale[0]}", in_q=zp_q)
+    unary("ELU", ("float32", "int8"))
+    unary("HARD_SWISH", ("float32", "int8"))
+    unary("HARD_SWISH", ("int8",), name="wide_in", in_q=mg.Quant.per_tensor(0.5, 3))
+    for alpha in (0.2, 1.7, -0.5):
+        unary("LEAKY_RELU", ("float32", "int8", "int16"), name=f"alpha{alpha}", alpha=alpha)
+    for op in NOT_IN_TFLM:
+        unary(op, ("float32", "int8"))
+    unary("LOGICAL_NOT", ("bool",))
+    unary("ZEROS_LIKE", ("float32", "int32"))
+    for src in ("float32", "int8", "int16", "int32", "bool"):
+        for dst in ("float32", "int8", "int16", "int32", "bool"):
+            if src != dst:
+                add("CAST", f"to_{dst}", src, lambda r, s=src, d=dst: mg.cast_model(
+                    shape=(3, 7), in_dtype=s, out_dtype=d), seeds=(0,))  # type: ignore[arg-type]
+    return out
+
+
+CASES = _cases()
+
+
+def _inputs(model: bytes, case: Case, rng: np.random.Generator) -> list[list[np.ndarray]]:
+    g = import_tflite_bytes(model, "case")
+    tens = [g.tensors[t] for t in g.inputs]
+
+    def one(k: int, t: object, exhaustive: bool) -> np.ndarray:
+        shape, dt = t.shape, t.dtype  # type: ignore[attr-defined]
+        if dt == "float32":
+            x = rng.normal(0.0, 3.0, size=shape).astype(np.float32)
+            if case.domain == "positive":
+                x = (np.abs(x) + np.float32(1e-3)).astype(np.float32)
+            if case.dtype != "float32":  # CAST from float: stay in the target range
+                x = np.clip(x * 20, -100, 100).astype(np.float32)
+            if case.op == "CAST" and exhaustive:
+                x = np.resize(np.array([0.0, -0.0, 0.5, -0.5, 1.99, -1.99, 3.0], np.float32), shape)
+            return x
+        if dt == "bool":
+            return rng.integers(0, 2, size=shape).astype(np.bool_)
+        info = np.iinfo(np.dtype(dt))
+        lo, hi = (-1000, 1000) if dt == "int32" else (int(info.min), int(info.max))
+        if exhaustive and dt in ("int8", "int16"):
+            x = np.resize(np.linspace(info.min, info.max, num=256 if dt == "int8" else 1024).round(), shape)
+            x = x.astype(dt)
+        else:
+            x = rng.integers(lo, hi + 1, size=shape).astype(dt)
+        if case.domain == "nonzero_b" and k == 1:
+            zp = t.quant.zp0 if t.quant is not None else 0  # type: ignore[attr-defined]
+            x = np.where(x == zp, zp + 1 if zp < hi else zp - 1, x).astype(dt)
+        if dt == "int32" and case.op == "CAST":
+            x = rng.integers(-300, 300, size=shape).astype(np.int32)
+        return x
+
+    sets = [[one(k, t, False) for k, t in enumerate(tens)] for _ in range(N_SETS)]
+    sets.append([one(k, t, True) for k, t in enumerate(tens)])
+    return sets
+
+
+def _python_reference(model: bytes, sets: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    """TFLite's RELU_N1_TO_1 / RELU_0_TO_1 (no TFLM kernel): float clamp; int8 QuantizedReluX."""
+    g = import_tflite_bytes(model, "case")
+    op = g.operators[0].opcode
+    lo, hi = (-1.0, 1.0) if op == "RELU_N1_TO_1" else (0.0, 1.0)
+    x_t, y_t = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]
+    out = []
+    for (x,) in sets:
+        if x.dtype == np.float32:
+            out.append([np.minimum(np.maximum(x, np.float32(lo)), np.float32(hi)).astype(np.float32)])
+            continue
+        assert x_t.quant is not None and y_t.quant is not None
+        si, zi = float(np.float32(x_t.quant.scale0)), x_t.quant.zp0
+        so, zo = float(np.float32(y_t.quant.scale0)), y_t.quant.zp0
+        m, s = quantize_multiplier(si / so)
+        qlo = max(-128, zo + tflite_round(float(np.float32(lo) / np.float32(so))))
+        qhi = min(127, zo + tflite_round(float(np.float32(hi) / np.float32(so))))
+        y = [min(qhi, max(qlo, zo + mbqm(int(v) - zi, m, s))) for v in x.reshape(-1)]
+        out.append([np.array(y, dtype=np.int8).reshape(x.shape)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, object]]:
+    root = tmp_path_factory.mktemp("ew")
+    paths: list[Path] = []
+    inputs: list[list[list[np.ndarray]]] = []
+    models: list[bytes] = []
+    for i, c in enumerate(CASES):
+        rng = np.random.default_rng([c.seed, i])
+        m = c.build(rng)
+        p = root / f"case{i}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+        models.append(m)
+        inputs.append(_inputs(m, c, rng))
+    built = compile_and_build(paths, root / "build")
+    tflm_idx = [i for i, c in enumerate(CASES) if c.op not in NOT_IN_TFLM]
+    refs_tflm = run_reference_many([paths[i] for i in tflm_idx], [inputs[i] for i in tflm_idx])
+    refs: dict[int, object] = dict(zip(tflm_idx, refs_tflm, strict=True))
+    out: dict[str, tuple[object, object]] = {}
+    for i, (c, b, ins) in enumerate(zip(CASES, built, inputs, strict=True)):
+        ref = refs[i] if i in refs else _python_reference(models[i], ins)
+        if isinstance(b, Exception):
+            out[c.id] = (b, ref)
+            continue
+        try:
+            ours: object = [b.run(s) for s in ins]
+        except Exception as e:
+            ours = e
+        out[c.id] = (ours, ref)
+    return out
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance in float32 ulps (0 where both are NaN or equal, inf-safe)."""
+    ai = a.astype(np.float32).view(np.int32).astype(np.int64)
+    bi = b.astype(np.float32).view(np.int32).astype(np.int64)
+    ai = np.where(ai < 0, -(2**31) - ai, ai)
+    bi = np.where(bi < 0, -(2**31) - bi, bi)
+    d = np.abs(ai - bi)
+    both_nan = np.isnan(a) & np.isnan(b)
+    return np.where(both_nan | (a == b), 0, d)
+
+
+MAX_ULP_SEEN: dict[str, int] = {}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_elementwise_matches_tflm(case: Case, results: dict[str, tuple[object, object]]) -> None:
+    ours, ref = results[case.id]
+    if isinstance(ref, Exception):
+        pytest.fail(f"TFLM failed on the generated model: {str(ref)[-800:]}")
+    if isinstance(ours, Exception):
+        pytest.fail(f"microaot failed: {type(ours).__name__}: {ours}")
+    assert isinstance(ours, list) and isinstance(ref, list)
+    bound = ULP_BOUND.get(case.op, 0)
+    for si, (o_set, r_set) in enumerate(zip(ours, ref, strict=True)):
+        assert len(o_set) == len(r_set)
+        for o_k, r_k in zip(o_set, r_set, strict=True):
+            o, r = np.asarray(o_k).reshape(-1), np.asarray(r_k).reshape(-1)
+            assert o.dtype == r.dtype and o.size == r.size, f"set {si}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            if o.dtype == np.float32:
+                d = ulp_distance(o, r)
+                worst = int(d.max(initial=0))
+                MAX_ULP_SEEN[case.op] = max(MAX_ULP_SEEN.get(case.op, 0), worst)
+                bad = np.nonzero(d > bound)[0]
+                assert bad.size == 0, (f"set {si}: {bad.size}/{o.size} floats beyond {bound} ulp (max {worst}); "
+                                       f"first at {bad[:6].tolist()}: ours {o[bad[:6]].tolist()} "
+                                       f"TFLM {r[bad[:6]].tolist()}")
+            else:
+                bad = np.nonzero(o != r)[0]
+                assert bad.size == 0, (f"set {si}: {bad.size}/{o.size} values differ; first at {bad[:8].tolist()}: "
+                                       f"ours {o[bad[:8]].tolist()} TFLM {r[bad[:8]].tolist()}")
