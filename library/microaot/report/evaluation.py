@@ -78,6 +78,9 @@ class EvalReport:
     tensors_match: bool | None = None
     # on a mismatch: which operator's output first differs from the generic-C build on the host
     tensor_diagnosis: str | None = None
+    # float32 outputs: largest distance from TFLM seen (ulps) and the bound allowed (microaot.fidelity)
+    float_max_ulp: int | None = None
+    float_ulp_bound: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,9 +95,12 @@ class EvalReport:
         lines = [
             f"microaot eval: {Path(self.model).name} on {self.board} ({self.board_name})",
             "",
-            f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match else 'MISMATCH'}"
+            f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match and not self.float_max_ulp else 'MATCH' if self.outputs_match else 'MISMATCH'}"
             f" over {self.seeds} input(s), {self.compared_bytes} output bytes",
         ]
+        if self.float_max_ulp is not None:
+            lines.append(f"  float32 outputs     : at most {self.float_max_ulp} ulp from TFLM (bound {self.float_ulp_bound} "
+                         "ulp for this model's operators, docs/operators.md)")
         for oi, vals in enumerate(self.first_outputs):
             shown = ", ".join(f"{v:g}" for v in vals[:16]) + (f", ... ({len(vals)} values)" if len(vals) > 16 else "")
             lines.append(f"  output {oi} (seed 0)   : [{shown}]")

@@ -48,7 +48,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "EXP": ("float32",),
     "LOG": ("float32",),
     "SQRT": ("float32",),
-    "RSQRT": ("float32", "int8"),
+    "RSQRT": ("float32", "int8", "int16"),
     "SQUARE": ("float32",),
     "ELU": ("float32", "int8"),
     "HARD_SWISH": ("float32", "int8"),
@@ -405,9 +405,11 @@ def lower_abs(ctx: LoweringContext) -> Lowering:
 @register("RSQRT")
 def lower_rsqrt(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
-    if dtype == "int8":
+    if dtype != "float32":
         si, zi = _q(ctx, x, "input")
         so, zo = _q(ctx, y, "output")
+        if dtype == "int16" and (zi, zo) != (0, 0):
+            raise ctx.unsupported("int16 RSQRT needs zero points 0 (TFLM)")
         f.update(in1_offset=-zi, out_offset=zo)
         f["out_mult"], f["out_shift"] = _qm(ctx, 1.0 / (math.sqrt(si) * so), "output")
     return _unary_call(ctx, dtype, f)
@@ -474,9 +476,9 @@ def lower_leaky_relu(ctx: LoweringContext) -> Lowering:
     else:
         si, zi = _q(ctx, x, "input")
         so, zo = _q(ctx, y, "output")
-        # TFLM CalculateOpDataLeakyRelu: float32 input_scale * alpha / output_scale
-        ma, sa = _qm(ctx, f32(np.float32(f32(np.float32(si) * np.float32(alpha))) / np.float32(so)), "alpha")
-        mi, shi = _qm(ctx, f32(np.float32(si) / np.float32(so)), "identity")
+        # TFLM CalculateOpDataLeakyRelu (the PyPI runtime's: double arithmetic)
+        ma, sa = _qm(ctx, si * alpha / so, "alpha")
+        mi, shi = _qm(ctx, si / so, "identity")
         f.update(in1_offset=-zi, out_offset=zo, out_mult=mi, out_shift=shi, out2_mult=ma, out2_shift=sa)
     return _unary_call(ctx, dtype, f)
 
