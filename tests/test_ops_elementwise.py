@@ -78,6 +78,11 @@ def _cases() -> list[Case]:
     for op in ("SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"):
         binary(op, ("float32", "int32", "int8", "int16"), BIN_SHAPES)
     binary("DIV", ("float32", "int32", "int8"), BIN_SHAPES)
+    # rank 5 and 6 broadcasting, as far as TFLM's kernel goes
+    for op, dts in (("SUB", ("float32", "int8", "int16")), ("MAXIMUM", ("float32", "int8")),
+                    ("MINIMUM", ("int16",)), ("DIV", ("float32", "int8"))):
+        binary(op, dts, [("bcast5d", (2, 1, 3, 1, 2), (1, 2, 1, 4, 1)),
+                         ("bcast6d", (2, 1, 3, 1, 2, 1), (1, 2, 1, 2, 1, 3))])
     binary("SUB", ("float32", "int8", "int16"), BIN_SHAPES[:1], activation="RELU6")
     binary("DIV", ("float32", "int8"), BIN_SHAPES[2:3], activation="RELU")
     binary("SUB", ("int8",), BIN_SHAPES[2:3], const_b=True)
@@ -108,6 +113,8 @@ def _cases() -> list[Case]:
             r, shape_c=(2, 3, 4), shape_a=(2, 3, 4), shape_b=(2, 3, 4), dtype=dt))
         add("SELECT_V2", "bcast", dt, lambda r, dt=dt: mg.select_v2_model(
             r, shape_c=(1, 3, 1), shape_a=(2, 1, 4), shape_b=(4,), dtype=dt))
+        add("SELECT_V2", "bcast5d", dt, lambda r, dt=dt: mg.select_v2_model(
+            r, shape_c=(2, 1, 3, 1, 1), shape_a=(1, 2, 1, 1, 3), shape_b=(2, 2, 1, 4, 1), dtype=dt))
 
     def unary(op: str, dtypes: tuple[str, ...], shape: tuple[int, ...] = (2, 8, 16), domain: str = "any",
               name: str = "", **kw: object) -> None:
@@ -373,3 +380,39 @@ def test_elementwise_on_cortex_m4_identical_to_host(results: dict[str, tuple[obj
     with ThreadPoolExecutor(max_workers=2) as ex:
         errors = [e for e in ex.map(run, sample) if e]
     assert not errors, f"{len(errors)} of {len(sample)} models differ:\n" + "\n".join(errors)
+
+
+def test_bool_through_rpc_io(tmp_path: Path) -> None:
+    """A model with a bool graph input and a bool output (LOGICAL_AND of GREATER(a, b) and c) on the host RPC
+    board: INFO reports bool (dtype 6), invoke takes and returns numpy bool arrays, equal to TFLM."""
+    from microaot.compiler import compile_model
+    from microaot.reference import run_reference
+    from microaot.rpc.hostboard import start_host_board
+
+    mb = mg.ModelBuilder()
+    a = mb.add_input("a", (2, 5), "float32")
+    b = mb.add_input("b", (5,), "float32")
+    c = mb.add_input("c", (2, 5), "bool")
+    g = mb.add_tensor("gt", (2, 5), "bool")
+    mb.add_operator("GREATER", [a, b], [g], mg.TableOptions("GreaterOptions"))
+    y = mb.add_tensor("y", (2, 5), "bool")
+    mb.add_operator("LOGICAL_AND", [g, c], [y], mg.TableOptions("LogicalAndOptions"))
+    mb.set_outputs([y])
+    p = tmp_path / "bool_io.tflite"
+    p.write_bytes(mb.to_bytes())
+    rng = np.random.default_rng(3)
+    sets = [[rng.normal(size=(2, 5)).astype(np.float32), rng.normal(size=(5,)).astype(np.float32),
+             rng.integers(0, 2, size=(2, 5)).astype(np.bool_)] for _ in range(3)]
+    ref = run_reference(p, sets)
+    r = compile_model(p, tmp_path / "gen")
+    s = start_host_board(r, tmp_path / "board", timeout=20.0)
+    try:
+        info = s.hello()
+        assert [t.dtype for t in info.inputs] == ["float32", "float32", "bool"]
+        assert [t.dtype for t in info.outputs] == ["bool"]
+        for xs, rr in zip(sets, ref, strict=True):
+            ys, _ = s.invoke(xs)
+            assert ys[0].dtype == np.bool_
+            assert np.array_equal(ys[0].reshape(-1), np.asarray(rr[0]).reshape(-1))
+    finally:
+        s.close()
