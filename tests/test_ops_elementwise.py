@@ -124,6 +124,7 @@ def _cases() -> list[Case]:
 
     unary("ABS", ("float32", "int8", "int16"))
     unary("ABS", ("int8",), name="same_q", same_q=True)
+    unary("ABS", ("int16",), name="not_quantized", quantized=False)
     for op in ("NEG", "EXP", "SQUARE"):
         unary(op, ("float32",))
     for op in ("LOG", "SQRT"):
@@ -380,6 +381,40 @@ def test_elementwise_on_cortex_m4_identical_to_host(results: dict[str, tuple[obj
     with ThreadPoolExecutor(max_workers=2) as ex:
         errors = [e for e in ex.map(run, sample) if e]
     assert not errors, f"{len(errors)} of {len(sample)} models differ:\n" + "\n".join(errors)
+
+
+def test_elementwise_ops_run_in_place(tmp_path: Path) -> None:
+    """LEAKY_RELU, HARD_SWISH and SUB (over a same-shape input) offer the planner their output over their
+    input: in a chain, it takes them (the workspace holds one tensor), and the outputs still match TFLM."""
+    from microaot.compiler import compile_model
+
+    q = mg.Quant.per_tensor(0.05, -3)
+    mb = mg.ModelBuilder()
+    x = mb.add_input("x", (1, 16, 16, 8), "int8", quant=q)
+    t0 = mb.add_tensor("t0", (1, 16, 16, 8), "int8", quant=mg.Quant.per_tensor(0.1, 0))
+    mb.add_operator("MAXIMUM", [x, x], [t0], mg.TableOptions("MaximumMinimumOptions"))
+    t1 = mb.add_tensor("t1", (1, 16, 16, 8), "int8", quant=mg.Quant.per_tensor(0.04, 5))
+    mb.add_operator("LEAKY_RELU", [t0], [t1], mg.TableOptions("LeakyReluOptions", (("Alpha", 0.3),)))
+    t2 = mb.add_tensor("t2", (1, 16, 16, 8), "int8", quant=mg.Quant.per_tensor(0.03, -10))
+    mb.add_operator("HARD_SWISH", [t1], [t2], mg.TableOptions("HardSwishOptions"))
+    c = mb.add_const("c", np.arange(8, dtype=np.int8), "int8", quant=mg.Quant.per_tensor(0.02, 1))
+    t3 = mb.add_tensor("t3", (1, 16, 16, 8), "int8", quant=mg.Quant.per_tensor(0.05, 0))
+    mb.add_operator("SUB", [t2, c], [t3], mg.TableOptions("SubOptions", (("FusedActivationFunction", 0),)))
+    y = mb.add_tensor("y", (1, 16, 16, 8), "int8", quant=mg.Quant.per_tensor(0.05, 0))
+    mb.add_operator("ABS", [t3], [y], mg.TableOptions("AbsOptions"))
+    mb.set_outputs([y])
+    p = tmp_path / "chain.tflite"
+    p.write_bytes(mb.to_bytes())
+    r = compile_model(p, tmp_path / "gen")
+    assert {1, 2, 3} <= set(r.plan.inplace_ops), r.plan.inplace_ops
+    assert r.workspace_size == 16 * 16 * 8
+    rng = np.random.default_rng(9)
+    sets = [[rng.integers(-128, 128, size=(1, 16, 16, 8)).astype(np.int8)] for _ in range(3)]
+    (built,) = compile_and_build([p], tmp_path / "build")
+    (ref,) = run_reference_many([p], [sets])
+    assert not isinstance(built, Exception) and not isinstance(ref, Exception)
+    for s, rr in zip(sets, ref, strict=True):
+        assert np.array_equal(built.run(s)[0].reshape(-1), np.asarray(rr[0]).reshape(-1))
 
 
 def test_bool_through_rpc_io(tmp_path: Path) -> None:

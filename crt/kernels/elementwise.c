@@ -375,6 +375,9 @@ static int32_t ew_q_elem(const uaot_ew_params_t *p, int32_t x, int32_t y, int32_
     case UAOT_EW_ABS: {
         int32_t v = x + p->in1_offset;
         v = v < 0 ? -v : v;
+        if (p->act) { /* int16 without quantization: std::abs, stored back as int16 (wraps at -32768) */
+            return (int16_t)(uint16_t)(uint32_t)v;
+        }
         if (p->out_mult == 0) { /* same scale: no rescale */
             return v + p->out_offset;
         }

@@ -1245,10 +1245,12 @@ def ew_unary_model(
     out_q: Quant | None = None,
     alpha: float = 0.2,
     same_q: bool = False,
+    quantized: bool = True,
 ) -> bytes:
     """A one-input elementwise operator; the output range follows the operator on the input range
-    (``same_q``: the output keeps the input quantization)."""
-    quantized = dtype in ("int8", "int16")
+    (``same_q``: the output keeps the input quantization; ``quantized=False``: int tensors without
+    quantization parameters)."""
+    quantized = quantized and dtype in ("int8", "int16")
     if quantized and in_q is None:
         mag = float(rng.uniform(1.0, 8.0))
         in_q = ew_quant(rng, dtype, -mag * float(rng.uniform(0.2, 1.0)), mag)

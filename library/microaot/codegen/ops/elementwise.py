@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from microaot.codegen.ops import Lowering, LoweringContext, register
+from microaot.codegen.ops import InPlace, Lowering, LoweringContext, register
 from microaot.codegen.ops._common import FLT_MAX, require_quant
-from microaot.ir.graph import Tensor
+from microaot.ir.graph import Graph, Operator, Tensor, dtype_size
 from microaot.ir.quant import quantize_multiplier, quantize_multiplier_smaller_than_one_exp, tflite_round
 
 DIMS = 6
@@ -66,6 +66,23 @@ _OP_CODE = {
     "ABS": 20, "NEG": 21, "EXP": 22, "LOG": 23, "SQRT": 24, "RSQRT": 25, "SQUARE": 26, "ELU": 27,
     "HARD_SWISH": 28, "LEAKY_RELU": 29, "RELU_N1_TO_1": 30, "RELU_0_TO_1": 30, "LOGICAL_NOT": 31,
 }
+
+
+def ew_inplace(graph: Graph, op: Operator) -> list[InPlace]:
+    """The output may overwrite an input of its shape and element size: every kernel of this family
+    reads element o of such an input (and whatever it needs of the others) before writing element o.
+    (CAST between sizes, and broadcast inputs, are never offered.)"""
+    y = graph.tensors[op.outputs[0]]
+    out = []
+    for k, t in enumerate(op.inputs):
+        if t < 0:
+            continue
+        x = graph.tensors[t]
+        if (not x.is_const and x.num_elements == y.num_elements and x.nbytes == y.nbytes
+                and dtype_size(x.dtype) == dtype_size(y.dtype)
+                and tuple(d for d in x.shape if d != 1) == tuple(d for d in y.shape if d != 1)):
+            out.append(InPlace(input=k))
+    return out
 
 
 def f32(x: float) -> float:
@@ -205,7 +222,7 @@ def _same_shape_out(ctx: LoweringContext, x: Tensor, y: Tensor) -> None:
 # ---- two inputs, arithmetic -----------------------------------------------------------------------
 
 
-@register("SUB")
+@register("SUB", inplace=ew_inplace)
 def lower_sub(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [a, b, y])
@@ -238,11 +255,11 @@ def _lower_maxmin(ctx: LoweringContext) -> Lowering:
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
-register("MAXIMUM")(_lower_maxmin)
-register("MINIMUM")(_lower_maxmin)
+register("MAXIMUM", inplace=ew_inplace)(_lower_maxmin)
+register("MINIMUM", inplace=ew_inplace)(_lower_maxmin)
 
 
-@register("SQUARED_DIFFERENCE")
+@register("SQUARED_DIFFERENCE", inplace=ew_inplace)
 def lower_squared_difference(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [a, b, y])
@@ -265,7 +282,7 @@ def lower_squared_difference(ctx: LoweringContext) -> Lowering:
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
-@register("DIV")
+@register("DIV", inplace=ew_inplace)
 def lower_div(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [a, b, y])
@@ -287,7 +304,7 @@ def lower_div(ctx: LoweringContext) -> Lowering:
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
-@register("PRELU")
+@register("PRELU", inplace=ew_inplace)
 def lower_prelu(ctx: LoweringContext) -> Lowering:
     x, alpha, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [x, y], "input and output")
@@ -328,7 +345,7 @@ def _lower_compare(ctx: LoweringContext) -> Lowering:
 
 
 for _op in ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL"):
-    register(_op)(_lower_compare)
+    register(_op, inplace=ew_inplace)(_lower_compare)
 
 
 def _lower_logical(ctx: LoweringContext) -> Lowering:
@@ -341,10 +358,10 @@ def _lower_logical(ctx: LoweringContext) -> Lowering:
 
 
 for _op in ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"):
-    register(_op)(_lower_logical)
+    register(_op, inplace=ew_inplace)(_lower_logical)
 
 
-@register("SELECT_V2")
+@register("SELECT_V2", inplace=ew_inplace)
 def lower_select_v2(ctx: LoweringContext) -> Lowering:
     c, a, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
     if c.dtype != "bool":
@@ -383,14 +400,15 @@ def _lower_float_unary(ctx: LoweringContext) -> Lowering:
 
 
 for _op in ("NEG", "EXP", "LOG", "SQRT", "SQUARE"):
-    register(_op)(_lower_float_unary)
+    register(_op, inplace=ew_inplace)(_lower_float_unary)
 
 
-@register("ABS")
+@register("ABS", inplace=ew_inplace)
 def lower_abs(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype == "int16" and x.quant is None and y.quant is None:
-        return _unary_call(ctx, dtype, f)  # TFLM: plain std::abs (offsets 0, no rescale)
+        f["act"] = 1  # TFLM: plain std::abs (offsets 0, no rescale, -32768 stays -32768)
+        return _unary_call(ctx, dtype, f)
     if dtype != "float32":
         si, zi = _q(ctx, x, "input")
         so, zo = _q(ctx, y, "output")
@@ -402,7 +420,7 @@ def lower_abs(ctx: LoweringContext) -> Lowering:
     return _unary_call(ctx, dtype, f)
 
 
-@register("RSQRT")
+@register("RSQRT", inplace=ew_inplace)
 def lower_rsqrt(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype != "float32":
@@ -428,7 +446,7 @@ def elu_table_s8(s_in: float, z_in: int, s_out: float, z_out: int) -> list[int]:
     return out
 
 
-@register("ELU")
+@register("ELU", inplace=ew_inplace)
 def lower_elu(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype == "int8":
@@ -449,7 +467,7 @@ def _downscale_to_int16(m: int) -> int:
     return (m + (1 << 15)) >> 16
 
 
-@register("HARD_SWISH")
+@register("HARD_SWISH", inplace=ew_inplace)
 def lower_hard_swish(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype == "int8":
@@ -467,7 +485,7 @@ def lower_hard_swish(ctx: LoweringContext) -> Lowering:
     return _unary_call(ctx, dtype, f)
 
 
-@register("LEAKY_RELU")
+@register("LEAKY_RELU", inplace=ew_inplace)
 def lower_leaky_relu(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     alpha = f32(float(ctx.options.get("alpha", 0.2)))
@@ -500,11 +518,11 @@ def _lower_relu_clamp(ctx: LoweringContext) -> Lowering:
     return _unary_call(ctx, dtype, f)
 
 
-register("RELU_N1_TO_1")(_lower_relu_clamp)
-register("RELU_0_TO_1")(_lower_relu_clamp)
+register("RELU_N1_TO_1", inplace=ew_inplace)(_lower_relu_clamp)
+register("RELU_0_TO_1", inplace=ew_inplace)(_lower_relu_clamp)
 
 
-@register("CAST")
+@register("CAST", inplace=ew_inplace)
 def lower_cast(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)
@@ -516,7 +534,7 @@ def lower_cast(ctx: LoweringContext) -> Lowering:
     return _call(ctx, "uaot_ew_cast", f, ctx.in_ptr(0), ctx.out_ptr(0))
 
 
-@register("ZEROS_LIKE")
+@register("ZEROS_LIKE", inplace=ew_inplace)
 def lower_zeros_like(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)
