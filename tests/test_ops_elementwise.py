@@ -451,3 +451,15 @@ def test_bool_through_rpc_io(tmp_path: Path) -> None:
             assert np.array_equal(ys[0].reshape(-1), np.asarray(rr[0]).reshape(-1))
     finally:
         s.close()
+
+
+def test_ulp_distance_and_model_bound() -> None:
+    from microaot.fidelity import model_ulp_bound
+
+    one = np.float32(1.0)
+    nxt = np.nextafter(one, np.float32(2.0), dtype=np.float32)
+    tiny = np.float32(1e-45)
+    a = np.array([one, 0.0, np.nan, -tiny, 3.0], np.float32)
+    b = np.array([nxt, -0.0, np.nan, tiny, 3.0], np.float32)
+    assert ulp_distance(a, b).tolist() == [1, 0, 0, 2, 0]
+    assert model_ulp_bound(["CONV_2D", "SOFTMAX", "EXP"]) == 4 and model_ulp_bound(["ADD"]) == 0
