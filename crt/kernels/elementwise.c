@@ -1,6 +1,8 @@
 /* microaot kernels: elementwise operators with broadcasting, portable C99 (see elementwise.h).
  * The quantized arithmetic follows TFLM's kernels term for term (sub.h, squared_difference.cc, div.h,
- * prelu.h, leaky_relu.h, hard_swish.h, comparisons.h, elementwise.cc); float math is microaot/fmath.h. */
+ * prelu.h, leaky_relu.h, comparisons.h, elementwise.cc); float math is microaot/fmath.h. One-input int8
+ * operators whose output depends on the input byte alone are lookup tables built by the generator
+ * (codegen/ops/elementwise.py, the activation family's uaot_lut_s8), so only their int16 forms run here. */
 #include "microaot/kernels/elementwise.h"
 
 #include <stddef.h>
@@ -253,64 +255,6 @@ static void inv_sqrt_multiplier(int32_t input, int32_t *out_inv_sqrt, int *out_s
     *out_shift = -shift;
 }
 
-/* gemmlowp int16 SaturatingRoundingDoublingHighMul */
-static int16_t srdhm16(int16_t a, int16_t b)
-{
-    if (a == b && a == INT16_MIN) {
-        return INT16_MAX;
-    }
-    const int32_t ab = (int32_t)a * (int32_t)b;
-    const int32_t nudge = ab >= 0 ? (1 << 14) : (1 - (1 << 14));
-    return (int16_t)((ab + nudge) / (1 << 15));
-}
-
-static int16_t rdbpot16(int16_t x, int exponent)
-{
-    const int32_t mask = (1 << exponent) - 1;
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (int16_t)((x >> exponent) + (remainder > threshold ? 1 : 0));
-}
-
-static int16_t sat_shl16(int16_t v, int amount)
-{
-    int32_t r = (int32_t)v * (1 << amount);
-    r = r > INT16_MAX ? INT16_MAX : r;
-    r = r < INT16_MIN ? INT16_MIN : r;
-    return (int16_t)r;
-}
-
-/* TFLM reference_ops::HardSwish (int8): in1_offset = input zp, out_offset = output zp,
- * out_mult/out_shift = output multiplier (int16) / exponent, out2_mult/out2_shift = reluish */
-static int32_t hard_swish_q(const uaot_ew_params_t *p, int32_t x)
-{
-    const int16_t input_value = (int16_t)(x - p->in1_offset);
-    const int16_t hires = (int16_t)(input_value * (1 << 7));
-    const int16_t preshift_out = srdhm16(hires, (int16_t)p->out_mult);
-    int16_t reluish = hires;
-    if (p->out2_shift > 0) {
-        reluish = sat_shl16(reluish, p->out2_shift - 1);
-    }
-    reluish = srdhm16(reluish, (int16_t)p->out2_mult);
-    if (p->out2_shift > 0) {
-        reluish = sat_shl16(reluish, 1);
-    }
-    if (p->out2_shift < 0) {
-        reluish = rdbpot16(reluish, -p->out2_shift);
-    }
-    reluish = (int16_t)((reluish + (1 << 15)) >> 1);
-    /* hard_swish.h's own SaturatingDoublingHighMul: no rounding nudge */
-    int16_t pre;
-    if (reluish == preshift_out && reluish == INT16_MIN) {
-        pre = INT16_MAX;
-    } else {
-        pre = (int16_t)(((int32_t)reluish * (int32_t)preshift_out) / (1 << 15));
-    }
-    int16_t out = rdbpot16(pre, -p->out_shift);
-    out = (int16_t)(out + p->out_offset);
-    return out;
-}
-
 /* One quantized element (int8 or int16 raw values x, y), before the clamp to [qmin, qmax]. */
 static int32_t ew_q_elem(const uaot_ew_params_t *p, int32_t x, int32_t y, int32_t qmax, int *err)
 {
@@ -335,9 +279,8 @@ static int32_t ew_q_elem(const uaot_ew_params_t *p, int32_t x, int32_t y, int32_
     case UAOT_EW_DIV: {
         int32_t v1 = p->in1_offset + x;
         int32_t v2 = p->in2_offset + y;
-        if (v2 == 0) {
-            *err = 1; /* TFLM: DCHECK, undefined */
-            return 0;
+        if (v2 == 0) { /* undefined in TFLM (a DCHECK): saturate as x / 0 would */
+            return v1 >= 0 ? p->act_max : p->act_min;
         }
         if (v2 < 0) {
             v1 = -v1;
@@ -348,9 +291,8 @@ static int32_t ew_q_elem(const uaot_ew_params_t *p, int32_t x, int32_t y, int32_
         const int headroom = clrsb32(v1);
         const int32_t unscaled = uaot_mbqm_gt1(v1, inv, headroom);
         const int total_shift = p->out_shift - recip_shift - headroom;
-        if (total_shift > 0) {
-            *err = 1;
-            return 0;
+        if (total_shift > 0) { /* a quotient beyond int32 (undefined in TFLM): saturate */
+            return v1 >= 0 ? p->act_max : p->act_min;
         }
         const int32_t r = p->out_offset + uaot_mbqm_lt1(unscaled, p->out_mult, total_shift);
         return uaot_clamp_i32(r, p->act_min, p->act_max);
@@ -398,12 +340,7 @@ static int32_t ew_q_elem(const uaot_ew_params_t *p, int32_t x, int32_t y, int32_
         const int32_t data = uaot_mbqm(1, m, s + 20);
         return uaot_mbqm(data, p->out_mult, p->out_shift - 20) + p->out_offset;
     }
-    case UAOT_EW_HARD_SWISH:
-        return hard_swish_q(p, x);
-    case UAOT_EW_CLAMP:
-        return uaot_clamp_i32(p->out_offset + uaot_mbqm(x + p->in1_offset, p->out_mult, p->out_shift), p->act_min,
-                              p->act_max);
-    default:
+    default: /* int8 HARD_SWISH, ELU, RELU_N1_TO_1 / RELU_0_TO_1 are 256-byte tables (activation family) */
         *err = 1;
         return 0;
     }

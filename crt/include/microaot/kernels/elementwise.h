@@ -6,7 +6,9 @@
  * One parameter struct for all of them. The generator right-aligns every shape to 6 dims and gives
  * each input its element strides (0 along a broadcast dim); an output of n elements whose inputs all
  * have its shape is dims {1,1,1,1,1,n}, strides {0,0,0,0,0,1}. Quantized (int8/int16) arithmetic is
- * TFLM's, term for term (see each op in elementwise.c); float math goes through microaot/fmath.h. */
+ * TFLM's, term for term (see each op in elementwise.c); float math goes through microaot/fmath.h.
+ * int8 ABS, LEAKY_RELU, HARD_SWISH, ELU, RELU_N1_TO_1, RELU_0_TO_1 are not run here: the generator makes
+ * them 256-byte tables for the activation family's uaot_lut_s8. */
 #ifndef MICROAOT_KERNELS_ELEMENTWISE_H
 #define MICROAOT_KERNELS_ELEMENTWISE_H
 
@@ -43,7 +45,7 @@ typedef enum {
     UAOT_EW_ELU = 27,
     UAOT_EW_HARD_SWISH = 28,
     UAOT_EW_LEAKY_RELU = 29,
-    UAOT_EW_CLAMP = 30,     /* RELU_N1_TO_1, RELU_0_TO_1: float clamp / int8 requantize + clamp */
+    UAOT_EW_CLAMP = 30,     /* RELU_N1_TO_1, RELU_0_TO_1 (float; int8 is a table) */
     UAOT_EW_LOGICAL_NOT = 31
 } uaot_ew_op_t;
 

@@ -5,18 +5,22 @@ EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, LOGICAL_AND, LOGICAL
 one: ABS, NEG, EXP, LOG, SQRT, RSQRT, SQUARE, ELU, HARD_SWISH, LEAKY_RELU, RELU_N1_TO_1, RELU_0_TO_1,
 LOGICAL_NOT, CAST, ZEROS_LIKE. Each accepts the dtypes TFLM's kernel accepts (``SUPPORTED`` below,
 listed in docs/operators.md), and computes the quantization parameters exactly as that kernel's
-Prepare does (float32 or double evaluation order included); int8 ELU is a 256-entry table built as
-TFLM's PopulateLookupTable builds it.
+Prepare does (float32 or double evaluation order included). The int8 one-input operators whose output
+depends on the input byte alone (ELU as TFLM's PopulateLookupTable; LEAKY_RELU, ABS, HARD_SWISH,
+RELU_N1_TO_1, RELU_0_TO_1 through ``q_elem_s8``, the Python twin of the C kernel's arithmetic) become a
+256-byte table run by the activation family's ``uaot_lut_s8``; int16 runs the C kernel.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from microaot.codegen.ops import InPlace, Lowering, LoweringContext, register
 from microaot.codegen.ops._common import FLT_MAX, require_quant
+from microaot.codegen.ops._tflm_math import mbqm
 from microaot.ir.graph import Graph, Operator, Tensor, dtype_size
 from microaot.ir.quant import quantize_multiplier, quantize_multiplier_smaller_than_one_exp, tflite_round
 
@@ -417,6 +421,8 @@ def lower_abs(ctx: LoweringContext) -> Lowering:
         f.update(in1_offset=-zi, out_offset=zo)
         if si != so:  # TFLM needs_rescale: float32 scales differ
             f["out_mult"], f["out_shift"] = _qm(ctx, si / so, "output")
+    if dtype == "int8":  # the output depends on the input byte alone: a 256-byte table
+        return _lut_call(ctx, table_s8(q_elem_s8(ctx.opcode, f)))
     return _unary_call(ctx, dtype, f)
 
 
@@ -431,6 +437,87 @@ def lower_rsqrt(ctx: LoweringContext) -> Lowering:
         f.update(in1_offset=-zi, out_offset=zo)
         f["out_mult"], f["out_shift"] = _qm(ctx, 1.0 / (math.sqrt(si) * so), "output")
     return _unary_call(ctx, dtype, f)
+
+
+def _lut_call(ctx: LoweringContext, table: list[int]) -> Lowering:
+    """``uaot_lut_s8`` (activation family) over a 256-entry table indexed by the input byte (uint8 view)."""
+    y = ctx.output(0)
+    name = ctx.const_array("lut", "int8_t", np.array(table, dtype=np.int8))
+    p = ctx.params("uaot_act_params_t", {
+        "size": y.num_elements, "input_zp": 0, "output_zp": 0, "mult": 0, "shift": 0, "act_min": -128,
+        "act_max": 127, "lo_f": 0.0, "hi_f": 0.0, "table": name})
+    return Lowering(families=("activation",), call=f"uaot_lut_s8({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+
+
+def table_s8(fn: Callable[[int], int]) -> list[int]:
+    """The 256 int8 outputs of an int8 operator whose output depends on the input byte alone, indexed by
+    the byte (uint8 view), clamped to int8 as the kernels store them."""
+    out = [0] * 256
+    for v in range(-128, 128):
+        out[v & 0xFF] = max(-128, min(127, fn(v)))
+    return out
+
+
+def q_elem_s8(op: str, f: dict[str, object]) -> Callable[[int], int]:
+    """Python twin of elementwise.c ``ew_q_elem`` for the one-input int8 operators that become tables
+    (LEAKY_RELU, ABS, RELU_N1_TO_1 / RELU_0_TO_1 (CLAMP), HARD_SWISH), same integer arithmetic."""
+    g = {k: int(v) for k, v in f.items() if isinstance(v, int)}
+    if op == "LEAKY_RELU":
+        return lambda v: g["out_offset"] + (mbqm(v + g["in1_offset"], g["out_mult"], g["out_shift"])
+                                            if v + g["in1_offset"] >= 0 else
+                                            mbqm(v + g["in1_offset"], g["out2_mult"], g["out2_shift"]))
+    if op == "ABS":
+        return lambda v: (abs(v + g["in1_offset"]) + g["out_offset"] if g["out_mult"] == 0 else
+                          mbqm(abs(v + g["in1_offset"]), g["out_mult"], g["out_shift"]) + g["out_offset"])
+    if op in ("RELU_N1_TO_1", "RELU_0_TO_1"):
+        return lambda v: min(g["act_max"], max(g["act_min"], g["out_offset"] + mbqm(v + g["in1_offset"], g["out_mult"],
+                                                                                     g["out_shift"])))
+    if op == "HARD_SWISH":
+        return lambda v: _hard_swish_q(v, g)
+    raise ValueError(op)
+
+
+def _i16(x: int) -> int:
+    return ((x + 2**15) % 2**16) - 2**15
+
+
+def _tdiv(n: int, d: int) -> int:
+    """C integer division (truncation toward zero)."""
+    q = abs(n) // d
+    return q if n >= 0 else -q
+
+
+def _srdhm16(a: int, b: int) -> int:
+    if a == b == -32768:
+        return 32767
+    ab = a * b
+    return _i16(_tdiv(ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14)), 1 << 15))
+
+
+def _rdbpot16(x: int, e: int) -> int:
+    mask = (1 << e) - 1
+    return _i16((x >> e) + (1 if (x & mask) > (mask >> 1) + (1 if x < 0 else 0) else 0))
+
+
+def _sat_shl16(v: int, n: int) -> int:
+    return max(-32768, min(32767, v * (1 << n)))
+
+
+def _hard_swish_q(x: int, g: dict[str, int]) -> int:
+    """TFLM reference_ops::HardSwish (int8), as elementwise.c hard_swish_q."""
+    hires = _i16(_i16(x - g["in1_offset"]) * (1 << 7))
+    pre_out = _srdhm16(hires, g["out_mult"])
+    rel = hires
+    if g["out2_shift"] > 0:
+        rel = _sat_shl16(rel, g["out2_shift"] - 1)
+    rel = _srdhm16(rel, g["out2_mult"])
+    if g["out2_shift"] > 0:
+        rel = _sat_shl16(rel, 1)
+    if g["out2_shift"] < 0:
+        rel = _rdbpot16(rel, -g["out2_shift"])
+    rel = _i16((rel + (1 << 15)) >> 1)
+    pre = 32767 if rel == pre_out == -32768 else _i16(_tdiv(rel * pre_out, 1 << 15))
+    return _i16(_rdbpot16(pre, -g["out_shift"]) + g["out_offset"])
 
 
 def elu_table_s8(s_in: float, z_in: int, s_out: float, z_out: int) -> list[int]:
@@ -452,11 +539,7 @@ def lower_elu(ctx: LoweringContext) -> Lowering:
     if dtype == "int8":
         si, zi = _q(ctx, x, "input")
         so, zo = _q(ctx, y, "output")
-        table = ctx.const_array("lut", "int8_t", np.array(elu_table_s8(si, zi, so, zo), dtype=np.int8))
-        p = ctx.params("uaot_act_params_t", {
-            "size": y.num_elements, "input_zp": 0, "output_zp": 0, "mult": 0, "shift": 0, "act_min": -128,
-            "act_max": 127, "lo_f": 0.0, "hi_f": 0.0, "table": table})
-        return Lowering(families=("activation",), call=f"uaot_lut_s8({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+        return _lut_call(ctx, elu_table_s8(si, zi, so, zo))
     return _unary_call(ctx, dtype, f)
 
 
@@ -482,6 +565,8 @@ def lower_hard_swish(ctx: LoweringContext) -> Lowering:
         rm, re_ = _qm(ctx, f32(np.float32(hires) / np.float32(reluish_scale)), "reluish")
         f.update(in1_offset=zi, out_offset=zo, out_mult=_downscale_to_int16(om), out_shift=oe,
                  out2_mult=_downscale_to_int16(rm), out2_shift=re_)
+    if dtype == "int8":  # the output depends on the input byte alone: a 256-byte table
+        return _lut_call(ctx, table_s8(q_elem_s8(ctx.opcode, f)))
     return _unary_call(ctx, dtype, f)
 
 
@@ -498,6 +583,8 @@ def lower_leaky_relu(ctx: LoweringContext) -> Lowering:
         ma, sa = _qm(ctx, si * alpha / so, "alpha")
         mi, shi = _qm(ctx, si / so, "identity")
         f.update(in1_offset=-zi, out_offset=zo, out_mult=mi, out_shift=shi, out2_mult=ma, out2_shift=sa)
+    if dtype == "int8":  # the output depends on the input byte alone: a 256-byte table
+        return _lut_call(ctx, table_s8(q_elem_s8(ctx.opcode, f)))
     return _unary_call(ctx, dtype, f)
 
 
@@ -515,6 +602,8 @@ def _lower_relu_clamp(ctx: LoweringContext) -> Lowering:
         qlo = max(-128, zo + tflite_round(f32(np.float32(lo) / np.float32(so))))
         qhi = min(127, zo + tflite_round(f32(np.float32(hi) / np.float32(so))))
         f.update(in1_offset=-zi, out_offset=zo, out_mult=m, out_shift=sh, act_min=qlo, act_max=qhi)
+    if dtype == "int8":  # the output depends on the input byte alone: a 256-byte table
+        return _lut_call(ctx, table_s8(q_elem_s8(ctx.opcode, f)))
     return _unary_call(ctx, dtype, f)
 
 
