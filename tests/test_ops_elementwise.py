@@ -463,3 +463,19 @@ def test_ulp_distance_and_model_bound() -> None:
     b = np.array([nxt, -0.0, np.nan, tiny, 3.0], np.float32)
     assert ulp_distance(a, b).tolist() == [1, 0, 0, 2, 0]
     assert model_ulp_bound(["CONV_2D", "SOFTMAX", "EXP"]) == 4 and model_ulp_bound(["ADD"]) == 0
+
+
+def test_unsupported_dtype_is_named(tmp_path: Path) -> None:
+    """int16 comparisons (TFLM computes no rescaling for them) are rejected with the file, operator, tensors
+    and the types that work."""
+    from microaot.compiler import compile_model
+    from microaot.errors import UnsupportedModelError
+
+    p = tmp_path / "gt16.tflite"
+    p.write_bytes(mg.ew_binary_model(np.random.default_rng(0), op="GREATER", shape_a=(2, 5), shape_b=(5,),
+                                     dtype="int16"))
+    with pytest.raises(UnsupportedModelError) as e:
+        compile_model(p, tmp_path / "gen")
+    assert str(e.value) == (
+        f"{p}: operator 0 (GREATER): tensor types ('a': int16, 'b': int16) not supported; GREATER needs its "
+        "inputs all of one type: float32, int32, int8 (as TFLite Micro); re-export the model with one of them")

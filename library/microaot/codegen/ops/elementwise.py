@@ -153,7 +153,7 @@ def _dtype(ctx: LoweringContext, tensors: list[Tensor], what: str = "inputs and 
     if len(dts) != 1 or next(iter(dts)) not in allowed:
         names = ", ".join(f"{t.name!r}: {t.dtype}" for t in tensors)
         raise ctx.unsupported(f"tensor types ({names}) not supported; {op} needs its {what} all of one type: "
-                              f"{', '.join(allowed)}")
+                              f"{', '.join(allowed)} (as TFLite Micro); re-export the model with one of them")
     return next(iter(dts))
 
 
