@@ -371,11 +371,7 @@ def lower_select_v2(ctx: LoweringContext) -> Lowering:
     if c.dtype != "bool":
         raise ctx.unsupported(f"condition {c.name!r} is {c.dtype}; SELECT_V2 needs a bool condition")
     dtype = _dtype(ctx, [a, b, y], "value inputs and output")
-    for t in (a, b):
-        if dtype in ("int8", "int16") and (t.quant is None or y.quant is None or
-                                           (t.quant.scale0, t.quant.zp0) != (y.quant.scale0, y.quant.zp0)):
-            raise ctx.unsupported(f"{dtype} SELECT_V2 copies values unchanged: input {t.name!r} needs the output's "
-                                  "quantization")
+    # quantized values are copied unchanged, whatever their quantization (as TFLM)
     f = _fields(ctx, "SELECT_V2", dtype, [c, a, b], y)
     size = {"float32": 4, "int16": 2, "int8": 1}[dtype]
     return _call(ctx, "uaot_ew_select", f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.in_ptr(2), ctx.out_ptr(0), str(size))
