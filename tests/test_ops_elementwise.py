@@ -86,6 +86,9 @@ def _cases() -> list[Case]:
     binary("SUB", ("float32", "int8", "int16"), BIN_SHAPES[:1], activation="RELU6")
     binary("DIV", ("float32", "int8"), BIN_SHAPES[2:3], activation="RELU")
     binary("SUB", ("int8",), BIN_SHAPES[2:3], const_b=True)
+    # a rank-0 constant operand (a converter's scalar)
+    for op in ("SUB", "MAXIMUM", "MINIMUM", "DIV"):
+        binary(op, ("int8", "float32"), [("rank0_const", (2, 3, 4), ())], const_b=True)
     binary("DIV", ("int8", "float32"), BIN_SHAPES[:1], const_b=True)
     # extreme quantization: input scales 1000x apart, a narrow output range (saturation)
     add("SUB", "scales_1000x", "int8", lambda r: mg.ew_binary_model(
@@ -479,3 +482,52 @@ def test_unsupported_dtype_is_named(tmp_path: Path) -> None:
     assert str(e.value) == (
         f"{p}: operator 0 (GREATER): tensor types ('a': int16, 'b': int16) not supported; GREATER needs its "
         "inputs all of one type: float32, int32, int8 (as TFLite Micro); re-export the model with one of them")
+
+
+def test_multi_op_bool_intermediates_match_tflm(tmp_path: Path) -> None:
+    """bool tensors inside the workspace: GREATER -> LOGICAL_NOT -> SELECT_V2, CAST(bool -> float32), SUB,
+    EXP, SQUARED_DIFFERENCE, MAXIMUM. The bool output is exact, EXP's output within its 1 ulp; the last
+    output only within eval's float-rounding level: (e - x)^2 amplifies EXP's ulp where e is close to x
+    (the bounds are per operator, docs/operators.md)."""
+    from microaot.compiler import compile_model
+    from microaot.evaluate import FLOAT_ULP_LEVEL
+    from microaot.fidelity import model_ulp_bound
+
+    t = mg.TableOptions
+    mb = mg.ModelBuilder()
+    x = mb.add_input("x", (3, 8), "float32")
+    z = mb.add_const("zero", np.zeros((8,), np.float32), "float32")
+    gt = mb.add_tensor("gt", (3, 8), "bool")
+    mb.add_operator("GREATER", [x, z], [gt], t("GreaterOptions"))
+    le = mb.add_tensor("le", (3, 8), "bool")
+    mb.add_operator("LOGICAL_NOT", [gt], [le], t("LogicalNotOptions"))
+    nx = mb.add_tensor("nx", (3, 8), "float32")
+    mb.add_operator("NEG", [x], [nx], t("NegOptions"))
+    sel = mb.add_tensor("sel", (3, 8), "float32")
+    mb.add_operator("SELECT_V2", [le, nx, x], [sel], t("SelectV2Options"))
+    cf = mb.add_tensor("cf", (3, 8), "float32")
+    mb.add_operator("CAST", [gt], [cf], t("CastOptions", (("InDataType", 6), ("OutDataType", 0))))
+    d = mb.add_tensor("d", (3, 8), "float32")
+    mb.add_operator("SUB", [sel, cf], [d], t("SubOptions", (("FusedActivationFunction", 0),)))
+    e = mb.add_tensor("e", (3, 8), "float32")
+    mb.add_operator("EXP", [d], [e], t("ExpOptions"))
+    sq = mb.add_tensor("sq", (3, 8), "float32")
+    mb.add_operator("SQUARED_DIFFERENCE", [e, x], [sq], t("SquaredDifferenceOptions"))
+    y = mb.add_tensor("y", (3, 8), "float32")
+    mb.add_operator("MAXIMUM", [sq, e], [y], t("MaximumMinimumOptions"))
+    mb.set_outputs([y, le, e])
+    p = tmp_path / "bools.tflite"
+    p.write_bytes(mb.to_bytes())
+    r = compile_model(p, tmp_path / "gen")
+    bound = model_ulp_bound(op.opcode for op in r.graph.operators)
+    assert bound == 1
+    rng = np.random.default_rng(4)
+    sets = [[rng.normal(0.0, 2.0, size=(3, 8)).astype(np.float32)] for _ in range(4)]
+    (built,) = compile_and_build([p], tmp_path / "build")
+    (ref,) = run_reference_many([p], [sets])
+    assert not isinstance(built, Exception) and not isinstance(ref, Exception)
+    for s, rr in zip(sets, ref, strict=True):
+        ys = built.run(s)
+        assert int(ulp_distance(ys[2].reshape(-1), np.asarray(rr[2]).reshape(-1)).max()) <= bound
+        assert ys[1].dtype == np.bool_ and np.array_equal(ys[1].reshape(-1), np.asarray(rr[1]).reshape(-1))
+        assert int(ulp_distance(ys[0].reshape(-1), np.asarray(rr[0]).reshape(-1)).max()) <= FLOAT_ULP_LEVEL
