@@ -580,7 +580,8 @@ def test_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 0, f"{cc} {fam}.c:\n{proc.stderr}"
         syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
-        undefined = {s for s in syms if s not in ("U", "w")}
+        # libgcc's soft-float helpers (microaot/fmath.h evaluates in double) are not libm
+        undefined = {s for s in syms if s not in ("U", "w") and not s.startswith("__aeabi_")}
         assert undefined <= ALLOWED_UNDEFINED, f"{fam}.c needs {sorted(undefined - ALLOWED_UNDEFINED)}"
 
 

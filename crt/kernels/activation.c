@@ -1,7 +1,7 @@
 /* microaot kernels: RELU, RELU6, LOGISTIC, TANH, portable C99 (TFLM reference arithmetic). */
 #include "microaot/kernels/activation.h"
 
-#include <math.h>
+#include "microaot/fmath.h"
 #include <stddef.h>
 
 #include "microaot/qmath.h"
@@ -72,9 +72,9 @@ uaot_status_t uaot_logistic_f32(const uaot_act_params_t *p, const float *input, 
         if (v > cutoff_upper) {
             r = 1.0f;
         } else if (v < cutoff_lower) {
-            r = expf(v);
+            r = uaot_expf(v);
         } else {
-            r = 1.0f / (1.0f + expf(-v));
+            r = 1.0f / (1.0f + uaot_expf(-v));
         }
         output[i] = r;
     }
@@ -87,7 +87,7 @@ uaot_status_t uaot_tanh_f32(const uaot_act_params_t *p, const float *input, floa
         return UAOT_ERR_ARG;
     }
     for (int32_t i = 0; i < p->size; ++i) {
-        output[i] = tanhf(input[i]);
+        output[i] = uaot_tanhf(input[i]);
     }
     return UAOT_OK;
 }

@@ -2,7 +2,7 @@
  * functions TFLM's reference softmax uses (int32 raw values; wrap-around adds like gemmlowp). */
 #include "microaot/kernels/softmax.h"
 
-#include <math.h>
+#include "microaot/fmath.h"
 #include <stddef.h>
 
 #include "microaot/qmath.h"
@@ -179,7 +179,7 @@ uaot_status_t uaot_softmax_f32(const uaot_softmax_params_t *p, const float *inpu
         }
         float sum = 0.0f;
         for (int32_t c = 0; c < depth; ++c) {
-            const float e = expf((x[c] - max) * p->beta);
+            const float e = uaot_expf((x[c] - max) * p->beta);
             y[c] = e;
             sum += e;
         }

@@ -24,7 +24,8 @@ typedef enum {
     UAOT_DTYPE_UINT8 = 2,
     UAOT_DTYPE_INT16 = 3,
     UAOT_DTYPE_INT32 = 4,
-    UAOT_DTYPE_FLOAT32 = 5
+    UAOT_DTYPE_FLOAT32 = 5,
+    UAOT_DTYPE_BOOL = 6     /* one byte, 0 or 1 */
 } uaot_dtype_t;
 
 typedef struct {

@@ -21,7 +21,7 @@ DTYPES: dict[str, tuple[str, int, int]] = {
     "int32": ("int32_t", 4, 4),
     "float32": ("float", 4, 5),
     "int64": ("int64_t", 8, 0),
-    "bool": ("uint8_t", 1, 0),
+    "bool": ("uint8_t", 1, 6),
 }
 
 

@@ -141,6 +141,9 @@ class EvalReport:
     cycle_note: str | None = None
     flash_limit: int = 0  # the board's flash and RAM (0: unknown)
     ram_limit: int = 0
+    # float32 outputs: largest distance from TFLM seen (ulps) and the bound allowed (microaot.fidelity)
+    float_max_ulp: int | None = None
+    float_ulp_bound: int | None = None
 
     @property
     def per_mac(self) -> float | None:
@@ -169,11 +172,14 @@ class EvalReport:
         lines = [
             f"microaot eval: {Path(self.model).name} on {self.board} ({self.board_name})",
             "",
-            f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match else 'MISMATCH'}"
+            f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match and not self.float_max_ulp else 'MATCH' if self.outputs_match else 'MISMATCH'}"
             f" over {self.seeds} input(s), {self.compared_bytes} output bytes",
         ]
         if self.device_error:
             lines.append(f"  DEVICE FAILED       : {self.device_error}")
+        if self.float_max_ulp is not None:
+            lines.append(f"  float32 outputs     : at most {self.float_max_ulp} ulp from TFLM (bound {self.float_ulp_bound} "
+                         "ulp for this model's operators, docs/operators.md)")
         for oi, vals in enumerate(self.first_outputs):
             shown = ", ".join(f"{v:g}" for v in vals[:16]) + (f", ... ({len(vals)} values)" if len(vals) > 16 else "")
             lines.append(f"  output {oi} (seed 0)   : [{shown}]")

@@ -29,7 +29,7 @@ import flatbuffers
 import numpy as np
 import tflite
 
-DType = Literal["int8", "int16", "int32", "uint8", "float32"]
+DType = Literal["int8", "int16", "int32", "uint8", "float32", "bool"]
 PaddingName = Literal["SAME", "VALID"]
 Activation = Literal["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH"]
 
@@ -39,6 +39,7 @@ _TENSOR_TYPES: dict[str, int] = {
     "uint8": tflite.TensorType.UINT8,
     "int16": tflite.TensorType.INT16,
     "int8": tflite.TensorType.INT8,
+    "bool": tflite.TensorType.BOOL,
 }
 _NUMPY_DTYPES: dict[str, type[np.generic]] = {
     "float32": np.float32,
@@ -46,6 +47,7 @@ _NUMPY_DTYPES: dict[str, type[np.generic]] = {
     "uint8": np.uint8,
     "int16": np.int16,
     "int8": np.int8,
+    "bool": np.bool_,
 }
 _ACTIVATIONS: dict[str, int] = {
     "NONE": tflite.ActivationFunctionType.NONE,
@@ -1176,3 +1178,194 @@ def random_data(rng: np.random.Generator, shape: Sequence[int], dtype: str, scal
     if dtype == "int64":
         return rng.integers(-(2**40), 2**40, size=tuple(shape)).astype(np.int64)
     return random_input(rng, shape, dtype, scale)  # type: ignore[arg-type]
+
+
+# ---- issue 18: elementwise operators ----
+# builtin option table of each elementwise operator (None: the operator has none)
+EW_OPTION_TABLES: dict[str, str | None] = {
+    "SUB": "SubOptions", "DIV": "DivOptions", "MAXIMUM": "MaximumMinimumOptions",
+    "MINIMUM": "MaximumMinimumOptions", "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "PRELU": None,
+    "EQUAL": "EqualOptions", "NOT_EQUAL": "NotEqualOptions", "LESS": "LessOptions",
+    "LESS_EQUAL": "LessEqualOptions", "GREATER": "GreaterOptions", "GREATER_EQUAL": "GreaterEqualOptions",
+    "LOGICAL_AND": "LogicalAndOptions", "LOGICAL_OR": "LogicalOrOptions", "LOGICAL_NOT": "LogicalNotOptions",
+    "SELECT_V2": "SelectV2Options", "ABS": "AbsOptions", "NEG": "NegOptions", "EXP": "ExpOptions",
+    "LOG": None, "SQRT": None, "RSQRT": None, "SQUARE": "SquareOptions", "ELU": None,
+    "HARD_SWISH": "HardSwishOptions", "LEAKY_RELU": "LeakyReluOptions", "RELU_N1_TO_1": None,
+    "RELU_0_TO_1": None, "CAST": "CastOptions", "ZEROS_LIKE": "ZerosLikeOptions",
+}
+COMPARISONS = ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL")
+
+
+def _ew_options(op: str, activation: Activation = "NONE", alpha: float = 0.2) -> Options | None:
+    table = EW_OPTION_TABLES.get(op)
+    if table is None:
+        return None
+    if op in ("SUB", "DIV"):
+        return TableOptions(table, (("FusedActivationFunction", _ACTIVATIONS[activation]),))
+    if op == "LEAKY_RELU":
+        return TableOptions(table, (("Alpha", float(alpha)),))
+    return TableOptions(table)
+
+
+def ew_float_fn(op: str, alpha: float = 0.2) -> Any:
+    """numpy version of an elementwise operator (ranges for output quantization, non-TFLM checks)."""
+    return {
+        "SUB": np.subtract, "DIV": np.divide, "MAXIMUM": np.maximum, "MINIMUM": np.minimum,
+        "SQUARED_DIFFERENCE": lambda a, b: (a - b) ** 2, "PRELU": lambda x, a: np.where(x >= 0, x, x * a),
+        "ABS": np.abs, "NEG": np.negative, "EXP": np.exp, "LOG": np.log, "SQRT": np.sqrt,
+        "RSQRT": lambda x: 1.0 / np.sqrt(x), "SQUARE": np.square, "ELU": lambda x: np.where(x < 0, np.expm1(x), x),
+        "HARD_SWISH": lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+        "LEAKY_RELU": lambda x: np.where(x > 0, x, x * alpha),
+        "RELU_N1_TO_1": lambda x: np.clip(x, -1.0, 1.0), "RELU_0_TO_1": lambda x: np.clip(x, 0.0, 1.0),
+    }[op]
+
+
+def ew_quant(rng: np.random.Generator, dtype: str, lo: float, hi: float) -> Quant | None:
+    """int8: asymmetric parameters for [lo, hi] (nudged to contain 0); int16: symmetric, zero point 0."""
+    if dtype == "int8":
+        s, z = choose_qparams(lo, hi)
+        return Quant.per_tensor(s, z)
+    if dtype == "int16":
+        m = max(abs(lo), abs(hi), 1e-3)
+        return Quant.per_tensor(float(np.float32(m / 32767.0)), 0)
+    return None
+
+
+def _deq_samples(q: Quant | None, dtype: str, rng: np.random.Generator, n: int = 512) -> np.ndarray:
+    if q is None:
+        return rng.normal(0.0, 3.0, size=n)
+    info = np.iinfo(_NUMPY_DTYPES[dtype])
+    v = np.concatenate([[info.min, info.max, q.zero_point[0]], rng.integers(info.min, int(info.max) + 1, size=n)])
+    return (v.astype(np.float64) - q.zero_point[0]) * q.scale[0]
+
+
+def _out_quant(rng: np.random.Generator, dtype: str, values: np.ndarray) -> Quant | None:
+    v = values[np.isfinite(values)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (-1.0, 1.0)
+    shrink = float(rng.uniform(0.6, 1.0))
+    return ew_quant(rng, dtype, lo * shrink, hi * shrink)
+
+
+def ew_binary_model(
+    rng: np.random.Generator,
+    *,
+    op: str,
+    shape_a: tuple[int, ...],
+    shape_b: tuple[int, ...],
+    dtype: DType = "int8",
+    activation: Activation = "NONE",
+    a_q: Quant | None = None,
+    b_q: Quant | None = None,
+    out_q: Quant | None = None,
+    const_b: bool = False,
+    b_dtype: DType | None = None,
+) -> bytes:
+    """A two-input elementwise operator (numpy broadcasting). Quantized inputs get random ranges unless
+    given; the output range follows the operator on sampled inputs. Comparisons and LOGICAL_AND/OR write
+    bool; PRELU's second input is alpha (``b_dtype`` int8 for an int16 PRELU)."""
+    b_dtype = b_dtype or dtype
+    quantized = dtype in ("int8", "int16")
+    if quantized and a_q is None:
+        mag = float(rng.uniform(1.0, 8.0))
+        a_q = ew_quant(rng, dtype, -mag * float(rng.uniform(0.0, 1.0)), mag)
+    if b_dtype in ("int8", "int16") and b_q is None:
+        mag = float(rng.uniform(0.25, 4.0)) if op == "PRELU" else float(rng.uniform(1.0, 8.0))
+        b_q = ew_quant(rng, b_dtype, -mag * float(rng.uniform(0.0, 1.0)), mag)
+    out_dtype: DType = "bool" if op in COMPARISONS or op.startswith("LOGICAL") else dtype
+    if quantized and out_q is None and out_dtype != "bool":
+        xa, xb = _deq_samples(a_q, dtype, rng), _deq_samples(b_q, b_dtype, rng)
+        if op == "DIV":
+            xb = np.where(np.abs(xb) < 0.25 * max(float(np.abs(xb).max()), 1e-6), np.nan, xb)
+        with np.errstate(all="ignore"):
+            vals = ew_float_fn(op)(xa[:, None], xb[None, :]).reshape(-1)
+        out_q = _out_quant(rng, dtype, vals)
+    mb = ModelBuilder()
+    a = mb.add_input("a", shape_a, dtype, quant=a_q if quantized else None)
+    bq = b_q if b_dtype in ("int8", "int16") else None
+    if const_b:
+        if b_dtype == "float32":
+            data: np.ndarray = rng.normal(0.0, 2.0, size=shape_b).astype(np.float32)
+        elif b_dtype == "bool":
+            data = rng.integers(0, 2, size=shape_b).astype(np.bool_)
+        else:
+            info = np.iinfo(_NUMPY_DTYPES[b_dtype])
+            lo = max(int(info.min), -1000) if b_dtype in ("int16", "int32") else int(info.min)
+            hi = min(int(info.max), 1000) if b_dtype in ("int16", "int32") else int(info.max)
+            data = rng.integers(lo, hi + 1, size=shape_b).astype(_NUMPY_DTYPES[b_dtype])
+            if op == "DIV":
+                zp = int(bq.zero_point[0]) if bq is not None else 0
+                data = np.where(data == zp, zp + 1 if zp < hi else zp - 1, data).astype(_NUMPY_DTYPES[b_dtype])
+        bt = mb.add_const("b", data, b_dtype, quant=bq)
+    else:
+        bt = mb.add_input("b", shape_b, b_dtype, quant=bq)
+    out_shape = shape_a if op == "PRELU" else _broadcast_shape(shape_a, shape_b)
+    y = mb.add_tensor("output", out_shape, out_dtype, quant=out_q if out_dtype in ("int8", "int16") else None)
+    mb.add_operator(op, [a, bt], [y], _ew_options(op, activation))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def ew_unary_model(
+    rng: np.random.Generator,
+    *,
+    op: str,
+    shape: tuple[int, ...],
+    dtype: DType = "int8",
+    in_q: Quant | None = None,
+    out_q: Quant | None = None,
+    alpha: float = 0.2,
+    same_q: bool = False,
+    quantized: bool = True,
+) -> bytes:
+    """A one-input elementwise operator; the output range follows the operator on the input range
+    (``same_q``: the output keeps the input quantization; ``quantized=False``: int tensors without
+    quantization parameters)."""
+    quantized = quantized and dtype in ("int8", "int16")
+    if quantized and in_q is None:
+        mag = float(rng.uniform(1.0, 8.0))
+        in_q = ew_quant(rng, dtype, -mag * float(rng.uniform(0.2, 1.0)), mag)
+    if quantized and out_q is None:
+        if same_q:
+            out_q = in_q
+        else:
+            with np.errstate(all="ignore"):
+                vals = ew_float_fn(op, alpha)(_deq_samples(in_q, dtype, rng))
+            out_q = _out_quant(rng, dtype, np.asarray(vals, dtype=np.float64))
+    out_dtype: DType = "bool" if op == "LOGICAL_NOT" else dtype
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, dtype, quant=in_q if quantized else None)
+    y = mb.add_tensor("output", shape, out_dtype, quant=out_q if quantized else None)
+    mb.add_operator(op, [x], [y], _ew_options(op, alpha=alpha))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def select_v2_model(
+    rng: np.random.Generator,
+    *,
+    shape_c: tuple[int, ...],
+    shape_a: tuple[int, ...],
+    shape_b: tuple[int, ...],
+    dtype: DType = "float32",
+) -> bytes:
+    """SELECT_V2(condition, a, b) with broadcasting; quantized values share one quantization."""
+    q = ew_quant(rng, dtype, -4.0, 3.0) if dtype in ("int8", "int16") else None
+    mb = ModelBuilder()
+    c = mb.add_input("cond", shape_c, "bool")
+    a = mb.add_input("a", shape_a, dtype, quant=q)
+    b = mb.add_input("b", shape_b, dtype, quant=q)
+    out_shape = _broadcast_shape(_broadcast_shape(shape_c, shape_a), shape_b)
+    y = mb.add_tensor("output", out_shape, dtype, quant=q)
+    mb.add_operator("SELECT_V2", [c, a, b], [y], _ew_options("SELECT_V2"))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def cast_model(*, shape: tuple[int, ...], in_dtype: DType, out_dtype: DType) -> bytes:
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, in_dtype)
+    y = mb.add_tensor("output", shape, out_dtype)
+    mb.add_operator("CAST", [x], [y], TableOptions("CastOptions", (("InDataType", _TENSOR_TYPES[in_dtype]),
+                                                                    ("OutDataType", _TENSOR_TYPES[out_dtype]))))
+    mb.set_outputs([y])
+    return mb.to_bytes()

@@ -8,7 +8,7 @@
  *   LOGISTIC, TANH: a 256-entry table indexed by the input byte, computed by the generator with TFLM's
  *              exact fixed-point arithmetic (gemmlowp logistic/tanh on Q4.27 input) -- the int8
  *              output depends only on the int8 input, so a table is both exact and fastest.
- * float32 follows TFLM's reference float kernels (RELU/RELU6 clamp, logistic with its cut-offs, tanhf). */
+ * float32 follows TFLM's reference float kernels (RELU/RELU6 clamp, logistic with its cut-offs, tanh) with microaot/fmath.h in place of libm. */
 #ifndef MICROAOT_KERNELS_ACTIVATION_H
 #define MICROAOT_KERNELS_ACTIVATION_H
 
