@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from microaot.ops._tflm_math import mbqm
 from microaot.fidelity import ULP_BOUND, ulp_distance
 from microaot.frontend.tflite import import_tflite_bytes
 from microaot.ir.quant import quantize_multiplier, tflite_round
+from microaot.ops._tflm_math import mbqm
 from microaot.testing import modelgen as mg
 from microaot.testing.batch import compile_and_build, run_reference_many
 

@@ -33,12 +33,12 @@ from microaot.datasets import (
     reference_samples,
 )
 from microaot.errors import MicroaotError, RpcError
+from microaot.fidelity import model_ulp_bound, ulp_distance
 from microaot.frontend.tflite import load_tflite
 from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.inspect_model import op_macs
 from microaot.ir.graph import Graph
 from microaot.options import argparse_type, parse_positive_float, parse_positive_int, parse_size
-from microaot.fidelity import model_ulp_bound, ulp_distance
 from microaot.paths import repo_root
 from microaot.pio import project as pio_project
 from microaot.pio.build import BuildInfo

@@ -18,11 +18,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from microaot.ir.graph import Graph, Operator, Tensor, dtype_size
+from microaot.ir.quant import quantize_multiplier, quantize_multiplier_smaller_than_one_exp, tflite_round
 from microaot.ops import InPlace, Lowering, LoweringContext, register
 from microaot.ops._common import FLT_MAX, require_quant
 from microaot.ops._tflm_math import mbqm
-from microaot.ir.graph import Graph, Operator, Tensor, dtype_size
-from microaot.ir.quant import quantize_multiplier, quantize_multiplier_smaller_than_one_exp, tflite_round
 
 DIMS = 6
 DT_CODE = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5, "bool": 6}
