@@ -6,9 +6,11 @@ other reliability figures at the end of the run (tests/conftest.py record_figure
 
 from __future__ import annotations
 
+import os
 import resource
 import struct
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -233,6 +235,69 @@ def test_good_scripted_device_passes() -> None:
     s.write_input(0, np.zeros((1, 8), np.int8))
     assert s.read_output(0).shape == (1, 8)
     assert len(s.profile(2)) == 2 and s.op_hashes() == [1, 1]
+
+
+# ---- item 13: the model file is checked before it is read whole ---------------------------------
+def _load_in_thread(path: Path, seconds: float = 5.0) -> BaseException | None:
+    """load_tflite(path) in a thread; the exception it raised (a hang fails the test)."""
+    from microaot.frontend.tflite import load_tflite
+
+    out: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            load_tflite(path)
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            out.append(e)
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"load_tflite({path}) still running after {seconds} s"
+    return out[0] if out else None
+
+
+def _sparse(path: Path, size: int, head: bytes) -> Path:
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(size)
+    return path
+
+
+NOT_MODELS: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("fifo", lambda d: (os.mkfifo(d / "m.tflite"), d / "m.tflite")[1], "is a FIFO (named pipe), not a model file"),
+    ("dev-zero", lambda d: Path("/dev/zero"), "is a device, not a model file"),
+    ("directory", lambda d: (d / "m.tflite").mkdir() or d / "m.tflite", "a directory, not a model file"),
+    ("3 GB non-model", lambda d: _sparse(d / "big.tflite", 3 << 30, b"\x00" * 16), "file identifier 'TFL3' missing"),
+    ("3 GB model header", lambda d: _sparse(d / "big.tflite", 3 << 30, b"\x1c\x00\x00\x00TFL3" + bytes(8)),
+     "larger than any model microaot compiles"),
+    ("empty", lambda d: _sparse(d / "e.tflite", 0, b""), "0 bytes is too small"),
+]
+
+
+@pytest.mark.parametrize("case", NOT_MODELS, ids=[c[0] for c in NOT_MODELS])
+def test_model_file_is_checked_before_it_is_read(case: tuple[str, Callable[[Path], Path], str],
+                                                 tmp_path: Path) -> None:
+    from microaot.errors import ModelFormatError
+
+    _what, make, fragment = case
+    path = make(tmp_path)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    err = _load_in_thread(path)
+    assert isinstance(err, ModelFormatError), repr(err)
+    assert str(err).startswith(f"{path}: ") and fragment in str(err), str(err)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) < 64 * 1024  # KB: never read whole
+    COUNTS["non-model files refused"] += 1
+
+
+def test_compile_cli_refuses_a_fifo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from microaot.cli import main
+
+    fifo = tmp_path / "pipe.tflite"
+    os.mkfifo(fifo)
+    assert main(["compile", str(fifo), "-o", str(tmp_path / "out")]) == 2
+    assert f"error: {fifo}: is a FIFO (named pipe), not a model file" in capsys.readouterr().err
+    COUNTS["non-model files refused"] += 1
 
 
 def test_zz_issue20_figures() -> None:

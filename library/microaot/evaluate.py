@@ -22,6 +22,7 @@ import numpy as np
 from microaot.boards import Board, get_board, open_link
 from microaot.cli import run_standalone
 from microaot.errors import MicroaotError
+from microaot.frontend.tflite import read_model_file
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
@@ -138,7 +139,7 @@ def evaluate_firmware(
 
     t0 = time.monotonic()
     model = Path(model)
-    model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
+    model_hash = hashlib.sha256(read_model_file(model)).hexdigest()
     transport = open_link(board, firmware, port=port)
     mismatches: list[Mismatch] = []
     compared = 0

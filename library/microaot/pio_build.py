@@ -112,7 +112,9 @@ def cache_key(opts: BuildOptions) -> str:
     h.update(generator_fingerprint().encode())
     h.update(json.dumps(opts.key_material(), sort_keys=True).encode())
     if opts.model is not None:
-        h.update(opts.model.read_bytes())
+        from microaot.frontend.tflite import read_model_file  # checks the file before reading it whole
+
+        h.update(read_model_file(opts.model))
     return h.hexdigest()
 
 

@@ -374,7 +374,7 @@ def tune_model(
     from tqdm import tqdm
 
     from microaot.evaluate import make_input
-    from microaot.frontend.tflite import load_tflite
+    from microaot.frontend.tflite import load_tflite, read_model_file
 
     t_start = time.monotonic()
     model = Path(model).resolve()
@@ -390,7 +390,7 @@ def tune_model(
     if board.launch != "serial":
         board.check_tools()
     jobs = max(1, int(jobs))
-    model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
+    model_hash = hashlib.sha256(read_model_file(model)).hexdigest()
     graph = load_tflite(model)
     target = board.target
     groups = build_groups(graph, target, budget, strategy=strategy)
