@@ -6,6 +6,7 @@ other reliability figures at the end of the run (tests/conftest.py record_figure
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import struct
@@ -298,6 +299,46 @@ def test_compile_cli_refuses_a_fifo(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["compile", str(fifo), "-o", str(tmp_path / "out")]) == 2
     assert f"error: {fifo}: is a FIFO (named pipe), not a model file" in capsys.readouterr().err
     COUNTS["non-model files refused"] += 1
+
+
+# ---- item 9: a corrupted tuning log is a clear error naming file and line -------------------------
+GOOD_RECORD = {"v": 1, "signature": "SIG", "board": "host", "target": "generic", "generator": "x", "op": "ADD",
+               "knobs": {"k": 1}, "time": 5.0, "unit": "ns", "default_time": 6.0, "bitexact": True}
+BAD_LOG_LINES: list[tuple[str, bytes, str]] = [
+    ("time a string", json.dumps({**GOOD_RECORD, "time": "fast"}).encode(), '"time" is "fast", not a time'),
+    ("knobs a number", json.dumps({**GOOD_RECORD, "knobs": 5}).encode(), '"knobs" is 5, not an object'),
+    ("time NaN", json.dumps({**GOOD_RECORD, "time": float("nan")}).encode(), "NaN is not a number"),
+    ("time negative", json.dumps({**GOOD_RECORD, "time": -1}).encode(), '"time" is -1'),
+    ("default_time a list", json.dumps({**GOOD_RECORD, "default_time": [1]}).encode(), '"default_time" is [1]'),
+    ("bitexact a string", json.dumps({**GOOD_RECORD, "bitexact": "no"}).encode(), '"bitexact" is "no"'),
+    ("signature a number", json.dumps({**GOOD_RECORD, "signature": 7}).encode(), '"signature" is 7'),
+    ("invalid UTF-8", b'{"signature": "\xff\xfe"}', "not UTF-8 text"),
+    ("a JSON list", b"[1, 2]", "list where a record (JSON object) belongs"),
+    ("legacy op_index a string", json.dumps({"op_index": "two", "knobs": {}, "time": 1.0}).encode(),
+     '"op_index" is "two"'),
+    ("legacy op_index negative", json.dumps({"op_index": -3, "knobs": {}, "time": 1.0}).encode(), '"op_index" is -3'),
+    ("legacy time a string", json.dumps({"op_index": 0, "knobs": {}, "time": "slow"}).encode(), '"time" is "slow"'),
+    ("legacy knobs a string", json.dumps({"op_index": 0, "knobs": "fast", "time": 1.0}).encode(), '"knobs" is "fast"'),
+    ("legacy model_hash a number", json.dumps({"op_index": 0, "model_hash": 1, "time": 1.0}).encode(),
+     '"model_hash" is 1'),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_LOG_LINES, ids=[b[0] for b in BAD_LOG_LINES])
+def test_corrupted_tuning_log_is_a_clear_cli_error(bad: tuple[str, bytes, str], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import mlperf_model
+    from microaot.cli import main
+
+    _what, line, fragment = bad
+    log = tmp_path / "tune.jsonl"
+    log.write_bytes(json.dumps(GOOD_RECORD).encode() + b"\n\n" + line + b"\n")
+    code = main(["compile", str(mlperf_model("ad")), "-o", str(tmp_path / "out"), "--target", "cortex-m4",
+                 "--tuning-log", str(log)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert err.startswith(f"error: tuning log {log}:3: ") and fragment in err and "fix or delete that line" in err, err
+    COUNTS["corrupted tuning logs"] += 1
 
 
 def test_zz_issue20_figures() -> None:

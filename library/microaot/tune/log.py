@@ -24,10 +24,12 @@ choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records ke
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,42 +146,73 @@ def read_records(path: str | Path, *, missing_ok: bool = False) -> list[TuneReco
     return [TuneRecord.from_json(d) for d in read_log(path, missing_ok=missing_ok) if d.get("signature")]
 
 
-def append_records(path: str | Path, records: Iterable[TuneRecord | Mapping[str, Any]]) -> int:
-    """Append records to the log (created if missing), one ``write`` per call, flushed and synced."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(
+@contextmanager
+def _locked(path: Path) -> Iterator[int]:
+    """The log opened for appending (O_APPEND, not following a symlink) under an exclusive advisory lock:
+    several processes, on this machine or on a shared file system with working locks, can append and
+    merge into one log at once without interleaving or duplicating lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _append_locked(fd: int, path: Path, text: str) -> None:
+    data = text.encode("utf8")
+    # a log whose last line lacks its newline (interrupted write) must not swallow our first record
+    size = os.fstat(fd).st_size
+    if size > 0:
+        with path.open("rb") as f:
+            f.seek(size - 1)
+            if f.read(1) != b"\n":
+                data = b"\n" + data
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+    os.fsync(fd)
+
+
+def _lines(records: Iterable[TuneRecord | Mapping[str, Any]]) -> str:
+    return "".join(
         json.dumps(r.to_json() if isinstance(r, TuneRecord) else _jsonable(dict(r)), sort_keys=True) + "\n"
         for r in records
     )
+
+
+def append_records(path: str | Path, records: Iterable[TuneRecord | Mapping[str, Any]]) -> int:
+    """Append records to the log (created if missing) under the log's lock, flushed and synced."""
+    p = Path(path)
+    text = _lines(records)
     if not text:
         return 0
-    # a log whose last line lacks its newline (interrupted write) must not swallow our first record
-    prefix = ""
-    if p.is_file() and p.stat().st_size > 0:
-        with p.open("rb") as f:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                prefix = "\n"
-    with p.open("a", encoding="utf8") as f:
-        f.write(prefix + text)
-        f.flush()
-        os.fsync(f.fileno())
+    with _locked(p) as fd:
+        _append_locked(fd, p, text)
     return text.count("\n")
 
 
 def merge_logs(out: str | Path, inputs: Sequence[str | Path]) -> int:
-    """Append to ``out`` every record of ``inputs`` that ``out`` does not already hold verbatim.
-    Returns the number of records added."""
-    seen = {json.dumps(d, sort_keys=True) for d in read_log(out, missing_ok=True)}
-    new: list[dict[str, Any]] = []
-    for src in inputs:
-        for d in read_log(src):
-            s = json.dumps(d, sort_keys=True)
-            if s not in seen:
-                seen.add(s)
-                new.append(d)
-    return append_records(out, new)
+    """Append to ``out`` every record of ``inputs`` that ``out`` does not already hold verbatim (the tuning
+    database of many runs and machines: builds query it by operator signature, target and board). Reading
+    ``out`` and appending happen under its lock, so concurrent merges add each record once. Returns the
+    number of records added."""
+    p = Path(out)
+    with _locked(p) as fd:
+        seen = {json.dumps(d, sort_keys=True) for d in read_log(p, missing_ok=True)}
+        new: list[dict[str, Any]] = []
+        for src in inputs:
+            for d in read_log(src):
+                key = json.dumps(d, sort_keys=True)
+                if key not in seen:
+                    seen.add(key)
+                    new.append(d)
+        text = _lines(new)
+        if text:
+            _append_locked(fd, p, text)
+    return len(new)
 
 
 # ---- picking the best entries --------------------------------------------------------------------
