@@ -341,5 +341,90 @@ def test_corrupted_tuning_log_is_a_clear_cli_error(bad: tuple[str, bytes, str], 
     COUNTS["corrupted tuning logs"] += 1
 
 
+# ---- item 1: export --force never loses the user's files ------------------------------------------
+def _export(out: Path, model: str = "ad", **kw: object) -> None:
+    from conftest import mlperf_model
+    from microaot.export import export_library
+
+    export_library(mlperf_model(model), out, name="net", measure=False, **kw)  # type: ignore[arg-type]
+
+
+def _user_project(d: Path) -> dict[str, bytes]:
+    files = {"src/main.c": b"int main(void) { return 0; }\n", "notes.txt": b"my notes\n",
+             "model/ad.tflite": b"not really a model", "include/mine.h": b"#define MINE 1\n"}
+    for rel, data in files.items():
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_bytes(data)
+    return files
+
+
+def test_export_into_a_project_keeps_the_users_files(tmp_path: Path) -> None:
+    proj = tmp_path / "project"
+    mine = _user_project(proj)
+    _export(proj, force=True)  # into the user's project: writes microaot_export.json there
+    assert (proj / "src" / "net.c").is_file() and (proj / "microaot_export.json").is_file()
+    _export(proj)  # the next export (no --force) once deleted the whole folder
+    _export(proj, "kws")  # another model: other kernels; the first export's files are replaced/removed
+    for rel, data in mine.items():
+        assert (proj / rel).read_bytes() == data, rel
+    listed = json.loads((proj / "microaot_export.json").read_text())["files"]
+    on_disk = {p.relative_to(proj).as_posix() for p in proj.rglob("*") if p.is_file()}
+    assert on_disk == set(listed) | set(mine) | {"microaot_export.json"}  # no stale kernel of the AD export
+    assert "include/net.h" in listed and "README.md" in listed and "library.json" in listed
+    COUNTS["export: user files kept"] += 1
+
+
+def test_export_does_not_overwrite_a_changed_exported_file(tmp_path: Path) -> None:
+    from microaot.errors import MicroaotError
+
+    out = tmp_path / "lib"
+    _export(out)
+    (out / "src" / "net.c").write_text("/* my fix */\n")
+    (out / "README.md").write_text("my readme\n")
+    with pytest.raises(MicroaotError) as e:
+        _export(out)
+    msg = str(e.value)
+    assert msg.startswith(f"export of ad_autoencoder_int8.tflite: {out} holds 2 exported file(s) changed since the "
+                          "last export (README.md, src/net.c)"), msg
+    assert "save your changes elsewhere" in msg and "--force" in msg
+    assert (out / "src" / "net.c").read_text() == "/* my fix */\n"
+    _export(out, force=True)  # the user asked: overwritten
+    assert (out / "src" / "net.c").read_text() != "/* my fix */\n"
+    COUNTS["export: changed files refused"] += 1
+
+
+def test_export_removes_only_unchanged_files_of_the_previous_export(tmp_path: Path) -> None:
+    import hashlib
+
+    from microaot.errors import MicroaotError
+
+    out = tmp_path / "lib"
+    _export(out)
+    prov_path = out / "microaot_export.json"
+    prov = json.loads(prov_path.read_text())
+    for rel, text in {"old/gone.c": "a", "old2/gone.c": "b", "old3/edited.c": "c"}.items():
+        (out / rel).parent.mkdir()
+        (out / rel).write_text(text)
+        prov["files"][rel] = {"sha256": hashlib.sha256(text.encode()).hexdigest(), "from": "generated"}
+    prov_path.write_text(json.dumps(prov))
+    (out / "old2" / "mine.txt").write_text("mine")
+    (out / "old3" / "edited.c").write_text("changed by the user")
+    with pytest.warns(UserWarning, match=r"kept 1 file\(s\) of the previous export that you changed .*old3/edited.c"):
+        _export(out)
+    assert not (out / "old").exists()  # emptied: removed
+    assert not (out / "old2" / "gone.c").exists() and (out / "old2" / "mine.txt").read_text() == "mine"
+    assert (out / "old3" / "edited.c").read_text() == "changed by the user"
+    # a record listing a path outside the folder is refused, and nothing outside is touched
+    victim = tmp_path / "victim.txt"
+    victim.write_text("v")
+    prov = json.loads(prov_path.read_text())
+    prov["files"]["../victim.txt"] = {"sha256": hashlib.sha256(b"v").hexdigest()}
+    prov_path.write_text(json.dumps(prov))
+    with pytest.raises(MicroaotError, match=r"lists the path '../victim.txt', which is not inside the folder"):
+        _export(out)
+    assert victim.read_text() == "v"
+    COUNTS["export: stale files"] += 1
+
+
 def test_zz_issue20_figures() -> None:
     record_figures("issue 20 regression cases", dict(COUNTS))
