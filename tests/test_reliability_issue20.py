@@ -426,5 +426,106 @@ def test_export_removes_only_unchanged_files_of_the_previous_export(tmp_path: Pa
     COUNTS["export: stale files"] += 1
 
 
+# ---- item 2: private per-user temporary folders, locks that never follow links ------------------
+@pytest.fixture
+def tmpdir_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """$TMPDIR for this test (tempfile.gettempdir() answers it)."""
+    import tempfile
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    root.chmod(0o1777)  # like /tmp: world-writable, sticky
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def _no_build(*_a: object, **_k: object) -> None:
+    raise AssertionError("a build was started in a folder another user controls")
+
+
+def _plant(root: Path, how: str) -> str:
+    """Pre-create what another user would: the per-user folder open to all, a symlink, or owned by another uid."""
+    mine = root / f"microaot-{os.geteuid()}"
+    if how == "world-writable":
+        for d in (mine, mine / "eval", mine / "tune"):
+            d.mkdir()
+            d.chmod(0o777)
+        return "has mode 0777: other users can reach it"
+    if how == "symlink":
+        (root / "elsewhere").mkdir(mode=0o700)
+        mine.symlink_to(root / "elsewhere")
+        return "is a symbolic link, which another user may have planted"
+    mine.mkdir(mode=0o700)
+    os.chown(mine, 12345, 12345)
+    return "belongs to user id 12345, not to you"
+
+
+PLANTS = ["world-writable", "symlink", pytest.param("other-owner", marks=pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root to give a folder to another user"))]
+
+
+@pytest.mark.parametrize("how", PLANTS)
+def test_eval_refuses_a_planted_temporary_folder(how: str, tmpdir_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import mlperf_model
+    from microaot import pio_project
+    from microaot.errors import MicroaotError
+    from microaot.evaluate import eval_model
+
+    # the old shared path too: a folder another user made, with their code in src/
+    fragment = _plant(tmpdir_root, how)
+    monkeypatch.setattr(pio_project, "build", _no_build)
+    with pytest.raises(MicroaotError) as e:
+        eval_model(mlperf_model("ad"), "host")
+    assert f"microaot's temporary folder {tmpdir_root / f'microaot-{os.geteuid()}'}" in str(e.value)
+    assert fragment in str(e.value) and "TMPDIR" in str(e.value)
+    COUNTS["planted temporary folders refused"] += 1
+
+
+@pytest.mark.parametrize("how", PLANTS)
+def test_tune_refuses_a_planted_temporary_folder(how: str, tmpdir_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import mlperf_model
+    from microaot.errors import MicroaotError
+    from microaot.tune import tuner
+
+    fragment = _plant(tmpdir_root, how)
+    monkeypatch.setattr(tuner, "PioFirmware", _no_build)
+    with pytest.raises(MicroaotError) as e:
+        tuner.tune_model(mlperf_model("ad"), "host", log=tmpdir_root / "log.jsonl", progress=False)
+    assert fragment in str(e.value)
+    COUNTS["planted temporary folders refused"] += 1
+
+
+def test_private_temp_dir_is_created_private(tmpdir_root: Path) -> None:
+    from microaot.fsutil import private_temp_dir
+
+    d = private_temp_dir("eval")
+    assert d == tmpdir_root / f"microaot-{os.geteuid()}" / "eval"
+    for p in (d, d.parent):
+        st = p.lstat()
+        assert st.st_mode & 0o777 == 0o700 and st.st_uid == os.geteuid()
+    assert private_temp_dir("eval") == d  # an existing private folder is fine
+
+
+def test_tuner_lock_never_follows_a_planted_symlink(tmp_path: Path) -> None:
+    from microaot.errors import MicroaotError
+    from microaot.tune.tuner import _lock_work_dir
+
+    victim = tmp_path / "precious.txt"
+    victim.write_text("do not truncate me")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".lock").symlink_to(victim)
+    with pytest.raises(MicroaotError, match=r"lock file .*\.lock is a symbolic link"):
+        _lock_work_dir(work)
+    assert victim.read_text() == "do not truncate me"
+    (work / ".lock").unlink()
+    lock = _lock_work_dir(work)  # a plain lock file: taken, and exclusive
+    with pytest.raises(MicroaotError, match="another `microaot tune` is using"):
+        _lock_work_dir(work)
+    lock.close()
+    _lock_work_dir(work).close()
+    COUNTS["planted lock symlinks refused"] += 1
+
+
 def test_zz_issue20_figures() -> None:
     record_figures("issue 20 regression cases", dict(COUNTS))

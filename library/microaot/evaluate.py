@@ -23,6 +23,7 @@ from microaot.boards import Board, get_board, open_link
 from microaot.cli import run_standalone
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import read_model_file
+from microaot.fsutil import FileLock, private_temp_dir
 from microaot.paths import repo_root
 from microaot.pio_build import BuildInfo
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
@@ -300,18 +301,39 @@ def eval_model(
     verbose: bool = False,
     check_tensors: bool = True,
 ) -> EvalReport:
-    from microaot import pio_project
 
     model = Path(model).resolve()
     if not model.is_file():
         raise MicroaotError(f"{model}: no such model file")
     board = get_board(board_id)
+    generated = project is None
     if project is None:
-        base = work_dir or Path(tempfile.gettempdir()) / "microaot-eval"
+        # a per-user private folder (mode 0700, owner checked): never a predictable shared path
+        base = Path(work_dir) if work_dir else private_temp_dir("eval")
         key = hashlib.sha256(f"{model}|{board_id}|{repo_root()}".encode()).hexdigest()[:10]
         project = base / f"{model.stem}-{board_id}-{key}"
+    project = Path(project)
+    project.mkdir(parents=True, exist_ok=True)
+    # one eval at a time per project folder: a second eval of the same model and board waits for
+    # the first instead of racing it in the same build folder (symlink-safe lock, microaot.fsutil)
+    (project / ".pio").mkdir(exist_ok=True)
+    lock = FileLock(project / ".pio" / "microaot-eval.lock").acquire(
+        on_wait=lambda: print(f"microaot: waiting for another microaot eval using {project} ...", file=sys.stderr))
+    try:
+        return _eval_locked(model, board, board_id, project, env_name if not generated else None, generated=generated,
+                            seeds=seeds, runs=runs, port=port, jobs=jobs, verbose=verbose,
+                            check_tensors=check_tensors)
+    finally:
+        lock.release()
+
+
+def _eval_locked(model: Path, board: Board, board_id: str, project: Path, env_name: str | None, *, generated: bool,
+                 seeds: int, runs: int, port: str | None, jobs: int | None, verbose: bool,
+                 check_tensors: bool) -> EvalReport:
+    from microaot import pio_project
+
+    if generated:
         pio_project.write_project(project, board_id, model=model)
-        env_name = board_id
     env_name = env_name or board_id
     print(f"microaot: building {model.name} for {board_id} in {project} ...", file=sys.stderr)
     built = pio_project.build(Path(project), env_name, jobs=jobs, verbose=verbose)
@@ -341,7 +363,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", type=Path, help="use this PlatformIO project instead of a generated one")
     p.add_argument("--env", dest="env_name", help="environment of --project (default: the board id)")
     p.add_argument(
-        "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-eval)"
+        "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-<uid>/eval, private to you)"
     )
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="number of random inputs checked")
     p.add_argument("--runs", type=int, default=1, help="timed runs per input")
