@@ -527,5 +527,62 @@ def test_tuner_lock_never_follows_a_planted_symlink(tmp_path: Path) -> None:
     COUNTS["planted lock symlinks refused"] += 1
 
 
+# ---- item 5: two evals of one model and board do not race in one project folder ----------------
+def test_concurrent_evals_take_turns_in_their_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import mlperf_model
+    from microaot import pio_project
+    from microaot.evaluate import eval_model
+
+    spans: list[tuple[float, float]] = []
+
+    class Stop(Exception):
+        pass
+
+    def slow_build(project: Path, *_a: object, **_k: object) -> None:
+        t0 = time.monotonic()
+        time.sleep(1.0)  # a build: rpc_server.o and friends rewritten in project/.pio
+        spans.append((t0, time.monotonic()))
+        raise Stop(str(project))
+
+    monkeypatch.setattr(pio_project, "build", slow_build)
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            eval_model(mlperf_model("ad"), "host", work_dir=tmp_path)
+        except BaseException as e:  # noqa: BLE001 - collected
+            errors.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(errors) == 3 and all(isinstance(e, Stop) for e in errors), errors
+    assert len({str(e) for e in errors}) == 1  # one project folder
+    spans.sort()
+    overlaps = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+    assert not overlaps, f"builds overlapped in one project folder: {spans}"
+    assert "waiting for another microaot eval using" in capsys.readouterr().err
+    COUNTS["concurrent evals serialized"] += 3
+
+
+@pytest.mark.slow
+@pytest.mark.pio
+def test_two_real_concurrent_evals_both_pass(tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import mlperf_model
+
+    cmd = [sys.executable, "-m", "microaot.evaluate", str(mlperf_model("ad")), "--board", "host",
+           "--work-dir", str(tmp_path), "--seeds", "1", "--no-check-tensors"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for p, out in zip(procs, outs, strict=True):
+        assert p.returncode == 0 and "MATCH (bit-exact)" in out, out
+    COUNTS["concurrent evals serialized"] += 2
+
+
 def test_zz_issue20_figures() -> None:
     record_figures("issue 20 regression cases", dict(COUNTS))
