@@ -584,5 +584,61 @@ def test_two_real_concurrent_evals_both_pass(tmp_path: Path) -> None:
     COUNTS["concurrent evals serialized"] += 2
 
 
+# ---- item 11: eval of a model with more than 128 operators ---------------------------------------
+def add_chain(n: int, path: Path) -> Path:
+    """An int8 model of n ADD operators in a chain (x + c0 + c1 + ...)."""
+    import numpy as np
+
+    from microaot.testing.modelgen import AddOptions, ModelBuilder, Quant
+
+    mb = ModelBuilder()
+    q = Quant.per_tensor(0.05, 0)
+    x = mb.add_input("x", (1, 16), "int8", quant=q)
+    rng = np.random.default_rng(n)
+    for i in range(n):
+        c = mb.add_const(f"c{i}", rng.integers(-3, 4, size=(1, 16)), "int8", quant=q)
+        y = mb.add_tensor(f"y{i}", (1, 16), "int8", quant=q)
+        mb.add_operator("ADD", [x, c], [y], AddOptions())
+        x = y
+    mb.outputs.append(x)
+    path.write_bytes(mb.to_bytes())
+    return path
+
+
+@pytest.mark.pio
+def test_eval_checks_and_profiles_every_operator_of_a_large_model(tmp_path: Path) -> None:
+    from microaot.evaluate import eval_model
+
+    model = add_chain(150, tmp_path / "chain150.tflite")
+    rep = eval_model(model, "host", work_dir=tmp_path / "work", seeds=1)
+    assert rep.outputs_match
+    assert rep.tensors_match is True, rep.tensor_diagnosis  # OPCHECK paged through all 150 operators
+    assert [o.index for o in rep.ops] == list(range(150)) and not rep.skipped
+    COUNTS["eval of > 128 operators"] += 1
+
+
+def test_eval_says_what_it_skipped_on_a_small_op_table(tmp_path: Path) -> None:
+    from microaot.boards import get_board
+    from microaot.compiler import compile_model
+    from microaot.evaluate import evaluate_firmware
+    from microaot.pio_build import BuildInfo
+    from microaot.rpc.hostboard import build_host_board
+
+    model = add_chain(130, tmp_path / "chain130.tflite")
+    res = compile_model(model, tmp_path / "gen")
+    exe = build_host_board(res, tmp_path / "fw")  # the crt default: UAOT_RPC_MAX_OPS 128
+    info = BuildInfo(key="", board="host", port="host", mode="rpc", model=str(model), model_hash=res.model_hash,
+                     name=res.name, workspace_size=int(res.workspace_size), weight_bytes=int(res.weight_bytes))
+    rep = evaluate_firmware(model, get_board("host"), exe, info, seeds=1)
+    assert rep.outputs_match and rep.tensors_match is None and not rep.ops
+    assert len(rep.skipped) == 2
+    text = rep.format_text()
+    for what in ("the per-operator tensor check (OPCHECK)", "the per-operator profile (PROFILE)"):
+        assert f"skipped: {what}: the firmware's RPC server has no per-operator table for this model's 130 " \
+               "operators" in text, text
+    assert "build_flags = -D UAOT_RPC_MAX_OPS=130" in text
+    COUNTS["eval of > 128 operators"] += 1
+
+
 def test_zz_issue20_figures() -> None:
     record_figures("issue 20 regression cases", dict(COUNTS))

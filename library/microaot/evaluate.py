@@ -167,7 +167,16 @@ def evaluate_firmware(
             device_outs.append(ys)
             if device_hashes is not None:
                 device_hashes.append(s.op_hashes())
+        skipped: list[str] = []
+        table_note = (f"the firmware's RPC server has no per-operator table for this model's {len(dev.op_names)} "
+                      "operators (it holds UAOT_RPC_MAX_OPS, 128 by default; microaot's PlatformIO build raises it to "
+                      f"the model's operator count): rebuild the firmware, or add `build_flags = -D UAOT_RPC_MAX_OPS="
+                      f"{len(dev.op_names)}` to its platformio.ini")
+        if device_hashes is None and (check_tensors or mismatches):
+            skipped.append(f"the per-operator tensor check (OPCHECK): {table_note}")
         ops: list[OpTime] = []
+        if profile and not dev.has_profile:
+            skipped.append(f"the per-operator profile (PROFILE): {table_note}")
         if profile and dev.has_profile:
             prof = s.profile(runs=1)
             total = sum(o.per_run for o in prof) or 1.0
@@ -202,6 +211,8 @@ def evaluate_firmware(
                 diagnosis = (f"every operator's output on {board.id} equals the generic-C build on the host, so the "
                              "difference to TFLM is in microaot's portable arithmetic for this model, not in the "
                              "board's kernels: please report it with the model file")
+    for note in skipped:
+        print(f"microaot: eval skipped {note}", file=sys.stderr)
     memory = (
         memory_from_elf(firmware, info, stats) if firmware is not None else _memory_from_stats(info, stats)
     )
@@ -230,6 +241,7 @@ def evaluate_firmware(
         seconds_per_inference=_seconds(mean, unit, f_cpu),
         tensor_diagnosis=diagnosis,
         tensors_match=tensors_match,
+        skipped=skipped,
     )
 
 

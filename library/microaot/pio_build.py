@@ -72,6 +72,7 @@ class BuildInfo:
     section: str = ".rodata.microaot"
     workspace_size: int = 0
     weight_bytes: int = 0
+    num_ops: int = 0
     sources: list[str] = field(default_factory=list)
     kernel_sources: list[str] = field(default_factory=list)
     generator: str = __version__
@@ -176,6 +177,7 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
         section=opts.section,
         workspace_size=int(result.workspace_size),
         weight_bytes=int(result.weight_bytes),
+        num_ops=len(getattr(getattr(result, "graph", None), "operators", ()) or ()),
         sources=sorted(set(sources)),
         kernel_sources=sorted(set(kernels)),
     )
@@ -198,6 +200,9 @@ def src_filter(info: BuildInfo, crt: Path) -> list[str]:
             continue
         flt.append(f"+<ports/{info.port}/{p.name}>")
     return flt
+
+
+RPC_DEFAULT_MAX_OPS = 128  # crt/include/microaot/rpc.h
 
 
 def _fail(msg: str) -> None:
@@ -297,6 +302,11 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
 
     lib_env.Replace(SRC_FILTER=src_filter(info, crt))
     lib_env.Append(CPPPATH=[str(gen_dir)])
+    if info.mode == "rpc" and info.num_ops > RPC_DEFAULT_MAX_OPS and "UAOT_RPC_MAX_OPS" not in str(
+            global_env.get("CPPDEFINES", "")) + str(lib_env.get("CPPDEFINES", "")):
+        # the RPC server's per-operator tables (PROFILE, OPCHECK: 12 B of RAM per operator) must hold every
+        # operator, or eval could neither profile the model nor check its tensors
+        lib_env.Append(CPPDEFINES=[("UAOT_RPC_MAX_OPS", info.num_ops)])
     global_env.AppendUnique(CPPPATH=[str(gen_dir), str(crt / "include")])
     if opts.werror:
         lib_env.Append(CCFLAGS=["-Werror"])

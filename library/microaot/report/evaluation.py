@@ -78,6 +78,8 @@ class EvalReport:
     tensors_match: bool | None = None
     # on a mismatch: which operator's output first differs from the generic-C build on the host
     tensor_diagnosis: str | None = None
+    # what the evaluation could not do, and why (e.g. a firmware without OPCHECK / PROFILE for the model)
+    skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +132,8 @@ class EvalReport:
             lines += ["", f"  per-operator profile ({unit} per inference, top {min(top, len(self.ops))}):"]
             for op in sorted(self.ops, key=lambda o: -o.per_run)[:top]:
                 lines.append(f"    #{op.index:<3} {op.name:<22} {op.per_run:>14,.0f}  {op.share * 100:5.1f}%")
+        for note in self.skipped:
+            lines += ["", f"  skipped: {note}"]
         if self.settings:
             s = ", ".join(f"{k}={v}" for k, v in self.settings.items())
             lines += ["", f"  SoC settings        : {s}"]
