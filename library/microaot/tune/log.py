@@ -24,12 +24,11 @@ choice, see ``microaot.tune.tuner``), the fastest of those. Old-style records ke
 
 from __future__ import annotations
 
-import fcntl
 import json
+import math
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,104 +114,120 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+_STR_FIELDS = ("signature", "board", "target", "generator", "op", "unit", "model", "model_hash", "tuner_run")
+_TIME_FIELDS = ("time", "default_time")
+
+
+def _field_error(d: Mapping[str, Any]) -> str | None:
+    """What is wrong with the fields a reader uses in record d (None when nothing is)."""
+    for k in _STR_FIELDS:
+        if d.get(k) is not None and not isinstance(d[k], str):
+            return f'"{k}" is {json.dumps(d[k])}, not a string'
+    for k in _TIME_FIELDS:
+        v = d.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0):
+            return f'"{k}" is {json.dumps(v)}, not a time (a finite number >= 0, or null)'
+    knobs = d.get("knobs")
+    if knobs is not None and not isinstance(knobs, dict):
+        return f'"knobs" is {json.dumps(knobs)}, not an object of knob values'
+    for k in ("bitexact", "final"):
+        if k in d and not isinstance(d[k], bool):
+            return f'"{k}" is {json.dumps(d[k])}, not true or false'
+    if d.get("error") is not None and not isinstance(d["error"], str):
+        return f'"error" is {json.dumps(d["error"])}, not a message'
+    if "op_index" in d and (isinstance(d["op_index"], bool) or not isinstance(d["op_index"], int) or d["op_index"] < 0):
+        return f'"op_index" is {json.dumps(d["op_index"])}, not an operator index'
+    return None
+
+
 def read_log(path: str | Path, *, missing_ok: bool = False) -> list[dict[str, Any]]:
     """All records (raw dicts) of a JSON-lines log, in file order. Blank lines are skipped; a
     truncated record (a line starting with ``{`` that does not parse: an interrupted write) is
-    skipped with a warning; any other line that is not JSON is an error (not a tuning log)."""
+    skipped with a warning; any other line that is not a JSON object, is not UTF-8, or whose fields
+    have the wrong types (``"time": "fast"``, ``"knobs": 5``) is a TuningLogError naming the file
+    and line."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         if missing_ok:
             return []
         raise TuningLogError(f"tuning log {p} does not exist (run `microaot tune` to create it)")
-    lines = p.read_text(encoding="utf8").splitlines()
+    if not p.is_file():
+        raise TuningLogError(f"tuning log {p} is not a regular file; give the .jsonl file `microaot tune` wrote")
+    try:
+        lines = p.read_bytes().splitlines()
+    except OSError as e:
+        raise TuningLogError(f"tuning log {p}: cannot read it: {e.strerror or e}") from None
     out: list[dict[str, Any]] = []
-    for ln, line in enumerate(lines, 1):
-        line = line.strip()
+    for ln, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf8").strip()
+        except UnicodeDecodeError as e:
+            raise TuningLogError(f"tuning log {p}:{ln}: not UTF-8 text (byte {e.start + 1} of the line); "
+                                 "fix or delete that line") from None
         if not line:
             continue
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            if line.startswith("{"):
+            rec = json.loads(line, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError) as e:
+            if line.startswith("{") and isinstance(e, json.JSONDecodeError):
                 warnings.warn(f"tuning log {p}:{ln}: incomplete record skipped (interrupted write?)", stacklevel=2)
                 continue
-            raise TuningLogError(f"tuning log {p}:{ln}: not JSON ({e.msg}); fix or delete that line") from None
-        if isinstance(rec, dict):
-            out.append(rec)
+            msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+            raise TuningLogError(f"tuning log {p}:{ln}: not JSON ({msg}); fix or delete that line") from None
+        if not isinstance(rec, dict):
+            raise TuningLogError(f"tuning log {p}:{ln}: {type(rec).__name__} where a record (JSON object) belongs; "
+                                 "fix or delete that line")
+        bad = _field_error(rec)
+        if bad is not None:
+            raise TuningLogError(f"tuning log {p}:{ln}: {bad}; fix or delete that line")
+        out.append(rec)
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a tuning log holds")
 
 
 def read_records(path: str | Path, *, missing_ok: bool = False) -> list[TuneRecord]:
     return [TuneRecord.from_json(d) for d in read_log(path, missing_ok=missing_ok) if d.get("signature")]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[int]:
-    """The log opened for appending (O_APPEND, not following a symlink) under an exclusive advisory lock:
-    several processes, on this machine or on a shared file system with working locks, can append and
-    merge into one log at once without interleaving or duplicating lines."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _append_locked(fd: int, path: Path, text: str) -> None:
-    data = text.encode("utf8")
-    # a log whose last line lacks its newline (interrupted write) must not swallow our first record
-    size = os.fstat(fd).st_size
-    if size > 0:
-        with path.open("rb") as f:
-            f.seek(size - 1)
-            if f.read(1) != b"\n":
-                data = b"\n" + data
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-    os.fsync(fd)
-
-
-def _lines(records: Iterable[TuneRecord | Mapping[str, Any]]) -> str:
-    return "".join(
+def append_records(path: str | Path, records: Iterable[TuneRecord | Mapping[str, Any]]) -> int:
+    """Append records to the log (created if missing), one ``write`` per call, flushed and synced."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(
         json.dumps(r.to_json() if isinstance(r, TuneRecord) else _jsonable(dict(r)), sort_keys=True) + "\n"
         for r in records
     )
-
-
-def append_records(path: str | Path, records: Iterable[TuneRecord | Mapping[str, Any]]) -> int:
-    """Append records to the log (created if missing) under the log's lock, flushed and synced."""
-    p = Path(path)
-    text = _lines(records)
     if not text:
         return 0
-    with _locked(p) as fd:
-        _append_locked(fd, p, text)
+    # a log whose last line lacks its newline (interrupted write) must not swallow our first record
+    prefix = ""
+    if p.is_file() and p.stat().st_size > 0:
+        with p.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                prefix = "\n"
+    with p.open("a", encoding="utf8") as f:
+        f.write(prefix + text)
+        f.flush()
+        os.fsync(f.fileno())
     return text.count("\n")
 
 
 def merge_logs(out: str | Path, inputs: Sequence[str | Path]) -> int:
-    """Append to ``out`` every record of ``inputs`` that ``out`` does not already hold verbatim (the tuning
-    database of many runs and machines: builds query it by operator signature, target and board). Reading
-    ``out`` and appending happen under its lock, so concurrent merges add each record once. Returns the
-    number of records added."""
-    p = Path(out)
-    with _locked(p) as fd:
-        seen = {json.dumps(d, sort_keys=True) for d in read_log(p, missing_ok=True)}
-        new: list[dict[str, Any]] = []
-        for src in inputs:
-            for d in read_log(src):
-                key = json.dumps(d, sort_keys=True)
-                if key not in seen:
-                    seen.add(key)
-                    new.append(d)
-        text = _lines(new)
-        if text:
-            _append_locked(fd, p, text)
-    return len(new)
+    """Append to ``out`` every record of ``inputs`` that ``out`` does not already hold verbatim.
+    Returns the number of records added."""
+    seen = {json.dumps(d, sort_keys=True) for d in read_log(out, missing_ok=True)}
+    new: list[dict[str, Any]] = []
+    for src in inputs:
+        for d in read_log(src):
+            s = json.dumps(d, sort_keys=True)
+            if s not in seen:
+                seen.add(s)
+                new.append(d)
+    return append_records(out, new)
 
 
 # ---- picking the best entries --------------------------------------------------------------------
