@@ -69,6 +69,45 @@ def test_run_that_outlasts_its_timeout_is_not_resent(tmp_path: Path) -> None:
     COUNTS["slow device: RUN never resent"] += 1
 
 
+class NoisyLink:
+    """Wraps a transport; after each RUN request, the host first reads a frame corrupted on the line."""
+
+    def __init__(self, inner: SubprocessTransport) -> None:
+        self.inner = inner
+        self.noise = b""
+        self.injected = 0
+
+    def write(self, data: bytes) -> None:
+        if any(ev.payload is not None and ev.payload[0] == P.Cmd.RUN for ev in FrameDecoder().feed(data)):
+            self.noise = b"\x7e\x05\x00junk\x7e"  # a frame whose length and CRC are wrong
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        if self.noise:
+            data, self.noise = self.noise, b""
+            self.injected += 1
+            return data
+        return self.inner.read(timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def describe(self) -> str:
+        return "noisy " + self.inner.describe()
+
+
+def test_noise_during_a_run_does_not_run_the_model_again(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    link = NoisyLink(fake_device("slow", 0.3, runs))
+    with Session(link, timeout=5.0, retries=2, resend_after=0.05) as s:  # type: ignore[arg-type]
+        s.hello()
+        timing = s.run(3, timeout=5.0)
+        assert timing.n == 3 and link.injected == 1 and s.host_frame_errors == 1
+    time.sleep(1.2)  # a resent RUN would run now
+    assert runs.read_text().count("run") == 3
+    COUNTS["slow device: RUN never resent"] += 1
+
+
 def test_slow_device_runs_the_model_exactly_n_times(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     with Session(fake_device("slow", 0.05, runs), timeout=0.5, retries=2) as s:

@@ -367,18 +367,21 @@ class Session:
         why = "no reply"
         attempt = 0
         probe_seq: int | None = None
-        probing = False
+        probing = False  # a STATS probe is out: waiting for its reply (or the request's, if busy)
+        send_request = True
         while True:
-            if probing:
-                wait = self.timeout  # for the probe's reply (or the request's, if it was busy)
-            else:
+            if send_request:
                 if attempt:
                     self.resends += 1
                 attempt += 1
                 self.transport.write(frame)
                 wait = timeout
+            else:
+                wait = self.timeout
+            send_request = False
             deadline = time.monotonic() + wait
             lost_at: float | None = None
+            probe_answered = False
             noise = events = 0
             max_payload = self.info.max_payload if self.info is not None else 512
             noise_limit = max(256 << 10, NOISE_FRAMES * 2 * (max_payload + 4))
@@ -414,29 +417,33 @@ class Session:
                     lost_at = time.monotonic() if lost_at is None else lost_at
                     continue
                 if probe_seq is not None and r.seq == probe_seq and r.cmd == (P.Cmd.STATS | P.REPLY_BIT):
-                    # the device answered the probe but not the request: it never got the request
-                    probe_seq = None
-                    probing = False
+                    # the device answers requests in order: it answered the probe but not the request,
+                    # so it is idle and the request (or its reply) was lost
+                    probe_answered = True
                     why = "the request was lost (the device answered a probe)"
-                    lost_at = time.monotonic() - self.resend_after
-                    continue
+                    break
                 if r.seq != seq or r.cmd != want:
                     self.stale_replies += 1
                     continue
                 return self._checked(cmd, r, check)
-            if executing and lost_at is None and attempt < attempts:
-                if probing:
-                    break  # neither the request nor the probe answered: busy or hung
-                # silence: the device may still be running the model; ask whether it is alive
-                # instead of running the model again
+            if attempt >= attempts:
+                break
+            if executing and not probe_answered:
+                # the device may still be running the model: never resend it blind; a STATS probe
+                # (answered only once the device is idle) tells a lost request from a busy or hung device
+                if probing and lost_at is None:
+                    break  # silence to the request and to the probe: busy or hung
+                if probing:  # the probe wait was disturbed (noise): probe again, using up an attempt
+                    attempt += 1
+                    self.resends += 1
                 probe_seq = self._next_seq()
                 self.transport.write(encode_frame(P.HEADER.pack(P.Cmd.STATS, 0, probe_seq, self._nonce or 0)))
                 probing = True
                 continue
             probing = False
-            if attempt >= attempts:
-                break
-        if probing:
+            probe_seq = None
+            send_request = True
+        if probing and not probe_answered:
             raise RpcTimeoutError(
                 f"{P.cmd_name(cmd)}: no reply from {self.name} within {timeout:.1f} s after {attempt} attempt(s), "
                 f"nor to a STATS probe within {self.timeout:.1f} s after it: the device is hung (or still running "
