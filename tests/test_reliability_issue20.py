@@ -39,17 +39,18 @@ def fake_device(mode: str, *args: object) -> SubprocessTransport:
 @pytest.mark.parametrize("mode", ["flood-zeros", "flood-random", "flood-frames"])
 def test_flooding_device_fails_fast_in_bounded_memory(mode: str) -> None:
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    s = Session(fake_device(mode), timeout=2.0, retries=2, name=f"{mode} device")
+    dev = fake_device(mode)
+    s = Session(dev, timeout=2.0, retries=2, name=f"{mode} device")
     t0 = time.monotonic()
     try:
         with pytest.raises(RpcError) as e:
             s.hello()
         took = time.monotonic() - t0
     finally:
-        s.transport.proc.kill()  # type: ignore[attr-defined]
+        dev.proc.kill()
         s.close()
     grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
-    assert took < 2.0 + 1.0, f"{mode}: raised after {took:.1f} s, timeout 2 s"
+    assert took < 2.0 + 2.0, f"{mode}: raised after {took:.1f} s, timeout 2 s (3 attempts)"
     assert grew_mb < 64, f"{mode}: peak RSS grew by {grew_mb:.0f} MB"
     assert "without a valid reply" in str(e.value) and f"{mode} device" in str(e.value)
     COUNTS["flooding devices"] += 1
@@ -127,7 +128,7 @@ def test_hung_device_fails_within_one_run_timeout() -> None:
             s.run(1000)
         took = time.monotonic() - t0
     # one measured run: timeout + 4 x the 1 s guess, then the probe's timeout
-    assert took < 0.5 + 4.0 + 0.5 + 1.0, f"hung device: raised after {took:.1f} s"
+    assert took < 0.5 + 4.0 + 0.5 + 3.0, f"hung device: raised after {took:.1f} s"
     assert "RUN" in str(e.value) and "not resent" in str(e.value)
     COUNTS["hung device"] += 1
 
