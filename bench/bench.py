@@ -29,7 +29,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -296,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
     ap.add_argument("--jobs", type=int, default=2, help="parallel tuner jobs (QEMU instances)")
     ap.add_argument("--callgrind-runs", type=int, default=2, help="inferences per callgrind run")
-    ap.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "microaot-bench")
+    ap.add_argument("--work-dir", type=Path, default=None,
+                    help="work folder (default: $TMPDIR/microaot-<uid>/bench, private to you)")
     ap.add_argument("--json", type=Path, default=REPO / "bench" / "results.json")
     ap.add_argument("--tflm-ref-src", type=Path, default=None,
                     help="folder with TFLM's tensorflow/lite/kernels/internal/reference/integer_ops/*.h (a tflite-micro "
@@ -313,6 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"unknown model(s) {bad}; choose from {', '.join(MODELS)}")
     if sections & {"ram", "flash"}:
         sections.add("qemu")  # RAM and flash come from the Cortex-M4 firmware
+    if args.work_dir is None:
+        from microaot.fsutil import private_temp_dir
+
+        args.work_dir = private_temp_dir("bench")
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
     if args.log is None:  # this run's tuning only: a log left by an earlier run holds times of older kernels

@@ -46,7 +46,7 @@ def record_figures(section: str, figures: dict[str, object]) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not RELIABILITY_FIGURES:
         return
-    terminalreporter.section("reliability figures (issue 7)")
+    terminalreporter.section("reliability figures (issues 7, 20)")
     for section, figs in RELIABILITY_FIGURES.items():
         terminalreporter.write_line(f"{section}:")
         for k, v in figs.items():

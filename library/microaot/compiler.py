@@ -11,7 +11,7 @@ from typing import Any
 
 from microaot.codegen.emit import emit_model, kernel_source_paths
 from microaot.errors import MicroaotError
-from microaot.frontend.tflite import load_tflite
+from microaot.frontend.tflite import import_tflite_bytes, read_model_file
 from microaot.ir.graph import Graph
 from microaot.passes import check_graph
 from microaot.paths import crt_root
@@ -73,8 +73,9 @@ def compile_model(
     name = name or default_name(model_path)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise MicroaotError(f"--name {name!r} is not a C identifier (letters, digits, _; no leading digit)")
-    graph = load_tflite(model_path)
-    model_hash = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    buf = read_model_file(model_path)
+    graph = import_tflite_bytes(buf, str(model_path))
+    model_hash = hashlib.sha256(buf).hexdigest()
     check_graph(graph)
     sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
     # after the schedules: the scratch a kernel variant needs depends on its knobs

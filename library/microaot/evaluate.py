@@ -34,7 +34,8 @@ from microaot.datasets import (
 )
 from microaot.errors import MicroaotError, RpcError
 from microaot.fidelity import model_ulp_bound, ulp_distance
-from microaot.frontend.tflite import load_tflite
+from microaot.frontend.tflite import load_tflite, read_model_file
+from microaot.fsutil import FileLock, private_temp_dir
 from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.inspect_model import op_macs
 from microaot.ir.graph import Graph
@@ -169,7 +170,7 @@ def evaluate_firmware(
 
     t0 = time.monotonic()
     model = Path(model)
-    model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
+    model_hash = hashlib.sha256(read_model_file(model)).hexdigest()
     graph = load_tflite(model)
     cycles_dir = tempfile.TemporaryDirectory(prefix="microaot_cycles_")  # private (mode 0700)
     plugin, cycle_note = _cycle_plugin(board, firmware, info, Path(cycles_dir.name)) if cycle_estimate else (None, None)
@@ -209,6 +210,15 @@ def evaluate_firmware(
             device_outs.append(ys)
             if device_hashes is not None and hashes is not None:
                 device_hashes.append(hashes)
+        skipped: list[str] = []
+        table_note = (f"the firmware's RPC server has no per-operator table for this model's {len(dev.op_names)} "
+                      "operators (it holds UAOT_RPC_MAX_OPS, 128 by default; microaot's PlatformIO build raises it to "
+                      f"the model's operator count): rebuild the firmware, or add `build_flags = -D UAOT_RPC_MAX_OPS="
+                      f"{len(dev.op_names)}` to its platformio.ini")
+        if device_hashes is None and check_tensors:
+            skipped.append(f"the per-operator tensor check (OPCHECK): {table_note}")
+        if profile and not dev.has_profile:
+            skipped.append(f"the per-operator profile (PROFILE): {table_note}")
         ops: list[OpTime] = []
         stats = None
         prof = None
@@ -280,6 +290,8 @@ def evaluate_firmware(
                 diagnosis = (f"every operator's output on {board.id} equals the generic-C build on the host, so the "
                              "difference to TFLM is in microaot's portable arithmetic for this model, not in the "
                              "board's kernels: please report it with the model file")
+    for note in skipped:
+        print(f"microaot: eval skipped {note}", file=sys.stderr)
     memory = (
         memory_from_elf(firmware, info, stats) if firmware is not None
         else _memory_from_stats(info, stats)
@@ -318,6 +330,7 @@ def evaluate_firmware(
         ram_limit=board.ram_size,
         float_max_ulp=float_max_ulp,
         float_ulp_bound=ulp_bound if float_max_ulp is not None else None,
+        skipped=skipped,
     )
 
 
@@ -484,12 +497,32 @@ def eval_model(
     if not model.is_file():
         raise MicroaotError(f"{model}: no such model file")
     board = get_board(board_id)
+    generated = project is None
     if project is None:
-        base = work_dir or Path(tempfile.gettempdir()) / "microaot-eval"
+        # a per-user private folder (mode 0700, owner checked): never a predictable shared path
+        base = Path(work_dir) if work_dir else private_temp_dir("eval")
         key = hashlib.sha256(f"{model}|{board_id}|{repo_root()}".encode()).hexdigest()[:10]
         project = base / f"{model.stem}-{board_id}-{key}"
+    project = Path(project)
+    project.mkdir(parents=True, exist_ok=True)
+    # one eval at a time per project folder: a second eval of the same model and board waits for
+    # the first instead of racing it in the same build folder (symlink-safe lock, microaot.fsutil)
+    (project / ".pio").mkdir(exist_ok=True)
+    lock = FileLock(project / ".pio" / "microaot-eval.lock").acquire(
+        on_wait=lambda: print(f"microaot: waiting for another microaot eval using {project} ...", file=sys.stderr))
+    try:
+        return _eval_locked(model, board, board_id, project, env_name if not generated else None, generated=generated,
+                            seeds=seeds, runs=runs, port=port, jobs=jobs, verbose=verbose,
+                            check_tensors=check_tensors, data=data)
+    finally:
+        lock.release()
+
+
+def _eval_locked(model: Path, board: Board, board_id: str, project: Path, env_name: str | None, *, generated: bool,
+                 seeds: int, runs: int, port: str | None, jobs: int | None, verbose: bool,
+                 check_tensors: bool, data: UserData | None) -> EvalReport:
+    if generated:
         pio_project.write_project(project, board_id, model=model)
-        env_name = board_id
     env_name = env_name or board_id
     print(f"microaot: building {model.name} for {board_id} in {project} ...", file=sys.stderr)
     built = pio_project.build(Path(project), env_name, jobs=jobs, verbose=verbose)
@@ -525,7 +558,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", type=Path, help="use this PlatformIO project instead of a generated one")
     p.add_argument("--env", dest="env_name", help="environment of --project (default: the board id)")
     p.add_argument(
-        "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-eval)"
+        "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-<uid>/eval, private to you)"
     )
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
                    help="number of random inputs checked (without --inputs)")

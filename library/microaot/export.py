@@ -29,9 +29,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from microaot import __version__
@@ -424,8 +425,11 @@ def export_library(
 ) -> ExportResult:
     """Compile ``model_path`` and write the C library folder ``out_dir`` (see the module docstring).
 
-    ``out_dir`` must be empty or absent, or a previous export (it is then replaced); with ``force`` the
-    files are written into any folder (same-named files overwritten, nothing deleted).
+    ``out_dir`` must be empty or absent, or a previous export: then the files that export wrote (listed
+    with their sha256 in its ``microaot_export.json``) are replaced, or removed when this export no
+    longer writes them, but only while unchanged; a changed one, or any file that export did not write,
+    is an error naming it. With ``force`` the files are written into any folder and overwrite
+    same-named files; nothing but unchanged files of a previous export is ever deleted.
     ``target`` defaults to ``board``'s target (a platform/boards id, e.g. ``qemu_mps2_an386``: the code
     is then exactly what that board's evaluation firmware runs, and the size report uses its compiler
     flags), else ``generic``. ``measure=False`` skips the size report (no C compiler needed)."""
@@ -441,20 +445,24 @@ def export_library(
         target = board_target
         toolchain = (board_cc, board_flags)
     target = target or "generic"
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if (out / "microaot_export.json").is_file():
-            shutil.rmtree(out)  # a previous export: replace it entirely (no stale kernels left behind)
-        elif not force:
-            raise MicroaotError(
-                f"export of {model_path.name}: {out} exists and is not a microaot export; "
-                "choose an empty folder, or pass --force to write into it (files of the same name are overwritten)"
-            )
-    out.mkdir(parents=True, exist_ok=True)
+    final_out = Path(out_dir)
+    if final_out.exists() and not final_out.is_dir():
+        raise MicroaotError(f"export of {model_path.name}: {final_out} exists and is not a folder; choose a folder")
+    previous = _previous_export(final_out, model_path.name)
+    if previous is None and final_out.exists() and any(final_out.iterdir()) and not force:
+        raise MicroaotError(
+            f"export of {model_path.name}: {final_out} exists and is not a microaot export; "
+            "choose an empty folder, or pass --force to write into it (files of the same name are overwritten, "
+            "nothing is deleted)"
+        )
     crt = crt_root().resolve()
 
     with tempfile.TemporaryDirectory(prefix="microaot-export-") as tmp_s:
         tmp = Path(tmp_s)
+        # the library is assembled and measured in a staging folder, then installed into final_out
+        # (see _install: only files a previous export wrote are ever replaced or removed)
+        out = tmp / "lib"
+        out.mkdir()
         gen_dir = tmp / "gen"
         gen_dir.mkdir()
         result = compile_model(model_path, gen_dir, name=name, weight_section=weight_section, target=target,
@@ -505,17 +513,36 @@ def export_library(
             if board is not None:
                 size["board"] = board
 
-    graph = getattr(result, "graph", None)
-    ins, outs = _io_descriptions(graph)
-    options = {"name": name, "weight_section": weight_section, "target": target, "board": board,
-               "tuning_log": str(tuning_log) if tuning_log else None}
-    (out / "library.json").write_text(_library_json(name, model_path.name, result.model_hash))
-    (out / "CMakeLists.txt").write_text(_cmake(name, rel_sources))
-    (out / "microaot.mk").write_text(_makefile(name, rel_sources))
-    (out / "README.md").write_text(_readme(name, model_path.name, result.model_hash, options, size,
-                                           int(result.workspace_size), ins, outs))
-    if size is not None:
-        (out / "size_report.json").write_text(json.dumps(size, indent=2) + "\n")
+        graph = getattr(result, "graph", None)
+        ins, outs = _io_descriptions(graph)
+        options = {"name": name, "weight_section": weight_section, "target": target, "board": board,
+                   "tuning_log": str(tuning_log) if tuning_log else None}
+        meta = [out / "library.json", out / "CMakeLists.txt", out / "microaot.mk", out / "README.md"]
+        meta[0].write_text(_library_json(name, model_path.name, result.model_hash))
+        meta[1].write_text(_cmake(name, rel_sources))
+        meta[2].write_text(_makefile(name, rel_sources))
+        meta[3].write_text(_readme(name, model_path.name, result.model_hash, options, size,
+                                   int(result.workspace_size), ins, outs))
+        if size is not None:
+            meta.append(out / "size_report.json")
+            meta[-1].write_text(json.dumps(size, indent=2) + "\n")
+        _write_provenance(out, model_path, result, options, tuning_log, origins, [*sources, *headers, *meta])
+        _install(out, final_out, previous, force=force, label=model_path.name)
+
+    def moved(p: Path) -> Path:
+        return final_out / p.relative_to(out)
+
+    return ExportResult(out_dir=final_out, name=name, header=moved(header), sources=[moved(p) for p in sources],
+                        headers=[moved(p) for p in headers], origins=origins,
+                        workspace_size=int(result.workspace_size), weight_bytes=int(result.weight_bytes),
+                        size=size or {}, compile_result=result)
+
+
+PROVENANCE = "microaot_export.json"
+
+
+def _write_provenance(out: Path, model_path: Path, result: Any, options: dict[str, Any],
+                      tuning_log: str | Path | None, origins: dict[str, str], written: Sequence[Path]) -> None:
     provenance = {
         "microaot_version": __version__,
         "model": model_path.name,
@@ -524,15 +551,105 @@ def export_library(
         "tuning_log_sha256": _sha256(Path(tuning_log)) if tuning_log else None,
         "workspace_size": int(result.workspace_size),
         "weight_bytes": int(result.weight_bytes),
+        # every file this export wrote (but this one), with its hash: the next export into the folder
+        # replaces or removes exactly these, and only while they are unmodified
         "files": {p.relative_to(out).as_posix(): {"sha256": _sha256(p),
                                                    "from": origins.get(p.relative_to(out).as_posix(),
                                                                        "generated")}
-                  for p in [*sources, *headers]},
+                  for p in written},
     }
-    (out / "microaot_export.json").write_text(json.dumps(provenance, indent=2) + "\n")
-    return ExportResult(out_dir=out, name=name, header=header, sources=sources, headers=headers,
-                        origins=origins, workspace_size=int(result.workspace_size),
-                        weight_bytes=int(result.weight_bytes), size=size or {}, compile_result=result)
+    (out / PROVENANCE).write_text(json.dumps(provenance, indent=2) + "\n")
+
+
+def _previous_export(folder: Path, label: str) -> dict[str, str] | None:
+    """{relative path: sha256} of the files a previous export wrote into folder (its provenance),
+    or None when folder holds no export. Paths that would leave the folder are refused."""
+    prov = folder / PROVENANCE
+    if not prov.is_file() or prov.is_symlink():
+        return None
+    try:
+        data = json.loads(prov.read_text(encoding="utf-8"))
+        files = data["files"]
+        out = {str(k): str(v["sha256"]) for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise MicroaotError(
+            f"export of {label}: {prov} is not a readable microaot export record; the folder's files cannot be "
+            "told from yours: fix or delete that file, or export into an empty folder"
+        ) from None
+    for rel in out:
+        pp = PurePosixPath(rel)
+        if pp.is_absolute() or ".." in pp.parts or not pp.parts or rel == PROVENANCE:
+            raise MicroaotError(f"export of {label}: {prov} lists the path {rel!r}, which is not inside the folder; "
+                                "fix or delete that file, or export into an empty folder")
+    return out
+
+
+def _file_sha(p: Path) -> str | None:
+    """sha256 of a regular file (None for a symlink, a folder or anything else)."""
+    if p.is_symlink() or not p.is_file():
+        return None
+    return _sha256(p)
+
+
+def _install(stage: Path, out: Path, previous: dict[str, str] | None, *, force: bool, label: str) -> None:
+    """Copy the staged library into out. A file of the previous export (listed in its provenance) is
+    replaced or removed only while its hash is unchanged; a file the user changed, or one that is not
+    the previous export's, is overwritten only with force and never removed; folders are removed only
+    when empty."""
+    prev = previous or {}
+    new = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    modified: list[str] = []
+    foreign: list[str] = []
+    for rel in new:
+        dest = out / rel
+        if not dest.exists() and not dest.is_symlink():
+            continue
+        if rel == PROVENANCE and previous is not None:
+            continue
+        if dest.is_dir() and not dest.is_symlink():
+            raise MicroaotError(f"export of {label}: {dest} is a folder where the export writes a file; "
+                                "move it away or export into another folder")
+        if rel in prev:
+            if _file_sha(dest) != prev[rel]:
+                modified.append(rel)
+        else:
+            foreign.append(rel)
+    if (modified or foreign) and not force:
+        parts = []
+        if modified:
+            parts.append(f"{len(modified)} exported file(s) changed since the last export ({', '.join(modified[:8])})")
+        if foreign:
+            parts.append(f"{len(foreign)} file(s) the last export did not write ({', '.join(foreign[:8])})")
+        raise MicroaotError(
+            f"export of {label}: {out} holds " + " and ".join(parts) + "; they would be overwritten: save your "
+            "changes elsewhere (or delete those files), export into another folder, or pass --force to overwrite them"
+        )
+    for rel in new:
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.is_symlink():
+            dest.unlink()  # replace the link itself, never write through it
+        shutil.copyfile(stage / rel, dest)
+    # files of the previous export that this one no longer writes: removed while unmodified
+    kept: list[str] = []
+    for rel in sorted(set(prev) - set(new)):
+        dest = out / rel
+        if not dest.exists() and not dest.is_symlink():
+            continue
+        if _file_sha(dest) != prev[rel]:
+            kept.append(rel)
+            continue
+        dest.unlink()
+        parent = dest.parent
+        while parent != out and parent.is_relative_to(out):
+            try:
+                parent.rmdir()  # only an empty folder
+            except OSError:
+                break
+            parent = parent.parent
+    if kept:
+        warnings.warn(f"export of {label}: kept {len(kept)} file(s) of the previous export that you changed and "
+                      f"this export no longer writes ({', '.join(kept[:8])}); delete them if unused", stacklevel=3)
 
 
 def _io_descriptions(graph: Any) -> tuple[list[str], list[str]]:
@@ -563,7 +680,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a board id of the microaot platform (e.g. qemu_mps2_an386): ship exactly what that "
                         "board's evaluation firmware runs, sized with its compiler flags")
     p.add_argument("--no-size", action="store_true", help="skip the size report (needs no C compiler)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not an export (overwrites same-named files)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not an export, or over exported files you changed "
+                   "(overwrites same-named files; never deletes anything but unchanged files of the last export)")
     p.add_argument("--json", action="store_true", help="print the size report as JSON instead of a table")
 
 

@@ -8,7 +8,9 @@ that is not a readable, consistent TFLite flatbuffer.
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +90,76 @@ def _fmt_err(path: str, what: str) -> str:
     return f"{path}: {what}"
 
 
+# A flatbuffer cannot exceed 2 GiB (32-bit offsets); no microcontroller model comes near the default
+# limit below (raise it with MICROAOT_MAX_MODEL_MB for an unusual one).
+FLATBUFFER_LIMIT = (1 << 31) - 1
+DEFAULT_MAX_MODEL_MB = 512
+
+
+def max_model_bytes() -> int:
+    env = os.environ.get("MICROAOT_MAX_MODEL_MB", "")
+    try:
+        mb = float(env) if env else DEFAULT_MAX_MODEL_MB
+    except ValueError:
+        raise ModelFormatError(f"MICROAOT_MAX_MODEL_MB={env!r} is not a number of megabytes") from None
+    return min(int(mb * (1 << 20)), FLATBUFFER_LIMIT)
+
+
+def read_model_file(model_path: str | Path) -> bytes:
+    """The bytes of a .tflite file, after checking what it is without reading it whole: a regular file
+    (never a FIFO, device or directory, which could hang or never end), of a size a TFLite model can
+    have, whose header carries the TFLite file identifier. ModelFormatError names the file and what
+    to do otherwise."""
+    path = Path(model_path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        what = "a directory, not a model file" if isinstance(e, IsADirectoryError) else (e.strerror or str(e))
+        raise ModelFormatError(f"{path}: cannot read the model file: {what}; give a .tflite file") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise ModelFormatError(f"{path}: is {kind}, not a model file; give a regular .tflite file")
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        size = st.st_size
+        if size < 16:
+            raise ModelFormatError(f"{path}: {size} bytes is too small for a TFLite model; give a .tflite file")
+        head = f.read(8)
+        if len(head) < 8 or head[4:8] != b"TFL3":
+            raise ModelFormatError(
+                _fmt_err(str(path), "not a TFLite flatbuffer (file identifier 'TFL3' missing); give a .tflite file")
+            )
+        limit = max_model_bytes()
+        if size > limit:
+            raise ModelFormatError(
+                f"{path}: {size / (1 << 20):.0f} MB is larger than any model microaot compiles (limit "
+                f"{limit / (1 << 20):.0f} MB; a flatbuffer cannot exceed 2 GiB); check the file, or raise "
+                "MICROAOT_MAX_MODEL_MB"
+            )
+        try:
+            os.set_blocking(f.fileno(), True)
+            data = bytearray(head)
+            while len(data) < size:
+                part = f.read(min(size - len(data), 1 << 24))
+                if not part:
+                    break
+                data += part
+        except OSError as e:
+            raise ModelFormatError(f"{path}: cannot read the model file: {e.strerror or e}") from None
+    if len(data) != size:
+        raise ModelFormatError(f"{path}: the file changed while it was read ({len(data)} of {size} bytes); "
+                               "read it again once it is complete")
+    return bytes(data)
+
+
 def load_tflite(model_path: str | Path) -> Graph:
     """Read a .tflite file into an ir.Graph (see module doc for what is rejected)."""
     path = Path(model_path)
-    try:
-        buf = path.read_bytes()
-    except OSError as e:
-        raise ModelFormatError(f"{path}: cannot read the model file: {e.strerror or e}") from None
-    return import_tflite_bytes(buf, str(path))
+    return import_tflite_bytes(read_model_file(path), str(path))
 
 
 def import_tflite_bytes(buf: bytes, source: str = "<bytes>") -> Graph:

@@ -29,6 +29,7 @@ from typing import Any
 from microaot import __version__
 from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
+from microaot.frontend.tflite import read_model_file
 from microaot.options import check_options, parse_bool
 from microaot.pio.target import add_tune_target, tune_requested
 from microaot.rpc.glue import write_rpc_glue
@@ -77,6 +78,7 @@ class BuildInfo:
     section: str = ".rodata.microaot"
     workspace_size: int = 0
     weight_bytes: int = 0
+    num_ops: int = 0
     sources: list[str] = field(default_factory=list)
     kernel_sources: list[str] = field(default_factory=list)
     generator: str = __version__
@@ -117,7 +119,7 @@ def cache_key(opts: BuildOptions) -> str:
     h.update(generator_fingerprint().encode())
     h.update(json.dumps(opts.key_material(), sort_keys=True).encode())
     if opts.model is not None:
-        h.update(opts.model.read_bytes())
+        h.update(read_model_file(opts.model))  # checks the file before reading it whole
     return h.hexdigest()
 
 
@@ -174,6 +176,7 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
         section=opts.section,
         workspace_size=int(result.workspace_size),
         weight_bytes=int(result.weight_bytes),
+        num_ops=len(getattr(getattr(result, "graph", None), "operators", ()) or ()),
         sources=sorted(set(sources)),
         kernel_sources=sorted(set(kernels)),
     )
@@ -203,6 +206,9 @@ def env_options(lib_env: Any, global_env: Any) -> dict[str, str]:
     config = lib_env.GetProjectConfig()
     section = f"env:{global_env.subst('$PIOENV')}"
     return {k: str(config.get(section, k)) for k in config.options(section)}
+
+
+RPC_DEFAULT_MAX_OPS = 128  # crt/include/microaot/rpc.h
 
 
 def _fail(msg: str) -> None:
@@ -306,6 +312,11 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
 
     lib_env.Replace(SRC_FILTER=src_filter(info, crt))
     lib_env.Append(CPPPATH=[str(gen_dir)])
+    if info.mode == "rpc" and info.num_ops > RPC_DEFAULT_MAX_OPS and "UAOT_RPC_MAX_OPS" not in str(
+            global_env.get("CPPDEFINES", "")) + str(lib_env.get("CPPDEFINES", "")):
+        # the RPC server's per-operator tables (PROFILE, OPCHECK: 12 B of RAM per operator) must hold every
+        # operator, or eval could neither profile the model nor check its tensors
+        lib_env.Append(CPPDEFINES=[("UAOT_RPC_MAX_OPS", info.num_ops)])
     global_env.AppendUnique(CPPPATH=[str(gen_dir), str(crt / "include")])
     if opts.werror:
         lib_env.Append(CCFLAGS=["-Werror"])

@@ -144,6 +144,8 @@ class EvalReport:
     # float32 outputs: largest distance from TFLM seen (ulps) and the bound allowed (microaot.fidelity)
     float_max_ulp: int | None = None
     float_ulp_bound: int | None = None
+    # what the evaluation could not do, and why (e.g. a firmware without OPCHECK / PROFILE for the model)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def per_mac(self) -> float | None:
@@ -241,6 +243,8 @@ class EvalReport:
                 ec = (f"  {op.est_cycles:>11,.0f}" if op.est_cycles is not None else f"  {'-':>11}") if est else ""
                 lines.append(f"    #{op.index:<3} {op.name:<22} {op.per_run:>14,.0f}  {op.share * 100:5.1f}%"
                              f"  {op.macs:>11,}  {pm}{ec}")
+        for note in self.skipped:
+            lines += ["", f"  skipped: {note}"]
         if self.timer_unit == "ns":
             lines += ["", "  SoC settings        : none (a host process: time from the OS clock)"]
         elif self.settings:

@@ -8,6 +8,7 @@ from microaot.rpc.session import (
     OpProfile,
     Profile,
     RpcCommandError,
+    RpcProtocolError,
     RpcTimeoutError,
     RunTiming,
     Session,
@@ -23,6 +24,7 @@ from microaot.rpc.transport import (
 
 __all__ = [
     "DeviceInfo", "DeviceResetError", "DeviceStats", "FrameDecoder", "LoggingTransport", "OpProfile",
-    "Profile", "RpcCommandError", "RpcLinkError", "RpcTimeoutError", "RunTiming", "SerialTransport",
+    "Profile", "RpcCommandError", "RpcLinkError", "RpcProtocolError",
+    "RpcTimeoutError", "RunTiming", "SerialTransport",
     "Session", "SubprocessTransport", "TensorInfo", "crc16", "encode_frame", "open_transport",
 ]

@@ -33,14 +33,14 @@ import numpy as np
 
 from microaot.errors import RpcError
 from microaot.rpc import protocol as P
-from microaot.rpc.framing import FrameDecoder, FrameEvent, encode_frame
+from microaot.rpc.framing import MAX_PAYLOAD_LIMIT, FrameDecoder, FrameEvent, encode_frame
 from microaot.rpc.transport import LoggingTransport, RpcLinkError, Transport, open_transport
 
 _T = TypeVar("_T")
 
 __all__ = [
     "DeviceInfo", "DeviceResetError", "DeviceStats", "OpProfile", "Profile", "Reply", "RpcCommandError",
-    "RpcLinkError", "RpcTimeoutError", "RunTiming", "Session", "TensorInfo",
+    "RpcLinkError", "RpcProtocolError", "RpcTimeoutError", "RunTiming", "Session", "TensorInfo",
 ]
 
 
@@ -60,6 +60,22 @@ class RpcCommandError(RpcError):
 
 class RpcTimeoutError(RpcError):
     """No valid reply within the timeout, after all retries."""
+
+
+class RpcProtocolError(RpcError):
+    """A reply that breaks the protocol: malformed, inconsistent with the request or with HELLO, or
+    outside the protocol's limits (firmware of another version, a corrupted or hostile device)."""
+
+
+# What one attempt of a request may receive without its reply before the Session gives up on the
+# link: far more than any legitimate traffic (a few stale replies of earlier attempts; NOISE_FRAMES
+# maximal escaped frames) but reached within a fraction of a second by a device that floods its
+# output, instead of decoding the flood until the timeout (and again for every retry).
+NOISE_FRAMES = 8
+NOISE_EVENTS = 512  # frames (stale, corrupted, FRAME notices)
+# The commands that run the model: resending one that may still be executing would run it again
+# (and a hung device would be waited for once per attempt).
+_EXECUTING = frozenset({P.Cmd.RUN, P.Cmd.PROFILE, P.Cmd.OPCHECK})
 
 
 class DeviceResetError(RpcError):
@@ -192,6 +208,19 @@ class Profile:
         return self.ops[i]
 
 
+# The smallest max payload a device may announce (crt/include/microaot/rpc.h: 128..65535).
+MIN_MAX_PAYLOAD = 128
+MAX_RANK = 16
+
+
+def _string(d: bytes, pos: int, cmd: str, what: str) -> tuple[str, int]:
+    """A length-prefixed string at d[pos:] and the position after it; RpcProtocolError if cut."""
+    if pos >= len(d) or pos + 1 + d[pos] > len(d):
+        raise RpcProtocolError(f"{cmd}: reply of {len(d)} bytes ends inside the {what} string")
+    n = d[pos]
+    return d[pos + 1:pos + 1 + n].decode(errors="replace"), pos + 1 + n
+
+
 def _opt(v: int) -> int | None:
     return None if v == P.U32_UNKNOWN else v
 
@@ -222,7 +251,7 @@ def _parses_reply(cmd: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
             try:
                 return fn(self, *args, **kw)
             except (struct.error, IndexError) as e:
-                raise RpcError(
+                raise RpcProtocolError(
                     f"{cmd}: malformed reply from {self.name} ({e}); host and firmware protocol versions "
                     "differ or the device is corrupted: rebuild and reflash the firmware "
                     "(MICROAOT_RPC_LOG=file dumps the traffic)"
@@ -251,6 +280,7 @@ class Session:
         self._seq = 0
         self._nonce: int | None = None
         self._run_estimate = 1.0  # seconds per run, refined by every RUN
+        self._run_measured = False  # _run_estimate is a guess until a RUN measured it
         self.info: DeviceInfo | None = None
         # counters (issue 7's fault tests read them)
         self.device_frame_errors = 0  # FRAME error notices received from the device
@@ -279,10 +309,16 @@ class Session:
         return self._seq
 
     def _next_event(self, timeout: float) -> FrameEvent | None:
+        return self._next_event_counted(timeout)[0]
+
+    def _next_event_counted(self, timeout: float) -> tuple[FrameEvent | None, int]:
+        """The next frame event within timeout, and how many bytes were read for it."""
+        got = 0
         if not self._pending:
             data = self.transport.read(timeout)
+            got = len(data)
             self._pending.extend(self._decoder.feed(data))
-        return self._pending.popleft() if self._pending else None
+        return (self._pending.popleft() if self._pending else None), got
 
     def send_raw(self, data: bytes, *, expect: int = 1, timeout: float | None = None) -> list[Reply]:
         """Write raw bytes (for fault tests) and return the next ``expect`` replies of any kind."""
@@ -309,6 +345,12 @@ class Session:
         """Send one request and wait for its reply (resending on frame errors and timeouts).
 
         check=True raises RpcCommandError on an error status; check=False returns the Reply.
+
+        A command that runs the model (RUN, PROFILE, OPCHECK) is never resent after a silent
+        timeout, since the device may still be executing it: a STATS probe finds out whether the
+        device is alive and lost the request (then it is resent) or is busy or hung (then this
+        raises RpcTimeoutError). A device that floods the link (far more bytes or frames than any
+        legitimate traffic, without the reply) raises RpcLinkError at once.
         """
         seq = self._next_seq()
         payload = P.HEADER.pack(cmd & 0xFF, 0, seq, self._nonce or 0) + bytes(args)
@@ -321,20 +363,43 @@ class Session:
         timeout = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
         want = (cmd | P.REPLY_BIT) & 0xFF
+        executing = cmd in _EXECUTING
         why = "no reply"
-        for attempt in range(attempts):
-            if attempt:
-                self.resends += 1
-            self.transport.write(frame)
-            start = time.monotonic()
-            deadline = start + timeout
+        attempt = 0
+        probe_seq: int | None = None
+        probing = False  # a STATS probe is out: waiting for its reply (or the request's, if busy)
+        send_request = True
+        while True:
+            if send_request:
+                if attempt:
+                    self.resends += 1
+                attempt += 1
+                self.transport.write(frame)
+                wait = timeout
+            else:
+                wait = self.timeout
+            send_request = False
+            deadline = time.monotonic() + wait
             lost_at: float | None = None
+            probe_answered = False
+            noise = events = 0
+            max_payload = self.info.max_payload if self.info is not None else 512
+            noise_limit = max(256 << 10, NOISE_FRAMES * 2 * (max_payload + 4))
             while True:
                 now = time.monotonic()
                 limit = deadline if lost_at is None else min(deadline, lost_at + self.resend_after)
                 if now >= limit:
                     break
-                ev = self._next_event(min(limit - now, 0.25))
+                ev, got = self._next_event_counted(min(limit - now, 0.25))
+                noise += got
+                events += ev is not None
+                if noise > noise_limit or events > NOISE_EVENTS:
+                    raise RpcLinkError(
+                        f"{P.cmd_name(cmd)}: {self.name} sent {noise} bytes ({events} frames) without a valid "
+                        "reply; it is not "
+                        "speaking the microaot RPC protocol (another firmware printing, a wrong baud rate, "
+                        "or a device flooding its output): check the firmware and the port"
+                    )
                 if ev is None:
                     continue
                 if ev.payload is None:
@@ -351,10 +416,40 @@ class Session:
                     why = f"the device reported {P.status_name(r.status)} on a frame"
                     lost_at = time.monotonic() if lost_at is None else lost_at
                     continue
+                if probe_seq is not None and r.seq == probe_seq and r.cmd == (P.Cmd.STATS | P.REPLY_BIT):
+                    # the device answers requests in order: it answered the probe but not the request,
+                    # so it is idle and the request (or its reply) was lost
+                    probe_answered = True
+                    why = "the request was lost (the device answered a probe)"
+                    break
                 if r.seq != seq or r.cmd != want:
                     self.stale_replies += 1
                     continue
                 return self._checked(cmd, r, check)
+            if attempt >= attempts:
+                break
+            if executing and not probe_answered:
+                # the device may still be running the model: never resend it blind; a STATS probe
+                # (answered only once the device is idle) tells a lost request from a busy or hung device
+                if probing and lost_at is None:
+                    break  # silence to the request and to the probe: busy or hung
+                if probing:  # the probe wait was disturbed (noise): probe again, using up an attempt
+                    attempt += 1
+                    self.resends += 1
+                probe_seq = self._next_seq()
+                self.transport.write(encode_frame(P.HEADER.pack(P.Cmd.STATS, 0, probe_seq, self._nonce or 0)))
+                probing = True
+                continue
+            probing = False
+            probe_seq = None
+            send_request = True
+        if probing and not probe_answered:
+            raise RpcTimeoutError(
+                f"{P.cmd_name(cmd)}: no reply from {self.name} within {timeout:.1f} s after {attempt} attempt(s), "
+                f"nor to a STATS probe within {self.timeout:.1f} s after it: the device is hung (or still running "
+                "the model); the request was not resent since it may still be executing; reset the device, or "
+                "raise the timeout if the model is that slow"
+            )
         raise RpcTimeoutError(
             f"{P.cmd_name(cmd)}: {why} from {self.name} within {timeout:.1f} s after {attempts} attempt(s); "
             "check that the device is running the microaot RPC firmware, the port/URL and the baud rate, "
@@ -386,15 +481,28 @@ class Session:
         r = self.request(P.Cmd.HELLO, bytes([P.PROTOCOL_MIN_VERSION, P.PROTOCOL_VERSION]))
         d = r.data
         if len(d) < P.HELLO_FIXED.size:
-            raise RpcError(f"HELLO: reply of {len(d)} bytes is too short from {self.name}")
-        (version, unit, flags, abi, max_payload, n_in, n_out, n_ops, rmaj, rmin, _pmin, _pmax,
+            raise RpcProtocolError(f"HELLO: reply of {len(d)} bytes is too short from {self.name}")
+        (version, unit, flags, abi, max_payload, n_in, n_out, n_ops, rmaj, rmin, pmin, pmax,
          ws, wb) = P.HELLO_FIXED.unpack_from(d)
         pos = P.HELLO_FIXED.size
         strings = []
-        for _ in range(3):
-            n = d[pos]
-            strings.append(d[pos + 1:pos + 1 + n].decode(errors="replace"))
-            pos += 1 + n
+        for what in ("board", "model name", "model hash"):
+            text, pos = _string(d, pos, "HELLO", what)
+            strings.append(text)
+        bad = []
+        if not P.PROTOCOL_MIN_VERSION <= version <= P.PROTOCOL_VERSION:
+            bad.append(f"protocol version {version} (this host speaks {P.PROTOCOL_MIN_VERSION}..{P.PROTOCOL_VERSION})")
+        if pmin > pmax or not pmin <= version <= pmax:
+            bad.append(f"protocol range {pmin}..{pmax} that does not hold the chosen version {version}")
+        if not MIN_MAX_PAYLOAD <= max_payload <= MAX_PAYLOAD_LIMIT:
+            bad.append(f"max payload {max_payload} (the protocol allows {MIN_MAX_PAYLOAD}..{MAX_PAYLOAD_LIMIT})")
+        if unit not in P.TIME_UNITS:
+            bad.append(f"timer unit code {unit} (known: {sorted(P.TIME_UNITS)})")
+        if bad:
+            raise RpcProtocolError(
+                f"HELLO: {self.name} announces " + "; ".join(bad) + ": host and firmware protocol versions "
+                "differ or the device is corrupted: rebuild and reflash the firmware"
+            )
         self._nonce = r.nonce
         # a provisional info so that request() knows the max payload while the rest is fetched
         self.info = DeviceInfo(version, strings[0], strings[1], strings[2], (), (), (), max_payload, ws, wb,
@@ -411,22 +519,29 @@ class Session:
         d = self.request(P.Cmd.INFO, P.INFO_ARGS.pack(kind, 0, index)).data
         dtype, rank, idx, nbytes, scale, zp = P.INFO_TENSOR_FIXED.unpack_from(d)
         pos = P.INFO_TENSOR_FIXED.size
+        which = f"{'input' if kind == 0 else 'output'} {index}"
+        if rank > MAX_RANK or idx != index:
+            raise RpcProtocolError(f"INFO: {self.name} describes {which} as tensor {idx} of rank {rank} (asked for "
+                                   f"{index}; ranks up to {MAX_RANK}): reflash the firmware")
         dims = struct.unpack_from(f"<{rank}i", d, pos)
         pos += 4 * rank
-        n = d[pos]
-        name = d[pos + 1:pos + 1 + n].decode(errors="replace")
+        name, _ = _string(d, pos, "INFO", f"{which} name")
         if dtype not in P.DTYPES:
-            raise RpcError(f"INFO: {'input' if kind == 0 else 'output'} {index} has unknown dtype code {dtype}")
-        if int(np.prod(dims, dtype=np.int64)) * np.dtype(P.DTYPES[dtype]).itemsize != nbytes or min(dims, default=1) < 0:
-            raise RpcError(f"INFO: {'input' if kind == 0 else 'output'} {index} of {self.name} is {P.DTYPES[dtype]} "
+            raise RpcProtocolError(f"INFO: {which} has unknown dtype code {dtype}")
+        if not np.isfinite(scale) or scale < 0:
+            raise RpcProtocolError(f"INFO: {which} of {self.name} has scale {scale}; reflash the firmware")
+        if min(dims, default=1) < 0 or int(np.prod(dims, dtype=np.int64)) * np.dtype(P.DTYPES[dtype]).itemsize != nbytes:
+            raise RpcProtocolError(f"INFO: {'input' if kind == 0 else 'output'} {index} of {self.name} is {P.DTYPES[dtype]} "
                            f"{list(dims)} but {nbytes} bytes; host and firmware disagree: reflash the firmware")
         return TensorInfo(idx, name, P.DTYPES[dtype], tuple(int(x) for x in dims), nbytes, float(scale), zp)
 
     @_parses_reply("INFO")
     def _op_name(self, index: int) -> str:
         d = self.request(P.Cmd.INFO, P.INFO_ARGS.pack(2, 0, index)).data
-        n = d[2]
-        return d[3:3 + n].decode(errors="replace")
+        (idx,) = P.INFO_OP_FIXED.unpack_from(d)
+        if idx != index:
+            raise RpcProtocolError(f"INFO: {self.name} answered operator {idx} when asked for {index}: reflash the firmware")
+        return _string(d, P.INFO_OP_FIXED.size, "INFO", f"operator {index} name")[0]
 
     def _need_info(self) -> DeviceInfo:
         if self.info is None:
@@ -471,23 +586,54 @@ class Session:
             n = min(chunk, ti.nbytes - len(buf))
             part = self.read_output_bytes(index, len(buf), n)
             if len(part) != n:
-                raise RpcError(f"READ_OUTPUT: asked {n} bytes of output {index}, got {len(part)} from {self.name}")
+                raise RpcProtocolError(f"READ_OUTPUT: asked {n} bytes of output {index}, got {len(part)} from {self.name}")
             buf += part
         return np.frombuffer(bytes(buf), dtype=ti.np_dtype).astype(np.dtype(ti.dtype)).reshape(ti.shape)
 
-    @_parses_reply("RUN")
     def run(self, n: int = 1, *, timeout: float | None = None) -> RunTiming:
-        """Run the model n times on the device; on-device time of each run in the timer unit."""
+        """Run the model n times on the device; on-device time of each run in the timer unit.
+
+        The timeout (unless given) is derived from the measured time of one run: the first RUN of a
+        session runs the model once to measure it, then the remaining n - 1 times (the model runs
+        exactly n times, and a hung device fails within the timeout of one run)."""
         if n < 1:
             raise ValueError("run: n must be >= 1")
+        if timeout is None and not self._run_measured and n > 1:
+            first = self._run(1, None)
+            rest = self._run(n - 1, None)
+            keep = first.per_run + rest.per_run
+            if self.info is not None:  # as many per-run times as one RUN n reply holds
+                keep = keep[:(self.info.max_payload - P.HEADER_SIZE - P.RUN_FIXED.size) // 4]
+            return RunTiming(n, first.unit, min(first.min, rest.min), max(first.max, rest.max),
+                             first.total + rest.total, keep)
+        return self._run(n, timeout)
+
+    @_parses_reply("RUN")
+    def _run(self, n: int, timeout: float | None) -> RunTiming:
         if timeout is None:
             timeout = self.timeout + 4.0 * n * self._run_estimate
         t0 = time.monotonic()
         d = self.request(P.Cmd.RUN, P.RUN_ARGS.pack(n), timeout=timeout).data
-        self._run_estimate = max((time.monotonic() - t0) / n, 1e-4)
         rn, unit, _r, kept, tmin, tmax, total, _r2 = P.RUN_FIXED.unpack_from(d)
+        bad = []
+        if rn != n:
+            bad.append(f"{rn} runs (asked for {n})")
+        if unit not in P.TIME_UNITS:
+            bad.append(f"timer unit code {unit}")
+        if kept > n or len(d) != P.RUN_FIXED.size + 4 * kept:
+            bad.append(f"{kept} per-run times in {len(d) - P.RUN_FIXED.size} bytes")
+        if not tmin <= tmax or not tmin * n <= total <= tmax * n:
+            bad.append(f"min {tmin}, max {tmax} and total {total} that cannot come from {n} runs")
+        if bad:
+            raise RpcProtocolError(f"RUN: {self.name} reports " + "; ".join(bad) + "; host and firmware disagree "
+                                   "or the device is corrupted: rebuild and reflash the firmware")
         per = struct.unpack_from(f"<{kept}I", d, P.RUN_FIXED.size)
-        return RunTiming(rn, P.TIME_UNITS.get(unit, f"unit{unit}"), tmin, tmax, total, tuple(per))
+        if any(not min(tmin, 0xFFFFFFFF) <= t <= min(tmax, 0xFFFFFFFF) for t in per):
+            raise RpcProtocolError(f"RUN: {self.name} reports per-run times outside its own min {tmin} / max {tmax}; "
+                                   "reflash the firmware")
+        self._run_estimate = max((time.monotonic() - t0) / n, 1e-4)
+        self._run_measured = True
+        return RunTiming(rn, P.TIME_UNITS[unit], tmin, tmax, total, tuple(per))
 
     @_parses_reply("PROFILE")
     def profile(self, runs: int = 1, *, timeout: float | None = None) -> Profile:
@@ -496,14 +642,19 @@ class Session:
         if runs < 1:
             raise ValueError("profile: runs must be >= 1")
         if timeout is None:
+            if not self._run_measured and runs > 1:
+                self.run(1)  # measure one run first: a hung device then fails within one run's timeout
             timeout = self.timeout + 4.0 * runs * self._run_estimate
         d = self.request(P.Cmd.PROFILE, P.PROFILE_ARGS.pack(runs, 0, 0), timeout=timeout).data
         _n, _first, _count, unit, _r, nruns, _r2, total = P.PROFILE_FIXED.unpack_from(d)
+        if nruns != runs or unit not in P.TIME_UNITS:
+            raise RpcProtocolError(f"PROFILE: {self.name} reports {nruns} runs (asked for {runs}) in timer unit code "
+                                   f"{unit}; reflash the firmware")
         times = self._per_op_table(P.Cmd.PROFILE, d, P.PROFILE_FIXED, "Q", "times",
                                    lambda first: P.PROFILE_ARGS.pack(0, first, 0))
         names = info.op_names
-        ops = tuple(OpProfile(k, names[k], t, t / max(nruns, 1)) for k, t in enumerate(times))
-        return Profile(nruns, P.TIME_UNITS.get(unit, f"unit{unit}"), total, ops)
+        ops = tuple(OpProfile(k, names[k], t, t / nruns) for k, t in enumerate(times))
+        return Profile(nruns, P.TIME_UNITS[unit], total, ops)
 
     @_parses_reply("OPCHECK")
     def op_hashes(self, *, timeout: float | None = None) -> list[int]:
@@ -522,16 +673,26 @@ class Session:
         """The per-operator values of a PROFILE / OPCHECK reply ``d`` (``fixed`` starts with num_ops, first,
         count), asking for the next page with args ``page(first)`` until every operator is in."""
         info = self._need_info()
-        num_ops, _first, count = fixed.unpack_from(d)[:3]
-        vals = list(struct.unpack_from(f"<{count}{fmt}", d, fixed.size))
+        item = struct.calcsize(f"<{fmt}")
+
+        def entries(d: bytes, first: int) -> tuple[int, ...]:
+            num, got_first, count = fixed.unpack_from(d)[:3]
+            if num != num_ops or got_first != first or first + count > num_ops or len(d) != fixed.size + item * count:
+                raise RpcProtocolError(
+                    f"{cmd.name}: {self.name} answered operators {got_first}..{got_first + count - 1} of {num} in "
+                    f"{len(d)} bytes when asked from operator {first} of {num_ops}; reflash the firmware")
+            return struct.unpack_from(f"<{count}{fmt}", d, fixed.size)
+
+        num_ops = fixed.unpack_from(d)[0]
+        vals = list(entries(d, 0))
         while len(vals) < num_ops == len(info.op_names):
             d = self.request(cmd, page(len(vals))).data
-            count = fixed.unpack_from(d)[2]
-            if count == 0:
-                raise RpcError(f"{cmd.name}: device returned no entries from operator {len(vals)} ({self.name})")
-            vals += struct.unpack_from(f"<{count}{fmt}", d, fixed.size)
+            more = entries(d, len(vals))
+            if not more:
+                raise RpcProtocolError(f"{cmd.name}: device returned no entries from operator {len(vals)} ({self.name})")
+            vals += more
         if num_ops != len(info.op_names) or len(vals) != num_ops:
-            raise RpcError(f"{cmd.name}: {self.name} reports {num_ops} operators ({len(vals)} {what}), HELLO said "
+            raise RpcProtocolError(f"{cmd.name}: {self.name} reports {num_ops} operators ({len(vals)} {what}), HELLO said "
                            f"{len(info.op_names)}; call hello() again, or reflash the firmware")
         return vals
 

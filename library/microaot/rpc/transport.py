@@ -29,11 +29,20 @@ class RpcLinkError(RpcError):
     """The transport is closed or failed (device process exited, port unplugged)."""
 
 
+# One read() returns at most this many bytes, so that the Session decodes in bounded chunks and
+# checks its deadline between them (a device flooding its output cannot stall a request).
+READ_CHUNK = 16384
+# The subprocess transport buffers at most this much of the child's output; beyond it the reader
+# thread stops reading and the child blocks on its pipe (memory stays bounded however fast it writes).
+BUFFER_LIMIT = 1 << 20
+
+
 class Transport(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def read(self, timeout: float) -> bytes:
-        """Bytes available within timeout seconds (b"" when none); RpcLinkError when closed."""
+        """Bytes available within timeout seconds (b"" when none, at most READ_CHUNK);
+        RpcLinkError when closed."""
         ...
 
     def close(self) -> None: ...
@@ -72,6 +81,7 @@ class SubprocessTransport:
         self._buf = bytearray()
         self._cond = threading.Condition()
         self._eof = False
+        self._closed = False
         self._stderr = bytearray()
         self._threads = [
             threading.Thread(target=self._pump_stdout, daemon=True),
@@ -95,6 +105,11 @@ class SubprocessTransport:
                     return
                 self._buf += chunk
                 self._cond.notify_all()
+                # back-pressure: a flooding child blocks on its pipe instead of filling our memory
+                while len(self._buf) >= BUFFER_LIMIT and not self._closed:
+                    self._cond.wait(0.5)
+                if self._closed:
+                    return
 
     def _pump_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -145,11 +160,15 @@ class SubprocessTransport:
                 if left <= 0:
                     return b""
                 self._cond.wait(left)
-            data = bytes(self._buf)
-            self._buf.clear()
+            data = bytes(self._buf[:READ_CHUNK])
+            del self._buf[:READ_CHUNK]
+            self._cond.notify_all()
             return data
 
     def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
         if self.proc.stdin is not None:
             try:
                 self.proc.stdin.close()
@@ -210,7 +229,7 @@ class SerialTransport:
             if not first:
                 return b""
             self.ser.timeout = 0
-            rest = self.ser.read(65536)
+            rest = self.ser.read(READ_CHUNK - 1)
             return first + rest
         except (serial.SerialException, OSError) as e:
             raise RpcLinkError(f"read from {self.url} failed: {e}") from None

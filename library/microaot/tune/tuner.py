@@ -54,7 +54,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -68,7 +67,8 @@ from microaot import schedules as sp
 from microaot.boards import Board, get_board, open_link
 from microaot.errors import MicroaotError
 from microaot.evaluate import make_input
-from microaot.frontend.tflite import load_tflite
+from microaot.frontend.tflite import load_tflite, read_model_file
+from microaot.fsutil import FileLock, private_temp_dir
 from microaot.ir.graph import Graph
 from microaot.pio import project as pio_project
 from microaot.reference import run_reference
@@ -591,7 +591,7 @@ def tune_model(
     if board.launch != "serial":
         board.check_tools()
     jobs = max(1, int(jobs))
-    model_hash = hashlib.sha256(model.read_bytes()).hexdigest()
+    model_hash = hashlib.sha256(read_model_file(model)).hexdigest()
     graph = load_tflite(model)
     target = board.target
     groups = build_groups(graph, target, budget, strategy=strategy)
@@ -602,7 +602,7 @@ def tune_model(
     repeats = repeats if repeats is not None else (1 if deterministic else 25)
     if work_dir is None:
         key = hashlib.sha256(f"{model}|{board.id}".encode()).hexdigest()[:10]
-        work_dir = Path(tempfile.gettempdir()) / "microaot-tune" / f"{model.stem}-{board.id}-{key}"
+        work_dir = private_temp_dir("tune") / f"{model.stem}-{board.id}-{key}"
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     lock = _lock_work_dir(work)
@@ -824,16 +824,12 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
 
 
 def _lock_work_dir(work: Path) -> Any:
-    """An exclusive lock on the work folder (its slot projects are rebuilt in place)."""
-    import fcntl
-
-    f = (work / ".lock").open("w")
+    """An exclusive lock on the work folder (its slot projects are rebuilt in place); the lock file
+    is never followed through a symlink nor truncated (microaot.fsutil)."""
     try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
+        return FileLock(work / ".lock").acquire(wait=False)
+    except BlockingIOError:
         raise TuneError(f"another `microaot tune` is using {work}; wait for it or pass --work-dir") from None
-    return f
 
 
 def _now() -> str:
