@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     UAOT_TIME_UNIT_CYCLES = 1,
     UAOT_TIME_UNIT_US = 2,
@@ -32,4 +36,7 @@ const char *uaot_platform_board_name(void);
 int uaot_platform_stack_bounds(uint8_t **lo, uint8_t **hi);
 void uaot_platform_abort(int code);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -13,6 +13,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_REDUCE_MAX_DIMS 6
 
 typedef struct {
@@ -28,4 +32,7 @@ typedef struct {
 uaot_status_t uaot_mean_s8(const uaot_reduce_params_t *p, const int8_t *input, int8_t *output);
 uaot_status_t uaot_mean_f32(const uaot_reduce_params_t *p, const float *input, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
