@@ -173,6 +173,7 @@ def evaluate_firmware(
         stats = s.stats()
         unit = dev.timer_unit
         board_name = dev.board
+        clock_hz = dev.clock_hz
         op_names = list(dev.op_names)
     refs_all = reference_outputs(model, input_sets)
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
@@ -204,7 +205,11 @@ def evaluate_firmware(
         memory_from_elf(firmware, info, stats) if firmware is not None else _memory_from_stats(info, stats)
     )
     mean = float(np.mean(times)) if times else 0.0
-    f_cpu = int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
+    # the clock the firmware reports running at (HELLO) wins over the build's F_CPU
+    f_cpu = clock_hz or int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
+    settings = dict(info.settings)
+    if clock_hz:
+        settings["clock_hz"] = clock_hz
     return EvalReport(
         model=str(model),
         model_hash=model_hash,
@@ -222,7 +227,7 @@ def evaluate_firmware(
         ops=ops,
         mismatches=mismatches,
         first_outputs=[np.asarray(y).reshape(-1).tolist() for y in device_outs[0]] if device_outs else [],
-        settings=dict(info.settings),
+        settings=settings,
         firmware=str(firmware or ""),
         eval_seconds=time.monotonic() - t0,
         seconds_per_inference=_seconds(mean, unit, f_cpu),
