@@ -77,9 +77,15 @@ def memory_from_elf(elf: Path, info: BuildInfo, stats: object | None = None) -> 
             bss += s.size
     workspace = info.workspace_size
     io_bytes: int | None = None
+    wsyms = set(info.weight_symbols) if weights == 0 else set()
     for sym in read_symbols(elf):
         if sym.name == "uaot_app_workspace" and sym.size:
             workspace = sym.size
+        elif sym.name in wsyms and sym.size:
+            # a framework's linker script folded the weight section into .rodata: count the arrays
+            wsyms.discard(sym.name)
+            weights += sym.size
+            rodata -= sym.size
     hw = model_stack = None
     if stats is not None:
         io_bytes = getattr(stats, "io_bytes", None)

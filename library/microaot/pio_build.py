@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from microaot import __version__
 from microaot.errors import MicroaotError
 
 GEN_SUBDIR = "microaot"
+# a weight array of the generated C: static const T NAME[N] PREFIX_WEIGHT_ATTR = {
+WEIGHT_DECL = re.compile(r"^static const \w+ (\w+)\[\d*\] \w+_WEIGHT_ATTR", re.MULTILINE)
 BUILD_INFO = "microaot_build.json"
 RPC_ONLY_SOURCES = {"rpc_server.c", "framing.c", "crc16.c"}
 PORT_MAIN_SOURCES = {"main_rpc.c", "main.c"}
@@ -75,6 +78,9 @@ class BuildInfo:
     weight_bytes: int = 0
     sources: list[str] = field(default_factory=list)
     kernel_sources: list[str] = field(default_factory=list)
+    # the weight arrays' symbols: sizes come from the ELF even where a framework's linker script
+    # folds the weight section into .rodata
+    weight_symbols: list[str] = field(default_factory=list)
     generator: str = __version__
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -164,7 +170,12 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
             kernels.append(kp.relative_to(crt.resolve()).as_posix())
         except ValueError as exc:
             raise MicroaotError(f"kernel source {kp} is not inside {crt}") from exc
+    weight_symbols: list[str] = []
+    for src in sorted(set(sources)):
+        text = (gen_dir / src).read_text(encoding="utf8", errors="replace")
+        weight_symbols += WEIGHT_DECL.findall(text)
     info = BuildInfo(
+        weight_symbols=sorted(set(weight_symbols)),
         key=key,
         board=opts.board,
         port=opts.port,
@@ -349,6 +360,7 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
     if str(mconf.get("toolchain", "")) == "host" and info.name:
         # the host's default linker script folds .rodata.* into .rodata: keep the weights apart
         global_env.Append(LINKFLAGS=[f"-Wl,--unique={opts.section}"])
+    _add_budget_check(global_env, info, board)
     ldscript = mconf.get("ldscript")
     if ldscript and not global_env.get("LDSCRIPT_PATH"):
         global_env.Replace(LDSCRIPT_PATH=str(crt / "ports" / port / str(ldscript)))
@@ -405,6 +417,11 @@ def _configure_std(
         ld = _sized_ldscript(crt / "ports" / info.port, board, gen_dir)
         if ld is not None:
             global_env.Replace(LDSCRIPT_PATH=str(ld))
+            # the port's script keeps the weights in their own section: PlatformIO's size line counts it
+            global_env.Replace(
+                SIZEPROGREGEXP=r"^(?:\.isr_vector|\.text|\.rodata\S*|\.data|\.ARM\.exidx|\.ARM\.extab)\s+(\d+).*",
+                SIZEDATAREGEXP=r"^(?:\.data|\.bss)\s+(\d+).*",
+            )
 
 
 def _sized_ldscript(port_dir: Path, board: Any, gen_dir: Path) -> Path | None:
@@ -426,3 +443,45 @@ def _sized_ldscript(port_dir: Path, board: Any, gen_dir: Path) -> Path | None:
         out.write_text(text, encoding="utf8")
     return out
 
+
+
+def budget_problems(elf: Path, info: BuildInfo, max_flash: int, max_ram: int) -> list[str]:
+    """What of the linked firmware exceeds the board's flash or RAM, with the model's share."""
+    from microaot.evaluate import memory_from_elf
+
+    mem = memory_from_elf(elf, info)
+    out = []
+    if max_flash and mem.flash > max_flash:
+        out.append(
+            f"flash {mem.flash} B is above the board's {max_flash} B; the model's share: weights {mem.weights} B "
+            f"({100.0 * mem.weights / mem.flash:.0f}%)"
+        )
+    if max_ram and mem.static_ram > max_ram:
+        out.append(
+            f"RAM {mem.static_ram} B (.data + .bss) is above the board's {max_ram} B; the model's share: workspace "
+            f"{mem.workspace} B ({100.0 * mem.workspace / max(mem.static_ram, 1):.0f}%)"
+        )
+    return out
+
+
+def _add_budget_check(global_env: Any, info: BuildInfo, board: Any) -> None:
+    """After linking: fail `pio run` when flash or RAM exceed the board's maximum, naming the model's share."""
+    max_flash = _int(board.get("upload.maximum_size", 0))
+    max_ram = _int(board.get("upload.maximum_ram_size", 0))
+    if not info.name or not (max_flash or max_ram):
+        return
+    board_id = global_env.subst("$BOARD")
+
+    def check(target: Any, source: Any, env: Any) -> int | None:  # noqa: ARG001 - SCons action signature
+        elf = Path(str(target[0]))
+        problems = budget_problems(elf, info, max_flash, max_ram)
+        if not problems:
+            return None
+        _fail(
+            f"{info.model}: the firmware does not fit board {board_id}: " + "; ".join(problems)
+            + ". Use a board with more memory, a smaller model, or a tuning log with smaller schedules"
+        )
+        elf.unlink(missing_ok=True)  # or the next `pio run` would find it up to date and succeed
+        return 1
+
+    global_env.AddPostAction(global_env.subst("$BUILD_DIR/${PROGNAME}${PROGSUFFIX}"), check)
