@@ -277,3 +277,57 @@ def test_users_own_pip_platformio_installs_the_generator_deps(tmp_path: Path) ->
     assert subprocess.run([str(py), "-c", "import numpy, tflite, flatbuffers"]).returncode == 0
     prog = tmp_path / "ws" / "build" / "native" / "program"
     assert "scores:" in subprocess.run([str(prog)], capture_output=True, text=True, timeout=60).stdout
+
+
+# ---- packaging -------------------------------------------------------------------------------------
+
+
+def test_pio_pkg_pack_archive_and_git_url_work_as_lib_deps(pio_env: dict[str, str], tmp_path: Path) -> None:
+    import tarfile
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    r = subprocess.run(pio_argv("pkg", "pack", str(repo_root()), "-o", str(dist)), env=pio_env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (archive,) = dist.glob("microaot-*.tar.gz")
+    assert archive.stat().st_size < 1_000_000
+    with tarfile.open(archive) as tf:
+        tops = {n.split("/")[0] for n in tf.getnames()}
+        names = set(tf.getnames())
+    assert tops == {"library.json", "README.md", "requirements.txt", "crt", "builder", "library"}
+    assert "library/microaot/pio_build.py" in names and "builder/microaot_build.py" in names
+    assert not any("__pycache__" in n or n.startswith(("library/microaot.egg-info", "tests")) for n in names)
+    sources = [f"file://{archive}"]
+    head = subprocess.run(["git", "-C", str(repo_root()), "rev-parse", "--abbrev-ref", "HEAD"],
+                          capture_output=True, text=True)
+    if head.returncode == 0 and head.stdout.strip() not in ("", "HEAD"):
+        sources.append(f"git+file://{repo_root()}#{head.stdout.strip()}")
+    for i, src in enumerate(sources):
+        proj = tmp_path / f"user{i}"
+        (proj / "src").mkdir(parents=True)
+        shutil.copy(STD_KWS / "src" / "main.c", proj / "src" / "main.c")
+        (proj / "platformio.ini").write_text(
+            f"[env:native]\nplatform = native\nlib_deps = microaot={src}\ncustom_microaot_model = {MODEL}\n"
+            "custom_microaot_name = kws\ncustom_microaot_mode = standalone\n"
+        )
+        env = {**pio_env, "PLATFORMIO_WORKSPACE_DIR": str(proj / ".pio")}
+        bdir = _build(proj, env, "native")
+        installed = proj / ".pio" / "libdeps" / "native" / "microaot"
+        assert (installed / "library.json").is_file() and not (installed / ".venv").exists(), src
+        if src.startswith("file://"):  # the archive: only what library.json exports
+            assert not (installed / "tests").exists()
+        out = subprocess.run([str(bdir / "native" / "program")], capture_output=True, text=True, timeout=60)
+        assert out.stdout.startswith("scores: "), (src, out)
+
+
+def test_a_core_dir_inside_the_checkout_keeps_its_cache_outside() -> None:
+    core = Path(pio_environ()["PLATFORMIO_CORE_DIR"])
+    try:
+        core.resolve().relative_to(repo_root().resolve())
+    except ValueError:
+        pytest.skip(f"the core dir {core} is outside the checkout")
+    cache = core / ".cache"
+    assert cache.is_symlink()
+    with pytest.raises(ValueError):
+        cache.resolve().relative_to(repo_root().resolve())
