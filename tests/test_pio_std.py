@@ -240,10 +240,10 @@ def test_ststm32_stm32cube_builds(pio_env: dict[str, str]) -> None:
 @needs_arm
 def test_arduino_sketch_builds_standalone_and_rpc(pio_env: dict[str, str]) -> None:
     bdir = _build(ARDUINO_KWS, pio_env, "nucleo_f446re", "nucleo_f446re_rpc")
-    for e in ("nucleo_f446re", "nucleo_f446re_rpc"):
-        objs = {p.name for p in (bdir / e).rglob("*.o")}
-        assert "platform_arduino.cpp.o" in objs and "startup.o" not in objs and "main_rpc.o" not in objs
-    assert "rpc_server.o" in {p.name for p in (bdir / "nucleo_f446re_rpc").rglob("*.o")}
+    for e in ("nucleo_f446re", "nucleo_f446re_rpc"):  # object names: conv.o or conv.c.o (Arduino builder)
+        stems = {p.name.split(".")[0] for p in (bdir / e).rglob("*.o")}
+        assert "platform_arduino" in stems and "startup" not in stems and "main_rpc" not in stems
+    assert "rpc_server" in {p.name.split(".")[0] for p in (bdir / "nucleo_f446re_rpc").rglob("*.o")}
     # the sketch's setup()/loop() are what runs: Arduino's main() calls them
     nm = subprocess.run(["arm-none-eabi-nm", str(bdir / "nucleo_f446re_rpc" / "firmware.elf")],
                         capture_output=True, text=True, check=True).stdout
@@ -331,3 +331,33 @@ def test_a_core_dir_inside_the_checkout_keeps_its_cache_outside() -> None:
     assert cache.is_symlink()
     with pytest.raises(ValueError):
         cache.resolve().relative_to(repo_root().resolve())
+
+
+def test_user_hooks_mode_the_application_supplies_the_platform_functions(
+    pio_env: dict[str, str], tmp_path: Path
+) -> None:
+    proj = tmp_path / "hooks"
+    (proj / "src").mkdir(parents=True)
+    shutil.copy(STD_KWS / "src" / "main.c", proj / "src" / "main.c")
+    (proj / "src" / "hooks.c").write_text(
+        "#include <stdio.h>\n#include <time.h>\n#include \"microaot/platform.h\"\n"
+        "void uaot_platform_write(const uint8_t *d, size_t n) { fwrite(d, 1, n, stdout); fflush(stdout); }\n"
+        "uint64_t uaot_platform_timer_read(void) { return (uint64_t)clock(); }\n"
+        "uaot_time_unit_t uaot_platform_timer_unit(void) { return UAOT_TIME_UNIT_US; }\n"
+    )
+    ini = (
+        "[env:hooks]\nplatform = native\ncustom_microaot_port = user\n"
+        f"lib_deps = microaot=symlink://{repo_root()}\ncustom_microaot_model = {MODEL}\n"
+        "custom_microaot_name = kws\ncustom_microaot_mode = standalone\n"
+    )
+    (proj / "platformio.ini").write_text(ini)
+    env = {**pio_env, "PLATFORMIO_WORKSPACE_DIR": str(proj / ".pio")}
+    bdir = _build(proj, env, "hooks") / "hooks"
+    assert not list(bdir.rglob("host_port.o"))  # no port of microaot's: the hooks above
+    out = subprocess.run([str(bdir / "program")], capture_output=True, text=True, timeout=60)
+    want = run_reference(MODEL, [[_std_input()]])[0][0].reshape(-1).tolist()
+    assert [int(v) for v in out.stdout.split("scores:")[1].split()] == want
+    # without the hooks the link names what the application must define
+    (proj / "src" / "hooks.c").unlink()
+    r = _run(proj, env, "hooks")
+    assert r.returncode != 0 and "undefined reference to `uaot_platform_write'" in r.stdout + r.stderr

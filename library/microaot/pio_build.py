@@ -397,11 +397,11 @@ def _configure_std(
         ("UAOT_CACHE_ENABLE", int(s.get("cache", 0))),
         ("UAOT_FLASH_WAIT_STATES", int(s.get("flash_wait_states", 0))),
         ("UAOT_ICOUNT_SHIFT", int(s.get("icount_shift", -1))),
-        ("UAOT_BOARD_NAME", '\\"{}\\"'.format(global_env.subst("$BOARD"))),
+        ("UAOT_BOARD_NAME", '\\"{}\\"'.format(global_env.subst("$BOARD") or global_env.subst("$PIOENV"))),
     ]
     if info.port == "host":
         defines.append("UAOT_HOST")
-    lib_env.Append(CPPDEFINES=defines, CCFLAGS=["-O2"], CFLAGS=["-std=gnu99"] if info.port == "host" else [])
+    lib_env.Append(CPPDEFINES=defines, CCFLAGS=["-O2", "-Wall", "-Wextra"], CFLAGS=["-std=c99"])
     global_env.Append(CPPDEFINES=[d for d in defines if isinstance(d, tuple) and d[0] == "UAOT_F_CPU"])
     global_env.AppendUnique(LIBS=["m"])
     if info.port == "host":
