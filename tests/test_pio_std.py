@@ -361,3 +361,26 @@ def test_user_hooks_mode_the_application_supplies_the_platform_functions(
     (proj / "src" / "hooks.c").unlink()
     r = _run(proj, env, "hooks")
     assert r.returncode != 0 and "undefined reference to `uaot_platform_write'" in r.stdout + r.stderr
+
+
+@needs_arm
+def test_f_cpu_and_optimization_reach_the_librarys_build(pio_env: dict[str, str], tmp_path: Path) -> None:
+    proj = tmp_path / "fcpu"
+    (proj / "src").mkdir(parents=True)
+    shutil.copy(STD_KWS / "src" / "main.c", proj / "src" / "main.c")
+    (proj / "platformio.ini").write_text(
+        "[env:f446]\nplatform = ststm32\nboard = nucleo_f446re\nboard_build.f_cpu = 84000000L\n"
+        f"lib_deps = microaot=symlink://{repo_root()}\ncustom_microaot_model = {MODEL}\n"
+        "custom_microaot_name = kws\ncustom_microaot_mode = standalone\n"
+    )
+    env = {**pio_env, "PLATFORMIO_WORKSPACE_DIR": str(proj / ".pio")}
+    r = subprocess.run(pio_argv("run", "-d", str(proj), "-e", "f446", "-v"), env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    line = next(ln for ln in r.stdout.splitlines() if "-c" in ln.split() and ln.rstrip().endswith("softmax.c"))
+    flags = line.split()
+    # ststm32 compiles with -Os; the library's own -O2 comes later on the line and wins
+    assert flags.index("-O2") > flags.index("-Os") and {"-Wall", "-Wextra", "-Werror", "-std=c99"} <= set(flags)
+    assert "-DUAOT_F_CPU=84000000UL" in flags and "-DUAOT_FLASH_WAIT_STATES=2" in flags
+    info = BuildInfo.load(proj / ".pio" / "build" / "f446" / "microaot" / "microaot_build.json")
+    assert info.settings["f_cpu"] == "84000000L"
