@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything microaot needs on a fresh Debian/Ubuntu machine:
-#   - apt toolchains (gcc, arm-none-eabi-gcc + newlib, qemu-system-arm, clang for the fuzzer) when missing
+#   - apt toolchains (gcc, arm-none-eabi-gcc + newlib + libstdc++ (Arduino cores), qemu-system-arm, clang for the fuzzer) when missing
 #   - a virtualenv in .venv with the pinned Python dependencies and microaot itself (editable)
 # Safe to run many times: each step is skipped when already done.
 set -euo pipefail
@@ -11,6 +11,7 @@ need_apt=()
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v arm-none-eabi-gcc >/dev/null 2>&1 || need_apt+=(gcc-arm-none-eabi)
 [ -e /usr/lib/arm-none-eabi/newlib/libc.a ] || [ -e /usr/lib/arm-none-eabi/lib/libc.a ] || need_apt+=(libnewlib-arm-none-eabi)
+[ -e /usr/lib/arm-none-eabi/newlib/libstdc++.a ] || need_apt+=(libstdc++-arm-none-eabi-newlib)
 command -v qemu-system-arm >/dev/null 2>&1 || need_apt+=(qemu-system-arm)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)

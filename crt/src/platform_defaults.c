@@ -48,6 +48,15 @@ UAOT_WEAK void uaot_platform_abort(int code)
     }
 }
 
+UAOT_WEAK uint32_t uaot_platform_clock_hz(void)
+{
+#ifdef UAOT_F_CPU
+    return (uint32_t)(UAOT_F_CPU);
+#else
+    return 0u;
+#endif
+}
+
 UAOT_WEAK int uaot_platform_static_ram(uint32_t *bytes)
 {
     (void)bytes;

@@ -428,6 +428,9 @@ static void on_hello(const request_t *rq)
     put_str(uaot_platform_board_name());
     put_str(m != NULL ? m->name : "");
     put_str(m != NULL ? m->hash : "");
+    if (sizeof s_tx - s_tx_len >= 4u) { /* optional tail (a reply at the smallest max payload may lack it) */
+        put_u32(uaot_platform_clock_hz());
+    }
     reply_send();
 }
 
@@ -973,19 +976,24 @@ void uaot_rpc_feed(const uint8_t *data, size_t len)
     }
 }
 
-int uaot_rpc_main(void)
+int uaot_rpc_poll(void)
 {
     static uint8_t buf[UAOT_RPC_READ_CHUNK];
+    int n;
+    uaot_rpc_init();
+    n = uaot_platform_read(buf, sizeof buf);
+    if (n > 0) {
+        size_t got = (size_t)n > sizeof buf ? sizeof buf : (size_t)n;
+        uaot_rpc_feed(buf, got);
+    }
+    return n < 0 ? -1 : n;
+}
+
+int uaot_rpc_main(void)
+{
     uaot_platform_init();
     uaot_rpc_init();
-    for (;;) {
-        int n = uaot_platform_read(buf, sizeof buf);
-        if (n < 0) {
-            return 0;
-        }
-        if (n > 0) {
-            size_t got = (size_t)n > sizeof buf ? sizeof buf : (size_t)n;
-            uaot_rpc_feed(buf, got);
-        }
+    while (uaot_rpc_poll() >= 0) {
     }
+    return 0;
 }

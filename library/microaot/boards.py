@@ -45,6 +45,7 @@ class Board:
     timer: str = "cycles"
     timeout: float = 300.0
     serial_baud: int = 115200
+    qemu_serial_index: int = 0  # which of the machine's UARTs is the RPC link (netduinoplus2: 1 = USART2)
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -79,6 +80,7 @@ class Board:
             "none",
             "-monitor",
             "none",
+            *(["-serial", "null"] * self.qemu_serial_index),
             "-serial",
             serial,
             "-semihosting",
@@ -151,6 +153,7 @@ def board_from_manifest(board_id: str, m: dict[str, Any]) -> Board:
         timer=str(mm.get("timer", "cycles")),
         timeout=float(mm.get("timeout", 300)),
         serial_baud=_to_int(mm.get("serial_baud", 115200), 115200),
+        qemu_serial_index=_to_int(mm.get("qemu_serial_index", 0)),
         manifest=m,
     )
 

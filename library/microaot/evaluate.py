@@ -46,8 +46,8 @@ from microaot.pio.build import BuildInfo
 from microaot.reference import run_reference
 from microaot.report.budgets import Budgets, exceeded
 from microaot.report.budgets import check as check_budgets
-from microaot.report.elf import read_sections, read_symbols
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
+from microaot.report.memory import memory_from_elf
 from microaot.report.metrics import DataMetrics, class_metrics, dequantize, error_metrics
 from microaot.rpc.protocol import differing_ops
 from microaot.rpc.session import Session
@@ -81,57 +81,6 @@ def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -
 
 
 # ---- memory from the ELF ------------------------------------------------------------------------
-
-
-def memory_from_elf(elf: Path, info: BuildInfo, stats: object | None = None) -> MemoryReport:
-    weight_section = info.section or ".rodata.microaot"
-    code = weights = rodata = data = bss = 0
-    stack_reserved: int | None = None
-    stack_section: int | None = None
-    for s in read_sections(elf):
-        if s.name == weight_section or s.name.startswith(weight_section + "."):
-            weights += s.size
-        elif s.name == ".stack":
-            stack_reserved = stack_section = s.size
-        elif s.kind == "text":
-            code += s.size
-        elif s.kind == "rodata":
-            if s.name == ".isr_vector":
-                code += s.size
-            else:
-                rodata += s.size
-        elif s.kind == "data":
-            data += s.size
-        elif s.kind == "bss":
-            bss += s.size
-    workspace = info.workspace_size
-    io_bytes: int | None = None
-    for sym in read_symbols(elf):
-        if sym.name == "uaot_app_workspace" and sym.size:
-            workspace = sym.size
-    hw = model_stack = None
-    if stats is not None:
-        io_bytes = getattr(stats, "io_bytes", None)
-        hw = getattr(stats, "stack_high_water", None)
-        model_stack = getattr(stats, "model_stack", None)
-        if stack_reserved is None:
-            stack_reserved = getattr(stats, "stack_size", None)
-    return MemoryReport(
-        code=code,
-        weights=weights,
-        rodata=rodata,
-        data=data,
-        bss=bss,
-        flash=code + weights + rodata + data,
-        static_ram=data + bss,
-        workspace=workspace,
-        io_buffers=io_bytes,
-        stack_reserved=stack_reserved,
-        stack_high_water=hw,
-        model_stack=model_stack,
-        weight_section=weight_section,
-        pio_ram=data + bss + stack_section if stack_section is not None else None,
-    )
 
 
 # ---- evaluation of a running firmware -----------------------------------------------------------
@@ -232,6 +181,7 @@ def evaluate_firmware(
         out_quant = [(t.scale, t.zero_point) for t in dev.outputs]
         unit = dev.timer_unit
         board_name = dev.board
+        clock_hz = dev.clock_hz
         op_names = list(dev.op_names)
     est = None
     if plugin is not None:  # QEMU has exited: the plugin's file is complete
@@ -297,7 +247,11 @@ def evaluate_firmware(
         else _memory_from_stats(info, stats)
     )
     mean = float(np.mean(times)) if times else 0.0
-    f_cpu = int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
+    # the clock the firmware reports running at (HELLO) wins over the build's F_CPU
+    f_cpu = clock_hz or int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
+    settings = dict(info.settings)
+    if clock_hz:
+        settings["clock_hz"] = clock_hz
     return EvalReport(
         model=str(model),
         model_hash=model_hash,
@@ -315,7 +269,7 @@ def evaluate_firmware(
         ops=ops,
         mismatches=mismatches,
         first_outputs=[np.asarray(y).reshape(-1).tolist() for y in device_outs[0]] if device_outs else [],
-        settings=dict(info.settings),
+        settings=settings,
         firmware=str(firmware or ""),
         eval_seconds=time.monotonic() - t0,
         seconds_per_inference=_seconds(mean, unit, f_cpu),

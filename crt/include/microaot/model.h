@@ -15,6 +15,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_MAX_RANK 6
 /* Alignment the workspace (and every buffer inside it) must have. */
 #define UAOT_WORKSPACE_ALIGN 16
@@ -66,4 +70,7 @@ typedef struct {
     uaot_run_fn run;
 } uaot_model_t;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -2,13 +2,18 @@
  *
  * Required: uaot_platform_write, uaot_platform_timer_read, uaot_platform_timer_unit.
  * Optional (weak defaults in crt/src/platform_defaults.c): uaot_platform_init, uaot_platform_read,
- *   uaot_platform_cycle_counter, uaot_platform_abort, uaot_platform_board_name, uaot_platform_stack_*.
+ *   uaot_platform_cycle_counter, uaot_platform_abort, uaot_platform_board_name, uaot_platform_stack_*,
+ *   uaot_platform_clock_hz.
  */
 #ifndef MICROAOT_PLATFORM_H
 #define MICROAOT_PLATFORM_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum {
     UAOT_TIME_UNIT_CYCLES = 1,
@@ -31,5 +36,12 @@ const char *uaot_platform_board_name(void);
 /* Stack bounds for stack painting (high-water mark). Return 0 when not known. */
 int uaot_platform_stack_bounds(uint8_t **lo, uint8_t **hi);
 void uaot_platform_abort(int code);
+/* The CPU clock the firmware really runs at, in Hz (0 = unknown). The RPC server reports it in
+ * HELLO so the host converts cycles to time with it. Weak default: UAOT_F_CPU (the build's
+ * F_CPU / board_build.f_cpu); a port that can read its clock tree overrides it. */
+uint32_t uaot_platform_clock_hz(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__GNUC__)
 #define UAOT_INLINE static inline __attribute__((always_inline))
 #else
@@ -58,4 +62,7 @@ UAOT_INLINE int32_t uaot_clamp_i32(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -102,8 +102,11 @@ void uaot_rpc_init(void);
 /* Hand received bytes to the server. Complete requests are executed and answered (through
  * uaot_platform_write) before this returns; call it from the main context, not from an ISR. */
 void uaot_rpc_feed(const uint8_t *data, size_t len);
-/* Serve forever: uaot_platform_init(), then read with uaot_platform_read() and feed. Returns when
- * uaot_platform_read() reports the link closed (-1). */
+/* One non-blocking step for an application that owns its main loop (Arduino loop(), a HAL
+ * superloop): read what uaot_platform_read() has and feed it. Returns the bytes handled (0 = none
+ * yet) or -1 when the link is closed. Call uaot_platform_init() and uaot_rpc_init() once first. */
+int uaot_rpc_poll(void);
+/* Serve forever: uaot_platform_init(), then uaot_rpc_poll() until the link is closed (-1). */
 int uaot_rpc_main(void);
 /* The session nonce of this boot (never 0). */
 uint32_t uaot_rpc_nonce(void);

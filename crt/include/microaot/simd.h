@@ -18,6 +18,10 @@
 
 #include "microaot/qmath.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
 #define UAOT_HAVE_DSP 1
 #include <arm_acle.h>
@@ -194,4 +198,7 @@ UAOT_INLINE int8_t uaot_requant_out(int32_t acc, int32_t mult, int32_t shift, in
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_RUNTIME_VERSION_MAJOR 0
 #define UAOT_RUNTIME_VERSION_MINOR 1
 /* ABI version checked by generated headers (#error on mismatch). Bump on any change of the
@@ -20,4 +24,7 @@ typedef enum {
     UAOT_ERR_INTERNAL = 6
 } uaot_status_t;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -43,7 +43,12 @@ void uaot_stm32_clock_init(void)
     acr |= (1u << 8) | (1u << 9) | (1u << 10); /* PRFTEN, ICEN, DCEN */
 #endif
     FLASH_ACR = acr;
-    while ((FLASH_ACR & 0xFu) != ((uint32_t)UAOT_FLASH_WAIT_STATES & 0xFu)) {
+    /* every wait below is bounded: an emulator without these registers (QEMU netduinoplus2) reads
+     * them as 0, and the port then stays on the 16 MHz HSI (uaot_platform_clock_hz() reports it) */
+    for (uint32_t n = 0u; n < 100000u && (FLASH_ACR & 0xFu) != ((uint32_t)UAOT_FLASH_WAIT_STATES & 0xFu); n++) {
+    }
+    if ((FLASH_ACR & 0xFu) != ((uint32_t)UAOT_FLASH_WAIT_STATES & 0xFu)) {
+        return;
     }
 #if (UAOT_F_CPU) != 16000000
     {
@@ -51,7 +56,10 @@ void uaot_stm32_clock_init(void)
         /* PLLM=8, PLLN, PLLP=2 (00), PLLSRC=HSI, PLLQ=7, PLLR=2 */
         RCC_PLLCFGR = 8u | (plln << 6) | (0u << 16) | (7u << 24) | (2u << 28);
         RCC_CR |= 1u << 24; /* PLLON */
-        while (!(RCC_CR & (1u << 25))) {
+        for (uint32_t n = 0u; n < 1000000u && !(RCC_CR & (1u << 25)); n++) {
+        }
+        if (!(RCC_CR & (1u << 25))) {
+            return; /* no PLL lock: stay on HSI */
         }
         uint32_t cfgr = RCC_CFGR & ~((0x7u << 10) | (0x7u << 13) | 0x3u);
         if ((UAOT_F_CPU) > 90000000u) {
@@ -60,7 +68,7 @@ void uaot_stm32_clock_init(void)
             cfgr |= (0x4u << 10); /* APB1 = HCLK/2 */
         }
         RCC_CFGR = cfgr | 0x2u; /* SW = PLL */
-        while ((RCC_CFGR & 0xCu) != 0x8u) {
+        for (uint32_t n = 0u; n < 1000000u && (RCC_CFGR & 0xCu) != 0x8u; n++) {
         }
     }
 #endif
@@ -85,6 +93,11 @@ void uaot_stm32_default_handler(void)
 
 typedef void (*uaot_vector_t)(void);
 
+void uaot_stm32_systick_handler(void);
+/* tells platform_stm32.c that SysTick's vector is this table's (its timer fallback needs it) */
+extern const uint8_t uaot_stm32_owns_vectors;
+const uint8_t uaot_stm32_owns_vectors = 1u;
+
 /* core exceptions only: the port enables no peripheral interrupt */
 __attribute__((section(".isr_vector"), used)) const uaot_vector_t uaot_stm32_vectors[16] = {
     (uaot_vector_t)(uintptr_t)&__stack_end__,
@@ -93,5 +106,5 @@ __attribute__((section(".isr_vector"), used)) const uaot_vector_t uaot_stm32_vec
     uaot_stm32_default_handler, uaot_stm32_default_handler,
     0, 0, 0, 0,
     uaot_stm32_default_handler, uaot_stm32_default_handler, 0,
-    uaot_stm32_default_handler, uaot_stm32_default_handler,
+    uaot_stm32_default_handler, uaot_stm32_systick_handler,
 };

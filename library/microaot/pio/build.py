@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,14 +32,19 @@ from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import read_model_file
 from microaot.options import check_options, parse_bool
+from microaot.pio.ports import choose, stm32f4_flash_wait_states
 from microaot.pio.target import add_tune_target, tune_requested
+from microaot.report.memory import memory_from_elf
 from microaot.rpc.glue import write_rpc_glue
 from microaot.tune.log import log_schedules
 
 GEN_SUBDIR = "microaot"
+# a weight array of the generated C: static const T NAME[N] PREFIX_WEIGHT_ATTR = {
+WEIGHT_DECL = re.compile(r"^static const \w+ (\w+)\[\d*\] \w+_WEIGHT_ATTR", re.MULTILINE)
 BUILD_INFO = "microaot_build.json"
 RPC_ONLY_SOURCES = {"rpc_server.c", "framing.c", "crc16.c"}
 PORT_MAIN_SOURCES = {"main_rpc.c", "main.c"}
+STARTUP_SOURCE = "startup.c"
 MODES = ("rpc", "standalone")
 
 
@@ -81,6 +87,9 @@ class BuildInfo:
     num_ops: int = 0
     sources: list[str] = field(default_factory=list)
     kernel_sources: list[str] = field(default_factory=list)
+    # the weight arrays' symbols: sizes come from the ELF even where a framework's linker script
+    # folds the weight section into .rodata
+    weight_symbols: list[str] = field(default_factory=list)
     generator: str = __version__
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -165,7 +174,12 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
             kernels.append(kp.relative_to(crt.resolve()).as_posix())
         except ValueError as exc:
             raise MicroaotError(f"kernel source {kp} is not inside {crt}") from exc
+    weight_symbols: list[str] = []
+    for src in sorted(set(sources)):
+        text = (gen_dir / src).read_text(encoding="utf8", errors="replace")
+        weight_symbols += WEIGHT_DECL.findall(text)
     info = BuildInfo(
+        weight_symbols=sorted(set(weight_symbols)),
         key=key,
         board=opts.board,
         port=opts.port,
@@ -184,8 +198,12 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
     return info
 
 
-def src_filter(info: BuildInfo, crt: Path) -> list[str]:
-    """PlatformIO src_filter (relative to crt/) of the runtime files this build needs."""
+def src_filter(info: BuildInfo, crt: Path, *, own_board: bool = True, startup: bool = True) -> list[str]:
+    """PlatformIO src_filter (relative to crt/) of the runtime files this build needs.
+
+    own_board: microaot's own board (the port's main() serves RPC mode); on any other platform the
+    application owns main() and calls the RPC API. startup: add the port's startup.c (vector table,
+    reset handler), left out under a framework (which brings its own)."""
     flt = ["-<*>"]
     for p in sorted((crt / "src").glob("*.c")):
         if info.mode != "rpc" and p.name in RPC_ONLY_SOURCES:
@@ -194,8 +212,10 @@ def src_filter(info: BuildInfo, crt: Path) -> list[str]:
     for k in info.kernel_sources:
         flt.append(f"+<{k}>")
     port_dir = crt / "ports" / info.port
-    for p in sorted(port_dir.glob("*.c")):
-        if info.mode != "rpc" and p.name in PORT_MAIN_SOURCES:
+    for p in sorted([*port_dir.glob("*.c"), *port_dir.glob("*.cpp")]):
+        if (info.mode != "rpc" or not own_board) and p.name in PORT_MAIN_SOURCES:
+            continue
+        if not startup and p.name == STARTUP_SOURCE:
             continue
         flt.append(f"+<ports/{info.port}/{p.name}>")
     return flt
@@ -211,6 +231,13 @@ def env_options(lib_env: Any, global_env: Any) -> dict[str, str]:
 RPC_DEFAULT_MAX_OPS = 128  # crt/include/microaot/rpc.h
 
 
+class _NoBoard:
+    """BoardConfig stand-in for ``platform = native`` without ``board =`` (every key missing)."""
+
+    def get(self, key: str, default: Any = None) -> Any:  # noqa: ARG002 - BoardConfig's signature
+        return default
+
+
 def _fail(msg: str) -> None:
     sys.stderr.write(f"\nmicroaot: error: {msg}\n\n")
     sys.stderr.flush()
@@ -222,7 +249,7 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
     crt = root / "crt"
     project_dir = Path(global_env.subst("$PROJECT_DIR"))
     board_id = global_env.subst("$BOARD")
-    board = global_env.BoardConfig()
+    board: Any = global_env.BoardConfig() if board_id else _NoBoard()
     mconf = board.get("build.microaot", {})
 
     def opt(name: str, default: str = "") -> str:
@@ -261,17 +288,38 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
             _fail(f"custom_microaot_tuning_log = {tlog_s}: no such file ({tlog}); run `pio run -t tune` to create it")
             global_env.Exit(1)
     add_tune_target(lib_env, global_env, root, model, tune_log)
-    port = str(mconf.get("port", ""))
-    if not port or not (crt / "ports" / port).is_dir():
-        _fail(f"board {board_id}: build.microaot.port = {port!r} is not a folder of {crt / 'ports'}")
-        global_env.Exit(1)
+    own_board = bool(mconf)
+    frameworks = [str(f) for f in (global_env.get("PIOFRAMEWORK") or [])]
+    if own_board:
+        port = opt("port") or str(mconf.get("port", ""))
+        target = opt("target") or str(mconf.get("target", "generic"))
+        if not port or not (crt / "ports" / port).is_dir():
+            _fail(f"board {board_id}: build.microaot.port = {port!r} is not a folder of {crt / 'ports'}")
+            global_env.Exit(1)
+    else:
+
+        try:
+            choice = choose(
+                board_id,
+                str(global_env.PioPlatform().name),
+                str(board.get("build.mcu", "")),
+                str(board.get("build.cpu", "")),
+                frameworks,
+                port=opt("port"),
+                target=opt("target"),
+            )
+        except MicroaotError as exc:
+            _fail(str(exc))
+            global_env.Exit(1)
+            return None
+        port, target = choice.port, choice.target
     opts = BuildOptions(
         model=model,
         name=opt("name") or None,
         section=opt("section", ".rodata.microaot"),
         mode=mode,
         tuning_log=tlog,
-        target=str(mconf.get("target", "generic")),
+        target=target,
         port=port,
         board=board_id,
         werror=parse_bool(opt("werror", "yes")),
@@ -297,12 +345,15 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         )
         global_env.Exit(1)
         return None
+    f_cpu = _int(board.get("build.f_cpu", "0"))
     info.settings = {
         "f_cpu": str(board.get("build.f_cpu", "0")),
         "cache": mconf.get("cache", 0),
         "flash_wait_states": mconf.get("flash_wait_states", 0),
         "icount_shift": mconf.get("icount_shift", -1),
     }
+    if not own_board:
+        info.settings.update(_std_settings(port, f_cpu, frameworks))
     info.dump(gen_dir / BUILD_INFO)
     if model is not None:
         print(
@@ -310,7 +361,10 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
             f"weights {info.weight_bytes} B, mode {info.mode})"
         )
 
-    lib_env.Replace(SRC_FILTER=src_filter(info, crt))
+    startup = own_board or not frameworks
+    lib_env.Replace(SRC_FILTER=src_filter(info, crt, own_board=own_board, startup=startup))
+    if not own_board:
+        _configure_std(lib_env, global_env, info, crt, frameworks, f_cpu, board, gen_dir)
     lib_env.Append(CPPPATH=[str(gen_dir)])
     if info.mode == "rpc" and info.num_ops > RPC_DEFAULT_MAX_OPS and "UAOT_RPC_MAX_OPS" not in str(
             global_env.get("CPPDEFINES", "")) + str(lib_env.get("CPPDEFINES", "")):
@@ -329,7 +383,128 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
     if str(mconf.get("toolchain", "")) == "host" and info.name:
         # the host's default linker script folds .rodata.* into .rodata: keep the weights apart
         global_env.Append(LINKFLAGS=[f"-Wl,--unique={opts.section}"])
+    _add_budget_check(global_env, info, board)
     ldscript = mconf.get("ldscript")
     if ldscript and not global_env.get("LDSCRIPT_PATH"):
         global_env.Replace(LDSCRIPT_PATH=str(crt / "ports" / port / str(ldscript)))
     return info
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value).strip().rstrip("Ll") or "0", 0)
+    except ValueError:
+        return 0
+
+
+def _std_settings(port: str, f_cpu: int, frameworks: list[str]) -> dict[str, Any]:
+    """SoC defines of a standard board (microaot's own boards take them from their JSON)."""
+    if port == "stm32":
+
+        return {"cache": 1, "flash_wait_states": stm32f4_flash_wait_states(f_cpu), "icount_shift": -1}
+    return {}
+
+
+def _configure_std(
+    lib_env: Any, global_env: Any, info: BuildInfo, crt: Path, frameworks: list[str], f_cpu: int, board: Any,
+    gen_dir: Path,
+) -> None:
+    """Flags of a standard platform: -O2 for the library, libm, the SoC defines; without a framework
+    on a port with a startup, also a linker script sized from the board manifest."""
+    s = info.settings
+    defines: list[Any] = [
+        ("UAOT_F_CPU", f"{f_cpu}UL"),
+        ("UAOT_FLASH_SIZE", f"{_int(board.get('upload.maximum_size', 0))}UL"),
+        ("UAOT_RAM_SIZE", f"{_int(board.get('upload.maximum_ram_size', 0))}UL"),
+        ("UAOT_CACHE_ENABLE", int(s.get("cache", 0))),
+        ("UAOT_FLASH_WAIT_STATES", int(s.get("flash_wait_states", 0))),
+        ("UAOT_ICOUNT_SHIFT", int(s.get("icount_shift", -1))),
+        ("UAOT_BOARD_NAME", '\\"{}\\"'.format(global_env.subst("$BOARD") or global_env.subst("$PIOENV"))),
+    ]
+    if info.port == "host":
+        defines.append("UAOT_HOST")
+    lib_env.Append(CPPDEFINES=defines, CCFLAGS=["-O2", "-Wall", "-Wextra"], CFLAGS=["-std=c99"])
+    global_env.Append(CPPDEFINES=[d for d in defines if isinstance(d, tuple) and d[0] == "UAOT_F_CPU"])
+    global_env.AppendUnique(LIBS=["m"])
+    if info.port == "host":
+        global_env.AppendUnique(LIBS=["pthread"])
+        if info.name:
+            global_env.Append(LINKFLAGS=[f"-Wl,--unique={info.section}"])
+        return
+    if frameworks or not (crt / "ports" / info.port / STARTUP_SOURCE).is_file():
+        return
+    # no framework: the port's startup runs main(); newlib's stubs (nosys) and a linker script
+    global_env.Append(LINKFLAGS=["--specs=nano.specs", "--specs=nosys.specs"])
+    if not global_env.get("LDSCRIPT_PATH"):
+        ld = _sized_ldscript(crt / "ports" / info.port, board, gen_dir)
+        if ld is not None:
+            global_env.Replace(LDSCRIPT_PATH=str(ld))
+            # the port's script keeps the weights in their own section: PlatformIO's size line counts it
+            global_env.Replace(
+                SIZEPROGREGEXP=r"^(?:\.isr_vector|\.text|\.rodata\S*|\.data|\.ARM\.exidx|\.ARM\.extab)\s+(\d+).*",
+                SIZEDATAREGEXP=r"^(?:\.data|\.bss)\s+(\d+).*",
+            )
+
+
+def _sized_ldscript(port_dir: Path, board: Any, gen_dir: Path) -> Path | None:
+    """The port's linker script with FLASH / RAM lengths from the board manifest."""
+    import re
+
+    templates = sorted(port_dir.glob("*.ld"))
+    if not templates:
+        return None
+    text = templates[0].read_text(encoding="utf8")
+    flash = _int(board.get("upload.maximum_size", 0))
+    ram = _int(board.get("upload.maximum_ram_size", 0))
+    if flash:
+        text = re.sub(r"(FLASH\s*\([^)]*\)\s*:\s*ORIGIN\s*=\s*\S+,\s*LENGTH\s*=\s*)\S+", rf"\g<1>{flash}", text)
+    if ram:
+        text = re.sub(r"(RAM\s*\([^)]*\)\s*:\s*ORIGIN\s*=\s*\S+,\s*LENGTH\s*=\s*)\S+", rf"\g<1>{ram}", text)
+    out = gen_dir / "microaot_port.ld"
+    if not out.is_file() or out.read_text(encoding="utf8") != text:
+        out.write_text(text, encoding="utf8")
+    return out
+
+
+
+def budget_problems(elf: Path, info: BuildInfo, max_flash: int, max_ram: int) -> list[str]:
+    """What of the linked firmware exceeds the board's flash or RAM, with the model's share."""
+    mem = memory_from_elf(elf, info)
+    out = []
+    if max_flash and mem.flash > max_flash:
+        out.append(
+            f"flash {mem.flash} B is above the board's {max_flash} B; the model's share: weights {mem.weights} B "
+            f"({100.0 * mem.weights / mem.flash:.0f}%)"
+        )
+    if max_ram and mem.static_ram > max_ram:
+        out.append(
+            f"RAM {mem.static_ram} B (.data + .bss) is above the board's {max_ram} B; the model's share: workspace "
+            f"{mem.workspace} B ({100.0 * mem.workspace / max(mem.static_ram, 1):.0f}%)"
+        )
+    return out
+
+
+def _add_budget_check(global_env: Any, info: BuildInfo, board: Any) -> None:
+    """After linking: fail `pio run` when flash or RAM exceed the board's maximum, naming the model's share."""
+    max_flash = _int(board.get("upload.maximum_size", 0))
+    max_ram = _int(board.get("upload.maximum_ram_size", 0))
+    if not info.name or not (max_flash or max_ram):
+        return
+    board_id = global_env.subst("$BOARD")
+
+    def check(target: Any, source: Any, env: Any) -> int | None:  # noqa: ARG001 - SCons action signature
+        elf = Path(str(target[0]))
+        try:
+            problems = budget_problems(elf, info, max_flash, max_ram)
+        except ImportError:  # no pyelftools in PlatformIO's Python: PlatformIO's own size check remains
+            return None
+        if not problems:
+            return None
+        _fail(
+            f"{info.model}: the firmware does not fit board {board_id}: " + "; ".join(problems)
+            + ". Use a board with more memory, a smaller model, or a tuning log with smaller schedules"
+        )
+        elf.unlink(missing_ok=True)  # or the next `pio run` would find it up to date and succeed
+        return 1
+
+    global_env.AddPostAction(global_env.subst("$BUILD_DIR/${PROGNAME}${PROGSUFFIX}"), check)

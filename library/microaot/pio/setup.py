@@ -72,9 +72,35 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def ensure_cache_outside_checkout(core: Path) -> None:
+    """When the core dir sits inside this checkout, make its ``.cache`` (PlatformIO's download and
+    ``tmp`` folders) a symlink to a folder outside it. ``lib_deps = file://<checkout>`` copies the
+    checkout into ``<core>/.cache/tmp/...`` with symlinks kept as links: with a real ``.cache`` inside
+    the checkout that copy would contain itself and recurse until the path is too long."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    try:
+        core.resolve().relative_to(repo_root().resolve())
+    except ValueError:
+        return  # outside the checkout: nothing can recurse
+    cache = core / ".cache"
+    if cache.is_symlink():
+        return
+    key = hashlib.sha256(str(core.resolve()).encode()).hexdigest()[:12]
+    outside = Path(tempfile.gettempdir()) / f"microaot-pio-cache-{key}"
+    outside.mkdir(parents=True, exist_ok=True)
+    if cache.is_dir():
+        shutil.rmtree(cache)  # only downloads and temporary files: PlatformIO recreates them
+    core.mkdir(parents=True, exist_ok=True)
+    cache.symlink_to(outside, target_is_directory=True)
+
+
 def ensure_tool_scons(core: Path | None = None) -> Path:
     """Create or refresh <core>/packages/tool-scons; returns its folder."""
     core = core or core_dir()
+    ensure_cache_outside_checkout(core)
     scons_ver = _scons_version()
     version = _required_version()
     pkg = core / "packages" / "tool-scons"

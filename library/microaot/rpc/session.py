@@ -138,6 +138,7 @@ class DeviceInfo:
     abi_version: int
     runtime_version: str
     nonce: int
+    clock_hz: int = 0  # the CPU clock the firmware reports (HELLO's optional tail), 0 = unknown
 
     @property
     def has_stack(self) -> bool:
@@ -503,6 +504,8 @@ class Session:
                 f"HELLO: {self.name} announces " + "; ".join(bad) + ": host and firmware protocol versions "
                 "differ or the device is corrupted: rebuild and reflash the firmware"
             )
+        # optional tail: the clock the firmware runs at (Hz, 0 = unknown); older firmware omits it
+        clock_hz = struct.unpack_from("<I", d, pos)[0] if len(d) >= pos + 4 else 0
         self._nonce = r.nonce
         # a provisional info so that request() knows the max payload while the rest is fetched
         self.info = DeviceInfo(version, strings[0], strings[1], strings[2], (), (), (), max_payload, ws, wb,
@@ -511,7 +514,8 @@ class Session:
         outputs = tuple(self._tensor_info(1, k) for k in range(n_out)) if flags & P.FLAG_MODEL_OK else ()
         ops = tuple(self._op_name(k) for k in range(n_ops))
         self.info = DeviceInfo(version, strings[0], strings[1], strings[2], inputs, outputs, ops, max_payload,
-                               ws, wb, P.TIME_UNITS.get(unit, f"unit{unit}"), flags, abi, f"{rmaj}.{rmin}", r.nonce)
+                               ws, wb, P.TIME_UNITS.get(unit, f"unit{unit}"), flags, abi, f"{rmaj}.{rmin}", r.nonce,
+                               clock_hz)
         return self.info
 
     @_parses_reply("INFO")

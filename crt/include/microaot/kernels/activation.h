@@ -16,6 +16,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t size;             /* number of elements */
     int32_t input_zp;         /* RELU s8 */
@@ -33,4 +37,7 @@ uaot_status_t uaot_clamp_f32(const uaot_act_params_t *p, const float *input, flo
 uaot_status_t uaot_logistic_f32(const uaot_act_params_t *p, const float *input, float *output);
 uaot_status_t uaot_tanh_f32(const uaot_act_params_t *p, const float *input, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

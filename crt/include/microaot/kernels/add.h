@@ -7,6 +7,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_ADD_MAX_DIMS 6
 
 typedef struct {
@@ -33,4 +37,7 @@ uaot_status_t uaot_add_s8_lut(const uaot_add_params_t *p, const int32_t *tables,
                               const int8_t *in2, int8_t *out);
 uaot_status_t uaot_add_f32(const uaot_add_params_t *p, const float *in1, const float *in2, float *out);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

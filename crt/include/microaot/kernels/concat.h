@@ -8,6 +8,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t num_inputs;
     int32_t outer;               /* product of the output dims before the axis */
@@ -16,4 +20,7 @@ typedef struct {
 
 uaot_status_t uaot_concat(const uaot_concat_params_t *p, const void *const *inputs, void *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

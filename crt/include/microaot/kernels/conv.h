@@ -8,6 +8,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
@@ -54,4 +58,7 @@ uaot_status_t uaot_conv2d_f32(const uaot_conv_f32_params_t *p, const float *inpu
 uaot_status_t uaot_depthwise_conv2d_f32(const uaot_conv_f32_params_t *p, const float *input,
                                         const float *filter, const float *bias, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -30,6 +30,10 @@
 #include "microaot/kernels/conv.h"
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_CONV_GEMM_KP(K) ((((K) + 3) / 4) * 4)
 /* the int16 im2col columns (c1/c2: two, c3: three) + an int8 gather row when in_c % 4 != 0; the
  * outputs are requantized straight from the accumulators (no accumulator rows) */
@@ -73,4 +77,7 @@ uaot_status_t uaot_conv2d_s8_x16_s128_w16(const uaot_conv_s8_params_t *p, const 
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
                                              const int8_t *filter, int8_t *output, uint8_t *scratch);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

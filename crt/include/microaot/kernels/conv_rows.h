@@ -19,10 +19,17 @@
 #include "microaot/kernels/conv.h"
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef uaot_status_t (*uaot_conv_s8_kernel_t)(const uaot_conv_s8_params_t *p, const int8_t *input,
                                                const int8_t *filter, int8_t *output, uint8_t *scratch);
 
 uaot_status_t uaot_conv_s8_rows(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                 int8_t *output, uint8_t *scratch, uaot_conv_s8_kernel_t kernel, int32_t reverse);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

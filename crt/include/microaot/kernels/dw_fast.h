@@ -43,9 +43,16 @@
 #include "microaot/kernels/conv.h"
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * (C) * (COLS) + (C))
 
 uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *input, const int32_t *stream,
                                  int8_t *output, uint8_t *scratch, int32_t cols, int32_t fast, int32_t mode);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -26,6 +26,10 @@
 #include "microaot/kernels/fully_connected.h"
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_FC_KP(K) ((((K) + 3) / 4) * 4)
 #define UAOT_FC_SIMD_SCRATCH(K) (2 * UAOT_FC_KP(K))
 
@@ -38,4 +42,7 @@ uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, con
 uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
                                                    const int8_t *filter, int8_t *output, uint8_t *scratch);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

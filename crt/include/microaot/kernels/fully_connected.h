@@ -7,6 +7,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t batches;
     int32_t in_features;
@@ -35,4 +39,7 @@ uaot_status_t uaot_fully_connected_s8(const uaot_fc_s8_params_t *p, const int8_t
 uaot_status_t uaot_fully_connected_f32(const uaot_fc_f32_params_t *p, const float *input, const float *filter,
                                        const float *bias, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -8,6 +8,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, channels;
@@ -22,4 +26,7 @@ typedef struct {
 uaot_status_t uaot_max_pool_s8(const uaot_maxpool_params_t *p, const int8_t *input, int8_t *output);
 uaot_status_t uaot_max_pool_f32(const uaot_maxpool_params_t *p, const float *input, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -9,6 +9,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_MUL_MAX_DIMS 6
 
 typedef struct {
@@ -25,4 +29,7 @@ typedef struct {
 uaot_status_t uaot_mul_s8(const uaot_mul_params_t *p, const int8_t *a, const int8_t *b, int8_t *output);
 uaot_status_t uaot_mul_f32(const uaot_mul_params_t *p, const float *a, const float *b, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

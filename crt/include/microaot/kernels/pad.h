@@ -7,6 +7,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_PAD_MAX_DIMS 6
 
 typedef struct {
@@ -20,4 +24,7 @@ typedef struct {
 uaot_status_t uaot_pad_s8(const uaot_pad_params_t *p, const int8_t *input, int8_t *output);
 uaot_status_t uaot_pad_f32(const uaot_pad_params_t *p, const float *input, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -10,6 +10,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t size;        /* number of elements */
     float scale;         /* quantize: output scale; dequantize: input scale */
@@ -23,4 +27,7 @@ uaot_status_t uaot_quantize_f32_s8(const uaot_quantize_params_t *p, const float 
 uaot_status_t uaot_requantize_s8(const uaot_quantize_params_t *p, const int8_t *input, int8_t *output);
 uaot_status_t uaot_dequantize_s8_f32(const uaot_quantize_params_t *p, const int8_t *input, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -13,6 +13,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define UAOT_REDUCE_MAX_DIMS 6
 
 typedef struct {
@@ -62,4 +66,7 @@ uaot_status_t uaot_arg_min_s16(const uaot_arg_params_t *p, const int16_t *input,
 uaot_status_t uaot_arg_min_i32(const uaot_arg_params_t *p, const int32_t *input, void *output);
 uaot_status_t uaot_arg_min_f32(const uaot_arg_params_t *p, const float *input, void *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

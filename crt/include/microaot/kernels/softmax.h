@@ -8,6 +8,10 @@
 
 #include "microaot/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int32_t outer;            /* number of rows */
     int32_t depth;            /* row length (last dimension) */
@@ -20,4 +24,7 @@ typedef struct {
 uaot_status_t uaot_softmax_s8(const uaot_softmax_params_t *p, const int8_t *input, int8_t *output);
 uaot_status_t uaot_softmax_f32(const uaot_softmax_params_t *p, const float *input, float *output);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
