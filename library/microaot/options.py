@@ -140,6 +140,11 @@ OPTIONS: tuple[Option, ...] = (
             parse_section),
     _custom("tuning_log", "path", "(none)", "tuning log (JSON lines) whose best schedules the build uses; "
             "`pio run -t tune` appends to it", "tuning.jsonl"),
+    _custom("port", "port", "from the board (build.mcu / framework)", "crt/ports/<port> the platform hooks come "
+            "from: stm32, arduino, host, rp2040, cmsdk, or user (your application supplies the hooks; "
+            "docs/platformio.md); a port that does not fit the MCU is refused", "user"),
+    _custom("target", "generic | cortex-m4 | cortex-m7", "from the board (build.cpu)", "kernel target: portable C "
+            "or the Cortex-M DSP kernels", "generic", _choice("generic", "cortex-m4", "cortex-m7")),
     _custom("werror", "bool", "yes", "build the runtime and the generated C with -Werror", "no", parse_bool),
     _custom("tune_budget", "integer", "16", "`pio run -t tune`: candidates per operator signature", "32",
             parse_positive_int),

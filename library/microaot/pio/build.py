@@ -297,7 +297,6 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
             _fail(f"board {board_id}: build.microaot.port = {port!r} is not a folder of {crt / 'ports'}")
             global_env.Exit(1)
     else:
-
         try:
             choice = choose(
                 board_id,
