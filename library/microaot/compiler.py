@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from microaot.codegen.emit import emit_model, kernel_source_paths
+from microaot.codegen.emit import check_runtime_limits, emit_model, kernel_source_paths
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph
@@ -153,6 +153,7 @@ def compile_model(
     graph = load_tflite(model_path)
     model_hash = hashlib.sha256(model_path.read_bytes()).hexdigest()
     check_graph(graph)
+    check_runtime_limits(graph)  # before planning: a 65,536-operator graph is refused at once
     sched: dict[int, dict[str, Any]] = {}
     if tuning_log is not None:
         from microaot.tune.log import best_schedules
