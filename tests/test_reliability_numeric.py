@@ -1,0 +1,207 @@
+"""Issue 20 items 4 and 7: int8 arithmetic at its limits, bit-exact with TFLM and free of undefined behaviour.
+
+* SOFTMAX over >= 512 classes: TFLM sums the exponentials in Q12.19 and aborts (TFLITE_CHECK on the
+  reciprocal's exponent) once the sum reaches 512.0; every probability is then below 1/512, half an output
+  step, so the right int8 output is -128 everywhere (TFLM's own formula continued). Rows where TFLM succeeds
+  must stay byte-identical; rows where it aborts must give -128 instead of UAOT_ERR_INTERNAL.
+* Saturating biases (near-dead filters: bias +-(2^31 - 1)) and zero-multiplier channels with non-zero weights
+  in CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: TFLM computes in int32 with wrap-around (undefined in C,
+  wrap on the hardware); the kernels must produce TFLM's result without signed overflow.
+
+Every model runs on the host in an executable built with -fsanitize=undefined -fno-sanitize-recover=all
+(the first undefined operation aborts it) and, marked qemu, on the Cortex-M4 (QEMU mps2-an386).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import record_figures
+from microaot.compiler import CompileResult, compile_model
+from microaot.paths import crt_root
+from microaot.reference import run_reference
+from microaot.testing import m4run
+from microaot.testing import modelgen as mg
+from microaot.testing.batch import run_reference_many
+
+UBSAN = ["-fsanitize=undefined", "-fno-sanitize-recover=all", "-g"]
+
+_HOST_PLATFORM = """#include <stdio.h>
+#include "microaot/platform.h"
+void uaot_platform_write(const uint8_t *data, size_t len) { fwrite(data, 1, len, stdout); }
+uint64_t uaot_platform_timer_read(void) { return 0; }
+uaot_time_unit_t uaot_platform_timer_unit(void) { return UAOT_TIME_UNIT_NS; }
+"""
+
+
+def run_host_ubsan(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: Path,
+                   opt: str = "-O1") -> list[list[np.ndarray]]:
+    """Build the model with the host gcc under UBSan (same harness as the M4 runs: inputs baked in) and run it;
+    returns the outputs per input set. Undefined behaviour aborts the run and fails here with UBSan's report."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    main = build_dir / "main.c"
+    main.write_text(m4run._main_c(result, inputs))
+    plat = build_dir / "platform.c"
+    plat.write_text(_HOST_PLATFORM)
+    crt = crt_root()
+    exe = build_dir / f"{result.name}_ubsan"
+    cmd = ["gcc", "-std=c99", opt, "-Wall", "-Wextra", "-Werror", *UBSAN, f"-I{crt / 'include'}",
+           f"-I{result.header.parent}", str(main), str(plat), *map(str, result.sources),
+           *map(str, result.kernel_sources), str(crt / "src" / "platform_defaults.c"), "-o", str(exe), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "runtime error" not in proc.stderr and "done" in proc.stdout, (
+        f"{exe.name} exit {proc.returncode}:\n{proc.stderr[-3000:]}\n{proc.stdout[-500:]}")
+    g = result.graph
+    hexes = [line[4:] for line in proc.stdout.splitlines() if line.startswith("out ")]
+    outs = []
+    for s in range(len(inputs)):
+        row = []
+        for k, t in enumerate(g.outputs):
+            tt = g.tensors[t]
+            row.append(np.frombuffer(bytes.fromhex(hexes[s * len(g.outputs) + k]), np.dtype(tt.dtype)).reshape(tt.shape))
+        outs.append(row)
+    return outs
+
+
+def _qemu_ok() -> None:
+    if not m4run.available():
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm missing")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# item 4: SOFTMAX over >= 512 classes
+# ---------------------------------------------------------------------------------------------------------
+SM_SCALE = 0.05  # input scale of every SOFTMAX below (zero point 0)
+
+
+def _softmax_model(shapes: Sequence[tuple[int, int]]) -> bytes:
+    """One int8 SOFTMAX per shape (rows, depth), each with its own graph input and output."""
+    mb = mg.ModelBuilder()
+    q = mg.Quant.per_tensor(SM_SCALE, 0)
+    outs = []
+    for k, (r, d) in enumerate(shapes):
+        x = mb.add_input(f"x{k}", (r, d), "int8", quant=q)
+        y = mb.add_tensor(f"y{k}", (r, d), "int8", quant=mg.Quant.per_tensor(1.0 / 256.0, -128))
+        mb.add_operator("SOFTMAX", [x], [y], mg.SoftmaxOptions(1.0))
+        outs.append(y)
+    mb.set_outputs(outs)
+    return mb.to_bytes()
+
+
+def _softmax_rows(rng: np.random.Generator) -> dict[int, list[tuple[str, np.ndarray, bool]]]:
+    """depth -> rows (name, int8 row, TFLM succeeds). Sum of exponentials (in units of exp(0)) in comments."""
+    def peaked(d: int) -> np.ndarray:  # uniform int8: sum ~ d / 12.75
+        return rng.integers(-128, 128, d).astype(np.int8)
+
+    def near_flat(d: int) -> np.ndarray:  # within +-2: sum ~ 0.9 d
+        return rng.integers(-2, 3, d).astype(np.int8)
+
+    def zeros_but_one(d: int) -> np.ndarray:  # d - 1 + exp(-6.4)
+        r = np.zeros(d, np.int8)
+        r[int(rng.integers(0, d))] = -128
+        return r
+
+    return {
+        511: [("flat", np.zeros(511, np.int8), True), ("peaked", peaked(511), True),  # 511
+              ("near_flat", near_flat(511), True)],
+        512: [("flat", np.zeros(512, np.int8), False),  # exactly 512: the first sum TFLM refuses
+              ("flat_but_one", zeros_but_one(512), True),  # 511.0017
+              ("near_flat", near_flat(512), True), ("peaked", peaked(512), True)],
+        1000: [("peaked", peaked(1000), True), ("near_flat", near_flat(1000), False),
+               ("flat", np.zeros(1000, np.int8), False)],
+        5000: [("peaked", peaked(5000), True),  # ~392
+               ("flat", np.full(5000, 7, np.int8), False)],  # 5000: beyond int32 in Q12.19 (wraps in TFLM)
+    }
+
+
+def _softmax_case(tmp_path: Path) -> tuple[CompileResult, list[list[np.ndarray]], dict[int, list[tuple[str, np.ndarray, bool]]]]:
+    rows = _softmax_rows(np.random.default_rng(20_4))
+    depths = sorted(rows)
+    path = tmp_path / "softmax_wide.tflite"
+    path.write_bytes(_softmax_model([(len(rows[d]), d) for d in depths]))
+    r = compile_model(path, tmp_path / "src", name="sm_wide", target="cortex-m4")
+    inputs = [[np.stack([row for _, row, _ in rows[d]]) for d in depths]]
+    return r, inputs, rows
+
+
+def _softmax_expected(tmp_path: Path, rows: dict[int, list[tuple[str, np.ndarray, bool]]]) -> dict[int, list[np.ndarray]]:
+    """TFLM's output for every row where TFLM succeeds (a one-row model per depth); -128 everywhere where it
+    aborts, after checking that it does abort and that -128 is the correctly rounded softmax there."""
+    depths = sorted(rows)
+    paths = []
+    for d in depths:
+        p = tmp_path / f"softmax_{d}.tflite"
+        p.write_bytes(_softmax_model([(1, d)]))
+        paths.append(p)
+    ok_sets = [[[row[None, :]] for _, row, ok in rows[d] if ok] for d in depths]
+    refs = run_reference_many(paths, ok_sets)
+    expected: dict[int, list[np.ndarray]] = {}
+    aborts: list[tuple[Path, np.ndarray]] = []
+    for p, d, ref in zip(paths, depths, refs, strict=True):
+        assert not isinstance(ref, Exception), f"TFLM failed on depth {d}: {ref}"
+        it = iter(ref)
+        expected[d] = []
+        for name, row, ok in rows[d]:
+            if ok:
+                expected[d].append(np.asarray(next(it)[0]).reshape(-1))
+                continue
+            x = row.astype(np.float64) * SM_SCALE
+            prob = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+            assert (prob * 256).max() <= 0.5 + 1e-12, (d, name)  # rounds to 0: output -128
+            expected[d].append(np.full(d, -128, np.int8))
+            aborts.append((p, row))
+
+    def tflm_fails(job: tuple[Path, np.ndarray]) -> bool:
+        try:
+            run_reference(job[0], [[job[1][None, :]]], timeout=60)
+        except Exception:
+            return True
+        return False
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        failed = list(ex.map(tflm_fails, aborts))
+    assert all(failed), "TFLM was expected to abort on every row whose sum of exponentials reaches 512"
+    return expected
+
+
+def _check_softmax(outs: list[list[np.ndarray]], rows: dict[int, list[tuple[str, np.ndarray, bool]]],
+                   expected: dict[int, list[np.ndarray]], where: str) -> None:
+    bad = []
+    for k, d in enumerate(sorted(rows)):
+        got = outs[0][k]
+        for i, (name, _, ok) in enumerate(rows[d]):
+            if not np.array_equal(got[i].reshape(-1), expected[d][i]):
+                diff = np.nonzero(got[i].reshape(-1) != expected[d][i])[0]
+                bad.append(f"depth {d} row {name} (TFLM {'ok' if ok else 'aborts'}): {diff.size} bytes differ, "
+                           f"first at {diff[:4].tolist()}")
+    assert not bad, f"{where}:\n" + "\n".join(bad)
+
+
+def test_softmax_wide_host_ubsan(tmp_path: Path) -> None:
+    r, inputs, rows = _softmax_case(tmp_path)
+    expected = _softmax_expected(tmp_path, rows)
+    outs = run_host_ubsan(r, inputs, tmp_path / "host")
+    _check_softmax(outs, rows, expected, "host (UBSan)")
+    n = sum(len(v) for v in rows.values())
+    record_figures("int8 limits (issue 20.4/20.7)", {
+        "softmax rows >= 512 classes checked (host)": n,
+        "softmax rows TFLM aborts on": sum(1 for v in rows.values() for *_, ok in v if not ok)})
+
+
+@pytest.mark.qemu
+def test_softmax_wide_cortex_m4(tmp_path: Path) -> None:
+    _qemu_ok()
+    r, inputs, rows = _softmax_case(tmp_path)
+    expected = _softmax_expected(tmp_path, rows)
+    res = m4run.run_m4(r, inputs, tmp_path / "fw", timeout=120)
+    _check_softmax(res.outputs, rows, expected, "Cortex-M4")
+    record_figures("int8 limits (issue 20.4/20.7)", {
+        "softmax rows >= 512 classes checked (M4)": sum(len(v) for v in rows.values())})
