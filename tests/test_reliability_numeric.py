@@ -205,3 +205,132 @@ def test_softmax_wide_cortex_m4(tmp_path: Path) -> None:
     _check_softmax(res.outputs, rows, expected, "Cortex-M4")
     record_figures("int8 limits (issue 20.4/20.7)", {
         "softmax rows >= 512 classes checked (M4)": sum(len(v) for v in rows.values())})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# item 7: saturating biases and zero-multiplier channels (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED)
+# ---------------------------------------------------------------------------------------------------------
+I32_MAX = 2**31 - 1
+IN_Q = mg.ActQ(0.05, -7)  # a non-zero input offset: the folded bias moves too
+OUT_Q = mg.ActQ(0.1, 3)
+
+
+def _limit_channels(rng: np.random.Generator, n: int, fan_in: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel int8 weight rows [n, fan_in], float32 weight scales [n] and int32 biases [n].
+
+    kind "saturating": every other channel's bias at +-(2^31 - 1) with ordinary weights (near-dead filters as
+    the converter writes them: TFLM's accumulator wraps), the rest ordinary. kind "constant": channel pairs
+    (2, 3) and (6, 7) are constant: 2 and 6 with a zero multiplier (weight scale 1e-12: the requantization
+    multiplier underflows to 0) and non-zero weights, 3 and 7 all-zero weights with a huge bias; the other
+    channels ordinary, so the fast kernels' requantization table applies and marks those pairs."""
+    w = rng.integers(-127, 128, size=(n, fan_in)).astype(np.int8)
+    scales = rng.uniform(0.004, 0.02, n).astype(np.float32)
+    bias = rng.integers(-3000, 3000, n).astype(np.int64)
+    if kind == "saturating":
+        for c in range(0, n, 2):
+            bias[c] = I32_MAX if (c // 2) % 2 == 0 else -I32_MAX
+    else:
+        for c in (2, 6):
+            if c < n:
+                scales[c] = np.float32(1e-12)
+                bias[c] = int(rng.integers(-2**30, 2**30))
+        for c in (3, 7):
+            if c < n:
+                w[c] = 0
+                scales[c] = np.float32(1e-9)
+                bias[c] = I32_MAX if c == 3 else -I32_MAX
+    return w, scales, bias.astype(np.int32)
+
+
+def _add_limit_op(mb: mg.ModelBuilder, op: str, kind: str, rng: np.random.Generator, k: int) -> int:
+    """One operator with its own graph input and output; returns the output tensor."""
+    if op == "FULLY_CONNECTED":
+        n_in, n_out = 20, 10
+        w, sc, b = _limit_channels(rng, n_out, n_in, kind)
+        x = mb.add_input(f"x{k}", LIMIT_SHAPES[op], "int8", quant=IN_Q.quant)
+        wt = mb.add_const(f"w{k}", w, "int8", quant=mg.Quant.per_channel(sc.tolist(), 0))
+        y = mb.add_tensor(f"y{k}", (2, n_out), "int8", quant=OUT_Q.quant)
+        opts: mg.Options = mg.FullyConnectedOptions("NONE", False)
+    elif op == "CONV_2D":
+        c_in, c_out = LIMIT_SHAPES[op][3], 10
+        w, sc, b = _limit_channels(rng, c_out, 9 * c_in, kind)
+        x = mb.add_input(f"x{k}", LIMIT_SHAPES[op], "int8", quant=IN_Q.quant)
+        wt = mb.add_const(f"w{k}", w.reshape(c_out, 3, 3, c_in), "int8", quant=mg.Quant.per_channel(sc.tolist(), 0))
+        y = mb.add_tensor(f"y{k}", (1, 7, 8, c_out), "int8", quant=OUT_Q.quant)
+        opts = mg.Conv2DOptions("SAME", 1, 1, "NONE")
+    else:
+        c = LIMIT_SHAPES[op][3]
+        w, sc, b = _limit_channels(rng, c, 9, kind)
+        x = mb.add_input(f"x{k}", LIMIT_SHAPES[op], "int8", quant=IN_Q.quant)
+        wt = mb.add_const(f"w{k}", w.T.reshape(1, 3, 3, c), "int8", quant=mg.Quant.per_channel(sc.tolist(), 3))
+        y = mb.add_tensor(f"y{k}", (1, 7, 8, c), "int8", quant=OUT_Q.quant)
+        opts = mg.DepthwiseConv2DOptions("SAME", 1, 1, 1, "NONE")
+    bq = mg.Quant.per_channel((np.float32(IN_Q.scale) * sc.astype(np.float64)).astype(np.float32).tolist(), 0)
+    bt = mb.add_const(f"b{k}", b, "int32", quant=bq)
+    mb.add_operator(op, [x, wt, bt], [y], opts)
+    return y
+
+
+LIMIT_SHAPES = {"CONV_2D": (1, 7, 8, 16), "DEPTHWISE_CONV_2D": (1, 7, 8, 8), "FULLY_CONNECTED": (2, 20)}
+LIMIT_OPS = [(op, kind) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") for kind in ("saturating", "constant")]
+# builds: the portable kernels, the fast kernels' defaults and other variants (on the host: their C paths)
+ALT_SCHEDULES = {"CONV_2D": {"algo": "x16"}, "DEPTHWISE_CONV_2D": {"algo": "simd4"},
+                 "FULLY_CONNECTED": {"algo": "simd4", "x8": True}}
+LIMIT_BUILDS: list[tuple[str, str, dict[int, dict[str, object]]]] = [
+    ("generic", "generic", {}), ("m4_default", "cortex-m4", {}),
+    ("m4_alt", "cortex-m4", {i: dict(ALT_SCHEDULES[op]) for i, (op, _) in enumerate(LIMIT_OPS)})]
+
+
+def _limit_case(tmp_path: Path) -> tuple[Path, list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """One model holding every (operator, kind) as an independent operator; 5 input sets (3 random, all 127,
+    all -128); TFLM's outputs."""
+    rng = np.random.default_rng(20_7)
+    mb = mg.ModelBuilder()
+    mb.set_outputs([_add_limit_op(mb, op, kind, rng, k) for k, (op, kind) in enumerate(LIMIT_OPS)])
+    path = tmp_path / "limits.tflite"
+    path.write_bytes(mb.to_bytes())
+    shapes = [LIMIT_SHAPES[op] for op, _ in LIMIT_OPS]
+    sets = [[rng.integers(-128, 128, sh).astype(np.int8) for sh in shapes] for _ in range(3)]
+    sets += [[np.full(sh, v, np.int8) for sh in shapes] for v in (127, -128)]
+    ref = run_reference(path, sets)
+    return path, sets, ref
+
+
+def _limit_diffs(outs: list[list[np.ndarray]], ref: list[list[np.ndarray]], where: str) -> list[str]:
+    errors = []
+    for si, (o_set, r_set) in enumerate(zip(outs, ref, strict=True)):
+        for k, (op, kind) in enumerate(LIMIT_OPS):
+            o, r = np.asarray(o_set[k]).reshape(-1), np.asarray(r_set[k]).reshape(-1)
+            if not np.array_equal(o, r):
+                d = np.nonzero(o != r)[0]
+                errors.append(f"{where} {op} {kind} set {si}: {d.size} bytes differ, first {d[:6].tolist()}")
+    return errors
+
+
+def test_saturating_bias_and_zero_multiplier_host_ubsan(tmp_path: Path) -> None:
+    path, sets, ref = _limit_case(tmp_path)
+    errors = []
+    for bname, target, sched in LIMIT_BUILDS:
+        r = compile_model(path, tmp_path / f"src_{bname}", name=f"lim_{bname}", target=target, schedules=sched)
+        errors += _limit_diffs(run_host_ubsan(r, sets, tmp_path / f"host_{bname}"), ref, f"host {bname}")
+    assert not errors, "\n".join(errors)
+    record_figures("int8 limits (issue 20.4/20.7)", {
+        "saturating-bias / zero-multiplier operators x builds under UBSan": len(LIMIT_OPS) * len(LIMIT_BUILDS)})
+
+
+@pytest.mark.qemu
+def test_saturating_bias_and_zero_multiplier_cortex_m4(tmp_path: Path) -> None:
+    _qemu_ok()
+    path, sets, ref = _limit_case(tmp_path)
+    builds = [b for b in LIMIT_BUILDS if b[1] != "generic"]
+
+    def run(b: tuple[str, str, dict[int, dict[str, object]]]) -> list[str]:
+        bname, target, sched = b
+        r = compile_model(path, tmp_path / f"src_{bname}", name=f"limm4_{bname}", target=target, schedules=sched)
+        return _limit_diffs(m4run.run_m4(r, sets, tmp_path / f"fw_{bname}", timeout=60).outputs, ref, f"M4 {bname}")
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        errors = [e for errs in ex.map(run, builds) for e in errs]
+    assert not errors, "\n".join(errors)
+    record_figures("int8 limits (issue 20.4/20.7)", {
+        "saturating-bias / zero-multiplier operators x builds on the M4": len(LIMIT_OPS) * len(builds)})
