@@ -30,7 +30,7 @@ from microaot.testing import m4run
 from microaot.testing import modelgen as mg
 from microaot.testing.batch import run_reference_many
 
-UBSAN = ["-fsanitize=undefined", "-fno-sanitize-recover=all", "-g"]
+UBSAN = ["-fsanitize=undefined", "-fno-sanitize-recover=all"]
 
 _HOST_PLATFORM = """#include <stdio.h>
 #include "microaot/platform.h"
@@ -307,12 +307,17 @@ def _limit_diffs(outs: list[list[np.ndarray]], ref: list[list[np.ndarray]], wher
     return errors
 
 
+@pytest.mark.slow  # ~30-50 s on 2 busy cores: UBSan builds of the fast kernels (conv_fast.c) take most of it
 def test_saturating_bias_and_zero_multiplier_host_ubsan(tmp_path: Path) -> None:
     path, sets, ref = _limit_case(tmp_path)
-    errors = []
-    for bname, target, sched in LIMIT_BUILDS:
+
+    def run(b: tuple[str, str, dict[int, dict[str, object]]]) -> list[str]:
+        bname, target, sched = b
         r = compile_model(path, tmp_path / f"src_{bname}", name=f"lim_{bname}", target=target, schedules=sched)
-        errors += _limit_diffs(run_host_ubsan(r, sets, tmp_path / f"host_{bname}"), ref, f"host {bname}")
+        return _limit_diffs(run_host_ubsan(r, sets, tmp_path / f"host_{bname}"), ref, f"host {bname}")
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        errors = [e for errs in ex.map(run, LIMIT_BUILDS) for e in errs]
     assert not errors, "\n".join(errors)
     record_figures("int8 limits (issue 20.4/20.7)", {
         "saturating-bias / zero-multiplier operators x builds under UBSan": len(LIMIT_OPS) * len(LIMIT_BUILDS)})
