@@ -2,7 +2,9 @@
  *
  * int8: TFLM reference arithmetic. acc = bias + sum over in-bounds taps of (x + input_offset) * w,
  * computed as folded_bias + sum(x * w) - input_offset * sum(w over out-of-bounds taps), which is
- * the same integer; then uaot_mbqm per channel, + output offset, clamp. */
+ * the same integer; then uaot_mbqm per channel, + output offset, clamp. The accumulator is computed modulo
+ * 2^32 (uint32_t): TFLM adds in int32 and wraps on the hardware when a bias sits at the int32 limits (the
+ * generator folds such biases modulo 2^32 too), which would be undefined behaviour in signed C. */
 #include "microaot/kernels/conv.h"
 
 #include <stddef.h>
@@ -12,7 +14,7 @@
 UAOT_INLINE int8_t uaot_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,
                                    int32_t hi)
 {
-    int32_t v = uaot_mbqm(acc, mult, (int)shift) + out_off;
+    int32_t v = uaot_wrap_add(uaot_mbqm(acc, mult, (int)shift), out_off);
     return (int8_t)uaot_clamp_i32(v, lo, hi);
 }
 
@@ -38,22 +40,22 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                     const int32_t row_len = p->k_w * in_c;
                     for (int32_t oc = 0; oc < out_c; ++oc) {
                         const int8_t *f = filter + oc * filter_oc_stride;
-                        int32_t acc = p->bias[oc];
+                        uint32_t acc = (uint32_t)p->bias[oc];
                         for (int32_t ky = 0; ky < p->k_h; ++ky) {
                             const int8_t *x = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * in_c;
                             const int8_t *fw = f + ky * row_len;
                             for (int32_t i = 0; i < row_len; ++i) {
-                                acc += (int32_t)x[i] * (int32_t)fw[i];
+                                acc += (uint32_t)((int32_t)x[i] * (int32_t)fw[i]);
                             }
                         }
                         output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
-                            uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
+                            uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                     }
                     continue;
                 }
                 for (int32_t oc = 0; oc < out_c; ++oc) {
                     const int8_t *f = filter + oc * filter_oc_stride;
-                    int32_t acc = p->bias[oc];
+                    uint32_t acc = (uint32_t)p->bias[oc];
                     int32_t pad_wsum = 0;
                     for (int32_t ky = 0; ky < p->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * p->dil_h;
@@ -63,7 +65,7 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                             if (interior || (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w)) {
                                 const int8_t *x = in_b + (iy * p->in_w + ix) * in_c;
                                 for (int32_t ic = 0; ic < in_c; ++ic) {
-                                    acc += (int32_t)x[ic] * (int32_t)fw[ic];
+                                    acc += (uint32_t)((int32_t)x[ic] * (int32_t)fw[ic]);
                                 }
                             } else {
                                 for (int32_t ic = 0; ic < in_c; ++ic) {
@@ -72,9 +74,9 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                             }
                         }
                     }
-                    acc -= p->input_offset * pad_wsum;
+                    acc -= (uint32_t)p->input_offset * (uint32_t)pad_wsum;
                     output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
-                        uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
+                        uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                 }
             }
         }
@@ -104,15 +106,15 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
                     for (int32_t ic = 0; ic < in_c; ++ic) {
                         for (int32_t m = 0; m < dm; ++m) {
                             const int32_t oc = ic * dm + m;
-                            int32_t acc = p->bias[oc];
+                            uint32_t acc = (uint32_t)p->bias[oc];
                             for (int32_t ky = 0; ky < p->k_h; ++ky) {
                                 const int8_t *x = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * in_c + ic;
                                 const int8_t *f = filter + ky * p->k_w * out_c + oc;
                                 for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                                    acc += (int32_t)x[kx * p->dil_w * in_c] * (int32_t)f[kx * out_c];
+                                    acc += (uint32_t)((int32_t)x[kx * p->dil_w * in_c] * (int32_t)f[kx * out_c]);
                                 }
                             }
-                            out[oc] = uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
+                            out[oc] = uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
                                                       p->act_max);
                         }
                     }
@@ -121,7 +123,7 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
                 for (int32_t ic = 0; ic < in_c; ++ic) {
                     for (int32_t m = 0; m < dm; ++m) {
                         const int32_t oc = ic * dm + m;
-                        int32_t acc = p->bias[oc];
+                        uint32_t acc = (uint32_t)p->bias[oc];
                         int32_t pad_wsum = 0;
                         for (int32_t ky = 0; ky < p->k_h; ++ky) {
                             const int32_t iy = iy0 + ky * p->dil_h;
@@ -129,14 +131,14 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
                                 const int32_t ix = ix0 + kx * p->dil_w;
                                 const int32_t w = filter[(ky * p->k_w + kx) * out_c + oc];
                                 if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                                    acc += (int32_t)in_b[(iy * p->in_w + ix) * in_c + ic] * w;
+                                    acc += (uint32_t)((int32_t)in_b[(iy * p->in_w + ix) * in_c + ic] * w);
                                 } else {
                                     pad_wsum += w;
                                 }
                             }
                         }
-                        acc -= p->input_offset * pad_wsum;
-                        out[oc] = uaot_requant_s8(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
+                        acc -= (uint32_t)p->input_offset * (uint32_t)pad_wsum;
+                        out[oc] = uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
                                                   p->act_max);
                     }
                 }

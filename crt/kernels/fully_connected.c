@@ -18,18 +18,19 @@ uaot_status_t uaot_fully_connected_s8(const uaot_fc_s8_params_t *p, const int8_t
         int8_t *y = output + b * n_out;
         for (int32_t o = 0; o < n_out; ++o) {
             const int8_t *w = filter + o * n_in;
-            int32_t acc = p->bias[o];
+            /* modulo 2^32: TFLM's int32 accumulator wraps when the bias sits at the int32 limits */
+            uint32_t acc = (uint32_t)p->bias[o];
             int32_t i = 0;
             for (; i + 4 <= n_in; i += 4) {
-                acc += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] +
-                       (int32_t)x[i + 3] * w[i + 3];
+                acc += (uint32_t)((int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] +
+                                  (int32_t)x[i + 3] * w[i + 3]);
             }
             for (; i < n_in; ++i) {
-                acc += (int32_t)x[i] * w[i];
+                acc += (uint32_t)((int32_t)x[i] * w[i]);
             }
             const int32_t mult = p->mult_pc != NULL ? p->mult_pc[o] : p->mult;
             const int32_t shift = p->shift_pc != NULL ? p->shift_pc[o] : p->shift;
-            int32_t v = uaot_mbqm(acc, mult, (int)shift) + p->output_offset;
+            int32_t v = uaot_wrap_add(uaot_mbqm(uaot_u2i(acc), mult, (int)shift), p->output_offset);
             y[o] = (int8_t)uaot_clamp_i32(v, p->act_min, p->act_max);
         }
     }

@@ -115,6 +115,9 @@ static int uaot_clz32(uint32_t x)
     return n;
 }
 
+/* 512.0 in Q12.19: from this sum of exponentials on every probability is < 1/512 (int8 output 0) */
+#define UAOT_SOFTMAX_SUM_LIMIT ((int32_t)1 << 28)
+
 uaot_status_t uaot_softmax_s8(const uaot_softmax_params_t *p, const int8_t *input, int8_t *output)
 {
     if (p == NULL || input == NULL || output == NULL) {
@@ -130,14 +133,25 @@ uaot_status_t uaot_softmax_s8(const uaot_softmax_params_t *p, const int8_t *inpu
                 max_in_row = x[c];
             }
         }
-        int32_t sum_of_exps = 0; /* Q12.19 */
-        for (int32_t c = 0; c < depth; ++c) {
+        /* Q12.19. TFLM adds in int32 and aborts (TFLITE_CHECK on the exponent below) once the sum
+         * reaches 512.0 (2^28): 1/sum is then below half an output step, every output rounds to 0
+         * (-128), which is what the loop below returns (TFLM's formula continued: exponent >= 32).
+         * Each term is at most 1.0 (2^19), so stopping at 2^28 keeps the sum far from int32 overflow
+         * for any depth and equal to TFLM's wherever TFLM's is below 512. */
+        int32_t sum_of_exps = 0;
+        for (int32_t c = 0; c < depth && sum_of_exps < UAOT_SOFTMAX_SUM_LIMIT; ++c) {
             const int32_t diff = (int32_t)x[c] - max_in_row;
             if (diff >= p->diff_min) {
                 const int32_t rescaled = uaot_mbqm_gt1(diff, p->input_mult, p->input_left_shift);
                 const int32_t e = fp_exp_on_negative_values_q5(rescaled);
                 sum_of_exps = fp_add(sum_of_exps, uaot_rdbpot(e, 12)); /* Rescale<12> */
             }
+        }
+        if (sum_of_exps >= UAOT_SOFTMAX_SUM_LIMIT) {
+            for (int32_t c = 0; c < depth; ++c) {
+                y[c] = -128;
+            }
+            continue;
         }
         /* GetReciprocal(sum_of_exps, 12) */
         const int headroom_plus_one = uaot_clz32((uint32_t)sum_of_exps);

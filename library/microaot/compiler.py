@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from microaot.codegen.emit import emit_model, kernel_source_paths
+from microaot.codegen.emit import check_runtime_limits, emit_model, kernel_source_paths
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import import_tflite_bytes, read_model_file
 from microaot.ir.graph import Graph
@@ -77,6 +77,7 @@ def compile_model(
     graph = import_tflite_bytes(buf, str(model_path))
     model_hash = hashlib.sha256(buf).hexdigest()
     check_graph(graph)
+    check_runtime_limits(graph)  # before planning: a 65,536-operator graph is refused at once
     sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
     # after the schedules: the scratch a kernel variant needs depends on its knobs
     plan, sched = plan_schedules(graph, target, sched)

@@ -57,6 +57,18 @@ UAOT_INLINE int32_t uaot_mbqm_gt1(int32_t x, int32_t multiplier, int left_shift)
     return uaot_srdhm((int32_t)((uint32_t)x << left_shift), multiplier);
 }
 
+/* uint32 -> int32 modulo 2^32 (two's complement), without the implementation-defined conversion */
+UAOT_INLINE int32_t uaot_u2i(uint32_t u)
+{
+    return u <= (uint32_t)INT32_MAX ? (int32_t)u : (int32_t)(u - 0x80000000u) - INT32_MAX - 1;
+}
+
+/* a + b with int32 wrap-around (what TFLM's int32 adds do on the hardware), without signed overflow */
+UAOT_INLINE int32_t uaot_wrap_add(int32_t a, int32_t b)
+{
+    return uaot_u2i((uint32_t)a + (uint32_t)b);
+}
+
 UAOT_INLINE int32_t uaot_clamp_i32(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

@@ -9,7 +9,7 @@
  *   uaot_smlabb(a,b,c)  = c + a.lo*b.lo;  uaot_smlatt(a,b,c) = c + a.hi*b.hi
  *   uaot_sxtab16(a,x)   = SXTAB16 a, x:          a + uaot_sxtb16(x)    per 16-bit half, modulo 2^16
  *   uaot_sxtab16_r8(a,x)= SXTAB16 a, x, ROR #8:  a + uaot_sxtb16_r8(x) per 16-bit half, modulo 2^16
- * The kernels keep sums far from int32 overflow (as the reference kernels do). */
+ * The portable multiply-accumulates wrap modulo 2^32 as the instructions do (no signed overflow). */
 #ifndef MICROAOT_SIMD_H
 #define MICROAOT_SIMD_H
 
@@ -101,19 +101,20 @@ UAOT_INLINE int32_t uaot_hi16(uint32_t a)
     return (int32_t)(int16_t)(uint16_t)(a >> 16);
 }
 
+/* modulo 2^32 like the instructions (an accumulator that starts at a saturated bias wraps as TFLM's does) */
 UAOT_INLINE int32_t uaot_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
-    return acc + uaot_lo16(a) * uaot_lo16(b) + uaot_hi16(a) * uaot_hi16(b);
+    return uaot_u2i((uint32_t)acc + (uint32_t)(uaot_lo16(a) * uaot_lo16(b)) + (uint32_t)(uaot_hi16(a) * uaot_hi16(b)));
 }
 
 UAOT_INLINE int32_t uaot_smlabb(uint32_t a, uint32_t b, int32_t acc)
 {
-    return acc + uaot_lo16(a) * uaot_lo16(b);
+    return uaot_u2i((uint32_t)acc + (uint32_t)(uaot_lo16(a) * uaot_lo16(b)));
 }
 
 UAOT_INLINE int32_t uaot_smlatt(uint32_t a, uint32_t b, int32_t acc)
 {
-    return acc + uaot_hi16(a) * uaot_hi16(b);
+    return uaot_u2i((uint32_t)acc + (uint32_t)(uaot_hi16(a) * uaot_hi16(b)));
 }
 #endif
 
@@ -194,7 +195,7 @@ UAOT_INLINE int8_t uaot_sat8(int32_t v)
 UAOT_INLINE int8_t uaot_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,
                                     int32_t hi)
 {
-    int32_t v = uaot_mbqm_fast(acc, mult, shift) + out_off;
+    int32_t v = uaot_wrap_add(uaot_mbqm_fast(acc, mult, shift), out_off);
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 

@@ -174,6 +174,41 @@ def _c_comment(text: str) -> str:
     return "".join(c if 0x20 <= ord(c) < 0x7F else "?" for c in text).replace("*/", "*?/")
 
 
+# Fields of the runtime (crt/include/microaot/model.h uaot_model_t / uaot_tensor_info_t / uaot_hooks_t, the
+# RPC glue of rpc.h and the u16/u32 fields of docs/protocol.md) that a count or size of the model goes into.
+U16_MAX = 0xFFFF
+U32_MAX = 0xFFFF_FFFF
+
+
+def check_runtime_limits(graph: Graph, *, workspace_size: int | None = None, weight_bytes: int | None = None) -> None:
+    """Refuse a model whose counts or sizes the runtime's fixed-width fields cannot hold (the C compiler would
+    only warn with -Woverflow and the descriptor would carry a truncated value): inputs, outputs and operators
+    are uint16 (``num_inputs``/``num_outputs``/``num_ops``, the hooks' ``op_index``, the RPC's u16 indices),
+    tensor bytes, the workspace and the weight bytes uint32. Raises UnsupportedModelError naming the model,
+    the count and its limit."""
+    src = graph.source
+    counts = (("inputs", len(graph.inputs), "num_inputs"), ("outputs", len(graph.outputs), "num_outputs"),
+              ("operators", len(graph.operators), "num_ops"))
+    for what, n, field_name in counts:
+        if n > U16_MAX:
+            raise UnsupportedModelError(
+                f"{src}: the model has {n:,} {what}; the microaot runtime stores the number of {what} in a "
+                f"16-bit field (uaot_model_t.{field_name}, at most {U16_MAX:,}). Split the model into smaller "
+                f"models (or merge {what}) so that each has at most {U16_MAX:,} {what}")
+    for k, t in [*(("input", i) for i in graph.inputs), *(("output", i) for i in graph.outputs)]:
+        tt = graph.tensors[t]
+        if tt.nbytes > U32_MAX:
+            raise UnsupportedModelError(
+                f"{src}: graph {k} tensor {t} ({tt.name!r}) has {tt.nbytes:,} bytes; the runtime's tensor "
+                f"size field (uaot_tensor_info_t.bytes) is 32-bit (at most {U32_MAX:,}). Use a smaller tensor")
+    for what, v, field_name in (("workspace", workspace_size, "workspace_size"),
+                                ("weights", weight_bytes, "weight_bytes")):
+        if v is not None and v > U32_MAX:
+            raise UnsupportedModelError(
+                f"{src}: the {what} need {v:,} bytes; the runtime's uaot_model_t.{field_name} is 32-bit "
+                f"(at most {U32_MAX:,} bytes). The model does not fit a 32-bit target; use a smaller model")
+
+
 def _tensor_info(name: str, t: Tensor, source: str) -> str:
     if len(t.shape) > MAX_RANK:
         raise UnsupportedModelError(f"{source}: tensor {t.index} ({t.name!r}) has rank {len(t.shape)} > {MAX_RANK}")
@@ -194,8 +229,10 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
         raise MicroaotError(f"model name {name!r} is not a C identifier")
     if '"' in weight_section or "\\" in weight_section:
         raise MicroaotError(f"weight section {weight_section!r} must not contain quotes or backslashes")
+    check_runtime_limits(graph, workspace_size=workspace_size)
     em = _Emitter(graph, plan, name, weight_section, target, schedules or {})
     codes = em.lower_all()
+    check_runtime_limits(graph, weight_bytes=em.weight_bytes)
 
     # outputs whose tensor does not live in the caller's output buffer k (duplicates, input=output, consts)
     fixups: list[str] = []

@@ -109,8 +109,10 @@ def rq_table(mults: list[int], shifts: list[int], output_offset: int, folded_bia
 def gemm_rq_bias(folded_bias: np.ndarray, rows: np.ndarray, mults: list[int]) -> np.ndarray:
     """The conv gemm's bias array when it requantizes with ``rq_table``: a constant channel's accumulator is
     ignored (its rq row gives the output), so its bias is 0, and INT32_MIN on the first channel of a pair
-    (2i, 2i+1) of constant channels (all-zero weights) lets the cols=3 asm skip that pair's K loop
-    (crt/kernels/conv_fast.c UAOT_GEMM3_RQ_LOOP; the other paths just accumulate the zero weights)."""
+    (2i, 2i+1) of constant channels lets the cols=3 asm skip that pair's K loop (crt/kernels/conv_fast.c
+    UAOT_GEMM3_RQ_LOOP). The other paths accumulate the pair as any other: a zero-multiplier channel may have
+    non-zero weights, so its accumulator may run past INT32_MIN; that is defined (every accumulation wraps
+    modulo 2^32: the SMLAD instructions, and simd.h's portable ones) and ignored (m = 0 in its rq row)."""
     b = np.asarray(folded_bias, dtype=np.int64).copy()
     const = [_constant(m, rows[c]) for c, m in enumerate(mults)]
     for c, k in enumerate(const):

@@ -217,6 +217,7 @@ class _Planner:
             self.base_groups.setdefault(r, []).append(t)
         self.pins = {r: p for r, p in pins.items() if r in self.base_groups}
         # in-place options on workspace tensors only
+        self.nbytes = {t: tensors[t].nbytes for t in self.root}
         self.options: dict[int, list[InPlaceOption]] = {}
         for o in options:
             if o.out not in self.root or o.inp not in self.root or tensors[o.inp].is_const:
@@ -236,7 +237,7 @@ class _Planner:
 
     # ---- one candidate ----------------------------------------------------------------------
     def build(self, order: list[int], choice: Mapping[int, InPlaceOption | None]) -> _State:
-        tensors = self.g.tensors
+        nb = self.nbytes
         pos = {op: i for i, op in enumerate(order)}
         first: dict[int, int] = {}
         last: dict[int, int] = {}
@@ -246,6 +247,13 @@ class _Planner:
             first[t] = w
             last[t] = max([w, *reads])
         groups: dict[int, dict[int, int]] = {r: dict.fromkeys(ms, 0) for r, ms in self.base_groups.items()}
+        # per group, kept up to date while groups merge (a chain of in-place operators grows one group:
+        # recomputing these from its members at every merge was quadratic): first and last step, lowest
+        # member offset (the offsets are normalized to start at 0 once, at the end) and highest member end
+        gfirst = {r: min(first[t] for t in ms) for r, ms in groups.items()}
+        glast = {r: max(last[t] for t in ms) for r, ms in groups.items()}
+        glow = dict.fromkeys(groups, 0)
+        gend = {r: max(nb[t] for t in ms) for r, ms in groups.items()}
         where = dict(self.root)
         taken: dict[int, InPlaceOption] = {}
         for op in sorted((o for o, c in choice.items() if c is not None), key=lambda o: pos[o]):
@@ -255,33 +263,39 @@ class _Planner:
             if ra == rb or ra in self.pins or rb in self.pins:
                 continue
             ga, gb = groups[ra], groups[rb]
-            if max(last[t] for t in ga) != pos[op] or min(first[t] for t in gb) != pos[op]:
+            if glast[ra] != pos[op] or gfirst[rb] != pos[op]:
                 continue  # the input is read later (or the output group starts earlier): not legal
-            at0 = ga[opt.inp] - opt.delta  # where the output starts with the given distance
+            m = glow[ra]  # below: offsets relative to the lowest member of ga (as if normalized)
+            at0 = ga[opt.inp] - m - opt.delta  # where the output starts with the given distance
             at = at0
             if opt.slack:
-                span_a = max(r + tensors[t].nbytes for t, r in ga.items())
+                span_a = gend[ra] - m
                 bmin = min(r - gb[opt.out] for r in gb.values())
-                bmax = max(r - gb[opt.out] + tensors[t].nbytes for t, r in gb.items())
+                bmax = max(r - gb[opt.out] + nb[t] for t, r in gb.items())
                 if opt.slack > 0 and at0 >= -bmin:
                     at = -bmin  # as low as possible without growing the buffer downwards
                 elif opt.slack < 0 and align_down(span_a - bmax, self.align) >= at0:
                     at = align_down(span_a - bmax, self.align)  # as high as possible inside it
-            shift = at - gb[opt.out]
+            shift = at + m - gb[opt.out]
             for t, r in gb.items():
                 ga[t] = r + shift
                 where[t] = ra
+            glow[ra] = min(m, glow[rb] + shift)
+            gend[ra] = max(gend[ra], gend[rb] + shift)
+            gfirst[ra] = min(gfirst[ra], gfirst[rb])
+            glast[ra] = max(glast[ra], glast[rb])
             del groups[rb]
-            low = min(ga.values())
-            if low:
-                for t in ga:
-                    ga[t] -= low
             taken[op] = opt if at == at0 else dataclasses.replace(opt, delta=ga[opt.inp] - ga[opt.out])
+        for r, g in groups.items():
+            low = glow[r]
+            if low:
+                for t in g:
+                    g[t] -= low
         buffers: list[Buffer] = []
         for r, members in sorted(groups.items()):
             if r in self.pins:
                 continue
-            spans = [(members[t], members[t] + tensors[t].nbytes, first[t], last[t]) for t in sorted(members)]
+            spans = [(members[t], members[t] + nb[t], first[t], last[t]) for t in sorted(members)]
             buffers.append(Buffer(
                 id=len(buffers), size=max(hi for _, hi, _, _ in spans), first=min(s[2] for s in spans),
                 last=max(s[3] for s in spans), tensors=sorted(members), rel=dict(sorted(members.items())),
@@ -349,9 +363,13 @@ def _live_bytes(buffers: list[Buffer], nsteps: int) -> list[int]:
             for s in range(f, la + 1):
                 live[s] += hi - lo
             continue
-        for s in range(b.first, b.last + 1):
+        at: dict[int, list[tuple[int, int]]] = {}  # step -> its members' byte ranges (one pass over the spans)
+        for lo, hi, f, la in b.spans:
+            for s in range(f, la + 1):
+                at.setdefault(s, []).append((lo, hi))
+        for s, ranges in at.items():
             total, end = 0, 0
-            for lo, hi in sorted((lo, hi) for lo, hi, f, la in b.spans if f <= s <= la):
+            for lo, hi in sorted(ranges):
                 if hi > end:
                     total += hi - max(lo, end)
                     end = hi
@@ -375,22 +393,82 @@ def _key_area(b: Buffer) -> tuple[int, ...]:
     return (-b.size * (b.last - b.first + 1), b.id)
 
 
+# work of _place since import (tests bound it): calls, buffers placed, and checks = the placed buffers and
+# member spans examined for them (all pairs before: ~n^2/2 per call on a chain; now ~ the buffers that share
+# a step with each one)
+PLACE_STATS = {"calls": 0, "buffers": 0, "checks": 0}
+_Span = tuple[int, int, int, int]
+_FEW_SPANS = 4  # buffers with more members get a per-step index of them in _place
+
+
+def _span_index(spans: list[_Span]) -> tuple[dict[int, list[_Span]], dict[int, list[_Span]]]:
+    """(step -> the spans live at it, step -> the spans whose first step it is)."""
+    alive: dict[int, list[_Span]] = {}
+    starts: dict[int, list[_Span]] = {}
+    for sp in spans:
+        starts.setdefault(sp[2], []).append(sp)
+        for s in range(sp[2], sp[3] + 1):
+            alive.setdefault(s, []).append(sp)
+    return alive, starts
+
+
 def _place(buffers: list[Buffer], align: int, key: Callable[[Buffer], tuple[int, ...]] | None,
            order: list[Buffer] | None = None) -> int:
     """Place every buffer (sets ``offset``) in ``order`` or sorted by ``key``; returns the workspace."""
     seq = order if order is not None else sorted(buffers, key=key)
-    placed: list[Buffer] = []
+    # the placed buffers by step, so that a buffer meets only those that share a step with it (a chain
+    # costs O(n) instead of O(n^2)): alive[s] = placed buffers live at step s, starts[s] = those whose
+    # first step is s. A placed p overlaps b in time iff it is alive at b.first or starts inside
+    # (b.first, b.last], each found once; the forbidden intervals (hence the offsets) are those of the
+    # all-pairs scan, only collected in another order before the sort.
+    nsteps = max((b.last for b in seq), default=-1) + 1
+    alive: list[list[Buffer]] = [[] for _ in range(nsteps)]
+    starts: list[list[Buffer]] = [[] for _ in range(nsteps)]
+    span_index: dict[int, tuple[dict[int, list[_Span]], dict[int, list[_Span]]]] = {}
     ws = 0
+    checks = 0
     for b in seq:
         forbidden: list[tuple[int, int]] = []
-        for p in placed:
-            if p.last < b.first or b.last < p.first:
-                continue
-            for lo, hi, f, la in b.spans:
+        near = list(alive[b.first]) if b.first >= 0 else []
+        for s in range(max(b.first + 1, 0), b.last + 1):
+            near += starts[s]
+        checks += len(near)
+        b_many = len(b.spans) > _FEW_SPANS
+        for p in near:
+            if len(p.spans) <= _FEW_SPANS and b_many:
+                # b has many members: those that share a step with each member of p, from b's index
+                idx = span_index.get(id(b))
+                if idx is None:
+                    idx = span_index[id(b)] = _span_index(b.spans)
+                b_alive, b_starts = idx
                 for lo2, hi2, f2, la2 in p.spans:
-                    if la < f2 or la2 < f:
-                        continue
-                    # b.offset + lo < p.offset + hi2 and p.offset + lo2 < b.offset + hi  -> conflict
+                    cand = list(b_alive.get(f2, ()))
+                    for s in range(f2 + 1, la2 + 1):
+                        cand += b_starts.get(s, ())
+                    checks += len(cand)
+                    for lo, hi, _f, _la in cand:
+                        forbidden.append((p.offset + lo2 - hi, p.offset + hi2 - lo))
+                continue
+            if len(p.spans) <= _FEW_SPANS:
+                for lo, hi, f, la in b.spans:
+                    for lo2, hi2, f2, la2 in p.spans:
+                        if la < f2 or la2 < f:
+                            continue
+                        # b.offset + lo < p.offset + hi2 and p.offset + lo2 < b.offset + hi  -> conflict
+                        forbidden.append((p.offset + lo2 - hi, p.offset + hi2 - lo))
+                continue
+            # a buffer of many members (a chain of in-place operators): only its members that share a
+            # step with a member of b, found through its index as the buffers above
+            idx = span_index.get(id(p))
+            if idx is None:
+                idx = span_index[id(p)] = _span_index(p.spans)
+            p_alive, p_starts = idx
+            for lo, hi, f, la in b.spans:
+                cand = list(p_alive.get(f, ()))
+                for s in range(f + 1, la + 1):
+                    cand += p_starts.get(s, ())
+                checks += len(cand)
+                for lo2, hi2, _f2, _la2 in cand:
                     forbidden.append((p.offset + lo2 - hi, p.offset + hi2 - lo))
         forbidden.sort()
         off = 0
@@ -402,8 +480,14 @@ def _place(buffers: list[Buffer], align: int, key: Callable[[Buffer], tuple[int,
                     off = align_up(fhi, align)
                     changed = True
         b.offset = off
-        placed.append(b)
+        if b.first >= 0:
+            starts[b.first].append(b)
+        for s in range(max(b.first, 0), b.last + 1):
+            alive[s].append(b)
         ws = max(ws, align_up(off + b.size, align))
+    PLACE_STATS["calls"] += 1
+    PLACE_STATS["buffers"] += len(seq)
+    PLACE_STATS["checks"] += checks
     return ws
 
 

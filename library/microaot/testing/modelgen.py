@@ -1368,4 +1368,35 @@ def cast_model(*, shape: tuple[int, ...], in_dtype: DType, out_dtype: DType) -> 
     mb.add_operator("CAST", [x], [y], TableOptions("CastOptions", (("InDataType", _TENSOR_TYPES[in_dtype]),
                                                                     ("OutDataType", _TENSOR_TYPES[out_dtype]))))
     mb.set_outputs([y])
+
+
+def chain_model(rng: np.random.Generator, n_ops: int, *, shape: tuple[int, int, int, int] = (1, 8, 8, 8)) -> bytes:
+    """A long int8 chain for planner scaling (bench/planner_scale.py, tests): ``n_ops`` operators repeating
+    CONV_2D 3x3, DEPTHWISE_CONV_2D 3x3, CONV_2D 1x1 and an ADD of the last two outputs (a short residual), all
+    SAME padding on ``shape``; the operators of one kind share their weight tensors (a small file)."""
+    _, h, w, c = shape
+    q = ActQ(0.05, 0)
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int8", quant=q.quant)
+    consts: dict[str, tuple[int, int]] = {}
+    for kind, wshape, axis in (("k3", (c, 3, 3, c), 0), ("dw", (1, 3, 3, c), 3), ("k1", (c, 1, 1, c), 0)):
+        wq, wquant = quantize_weights(rng.normal(0, 0.3, size=wshape), axis)
+        bq, bquant = quantize_bias(rng.normal(0, 0.2, size=(c,)), q.scale, wquant)
+        consts[kind] = (mb.add_const(f"w_{kind}", wq, "int8", quant=wquant),
+                        mb.add_const(f"b_{kind}", bq, "int32", quant=bquant))
+    prev, cur = x, x
+    for i in range(n_ops):
+        y = mb.add_tensor(f"t{i}", shape, "int8", quant=q.quant)
+        kind = i % 4
+        if kind == 0:
+            mb.add_operator("CONV_2D", [cur, *consts["k3"]], [y], Conv2DOptions("SAME", 1, 1, "RELU"))
+        elif kind == 1:
+            mb.add_operator("DEPTHWISE_CONV_2D", [cur, *consts["dw"]], [y],
+                            DepthwiseConv2DOptions("SAME", 1, 1, 1, "RELU6"))
+        elif kind == 2:
+            mb.add_operator("CONV_2D", [cur, *consts["k1"]], [y], Conv2DOptions("SAME", 1, 1, "NONE"))
+        else:
+            mb.add_operator("ADD", [cur, prev], [y], AddOptions("NONE"))
+        prev, cur = cur, y
+    mb.set_outputs([cur])
     return mb.to_bytes()

@@ -1,6 +1,9 @@
 /* microaot kernels: SOFTMAX over the last dimension.
  * int8 -> int8 = TFLM's reference path (gemmlowp fixed point: Q5.26 scaled differences, exp on
- * negative values, Q12 accumulation, reciprocal by Newton-Raphson), bit for bit. */
+ * negative values, Q12 accumulation, reciprocal by Newton-Raphson), bit for bit wherever TFLM succeeds.
+ * A row whose sum of exponentials reaches 512.0 (TFLM aborts there: every probability < 1/512) gives -128
+ * everywhere (the correctly rounded result, TFLM's formula continued) instead of an error; the sum is
+ * bounded, so any depth is fine. */
 #ifndef MICROAOT_KERNELS_SOFTMAX_H
 #define MICROAOT_KERNELS_SOFTMAX_H
 
