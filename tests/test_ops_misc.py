@@ -82,7 +82,59 @@ def _quant_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_quant_specs()]
+def _transpose_conv_specs() -> list[Spec]:
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("k3s2_same", dict(input_shape=(1, 4, 5, 3), filters=4, kernel=(3, 3), stride=(2, 2))),
+        ("k3s1_same", dict(input_shape=(1, 5, 4, 2), filters=3, kernel=(3, 3))),
+        ("k2s2_valid", dict(input_shape=(1, 3, 4, 3), filters=2, kernel=(2, 2), stride=(2, 2), padding="VALID")),
+        ("k3s2_valid", dict(input_shape=(2, 3, 3, 2), filters=3, kernel=(3, 3), stride=(2, 2), padding="VALID")),
+        ("k4x3s2x1_same", dict(input_shape=(1, 4, 5, 4), filters=5, kernel=(4, 3), stride=(2, 1))),
+        ("k5s3_same_odd_out", dict(input_shape=(1, 3, 3, 2), filters=2, kernel=(5, 5), stride=(3, 3),
+                                   out_hw=(8, 7))),
+        ("k3s2_valid_extra", dict(input_shape=(1, 3, 3, 2), filters=2, kernel=(3, 3), stride=(2, 2), padding="VALID",
+                                  out_hw=(8, 8))),
+        ("k1s1_pointwise", dict(input_shape=(1, 3, 3, 8), filters=6, kernel=(1, 1))),
+        ("no_bias", dict(input_shape=(1, 4, 4, 3), filters=4, kernel=(3, 3), stride=(2, 2), bias=False)),
+        ("per_tensor", dict(input_shape=(1, 4, 4, 3), filters=4, kernel=(3, 3), stride=(2, 2), per_channel=False)),
+    ]
+    out: list[Spec] = []
+    for dtype, tag in (("int8", "int8"), ("int16", "int16x8"), ("float32", "float32")):
+        for n, kw in cases:
+            if dtype == "float32" and n == "per_tensor":
+                continue
+            out.append(Spec("TRANSPOSE_CONV", n, tag,
+                            lambda r, kw=kw, dt=dtype: mg.transpose_conv_model(r, dtype=dt, **kw)))  # type: ignore[arg-type]
+    out.append(Spec("TRANSPOSE_CONV", "bias16", "int16x8",
+                    lambda r: mg.transpose_conv_model(r, input_shape=(1, 3, 3, 2), filters=3, kernel=(3, 3),
+                                                      stride=(2, 2), dtype="int16", bias16=True)))
+    for act in ("RELU", "RELU6"):
+        out.append(Spec("TRANSPOSE_CONV", act.lower(), "float32",
+                        lambda r, act=act: mg.transpose_conv_model(r, input_shape=(1, 3, 4, 2), filters=3,
+                                                                   kernel=(3, 3), stride=(2, 2), dtype="float32",
+                                                                   activation=act)))
+    return out
+
+
+def _batch_matmul_specs() -> list[Spec]:
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("rank2", dict(lhs_shape=(3, 5), rhs_shape=(5, 4))),
+        ("rank3", dict(lhs_shape=(2, 3, 6), rhs_shape=(2, 6, 4))),
+        ("adj_x", dict(lhs_shape=(2, 6, 3), rhs_shape=(2, 6, 4), adj_x=True)),
+        ("adj_y", dict(lhs_shape=(2, 3, 6), rhs_shape=(2, 4, 6), adj_y=True)),
+        ("adj_xy", dict(lhs_shape=(1, 5, 2), rhs_shape=(1, 3, 5), adj_x=True, adj_y=True)),
+        ("bcast_rhs_rank2", dict(lhs_shape=(3, 2, 4, 5), rhs_shape=(5, 3))),
+        ("bcast_both", dict(lhs_shape=(2, 1, 3, 4), rhs_shape=(1, 3, 4, 2))),
+        ("bcast_rank5", dict(lhs_shape=(2, 1, 2, 3, 4), rhs_shape=(1, 3, 1, 4, 2))),
+        ("bcast_lhs_rank2", dict(lhs_shape=(3, 4), rhs_shape=(2, 2, 4, 5))),
+        ("const_rhs", dict(lhs_shape=(1, 4, 8), rhs_shape=(8, 6), const_rhs=True)),
+        ("const_rhs_adj_y", dict(lhs_shape=(2, 4, 8), rhs_shape=(2, 6, 8), adj_y=True, const_rhs=True)),
+        ("deep_k", dict(lhs_shape=(2, 300), rhs_shape=(300, 3))),
+    ]
+    return [Spec("BATCH_MATMUL", n, dt, lambda r, kw=kw, dt=dt: mg.batch_matmul_model(r, dtype=dt, **kw))  # type: ignore[arg-type]
+            for dt in ("int8", "int16", "float32") for n, kw in cases]
+
+
+SPECS: list[Spec] = [*_quant_specs(), *_transpose_conv_specs(), *_batch_matmul_specs()]
 
 
 @dataclass
