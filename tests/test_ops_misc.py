@@ -134,7 +134,26 @@ def _batch_matmul_specs() -> list[Spec]:
             for dt in ("int8", "int16", "float32") for n, kw in cases]
 
 
-SPECS: list[Spec] = [*_quant_specs(), *_transpose_conv_specs(), *_batch_matmul_specs()]
+def _norm_specs() -> list[Spec]:
+    out: list[Spec] = []
+    shapes = (("rank2", (2, 16)), ("rank4", (1, 3, 4, 10)), ("depth1", (5, 1)), ("rank1", (24,)), ("wide", (1, 300)))
+    for n, shape in shapes:
+        for dt in ("int8", "float32"):
+            out.append(Spec("L2_NORMALIZATION", n, dt, lambda r, s=shape, dt=dt: mg.l2norm_model(r, shape=s, dtype=dt),
+                            all_values=True))
+            out.append(Spec("LOG_SOFTMAX", n, dt,
+                            lambda r, s=shape, dt=dt: mg.log_softmax_model(r, shape=s, dtype=dt), all_values=True))
+    # near-zero norms (TFLM's inverse square root of 0 and 1), tiny and large input scales
+    out.append(Spec("L2_NORMALIZATION", "zero_point_heavy", "int8",
+                    lambda r: mg.l2norm_model(r, shape=(4, 3), in_q=mg.ActQ(0.02, 0)), seeds=(0,), specials=False,
+                    all_values=True))
+    for n, q in (("scale_small", mg.ActQ(0.002, 3)), ("scale_large", mg.ActQ(0.5, -10))):
+        out.append(Spec("LOG_SOFTMAX", n, "int8", lambda r, q=q: mg.log_softmax_model(r, shape=(3, 40), in_q=q),
+                        all_values=True))
+    return out
+
+
+SPECS: list[Spec] = [*_quant_specs(), *_transpose_conv_specs(), *_batch_matmul_specs(), *_norm_specs()]
 
 
 @dataclass
@@ -253,3 +272,24 @@ def assert_same(ours: object, ref: object) -> None:
 def test_op_matches_tflm(case: Case, op_results: dict[str, tuple[object, object]]) -> None:
     ours, ref = op_results[case.id]
     assert_same(ours, ref)
+
+
+def test_l2norm_and_log_softmax_degenerate_rows(tmp_path: Path) -> None:
+    """Rows whose int8 values all equal the zero point (TFLM's inverse square root of a zero sum), rows with a
+    single +-1 step (sum 1), and LOG_SOFTMAX rows of equal values / one far maximum: still TFLM's bytes."""
+    q = mg.ActQ(0.05, -7)
+    rows = np.array([[-7] * 6, [-6] + [-7] * 5, [-8] + [-7] * 5, [127] + [-128] * 5, [5] * 6, [-128] * 6], np.int8)
+    models = [mg.l2norm_model(np.random.default_rng(0), shape=(6, 6), in_q=q),
+              mg.log_softmax_model(np.random.default_rng(0), shape=(6, 6), in_q=q),
+              mg.log_softmax_model(np.random.default_rng(0), shape=(6, 6), in_q=mg.ActQ(0.9, -7))]
+    paths = []
+    for i, m in enumerate(models):
+        p = tmp_path / f"m{i}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+    sets = [[[rows]] for _ in models]
+    built = compile_and_build(paths, tmp_path / "build")
+    refs = run_reference_many(paths, sets)
+    for b, s, ref in zip(built, sets, refs, strict=True):
+        assert not isinstance(b, Exception), b
+        assert_same([b.run(x) for x in s], ref)
