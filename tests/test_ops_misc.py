@@ -293,3 +293,206 @@ def test_l2norm_and_log_softmax_degenerate_rows(tmp_path: Path) -> None:
     for b, s, ref in zip(built, sets, refs, strict=True):
         assert not isinstance(b, Exception), b
         assert_same([b.run(x) for x in s], ref)
+
+
+# --- QUANTIZE of NaN / infinities (issue 20 item 8): TFLM's host result, the same on the M4 ---------------
+
+def _nan_models() -> list[tuple[str, bytes]]:
+    out = []
+    for dt, zp in (("int8", 5), ("int8", -5), ("int8", 0), ("int16", 0), ("int16", -3)):
+        out.append((f"{dt}_zp{zp}", mg.quant_convert_model(op="QUANTIZE", shape=(1, 12), in_dtype="float32",
+                                                           out_dtype=dt, in_q=None, out_q=mg.ActQ(0.1, zp))))  # type: ignore[arg-type]
+    return out
+
+
+NAN_INPUT = np.array([[np.nan, -np.nan, np.inf, -np.inf, 3e38, -3e38, 1e10, -1e10, 2.2e8, -2.2e8, 2.5, -2.5]],
+                     np.float32)
+
+
+def test_quantize_nan_is_tflm_host_result(tmp_path: Path) -> None:
+    """NaN, infinities and values beyond int32 quantize as TFLM does on the host: the int32 conversion gives
+    INT32_MIN, the zero point is added with wrap-around, then the clamp: qmin for zero point >= 0, qmax below."""
+    models = _nan_models()
+    paths = []
+    for name, m in models:
+        p = tmp_path / f"{name}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+    built = compile_and_build(paths, tmp_path / "build")
+    refs = run_reference_many(paths, [[[NAN_INPUT]]] * len(paths))
+    for (name, _), b, ref in zip(models, built, refs, strict=True):
+        assert not isinstance(b, Exception) and not isinstance(ref, Exception), name
+        ours = b.run([NAN_INPUT])[0].reshape(-1)
+        assert np.array_equal(ours, np.asarray(ref[0][0]).reshape(-1)), name
+        info = np.iinfo(ours.dtype)
+        special = info.min if not name.endswith(("zp-5", "zp-3")) else info.max
+        assert ours[:8].tolist() == [special] * 8, name
+
+
+@pytest.mark.qemu
+def test_ops_misc_on_cortex_m4(tmp_path: Path) -> None:
+    """A sample of these operators (first seed, one case per operator x dtype) and the NaN models built with
+    arm-none-eabi-gcc and run in QEMU mps2-an386: integers byte-identical to TFLM on the host, floats within
+    FLOAT_RTOL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from microaot.compiler import compile_model
+
+    m4run = pytest.importorskip("microaot.testing.m4run")
+    if not m4run.available():
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm missing")
+    picked: dict[tuple[str, str], Case] = {}
+    for c in CASES:
+        if c.seed == c.spec.seeds[0]:
+            picked.setdefault((c.spec.op, c.spec.dtype), c)
+    models: list[tuple[str, bytes, list[list[np.ndarray]]]] = []
+    for i, c in enumerate(picked.values()):
+        rng = np.random.default_rng(500 + i)
+        m = c.spec.build(rng)
+        models.append((c.id, m, model_inputs(m, c.spec, rng)[:2]))
+    models += [(f"nan_{n}", m, [[NAN_INPUT]]) for n, m in _nan_models()]
+    paths = []
+    for i, (_, m, _) in enumerate(models):
+        p = tmp_path / f"m{i}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+    refs = run_reference_many(paths, [m[2] for m in models])
+
+    def run(i: int) -> str | None:
+        cid, _, ins, = models[i]
+        try:
+            r = compile_model(paths[i], tmp_path / f"src{i}", name=f"m4m{i}", target="cortex-m4")
+            res = m4run.run_m4(r, ins, tmp_path / f"fw{i}")
+            assert_same(res.outputs, refs[i])
+        except BaseException as e:  # collect every failure (pytest.fail raises a BaseException)
+            return f"{cid}: {type(e).__name__}: {str(e)[-800:]}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        errors = [e for e in ex.map(run, range(len(models))) if e]
+    assert not errors, f"{len(errors)} of {len(models)} models differ on the M4:\n" + "\n".join(errors)
+
+
+# --- the tools: microaot ops / inspect / eval on models microaot cannot compile -------------------------
+
+
+def test_ops_lists_declared_dtypes(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from microaot.cli import main
+    from microaot.codegen import ops as opreg
+
+    assert main(["ops", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)["operators"]
+    assert table == {op: list(opreg.declared_dtypes(op)) for op in opreg.supported_ops()}
+    assert table["TRANSPOSE_CONV"] == ["float32", "int8", "int16x8"]
+    assert table["BATCH_MATMUL"] == ["float32", "int8", "int16"]
+    assert "float32->int16" in table["QUANTIZE"] and "int16->float32" in table["DEQUANTIZE"]
+    assert "float32->uint8" not in table["QUANTIZE"]  # TFLM has no such kernel either
+    assert main(["ops"]) == 0
+    text = capsys.readouterr().out
+    assert "\nLOG_SOFTMAX            float32, int8\n" in text
+
+
+def _weight_only_fc(path: Path) -> None:
+    """float32 input -> FULLY_CONNECTED with int8 weights (dynamic-range quantization) -> float32."""
+    rng = np.random.default_rng(0)
+    mb = mg.ModelBuilder()
+    x = mb.add_input("x", (1, 8), "float32")
+    wq, wquant = mg.quantize_weights(rng.normal(0, 1, (4, 8)), None)
+    w = mb.add_const("w_int8", wq, "int8", quant=wquant)
+    b = mb.add_const("b", np.zeros(4, np.float32), "float32")
+    y = mb.add_tensor("y", (1, 4), "float32")
+    mb.add_operator("FULLY_CONNECTED", [x, w, b], [y])
+    mb.set_outputs([y])
+    path.write_bytes(mb.to_bytes())
+
+
+def _many_problems(path: Path) -> None:
+    """op 0 weight-only FULLY_CONNECTED; op 1 QUANTIZE float32 -> uint8 (no such kernel); op 2 int8 LOG_SOFTMAX
+    whose output quantization TFLM refuses; op 3 a supported RELU."""
+    rng = np.random.default_rng(0)
+    mb = mg.ModelBuilder()
+    x = mb.add_input("x", (1, 8), "float32")
+    wq, wquant = mg.quantize_weights(rng.normal(0, 1, (4, 8)), None)
+    w = mb.add_const("w_int8", wq, "int8", quant=wquant)
+    t1 = mb.add_tensor("fc", (1, 4), "float32")
+    mb.add_operator("FULLY_CONNECTED", [x, w, -1], [t1])
+    t2 = mb.add_tensor("q", (1, 4), "uint8", quant=mg.ActQ(0.1, 128).quant)
+    mb.add_operator("QUANTIZE", [t1], [t2])
+    x2 = mb.add_input("x2", (1, 4), "int8", quant=mg.ActQ(0.1, 0).quant)
+    t3 = mb.add_tensor("ls", (1, 4), "int8", quant=mg.ActQ(0.1, 0).quant)
+    mb.add_operator("LOG_SOFTMAX", [x2], [t3], mg.LogSoftmaxOptions())
+    t4 = mb.add_tensor("r", (1, 4), "int8", quant=mg.ActQ(0.1, 0).quant)
+    mb.add_operator("RELU", [x2], [t4])
+    mb.set_outputs([t2, t3, t4])
+    path.write_bytes(mb.to_bytes())
+
+
+def test_weight_only_model_error(tmp_path: Path) -> None:
+    from microaot.compiler import compile_model
+    from microaot.errors import UnsupportedModelError
+
+    p = tmp_path / "dynamic_range.tflite"
+    _weight_only_fc(p)
+    with pytest.raises(UnsupportedModelError) as ei:
+        compile_model(p, tmp_path / "out")
+    assert str(ei.value) == (
+        f"{p}: operator 0 (FULLY_CONNECTED): the model is weight-only (dynamic-range) quantized: float32 "
+        "activations with int8 weights ('w_int8'); neither TFLite Micro nor microaot runs such hybrid operators. "
+        "Re-export it fully quantized (TFLiteConverter with optimizations=[tf.lite.Optimize.DEFAULT], a "
+        "representative_dataset and target_spec.supported_ops=[tf.lite.OpsSet.TFLITE_BUILTINS_INT8]) or as "
+        "float32 (no optimizations)")
+
+
+def test_inspect_lists_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from microaot.cli import main
+
+    p = tmp_path / "broken.tflite"
+    _many_problems(p)
+    assert main(["inspect", str(p)]) == 2
+    text = capsys.readouterr().out
+    tail = text[text.index("not compilable"):]
+    assert tail == (
+        "not compilable: 3 problem(s)\n"
+        "  operator 0 (FULLY_CONNECTED, float32): weight-only (dynamic-range) quantized: float32 activations with "
+        "quantized weights (TFLM refuses it too); re-export full-integer or float32\n"
+        "  operator 1 (QUANTIZE, float32->uint8): dtypes float32->uint8 not supported; supported: "
+        "float32->int8, float32->int16, int8->int8, int8->uint8, int8->int16, int8->int32, uint8->int8, "
+        "int16->int8, int16->int16, int16->int32, int32->int8, int32->int16\n"
+        "  operator 2 (LOG_SOFTMAX, int8): int8 output must have scale 16/256 and zero point 127, as TFLM "
+        "requires (got 0.10000000149011612, 0)\n")
+    assert main(["inspect", str(p), "--json"]) == 2
+    info = json.loads(capsys.readouterr().out)
+    assert info["compilable"] is False
+    assert [(q["index"], q["op"], q["dtypes"]) for q in info["problems"]] == [
+        (0, "FULLY_CONNECTED", "float32"), (1, "QUANTIZE", "float32->uint8"), (2, "LOG_SOFTMAX", "int8")]
+    assert [o["supported"] for o in info["operators"]] == [False, False, False, True]
+    good = tmp_path / "good.tflite"
+    good.write_bytes(mg.batch_matmul_model(np.random.default_rng(0), lhs_shape=(2, 3), rhs_shape=(3, 4)))
+    assert main(["inspect", str(good)]) == 0
+    assert "BATCH_MATMUL         int8" in capsys.readouterr().out
+
+
+def test_eval_rejects_unsupported_model_before_building(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PlatformIO project is written or built; the error names the model path once and every problem."""
+    from microaot import pio_project
+    from microaot.cli import main
+
+    def no_build(*a: object, **k: object) -> None:
+        raise AssertionError("a PlatformIO build started")
+
+    monkeypatch.setattr(pio_project, "write_project", no_build)
+    monkeypatch.setattr(pio_project, "build", no_build)
+    p = tmp_path / "broken.tflite"
+    _many_problems(p)
+    assert main(["eval", str(p), "--board", "host", "--work-dir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert err.count(str(p)) == 1
+    assert err.startswith(f"error: {p}: cannot compile this model, 3 problem(s):\n"
+                          "  operator 0 (FULLY_CONNECTED, float32): weight-only")
+    assert "building" not in err
+    assert not (tmp_path / "w").exists()

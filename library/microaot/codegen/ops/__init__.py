@@ -83,6 +83,9 @@ class OpDef:
     scratch: ScratchFn | None = None  # bytes of workspace scratch the kernel needs during this op
     module: str = ""
     inplace: InPlaceFn | None = None  # in-place variants this lowering can emit for an operator
+    # dtype signatures the lowering accepts (see ``dtype_key``): "int8", "float32", "int16" (int16 activations),
+    # "int16x8" (int16 activations with int8 weights), "int32", "uint8", or "a->b" for conversions
+    dtypes: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -90,7 +93,7 @@ _LOADED = False
 
 
 def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = None,
-             inplace: InPlaceFn | None = None) -> Callable[[LowerFn], LowerFn]:
+             inplace: InPlaceFn | None = None, dtypes: Sequence[str] = ()) -> Callable[[LowerFn], LowerFn]:
     """Decorator: register ``fn`` as the lowering of builtin operator ``opcode`` (e.g. "CONV_2D").
 
     view=True declares that output 0 holds exactly the bytes of input 0 (the planner then lets the
@@ -101,19 +104,21 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
     shapes (the planner decides whether to take one, checking liveness); the lowering is then
     called with ``ctx.inplace`` = the variant's name (None otherwise) and ``out_ptr(0)`` pointing
     into the input's memory as the variant's ``delta`` says.
+    dtypes: the dtype signatures the lowering accepts (``dtype_key``); ``microaot ops`` lists them and
+    ``microaot inspect`` reports an operator whose signature is not among them (empty: not declared).
     """
 
     def deco(fn: LowerFn) -> LowerFn:
         if opcode in _REGISTRY and _REGISTRY[opcode].lower is not fn:
             raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
-        _REGISTRY[opcode] = OpDef(opcode, fn, view, scratch, fn.__module__, inplace)
+        _REGISTRY[opcode] = OpDef(opcode, fn, view, scratch, fn.__module__, inplace, tuple(dtypes))
         return fn
 
     return deco
 
 
 def extend(opcode: str, *, wrap: Callable[[LowerFn], LowerFn] | None = None,
-           inplace: InPlaceFn | None = None) -> None:
+           inplace: InPlaceFn | None = None, dtypes: Sequence[str] = ()) -> None:
     """Extend an operator registered by another module (e.g. give it in-place variants): ``wrap``
     turns its lowering into a new one (usually calling the old), ``inplace`` sets its in-place
     variants. The operator must already be registered (import its module first)."""
@@ -121,7 +126,7 @@ def extend(opcode: str, *, wrap: Callable[[LowerFn], LowerFn] | None = None,
     if d is None:
         raise RuntimeError(f"operator {opcode} is not registered yet")
     _REGISTRY[opcode] = dataclasses.replace(d, lower=wrap(d.lower) if wrap else d.lower,
-                                            inplace=inplace or d.inplace)
+                                            inplace=inplace or d.inplace, dtypes=tuple(dtypes) or d.dtypes)
 
 
 def load_all() -> None:
@@ -143,6 +148,36 @@ def get(opcode: str) -> OpDef | None:
 def supported_ops() -> list[str]:
     load_all()
     return sorted(_REGISTRY)
+
+
+def dtype_key(graph: Graph, op: Operator, conversion: bool = False) -> str:
+    """The dtype signature of an operator as ``OpDef.dtypes`` declares them: ``"a->b"`` (input 0 -> output 0)
+    for a conversion; else the dtype of the first non-constant input (input 0 when all are constant), with
+    ``"int16x8"`` for int16 activations beside an int8 constant (weights); ``"a->b"`` when the output's dtype
+    differs from that input's."""
+    ins = [graph.tensors[t] for t in op.inputs if t >= 0]
+    out = graph.tensors[op.outputs[0]].dtype if op.outputs else "?"
+    if conversion:
+        return f"{ins[0].dtype if ins else '?'}->{out}"
+    act = next((t for t in ins if not t.is_const), ins[0] if ins else None)
+    if act is None:
+        return out
+    if act.dtype == "int16" and any(t.is_const and t.dtype == "int8" for t in ins):
+        return "int16x8"
+    return act.dtype if act.dtype == out else f"{act.dtype}->{out}"
+
+
+def declared_dtypes(opcode: str) -> tuple[str, ...]:
+    d = get(opcode)
+    return d.dtypes if d is not None else ()
+
+
+def dtype_supported(graph: Graph, op: Operator) -> bool | None:
+    """Whether the operator's dtype signature is declared by its lowering (None: nothing declared)."""
+    decl = declared_dtypes(op.opcode)
+    if not decl:
+        return None
+    return dtype_key(graph, op, conversion=any("->" in d for d in decl)) in decl
 
 
 def c_float(x: float) -> str:

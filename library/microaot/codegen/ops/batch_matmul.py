@@ -10,11 +10,10 @@ from microaot.codegen.ops import Lowering, LoweringContext, register
 from microaot.codegen.ops._common import require_dtype, require_quant
 from microaot.ir.quant import quantize_multiplier
 
-DTYPES_DECLARED = {"BATCH_MATMUL": ["float32", "int8", "int16"]}
 _FN = {"float32": "uaot_batch_matmul_f32", "int8": "uaot_batch_matmul_s8", "int16": "uaot_batch_matmul_s16"}
 
 
-@register("BATCH_MATMUL")
+@register("BATCH_MATMUL", dtypes=("float32", "int8", "int16"))
 def lower_batch_matmul(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = require_dtype(ctx, [a, b, y], ("float32", "int8", "int16"))

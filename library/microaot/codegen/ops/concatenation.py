@@ -9,7 +9,7 @@ from microaot.codegen.ops._common import require_dtype, require_quant
 from microaot.ir.graph import dtype_size
 
 
-@register("CONCATENATION")
+@register("CONCATENATION", dtypes=("int8", "float32", "int32"))
 def lower_concatenation(ctx: LoweringContext) -> Lowering:
     y = ctx.output(0)
     xs = [ctx.input(k) for k in range(ctx.num_inputs())]

@@ -192,12 +192,12 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     return 0
 
 
-@register("CONV_2D", scratch=_conv_scratch)
+@register("CONV_2D", scratch=_conv_scratch, dtypes=("int8", "float32"))
 def lower_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=False)
 
 
-@register("DEPTHWISE_CONV_2D", scratch=_conv_scratch)
+@register("DEPTHWISE_CONV_2D", scratch=_conv_scratch, dtypes=("int8", "float32"))
 def lower_depthwise_conv2d(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, depthwise=True)
 

@@ -33,7 +33,7 @@ def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
     return 2 * ((n_in + 3) // 4 * 4)  # UAOT_FC_SIMD_SCRATCH(in_features): the int16 copy of one input row
 
 
-@register("FULLY_CONNECTED", scratch=_fc_scratch)
+@register("FULLY_CONNECTED", scratch=_fc_scratch, dtypes=("int8", "float32"))
 def lower_fully_connected(ctx: LoweringContext) -> Lowering:
     x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
     bias = ctx.input(2) if ctx.has_input(2) else None

@@ -7,10 +7,8 @@ from __future__ import annotations
 from microaot.codegen.ops import Lowering, LoweringContext, register
 from microaot.codegen.ops._common import require_dtype, require_quant
 
-DTYPES_DECLARED = {"L2_NORMALIZATION": ["float32", "int8"]}
 
-
-@register("L2_NORMALIZATION")
+@register("L2_NORMALIZATION", dtypes=("float32", "int8"))
 def lower_l2norm(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     dtype = require_dtype(ctx, [x, y], ("float32", "int8"))

@@ -9,7 +9,6 @@ from microaot.codegen.ops import Lowering, LoweringContext, register
 from microaot.codegen.ops._common import require_dtype, require_quant
 from microaot.ir.quant import quantize_multiplier
 
-DTYPES_DECLARED = {"LOG_SOFTMAX": ["float32", "int8"]}
 _INPUT_INTEGER_BITS = 5
 
 
@@ -29,7 +28,7 @@ def log_softmax_int8_params(input_scale: float) -> dict[str, int]:
             "reverse_scaling_shift": rshift, "diff_min": -int(radius)}
 
 
-@register("LOG_SOFTMAX")
+@register("LOG_SOFTMAX", dtypes=("float32", "int8"))
 def lower_log_softmax(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     dtype = require_dtype(ctx, [x, y], ("float32", "int8"))

@@ -2,7 +2,7 @@
 
 QUANTIZE: float32 -> int8 / int16; requantization int8 -> int8 / uint8 / int16 / int32, uint8 -> int8,
 int16 -> int8 / int16 / int32, int32 -> int8 / int16. DEQUANTIZE: int8 / uint8 / int16 -> float32.
-``DTYPES`` declares them (``microaot ops`` lists it)."""
+Their ``register(dtypes=...)`` declares them (``microaot ops`` lists it)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,6 @@ QUANTIZE_PAIRS: tuple[tuple[str, str], ...] = (
     ("int32", "int8"), ("int32", "int16"),
 )
 DEQUANTIZE_PAIRS: tuple[tuple[str, str], ...] = (("int8", "float32"), ("uint8", "float32"), ("int16", "float32"))
-DTYPES_DECLARED = {
-    "QUANTIZE": [f"{a}->{b}" for a, b in QUANTIZE_PAIRS],
-    "DEQUANTIZE": [f"{a}->{b}" for a, b in DEQUANTIZE_PAIRS],
-}
 
 
 def _call(ctx: LoweringContext, fn: str, fields: dict[str, object]) -> Lowering:
@@ -41,7 +37,7 @@ def _pairs_text(pairs: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{a} -> {b}" for a, b in pairs)
 
 
-@register("QUANTIZE")
+@register("QUANTIZE", dtypes=tuple(f"{a}->{b}" for a, b in QUANTIZE_PAIRS))
 def lower_quantize(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if (x.dtype, y.dtype) not in QUANTIZE_PAIRS:
@@ -60,7 +56,7 @@ def lower_quantize(ctx: LoweringContext) -> Lowering:
     return _call(ctx, "uaot_requantize", {**fields, **_types(ctx)})
 
 
-@register("DEQUANTIZE")
+@register("DEQUANTIZE", dtypes=tuple(f"{a}->{b}" for a, b in DEQUANTIZE_PAIRS))
 def lower_dequantize(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if (x.dtype, y.dtype) not in DEQUANTIZE_PAIRS:

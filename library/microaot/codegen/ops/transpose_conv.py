@@ -17,10 +17,8 @@ from microaot.codegen.ops._common import (
     require_quant,
 )
 
-DTYPES_DECLARED = {"TRANSPOSE_CONV": ["float32", "int8", "int16x8"]}
 
-
-@register("TRANSPOSE_CONV")
+@register("TRANSPOSE_CONV", dtypes=("float32", "int8", "int16x8"))
 def lower_transpose_conv(ctx: LoweringContext) -> Lowering:
     shape_t, w, x, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
     bias = ctx.input(3) if ctx.has_input(3) else None
