@@ -496,3 +496,23 @@ def test_eval_rejects_unsupported_model_before_building(tmp_path: Path, capsys: 
                           "  operator 0 (FULLY_CONNECTED, float32): weight-only")
     assert "building" not in err
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.pio
+def test_pio_run_rejects_unsupported_model_before_compiling(tmp_path: Path) -> None:
+    """`pio run` stops in the code-generation step with every problem, naming the model path once; no source
+    file was compiled."""
+    from microaot.errors import BuildError
+    from microaot.pio_project import build, write_project
+
+    model = tmp_path / "broken.tflite"
+    _many_problems(model)
+    proj = write_project(tmp_path / "p", "host", model=model)
+    with pytest.raises(BuildError) as ei:
+        build(proj, "host")
+    msg = str(ei.value)
+    err = msg[msg.rindex("microaot: error:"):]  # the build log's tail (the BuildError starts with a summary)
+    assert err.startswith(f"microaot: error: {model.resolve()}: cannot compile this model, 3 problem(s):\n"
+                          "  operator 0 (FULLY_CONNECTED, float32): weight-only")
+    assert err.count(str(model.resolve())) == 1
+    assert not list((proj / ".pio").rglob("*.o"))
