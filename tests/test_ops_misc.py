@@ -516,3 +516,30 @@ def test_pio_run_rejects_unsupported_model_before_compiling(tmp_path: Path) -> N
                           "  operator 0 (FULLY_CONNECTED, float32): weight-only")
     assert err.count(str(model.resolve())) == 1
     assert not list((proj / ".pio").rglob("*.o"))
+
+
+@pytest.mark.pio
+def test_int16_int32_model_io_over_rpc(tmp_path: Path) -> None:
+    """A model whose inputs and outputs are int16 and int32 (QUANTIZE int32->int16, BATCH_MATMUL int16 with
+    adj_y, QUANTIZE int16->int32) evaluated through the host board's RPC server: bit-exact with TFLM."""
+    import json
+
+    from microaot.cli import main
+
+    mb = mg.ModelBuilder()
+    a = mb.add_input("a16", (2, 3, 4), "int16", quant=mg.ActQ(0.001, 0).quant)
+    b = mb.add_input("b32", (2, 4), "int32", quant=mg.ActQ(0.0005, 0).quant)
+    bq = mb.add_tensor("b16", (2, 4), "int16", quant=mg.ActQ(0.002, 0).quant)
+    mb.add_operator("QUANTIZE", [b], [bq])
+    y = mb.add_tensor("y16", (2, 3, 2), "int16", quant=mg.ActQ(2000.0, 0).quant)
+    mb.add_operator("BATCH_MATMUL", [a, bq], [y], mg.BatchMatMulOptions(False, True))
+    y32 = mb.add_tensor("y32", (2, 3, 2), "int32", quant=mg.ActQ(0.5, 0).quant)
+    mb.add_operator("QUANTIZE", [y], [y32])
+    mb.set_outputs([y, y32])
+    model = tmp_path / "io16.tflite"
+    model.write_bytes(mb.to_bytes())
+    report = tmp_path / "r.json"
+    assert main(["eval", str(model), "--board", "host", "--work-dir", str(tmp_path / "w"), "--json", str(report)]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["outputs_match"] is True and rep["tensors_match"] is True and rep["mismatches"] == []
+    assert rep["compared_bytes"] == 3 * (12 * 2 + 12 * 4)
