@@ -107,11 +107,12 @@ def _transpose_conv_specs() -> list[Spec]:
     out.append(Spec("TRANSPOSE_CONV", "bias16", "int16x8",
                     lambda r: mg.transpose_conv_model(r, input_shape=(1, 3, 3, 2), filters=3, kernel=(3, 3),
                                                       stride=(2, 2), dtype="int16", bias16=True)))
-    for act in ("RELU", "RELU6"):
-        out.append(Spec("TRANSPOSE_CONV", act.lower(), "float32",
-                        lambda r, act=act: mg.transpose_conv_model(r, input_shape=(1, 3, 4, 2), filters=3,
-                                                                   kernel=(3, 3), stride=(2, 2), dtype="float32",
-                                                                   activation=act)))
+    for act in ("RELU", "RELU6", "RELU_N1_TO_1"):
+        for dtype, tag in (("int8", "int8"), ("int16", "int16x8"), ("float32", "float32")):
+            out.append(Spec("TRANSPOSE_CONV", act.lower(), tag,
+                            lambda r, act=act, dt=dtype: mg.transpose_conv_model(
+                                r, input_shape=(1, 3, 4, 2), filters=3, kernel=(3, 3), stride=(2, 2), dtype=dt,  # type: ignore[arg-type]
+                                activation=act)))
     return out
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from microaot.codegen.ops import Lowering, LoweringContext, register
 from microaot.codegen.ops._common import (
+    _quantize_f,
     act_range_f32,
     check_padding,
     out_size,
@@ -16,6 +17,19 @@ from microaot.codegen.ops._common import (
     per_channel_multipliers,
     require_quant,
 )
+
+
+def _act_range_q(ctx: LoweringContext, act: str, scale: float, zp: int, qmin: int, qmax: int) -> tuple[int, int]:
+    """TFLM CalculateActivationRangeQuantized for an int8 or int16 output."""
+    if act == "NONE":
+        return qmin, qmax
+    if act == "RELU":
+        return max(qmin, _quantize_f(scale, zp, 0.0)), qmax
+    if act == "RELU6":
+        return max(qmin, _quantize_f(scale, zp, 0.0)), min(qmax, _quantize_f(scale, zp, 6.0))
+    if act == "RELU_N1_TO_1":
+        return max(qmin, _quantize_f(scale, zp, -1.0)), min(qmax, _quantize_f(scale, zp, 1.0))
+    raise ctx.unsupported(f"fused activation {act} not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
 
 
 @register("TRANSPOSE_CONV", dtypes=("float32", "int8", "int16x8"))
@@ -65,8 +79,6 @@ def lower_transpose_conv(ctx: LoweringContext) -> Lowering:
     if kind not in (("int8", "int8", "int8"), ("int16", "int8", "int16")):
         raise ctx.unsupported(f"input {x.dtype}, filter {w.dtype}, output {y.dtype} is not supported; TRANSPOSE_CONV "
                               "takes float32, int8 or int16 activations with int8 weights (16x8)")
-    if act != "NONE":
-        raise ctx.unsupported(f"fused activation {act} on a quantized TRANSPOSE_CONV (TFLM applies none)")
     s_in, z_in = require_quant(ctx, x, "input")
     s_out, z_out = require_quant(ctx, y, "output")
     if w.quant is not None and np.any(w.quant.zero_point != 0):
@@ -77,7 +89,7 @@ def lower_transpose_conv(ctx: LoweringContext) -> Lowering:
     fields.update({"mult": mult_a, "shift": shift_a})
     bias_ref = "NULL"
     if x.dtype == "int8":
-        lo, hi = -128, 127
+        lo, hi = _act_range_q(ctx, act, s_out, z_out, -128, 127)
         fields.update({"in_zp": z_in, "out_zp": z_out})
         if bias is not None:
             if bias.dtype != "int32" or bias.num_elements != oc:
@@ -86,7 +98,7 @@ def lower_transpose_conv(ctx: LoweringContext) -> Lowering:
             bias_ref = ctx.in_ptr(3)
         fn = "uaot_transpose_conv_s8"
     else:
-        lo, hi = -32768, 32767  # TFLM's 16x8 kernel adds no zero points
+        lo, hi = _act_range_q(ctx, act, s_out, z_out, -32768, 32767)  # the 16x8 kernel adds no zero points
         if bias is not None:
             if bias.dtype not in ("int64", "int16", "int32") or bias.num_elements != oc:
                 raise ctx.unsupported(f"bias {bias.name!r} must be int64 (or int16) with {oc} values (is "
