@@ -544,3 +544,32 @@ def test_int16_int32_model_io_over_rpc(tmp_path: Path) -> None:
     rep = json.loads(report.read_text())
     assert rep["outputs_match"] is True and rep["tensors_match"] is True and rep["mismatches"] == []
     assert rep["compared_bytes"] == 3 * (12 * 2 + 12 * 4)
+
+
+MISC_FAMILIES = ("quantize", "transpose_conv", "batch_matmul", "l2norm", "log_softmax")
+
+
+@pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
+def test_misc_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
+    """C99 -Wall -Wextra -Werror -pedantic on the host and the Cortex-M4, at -O0 and -O2; the only external
+    symbols are libm's (no malloc/free/printf)."""
+    import shutil
+    import subprocess
+
+    from microaot.paths import crt_root
+
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    nm = "arm-none-eabi-nm" if cc.startswith("arm-") else "nm"
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"] if cc.startswith("arm-") else []
+    for fam in MISC_FAMILIES:
+        for opt in ("-O0", "-O2"):
+            obj = tmp_path / f"{fam}{opt}.o"
+            proc = subprocess.run([cc, *cpu, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                                   f"-I{crt_root() / 'include'}", "-c", str(crt_root() / "kernels" / f"{fam}.c"),
+                                   "-o", str(obj)], capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, f"{cc} {opt} {fam}.c:\n{proc.stderr}"
+            syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
+            undefined = {s for s in syms if s not in ("U", "w")}
+            assert undefined <= {"expf", "logf", "sqrtf", "roundf", "__aeabi_ldivmod", "__aeabi_lmul",
+                                 "__aeabi_llsl", "__aeabi_lasr"}, f"{fam}.c ({opt}) needs {sorted(undefined)}"
