@@ -573,3 +573,12 @@ def test_misc_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
             undefined = {s for s in syms if s not in ("U", "w")}
             assert undefined <= {"expf", "logf", "sqrtf", "roundf", "__aeabi_ldivmod", "__aeabi_lmul",
                                  "__aeabi_llsl", "__aeabi_lasr"}, f"{fam}.c ({opt}) needs {sorted(undefined)}"
+
+
+def test_every_declared_dtype_is_tested() -> None:
+    """The dtype table `microaot ops` prints for these operators is what the bit-exactness cases cover."""
+    from microaot.codegen import ops as opreg
+
+    for op in ("QUANTIZE", "DEQUANTIZE", "TRANSPOSE_CONV", "BATCH_MATMUL", "L2_NORMALIZATION", "LOG_SOFTMAX"):
+        tested = {s.dtype for s in SPECS if s.op == op}
+        assert tested == set(opreg.declared_dtypes(op)), op
