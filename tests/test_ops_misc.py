@@ -333,9 +333,8 @@ def test_quantize_nan_is_tflm_host_result(tmp_path: Path) -> None:
 @pytest.mark.qemu
 def test_ops_misc_on_cortex_m4(tmp_path: Path) -> None:
     """A sample of these operators (first seed, one case per operator x dtype, five of the conversions) and two
-    NaN models built with
-    arm-none-eabi-gcc and run in QEMU mps2-an386: integers byte-identical to TFLM on the host, floats within
-    FLOAT_RTOL."""
+    NaN models, built with arm-none-eabi-gcc and run in QEMU mps2-an386: integers byte-identical to TFLM on the
+    host, floats within FLOAT_RTOL."""
     from concurrent.futures import ThreadPoolExecutor
 
     from microaot.compiler import compile_model
