@@ -583,3 +583,28 @@ def test_every_declared_dtype_is_tested() -> None:
     for op in ("QUANTIZE", "DEQUANTIZE", "TRANSPOSE_CONV", "BATCH_MATMUL", "L2_NORMALIZATION", "LOG_SOFTMAX"):
         tested = {s.dtype for s in SPECS if s.op == op}
         assert tested == set(opreg.declared_dtypes(op)), op
+
+
+def test_inspect_lists_control_flow_with_the_other_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A control-flow operator stops the compile at import; inspect keeps going and lists it with the rest."""
+    from microaot.cli import main
+    from microaot.compiler import compile_model
+    from microaot.errors import UnsupportedModelError
+
+    rng = np.random.default_rng(0)
+    mb = mg.ModelBuilder()
+    x = mb.add_input("x", (1, 8), "float32")
+    wq, wquant = mg.quantize_weights(rng.normal(0, 1, (4, 8)), None)
+    t1 = mb.add_tensor("fc", (1, 4), "float32")
+    mb.add_operator("FULLY_CONNECTED", [x, mb.add_const("w_int8", wq, "int8", quant=wquant), -1], [t1])
+    mb.add_operator("CALL_ONCE", [], [])
+    mb.set_outputs([t1])
+    p = tmp_path / "cf.tflite"
+    p.write_bytes(mb.to_bytes())
+    with pytest.raises(UnsupportedModelError, match=r"operator 1 \(CALL_ONCE\): control flow is not supported"):
+        compile_model(p, tmp_path / "out")
+    assert main(["inspect", str(p)]) == 2
+    out = capsys.readouterr().out
+    assert "not compilable: 2 problem(s)\n  operator 0 (FULLY_CONNECTED, float32): weight-only" in out
+    assert out.endswith("  operator 1 (CALL_ONCE, ?): control flow is not supported (single-subgraph models "
+                        "without control flow)\n")

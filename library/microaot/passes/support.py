@@ -11,6 +11,7 @@ import numpy as np
 
 from microaot.codegen import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
+from microaot.frontend.tflite import CONTROL_FLOW_OPS
 from microaot.ir.graph import Graph, Operator
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
@@ -92,7 +93,14 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
         sig = _op_signature(graph, op)
         d = opreg.get(op.opcode)
         if d is None:
-            problems.append(Problem(op.index, op.opcode, sig, "operator not supported by microaot"))
+            if op.opcode.startswith("CUSTOM:"):
+                why = (f"custom operator {op.opcode.split(':', 1)[1]!r} is not supported; use builtin TFLite "
+                       "operators")
+            elif op.opcode in CONTROL_FLOW_OPS:
+                why = "control flow is not supported (single-subgraph models without control flow)"
+            else:
+                why = "operator not supported by microaot (`microaot ops` lists the supported ones)"
+            problems.append(Problem(op.index, op.opcode, sig, why))
             continue
         if is_weight_only(graph, op):
             problems.append(Problem(op.index, op.opcode, sig,
@@ -144,7 +152,7 @@ def check_compilable(model_path: str | Path, target: str = "generic") -> None:
     the quick check ``microaot eval`` and ``pio run`` make before any build."""
     from microaot.frontend.tflite import load_tflite
 
-    graph = load_tflite(model_path)
+    graph = load_tflite(model_path, lenient=True)
     if not graph.operators:
         raise UnsupportedModelError(f"{graph.source}: the model has no operators; nothing to compile")
     problems = collect_problems(graph, target)
