@@ -608,3 +608,24 @@ def test_inspect_lists_control_flow_with_the_other_problems(tmp_path: Path, caps
     assert "not compilable: 2 problem(s)\n  operator 0 (FULLY_CONNECTED, float32): weight-only" in out
     assert out.endswith("  operator 1 (CALL_ONCE, ?): control flow is not supported (single-subgraph models "
                         "without control flow)\n")
+
+
+def test_dequantized_constant_weights_run_as_float(tmp_path: Path) -> None:
+    """int8 weights stored as a constant DEQUANTIZE feeding a float FULLY_CONNECTED (what TFLM does run, unlike
+    hybrid operators): compiled, and the same floats as TFLM."""
+    rng = np.random.default_rng(0)
+    mb = mg.ModelBuilder()
+    x = mb.add_input("x", (2, 8), "float32")
+    wq, wquant = mg.quantize_weights(rng.normal(0, 1, (4, 8)), None)
+    wf = mb.add_tensor("w_float", (4, 8), "float32")
+    mb.add_operator("DEQUANTIZE", [mb.add_const("w_int8", wq, "int8", quant=wquant)], [wf])
+    y = mb.add_tensor("y", (2, 4), "float32")
+    mb.add_operator("FULLY_CONNECTED", [x, wf, -1], [y])
+    mb.set_outputs([y])
+    p = tmp_path / "deq.tflite"
+    p.write_bytes(mb.to_bytes())
+    sets = [[rng.normal(0, 1, (2, 8)).astype(np.float32)] for _ in range(2)]
+    (built,) = compile_and_build([p], tmp_path / "build")
+    (ref,) = run_reference_many([p], [sets])
+    assert not isinstance(built, Exception), built
+    assert_same([built.run(s) for s in sets], ref)
