@@ -154,7 +154,47 @@ def _norm_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_quant_specs(), *_transpose_conv_specs(), *_batch_matmul_specs(), *_norm_specs()]
+def _fuzz_specs() -> list[Spec]:
+    """Random shapes and parameters drawn from the seed."""
+
+    def tconv(r: np.random.Generator, dtype: str) -> bytes:
+        h, w, c = (int(v) for v in r.integers(1, 6, 3))
+        kh, kw = int(r.integers(1, 5)), int(r.integers(1, 5))
+        sh, sw = int(r.integers(1, 4)), int(r.integers(1, 4))
+        padding = str(r.choice(["SAME", "VALID"]))
+        base = (h * sh, w * sw) if padding == "SAME" else ((h - 1) * sh + kh, (w - 1) * sw + kw)
+        # any output size whose convolution maps back to the input size
+        extra = (int(r.integers(0, sh)), int(r.integers(0, sw))) if padding == "VALID" else (0, 0)
+        out_hw = (base[0] + extra[0], base[1] + extra[1])
+        return mg.transpose_conv_model(r, input_shape=(int(r.integers(1, 3)), h, w, c), filters=int(r.integers(1, 6)),
+                                       kernel=(kh, kw), stride=(sh, sw), padding=padding, out_hw=out_hw,  # type: ignore[arg-type]
+                                       dtype=dtype, per_channel=bool(r.integers(0, 2)), bias=bool(r.integers(0, 2)),  # type: ignore[arg-type]
+                                       activation=str(r.choice(["NONE", "RELU", "RELU6"])))  # type: ignore[arg-type]
+
+    def bmm(r: np.random.Generator, dtype: str) -> bytes:
+        rank = int(r.integers(2, 6))
+        batch = [int(d) for d in r.integers(1, 4, rank - 2)]
+        m, k, n = (int(v) for v in r.integers(1, 7, 3))
+        adj_x, adj_y = bool(r.integers(0, 2)), bool(r.integers(0, 2))
+        ba = [d if r.random() < 0.7 else 1 for d in batch]
+        bb = [d if r.random() < 0.7 else 1 for d in batch]
+        la = [*ba, *((k, m) if adj_x else (m, k))]
+        lb = [*bb, *((n, k) if adj_y else (k, n))]
+        la = la[int(r.integers(0, len(la) - 1)):] if r.random() < 0.3 else la  # lower-rank operands
+        return mg.batch_matmul_model(r, lhs_shape=tuple(la), rhs_shape=tuple(lb), adj_x=adj_x, adj_y=adj_y,
+                                     dtype=dtype, const_rhs=bool(r.integers(0, 2)))  # type: ignore[arg-type]
+
+    seeds = tuple(range(10, 16))
+    out: list[Spec] = []
+    for dtype, tag in (("int8", "int8"), ("int16", "int16x8"), ("float32", "float32")):
+        out.append(Spec("TRANSPOSE_CONV", "fuzz", tag, lambda r, dt=dtype: tconv(r, dt), seeds=seeds))
+    for dtype in ("int8", "int16", "float32"):
+        out.append(Spec("BATCH_MATMUL", "fuzz", dtype, lambda r, dt=dtype: bmm(r, dt), seeds=seeds))
+    return out
+
+
+SPECS: list[Spec] = [*_quant_specs(), *_transpose_conv_specs(), *_batch_matmul_specs(), *_norm_specs(),
+                     *_fuzz_specs()]
 
 
 @dataclass
