@@ -82,8 +82,9 @@ def _op_signature(graph: Graph, op: Operator) -> str:
 
 def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
     """Every reason, per operator, that the model cannot compile (then the graph-level ones): an unknown
-    operator, a weight-only quantized one, an activation dtype the runtime cannot carry, a dtype signature
-    its lowering does not declare, or whatever the lowering itself refuses (shapes, quantization, options)."""
+    operator, a weight-only quantized one, an activation dtype the runtime cannot carry, or whatever its
+    lowering refuses (run on placeholder pointers), reported as "dtypes ... not supported" with the declared
+    table when the operator's dtype signature is not declared, else with the lowering's own reason."""
     from microaot.passes.check import check_dataflow, check_sizes
 
     problems: list[Problem] = []
@@ -114,23 +115,24 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
                                     f"tensor {bad[0].name!r} has type {bad[0].dtype}; supported activation types: "
                                     f"{', '.join(ACTIVATION_DTYPES)}"))
             continue
-        dyn = [t for t in acts if any(d <= 0 for d in t.shape)]
+        dyn = [t for t in acts if any(n <= 0 for n in t.shape)]
         if dyn:
             problems.append(Problem(op.index, op.opcode, sig, f"tensor {dyn[0].name!r} has shape {list(dyn[0].shape)}; "
                                                               "every dimension must be a positive constant"))
             continue
-        if opreg.dtype_supported(graph, op) is False:
-            problems.append(Problem(op.index, op.opcode, sig,
-                                    f"dtypes {sig} not supported; supported: {', '.join(d.dtypes)}"))
-            continue
+        # the lowering decides; a failing operator whose dtypes its lowering does not declare gets the table
         ctx = opreg.LoweringContext(graph, op, prefix="inspect", ptrs=ptrs, const_ref=em.const_ref,
                                     add_const=em.add_const, scratch_ptr="ws", target=target)
         try:
             d.lower(ctx)
-        except MicroaotError as e:
-            problems.append(Problem(op.index, op.opcode, sig, _strip(graph, op, str(e))))
-        except Exception as e:  # a lowering bug: still a reason this model does not compile
-            problems.append(Problem(op.index, op.opcode, sig, f"cannot lower it ({type(e).__name__}: {e})"))
+        except Exception as e:
+            if opreg.dtype_supported(graph, op) is False:
+                why = f"dtypes {sig} not supported; supported: {', '.join(d.dtypes)}"
+            elif isinstance(e, MicroaotError):
+                why = _strip(graph, op, str(e))
+            else:  # a lowering bug: still a reason this model does not compile
+                why = f"cannot lower it ({type(e).__name__}: {e})"
+            problems.append(Problem(op.index, op.opcode, sig, why))
     for check in (check_dataflow, check_sizes):
         try:
             check(graph)
