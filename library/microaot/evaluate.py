@@ -302,6 +302,9 @@ def eval_model(
     if not model.is_file():
         raise MicroaotError(f"{model}: no such model file")
     board = get_board(board_id)
+    from microaot.passes.support import check_compilable
+
+    check_compilable(model, board.target)  # every problem of an unsupported model, before any PlatformIO build
     if project is None:
         base = work_dir or Path(tempfile.gettempdir()) / "microaot-eval"
         key = hashlib.sha256(f"{model}|{board_id}|{repo_root()}".encode()).hexdigest()[:10]

@@ -23,7 +23,7 @@ def _call(ctx: LoweringContext, fn: str, fields: dict[str, object]) -> Lowering:
     return unary_call(ctx, family="activation", params_t="uaot_act_params_t", base=_BASE, fn=fn, fields=fields)
 
 
-@register("RELU")
+@register("RELU", dtypes=("int8", "float32"))
 def lower_relu(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
@@ -36,7 +36,7 @@ def lower_relu(ctx: LoweringContext) -> Lowering:
                                        "act_min": act_min, "act_max": 127})
 
 
-@register("RELU6")
+@register("RELU6", dtypes=("int8", "float32"))
 def lower_relu6(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
@@ -53,7 +53,7 @@ def _lut(ctx: LoweringContext, table: list[int]) -> Lowering:
     return _call(ctx, "uaot_lut_s8", {"table": name})
 
 
-@register("LOGISTIC")
+@register("LOGISTIC", dtypes=("int8", "float32"))
 def lower_logistic(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
@@ -65,7 +65,7 @@ def lower_logistic(ctx: LoweringContext) -> Lowering:
     return _lut(ctx, logistic_table_s8(s_in, z_in))
 
 
-@register("TANH")
+@register("TANH", dtypes=("int8", "float32"))
 def lower_tanh(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":

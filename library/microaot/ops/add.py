@@ -76,7 +76,7 @@ def add_table_s8(f: dict[str, int]) -> list[int] | None:
     return tabs[0] + tabs[1]
 
 
-@register("ADD", inplace=add_inplace)
+@register("ADD", inplace=add_inplace, dtypes=("int8", "float32"))
 def lower_add(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))

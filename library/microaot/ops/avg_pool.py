@@ -6,7 +6,7 @@ from microaot.ops import Lowering, LoweringContext, register
 from microaot.ops._common import lower_pool2d
 
 
-@register("AVERAGE_POOL_2D")
+@register("AVERAGE_POOL_2D", dtypes=("int8", "float32"))
 def lower_avg_pool(ctx: LoweringContext) -> Lowering:
     return lower_pool2d(
         ctx, family="avg_pool", kernel="uaot_avg_pool", params_t="uaot_avg_pool_params_t",

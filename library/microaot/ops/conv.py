@@ -296,7 +296,7 @@ def _rows(lower: LowerFn) -> LowerFn:
 
 # ---- the declarations -------------------------------------------------------------------------------
 
-register("CONV_2D", check=check_conv, schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
+register("CONV_2D", dtypes=("int8", "float32"), check=check_conv, schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
          space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)(lower_conv2d)
-register("DEPTHWISE_CONV_2D", check=check_conv, schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
+register("DEPTHWISE_CONV_2D", dtypes=("int8", "float32"), check=check_conv, schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
          space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)(lower_depthwise_conv2d)

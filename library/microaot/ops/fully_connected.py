@@ -126,5 +126,5 @@ def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}
 
 
-register("FULLY_CONNECTED", schedule_scratch=_fc_scratch, space=fc_space, default=fc_default, canonical=fc_canonical,
+register("FULLY_CONNECTED", dtypes=("int8", "float32"), schedule_scratch=_fc_scratch, space=fc_space, default=fc_default, canonical=fc_canonical,
          lean=fc_lean)(lower_fully_connected)

@@ -32,7 +32,7 @@ def mean_multiplier(s_in: float, s_out: float, count: int) -> tuple[int, int]:
     return mult, shift - sh
 
 
-@register("MEAN")
+@register("MEAN", dtypes=("int8", "float32"))
 def lower_mean(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     dtype = require_dtype(ctx, [x, y], ("int8", "float32"))

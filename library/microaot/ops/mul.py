@@ -56,7 +56,7 @@ def broadcast_layout(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...
     return [1] * fill + dims, [0] * fill + strides(0), [0] * fill + strides(1)
 
 
-@register("MUL")
+@register("MUL", dtypes=("int8", "float32"))
 def lower_mul(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))

@@ -47,11 +47,11 @@ def _lower(ctx: LoweringContext, v2: bool) -> Lowering:
     return Lowering(families=("pad",), call=f"uaot_pad_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
 
 
-@register("PAD")
+@register("PAD", dtypes=("int8", "float32"))
 def lower_pad(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, v2=False)
 
 
-@register("PADV2")
+@register("PADV2", dtypes=("int8", "float32"))
 def lower_padv2(ctx: LoweringContext) -> Lowering:
     return _lower(ctx, v2=True)

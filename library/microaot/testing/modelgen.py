@@ -1092,3 +1092,194 @@ def random_input(rng: np.random.Generator, shape: Sequence[int], dtype: DType, s
         return (rng.normal(0.0, scale, size=tuple(shape))).astype(np.float32)
     info = np.iinfo(_NUMPY_DTYPES[dtype])
     return rng.integers(info.min, int(info.max) + 1, size=tuple(shape)).astype(_NUMPY_DTYPES[dtype])
+
+
+# ---- issue 18: transpose conv, batch matmul, quantize ----
+
+
+def quant_convert_model(*, op: Literal["QUANTIZE", "DEQUANTIZE"], shape: tuple[int, ...], in_dtype: DType,
+                        out_dtype: DType, in_q: ActQ | None, out_q: ActQ | None) -> bytes:
+    """One QUANTIZE or DEQUANTIZE between any two dtypes (a float32 side has no quantization)."""
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, in_dtype, quant=in_q.quant if in_q is not None else None)
+    y = mb.add_tensor("output", shape, out_dtype, quant=out_q.quant if out_q is not None else None)
+    mb.add_operator(op, [x], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def random_q(rng: np.random.Generator, dtype: DType, magnitude: float = 4.0) -> ActQ:
+    """Activation quantization for ``dtype``: int8/uint8 asymmetric (uint8: zero point in [0, 255]),
+    int16 symmetric (zero point 0, as TFLM's 16x8 scheme requires), int32 any scale, zero point 0."""
+    if dtype == "int16":
+        return ActQ(float(np.float32(magnitude * float(rng.uniform(0.3, 1.0)) / 32767.0)), 0)
+    if dtype == "int32":
+        return ActQ(float(np.float32(magnitude * float(rng.uniform(0.3, 1.0)) / 2**20)), 0)
+    q = random_actq(rng, magnitude)
+    if dtype == "uint8":
+        return ActQ(q.scale, q.zero_point + 128)
+    return q
+
+
+_TENSOR_TYPES.setdefault("int64", tflite.TensorType.INT64)  # 16x8 TRANSPOSE_CONV bias
+_NUMPY_DTYPES.setdefault("int64", np.int64)
+
+
+@dataclass(frozen=True)
+class TransposeConvOptions(Options):
+    padding: PaddingName = "SAME"
+    stride_w: int = 1
+    stride_h: int = 1
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, "TransposeConvOptions", Padding=_PADDINGS[self.padding], StrideW=self.stride_w,
+                            StrideH=self.stride_h, FusedActivationFunction=_ACTIVATIONS[self.activation])
+
+
+@dataclass(frozen=True)
+class BatchMatMulOptions(Options):
+    adj_x: bool = False
+    adj_y: bool = False
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, "BatchMatMulOptions", AdjX=self.adj_x, AdjY=self.adj_y)
+
+
+@dataclass(frozen=True)
+class L2NormOptions(_ActivationOnlyOptions):
+    _table = "L2NormOptions"
+
+
+@dataclass(frozen=True)
+class LogSoftmaxOptions(_EmptyOptions):
+    _table = "LogSoftmaxOptions"
+
+
+def transpose_conv_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, int, int, int],
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: PaddingName = "SAME",
+    dtype: Literal["int8", "float32", "int16"] = "int8",
+    per_channel: bool = True,
+    bias: bool = True,
+    bias16: bool = False,
+    activation: Activation = "NONE",
+    out_hw: tuple[int, int] | None = None,
+) -> bytes:
+    """TRANSPOSE_CONV (the converter's layout: output-shape tensor, OHWI filter, input, bias). The output size
+    is ``in * stride`` (SAME) or ``(in - 1) * stride + k`` (VALID) unless ``out_hw`` gives another size that
+    the same convolution maps back to the input. ``dtype="int16"``: 16x8 (int8 weights, int64 bias, or int16
+    bias when ``bias16``)."""
+    n, h, w, c = input_shape
+    kh, kw = kernel
+    if out_hw is None:
+        out_hw = (h * stride[0], w * stride[1]) if padding == "SAME" else ((h - 1) * stride[0] + kh,
+                                                                          (w - 1) * stride[1] + kw)
+    oh, ow = out_hw
+    wf = rng.normal(0, 1.0, size=(filters, kh, kw, c)) * rng.uniform(0.2, 1.0, size=(filters, 1, 1, 1))
+    bf = rng.normal(0, 0.5, size=(filters,))
+    mb = ModelBuilder()
+    shape_t = mb.add_const("output_shape", np.array([n, oh, ow, filters], np.int32), "int32")
+    ins: list[int]
+    if dtype == "float32":
+        x = mb.add_input("input", input_shape, "float32")
+        wt = mb.add_const("weights", wf.astype(np.float32), "float32")
+        bt = mb.add_const("bias", bf.astype(np.float32), "float32")
+        y = mb.add_tensor("output", (n, oh, ow, filters), "float32")
+    else:
+        in_q = random_q(rng, dtype)
+        fan_in = max(1, kh * kw * c // max(1, stride[0] * stride[1]))
+        out_q = _output_range_guess(in_q if dtype == "int8" else ActQ(in_q.scale * 256, 0), wf, fan_in, rng)
+        if dtype == "int16":
+            out_q = ActQ(float(np.float32(out_q.scale * 255 / 65535)), 0)
+        x = mb.add_input("input", input_shape, dtype, quant=in_q.quant)
+        wq, wquant = quantize_weights(wf, 0 if per_channel else None)
+        wt = mb.add_const("weights", wq, "int8", quant=wquant)
+        bq, bquant = quantize_bias(bf, in_q.scale, wquant)
+        if dtype == "int16":
+            bdt: DType = "int16" if bias16 else "int64"  # type: ignore[assignment]
+            lim = 32767 if bias16 else 2**40
+            bt = mb.add_const("bias", np.clip(bq.astype(np.int64), -lim, lim), bdt, quant=bquant)
+        else:
+            bt = mb.add_const("bias", bq, "int32", quant=bquant)
+        y = mb.add_tensor("output", (n, oh, ow, filters), dtype, quant=out_q.quant)
+    ins = [shape_t, wt, x, bt] if bias else [shape_t, wt, x]
+    mb.add_operator("TRANSPOSE_CONV", ins, [y], TransposeConvOptions(padding, stride[1], stride[0], activation),
+                    version=3 if dtype != "float32" else 1)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def batch_matmul_model(
+    rng: np.random.Generator,
+    *,
+    lhs_shape: tuple[int, ...],
+    rhs_shape: tuple[int, ...],
+    adj_x: bool = False,
+    adj_y: bool = False,
+    dtype: Literal["int8", "int16", "float32"] = "int8",
+    const_rhs: bool = False,
+) -> bytes:
+    """BATCH_MATMUL of two inputs (or a constant RHS); the output shape follows TFLM's broadcasting."""
+    rank = max(len(lhs_shape), len(rhs_shape))
+    la = [1] * (rank - len(lhs_shape)) + list(lhs_shape)
+    lb = [1] * (rank - len(rhs_shape)) + list(rhs_shape)
+    m = la[-1] if adj_x else la[-2]
+    k = la[-2] if adj_x else la[-1]
+    nn = lb[-2] if adj_y else lb[-1]
+    out_shape = tuple(max(p, q) for p, q in zip(la[:-2], lb[:-2], strict=True)) + (m, nn)
+    mb = ModelBuilder()
+    qa = random_q(rng, dtype) if dtype != "float32" else None  # type: ignore[arg-type]
+    qb = random_q(rng, dtype) if dtype != "float32" else None  # type: ignore[arg-type]
+    a = mb.add_input("lhs", lhs_shape, dtype, quant=qa.quant if qa else None)
+    if const_rhs:
+        data = (rng.normal(0, 1.0, rhs_shape).astype(np.float32) if dtype == "float32"
+                else random_input(rng, rhs_shape, dtype))
+        b = mb.add_const("rhs", data, dtype, quant=qb.quant if qb else None)
+    else:
+        b = mb.add_input("rhs", rhs_shape, dtype, quant=qb.quant if qb else None)
+    out_q = None
+    if qa is not None and qb is not None:
+        # the 1st..99th percentile of the real-valued product of full-range operands, widened a little
+        da = dequantize(random_input(rng, (m, k), dtype), qa.scale, qa.zero_point)
+        db = dequantize(random_input(rng, (k, nn), dtype), qb.scale, qb.zero_point)
+        prod = da @ db
+        lo, hi = (float(v) * float(rng.uniform(1.0, 1.4)) for v in np.percentile(prod, [1, 99]))
+        if dtype == "int16":
+            top = max(abs(lo), abs(hi), 1e-6)
+            out_q = ActQ(float(np.float32(top / 32767)), 0)
+        else:
+            out_q = ActQ.from_range(lo, hi)
+    y = mb.add_tensor("output", out_shape, dtype, quant=out_q.quant if out_q else None)
+    mb.add_operator("BATCH_MATMUL", [a, b], [y], BatchMatMulOptions(adj_x, adj_y))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def l2norm_model(rng: np.random.Generator, *, shape: tuple[int, ...], dtype: Literal["int8", "float32"] = "int8",
+                 in_q: ActQ | None = None) -> bytes:
+    """L2_NORMALIZATION over the last axis; int8 output scale 1/128, zero point 0 (TFLM requires it)."""
+    mb = ModelBuilder()
+    q = in_q or random_actq(rng) if dtype == "int8" else None
+    x = mb.add_input("input", shape, dtype, quant=q.quant if q else None)
+    y = mb.add_tensor("output", shape, dtype, quant=ActQ(1.0 / 128.0, 0).quant if dtype == "int8" else None)
+    mb.add_operator("L2_NORMALIZATION", [x], [y], L2NormOptions("NONE"), version=2 if dtype == "int8" else 1)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def log_softmax_model(rng: np.random.Generator, *, shape: tuple[int, ...],
+                      dtype: Literal["int8", "float32"] = "int8", in_q: ActQ | None = None) -> bytes:
+    """LOG_SOFTMAX over the last axis; int8 output scale 16/256, zero point 127 (TFLM requires it)."""
+    mb = ModelBuilder()
+    q = (in_q or random_actq(rng, magnitude=float(rng.uniform(2.0, 12.0)))) if dtype == "int8" else None
+    x = mb.add_input("input", shape, dtype, quant=q.quant if q else None)
+    y = mb.add_tensor("output", shape, dtype, quant=ActQ(16.0 / 256.0, 127).quant if dtype == "int8" else None)
+    mb.add_operator("LOG_SOFTMAX", [x], [y], LogSoftmaxOptions(), version=2 if dtype == "int8" else 1)
+    mb.set_outputs([y])
+    return mb.to_bytes()
