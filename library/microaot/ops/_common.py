@@ -40,9 +40,8 @@ def _quantize_f(scale: float, zp: int, f: float) -> int:
     return zp + tflite_round(tmp)
 
 
-def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple[int, int]:
-    """TFLM CalculateActivationRangeQuantized for int8 outputs."""
-    qmin, qmax = INT8_MIN, INT8_MAX
+def act_range_q(ctx: LoweringContext, act: str, scale: float, zp: int, qmin: int, qmax: int) -> tuple[int, int]:
+    """TFLM CalculateActivationRangeQuantized for an output of range [qmin, qmax] (int8, int16)."""
     if act == "NONE":
         return qmin, qmax
     if act == "RELU":
@@ -52,6 +51,11 @@ def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple
     if act == "RELU_N1_TO_1":
         return max(qmin, _quantize_f(scale, zp, -1.0)), min(qmax, _quantize_f(scale, zp, 1.0))
     raise ctx.unsupported(f"fused activation {act} not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+
+
+def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple[int, int]:
+    """TFLM CalculateActivationRangeQuantized for int8 outputs."""
+    return act_range_q(ctx, act, scale, zp, INT8_MIN, INT8_MAX)
 
 
 def act_range_f32(ctx: LoweringContext, act: str) -> tuple[float, float]:

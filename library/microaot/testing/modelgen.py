@@ -1283,3 +1283,96 @@ def log_softmax_model(rng: np.random.Generator, *, shape: tuple[int, ...],
     mb.add_operator("LOG_SOFTMAX", [x], [y], LogSoftmaxOptions(), version=2 if dtype == "int8" else 1)
     mb.set_outputs([y])
     return mb.to_bytes()
+
+
+# ---- issue 18: int16 (16x8) ----
+
+Int16Bias = Literal["int64", "int32", "none"]
+
+
+def _q16_out(rng: np.random.Generator, in_q: ActQ, w: np.ndarray, fan_in: int, extreme: float = 1.0) -> ActQ:
+    """A symmetric int16 output quantization about +-3 sigma of a dot product of int16 inputs (full range)
+    with ``w`` (``extreme`` < 1 makes it saturate, > 1 leaves most of the range unused)."""
+    g = _output_range_guess(ActQ(in_q.scale * 256, 0), w, fan_in, rng)
+    return ActQ(float(np.float32(g.scale * 255 / 65535 * extreme)), 0)
+
+
+def _weights16(mb: ModelBuilder, w: np.ndarray, b: np.ndarray, in_q: ActQ, axis: int | None,
+               bias: Int16Bias) -> tuple[int, int]:
+    """int8 weights (per channel along ``axis`` or per tensor) and an int64 / int32 bias (or -1)."""
+    wq, wquant = quantize_weights(w, axis)
+    wt = mb.add_const("weights", wq, "int8", quant=wquant)
+    if bias == "none":
+        return wt, -1
+    bq, bquant = quantize_bias(b, in_q.scale, wquant)
+    return wt, mb.add_const("bias", bq.astype(np.int64), bias, quant=bquant)  # type: ignore[arg-type]
+
+
+def conv2d_16x8_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, int, int, int],
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    padding: PaddingName = "SAME",
+    activation: Activation = "NONE",
+    per_channel: bool = True,
+    bias: Int16Bias = "int64",
+    extreme: float = 1.0,
+    depthwise: bool = False,
+    depth_multiplier: int = 1,
+) -> bytes:
+    """CONV_2D (OHWI weights) or DEPTHWISE_CONV_2D (1HWC' weights) with int16 input/output (zero point 0),
+    int8 weights and an int64 (or int32) bias: TFLite's 16x8 quantization."""
+    n, h, wd, c = input_shape
+    kh, kw = kernel
+    oc = c * depth_multiplier if depthwise else filters
+    shape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, c)
+    scale_shape = (1, 1, 1, oc) if depthwise else (oc, 1, 1, 1)
+    w = rng.normal(0, 1.0, size=shape) * rng.uniform(0.2, 1.0, size=scale_shape)
+    b = rng.normal(0, 0.5, size=(oc,))
+    in_q = random_q(rng, "int16")
+    out_q = _q16_out(rng, in_q, w, kh * kw * (1 if depthwise else c), extreme)
+    oh = _conv_out_size(h, kh, stride[0], dilation[0], padding)
+    ow = _conv_out_size(wd, kw, stride[1], dilation[1], padding)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, "int16", quant=in_q.quant)
+    wt, bt = _weights16(mb, w, b, in_q, (3 if depthwise else 0) if per_channel else None, bias)
+    y = mb.add_tensor("output", (n, oh, ow, oc), "int16", quant=out_q.quant)
+    if depthwise:
+        opts: Options = DepthwiseConv2DOptions(padding, stride[1], stride[0], depth_multiplier, activation,
+                                               dilation[1], dilation[0])
+        mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, bt], [y], opts)
+    else:
+        opts = Conv2DOptions(padding, stride[1], stride[0], activation, dilation[1], dilation[0])
+        mb.add_operator("CONV_2D", [x, wt, bt], [y], opts)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def fully_connected_16x8_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, ...],
+    units: int,
+    activation: Activation = "NONE",
+    per_channel: bool = False,
+    bias: Int16Bias = "int64",
+    extreme: float = 1.0,
+) -> bytes:
+    """FULLY_CONNECTED with int16 input/output (zero point 0), int8 weights, int64 (or int32) bias."""
+    depth = input_shape[-1]
+    batches = math.prod(input_shape) // depth
+    w = rng.normal(0, 1.0, size=(units, depth)) * rng.uniform(0.2, 1.0, size=(units, 1))
+    b = rng.normal(0, 0.5, size=(units,))
+    in_q = random_q(rng, "int16")
+    out_q = _q16_out(rng, in_q, w, depth, extreme)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, "int16", quant=in_q.quant)
+    wt, bt = _weights16(mb, w, b, in_q, 0 if per_channel else None, bias)
+    y = mb.add_tensor("output", (batches, units), "int16", quant=out_q.quant)
+    mb.add_operator("FULLY_CONNECTED", [x, wt, bt], [y], FullyConnectedOptions(activation, False))
+    mb.set_outputs([y])
+    return mb.to_bytes()

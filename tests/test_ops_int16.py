@@ -1,0 +1,176 @@
+"""Bit-exactness against TFLM of the 16x8 scheme (issue 18 deliverable 2): int16 activations (zero point 0)
+with int8 weights and int64 / int32 biases, for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
+
+Same method as tests/test_ops_misc.py: one single-operator model per case and seed
+(``microaot.testing.modelgen``, section "issue 18: int16 (16x8)"), compiled and linked into a few shared
+libraries, run through ctypes and compared byte for byte with TFLM run on the same inputs: random int16
+inputs over the full range, plus a set of the extremes (-32768 / 32767 alternating) and a ramp.
+Test ids read ``<OP>-<case>-int16x8-s<seed>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microaot.testing import modelgen as mg
+from microaot.testing.batch import compile_and_build, run_reference_many
+
+Builder = Callable[[np.random.Generator], bytes]
+
+
+@dataclass(frozen=True)
+class Spec:
+    op: str
+    case: str
+    build: Builder
+    seeds: tuple[int, ...] = (0, 1)
+    dtype: str = "int16x8"
+
+
+def _conv_specs() -> list[Spec]:
+    conv: list[tuple[str, dict[str, object]]] = [
+        ("k3s1_same", dict(input_shape=(1, 6, 5, 3), filters=4, kernel=(3, 3))),
+        ("k3s2_same", dict(input_shape=(1, 7, 6, 2), filters=5, kernel=(3, 3), stride=(2, 2))),
+        ("k3x2_valid", dict(input_shape=(2, 5, 6, 3), filters=3, kernel=(3, 2), padding="VALID")),
+        ("k5s2x1_same", dict(input_shape=(1, 8, 7, 2), filters=3, kernel=(5, 5), stride=(2, 1))),
+        ("dil2_same", dict(input_shape=(1, 7, 7, 2), filters=3, kernel=(3, 3), dilation=(2, 2))),
+        ("dil2x3_valid", dict(input_shape=(1, 8, 9, 2), filters=2, kernel=(2, 3), dilation=(2, 3), padding="VALID")),
+        ("pointwise", dict(input_shape=(1, 4, 4, 16), filters=8, kernel=(1, 1))),
+        ("deep_k", dict(input_shape=(1, 3, 3, 64), filters=4, kernel=(3, 3))),
+        ("per_tensor", dict(input_shape=(1, 5, 5, 3), filters=4, kernel=(3, 3), per_channel=False)),
+        ("no_bias", dict(input_shape=(1, 5, 5, 3), filters=4, kernel=(3, 3), bias="none")),
+        ("bias32", dict(input_shape=(1, 5, 5, 3), filters=4, kernel=(3, 3), bias="int32")),
+        ("saturating", dict(input_shape=(1, 5, 5, 4), filters=4, kernel=(3, 3), extreme=0.05)),
+        ("tiny_output_range", dict(input_shape=(1, 4, 4, 2), filters=3, kernel=(3, 3), extreme=30.0)),
+        ("relu", dict(input_shape=(1, 5, 5, 3), filters=4, kernel=(3, 3), activation="RELU")),
+        ("relu6", dict(input_shape=(1, 5, 5, 3), filters=4, kernel=(3, 3), activation="RELU6")),
+        ("relu_n1_to_1", dict(input_shape=(1, 5, 5, 3), filters=4, kernel=(3, 3), activation="RELU_N1_TO_1")),
+    ]
+    dw: list[tuple[str, dict[str, object]]] = [
+        ("k3s1_same", dict(input_shape=(1, 6, 5, 4), kernel=(3, 3))),
+        ("k3s2_same", dict(input_shape=(1, 7, 6, 3), kernel=(3, 3), stride=(2, 2))),
+        ("k3x2_valid", dict(input_shape=(2, 5, 6, 3), kernel=(3, 2), padding="VALID")),
+        ("mult2", dict(input_shape=(1, 5, 5, 3), kernel=(3, 3), depth_multiplier=2)),
+        ("mult3_s2", dict(input_shape=(1, 6, 6, 2), kernel=(3, 3), depth_multiplier=3, stride=(2, 2))),
+        ("dil2_same", dict(input_shape=(1, 7, 7, 3), kernel=(3, 3), dilation=(2, 2))),
+        ("k5_valid", dict(input_shape=(1, 7, 8, 5), kernel=(5, 5), padding="VALID")),
+        ("per_tensor", dict(input_shape=(1, 5, 5, 4), kernel=(3, 3), per_channel=False)),
+        ("saturating", dict(input_shape=(1, 5, 5, 4), kernel=(3, 3), extreme=0.05)),
+        ("relu6", dict(input_shape=(1, 5, 5, 4), kernel=(3, 3), activation="RELU6")),
+    ]
+    fc: list[tuple[str, dict[str, object]]] = [
+        ("plain", dict(input_shape=(1, 40), units=10)),
+        ("batches", dict(input_shape=(3, 17), units=6)),
+        ("rank4_flatten", dict(input_shape=(1, 2, 3, 8), units=5)),
+        ("deep", dict(input_shape=(2, 700), units=4)),
+        ("per_channel", dict(input_shape=(2, 24), units=7, per_channel=True)),
+        ("no_bias", dict(input_shape=(1, 30), units=8, bias="none")),
+        ("bias32", dict(input_shape=(1, 30), units=8, bias="int32")),
+        ("saturating", dict(input_shape=(2, 32), units=8, extreme=0.05)),
+        ("relu", dict(input_shape=(2, 32), units=8, activation="RELU")),
+        ("relu_n1_to_1", dict(input_shape=(2, 32), units=8, activation="RELU_N1_TO_1")),
+    ]
+    out = [Spec("CONV_2D", n, lambda r, kw=kw: mg.conv2d_16x8_model(r, **kw)) for n, kw in conv]  # type: ignore[arg-type]
+    out += [Spec("DEPTHWISE_CONV_2D", n, lambda r, kw=kw: mg.conv2d_16x8_model(  # type: ignore[arg-type]
+        r, filters=0, depthwise=True, **kw)) for n, kw in dw]
+    out += [Spec("FULLY_CONNECTED", n, lambda r, kw=kw: mg.fully_connected_16x8_model(r, **kw))  # type: ignore[arg-type]
+            for n, kw in fc]
+    return out
+
+
+SPECS: list[Spec] = [*_conv_specs()]
+
+
+@dataclass
+class Case:
+    id: str
+    spec: Spec
+    seed: int
+
+
+CASES: list[Case] = [Case(f"{s.op}-{s.case}-{s.dtype}-s{seed}", s, seed) for s in SPECS for seed in s.seeds]
+_NP = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+
+
+def _inputs_of(model: bytes) -> list[tuple[tuple[int, ...], str]]:
+    import tflite
+
+    names = {v: k.lower() for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+    sg = tflite.Model.GetRootAs(model, 0).Subgraphs(0)
+    return [(tuple(int(d) for d in sg.Tensors(sg.Inputs(i)).ShapeAsNumpy()), names[sg.Tensors(sg.Inputs(i)).Type()])
+            for i in range(sg.InputsLength())]
+
+
+def model_inputs(model: bytes, rng: np.random.Generator) -> list[list[np.ndarray]]:
+    """Three random full-range sets, the extremes alternating (-32768, 32767, ...), a ramp over the range."""
+    sets: list[list[np.ndarray]] = []
+    ins = _inputs_of(model)
+    for _ in range(3):
+        sets.append([rng.integers(np.iinfo(_NP[d]).min, int(np.iinfo(_NP[d]).max) + 1, size=s).astype(_NP[d])
+                     if d != "float32" else rng.normal(0, 3, size=s).astype(np.float32) for s, d in ins])
+    ext, ramp = [], []
+    for s, d in ins:
+        n = int(np.prod(s))
+        if d == "float32":
+            ext.append(rng.normal(0, 3, size=s).astype(np.float32))
+            ramp.append(rng.normal(0, 3, size=s).astype(np.float32))
+            continue
+        info = np.iinfo(_NP[d])
+        ext.append(np.resize(np.array([info.min, info.max]), n).reshape(s).astype(_NP[d]))
+        ramp.append(np.linspace(int(info.min), int(info.max), n).round().reshape(s).astype(_NP[d]))
+    return [*sets, ext, ramp]
+
+
+@pytest.fixture(scope="module")
+def op_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, object]]:
+    root = tmp_path_factory.mktemp("ops_int16")
+    paths: list[Path] = []
+    inputs: list[list[list[np.ndarray]]] = []
+    for i, c in enumerate(CASES):
+        rng = np.random.default_rng(1000 * c.seed + i % 997)
+        model = c.spec.build(rng)
+        p = root / f"case{i}.tflite"
+        p.write_bytes(model)
+        paths.append(p)
+        inputs.append(model_inputs(model, rng))
+    built = compile_and_build(paths, root / "build")
+    refs = run_reference_many(paths, inputs)
+    out: dict[str, tuple[object, object]] = {}
+    for c, b, ins, ref in zip(CASES, built, inputs, refs, strict=True):
+        if isinstance(b, Exception):
+            out[c.id] = (b, ref)
+            continue
+        try:
+            ours: object = [b.run(s) for s in ins]
+        except Exception as e:
+            ours = e
+        out[c.id] = (ours, ref)
+    return out
+
+
+def assert_same(ours: object, ref: object) -> None:
+    if isinstance(ref, Exception):
+        pytest.fail(f"TFLM failed on the generated model (a modelgen bug): {ref}")
+    if isinstance(ours, Exception):
+        pytest.fail(f"microaot failed: {type(ours).__name__}: {ours}")
+    assert isinstance(ours, list) and isinstance(ref, list)
+    for si, (o_set, r_set) in enumerate(zip(ours, ref, strict=True)):
+        assert len(o_set) == len(r_set)
+        for k, (o, r) in enumerate(zip(o_set, r_set, strict=True)):
+            o = np.asarray(o).reshape(-1)
+            r = np.asarray(r).reshape(-1)
+            assert o.dtype == r.dtype and o.size == r.size, f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            diff = np.nonzero(o.view(np.uint8) != r.view(np.uint8))[0]
+            assert diff.size == 0, (f"set {si} output {k}: {diff.size}/{o.nbytes} bytes differ; ours "
+                                    f"{o[:8].tolist()} TFLM {r[:8].tolist()}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_op_matches_tflm(case: Case, op_results: dict[str, tuple[object, object]]) -> None:
+    ours, ref = op_results[case.id]
+    assert_same(ours, ref)
