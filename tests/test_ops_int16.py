@@ -83,7 +83,25 @@ def _conv_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_conv_specs()]
+def _binary_specs() -> list[Spec]:
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("same_shape", dict(shape_a=(2, 3, 40), shape_b=(2, 3, 40))),
+        ("same_scale", dict(shape_a=(1, 64), shape_b=(1, 64), same_scale=True)),
+        ("bcast_row", dict(shape_a=(3, 4, 5), shape_b=(5,))),
+        ("bcast_both", dict(shape_a=(2, 1, 4, 1), shape_b=(1, 3, 1, 5))),
+        ("bcast_rank5", dict(shape_a=(2, 1, 2, 3, 4), shape_b=(1, 3, 1, 3, 1))),
+        ("scalar", dict(shape_a=(2, 33), shape_b=(1,))),
+        ("const_b", dict(shape_a=(4, 8), shape_b=(4, 8), const_b=True)),
+        ("saturating", dict(shape_a=(2, 50), shape_b=(2, 50), extreme=0.1)),
+        ("relu", dict(shape_a=(2, 50), shape_b=(2, 50), activation="RELU")),
+        ("relu6", dict(shape_a=(2, 50), shape_b=(2, 50), activation="RELU6")),
+        ("relu_n1_to_1", dict(shape_a=(2, 50), shape_b=(2, 50), activation="RELU_N1_TO_1")),
+    ]
+    return [Spec(op, n, lambda r, op=op, kw=kw: mg.binary_16_model(r, op=op, **kw), dtype="int16")  # type: ignore[arg-type]
+            for op in ("ADD", "MUL") for n, kw in cases]
+
+
+SPECS: list[Spec] = [*_conv_specs(), *_binary_specs()]
 
 
 @dataclass

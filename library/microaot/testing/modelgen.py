@@ -1376,3 +1376,34 @@ def fully_connected_16x8_model(
     mb.add_operator("FULLY_CONNECTED", [x, wt, bt], [y], FullyConnectedOptions(activation, False))
     mb.set_outputs([y])
     return mb.to_bytes()
+
+
+def binary_16_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["ADD", "MUL"],
+    shape_a: tuple[int, ...],
+    shape_b: tuple[int, ...],
+    activation: Activation = "NONE",
+    const_b: bool = False,
+    same_scale: bool = False,
+    extreme: float = 1.0,
+) -> bytes:
+    """int16 ADD / MUL (zero points 0, numpy broadcasting); ``const_b`` makes the second operand a constant,
+    ``same_scale`` gives both inputs one scale (power-of-two ratios otherwise are not special in TFLM Micro)."""
+    a_q = random_q(rng, "int16", float(rng.uniform(1.0, 8.0)))
+    b_q = a_q if same_scale else random_q(rng, "int16", float(rng.uniform(0.5, 16.0)))
+    ra, rb = a_q.scale * 32767, b_q.scale * 32767
+    hi = ra * rb if op == "MUL" else ra + rb
+    out_q = ActQ(float(np.float32(hi * float(rng.uniform(0.5, 1.0)) * extreme / 32767)), 0)
+    mb = ModelBuilder()
+    a = mb.add_input("a", shape_a, "int16", quant=a_q.quant)
+    if const_b:
+        bt = mb.add_const("b", rng.integers(-32768, 32768, size=shape_b).astype(np.int16), "int16", quant=b_q.quant)
+    else:
+        bt = mb.add_input("b", shape_b, "int16", quant=b_q.quant)
+    y = mb.add_tensor("output", _broadcast_shape(shape_a, shape_b), "int16", quant=out_q.quant)
+    options: Options = {"ADD": AddOptions, "MUL": MulOptions}[op](activation)
+    mb.add_operator(op, [a, bt], [y], options)
+    mb.set_outputs([y])
+    return mb.to_bytes()
