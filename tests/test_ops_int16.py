@@ -101,7 +101,43 @@ def _binary_specs() -> list[Spec]:
             for op in ("ADD", "MUL") for n, kw in cases]
 
 
-SPECS: list[Spec] = [*_conv_specs(), *_binary_specs()]
+def _data_specs() -> list[Spec]:
+    out: list[Spec] = []
+    pools: list[tuple[str, dict[str, object]]] = [
+        ("k2s2_valid", dict(input_shape=(1, 6, 6, 5), filter_hw=(2, 2), stride=(2, 2))),
+        ("k3s1_same", dict(input_shape=(2, 5, 4, 3), filter_hw=(3, 3), padding="SAME")),
+        ("k3s2_same", dict(input_shape=(1, 7, 6, 4), filter_hw=(3, 3), stride=(2, 2), padding="SAME")),
+        ("k3x2s1x2_valid", dict(input_shape=(1, 6, 7, 3), filter_hw=(3, 2), stride=(1, 2))),
+        ("global", dict(input_shape=(1, 9, 11, 6), filter_hw=(9, 11))),
+        ("relu", dict(input_shape=(1, 4, 4, 3), filter_hw=(2, 2), activation="RELU")),
+        ("relu6", dict(input_shape=(1, 4, 4, 3), filter_hw=(2, 2), activation="RELU6")),
+        ("relu_n1_to_1", dict(input_shape=(1, 4, 4, 3), filter_hw=(2, 2), activation="RELU_N1_TO_1")),
+    ]
+    for op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        out += [Spec(op, n, lambda r, op=op, kw=kw: mg.pool2d_16_model(r, op=op, **kw), dtype="int16")  # type: ignore[arg-type]
+                for n, kw in pools]
+    pads: list[tuple[str, dict[str, object]]] = [
+        ("rank4_hw", dict(shape=(1, 3, 4, 2), paddings=[(0, 0), (1, 2), (2, 1), (0, 0)])),
+        ("rank2", dict(shape=(3, 5), paddings=[(1, 0), (0, 3)])),
+        ("inner_axis", dict(shape=(2, 3, 4), paddings=[(0, 1), (0, 0), (3, 2)])),
+        ("rank5", dict(shape=(1, 2, 2, 2, 3), paddings=[(0, 0), (1, 1), (0, 1), (1, 0), (0, 2)])),
+    ]
+    out += [Spec("PAD", n, lambda r, kw=kw: mg.pad_16_model(r, **kw), dtype="int16") for n, kw in pads]  # type: ignore[arg-type]
+    out += [Spec("PADV2", n, lambda r, kw=kw, v=v: mg.pad_16_model(r, v2_value=v, **kw), dtype="int16")  # type: ignore[arg-type]
+            for (n, kw), v in zip(pads[:2], (-32768, 1234), strict=True)]
+    cats: list[tuple[str, dict[str, object]]] = [
+        ("axis_last", dict(shapes=[(1, 3, 4, 2), (1, 3, 4, 5)], axis=-1)),
+        ("axis1_three", dict(shapes=[(2, 1, 3), (2, 4, 3), (2, 2, 3)], axis=1)),
+        ("axis0", dict(shapes=[(2, 5), (3, 5)], axis=0)),
+    ]
+    out += [Spec("CONCATENATION", n, lambda r, kw=kw: mg.concatenation_16_model(r, **kw), dtype="int16")  # type: ignore[arg-type]
+            for n, kw in cats]
+    out += [Spec("RESHAPE", "flatten", lambda r: mg.reshape_16_model(r, shape=(1, 3, 4, 5), new_shape=(1, 60)),
+                 dtype="int16")]
+    return out
+
+
+SPECS: list[Spec] = [*_conv_specs(), *_binary_specs(), *_data_specs()]
 
 
 @dataclass

@@ -9,11 +9,11 @@ from microaot.ops import Lowering, LoweringContext, register
 from microaot.ops._common import require_dtype, require_quant
 
 
-@register("CONCATENATION", dtypes=("int8", "float32", "int32"))
+@register("CONCATENATION", dtypes=("int8", "float32", "int32", "int16"))
 def lower_concatenation(ctx: LoweringContext) -> Lowering:
     y = ctx.output(0)
     xs = [ctx.input(k) for k in range(ctx.num_inputs())]
-    dtype = require_dtype(ctx, [*xs, y], ("int8", "float32", "int32"))
+    dtype = require_dtype(ctx, [*xs, y], ("int8", "int16", "float32", "int32"))
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     if act != "NONE":
         raise ctx.unsupported(f"fused activation {act} on CONCATENATION is not supported")
@@ -23,11 +23,11 @@ def lower_concatenation(ctx: LoweringContext) -> Lowering:
         axis += rank
     if not 0 <= axis < rank:
         raise ctx.unsupported(f"axis {ctx.options.get('axis')} out of range for rank {rank}")
-    if dtype == "int8":
+    if dtype in ("int8", "int16"):
         q_out = require_quant(ctx, y, "output")
         for k, x in enumerate(xs):
             if require_quant(ctx, x, f"input {k}") != q_out:
-                raise ctx.unsupported(f"int8 input {k} ({x.name!r}) has a different scale/zero point than the "
+                raise ctx.unsupported(f"{dtype} input {k} ({x.name!r}) has a different scale/zero point than the "
                                       "output (TFLM requires them equal)")
     for k, x in enumerate(xs):
         if len(x.shape) != rank or any(x.shape[d] != y.shape[d] for d in range(rank) if d != axis):

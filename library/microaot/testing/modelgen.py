@@ -1407,3 +1407,71 @@ def binary_16_model(
     mb.add_operator(op, [a, bt], [y], options)
     mb.set_outputs([y])
     return mb.to_bytes()
+
+
+def pool2d_16_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["AVERAGE_POOL_2D", "MAX_POOL_2D"],
+    input_shape: tuple[int, int, int, int],
+    filter_hw: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: PaddingName = "VALID",
+    activation: Activation = "NONE",
+) -> bytes:
+    """int16 pooling; input and output share one symmetric quantization (as TFLM requires)."""
+    n, h, w, c = input_shape
+    oh = _conv_out_size(h, filter_hw[0], stride[0], 1, padding)
+    ow = _conv_out_size(w, filter_hw[1], stride[1], 1, padding)
+    q = random_q(rng, "int16", float(rng.uniform(0.5, 12.0)))
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, "int16", quant=q.quant)
+    y = mb.add_tensor("output", (n, oh, ow, c), "int16", quant=q.quant)
+    mb.add_operator(op, [x], [y], Pool2DOptions(filter_hw[1], filter_hw[0], padding, stride[1], stride[0], activation))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def pad_16_model(rng: np.random.Generator, *, shape: tuple[int, ...], paddings: Sequence[tuple[int, int]],
+                 v2_value: int | None = None) -> bytes:
+    """int16 PAD (or PADV2 with the raw int16 constant ``v2_value``)."""
+    q = random_q(rng, "int16")
+    out_shape = tuple(d + a + b for d, (a, b) in zip(shape, paddings, strict=True))
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int16", quant=q.quant)
+    p = mb.add_const("paddings", np.array(paddings, dtype=np.int32).reshape(len(shape), 2), "int32")
+    y = mb.add_tensor("output", out_shape, "int16", quant=q.quant)
+    if v2_value is None:
+        mb.add_operator("PAD", [x, p], [y])
+    else:
+        cv = mb.add_const("value", np.array([v2_value], np.int16), "int16", quant=q.quant)
+        mb.add_operator("PADV2", [x, p, cv], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def concatenation_16_model(rng: np.random.Generator, *, shapes: Sequence[tuple[int, ...]], axis: int) -> bytes:
+    """int16 CONCATENATION of graph inputs sharing one quantization (TFLM requires it)."""
+    rank = len(shapes[0])
+    ax = axis % rank
+    out_shape = list(shapes[0])
+    out_shape[ax] = sum(s[ax] for s in shapes)
+    q = random_q(rng, "int16")
+    mb = ModelBuilder()
+    xs = [mb.add_input(f"input{i}", s, "int16", quant=q.quant) for i, s in enumerate(shapes)]
+    y = mb.add_tensor("output", out_shape, "int16", quant=q.quant)
+    mb.add_operator("CONCATENATION", xs, [y], ConcatenationOptions(axis, "NONE"))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def reshape_16_model(rng: np.random.Generator, *, shape: tuple[int, ...], new_shape: tuple[int, ...]) -> bytes:
+    """int16 RESHAPE (the new shape as a constant tensor and in the options)."""
+    q = random_q(rng, "int16")
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int16", quant=q.quant)
+    s = mb.add_const("shape", np.array(new_shape, dtype=np.int32), "int32")
+    y = mb.add_tensor("output", new_shape, "int16", quant=q.quant)
+    mb.add_operator("RESHAPE", [x, s], [y], ReshapeOptions(new_shape))
+    mb.set_outputs([y])
+    return mb.to_bytes()
