@@ -137,7 +137,19 @@ def _data_specs() -> list[Spec]:
     return out
 
 
-SPECS: list[Spec] = [*_conv_specs(), *_binary_specs(), *_data_specs()]
+def _activation_specs() -> list[Spec]:
+    out: list[Spec] = []
+    scales: list[tuple[str, float | None]] = [
+        ("pot_2^-12", 2.0**-12), ("pot_2^-11", 2.0**-11), ("pot_2^-15", 2.0**-15), ("pot_2^-8", 2.0**-8),
+        ("random", None), ("small", 1.3e-5), ("large", 2.5e-3), ("near_pot", 2.0**-12 * 1.0004),
+    ]
+    for op in ("LOGISTIC", "TANH"):
+        out += [Spec(op, n, lambda r, op=op, sc=sc: mg.activation_16_model(r, op=op, shape=(3, 700), in_scale=sc),
+                     dtype="int16", seeds=(0,) if sc is not None else (0, 1)) for n, sc in scales]
+    return out
+
+
+SPECS: list[Spec] = [*_conv_specs(), *_binary_specs(), *_data_specs(), *_activation_specs()]
 
 
 @dataclass

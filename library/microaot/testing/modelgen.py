@@ -1475,3 +1475,17 @@ def reshape_16_model(rng: np.random.Generator, *, shape: tuple[int, ...], new_sh
     mb.add_operator("RESHAPE", [x, s], [y], ReshapeOptions(new_shape))
     mb.set_outputs([y])
     return mb.to_bytes()
+
+
+def activation_16_model(rng: np.random.Generator, *, op: Literal["LOGISTIC", "TANH", "SOFTMAX"],
+                        shape: tuple[int, ...], in_scale: float | None = None, beta: float = 1.0) -> bytes:
+    """int16 LOGISTIC / TANH / SOFTMAX with TFLM's required output quantization (scale 2^-15 for LOGISTIC /
+    TANH, 1/32768 for SOFTMAX, zero point 0); ``in_scale`` None draws a range of +-1..12 over int16."""
+    if in_scale is None:
+        in_scale = float(np.float32(float(rng.uniform(1.0, 12.0)) / 32768.0))
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int16", quant=Quant.per_tensor(in_scale, 0))
+    y = mb.add_tensor("output", shape, "int16", quant=Quant.per_tensor(1.0 / 32768.0, 0))
+    mb.add_operator(op, [x], [y], SoftmaxOptions(beta) if op == "SOFTMAX" else None)
+    mb.set_outputs([y])
+    return mb.to_bytes()
