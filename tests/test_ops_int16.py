@@ -146,6 +146,19 @@ def _activation_specs() -> list[Spec]:
     for op in ("LOGISTIC", "TANH"):
         out += [Spec(op, n, lambda r, op=op, sc=sc: mg.activation_16_model(r, op=op, shape=(3, 700), in_scale=sc),
                      dtype="int16", seeds=(0,) if sc is not None else (0, 1)) for n, sc in scales]
+    soft: list[tuple[str, dict[str, object]]] = [
+        ("rank2", dict(shape=(4, 10))),
+        ("rank4", dict(shape=(1, 2, 3, 16))),
+        ("depth1", dict(shape=(5, 1))),
+        ("wide", dict(shape=(2, 1000))),
+        ("beta_0.3", dict(shape=(3, 12), beta=0.3)),
+        ("beta_2.5", dict(shape=(3, 12), beta=2.5)),
+        ("tiny_scale", dict(shape=(3, 12), in_scale=1e-5)),
+        ("huge_scale", dict(shape=(3, 12), in_scale=0.05)),
+        ("pot_scale", dict(shape=(3, 12), in_scale=2.0**-10)),
+    ]
+    out += [Spec("SOFTMAX", n, lambda r, kw=kw: mg.activation_16_model(r, op="SOFTMAX", **kw), dtype="int16")  # type: ignore[arg-type]
+            for n, kw in soft]
     return out
 
 
