@@ -253,3 +253,125 @@ def assert_same(ours: object, ref: object) -> None:
 def test_op_matches_tflm(case: Case, op_results: dict[str, tuple[object, object]]) -> None:
     ours, ref = op_results[case.id]
     assert_same(ours, ref)
+
+
+# --- the schedules: the M4 DSP kernels stay int8-only ------------------------------------------------
+
+def test_int16_conv_fc_offer_only_the_portable_kernel(tmp_path: Path) -> None:
+    """On the DSP targets the knob space of a 16x8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED is the
+    portable kernel alone, and the generated call is the conv16 family's (no int8 fast kernel, no scratch)."""
+    from microaot.compiler import compile_model
+    from microaot.frontend.tflite import load_tflite
+    from microaot.ops import get
+
+    rng = np.random.default_rng(7)
+    models = {
+        "CONV_2D": mg.conv2d_16x8_model(rng, input_shape=(1, 6, 6, 16), filters=8, kernel=(3, 3)),
+        "DEPTHWISE_CONV_2D": mg.conv2d_16x8_model(rng, input_shape=(1, 6, 6, 8), filters=0, kernel=(3, 3),
+                                                  depthwise=True),
+        "FULLY_CONNECTED": mg.fully_connected_16x8_model(rng, input_shape=(1, 64), units=8),
+    }
+    for op, m in models.items():
+        path = tmp_path / f"{op}.tflite"
+        path.write_bytes(m)
+        graph = load_tflite(path)
+        (o,) = graph.operators
+        d = get(op)
+        assert d is not None and d.space is not None
+        for target in ("cortex-m4", "cortex-m7", "generic"):
+            assert d.space.space(graph, o, target) == {"algo": ["direct"]}, (op, target)
+            assert d.space.default(graph, o, target) == {"algo": "direct"}, (op, target)
+        res = compile_model(path, tmp_path / f"src_{op}", name=f"m_{op.lower()}", target="cortex-m4")
+        src = "".join(p.read_text() for p in (tmp_path / f"src_{op}").glob("*.c"))
+        names = sorted(k.name for k in res.kernel_sources)
+        assert "_s16(" in src and "conv16.c" in names and not any("fast" in n for n in names), (op, names)
+
+
+# --- the kernels: C99, warnings as errors, no libc beyond libm -----------------------------------------
+
+INT16_FAMILIES = ("conv16", "act16", "softmax16", "add", "mul", "pad", "maxpool", "avg_pool")
+
+
+@pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
+def test_int16_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
+    """The new (and extended) kernel families: C99 -Wall -Wextra -Werror -pedantic on the host and the
+    Cortex-M4, at -O0 and -O2; the only external symbols are memcpy / memset and the compiler's helpers (no malloc/printf)."""
+    import shutil
+    import subprocess
+
+    from microaot.paths import crt_root
+
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    nm = "arm-none-eabi-nm" if cc.startswith("arm-") else "nm"
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"] if cc.startswith("arm-") else []
+    for fam in INT16_FAMILIES:
+        for opt in ("-O0", "-O2"):
+            obj = tmp_path / f"{fam}{opt}.o"
+            proc = subprocess.run([cc, *cpu, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                                   f"-I{crt_root() / 'include'}", "-c", str(crt_root() / "kernels" / f"{fam}.c"),
+                                   "-o", str(obj)], capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, f"{cc} {opt} {fam}.c:\n{proc.stderr}"
+            syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
+            undefined = {s for s in syms if s not in ("U", "w")}
+            assert undefined <= {"memcpy", "__aeabi_ldivmod", "__aeabi_lmul", "__aeabi_llsl", "__aeabi_lasr",
+                                 "__aeabi_idiv", "__aeabi_memcpy", "memset", "__aeabi_memset",
+                                 "__aeabi_memclr"}, f"{fam}.c ({opt}) needs {sorted(undefined)}"
+
+
+def test_every_declared_int16_dtype_is_tested() -> None:
+    """Each operator extended here declares exactly the int16 / int16x8 signature its cases test."""
+    from microaot import ops as opreg
+
+    tested: dict[str, set[str]] = {}
+    for s in SPECS:
+        tested.setdefault(s.op, set()).add(s.dtype)
+    for op, dts in tested.items():
+        declared = {d for d in opreg.declared_dtypes(op) if d.startswith("int16")}
+        assert declared == dts, (op, declared, dts)
+
+
+# --- a sample on the Cortex-M4 (QEMU) ----------------------------------------------------------------
+
+@pytest.mark.qemu
+def test_ops_int16_on_cortex_m4(tmp_path: Path) -> None:
+    """One case per operator (first seed, two input sets), built with arm-none-eabi-gcc for the cortex-m4
+    target and run in QEMU mps2-an386: byte-identical to TFLM on the host."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from microaot.compiler import compile_model
+
+    m4run = pytest.importorskip("microaot.testing.m4run")
+    if not m4run.available():
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm missing")
+    wanted = {("CONV_2D", "dil2_same"), ("DEPTHWISE_CONV_2D", "mult2"), ("FULLY_CONNECTED", "bias32"),
+              ("ADD", "bcast_row"), ("MUL", "saturating"), ("AVERAGE_POOL_2D", "k3s2_same"),
+              ("MAX_POOL_2D", "relu6"), ("PADV2", "rank4_hw"), ("LOGISTIC", "random"), ("TANH", "large"),
+              ("SOFTMAX", "beta_2.5")}
+    picked = [c for c in CASES if (c.spec.op, c.spec.case) in wanted and c.seed == c.spec.seeds[0]]
+    assert len(picked) == len(wanted)
+    models: list[tuple[str, bytes, list[list[np.ndarray]]]] = []
+    for i, c in enumerate(picked):
+        rng = np.random.default_rng(900 + i)
+        m = c.spec.build(rng)
+        models.append((c.id, m, model_inputs(m, rng)[2:4]))  # a random set and the extremes
+    paths = []
+    for i, (_, m, _) in enumerate(models):
+        p = tmp_path / f"m{i}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+    refs = run_reference_many(paths, [m[2] for m in models])
+
+    def run(i: int) -> str | None:
+        cid, _, ins = models[i]
+        try:
+            r = compile_model(paths[i], tmp_path / f"src{i}", name=f"m4s{i}", target="cortex-m4")
+            res = m4run.run_m4(r, ins, tmp_path / f"fw{i}")
+            assert_same(res.outputs, refs[i])
+        except BaseException as e:  # collect every failure (pytest.fail raises a BaseException)
+            return f"{cid}: {type(e).__name__}: {str(e)[-800:]}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        errors = [e for e in ex.map(run, range(len(models))) if e]
+    assert not errors, f"{len(errors)} of {len(models)} models differ on the M4:\n" + "\n".join(errors)
