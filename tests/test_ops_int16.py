@@ -255,6 +255,26 @@ def test_op_matches_tflm(case: Case, op_results: dict[str, tuple[object, object]
     assert_same(ours, ref)
 
 
+# --- a whole 16x8 network: the planner, in-place ADD and the kernels together ---------------------------
+
+def test_chain_16x8_model_matches_tflm(tmp_path: Path) -> None:
+    """CONV_2D -> DEPTHWISE_CONV_2D -> residual ADD -> MUL -> AVERAGE_POOL_2D -> RESHAPE -> FULLY_CONNECTED ->
+    SOFTMAX with int16 activations (three weight draws, five input sets each), byte for byte with TFLM."""
+    paths, sets = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(40 + seed)
+        m = mg.chain_16x8_model(rng)
+        p = tmp_path / f"chain{seed}.tflite"
+        p.write_bytes(m)
+        paths.append(p)
+        sets.append(model_inputs(m, rng))
+    built = compile_and_build(paths, tmp_path / "build")
+    refs = run_reference_many(paths, sets)
+    for b, ins, ref in zip(built, sets, refs, strict=True):
+        assert not isinstance(b, Exception), b
+        assert_same([b.run(x) for x in ins], ref)
+
+
 # --- the schedules: the M4 DSP kernels stay int8-only ------------------------------------------------
 
 def test_int16_conv_fc_offer_only_the_portable_kernel(tmp_path: Path) -> None:
@@ -335,7 +355,7 @@ def test_every_declared_int16_dtype_is_tested() -> None:
 
 @pytest.mark.qemu
 def test_ops_int16_on_cortex_m4(tmp_path: Path) -> None:
-    """One case per operator (first seed, two input sets), built with arm-none-eabi-gcc for the cortex-m4
+    """One case per operator (first seed, two input sets) and the 16x8 chain, built with arm-none-eabi-gcc for the cortex-m4
     target and run in QEMU mps2-an386: byte-identical to TFLM on the host."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -351,6 +371,8 @@ def test_ops_int16_on_cortex_m4(tmp_path: Path) -> None:
     picked = [c for c in CASES if (c.spec.op, c.spec.case) in wanted and c.seed == c.spec.seeds[0]]
     assert len(picked) == len(wanted)
     models: list[tuple[str, bytes, list[list[np.ndarray]]]] = []
+    chain = mg.chain_16x8_model(np.random.default_rng(41))
+    models.append(("chain_16x8", chain, model_inputs(chain, np.random.default_rng(3))[2:4]))
     for i, c in enumerate(picked):
         rng = np.random.default_rng(900 + i)
         m = c.spec.build(rng)

@@ -1489,3 +1489,43 @@ def activation_16_model(rng: np.random.Generator, *, op: Literal["LOGISTIC", "TA
     mb.add_operator(op, [x], [y], SoftmaxOptions(beta) if op == "SOFTMAX" else None)
     mb.set_outputs([y])
     return mb.to_bytes()
+
+
+def chain_16x8_model(rng: np.random.Generator) -> bytes:
+    """A small 16x8 network: CONV_2D -> DEPTHWISE_CONV_2D (+ residual ADD) -> MUL -> AVERAGE_POOL_2D -> RESHAPE
+    -> FULLY_CONNECTED -> SOFTMAX, int16 activations throughout (zero points 0), int8 weights, int64 biases;
+    outputs: the MUL result, the FULLY_CONNECTED result and the SOFTMAX."""
+    def q(r: float) -> Quant:
+        return Quant.per_tensor(float(np.float32(r / 32767.0)), 0)
+
+    def conv_consts(name: str, w: np.ndarray, axis: int, in_scale: float, n: int) -> tuple[int, int]:
+        wq, wquant = quantize_weights(w, axis)
+        bq, bquant = quantize_bias(rng.normal(0, 0.3, size=(n,)), in_scale, wquant)
+        return (mb.add_const(f"{name}_w", wq, "int8", quant=wquant),
+                mb.add_const(f"{name}_b", bq.astype(np.int64), "int64", quant=bquant))
+
+    mb = ModelBuilder()
+    q_in, q_c, q_d, q_a, q_m, q_f = q(4.0), q(12.0), q(12.0), q(20.0), q(30.0), q(80.0)
+    x = mb.add_input("input", (1, 8, 8, 3), "int16", quant=q_in)
+    w1, b1 = conv_consts("conv", rng.normal(0, 0.5, size=(6, 3, 3, 3)), 0, q_in.scale[0], 6)
+    c = mb.add_tensor("conv_out", (1, 8, 8, 6), "int16", quant=q_c)
+    mb.add_operator("CONV_2D", [x, w1, b1], [c], Conv2DOptions("SAME", 1, 1, "RELU", 1, 1))
+    w2, b2 = conv_consts("dw", rng.normal(0, 0.5, size=(1, 3, 3, 6)), 3, q_c.scale[0], 6)
+    d = mb.add_tensor("dw_out", (1, 8, 8, 6), "int16", quant=q_d)
+    mb.add_operator("DEPTHWISE_CONV_2D", [c, w2, b2], [d], DepthwiseConv2DOptions("SAME", 1, 1, 1, "NONE", 1, 1))
+    a = mb.add_tensor("add_out", (1, 8, 8, 6), "int16", quant=q_a)
+    mb.add_operator("ADD", [c, d], [a], AddOptions("NONE"))
+    m = mb.add_tensor("mul_out", (1, 8, 8, 6), "int16", quant=q_m)
+    mb.add_operator("MUL", [a, d], [m], MulOptions("NONE"))
+    p = mb.add_tensor("pool_out", (1, 4, 4, 6), "int16", quant=q_m)
+    mb.add_operator("AVERAGE_POOL_2D", [m], [p], Pool2DOptions(2, 2, "VALID", 2, 2, "NONE"))
+    s = mb.add_const("shape", np.array([1, 96], np.int32), "int32")
+    r = mb.add_tensor("flat", (1, 96), "int16", quant=q_m)
+    mb.add_operator("RESHAPE", [p, s], [r], ReshapeOptions((1, 96)))
+    w3, b3 = conv_consts("fc", rng.normal(0, 0.3, size=(10, 96)), 0, q_m.scale[0], 10)
+    f = mb.add_tensor("fc_out", (1, 10), "int16", quant=q_f)
+    mb.add_operator("FULLY_CONNECTED", [r, w3, b3], [f], FullyConnectedOptions("NONE", False))
+    y = mb.add_tensor("output", (1, 10), "int16", quant=Quant.per_tensor(1.0 / 32768.0, 0))
+    mb.add_operator("SOFTMAX", [f], [y], SoftmaxOptions(0.25))
+    mb.set_outputs([m, f, y])  # the intermediate MUL and FULLY_CONNECTED results are compared too
+    return mb.to_bytes()
