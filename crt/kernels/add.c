@@ -16,6 +16,17 @@ UAOT_INLINE int8_t uaot_add_one_s8(const uaot_add_params_t *p, int8_t a, int8_t 
     return (int8_t)uaot_clamp_i32(raw, p->act_min, p->act_max);
 }
 
+/* int16 (TFLM's general-scale path, left_shift 15; its power-of-two path is not what TFLM Micro runs) */
+UAOT_INLINE int16_t uaot_add_one_s16(const uaot_add_params_t *p, int16_t a, int16_t b)
+{
+    const int32_t sa = (int32_t)((uint32_t)(p->input1_offset + a) << p->left_shift);
+    const int32_t sb = (int32_t)((uint32_t)(p->input2_offset + b) << p->left_shift);
+    const int32_t ra = uaot_mbqm_lt1(sa, p->input1_mult, p->input1_shift);
+    const int32_t rb = uaot_mbqm_lt1(sb, p->input2_mult, p->input2_shift);
+    const int32_t raw = uaot_mbqm_lt1(ra + rb, p->output_mult, p->output_shift) + p->output_offset;
+    return (int16_t)uaot_clamp_i32(raw, p->act_min, p->act_max);
+}
+
 UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
 {
     float v = a + b;
@@ -116,6 +127,21 @@ uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const i
         }
     } else {
         UAOT_ADD_BROADCAST_LOOP(uaot_add_one_s8, p);
+    }
+    return UAOT_OK;
+}
+
+uaot_status_t uaot_add_s16(const uaot_add_params_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    if (p == NULL || in1 == NULL || in2 == NULL || out == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    if (!p->broadcast) {
+        for (int32_t i = 0; i < p->size; ++i) {
+            out[i] = uaot_add_one_s16(p, in1[i], in2[i]);
+        }
+    } else {
+        UAOT_ADD_BROADCAST_LOOP(uaot_add_one_s16, p);
     }
     return UAOT_OK;
 }

@@ -296,6 +296,38 @@ uaot_status_t uaot_avg_pool_s8(const uaot_avg_pool_params_t *p, const int8_t *in
     return UAOT_OK;
 }
 
+uaot_status_t uaot_avg_pool_s16(const uaot_avg_pool_params_t *p, const int16_t *input, int16_t *output)
+{
+    if (p == NULL || input == NULL || output == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    const int32_t C = p->channels;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                avgp_span_t sp;
+                if (!avgp_span(p, oy, ox, &sp)) {
+                    return UAOT_ERR_INTERNAL;
+                }
+                const int32_t count = (sp.fy1 - sp.fy0) * (sp.fx1 - sp.fx0);
+                int16_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * C;
+                for (int32_t c = 0; c < C; ++c) {
+                    int32_t acc = 0;
+                    for (int32_t fy = sp.fy0; fy < sp.fy1; ++fy) {
+                        const int16_t *row = input + ((b * p->in_h + (sp.y0 + fy)) * p->in_w) * C + c;
+                        for (int32_t fx = sp.fx0; fx < sp.fx1; ++fx) {
+                            acc += row[(sp.x0 + fx) * C];
+                        }
+                    }
+                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                    out[c] = (int16_t)uaot_clamp_i32(acc, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+    return UAOT_OK;
+}
+
 uaot_status_t uaot_avg_pool_f32(const uaot_avg_pool_params_t *p, const float *input, float *output)
 {
     if (p == NULL || input == NULL || output == NULL) {

@@ -47,6 +47,17 @@ uaot_status_t uaot_max_pool_s8(const uaot_maxpool_params_t *p, const int8_t *inp
     return UAOT_OK;
 }
 
+uaot_status_t uaot_max_pool_s16(const uaot_maxpool_params_t *p, const int16_t *input, int16_t *output)
+{
+    if (p == NULL || input == NULL || output == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    const int16_t lo = (int16_t)p->act_min;
+    const int16_t hi = (int16_t)p->act_max;
+    UAOT_MAXPOOL_BODY(int16_t, INT16_MIN, lo, hi)
+    return UAOT_OK;
+}
+
 uaot_status_t uaot_max_pool_f32(const uaot_maxpool_params_t *p, const float *input, float *output)
 {
     if (p == NULL || input == NULL || output == NULL) {

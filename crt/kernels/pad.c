@@ -58,6 +58,15 @@ uaot_status_t uaot_pad_s8(const uaot_pad_params_t *p, const int8_t *input, int8_
     return UAOT_OK;
 }
 
+uaot_status_t uaot_pad_s16(const uaot_pad_params_t *p, const int16_t *input, int16_t *output)
+{
+    if (p == NULL || input == NULL || output == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    UAOT_PAD_BODY(int16_t, p->value_s16)
+    return UAOT_OK;
+}
+
 uaot_status_t uaot_pad_f32(const uaot_pad_params_t *p, const float *input, float *output)
 {
     if (p == NULL || input == NULL || output == NULL) {

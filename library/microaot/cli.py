@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from microaot import __version__
+from microaot import ops as opreg
 from microaot.boards import load_boards
 from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
@@ -53,6 +54,10 @@ def register(sub: Any) -> None:
     q.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7 (kernel scratch differs)")
     q.set_defaults(func=_cmd_inspect)
 
+    o = sub.add_parser("ops", help="supported operators and the dtypes each accepts")
+    o.add_argument("--json", action="store_true", help="print JSON: {\"operators\": {OP: [dtypes]}}")
+    o.set_defaults(func=_cmd_ops)
+
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     r = compile_model(args.model, args.out_dir, name=args.name, weight_section=args.section, target=args.target,
@@ -71,6 +76,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
     else:
         print(format_summary(info))
+    return 0 if info.get("compilable") else 2
+
+
+def _cmd_ops(args: argparse.Namespace) -> int:
+    table = {op: list(opreg.declared_dtypes(op)) for op in opreg.supported_ops()}
+    if args.json:
+        print(json.dumps({"operators": table}, indent=2))
+        return 0
+    print(f"{len(table)} operators (dtype signatures: activations; int16x8 = int16 activations with int8 weights; "
+          "a->b = conversion)")
+    for op, dts in table.items():
+        print(f"{op:<22} {', '.join(dts) if dts else '(dtypes not declared)'}")
     return 0
 
 

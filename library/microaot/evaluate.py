@@ -40,6 +40,7 @@ from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.inspect_model import op_macs
 from microaot.ir.graph import Graph
 from microaot.options import argparse_type, parse_positive_float, parse_positive_int, parse_size
+from microaot.passes.support import check_compilable
 from microaot.paths import repo_root
 from microaot.pio import project as pio_project
 from microaot.pio.build import BuildInfo
@@ -451,6 +452,7 @@ def eval_model(
     if not model.is_file():
         raise MicroaotError(f"{model}: no such model file")
     board = get_board(board_id)
+    check_compilable(model, board.target)  # every problem of an unsupported model, before any PlatformIO build
     generated = project is None
     if project is None:
         # a per-user private folder (mode 0700, owner checked): never a predictable shared path

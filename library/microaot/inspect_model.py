@@ -12,6 +12,7 @@ from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator
 from microaot.passes import check_graph, inplace_options, scratch_requests, view_ops
+from microaot.passes.support import collect_problems
 from microaot.planner import plan_memory
 
 
@@ -32,7 +33,7 @@ def op_macs(graph: Graph, op: Operator) -> int:
 
 def summarize(model_path: str | Path, target: str = "generic") -> dict[str, Any]:
     path = Path(model_path)
-    g = load_tflite(path)
+    g = load_tflite(path, lenient=True)  # custom / control-flow operators become problems, not an error
     info: dict[str, Any] = {
         "model": str(path),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -42,12 +43,18 @@ def summarize(model_path: str | Path, target: str = "generic") -> dict[str, Any]
         "operators": [],
         "tensors": [_tinfo(g, t.index) for t in g.tensors],
     }
+    problems = collect_problems(g, target)
+    by_op = {p.index: p for p in problems if p.index >= 0}
+    info["problems"] = [p.as_dict() for p in problems]
     for op in g.operators:
+        decl = opreg.declared_dtypes(op.opcode)
         info["operators"].append({
             "index": op.index,
             "op": op.opcode,
             "version": op.version,
-            "supported": opreg.get(op.opcode) is not None,
+            "dtypes": opreg.dtype_key(g, op, conversion=any("->" in d for d in decl)),
+            "supported": op.index not in by_op,
+            "problem": by_op[op.index].why if op.index in by_op else None,
             "inputs": [list(g.tensors[t].shape) if t >= 0 else None for t in op.inputs],
             "outputs": [list(g.tensors[t].shape) for t in op.outputs],
             "macs": op_macs(g, op),
@@ -55,6 +62,10 @@ def summarize(model_path: str | Path, target: str = "generic") -> dict[str, Any]
         })
     info["macs"] = sum(o["macs"] for o in info["operators"])
     info["const_bytes"] = sum(t.nbytes for t in g.tensors if t.is_const)
+    if problems:
+        info["compilable"] = False
+        info["error"] = f"{len(problems)} problem(s)"
+        return info
     try:
         check_graph(g)
         plan = plan_memory(g, views=view_ops(g), scratch=scratch_requests(g, target), inplace=inplace_options(g),
@@ -76,6 +87,7 @@ def summarize(model_path: str | Path, target: str = "generic") -> dict[str, Any]
     except MicroaotError as e:
         info["compilable"] = False
         info["error"] = str(e)
+        info["problems"].append({"index": -1, "op": "", "dtypes": "", "why": str(e)})
     return info
 
 
@@ -96,12 +108,12 @@ def format_summary(info: dict[str, Any]) -> str:
             q = f" scale={t['scale']} zp={t['zero_point']}" if "scale" in t else ""
             lines.append(f"{kind[:-1]}: {t['name']} {t['shape']} {t['dtype']}{q}")
     lines.append("")
-    lines.append(f"{'#':>3}  {'operator':<20} {'inputs':<40} {'outputs':<18} {'MACs':>12}")
+    lines.append(f"{'#':>3}  {'operator':<20} {'dtypes':<14} {'inputs':<40} {'outputs':<18} {'MACs':>12}")
     for o in info["operators"]:
         ins = ", ".join(str(s) for s in o["inputs"] if s is not None)
         outs = ", ".join(str(s) for s in o["outputs"])
         flag = "" if o["supported"] else "  (unsupported)"
-        lines.append(f"{o['index']:>3}  {o['op']:<20} {ins:<40} {outs:<18} {o['macs']:>12,}{flag}")
+        lines.append(f"{o['index']:>3}  {o['op']:<20} {o['dtypes']:<14} {ins:<40} {outs:<18} {o['macs']:>12,}{flag}")
     lines.append("")
     lines.append(f"tensors: {len(info['tensors'])}  MACs: {info['macs']:,}  constant data: {info['const_bytes']:,} B")
     if info.get("compilable"):
@@ -113,5 +125,9 @@ def format_summary(info: dict[str, Any]) -> str:
                      f"the caller's buffers, with them: {info['liveness_lower_bound_with_io']:,} B)")
         lines.append(f"kernel families: {', '.join(info['kernel_families'])}")
     else:
-        lines.append(f"not compilable: {info.get('error')}")
+        probs = info.get("problems") or [{"index": -1, "op": "", "dtypes": "", "why": info.get("error")}]
+        lines.append(f"not compilable: {len(probs)} problem(s)")
+        for p in probs:
+            where = f"operator {p['index']} ({p['op']}, {p['dtypes']})" if p["index"] >= 0 else "model"
+            lines.append(f"  {where}: {p['why']}")
     return "\n".join(lines)

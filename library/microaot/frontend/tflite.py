@@ -156,19 +156,21 @@ def read_model_file(model_path: str | Path) -> bytes:
     return bytes(data)
 
 
-def load_tflite(model_path: str | Path) -> Graph:
-    """Read a .tflite file into an ir.Graph (see module doc for what is rejected)."""
+def load_tflite(model_path: str | Path, *, lenient: bool = False) -> Graph:
+    """Read a .tflite file into an ir.Graph (see module doc for what is rejected). ``lenient``: keep custom
+    and control-flow operators as operators (opcode ``CUSTOM:<name>`` / ``IF`` ...) instead of raising, for
+    ``microaot inspect``, which reports every problem of a model; compiling still rejects them."""
     path = Path(model_path)
-    return import_tflite_bytes(read_model_file(path), str(path))
+    return import_tflite_bytes(read_model_file(path), str(path), lenient=lenient)
 
 
-def import_tflite_bytes(buf: bytes, source: str = "<bytes>") -> Graph:
+def import_tflite_bytes(buf: bytes, source: str = "<bytes>", *, lenient: bool = False) -> Graph:
     if len(buf) < 16 or buf[4:8] != b"TFL3":
         raise ModelFormatError(
             _fmt_err(source, "not a TFLite flatbuffer (file identifier 'TFL3' missing); give a .tflite file")
         )
     try:
-        return _import(buf, source)
+        return _import(buf, source, lenient)
     except MicroaotError:
         raise
     except Exception as e:  # malformed flatbuffer: offsets out of range, bad unions, ...
@@ -195,7 +197,7 @@ def _buffer_data(model: Any, buf: bytes, bidx: int, source: str, tname: str) -> 
     return b.DataAsNumpy().tobytes()
 
 
-def _import(buf: bytes, source: str) -> Graph:
+def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
     model = tflite.Model.GetRootAs(buf, 0)
     nsub = model.SubgraphsLength()
     if nsub != 1:
@@ -306,12 +308,12 @@ def _import(buf: bytes, source: str) -> Graph:
             raise ModelFormatError(_fmt_err(source, f"operator {oi} uses opcode index {idx}, "
                                                     f"the model has {len(opcodes)}"))
         name = opcodes[idx]
-        if name.startswith("CUSTOM:"):
+        if name.startswith("CUSTOM:") and not lenient:
             raise UnsupportedModelError(
                 _fmt_err(source, f"operator {oi} ({name}): custom operators are not supported; "
                                  "use builtin TFLite operators")
             )
-        if name in CONTROL_FLOW_OPS:
+        if name in CONTROL_FLOW_OPS and not lenient:
             raise UnsupportedModelError(
                 _fmt_err(source, f"operator {oi} ({name}): control flow is not supported; microaot compiles "
                                  "single-subgraph models without control flow")

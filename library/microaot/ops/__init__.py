@@ -120,6 +120,9 @@ class OpDef:
     inplace: InPlaceFn | None = None
     check: CheckFn | None = None
     space: SpaceDef | None = None
+    # dtype signatures the lowering accepts (see ``dtype_key``): "int8", "float32", "int16" (int16 activations),
+    # "int16x8" (int16 activations with int8 weights), "int32", "uint8", or "a->b" for conversions
+    dtypes: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -137,7 +140,8 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
              schedule_scratch: ScheduleScratchFn | None = None, inplace: InPlaceFn | None = None,
              check: CheckFn | None = None, space: SpaceFn | None = None, default: DefaultFn | None = None,
              canonical: CanonFn | None = None, lean: LeanFn | None = None,
-             wrap: Callable[[LowerFn], LowerFn] | None = None) -> Callable[[LowerFn], LowerFn]:
+             wrap: Callable[[LowerFn], LowerFn] | None = None,
+             dtypes: Sequence[str] = ()) -> Callable[[LowerFn], LowerFn]:
     """Decorator: declare builtin operator ``opcode`` (e.g. "CONV_2D") with ``fn`` as its lowering.
 
     view=True declares that output 0 holds exactly the bytes of input 0 (the planner then lets the
@@ -153,6 +157,8 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
     space / default (both or neither) / canonical / lean: the schedule knobs (``SpaceDef``).
     wrap(fn) -> the lowering actually registered (e.g. ``_inplace.rows_lowering``: the in-place row
     driver around the out-of-place lowering); the decorator still returns ``fn``.
+    dtypes: the dtype signatures the lowering accepts (``dtype_key``); ``microaot ops`` lists them and
+    ``microaot inspect`` reports an operator whose signature is not among them (empty: not declared).
     """
     if scratch is not None and schedule_scratch is not None:
         raise RuntimeError(f"operator {opcode}: give scratch= or schedule_scratch=, not both")
@@ -168,7 +174,7 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
         if opcode in _REGISTRY and _REGISTRY[opcode].module != fn.__module__:
             raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
         _REGISTRY[opcode] = OpDef(opcode, wrap(fn) if wrap is not None else fn, view, sized, fn.__module__,
-                                  inplace, check, sdef)
+                                  inplace, check, sdef, tuple(dtypes))
         return fn
 
     return deco
@@ -193,6 +199,36 @@ def get(opcode: str) -> OpDef | None:
 def supported_ops() -> list[str]:
     load_all()
     return sorted(_REGISTRY)
+
+
+def dtype_key(graph: Graph, op: Operator, conversion: bool = False) -> str:
+    """The dtype signature of an operator as ``OpDef.dtypes`` declares them: ``"a->b"`` (input 0 -> output 0)
+    for a conversion; else the dtype of the first non-constant input (input 0 when all are constant), with
+    ``"int16x8"`` for int16 activations beside an int8 constant (weights); ``"a->b"`` when the output's dtype
+    differs from that input's."""
+    ins = [graph.tensors[t] for t in op.inputs if t >= 0]
+    out = graph.tensors[op.outputs[0]].dtype if op.outputs else "?"
+    if conversion:
+        return f"{ins[0].dtype if ins else '?'}->{out}"
+    act = next((t for t in ins if not t.is_const), ins[0] if ins else None)
+    if act is None:
+        return out
+    if act.dtype == "int16" and any(t.is_const and t.dtype == "int8" for t in ins):
+        return "int16x8"
+    return act.dtype if act.dtype == out else f"{act.dtype}->{out}"
+
+
+def declared_dtypes(opcode: str) -> tuple[str, ...]:
+    d = get(opcode)
+    return d.dtypes if d is not None else ()
+
+
+def dtype_supported(graph: Graph, op: Operator) -> bool | None:
+    """Whether the operator's dtype signature is declared by its lowering (None: nothing declared)."""
+    decl = declared_dtypes(op.opcode)
+    if not decl:
+        return None
+    return dtype_key(graph, op, conversion=any("->" in d for d in decl)) in decl
 
 
 def c_float(x: float) -> str:

@@ -40,9 +40,8 @@ def _quantize_f(scale: float, zp: int, f: float) -> int:
     return zp + tflite_round(tmp)
 
 
-def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple[int, int]:
-    """TFLM CalculateActivationRangeQuantized for int8 outputs."""
-    qmin, qmax = INT8_MIN, INT8_MAX
+def act_range_q(ctx: LoweringContext, act: str, scale: float, zp: int, qmin: int, qmax: int) -> tuple[int, int]:
+    """TFLM CalculateActivationRangeQuantized for an output of range [qmin, qmax] (int8, int16)."""
     if act == "NONE":
         return qmin, qmax
     if act == "RELU":
@@ -52,6 +51,11 @@ def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple
     if act == "RELU_N1_TO_1":
         return max(qmin, _quantize_f(scale, zp, -1.0)), min(qmax, _quantize_f(scale, zp, 1.0))
     raise ctx.unsupported(f"fused activation {act} not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
+
+
+def act_range_s8(ctx: LoweringContext, act: str, scale: float, zp: int) -> tuple[int, int]:
+    """TFLM CalculateActivationRangeQuantized for int8 outputs."""
+    return act_range_q(ctx, act, scale, zp, INT8_MIN, INT8_MAX)
 
 
 def act_range_f32(ctx: LoweringContext, act: str) -> tuple[float, float]:
@@ -117,11 +121,11 @@ def const_data(ctx: LoweringContext, k: int, what: str) -> np.ndarray:
 
 def lower_pool2d(ctx: LoweringContext, *, family: str, kernel: str, params_t: str,
                  filter_fields: tuple[str, str], quant_error: str) -> Lowering:
-    """Shared lowering of the 2-D pooling operators (AVERAGE_POOL_2D, MAX_POOL_2D), int8 and float32.
+    """Shared lowering of the 2-D pooling operators (AVERAGE_POOL_2D, MAX_POOL_2D), int8, int16 and float32.
 
     ``kernel`` is the C function without its ``_s8``/``_f32`` suffix, ``params_t`` its parameter struct,
     whose filter height/width fields are named ``filter_fields``; ``quant_error`` is the message when an
-    int8 operator's input and output quantization differ.
+    int8 / int16 operator's input and output quantization differ.
     """
     x, y = ctx.input(0), ctx.output(0)
     if len(x.shape) != 4:
@@ -136,13 +140,13 @@ def lower_pool2d(ctx: LoweringContext, *, family: str, kernel: str, params_t: st
     if tuple(y.shape) != (n, oh, ow, c):
         raise ctx.unsupported(f"output shape {list(y.shape)} does not match the computed [{n}, {oh}, {ow}, {c}]")
     act = str(o.get("fused_activation_function", "NONE"))
-    dtype = require_dtype(ctx, [x, y], ("int8", "float32"))
-    if dtype == "int8":
+    dtype = require_dtype(ctx, [x, y], ("int8", "int16", "float32"))
+    if dtype in ("int8", "int16"):
         s_in, zp_in = require_quant(ctx, x, "input")
         s_out, zp_out = require_quant(ctx, y, "output")
         if (s_in, zp_in) != (s_out, zp_out):
             raise ctx.unsupported(quant_error)
-        lo, hi = act_range_s8(ctx, act, s_out, zp_out)
+        lo, hi = act_range_q(ctx, act, s_out, zp_out, *((-32768, 32767) if dtype == "int16" else (-128, 127)))
         flo, fhi = act_range_f32(ctx, "NONE")
     else:
         lo, hi = -128, 127
@@ -157,7 +161,7 @@ def lower_pool2d(ctx: LoweringContext, *, family: str, kernel: str, params_t: st
             "act_min": lo, "act_max": hi, "act_min_f": flo, "act_max_f": fhi,
         },
     )
-    suffix = "s8" if dtype == "int8" else "f32"
+    suffix = {"int8": "s8", "int16": "s16"}.get(dtype, "f32")
     return Lowering(families=(family,), call=f"{kernel}_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
 
 

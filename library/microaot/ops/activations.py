@@ -1,4 +1,5 @@
-"""Lowering of RELU, RELU6, LOGISTIC, TANH (kernel family ``activation``), int8 and float32.
+"""Lowering of RELU, RELU6, LOGISTIC, TANH (kernel family ``activation``), int8 and float32; int16
+LOGISTIC / TANH (kernel family ``act16``, TFLM's table interpolation).
 
 int8 LOGISTIC/TANH become a 256-byte lookup table computed here with TFLM's exact fixed-point
 arithmetic (``_tflm_math``): TFLM's int8 output is a function of the input byte alone.
@@ -23,7 +24,7 @@ def _call(ctx: LoweringContext, fn: str, fields: dict[str, object]) -> Lowering:
     return unary_call(ctx, family="activation", params_t="uaot_act_params_t", base=_BASE, fn=fn, fields=fields)
 
 
-@register("RELU")
+@register("RELU", dtypes=("int8", "float32"))
 def lower_relu(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
@@ -36,7 +37,7 @@ def lower_relu(ctx: LoweringContext) -> Lowering:
                                        "act_min": act_min, "act_max": 127})
 
 
-@register("RELU6")
+@register("RELU6", dtypes=("int8", "float32"))
 def lower_relu6(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
@@ -48,15 +49,58 @@ def lower_relu6(ctx: LoweringContext) -> Lowering:
     return _call(ctx, "uaot_clamp_s8", {"act_min": z_in, "act_max": six})
 
 
+def checked_log2(x: float) -> tuple[int, bool]:
+    """TFLM CheckedLog2 in float32: (round(log2 x), whether x is a power of two within 1e-3)."""
+    lg = np.float32(np.log(np.float32(x))) * (np.float32(1.0) / np.float32(np.log(np.float32(2.0))))
+    r = np.float32(tflite_round(float(lg)))
+    return int(r), bool(abs(np.float32(lg - r)) < np.float32(1e-3))
+
+
+def _lower_s16(ctx: LoweringContext, tanh: bool) -> Lowering:
+    """int16 LOGISTIC / TANH as TFLM (CalculateArithmeticOpDataLogistic / tanh.cc Prepare): zero points 0,
+    output scale 2^-15; the input rescaled to the table domain by 3 << shift (power-of-two input scales
+    2^-12, and 2^-11 for TANH) or by a multiplier of about 3 * 4096 * scale with its right shift."""
+    x, y = ctx.input(0), ctx.output(0)
+    s_in, z_in = require_quant(ctx, x, "input")
+    s_out, z_out = require_quant(ctx, y, "output")
+    if z_in != 0 or z_out != 0:
+        raise ctx.unsupported(f"int16 zero points {z_in} -> {z_out}: TFLM needs zero points 0")
+    out_log2, out_pot = checked_log2(s_out)
+    if not out_pot or out_log2 != -15:
+        raise ctx.unsupported(f"int16 output scale {s_out!r} must be 2^-15 (as TFLM requires)")
+    in_log2, pot = checked_log2(s_in)
+    shift = 12 + in_log2
+    pot = pot and shift in ((0, 1) if tanh else (0,))
+    if pot:
+        mult, shift = 3 << shift, 0
+    else:
+        m = s_in * 4096.0 * 3.0
+        shift = 0
+        while m <= 32767.0 / 2.0 and shift <= 30:
+            shift += 1
+            m *= 2.0
+        mult = int(m)
+    if mult > 32767:
+        raise ctx.unsupported(f"int16 input scale {s_in!r} is too large for TFLM's table (above ~2.67 / 1024)")
+    p = ctx.params("uaot_act16_params_t", {"size": y.num_elements, "mult": mult, "shift": shift})
+    if x.num_elements != y.num_elements:
+        raise ctx.unsupported(f"input {list(x.shape)} and output {list(y.shape)} differ in size")
+    fn = "uaot_tanh_s16" if tanh else "uaot_logistic_s16"
+    return Lowering(families=("act16",), call=f"{fn}({p}, {ctx.in_ptr(0)}, {ctx.out_ptr(0)})")
+
+
 def _lut(ctx: LoweringContext, table: list[int]) -> Lowering:
     name = ctx.const_array("lut", "int8_t", np.array(table, dtype=np.int8))
     return _call(ctx, "uaot_lut_s8", {"table": name})
 
 
-@register("LOGISTIC")
+@register("LOGISTIC", dtypes=("int8", "float32", "int16"))
 def lower_logistic(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
-    if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
+    dtype = require_dtype(ctx, [x, y], ("int8", "int16", "float32"))
+    if dtype == "int16":
+        return _lower_s16(ctx, tanh=False)
+    if dtype == "float32":
         return _call(ctx, "uaot_logistic_f32", {})
     s_in, z_in = require_quant(ctx, x, "input")
     _, z_out = require_quant(ctx, y, "output")
@@ -65,10 +109,13 @@ def lower_logistic(ctx: LoweringContext) -> Lowering:
     return _lut(ctx, logistic_table_s8(s_in, z_in))
 
 
-@register("TANH")
+@register("TANH", dtypes=("int8", "float32", "int16"))
 def lower_tanh(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
-    if require_dtype(ctx, [x, y], ("int8", "float32")) == "float32":
+    dtype = require_dtype(ctx, [x, y], ("int8", "int16", "float32"))
+    if dtype == "int16":
+        return _lower_s16(ctx, tanh=True)
+    if dtype == "float32":
         return _call(ctx, "uaot_tanh_f32", {})
     s_in, z_in = require_quant(ctx, x, "input")
     return _lut(ctx, tanh_table_s8(s_in, z_in))

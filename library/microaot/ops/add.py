@@ -9,7 +9,7 @@ from microaot.ir.quant import quantize_multiplier_smaller_than_one_exp
 from microaot.ops import InPlace, Lowering, LoweringContext, register
 from microaot.ops._common import (
     act_range_f32,
-    act_range_s8,
+    act_range_q,
     pad_broadcast,
     require_dtype,
     require_quant,
@@ -76,10 +76,10 @@ def add_table_s8(f: dict[str, int]) -> list[int] | None:
     return tabs[0] + tabs[1]
 
 
-@register("ADD", inplace=add_inplace)
+@register("ADD", inplace=add_inplace, dtypes=("int8", "float32", "int16"))
 def lower_add(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
-    dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))
+    dtype = require_dtype(ctx, [a, b, y], ("int8", "int16", "float32"))
     fields = broadcast_fields(ctx, a.shape, b.shape, y.shape)
     fields["size"] = y.num_elements
     act = str(ctx.options.get("fused_activation_function", "NONE"))
@@ -91,21 +91,23 @@ def lower_add(ctx: LoweringContext) -> Lowering:
     s1, z1 = require_quant(ctx, a, "input 1")
     s2, z2 = require_quant(ctx, b, "input 2")
     so, zo = require_quant(ctx, y, "output")
-    left_shift = 20
+    left_shift = 15 if dtype == "int16" else 20  # TFLM CalculateOpDataAdd
     twice_max = 2.0 * max(s1, s2)
     try:
         m1, sh1 = quantize_multiplier_smaller_than_one_exp(s1 / twice_max)
         m2, sh2 = quantize_multiplier_smaller_than_one_exp(s2 / twice_max)
         mo, sho = quantize_multiplier_smaller_than_one_exp(twice_max / ((1 << left_shift) * so))
     except ValueError as e:
-        raise ctx.unsupported(f"scales out of range for int8 ADD ({e})") from None
-    lo, hi = act_range_s8(ctx, act, so, zo)
+        raise ctx.unsupported(f"scales out of range for {dtype} ADD ({e})") from None
+    lo, hi = act_range_q(ctx, act, so, zo, *((-32768, 32767) if dtype == "int16" else (-128, 127)))
     fields.update(
         input1_offset=-z1, input2_offset=-z2, output_offset=zo, left_shift=left_shift,
         input1_mult=m1, input1_shift=sh1, input2_mult=m2, input2_shift=sh2,
         output_mult=mo, output_shift=sho, act_min=lo, act_max=hi, act_min_f=0.0, act_max_f=0.0,
     )
     p = ctx.params("uaot_add_params_t", fields)
+    if dtype == "int16":
+        return Lowering(families=("add",), call=f"uaot_add_s16({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
     table = add_table_s8(fields) if y.num_elements >= ADD_TABLE_MIN else None  # type: ignore[arg-type]
     if table is not None:
         t = ctx.const_array("add_tab", "int32_t", np.array(table, dtype=np.int32))

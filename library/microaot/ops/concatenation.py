@@ -10,7 +10,7 @@ from microaot.ops import Lowering, LoweringContext, register
 from microaot.ops._common import require_dtype, require_quant
 
 
-@register("CONCATENATION")
+@register("CONCATENATION", dtypes=("int8", "float32", "int32", "int16", "int64", "uint8", "bool"))
 def lower_concatenation(ctx: LoweringContext) -> Lowering:
     y = ctx.output(0)
     xs = [ctx.input(k) for k in range(ctx.num_inputs())]

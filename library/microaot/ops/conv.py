@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from microaot.ir.graph import Graph, Operator
 from microaot.ops import InPlace, LowerFn, Lowering, LoweringContext, register
 from microaot.ops._common import (
     act_range_f32,
+    act_range_q,
     act_range_s8,
     const_data,
     folded_bias,
@@ -60,6 +63,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     g = conv_geometry(ctx.graph, ctx.op).params()
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     fn = "uaot_depthwise_conv2d" if depthwise else "uaot_conv2d"
+    if x.dtype == "int16":
+        return _lower_s16(ctx, fn, g, act)
     dtype = require_dtype(ctx, [x, w, y], ("int8", "float32"))
     if dtype == "float32":
         if bias is not None and bias.dtype != "float32":
@@ -119,6 +124,46 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
                         call=f"uaot_depthwise_conv2d_s8_simd4({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, "
                              f"{ctx.out_ptr(0)}, {ctx.scratch_ptr})")
     return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+
+
+def wide_bias(ctx: LoweringContext, bias_index: int, n: int) -> tuple[str, int]:
+    """(the C array of the 16x8 kernels' int64 bias or NULL, acc32). TFLM accumulates in the bias type:
+    int64 (or no bias) -> int64 sum + 64-bit requantization; int32 -> int32 sum + the 32-bit one."""
+    if not ctx.has_input(bias_index):
+        return "NULL", 0
+    bias = ctx.input(bias_index)
+    if bias.dtype not in ("int64", "int32") or bias.num_elements != n:
+        raise ctx.unsupported(f"bias {bias.name!r} is {bias.dtype} {list(bias.shape)}; int16 activations with int8 "
+                              f"weights need an int64 (or int32) bias of {n} values: re-export with TFLite's 16x8 "
+                              "quantization")
+    data = const_data(ctx, bias_index, "bias")
+    return ctx.const_array("bias64", "int64_t", data.reshape(-1).astype(np.int64)), int(bias.dtype == "int32")
+
+
+def _lower_s16(ctx: LoweringContext, fn: str, g: dict[str, int], act: str) -> Lowering:
+    """16x8 (int16 activations, int8 weights): TFLM's ConvPerChannel / DepthwiseConvPerChannel on int16
+    input, portable kernel only (the schedules offer ``direct`` alone for it; no in-place variant)."""
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    if w.dtype != "int8" or y.dtype != "int16":
+        raise ctx.unsupported(f"input int16, filter {w.dtype}, output {y.dtype}: int16 activations need int8 "
+                              "weights and an int16 output (TFLM's 16x8 scheme)")
+    s_in, zp_in = require_quant(ctx, x, "input")
+    s_out, zp_out = require_quant(ctx, y, "output")
+    if zp_in != 0 or zp_out != 0:
+        raise ctx.unsupported(f"int16 input / output zero points are {zp_in} / {zp_out}; TFLM's 16x8 scheme needs "
+                              "symmetric (zero point 0) int16 activations")
+    if w.quant is not None and any(int(z) != 0 for z in w.quant.zero_point):
+        raise ctx.unsupported(f"filter {w.name!r} has a non-zero zero point (int8 filters must be symmetric)")
+    const_data(ctx, 1, "filter")
+    oc = g["out_c"]
+    mults, shifts = per_channel_multipliers(ctx, s_in, w, s_out, oc)
+    lo, hi = act_range_q(ctx, act, s_out, zp_out, -32768, 32767)
+    bias_ref, acc32 = wide_bias(ctx, 2, oc)
+    p = ctx.params("uaot_conv_s16_params_t", {
+        **g, "input_offset": 0, "output_offset": 0, "act_min": lo, "act_max": hi, "acc32": acc32,
+        "mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts)})
+    return Lowering(families=("conv16",),
+                    call=f"{fn}_s16({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {bias_ref}, {ctx.out_ptr(0)})")
 
 
 def _simd4_scratch(graph: Graph, op: Operator) -> int:
@@ -296,7 +341,7 @@ def _rows(lower: LowerFn) -> LowerFn:
 
 # ---- the declarations -------------------------------------------------------------------------------
 
-register("CONV_2D", check=check_conv, schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
+register("CONV_2D", dtypes=("int8", "float32", "int16x8"), check=check_conv, schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
          space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)(lower_conv2d)
-register("DEPTHWISE_CONV_2D", check=check_conv, schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
+register("DEPTHWISE_CONV_2D", dtypes=("int8", "float32", "int16x8"), check=check_conv, schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
          space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)(lower_depthwise_conv2d)

@@ -226,7 +226,7 @@ def _same_shape_out(ctx: LoweringContext, x: Tensor, y: Tensor) -> None:
 # ---- two inputs, arithmetic -----------------------------------------------------------------------
 
 
-@register("SUB", inplace=ew_inplace)
+@register("SUB", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16"))
 def lower_sub(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [a, b, y])
@@ -259,11 +259,11 @@ def _lower_maxmin(ctx: LoweringContext) -> Lowering:
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
-register("MAXIMUM", inplace=ew_inplace)(_lower_maxmin)
-register("MINIMUM", inplace=ew_inplace)(_lower_maxmin)
+register("MAXIMUM", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16"))(_lower_maxmin)
+register("MINIMUM", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16"))(_lower_maxmin)
 
 
-@register("SQUARED_DIFFERENCE", inplace=ew_inplace)
+@register("SQUARED_DIFFERENCE", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16"))
 def lower_squared_difference(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [a, b, y])
@@ -286,7 +286,7 @@ def lower_squared_difference(ctx: LoweringContext) -> Lowering:
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
-@register("DIV", inplace=ew_inplace)
+@register("DIV", inplace=ew_inplace, dtypes=("float32", "int32", "int8"))
 def lower_div(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [a, b, y])
@@ -308,7 +308,7 @@ def lower_div(ctx: LoweringContext) -> Lowering:
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
-@register("PRELU", inplace=ew_inplace)
+@register("PRELU", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))
 def lower_prelu(ctx: LoweringContext) -> Lowering:
     x, alpha, y = ctx.input(0), ctx.input(1), ctx.output(0)
     dtype = _dtype(ctx, [x, y], "input and output")
@@ -349,7 +349,8 @@ def _lower_compare(ctx: LoweringContext) -> Lowering:
 
 
 for _op in ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL"):
-    register(_op, inplace=ew_inplace)(_lower_compare)
+    register(_op, inplace=ew_inplace, dtypes=("float32->bool", "int32->bool", "int8->bool")
+             + (("bool",) if _op in ("EQUAL", "NOT_EQUAL") else ()))(_lower_compare)
 
 
 def _lower_logical(ctx: LoweringContext) -> Lowering:
@@ -362,10 +363,10 @@ def _lower_logical(ctx: LoweringContext) -> Lowering:
 
 
 for _op in ("LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT"):
-    register(_op, inplace=ew_inplace)(_lower_logical)
+    register(_op, inplace=ew_inplace, dtypes=("bool",))(_lower_logical)
 
 
-@register("SELECT_V2", inplace=ew_inplace)
+@register("SELECT_V2", inplace=ew_inplace, dtypes=("bool->float32", "bool->int8", "bool->int16"))
 def lower_select_v2(ctx: LoweringContext) -> Lowering:
     c, a, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
     if c.dtype != "bool":
@@ -400,10 +401,10 @@ def _lower_float_unary(ctx: LoweringContext) -> Lowering:
 
 
 for _op in ("NEG", "EXP", "LOG", "SQRT", "SQUARE"):
-    register(_op, inplace=ew_inplace)(_lower_float_unary)
+    register(_op, inplace=ew_inplace, dtypes=("float32",))(_lower_float_unary)
 
 
-@register("ABS", inplace=ew_inplace)
+@register("ABS", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))
 def lower_abs(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype == "int16" and x.quant is None and y.quant is None:
@@ -422,7 +423,7 @@ def lower_abs(ctx: LoweringContext) -> Lowering:
     return _unary_call(ctx, dtype, f)
 
 
-@register("RSQRT", inplace=ew_inplace)
+@register("RSQRT", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))
 def lower_rsqrt(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype != "float32":
@@ -529,7 +530,7 @@ def elu_table_s8(s_in: float, z_in: int, s_out: float, z_out: int) -> list[int]:
     return out
 
 
-@register("ELU", inplace=ew_inplace)
+@register("ELU", inplace=ew_inplace, dtypes=("float32", "int8"))
 def lower_elu(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype == "int8":
@@ -546,7 +547,7 @@ def _downscale_to_int16(m: int) -> int:
     return (m + (1 << 15)) >> 16
 
 
-@register("HARD_SWISH", inplace=ew_inplace)
+@register("HARD_SWISH", inplace=ew_inplace, dtypes=("float32", "int8"))
 def lower_hard_swish(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     if dtype == "int8":
@@ -566,7 +567,7 @@ def lower_hard_swish(ctx: LoweringContext) -> Lowering:
     return _unary_call(ctx, dtype, f)
 
 
-@register("LEAKY_RELU", inplace=ew_inplace)
+@register("LEAKY_RELU", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))
 def lower_leaky_relu(ctx: LoweringContext) -> Lowering:
     x, y, dtype, f = _unary(ctx)
     alpha = f32(float(ctx.options.get("alpha", 0.2)))
@@ -603,11 +604,11 @@ def _lower_relu_clamp(ctx: LoweringContext) -> Lowering:
     return _unary_call(ctx, dtype, f)
 
 
-register("RELU_N1_TO_1", inplace=ew_inplace)(_lower_relu_clamp)
-register("RELU_0_TO_1", inplace=ew_inplace)(_lower_relu_clamp)
+register("RELU_N1_TO_1", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))(_lower_relu_clamp)
+register("RELU_0_TO_1", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))(_lower_relu_clamp)
 
 
-@register("CAST", inplace=ew_inplace)
+@register("CAST", inplace=ew_inplace, dtypes=("float32->int32", "float32->int16", "float32->int8", "float32->bool", "int32->float32", "int32->int16", "int32->int8", "int32->bool", "int16->float32", "int16->int32", "int16->int8", "int16->bool", "int8->float32", "int8->int32", "int8->int16", "int8->bool", "bool->float32", "bool->int32", "bool->int16", "bool->int8"))
 def lower_cast(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)
@@ -619,7 +620,7 @@ def lower_cast(ctx: LoweringContext) -> Lowering:
     return _call(ctx, "uaot_ew_cast", f, ctx.in_ptr(0), ctx.out_ptr(0))
 
 
-@register("ZEROS_LIKE", inplace=ew_inplace)
+@register("ZEROS_LIKE", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16", "int64"))
 def lower_zeros_like(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)

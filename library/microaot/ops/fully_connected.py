@@ -11,6 +11,7 @@ from microaot.ir.quant import quantize_multiplier
 from microaot.ops import Lowering, LoweringContext, register
 from microaot.ops._common import (
     act_range_f32,
+    act_range_q,
     act_range_s8,
     const_data,
     folded_bias,
@@ -20,6 +21,7 @@ from microaot.ops._common import (
 )
 from microaot.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
 from microaot.ops._schedule import DSP_TARGETS, resolve
+from microaot.ops.conv import wide_bias
 
 
 def _fc_scratch(graph: Graph, op: Operator, target: str = "generic",
@@ -48,6 +50,8 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         raise ctx.unsupported(f"output {list(y.shape)} does not hold {batches} x {n_out} values")
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     dims = {"batches": batches, "in_features": n_in, "out_features": n_out}
+    if x.dtype == "int16":
+        return _lower_s16(ctx, dims, act)
     dtype = require_dtype(ctx, [x, w, y], ("int8", "float32"))
     if dtype == "float32":
         lo, hi = act_range_f32(ctx, act)
@@ -97,6 +101,37 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 
+def _lower_s16(ctx: LoweringContext, dims: dict[str, int], act: str) -> Lowering:
+    """16x8 (int16 activations, int8 weights): TFLM's FullyConnected / FullyConnectedPerChannel on int16
+    input (portable kernel only; the schedules offer ``direct`` alone for it)."""
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    if w.dtype != "int8" or y.dtype != "int16":
+        raise ctx.unsupported(f"input int16, weights {w.dtype}, output {y.dtype}: int16 activations need int8 "
+                              "weights and an int16 output (TFLM's 16x8 scheme)")
+    s_in, zp_in = require_quant(ctx, x, "input")
+    s_out, zp_out = require_quant(ctx, y, "output")
+    if w.quant is None:
+        raise ctx.unsupported(f"weights {w.name!r} are int8 without quantization parameters")
+    if any(int(z) != 0 for z in w.quant.zero_point):
+        raise ctx.unsupported(f"weights {w.name!r} have a non-zero zero point (int8 weights must be symmetric)")
+    const_data(ctx, 1, "weights")
+    n_out = dims["out_features"]
+    if w.quant.per_channel:
+        mults, shifts = per_channel_multipliers(ctx, s_in, w, s_out, n_out)
+    else:  # TFLM GetQuantizedConvolutionMultipler: float32 product first, then / double(output scale)
+        m, s = quantize_multiplier(float(np.float32(s_in) * np.float32(w.quant.scale0)) / s_out)
+        mults, shifts = [m] * n_out, [s] * n_out
+    lo, hi = act_range_q(ctx, act, s_out, zp_out, -32768, 32767)
+    bias_ref, acc32 = wide_bias(ctx, 2, n_out)
+    p = ctx.params("uaot_fc_s16_params_t", {
+        **dims, "input_offset": -zp_in, "filter_offset": 0, "output_offset": zp_out, "act_min": lo, "act_max": hi,
+        "acc32": acc32, "mult": ctx.const_array("mult", "int32_t", mults),
+        "shift": ctx.const_array("shift", "int32_t", shifts)})
+    return Lowering(families=("conv16",),
+                    call=f"uaot_fully_connected_s16({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {bias_ref}, "
+                         f"{ctx.out_ptr(0)})")
+
+
 # ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.schedules) -----------------------
 
 def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
@@ -126,5 +161,5 @@ def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}
 
 
-register("FULLY_CONNECTED", schedule_scratch=_fc_scratch, space=fc_space, default=fc_default, canonical=fc_canonical,
+register("FULLY_CONNECTED", dtypes=("int8", "float32", "int16x8"), schedule_scratch=_fc_scratch, space=fc_space, default=fc_default, canonical=fc_canonical,
          lean=fc_lean)(lower_fully_connected)

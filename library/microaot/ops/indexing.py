@@ -36,17 +36,17 @@ def _arg(ctx: LoweringContext, fn: str) -> Lowering:
                     call=f"{fn}_{_SUFFIX[dtype]}({p}, {ctx.in_ptr(0)}, (void *){ctx.out_ptr(0)})")
 
 
-@register("ARG_MAX")
+@register("ARG_MAX", dtypes=("int8->int32", "int8->int64", "int16->int32", "int16->int64", "int32->int32", "int32->int64", "float32->int32", "float32->int64"))
 def lower_arg_max(ctx: LoweringContext) -> Lowering:
     return _arg(ctx, "uaot_arg_max")
 
 
-@register("ARG_MIN")
+@register("ARG_MIN", dtypes=("int8->int32", "int8->int64", "int16->int32", "int16->int64", "int32->int32", "int32->int64", "float32->int32", "float32->int64"))
 def lower_arg_min(ctx: LoweringContext) -> Lowering:
     return _arg(ctx, "uaot_arg_min")
 
 
-@register("GATHER")
+@register("GATHER", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_gather(ctx: LoweringContext) -> Lowering:
     """out = params[..., indices, ...] along ``axis``, the first ``batch_dims`` dimensions shared by
     params and indices; an index out of range makes the run fail (UAOT_ERR_RANGE), as TFLM errors."""
@@ -106,7 +106,7 @@ def nearest_index(out_i: int, in_size: int, out_size: int, align: bool, half: bo
     return max(0, r) if half else r
 
 
-@register("RESIZE_NEAREST_NEIGHBOR")
+@register("RESIZE_NEAREST_NEIGHBOR", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_resize_nearest(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     same_dtype(ctx, [x, y], ANY_DTYPE)
@@ -122,7 +122,7 @@ def lower_resize_nearest(ctx: LoweringContext) -> Lowering:
                     call=f"uaot_resize_nearest({p}, (const void *){ctx.in_ptr(0)}, (void *){ctx.out_ptr(0)})")
 
 
-@register("RESIZE_BILINEAR")
+@register("RESIZE_BILINEAR", dtypes=("float32", "int8", "int16"))
 def lower_resize_bilinear(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     # quantized values are interpolated as they are (TFLM ignores the quantization parameters here)

@@ -35,22 +35,22 @@ def mean_multiplier(s_in: float, s_out: float, count: int) -> tuple[int, int]:
     return mult, shift - sh
 
 
-@register("MEAN")
+@register("MEAN", dtypes=("int8", "int16", "float32"))
 def lower_mean(ctx: LoweringContext) -> Lowering:
     return _lower_reduce(ctx, "mean")
 
 
-@register("SUM")
+@register("SUM", dtypes=("int8", "int16", "float32", "int32"))
 def lower_sum(ctx: LoweringContext) -> Lowering:
     return _lower_reduce(ctx, "sum")
 
 
-@register("REDUCE_MAX")
+@register("REDUCE_MAX", dtypes=("int8", "int16", "float32", "int32"))
 def lower_reduce_max(ctx: LoweringContext) -> Lowering:
     return _lower_reduce(ctx, "max")
 
 
-@register("REDUCE_MIN")
+@register("REDUCE_MIN", dtypes=("int8", "int16", "float32", "int32"))
 def lower_reduce_min(ctx: LoweringContext) -> Lowering:
     return _lower_reduce(ctx, "min")
 

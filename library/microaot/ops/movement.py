@@ -53,7 +53,7 @@ def _view(ctx: LoweringContext) -> Lowering:
     return Lowering(call=f"(memcpy({ctx.out_ptr(0)}, {ctx.in_ptr(0)}, {y.nbytes}u), UAOT_OK)")
 
 
-@register("SQUEEZE", view=True)
+@register("SQUEEZE", view=True, dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_squeeze(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     rank = len(x.shape)
@@ -67,7 +67,7 @@ def lower_squeeze(ctx: LoweringContext) -> Lowering:
     return _view(ctx)
 
 
-@register("EXPAND_DIMS", view=True)
+@register("EXPAND_DIMS", view=True, dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_expand_dims(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     ax = _ints(ctx, 1, "axis")
@@ -86,7 +86,7 @@ def lower_expand_dims(ctx: LoweringContext) -> Lowering:
 # ---- slices -----------------------------------------------------------------------------------
 
 
-@register("SLICE")
+@register("SLICE", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_slice(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     same_dtype(ctx, [x, y])
@@ -111,7 +111,7 @@ def _clamp(v: int, lo: int, hi: int) -> int:
     return hi if v > hi else lo if v < lo else v
 
 
-@register("STRIDED_SLICE")
+@register("STRIDED_SLICE", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_strided_slice(ctx: LoweringContext) -> Lowering:
     """TFLM semantics (strided_slice_logic.h): masks bit i refers to entry i of begin/end/strides;
     the ellipsis expands to the input dimensions no other entry covers, new_axis inserts a size-1
@@ -214,7 +214,7 @@ def _split(ctx: LoweringContext, x: Tensor, axis: int, sizes: list[int]) -> Lowe
     return Lowering(families=FAM, call=move_call(ctx, moves))
 
 
-@register("SPLIT")
+@register("SPLIT", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_split(ctx: LoweringContext) -> Lowering:
     x = ctx.input(1)
     check_rank(ctx, x, "input")
@@ -227,7 +227,7 @@ def lower_split(ctx: LoweringContext) -> Lowering:
     return _split(ctx, x, axis, [x.shape[axis] // num] * num)
 
 
-@register("SPLIT_V")
+@register("SPLIT_V", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_split_v(ctx: LoweringContext) -> Lowering:
     x = ctx.input(0)
     check_rank(ctx, x, "input")
@@ -240,7 +240,7 @@ def lower_split_v(ctx: LoweringContext) -> Lowering:
     return _split(ctx, x, axis, sizes)
 
 
-@register("PACK")
+@register("PACK", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_pack(ctx: LoweringContext) -> Lowering:
     y = ctx.output(0)
     xs = [ctx.input(k) for k in range(ctx.num_inputs())]
@@ -262,7 +262,7 @@ def lower_pack(ctx: LoweringContext) -> Lowering:
     return Lowering(families=FAM, call=move_call(ctx, moves))
 
 
-@register("UNPACK")
+@register("UNPACK", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_unpack(ctx: LoweringContext) -> Lowering:
     x = ctx.input(0)
     outs = [ctx.output(k) for k in range(len(ctx.op.outputs))]
@@ -287,7 +287,7 @@ def lower_unpack(ctx: LoweringContext) -> Lowering:
 # ---- permutations -----------------------------------------------------------------------------
 
 
-@register("TRANSPOSE")
+@register("TRANSPOSE", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_transpose(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     same_dtype(ctx, [x, y])
@@ -316,7 +316,7 @@ def _block_size(ctx: LoweringContext) -> int:
     return b
 
 
-@register("DEPTH_TO_SPACE")
+@register("DEPTH_TO_SPACE", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_depth_to_space(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     same_dtype(ctx, [x, y])
@@ -332,7 +332,7 @@ def lower_depth_to_space(ctx: LoweringContext) -> Lowering:
     return _single(ctx, x, y, dims, src, 0)
 
 
-@register("SPACE_TO_DEPTH")
+@register("SPACE_TO_DEPTH", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_space_to_depth(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     same_dtype(ctx, [x, y])
@@ -378,7 +378,7 @@ def _range_for(off: int, block: int, lo_pad: int, n_small: int, n_big: int) -> t
     return first, max(0, last - first + 1)
 
 
-@register("BATCH_TO_SPACE_ND")
+@register("BATCH_TO_SPACE_ND", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_batch_to_space_nd(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     same_dtype(ctx, [x, y])
@@ -403,7 +403,7 @@ def lower_batch_to_space_nd(ctx: LoweringContext) -> Lowering:
     return Lowering(families=FAM, call=move_call(ctx, moves))
 
 
-@register("SPACE_TO_BATCH_ND")
+@register("SPACE_TO_BATCH_ND", dtypes=("int8", "int16", "int32", "float32", "bool", "int64", "uint8"))
 def lower_space_to_batch_nd(ctx: LoweringContext) -> Lowering:
     """Padded positions hold a real 0 (the output zero point when quantized), as TF defines it."""
     x, y = ctx.input(0), ctx.output(0)

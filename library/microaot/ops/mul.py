@@ -6,7 +6,7 @@ from microaot.ir.quant import quantize_multiplier
 from microaot.ops import Lowering, LoweringContext, register
 from microaot.ops._common import (
     act_range_f32,
-    act_range_s8,
+    act_range_q,
     pad_broadcast,
     require_dtype,
     require_quant,
@@ -56,10 +56,10 @@ def broadcast_layout(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...
     return [1] * fill + dims, [0] * fill + strides(0), [0] * fill + strides(1)
 
 
-@register("MUL")
+@register("MUL", dtypes=("int8", "float32", "int16"))
 def lower_mul(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
-    dtype = require_dtype(ctx, [a, b, y], ("int8", "float32"))
+    dtype = require_dtype(ctx, [a, b, y], ("int8", "int16", "float32"))
     dims, sa, sb = broadcast_layout(ctx, a.shape, b.shape, y.shape)
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     fields: dict[str, object] = {"dims": _carray(dims), "a_stride": _carray(sa), "b_stride": _carray(sb)}
@@ -72,10 +72,13 @@ def lower_mul(ctx: LoweringContext) -> Lowering:
         s1, z1 = require_quant(ctx, a, "input 1")
         s2, z2 = require_quant(ctx, b, "input 2")
         so, zo = require_quant(ctx, y, "output")
+        if dtype == "int16" and (z1, z2, zo) != (0, 0, 0):
+            raise ctx.unsupported(f"int16 zero points {z1}, {z2} -> {zo}: TFLM's int16 MUL needs zero points 0 "
+                                  "(symmetric 16x8 quantization)")
         mult, shift = quantize_multiplier(s1 * s2 / so)  # double arithmetic, as TFLM's CalculateOpDataMul
-        amin, amax = act_range_s8(ctx, act, so, zo)
+        amin, amax = act_range_q(ctx, act, so, zo, *((-32768, 32767) if dtype == "int16" else (-128, 127)))
         fields.update(a_offset=-z1, b_offset=-z2, output_offset=zo, mult=mult, shift=shift, act_min=amin,
                       act_max=amax, act_min_f=0.0, act_max_f=0.0)
-        suffix = "s8"
+        suffix = "s16" if dtype == "int16" else "s8"
     p = ctx.params("uaot_mul_params_t", fields)
     return Lowering(families=("mul",), call=f"uaot_mul_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")

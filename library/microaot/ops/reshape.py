@@ -5,7 +5,7 @@ from __future__ import annotations
 from microaot.ops import Lowering, LoweringContext, register
 
 
-@register("RESHAPE", view=True)
+@register("RESHAPE", view=True, dtypes=("int8", "uint8", "int16", "int32", "float32"))
 def lower_reshape(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     if x.nbytes != y.nbytes or x.dtype != y.dtype:

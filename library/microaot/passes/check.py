@@ -14,6 +14,11 @@ def check_graph(graph: Graph) -> None:
     src = graph.source
     if not graph.operators:
         raise UnsupportedModelError(f"{src}: the model has no operators; nothing to compile")
+    from microaot.passes.support import weight_only_error
+
+    wo = weight_only_error(graph)
+    if wo is not None:
+        raise wo
     for op in graph.operators:
         d = opreg.get(op.opcode)
         if d is None:

@@ -325,9 +325,14 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
     )
     gen_dir = Path(global_env.subst("$BUILD_DIR")) / GEN_SUBDIR
     try:
+        if model is not None:
+            from microaot.passes.support import check_compilable
+
+            check_compilable(model, opts.target)  # every problem at once, before any source is compiled
         info = generate(opts, gen_dir, crt)
     except MicroaotError as exc:
-        _fail(f"{model}: {exc}")
+        # compiler errors start with the model path: name it once
+        _fail(str(exc) if str(model) in str(exc) else f"{model}: {exc}")
         global_env.Exit(1)
         return None
     except ImportError as exc:

@@ -1400,3 +1400,440 @@ def chain_model(rng: np.random.Generator, n_ops: int, *, shape: tuple[int, int, 
         prev, cur = cur, y
     mb.set_outputs([cur])
     return mb.to_bytes()
+
+
+# ---- issue 18: transpose conv, batch matmul, quantize ----
+
+
+def quant_convert_model(*, op: Literal["QUANTIZE", "DEQUANTIZE"], shape: tuple[int, ...], in_dtype: DType,
+                        out_dtype: DType, in_q: ActQ | None, out_q: ActQ | None) -> bytes:
+    """One QUANTIZE or DEQUANTIZE between any two dtypes (a float32 side has no quantization)."""
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, in_dtype, quant=in_q.quant if in_q is not None else None)
+    y = mb.add_tensor("output", shape, out_dtype, quant=out_q.quant if out_q is not None else None)
+    mb.add_operator(op, [x], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def random_q(rng: np.random.Generator, dtype: DType, magnitude: float = 4.0) -> ActQ:
+    """Activation quantization for ``dtype``: int8/uint8 asymmetric (uint8: zero point in [0, 255]),
+    int16 symmetric (zero point 0, as TFLM's 16x8 scheme requires), int32 any scale, zero point 0."""
+    if dtype == "int16":
+        return ActQ(float(np.float32(magnitude * float(rng.uniform(0.3, 1.0)) / 32767.0)), 0)
+    if dtype == "int32":
+        return ActQ(float(np.float32(magnitude * float(rng.uniform(0.3, 1.0)) / 2**20)), 0)
+    q = random_actq(rng, magnitude)
+    if dtype == "uint8":
+        return ActQ(q.scale, q.zero_point + 128)
+    return q
+
+
+_TENSOR_TYPES.setdefault("int64", tflite.TensorType.INT64)  # 16x8 TRANSPOSE_CONV bias
+_NUMPY_DTYPES.setdefault("int64", np.int64)
+
+
+@dataclass(frozen=True)
+class TransposeConvOptions(Options):
+    padding: PaddingName = "SAME"
+    stride_w: int = 1
+    stride_h: int = 1
+    activation: Activation = "NONE"
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, "TransposeConvOptions", Padding=_PADDINGS[self.padding], StrideW=self.stride_w,
+                            StrideH=self.stride_h, FusedActivationFunction=_ACTIVATIONS[self.activation])
+
+
+@dataclass(frozen=True)
+class BatchMatMulOptions(Options):
+    adj_x: bool = False
+    adj_y: bool = False
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, "BatchMatMulOptions", AdjX=self.adj_x, AdjY=self.adj_y)
+
+
+@dataclass(frozen=True)
+class L2NormOptions(_ActivationOnlyOptions):
+    _table = "L2NormOptions"
+
+
+@dataclass(frozen=True)
+class LogSoftmaxOptions(_EmptyOptions):
+    _table = "LogSoftmaxOptions"
+
+
+def transpose_conv_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, int, int, int],
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: PaddingName = "SAME",
+    dtype: Literal["int8", "float32", "int16"] = "int8",
+    per_channel: bool = True,
+    bias: bool = True,
+    bias16: bool = False,
+    activation: Activation = "NONE",
+    out_hw: tuple[int, int] | None = None,
+) -> bytes:
+    """TRANSPOSE_CONV (the converter's layout: output-shape tensor, OHWI filter, input, bias). The output size
+    is ``in * stride`` (SAME) or ``(in - 1) * stride + k`` (VALID) unless ``out_hw`` gives another size that
+    the same convolution maps back to the input. ``dtype="int16"``: 16x8 (int8 weights, int64 bias, or int16
+    bias when ``bias16``)."""
+    n, h, w, c = input_shape
+    kh, kw = kernel
+    if out_hw is None:
+        out_hw = (h * stride[0], w * stride[1]) if padding == "SAME" else ((h - 1) * stride[0] + kh,
+                                                                          (w - 1) * stride[1] + kw)
+    oh, ow = out_hw
+    wf = rng.normal(0, 1.0, size=(filters, kh, kw, c)) * rng.uniform(0.2, 1.0, size=(filters, 1, 1, 1))
+    bf = rng.normal(0, 0.5, size=(filters,))
+    mb = ModelBuilder()
+    shape_t = mb.add_const("output_shape", np.array([n, oh, ow, filters], np.int32), "int32")
+    ins: list[int]
+    if dtype == "float32":
+        x = mb.add_input("input", input_shape, "float32")
+        wt = mb.add_const("weights", wf.astype(np.float32), "float32")
+        bt = mb.add_const("bias", bf.astype(np.float32), "float32")
+        y = mb.add_tensor("output", (n, oh, ow, filters), "float32")
+    else:
+        in_q = random_q(rng, dtype)
+        fan_in = max(1, kh * kw * c // max(1, stride[0] * stride[1]))
+        out_q = _output_range_guess(in_q if dtype == "int8" else ActQ(in_q.scale * 256, 0), wf, fan_in, rng)
+        if dtype == "int16":
+            out_q = ActQ(float(np.float32(out_q.scale * 255 / 65535)), 0)
+        x = mb.add_input("input", input_shape, dtype, quant=in_q.quant)
+        wq, wquant = quantize_weights(wf, 0 if per_channel else None)
+        wt = mb.add_const("weights", wq, "int8", quant=wquant)
+        bq, bquant = quantize_bias(bf, in_q.scale, wquant)
+        if dtype == "int16":
+            bdt: DType = "int16" if bias16 else "int64"  # type: ignore[assignment]
+            lim = 32767 if bias16 else 2**40
+            bt = mb.add_const("bias", np.clip(bq.astype(np.int64), -lim, lim), bdt, quant=bquant)
+        else:
+            bt = mb.add_const("bias", bq, "int32", quant=bquant)
+        y = mb.add_tensor("output", (n, oh, ow, filters), dtype, quant=out_q.quant)
+    ins = [shape_t, wt, x, bt] if bias else [shape_t, wt, x]
+    mb.add_operator("TRANSPOSE_CONV", ins, [y], TransposeConvOptions(padding, stride[1], stride[0], activation),
+                    version=3 if dtype != "float32" else 1)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def batch_matmul_model(
+    rng: np.random.Generator,
+    *,
+    lhs_shape: tuple[int, ...],
+    rhs_shape: tuple[int, ...],
+    adj_x: bool = False,
+    adj_y: bool = False,
+    dtype: Literal["int8", "int16", "float32"] = "int8",
+    const_rhs: bool = False,
+) -> bytes:
+    """BATCH_MATMUL of two inputs (or a constant RHS); the output shape follows TFLM's broadcasting."""
+    rank = max(len(lhs_shape), len(rhs_shape))
+    la = [1] * (rank - len(lhs_shape)) + list(lhs_shape)
+    lb = [1] * (rank - len(rhs_shape)) + list(rhs_shape)
+    m = la[-1] if adj_x else la[-2]
+    k = la[-2] if adj_x else la[-1]
+    nn = lb[-2] if adj_y else lb[-1]
+    out_shape = tuple(max(p, q) for p, q in zip(la[:-2], lb[:-2], strict=True)) + (m, nn)
+    mb = ModelBuilder()
+    qa = random_q(rng, dtype) if dtype != "float32" else None  # type: ignore[arg-type]
+    qb = random_q(rng, dtype) if dtype != "float32" else None  # type: ignore[arg-type]
+    a = mb.add_input("lhs", lhs_shape, dtype, quant=qa.quant if qa else None)
+    if const_rhs:
+        data = (rng.normal(0, 1.0, rhs_shape).astype(np.float32) if dtype == "float32"
+                else random_input(rng, rhs_shape, dtype))
+        b = mb.add_const("rhs", data, dtype, quant=qb.quant if qb else None)
+    else:
+        b = mb.add_input("rhs", rhs_shape, dtype, quant=qb.quant if qb else None)
+    out_q = None
+    if qa is not None and qb is not None:
+        # the 1st..99th percentile of the real-valued product of full-range operands, widened a little
+        da = dequantize(random_input(rng, (m, k), dtype), qa.scale, qa.zero_point)
+        db = dequantize(random_input(rng, (k, nn), dtype), qb.scale, qb.zero_point)
+        prod = da @ db
+        lo, hi = (float(v) * float(rng.uniform(1.0, 1.4)) for v in np.percentile(prod, [1, 99]))
+        if dtype == "int16":
+            top = max(abs(lo), abs(hi), 1e-6)
+            out_q = ActQ(float(np.float32(top / 32767)), 0)
+        else:
+            out_q = ActQ.from_range(lo, hi)
+    y = mb.add_tensor("output", out_shape, dtype, quant=out_q.quant if out_q else None)
+    mb.add_operator("BATCH_MATMUL", [a, b], [y], BatchMatMulOptions(adj_x, adj_y))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def l2norm_model(rng: np.random.Generator, *, shape: tuple[int, ...], dtype: Literal["int8", "float32"] = "int8",
+                 in_q: ActQ | None = None) -> bytes:
+    """L2_NORMALIZATION over the last axis; int8 output scale 1/128, zero point 0 (TFLM requires it)."""
+    mb = ModelBuilder()
+    q = in_q or random_actq(rng) if dtype == "int8" else None
+    x = mb.add_input("input", shape, dtype, quant=q.quant if q else None)
+    y = mb.add_tensor("output", shape, dtype, quant=ActQ(1.0 / 128.0, 0).quant if dtype == "int8" else None)
+    mb.add_operator("L2_NORMALIZATION", [x], [y], L2NormOptions("NONE"), version=2 if dtype == "int8" else 1)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def log_softmax_model(rng: np.random.Generator, *, shape: tuple[int, ...],
+                      dtype: Literal["int8", "float32"] = "int8", in_q: ActQ | None = None) -> bytes:
+    """LOG_SOFTMAX over the last axis; int8 output scale 16/256, zero point 127 (TFLM requires it)."""
+    mb = ModelBuilder()
+    q = (in_q or random_actq(rng, magnitude=float(rng.uniform(2.0, 12.0)))) if dtype == "int8" else None
+    x = mb.add_input("input", shape, dtype, quant=q.quant if q else None)
+    y = mb.add_tensor("output", shape, dtype, quant=ActQ(16.0 / 256.0, 127).quant if dtype == "int8" else None)
+    mb.add_operator("LOG_SOFTMAX", [x], [y], LogSoftmaxOptions(), version=2 if dtype == "int8" else 1)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+# ---- issue 18: int16 (16x8) ----
+
+Int16Bias = Literal["int64", "int32", "none"]
+
+
+def _q16_out(rng: np.random.Generator, in_q: ActQ, w: np.ndarray, fan_in: int, extreme: float = 1.0) -> ActQ:
+    """A symmetric int16 output quantization about +-3 sigma of a dot product of int16 inputs (full range)
+    with ``w`` (``extreme`` < 1 makes it saturate, > 1 leaves most of the range unused)."""
+    g = _output_range_guess(ActQ(in_q.scale * 256, 0), w, fan_in, rng)
+    return ActQ(float(np.float32(g.scale * 255 / 65535 * extreme)), 0)
+
+
+def _weights16(mb: ModelBuilder, w: np.ndarray, b: np.ndarray, in_q: ActQ, axis: int | None,
+               bias: Int16Bias) -> tuple[int, int]:
+    """int8 weights (per channel along ``axis`` or per tensor) and an int64 / int32 bias (or -1)."""
+    wq, wquant = quantize_weights(w, axis)
+    wt = mb.add_const("weights", wq, "int8", quant=wquant)
+    if bias == "none":
+        return wt, -1
+    bq, bquant = quantize_bias(b, in_q.scale, wquant)
+    return wt, mb.add_const("bias", bq.astype(np.int64), bias, quant=bquant)  # type: ignore[arg-type]
+
+
+def conv2d_16x8_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, int, int, int],
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    dilation: tuple[int, int] = (1, 1),
+    padding: PaddingName = "SAME",
+    activation: Activation = "NONE",
+    per_channel: bool = True,
+    bias: Int16Bias = "int64",
+    extreme: float = 1.0,
+    depthwise: bool = False,
+    depth_multiplier: int = 1,
+) -> bytes:
+    """CONV_2D (OHWI weights) or DEPTHWISE_CONV_2D (1HWC' weights) with int16 input/output (zero point 0),
+    int8 weights and an int64 (or int32) bias: TFLite's 16x8 quantization."""
+    n, h, wd, c = input_shape
+    kh, kw = kernel
+    oc = c * depth_multiplier if depthwise else filters
+    shape = (1, kh, kw, oc) if depthwise else (oc, kh, kw, c)
+    scale_shape = (1, 1, 1, oc) if depthwise else (oc, 1, 1, 1)
+    w = rng.normal(0, 1.0, size=shape) * rng.uniform(0.2, 1.0, size=scale_shape)
+    b = rng.normal(0, 0.5, size=(oc,))
+    in_q = random_q(rng, "int16")
+    out_q = _q16_out(rng, in_q, w, kh * kw * (1 if depthwise else c), extreme)
+    oh = _conv_out_size(h, kh, stride[0], dilation[0], padding)
+    ow = _conv_out_size(wd, kw, stride[1], dilation[1], padding)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, "int16", quant=in_q.quant)
+    wt, bt = _weights16(mb, w, b, in_q, (3 if depthwise else 0) if per_channel else None, bias)
+    y = mb.add_tensor("output", (n, oh, ow, oc), "int16", quant=out_q.quant)
+    if depthwise:
+        opts: Options = DepthwiseConv2DOptions(padding, stride[1], stride[0], depth_multiplier, activation,
+                                               dilation[1], dilation[0])
+        mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, bt], [y], opts)
+    else:
+        opts = Conv2DOptions(padding, stride[1], stride[0], activation, dilation[1], dilation[0])
+        mb.add_operator("CONV_2D", [x, wt, bt], [y], opts)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def fully_connected_16x8_model(
+    rng: np.random.Generator,
+    *,
+    input_shape: tuple[int, ...],
+    units: int,
+    activation: Activation = "NONE",
+    per_channel: bool = False,
+    bias: Int16Bias = "int64",
+    extreme: float = 1.0,
+) -> bytes:
+    """FULLY_CONNECTED with int16 input/output (zero point 0), int8 weights, int64 (or int32) bias."""
+    depth = input_shape[-1]
+    batches = math.prod(input_shape) // depth
+    w = rng.normal(0, 1.0, size=(units, depth)) * rng.uniform(0.2, 1.0, size=(units, 1))
+    b = rng.normal(0, 0.5, size=(units,))
+    in_q = random_q(rng, "int16")
+    out_q = _q16_out(rng, in_q, w, depth, extreme)
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, "int16", quant=in_q.quant)
+    wt, bt = _weights16(mb, w, b, in_q, 0 if per_channel else None, bias)
+    y = mb.add_tensor("output", (batches, units), "int16", quant=out_q.quant)
+    mb.add_operator("FULLY_CONNECTED", [x, wt, bt], [y], FullyConnectedOptions(activation, False))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def binary_16_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["ADD", "MUL"],
+    shape_a: tuple[int, ...],
+    shape_b: tuple[int, ...],
+    activation: Activation = "NONE",
+    const_b: bool = False,
+    same_scale: bool = False,
+    extreme: float = 1.0,
+) -> bytes:
+    """int16 ADD / MUL (zero points 0, numpy broadcasting); ``const_b`` makes the second operand a constant,
+    ``same_scale`` gives both inputs one scale (power-of-two ratios otherwise are not special in TFLM Micro)."""
+    a_q = random_q(rng, "int16", float(rng.uniform(1.0, 8.0)))
+    b_q = a_q if same_scale else random_q(rng, "int16", float(rng.uniform(0.5, 16.0)))
+    ra, rb = a_q.scale * 32767, b_q.scale * 32767
+    hi = ra * rb if op == "MUL" else ra + rb
+    out_q = ActQ(float(np.float32(hi * float(rng.uniform(0.5, 1.0)) * extreme / 32767)), 0)
+    mb = ModelBuilder()
+    a = mb.add_input("a", shape_a, "int16", quant=a_q.quant)
+    if const_b:
+        bt = mb.add_const("b", rng.integers(-32768, 32768, size=shape_b).astype(np.int16), "int16", quant=b_q.quant)
+    else:
+        bt = mb.add_input("b", shape_b, "int16", quant=b_q.quant)
+    y = mb.add_tensor("output", _broadcast_shape(shape_a, shape_b), "int16", quant=out_q.quant)
+    options: Options = {"ADD": AddOptions, "MUL": MulOptions}[op](activation)
+    mb.add_operator(op, [a, bt], [y], options)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def pool2d_16_model(
+    rng: np.random.Generator,
+    *,
+    op: Literal["AVERAGE_POOL_2D", "MAX_POOL_2D"],
+    input_shape: tuple[int, int, int, int],
+    filter_hw: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: PaddingName = "VALID",
+    activation: Activation = "NONE",
+) -> bytes:
+    """int16 pooling; input and output share one symmetric quantization (as TFLM requires)."""
+    n, h, w, c = input_shape
+    oh = _conv_out_size(h, filter_hw[0], stride[0], 1, padding)
+    ow = _conv_out_size(w, filter_hw[1], stride[1], 1, padding)
+    q = random_q(rng, "int16", float(rng.uniform(0.5, 12.0)))
+    mb = ModelBuilder()
+    x = mb.add_input("input", input_shape, "int16", quant=q.quant)
+    y = mb.add_tensor("output", (n, oh, ow, c), "int16", quant=q.quant)
+    mb.add_operator(op, [x], [y], Pool2DOptions(filter_hw[1], filter_hw[0], padding, stride[1], stride[0], activation))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def pad_16_model(rng: np.random.Generator, *, shape: tuple[int, ...], paddings: Sequence[tuple[int, int]],
+                 v2_value: int | None = None) -> bytes:
+    """int16 PAD (or PADV2 with the raw int16 constant ``v2_value``)."""
+    q = random_q(rng, "int16")
+    out_shape = tuple(d + a + b for d, (a, b) in zip(shape, paddings, strict=True))
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int16", quant=q.quant)
+    p = mb.add_const("paddings", np.array(paddings, dtype=np.int32).reshape(len(shape), 2), "int32")
+    y = mb.add_tensor("output", out_shape, "int16", quant=q.quant)
+    if v2_value is None:
+        mb.add_operator("PAD", [x, p], [y])
+    else:
+        cv = mb.add_const("value", np.array([v2_value], np.int16), "int16", quant=q.quant)
+        mb.add_operator("PADV2", [x, p, cv], [y])
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def concatenation_16_model(rng: np.random.Generator, *, shapes: Sequence[tuple[int, ...]], axis: int) -> bytes:
+    """int16 CONCATENATION of graph inputs sharing one quantization (TFLM requires it)."""
+    rank = len(shapes[0])
+    ax = axis % rank
+    out_shape = list(shapes[0])
+    out_shape[ax] = sum(s[ax] for s in shapes)
+    q = random_q(rng, "int16")
+    mb = ModelBuilder()
+    xs = [mb.add_input(f"input{i}", s, "int16", quant=q.quant) for i, s in enumerate(shapes)]
+    y = mb.add_tensor("output", out_shape, "int16", quant=q.quant)
+    mb.add_operator("CONCATENATION", xs, [y], ConcatenationOptions(axis, "NONE"))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def reshape_16_model(rng: np.random.Generator, *, shape: tuple[int, ...], new_shape: tuple[int, ...]) -> bytes:
+    """int16 RESHAPE (the new shape as a constant tensor and in the options)."""
+    q = random_q(rng, "int16")
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int16", quant=q.quant)
+    s = mb.add_const("shape", np.array(new_shape, dtype=np.int32), "int32")
+    y = mb.add_tensor("output", new_shape, "int16", quant=q.quant)
+    mb.add_operator("RESHAPE", [x, s], [y], ReshapeOptions(new_shape))
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def activation_16_model(rng: np.random.Generator, *, op: Literal["LOGISTIC", "TANH", "SOFTMAX"],
+                        shape: tuple[int, ...], in_scale: float | None = None, beta: float = 1.0) -> bytes:
+    """int16 LOGISTIC / TANH / SOFTMAX with TFLM's required output quantization (scale 2^-15 for LOGISTIC /
+    TANH, 1/32768 for SOFTMAX, zero point 0); ``in_scale`` None draws a range of +-1..12 over int16."""
+    if in_scale is None:
+        in_scale = float(np.float32(float(rng.uniform(1.0, 12.0)) / 32768.0))
+    mb = ModelBuilder()
+    x = mb.add_input("input", shape, "int16", quant=Quant.per_tensor(in_scale, 0))
+    y = mb.add_tensor("output", shape, "int16", quant=Quant.per_tensor(1.0 / 32768.0, 0))
+    mb.add_operator(op, [x], [y], SoftmaxOptions(beta) if op == "SOFTMAX" else None)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def chain_16x8_model(rng: np.random.Generator) -> bytes:
+    """A small 16x8 network: CONV_2D -> DEPTHWISE_CONV_2D (+ residual ADD) -> MUL -> AVERAGE_POOL_2D -> RESHAPE
+    -> FULLY_CONNECTED -> SOFTMAX, int16 activations throughout (zero points 0), int8 weights, int64 biases;
+    outputs: the MUL result, the FULLY_CONNECTED result and the SOFTMAX."""
+    def q(r: float) -> Quant:
+        return Quant.per_tensor(float(np.float32(r / 32767.0)), 0)
+
+    def conv_consts(name: str, w: np.ndarray, axis: int, in_scale: float, n: int) -> tuple[int, int]:
+        wq, wquant = quantize_weights(w, axis)
+        bq, bquant = quantize_bias(rng.normal(0, 0.3, size=(n,)), in_scale, wquant)
+        return (mb.add_const(f"{name}_w", wq, "int8", quant=wquant),
+                mb.add_const(f"{name}_b", bq.astype(np.int64), "int64", quant=bquant))
+
+    mb = ModelBuilder()
+    q_in, q_c, q_d, q_a, q_m, q_f = q(4.0), q(12.0), q(12.0), q(20.0), q(30.0), q(80.0)
+    x = mb.add_input("input", (1, 8, 8, 3), "int16", quant=q_in)
+    w1, b1 = conv_consts("conv", rng.normal(0, 0.5, size=(6, 3, 3, 3)), 0, q_in.scale[0], 6)
+    c = mb.add_tensor("conv_out", (1, 8, 8, 6), "int16", quant=q_c)
+    mb.add_operator("CONV_2D", [x, w1, b1], [c], Conv2DOptions("SAME", 1, 1, "RELU", 1, 1))
+    w2, b2 = conv_consts("dw", rng.normal(0, 0.5, size=(1, 3, 3, 6)), 3, q_c.scale[0], 6)
+    d = mb.add_tensor("dw_out", (1, 8, 8, 6), "int16", quant=q_d)
+    mb.add_operator("DEPTHWISE_CONV_2D", [c, w2, b2], [d], DepthwiseConv2DOptions("SAME", 1, 1, 1, "NONE", 1, 1))
+    a = mb.add_tensor("add_out", (1, 8, 8, 6), "int16", quant=q_a)
+    mb.add_operator("ADD", [c, d], [a], AddOptions("NONE"))
+    m = mb.add_tensor("mul_out", (1, 8, 8, 6), "int16", quant=q_m)
+    mb.add_operator("MUL", [a, d], [m], MulOptions("NONE"))
+    p = mb.add_tensor("pool_out", (1, 4, 4, 6), "int16", quant=q_m)
+    mb.add_operator("AVERAGE_POOL_2D", [m], [p], Pool2DOptions(2, 2, "VALID", 2, 2, "NONE"))
+    s = mb.add_const("shape", np.array([1, 96], np.int32), "int32")
+    r = mb.add_tensor("flat", (1, 96), "int16", quant=q_m)
+    mb.add_operator("RESHAPE", [p, s], [r], ReshapeOptions((1, 96)))
+    w3, b3 = conv_consts("fc", rng.normal(0, 0.3, size=(10, 96)), 0, q_m.scale[0], 10)
+    f = mb.add_tensor("fc_out", (1, 10), "int16", quant=q_f)
+    mb.add_operator("FULLY_CONNECTED", [r, w3, b3], [f], FullyConnectedOptions("NONE", False))
+    y = mb.add_tensor("output", (1, 10), "int16", quant=Quant.per_tensor(1.0 / 32768.0, 0))
+    mb.add_operator("SOFTMAX", [f], [y], SoftmaxOptions(0.25))
+    mb.set_outputs([m, f, y])  # the intermediate MUL and FULLY_CONNECTED results are compared too
+    return mb.to_bytes()

@@ -35,6 +35,8 @@ uaot_status_t uaot_add_s8(const uaot_add_params_t *p, const int8_t *in1, const i
  * they are exact): two table loads, SMMULR and one rounding shift per element */
 uaot_status_t uaot_add_s8_lut(const uaot_add_params_t *p, const int32_t *tables, const int8_t *in1,
                               const int8_t *in2, int8_t *out);
+/* int16 (left_shift 15, act range of int16) */
+uaot_status_t uaot_add_s16(const uaot_add_params_t *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 uaot_status_t uaot_add_f32(const uaot_add_params_t *p, const float *in1, const float *in2, float *out);
 
 #ifdef __cplusplus

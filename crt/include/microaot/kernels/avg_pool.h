@@ -29,6 +29,8 @@ typedef struct {
 } uaot_avg_pool_params_t;
 
 uaot_status_t uaot_avg_pool_s8(const uaot_avg_pool_params_t *p, const int8_t *input, int8_t *output);
+/* int16: per channel, int32 sums, TFLM's rounded division and clamp (reference_integer_ops::AveragePool) */
+uaot_status_t uaot_avg_pool_s16(const uaot_avg_pool_params_t *p, const int16_t *input, int16_t *output);
 uaot_status_t uaot_avg_pool_f32(const uaot_avg_pool_params_t *p, const float *input, float *output);
 
 #ifdef __cplusplus

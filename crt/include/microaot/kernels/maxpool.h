@@ -24,6 +24,7 @@ typedef struct {
 } uaot_maxpool_params_t;
 
 uaot_status_t uaot_max_pool_s8(const uaot_maxpool_params_t *p, const int8_t *input, int8_t *output);
+uaot_status_t uaot_max_pool_s16(const uaot_maxpool_params_t *p, const int16_t *input, int16_t *output);
 uaot_status_t uaot_max_pool_f32(const uaot_maxpool_params_t *p, const float *input, float *output);
 
 #ifdef __cplusplus

@@ -27,6 +27,7 @@ typedef struct {
 } uaot_mul_params_t;
 
 uaot_status_t uaot_mul_s8(const uaot_mul_params_t *p, const int8_t *a, const int8_t *b, int8_t *output);
+uaot_status_t uaot_mul_s16(const uaot_mul_params_t *p, const int16_t *a, const int16_t *b, int16_t *output);
 uaot_status_t uaot_mul_f32(const uaot_mul_params_t *p, const float *a, const float *b, float *output);
 
 #ifdef __cplusplus
