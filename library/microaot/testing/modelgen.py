@@ -1368,6 +1368,7 @@ def cast_model(*, shape: tuple[int, ...], in_dtype: DType, out_dtype: DType) -> 
     mb.add_operator("CAST", [x], [y], TableOptions("CastOptions", (("InDataType", _TENSOR_TYPES[in_dtype]),
                                                                     ("OutDataType", _TENSOR_TYPES[out_dtype]))))
     mb.set_outputs([y])
+    return mb.to_bytes()
 
 
 def chain_model(rng: np.random.Generator, n_ops: int, *, shape: tuple[int, int, int, int] = (1, 8, 8, 8)) -> bytes:
