@@ -8,7 +8,8 @@
  * that this or a later row still reads. The memory planner places the two tensors so (see
  * library/microaot/codegen/ops/_inplace.py); the driver checks it for every row and returns
  * UAOT_ERR_ARG, before writing that row, when it does not hold. Batch 1 only. filter, scratch and
- * scratch_size are passed to kernel as they are (the kernels' scratch sizes do not depend on the height) (kernel may ignore filter: the generated adapters use their own).
+ * scratch_size are passed to kernel as they are (kernel may ignore filter: the generated adapters use
+ * their own; no kernel's scratch size depends on the height, so the whole tensor's holds for a row).
  * Bit-exact with `kernel` on the whole tensor: every output row is computed from the same input
  * bytes, padded taps included. */
 #ifndef MICROAOT_KERNELS_CONV_ROWS_H

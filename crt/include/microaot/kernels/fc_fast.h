@@ -59,7 +59,7 @@ static inline uint32_t uaot_fully_connected_s8_simd4_x8_w16_scratch_size(const u
     (void)p;
     return 0u;
 }
-uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
+    const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 #endif
