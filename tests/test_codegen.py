@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +15,17 @@ from elftools.elf.elffile import ELFFile
 
 from conftest import mlperf_model
 from microaot.cli import main as cli_main
+from microaot.codegen.emit import ABI_VERSION
 from microaot.compiler import CompileResult, compile_model, default_name
 from microaot.errors import MicroaotError
 from microaot.hostbuild import build_model_shared_lib, compile_c, run_compiled
+from microaot.paths import crt_root
 
 HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16)
 OUT_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
 
 
-class Hooks(ctypes.Structure):  # uaot_hooks_t, runtime ABI 2
+class Hooks(ctypes.Structure):  # uaot_hooks_t, runtime ABI 3
     _fields_ = [("op_begin", HOOK), ("op_end", HOOK), ("ctx", ctypes.c_void_p), ("op_output", OUT_HOOK)]
 
 
@@ -93,7 +96,7 @@ def test_header_contract(kws: tuple[CompileResult, Path]) -> None:
     # 8640: depthwise / 1x1 convs run in place (16000 without)
     for s in ("#define kws_WORKSPACE_SIZE 8640", "#define kws_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
               "#define kws_NUM_INPUTS 1", "#define kws_NUM_OUTPUTS 1", "#define kws_INPUT0_SIZE 490",
-              "#define kws_OUTPUT0_SIZE 12", "#if UAOT_ABI_VERSION != 2", "#error",
+              "#define kws_OUTPUT0_SIZE 12", f"#if UAOT_ABI_VERSION != {ABI_VERSION}", "#error",
               "extern const uaot_model_t kws_model;", "kws_run_ex(", "const uaot_hooks_t *hooks"):
         assert s in h, s
     assert r.model_hash in h
@@ -101,13 +104,26 @@ def test_header_contract(kws: tuple[CompileResult, Path]) -> None:
     assert '__attribute__((section(".rodata.microaot"), aligned(16)))' in c
 
 
-def test_abi_guard_fires(kws: tuple[CompileResult, Path], tmp_path: Path) -> None:
+def test_abi_version_matches_the_runtime() -> None:
+    """The generator's ABI number is the runtime's (crt/include/microaot/status.h)."""
+    text = (crt_root() / "include" / "microaot" / "status.h").read_text()
+    m = re.search(r"#define UAOT_ABI_VERSION (\d+)", text)
+    assert m is not None and int(m[1]) == ABI_VERSION
+    assert ABI_VERSION >= 3  # 3: kernels take (scratch, scratch_size)
+
+
+@pytest.mark.parametrize("runtime_abi", [ABI_VERSION - 1, 99])
+def test_abi_guard_fires(kws: tuple[CompileResult, Path], tmp_path: Path, runtime_abi: int) -> None:
+    """A generated header against a runtime of another ABI (the previous one: kernels without their scratch
+    size) stops the build with the #error; the matching runtime builds."""
     r, _ = kws
     src = tmp_path / "use.c"
-    src.write_text('#include "microaot/status.h"\n#undef UAOT_ABI_VERSION\n#define UAOT_ABI_VERSION 99\n'
+    src.write_text(f'#include "microaot/status.h"\n#undef UAOT_ABI_VERSION\n#define UAOT_ABI_VERSION {runtime_abi}\n'
                    '#include "kws.h"\nint main(void) { return 0; }\n')
-    with pytest.raises(MicroaotError, match="generated for microaot runtime ABI 2"):
+    with pytest.raises(MicroaotError, match=f"generated for microaot runtime ABI {ABI_VERSION}"):
         compile_c([src], tmp_path / "use.o", include_dirs=[r.header.parent], kind="object")
+    src.write_text('#include "kws.h"\nint main(void) { return 0; }\n')
+    compile_c([src], tmp_path / "ok.o", include_dirs=[r.header.parent], kind="object")
 
 
 def test_weights_land_in_the_configured_section(tmp_path: Path) -> None:
@@ -137,7 +153,7 @@ def test_descriptor_matches(kws: tuple[CompileResult, Path]) -> None:
                     ("op_names", ctypes.POINTER(ctypes.c_char_p)), ("run", ctypes.c_void_p)]
 
     m = Model.in_dll(ctypes.CDLL(str(libpath)), "kws_model")
-    assert m.abi_version == 2 and m.name == b"kws" and m.hash == r.model_hash[:16].encode()
+    assert m.abi_version == ABI_VERSION and m.name == b"kws" and m.hash == r.model_hash[:16].encode()
     assert m.workspace_size == r.workspace_size and m.weight_bytes == r.weight_bytes
     assert (m.num_inputs, m.num_outputs, m.num_ops) == (1, 1, 13)
     assert m.inputs[0].name == b"input_1" and list(m.inputs[0].dims[:4]) == [1, 49, 10, 1]

@@ -296,9 +296,11 @@ static const int32_t mult[C] = {1518500250, 1073741824, 2000000000, 1300000000};
 static const int32_t shift[C] = {-7, -6, -8, -7};
 static int8_t filt[9 * C];
 
-static uaot_status_t dw(const uaot_conv_s8_params_t *p, const int8_t *x, const int8_t *w, int8_t *y, uint8_t *s)
+static uaot_status_t dw(const uaot_conv_s8_params_t *p, const int8_t *x, const int8_t *w, int8_t *y, uint8_t *s,
+                        uint32_t n)
 {
     (void)s;
+    (void)n;
     return uaot_depthwise_conv2d_s8(p, x, w, y);
 }
 
@@ -325,7 +327,7 @@ int main(void)
         int8_t *in = rev ? mem : mem + 2 * IR;
         int8_t *out = rev ? mem + 2 * IR : mem;
         memcpy(in, x, N);
-        if (uaot_conv_s8_rows(&p, in, filt, out, NULL, dw, rev) != UAOT_OK) {
+        if (uaot_conv_s8_rows(&p, in, filt, out, NULL, 0u, dw, rev) != UAOT_OK) {
             return 20 + rev;
         }
         if (memcmp(out, want, N) != 0) {
@@ -338,14 +340,14 @@ int main(void)
         int8_t *in = rev ? mem : mem + IR;
         int8_t *out = rev ? mem + IR : mem;
         memcpy(in, x, N);
-        if (uaot_conv_s8_rows(&p, in, filt, out, NULL, dw, rev) != UAOT_ERR_ARG) {
+        if (uaot_conv_s8_rows(&p, in, filt, out, NULL, 0u, dw, rev) != UAOT_ERR_ARG) {
             return 40 + rev;
         }
     }
     /* separate buffers are fine in both directions */
     static int8_t y[N];
     for (int rev = 0; rev < 2; ++rev) {
-        if (uaot_conv_s8_rows(&p, x, filt, y, NULL, dw, rev) != UAOT_OK || memcmp(y, want, N) != 0) {
+        if (uaot_conv_s8_rows(&p, x, filt, y, NULL, 0u, dw, rev) != UAOT_OK || memcmp(y, want, N) != 0) {
             return 50 + rev;
         }
     }

@@ -795,12 +795,15 @@ static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                         int8_t *output, uint8_t *scratch, const int nc, const int w16)
+                                         int8_t *output, uint8_t *scratch, const uint32_t scratch_size,
+                                         const int nc, const int w16)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
+    UAOT_CHECK_SCRATCH(scratch_size, nc == 3 ? uaot_conv2d_s8_gemm_c3_scratch_size(p)
+                                             : uaot_conv2d_s8_gemm_c1_scratch_size(p));
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t Kp = UAOT_CONV_GEMM_KP(K);
     const int32_t G = Kp / 4;
@@ -910,54 +913,56 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                     int8_t *output, uint8_t *scratch)
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_conv_gemm(p, input, filter, output, scratch, 1, 0);
+    return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 1, 0);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c2(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                     int8_t *output, uint8_t *scratch)
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_conv_gemm(p, input, filter, output, scratch, 2, 0);
+    return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 2, 0);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                     int8_t *output, uint8_t *scratch)
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_conv_gemm(p, input, filter, output, scratch, 3, 0);
+    return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 3, 0);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_conv_gemm(p, input, filter, output, scratch, 3, 1);
+    return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 3, 1);
 }
 
 /* c3 with the int8 weights expanded to the w16 layout in scratch (after the c3 scratch) at each call: the
  * w16 inner loop (2 LDRD per group and channel pair instead of LDRD + 4 SXTB16) without its flash */
 uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                        int8_t *output, uint8_t *scratch)
+                                        int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     if (p == NULL || filter == NULL || scratch == NULL || ((uintptr_t)scratch & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
+    UAOT_CHECK_SCRATCH(scratch_size, uaot_conv2d_s8_gemm_c3_wx_scratch_size(p));
     const int32_t K = p->k_h * p->k_w * p->in_c;
     uint32_t *const w16 = (uint32_t *)(void *)(scratch + UAOT_CONV_GEMM3_SCRATCH(K, p->in_c));
     /* the packed int8 words in order: each becomes its (w0,w2), (w1,w3) pair, the w16 layout */
     (void)uaot_expand_run(filter, w16, p->out_c * (UAOT_CONV_GEMM_KP(K) / 4), 2);
-    return uaot_conv2d_s8_gemm_c3_w16(p, input, (const int8_t *)(const void *)w16, output, scratch);
+    return uaot_conv2d_s8_gemm_c3_w16(p, input, (const int8_t *)(const void *)w16, output, scratch,
+                                      scratch_size);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_conv_gemm(p, input, filter, output, scratch, 1, 1);
+    return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 1, 1);
 }
 
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                         const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_conv_gemm(p, input, filter, output, scratch, 2, 1);
+    return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 2, 1);
 }
 
 /* ---- x16: the convolution read straight from a ring of expanded input rows (no im2col) ---------------------
@@ -1084,13 +1089,15 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                        int8_t *output, uint8_t *scratch, const int w16, const int32_t S,
-                                        const uaot_x16_pairs_t pairs4, const uaot_x16_pairs_t pairs12)
+                                        int8_t *output, uint8_t *scratch, const uint32_t scratch_size,
+                                        const int w16, const int32_t S, const uaot_x16_pairs_t pairs4,
+                                        const uaot_x16_pairs_t pairs12)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u || !uaot_x16_ok(p, S)) {
         return UAOT_ERR_ARG;
     }
+    UAOT_CHECK_SCRATCH(scratch_size, uaot_conv2d_s8_x16_s32_scratch_size(p)); /* the same for every S */
     const int32_t gpp = p->in_c / 4, k_h = p->k_h, out_w = p->out_w, out_c = p->out_c;
     const int32_t wp = (out_w - 1) * p->stride_w + p->k_w;
     const int32_t row_words = 2 * wp * gpp;
@@ -1168,15 +1175,17 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
     UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16, UAOT_K_X4(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))             \
     UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16x12, UAOT_K_X12(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))         \
     uaot_status_t uaot_conv2d_s8_x16_s##SB(const uaot_conv_s8_params_t *p, const int8_t *input,                \
-                                           const int8_t *filter, int8_t *output, uint8_t *scratch)             \
+                                           const int8_t *filter, int8_t *output, uint8_t *scratch,             \
+                                           uint32_t scratch_size)                                              \
     {                                                                                                          \
-        return uaot_conv_x16(p, input, filter, output, scratch, 0, SB, UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB), \
-                             NULL);                                                                            \
+        return uaot_conv_x16(p, input, filter, output, scratch, scratch_size, 0, SB,                           \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB), NULL);                                   \
     }                                                                                                          \
     uaot_status_t uaot_conv2d_s8_x16_s##SB##_w16(const uaot_conv_s8_params_t *p, const int8_t *input,          \
-                                                 const int8_t *filter, int8_t *output, uint8_t *scratch)       \
+                                                 const int8_t *filter, int8_t *output, uint8_t *scratch,       \
+                                                 uint32_t scratch_size)                                        \
     {                                                                                                          \
-        return uaot_conv_x16(p, input, filter, output, scratch, 1, SB,                                         \
+        return uaot_conv_x16(p, input, filter, output, scratch, scratch_size, 1, SB,                           \
                              UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16),                                    \
                              UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16x12));                                \
     }
@@ -1243,12 +1252,14 @@ UAOT_X16_ENTRY(128, "128", "256")
  * it reads into scratch, padded left/right (and whole rows above/below the input) with the input zero
  * point, so every output pixel then runs the same tap loop with no bounds checks. */
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                             const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                             const int8_t *filter, int8_t *output, uint8_t *scratch,
+                                             uint32_t scratch_size)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
+    UAOT_CHECK_SCRATCH(scratch_size, uaot_depthwise_conv2d_s8_simd4_scratch_size(p));
     /* everything as locals (int8 stores below may alias *p) */
     const int32_t C = p->in_c, G4 = p->in_c / 4;
     const int32_t k_h = p->k_h, k_w = p->k_w, taps = p->k_h * p->k_w;

@@ -15,7 +15,8 @@ static int uaot_rows_overlap(uintptr_t a0, uintptr_t a1, uintptr_t b0, uintptr_t
 }
 
 uaot_status_t uaot_conv_s8_rows(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                int8_t *output, uint8_t *scratch, uaot_conv_s8_kernel_t kernel, int32_t reverse)
+                                int8_t *output, uint8_t *scratch, uint32_t scratch_size, uaot_conv_s8_kernel_t kernel,
+                                int32_t reverse)
 {
     if (p == NULL || input == NULL || output == NULL || kernel == NULL || p->batches != 1 ||
         p->in_h <= 0 || p->out_h <= 0 || p->stride_h <= 0 || p->dil_h <= 0) {
@@ -51,7 +52,7 @@ uaot_status_t uaot_conv_s8_rows(const uaot_conv_s8_params_t *p, const int8_t *in
         q.in_h = hi - lo + 1;
         q.pad_top = lo - s;
         q.out_h = 1;
-        const uaot_status_t st = kernel(&q, input + (size_t)lo * in_row, filter, out, scratch);
+        const uaot_status_t st = kernel(&q, input + (size_t)lo * in_row, filter, out, scratch, scratch_size);
         if (st != UAOT_OK) {
             return st;
         }

@@ -377,7 +377,8 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
 }
 
 uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *input, const int32_t *stream,
-                                 int8_t *output, uint8_t *scratch, int32_t cols, int32_t fast, int32_t mode)
+                                 int8_t *output, uint8_t *scratch, uint32_t scratch_size, int32_t cols, int32_t fast,
+                                 int32_t mode)
 {
     if (p == NULL || input == NULL || stream == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
         p->k_h != 3 || p->k_w != 3 || p->dil_h != 1 || p->dil_w != 1 || p->in_c <= 0 || (p->in_c & 3) != 0 ||
@@ -386,6 +387,7 @@ uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *i
         (!fast && (p->mult == NULL || p->shift == NULL))) {
         return UAOT_ERR_ARG;
     }
+    UAOT_CHECK_SCRATCH(scratch_size, uaot_dw3x3_s8_pair_scratch_size(p, cols));
     /* everything as locals (int8 stores below may alias *p) */
     uaot_dwp_t k;
     const int32_t C = p->in_c, out_w = p->out_w, out_h = p->out_h, batches = p->batches;

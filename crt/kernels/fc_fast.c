@@ -179,12 +179,14 @@ UAOT_INLINE void uaot_fc_pairs(const int x8, const int8_t *x, const uint32_t *xs
 }
 
 UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                       int8_t *output, uint8_t *scratch, const int w16, const int x8)
+                                       int8_t *output, uint8_t *scratch, const uint32_t scratch_size,
+                                       const int w16, const int x8)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || p->bias == NULL ||
         ((uintptr_t)filter & 3u) != 0u || (!x8 && (scratch == NULL || ((uintptr_t)scratch & 3u) != 0u))) {
         return UAOT_ERR_ARG;
     }
+    UAOT_CHECK_SCRATCH(scratch_size, x8 ? 0u : uaot_fully_connected_s8_simd4_scratch_size(p));
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
     const int32_t G = UAOT_FC_KP(n_in) / 4; /* groups of 4 inputs */
@@ -349,25 +351,28 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
 }
 
 uaot_status_t uaot_fully_connected_s8_simd4(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                            int8_t *output, uint8_t *scratch)
+                                            int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
-    return uaot_fc_simd(p, input, filter, output, scratch, 0, 0);
+    return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 0, 0);
 }
 
 uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                                const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                                const int8_t *filter, int8_t *output, uint8_t *scratch,
+                                                uint32_t scratch_size)
 {
-    return uaot_fc_simd(p, input, filter, output, scratch, 1, 0);
+    return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 1, 0);
 }
 
 uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                               const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                               const int8_t *filter, int8_t *output, uint8_t *scratch,
+                                               uint32_t scratch_size)
 {
-    return uaot_fc_simd(p, input, filter, output, scratch, 0, 1);
+    return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 0, 1);
 }
 
 uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                                   const int8_t *filter, int8_t *output, uint8_t *scratch)
+                                                   const int8_t *filter, int8_t *output, uint8_t *scratch,
+                                                   uint32_t scratch_size)
 {
-    return uaot_fc_simd(p, input, filter, output, scratch, 1, 1);
+    return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 1, 1);
 }

@@ -340,7 +340,8 @@ ahead-of-time schedule of the same kernels microaot evaluated and tuned. Generat
 - `include/{name}.h`: the public header (`#include "{name}.h"`); `include/microaot/`: the runtime
   headers it needs (`microaot/alloc.h` for the allocator modes).
 - `src/`: the generated model and the microaot kernels/runtime it uses. Compile every `.c` under `src/`
-  with `include/` on the include path.
+  with `include/` on the include path. Optional `-DUAOT_CHECKS`: the kernels also check the scratch size
+  each call passes (`UAOT_ERR_SCRATCH` from the run function otherwise), at a few instructions per call.
 - `library.json` (PlatformIO: drop the folder into `lib/`), `CMakeLists.txt` (`add_subdirectory`,
   target `{name}`), `microaot.mk` (make: `include microaot.mk`, then `$({_make_var(name)}_SRCS)` and
   `$({_make_var(name)}_CFLAGS)`).

@@ -7,8 +7,8 @@
 
 #include "microaot/model.h"
 
-#if UAOT_ABI_VERSION != 2
-#error "fake model generated for UAOT_ABI_VERSION 2"
+#if UAOT_ABI_VERSION != 3
+#error "fake model generated for UAOT_ABI_VERSION 3"
 #endif
 
 #define fake_WORKSPACE_SIZE 32

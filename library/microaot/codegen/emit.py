@@ -22,7 +22,7 @@ from microaot.ir.graph import DTYPES, Graph, Tensor, dtype_ctype
 from microaot.ops import Lowering, LoweringContext, c_float
 from microaot.planner import MemoryPlan
 
-ABI_VERSION = 2  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
+ABI_VERSION = 3  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
 MAX_RANK = 6
 _VALUES_PER_LINE = {1: 24, 2: 16, 4: 8, 8: 4}
 

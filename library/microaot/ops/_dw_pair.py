@@ -124,4 +124,4 @@ def lower_pair(ctx: LoweringContext, g: dict[str, Any], taps: np.ndarray, fb: np
         raise ctx.unsupported("internal: the pair schedule has no scratch buffer")
     return Lowering(families=("dw_fast",),
                     call=f"uaot_dw3x3_s8_pair({p}, {ctx.in_ptr(0)}, {stream}, {ctx.out_ptr(0)}, {ctx.scratch_ptr}, "
-                         f"{strip_cols(ctx.graph, ctx.op, cols)}, {int(fast)}, {mode})")
+                         f"{pair_scratch(ctx.graph, ctx.op, cols)}u, {strip_cols(ctx.graph, ctx.op, cols)}, {int(fast)}, {mode})")

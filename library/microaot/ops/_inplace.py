@@ -25,6 +25,7 @@ that runs the placement itself on the whole tensor (``runs_rows(ctx)`` true, e.g
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 
 from microaot.errors import UnsupportedModelError
@@ -99,17 +100,24 @@ def rows_lowering(lower: LowerFn, runs_rows: RunsRowsFn | None = None) -> LowerF
         if low.call is None or pname not in low.call:
             raise ctx.unsupported(f"internal: the in-place row driver needs the call to use {pname}: {low.call}")
         body = low.call.replace(pname, "rows_p")
+        # the kernel's scratch size (the lowering's literal after its scratch pointer) comes in as rows_n
+        size = re.search(r"\brows_s, (\d+)u\b", body) if ctx.scratch_ptr is not None else None
+        if ctx.scratch_ptr is not None and size is None:
+            raise ctx.unsupported(f"internal: the in-place row driver needs the scratch size after rows_s: {body}")
+        nbytes = f"{size[1]}u" if size is not None else "0u"
+        body = body.replace(f"rows_s, {nbytes}", "rows_s, rows_n")
         if "(ws +" in body or "inputs[" in body or "outputs[" in body:
             raise ctx.unsupported(f"internal: the call uses other activation memory than its input/output: {body}")
         fn = ctx.sym("rows_kernel")
         adapter = (
             f"static uaot_status_t {fn}(const uaot_conv_s8_params_t *rows_p, const int8_t *rows_in,\n"
-            f"    const int8_t *rows_w, int8_t *rows_out, uint8_t *rows_s)\n"
+            f"    const int8_t *rows_w, int8_t *rows_out, uint8_t *rows_s, uint32_t rows_n)\n"
             "{\n    (void)rows_p;\n    (void)rows_in;\n    (void)rows_w;\n    (void)rows_out;\n    (void)rows_s;\n"
+            "    (void)rows_n;\n"
             f"    return {body};\n}}")
         rev = 1 if ctx.inplace == "rows_bwd" else 0
         call = (f"uaot_conv_s8_rows({pname}, {ctx.in_ptr(0)}, NULL, {ctx.out_ptr(0)}, "
-                f"{ctx.scratch_ptr or 'NULL'}, {fn}, {rev})")
+                f"{ctx.scratch_ptr or 'NULL'}, {nbytes}, {fn}, {rev})")
         return Lowering(families=tuple(dict.fromkeys((*low.families, ROWS_FAMILY))), call=call,
                         decls=[*low.decls, adapter])
 

@@ -115,14 +115,14 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
                      f"{'_wx' if knobs.get('wexp') else ''}")
         return Lowering(families=("conv_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
-                             f"{ctx.scratch_ptr})")
+                             f"{ctx.scratch_ptr}, {_conv_scratch(ctx.graph, ctx.op, ctx.target, ctx.schedule)}u)")
     if algo == "simd4":
         arr = ctx.const_array("wdw16", "int16_t", pack_depthwise_simd4(wd.reshape(-1, oc)))
         if ctx.scratch_ptr is None:
             raise ctx.unsupported("internal: the simd4 schedule has no scratch buffer")
         return Lowering(families=("conv_fast",),
                         call=f"uaot_depthwise_conv2d_s8_simd4({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, "
-                             f"{ctx.out_ptr(0)}, {ctx.scratch_ptr})")
+                             f"{ctx.out_ptr(0)}, {ctx.scratch_ptr}, {_simd4_scratch(ctx.graph, ctx.op)}u)")
     return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
 

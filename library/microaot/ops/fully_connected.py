@@ -96,7 +96,7 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         kname = f"uaot_fully_connected_s8_simd4{'_x8' if x8 else ''}{'_w16' if w16 else ''}"
         return Lowering(families=("fc_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
-                             f"{'NULL' if x8 else ctx.scratch_ptr})")
+                             f"{'NULL, 0u' if x8 else f'{ctx.scratch_ptr}, {_fc_scratch(ctx.graph, ctx.op, ctx.target, ctx.schedule)}u'})")
     return Lowering(families=("fully_connected",),
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 

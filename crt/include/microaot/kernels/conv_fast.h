@@ -48,34 +48,106 @@ extern "C" {
 #define UAOT_CONV_X16_SCRATCH(K_H, PADDED_W, K_W, IN_C) (2 * (K_H) * (PADDED_W) * (IN_C) + 4 * (K_H) * (K_W) * (IN_C))
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
 
+/* Every entry point takes its scratch with its size: scratch_size must be at least the entry point's
+ * uaot_<entry point>_scratch_size(p) (below; the generator asks the planner for exactly that). With
+ * UAOT_CHECKS a shorter buffer returns UAOT_ERR_SCRATCH before anything is written. */
+static inline uint32_t uaot_conv2d_s8_gemm_c1_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
+}
 uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                     int8_t *output, uint8_t *scratch);
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_gemm_c1_w16_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_gemm_c2_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
+}
 uaot_status_t uaot_conv2d_s8_gemm_c2(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                     int8_t *output, uint8_t *scratch);
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_gemm_c2_w16_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_gemm_c3_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM3_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
+}
 uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                     int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_gemm_c3_w16_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM3_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_gemm_c3_wx_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_GEMM3_WX_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c, p->out_c);
+}
 uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                        int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_x16_s32(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                     const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_x16_s32_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_x16_s64(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                     const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_x16_s64_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_x16_s128(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                      const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_conv2d_s8_x16_s128_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                          const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                             const int8_t *filter, int8_t *output, uint8_t *scratch);
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_x16_s32_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_x16_s32(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_x16_s32_w16_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_x16_s32_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_x16_s64_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_x16_s64(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_x16_s64_w16_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_x16_s64_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_x16_s128_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_x16_s128(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_conv2d_s8_x16_s128_w16_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
+}
+uaot_status_t uaot_conv2d_s8_x16_s128_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_depthwise_conv2d_s8_simd4_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    return (uint32_t)UAOT_DW_SIMD4_SCRATCH(p->in_c, p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, p->dil_w));
+}
+uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 #ifdef __cplusplus
 }

@@ -33,8 +33,10 @@
  *   (the planner's rows_fwd / rows_bwd placement, checked per row as conv_rows.c does: UAOT_ERR_ARG).
  *   An output row only overwrites input rows that no later output row reads, so reading each input row
  *   when it is expanded is safe.
- * scratch: UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes, 4-aligned: 3 ring rows of cols * C/2
- *   records of 12 bytes, then C bytes of the input zero point (the columns outside the input). */
+ * scratch: uaot_dw3x3_s8_pair_scratch_size(p, cols) = UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes,
+ *   4-aligned: 3 ring rows of cols * C/2 records of 12 bytes, then C bytes of the input zero point (the
+ *   columns outside the input). scratch_size: its size; with UAOT_CHECKS a shorter one returns
+ *   UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_FAST_H
 #define MICROAOT_KERNELS_DW_FAST_H
 
@@ -49,8 +51,13 @@ extern "C" {
 
 #define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * (C) * (COLS) + (C))
 
+static inline uint32_t uaot_dw3x3_s8_pair_scratch_size(const uaot_conv_s8_params_t *p, int32_t cols)
+{
+    return (uint32_t)UAOT_DW_PAIR_SCRATCH(p->in_c, cols > 0 && cols < p->out_w ? cols : p->out_w);
+}
 uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *input, const int32_t *stream,
-                                 int8_t *output, uint8_t *scratch, int32_t cols, int32_t fast, int32_t mode);
+                                 int8_t *output, uint8_t *scratch, uint32_t scratch_size, int32_t cols, int32_t fast,
+                                 int32_t mode);
 
 #ifdef __cplusplus
 }

@@ -33,14 +33,38 @@ extern "C" {
 #define UAOT_FC_KP(K) ((((K) + 3) / 4) * 4)
 #define UAOT_FC_SIMD_SCRATCH(K) (2 * UAOT_FC_KP(K))
 
+/* Every entry point takes its scratch with its size: scratch_size must be at least the entry point's
+ * uaot_<entry point>_scratch_size(p) (0 for x8: scratch may then be NULL); with UAOT_CHECKS a shorter
+ * buffer returns UAOT_ERR_SCRATCH before anything is written. */
+static inline uint32_t uaot_fully_connected_s8_simd4_scratch_size(const uaot_fc_s8_params_t *p)
+{
+    return (uint32_t)UAOT_FC_SIMD_SCRATCH(p->in_features);
+}
 uaot_status_t uaot_fully_connected_s8_simd4(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                            int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                                const int8_t *filter, int8_t *output, uint8_t *scratch);
-uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                               const int8_t *filter, int8_t *output, uint8_t *scratch);
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_fully_connected_s8_simd4_w16_scratch_size(const uaot_fc_s8_params_t *p)
+{
+    return (uint32_t)UAOT_FC_SIMD_SCRATCH(p->in_features);
+}
+uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_fully_connected_s8_simd4_x8_scratch_size(const uaot_fc_s8_params_t *p)
+{
+    (void)p;
+    return 0u;
+}
+uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
+    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+static inline uint32_t uaot_fully_connected_s8_simd4_x8_w16_scratch_size(const uaot_fc_s8_params_t *p)
+{
+    (void)p;
+    return 0u;
+}
 uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                                   const int8_t *filter, int8_t *output, uint8_t *scratch);
+    const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 #ifdef __cplusplus
 }
