@@ -1,7 +1,7 @@
 """Kernel-level harness: every public int8 conv / depthwise / FC kernel entry point called directly.
 
 Randomized shapes and quantization (seeded; ``MICROAOT_HARNESS_SEED`` picks another draw), packed exactly as
-the lowerings pack them (codegen/ops ``_pack`` / ``_dw_pair``), no model compiled. One firmware image
+the lowerings pack them (ops ``_pack`` / ``_dw_pair``), no model compiled. One firmware image
 (tests/c/kernel_harness.c + the generated cases) runs every case on QEMU mps2-an386 (arm-none-eabi-gcc -O2,
 the Cortex-M4 asm paths) and the same source on the host (the portable C paths); for each variant it reports
 its status, how many output bytes differ from the generic kernel's (uaot_conv2d_s8,
@@ -29,9 +29,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from microaot.codegen.ops._dw_pair import pack_dw_pair
-from microaot.codegen.ops._inplace import rows_deltas
-from microaot.codegen.ops._pack import (
+
+from microaot.ir.quant import quantize_multiplier
+from microaot.ops._dw_pair import pack_dw_pair
+from microaot.ops._inplace import rows_deltas
+from microaot.ops._pack import (
     fast_requant_ok,
     gemm_k_order,
     gemm_rq_bias,
@@ -39,8 +41,6 @@ from microaot.codegen.ops._pack import (
     pack_row_blocks,
     rq_table,
 )
-
-from microaot.ir.quant import quantize_multiplier
 from microaot.paths import crt_root
 from microaot.planner.plan import ALIGN, align_down, align_up
 

@@ -2,7 +2,7 @@
 
 Every fast-kernel entry point that takes scratch has ``uaot_<entry point>_scratch_size(...)`` next to its
 prototype (conv_fast.h, dw_fast.h, fc_fast.h). Over a grid of shapes and every legal schedule of each shape
-(``tune.space.candidates`` on cortex-m4), a host C program prints the C size of the entry point that the
+(``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry point that the
 schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the scratch
 function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
 """
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from microaot.tune.space import candidates, canonical_schedule
 
 from microaot.ir.graph import Graph, Operator, QuantParams, Tensor
 from microaot.passes import scratch_requests
 from microaot.paths import crt_root
+from microaot.schedules import candidates, canonical_schedule
 
 TARGET = "cortex-m4"
 HEADERS = ("conv_fast.h", "dw_fast.h", "fc_fast.h")
@@ -184,7 +184,7 @@ def test_every_scratch_taking_entry_point_has_its_size_function(header: str) -> 
 
 def _ic_schedules(graph: Graph) -> dict[int, dict[str, Any]]:
     """IC with every CONV_2D on x16 (w16) where legal, else the gemm cols=3 wexp: the scratch-hungry variants."""
-    from microaot.tune.space import op_space
+    from microaot.schedules import op_space
 
     out: dict[int, dict[str, Any]] = {}
     for op in graph.operators:
