@@ -312,17 +312,27 @@ def test_cli_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from microaot.cli import main
 
     out = tmp_path / "lib" / "kws"
-    assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws", "--json"]) == 0
+    # no board and no target: the export refuses to guess which kernels to ship
+    assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws"]) == 2
+    assert ("export of kws_dscnn_int8.tflite: which kernels should the library ship? Give --board BOARD"
+            in capsys.readouterr().err) and not out.exists()
+    assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws", "--json",
+                 "--target", "generic"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["name"] == "kws" and rep["workspace"] == 8640  # in place (16000 without)
     # again into the same folder: replaces the previous export
-    assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws", "--no-size"]) == 0
-    assert "exported kws" in capsys.readouterr().out
+    assert main(["export", str(mlperf_model("kws")), "-o", str(out), "--name", "kws", "--no-size",
+                 "--board", "qemu_mps2_an386"]) == 0
+    printed = capsys.readouterr().out
+    assert "exported kws" in printed
+    assert ("  kernels   : target cortex-m4 (the code `microaot eval --board qemu_mps2_an386` measures): "
+            in printed) and "conv_fast" in printed
+    assert "  workspace : " in printed
     # a folder that is not an export is never overwritten
     other = tmp_path / "mine"
     other.mkdir()
     (other / "keep.txt").write_text("x")
-    assert main(["export", str(mlperf_model("kws")), "-o", str(other), "--no-size"]) == 2
+    assert main(["export", str(mlperf_model("kws")), "-o", str(other), "--no-size", "--target", "generic"]) == 2
     assert "not a microaot export" in capsys.readouterr().err
     assert (other / "keep.txt").read_text() == "x"
 

@@ -1,7 +1,7 @@
 /* microaot example: ship a model as a C library.
  *
  * A plain C application linking the library written by
- *     microaot export kws_dscnn_int8.tflite --name kws -o lib/kws
+ *     microaot export kws_dscnn_int8.tflite --name kws -o lib/kws --target generic
  * It runs the keyword-spotting model once in each of the three memory modes and prints the output
  * bytes (hex) of each run:
  *   1. a static workspace buffer of kws_WORKSPACE_SIZE bytes,

@@ -653,6 +653,17 @@ def _install(stage: Path, out: Path, previous: dict[str, str] | None, *, force: 
                       f"this export no longer writes ({', '.join(kept[:8])}); delete them if unused", stacklevel=3)
 
 
+def shipped_summary(res: ExportResult, *, target: str | None, board: str | None) -> str:
+    """What the library ships: the kernel target (and the board whose evaluation ran the same code), the
+    kernel files, workspace and weights."""
+    cr = res.compile_result
+    kernels = ", ".join(sorted(p.stem for p in (cr.kernel_sources if cr is not None else []))) or "none"
+    tgt = board_toolchain(board)[0] if board is not None else (target or "generic")
+    where = f"the code `microaot eval --board {board}` measures" if board else "not measured on a board"
+    return (f"  kernels   : target {tgt} ({where}): {kernels}\n"
+            f"  workspace : {res.workspace_size:,} B (NAME_WORKSPACE_SIZE), weights {res.weight_bytes:,} B const")
+
+
 def _io_descriptions(graph: Any) -> tuple[list[str], list[str]]:
     def desc(ti: int) -> str:
         t = graph.tensors[ti]
@@ -674,12 +685,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--section", default=elf.DEFAULT_WEIGHT_SECTION,
                    help="linker section of the weights (default %(default)s)")
     p.add_argument("--tuning-log", type=Path, help="tuning log whose best schedules to use")
-    p.add_argument("--target", default=None,
-                   help="generic | cortex-m4 | cortex-m7: kernel variants and the size report's toolchain "
-                        "(default: the board's target, else generic)")
+    p.add_argument("--target", default=None, choices=("generic", "cortex-m4", "cortex-m7"),
+                   help="kernel variants and the size report's toolchain, when no --board is given")
     p.add_argument("--board", default=None,
-                   help="a board id of the microaot platform (e.g. qemu_mps2_an386): ship exactly what that "
-                        "board's evaluation firmware runs, sized with its compiler flags")
+                   help="a board id of the microaot platform (e.g. qemu_mps2_an386): ship exactly what "
+                        "`microaot eval --board` measured on it (its kernels), sized with its compiler flags")
     p.add_argument("--no-size", action="store_true", help="skip the size report (needs no C compiler)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not an export, or over exported files you changed "
                    "(overwrites same-named files; never deletes anything but unchanged files of the last export)")
@@ -687,6 +697,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.board is None and args.target is None:
+        raise MicroaotError(
+            f"export of {args.model.name}: which kernels should the library ship? Give --board BOARD (exactly the "
+            "code `microaot eval --board BOARD` measured: DSP kernels on Cortex-M4/M7 boards) or --target "
+            "generic|cortex-m4|cortex-m7 (portable C, or the Cortex-M DSP kernels)")
     res = export_library(args.model, args.out, name=args.name, weight_section=args.section,
                          tuning_log=args.tuning_log, target=args.target, board=args.board,
                          measure=not args.no_size,
@@ -695,6 +710,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(json.dumps(res.size, indent=2))
     else:
         print(f"exported {res.name} to {res.out_dir} ({len(res.sources)} sources, {len(res.headers)} headers)")
+        print(shipped_summary(res, target=args.target, board=args.board))
         if res.size:
             print(format_size_report(res.size))
     return 0
