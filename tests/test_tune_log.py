@@ -309,8 +309,9 @@ def test_refine_keeps_the_swap_that_makes_the_whole_model_faster() -> None:
                             pbar=tqdm(disable=True), write=written.extend)
     assert seen[0] == ("a1", "b1") and all(va != "a3" for va, _ in seen)
     assert ("a2", "b2") in seen  # both improving swaps were tried together (15.7 > 15.2: not kept)
-    assert summary == {"combined_total": 18.0, "combined_workspace": 0, "refined_total": 15.2, "workspace": 0,
-                       "max_workspace": None, "fits": True, "rounds": 2, "reverted": [],
+    assert summary == {"combined_total": 18.0, "combined_workspace": 0, "combined_flash": 0, "refined_total": 15.2,
+                       "workspace": 0, "flash": 0, "max_workspace": None, "max_flash": None, "fits": True,
+                       "rounds": 2, "reverted": [],
                        "swaps": [{"signature": "B", "op_indices": [1], "from": {"v": "b1"}, "to": {"v": "b2"}}]}
     assert groups["A"].best_knobs == {"v": "a1"} and groups["B"].best_knobs == {"v": "b2"}
     final = [r for r in written if r.extra.get("final")]
@@ -357,7 +358,7 @@ def test_refine_fits_a_workspace_limit() -> None:
     # would be refined in but does not fit
     assert summary is not None and summary["fits"] and summary["workspace"] == 1300
     assert summary["reverted"] == [{"signature": "A", "op_indices": [0], "from": {"v": "a1"}, "to": {"v": "a0"},
-                                    "workspace": 1300}]
+                                    "workspace": 1300, "flash": 0}]
     assert summary["swaps"] == [] and summary["refined_total"] == 37.0
     final = {r.signature: r.knobs["v"] for r in written if r.extra.get("final")}
     assert final == {"A": "a0", "B": "b1", "C": "c1"}
@@ -367,6 +368,38 @@ def test_refine_fits_a_workspace_limit() -> None:
                             pbar=tqdm(disable=True), write=written.extend, swap=False, max_workspace=1000)
     assert summary is not None and summary["fits"] and summary["refined_total"] == 43.0
     assert [w["signature"] for w in summary["reverted"]] == ["A", "B", "C"]
+
+
+def test_refine_fits_a_flash_limit_and_reports_flash() -> None:
+    """--max-flash (issue 19): flash-hungry schedules (w16-like: more weight bytes) go back to their defaults,
+    the one costing the fewest instructions per byte saved first, until the firmware fits."""
+    from tqdm import tqdm
+
+    from microaot.boards import get_board
+    from microaot.tune import tuner
+    own = {"a0": 30.0, "a1": 10.0, "b0": 9.0, "b1": 5.0}
+    extra_flash = {"a0": 0, "a1": 4000, "b0": 0, "b1": 1500}
+
+    def evaluate(slot: int, a: dict) -> tuner.Outcome:
+        vs = [a[s]["v"] for s in ("A", "B")]
+        times = [own[v] for v in vs]
+        return tuner.Outcome(tuner.Measurement([], times, sum(times), "instructions",
+                                               {"workspace_size": 1000, "flash": 20000 + sum(extra_flash[v] for v in vs)}))
+
+    groups = {"A": _group("A", 0, [("a0", 30.0), ("a1", 10.0)]), "B": _group("B", 1, [("b0", 9.0), ("b1", 5.0)])}
+    written: list[tuner.TuneRecord] = []
+    summary = tuner._refine(groups, evaluate, jobs=1, board=get_board("qemu_mps2_an386"), margin=0.0,
+                            pbar=tqdm(disable=True), write=written.extend, swap=False, max_flash=23000)
+    # a1 + b1: 25,500 B; reverting B saves 1,500 B (not enough), reverting A 4,000 B (fits): A goes back
+    assert summary is not None and summary["fits"] and summary["flash"] == 21500 and summary["combined_flash"] == 25500
+    assert [(w["signature"], w["flash"]) for w in summary["reverted"]] == [("A", 21500)]
+    assert {r.signature: r.knobs["v"] for r in written if r.extra.get("final")} == {"A": "a0", "B": "b1"}
+    res = tuner.TuneResult(model="m.tflite", model_hash="0" * 64, board="qemu_mps2_an386", target="cortex-m4",
+                           unit="instructions", log="t.jsonl", batches=1, builds=1, seconds=1.0, default_total=39.0,
+                           tuned_total=35.0, tuned_bitexact=True, default_matches_tflm=True, groups=[],
+                           refined=summary, default_flash=20000, tuned_flash=21500)
+    assert ("flash (bytes): default 20,000, tuned 21,500 (+1,500 B, 8%: the tuned schedules trade flash for speed"
+            in res.format_text())
 
 
 def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -411,6 +444,8 @@ def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monk
     cli.add_arguments(p)
     assert p.parse_args([str(model), "--max-workspace", "0x4000"]).max_workspace == 16384
     assert p.parse_args([str(model), "--max-workspace", "default"]).max_workspace == "default"
+    assert p.parse_args([str(model), "--max-flash", "96K"]).max_flash == 98304
+    assert p.parse_args([str(model), "--max-flash", "default"]).max_flash == "default"
     with pytest.raises(SystemExit):
         p.parse_args([str(model), "--max-workspace", "lots"])
     argv = pio_target.tune_argv(model, "qemu_mps2_an386", tmp_path / "t.jsonl", max_ws="default")

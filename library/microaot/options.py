@@ -154,6 +154,9 @@ OPTIONS: tuple[Option, ...] = (
             parse_positive_int),
     _custom("tune_max_ws", "size | default", "(no limit)", "`pio run -t tune`: RAM limit of the tuned workspace "
             "(bytes, K, M) or `default` (the default build's workspace)", "48K", parse_size_or_default),
+    _custom("tune_max_flash", "size | default", "(no limit)", "`pio run -t tune`: flash limit of the tuned "
+            "firmware (bytes, K, M) or `default` (the default build's flash): flash-hungry schedules (w16 "
+            "weights) go back to their defaults", "256K", parse_size_or_default),
     _custom("test_seeds", "integer", "3", "`pio test`: random inputs checked (without test_inputs)", "10",
             parse_positive_int),
     _custom("test_tensors", "bool", "yes", "`pio test`: compare every operator's output with the generic-C build "

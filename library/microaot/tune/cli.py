@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from microaot.cliutil import run_standalone
+from microaot.options import parse_size
 from microaot.tune.log import merge_logs
 from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS, tune_model
 
@@ -41,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-workspace", type=_workspace_arg, metavar="BYTES|default",
                    help="RAM limit for the tuned build's workspace: schedules that need more scratch go back to "
                         "their defaults until it fits ('default': the default build's workspace)")
+    p.add_argument("--max-flash", type=_flash_arg, metavar="BYTES|default",
+                   help="flash limit for the tuned firmware (bytes, K, M): schedules that need more flash (w16 "
+                        "weights) go back to their defaults until it fits ('default': the default build's flash)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="show the PlatformIO build output")
 
@@ -57,16 +61,30 @@ def _workspace_arg(v: str) -> int | str:
     return n
 
 
+def _flash_arg(v: str) -> int | str:
+    if v == "default":
+        return v
+    try:
+        return parse_size(v)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{e}; or 'default'") from None
+
+
 def run_cli(args: argparse.Namespace) -> int:
     res = tune_model(args.model, args.board, log=args.log, budget=args.budget, jobs=args.jobs, seeds=args.seeds,
                      strategy=args.strategy, work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
-                     refine=not args.no_refine, max_workspace=args.max_workspace,
+                     refine=not args.no_refine, max_workspace=args.max_workspace, max_flash=args.max_flash,
                      progress=not args.quiet, verbose=args.verbose)
     print(res.format_text())
     if args.json:
         args.json.write_text(json.dumps(res.to_json(), indent=2) + "\n")
         print(f"JSON: {args.json}")
     if res.tuned_bitexact is False:
+        return 1
+    flim = (res.refined or {}).get("max_flash")
+    if flim is not None and ((res.refined or {}).get("fits") is False or (res.tuned_flash or 0) > flim):
+        print(f"microaot tune: the tuned firmware needs {res.tuned_flash or res.refined.get('flash')} B of flash, "
+              f"over --max-flash {flim} B", file=sys.stderr)
         return 1
     lim = (res.refined or {}).get("max_workspace")
     if lim is not None and ((res.refined or {}).get("fits") is False or (res.tuned_workspace or 0) > lim):

@@ -41,7 +41,9 @@ How it works:
    combined build's workspace is larger, signatures go back to their default schedules, the one
    that costs the fewest instructions per byte saved first (the fastest one that fits when one
    does), until it fits; refinement swaps must fit too. The defaults are RAM-first, so the limit
-   cannot be below the default build's workspace.
+   cannot be below the default build's workspace. The flash limit (``max_flash``: the firmware's code,
+   weights and constants, from its ELF) works the same way, together with the RAM limit (bytes over
+   both limits are what a revert must reduce); the result reports the default and tuned flash.
 7. Every measured candidate (and the default) is appended to the JSON-lines log as soon as its
    batch is done (``microaot.tune.log``); finally the model is rebuilt from the log exactly as a
    user's build would (``custom_microaot_tuning_log``), re-checked and timed: default vs tuned.
@@ -72,6 +74,7 @@ from microaot.fsutil import FileLock, private_temp_dir
 from microaot.ir.graph import Graph
 from microaot.pio import project as pio_project
 from microaot.reference import run_reference
+from microaot.report.elf import read_sections
 from microaot.rpc.protocol import differing_ops
 from microaot.rpc.session import RpcTimeoutError, Session
 from microaot.tune.log import GENERATOR, FailureKind, TuneRecord, append_records
@@ -169,6 +172,8 @@ class TuneResult:
     refined: dict[str, Any] | None = None  # the whole-model refinement (see the module docstring)
     default_workspace: int | None = None  # bytes, the planned workspace of the default build
     tuned_workspace: int | None = None  # ... of the rebuild from the log (final check)
+    default_flash: int | None = None  # bytes of flash (code, weights, constants) of the default build's firmware
+    tuned_flash: int | None = None  # ... of the rebuild from the log
 
     @property
     def speedup(self) -> float | None:
@@ -202,6 +207,9 @@ class TuneResult:
                              for w in ws) or "none"
 
         if rf and rf.get("combined_total") is not None:
+            if rf.get("max_flash") is not None:
+                lines.append(f"flash limit {rf['max_flash']:,} B: per-op bests together {rf['combined_flash']:,} B, "
+                             f"tuned {rf['flash']:,} B")
             if rf.get("max_workspace") is not None:
                 lines.append(f"workspace limit {rf['max_workspace']:,} B: per-op bests together "
                              f"{rf['combined_workspace']:,} B, back to default: {moves(rf['reverted'])}"
@@ -219,6 +227,11 @@ class TuneResult:
             lines.append(f"workspace (RAM, bytes): default {self.default_workspace:,}, tuned {self.tuned_workspace:,}"
                          + (" (the tuned schedules trade RAM for speed)"
                             if self.tuned_workspace > self.default_workspace else ""))
+        if self.default_flash is not None and self.tuned_flash is not None:
+            grow = self.tuned_flash - self.default_flash
+            lines.append(f"flash (bytes): default {self.default_flash:,}, tuned {self.tuned_flash:,}"
+                         + (f" (+{grow:,} B, {grow / max(self.default_flash, 1) * 100:.0f}%: the tuned schedules trade "
+                            "flash for speed, e.g. w16 weights; limit it with --max-flash)" if grow > 0 else ""))
         if self.default_matches_tflm is not None:
             lines.append("default build vs TFLM: " + ("bit-exact" if self.default_matches_tflm else "DIFFERS"))
         lines.append(f"tuning log: {self.log}")
@@ -304,7 +317,13 @@ def measure_firmware(board: Board, firmware: Path, inputs: Sequence[Sequence[np.
             best_run = float(t.min) if best_run is None else min(best_run, float(t.min))
             unit = prof.unit
         st = s.stats()
-    return Measurement(outs, best_ops or [], float(best_run or 0.0), unit, asdict(st), hashes)
+    return Measurement(outs, best_ops or [], float(best_run or 0.0), unit,
+                       {**asdict(st), "flash": firmware_flash(firmware)}, hashes)
+
+
+def firmware_flash(firmware: Path) -> int:
+    """Flash bytes of a linked firmware: its loadable code, constants (weights) and .data images."""
+    return sum(sec.size for sec in read_sections(firmware) if sec.kind in ("text", "rodata", "data"))
 
 
 def _differing_ops(m: Measurement, base: Measurement) -> list[int]:
@@ -568,6 +587,7 @@ def tune_model(
     final_check: bool = True,
     refine: bool = True,
     max_workspace: int | str | None = None,
+    max_flash: int | str | None = None,
     progress: bool = True,
     verbose: bool = False,
     runs: int | None = None,
@@ -628,6 +648,7 @@ def tune_model(
         base = evaluator.measure_default()
         pbar.update(1)
         limit = _workspace_limit(model, max_workspace, base)
+        flash_limit = _flash_limit(model, max_flash, base)
         default_tflm: bool | None = None
         if check_reference:
             default_tflm = _same_outputs(base.outputs, [[np.asarray(y) for y in ys]
@@ -644,24 +665,27 @@ def tune_model(
         batch_no = BatchSearch(groups, evaluator, writer, jobs=jobs, on_batch=on_batch, pbar=pbar).run()
 
         refined: dict[str, Any] | None = None
-        if refine or limit is not None:
+        if refine or limit is not None or flash_limit is not None:
             refined = _refine(groups, evaluator.try_assignment, jobs=jobs, board=board,
                               margin=0.0 if deterministic else 0.02, pbar=pbar, write=writer.refine, swap=refine,
-                              max_workspace=limit)
+                              max_workspace=limit, max_flash=flash_limit)
 
         tuned_total: float | None = None
         tuned_ok: bool | None = None
         default_ws = base.stats.get("workspace_size")
         tuned_ws: int | None = None
+        default_flash = base.stats.get("flash")
+        tuned_flash: int | None = None
         if final_check:
             pbar.set_postfix_str("rebuild from the log")
             m = evaluator.measure_log(log)
             tuned_total, tuned_ok = m.run_time, _same_as_default(m, base)
             tuned_ws = m.stats.get("workspace_size")
+            tuned_flash = m.stats.get("flash")
             pbar.update(1)
             writer.summary({"default_total": base.run_time, "tuned_total": tuned_total, "tuned_bitexact": tuned_ok,
                             "default_matches_tflm": default_tflm, "default_workspace": default_ws,
-                            "tuned_workspace": tuned_ws})
+                            "tuned_workspace": tuned_ws, "default_flash": default_flash, "tuned_flash": tuned_flash})
     finally:
         pbar.close()
         lock.close()
@@ -676,11 +700,29 @@ def tune_model(
                       log=str(log), batches=batch_no + 1, builds=fw.builds, seconds=time.monotonic() - t_start,
                       default_total=base.run_time, tuned_total=tuned_total, tuned_bitexact=tuned_ok,
                       default_matches_tflm=default_tflm, groups=rows, refined=refined,
-                      default_workspace=default_ws, tuned_workspace=tuned_ws)
+                      default_workspace=default_ws, tuned_workspace=tuned_ws,
+                      default_flash=default_flash, tuned_flash=tuned_flash)
 
 
 def _ws(m: Measurement) -> int:
     return int(m.stats.get("workspace_size") or 0)
+
+
+def _flash(m: Measurement) -> int:
+    return int(m.stats.get("flash") or 0)
+
+
+def _flash_limit(model: Path, max_flash: int | str | None, base: Measurement) -> int | None:
+    """``max_flash`` in bytes ("default": the default build's flash); not below the default's."""
+    if max_flash is None:
+        return None
+    dfl = _flash(base)
+    limit = dfl if max_flash == "default" else int(max_flash)
+    if limit < dfl:
+        raise TuneError(
+            f"{model.name}: --max-flash {limit} B is below the default build's flash ({dfl} B): no tuning fits; "
+            "raise the limit (or use --max-flash default)")
+    return limit
 
 
 def _workspace_limit(model: Path, max_workspace: int | str | None, base: Measurement) -> int | None:
@@ -699,8 +741,9 @@ def _workspace_limit(model: Path, max_workspace: int | str | None, base: Measure
 
 def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Knobs]], Outcome], *,
             jobs: int, board: Board, margin: float, pbar: Any, write: Callable[[list[TuneRecord]], None],
-            swap: bool = True, max_workspace: int | None = None) -> dict[str, Any] | None:
-    """Steps 5 (``swap``) and 6 (``max_workspace``) of the module docstring. ``evaluate(slot, assignment)``
+            swap: bool = True, max_workspace: int | None = None,
+            max_flash: int | None = None) -> dict[str, Any] | None:
+    """Steps 5 (``swap``) and 6 (``max_workspace``, ``max_flash``) of the module docstring. ``evaluate(slot, assignment)``
     builds and measures one firmware with every signature's knobs forced (``CandidateEvaluator.try_assignment``:
     an Outcome, usable when it built, ran and matched the default build). Updates ``best_knobs``/``best_time`` of the groups; returns a
     summary (None when there was nothing to do)."""
@@ -714,7 +757,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                 seen.append(k)
         if len(seen) > 1:
             alts[sig] = seen[1:]
-    if not alts and max_workspace is None:
+    if not alts and max_workspace is None and max_flash is None:
         return None
     current = {sig: dict(g.best_knobs) for sig, g in groups.items()}
     pbar.total = (pbar.total or 0) + 1
@@ -725,8 +768,15 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
         # the per-signature bests were each bit-exact; together they are not (or do not build):
         # keep them (the final check reports it) rather than guess
         return {"combined_total": None, "rounds": 0, "swaps": [], "reverted": []}
-    combined_total, combined_ws = cur.run_time, _ws(cur)
-    fits = (lambda m: _ws(m) <= max_workspace) if max_workspace is not None else (lambda m: True)  # noqa: E731
+    combined_total, combined_ws, combined_flash = cur.run_time, _ws(cur), _flash(cur)
+
+    def excess(m: Measurement) -> int:
+        """Bytes over the RAM and flash limits together (0: it fits)."""
+        return (max(_ws(m) - max_workspace, 0) if max_workspace is not None else 0) + \
+            (max(_flash(m) - max_flash, 0) if max_flash is not None else 0)
+
+    def fits(m: Measurement) -> bool:
+        return excess(m) == 0
 
     def op_time(m: Measurement, sig: str) -> float:
         return float(np.mean([m.op_times[i] for i in groups[sig].op_indices]))
@@ -767,21 +817,21 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
     reverted: list[dict[str, Any]] = []
     rounds = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        # over the RAM limit: put back defaults, cheapest (instructions per byte saved) first
+        # over the RAM / flash limits: put back defaults, cheapest (instructions per byte saved) first
         while not fits(cur):
             trials = [(sig, dict(g.default)) for sig, g in groups.items() if current[sig] != g.default]
             if not trials:
                 break
-            smaller = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the workspace limit")
-                       if m is not None and _ws(m) < _ws(cur)]
+            smaller = [(sig, k, m) for sig, k, m in run_trials(pool, trials, "fit the memory limits")
+                       if m is not None and excess(m) < excess(cur)]
             if not smaller:
                 break
             ok = [r for r in smaller if fits(r[2])]
             now = cur
             sig, k, m = (min(ok, key=lambda r: r[2].run_time) if ok else
-                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time, 0.0) / (_ws(now) - _ws(r[2]))))
+                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time, 0.0) / (excess(now) - excess(r[2]))))
             reverted.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k,
-                             "workspace": _ws(m)})
+                             "workspace": _ws(m), "flash": _flash(m)})
             current[sig], cur = dict(k), m
             alts.pop(sig, None)
         for rounds in range(1, REFINE_ROUNDS + 1):
@@ -818,8 +868,9 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                       extra={"op_indices": g.op_indices, "stage": "refine", "final": True,
                              "model_total": cur.run_time, "workspace": _ws(cur)})
            for sig, g in groups.items()])
-    return {"combined_total": combined_total, "combined_workspace": combined_ws, "refined_total": cur.run_time,
-            "workspace": _ws(cur), "max_workspace": max_workspace, "fits": fits(cur), "rounds": rounds,
+    return {"combined_total": combined_total, "combined_workspace": combined_ws, "combined_flash": combined_flash,
+            "refined_total": cur.run_time, "workspace": _ws(cur), "flash": _flash(cur), "max_workspace": max_workspace,
+            "max_flash": max_flash, "fits": fits(cur), "rounds": rounds,
             "swaps": swaps, "reverted": reverted}
 
 
