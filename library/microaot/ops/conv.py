@@ -244,12 +244,9 @@ def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
 
 
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """gemm cols=3, int8 weights. Not wexp: its kernel runs the int16-weight gemm, a second ~10 KB copy of
-    the cols=3 loop in the image beside the int8 one the other convs use, for ~1 % of the model's
-    instructions (first layers, measured on KWS / VWW / IC); the tuner tries it. Not x16 either: its ring
-    (``x16_scratch``) trades RAM for speed, and it wins only where im2col weighs most (16-channel layers);
-    on IC, the one model with such layers, they run at the workspace peak (tried: with x16 their default and
-    the gemm its lean alternative, the memory-aware pass took the gemm back on both; x16 ran nowhere)."""
+    """The default schedule of an int8 CONV_2D on a DSP target: gemm cols=3 with int8 weights; ``direct``
+    (the generic kernel) elsewhere. wexp and x16 are tuning options only (why: docs/internals.md,
+    "Why these defaults")."""
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
     return {"algo": "gemm", "cols": 3, "w16": False}
