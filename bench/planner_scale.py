@@ -3,7 +3,7 @@
 For each size N (default 1,000 / 2,000 / 5,000 / 10,000 operators) it builds an int8 chain with
 ``microaot.testing.modelgen.chain_model`` (CONV_2D 3x3, DEPTHWISE_CONV_2D 3x3, CONV_2D 1x1, ADD of the last
 two outputs, repeated; every operator has in-place options), imports it, and times the compiler's memory
-plan (``compiler._plan``: views, scratch, in-place search, placement; target ``generic``, no tuning) once.
+plan (``schedules._plan``: views, scratch, in-place search, placement; target ``generic``, no tuning) once.
 Printed per size: buffers, objective evaluations of the in-place search, ``_place`` calls, the placement's
 checks per buffer placed (``plan.PLACE_STATS``; an all-pairs scan would be ~N/2), the workspace, and the
 wall-clock seconds of the plan (process CPU seconds beside it: on a shared machine the wall clock also
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from microaot.compiler import _plan
 from microaot.frontend.tflite import load_tflite
 from microaot.planner import plan as planmod
+from microaot.schedules import _plan
 from microaot.testing import modelgen as mg
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from conftest import record_figures
-from microaot.compiler import _plan
 from microaot.frontend.tflite import load_tflite
 from microaot.planner import plan as planmod
+from microaot.schedules import _plan
 from microaot.testing import modelgen as mg
 
 
