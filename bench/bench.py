@@ -668,7 +668,7 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
                  "not cycles): published Mcycles " + "; ".join(
                      f"{name}: " + ", ".join(f"{k} {ANCHOR_MS[name][k] * ANCHOR_HZ / 1e9:.1f}" for k in keys
                                            if k in ANCHOR_MS[name])
-                     for name in ANCHOR_MS) + "; microaot tuned M-instructions: " + ", ".join(
+                     for name in ANCHOR_MS if any(k in ANCHOR_MS[name] for k in keys)) + "; microaot tuned M-instructions: " + ", ".join(
                      f"{k} {ms[k]['qemu']['tuned']['instructions'] / 1e6:.1f}" for k in keys if "qemu" in ms[k]))
     print("\n".join(lines))
     return t
