@@ -14,6 +14,12 @@ Sections (``--sections``, default all):
   ram    peak RAM = workspace + stack used by the run (QEMU, stack painting) vs TFLM's arena and the
          liveness / in-place lower bounds
   flash  code + constants from the Cortex-M4 ELF vs the model's weight bytes
+  cmsis  CMSIS-NN (sources in ../shared/anchors beside the checkout, bench/cmsis_m4.py) on the same QEMU M4, every layer as
+         TFLM's CMSIS-NN port calls it, on the same input; per-layer outputs checked against microaot's
+         OPCHECK hashes; ratios per model, geomean, per layer class, and every layer CMSIS-NN runs faster
+
+    .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
+                                                           # above the committed bench/results.json
 
 Everything is measured on the same input (seed 0 of bench/README.md) and every output is checked
 against TFLM byte for byte. Prints a table, the issue-6 targets with PASS/FAIL, and writes JSON.
@@ -42,9 +48,10 @@ sys.path.insert(0, str(REPO / "library"))
 from microaot.boards import get_board, open_link  # noqa: E402
 from microaot.evaluate import memory_from_elf  # noqa: E402
 from microaot.frontend.tflite import load_tflite  # noqa: E402
+from microaot.fsutil import private_temp_dir  # noqa: E402
 from microaot.inspect_model import summarize  # noqa: E402
 
-MODELS_DIR = Path("/work/shared/models")
+MODELS_DIR = REPO.parent / "shared" / "models"
 MODELS = {
     "kws": "kws_dscnn_int8.tflite",
     "vww": "vww_mobilenet_int8.tflite",
@@ -73,6 +80,28 @@ TARGETS = {
     "ram_vs_arena": 0.67,  # <= 0.67x TFLM arena on every model
     "tuned_speedup": 1.3,  # >= 1.3x on at least two models
 }
+
+
+CHECK_TOLERANCE = 0.02  # --check: a default-build count may rise at most 2% above the committed results
+
+
+def resolve_models(spec: str) -> list[tuple[str, Path]]:
+    """``--models``: MLPerf keys (kws, vww, ic, ad) or paths of other .tflite files (key = the file's stem)."""
+    out: list[tuple[str, Path]] = []
+    for item in (k.strip() for k in spec.split(",")):
+        if not item:
+            continue
+        if item in MODELS:
+            out.append((item, MODELS_DIR / MODELS[item]))
+            continue
+        path = Path(item)
+        if path.suffix != ".tflite" or not path.is_file():
+            raise SystemExit(f"bench: --models: {item!r} is neither one of {', '.join(MODELS)} nor a .tflite file")
+        key = path.stem
+        if key in MODELS or any(k == key for k, _ in out):
+            raise SystemExit(f"bench: --models: {path} has the key {key!r} of another model; rename the file")
+        out.append((key, path.resolve()))
+    return out
 
 
 def log(msg: str) -> None:
@@ -122,6 +151,7 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tun
         ys, t = s.invoke(x)
         ys2, t2 = s.invoke(x)  # second run: same count (no warm-up effects under -icount)
         hashes = s.op_hashes() if dev.has_opcheck else None  # every intermediate tensor (untimed run)
+        prof = s.profile() if variant != "generic" and dev.has_profile else None  # per-operator instructions (op hooks)
         st = s.stats()
     mem = memory_from_elf(built.firmware, built.info, st)
     gen_c = (built.build_dir / "microaot" / f"{built.info.name}.c").read_text()
@@ -132,6 +162,7 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tun
         "code": mem.code, "weights": mem.weights, "rodata": mem.rodata, "data": mem.data, "bss": mem.bss,
         "flash": mem.flash, "kernel_calls": sorted(set(re.findall(r"st = (uaot_\w+)\(", gen_c))),
         "firmware": str(built.firmware), "build_seconds": round(built.seconds, 1), "op_hashes": hashes,
+        "op_instructions": None if prof is None else [op.per_run for op in prof.ops],
     }
 
 
@@ -287,10 +318,60 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def section_cmsis(key: str, model: Path, work: Path, x: list[np.ndarray], r: dict[str, Any],
+                  anchors: Path, op_indices: list[int] | None) -> dict[str, Any]:
+    """CMSIS-NN layer by layer on the M4 (bench/cmsis_m4.py), matched with microaot's default build per layer."""
+    import cmsis_m4
+
+    log(f"{key}: CMSIS-NN on the M4 (QEMU), layer by layer as TFLM's CMSIS-NN port calls it")
+    c = cmsis_m4.measure(model, x, work / f"cmsis-{key}", anchors)
+    q = r.get("qemu")
+    if q is None:
+        return c
+    d = q["default"]
+    hashes, instr = d.get("op_hashes"), d.get("op_instructions")
+    if op_indices is None or (hashes is not None and len(hashes) != len(op_indices)):
+        c["compare_error"] = "microaot's operators could not be matched with the model's (operator lists differ)"
+        return c
+    c.update(cmsis_m4.compare(c, op_indices, hashes, instr))
+    for v in ("default", "tuned"):
+        c[f"ratio_vs_{v}"] = c["total"] / q[v]["instructions"]
+    return c
+
+
+def run_check(models: list[tuple[str, Path]], baseline: Path, work: Path) -> int:
+    """--check: build and run each model's default firmware; exit 1 when its instruction count is more than
+    CHECK_TOLERANCE above ``baseline``'s (the committed bench/results.json)."""
+    if not baseline.is_file():
+        print(f"bench --check: no committed results {baseline} (run the full bench and commit its JSON)")
+        return 1
+    base = json.loads(baseline.read_text()).get("models", {})
+    failed = False
+    for key, model in models:
+        old = base.get(key, {}).get("qemu", {}).get("default", {}).get("instructions")
+        if old is None:
+            print(f"bench --check: {key} ({model.name}) has no default-build count in {baseline}; run the bench on "
+                  "it and commit the JSON")
+            failed = True
+            continue
+        x = seed0_input(model)
+        log(f"{key}: QEMU M4 build + run (default) for --check")
+        new = qemu_variant(model, "default", work, x)["instructions"]
+        limit = old * (1 + CHECK_TOLERANCE)
+        ok = new <= limit
+        failed |= not ok
+        print(f"bench --check: {key} ({model.name}) default build {new:,} instructions, committed {old:,} "
+              f"({(new / old - 1) * 100:+.2f}%, limit +{CHECK_TOLERANCE * 100:.0f}%) "
+              f"[{'PASS' if ok else 'FAIL: rose more than ' + format(CHECK_TOLERANCE * 100, '.0f') + '%'}]")
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="kws,vww,ic,ad", help="comma list of kws, vww, ic, ad")
-    ap.add_argument("--sections", default="qemu,host,ram,flash", help="comma list of qemu, host, ram, flash")
+    ap.add_argument("--models", default="kws,vww,ic,ad",
+                    help="comma list of kws, vww, ic, ad and/or paths of other int8 .tflite models")
+    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis",
+                    help="comma list of qemu, host, ram, flash, cmsis")
     ap.add_argument("--log", type=Path, help="tuning log to use for 'tuned' (default: tune now, into the work dir)")
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
     ap.add_argument("--jobs", type=int, default=2, help="parallel tuner jobs (QEMU instances)")
@@ -298,27 +379,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, default=None,
                     help="work folder (default: $TMPDIR/microaot-<uid>/bench, private to you)")
     ap.add_argument("--json", type=Path, default=REPO / "bench" / "results.json")
+    ap.add_argument("--anchors", type=Path, default=REPO.parent / "shared" / "anchors",
+                    help="folder with cmsis-nn/, cmsis-core/ (and tflite-micro/) sources: section cmsis (and "
+                         "TFLM's reference kernels, when --tflm-ref-src is not given)")
     ap.add_argument("--tflm-ref-src", type=Path, default=None,
                     help="folder with TFLM's tensorflow/lite/kernels/internal/reference/integer_ops/*.h (a tflite-micro "
-                         "checkout): measures TFLM's reference kernels on the M4 (bench/tflm_m4.py)")
+                         "checkout): measures TFLM's reference kernels on the M4 (bench/tflm_m4.py); default: "
+                         "ANCHORS/tflite-micro when present")
+    ap.add_argument("--check", action="store_true",
+                    help="regression check only: build each model's default firmware and fail (exit 1) when its "
+                         "instruction count is > 2%% above --baseline; writes no JSON")
+    ap.add_argument("--baseline", type=Path, default=REPO / "bench" / "results.json",
+                    help="--check: the committed results to compare with")
     ap.add_argument("--reduced", action="store_true", help="smoke mode: budget 1, one callgrind inference")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     if args.reduced:
         args.budget, args.callgrind_runs = 1, 1
-    keys = [k.strip() for k in args.models.split(",") if k.strip()]
+    models = resolve_models(args.models)
+    keys = [k for k, _ in models]
+    paths = dict(models)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    bad = [k for k in keys if k not in MODELS]
+    bad = sections - {"qemu", "host", "ram", "flash", "cmsis"}
     if bad:
-        ap.error(f"unknown model(s) {bad}; choose from {', '.join(MODELS)}")
-    if sections & {"ram", "flash"}:
-        sections.add("qemu")  # RAM and flash come from the Cortex-M4 firmware
+        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis")
     if args.work_dir is None:
-        from microaot.fsutil import private_temp_dir
-
         args.work_dir = private_temp_dir("bench")
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
+    if args.check:
+        return run_check(models, args.baseline, work)
+    if sections & {"ram", "flash", "cmsis"}:
+        sections.add("qemu")  # RAM and flash come from the Cortex-M4 firmware; CMSIS-NN is compared with it
+    import cmsis_m4
+    import tflm_m4
+
+    if "cmsis" in sections and not cmsis_m4.have_sources(args.anchors):
+        log(f"no CMSIS-NN sources under {args.anchors}: section cmsis skipped")
+        sections.discard("cmsis")
+    if args.tflm_ref_src is None and tflm_m4.have_sources(args.anchors / "tflite-micro"):
+        args.tflm_ref_src = args.anchors / "tflite-micro"
     if args.log is None:  # this run's tuning only: a log left by an earlier run holds times of older kernels
         (work / "tuning.jsonl").unlink(missing_ok=True)
     from microaot.reference import run_reference
@@ -326,16 +426,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.monotonic()
     results: dict[str, Any] = {"method": "bench/README.md", "board": QEMU_BOARD, "models": {}}
     for key in keys:
-        model = MODELS_DIR / MODELS[key]
+        model = paths[key]
         info = summarize(model)
         x = seed0_input(model)
         ref = [np.asarray(y) for y in run_reference(model, [x])[0]]
         r: dict[str, Any] = {"model": model.name, "macs": info["macs"], "const_bytes": info["const_bytes"],
                              "planner_lower_bound": info["liveness_lower_bound"]}
+        op_indices: list[int] | None = None
         try:
             from microaot.compiler import compile_model
 
-            figs = getattr(compile_model(model, work / f"plan-{key}", target="cortex-m4"), "memory_figures", None)
+            plan = compile_model(model, work / f"plan-{key}", target="cortex-m4")
+            op_indices = [op.index for op in plan.graph.operators]  # microaot's operator i = model operator
+            figs = getattr(plan, "memory_figures", None)
             if figs:
                 r["planner"] = dict(figs)
                 r["planner_lower_bound"] = figs.get("inplace_bound", r["planner_lower_bound"])
@@ -347,14 +450,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - report and go on with the other models
                 log(f"{key}: QEMU section failed: {exc}")
                 r["qemu_error"] = str(exc)[:2000]
+        if "cmsis" in sections:
+            try:
+                r["cmsis"] = section_cmsis(key, model, work, x, r, args.anchors, op_indices)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other models
+                log(f"{key}: CMSIS-NN section failed: {exc}")
+                r["cmsis"] = {"error": str(exc)[:2000]}
         if "host" in sections:
             try:
                 r["host"] = section_host(key, model, work, x, ref, args.callgrind_runs)
             except Exception as exc:  # noqa: BLE001 - report and go on with the other sections
                 r["host"] = {"error": str(exc)[:500]}
         if args.tflm_ref_src is not None and "qemu" in sections:
-            import tflm_m4
-
             log(f"{key}: TFLM reference kernels on the M4 (QEMU), layer by layer")
             try:
                 r["tflm_m4"] = tflm_m4.measure(model, args.tflm_ref_src, work / f"tflm-m4-{key}")
@@ -444,9 +551,10 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
             if not q:
                 continue
             d, t = q["default"], q["tuned"]
-            rows.append([k, d["workspace"], d["model_stack"], d["peak_ram"], t["peak_ram"], TFLM_ARENA[k],
-                         min(d["peak_ram"], t["peak_ram"]) / TFLM_ARENA[k], LIVENESS_BOUND[k], INPLACE_BOUND[k],
-                         ms[k]["planner_lower_bound"]])
+            arena = TFLM_ARENA.get(k)  # extra models: not measured
+            rows.append([k, d["workspace"], d["model_stack"], d["peak_ram"], t["peak_ram"], arena,
+                         min(d["peak_ram"], t["peak_ram"]) / arena if arena else None, LIVENESS_BOUND.get(k),
+                         INPLACE_BOUND.get(k), ms[k]["planner_lower_bound"]])
         out.append("\n(3) peak RAM (bytes) = workspace + stack used by the run (M4, stack painting); TFLM arena; bounds")
         out.append(table(rows, ["model", "workspace", "run stack", "peak def", "peak tuned", "TFLM arena",
                                 "best/arena", "liveness LB", "in-place LB", "planner in-place LB"]))
@@ -463,7 +571,55 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
                    "5-6 KB) vs the model's constant bytes")
         out.append(table(rows, ["model", "model consts", "weights sec", "w/consts", "code", "rodata",
                                 "flash def", "flash tuned", "flash def/consts"]))
+    out += format_cmsis(res, keys)
     return "\n".join(out)
+
+
+def format_cmsis(res: dict[str, Any], keys: list[str]) -> list[str]:
+    """Section (5): CMSIS-NN / microaot per model, geomean, per layer class, and the layers CMSIS-NN wins."""
+    ms = res["models"]
+    out: list[str] = []
+    for k in keys:
+        if "error" in ms[k].get("cmsis", {}):
+            out.append(f"{k}: the CMSIS-NN section failed: {ms[k]['cmsis']['error'].splitlines()[0][:300]}")
+    done = [k for k in keys if "ratio_vs_default" in ms[k].get("cmsis", {})]
+    if not done:
+        return out
+    rows = []
+    for k in done:
+        c, q = ms[k]["cmsis"], ms[k]["qemu"]
+        rows.append([k, c["total"], c["instr_per_mac"], q["default"]["instructions"], q["tuned"]["instructions"],
+                     c["ratio_vs_default"], c["ratio_vs_tuned"], c.get("equal_all")])
+    g_def = geomean([ms[k]["cmsis"]["ratio_vs_default"] for k in done])
+    g_tun = geomean([ms[k]["cmsis"]["ratio_vs_tuned"] for k in done])
+    rows.append(["geomean", None, None, None, None, g_def, g_tun, None])
+    out.append("\n(5) CMSIS-NN (TFLM's Cortex-M kernels, -O2, every layer as TFLM's CMSIS-NN port calls it, no interpreter) "
+               "vs microaot, Cortex-M4 instructions (QEMU -icount), same input")
+    out.append(table(rows, ["model", "CMSIS-NN", "instr/MAC", "microaot default", "microaot tuned", "CMSIS/default",
+                            "CMSIS/tuned", "every layer = microaot"]))
+    cls: dict[str, dict[str, float]] = {}
+    for k in done:
+        for name, c in ms[k]["cmsis"].get("classes", {}).items():
+            a = cls.setdefault(name, {"cmsis": 0, "microaot": 0, "layers": 0, "macs": 0})
+            for f in ("cmsis", "microaot", "layers", "macs"):
+                a[f] += c[f]
+    rows = [[name, int(a["layers"]), int(a["macs"]), int(a["cmsis"]), int(a["microaot"]),
+             a["cmsis"] / a["macs"] if a["macs"] else None, a["microaot"] / a["macs"] if a["macs"] else None,
+             a["cmsis"] / a["microaot"] if a["microaot"] else None] for name, a in sorted(cls.items())]
+    out.append("\nper layer class, all models above (microaot: default build, PROFILE per operator)")
+    out.append(table(rows, ["class", "layers", "MACs", "CMSIS-NN", "microaot", "CMSIS instr/MAC", "microaot instr/MAC",
+                            "CMSIS/microaot"]))
+    wins = [[k, w["op"], w["opcode"], w["cmsis"], w["microaot"], w["cmsis"] / w["microaot"]]
+            for k in done for w in ms[k]["cmsis"].get("cmsis_faster", [])]
+    out.append("\nlayers where CMSIS-NN runs fewer instructions than microaot's default build: "
+               + ("none" if not wins else ""))
+    if wins:
+        out.append(table(wins, ["model", "op", "operator", "CMSIS-NN", "microaot", "CMSIS/microaot"]))
+    for k in done:
+        if ms[k]["cmsis"].get("mismatched_ops"):
+            out.append(f"{k}: CMSIS-NN's outputs differ from microaot's at operators {ms[k]['cmsis']['mismatched_ops']}")
+    res["cmsis_geomean"] = {"vs_default": g_def, "vs_tuned": g_tun, "models": done}
+    return out
 
 
 def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -497,7 +653,7 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
         lines.append("  <=1.2 instr/MAC on kws, vww, ic (tuned): " + ", ".join(f"{k} {v:.2f}" for k, v in ipm.items())
                      + f" [{'PASS' if ok else 'FAIL'}]")
     ram = {k: min(ms[k]["qemu"]["default"]["peak_ram"], ms[k]["qemu"]["tuned"]["peak_ram"]) / TFLM_ARENA[k]
-           for k in keys if "qemu" in ms[k]}
+           for k in keys if "qemu" in ms[k] and k in TFLM_ARENA}
     if ram:
         ok = all(v <= TARGETS["ram_vs_arena"] for v in ram.values()) and len(ram) == 4
         t["ram_vs_arena"] = {"values": ram, "pass": ok}
@@ -513,8 +669,9 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
         lines.append("  (a reduced run: targets over all four models need --models kws,vww,ic,ad)")
     lines.append("  context (not a target; cycles of real M4 boards vs our QEMU instruction counts, which are "
                  "not cycles): published Mcycles " + "; ".join(
-                     f"{name}: " + ", ".join(f"{k} {ANCHOR_MS[name][k] * ANCHOR_HZ / 1e9:.1f}" for k in keys)
-                     for name in ANCHOR_MS) + "; microaot tuned M-instructions: " + ", ".join(
+                     f"{name}: " + ", ".join(f"{k} {ANCHOR_MS[name][k] * ANCHOR_HZ / 1e9:.1f}" for k in keys
+                                           if k in ANCHOR_MS[name])
+                     for name in ANCHOR_MS if any(k in ANCHOR_MS[name] for k in keys)) + "; microaot tuned M-instructions: " + ", ".join(
                      f"{k} {ms[k]['qemu']['tuned']['instructions'] / 1e6:.1f}" for k in keys if "qemu" in ms[k]))
     print("\n".join(lines))
     return t

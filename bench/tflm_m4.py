@@ -8,8 +8,9 @@ from a tflite-micro checkout), this builds a firmware that calls
 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED layer of a model, with that layer's shapes, strides,
 padding and pseudo-random data, and counts each call's instructions with the same FPGAIO counter
 (``-icount shift=3``). ``bench/tflm_shim/`` supplies what those headers need from the rest of TFLM
-(RuntimeShape, params structs, MultiplyByQuantizedMultiplier with TFLM's double rounding, ``std::max``/
-``min`` since arm-none-eabi has no libstdc++ here); it is microaot's code, not TFLM's.
+(RuntimeShape, params structs, MultiplyByQuantizedMultiplier with TFLM's double rounding; ``nostdcxx/``: ``std::max``/``min`` and
+``<cstdint>``, used only when arm-none-eabi-g++ has no libstdc++, e.g. without Debian's
+libstdc++-arm-none-eabi-newlib); it is microaot's code, not TFLM's.
 
 What is counted: the MAC layers' kernel calls only. TFLM's interpreter (per-op Eval, tensor lookups),
 the other operators (pooling, softmax, add, reshape) and its invoke overhead are not, so the total is
@@ -38,6 +39,13 @@ RELS = (REL, "tflite/kernels/internal/reference/integer_ops")  # older and newer
 def kernel_dir(src: Path) -> str | None:
     """The layout of ``src`` holding the three reference headers, or None."""
     return next((r for r in RELS if all((src / r / h).is_file() for h in HEADERS)), None)
+
+
+def have_libstdcxx() -> bool:
+    """Whether arm-none-eabi-g++ has its C++ library headers (Debian: libstdc++-arm-none-eabi-newlib)."""
+    p = subprocess.run(["arm-none-eabi-g++", "-x", "c++", "-std=c++17", "-fsyntax-only", "-"], input="#include <algorithm>\n"
+                       "#include <cmath>\n", capture_output=True, text=True, check=False)
+    return p.returncode == 0
 
 
 def have_sources(src: Path) -> bool:
@@ -149,7 +157,9 @@ def measure(model: Path, src: Path, work: Path, *, timeout: float = 600) -> dict
     crt = crt_root()
     port = crt / "ports" / "cmsdk"
     objs = []
-    inc = [f"-I{SHIM}", f"-I{src}", f"-I{crt / 'include'}"]
+    # tflm_shim/nostdcxx stands in for <algorithm>/<cstdint> only where the toolchain has no libstdc++: next to
+    # the real one (whose <cmath> brings std::min/max) it would redefine them
+    inc = [f"-I{SHIM}", *([] if have_libstdcxx() else [f"-I{SHIM / 'nostdcxx'}"]), f"-I{src}", f"-I{crt / 'include'}"]
     jobs = [(["arm-none-eabi-g++", "-std=c++17", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics"], cc)]
     jobs += [(["arm-none-eabi-gcc", "-std=c99"], port / f) for f in ("startup.c", "platform_cmsdk.c")]
     jobs += [(["arm-none-eabi-gcc", "-std=c99"], crt / "src" / "platform_defaults.c")]

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from microaot.paths import repo_root
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench" / "bench.py"
-MODEL = Path("/work/shared/models/ad_autoencoder_int8.tflite")
+MODEL = repo_root().parent / "shared" / "models" / "ad_autoencoder_int8.tflite"
 
 pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="MLPerf models not available")
 
@@ -59,12 +63,89 @@ def test_bench_host_callgrind_smoke(tmp_path: Path) -> None:
     assert h["microaot_bitexact_tflm"] is True and h["tflm_same_as_reference"] is True
 
 
+TFLM_REF_SRC = Path(os.environ.get("MICROAOT_TFLM_REF_SRC", str(repo_root().parent / "shared" / "anchors" / "tflite-micro")))
+
+
 @pytest.mark.qemu
-@pytest.mark.skipif(not os.environ.get("MICROAOT_TFLM_REF_SRC"),
-                    reason="set MICROAOT_TFLM_REF_SRC to a folder with TFLM's reference integer_ops headers")
+@pytest.mark.skipif(not (TFLM_REF_SRC / "tensorflow").is_dir() and not (TFLM_REF_SRC / "tflite").is_dir(),
+                    reason="TFLM's reference integer_ops headers absent (../shared/anchors/tflite-micro beside the checkout, or set "
+                           "MICROAOT_TFLM_REF_SRC to a tflite-micro checkout)")
 def test_tflm_reference_kernels_on_m4_smoke(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "bench"))
     import tflm_m4
 
-    r = tflm_m4.measure(MODEL, Path(os.environ["MICROAOT_TFLM_REF_SRC"]), tmp_path)
+    r = tflm_m4.measure(MODEL, TFLM_REF_SRC, tmp_path)
     assert r["layers"] == 10 and len(r["per_layer"]) == 10 and r["total"] > 264_192  # > 1 instruction per MAC
+
+
+ANCHORS = repo_root().parent / "shared" / "anchors"
+M4_TOOLS = shutil.which("qemu-system-arm") is not None and shutil.which("arm-none-eabi-gcc") is not None
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (ANCHORS / "cmsis-nn" / "Include" / "arm_nnfunctions.h").is_file(),
+                    reason="CMSIS-NN sources absent (../shared/anchors/cmsis-nn beside the checkout, see its README): the bench's "
+                           "CMSIS-NN harness cannot be built")
+@pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_cmsis_nn_harness_layers_equal_microaot(tmp_path: Path) -> None:
+    """bench/cmsis_m4.py on AD: CMSIS-NN runs every layer on the M4 and each layer's output hashes as
+    microaot's OPCHECK hash of that operator (host build of the same model, same seed-0 input)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import cmsis_m4
+
+    from microaot.compiler import compile_model
+    from microaot.reference import run_reference
+    from microaot.rpc.hostboard import start_host_board
+    from microaot.rpc.protocol import fnv1a32
+
+    x = np.random.default_rng(0).integers(-128, 128, size=(1, 640), dtype=np.int8)  # bench's seed-0 input
+    r = cmsis_m4.measure(MODEL, [x], tmp_path / "cmsis")
+    assert [(d["op"], d["opcode"]) for d in r["layers"]] == [(i, "FULLY_CONNECTED") for i in range(10)]
+    assert r["total"] == sum(d["instructions"] for d in r["layers"])
+    # the M4 does at most 2 MACs per instruction (SMLAD): a counter that works reads more than macs / 2
+    assert all(d["instructions"] > d["macs"] // 2 > 0 for d in r["layers"])
+    result = compile_model(MODEL, tmp_path / "gen", target="generic")
+    s = start_host_board(result, tmp_path / "host", timeout=60.0)
+    try:
+        s.write_input(0, x)
+        hashes = s.op_hashes()
+    finally:
+        s.close()
+    assert [d["hash"] for d in r["layers"]] == hashes
+    y = np.asarray(run_reference(MODEL, [[x]])[0][0])
+    assert r["layers"][-1]["hash"] == fnv1a32(y.tobytes())  # and the last one is TFLM's output
+    ops = [op.index for op in result.graph.operators]
+    assert cmsis_m4.compare(r, ops, hashes, None)["equal_all"] is True
+    wrong = [*hashes[:3], hashes[3] ^ 1, *hashes[4:]]
+    c = cmsis_m4.compare(r, ops, wrong, [1000.0] * 10)
+    assert c["equal_all"] is False and c["mismatched_ops"] == [3]
+    assert c["classes"]["fully connected"]["layers"] == 10 and c["cmsis_faster"] == []
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_bench_check_default_count_against_committed_results(tmp_path: Path) -> None:
+    """bench.py --check on AD: passes against the committed bench/results.json (the regression check), and
+    fails, naming the model and both counts, against a baseline the current count exceeds by more than 2%."""
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(BENCH), "--check", "--models", "ad", "-q", "--work-dir",
+                               str(tmp_path / "work"), *args], capture_output=True, text=True, timeout=600, check=False)
+
+    committed = json.loads((REPO / "bench" / "results.json").read_text())["models"]["ad"]["qemu"]["default"]
+    p = check()
+    assert p.returncode == 0, p.stdout + p.stderr[-3000:]
+    m = re.search(r"ad \(ad_autoencoder_int8\.tflite\) default build ([\d,]+) instructions, committed ([\d,]+)", p.stdout)
+    assert m, p.stdout
+    new, old = (int(v.replace(",", "")) for v in m.groups())
+    assert old == committed["instructions"] and new <= old * 1.02 and "[PASS]" in p.stdout
+    base = tmp_path / "baseline.json"
+    low = int(new / 1.025)  # the current count is 2.5% above this baseline
+    base.write_text(json.dumps({"models": {"ad": {"qemu": {"default": {"instructions": low}}}}}))
+    p = check("--baseline", str(base))
+    assert p.returncode == 1, p.stdout + p.stderr[-3000:]
+    m = re.search(rf"ad \(ad_autoencoder_int8\.tflite\) default build ([\d,]+) instructions, committed {low:,} ",
+                  p.stdout)
+    assert m, p.stdout
+    assert abs(int(m.group(1).replace(",", "")) - new) <= 5  # -icount: the same count up to one 5-instruction tick
+    assert "FAIL: rose more than 2%" in p.stdout

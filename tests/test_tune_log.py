@@ -11,6 +11,7 @@ import pytest
 from microaot import schedules as space
 from microaot.compiler import compile_model
 from microaot.frontend.tflite import load_tflite
+from microaot.paths import shared_models_dir
 from microaot.testing import modelgen
 from microaot.tune.log import (
     GENERATOR,
@@ -27,7 +28,7 @@ from microaot.tune.log import (
 )
 from microaot.tune.search import CoordinateSearch, GridSearch, make_searcher
 
-MODELS = Path("/work/shared/models")
+MODELS = shared_models_dir()
 
 
 def rec(sig: str, t: float | None, knobs: dict | None = None, **kw: object) -> TuneRecord:
