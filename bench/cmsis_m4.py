@@ -37,13 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from microaot.codegen.ops._common import act_range_s8, out_size, pad_before, per_channel_multipliers
-from microaot.codegen.ops.softmax import softmax_int8_params
 
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator, Tensor
 from microaot.ir.quant import quantize_multiplier, quantize_multiplier_smaller_than_one_exp
+from microaot.ops._common import act_range_s8, out_size, pad_before, per_channel_multipliers
+from microaot.ops.softmax import softmax_int8_params
 from microaot.paths import crt_root
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors"
