@@ -70,7 +70,8 @@ def test_counts_over_uint16_refused(what: str, make, field: str, tmp_path: Path,
     # the compile driver refuses it before planning, without writing anything
     model = tmp_path / SRC
     model.write_bytes(b"not read: the importer is replaced")
-    monkeypatch.setattr(compiler, "load_tflite", lambda _p: g)
+    monkeypatch.setattr(compiler, "read_model_file", lambda _p: b"")
+    monkeypatch.setattr(compiler, "import_tflite_bytes", lambda _b, _src: g)
     out = tmp_path / "out"
     with pytest.raises(UnsupportedModelError) as ei:
         compiler.compile_model(model, out)
