@@ -94,3 +94,82 @@ def test_cluster_and_worker_commands(tmp_path: Path) -> None:
                 p.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+# ---- microaot tune --cluster ------------------------------------------------------------------------
+
+# QEMU's 25 MHz FPGAIO counter advances once per 5 instructions at -icount shift=3 (the boards' shift):
+# where a timed stretch starts within a tick depends on how long the firmware polled its UART for the
+# host's bytes, so two runs of the same firmware (on one machine, too) can differ by one tick per reading.
+TICK = 5.0
+TIMED = ("time", "default_time", "model_total")
+WHERE = ("measured_by", "built_by")
+RUN_FIELDS = ("when", "tuner_run")  # the run's clock time and id
+
+
+def _records(log: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _same_records(cluster_log: Path, local_log: Path) -> None:
+    """Record for record, in order: equal apart from the worker fields, the run's id/clock and a tick of
+    timer jitter; the cluster's carry the workers that built and measured them."""
+    a, b = _records(cluster_log), _records(local_log)
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b, strict=True):
+        if ra.get("kind") != "model_summary":
+            assert str(ra["measured_by"]).startswith("tcp://127.0.0.1:") and str(ra["built_by"]).startswith("tcp://")
+        assert not any(k in rb for k in WHERE)  # a local run writes what it always wrote
+        strip = WHERE + RUN_FIELDS + TIMED + ("default_total", "tuned_total")
+        assert {k: v for k, v in ra.items() if k not in strip} == {k: v for k, v in rb.items() if k not in strip}
+        for k in TIMED + ("default_total", "tuned_total"):
+            va, vb = ra.get(k), rb.get(k)
+            assert (va is None) == (vb is None), (k, ra, rb)
+            if va is not None and vb is not None:
+                assert abs(float(va) - float(vb)) <= TICK, (k, ra, rb)  # type: ignore[arg-type]
+
+
+def _no_duplicates(log: Path) -> None:
+    """Every candidate appears once: (stage, signature, batch, knobs) is unique among the searched ones."""
+    seen = set()
+    for r in _records(log):
+        if r.get("kind") == "model_summary" or r.get("stage") == "refine":
+            continue
+        key = (r["signature"], r["batch"], json.dumps(r["knobs"], sort_keys=True))
+        assert key not in seen, key
+        seen.add(key)
+
+
+TUNE_KW = dict(budget=3, seeds=1, refine=True, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ad_local(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """AD tuned here with 2 batches in flight: the reference of the cluster runs."""
+    from microaot.tune.tuner import tune_model
+
+    tmp = tmp_path_factory.mktemp("ad_local")
+    res = tune_model(mlperf_model("ad"), "qemu_mps2_an386", log=tmp / "local.jsonl", jobs=2,
+                     work_dir=tmp / "work", **TUNE_KW)  # type: ignore[arg-type]
+    return tmp / "local.jsonl", res
+
+
+def _chosen(res: object) -> dict[str, object]:
+    return {g["signature"]: g["best_knobs"] for g in res.groups}  # type: ignore[attr-defined]
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+def test_tune_ad_on_cluster_same_as_local(ad_local: tuple[Path, object], tmp_path: Path) -> None:
+    """AD on a LocalCluster of 2 worker processes (1 QEMU M4 slot each): the same schedules, the same
+    records in the same order as the local run with 2 jobs, each carrying the worker that measured it."""
+    from microaot.cluster import tune_on_cluster
+
+    local_log, local = ad_local
+    res = tune_on_cluster(mlperf_model("ad"), "qemu_mps2_an386", "local:2", log=tmp_path / "c.jsonl",
+                          work_dir=tmp_path / "work", **TUNE_KW)  # type: ignore[arg-type]
+    assert _chosen(res) == _chosen(local)
+    assert res.tuned_bitexact is True and res.builds == local.builds  # type: ignore[attr-defined]
+    _same_records(tmp_path / "c.jsonl", local_log)
+    _no_duplicates(tmp_path / "c.jsonl")
