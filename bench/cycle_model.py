@@ -17,7 +17,7 @@ from pathlib import Path
 from microaot.boards import get_board
 from microaot.evaluate import evaluate_firmware
 from microaot.paths import shared_models_dir
-from microaot.pio_project import build, write_project
+from microaot.pio.project import build, write_project
 
 MODELS = {"kws": "kws_dscnn_int8.tflite", "vww": "vww_mobilenet_int8.tflite", "ic": "ic_resnet8_int8.tflite",
           "ad": "ad_autoencoder_int8.tflite"}
