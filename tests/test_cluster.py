@@ -31,6 +31,35 @@ def test_board_specs() -> None:
         parse_board_spec("host=x")
 
 
+def test_tune_cluster_options() -> None:
+    """`--cluster` of `microaot tune` and `custom_microaot_tune_cluster` of `pio run -t tune`."""
+    import argparse
+
+    from microaot.pio.target import tune_argv
+    from microaot.tune.cli import add_arguments
+
+    argv = tune_argv(Path("m.tflite"), "qemu_mps2_an386", Path("t.jsonl"), cluster="tcp://10.0.0.5:8786")
+    assert argv[argv.index("--cluster") + 1] == "tcp://10.0.0.5:8786"
+    assert "--cluster" not in tune_argv(Path("m.tflite"), "qemu_mps2_an386", Path("t.jsonl"))
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    a = p.parse_args([*argv[3:]])
+    assert a.cluster == "tcp://10.0.0.5:8786" and a.jobs is None
+    assert p.parse_args(["m.tflite"]).cluster is None
+
+
+def test_tune_cluster_refuses_a_serial_board(tmp_path: Path) -> None:
+    from microaot.tune.tuner import TuneError, tune_model
+
+    class NoBackend:  # the check comes before the backend is used
+        pass
+
+    with pytest.raises(TuneError, match=r"board nucleo_f446re is real hardware: tuning it on a cluster is not "
+                                        r"supported yet .*run `microaot tune --port` on the board's host"):
+        tune_model(mlperf_model("ad"), "nucleo_f446re", log=tmp_path / "t.jsonl", backend=NoBackend(),  # type: ignore[arg-type]
+                   progress=False)
+
+
 def _eval(*args: str, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "microaot.cli", "eval", *args], capture_output=True, text=True,
                           timeout=timeout, check=False)
@@ -140,7 +169,7 @@ def _no_duplicates(log: Path) -> None:
         seen.add(key)
 
 
-TUNE_KW = dict(budget=3, seeds=1, refine=True, progress=False)
+TUNE_KW = dict(budget=2, seeds=1, refine=False, progress=False)  # the refinement: the KWS test
 
 
 @pytest.fixture(scope="module")
@@ -172,4 +201,105 @@ def test_tune_ad_on_cluster_same_as_local(ad_local: tuple[Path, object], tmp_pat
     assert _chosen(res) == _chosen(local)
     assert res.tuned_bitexact is True and res.builds == local.builds  # type: ignore[attr-defined]
     _same_records(tmp_path / "c.jsonl", local_log)
+    _no_duplicates(tmp_path / "c.jsonl")
+
+
+def _local_cluster(n: int, slots: int = 1) -> object:
+    import distributed
+
+    return distributed.LocalCluster(n_workers=n, threads_per_worker=slots, processes=True, host="127.0.0.1",
+                                    dashboard_address=None, resources={"board:qemu_mps2_an386": slots})
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+def test_tune_survives_a_killed_worker(ad_local: tuple[Path, object], tmp_path: Path) -> None:
+    """One of the 2 workers is killed (SIGKILL) while it builds or measures: Dask gives its task to the other
+    (or to the worker its nanny restarts); the log is complete, without duplicates, the same as the local run's."""
+    import distributed
+
+    from microaot.cluster import tune_on_cluster
+
+    killed: list[int] = []
+    with _local_cluster(2) as lc, distributed.Client(lc) as client:  # type: ignore[attr-defined]
+
+        def kill_a_busy_worker() -> None:
+            time.sleep(1.5)
+            busy = [w for w, keys in client.processing().items() if keys] or list(client.scheduler_info()["workers"])
+            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+        def on_batch(n: int, _assignment: object) -> None:
+            if n == 2:
+                import threading
+
+                threading.Thread(target=kill_a_busy_worker, daemon=True).start()
+
+        res = tune_on_cluster(mlperf_model("ad"), "qemu_mps2_an386", lc.scheduler_address,  # type: ignore[attr-defined]
+                              log=tmp_path / "k.jsonl", work_dir=tmp_path / "work", on_batch=on_batch,
+                              **TUNE_KW)  # type: ignore[arg-type]
+    assert killed, "no worker was killed"
+    local_log, local = ad_local
+    assert _chosen(res) == _chosen(local) and res.tuned_bitexact is True
+    _same_records(tmp_path / "k.jsonl", local_log)
+    _no_duplicates(tmp_path / "k.jsonl")
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+def test_tune_quarantines_a_failing_board(ad_local: tuple[Path, object], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A `microaot worker` whose QEMU dies at start (a broken board): each candidate it fails is measured again
+    on the healthy worker, the broken one is quarantined with a message, and the log is the local run's."""
+    import distributed
+
+    from microaot.cluster import QUARANTINE_AFTER, tune_on_cluster
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "qemu-system-arm").write_text("#!/bin/sh\necho 'board reset' >&2\nexit 1\n")
+    (fake / "qemu-system-arm").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    with _local_cluster(1) as lc, distributed.Client(lc) as client:  # type: ignore[attr-defined]
+        bad = subprocess.Popen([sys.executable, "-m", "microaot.cli", "worker", "--scheduler",
+                                lc.scheduler_address, "--board", "qemu_mps2_an386"],  # type: ignore[attr-defined]
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            client.wait_for_workers(2, timeout=60)
+            res = tune_on_cluster(mlperf_model("ad"), "qemu_mps2_an386", lc.scheduler_address,  # type: ignore[attr-defined]
+                                  log=tmp_path / "q.jsonl", work_dir=tmp_path / "work", **TUNE_KW)  # type: ignore[arg-type]
+        finally:
+            os.killpg(bad.pid, signal.SIGTERM)
+            bad.wait(timeout=30)
+    err = capsys.readouterr().err
+    assert "failed there that passed on another board" in err and "quarantined worker tcp://127.0.0.1:" in err
+    assert f"{QUARANTINE_AFTER} measurements failed" in err
+    local_log, local = ad_local
+    assert _chosen(res) == _chosen(local) and res.tuned_bitexact is True
+    _same_records(tmp_path / "q.jsonl", local_log)
+    _no_duplicates(tmp_path / "q.jsonl")
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+def test_tune_kws_on_cluster_same_as_local(tmp_path: Path) -> None:
+    """KWS with the whole-model refinement, locally with 2 jobs and on a LocalCluster of 2 workers x 1 slot:
+    the same schedules and records."""
+    from microaot.cluster import tune_on_cluster
+    from microaot.tune.tuner import tune_model
+
+    kw = dict(budget=2, seeds=1, refine=True, progress=False)
+    local = tune_model(mlperf_model("kws"), "qemu_mps2_an386", log=tmp_path / "l.jsonl", jobs=2,
+                       work_dir=tmp_path / "wl", **kw)  # type: ignore[arg-type]
+    res = tune_on_cluster(mlperf_model("kws"), "qemu_mps2_an386", "local:2", log=tmp_path / "c.jsonl",
+                          work_dir=tmp_path / "wc", **kw)  # type: ignore[arg-type]
+    assert _chosen(res) == _chosen(local) and res.tuned_bitexact is True and local.tuned_bitexact is True
+    assert res.refined == local.refined or (res.refined and local.refined and res.refined["swaps"] == local.refined["swaps"])
+    _same_records(tmp_path / "c.jsonl", tmp_path / "l.jsonl")
     _no_duplicates(tmp_path / "c.jsonl")
