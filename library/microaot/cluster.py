@@ -374,30 +374,34 @@ class TuneBuild:
     error: str | None = None
 
 
-_projects_lock = threading.Lock()
-_projects_busy: set[Path] = set()
-
-
 @contextmanager
 def _worker_project(model_name: str, model_bytes: bytes, board_id: str) -> Iterator[tuple[Path, Path, int]]:
-    """(work folder, model file, slot) of this worker process: one PlatformIO project per concurrent build,
-    kept between tasks so that a build only recompiles the generated model."""
+    """(work folder, model file, slot) for one build on this machine: the first project folder no other
+    build holds (an exclusive lock per slot, across the worker processes of the machine), kept between
+    tasks and runs so that a build only recompiles the generated model; as many folders as concurrent builds."""
+    import fcntl
+
     key = hashlib.sha256(model_bytes).hexdigest()[:12]
-    root = Path(tempfile.gettempdir()) / "microaot-cluster" / f"worker-{os.getpid()}" / f"{key}-{board_id}"
+    root = Path(tempfile.gettempdir()) / "microaot-cluster" / f"{key}-{board_id}"
+    root.mkdir(parents=True, exist_ok=True)
     model = root / model_name
-    with _projects_lock:
-        root.mkdir(parents=True, exist_ok=True)
-        if not model.is_file() or model.read_bytes() != model_bytes:
-            model.write_bytes(model_bytes)
-        slot = 0
-        while root / f"slot{slot}" in _projects_busy:
+    if not model.is_file() or model.read_bytes() != model_bytes:
+        tmp = root / f".{model_name}.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_bytes(model_bytes)
+        os.replace(tmp, model)
+    slot = 0
+    while True:
+        lock = (root / f"slot{slot}.lock").open("w")
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            lock.close()
             slot += 1
-        _projects_busy.add(root / f"slot{slot}")
     try:
         yield root, model, slot
     finally:
-        with _projects_lock:
-            _projects_busy.discard(root / f"slot{slot}")
+        lock.close()
 
 
 def tune_build_task(model_name: str, model_bytes: bytes, board_id: str, records: list[dict[str, Any]] | None,
@@ -497,7 +501,7 @@ class ClusterBackend:
             self.faults[worker] = self.faults.get(worker, 0) + 1
             if self.faults[worker] < QUARANTINE_AFTER or worker in self.quarantined:
                 return
-            why = f"{self.faults[worker]} measurements failed there that passed on another board (last: {error})"
+            why = f"{self.faults[worker]} measurement(s) failed there that passed on another board (last: {error})"
             self.quarantined[worker] = why
         self.say(f"quarantined worker {worker} ({self.board_id}): {why}; its candidates are measured on the "
                  "other workers")
@@ -574,13 +578,14 @@ class ClusterEvaluator(CandidateEvaluator):
 
 
 def tune_on_cluster(model: str | Path, board_id: str, cluster: str, *, jobs: int | None = None,
-                    progress: bool = True, **kwargs: Any) -> TuneResult:
+                    progress: bool = True, say: Callable[[str], None] | None = None, **kwargs: Any) -> TuneResult:
     """``tune_model`` with candidate builds on any worker of ``cluster`` (``local:N[:S]`` or
     ``tcp://HOST:PORT``) and measurements on the workers holding the board; the log is written here.
-    ``jobs`` (batches in flight) defaults to the cluster's slots of the board."""
+    ``jobs`` (batches in flight) defaults to the cluster's slots of the board; ``say`` gets the messages
+    about the cluster (a quarantined board; default: printed above the progress bar)."""
     board = get_board(board_id)
     with connect(cluster, [board.id]) as client:
-        backend = ClusterBackend(client, board.id)
+        backend = ClusterBackend(client, board.id, say=say)
         if not backend.board_workers():
             raise MicroaotError(f"--cluster {cluster}: no worker holds board {board.id}; start one with "
                                 f"`microaot worker --scheduler ADDRESS --board {board.id}`")
