@@ -27,7 +27,8 @@ How it works:
    ``failure`` (``tune.log.FailureKind``: build_failed, run_failed, timeout, not_bitexact; for the last,
    the differing operators, ``ops_differ``) and the ``error`` message.
 4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
-   per job). Searchers: the whole space when it fits in ``budget`` candidates per signature,
+   per job, or Dask tasks with a ``TuneBackend``: ``microaot.cluster``); their results are processed in
+   submission order, so the search does not depend on which job finishes first. Searchers: the whole space when it fits in ``budget`` candidates per signature,
    coordinate descent then random sampling otherwise (``microaot.tune.search``).
 5. Refinement: a candidate was timed in a batch whose other operators had other schedules, but
    the memory plan (which operators run in place, at a run-time cost) depends on every operator's
