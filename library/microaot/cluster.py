@@ -4,6 +4,7 @@
     microaot cluster [--host 127.0.0.1] [--port 8786]          # the scheduler
     microaot worker --scheduler tcp://HOST:8786 --board qemu_mps2_an386=2 [--board nucleo_f446re --port URL]
     microaot eval M1.tflite M2.tflite --boards host,qemu_mps2_an386 --cluster tcp://HOST:8786 | local:N
+    microaot tune model.tflite --board qemu_mps2_an386 --cluster tcp://HOST:8786 | local:N[:S]
 
 Firmware moves between workers as bytes (the build result), never as a path. ``local:N`` starts a
 ``LocalCluster`` of N worker processes on 127.0.0.1, each holding every requested board with one slot
@@ -13,22 +14,42 @@ Firmware moves between workers as bytes (the build result), never as a path. ``l
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from microaot import __version__
 from microaot import evaluate as ev
 from microaot.boards import get_board
 from microaot.errors import MicroaotError
+from microaot.fsutil import open_lock_file, private_temp_dir
 from microaot.pio.build import BuildInfo
 from microaot.pio.project import build, write_project
+from microaot.rpc.session import RpcTimeoutError
+from microaot.tune.log import FailureKind
+from microaot.tune.tuner import (
+    CandidateEvaluator,
+    Measurement,
+    OpGroup,
+    Outcome,
+    PioFirmware,
+    Runner,
+    TuneError,
+    TuneResult,
+    tune_model,
+)
 
 RESOURCE_PREFIX = "board:"
 PORT_ENV_PREFIX = "MICROAOT_BOARD_PORT_"  # a worker's serial port of a real board, per board id
@@ -337,3 +358,238 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     w.add_argument("--port", help="serial port URL of the real board given with --board")
     w.add_argument("--nthreads", type=int, help="worker threads (default: the total number of slots)")
     w.set_defaults(func=lambda a: run_worker(a.scheduler, a.board, a.port, a.nthreads))
+
+
+# ---- tuning on the cluster --------------------------------------------------------------------------
+
+QUARANTINE_AFTER = 2  # a worker whose board failed this many measurements that passed on another board
+
+
+@dataclass
+class TuneBuild:
+    """A candidate firmware built on some worker, as bytes (``error``: the build failed, with why)."""
+
+    firmware: bytes
+    firmware_name: str
+    built_by: str
+    seconds: float
+    error: str | None = None
+
+
+@contextmanager
+def _worker_project(model_name: str, model_bytes: bytes, board_id: str) -> Iterator[tuple[Path, Path, int]]:
+    """(work folder, model file, slot) for one build on this machine: the first project folder no other
+    build holds (an exclusive lock per slot, across the worker processes of the machine), kept between
+    tasks and runs so that a build only recompiles the generated model; as many folders as concurrent builds."""
+    key = hashlib.sha256(model_bytes).hexdigest()[:12]
+    # a per-user private folder (mode 0700, owner checked): never a predictable shared /tmp path
+    root = private_temp_dir("cluster", f"{key}-{board_id}")
+    model = root / model_name
+    if not model.is_file() or model.read_bytes() != model_bytes:
+        tmp = root / f".{model_name}.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_bytes(model_bytes)
+        os.replace(tmp, model)
+    slot = 0
+    while True:
+        fd = open_lock_file(root / f"slot{slot}.lock")  # never follows a symlink, never truncates
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            os.close(fd)
+            slot += 1
+    try:
+        yield root, model, slot
+    finally:
+        os.close(fd)
+
+
+def tune_build_task(model_name: str, model_bytes: bytes, board_id: str, records: list[dict[str, Any]] | None,
+                    log_text: str | None) -> TuneBuild:
+    """A Dask task (any worker): build the firmware with ``records`` as its tuning log (or the whole log
+    ``log_text``, the final rebuild); a failed build is a result, not an exception (Dask retries only what
+    went wrong with the worker)."""
+    t0 = time.monotonic()
+    me = _worker_name()
+    with _worker_project(model_name, model_bytes, board_id) as (root, model, slot):
+        fw = PioFirmware(model, get_board(board_id), root)
+        copy_log: Path | None = None
+        if log_text is not None:
+            copy_log = root / f"slot{slot}.log.jsonl"
+            copy_log.write_text(log_text)
+        try:
+            path = fw.build(slot, records, copy_log=copy_log)
+            return TuneBuild(path.read_bytes(), path.name, me, time.monotonic() - t0)
+        except (MicroaotError, OSError) as exc:
+            return TuneBuild(b"", "", me, time.monotonic() - t0, _first_line(exc))
+
+
+def tune_measure_task(runner: Runner, built: TuneBuild) -> Outcome:
+    """A Dask task (a worker holding the board's resource): run and profile the firmware bytes."""
+    me = _worker_name()
+    where = {"built_by": built.built_by, "measured_by": me}
+    if built.error is not None:
+        return Outcome(None, FailureKind.BUILD_FAILED, built.error, where={"built_by": built.built_by})
+    with tempfile.TemporaryDirectory(prefix="microaot_tune_fw_") as td:
+        path = Path(td) / built.firmware_name
+        path.write_bytes(built.firmware)
+        path.chmod(0o700)
+        try:
+            m = runner.measure(path)
+        except RpcTimeoutError as exc:
+            return Outcome(None, FailureKind.TIMEOUT, _first_line(exc), where=where)
+        except (MicroaotError, OSError) as exc:
+            return Outcome(None, FailureKind.RUN_FAILED, _first_line(exc), where=where)
+    m.where = dict(where)
+    return Outcome(m, where=where)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else repr(exc)
+
+
+class ClusterBackend:
+    """The tuner's ``TuneBackend`` on a Dask client: builds on any worker, measurements on the workers
+    holding ``board:<id>``, boards that keep failing quarantined."""
+
+    def __init__(self, client: Any, board_id: str, *, say: Callable[[str], None] | None = None) -> None:
+        self.client, self.board_id, self.resource = client, board_id, board_resource(board_id)
+        self.say = say or (lambda s: tqdm.write(f"microaot tune: {s}", file=sys.stderr))
+        self.lock = threading.Lock()
+        self.in_flight: set[str] = set()  # keys of this client's tasks not finished yet
+        self.faults: dict[str, int] = {}  # worker -> measurements that failed there and passed elsewhere
+        self.quarantined: dict[str, str] = {}  # worker -> why
+
+    def board_workers(self) -> list[str]:
+        """Workers holding the board, quarantined ones excluded, in address order."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return sorted(a for a, w in workers.items()
+                      if (w.get("resources") or {}).get(self.resource) and a not in self.quarantined)
+
+    def slots(self) -> int:
+        workers = self.client.scheduler_info().get("workers", {})
+        return int(sum((w.get("resources") or {}).get(self.resource, 0) for w in workers.values()))
+
+    def status(self) -> str:
+        info = self.client.scheduler_info().get("workers", {})
+        with self.lock:
+            mine = set(self.in_flight)
+        try:
+            running = sum(1 for keys in self.client.processing().values() for k in keys if str(k) in mine)
+        except Exception:  # noqa: BLE001 - the status line is best effort (a scheduler that is going away)
+            running = 0
+        q = f", {len(self.quarantined)} quarantined" if self.quarantined else ""
+        return (f"cluster {len(info)} workers, {self.slots()} {self.board_id} slots{q}, "
+                f"queued {max(len(mine) - running, 0)}, running {running}")
+
+    def evaluator(self, builder: PioFirmware, runner: Runner, groups: Mapping[str, OpGroup]) -> CandidateEvaluator:
+        return ClusterEvaluator(self, builder, runner, groups)
+
+    def result(self, fut: Any) -> Any:
+        with self.lock:
+            self.in_flight.add(str(fut.key))
+        try:
+            return fut.result()
+        finally:
+            with self.lock:
+                self.in_flight.discard(str(fut.key))
+
+    def fault(self, worker: str, error: str | None) -> None:
+        """``worker``'s board failed a firmware another board ran: quarantine it after QUARANTINE_AFTER."""
+        with self.lock:
+            self.faults[worker] = self.faults.get(worker, 0) + 1
+            if self.faults[worker] < QUARANTINE_AFTER or worker in self.quarantined:
+                return
+            why = f"{self.faults[worker]} measurement(s) failed there that passed on another board (last: {error})"
+            self.quarantined[worker] = why
+        self.say(f"quarantined worker {worker} ({self.board_id}): {why}; its candidates are measured on the "
+                 "other workers")
+
+
+class ClusterEvaluator(CandidateEvaluator):
+    """CandidateEvaluator whose builds and runs are Dask tasks; the comparison with the default build,
+    the bisection of failing batches and the log stay in the client."""
+
+    def __init__(self, backend: ClusterBackend, builder: PioFirmware, runner: Runner,
+                 groups: Mapping[str, OpGroup]) -> None:
+        super().__init__(builder, runner, groups)
+        self.backend = backend
+        self.model_name = builder.model.name
+        self.model_bytes = builder.model.read_bytes()
+        self._builds = 0
+
+    @property
+    def builds(self) -> int:
+        return self._builds
+
+    def _run(self, records: Sequence[Mapping[str, Any]] | None, log_text: str | None) -> Outcome:
+        be = self.backend
+        built = be.client.submit(tune_build_task, self.model_name, self.model_bytes, self.runner.board.id,
+                                 None if records is None else [dict(r) for r in records], log_text,
+                                 pure=False, retries=1)
+        with be.lock:
+            self._builds += 1
+            be.in_flight.add(str(built.key))
+        try:
+            return self._measure(built)
+        finally:
+            with be.lock:
+                be.in_flight.discard(str(built.key))
+
+    def _measure(self, built: Any) -> Outcome:
+        """Measure on a board worker; a run that fails (reset, timeout) is measured again on another board:
+        failing there too, it is the candidate's failure; passing, the first board takes a fault."""
+        be = self.backend
+        failed: list[tuple[str, Outcome]] = []
+        while True:
+            healthy = be.board_workers()
+            others = [w for w in healthy if w not in {f for f, _ in failed}]
+            if not others:
+                if failed:
+                    return failed[-1][1]
+                raise TuneError(f"{self.model_name}: no worker holds board {be.board_id} any more "
+                                f"(quarantined: {', '.join(be.quarantined) or 'none'}); start one with "
+                                f"`microaot worker --scheduler ADDRESS --board {be.board_id}`")
+            restrict = others if (failed or be.quarantined) else None
+            fut = be.client.submit(tune_measure_task, self.runner, built, pure=False, retries=1,
+                                   resources={be.resource: 1}, workers=restrict, allow_other_workers=False)
+            o: Outcome = be.result(fut)
+            where = o.where.get("measured_by", "")
+            if o.failure in (FailureKind.RUN_FAILED, FailureKind.TIMEOUT) and not failed and len(others) > 1:
+                failed.append((where, o))
+                continue
+            if o.failure not in (FailureKind.RUN_FAILED, FailureKind.TIMEOUT):
+                for w, f in failed:
+                    be.fault(w, f.error)
+            return o
+
+    def _outcome(self, slot: int, records: Sequence[Mapping[str, Any]]) -> Outcome:
+        return self._run(records, None)
+
+    def _reference(self, slot: int, records: Sequence[Mapping[str, Any]] | None,
+                   copy_log: Path | None = None) -> Measurement:
+        o = self._run(records, copy_log.read_text() if copy_log is not None else None)
+        if o.measurement is None:
+            what = "the default build" if copy_log is None else f"the rebuild from the log {copy_log}"
+            raise TuneError(f"{self.model_name}: {what} failed on the cluster ({o.failure.value if o.failure else '?'}"
+                            f", {o.where or 'no worker'}): {o.error}")
+        return o.measurement
+
+
+def tune_on_cluster(model: str | Path, board_id: str, cluster: str, *, jobs: int | None = None,
+                    progress: bool = True, say: Callable[[str], None] | None = None, **kwargs: Any) -> TuneResult:
+    """``tune_model`` with candidate builds on any worker of ``cluster`` (``local:N[:S]`` or
+    ``tcp://HOST:PORT``) and measurements on the workers holding the board; the log is written here.
+    ``jobs`` (batches in flight) defaults to the cluster's slots of the board; ``say`` gets the messages
+    about the cluster (a quarantined board; default: printed above the progress bar)."""
+    board = get_board(board_id)
+    with connect(cluster, [board.id]) as client:
+        backend = ClusterBackend(client, board.id, say=say)
+        if not backend.board_workers():
+            raise MicroaotError(f"--cluster {cluster}: no worker holds board {board.id}; start one with "
+                                f"`microaot worker --scheduler ADDRESS --board {board.id}`")
+        if progress:
+            print(f"microaot tune: {cluster_state(client)}", file=sys.stderr)
+        return tune_model(model, board.id, jobs=jobs or max(backend.slots(), 1), backend=backend,
+                          progress=progress, **kwargs)

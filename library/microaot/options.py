@@ -157,6 +157,8 @@ OPTIONS: tuple[Option, ...] = (
     _custom("tune_max_flash", "size | default", "(no limit)", "`pio run -t tune`: flash limit of the tuned "
             "firmware (bytes, K, M) or `default` (the default build's flash): flash-hungry schedules (w16 "
             "weights) go back to their defaults", "256K", parse_size_or_default),
+    _custom("tune_cluster", "tcp://HOST:PORT | local:N", "(none)", "`pio run -t tune`: build and measure the "
+            "candidates on a Dask cluster (docs/cluster.md)", "tcp://10.0.0.5:8786"),
     _custom("test_seeds", "integer", "3", "`pio test`: random inputs checked (without test_inputs)", "10",
             parse_positive_int),
     _custom("test_tensors", "bool", "yes", "`pio test`: compare every operator's output with the generic-C build "

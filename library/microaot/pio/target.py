@@ -11,6 +11,8 @@ platformio.ini options (all optional):
 ``custom_microaot_tune_max_flash`` flash limit of the tuned firmware (bytes, K, M, or ``default``)
 ``custom_microaot_tune_max_ws``    RAM limit of the tuned workspace in bytes, or ``default`` (the
                                    default build's workspace); none by default
+``custom_microaot_tune_cluster``   ``local:N[:S]`` or ``tcp://HOST:PORT``: build and measure the
+                                   candidates on a Dask cluster (docs/cluster.md); none by default
 =================================  ===================================================================
 
 The target runs the tuner in a child process (it builds its own candidate firmware in
@@ -38,10 +40,10 @@ def tune_requested() -> bool:
 
 
 def tune_argv(model: Path, board_id: str, log: Path, *, budget: str = "", jobs: str = "", seeds: str = "",
-              work_dir: Path | None = None, port: str = "", max_ws: str = "", max_flash: str = "") -> list[str]:
+              work_dir: Path | None = None, port: str = "", max_ws: str = "", max_flash: str = "", cluster: str = "") -> list[str]:
     argv = [sys.executable, "-m", "microaot.tune.cli", str(model), "--board", board_id, "--log", str(log)]
     for flag, v in (("--budget", budget), ("--jobs", jobs), ("--seeds", seeds), ("--port", port),
-                    ("--max-workspace", max_ws), ("--max-flash", max_flash)):
+                    ("--max-workspace", max_ws), ("--max-flash", max_flash), ("--cluster", cluster)):
         if v:
             argv += [flag, str(v)]
     if work_dir is not None:
@@ -61,7 +63,7 @@ def add_tune_target(lib_env: Any, global_env: Any, lib_root: Path, model: Path |
 
     log = tuning_log or (project_dir / "tuning.jsonl")
     argv = tune_argv(model, board_id, log, budget=opt("tune_budget"), jobs=opt("tune_jobs"), seeds=opt("tune_seeds"),
-                     max_ws=opt("tune_max_ws"), max_flash=opt("tune_max_flash"),
+                     max_ws=opt("tune_max_ws"), max_flash=opt("tune_max_flash"), cluster=opt("tune_cluster"),
                      work_dir=Path(global_env.subst("$BUILD_DIR")) / "microaot_tune",
                      port=str(global_env.subst("$UPLOAD_PORT") or ""))
 

@@ -1,6 +1,7 @@
 """``microaot tune``: search the schedule knobs of a model's operators on a board.
 
     microaot tune model.tflite --board qemu_mps2_an386 [--log tuning.jsonl] [--budget N] [--jobs J]
+                  [--cluster local:N[:S] | tcp://HOST:PORT]
     microaot tune-merge out.jsonl a.jsonl b.jsonl
 
 The log is appended to (never rewritten); builds pick its best entries with
@@ -15,8 +16,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from microaot.cliutil import run_standalone
+from microaot.cluster import tune_on_cluster
 from microaot.options import parse_size
 from microaot.tune.log import merge_logs
 from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS, tune_model
@@ -28,7 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log", type=Path, default=Path("tuning.jsonl"), help="JSON-lines tuning log to append to")
     p.add_argument("--budget", type=int, default=DEFAULT_BUDGET,
                    help="candidates measured per operator signature (= firmware batches, at most)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="batches built and measured in parallel")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="batches built and measured in parallel (default 1; with --cluster: the board's slots)")
+    p.add_argument("--cluster", metavar="local:N[:S]|tcp://HOST:PORT",
+                   help="build candidates on any worker of a Dask cluster and measure them on the workers holding "
+                        "the board (docs/cluster.md); local:N starts N worker processes here with S slots each")
     p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="random inputs every candidate is checked on")
     p.add_argument("--strategy", default="auto", choices=("auto", "grid", "coordinate", "random"),
                    help="auto: grid when the space fits the budget, else coordinate descent + random")
@@ -71,10 +78,14 @@ def _flash_arg(v: str) -> int | str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    res = tune_model(args.model, args.board, log=args.log, budget=args.budget, jobs=args.jobs, seeds=args.seeds,
-                     strategy=args.strategy, work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
-                     refine=not args.no_refine, max_workspace=args.max_workspace, max_flash=args.max_flash,
-                     progress=not args.quiet, verbose=args.verbose)
+    kw: dict[str, Any] = dict(log=args.log, budget=args.budget, seeds=args.seeds, strategy=args.strategy,
+                              work_dir=args.work_dir, port=args.port, final_check=not args.no_final,
+                              refine=not args.no_refine, max_workspace=args.max_workspace, max_flash=args.max_flash,
+                              progress=not args.quiet, verbose=args.verbose)
+    if args.cluster:
+        res = tune_on_cluster(args.model, args.board, args.cluster, jobs=args.jobs, **kw)
+    else:
+        res = tune_model(args.model, args.board, jobs=args.jobs or 1, **kw)
     print(res.format_text())
     if args.json:
         args.json.write_text(json.dumps(res.to_json(), indent=2) + "\n")

@@ -27,7 +27,8 @@ How it works:
    ``failure`` (``tune.log.FailureKind``: build_failed, run_failed, timeout, not_bitexact; for the last,
    the differing operators, ``ops_differ``) and the ``error`` message.
 4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
-   per job). Searchers: the whole space when it fits in ``budget`` candidates per signature,
+   per job, or Dask tasks with a ``TuneBackend``: ``microaot.cluster``); their results are processed in
+   submission order, so the search does not depend on which job finishes first. Searchers: the whole space when it fits in ``budget`` candidates per signature,
    coordinate descent then random sampling otherwise (``microaot.tune.search``).
 5. Refinement: a candidate was timed in a batch whose other operators had other schedules, but
    the memory plan (which operators run in place, at a run-time cost) depends on every operator's
@@ -57,11 +58,12 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -118,6 +120,7 @@ class Measurement:
     unit: str
     stats: dict[str, Any] = field(default_factory=dict)
     op_hashes: list[list[int]] | None = None  # per input set: OPCHECK hash of every operator's outputs
+    where: dict[str, str] = field(default_factory=dict)  # on a cluster: measured_by / built_by (worker addresses)
 
 
 @dataclass
@@ -131,6 +134,7 @@ class CandidateResult:
     error: str | None
     batch: int
     ops_differ: list[int] = field(default_factory=list)  # OPCHECK: operators whose outputs differed
+    where: dict[str, str] = field(default_factory=dict)  # on a cluster: which workers built and measured it
 
     @property
     def bitexact(self) -> bool:
@@ -146,6 +150,7 @@ class Outcome:
     failure: FailureKind | None = None
     error: str | None = None
     ops_differ: list[int] = field(default_factory=list)
+    where: dict[str, str] = field(default_factory=dict)  # on a cluster: which workers built and measured it
 
     @property
     def ok(self) -> Measurement | None:
@@ -386,14 +391,37 @@ class CandidateEvaluator:
         self.builder, self.runner, self.groups = builder, runner, groups
         self.base: Measurement | None = None
 
+    @property
+    def builds(self) -> int:
+        return int(self.builder.builds)
+
     def measure_default(self) -> Measurement:
         """Batch 0: the build without tuning log; the reference of every later build."""
-        self.base = self.runner.measure(self.builder.build(0, []))
+        self.base = self._reference(0, [])
         return self.base
 
     def measure_log(self, log: Path) -> Measurement:
         """The build a user makes from the tuning log ``log``."""
-        return self.runner.measure(self.builder.build(0, copy_log=log))
+        return self._reference(0, None, copy_log=log)
+
+    def _reference(self, slot: int, records: Sequence[Mapping[str, Any]] | None,
+                   copy_log: Path | None = None) -> Measurement:
+        """Build and measure a firmware whose failure stops the tuner (the default build, the final rebuild)."""
+        return self.runner.measure(self.builder.build(slot, records, copy_log=copy_log))
+
+    def _outcome(self, slot: int, records: Sequence[Mapping[str, Any]]) -> Outcome:
+        """Build and measure a candidate firmware; a failure is the Outcome's ``failure`` (not compared yet).
+        Overridden by the cluster (``microaot.cluster``): the same steps as tasks on Dask workers."""
+        try:
+            firmware = self.builder.build(slot, records)
+        except (MicroaotError, OSError) as exc:
+            return Outcome(None, FailureKind.BUILD_FAILED, _message(exc))
+        try:
+            return Outcome(self.runner.measure(firmware))
+        except RpcTimeoutError as exc:
+            return Outcome(None, FailureKind.TIMEOUT, _message(exc))
+        except (MicroaotError, OSError) as exc:
+            return Outcome(None, FailureKind.RUN_FAILED, _message(exc))
 
     def _records(self, assignment: Mapping[str, Knobs]) -> list[dict[str, Any]]:
         board = self.runner.board
@@ -406,19 +434,13 @@ class CandidateEvaluator:
         it with the default build (outputs and every operator's OPCHECK hash)."""
         if self.base is None:
             raise TuneError("internal: a candidate measured before the default build")
-        try:
-            firmware = self.builder.build(slot, self._records(assignment))
-        except (MicroaotError, OSError) as exc:
-            return Outcome(None, FailureKind.BUILD_FAILED, _message(exc))
-        try:
-            m = self.runner.measure(firmware)
-        except RpcTimeoutError as exc:
-            return Outcome(None, FailureKind.TIMEOUT, _message(exc))
-        except (MicroaotError, OSError) as exc:
-            return Outcome(None, FailureKind.RUN_FAILED, _message(exc))
+        o = self._outcome(slot, self._records(assignment))
+        m = o.measurement
+        if m is None or o.failure is not None:
+            return o
         if not _same_as_default(m, self.base):
-            return Outcome(m, FailureKind.NOT_BITEXACT, None, _differing_ops(m, self.base))
-        return Outcome(m)
+            return Outcome(m, FailureKind.NOT_BITEXACT, None, _differing_ops(m, self.base), where=o.where)
+        return o
 
     def op_time(self, m: Measurement, sig: str) -> float:
         return float(np.mean([m.op_times[i] for i in self.groups[sig].op_indices]))
@@ -428,12 +450,12 @@ class CandidateEvaluator:
         until each failing candidate is alone."""
         o = self.try_assignment(slot, assignment)
         if o.ok is not None:
-            return [CandidateResult(sig, dict(k), self.op_time(o.ok, sig), None, None, batch)
+            return [CandidateResult(sig, dict(k), self.op_time(o.ok, sig), None, None, batch, where=dict(o.where))
                     for sig, k in assignment.items()]
         items = list(assignment.items())
         if len(items) == 1:
             sig, k = items[0]
-            return [CandidateResult(sig, dict(k), None, o.failure, o.error, batch, o.ops_differ)]
+            return [CandidateResult(sig, dict(k), None, o.failure, o.error, batch, o.ops_differ, dict(o.where))]
         half = len(items) // 2
         return self.evaluate_batch(slot, dict(items[:half]), batch) + self.evaluate_batch(slot, dict(items[half:]), batch)
 
@@ -447,11 +469,12 @@ class LogWriter:
     unit: str
     common: dict[str, Any]
 
-    def defaults(self, groups: Mapping[str, OpGroup]) -> None:
+    def defaults(self, groups: Mapping[str, OpGroup], where: Mapping[str, str] | None = None) -> None:
         append_records(self.log, [TuneRecord(
             signature=g.signature, board=self.board.id, target=self.board.target, knobs=dict(g.default),
             time=g.default_time, op=g.opcode, unit=self.unit, default_time=g.default_time,
-            extra={**self.common, "op_indices": g.op_indices, "batch": 0, "is_default": True, "when": _now()})
+            extra={**self.common, "op_indices": g.op_indices, "batch": 0, "is_default": True, "when": _now(),
+                   **(where or {})})
             for g in groups.values()])
 
     def candidates(self, groups: Mapping[str, OpGroup], results: Sequence[CandidateResult]) -> None:
@@ -463,7 +486,7 @@ class LogWriter:
                 time=r.time, op=g.opcode, unit=self.unit, default_time=g.default_time, failure=r.failure,
                 error=r.error,
                 extra={**self.common, "op_indices": g.op_indices, "batch": r.batch, "when": _now(),
-                       **({"ops_differ": r.ops_differ} if r.ops_differ else {})}))
+                       **({"ops_differ": r.ops_differ} if r.ops_differ else {}), **r.where}))
         append_records(self.log, recs)
 
     def refine(self, recs: list[TuneRecord]) -> None:
@@ -480,13 +503,18 @@ class LogWriter:
 class BatchSearch:
     """Steps 3 and 4 of the module docstring: batch after batch, one firmware holding the next proposal
     of every signature's searcher, ``jobs`` batches built and measured at once; each result goes back to
-    its searcher, to its group's best, and to the log."""
+    its searcher, to its group's best, and to the log.
+
+    Deterministic: results are processed in the order the batches were submitted (a batch finished early
+    waits for the ones before it), so batch k is always proposed after exactly batches 1..k-jobs were
+    reported, whichever slot or cluster worker finishes first; the same seed and ``jobs`` give the same
+    batches, schedules and records locally and on a cluster."""
 
     def __init__(self, groups: Mapping[str, OpGroup], evaluator: CandidateEvaluator, writer: LogWriter, *,
                  jobs: int, on_batch: Callable[[int, Mapping[str, Knobs]], None] | None = None,
-                 pbar: Any = None) -> None:
+                 pbar: Any = None, status: Callable[[], str] | None = None) -> None:
         self.groups, self.evaluator, self.writer, self.jobs = groups, evaluator, writer, jobs
-        self.on_batch, self.pbar = on_batch, pbar
+        self.on_batch, self.pbar, self.status = on_batch, pbar, status
         self.batches = 0
 
     def _next_batch(self) -> dict[str, Knobs]:
@@ -511,34 +539,51 @@ class BatchSearch:
         self.writer.candidates(self.groups, results)
         if self.pbar is not None:
             best = [g.default_time / g.best_time for g in self.groups.values() if g.default_time and g.best_time]
-            self.pbar.set_postfix_str(f"batch {self.batches}, best op speedup {max(best, default=1.0):.2f}x")
+            extra = f"; {self.status()}" if self.status is not None else ""
+            self.pbar.set_postfix_str(f"batch {self.batches}, best op speedup {max(best, default=1.0):.2f}x{extra}")
             self.pbar.update(1)
 
     def run(self) -> int:
         """Search until every searcher is done; returns the number of batches."""
         slots_free = list(range(self.jobs))
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            running: dict[Future[list[CandidateResult]], int] = {}
+            running: deque[tuple[Future[list[CandidateResult]], int]] = deque()  # in submission order
             while True:
                 while slots_free:
                     assignment = self._next_batch()
                     if not assignment:
                         break
                     self.batches += 1
-                    slot = slots_free.pop()
+                    slot = slots_free.pop(0)
                     if self.on_batch is not None:
                         self.on_batch(self.batches, assignment)
-                    running[pool.submit(self.evaluator.evaluate_batch, slot, assignment, self.batches)] = slot
+                    running.append((pool.submit(self.evaluator.evaluate_batch, slot, assignment, self.batches), slot))
                 if not running:
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    slots_free.append(running.pop(fut))
-                    self._record(fut.result())
+                fut, slot = running.popleft()
+                results = fut.result()
+                slots_free.append(slot)
+                self._record(results)
         return self.batches
 
 
 # ---- the tuner -------------------------------------------------------------------------------------
+
+
+class TuneBackend(Protocol):
+    """Where candidates are built and measured when not in this process (``microaot.cluster``: a Dask
+    cluster). ``evaluator`` returns the CandidateEvaluator the tuner uses; ``status`` a short text for the
+    progress bar; ``slots`` the number of board slots (the default number of batches in flight)."""
+
+    def evaluator(self, builder: PioFirmware, runner: Runner, groups: Mapping[str, OpGroup]) -> CandidateEvaluator:
+        ...
+
+    def status(self) -> str:
+        ...
+
+    def slots(self) -> int:
+        ...
+
 
 
 def _shape_label(sig: str) -> str:
@@ -593,8 +638,12 @@ def tune_model(
     runs: int | None = None,
     repeats: int | None = None,
     on_batch: Callable[[int, Mapping[str, Knobs]], None] | None = None,
+    backend: TuneBackend | None = None,
 ) -> TuneResult:
-    """Tune ``model`` on ``board_id``; append every measurement to ``log``; see the module docstring."""
+    """Tune ``model`` on ``board_id``; append every measurement to ``log``; see the module docstring.
+    ``backend``: build and measure elsewhere (a Dask cluster, ``microaot.cluster.tune_on_cluster``); the log
+    is still written here only. ``jobs`` is the number of batches in flight (default on a cluster: its
+    board slots); the same seed and ``jobs`` give the same records with and without a backend."""
     from tqdm import tqdm
 
     t_start = time.monotonic()
@@ -603,12 +652,15 @@ def tune_model(
         raise TuneError(f"{model}: no such model file")
     log = Path(log).resolve()
     board = get_board(board_id)
+    if backend is not None and board.launch == "serial":
+        raise TuneError(f"board {board.id} is real hardware: tuning it on a cluster is not supported yet (each batch "
+                        "is flashed from its project folder); run `microaot tune --port` on the board's host")
     if board.launch == "serial":
         if not port:
             raise TuneError(f"board {board.id} is real hardware: give its serial port (--port /dev/ttyACM0); "
                             "every batch is flashed with `pio run -t upload`")
         jobs = 1
-    if board.launch != "serial":
+    if board.launch != "serial" and backend is None:
         board.check_tools()
     jobs = max(1, int(jobs))
     model_hash = hashlib.sha256(read_model_file(model)).hexdigest()
@@ -636,7 +688,8 @@ def tune_model(
               for seed in range(seeds)]
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{model_hash[:8]}"
     runner = Runner(board, inputs, model_hash, runs, repeats, port)
-    evaluator = CandidateEvaluator(fw, runner, groups)
+    evaluator = CandidateEvaluator(fw, runner, groups) if backend is None else backend.evaluator(fw, runner, groups)
+    status = backend.status if backend is not None else None
 
     planned = max((min(budget, (g.n_distinct or budget + 1) - 1) for g in groups.values()), default=0)
     pbar = tqdm(total=planned + 1 + int(final_check), desc=f"tune {model.stem}", unit="batch",
@@ -660,9 +713,10 @@ def tune_model(
             g.tried.append((dict(g.default), g.default_time))
             if hasattr(g.searcher, "set_default_time"):
                 g.searcher.set_default_time(g.default_time)
-        writer.defaults(groups)
+        writer.defaults(groups, base.where)
 
-        batch_no = BatchSearch(groups, evaluator, writer, jobs=jobs, on_batch=on_batch, pbar=pbar).run()
+        batch_no = BatchSearch(groups, evaluator, writer, jobs=jobs, on_batch=on_batch, pbar=pbar,
+                               status=status).run()
 
         refined: dict[str, Any] | None = None
         if refine or limit is not None or flash_limit is not None:
@@ -697,7 +751,7 @@ def tune_model(
                      "measured": g.measured, "failed": g.failed, "default_knobs": g.default,
                      "default_time": g.default_time, "best_knobs": g.best_knobs, "best_time": g.best_time})
     return TuneResult(model=str(model), model_hash=model_hash, board=board.id, target=target, unit=base.unit,
-                      log=str(log), batches=batch_no + 1, builds=fw.builds, seconds=time.monotonic() - t_start,
+                      log=str(log), batches=batch_no + 1, builds=evaluator.builds, seconds=time.monotonic() - t_start,
                       default_total=base.run_time, tuned_total=tuned_total, tuned_bitexact=tuned_ok,
                       default_matches_tflm=default_tflm, groups=rows, refined=refined,
                       default_workspace=default_ws, tuned_workspace=tuned_ws,
@@ -788,20 +842,22 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
         pbar.total = (pbar.total or 0) + len(trials)
         pbar.set_postfix_str(f"{what}: {len(trials)} builds")
         slots = list(range(jobs))
-        futs: dict[Future[Outcome], tuple[str, Knobs, int]] = {}
-        outcomes: list[tuple[str, Knobs, Outcome]] = []
-        pending = list(trials)
+        futs: dict[Future[Outcome], tuple[int, str, Knobs, int]] = {}
+        done_trials: list[tuple[int, str, Knobs, Outcome]] = []
+        pending = list(enumerate(trials))
         while pending or futs:
             while pending and slots:
-                sig, k = pending.pop(0)
-                slot = slots.pop()
-                futs[pool.submit(evaluate, slot, {**current, sig: k})] = (sig, k, slot)
+                i, (sig, k) = pending.pop(0)
+                slot = slots.pop(0)
+                futs[pool.submit(evaluate, slot, {**current, sig: k})] = (i, sig, k, slot)
             done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
             for f in done:
-                sig, k, slot = futs.pop(f)
+                i, sig, k, slot = futs.pop(f)
                 slots.append(slot)
-                outcomes.append((sig, k, f.result()))
+                done_trials.append((i, sig, k, f.result()))
                 pbar.update(1)
+        # in trial order, whichever finished first: the log and the choice below do not depend on timing
+        outcomes = [(sig, k, o) for _, sig, k, o in sorted(done_trials, key=lambda t: t[0])]
         write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(k),
                           time=op_time(o.ok, sig) if o.ok else None, op=groups[sig].opcode,
                           default_time=groups[sig].default_time, failure=o.failure,
@@ -809,7 +865,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
                                                     f"refinement{': ' + o.error if o.error else ''}"),
                           extra={"op_indices": groups[sig].op_indices, "stage": "refine",
                                  "model_total": o.ok.run_time if o.ok else None,
-                                 "workspace": _ws(o.ok) if o.ok else None})
+                                 "workspace": _ws(o.ok) if o.ok else None, **o.where})
                for sig, k, o in outcomes])
         return [(sig, k, o.ok) for sig, k, o in outcomes]
 
@@ -866,7 +922,7 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
     write([TuneRecord(signature=sig, board=board.id, target=board.target, knobs=dict(current[sig]),
                       time=g.best_time, op=g.opcode, default_time=g.default_time,
                       extra={"op_indices": g.op_indices, "stage": "refine", "final": True,
-                             "model_total": cur.run_time, "workspace": _ws(cur)})
+                             "model_total": cur.run_time, "workspace": _ws(cur), **cur.where})
            for sig, g in groups.items()])
     return {"combined_total": combined_total, "combined_workspace": combined_ws, "combined_flash": combined_flash,
             "refined_total": cur.run_time, "workspace": _ws(cur), "flash": _flash(cur), "max_workspace": max_workspace,
