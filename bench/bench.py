@@ -95,7 +95,8 @@ def seed0_input(model: Path) -> list[np.ndarray]:
 
 def same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
     return len(a) == len(b) and all(
-        np.asarray(x).tobytes() == np.asarray(y).astype(np.asarray(x).dtype).tobytes() for x, y in zip(a, b, strict=True)
+        np.asarray(x).tobytes() == np.asarray(y).astype(np.asarray(x).dtype).tobytes() for x,
+            y in zip(a, b, strict=True)
     )
 
 
@@ -107,7 +108,8 @@ def geomean(xs: Sequence[float]) -> float | None:
 # ---- (1) QEMU Cortex-M4 ---------------------------------------------------------------------------
 
 
-def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tuning_log: Path | None = None) -> dict[str, Any]:
+def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray],
+                 tuning_log: Path | None = None) -> dict[str, Any]:
     """Build the RPC firmware with PlatformIO for qemu_mps2_an386, run once on x, read STATS + ELF sizes."""
     from microaot.pio import project as pio_project
     from microaot.rpc.session import Session
@@ -135,7 +137,8 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tun
     }
 
 
-def section_qemu(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray], args: argparse.Namespace,
+def section_qemu(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray],
+                 args: argparse.Namespace,
                  macs: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for variant in ("generic", "default"):
@@ -232,7 +235,8 @@ def callgrind(argv: list[str], toggle: str, cwd: Path) -> int:
     return int(m.group(1))
 
 
-def section_host(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray], n: int) -> dict[str, Any]:
+def section_host(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray],
+                 n: int) -> dict[str, Any]:
     from microaot.compiler import compile_model
     from microaot.hostbuild import compile_c
 
@@ -245,7 +249,8 @@ def section_host(key: str, model: Path, work: Path, x: list[np.ndarray], ref: li
     r = compile_model(model, d / "gen", target="generic")
     main_c = d / "bench_main.c"
     main_c.write_text(HOST_MAIN.replace("@NAME@", r.name))
-    exe = compile_c([main_c, *r.sources, *r.kernel_sources], d / "bench_host", include_dirs=[r.header.parent], kind="exe")
+    exe = compile_c([main_c, *r.sources, *r.kernel_sources], d / "bench_host", include_dirs=[r.header.parent],
+                    kind="exe")
     inp = d / "input.bin"
     np.ascontiguousarray(x[0]).tofile(inp)
     log(f"{key}: callgrind microaot host x{n}")
@@ -299,7 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="work folder (default: $TMPDIR/microaot-<uid>/bench, private to you)")
     ap.add_argument("--json", type=Path, default=REPO / "bench" / "results.json")
     ap.add_argument("--tflm-ref-src", type=Path, default=None,
-                    help="folder with TFLM's tensorflow/lite/kernels/internal/reference/integer_ops/*.h (a tflite-micro "
+                    help="folder with TFLM's tensorflow/lite/kernels/internal/reference/integer_ops/*.h (a "
+                         "tflite-micro "
                          "checkout): measures TFLM's reference kernels on the M4 (bench/tflm_m4.py)")
     ap.add_argument("--reduced", action="store_true", help="smoke mode: budget 1, one callgrind inference")
     ap.add_argument("-q", "--quiet", action="store_true")
@@ -416,9 +422,11 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
             if "total" not in t or "qemu" not in ms[k]:
                 continue
             q = ms[k]["qemu"]
-            rows.append([k, t["total"], t["total"] / ms[k]["macs"], q["generic"]["instructions"], q["tuned"]["instructions"],
+            rows.append([k, t["total"], t["total"] / ms[k]["macs"], q["generic"]["instructions"],
+                         q["tuned"]["instructions"],
                          t["ratio_vs_generic"], t["ratio_vs_default"], t["ratio_vs_tuned"]])
-        out.append("\n(1b) TFLM reference kernels on the Cortex-M4 (QEMU -icount), MAC layers only (a lower bound of TFLM)")
+        out.append("\n(1b) TFLM reference kernels on the Cortex-M4 (QEMU -icount), MAC layers only (a lower bound of "
+                   "TFLM)")
         out.append(table(rows, ["model", "TFLM ref kernels", "instr/MAC", "microaot generic", "microaot tuned",
                                 "TFLM/generic", "TFLM/default", "TFLM/tuned"]))
     if any("host" in ms[k] for k in keys):
@@ -447,7 +455,8 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
             rows.append([k, d["workspace"], d["model_stack"], d["peak_ram"], t["peak_ram"], TFLM_ARENA[k],
                          min(d["peak_ram"], t["peak_ram"]) / TFLM_ARENA[k], LIVENESS_BOUND[k], INPLACE_BOUND[k],
                          ms[k]["planner_lower_bound"]])
-        out.append("\n(3) peak RAM (bytes) = workspace + stack used by the run (M4, stack painting); TFLM arena; bounds")
+        out.append("\n(3) peak RAM (bytes) = workspace + stack used by the run (M4, stack painting); TFLM arena; "
+                   "bounds")
         out.append(table(rows, ["model", "workspace", "run stack", "peak def", "peak tuned", "TFLM arena",
                                 "best/arena", "liveness LB", "in-place LB", "planner in-place LB"]))
         rows = []
@@ -457,7 +466,8 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
                 continue
             d, t = q["default"], q["tuned"]
             cb = ms[k]["const_bytes"]
-            rows.append([k, cb, d["weights"], d["weights"] / cb, d["code"], d["rodata"], d["code"] + d["weights"] + d["rodata"],
+            rows.append([k, cb, d["weights"], d["weights"] / cb, d["code"], d["rodata"],
+                         d["code"] + d["weights"] + d["rodata"],
                          t["code"] + t["weights"] + t["rodata"], (d["code"] + d["weights"] + d["rodata"]) / cb])
         out.append("\n(4) flash (bytes) of the Cortex-M4 firmware (code includes the RPC server and port, ~"
                    "5-6 KB) vs the model's constant bytes")
@@ -487,7 +497,8 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     if g_est is not None:
         ok = g_est >= TARGETS["m4_vs_tflm_geomean"] and len(est) == 4
         t["m4_vs_tflm_geomean"] = {"value": g_est, "host_measured_geomean": g_host, "pass": ok, "models": len(est)}
-        lines.append(f"  {'(secondary) ' if meas else ''}>=25x fewer M4 instructions than TFLM ref (geomean, ESTIMATED: TFLM x86 count x microaot M4/x86 "
+        lines.append(f"  {'(secondary) ' if meas else ''}>=25x fewer M4 instructions than TFLM ref (geomean, "
+                     "ESTIMATED: TFLM x86 count x microaot M4/x86 "
                      f"ratio): {g_est:.1f}x over {len(est)} model(s) [{'PASS' if ok else 'FAIL'}]; measured on x86-64 "
                      f"(microaot generic C vs TFLM): {fmt(g_host)}x")
     ipm = {k: ms[k]["qemu"]["tuned"]["instr_per_mac"] for k in keys if k in ("kws", "vww", "ic") and "qemu" in ms[k]}
@@ -501,13 +512,15 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     if ram:
         ok = all(v <= TARGETS["ram_vs_arena"] for v in ram.values()) and len(ram) == 4
         t["ram_vs_arena"] = {"values": ram, "pass": ok}
-        lines.append("  peak RAM <=0.67x TFLM arena on every model: " + ", ".join(f"{k} {v:.2f}" for k, v in ram.items())
+        lines.append("  peak RAM <=0.67x TFLM arena on every "
+                     "model: " + ", ".join(f"{k} {v:.2f}" for k, v in ram.items())
                      + f" [{'PASS' if ok else 'FAIL'}]")
     sp = {k: ms[k]["qemu"]["tuned_speedup"] for k in keys if "qemu" in ms[k]}
     if sp:
         n_ok = sum(v >= TARGETS["tuned_speedup"] for v in sp.values())
         t["tuned_speedup"] = {"values": sp, "pass": n_ok >= 2}
-        lines.append("  tuned >=1.3x faster than default on >=2 models: " + ", ".join(f"{k} {v:.2f}x" for k, v in sp.items())
+        lines.append("  tuned >=1.3x faster than default on >=2 "
+                     "models: " + ", ".join(f"{k} {v:.2f}x" for k, v in sp.items())
                      + f" [{'PASS' if n_ok >= 2 else 'FAIL'}]")
     if len(keys) < 4:
         lines.append("  (a reduced run: targets over all four models need --models kws,vww,ic,ad)")

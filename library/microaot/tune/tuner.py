@@ -435,7 +435,8 @@ class CandidateEvaluator:
             sig, k = items[0]
             return [CandidateResult(sig, dict(k), None, o.failure, o.error, batch, o.ops_differ)]
         half = len(items) // 2
-        return self.evaluate_batch(slot, dict(items[:half]), batch) + self.evaluate_batch(slot, dict(items[half:]), batch)
+        return (self.evaluate_batch(slot, dict(items[:half]), batch)
+                + self.evaluate_batch(slot, dict(items[half:]), batch))
 
 
 @dataclass
@@ -743,10 +744,11 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             jobs: int, board: Board, margin: float, pbar: Any, write: Callable[[list[TuneRecord]], None],
             swap: bool = True, max_workspace: int | None = None,
             max_flash: int | None = None) -> dict[str, Any] | None:
-    """Steps 5 (``swap``) and 6 (``max_workspace``, ``max_flash``) of the module docstring. ``evaluate(slot, assignment)``
-    builds and measures one firmware with every signature's knobs forced (``CandidateEvaluator.try_assignment``:
-    an Outcome, usable when it built, ran and matched the default build). Updates ``best_knobs``/``best_time`` of the groups; returns a
-    summary (None when there was nothing to do)."""
+    """Steps 5 (``swap``) and 6 (``max_workspace``, ``max_flash``) of the module docstring.
+    ``evaluate(slot, assignment)`` builds and measures one firmware with every signature's knobs forced
+    (``CandidateEvaluator.try_assignment``: an Outcome, usable when it built, ran and matched the default
+    build). Updates ``best_knobs``/``best_time`` of the groups; returns a summary (None when there was
+    nothing to do)."""
     alts: dict[str, list[Knobs]] = {}
     for sig, g in groups.items():
         if not swap or g.best_time is None:
@@ -829,7 +831,8 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             ok = [r for r in smaller if fits(r[2])]
             now = cur
             sig, k, m = (min(ok, key=lambda r: r[2].run_time) if ok else
-                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time, 0.0) / (excess(now) - excess(r[2]))))
+                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time,
+                                                        0.0) / (excess(now) - excess(r[2]))))
             reverted.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k,
                              "workspace": _ws(m), "flash": _flash(m)})
             current[sig], cur = dict(k), m
