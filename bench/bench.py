@@ -14,8 +14,8 @@ Sections (``--sections``, default all):
   ram    peak RAM = workspace + stack used by the run (QEMU, stack painting) vs TFLM's arena and the
          liveness / in-place lower bounds
   flash  code + constants from the Cortex-M4 ELF vs the model's weight bytes
-  cmsis  CMSIS-NN (sources in ../shared/anchors beside the checkout, bench/cmsis_m4.py) on the same QEMU M4, every layer as
-         TFLM's CMSIS-NN port calls it, on the same input; per-layer outputs checked against microaot's
+  cmsis  CMSIS-NN (sources in ../shared/anchors beside the checkout, bench/cmsis_m4.py) on the same QEMU M4,
+         every layer as TFLM's CMSIS-NN port calls it, on the same input; per-layer outputs checked against microaot's
          OPCHECK hashes; ratios per model, geomean, per layer class, and every layer CMSIS-NN runs faster
 
     .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
@@ -124,7 +124,8 @@ def seed0_input(model: Path) -> list[np.ndarray]:
 
 def same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
     return len(a) == len(b) and all(
-        np.asarray(x).tobytes() == np.asarray(y).astype(np.asarray(x).dtype).tobytes() for x, y in zip(a, b, strict=True)
+        np.asarray(x).tobytes() == np.asarray(y).astype(np.asarray(x).dtype).tobytes() for x,
+            y in zip(a, b, strict=True)
     )
 
 
@@ -136,7 +137,8 @@ def geomean(xs: Sequence[float]) -> float | None:
 # ---- (1) QEMU Cortex-M4 ---------------------------------------------------------------------------
 
 
-def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tuning_log: Path | None = None) -> dict[str, Any]:
+def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray],
+                 tuning_log: Path | None = None) -> dict[str, Any]:
     """Build the RPC firmware with PlatformIO for qemu_mps2_an386, run once on x, read STATS + ELF sizes."""
     from microaot.pio import project as pio_project
     from microaot.rpc.session import Session
@@ -166,7 +168,8 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray], tun
     }
 
 
-def section_qemu(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray], args: argparse.Namespace,
+def section_qemu(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray],
+                 args: argparse.Namespace,
                  macs: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for variant in ("generic", "default"):
@@ -263,7 +266,8 @@ def callgrind(argv: list[str], toggle: str, cwd: Path) -> int:
     return int(m.group(1))
 
 
-def section_host(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray], n: int) -> dict[str, Any]:
+def section_host(key: str, model: Path, work: Path, x: list[np.ndarray], ref: list[np.ndarray],
+                 n: int) -> dict[str, Any]:
     from microaot.compiler import compile_model
     from microaot.hostbuild import compile_c
 
@@ -276,7 +280,8 @@ def section_host(key: str, model: Path, work: Path, x: list[np.ndarray], ref: li
     r = compile_model(model, d / "gen", target="generic")
     main_c = d / "bench_main.c"
     main_c.write_text(HOST_MAIN.replace("@NAME@", r.name))
-    exe = compile_c([main_c, *r.sources, *r.kernel_sources], d / "bench_host", include_dirs=[r.header.parent], kind="exe")
+    exe = compile_c([main_c, *r.sources, *r.kernel_sources], d / "bench_host", include_dirs=[r.header.parent],
+                    kind="exe")
     inp = d / "input.bin"
     np.ascontiguousarray(x[0]).tofile(inp)
     log(f"{key}: callgrind microaot host x{n}")
@@ -382,10 +387,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--anchors", type=Path, default=REPO.parent / "shared" / "anchors",
                     help="folder with cmsis-nn/, cmsis-core/ (and tflite-micro/) sources: section cmsis (and "
                          "TFLM's reference kernels, when --tflm-ref-src is not given)")
-    ap.add_argument("--tflm-ref-src", type=Path, default=None,
-                    help="folder with TFLM's tensorflow/lite/kernels/internal/reference/integer_ops/*.h (a tflite-micro "
-                         "checkout): measures TFLM's reference kernels on the M4 (bench/tflm_m4.py); default: "
-                         "ANCHORS/tflite-micro when present")
+    ap.add_argument(
+        "--tflm-ref-src",
+        type=Path,
+        default=None,
+        help="folder with TFLM's tensorflow/lite/kernels/internal/reference/integer_ops/*.h (a tflite-micro "
+        "checkout): measures TFLM's reference kernels on the M4 (bench/tflm_m4.py); default: "
+        "ANCHORS/tflite-micro when present",
+    )
     ap.add_argument("--check", action="store_true",
                     help="regression check only: build each model's default firmware and fail (exit 1) when its "
                          "instruction count is > 2%% above --baseline; writes no JSON")
@@ -523,9 +532,11 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
             if "total" not in t or "qemu" not in ms[k]:
                 continue
             q = ms[k]["qemu"]
-            rows.append([k, t["total"], t["total"] / ms[k]["macs"], q["generic"]["instructions"], q["tuned"]["instructions"],
+            rows.append([k, t["total"], t["total"] / ms[k]["macs"], q["generic"]["instructions"],
+                         q["tuned"]["instructions"],
                          t["ratio_vs_generic"], t["ratio_vs_default"], t["ratio_vs_tuned"]])
-        out.append("\n(1b) TFLM reference kernels on the Cortex-M4 (QEMU -icount), MAC layers only (a lower bound of TFLM)")
+        out.append("\n(1b) TFLM reference kernels on the Cortex-M4 (QEMU -icount), MAC layers only (a lower bound of "
+                   "TFLM)")
         out.append(table(rows, ["model", "TFLM ref kernels", "instr/MAC", "microaot generic", "microaot tuned",
                                 "TFLM/generic", "TFLM/default", "TFLM/tuned"]))
     if any("host" in ms[k] for k in keys):
@@ -555,7 +566,8 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
             rows.append([k, d["workspace"], d["model_stack"], d["peak_ram"], t["peak_ram"], arena,
                          min(d["peak_ram"], t["peak_ram"]) / arena if arena else None, LIVENESS_BOUND.get(k),
                          INPLACE_BOUND.get(k), ms[k]["planner_lower_bound"]])
-        out.append("\n(3) peak RAM (bytes) = workspace + stack used by the run (M4, stack painting); TFLM arena; bounds")
+        out.append("\n(3) peak RAM (bytes) = workspace + stack used by the run (M4, stack painting); TFLM arena; "
+                   "bounds")
         out.append(table(rows, ["model", "workspace", "run stack", "peak def", "peak tuned", "TFLM arena",
                                 "best/arena", "liveness LB", "in-place LB", "planner in-place LB"]))
         rows = []
@@ -565,7 +577,8 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
                 continue
             d, t = q["default"], q["tuned"]
             cb = ms[k]["const_bytes"]
-            rows.append([k, cb, d["weights"], d["weights"] / cb, d["code"], d["rodata"], d["code"] + d["weights"] + d["rodata"],
+            rows.append([k, cb, d["weights"], d["weights"] / cb, d["code"], d["rodata"],
+                         d["code"] + d["weights"] + d["rodata"],
                          t["code"] + t["weights"] + t["rodata"], (d["code"] + d["weights"] + d["rodata"]) / cb])
         out.append("\n(4) flash (bytes) of the Cortex-M4 firmware (code includes the RPC server and port, ~"
                    "5-6 KB) vs the model's constant bytes")
@@ -588,13 +601,23 @@ def format_cmsis(res: dict[str, Any], keys: list[str]) -> list[str]:
     rows = []
     for k in done:
         c, q = ms[k]["cmsis"], ms[k]["qemu"]
-        rows.append([k, c["total"], c["instr_per_mac"], q["default"]["instructions"], q["tuned"]["instructions"],
-                     c["ratio_vs_default"], c["ratio_vs_tuned"], c.get("equal_all")])
+        rows.append(
+            [
+                k,
+                c["total"],
+                c["instr_per_mac"],
+                q["default"]["instructions"],
+                q["tuned"]["instructions"],
+                c["ratio_vs_default"],
+                c["ratio_vs_tuned"],
+                c.get("equal_all"),
+            ]
+        )
     g_def = geomean([ms[k]["cmsis"]["ratio_vs_default"] for k in done])
     g_tun = geomean([ms[k]["cmsis"]["ratio_vs_tuned"] for k in done])
     rows.append(["geomean", None, None, None, None, g_def, g_tun, None])
-    out.append("\n(5) CMSIS-NN (TFLM's Cortex-M kernels, -O2, every layer as TFLM's CMSIS-NN port calls it, no interpreter) "
-               "vs microaot, Cortex-M4 instructions (QEMU -icount), same input")
+    out.append("\n(5) CMSIS-NN (TFLM's Cortex-M kernels, -O2, every layer as TFLM's CMSIS-NN port calls it, "
+               "no interpreter) vs microaot, Cortex-M4 instructions (QEMU -icount), same input")
     out.append(table(rows, ["model", "CMSIS-NN", "instr/MAC", "microaot default", "microaot tuned", "CMSIS/default",
                             "CMSIS/tuned", "every layer = microaot"]))
     cls: dict[str, dict[str, float]] = {}
@@ -603,9 +626,19 @@ def format_cmsis(res: dict[str, Any], keys: list[str]) -> list[str]:
             a = cls.setdefault(name, {"cmsis": 0, "microaot": 0, "layers": 0, "macs": 0})
             for f in ("cmsis", "microaot", "layers", "macs"):
                 a[f] += c[f]
-    rows = [[name, int(a["layers"]), int(a["macs"]), int(a["cmsis"]), int(a["microaot"]),
-             a["cmsis"] / a["macs"] if a["macs"] else None, a["microaot"] / a["macs"] if a["macs"] else None,
-             a["cmsis"] / a["microaot"] if a["microaot"] else None] for name, a in sorted(cls.items())]
+    rows = [
+        [
+            name,
+            int(a["layers"]),
+            int(a["macs"]),
+            int(a["cmsis"]),
+            int(a["microaot"]),
+            a["cmsis"] / a["macs"] if a["macs"] else None,
+            a["microaot"] / a["macs"] if a["macs"] else None,
+            a["cmsis"] / a["microaot"] if a["microaot"] else None,
+        ]
+        for name, a in sorted(cls.items())
+    ]
     out.append("\nper layer class, all models above (microaot: default build, PROFILE per operator)")
     out.append(table(rows, ["class", "layers", "MACs", "CMSIS-NN", "microaot", "CMSIS instr/MAC", "microaot instr/MAC",
                             "CMSIS/microaot"]))
@@ -617,7 +650,8 @@ def format_cmsis(res: dict[str, Any], keys: list[str]) -> list[str]:
         out.append(table(wins, ["model", "op", "operator", "CMSIS-NN", "microaot", "CMSIS/microaot"]))
     for k in done:
         if ms[k]["cmsis"].get("mismatched_ops"):
-            out.append(f"{k}: CMSIS-NN's outputs differ from microaot's at operators {ms[k]['cmsis']['mismatched_ops']}")
+            out.append(f"{k}: CMSIS-NN's outputs differ from microaot's at operators "
+                       f"{ms[k]['cmsis']['mismatched_ops']}")
     res["cmsis_geomean"] = {"vs_default": g_def, "vs_tuned": g_tun, "models": done}
     return out
 
@@ -643,7 +677,8 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     if g_est is not None:
         ok = g_est >= TARGETS["m4_vs_tflm_geomean"] and len(est) == 4
         t["m4_vs_tflm_geomean"] = {"value": g_est, "host_measured_geomean": g_host, "pass": ok, "models": len(est)}
-        lines.append(f"  {'(secondary) ' if meas else ''}>=25x fewer M4 instructions than TFLM ref (geomean, ESTIMATED: TFLM x86 count x microaot M4/x86 "
+        lines.append(f"  {'(secondary) ' if meas else ''}>=25x fewer M4 instructions than TFLM ref (geomean, "
+                     "ESTIMATED: TFLM x86 count x microaot M4/x86 "
                      f"ratio): {g_est:.1f}x over {len(est)} model(s) [{'PASS' if ok else 'FAIL'}]; measured on x86-64 "
                      f"(microaot generic C vs TFLM): {fmt(g_host)}x")
     ipm = {k: ms[k]["qemu"]["tuned"]["instr_per_mac"] for k in keys if k in ("kws", "vww", "ic") and "qemu" in ms[k]}
@@ -657,13 +692,15 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     if ram:
         ok = all(v <= TARGETS["ram_vs_arena"] for v in ram.values()) and len(ram) == 4
         t["ram_vs_arena"] = {"values": ram, "pass": ok}
-        lines.append("  peak RAM <=0.67x TFLM arena on every model: " + ", ".join(f"{k} {v:.2f}" for k, v in ram.items())
+        lines.append("  peak RAM <=0.67x TFLM arena on every "
+                     "model: " + ", ".join(f"{k} {v:.2f}" for k, v in ram.items())
                      + f" [{'PASS' if ok else 'FAIL'}]")
     sp = {k: ms[k]["qemu"]["tuned_speedup"] for k in keys if "qemu" in ms[k]}
     if sp:
         n_ok = sum(v >= TARGETS["tuned_speedup"] for v in sp.values())
         t["tuned_speedup"] = {"values": sp, "pass": n_ok >= 2}
-        lines.append("  tuned >=1.3x faster than default on >=2 models: " + ", ".join(f"{k} {v:.2f}x" for k, v in sp.items())
+        lines.append("  tuned >=1.3x faster than default on >=2 "
+                     "models: " + ", ".join(f"{k} {v:.2f}x" for k, v in sp.items())
                      + f" [{'PASS' if n_ok >= 2 else 'FAIL'}]")
     if len(keys) < 4:
         lines.append("  (a reduced run: targets over all four models need --models kws,vww,ic,ad)")
@@ -671,7 +708,8 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
                  "not cycles): published Mcycles " + "; ".join(
                      f"{name}: " + ", ".join(f"{k} {ANCHOR_MS[name][k] * ANCHOR_HZ / 1e9:.1f}" for k in keys
                                            if k in ANCHOR_MS[name])
-                     for name in ANCHOR_MS if any(k in ANCHOR_MS[name] for k in keys)) + "; microaot tuned M-instructions: " + ", ".join(
+                     for name in ANCHOR_MS if any(k in ANCHOR_MS[name] for k in keys))
+        + "; microaot tuned M-instructions: " + ", ".join(
                      f"{k} {ms[k]['qemu']['tuned']['instructions'] / 1e6:.1f}" for k in keys if "qemu" in ms[k]))
     print("\n".join(lines))
     return t

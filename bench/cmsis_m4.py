@@ -76,7 +76,9 @@ class _Ctx:
 def _carr(ctype: str, name: str, vals: Sequence[int] | np.ndarray, const: bool = True) -> str:
     v = np.asarray(vals).reshape(-1).astype(np.int64)
     body = ",".join(map(str, v.tolist())) if v.size else "0"
-    return f"static {'const ' if const else ''}{ctype} {name}[{max(v.size, 1)}] __attribute__((aligned(4))) = {{{body}}};"
+    return (
+        f"static {'const ' if const else ''}{ctype} {name}[{max(v.size, 1)}] __attribute__((aligned(4))) = {{{body}}};"
+    )
 
 
 def _scale_zp(t: Tensor, ctx: _Ctx, what: str) -> tuple[float, int]:
@@ -181,7 +183,8 @@ def _op_code(g: Graph, op: Operator, model: Path, name: str) -> tuple[list[str],
                 raise ctx.unsupported(f"bias {b.name!r} must be a constant int32 tensor")
             decl.append(_carr("int32_t", f"{name}_b", b.data))
         bias = f"{name}_b" if b is not None else "NULL"
-        setup = (f"    static const cmsis_nn_fc_params p = {{.input_offset = {-zp_in}, .filter_offset = {-w.quant.zp0}, "
+        setup = (f"    static const cmsis_nn_fc_params p = {{.input_offset = {-zp_in}, "
+                 f".filter_offset = {-w.quant.zp0}, "
                  f".output_offset = {zp_out}, .activation = {{.min = {lo}, .max = {hi}}}}};\n"
                  f"    const cmsis_nn_per_tensor_quant_params q = {{.multiplier = {m}, .shift = {s}}};\n"
                  f"    const cmsis_nn_dims id = {_dims([batches, 1, 1, n_in])}, fd = {_dims([n_in, 1, 1, n_out])}, "
@@ -236,7 +239,8 @@ def _op_code(g: Graph, op: Operator, model: Path, name: str) -> tuple[list[str],
                     f"{left_shift}, {yout}, {zo}, {mo}, {sho}, {lo}, {hi}, {size});")
         else:
             mo, sho = quantize_multiplier(s1 * s2 / so)
-            call = (f"st = arm_elementwise_mul_s8(tns{a.index}, tns{bb.index}, {-z1}, {-z2}, {yout}, {zo}, {mo}, {sho}, "
+            call = (f"st = arm_elementwise_mul_s8(tns{a.index}, tns{bb.index}, {-z1}, {-z2}, {yout}, {zo}, {mo}, "
+                    f"{sho}, "
                     f"{lo}, {hi}, {size});")
         return decl, "", call
     if op.opcode == "SOFTMAX":
@@ -336,10 +340,15 @@ def _run(cmd: list[str], what: str) -> None:
 def cmsis_library(anchors: Path, cache: Path) -> list[Path]:
     """CMSIS-NN's int8 objects for the M4, built once into ``cache``/cmsis-nn-KEY (KEY: hash of the sources' paths,
     times and the flags, so an edited source or other flags build afresh)."""
-    srcs = sorted(f for d in CMSIS_DIRS for f in (anchors / "cmsis-nn" / "Source" / d).glob("*.c")
-                  if not re.search(r"_f(16|32)\.c$", f.name))
+    srcs = sorted(
+        f
+        for d in CMSIS_DIRS
+        for f in (anchors / "cmsis-nn" / "Source" / d).glob("*.c")
+        if not re.search(r"_f(16|32)\.c$", f.name)
+    )
     if not srcs:
-        raise MicroaotError(f"{anchors}/cmsis-nn/Source: no CMSIS-NN sources (see ../shared/anchors/README.md beside the checkout)")
+        raise MicroaotError(f"{anchors}/cmsis-nn/Source: no CMSIS-NN sources (see ../shared/anchors/README.md "
+                            "beside the checkout)")
     key = hashlib.sha256(" ".join([*M4, *CMSIS_FLAGS, *(f"{f}:{f.stat().st_mtime_ns}" for f in srcs)]).encode())
     out = cache / f"cmsis-nn-{key.hexdigest()[:12]}"
     out.mkdir(parents=True, exist_ok=True)
@@ -369,13 +378,17 @@ def measure(model: Path, x: Sequence[np.ndarray], work: Path, anchors: Path = AN
     c.write_text(src)
     crt = crt_root()
     port = crt / "ports" / "cmsdk"
-    inc = [f"-I{anchors / 'cmsis-nn' / 'Include'}", f"-I{anchors / 'cmsis-core' / 'CMSIS' / 'Core' / 'Include'}",
-           f"-I{crt / 'include'}"]
+    inc = [
+        f"-I{anchors / 'cmsis-nn' / 'Include'}",
+        f"-I{anchors / 'cmsis-core' / 'CMSIS' / 'Core' / 'Include'}",
+        f"-I{crt / 'include'}",
+    ]
     objs = []
     for f in (c, port / "startup.c", port / "platform_cmsdk.c", crt / "src" / "platform_defaults.c"):
         o = work / (f.stem + ".o")
         _run(["arm-none-eabi-gcc", "-std=c99", *M4, "-O2", "-ffunction-sections", "-fdata-sections",
-              "-DUAOT_ICOUNT_SHIFT=3", *(["-Wall", "-Wextra", "-Werror"] if f == c else []), *inc, "-c", str(f), "-o", str(o)], f"building the CMSIS-NN harness ({f.name})")
+              "-DUAOT_ICOUNT_SHIFT=3", *(["-Wall", "-Wextra", "-Werror"] if f == c else []), *inc, "-c", str(f),
+              "-o", str(o)], f"building the CMSIS-NN harness ({f.name})")
         objs.append(str(o))
     elf = work / "cmsis_nn.elf"
     _run(["arm-none-eabi-gcc", *M4, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
@@ -426,7 +439,8 @@ def compare(cmsis: dict[str, Any], op_indices: Sequence[int], microaot_hashes: S
     for c in classes.values():
         c["ratio"] = c["cmsis"] / c["microaot"] if c["microaot"] else math.nan
     faster = [{"op": d["op"], "opcode": d["opcode"], "cmsis": d["instructions"], "microaot": d["microaot_instructions"]}
-              for d in cmsis["layers"] if "microaot_instructions" in d and d["instructions"] < d["microaot_instructions"]]
+              for d in cmsis["layers"]
+              if "microaot_instructions" in d and d["instructions"] < d["microaot_instructions"]]
     checked = microaot_hashes is not None and all(k in by_op for k in op_indices) and len(op_indices) == len(by_op)
     return {"equal_all": (not mism) if checked else None, "mismatched_ops": mism, "classes": classes,
             "cmsis_faster": faster}

@@ -45,7 +45,9 @@ def main() -> None:
                 rep = evaluate_firmware(model, board, b.firmware, info, seeds=1, check_tensors=False, profile=False)
                 e = rep.cycle_estimate
                 assert e is not None and rep.outputs_match, rep.cycle_note
-                rows.append((key, label, rep.time_mean, e.cycles_per_inference, e.cpi, e.cycles_per_inference / F_CPU * 1e3))
+                rows.append(
+                    (key, label, rep.time_mean, e.cycles_per_inference, e.cpi, e.cycles_per_inference / F_CPU * 1e3)
+                )
     print(f"{'model':<5} {'SoC setting':<30} {'instructions':>12} {'est. cycles':>12} {'CPI':>5} {'ms @120MHz':>10}")
     for key, label, ins, cyc, cpi, ms in rows:
         print(f"{key:<5} {label:<30} {ins:>12,.0f} {cyc:>12,.0f} {cpi:>5.2f} {ms:>10.2f}")

@@ -8,8 +8,8 @@ from a tflite-micro checkout), this builds a firmware that calls
 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED layer of a model, with that layer's shapes, strides,
 padding and pseudo-random data, and counts each call's instructions with the same FPGAIO counter
 (``-icount shift=3``). ``bench/tflm_shim/`` supplies what those headers need from the rest of TFLM
-(RuntimeShape, params structs, MultiplyByQuantizedMultiplier with TFLM's double rounding; ``nostdcxx/``: ``std::max``/``min`` and
-``<cstdint>``, used only when arm-none-eabi-g++ has no libstdc++, e.g. without Debian's
+(RuntimeShape, params structs, MultiplyByQuantizedMultiplier with TFLM's double rounding; ``nostdcxx/``:
+``std::max``/``min`` and ``<cstdint>``, used only when arm-none-eabi-g++ has no libstdc++, e.g. without Debian's
 libstdc++-arm-none-eabi-newlib); it is microaot's code, not TFLM's.
 
 What is counted: the MAC layers' kernel calls only. TFLM's interpreter (per-op Eval, tensor lookups),
@@ -43,8 +43,13 @@ def kernel_dir(src: Path) -> str | None:
 
 def have_libstdcxx() -> bool:
     """Whether arm-none-eabi-g++ has its C++ library headers (Debian: libstdc++-arm-none-eabi-newlib)."""
-    p = subprocess.run(["arm-none-eabi-g++", "-x", "c++", "-std=c++17", "-fsyntax-only", "-"], input="#include <algorithm>\n"
-                       "#include <cmath>\n", capture_output=True, text=True, check=False)
+    p = subprocess.run(
+        ["arm-none-eabi-g++", "-x", "c++", "-std=c++17", "-fsyntax-only", "-"],
+        input="#include <algorithm>\n#include <cmath>\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return p.returncode == 0
 
 
@@ -73,7 +78,8 @@ def layers(model: Path) -> list[dict[str, Any]]:
         oc = int(y.shape[3])
         out.append({"op": op.index, "kind": "dw" if op.opcode == "DEPTHWISE_CONV_2D" else "conv",
                     "in": [n, ih, iw, ic], "filter": [int(v) for v in w.shape], "out": [n, oh, ow, oc],
-                    "stride": [sh, sw], "dil": [dh, dw], "pad": [pad_before(ih, kh, sh, dh, oh), pad_before(iw, kw, sw, dw, ow)],
+                    "stride": [sh, sw], "dil": [dh, dw],
+                    "pad": [pad_before(ih, kh, sh, dh, oh), pad_before(iw, kw, sw, dw, ow)],
                     "dm": oc // ic if ic else 1})
     return out
 
@@ -101,7 +107,8 @@ def harness(ls: list[dict[str, Any]], rel: str = REL) -> str:
         f"static int8_t out_buf[{mx['out']}] __attribute__((aligned(4)));",
         f"static int8_t w_buf[{mx['w']}] __attribute__((aligned(4)));",
         f"static int32_t bias[{mx['c']}], mult[{mx['c']}], shift[{mx['c']}];",
-        "static void put(const char *s) { size_t n = 0; while (s[n]) { n++; } uaot_platform_write((const uint8_t *)s, n); }",
+        "static void put(const char *s) { size_t n = 0; while (s[n]) { n++; } uaot_platform_write((const uint8_t *)s, "
+        "n); }",
         "static void put_u64(uint64_t v) { char b[24]; int i = 23; b[i] = 0; "
         "do { b[--i] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v); put(&b[i]); }",
         "static uint32_t rng = 12345u;",
@@ -120,13 +127,15 @@ def harness(ls: list[dict[str, Any]], rel: str = REL) -> str:
                   f"bd[1] = {{{d['n_out']}}}, od[2] = {{{d['batches']}, {d['n_out']}}};",
                   "    RuntimeShape is(2, id), fs(2, fd), bs(1, bd), os(2, od);",
                   "    FullyConnectedParams p = {};",
-                  "    p.input_offset = 7; p.weights_offset = 0; p.output_offset = -5; p.output_multiplier = 1300000000;",
+                  "    p.input_offset = 7; p.weights_offset = 0; p.output_offset = -5; p.output_multiplier = "
+                  "1300000000;",
                   "    p.output_shift = -8; p.quantized_activation_min = -128; p.quantized_activation_max = 127;",
                   "    uint64_t t0 = uaot_platform_timer_read();",
                   "    reference_integer_ops::FullyConnected(p, is, in_buf, fs, w_buf, bs, bias, os, out_buf);"]
         else:
             ptype = "DepthwiseParams" if d["kind"] == "dw" else "ConvParams"
-            s += [f"    const int32_t id[4] = {_dims(d['in'])}, fd[4] = {_dims(d['filter'])}, bd[1] = {{{d['out'][3]}}}, "
+            s += [f"    const int32_t id[4] = {_dims(d['in'])}, fd[4] = {_dims(d['filter'])}, bd[1] = "
+                  f"{{{d['out'][3]}}}, "
                   f"od[4] = {_dims(d['out'])};",
                   "    RuntimeShape is(4, id), fs(4, fd), bs(1, bd), os(4, od);",
                   f"    {ptype} p = {{}};",
@@ -172,7 +181,8 @@ def measure(model: Path, src: Path, work: Path, *, timeout: float = 600) -> dict
             raise MicroaotError(f"building the TFLM reference harness failed:\n{' '.join(cmd)}\n{p.stderr[-3000:]}")
         objs.append(str(o))
     elf = work / "tflm_ref.elf"
-    cmd = ["arm-none-eabi-gcc", *M4, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / 'mps2.ld'}",
+    cmd = ["arm-none-eabi-gcc", *M4, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+           f"-T{port / 'mps2.ld'}",
            "-Wl,--gc-sections", *objs, "-o", str(elf), "-lm"]
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if p.returncode != 0:

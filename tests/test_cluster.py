@@ -311,6 +311,8 @@ def test_tune_kws_on_cluster_same_as_local(tmp_path: Path) -> None:
     res = tune_on_cluster(mlperf_model("kws"), "qemu_mps2_an386", "local:2", log=tmp_path / "c.jsonl",
                           work_dir=tmp_path / "wc", **kw)  # type: ignore[arg-type]
     assert _chosen(res) == _chosen(local) and res.tuned_bitexact is True and local.tuned_bitexact is True
-    assert res.refined == local.refined or (res.refined and local.refined and res.refined["swaps"] == local.refined["swaps"])
+    assert res.refined == local.refined or (
+        res.refined and local.refined and res.refined["swaps"] == local.refined["swaps"]
+    )
     _same_records(tmp_path / "c.jsonl", tmp_path / "l.jsonl")
     _no_duplicates(tmp_path / "c.jsonl")

@@ -64,7 +64,8 @@ def test_raw_files_hook_and_errors(tmp_path: Path) -> None:
     d = load_samples(tmp_path / "s.bin", [Q])
     assert d.samples[0][0].reshape(-1).tolist() == list(range(8))
     (tmp_path / "short.bin").write_bytes(b"\0" * 7)
-    with pytest.raises(MicroaotError, match=r"short.bin: 7 bytes, but one raw sample of input 'in' \(int8 \[1, 4, 2\]\) "
+    with pytest.raises(MicroaotError, match=r"short.bin: 7 bytes, but one raw sample of input 'in' \(int8 \[1, 4, "
+                                            r"2\]\) "
                                             r"is 8 bytes"):
         load_samples(tmp_path / "short.bin", [Q])
     hook = tmp_path / "prep.py"
@@ -137,11 +138,13 @@ def test_eval_on_user_data_with_labels_and_float_reference(tmp_path: Path) -> No
     assert m["samples"] == 40 and m["bit_exact"] == 40
     c = m["classification"]
     assert c["reference_top1"] == 1.0 and c["agreement"] == c["top1"] and 0.5 <= c["top1"] <= 1.0
-    assert sum(map(sum, c["confusion"])) == 40 and c["reference_confusion"] == np.diag(np.bincount(labels, minlength=5)).tolist()
+    assert (sum(map(sum, c["confusion"])) == 40
+            and c["reference_confusion"] == np.diag(np.bincount(labels, minlength=5)).tolist())
     e = m["error"]
     assert 0 < e["rmse"] and e["mae"] <= e["rmse"] and 0 < e["l2r"] < 0.5 and 0.8 < e["cosine"] <= 1.0
     assert "  samples             : 40 (40 bit-exact with TFLM)" in proc.stdout
-    assert f"top-1 {c['top1'] * 100:.2f}%, reference top-1 100.00%, agreement {c['top1'] * 100:.2f}% (5 classes)" in proc.stdout
+    assert (f"top-1 {c['top1'] * 100:.2f}%, reference top-1 100.00%, agreement {c['top1'] * 100:.2f}% (5 classes)"
+            in proc.stdout)
 
 
 def test_eval_cli_rejects_bad_numbers_and_data_options(tmp_path: Path) -> None:
@@ -170,7 +173,8 @@ def test_pio_test_on_user_data_names_every_case_and_gates_budgets(tmp_path: Path
     model.write_bytes(mg.fully_connected_model(np.random.default_rng(3), input_shape=(1, 32), units=4))
     (tmp_path / "p" / "data").mkdir(parents=True)
     for i in range(3):
-        np.save(tmp_path / "p" / "data" / f"{i}.npy", np.random.default_rng(i).uniform(-2, 2, (1, 32)).astype(np.float32))
+        np.save(tmp_path / "p" / "data" / f"{i}.npy",
+                np.random.default_rng(i).uniform(-2, 2, (1, 32)).astype(np.float32))
     proj = write_project(tmp_path / "p", "host", model=model, extra={
         "test_framework": "custom", "custom_microaot_test_inputs": "data", "custom_microaot_max_ram": "1K"})
     (proj / "test").mkdir()

@@ -242,7 +242,8 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
             if batches == 1:  # in place, both placements (the strips re-expand their rows then)
                 for mode in (1, 2):
                     cols = int(rng.choice([1, 2, 4, ow]))
-                    case.variants.append(Variant(f"uaot_dw3x3_s8_pair:cols={cols}:mode={mode}", 2, "uaot_dw3x3_s8_pair", pp,
+                    case.variants.append(Variant(f"uaot_dw3x3_s8_pair:cols={cols}:mode={mode}", 2,
+                                                 "uaot_dw3x3_s8_pair", pp,
                                                  stream.astype(np.int32), sizes.pair(cols), cols, int(fast), mode,
                                                  *_placement(geo, mode)))
         return case
@@ -405,7 +406,8 @@ def cases_header(cases: Sequence[Case]) -> str:
         vname = f"v{e.n}"
         e.n += 1
         e.lines.append(f"static const variant_t {vname}[{max(len(vrows), 1)}] = {{\n" + "\n".join(vrows) + "\n};")
-        case_rows.append(f"    {{{c.kind}, &{p}, {inp}, {w}, {c.inp.size}u, {c.out_bytes}u, {len(c.variants)}u, {vname}}},")
+        case_rows.append(f"    {{{c.kind}, &{p}, {inp}, {w}, {c.inp.size}u, {c.out_bytes}u, {len(c.variants)}u, "
+                         f"{vname}}},")
     max_out = max(c.out_bytes for c in cases)
     max_scratch = max((v.scratch for c in cases for v in c.variants), default=0)
     max_inplace = max((max(v.in_off + c.inp.size, v.out_off + c.out_bytes) for c in cases for v in c.variants
@@ -445,7 +447,8 @@ def build_and_run(cases: Sequence[Case], work: Path, *, target: str, extra_cflag
                str(port / "platform_cmsdk.c"), str(crt / "src" / "platform_defaults.c"), "-ffunction-sections",
                "-fdata-sections", "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
                f"-T{port / 'mps2.ld'}", "-Wl,--gc-sections", "-o", str(elf)]
-        run = ["timeout", str(int(timeout)), QEMU, "-M", "mps2-an386", "-nographic", "-semihosting", "-kernel", str(elf)]
+        run = ["timeout", str(int(timeout)), QEMU, "-M", "mps2-an386", "-nographic", "-semihosting", "-kernel",
+               str(elf)]
     else:
         exe = work / "harness"
         cmd = ["gcc", *CFLAGS, *extra_cflags, *inc, *map(str, srcs), str(crt / "ports" / "host" / "host_port.c"),
@@ -454,7 +457,8 @@ def build_and_run(cases: Sequence[Case], work: Path, *, target: str, extra_cflag
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-3000:]}"
     proc = subprocess.run(run, capture_output=True, text=True, check=False, timeout=timeout + 10)
-    assert proc.returncode == 0 and "done" in proc.stdout, f"{' '.join(run)}: exit {proc.returncode}\n{proc.stdout[-2000:]}"
+    assert proc.returncode == 0 and "done" in proc.stdout, (
+        f"{' '.join(run)}: exit {proc.returncode}\n{proc.stdout[-2000:]}")
     return proc.stdout
 
 
@@ -490,12 +494,17 @@ def test_harness_cases_cover_every_entry_point() -> None:
     fused: dict[str, set[bool]] = {}
     for c in cases:
         for v in c.variants:
-            f = (v.fast == 1 if v.kind == 2 else v.params["rq"] is not None) and (v.params["act_min"], v.params["act_max"]) == (-128, 127)
+            f = ((v.fast == 1 if v.kind == 2 else v.params["rq"] is not None)
+                 and (v.params["act_min"], v.params["act_max"]) == (-128, 127))
             fused.setdefault(v.name.split(":")[0], set()).add(f and (c.params.get("out_c", 2) >= 2))
     assert all(s == {False, True} for s in fused.values()), fused
     # in place: the pair kernel in both modes and the row driver in both directions, output over the input
-    inplace = {(v.name.split(":")[0], v.mode) for c in cases for v in c.variants
-               if v.mode and v.out_off < v.in_off + c.inp.size and v.in_off < v.out_off + c.out_bytes}
+    inplace = {
+        (v.name.split(":")[0], v.mode)
+        for c in cases
+        for v in c.variants
+        if v.mode and v.out_off < v.in_off + c.inp.size and v.in_off < v.out_off + c.out_bytes
+    }
     assert inplace == {(n, m) for n in ("uaot_dw3x3_s8_pair", "uaot_conv_s8_rows") for m in (1, 2)}, inplace
 
 

@@ -108,9 +108,11 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
     if shape.opcode == "FULLY_CONNECTED" and algo == "simd4":
         name = f"uaot_fully_connected_s8_simd4{'_x8' if knobs['x8'] else ''}{'_w16' if knobs['w16'] else ''}"
     elif algo == "gemm":
-        name = f"uaot_conv2d_s8_gemm_c{knobs['cols']}{'_w16' if knobs['w16'] else ''}{'_wx' if knobs.get('wexp') else ''}"
+        name = (f"uaot_conv2d_s8_gemm_c{knobs['cols']}"
+                f"{'_w16' if knobs['w16'] else ''}{'_wx' if knobs.get('wexp') else ''}")
     elif algo == "x16":
-        name = f"uaot_conv2d_s8_x16_s{shape.params['stride_w'] * shape.params['in_c'] * 2}{'_w16' if knobs['w16'] else ''}"
+        name = (f"uaot_conv2d_s8_x16_s{shape.params['stride_w'] * shape.params['in_c'] * 2}"
+                f"{'_w16' if knobs['w16'] else ''}")
     elif algo == "simd4":
         name = "uaot_depthwise_conv2d_s8_simd4"
     elif algo == "pair":

@@ -298,7 +298,8 @@ def _fuzz_specs() -> list[Spec]:
         h, w, c = (int(v) for v in r.integers(3, 10, 3))
         kh, kw = int(r.integers(1, 4)), int(r.integers(1, 4))
         kw_args = dict(input_shape=(1, h, w, c), kernel=(kh, kw), stride=(int(r.integers(1, 3)), int(r.integers(1, 3))),
-                       dilation=(int(r.integers(1, 3)), int(r.integers(1, 3))), padding=str(r.choice(["SAME", "VALID"])),
+                       dilation=(int(r.integers(1, 3)), int(r.integers(1, 3))), padding=str(r.choice(["SAME",
+                                                                                                      "VALID"])),
                        activation=str(r.choice(acts)), per_channel=bool(r.integers(0, 2)))
         eff_h, eff_w = (kh - 1) * kw_args["dilation"][0] + 1, (kw - 1) * kw_args["dilation"][1] + 1  # type: ignore[index]
         if eff_h > h or eff_w > w:
@@ -439,7 +440,8 @@ def test_op_matches_tflm(case: Case, op_results: dict[str, tuple[object, object]
         for k, (o, r) in enumerate(zip(o_set, r_set, strict=True)):
             o = np.asarray(o).reshape(-1)
             r = np.asarray(r).reshape(-1)
-            assert o.dtype == r.dtype and o.size == r.size, f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            assert o.dtype == r.dtype and o.size == r.size, (
+                f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}")
             if case.spec.dtype == "int8" and o.dtype != np.float32:
                 diff = np.nonzero(o != r)[0]
                 assert diff.size == 0, (

@@ -243,7 +243,8 @@ def assert_same(ours: object, ref: object) -> None:
         for k, (o, r) in enumerate(zip(o_set, r_set, strict=True)):
             o = np.asarray(o).reshape(-1)
             r = np.asarray(r).reshape(-1)
-            assert o.dtype == r.dtype and o.size == r.size, f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            assert o.dtype == r.dtype and o.size == r.size, (
+                f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}")
             diff = np.nonzero(o.view(np.uint8) != r.view(np.uint8))[0]
             assert diff.size == 0, (f"set {si} output {k}: {diff.size}/{o.nbytes} bytes differ; ours "
                                     f"{o[:8].tolist()} TFLM {r[:8].tolist()}")
@@ -315,7 +316,8 @@ INT16_FAMILIES = ("conv16", "act16", "softmax16", "add", "mul", "pad", "maxpool"
 @pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
 def test_int16_kernel_families_compile_clean(cc: str, tmp_path: Path) -> None:
     """The new (and extended) kernel families: C99 -Wall -Wextra -Werror -pedantic on the host and the
-    Cortex-M4, at -O0 and -O2; the only external symbols are memcpy / memset and the compiler's helpers (no malloc/printf)."""
+    Cortex-M4, at -O0 and -O2; the only external symbols are memcpy / memset and the compiler's helpers
+    (no malloc/printf)."""
     import shutil
     import subprocess
 
@@ -355,8 +357,8 @@ def test_every_declared_int16_dtype_is_tested() -> None:
 
 @pytest.mark.qemu
 def test_ops_int16_on_cortex_m4(tmp_path: Path) -> None:
-    """One case per operator (first seed, two input sets) and the 16x8 chain, built with arm-none-eabi-gcc for the cortex-m4
-    target and run in QEMU mps2-an386: byte-identical to TFLM on the host."""
+    """One case per operator (first seed, two input sets) and the 16x8 chain, built with arm-none-eabi-gcc for
+    the cortex-m4 target and run in QEMU mps2-an386: byte-identical to TFLM on the host."""
     from concurrent.futures import ThreadPoolExecutor
 
     from microaot.compiler import compile_model

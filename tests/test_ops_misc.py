@@ -297,7 +297,8 @@ def assert_same(ours: object, ref: object) -> None:
         for k, (o, r) in enumerate(zip(o_set, r_set, strict=True)):
             o = np.asarray(o).reshape(-1)
             r = np.asarray(r).reshape(-1)
-            assert o.dtype == r.dtype and o.size == r.size, f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            assert o.dtype == r.dtype and o.size == r.size, (
+                f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}")
             if o.dtype != np.float32:
                 diff = np.nonzero(o != r)[0]
                 assert diff.size == 0, (

@@ -67,7 +67,8 @@ def _opt(table: str, **fields: object) -> mg.TableOptions:
 # ---- data movement ----------------------------------------------------------------------------
 
 
-def _np_index(begin: Sequence[int], end: Sequence[int], strides: Sequence[int], masks: dict[str, int]) -> tuple[object, ...]:
+def _np_index(begin: Sequence[int], end: Sequence[int], strides: Sequence[int],
+              masks: dict[str, int]) -> tuple[object, ...]:
     """The numpy index of a strided slice (masks as TF)."""
     idx: list[object] = []
     for i in range(len(begin)):
@@ -150,7 +151,8 @@ def _movement_specs() -> list[Spec]:
             if -1 in real:
                 real[real.index(-1)] = shape[a] - (sum(real) + 1)
             outs = [_to([*shape[:a], n, *shape[a + 1:]], dt, q) for n in real]
-            return mg.op_model("SPLIT_V", [_ti(shape, dt, q), _c32(sizes), TIn((1,), "int32", np.array([axis], np.int32))],
+            return mg.op_model("SPLIT_V",
+                               [_ti(shape, dt, q), _c32(sizes), TIn((1,), "int32", np.array([axis], np.int32))],
                                outs, _opt("SplitVOptions", NumSplits=len(sizes)))
         return build
 
@@ -324,7 +326,8 @@ def _reduce_specs() -> list[Spec]:
     out.append(Spec("GATHER", "neg_axis", "float32", gather((3, 4, 6), (4,), -1, 0, "int32")))
     out.append(Spec("GATHER", "batch_dims1", "int8", gather((2, 5, 3), (2, 4), 1, 1, "int32")))
 
-    def resize(op: str, shape: tuple[int, ...], size: tuple[int, int], ac: bool, hp: bool, diff_q: bool = False) -> Builder:
+    def resize(op: str, shape: tuple[int, ...], size: tuple[int, int], ac: bool, hp: bool,
+               diff_q: bool = False) -> Builder:
         def build(rng: np.random.Generator, dt: str) -> bytes:
             q = _q(rng, dt)
             tab = "ResizeBilinearOptions" if op == "RESIZE_BILINEAR" else "ResizeNearestNeighborOptions"
@@ -341,8 +344,8 @@ def _reduce_specs() -> list[Spec]:
             for dt in ("int8", "int16", "float32") if op == "RESIZE_NEAREST_NEIGHBOR" else ("int8", "float32"):
                 out.append(Spec(op, name, dt, resize(op, shape, size, ac, hp)))
     # TFLM interpolates the raw values whatever the output quantization
-    out.append(Spec("RESIZE_BILINEAR", "other_out_q", "int8", resize("RESIZE_BILINEAR", (1, 3, 3, 2), (5, 4), False, False,
-                                                                     diff_q=True)))
+    out.append(Spec("RESIZE_BILINEAR", "other_out_q", "int8",
+                    resize("RESIZE_BILINEAR", (1, 3, 3, 2), (5, 4), False, False, diff_q=True)))
     return out
 
 
@@ -437,7 +440,8 @@ def assert_same(ours: object, ref: object) -> None:
         assert len(o_set) == len(r_set)
         for k, (o, r) in enumerate(zip(o_set, r_set, strict=True)):
             o, r = np.asarray(o), np.asarray(r)
-            assert o.dtype == r.dtype and o.size == r.size, f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}"
+            assert o.dtype == r.dtype and o.size == r.size, (
+                f"set {si} output {k}: {o.dtype}{o.shape} vs {r.dtype}{r.shape}")
             ob, rb = o.reshape(-1).view(np.uint8), r.reshape(-1).view(np.uint8)
             diff = np.nonzero(ob != rb)[0]
             assert diff.size == 0, (f"set {si} output {k}: {diff.size}/{ob.size} bytes differ; "
@@ -454,7 +458,8 @@ def test_op_matches_tflm(spec: Spec, results: dict[str, tuple[object, object, ob
 # compared with numpy's slicing (TF semantics) instead.
 NUMPY_SLICES: list[tuple[str, tuple[int, ...], list[int], list[int], list[int], dict[str, int]]] = [
     ("ellipsis", (2, 3, 6, 4), [0, 1], [0, 4], [1, 2], {"ellipsis_mask": 1}),
-    ("ellipsis_mid_shrink", (2, 3, 6, 4), [1, 0, -2], [2, 0, 0], [1, 1, -1], {"ellipsis_mask": 2, "shrink_axis_mask": 1}),
+    ("ellipsis_mid_shrink", (2, 3, 6, 4), [1, 0, -2], [2, 0, 0], [1, 1, -1], {"ellipsis_mask": 2,
+                                                                              "shrink_axis_mask": 1}),
     ("new_axis", (4, 6), [0, 0, 1], [0, 4, 5], [1, 1, 1], {"new_axis_mask": 1}),
     ("offset", (5, 8), [1, 2], [3, 4], [1, 1], {"offset": 1}),
     ("short_spec", (3, 4, 5), [1], [3], [1], {}),
@@ -525,7 +530,8 @@ def _beyond_tflm() -> list[tuple[str, str, Callable[[np.random.Generator], bytes
 
     def red(op: str, dt: str, shape: tuple[int, ...], axes: list[int], keep: bool) -> None:
         norm = {a % len(shape) for a in axes}
-        o = [1 if i in norm else d for i, d in enumerate(shape)] if keep else [d for i, d in enumerate(shape) if i not in norm]
+        o = ([1 if i in norm else d for i, d in enumerate(shape)] if keep
+             else [d for i, d in enumerate(shape) if i not in norm])
         q = mg.ActQ(0.01, 0) if dt == "int16" else None
 
         def build(rng: np.random.Generator) -> bytes:
@@ -668,7 +674,8 @@ def _compile_error(tmp_path: Path, model: bytes) -> str:
 
 def test_run_time_begin_is_rejected_naming_operator_and_tensor(tmp_path: Path) -> None:
     m = mg.op_model("STRIDED_SLICE", [_ti((4, 6), "int8", mg.ActQ(0.1, 0)), TIn((2,), "int32"), _c32([3, 5]),
-                                      _c32([1, 1])], [_to((3, 5), "int8", mg.ActQ(0.1, 0))], _opt("StridedSliceOptions"))
+                                      _c32([1, 1])], [_to((3, 5), "int8", mg.ActQ(0.1, 0))],
+                                          _opt("StridedSliceOptions"))
     msg = _compile_error(tmp_path, m)
     assert msg == (f"{tmp_path / 'bad.tflite'}: operator 0 (STRIDED_SLICE): begin 'input1' must be a constant tensor "
                    "(it is computed at run time)")

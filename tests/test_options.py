@@ -69,7 +69,9 @@ def test_help_shows_defaults_boards_and_examples(capsys: pytest.CaptureFixture[s
 
     parser = build_parser()
     text = parser.format_help()
-    assert "boards (--board):\n  host " in text and "qemu_mps2_an386" in text and "examples:\n  microaot inspect" in text
+    assert (
+        "boards (--board):\n  host " in text and "qemu_mps2_an386" in text and "examples:\n  microaot inspect" in text
+    )
     with pytest.raises(SystemExit):
         parser.parse_args(["eval", "--help"])
     out = capsys.readouterr().out

@@ -296,7 +296,8 @@ def test_example_eval_kws_pio_test_passes(repo: Path, tmp_path: Path) -> None:
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
     assert "MATCH (bit-exact)" in out and "instructions per inference" in out
-    assert "  every tensor        : MATCH (each operator's output vs the generic-C build on the host, 3 input(s))" in out
+    assert ("  every tensor        : MATCH (each operator's output vs the generic-C build on the host, 3 input(s))"
+            in out)
     assert "7 passed, 0 failed" in out
     # the real-silicon env of the same project builds too (RPC firmware for the STM32 port)
     r = subprocess.run(
@@ -348,7 +349,7 @@ def test_example_ship_app_builds_and_runs(repo: Path, tmp_path: Path) -> None:
     out = subprocess.run([str(host_fw)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("kws: class "), out
     # both builds run the same generated model on the same input: the same class and score
-    assert out.stdout.split(", ")[:2] == r.stdout[r.stdout.index("kws: class "):].split(", ")[:2]
+    assert out.stdout.split(", ")[:2] == r.stdout[r.stdout.index("kws: class ") :].split(", ")[:2]
 
 
 # ---- fast unit tests of the pieces ---------------------------------------------------------------

@@ -17,5 +17,7 @@ def test_batched_reference_runs_every_set() -> None:
 
 
 def test_child_failure_is_reported() -> None:
-    with pytest.raises(ReferenceError, match=r"kws_dscnn_int8.tflite: the TFLM reference subprocess .*\(arena 1000 bytes\)"):
+    with pytest.raises(
+        ReferenceError, match=r"kws_dscnn_int8.tflite: the TFLM reference subprocess .*\(arena 1000 bytes\)"
+    ):
         run_reference(mlperf_model("kws"), [[np.zeros((1, 49, 10, 1), np.int8)]], arena_size=1000)

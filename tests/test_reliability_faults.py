@@ -50,7 +50,8 @@ def build_qemu_fake(out: Path) -> Path:
     glue = write_rpc_glue(FAKE, out)
     crt = crt_root()
     srcs = [C_DIR / "rpc_fake_model.c", glue, *(crt / "src" / f for f in
-            ("rpc_server.c", "framing.c", "crc16.c", "platform_defaults.c")), *sorted((crt / "ports" / "cmsdk").glob("*.c"))]
+            ("rpc_server.c", "framing.c", "crc16.c", "platform_defaults.c")),
+                *sorted((crt / "ports" / "cmsdk").glob("*.c"))]
     elf = out / "fake_an385.elf"
     cmd = ["arm-none-eabi-gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
            "-fdata-sections", "-mthumb", "-mcpu=cortex-m3", "-mfloat-abi=soft", "-nostartfiles",

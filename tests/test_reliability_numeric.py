@@ -66,7 +66,8 @@ def run_host_ubsan(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]
         row = []
         for k, t in enumerate(g.outputs):
             tt = g.tensors[t]
-            row.append(np.frombuffer(bytes.fromhex(hexes[s * len(g.outputs) + k]), np.dtype(tt.dtype)).reshape(tt.shape))
+            row.append(np.frombuffer(bytes.fromhex(hexes[s * len(g.outputs) + k]),
+                                     np.dtype(tt.dtype)).reshape(tt.shape))
         outs.append(row)
     return outs
 
@@ -122,7 +123,8 @@ def _softmax_rows(rng: np.random.Generator) -> dict[int, list[tuple[str, np.ndar
     }
 
 
-def _softmax_case(tmp_path: Path) -> tuple[CompileResult, list[list[np.ndarray]], dict[int, list[tuple[str, np.ndarray, bool]]]]:
+def _softmax_case(tmp_path: Path) -> tuple[CompileResult, list[list[np.ndarray]],
+                                           dict[int, list[tuple[str, np.ndarray, bool]]]]:
     rows = _softmax_rows(np.random.default_rng(20_4))
     depths = sorted(rows)
     path = tmp_path / "softmax_wide.tflite"
@@ -132,7 +134,8 @@ def _softmax_case(tmp_path: Path) -> tuple[CompileResult, list[list[np.ndarray]]
     return r, inputs, rows
 
 
-def _softmax_expected(tmp_path: Path, rows: dict[int, list[tuple[str, np.ndarray, bool]]]) -> dict[int, list[np.ndarray]]:
+def _softmax_expected(tmp_path: Path,
+                      rows: dict[int, list[tuple[str, np.ndarray, bool]]]) -> dict[int, list[np.ndarray]]:
     """TFLM's output for every row where TFLM succeeds (a one-row model per depth); -128 everywhere where it
     aborts, after checking that it does abort and that -128 is the correctly rounded softmax there."""
     depths = sorted(rows)
@@ -215,7 +218,8 @@ IN_Q = mg.ActQ(0.05, -7)  # a non-zero input offset: the folded bias moves too
 OUT_Q = mg.ActQ(0.1, 3)
 
 
-def _limit_channels(rng: np.random.Generator, n: int, fan_in: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _limit_channels(rng: np.random.Generator, n: int, fan_in: int,
+                    kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-channel int8 weight rows [n, fan_in], float32 weight scales [n] and int32 biases [n].
 
     kind "saturating": every other channel's bias at +-(2^31 - 1) with ordinary weights (near-dead filters as
@@ -272,7 +276,8 @@ def _add_limit_op(mb: mg.ModelBuilder, op: str, kind: str, rng: np.random.Genera
 
 
 LIMIT_SHAPES = {"CONV_2D": (1, 7, 8, 16), "DEPTHWISE_CONV_2D": (1, 7, 8, 8), "FULLY_CONNECTED": (2, 20)}
-LIMIT_OPS = [(op, kind) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") for kind in ("saturating", "constant")]
+LIMIT_OPS = [(op, kind) for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+             for kind in ("saturating", "constant")]
 # builds: the portable kernels, the fast kernels' defaults and other variants (on the host: their C paths)
 ALT_SCHEDULES = {"CONV_2D": {"algo": "x16"}, "DEPTHWISE_CONV_2D": {"algo": "simd4"},
                  "FULLY_CONNECTED": {"algo": "simd4", "x8": True}}

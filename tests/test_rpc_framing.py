@@ -75,7 +75,9 @@ def write_golden_header(path: Path) -> Path:
                 ev_rows.append(f"{{{C_EVENT[e['error']]}, 0, 0u}}")
         rows = ", ".join(ev_rows) or "{0, 0, 0u}"
         out.append(f"static const golden_event_t dec{i}_ev[] = {{{rows}}};\n")
-        dec_rows.append(f'{{"{c["name"]}", {c["max_payload"]}u, dec{i}_w, {len(wire)}u, dec{i}_ev, {len(c["events"])}u}}')
+        dec_rows.append(
+            f'{{"{c["name"]}", {c["max_payload"]}u, dec{i}_w, {len(wire)}u, dec{i}_ev, {len(c["events"])}u}}'
+        )
     out.append("static const golden_decode_t GOLDEN_DECODE[] = {\n  " + ",\n  ".join(dec_rows) + "\n};\n")
     path.write_text("".join(out))
     return path

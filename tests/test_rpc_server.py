@@ -86,7 +86,8 @@ def test_hello_describes_board_and_model(plain: Session) -> None:
     assert info.model_ok and info.has_stack and info.has_profile
     assert info.op_names == ("ADD_ONE", "COPY_SCALE")
     i0, i1 = info.inputs
-    assert (i0.name, i0.dtype, i0.shape, i0.nbytes, i0.scale, i0.zero_point) == ("in_bytes", "int8", (1, 1000), 1000, 0.5, -3)
+    assert ((i0.name, i0.dtype, i0.shape, i0.nbytes, i0.scale, i0.zero_point)
+            == ("in_bytes", "int8", (1, 1000), 1000, 0.5, -3))
     assert (i1.name, i1.dtype, i1.shape, i1.nbytes) == ("in_floats", "float32", (3,), 12)
     assert [o.name for o in info.outputs] == ["out_bytes", "out_floats"]
     assert info.nonce != 0

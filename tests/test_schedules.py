@@ -441,7 +441,8 @@ def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path)
         assert "uaot_conv2d_s8_gemm_c3_wx(" in src and "wgemm16" not in src
     c = tmp_path / "scratch.c"
     c.write_text("#include <stdio.h>\n#include \"microaot/kernels/conv_fast.h\"\nint main(void) {\n" + "".join(
-        f'    printf("%d %d\\n", (int)UAOT_CONV_GEMM3_WX_SCRATCH({k}, {ic}, {oc}), (int)UAOT_CONV_GEMM3_SCRATCH({k}, {ic}));\n'
+        f'    printf("%d %d\\n", (int)UAOT_CONV_GEMM3_WX_SCRATCH({k}, {ic}, {oc}), (int)UAOT_CONV_GEMM3_SCRATCH({k}, '
+        f'{ic}));\n'
         for k, ic, oc, _, _ in shapes) + "    return 0;\n}\n")
     exe = compile_c([c], tmp_path / "scratch", kind="exe")
     got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
@@ -469,16 +470,23 @@ def test_x16_offered_where_legal_scratch_matches_c(models: Any, tmp_path: Path) 
                 space.canonical_schedule(g, op, "cortex-m4", {"algo": "x16"})
             continue
         assert space.canonical_schedule(g, op, "cortex-m4", {"algo": "x16", "cols": 1}) == {"algo": "x16", "w16": False}
-        r = compile_model(models[name][0], tmp_path / name, target="cortex-m4", schedules={0: {"algo": "x16", "w16": True}})
+        r = compile_model(models[name][0], tmp_path / name, target="cortex-m4", schedules={0: {"algo": "x16",
+                                                                                               "w16": True}})
         assert f"uaot_conv2d_s8_x16_s{step}_w16(" in r.sources[0].read_text()
         x, w, y = (g.tensors[t] for t in (op.inputs[0], op.inputs[1], op.outputs[0]))
         kh, kw, ic = int(w.shape[1]), int(w.shape[2]), int(x.shape[3])
         sw = int(op.options.get("stride_w", 1))
         rows.append((kh, int(y.shape[2]), sw, kw, ic, _conv_scratch(g, op, "cortex-m4", {"algo": "x16"})))
     c = tmp_path / "scratch.c"
-    c.write_text("#include <stdio.h>\n#include \"microaot/kernels/conv_fast.h\"\nint main(void) {\n" + "".join(
-        f'    printf("%d\\n", (int)UAOT_CONV_X16_SCRATCH({kh}, UAOT_DW_PADDED_W({ow}, {sw}, {kw}, 1), {kw}, {ic}));\n'
-        for kh, ow, sw, kw, ic, _ in rows) + "    return 0;\n}\n")
+    c.write_text(
+        '#include <stdio.h>\n#include "microaot/kernels/conv_fast.h"\nint main(void) {\n'
+        + "".join(
+            f'    printf("%d\\n", (int)UAOT_CONV_X16_SCRATCH({kh}, UAOT_DW_PADDED_W({ow}, {sw}, {kw}, 1), {kw}, '
+            f'{ic}));\n'
+            for kh, ow, sw, kw, ic, _ in rows
+        )
+        + "    return 0;\n}\n"
+    )
     exe = compile_c([c], tmp_path / "scratch", kind="exe")
     got = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
     assert [int(v) for v in got] == [r[-1] for r in rows]

@@ -63,12 +63,15 @@ def test_bench_host_callgrind_smoke(tmp_path: Path) -> None:
     assert h["microaot_bitexact_tflm"] is True and h["tflm_same_as_reference"] is True
 
 
-TFLM_REF_SRC = Path(os.environ.get("MICROAOT_TFLM_REF_SRC", str(repo_root().parent / "shared" / "anchors" / "tflite-micro")))
+TFLM_REF_SRC = Path(
+    os.environ.get("MICROAOT_TFLM_REF_SRC", str(repo_root().parent / "shared" / "anchors" / "tflite-micro"))
+)
 
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not (TFLM_REF_SRC / "tensorflow").is_dir() and not (TFLM_REF_SRC / "tflite").is_dir(),
-                    reason="TFLM's reference integer_ops headers absent (../shared/anchors/tflite-micro beside the checkout, or set "
+                    reason="TFLM's reference integer_ops headers absent (../shared/anchors/tflite-micro beside the "
+                           "checkout, or set "
                            "MICROAOT_TFLM_REF_SRC to a tflite-micro checkout)")
 def test_tflm_reference_kernels_on_m4_smoke(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "bench"))
@@ -84,7 +87,8 @@ M4_TOOLS = shutil.which("qemu-system-arm") is not None and shutil.which("arm-non
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not (ANCHORS / "cmsis-nn" / "Include" / "arm_nnfunctions.h").is_file(),
-                    reason="CMSIS-NN sources absent (../shared/anchors/cmsis-nn beside the checkout, see its README): the bench's "
+                    reason="CMSIS-NN sources absent (../shared/anchors/cmsis-nn beside the checkout, see its README): "
+                           "the bench's "
                            "CMSIS-NN harness cannot be built")
 @pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
 def test_cmsis_nn_harness_layers_equal_microaot(tmp_path: Path) -> None:
@@ -135,7 +139,8 @@ def test_bench_check_default_count_against_committed_results(tmp_path: Path) -> 
     committed = json.loads((REPO / "bench" / "results.json").read_text())["models"]["ad"]["qemu"]["default"]
     p = check()
     assert p.returncode == 0, p.stdout + p.stderr[-3000:]
-    m = re.search(r"ad \(ad_autoencoder_int8\.tflite\) default build ([\d,]+) instructions, committed ([\d,]+)", p.stdout)
+    m = re.search(r"ad \(ad_autoencoder_int8\.tflite\) default build ([\d,]+) instructions, "
+                  r"committed ([\d,]+)", p.stdout)
     assert m, p.stdout
     new, old = (int(v.replace(",", "")) for v in m.groups())
     assert old == committed["instructions"] and new <= old * 1.02 and "[PASS]" in p.stdout

@@ -150,7 +150,8 @@ def test_compile_model_picks_the_log_entry(tmp_path: Path, conv_model: Path) -> 
     c = compile_model(conv_model, tmp_path / "c", target="cortex-m4")
     assert a.sources[0].read_text() == b.sources[0].read_text()
     # the entry is for cortex-m4: a generic build ignores it
-    d = compile_model(conv_model, tmp_path / "d", target="generic", schedules=log_schedules(log, conv_model, target="generic"))
+    d = compile_model(conv_model, tmp_path / "d", target="generic",
+                      schedules=log_schedules(log, conv_model, target="generic"))
     e = compile_model(conv_model, tmp_path / "e", target="generic")
     assert d.sources[0].read_text() == e.sources[0].read_text()
     assert c.sources[0].exists()
@@ -237,7 +238,8 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
 
     def fake_measure(board, fw, inputs, **kw):  # noqa: ANN001, ANN003, ANN202
         a = builds[str(fw)]
-        times = [cost(a.get(s, space.default_schedule(g, op, "generic"))) for s, op in zip(sigs, g.operators, strict=True)]
+        times = [cost(a.get(s, space.default_schedule(g, op, "generic"))) for s,
+                 op in zip(sigs, g.operators, strict=True)]
         y = np.zeros((1, 10), np.int8)
         hashes = [11, 22, 33]
         if a.get(sigs[2]) == bad:
@@ -260,7 +262,8 @@ def test_tuner_isolates_a_non_bitexact_candidate(tmp_path: Path, monkeypatch: py
     assert len(conv) == len(space.candidates(g, g.operators[0], "generic"))  # grid: every distinct one, once
     # additive fake costs: the whole-model refinement confirms the per-op bests (its final records)
     final = {r.signature: r.knobs for r in recs if r.extra.get("final")}
-    assert final == {sigs[0]: {"algo": "gemm", "cols": 3, "w16": True}, sigs[2]: {"algo": "simd4", "w16": False, "x8": False}}
+    assert final == {sigs[0]: {"algo": "gemm", "cols": 3, "w16": True}, sigs[2]: {"algo": "simd4", "w16": False,
+                                                                                  "x8": False}}
     assert res.refined is not None and res.refined["swaps"] == [] and res.refined["refined_total"] == res.tuned_total
     best = best_schedules(log, g, target="generic", board="host")
     assert best[0] == best[1] == {"algo": "gemm", "cols": 3, "w16": True}
@@ -385,7 +388,8 @@ def test_refine_fits_a_flash_limit_and_reports_flash() -> None:
         vs = [a[s]["v"] for s in ("A", "B")]
         times = [own[v] for v in vs]
         return tuner.Outcome(tuner.Measurement([], times, sum(times), "instructions",
-                                               {"workspace_size": 1000, "flash": 20000 + sum(extra_flash[v] for v in vs)}))
+                                               {"workspace_size": 1000,
+                                                "flash": 20000 + sum(extra_flash[v] for v in vs)}))
 
     groups = {"A": _group("A", 0, [("a0", 30.0), ("a1", 10.0)]), "B": _group("B", 1, [("b0", 9.0), ("b1", 5.0)])}
     written: list[tuner.TuneRecord] = []

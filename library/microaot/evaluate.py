@@ -514,7 +514,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", type=Path, help="use this PlatformIO project instead of a generated one")
     p.add_argument("--env", dest="env_name", help="environment of --project (default: the board id)")
     p.add_argument(
-        "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-<uid>/eval, private to you)"
+        "--work-dir", type=Path, help="where generated projects are kept (default: $TMPDIR/microaot-<uid>/eval, "
+                                      "private to you)"
     )
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
                    help="number of random inputs checked (without --inputs)")
@@ -531,7 +532,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-ram", type=argparse_type(parse_size), metavar="BYTES",
                    help="fail (exit 1) when static RAM + stack high-water exceed this (default: the board's RAM)")
     p.add_argument("--max-flash", type=argparse_type(parse_size), metavar="BYTES",
-                   help="fail (exit 1) when flash (code + weights + constants) exceeds this (default: the board's flash)")
+                   help="fail (exit 1) when flash (code + weights + constants) exceeds this (default: the board's "
+                        "flash)")
     p.add_argument("--max-ms", type=argparse_type(parse_positive_float), metavar="MS",
                    help="fail (exit 1) when one inference takes longer (needs a board that measures time)")
     p.add_argument("--preprocess", metavar="FILE.py:FUNCTION",
@@ -549,12 +551,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     """One model on one board (``microaot eval`` dispatches a model zoo to ``microaot.cluster``)."""
     if len(args.models) > 1 or args.boards or args.cluster:
-        raise MicroaotError("several models, --boards or --cluster: a model-zoo evaluation, run it with `microaot eval`")
+        raise MicroaotError("several models, --boards or --cluster: a model-zoo evaluation, run it with `microaot "
+                            "eval`")
     args.model = args.models[0]
     data = None
     if args.inputs is not None:
-        data = UserData.load(Path(args.model), args.inputs, labels=args.labels,
-                             reference_model=args.reference_model, preprocess=args.preprocess)
+        data = UserData.load(
+            Path(args.model),
+            args.inputs,
+            labels=args.labels,
+            reference_model=args.reference_model,
+            preprocess=args.preprocess,
+        )
     elif args.labels or args.reference_model or args.preprocess:
         raise MicroaotError("--labels, --reference-model and --preprocess need --inputs (your data)")
     rep = eval_model(
@@ -572,8 +580,11 @@ def run_cli(args: argparse.Namespace) -> int:
         data=data,
     )
     board = get_board(args.board)
-    budgets = Budgets(max_ram=args.max_ram or board.ram_size or None, max_flash=args.max_flash or board.flash_size or None,
-                      max_ms=args.max_ms)
+    budgets = Budgets(
+        max_ram=args.max_ram or board.ram_size or None,
+        max_flash=args.max_flash or board.flash_size or None,
+        max_ms=args.max_ms,
+    )
     rep.budgets = [{"name": n, "ok": ok, "message": msg} for n, ok, msg in check_budgets(rep, budgets)]
     over = exceeded(rep, budgets)
     print(rep.format_text())

@@ -691,7 +691,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a board id of the microaot platform (e.g. qemu_mps2_an386): ship exactly what "
                         "`microaot eval --board` measured on it (its kernels), sized with its compiler flags")
     p.add_argument("--no-size", action="store_true", help="skip the size report (needs no C compiler)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not an export, or over exported files you changed "
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not an export, or over "
+                                                        "exported files you changed "
                    "(overwrites same-named files; never deletes anything but unchanged files of the last export)")
     p.add_argument("--json", action="store_true", help="print the size report as JSON instead of a table")
 

@@ -96,7 +96,8 @@ def _tinfo(g: Graph, t: int) -> dict[str, Any]:
     d: dict[str, Any] = {"index": t, "name": tt.name, "shape": list(tt.shape), "dtype": tt.dtype,
                          "bytes": tt.nbytes, "const": tt.is_const}
     if tt.quant is not None:
-        d["scale"] = [float(s) for s in tt.quant.scale[:1]] if not tt.quant.per_channel else f"{tt.quant.scale.size} per-channel"
+        d["scale"] = [float(s) for s
+                      in tt.quant.scale[:1]] if not tt.quant.per_channel else f"{tt.quant.scale.size} per-channel"
         d["zero_point"] = int(tt.quant.zp0)
     return d
 

@@ -40,7 +40,8 @@ def _int_setting(name, default):
         return int(str(value).rstrip("Ll"), 0)
     except ValueError:
         sys.stderr.write(
-            f"Error: board {board_id}: build.microaot.{name} = {value!r} is not an integer (platformio.ini board_build.microaot.{name})\n"
+            f"Error: board {board_id}: build.microaot.{name} = {value!r} is not an integer (platformio.ini "
+            f"board_build.microaot.{name})\n"
         )
         env.Exit(1)
         return default
@@ -215,7 +216,8 @@ def _upload(target, source, env):  # noqa: ARG001 - SCons action signature
             print(
                 f"microaot: {elf} is RPC firmware for {board_id}: it answers microaot's binary protocol and "
                 "prints nothing, so it is not started on this terminal.\n"
-                f"  evaluate it:        microaot eval --project . --env {env_name} MODEL.tflite   (or: pio test -e {env_name})\n"
+                f"  evaluate it:        microaot eval --project . --env {env_name} MODEL.tflite   (or: pio test -e "
+                f"{env_name})\n"
                 + ("  serve it on TCP:    pio run -t upload --upload-port tcp:5555   (QEMU listens on 127.0.0.1:5555 "
                    "until a client connects; then Session.open('socket://127.0.0.1:5555'))\n"
                    if board.get("microaot.launch", "qemu") == "qemu" else "")

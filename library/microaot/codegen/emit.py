@@ -261,24 +261,43 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
                     'regenerate the model with the microaot that ships this runtime"',
                     "#endif", "",
                     "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
-                    f"/* bytes of workspace the caller provides, aligned to {name}_WORKSPACE_ALIGN */",
+                    f"/** Bytes of workspace the caller provides, aligned to {name}_WORKSPACE_ALIGN. */",
                     f"#define {name}_WORKSPACE_SIZE {workspace_size}",
+                    "/** Alignment (bytes) the workspace must have: UAOT_WORKSPACE_ALIGN. */",
                     f"#define {name}_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
+                    "/** Bytes of const data (weights, biases, tables) the model keeps in flash. */",
                     f"#define {name}_WEIGHT_BYTES {em.weight_bytes}",
+                    "/** Operators of the model (range of the op_index passed to uaot_hooks_t callbacks). */",
                     f"#define {name}_NUM_OPS {len(graph.operators)}",
+                    f"/** Entries of the inputs array of {name}_run. */",
                     f"#define {name}_NUM_INPUTS {len(graph.inputs)}",
+                    f"/** Entries of the outputs array of {name}_run. */",
                     f"#define {name}_NUM_OUTPUTS {len(graph.outputs)}"]
     for k, t in enumerate(graph.inputs):
+        tt = graph.tensors[t]
+        h.append(f"/** Bytes of input {k} ({tt.dtype} {[int(d) for d in tt.shape]}), "
+                 f"the buffer inputs[{k}] points to. */")
         h.append(f"#define {name}_INPUT{k}_SIZE {graph.tensors[t].nbytes}")
     for k, t in enumerate(graph.outputs):
+        tt = graph.tensors[t]
+        h.append(f"/** Bytes of output {k} ({tt.dtype} {[int(d) for d in tt.shape]}), "
+                 f"the buffer outputs[{k}] points to. */")
         h.append(f"#define {name}_OUTPUT{k}_SIZE {graph.tensors[t].nbytes}")
     h += ["",
-          "/* inputs[k] / outputs[k]: caller buffers of NAME_INPUTk_SIZE / NAME_OUTPUTk_SIZE bytes (inputs are",
+          "/**",
+          " * Run the model once.",
+          " * inputs[k] / outputs[k]: caller buffers of NAME_INPUTk_SIZE / NAME_OUTPUTk_SIZE bytes (inputs are",
           " * only read; inputs and outputs must not overlap); workspace: NAME_WORKSPACE_SIZE bytes aligned to",
-          " * UAOT_WORKSPACE_ALIGN. Returns UAOT_OK, UAOT_ERR_ARG or UAOT_ERR_ALIGN. hooks may be NULL. */",
+          " * UAOT_WORKSPACE_ALIGN. Returns UAOT_OK, UAOT_ERR_ARG (a NULL pointer), UAOT_ERR_ALIGN (misaligned",
+          " * workspace) or the error status of a kernel (e.g. UAOT_ERR_SCRATCH in a UAOT_CHECKS build).",
+          " * The caller owns every buffer; the model keeps no pointer to any of them after it returns.",
+          " * The outputs are complete only when it returns UAOT_OK.",
+          " */",
           f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace);",
+          f"/** {name}_run with per-operator callbacks (uaot_hooks_t; NULL = none); the model's uaot_run_fn. */",
           f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace,",
           f"{' ' * (len(name) + 22)}const uaot_hooks_t *hooks);",
+          "/** The model's descriptor (microaot/model.h), for the RPC server and uaot_model_run_alloc(). */",
           f"extern const uaot_model_t {name}_model;", "",
           "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H_ */", ""]
     header = "\n".join(h)

@@ -75,7 +75,8 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
                  fast: bool, lo: int = -128, hi: int = 127) -> np.ndarray:
     """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h: per pair of
     channels (c, c+2) (``pair_channels``) bias x2, 3 x (w01[c], w01[c+2], w2[c, c+2]) and, when fast,
-    {m, b, r} x2 with bias and weights doubled (channels with a zero multiplier: zero weights and bias, their output is the offset),
+    {m, b, r} x2 with bias and weights doubled (channels with a zero multiplier: zero weights and bias,
+    their output is the offset),
     then, when the activation range [lo, hi] is not the whole int8 range, (lo, lo), (hi, hi)."""
     c = taps.shape[1]
     w = taps.astype(np.int64).reshape(3, 3, c)
@@ -122,6 +123,8 @@ def lower_pair(ctx: LoweringContext, g: dict[str, Any], taps: np.ndarray, fb: np
     stream = ctx.const_array("wdwp", "int32_t", pack_dw_pair(taps, fb, mults, shifts, zp_out, fast, lo, hi))
     if ctx.scratch_ptr is None:
         raise ctx.unsupported("internal: the pair schedule has no scratch buffer")
-    return Lowering(families=("dw_fast",),
-                    call=f"uaot_dw3x3_s8_pair({p}, {ctx.in_ptr(0)}, {stream}, {ctx.out_ptr(0)}, {ctx.scratch_ptr}, "
-                         f"{pair_scratch(ctx.graph, ctx.op, cols)}u, {strip_cols(ctx.graph, ctx.op, cols)}, {int(fast)}, {mode})")
+    return Lowering(
+        families=("dw_fast",),
+        call=f"uaot_dw3x3_s8_pair({p}, {ctx.in_ptr(0)}, {stream}, {ctx.out_ptr(0)}, {ctx.scratch_ptr}, "
+        f"{pair_scratch(ctx.graph, ctx.op, cols)}u, {strip_cols(ctx.graph, ctx.op, cols)}, {int(fast)}, {mode})",
+    )

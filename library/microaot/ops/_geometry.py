@@ -124,7 +124,8 @@ def _compute(graph: Graph, op: Operator) -> ConvGeometry:
         oc, kh, kw, fic = (int(d) for d in w.shape)
         dm = 1
         if fic != ic:
-            raise _unsupported(graph, op, f"filter input channels {fic} != input channels {ic} (grouped conv unsupported)")
+            raise _unsupported(graph, op, f"filter input channels {fic} != input channels {ic} (grouped conv "
+                                          "unsupported)")
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
     if min(sh, sw, dh, dw) < 1:
@@ -134,10 +135,29 @@ def _compute(graph: Graph, op: Operator) -> ConvGeometry:
         raise _unsupported(graph, op, f"padding {padding} not supported (SAME, VALID)")
     oh, ow = out_size(padding, ih, kh, sh, dh), out_size(padding, iw, kw, sw, dw)
     if tuple(int(d) for d in y.shape) != (n, oh, ow, oc):
-        raise _unsupported(graph, op, f"output shape {list(y.shape)} does not match the computed [{n}, {oh}, {ow}, {oc}]")
-    return ConvGeometry(batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
-                        stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=pad_before(ih, kh, sh, dh, oh),
-                        pad_left=pad_before(iw, kw, sw, dw, ow), depth_mult=dm, padding=padding, depthwise=depthwise)
+        raise _unsupported(
+            graph, op, f"output shape {list(y.shape)} does not match the computed [{n}, {oh}, {ow}, {oc}]"
+        )
+    return ConvGeometry(
+        batches=n,
+        in_h=ih,
+        in_w=iw,
+        in_c=ic,
+        out_h=oh,
+        out_w=ow,
+        out_c=oc,
+        k_h=kh,
+        k_w=kw,
+        stride_h=sh,
+        stride_w=sw,
+        dil_h=dh,
+        dil_w=dw,
+        pad_top=pad_before(ih, kh, sh, dh, oh),
+        pad_left=pad_before(iw, kw, sw, dw, ow),
+        depth_mult=dm,
+        padding=padding,
+        depthwise=depthwise,
+    )
 
 
 def check_conv(graph: Graph, op: Operator) -> None:

@@ -16,7 +16,8 @@ the channels: backward, the input one input row below the output.) The planner p
 and the distance; the kernel re-checks the overlap of every row at run time (UAOT_ERR_ARG).
 
 ``rows_lowering(lower)`` attaches this to a lowering without touching it (``conv.py`` declares its
-operators with ``wrap=`` it and ``inplace=conv_rows_inplace``): the lowering runs as usual with its input/output/params/scratch renamed to the
+operators with ``wrap=`` it and ``inplace=conv_rows_inplace``): the lowering runs as usual with its
+input/output/params/scratch renamed to the
 parameters of an adapter function, and the generated call drives that adapter row by row. A kernel
 that runs the placement itself on the whole tensor (``runs_rows(ctx)`` true, e.g. DEPTHWISE_CONV_2D
 ``algo=pair``) is lowered as is, with ``ctx.inplace`` still ``rows_fwd`` / ``rows_bwd``.

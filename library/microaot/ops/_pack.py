@@ -68,7 +68,8 @@ def pack_depthwise_simd4(taps_by_channel: np.ndarray) -> np.ndarray:
 
 def fast_requant_ok(folded_bias: np.ndarray, rows: np.ndarray, mults: list[int], shifts: list[int]) -> bool:
     """The precondition of ``uaot_rq_smmulr`` (crt/include/microaot/simd.h) for every channel that is not
-    constant (``_constant``; ``rq_table`` gives those their output directly): m > 0, -22 <= shift <= -1, and |acc| * 2^(max(shift, 0) + 1) < 2^31 where
+    constant (``_constant``; ``rq_table`` gives those their output directly): m > 0, -22 <= shift <= -1,
+    and |acc| * 2^(max(shift, 0) + 1) < 2^31 where
     |acc| <= |folded bias| + 128 * sum|w| bounds the accumulator over all int8 inputs. (r = -shift <= 22
     keeps y + 2^(r-1) + output_offset * 2^r inside int32 for |y| < 2^30.)"""
     bound = np.abs(np.asarray(folded_bias, dtype=np.int64)) + 128 * np.abs(rows.astype(np.int64)).sum(axis=1)
@@ -86,8 +87,9 @@ def _constant(m: int, row: np.ndarray) -> bool:
     return m == 0 or not np.any(row)
 
 
-def rq_table(mults: list[int], shifts: list[int], output_offset: int, folded_bias: np.ndarray,
-             rows: np.ndarray) -> np.ndarray:
+def rq_table(
+    mults: list[int], shifts: list[int], output_offset: int, folded_bias: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
     """{mult, l1, r, bias} per channel for uaot_rq_smmulr: l1 = max(shift, 0) + 1, r = -shift,
     bias = 2^(r-1) + output_offset * 2^r, so that (y + bias + (y >> 31)) >> r is the requantized value
     plus the output offset. A constant channel (zero multiplier or all-zero weights: the accumulator is

@@ -5,7 +5,8 @@ values of every knob for one operator on one target, and one giving the default 
 
     register("CONV_2D", schedule_scratch=..., space=conv_space, default=conv_default, lean=conv_lean, ...)
 
-``microaot.schedules`` and ``microaot.schedules`` are the public faces of these spaces (docs/internals.md, "Schedule knobs").
+``microaot.schedules`` and ``microaot.schedules`` are the public faces of these spaces (docs/internals.md,
+"Schedule knobs").
 Knob values are JSON scalars (str, int, bool). ``resolve(graph, op, target, schedule)`` is what the
 lowering and its scratch function call: the default schedule overridden by the given knobs, with
 unknown knobs or illegal values rejected, and knobs that do not apply to the chosen variant dropped.
@@ -47,11 +48,13 @@ def resolve(graph: Graph, op: Operator, target: str, schedule: Mapping[str, Any]
         if k not in space:
             raise MicroaotError(
                 f"{graph.source}: operator {op.index} ({op.opcode}): unknown schedule knob {k!r}; "
-                f"knobs: {', '.join(sorted(space)) or 'none'} (regenerate the tuning log with this microaot)")
+                f"knobs: {', '.join(sorted(space)) or 'none'} (regenerate the tuning log with this microaot)"
+            )
         if v not in space[k]:
             raise MicroaotError(
                 f"{graph.source}: operator {op.index} ({op.opcode}): knob {k}={v!r} is not legal on target "
-                f"{target}; legal values: {space[k]}")
+                f"{target}; legal values: {space[k]}"
+            )
         knobs[k] = v
     if d.canonical is not None:
         knobs = d.canonical(graph, op, target, knobs)

@@ -87,7 +87,8 @@ def lower_add(ctx: LoweringContext) -> Lowering:
         lo, hi = act_range_f32(ctx, act)
         fields.update(act_min=-128, act_max=127, act_min_f=lo, act_max_f=hi)
         p = ctx.params("uaot_add_params_t", fields)
-        return Lowering(families=("add",), call=f"uaot_add_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+        return Lowering(families=("add",), call=f"uaot_add_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
+                                                f"{ctx.out_ptr(0)})")
     s1, z1 = require_quant(ctx, a, "input 1")
     s2, z2 = require_quant(ctx, b, "input 2")
     so, zo = require_quant(ctx, y, "output")
@@ -107,10 +108,13 @@ def lower_add(ctx: LoweringContext) -> Lowering:
     )
     p = ctx.params("uaot_add_params_t", fields)
     if dtype == "int16":
-        return Lowering(families=("add",), call=f"uaot_add_s16({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+        return Lowering(
+            families=("add",), call=f"uaot_add_s16({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})"
+        )
     table = add_table_s8(fields) if y.num_elements >= ADD_TABLE_MIN else None  # type: ignore[arg-type]
     if table is not None:
         t = ctx.const_array("add_tab", "int32_t", np.array(table, dtype=np.int32))
-        return Lowering(families=("add",), call=f"uaot_add_s8_lut({p}, {t}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
-                                                 f"{ctx.out_ptr(0)})")
+        return Lowering(
+            families=("add",), call=f"uaot_add_s8_lut({p}, {t}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})"
+        )
     return Lowering(families=("add",), call=f"uaot_add_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")

@@ -72,7 +72,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         lo, hi = act_range_f32(ctx, act)
         p = ctx.params("uaot_conv_f32_params_t", {**g, "act_min": lo, "act_max": hi})
         b = ctx.in_ptr(2) if bias is not None else "NULL"
-        return Lowering(families=("conv",), call=f"{fn}_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {b}, {ctx.out_ptr(0)})")
+        return Lowering(families=("conv",), call=f"{fn}_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {b}, "
+                                                 f"{ctx.out_ptr(0)})")
 
     s_in, zp_in = require_quant(ctx, x, "input")
     s_out, zp_out = require_quant(ctx, y, "output")
@@ -97,7 +98,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
         "bias": ctx.const_array("bias", "int32_t", gemm_rq_bias(fb, rows, mults) if gemm_bias else fb),
-        **({"mult": "NULL", "shift": "NULL", "rq": ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out, fb, rows))}
+        **({"mult": "NULL", "shift": "NULL",
+            "rq": ctx.const_array("rq", "int32_t", rq_table(mults, shifts, zp_out, fb, rows))}
            if use_rq else
            {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts),
             "rq": "NULL"}),
@@ -254,7 +256,8 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
     """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops;
-    requantizes in C: ~15 % more instructions on that op); taken by ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
+    requantizes in C: ~15 % more instructions on that op); taken by ``schedules.plan_schedules`` when the op
+    runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "gemm" or int(knobs.get("cols", 2)) != 3:
         return None
     return {**knobs, "cols": 2}
@@ -325,6 +328,7 @@ def dw_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
 # Both exceptions are one predicate, ``runs_placement_itself``: the row driver hands such a lowering
 # ``ctx`` unchanged and the lowering emits its usual whole-tensor call.
 
+
 def _conv_inplace(graph: Graph, op: Operator) -> list[InPlace]:
     variants = conv_rows_inplace(graph, op)
     if len(op.inputs) >= 2 and min(op.inputs[:2]) >= 0 and pointwise_shrinking(graph, op):
@@ -338,7 +342,27 @@ def _rows(lower: LowerFn) -> LowerFn:
 
 # ---- the declarations -------------------------------------------------------------------------------
 
-register("CONV_2D", dtypes=("int8", "float32", "int16x8"), check=check_conv, schedule_scratch=_conv_scratch, inplace=_conv_inplace, wrap=_rows,
-         space=conv_space, default=conv_default, canonical=conv_canonical, lean=conv_lean)(lower_conv2d)
-register("DEPTHWISE_CONV_2D", dtypes=("int8", "float32", "int16x8"), check=check_conv, schedule_scratch=_conv_scratch, inplace=conv_rows_inplace, wrap=_rows,
-         space=dw_space, default=dw_default, canonical=dw_canonical, lean=dw_lean)(lower_depthwise_conv2d)
+register(
+    "CONV_2D",
+    dtypes=("int8", "float32", "int16x8"),
+    check=check_conv,
+    schedule_scratch=_conv_scratch,
+    inplace=_conv_inplace,
+    wrap=_rows,
+    space=conv_space,
+    default=conv_default,
+    canonical=conv_canonical,
+    lean=conv_lean,
+)(lower_conv2d)
+register(
+    "DEPTHWISE_CONV_2D",
+    dtypes=("int8", "float32", "int16x8"),
+    check=check_conv,
+    schedule_scratch=_conv_scratch,
+    inplace=conv_rows_inplace,
+    wrap=_rows,
+    space=dw_space,
+    default=dw_default,
+    canonical=dw_canonical,
+    lean=dw_lean,
+)(lower_depthwise_conv2d)

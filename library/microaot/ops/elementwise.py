@@ -608,14 +608,19 @@ register("RELU_N1_TO_1", inplace=ew_inplace, dtypes=("float32", "int8", "int16")
 register("RELU_0_TO_1", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))(_lower_relu_clamp)
 
 
-@register("CAST", inplace=ew_inplace, dtypes=("float32->int32", "float32->int16", "float32->int8", "float32->bool", "int32->float32", "int32->int16", "int32->int8", "int32->bool", "int16->float32", "int16->int32", "int16->int8", "int16->bool", "int8->float32", "int8->int32", "int8->int16", "int8->bool", "bool->float32", "bool->int32", "bool->int16", "bool->int8"))
+@register("CAST", inplace=ew_inplace, dtypes=("float32->int32", "float32->int16", "float32->int8", "float32->bool",
+                                              "int32->float32", "int32->int16", "int32->int8", "int32->bool",
+                                                  "int16->float32", "int16->int32", "int16->int8", "int16->bool",
+                                                      "int8->float32", "int8->int32", "int8->int16", "int8->bool",
+                                                          "bool->float32", "bool->int32", "bool->int16", "bool->int8"))
 def lower_cast(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)
     allowed = SUPPORTED["CAST"]
     if x.dtype not in allowed or y.dtype not in allowed:
-        raise ctx.unsupported(f"CAST from {x.dtype} ({x.name!r}) to {y.dtype} ({y.name!r}) not supported; "
-                              f"types: {', '.join(allowed)}")
+        raise ctx.unsupported(
+            f"CAST from {x.dtype} ({x.name!r}) to {y.dtype} ({y.name!r}) not supported; types: {', '.join(allowed)}"
+        )
     f = _fields(ctx, "CAST", x.dtype, [], y)
     return _call(ctx, "uaot_ew_cast", f, ctx.in_ptr(0), ctx.out_ptr(0))
 

@@ -94,9 +94,9 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         if not x8 and ctx.scratch_ptr is None:
             raise ctx.unsupported("internal: the simd4 schedule has no scratch buffer")
         kname = f"uaot_fully_connected_s8_simd4{'_x8' if x8 else ''}{'_w16' if w16 else ''}"
+        scr = "NULL, 0u" if x8 else f"{ctx.scratch_ptr}, {_fc_scratch(ctx.graph, ctx.op, ctx.target, ctx.schedule)}u"
         return Lowering(families=("fc_fast",),
-                        call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
-                             f"{'NULL, 0u' if x8 else f'{ctx.scratch_ptr}, {_fc_scratch(ctx.graph, ctx.op, ctx.target, ctx.schedule)}u'})")
+                        call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, {scr})")
     return Lowering(families=("fully_connected",),
                     call=f"uaot_fully_connected_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
 
@@ -161,5 +161,12 @@ def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any])
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}
 
 
-register("FULLY_CONNECTED", dtypes=("int8", "float32", "int16x8"), schedule_scratch=_fc_scratch, space=fc_space, default=fc_default, canonical=fc_canonical,
-         lean=fc_lean)(lower_fully_connected)
+register(
+    "FULLY_CONNECTED",
+    dtypes=("int8", "float32", "int16x8"),
+    schedule_scratch=_fc_scratch,
+    space=fc_space,
+    default=fc_default,
+    canonical=fc_canonical,
+    lean=fc_lean,
+)(lower_fully_connected)

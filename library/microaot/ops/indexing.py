@@ -27,7 +27,8 @@ def _arg(ctx: LoweringContext, fn: str) -> Lowering:
     a = norm_axis(ctx, int(ax[0]), rank)
     out = [int(d) for i, d in enumerate(x.shape) if i != a]
     if y.num_elements != math.prod(out):
-        raise ctx.unsupported(f"output shape {list(y.shape)} does not match {ctx.opcode} of {list(x.shape)} on axis {a}")
+        raise ctx.unsupported(f"output shape {list(y.shape)} does not match {ctx.opcode} of {list(x.shape)} on axis "
+                              f"{a}")
     if x.shape[a] == 0:
         raise ctx.unsupported(f"{ctx.opcode} over an empty axis")
     p = ctx.params("uaot_arg_params_t", {"outer": math.prod(x.shape[:a]), "axis_size": int(x.shape[a]),
@@ -36,12 +37,14 @@ def _arg(ctx: LoweringContext, fn: str) -> Lowering:
                     call=f"{fn}_{_SUFFIX[dtype]}({p}, {ctx.in_ptr(0)}, (void *){ctx.out_ptr(0)})")
 
 
-@register("ARG_MAX", dtypes=("int8->int32", "int8->int64", "int16->int32", "int16->int64", "int32->int32", "int32->int64", "float32->int32", "float32->int64"))
+@register("ARG_MAX", dtypes=("int8->int32", "int8->int64", "int16->int32", "int16->int64", "int32->int32",
+                             "int32->int64", "float32->int32", "float32->int64"))
 def lower_arg_max(ctx: LoweringContext) -> Lowering:
     return _arg(ctx, "uaot_arg_max")
 
 
-@register("ARG_MIN", dtypes=("int8->int32", "int8->int64", "int16->int32", "int16->int64", "int32->int32", "int32->int64", "float32->int32", "float32->int64"))
+@register("ARG_MIN", dtypes=("int8->int32", "int8->int64", "int16->int32", "int16->int64", "int32->int32",
+                             "int32->int64", "float32->int32", "float32->int64"))
 def lower_arg_min(ctx: LoweringContext) -> Lowering:
     return _arg(ctx, "uaot_arg_min")
 

@@ -81,4 +81,6 @@ def lower_mul(ctx: LoweringContext) -> Lowering:
                       act_max=amax, act_min_f=0.0, act_max_f=0.0)
         suffix = "s16" if dtype == "int16" else "s8"
     p = ctx.params("uaot_mul_params_t", fields)
-    return Lowering(families=("mul",), call=f"uaot_mul_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+    return Lowering(
+        families=("mul",), call=f"uaot_mul_{suffix}({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})"
+    )

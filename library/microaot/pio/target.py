@@ -39,8 +39,20 @@ def tune_requested() -> bool:
     return TARGET in COMMAND_LINE_TARGETS
 
 
-def tune_argv(model: Path, board_id: str, log: Path, *, budget: str = "", jobs: str = "", seeds: str = "",
-              work_dir: Path | None = None, port: str = "", max_ws: str = "", max_flash: str = "", cluster: str = "") -> list[str]:
+def tune_argv(
+    model: Path,
+    board_id: str,
+    log: Path,
+    *,
+    budget: str = "",
+    jobs: str = "",
+    seeds: str = "",
+    work_dir: Path | None = None,
+    port: str = "",
+    max_ws: str = "",
+    max_flash: str = "",
+    cluster: str = "",
+) -> list[str]:
     argv = [sys.executable, "-m", "microaot.tune.cli", str(model), "--board", board_id, "--log", str(log)]
     for flag, v in (("--budget", budget), ("--jobs", jobs), ("--seeds", seeds), ("--port", port),
                     ("--max-workspace", max_ws), ("--max-flash", max_flash), ("--cluster", cluster)):

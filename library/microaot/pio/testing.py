@@ -61,7 +61,8 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
         if not inputs:
             given = [f"custom_microaot_test_{k}" for k, v in rest.items() if v]
             if given:
-                raise RuntimeError(f"env {self.test_suite.env_name}: {', '.join(given)} need custom_microaot_test_inputs")
+                raise RuntimeError(f"env {self.test_suite.env_name}: {', '.join(given)} need "
+                                   "custom_microaot_test_inputs")
             return None
         root = Path(self.project_config.path).parent if getattr(self.project_config, "path", None) else Path.cwd()
 
@@ -69,7 +70,8 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
             p = Path(v).expanduser()
             return p if p.is_absolute() else root / p
 
-        labels = rest["labels"] if rest["labels"] == "folders" else (str(at(rest["labels"])) if rest["labels"] else None)
+        labels = (rest["labels"] if rest["labels"] == "folders"
+                  else (str(at(rest["labels"])) if rest["labels"] else None))
         prep = rest["preprocess"]
         if prep:
             f, _, fn = prep.rpartition(":")

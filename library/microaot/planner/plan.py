@@ -308,7 +308,8 @@ class _Planner:
         self.evaluated_bounds.append(max(live, default=0))
         return _State(buffers=buffers, groups=groups, taken=taken, live=live)
 
-    def objective(self, order: list[int], choice: Mapping[int, InPlaceOption | None]) -> tuple[tuple[int, int, int], _State]:
+    def objective(self, order: list[int],
+                  choice: Mapping[int, InPlaceOption | None]) -> tuple[tuple[int, int, int], _State]:
         key = (tuple(order), tuple(sorted((op, self._opt_id(op, c)) for op, c in choice.items() if c is not None)))
         hit = self._memo.get(key)
         if hit is not None:
@@ -335,7 +336,9 @@ class _Planner:
             out.append({op: opts[(k + i) % len(opts)] for i, (op, opts) in enumerate(sorted(self.options.items()))})
         return out
 
-    def descend(self, order: list[int], choice: dict[int, InPlaceOption | None]) -> tuple[tuple[int, int, int], dict[int, InPlaceOption | None]]:
+    def descend(
+        self, order: list[int], choice: dict[int, InPlaceOption | None]
+    ) -> tuple[tuple[int, int, int], dict[int, InPlaceOption | None]]:
         best, _ = self.objective(order, choice)
         pos = {op: i for i, op in enumerate(order)}
         ops = sorted(self.options, key=lambda o: pos[o])
@@ -412,8 +415,12 @@ def _span_index(spans: list[_Span]) -> tuple[dict[int, list[_Span]], dict[int, l
     return alive, starts
 
 
-def _place(buffers: list[Buffer], align: int, key: Callable[[Buffer], tuple[int, ...]] | None,
-           order: list[Buffer] | None = None) -> int:
+def _place(
+    buffers: list[Buffer],
+    align: int,
+    key: Callable[[Buffer], tuple[int, ...]] | None,
+    order: list[Buffer] | None = None,
+) -> int:
     """Place every buffer (sets ``offset``) in ``order`` or sorted by ``key``; returns the workspace."""
     seq = order if order is not None else sorted(buffers, key=key)
     # the placed buffers by step, so that a buffer meets only those that share a step with it (a chain

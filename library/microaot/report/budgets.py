@@ -51,8 +51,13 @@ def check(rep: EvalReport, b: Budgets) -> list[tuple[str, bool, str]]:
                         f"measures {rep.timer_unit}, not time (set the board's clock, f_cpu, or drop the budget)"))
         else:
             ms = rep.seconds_per_inference * 1e3
-            out.append(("budget_time", ms <= b.max_ms,
-                        f"time {ms:.3f} ms {'<=' if ms <= b.max_ms else '>'} {b.max_ms:g} ms per inference ({b.names[2]})"))
+            out.append(
+                (
+                    "budget_time",
+                    ms <= b.max_ms,
+                    f"time {ms:.3f} ms {'<=' if ms <= b.max_ms else '>'} {b.max_ms:g} ms per inference ({b.names[2]})",
+                )
+            )
     return out
 
 

@@ -171,32 +171,38 @@ class EvalReport:
     def format_text(self, *, top: int = 12) -> str:
         unit = UNIT_NAMES.get(self.timer_unit, self.timer_unit)
         m = self.memory
+        verdict = ("MATCH (bit-exact)" if self.outputs_match and not self.float_max_ulp
+                   else "MATCH" if self.outputs_match else "MISMATCH")
         lines = [
             f"microaot eval: {Path(self.model).name} on {self.board} ({self.board_name})",
             "",
-            f"  outputs vs TFLM     : {'MATCH (bit-exact)' if self.outputs_match and not self.float_max_ulp else 'MATCH' if self.outputs_match else 'MISMATCH'}"
+            f"  outputs vs TFLM     : {verdict}"
             f" over {self.seeds} input(s), {self.compared_bytes} output bytes",
         ]
         if self.device_error:
             lines.append(f"  DEVICE FAILED       : {self.device_error}")
         if self.float_max_ulp is not None:
-            lines.append(f"  float32 outputs     : at most {self.float_max_ulp} ulp from TFLM (bound {self.float_ulp_bound} "
+            lines.append(f"  float32 outputs     : at most {self.float_max_ulp} ulp from TFLM (bound "
+                         f"{self.float_ulp_bound} "
                          "ulp for this model's operators, docs/operators.md)")
         for oi, vals in enumerate(self.first_outputs):
             shown = ", ".join(f"{v:g}" for v in vals[:16]) + (f", ... ({len(vals)} values)" if len(vals) > 16 else "")
             lines.append(f"  output {oi} (seed 0)   : [{shown}]")
         for mm in self.mismatches[:5]:
             lines.append(
-                f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| {mm.max_abs_diff:g}"
+                f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| "
+                f"{mm.max_abs_diff:g}"
             )
         if self.data_metrics is not None:
             lines += self.data_metrics.format_text()
         if self.tensors_match is not None:
-            lines.append(f"  every tensor        : {'MATCH' if self.tensors_match else 'DIFFER'} (each operator's output "
+            lines.append(f"  every tensor        : {'MATCH' if self.tensors_match else 'DIFFER'} (each operator's "
+                         "output "
                          f"vs the generic-C build on the host, {self.seeds} input(s))")
         if self.tensor_diagnosis:
             lines.append(f"    diagnosis: {self.tensor_diagnosis}")
-        t = f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, max {self.time_max:,}; {self.seeds} input(s) x {self.runs} run(s), measured on the device)"
+        t = (f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, "
+             f"max {self.time_max:,}; {self.seeds} input(s) x {self.runs} run(s), measured on the device)")
         lines.append(t)
         if self.seconds_per_inference is not None:
             lines.append(f"                        = {self.seconds_per_inference * 1e3:.3f} ms")

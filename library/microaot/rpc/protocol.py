@@ -55,15 +55,21 @@ STATUS_HELP: dict[int, str] = {
     Status.ERR_FRAME_LENGTH: "a frame was truncated (its length field disagrees with the bytes received)",
     Status.ERR_FRAME_ESCAPE: "a frame contained an invalid escape sequence",
     Status.ERR_FRAME_TOO_LARGE: "a frame was larger than the device's max payload (detail); send smaller chunks",
-    Status.ERR_UNKNOWN_COMMAND: "the firmware does not know this command; host and firmware versions differ, rebuild the firmware",
-    Status.ERR_BAD_REQUEST: "the request's arguments have the wrong length (detail = expected bytes); host and firmware disagree on the protocol",
-    Status.ERR_VERSION: "no common protocol version (detail = device min | max << 8); rebuild the firmware with this microaot",
-    Status.ERR_SESSION: "the request's nonce is not this boot's: the device was reset; call hello() and write the inputs again",
+    Status.ERR_UNKNOWN_COMMAND: "the firmware does not know this command; host and firmware versions differ, rebuild "
+                                "the firmware",
+    Status.ERR_BAD_REQUEST: "the request's arguments have the wrong length (detail = expected bytes); host and "
+                            "firmware disagree on the protocol",
+    Status.ERR_VERSION: "no common protocol version (detail = device min | max << 8); rebuild the firmware with this "
+                        "microaot",
+    Status.ERR_SESSION: "the request's nonce is not this boot's: the device was reset; call hello() and write the "
+                        "inputs again",
     Status.ERR_INDEX: "tensor or operator index out of range (detail = how many there are)",
     Status.ERR_RANGE: "offset/length outside the tensor (detail = tensor bytes)",
     Status.ERR_ARG: "bad argument value (detail = the limit)",
-    Status.ERR_MODEL: "the model's run function returned an error (detail = uaot_status_t); check the model build and the glue",
-    Status.ERR_UNSUPPORTED: "not available in this firmware build (detail = the build limit); raise the UAOT_RPC_* macro",
+    Status.ERR_MODEL: "the model's run function returned an error (detail = uaot_status_t); check the model build and "
+                      "the glue",
+    Status.ERR_UNSUPPORTED: "not available in this firmware build (detail = the build limit); raise the UAOT_RPC_* "
+                            "macro",
     Status.ERR_INTERNAL: "internal error in the RPC server; please report it with the traffic log (MICROAOT_RPC_LOG)",
 }
 

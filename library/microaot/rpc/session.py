@@ -534,8 +534,10 @@ class Session:
             raise RpcProtocolError(f"INFO: {which} has unknown dtype code {dtype}")
         if not np.isfinite(scale) or scale < 0:
             raise RpcProtocolError(f"INFO: {which} of {self.name} has scale {scale}; reflash the firmware")
-        if min(dims, default=1) < 0 or int(np.prod(dims, dtype=np.int64)) * np.dtype(P.DTYPES[dtype]).itemsize != nbytes:
-            raise RpcProtocolError(f"INFO: {'input' if kind == 0 else 'output'} {index} of {self.name} is {P.DTYPES[dtype]} "
+        if min(dims, default=1) < 0 or int(np.prod(dims,
+                                                   dtype=np.int64)) * np.dtype(P.DTYPES[dtype]).itemsize != nbytes:
+            raise RpcProtocolError(f"INFO: {'input' if kind == 0 else 'output'} {index} of {self.name} is "
+                                   f"{P.DTYPES[dtype]} "
                            f"{list(dims)} but {nbytes} bytes; host and firmware disagree: reflash the firmware")
         return TensorInfo(idx, name, P.DTYPES[dtype], tuple(int(x) for x in dims), nbytes, float(scale), zp)
 
@@ -544,7 +546,8 @@ class Session:
         d = self.request(P.Cmd.INFO, P.INFO_ARGS.pack(2, 0, index)).data
         (idx,) = P.INFO_OP_FIXED.unpack_from(d)
         if idx != index:
-            raise RpcProtocolError(f"INFO: {self.name} answered operator {idx} when asked for {index}: reflash the firmware")
+            raise RpcProtocolError(f"INFO: {self.name} answered operator {idx} when asked for {index}: reflash the "
+                                   "firmware")
         return _string(d, P.INFO_OP_FIXED.size, "INFO", f"operator {index} name")[0]
 
     def _need_info(self) -> DeviceInfo:
@@ -590,7 +593,8 @@ class Session:
             n = min(chunk, ti.nbytes - len(buf))
             part = self.read_output_bytes(index, len(buf), n)
             if len(part) != n:
-                raise RpcProtocolError(f"READ_OUTPUT: asked {n} bytes of output {index}, got {len(part)} from {self.name}")
+                raise RpcProtocolError(f"READ_OUTPUT: asked {n} bytes of output {index}, got {len(part)} from "
+                                       f"{self.name}")
             buf += part
         return np.frombuffer(bytes(buf), dtype=ti.np_dtype).astype(np.dtype(ti.dtype)).reshape(ti.shape)
 
@@ -693,10 +697,12 @@ class Session:
             d = self.request(cmd, page(len(vals))).data
             more = entries(d, len(vals))
             if not more:
-                raise RpcProtocolError(f"{cmd.name}: device returned no entries from operator {len(vals)} ({self.name})")
+                raise RpcProtocolError(f"{cmd.name}: device returned no entries from operator {len(vals)} "
+                                       f"({self.name})")
             vals += more
         if num_ops != len(info.op_names) or len(vals) != num_ops:
-            raise RpcProtocolError(f"{cmd.name}: {self.name} reports {num_ops} operators ({len(vals)} {what}), HELLO said "
+            raise RpcProtocolError(f"{cmd.name}: {self.name} reports {num_ops} operators ({len(vals)} {what}), HELLO "
+                                   "said "
                            f"{len(info.op_names)}; call hello() again, or reflash the firmware")
         return vals
 

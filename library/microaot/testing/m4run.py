@@ -162,7 +162,8 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10, check=False)
     out = proc.stdout
     if proc.returncode != 0 or "done" not in out:
-        raise MicroaotError(f"QEMU run of {elf.name} failed (exit {proc.returncode}):\n{out[-2000:]}\n{proc.stderr[-2000:]}")
+        raise MicroaotError(f"QEMU run of {elf.name} failed (exit "
+                            f"{proc.returncode}):\n{out[-2000:]}\n{proc.stderr[-2000:]}")
     g = result.graph
     insn = [int(v) for v in re.findall(r"^insn (\d+)", out, re.M)]
     hexes = re.findall(r"^out ([0-9a-f]*)", out, re.M)

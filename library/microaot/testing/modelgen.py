@@ -430,7 +430,8 @@ class ModelBuilder:
             if len(quant.scale) != len(quant.zero_point):
                 raise ValueError(f"tensor {name!r}: {len(quant.scale)} scales but {len(quant.zero_point)} zero points")
             if len(quant.scale) > 1 and (quant.axis >= len(shape_t) or shape_t[quant.axis] != len(quant.scale)):
-                raise ValueError(f"tensor {name!r}: {len(quant.scale)} scales do not match axis {quant.axis} of {shape_t}")
+                raise ValueError(f"tensor {name!r}: {len(quant.scale)} scales do not match axis {quant.axis} of "
+                                 f"{shape_t}")
         raw: bytes | None = None
         if data is not None:
             if isinstance(data, bytes):
@@ -438,7 +439,8 @@ class ModelBuilder:
             else:
                 arr = np.asarray(data)
                 if arr.size != math.prod(shape_t):
-                    raise ValueError(f"tensor {name!r}: data has {arr.size} elements, shape {shape_t} needs {math.prod(shape_t)}")
+                    raise ValueError(f"tensor {name!r}: data has {arr.size} elements, shape {shape_t} needs "
+                                     f"{math.prod(shape_t)}")
                 raw = np.ascontiguousarray(arr.astype(_NUMPY_DTYPES[dtype]).reshape(shape_t)).astype(
                     np.dtype(_NUMPY_DTYPES[dtype]).newbyteorder("<")
                 ).tobytes()
@@ -833,7 +835,8 @@ def fully_connected_model(
     x = mb.add_input("input", input_shape, dtype, quant=in_q.quant if dtype == "int8" else None)
     wt, bt = _weights_and_bias(mb, w, b, dtype, in_q, 0 if per_channel else None)
     y = _act_tensor(mb, "output", out_shape, dtype, out_q)
-    mb.add_operator("FULLY_CONNECTED", [x, wt, bt if bias else -1], [y], FullyConnectedOptions(activation, keep_num_dims))
+    mb.add_operator("FULLY_CONNECTED", [x, wt, bt if bias else -1], [y],
+                    FullyConnectedOptions(activation, keep_num_dims))
     mb.set_outputs([y])
     return mb.to_bytes()
 

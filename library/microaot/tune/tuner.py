@@ -28,8 +28,9 @@ How it works:
    the differing operators, ``ops_differ``) and the ``error`` message.
 4. ``jobs`` batches are built and measured at once (one project folder and one QEMU or host process
    per job, or Dask tasks with a ``TuneBackend``: ``microaot.cluster``); their results are processed in
-   submission order, so the search does not depend on which job finishes first. Searchers: the whole space when it fits in ``budget`` candidates per signature,
-   coordinate descent then random sampling otherwise (``microaot.tune.search``).
+   submission order, so the search does not depend on which job finishes first. Searchers: the whole space
+   when it fits in ``budget`` candidates per signature, coordinate descent then random sampling otherwise
+   (``microaot.tune.search``).
 5. Refinement: a candidate was timed in a batch whose other operators had other schedules, but
    the memory plan (which operators run in place, at a run-time cost) depends on every operator's
    scratch. So the combination of the per-signature bests is built and timed as a whole, then each
@@ -457,7 +458,8 @@ class CandidateEvaluator:
             sig, k = items[0]
             return [CandidateResult(sig, dict(k), None, o.failure, o.error, batch, o.ops_differ, dict(o.where))]
         half = len(items) // 2
-        return self.evaluate_batch(slot, dict(items[:half]), batch) + self.evaluate_batch(slot, dict(items[half:]), batch)
+        return (self.evaluate_batch(slot, dict(items[:half]), batch)
+                + self.evaluate_batch(slot, dict(items[half:]), batch))
 
 
 @dataclass
@@ -797,10 +799,11 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             jobs: int, board: Board, margin: float, pbar: Any, write: Callable[[list[TuneRecord]], None],
             swap: bool = True, max_workspace: int | None = None,
             max_flash: int | None = None) -> dict[str, Any] | None:
-    """Steps 5 (``swap``) and 6 (``max_workspace``, ``max_flash``) of the module docstring. ``evaluate(slot, assignment)``
-    builds and measures one firmware with every signature's knobs forced (``CandidateEvaluator.try_assignment``:
-    an Outcome, usable when it built, ran and matched the default build). Updates ``best_knobs``/``best_time`` of the groups; returns a
-    summary (None when there was nothing to do)."""
+    """Steps 5 (``swap``) and 6 (``max_workspace``, ``max_flash``) of the module docstring.
+    ``evaluate(slot, assignment)`` builds and measures one firmware with every signature's knobs forced
+    (``CandidateEvaluator.try_assignment``: an Outcome, usable when it built, ran and matched the default
+    build). Updates ``best_knobs``/``best_time`` of the groups; returns a summary (None when there was
+    nothing to do)."""
     alts: dict[str, list[Knobs]] = {}
     for sig, g in groups.items():
         if not swap or g.best_time is None:
@@ -885,7 +888,8 @@ def _refine(groups: Mapping[str, OpGroup], evaluate: Callable[[int, dict[str, Kn
             ok = [r for r in smaller if fits(r[2])]
             now = cur
             sig, k, m = (min(ok, key=lambda r: r[2].run_time) if ok else
-                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time, 0.0) / (excess(now) - excess(r[2]))))
+                         min(smaller, key=lambda r: max(r[2].run_time - now.run_time,
+                                                        0.0) / (excess(now) - excess(r[2]))))
             reverted.append({"signature": sig, "op_indices": groups[sig].op_indices, "from": current[sig], "to": k,
                              "workspace": _ws(m), "flash": _flash(m)})
             current[sig], cur = dict(k), m
