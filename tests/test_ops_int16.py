@@ -399,3 +399,19 @@ def test_ops_int16_on_cortex_m4(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as ex:
         errors = [e for e in ex.map(run, range(len(models))) if e]
     assert not errors, f"{len(errors)} of {len(models)} models differ on the M4:\n" + "\n".join(errors)
+
+
+def test_chain_16x8_model_over_rpc(tmp_path: Path) -> None:
+    """The 16x8 network (int16 input, three int16 outputs) evaluated through the host board's RPC server by
+    ``microaot eval``: every output byte-identical to TFLM."""
+    import json
+
+    from microaot.cli import main
+
+    model = tmp_path / "chain16.tflite"
+    model.write_bytes(mg.chain_16x8_model(np.random.default_rng(42)))
+    report = tmp_path / "r.json"
+    assert main(["eval", str(model), "--board", "host", "--work-dir", str(tmp_path / "w"), "--json", str(report)]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["outputs_match"] is True and rep["mismatches"] == []
+    assert rep["compared_bytes"] == 3 * 2 * (1 * 8 * 8 * 6 + 10 + 10)
