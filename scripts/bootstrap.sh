@@ -14,6 +14,7 @@ command -v arm-none-eabi-gcc >/dev/null 2>&1 || need_apt+=(gcc-arm-none-eabi)
 [ -d /usr/include/newlib/c++ ] || need_apt+=(libstdc++-arm-none-eabi-newlib)  # bench/tflm_m4.py: TFLM headers include <cmath>
 command -v qemu-system-arm >/dev/null 2>&1 || need_apt+=(qemu-system-arm)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+command -v clang-format >/dev/null 2>&1 || need_apt+=(clang-format)  # tests/test_c_format.py
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[bootstrap] installing system packages: ${need_apt[*]}"

@@ -34,24 +34,24 @@ UAOT_INLINE float uaot_add_one_f32(const uaot_add_params_t *p, float a, float b)
 }
 
 /* Walks the 6-D output index, keeping both input offsets. */
-#define UAOT_ADD_BROADCAST_LOOP(ONE, CTX)                                                                \
-    do {                                                                                              \
-        int32_t idx[UAOT_ADD_MAX_DIMS] = {0, 0, 0, 0, 0, 0};                                          \
-        int32_t o1 = 0, o2 = 0;                                                                        \
-        for (int32_t i = 0; i < p->size; ++i) {                                                       \
-            out[i] = ONE(CTX, in1[o1], in2[o2]);                                                      \
-            for (int d = UAOT_ADD_MAX_DIMS - 1; d >= 0; --d) {                                        \
-                idx[d]++;                                                                             \
-                o1 += p->in1_strides[d];                                                      \
-                o2 += p->in2_strides[d];                                                      \
-                if (idx[d] < p->out_dims[d]) {                                                        \
-                    break;                                                                            \
-                }                                                                                     \
-                o1 -= p->in1_strides[d] * idx[d];                                    \
-                o2 -= p->in2_strides[d] * idx[d];                                    \
-                idx[d] = 0;                                                                           \
-            }                                                                                         \
-        }                                                                                             \
+#define UAOT_ADD_BROADCAST_LOOP(ONE, CTX)                      \
+    do {                                                       \
+        int32_t idx[UAOT_ADD_MAX_DIMS] = {0, 0, 0, 0, 0, 0};   \
+        int32_t o1 = 0, o2 = 0;                                \
+        for (int32_t i = 0; i < p->size; ++i) {                \
+            out[i] = ONE(CTX, in1[o1], in2[o2]);               \
+            for (int d = UAOT_ADD_MAX_DIMS - 1; d >= 0; --d) { \
+                idx[d]++;                                      \
+                o1 += p->in1_strides[d];                       \
+                o2 += p->in2_strides[d];                       \
+                if (idx[d] < p->out_dims[d]) {                 \
+                    break;                                     \
+                }                                              \
+                o1 -= p->in1_strides[d] * idx[d];              \
+                o2 -= p->in2_strides[d] * idx[d];              \
+                idx[d] = 0;                                    \
+            }                                                  \
+        }                                                      \
     } while (0)
 
 /* Table path (uaot_add_s8_lut), exact with the per-element reference above. The generator
@@ -80,8 +80,8 @@ UAOT_INLINE int8_t uaot_add_lut_one(const uaot_add_lut_t *t, int8_t a, int8_t b)
     return uaot_clamp8(uaot_add_lut_raw(t, a, b), t->lo, t->hi);
 }
 
-uaot_status_t uaot_add_s8_lut(const uaot_add_params_t *p, const int32_t *tables, const int8_t *in1,
-                              const int8_t *in2, int8_t *out)
+uaot_status_t uaot_add_s8_lut(const uaot_add_params_t *p, const int32_t *tables, const int8_t *in1, const int8_t *in2,
+                              int8_t *out)
 {
     if (p == NULL || tables == NULL || in1 == NULL || in2 == NULL || out == NULL) {
         return UAOT_ERR_ARG;

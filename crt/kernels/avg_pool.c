@@ -28,10 +28,10 @@
 
 /* one output pixel's window and result parameters */
 typedef struct {
-    int32_t rows, ncols;  /* tap (r, i) of the window at x + r * rstep + i * C */
+    int32_t rows, ncols; /* tap (r, i) of the window at x + r * rstep + i * C */
     int32_t C, rstep;
-    int32_t count, half;  /* taps, count / 2 */
-    int32_t lo, hi;       /* activation range */
+    int32_t count, half; /* taps, count / 2 */
+    int32_t lo, hi;      /* activation range */
 } avgp_win_t;
 
 /* Rounded integer average (TFLM reference, half = count / 2), clamped to the activation range [lo, hi]
@@ -43,43 +43,43 @@ UAOT_INLINE int8_t avgp_out(int32_t acc, int32_t count, int32_t half, int32_t lo
 }
 
 /* one tap of avgp_run: the NW words at t into the pair accumulators */
-#define AVGP_TAP(t)                                                                                     \
-    do {                                                                                                \
-        const uint32_t w0 = uaot_ld32(t);                                                               \
-        e0 = uaot_sxtab16(e0, w0);                                                                      \
-        o0 = uaot_sxtab16_r8(o0, w0);                                                                   \
-        if (NW > 1) {                                                                                   \
-            const uint32_t w1 = uaot_ld32((t) + 4);                                                     \
-            e1 = uaot_sxtab16(e1, w1);                                                                  \
-            o1 = uaot_sxtab16_r8(o1, w1);                                                               \
-        }                                                                                               \
-        if (NW > 2) {                                                                                   \
-            const uint32_t w2 = uaot_ld32((t) + 8);                                                     \
-            e2 = uaot_sxtab16(e2, w2);                                                                  \
-            o2 = uaot_sxtab16_r8(o2, w2);                                                               \
-        }                                                                                               \
-        if (NW > 3) {                                                                                   \
-            const uint32_t w3 = uaot_ld32((t) + 12);                                                    \
-            e3 = uaot_sxtab16(e3, w3);                                                                  \
-            o3 = uaot_sxtab16_r8(o3, w3);                                                               \
-        }                                                                                               \
+#define AVGP_TAP(t)                                  \
+    do {                                             \
+        const uint32_t w0 = uaot_ld32(t);            \
+        e0 = uaot_sxtab16(e0, w0);                   \
+        o0 = uaot_sxtab16_r8(o0, w0);                \
+        if (NW > 1) {                                \
+            const uint32_t w1 = uaot_ld32((t) + 4);  \
+            e1 = uaot_sxtab16(e1, w1);               \
+            o1 = uaot_sxtab16_r8(o1, w1);            \
+        }                                            \
+        if (NW > 2) {                                \
+            const uint32_t w2 = uaot_ld32((t) + 8);  \
+            e2 = uaot_sxtab16(e2, w2);               \
+            o2 = uaot_sxtab16_r8(o2, w2);            \
+        }                                            \
+        if (NW > 3) {                                \
+            const uint32_t w3 = uaot_ld32((t) + 12); \
+            e3 = uaot_sxtab16(e3, w3);               \
+            o3 = uaot_sxtab16_r8(o3, w3);            \
+        }                                            \
     } while (0)
 
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
 /* AVGP_TAP of 4 words in asm, then x += step */
-#define AVGP_ASM_TAP                                                                                    \
-    "ldr %[w], [%[x]]\n\t"                                                                              \
-    "sxtab16 %[e0], %[e0], %[w]\n\t"                                                                    \
-    "sxtab16 %[o0], %[o0], %[w], ror #8\n\t"                                                            \
-    "ldr %[w], [%[x], #4]\n\t"                                                                          \
-    "sxtab16 %[e1], %[e1], %[w]\n\t"                                                                    \
-    "sxtab16 %[o1], %[o1], %[w], ror #8\n\t"                                                            \
-    "ldr %[w], [%[x], #8]\n\t"                                                                          \
-    "sxtab16 %[e2], %[e2], %[w]\n\t"                                                                    \
-    "sxtab16 %[o2], %[o2], %[w], ror #8\n\t"                                                            \
-    "ldr %[w], [%[x], #12]\n\t"                                                                         \
-    "sxtab16 %[e3], %[e3], %[w]\n\t"                                                                    \
-    "sxtab16 %[o3], %[o3], %[w], ror #8\n\t"                                                            \
+#define AVGP_ASM_TAP                         \
+    "ldr %[w], [%[x]]\n\t"                   \
+    "sxtab16 %[e0], %[e0], %[w]\n\t"         \
+    "sxtab16 %[o0], %[o0], %[w], ror #8\n\t" \
+    "ldr %[w], [%[x], #4]\n\t"               \
+    "sxtab16 %[e1], %[e1], %[w]\n\t"         \
+    "sxtab16 %[o1], %[o1], %[w], ror #8\n\t" \
+    "ldr %[w], [%[x], #8]\n\t"               \
+    "sxtab16 %[e2], %[e2], %[w]\n\t"         \
+    "sxtab16 %[o2], %[o2], %[w], ror #8\n\t" \
+    "ldr %[w], [%[x], #12]\n\t"              \
+    "sxtab16 %[e3], %[e3], %[w]\n\t"         \
+    "sxtab16 %[o3], %[o3], %[w], ror #8\n\t" \
     "add %[x], %[x], %[s]\n\t"
 
 /* avgp_run with NW = 4 for n >= 1 taps: 28 instructions per 2 taps (32 input elements); gcc's own
@@ -87,22 +87,16 @@ UAOT_INLINE int8_t avgp_out(int32_t acc, int32_t count, int32_t half, int32_t lo
 static AVGP_NOINLINE const int8_t *avgp_run4_dsp(const int8_t *x, int32_t n, int32_t step, uint32_t *pr)
 {
     uint32_t e0 = pr[0], o0 = pr[1], e1 = pr[2], o1 = pr[3], e2 = pr[4], o2 = pr[5], e3 = pr[6], o3 = pr[7], w;
-    __asm__ volatile(
-        "lsrs %[n], %[n], #1\n\t" /* C = n odd, Z = no tap pairs */
-        "bcc 1f\n\t"
-        AVGP_ASM_TAP
-        "1:\n\t"
-        "beq 3f\n\t"
-        "2:\n\t"
-        AVGP_ASM_TAP
-        AVGP_ASM_TAP
-        "subs %[n], %[n], #1\n\t"
-        "bne 2b\n\t"
-        "3:\n\t"
-        : [e0] "+r"(e0), [o0] "+r"(o0), [e1] "+r"(e1), [o1] "+r"(o1), [e2] "+r"(e2), [o2] "+r"(o2),
-          [e3] "+r"(e3), [o3] "+r"(o3), [x] "+r"(x), [n] "+r"(n), [w] "=&r"(w)
-        : [s] "r"(step)
-        : "cc", "memory");
+    __asm__ volatile("lsrs %[n], %[n], #1\n\t" /* C = n odd, Z = no tap pairs */
+                     "bcc 1f\n\t" AVGP_ASM_TAP "1:\n\t"
+                     "beq 3f\n\t"
+                     "2:\n\t" AVGP_ASM_TAP AVGP_ASM_TAP "subs %[n], %[n], #1\n\t"
+                     "bne 2b\n\t"
+                     "3:\n\t"
+                     : [e0] "+r"(e0), [o0] "+r"(o0), [e1] "+r"(e1), [o1] "+r"(o1), [e2] "+r"(e2), [o2] "+r"(o2),
+                       [e3] "+r"(e3), [o3] "+r"(o3), [x] "+r"(x), [n] "+r"(n), [w] "=&r"(w)
+                     : [s] "r"(step)
+                     : "cc", "memory");
     pr[0] = e0, pr[1] = o0, pr[2] = e1, pr[3] = o1, pr[4] = e2, pr[5] = o2, pr[6] = e3, pr[7] = o3;
     return x;
 }
@@ -157,15 +151,15 @@ UAOT_INLINE const int8_t *avgp_run(const int8_t *x, int32_t n, int32_t step, uin
 }
 
 /* the int16 lane sums of the pair accumulators e (channels 0, 2) and o (channels 1, 3) */
-#define AVGP_LANE0(e, o) ((int32_t)(int16_t)(uint16_t)((e) & 0xFFFFu))
-#define AVGP_LANE1(e, o) ((int32_t)(int16_t)(uint16_t)((o) & 0xFFFFu))
+#define AVGP_LANE0(e, o) ((int32_t)(int16_t)(uint16_t)((e)&0xFFFFu))
+#define AVGP_LANE1(e, o) ((int32_t)(int16_t)(uint16_t)((o)&0xFFFFu))
 #define AVGP_LANE2(e, o) ((int32_t)(int16_t)(uint16_t)((e) >> 16))
 #define AVGP_LANE3(e, o) ((int32_t)(int16_t)(uint16_t)((o) >> 16))
 
 /* out[0 .. 4*nw) = the averages of the lane sums pr (+ acc unless NULL); CLAMP (a constant) = 0 when
  * [lo, hi] contains [-128, 127] */
-UAOT_INLINE void avgp_outs(int8_t *out, const uint32_t *pr, const int32_t *acc, int32_t nw, int32_t count,
-                           int32_t half, int32_t lo, int32_t hi, const int CLAMP)
+UAOT_INLINE void avgp_outs(int8_t *out, const uint32_t *pr, const int32_t *acc, int32_t nw, int32_t count, int32_t half,
+                           int32_t lo, int32_t hi, const int CLAMP)
 {
     for (int32_t k = 0; k < nw; ++k, out += 4) {
         const uint32_t e = pr[2 * k], o = pr[2 * k + 1];
@@ -198,10 +192,18 @@ static AVGP_NOINLINE void avgp_block(const int8_t *x, const avgp_win_t *w, int32
         while (cols > 0) {
             const int32_t n = cols < left ? cols : left;
             switch (nw) {
-            case 4: q = avgp_run(q, n, w->C, pr, 4); break;
-            case 3: q = avgp_run(q, n, w->C, pr, 3); break;
-            case 2: q = avgp_run(q, n, w->C, pr, 2); break;
-            default: q = avgp_run(q, n, w->C, pr, 1); break;
+            case 4:
+                q = avgp_run(q, n, w->C, pr, 4);
+                break;
+            case 3:
+                q = avgp_run(q, n, w->C, pr, 3);
+                break;
+            case 2:
+                q = avgp_run(q, n, w->C, pr, 2);
+                break;
+            default:
+                q = avgp_run(q, n, w->C, pr, 1);
+                break;
             }
             cols -= n;
             left -= n;

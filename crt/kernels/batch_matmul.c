@@ -7,19 +7,19 @@
 #include "microaot/qmath64.h"
 
 /* the three batch loops; BODY sees a_off, b_off (element offsets of this batch's matrices) and o_off */
-#define UAOT_BMM_BATCHES(BODY)                                                                       \
-    do {                                                                                             \
-        int32_t o_off = 0;                                                                           \
-        for (int32_t b0 = 0; b0 < p->batch[0]; ++b0) {                                               \
-            for (int32_t b1 = 0; b1 < p->batch[1]; ++b1) {                                           \
-                for (int32_t b2 = 0; b2 < p->batch[2]; ++b2) {                                       \
+#define UAOT_BMM_BATCHES(BODY)                                                                                \
+    do {                                                                                                      \
+        int32_t o_off = 0;                                                                                    \
+        for (int32_t b0 = 0; b0 < p->batch[0]; ++b0) {                                                        \
+            for (int32_t b1 = 0; b1 < p->batch[1]; ++b1) {                                                    \
+                for (int32_t b2 = 0; b2 < p->batch[2]; ++b2) {                                                \
                     const int32_t a_off = b0 * p->a_bstride[0] + b1 * p->a_bstride[1] + b2 * p->a_bstride[2]; \
                     const int32_t b_off = b0 * p->b_bstride[0] + b1 * p->b_bstride[1] + b2 * p->b_bstride[2]; \
-                    BODY;                                                                            \
-                    o_off += p->rows * p->cols;                                                      \
-                }                                                                                    \
-            }                                                                                        \
-        }                                                                                            \
+                    BODY;                                                                                     \
+                    o_off += p->rows * p->cols;                                                               \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
     } while (0)
 
 uaot_status_t uaot_batch_matmul_f32(const uaot_batch_matmul_params_t *p, const float *a, const float *b, float *out)
@@ -44,8 +44,7 @@ uaot_status_t uaot_batch_matmul_f32(const uaot_batch_matmul_params_t *p, const f
     return UAOT_OK;
 }
 
-uaot_status_t uaot_batch_matmul_s8(const uaot_batch_matmul_params_t *p, const int8_t *a, const int8_t *b,
-                                   int8_t *out)
+uaot_status_t uaot_batch_matmul_s8(const uaot_batch_matmul_params_t *p, const int8_t *a, const int8_t *b, int8_t *out)
 {
     if (p == NULL || a == NULL || b == NULL || out == NULL) {
         return UAOT_ERR_ARG;

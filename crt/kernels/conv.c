@@ -11,15 +11,13 @@
 
 #include "microaot/qmath.h"
 
-UAOT_INLINE int8_t uaot_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,
-                                   int32_t hi)
+UAOT_INLINE int8_t uaot_requant_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo, int32_t hi)
 {
     int32_t v = uaot_wrap_add(uaot_mbqm(acc, mult, (int)shift), out_off);
     return (int8_t)uaot_clamp_i32(v, lo, hi);
 }
 
-uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                             int8_t *output)
+uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL) {
         return UAOT_ERR_ARG;
@@ -48,8 +46,8 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                                 acc += (uint32_t)((int32_t)x[i] * (int32_t)fw[i]);
                             }
                         }
-                        output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
-                            uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
+                        output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = uaot_requant_s8(
+                            uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                     }
                     continue;
                 }
@@ -75,8 +73,8 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
                         }
                     }
                     acc -= (uint32_t)p->input_offset * (uint32_t)pad_wsum;
-                    output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] =
-                        uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
+                    output[((b * p->out_h + oy) * p->out_w + ox) * out_c + oc] = uaot_requant_s8(
+                        uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
                 }
             }
         }
@@ -84,8 +82,8 @@ uaot_status_t uaot_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input
     return UAOT_OK;
 }
 
-uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                       const int8_t *filter, int8_t *output)
+uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                       int8_t *output)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || p->depth_mult <= 0) {
         return UAOT_ERR_ARG;
@@ -114,8 +112,8 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
                                     acc += (uint32_t)((int32_t)x[kx * p->dil_w * in_c] * (int32_t)f[kx * out_c]);
                                 }
                             }
-                            out[oc] = uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
-                                                      p->act_max);
+                            out[oc] = uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset,
+                                                      p->act_min, p->act_max);
                         }
                     }
                     continue;
@@ -138,8 +136,8 @@ uaot_status_t uaot_depthwise_conv2d_s8(const uaot_conv_s8_params_t *p, const int
                             }
                         }
                         acc -= (uint32_t)p->input_offset * (uint32_t)pad_wsum;
-                        out[oc] = uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
-                                                  p->act_max);
+                        out[oc] = uaot_requant_s8(uaot_u2i(acc), p->mult[oc], p->shift[oc], p->output_offset,
+                                                  p->act_min, p->act_max);
                     }
                 }
             }
@@ -200,8 +198,8 @@ uaot_status_t uaot_conv2d_f32(const uaot_conv_f32_params_t *p, const float *inpu
     return UAOT_OK;
 }
 
-uaot_status_t uaot_depthwise_conv2d_f32(const uaot_conv_f32_params_t *p, const float *input,
-                                        const float *filter, const float *bias, float *output)
+uaot_status_t uaot_depthwise_conv2d_f32(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
+                                        const float *bias, float *output)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || p->depth_mult <= 0) {
         return UAOT_ERR_ARG;
@@ -230,8 +228,7 @@ uaot_status_t uaot_depthwise_conv2d_f32(const uaot_conv_f32_params_t *p, const f
                                 if (ix < 0 || ix >= p->in_w) {
                                     continue;
                                 }
-                                acc += in_b[(iy * p->in_w + ix) * in_c + ic] *
-                                       filter[(ky * p->k_w + kx) * out_c + oc];
+                                acc += in_b[(iy * p->in_w + ix) * in_c + ic] * filter[(ky * p->k_w + kx) * out_c + oc];
                             }
                         }
                         if (bias != NULL) {

@@ -8,8 +8,8 @@
 
 /* TFLM's requantization of the accumulator, + offset, clamp. With acc32 the sum is the int32 TFLM's
  * int32 instantiation computes (two's complement wrap-around of the exact sum). */
-static int16_t uaot_requant_s16(int64_t acc, int32_t acc32, int32_t mult, int32_t shift, int32_t out_off,
-                                int32_t lo, int32_t hi)
+static int16_t uaot_requant_s16(int64_t acc, int32_t acc32, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,
+                                int32_t hi)
 {
     int32_t v;
     if (acc32) {
@@ -61,8 +61,8 @@ uaot_status_t uaot_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *in
                     if (bias != NULL) {
                         acc += bias[oc];
                     }
-                    out[oc] = uaot_requant_s16(acc, p->acc32, p->mult[oc], p->shift[oc], p->output_offset,
-                                               p->act_min, p->act_max);
+                    out[oc] = uaot_requant_s16(acc, p->acc32, p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
+                                               p->act_max);
                 }
             }
         }
@@ -70,8 +70,8 @@ uaot_status_t uaot_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *in
     return UAOT_OK;
 }
 
-uaot_status_t uaot_depthwise_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *input,
-                                        const int8_t *filter, const int64_t *bias, int16_t *output)
+uaot_status_t uaot_depthwise_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *input, const int8_t *filter,
+                                        const int64_t *bias, int16_t *output)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || p->mult == NULL || p->shift == NULL ||
         p->depth_mult <= 0) {
@@ -137,8 +137,8 @@ uaot_status_t uaot_fully_connected_s16(const uaot_fc_s16_params_t *p, const int1
             if (bias != NULL) {
                 acc += bias[o];
             }
-            output[b * n_out + o] = uaot_requant_s16(acc, p->acc32, p->mult[o], p->shift[o], p->output_offset,
-                                                     p->act_min, p->act_max);
+            output[b * n_out + o] =
+                uaot_requant_s16(acc, p->acc32, p->mult[o], p->shift[o], p->output_offset, p->act_min, p->act_max);
         }
     }
     return UAOT_OK;

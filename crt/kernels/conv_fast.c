@@ -17,15 +17,15 @@
 /* The expand asm takes the column stride in bytes as an immediate (STRD post-increment): the word
  * steps 2, 4 and 6 of the 1-, 2- and 3-pixel blocks, dispatched to M(8), M(16) or M(24). */
 #define UAOT_EXPAND_STEP_OK(step) ((step) == 2 || (step) == 4 || (step) == 6)
-#define UAOT_EXPAND_BY_STEP(step, M)                                                                           \
-    do {                                                                                                       \
-        if ((step) == 2) {                                                                                     \
-            M(8);                                                                                              \
-        } else if ((step) == 4) {                                                                              \
-            M(16);                                                                                             \
-        } else {                                                                                               \
-            M(24);                                                                                             \
-        }                                                                                                      \
+#define UAOT_EXPAND_BY_STEP(step, M) \
+    do {                             \
+        if ((step) == 2) {           \
+            M(8);                    \
+        } else if ((step) == 4) {    \
+            M(16);                   \
+        } else {                     \
+            M(24);                   \
+        }                            \
     } while (0)
 #endif
 
@@ -37,19 +37,19 @@ UAOT_INLINE uint32_t *uaot_expand_run(const int8_t *src, uint32_t *dst, int32_t 
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
     /* 6 instructions per group: STRD with post-increment by the column stride (an immediate: step is a
      * constant after inlining, 2, 4 or 6) */
-#define UAOT_EXPAND_ASM(ST)                                                                                    \
-    do {                                                                                                       \
-        uint32_t v, a, b;                                                                                      \
-        __asm__ volatile("1:\n\t"                                                                               \
-                         "ldr %[v], [%[s]], #4\n\t"                                                             \
-                         "sxtb16 %[a], %[v]\n\t"                                                                \
-                         "sxtb16 %[b], %[v], ror #8\n\t"                                                        \
-                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                                   \
-                         "cmp %[s], %[e]\n\t"                                                                   \
-                         "bne 1b\n\t"                                                                           \
-                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst)            \
-                         : [e] "r"(end), [st] "i"(ST)                                                          \
-                         : "cc", "memory");                                                                    \
+#define UAOT_EXPAND_ASM(ST)                                                                       \
+    do {                                                                                          \
+        uint32_t v, a, b;                                                                         \
+        __asm__ volatile("1:\n\t"                                                                 \
+                         "ldr %[v], [%[s]], #4\n\t"                                               \
+                         "sxtb16 %[a], %[v]\n\t"                                                  \
+                         "sxtb16 %[b], %[v], ror #8\n\t"                                          \
+                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                     \
+                         "cmp %[s], %[e]\n\t"                                                     \
+                         "bne 1b\n\t"                                                             \
+                         : [v] "=&r"(v), [a] "=&r"(a), [b] "=&r"(b), [s] "+r"(src), [d] "+r"(dst) \
+                         : [e] "r"(end), [st] "i"(ST)                                             \
+                         : "cc", "memory");                                                       \
     } while (0)
     if (n > 0 && UAOT_EXPAND_STEP_OK(step)) {
         UAOT_EXPAND_BY_STEP(step, UAOT_EXPAND_ASM);
@@ -93,11 +93,11 @@ UAOT_INLINE void uaot_expand3(const int8_t *src, int32_t in_c, uint32_t *col, in
 typedef struct {
     const int8_t *in; /* the batch's input */
     int32_t in_h, in_w, in_c, k_h, k_w, dil_h, dil_w;
-    int32_t run;    /* k_w * in_c */
-    int32_t rs;     /* input bytes between kernel rows: dil_h * in_w * in_c */
-    int32_t span_h; /* input rows of the window: (k_h - 1) * dil_h + 1 */
-    int32_t q, r;   /* run / 4, run % 4 */
-    uint32_t zw;    /* the input zero point in every byte */
+    int32_t run;            /* k_w * in_c */
+    int32_t rs;             /* input bytes between kernel rows: dil_h * in_w * in_c */
+    int32_t span_h;         /* input rows of the window: (k_h - 1) * dil_h + 1 */
+    int32_t q, r;           /* run / 4, run % 4 */
+    uint32_t zw;            /* the input zero point in every byte */
     int32_t ix_max, iy_max; /* the window is inside the input for 0 <= ix0 <= ix_max, 0 <= iy0 <= iy_max */
     int32_t out_w, stride_w, stride_h, pad_left;
     int32_t ox, iy0, ix0; /* the next output pixel: its column and its window's top left input pixel */
@@ -189,27 +189,27 @@ static void uaot_gather_s8(const uaot_gather_t *g, int32_t iy0, int32_t ix0, int
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
 /* the q >= 1 whole groups of each of the n >= 1 kernel rows at s (rs bytes apart) to dst, ST bytes between
  * groups' words: 6 instructions per group, 4 per row */
-#define UAOT_EXPAND_ROWS_ASM(ST)                                                                               \
-    do {                                                                                                       \
-        uint32_t v_, a_, b_;                                                                                   \
-        const int8_t *e_;                                                                                      \
-        int32_t n_ = k_h;                                                                                      \
-        __asm__ volatile("1:\n\t"                                                                               \
-                         "add %[e], %[s], %[q4]\n\t"                                                            \
-                         "2:\n\t"                                                                               \
-                         "ldr %[v], [%[s]], #4\n\t"                                                             \
-                         "sxtb16 %[a], %[v]\n\t"                                                                \
-                         "sxtb16 %[b], %[v], ror #8\n\t"                                                        \
-                         "strd %[a], %[b], [%[d]], %[st]\n\t"                                                   \
-                         "cmp %[s], %[e]\n\t"                                                                   \
-                         "bne 2b\n\t"                                                                           \
-                         "add %[s], %[s], %[rsq]\n\t"                                                           \
-                         "subs %[n], %[n], #1\n\t"                                                              \
-                         "bne 1b\n\t"                                                                           \
-                         : [v] "=&r"(v_), [a] "=&r"(a_), [b] "=&r"(b_), [e] "=&r"(e_), [s] "+r"(s),            \
-                           [d] "+r"(dst), [n] "+r"(n_)                                                         \
-                         : [q4] "r"(4 * q), [rsq] "r"(rs - 4 * q), [st] "i"(ST)                                \
-                         : "cc", "memory");                                                                    \
+#define UAOT_EXPAND_ROWS_ASM(ST)                                                                                   \
+    do {                                                                                                           \
+        uint32_t v_, a_, b_;                                                                                       \
+        const int8_t *e_;                                                                                          \
+        int32_t n_ = k_h;                                                                                          \
+        __asm__ volatile(                                                                                          \
+            "1:\n\t"                                                                                               \
+            "add %[e], %[s], %[q4]\n\t"                                                                            \
+            "2:\n\t"                                                                                               \
+            "ldr %[v], [%[s]], #4\n\t"                                                                             \
+            "sxtb16 %[a], %[v]\n\t"                                                                                \
+            "sxtb16 %[b], %[v], ror #8\n\t"                                                                        \
+            "strd %[a], %[b], [%[d]], %[st]\n\t"                                                                   \
+            "cmp %[s], %[e]\n\t"                                                                                   \
+            "bne 2b\n\t"                                                                                           \
+            "add %[s], %[s], %[rsq]\n\t"                                                                           \
+            "subs %[n], %[n], #1\n\t"                                                                              \
+            "bne 1b\n\t"                                                                                           \
+            : [v] "=&r"(v_), [a] "=&r"(a_), [b] "=&r"(b_), [e] "=&r"(e_), [s] "+r"(s), [d] "+r"(dst), [n] "+r"(n_) \
+            : [q4] "r"(4 * q), [rsq] "r"(rs - 4 * q), [st] "i"(ST)                                                 \
+            : "cc", "memory");                                                                                     \
     } while (0)
 #endif
 
@@ -267,10 +267,28 @@ static void uaot_gather_init(uaot_gather_t *g, const uaot_conv_s8_params_t *p, c
 {
     const int32_t in_c = p->in_c, run = p->k_w * in_c, span_h = (p->k_h - 1) * p->dil_h + 1;
     const int32_t oy = pix / p->out_w, ox = pix - oy * p->out_w;
-    const uaot_gather_t v = {in_b, p->in_h, p->in_w, in_c, p->k_h, p->k_w, p->dil_h, p->dil_w, run,
-                             p->dil_h * p->in_w * in_c, span_h, run / 4, run % 4, uaot_splat8(-p->input_offset),
-                             p->dil_w == 1 ? p->in_w - p->k_w : -1, p->in_h - span_h, p->out_w, p->stride_w,
-                             p->stride_h, p->pad_left, ox, oy * p->stride_h - p->pad_top,
+    const uaot_gather_t v = {in_b,
+                             p->in_h,
+                             p->in_w,
+                             in_c,
+                             p->k_h,
+                             p->k_w,
+                             p->dil_h,
+                             p->dil_w,
+                             run,
+                             p->dil_h * p->in_w * in_c,
+                             span_h,
+                             run / 4,
+                             run % 4,
+                             uaot_splat8(-p->input_offset),
+                             p->dil_w == 1 ? p->in_w - p->k_w : -1,
+                             p->in_h - span_h,
+                             p->out_w,
+                             p->stride_w,
+                             p->stride_h,
+                             p->pad_left,
+                             ox,
+                             oy * p->stride_h - p->pad_top,
                              ox * p->stride_w - p->pad_left};
     *g = v;
 }
@@ -427,22 +445,22 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
  * 14 registers: the 13 operands are pinned (explicit register variables, never r7) and the asm saves r7
  * itself and uses it for the 6th accumulator, so this builds with or without a frame pointer; the loop
  * bound and that accumulator live in memory outside the asm. */
-#define UAOT_GEMM_W_I8                                                                                         \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
-    "sxtb16 %[wa0], %[t0]\n\t"                                                                                  \
-    "sxtb16 %[t0], %[t0], ror #8\n\t"                                                                           \
-    "sxtb16 %[wa1], %[t1]\n\t"                                                                                  \
+#define UAOT_GEMM_W_I8                  \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t" \
+    "sxtb16 %[wa0], %[t0]\n\t"          \
+    "sxtb16 %[t0], %[t0], ror #8\n\t"   \
+    "sxtb16 %[wa1], %[t1]\n\t"          \
     "sxtb16 %[t1], %[t1], ror #8\n\t"
-#define UAOT_GEMM_W_I16                                                                                        \
-    "ldrd %[wa0], %[t0], [%[w]], #8\n\t"                                                                        \
+#define UAOT_GEMM_W_I16                  \
+    "ldrd %[wa0], %[t0], [%[w]], #8\n\t" \
     "ldrd %[wa1], %[t1], [%[w]], #8\n\t"
 /* the same with the pinned registers of the cols=3 loops (wa0, t0, wa1, t1 = r8..r11): one LDMIA */
 #define UAOT_GEMM_W_I16_LDM "ldmia %[w]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t"
-#define UAOT_GEMM23_X(A0, A1)                                                                                  \
-    "ldrd %[xa], %[xb], [%[c]], #8\n\t"                                                                         \
-    "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t"                                                                   \
-    "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"                                                                    \
-    "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t"                                                                   \
+#define UAOT_GEMM23_X(A0, A1)                 \
+    "ldrd %[xa], %[xb], [%[c]], #8\n\t"       \
+    "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t" \
+    "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"  \
+    "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t" \
     "smlad " A1 ", %[t1], %[xb], " A1 "\n\t"
 #define UAOT_GEMM21_XS UAOT_GEMM23_X("%[a00]", "%[a10]")
 #define UAOT_GEMM22_XS UAOT_GEMM21_XS UAOT_GEMM23_X("%[a01]", "%[a11]")
@@ -454,30 +472,29 @@ static void uaot_requant_row(const int32_t *acc, int32_t n, const int32_t *rq, c
 #define UAOT_GEMM23_I8 UAOT_GEMM_W_I8 UAOT_GEMM23_XS
 #define UAOT_GEMM23_I16 UAOT_GEMM_W_I16_LDM UAOT_GEMM23_XS
 /* G groups (odd: enter the x2 loop in its second half) */
-#define UAOT_GEMM23_LOOP(GROUP)                                                                                \
-    "ldr %[xa], %[oddm]\n\t"                                                                                    \
-    "cmp %[xa], #0\n\t"                                                                                         \
-    "ldr %[xa], %[ce]\n\t"                                                                                      \
-    "ldr %[xb], %[a12m]\n\t"                                                                                    \
-    "push {%[xa]}\n\t"                                                                                          \
-    "push {r7}\n\t"                                                                                             \
-    "mov r7, %[xb]\n\t"                                                                                         \
-    "bne 2f\n\t"                                                                                                \
-    "1:\n\t" GROUP "2:\n\t" GROUP                                                                                 \
-    "ldr %[xa], [sp, #4]\n\t"                                                                                   \
-    "cmp %[c], %[xa]\n\t"                                                                                       \
-    "bne 1b\n\t"                                                                                                \
-    "mov %[xa], r7\n\t"                                                                                         \
-    "pop {r7}\n\t"                                                                                              \
-    "add sp, sp, #4\n\t"                                                                                        \
+#define UAOT_GEMM23_LOOP(GROUP)                             \
+    "ldr %[xa], %[oddm]\n\t"                                \
+    "cmp %[xa], #0\n\t"                                     \
+    "ldr %[xa], %[ce]\n\t"                                  \
+    "ldr %[xb], %[a12m]\n\t"                                \
+    "push {%[xa]}\n\t"                                      \
+    "push {r7}\n\t"                                         \
+    "mov r7, %[xb]\n\t"                                     \
+    "bne 2f\n\t"                                            \
+    "1:\n\t" GROUP "2:\n\t" GROUP "ldr %[xa], [sp, #4]\n\t" \
+    "cmp %[c], %[xa]\n\t"                                   \
+    "bne 1b\n\t"                                            \
+    "mov %[xa], r7\n\t"                                     \
+    "pop {r7}\n\t"                                          \
+    "add sp, sp, #4\n\t"                                    \
     "str %[xa], %[a12m]\n\t"
-#define UAOT_GEMM23_OPERANDS                                                                                   \
+#define UAOT_GEMM23_OPERANDS                                                                         \
     : [a00] "+r"(r_a00), [a10] "+r"(r_a10), [a01] "+r"(r_a01), [a11] "+r"(r_a11), [a02] "+r"(r_a02),          \
       [a12m] "+m"(a12), [c] "+r"(r_c), [w] "+r"(r_w), [t0] "=&r"(r_t0), [t1] "=&r"(r_t1),                     \
       [wa0] "=&r"(r_wa0), [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                               \
     : [ce] "m"(cend), [oddm] "m"(odd)                                                                          \
     : "cc", "memory"
-#define UAOT_GEMM22_OPERANDS                                                                                   \
+#define UAOT_GEMM22_OPERANDS                                                                             \
     : [a00] "+r"(a00), [a10] "+r"(a10), [a01] "+r"(a01), [a11] "+r"(a11), [c] "+r"(c), [w] "+r"(w),           \
       [t0] "=&r"(t0), [t1] "=&r"(t1), [wa0] "=&r"(wa0), [wa1] "=&r"(wa1), [xa] "=&r"(xa), [xb] "=&r"(xb)        \
     : [ce] "r"(cend)                                                                                           \
@@ -501,8 +518,8 @@ UAOT_INLINE int8_t uaot_gemm_out(int32_t acc, int32_t ch, const uaot_gemm_rq_t *
 }
 
 /* the last (odd) output channel oc of nc pixels, weights w (its Kp bytes / int16 pairs) */
-UAOT_INLINE void uaot_gemm_row1(int32_t b, int32_t oc, int32_t out_c, const uint32_t *col, const uint32_t *w,
-                                int32_t G, const int nc, const int w16, const uaot_gemm_rq_t *rqp, int8_t *out)
+UAOT_INLINE void uaot_gemm_row1(int32_t b, int32_t oc, int32_t out_c, const uint32_t *col, const uint32_t *w, int32_t G,
+                                const int nc, const int w16, const uaot_gemm_rq_t *rqp, int8_t *out)
 {
     int32_t a0 = b, a1 = b, a2 = b;
     const uint32_t *c = col;
@@ -541,8 +558,8 @@ UAOT_INLINE void uaot_gemm_row1(int32_t b, int32_t oc, int32_t out_c, const uint
 
 /* all output channels of nc (1|2|3) pixels whose columns are in col, requantized straight from the
  * accumulators (no accumulator rows in scratch): pixel j's out_c outputs at out + j * out_c */
-UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint32_t *col, const uint32_t *w,
-                                 int32_t G, const int nc, const int w16, const uaot_gemm_rq_t *rqp, int8_t *out)
+UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint32_t *col, const uint32_t *w, int32_t G,
+                                 const int nc, const int w16, const uaot_gemm_rq_t *rqp, int8_t *out)
 {
     int32_t oc = 0;
     for (; oc + 2 <= out_c; oc += 2) {
@@ -589,7 +606,7 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
                 }
                 if (c != cend) {
                     __asm__ volatile("1:\n\t" UAOT_GEMM22_I16 UAOT_GEMM22_I16 "cmp %[c], %[ce]\n\t"
-                                                                               "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+                                     "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
                 }
             } else {
                 if (G & 1) {
@@ -597,17 +614,17 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
                 }
                 if (c != cend) {
                     __asm__ volatile("1:\n\t" UAOT_GEMM22_I8 UAOT_GEMM22_I8 "cmp %[c], %[ce]\n\t"
-                                                                             "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+                                     "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
                 }
             }
         } else {
             uint32_t t0, t1, wa0, wa1, xa, xb;
             if (w16) {
                 __asm__ volatile("1:\n\t" UAOT_GEMM21_I16 "cmp %[c], %[ce]\n\t"
-                                                            "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+                                 "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
             } else {
                 __asm__ volatile("1:\n\t" UAOT_GEMM21_I8 "cmp %[c], %[ce]\n\t"
-                                                           "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
+                                 "bne 1b\n\t" UAOT_GEMM22_OPERANDS);
             }
         }
 #endif
@@ -671,53 +688,52 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
  * c: SMMLAR adds the bias; the rounding's -(y < 0) uses the sign of x << l1 instead of y = SMMULR(x << l1, m)
  * (m > 0: they differ only when y == 0, where (bias - 1) >> r == bias >> r for r >= 1; rq_table gives
  * r >= 1 for m == 0 too). 6 instructions per output. */
-#define UAOT_GEMM3_RQ(A, ST)                                                                                   \
-    "lsl " A ", " A ", %[t0]\n\t"                                                                                \
-    "smmlar %[c], " A ", %[wa0], %[t1]\n\t"                                                                      \
-    "add %[c], %[c], " A ", asr #31\n\t"                                                                         \
-    "asr %[c], %[c], %[wa1]\n\t"                                                                                 \
-    "ssat %[c], #8, %[c]\n\t"                                                                                    \
+#define UAOT_GEMM3_RQ(A, ST)                \
+    "lsl " A ", " A ", %[t0]\n\t"           \
+    "smmlar %[c], " A ", %[wa0], %[t1]\n\t" \
+    "add %[c], %[c], " A ", asr #31\n\t"    \
+    "asr %[c], %[c], %[wa1]\n\t"            \
+    "ssat %[c], #8, %[c]\n\t"               \
     "strb %[c], " ST "\n\t"
 /* the 6 outputs of a channel pair of a 3-pixel block, requantized from its accumulators: rq rows at [sp, #4],
  * outputs at [sp, #8] (both advanced past the pair), out_c at [sp, #16]; ends comparing the output pointer
  * with [sp, #12] (the caller branches to its next pair on ne). Uses c, t0..wa1, xa, xb. */
-#define UAOT_GEMM3_RQ_PAIR                                                                                      \
-    "ldr %[xa], [sp, #4]\n\t"                                                                                   \
-    "ldr %[xb], [sp, #8]\n\t"                                                                                   \
-    "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t" UAOT_GEMM3_RQ("%[a00]", "[%[xb]]")                       \
-    "ldr %[a00], [sp, #16]\n\t" UAOT_GEMM3_RQ("%[a01]", "[%[xb], %[a00]]")                                     \
-    UAOT_GEMM3_RQ("%[a02]", "[%[xb], %[a00], lsl #1]")                                                        \
-    "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t"                                                          \
-    "add %[xb], %[xb], #1\n\t" UAOT_GEMM3_RQ("%[a10]", "[%[xb]]") UAOT_GEMM3_RQ("%[a11]", "[%[xb], %[a00]]")  \
-    UAOT_GEMM3_RQ("r7", "[%[xb], %[a00], lsl #1]")                                                            \
-    "add %[xb], %[xb], #1\n\t"                                                                                  \
-    "str %[xa], [sp, #4]\n\t"                                                                                   \
-    "str %[xb], [sp, #8]\n\t"                                                                                   \
-    "ldr %[xa], [sp, #12]\n\t"                                                                                  \
-    "cmp %[xb], %[xa]\n\t"
+#define UAOT_GEMM3_RQ_PAIR                                                                                           \
+    "ldr %[xa], [sp, #4]\n\t"                                                                                        \
+    "ldr %[xb], [sp, #8]\n\t"                                                                                        \
+    "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t" UAOT_GEMM3_RQ(                                                \
+        "%[a00]", "[%[xb]]") "ldr %[a00], [sp, #16]\n\t" UAOT_GEMM3_RQ("%[a01]", "[%[xb], %[a00]]")                  \
+        UAOT_GEMM3_RQ("%[a02]",                                                                                      \
+                      "[%[xb], %[a00], lsl #1]") "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t"                  \
+                                                 "add %[xb], %[xb], #1\n\t" UAOT_GEMM3_RQ("%[a10]", "[%[xb]]")       \
+                                                     UAOT_GEMM3_RQ("%[a11]", "[%[xb], %[a00]]") UAOT_GEMM3_RQ(       \
+                                                         "r7", "[%[xb], %[a00], lsl #1]") "add %[xb], %[xb], #1\n\t" \
+                                                                                          "str %[xa], [sp, #4]\n\t"  \
+                                                                                          "str %[xb], [sp, #8]\n\t"  \
+                                                                                          "ldr %[xa], [sp, #12]\n\t" \
+                                                                                          "cmp %[xb], %[xa]\n\t"
 /* the head of a channel pair in the cols=3 asm loops (label 3): its accumulators from the bias (at [sp, #0],
  * advanced past the pair), and to label 5 (UAOT_GEMM3_PAIR_END) for a pair of constant channels (bias INT32_MIN) */
-#define UAOT_GEMM3_PAIR_HEAD                                                                                    \
-    "3:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #0]\n\t"                                                                                   \
-    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                                                          \
-    "ldrd %[a01], %[a11], [%[xa]]\n\t"                                                                          \
-    "ldrd %[a02], r7, [%[xa]], #8\n\t"                                                                          \
-    "str %[xa], [sp, #0]\n\t"                                                                                   \
-    "cmp %[a00], #0x80000000\n\t"                                                                               \
+#define UAOT_GEMM3_PAIR_HEAD           \
+    "3:\n\t"                           \
+    "ldr %[xa], [sp, #0]\n\t"          \
+    "ldrd %[a00], %[a10], [%[xa]]\n\t" \
+    "ldrd %[a01], %[a11], [%[xa]]\n\t" \
+    "ldrd %[a02], r7, [%[xa]], #8\n\t" \
+    "str %[xa], [sp, #0]\n\t"          \
+    "cmp %[a00], #0x80000000\n\t"      \
     "beq 5f\n\t"
 /* the end of a channel pair (label 6): its 6 outputs, then the next pair (label 3) until the last; label 5 skips a
  * constant pair's weights (w_step at [sp, #28]); at the end the FRAME bytes of the frame are dropped and r7 popped */
-#define UAOT_GEMM3_PAIR_END(FRAME)                                                                              \
-    "6:\n\t" UAOT_GEMM3_RQ_PAIR                                                                                 \
-    "bne 3b\n\t"                                                                                                \
-    "b 7f\n\t"                                                                                                  \
-    "5:\n\t"                                                                                                    \
-    "ldr %[xa], [sp, #28]\n\t"                                                                                  \
-    "add %[w], %[w], %[xa]\n\t"                                                                                 \
-    "b 6b\n\t"                                                                                                  \
-    "7:\n\t"                                                                                                    \
-    "add sp, sp, #" FRAME "\n\t"                                                                                \
+#define UAOT_GEMM3_PAIR_END(FRAME)           \
+    "6:\n\t" UAOT_GEMM3_RQ_PAIR "bne 3b\n\t" \
+    "b 7f\n\t"                               \
+    "5:\n\t"                                 \
+    "ldr %[xa], [sp, #28]\n\t"               \
+    "add %[w], %[w], %[xa]\n\t"              \
+    "b 6b\n\t"                               \
+    "7:\n\t"                                 \
+    "add sp, sp, #" FRAME "\n\t"             \
     "pop {r7}\n\t"
 /* K loop bodies (label 1, its loop test after them): 2 groups (label 2: the second), or 4 */
 #define UAOT_K_X2(GROUP) "1:\n\t" GROUP "2:\n\t" GROUP
@@ -732,50 +748,46 @@ UAOT_INLINE void uaot_gemm_block(const int32_t *bias, int32_t out_c, const uint3
  * for an odd G with UAOT_K_X2, "b 2f" (enter the x2 loop in its second half). A pair whose first bias is
  * INT32_MIN is two constant channels (the generator's mark, codegen/ops/_pack.py gemm_rq_bias: all-zero
  * weights, rq rows give the outputs): its K loop is skipped. */
-#define UAOT_GEMM3_RQ_LOOP(BODY, ENTRY)                                                                        \
-    "mov %[xa], %[a00]\n\t"                                                                                     \
-    "ldr %[w], [%[xa], #32]\n\t"                                                                                \
-    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
-    "push {r7}\n\t"                                                                                             \
-    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
-    UAOT_GEMM3_PAIR_HEAD                                                                                        \
-    "ldr %[c], [sp, #20]\n\t" ENTRY                                                                             \
-    BODY                                                                                                          \
-    "ldr %[xa], [sp, #24]\n\t"                                                                                  \
-    "cmp %[c], %[xa]\n\t"                                                                                       \
-    "bne 1b\n\t"                                                                                                \
-    UAOT_GEMM3_PAIR_END("32")
+#define UAOT_GEMM3_RQ_LOOP(BODY, ENTRY)                                                          \
+    "mov %[xa], %[a00]\n\t"                                                                      \
+    "ldr %[w], [%[xa], #32]\n\t"                                                                 \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"              \
+    "push {r7}\n\t"                                                                              \
+    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t" UAOT_GEMM3_PAIR_HEAD \
+    "ldr %[c], [sp, #20]\n\t" ENTRY BODY "ldr %[xa], [sp, #24]\n\t"                              \
+    "cmp %[c], %[xa]\n\t"                                                                        \
+    "bne 1b\n\t" UAOT_GEMM3_PAIR_END("32")
 
 /* the out_c / 2 channel pairs of a 3-pixel block (rq table, full int8 range, out_c >= 2): ctl as above;
  * int8 weights (_i8) or int16 (_w16), separate functions so a firmware links only the layout it uses */
-#define UAOT_GEMM3_RQ_REGS                                                                                     \
-    register const uint32_t *r_a00 __asm__("r0") = ctl;                                                        \
-    register uint32_t r_a10 __asm__("r1");                                                                     \
-    register uint32_t r_a01 __asm__("r2");                                                                     \
-    register uint32_t r_a11 __asm__("r3");                                                                     \
-    register uint32_t r_a02 __asm__("r4");                                                                     \
-    register uint32_t r_c __asm__("r5");                                                                       \
-    register uint32_t r_w __asm__("r6");                                                                       \
-    register uint32_t r_t0 __asm__("r9");                                                                      \
-    register uint32_t r_t1 __asm__("r11");                                                                     \
-    register uint32_t r_wa0 __asm__("r8");                                                                     \
-    register uint32_t r_wa1 __asm__("r10");                                                                    \
-    register uint32_t r_xa __asm__("r12");                                                                     \
+#define UAOT_GEMM3_RQ_REGS                              \
+    register const uint32_t *r_a00 __asm__("r0") = ctl; \
+    register uint32_t r_a10 __asm__("r1");              \
+    register uint32_t r_a01 __asm__("r2");              \
+    register uint32_t r_a11 __asm__("r3");              \
+    register uint32_t r_a02 __asm__("r4");              \
+    register uint32_t r_c __asm__("r5");                \
+    register uint32_t r_w __asm__("r6");                \
+    register uint32_t r_t0 __asm__("r9");               \
+    register uint32_t r_t1 __asm__("r11");              \
+    register uint32_t r_wa0 __asm__("r8");              \
+    register uint32_t r_wa1 __asm__("r10");             \
+    register uint32_t r_xa __asm__("r12");              \
     register uint32_t r_xb __asm__("lr")
-#define UAOT_GEMM3_RQ_OPERANDS                                                                                 \
+#define UAOT_GEMM3_RQ_OPERANDS                                                                           \
     : [a00] "+r"(r_a00), [a10] "=&r"(r_a10), [a01] "=&r"(r_a01), [a11] "=&r"(r_a11), [a02] "=&r"(r_a02),     \
       [c] "=&r"(r_c), [w] "=&r"(r_w), [t0] "=&r"(r_t0), [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0),                  \
       [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                                                   \
     :                                                                                                          \
     : "cc", "memory"
 /* the K loop by G: 4 groups an iteration (G % 4 == 0), else 2 (odd G: entered at its second half) */
-#define UAOT_GEMM3_RQ_BY_G(GROUP)                                                                              \
-    if ((G & 3) == 0) {                                                                                        \
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(GROUP), "") UAOT_GEMM3_RQ_OPERANDS);                     \
-    } else if (G & 1) {                                                                                        \
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(GROUP), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS);             \
-    } else {                                                                                                   \
-        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(GROUP), "") UAOT_GEMM3_RQ_OPERANDS);                     \
+#define UAOT_GEMM3_RQ_BY_G(GROUP)                                                                  \
+    if ((G & 3) == 0) {                                                                            \
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X4(GROUP), "") UAOT_GEMM3_RQ_OPERANDS);         \
+    } else if (G & 1) {                                                                            \
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(GROUP), "b 2f\n\t") UAOT_GEMM3_RQ_OPERANDS); \
+    } else {                                                                                       \
+        __asm__ volatile(UAOT_GEMM3_RQ_LOOP(UAOT_K_X2(GROUP), "") UAOT_GEMM3_RQ_OPERANDS);         \
     }
 static void uaot_gemm3_rq_pairs_i8(const uint32_t *ctl, const int32_t G)
 {
@@ -795,15 +807,15 @@ static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                         int8_t *output, uint8_t *scratch, const uint32_t scratch_size,
-                                         const int nc, const int w16)
+                                         int8_t *output, uint8_t *scratch, const uint32_t scratch_size, const int nc,
+                                         const int w16)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u) {
         return UAOT_ERR_ARG;
     }
-    UAOT_CHECK_SCRATCH(scratch_size, nc == 3 ? uaot_conv2d_s8_gemm_c3_scratch_size(p)
-                                             : uaot_conv2d_s8_gemm_c1_scratch_size(p));
+    UAOT_CHECK_SCRATCH(scratch_size,
+                       nc == 3 ? uaot_conv2d_s8_gemm_c3_scratch_size(p) : uaot_conv2d_s8_gemm_c1_scratch_size(p));
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t Kp = UAOT_CONV_GEMM_KP(K);
     const int32_t G = Kp / 4;
@@ -825,8 +837,14 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs_*) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
-                       (uint32_t)(uintptr_t)col, (uint32_t)(uintptr_t)(col + 6 * G), (uint32_t)G * (w16 ? 16u : 8u),
+    uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias,
+                       (uint32_t)(uintptr_t)rqv.rq,
+                       0u,
+                       0u,
+                       (uint32_t)out_c,
+                       (uint32_t)(uintptr_t)col,
+                       (uint32_t)(uintptr_t)(col + 6 * G),
+                       (uint32_t)G * (w16 ? 16u : 8u),
                        (uint32_t)(uintptr_t)w};
     /* the odd last channel: its weights follow the pairs' */
     const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
@@ -930,8 +948,8 @@ uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_
     return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 3, 0);
 }
 
-uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size)
+uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 3, 1);
 }
@@ -949,18 +967,17 @@ uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const in
     uint32_t *const w16 = (uint32_t *)(void *)(scratch + UAOT_CONV_GEMM3_SCRATCH(K, p->in_c));
     /* the packed int8 words in order: each becomes its (w0,w2), (w1,w3) pair, the w16 layout */
     (void)uaot_expand_run(filter, w16, p->out_c * (UAOT_CONV_GEMM_KP(K) / 4), 2);
-    return uaot_conv2d_s8_gemm_c3_w16(p, input, (const int8_t *)(const void *)w16, output, scratch,
-                                      scratch_size);
+    return uaot_conv2d_s8_gemm_c3_w16(p, input, (const int8_t *)(const void *)w16, output, scratch, scratch_size);
 }
 
-uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size)
+uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 1, 1);
 }
 
-uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                         const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size)
+uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     return uaot_conv_gemm(p, input, filter, output, scratch, scratch_size, 2, 1);
 }
@@ -1039,48 +1056,44 @@ UAOT_INLINE void uaot_x16_cols(const uint32_t *const *tab, int32_t k_h, int32_t 
 typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
 
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-#define UAOT_X16_X(A0, A1, ADDR)                                                                               \
-    "ldrd %[xa], %[xb], " ADDR "\n\t"                                                                           \
-    "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t"                                                                   \
-    "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"                                                                    \
-    "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t"                                                                   \
+#define UAOT_X16_X(A0, A1, ADDR)              \
+    "ldrd %[xa], %[xb], " ADDR "\n\t"         \
+    "smlad " A0 ", %[wa0], %[xa], " A0 "\n\t" \
+    "smlad " A0 ", %[t0], %[xb], " A0 "\n\t"  \
+    "smlad " A1 ", %[wa1], %[xa], " A1 "\n\t" \
     "smlad " A1 ", %[t1], %[xb], " A1 "\n\t"
 /* one group of 4 k, 2 channels x 3 pixels: pixels 1 and 2 at immediate offsets, pixel 0 last (post-increment) */
-#define UAOT_X16_XS(S1, S2)                                                                                    \
-    UAOT_X16_X("%[a01]", "%[a11]", "[%[c], #" S1 "]")                                                          \
+#define UAOT_X16_XS(S1, S2)                           \
+    UAOT_X16_X("%[a01]", "%[a11]", "[%[c], #" S1 "]") \
     UAOT_X16_X("%[a02]", "r7", "[%[c], #" S2 "]") UAOT_X16_X("%[a00]", "%[a10]", "[%[c]], #8")
-#define UAOT_X16_LOOP(BODY)                                                                                    \
-    "mov %[xa], %[a00]\n\t"                                                                                     \
-    "ldr %[w], [%[xa], #36]\n\t"                                                                                \
-    "ldr %[xb], [%[xa], #32]\n\t"                                                                               \
-    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                             \
-    "push {r7}\n\t"                                                                                             \
-    "sub sp, sp, #8\n\t"                                                                                        \
-    "push {%[xb]}\n\t"                                                                                          \
-    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"                                     \
-    UAOT_GEMM3_PAIR_HEAD                                                                                        \
-    "ldr %[xa], [sp, #20]\n\t"                                                                                  \
-    "8:\n\t"                                                                                                    \
-    "ldr %[c], [%[xa]], #4\n\t"                                                                                 \
-    "str %[xa], [sp, #36]\n\t"                                                                                  \
-    "ldr %[xb], [sp, #32]\n\t"                                                                                  \
-    "add %[xb], %[c], %[xb]\n\t"                                                                                \
-    "str %[xb], [sp, #40]\n\t"                                                                                  \
-    BODY                                                                                                        \
-    "ldr %[xa], [sp, #40]\n\t"                                                                                  \
-    "cmp %[c], %[xa]\n\t"                                                                                       \
-    "bne 1b\n\t"                                                                                                \
-    "ldr %[xa], [sp, #36]\n\t"                                                                                  \
-    "ldr %[xb], [sp, #24]\n\t"                                                                                  \
-    "cmp %[xa], %[xb]\n\t"                                                                                      \
-    "bne 8b\n\t"                                                                                                \
-    UAOT_GEMM3_PAIR_END("44")
+#define UAOT_X16_LOOP(BODY)                                                                      \
+    "mov %[xa], %[a00]\n\t"                                                                      \
+    "ldr %[w], [%[xa], #36]\n\t"                                                                 \
+    "ldr %[xb], [%[xa], #32]\n\t"                                                                \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t"              \
+    "push {r7}\n\t"                                                                              \
+    "sub sp, sp, #8\n\t"                                                                         \
+    "push {%[xb]}\n\t"                                                                           \
+    "push {%[a00], %[a10], %[a01], %[a11], %[a02], %[c], %[t0], %[t1]}\n\t" UAOT_GEMM3_PAIR_HEAD \
+    "ldr %[xa], [sp, #20]\n\t"                                                                   \
+    "8:\n\t"                                                                                     \
+    "ldr %[c], [%[xa]], #4\n\t"                                                                  \
+    "str %[xa], [sp, #36]\n\t"                                                                   \
+    "ldr %[xb], [sp, #32]\n\t"                                                                   \
+    "add %[xb], %[c], %[xb]\n\t"                                                                 \
+    "str %[xb], [sp, #40]\n\t" BODY "ldr %[xa], [sp, #40]\n\t"                                   \
+    "cmp %[c], %[xa]\n\t"                                                                        \
+    "bne 1b\n\t"                                                                                 \
+    "ldr %[xa], [sp, #36]\n\t"                                                                   \
+    "ldr %[xb], [sp, #24]\n\t"                                                                   \
+    "cmp %[xa], %[xb]\n\t"                                                                       \
+    "bne 8b\n\t" UAOT_GEMM3_PAIR_END("44")
 /* BODY: the K loop's body over a ring row, UAOT_K_X4 or (w16, groups per row a multiple of 12) UAOT_K_X12 */
-#define UAOT_X16_PAIRS(NAME, BODY)                                                                             \
-    static void NAME(const uint32_t *ctl)                                                                      \
-    {                                                                                                          \
-        UAOT_GEMM3_RQ_REGS;                                                                                    \
-        __asm__ volatile(UAOT_X16_LOOP(BODY) UAOT_GEMM3_RQ_OPERANDS);                                          \
+#define UAOT_X16_PAIRS(NAME, BODY)                                    \
+    static void NAME(const uint32_t *ctl)                             \
+    {                                                                 \
+        UAOT_GEMM3_RQ_REGS;                                           \
+        __asm__ volatile(UAOT_X16_LOOP(BODY) UAOT_GEMM3_RQ_OPERANDS); \
     }
 #define UAOT_X16_PAIRS_FN(NAME) NAME
 #else
@@ -1089,9 +1102,8 @@ typedef void (*uaot_x16_pairs_t)(const uint32_t *ctl);
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                        int8_t *output, uint8_t *scratch, const uint32_t scratch_size,
-                                        const int w16, const int32_t S, const uaot_x16_pairs_t pairs4,
-                                        const uaot_x16_pairs_t pairs12)
+                                        int8_t *output, uint8_t *scratch, const uint32_t scratch_size, const int w16,
+                                        const int32_t S, const uaot_x16_pairs_t pairs4, const uaot_x16_pairs_t pairs12)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u || !uaot_x16_ok(p, S)) {
@@ -1114,9 +1126,16 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
     const uaot_x16_pairs_t pairs = pairs12 != NULL && gseg % 12 == 0 ? pairs12 : pairs4;
     const int fused = pairs != NULL && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)rqv.rq, 0u, 0u, (uint32_t)out_c,
-                        (uint32_t)(uintptr_t)tab, (uint32_t)(uintptr_t)(tab + k_h),
-                        (uint32_t)(k_h * gseg) * (w16 ? 16u : 8u), (uint32_t)gseg * 8u, (uint32_t)(uintptr_t)w};
+    uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias,
+                        (uint32_t)(uintptr_t)rqv.rq,
+                        0u,
+                        0u,
+                        (uint32_t)out_c,
+                        (uint32_t)(uintptr_t)tab,
+                        (uint32_t)(uintptr_t)(tab + k_h),
+                        (uint32_t)(k_h * gseg) * (w16 ? 16u : 8u),
+                        (uint32_t)gseg * 8u,
+                        (uint32_t)(uintptr_t)w};
     /* the odd last channel: its weights follow the pairs' */
     const uint32_t *const w_last = w + npair * k_h * gseg * (w16 ? 4 : 2);
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -1170,24 +1189,23 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
 }
 
 /* the entry points, one per S (bytes between the pixels of a block) and weight layout */
-#define UAOT_X16_ENTRY(SB, S1, S2)                                                                             \
-    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB, UAOT_K_X4(UAOT_GEMM_W_I8 UAOT_X16_XS(S1, S2)))                        \
-    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16, UAOT_K_X4(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))             \
-    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16x12, UAOT_K_X12(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))         \
-    uaot_status_t uaot_conv2d_s8_x16_s##SB(const uaot_conv_s8_params_t *p, const int8_t *input,                \
-                                           const int8_t *filter, int8_t *output, uint8_t *scratch,             \
-                                           uint32_t scratch_size)                                              \
-    {                                                                                                          \
-        return uaot_conv_x16(p, input, filter, output, scratch, scratch_size, 0, SB,                           \
-                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB), NULL);                                   \
-    }                                                                                                          \
-    uaot_status_t uaot_conv2d_s8_x16_s##SB##_w16(const uaot_conv_s8_params_t *p, const int8_t *input,          \
-                                                 const int8_t *filter, int8_t *output, uint8_t *scratch,       \
-                                                 uint32_t scratch_size)                                        \
-    {                                                                                                          \
-        return uaot_conv_x16(p, input, filter, output, scratch, scratch_size, 1, SB,                           \
-                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16),                                    \
-                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16x12));                                \
+#define UAOT_X16_ENTRY(SB, S1, S2)                                                                                    \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB, UAOT_K_X4(UAOT_GEMM_W_I8 UAOT_X16_XS(S1, S2)))                               \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16, UAOT_K_X4(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))                    \
+    UAOT_X16_PAIRS(uaot_x16_pairs_s##SB##_w16x12, UAOT_K_X12(UAOT_GEMM_W_I16_LDM UAOT_X16_XS(S1, S2)))                \
+    uaot_status_t uaot_conv2d_s8_x16_s##SB(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, \
+                                           int8_t *output, uint8_t *scratch, uint32_t scratch_size)                   \
+    {                                                                                                                 \
+        return uaot_conv_x16(p, input, filter, output, scratch, scratch_size, 0, SB,                                  \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB), NULL);                                          \
+    }                                                                                                                 \
+    uaot_status_t uaot_conv2d_s8_x16_s##SB##_w16(const uaot_conv_s8_params_t *p, const int8_t *input,                 \
+                                                 const int8_t *filter, int8_t *output, uint8_t *scratch,              \
+                                                 uint32_t scratch_size)                                               \
+    {                                                                                                                 \
+        return uaot_conv_x16(p, input, filter, output, scratch, scratch_size, 1, SB,                                  \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16),                                           \
+                             UAOT_X16_PAIRS_FN(uaot_x16_pairs_s##SB##_w16x12));                                       \
     }
 UAOT_X16_ENTRY(32, "32", "64")
 UAOT_X16_ENTRY(64, "64", "128")
@@ -1195,36 +1213,36 @@ UAOT_X16_ENTRY(128, "128", "256")
 #undef UAOT_GEMM3_RQ_OPERANDS
 #undef UAOT_GEMM3_RQ_REGS
 
-#define UAOT_DW_TAP(src, wg, a0, a1, a2, a3)                                                                  \
-    do {                                                                                                       \
-        const uint32_t v_ = uaot_ld32(src);                                                                    \
-        const uint32_t xa_ = uaot_sxtb16(v_), xb_ = uaot_sxtb16_r8(v_);                                        \
-        const uint32_t wa_ = (wg)[0], wb_ = (wg)[1];                                                           \
-        (a0) = uaot_smlabb(xa_, wa_, (a0));                                                                    \
-        (a2) = uaot_smlatt(xa_, wa_, (a2));                                                                    \
-        (a1) = uaot_smlabb(xb_, wb_, (a1));                                                                    \
-        (a3) = uaot_smlatt(xb_, wb_, (a3));                                                                    \
+#define UAOT_DW_TAP(src, wg, a0, a1, a2, a3)                            \
+    do {                                                                \
+        const uint32_t v_ = uaot_ld32(src);                             \
+        const uint32_t xa_ = uaot_sxtb16(v_), xb_ = uaot_sxtb16_r8(v_); \
+        const uint32_t wa_ = (wg)[0], wb_ = (wg)[1];                    \
+        (a0) = uaot_smlabb(xa_, wa_, (a0));                             \
+        (a2) = uaot_smlatt(xa_, wa_, (a2));                             \
+        (a1) = uaot_smlabb(xb_, wb_, (a1));                             \
+        (a3) = uaot_smlatt(xb_, wb_, (a3));                             \
     } while (0)
 
 #if UAOT_HAVE_DSP
 /* uaot_rq_smmulr then SSAT #8 of accumulator A, stored to *yo++ (rq row {m, l1, r, bias} via LDM) */
-#define UAOT_RQ4_ASM(A)                                                                                        \
-    "ldmia %[q]!, {%[m], %[l1], %[r], %[bias]}\n\t"                                                             \
-    "lsl " A ", " A ", %[l1]\n\t"                                                                                \
-    "smmulr " A ", " A ", %[m]\n\t"                                                                              \
-    "add %[m], " A ", %[bias]\n\t"                                                                               \
-    "add %[m], %[m], " A ", asr #31\n\t"                                                                         \
-    "asr %[m], %[m], %[r]\n\t"                                                                                   \
-    "ssat %[m], #8, %[m]\n\t"                                                                                    \
+#define UAOT_RQ4_ASM(A)                             \
+    "ldmia %[q]!, {%[m], %[l1], %[r], %[bias]}\n\t" \
+    "lsl " A ", " A ", %[l1]\n\t"                   \
+    "smmulr " A ", " A ", %[m]\n\t"                 \
+    "add %[m], " A ", %[bias]\n\t"                  \
+    "add %[m], %[m], " A ", asr #31\n\t"            \
+    "asr %[m], %[m], %[r]\n\t"                      \
+    "ssat %[m], #8, %[m]\n\t"                       \
     "strb %[m], [%[yo]], #1\n\t"
-#define UAOT_DW_TAP_ASM(addr)                                                                                   \
-    "ldr %[v], " addr "\n\t"                                                                                    \
-    "ldrd %[wa], %[wb], [%[wg]], #8\n\t"                                                                        \
-    "sxtb16 %[xa], %[v]\n\t"                                                                                    \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                                             \
-    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t"                                                                     \
-    "smlatt %[a2], %[xa], %[wa], %[a2]\n\t"                                                                     \
-    "smlabb %[a1], %[v], %[wb], %[a1]\n\t"                                                                      \
+#define UAOT_DW_TAP_ASM(addr)               \
+    "ldr %[v], " addr "\n\t"                \
+    "ldrd %[wa], %[wb], [%[wg]], #8\n\t"    \
+    "sxtb16 %[xa], %[v]\n\t"                \
+    "sxtb16 %[v], %[v], ror #8\n\t"         \
+    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t" \
+    "smlatt %[a2], %[xa], %[wa], %[a2]\n\t" \
+    "smlabb %[a1], %[v], %[wb], %[a1]\n\t"  \
     "smlatt %[a3], %[v], %[wb], %[a3]\n\t"
 
 /* The 9 taps of a 3x3 depthwise window for 4 channels (36 MACs): s walks the window (dx between
@@ -1232,28 +1250,25 @@ UAOT_X16_ENTRY(128, "128", "256")
  * requant path and by the accumulate-to-scratch path. The row step dyx = prs - dx comes from memory
  * (into v, free between taps): with it in a register the asm needs 12 of the 12 registers a
  * frame-pointer build (r7 reserved) leaves, which gcc cannot allocate. */
-#define UAOT_DW_3X3_NEXT_ROW                                                                                   \
-    "ldr %[v], %[dyx]\n\t"                                                                                      \
+#define UAOT_DW_3X3_NEXT_ROW \
+    "ldr %[v], %[dyx]\n\t"   \
     "add %[s], %[s], %[v]\n\t"
-#define UAOT_DW_3X3_ASM                                                                                        \
-    UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                               \
-    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
-    UAOT_DW_3X3_NEXT_ROW UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                          \
-    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
-    UAOT_DW_3X3_NEXT_ROW UAOT_DW_TAP_ASM("[%[s]]") UAOT_DW_TAP_ASM("[%[s], %[dx]]")                          \
-    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                             \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0), [wg] "+r"(wg), [v] "=&r"(v), \
-      [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb)                                                          \
-    : [dx] "r"(dx), [dyx] "m"(dyx)                                                                            \
-    : "memory"
+#define UAOT_DW_3X3_ASM                                                                                          \
+    UAOT_DW_TAP_ASM("[%[s]]")                                                                                    \
+    UAOT_DW_TAP_ASM("[%[s], %[dx]]")                                                                             \
+    "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]") UAOT_DW_3X3_NEXT_ROW UAOT_DW_TAP_ASM("[%[s]]")  \
+        UAOT_DW_TAP_ASM("[%[s], %[dx]]") "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")            \
+            UAOT_DW_3X3_NEXT_ROW UAOT_DW_TAP_ASM("[%[s]]")                                                       \
+                UAOT_DW_TAP_ASM("[%[s], %[dx]]") "add %[s], %[s], %[dx]\n\t" UAOT_DW_TAP_ASM("[%[s], %[dx]]")    \
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [s] "+r"(s0), [wg] "+r"(wg), [v] "=&r"(v), \
+          [xa] "=&r"(xa), [wa] "=&r"(wa), [wb] "=&r"(wb) : [dx] "r"(dx), [dyx] "m"(dyx) : "memory"
 #endif
 
 /* Depthwise, depth multiplier 1, 4 channels per step. Each output row first copies the k_h input rows
  * it reads into scratch, padded left/right (and whole rows above/below the input) with the input zero
  * point, so every output pixel then runs the same tap loop with no bounds checks. */
-uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input,
-                                             const int8_t *filter, int8_t *output, uint8_t *scratch,
-                                             uint32_t scratch_size)
+uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                             int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
         ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u) {
@@ -1271,7 +1286,7 @@ uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, con
     const int32_t zp = -p->input_offset;
     const int32_t off = p->output_offset, lo = p->act_min, hi = p->act_max;
     const int32_t pw = UAOT_DW_PADDED_W(out_w, stride_w, k_w, dil_w); /* padded row width (pixels) */
-    const int32_t prs = pw * C;                                        /* padded row stride (bytes) */
+    const int32_t prs = pw * C;                                       /* padded row stride (bytes) */
     const int32_t dx = dil_w * C, sx = stride_w * C;
 #if UAOT_HAVE_DSP
     const int32_t dyx = prs - dx; /* UAOT_DW_3X3_ASM's row step (a memory operand) */

@@ -18,8 +18,8 @@ uaot_status_t uaot_conv_s8_rows(const uaot_conv_s8_params_t *p, const int8_t *in
                                 int8_t *output, uint8_t *scratch, uint32_t scratch_size, uaot_conv_s8_kernel_t kernel,
                                 int32_t reverse)
 {
-    if (p == NULL || input == NULL || output == NULL || kernel == NULL || p->batches != 1 ||
-        p->in_h <= 0 || p->out_h <= 0 || p->stride_h <= 0 || p->dil_h <= 0) {
+    if (p == NULL || input == NULL || output == NULL || kernel == NULL || p->batches != 1 || p->in_h <= 0 ||
+        p->out_h <= 0 || p->stride_h <= 0 || p->dil_h <= 0) {
         return UAOT_ERR_ARG;
     }
     const int32_t in_h = p->in_h;

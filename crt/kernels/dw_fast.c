@@ -27,42 +27,42 @@ UAOT_INLINE void uaot_dwp_rec4(uint32_t *d, uint32_t v0, uint32_t v1, uint32_t v
 {
     const uint32_t e0 = uaot_sxtb16(v0), o0 = uaot_sxtb16_r8(v0); /* (x0[c], x0[c+2]), (x0[c+1], x0[c+3]) */
     const uint32_t e1 = uaot_sxtb16(v1), o1 = uaot_sxtb16_r8(v1);
-    d[0] = uaot_pk_lo(e0, e1);   /* (x0[c], x1[c]) */
-    d[1] = uaot_pk_hi(e0, e1);   /* (x0[c+2], x1[c+2]) */
-    d[2] = uaot_sxtb16(v2);      /* (x2[c], x2[c+2]) */
-    d[3] = uaot_pk_lo(o0, o1);   /* (x0[c+1], x1[c+1]) */
-    d[4] = uaot_pk_hi(o0, o1);   /* (x0[c+3], x1[c+3]) */
-    d[5] = uaot_sxtb16_r8(v2);   /* (x2[c+1], x2[c+3]) */
+    d[0] = uaot_pk_lo(e0, e1); /* (x0[c], x1[c]) */
+    d[1] = uaot_pk_hi(e0, e1); /* (x0[c+2], x1[c+2]) */
+    d[2] = uaot_sxtb16(v2);    /* (x2[c], x2[c+2]) */
+    d[3] = uaot_pk_lo(o0, o1); /* (x0[c+1], x1[c+1]) */
+    d[4] = uaot_pk_hi(o0, o1); /* (x0[c+3], x1[c+3]) */
+    d[5] = uaot_sxtb16_r8(v2); /* (x2[c+1], x2[c+3]) */
 }
 
 #if UAOT_HAVE_DSP
 /* the two records of 4 channels from the words at x (column ix), x + c1 (ix+1), x + C2 (ix+2), x += 4:
  * 14 instructions (16 with the loop); d0..d5 ascending registers (STM) */
-#define UAOT_DWP_EXPAND_BODY(C2)                                                                               \
-    "ldr %[v], " C2 "\n\t"                                                                                     \
-    "sxtb16 %[d2], %[v]\n\t"                                                                                   \
-    "sxtb16 %[d5], %[v], ror #8\n\t"                                                                           \
-    "ldr %[v], [%[x], %[c1]]\n\t"                                                                              \
-    "sxtb16 %[d1], %[v]\n\t"                                                                                   \
-    "sxtb16 %[d4], %[v], ror #8\n\t"                                                                           \
-    "ldr %[v], [%[x]], #4\n\t"                                                                                 \
-    "sxtb16 %[u], %[v]\n\t"                                                                                    \
-    "pkhbt %[d0], %[u], %[d1], lsl #16\n\t"                                                                    \
-    "pkhtb %[d1], %[d1], %[u], asr #16\n\t"                                                                    \
-    "sxtb16 %[u], %[v], ror #8\n\t"                                                                            \
-    "pkhbt %[d3], %[u], %[d4], lsl #16\n\t"                                                                    \
-    "pkhtb %[d4], %[d4], %[u], asr #16\n\t"                                                                    \
+#define UAOT_DWP_EXPAND_BODY(C2)            \
+    "ldr %[v], " C2 "\n\t"                  \
+    "sxtb16 %[d2], %[v]\n\t"                \
+    "sxtb16 %[d5], %[v], ror #8\n\t"        \
+    "ldr %[v], [%[x], %[c1]]\n\t"           \
+    "sxtb16 %[d1], %[v]\n\t"                \
+    "sxtb16 %[d4], %[v], ror #8\n\t"        \
+    "ldr %[v], [%[x]], #4\n\t"              \
+    "sxtb16 %[u], %[v]\n\t"                 \
+    "pkhbt %[d0], %[u], %[d1], lsl #16\n\t" \
+    "pkhtb %[d1], %[d1], %[u], asr #16\n\t" \
+    "sxtb16 %[u], %[v], ror #8\n\t"         \
+    "pkhbt %[d3], %[u], %[d4], lsl #16\n\t" \
+    "pkhtb %[d4], %[d4], %[u], asr #16\n\t" \
     "stmia %[d]!, {%[d0], %[d1], %[d2], %[d3], %[d4], %[d5]}\n\t"
-#define UAOT_DWP_EXPAND_REGS                                                                                   \
-    register uint32_t d0 __asm__("r0");                                                                        \
-    register uint32_t d1 __asm__("r1");                                                                        \
-    register uint32_t d2 __asm__("r2");                                                                        \
-    register uint32_t d3 __asm__("r3");                                                                        \
-    register uint32_t d4 __asm__("r4");                                                                        \
-    register uint32_t d5 __asm__("r5");                                                                        \
-    register uint32_t v __asm__("r6");                                                                         \
+#define UAOT_DWP_EXPAND_REGS            \
+    register uint32_t d0 __asm__("r0"); \
+    register uint32_t d1 __asm__("r1"); \
+    register uint32_t d2 __asm__("r2"); \
+    register uint32_t d3 __asm__("r3"); \
+    register uint32_t d4 __asm__("r4"); \
+    register uint32_t d5 __asm__("r5"); \
+    register uint32_t v __asm__("r6");  \
     register uint32_t u __asm__("r8")
-#define UAOT_DWP_EXPAND_OUT                                                                                    \
+#define UAOT_DWP_EXPAND_OUT                                                                                       \
     [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [d4] "=&r"(d4), [d5] "=&r"(d5), [v] "=&r"(v), \
         [u] "=&r"(u), [x] "+r"(rx), [d] "+r"(rd), [xe] "+r"(rxe)
 #endif
@@ -78,7 +78,7 @@ static uint32_t *uaot_dwp_column(uint32_t *d, const int8_t *x0, const int8_t *x1
     register uint32_t *rd __asm__("r12") = d;
     register const int8_t *rxe __asm__("lr") = x0 + C;
     __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c2]]") "cmp %[x], %[xe]\n\t"
-                     "bne 1b\n\t"
+                                                                    "bne 1b\n\t"
                      : UAOT_DWP_EXPAND_OUT
                      : [c1] "r"(c1), [c2] "r"(c2)
                      : "cc", "memory");
@@ -106,8 +106,8 @@ static uint32_t *uaot_dwp_columns(uint32_t *d, const int8_t *x, int32_t C, int32
         /* the inner loop walks the C channels of one column (x 8 when C % 8 == 0), then the next column */
 #define UAOT_DWP_B UAOT_DWP_EXPAND_BODY("[%[x], %[c1], lsl #1]")
 #define UAOT_DWP_S1 "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[xe], %[xe], %[c1]\n\tcmp %[xe], %[xend]\n\tbne 1b\n\t"
-#define UAOT_DWP_S2                                                                                            \
-    "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[x], %[x], %[c1]\n\tadd %[xe], %[xe], %[c1], lsl #1\n\t"                  \
+#define UAOT_DWP_S2                                                                             \
+    "cmp %[x], %[xe]\n\tbne 1b\n\tadd %[x], %[x], %[c1]\n\tadd %[xe], %[xe], %[c1], lsl #1\n\t" \
     "cmp %[xe], %[xend]\n\tbne 1b\n\t"
 #define UAOT_DWP_COLS_OPERANDS : UAOT_DWP_EXPAND_OUT : [c1] "r"(c1), [xend] "r"(xend) : "cc", "memory"
         if (sx == 1 && (C & 7) == 0) {
@@ -135,8 +135,8 @@ static uint32_t *uaot_dwp_columns(uint32_t *d, const int8_t *x, int32_t C, int32
 /* the records of output columns [x0, x1) of one ring row: input row `row` (NULL: a padding row, all zero
  * point); zrow: C bytes of the input zero point (columns outside the input); output columns
  * [ox_lo, ox_hi) read only columns inside the input */
-static void uaot_dwp_expand(uint32_t *d, const int8_t *row, const int8_t *zrow, int32_t C, int32_t in_w,
-                            int32_t x0, int32_t x1, int32_t sx, int32_t pad_left, int32_t ox_lo, int32_t ox_hi)
+static void uaot_dwp_expand(uint32_t *d, const int8_t *row, const int8_t *zrow, int32_t C, int32_t in_w, int32_t x0,
+                            int32_t x1, int32_t sx, int32_t pad_left, int32_t ox_lo, int32_t ox_hi)
 {
     if (row == NULL) {
         const uint32_t zw = uaot_sxtb16(uaot_ld32(zrow));
@@ -171,9 +171,9 @@ UAOT_INLINE void uaot_dwp_row(const uint32_t *s, const uint32_t *w, int32_t *a0,
 
 /* one output pixel, portable: s0, s1, s2 = its records in kernel rows 0, 1, 2; pair p holds channels
  * c = 4 * (p / 2) + p % 2 and c + 2 */
-static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, const int32_t *wq,
-                           int8_t *yo, int32_t C, int32_t fast, const int32_t *mult, const int32_t *shift,
-                           int32_t off, int32_t lo, int32_t hi)
+static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, const int32_t *wq, int8_t *yo,
+                           int32_t C, int32_t fast, const int32_t *mult, const int32_t *shift, int32_t off, int32_t lo,
+                           int32_t hi)
 {
     for (int32_t p = 0; p < C / 2; ++p, s0 += 3, s1 += 3, s2 += 3) {
         const int32_t c = (p >> 1) * 4 + (p & 1);
@@ -205,16 +205,16 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
 #if UAOT_HAVE_DSP
 /* one kernel row of a pair of channels: record (3 words) and weights (3 words) by LDM, 6 MACs; row 0
  * loads the pair's two bias words (the accumulators) with its weights */
-#define UAOT_DWP_MAC                                                                                           \
-    "smlad %[a0], %[xa], %[wa], %[a0]\n\t"                                                                      \
-    "smlad %[a1], %[xb], %[wb], %[a1]\n\t"                                                                      \
-    "smlabb %[a0], %[xt], %[wt], %[a0]\n\t"                                                                     \
+#define UAOT_DWP_MAC                        \
+    "smlad %[a0], %[xa], %[wa], %[a0]\n\t"  \
+    "smlad %[a1], %[xb], %[wb], %[a1]\n\t"  \
+    "smlabb %[a0], %[xt], %[wt], %[a0]\n\t" \
     "smlatt %[a1], %[xt], %[wt], %[a1]\n\t"
-#define UAOT_DWP_ROW0(S)                                                                                       \
-    "ldmia %[wq]!, {%[a0], %[a1], %[wa], %[wb], %[wt]}\n\t"                                                     \
+#define UAOT_DWP_ROW0(S)                                    \
+    "ldmia %[wq]!, {%[a0], %[a1], %[wa], %[wb], %[wt]}\n\t" \
     "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t" UAOT_DWP_MAC
-#define UAOT_DWP_ROW(S)                                                                                        \
-    "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t"                                                                   \
+#define UAOT_DWP_ROW(S)                       \
+    "ldmia " S "!, {%[xa], %[xb], %[xt]}\n\t" \
     "ldmia %[wq]!, {%[wa], %[wb], %[wt]}\n\t" UAOT_DWP_MAC
 /* the rounding sign of uaot_dwp_pixel (SG: A's sign added) or none (NS: lo >= off) */
 #define UAOT_DWP_SG(M, A) "add " M ", " M ", " A ", asr #31\n\t"
@@ -228,37 +228,40 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
 /* uaot_rq_smmulr of the doubled accumulator A with {M, B, R} (SMMLAR adds B), SSAT #8, stored to ST:
  * TFLM rounds y = SMMULR(A, M) by (y + B - (y < 0)) >> R; A's sign stands in for y's, or no sign at all
  * when lo >= off (see uaot_dwp_pixel) */
-#define UAOT_DWP_RQ(A, M, B, R, SG, ST)                                                                        \
-    "smmlar " M ", " A ", " M ", " B "\n\t" SG(M, A) "asr " M ", " M ", " R "\n\t"                                 \
-    "ssat " M ", #8, " M "\n\t"                                                                                  \
-    "strb " M ", " ST "\n\t"
+#define UAOT_DWP_RQ(A, M, B, R, SG, ST)                                            \
+    "smmlar " M ", " A ", " M ", " B "\n\t" SG(M, A) "asr " M ", " M ", " R "\n\t" \
+                                                     "ssat " M ", #8, " M "\n\t"   \
+                                                     "strb " M ", " ST "\n\t"
 /* clamped range: both requantized values (SSAT #8) as int16 halves, max with {lo, lo} and min with
  * {hi, hi} (the next two stream words) by SSUB16 + SEL, then stored */
-#define UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)                                                                        \
-    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t" SG("%[xa]", "%[a0]") "asr %[xa], %[xa], %[xt]\n\t"                    \
-    "ssat %[xa], #8, %[xa]\n\t"                                                                                 \
-    "smmlar %[wa], %[a1], %[wa], %[wb]\n\t" SG("%[wa]", "%[a1]") "asr %[wa], %[wa], %[wt]\n\t"                    \
-    "ssat %[wa], #8, %[wa]\n\t"                                                                                 \
-    "pkhbt %[xa], %[xa], %[wa], lsl #16\n\t"                                                                    \
-    "ldmia %[wq]!, {%[a0], %[a1]}\n\t"                                                                          \
-    "ssub16 %[xb], %[xa], %[a0]\n\t"                                                                            \
-    "sel %[xa], %[xa], %[a0]\n\t"                                                                               \
-    "ssub16 %[xb], %[a1], %[xa]\n\t"                                                                            \
-    "sel %[xa], %[xa], %[a1]\n\t"                                                                               \
-    "strb %[xa], " ST0 "\n\t"                                                                                   \
-    "lsr %[xa], %[xa], #16\n\t"                                                                                 \
-    "strb %[xa], " ST1 "\n\t"
-#define UAOT_DWP_MACS                                                                                          \
-    UAOT_DWP_ROW0("%[s0]") UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]")                                          \
-        "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t"
+#define UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)                                                                                \
+    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t" SG("%[xa]", "%[a0]") "asr %[xa], %[xa], %[xt]\n\t"                         \
+                                                                 "ssat %[xa], #8, %[xa]\n\t"                           \
+                                                                 "smmlar %[wa], %[a1], %[wa], %[wb]\n\t" SG(           \
+                                                                     "%[wa]",                                          \
+                                                                     "%[a1]") "asr %[wa], %[wa], %[wt]\n\t"            \
+                                                                              "ssat %[wa], #8, %[wa]\n\t"              \
+                                                                              "pkhbt %[xa], %[xa], %[wa], lsl #16\n\t" \
+                                                                              "ldmia %[wq]!, {%[a0], %[a1]}\n\t"       \
+                                                                              "ssub16 %[xb], %[xa], %[a0]\n\t"         \
+                                                                              "sel %[xa], %[xa], %[a0]\n\t"            \
+                                                                              "ssub16 %[xb], %[a1], %[xa]\n\t"         \
+                                                                              "sel %[xa], %[xa], %[a1]\n\t"            \
+                                                                              "strb %[xa], " ST0 "\n\t"                \
+                                                                              "lsr %[xa], %[xa], #16\n\t"              \
+                                                                              "strb %[xa], " ST1 "\n\t"
+#define UAOT_DWP_MACS      \
+    UAOT_DWP_ROW0("%[s0]") \
+    UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]") "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t"
 #define UAOT_DWP_GROUP_CLAMP(SG, ST0, ST1) UAOT_DWP_MACS UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)
 /* one pair of channels: 18 MACs, 2 outputs, 27 instructions (29 with the rounding sign) */
-#define UAOT_DWP_GROUP(SG, ST0, ST1)                                                                           \
-    UAOT_DWP_MACS UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]", SG, ST0)                                        \
+#define UAOT_DWP_GROUP(SG, ST0, ST1)                                       \
+    UAOT_DWP_MACS UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]", SG, ST0) \
         UAOT_DWP_RQ("%[a1]", "%[wa]", "%[wb]", "%[wt]", SG, ST1)
 /* 4 channels: the pairs (c, c+2), (c+1, c+3) */
-#define UAOT_DWP_QUAD(SG) UAOT_DWP_GROUP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
-#define UAOT_DWP_QUAD_CLAMP(SG)                                                                                \
+#define UAOT_DWP_QUAD(SG) \
+    UAOT_DWP_GROUP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
+#define UAOT_DWP_QUAD_CLAMP(SG) \
     UAOT_DWP_GROUP_CLAMP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP_CLAMP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
 #define UAOT_DWP_OPERANDS                                                                                      \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt), [wa] "=&r"(wa),            \
@@ -346,23 +349,25 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
              * + 12); 8 when C % 8 == 0 and the range is full (the flagged last pair ends an iteration) */
             wq = stream;
             if (full && c8 && ns) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
-                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS)
+                                     UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
+                                                                "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else if (full && c8) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
-                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG)
+                                     UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
+                                                                "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else if (full && ns) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
-                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                                                                     "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else if (full) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
-                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                                                                     "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else if (ns) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD_CLAMP(UAOT_DWP_NS) "tst %[wt], #256\n\t"
-                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                                                                           "beq 1b\n\t" UAOT_DWP_OPERANDS);
             } else {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD_CLAMP(UAOT_DWP_SG) "tst %[wt], #256\n\t"
-                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                                                                           "beq 1b\n\t" UAOT_DWP_OPERANDS);
             }
         }
         return UAOT_OK;
@@ -370,8 +375,8 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
 #endif
     for (int32_t ox = 0; ox < x1 - x0; ++ox, yo += C) {
         const int32_t o = ox * RW;
-        uaot_dwp_pixel(rows[0] + o, rows[1] + o, rows[2] + o, k->stream, yo, C, k->fast, k->mult, k->shift,
-                       k->off, k->lo, k->hi);
+        uaot_dwp_pixel(rows[0] + o, rows[1] + o, rows[2] + o, k->stream, yo, C, k->fast, k->mult, k->shift, k->off,
+                       k->lo, k->hi);
     }
     return UAOT_OK;
 }
@@ -382,9 +387,8 @@ uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *i
 {
     if (p == NULL || input == NULL || stream == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
         p->k_h != 3 || p->k_w != 3 || p->dil_h != 1 || p->dil_w != 1 || p->in_c <= 0 || (p->in_c & 3) != 0 ||
-        p->out_c != p->in_c || p->stride_h <= 0 || p->stride_w <= 0 || ((uintptr_t)scratch & 3u) != 0u ||
-        cols <= 0 || mode < 0 || mode > 2 || (mode != 0 && p->batches != 1) ||
-        (!fast && (p->mult == NULL || p->shift == NULL))) {
+        p->out_c != p->in_c || p->stride_h <= 0 || p->stride_w <= 0 || ((uintptr_t)scratch & 3u) != 0u || cols <= 0 ||
+        mode < 0 || mode > 2 || (mode != 0 && p->batches != 1) || (!fast && (p->mult == NULL || p->shift == NULL))) {
         return UAOT_ERR_ARG;
     }
     UAOT_CHECK_SCRATCH(scratch_size, uaot_dw3x3_s8_pair_scratch_size(p, cols));

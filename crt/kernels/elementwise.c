@@ -13,28 +13,28 @@
 enum { DT_INT8 = 1, DT_UINT8 = 2, DT_INT16 = 3, DT_INT32 = 4, DT_FLOAT32 = 5, DT_BOOL = 6 };
 
 /* Runs BODY once per output element o with i1, i2, i3 = the element indices of inputs 1..3. */
-#define EW_LOOP(BODY)                                                                       \
-    do {                                                                                    \
-        int32_t idx_[UAOT_EW_DIMS] = {0, 0, 0, 0, 0, 0};                                     \
-        int32_t i1 = 0, i2 = 0, i3 = 0;                                                     \
-        for (uint32_t o = 0; o < p->size; ++o) {                                            \
-            BODY;                                                                           \
-            for (int d_ = UAOT_EW_DIMS - 1; d_ >= 0; --d_) {                                \
-                i1 += p->s1[d_];                                                            \
-                i2 += p->s2[d_];                                                            \
-                i3 += p->s3[d_];                                                            \
-                if (++idx_[d_] < p->out_dims[d_]) {                                         \
-                    break;                                                                  \
-                }                                                                           \
-                i1 -= p->s1[d_] * p->out_dims[d_];                                          \
-                i2 -= p->s2[d_] * p->out_dims[d_];                                          \
-                i3 -= p->s3[d_] * p->out_dims[d_];                                          \
-                idx_[d_] = 0;                                                               \
-            }                                                                               \
-        }                                                                                   \
-        (void)i1;                                                                           \
-        (void)i2;                                                                           \
-        (void)i3;                                                                           \
+#define EW_LOOP(BODY)                                        \
+    do {                                                     \
+        int32_t idx_[UAOT_EW_DIMS] = {0, 0, 0, 0, 0, 0};     \
+        int32_t i1 = 0, i2 = 0, i3 = 0;                      \
+        for (uint32_t o = 0; o < p->size; ++o) {             \
+            BODY;                                            \
+            for (int d_ = UAOT_EW_DIMS - 1; d_ >= 0; --d_) { \
+                i1 += p->s1[d_];                             \
+                i2 += p->s2[d_];                             \
+                i3 += p->s3[d_];                             \
+                if (++idx_[d_] < p->out_dims[d_]) {          \
+                    break;                                   \
+                }                                            \
+                i1 -= p->s1[d_] * p->out_dims[d_];           \
+                i2 -= p->s2[d_] * p->out_dims[d_];           \
+                i3 -= p->s3[d_] * p->out_dims[d_];           \
+                idx_[d_] = 0;                                \
+            }                                                \
+        }                                                    \
+        (void)i1;                                            \
+        (void)i2;                                            \
+        (void)i3;                                            \
     } while (0)
 
 /* std::max(x, lo) then std::min(., hi), NaN passing through as in TFLM's ActivationFunctionWithMinMax */
@@ -215,8 +215,7 @@ static int32_t get_reciprocal(int32_t x, int *num_bits_over_unit)
 {
     const int headroom_plus_one = clz32((uint32_t)x);
     *num_bits_over_unit = 31 - headroom_plus_one;
-    const int32_t shifted_sum_minus_one =
-        (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
+    const int32_t shifted_sum_minus_one = (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
     return fp_one_over_one_plus_x(shifted_sum_minus_one);
 }
 
@@ -380,13 +379,13 @@ uaot_status_t uaot_ew_s16(const uaot_ew_params_t *p, const int16_t *a, const voi
 
 /* ---- comparisons and logical ops -> bool ------------------------------------------------------- */
 
-#define EW_CMP(x, y)                                                                                \
-    (p->op == UAOT_EW_EQUAL           ? (x) == (y)                                                 \
-     : p->op == UAOT_EW_NOT_EQUAL     ? (x) != (y)                                                 \
-     : p->op == UAOT_EW_LESS          ? (x) < (y)                                                  \
-     : p->op == UAOT_EW_LESS_EQUAL    ? (x) <= (y)                                                 \
-     : p->op == UAOT_EW_GREATER       ? (x) > (y)                                                  \
-     : p->op == UAOT_EW_GREATER_EQUAL ? (x) >= (y)                                                 \
+#define EW_CMP(x, y)                               \
+    (p->op == UAOT_EW_EQUAL           ? (x) == (y) \
+     : p->op == UAOT_EW_NOT_EQUAL     ? (x) != (y) \
+     : p->op == UAOT_EW_LESS          ? (x) < (y)  \
+     : p->op == UAOT_EW_LESS_EQUAL    ? (x) <= (y) \
+     : p->op == UAOT_EW_GREATER       ? (x) > (y)  \
+     : p->op == UAOT_EW_GREATER_EQUAL ? (x) >= (y) \
                                       : 0)
 
 static int32_t cmp_scale(const uaot_ew_params_t *p, int32_t v, int k)
@@ -449,8 +448,8 @@ uaot_status_t uaot_ew_compare(const uaot_ew_params_t *p, const void *a, const vo
     return UAOT_OK;
 }
 
-uaot_status_t uaot_ew_select(const uaot_ew_params_t *p, const uint8_t *cond, const void *a, const void *b,
-                             void *out, uint32_t elem_size)
+uaot_status_t uaot_ew_select(const uaot_ew_params_t *p, const uint8_t *cond, const void *a, const void *b, void *out,
+                             uint32_t elem_size)
 {
     if (p == NULL || cond == NULL || a == NULL || b == NULL || out == NULL || elem_size == 0) {
         return UAOT_ERR_ARG;

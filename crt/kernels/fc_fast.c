@@ -20,31 +20,32 @@
  * The 4 weight words: W8: 2 LDRD + 8 SXTB16 + 8 SMLAD; W16: 4 LDRD + 8 SMLAD.
  * Instructions per group: XS+W8 19, X8+W8 21, XS+W16 13, X8+W16 15 (+1 per group of loop control). */
 #define UAOT_FC4_XS "ldrd %[xa], %[xb], [%[c]], #8\n\t"
-#define UAOT_FC4_X8                                                                                            \
-    "ldr %[xb], [%[c]], #4\n\t"                                                                                 \
-    "sxtb16 %[xa], %[xb]\n\t"                                                                                   \
+#define UAOT_FC4_X8             \
+    "ldr %[xb], [%[c]], #4\n\t" \
+    "sxtb16 %[xa], %[xb]\n\t"   \
     "sxtb16 %[xb], %[xb], ror #8\n\t"
-#define UAOT_FC4_ROW8(T, A)                                                                                    \
-    "sxtb16 %[wa0], " T "\n\t"                                                                                  \
-    "sxtb16 " T ", " T ", ror #8\n\t"                                                                            \
-    "smlad " A ", %[wa0], %[xa], " A "\n\t"                                                                      \
+#define UAOT_FC4_ROW8(T, A)                 \
+    "sxtb16 %[wa0], " T "\n\t"              \
+    "sxtb16 " T ", " T ", ror #8\n\t"       \
+    "smlad " A ", %[wa0], %[xa], " A "\n\t" \
     "smlad " A ", " T ", %[xb], " A "\n\t"
-#define UAOT_FC4_W8                                                                                            \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t" UAOT_FC4_ROW8("%[t0]", "%[a0]") UAOT_FC4_ROW8("%[t1]", "%[a1]")          \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t" UAOT_FC4_ROW8("%[t0]", "%[a2]") UAOT_FC4_ROW8("%[t1]", "%[a3]")
-#define UAOT_FC4_ROW16(A)                                                                                      \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t"                                                                         \
-    "smlad " A ", %[t0], %[xa], " A "\n\t"                                                                       \
+#define UAOT_FC4_W8                                                                                         \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t" UAOT_FC4_ROW8("%[t0]", "%[a0]")                                     \
+        UAOT_FC4_ROW8("%[t1]", "%[a1]") "ldrd %[t0], %[t1], [%[w]], #8\n\t" UAOT_FC4_ROW8("%[t0]", "%[a2]") \
+            UAOT_FC4_ROW8("%[t1]", "%[a3]")
+#define UAOT_FC4_ROW16(A)                  \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t"    \
+    "smlad " A ", %[t0], %[xa], " A "\n\t" \
     "smlad " A ", %[t1], %[xb], " A "\n\t"
 #define UAOT_FC4_W16 UAOT_FC4_ROW16("%[a0]") UAOT_FC4_ROW16("%[a1]") UAOT_FC4_ROW16("%[a2]") UAOT_FC4_ROW16("%[a3]")
 /* n >= 1 groups, 2 per iteration; odd n enters the loop in its second half */
-#define UAOT_FC4_LOOP(GROUP)                                                                                   \
-    "ldr %[xa], %[oddm]\n\t"                                                                                    \
-    "cmp %[xa], #0\n\t"                                                                                         \
-    "bne 2f\n\t"                                                                                                \
-    "1:\n\t" GROUP "2:\n\t" GROUP "cmp %[c], %[ce]\n\t"                                                          \
+#define UAOT_FC4_LOOP(GROUP)                            \
+    "ldr %[xa], %[oddm]\n\t"                            \
+    "cmp %[xa], #0\n\t"                                 \
+    "bne 2f\n\t"                                        \
+    "1:\n\t" GROUP "2:\n\t" GROUP "cmp %[c], %[ce]\n\t" \
     "bne 1b\n\t"
-#define UAOT_FC4_OPERANDS(WREGS)                                                                               \
+#define UAOT_FC4_OPERANDS(WREGS)                                                                   \
     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [c] "+r"(c), [w] "+r"(w), WREGS,             \
       [xa] "=&r"(xa), [xb] "=&r"(xb)                                                                           \
     : [ce] "r"(cend), [oddm] "m"(odd)                                                                          \
@@ -58,17 +59,17 @@
  * of uaot_rq_smmulr is taken from the sign of A: the generator emits this table only with m >= 0 and
  * r >= 1 on every row (m = 0 rows as {0, 1, 1, 1 + 2 * out_off}), where A < 0 and y = 0 give the same
  * (bias - 1) >> r = (bias) >> r, and otherwise sign(y) = sign(A). 7 instructions per output. */
-#define UAOT_FC_RQX(A, Q, YO, M, L1, R, B)                                                                     \
+#define UAOT_FC_RQX(A, Q, YO, M, L1, R, B) \
     "ldmia " Q "!, {" M ", " L1 ", " R ", " B "}\n\t" UAOT_FC_RQY(A, YO, M, L1, R, B)
-#define UAOT_FC_RQY(A, YO, M, L1, R, B)                                                                        \
-    "lsl " A ", " A ", " L1 "\n\t"                                                                               \
-    "smmlar " M ", " A ", " M ", " B "\n\t"                                                                       \
-    "add " M ", " M ", " A ", asr #31\n\t"                                                                        \
-    "asr " M ", " M ", " R "\n\t"                                                                                 \
-    "ssat " M ", #8, " M "\n\t"                                                                                   \
+#define UAOT_FC_RQY(A, YO, M, L1, R, B)     \
+    "lsl " A ", " A ", " L1 "\n\t"          \
+    "smmlar " M ", " A ", " M ", " B "\n\t" \
+    "add " M ", " M ", " A ", asr #31\n\t"  \
+    "asr " M ", " M ", " R "\n\t"           \
+    "ssat " M ", #8, " M "\n\t"             \
     "strb " M ", [" YO "], #1\n\t"
-#define UAOT_FC_RQ(A)                                                                                          \
-    "ldrd %[m], %[l1], [%[q]], #8\n\t"                                                                          \
+#define UAOT_FC_RQ(A)                  \
+    "ldrd %[m], %[l1], [%[q]], #8\n\t" \
     "ldrd %[r], %[bias], [%[q]], #8\n\t" UAOT_FC_RQY(A, "%[yo]", "%[m]", "%[l1]", "%[r]", "%[bias]")
 /* All 4-row blocks in one asm (rq, full int8 range, no partial input group): per block the bias via
  * LDM, the groups, the 4 outputs requantized; the block state lives in st[] (bias, rq row, output,
@@ -77,62 +78,62 @@
  * with or without a frame pointer); after the groups, r4-r6, r8 take the rq row (LDM order) and
  * c / ce the rq and output pointers. ~12 instructions per block besides groups and requantization. */
 #define UAOT_FC_RQF(A) UAOT_FC_RQX(A, "%[c]", "%[ce]", "%[t0]", "%[t1]", "%[wa0]", "%[xa]")
-#define UAOT_FC_FUSED(GROUP)                                                                                   \
-    "0:\n\t"                                                                                                    \
-    "ldr %[c], [%[st]]\n\t"                                                                                     \
-    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                            \
-    "str %[c], [%[st]]\n\t"                                                                                     \
-    "ldrd %[c], %[ce], [%[st], #12]\n\t"                                                                        \
-    "ldr %[xa], [%[st], #20]\n\t"                                                                               \
-    "tbb [pc, %[xa]]\n\t"                                                                                       \
-    "3:\n\t"                                                                                                    \
-    ".byte (1f - 3b) / 2, (6f - 3b) / 2, (5f - 3b) / 2, (4f - 3b) / 2\n\t"                                         \
-    "1:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP "6:\n\t" GROUP "cmp %[c], %[ce]\n\t"                             \
-    "bne 1b\n\t"                                                                                                \
-    "ldrd %[c], %[ce], [%[st], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")           \
-        UAOT_FC_RQF("%[a3]") "ldr %[xb], [%[st], #24]\n\t"                                                       \
-    "strd %[c], %[ce], [%[st], #4]\n\t"                                                                         \
-    "cmp %[ce], %[xb]\n\t"                                                                                      \
-    "bne 0b\n\t"
+#define UAOT_FC_FUSED(GROUP)                                                                           \
+    "0:\n\t"                                                                                           \
+    "ldr %[c], [%[st]]\n\t"                                                                            \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                    \
+    "str %[c], [%[st]]\n\t"                                                                            \
+    "ldrd %[c], %[ce], [%[st], #12]\n\t"                                                               \
+    "ldr %[xa], [%[st], #20]\n\t"                                                                      \
+    "tbb [pc, %[xa]]\n\t"                                                                              \
+    "3:\n\t"                                                                                           \
+    ".byte (1f - 3b) / 2, (6f - 3b) / 2, (5f - 3b) / 2, (4f - 3b) / 2\n\t"                             \
+    "1:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP "6:\n\t" GROUP "cmp %[c], %[ce]\n\t"                  \
+    "bne 1b\n\t"                                                                                       \
+    "ldrd %[c], %[ce], [%[st], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]") \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [%[st], #24]\n\t"                                             \
+                             "strd %[c], %[ce], [%[st], #4]\n\t"                                       \
+                             "cmp %[ce], %[xb]\n\t"                                                    \
+                             "bne 0b\n\t"
 /* x8 with a 4-aligned input: 8 inputs per LDRD (the second word kept in lr, free while the state
  * pointer is pushed on the stack; a group pair entered in its second half loads its word with LDR):
  * 16 MACs per 21 instructions. */
-#define UAOT_FC4_X8P0                                                                                          \
-    "ldrd %[xb], %[st], [%[c]], #8\n\t"                                                                         \
-    "sxtb16 %[xa], %[xb]\n\t"                                                                                   \
+#define UAOT_FC4_X8P0                   \
+    "ldrd %[xb], %[st], [%[c]], #8\n\t" \
+    "sxtb16 %[xa], %[xb]\n\t"           \
     "sxtb16 %[xb], %[xb], ror #8\n\t"
-#define UAOT_FC4_X8P1                                                                                          \
-    "sxtb16 %[xa], %[st]\n\t"                                                                                   \
+#define UAOT_FC4_X8P1         \
+    "sxtb16 %[xa], %[st]\n\t" \
     "sxtb16 %[xb], %[st], ror #8\n\t"
-#define UAOT_FC_FUSED_X8D(W)                                                                                   \
-    "push {%[st]}\n\t"                                                                                          \
-    "0:\n\t"                                                                                                    \
-    "ldr %[xa], [sp]\n\t"                                                                                       \
-    "ldr %[c], [%[xa]]\n\t"                                                                                     \
-    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                            \
-    "str %[c], [%[xa]]\n\t"                                                                                     \
-    "ldrd %[c], %[ce], [%[xa], #12]\n\t"                                                                        \
-    "ldr %[xa], [%[xa], #20]\n\t"                                                                               \
-    "tbb [pc, %[xa]]\n\t"                                                                                       \
-    "3:\n\t"                                                                                                    \
-    ".byte (1f - 3b) / 2, (9f - 3b) / 2, (5f - 3b) / 2, (8f - 3b) / 2\n\t"                                         \
-    "8:\n\t"                                                                                                    \
-    "ldr %[st], [%[c]], #4\n\t"                                                                                 \
-    "b.w 4f\n\t"                                                                                                \
-    "9:\n\t"                                                                                                    \
-    "ldr %[st], [%[c]], #4\n\t"                                                                                 \
-    "b.w 6f\n\t"                                                                                                \
-    "1:\n\t" UAOT_FC4_X8P0 W "4:\n\t" UAOT_FC4_X8P1 W "5:\n\t" UAOT_FC4_X8P0 W "6:\n\t" UAOT_FC4_X8P1 W          \
-    "cmp %[c], %[ce]\n\t"                                                                                       \
-    "bne 1b\n\t"                                                                                                \
-    "ldr %[xb], [sp]\n\t"                                                                                       \
-    "ldrd %[c], %[ce], [%[xb], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")           \
-        UAOT_FC_RQF("%[a3]") "ldr %[xb], [sp]\n\t"                                                               \
-    "strd %[c], %[ce], [%[xb], #4]\n\t"                                                                         \
-    "ldr %[xb], [%[xb], #24]\n\t"                                                                               \
-    "cmp %[ce], %[xb]\n\t"                                                                                      \
-    "bne 0b\n\t"                                                                                                \
-    "pop {%[st]}\n\t"
+#define UAOT_FC_FUSED_X8D(W)                                                                            \
+    "push {%[st]}\n\t"                                                                                  \
+    "0:\n\t"                                                                                            \
+    "ldr %[xa], [sp]\n\t"                                                                               \
+    "ldr %[c], [%[xa]]\n\t"                                                                             \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                     \
+    "str %[c], [%[xa]]\n\t"                                                                             \
+    "ldrd %[c], %[ce], [%[xa], #12]\n\t"                                                                \
+    "ldr %[xa], [%[xa], #20]\n\t"                                                                       \
+    "tbb [pc, %[xa]]\n\t"                                                                               \
+    "3:\n\t"                                                                                            \
+    ".byte (1f - 3b) / 2, (9f - 3b) / 2, (5f - 3b) / 2, (8f - 3b) / 2\n\t"                              \
+    "8:\n\t"                                                                                            \
+    "ldr %[st], [%[c]], #4\n\t"                                                                         \
+    "b.w 4f\n\t"                                                                                        \
+    "9:\n\t"                                                                                            \
+    "ldr %[st], [%[c]], #4\n\t"                                                                         \
+    "b.w 6f\n\t"                                                                                        \
+    "1:\n\t" UAOT_FC4_X8P0 W "4:\n\t" UAOT_FC4_X8P1 W "5:\n\t" UAOT_FC4_X8P0 W "6:\n\t" UAOT_FC4_X8P1 W \
+    "cmp %[c], %[ce]\n\t"                                                                               \
+    "bne 1b\n\t"                                                                                        \
+    "ldr %[xb], [sp]\n\t"                                                                               \
+    "ldrd %[c], %[ce], [%[xb], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")  \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [sp]\n\t"                                                      \
+                             "strd %[c], %[ce], [%[xb], #4]\n\t"                                        \
+                             "ldr %[xb], [%[xb], #24]\n\t"                                              \
+                             "cmp %[ce], %[xb]\n\t"                                                     \
+                             "bne 0b\n\t"                                                               \
+                             "pop {%[st]}\n\t"
 #define UAOT_FC_FUSED_OPERANDS                                                                                 \
     : [a0] "=&r"(r_a0), [a1] "=&r"(r_a1), [a2] "=&r"(r_a2), [a3] "=&r"(r_a3), [t0] "=&r"(r_t0),                \
       [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb), [c] "=&r"(r_c), [w] "+r"(r_w), \
@@ -179,8 +180,8 @@ UAOT_INLINE void uaot_fc_pairs(const int x8, const int8_t *x, const uint32_t *xs
 }
 
 UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                                       int8_t *output, uint8_t *scratch, const uint32_t scratch_size,
-                                       const int w16, const int x8)
+                                       int8_t *output, uint8_t *scratch, const uint32_t scratch_size, const int w16,
+                                       const int x8)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || p->bias == NULL ||
         ((uintptr_t)filter & 3u) != 0u || (!x8 && (scratch == NULL || ((uintptr_t)scratch & 3u) != 0u))) {
@@ -231,8 +232,8 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
 #if UAOT_FC_ASM
         if (rq_full && ga == G && n_out >= 4) {
             const int32_t nb = n_out / 4;
-            uint32_t st[7] = {(uint32_t)(uintptr_t)bias, (uint32_t)(uintptr_t)p->rq, (uint32_t)(uintptr_t)y,
-                              (uint32_t)(uintptr_t)cbeg, (uint32_t)(uintptr_t)cend, (uint32_t)(ga & 3),
+            uint32_t st[7] = {(uint32_t)(uintptr_t)bias,        (uint32_t)(uintptr_t)p->rq, (uint32_t)(uintptr_t)y,
+                              (uint32_t)(uintptr_t)cbeg,        (uint32_t)(uintptr_t)cend,  (uint32_t)(ga & 3),
                               (uint32_t)(uintptr_t)(y + 4 * nb)};
             register int32_t r_a0 __asm__("r0");
             register int32_t r_a1 __asm__("r1");
@@ -356,16 +357,14 @@ uaot_status_t uaot_fully_connected_s8_simd4(const uaot_fc_s8_params_t *p, const 
     return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 0, 0);
 }
 
-uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                                const int8_t *filter, int8_t *output, uint8_t *scratch,
-                                                uint32_t scratch_size)
+uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                                int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 1, 0);
 }
 
-uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input,
-                                               const int8_t *filter, int8_t *output, uint8_t *scratch,
-                                               uint32_t scratch_size)
+uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                                               int8_t *output, uint8_t *scratch, uint32_t scratch_size)
 {
     return uaot_fc_simd(p, input, filter, output, scratch, scratch_size, 0, 1);
 }

@@ -50,10 +50,10 @@ static void uaot_inv_sqrt_exp(int32_t input, int32_t *mult, int *shift)
     const unsigned left_shift_bit_pairs = max_left_shift_bits / 2u - 1u;
     s -= (int)left_shift_bit_pairs;
     input = (int32_t)((uint32_t)input << (2u * left_shift_bit_pairs));
-    const int32_t fp_input = input >> 1;                      /* Q3.28 */
-    const int32_t fp_half_input = uaot_rdbpot(fp_input, 1);   /* SaturatingRoundingMultiplyByPOT<-1> */
-    const int32_t fp_half_three = (1 << 28) + (1 << 27);      /* 1.5 */
-    int32_t x = 1 << 28;                                      /* 1.0 */
+    const int32_t fp_input = input >> 1;                    /* Q3.28 */
+    const int32_t fp_half_input = uaot_rdbpot(fp_input, 1); /* SaturatingRoundingMultiplyByPOT<-1> */
+    const int32_t fp_half_three = (1 << 28) + (1 << 27);    /* 1.5 */
+    int32_t x = 1 << 28;                                    /* 1.0 */
     for (int i = 0; i < 5; ++i) {
         const int32_t x3 = uaot_l2_sat_shl(uaot_srdhm(uaot_srdhm(x, x), x), 6); /* Q9 -> Q3 */
         const int32_t t = (int32_t)((uint32_t)uaot_srdhm(fp_half_three, x) - (uint32_t)uaot_srdhm(fp_half_input, x3));

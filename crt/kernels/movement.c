@@ -63,8 +63,7 @@ uaot_status_t uaot_move(const uaot_move_params_t *p, const void *src, void *dst)
     return UAOT_OK;
 }
 
-uaot_status_t uaot_move_many(const uaot_move_params_t *p, int32_t n, const void *const *srcs,
-                             void *const *dsts)
+uaot_status_t uaot_move_many(const uaot_move_params_t *p, int32_t n, const void *const *srcs, void *const *dsts)
 {
     if (p == NULL || srcs == NULL || dsts == NULL) {
         return UAOT_ERR_ARG;
@@ -95,41 +94,34 @@ uaot_status_t uaot_fill(void *dst, int32_t count, int32_t elem_size, const void 
 
 /* GATHER: for each batch, outer slice and coordinate, copy the indexed inner slice. An index out
  * of [0, axis_size) is an error, as in TFLM (which returns kTfLiteError). */
-#define UAOT_GATHER_BODY(INDEX_T)                                                                \
-    if (p == NULL || params == NULL || indices == NULL || output == NULL) {                     \
-        return UAOT_ERR_ARG;                                                                    \
-    }                                                                                           \
-    const uint8_t *in = (const uint8_t *)params;                                                \
-    uint8_t *out = (uint8_t *)output;                                                           \
-    const size_t inner = (size_t)p->inner_bytes;                                                \
-    for (int32_t b = 0; b < p->batch; ++b) {                                                    \
-        const INDEX_T *idx = indices + (size_t)b * (size_t)p->coords;                           \
-        for (int32_t o = 0; o < p->outer; ++o) {                                                \
-            const uint8_t *slab = in + ((size_t)b * (size_t)p->outer + (size_t)o) *            \
-                                           (size_t)p->axis_size * inner;                        \
-            for (int32_t c = 0; c < p->coords; ++c) {                                           \
-                const INDEX_T i = idx[c];                                                       \
-                if (i < 0 || i >= (INDEX_T)p->axis_size) {                                      \
-                    return UAOT_ERR_RANGE;                                                      \
-                }                                                                               \
-                memcpy(out, slab + (size_t)i * inner, inner);                                   \
-                out += inner;                                                                   \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
+#define UAOT_GATHER_BODY(INDEX_T)                                                                                 \
+    if (p == NULL || params == NULL || indices == NULL || output == NULL) {                                       \
+        return UAOT_ERR_ARG;                                                                                      \
+    }                                                                                                             \
+    const uint8_t *in = (const uint8_t *)params;                                                                  \
+    uint8_t *out = (uint8_t *)output;                                                                             \
+    const size_t inner = (size_t)p->inner_bytes;                                                                  \
+    for (int32_t b = 0; b < p->batch; ++b) {                                                                      \
+        const INDEX_T *idx = indices + (size_t)b * (size_t)p->coords;                                             \
+        for (int32_t o = 0; o < p->outer; ++o) {                                                                  \
+            const uint8_t *slab = in + ((size_t)b * (size_t)p->outer + (size_t)o) * (size_t)p->axis_size * inner; \
+            for (int32_t c = 0; c < p->coords; ++c) {                                                             \
+                const INDEX_T i = idx[c];                                                                         \
+                if (i < 0 || i >= (INDEX_T)p->axis_size) {                                                        \
+                    return UAOT_ERR_RANGE;                                                                        \
+                }                                                                                                 \
+                memcpy(out, slab + (size_t)i * inner, inner);                                                     \
+                out += inner;                                                                                     \
+            }                                                                                                     \
+        }                                                                                                         \
+    }                                                                                                             \
     return UAOT_OK;
 
 uaot_status_t uaot_gather_i32(const uaot_gather_params_t *p, const void *params, const int32_t *indices,
-                              void *output)
-{
-    UAOT_GATHER_BODY(int32_t)
-}
+                              void *output){UAOT_GATHER_BODY(int32_t)}
 
 uaot_status_t uaot_gather_i64(const uaot_gather_params_t *p, const void *params, const int64_t *indices,
-                              void *output)
-{
-    UAOT_GATHER_BODY(int64_t)
-}
+                              void *output){UAOT_GATHER_BODY(int64_t)}
 
 uaot_status_t uaot_resize_nearest(const uaot_resize_nearest_params_t *p, const void *input, void *output)
 {

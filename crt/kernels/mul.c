@@ -28,37 +28,35 @@ static inline float mul_f32_one(const uaot_mul_params_t *p, float x, float y)
 }
 
 /* Walks the first five dims with nested loops and the innermost one with a pointer loop. */
-#define UAOT_MUL_LOOP(T, ONE)                                                                      \
-    const int32_t *d = p->dims;                                                                    \
-    const int32_t *sa = p->a_stride;                                                               \
-    const int32_t *sb = p->b_stride;                                                               \
-    T *o = output;                                                                                 \
-    for (int32_t i0 = 0; i0 < d[0]; ++i0) {                                                        \
-        for (int32_t i1 = 0; i1 < d[1]; ++i1) {                                                    \
-            for (int32_t i2 = 0; i2 < d[2]; ++i2) {                                                \
-                for (int32_t i3 = 0; i3 < d[3]; ++i3) {                                            \
-                    for (int32_t i4 = 0; i4 < d[4]; ++i4) {                                        \
-                        const T *pa = a + (ptrdiff_t)i0 * sa[0] + (ptrdiff_t)i1 * sa[1] +          \
-                                      (ptrdiff_t)i2 * sa[2] + (ptrdiff_t)i3 * sa[3] +              \
-                                      (ptrdiff_t)i4 * sa[4];                                       \
-                        const T *pb = b + (ptrdiff_t)i0 * sb[0] + (ptrdiff_t)i1 * sb[1] +          \
-                                      (ptrdiff_t)i2 * sb[2] + (ptrdiff_t)i3 * sb[3] +              \
-                                      (ptrdiff_t)i4 * sb[4];                                       \
-                        const int32_t n = d[5], ta = sa[5], tb = sb[5];                            \
-                        if (ta == 1 && tb == 1) {                                                  \
-                            for (int32_t i = 0; i < n; ++i) {                                      \
-                                o[i] = ONE(p, pa[i], pb[i]);                                       \
-                            }                                                                      \
-                        } else {                                                                   \
-                            for (int32_t i = 0; i < n; ++i) {                                      \
-                                o[i] = ONE(p, pa[(ptrdiff_t)i * ta], pb[(ptrdiff_t)i * tb]);       \
-                            }                                                                      \
-                        }                                                                          \
-                        o += n;                                                                    \
-                    }                                                                              \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+#define UAOT_MUL_LOOP(T, ONE)                                                                                     \
+    const int32_t *d = p->dims;                                                                                   \
+    const int32_t *sa = p->a_stride;                                                                              \
+    const int32_t *sb = p->b_stride;                                                                              \
+    T *o = output;                                                                                                \
+    for (int32_t i0 = 0; i0 < d[0]; ++i0) {                                                                       \
+        for (int32_t i1 = 0; i1 < d[1]; ++i1) {                                                                   \
+            for (int32_t i2 = 0; i2 < d[2]; ++i2) {                                                               \
+                for (int32_t i3 = 0; i3 < d[3]; ++i3) {                                                           \
+                    for (int32_t i4 = 0; i4 < d[4]; ++i4) {                                                       \
+                        const T *pa = a + (ptrdiff_t)i0 * sa[0] + (ptrdiff_t)i1 * sa[1] + (ptrdiff_t)i2 * sa[2] + \
+                                      (ptrdiff_t)i3 * sa[3] + (ptrdiff_t)i4 * sa[4];                              \
+                        const T *pb = b + (ptrdiff_t)i0 * sb[0] + (ptrdiff_t)i1 * sb[1] + (ptrdiff_t)i2 * sb[2] + \
+                                      (ptrdiff_t)i3 * sb[3] + (ptrdiff_t)i4 * sb[4];                              \
+                        const int32_t n = d[5], ta = sa[5], tb = sb[5];                                           \
+                        if (ta == 1 && tb == 1) {                                                                 \
+                            for (int32_t i = 0; i < n; ++i) {                                                     \
+                                o[i] = ONE(p, pa[i], pb[i]);                                                      \
+                            }                                                                                     \
+                        } else {                                                                                  \
+                            for (int32_t i = 0; i < n; ++i) {                                                     \
+                                o[i] = ONE(p, pa[(ptrdiff_t)i * ta], pb[(ptrdiff_t)i * tb]);                      \
+                            }                                                                                     \
+                        }                                                                                         \
+                        o += n;                                                                                   \
+                    }                                                                                             \
+                }                                                                                                 \
+            }                                                                                                     \
+        }                                                                                                         \
     }
 
 uaot_status_t uaot_mul_s8(const uaot_mul_params_t *p, const int8_t *a, const int8_t *b, int8_t *output)

@@ -25,31 +25,56 @@ static int32_t uaot_quantize_one(float x, float scale, int32_t zero_point)
 static int uaot_type_range(int32_t type, int32_t *lo, int32_t *hi)
 {
     switch (type) {
-    case UAOT_DTYPE_INT8: *lo = -128; *hi = 127; return 1;
-    case UAOT_DTYPE_UINT8: *lo = 0; *hi = 255; return 1;
-    case UAOT_DTYPE_INT16: *lo = -32768; *hi = 32767; return 1;
-    case UAOT_DTYPE_INT32: *lo = INT32_MIN; *hi = INT32_MAX; return 1;
-    default: return 0;
+    case UAOT_DTYPE_INT8:
+        *lo = -128;
+        *hi = 127;
+        return 1;
+    case UAOT_DTYPE_UINT8:
+        *lo = 0;
+        *hi = 255;
+        return 1;
+    case UAOT_DTYPE_INT16:
+        *lo = -32768;
+        *hi = 32767;
+        return 1;
+    case UAOT_DTYPE_INT32:
+        *lo = INT32_MIN;
+        *hi = INT32_MAX;
+        return 1;
+    default:
+        return 0;
     }
 }
 
 static int32_t uaot_load(const void *data, int32_t type, int32_t i)
 {
     switch (type) {
-    case UAOT_DTYPE_INT8: return ((const int8_t *)data)[i];
-    case UAOT_DTYPE_UINT8: return ((const uint8_t *)data)[i];
-    case UAOT_DTYPE_INT16: return ((const int16_t *)data)[i];
-    default: return ((const int32_t *)data)[i];
+    case UAOT_DTYPE_INT8:
+        return ((const int8_t *)data)[i];
+    case UAOT_DTYPE_UINT8:
+        return ((const uint8_t *)data)[i];
+    case UAOT_DTYPE_INT16:
+        return ((const int16_t *)data)[i];
+    default:
+        return ((const int32_t *)data)[i];
     }
 }
 
 static void uaot_store(void *data, int32_t type, int32_t i, int32_t v)
 {
     switch (type) {
-    case UAOT_DTYPE_INT8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case UAOT_DTYPE_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; break;
-    case UAOT_DTYPE_INT16: ((int16_t *)data)[i] = (int16_t)v; break;
-    default: ((int32_t *)data)[i] = v; break;
+    case UAOT_DTYPE_INT8:
+        ((int8_t *)data)[i] = (int8_t)v;
+        break;
+    case UAOT_DTYPE_UINT8:
+        ((uint8_t *)data)[i] = (uint8_t)v;
+        break;
+    case UAOT_DTYPE_INT16:
+        ((int16_t *)data)[i] = (int16_t)v;
+        break;
+    default:
+        ((int32_t *)data)[i] = v;
+        break;
     }
 }
 
@@ -72,7 +97,8 @@ uaot_status_t uaot_quantize_f32(const uaot_quantize_params_t *p, const float *in
         return UAOT_ERR_ARG;
     }
     for (int32_t i = 0; i < p->size; ++i) {
-        uaot_store(output, p->out_type, i, uaot_clamp_i32(uaot_quantize_one(input[i], p->scale, p->zero_point), lo, hi));
+        uaot_store(output, p->out_type, i,
+                   uaot_clamp_i32(uaot_quantize_one(input[i], p->scale, p->zero_point), lo, hi));
     }
     return UAOT_OK;
 }

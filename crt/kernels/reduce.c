@@ -71,21 +71,21 @@ static float mean_out_f32(const uaot_reduce_params_t *p, float sum)
 
 /* The loops of both kernels: T = element type, ACC = accumulator type (starts at 0),
  * OUT(p, sum) -> T = the mean of p->count elements. */
-#define UAOT_MEAN_BODY(T, ACC, OUT)                                  \
-    const int32_t n_out = num_outputs(p);                         \
-    odometer_t k;                                                 \
-    odometer_t r;                                                 \
-    odo_reset(&k);                                                \
-    for (int32_t o = 0; o < n_out; ++o) {                         \
-        const T *base = input + k.off;                            \
-        ACC sum = 0;                                              \
-        odo_reset(&r);                                            \
-        for (int32_t i = 0; i < p->count; ++i) {                  \
-            sum += base[r.off];                                   \
-            odo_next(&r, p->red_dims, p->red_strides);            \
-        }                                                         \
-        output[o] = OUT(p, sum);                                  \
-        odo_next(&k, p->keep_dims, p->keep_strides);              \
+#define UAOT_MEAN_BODY(T, ACC, OUT)                    \
+    const int32_t n_out = num_outputs(p);              \
+    odometer_t k;                                      \
+    odometer_t r;                                      \
+    odo_reset(&k);                                     \
+    for (int32_t o = 0; o < n_out; ++o) {              \
+        const T *base = input + k.off;                 \
+        ACC sum = 0;                                   \
+        odo_reset(&r);                                 \
+        for (int32_t i = 0; i < p->count; ++i) {       \
+            sum += base[r.off];                        \
+            odo_next(&r, p->red_dims, p->red_strides); \
+        }                                              \
+        output[o] = OUT(p, sum);                       \
+        odo_next(&k, p->keep_dims, p->keep_strides);   \
     }
 
 uaot_status_t uaot_mean_s8(const uaot_reduce_params_t *p, const int8_t *input, int8_t *output)
@@ -149,31 +149,31 @@ uaot_status_t uaot_sum_i32(const uaot_reduce_params_t *p, const int32_t *input, 
 }
 
 /* REDUCE_MAX / REDUCE_MIN: BETTER(in, cur) is TFLM's reducer (std::max(cur, in) = cur < in ? in : cur). */
-#define UAOT_EXTREMUM_FN(NAME, T, INIT, BETTER)                                                       \
-    uaot_status_t NAME(const uaot_reduce_params_t *p, const T *input, T *output)                     \
-    {                                                                                               \
-        if (p == NULL || input == NULL || output == NULL || p->count <= 0) {                        \
-            return UAOT_ERR_ARG;                                                                    \
-        }                                                                                           \
-        const int32_t n_out = num_outputs(p);                                                       \
-        odometer_t k;                                                                               \
-        odometer_t r;                                                                               \
-        odo_reset(&k);                                                                              \
-        for (int32_t o = 0; o < n_out; ++o) {                                                       \
-            const T *base = input + k.off;                                                          \
-            T cur = (INIT);                                                                         \
-            odo_reset(&r);                                                                          \
-            for (int32_t i = 0; i < p->count; ++i) {                                                \
-                const T v = base[r.off];                                                            \
-                if (BETTER(v, cur)) {                                                               \
-                    cur = v;                                                                        \
-                }                                                                                   \
-                odo_next(&r, p->red_dims, p->red_strides);                                          \
-            }                                                                                       \
-            output[o] = cur;                                                                        \
-            odo_next(&k, p->keep_dims, p->keep_strides);                                            \
-        }                                                                                           \
-        return UAOT_OK;                                                                             \
+#define UAOT_EXTREMUM_FN(NAME, T, INIT, BETTER)                                  \
+    uaot_status_t NAME(const uaot_reduce_params_t *p, const T *input, T *output) \
+    {                                                                            \
+        if (p == NULL || input == NULL || output == NULL || p->count <= 0) {     \
+            return UAOT_ERR_ARG;                                                 \
+        }                                                                        \
+        const int32_t n_out = num_outputs(p);                                    \
+        odometer_t k;                                                            \
+        odometer_t r;                                                            \
+        odo_reset(&k);                                                           \
+        for (int32_t o = 0; o < n_out; ++o) {                                    \
+            const T *base = input + k.off;                                       \
+            T cur = (INIT);                                                      \
+            odo_reset(&r);                                                       \
+            for (int32_t i = 0; i < p->count; ++i) {                             \
+                const T v = base[r.off];                                         \
+                if (BETTER(v, cur)) {                                            \
+                    cur = v;                                                     \
+                }                                                                \
+                odo_next(&r, p->red_dims, p->red_strides);                       \
+            }                                                                    \
+            output[o] = cur;                                                     \
+            odo_next(&k, p->keep_dims, p->keep_strides);                         \
+        }                                                                        \
+        return UAOT_OK;                                                          \
     }
 
 #define UAOT_GT(v, cur) ((cur) < (v))
@@ -188,35 +188,35 @@ UAOT_EXTREMUM_FN(uaot_reduce_min_s16, int16_t, INT16_MAX, UAOT_LT)
 UAOT_EXTREMUM_FN(uaot_reduce_min_i32, int32_t, INT32_MAX, UAOT_LT)
 UAOT_EXTREMUM_FN(uaot_reduce_min_f32, float, 3.402823466e+38f, UAOT_LT)
 
-#define UAOT_ARG_FN(NAME, T, BETTER)                                                                  \
-    uaot_status_t NAME(const uaot_arg_params_t *p, const T *input, void *output)                     \
-    {                                                                                               \
-        if (p == NULL || input == NULL || output == NULL || p->axis_size <= 0) {                    \
-            return UAOT_ERR_ARG;                                                                    \
-        }                                                                                           \
-        int32_t *o32 = (int32_t *)output;                                                           \
-        int64_t *o64 = (int64_t *)output;                                                           \
-        for (int32_t o = 0; o < p->outer; ++o) {                                                    \
-            const T *base = input + (size_t)o * (size_t)p->axis_size * (size_t)p->inner;            \
-            for (int32_t in = 0; in < p->inner; ++in) {                                             \
-                T best = base[in];                                                                  \
-                int32_t best_i = 0;                                                                 \
-                for (int32_t i = 1; i < p->axis_size; ++i) {                                        \
-                    const T v = base[(size_t)i * (size_t)p->inner + (size_t)in];                    \
-                    if (BETTER(v, best)) {                                                          \
-                        best = v;                                                                   \
-                        best_i = i;                                                                 \
-                    }                                                                               \
-                }                                                                                   \
-                const size_t at = (size_t)o * (size_t)p->inner + (size_t)in;                        \
-                if (p->out64) {                                                                     \
-                    o64[at] = best_i;                                                               \
-                } else {                                                                            \
-                    o32[at] = best_i;                                                               \
-                }                                                                                   \
-            }                                                                                       \
-        }                                                                                           \
-        return UAOT_OK;                                                                             \
+#define UAOT_ARG_FN(NAME, T, BETTER)                                                     \
+    uaot_status_t NAME(const uaot_arg_params_t *p, const T *input, void *output)         \
+    {                                                                                    \
+        if (p == NULL || input == NULL || output == NULL || p->axis_size <= 0) {         \
+            return UAOT_ERR_ARG;                                                         \
+        }                                                                                \
+        int32_t *o32 = (int32_t *)output;                                                \
+        int64_t *o64 = (int64_t *)output;                                                \
+        for (int32_t o = 0; o < p->outer; ++o) {                                         \
+            const T *base = input + (size_t)o * (size_t)p->axis_size * (size_t)p->inner; \
+            for (int32_t in = 0; in < p->inner; ++in) {                                  \
+                T best = base[in];                                                       \
+                int32_t best_i = 0;                                                      \
+                for (int32_t i = 1; i < p->axis_size; ++i) {                             \
+                    const T v = base[(size_t)i * (size_t)p->inner + (size_t)in];         \
+                    if (BETTER(v, best)) {                                               \
+                        best = v;                                                        \
+                        best_i = i;                                                      \
+                    }                                                                    \
+                }                                                                        \
+                const size_t at = (size_t)o * (size_t)p->inner + (size_t)in;             \
+                if (p->out64) {                                                          \
+                    o64[at] = best_i;                                                    \
+                } else {                                                                 \
+                    o32[at] = best_i;                                                    \
+                }                                                                        \
+            }                                                                            \
+        }                                                                                \
+        return UAOT_OK;                                                                  \
     }
 
 #define UAOT_ARG_GREATER(v, best) ((v) > (best))

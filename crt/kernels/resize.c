@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-static void interp_f(int32_t value, float scale, int32_t half_pixel, int32_t in_size, float *scaled,
-                     int32_t *lo, int32_t *hi)
+static void interp_f(int32_t value, float scale, int32_t half_pixel, int32_t in_size, float *scaled, int32_t *lo,
+                     int32_t *hi)
 {
     if (half_pixel) {
         *scaled = ((float)value + 0.5f) * scale - 0.5f;
@@ -71,8 +71,8 @@ uaot_status_t uaot_resize_bilinear_f32(const uaot_resize_params_t *p, const floa
     return UAOT_OK;
 }
 
-static void interp_i(int32_t value, int32_t scale_10, int32_t half_pixel, int32_t in_size, int32_t *scaled,
-                     int32_t *lo, int32_t *hi)
+static void interp_i(int32_t value, int32_t scale_10, int32_t half_pixel, int32_t in_size, int32_t *scaled, int32_t *lo,
+                     int32_t *hi)
 {
     if (half_pixel) {
         *scaled = value * scale_10 + scale_10 / 2 - (1 << 9);
@@ -85,50 +85,47 @@ static void interp_i(int32_t value, int32_t scale_10, int32_t half_pixel, int32_
     *hi = h < in_size - 1 ? h : in_size - 1;
 }
 
-#define UAOT_RESIZE_INT_BODY(T)                                                                      \
-    if (p == NULL || input == NULL || output == NULL || p->out_h <= 0 || p->out_w <= 0) {           \
-        return UAOT_ERR_ARG;                                                                        \
-    }                                                                                               \
-    int32_t hs = ((1 << 10) * p->in_h + p->out_h / 2) / p->out_h;                                   \
-    int32_t ws = ((1 << 10) * p->in_w + p->out_w / 2) / p->out_w;                                   \
-    if (p->align_corners && p->out_h > 1) {                                                         \
-        hs = ((1 << 10) * (p->in_h - 1) + (p->out_h - 1) / 2) / (p->out_h - 1);                     \
-    }                                                                                               \
-    if (p->align_corners && p->out_w > 1) {                                                         \
-        ws = ((1 << 10) * (p->in_w - 1) + (p->out_w - 1) / 2) / (p->out_w - 1);                     \
-    }                                                                                               \
-    const int32_t d = p->depth;                                                                     \
-    for (int32_t b = 0; b < p->batches; ++b) {                                                      \
-        const T *in = input + (size_t)b * (size_t)p->in_h * (size_t)p->in_w * (size_t)d;            \
-        for (int32_t y = 0; y < p->out_h; ++y) {                                                    \
-            int32_t iy, y0, y1;                                                                     \
-            interp_i(y, hs, p->half_pixel_centers, p->in_h, &iy, &y0, &y1);                         \
-            const int64_t wy1 = iy - (1 << 10) * y0;                                                \
-            const int64_t wy0 = (1 << 10) - wy1;                                                    \
-            const T *r0 = in + (size_t)y0 * (size_t)p->in_w * (size_t)d;                            \
-            const T *r1 = in + (size_t)y1 * (size_t)p->in_w * (size_t)d;                            \
-            for (int32_t x = 0; x < p->out_w; ++x) {                                                \
-                int32_t ix, x0, x1;                                                                 \
-                interp_i(x, ws, p->half_pixel_centers, p->in_w, &ix, &x0, &x1);                     \
-                const int64_t wx1 = ix - (1 << 10) * x0;                                            \
-                const int64_t wx0 = (1 << 10) - wx1;                                                \
-                for (int32_t c = 0; c < d; ++c) {                                                   \
-                    const int64_t o20 = (int64_t)r0[(size_t)x0 * d + c] * wy0 * wx0 +              \
-                                        (int64_t)r1[(size_t)x0 * d + c] * wy1 * wx0 +              \
-                                        (int64_t)r0[(size_t)x1 * d + c] * wy0 * wx1 +              \
-                                        (int64_t)r1[(size_t)x1 * d + c] * wy1 * wx1;               \
-                    const int64_t round = o20 > 0 ? (1 << 19) : -(1 << 19);                         \
-                    *output++ = (T)((o20 + round) / (1 << 20));                                     \
-                }                                                                                   \
-            }                                                                                       \
-        }                                                                                           \
-    }                                                                                               \
+#define UAOT_RESIZE_INT_BODY(T)                                                                                     \
+    if (p == NULL || input == NULL || output == NULL || p->out_h <= 0 || p->out_w <= 0) {                           \
+        return UAOT_ERR_ARG;                                                                                        \
+    }                                                                                                               \
+    int32_t hs = ((1 << 10) * p->in_h + p->out_h / 2) / p->out_h;                                                   \
+    int32_t ws = ((1 << 10) * p->in_w + p->out_w / 2) / p->out_w;                                                   \
+    if (p->align_corners && p->out_h > 1) {                                                                         \
+        hs = ((1 << 10) * (p->in_h - 1) + (p->out_h - 1) / 2) / (p->out_h - 1);                                     \
+    }                                                                                                               \
+    if (p->align_corners && p->out_w > 1) {                                                                         \
+        ws = ((1 << 10) * (p->in_w - 1) + (p->out_w - 1) / 2) / (p->out_w - 1);                                     \
+    }                                                                                                               \
+    const int32_t d = p->depth;                                                                                     \
+    for (int32_t b = 0; b < p->batches; ++b) {                                                                      \
+        const T *in = input + (size_t)b * (size_t)p->in_h * (size_t)p->in_w * (size_t)d;                            \
+        for (int32_t y = 0; y < p->out_h; ++y) {                                                                    \
+            int32_t iy, y0, y1;                                                                                     \
+            interp_i(y, hs, p->half_pixel_centers, p->in_h, &iy, &y0, &y1);                                         \
+            const int64_t wy1 = iy - (1 << 10) * y0;                                                                \
+            const int64_t wy0 = (1 << 10) - wy1;                                                                    \
+            const T *r0 = in + (size_t)y0 * (size_t)p->in_w * (size_t)d;                                            \
+            const T *r1 = in + (size_t)y1 * (size_t)p->in_w * (size_t)d;                                            \
+            for (int32_t x = 0; x < p->out_w; ++x) {                                                                \
+                int32_t ix, x0, x1;                                                                                 \
+                interp_i(x, ws, p->half_pixel_centers, p->in_w, &ix, &x0, &x1);                                     \
+                const int64_t wx1 = ix - (1 << 10) * x0;                                                            \
+                const int64_t wx0 = (1 << 10) - wx1;                                                                \
+                for (int32_t c = 0; c < d; ++c) {                                                                   \
+                    const int64_t o20 =                                                                             \
+                        (int64_t)r0[(size_t)x0 * d + c] * wy0 * wx0 + (int64_t)r1[(size_t)x0 * d + c] * wy1 * wx0 + \
+                        (int64_t)r0[(size_t)x1 * d + c] * wy0 * wx1 + (int64_t)r1[(size_t)x1 * d + c] * wy1 * wx1;  \
+                    const int64_t round = o20 > 0 ? (1 << 19) : -(1 << 19);                                         \
+                    *output++ = (T)((o20 + round) / (1 << 20));                                                     \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+    }                                                                                                               \
     return UAOT_OK;
 
-uaot_status_t uaot_resize_bilinear_s8(const uaot_resize_params_t *p, const int8_t *input, int8_t *output)
-{
-    UAOT_RESIZE_INT_BODY(int8_t)
-}
+uaot_status_t uaot_resize_bilinear_s8(const uaot_resize_params_t *p, const int8_t *input,
+                                      int8_t *output){UAOT_RESIZE_INT_BODY(int8_t)}
 
 uaot_status_t uaot_resize_bilinear_s16(const uaot_resize_params_t *p, const int16_t *input, int16_t *output)
 {

@@ -47,9 +47,9 @@ UAOT_INLINE int32_t fp_rounding_half_sum(int32_t a, int32_t b)
 /* exp(x) for x in [-1/4, 0), Q0.31 in and out */
 static int32_t fp_exp_quarter(int32_t a)
 {
-    const int32_t constant_term = 1895147668;   /* exp(-1/8) */
+    const int32_t constant_term = 1895147668; /* exp(-1/8) */
     const int32_t constant_1_over_3 = 715827883;
-    int32_t x = fp_add(a, 1 << 28);             /* a + 1/8 */
+    int32_t x = fp_add(a, 1 << 28); /* a + 1/8 */
     int32_t x2 = fp_mul(x, x);
     int32_t x3 = fp_mul(x2, x);
     int32_t x4 = fp_mul(x2, x2);
@@ -68,8 +68,7 @@ static int32_t fp_exp_on_negative_values_q5(int32_t a)
     /* Rescale<0> from 5 integer bits: saturating left shift by 5 */
     int32_t result = fp_exp_quarter(fp_sat_shl(a_mod_quarter_minus_one_quarter, 5));
     const int32_t remainder = fp_sub(a_mod_quarter_minus_one_quarter, a);
-    static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308,
-                                           39332535,   720401,     242};
+    static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
     for (int e = -2; e <= 4; ++e) {
         /* kIntegerBits (5) > e always holds here */
         const int shift_amount = kFractionalBits + e;
@@ -88,13 +87,13 @@ static int32_t fp_exp_on_negative_values_q5(int32_t a)
 static int32_t fp_one_over_one_plus_x(int32_t a)
 {
     const int32_t half_denominator = fp_rounding_half_sum(a, INT32_MAX);
-    const int32_t constant_48_over_17 = 1515870810;   /* Q2.29 */
+    const int32_t constant_48_over_17 = 1515870810; /* Q2.29 */
     const int32_t constant_neg_32_over_17 = -1010580540;
     const int32_t one_q2 = (int32_t)1 << 29;
     int32_t x = fp_add(constant_48_over_17, fp_mul(half_denominator, constant_neg_32_over_17));
     for (int i = 0; i < 3; ++i) {
-        int32_t half_denominator_times_x = fp_mul(half_denominator, x);   /* Q2 */
-        int32_t one_minus = fp_sub(one_q2, half_denominator_times_x);     /* Q2 */
+        int32_t half_denominator_times_x = fp_mul(half_denominator, x); /* Q2 */
+        int32_t one_minus = fp_sub(one_q2, half_denominator_times_x);   /* Q2 */
         /* x * one_minus is Q4; Rescale<2> = saturating shl by 2 */
         x = fp_add(x, fp_sat_shl(fp_mul(x, one_minus), 2));
     }

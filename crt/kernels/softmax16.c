@@ -30,8 +30,8 @@ static int uaot_clz32(uint32_t x)
 
 uaot_status_t uaot_softmax_s16(const uaot_softmax16_params_t *p, const int16_t *input, int16_t *output)
 {
-    if (p == NULL || input == NULL || output == NULL || p->exp_lut == NULL || p->recip_lut == NULL ||
-        p->depth <= 0 || p->depth > 65535) {
+    if (p == NULL || input == NULL || output == NULL || p->exp_lut == NULL || p->recip_lut == NULL || p->depth <= 0 ||
+        p->depth > 65535) {
         return UAOT_ERR_ARG;
     }
     const int32_t depth = p->depth;

@@ -16,9 +16,8 @@ static int32_t uaot_tc_first(int32_t o, int32_t pad, int32_t k, int32_t s, int32
     return i;
 }
 
-
-uaot_status_t uaot_transpose_conv_f32(const uaot_transpose_conv_params_t *p, const float *input,
-                                      const float *filter, const float *bias, float *output)
+uaot_status_t uaot_transpose_conv_f32(const uaot_transpose_conv_params_t *p, const float *input, const float *filter,
+                                      const float *bias, float *output)
 {
     if (p == NULL || input == NULL || filter == NULL || output == NULL || p->stride_h < 1 || p->stride_w < 1) {
         return UAOT_ERR_ARG;
@@ -53,11 +52,11 @@ uaot_status_t uaot_transpose_conv_f32(const uaot_transpose_conv_params_t *p, con
     return UAOT_OK;
 }
 
-uaot_status_t uaot_transpose_conv_s8(const uaot_transpose_conv_params_t *p, const int8_t *input,
-                                     const int8_t *filter, const int32_t *bias, int8_t *output)
+uaot_status_t uaot_transpose_conv_s8(const uaot_transpose_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                     const int32_t *bias, int8_t *output)
 {
-    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->stride_h < 1 || p->stride_w < 1 || p->mult == NULL ||
-        p->shift == NULL) {
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->stride_h < 1 || p->stride_w < 1 ||
+        p->mult == NULL || p->shift == NULL) {
         return UAOT_ERR_ARG;
     }
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -90,11 +89,11 @@ uaot_status_t uaot_transpose_conv_s8(const uaot_transpose_conv_params_t *p, cons
     return UAOT_OK;
 }
 
-uaot_status_t uaot_transpose_conv_s16(const uaot_transpose_conv_params_t *p, const int16_t *input,
-                                      const int8_t *filter, const int64_t *bias, int16_t *output)
+uaot_status_t uaot_transpose_conv_s16(const uaot_transpose_conv_params_t *p, const int16_t *input, const int8_t *filter,
+                                      const int64_t *bias, int16_t *output)
 {
-    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->stride_h < 1 || p->stride_w < 1 || p->mult == NULL ||
-        p->shift == NULL) {
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->stride_h < 1 || p->stride_w < 1 ||
+        p->mult == NULL || p->shift == NULL) {
         return UAOT_ERR_ARG;
     }
     for (int32_t b = 0; b < p->batches; ++b) {

@@ -135,9 +135,8 @@ uaot_allocator_t uaot_arena_allocator(uaot_arena_t *arena)
     return a;
 }
 
-uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs,
-                                      void *const *outputs, const uaot_allocator_t *allocator,
-                                      const uaot_hooks_t *hooks)
+uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                      const uaot_allocator_t *allocator, const uaot_hooks_t *hooks)
 {
     if (model == NULL || model->run == NULL || allocator == NULL || allocator->alloc == NULL) {
         return UAOT_ERR_ARG;
@@ -163,8 +162,8 @@ uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *con
     return st;
 }
 
-uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const *inputs,
-                                   void *const *outputs, const uaot_allocator_t *allocator)
+uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                   const uaot_allocator_t *allocator)
 {
     return uaot_model_run_alloc_ex(model, inputs, outputs, allocator, NULL);
 }

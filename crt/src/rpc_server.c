@@ -868,8 +868,8 @@ static void dispatch(const uint8_t *p, size_t n)
     request_t rq;
     uint32_t nonce;
     if (n < UAOT_RPC_HEADER_SIZE) {
-        reply_error(n > 0u ? (uint8_t)(p[0] & 0x7Fu) : (uint8_t)UAOT_RPC_CMD_FRAME_ERROR, 0u,
-                    UAOT_RPC_ERR_BAD_REQUEST, (uint32_t)UAOT_RPC_HEADER_SIZE);
+        reply_error(n > 0u ? (uint8_t)(p[0] & 0x7Fu) : (uint8_t)UAOT_RPC_CMD_FRAME_ERROR, 0u, UAOT_RPC_ERR_BAD_REQUEST,
+                    (uint32_t)UAOT_RPC_HEADER_SIZE);
         return;
     }
     rq.cmd = p[0];

@@ -38,8 +38,8 @@ extern "C" {
  */
 typedef struct {
     void *(*alloc)(void *ctx, size_t size, size_t align); /**< required: size bytes aligned to align, or NULL */
-    void (*free)(void *ctx, void *ptr);                    /**< optional (NULL): release a pointer from alloc */
-    void *ctx;                                             /**< passed untouched to alloc and free */
+    void (*free)(void *ctx, void *ptr);                   /**< optional (NULL): release a pointer from alloc */
+    void *ctx;                                            /**< passed untouched to alloc and free */
 } uaot_allocator_t;
 
 /**
@@ -48,12 +48,12 @@ typedef struct {
  * thread-safe: one user at a time.
  */
 typedef struct {
-    uint8_t *base;      /**< start of the caller's buffer */
-    size_t capacity;    /**< bytes of the buffer */
-    size_t used;        /**< bytes consumed from base, including alignment padding */
-    size_t high_water;  /**< largest `used` seen since init */
-    size_t last_begin;  /**< `used` before the most recent allocation (for LIFO free) */
-    void *last_ptr;     /**< most recent allocation, NULL when none or already freed */
+    uint8_t *base;     /**< start of the caller's buffer */
+    size_t capacity;   /**< bytes of the buffer */
+    size_t used;       /**< bytes consumed from base, including alignment padding */
+    size_t high_water; /**< largest `used` seen since init */
+    size_t last_begin; /**< `used` before the most recent allocation (for LIFO free) */
+    void *last_ptr;    /**< most recent allocation, NULL when none or already freed */
 } uaot_arena_t;
 
 /** Opaque position in an arena, from uaot_arena_mark(). */
@@ -101,7 +101,7 @@ size_t uaot_arena_high_water(const uaot_arena_t *arena);
  * with any alignment (size + align - 1). Use it to size the buffer for a model:
  * UAOT_ARENA_BYTES_FOR(NAME_WORKSPACE_SIZE, NAME_WORKSPACE_ALIGN).
  */
-#define UAOT_ARENA_BYTES_FOR(size, align) ((size_t)(size) + (size_t)(align) - 1u)
+#define UAOT_ARENA_BYTES_FOR(size, align) ((size_t)(size) + (size_t)(align)-1u)
 
 /**
  * An allocator whose alloc hook allocates from `arena` and whose free hook releases the most
@@ -119,12 +119,11 @@ uaot_allocator_t uaot_arena_allocator(uaot_arena_t *arena);
  * inputs / outputs are as for NAME_run (model->num_inputs / num_outputs caller buffers of
  * inputs[k].bytes / outputs[k].bytes); the workspace is held only for the duration of the call.
  */
-uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const *inputs,
-                                   void *const *outputs, const uaot_allocator_t *allocator);
+uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                   const uaot_allocator_t *allocator);
 /** uaot_model_run_alloc() with per-operator hooks (may be NULL; see uaot_hooks_t). */
-uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs,
-                                      void *const *outputs, const uaot_allocator_t *allocator,
-                                      const uaot_hooks_t *hooks);
+uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                      const uaot_allocator_t *allocator, const uaot_hooks_t *hooks);
 
 #ifdef __cplusplus
 }

@@ -35,24 +35,24 @@ uint16_t uaot_crc16(uint16_t crc, const uint8_t *data, size_t len);
 /* What one received byte completed. Values are part of the wire contract only through the RPC
  * error codes they map to (docs/protocol.md). */
 typedef enum {
-    UAOT_FRAME_NONE = 0,          /* byte consumed; no frame ended */
-    UAOT_FRAME_OK = 1,            /* a valid frame ended: uaot_frame_payload() / payload_len */
-    UAOT_FRAME_ERR_CRC = 2,       /* length consistent, CRC wrong */
-    UAOT_FRAME_ERR_LENGTH = 3,    /* fewer than 4 body bytes, or length field != bytes received */
-    UAOT_FRAME_ERR_ESCAPE = 4,    /* 0x7D followed by a byte other than 0x5E / 0x5D (or by FLAG) */
-    UAOT_FRAME_ERR_TOO_LARGE = 5  /* length field or body larger than the decoder's buffer */
+    UAOT_FRAME_NONE = 0,         /* byte consumed; no frame ended */
+    UAOT_FRAME_OK = 1,           /* a valid frame ended: uaot_frame_payload() / payload_len */
+    UAOT_FRAME_ERR_CRC = 2,      /* length consistent, CRC wrong */
+    UAOT_FRAME_ERR_LENGTH = 3,   /* fewer than 4 body bytes, or length field != bytes received */
+    UAOT_FRAME_ERR_ESCAPE = 4,   /* 0x7D followed by a byte other than 0x5E / 0x5D (or by FLAG) */
+    UAOT_FRAME_ERR_TOO_LARGE = 5 /* length field or body larger than the decoder's buffer */
 } uaot_frame_event_t;
 
 /* Receive state. Treat fields as private. buf holds the unescaped body (length + payload + CRC). */
 typedef struct {
     uint8_t *buf;
-    size_t cap;          /* bytes of buf: max payload + UAOT_FRAME_OVERHEAD */
-    size_t len;          /* body bytes stored so far */
-    size_t payload_len;  /* valid after UAOT_FRAME_OK */
-    uint8_t escaped;     /* previous byte was ESC */
-    uint8_t bad_escape;  /* an invalid escape was seen in this frame */
-    uint8_t overflow;    /* this frame is larger than the buffer: discard until FLAG */
-    uint8_t started;     /* at least one non-FLAG byte since the last FLAG */
+    size_t cap;         /* bytes of buf: max payload + UAOT_FRAME_OVERHEAD */
+    size_t len;         /* body bytes stored so far */
+    size_t payload_len; /* valid after UAOT_FRAME_OK */
+    uint8_t escaped;    /* previous byte was ESC */
+    uint8_t bad_escape; /* an invalid escape was seen in this frame */
+    uint8_t overflow;   /* this frame is larger than the buffer: discard until FLAG */
+    uint8_t started;    /* at least one non-FLAG byte since the last FLAG */
 } uaot_frame_decoder_t;
 
 /* cap must be >= UAOT_FRAME_OVERHEAD; max payload accepted = cap - UAOT_FRAME_OVERHEAD. */

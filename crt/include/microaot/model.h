@@ -40,13 +40,13 @@ typedef enum {
 
 /** Description of one model input or output, as the TFLite model declares it (const data). */
 typedef struct {
-    const char *name;       /**< tensor name in the .tflite file (NUL-terminated, static storage) */
-    uint8_t dtype;          /**< uaot_dtype_t */
-    uint8_t rank;           /**< number of dimensions used in dims, 0..UAOT_MAX_RANK */
+    const char *name;            /**< tensor name in the .tflite file (NUL-terminated, static storage) */
+    uint8_t dtype;               /**< uaot_dtype_t */
+    uint8_t rank;                /**< number of dimensions used in dims, 0..UAOT_MAX_RANK */
     int32_t dims[UAOT_MAX_RANK]; /**< shape, outermost first (NHWC for images); dims[rank..] are 0 */
-    uint32_t bytes;         /**< size of the tensor's buffer: product of dims x element size */
-    float scale;            /**< quantization scale (the first one when per-channel); 0.0f when not quantized */
-    int32_t zero_point;     /**< quantization zero point (0 when not quantized); real = scale * (q - zero_point) */
+    uint32_t bytes;              /**< size of the tensor's buffer: product of dims x element size */
+    float scale;                 /**< quantization scale (the first one when per-channel); 0.0f when not quantized */
+    int32_t zero_point;          /**< quantization zero point (0 when not quantized); real = scale * (q - zero_point) */
 } uaot_tensor_info_t;
 
 /**
@@ -56,9 +56,9 @@ typedef struct {
  * The callbacks run synchronously inside NAME_run_ex, on its stack, and must not call the model again.
  */
 typedef struct {
-    void (*op_begin)(void *ctx, uint16_t op_index);  /**< before operator op_index (0-based, model order) runs */
-    void (*op_end)(void *ctx, uint16_t op_index);    /**< after operator op_index ran (also when it failed) */
-    void *ctx;                                        /**< passed untouched to every callback */
+    void (*op_begin)(void *ctx, uint16_t op_index); /**< before operator op_index (0-based, model order) runs */
+    void (*op_end)(void *ctx, uint16_t op_index);   /**< after operator op_index ran (also when it failed) */
+    void *ctx;                                      /**< passed untouched to every callback */
     /** after op_end: one call per output of the operator; data (bytes long) is only valid during the call */
     void (*op_output)(void *ctx, uint16_t op_index, const void *data, uint32_t bytes);
 } uaot_hooks_t;
@@ -77,18 +77,18 @@ typedef uaot_status_t (*uaot_run_fn)(const void *const *inputs, void *const *out
 
 /** The descriptor NAME_model a generated model exports (const data); read it, never write it. */
 typedef struct {
-    uint32_t abi_version;             /**< UAOT_ABI_VERSION the model was generated for */
-    const char *name;                 /**< C identifier prefix, e.g. "kws" */
-    const char *hash;                 /**< first 16 hex digits of the model file's sha256 */
-    uint32_t workspace_size;          /**< bytes; NAME_WORKSPACE_SIZE */
-    uint32_t weight_bytes;            /**< bytes of const data (weights, biases, tables) */
-    uint16_t num_inputs;              /**< entries of inputs (and of run's inputs array) */
-    uint16_t num_outputs;             /**< entries of outputs (and of run's outputs array) */
-    uint16_t num_ops;                 /**< operators of the model (entries of op_names; hook op_index range) */
-    const uaot_tensor_info_t *inputs; /**< num_inputs descriptions, in the model's input order */
+    uint32_t abi_version;              /**< UAOT_ABI_VERSION the model was generated for */
+    const char *name;                  /**< C identifier prefix, e.g. "kws" */
+    const char *hash;                  /**< first 16 hex digits of the model file's sha256 */
+    uint32_t workspace_size;           /**< bytes; NAME_WORKSPACE_SIZE */
+    uint32_t weight_bytes;             /**< bytes of const data (weights, biases, tables) */
+    uint16_t num_inputs;               /**< entries of inputs (and of run's inputs array) */
+    uint16_t num_outputs;              /**< entries of outputs (and of run's outputs array) */
+    uint16_t num_ops;                  /**< operators of the model (entries of op_names; hook op_index range) */
+    const uaot_tensor_info_t *inputs;  /**< num_inputs descriptions, in the model's input order */
     const uaot_tensor_info_t *outputs; /**< num_outputs descriptions, in the model's output order */
-    const char *const *op_names;      /**< num_ops entries, e.g. "CONV_2D" */
-    uaot_run_fn run;                  /**< NAME_run_ex */
+    const char *const *op_names;       /**< num_ops entries, e.g. "CONV_2D" */
+    uaot_run_fn run;                   /**< NAME_run_ex */
 } uaot_model_t;
 
 #ifdef __cplusplus

@@ -28,9 +28,9 @@ extern "C" {
 #define UAOT_RPC_PROTOCOL_VERSION 1
 /** Oldest protocol version this server speaks. */
 #define UAOT_RPC_PROTOCOL_MIN_VERSION 1
-#define UAOT_RPC_HEADER_SIZE 8          /**< cmd, flags/status, seq u16, nonce u32 */
-#define UAOT_RPC_REPLY_BIT 0x80u        /**< reply cmd = request cmd | 0x80 */
-#define UAOT_RPC_CMD_FRAME_ERROR 0x7Fu  /**< unsolicited reply (0xFF) to a frame that could not be decoded */
+#define UAOT_RPC_HEADER_SIZE 8         /**< cmd, flags/status, seq u16, nonce u32 */
+#define UAOT_RPC_REPLY_BIT 0x80u       /**< reply cmd = request cmd | 0x80 */
+#define UAOT_RPC_CMD_FRAME_ERROR 0x7Fu /**< unsolicited reply (0xFF) to a frame that could not be decoded */
 
 /* ---- build-time sizes ---- */
 /** Largest request or reply payload (header included), 128..65535. */
@@ -69,42 +69,42 @@ extern "C" {
 
 /** Request command byte (docs/protocol.md describes each command's payloads). */
 typedef enum {
-    UAOT_RPC_HELLO = 0x01,        /**< negotiate the version, get the session nonce, limits and flags */
-    UAOT_RPC_INFO = 0x02,         /**< describe a model input, output or operator */
-    UAOT_RPC_WRITE_INPUT = 0x03,  /**< write a chunk of an input tensor */
-    UAOT_RPC_READ_OUTPUT = 0x04,  /**< read a chunk of an output tensor */
-    UAOT_RPC_RUN = 0x05,          /**< run the model N times and time it */
-    UAOT_RPC_PROFILE = 0x06,      /**< per-operator times */
-    UAOT_RPC_STATS = 0x07,        /**< counters, RAM and stack statistics (12 x u32) */
-    UAOT_RPC_RESET = 0x08,        /**< zero inputs, outputs, workspace, profile and counters (keeps the nonce) */
-    UAOT_RPC_OPCHECK = 0x09       /**< per-operator output hashes (uaot_hooks_t::op_output) */
+    UAOT_RPC_HELLO = 0x01,       /**< negotiate the version, get the session nonce, limits and flags */
+    UAOT_RPC_INFO = 0x02,        /**< describe a model input, output or operator */
+    UAOT_RPC_WRITE_INPUT = 0x03, /**< write a chunk of an input tensor */
+    UAOT_RPC_READ_OUTPUT = 0x04, /**< read a chunk of an output tensor */
+    UAOT_RPC_RUN = 0x05,         /**< run the model N times and time it */
+    UAOT_RPC_PROFILE = 0x06,     /**< per-operator times */
+    UAOT_RPC_STATS = 0x07,       /**< counters, RAM and stack statistics (12 x u32) */
+    UAOT_RPC_RESET = 0x08,       /**< zero inputs, outputs, workspace, profile and counters (keeps the nonce) */
+    UAOT_RPC_OPCHECK = 0x09      /**< per-operator output hashes (uaot_hooks_t::op_output) */
 } uaot_rpc_cmd_t;
 
 /** Status byte of a reply. */
 typedef enum {
-    UAOT_RPC_OK = 0,                   /**< success */
-    UAOT_RPC_ERR_FRAME_CRC = 1,        /**< frame CRC mismatch (reply cmd 0xFF, seq 0) */
-    UAOT_RPC_ERR_FRAME_LENGTH = 2,     /**< truncated frame: length field != bytes received */
-    UAOT_RPC_ERR_FRAME_ESCAPE = 3,     /**< invalid escape sequence */
-    UAOT_RPC_ERR_FRAME_TOO_LARGE = 4,  /**< frame larger than the device's max payload (detail = max) */
-    UAOT_RPC_ERR_UNKNOWN_COMMAND = 5,  /**< the firmware does not know this command */
-    UAOT_RPC_ERR_BAD_REQUEST = 6,      /**< payload too short / too long for the command */
-    UAOT_RPC_ERR_VERSION = 7,          /**< no common protocol version (detail = min | max << 8) */
-    UAOT_RPC_ERR_SESSION = 8,          /**< nonce does not match this boot: HELLO again */
-    UAOT_RPC_ERR_INDEX = 9,            /**< tensor or operator index out of range (detail = count) */
-    UAOT_RPC_ERR_RANGE = 10,           /**< offset/length outside the tensor (detail = tensor bytes) */
-    UAOT_RPC_ERR_ARG = 11,             /**< bad argument value (e.g. N = 0 or N > max, detail = max) */
-    UAOT_RPC_ERR_MODEL = 12,           /**< the model returned an error (detail = uaot_status_t) */
-    UAOT_RPC_ERR_UNSUPPORTED = 13,     /**< not available in this build (detail = limit) */
-    UAOT_RPC_ERR_INTERNAL = 14         /**< internal error of the server */
+    UAOT_RPC_OK = 0,                  /**< success */
+    UAOT_RPC_ERR_FRAME_CRC = 1,       /**< frame CRC mismatch (reply cmd 0xFF, seq 0) */
+    UAOT_RPC_ERR_FRAME_LENGTH = 2,    /**< truncated frame: length field != bytes received */
+    UAOT_RPC_ERR_FRAME_ESCAPE = 3,    /**< invalid escape sequence */
+    UAOT_RPC_ERR_FRAME_TOO_LARGE = 4, /**< frame larger than the device's max payload (detail = max) */
+    UAOT_RPC_ERR_UNKNOWN_COMMAND = 5, /**< the firmware does not know this command */
+    UAOT_RPC_ERR_BAD_REQUEST = 6,     /**< payload too short / too long for the command */
+    UAOT_RPC_ERR_VERSION = 7,         /**< no common protocol version (detail = min | max << 8) */
+    UAOT_RPC_ERR_SESSION = 8,         /**< nonce does not match this boot: HELLO again */
+    UAOT_RPC_ERR_INDEX = 9,           /**< tensor or operator index out of range (detail = count) */
+    UAOT_RPC_ERR_RANGE = 10,          /**< offset/length outside the tensor (detail = tensor bytes) */
+    UAOT_RPC_ERR_ARG = 11,            /**< bad argument value (e.g. N = 0 or N > max, detail = max) */
+    UAOT_RPC_ERR_MODEL = 12,          /**< the model returned an error (detail = uaot_status_t) */
+    UAOT_RPC_ERR_UNSUPPORTED = 13,    /**< not available in this build (detail = limit) */
+    UAOT_RPC_ERR_INTERNAL = 14        /**< internal error of the server */
 } uaot_rpc_status_t;
 
 /* HELLO flags (bits of the flags field of the HELLO reply) */
-#define UAOT_RPC_FLAG_STACK 0x01u       /**< stack high-water mark available */
-#define UAOT_RPC_FLAG_PROFILE 0x02u     /**< PROFILE available (model has <= UAOT_RPC_MAX_OPS ops) */
-#define UAOT_RPC_FLAG_MODEL_OK 0x04u    /**< model descriptor consistent with the glue buffers */
-#define UAOT_RPC_FLAG_STATIC_RAM 0x08u  /**< the port reports static RAM */
-#define UAOT_RPC_FLAG_OPCHECK 0x10u     /**< OPCHECK available (model has <= UAOT_RPC_MAX_OPS ops) */
+#define UAOT_RPC_FLAG_STACK 0x01u      /**< stack high-water mark available */
+#define UAOT_RPC_FLAG_PROFILE 0x02u    /**< PROFILE available (model has <= UAOT_RPC_MAX_OPS ops) */
+#define UAOT_RPC_FLAG_MODEL_OK 0x04u   /**< model descriptor consistent with the glue buffers */
+#define UAOT_RPC_FLAG_STATIC_RAM 0x08u /**< the port reports static RAM */
+#define UAOT_RPC_FLAG_OPCHECK 0x10u    /**< OPCHECK available (model has <= UAOT_RPC_MAX_OPS ops) */
 
 /* ---- server API ---- */
 /** Initialise (idempotent; feed/main call it on first use). Picks the session nonce. */
@@ -139,15 +139,15 @@ uint32_t uaot_platform_entropy(void);
 /* ---- application glue (defined by the generated uaot_app_model.c) ----
  * The server reads these at run time; HELLO's UAOT_RPC_FLAG_MODEL_OK says whether they agree
  * with the model descriptor. */
-extern const uaot_model_t *const uaot_app_model;   /**< the model the server drives (&NAME_model) */
-extern uint8_t uaot_app_workspace[];               /**< its workspace, aligned to UAOT_WORKSPACE_ALIGN */
-extern const uint32_t uaot_app_workspace_size;     /**< bytes of uaot_app_workspace */
-extern const uint16_t uaot_app_num_inputs;         /**< entries of uaot_app_inputs / uaot_app_input_sizes */
-extern const uint16_t uaot_app_num_outputs;        /**< entries of uaot_app_outputs / uaot_app_output_sizes */
-extern void *const uaot_app_inputs[];              /**< input buffers WRITE_INPUT fills and RUN reads */
-extern void *const uaot_app_outputs[];             /**< output buffers RUN fills and READ_OUTPUT reads */
-extern const uint32_t uaot_app_input_sizes[];      /**< bytes of each input buffer */
-extern const uint32_t uaot_app_output_sizes[];     /**< bytes of each output buffer */
+extern const uaot_model_t *const uaot_app_model; /**< the model the server drives (&NAME_model) */
+extern uint8_t uaot_app_workspace[];             /**< its workspace, aligned to UAOT_WORKSPACE_ALIGN */
+extern const uint32_t uaot_app_workspace_size;   /**< bytes of uaot_app_workspace */
+extern const uint16_t uaot_app_num_inputs;       /**< entries of uaot_app_inputs / uaot_app_input_sizes */
+extern const uint16_t uaot_app_num_outputs;      /**< entries of uaot_app_outputs / uaot_app_output_sizes */
+extern void *const uaot_app_inputs[];            /**< input buffers WRITE_INPUT fills and RUN reads */
+extern void *const uaot_app_outputs[];           /**< output buffers RUN fills and READ_OUTPUT reads */
+extern const uint32_t uaot_app_input_sizes[];    /**< bytes of each input buffer */
+extern const uint32_t uaot_app_output_sizes[];   /**< bytes of each output buffer */
 
 #ifdef __cplusplus
 }

@@ -192,8 +192,7 @@ UAOT_INLINE int8_t uaot_sat8(int32_t v)
 #endif
 }
 
-UAOT_INLINE int8_t uaot_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo,
-                                    int32_t hi)
+UAOT_INLINE int8_t uaot_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo, int32_t hi)
 {
     int32_t v = uaot_wrap_add(uaot_mbqm_fast(acc, mult, shift), out_off);
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));

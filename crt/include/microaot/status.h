@@ -28,14 +28,14 @@ extern "C" {
 
 /** Result of every fallible runtime, kernel and generated-model function. */
 typedef enum {
-    UAOT_OK = 0,               /**< success */
-    UAOT_ERR_ARG = 1,          /**< a NULL pointer or bad argument */
-    UAOT_ERR_ALIGN = 2,        /**< workspace not aligned to UAOT_WORKSPACE_ALIGN */
-    UAOT_ERR_NOMEM = 3,        /**< allocator could not provide the workspace */
-    UAOT_ERR_RANGE = 4,        /**< index or length out of range */
-    UAOT_ERR_UNSUPPORTED = 5,  /**< feature not built in (or a model generated for another UAOT_ABI_VERSION) */
-    UAOT_ERR_INTERNAL = 6,     /**< internal error of the runtime or a kernel: please report it */
-    UAOT_ERR_SCRATCH = 7       /**< kernel scratch shorter than its uaot_<kernel>_scratch_size() (UAOT_CHECKS) */
+    UAOT_OK = 0,              /**< success */
+    UAOT_ERR_ARG = 1,         /**< a NULL pointer or bad argument */
+    UAOT_ERR_ALIGN = 2,       /**< workspace not aligned to UAOT_WORKSPACE_ALIGN */
+    UAOT_ERR_NOMEM = 3,       /**< allocator could not provide the workspace */
+    UAOT_ERR_RANGE = 4,       /**< index or length out of range */
+    UAOT_ERR_UNSUPPORTED = 5, /**< feature not built in (or a model generated for another UAOT_ABI_VERSION) */
+    UAOT_ERR_INTERNAL = 6,    /**< internal error of the runtime or a kernel: please report it */
+    UAOT_ERR_SCRATCH = 7      /**< kernel scratch shorter than its uaot_<kernel>_scratch_size() (UAOT_CHECKS) */
 } uaot_status_t;
 
 /**
@@ -49,11 +49,11 @@ typedef enum {
  * Off, those checks compile to nothing.
  */
 #if defined(UAOT_CHECKS)
-#define UAOT_CHECK_SCRATCH(size, need)                                                                         \
-    do {                                                                                                       \
-        if ((uint32_t)(size) < (uint32_t)(need)) {                                                             \
-            return UAOT_ERR_SCRATCH;                                                                           \
-        }                                                                                                      \
+#define UAOT_CHECK_SCRATCH(size, need)             \
+    do {                                           \
+        if ((uint32_t)(size) < (uint32_t)(need)) { \
+            return UAOT_ERR_SCRATCH;               \
+        }                                          \
     } while (0)
 #else
 #define UAOT_CHECK_SCRATCH(size, need) ((void)(size))

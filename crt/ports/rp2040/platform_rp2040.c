@@ -59,7 +59,7 @@ void uaot_platform_init(void)
         UART0_IBRD = div >> 7;
         UART0_FBRD = ((div & 0x7Fu) + 1u) / 2u;
     }
-    UART0_LCRH = (3u << 5) | (1u << 4); /* 8 bits, FIFOs on */
+    UART0_LCRH = (3u << 5) | (1u << 4);    /* 8 bits, FIFOs on */
     UART0_CR = (1u << 9) | (1u << 8) | 1u; /* RXE, TXE, UARTEN */
     ready = 1;
 }

@@ -123,8 +123,8 @@ void uaot_platform_init(void)
     RCC_AHB1ENR |= 1u << 0;  /* GPIOA */
     RCC_APB1ENR |= 1u << 17; /* USART2 */
     (void)RCC_APB1ENR;
-    GPIOA_MODER = (GPIOA_MODER & ~(0xFu << 4)) | (0xAu << 4);       /* PA2, PA3: alternate function */
-    GPIOA_AFRL = (GPIOA_AFRL & ~(0xFFu << 8)) | (0x77u << 8);       /* AF7 = USART2 */
+    GPIOA_MODER = (GPIOA_MODER & ~(0xFu << 4)) | (0xAu << 4); /* PA2, PA3: alternate function */
+    GPIOA_AFRL = (GPIOA_AFRL & ~(0xFFu << 8)) | (0x77u << 8); /* AF7 = USART2 */
     USART2_BRR = (pclk1_hz() + UAOT_BAUD / 2u) / UAOT_BAUD;
     USART2_CR1 = (1u << 13) | (1u << 3) | (1u << 2); /* UE, TE, RE */
     timer_init();

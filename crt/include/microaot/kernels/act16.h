@@ -10,9 +10,9 @@
 #include "microaot/status.h"
 
 typedef struct {
-    int32_t size;   /* elements */
-    int32_t mult;   /* TFLM's input_multiplier (3 << left_shift already substituted for power-of-two scales) */
-    int32_t shift;  /* TFLM's input_left_shift (a right shift, rounding) */
+    int32_t size;  /* elements */
+    int32_t mult;  /* TFLM's input_multiplier (3 << left_shift already substituted for power-of-two scales) */
+    int32_t shift; /* TFLM's input_left_shift (a right shift, rounding) */
 } uaot_act16_params_t;
 
 uaot_status_t uaot_logistic_s16(const uaot_act16_params_t *p, const int16_t *input, int16_t *output);

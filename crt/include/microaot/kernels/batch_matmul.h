@@ -12,19 +12,18 @@
 #include "microaot/status.h"
 
 typedef struct {
-    int32_t batch[3];             /* output batch dimensions (outer first), 1 when absent */
-    int32_t a_bstride[3];         /* LHS element stride per batch dimension (0: broadcast) */
-    int32_t b_bstride[3];         /* RHS element stride per batch dimension */
-    int32_t rows, cols, depth;    /* M, N, K */
-    int32_t a_si, a_sk;           /* LHS element (i, k) at i * a_si + k * a_sk */
-    int32_t b_sk, b_sj;           /* RHS element (k, j) at k * b_sk + j * b_sj */
-    int32_t a_zp, b_zp, out_zp;   /* quantized: zero points */
-    int32_t mult, shift;          /* quantized: QuantizeMultiplier(float(s_a * s_b) / s_out) */
+    int32_t batch[3];           /* output batch dimensions (outer first), 1 when absent */
+    int32_t a_bstride[3];       /* LHS element stride per batch dimension (0: broadcast) */
+    int32_t b_bstride[3];       /* RHS element stride per batch dimension */
+    int32_t rows, cols, depth;  /* M, N, K */
+    int32_t a_si, a_sk;         /* LHS element (i, k) at i * a_si + k * a_sk */
+    int32_t b_sk, b_sj;         /* RHS element (k, j) at k * b_sk + j * b_sj */
+    int32_t a_zp, b_zp, out_zp; /* quantized: zero points */
+    int32_t mult, shift;        /* quantized: QuantizeMultiplier(float(s_a * s_b) / s_out) */
 } uaot_batch_matmul_params_t;
 
 uaot_status_t uaot_batch_matmul_f32(const uaot_batch_matmul_params_t *p, const float *a, const float *b, float *out);
-uaot_status_t uaot_batch_matmul_s8(const uaot_batch_matmul_params_t *p, const int8_t *a, const int8_t *b,
-                                   int8_t *out);
+uaot_status_t uaot_batch_matmul_s8(const uaot_batch_matmul_params_t *p, const int8_t *a, const int8_t *b, int8_t *out);
 uaot_status_t uaot_batch_matmul_s16(const uaot_batch_matmul_params_t *p, const int16_t *a, const int16_t *b,
                                     int16_t *out);
 

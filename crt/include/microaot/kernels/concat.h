@@ -14,8 +14,8 @@ extern "C" {
 
 typedef struct {
     int32_t num_inputs;
-    int32_t outer;               /* product of the output dims before the axis */
-    const int32_t *copy_bytes;   /* num_inputs entries: dims[axis] * inner * element size */
+    int32_t outer;             /* product of the output dims before the axis */
+    const int32_t *copy_bytes; /* num_inputs entries: dims[axis] * inner * element size */
 } uaot_concat_params_t;
 
 uaot_status_t uaot_concat(const uaot_concat_params_t *p, const void *const *inputs, void *output);

@@ -21,13 +21,13 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dil_h, dil_w;
     int32_t pad_top, pad_left;
-    int32_t depth_mult;        /* depthwise only (out_c == in_c * depth_mult) */
-    int32_t input_offset;      /* -input zero point (0 in TFLM's 16x8 scheme) */
-    int32_t output_offset;     /* output zero point (conv: 0, TFLM adds none) */
-    int32_t act_min, act_max;  /* quantized activation range */
-    int32_t acc32;             /* 1: int32 accumulator and 32-bit requantization (int32 bias) */
-    const int32_t *mult;       /* per output channel */
-    const int32_t *shift;      /* per output channel (> 0 = left) */
+    int32_t depth_mult;       /* depthwise only (out_c == in_c * depth_mult) */
+    int32_t input_offset;     /* -input zero point (0 in TFLM's 16x8 scheme) */
+    int32_t output_offset;    /* output zero point (conv: 0, TFLM adds none) */
+    int32_t act_min, act_max; /* quantized activation range */
+    int32_t acc32;            /* 1: int32 accumulator and 32-bit requantization (int32 bias) */
+    const int32_t *mult;      /* per output channel */
+    const int32_t *shift;     /* per output channel (> 0 = left) */
 } uaot_conv_s16_params_t;
 
 typedef struct {
@@ -35,15 +35,15 @@ typedef struct {
     int32_t input_offset, filter_offset, output_offset;
     int32_t act_min, act_max;
     int32_t acc32;
-    const int32_t *mult;       /* one per output feature (the per-tensor value repeated) */
+    const int32_t *mult; /* one per output feature (the per-tensor value repeated) */
     const int32_t *shift;
 } uaot_fc_s16_params_t;
 
 /* bias: out_c int64 values (the generator widens an int32 bias), or NULL */
 uaot_status_t uaot_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *input, const int8_t *filter,
                               const int64_t *bias, int16_t *output);
-uaot_status_t uaot_depthwise_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *input,
-                                        const int8_t *filter, const int64_t *bias, int16_t *output);
+uaot_status_t uaot_depthwise_conv2d_s16(const uaot_conv_s16_params_t *p, const int16_t *input, const int8_t *filter,
+                                        const int64_t *bias, int16_t *output);
 uaot_status_t uaot_fully_connected_s16(const uaot_fc_s16_params_t *p, const int16_t *input, const int8_t *filter,
                                        const int64_t *bias, int16_t *output);
 

@@ -41,9 +41,9 @@ extern "C" {
 #define UAOT_CONV_GEMM_SCRATCH(K, IN_C) (4 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
 #define UAOT_CONV_GEMM3_SCRATCH(K, IN_C) (6 * UAOT_CONV_GEMM_KP(K) + UAOT_CONV_GEMM_GATHER(K, IN_C))
 /* c3_wx: then the weights expanded to the w16 layout (2 * out_c * Kp bytes) */
-#define UAOT_CONV_GEMM3_WX_SCRATCH(K, IN_C, OUT_C) (UAOT_CONV_GEMM3_SCRATCH(K, IN_C) + 2 * (OUT_C) * UAOT_CONV_GEMM_KP(K))
+#define UAOT_CONV_GEMM3_WX_SCRATCH(K, IN_C, OUT_C) (UAOT_CONV_GEMM3_SCRATCH(K, IN_C) + 2 * (OUT_C)*UAOT_CONV_GEMM_KP(K))
 /* padded input row width (pixels) of the depthwise kernel; scratch = accumulators + k_h padded rows */
-#define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W) - 1) * (STRIDE_W) + ((K_W) - 1) * (DIL_W) + 1)
+#define UAOT_DW_PADDED_W(OUT_W, STRIDE_W, K_W, DIL_W) (((OUT_W)-1) * (STRIDE_W) + ((K_W)-1) * (DIL_W) + 1)
 /* x16: the ring of k_h expanded input rows of PADDED_W pixels, then the columns of a 2-pixel block */
 #define UAOT_CONV_X16_SCRATCH(K_H, PADDED_W, K_W, IN_C) (2 * (K_H) * (PADDED_W) * (IN_C) + 4 * (K_H) * (K_W) * (IN_C))
 #define UAOT_DW_SIMD4_SCRATCH(C, K_H, PADDED_W) (4 * (C) + (((K_H) * (PADDED_W) * (C) + 3) / 4) * 4)
@@ -56,98 +56,98 @@ static inline uint32_t uaot_conv2d_s8_gemm_c1_scratch_size(const uaot_conv_s8_pa
     return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c1(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_gemm_c1_w16_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c1_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_gemm_c2_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c2(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_gemm_c2_w16_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_GEMM_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c2_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_gemm_c3_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_GEMM3_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c3(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_gemm_c3_w16_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_GEMM3_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c3_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_gemm_c3_wx_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_GEMM3_WX_SCRATCH(p->k_h * p->k_w * p->in_c, p->in_c, p->out_c);
 }
 uaot_status_t uaot_conv2d_s8_gemm_c3_wx(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                        int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_x16_s32_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_x16_s32(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_x16_s32_w16_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_x16_s32_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_x16_s64_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_x16_s64(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                     int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_x16_s64_w16_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_x16_s64_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                         int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_x16_s128_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_x16_s128(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                      int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_conv2d_s8_x16_s128_w16_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_CONV_X16_SCRATCH(p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, 1), p->k_w, p->in_c);
 }
 uaot_status_t uaot_conv2d_s8_x16_s128_w16(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                          int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_depthwise_conv2d_s8_simd4_scratch_size(const uaot_conv_s8_params_t *p)
 {
     return (uint32_t)UAOT_DW_SIMD4_SCRATCH(p->in_c, p->k_h, UAOT_DW_PADDED_W(p->out_w, p->stride_w, p->k_w, p->dil_w));
 }
 uaot_status_t uaot_depthwise_conv2d_s8_simd4(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                             int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 #ifdef __cplusplus
 }

@@ -45,20 +45,20 @@ typedef enum {
     UAOT_EW_ELU = 27,
     UAOT_EW_HARD_SWISH = 28,
     UAOT_EW_LEAKY_RELU = 29,
-    UAOT_EW_CLAMP = 30,     /* RELU_N1_TO_1, RELU_0_TO_1 (float; int8 is a table) */
+    UAOT_EW_CLAMP = 30, /* RELU_N1_TO_1, RELU_0_TO_1 (float; int8 is a table) */
     UAOT_EW_LOGICAL_NOT = 31
 } uaot_ew_op_t;
 
 typedef struct {
-    uint32_t size;                   /* output elements */
-    uint8_t op;                      /* uaot_ew_op_t */
-    uint8_t dtype;                   /* input dtype (uaot_dtype_t; 6 = bool) */
-    uint8_t out_dtype;               /* CAST: output dtype */
-    uint8_t act;                     /* 1: clamp the result to act_min..act_max (fused activation) */
+    uint32_t size;     /* output elements */
+    uint8_t op;        /* uaot_ew_op_t */
+    uint8_t dtype;     /* input dtype (uaot_dtype_t; 6 = bool) */
+    uint8_t out_dtype; /* CAST: output dtype */
+    uint8_t act;       /* 1: clamp the result to act_min..act_max (fused activation) */
     int32_t out_dims[UAOT_EW_DIMS];
-    int32_t s1[UAOT_EW_DIMS];        /* element strides of input 1 (0: broadcast) */
-    int32_t s2[UAOT_EW_DIMS];        /* input 2 */
-    int32_t s3[UAOT_EW_DIMS];        /* input 3 (SELECT_V2's second value input) */
+    int32_t s1[UAOT_EW_DIMS]; /* element strides of input 1 (0: broadcast) */
+    int32_t s2[UAOT_EW_DIMS]; /* input 2 */
+    int32_t s3[UAOT_EW_DIMS]; /* input 3 (SELECT_V2's second value input) */
     /* quantized parameters (meaning per op, see elementwise.c) */
     int32_t in1_offset, in2_offset, out_offset;
     int32_t left_shift;
@@ -67,7 +67,7 @@ typedef struct {
     int32_t out2_mult, out2_shift;
     int32_t act_min, act_max;
     float act_min_f, act_max_f;
-    float alpha;                     /* LEAKY_RELU float slope */
+    float alpha; /* LEAKY_RELU float slope */
 } uaot_ew_params_t;
 
 /* float32 in and out; b is NULL for one-input ops */
@@ -80,8 +80,8 @@ uaot_status_t uaot_ew_s16(const uaot_ew_params_t *p, const int16_t *a, const voi
 /* comparisons (any p->dtype; int8/int16 with TFLM's rescaling) and LOGICAL_AND/OR/NOT -> bool */
 uaot_status_t uaot_ew_compare(const uaot_ew_params_t *p, const void *a, const void *b, uint8_t *out);
 /* SELECT_V2: out = cond ? a : b, elements of elem_size bytes */
-uaot_status_t uaot_ew_select(const uaot_ew_params_t *p, const uint8_t *cond, const void *a, const void *b,
-                             void *out, uint32_t elem_size);
+uaot_status_t uaot_ew_select(const uaot_ew_params_t *p, const uint8_t *cond, const void *a, const void *b, void *out,
+                             uint32_t elem_size);
 /* CAST p->dtype -> p->out_dtype (C conversions, bool: != 0), same element count */
 uaot_status_t uaot_ew_cast(const uaot_ew_params_t *p, const void *in, void *out);
 /* ZEROS_LIKE: bytes of zeros */

@@ -41,14 +41,14 @@ static inline uint32_t uaot_fully_connected_s8_simd4_scratch_size(const uaot_fc_
     return (uint32_t)UAOT_FC_SIMD_SCRATCH(p->in_features);
 }
 uaot_status_t uaot_fully_connected_s8_simd4(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                            int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_fully_connected_s8_simd4_w16_scratch_size(const uaot_fc_s8_params_t *p)
 {
     return (uint32_t)UAOT_FC_SIMD_SCRATCH(p->in_features);
 }
 uaot_status_t uaot_fully_connected_s8_simd4_w16(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                                int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_fully_connected_s8_simd4_x8_scratch_size(const uaot_fc_s8_params_t *p)
 {
@@ -56,7 +56,7 @@ static inline uint32_t uaot_fully_connected_s8_simd4_x8_scratch_size(const uaot_
     return 0u;
 }
 uaot_status_t uaot_fully_connected_s8_simd4_x8(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-    int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                               int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 
 static inline uint32_t uaot_fully_connected_s8_simd4_x8_w16_scratch_size(const uaot_fc_s8_params_t *p)
 {
@@ -64,7 +64,8 @@ static inline uint32_t uaot_fully_connected_s8_simd4_x8_w16_scratch_size(const u
     return 0u;
 }
 uaot_status_t uaot_fully_connected_s8_simd4_x8_w16(const uaot_fc_s8_params_t *p, const int8_t *input,
-    const int8_t *filter, int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+                                                   const int8_t *filter, int8_t *output, uint8_t *scratch,
+                                                   uint32_t scratch_size);
 
 #ifdef __cplusplus
 }

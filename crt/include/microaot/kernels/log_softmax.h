@@ -10,9 +10,9 @@
 
 typedef struct {
     int32_t outer, depth;
-    int32_t input_mult, input_left_shift;          /* int8: PreprocessLogSoftmaxScalingExp(1.0, in_scale, 5) */
+    int32_t input_mult, input_left_shift;                   /* int8: PreprocessLogSoftmaxScalingExp(1.0, in_scale, 5) */
     int32_t reverse_scaling_divisor, reverse_scaling_shift; /* int8: multiplier and (right, <= 0) shift */
-    int32_t diff_min;                              /* int8: -CalculateInputRadius(5, input_left_shift) */
+    int32_t diff_min;                                       /* int8: -CalculateInputRadius(5, input_left_shift) */
 } uaot_log_softmax_params_t;
 
 uaot_status_t uaot_log_softmax_f32(const uaot_log_softmax_params_t *p, const float *input, float *output);

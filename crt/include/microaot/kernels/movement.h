@@ -30,30 +30,27 @@ typedef struct {
 } uaot_move_params_t;
 
 uaot_status_t uaot_move(const uaot_move_params_t *p, const void *src, void *dst);
-uaot_status_t uaot_move_many(const uaot_move_params_t *p, int32_t n, const void *const *srcs,
-                             void *const *dsts);
+uaot_status_t uaot_move_many(const uaot_move_params_t *p, int32_t n, const void *const *srcs, void *const *dsts);
 uaot_status_t uaot_fill(void *dst, int32_t count, int32_t elem_size, const void *value);
 
 typedef struct {
-    int32_t batch;        /* product of the first batch_dims dims of params (and indices) */
-    int32_t outer;        /* product of params dims from batch_dims up to the axis */
-    int32_t axis_size;    /* params dims[axis]: valid indices are 0 .. axis_size - 1 */
-    int32_t coords;       /* indices per batch */
-    int32_t inner_bytes;  /* product of params dims after the axis, times the element size */
+    int32_t batch;       /* product of the first batch_dims dims of params (and indices) */
+    int32_t outer;       /* product of params dims from batch_dims up to the axis */
+    int32_t axis_size;   /* params dims[axis]: valid indices are 0 .. axis_size - 1 */
+    int32_t coords;      /* indices per batch */
+    int32_t inner_bytes; /* product of params dims after the axis, times the element size */
 } uaot_gather_params_t;
 
-uaot_status_t uaot_gather_i32(const uaot_gather_params_t *p, const void *params, const int32_t *indices,
-                              void *output);
-uaot_status_t uaot_gather_i64(const uaot_gather_params_t *p, const void *params, const int64_t *indices,
-                              void *output);
+uaot_status_t uaot_gather_i32(const uaot_gather_params_t *p, const void *params, const int32_t *indices, void *output);
+uaot_status_t uaot_gather_i64(const uaot_gather_params_t *p, const void *params, const int64_t *indices, void *output);
 
 typedef struct {
     int32_t batches;
     int32_t out_h, out_w;
-    int32_t in_batch_bytes;  /* bytes per input batch */
-    const int32_t *y_off;    /* out_h entries: byte offset of the source row */
-    const int32_t *x_off;    /* out_w entries: byte offset of the source pixel in its row */
-    int32_t run;             /* bytes per pixel (channels * element size) */
+    int32_t in_batch_bytes; /* bytes per input batch */
+    const int32_t *y_off;   /* out_h entries: byte offset of the source row */
+    const int32_t *x_off;   /* out_w entries: byte offset of the source pixel in its row */
+    int32_t run;            /* bytes per pixel (channels * element size) */
 } uaot_resize_nearest_params_t;
 
 uaot_status_t uaot_resize_nearest(const uaot_resize_nearest_params_t *p, const void *input, void *output);

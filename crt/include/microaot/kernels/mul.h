@@ -16,12 +16,12 @@ extern "C" {
 #define UAOT_MUL_MAX_DIMS 6
 
 typedef struct {
-    int32_t dims[UAOT_MUL_MAX_DIMS];      /* output shape, outermost first, padded with 1 in front */
-    int32_t a_stride[UAOT_MUL_MAX_DIMS];  /* element strides of input a (0 = broadcast) */
+    int32_t dims[UAOT_MUL_MAX_DIMS];     /* output shape, outermost first, padded with 1 in front */
+    int32_t a_stride[UAOT_MUL_MAX_DIMS]; /* element strides of input a (0 = broadcast) */
     int32_t b_stride[UAOT_MUL_MAX_DIMS];
-    int32_t a_offset, b_offset;           /* -zero point of each input */
-    int32_t output_offset;                /* output zero point */
-    int32_t mult, shift;                  /* QuantizeMultiplier(sa * sb / so) */
+    int32_t a_offset, b_offset; /* -zero point of each input */
+    int32_t output_offset;      /* output zero point */
+    int32_t mult, shift;        /* QuantizeMultiplier(sa * sb / so) */
     int32_t act_min, act_max;
     float act_min_f, act_max_f;
 } uaot_mul_params_t;

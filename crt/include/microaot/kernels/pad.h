@@ -19,7 +19,7 @@ typedef struct {
     int32_t after[UAOT_PAD_MAX_DIMS];
     int8_t value_s8;
     float value_f32;
-    int16_t value_s16;  /* int16: the constant value, or 0 (TFLM pads int16 with 0, not the zero point) */
+    int16_t value_s16; /* int16: the constant value, or 0 (TFLM pads int16 with 0, not the zero point) */
 } uaot_pad_params_t;
 
 uaot_status_t uaot_pad_s8(const uaot_pad_params_t *p, const int8_t *input, int8_t *output);

@@ -24,9 +24,9 @@ typedef struct {
     int32_t keep_strides[UAOT_REDUCE_MAX_DIMS];
     int32_t red_dims[UAOT_REDUCE_MAX_DIMS];
     int32_t red_strides[UAOT_REDUCE_MAX_DIMS];
-    int32_t count;        /* number of reduced elements per output */
+    int32_t count; /* number of reduced elements per output */
     int32_t input_zp, output_zp;
-    int32_t mult, shift;  /* int8 requantization (1/count folded in) */
+    int32_t mult, shift; /* int8 requantization (1/count folded in) */
 } uaot_reduce_params_t;
 
 uaot_status_t uaot_mean_s8(const uaot_reduce_params_t *p, const int8_t *input, int8_t *output);

@@ -16,12 +16,12 @@ extern "C" {
 #endif
 
 typedef struct {
-    int32_t outer;            /* number of rows */
-    int32_t depth;            /* row length (last dimension) */
-    int32_t input_mult;       /* PreprocessSoftmaxScaling(beta, input_scale, 5) */
+    int32_t outer;      /* number of rows */
+    int32_t depth;      /* row length (last dimension) */
+    int32_t input_mult; /* PreprocessSoftmaxScaling(beta, input_scale, 5) */
     int32_t input_left_shift;
-    int32_t diff_min;         /* -CalculateInputRadius(5, input_left_shift) */
-    float beta;               /* float32 kernel */
+    int32_t diff_min; /* -CalculateInputRadius(5, input_left_shift) */
+    float beta;       /* float32 kernel */
 } uaot_softmax_params_t;
 
 uaot_status_t uaot_softmax_s8(const uaot_softmax_params_t *p, const int8_t *input, int8_t *output);

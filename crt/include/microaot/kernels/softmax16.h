@@ -11,9 +11,9 @@
 
 typedef struct {
     int32_t outer, depth;
-    int32_t input_mult, input_shift;  /* QuantizeMultiplier(in_scale * beta / (10 / 65535)) */
-    const int16_t *exp_lut;           /* 513 entries */
-    const int16_t *recip_lut;         /* 513 entries */
+    int32_t input_mult, input_shift; /* QuantizeMultiplier(in_scale * beta / (10 / 65535)) */
+    const int16_t *exp_lut;          /* 513 entries */
+    const int16_t *recip_lut;        /* 513 entries */
 } uaot_softmax16_params_t;
 
 uaot_status_t uaot_softmax_s16(const uaot_softmax16_params_t *p, const int16_t *input, int16_t *output);

@@ -16,18 +16,18 @@ typedef struct {
     int32_t batches, in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
-    int32_t in_zp, out_zp;       /* int8: input and output zero points (16x8: 0) */
-    const int32_t *mult;         /* quantized: per output channel */
+    int32_t in_zp, out_zp; /* int8: input and output zero points (16x8: 0) */
+    const int32_t *mult;   /* quantized: per output channel */
     const int32_t *shift;
-    int32_t act_min, act_max;    /* quantized output clamp */
-    float act_min_f, act_max_f;  /* float output clamp */
+    int32_t act_min, act_max;   /* quantized output clamp */
+    float act_min_f, act_max_f; /* float output clamp */
 } uaot_transpose_conv_params_t;
 
-uaot_status_t uaot_transpose_conv_f32(const uaot_transpose_conv_params_t *p, const float *input,
-                                      const float *filter, const float *bias, float *output);
-uaot_status_t uaot_transpose_conv_s8(const uaot_transpose_conv_params_t *p, const int8_t *input,
-                                     const int8_t *filter, const int32_t *bias, int8_t *output);
-uaot_status_t uaot_transpose_conv_s16(const uaot_transpose_conv_params_t *p, const int16_t *input,
-                                      const int8_t *filter, const int64_t *bias, int16_t *output);
+uaot_status_t uaot_transpose_conv_f32(const uaot_transpose_conv_params_t *p, const float *input, const float *filter,
+                                      const float *bias, float *output);
+uaot_status_t uaot_transpose_conv_s8(const uaot_transpose_conv_params_t *p, const int8_t *input, const int8_t *filter,
+                                     const int32_t *bias, int8_t *output);
+uaot_status_t uaot_transpose_conv_s16(const uaot_transpose_conv_params_t *p, const int16_t *input, const int8_t *filter,
+                                      const int64_t *bias, int16_t *output);
 
 #endif
