@@ -298,7 +298,8 @@ def test_example_eval_kws_pio_test_passes(repo: Path, tmp_path: Path) -> None:
     assert "MATCH (bit-exact)" in out and "instructions per inference" in out
     assert ("  every tensor        : MATCH (each operator's output vs the generic-C build on the host, 3 input(s))"
             in out)
-    assert "7 passed, 0 failed" in out
+    assert "9 passed, 0 failed" in out  # 7 checks + the RAM and flash budgets (the board's maxima)
+    assert "qemu_mps2_an386:budget_ram\t[PASSED]" in out and "qemu_mps2_an386:outputs_match_tflm_seed0\t[PASSED]" in out
     # the real-silicon env of the same project builds too (RPC firmware for the STM32 port)
     r = subprocess.run(
         pio_argv("run", "-d", str(repo / "examples" / "eval_kws"), "-e", "nucleo_f446re", "-j", "2"),
