@@ -451,6 +451,9 @@ def test_tune_limit_below_the_default_workspace_is_an_error(tmp_path: Path, monk
     assert p.parse_args([str(model), "--max-workspace", "default"]).max_workspace == "default"
     assert p.parse_args([str(model), "--max-flash", "96K"]).max_flash == 98304
     assert p.parse_args([str(model), "--max-flash", "default"]).max_flash == "default"
+    for flag in ("--budget", "--jobs", "--seeds"):  # numbers checked by argparse (exit 2 with the flag named)
+        with pytest.raises(SystemExit):
+            p.parse_args([str(model), flag, "0"])
     with pytest.raises(SystemExit):
         p.parse_args([str(model), "--max-workspace", "lots"])
     argv = pio_target.tune_argv(model, "qemu_mps2_an386", tmp_path / "t.jsonl", max_ws="default")

@@ -20,7 +20,7 @@ from typing import Any
 
 from microaot.cliutil import run_standalone
 from microaot.cluster import tune_on_cluster
-from microaot.options import parse_size
+from microaot.options import argparse_type, parse_positive_int, parse_size
 from microaot.tune.log import merge_logs
 from microaot.tune.tuner import DEFAULT_BUDGET, DEFAULT_SEEDS, tune_model
 
@@ -29,14 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="the .tflite model")
     p.add_argument("--board", default="qemu_mps2_an386", help="board id (platform/boards/*.json)")
     p.add_argument("--log", type=Path, default=Path("tuning.jsonl"), help="JSON-lines tuning log to append to")
-    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET,
+    p.add_argument("--budget", type=argparse_type(parse_positive_int), default=DEFAULT_BUDGET,
                    help="candidates measured per operator signature (= firmware batches, at most)")
-    p.add_argument("-j", "--jobs", type=int, default=None,
+    p.add_argument("-j", "--jobs", type=argparse_type(parse_positive_int), default=None,
                    help="batches built and measured in parallel (default 1; with --cluster: the board's slots)")
     p.add_argument("--cluster", metavar="local:N[:S]|tcp://HOST:PORT",
                    help="build candidates on any worker of a Dask cluster and measure them on the workers holding "
                         "the board (docs/cluster.md); local:N starts N worker processes here with S slots each")
-    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="random inputs every candidate is checked on")
+    p.add_argument("--seeds", type=argparse_type(parse_positive_int), default=DEFAULT_SEEDS, help="random inputs every candidate is checked on")
     p.add_argument("--strategy", default="auto", choices=("auto", "grid", "coordinate", "random"),
                    help="auto: grid when the space fits the budget, else coordinate descent + random")
     p.add_argument("--work-dir", type=Path, help="where the per-job PlatformIO projects live")
