@@ -36,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", metavar="local:N[:S]|tcp://HOST:PORT",
                    help="build candidates on any worker of a Dask cluster and measure them on the workers holding "
                         "the board (docs/cluster.md); local:N starts N worker processes here with S slots each")
-    p.add_argument("--seeds", type=argparse_type(parse_positive_int), default=DEFAULT_SEEDS, help="random inputs every candidate is checked on")
+    p.add_argument("--seeds", type=argparse_type(parse_positive_int), default=DEFAULT_SEEDS,
+                   help="random inputs every candidate is checked on")
     p.add_argument("--strategy", default="auto", choices=("auto", "grid", "coordinate", "random"),
                    help="auto: grid when the space fits the budget, else coordinate descent + random")
     p.add_argument("--work-dir", type=Path, help="where the per-job PlatformIO projects live")
