@@ -416,3 +416,21 @@ def test_report_text_json_png(tmp_path: Path) -> None:
     rep.write_png(tmp_path / "r.png")
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert summary_line(3, 1) == "3 passed, 1 failed"
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@needs_arm
+@pytest.mark.parametrize("board,cpu", [("qemu_mps2_an500", "cortex-m7"), ("qemu_mps2_an505", "cortex-m33")])
+def test_m7_and_m33_boards_are_bit_exact_on_every_tensor(tmp_path: Path, board: str, cpu: str) -> None:
+    """The Cortex-M7 (MPS2 AN500) and Cortex-M33 (AN505: secure state, its own memory map, a 20 MHz counter)
+    boards run the same evaluation as the M4: outputs bit-exact with TFLM, every tensor equal to the
+    generic-C build, instructions counted (the AN505 counter's clock is taken into account: the AD model
+    runs about as many instructions as on the M4, not 0.8x), and a cycle estimate with the core's timings."""
+    proj = write_project(tmp_path / "p", board, model=mlperf_model("ad"))
+    b = build(proj, board, jobs=2)
+    rep = evaluate_firmware(mlperf_model("ad"), get_board(board), b.firmware, b.info, seeds=1)
+    assert rep.outputs_match and rep.tensors_match is True, rep.tensor_diagnosis
+    assert rep.timer_unit == "instructions" and 300_000 < rep.time_mean < 450_000
+    assert rep.cycle_estimate is not None and rep.cycle_estimate.core == cpu, rep.cycle_note
+    check_no_dynamic_memory(b.firmware, what=f"ad firmware for {board}")
