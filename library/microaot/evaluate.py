@@ -200,7 +200,7 @@ def evaluate_firmware(
     float_max_ulp: int | None = None
     float_ulp_only = True  # every mismatch is a float32 output
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
-        before = len(mismatches)
+        identical = len(refs) == len(ys)  # every output byte equal (float outputs within their ulp bound are not)
         if len(refs) != len(ys):
             mismatches.append(Mismatch(seed, -1, abs(len(refs) - len(ys)), float("nan")))
             float_ulp_only = False
@@ -208,6 +208,7 @@ def evaluate_firmware(
             yb = np.ascontiguousarray(y).tobytes()
             rb = np.ascontiguousarray(np.asarray(r).astype(y.dtype, copy=False)).tobytes()
             compared += len(yb)
+            identical = identical and yb == rb
             is_float = y.dtype == np.float32 and y.size == np.asarray(r).size
             if is_float:
                 ulps = int(ulp_distance(np.asarray(y).reshape(-1), np.asarray(r).reshape(-1)).max(initial=0))
@@ -221,7 +222,7 @@ def evaluate_firmware(
                 n = min(yy.size, rr.size)
                 diff = np.abs(yy[:n] - rr[:n])
                 mismatches.append(Mismatch(seed, oi, int((diff != 0).sum()), float(diff.max(initial=0.0))))
-        exact_samples += len(mismatches) == before
+        exact_samples += identical
     metrics = data.metrics(device_outs, out_quant, exact_samples) if data is not None and device_outs else None
     diagnosis: str | None = None
     tensors_match: bool | None = None
