@@ -47,7 +47,7 @@ from microaot.pio.build import BuildInfo
 from microaot.reference import run_reference
 from microaot.report.budgets import Budgets, exceeded
 from microaot.report.budgets import check as check_budgets
-from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime
+from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime, number_settings
 from microaot.report.memory import memory_from_elf
 from microaot.report.metrics import DataMetrics, class_metrics, dequantize, error_metrics
 from microaot.rpc.protocol import differing_ops
@@ -250,7 +250,7 @@ def evaluate_firmware(
     )
     mean = float(np.mean(times)) if times else 0.0
     # the clock the firmware reports running at (HELLO) wins over the build's F_CPU
-    f_cpu = clock_hz or int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
+    f_cpu = clock_hz or _board_clock(board, info)
     settings = dict(info.settings)
     if clock_hz:
         settings["clock_hz"] = clock_hz
@@ -290,6 +290,11 @@ def evaluate_firmware(
     )
 
 
+def _board_clock(board: Board, info: BuildInfo) -> int:
+    """The clock (Hz) the build was configured for: ``f_cpu`` of its SoC settings, else the board's (0: none)."""
+    return int(number_settings({"f_cpu": info.settings.get("f_cpu", board.f_cpu)})["f_cpu"] or 0)
+
+
 def _cycle_plugin(board: Board, firmware: Path | None, info: BuildInfo,
                   work: Path) -> tuple[CyclePlugin | None, str | None]:
     """The QEMU cycle plugin for this firmware, or (None, why not) - only QEMU boards get an estimate."""
@@ -297,9 +302,8 @@ def _cycle_plugin(board: Board, firmware: Path | None, info: BuildInfo,
         return None, None
     cpu = str(board.manifest.get("build", {}).get("cpu", "") or board.target)
     try:
-        f_cpu = int(str(info.settings.get("f_cpu", board.f_cpu)).rstrip("Ll") or 0)
-        return CyclePlugin.prepare(firmware, cpu=cpu, settings=info.settings, f_cpu=f_cpu, name=info.name,
-                                   work_dir=work), None
+        return CyclePlugin.prepare(firmware, cpu=cpu, settings=info.settings, f_cpu=_board_clock(board, info),
+                                   name=info.name, work_dir=work), None
     except (OSError, ValueError) as e:
         return None, f"no cycle estimate: {e}"
 

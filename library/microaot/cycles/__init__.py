@@ -21,7 +21,7 @@ from typing import Any
 
 from microaot.cycles.model import CoreTiming, core_timing, estimate, match_segments, parse_segments
 from microaot.report.elf import read_symbols
-from microaot.report.evaluation import CycleEstimate
+from microaot.report.evaluation import CycleEstimate, number_settings
 
 SOURCE = Path(__file__).with_name("qemu_cycles.c")
 
@@ -80,8 +80,9 @@ class CyclePlugin:
             run = next((s for n, s in sorted(syms.items()) if n.endswith("_run_ex")), None)
         if timer is None or run is None:
             raise ValueError(f"{firmware}: no uaot_platform_timer_read / NAME_run_ex symbols for the cycle estimate")
-        ws = int(str(settings.get("flash_wait_states", 0)).rstrip("Ll") or 0)
-        cache = int(str(settings.get("cache", 0)).rstrip("Ll") or 0) != 0
+        soc = number_settings(settings)
+        ws = int(soc.get("flash_wait_states") or 0)
+        cache = int(soc.get("cache") or 0) != 0
         out = work_dir / "cycles.txt"
         arg = (f"{build_plugin()},out={out},timer={timer.value:#x},run={run.value:#x},cache={int(cache)},"
                "flash_hi=0x20000000,line=16,ilines=64,dlines=8")
