@@ -44,7 +44,7 @@ from microaot.passes.support import check_compilable
 from microaot.paths import repo_root
 from microaot.pio import project as pio_project
 from microaot.pio.build import BuildInfo
-from microaot.reference import run_reference
+from microaot.reference import run_reference_sequences
 from microaot.report.budgets import Budgets, exceeded
 from microaot.report.budgets import check as check_budgets
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch, OpTime, number_settings
@@ -54,6 +54,8 @@ from microaot.rpc.protocol import differing_ops
 from microaot.rpc.session import Session
 
 DEFAULT_SEEDS = 3
+# consecutive invocations per seed of a stateful model (state reset before each seed's sequence)
+DEFAULT_STATEFUL_SEQUENCE = 3
 positive_int = argparse_type(parse_positive_int)
 
 
@@ -64,9 +66,10 @@ positive_int = argparse_type(parse_positive_int)
 FLOAT_ULP_LEVEL = 64
 
 
-def make_input(dtype: np.dtype, shape: Sequence[int], seed: int, index: int = 0) -> np.ndarray:
-    """Deterministic test input: uniform over the integer range, or N(0, 1) for float tensors."""
-    rng = np.random.default_rng([seed, index])
+def make_input(dtype: np.dtype, shape: Sequence[int], seed: int, index: int = 0, step: int = 0) -> np.ndarray:
+    """Deterministic test input: uniform over the integer range, or N(0, 1) for float tensors. ``step``: the
+    position in a sequence (step 0 is the input a stateless evaluation of ``seed`` uses)."""
+    rng = np.random.default_rng([seed, index] if step == 0 else [seed, index, step])
     dt = np.dtype(dtype)
     if dt.kind == "b":
         return rng.integers(0, 2, size=tuple(shape)).astype(dt)
@@ -76,9 +79,22 @@ def make_input(dtype: np.dtype, shape: Sequence[int], seed: int, index: int = 0)
     return rng.standard_normal(size=tuple(shape)).astype(dt)
 
 
-def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
-    """TFLM's outputs for each set of inputs (one TFLM subprocess for all sets)."""
-    return run_reference(model, input_sets)
+def reference_outputs(model: Path, input_sets: Sequence[Sequence[np.ndarray]],
+                      groups: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+    """TFLM's outputs for each set of inputs (one TFLM subprocess for all sets). ``groups``: the sets form
+    consecutive sequences of these lengths, each starting from the model's initial state (a stateful model);
+    None: each set is a sequence of its own."""
+    groups = [1] * len(input_sets) if groups is None else list(groups)
+    pos, seqs = 0, []
+    for n in groups:
+        seqs.append(list(input_sets[pos:pos + n]))
+        pos += n
+    return [outs for seq in run_reference_sequences(model, seqs) for outs in seq]
+
+
+def sequence_groups(count: int, sequence: int) -> list[int]:
+    """Lengths of the consecutive sequences ``count`` steps are cut into (the last one may be shorter)."""
+    return [min(sequence, count - k) for k in range(0, count, sequence)]
 
 
 # ---- memory from the ELF ------------------------------------------------------------------------
@@ -111,12 +127,19 @@ def evaluate_firmware(
     check_tensors: bool = True,
     data: UserData | None = None,
     cycle_estimate: bool = True,
+    sequence: int | None = None,
 ) -> EvalReport:
     """Start the firmware (or open the port), evaluate the model over RPC against TFLM, on ``seeds`` random
     inputs or on the samples of ``data`` (with metrics: see :func:`data_metrics`). ``check_tensors``:
     also compare every operator's output (the device's OPCHECK hashes) with the generic-C build of the
     model run on the host (whose kernels are checked against TFLM operator by operator); on an output
-    mismatch that comparison runs anyway, to name the first differing operator."""
+    mismatch that comparison runs anyway, to name the first differing operator.
+
+    ``sequence``: consecutive invocations per seed (each with its own random inputs), the model's state
+    reset before each seed's sequence (RESET_STATE on the device, a fresh start of TFLM), every step
+    compared with TFLM. None: 1 for a stateless model, DEFAULT_STATEFUL_SEQUENCE (3) for a stateful one
+    (HELLO's state size > 0). With ``data`` the samples are the steps, in order, cut into sequences of
+    ``sequence`` samples (None: one sequence of every sample for a stateful model, 1 otherwise)."""
 
     t0 = time.monotonic()
     model = Path(model)
@@ -141,26 +164,54 @@ def evaluate_firmware(
         device_hashes: list[list[int]] | None = [] if dev.has_opcheck else None
         from tqdm import tqdm
 
-        count = len(data.dataset) if data is not None else seeds
-        bar = tqdm(range(count), desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
+        stateful = dev.stateful
+        skipped: list[str] = []
+        if stateful and runs > 1:
+            skipped.append(f"--runs {runs}: the model keeps state between runs, so every step of a sequence runs "
+                           "once (another run would be the next step)")
+            runs = 1
+        if sequence is None:
+            sequence = (max(len(data.dataset), 1) if data is not None else DEFAULT_STATEFUL_SEQUENCE) if stateful else 1
+        # (sequence, step, sample index) of every invocation, in order; the state is reset at each step 0
+        count = len(data.dataset) if data is not None else seeds * sequence
+        plan = [(i // sequence, i % sequence, i) for i in range(count)]
+        bar = tqdm(plan, desc=f"eval on {board.id}", unit="input", disable=not sys.stderr.isatty())
         device_error: str | None = None
-        for seed in bar:
-            xs = (data.device_sample(seed, dev.inputs) if data is not None
-                  else [make_input(t.np_dtype, t.shape, seed, t.index) for t in dev.inputs])
+        done: list[tuple[int, int]] = []  # (sequence, step) of every input that ran
+        for seq, step, i in bar:
+            xs = (data.device_sample(i, dev.inputs) if data is not None
+                  else [make_input(t.np_dtype, t.shape, seq, t.index, step) for t in dev.inputs])
             try:
+                if step == 0 and stateful:
+                    s.reset_state()
                 ys, timing = s.invoke(xs, runs=runs)
-                hashes = s.op_hashes() if device_hashes is not None else None
+                # a stateful model's tensors are hashed in a replay of the sequences below (OPCHECK is a run)
+                hashes = s.op_hashes() if device_hashes is not None and not stateful else None
             except RpcError as e:  # the device died or hung: keep what finished, name the input that ran
-                what = (f"sample {seed} ({data.dataset.sources[seed]})" if data is not None
-                        else f"input {seed} (seed {seed})")
+                what = (f"sample {i} ({data.dataset.sources[i]})" if data is not None
+                        else f"input {seq} (seed {seq})" if sequence == 1 else f"seed {seq} step {step}")
                 device_error = f"the device failed while running {what}: {e}"
                 break
             times.extend(int(v) for v in timing.per_run)
             input_sets.append(xs)
             device_outs.append(ys)
+            done.append((seq, step))
             if device_hashes is not None and hashes is not None:
                 device_hashes.append(hashes)
-        skipped: list[str] = []
+        groups = sequence_groups(len(input_sets), sequence)  # what ran (a failure cuts the last sequence)
+        if stateful and device_hashes is not None and device_error is None:
+            try:  # replay every sequence from a reset state, hashing each step's tensors
+                pos = 0
+                for n in groups:
+                    s.reset_state()
+                    for xs in input_sets[pos:pos + n]:
+                        for k, a in enumerate(xs):
+                            s.write_input(k, a)
+                        device_hashes.append(s.op_hashes())
+                    pos += n
+            except RpcError as e:
+                device_error = f"the device failed while replaying the sequences for the tensor check: {e}"
+                device_hashes = None
         table_note = (f"the firmware's RPC server has no per-operator table for this model's {len(dev.op_names)} "
                       "operators (it holds UAOT_RPC_MAX_OPS, 128 by default; microaot's PlatformIO build raises it to "
                       f"the model's operator count): rebuild the firmware, or add `build_flags = -D UAOT_RPC_MAX_OPS="
@@ -183,6 +234,7 @@ def evaluate_firmware(
         unit = dev.timer_unit
         board_name = dev.board
         clock_hz = dev.clock_hz
+        state_size = dev.state_size
         op_names = list(dev.op_names)
     est = None
     if plugin is not None:  # QEMU has exited: the plugin's file is complete
@@ -193,16 +245,16 @@ def evaluate_firmware(
             for op, c in zip(ops, est.op_cycles, strict=False):
                 op.est_cycles = c
     cycles_dir.cleanup()
-    refs_all = reference_outputs(model, input_sets) if input_sets else []
+    refs_all = reference_outputs(model, input_sets, groups) if input_sets else []
     exact_samples = 0
     # float32 outputs: within the model's documented ulp bound of TFLM (microaot.fidelity) is a match
     ulp_bound = model_ulp_bound(op_names)
     float_max_ulp: int | None = None
     float_ulp_only = True  # every mismatch is a float32 output
-    for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
+    for (seed, step), ys, refs in zip(done, device_outs, refs_all, strict=True):
         identical = len(refs) == len(ys)  # every output byte equal (float outputs within their ulp bound are not)
         if len(refs) != len(ys):
-            mismatches.append(Mismatch(seed, -1, abs(len(refs) - len(ys)), float("nan")))
+            mismatches.append(Mismatch(seed, -1, abs(len(refs) - len(ys)), float("nan"), step))
             float_ulp_only = False
         for oi, (y, r) in enumerate(zip(ys, refs, strict=False)):
             yb = np.ascontiguousarray(y).tobytes()
@@ -221,17 +273,19 @@ def evaluate_firmware(
                 rr = np.asarray(r).reshape(-1).astype(np.float64)
                 n = min(yy.size, rr.size)
                 diff = np.abs(yy[:n] - rr[:n])
-                mismatches.append(Mismatch(seed, oi, int((diff != 0).sum()), float(diff.max(initial=0.0))))
+                mismatches.append(Mismatch(seed, oi, int((diff != 0).sum()), float(diff.max(initial=0.0)), step))
         exact_samples += identical
-    metrics = data.metrics(device_outs, out_quant, exact_samples) if data is not None and device_outs else None
+    metrics = (data.metrics(device_outs, out_quant, exact_samples, groups) if data is not None and device_outs
+               else None)
     diagnosis: str | None = None
     tensors_match: bool | None = None
     if device_hashes and (check_tensors or mismatches):
-        want = generic_op_hashes(model, input_sets)
+        want = generic_op_hashes(model, input_sets, groups if stateful else None)
         if isinstance(want, str):
             diagnosis = want
         else:
-            tensors_match, diagnosis = compare_tensors(device_hashes, want, op_names, board.id)
+            labels = [f"seed {q}" if sequence == 1 else f"seed {q} step {k}" for q, k in done]
+            tensors_match, diagnosis = compare_tensors(device_hashes, want, op_names, board.id, labels)
             if diagnosis is None and mismatches and float_ulp_only and (float_max_ulp or 0) <= FLOAT_ULP_LEVEL:
                 diagnosis = (f"float32 rounding, not a wrong kernel: every operator's output on {board.id} equals the "
                              "generic-C build on the host bit for bit, and the outputs are within "
@@ -260,8 +314,10 @@ def evaluate_firmware(
         board=board.id,
         board_name=board_name,
         timer_unit=unit,
-        seeds=len(input_sets),
+        seeds=len(groups),
         runs=runs,
+        sequence=sequence,
+        state_size=state_size,
         outputs_match=not mismatches and device_error is None,
         compared_bytes=compared,
         time_min=min(times) if times else 0,
@@ -361,7 +417,7 @@ class UserData:
         return sample
 
     def metrics(self, device_outs: Sequence[Sequence[np.ndarray]], out_quant: Sequence[tuple[float, int]],
-                exact: int) -> DataMetrics:
+                exact: int, groups: Sequence[int] | None = None) -> DataMetrics:
         m = DataMetrics(samples=len(device_outs), bit_exact=exact,
                         reference_model=str(self.reference_model) if self.reference_model else None)
         deq = [np.concatenate([dequantize(y, sc, zp).reshape(-1) for y, (sc, zp) in zip(ys, out_quant, strict=True)])
@@ -369,7 +425,7 @@ class UserData:
         first = [dequantize(ys[0], *out_quant[0]) for ys in device_outs]
         refs: list[np.ndarray] | None = None
         if self.reference_model is not None and self.reference_inputs is not None:
-            ref_all = reference_outputs(self.reference_model, self.reference_inputs)
+            ref_all = reference_outputs(self.reference_model, self.reference_inputs[:len(device_outs)], groups)
             flat = [np.concatenate([np.asarray(r, dtype=np.float64).reshape(-1) for r in rs]) for rs in ref_all]
             if flat and flat[0].size != deq[0].size:
                 m.notes.append(f"the reference model gives {flat[0].size} output values, the model {deq[0].size}: "
@@ -385,21 +441,24 @@ class UserData:
         return m
 
 
-def generic_op_hashes(model: Path, input_sets: Sequence[Sequence[np.ndarray]]) -> list[list[int]] | str:
-    """``hostbuild.generic_op_hashes`` in a temporary folder; a message instead when that build is not
-    possible here."""
+def generic_op_hashes(model: Path, input_sets: Sequence[Sequence[np.ndarray]],
+                      groups: Sequence[int] | None = None) -> list[list[int]] | str:
+    """``hostbuild.generic_op_hashes`` in a temporary folder (``groups``: the sets are consecutive sequences of
+    these lengths, for a stateful model); a message instead when that build is not possible here."""
 
     try:
         with tempfile.TemporaryDirectory(prefix="microaot_tensors_") as tmp:
-            return host_hashes(model, input_sets, tmp)
+            return host_hashes(model, input_sets, tmp, groups=groups)
     except (MicroaotError, OSError) as e:
         return f"could not build the generic-C model on the host to compare the tensors ({str(e).splitlines()[0]})"
 
 
 def compare_tensors(device: Sequence[Sequence[int]], want: Sequence[Sequence[int]], op_names: Sequence[str],
-                    board: str) -> tuple[bool, str | None]:
-    """(every tensor equal, None) or (False, which operator first differs, on which input)."""
+                    board: str, labels: Sequence[str] | None = None) -> tuple[bool, str | None]:
+    """(every tensor equal, None) or (False, which operator first differs, on which input: ``labels[i]`` names
+    input i, default "seed i")."""
     for seed, (dh, wh) in enumerate(zip(device, want, strict=True)):
+        where = labels[seed] if labels is not None and seed < len(labels) else f"seed {seed}"
         if len(dh) != len(wh):
             return False, (f"the device reports {len(dh)} operators, the model has {len(wh)}: the firmware was "
                            "built from another version of the model; rebuild it")
@@ -408,7 +467,7 @@ def compare_tensors(device: Sequence[Sequence[int]], want: Sequence[Sequence[int
             k = diff[0]
             name = op_names[k] if k < len(op_names) else "?"
             return False, (
-                f"on seed {seed} operator {k} ({name}) is the first whose output differs from the generic-C build "
+                f"on {where} operator {k} ({name}) is the first whose output differs from the generic-C build "
                 f"of the same model on the host ({len(diff)} operator(s) differ: {', '.join(map(str, diff[:8]))}"
                 f"{', ...' if len(diff) > 8 else ''}); its kernel or schedule on {board} is wrong: report it with "
                 "the model file; to work around it, build with `board_build.microaot.target = generic` or give "
@@ -452,6 +511,7 @@ def eval_model(
     verbose: bool = False,
     check_tensors: bool = True,
     data: UserData | None = None,
+    sequence: int | None = None,
 ) -> EvalReport:
     model = Path(model).resolve()
     if not model.is_file():
@@ -474,14 +534,14 @@ def eval_model(
     try:
         return _eval_locked(model, board, board_id, project, env_name if not generated else None, generated=generated,
                             seeds=seeds, runs=runs, port=port, jobs=jobs, verbose=verbose,
-                            check_tensors=check_tensors, data=data)
+                            check_tensors=check_tensors, data=data, sequence=sequence)
     finally:
         lock.release()
 
 
 def _eval_locked(model: Path, board: Board, board_id: str, project: Path, env_name: str | None, *, generated: bool,
                  seeds: int, runs: int, port: str | None, jobs: int | None, verbose: bool,
-                 check_tensors: bool, data: UserData | None) -> EvalReport:
+                 check_tensors: bool, data: UserData | None, sequence: int | None = None) -> EvalReport:
     if generated:
         pio_project.write_project(project, board_id, model=model)
     env_name = env_name or board_id
@@ -499,7 +559,7 @@ def _eval_locked(model: Path, board: Board, board_id: str, project: Path, env_na
         print(f"microaot: flashing {board_id} (pio run -t upload) ...", file=sys.stderr)
         pio_project.upload(Path(project), env_name)
     rep = evaluate_firmware(model, board, built.firmware, built.info, seeds=seeds, runs=runs, port=port,
-                            check_tensors=check_tensors, data=data)
+                            check_tensors=check_tensors, data=data, sequence=sequence)
     rep.build_seconds = built.seconds
     return rep
 
@@ -525,6 +585,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS,
                    help="number of random inputs checked (without --inputs)")
     p.add_argument("--runs", type=positive_int, default=1, help="timed runs per input")
+    p.add_argument("--sequence", type=positive_int, metavar="N",
+                   help="consecutive invocations per seed, each with new random inputs, the model's state reset "
+                        "before each seed's sequence and every step compared with TFLM (default: 1 for a stateless "
+                        f"model, {DEFAULT_STATEFUL_SEQUENCE} for a stateful one: LSTM, SVDF, resource variables); "
+                        "with --inputs: N consecutive samples per sequence (default: all of them for a stateful "
+                        "model)")
     p.add_argument("--inputs", type=Path, metavar="PATH",
                    help="evaluate on your own data instead of random inputs: a .npy/.npz batch, a folder of .npy "
                         "files (sub-folders = classes) or raw files (see docs/evaluation.md)")
@@ -583,6 +649,7 @@ def run_cli(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         check_tensors=args.check_tensors,
         data=data,
+        sequence=args.sequence,
     )
     board = get_board(args.board)
     budgets = Budgets(

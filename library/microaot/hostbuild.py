@@ -1,22 +1,68 @@
 """Host builds of generated code: compile with the host gcc (``microaot.toolchain.compile_c``, also
-importable from here), load with ctypes, run; per-operator output hashes as a device's OPCHECK."""
+importable from here), load with ctypes, run; per-operator output hashes as a device's OPCHECK.
+
+Stateful models (``NAME_STATE_SIZE`` > 0): :class:`HostState` holds one state buffer, reset with
+``NAME_reset_state``; pass it as ``state=`` to :func:`run_compiled` / :func:`run_compiled_op_hashes` to run
+the consecutive steps of a sequence, or use :func:`run_compiled_sequence`. Without ``state=`` a stateful
+model runs from a freshly reset state every call.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from microaot.codegen.emit import ABI_VERSION
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import MicroaotError
 from microaot.rpc.protocol import fnv1a32
 from microaot.toolchain import BASE_CFLAGS, compile_c
 
-__all__ = ["BASE_CFLAGS", "build_model_shared_lib", "compile_c", "generic_op_hashes", "run_compiled",
-           "run_compiled_op_hashes"]
+__all__ = ["BASE_CFLAGS", "HostState", "build_model_shared_lib", "compile_c", "generic_op_hashes", "run_compiled",
+           "run_compiled_op_hashes", "run_compiled_sequence", "state_size"]
+
+
+def state_size(result: CompileResult) -> int:
+    """``NAME_STATE_SIZE`` of a compiled model (0: stateless), read from its generated header."""
+    v = getattr(result, "state_size", None)
+    if isinstance(v, int):
+        return v
+    text = Path(result.header).read_text(encoding="utf-8", errors="replace")
+    m = re.search(rf"^#define {re.escape(result.name)}_STATE_SIZE (\d+)", text, flags=re.M)
+    return int(m.group(1)) if m else 0
+
+
+class HostState:
+    """The persistent state buffer of one model instance on the host (aligned to UAOT_WORKSPACE_ALIGN),
+    reset with ``NAME_reset_state`` on creation and by :meth:`reset`."""
+
+    def __init__(self, result: CompileResult, lib_path: str | Path) -> None:
+        self.result = result
+        self.lib = _load(Path(lib_path))
+        self.size = state_size(result)
+        self._raw = np.zeros(max(self.size, 1) + 16, dtype=np.uint8)
+        off = (-self._raw.ctypes.data) % 16
+        self.buffer = self._raw[off:off + max(self.size, 1)]
+        self.reset()
+
+    @property
+    def pointer(self) -> int | None:
+        return int(self.buffer.ctypes.data) if self.size > 0 else None
+
+    def reset(self) -> None:
+        if self.size == 0:
+            return
+        fn = getattr(self.lib, f"{self.result.name}_reset_state")
+        fn.argtypes = [ctypes.c_void_p]
+        fn.restype = ctypes.c_int
+        st = fn(self.buffer.ctypes.data)
+        if st != 0:
+            raise MicroaotError(f"{self.result.name}_reset_state returned status {st}")
 
 def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
                            extra_cflags: Sequence[str] = ()) -> Path:
@@ -43,9 +89,18 @@ def _load(lib_path: Path) -> ctypes.CDLL:
     return _LIB_CACHE[key]
 
 
-def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Run one inference of a model built by build_model_shared_lib; returns the outputs."""
-    return _invoke(result, lib_path, inputs, None)
+def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
+                 state: HostState | None = None) -> list[np.ndarray]:
+    """Run one inference of a model built by build_model_shared_lib; returns the outputs. ``state``: the
+    state a stateful model reads and advances (None: a freshly reset one)."""
+    return _invoke(result, lib_path, inputs, None, state)
+
+
+def run_compiled_sequence(result: CompileResult, lib_path: str | Path,
+                          steps: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
+    """Run the consecutive steps of one sequence from a reset state; the outputs of every step."""
+    st = HostState(result, lib_path)
+    return [run_compiled(result, lib_path, xs, state=st) for xs in steps]
 
 
 _OP_OUTPUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
@@ -56,41 +111,55 @@ class _Hooks(ctypes.Structure):  # uaot_hooks_t (runtime ABI 2)
     _fields_ = [("op_begin", _OP_HOOK), ("op_end", _OP_HOOK), ("ctx", ctypes.c_void_p), ("op_output", _OP_OUTPUT)]
 
 
-def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path,
-                           inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
+                           state: HostState | None = None) -> tuple[list[np.ndarray], list[int]]:
     """One inference through ``NAME_run_ex`` with the op_output hook: the outputs and, per operator, the
-    FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device."""
+    FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device.
+    ``state``: as for :func:`run_compiled`."""
     hashes = [fnv1a32(b"")] * len(result.graph.operators)
 
     def on_output(_ctx: object, op: int, data: int, n: int) -> None:
         hashes[op] = fnv1a32(ctypes.string_at(data, n), hashes[op])
 
     hooks = _Hooks(_OP_HOOK(), _OP_HOOK(), None, _OP_OUTPUT(on_output))
-    outs = _invoke(result, lib_path, inputs, hooks)
+    outs = _invoke(result, lib_path, inputs, hooks, state)
     return outs, hashes
 
 
 def generic_op_hashes(model: str | Path, input_sets: Sequence[Sequence[np.ndarray]],
-                      build_dir: str | Path) -> list[list[int]]:
+                      build_dir: str | Path, *, groups: Sequence[int] | None = None) -> list[list[int]]:
     """Per input set, the OPCHECK hash of every operator's outputs in the generic-C build of ``model`` run on
     the host (its kernels are the ones checked against TFLM operator by operator): the reference for the
-    hashes of a device build. Raises MicroaotError / BuildError when the build is not possible here."""
+    hashes of a device build. ``groups``: the sets are consecutive sequences of these lengths (a stateful
+    model: one state, reset before each sequence; None: each set from a reset state). Raises MicroaotError /
+    BuildError when the build is not possible here."""
     bd = Path(build_dir)
     r = compile_model(model, bd / "gen", target="generic")
     lib = build_model_shared_lib(r, bd / "lib")
-    return [run_compiled_op_hashes(r, lib, list(xs))[1] for xs in input_sets]
+    st = HostState(r, lib)
+    starts = set(np.cumsum([0, *(groups or [1] * len(input_sets))])[:-1].tolist())
+    out = []
+    for i, xs in enumerate(input_sets):
+        if i in starts:
+            st.reset()
+        out.append(run_compiled_op_hashes(r, lib, list(xs), state=st)[1])
+    return out
 
 
 def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray],
-            hooks: _Hooks | None) -> list[np.ndarray]:
+            hooks: _Hooks | None, state: HostState | None = None) -> list[np.ndarray]:
     graph = result.graph
     lib = _load(Path(lib_path))
-    if hooks is None:
+    if state is None and state_size(result) > 0:
+        state = HostState(result, lib_path)
+    # runtime ABI 4: NAME_run_ex(inputs, outputs, workspace, state, hooks) for every model
+    with_state = ABI_VERSION >= 4
+    if hooks is None and not with_state:
         fn = getattr(lib, f"{result.name}_run")
         fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     else:
         fn = getattr(lib, f"{result.name}_run_ex")
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        fn.argtypes = [ctypes.c_void_p] * (5 if with_state else 4)
     fn.restype = ctypes.c_int
     if len(inputs) != len(graph.inputs):
         raise ValueError(f"{result.name}: expected {len(graph.inputs)} inputs, got {len(inputs)}")
@@ -112,7 +181,10 @@ def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.nda
     in_ptrs = (ctypes.c_void_p * max(len(in_arrays), 1))(*[a.ctypes.data for a in in_arrays])
     out_ptrs = (ctypes.c_void_p * max(len(out_arrays), 1))(*[a.ctypes.data for a in out_arrays])
     args: list[Any] = [ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data]
-    if hooks is not None:
+    if with_state:
+        args.append(state.pointer if state is not None else None)
+        args.append(ctypes.addressof(hooks) if hooks is not None else None)
+    elif hooks is not None:
         args.append(ctypes.addressof(hooks))
     st = fn(*args)
     if st != 0:

@@ -161,6 +161,9 @@ OPTIONS: tuple[Option, ...] = (
             "candidates on a Dask cluster (docs/cluster.md)", "tcp://10.0.0.5:8786"),
     _custom("test_seeds", "integer", "3", "`pio test`: random inputs checked (without test_inputs)", "10",
             parse_positive_int),
+    _custom("test_sequence", "integer", "(auto)", "`pio test`: consecutive invocations per seed, state reset "
+            "before each seed's sequence, every step compared with TFLM (auto: 1 for a stateless model, 3 for a "
+            "stateful one; with test_inputs: consecutive samples, auto = all of them)", "5", parse_positive_int),
     _custom("test_tensors", "bool", "yes", "`pio test`: compare every operator's output with the generic-C build "
             "on the host", "no", parse_bool),
     _custom("test_inputs", "path", "(none)", "`pio test`: your data instead of random inputs (.npy/.npz, a folder "

@@ -5,6 +5,17 @@ runs in a child Python; a batch of input sets goes through one child to keep the
 (~0.5 s) low. Usage::
 
     outs = run_reference("model.tflite", [[x0], [x1]])   # -> [[y0...], [y1...]]
+    seqs = run_reference_sequences("model.tflite", [[[x0], [x1], [x2]], [[x3], [x4], [x5]]])
+    # -> per sequence, per step, the outputs (every step of a sequence sees the state left by the one before)
+
+Stateful models (LSTM, SVDF, resource variables): ``run_reference`` runs every input set on one
+interpreter, one after the other (one sequence, never reset); ``run_reference_sequences`` starts each
+sequence from the initial state: ``interpreter.reset()`` (TFLM's ResetVariableTensors and
+MicroResourceVariables::ResetAll), or a freshly created interpreter for a model with several subgraphs
+(a CALL_ONCE initialising resource variables): TFLM's ``reset()`` does not re-arm CALL_ONCE (measured
+with tflite-micro 0.dev20261023: after ``reset()`` the variables hold their default, the zero point,
+and the init subgraph never runs again), while microaot's ``NAME_reset_state`` gives the state of a
+freshly created interpreter (init values included).
 """
 
 from __future__ import annotations
@@ -33,12 +44,39 @@ def run_reference(
     arena_size: int = DEFAULT_ARENA,
     timeout: float = 600.0,
 ) -> list[list[np.ndarray]]:
-    """Run TFLM once per input set; returns the outputs of every set (in graph output order)."""
-    model_path = Path(model_path)
+    """Run TFLM once per input set, in order on one interpreter (a stateful model's state carries over from
+    one set to the next); returns the outputs of every set (in graph output order)."""
+    return _run(Path(model_path), input_sets, [len(input_sets)], arena_size, timeout)
+
+
+def run_reference_sequences(
+    model_path: str | Path,
+    sequences: Sequence[Sequence[Sequence[np.ndarray]]],
+    *,
+    arena_size: int = DEFAULT_ARENA,
+    timeout: float = 600.0,
+) -> list[list[list[np.ndarray]]]:
+    """Run TFLM over each sequence of input sets (the steps of one sequence run one after the other, each
+    seeing the state the previous step left; every sequence starts from the initial state, see the module
+    doc); returns, per sequence and step, the outputs."""
+    flat = [step for seq in sequences for step in seq]
+    outs = _run(Path(model_path), flat, [len(seq) for seq in sequences], arena_size, timeout)
+    result: list[list[list[np.ndarray]]] = []
+    pos = 0
+    for seq in sequences:
+        result.append(outs[pos:pos + len(seq)])
+        pos += len(seq)
+    return result
+
+
+def _run(model_path: Path, input_sets: Sequence[Sequence[np.ndarray]], groups: Sequence[int], arena_size: int,
+         timeout: float) -> list[list[np.ndarray]]:
+    """The child over ``input_sets``, resetting the interpreter before each group of ``groups[i]`` sets."""
     with tempfile.TemporaryDirectory(prefix="microaot_ref_") as td:
         inp, outp = Path(td) / "in.npz", Path(td) / "out.npz"
         arrays = {f"s{i}_k{k}": np.ascontiguousarray(a) for i, s in enumerate(input_sets) for k, a in enumerate(s)}
-        np.savez(inp, __nsets=np.array(len(input_sets)), **arrays)
+        np.savez(inp, __nsets=np.array(len(input_sets)), __groups=np.array(list(groups), dtype=np.int64),
+                 **arrays)
         nout = _num_outputs(model_path)
         cmd = [sys.executable, "-m", "microaot.reference", str(model_path), str(inp), str(outp), str(arena_size),
                str(nout)]
@@ -71,18 +109,28 @@ def _num_outputs(model_path: Path) -> int:
 
 
 def _child(model: str, inp: str, outp: str, arena: int, nout: int) -> None:
+    import tflite
     from tflite_micro import runtime
 
     buf = Path(model).read_bytes()
     interp = runtime.Interpreter.from_bytes(buf, arena_size=arena)
+    # several subgraphs (CALL_ONCE): reset() does not re-arm CALL_ONCE, a new interpreter does
+    fresh = tflite.Model.GetRootAs(buf, 0).SubgraphsLength() > 1
     with np.load(inp) as z:
         nsets = int(z["__nsets"])
+        groups = [int(g) for g in z["__groups"]] if "__groups" in z.files else [nsets]
         sets = []
         for i in range(nsets):
             ks = sorted(int(k.split("_k")[1]) for k in z.files if k.startswith(f"s{i}_k"))
             sets.append([z[f"s{i}_k{k}"] for k in ks])
+    starts = set(np.cumsum([0, *groups])[:-1].tolist())
     results: dict[str, np.ndarray] = {}
     for i, arrs in enumerate(sets):
+        if i in starts and i > 0:
+            if fresh:
+                interp = runtime.Interpreter.from_bytes(buf, arena_size=arena)
+            else:
+                interp.reset()
         for k, a in enumerate(arrs):
             interp.set_input(a, k)
         interp.invoke()

@@ -8,7 +8,9 @@ Use it with ``test_framework = custom`` and a ``test/test_custom_runner.py`` of 
 Stages: *building* runs ``pio run`` for the environment (the RPC firmware of
 ``custom_microaot_model``); *uploading* flashes real boards only (QEMU and host firmware is started
 by the evaluation); *testing* starts the firmware, feeds ``custom_microaot_test_seeds`` random inputs
-(default 3) over RPC, compares every output byte with TFLM and records one test case per input plus
+(default 3; a stateful model gets a sequence of ``custom_microaot_test_sequence`` consecutive inputs per
+seed, default 3, its state reset before each) over RPC, compares every output byte with TFLM (every step)
+and records one test case per seed plus
 the timing and size checks, then prints the evaluation report and ``N passed, N failed``. With
 ``custom_microaot_test_tensors = yes`` (the default) every operator's output on the device (OPCHECK
 hashes) must also equal the generic-C build of the model run on the host: one more test case.
@@ -112,6 +114,7 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
         if shift is not None:
             board = board.with_settings(icount_shift=int(shift))
         seeds = self._parsed("custom_microaot_test_seeds", "3", parse_positive_int)
+        sequence = self._parsed("custom_microaot_test_sequence", "", parse_positive_int)
         check_tensors = self._parsed("custom_microaot_test_tensors", "yes", parse_bool)
         data = self._user_data(Path(info.model))
         budgets = Budgets(
@@ -125,7 +128,7 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
         firmware = firmware_of(build_dir)
         t0 = time.monotonic()
         rep = evaluate_firmware(Path(info.model), board, firmware, info, seeds=seeds, port=port,
-                                check_tensors=check_tensors, data=data)
+                                check_tensors=check_tensors, data=data, sequence=sequence)
         dt = time.monotonic() - t0
         click.echo(rep.format_text())
         bad_seeds = {m.seed for m in rep.mismatches}
@@ -134,10 +137,13 @@ class MicroaotTestRunner(TestRunnerBase):  # type: ignore[misc]
             cases.append(("device_ran_every_input", False, rep.device_error))
         for seed in range(rep.seeds):
             detail = "; ".join(
-                f"output {m.output}: {m.differing} element(s) differ (max |diff| {m.max_abs_diff:g})"
+                (f"step {m.step} " if rep.sequence > 1 else "")
+                + f"output {m.output}: {m.differing} element(s) differ (max |diff| {m.max_abs_diff:g})"
                 for m in rep.mismatches
                 if m.seed == seed
             )
+            if not detail and rep.sequence > 1:
+                detail = f"bit-exact on every step of the sequence ({rep.sequence} steps)"
             cases.append((f"outputs_match_tflm_seed{seed}", seed not in bad_seeds, detail or "bit-exact"))
         if rep.tensors_match is not None:
             cases.append(("tensors_match_generic_c", rep.tensors_match,

@@ -20,10 +20,11 @@ UNIT_NAMES = {
 
 @dataclass
 class Mismatch:
-    seed: int
+    seed: int  # the random seed (with --inputs: the index of the sequence, = the sample with sequences of 1)
     output: int
     differing: int  # number of differing elements
     max_abs_diff: float
+    step: int = 0  # the invocation within the seed's sequence (0 = the first after the state reset)
 
 
 @dataclass
@@ -106,7 +107,7 @@ class EvalReport:
     board: str
     board_name: str
     timer_unit: str
-    seeds: int
+    seeds: int  # sequences evaluated (one per seed; with --inputs, sequences of samples)
     runs: int
     outputs_match: bool
     compared_bytes: int
@@ -146,6 +147,19 @@ class EvalReport:
     float_ulp_bound: int | None = None
     # what the evaluation could not do, and why (e.g. a firmware without OPCHECK / PROFILE for the model)
     skipped: list[str] = field(default_factory=list)
+    # consecutive invocations per seed (a stateful model's sequence, state reset before each), and the
+    # model's persistent state in bytes (0: stateless)
+    sequence: int = 1
+    state_size: int = 0
+
+    @property
+    def first_divergence(self) -> str | None:
+        """Where the outputs first differ from TFLM: "seed S step K output O" (None when they match)."""
+        if not self.mismatches:
+            return None
+        m = min(self.mismatches, key=lambda m: (m.seed, m.step, m.output))
+        step = f" step {m.step}" if self.sequence > 1 else ""
+        return f"seed {m.seed}{step} output {m.output}"
 
     @property
     def per_mac(self) -> float | None:
@@ -173,12 +187,18 @@ class EvalReport:
         m = self.memory
         verdict = ("MATCH (bit-exact)" if self.outputs_match and not self.float_max_ulp
                    else "MATCH" if self.outputs_match else "MISMATCH")
+        over = (f"{self.seeds} input(s)" if self.sequence <= 1
+                else f"{self.seeds} sequence(s) x {self.sequence} step(s), state reset before each")
         lines = [
             f"microaot eval: {Path(self.model).name} on {self.board} ({self.board_name})",
             "",
             f"  outputs vs TFLM     : {verdict}"
-            f" over {self.seeds} input(s), {self.compared_bytes} output bytes",
+            f" over {over}, {self.compared_bytes} output bytes",
         ]
+        if self.state_size:
+            lines.append(f"  model state         : {self.state_size:,} bytes kept between runs (NAME_STATE_SIZE)")
+        if self.first_divergence is not None and self.sequence > 1:
+            lines.append(f"  first divergence    : {self.first_divergence}")
         if self.device_error:
             lines.append(f"  DEVICE FAILED       : {self.device_error}")
         if self.float_max_ulp is not None:
@@ -189,8 +209,9 @@ class EvalReport:
             shown = ", ".join(f"{v:g}" for v in vals[:16]) + (f", ... ({len(vals)} values)" if len(vals) > 16 else "")
             lines.append(f"  output {oi} (seed 0)   : [{shown}]")
         for mm in self.mismatches[:5]:
+            step = f" step {mm.step}" if self.sequence > 1 else ""
             lines.append(
-                f"    seed {mm.seed} output {mm.output}: {mm.differing} element(s) differ, max |diff| "
+                f"    seed {mm.seed}{step} output {mm.output}: {mm.differing} element(s) differ, max |diff| "
                 f"{mm.max_abs_diff:g}"
             )
         if self.data_metrics is not None:

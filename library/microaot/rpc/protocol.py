@@ -25,6 +25,7 @@ class Cmd(enum.IntEnum):
     STATS = 0x07
     RESET = 0x08
     OPCHECK = 0x09
+    RESET_STATE = 0x0A
 
 
 class Status(enum.IntEnum):
@@ -79,8 +80,10 @@ FLAG_PROFILE = 0x02
 FLAG_MODEL_OK = 0x04
 FLAG_STATIC_RAM = 0x08
 FLAG_OPCHECK = 0x10
+FLAG_STATE = 0x20  # the model keeps state between runs (HELLO's state_size tail > 0); RESET_STATE resets it
 
-# HELLO reply body after the header (then 3 strings: board, model name, model hash)
+# HELLO reply body after the header (then 3 strings: board, model name, model hash, then the optional
+# tail: clock_hz:u32, state_size:u32)
 HELLO_FIXED = struct.Struct("<BBBBHHHHBBBBII")
 # INFO tensor reply body (then rank x int32 dims, then the name string)
 INFO_TENSOR_FIXED = struct.Struct("<BBHIfi")

@@ -139,6 +139,13 @@ class DeviceInfo:
     runtime_version: str
     nonce: int
     clock_hz: int = 0  # the CPU clock the firmware reports (HELLO's optional tail), 0 = unknown
+    # bytes of the model's persistent state (HELLO's optional tail after clock_hz; 0 = a stateless model or
+    # firmware older than RESET_STATE): the outputs of a run then depend on the runs before it
+    state_size: int = 0
+
+    @property
+    def stateful(self) -> bool:
+        return self.state_size > 0
 
     @property
     def has_stack(self) -> bool:
@@ -369,6 +376,7 @@ class Session:
         attempt = 0
         probe_seq: int | None = None
         probing = False  # a STATS probe is out: waiting for its reply (or the request's, if busy)
+        maybe_ran = False  # a corrupted frame came back for an executing command: it may have run
         send_request = True
         while True:
             if send_request:
@@ -407,10 +415,12 @@ class Session:
                     self.host_frame_errors += 1
                     why = f"corrupted reply ({ev.error.name if ev.error else '?'})"
                     lost_at = time.monotonic() if lost_at is None else lost_at
+                    maybe_ran = True
                     continue
                 r = Reply.parse(ev.payload)
                 if r is None:
                     self.host_frame_errors += 1
+                    maybe_ran = True
                     continue
                 if r.cmd == (P.CMD_FRAME_ERROR | P.REPLY_BIT):
                     self.device_frame_errors += 1
@@ -441,6 +451,12 @@ class Session:
                 self.transport.write(encode_frame(P.HEADER.pack(P.Cmd.STATS, 0, probe_seq, self._nonce or 0)))
                 probing = True
                 continue
+            if executing and maybe_ran and self.info is not None and self.info.stateful:
+                raise RpcError(
+                    f"{P.cmd_name(cmd)}: the reply from {self.name} was corrupted, so the model may have run; its "
+                    "state (the model keeps state between runs) may have advanced, and running it again would "
+                    "advance it twice: call reset_state() and replay the sequence (MICROAOT_RPC_LOG=file dumps the "
+                    "traffic)")
             probing = False
             probe_seq = None
             send_request = True
@@ -506,6 +522,11 @@ class Session:
             )
         # optional tail: the clock the firmware runs at (Hz, 0 = unknown); older firmware omits it
         clock_hz = struct.unpack_from("<I", d, pos)[0] if len(d) >= pos + 4 else 0
+        # then the bytes of the model's persistent state (firmware before RESET_STATE omits it: stateless)
+        state_size = struct.unpack_from("<I", d, pos + 4)[0] if len(d) >= pos + 8 else 0
+        if state_size and not flags & P.FLAG_STATE:
+            raise RpcProtocolError(f"HELLO: {self.name} announces {state_size} bytes of model state without the "
+                                   "state flag; host and firmware protocol versions differ: reflash the firmware")
         self._nonce = r.nonce
         # a provisional info so that request() knows the max payload while the rest is fetched
         self.info = DeviceInfo(version, strings[0], strings[1], strings[2], (), (), (), max_payload, ws, wb,
@@ -515,7 +536,7 @@ class Session:
         ops = tuple(self._op_name(k) for k in range(n_ops))
         self.info = DeviceInfo(version, strings[0], strings[1], strings[2], inputs, outputs, ops, max_payload,
                                ws, wb, P.TIME_UNITS.get(unit, f"unit{unit}"), flags, abi, f"{rmaj}.{rmin}", r.nonce,
-                               clock_hz)
+                               clock_hz, state_size)
         return self.info
 
     @_parses_reply("INFO")
@@ -714,8 +735,18 @@ class Session:
                            v[8], v[9], v[10], v[11])
 
     def reset(self) -> None:
-        """Soft reset of the server: zero inputs/outputs/workspace, clear counters (nonce kept)."""
+        """Soft reset of the server: zero inputs/outputs/workspace, reset the model's state (NAME_reset_state),
+        clear counters (nonce kept)."""
         self.request(P.Cmd.RESET)
+
+    def reset_state(self) -> None:
+        """RESET_STATE: put the model's persistent state back to its initial value (``NAME_reset_state``), so
+        that the next run starts a new sequence; inputs, outputs and counters are kept. Nothing is sent for a
+        stateless model (HELLO's state_size 0), so it also works with firmware that predates the command."""
+        info = self._need_info()
+        if info.state_size == 0:
+            return
+        self.request(P.Cmd.RESET_STATE)
 
     def invoke(self, inputs: Sequence[np.ndarray], *, runs: int = 1) -> tuple[list[np.ndarray], RunTiming]:
         """Write every input, run ``runs`` times, read every output."""

@@ -1,0 +1,263 @@
+"""Test models with TFLite resource variables (VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE), optionally
+initialised the way TensorFlow exports ``tf.Variable``: a CALL_ONCE operator in the main subgraph that runs an
+init subgraph assigning constants to the variables once.
+
+:class:`MultiModelBuilder` serializes several subgraphs (each a :class:`microaot.testing.modelgen.ModelBuilder`
+holding its tensors and operators; ``"resource"`` tensors and the option tables of the four operators are
+handled here) into one ``.tflite`` with shared buffers and operator codes. :func:`accumulator_model` builds the
+model the state tests use::
+
+    main:  [CALL_ONCE(init)]  h1 = VAR_HANDLE("acc")  y = ADD(READ_VARIABLE(h1), x)  ASSIGN_VARIABLE(h1, y)
+           h2 = VAR_HANDLE("sum")  w = ADD(READ_VARIABLE(h2), y)  ASSIGN_VARIABLE(h2, w)   -> outputs y, w
+    init:  ASSIGN_VARIABLE(VAR_HANDLE("acc"), const)          (only "acc" gets an initial value)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import flatbuffers
+import numpy as np
+import tflite
+
+from microaot.testing.modelgen import (
+    _NUMPY_DTYPES,
+    _TENSOR_TYPES,
+    AddOptions,
+    ModelBuilder,
+    Options,
+    Quant,
+    TensorSpec,
+    _aligned_bytes,
+    _float32_vector,
+    _int32_vector,
+    _int64_vector,
+    builtin_code,
+)
+
+__all__ = ["AssignVariableOptions", "CallOnceOptions", "MultiModelBuilder", "ReadVariableOptions",
+           "VarHandleOptions", "accumulator_model", "add_variable_tensor"]
+
+
+@dataclass(frozen=True)
+class VarHandleOptions(Options):
+    shared_name: str
+    container: str = ""
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        sn = b.CreateString(self.shared_name)
+        cn = b.CreateString(self.container) if self.container else None
+        tflite.VarHandleOptionsStart(b)
+        if cn is not None:
+            tflite.VarHandleOptionsAddContainer(b, cn)
+        tflite.VarHandleOptionsAddSharedName(b, sn)
+        return tflite.BuiltinOptions.VarHandleOptions, tflite.VarHandleOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class CallOnceOptions(Options):
+    init_subgraph_index: int
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.CallOnceOptionsStart(b)
+        tflite.CallOnceOptionsAddInitSubgraphIndex(b, self.init_subgraph_index)
+        return tflite.BuiltinOptions.CallOnceOptions, tflite.CallOnceOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class ReadVariableOptions(Options):
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ReadVariableOptionsStart(b)
+        return tflite.BuiltinOptions.ReadVariableOptions, tflite.ReadVariableOptionsEnd(b)
+
+
+@dataclass(frozen=True)
+class AssignVariableOptions(Options):
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.AssignVariableOptionsStart(b)
+        return tflite.BuiltinOptions.AssignVariableOptions, tflite.AssignVariableOptionsEnd(b)
+
+
+def add_variable_tensor(mb: ModelBuilder, name: str) -> int:
+    """A RESOURCE tensor (a variable handle, shape []) in ``mb``; returns its index."""
+    mb.tensors.append(TensorSpec(name, (), "resource"))  # type: ignore[arg-type]
+    return len(mb.tensors) - 1
+
+
+@dataclass
+class MultiModelBuilder:
+    """Several subgraphs (subgraph 0 is the one the interpreter runs) serialized into one model."""
+
+    subgraphs: list[ModelBuilder] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    description: str = "microaot.testing.resvar"
+
+    def add_subgraph(self, name: str) -> ModelBuilder:
+        mb = ModelBuilder()
+        self.subgraphs.append(mb)
+        self.names.append(name)
+        return mb
+
+    def to_bytes(self) -> bytes:
+        b = flatbuffers.Builder(1024)
+        opcode_index: dict[tuple[str, int], int] = {}
+        op_versions: list[tuple[str, int]] = []
+        for mb in self.subgraphs:
+            for spec in mb.operators:
+                key = (spec.op, mb._version(spec))
+                if key not in opcode_index:
+                    opcode_index[key] = len(op_versions)
+                    op_versions.append(key)
+        # buffers: 0 is the empty sentinel, then one per constant tensor of every subgraph
+        buffer_data: list[bytes] = []
+        buffer_of: list[list[int]] = []
+        for mb in self.subgraphs:
+            ids = []
+            for t in mb.tensors:
+                if t.data is None:
+                    ids.append(0)
+                else:
+                    buffer_data.append(t.data)
+                    ids.append(len(buffer_data))
+            buffer_of.append(ids)
+        data_offsets = [_aligned_bytes(b, d) for d in buffer_data]
+        buffer_offsets: list[int] = []
+        tflite.BufferStart(b)
+        buffer_offsets.append(tflite.BufferEnd(b))
+        for off in data_offsets:
+            tflite.BufferStart(b)
+            tflite.BufferAddData(b, off)
+            buffer_offsets.append(tflite.BufferEnd(b))
+
+        def table_vector(start: object, offsets: Sequence[int]) -> int:
+            start(b, len(offsets))  # type: ignore[operator]
+            for off in reversed(offsets):
+                b.PrependUOffsetTRelative(off)
+            return int(b.EndVector())
+
+        sub_offsets = []
+        for si, mb in enumerate(self.subgraphs):
+            tensor_offsets = []
+            for i, t in enumerate(mb.tensors):
+                name_off = b.CreateString(t.name)
+                shape_off = _int32_vector(b, tflite.TensorStartShapeVector, t.shape)
+                q_off = None
+                if t.quant is not None:
+                    sc = _float32_vector(b, tflite.QuantizationParametersStartScaleVector, t.quant.scale)
+                    zp = _int64_vector(b, tflite.QuantizationParametersStartZeroPointVector, t.quant.zero_point)
+                    tflite.QuantizationParametersStart(b)
+                    tflite.QuantizationParametersAddScale(b, sc)
+                    tflite.QuantizationParametersAddZeroPoint(b, zp)
+                    tflite.QuantizationParametersAddQuantizedDimension(b, t.quant.axis)
+                    q_off = tflite.QuantizationParametersEnd(b)
+                tflite.TensorStart(b)
+                tflite.TensorAddShape(b, shape_off)
+                ttype = tflite.TensorType.RESOURCE if t.dtype == "resource" else _TENSOR_TYPES[t.dtype]
+                tflite.TensorAddType(b, ttype)
+                tflite.TensorAddBuffer(b, buffer_of[si][i])
+                tflite.TensorAddName(b, name_off)
+                if q_off is not None:
+                    tflite.TensorAddQuantization(b, q_off)
+                tensor_offsets.append(tflite.TensorEnd(b))
+            operator_offsets = []
+            for spec in mb.operators:
+                ins = _int32_vector(b, tflite.OperatorStartInputsVector, spec.inputs)
+                outs = _int32_vector(b, tflite.OperatorStartOutputsVector, spec.outputs)
+                opt = spec.options.build(b) if spec.options is not None else None
+                tflite.OperatorStart(b)
+                tflite.OperatorAddOpcodeIndex(b, opcode_index[(spec.op, mb._version(spec))])
+                tflite.OperatorAddInputs(b, ins)
+                tflite.OperatorAddOutputs(b, outs)
+                if opt is not None:
+                    tflite.OperatorAddBuiltinOptionsType(b, opt[0])
+                    tflite.OperatorAddBuiltinOptions(b, opt[1])
+                operator_offsets.append(tflite.OperatorEnd(b))
+            sg_tensors = table_vector(tflite.SubGraphStartTensorsVector, tensor_offsets)
+            sg_inputs = _int32_vector(b, tflite.SubGraphStartInputsVector, mb.inputs)
+            sg_outputs = _int32_vector(b, tflite.SubGraphStartOutputsVector, mb.outputs)
+            sg_ops = table_vector(tflite.SubGraphStartOperatorsVector, operator_offsets)
+            sg_name = b.CreateString(self.names[si])
+            tflite.SubGraphStart(b)
+            tflite.SubGraphAddTensors(b, sg_tensors)
+            tflite.SubGraphAddInputs(b, sg_inputs)
+            tflite.SubGraphAddOutputs(b, sg_outputs)
+            tflite.SubGraphAddOperators(b, sg_ops)
+            tflite.SubGraphAddName(b, sg_name)
+            sub_offsets.append(tflite.SubGraphEnd(b))
+
+        opcode_offsets = []
+        for name, version in op_versions:
+            code = builtin_code(name)
+            tflite.OperatorCodeStart(b)
+            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+            tflite.OperatorCodeAddBuiltinCode(b, code)
+            tflite.OperatorCodeAddVersion(b, version)
+            opcode_offsets.append(tflite.OperatorCodeEnd(b))
+        m_opcodes = table_vector(tflite.ModelStartOperatorCodesVector, opcode_offsets)
+        m_subgraphs = table_vector(tflite.ModelStartSubgraphsVector, sub_offsets)
+        m_buffers = table_vector(tflite.ModelStartBuffersVector, buffer_offsets)
+        m_desc = b.CreateString(self.description)
+        tflite.ModelStart(b)
+        tflite.ModelAddVersion(b, 3)
+        tflite.ModelAddOperatorCodes(b, m_opcodes)
+        tflite.ModelAddSubgraphs(b, m_subgraphs)
+        tflite.ModelAddDescription(b, m_desc)
+        tflite.ModelAddBuffers(b, m_buffers)
+        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
+def _quant(dtype: str, rng: np.random.Generator, zp_nonzero: bool) -> Quant | None:
+    if dtype == "float32":
+        return None
+    if dtype == "int16":  # TFLM's 16-bit activations are symmetric
+        return Quant.per_tensor(float(rng.uniform(1e-3, 4e-3)), 0)
+    zp = int(rng.integers(-60, 60)) if zp_nonzero else 0
+    return Quant.per_tensor(float(rng.uniform(0.02, 0.06)), zp)
+
+
+def accumulator_model(dtype: str = "int8", *, shape: Sequence[int] = (1, 8), init: bool = True,
+                      seed: int = 0, container: str = "") -> bytes:
+    """Two resource variables ``acc`` and ``sum`` updated by every invocation (see the module doc); with
+    ``init`` a CALL_ONCE + init subgraph gives ``acc`` a constant initial value (``sum`` starts at TFLM's
+    default: the zero point of its first assigned tensor, as a byte). int8 quantization has non-zero zero
+    points, so the default value matters."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(d) for d in shape)
+    qx = _quant(dtype, rng, True)
+    qy = _quant(dtype, rng, True)
+    qw = _quant(dtype, rng, True)
+    mm = MultiModelBuilder()
+    main = mm.add_subgraph("main")
+    x = main.add_input("x", shape, dtype, quant=qx)  # type: ignore[arg-type]
+    if init:
+        main.add_operator("CALL_ONCE", [], [], CallOnceOptions(1))
+    h1 = add_variable_tensor(main, "acc_handle")
+    main.add_operator("VAR_HANDLE", [], [h1], VarHandleOptions("acc", container))
+    v1 = main.add_tensor("acc_read", shape, dtype, quant=qy)  # type: ignore[arg-type]
+    main.add_operator("READ_VARIABLE", [h1], [v1], ReadVariableOptions())
+    y = main.add_tensor("y", shape, dtype, quant=qy)  # type: ignore[arg-type]
+    main.add_operator("ADD", [v1, x], [y], AddOptions())
+    main.add_operator("ASSIGN_VARIABLE", [h1, y], [], AssignVariableOptions())
+    h2 = add_variable_tensor(main, "sum_handle")
+    main.add_operator("VAR_HANDLE", [], [h2], VarHandleOptions("sum", container))
+    v2 = main.add_tensor("sum_read", shape, dtype, quant=qw)  # type: ignore[arg-type]
+    main.add_operator("READ_VARIABLE", [h2], [v2], ReadVariableOptions())
+    w = main.add_tensor("w", shape, dtype, quant=qw)  # type: ignore[arg-type]
+    main.add_operator("ADD", [v2, y], [w], AddOptions())
+    main.add_operator("ASSIGN_VARIABLE", [h2, w], [], AssignVariableOptions())
+    main.set_outputs([y, w])
+    if init:
+        sub = mm.add_subgraph("init")
+        hi = add_variable_tensor(sub, "acc_init_handle")
+        sub.add_operator("VAR_HANDLE", [], [hi], VarHandleOptions("acc", container))
+        if dtype == "float32":
+            vals: np.ndarray = rng.standard_normal(shape).astype(np.float32)
+        else:
+            ii = np.iinfo(_NUMPY_DTYPES[dtype])
+            lim = min(int(ii.max), 2000)
+            vals = rng.integers(-lim, lim + 1, size=shape).astype(_NUMPY_DTYPES[dtype])
+        c = sub.add_tensor("acc_init", shape, dtype, quant=qy, data=vals)  # type: ignore[arg-type]
+        sub.add_operator("ASSIGN_VARIABLE", [hi, c], [], AssignVariableOptions())
+    return mm.to_bytes()
