@@ -5,7 +5,9 @@
 MODE: ``slow`` (RUN takes SECONDS per model run, every run appended to COUNT_FILE), ``hung`` (answers
 HELLO and INFO, then never answers again), ``flood-zeros`` / ``flood-random`` / ``flood-frames``
 (answers nothing and writes its stdout as fast as it can: zero bytes, random bytes, or valid frames
-of stale replies).
+of stale replies), ``stateful`` (a model with 64 bytes of state: HELLO's state_size tail, RESET_STATE
+answered and appended to COUNT_FILE as "reset", every RUN appended as "run"; the first RUN's reply is
+sent corrupted).
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from microaot.rpc.framing import FrameDecoder, encode_frame
 NONCE = 0x5EED1234
 
 
-def hello_body() -> bytes:
-    fixed = P.HELLO_FIXED.pack(1, 2, P.FLAG_MODEL_OK | P.FLAG_PROFILE | P.FLAG_OPCHECK, 1, 512, 1, 1, 1,
-                               0, 1, 1, 1, 64, 0)
-    return fixed + b"\x04fake\x04slow\x00"
+STATE_SIZE = 64
+
+
+def hello_body(stateful: bool = False) -> bytes:
+    flags = P.FLAG_MODEL_OK | P.FLAG_PROFILE | P.FLAG_OPCHECK | (P.FLAG_STATE if stateful else 0)
+    fixed = P.HELLO_FIXED.pack(1, 2, flags, 1, 512, 1, 1, 1, 0, 1, 1, 1, 64, 0)
+    tail = struct.pack("<II", 0, STATE_SIZE) if stateful else b""
+    return fixed + b"\x04fake\x04slow\x00" + tail
 
 
 def info_body(kind: int, index: int) -> bytes:
@@ -59,6 +65,7 @@ def main() -> None:
         return
     dec = FrameDecoder()
     hung = False
+    runs = 0
     while True:
         data = os.read(0, 4096)
         if not data:
@@ -69,7 +76,24 @@ def main() -> None:
             cmd, _f, seq, _n = P.HEADER.unpack_from(ev.payload)
             args = ev.payload[P.HEADER_SIZE:]
             if cmd == P.Cmd.HELLO:
-                body = hello_body()
+                body = hello_body(mode == "stateful")
+            elif cmd == P.Cmd.RESET_STATE and mode == "stateful":
+                if count_file:
+                    with open(count_file, "a") as f:
+                        f.write("reset\n")
+                body = struct.pack("<I", STATE_SIZE)
+            elif cmd == P.Cmd.RUN and mode == "stateful":
+                runs += 1
+                if count_file:
+                    with open(count_file, "a") as f:
+                        f.write("run\n")
+                n = int.from_bytes(args[:4], "little")
+                body = P.RUN_FIXED.pack(n, 2, 0, 1, 5, 5, 5 * n, 0) + struct.pack("<I", 5)
+                frame = bytearray(encode_frame(P.HEADER.pack(cmd | P.REPLY_BIT, 0, seq, NONCE) + body))
+                if runs == 1:
+                    frame[len(frame) // 2] ^= 0x5A  # a corrupted reply: the host cannot tell whether it ran
+                os.write(1, bytes(frame))
+                continue
             elif cmd == P.Cmd.INFO:
                 body = info_body(args[0], int.from_bytes(args[2:4], "little"))
             elif cmd == P.Cmd.STATS:
