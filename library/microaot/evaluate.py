@@ -211,7 +211,7 @@ def evaluate_firmware(
                     pos += n
             except RpcError as e:
                 device_error = f"the device failed while replaying the sequences for the tensor check: {e}"
-                device_hashes = None
+                device_hashes = []  # not compared (the failure is reported)
         table_note = (f"the firmware's RPC server has no per-operator table for this model's {len(dev.op_names)} "
                       "operators (it holds UAOT_RPC_MAX_OPS, 128 by default; microaot's PlatformIO build raises it to "
                       f"the model's operator count): rebuild the firmware, or add `build_flags = -D UAOT_RPC_MAX_OPS="

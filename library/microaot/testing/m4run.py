@@ -10,6 +10,10 @@ calls are excluded from nothing, they add ~30 instructions per operator).
     run = run_m4(r, [[x0], [x1]], build_dir)        # -> M4Run(outputs, instructions, op_instructions)
 
 Used by the kernel tests (bit-exactness of the DSP paths) and by bench/ (instructions per inference).
+
+A stateful model (``NAME_STATE_SIZE`` > 0) runs the input sets as the consecutive steps of one sequence
+from a reset state (``groups``: sequences of these lengths, each from a reset state); the untimed hashing
+run of each step starts from the same state as its timed run (the state is saved and restored around it).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from microaot import schedules as space
+from microaot.codegen.emit import ABI_VERSION
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
-from microaot.hostbuild import generic_op_hashes
+from microaot.hostbuild import generic_op_hashes, state_size
 from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.rpc.protocol import differing_ops
@@ -61,11 +66,21 @@ def _c_bytes(data: bytes) -> str:
     return ",\n".join(", ".join(items[i:i + 24]) for i in range(0, len(items), 24))
 
 
-def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> str:
+def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
+            groups: Sequence[int] | None = None) -> str:
     n = result.name
     g = result.graph
-    lines = [f'#include "{n}.h"', "#include <stdint.h>", "#include <stddef.h>", '#include "microaot/platform.h"', "",
+    stateful = state_size(result) > 0
+    lines = [f'#include "{n}.h"', "#include <stdint.h>", "#include <stddef.h>", "#include <string.h>",
+             '#include "microaot/platform.h"', "",
              f"static uint8_t ws[{n}_WORKSPACE_SIZE] __attribute__((aligned(16)));"]
+    starts = set(np.cumsum([0, *(groups or [len(inputs)])])[:-1].tolist())
+    if stateful:
+        lines += [f"static uint8_t st[{n}_STATE_SIZE] __attribute__((aligned(16)));",
+                  f"static uint8_t st_saved[{n}_STATE_SIZE];",
+                  f"static const uint8_t reset_at[{max(len(inputs), 1)}] = {{"
+                  + ", ".join("1" if i in starts else "0" for i in range(max(len(inputs), 1))) + "};"]
+    state_arg = ("st, " if stateful else "NULL, ") if ABI_VERSION >= 4 else ""
     for s, xs in enumerate(inputs):
         for k, x in enumerate(xs):
             t = g.tensors[g.inputs[k]]
@@ -104,10 +119,12 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
         "    hooks.op_end = on_end;",
         f"    for (uint32_t s = 0; s < {len(inputs)}u; s++) {{",
         f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_t[i] = 0; }}",
+        *([f"        if (reset_at[s] && {n}_reset_state(st) != UAOT_OK) {{ return 5; }}",
+           f"        memcpy(st_saved, st, {n}_STATE_SIZE);"] if stateful else []),
         "        uint64_t t0 = uaot_platform_timer_read();",
-        f"        uaot_status_t st = {n}_run_ex(inputs[s], outputs, ws, &hooks);",
+        f"        uaot_status_t rs = {n}_run_ex(inputs[s], outputs, ws, {state_arg}&hooks);",
         "        uint64_t t1 = uaot_platform_timer_read();",
-        "        if (st != UAOT_OK) { put(\"status \"); put_u64((uint64_t)st); put(\"\\n\"); return 3; }",
+        "        if (rs != UAOT_OK) { put(\"status \"); put_u64((uint64_t)rs); put(\"\\n\"); return 3; }",
         "        put(\"insn \"); put_u64(t1 - t0); put(\"\\n\");",
         f"        for (uint32_t k = 0; k < {len(g.outputs)}u; k++) {{ put(\"out \"); "
         "put_hex((const uint8_t *)outputs[k], out_bytes[k]); put(\"\\n\"); }",
@@ -115,7 +132,9 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
         f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_h[i] = 0x811C9DC5u; }}",
         "        uaot_hooks_t check = {0};",
         "        check.op_output = on_output;",
-        f"        if ({n}_run_ex(inputs[s], outputs, ws, &check) != UAOT_OK) {{ return 4; }}",
+        *([f"        memcpy(st, st_saved, {n}_STATE_SIZE); /* the same step again: leaves st as the timed run did */"]
+          if stateful else []),
+        f"        if ({n}_run_ex(inputs[s], outputs, ws, {state_arg}&check) != UAOT_OK) {{ return 4; }}",
         f"        put(\"hash\"); for (uint32_t i = 0; i < {len(g.operators)}u; i++) {{ put(\" \"); "
         "put_u64(op_h[i]); } put(\"\\n\");",
         "    }",
@@ -127,12 +146,12 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
 
 
 def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-             *, extra_cflags: Sequence[str] = ()) -> Path:
-    """Build the firmware ELF; returns its path."""
+             *, extra_cflags: Sequence[str] = (), groups: Sequence[int] | None = None) -> Path:
+    """Build the firmware ELF; returns its path. ``groups``: see the module doc (stateful models)."""
     bd = Path(build_dir)
     bd.mkdir(parents=True, exist_ok=True)
     main = bd / "m4main.c"
-    main.write_text(_main_c(result, inputs))
+    main.write_text(_main_c(result, inputs, groups))
     crt = crt_root()
     port = crt / "ports" / "cmsdk"
     srcs = [main, *result.sources, *result.kernel_sources, port / "startup.c", port / "platform_cmsdk.c",
@@ -182,9 +201,9 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
 
 
 def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-           *, timeout: float = 120) -> M4Run:
-    """Build and run on QEMU mps2-an386 under ``timeout`` seconds."""
-    elf = build_m4(result, inputs, build_dir)
+           *, timeout: float = 120, groups: Sequence[int] | None = None) -> M4Run:
+    """Build and run on QEMU mps2-an386 under ``timeout`` seconds (``groups``: see the module doc)."""
+    elf = build_m4(result, inputs, build_dir, groups=groups)
     return run_elf(result, elf, len(inputs), timeout=timeout)
 
 

@@ -37,7 +37,7 @@ from microaot.testing.modelgen import (
 )
 
 __all__ = ["AssignVariableOptions", "CallOnceOptions", "MultiModelBuilder", "ReadVariableOptions",
-           "VarHandleOptions", "accumulator_model", "add_variable_tensor"]
+           "VarHandleOptions", "accumulator_builder", "accumulator_model", "add_variable_tensor"]
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,12 @@ def accumulator_model(dtype: str = "int8", *, shape: Sequence[int] = (1, 8), ini
     ``init`` a CALL_ONCE + init subgraph gives ``acc`` a constant initial value (``sum`` starts at TFLM's
     default: the zero point of its first assigned tensor, as a byte). int8 quantization has non-zero zero
     points, so the default value matters."""
+    return accumulator_builder(dtype, shape=shape, init=init, seed=seed, container=container).to_bytes()
+
+
+def accumulator_builder(dtype: str = "int8", *, shape: Sequence[int] = (1, 8), init: bool = True,
+                        seed: int = 0, container: str = "") -> MultiModelBuilder:
+    """The builder of :func:`accumulator_model` (tests mutate it into models microaot must refuse)."""
     rng = np.random.default_rng(seed)
     shape = tuple(int(d) for d in shape)
     qx = _quant(dtype, rng, True)
@@ -260,4 +266,4 @@ def accumulator_model(dtype: str = "int8", *, shape: Sequence[int] = (1, 8), ini
             vals = rng.integers(-lim, lim + 1, size=shape).astype(_NUMPY_DTYPES[dtype])
         c = sub.add_tensor("acc_init", shape, dtype, quant=qy, data=vals)  # type: ignore[arg-type]
         sub.add_operator("ASSIGN_VARIABLE", [hi, c], [], AssignVariableOptions())
-    return mm.to_bytes()
+    return mm
