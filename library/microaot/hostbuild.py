@@ -1,68 +1,33 @@
 """Host builds of generated code: compile with the host gcc (``microaot.toolchain.compile_c``, also
 importable from here), load with ctypes, run; per-operator output hashes as a device's OPCHECK.
 
-Stateful models (``NAME_STATE_SIZE`` > 0): :class:`HostState` holds one state buffer, reset with
-``NAME_reset_state``; pass it as ``state=`` to :func:`run_compiled` / :func:`run_compiled_op_hashes` to run
-the consecutive steps of a sequence, or use :func:`run_compiled_sequence`. Without ``state=`` a stateful
-model runs from a freshly reset state every call.
+Stateful models (``NAME_STATE_SIZE`` > 0): ``new_state`` gives a reset state buffer, ``reset_state`` resets
+one; pass it as ``state=`` to :func:`run_compiled` / :func:`run_compiled_op_hashes` to run the consecutive
+steps of a sequence, or use :func:`run_compiled_sequence`. Without ``state=`` every call starts from a
+freshly reset state.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from microaot.codegen.emit import ABI_VERSION
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import MicroaotError
 from microaot.rpc.protocol import fnv1a32
 from microaot.toolchain import BASE_CFLAGS, compile_c
 
-__all__ = ["BASE_CFLAGS", "HostState", "build_model_shared_lib", "compile_c", "generic_op_hashes", "run_compiled",
-           "run_compiled_op_hashes", "run_compiled_sequence", "state_size"]
+__all__ = ["BASE_CFLAGS", "build_model_shared_lib", "compile_c", "generic_op_hashes", "new_state", "reset_state",
+           "run_compiled", "run_compiled_op_hashes", "run_compiled_sequence", "state_size"]
 
 
 def state_size(result: CompileResult) -> int:
-    """``NAME_STATE_SIZE`` of a compiled model (0: stateless), read from its generated header."""
-    v = getattr(result, "state_size", None)
-    if isinstance(v, int):
-        return v
-    text = Path(result.header).read_text(encoding="utf-8", errors="replace")
-    m = re.search(rf"^#define {re.escape(result.name)}_STATE_SIZE (\d+)", text, flags=re.M)
-    return int(m.group(1)) if m else 0
-
-
-class HostState:
-    """The persistent state buffer of one model instance on the host (aligned to UAOT_WORKSPACE_ALIGN),
-    reset with ``NAME_reset_state`` on creation and by :meth:`reset`."""
-
-    def __init__(self, result: CompileResult, lib_path: str | Path) -> None:
-        self.result = result
-        self.lib = _load(Path(lib_path))
-        self.size = state_size(result)
-        self._raw = np.zeros(max(self.size, 1) + 16, dtype=np.uint8)
-        off = (-self._raw.ctypes.data) % 16
-        self.buffer = self._raw[off:off + max(self.size, 1)]
-        self.reset()
-
-    @property
-    def pointer(self) -> int | None:
-        return int(self.buffer.ctypes.data) if self.size > 0 else None
-
-    def reset(self) -> None:
-        if self.size == 0:
-            return
-        fn = getattr(self.lib, f"{self.result.name}_reset_state")
-        fn.argtypes = [ctypes.c_void_p]
-        fn.restype = ctypes.c_int
-        st = fn(self.buffer.ctypes.data)
-        if st != 0:
-            raise MicroaotError(f"{self.result.name}_reset_state returned status {st}")
+    """``NAME_STATE_SIZE`` of a compiled model (0: stateless)."""
+    return int(result.state_size)
 
 def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
                            extra_cflags: Sequence[str] = ()) -> Path:
@@ -89,18 +54,48 @@ def _load(lib_path: Path) -> ctypes.CDLL:
     return _LIB_CACHE[key]
 
 
-def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
-                 state: HostState | None = None) -> list[np.ndarray]:
-    """Run one inference of a model built by build_model_shared_lib; returns the outputs. ``state``: the
-    state a stateful model reads and advances (None: a freshly reset one)."""
-    return _invoke(result, lib_path, inputs, None, state)
+def _aligned(nbytes: int, align: int = 16) -> np.ndarray:
+    raw = np.zeros(max(nbytes, 1) + align, dtype=np.uint8)
+    off = (-raw.ctypes.data) % align
+    return raw[off:off + max(nbytes, 1)]
+
+
+def new_state(result: CompileResult, lib_path: str | Path) -> np.ndarray:
+    """A state buffer for the model (NAME_STATE_SIZE bytes, 16-byte aligned) after NAME_reset_state: pass it to
+    ``run_compiled(..., state=)`` for consecutive invocations that continue a sequence."""
+    lib = _load(Path(lib_path))
+    st = _aligned(result.state_size)
+    fn = getattr(lib, f"{result.name}_reset_state")
+    fn.argtypes = [ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    status = fn(st.ctypes.data)
+    if status != 0:
+        raise MicroaotError(f"{result.name}_reset_state returned status {status}")
+    return st
+
+
+def reset_state(result: CompileResult, lib_path: str | Path, state: np.ndarray) -> None:
+    """``NAME_reset_state`` on a state buffer from :func:`new_state` (a new sequence starts)."""
+    fn = getattr(_load(Path(lib_path)), f"{result.name}_reset_state")
+    fn.argtypes = [ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    status = fn(state.ctypes.data)
+    if status != 0:
+        raise MicroaotError(f"{result.name}_reset_state returned status {status}")
 
 
 def run_compiled_sequence(result: CompileResult, lib_path: str | Path,
                           steps: Sequence[Sequence[np.ndarray]]) -> list[list[np.ndarray]]:
     """Run the consecutive steps of one sequence from a reset state; the outputs of every step."""
-    st = HostState(result, lib_path)
+    st = new_state(result, lib_path)
     return [run_compiled(result, lib_path, xs, state=st) for xs in steps]
+
+
+def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
+                 state: np.ndarray | None = None) -> list[np.ndarray]:
+    """Run one inference of a model built by build_model_shared_lib; returns the outputs. ``state``: the
+    model's state buffer (``new_state``), kept between calls; None = a fresh (reset) state for this call."""
+    return _invoke(result, lib_path, inputs, None, state)
 
 
 _OP_OUTPUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
@@ -112,10 +107,9 @@ class _Hooks(ctypes.Structure):  # uaot_hooks_t (runtime ABI 2)
 
 
 def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
-                           state: HostState | None = None) -> tuple[list[np.ndarray], list[int]]:
+                           state: np.ndarray | None = None) -> tuple[list[np.ndarray], list[int]]:
     """One inference through ``NAME_run_ex`` with the op_output hook: the outputs and, per operator, the
-    FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device.
-    ``state``: as for :func:`run_compiled`."""
+    FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device."""
     hashes = [fnv1a32(b"")] * len(result.graph.operators)
 
     def on_output(_ctx: object, op: int, data: int, n: int) -> None:
@@ -136,31 +130,28 @@ def generic_op_hashes(model: str | Path, input_sets: Sequence[Sequence[np.ndarra
     bd = Path(build_dir)
     r = compile_model(model, bd / "gen", target="generic")
     lib = build_model_shared_lib(r, bd / "lib")
-    st = HostState(r, lib)
+    st = new_state(r, lib)
     starts = set(np.cumsum([0, *(groups or [1] * len(input_sets))])[:-1].tolist())
     out = []
     for i, xs in enumerate(input_sets):
-        if i in starts:
-            st.reset()
+        if i in starts and i > 0:
+            reset_state(r, lib, st)
         out.append(run_compiled_op_hashes(r, lib, list(xs), state=st)[1])
     return out
 
 
 def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray],
-            hooks: _Hooks | None, state: HostState | None = None) -> list[np.ndarray]:
+            hooks: _Hooks | None, state: np.ndarray | None = None) -> list[np.ndarray]:
     graph = result.graph
     lib = _load(Path(lib_path))
-    if state is None and state_size(result) > 0:
-        state = HostState(result, lib_path)
-    # runtime ABI 4: NAME_run_ex(inputs, outputs, workspace, state, hooks) for every model
-    with_state = ABI_VERSION >= 4
-    if hooks is None and not with_state:
-        fn = getattr(lib, f"{result.name}_run")
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    else:
-        fn = getattr(lib, f"{result.name}_run_ex")
-        fn.argtypes = [ctypes.c_void_p] * (5 if with_state else 4)
+    fn = getattr(lib, f"{result.name}_run_ex")
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     fn.restype = ctypes.c_int
+    if state is None:
+        state = new_state(result, lib_path)
+    elif state.nbytes < result.state_size or state.ctypes.data % 16:
+        raise ValueError(f"{result.name}: the state buffer must hold {result.state_size} bytes aligned to 16 "
+                         "(use hostbuild.new_state)")
     if len(inputs) != len(graph.inputs):
         raise ValueError(f"{result.name}: expected {len(graph.inputs)} inputs, got {len(inputs)}")
     in_arrays = []
@@ -180,13 +171,9 @@ def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.nda
     ws = ws_raw[off:]
     in_ptrs = (ctypes.c_void_p * max(len(in_arrays), 1))(*[a.ctypes.data for a in in_arrays])
     out_ptrs = (ctypes.c_void_p * max(len(out_arrays), 1))(*[a.ctypes.data for a in out_arrays])
-    args: list[Any] = [ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data]
-    if with_state:
-        args.append(state.pointer if state is not None else None)
-        args.append(ctypes.addressof(hooks) if hooks is not None else None)
-    elif hooks is not None:
-        args.append(ctypes.addressof(hooks))
-    st = fn(*args)
-    if st != 0:
-        raise MicroaotError(f"{result.name}_run returned status {st}")
+    args: list[Any] = [ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data,
+                       state.ctypes.data, ctypes.addressof(hooks) if hooks is not None else None]
+    status = fn(*args)
+    if status != 0:
+        raise MicroaotError(f"{result.name}_run returned status {status}")
     return out_arrays

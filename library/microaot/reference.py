@@ -16,6 +16,9 @@ MicroResourceVariables::ResetAll), or a freshly created interpreter for a model 
 with tflite-micro 0.dev20261023: after ``reset()`` the variables hold their default, the zero point,
 and the init subgraph never runs again), while microaot's ``NAME_reset_state`` gives the state of a
 freshly created interpreter (init values included).
+
+``run_reference(..., sequence_length=N)`` is ``run_reference_sequences`` over consecutive sequences of N
+sets (0: one sequence of them all).
 """
 
 from __future__ import annotations
@@ -43,10 +46,14 @@ def run_reference(
     *,
     arena_size: int = DEFAULT_ARENA,
     timeout: float = 600.0,
+    sequence_length: int = 0,
 ) -> list[list[np.ndarray]]:
     """Run TFLM once per input set, in order on one interpreter (a stateful model's state carries over from
-    one set to the next); returns the outputs of every set (in graph output order)."""
-    return _run(Path(model_path), input_sets, [len(input_sets)], arena_size, timeout)
+    one set to the next); returns the outputs of every set (in graph output order). ``sequence_length`` N > 0:
+    the state is reset before sets 0, N, 2N, ... (sequences of N steps; 0: never)."""
+    n = len(input_sets)
+    groups = [min(sequence_length, n - k) for k in range(0, n, sequence_length)] if sequence_length > 0 else [n]
+    return _run(Path(model_path), input_sets, groups, arena_size, timeout)
 
 
 def run_reference_sequences(

@@ -10,10 +10,6 @@ calls are excluded from nothing, they add ~30 instructions per operator).
     run = run_m4(r, [[x0], [x1]], build_dir)        # -> M4Run(outputs, instructions, op_instructions)
 
 Used by the kernel tests (bit-exactness of the DSP paths) and by bench/ (instructions per inference).
-
-A stateful model (``NAME_STATE_SIZE`` > 0) runs the input sets as the consecutive steps of one sequence
-from a reset state (``groups``: sequences of these lengths, each from a reset state); the untimed hashing
-run of each step starts from the same state as its timed run (the state is saved and restored around it).
 """
 
 from __future__ import annotations
@@ -30,11 +26,10 @@ from typing import Any
 import numpy as np
 
 from microaot import schedules as space
-from microaot.codegen.emit import ABI_VERSION
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
-from microaot.hostbuild import generic_op_hashes, state_size
+from microaot.hostbuild import generic_op_hashes
 from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.rpc.protocol import differing_ops
@@ -70,17 +65,17 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
             groups: Sequence[int] | None = None) -> str:
     n = result.name
     g = result.graph
-    stateful = state_size(result) > 0
-    lines = [f'#include "{n}.h"', "#include <stdint.h>", "#include <stddef.h>", "#include <string.h>",
-             '#include "microaot/platform.h"', "",
-             f"static uint8_t ws[{n}_WORKSPACE_SIZE] __attribute__((aligned(16)));"]
+    # a stateful model: the input sets are consecutive sequences of these lengths, each from a reset state
     starts = set(np.cumsum([0, *(groups or [len(inputs)])])[:-1].tolist())
-    if stateful:
-        lines += [f"static uint8_t st[{n}_STATE_SIZE] __attribute__((aligned(16)));",
-                  f"static uint8_t st_saved[{n}_STATE_SIZE];",
-                  f"static const uint8_t reset_at[{max(len(inputs), 1)}] = {{"
-                  + ", ".join("1" if i in starts else "0" for i in range(max(len(inputs), 1))) + "};"]
-    state_arg = ("st, " if stateful else "NULL, ") if ABI_VERSION >= 4 else ""
+    reset_at = ", ".join("1" if i in starts else "0" for i in range(max(len(inputs), 1)))
+    lines = [f'#include "{n}.h"', "#include <stdint.h>", "#include <stddef.h>", '#include "microaot/platform.h"', "",
+             "#include <string.h>",
+             f"static uint8_t ws[{n}_WORKSPACE_SIZE] __attribute__((aligned(16)));",
+             # the state persists from one input set to the next (a sequence, for a stateful model); the hash
+             # run replays each step from a copy, so it advances the state exactly once
+             f"static uint8_t state[{n}_STATE_SIZE > 0 ? {n}_STATE_SIZE : 1] __attribute__((aligned(16)));",
+             f"static uint8_t state_copy[{n}_STATE_SIZE > 0 ? {n}_STATE_SIZE : 1] __attribute__((aligned(16)));",
+             f"static const uint8_t reset_at[{max(len(inputs), 1)}] = {{{reset_at}}};"]
     for s, xs in enumerate(inputs):
         for k, x in enumerate(xs):
             t = g.tensors[g.inputs[k]]
@@ -118,13 +113,13 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
         "    hooks.op_begin = on_begin;",
         "    hooks.op_end = on_end;",
         f"    for (uint32_t s = 0; s < {len(inputs)}u; s++) {{",
+        f"        if (reset_at[s] && {n}_reset_state(state) != UAOT_OK) {{ return 5; }}",
         f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_t[i] = 0; }}",
-        *([f"        if (reset_at[s] && {n}_reset_state(st) != UAOT_OK) {{ return 5; }}",
-           f"        memcpy(st_saved, st, {n}_STATE_SIZE);"] if stateful else []),
+        "        memcpy(state_copy, state, sizeof state);",
         "        uint64_t t0 = uaot_platform_timer_read();",
-        f"        uaot_status_t rs = {n}_run_ex(inputs[s], outputs, ws, {state_arg}&hooks);",
+        f"        uaot_status_t st = {n}_run_ex(inputs[s], outputs, ws, state, &hooks);",
         "        uint64_t t1 = uaot_platform_timer_read();",
-        "        if (rs != UAOT_OK) { put(\"status \"); put_u64((uint64_t)rs); put(\"\\n\"); return 3; }",
+        "        if (st != UAOT_OK) { put(\"status \"); put_u64((uint64_t)st); put(\"\\n\"); return 3; }",
         "        put(\"insn \"); put_u64(t1 - t0); put(\"\\n\");",
         f"        for (uint32_t k = 0; k < {len(g.outputs)}u; k++) {{ put(\"out \"); "
         "put_hex((const uint8_t *)outputs[k], out_bytes[k]); put(\"\\n\"); }",
@@ -132,9 +127,8 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
         f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_h[i] = 0x811C9DC5u; }}",
         "        uaot_hooks_t check = {0};",
         "        check.op_output = on_output;",
-        *([f"        memcpy(st, st_saved, {n}_STATE_SIZE); /* the same step again: leaves st as the timed run did */"]
-          if stateful else []),
-        f"        if ({n}_run_ex(inputs[s], outputs, ws, {state_arg}&check) != UAOT_OK) {{ return 4; }}",
+        "        memcpy(state, state_copy, sizeof state);",
+        f"        if ({n}_run_ex(inputs[s], outputs, ws, state, &check) != UAOT_OK) {{ return 4; }}",
         f"        put(\"hash\"); for (uint32_t i = 0; i < {len(g.operators)}u; i++) {{ put(\" \"); "
         "put_u64(op_h[i]); } put(\"\\n\");",
         "    }",
@@ -147,7 +141,8 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
 
 def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
              *, extra_cflags: Sequence[str] = (), groups: Sequence[int] | None = None) -> Path:
-    """Build the firmware ELF; returns its path. ``groups``: see the module doc (stateful models)."""
+    """Build the firmware ELF; returns its path. ``groups``: the input sets are consecutive sequences of these
+    lengths, the state reset before each (None: one sequence of every set)."""
     bd = Path(build_dir)
     bd.mkdir(parents=True, exist_ok=True)
     main = bd / "m4main.c"
@@ -202,7 +197,7 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
 
 def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
            *, timeout: float = 120, groups: Sequence[int] | None = None) -> M4Run:
-    """Build and run on QEMU mps2-an386 under ``timeout`` seconds (``groups``: see the module doc)."""
+    """Build and run on QEMU mps2-an386 under ``timeout`` seconds (``groups``: see :func:`build_m4`)."""
     elf = build_m4(result, inputs, build_dir, groups=groups)
     return run_elf(result, elf, len(inputs), timeout=timeout)
 
