@@ -79,7 +79,7 @@ def test_tflm_reset_does_not_rerun_call_once(tmp_path: Path) -> None:
 def test_session_reset_state_and_no_resend_of_a_stateful_run(tmp_path: Path) -> None:
     count = tmp_path / "count"
     dev = SubprocessTransport([sys.executable, str(FAKE_DEVICE), "stateful", "0", str(count)])
-    with Session(dev, timeout=2.0, retries=2, resend_after=0.2, name="stateful fake") as s:
+    with Session(dev, timeout=15.0, retries=2, resend_after=0.2, name="stateful fake") as s:
         info = s.hello()
         assert info.state_size == 64 and info.stateful and info.flags & P.FLAG_STATE
         s.reset_state()
@@ -95,7 +95,7 @@ def test_session_reset_state_and_no_resend_of_a_stateful_run(tmp_path: Path) -> 
 
 def test_session_reset_state_sends_nothing_for_a_stateless_device(tmp_path: Path) -> None:
     dev = SubprocessTransport([sys.executable, str(FAKE_DEVICE), "hung"])
-    with Session(dev, timeout=1.0, retries=0, name="stateless fake") as s:
+    with Session(dev, timeout=15.0, retries=0, name="stateless fake") as s:
         info = s.hello()
         assert info.state_size == 0 and not info.stateful
         s.reset_state()  # no request: the fake would not know RESET_STATE (a hung device never answers)
