@@ -135,8 +135,12 @@ uaot_allocator_t uaot_arena_allocator(uaot_arena_t *arena)
     return a;
 }
 
-uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
-                                      const uaot_allocator_t *allocator, const uaot_hooks_t *hooks)
+static int uaot_misaligned(const void *p)
+{
+    return ((uintptr_t)p & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u;
+}
+
+static uaot_status_t uaot_model_usable(const uaot_model_t *model, const uaot_allocator_t *allocator)
 {
     if (model == NULL || model->run == NULL || allocator == NULL || allocator->alloc == NULL) {
         return UAOT_ERR_ARG;
@@ -144,20 +148,24 @@ uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *con
     if (model->abi_version != (uint32_t)UAOT_ABI_VERSION) {
         return UAOT_ERR_UNSUPPORTED;
     }
-    if (model->state_size != 0u) {
-        return UAOT_ERR_UNSUPPORTED; /* a stateful model needs a state that outlives the call */
-    }
+    return UAOT_OK;
+}
+
+/* A workspace from the allocator around one run (state: the caller's, may be NULL for a stateless model). */
+static uaot_status_t uaot_run_with_workspace(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                             void *state, const uaot_allocator_t *allocator, const uaot_hooks_t *hooks)
+{
     /* a zero-sized workspace still gets a (tiny) allocation so the model sees a valid pointer */
     size_t size = model->workspace_size != 0u ? (size_t)model->workspace_size : 1u;
     void *ws = allocator->alloc(allocator->ctx, size, (size_t)UAOT_WORKSPACE_ALIGN);
+    uaot_status_t st;
     if (ws == NULL) {
         return UAOT_ERR_NOMEM;
     }
-    uaot_status_t st;
-    if (((uintptr_t)ws & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u) {
+    if (uaot_misaligned(ws)) {
         st = UAOT_ERR_ALIGN;
     } else {
-        st = model->run(inputs, outputs, ws, NULL, hooks);
+        st = model->run(inputs, outputs, ws, state, hooks);
     }
     if (allocator->free != NULL) {
         allocator->free(allocator->ctx, ws);
@@ -165,8 +173,102 @@ uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *con
     return st;
 }
 
+uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                      const uaot_allocator_t *allocator, const uaot_hooks_t *hooks)
+{
+    uaot_status_t st = uaot_model_usable(model, allocator);
+    if (st != UAOT_OK) {
+        return st;
+    }
+    if (model->state_size != 0u) {
+        return UAOT_ERR_STATE; /* its state must persist between runs: uaot_model_run_state */
+    }
+    return uaot_run_with_workspace(model, inputs, outputs, NULL, allocator, hooks);
+}
+
 uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
                                    const uaot_allocator_t *allocator)
 {
     return uaot_model_run_alloc_ex(model, inputs, outputs, allocator, NULL);
+}
+
+uaot_status_t uaot_model_state_init(const uaot_model_t *model, const uaot_allocator_t *allocator, void **state)
+{
+    uaot_status_t st;
+    void *p;
+    if (state != NULL) {
+        *state = NULL;
+    }
+    st = uaot_model_usable(model, allocator);
+    if (st != UAOT_OK) {
+        return st;
+    }
+    if (state == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    if (model->state_size == 0u) {
+        return UAOT_OK; /* stateless: nothing to keep */
+    }
+    if (model->reset_state == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    p = allocator->alloc(allocator->ctx, (size_t)model->state_size, (size_t)UAOT_WORKSPACE_ALIGN);
+    if (p == NULL) {
+        return UAOT_ERR_NOMEM;
+    }
+    st = uaot_misaligned(p) ? UAOT_ERR_ALIGN : model->reset_state(p);
+    if (st != UAOT_OK) {
+        if (allocator->free != NULL) {
+            allocator->free(allocator->ctx, p);
+        }
+        return st;
+    }
+    *state = p;
+    return UAOT_OK;
+}
+
+uaot_status_t uaot_model_state_reset(const uaot_model_t *model, void *state)
+{
+    if (model == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    if (model->state_size == 0u) {
+        return UAOT_OK;
+    }
+    if (state == NULL || model->reset_state == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    return model->reset_state(state);
+}
+
+void uaot_model_state_free(const uaot_model_t *model, const uaot_allocator_t *allocator, void *state)
+{
+    (void)model;
+    if (allocator != NULL && allocator->free != NULL && state != NULL) {
+        allocator->free(allocator->ctx, state);
+    }
+}
+
+uaot_status_t uaot_model_run_state_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                      void *state, const uaot_allocator_t *allocator, const uaot_hooks_t *hooks)
+{
+    uaot_status_t st = uaot_model_usable(model, allocator);
+    if (st != UAOT_OK) {
+        return st;
+    }
+    if (model->state_size != 0u) {
+        if (state == NULL) {
+            return UAOT_ERR_ARG;
+        }
+        if (uaot_misaligned(state)) {
+            return UAOT_ERR_ALIGN;
+        }
+    }
+    return uaot_run_with_workspace(model, inputs, outputs, model->state_size != 0u ? state : NULL, allocator, hooks);
+}
+
+uaot_status_t uaot_model_run_state(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                   void *state, const uaot_allocator_t *allocator)
+{
+    return uaot_model_run_state_ex(model, inputs, outputs, state, allocator, NULL);
 }

@@ -300,6 +300,21 @@ static uint16_t model_num_ops(void)
     return s_model_ok ? uaot_app_model->num_ops : 0u;
 }
 
+/* Bytes of the model's persistent state (0: stateless, or a glue that does not match the model). */
+static uint32_t model_state_size(void)
+{
+    return s_model_ok ? uaot_app_model->state_size : 0u;
+}
+
+/* The model's state (the glue's static buffer) back to its initial value; UAOT_OK for a stateless model. */
+static uaot_status_t model_reset_state(void)
+{
+    if (model_state_size() == 0u) {
+        return UAOT_OK;
+    }
+    return uaot_app_model->reset_state(uaot_app_state);
+}
+
 static uaot_status_t model_run(const uaot_hooks_t *hooks)
 {
     return uaot_app_model->run((const void *const *)uaot_app_inputs, (void *const *)uaot_app_outputs,
@@ -407,6 +422,9 @@ static void on_hello(const request_t *rq)
     if (s_model_ok) {
         flags |= UAOT_RPC_FLAG_MODEL_OK;
     }
+    if (model_state_size() > 0u) {
+        flags |= UAOT_RPC_FLAG_STATE;
+    }
     if (uaot_platform_static_ram(&sram)) {
         flags |= UAOT_RPC_FLAG_STATIC_RAM;
     }
@@ -430,6 +448,9 @@ static void on_hello(const request_t *rq)
     put_str(m != NULL ? m->hash : "");
     if (sizeof s_tx - s_tx_len >= 4u) { /* optional tail (a reply at the smallest max payload may lack it) */
         put_u32(uaot_platform_clock_hz());
+    }
+    if (sizeof s_tx - s_tx_len >= 4u) { /* optional tail: the model's state bytes (0 = stateless) */
+        put_u32(model_state_size());
     }
     reply_send();
 }
@@ -861,9 +882,31 @@ static void on_reset(const request_t *rq)
         reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_BAD_REQUEST, 0u);
         return;
     }
-    clear_state();
+    clear_state(); /* resets the model's state too */
     stack_init();
     reply_begin(rq->cmd, rq->seq);
+    reply_send();
+}
+
+/* RESET_STATE: the model's persistent state back to its initial value; reply state_size:u32 */
+static void on_reset_state(const request_t *rq)
+{
+    uaot_status_t st;
+    if (rq->nargs != 0u) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_BAD_REQUEST, 0u);
+        return;
+    }
+    if (!s_model_ok) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_MODEL, (uint32_t)UAOT_ERR_INTERNAL);
+        return;
+    }
+    st = model_reset_state();
+    if (st != UAOT_OK) {
+        reply_error(rq->cmd, rq->seq, UAOT_RPC_ERR_MODEL, (uint32_t)st);
+        return;
+    }
+    reply_begin(rq->cmd, rq->seq);
+    put_u32(model_state_size());
     reply_send();
 }
 
@@ -881,7 +924,7 @@ static void dispatch(const uint8_t *p, size_t n)
     nonce = get_u32(p + 4);
     rq.args = p + UAOT_RPC_HEADER_SIZE;
     rq.nargs = n - UAOT_RPC_HEADER_SIZE;
-    if (rq.cmd < (uint8_t)UAOT_RPC_HELLO || rq.cmd > (uint8_t)UAOT_RPC_OPCHECK) {
+    if (rq.cmd < (uint8_t)UAOT_RPC_HELLO || rq.cmd > (uint8_t)UAOT_RPC_RESET_STATE) {
         reply_error((uint8_t)(rq.cmd & 0x7Fu), rq.seq, UAOT_RPC_ERR_UNKNOWN_COMMAND, rq.cmd);
         return;
     }
@@ -916,6 +959,9 @@ static void dispatch(const uint8_t *p, size_t n)
         break;
     case UAOT_RPC_OPCHECK:
         on_opcheck(&rq);
+        break;
+    case UAOT_RPC_RESET_STATE:
+        on_reset_state(&rq);
         break;
     default:
         reply_error(rq.cmd, rq.seq, UAOT_RPC_ERR_UNKNOWN_COMMAND, rq.cmd);

@@ -11,7 +11,7 @@
       library.json                   so the folder is itself a PlatformIO library
       CMakeLists.txt, microaot.mk    for CMake and make users
       README.md                      memory modes, linker-section snippet, sizes
-      size_report.json               text / rodata / weights / data / bss / workspace
+      size_report.json               text / rodata / weights / data / bss / workspace / state
       microaot_export.json           provenance: model hash, options, every file and its crt origin
 
 The kernels and runtime helpers are byte-for-byte the files in ``crt/`` that the evaluation
@@ -40,6 +40,7 @@ from microaot.boards import get_board
 from microaot.cliutil import run_standalone
 from microaot.compiler import compile_model
 from microaot.errors import BuildError, MicroaotError
+from microaot.hostbuild import state_size
 from microaot.paths import crt_root
 from microaot.report import elf
 from microaot.tune.log import log_schedules
@@ -174,13 +175,16 @@ def _run(cmd: list[str], what: str) -> None:
 
 def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target: str,
                     weight_section: str, workspace_size: int, work_dir: Path,
-                    toolchain: tuple[str, list[str]] | None = None) -> dict[str, Any]:
+                    toolchain: tuple[str, list[str]] | None = None, state_size: int = 0) -> dict[str, Any]:
     """Compile the library's sources and report its sizes.
 
     Headline numbers come from a link of the library alone with ``--gc-sections`` and the public
-    entry points (``NAME_run``, ``NAME_run_ex``, ``NAME_model``, ``uaot_model_run_alloc``) as roots,
-    so they are what the library adds to a firmware image, excluding the C library's memcpy/memset.
-    ``objects`` sums the compiled objects before linking (an upper bound, unused kernels included)."""
+    entry points (``NAME_run``, ``NAME_run_ex``, ``NAME_reset_state``, ``NAME_model``,
+    ``uaot_model_run_alloc``, ``uaot_model_state_init``, ``uaot_model_run_state``, ...) as roots, so they are
+    what the library adds to a firmware image, excluding the C library's memcpy/memset (and the forbidden
+    symbol check, malloc/free/printf, covers every one of them). ``objects`` sums the compiled objects
+    before linking (an upper bound, unused kernels included). The workspace and the state
+    (``NAME_STATE_SIZE``, 0 for a stateless model) are the caller's memory: counted in ``ram``."""
     cc, mflags = toolchain if toolchain is not None else size_toolchain(target)
     cflags = [*mflags, *SIZE_CFLAGS, f"-I{lib_dir / 'include'}"]
     objs: list[Path] = []
@@ -201,7 +205,8 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
     script = work_dir / "probe.ld"
     script.write_text(_probe_linker_script(weight_section))
     image = work_dir / "probe.elf"
-    roots = [f"{name}_run", f"{name}_run_ex", f"{name}_reset_state", f"{name}_model", "uaot_model_run_alloc"]
+    roots = [f"{name}_run", f"{name}_run_ex", f"{name}_reset_state", f"{name}_model", "uaot_model_run_alloc",
+             "uaot_model_state_init", "uaot_model_state_reset", "uaot_model_state_free", "uaot_model_run_state"]
     defined = {s.name for o in objs for s in elf.defined_symbols(o)}
     link = [cc, *mflags, "-nostdlib", "-nostartfiles", "-static", "-Wl,--gc-sections",
             f"-Wl,-T,{script}", "-Wl,--unresolved-symbols=ignore-all", "-Wl,--no-warn-rwx-segments",
@@ -236,8 +241,9 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
         "data": linked["data"],
         "bss": linked["bss"],
         "workspace": workspace_size,
+        "state": state_size,
         "flash": linked["flash"],
-        "ram": int(linked["ram"]) + workspace_size,
+        "ram": int(linked["ram"]) + workspace_size + state_size,
         "weight_section": weight_section,
         "objects": elf.size_report(objs, weight_section=weight_section),
         "per_file": per_file,
@@ -250,8 +256,8 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
 def format_size_report(rep: dict[str, Any]) -> str:
     rows = [("text (code)", rep["text"]), (f"weights ({rep['weight_section']})", rep["weights"]),
             ("rodata (other const)", rep["rodata"]), ("data", rep["data"]), ("bss", rep["bss"]),
-            ("workspace (caller's)", rep["workspace"]), ("flash total", rep["flash"]),
-            ("RAM total incl. workspace", rep["ram"])]
+            ("workspace (caller's)", rep["workspace"]), ("state (caller's, persists)", rep.get("state", 0)),
+            ("flash total", rep["flash"]), ("RAM total incl. workspace and state", rep["ram"])]
     width = max(len(r[0]) for r in rows)
     lines = [f"{rep['name']}: size on {rep['target']} ({rep['compiler']} {' '.join(rep['cflags'])}; {rep['method']})"]
     lines += [f"  {label:<{width}}  {value:>9,d} B" for label, value in rows]
@@ -317,7 +323,8 @@ def _makefile(name: str, rel_sources: Sequence[str]) -> str:
 
 
 def _readme(name: str, model_file: str, model_hash: str, options: dict[str, Any],
-            size: dict[str, Any] | None, workspace: int, inputs: list[str], outputs: list[str]) -> str:
+            size: dict[str, Any] | None, workspace: int, inputs: list[str], outputs: list[str],
+            state: int = 0) -> str:
     sec = options["weight_section"]
     size_txt = "(size report skipped)"
     if size is not None:
@@ -326,6 +333,7 @@ def _readme(name: str, model_file: str, model_hash: str, options: dict[str, Any]
                     "expf, ...) are not included. Also in `size_report.json`.")
     io_txt = "\n".join([*(f"- input {i}: {s}" for i, s in enumerate(inputs)),
                         *(f"- output {i}: {s}" for i, s in enumerate(outputs))])
+    memory_txt = _memory_stateful(name, workspace, state) if state else _memory_stateless(name, workspace)
     return f"""# {name}: `{model_file}` as a C library
 
 Generated by microaot {__version__} from `{model_file}` (sha256 `{model_hash}`), target `{options['target']}`,
@@ -346,10 +354,44 @@ ahead-of-time schedule of the same kernels microaot evaluated and tuned. Generat
   target `{name}`), `microaot.mk` (make: `include microaot.mk`, then `$({_make_var(name)}_SRCS)` and
   `$({_make_var(name)}_CFLAGS)`).
 
-## Memory: bring your own
+{memory_txt}
+## Per-operator hooks (optional)
+
+`{name}_run_ex(in, out, ws, {"st" if state else "NULL"}, &hooks)` calls `hooks.op_begin(ctx, i)` /
+`hooks.op_end(ctx, i)` around operator `i` (time it with your own timer) and then
+`hooks.op_output(ctx, i, data, bytes)` with each of its output tensors (compare intermediate tensors
+with a reference); any pointer may be NULL, and `{name}_run` is `{name}_run_ex` with no hooks.
+Zero-initialise the struct (`uaot_hooks_t hooks = {{0}};`) so that fields added by later ABI versions
+stay NULL.
+
+## Weights in flash
+
+Weights are `const` arrays in the linker section `{sec}`. Most vendor linker scripts already put
+`*(.rodata*)` in flash; to place them yourself (own region, external flash, alignment), add before the
+generic `.rodata` rule:
+
+```ld
+  {sec} : ALIGN(4)
+  {{
+    KEEP(*({sec} {sec}.*))
+  }} > FLASH
+```
+
+(GNU ld; drop `KEEP` to let `--gc-sections` discard weights of an unused model.) Check with
+`arm-none-eabi-size -A firmware.elf | grep microaot`.
+
+## Size
+
+{size_txt}
+"""
+
+
+def _memory_stateless(name: str, workspace: int) -> str:
+    return f"""## Memory: bring your own
 
 The model needs one workspace of `{name}_WORKSPACE_SIZE` = {workspace} bytes, aligned to
-`{name}_WORKSPACE_ALIGN` bytes, for all activations. Nothing is allocated behind your back.
+`{name}_WORKSPACE_ALIGN` bytes, for all activations. Nothing is allocated behind your back. It keeps no
+state between runs (`{name}_STATE_SIZE` is 0; `{name}_reset_state` does nothing).
 
 1. A buffer (static, stack, or your own pool):
    ```c
@@ -380,34 +422,55 @@ The model needs one workspace of `{name}_WORKSPACE_SIZE` = {workspace} bytes, al
 Every function returns `uaot_status_t` (`UAOT_OK` = 0; see `include/microaot/status.h`). Input buffers are
 never written. The header refuses to compile (`#error`) against runtime headers of another ABI version.
 
-## Per-operator hooks (optional)
+"""
 
-`{name}_run_ex(in, out, ws, state, &hooks)` (`state` may be NULL for a stateless model) calls
-`hooks.op_begin(ctx, i)` / `hooks.op_end(ctx, i)` around
-operator `i` (time it with your own timer) and then `hooks.op_output(ctx, i, data, bytes)` with each of
-its output tensors (compare intermediate tensors with a reference); any pointer may be NULL, and
-`{name}_run` is `{name}_run_ex` with no hooks. Zero-initialise the struct (`uaot_hooks_t hooks = {{0}};`)
-so that fields added by later ABI versions stay NULL.
 
-## Weights in flash
+def _memory_stateful(name: str, workspace: int, state: int) -> str:
+    return f"""## Memory: bring your own
 
-Weights are `const` arrays in the linker section `{sec}`. Most vendor linker scripts already put
-`*(.rodata*)` in flash; to place them yourself (own region, external flash, alignment), add before the
-generic `.rodata` rule:
+The model needs one workspace of `{name}_WORKSPACE_SIZE` = {workspace} bytes, aligned to
+`{name}_WORKSPACE_ALIGN` bytes, for the activations of one run, and **a state buffer** of
+`{name}_STATE_SIZE` = {state} bytes, aligned to `{name}_STATE_ALIGN`, that persists between runs: the
+model is stateful (recurrent cells, resource variables, ...), each run reads the state the previous run
+left and updates it. The state is separate from the workspace and never reused for anything else: keep
+it alive (static, or allocated once) for as long as the sequence goes on, reset it with
+`{name}_reset_state(st)` before the first run and before each new, independent sequence (e.g. a new
+utterance), and use one state buffer per independent stream. Nothing is allocated behind your back.
 
-```ld
-  {sec} : ALIGN(4)
-  {{
-    KEEP(*({sec} {sec}.*))
-  }} > FLASH
-```
+1. Buffers (static, stack, or your own pool):
+   ```c
+   static uint8_t ws[{name}_WORKSPACE_SIZE] __attribute__((aligned({name}_WORKSPACE_ALIGN)));
+   static uint8_t st[{name}_STATE_SIZE] __attribute__((aligned({name}_STATE_ALIGN)));
+   const void *in[] = {{input0}};
+   void *out[] = {{output0}};
+   {name}_reset_state(st);                         /* once per sequence */
+   uaot_status_t status = {name}_run(in, out, ws, st);  /* every step */
+   ```
+2. The arena allocator over a buffer: allocate the state once, before anything else (the arena frees
+   last-in first-out, so the workspace of each run comes and goes above it):
+   ```c
+   #include "microaot/alloc.h"
+   static uint8_t pool[UAOT_ARENA_BYTES_FOR({name}_STATE_SIZE, {name}_STATE_ALIGN) +
+                       UAOT_ARENA_BYTES_FOR({name}_WORKSPACE_SIZE, {name}_WORKSPACE_ALIGN)];
+   uaot_arena_t arena;
+   uaot_arena_init(&arena, pool, sizeof pool);
+   uaot_allocator_t a = uaot_arena_allocator(&arena);
+   void *st;
+   uaot_model_state_init(&{name}_model, &a, &st);               /* allocates and resets the state */
+   uaot_status_t status = uaot_model_run_state(&{name}_model, in, out, st, &a);  /* every step */
+   uaot_model_state_reset(&{name}_model, st);                   /* a new sequence */
+   ```
+3. Your own hooks (an RTOS heap, a memory pool, ...): as the arena, with
+   `uaot_allocator_t a = {{ my_alloc, my_free, my_ctx }};` (`my_alloc(ctx, size, align)` returns aligned
+   memory or NULL). `uaot_model_state_init` asks once for `{name}_STATE_SIZE` bytes aligned to
+   `UAOT_WORKSPACE_ALIGN` (give it back with `uaot_model_state_free`), `uaot_model_run_state` asks for
+   `{name}_WORKSPACE_SIZE` bytes per run and frees them before returning.
 
-(GNU ld; drop `KEEP` to let `--gc-sections` discard weights of an unused model.) Check with
-`arm-none-eabi-size -A firmware.elf | grep microaot`.
+`uaot_model_run_alloc` refuses this model (`UAOT_ERR_STATE`): a workspace-only run would have nowhere to
+keep the state. Every function returns `uaot_status_t` (`UAOT_OK` = 0; see
+`include/microaot/status.h`); `{name}_run` returns `UAOT_ERR_ARG` for a NULL state. Input buffers are
+never written. The header refuses to compile (`#error`) against runtime headers of another ABI version.
 
-## Size
-
-{size_txt}
 """
 
 
@@ -505,13 +568,14 @@ def export_library(
         headers = sorted((f for f in files if f.suffix == ".h"), key=lambda p: p.relative_to(out).as_posix())
         header = out / "include" / f"{name}.h"
         rel_sources = [s.relative_to(out).as_posix() for s in sources]
+        model_state = state_size(result)
         size: dict[str, Any] | None = None
         if measure:
             probe = tmp / "size"
             probe.mkdir()
             size = measure_library(out, name, sources, target=target, weight_section=weight_section,
                                    workspace_size=int(result.workspace_size), work_dir=probe,
-                                   toolchain=toolchain)
+                                   toolchain=toolchain, state_size=model_state)
             if board is not None:
                 size["board"] = board
 
@@ -524,7 +588,7 @@ def export_library(
         meta[1].write_text(_cmake(name, rel_sources))
         meta[2].write_text(_makefile(name, rel_sources))
         meta[3].write_text(_readme(name, model_path.name, result.model_hash, options, size,
-                                   int(result.workspace_size), ins, outs))
+                                   int(result.workspace_size), ins, outs, model_state))
         if size is not None:
             meta.append(out / "size_report.json")
             meta[-1].write_text(json.dumps(size, indent=2) + "\n")
@@ -661,8 +725,11 @@ def shipped_summary(res: ExportResult, *, target: str | None, board: str | None)
     kernels = ", ".join(sorted(p.stem for p in (cr.kernel_sources if cr is not None else []))) or "none"
     tgt = board_toolchain(board)[0] if board is not None else (target or "generic")
     where = f"the code `microaot eval --board {board}` measures" if board else "not measured on a board"
+    state = state_size(cr) if cr is not None else 0
+    state_txt = f", state {state:,} B kept between runs (NAME_STATE_SIZE)" if state else ""
     return (f"  kernels   : target {tgt} ({where}): {kernels}\n"
-            f"  workspace : {res.workspace_size:,} B (NAME_WORKSPACE_SIZE), weights {res.weight_bytes:,} B const")
+            f"  workspace : {res.workspace_size:,} B (NAME_WORKSPACE_SIZE){state_txt}, weights "
+            f"{res.weight_bytes:,} B const")
 
 
 def _io_descriptions(graph: Any) -> tuple[list[str], list[str]]:

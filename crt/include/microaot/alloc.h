@@ -3,15 +3,22 @@
  * @brief microaot runtime: memory modes for running a compiled model without malloc.
  *
  * A generated model needs one workspace of NAME_WORKSPACE_SIZE bytes aligned to
- * NAME_WORKSPACE_ALIGN (== UAOT_WORKSPACE_ALIGN). The caller brings that memory in one of three ways:
+ * NAME_WORKSPACE_ALIGN (== UAOT_WORKSPACE_ALIGN), and a stateful model (NAME_STATE_SIZE > 0: LSTM, SVDF,
+ * resource variables, stateful signal operators) also a state buffer of NAME_STATE_SIZE bytes aligned to
+ * NAME_STATE_ALIGN that persists between runs (reset with NAME_reset_state before each new sequence).
+ * The caller brings that memory in one of three ways:
  *
  *   1. a buffer:     static uint8_t ws[NAME_WORKSPACE_SIZE] __attribute__((aligned(NAME_WORKSPACE_ALIGN)));
- *                    NAME_run(inputs, outputs, ws);
+ *                    NAME_run(inputs, outputs, ws);                    (stateless)
+ *                    static uint8_t st[NAME_STATE_SIZE] __attribute__((aligned(NAME_STATE_ALIGN)));
+ *                    NAME_reset_state(st); NAME_run(inputs, outputs, ws, st);   (stateful)
  *   2. an arena:     uaot_arena_t arena; uaot_arena_init(&arena, buf, sizeof buf);
  *                    uaot_allocator_t a = uaot_arena_allocator(&arena);
- *                    uaot_model_run_alloc(&NAME_model, inputs, outputs, &a);
+ *                    uaot_model_run_alloc(&NAME_model, inputs, outputs, &a);       (stateless)
+ *                    void *st; uaot_model_state_init(&NAME_model, &a, &st);      (stateful: once)
+ *                    uaot_model_run_state(&NAME_model, inputs, outputs, st, &a);  (every step)
  *   3. your hooks:   uaot_allocator_t a = { my_alloc, my_free, my_ctx };
- *                    uaot_model_run_alloc(&NAME_model, inputs, outputs, &a);
+ *                    then as for the arena.
  *
  * Nothing here calls malloc/free or keeps global state; the arena only ever hands out memory from
  * the caller's buffer.
@@ -115,7 +122,9 @@ uaot_allocator_t uaot_arena_allocator(uaot_arena_t *arena);
  * aligned to UAOT_WORKSPACE_ALIGN, run, free. Returns UAOT_ERR_NOMEM when alloc returns NULL,
  * UAOT_ERR_ALIGN when it returns a misaligned pointer (which is then freed), UAOT_ERR_UNSUPPORTED
  * when the model was generated for another UAOT_ABI_VERSION, UAOT_ERR_ARG when model, model->run,
- * allocator or allocator->alloc is NULL, otherwise the model's status.
+ * allocator or allocator->alloc is NULL, UAOT_ERR_STATE for a stateful model (model->state_size > 0:
+ * its state must persist between runs, use uaot_model_state_init + uaot_model_run_state; nothing is
+ * allocated or run), otherwise the model's status.
  * inputs / outputs are as for NAME_run (model->num_inputs / num_outputs caller buffers of
  * inputs[k].bytes / outputs[k].bytes); the workspace is held only for the duration of the call.
  */
@@ -124,6 +133,33 @@ uaot_status_t uaot_model_run_alloc(const uaot_model_t *model, const void *const 
 /** uaot_model_run_alloc() with per-operator hooks (may be NULL; see uaot_hooks_t). */
 uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
                                       const uaot_allocator_t *allocator, const uaot_hooks_t *hooks);
+
+/**
+ * Allocate the persistent state of `model` from `allocator` (model->state_size bytes aligned to
+ * UAOT_WORKSPACE_ALIGN) and reset it (model->reset_state), once, before the first run of a sequence; keep
+ * it for every later run. A stateless model (state_size 0) allocates nothing: *state = NULL and UAOT_OK.
+ * With the arena allocator, allocate the state before any workspace (the arena frees LIFO: the
+ * workspace of each run is released above it). Returns UAOT_ERR_ARG (a NULL model, allocator, alloc hook
+ * or state), UAOT_ERR_UNSUPPORTED (another ABI version), UAOT_ERR_NOMEM, UAOT_ERR_ALIGN (the block is then
+ * freed), or the status of reset_state; on an error *state is NULL.
+ */
+uaot_status_t uaot_model_state_init(const uaot_model_t *model, const uaot_allocator_t *allocator, void **state);
+/** Put `state` back to the model's initial state (before a new sequence): model->reset_state(state). */
+uaot_status_t uaot_model_state_reset(const uaot_model_t *model, void *state);
+/** Give a state from uaot_model_state_init back to `allocator` (nothing for NULL or a NULL free hook). */
+void uaot_model_state_free(const uaot_model_t *model, const uaot_allocator_t *allocator, void *state);
+/**
+ * One step of a (stateful or stateless) model: a workspace from `allocator` for the call, as
+ * uaot_model_run_alloc(), and the caller's persistent `state` (from uaot_model_state_init, or any
+ * model->state_size bytes aligned to UAOT_WORKSPACE_ALIGN and reset with model->reset_state; may be NULL
+ * only for a stateless model), which the run reads and advances. UAOT_ERR_ARG for a NULL state of a
+ * stateful model, UAOT_ERR_ALIGN for a misaligned one, otherwise as uaot_model_run_alloc().
+ */
+uaot_status_t uaot_model_run_state(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                   void *state, const uaot_allocator_t *allocator);
+/** uaot_model_run_state() with per-operator hooks (may be NULL; see uaot_hooks_t). */
+uaot_status_t uaot_model_run_state_ex(const uaot_model_t *model, const void *const *inputs, void *const *outputs,
+                                      void *state, const uaot_allocator_t *allocator, const uaot_hooks_t *hooks);
 
 #ifdef __cplusplus
 }

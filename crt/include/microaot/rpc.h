@@ -77,7 +77,8 @@ typedef enum {
     UAOT_RPC_PROFILE = 0x06,     /**< per-operator times */
     UAOT_RPC_STATS = 0x07,       /**< counters, RAM and stack statistics (12 x u32) */
     UAOT_RPC_RESET = 0x08,       /**< zero inputs, outputs, workspace, profile and counters (keeps the nonce) */
-    UAOT_RPC_OPCHECK = 0x09      /**< per-operator output hashes (uaot_hooks_t::op_output) */
+    UAOT_RPC_OPCHECK = 0x09,     /**< per-operator output hashes (uaot_hooks_t::op_output) */
+    UAOT_RPC_RESET_STATE = 0x0A  /**< reset the model's persistent state (its reset_state) */
 } uaot_rpc_cmd_t;
 
 /** Status byte of a reply. */
@@ -105,6 +106,7 @@ typedef enum {
 #define UAOT_RPC_FLAG_MODEL_OK 0x04u   /**< model descriptor consistent with the glue buffers */
 #define UAOT_RPC_FLAG_STATIC_RAM 0x08u /**< the port reports static RAM */
 #define UAOT_RPC_FLAG_OPCHECK 0x10u    /**< OPCHECK available (model has <= UAOT_RPC_MAX_OPS ops) */
+#define UAOT_RPC_FLAG_STATE 0x20u      /**< the model keeps state between runs (RESET_STATE resets it) */
 
 /* ---- server API ---- */
 /** Initialise (idempotent; feed/main call it on first use). Picks the session nonce. */

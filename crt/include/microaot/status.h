@@ -35,7 +35,9 @@ typedef enum {
     UAOT_ERR_RANGE = 4,       /**< index or length out of range */
     UAOT_ERR_UNSUPPORTED = 5, /**< feature not built in (or a model generated for another UAOT_ABI_VERSION) */
     UAOT_ERR_INTERNAL = 6,    /**< internal error of the runtime or a kernel: please report it */
-    UAOT_ERR_SCRATCH = 7      /**< kernel scratch shorter than its uaot_<kernel>_scratch_size() (UAOT_CHECKS) */
+    UAOT_ERR_SCRATCH = 7,     /**< kernel scratch shorter than its uaot_<kernel>_scratch_size() (UAOT_CHECKS) */
+    UAOT_ERR_STATE = 8        /**< a stateful model run without a state that persists (uaot_model_run_alloc):
+                                   use uaot_model_state_init + uaot_model_run_state (microaot/alloc.h) */
 } uaot_status_t;
 
 /**

@@ -20,6 +20,7 @@ import tflite
 from flatbuffers import flexbuffers
 
 from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelError
+from microaot.frontend import resources
 from microaot.ir.graph import Graph, Operator, QuantParams, Tensor
 
 CONTROL_FLOW_OPS = {"IF", "WHILE", "CALL", "CALL_ONCE", "STABLEHLO_WHILE", "STABLEHLO_CASE"}
@@ -219,7 +220,9 @@ def _buffer_data(model: Any, buf: bytes, bidx: int, source: str, tname: str) -> 
 def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
     model = tflite.Model.GetRootAs(buf, 0)
     nsub = model.SubgraphsLength()
-    if nsub != 1:
+    # several subgraphs: only CALL_ONCE init subgraphs that assign constants to resource variables
+    inits = resources.init_values(model) if nsub > 1 else {}
+    if inits is None or nsub < 1:
         raise UnsupportedModelError(
             _fmt_err(source, f"the model has {nsub} subgraphs; microaot compiles single-subgraph models "
                              "only (no control flow, no signatures with several graphs)")
@@ -332,7 +335,7 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
             raise ModelFormatError(_fmt_err(source, f"operator {oi} uses opcode index {idx}, "
                                                     f"the model has {len(opcodes)}"))
         name = opcodes[idx]
-        if name in CONTROL_FLOW_OPS and not lenient:
+        if name in CONTROL_FLOW_OPS and not lenient and not (name == "CALL_ONCE" and nsub > 1):
             raise UnsupportedModelError(
                 _fmt_err(source, f"operator {oi} ({name}): control flow is not supported; microaot compiles "
                                  "single-subgraph models without control flow")
@@ -356,6 +359,7 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
         operators.append(Operator(index=oi, opcode=name, inputs=ins, outputs=outs,
                                   options=options, version=version, custom_options=custom))
 
+    resources.fold_variables(tensors, operators, inits, source)
     g_in = _check_idx([int(x) for x in (sg.InputsAsNumpy() if sg.InputsLength() > 0 else [])], "graph input", False)
     g_out = _check_idx([int(x) for x in (sg.OutputsAsNumpy() if sg.OutputsLength() > 0 else [])],
                        "graph output", False)
