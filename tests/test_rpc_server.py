@@ -223,7 +223,10 @@ def test_bad_requests_get_documented_errors(session: Session) -> None:
     expect_error(s, 0x42, b"", S.ERR_UNKNOWN_COMMAND, 0x42)
     expect_error(s, 0x00, b"", S.ERR_UNKNOWN_COMMAND)
     expect_error(s, 0x85, b"", S.ERR_UNKNOWN_COMMAND)
-    expect_error(s, 0x0A, b"", S.ERR_UNKNOWN_COMMAND, 0x0A)
+    expect_error(s, 0x0B, b"", S.ERR_UNKNOWN_COMMAND, 0x0B)
+    expect_error(s, P.Cmd.RESET_STATE, b"\x00", S.ERR_BAD_REQUEST, 0)
+    r = s.request(P.Cmd.RESET_STATE)  # a stateless model: nothing to reset, state_size 0
+    assert r.ok and r.data == bytes(4)
     # header shorter than 8 bytes
     r = s.send_raw(encode_frame(b"\x07\x00\x01"))[0]
     assert r.status == S.ERR_BAD_REQUEST and r.cmd == 0x87
