@@ -4,8 +4,8 @@
 
 Seeds: every frame of tests/golden/rpc_frames.json (encode and decode cases) as a RAW record, one
 valid request of every command (and every INFO kind) as a REQUEST record, and whole sessions
-(HELLO, write both inputs in chunks, RUN, read both outputs, PROFILE, STATS, OPCHECK, RESET). The record
-format is described at the top of rpc_fuzz.c. Deterministic: re-running rewrites the same files.
+(HELLO, write both inputs in chunks, RUN, read both outputs, PROFILE, STATS, OPCHECK, RESET, RESET_STATE).
+The record format is described at the top of rpc_fuzz.c. Deterministic: re-running rewrites the same files.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def request_seeds() -> dict[str, bytes]:
         "opcheck_page": req(C.OPCHECK, P.OPCHECK_ARGS.pack(0, 0, 1)),
         "stats": req(C.STATS),
         "reset": req(C.RESET),
+        "reset_state": req(C.RESET_STATE),
     }
     return {k: record(REQUEST, v) for k, v in seeds.items()}
 
@@ -74,6 +75,7 @@ def session_seed() -> bytes:
     out.append(record(REQUEST, req(C.STATS, b"", seq + 6)))
     out.append(record(REQUEST, req(C.OPCHECK, P.OPCHECK_ARGS.pack(1, 0, 0), seq + 7)))
     out.append(record(REQUEST, req(C.RESET, b"", seq + 8)))
+    out.append(record(REQUEST, req(C.RESET_STATE, b"", seq + 9)))
     return b"".join(out)
 
 
