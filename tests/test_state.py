@@ -19,6 +19,7 @@ from microaot.export import export_library
 from microaot.frontend.tflite import load_tflite
 from microaot.hostbuild import build_model_shared_lib, new_state, run_compiled_sequence
 from microaot.hostbuild import state_size as hostbuild_state_size
+from microaot.planner.plan import topological_orders
 from microaot.reference import run_reference, run_reference_sequences
 from microaot.report.evaluation import EvalReport, MemoryReport, Mismatch
 from microaot.rpc import protocol as P
@@ -27,7 +28,13 @@ from microaot.rpc.session import Session
 from microaot.rpc.transport import SubprocessTransport
 from microaot.testing import m4run
 from microaot.testing.modelgen import AddOptions, OperatorSpec
-from microaot.testing.resvar import AssignVariableOptions, MultiModelBuilder, accumulator_builder, accumulator_model
+from microaot.testing.resvar import (
+    AssignVariableOptions,
+    MultiModelBuilder,
+    accumulator_builder,
+    accumulator_model,
+    delay_model,
+)
 
 FAKE_DEVICE = Path(__file__).parent / "fake_rpc_device.py"
 
@@ -153,6 +160,24 @@ def test_resource_variables_bit_exact_over_sequences(tmp_path: Path, dtype: str,
         for k, (g, w) in enumerate(zip(gs, ws, strict=True)):
             for o, (a, b) in enumerate(zip(g, w, strict=True)):
                 assert a.tobytes() == np.ascontiguousarray(b).tobytes(), f"sequence {s} step {k} output {o}"
+
+
+def test_an_assignment_no_tensor_orders_stays_after_the_read(tmp_path: Path) -> None:
+    """y_t = x_(t-1) + x_t: ASSIGN_VARIABLE(prev, x) depends on no tensor of READ_VARIABLE(prev), yet every
+    execution order the planner may pick keeps it after the read; bit-exact with TFLM over a sequence."""
+    m = tmp_path / "delay.tflite"
+    m.write_bytes(delay_model("float32"))
+    g = load_tflite(m)
+    read = next(op.index for op in g.operators if op.opcode == "READ_VARIABLE")
+    assign = next(op.index for op in g.operators if op.opcode == "ASSIGN_VARIABLE")
+    orders = topological_orders(g)
+    assert len(orders) > 1 and all(o.index(read) < o.index(assign) for o in orders)
+    xs = _steps("float32", 4, 2)
+    xs = [[x[0][:, :4]] for x in xs]
+    [want] = run_reference_sequences(m, [xs])
+    [got] = _host_sequences(m, tmp_path, [xs])
+    for k, (g_, w) in enumerate(zip(got, want, strict=True)):
+        assert g_[0].tobytes() == np.ascontiguousarray(w[0]).tobytes(), f"step {k}"
 
 
 def test_resource_variable_state_layout_and_reset_values(tmp_path: Path) -> None:

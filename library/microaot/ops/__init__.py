@@ -241,6 +241,8 @@ def dtype_key(graph: Graph, op: Operator, conversion: bool = False) -> str:
     act = next((t for t in ins if not t.is_const), ins[0] if ins else None)
     if act is None:
         return out
+    if not op.outputs:  # ASSIGN_VARIABLE, VAR_HANDLE: the dtype of what they take
+        return act.dtype
     if act.dtype == "int16" and any(t.is_const and t.dtype == "int8" for t in ins):
         return "int16x8"
     return act.dtype if act.dtype == out else f"{act.dtype}->{out}"

@@ -535,6 +535,15 @@ def topological_orders(graph: Graph, limit: int = MAX_ORDERS) -> list[list[int]]
         for t in op.inputs:
             if t >= 0 and t in producers and producers[t] != op.index:
                 deps[op.index].add(producers[t])
+    # the operators that read or write one variable tensor (state: READ_VARIABLE / ASSIGN_VARIABLE of a
+    # resource variable, recurrent cells) keep the model's order among themselves: no tensor says so
+    last_user: dict[int, int] = {}
+    for op in graph.operators:
+        for t in dict.fromkeys([*op.inputs, *op.outputs]):
+            if t >= 0 and graph.tensors[t].is_variable:
+                if t in last_user and last_user[t] != op.index:
+                    deps[op.index].add(last_user[t])
+                last_user[t] = op.index
     out: list[list[int]] = []
     cur: list[int] = []
     done = [False] * n

@@ -37,7 +37,7 @@ from microaot.testing.modelgen import (
 )
 
 __all__ = ["AssignVariableOptions", "CallOnceOptions", "MultiModelBuilder", "ReadVariableOptions",
-           "VarHandleOptions", "accumulator_builder", "accumulator_model", "add_variable_tensor"]
+           "VarHandleOptions", "accumulator_builder", "accumulator_model", "add_variable_tensor", "delay_model"]
 
 
 @dataclass(frozen=True)
@@ -267,3 +267,23 @@ def accumulator_builder(dtype: str = "int8", *, shape: Sequence[int] = (1, 8), i
         c = sub.add_tensor("acc_init", shape, dtype, quant=qy, data=vals)  # type: ignore[arg-type]
         sub.add_operator("ASSIGN_VARIABLE", [hi, c], [], AssignVariableOptions())
     return mm
+
+
+def delay_model(dtype: str = "float32", *, shape: Sequence[int] = (1, 4), seed: int = 0) -> bytes:
+    """``y_t = x_(t-1) + x_t``: READ_VARIABLE, ADD, then ASSIGN_VARIABLE of the graph input itself (no tensor
+    orders the assignment after the read: only the model's operator order does)."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(d) for d in shape)
+    q = _quant(dtype, rng, False)
+    mm = MultiModelBuilder()
+    main = mm.add_subgraph("main")
+    x = main.add_input("x", shape, dtype, quant=q)  # type: ignore[arg-type]
+    h = add_variable_tensor(main, "prev_handle")
+    main.add_operator("VAR_HANDLE", [], [h], VarHandleOptions("prev"))
+    v = main.add_tensor("prev", shape, dtype, quant=q)  # type: ignore[arg-type]
+    main.add_operator("READ_VARIABLE", [h], [v], ReadVariableOptions())
+    y = main.add_tensor("y", shape, dtype, quant=_quant(dtype, rng, False))  # type: ignore[arg-type]
+    main.add_operator("ADD", [v, x], [y], AddOptions())
+    main.add_operator("ASSIGN_VARIABLE", [h, x], [], AssignVariableOptions())
+    main.set_outputs([y])
+    return mm.to_bytes()
