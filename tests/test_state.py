@@ -150,7 +150,10 @@ def _host_sequences(m: Path, tmp: Path, seqs: list[list[list[np.ndarray]]]) -> l
     return [run_compiled_sequence(r, lib, seq) for seq in seqs]
 
 
-@pytest.mark.parametrize("dtype,init", [("int8", True), ("int8", False), ("int16", True), ("float32", True)])
+@pytest.mark.parametrize("dtype,init", [
+    ("int8", True), ("float32", True),
+    # int16 runs on the Cortex-M4 below; "sum" of every model starts from the default byte (no init)
+    pytest.param("int16", True, marks=pytest.mark.slow), pytest.param("int8", False, marks=pytest.mark.slow)])
 def test_resource_variables_bit_exact_over_sequences(tmp_path: Path, dtype: str, init: bool) -> None:
     m = _model(tmp_path, dtype, init=init)
     seqs = [_steps(dtype, 4, 10), _steps(dtype, 3, 11)]
