@@ -746,7 +746,11 @@ class Session:
         info = self._need_info()
         if info.state_size == 0:
             return
-        self.request(P.Cmd.RESET_STATE)
+        d = self.request(P.Cmd.RESET_STATE).data
+        got = int.from_bytes(d[:4], "little") if len(d) >= 4 else None
+        if got != info.state_size:
+            raise RpcProtocolError(f"RESET_STATE: {self.name} reset {got} bytes of state, HELLO said "
+                                   f"{info.state_size}; call hello() again, or reflash the firmware")
 
     def invoke(self, inputs: Sequence[np.ndarray], *, runs: int = 1) -> tuple[list[np.ndarray], RunTiming]:
         """Write every input, run ``runs`` times, read every output."""
