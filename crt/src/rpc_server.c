@@ -312,6 +312,9 @@ static uaot_status_t model_reset_state(void)
     if (model_state_size() == 0u) {
         return UAOT_OK;
     }
+    if (uaot_app_model->reset_state == NULL) {
+        return UAOT_ERR_INTERNAL; /* a descriptor with state but no reset function */
+    }
     return uaot_app_model->reset_state(uaot_app_state);
 }
 
