@@ -7,7 +7,7 @@ from microaot import ops as opreg
 from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph
 
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "uint32", "uint64")
 
 
 def check_graph(graph: Graph) -> None:
