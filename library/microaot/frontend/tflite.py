@@ -27,12 +27,12 @@ _TENSOR_TYPES: dict[int, tuple[str, Any]] = {
     tflite.TensorType.FLOAT32: ("float32", np.float32),
     tflite.TensorType.INT32: ("int32", np.int32),
     tflite.TensorType.UINT8: ("uint8", np.uint8),
+    tflite.TensorType.UINT64: ("uint64", np.uint64),
     tflite.TensorType.INT64: ("int64", np.int64),
     tflite.TensorType.INT16: ("int16", np.int16),
     tflite.TensorType.INT8: ("int8", np.int8),
     tflite.TensorType.BOOL: ("bool", np.bool_),
     tflite.TensorType.UINT32: ("uint32", np.uint32),
-    tflite.TensorType.UINT64: ("uint64", np.uint64),
 }
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_") and isinstance(v, int)}
 _OPCODE_NAMES: dict[int, str] = {

@@ -19,11 +19,11 @@ DTYPES: dict[str, tuple[str, int, int]] = {
     "uint8": ("uint8_t", 1, 2),
     "int16": ("int16_t", 2, 3),
     "int32": ("int32_t", 4, 4),
+    "uint64": ("uint64_t", 8, 0),
     "float32": ("float", 4, 5),
     "int64": ("int64_t", 8, 0),
     "bool": ("uint8_t", 1, 6),
     "uint32": ("uint32_t", 4, 7),
-    "uint64": ("uint64_t", 8, 8),
 }
 
 
