@@ -12,6 +12,8 @@ TFLM's order, without fused multiply-add). Test ids read ``<op>-<case>``.
 from __future__ import annotations
 
 import ctypes
+import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from microaot.compiler import compile_model
 from microaot.errors import UnsupportedModelError
 from microaot.frontend.tflite import load_tflite
 from microaot.hostbuild import new_state, run_compiled
+from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.testing import signal_models as sm
 from microaot.testing.batch import BuiltModel, compile_and_build, run_reference_many
@@ -327,3 +330,21 @@ def test_spectral_subtraction_state_reset(tmp_path: Path) -> None:
     for step, (a, b, e) in enumerate(zip(first, again, ref, strict=True)):
         for k in range(2):
             assert a[k].tobytes() == e[k].tobytes() == b[k].tobytes(), f"step {step} output {k}"
+
+
+@pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
+def test_signal_spectral_kernels_compile_clean(cc: str, tmp_path: Path) -> None:
+    """-std=c99 -pedantic -Wall -Wextra -Werror on the host and the Cortex-M4; no libm (twiddles are constants),
+    only memcpy and memset from libc."""
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not installed")
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{crt_root() / 'include'}"]
+    if cc.startswith("arm-"):
+        flags += ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    obj = tmp_path / "signal_spectral.o"
+    proc = subprocess.run([cc, *flags, "-c", str(crt_root() / "kernels" / "signal_spectral.c"), "-o", str(obj)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    nm = "arm-none-eabi-nm" if cc.startswith("arm-") else "nm"
+    syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
+    assert {s for s in syms if s not in ("U", "w") and not s.startswith("__aeabi_")} <= {"memcpy", "memset"}
