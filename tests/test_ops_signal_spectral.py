@@ -105,6 +105,16 @@ def _spectral_subtraction_variants(options: Sequence[dict[str, object]]) -> byte
     return m.to_bytes()
 
 
+def _window_weights_input() -> bytes:
+    """The window as a graph input (TFLM takes any int16 tensor there)."""
+    m = sm.SignalModel()
+    x, w = m.input("input", (2, 20), "int16"), m.input("weights", (20,), "int16")
+    y = m.tensor("output", (2, 20), "int16")
+    m.op("SignalWindow", [x, w], [y], {"shift": 9})
+    m.outputs = [y]
+    return m.to_bytes()
+
+
 def _cases() -> list[Case]:
     out: list[Case] = []
     for name, shape, wn, shift in (("flat", (64,), 64, 12), ("rows", (3, 32), 32, 0), ("rank3", (2, 2, 16), 16, 15),
@@ -133,6 +143,10 @@ def _cases() -> list[Case]:
         out.append(Case(f"SignalFilterBank-{nbins}x{nch}",
                         lambda r, nb=nbins, nc=nch: sm.filter_bank_model(nb, sm.random_filter_bank(r, nb, nc)),
                         _u32_log(nbins)))
+    out.append(Case("SignalFilterBank-signed_weights", lambda r: sm.filter_bank_model(
+        65, sm.random_filter_bank(r, 65, 9, full_range=True)), _u32_log(65)))
+    out.append(Case("SignalWindow-weights_input", lambda r: _window_weights_input(),
+                    lambda r: [_s16((2, 20))(r)[0], _s16((20,))(r)[0]]))
     # (a computed scale: the front-end chain below, from SignalFftAutoScale)
     for sb in (0, 1, 7, 15, 33):
         out.append(Case(f"SignalFilterBankSquareRoot-scale{sb}", lambda r, sb=sb: sm.filter_bank_sqrt_model(70, sb),

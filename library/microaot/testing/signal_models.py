@@ -234,8 +234,10 @@ class FilterBankConfig:
         return int(self.freq_starts.size) - 1
 
 
-def random_filter_bank(rng: np.random.Generator, num_freqs: int, num_channels: int) -> FilterBankConfig:
-    """Triangular-ish overlapping channels over ``num_freqs`` energy bins (channel 0 is TFLM's scratch one)."""
+def random_filter_bank(rng: np.random.Generator, num_freqs: int, num_channels: int, *,
+                       full_range: bool = False) -> FilterBankConfig:
+    """Triangular-ish overlapping channels over ``num_freqs`` energy bins (channel 0 is TFLM's scratch one).
+    ``full_range``: weights and unweights anywhere in int16, negative ones too (TFLM's uint64 products wrap)."""
     edges = np.sort(rng.choice(np.arange(1, num_freqs - 1), size=num_channels + 1, replace=False))
     starts, wstarts, widths = [], [], []
     pos = 0
@@ -249,6 +251,8 @@ def random_filter_bank(rng: np.random.Generator, num_freqs: int, num_channels: i
         pos += width
     weights = rng.integers(0, 4096, size=pos)
     unweights = 4096 - weights
+    if full_range:
+        weights, unweights = (rng.integers(-32768, 32768, size=pos) for _ in range(2))
     return FilterBankConfig(weights.astype(np.int16), unweights.astype(np.int16), np.array(starts, np.int16),
                             np.array(wstarts, np.int16), np.array(widths, np.int16))
 
