@@ -145,6 +145,9 @@ def _cases() -> list[Case]:
                         _u32_log(nbins)))
     out.append(Case("SignalFilterBank-signed_weights", lambda r: sm.filter_bank_model(
         65, sm.random_filter_bank(r, 65, 9, full_range=True)), _u32_log(65)))
+    # extra option keys: TFLM reads by position in key order ("a_first" is read as the shift; "zoom" is ignored)
+    for name, opts in (("extra_key_first", {"a_first": 5, "shift": 30}), ("extra_key_last", {"shift": 4, "zoom": 1})):
+        out.append(Case(f"SignalWindow-{name}", lambda r, o=opts: _window_with(o, 16), _s16((16,)), sets=2))
     out.append(Case("SignalWindow-weights_input", lambda r: _window_weights_input(),
                     lambda r: [_s16((2, 20))(r)[0], _s16((20,))(r)[0]]))
     # (a computed scale: the front-end chain below, from SignalFftAutoScale)
@@ -234,11 +237,11 @@ def _run_sequence(lib: BuiltModel, sets: list[list[np.ndarray]]) -> list[list[np
     return [run_compiled(lib.result, lib.lib, s, state=state) for s in sets]  # type: ignore[arg-type]
 
 
-def _window_with(options: dict[str, object]) -> bytes:
+def _window_with(options: dict[str, object], n: int = 8) -> bytes:
     m = sm.SignalModel()
-    x = m.input("input", (8,), "int16")
-    w = m.const("weights", np.ones(8), "int16")
-    y = m.tensor("output", (8,), "int16")
+    x = m.input("input", (n,), "int16")
+    w = m.const("weights", np.arange(n) * 3001 - 20000, "int16")
+    y = m.tensor("output", (n,), "int16")
     m.op("SignalWindow", [x, w], [y], options)
     m.outputs = [y]
     return m.to_bytes()
@@ -253,9 +256,12 @@ def _window_with(options: dict[str, object]) -> bytes:
      "operator 0 (CUSTOM:SignalRfft): fft_length 9 is not an even number >= 4 (TFLM's KISS FFT needs one)"),
     ("rfft_long_rows", lambda: sm.rfft_model((2, 20), 16, "int32"),
      "operator 0 (CUSTOM:SignalRfft): the input rows have 20 samples, more than fft_length 16"),
-    ("extra_option", lambda: _window_with({"shift": 3, "zoom": 1}),
-     "operator 0 (CUSTOM:SignalWindow): its custom options have keys ['shift', 'zoom'], TFLM expects exactly "
-     "['shift'] (it reads them by position); re-export the model with the TensorFlow signal ops"),
+    ("no_options", lambda: _window_with({}),
+     "operator 0 (CUSTOM:SignalWindow): its custom options have 0 entries []; TFLM reads 'shift' as entry 0 of the "
+     "map (keys in sorted order), which is missing; re-export the model with the TensorFlow signal ops"),
+    ("float_option", lambda: _window_with({"shift": 2.5}),
+     "operator 0 (CUSTOM:SignalWindow): custom option 'shift' (entry 0, read as 'shift') is 2.5; TFLM reads an "
+     "integer there"),
     ("window_shift", lambda: _window_with({"shift": 32}),
      "operator 0 (CUSTOM:SignalWindow): shift 32 is outside [0, 31]"),
     ("energy_range", lambda: sm.energy_model(8, 2, 9),

@@ -4,7 +4,7 @@ SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot, SignalFilterBankLog 
 SignalFilterBankSpectralSubtraction (its noise estimate lives in the model's state buffer).
 
 Options come from the operator's flexbuffer map. TFLM reads them by position in the map (keys sorted),
-so a key missing or extra would make TFLM read another value: such a map is refused here.
+whatever the keys are; so does this module (a map with fewer entries than TFLM reads is refused).
 The KISS FFT tables are computed here exactly as ``kiss_fft_alloc`` / ``kiss_fftr_alloc`` compute them
 (double-precision cos/sin of the same phases, rounded the same way) and emitted as constants.
 """
@@ -12,7 +12,6 @@ The KISS FFT tables are computed here exactly as ``kiss_fft_alloc`` / ``kiss_fft
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,22 +28,28 @@ def _count(t: Tensor) -> int:
     return int(math.prod(t.shape))
 
 
-def _option(ctx: LoweringContext, index: int, name: str, keys: Sequence[str]) -> int:
-    """The value TFLM reads at position ``index`` of the options map, which must be the key ``name``."""
-    opts = ctx.options or {}
-    if not isinstance(opts, dict):
-        raise ctx.unsupported("its custom options are not a flexbuffer map; re-export the model with the "
-                              "TensorFlow signal ops")
-    have = sorted(opts)
-    if have != sorted(keys):
-        raise ctx.unsupported(f"its custom options have keys {have}, TFLM expects exactly {sorted(keys)} (it reads "
-                              "them by position); re-export the model with the TensorFlow signal ops")
-    v = opts[name]
-    if isinstance(v, bool):
-        return int(v)
-    if not isinstance(v, (int, np.integer)):
-        raise ctx.unsupported(f"custom option {name!r} is {v!r}, TFLM reads an integer")
-    return int(v)
+def _positional(options: Any, index: int) -> int:
+    """Entry ``index`` of an options map in key order as an int (0 when absent or not an integer)."""
+    if not isinstance(options, dict) or index >= len(options):
+        return 0
+    v = options[sorted(options)[index]]
+    return int(v) if isinstance(v, (bool, int, np.integer)) else 0
+
+
+def _option(ctx: LoweringContext, index: int, name: str) -> int:
+    """The value TFLM reads for option ``name``: the ``index``-th value of the options map in key order
+    (TFLM's FlexbufferWrapper reads by position, whatever the key), as an int32."""
+    opts = ctx.options if isinstance(ctx.options, dict) else {}
+    keys = sorted(opts)
+    if index >= len(keys):
+        raise ctx.unsupported(f"its custom options have {len(keys)} entries {keys}; TFLM reads {name!r} as entry "
+                              f"{index} of the map (keys in sorted order), which is missing; re-export the model "
+                              "with the TensorFlow signal ops")
+    v = opts[keys[index]]
+    if not isinstance(v, (bool, int, np.integer)):
+        raise ctx.unsupported(f"custom option {keys[index]!r} (entry {index}, read as {name!r}) is {v!r}; TFLM reads "
+                              "an integer there")
+    return (int(v) + 2**31) % 2**32 - 2**31  # static_cast<int32_t> of the int64 TFLM reads
 
 
 def _require(ctx: LoweringContext, t: Tensor, what: str, dtype: str, rank: int | None = None) -> None:
@@ -113,8 +118,10 @@ def kiss_super_twiddles(fft_length: int, inverse: bool, dtype: str) -> list[Any]
 
 
 def _fft_length(ctx: LoweringContext, dtype: str) -> int:
-    t_code = _option(ctx, 0, "T", ("T", "fft_length"))
-    n = _option(ctx, 1, "fft_length", ("T", "fft_length"))
+    # TFLM picks the variant by the key "T" (absent: 0, float32), then reads fft_length at position 1
+    t_opt = (ctx.options or {}).get("T", 0) if isinstance(ctx.options, dict) else 0
+    t_code = int(t_opt) if isinstance(t_opt, (int, np.integer)) else -1
+    n = _option(ctx, 1, "fft_length")
     if t_code != _TYPE_CODES[dtype]:
         raise ctx.unsupported(f"its option T = {t_code} does not match its {dtype} tensors")
     if n < 4 or n % 2:
@@ -154,7 +161,7 @@ def _fft_dtype(ctx: LoweringContext) -> str:
 
 def _rfft_scratch(graph: Graph, op: Operator) -> int:
     t = graph.tensors[op.inputs[0]]
-    n = int((op.options or {}).get("fft_length", 0)) if isinstance(op.options, dict) else 0
+    n = _positional(op.options, 1)  # fft_length
     return 2 * max(n, 0) * dtype_size(t.dtype) if t.dtype in _FFT_DTYPES else 0
 
 
@@ -202,7 +209,7 @@ def lower_irfft(ctx: LoweringContext) -> Lowering:
 
 def lower_window(ctx: LoweringContext) -> Lowering:
     _io_count(ctx, 2, 1)
-    shift = _option(ctx, 0, "shift", ("shift",))
+    shift = _option(ctx, 0, "shift")
     x, w, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _require(ctx, x, "input", "int16")
     _require(ctx, w, "weights", "int16", 1)
@@ -232,8 +239,7 @@ def lower_fft_auto_scale(ctx: LoweringContext) -> Lowering:
 
 def lower_energy(ctx: LoweringContext) -> Lowering:
     _io_count(ctx, 1, 1)
-    keys = ("end_index", "start_index")
-    end, start = _option(ctx, 0, "end_index", keys), _option(ctx, 1, "start_index", keys)
+    end, start = _option(ctx, 0, "end_index"), _option(ctx, 1, "start_index")
     x, y = ctx.input(0), ctx.output(0)
     _require(ctx, x, "input", "int16", 1)
     _require(ctx, y, "output", "uint32", 1)
@@ -248,13 +254,12 @@ _FB_INPUTS = ("weights", "unweights", "channel frequency starts", "channel weigh
 
 
 def _fb_channels(graph: Graph, op: Operator) -> int:
-    v = (op.options or {}).get("num_channels", 0) if isinstance(op.options, dict) else 0
-    return max(int(v), 0) if isinstance(v, (int, np.integer)) else 0
+    return max(_positional(op.options, 0), 0)  # num_channels
 
 
 def lower_filter_bank(ctx: LoweringContext) -> Lowering:
     _io_count(ctx, 6, 1)
-    nch = _option(ctx, 0, "num_channels", ("num_channels",))
+    nch = _option(ctx, 0, "num_channels")
     x, y = ctx.input(0), ctx.output(0)
     _require(ctx, x, "input", "uint32", 1)
     _require(ctx, y, "output", "uint64", 1)
@@ -298,8 +303,7 @@ def lower_filter_bank_sqrt(ctx: LoweringContext) -> Lowering:
 
 def lower_filter_bank_log(ctx: LoweringContext) -> Lowering:
     _io_count(ctx, 1, 1)
-    keys = ("input_correction_bits", "output_scale")
-    bits, scale = _option(ctx, 0, "input_correction_bits", keys), _option(ctx, 1, "output_scale", keys)
+    bits, scale = _option(ctx, 0, "input_correction_bits"), _option(ctx, 1, "output_scale")
     x, y = ctx.input(0), ctx.output(0)
     _require(ctx, x, "input", "uint32", 1)
     _require(ctx, y, "output", "int16", 1)
@@ -314,12 +318,12 @@ _SS_KEYS = ("alternate_one_minus_smoothing", "alternate_smoothing", "clamping", 
 
 
 def _ss_state(graph: Graph, op: Operator) -> int:
-    return 4 * _fb_channels(graph, op)
+    return 4 * max(_positional(op.options, _SS_KEYS.index("num_channels")), 0)
 
 
 def lower_spectral_subtraction(ctx: LoweringContext) -> Lowering:
     _io_count(ctx, 1, 2)
-    v = {k: _option(ctx, i, k, _SS_KEYS) for i, k in enumerate(_SS_KEYS)}
+    v = {k: _option(ctx, i, k) for i, k in enumerate(_SS_KEYS)}
     nch = v["num_channels"]
     x, y, ne = ctx.input(0), ctx.output(0), ctx.output(1)
     for t, what in ((x, "input"), (y, "output"), (ne, "noise estimate output")):
