@@ -27,6 +27,7 @@ from microaot.frontend.tflite import load_tflite
 from microaot.hostbuild import new_state, run_compiled
 from microaot.paths import crt_root
 from microaot.reference import run_reference
+from microaot.testing import modelgen as mg
 from microaot.testing import signal_models as sm
 from microaot.testing.batch import BuiltModel, compile_and_build, run_reference_many
 
@@ -368,3 +369,31 @@ def test_signal_spectral_kernels_compile_clean(cc: str, tmp_path: Path) -> None:
     nm = "arm-none-eabi-nm" if cc.startswith("arm-") else "nm"
     syms = subprocess.run([nm, "-u", str(obj)], capture_output=True, text=True, check=True).stdout.split()
     assert {s for s in syms if s not in ("U", "w") and not s.startswith("__aeabi_")} <= {"memcpy", "memset"}
+
+
+def test_cast_uint32_matches_tflm(tmp_path: Path) -> None:
+    """CAST uint32 <-> int32 and uint32 -> float32 (TFLM's audio preprocessor zeroes the energy bins outside the
+    filter bank's range through int32 and back), byte for byte with TFLM; float32 -> uint32 is refused."""
+    special = np.array([0, 1, 2**31 - 1, 2**31, 2**32 - 1, 16777217, 3000000001], np.uint64)
+    pairs = (("uint32", "int32"), ("int32", "uint32"), ("uint32", "float32"))
+    paths, sets = [], []
+    r = np.random.default_rng(12)
+    for a, b in pairs:
+        p = tmp_path / f"cast_{a}_{b}.tflite"
+        p.write_bytes(mg.cast_model(shape=(2, 32), in_dtype=a, out_dtype=b))  # type: ignore[arg-type]
+        paths.append(p)
+        x = r.integers(0, 2**32, size=64, dtype=np.uint64)
+        x[: special.size] = special
+        sets.append([[x.astype(np.uint32).view(np.int32 if a == "int32" else np.uint32).reshape(2, 32)]])
+    libs = compile_and_build(paths, tmp_path / "b", prefix="castu")
+    refs = run_reference_many(paths, sets)
+    for (a, b), lib, ref, s in zip(pairs, libs, refs, sets, strict=True):
+        assert isinstance(lib, BuiltModel) and not isinstance(ref, Exception), (a, b, lib, ref)
+        got = lib.run(s[0])[0]
+        assert got.dtype == ref[0][0].dtype and got.tobytes() == ref[0][0].tobytes(), f"CAST {a}->{b}"
+    p = tmp_path / "cast_f_u.tflite"
+    p.write_bytes(mg.cast_model(shape=(4,), in_dtype="float32", out_dtype="uint32"))
+    with pytest.raises(UnsupportedModelError) as e:
+        compile_model(p, tmp_path / "out")
+    assert str(e.value) == (f"{p}: operator 0 (CAST): CAST from float32 ('input') to uint32 ('output') not supported; "
+                            "uint32 casts: uint32->int32, int32->uint32, uint32->float32")

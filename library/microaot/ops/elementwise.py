@@ -25,7 +25,7 @@ from microaot.ops._common import FLT_MAX, require_quant
 from microaot.ops._tflm_math import mbqm
 
 DIMS = 6
-DT_CODE = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5, "bool": 6}
+DT_CODE = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5, "bool": 6, "uint32": 9}
 _QRANGE = {"int8": (-128, 127), "int16": (-32768, 32767)}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -59,7 +59,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "LEAKY_RELU": ("float32", "int8", "int16"),
     "RELU_N1_TO_1": ("float32", "int8"),
     "RELU_0_TO_1": ("float32", "int8"),
-    "CAST": ("float32", "int32", "int16", "int8", "uint8", "bool"),
+    "CAST": ("float32", "int32", "int16", "int8", "uint8", "bool", "uint32"),
     "ZEROS_LIKE": ("float32", "int32", "int16", "int8", "bool"),
 }
 
@@ -612,7 +612,8 @@ register("RELU_0_TO_1", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))
                                               "int32->float32", "int32->int16", "int32->int8", "int32->bool",
                                                   "int16->float32", "int16->int32", "int16->int8", "int16->bool",
                                                       "int8->float32", "int8->int32", "int8->int16", "int8->bool",
-                                                          "bool->float32", "bool->int32", "bool->int16", "bool->int8"))
+                                                          "bool->float32", "bool->int32", "bool->int16", "bool->int8",
+                                              "uint32->int32", "int32->uint32", "uint32->float32"))
 def lower_cast(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)
@@ -621,8 +622,15 @@ def lower_cast(ctx: LoweringContext) -> Lowering:
         raise ctx.unsupported(
             f"CAST from {x.dtype} ({x.name!r}) to {y.dtype} ({y.name!r}) not supported; types: {', '.join(allowed)}"
         )
+    if "uint32" in (x.dtype, y.dtype) and (x.dtype, y.dtype) not in _CAST_U32:
+        raise ctx.unsupported(f"CAST from {x.dtype} ({x.name!r}) to {y.dtype} ({y.name!r}) not supported; uint32 "
+                              f"casts: {', '.join(f'{a}->{b}' for a, b in _CAST_U32)}")
     f = _fields(ctx, "CAST", x.dtype, [], y)
     return _call(ctx, "uaot_ew_cast", f, ctx.in_ptr(0), ctx.out_ptr(0))
+
+
+# uint32 casts (TFLM's audio front end: energy uint32 <-> int32): the pairs checked against TFLM
+_CAST_U32 = (("uint32", "int32"), ("int32", "uint32"), ("uint32", "float32"))
 
 
 @register("ZEROS_LIKE", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16", "int64"))
