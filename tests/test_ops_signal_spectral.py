@@ -397,3 +397,31 @@ def test_cast_uint32_matches_tflm(tmp_path: Path) -> None:
         compile_model(p, tmp_path / "out")
     assert str(e.value) == (f"{p}: operator 0 (CAST): CAST from float32 ('input') to uint32 ('output') not supported; "
                             "uint32 casts: uint32->int32, int32->uint32, uint32->float32")
+
+
+def test_int32_add_mul_match_tflm(tmp_path: Path) -> None:
+    """int32 ADD and MUL (TFLM's audio preprocessor rescales its int16 features in int32: x * 256 + 332),
+    broadcasting and fused activations, wrapping modulo 2^32 as TFLM's build does (ADD ignores its fused
+    activation on int32, MUL clamps), byte for byte with TFLM."""
+    r = np.random.default_rng(13)
+    cases = [(op, sa, sb, act) for op in ("ADD", "MUL")
+             for sa, sb, act in (((40,), (40,), "NONE"), ((2, 3, 5), (1, 5), "RELU6"), ((4, 1), (1, 6), "RELU"),
+                                 ((1, 3, 1, 2), (2, 1, 4, 1), "RELU_N1_TO_1"), ((5,), (1,), "NONE"))]
+    paths, sets = [], []
+    for i, (op, sa, sb, act) in enumerate(cases):
+        p = tmp_path / f"i32_{i}.tflite"
+        p.write_bytes(mg.binary_model(r, op=op, shape_a=sa, shape_b=sb, dtype="int32",  # type: ignore[arg-type]
+                                      activation=act))  # type: ignore[arg-type]
+        paths.append(p)
+        xs = []
+        for shape in (sa, sb):
+            big = r.integers(-(2**31), 2**31, size=shape, dtype=np.int64).astype(np.int32)
+            small = r.integers(-300, 300, size=shape).astype(np.int32)
+            xs.append(np.where(r.random(shape) < 0.5, big, small).astype(np.int32))
+        sets.append([xs])
+    libs = compile_and_build(paths, tmp_path / "b", prefix="i32")
+    refs = run_reference_many(paths, sets)
+    for (op, sa, sb, act), lib, ref, s in zip(cases, libs, refs, sets, strict=True):
+        assert isinstance(lib, BuiltModel) and not isinstance(ref, Exception), (op, sa, sb, lib, ref)
+        got = lib.run(s[0])[0]
+        assert got.tobytes() == ref[0][0].tobytes(), f"{op} {sa} x {sb} {act}"

@@ -111,6 +111,12 @@ static int32_t ew_i32_elem(const uaot_ew_params_t *p, int32_t x, int32_t y)
     case UAOT_EW_SUB:
         r = (int32_t)((uint32_t)x - (uint32_t)y);
         break;
+    case UAOT_EW_ADD:
+        r = (int32_t)((uint32_t)x + (uint32_t)y);
+        break;
+    case UAOT_EW_MUL:
+        r = (int32_t)((uint32_t)x * (uint32_t)y);
+        break;
     case UAOT_EW_MAXIMUM:
         return x > y ? x : y;
     case UAOT_EW_MINIMUM:
