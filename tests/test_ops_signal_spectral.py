@@ -2,7 +2,8 @@
 registers them): SignalWindow, SignalFftAutoScale, SignalRfft / SignalIrfft (int16, int32, float32),
 SignalEnergy, SignalFilterBank, SignalFilterBankSquareRoot, SignalFilterBankLog and the stateful
 SignalFilterBankSpectralSubtraction (over sequences of invocations, its noise estimate in the state
-buffer), and an audio-front-end chain of all of them; a sample on a Cortex-M4 (QEMU mps2-an386).
+buffer), and an audio-front-end chain of all of them; a sample on a Cortex-M4 (QEMU mps2-an386). Also the
+builtins TFLM's audio preprocessor wraps them in: CAST uint32 <-> int32 / uint32 -> float32, int32 ADD and MUL.
 
 Models come from ``microaot.testing.signal_models`` (custom operators with flexbuffer options). Every
 output must be byte-identical, float32 FFTs included (microaot's KISS FFT does TFLM's float operations in
@@ -60,6 +61,25 @@ def _audio(n: int) -> Inputs:
         level = 10 ** r.uniform(1.0, 4.2)
         x = level * (np.sin(2 * np.pi * r.uniform(0.02, 0.4) * t) + 0.3 * r.standard_normal(n))
         return [np.clip(np.round(x), -32768, 32767).astype(np.int16)]
+    return gen
+
+
+def _u32_special(shape: Sequence[int], dtype: str) -> Inputs:
+    special = np.array([0, 1, 2**31 - 1, 2**31, 2**32 - 1, 16777217, 3000000001], np.uint64)
+
+    def gen(r: np.random.Generator) -> list[np.ndarray]:
+        x = r.integers(0, 2**32, size=int(np.prod(shape)), dtype=np.uint64)
+        x[: special.size] = special
+        return [x.astype(np.uint32).view(np.int32 if dtype == "int32" else np.uint32).reshape(tuple(shape))]
+    return gen
+
+
+def _i32_mixed(shape: Sequence[int]) -> Inputs:
+    """int32 values, half anywhere in the range (products and sums wrap), half small."""
+    def gen(r: np.random.Generator) -> list[np.ndarray]:
+        big = r.integers(-(2**31), 2**31, size=tuple(shape), dtype=np.int64).astype(np.int32)
+        small = r.integers(-300, 300, size=tuple(shape)).astype(np.int32)
+        return [np.where(r.random(tuple(shape)) < 0.5, big, small).astype(np.int32)]
     return gen
 
 
@@ -167,6 +187,18 @@ def _cases() -> list[Case]:
     out.append(Case("SignalFilterBankSpectralSubtraction-" + "-".join(f"{n}{c}" for n, _ in ss for c in (0, 1)),
                     lambda r, v=variants: _spectral_subtraction_variants([o for o, _ in v]),
                     lambda r, v=variants: [_u32_log(9, bits)(r)[0] for _, bits in v], sets=8, stateful=True))
+    # builtins around the signal ops in TFLM's audio preprocessor: CAST uint32 <-> int32 (it zeroes the energy
+    # bins outside the filter bank's range in int32), int32 MUL / ADD (its int8 feature rescaling)
+    for a, b in (("uint32", "int32"), ("int32", "uint32"), ("uint32", "float32")):
+        out.append(Case(f"CAST-{a}->{b}", lambda r, a=a, b=b: mg.cast_model(shape=(2, 32), in_dtype=a, out_dtype=b),
+                        _u32_special((2, 32), a), sets=2))
+    for op in ("ADD", "MUL"):
+        for sa, sb, act in (((40,), (40,), "NONE"), ((2, 3, 5), (1, 5), "RELU6"), ((4, 1), (1, 6), "RELU"),
+                            ((1, 3, 1, 2), (2, 1, 4, 1), "RELU_N1_TO_1"), ((5,), (1,), "NONE")):
+            out.append(Case(f"{op}-int32-{'x'.join(map(str, sa))}-{'x'.join(map(str, sb))}-{act}",
+                            lambda r, op=op, sa=sa, sb=sb, act=act: mg.binary_model(
+                                r, op=op, shape_a=sa, shape_b=sb, dtype="int32", activation=act),
+                            lambda r, sa=sa, sb=sb: [_i32_mixed(sa)(r)[0], _i32_mixed(sb)(r)[0]], sets=2))
     out.append(Case("frontend_chain", lambda r: sm.frontend_chain_model(r), _audio(96), sets=10, stateful=True))
     return out
 
@@ -371,57 +403,11 @@ def test_signal_spectral_kernels_compile_clean(cc: str, tmp_path: Path) -> None:
     assert {s for s in syms if s not in ("U", "w") and not s.startswith("__aeabi_")} <= {"memcpy", "memset"}
 
 
-def test_cast_uint32_matches_tflm(tmp_path: Path) -> None:
-    """CAST uint32 <-> int32 and uint32 -> float32 (TFLM's audio preprocessor zeroes the energy bins outside the
-    filter bank's range through int32 and back), byte for byte with TFLM; float32 -> uint32 is refused."""
-    special = np.array([0, 1, 2**31 - 1, 2**31, 2**32 - 1, 16777217, 3000000001], np.uint64)
-    pairs = (("uint32", "int32"), ("int32", "uint32"), ("uint32", "float32"))
-    paths, sets = [], []
-    r = np.random.default_rng(12)
-    for a, b in pairs:
-        p = tmp_path / f"cast_{a}_{b}.tflite"
-        p.write_bytes(mg.cast_model(shape=(2, 32), in_dtype=a, out_dtype=b))  # type: ignore[arg-type]
-        paths.append(p)
-        x = r.integers(0, 2**32, size=64, dtype=np.uint64)
-        x[: special.size] = special
-        sets.append([[x.astype(np.uint32).view(np.int32 if a == "int32" else np.uint32).reshape(2, 32)]])
-    libs = compile_and_build(paths, tmp_path / "b", prefix="castu")
-    refs = run_reference_many(paths, sets)
-    for (a, b), lib, ref, s in zip(pairs, libs, refs, sets, strict=True):
-        assert isinstance(lib, BuiltModel) and not isinstance(ref, Exception), (a, b, lib, ref)
-        got = lib.run(s[0])[0]
-        assert got.dtype == ref[0][0].dtype and got.tobytes() == ref[0][0].tobytes(), f"CAST {a}->{b}"
+
+def test_cast_float32_to_uint32_refused(tmp_path: Path) -> None:
     p = tmp_path / "cast_f_u.tflite"
     p.write_bytes(mg.cast_model(shape=(4,), in_dtype="float32", out_dtype="uint32"))
     with pytest.raises(UnsupportedModelError) as e:
         compile_model(p, tmp_path / "out")
     assert str(e.value) == (f"{p}: operator 0 (CAST): CAST from float32 ('input') to uint32 ('output') not supported; "
                             "uint32 casts: uint32->int32, int32->uint32, uint32->float32")
-
-
-def test_int32_add_mul_match_tflm(tmp_path: Path) -> None:
-    """int32 ADD and MUL (TFLM's audio preprocessor rescales its int16 features in int32: x * 256 + 332),
-    broadcasting and fused activations, wrapping modulo 2^32 as TFLM's build does (ADD ignores its fused
-    activation on int32, MUL clamps), byte for byte with TFLM."""
-    r = np.random.default_rng(13)
-    cases = [(op, sa, sb, act) for op in ("ADD", "MUL")
-             for sa, sb, act in (((40,), (40,), "NONE"), ((2, 3, 5), (1, 5), "RELU6"), ((4, 1), (1, 6), "RELU"),
-                                 ((1, 3, 1, 2), (2, 1, 4, 1), "RELU_N1_TO_1"), ((5,), (1,), "NONE"))]
-    paths, sets = [], []
-    for i, (op, sa, sb, act) in enumerate(cases):
-        p = tmp_path / f"i32_{i}.tflite"
-        p.write_bytes(mg.binary_model(r, op=op, shape_a=sa, shape_b=sb, dtype="int32",  # type: ignore[arg-type]
-                                      activation=act))  # type: ignore[arg-type]
-        paths.append(p)
-        xs = []
-        for shape in (sa, sb):
-            big = r.integers(-(2**31), 2**31, size=shape, dtype=np.int64).astype(np.int32)
-            small = r.integers(-300, 300, size=shape).astype(np.int32)
-            xs.append(np.where(r.random(shape) < 0.5, big, small).astype(np.int32))
-        sets.append([xs])
-    libs = compile_and_build(paths, tmp_path / "b", prefix="i32")
-    refs = run_reference_many(paths, sets)
-    for (op, sa, sb, act), lib, ref, s in zip(cases, libs, refs, sets, strict=True):
-        assert isinstance(lib, BuiltModel) and not isinstance(ref, Exception), (op, sa, sb, lib, ref)
-        got = lib.run(s[0])[0]
-        assert got.tobytes() == ref[0][0].tobytes(), f"{op} {sa} x {sb} {act}"
