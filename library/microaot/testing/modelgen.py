@@ -391,6 +391,7 @@ class TensorSpec:
     dtype: DType
     quant: Quant | None = None
     data: bytes | None = None
+    variable: bool = False  # TFLite Tensor.is_variable (SVDF / LSTM state)
 
 
 @dataclass
@@ -421,8 +422,10 @@ class ModelBuilder:
         *,
         quant: Quant | None = None,
         data: np.ndarray | bytes | None = None,
+        variable: bool = False,
     ) -> int:
-        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``). Returns its index."""
+        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``); ``variable`` marks a state
+        tensor (TFLite ``is_variable``: persists across invocations). Returns its index."""
         if dtype not in _TENSOR_TYPES:
             raise ValueError(f"tensor {name!r}: unsupported dtype {dtype!r}")
         shape_t = tuple(int(d) for d in shape)
@@ -447,7 +450,7 @@ class ModelBuilder:
             expected = math.prod(shape_t) * np.dtype(_NUMPY_DTYPES[dtype]).itemsize
             if len(raw) != expected:
                 raise ValueError(f"tensor {name!r}: {len(raw)} bytes of data, shape {shape_t} needs {expected}")
-        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw))
+        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw, variable))
         return len(self.tensors) - 1
 
     def add_const(self, name: str, data: np.ndarray, dtype: DType, *, quant: Quant | None = None) -> int:
@@ -550,6 +553,8 @@ class ModelBuilder:
             tflite.TensorAddName(b, name_off)
             if q_off is not None:
                 tflite.TensorAddQuantization(b, q_off)
+            if t.variable:
+                tflite.TensorAddIsVariable(b, True)
             tensor_offsets.append(tflite.TensorEnd(b))
 
         # Operators
