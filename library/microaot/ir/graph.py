@@ -20,7 +20,7 @@ DTYPES: dict[str, tuple[str, int, int]] = {
     "int16": ("int16_t", 2, 3),
     "int32": ("int32_t", 4, 4),
     "float32": ("float", 4, 5),
-    "int64": ("int64_t", 8, 0),
+    "int64": ("int64_t", 8, 7),
     "bool": ("uint8_t", 1, 6),
 }
 

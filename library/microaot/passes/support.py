@@ -15,7 +15,7 @@ from microaot.frontend.tflite import CONTROL_FLOW_OPS
 from microaot.ir.graph import Graph, Operator
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool")
 _QUANT_WEIGHTS = ("int8", "uint8", "int16", "int4")
 
 
