@@ -33,6 +33,7 @@ from microaot.testing.modelgen import (
 
 SvdfDType = Literal["float32", "int8"]
 StateDType = Literal["int16", "int8"]
+BiasKind = Literal["random", "zero", "none"]  # "none": input 3 omitted (-1); the same draws as the others
 
 _ACT = {"NONE": tflite.ActivationFunctionType.NONE, "RELU": tflite.ActivationFunctionType.RELU,
         "RELU_N1_TO_1": tflite.ActivationFunctionType.RELU_N1_TO_1, "RELU6": tflite.ActivationFunctionType.RELU6,
@@ -87,12 +88,13 @@ class _Layer:
 
 def _add_svdf(mb: ModelBuilder, rng: np.random.Generator, name: str, x: int, x_sim: np.ndarray,
               in_q: ActQ | None, *, units: int, rank: int, memory: int, dtype: SvdfDType, state: StateDType,
-              activation: Activation, bias: bool) -> _Layer:
+              activation: Activation, bias: BiasKind, headroom: float | None = None) -> _Layer:
     batch, input_size = x_sim.shape[1], x_sim.shape[2]
     nf = units * rank
     wf = rng.normal(0.0, 1.0 / np.sqrt(input_size), size=(nf, input_size))
     wt = rng.normal(0.0, 1.0 / np.sqrt(memory), size=(nf, memory))
-    b = rng.normal(0.0, 0.3, size=(units,)) if bias else None
+    b_rand = rng.normal(0.0, 0.3, size=(units,))
+    b = None if bias == "none" else (b_rand if bias == "random" else np.zeros(units))
     sim_out, sim_feat = svdf_float(x_sim, wf, wt, b, rank, activation if dtype == "float32" else "NONE")
     if dtype == "float32":
         twf = mb.add_const(f"{name}_weights_feature", wf.astype(np.float32), "float32")
@@ -104,8 +106,10 @@ def _add_svdf(mb: ModelBuilder, rng: np.random.Generator, name: str, x: int, x_s
         return _Layer(y, None, sim_out)
     assert in_q is not None
     qwf, wf_quant = quantize_weights(wf, None)
-    # the state holds feature values: a range a little wider than the simulation's
-    st_top = float(np.abs(sim_feat).max()) * float(rng.uniform(1.1, 1.5)) + 1e-3
+    # the state holds feature values: a range a little wider than the simulation's (headroom < 1: narrower, the
+    # state saturates, and an int8 state's zero point makes TFLM's narrowing wrap around)
+    widen_st = float(rng.uniform(1.1, 1.5))
+    st_top = float(np.abs(sim_feat).max()) * (headroom if headroom is not None else widen_st) + 1e-3
     if state == "int16":
         wt_scale = float(np.float32(max(float(np.abs(wt).max()), 1e-6) / 32767.0))
         qwt = np.clip(np.round(wt / wt_scale), -32767, 32767).astype(np.int16)
@@ -143,12 +147,16 @@ def _input(mb: ModelBuilder, rng: np.random.Generator, batch: int, input_size: i
 
 def svdf_model(rng: np.random.Generator, *, batch: int = 1, input_size: int = 8, units: int = 4, rank: int = 1,
                memory: int = 5, dtype: SvdfDType = "int8", state: StateDType = "int16",
-               activation: Activation = "NONE", bias: bool = True, sim_steps: int = 12) -> bytes:
-    """One SVDF operator: input [batch, input_size] -> output [batch, units]; num_filters = units * rank."""
+               activation: Activation = "NONE", bias: BiasKind = "random", headroom: float | None = None,
+               sim_steps: int = 12) -> bytes:
+    """One SVDF operator: input [batch, input_size] -> output [batch, units]; num_filters = units * rank. The
+    same ``rng`` state gives the same weights and quantization whatever ``bias`` is (except the output range,
+    which follows the bias). ``headroom``: the state's range over the largest simulated feature value (default
+    1.1 to 1.5; below 1 the state saturates)."""
     mb = ModelBuilder()
     x, in_q, x_sim = _input(mb, rng, batch, input_size, dtype, sim_steps)
     layer = _add_svdf(mb, rng, "svdf", x, x_sim, in_q, units=units, rank=rank, memory=memory, dtype=dtype,
-                      state=state, activation=activation, bias=bias)
+                      state=state, activation=activation, bias=bias, headroom=headroom)
     mb.set_outputs([layer.out])
     return mb.to_bytes()
 
@@ -162,10 +170,10 @@ def svdf_kws_model(rng: np.random.Generator, *, dtype: SvdfDType = "int8", input
     mb = ModelBuilder()
     x, in_q, x_sim = _input(mb, rng, 1, input_size, dtype, sim_steps)
     l1 = _add_svdf(mb, rng, "svdf1", x, x_sim, in_q, units=units[0], rank=ranks[0], memory=memory[0], dtype=dtype,
-                   state="int16", activation="RELU", bias=True)
+                   state="int16", activation="RELU", bias="random")
     # TFLM applies no activation on the integer path: the next layer sees the raw requantized sums
     l2 = _add_svdf(mb, rng, "svdf2", l1.out, l1.sim, l1.out_q, units=units[1], rank=ranks[1], memory=memory[1],
-                   dtype=dtype, state="int16", activation="RELU", bias=True)
+                   dtype=dtype, state="int16", activation="RELU", bias="random")
     w = rng.normal(0.0, 1.0 / np.sqrt(units[1]), size=(classes, units[1]))
     b = rng.normal(0.0, 0.2, size=(classes,))
     logits_sim = l2.sim.reshape(-1, units[1]) @ w.T + b
