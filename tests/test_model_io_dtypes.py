@@ -8,8 +8,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from microaot.cli import main
 from microaot.compiler import compile_model
+from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.reference import run_reference
 from microaot.rpc import protocol as P
 from microaot.testing import modelgen as mg
 
@@ -46,6 +51,25 @@ def test_int64_bool_dtype_codes_in_descriptor(tmp_path: Path) -> None:
     assert re.search(r"UAOT_DTYPE_INT64 = 7", header)
 
 
+def test_int64_bool_model_io_on_host(tmp_path: Path) -> None:
+    """The generated code on the host (ctypes): int64 and bool inputs and outputs bit-exact with TFLM."""
+    model = tmp_path / "io64.tflite"
+    model.write_bytes(_io_model())
+    r = compile_model(model, tmp_path / "gen", name="io64h")
+    lib = build_model_shared_lib(r, tmp_path / "lib")
+    rng = np.random.default_rng(0)
+    sets = [[rng.integers(-2**63, 2**63 - 1, size=(2, 3), dtype=np.int64),
+             rng.integers(-2**63, 2**63 - 1, size=(2, 2), dtype=np.int64),
+             rng.integers(0, 2, size=(7,)).astype(np.bool_),
+             rng.integers(-128, 128, size=(1, 9)).astype(np.int8),
+             rng.integers(-2, 3, size=(1, 9)).astype(np.int8)] for _ in range(3)]
+    for xs, ref in zip(sets, run_reference(model, sets), strict=True):
+        got = run_compiled(r, lib, xs)
+        assert [g.dtype for g in got] == [np.int64, np.bool_, np.bool_]
+        assert [g.tobytes() for g in got] == [np.ascontiguousarray(o).tobytes() for o in ref]
+
+
+@pytest.mark.slow
 def test_int64_bool_model_io_over_rpc(tmp_path: Path) -> None:
     """eval on the host board: int64 and bool inputs written and outputs read over RPC, bit-exact with TFLM
     (3 seeds: random full-range int64, random 0/1 bools, int8 pairs)."""

@@ -38,20 +38,20 @@ from microaot.testing.batch import compile_and_build
 class Case:
     name: str
     kw: dict[str, Any] = field(default_factory=dict)
-    seeds: tuple[int, ...] = (0, 1)
+    seeds: tuple[int, ...] = (0,)
 
 
 CASES = [
     Case("f32-r1", {"dtype": "float32"}),
     Case("f32-r2-relu-b2", {"dtype": "float32", "rank": 2, "activation": "RELU", "batch": 2, "units": 3,
-                            "memory": 4}),
+                            "memory": 4}, seeds=(0, 1)),
     Case("f32-relu6-m1", {"dtype": "float32", "activation": "RELU6", "memory": 1, "units": 5}),
     Case("f32-relun1-r3", {"dtype": "float32", "activation": "RELU_N1_TO_1", "rank": 3, "input_size": 3}),
     Case("s8s16-r1", {"dtype": "int8"}),
-    Case("s8s16-r2-b2", {"dtype": "int8", "rank": 2, "batch": 2, "input_size": 13, "memory": 6}),
+    Case("s8s16-r2-b2", {"dtype": "int8", "rank": 2, "batch": 2, "input_size": 13, "memory": 6}, seeds=(0, 1)),
     Case("s8s16-m1-relu", {"dtype": "int8", "memory": 1, "activation": "RELU"}),  # TFLM: no activation on int8
-    Case("s8s16-kws", {"dtype": "int8", "input_size": 40, "units": 32, "rank": 2, "memory": 8}, seeds=(0,)),
-    Case("s8s8-r3-b2", {"dtype": "int8", "state": "int8", "rank": 3, "batch": 2, "memory": 3}),
+    Case("s8s16-kws", {"dtype": "int8", "input_size": 40, "units": 32, "rank": 2, "memory": 8}),
+    Case("s8s8-r3-b2", {"dtype": "int8", "state": "int8", "rank": 3, "batch": 2, "memory": 3}, seeds=(0, 1)),
     Case("s8s8-r1", {"dtype": "int8", "state": "int8", "input_size": 17, "memory": 7}),
     # a state range 4x too narrow: the feature values saturate (int8 state: TFLM's narrowing wraps around)
     Case("s8s16-saturating", {"dtype": "int8", "headroom": 0.25}),
@@ -72,12 +72,6 @@ def _steps(graph_inputs: list[tuple[tuple[int, ...], str]], n: int, rng: np.rand
     return out
 
 
-def _state_size(result: CompileResult) -> int:
-    m = re.search(rf"#define {result.name}_STATE_SIZE\s+\(?(\d+)", result.header.read_text())
-    assert m is not None, f"{result.header} defines no {result.name}_STATE_SIZE"
-    return int(m.group(1))
-
-
 class HostSequence:
     """A compiled stateful model on the host: one state buffer kept across ``step`` calls."""
 
@@ -90,7 +84,7 @@ class HostSequence:
         self.reset_fn = getattr(self.lib, f"{result.name}_reset_state")
         self.reset_fn.argtypes = [ctypes.c_void_p]
         self.reset_fn.restype = ctypes.c_int
-        self.state_size = _state_size(result)
+        self.state_size = result.state_size
         self._state_raw = np.zeros(self.state_size + 16, np.uint8)
         self.state = self._state_raw[(-self._state_raw.ctypes.data) % 16:][: self.state_size]
         self._ws_raw = np.zeros(max(result.workspace_size, 1) + 16, np.uint8)
@@ -225,12 +219,12 @@ def test_svdf_refusals(tmp_path: Path) -> None:
         compile_model(p, tmp_path / "g1")
     assert str(e.value) == (f"{p}: operator 0 (SVDF): fused activation TANH on a float32 SVDF is not supported yet "
                             "(NONE, RELU, RELU_N1_TO_1, RELU6); re-export the model without it")
-    # the state input not marked as a variable tensor
+    # the state fed as a graph input instead of a variable tensor (TFLM's Prepare refuses it too)
     mb = mg.ModelBuilder()
     x = mb.add_input("input", (1, 4), "float32")
     wf = mb.add_const("wf", np.ones((2, 4), np.float32), "float32")
     wt = mb.add_const("wt", np.ones((2, 3), np.float32), "float32")
-    st = mb.add_tensor("state", (1, 6), "float32")
+    st = mb.add_input("state", (1, 6), "float32")
     y = mb.add_tensor("output", (1, 2), "float32")
     mb.add_operator("SVDF", [x, wf, wt, -1, st], [y], sg.SvdfOptions(1, "NONE"))
     mb.set_outputs([y])
@@ -243,7 +237,8 @@ def test_svdf_refusals(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cc", ["gcc", "arm-none-eabi-gcc"])
 def test_svdf_kernel_family_compiles_clean(cc: str, tmp_path: Path) -> None:
-    """C99 -Wall -Wextra -Werror -pedantic at -O0 and -O2 on the host and the Cortex-M4; no external symbol."""
+    """C99 -Wall -Wextra -Werror -pedantic at -O0 and -O2 on the host and the Cortex-M4; no external symbol but
+    memmove (the state shift)."""
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} not installed")
     nm = "arm-none-eabi-nm" if cc.startswith("arm-") else "nm"
@@ -254,7 +249,7 @@ def test_svdf_kernel_family_compiles_clean(cc: str, tmp_path: Path) -> None:
                         f"-I{crt_root() / 'include'}", "-c", str(crt_root() / "kernels" / "svdf.c"), "-o", str(obj)],
                        check=True, capture_output=True, text=True)
         undefined = subprocess.run([nm, "-u", str(obj)], check=True, capture_output=True, text=True).stdout.split()
-        assert [u for u in undefined if u != "U"] == [], undefined
+        assert [u for u in undefined if u not in ("U", "memmove")] == [], undefined
 
 
 def _m4_sequence_main(result: CompileResult, steps: list[list[np.ndarray]]) -> str:

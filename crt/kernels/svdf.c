@@ -2,6 +2,7 @@
 #include "microaot/kernels/svdf.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "microaot/qmath.h"
 
@@ -38,10 +39,8 @@ uaot_status_t uaot_svdf_f32(const uaot_svdf_params_t *p, const float *input, con
         return UAOT_ERR_ARG;
     }
     const int32_t mem = p->memory_size, nf = p->num_filters;
-    const int32_t total = p->batch * nf * mem;
-    for (int32_t i = 0; i + 1 < total; ++i) {
-        state[i] = state[i + 1];
-    }
+    /* TFLM's left shift of the whole state by one element (each row's newest slot is rewritten below) */
+    memmove(state, state + 1, (size_t)(p->batch * nf * mem - 1) * sizeof(float));
     for (int32_t b = 0; b < p->batch; ++b) {
         const float *x = input + b * p->input_size;
         float *col = state + b * nf * mem + (mem - 1);
@@ -86,10 +85,7 @@ uaot_status_t uaot_svdf_f32(const uaot_svdf_params_t *p, const float *input, con
             return UAOT_ERR_ARG;                                                                                    \
         }                                                                                                           \
         const int32_t mem = p->memory_size, nf = p->num_filters;                                                    \
-        const int32_t total = p->batch * nf * mem;                                                                  \
-        for (int32_t i = 0; i + 1 < total; ++i) {                                                                   \
-            state[i] = state[i + 1];                                                                                \
-        }                                                                                                           \
+        memmove(state, state + 1, (size_t)(p->batch * nf * mem - 1) * sizeof(T));                                   \
         for (int32_t b = 0; b < p->batch; ++b) {                                                                    \
             const int8_t *x = input + b * p->input_size;                                                            \
             T *col = state + b * nf * mem + (mem - 1);                                                              \
