@@ -27,6 +27,7 @@ from microaot.compiler import CompileResult, compile_model
 from microaot.errors import UnsupportedModelError
 from microaot.fidelity import ULP_BOUND, ulp_distance
 from microaot.hostbuild import build_model_shared_lib
+from microaot.inspect_model import summarize
 from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.testing import modelgen as mg
@@ -321,3 +322,14 @@ def test_svdf_kws_sequence_on_m4(tmp_path: Path) -> None:
     hexes = re.findall(r"^out ([0-9a-f]*)", proc.stdout, re.M)
     want = [np.ascontiguousarray(o).tobytes().hex() for step in ref for o in step]
     assert hexes == want
+
+
+def test_svdf_inspect_reports_macs_and_state(tmp_path: Path) -> None:
+    """``microaot inspect``: each SVDF's MACs (batch x filters x (input_size + memory_size)) and the state
+    buffer (both activation_states, int16, each 16-byte aligned)."""
+    model = tmp_path / "kws.tflite"
+    model.write_bytes(sg.svdf_kws_model(np.random.default_rng(1), dtype="int8"))
+    info = summarize(model)
+    assert info["problems"] == []
+    assert [o["macs"] for o in info["operators"]] == [64 * (40 + 8), 16 * (32 + 4), 4 * 16, 0]
+    assert info["state_bytes"] == 64 * 8 * 2 + 16 * 4 * 2
