@@ -333,3 +333,25 @@ def test_svdf_inspect_reports_macs_and_state(tmp_path: Path) -> None:
     assert info["problems"] == []
     assert [o["macs"] for o in info["operators"]] == [64 * (40 + 8), 16 * (32 + 4), 4 * 16, 0]
     assert info["state_bytes"] == 64 * 8 * 2 + 16 * 4 * 2
+
+
+def test_svdf_state_with_file_data_starts_from_reset(tmp_path: Path) -> None:
+    """A variable tensor that carries data in the file (some exporters write an initial buffer) is still the
+    operator's state, reset as TFLM resets it: TFLM ignores the file's values, and so does microaot."""
+    mb = mg.ModelBuilder()
+    x = mb.add_input("input", (1, 4), "float32")
+    wf = mb.add_const("wf", np.arange(8, dtype=np.float32).reshape(2, 4) / 8, "float32")
+    wt = mb.add_const("wt", np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(2, 3), "float32")
+    b = mb.add_const("bias", np.array([0.5, -0.25], np.float32), "float32")
+    st = mb.add_tensor("state", (1, 6), "float32", data=np.full((1, 6), 5.0, np.float32), variable=True)
+    y = mb.add_tensor("output", (1, 2), "float32")
+    mb.add_operator("SVDF", [x, wf, wt, b, st], [y], sg.SvdfOptions(1, "NONE"))
+    mb.set_outputs([y])
+    model = tmp_path / "state_data.tflite"
+    model.write_bytes(mb.to_bytes())
+    r = compile_model(model, tmp_path / "gen", name="svdf_state_data")
+    assert r.graph.tensors[st].is_variable and not r.graph.tensors[st].is_const
+    host = HostSequence(r, build_model_shared_lib(r, tmp_path / "lib"))
+    seq = _steps(_inputs_of(r), 5, np.random.default_rng(2))
+    for s, (got, want) in enumerate(zip(host.sequence(seq), run_reference(model, seq), strict=True)):
+        assert got[0].tobytes() == want[0].tobytes(), _mismatch("state with data", s, 0, got[0], want[0])
