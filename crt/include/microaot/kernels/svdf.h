@@ -7,11 +7,12 @@
  * output [batch][num_units], num_filters = num_units * rank.
  *
  * One invocation: the whole state buffer shifts left by one element; for every filter the newest column
- * (memory index memory_size - 1) gets the feature dot product (int8: requantized with mult1/shift1, clamped to
- * the state type, then plus the state zero point narrowed modulo 2^bits, as PyPI tflite-micro does); then out[b][u] = bias[u] + sum over the rank's filters of
- * the dot product of the filter's weights_time row with its state row (int8: state minus its zero point),
- * float: the activation clamp; int8: requantized with mult2/shift2 plus the output zero point, clamped to
- * int8 (TFLM applies no fused activation on the integer path).
+ * (memory index memory_size - 1) gets the feature dot product (int8: requantized with mult1/shift1, clamped
+ * to the state type, then plus the state zero point narrowed modulo 2^bits, as PyPI tflite-micro does); then
+ * out[b][u] = bias[u] + sum over the rank's filters of the dot product of the filter's weights_time row with
+ * its state row (int8: state minus its zero point); float: the activation clamp; int8: requantized with
+ * mult2/shift2 plus the output zero point, clamped to int8 (TFLM applies no fused activation on the integer
+ * path).
  * The dot products are added to the bias in TFLM's order, so no scratch buffer is needed (float: each
  * filter's sum starts at 0.0f and is added to the running output in filter order, as TFLM's scratch row). */
 #ifndef MICROAOT_KERNELS_SVDF_H
