@@ -46,7 +46,7 @@ def lower_svdf(ctx: LoweringContext) -> Lowering:
     wf, wt = _const(ctx, 1, "weights_feature"), _const(ctx, 2, "weights_time")
     bias = _const(ctx, 3, "bias") if ctx.has_input(3) else None
     st = ctx.input(4)
-    if not getattr(st, "is_variable", False) or st.is_const:
+    if not st.is_variable:
         raise ctx.unsupported(f"activation_state {st.name!r} is not a variable tensor (TFLM requires "
                               "is_variable = true on SVDF's input 4); re-export the model with the state as a "
                               "variable tensor")
