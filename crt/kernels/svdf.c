@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "microaot/fmath.h"
 #include "microaot/qmath.h"
 
 static int uaot_svdf_bad(const uaot_svdf_params_t *p)
@@ -12,7 +13,8 @@ static int uaot_svdf_bad(const uaot_svdf_params_t *p)
            p->num_filters != p->num_units * p->rank;
 }
 
-/* TFLM's ActivationValFloat for the clamps (std::max(a, b) = a < b ? b : a, std::min(a, b) = b < a ? b : a) */
+/* TFLM's ActivationValFloat (std::max(a, b) = a < b ? b : a, std::min(a, b) = b < a ? b : a); TANH through
+ * microaot's own uaot_tanhf, the same on every target (TFLM's libm tanhf may differ by an ulp or two) */
 static float uaot_svdf_act(int32_t act, float x)
 {
     switch (act) {
@@ -26,6 +28,10 @@ static float uaot_svdf_act(int32_t act, float x)
         const float m = 6.0f < x ? 6.0f : x;
         return 0.0f < m ? m : 0.0f;
     }
+    case UAOT_SVDF_ACT_TANH:
+        return uaot_tanhf(x);
+    case UAOT_SVDF_ACT_SIGN_BIT:
+        return (uaot_f32_bits(x) >> 31) != 0u ? 1.0f : 0.0f;
     default:
         return x;
     }

@@ -1,5 +1,6 @@
 """Lowering of SVDF (kernel family ``svdf``) as TFLM's svdf.cc / svdf_common.cc reference path: float32
-(EvalFloatSvdfReference, fused activation NONE / RELU / RELU_N1_TO_1 / RELU6) and int8 with an int16 or int8
+(EvalFloatSvdfReference, fused activation NONE / RELU / RELU_N1_TO_1 / RELU6 / SIGN_BIT, and TANH within
+microaot.fidelity's ulp bound) and int8 with an int16 or int8
 state and weights_time (EvalIntegerSvdfReference; TFLM applies no fused activation there, nor does microaot).
 
 Inputs: 0 input [batch, input_size], 1 weights_feature [num_filters, input_size], 2 weights_time
@@ -18,7 +19,7 @@ from microaot.ir.quant import quantize_multiplier
 from microaot.ops import Lowering, LoweringContext, register
 from microaot.ops._common import require_quant
 
-_ACTS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
+_ACTS = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4, "SIGN_BIT": 5}
 _FIX = ("re-export the model with the SVDF layer as TFLM's converter writes it (input [batch, input_size], "
         "weights_feature [num_filters, input_size], weights_time [num_filters, memory_size], bias [num_units], "
         "activation_state [batch, memory_size * num_filters], output [batch, num_units])")
@@ -76,8 +77,8 @@ def lower_svdf(ctx: LoweringContext) -> Lowering:
     types = (x.dtype, wf.dtype, wt.dtype, st.dtype, y.dtype, bias.dtype if bias is not None else None)
     if types[:5] == ("float32",) * 5 and types[5] in (None, "float32"):
         if act not in _ACTS:
-            raise ctx.unsupported(f"fused activation {act} on a float32 SVDF is not supported yet (NONE, RELU, "
-                                  "RELU_N1_TO_1, RELU6); re-export the model without it")
+            raise ctx.unsupported(f"fused activation {act} on a float32 SVDF is not supported (NONE, RELU, "
+                                  "RELU_N1_TO_1, RELU6, TANH, SIGN_BIT); re-export the model without it")
         fields["activation"] = _ACTS[act]
         fn = "uaot_svdf_f32"
     elif (types[0], types[1], types[4]) == ("int8", "int8", "int8") and wt.dtype == st.dtype \

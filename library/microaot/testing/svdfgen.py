@@ -19,7 +19,6 @@ import numpy as np
 import tflite
 
 from microaot.testing.modelgen import (
-    Activation,
     ActQ,
     FullyConnectedOptions,
     ModelBuilder,
@@ -37,13 +36,13 @@ BiasKind = Literal["random", "zero", "none"]  # "none": input 3 omitted (-1); th
 
 _ACT = {"NONE": tflite.ActivationFunctionType.NONE, "RELU": tflite.ActivationFunctionType.RELU,
         "RELU_N1_TO_1": tflite.ActivationFunctionType.RELU_N1_TO_1, "RELU6": tflite.ActivationFunctionType.RELU6,
-        "TANH": tflite.ActivationFunctionType.TANH}
+        "TANH": tflite.ActivationFunctionType.TANH, "SIGN_BIT": tflite.ActivationFunctionType.SIGN_BIT}
 
 
 @dataclass(frozen=True)
 class SvdfOptions(Options):
     rank: int = 1
-    activation: Activation = "NONE"
+    activation: str = "NONE"  # NONE, RELU, RELU_N1_TO_1, RELU6, TANH, SIGN_BIT
 
     def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
         tflite.SVDFOptionsStart(b)
@@ -74,6 +73,10 @@ def svdf_float(x_steps: np.ndarray, wf: np.ndarray, wt: np.ndarray, bias: np.nda
             y = np.clip(y, 0.0, 6.0)
         elif activation == "RELU_N1_TO_1":
             y = np.clip(y, -1.0, 1.0)
+        elif activation == "TANH":
+            y = np.tanh(y)
+        elif activation == "SIGN_BIT":
+            y = np.signbit(y).astype(np.float64)
         outs.append(y)
         feats.append(feat)
     return np.array(outs), np.array(feats)
@@ -88,7 +91,7 @@ class _Layer:
 
 def _add_svdf(mb: ModelBuilder, rng: np.random.Generator, name: str, x: int, x_sim: np.ndarray,
               in_q: ActQ | None, *, units: int, rank: int, memory: int, dtype: SvdfDType, state: StateDType,
-              activation: Activation, bias: BiasKind, headroom: float | None = None) -> _Layer:
+              activation: str, bias: BiasKind, headroom: float | None = None) -> _Layer:
     batch, input_size = x_sim.shape[1], x_sim.shape[2]
     nf = units * rank
     wf = rng.normal(0.0, 1.0 / np.sqrt(input_size), size=(nf, input_size))
@@ -147,7 +150,7 @@ def _input(mb: ModelBuilder, rng: np.random.Generator, batch: int, input_size: i
 
 def svdf_model(rng: np.random.Generator, *, batch: int = 1, input_size: int = 8, units: int = 4, rank: int = 1,
                memory: int = 5, dtype: SvdfDType = "int8", state: StateDType = "int16",
-               activation: Activation = "NONE", bias: BiasKind = "random", headroom: float | None = None,
+               activation: str = "NONE", bias: BiasKind = "random", headroom: float | None = None,
                sim_steps: int = 12) -> bytes:
     """One SVDF operator: input [batch, input_size] -> output [batch, units]; num_filters = units * rank. The
     same ``rng`` state gives the same weights and quantization whatever ``bias`` is (except the output range,

@@ -10,7 +10,7 @@
  * (memory index memory_size - 1) gets the feature dot product (int8: requantized with mult1/shift1, clamped
  * to the state type, then plus the state zero point narrowed modulo 2^bits, as PyPI tflite-micro does); then
  * out[b][u] = bias[u] + sum over the rank's filters of the dot product of the filter's weights_time row with
- * its state row (int8: state minus its zero point); float: the activation clamp; int8: requantized with
+ * its state row (int8: state minus its zero point); float: the fused activation; int8: requantized with
  * mult2/shift2 plus the output zero point, clamped to int8 (TFLM applies no fused activation on the integer
  * path).
  * The dot products are added to the bias in TFLM's order, so no scratch buffer is needed (float: each
@@ -27,13 +27,15 @@ typedef struct {
     int32_t input_zp, state_zp, output_zp; /* int8 */
     int32_t mult1, shift1;                 /* int8: QuantizeMultiplier(float(in_s * wf_s / state_s)) */
     int32_t mult2, shift2;                 /* int8: QuantizeMultiplier(float(state_s * wt_s / out_s)) */
-    int32_t activation;                    /* float32: 0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6 */
+    int32_t activation;                    /* float32: UAOT_SVDF_ACT_* */
 } uaot_svdf_params_t;
 
 #define UAOT_SVDF_ACT_NONE 0
 #define UAOT_SVDF_ACT_RELU 1
 #define UAOT_SVDF_ACT_RELU_N1_TO_1 2
 #define UAOT_SVDF_ACT_RELU6 3
+#define UAOT_SVDF_ACT_TANH 4     /* uaot_tanhf (fmath.h): within 2 ulp of TFLM's std::tanh */
+#define UAOT_SVDF_ACT_SIGN_BIT 5 /* 1.0f when the sign bit is set, else 0.0f (std::signbit) */
 
 uaot_status_t uaot_svdf_f32(const uaot_svdf_params_t *p, const float *input, const float *weights_feature,
                             const float *weights_time, const float *bias, float *state, float *output);
