@@ -391,6 +391,7 @@ class TensorSpec:
     dtype: DType
     quant: Quant | None = None
     data: bytes | None = None
+    variable: bool = False  # TFLite Tensor.is_variable (LSTM / SVDF state)
 
 
 @dataclass
@@ -421,8 +422,10 @@ class ModelBuilder:
         *,
         quant: Quant | None = None,
         data: np.ndarray | bytes | None = None,
+        variable: bool = False,
     ) -> int:
-        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``). Returns its index."""
+        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``), ``variable`` a variable
+        tensor (state that persists between invocations). Returns its index."""
         if dtype not in _TENSOR_TYPES:
             raise ValueError(f"tensor {name!r}: unsupported dtype {dtype!r}")
         shape_t = tuple(int(d) for d in shape)
@@ -447,7 +450,7 @@ class ModelBuilder:
             expected = math.prod(shape_t) * np.dtype(_NUMPY_DTYPES[dtype]).itemsize
             if len(raw) != expected:
                 raise ValueError(f"tensor {name!r}: {len(raw)} bytes of data, shape {shape_t} needs {expected}")
-        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw))
+        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw, variable))
         return len(self.tensors) - 1
 
     def add_const(self, name: str, data: np.ndarray, dtype: DType, *, quant: Quant | None = None) -> int:
@@ -550,6 +553,8 @@ class ModelBuilder:
             tflite.TensorAddName(b, name_off)
             if q_off is not None:
                 tflite.TensorAddQuantization(b, q_off)
+            if t.variable:
+                tflite.TensorAddIsVariable(b, True)
             tensor_offsets.append(tflite.TensorEnd(b))
 
         # Operators
@@ -1840,4 +1845,105 @@ def chain_16x8_model(rng: np.random.Generator) -> bytes:
     y = mb.add_tensor("output", (1, 10), "int16", quant=Quant.per_tensor(1.0 / 32768.0, 0))
     mb.add_operator("SOFTMAX", [f], [y], SoftmaxOptions(0.25))
     mb.set_outputs([m, f, y])  # the intermediate MUL and FULLY_CONNECTED results are compared too
+    return mb.to_bytes()
+
+
+# ---- issue 18: UNIDIRECTIONAL_SEQUENCE_LSTM ----
+LstmScheme = Literal["float32", "int8", "int16x8"]
+
+
+@dataclass(frozen=True)
+class UnidirectionalSequenceLSTMOptions(Options):
+    activation: Activation = "TANH"
+    cell_clip: float = 0.0
+    proj_clip: float = 0.0
+    time_major: bool = False
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, "UnidirectionalSequenceLSTMOptions",
+                            FusedActivationFunction=_ACTIVATIONS[self.activation], CellClip=float(self.cell_clip),
+                            ProjClip=float(self.proj_clip), TimeMajor=bool(self.time_major))
+
+
+_DEFAULT_OPTIONS.setdefault("UNIDIRECTIONAL_SEQUENCE_LSTM", UnidirectionalSequenceLSTMOptions())
+_INT8_VERSIONS.setdefault("UNIDIRECTIONAL_SEQUENCE_LSTM", 4)
+
+
+def lstm_model(
+    rng: np.random.Generator,
+    *,
+    scheme: LstmScheme,
+    batches: int,
+    time_steps: int,
+    input_size: int,
+    units: int,
+    time_major: bool = False,
+    cell_clip: float = 0.0,
+    cell_scale_power: int = -11,
+    peephole: bool = False,
+    projection: bool = False,
+    layer_norm: bool = False,
+    activation: Activation = "TANH",
+) -> bytes:
+    """One UNIDIRECTIONAL_SEQUENCE_LSTM as the TFLite converter writes a stateful keras LSTM layer: 24 inputs
+    (absent optional ones -1), the hidden (18) and cell (19) states as variable tensors.
+
+    scheme float32; int8 (int8 input / hidden / output with asymmetric zero points, symmetric per-tensor int8
+    weights, int32 biases, int16 cell state of scale 2^cell_scale_power); int16x8 (int16 activations with zero
+    point 0, int64 biases). ``peephole`` / ``projection`` / ``layer_norm`` add those variants' tensors (which
+    TFLM's kernel refuses), for the error tests."""
+    x_shape = (time_steps, batches, input_size) if time_major else (batches, time_steps, input_size)
+    act_t = {"float32": "float32", "int8": "int8", "int16x8": "int16"}[scheme]
+    w_in = [rng.normal(0, 1.0 / math.sqrt(input_size), size=(units, input_size)) for _ in range(4)]
+    w_rec = [rng.normal(0, 1.0 / math.sqrt(units), size=(units, units)) for _ in range(4)]
+    biases = [rng.normal(0, 0.5, size=(units,)) for _ in range(4)]
+    biases[1] = biases[1] + 1.0  # keras' unit forget bias
+    mb = ModelBuilder()
+    in_q: Quant | None = None
+    h_q: Quant | None = None
+    c_q: Quant | None = None
+    if scheme == "int8":
+        in_q = ActQ.from_range(-float(rng.uniform(1.0, 3.0)), float(rng.uniform(1.0, 3.0))).quant
+        h_q = ActQ.from_range(-float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.6, 1.0))).quant
+    elif scheme == "int16x8":
+        in_q = Quant.per_tensor(float(np.float32(rng.uniform(1.0, 3.0) / 32767.0)), 0)
+        h_q = Quant.per_tensor(float(np.float32(1.0 / 32767.0)), 0)
+    if scheme != "float32":
+        c_q = Quant.per_tensor(2.0**cell_scale_power, 0)
+    x = mb.add_input("input", x_shape, act_t, quant=in_q)
+    ins: list[int] = [x]
+    w_quants: list[Quant] = []
+    for g, w in enumerate(w_in + w_rec):
+        name = f"{'input' if g < 4 else 'recurrent'}_to_{('input', 'forget', 'cell', 'output')[g % 4]}_weights"
+        if scheme == "float32":
+            ins.append(mb.add_const(name, w.astype(np.float32), "float32"))
+        else:
+            q, wq = quantize_weights(w, None)
+            w_quants.append(wq)
+            ins.append(mb.add_const(name, q, "int8", quant=wq))
+    ins += [mb.add_const(f"cell_to_{g}_weights", rng.normal(0, 0.5, size=(units,)).astype(np.float32), "float32")
+            if peephole and scheme == "float32" else -1 for g in ("input", "forget", "output")]
+    for g, b in enumerate(biases):
+        name = f"{('input', 'forget', 'cell', 'output')[g]}_gate_bias"
+        if scheme == "float32":
+            ins.append(mb.add_const(name, b.astype(np.float32), "float32"))
+        else:
+            assert in_q is not None
+            bq, bquant = quantize_bias(b, in_q.scale[0], w_quants[g])
+            bdt: DType = "int32" if scheme == "int8" else "int64"  # type: ignore[assignment]
+            ins.append(mb.add_const(name, bq.astype(np.int64), bdt, quant=bquant))
+    if projection:
+        pw = rng.normal(0, 0.3, size=(units, units)).astype(np.float32)
+        ins += [mb.add_const("projection_weights", pw, "float32"), -1]
+    else:
+        ins += [-1, -1]
+    ins.append(mb.add_tensor("output_state", (batches, units), act_t, quant=h_q, variable=True))
+    ins.append(mb.add_tensor("cell_state", (batches, units), "float32" if scheme == "float32" else "int16",
+                             quant=c_q, variable=True))
+    ins += [mb.add_const(f"{g}_layer_norm_coefficients", np.ones(units, np.float32), "float32")
+            if layer_norm and scheme == "float32" else -1 for g in ("input", "forget", "cell", "output")]
+    y = mb.add_tensor("output", (x_shape[0], x_shape[1], units), act_t, quant=h_q)
+    mb.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y],
+                    UnidirectionalSequenceLSTMOptions(activation, cell_clip, 0.0, time_major))
+    mb.set_outputs([y])
     return mb.to_bytes()
