@@ -91,10 +91,11 @@ static UAOT_FMATH_NOCONTRACT void uaot_lstm_step_f32(const uaot_lstm_params_t *p
 
 /* ---- int8 (8x8->16) and 16x8 -------------------------------------------------------------------------- */
 
-/* reference_integer_ops::FullyConnected into int16 (output offset 0, weights offset 0): int32 accumulator that
- * wraps as TFLM's does (int8) or int64 (16x8), requantized, clamped to int16 */
+/* reference_integer_ops::FullyConnected into int16 (output offset 0, weights offset 0), its input offset folded
+ * into the per-row constant `fold` (bias + offset * row sum): an int32 accumulator that wraps as TFLM's does
+ * (int8; the same sum modulo 2^32) or int64 (16x8), requantized, clamped to int16 */
 static void uaot_lstm_fc_q(const uaot_lstm_params_t *p, int is16, const void *xv, int32_t rows, int32_t n_in,
-                           const int8_t *w, const void *bias, int32_t in_off, int32_t mult, int32_t shift, int16_t *out)
+                           const int8_t *w, const void *fold, int32_t mult, int32_t shift, int16_t *out)
 {
     for (int32_t b = 0; b < rows; ++b) {
         for (int32_t o = 0; o < p->units; ++o) {
@@ -102,22 +103,16 @@ static void uaot_lstm_fc_q(const uaot_lstm_params_t *p, int is16, const void *xv
             int32_t v;
             if (is16) {
                 const int16_t *x = (const int16_t *)xv + b * n_in;
-                int64_t acc = 0;
+                int64_t acc = ((const int64_t *)fold)[o];
                 for (int32_t i = 0; i < n_in; ++i) {
-                    acc += (int64_t)wr[i] * ((int64_t)x[i] + in_off);
-                }
-                if (bias != NULL) {
-                    acc += ((const int64_t *)bias)[o];
+                    acc += (int32_t)wr[i] * (int32_t)x[i];
                 }
                 v = uaot_mbqm64(acc, mult, (int)shift);
             } else {
                 const int8_t *x = (const int8_t *)xv + b * n_in;
-                uint32_t acc = 0u;
+                uint32_t acc = (uint32_t)((const int32_t *)fold)[o];
                 for (int32_t i = 0; i < n_in; ++i) {
-                    acc += (uint32_t)((int32_t)wr[i] * ((int32_t)x[i] + in_off));
-                }
-                if (bias != NULL) {
-                    acc += (uint32_t)((const int32_t *)bias)[o];
+                    acc += (uint32_t)((int32_t)wr[i] * (int32_t)x[i]);
                 }
                 v = uaot_mbqm(uaot_u2i(acc), mult, (int)shift);
             }
@@ -130,11 +125,10 @@ static void uaot_lstm_gate_q(const uaot_lstm_params_t *p, int is16, int g, const
                              int act, int16_t *out, int16_t *tmp)
 {
     const int32_t n = rows * p->units;
-    const void *bias = is16 ? (const void *)p->bias64[g] : (const void *)p->bias32[g];
-    uaot_lstm_fc_q(p, is16, x, rows, p->input_size, p->w_in[g], bias, p->input_offset, p->in_mult[g], p->in_shift[g],
-                   out);
-    uaot_lstm_fc_q(p, is16, h, rows, p->units, p->w_rec[g], NULL, p->hidden_offset, p->rec_mult[g], p->rec_shift[g],
-                   tmp);
+    const void *in_fold = is16 ? (const void *)p->in_fold64[g] : (const void *)p->in_fold32[g];
+    const void *rec_fold = is16 ? (const void *)p->rec_fold64[g] : (const void *)p->rec_fold32[g];
+    uaot_lstm_fc_q(p, is16, x, rows, p->input_size, p->w_in[g], in_fold, p->in_mult[g], p->in_shift[g], out);
+    uaot_lstm_fc_q(p, is16, h, rows, p->units, p->w_rec[g], rec_fold, p->rec_mult[g], p->rec_shift[g], tmp);
     for (int32_t i = 0; i < n; ++i) {
         out[i] = uaot_lstm_sat16((int32_t)out[i] + tmp[i]);
     }

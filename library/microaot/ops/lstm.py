@@ -25,6 +25,7 @@ from microaot.errors import UnsupportedModelError
 from microaot.ir.graph import Graph, Operator, Tensor
 from microaot.ir.quant import quantize_multiplier
 from microaot.ops import Lowering, LoweringContext, register
+from microaot.ops._common import const_data
 
 # lstm_shared.h tensor indices
 INPUT, HIDDEN, CELL = 0, 18, 19
@@ -187,6 +188,17 @@ def _fc_params(s_in: float, s_w: float) -> tuple[int, int]:
     return quantize_multiplier(float(np.float32(s_in) * np.float32(s_w)) / float(NONLINEAR_INPUT_SCALE))
 
 
+def _fold(ctx: LoweringContext, bias: np.ndarray | None, w: np.ndarray, offset: int, wide: bool, name: str) -> str:
+    """The C array of bias + offset * (row sums of w): int32 modulo 2^32 (int8: TFLM's int32 accumulator
+    wraps alike, so the sums agree modulo 2^32) or int64 (16x8, exact)."""
+    v = w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1) * int(offset)
+    if bias is not None:
+        v = v + bias.reshape(-1).astype(np.int64)
+    if wide:
+        return ctx.const_array(name, "int64_t", v)
+    return ctx.const_array(name, "int32_t", ((v + 2**31) % 2**32 - 2**31).astype(np.int32))
+
+
 def _array4(refs: list[str]) -> str:
     return "{" + ", ".join(refs) + "}"
 
@@ -203,11 +215,11 @@ def lower_lstm(ctx: LoweringContext) -> Lowering:
     }
     w_in = [ctx.in_ptr(k) for k in W_IN]
     w_rec = [ctx.in_ptr(k) for k in W_REC]
-    bias = [ctx.in_ptr(k) for k in BIAS]
     null4 = _array4(["NULL"] * 4)
     h_idx, c_idx = ctx.op.inputs[HIDDEN], ctx.op.inputs[CELL]
     if s.scheme == "float32":
-        fields.update(wf_in=_array4(w_in), wf_rec=_array4(w_rec), bias_f=_array4(bias), cell_tanh_mult=3)
+        fields.update(wf_in=_array4(w_in), wf_rec=_array4(w_rec), bias_f=_array4([ctx.in_ptr(k) for k in BIAS]),
+                      cell_tanh_mult=3)
         p = ctx.params("uaot_lstm_params_t", fields)
         return Lowering(families=("lstm", "act16"),
                         call=f"uaot_lstm_f32({p}, {ctx.in_ptr(INPUT)}, {ctx.out_ptr(0)}, "
@@ -218,7 +230,9 @@ def lower_lstm(ctx: LoweringContext) -> Lowering:
     s_x, s_h, s_c = float(np.float32(x.quant.scale0)), float(np.float32(h.quant.scale0)), float(
         np.float32(c.quant.scale0))
     in_m, in_s, rec_m, rec_s = [], [], [], []
-    for k_in, k_rec in zip(W_IN, W_REC, strict=True):
+    in_fold, rec_fold = [], []
+    wide = s.scheme == "int16x8"
+    for k_in, k_rec, k_b in zip(W_IN, W_REC, BIAS, strict=True):
         wi, wr = ctx.input(k_in), ctx.input(k_rec)
         assert wi.quant is not None and wr.quant is not None
         m, sh = _fc_params(s_x, wi.quant.scale0)
@@ -227,6 +241,9 @@ def lower_lstm(ctx: LoweringContext) -> Lowering:
         m, sh = _fc_params(s_h, wr.quant.scale0)
         rec_m.append(m)
         rec_s.append(sh)
+        in_fold.append(_fold(ctx, const_data(ctx, k_b, "bias"), const_data(ctx, k_in, "weights"), -x.quant.zp0, wide,
+                             f"in_fold{k_in}"))
+        rec_fold.append(_fold(ctx, None, const_data(ctx, k_rec, "weights"), -h.quant.zp0, wide, f"rec_fold{k_rec}"))
     nl_out = float(NONLINEAR_OUTPUT_SCALE)
     fc_m, fc_s = _mul_params(nl_out, s_c, s_c)
     ic_m, ic_s = _mul_params(nl_out, nl_out, s_c)
@@ -240,9 +257,8 @@ def lower_lstm(ctx: LoweringContext) -> Lowering:
     lo, hi = (-128, 127) if s.scheme == "int8" else (-32768, 32767)
     fields.update(
         w_in=_array4(w_in), w_rec=_array4(w_rec),
-        bias32=_array4(bias) if s.scheme == "int8" else null4,
-        bias64=_array4(bias) if s.scheme == "int16x8" else null4,
-        input_offset=-x.quant.zp0, hidden_offset=-h.quant.zp0,
+        in_fold32=null4 if wide else _array4(in_fold), rec_fold32=null4 if wide else _array4(rec_fold),
+        in_fold64=_array4(in_fold) if wide else null4, rec_fold64=_array4(rec_fold) if wide else null4,
         in_mult=_array4([str(v) for v in in_m]), in_shift=_array4([str(v) for v in in_s]),
         rec_mult=_array4([str(v) for v in rec_m]), rec_shift=_array4([str(v) for v in rec_s]),
         fc_mult=fc_m, fc_shift=fc_s, ic_mult=ic_m, ic_shift=ic_s,

@@ -35,10 +35,10 @@ typedef struct {
     const float *wf_in[4], *wf_rec[4], *bias_f[4];
     /* int8 / 16x8 */
     const int8_t *w_in[4], *w_rec[4];
-    const int32_t *bias32[4];                                   /* int8 */
-    const int64_t *bias64[4];                                   /* 16x8 */
-    int32_t input_offset;                                       /* -input zero point */
-    int32_t hidden_offset;                                      /* -hidden state zero point */
+    /* per gate and unit: the FC's bias + input offset (-zero point) x the weight row's sum (the recurrent FC:
+     * no bias), modulo 2^32 for int8 (TFLM's int32 accumulator wraps alike), exact int64 for 16x8 */
+    const int32_t *in_fold32[4], *rec_fold32[4];                /* int8 */
+    const int64_t *in_fold64[4], *rec_fold64[4];                /* 16x8 */
     int32_t in_mult[4], in_shift[4], rec_mult[4], rec_shift[4]; /* the FCs into Q3.12 */
     int32_t fc_mult, fc_shift;                                  /* forget (Q0.15) x cell -> cell */
     int32_t ic_mult, ic_shift;                                  /* input (Q0.15) x cell gate (Q0.15) -> cell */
