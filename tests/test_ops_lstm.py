@@ -60,8 +60,24 @@ class Case:
                              cell_scale_power=self.cell_scale_power)
 
 
-def _cases() -> list[Case]:
-    out: list[Case] = []
+@dataclass(frozen=True)
+class StackedCase:
+    """Two LSTM layers (each with its own two states) -> RESHAPE -> FULLY_CONNECTED, batch 1."""
+
+    scheme: str
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.scheme}-stacked"
+
+    def model(self) -> bytes:
+        return mg.stacked_lstm_model(np.random.default_rng(2000 + self.seed), scheme=self.scheme,  # type: ignore[arg-type]
+                                     time_steps=5, input_size=6, units=(8, 6), classes=4)
+
+
+def _cases() -> list[Case | StackedCase]:
+    out: list[Case | StackedCase] = [StackedCase(s) for s in ("float32", "int8", "int16x8")]
     for s in ("float32", "int8", "int16x8"):
         out += [
             Case(s, 1, 1, 3, 2),
@@ -192,7 +208,7 @@ def _compare(case_id: str, scheme: str, step: str, got: np.ndarray, ref: np.ndar
     return None
 
 
-def _build(cases: list[Case], tmp: Path) -> tuple[list[Path], list[CompileResult], Path]:
+def _build(cases: list[Case | StackedCase] | list[Case], tmp: Path) -> tuple[list[Path], list[CompileResult], Path]:
     paths, results = [], []
     for i, c in enumerate(cases):
         p = tmp / f"lstm{i}.tflite"
@@ -209,18 +225,18 @@ def test_lstm_matches_tflm_over_sequences(tmp_path: Path) -> None:
     """Every case x every step of a 3-invocation sequence, and the final hidden / cell states."""
     paths, results, lib = _build(CASES, tmp_path)
     seqs = [_inputs(p.read_bytes(), np.random.default_rng(50 + i)) for i, p in enumerate(paths)]
-    states = [[r.graph.operators[0].inputs[HIDDEN], r.graph.operators[0].inputs[CELL]] for r in results]
+    states = [[op.inputs[k] for op in r.graph.operators if op.opcode == OP for k in (HIDDEN, CELL)] for r in results]
     ref_out, ref_state = _tflm_sequences(paths, seqs, states, tmp_path)
     errors = []
     for c, r, seq, ro, rs, st in zip(CASES, results, seqs, ref_out, ref_state, states, strict=True):
-        assert any(op.opcode == OP for op in r.graph.operators)
         m = _Stateful(r, lib)
-        assert m.state_size > 0
+        assert len(st) >= 2 and m.state_size >= sum(r.graph.tensors[t].nbytes for t in st)
         m.reset()
         for s, x in enumerate(seq):
             errors.append(_compare(c.id, c.scheme, f"step {s}", m.run(x), ro[s]))
-        errors.append(_compare(c.id, c.scheme, "hidden state", m.tensor(st[0]), rs[0]))
-        errors.append(_compare(c.id, c.scheme, "cell state", m.tensor(st[1]), rs[1]))
+        for k, (t, ref) in enumerate(zip(st, rs, strict=True)):
+            errors.append(_compare(c.id, c.scheme, f"{('hidden', 'cell')[k % 2]} state of LSTM {k // 2}",
+                                   m.tensor(t), ref))
     bad = [e for e in errors if e]
     assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(bad)
 
