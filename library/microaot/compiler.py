@@ -36,6 +36,11 @@ class CompileResult:
     kernel_sources: list[Path]
 
     @property
+    def state_size(self) -> int:
+        """Bytes of persistent state (NAME_STATE_SIZE): 0 for a stateless model."""
+        return self.plan.state_size
+
+    @property
     def memory_figures(self) -> dict[str, int]:
         """Workspace (peak) and its bounds (bytes): ``liveness_bound`` without in-place operators,
         ``inplace_bound`` with them (smallest the planner saw), ``plan_bound`` of the chosen plan."""
