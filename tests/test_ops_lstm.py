@@ -12,7 +12,6 @@ with their messages; one int8 sequence also runs on QEMU Cortex-M4.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import re
 import subprocess
@@ -26,7 +25,7 @@ import pytest
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import UnsupportedModelError
 from microaot.fidelity import ULP_BOUND, ULP_FLOOR, ulp_distance
-from microaot.hostbuild import compile_c
+from microaot.hostbuild import compile_c, new_state, run_compiled
 from microaot.testing import modelgen as mg
 
 OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -126,7 +125,8 @@ for m, (path, nsteps, states) in enumerate(job):
         it.invoke()  # no reset between the steps: the variable tensors carry the state
         out[f"m{m}_s{s}"] = np.array(it.get_output(0), copy=True)
     for k, t in enumerate(states):
-        out[f"m{m}_state{k}"] = np.array(it.GetTensor(t, 0)[0]["tensor_data"], copy=True)
+        v = it.GetTensor(t, 0)
+        out[f"m{m}_state{k}"] = np.array((v[0] if isinstance(v, list) else v)["tensor_data"], copy=True)
 np.savez(sys.argv[2], **out)
 """
 
@@ -149,43 +149,20 @@ def _tflm_sequences(paths: list[Path], seqs: list[list[np.ndarray]], states: lis
 
 
 class _Stateful:
-    """A compiled stateful model in a shared library: NAME_reset_state, then NAME_run_ex with one state
-    buffer for every step (what an application does)."""
+    """A compiled stateful model in a shared library with one state buffer (``hostbuild.new_state``: after
+    NAME_reset_state) that every ``run`` continues (``run_compiled(state=)``: NAME_run_ex), as an application
+    does."""
 
     def __init__(self, result: CompileResult, lib: Path) -> None:
-        self.r = result
-        self.dll = ctypes.CDLL(str(lib))
-        hdr = result.header.read_text()
-        m = re.search(rf"#define {result.name.upper()}_STATE_SIZE\s+\(?(\d+)", hdr)
-        assert m, f"no {result.name.upper()}_STATE_SIZE in the header"
-        self.state_size = int(m.group(1))
-        self.state = self._aligned(self.state_size)
-
-    @staticmethod
-    def _aligned(n: int) -> np.ndarray:
-        raw = np.zeros(max(n, 1) + 16, np.uint8)
-        off = (-raw.ctypes.data) % 16
-        return raw[off:off + max(n, 1)]
+        self.r, self.lib = result, lib
+        self.state_size = result.state_size
+        self.state = new_state(result, lib)
 
     def reset(self) -> None:
-        fn = getattr(self.dll, f"{self.r.name}_reset_state")
-        fn.argtypes, fn.restype = [ctypes.c_void_p], ctypes.c_int
-        assert fn(self.state.ctypes.data) == 0
+        self.state[:] = new_state(self.r, self.lib)[: self.state.size]
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        g = self.r.graph
-        y = np.zeros(g.tensors[g.outputs[0]].shape, NP_DTYPE[g.tensors[g.outputs[0]].dtype])
-        x = np.ascontiguousarray(x)
-        ws = self._aligned(self.r.workspace_size)
-        ins = (ctypes.c_void_p * 1)(x.ctypes.data)
-        outs = (ctypes.c_void_p * 1)(y.ctypes.data)
-        fn = getattr(self.dll, f"{self.r.name}_run_ex")
-        fn.argtypes = [ctypes.c_void_p] * 5
-        fn.restype = ctypes.c_int
-        st = fn(ctypes.cast(ins, ctypes.c_void_p), ctypes.cast(outs, ctypes.c_void_p), ws.ctypes.data,
-                self.state.ctypes.data, None)
-        assert st == 0, f"{self.r.name}_run_ex returned {st}"
-        return y
+        return run_compiled(self.r, self.lib, [x], state=self.state)[0]
 
     def tensor(self, t: int) -> np.ndarray:
         """A variable tensor's bytes in the state buffer, as its dtype."""
@@ -279,7 +256,8 @@ def test_lstm_variants_tflm_does_not_run_are_refused(kw: dict[str, object], mess
 
 
 def test_lstm_dynamic_range_and_wrong_bias_are_refused(tmp_path: Path) -> None:
-    """A weight-only quantized LSTM (float activations, int8 weights) and a 16x8 LSTM with int32 biases."""
+    """A weight-only quantized LSTM (float activations, int8 weights) and a 16x8 LSTM with int32 biases (TFLM
+    would read them as int64)."""
     mb = mg.ModelBuilder()
     rng = np.random.default_rng(0)
     x = mb.add_input("input", (1, 2, 3), "float32")
@@ -297,8 +275,20 @@ def test_lstm_dynamic_range_and_wrong_bias_are_refused(tmp_path: Path) -> None:
     p = tmp_path / "dr.tflite"
     p.write_bytes(mb.to_bytes())
     with pytest.raises(UnsupportedModelError, match=re.escape(
-            "float32 activations with int8 weights: a weight-only (dynamic-range) quantized LSTM, which TFLM does "
-            "not run either; re-export it as full-integer int8 (or 16x8) or as float32")):
+            f"operator 0 ({OP}): the model is weight-only (dynamic-range) quantized: float32 activations with int8 "
+            "weights ('w0')")):
+        compile_model(p, tmp_path / "out")
+
+    mb = mg.ModelBuilder()
+    x = mb.add_input("input", (1, 2, 3), "int16", quant=mg.Quant.per_tensor(1e-4, 0))
+    mb.set_outputs([mg.add_lstm(mb, rng, x, scheme="int16x8", units=4)])
+    for t in mb.tensors:
+        if t.name.endswith("_gate_bias") and t.data is not None:
+            t.data, t.dtype = np.frombuffer(t.data, np.int64).astype(np.int32).tobytes(), "int32"
+    p.write_bytes(mb.to_bytes())
+    with pytest.raises(UnsupportedModelError, match=re.escape(
+            f"operator 0 ({OP}): input 12 ('input_gate_bias') is int32; TFLM's int16x8 LSTM needs int64 there "
+            "(input/states/output int16, weights int8, biases int64, cell state int16)")):
         compile_model(p, tmp_path / "out")
 
 
