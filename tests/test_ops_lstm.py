@@ -26,6 +26,7 @@ from microaot.compiler import CompileResult, compile_model
 from microaot.errors import UnsupportedModelError
 from microaot.fidelity import ULP_BOUND, ULP_FLOOR, ulp_distance
 from microaot.hostbuild import compile_c, new_state, run_compiled
+from microaot.reference import ReferenceError, run_reference
 from microaot.testing import modelgen as mg
 
 OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
@@ -45,18 +46,20 @@ class Case:
     cell_clip: float = 0.0
     cell_scale_power: int = -11
     seed: int = 0
+    activation: str = "TANH"
 
     @property
     def id(self) -> str:
         return (f"{self.scheme}-b{self.batches}t{self.time_steps}i{self.input_size}u{self.units}-"
                 f"{'tm' if self.time_major else 'bm'}{f'-clip{self.cell_clip:g}' if self.cell_clip else ''}"
-                f"{f'-c2^{self.cell_scale_power}' if self.cell_scale_power != -11 else ''}")
+                f"{f'-c2^{self.cell_scale_power}' if self.cell_scale_power != -11 else ''}"
+                f"{f'-{self.activation}' if self.activation != 'TANH' else ''}")
 
     def model(self) -> bytes:
         return mg.lstm_model(np.random.default_rng(1000 + self.seed), scheme=self.scheme,  # type: ignore[arg-type]
                              batches=self.batches, time_steps=self.time_steps, input_size=self.input_size,
                              units=self.units, time_major=self.time_major, cell_clip=self.cell_clip,
-                             cell_scale_power=self.cell_scale_power)
+                             cell_scale_power=self.cell_scale_power, activation=self.activation)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,10 @@ def _cases() -> list[Case | StackedCase]:
             Case(s, 2, 4, 6, 8, cell_clip=0.5 if s != "float32" else 1.0, seed=3),
         ]
     out += [Case("int8", 1, 4, 6, 16, cell_scale_power=-10, seed=4),
-            Case("int16x8", 2, 3, 4, 5, time_major=True, cell_scale_power=-12, seed=5)]
+            Case("int16x8", 2, 3, 4, 5, time_major=True, cell_scale_power=-12, seed=5),
+            # TFLM's release build applies no activation to the cell gate unless it is TANH (see ops/lstm.py)
+            Case("float32", 1, 3, 4, 5, activation="NONE", seed=6), Case("int8", 2, 3, 4, 5, activation="RELU", seed=6),
+            Case("int16x8", 1, 3, 4, 5, cell_clip=0.5, activation="RELU6", seed=6)]
     return out
 
 
@@ -244,15 +250,19 @@ def test_lstm_reset_state_restarts_the_sequence(tmp_path: Path) -> None:
                           "LSTM only (no peephole, projection, layer norm or CIFG): convert a plain keras LSTM layer"),
     (dict(projection=True), "uses a projection (projection_weights / projection_bias) ('projection_weights')"),
     (dict(layer_norm=True), "uses layer normalization (*_layer_norm_coefficients) ('input_layer_norm_coefficients'"),
-    (dict(activation="RELU"), "cell activation RELU; TFLM's LSTM kernel computes the cell gate with TANH only"),
+    (dict(cifg=True), "inputs [1, 5, 12] are absent (a CIFG LSTM without input gate); TFLM's LSTM kernel needs the "
+                      "input, the eight gate weights, the four gate biases and both state tensors"),
 ])
 def test_lstm_variants_tflm_does_not_run_are_refused(kw: dict[str, object], message: str, tmp_path: Path) -> None:
+    """Each variant is refused by microaot with its message, and by TFLM in its Prepare."""
     p = tmp_path / "v.tflite"
     p.write_bytes(mg.lstm_model(np.random.default_rng(0), scheme="float32", batches=1, time_steps=2, input_size=3,
                                 units=4, **kw))  # type: ignore[arg-type]
     with pytest.raises(UnsupportedModelError) as ei:
         compile_model(p, tmp_path / "out")
     assert f"operator 0 ({OP}): {message}" in str(ei.value)
+    with pytest.raises(ReferenceError):
+        run_reference(p, [[np.zeros((1, 2, 3), np.float32)]])
 
 
 def test_lstm_dynamic_range_and_wrong_bias_are_refused(tmp_path: Path) -> None:

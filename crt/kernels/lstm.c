@@ -55,7 +55,8 @@ static UAOT_FMATH_NOCONTRACT void uaot_lstm_gate_f32(const uaot_lstm_params_t *p
     uaot_lstm_fc_f32(h, rows, p->units, p->wf_rec[g], p->units, NULL, tmp);
     for (int32_t i = 0; i < n; ++i) {
         const float v = out[i] + tmp[i];
-        out[i] = act == UAOT_LSTM_ACT_SIGMOID ? uaot_lstm_sigmoid_f32(v) : uaot_tanhf(v);
+        out[i] =
+            act == UAOT_LSTM_ACT_SIGMOID ? uaot_lstm_sigmoid_f32(v) : (act == UAOT_LSTM_ACT_TANH ? uaot_tanhf(v) : v);
     }
 }
 
@@ -136,7 +137,7 @@ static void uaot_lstm_gate_q(const uaot_lstm_params_t *p, int is16, int g, const
     const uaot_act16_params_t ap = {n, 3, 0};
     if (act == UAOT_LSTM_ACT_SIGMOID) {
         (void)uaot_logistic_s16(&ap, out, out);
-    } else {
+    } else if (act == UAOT_LSTM_ACT_TANH) {
         (void)uaot_tanh_s16(&ap, out, out);
     }
 }

@@ -144,9 +144,6 @@ def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
     if len(y.shape) != 3 or tuple(y.shape) != (x.shape[0], x.shape[1], units):
         raise _err(graph, op, f"output {y.name!r} has shape {list(y.shape)}, expected "
                               f"[{x.shape[0]}, {x.shape[1]}, {units}]")
-    act = str(op.options.get("fused_activation_function", "TANH"))
-    if act != "TANH":
-        raise _err(graph, op, f"cell activation {act}; TFLM's LSTM kernel computes the cell gate with TANH only")
     if scheme != "float32":
         for k in (INPUT, HIDDEN, CELL, *W_IN, *W_REC):
             t = _tensor(graph, op, k)
@@ -157,6 +154,14 @@ def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
                 raise _err(graph, op, f"weights {t.name!r} have zero point {t.quant.zp0}; int8 weights must be "
                                       "symmetric")
     return LstmShape(scheme, int(batches), int(t_steps), n_in, units, time_major)
+
+
+def cell_activation(options: dict[str, object]) -> str:
+    """The kernel's cell-gate activation. TFLM's CalculateLstmGate computes TANH (and SIGMOID, which a TFLite
+    file cannot express); for any other fused activation its switch reaches TFLITE_ASSERT_FALSE, a no-op in a
+    release build such as the PyPI runtime: the gate is left without activation, and so is it here."""
+    return "UAOT_LSTM_ACT_TANH" if str(options.get("fused_activation_function", "TANH")) == "TANH" \
+        else "UAOT_LSTM_ACT_NONE"
 
 
 def _check(graph: Graph, op: Operator) -> None:
@@ -211,7 +216,7 @@ def lower_lstm(ctx: LoweringContext) -> Lowering:
     cell_clip = float(np.float32(ctx.options.get("cell_clip", 0.0) or 0.0))
     fields: dict[str, object] = {
         "batches": s.batches, "time_steps": s.time_steps, "input_size": s.input_size, "units": s.units,
-        "time_major": int(s.time_major), "cell_act": "UAOT_LSTM_ACT_TANH", "cell_clip": cell_clip,
+        "time_major": int(s.time_major), "cell_act": cell_activation(ctx.options), "cell_clip": cell_clip,
     }
     w_in = [ctx.in_ptr(k) for k in W_IN]
     w_rec = [ctx.in_ptr(k) for k in W_REC]

@@ -1948,6 +1948,7 @@ def add_lstm(
     peephole: bool = False,
     projection: bool = False,
     layer_norm: bool = False,
+    cifg: bool = False,
     activation: Activation = "TANH",
     name: str = "",
 ) -> int:
@@ -1957,8 +1958,8 @@ def add_lstm(
 
     scheme float32; int8 (int8 hidden state / output with an asymmetric zero point, symmetric per-tensor int8
     weights, int32 biases, int16 cell state of scale 2^cell_scale_power); int16x8 (int16 activations with zero
-    point 0, int64 biases). ``peephole`` / ``projection`` / ``layer_norm`` add those variants' tensors (which
-    TFLM's kernel refuses), for the error tests."""
+    point 0, int64 biases). ``peephole`` / ``projection`` / ``layer_norm`` add those variants' tensors, ``cifg``
+    leaves out the input gate (inputs 1, 5, 12): variants TFLM's kernel refuses, for the error tests."""
     xt = mb.tensors[x]
     x_shape = xt.shape
     batches = x_shape[1] if time_major else x_shape[0]
@@ -2008,6 +2009,9 @@ def add_lstm(
                              quant=c_q, variable=True))
     ins += [mb.add_const(f"{name}{g}_layer_norm_coefficients", np.ones(units, np.float32), "float32")
             if layer_norm and scheme == "float32" else -1 for g in ("input", "forget", "cell", "output")]
+    if cifg:
+        for k in (1, 5, 12):
+            ins[k] = -1
     y = mb.add_tensor(f"{name}output", (x_shape[0], x_shape[1], units), act_t, quant=h_q)
     mb.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y],
                     UnidirectionalSequenceLSTMOptions(activation, cell_clip, 0.0, time_major))

@@ -22,6 +22,7 @@
 
 #define UAOT_LSTM_ACT_TANH 0
 #define UAOT_LSTM_ACT_SIGMOID 1
+#define UAOT_LSTM_ACT_NONE 2 /* no activation: what TFLM's release build does for any other cell activation */
 
 /* cells of scratch: four buffers of one step's gate outputs (all batches at once when time-major) */
 #define UAOT_LSTM_SCRATCH_CELLS(p) (4 * ((p)->time_major ? (p)->batches : 1) * (p)->units)
@@ -29,7 +30,7 @@
 typedef struct {
     int32_t batches, time_steps, input_size, units;
     int32_t time_major; /* input [time, batch, input_size] (1) or [batch, time, input_size] (0) */
-    int32_t cell_act;   /* UAOT_LSTM_ACT_TANH or UAOT_LSTM_ACT_SIGMOID (the cell gate's activation) */
+    int32_t cell_act;   /* UAOT_LSTM_ACT_TANH, _SIGMOID or _NONE (the cell gate's activation) */
     float cell_clip;    /* > 0: the cell state is clipped to [-cell_clip, cell_clip] */
     /* float32 */
     const float *wf_in[4], *wf_rec[4], *bias_f[4];
