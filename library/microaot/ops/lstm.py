@@ -149,7 +149,9 @@ def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
             t = _tensor(graph, op, k)
             assert t is not None
             if t.quant is None or t.quant.per_channel:
-                raise _err(graph, op, f"input {k} ({t.name!r}) needs per-tensor quantization parameters")
+                why = (" (TFLM's LSTM reads one scale per weight matrix: per-channel weights leave its FC multipliers "
+                       "undefined; quantize the LSTM weights per tensor)" if k in (*W_IN, *W_REC) else "")
+                raise _err(graph, op, f"input {k} ({t.name!r}) needs per-tensor quantization parameters{why}")
             if k in (*W_IN, *W_REC) and t.quant.zp0 != 0:
                 raise _err(graph, op, f"weights {t.name!r} have zero point {t.quant.zp0}; int8 weights must be "
                                       "symmetric")
