@@ -65,6 +65,13 @@ def _tensor(graph: Graph, op: Operator, k: int) -> Tensor | None:
     return graph.tensors[op.inputs[k]] if k < len(op.inputs) and op.inputs[k] >= 0 else None
 
 
+def _need(graph: Graph, op: Operator, k: int) -> Tensor:
+    """Input k, present (lstm_shape checked it first)."""
+    t = _tensor(graph, op, k)
+    assert t is not None, f"operator {op.index}: input {k} is absent"
+    return t
+
+
 def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
     """Validate the operator as TFLM's Prepare does (ValidateTensorStatus, ValidateTensorSize) and return its
     sizes; raises UnsupportedModelError naming the tensor and what to do."""
@@ -106,16 +113,14 @@ def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
     expect = [(INPUT, act_t), (HIDDEN, act_t), (CELL, c_t), *((k, w_t) for k in (*W_IN, *W_REC)),
               *((k, b_t) for k in BIAS)]
     for k, dt in expect:
-        t = _tensor(graph, op, k)
-        assert t is not None
+        t = _need(graph, op, k)
         if t.dtype != dt:
             raise _err(graph, op, f"input {k} ({t.name!r}) is {t.dtype}; TFLM's {scheme} LSTM needs {dt} there "
                                   f"(input/states/output {act_t}, weights {w_t}, biases {b_t}, cell state {c_t})")
     if y.dtype != act_t:
         raise _err(graph, op, f"output {y.name!r} is {y.dtype}; it must have the input's type {act_t}")
     for k in (*W_IN, *W_REC, *BIAS):
-        t = _tensor(graph, op, k)
-        assert t is not None
+        t = _need(graph, op, k)
         if t.data is None:
             raise _err(graph, op, f"input {k} ({t.name!r}) must be a constant tensor (it is computed at run time)")
     if len(x.shape) != 3:
@@ -128,14 +133,12 @@ def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
     n_in, units = int(x.shape[2]), int(h.shape[1])
     for ks, cols in ((W_IN, n_in), (W_REC, units)):
         for k in ks:
-            t = _tensor(graph, op, k)
-            assert t is not None
+            t = _need(graph, op, k)
             if tuple(t.shape) != (units, cols):
                 raise _err(graph, op, f"weights {t.name!r} (input {k}) have shape {list(t.shape)}, expected "
                                       f"[{units}, {cols}]")
     for k in BIAS:
-        t = _tensor(graph, op, k)
-        assert t is not None
+        t = _need(graph, op, k)
         if tuple(t.shape) != (units,):
             raise _err(graph, op, f"bias {t.name!r} (input {k}) has shape {list(t.shape)}, expected [{units}]")
     for t in (h, c):
@@ -146,8 +149,7 @@ def lstm_shape(graph: Graph, op: Operator) -> LstmShape:
                               f"[{x.shape[0]}, {x.shape[1]}, {units}]")
     if scheme != "float32":
         for k in (INPUT, HIDDEN, CELL, *W_IN, *W_REC):
-            t = _tensor(graph, op, k)
-            assert t is not None
+            t = _need(graph, op, k)
             if t.quant is None or t.quant.per_channel:
                 why = (" (TFLM's LSTM reads one scale per weight matrix: per-channel weights leave its FC multipliers "
                        "undefined; quantize the LSTM weights per tensor)" if k in (*W_IN, *W_REC) else "")

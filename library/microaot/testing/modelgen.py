@@ -1997,7 +1997,7 @@ def add_lstm(
         else:
             assert in_q is not None
             bq, bquant = quantize_bias(b, in_q.scale[0], w_quants[g])
-            bdt: DType = "int32" if scheme == "int8" else "int64"  # type: ignore[assignment]
+            bdt: DType = "int32" if scheme == "int8" else "int64"
             ins.append(mb.add_const(bname, bq.astype(np.int64), bdt, quant=bquant))
     if projection:
         pw = rng.normal(0, 0.3, size=(units, units)).astype(np.float32)
