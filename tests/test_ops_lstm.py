@@ -47,19 +47,22 @@ class Case:
     cell_scale_power: int = -11
     seed: int = 0
     activation: str = "TANH"
+    cell_scale: float | None = None  # instead of 2^cell_scale_power (TFLM rounds its log2)
 
     @property
     def id(self) -> str:
         return (f"{self.scheme}-b{self.batches}t{self.time_steps}i{self.input_size}u{self.units}-"
                 f"{'tm' if self.time_major else 'bm'}{f'-clip{self.cell_clip:g}' if self.cell_clip else ''}"
                 f"{f'-c2^{self.cell_scale_power}' if self.cell_scale_power != -11 else ''}"
-                f"{f'-{self.activation}' if self.activation != 'TANH' else ''}")
+                f"{f'-{self.activation}' if self.activation != 'TANH' else ''}"
+                f"{f'-cs{self.cell_scale:g}' if self.cell_scale else ''}")
 
     def model(self) -> bytes:
         return mg.lstm_model(np.random.default_rng(1000 + self.seed), scheme=self.scheme,  # type: ignore[arg-type]
                              batches=self.batches, time_steps=self.time_steps, input_size=self.input_size,
                              units=self.units, time_major=self.time_major, cell_clip=self.cell_clip,
-                             cell_scale_power=self.cell_scale_power, activation=self.activation)
+                             cell_scale_power=self.cell_scale_power, activation=self.activation,
+                             cell_scale=self.cell_scale)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,9 @@ def _cases() -> list[Case | StackedCase]:
             Case("int16x8", 2, 3, 4, 5, time_major=True, cell_scale_power=-12, seed=5),
             # TFLM's release build applies no activation to the cell gate unless it is TANH (see ops/lstm.py)
             Case("float32", 1, 3, 4, 5, activation="NONE", seed=6), Case("int8", 2, 3, 4, 5, activation="RELU", seed=6),
-            Case("int16x8", 1, 3, 4, 5, cell_clip=0.5, activation="RELU6", seed=6)]
+            Case("int16x8", 1, 3, 4, 5, cell_clip=0.5, activation="RELU6", seed=6),
+            Case("int8", 1, 3, 4, 6, cell_scale=3e-4, cell_clip=2.0, seed=7),  # log2 -11.7: tanh as for 2^-12
+            Case("int16x8", 2, 2, 3, 4, cell_scale=7e-4, seed=7)]  # log2 -10.5: rounds to -10
     return out
 
 

@@ -1951,15 +1951,17 @@ def add_lstm(
     cifg: bool = False,
     activation: Activation = "TANH",
     name: str = "",
+    cell_scale: float | None = None,
 ) -> int:
     """Add one UNIDIRECTIONAL_SEQUENCE_LSTM reading tensor ``x`` (3-D; int8 / int16: quantized) to ``mb`` as the
     TFLite converter writes a stateful keras LSTM layer: 24 inputs (absent optional ones -1), the hidden (18)
     and cell (19) states as variable tensors. Returns the output tensor (quantized as the hidden state).
 
     scheme float32; int8 (int8 hidden state / output with an asymmetric zero point, symmetric per-tensor int8
-    weights, int32 biases, int16 cell state of scale 2^cell_scale_power); int16x8 (int16 activations with zero
-    point 0, int64 biases). ``peephole`` / ``projection`` / ``layer_norm`` add those variants' tensors, ``cifg``
-    leaves out the input gate (inputs 1, 5, 12): variants TFLM's kernel refuses, for the error tests."""
+    weights, int32 biases, int16 cell state of scale 2^cell_scale_power or ``cell_scale``); int16x8 (int16
+    activations with zero point 0, int64 biases). ``peephole`` / ``projection`` / ``layer_norm`` add those
+    variants' tensors, ``cifg`` leaves out the input gate (inputs 1, 5, 12): variants TFLM's kernel refuses,
+    for the error tests."""
     xt = mb.tensors[x]
     x_shape = xt.shape
     batches = x_shape[1] if time_major else x_shape[0]
@@ -1977,7 +1979,7 @@ def add_lstm(
     elif scheme == "int16x8":
         h_q = Quant.per_tensor(float(np.float32(1.0 / 32767.0)), 0)
     if scheme != "float32":
-        c_q = Quant.per_tensor(2.0**cell_scale_power, 0)
+        c_q = Quant.per_tensor(cell_scale if cell_scale is not None else 2.0**cell_scale_power, 0)
     ins: list[int] = [x]
     w_quants: list[Quant] = []
     for g, w in enumerate(w_in + w_rec):
