@@ -188,12 +188,13 @@ class EvalReport:
         verdict = ("MATCH (bit-exact)" if self.outputs_match and not self.float_max_ulp
                    else "MATCH" if self.outputs_match else "MISMATCH")
         over = (f"{self.seeds} input(s)" if self.sequence <= 1
-                else f"{self.seeds} sequence(s) x {self.sequence} step(s), state reset before each")
+                else f"{self.seeds} sequence(s) x {self.sequence} step(s)")
         lines = [
             f"microaot eval: {Path(self.model).name} on {self.board} ({self.board_name})",
             "",
             f"  outputs vs TFLM     : {verdict}"
-            f" over {over}, {self.compared_bytes} output bytes",
+            f" over {over}{', state reset before each' if self.sequence > 1 else ''}, {self.compared_bytes} output "
+            "bytes",
         ]
         if self.state_size:
             lines.append(f"  model state         : {self.state_size:,} bytes kept between runs (NAME_STATE_SIZE)")
@@ -219,11 +220,11 @@ class EvalReport:
         if self.tensors_match is not None:
             lines.append(f"  every tensor        : {'MATCH' if self.tensors_match else 'DIFFER'} (each operator's "
                          "output "
-                         f"vs the generic-C build on the host, {self.seeds} input(s))")
+                         f"vs the generic-C build on the host, {over})")
         if self.tensor_diagnosis:
             lines.append(f"    diagnosis: {self.tensor_diagnosis}")
         t = (f"  on-device time      : {self.time_mean:,.0f} {unit} per inference (min {self.time_min:,}, "
-             f"max {self.time_max:,}; {self.seeds} input(s) x {self.runs} run(s), measured on the device)")
+             f"max {self.time_max:,}; {over} x {self.runs} run(s), measured on the device)")
         lines.append(t)
         if self.seconds_per_inference is not None:
             lines.append(f"                        = {self.seconds_per_inference * 1e3:.3f} ms")
