@@ -381,3 +381,30 @@ def test_export_three_memory_modes_keep_the_state(tmp_path: Path) -> None:
     expect = [b"".join(np.ascontiguousarray(o).tobytes() for o in step).hex() for step in want]
     for mode, _pass, step, status, out in rows:
         assert (status, out) == ("0", expect[int(step)]), f"mode {mode} pass {_pass} step {step}"
+
+
+@pytest.mark.pio
+@pytest.mark.slow
+def test_pio_test_feeds_sequences_of_custom_microaot_test_sequence(tmp_path: Path) -> None:
+    """``pio test`` of a stateful model: custom_microaot_test_sequence steps per seed, one case per seed covering
+    every step of its sequence."""
+    from microaot.pio.project import pio_argv, pio_environ, write_project
+
+    m = _model(tmp_path, "int8")
+    proj = write_project(tmp_path / "p", "host", model=m, extra={
+        "test_framework": "custom", "custom_microaot_test_seeds": "2", "custom_microaot_test_sequence": "4"})
+    (proj / "test").mkdir()
+    (proj / "test" / "test_custom_runner.py").write_text(
+        "from microaot.pio.testing import MicroaotTestRunner\n\n\nclass CustomTestRunner(MicroaotTestRunner):\n"
+        "    pass\n")
+    env = pio_environ()
+    env["PLATFORMIO_WORKSPACE_DIR"] = str(tmp_path / "ws")
+    r = subprocess.run(pio_argv("test", "-d", str(proj), "-e", "host"), env=env, capture_output=True, text=True,
+                       timeout=600, check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    for seed in range(2):
+        assert (f"host:outputs_match_tflm_seed{seed}\t[PASSED] bit-exact on every step of the sequence (4 steps)"
+                in out), out[-3000:]
+    assert "over 2 sequence(s) x 4 step(s), state reset before each" in out
+    assert "host:tensors_match_generic_c\t[PASSED]" in out
