@@ -153,6 +153,7 @@ def test_eval_cli_rejects_bad_numbers_and_data_options(tmp_path: Path) -> None:
 
     for args, msg in ((["--seeds", "0"], "argument --seeds: 0 is not a positive integer (1 or more)"),
                       (["--runs", "-1"], "argument --runs: -1 is not a positive integer (1 or more)"),
+                      (["--sequence", "0"], "argument --sequence: 0 is not a positive integer (1 or more)"),
                       (["--labels", "x.npy"], "--labels, --reference-model and --preprocess need --inputs")):
         proc = subprocess.run([sys.executable, "-m", "microaot.evaluate", str(tmp_path / "m.tflite"), *args],
                               capture_output=True, text=True, timeout=60, check=False)
