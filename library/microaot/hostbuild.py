@@ -19,10 +19,11 @@ __all__ = ["BASE_CFLAGS", "build_model_shared_lib", "compile_c", "generic_op_has
            "run_compiled_op_hashes"]
 
 def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
-                           extra_cflags: Sequence[str] = ()) -> Path:
-    """Build the generated model + the kernels it needs into ``out_dir/lib<name>.so``."""
+                           extra_cflags: Sequence[str] = (), extra_sources: Sequence[str | Path] = ()) -> Path:
+    """Build the generated model + the kernels it needs into ``out_dir/lib<name>.so``; ``extra_sources``: more C
+    files to link in (the user kernels bound to custom operators, docs/custom-operators.md)."""
     out_dir = Path(out_dir)
-    srcs = [*result.sources, *result.kernel_sources]
+    srcs = [*result.sources, *result.kernel_sources, *(Path(s) for s in extra_sources)]
     return compile_c(
         srcs,
         out_dir / f"lib{result.name}.so",

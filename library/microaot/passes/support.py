@@ -13,6 +13,7 @@ from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.frontend.tflite import CONTROL_FLOW_OPS
 from microaot.ir.graph import Graph, Operator
+from microaot.ops.user_kernels import op_def
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
 ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8")
@@ -92,7 +93,7 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
     ptrs = {t: "ws" for t in range(len(graph.tensors))}
     for op in graph.operators:
         sig = _op_signature(graph, op)
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is None:
             if op.opcode.startswith("CUSTOM:"):
                 why = (f"custom operator {op.opcode.split(':', 1)[1]!r} is not supported; use builtin TFLite "

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
+from microaot.ops.user_kernels import op_def
 
 
 def view_ops(graph: Graph) -> list[int]:
     """Indices of operators registered with view=True (RESHAPE, ...)."""
     out = []
     for op in graph.operators:
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is not None and d.view:
             out.append(op.index)
     return out
@@ -26,7 +26,7 @@ def scratch_requests(graph: Graph, target: str = "generic",
     (``microaot.ops.OpDef``; knobs = the op's entry of ``schedules``, {} for its default schedule)."""
     out: dict[int, int] = {}
     for op in graph.operators:
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is not None and d.scratch is not None:
             try:
                 n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))

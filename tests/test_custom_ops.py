@@ -1,0 +1,79 @@
+"""Custom operators without a microaot kernel: the error names them (inspect and compile), and a user C kernel
+bound to a custom operator name (``--custom-op NAME=FUNCTION``, docs/custom-operators.md) is called by the
+generated code with views of the operator's tensors and its raw custom options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microaot.compiler import compile_model
+from microaot.errors import MicroaotError, UnsupportedModelError
+from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.inspect_model import summarize
+from microaot.ops.user_kernels import parse_bindings
+from microaot.testing.customgen import CIn, COut, custom_op_model
+
+KERNEL = Path(__file__).parent / "c" / "custom_op_scale.c"
+W = np.array([1, -2, 3], dtype=np.int16)
+OPTIONS = bytes([7, 1, 2, 9, 4])  # raw custom options: the kernel adds their length
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("custom") / "myscale.tflite"
+    p.write_bytes(custom_op_model("MyScale", [CIn((2, 3), "float32"), CIn((3,), "int16", W)],
+                                  [COut((2, 3), "float32")], OPTIONS))
+    return p
+
+
+def test_bound_user_kernel_runs_on_host(model: Path, tmp_path: Path) -> None:
+    r = compile_model(model, tmp_path / "gen", custom_ops={"MyScale": "my_scale"})
+    c_src = r.sources[0].read_text()
+    assert "extern uaot_status_t my_scale(const uaot_custom_op_t *op);" in c_src
+    lib = build_model_shared_lib(r, tmp_path / "lib", extra_sources=[KERNEL])
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    (y,) = run_compiled(r, lib, [x])
+    # float32 throughout, as the C kernel computes it (one product and one sum per element)
+    want = x * W.astype(np.float32)[None, :] + np.float32(len(OPTIONS))
+    assert y.dtype == np.float32 and np.array_equal(y, want)
+
+
+def test_unbound_custom_op_is_named(model: Path, tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedModelError) as ei:
+        compile_model(model, tmp_path / "gen")
+    msg = str(ei.value)
+    assert f"{model}: operator 0 (CUSTOM:MyScale): custom operator 'MyScale' has no microaot kernel" in msg
+    assert "--custom-op MyScale=" in msg and "custom_microaot_custom_ops = MyScale:" in msg
+    info = summarize(model)
+    assert not info["compilable"]
+    assert [(p["index"], p["op"]) for p in info["problems"]] == [(0, "CUSTOM:MyScale")]
+    assert "has no microaot kernel" in info["problems"][0]["why"]
+    assert summarize(model, custom_ops={"MyScale": "my_scale"})["compilable"]
+
+
+def test_inspect_cli_exit_code_and_binding(model: Path) -> None:
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "microaot.cli", "inspect", str(model), "--json", *extra],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    bad = run()
+    assert bad.returncode == 2, bad.stderr
+    assert "custom operator 'MyScale' has no microaot kernel" in bad.stdout
+    good = run("--custom-op", "MyScale=my_scale")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert json.loads(good.stdout)["compilable"]
+
+
+def test_parse_bindings() -> None:
+    assert parse_bindings(["MyOp=my_op", " B = b_fn "]) == {"MyOp": "my_op", "B": "b_fn"}
+    assert parse_bindings(["MyOp:my_op", "CUSTOM:X:x_fn"], sep=":") == {"MyOp": "my_op", "X": "x_fn"}
+    with pytest.raises(MicroaotError, match=r"--custom-op 'MyOp=1x': expected NAME=C_FUNCTION"):
+        parse_bindings(["MyOp=1x"])
+    with pytest.raises(MicroaotError, match="bound twice"):
+        parse_bindings(["A=f", "A=g"])
