@@ -3,6 +3,7 @@ every problem of a model at once (``microaot inspect``), instead of the first on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.frontend.tflite import CONTROL_FLOW_OPS
 from microaot.ir.graph import Graph, Operator
+from microaot.ops.user_kernels import bind as bind_custom_ops
 from microaot.ops.user_kernels import op_def
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
@@ -150,12 +152,15 @@ def format_problems(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-def check_compilable(model_path: str | Path, target: str = "generic") -> None:
+def check_compilable(model_path: str | Path, target: str = "generic",
+                     custom_ops: Mapping[str, str] | None = None) -> None:
     """Raise UnsupportedModelError listing every problem (the model path once) when the model cannot compile;
-    the quick check ``microaot eval`` and ``pio run`` make before any build."""
+    the quick check ``microaot eval`` and ``pio run`` make before any build. ``custom_ops``: user kernels bound
+    to custom operators (``microaot.ops.user_kernels``)."""
     from microaot.frontend.tflite import load_tflite
 
     graph = load_tflite(model_path, lenient=True)
+    bind_custom_ops(graph, custom_ops)
     if not graph.operators:
         raise UnsupportedModelError(f"{graph.source}: the model has no operators; nothing to compile")
     problems = collect_problems(graph, target)
