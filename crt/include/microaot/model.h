@@ -35,7 +35,8 @@ typedef enum {
     UAOT_DTYPE_INT16 = 3,   /**< int16_t */
     UAOT_DTYPE_INT32 = 4,   /**< int32_t */
     UAOT_DTYPE_FLOAT32 = 5, /**< IEEE-754 float */
-    UAOT_DTYPE_BOOL = 6     /**< one byte, 0 or 1 */
+    UAOT_DTYPE_BOOL = 6,    /**< one byte, 0 or 1 */
+    UAOT_DTYPE_UINT32 = 7   /**< uint32_t (TFLM signal library: PCAN, filter banks) */
 } uaot_dtype_t;
 
 /** Description of one model input or output, as the TFLite model declares it (const data). */

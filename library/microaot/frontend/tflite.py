@@ -31,6 +31,7 @@ _TENSOR_TYPES: dict[int, tuple[str, Any]] = {
     tflite.TensorType.INT16: ("int16", np.int16),
     tflite.TensorType.INT8: ("int8", np.int8),
     tflite.TensorType.BOOL: ("bool", np.bool_),
+    tflite.TensorType.UINT32: ("uint32", np.uint32),
 }
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_") and isinstance(v, int)}
 _OPCODE_NAMES: dict[int, str] = {

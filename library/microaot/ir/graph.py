@@ -22,6 +22,7 @@ DTYPES: dict[str, tuple[str, int, int]] = {
     "float32": ("float", 4, 5),
     "int64": ("int64_t", 8, 0),
     "bool": ("uint8_t", 1, 6),
+    "uint32": ("uint32_t", 4, 7),
 }
 
 

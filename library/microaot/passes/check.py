@@ -8,7 +8,7 @@ from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelErr
 from microaot.ir.graph import Graph
 from microaot.ops.user_kernels import op_def
 
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "uint32")
 
 
 def check_graph(graph: Graph) -> None:

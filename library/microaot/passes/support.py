@@ -18,7 +18,7 @@ from microaot.ops.user_kernels import bind as bind_custom_ops
 from microaot.ops.user_kernels import op_def
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "uint32")
 _QUANT_WEIGHTS = ("int8", "uint8", "int16", "int4")
 
 
