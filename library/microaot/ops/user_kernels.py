@@ -97,10 +97,10 @@ def lower_user_kernel(ctx: LoweringContext) -> Lowering:
     in_views = [_view(ctx, t, f"i{k}", f"in{k}_dims") for k, t in enumerate(ins)]
     out_views = [_view(ctx, t, f"o{k}", f"out{k}_dims") for k, t in enumerate(outs)]
     body = [f"static uaot_status_t {wrapper}({', '.join(params) or 'void'})", "{"]
-    if in_views:
-        body.append(f"    const uaot_tensor_view_t in[{len(in_views)}] = {{{', '.join(in_views)}}};")
-    if out_views:
-        body.append(f"    const uaot_tensor_view_t out[{len(out_views)}] = {{{', '.join(out_views)}}};")
+    for var, views in (("in", in_views), ("out", out_views)):
+        if views:
+            rows = ",\n".join(f"        {v}" for v in views)
+            body.append(f"    const uaot_tensor_view_t {var}[{len(views)}] = {{\n{rows}\n    }};")
     body += [f"    const uaot_custom_op_t op = {{{'in' if in_views else 'NULL'}, {'out' if out_views else 'NULL'}, "
              f"{opts}, {len(raw)}u, {len(in_views)}u, {len(out_views)}u, {op.index}u}};",
              f"    return {fn}(&op);", "}"]
