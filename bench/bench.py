@@ -162,7 +162,7 @@ def qemu_variant(model: Path, variant: str, work: Path, x: list[np.ndarray],
         "outputs": [y.tolist() for y in ys], "_ys": ys, "workspace": built.info.workspace_size,
         "model_stack": st.model_stack, "stack_high_water": st.stack_high_water, "io_bytes": st.io_bytes,
         "code": mem.code, "weights": mem.weights, "rodata": mem.rodata, "data": mem.data, "bss": mem.bss,
-        "flash": mem.flash, "kernel_calls": sorted(set(re.findall(r"st = (uaot_\w+)\(", gen_c))),
+        "flash": mem.flash, "kernel_calls": sorted(set(re.findall(r"status = (uaot_\w+)\(", gen_c))),
         "firmware": str(built.firmware), "build_seconds": round(built.seconds, 1), "op_hashes": hashes,
         "op_instructions": None if prof is None else [op.per_run for op in prof.ops],
     }

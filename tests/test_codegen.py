@@ -25,7 +25,7 @@ HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16)
 OUT_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
 
 
-class Hooks(ctypes.Structure):  # uaot_hooks_t, runtime ABI 3
+class Hooks(ctypes.Structure):  # uaot_hooks_t, runtime ABI 4
     _fields_ = [("op_begin", HOOK), ("op_end", HOOK), ("ctx", ctypes.c_void_p), ("op_output", OUT_HOOK)]
 
 
@@ -44,6 +44,7 @@ def _call(lib: ctypes.CDLL, fn: str, ins: list[int | None], outs: list[int | Non
     out_arr = (ctypes.c_void_p * len(outs))(*outs)
     args: list[object] = [in_arr, out_arr, ctypes.c_void_p(ws)]
     if fn.endswith("_run_ex"):
+        args.append(None)  # state: KWS is stateless (kws_STATE_SIZE 0)
         args.append(ctypes.byref(hooks) if hooks is not None else None)
     return int(f(*args))
 
@@ -97,6 +98,8 @@ def test_header_contract(kws: tuple[CompileResult, Path]) -> None:
     for s in ("#define kws_WORKSPACE_SIZE 8640", "#define kws_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
               "#define kws_NUM_INPUTS 1", "#define kws_NUM_OUTPUTS 1", "#define kws_INPUT0_SIZE 490",
               "#define kws_OUTPUT0_SIZE 12", f"#if UAOT_ABI_VERSION != {ABI_VERSION}", "#error",
+              "#define kws_STATE_SIZE 0", "uaot_status_t kws_reset_state(void *state);",
+              "uaot_status_t kws_run(const void *const *inputs, void *const *outputs, void *workspace);",
               "extern const uaot_model_t kws_model;", "kws_run_ex(", "const uaot_hooks_t *hooks"):
         assert s in h, s
     assert r.model_hash in h
@@ -109,7 +112,7 @@ def test_abi_version_matches_the_runtime() -> None:
     text = (crt_root() / "include" / "microaot" / "status.h").read_text()
     m = re.search(r"#define UAOT_ABI_VERSION (\d+)", text)
     assert m is not None and int(m[1]) == ABI_VERSION
-    assert ABI_VERSION >= 3  # 3: kernels take (scratch, scratch_size)
+    assert ABI_VERSION >= 4  # 3: kernels take (scratch, scratch_size); 4: run_ex takes the state buffer
 
 
 @pytest.mark.parametrize("runtime_abi", [ABI_VERSION - 1, 99])
@@ -147,14 +150,17 @@ def test_descriptor_matches(kws: tuple[CompileResult, Path]) -> None:
 
     class Model(ctypes.Structure):
         _fields_ = [("abi_version", ctypes.c_uint32), ("name", ctypes.c_char_p), ("hash", ctypes.c_char_p),
-                    ("workspace_size", ctypes.c_uint32), ("weight_bytes", ctypes.c_uint32),
+                    ("workspace_size", ctypes.c_uint32), ("state_size", ctypes.c_uint32),
+                    ("weight_bytes", ctypes.c_uint32),
                     ("num_inputs", ctypes.c_uint16), ("num_outputs", ctypes.c_uint16), ("num_ops", ctypes.c_uint16),
                     ("inputs", ctypes.POINTER(TensorInfo)), ("outputs", ctypes.POINTER(TensorInfo)),
-                    ("op_names", ctypes.POINTER(ctypes.c_char_p)), ("run", ctypes.c_void_p)]
+                    ("op_names", ctypes.POINTER(ctypes.c_char_p)), ("run", ctypes.c_void_p),
+                    ("reset_state", ctypes.c_void_p)]
 
     m = Model.in_dll(ctypes.CDLL(str(libpath)), "kws_model")
     assert m.abi_version == ABI_VERSION and m.name == b"kws" and m.hash == r.model_hash[:16].encode()
-    assert m.workspace_size == r.workspace_size and m.weight_bytes == r.weight_bytes
+    assert m.workspace_size == r.workspace_size and m.weight_bytes == r.weight_bytes and m.state_size == 0
+    assert m.reset_state
     assert (m.num_inputs, m.num_outputs, m.num_ops) == (1, 1, 13)
     assert m.inputs[0].name == b"input_1" and list(m.inputs[0].dims[:4]) == [1, 49, 10, 1]
     assert m.inputs[0].zero_point == 83 and m.outputs[0].bytes == 12

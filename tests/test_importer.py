@@ -18,6 +18,7 @@ from microaot.compiler import compile_model
 from microaot.errors import ModelFormatError, UnsupportedModelError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph
+from microaot.passes import check_graph
 from microaot.testing import modelgen as mg
 
 
@@ -201,11 +202,15 @@ def test_control_flow(tmp_path: Path) -> None:
 
 
 def test_custom_operator(tmp_path: Path) -> None:
+    """A custom operator is imported (opcode CUSTOM:<name>); compiling one without a kernel names it."""
     p = _write(tmp_path, "custom.tflite", raw_model(custom="MyOp"))
+    g = load_tflite(p)
+    assert g.operators[0].opcode == "CUSTOM:MyOp"
     with pytest.raises(UnsupportedModelError) as e:
-        load_tflite(p)
-    assert str(e.value) == (f"{p}: operator 0 (CUSTOM:MyOp): custom operators are not supported; "
-                            "use builtin TFLite operators")
+        check_graph(g)
+    assert str(e.value) == (f"{p}: operator 0 (CUSTOM:MyOp): custom operator 'MyOp' has no microaot kernel; "
+                            "re-export the model with builtin TFLite operators, or bind your own C kernel to it "
+                            "(docs/custom-operators.md)")
 
 
 def test_dynamic_shape(tmp_path: Path) -> None:
@@ -227,7 +232,7 @@ def test_unsupported_tensor_type(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedModelError) as e:
         load_tflite(p)
     assert str(e.value) == (f"{p}: operator 0 (RELU): tensor 0 ('in') has type COMPLEX64; supported types are "
-                            "int8, uint8, int16, int32, float32")
+                            "int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, bool")
 
 
 def test_unsupported_operator_is_rejected_before_codegen(tmp_path: Path) -> None:

@@ -398,6 +398,7 @@ def test_glue_that_disagrees_with_the_model_is_refused(tmp_path: Path) -> None:
         '#include "microaot/rpc.h"\n#include "rpc_fake_model.h"\n'
         "const uaot_model_t *const uaot_app_model = &fake_model;\n"
         "uint8_t uaot_app_workspace[32];\nconst uint32_t uaot_app_workspace_size = 32;\n"
+        "uint8_t uaot_app_state[1];\nconst uint32_t uaot_app_state_size = 0;\n"
         "static uint8_t in0[10], in1[12], out0[1000], out1[12];\n"
         "const uint16_t uaot_app_num_inputs = 2;\nconst uint16_t uaot_app_num_outputs = 2;\n"
         "void *const uaot_app_inputs[] = {in0, in1};\nvoid *const uaot_app_outputs[] = {out0, out1};\n"

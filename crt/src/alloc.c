@@ -144,6 +144,9 @@ uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *con
     if (model->abi_version != (uint32_t)UAOT_ABI_VERSION) {
         return UAOT_ERR_UNSUPPORTED;
     }
+    if (model->state_size != 0u) {
+        return UAOT_ERR_UNSUPPORTED; /* a stateful model needs a state that outlives the call */
+    }
     /* a zero-sized workspace still gets a (tiny) allocation so the model sees a valid pointer */
     size_t size = model->workspace_size != 0u ? (size_t)model->workspace_size : 1u;
     void *ws = allocator->alloc(allocator->ctx, size, (size_t)UAOT_WORKSPACE_ALIGN);
@@ -154,7 +157,7 @@ uaot_status_t uaot_model_run_alloc_ex(const uaot_model_t *model, const void *con
     if (((uintptr_t)ws & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u) {
         st = UAOT_ERR_ALIGN;
     } else {
-        st = model->run(inputs, outputs, ws, hooks);
+        st = model->run(inputs, outputs, ws, NULL, hooks);
     }
     if (allocator->free != NULL) {
         allocator->free(allocator->ctx, ws);

@@ -279,7 +279,7 @@ static int model_check(void)
     if ((m->num_inputs > 0u && m->inputs == NULL) || (m->num_outputs > 0u && m->outputs == NULL)) {
         return 0;
     }
-    if (m->workspace_size > uaot_app_workspace_size) {
+    if (m->workspace_size > uaot_app_workspace_size || m->state_size > uaot_app_state_size) {
         return 0;
     }
     for (k = 0u; k < m->num_inputs; ++k) {
@@ -303,7 +303,7 @@ static uint16_t model_num_ops(void)
 static uaot_status_t model_run(const uaot_hooks_t *hooks)
 {
     return uaot_app_model->run((const void *const *)uaot_app_inputs, (void *const *)uaot_app_outputs,
-                               uaot_app_workspace, hooks);
+                               uaot_app_workspace, uaot_app_state, hooks);
 }
 
 static uint8_t timer_unit_u8(void)
@@ -840,6 +840,10 @@ static void clear_state(void)
         }
     }
     memset(uaot_app_workspace, 0, uaot_app_workspace_size);
+    memset(uaot_app_state, 0, uaot_app_state_size);
+    if (s_model_ok && uaot_app_model->reset_state != NULL) {
+        (void)uaot_app_model->reset_state(uaot_app_state); /* the model's initial state (TFLM's reset) */
+    }
     memset(s_prof, 0, sizeof s_prof);
     memset(s_hash, 0, sizeof s_hash);
     s_prof_total = 0u;

@@ -37,6 +37,11 @@ class CompileResult:
     kernel_sources: list[Path]
 
     @property
+    def state_size(self) -> int:
+        """Bytes of persistent state (NAME_STATE_SIZE): 0 for a stateless model."""
+        return self.plan.state_size
+
+    @property
     def memory_figures(self) -> dict[str, int]:
         """Workspace (peak) and its bounds (bytes): ``liveness_bound`` without in-place operators,
         ``inplace_bound`` with them (smallest the planner saw), ``plan_bound`` of the chosen plan."""
@@ -77,7 +82,7 @@ def compile_model(
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise MicroaotError(f"--name {name!r} is not a C identifier (letters, digits, _; no leading digit)")
     buf = read_model_file(model_path)
-    graph = import_tflite_bytes(buf, str(model_path), lenient=bool(custom_ops))
+    graph = import_tflite_bytes(buf, str(model_path))
     bind_custom_ops(graph, custom_ops)
     model_hash = hashlib.sha256(buf).hexdigest()
     check_graph(graph)

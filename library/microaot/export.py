@@ -202,7 +202,7 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
     script = work_dir / "probe.ld"
     script.write_text(_probe_linker_script(weight_section))
     image = work_dir / "probe.elf"
-    roots = [f"{name}_run", f"{name}_run_ex", f"{name}_model", "uaot_model_run_alloc"]
+    roots = [f"{name}_run", f"{name}_run_ex", f"{name}_reset_state", f"{name}_model", "uaot_model_run_alloc"]
     defined = {s.name for o in objs for s in elf.defined_symbols(o)}
     link = [cc, *mflags, "-nostdlib", "-nostartfiles", "-static", "-Wl,--gc-sections",
             f"-Wl,-T,{script}", "-Wl,--unresolved-symbols=ignore-all", "-Wl,--no-warn-rwx-segments",
@@ -383,7 +383,8 @@ never written. The header refuses to compile (`#error`) against runtime headers 
 
 ## Per-operator hooks (optional)
 
-`{name}_run_ex(in, out, ws, &hooks)` calls `hooks.op_begin(ctx, i)` / `hooks.op_end(ctx, i)` around
+`{name}_run_ex(in, out, ws, state, &hooks)` (`state` may be NULL for a stateless model) calls
+`hooks.op_begin(ctx, i)` / `hooks.op_end(ctx, i)` around
 operator `i` (time it with your own timer) and then `hooks.op_output(ctx, i, data, bytes)` with each of
 its output tensors (compare intermediate tensors with a reference); any pointer may be NULL, and
 `{name}_run` is `{name}_run_ex` with no hooks. Zero-initialise the struct (`uaot_hooks_t hooks = {{0}};`)

@@ -15,7 +15,7 @@ from microaot.errors import MicroaotError
 from microaot.rpc.protocol import fnv1a32
 from microaot.toolchain import BASE_CFLAGS, compile_c
 
-__all__ = ["BASE_CFLAGS", "build_model_shared_lib", "compile_c", "generic_op_hashes", "run_compiled",
+__all__ = ["BASE_CFLAGS", "build_model_shared_lib", "compile_c", "generic_op_hashes", "new_state", "run_compiled",
            "run_compiled_op_hashes"]
 
 def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
@@ -44,9 +44,31 @@ def _load(lib_path: Path) -> ctypes.CDLL:
     return _LIB_CACHE[key]
 
 
-def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Run one inference of a model built by build_model_shared_lib; returns the outputs."""
-    return _invoke(result, lib_path, inputs, None)
+def _aligned(nbytes: int, align: int = 16) -> np.ndarray:
+    raw = np.zeros(max(nbytes, 1) + align, dtype=np.uint8)
+    off = (-raw.ctypes.data) % align
+    return raw[off:off + max(nbytes, 1)]
+
+
+def new_state(result: CompileResult, lib_path: str | Path) -> np.ndarray:
+    """A state buffer for the model (NAME_STATE_SIZE bytes, 16-byte aligned) after NAME_reset_state: pass it to
+    ``run_compiled(..., state=)`` for consecutive invocations that continue a sequence."""
+    lib = _load(Path(lib_path))
+    st = _aligned(result.state_size)
+    fn = getattr(lib, f"{result.name}_reset_state")
+    fn.argtypes = [ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    status = fn(st.ctypes.data)
+    if status != 0:
+        raise MicroaotError(f"{result.name}_reset_state returned status {status}")
+    return st
+
+
+def run_compiled(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
+                 state: np.ndarray | None = None) -> list[np.ndarray]:
+    """Run one inference of a model built by build_model_shared_lib; returns the outputs. ``state``: the
+    model's state buffer (``new_state``), kept between calls; None = a fresh (reset) state for this call."""
+    return _invoke(result, lib_path, inputs, None, state)
 
 
 _OP_OUTPUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint16, ctypes.c_void_p, ctypes.c_uint32)
@@ -57,8 +79,8 @@ class _Hooks(ctypes.Structure):  # uaot_hooks_t (runtime ABI 2)
     _fields_ = [("op_begin", _OP_HOOK), ("op_end", _OP_HOOK), ("ctx", ctypes.c_void_p), ("op_output", _OP_OUTPUT)]
 
 
-def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path,
-                           inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray], *,
+                           state: np.ndarray | None = None) -> tuple[list[np.ndarray], list[int]]:
     """One inference through ``NAME_run_ex`` with the op_output hook: the outputs and, per operator, the
     FNV-1a 32 of its output tensors exactly as the RPC server's OPCHECK computes it on a device."""
     hashes = [fnv1a32(b"")] * len(result.graph.operators)
@@ -67,7 +89,7 @@ def run_compiled_op_hashes(result: CompileResult, lib_path: str | Path,
         hashes[op] = fnv1a32(ctypes.string_at(data, n), hashes[op])
 
     hooks = _Hooks(_OP_HOOK(), _OP_HOOK(), None, _OP_OUTPUT(on_output))
-    outs = _invoke(result, lib_path, inputs, hooks)
+    outs = _invoke(result, lib_path, inputs, hooks, state)
     return outs, hashes
 
 
@@ -83,16 +105,17 @@ def generic_op_hashes(model: str | Path, input_sets: Sequence[Sequence[np.ndarra
 
 
 def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.ndarray],
-            hooks: _Hooks | None) -> list[np.ndarray]:
+            hooks: _Hooks | None, state: np.ndarray | None = None) -> list[np.ndarray]:
     graph = result.graph
     lib = _load(Path(lib_path))
-    if hooks is None:
-        fn = getattr(lib, f"{result.name}_run")
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    else:
-        fn = getattr(lib, f"{result.name}_run_ex")
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    fn = getattr(lib, f"{result.name}_run_ex")
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     fn.restype = ctypes.c_int
+    if state is None:
+        state = new_state(result, lib_path)
+    elif state.nbytes < result.state_size or state.ctypes.data % 16:
+        raise ValueError(f"{result.name}: the state buffer must hold {result.state_size} bytes aligned to 16 "
+                         "(use hostbuild.new_state)")
     if len(inputs) != len(graph.inputs):
         raise ValueError(f"{result.name}: expected {len(graph.inputs)} inputs, got {len(inputs)}")
     in_arrays = []
@@ -112,10 +135,9 @@ def _invoke(result: CompileResult, lib_path: str | Path, inputs: Sequence[np.nda
     ws = ws_raw[off:]
     in_ptrs = (ctypes.c_void_p * max(len(in_arrays), 1))(*[a.ctypes.data for a in in_arrays])
     out_ptrs = (ctypes.c_void_p * max(len(out_arrays), 1))(*[a.ctypes.data for a in out_arrays])
-    args: list[Any] = [ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data]
-    if hooks is not None:
-        args.append(ctypes.addressof(hooks))
-    st = fn(*args)
-    if st != 0:
-        raise MicroaotError(f"{result.name}_run returned status {st}")
+    args: list[Any] = [ctypes.cast(in_ptrs, ctypes.c_void_p), ctypes.cast(out_ptrs, ctypes.c_void_p), ws.ctypes.data,
+                       state.ctypes.data, ctypes.addressof(hooks) if hooks is not None else None]
+    status = fn(*args)
+    if status != 0:
+        raise MicroaotError(f"{result.name}_run returned status {status}")
     return out_arrays

@@ -13,7 +13,7 @@ from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator
 from microaot.ops.user_kernels import bind as bind_custom_ops
-from microaot.passes import check_graph, inplace_options, scratch_requests, view_ops
+from microaot.passes import check_graph, inplace_options, scratch_requests, state_requests, view_ops
 from microaot.passes.support import collect_problems
 from microaot.planner import plan_memory
 
@@ -73,9 +73,10 @@ def summarize(model_path: str | Path, target: str = "generic",
     try:
         check_graph(g)
         plan = plan_memory(g, views=view_ops(g), scratch=scratch_requests(g, target), inplace=inplace_options(g),
-                           reorder=True)
+                           reorder=True, state=state_requests(g))
         info["target"] = target
         info["workspace_bytes"] = plan.workspace_size
+        info["state_bytes"] = plan.state_size
         info["liveness_lower_bound"] = plan.liveness_bound  # no in-place operators, model order
         info["inplace_lower_bound"] = plan.inplace_bound
         info["plan_lower_bound"] = plan.lower_bound
@@ -128,6 +129,8 @@ def format_summary(info: dict[str, Any]) -> str:
                      f"in-place operators, {info['inplace_lower_bound']:,} B with them ({len(info['inplace_ops'])} "
                      f"operators in place; this plan's bound {info['plan_lower_bound']:,} B; inputs/outputs stay in "
                      f"the caller's buffers, with them: {info['liveness_lower_bound_with_io']:,} B)")
+        if info.get("state_bytes"):
+            lines.append(f"state (RAM, persists between runs): {info['state_bytes']:,} B (NAME_STATE_SIZE)")
         lines.append(f"kernel families: {', '.join(info['kernel_families'])}")
     else:
         probs = info.get("problems") or [{"index": -1, "op": "", "dtypes": "", "why": info.get("error")}]

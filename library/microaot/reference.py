@@ -5,6 +5,10 @@ runs in a child Python; a batch of input sets goes through one child to keep the
 (~0.5 s) low. Usage::
 
     outs = run_reference("model.tflite", [[x0], [x1]])   # -> [[y0...], [y1...]]
+
+The input sets run one after the other in one interpreter: a stateful model (LSTM, SVDF, resource
+variables, the signal library's framer ...) sees them as one sequence; ``sequence_length=N`` resets the
+interpreter's state (``interpreter.reset()``) before every N-th set instead (sequences of N steps).
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ def run_reference(
     *,
     arena_size: int = DEFAULT_ARENA,
     timeout: float = 600.0,
+    sequence_length: int = 0,
 ) -> list[list[np.ndarray]]:
-    """Run TFLM once per input set; returns the outputs of every set (in graph output order)."""
+    """Run TFLM once per input set; returns the outputs of every set (in graph output order).
+    sequence_length > 0: reset the interpreter's state before sets 0, N, 2N, ... (0: never)."""
     model_path = Path(model_path)
     with tempfile.TemporaryDirectory(prefix="microaot_ref_") as td:
         inp, outp = Path(td) / "in.npz", Path(td) / "out.npz"
@@ -41,7 +47,7 @@ def run_reference(
         np.savez(inp, __nsets=np.array(len(input_sets)), **arrays)
         nout = _num_outputs(model_path)
         cmd = [sys.executable, "-m", "microaot.reference", str(model_path), str(inp), str(outp), str(arena_size),
-               str(nout)]
+               str(nout), str(int(sequence_length))]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -70,7 +76,7 @@ def _num_outputs(model_path: Path) -> int:
         raise ReferenceError(f"{model_path}: cannot read the model for the TFLM reference ({e})") from None
 
 
-def _child(model: str, inp: str, outp: str, arena: int, nout: int) -> None:
+def _child(model: str, inp: str, outp: str, arena: int, nout: int, sequence_length: int = 0) -> None:
     from tflite_micro import runtime
 
     buf = Path(model).read_bytes()
@@ -83,6 +89,8 @@ def _child(model: str, inp: str, outp: str, arena: int, nout: int) -> None:
             sets.append([z[f"s{i}_k{k}"] for k in ks])
     results: dict[str, np.ndarray] = {}
     for i, arrs in enumerate(sets):
+        if sequence_length > 0 and i > 0 and i % sequence_length == 0:
+            interp.reset()
         for k, a in enumerate(arrs):
             interp.set_input(a, k)
         interp.invoke()
@@ -92,4 +100,5 @@ def _child(model: str, inp: str, outp: str, arena: int, nout: int) -> None:
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    _child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
+           int(sys.argv[6]) if len(sys.argv) > 6 else 0)

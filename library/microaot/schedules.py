@@ -31,7 +31,7 @@ from typing import Any
 
 from microaot.ir.graph import Graph, Operator
 from microaot.ops._schedule import get_space, lean_schedule, resolve
-from microaot.passes import inplace_options, scratch_requests, view_ops
+from microaot.passes import inplace_options, scratch_requests, state_requests, view_ops
 from microaot.planner import MemoryPlan, plan_memory
 from microaot.planner.plan import ALIGN
 
@@ -49,7 +49,7 @@ def op_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
 
 def _plan(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]]) -> MemoryPlan:
     return plan_memory(graph, views=view_ops(graph), scratch=scratch_requests(graph, target, sched),
-                       inplace=inplace_options(graph), reorder=True)
+                       inplace=inplace_options(graph), reorder=True, state=state_requests(graph))
 
 
 def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], plan: MemoryPlan,

@@ -6,20 +6,21 @@
 #include "microaot/alloc.h"
 
 static int failures = 0;
-#define CHECK(c)                                                      \
-    do {                                                              \
-        if (!(c)) {                                                   \
+#define CHECK(c)                                                           \
+    do {                                                                   \
+        if (!(c)) {                                                        \
             fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #c); \
-            failures++;                                               \
-        }                                                             \
+            failures++;                                                    \
+        }                                                                  \
     } while (0)
 
 /* a fake model: writes workspace address alignment + sum of input into output */
 static void *seen_ws;
-static uaot_status_t fake_run(const void *const *inputs, void *const *outputs, void *workspace,
+static uaot_status_t fake_run(const void *const *inputs, void *const *outputs, void *workspace, void *state,
                               const uaot_hooks_t *hooks)
 {
     (void)hooks;
+    (void)state;
     seen_ws = workspace;
     memset(workspace, 0xAB, 100); /* the whole workspace must be writable (ASan checks) */
     ((uint8_t *)outputs[0])[0] = (uint8_t)(((const uint8_t *)inputs[0])[0] + 1u);
@@ -27,7 +28,7 @@ static uaot_status_t fake_run(const void *const *inputs, void *const *outputs, v
 }
 
 static const uaot_model_t fake_model = {
-    UAOT_ABI_VERSION, "fake", "0000000000000000", 100u, 0u, 1u, 1u, 0u, NULL, NULL, NULL, fake_run,
+    UAOT_ABI_VERSION, "fake", "0000000000000000", 100u, 0u, 0u, 1u, 1u, 0u, NULL, NULL, NULL, fake_run, NULL,
 };
 
 /* user hooks backed by a static pool, counting calls */

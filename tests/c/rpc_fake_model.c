@@ -13,7 +13,7 @@ static const uaot_tensor_info_t fake_outputs[2] = {
 };
 static const char *const fake_op_names[2] = {"ADD_ONE", "COPY_SCALE"};
 
-uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void *workspace,
+uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void *workspace, void *state,
                           const uaot_hooks_t *hooks)
 {
     const int8_t *in0;
@@ -23,6 +23,7 @@ uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void 
     float *out1;
     int i;
     int chunk;
+    (void)state;
     if (inputs == NULL || outputs == NULL || workspace == NULL) {
         return UAOT_ERR_ARG;
     }
@@ -67,10 +68,10 @@ uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void 
 
 uaot_status_t fake_run(const void *const *inputs, void *const *outputs, void *workspace)
 {
-    return fake_run_ex(inputs, outputs, workspace, NULL);
+    return fake_run_ex(inputs, outputs, workspace, NULL, NULL);
 }
 
 const uaot_model_t fake_model = {
-    UAOT_ABI_VERSION, "fake", "0123456789abcdef", fake_WORKSPACE_SIZE, 0u, 2u, 2u, 2u,
-    fake_inputs, fake_outputs, fake_op_names, fake_run_ex,
+    UAOT_ABI_VERSION, "fake",       "0123456789abcdef", fake_WORKSPACE_SIZE, 0u,   0u, 2u, 2u, 2u,
+    fake_inputs,      fake_outputs, fake_op_names,      fake_run_ex,         NULL,
 };

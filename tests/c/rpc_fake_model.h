@@ -7,8 +7,8 @@
 
 #include "microaot/model.h"
 
-#if UAOT_ABI_VERSION != 3
-#error "fake model generated for UAOT_ABI_VERSION 3"
+#if UAOT_ABI_VERSION != 4
+#error "fake model generated for UAOT_ABI_VERSION 4"
 #endif
 
 #define fake_WORKSPACE_SIZE 32
@@ -21,7 +21,7 @@
 #define fake_OUTPUT1_SIZE 12
 
 uaot_status_t fake_run(const void *const *inputs, void *const *outputs, void *workspace);
-uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void *workspace,
+uaot_status_t fake_run_ex(const void *const *inputs, void *const *outputs, void *workspace, void *state,
                           const uaot_hooks_t *hooks);
 extern const uaot_model_t fake_model;
 

@@ -4,9 +4,12 @@
  *
  * Generated code (see library/microaot/codegen) defines, for a model compiled with name NAME:
  *   #define NAME_WORKSPACE_SIZE <bytes>          (in NAME.h)
+ *   #define NAME_STATE_SIZE <bytes>              (in NAME.h; 0 for a stateless model)
  *   uaot_status_t NAME_run(const void *const *inputs, void *const *outputs, void *workspace);
+ *                 (a stateful model, NAME_STATE_SIZE > 0: NAME_run(inputs, outputs, workspace, state))
  *   uaot_status_t NAME_run_ex(const void *const *inputs, void *const *outputs, void *workspace,
- *                             const uaot_hooks_t *hooks);
+ *                             void *state, const uaot_hooks_t *hooks);
+ *   uaot_status_t NAME_reset_state(void *state);
  *   extern const uaot_model_t NAME_model;
  * The RPC server, the tuner and the exported library all drive a model through this struct only.
  * Everything a generated model exports is const data; nothing in it is written at run time.
@@ -36,7 +39,10 @@ typedef enum {
     UAOT_DTYPE_INT32 = 4,   /**< int32_t */
     UAOT_DTYPE_FLOAT32 = 5, /**< IEEE-754 float */
     UAOT_DTYPE_BOOL = 6,    /**< one byte, 0 or 1 */
-    UAOT_DTYPE_UINT32 = 7   /**< uint32_t (TFLM signal library: PCAN, filter banks) */
+    UAOT_DTYPE_INT64 = 7,   /**< int64_t */
+    UAOT_DTYPE_UINT16 = 8,  /**< uint16_t */
+    UAOT_DTYPE_UINT32 = 9,  /**< uint32_t */
+    UAOT_DTYPE_UINT64 = 10  /**< uint64_t */
 } uaot_dtype_t;
 
 /** Description of one model input or output, as the TFLite model declares it (const data). */
@@ -69,12 +75,16 @@ typedef struct {
  * @param inputs    num_inputs pointers to caller buffers of inputs[k].bytes bytes (only read)
  * @param outputs   num_outputs pointers to caller buffers of outputs[k].bytes bytes (written)
  * @param workspace workspace_size bytes aligned to UAOT_WORKSPACE_ALIGN, owned by the caller
+ * @param state     state_size bytes aligned to UAOT_WORKSPACE_ALIGN that persist between runs (reset with
+ *                  reset_state); may be NULL when state_size is 0
  * @param hooks     per-operator callbacks, or NULL
  * @return UAOT_OK, UAOT_ERR_ARG (a NULL pointer), UAOT_ERR_ALIGN (misaligned workspace) or a
  *         kernel's error status.
  */
-typedef uaot_status_t (*uaot_run_fn)(const void *const *inputs, void *const *outputs, void *workspace,
+typedef uaot_status_t (*uaot_run_fn)(const void *const *inputs, void *const *outputs, void *workspace, void *state,
                                      const uaot_hooks_t *hooks);
+/** Signature of NAME_reset_state (uaot_model_t::reset_state): put a state buffer in its initial condition. */
+typedef uaot_status_t (*uaot_reset_state_fn)(void *state);
 
 /** The descriptor NAME_model a generated model exports (const data); read it, never write it. */
 typedef struct {
@@ -82,6 +92,7 @@ typedef struct {
     const char *name;                  /**< C identifier prefix, e.g. "kws" */
     const char *hash;                  /**< first 16 hex digits of the model file's sha256 */
     uint32_t workspace_size;           /**< bytes; NAME_WORKSPACE_SIZE */
+    uint32_t state_size;               /**< bytes of persistent state; NAME_STATE_SIZE (0: stateless) */
     uint32_t weight_bytes;             /**< bytes of const data (weights, biases, tables) */
     uint16_t num_inputs;               /**< entries of inputs (and of run's inputs array) */
     uint16_t num_outputs;              /**< entries of outputs (and of run's outputs array) */
@@ -90,6 +101,7 @@ typedef struct {
     const uaot_tensor_info_t *outputs; /**< num_outputs descriptions, in the model's output order */
     const char *const *op_names;       /**< num_ops entries, e.g. "CONV_2D" */
     uaot_run_fn run;                   /**< NAME_run_ex */
+    uaot_reset_state_fn reset_state;   /**< NAME_reset_state */
 } uaot_model_t;
 
 #ifdef __cplusplus

@@ -142,6 +142,8 @@ uint32_t uaot_platform_entropy(void);
 extern const uaot_model_t *const uaot_app_model; /**< the model the server drives (&NAME_model) */
 extern uint8_t uaot_app_workspace[];             /**< its workspace, aligned to UAOT_WORKSPACE_ALIGN */
 extern const uint32_t uaot_app_workspace_size;   /**< bytes of uaot_app_workspace */
+extern uint8_t uaot_app_state[];                 /**< its persistent state, aligned to UAOT_WORKSPACE_ALIGN */
+extern const uint32_t uaot_app_state_size;       /**< bytes of uaot_app_state */
 extern const uint16_t uaot_app_num_inputs;       /**< entries of uaot_app_inputs / uaot_app_input_sizes */
 extern const uint16_t uaot_app_num_outputs;      /**< entries of uaot_app_outputs / uaot_app_output_sizes */
 extern void *const uaot_app_inputs[];            /**< input buffers WRITE_INPUT fills and RUN reads */

@@ -24,7 +24,7 @@ extern "C" {
  * 3: the kernels that take scratch take its size too (uint8_t *scratch, uint32_t scratch_size).
  * uaot_model_run_alloc() also refuses (UAOT_ERR_UNSUPPORTED) a uaot_model_t whose abi_version differs.
  */
-#define UAOT_ABI_VERSION 3
+#define UAOT_ABI_VERSION 4
 
 /** Result of every fallible runtime, kernel and generated-model function. */
 typedef enum {

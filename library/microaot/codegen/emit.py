@@ -23,7 +23,7 @@ from microaot.ops import Lowering, LoweringContext, c_float
 from microaot.ops.user_kernels import op_def
 from microaot.planner import MemoryPlan
 
-ABI_VERSION = 3  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
+ABI_VERSION = 4  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
 MAX_RANK = 6
 _VALUES_PER_LINE = {1: 24, 2: 16, 4: 8, 8: 4}
 
@@ -121,6 +121,8 @@ class _Emitter:
                 out[t] = f"(inputs[{loc.index}])"
             elif loc.kind == "output":
                 out[t] = f"(outputs[{loc.index}])"
+            elif loc.kind == "state":
+                out[t] = f"(st + {loc.offset})"
         return out
 
     # ---- lowering ---------------------------------------------------------------------------
@@ -140,12 +142,14 @@ class _Emitter:
                 if loc is not None and loc.kind == "input" and op.index not in self.plan.aliased_ops:
                     raise MicroaotError(f"internal: operator {op.index} would write the caller's input buffer")
             scratch = self.plan.scratch.get(op.index)
+            region = self.plan.state_regions.get(op.index)
             ctx = LoweringContext(
                 self.g, op, prefix=self.name, ptrs=ptrs, const_ref=self.const_ref, add_const=self.add_const,
                 scratch_ptr=f"(ws + {scratch})" if scratch is not None else None,
                 aliased=op.index in self.plan.aliased_ops, target=self.target,
                 schedule=dict(self.schedules.get(op.index, {})),
                 inplace=self.plan.inplace_ops[op.index].variant if op.index in self.plan.inplace_ops else None,
+                state_ptr=f"(st + {region})" if region is not None else None,
             )
             try:
                 low = d.lower(ctx)
@@ -266,6 +270,11 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
                     f"#define {name}_WORKSPACE_SIZE {workspace_size}",
                     "/** Alignment (bytes) the workspace must have: UAOT_WORKSPACE_ALIGN. */",
                     f"#define {name}_WORKSPACE_ALIGN UAOT_WORKSPACE_ALIGN",
+                    "/** Bytes of persistent state (variable tensors, operator state) the caller provides and keeps",
+                    f" * between runs, aligned to {name}_STATE_ALIGN; 0 for a stateless model. */",
+                    f"#define {name}_STATE_SIZE {plan.state_size}",
+                    "/** Alignment (bytes) the state buffer must have: UAOT_WORKSPACE_ALIGN. */",
+                    f"#define {name}_STATE_ALIGN UAOT_WORKSPACE_ALIGN",
                     "/** Bytes of const data (weights, biases, tables) the model keeps in flash. */",
                     f"#define {name}_WEIGHT_BYTES {em.weight_bytes}",
                     "/** Operators of the model (range of the op_index passed to uaot_hooks_t callbacks). */",
@@ -284,20 +293,35 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
         h.append(f"/** Bytes of output {k} ({tt.dtype} {[int(d) for d in tt.shape]}), "
                  f"the buffer outputs[{k}] points to. */")
         h.append(f"#define {name}_OUTPUT{k}_SIZE {graph.tensors[t].nbytes}")
+    stateful = plan.state_size > 0
     h += ["",
           "/**",
           " * Run the model once.",
           " * inputs[k] / outputs[k]: caller buffers of NAME_INPUTk_SIZE / NAME_OUTPUTk_SIZE bytes (inputs are",
           " * only read; inputs and outputs must not overlap); workspace: NAME_WORKSPACE_SIZE bytes aligned to",
-          " * UAOT_WORKSPACE_ALIGN. Returns UAOT_OK, UAOT_ERR_ARG (a NULL pointer), UAOT_ERR_ALIGN (misaligned",
-          " * workspace) or the error status of a kernel (e.g. UAOT_ERR_SCRATCH in a UAOT_CHECKS build).",
+          " * UAOT_WORKSPACE_ALIGN (its contents need not survive between runs).",
+          *([" * state: NAME_STATE_SIZE bytes aligned to NAME_STATE_ALIGN that persist between runs (the model's",
+             " * memory of earlier invocations); call NAME_reset_state() on it before the first run and whenever",
+             " * a new sequence starts. Never shared with the workspace or another model instance."]
+            if stateful else []),
+          " * Returns UAOT_OK, UAOT_ERR_ARG (a NULL pointer), UAOT_ERR_ALIGN (misaligned buffer) or the error",
+          " * status of a kernel (e.g. UAOT_ERR_SCRATCH in a UAOT_CHECKS build).",
           " * The caller owns every buffer; the model keeps no pointer to any of them after it returns.",
           " * The outputs are complete only when it returns UAOT_OK.",
           " */",
-          f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace);",
-          f"/** {name}_run with per-operator callbacks (uaot_hooks_t; NULL = none); the model's uaot_run_fn. */",
-          f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace,",
+          (f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace, void *state);"
+           if stateful else
+           f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace);"),
+          f"/** {name}_run with per-operator callbacks (uaot_hooks_t; NULL = none); the model's uaot_run_fn.",
+          " * state: NAME_STATE_SIZE bytes (NULL allowed when NAME_STATE_SIZE is 0). */",
+          f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace, void *state,",
           f"{' ' * (len(name) + 22)}const uaot_hooks_t *hooks);",
+          "/**",
+          " * Put the state buffer (NAME_STATE_SIZE bytes, aligned to NAME_STATE_ALIGN) in its initial condition,",
+          " * as TFLite Micro's interpreter reset does. Returns UAOT_OK, UAOT_ERR_ARG (NULL with NAME_STATE_SIZE",
+          " * > 0) or UAOT_ERR_ALIGN. A stateless model (NAME_STATE_SIZE 0) ignores its argument.",
+          " */",
+          f"uaot_status_t {name}_reset_state(void *state);",
           "/** The model's descriptor (microaot/model.h), for the RPC server and uaot_model_run_alloc(). */",
           f"extern const uaot_model_t {name}_model;", "",
           "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {up}_H_ */", ""]
@@ -330,18 +354,26 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
           f"{{ hooks->op_end(hooks->ctx, (uint16_t)(i)); }} }} while (0)",
           f"#define {up}_OP_OUTPUT(i, p, n) do {{ if (hooks != NULL && hooks->op_output != NULL) "
           f"{{ hooks->op_output(hooks->ctx, (uint16_t)(i), (p), (n)); }} }} while (0)", ""]
-    c += [f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace,",
+    c += [f"uaot_status_t {name}_run_ex(const void *const *inputs, void *const *outputs, void *workspace, void *state,",
           f"{' ' * (len(name) + 22)}const uaot_hooks_t *hooks)", "{",
           "    uint8_t *ws = (uint8_t *)workspace;",
-          "    uaot_status_t st = UAOT_OK;",
-          "    if (inputs == NULL || outputs == NULL || workspace == NULL) {", "        return UAOT_ERR_ARG;", "    }",
+          "    uaot_status_t status = UAOT_OK;"]
+    if stateful:
+        c += ["    uint8_t *st = (uint8_t *)state;"]
+    c += ["    if (inputs == NULL || outputs == NULL || workspace == NULL) {", "        return UAOT_ERR_ARG;", "    }",
           "    if (((uintptr_t)workspace & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u) {",
           "        return UAOT_ERR_ALIGN;", "    }"]
+    if stateful:
+        c += ["    if (state == NULL) {", "        return UAOT_ERR_ARG;", "    }",
+              "    if (((uintptr_t)state & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u) {",
+              "        return UAOT_ERR_ALIGN;", "    }"]
+    else:
+        c += ["    (void)state;"]
     for k in range(len(graph.inputs)):
         c += [f"    if (inputs[{k}] == NULL) {{", "        return UAOT_ERR_ARG;", "    }"]
     for k in range(len(graph.outputs)):
         c += [f"    if (outputs[{k}] == NULL) {{", "        return UAOT_ERR_ARG;", "    }"]
-    c += ["    (void)ws;", "    (void)st;"]
+    c += ["    (void)ws;", "    (void)status;"]
     ptrs = em.ptrs()
     for code in codes:
         op = graph.operators[code.index]
@@ -360,19 +392,45 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
             c.append(f"    {up}_OP_END({code.index});")
             c += outs
         else:
-            c.append(f"    st = {code.lowering.call};")
+            c.append(f"    status = {code.lowering.call};")
             c.append(f"    {up}_OP_END({code.index});")
-            c += ["    if (st != UAOT_OK) {", "        return st;", "    }"]
+            c += ["    if (status != UAOT_OK) {", "        return status;", "    }"]
             c += outs
     c += fixups
-    c += ["    return UAOT_OK;", "}", "",
-          f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace)", "{",
-          f"    return {name}_run_ex(inputs, outputs, workspace, NULL);", "}", "",
-          f"const uaot_model_t {name}_model = {{",
+    c += ["    return UAOT_OK;", "}", ""]
+    if stateful:
+        c += [f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace, "
+              "void *state)", "{", f"    return {name}_run_ex(inputs, outputs, workspace, state, NULL);", "}", ""]
+    else:
+        c += [f"uaot_status_t {name}_run(const void *const *inputs, void *const *outputs, void *workspace)", "{",
+              f"    return {name}_run_ex(inputs, outputs, workspace, NULL, NULL);", "}", ""]
+    c += [f"uaot_status_t {name}_reset_state(void *state)", "{"]
+    if stateful:
+        c += ["    uint8_t *st = (uint8_t *)state;",
+              "    if (state == NULL) {", "        return UAOT_ERR_ARG;", "    }",
+              "    if (((uintptr_t)state & (uintptr_t)(UAOT_WORKSPACE_ALIGN - 1)) != 0u) {",
+              "        return UAOT_ERR_ALIGN;", "    }",
+              f"    memset(st, 0, {name}_STATE_SIZE);"]
+        for t in graph.variable_tensors():
+            tt = graph.tensors[t]
+            loc = plan.locations[t]
+            zp = tt.quant.zp0 if tt.quant is not None else 0
+            if tt.dtype == "int8" and zp != 0:  # TFLM's ResetVariableTensors: int8 at its zero point, else 0
+                c.append(f"    memset(st + {loc.offset}, (int)(uint8_t)(int8_t){zp}, {tt.nbytes}u); "
+                         f"/* tensor {t} ({_c_comment(tt.name)}) */")
+        for code in codes:
+            if code.lowering.reset:
+                c.append(f"    /* op {code.index}: {code.opcode} */")
+                c += ["    " + line if line.strip() else line for line in code.lowering.reset.splitlines()]
+        c += ["    return UAOT_OK;", "}", ""]
+    else:
+        c += ["    (void)state;", "    return UAOT_OK;", "}", ""]
+    c += [f"const uaot_model_t {name}_model = {{",
           "    .abi_version = UAOT_ABI_VERSION,",
           f'    .name = "{name}",',
           f'    .hash = "{model_hash[:16]}",',
           f"    .workspace_size = {name}_WORKSPACE_SIZE,",
+          f"    .state_size = {name}_STATE_SIZE,",
           f"    .weight_bytes = {name}_WEIGHT_BYTES,",
           f"    .num_inputs = {len(graph.inputs)},",
           f"    .num_outputs = {len(graph.outputs)},",
@@ -381,6 +439,7 @@ def emit_model(graph: Graph, plan: MemoryPlan, *, name: str, model_hash: str, mo
           f"    .outputs = {name}_output_info,",
           f"    .op_names = {name}_op_names,",
           f"    .run = {name}_run_ex,",
+          f"    .reset_state = {name}_reset_state,",
           "};", ""]
     return EmittedModel(c_source="\n".join(c), header=header, families=families, weight_bytes=em.weight_bytes,
                         ops=codes)

@@ -1,7 +1,8 @@
 """TFLite flatbuffer importer (PyPI ``tflite`` schema package) -> ``ir.Graph``.
 
 Rejects, with a message naming the file, operator index and name: several subgraphs, control flow,
-custom operators, dynamic shapes, unknown tensor types; and raises ModelFormatError for anything
+dynamic shapes, unknown tensor types (custom operators are kept as ``CUSTOM:<name>`` with their flexbuffer
+options; the passes reject those without a kernel); and raises ModelFormatError for anything
 that is not a readable, consistent TFLite flatbuffer.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import tflite
+from flatbuffers import flexbuffers
 
 from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph, Operator, QuantParams, Tensor
@@ -31,7 +33,10 @@ _TENSOR_TYPES: dict[int, tuple[str, Any]] = {
     tflite.TensorType.INT16: ("int16", np.int16),
     tflite.TensorType.INT8: ("int8", np.int8),
     tflite.TensorType.BOOL: ("bool", np.bool_),
+    tflite.TensorType.UINT16: ("uint16", np.uint16),
     tflite.TensorType.UINT32: ("uint32", np.uint32),
+    tflite.TensorType.UINT64: ("uint64", np.uint64),
+    tflite.TensorType.RESOURCE: ("resource", None),  # VAR_HANDLE's output: a handle, no data
 }
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_") and isinstance(v, int)}
 _OPCODE_NAMES: dict[int, str] = {
@@ -85,6 +90,19 @@ def _read_options(op: Any) -> dict[str, Any]:
             out[key] = [] if isinstance(arr, int) else [int(x) if np.issubdtype(arr.dtype, np.integer) else x
                                                        for x in arr.tolist()]
     return out
+
+
+def _custom_options(op: Any) -> tuple[dict[str, Any], bytes]:
+    """A custom operator's options: the flexbuffer map decoded (``{}`` when there are none or they are not
+    a flexbuffer map) and the raw bytes."""
+    raw = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() > 0 else b""
+    if not raw:
+        return {}, b""
+    try:
+        val = flexbuffers.Loads(raw)
+    except Exception:  # not a flexbuffer: the raw bytes are still there for a user kernel
+        return {}, raw
+    return (dict(val) if isinstance(val, dict) else {}), raw
 
 
 def _fmt_err(path: str, what: str) -> str:
@@ -158,9 +176,9 @@ def read_model_file(model_path: str | Path) -> bytes:
 
 
 def load_tflite(model_path: str | Path, *, lenient: bool = False) -> Graph:
-    """Read a .tflite file into an ir.Graph (see module doc for what is rejected). ``lenient``: keep custom
-    and control-flow operators as operators (opcode ``CUSTOM:<name>`` / ``IF`` ...) instead of raising, for
-    ``microaot inspect``, which reports every problem of a model; compiling still rejects them."""
+    """Read a .tflite file into an ir.Graph (see module doc for what is rejected). ``lenient``: keep
+    control-flow operators as operators (opcode ``IF`` ...) instead of raising, for ``microaot inspect``, which
+    reports every problem of a model; compiling still rejects them."""
     path = Path(model_path)
     return import_tflite_bytes(read_model_file(path), str(path), lenient=lenient)
 
@@ -224,9 +242,11 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
         raw_name = t.Name()
         tname = raw_name.decode("utf-8", "replace") if raw_name else f"tensor_{ti}"
         ttype = int(t.Type())
-        if ttype not in _TENSOR_TYPES:
+        if ttype not in _TENSOR_TYPES or _TENSOR_TYPES[ttype][0] == "resource":
             # only an error if an operator uses it; record a placeholder dtype
             dtype, npdt = f"unsupported:{_TYPE_NAMES.get(ttype, ttype)}", None
+            if ttype in _TENSOR_TYPES:
+                dtype = "resource"
         else:
             dtype, npdt = _TENSOR_TYPES[ttype]
         shape = tuple(int(x) for x in (t.ShapeAsNumpy() if t.ShapeLength() > 0 else []))
@@ -291,7 +311,10 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
                                          f"shape {list(shape)} of {dtype} needs {n * item}")
                     )
                 data = np.frombuffer(raw, dtype=npdt).reshape(shape).copy()
-        tensors.append(Tensor(index=ti, name=tname, shape=shape, dtype=dtype, quant=quant, data=data))
+        if dtype == "resource":
+            data = None  # a handle: never constant data
+        tensors.append(Tensor(index=ti, name=tname, shape=shape, dtype=dtype, quant=quant, data=data,
+                              is_variable=bool(t.IsVariable()) and data is None))
 
     ntens = len(tensors)
 
@@ -309,11 +332,6 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
             raise ModelFormatError(_fmt_err(source, f"operator {oi} uses opcode index {idx}, "
                                                     f"the model has {len(opcodes)}"))
         name = opcodes[idx]
-        if name.startswith("CUSTOM:") and not lenient:
-            raise UnsupportedModelError(
-                _fmt_err(source, f"operator {oi} ({name}): custom operators are not supported; "
-                                 "use builtin TFLite operators")
-            )
         if name in CONTROL_FLOW_OPS and not lenient:
             raise UnsupportedModelError(
                 _fmt_err(source, f"operator {oi} ({name}): control flow is not supported; microaot compiles "
@@ -328,11 +346,15 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
                 raise UnsupportedModelError(
                     _fmt_err(source, f"operator {oi} ({name}): tensor {x} ({tensors[x].name!r}) has type "
                                      f"{tensors[x].dtype.split(':', 1)[1]}; supported types are int8, "
-                                     "uint8, int16, int32, float32")
+                                     "uint8, int16, uint16, int32, uint32, int64, uint64, float32, bool")
                 )
         version = int(model.OperatorCodes(idx).Version())
+        if name.startswith("CUSTOM:"):
+            options, custom = _custom_options(o)
+        else:
+            options, custom = _read_options(o), b""
         operators.append(Operator(index=oi, opcode=name, inputs=ins, outputs=outs,
-                                  options=_read_options(o), version=version))
+                                  options=options, version=version, custom_options=custom))
 
     g_in = _check_idx([int(x) for x in (sg.InputsAsNumpy() if sg.InputsLength() > 0 else [])], "graph input", False)
     g_out = _check_idx([int(x) for x in (sg.OutputsAsNumpy() if sg.OutputsLength() > 0 else [])],

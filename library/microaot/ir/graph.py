@@ -20,9 +20,13 @@ DTYPES: dict[str, tuple[str, int, int]] = {
     "int16": ("int16_t", 2, 3),
     "int32": ("int32_t", 4, 4),
     "float32": ("float", 4, 5),
-    "int64": ("int64_t", 8, 0),
+    "int64": ("int64_t", 8, 7),
     "bool": ("uint8_t", 1, 6),
-    "uint32": ("uint32_t", 4, 7),
+    "uint16": ("uint16_t", 2, 8),
+    "uint32": ("uint32_t", 4, 9),
+    "uint64": ("uint64_t", 8, 10),
+    # a TFLite RESOURCE tensor (VAR_HANDLE's output): a handle, not data; 4 bytes where it has a location
+    "resource": ("int32_t", 4, 0),
 }
 
 
@@ -63,6 +67,9 @@ class Tensor:
     dtype: str
     quant: QuantParams | None = None
     data: np.ndarray | None = None  # constants only
+    # a TFLite variable tensor (LSTM/SVDF state inputs): not constant, persists across invocations in the
+    # model's state buffer (NAME_STATE_SIZE), reset by NAME_reset_state()
+    is_variable: bool = False
 
     @property
     def is_const(self) -> bool:
@@ -86,8 +93,9 @@ class Operator:
     opcode: str  # builtin operator name, e.g. "CONV_2D"
     inputs: list[int]  # tensor indices, -1 = absent optional input
     outputs: list[int]
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # builtin options; a custom op's flexbuffer map
     version: int = 1
+    custom_options: bytes = b""  # raw custom_options of a custom operator (opcode "CUSTOM:<name>")
 
 
 @dataclass
@@ -125,14 +133,23 @@ class Graph:
                     cons.setdefault(t, []).append(op.index)
         return cons
 
+    def variable_tensors(self) -> list[int]:
+        """Indices of the variable tensors operators use (they live in the state buffer, not the workspace)."""
+        used: set[int] = set()
+        for op in self.operators:
+            used.update(t for t in op.inputs if t >= 0)
+            used.update(op.outputs)
+        return sorted(t for t in used if self.tensors[t].is_variable and not self.tensors[t].is_const)
+
     def activation_tensors(self) -> list[int]:
-        """Indices of every non-constant tensor used by the graph (inputs, outputs, intermediates)."""
+        """Indices of every non-constant, non-variable tensor used by the graph (inputs, outputs,
+        intermediates): what the workspace planner places."""
         seen: list[int] = []
         used = set(self.inputs) | set(self.outputs)
         for op in self.operators:
             used.update(t for t in op.inputs if t >= 0)
             used.update(op.outputs)
         for t in sorted(used):
-            if not self.tensors[t].is_const:
+            if not self.tensors[t].is_const and not self.tensors[t].is_variable:
                 seen.append(t)
         return seen

@@ -44,11 +44,15 @@ class Lowering:
     call: one C expression of type ``uaot_status_t`` (usually a kernel call), or None when the
         operator needs no code (a RESHAPE whose output aliases its input).
     decls: extra file-scope C definitions, emitted after the weight arrays and parameter structs.
+    reset: C statements for ``NAME_reset_state(void *state)`` (run after the whole state buffer got its
+        default: zeros, and TFLM's reset value for variable tensors); may use the operator's decls and ``st``
+        (``uint8_t *``, the state buffer), e.g. through ``ctx.state_ptr``. None: the default is right.
     """
 
     families: tuple[str, ...] = ()
     call: str | None = None
     decls: list[str] = field(default_factory=list)
+    reset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ Knobs = dict[str, Any]
 ScratchFn = Callable[[Graph, Operator], int]  # scratch(graph, op): the same for every schedule
 ScheduleScratchFn = Callable[[Graph, Operator, str, Knobs], int]  # scratch(graph, op, target, knobs)
 InPlaceFn = Callable[[Graph, Operator], list[InPlace]]
+StateFn = Callable[[Graph, Operator], int]  # state(graph, op): bytes of operator-private persistent state
 CheckFn = Callable[[Graph, Operator], None]
 SpaceFn = Callable[[Graph, Operator, str], dict[str, list[Any]]]
 DefaultFn = Callable[[Graph, Operator, str], Knobs]
@@ -123,6 +128,8 @@ class OpDef:
     # dtype signatures the lowering accepts (see ``dtype_key``): "int8", "float32", "int16" (int16 activations),
     # "int16x8" (int16 activations with int8 weights), "int32", "uint8", or "a->b" for conversions
     dtypes: tuple[str, ...] = ()
+    # state(graph, op) -> bytes of persistent operator-private state (None / 0: none); ``ctx.state_ptr``
+    state: StateFn | None = None
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -141,8 +148,9 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
              check: CheckFn | None = None, space: SpaceFn | None = None, default: DefaultFn | None = None,
              canonical: CanonFn | None = None, lean: LeanFn | None = None,
              wrap: Callable[[LowerFn], LowerFn] | None = None,
-             dtypes: Sequence[str] = ()) -> Callable[[LowerFn], LowerFn]:
-    """Decorator: declare builtin operator ``opcode`` (e.g. "CONV_2D") with ``fn`` as its lowering.
+             dtypes: Sequence[str] = (), state: StateFn | None = None) -> Callable[[LowerFn], LowerFn]:
+    """Decorator: declare operator ``opcode`` (a builtin name such as "CONV_2D", or "CUSTOM:<name>" for a
+    custom operator, e.g. "CUSTOM:SignalWindow") with ``fn`` as its lowering.
 
     view=True declares that output 0 holds exactly the bytes of input 0 (the planner then lets the
     output alias the input; the lowering is called with ``ctx.aliased`` telling whether it did).
@@ -159,6 +167,9 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
     driver around the out-of-place lowering); the decorator still returns ``fn``.
     dtypes: the dtype signatures the lowering accepts (``dtype_key``); ``microaot ops`` lists them and
     ``microaot inspect`` reports an operator whose signature is not among them (empty: not declared).
+    state(graph, op) -> bytes of operator-private state that persists across invocations (the planner
+    places it in the model's state buffer, never shared; ``ctx.state_ptr``; zeroed by NAME_reset_state
+    unless the lowering's ``Lowering.reset`` says otherwise).
     """
     if scratch is not None and schedule_scratch is not None:
         raise RuntimeError(f"operator {opcode}: give scratch= or schedule_scratch=, not both")
@@ -174,7 +185,7 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
         if opcode in _REGISTRY and _REGISTRY[opcode].module != fn.__module__:
             raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
         _REGISTRY[opcode] = OpDef(opcode, wrap(fn) if wrap is not None else fn, view, sized, fn.__module__,
-                                  inplace, check, sdef, tuple(dtypes))
+                                  inplace, check, sdef, tuple(dtypes), state)
         return fn
 
     return deco
@@ -199,6 +210,23 @@ def get(opcode: str) -> OpDef | None:
 def supported_ops() -> list[str]:
     load_all()
     return sorted(_REGISTRY)
+
+
+def unsupported_reason(opcode: str) -> str:
+    """Why an operator without a declaration cannot compile, and what to do (without the model/op prefix)."""
+    if opcode.startswith("CUSTOM:"):
+        name = opcode.split(":", 1)[1]
+        return (f"custom operator {name!r} has no microaot kernel; re-export the model with builtin TFLite "
+                "operators, or bind your own C kernel to it (docs/custom-operators.md)")
+    return "operator not supported by microaot (`microaot ops` lists the supported ones)"
+
+
+def state_bytes(graph: Graph, op: Operator) -> int:
+    """Bytes of operator-private persistent state ``op`` declares (0: none)."""
+    d = get(op.opcode)
+    if d is None or d.state is None:
+        return 0
+    return int(d.state(graph, op))
 
 
 def dtype_key(graph: Graph, op: Operator, conversion: bool = False) -> str:
@@ -278,6 +306,7 @@ class LoweringContext:
         target: str = "generic",
         schedule: dict[str, Any] | None = None,
         inplace: str | None = None,
+        state_ptr: str | None = None,
     ) -> None:
         self.graph = graph
         self.op = op
@@ -285,6 +314,8 @@ class LoweringContext:
         self.target = target
         self.schedule: dict[str, Any] = dict(schedule or {})
         self.scratch_ptr = scratch_ptr
+        # C expression (uint8_t *, 16-byte aligned) of the operator's private state (register(state=)), or None
+        self.state_ptr = state_ptr
         self.aliased = aliased
         # None, or the name of the in-place variant (InPlace.variant) the planner took for this op
         self.inplace = inplace

@@ -90,7 +90,7 @@ def lower_user_kernel(ctx: LoweringContext) -> Lowering:
     for t in [*ins, *outs]:
         if t is not None and t.dtype not in DTYPES:
             raise ctx.unsupported(f"tensor {t.name!r} has type {t.dtype}, which a user kernel view cannot carry")
-    raw = bytes(getattr(op, "custom_options", b"") or b"")
+    raw = bytes(op.custom_options)
     opts = ctx.const_array("custom_options", "uint8_t", list(raw)) if raw else "NULL"
     wrapper = ctx.sym("user")
     params = [f"const void *i{k}" for k in range(len(ins))] + [f"void *o{k}" for k in range(len(outs))]

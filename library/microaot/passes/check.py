@@ -8,7 +8,8 @@ from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelErr
 from microaot.ir.graph import Graph
 from microaot.ops.user_kernels import op_def
 
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "uint32")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "resource", "uint16", "uint32",
+                     "uint64")
 
 
 def check_graph(graph: Graph) -> None:
@@ -23,6 +24,9 @@ def check_graph(graph: Graph) -> None:
     for op in graph.operators:
         d = op_def(graph, op)
         if d is None:
+            if op.opcode.startswith("CUSTOM:"):
+                raise UnsupportedModelError(
+                    f"{src}: operator {op.index} ({op.opcode}): {opreg.unsupported_reason(op.opcode)}")
             raise UnsupportedModelError(
                 f"{src}: operator {op.index} ({op.opcode}) is not supported; supported operators: "
                 f"{', '.join(opreg.supported_ops())}"
@@ -88,12 +92,13 @@ def check_sizes(graph: Graph) -> None:
 
 def check_dataflow(graph: Graph) -> None:
     """Every activation an operator reads is a graph input or written by an earlier operator, every
-    activation is written once, graph inputs are never written and graph outputs are computed."""
+    activation is written once, graph inputs are never written and graph outputs are computed. Variable
+    tensors (persistent state) are read before any write by design."""
     src = graph.source
     written: dict[int, int] = {t: -1 for t in graph.inputs}
     for op in graph.operators:
         for t in op.inputs:
-            if t >= 0 and not graph.tensors[t].is_const and t not in written:
+            if t >= 0 and not graph.tensors[t].is_const and not graph.tensors[t].is_variable and t not in written:
                 raise ModelFormatError(
                     f"{src}: operator {op.index} ({op.opcode}) reads tensor {t} ({graph.tensors[t].name!r}) "
                     "before any operator writes it and it is not a graph input; the model file is "

@@ -18,7 +18,8 @@ from microaot.ops.user_kernels import bind as bind_custom_ops
 from microaot.ops.user_kernels import op_def
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
-ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "uint32")
+ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "resource", "uint16", "uint32",
+                     "uint64")
 _QUANT_WEIGHTS = ("int8", "uint8", "int16", "int4")
 
 
@@ -97,13 +98,10 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
         sig = _op_signature(graph, op)
         d = op_def(graph, op)
         if d is None:
-            if op.opcode.startswith("CUSTOM:"):
-                why = (f"custom operator {op.opcode.split(':', 1)[1]!r} is not supported; use builtin TFLite "
-                       "operators")
-            elif op.opcode in CONTROL_FLOW_OPS:
+            if op.opcode in CONTROL_FLOW_OPS:
                 why = "control flow is not supported (single-subgraph models without control flow)"
             else:
-                why = "operator not supported by microaot (`microaot ops` lists the supported ones)"
+                why = opreg.unsupported_reason(op.opcode)
             problems.append(Problem(op.index, op.opcode, sig, why))
             continue
         if is_weight_only(graph, op):

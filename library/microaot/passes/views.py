@@ -20,6 +20,17 @@ def view_ops(graph: Graph) -> list[int]:
     return out
 
 
+def state_requests(graph: Graph) -> dict[int, int]:
+    """op index -> bytes of operator-private persistent state (``register(..., state=)``), for the planner."""
+    out = {}
+    for op in graph.operators:
+        d = op_def(graph, op)  # a user kernel bound to the operator's name keeps no state
+        n = int(d.state(graph, op)) if d is not None and d.state is not None else 0
+        if n > 0:
+            out[op.index] = n
+    return out
+
+
 def scratch_requests(graph: Graph, target: str = "generic",
                      schedules: Mapping[int, Mapping[str, Any]] | None = None) -> dict[int, int]:
     """op index -> scratch bytes, from each operator's declared ``scratch(graph, op, target, knobs)``

@@ -59,8 +59,8 @@ def align_down(x: int, a: int = ALIGN) -> int:
 
 @dataclass(frozen=True)
 class TensorLocation:
-    kind: Literal["workspace", "input", "output", "const"]
-    offset: int = 0  # byte offset in the workspace (kind == "workspace")
+    kind: Literal["workspace", "input", "output", "const", "state"]
+    offset: int = 0  # byte offset in the workspace (kind == "workspace") or the state buffer ("state")
     index: int = 0  # graph input/output position (kind == "input"/"output")
 
 
@@ -129,6 +129,10 @@ class MemoryPlan:
     inplace_ops: dict[int, InPlaceOption] = field(default_factory=dict)  # op index -> option taken
     liveness_bound: int = 0  # bound without in-place operators, model order
     inplace_bound: int = 0  # smallest bound among the orders / in-place choices evaluated
+    # the persistent state buffer (NAME_STATE_SIZE): variable tensors (locations kind "state") and the
+    # operators' private state regions (op index -> offset); never shared, never reused
+    state_size: int = 0
+    state_regions: dict[int, int] = field(default_factory=dict)
 
     @property
     def peak(self) -> int:
@@ -207,6 +211,8 @@ class _Planner:
             src, dst = op.inputs[0], op.outputs[0]
             if tensors[src].is_const or tensors[src].nbytes != tensors[dst].nbytes:
                 continue
+            if tensors[src].is_variable or tensors[dst].is_variable:
+                continue  # persistent state is never aliased
             # the caller's input buffer is read-only: a view of it must not be written by anyone
             # (views are only read), so joining an input group is fine unless the other side is pinned.
             if try_join(src, dst):
@@ -553,11 +559,30 @@ def topological_orders(graph: Graph, limit: int = MAX_ORDERS) -> list[list[int]]
     return out or [list(range(n))]
 
 
+def plan_state(graph: Graph, state: Mapping[int, int] | None = None,
+               align: int = ALIGN) -> tuple[int, dict[int, TensorLocation], dict[int, int]]:
+    """Layout of the persistent state buffer: every variable tensor (in tensor order), then each operator's
+    private state (in operator order), each at an aligned offset; nothing shares memory. Returns (size,
+    variable tensor locations, op index -> offset)."""
+    off = 0
+    locations: dict[int, TensorLocation] = {}
+    for t in graph.variable_tensors():
+        locations[t] = TensorLocation(kind="state", offset=off)
+        off = align_up(off + graph.tensors[t].nbytes, align)
+    regions: dict[int, int] = {}
+    for oi, nbytes in sorted((state or {}).items()):
+        if nbytes > 0:
+            regions[oi] = off
+            off = align_up(off + nbytes, align)
+    return off, locations, regions
+
+
 def plan_memory(
     graph: Graph,
     *,
     views: Iterable[int] = (),
     scratch: Mapping[int, int] | None = None,
+    state: Mapping[int, int] | None = None,
     share: Mapping[int, int] | None = None,
     inplace: Iterable[InPlaceOption] = (),
     reorder: bool = False,
@@ -574,6 +599,7 @@ def plan_memory(
         are workspace tensors.
     inplace: in-place options (see ``InPlaceOption``); ``inplace_ops`` reports the ones taken.
     reorder: also evaluate other topological orders of the operators (``order``).
+    state: op index -> bytes of operator-private persistent state (``plan_state``; with the variable tensors).
     """
     scratch = dict(scratch or {})
     producers = graph.producers()
@@ -625,6 +651,8 @@ def plan_memory(
     for t in graph.tensors:
         if t.is_const:
             locations[t.index] = TensorLocation(kind="const")
+    state_size, state_locs, state_regions = plan_state(graph, state, align)
+    locations.update(state_locs)
 
     # bound with graph inputs/outputs counted (inputs live from step 0, outputs until the end)
     pos = {op: i for i, op in enumerate(order)}
@@ -653,4 +681,6 @@ def plan_memory(
         inplace_ops=dict(st.taken),
         liveness_bound=liveness_bound,
         inplace_bound=min(inplace_bound, lower_bound),
+        state_size=state_size,
+        state_regions=state_regions,
     )

@@ -55,6 +55,7 @@ def render_rpc_glue(result: Any) -> str:
     header = Path(result.header)
     defines = _header_defines(header)
     ws = f"{name}_WORKSPACE_SIZE" if f"{name}_WORKSPACE_SIZE" in defines else str(int(result.workspace_size))
+    state = f"{name}_STATE_SIZE" if f"{name}_STATE_SIZE" in defines else str(int(getattr(result, "state_size", 0)))
     ins = _io_sizes(result, "input", defines)
     outs = _io_sizes(result, "output", defines)
     lines = [
@@ -74,6 +75,8 @@ def render_rpc_glue(result: Any) -> str:
         "",
         f"uint8_t uaot_app_workspace[UAOT_APP_NZ({ws})] UAOT_APP_ALIGNED;",
         f"const uint32_t uaot_app_workspace_size = (uint32_t)({ws});",
+        f"uint8_t uaot_app_state[UAOT_APP_NZ({state})] UAOT_APP_ALIGNED;",
+        f"const uint32_t uaot_app_state_size = (uint32_t)({state});",
         "",
     ]
     for which, sizes in (("input", ins), ("output", outs)):

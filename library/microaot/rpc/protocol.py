@@ -96,7 +96,8 @@ OPCHECK_ARGS = struct.Struct("<BBH")  # run (0: only read the table), reserved, 
 OPCHECK_FIXED = struct.Struct("<HHHH")  # num_ops, first, count, reserved (then count x u32)
 INFO_ARGS = struct.Struct("<BBH")  # kind (0 input, 1 output, 2 op), reserved, index
 
-DTYPES: dict[int, str] = {1: "int8", 2: "uint8", 3: "int16", 4: "int32", 5: "float32", 6: "bool", 7: "uint32"}
+DTYPES: dict[int, str] = {1: "int8", 2: "uint8", 3: "int16", 4: "int32", 5: "float32", 6: "bool", 7: "int64",
+                          8: "uint16", 9: "uint32", 10: "uint64"}
 TIME_UNITS: dict[int, str] = {1: "cycles", 2: "us", 3: "ns", 4: "instructions"}
 # seconds per unit for the units that are time
 UNIT_SECONDS: dict[str, float] = {"us": 1e-6, "ns": 1e-9}

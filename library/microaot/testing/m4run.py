@@ -65,7 +65,12 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
     n = result.name
     g = result.graph
     lines = [f'#include "{n}.h"', "#include <stdint.h>", "#include <stddef.h>", '#include "microaot/platform.h"', "",
-             f"static uint8_t ws[{n}_WORKSPACE_SIZE] __attribute__((aligned(16)));"]
+             "#include <string.h>",
+             f"static uint8_t ws[{n}_WORKSPACE_SIZE] __attribute__((aligned(16)));",
+             # the state persists from one input set to the next (a sequence, for a stateful model); the hash
+             # run replays each step from a copy, so it advances the state exactly once
+             f"static uint8_t state[{n}_STATE_SIZE > 0 ? {n}_STATE_SIZE : 1] __attribute__((aligned(16)));",
+             f"static uint8_t state_copy[{n}_STATE_SIZE > 0 ? {n}_STATE_SIZE : 1] __attribute__((aligned(16)));"]
     for s, xs in enumerate(inputs):
         for k, x in enumerate(xs):
             t = g.tensors[g.inputs[k]]
@@ -102,10 +107,12 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
         "    uaot_hooks_t hooks = {0};",
         "    hooks.op_begin = on_begin;",
         "    hooks.op_end = on_end;",
+        f"    if ({n}_reset_state(state) != UAOT_OK) {{ return 5; }}",
         f"    for (uint32_t s = 0; s < {len(inputs)}u; s++) {{",
         f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_t[i] = 0; }}",
+        "        memcpy(state_copy, state, sizeof state);",
         "        uint64_t t0 = uaot_platform_timer_read();",
-        f"        uaot_status_t st = {n}_run_ex(inputs[s], outputs, ws, &hooks);",
+        f"        uaot_status_t st = {n}_run_ex(inputs[s], outputs, ws, state, &hooks);",
         "        uint64_t t1 = uaot_platform_timer_read();",
         "        if (st != UAOT_OK) { put(\"status \"); put_u64((uint64_t)st); put(\"\\n\"); return 3; }",
         "        put(\"insn \"); put_u64(t1 - t0); put(\"\\n\");",
@@ -115,7 +122,8 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
         f"        for (uint32_t i = 0; i < {max(len(g.operators), 1)}u; i++) {{ op_h[i] = 0x811C9DC5u; }}",
         "        uaot_hooks_t check = {0};",
         "        check.op_output = on_output;",
-        f"        if ({n}_run_ex(inputs[s], outputs, ws, &check) != UAOT_OK) {{ return 4; }}",
+        "        memcpy(state, state_copy, sizeof state);",
+        f"        if ({n}_run_ex(inputs[s], outputs, ws, state, &check) != UAOT_OK) {{ return 4; }}",
         f"        put(\"hash\"); for (uint32_t i = 0; i < {len(g.operators)}u; i++) {{ put(\" \"); "
         "put_u64(op_h[i]); } put(\"\\n\");",
         "    }",

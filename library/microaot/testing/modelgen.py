@@ -28,8 +28,10 @@ from typing import Any, ClassVar, Literal
 import flatbuffers
 import numpy as np
 import tflite
+from flatbuffers import flexbuffers
 
-DType = Literal["int8", "int16", "int32", "uint8", "float32", "bool"]
+DType = Literal["int8", "int16", "int32", "uint8", "float32", "bool", "int64", "resource", "uint16", "uint32",
+                "uint64"]
 PaddingName = Literal["SAME", "VALID"]
 Activation = Literal["NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH"]
 
@@ -40,6 +42,11 @@ _TENSOR_TYPES: dict[str, int] = {
     "int16": tflite.TensorType.INT16,
     "int8": tflite.TensorType.INT8,
     "bool": tflite.TensorType.BOOL,
+    "int64": tflite.TensorType.INT64,
+    "resource": tflite.TensorType.RESOURCE,
+    "uint16": tflite.TensorType.UINT16,
+    "uint32": tflite.TensorType.UINT32,
+    "uint64": tflite.TensorType.UINT64,
 }
 _NUMPY_DTYPES: dict[str, type[np.generic]] = {
     "float32": np.float32,
@@ -48,6 +55,11 @@ _NUMPY_DTYPES: dict[str, type[np.generic]] = {
     "int16": np.int16,
     "int8": np.int8,
     "bool": np.bool_,
+    "int64": np.int64,
+    "resource": np.int32,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
 }
 _ACTIVATIONS: dict[str, int] = {
     "NONE": tflite.ActivationFunctionType.NONE,
@@ -391,6 +403,7 @@ class TensorSpec:
     dtype: DType
     quant: Quant | None = None
     data: bytes | None = None
+    variable: bool = False  # a TFLite variable tensor (persistent state, e.g. an LSTM's cell state)
 
 
 @dataclass
@@ -400,6 +413,33 @@ class OperatorSpec:
     outputs: tuple[int, ...]
     options: Options | None = None
     version: int | None = None
+    custom_options: bytes | None = None  # a custom operator's (op "CUSTOM:<name>") custom_options
+
+
+def flexbuffer_map(options: dict[str, Any]) -> bytes:
+    """A flexbuffer map of ``options`` (ints, floats, bools, strings, lists of ints/floats), as TFLite custom
+    operators (e.g. TFLM's signal library) carry their parameters."""
+    fb = flexbuffers.Builder()
+    with fb.Map():
+        for k in sorted(options):
+            v = options[k]
+            if isinstance(v, bool):
+                fb.Bool(k, v)
+            elif isinstance(v, (int, np.integer)):
+                fb.Int(k, int(v))
+            elif isinstance(v, (float, np.floating)):
+                fb.Float(k, float(v))
+            elif isinstance(v, str):
+                fb.String(k, v)
+            elif isinstance(v, (list, tuple, np.ndarray)):
+                vals = list(v)
+                if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in vals):
+                    fb.TypedVectorFromElements(k, [int(x) for x in vals])
+                else:
+                    fb.TypedVectorFromElements(k, [float(x) for x in vals])
+            else:
+                raise TypeError(f"flexbuffer option {k!r}: cannot encode {type(v).__name__}")
+    return bytes(fb.Finish())
 
 
 @dataclass
@@ -421,8 +461,10 @@ class ModelBuilder:
         *,
         quant: Quant | None = None,
         data: np.ndarray | bytes | None = None,
+        variable: bool = False,
     ) -> int:
-        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``). Returns its index."""
+        """Add a tensor; ``data`` makes it a constant (numpy array cast to ``dtype``); ``variable`` marks a
+        TFLite variable tensor (state that persists across invocations). Returns its index."""
         if dtype not in _TENSOR_TYPES:
             raise ValueError(f"tensor {name!r}: unsupported dtype {dtype!r}")
         shape_t = tuple(int(d) for d in shape)
@@ -447,8 +489,12 @@ class ModelBuilder:
             expected = math.prod(shape_t) * np.dtype(_NUMPY_DTYPES[dtype]).itemsize
             if len(raw) != expected:
                 raise ValueError(f"tensor {name!r}: {len(raw)} bytes of data, shape {shape_t} needs {expected}")
-        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw))
+        self.tensors.append(TensorSpec(name, shape_t, dtype, quant, raw, variable))
         return len(self.tensors) - 1
+
+    def add_variable(self, name: str, shape: Sequence[int], dtype: DType, *, quant: Quant | None = None) -> int:
+        """A variable tensor (persistent state: LSTM/SVDF state inputs)."""
+        return self.add_tensor(name, shape, dtype, quant=quant, variable=True)
 
     def add_const(self, name: str, data: np.ndarray, dtype: DType, *, quant: Quant | None = None) -> int:
         """A constant tensor with the shape of ``data``."""
@@ -479,6 +525,17 @@ class ModelBuilder:
         if options is None:
             options = _DEFAULT_OPTIONS.get(name)
         self.operators.append(OperatorSpec(name, tuple(inputs), tuple(outputs), options, version))
+        return len(self.operators) - 1
+
+    def add_custom_operator(self, name: str, inputs: Sequence[int], outputs: Sequence[int],
+                            options: dict[str, Any] | bytes | None = None) -> int:
+        """Add a custom operator (TFLite opcode CUSTOM, custom_code ``name``); ``options`` is a dict encoded as a
+        flexbuffer map (``flexbuffer_map``) or the raw custom_options bytes."""
+        for t in [*inputs, *outputs]:
+            if t != -1 and not 0 <= t < len(self.tensors):
+                raise ValueError(f"operator CUSTOM:{name}: tensor index {t} out of range")
+        raw = flexbuffer_map(options) if isinstance(options, dict) else options
+        self.operators.append(OperatorSpec(f"CUSTOM:{name}", tuple(inputs), tuple(outputs), None, 1, raw))
         return len(self.operators) - 1
 
     def set_inputs(self, inputs: Sequence[int]) -> None:
@@ -548,6 +605,8 @@ class ModelBuilder:
             tflite.TensorAddType(b, _TENSOR_TYPES[t.dtype])
             tflite.TensorAddBuffer(b, buffer_of[i])
             tflite.TensorAddName(b, name_off)
+            if t.variable:
+                tflite.TensorAddIsVariable(b, True)
             if q_off is not None:
                 tflite.TensorAddQuantization(b, q_off)
             tensor_offsets.append(tflite.TensorEnd(b))
@@ -558,6 +617,12 @@ class ModelBuilder:
             ins = _int32_vector(b, tflite.OperatorStartInputsVector, spec.inputs)
             outs = _int32_vector(b, tflite.OperatorStartOutputsVector, spec.outputs)
             opt = spec.options.build(b) if spec.options is not None else None
+            custom = None
+            if spec.custom_options:
+                tflite.OperatorStartCustomOptionsVector(b, len(spec.custom_options))
+                for byte in reversed(spec.custom_options):
+                    b.PrependUint8(byte)
+                custom = int(b.EndVector())
             tflite.OperatorStart(b)
             tflite.OperatorAddOpcodeIndex(b, opcode_index[(spec.op, self._version(spec))])
             tflite.OperatorAddInputs(b, ins)
@@ -565,6 +630,8 @@ class ModelBuilder:
             if opt is not None:
                 tflite.OperatorAddBuiltinOptionsType(b, opt[0])
                 tflite.OperatorAddBuiltinOptions(b, opt[1])
+            if custom is not None:
+                tflite.OperatorAddCustomOptions(b, custom)
             operator_offsets.append(tflite.OperatorEnd(b))
 
         def table_vector(start: Any, offsets: Sequence[int]) -> int:
@@ -587,9 +654,13 @@ class ModelBuilder:
         subgraph = tflite.SubGraphEnd(b)
 
         opcode_offsets: list[int] = []
+        custom_names = {name: b.CreateString(name.split(":", 1)[1]) for name, _ in op_versions
+                        if name.startswith("CUSTOM:")}
         for name, version in op_versions:
-            code = builtin_code(name)
+            code = tflite.BuiltinOperator.CUSTOM if name.startswith("CUSTOM:") else builtin_code(name)
             tflite.OperatorCodeStart(b)
+            if name in custom_names:
+                tflite.OperatorCodeAddCustomCode(b, custom_names[name])
             tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
             tflite.OperatorCodeAddBuiltinCode(b, code)
             tflite.OperatorCodeAddVersion(b, version)
