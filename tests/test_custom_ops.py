@@ -14,6 +14,7 @@ import pytest
 
 from microaot.compiler import compile_model
 from microaot.errors import MicroaotError, UnsupportedModelError
+from microaot.export import export_library
 from microaot.hostbuild import build_model_shared_lib, run_compiled
 from microaot.inspect_model import summarize
 from microaot.ops.user_kernels import parse_bindings
@@ -77,3 +78,11 @@ def test_parse_bindings() -> None:
         parse_bindings(["MyOp=1x"])
     with pytest.raises(MicroaotError, match="bound twice"):
         parse_bindings(["A=f", "A=g"])
+
+
+def test_export_ships_the_custom_op_header(model: Path, tmp_path: Path) -> None:
+    res = export_library(model, tmp_path / "lib", target="generic", measure=False,
+                         custom_ops={"MyScale": "my_scale"})
+    assert (res.out_dir / "include" / "microaot" / "custom_op.h").is_file()
+    prov = json.loads((res.out_dir / "microaot_export.json").read_text())
+    assert prov["options"]["custom_ops"] == {"MyScale": "my_scale"}
