@@ -5,8 +5,10 @@ generated code with views of the operator's tensors and its raw custom options."
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from microaot.export import export_library
 from microaot.hostbuild import build_model_shared_lib, run_compiled
 from microaot.inspect_model import summarize
 from microaot.ops.user_kernels import parse_bindings
+from microaot.options import check_options
+from microaot.pio.project import pio_argv, pio_environ
 from microaot.testing.customgen import CIn, COut, custom_op_model
 
 KERNEL = Path(__file__).parent / "c" / "custom_op_scale.c"
@@ -86,3 +90,47 @@ def test_export_ships_the_custom_op_header(model: Path, tmp_path: Path) -> None:
     assert (res.out_dir / "include" / "microaot" / "custom_op.h").is_file()
     prov = json.loads((res.out_dir / "microaot_export.json").read_text())
     assert prov["options"]["custom_ops"] == {"MyScale": "my_scale"}
+
+
+@pytest.mark.pio
+def test_platformio_binding_builds_the_users_src(model: Path, tmp_path: Path, repo: Path) -> None:
+    """`custom_microaot_custom_ops = MyScale:my_scale` with the kernel in the project's src/: `pio run` on the
+    host board links it, and the application's NAME_run gets the kernel's output."""
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    shutil.copy(model, proj / "myscale.tflite")
+    shutil.copy(KERNEL, proj / "src" / "my_scale.c")
+    (proj / "src" / "main.c").write_text(textwrap.dedent("""\
+        #include <stdio.h>
+        #include "myscale.h"
+        static uint8_t ws[myscale_WORKSPACE_SIZE] __attribute__((aligned(16)));
+        int main(void)
+        {
+            static const float x[6] = {1, 2, 3, 4, 5, 6};
+            static float y[6];
+            const void *in[1] = {x};
+            void *out[1] = {y};
+            uaot_status_t st = myscale_run(in, out, ws);
+            printf("%d %g %g %g %g %g %g\\n", (int)st, y[0], y[1], y[2], y[3], y[4], y[5]);
+            return (int)st;
+        }
+        """))
+    (proj / "platformio.ini").write_text(
+        f"[env:host]\nplatform = symlink://{repo / 'platform'}\nlib_deps = microaot=symlink://{repo}\nboard = host\n"
+        "custom_microaot_model = myscale.tflite\ncustom_microaot_mode = standalone\n"
+        "custom_microaot_custom_ops = MyScale:my_scale\n")
+    r = subprocess.run(pio_argv("run", "-d", str(proj)), env=pio_environ(), capture_output=True, text=True,
+                       timeout=600, check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    out = subprocess.run([str(proj / ".pio" / "build" / "host" / "firmware")], capture_output=True, text=True,
+                         timeout=60, check=False)
+    x = np.arange(1, 7, dtype=np.float32).reshape(2, 3)
+    want = x * W.astype(np.float32)[None, :] + np.float32(len(OPTIONS))
+    assert out.returncode == 0 and out.stdout.split() == ["0", *(f"{v:g}" for v in want.ravel())], out
+
+
+def test_platformio_option_is_checked() -> None:
+    assert check_options({"custom_microaot_custom_ops": "MyOp:my_op, Other:other_fn"}) == []
+    assert check_options({"custom_microaot_custom_ops": "MyOp=my_op"}) == [
+        "custom_microaot_custom_ops = MyOp=my_op in platformio.ini: 'MyOp=my_op' is not NAME:C_FUNCTION (the "
+        "custom operator's name, then a C identifier)"]
