@@ -29,6 +29,8 @@ import pytest
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import UnsupportedModelError
 from microaot.hostbuild import compile_c
+from microaot.inspect_model import summarize
+from microaot.passes.support import check_compilable
 from microaot.paths import crt_root
 from microaot.testing.customgen import CIn, COut, custom_op_model, tensor_type
 
@@ -382,3 +384,14 @@ def test_qemu_m4_sample_matches_tflm(tmp_path: Path) -> None:
         got = [[np.frombuffer(bytes.fromhex(next(hexes)), _np_dtype(g.tensors[t].dtype)).reshape(g.tensors[t].shape)
                 for t in g.outputs] for _ in range(STEPS + RESET_STEPS)]
         compare_steps(case, got, ref)
+
+
+def test_inspect_accepts_the_stateful_operators(tmp_path: Path) -> None:
+    """`microaot inspect` / the pre-build check run every lowering on placeholders: a stateful one is compilable."""
+    for case in CASES:
+        if case.id in ("framer-8-size6-step4-prefill", "delay-2x3-d4", "pcan-c4-shift6-lut0"):
+            p = tmp_path / f"{case.id}.tflite"
+            p.write_bytes(case.model)
+            info = summarize(p)
+            assert info["compilable"] and not info["problems"], (case.id, info["problems"])
+            check_compilable(p)

@@ -123,7 +123,8 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
             continue
         # the lowering decides; a failing operator whose dtypes its lowering does not declare gets the table
         ctx = opreg.LoweringContext(graph, op, prefix="inspect", ptrs=ptrs, const_ref=em.const_ref,
-                                    add_const=em.add_const, scratch_ptr="ws", target=target)
+                                    add_const=em.add_const, scratch_ptr="ws", target=target,
+                                    state_ptr="(st + 0)")  # placeholders, as the other pointers
         try:
             d.lower(ctx)
         except Exception as e:
