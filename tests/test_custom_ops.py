@@ -84,10 +84,12 @@ def test_parse_bindings() -> None:
         parse_bindings(["A=f", "A=g"])
 
 
-def test_export_ships_the_custom_op_header(model: Path, tmp_path: Path) -> None:
+def test_export_ships_the_header_and_the_users_kernel(model: Path, tmp_path: Path) -> None:
     res = export_library(model, tmp_path / "lib", target="generic", measure=False,
-                         custom_ops={"MyScale": "my_scale"})
+                         custom_ops={"MyScale": "my_scale"}, extra_sources=[KERNEL])
     assert (res.out_dir / "include" / "microaot" / "custom_op.h").is_file()
+    assert (res.out_dir / "src" / "user" / KERNEL.name).read_bytes() == KERNEL.read_bytes()
+    assert f"src/user/{KERNEL.name}" in (res.out_dir / "CMakeLists.txt").read_text()
     prov = json.loads((res.out_dir / "microaot_export.json").read_text())
     assert prov["options"]["custom_ops"] == {"MyScale": "my_scale"}
 

@@ -426,6 +426,7 @@ def export_library(
     measure: bool = True,
     force: bool = False,
     custom_ops: Mapping[str, str] | None = None,
+    extra_sources: Sequence[str | Path] = (),
 ) -> ExportResult:
     """Compile ``model_path`` and write the C library folder ``out_dir`` (see the module docstring).
 
@@ -437,7 +438,8 @@ def export_library(
     ``target`` defaults to ``board``'s target (a platform/boards id, e.g. ``qemu_mps2_an386``: the code
     is then exactly what that board's evaluation firmware runs, and the size report uses its compiler
     flags), else ``generic``. ``measure=False`` skips the size report (no C compiler needed). ``custom_ops``: user C
-    kernels bound to custom operators (docs/custom-operators.md): the library calls them, you link them in."""
+    kernels bound to custom operators (docs/custom-operators.md): the library calls them; ``extra_sources``: your
+    C files (.c / .h) shipped in ``src/user/`` (built and measured with the library, e.g. those kernels)."""
     model_path = Path(model_path)
     toolchain: tuple[str, list[str]] | None = None
     if board is not None:
@@ -494,6 +496,15 @@ def export_library(
                 raise BuildError(f"export of {label}: {f} is outside crt/ and not generated; cannot ship it")
             (out / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, out / dest)
+            files.append(out / dest)
+        for x in (Path(p) for p in extra_sources):
+            dest = Path("src", "user", x.name)
+            if x.suffix not in (".c", ".h") or not x.is_file():
+                raise MicroaotError(f"export of {label}: --extra-source {x}: not a .c or .h file")
+            if (out / dest).exists():
+                raise MicroaotError(f"export of {label}: --extra-source {x}: two extra sources named {x.name}")
+            (out / dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(x, out / dest)
             files.append(out / dest)
 
         # the copies must still find their includes in the new layout (include/ + their own folder)
@@ -704,7 +715,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the size report as JSON instead of a table")
     p.add_argument("--custom-op", action="append", default=[], metavar="NAME=C_FUNCTION",
                    help="bind your C kernel C_FUNCTION to the model's custom operator NAME (repeatable; "
-                        "docs/custom-operators.md): the library calls it, your build links it")
+                        "docs/custom-operators.md): the library calls it")
+    p.add_argument("--extra-source", action="append", default=[], type=Path, metavar="FILE",
+                   help="a C file (.c / .h) of yours to ship in src/user/ and build with the library, e.g. the "
+                        "kernel of --custom-op (repeatable)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -716,7 +730,8 @@ def run_cli(args: argparse.Namespace) -> int:
     res = export_library(args.model, args.out, name=args.name, weight_section=args.section,
                          tuning_log=args.tuning_log, target=args.target, board=args.board,
                          measure=not args.no_size,
-                         force=args.force, custom_ops=parse_bindings(args.custom_op))
+                         force=args.force, custom_ops=parse_bindings(args.custom_op),
+                         extra_sources=args.extra_source)
     if args.json:
         print(json.dumps(res.size, indent=2))
     else:
