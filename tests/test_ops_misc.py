@@ -434,7 +434,8 @@ def test_ops_lists_declared_dtypes(capsys: pytest.CaptureFixture[str]) -> None:
     assert "float32->uint8" not in table["QUANTIZE"]  # TFLM has no such kernel either
     assert main(["ops"]) == 0
     text = capsys.readouterr().out
-    assert "\nLOG_SOFTMAX            float32, int8\n" in text
+    width = max(len(op) for op in table) + 1  # one column for every name, the longest included
+    assert f"\n{'LOG_SOFTMAX':<{max(22, width)}} float32, int8\n" in text
 
 
 def _weight_only_fc(path: Path) -> None:

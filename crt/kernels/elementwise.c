@@ -10,7 +10,7 @@
 #include "microaot/fmath.h"
 #include "microaot/qmath.h"
 
-enum { DT_INT8 = 1, DT_UINT8 = 2, DT_INT16 = 3, DT_INT32 = 4, DT_FLOAT32 = 5, DT_BOOL = 6 };
+enum { DT_INT8 = 1, DT_UINT8 = 2, DT_INT16 = 3, DT_INT32 = 4, DT_FLOAT32 = 5, DT_BOOL = 6, DT_UINT32 = 9 };
 
 /* Runs BODY once per output element o with i1, i2, i3 = the element indices of inputs 1..3. */
 #define EW_LOOP(BODY)                                        \
@@ -110,6 +110,12 @@ static int32_t ew_i32_elem(const uaot_ew_params_t *p, int32_t x, int32_t y)
     switch (p->op) {
     case UAOT_EW_SUB:
         r = (int32_t)((uint32_t)x - (uint32_t)y);
+        break;
+    case UAOT_EW_ADD:
+        r = (int32_t)((uint32_t)x + (uint32_t)y);
+        break;
+    case UAOT_EW_MUL:
+        r = (int32_t)((uint32_t)x * (uint32_t)y);
         break;
     case UAOT_EW_MAXIMUM:
         return x > y ? x : y;
@@ -475,8 +481,9 @@ uaot_status_t uaot_ew_cast(const uaot_ew_params_t *p, const void *in, void *out)
     }
     for (uint32_t i = 0; i < p->size; ++i) {
         int32_t iv = 0;
+        uint32_t uv = 0;
         float fv = 0.0f;
-        int is_float = 0;
+        int is_float = 0, is_u32 = 0;
         switch (p->dtype) {
         case DT_INT8:
             iv = ((const int8_t *)in)[i];
@@ -491,6 +498,11 @@ uaot_status_t uaot_ew_cast(const uaot_ew_params_t *p, const void *in, void *out)
         case DT_INT32:
             iv = ((const int32_t *)in)[i];
             break;
+        case DT_UINT32: /* TFLM's static_cast: modulo 2^32 to the integer types, rounded to float */
+            uv = ((const uint32_t *)in)[i];
+            iv = (int32_t)uv;
+            is_u32 = 1;
+            break;
         case DT_FLOAT32:
             fv = ((const float *)in)[i];
             is_float = 1;
@@ -500,7 +512,7 @@ uaot_status_t uaot_ew_cast(const uaot_ew_params_t *p, const void *in, void *out)
         }
         switch (p->out_dtype) {
         case DT_FLOAT32:
-            ((float *)out)[i] = is_float ? fv : (float)iv;
+            ((float *)out)[i] = is_float ? fv : (is_u32 ? (float)uv : (float)iv);
             break;
         case DT_BOOL:
             ((uint8_t *)out)[i] = (uint8_t)(is_float ? fv != 0.0f : iv != 0);
@@ -520,6 +532,9 @@ uaot_status_t uaot_ew_cast(const uaot_ew_params_t *p, const void *in, void *out)
                 break;
             case DT_INT32:
                 ((int32_t *)out)[i] = v;
+                break;
+            case DT_UINT32: /* from the integer types (the lowering refuses float32 -> uint32) */
+                ((uint32_t *)out)[i] = (uint32_t)v;
                 break;
             default:
                 return UAOT_ERR_UNSUPPORTED;

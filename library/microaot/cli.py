@@ -93,8 +93,9 @@ def _cmd_ops(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(table)} operators (dtype signatures: activations; int16x8 = int16 activations with int8 weights; "
           "a->b = conversion)")
+    width = max([22, *(len(op) + 1 for op in table)])
     for op, dts in table.items():
-        print(f"{op:<22} {', '.join(dts) if dts else '(dtypes not declared)'}")
+        print(f"{op:<{width}} {', '.join(dts) if dts else '(dtypes not declared)'}")
     return 0
 
 

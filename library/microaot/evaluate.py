@@ -33,7 +33,7 @@ from microaot.datasets import (
     reference_samples,
 )
 from microaot.errors import MicroaotError, RpcError
-from microaot.fidelity import model_ulp_bound, ulp_distance
+from microaot.fidelity import model_ulp_bound, model_ulp_floor, ulp_distance
 from microaot.frontend.tflite import load_tflite, read_model_file
 from microaot.fsutil import FileLock, private_temp_dir
 from microaot.hostbuild import generic_op_hashes as host_hashes
@@ -197,6 +197,7 @@ def evaluate_firmware(
     exact_samples = 0
     # float32 outputs: within the model's documented ulp bound of TFLM (microaot.fidelity) is a match
     ulp_bound = model_ulp_bound(op_names)
+    ulp_floor = model_ulp_floor(op_names)
     float_max_ulp: int | None = None
     float_ulp_only = True  # every mismatch is a float32 output
     for seed, (ys, refs) in enumerate(zip(device_outs, refs_all, strict=True)):
@@ -211,7 +212,8 @@ def evaluate_firmware(
             identical = identical and yb == rb
             is_float = y.dtype == np.float32 and y.size == np.asarray(r).size
             if is_float:
-                ulps = int(ulp_distance(np.asarray(y).reshape(-1), np.asarray(r).reshape(-1)).max(initial=0))
+                ulps = int(ulp_distance(np.asarray(y).reshape(-1), np.asarray(r).reshape(-1),
+                                        ulp_floor).max(initial=0))
                 float_max_ulp = max(float_max_ulp or 0, ulps)
                 if ulps <= ulp_bound:
                     continue

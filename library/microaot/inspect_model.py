@@ -19,7 +19,8 @@ from microaot.planner import plan_memory
 
 
 def op_macs(graph: Graph, op: Operator) -> int:
-    """Multiply-accumulates of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED (0 for other ops)."""
+    """Multiply-accumulates of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / UNIDIRECTIONAL_SEQUENCE_LSTM / SVDF
+    (0 for other ops)."""
     if not op.outputs or len(op.inputs) < 2 or op.inputs[1] < 0:
         return 0
     out = graph.tensors[op.outputs[0]]
@@ -30,6 +31,14 @@ def op_macs(graph: Graph, op: Operator) -> int:
         return out.num_elements * w.shape[1] * w.shape[2]
     if op.opcode == "FULLY_CONNECTED" and len(w.shape) == 2:
         return out.num_elements * w.shape[1]
+    if op.opcode == "SVDF" and len(w.shape) == 2 and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        # per batch row: the feature matmul (filters x input_size) and the time one (filters x memory_size)
+        wt = graph.tensors[op.inputs[2]]
+        batch = out.shape[0] if out.shape else 1
+        return int(batch) * int(w.shape[0]) * (int(w.shape[1]) + int(wt.shape[-1]))
+    if op.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(w.shape) == 2 and len(op.inputs) > 5 and op.inputs[5] >= 0:
+        # per time step and batch: four gates, each an FC of the input ([units, in]) and of the hidden state
+        return out.num_elements * 4 * (w.shape[1] + graph.tensors[op.inputs[5]].shape[-1])
     return 0
 
 

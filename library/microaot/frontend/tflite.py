@@ -313,8 +313,10 @@ def _import(buf: bytes, source: str, lenient: bool = False) -> Graph:
                 data = np.frombuffer(raw, dtype=npdt).reshape(shape).copy()
         if dtype == "resource":
             data = None  # a handle: never constant data
+        if t.IsVariable():
+            data = None  # TFLM allocates a variable tensor in its arena and ignores any data the file gives it
         tensors.append(Tensor(index=ti, name=tname, shape=shape, dtype=dtype, quant=quant, data=data,
-                              is_variable=bool(t.IsVariable()) and data is None))
+                              is_variable=bool(t.IsVariable())))
 
     ntens = len(tensors)
 

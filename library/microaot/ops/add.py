@@ -15,6 +15,7 @@ from microaot.ops._common import (
     require_quant,
 )
 from microaot.ops._tflm_math import mbqm, wrap32
+from microaot.ops.elementwise import lower_int32_arith
 
 MAX_DIMS = 6
 # int8 ADDs from this many output elements on get the two rescale tables (2 KiB of flash) of
@@ -76,10 +77,12 @@ def add_table_s8(f: dict[str, int]) -> list[int] | None:
     return tabs[0] + tabs[1]
 
 
-@register("ADD", inplace=add_inplace, dtypes=("int8", "float32", "int16"))
+@register("ADD", inplace=add_inplace, dtypes=("int8", "float32", "int16", "int32"))
 def lower_add(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
-    dtype = require_dtype(ctx, [a, b, y], ("int8", "int16", "float32"))
+    dtype = require_dtype(ctx, [a, b, y], ("int8", "int16", "float32", "int32"))
+    if dtype == "int32":
+        return lower_int32_arith(ctx, "ADD")
     fields = broadcast_fields(ctx, a.shape, b.shape, y.shape)
     fields["size"] = y.num_elements
     act = str(ctx.options.get("fused_activation_function", "NONE"))

@@ -25,7 +25,7 @@ from microaot.ops._common import FLT_MAX, require_quant
 from microaot.ops._tflm_math import mbqm
 
 DIMS = 6
-DT_CODE = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5, "bool": 6}
+DT_CODE = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5, "bool": 6, "uint32": 9}
 _QRANGE = {"int8": (-128, 127), "int16": (-32768, 32767)}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -59,14 +59,14 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "LEAKY_RELU": ("float32", "int8", "int16"),
     "RELU_N1_TO_1": ("float32", "int8"),
     "RELU_0_TO_1": ("float32", "int8"),
-    "CAST": ("float32", "int32", "int16", "int8", "uint8", "bool"),
+    "CAST": ("float32", "int32", "int16", "int8", "uint8", "bool", "uint32"),
     "ZEROS_LIKE": ("float32", "int32", "int16", "int8", "bool"),
 }
 
 _OP_CODE = {
     "SUB": 1, "MAXIMUM": 2, "MINIMUM": 3, "SQUARED_DIFFERENCE": 4, "DIV": 5, "PRELU": 6,
     "EQUAL": 7, "NOT_EQUAL": 8, "LESS": 9, "LESS_EQUAL": 10, "GREATER": 11, "GREATER_EQUAL": 12,
-    "LOGICAL_AND": 13, "LOGICAL_OR": 14,
+    "LOGICAL_AND": 13, "LOGICAL_OR": 14, "ADD": 15, "MUL": 16,
     "ABS": 20, "NEG": 21, "EXP": 22, "LOG": 23, "SQRT": 24, "RSQRT": 25, "SQUARE": 26, "ELU": 27,
     "HARD_SWISH": 28, "LEAKY_RELU": 29, "RELU_N1_TO_1": 30, "RELU_0_TO_1": 30, "LOGICAL_NOT": 31,
 }
@@ -250,6 +250,20 @@ def lower_sub(ctx: LoweringContext) -> Lowering:
         f.update(in1_offset=-z1, in2_offset=-z2, out_offset=zo, left_shift=ls, in1_mult=m1, in1_shift=sh1,
                  in2_mult=m2, in2_shift=sh2, out_mult=mo, out_shift=sho, act_min=lo, act_max=hi, act=1)
     return _call(ctx, _kernel(dtype), f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
+
+
+def lower_int32_arith(ctx: LoweringContext, op: str) -> Lowering:
+    """int32 ADD / MUL (registered in ops/add.py and ops/mul.py), as the PyPI TFLM computes them: wrapping
+    modulo 2^32, numpy broadcasting; MUL clamps to its fused activation's int32 range
+    (CalculateActivationRange), ADD ignores the fused activation on int32 (TFLM does)."""
+    a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    if {a.dtype, b.dtype, y.dtype} != {"int32"}:
+        raise ctx.unsupported(f"int32 {op} needs int32 inputs and output, got {a.dtype}, {b.dtype} -> {y.dtype}")
+    f = _fields(ctx, op, "int32", [a, b], y)
+    if op == "MUL":
+        f["act"] = 1
+        f["act_min"], f["act_max"] = _act_range(ctx, "int32", y)
+    return _call(ctx, "uaot_ew_i32", f, ctx.in_ptr(0), ctx.in_ptr(1), ctx.out_ptr(0))
 
 
 def _lower_maxmin(ctx: LoweringContext) -> Lowering:
@@ -612,7 +626,8 @@ register("RELU_0_TO_1", inplace=ew_inplace, dtypes=("float32", "int8", "int16"))
                                               "int32->float32", "int32->int16", "int32->int8", "int32->bool",
                                                   "int16->float32", "int16->int32", "int16->int8", "int16->bool",
                                                       "int8->float32", "int8->int32", "int8->int16", "int8->bool",
-                                                          "bool->float32", "bool->int32", "bool->int16", "bool->int8"))
+                                                          "bool->float32", "bool->int32", "bool->int16", "bool->int8",
+                                              "uint32->int32", "int32->uint32", "uint32->float32"))
 def lower_cast(ctx: LoweringContext) -> Lowering:
     x, y = ctx.input(0), ctx.output(0)
     _same_shape_out(ctx, x, y)
@@ -621,8 +636,15 @@ def lower_cast(ctx: LoweringContext) -> Lowering:
         raise ctx.unsupported(
             f"CAST from {x.dtype} ({x.name!r}) to {y.dtype} ({y.name!r}) not supported; types: {', '.join(allowed)}"
         )
+    if "uint32" in (x.dtype, y.dtype) and (x.dtype, y.dtype) not in _CAST_U32:
+        raise ctx.unsupported(f"CAST from {x.dtype} ({x.name!r}) to {y.dtype} ({y.name!r}) not supported; uint32 "
+                              f"casts: {', '.join(f'{a}->{b}' for a, b in _CAST_U32)}")
     f = _fields(ctx, "CAST", x.dtype, [], y)
     return _call(ctx, "uaot_ew_cast", f, ctx.in_ptr(0), ctx.out_ptr(0))
+
+
+# uint32 casts (TFLM's audio front end: energy uint32 <-> int32): the pairs checked against TFLM
+_CAST_U32 = (("uint32", "int32"), ("int32", "uint32"), ("uint32", "float32"))
 
 
 @register("ZEROS_LIKE", inplace=ew_inplace, dtypes=("float32", "int32", "int8", "int16", "int64"))

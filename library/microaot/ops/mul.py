@@ -11,6 +11,7 @@ from microaot.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.ops.elementwise import lower_int32_arith
 
 MAX_DIMS = 6
 
@@ -56,10 +57,12 @@ def broadcast_layout(ctx: LoweringContext, a: tuple[int, ...], b: tuple[int, ...
     return [1] * fill + dims, [0] * fill + strides(0), [0] * fill + strides(1)
 
 
-@register("MUL", dtypes=("int8", "float32", "int16"))
+@register("MUL", dtypes=("int8", "float32", "int16", "int32"))
 def lower_mul(ctx: LoweringContext) -> Lowering:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
-    dtype = require_dtype(ctx, [a, b, y], ("int8", "int16", "float32"))
+    dtype = require_dtype(ctx, [a, b, y], ("int8", "int16", "float32", "int32"))
+    if dtype == "int32":
+        return lower_int32_arith(ctx, "MUL")
     dims, sa, sb = broadcast_layout(ctx, a.shape, b.shape, y.shape)
     act = str(ctx.options.get("fused_activation_function", "NONE"))
     fields: dict[str, object] = {"dims": _carray(dims), "a_stride": _carray(sa), "b_stride": _carray(sb)}

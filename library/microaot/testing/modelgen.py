@@ -1912,3 +1912,172 @@ def chain_16x8_model(rng: np.random.Generator) -> bytes:
     mb.add_operator("SOFTMAX", [f], [y], SoftmaxOptions(0.25))
     mb.set_outputs([m, f, y])  # the intermediate MUL and FULLY_CONNECTED results are compared too
     return mb.to_bytes()
+
+
+# ---- issue 18: UNIDIRECTIONAL_SEQUENCE_LSTM ----
+LstmScheme = Literal["float32", "int8", "int16x8"]
+
+
+@dataclass(frozen=True)
+class UnidirectionalSequenceLSTMOptions(Options):
+    activation: Activation = "TANH"
+    cell_clip: float = 0.0
+    proj_clip: float = 0.0
+    time_major: bool = False
+
+    def build(self, b: flatbuffers.Builder) -> tuple[int, int]:
+        return _build_table(b, "UnidirectionalSequenceLSTMOptions",
+                            FusedActivationFunction=_ACTIVATIONS[self.activation], CellClip=float(self.cell_clip),
+                            ProjClip=float(self.proj_clip), TimeMajor=bool(self.time_major))
+
+
+_DEFAULT_OPTIONS.setdefault("UNIDIRECTIONAL_SEQUENCE_LSTM", UnidirectionalSequenceLSTMOptions())
+_INT8_VERSIONS.setdefault("UNIDIRECTIONAL_SEQUENCE_LSTM", 4)
+
+
+def add_lstm(
+    mb: ModelBuilder,
+    rng: np.random.Generator,
+    x: int,
+    *,
+    scheme: LstmScheme,
+    units: int,
+    time_major: bool = False,
+    cell_clip: float = 0.0,
+    cell_scale_power: int = -11,
+    peephole: bool = False,
+    projection: bool = False,
+    layer_norm: bool = False,
+    cifg: bool = False,
+    activation: Activation = "TANH",
+    name: str = "",
+    cell_scale: float | None = None,
+) -> int:
+    """Add one UNIDIRECTIONAL_SEQUENCE_LSTM reading tensor ``x`` (3-D; int8 / int16: quantized) to ``mb`` as the
+    TFLite converter writes a stateful keras LSTM layer: 24 inputs (absent optional ones -1), the hidden (18)
+    and cell (19) states as variable tensors. Returns the output tensor (quantized as the hidden state).
+
+    scheme float32; int8 (int8 hidden state / output with an asymmetric zero point, symmetric per-tensor int8
+    weights, int32 biases, int16 cell state of scale 2^cell_scale_power or ``cell_scale``); int16x8 (int16
+    activations with zero point 0, int64 biases). ``peephole`` / ``projection`` / ``layer_norm`` add those
+    variants' tensors, ``cifg`` leaves out the input gate (inputs 1, 5, 12): variants TFLM's kernel refuses,
+    for the error tests."""
+    xt = mb.tensors[x]
+    x_shape = xt.shape
+    batches = x_shape[1] if time_major else x_shape[0]
+    input_size = x_shape[2]
+    act_t: DType = {"float32": "float32", "int8": "int8", "int16x8": "int16"}[scheme]  # type: ignore[assignment]
+    w_in = [rng.normal(0, 1.0 / math.sqrt(input_size), size=(units, input_size)) for _ in range(4)]
+    w_rec = [rng.normal(0, 1.0 / math.sqrt(units), size=(units, units)) for _ in range(4)]
+    biases = [rng.normal(0, 0.5, size=(units,)) for _ in range(4)]
+    biases[1] = biases[1] + 1.0  # keras' unit forget bias
+    in_q = xt.quant
+    h_q: Quant | None = None
+    c_q: Quant | None = None
+    if scheme == "int8":
+        h_q = ActQ.from_range(-float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.6, 1.0))).quant
+    elif scheme == "int16x8":
+        h_q = Quant.per_tensor(float(np.float32(1.0 / 32767.0)), 0)
+    if scheme != "float32":
+        c_q = Quant.per_tensor(cell_scale if cell_scale is not None else 2.0**cell_scale_power, 0)
+    ins: list[int] = [x]
+    w_quants: list[Quant] = []
+    for g, w in enumerate(w_in + w_rec):
+        wname = f"{name}{'input' if g < 4 else 'recurrent'}_to_{('input', 'forget', 'cell', 'output')[g % 4]}_weights"
+        if scheme == "float32":
+            ins.append(mb.add_const(wname, w.astype(np.float32), "float32"))
+        else:
+            q, wq = quantize_weights(w, None)
+            w_quants.append(wq)
+            ins.append(mb.add_const(wname, q, "int8", quant=wq))
+    ins += [mb.add_const(f"{name}cell_to_{g}_weights", rng.normal(0, 0.5, size=(units,)).astype(np.float32),
+                         "float32") if peephole and scheme == "float32" else -1 for g in ("input", "forget", "output")]
+    for g, b in enumerate(biases):
+        bname = f"{name}{('input', 'forget', 'cell', 'output')[g]}_gate_bias"
+        if scheme == "float32":
+            ins.append(mb.add_const(bname, b.astype(np.float32), "float32"))
+        else:
+            assert in_q is not None
+            bq, bquant = quantize_bias(b, in_q.scale[0], w_quants[g])
+            bdt: DType = "int32" if scheme == "int8" else "int64"
+            ins.append(mb.add_const(bname, bq.astype(np.int64), bdt, quant=bquant))
+    if projection:
+        pw = rng.normal(0, 0.3, size=(units, units)).astype(np.float32)
+        ins += [mb.add_const(f"{name}projection_weights", pw, "float32"), -1]
+    else:
+        ins += [-1, -1]
+    ins.append(mb.add_tensor(f"{name}output_state", (batches, units), act_t, quant=h_q, variable=True))
+    ins.append(mb.add_tensor(f"{name}cell_state", (batches, units), "float32" if scheme == "float32" else "int16",
+                             quant=c_q, variable=True))
+    ins += [mb.add_const(f"{name}{g}_layer_norm_coefficients", np.ones(units, np.float32), "float32")
+            if layer_norm and scheme == "float32" else -1 for g in ("input", "forget", "cell", "output")]
+    if cifg:
+        for k in (1, 5, 12):
+            ins[k] = -1
+    y = mb.add_tensor(f"{name}output", (x_shape[0], x_shape[1], units), act_t, quant=h_q)
+    mb.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y],
+                    UnidirectionalSequenceLSTMOptions(activation, cell_clip, 0.0, time_major))
+    return y
+
+
+def _lstm_input_quant(rng: np.random.Generator, scheme: LstmScheme) -> Quant | None:
+    if scheme == "int8":
+        return ActQ.from_range(-float(rng.uniform(1.0, 3.0)), float(rng.uniform(1.0, 3.0))).quant
+    if scheme == "int16x8":
+        return Quant.per_tensor(float(np.float32(rng.uniform(1.0, 3.0) / 32767.0)), 0)
+    return None
+
+
+def lstm_model(
+    rng: np.random.Generator,
+    *,
+    scheme: LstmScheme,
+    batches: int,
+    time_steps: int,
+    input_size: int,
+    units: int,
+    time_major: bool = False,
+    **kw: Any,
+) -> bytes:
+    """A model of one UNIDIRECTIONAL_SEQUENCE_LSTM (:func:`add_lstm`; ``kw``: its options) on a graph input of
+    [batches, time_steps, input_size] ([time_steps, batches, input_size] when time-major)."""
+    x_shape = (time_steps, batches, input_size) if time_major else (batches, time_steps, input_size)
+    act_t: DType = {"float32": "float32", "int8": "int8", "int16x8": "int16"}[scheme]  # type: ignore[assignment]
+    mb = ModelBuilder()
+    x = mb.add_input("input", x_shape, act_t, quant=_lstm_input_quant(rng, scheme))
+    y = add_lstm(mb, rng, x, scheme=scheme, units=units, time_major=time_major, **kw)
+    mb.set_outputs([y])
+    return mb.to_bytes()
+
+
+def stacked_lstm_model(rng: np.random.Generator, *, scheme: LstmScheme, time_steps: int, input_size: int,
+                       units: Sequence[int], classes: int) -> bytes:
+    """A keras-like sequence classifier: LSTM layers stacked (each returning its sequence, batch 1), then a
+    FULLY_CONNECTED over the last layer's sequence, flattened by a RESHAPE (float32 / int8 / 16x8)."""
+    act_t: DType = {"float32": "float32", "int8": "int8", "int16x8": "int16"}[scheme]  # type: ignore[assignment]
+    mb = ModelBuilder()
+    x = mb.add_input("input", (1, time_steps, input_size), act_t, quant=_lstm_input_quant(rng, scheme))
+    for li, u in enumerate(units):
+        x = add_lstm(mb, rng, x, scheme=scheme, units=u, name=f"lstm{li}_")
+    q = mb.tensors[x].quant
+    flat = mb.add_tensor("flat", (1, time_steps * units[-1]), act_t, quant=q)
+    shape = mb.add_const("flat_shape", np.array([1, time_steps * units[-1]], np.int32), "int32")
+    mb.add_operator("RESHAPE", [x, shape], [flat], ReshapeOptions((1, time_steps * units[-1])))
+    w = rng.normal(0, 1.0 / math.sqrt(time_steps * units[-1]), size=(classes, time_steps * units[-1]))
+    b = rng.normal(0, 0.2, size=(classes,))
+    if scheme == "float32":
+        wt = mb.add_const("fc_weights", w.astype(np.float32), "float32")
+        bt = mb.add_const("fc_bias", b.astype(np.float32), "float32")
+        y = mb.add_tensor("logits", (1, classes), "float32")
+    else:
+        assert q is not None
+        wq, wquant = quantize_weights(w, None)
+        wt = mb.add_const("fc_weights", wq, "int8", quant=wquant)
+        bq, bquant = quantize_bias(b, q.scale[0], wquant)
+        bt = mb.add_const("fc_bias", bq.astype(np.int64), "int32" if scheme == "int8" else "int64", quant=bquant)
+        oq = (ActQ.from_range(-4.0, 4.0).quant if scheme == "int8"
+              else Quant.per_tensor(float(np.float32(4.0 / 32767.0)), 0))
+        y = mb.add_tensor("logits", (1, classes), act_t, quant=oq)
+    mb.add_operator("FULLY_CONNECTED", [flat, wt, bt], [y], FullyConnectedOptions())
+    mb.set_outputs([y])
+    return mb.to_bytes()

@@ -34,6 +34,8 @@ typedef enum {
     UAOT_EW_GREATER_EQUAL = 12,
     UAOT_EW_LOGICAL_AND = 13,
     UAOT_EW_LOGICAL_OR = 14,
+    UAOT_EW_ADD = 15, /* int32 (uaot_ew_i32): ADD and MUL of int32 tensors, wrapping as TFLM's build */
+    UAOT_EW_MUL = 16,
     /* one input */
     UAOT_EW_ABS = 20,
     UAOT_EW_NEG = 21,
