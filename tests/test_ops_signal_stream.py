@@ -81,9 +81,10 @@ def _overlap_add(shape: tuple[int, ...], step: int, dtype: str) -> Case:
     return Case(f"overlap_add-{'x'.join(map(str, shape))}-step{step}-{dtype}", m, gen)
 
 
-def _delay(shape: tuple[int, ...], delay: int) -> Case:
-    m = custom_op_model("SignalDelay", [CIn(shape, "int16")], [COut(shape, "int16")], {"delay_length": delay})
-    return Case(f"delay-{'x'.join(map(str, shape))}-d{delay}", m, _i16(shape))
+def _delay(shape: tuple[int, ...], delay: int, extra: dict[str, int] | None = None) -> Case:
+    m = custom_op_model("SignalDelay", [CIn(shape, "int16")], [COut(shape, "int16")],
+                        {"delay_length": delay, **(extra or {})})
+    return Case(f"delay-{'x'.join(map(str, shape))}-d{delay}{'-extra' if extra else ''}", m, _i16(shape))
 
 
 def _pcan(ch: int, shift: int, lut_seed: int) -> Case:
@@ -108,6 +109,8 @@ CASES: list[Case] = [
     _overlap_add((3, 8), 4, "int16"), _overlap_add((2, 2, 6), 3, "int16"), _overlap_add((4, 5), 5, "int16"),
     _overlap_add((3, 8), 2, "float32"), _overlap_add((2, 3, 4), 4, "float32"),
     _delay((2, 3), 4), _delay((1, 8), 3), _delay((2, 2, 5), 0), _delay((6,), 6), _delay((3, 1), 2),
+    # TFLM reads options by position in key order: here entry 0 is "a_first" (2), not delay_length (5)
+    _delay((2, 3), 5, {"a_first": 2}),
     _pcan(4, 6, 0), _pcan(40, 12, 1), _pcan(16, 0, 2), _pcan(7, 31, 3),
 ]
 QEMU_SAMPLE = ("framer-2x3x8-size5-step2-prefill", "stacker-c4-l2-r1-step1", "overlap_add-3x8-step4-int16",
@@ -274,7 +277,10 @@ def test_state_sizes_and_reset(tmp_path: Path) -> None:
      "the innermost input dimension (10) must be a multiple of frame_step (4)"),
     ("SignalStacker", [CIn((3,), "int16")], [COut((9,), "int16"), COut((), "bool")],
      {"num_channels": 3, "stacker_left_context": 1, "stacker_right_context": 1},
-     "custom option 'stacker_step' is missing or not an integer (None)"),
+     "its custom options have 3 entries ['num_channels', 'stacker_left_context', 'stacker_right_context']; TFLM "
+     "reads 'stacker_step' as entry 3 of the map (keys in sorted order), which is missing"),
+    ("SignalOverlapAdd", [CIn((3, 8), "int16")], [COut((12,), "int16")], {"T": 0, "frame_step": 4},
+     "custom option 'T' is 0, the input is int16 (TensorType 7); TFLM picks the kernel by 'T'"),
     ("SignalOverlapAdd", [CIn((3, 8), "int16")], [COut((30,), "int16")], {"T": 7, "frame_step": 10},
      "frame_step (10) > frame_size (8) is not defined in TFLM"),
     ("SignalPCAN", [CIn((4,), "uint32"), CIn((4,), "uint32"), CIn((40,), "int16", np.zeros(40))],

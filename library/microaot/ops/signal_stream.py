@@ -11,7 +11,8 @@
 
 The last four keep state across invocations in operator-private state (``state=``), which
 ``NAME_reset_state()`` resets as TFLM's Reset does: zeros, plus the framer's prefill count.
-Options come from the operator's flexbuffer custom options (``op.options``), the names TFLM reads.
+Options come from the operator's flexbuffer custom options (``op.options``), read by position in key order as
+TFLM's FlexbufferWrapper reads them (SignalOverlapAdd's ``T`` by name, as TFLM).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from microaot.errors import UnsupportedModelError
 from microaot.ir.graph import Graph, Operator, Tensor
 from microaot.ops import Lowering, LoweringContext, register
 
 FAMILY = "signal_stream"
+_TYPE_CODES = {"float32": 0, "int16": 7}  # tflite.TensorType values of SignalOverlapAdd's "T" option
 # TFLM's WideDynamicFunction reads up to lut[4 * 32 - 6 + 2]: the PCAN gain LUT of the microfrontend has 125
 PCAN_LUT_MIN = 125
 
@@ -45,14 +49,27 @@ def _outs(graph: Graph, op: Operator, n: int) -> list[Tensor]:
     return [graph.tensors[t] for t in op.outputs]
 
 
-def _opt_int(graph: Graph, op: Operator, key: str, lo: int, hi: int = 2**31 - 1) -> int:
-    v = op.options.get(key)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise _err(graph, op, f"custom option {key!r} is missing or not an integer ({v!r}); the TFLM signal "
-                              "library writes it")
+def _opt_raw(graph: Graph, op: Operator, index: int, name: str) -> Any:
+    """The value TFLM reads for option ``name``: entry ``index`` of the options map in key order (TFLM's
+    FlexbufferWrapper reads by position, whatever the key is)."""
+    opts = op.options if isinstance(op.options, dict) else {}
+    keys = sorted(opts)
+    if index >= len(keys):
+        raise _err(graph, op, f"its custom options have {len(keys)} entries {keys}; TFLM reads {name!r} as entry "
+                              f"{index} of the map (keys in sorted order), which is missing; re-export the model "
+                              "with the TensorFlow signal ops")
+    return opts[keys[index]]
+
+
+def _opt_int(graph: Graph, op: Operator, index: int, name: str, lo: int, hi: int = 2**31 - 1) -> int:
+    v = _opt_raw(graph, op, index, name)
+    if not isinstance(v, (bool, int, np.integer)):
+        raise _err(graph, op, f"custom option {sorted(op.options)[index]!r} (entry {index}, read as {name!r}) is "
+                              f"{v!r}; TFLM reads an integer there")
+    v = (int(v) + 2**31) % 2**32 - 2**31  # static_cast<int32_t> of the int64 TFLM reads
     if not lo <= v <= hi:
-        raise _err(graph, op, f"custom option {key!r} = {v} is out of range [{lo}, {hi}]")
-    return int(v)
+        raise _err(graph, op, f"custom option {name!r} = {v} is out of range [{lo}, {hi}]")
+    return v
 
 
 def _dtype(graph: Graph, op: Operator, t: Tensor, what: str, allowed: tuple[str, ...]) -> str:
@@ -93,7 +110,7 @@ def _pcan(graph: Graph, op: Operator) -> StreamGeometry:
     if _size(lut) < PCAN_LUT_MIN:
         raise _err(graph, op, f"gain LUT {lut.name!r} has {_size(lut)} entries; TFLM's kernel reads up to "
                               f"{PCAN_LUT_MIN} (the microfrontend's PCAN LUT); re-export the model with a full LUT")
-    shift = _opt_int(graph, op, "snr_shift", 0, 63)
+    shift = _opt_int(graph, op, 0, "snr_shift", 0, 63)
     return StreamGeometry("pcan", (("num_channels", n), ("snr_shift", shift)), 0, "uint32")
 
 
@@ -103,9 +120,13 @@ def _framer(graph: Graph, op: Operator) -> StreamGeometry:
     _dtype(graph, op, x, "input", ("int16",))
     _dtype(graph, op, y, "output", ("int16",))
     _dtype(graph, op, valid, "output-valid", ("bool",))
-    size = _opt_int(graph, op, "frame_size", 1)
-    step = _opt_int(graph, op, "frame_step", 1)
-    prefill = bool(op.options.get("prefill", False))
+    size = _opt_int(graph, op, 0, "frame_size", 1)
+    step = _opt_int(graph, op, 1, "frame_step", 1)
+    pre = _opt_raw(graph, op, 2, "prefill")
+    if not isinstance(pre, (bool, int, np.integer)):
+        raise _err(graph, op, f"custom option {sorted(op.options)[2]!r} (entry 2, read as 'prefill') is {pre!r}; "
+                              "TFLM reads a bool there")
+    prefill = bool(pre)
     if not x.shape:
         raise _err(graph, op, "the input must have at least one dimension")
     inner = x.shape[-1]
@@ -130,11 +151,11 @@ def _stacker(graph: Graph, op: Operator) -> StreamGeometry:
     _dtype(graph, op, x, "input", ("int16",))
     _dtype(graph, op, y, "output", ("int16",))
     _dtype(graph, op, valid, "output-valid", ("bool",))
-    ch = _opt_int(graph, op, "num_channels", 1)
-    left = _opt_int(graph, op, "stacker_left_context", 0)
-    right = _opt_int(graph, op, "stacker_right_context", 0)
+    ch = _opt_int(graph, op, 0, "num_channels", 1)
+    left = _opt_int(graph, op, 1, "stacker_left_context", 0)
+    right = _opt_int(graph, op, 2, "stacker_right_context", 0)
     frames = left + right + 1
-    step = _opt_int(graph, op, "stacker_step", 1, frames)
+    step = _opt_int(graph, op, 3, "stacker_step", 1, frames)
     if len(x.shape) != 1 or x.shape[0] != ch:
         raise _err(graph, op, f"the input must be 1-D of num_channels ({ch}) elements, has shape {list(x.shape)}")
     if len(y.shape) != 1 or y.shape[0] != ch * frames or _size(valid) != 1:
@@ -150,7 +171,11 @@ def _overlap_add(graph: Graph, op: Operator) -> StreamGeometry:
     dt = _dtype(graph, op, x, "input", ("int16", "float32"))
     if y.dtype != dt:
         raise _err(graph, op, f"output tensor {y.name!r} is {y.dtype}, the input {dt}")
-    step = _opt_int(graph, op, "frame_step", 1)
+    t_code = op.options.get("T", 0) if isinstance(op.options, dict) else 0  # absent: 0 (float32), as TFLM
+    if t_code != _TYPE_CODES[dt]:
+        raise _err(graph, op, f"custom option 'T' is {t_code!r}, the input is {dt} (TensorType "
+                              f"{_TYPE_CODES[dt]}); TFLM picks the kernel by 'T' and refuses the model otherwise")
+    step = _opt_int(graph, op, 1, "frame_step", 1)
     if len(x.shape) < 2 or len(y.shape) != len(x.shape) - 1:
         raise _err(graph, op, f"input shape {list(x.shape)} must be [..., frames, frame_size] and the output "
                               f"one dimension less (has {list(y.shape)})")
@@ -171,7 +196,7 @@ def _delay(graph: Graph, op: Operator) -> StreamGeometry:
     (y,) = _outs(graph, op, 1)
     _dtype(graph, op, x, "input", ("int16",))
     _dtype(graph, op, y, "output", ("int16",))
-    d = _opt_int(graph, op, "delay_length", 0)
+    d = _opt_int(graph, op, 0, "delay_length", 0)
     if not x.shape or _size(x) == 0:
         raise _err(graph, op, "the input must have at least one dimension and one element")
     if _size(y) != _size(x):
