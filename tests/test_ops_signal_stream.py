@@ -33,6 +33,7 @@ from microaot.inspect_model import summarize
 from microaot.passes.support import check_compilable
 from microaot.paths import crt_root
 from microaot.testing.customgen import CIn, COut, custom_op_model, tensor_type
+from microaot.testing.modelgen import ModelBuilder
 
 STEPS = 7  # invocations per sequence
 RESET_STEPS = 3  # invocations after the reset
@@ -102,6 +103,23 @@ def _pcan(ch: int, shift: int, lut_seed: int) -> Case:
     return Case(f"pcan-c{ch}-shift{shift}-lut{lut_seed}", m, gen)
 
 
+def _chain() -> Case:
+    """Three stateful operators in one graph (each its own state region): delay -> framer -> overlap-add, the
+    frame output a graph output beside the reconstruction."""
+    mb = ModelBuilder()
+    x = mb.add_input("x", (16,), "int16")
+    d = mb.add_tensor("delayed", (16,), "int16")
+    frames = mb.add_tensor("frames", (4, 8), "int16")
+    valid = mb.add_tensor("valid", (), "bool")
+    y = mb.add_tensor("y", (16,), "int16")
+    mb.add_custom_operator("SignalDelay", [x], [d], {"delay_length": 3})
+    mb.add_custom_operator("SignalFramer", [d], [frames, valid], {"frame_size": 8, "frame_step": 4, "prefill": True})
+    mb.add_custom_operator("SignalOverlapAdd", [frames], [y], {"T": tensor_type("int16"), "frame_step": 4})
+    mb.set_outputs([y, valid, frames])
+    return Case("chain-delay-framer-overlap_add", mb.to_bytes(), lambda r: [r.integers(-9000, 9000, 16).astype(
+        np.int16)], valid_output=1)
+
+
 CASES: list[Case] = [
     _framer((8,), 6, 4, False), _framer((8,), 6, 4, True), _framer((2, 3, 8), 5, 2, True),
     _framer((2, 12), 12, 4, False), _framer((3, 4), 3, 4, False), _framer((6,), 6, 6, True),
@@ -111,9 +129,10 @@ CASES: list[Case] = [
     _delay((2, 3), 4), _delay((1, 8), 3), _delay((2, 2, 5), 0), _delay((6,), 6), _delay((3, 1), 2),
     # TFLM reads options by position in key order: here entry 0 is "a_first" (2), not delay_length (5)
     _delay((2, 3), 5, {"a_first": 2}),
-    _pcan(4, 6, 0), _pcan(40, 12, 1), _pcan(16, 0, 2), _pcan(7, 31, 3),
+    _pcan(4, 6, 0), _pcan(40, 12, 1), _pcan(16, 0, 2), _pcan(7, 31, 3), _chain(),
 ]
-QEMU_SAMPLE = ("framer-2x3x8-size5-step2-prefill", "stacker-c4-l2-r1-step1", "overlap_add-3x8-step4-int16",
+QEMU_SAMPLE = ("chain-delay-framer-overlap_add",
+               "framer-2x3x8-size5-step2-prefill", "stacker-c4-l2-r1-step1", "overlap_add-3x8-step4-int16",
                "overlap_add-3x8-step2-float32", "delay-2x3-d4", "pcan-c40-shift12-lut1")
 
 _TFLM_CHILD = textwrap.dedent("""
