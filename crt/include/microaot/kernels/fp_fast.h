@@ -44,8 +44,8 @@ static inline uint32_t uaot_conv2d_f32_fpu_scratch_size(const uaot_conv_f32_para
 uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
                                   const float *bias, float *output, uint8_t *scratch, uint32_t scratch_size);
 /* bias may be NULL */
-uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input,
-                                            const float *filter, const float *bias, float *output);
+uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
+                                            const float *bias, float *output);
 /* bias may be NULL */
 uaot_status_t uaot_fully_connected_f32_fpu(const uaot_fc_f32_params_t *p, const float *input, const float *filter,
                                            const float *bias, float *output);
