@@ -18,6 +18,26 @@
 
 static const float uaot_fp_zeros[16] = {0.0f};
 
+#if UAOT_FP_ASM
+/* R = R < lo ? lo : (R > hi ? hi : R), lo in s30, hi in s31 (the generic clamp: NaN stays NaN) */
+#define UAOT_FP_CLAMP(R)        \
+    "vcmp.f32 " R ", s30\n\t"   \
+    "vmrs APSR_nzcv, fpscr\n\t" \
+    "it mi\n\t"                 \
+    "vmovmi.f32 " R ", s30\n\t" \
+    "vcmp.f32 " R ", s31\n\t"   \
+    "vmrs APSR_nzcv, fpscr\n\t" \
+    "it gt\n\t"                 \
+    "vmovgt.f32 " R ", s31\n\t"
+#define UAOT_FP_CLAMP8(A, B, C, D, E, F, G, H) \
+    UAOT_FP_CLAMP(A)                           \
+    UAOT_FP_CLAMP(B)                           \
+    UAOT_FP_CLAMP(C) UAOT_FP_CLAMP(D) UAOT_FP_CLAMP(E) UAOT_FP_CLAMP(F) UAOT_FP_CLAMP(G) UAOT_FP_CLAMP(H)
+#define UAOT_FP_ALL_S                                                                                            \
+    "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
+        "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+#endif
+
 static float uaot_fp_clamp(float v, float lo, float hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
@@ -37,63 +57,210 @@ static void uaot_fp_finish(float *out, const float *acc, const float *bias, int3
     }
 }
 
-/* acc[r] = sum over i < n, in increasing i, of x[i] * w_r[i], from +0.0f (4 rows at once) */
-static void uaot_fp_dot4(const float *x, const float *w0, const float *w1, const float *w2, const float *w3, int32_t n,
-                         float *acc)
-{
-    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+/* 4 output rows (channels) at npx (1 or 2) input rows (pixels, batches): for q < npx, r < 4,
+ * out_q[r] = clamp(sum over k < K, in increasing k, of x_q[k] * w_r[k], + bias[r]), K = 4 * g + t */
+typedef struct {
+    const float *x0, *x1;
+    const float *w0, *w1, *w2, *w3;
+    int32_t g, t;
+    const float *bias, *lh; /* bias (4 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
+    float *out0, *out1;
+    const float *zeros;
+} uaot_fp_gemm_args_t;
+
 #if UAOT_FP_ASM
-    int32_t g = n >> 2;
-    if (g > 0) {
-        /* 16 MACs per 5 VLDM + 16 VMLA + 2 loop instructions; each accumulator takes its 4 terms in order */
-        __asm__ volatile("vldmia %[z], {s0-s3}\n\t"
+/* the asm reads the fields at these byte offsets */
+typedef char
+    uaot_fp_gemm_layout_ok[(offsetof(uaot_fp_gemm_args_t, g) == 24 && offsetof(uaot_fp_gemm_args_t, bias) == 32 &&
+                            offsetof(uaot_fp_gemm_args_t, zeros) == 48)
+                               ? 1
+                               : -1];
+#endif
+
+static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
+{
+#if UAOT_FP_ASM
+    const float *x0, *x1, *w0, *w1, *w2, *w3;
+    int32_t k;
+    if (npx == 2) {
+        /* per 4 k: 6 VLDM + 32 VMLA + 2 loop instructions for 32 MACs */
+        __asm__ volatile("ldr %[k], [%[a], #48]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[x1], [%[a], #4]\n\t"
+                         "ldr %[w0], [%[a], #8]\n\t"
+                         "ldr %[w1], [%[a], #12]\n\t"
+                         "ldr %[w2], [%[a], #16]\n\t"
+                         "ldr %[w3], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #24]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 3f\n\t"
                          "1:\n\t"
-                         "vldmia %[x]!, {s4-s7}\n\t"
-                         "vldmia %[w0]!, {s8-s11}\n\t"
-                         "vldmia %[w1]!, {s12-s15}\n\t"
-                         "vldmia %[w2]!, {s16-s19}\n\t"
-                         "vldmia %[w3]!, {s20-s23}\n\t"
-                         "vmla.f32 s0, s4, s8\n\t"
-                         "vmla.f32 s1, s4, s12\n\t"
-                         "vmla.f32 s2, s4, s16\n\t"
-                         "vmla.f32 s3, s4, s20\n\t"
-                         "vmla.f32 s0, s5, s9\n\t"
-                         "vmla.f32 s1, s5, s13\n\t"
-                         "vmla.f32 s2, s5, s17\n\t"
-                         "vmla.f32 s3, s5, s21\n\t"
-                         "vmla.f32 s0, s6, s10\n\t"
-                         "vmla.f32 s1, s6, s14\n\t"
-                         "vmla.f32 s2, s6, s18\n\t"
-                         "vmla.f32 s3, s6, s22\n\t"
-                         "vmla.f32 s0, s7, s11\n\t"
-                         "vmla.f32 s1, s7, s15\n\t"
-                         "vmla.f32 s2, s7, s19\n\t"
-                         "vmla.f32 s3, s7, s23\n\t"
-                         "subs %[g], %[g], #1\n\t"
+                         "vldmia %[x0]!, {s8-s11}\n\t"
+                         "vldmia %[x1]!, {s12-s15}\n\t"
+                         "vldmia %[w0]!, {s16-s19}\n\t"
+                         "vldmia %[w1]!, {s20-s23}\n\t"
+                         "vldmia %[w2]!, {s24-s27}\n\t"
+                         "vldmia %[w3]!, {s28-s31}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "vmla.f32 s4, s12, s16\n\t"
+                         "vmla.f32 s5, s12, s20\n\t"
+                         "vmla.f32 s6, s12, s24\n\t"
+                         "vmla.f32 s7, s12, s28\n\t"
+                         "vmla.f32 s0, s9, s17\n\t"
+                         "vmla.f32 s1, s9, s21\n\t"
+                         "vmla.f32 s2, s9, s25\n\t"
+                         "vmla.f32 s3, s9, s29\n\t"
+                         "vmla.f32 s4, s13, s17\n\t"
+                         "vmla.f32 s5, s13, s21\n\t"
+                         "vmla.f32 s6, s13, s25\n\t"
+                         "vmla.f32 s7, s13, s29\n\t"
+                         "vmla.f32 s0, s10, s18\n\t"
+                         "vmla.f32 s1, s10, s22\n\t"
+                         "vmla.f32 s2, s10, s26\n\t"
+                         "vmla.f32 s3, s10, s30\n\t"
+                         "vmla.f32 s4, s14, s18\n\t"
+                         "vmla.f32 s5, s14, s22\n\t"
+                         "vmla.f32 s6, s14, s26\n\t"
+                         "vmla.f32 s7, s14, s30\n\t"
+                         "vmla.f32 s0, s11, s19\n\t"
+                         "vmla.f32 s1, s11, s23\n\t"
+                         "vmla.f32 s2, s11, s27\n\t"
+                         "vmla.f32 s3, s11, s31\n\t"
+                         "vmla.f32 s4, s15, s19\n\t"
+                         "vmla.f32 s5, s15, s23\n\t"
+                         "vmla.f32 s6, s15, s27\n\t"
+                         "vmla.f32 s7, s15, s31\n\t"
+                         "subs %[k], %[k], #1\n\t"
                          "bne 1b\n\t"
-                         "vstmia %[acc], {s0-s3}\n\t"
-                         : [x] "+r"(x), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [g] "+r"(g)
-                         : [acc] "r"(acc), [z] "r"(uaot_fp_zeros)
-                         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
-                           "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory");
-        a0 = acc[0];
-        a1 = acc[1];
-        a2 = acc[2];
-        a3 = acc[3];
-        n &= 3;
+                         "3:\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 5f\n\t"
+                         "4:\n\t"
+                         "vldmia %[x0]!, {s8}\n\t"
+                         "vldmia %[x1]!, {s12}\n\t"
+                         "vldmia %[w0]!, {s16}\n\t"
+                         "vldmia %[w1]!, {s20}\n\t"
+                         "vldmia %[w2]!, {s24}\n\t"
+                         "vldmia %[w3]!, {s28}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "vmla.f32 s4, s12, s16\n\t"
+                         "vmla.f32 s5, s12, s20\n\t"
+                         "vmla.f32 s6, s12, s24\n\t"
+                         "vmla.f32 s7, s12, s28\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 4b\n\t"
+                         "5:\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "vldmia %[k], {s16-s19}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s16\n\t"
+                         "vadd.f32 s5, s5, s17\n\t"
+                         "vadd.f32 s6, s6, s18\n\t"
+                         "vadd.f32 s7, s7, s19\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #40]\n\t"
+                                                                           "vstmia %[k], {s0-s3}\n\t"
+                                                                           "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s4-s7}\n\t"
+                         : [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),
+                           [w3] "=&r"(w3), [k] "=&r"(k)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+    } else {
+        /* per 4 k: 5 VLDM + 16 VMLA + 2 loop instructions for 16 MACs */
+        __asm__ volatile("ldr %[k], [%[a], #48]\n\t"
+                         "vldmia %[k], {s0-s3}\n\t"
+                         "ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w0], [%[a], #8]\n\t"
+                         "ldr %[w1], [%[a], #12]\n\t"
+                         "ldr %[w2], [%[a], #16]\n\t"
+                         "ldr %[w3], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #24]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 3f\n\t"
+                         "1:\n\t"
+                         "vldmia %[x0]!, {s8-s11}\n\t"
+                         "vldmia %[w0]!, {s16-s19}\n\t"
+                         "vldmia %[w1]!, {s20-s23}\n\t"
+                         "vldmia %[w2]!, {s24-s27}\n\t"
+                         "vldmia %[w3]!, {s28-s31}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "vmla.f32 s0, s9, s17\n\t"
+                         "vmla.f32 s1, s9, s21\n\t"
+                         "vmla.f32 s2, s9, s25\n\t"
+                         "vmla.f32 s3, s9, s29\n\t"
+                         "vmla.f32 s0, s10, s18\n\t"
+                         "vmla.f32 s1, s10, s22\n\t"
+                         "vmla.f32 s2, s10, s26\n\t"
+                         "vmla.f32 s3, s10, s30\n\t"
+                         "vmla.f32 s0, s11, s19\n\t"
+                         "vmla.f32 s1, s11, s23\n\t"
+                         "vmla.f32 s2, s11, s27\n\t"
+                         "vmla.f32 s3, s11, s31\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         "3:\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 5f\n\t"
+                         "4:\n\t"
+                         "vldmia %[x0]!, {s8}\n\t"
+                         "vldmia %[w0]!, {s16}\n\t"
+                         "vldmia %[w1]!, {s20}\n\t"
+                         "vldmia %[w2]!, {s24}\n\t"
+                         "vldmia %[w3]!, {s28}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 4b\n\t"
+                         "5:\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "vldmia %[k], {s16-s19}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP("s0") UAOT_FP_CLAMP("s1") UAOT_FP_CLAMP("s2")
+                             UAOT_FP_CLAMP("s3") "ldr %[k], [%[a], #40]\n\t"
+                                                 "vstmia %[k], {s0-s3}\n\t"
+                         : [x0] "=&r"(x0), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [k] "=&r"(k)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+    }
+    (void)x1;
+#else
+    const float *w[4] = {a->w0, a->w1, a->w2, a->w3};
+    const int32_t n = 4 * a->g + a->t;
+    for (int32_t q = 0; q < npx; ++q) {
+        const float *x = q == 0 ? a->x0 : a->x1;
+        float *out = q == 0 ? a->out0 : a->out1;
+        for (int32_t r = 0; r < 4; ++r) {
+            float acc = 0.0f;
+            for (int32_t i = 0; i < n; ++i) {
+                acc += x[i] * w[r][i];
+            }
+            out[r] = uaot_fp_clamp(acc + a->bias[r], a->lh[0], a->lh[1]);
+        }
     }
 #endif
-    for (int32_t i = 0; i < n; ++i) {
-        const float xi = x[i];
-        a0 += xi * w0[i];
-        a1 += xi * w1[i];
-        a2 += xi * w2[i];
-        a3 += xi * w3[i];
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
 }
 
 /* Depthwise taps of one output pixel: nky rows of nkx taps; after each tap x += st[0], w += st[1] (floats),
@@ -145,19 +312,6 @@ typedef struct {
 } uaot_fp_dw8_args_t;
 
 #if UAOT_FP_ASM
-#define UAOT_FP_CLAMP(R)        \
-    "vcmp.f32 " R ", s30\n\t"   \
-    "vmrs APSR_nzcv, fpscr\n\t" \
-    "it mi\n\t"                 \
-    "vmovmi.f32 " R ", s30\n\t" \
-    "vcmp.f32 " R ", s31\n\t"   \
-    "vmrs APSR_nzcv, fpscr\n\t" \
-    "it gt\n\t"                 \
-    "vmovgt.f32 " R ", s31\n\t"
-#define UAOT_FP_CLAMP8(A, B, C, D, E, F, G, H) \
-    UAOT_FP_CLAMP(A)                           \
-    UAOT_FP_CLAMP(B)                           \
-    UAOT_FP_CLAMP(C) UAOT_FP_CLAMP(D) UAOT_FP_CLAMP(E) UAOT_FP_CLAMP(F) UAOT_FP_CLAMP(G) UAOT_FP_CLAMP(H)
 /* the asm reads the fields at these byte offsets */
 typedef char uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
                                     offsetof(uaot_fp_dw8_args_t, zeros) == 52)
@@ -535,6 +689,57 @@ static void uaot_fp_zero(float *dst, int32_t n)
 #endif
 }
 
+/* the gemm's 4 rows from row oc of w (K floats each): the last block of out_c % 4 != 0 overlaps the one
+ * before (out_c >= 4) or repeats its last row (out_c < 4, stored through a temporary) */
+static int32_t uaot_fp_rows(uaot_fp_gemm_args_t *a, const float *w, int32_t c, int32_t out_c, int32_t kk)
+{
+    const int32_t oc = c + 4 <= out_c ? c : (out_c >= 4 ? out_c - 4 : 0);
+    const int32_t last = out_c - 1;
+    a->w0 = w + oc * kk;
+    a->w1 = w + (oc + 1 < last ? oc + 1 : last) * kk;
+    a->w2 = w + (oc + 2 < last ? oc + 2 : last) * kk;
+    a->w3 = w + (oc + 3 < last ? oc + 3 : last) * kk;
+    return oc;
+}
+
+/* out[0..n) = tmp[0..n) for the blocks of fewer than 4 rows */
+static void uaot_fp_put(float *out, const float *tmp, int32_t n)
+{
+    for (int32_t j = 0; j < n; ++j) {
+        out[j] = tmp[j];
+    }
+}
+
+/* every block of 4 rows of w (out_c rows of kk floats) at the input rows a->x0 (and a->x1 when npx == 2),
+ * outputs to out0 (and out1) */
+static void uaot_fp_block4(uaot_fp_gemm_args_t *a, const float *w, const float *bias, int32_t out_c, int32_t kk,
+                           float *out0, float *out1, int32_t npx)
+{
+    if (out_c >= 4) {
+        for (int32_t c = 0; c < out_c; c += 4) {
+            const int32_t oc = uaot_fp_rows(a, w, c, out_c, kk);
+            a->bias = bias != NULL ? bias + oc : uaot_fp_zeros;
+            a->out0 = out0 + oc;
+            a->out1 = out1 + oc;
+            uaot_fp_gemm4(a, npx);
+        }
+        return;
+    }
+    float b4[4], tmp[8];
+    for (int32_t j = 0; j < 4; ++j) {
+        b4[j] = bias != NULL ? bias[j < out_c ? j : out_c - 1] : 0.0f;
+    }
+    (void)uaot_fp_rows(a, w, 0, out_c, kk);
+    a->bias = b4;
+    a->out0 = tmp;
+    a->out1 = tmp + 4;
+    uaot_fp_gemm4(a, npx);
+    uaot_fp_put(out0, tmp, out_c);
+    if (npx == 2) {
+        uaot_fp_put(out1, tmp + 4, out_c);
+    }
+}
+
 uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
                                   const float *bias, float *output, uint8_t *scratch, uint32_t scratch_size)
 {
@@ -546,47 +751,58 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
     const int32_t out_c = p->out_c;
     const int32_t kw_c = p->k_w * in_c;
     const int32_t kk = p->k_h * kw_c;
-    float *patch = (float *)(void *)scratch;
-    float acc[4];
+    /* a pixel whose taps are all in bounds reads its patch from the input when it is contiguous there */
+    const int contiguous = p->dil_w == 1 && (p->k_h == 1 || (p->k_w == p->in_w && p->dil_h == 1));
+    uaot_fp_gemm_args_t a;
+    a.g = kk / 4;
+    a.t = kk % 4;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0, kx1;
-                uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-                if (kx1 < kx0) {
-                    kx1 = kx0;
-                }
-                /* the patch in the filter's (ky, kx, ic) order, +0.0f outside the input */
-                float *d = patch;
-                for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
-                    const int32_t iy = iy0 + ky * p->dil_h;
-                    if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
-                        uaot_fp_zero(d, kw_c);
+            for (int32_t ox = 0; ox < p->out_w; ox += 2) {
+                const int32_t npx = ox + 1 < p->out_w ? 2 : 1;
+                const float *xq[2];
+                for (int32_t q = 0; q < npx; ++q) {
+                    const int32_t ix0 = (ox + q) * p->stride_w - p->pad_left;
+                    const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+                                         ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
+                    if (interior && contiguous) {
+                        xq[q] = in_b + (iy0 * p->in_w + ix0) * in_c;
                         continue;
                     }
-                    uaot_fp_zero(d, kx0 * in_c);
-                    const float *row = in_b + iy * p->in_w * in_c;
-                    if (p->dil_w == 1) {
-                        uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
-                    } else {
-                        for (int32_t kx = kx0; kx < kx1; ++kx) {
-                            uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
-                        }
+                    /* the patch in the filter's (ky, kx, ic) order, +0.0f outside the input */
+                    float *d = (float *)(void *)scratch + q * kk;
+                    xq[q] = d;
+                    int32_t kx0, kx1;
+                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                    if (kx1 < kx0) {
+                        kx1 = kx0;
                     }
-                    uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
+                    for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+                        const int32_t iy = iy0 + ky * p->dil_h;
+                        if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
+                            uaot_fp_zero(d, kw_c);
+                            continue;
+                        }
+                        uaot_fp_zero(d, kx0 * in_c);
+                        const float *row = in_b + iy * p->in_w * in_c;
+                        if (p->dil_w == 1) {
+                            uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
+                        } else {
+                            for (int32_t kx = kx0; kx < kx1; ++kx) {
+                                uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
+                            }
+                        }
+                        uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
+                    }
                 }
                 float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
-                for (int32_t oc = 0; oc < out_c; oc += 4) {
-                    /* the last block repeats its last row for the rows past out_c (computed, not stored) */
-                    const int32_t n = out_c - oc < 4 ? out_c - oc : 4;
-                    const float *w = filter + oc * kk;
-                    uaot_fp_dot4(patch, w, w + (n > 1 ? kk : 0), w + (n > 2 ? 2 : n - 1) * kk,
-                                 w + (n > 3 ? 3 : n - 1) * kk, kk, acc);
-                    uaot_fp_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, n, p->act_min, p->act_max);
-                }
+                a.x0 = xq[0];
+                a.x1 = xq[npx - 1];
+                uaot_fp_block4(&a, filter, bias, out_c, kk, out, out + out_c, npx);
             }
         }
     }
@@ -601,17 +817,16 @@ uaot_status_t uaot_fully_connected_f32_fpu(const uaot_fc_f32_params_t *p, const 
     }
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
-    float acc[4];
-    for (int32_t b = 0; b < p->batches; ++b) {
-        const float *x = input + b * n_in;
-        float *y = output + b * n_out;
-        for (int32_t o = 0; o < n_out; o += 4) {
-            const int32_t n = n_out - o < 4 ? n_out - o : 4;
-            const float *w = filter + o * n_in;
-            uaot_fp_dot4(x, w, w + (n > 1 ? n_in : 0), w + (n > 2 ? 2 : n - 1) * n_in, w + (n > 3 ? 3 : n - 1) * n_in,
-                         n_in, acc);
-            uaot_fp_finish(y + o, acc, bias != NULL ? bias + o : NULL, n, p->act_min, p->act_max);
-        }
+    uaot_fp_gemm_args_t a;
+    a.g = n_in / 4;
+    a.t = n_in % 4;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    for (int32_t b = 0; b < p->batches; b += 2) { /* two batch rows at a time */
+        const int32_t npx = b + 1 < p->batches ? 2 : 1;
+        a.x0 = input + b * n_in;
+        a.x1 = input + (b + npx - 1) * n_in;
+        uaot_fp_block4(&a, filter, bias, n_out, n_in, output + b * n_out, output + (b + npx - 1) * n_out, npx);
     }
     return UAOT_OK;
 }

@@ -51,10 +51,10 @@ def fpu_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 
 def fpu_conv_scratch(graph: Graph, op: Operator) -> int:
-    """uaot_conv2d_f32_fpu_scratch_size: one patch of k_h * k_w * in_c floats."""
+    """uaot_conv2d_f32_fpu_scratch_size: the patches of 2 pixels, k_h * k_w * in_c floats each."""
     w = graph.tensors[op.inputs[1]]
     _, k_h, k_w, in_c = (int(d) for d in w.shape)
-    return 4 * k_h * k_w * in_c
+    return 8 * k_h * k_w * in_c
 
 
 def lower_fpu_conv(ctx: LoweringContext, depthwise: bool, params: str, bias: str) -> Lowering:

@@ -33,10 +33,10 @@
 extern "C" {
 #endif
 
-/* Scratch of uaot_conv2d_f32_fpu: one patch of k_h * k_w * in_c floats. */
+/* Scratch of uaot_conv2d_f32_fpu: the patches of 2 pixels, k_h * k_w * in_c floats each. */
 static inline uint32_t uaot_conv2d_f32_fpu_scratch_size(const uaot_conv_f32_params_t *p)
 {
-    return 4u * (uint32_t)(p->k_h * p->k_w * p->in_c);
+    return 8u * (uint32_t)(p->k_h * p->k_w * p->in_c);
 }
 
 /* bias may be NULL; filter must hold finite values only (see above); scratch 4-aligned, scratch_size
