@@ -776,6 +776,13 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
                     /* the patch in the filter's (ky, kx, ic) order, +0.0f outside the input */
                     float *d = (float *)(void *)scratch + q * kk;
                     xq[q] = d;
+                    if (interior && p->dil_w == 1) { /* k_h rows of k_w * in_c floats */
+                        const float *src = in_b + (iy0 * p->in_w + ix0) * in_c;
+                        for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+                            uaot_fp_copy(d, src + ky * p->dil_h * p->in_w * in_c, kw_c);
+                        }
+                        continue;
+                    }
                     int32_t kx0, kx1;
                     uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
                     if (kx1 < kx0) {
