@@ -43,20 +43,6 @@ static float uaot_fp_clamp(float v, float lo, float hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* out[j] = clamp(acc[j] + bias[j]) (no bias: clamp(acc[j])) for j < n */
-static void uaot_fp_finish(float *out, const float *acc, const float *bias, int32_t n, float lo, float hi)
-{
-    if (bias != NULL) {
-        for (int32_t j = 0; j < n; ++j) {
-            out[j] = uaot_fp_clamp(acc[j] + bias[j], lo, hi);
-        }
-    } else {
-        for (int32_t j = 0; j < n; ++j) {
-            out[j] = uaot_fp_clamp(acc[j], lo, hi);
-        }
-    }
-}
-
 /* 4 output rows (channels) at npx (1 or 2) input rows (pixels, batches): for q < npx, r < 4,
  * out_q[r] = clamp(sum over k < K, in increasing k, of x_q[k] * w_r[k], + bias[r]), K = 4 * g + t */
 typedef struct {
@@ -263,49 +249,19 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
 #endif
 }
 
-/* Depthwise taps of one output pixel: nky rows of nkx taps; after each tap x += st[0], w += st[1] (floats),
- * after each row also x += st[2], w += st[3]. */
+/* Depthwise: the taps of one output pixel are nky rows of nkx taps; after each tap x += tap_x, w += tap_w
+ * (floats), after each row x += row_x - nkx * tap_x, w += row_w - nkx * tap_w. */
 typedef struct {
     int32_t tap_x, tap_w, row_x, row_w;
 } uaot_fp_taps_t;
 
-#if UAOT_FP_ASM
-/* the tap loop around BODY (loads and VMLAs of one tap; their writeback already subtracted from xs / ws) */
-#define UAOT_FP_DW_LOOP(BODY)                 \
-    "ldrd %[xs], %[ws], [%[st]]\n\t"          \
-    "1:\n\t"                                  \
-    "mov %[k], %[nkx]\n\t"                    \
-    "2:\n\t" BODY "add %[x], %[x], %[xs]\n\t" \
-    "add %[w], %[w], %[ws]\n\t"               \
-    "subs %[k], %[k], #1\n\t"                 \
-    "bne 2b\n\t"                              \
-    "ldr %[k], [%[st], #8]\n\t"               \
-    "add %[x], %[x], %[k]\n\t"                \
-    "ldr %[k], [%[st], #12]\n\t"              \
-    "add %[w], %[w], %[k]\n\t"                \
-    "subs %[nky], %[nky], #1\n\t"             \
-    "bne 1b\n\t"
-#define UAOT_FP_DW_OPERANDS                                                                                        \
-    : [x] "+r"(x), [w] "+r"(w), [nky] "+r"(nky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)                     \
-    : [nkx] "r"(nkx), [st] "r"(st), [z] "r"(uaot_fp_zeros), [acc] "r"(acc)                                         \
-    : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
-      "s17", "s18", "s19", "s20", "s21", "s22", "s23", "cc", "memory"
-
-/* byte strides for the asm: tap steps minus the loads' writeback, row steps */
-static void uaot_fp_asm_strides(int32_t *st, const uaot_fp_taps_t *t, int32_t x_wb, int32_t w_wb, int32_t nkx)
-{
-    st[0] = 4 * t->tap_x - x_wb;
-    st[1] = 4 * t->tap_w - w_wb;
-    st[2] = 4 * (t->row_x - nkx * t->tap_x);
-    st[3] = 4 * (t->row_w - nkx * t->tap_w);
-}
-#endif
-
-/* 8 channels of depth multiplier 1 at npx (1 or 2) pixels whose taps have the same ranges, pixel 1 at x + dx:
- * out[q * out_c + j] = clamp(sum over the taps of x[q * dx + j] * w[j], + bias[j]) */
+/* 8 outputs oc..oc+7 of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
+ * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; oc a multiple of pat): output j reads input channel
+ * oc / dm + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
+ * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]) */
 typedef struct {
     const float *x0, *x1, *w;
-    int32_t nky, nkx, xs, ws, xr, wr; /* strides in bytes: tap (minus the 32 of the VLDM writeback), row */
+    int32_t nky, nkx, xs, ws, xr, wr; /* strides in bytes: tap (minus the VLDM writeback), row */
     const float *bias, *lh;           /* bias (8 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
@@ -319,13 +275,13 @@ typedef char uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && of
                                        : -1];
 #endif
 
-static void uaot_fp_dw_vec8(const uaot_fp_dw8_args_t *a, int32_t npx)
+/* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
+static void uaot_fp_dw8(const uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
 {
 #if UAOT_FP_ASM
     const float *x0, *x1, *w;
     int32_t ky, k, xs, ws;
-    if (npx == 2) {
-        /* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs */
+    if (pat == 1 && npx == 2) {
         __asm__ volatile(
             "ldr %[x0], [%[a], #0]\n\t"
             "ldr %[x1], [%[a], #4]\n\t"
@@ -394,11 +350,10 @@ static void uaot_fp_dw_vec8(const uaot_fp_dw8_args_t *a, int32_t npx)
                                                                                      "vstmia %[k], {s8-s15}\n\t"
             : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
             : [a] "r"(a)
-            : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
-              "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
-              "s31", "cc", "memory");
-    } else {
-        /* per tap: 2 VLDM + 8 VMLA + 2 ADD + 2 loop instructions for 8 MACs */
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 1 && npx == 1) {
         __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
                          "ldr %[w], [%[a], #8]\n\t"
                          "ldr %[ky], [%[a], #12]\n\t"
@@ -444,20 +399,384 @@ static void uaot_fp_dw_vec8(const uaot_fp_dw8_args_t *a, int32_t npx)
                                                                            "vstmia %[k], {s0-s7}\n\t"
                          : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
                          : [a] "r"(a)
-                         : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
-                           "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s30", "s31", "cc",
-                           "memory");
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
     }
+    if (pat == 2 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24-s27}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s24, s17\n\t"
+            "vmla.f32 s2, s25, s18\n\t"
+            "vmla.f32 s3, s25, s19\n\t"
+            "vmla.f32 s4, s26, s20\n\t"
+            "vmla.f32 s5, s26, s21\n\t"
+            "vmla.f32 s6, s27, s22\n\t"
+            "vmla.f32 s7, s27, s23\n\t"
+            "vldmia %[x1]!, {s24-s27}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s24, s17\n\t"
+            "vmla.f32 s10, s25, s18\n\t"
+            "vmla.f32 s11, s25, s19\n\t"
+            "vmla.f32 s12, s26, s20\n\t"
+            "vmla.f32 s13, s26, s21\n\t"
+            "vmla.f32 s14, s27, s22\n\t"
+            "vmla.f32 s15, s27, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 2 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8-s11}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s17\n\t"
+                         "vmla.f32 s2, s9, s18\n\t"
+                         "vmla.f32 s3, s9, s19\n\t"
+                         "vmla.f32 s4, s10, s20\n\t"
+                         "vmla.f32 s5, s10, s21\n\t"
+                         "vmla.f32 s6, s11, s22\n\t"
+                         "vmla.f32 s7, s11, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 4 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24-s25}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s24, s17\n\t"
+            "vmla.f32 s2, s24, s18\n\t"
+            "vmla.f32 s3, s24, s19\n\t"
+            "vmla.f32 s4, s25, s20\n\t"
+            "vmla.f32 s5, s25, s21\n\t"
+            "vmla.f32 s6, s25, s22\n\t"
+            "vmla.f32 s7, s25, s23\n\t"
+            "vldmia %[x1]!, {s24-s25}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s24, s17\n\t"
+            "vmla.f32 s10, s24, s18\n\t"
+            "vmla.f32 s11, s24, s19\n\t"
+            "vmla.f32 s12, s25, s20\n\t"
+            "vmla.f32 s13, s25, s21\n\t"
+            "vmla.f32 s14, s25, s22\n\t"
+            "vmla.f32 s15, s25, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 4 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8-s9}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s17\n\t"
+                         "vmla.f32 s2, s8, s18\n\t"
+                         "vmla.f32 s3, s8, s19\n\t"
+                         "vmla.f32 s4, s9, s20\n\t"
+                         "vmla.f32 s5, s9, s21\n\t"
+                         "vmla.f32 s6, s9, s22\n\t"
+                         "vmla.f32 s7, s9, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 8 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s24, s17\n\t"
+            "vmla.f32 s2, s24, s18\n\t"
+            "vmla.f32 s3, s24, s19\n\t"
+            "vmla.f32 s4, s24, s20\n\t"
+            "vmla.f32 s5, s24, s21\n\t"
+            "vmla.f32 s6, s24, s22\n\t"
+            "vmla.f32 s7, s24, s23\n\t"
+            "vldmia %[x1]!, {s24}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s24, s17\n\t"
+            "vmla.f32 s10, s24, s18\n\t"
+            "vmla.f32 s11, s24, s19\n\t"
+            "vmla.f32 s12, s24, s20\n\t"
+            "vmla.f32 s13, s24, s21\n\t"
+            "vmla.f32 s14, s24, s22\n\t"
+            "vmla.f32 s15, s24, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 8 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s17\n\t"
+                         "vmla.f32 s2, s8, s18\n\t"
+                         "vmla.f32 s3, s8, s19\n\t"
+                         "vmla.f32 s4, s8, s20\n\t"
+                         "vmla.f32 s5, s8, s21\n\t"
+                         "vmla.f32 s6, s8, s22\n\t"
+                         "vmla.f32 s7, s8, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    (void)x1;
 #else
+    const int32_t nx = 8 / pat;
     for (int32_t q = 0; q < npx; ++q) {
         float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
         const float *x = q == 0 ? a->x0 : a->x1;
         const float *w = a->w;
-        const int32_t tx = (a->xs + 32) / 4, tw = (a->ws + 32) / 4;
+        const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 32) / 4;
         for (int32_t ky = 0; ky < a->nky; ++ky) {
             for (int32_t kx = 0; kx < a->nkx; ++kx) {
                 for (int32_t j = 0; j < 8; ++j) {
-                    acc[j] += x[j] * w[j];
+                    acc[j] += x[j / pat] * w[j];
                 }
                 x += tx;
                 w += tw;
@@ -469,55 +788,6 @@ static void uaot_fp_dw_vec8(const uaot_fp_dw8_args_t *a, int32_t npx)
         for (int32_t j = 0; j < 8; ++j) {
             out[j] = uaot_fp_clamp(acc[j] + a->bias[j], a->lh[0], a->lh[1]);
         }
-    }
-#endif
-}
-
-/* n (4 or 8) outputs of one input channel (depth multiplier % n == 0): acc[j] = sum over the taps of x[0] * w[j] */
-static void uaot_fp_dw_bcast(const float *x, const float *w, int32_t nky, int32_t nkx, const uaot_fp_taps_t *t,
-                             float *acc, int32_t n)
-{
-#if UAOT_FP_ASM
-    int32_t st[4], k, xs, ws;
-    if (n == 8) {
-        uaot_fp_asm_strides(st, t, 0, 32, nkx);
-        __asm__ volatile("vldmia %[z], {s0-s7}\n\t" UAOT_FP_DW_LOOP(
-            "vldr s8, [%[x]]\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vmla.f32 s0, s8, s16\n\t"
-            "vmla.f32 s1, s8, s17\n\t"
-            "vmla.f32 s2, s8, s18\n\t"
-            "vmla.f32 s3, s8, s19\n\t"
-            "vmla.f32 s4, s8, s20\n\t"
-            "vmla.f32 s5, s8, s21\n\t"
-            "vmla.f32 s6, s8, s22\n\t"
-            "vmla.f32 s7, s8, s23\n\t") "vstmia %[acc], {s0-s7}\n\t" UAOT_FP_DW_OPERANDS);
-    } else {
-        uaot_fp_asm_strides(st, t, 0, 16, nkx);
-        __asm__ volatile("vldmia %[z], {s0-s3}\n\t" UAOT_FP_DW_LOOP(
-            "vldr s8, [%[x]]\n\t"
-            "vldmia %[w]!, {s16-s19}\n\t"
-            "vmla.f32 s0, s8, s16\n\t"
-            "vmla.f32 s1, s8, s17\n\t"
-            "vmla.f32 s2, s8, s18\n\t"
-            "vmla.f32 s3, s8, s19\n\t") "vstmia %[acc], {s0-s3}\n\t" UAOT_FP_DW_OPERANDS);
-    }
-#else
-    float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    for (int32_t ky = 0; ky < nky; ++ky) {
-        for (int32_t kx = 0; kx < nkx; ++kx) {
-            const float xv = x[0];
-            for (int32_t j = 0; j < n; ++j) {
-                a[j] += xv * w[j];
-            }
-            x += t->tap_x;
-            w += t->tap_w;
-        }
-        x += t->row_x - nkx * t->tap_x;
-        w += t->row_w - nkx * t->tap_w;
-    }
-    for (int32_t j = 0; j < n; ++j) {
-        acc[j] = a[j];
     }
 #endif
 }
@@ -557,8 +827,9 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
-    const int32_t blk = dm % 8 == 0 ? 8 : (dm % 4 == 0 ? 4 : 1); /* outputs per block of one input channel */
-    float acc[8];
+    /* blocks of 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), else one by one */
+    const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
+    const int32_t blocks = pat != 0 && out_c >= 8;
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -581,47 +852,41 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 const uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
                 const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
                 const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
-                int32_t oc = 0;
-                if (dm == 1 && out_c >= 8) {
-                    /* the next pixel too when its taps have the same ranges */
-                    int32_t nx0 = 0, nx1 = 0, npx = 1;
-                    if (ox + 1 < p->out_w) {
-                        uaot_fp_range(ix0 + p->stride_w, p->dil_w, p->k_w, p->in_w, &nx0, &nx1);
-                        npx = nx0 == kx0 && nx1 == kx1 ? 2 : 1;
+                if (!blocks) {
+                    for (int32_t oc = 0; oc < out_c; ++oc) {
+                        const float v = uaot_fp_dw_one(x0 + oc / dm, w0 + oc, nky, nkx, &t);
+                        out[oc] = uaot_fp_clamp(bias != NULL ? v + bias[oc] : v, p->act_min, p->act_max);
                     }
-                    uaot_fp_dw8_args_t a;
-                    a.nky = nky;
-                    a.nkx = nkx;
-                    a.xs = 4 * t.tap_x - 32;
-                    a.ws = 4 * t.tap_w - 32;
-                    a.xr = 4 * (t.row_x - nkx * t.tap_x);
-                    a.wr = 4 * (t.row_w - nkx * t.tap_w);
-                    a.lh = &p->act_min;
-                    a.zeros = uaot_fp_zeros;
-                    /* blocks of 8 channels; the last one overlaps the one before when out_c % 8 != 0 (the same
-                     * values are computed and stored again) */
-                    for (int32_t c = 0; c < out_c; c += 8) {
-                        oc = c + 8 <= out_c ? c : out_c - 8;
-                        a.x0 = x0 + oc;
-                        a.x1 = x0 + oc + p->stride_w * in_c;
-                        a.w = w0 + oc;
-                        a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
-                        a.out0 = out + oc;
-                        a.out1 = out + out_c + oc;
-                        uaot_fp_dw_vec8(&a, npx);
-                    }
-                    ox += npx - 1;
                     continue;
-                } else if (blk > 1) {
-                    for (; oc < out_c; oc += blk) {
-                        uaot_fp_dw_bcast(x0 + oc / dm, w0 + oc, nky, nkx, &t, acc, blk);
-                        uaot_fp_finish(out + oc, acc, bias != NULL ? bias + oc : NULL, blk, p->act_min, p->act_max);
-                    }
                 }
-                for (; oc < out_c; ++oc) {
-                    const float a = uaot_fp_dw_one(x0 + oc / dm, w0 + oc, nky, nkx, &t);
-                    out[oc] = uaot_fp_clamp(bias != NULL ? a + bias[oc] : a, p->act_min, p->act_max);
+                /* the next pixel too when its taps have the same ranges */
+                int32_t nx0 = 0, nx1 = 0, npx = 1;
+                if (ox + 1 < p->out_w) {
+                    uaot_fp_range(ix0 + p->stride_w, p->dil_w, p->k_w, p->in_w, &nx0, &nx1);
+                    npx = nx0 == kx0 && nx1 == kx1 ? 2 : 1;
                 }
+                uaot_fp_dw8_args_t a;
+                a.nky = nky;
+                a.nkx = nkx;
+                a.xs = 4 * t.tap_x - 32 / pat;
+                a.ws = 4 * t.tap_w - 32;
+                a.xr = 4 * (t.row_x - nkx * t.tap_x);
+                a.wr = 4 * (t.row_w - nkx * t.tap_w);
+                a.lh = &p->act_min;
+                a.zeros = uaot_fp_zeros;
+                /* the last block overlaps the one before when out_c % 8 != 0 (the same values computed and stored
+                 * again); its start stays a multiple of pat (out_c is a multiple of dm) */
+                for (int32_t c = 0; c < out_c; c += 8) {
+                    const int32_t oc = c + 8 <= out_c ? c : out_c - 8;
+                    a.x0 = x0 + oc / dm;
+                    a.x1 = x0 + oc / dm + p->stride_w * in_c;
+                    a.w = w0 + oc;
+                    a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
+                    a.out0 = out + oc;
+                    a.out1 = out + out_c + oc;
+                    uaot_fp_dw8(&a, npx, pat);
+                }
+                ox += npx - 1;
             }
         }
     }
