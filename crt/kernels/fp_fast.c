@@ -849,7 +849,7 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                     }
                     continue;
                 }
-                const uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
+                uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
                 const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
                 const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
                 if (!blocks) {
@@ -868,10 +868,16 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 uaot_fp_dw8_args_t a;
                 a.nky = nky;
                 a.nkx = nkx;
+                if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
+                    a.nky = 1;
+                    a.nkx = nky;
+                    t.tap_x = t.row_x;
+                    t.tap_w = t.row_w;
+                }
                 a.xs = 4 * t.tap_x - 32 / pat;
                 a.ws = 4 * t.tap_w - 32;
-                a.xr = 4 * (t.row_x - nkx * t.tap_x);
-                a.wr = 4 * (t.row_w - nkx * t.tap_w);
+                a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
+                a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
                 a.lh = &p->act_min;
                 a.zeros = uaot_fp_zeros;
                 /* the last block overlaps the one before when out_c % 8 != 0 (the same values computed and stored
