@@ -17,6 +17,10 @@ Sections (``--sections``, default all):
   cmsis  CMSIS-NN (sources in ../shared/anchors beside the checkout, bench/cmsis_m4.py) on the same QEMU M4,
          every layer as TFLM's CMSIS-NN port calls it, on the same input; per-layer outputs checked against microaot's
          OPCHECK hashes; ratios per model, geomean, per layer class, and every layer CMSIS-NN runs faster
+  float  float32 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on generated single-layer models (bench/float_layers.py):
+         instructions per MAC of the generic float kernel and of fp_fast (algo=fpu) per layer class on the M4F,
+         PASS/FAIL vs 3 instr/MAC; independent of --models (with --sections float alone, only results.json["float"]
+         is rewritten)
 
     .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
                                                            # above the committed bench/results.json
@@ -50,6 +54,9 @@ from microaot.evaluate import memory_from_elf  # noqa: E402
 from microaot.frontend.tflite import load_tflite  # noqa: E402
 from microaot.fsutil import private_temp_dir  # noqa: E402
 from microaot.inspect_model import summarize  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+import float_layers  # noqa: E402
 
 MODELS_DIR = REPO.parent / "shared" / "models"
 MODELS = {
@@ -371,11 +378,24 @@ def run_check(models: list[tuple[str, Path]], baseline: Path, work: Path) -> int
     return 1 if failed else 0
 
 
+def run_float_only(out: Path, work: Path) -> int:
+    """--sections float: measure the float layers, print them, and replace only the "float" entry of ``out``."""
+    t0 = time.monotonic()
+    res = float_layers.measure_layers(work / "float", log)
+    print(float_layers.format_float(res))
+    results = json.loads(out.read_text()) if out.is_file() else {"method": "bench/README.md", "models": {}}
+    results["float"] = res
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nJSON: {out} (float section, {time.monotonic() - t0:.0f} s)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="kws,vww,ic,ad",
                     help="comma list of kws, vww, ic, ad and/or paths of other int8 .tflite models")
-    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis",
+    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,float",
                     help="comma list of qemu, host, ram, flash, cmsis")
     ap.add_argument("--log", type=Path, help="tuning log to use for 'tuned' (default: tune now, into the work dir)")
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
@@ -409,15 +429,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = [k for k, _ in models]
     paths = dict(models)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    bad = sections - {"qemu", "host", "ram", "flash", "cmsis"}
+    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "float"}
     if bad:
-        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis")
+        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, float")
     if args.work_dir is None:
         args.work_dir = private_temp_dir("bench")
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
     if args.check:
         return run_check(models, args.baseline, work)
+    if sections == {"float"}:
+        return run_float_only(args.json, work)
     if sections & {"ram", "flash", "cmsis"}:
         sections.add("qemu")  # RAM and flash come from the Cortex-M4 firmware; CMSIS-NN is compared with it
     import cmsis_m4
@@ -497,8 +519,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["seconds"] = round(time.monotonic() - t0, 1)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if "float" in sections:
+        results["float"] = float_layers.measure_layers(work / "float", log)
+        results["seconds"] = round(time.monotonic() - t0, 1)
     report = format_report(results, keys)
     print(report)
+    if "float" in results:
+        print(float_layers.format_float(results["float"]))
     results["targets"] = evaluate_targets(results, keys)
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nJSON: {args.json}  ({results['seconds']:.0f} s)")

@@ -209,8 +209,10 @@ def test_custom_operator(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedModelError) as e:
         check_graph(g)
     assert str(e.value) == (f"{p}: operator 0 (CUSTOM:MyOp): custom operator 'MyOp' has no microaot kernel; "
-                            "re-export the model with builtin TFLite operators, or bind your own C kernel to it "
-                            "(docs/custom-operators.md)")
+                            "bind a C kernel of yours to it (microaot compile --custom-op MyOp=my_c_function, or "
+                            "custom_microaot_custom_ops = MyOp:my_c_function in platformio.ini; signature and how "
+                            "to build it in docs/custom-operators.md), or re-export the model with builtin TFLite "
+                            "operators")
 
 
 def test_dynamic_shape(tmp_path: Path) -> None:

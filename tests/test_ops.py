@@ -558,7 +558,8 @@ def test_multi_op_model_matches_tflm(kind: str, tmp_path: Path) -> None:
 
 # --- the kernel families of these operators are portable C99 -----------------------------------------
 
-NEW_FAMILIES = ("maxpool", "mul", "activation", "quantize", "concat", "pad", "reduce", "movement", "resize")
+NEW_FAMILIES = ("maxpool", "mul", "activation", "quantize", "concat", "pad", "reduce", "movement", "resize",
+                "fp_fast")
 ALLOWED_UNDEFINED = {"memcpy", "memset", "expf", "tanhf", "roundf"}
 
 

@@ -115,8 +115,10 @@ def test_unknown_custom_operator_is_named(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedModelError) as e:
         check_graph(g)
     assert str(e.value) == (f"{model}: operator 0 ({OPCODE}): custom operator 'MicroaotTestAccumulate' has no "
-                            "microaot kernel; re-export the model with builtin TFLite operators, or bind your own "
-                            "C kernel to it (docs/custom-operators.md)")
+                            "microaot kernel; bind a C kernel of yours to it (microaot compile --custom-op "
+                            "MicroaotTestAccumulate=my_c_function, or custom_microaot_custom_ops = "
+                            "MicroaotTestAccumulate:my_c_function in platformio.ini; signature and how to build it "
+                            "in docs/custom-operators.md), or re-export the model with builtin TFLite operators")
     info = summarize(model)
     assert info["compilable"] is False
     assert info["problems"][0]["why"].startswith("custom operator 'MicroaotTestAccumulate' has no microaot kernel")

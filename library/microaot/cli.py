@@ -23,6 +23,7 @@ from microaot.boards import load_boards
 from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
 from microaot.inspect_model import format_summary, summarize
+from microaot.ops.user_kernels import parse_bindings
 from microaot.tune.log import log_schedules
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -46,12 +47,17 @@ def register(sub: Any) -> None:
     p.add_argument("--section", default=".rodata.microaot", help="linker section of the weights")
     p.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7")
     p.add_argument("--tuning-log", default=None, help="JSON-lines tuning log to take schedules from")
+    p.add_argument("--custom-op", action="append", default=[], metavar="NAME=C_FUNCTION",
+                   help="bind your C kernel C_FUNCTION to the model's custom operator NAME (repeatable; "
+                        "docs/custom-operators.md); compile your C file with the generated one")
     p.set_defaults(func=_cmd_compile)
 
     q = sub.add_parser("inspect", help="operators, tensors, MACs, weight bytes and planned RAM of a model")
     q.add_argument("model", help="path of the .tflite model")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7 (kernel scratch differs)")
+    q.add_argument("--custom-op", action="append", default=[], metavar="NAME=C_FUNCTION",
+                   help="custom operator NAME is bound to your C kernel C_FUNCTION (as in compile)")
     q.set_defaults(func=_cmd_inspect)
 
     o = sub.add_parser("ops", help="supported operators and the dtypes each accepts")
@@ -61,7 +67,8 @@ def register(sub: Any) -> None:
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     r = compile_model(args.model, args.out_dir, name=args.name, weight_section=args.section, target=args.target,
-                      schedules=log_schedules(args.tuning_log, args.model, target=args.target))
+                      schedules=log_schedules(args.tuning_log, args.model, target=args.target),
+                      custom_ops=parse_bindings(args.custom_op))
     print(f"wrote {r.sources[0]} and {r.header}")
     f = r.memory_figures
     print(f"workspace {f['workspace']} B (liveness lower bound {f['liveness_bound']} B without in-place operators, "
@@ -71,7 +78,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    info = summarize(args.model, target=args.target)
+    info = summarize(args.model, target=args.target, custom_ops=parse_bindings(args.custom_op))
     if args.json:
         print(json.dumps(info, indent=2))
     else:

@@ -13,6 +13,7 @@ from microaot.codegen.emit import check_runtime_limits, emit_model, kernel_sourc
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import import_tflite_bytes, read_model_file
 from microaot.ir.graph import Graph
+from microaot.ops.user_kernels import bind as bind_custom_ops
 from microaot.passes import check_graph
 from microaot.paths import crt_root
 from microaot.planner import MemoryPlan
@@ -66,12 +67,14 @@ def compile_model(
     weight_section: str = ".rodata.microaot",
     target: str = "generic",
     schedules: Mapping[int, Mapping[str, Any]] | None = None,
+    custom_ops: Mapping[str, str] | None = None,
 ) -> CompileResult:
     """Compile a .tflite model into ``<out_dir>/<name>.c`` and ``<out_dir>/<name>.h``.
 
     ``schedules``: ``{op_index: knobs}`` resolved by the caller (e.g. from a tuning log with
     ``microaot.tune.log.log_schedules``); every other operator gets its memory-aware default
-    (``microaot.schedules.plan_schedules``)."""
+    (``microaot.schedules.plan_schedules``). ``custom_ops``: ``{custom operator name: C function}``, user
+    kernels bound to custom operators (docs/custom-operators.md; the caller compiles the functions in)."""
     model_path = Path(model_path)
     if target not in TARGETS:
         raise MicroaotError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -80,6 +83,7 @@ def compile_model(
         raise MicroaotError(f"--name {name!r} is not a C identifier (letters, digits, _; no leading digit)")
     buf = read_model_file(model_path)
     graph = import_tflite_bytes(buf, str(model_path))
+    bind_custom_ops(graph, custom_ops)
     model_hash = hashlib.sha256(buf).hexdigest()
     check_graph(graph)
     check_runtime_limits(graph)  # before planning: a 65,536-operator graph is refused at once

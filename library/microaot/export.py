@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,6 +41,7 @@ from microaot.cliutil import run_standalone
 from microaot.compiler import compile_model
 from microaot.errors import BuildError, MicroaotError
 from microaot.hostbuild import state_size
+from microaot.ops.user_kernels import parse_bindings
 from microaot.paths import crt_root
 from microaot.report import elf
 from microaot.tune.log import log_schedules
@@ -487,6 +488,8 @@ def export_library(
     board: str | None = None,
     measure: bool = True,
     force: bool = False,
+    custom_ops: Mapping[str, str] | None = None,
+    extra_sources: Sequence[str | Path] = (),
 ) -> ExportResult:
     """Compile ``model_path`` and write the C library folder ``out_dir`` (see the module docstring).
 
@@ -497,7 +500,9 @@ def export_library(
     same-named files; nothing but unchanged files of a previous export is ever deleted.
     ``target`` defaults to ``board``'s target (a platform/boards id, e.g. ``qemu_mps2_an386``: the code
     is then exactly what that board's evaluation firmware runs, and the size report uses its compiler
-    flags), else ``generic``. ``measure=False`` skips the size report (no C compiler needed)."""
+    flags), else ``generic``. ``measure=False`` skips the size report (no C compiler needed). ``custom_ops``: user C
+    kernels bound to custom operators (docs/custom-operators.md): the library calls them; ``extra_sources``: your
+    C files (.c / .h) shipped in ``src/user/`` (built and measured with the library, e.g. those kernels)."""
     model_path = Path(model_path)
     toolchain: tuple[str, list[str]] | None = None
     if board is not None:
@@ -531,7 +536,8 @@ def export_library(
         gen_dir = tmp / "gen"
         gen_dir.mkdir()
         result = compile_model(model_path, gen_dir, name=name, weight_section=weight_section, target=target,
-                               schedules=log_schedules(tuning_log, model_path, target=target))
+                               schedules=log_schedules(tuning_log, model_path, target=target),
+                               custom_ops=custom_ops)
         name = result.name
         label = model_path.name
         runtime = [crt / r for r in RUNTIME_SOURCES]
@@ -553,6 +559,15 @@ def export_library(
                 raise BuildError(f"export of {label}: {f} is outside crt/ and not generated; cannot ship it")
             (out / dest).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, out / dest)
+            files.append(out / dest)
+        for x in (Path(p) for p in extra_sources):
+            dest = Path("src", "user", x.name)
+            if x.suffix not in (".c", ".h") or not x.is_file():
+                raise MicroaotError(f"export of {label}: --extra-source {x}: not a .c or .h file")
+            if (out / dest).exists():
+                raise MicroaotError(f"export of {label}: --extra-source {x}: two extra sources named {x.name}")
+            (out / dest).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(x, out / dest)
             files.append(out / dest)
 
         # the copies must still find their includes in the new layout (include/ + their own folder)
@@ -583,6 +598,8 @@ def export_library(
         ins, outs = _io_descriptions(graph)
         options = {"name": name, "weight_section": weight_section, "target": target, "board": board,
                    "tuning_log": str(tuning_log) if tuning_log else None}
+        if custom_ops:
+            options["custom_ops"] = dict(sorted(custom_ops.items()))
         meta = [out / "library.json", out / "CMakeLists.txt", out / "microaot.mk", out / "README.md"]
         meta[0].write_text(_library_json(name, model_path.name, result.model_hash))
         meta[1].write_text(_cmake(name, rel_sources))
@@ -763,6 +780,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                         "exported files you changed "
                    "(overwrites same-named files; never deletes anything but unchanged files of the last export)")
     p.add_argument("--json", action="store_true", help="print the size report as JSON instead of a table")
+    p.add_argument("--custom-op", action="append", default=[], metavar="NAME=C_FUNCTION",
+                   help="bind your C kernel C_FUNCTION to the model's custom operator NAME (repeatable; "
+                        "docs/custom-operators.md): the library calls it")
+    p.add_argument("--extra-source", action="append", default=[], type=Path, metavar="FILE",
+                   help="a C file (.c / .h) of yours to ship in src/user/ and build with the library, e.g. the "
+                        "kernel of --custom-op (repeatable)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -774,7 +797,8 @@ def run_cli(args: argparse.Namespace) -> int:
     res = export_library(args.model, args.out, name=args.name, weight_section=args.section,
                          tuning_log=args.tuning_log, target=args.target, board=args.board,
                          measure=not args.no_size,
-                         force=args.force)
+                         force=args.force, custom_ops=parse_bindings(args.custom_op),
+                         extra_sources=args.extra_source)
     if args.json:
         print(json.dumps(res.size, indent=2))
     else:

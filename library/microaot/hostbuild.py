@@ -30,10 +30,11 @@ def state_size(result: CompileResult) -> int:
     return int(result.state_size)
 
 def build_model_shared_lib(result: CompileResult, out_dir: str | Path, *, cc: str = "gcc",
-                           extra_cflags: Sequence[str] = ()) -> Path:
-    """Build the generated model + the kernels it needs into ``out_dir/lib<name>.so``."""
+                           extra_cflags: Sequence[str] = (), extra_sources: Sequence[str | Path] = ()) -> Path:
+    """Build the generated model + the kernels it needs into ``out_dir/lib<name>.so``; ``extra_sources``: more C
+    files to link in (the user kernels bound to custom operators, docs/custom-operators.md)."""
     out_dir = Path(out_dir)
-    srcs = [*result.sources, *result.kernel_sources]
+    srcs = [*result.sources, *result.kernel_sources, *(Path(s) for s in extra_sources)]
     return compile_c(
         srcs,
         out_dir / f"lib{result.name}.so",

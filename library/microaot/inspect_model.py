@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from microaot.codegen.emit import emit_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
 from microaot.ir.graph import Graph, Operator
+from microaot.ops.user_kernels import bind as bind_custom_ops
 from microaot.passes import check_graph, inplace_options, scratch_requests, state_requests, view_ops
 from microaot.passes.support import collect_problems
 from microaot.planner import plan_memory
@@ -40,9 +42,11 @@ def op_macs(graph: Graph, op: Operator) -> int:
     return 0
 
 
-def summarize(model_path: str | Path, target: str = "generic") -> dict[str, Any]:
+def summarize(model_path: str | Path, target: str = "generic",
+              custom_ops: Mapping[str, str] | None = None) -> dict[str, Any]:
     path = Path(model_path)
     g = load_tflite(path, lenient=True)  # custom / control-flow operators become problems, not an error
+    bind_custom_ops(g, custom_ops)
     info: dict[str, Any] = {
         "model": str(path),
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),

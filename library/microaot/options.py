@@ -109,6 +109,28 @@ def parse_size_or_default(text: str) -> int | str:
     return "default" if text.strip().lower() == "default" else parse_size(text)
 
 
+_C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_custom_ops(text: str) -> dict[str, str]:
+    """``MyOp:my_op, Other:other_fn`` (commas or new lines) -> {custom operator name: C function}."""
+    out: dict[str, str] = {}
+    for item in re.split(r"[,\n]", text):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, fn = item.rpartition(":")
+        name, fn = name.strip(), fn.strip()
+        if not sep or not name or not _C_IDENT.fullmatch(fn):
+            raise ValueError(f"{item!r} is not NAME:C_FUNCTION (the custom operator's name, then a C identifier)")
+        if name.startswith("CUSTOM:"):
+            name = name[len("CUSTOM:"):]
+        if out.get(name, fn) != fn:
+            raise ValueError(f"custom operator {name!r} is bound twice ({out[name]}, {fn})")
+        out[name] = fn
+    return out
+
+
 @dataclass(frozen=True)
 class Option:
     key: str  # as written in platformio.ini
@@ -145,6 +167,9 @@ OPTIONS: tuple[Option, ...] = (
             "docs/platformio.md); a port that does not fit the MCU is refused", "user"),
     _custom("target", "generic | cortex-m4 | cortex-m7", "from the board (build.cpu)", "kernel target: portable C "
             "or the Cortex-M DSP kernels", "generic", _choice("generic", "cortex-m4", "cortex-m7")),
+    _custom("custom_ops", "NAME:C_FUNCTION, ...", "(none)", "bind C kernels of yours (in the project's src/) to "
+            "the model's custom operators; the generated code calls C_FUNCTION(const uaot_custom_op_t *) "
+            "(docs/custom-operators.md)", "MyOp:my_op_kernel", parse_custom_ops),
     _custom("werror", "bool", "yes", "build the runtime and the generated C with -Werror", "no", parse_bool),
     _custom("tune_budget", "integer", "16", "`pio run -t tune`: candidates per operator signature", "32",
             parse_positive_int),

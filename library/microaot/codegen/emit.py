@@ -20,6 +20,7 @@ from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import DTYPES, Graph, Tensor, dtype_ctype
 from microaot.ops import Lowering, LoweringContext, c_float
+from microaot.ops.user_kernels import op_def
 from microaot.planner import MemoryPlan
 
 ABI_VERSION = 4  # must equal UAOT_ABI_VERSION in crt/include/microaot/status.h
@@ -130,7 +131,7 @@ class _Emitter:
         codes: list[OpCode] = []
         order = self.plan.order or list(range(len(self.g.operators)))
         for op in (self.g.operators[i] for i in order):
-            d = opreg.get(op.opcode)
+            d = op_def(self.g, op)
             if d is None:
                 raise UnsupportedModelError(
                     f"{self.g.source}: operator {op.index} ({op.opcode}) is not supported; supported operators: "

@@ -110,6 +110,8 @@ class Graph:
     # values derived once from the (unchanging) graph per operator, e.g. ("conv_geometry", op index) ->
     # microaot.ops._geometry.ConvGeometry; filled on first use
     derived: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False, compare=False)
+    # custom operator name -> C function of the user's bound to it (microaot.ops.user_kernels)
+    custom_kernels: dict[str, str] = field(default_factory=dict)
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

@@ -216,8 +216,10 @@ def unsupported_reason(opcode: str) -> str:
     """Why an operator without a declaration cannot compile, and what to do (without the model/op prefix)."""
     if opcode.startswith("CUSTOM:"):
         name = opcode.split(":", 1)[1]
-        return (f"custom operator {name!r} has no microaot kernel; re-export the model with builtin TFLite "
-                "operators, or bind your own C kernel to it (docs/custom-operators.md)")
+        return (f"custom operator {name!r} has no microaot kernel; bind a C kernel of yours to it "
+                f"(microaot compile --custom-op {name}=my_c_function, or custom_microaot_custom_ops = "
+                f"{name}:my_c_function in platformio.ini; signature and how to build it in "
+                "docs/custom-operators.md), or re-export the model with builtin TFLite operators")
     return "operator not supported by microaot (`microaot ops` lists the supported ones)"
 
 

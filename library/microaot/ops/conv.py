@@ -26,6 +26,7 @@ from microaot.ops._dw_pair import (
     pair_scratch,
     strip_cols,
 )
+from microaot.ops._fpu import fpu_conv_scratch, fpu_default, fpu_space, is_float, lower_fpu_conv
 from microaot.ops._geometry import check_conv, conv_geometry
 from microaot.ops._inplace import conv_rows_inplace, rows_lowering
 from microaot.ops._pack import (
@@ -72,6 +73,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         lo, hi = act_range_f32(ctx, act)
         p = ctx.params("uaot_conv_f32_params_t", {**g, "act_min": lo, "act_max": hi})
         b = ctx.in_ptr(2) if bias is not None else "NULL"
+        if resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo") == "fpu":
+            return lower_fpu_conv(ctx, depthwise, p, b)
         return Lowering(families=("conv",), call=f"{fn}_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {b}, "
                                                  f"{ctx.out_ptr(0)})")
 
@@ -180,6 +183,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
     knobs = resolve(graph, op, target, schedule)
     g = conv_geometry(graph, op)
+    if knobs.get("algo") == "fpu":  # uaot_conv2d_f32_fpu_scratch_size (depthwise: none)
+        return fpu_conv_scratch(graph, op) if op.opcode == "CONV_2D" else 0
     if knobs.get("algo") == "gemm":  # UAOT_CONV_GEMM_SCRATCH(K, in_c) / UAOT_CONV_GEMM3{,_WX}_SCRATCH (cols=3)
         kp = (g.k + 3) // 4 * 4
         gather = kp if g.in_c % 4 else 0  # the int8 gather row (in_c % 4 != 0)
@@ -239,6 +244,8 @@ def x16_scratch(graph: Graph, op: Operator) -> int:
 
 
 def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    if is_float(graph, op):
+        return fpu_space(graph, op, target)
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
     algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else [])
@@ -249,6 +256,8 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     """The default schedule of an int8 CONV_2D on a DSP target: gemm cols=3 with int8 weights; ``direct``
     (the generic kernel) elsewhere. wexp and x16 are tuning options only (why: docs/internals.md,
     "Why these defaults")."""
+    if is_float(graph, op):
+        return fpu_default(graph, op, target)
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
     return {"algo": "gemm", "cols": 3, "w16": False}
@@ -267,6 +276,8 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
     """wexp applies to cols=3 with int8 weights only, and is listed only when on; x16 takes w16 only"""
     if knobs.get("algo") == "x16":
         return {"algo": "x16", "w16": bool(knobs.get("w16", False))}
+    if knobs.get("algo") == "fpu":
+        return {"algo": "fpu"}
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
     out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
@@ -276,6 +287,8 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
 
 
 def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    if is_float(graph, op):
+        return fpu_space(graph, op, target)
     if not _is_int8(graph, op) or _dw_mult(graph, op) != 1:
         return {"algo": ["direct"]}
     if not pair_ok(graph, op):
@@ -284,6 +297,8 @@ def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    if is_float(graph, op):
+        return fpu_default(graph, op, target)
     algos = dw_space(graph, op, target)["algo"]
     if target in DSP_TARGETS and "pair" in algos:
         return {"algo": "pair", "cols": 0}

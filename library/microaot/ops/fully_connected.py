@@ -19,6 +19,7 @@ from microaot.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.ops._fpu import fpu_default, fpu_space, is_float, lower_fpu_fc
 from microaot.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
 from microaot.ops._schedule import DSP_TARGETS, resolve
 from microaot.ops.conv import wide_bias
@@ -57,6 +58,8 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         lo, hi = act_range_f32(ctx, act)
         p = ctx.params("uaot_fc_f32_params_t", {**dims, "act_min": lo, "act_max": hi})
         b = ctx.in_ptr(2) if bias is not None else "NULL"
+        if resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule).get("algo") == "fpu":
+            return lower_fpu_fc(ctx, p, b)
         return Lowering(families=("fully_connected",),
                         call=f"uaot_fully_connected_f32({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {b}, {ctx.out_ptr(0)})")
 
@@ -135,13 +138,18 @@ def _lower_s16(ctx: LoweringContext, dims: dict[str, int], act: str) -> Lowering
 # ---- schedule knobs (docs/internals.md "Schedule knobs"; microaot.schedules) -----------------------
 
 def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
+    if is_float(graph, op):
+        return fpu_space(graph, op, target)
     if graph.tensors[op.inputs[0]].dtype != "int8":
         return {"algo": ["direct"]}
     return {"algo": ["direct", "simd4"], "w16": [False, True], "x8": [False, True]}
 
 
 def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """simd4 on DSP targets, the input row expanded to int16 in scratch (x8=False); ``fc_lean``."""
+    """simd4 on DSP targets, the input row expanded to int16 in scratch (x8=False); ``fc_lean``; float32:
+    ``fpu`` on the FPU targets (``_fpu.py``)."""
+    if is_float(graph, op):
+        return fpu_default(graph, op, target)
     if graph.tensors[op.inputs[0]].dtype != "int8" or target not in DSP_TARGETS:
         return {"algo": "direct"}
     return {"algo": "simd4", "w16": False, "x8": False}
@@ -156,6 +164,8 @@ def fc_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> d
 
 
 def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
+    if knobs.get("algo") == "fpu":
+        return {"algo": "fpu"}
     if knobs.get("algo") != "simd4":
         return {"algo": "direct"}
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}

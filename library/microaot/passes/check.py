@@ -6,6 +6,7 @@ from __future__ import annotations
 from microaot import ops as opreg
 from microaot.errors import MicroaotError, ModelFormatError, UnsupportedModelError
 from microaot.ir.graph import Graph
+from microaot.ops.user_kernels import op_def
 
 ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "resource", "uint16", "uint32",
                      "uint64")
@@ -21,7 +22,7 @@ def check_graph(graph: Graph) -> None:
     if wo is not None:
         raise wo
     for op in graph.operators:
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is None:
             if op.opcode.startswith("CUSTOM:"):
                 raise UnsupportedModelError(
@@ -56,7 +57,7 @@ def check_graph(graph: Graph) -> None:
     check_dataflow(graph)
     check_sizes(graph)
     for op in graph.operators:  # the operators' own checks (``register(..., check=)``), on a sound graph
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is None or d.check is None:
             continue
         try:

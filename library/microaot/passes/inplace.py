@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
+from microaot.ops.user_kernels import op_def
 from microaot.planner.plan import InPlaceOption
 
 
@@ -14,7 +14,7 @@ def inplace_options(graph: Graph) -> list[InPlaceOption]:
     Liveness (is the input read after the operator? is it a caller buffer?) is the planner's part."""
     out: list[InPlaceOption] = []
     for op in graph.operators:
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is None or d.inplace is None or not op.outputs:
             continue
         try:

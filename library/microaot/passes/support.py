@@ -3,6 +3,7 @@ every problem of a model at once (``microaot inspect``), instead of the first on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.frontend.tflite import CONTROL_FLOW_OPS
 from microaot.ir.graph import Graph, Operator
+from microaot.ops.user_kernels import bind as bind_custom_ops
+from microaot.ops.user_kernels import op_def
 
 # activation dtypes the generated code can carry (graph inputs/outputs included; passes/check.py has the same)
 ACTIVATION_DTYPES = ("int8", "int16", "int32", "float32", "uint8", "int64", "bool", "resource", "uint16", "uint32",
@@ -93,7 +96,7 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
     ptrs = {t: "ws" for t in range(len(graph.tensors))}
     for op in graph.operators:
         sig = _op_signature(graph, op)
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is None:
             if op.opcode in CONTROL_FLOW_OPS:
                 why = "control flow is not supported (single-subgraph models without control flow)"
@@ -120,7 +123,8 @@ def collect_problems(graph: Graph, target: str = "generic") -> list[Problem]:
             continue
         # the lowering decides; a failing operator whose dtypes its lowering does not declare gets the table
         ctx = opreg.LoweringContext(graph, op, prefix="inspect", ptrs=ptrs, const_ref=em.const_ref,
-                                    add_const=em.add_const, scratch_ptr="ws", target=target)
+                                    add_const=em.add_const, scratch_ptr="ws", target=target,
+                                    state_ptr="(st + 0)")  # placeholders, as the other pointers
         try:
             d.lower(ctx)
         except Exception as e:
@@ -147,12 +151,15 @@ def format_problems(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
-def check_compilable(model_path: str | Path, target: str = "generic") -> None:
+def check_compilable(model_path: str | Path, target: str = "generic",
+                     custom_ops: Mapping[str, str] | None = None) -> None:
     """Raise UnsupportedModelError listing every problem (the model path once) when the model cannot compile;
-    the quick check ``microaot eval`` and ``pio run`` make before any build."""
+    the quick check ``microaot eval`` and ``pio run`` make before any build. ``custom_ops``: user kernels bound
+    to custom operators (``microaot.ops.user_kernels``)."""
     from microaot.frontend.tflite import load_tflite
 
     graph = load_tflite(model_path, lenient=True)
+    bind_custom_ops(graph, custom_ops)
     if not graph.operators:
         raise UnsupportedModelError(f"{graph.source}: the model has no operators; nothing to compile")
     problems = collect_problems(graph, target)

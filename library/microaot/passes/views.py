@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from microaot import ops as opreg
 from microaot.errors import MicroaotError, UnsupportedModelError
 from microaot.ir.graph import Graph
+from microaot.ops.user_kernels import op_def
 
 
 def view_ops(graph: Graph) -> list[int]:
     """Indices of operators registered with view=True (RESHAPE, ...)."""
     out = []
     for op in graph.operators:
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is not None and d.view:
             out.append(op.index)
     return out
@@ -24,7 +24,8 @@ def state_requests(graph: Graph) -> dict[int, int]:
     """op index -> bytes of operator-private persistent state (``register(..., state=)``), for the planner."""
     out = {}
     for op in graph.operators:
-        n = opreg.state_bytes(graph, op)
+        d = op_def(graph, op)  # a user kernel bound to the operator's name keeps no state
+        n = int(d.state(graph, op)) if d is not None and d.state is not None else 0
         if n > 0:
             out[op.index] = n
     return out
@@ -36,7 +37,7 @@ def scratch_requests(graph: Graph, target: str = "generic",
     (``microaot.ops.OpDef``; knobs = the op's entry of ``schedules``, {} for its default schedule)."""
     out: dict[int, int] = {}
     for op in graph.operators:
-        d = opreg.get(op.opcode)
+        d = op_def(graph, op)
         if d is not None and d.scratch is not None:
             try:
                 n = int(d.scratch(graph, op, target, dict((schedules or {}).get(op.index, {}))))

@@ -31,7 +31,7 @@ from microaot import __version__
 from microaot.compiler import compile_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import read_model_file
-from microaot.options import check_options, parse_bool
+from microaot.options import check_options, parse_bool, parse_custom_ops
 from microaot.pio.ports import choose, stm32f4_flash_wait_states
 from microaot.pio.target import add_tune_target, tune_requested
 from microaot.report.memory import memory_from_elf
@@ -59,9 +59,11 @@ class BuildOptions:
     port: str
     board: str
     werror: bool = True
+    custom_ops: dict[str, str] = field(default_factory=dict)  # custom operator name -> user C kernel
 
     def key_material(self) -> dict[str, Any]:
         return {
+            "custom_ops": dict(sorted(self.custom_ops.items())),
             "name": self.name,
             "section": self.section,
             "mode": self.mode,
@@ -161,6 +163,7 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
         weight_section=opts.section,
         target=opts.target,
         schedules=log_schedules(opts.tuning_log, opts.model, target=opts.target, board=opts.board),
+        custom_ops=opts.custom_ops,
     )
     sources = [Path(s).name for s in result.sources]
     if opts.mode == "rpc":
@@ -322,13 +325,15 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         port=port,
         board=board_id,
         werror=parse_bool(opt("werror", "yes")),
+        custom_ops=parse_custom_ops(opt("custom_ops")),
     )
     gen_dir = Path(global_env.subst("$BUILD_DIR")) / GEN_SUBDIR
     try:
         if model is not None:
             from microaot.passes.support import check_compilable
 
-            check_compilable(model, opts.target)  # every problem at once, before any source is compiled
+            # every problem at once, before any source is compiled
+            check_compilable(model, opts.target, opts.custom_ops)
         info = generate(opts, gen_dir, crt)
     except MicroaotError as exc:
         # compiler errors start with the model path: name it once

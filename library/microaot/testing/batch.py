@@ -61,18 +61,20 @@ def compile_and_build(
     models_per_lib: int = 250,
     extra_cflags: Sequence[str] = (),
     unity: bool = True,
+    target: str = "generic",
 ) -> list[BuiltModel | Exception]:
     """Compile each model as ``<prefix><i>`` and link them into shared libraries (parallel gcc runs).
 
     ``unity``: compile the generated model files of one library as a single translation unit (a file
     that #includes them; every generated symbol carries its model's prefix), which saves one compiler
-    start-up per model. If that build fails, the library is built again file by file.
+    start-up per model. If that build fails, the library is built again file by file. ``target``: the
+    kernel target the models are compiled for (its schedules; the host runs their portable C).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[object | Exception] = []
     for i, path in enumerate(model_paths):
         try:
-            results.append(compile_model(path, out_dir / "src", name=f"{prefix}{i}"))
+            results.append(compile_model(path, out_dir / "src", name=f"{prefix}{i}", target=target))
         except Exception as e:  # returned to the caller, per model
             results.append(e)
     ok = [i for i, r in enumerate(results) if not isinstance(r, Exception)]

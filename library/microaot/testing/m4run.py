@@ -15,6 +15,7 @@ Used by the kernel tests (bit-exactness of the DSP paths) and by bench/ (instruc
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from microaot import schedules as space
+from microaot.boards import get_board
 from microaot.compiler import CompileResult, compile_model
 from microaot.errors import MicroaotError
 from microaot.frontend.tflite import load_tflite
@@ -40,6 +42,25 @@ QEMU = "qemu-system-arm"
 ICOUNT_SHIFT = 3
 M4_FLAGS = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
+
+
+BOARD = "qemu_mps2_an386"
+
+
+def board_build(board: str = BOARD) -> tuple[list[str], str, list[str], str]:
+    """CPU flags, linker script (crt/ports/cmsdk), extra compiler flags and QEMU machine of a CMSDK QEMU board of
+    platform/boards (the default: the Cortex-M4F mps2-an386; also qemu_mps2_an500 (M7), qemu_mps2_an505 (M33))."""
+    if board == BOARD:
+        return list(M4_FLAGS), "mps2.ld", [], "mps2-an386"
+    b = get_board(board)
+    build = b.manifest.get("build", {})
+    mc = build.get("microaot", {})
+    if b.launch != "qemu" or mc.get("port") != "cmsdk" or not b.qemu_machine:
+        raise MicroaotError(f"m4run runs CMSDK QEMU boards only; {board} is launched by {b.launch!r} "
+                            f"with port {mc.get('port')!r}")
+    flags = ["-mthumb", f"-mcpu={build['cpu']}", f"-mfloat-abi={mc.get('float_abi', 'soft')}"]
+    flags += [f"-mfpu={mc['fpu']}"] if mc.get("fpu") else []
+    return flags, str(mc.get("ldscript", "mps2.ld")), shlex.split(str(build.get("extra_flags", ""))), b.qemu_machine
 
 
 def available() -> bool:
@@ -140,9 +161,10 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
 
 
 def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-             *, extra_cflags: Sequence[str] = (), groups: Sequence[int] | None = None) -> Path:
-    """Build the firmware ELF; returns its path. ``groups``: the input sets are consecutive sequences of these
-    lengths, the state reset before each (None: one sequence of every set)."""
+             *, extra_cflags: Sequence[str] = (), board: str = BOARD, groups: Sequence[int] | None = None) -> Path:
+    """Build the firmware ELF (for ``board``, see ``board_build``); returns its path. ``groups``: the input sets
+    are consecutive sequences of these lengths, the state reset before each (None: one sequence of every set)."""
+    cpu_flags, ldscript, board_flags, _ = board_build(board)
     bd = Path(build_dir)
     bd.mkdir(parents=True, exist_ok=True)
     main = bd / "m4main.c"
@@ -152,9 +174,9 @@ def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], buil
     srcs = [main, *result.sources, *result.kernel_sources, port / "startup.c", port / "platform_cmsdk.c",
             crt / "src" / "platform_defaults.c"]
     elf = bd / f"{result.name}_m4.elf"
-    cmd = [ARM_CC, *M4_FLAGS, *CFLAGS, *extra_cflags, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
+    cmd = [ARM_CC, *cpu_flags, *CFLAGS, *board_flags, *extra_cflags, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
            f"-I{crt / 'include'}", f"-I{result.header.parent}", *map(str, srcs),
-           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / 'mps2.ld'}",
+           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / ldscript}",
            "-Wl,--gc-sections", "-o", str(elf), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -170,8 +192,8 @@ def _text_bytes(elf: Path) -> int:
     return int(out[1].split()[0]) if len(out) > 1 else 0
 
 
-def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 120) -> M4Run:
-    cmd = ["timeout", str(int(timeout)), QEMU, "-M", "mps2-an386", "-nographic", "-semihosting",
+def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 120, board: str = BOARD) -> M4Run:
+    cmd = ["timeout", str(int(timeout)), QEMU, "-M", board_build(board)[3], "-nographic", "-semihosting",
            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10, check=False)
     out = proc.stdout
@@ -196,10 +218,12 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
 
 
 def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-           *, timeout: float = 120, groups: Sequence[int] | None = None) -> M4Run:
-    """Build and run on QEMU mps2-an386 under ``timeout`` seconds (``groups``: see :func:`build_m4`)."""
-    elf = build_m4(result, inputs, build_dir, groups=groups)
-    return run_elf(result, elf, len(inputs), timeout=timeout)
+           *, timeout: float = 120, board: str = BOARD, groups: Sequence[int] | None = None) -> M4Run:
+    """Build and run on QEMU (mps2-an386, or ``board``'s machine) under ``timeout`` seconds. Instruction
+    counts are exact on boards whose FPGAIO counter runs at 25 MHz (AN386, AN500), not on the AN505 (20 MHz).
+    ``groups``: see :func:`build_m4`."""
+    elf = build_m4(result, inputs, build_dir, board=board, groups=groups)
+    return run_elf(result, elf, len(inputs), timeout=timeout, board=board)
 
 
 def count_macs(graph: Any) -> int:

@@ -1,0 +1,1110 @@
+/* microaot kernels: float32 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED on an FPU (fp_fast.h).
+ *
+ * Bit-identical with the generic kernels (conv.c, fully_connected.c): every output is summed from +0.0f
+ * over its taps in the generic order, one rounding per product and per sum (VMLA.F32 is the chained,
+ * not the fused, multiply-accumulate), then the bias is added and the result clamped. Blocking only
+ * changes which outputs are computed side by side, never the order of any one output's terms. */
+#include "microaot/kernels/fp_fast.h"
+
+#include <stddef.h>
+
+/* the asm paths: a single-precision FPU in Thumb-2 (gcc -O0 cannot allocate the operands: the portable
+ * loops run there) */
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__thumb2__) && defined(__OPTIMIZE__)
+#define UAOT_FP_ASM 1
+#else
+#define UAOT_FP_ASM 0
+#endif
+
+static const float uaot_fp_zeros[16] = {0.0f};
+
+#if UAOT_FP_ASM
+/* R = R < lo ? lo : (R > hi ? hi : R), lo in s30, hi in s31 (the generic clamp: NaN stays NaN) */
+#define UAOT_FP_CLAMP(R)        \
+    "vcmp.f32 " R ", s30\n\t"   \
+    "vmrs APSR_nzcv, fpscr\n\t" \
+    "it mi\n\t"                 \
+    "vmovmi.f32 " R ", s30\n\t" \
+    "vcmp.f32 " R ", s31\n\t"   \
+    "vmrs APSR_nzcv, fpscr\n\t" \
+    "it gt\n\t"                 \
+    "vmovgt.f32 " R ", s31\n\t"
+#define UAOT_FP_CLAMP8(A, B, C, D, E, F, G, H) \
+    UAOT_FP_CLAMP(A)                           \
+    UAOT_FP_CLAMP(B)                           \
+    UAOT_FP_CLAMP(C) UAOT_FP_CLAMP(D) UAOT_FP_CLAMP(E) UAOT_FP_CLAMP(F) UAOT_FP_CLAMP(G) UAOT_FP_CLAMP(H)
+#define UAOT_FP_ALL_S                                                                                            \
+    "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
+        "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+#endif
+
+static float uaot_fp_clamp(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* 4 output rows (channels) at npx (1 or 2) input rows (pixels, batches): for q < npx, r < 4,
+ * out_q[r] = clamp(sum over k < K, in increasing k, of x_q[k] * w_r[k], + bias[r]), K = 4 * g + t */
+typedef struct {
+    const float *x0, *x1;
+    const float *w0, *w1, *w2, *w3;
+    int32_t g, t;
+    const float *bias, *lh; /* bias (4 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
+    float *out0, *out1;
+    const float *zeros;
+} uaot_fp_gemm_args_t;
+
+#if UAOT_FP_ASM
+/* the asm reads the fields at these byte offsets */
+typedef char
+    uaot_fp_gemm_layout_ok[(offsetof(uaot_fp_gemm_args_t, g) == 24 && offsetof(uaot_fp_gemm_args_t, bias) == 32 &&
+                            offsetof(uaot_fp_gemm_args_t, zeros) == 48)
+                               ? 1
+                               : -1];
+#endif
+
+static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
+{
+#if UAOT_FP_ASM
+    const float *x0, *x1, *w0, *w1, *w2, *w3;
+    int32_t k;
+    if (npx == 2) {
+        /* per 4 k: 6 VLDM + 32 VMLA + 2 loop instructions for 32 MACs */
+        __asm__ volatile("ldr %[k], [%[a], #48]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[x1], [%[a], #4]\n\t"
+                         "ldr %[w0], [%[a], #8]\n\t"
+                         "ldr %[w1], [%[a], #12]\n\t"
+                         "ldr %[w2], [%[a], #16]\n\t"
+                         "ldr %[w3], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #24]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 3f\n\t"
+                         "1:\n\t"
+                         "vldmia %[x0]!, {s8-s11}\n\t"
+                         "vldmia %[x1]!, {s12-s15}\n\t"
+                         "vldmia %[w0]!, {s16-s19}\n\t"
+                         "vldmia %[w1]!, {s20-s23}\n\t"
+                         "vldmia %[w2]!, {s24-s27}\n\t"
+                         "vldmia %[w3]!, {s28-s31}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "vmla.f32 s4, s12, s16\n\t"
+                         "vmla.f32 s5, s12, s20\n\t"
+                         "vmla.f32 s6, s12, s24\n\t"
+                         "vmla.f32 s7, s12, s28\n\t"
+                         "vmla.f32 s0, s9, s17\n\t"
+                         "vmla.f32 s1, s9, s21\n\t"
+                         "vmla.f32 s2, s9, s25\n\t"
+                         "vmla.f32 s3, s9, s29\n\t"
+                         "vmla.f32 s4, s13, s17\n\t"
+                         "vmla.f32 s5, s13, s21\n\t"
+                         "vmla.f32 s6, s13, s25\n\t"
+                         "vmla.f32 s7, s13, s29\n\t"
+                         "vmla.f32 s0, s10, s18\n\t"
+                         "vmla.f32 s1, s10, s22\n\t"
+                         "vmla.f32 s2, s10, s26\n\t"
+                         "vmla.f32 s3, s10, s30\n\t"
+                         "vmla.f32 s4, s14, s18\n\t"
+                         "vmla.f32 s5, s14, s22\n\t"
+                         "vmla.f32 s6, s14, s26\n\t"
+                         "vmla.f32 s7, s14, s30\n\t"
+                         "vmla.f32 s0, s11, s19\n\t"
+                         "vmla.f32 s1, s11, s23\n\t"
+                         "vmla.f32 s2, s11, s27\n\t"
+                         "vmla.f32 s3, s11, s31\n\t"
+                         "vmla.f32 s4, s15, s19\n\t"
+                         "vmla.f32 s5, s15, s23\n\t"
+                         "vmla.f32 s6, s15, s27\n\t"
+                         "vmla.f32 s7, s15, s31\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         "3:\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 5f\n\t"
+                         "4:\n\t"
+                         "vldmia %[x0]!, {s8}\n\t"
+                         "vldmia %[x1]!, {s12}\n\t"
+                         "vldmia %[w0]!, {s16}\n\t"
+                         "vldmia %[w1]!, {s20}\n\t"
+                         "vldmia %[w2]!, {s24}\n\t"
+                         "vldmia %[w3]!, {s28}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "vmla.f32 s4, s12, s16\n\t"
+                         "vmla.f32 s5, s12, s20\n\t"
+                         "vmla.f32 s6, s12, s24\n\t"
+                         "vmla.f32 s7, s12, s28\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 4b\n\t"
+                         "5:\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "vldmia %[k], {s16-s19}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s16\n\t"
+                         "vadd.f32 s5, s5, s17\n\t"
+                         "vadd.f32 s6, s6, s18\n\t"
+                         "vadd.f32 s7, s7, s19\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #40]\n\t"
+                                                                           "vstmia %[k], {s0-s3}\n\t"
+                                                                           "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s4-s7}\n\t"
+                         : [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),
+                           [w3] "=&r"(w3), [k] "=&r"(k)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+    } else {
+        /* per 4 k: 5 VLDM + 16 VMLA + 2 loop instructions for 16 MACs */
+        __asm__ volatile("ldr %[k], [%[a], #48]\n\t"
+                         "vldmia %[k], {s0-s3}\n\t"
+                         "ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w0], [%[a], #8]\n\t"
+                         "ldr %[w1], [%[a], #12]\n\t"
+                         "ldr %[w2], [%[a], #16]\n\t"
+                         "ldr %[w3], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #24]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 3f\n\t"
+                         "1:\n\t"
+                         "vldmia %[x0]!, {s8-s11}\n\t"
+                         "vldmia %[w0]!, {s16-s19}\n\t"
+                         "vldmia %[w1]!, {s20-s23}\n\t"
+                         "vldmia %[w2]!, {s24-s27}\n\t"
+                         "vldmia %[w3]!, {s28-s31}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "vmla.f32 s0, s9, s17\n\t"
+                         "vmla.f32 s1, s9, s21\n\t"
+                         "vmla.f32 s2, s9, s25\n\t"
+                         "vmla.f32 s3, s9, s29\n\t"
+                         "vmla.f32 s0, s10, s18\n\t"
+                         "vmla.f32 s1, s10, s22\n\t"
+                         "vmla.f32 s2, s10, s26\n\t"
+                         "vmla.f32 s3, s10, s30\n\t"
+                         "vmla.f32 s0, s11, s19\n\t"
+                         "vmla.f32 s1, s11, s23\n\t"
+                         "vmla.f32 s2, s11, s27\n\t"
+                         "vmla.f32 s3, s11, s31\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         "3:\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "cmp %[k], #0\n\t"
+                         "beq 5f\n\t"
+                         "4:\n\t"
+                         "vldmia %[x0]!, {s8}\n\t"
+                         "vldmia %[w0]!, {s16}\n\t"
+                         "vldmia %[w1]!, {s20}\n\t"
+                         "vldmia %[w2]!, {s24}\n\t"
+                         "vldmia %[w3]!, {s28}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s20\n\t"
+                         "vmla.f32 s2, s8, s24\n\t"
+                         "vmla.f32 s3, s8, s28\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 4b\n\t"
+                         "5:\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "vldmia %[k], {s16-s19}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP("s0") UAOT_FP_CLAMP("s1") UAOT_FP_CLAMP("s2")
+                             UAOT_FP_CLAMP("s3") "ldr %[k], [%[a], #40]\n\t"
+                                                 "vstmia %[k], {s0-s3}\n\t"
+                         : [x0] "=&r"(x0), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [k] "=&r"(k)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+    }
+    (void)x1;
+#else
+    const float *w[4] = {a->w0, a->w1, a->w2, a->w3};
+    const int32_t n = 4 * a->g + a->t;
+    for (int32_t q = 0; q < npx; ++q) {
+        const float *x = q == 0 ? a->x0 : a->x1;
+        float *out = q == 0 ? a->out0 : a->out1;
+        for (int32_t r = 0; r < 4; ++r) {
+            float acc = 0.0f;
+            for (int32_t i = 0; i < n; ++i) {
+                acc += x[i] * w[r][i];
+            }
+            out[r] = uaot_fp_clamp(acc + a->bias[r], a->lh[0], a->lh[1]);
+        }
+    }
+#endif
+}
+
+/* Depthwise: the taps of one output pixel are nky rows of nkx taps; after each tap x += tap_x, w += tap_w
+ * (floats), after each row x += row_x - nkx * tap_x, w += row_w - nkx * tap_w. */
+typedef struct {
+    int32_t tap_x, tap_w, row_x, row_w;
+} uaot_fp_taps_t;
+
+/* 8 outputs oc..oc+7 of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
+ * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; oc a multiple of pat): output j reads input channel
+ * oc / dm + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
+ * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]) */
+typedef struct {
+    const float *x0, *x1, *w;
+    int32_t nky, nkx, xs, ws, xr, wr; /* strides in bytes: tap (minus the VLDM writeback), row */
+    const float *bias, *lh;           /* bias (8 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
+    float *out0, *out1;
+    const float *zeros;
+} uaot_fp_dw8_args_t;
+
+#if UAOT_FP_ASM
+/* the asm reads the fields at these byte offsets */
+typedef char uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
+                                    offsetof(uaot_fp_dw8_args_t, zeros) == 52)
+                                       ? 1
+                                       : -1];
+#endif
+
+/* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
+static void uaot_fp_dw8(const uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
+{
+#if UAOT_FP_ASM
+    const float *x0, *x1, *w;
+    int32_t ky, k, xs, ws;
+    if (pat == 1 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24-s31}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s25, s17\n\t"
+            "vmla.f32 s2, s26, s18\n\t"
+            "vmla.f32 s3, s27, s19\n\t"
+            "vmla.f32 s4, s28, s20\n\t"
+            "vmla.f32 s5, s29, s21\n\t"
+            "vmla.f32 s6, s30, s22\n\t"
+            "vmla.f32 s7, s31, s23\n\t"
+            "vldmia %[x1]!, {s24-s31}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s25, s17\n\t"
+            "vmla.f32 s10, s26, s18\n\t"
+            "vmla.f32 s11, s27, s19\n\t"
+            "vmla.f32 s12, s28, s20\n\t"
+            "vmla.f32 s13, s29, s21\n\t"
+            "vmla.f32 s14, s30, s22\n\t"
+            "vmla.f32 s15, s31, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 1 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8-s15}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s9, s17\n\t"
+                         "vmla.f32 s2, s10, s18\n\t"
+                         "vmla.f32 s3, s11, s19\n\t"
+                         "vmla.f32 s4, s12, s20\n\t"
+                         "vmla.f32 s5, s13, s21\n\t"
+                         "vmla.f32 s6, s14, s22\n\t"
+                         "vmla.f32 s7, s15, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 2 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24-s27}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s24, s17\n\t"
+            "vmla.f32 s2, s25, s18\n\t"
+            "vmla.f32 s3, s25, s19\n\t"
+            "vmla.f32 s4, s26, s20\n\t"
+            "vmla.f32 s5, s26, s21\n\t"
+            "vmla.f32 s6, s27, s22\n\t"
+            "vmla.f32 s7, s27, s23\n\t"
+            "vldmia %[x1]!, {s24-s27}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s24, s17\n\t"
+            "vmla.f32 s10, s25, s18\n\t"
+            "vmla.f32 s11, s25, s19\n\t"
+            "vmla.f32 s12, s26, s20\n\t"
+            "vmla.f32 s13, s26, s21\n\t"
+            "vmla.f32 s14, s27, s22\n\t"
+            "vmla.f32 s15, s27, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 2 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8-s11}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s17\n\t"
+                         "vmla.f32 s2, s9, s18\n\t"
+                         "vmla.f32 s3, s9, s19\n\t"
+                         "vmla.f32 s4, s10, s20\n\t"
+                         "vmla.f32 s5, s10, s21\n\t"
+                         "vmla.f32 s6, s11, s22\n\t"
+                         "vmla.f32 s7, s11, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 4 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24-s25}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s24, s17\n\t"
+            "vmla.f32 s2, s24, s18\n\t"
+            "vmla.f32 s3, s24, s19\n\t"
+            "vmla.f32 s4, s25, s20\n\t"
+            "vmla.f32 s5, s25, s21\n\t"
+            "vmla.f32 s6, s25, s22\n\t"
+            "vmla.f32 s7, s25, s23\n\t"
+            "vldmia %[x1]!, {s24-s25}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s24, s17\n\t"
+            "vmla.f32 s10, s24, s18\n\t"
+            "vmla.f32 s11, s24, s19\n\t"
+            "vmla.f32 s12, s25, s20\n\t"
+            "vmla.f32 s13, s25, s21\n\t"
+            "vmla.f32 s14, s25, s22\n\t"
+            "vmla.f32 s15, s25, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 4 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8-s9}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s17\n\t"
+                         "vmla.f32 s2, s8, s18\n\t"
+                         "vmla.f32 s3, s8, s19\n\t"
+                         "vmla.f32 s4, s9, s20\n\t"
+                         "vmla.f32 s5, s9, s21\n\t"
+                         "vmla.f32 s6, s9, s22\n\t"
+                         "vmla.f32 s7, s9, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 8 && npx == 2) {
+        __asm__ volatile(
+            "ldr %[x0], [%[a], #0]\n\t"
+            "ldr %[x1], [%[a], #4]\n\t"
+            "ldr %[w], [%[a], #8]\n\t"
+            "ldr %[ky], [%[a], #12]\n\t"
+            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+            "ldr %[k], [%[a], #52]\n\t"
+            "vldmia %[k], {s0-s15}\n\t"
+            "1:\n\t"
+            "ldr %[k], [%[a], #16]\n\t"
+            "2:\n\t"
+            "vldmia %[w]!, {s16-s23}\n\t"
+            "vldmia %[x0]!, {s24}\n\t"
+            "vmla.f32 s0, s24, s16\n\t"
+            "vmla.f32 s1, s24, s17\n\t"
+            "vmla.f32 s2, s24, s18\n\t"
+            "vmla.f32 s3, s24, s19\n\t"
+            "vmla.f32 s4, s24, s20\n\t"
+            "vmla.f32 s5, s24, s21\n\t"
+            "vmla.f32 s6, s24, s22\n\t"
+            "vmla.f32 s7, s24, s23\n\t"
+            "vldmia %[x1]!, {s24}\n\t"
+            "vmla.f32 s8, s24, s16\n\t"
+            "vmla.f32 s9, s24, s17\n\t"
+            "vmla.f32 s10, s24, s18\n\t"
+            "vmla.f32 s11, s24, s19\n\t"
+            "vmla.f32 s12, s24, s20\n\t"
+            "vmla.f32 s13, s24, s21\n\t"
+            "vmla.f32 s14, s24, s22\n\t"
+            "vmla.f32 s15, s24, s23\n\t"
+            "add %[x0], %[x0], %[xs]\n\t"
+            "add %[x1], %[x1], %[xs]\n\t"
+            "add %[w], %[w], %[ws]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 2b\n\t"
+            "ldr %[k], [%[a], #28]\n\t"
+            "add %[x0], %[x0], %[k]\n\t"
+            "add %[x1], %[x1], %[k]\n\t"
+            "ldr %[k], [%[a], #32]\n\t"
+            "add %[w], %[w], %[k]\n\t"
+            "subs %[ky], %[ky], #1\n\t"
+            "bne 1b\n\t"
+            "ldr %[k], [%[a], #36]\n\t"
+            "vldmia %[k], {s16-s23}\n\t"
+            "vadd.f32 s0, s0, s16\n\t"
+            "vadd.f32 s1, s1, s17\n\t"
+            "vadd.f32 s2, s2, s18\n\t"
+            "vadd.f32 s3, s3, s19\n\t"
+            "vadd.f32 s4, s4, s20\n\t"
+            "vadd.f32 s5, s5, s21\n\t"
+            "vadd.f32 s6, s6, s22\n\t"
+            "vadd.f32 s7, s7, s23\n\t"
+            "vadd.f32 s8, s8, s16\n\t"
+            "vadd.f32 s9, s9, s17\n\t"
+            "vadd.f32 s10, s10, s18\n\t"
+            "vadd.f32 s11, s11, s19\n\t"
+            "vadd.f32 s12, s12, s20\n\t"
+            "vadd.f32 s13, s13, s21\n\t"
+            "vadd.f32 s14, s14, s22\n\t"
+            "vadd.f32 s15, s15, s23\n\t"
+            "ldr %[k], [%[a], #40]\n\t"
+            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
+                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
+                                                                                     "vstmia %[k], {s0-s7}\n\t"
+                                                                                     "ldr %[k], [%[a], #48]\n\t"
+                                                                                     "vstmia %[k], {s8-s15}\n\t"
+            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+            : [a] "r"(a)
+            : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    if (pat == 8 && npx == 1) {
+        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                         "ldr %[w], [%[a], #8]\n\t"
+                         "ldr %[ky], [%[a], #12]\n\t"
+                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
+                         "ldr %[k], [%[a], #52]\n\t"
+                         "vldmia %[k], {s0-s7}\n\t"
+                         "1:\n\t"
+                         "ldr %[k], [%[a], #16]\n\t"
+                         "2:\n\t"
+                         "vldmia %[w]!, {s16-s23}\n\t"
+                         "vldmia %[x0]!, {s8}\n\t"
+                         "vmla.f32 s0, s8, s16\n\t"
+                         "vmla.f32 s1, s8, s17\n\t"
+                         "vmla.f32 s2, s8, s18\n\t"
+                         "vmla.f32 s3, s8, s19\n\t"
+                         "vmla.f32 s4, s8, s20\n\t"
+                         "vmla.f32 s5, s8, s21\n\t"
+                         "vmla.f32 s6, s8, s22\n\t"
+                         "vmla.f32 s7, s8, s23\n\t"
+                         "add %[x0], %[x0], %[xs]\n\t"
+                         "add %[w], %[w], %[ws]\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 2b\n\t"
+                         "ldr %[k], [%[a], #28]\n\t"
+                         "add %[x0], %[x0], %[k]\n\t"
+                         "ldr %[k], [%[a], #32]\n\t"
+                         "add %[w], %[w], %[k]\n\t"
+                         "subs %[ky], %[ky], #1\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[k], [%[a], #36]\n\t"
+                         "vldmia %[k], {s16-s23}\n\t"
+                         "vadd.f32 s0, s0, s16\n\t"
+                         "vadd.f32 s1, s1, s17\n\t"
+                         "vadd.f32 s2, s2, s18\n\t"
+                         "vadd.f32 s3, s3, s19\n\t"
+                         "vadd.f32 s4, s4, s20\n\t"
+                         "vadd.f32 s5, s5, s21\n\t"
+                         "vadd.f32 s6, s6, s22\n\t"
+                         "vadd.f32 s7, s7, s23\n\t"
+                         "ldr %[k], [%[a], #40]\n\t"
+                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
+                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
+                                                                           "vstmia %[k], {s0-s7}\n\t"
+                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
+                         : [a] "r"(a)
+                         : UAOT_FP_ALL_S, "cc", "memory");
+        return;
+    }
+    (void)x1;
+#else
+    const int32_t nx = 8 / pat;
+    for (int32_t q = 0; q < npx; ++q) {
+        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+        const float *x = q == 0 ? a->x0 : a->x1;
+        const float *w = a->w;
+        const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 32) / 4;
+        for (int32_t ky = 0; ky < a->nky; ++ky) {
+            for (int32_t kx = 0; kx < a->nkx; ++kx) {
+                for (int32_t j = 0; j < 8; ++j) {
+                    acc[j] += x[j / pat] * w[j];
+                }
+                x += tx;
+                w += tw;
+            }
+            x += a->xr / 4;
+            w += a->wr / 4;
+        }
+        float *out = q == 0 ? a->out0 : a->out1;
+        for (int32_t j = 0; j < 8; ++j) {
+            out[j] = uaot_fp_clamp(acc[j] + a->bias[j], a->lh[0], a->lh[1]);
+        }
+    }
+#endif
+}
+
+/* one output: sum over the taps of x[0] * w[0] */
+static float uaot_fp_dw_one(const float *x, const float *w, int32_t nky, int32_t nkx, const uaot_fp_taps_t *t)
+{
+    float a = 0.0f;
+    for (int32_t ky = 0; ky < nky; ++ky) {
+        for (int32_t kx = 0; kx < nkx; ++kx) {
+            a += x[0] * w[0];
+            x += t->tap_x;
+            w += t->tap_w;
+        }
+        x += t->row_x - nkx * t->tap_x;
+        w += t->row_w - nkx * t->tap_w;
+    }
+    return a;
+}
+
+/* first and one-past-last kernel index k with 0 <= o + k * d < n */
+static void uaot_fp_range(int32_t o, int32_t d, int32_t k, int32_t n, int32_t *lo, int32_t *hi)
+{
+    int32_t a = o >= 0 ? 0 : (-o + d - 1) / d;
+    int32_t b = o > n - 1 ? 0 : (n - 1 - o) / d + 1;
+    *lo = a;
+    *hi = b < k ? b : k;
+}
+
+uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
+                                            const float *bias, float *output)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || p->depth_mult <= 0 ||
+        p->out_c != p->in_c * p->depth_mult) {
+        return UAOT_ERR_ARG;
+    }
+    const int32_t in_c = p->in_c;
+    const int32_t out_c = p->out_c;
+    const int32_t dm = p->depth_mult;
+    /* blocks of 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), else one by one */
+    const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
+    const int32_t blocks = pat != 0 && out_c >= 8;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const float *in_b = input + b * p->in_h * p->in_w * in_c;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            int32_t ky0, ky1;
+            uaot_fp_range(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                int32_t kx0, kx1;
+                uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
+                const int32_t nkx = kx1 > kx0 ? kx1 - kx0 : 0;
+                if (nky == 0 || nkx == 0) { /* no tap in bounds: the sum is +0.0f */
+                    for (int32_t oc = 0; oc < out_c; ++oc) {
+                        out[oc] = uaot_fp_clamp(bias != NULL ? 0.0f + bias[oc] : 0.0f, p->act_min, p->act_max);
+                    }
+                    continue;
+                }
+                uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
+                const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
+                const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
+                if (!blocks) {
+                    for (int32_t oc = 0; oc < out_c; ++oc) {
+                        const float v = uaot_fp_dw_one(x0 + oc / dm, w0 + oc, nky, nkx, &t);
+                        out[oc] = uaot_fp_clamp(bias != NULL ? v + bias[oc] : v, p->act_min, p->act_max);
+                    }
+                    continue;
+                }
+                /* the next pixel too when its taps have the same ranges */
+                int32_t nx0 = 0, nx1 = 0, npx = 1;
+                if (ox + 1 < p->out_w) {
+                    uaot_fp_range(ix0 + p->stride_w, p->dil_w, p->k_w, p->in_w, &nx0, &nx1);
+                    npx = nx0 == kx0 && nx1 == kx1 ? 2 : 1;
+                }
+                uaot_fp_dw8_args_t a;
+                a.nky = nky;
+                a.nkx = nkx;
+                if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
+                    a.nky = 1;
+                    a.nkx = nky;
+                    t.tap_x = t.row_x;
+                    t.tap_w = t.row_w;
+                }
+                a.xs = 4 * t.tap_x - 32 / pat;
+                a.ws = 4 * t.tap_w - 32;
+                a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
+                a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
+                a.lh = &p->act_min;
+                a.zeros = uaot_fp_zeros;
+                /* the last block overlaps the one before when out_c % 8 != 0 (the same values computed and stored
+                 * again); its start stays a multiple of pat (out_c is a multiple of dm) */
+                for (int32_t c = 0; c < out_c; c += 8) {
+                    const int32_t oc = c + 8 <= out_c ? c : out_c - 8;
+                    a.x0 = x0 + oc / dm;
+                    a.x1 = x0 + oc / dm + p->stride_w * in_c;
+                    a.w = w0 + oc;
+                    a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
+                    a.out0 = out + oc;
+                    a.out1 = out + out_c + oc;
+                    uaot_fp_dw8(&a, npx, pat);
+                }
+                ox += npx - 1;
+            }
+        }
+    }
+    return UAOT_OK;
+}
+
+/* dst[0..n) = src[0..n) */
+static void uaot_fp_copy(float *dst, const float *src, int32_t n)
+{
+#if UAOT_FP_ASM
+    int32_t g = n >> 2;
+    if (g > 0) {
+        __asm__ volatile("1:\n\t"
+                         "vldmia %[s]!, {s0-s3}\n\t"
+                         "vstmia %[d]!, {s0-s3}\n\t"
+                         "subs %[g], %[g], #1\n\t"
+                         "bne 1b\n\t"
+                         : [s] "+r"(src), [d] "+r"(dst), [g] "+r"(g)
+                         :
+                         : "s0", "s1", "s2", "s3", "cc", "memory");
+    }
+    if (n & 2) {
+        dst[0] = src[0];
+        dst[1] = src[1];
+        dst += 2;
+        src += 2;
+    }
+    if (n & 1) {
+        dst[0] = src[0];
+    }
+#else
+    for (int32_t i = 0; i < n; ++i) {
+        dst[i] = src[i];
+    }
+#endif
+}
+
+/* dst[0..n) = +0.0f */
+static void uaot_fp_zero(float *dst, int32_t n)
+{
+#if UAOT_FP_ASM
+    int32_t g = n >> 2;
+    if (g > 0) {
+        __asm__ volatile("vldmia %[z], {s0-s3}\n\t"
+                         "1:\n\t"
+                         "vstmia %[d]!, {s0-s3}\n\t"
+                         "subs %[g], %[g], #1\n\t"
+                         "bne 1b\n\t"
+                         : [d] "+r"(dst), [g] "+r"(g)
+                         : [z] "r"(uaot_fp_zeros)
+                         : "s0", "s1", "s2", "s3", "cc", "memory");
+    }
+    if (n & 2) {
+        dst[0] = 0.0f;
+        dst[1] = 0.0f;
+        dst += 2;
+    }
+    if (n & 1) {
+        dst[0] = 0.0f;
+    }
+#else
+    for (int32_t i = 0; i < n; ++i) {
+        dst[i] = 0.0f;
+    }
+#endif
+}
+
+/* the gemm's 4 rows from row oc of w (K floats each): the last block of out_c % 4 != 0 overlaps the one
+ * before (out_c >= 4) or repeats its last row (out_c < 4, stored through a temporary) */
+static int32_t uaot_fp_rows(uaot_fp_gemm_args_t *a, const float *w, int32_t c, int32_t out_c, int32_t kk)
+{
+    const int32_t oc = c + 4 <= out_c ? c : (out_c >= 4 ? out_c - 4 : 0);
+    const int32_t last = out_c - 1;
+    a->w0 = w + oc * kk;
+    a->w1 = w + (oc + 1 < last ? oc + 1 : last) * kk;
+    a->w2 = w + (oc + 2 < last ? oc + 2 : last) * kk;
+    a->w3 = w + (oc + 3 < last ? oc + 3 : last) * kk;
+    return oc;
+}
+
+/* out[0..n) = tmp[0..n) for the blocks of fewer than 4 rows */
+static void uaot_fp_put(float *out, const float *tmp, int32_t n)
+{
+    for (int32_t j = 0; j < n; ++j) {
+        out[j] = tmp[j];
+    }
+}
+
+/* every block of 4 rows of w (out_c rows of kk floats) at the input rows a->x0 (and a->x1 when npx == 2),
+ * outputs to out0 (and out1) */
+static void uaot_fp_block4(uaot_fp_gemm_args_t *a, const float *w, const float *bias, int32_t out_c, int32_t kk,
+                           float *out0, float *out1, int32_t npx)
+{
+    if (out_c >= 4) {
+        for (int32_t c = 0; c < out_c; c += 4) {
+            const int32_t oc = uaot_fp_rows(a, w, c, out_c, kk);
+            a->bias = bias != NULL ? bias + oc : uaot_fp_zeros;
+            a->out0 = out0 + oc;
+            a->out1 = out1 + oc;
+            uaot_fp_gemm4(a, npx);
+        }
+        return;
+    }
+    float b4[4], tmp[8];
+    for (int32_t j = 0; j < 4; ++j) {
+        b4[j] = bias != NULL ? bias[j < out_c ? j : out_c - 1] : 0.0f;
+    }
+    (void)uaot_fp_rows(a, w, 0, out_c, kk);
+    a->bias = b4;
+    a->out0 = tmp;
+    a->out1 = tmp + 4;
+    uaot_fp_gemm4(a, npx);
+    uaot_fp_put(out0, tmp, out_c);
+    if (npx == 2) {
+        uaot_fp_put(out1, tmp + 4, out_c);
+    }
+}
+
+uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
+                                  const float *bias, float *output, uint8_t *scratch, uint32_t scratch_size)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    UAOT_CHECK_SCRATCH(scratch_size, uaot_conv2d_f32_fpu_scratch_size(p));
+    const int32_t in_c = p->in_c;
+    const int32_t out_c = p->out_c;
+    const int32_t kw_c = p->k_w * in_c;
+    const int32_t kk = p->k_h * kw_c;
+    /* a pixel whose taps are all in bounds reads its patch from the input when it is contiguous there */
+    const int contiguous = p->dil_w == 1 && (p->k_h == 1 || (p->k_w == p->in_w && p->dil_h == 1));
+    uaot_fp_gemm_args_t a;
+    a.g = kk / 4;
+    a.t = kk % 4;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const float *in_b = input + b * p->in_h * p->in_w * in_c;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            for (int32_t ox = 0; ox < p->out_w; ox += 2) {
+                const int32_t npx = ox + 1 < p->out_w ? 2 : 1;
+                const float *xq[2];
+                for (int32_t q = 0; q < npx; ++q) {
+                    const int32_t ix0 = (ox + q) * p->stride_w - p->pad_left;
+                    const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
+                                         ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
+                    if (interior && contiguous) {
+                        xq[q] = in_b + (iy0 * p->in_w + ix0) * in_c;
+                        continue;
+                    }
+                    /* the patch in the filter's (ky, kx, ic) order, +0.0f outside the input */
+                    float *d = (float *)(void *)scratch + q * kk;
+                    xq[q] = d;
+                    if (interior && p->dil_w == 1) { /* k_h rows of k_w * in_c floats */
+                        const float *src = in_b + (iy0 * p->in_w + ix0) * in_c;
+                        for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+                            uaot_fp_copy(d, src + ky * p->dil_h * p->in_w * in_c, kw_c);
+                        }
+                        continue;
+                    }
+                    int32_t kx0, kx1;
+                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                    if (kx1 < kx0) {
+                        kx1 = kx0;
+                    }
+                    for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+                        const int32_t iy = iy0 + ky * p->dil_h;
+                        if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
+                            uaot_fp_zero(d, kw_c);
+                            continue;
+                        }
+                        uaot_fp_zero(d, kx0 * in_c);
+                        const float *row = in_b + iy * p->in_w * in_c;
+                        if (p->dil_w == 1) {
+                            uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
+                        } else {
+                            for (int32_t kx = kx0; kx < kx1; ++kx) {
+                                uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
+                            }
+                        }
+                        uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
+                    }
+                }
+                float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                a.x0 = xq[0];
+                a.x1 = xq[npx - 1];
+                uaot_fp_block4(&a, filter, bias, out_c, kk, out, out + out_c, npx);
+            }
+        }
+    }
+    return UAOT_OK;
+}
+
+uaot_status_t uaot_fully_connected_f32_fpu(const uaot_fc_f32_params_t *p, const float *input, const float *filter,
+                                           const float *bias, float *output)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL) {
+        return UAOT_ERR_ARG;
+    }
+    const int32_t n_in = p->in_features;
+    const int32_t n_out = p->out_features;
+    uaot_fp_gemm_args_t a;
+    a.g = n_in / 4;
+    a.t = n_in % 4;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    for (int32_t b = 0; b < p->batches; b += 2) { /* two batch rows at a time */
+        const int32_t npx = b + 1 < p->batches ? 2 : 1;
+        a.x0 = input + b * n_in;
+        a.x1 = input + (b + npx - 1) * n_in;
+        uaot_fp_block4(&a, filter, bias, n_out, n_in, output + b * n_out, output + (b + npx - 1) * n_out, npx);
+    }
+    return UAOT_OK;
+}
