@@ -361,6 +361,7 @@ def test_export_three_memory_modes_keep_the_state(tmp_path: Path) -> None:
     size = res.size
     state = hostbuild_state_size(res.compile_result)
     assert size["state"] == state > 0 and size["ram"] >= size["workspace"] + state
+    assert size["state_from_elf"] == state  # the compiled descriptor agrees (read from the object)
     assert size["forbidden_symbols"] == []  # no malloc/free/printf, the state functions included
     readme = (res.out_dir / "README.md").read_text()
     assert "acc_STATE_SIZE" in readme and "uaot_model_state_init" in readme and "UAOT_ERR_STATE" in readme

@@ -203,6 +203,10 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
             "them; the crt file that does is missing from the export (see RUNTIME_SOURCES in export.py)"
         )
     forbidden = sorted({s.name for s in elf.find_forbidden_symbols(objs)})
+    state_elf = _descriptor_state_size(objs, sources, name)
+    if state_elf is not None and state_elf != state_size:
+        raise BuildError(f"export of {name}: the compiled descriptor {name}_model holds state_size {state_elf}, the "
+                         f"generated header says {state_size}; the export is inconsistent, please report it")
     script = work_dir / "probe.ld"
     script.write_text(_probe_linker_script(weight_section))
     image = work_dir / "probe.elf"
@@ -243,6 +247,7 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
         "bss": linked["bss"],
         "workspace": workspace_size,
         "state": state_size,
+        "state_from_elf": state_elf,  # uaot_model_t.state_size read from the compiled model (None: not found)
         "flash": linked["flash"],
         "ram": int(linked["ram"]) + workspace_size + state_size,
         "weight_section": weight_section,
@@ -252,6 +257,21 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
         "forbidden_symbols": forbidden,
     }
     return report
+
+
+def _descriptor_state_size(objs: Sequence[Path], sources: Sequence[Path], name: str) -> int | None:
+    """``NAME_model.state_size`` (uaot_model_t: abi u32, name and hash pointers, workspace_size u32,
+    state_size u32) read from the compiled model's object, or None when it cannot be found."""
+    for obj, src in zip(objs, sources, strict=False):
+        if src.name != f"{name}.c":
+            continue
+        got = elf.symbol_bytes(obj, f"{name}_model")
+        if got is None:
+            return None
+        data, ptr = got
+        at = ptr + 2 * ptr + 4  # abi (padded to a pointer), name, hash, workspace_size
+        return int.from_bytes(data[at:at + 4], "little") if len(data) >= at + 4 else None
+    return None
 
 
 def format_size_report(rep: dict[str, Any]) -> str:

@@ -128,6 +128,26 @@ def section_bytes(elf: ElfPath, name: str) -> bytes | None:
     return bytes(s.data())
 
 
+def symbol_bytes(elf: ElfPath, name: str) -> tuple[bytes, int] | None:
+    """The bytes of data symbol ``name`` (``.symtab``, defined in a section with contents) and the file's
+    pointer size (4 or 8); None when there is no such symbol. Works on objects (relocations not applied:
+    pointers read as 0) and linked images."""
+    _, f = _elffile(elf)
+    tab = f.get_section_by_name(".symtab")
+    if tab is None:
+        return None
+    for sym in tab.iter_symbols():  # type: ignore[attr-defined]
+        if sym.name != name or not isinstance(sym["st_shndx"], int):
+            continue
+        sec = f.get_section(sym["st_shndx"])
+        if sec["sh_type"] == "SHT_NOBITS":
+            return None
+        base = int(sym["st_value"]) - (int(sec["sh_addr"]) if f["e_type"] != "ET_REL" else 0)
+        data = bytes(sec.data())[base:base + int(sym["st_size"])]
+        return data, (8 if f.elfclass == 64 else 4)
+    return None
+
+
 def read_symbols(elf: ElfPath) -> list[Symbol]:
     """Symbols of ``.symtab`` and ``.dynsym`` (section symbols and file symbols left out)."""
     _, f = _elffile(elf)
