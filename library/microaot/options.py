@@ -143,8 +143,9 @@ OPTIONS: tuple[Option, ...] = (
     _custom("port", "port", "from the board (build.mcu / framework)", "crt/ports/<port> the platform hooks come "
             "from: stm32, arduino, host, rp2040, cmsdk, or user (your application supplies the hooks; "
             "docs/platformio.md); a port that does not fit the MCU is refused", "user"),
-    _custom("target", "generic | cortex-m4 | cortex-m7", "from the board (build.cpu)", "kernel target: portable C "
-            "or the Cortex-M DSP kernels", "generic", _choice("generic", "cortex-m4", "cortex-m7")),
+    _custom("target", "generic | cortex-m4 | cortex-m7 | cortex-m55", "from the board (build.cpu)", "kernel target: "
+            "portable C, the Cortex-M DSP kernels, or Helium (MVE) kernels on the M55", "generic",
+            _choice("generic", "cortex-m4", "cortex-m7", "cortex-m55")),
     _custom("werror", "bool", "yes", "build the runtime and the generated C with -Werror", "no", parse_bool),
     _custom("tune_budget", "integer", "16", "`pio run -t tune`: candidates per operator signature", "32",
             parse_positive_int),
@@ -180,8 +181,8 @@ OPTIONS: tuple[Option, ...] = (
     _board("toolchain", "host | arm", "the board's", "which compiler builds the firmware (microaot's own boards)",
            "arm", _choice("host", "arm")),
     _board("port", "port folder", "the board's", "crt/ports/<port>: the platform hooks", "cmsdk"),
-    _board("target", "generic | cortex-m4 | cortex-m7", "the board's", "kernel target (generic C or Cortex-M DSP "
-           "kernels)", "generic", _choice("generic", "cortex-m4", "cortex-m7")),
+    _board("target", "generic | cortex-m4 | cortex-m7 | cortex-m55", "the board's", "kernel target (generic C, "
+           "Cortex-M DSP or Helium kernels)", "generic", _choice("generic", "cortex-m4", "cortex-m7", "cortex-m55")),
     _board("ldscript", "file", "the board's", "linker script of microaot's own boards (crt/ports/<port>)",
            "mps2.ld"),
     _board("float_abi", "soft | softfp | hard", "the board's", "-mfloat-abi", "hard",

@@ -1,4 +1,5 @@
-"""Run a compiled model on QEMU mps2-an386 (Cortex-M4F) and count instructions.
+"""Run a compiled model on QEMU mps2-an386 (Cortex-M4F) -- or, for target cortex-m55, on QEMU mps3-an547
+(Cortex-M55 with Helium; ``machine_for``) -- and count instructions.
 
 A self-contained firmware (no RPC): the generated model + its kernels + the cmsdk port + a generated
 ``main.c`` that holds the inputs as constant arrays, runs the model once per input set, and prints
@@ -39,6 +40,30 @@ ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
 ICOUNT_SHIFT = 3
 M4_FLAGS = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A QEMU machine the firmware runs on: its compiler flags, the cmsdk port's linker script and defines."""
+
+    qemu: str
+    flags: tuple[str, ...]
+    ldscript: str
+    defines: tuple[str, ...] = ()
+
+
+MACHINES = {
+    "mps2-an386": Machine("mps2-an386", tuple(M4_FLAGS), "mps2.ld"),
+    # the board qemu_mps3_an547 (platform/boards): UART0 / FPGAIO at their secure aliases, a 20 MHz counter
+    "mps3-an547": Machine("mps3-an547", ("-mthumb", "-mcpu=cortex-m55", "-mfloat-abi=hard"), "mps3_an547.ld",
+                          ("-DUAOT_CMSDK_UART0_BASE=0x59303000u", "-DUAOT_CMSDK_FPGAIO_BASE=0x59302000u",
+                           "-DUAOT_CMSDK_REFCLK_HZ=20000000u")),
+}
+
+
+def machine_for(target: str) -> Machine:
+    """The machine a target's code runs on here: the M55 (Helium kernels) on mps3-an547, the rest on the M4."""
+    return MACHINES["mps3-an547" if target == "cortex-m55" else "mps2-an386"]
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
 
 
@@ -127,8 +152,9 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]]) -> st
 
 
 def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-             *, extra_cflags: Sequence[str] = ()) -> Path:
-    """Build the firmware ELF; returns its path."""
+             *, extra_cflags: Sequence[str] = (), machine: Machine | None = None) -> Path:
+    """Build the firmware ELF (for ``machine``, by default the M4's); returns its path."""
+    mach = machine or MACHINES["mps2-an386"]
     bd = Path(build_dir)
     bd.mkdir(parents=True, exist_ok=True)
     main = bd / "m4main.c"
@@ -138,9 +164,9 @@ def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], buil
     srcs = [main, *result.sources, *result.kernel_sources, port / "startup.c", port / "platform_cmsdk.c",
             crt / "src" / "platform_defaults.c"]
     elf = bd / f"{result.name}_m4.elf"
-    cmd = [ARM_CC, *M4_FLAGS, *CFLAGS, *extra_cflags, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
+    cmd = [ARM_CC, *mach.flags, *CFLAGS, *extra_cflags, *mach.defines, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
            f"-I{crt / 'include'}", f"-I{result.header.parent}", *map(str, srcs),
-           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / 'mps2.ld'}",
+           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / mach.ldscript}",
            "-Wl,--gc-sections", "-o", str(elf), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -156,8 +182,10 @@ def _text_bytes(elf: Path) -> int:
     return int(out[1].split()[0]) if len(out) > 1 else 0
 
 
-def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 120) -> M4Run:
-    cmd = ["timeout", str(int(timeout)), QEMU, "-M", "mps2-an386", "-nographic", "-semihosting",
+def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 120,
+            machine: Machine | None = None) -> M4Run:
+    cmd = ["timeout", str(int(timeout)), QEMU, "-M", (machine or MACHINES["mps2-an386"]).qemu, "-nographic",
+           "-semihosting",
            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10, check=False)
     out = proc.stdout
@@ -182,10 +210,10 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
 
 
 def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-           *, timeout: float = 120) -> M4Run:
-    """Build and run on QEMU mps2-an386 under ``timeout`` seconds."""
-    elf = build_m4(result, inputs, build_dir)
-    return run_elf(result, elf, len(inputs), timeout=timeout)
+           *, timeout: float = 120, machine: Machine | None = None) -> M4Run:
+    """Build and run on QEMU mps2-an386 (or ``machine``) under ``timeout`` seconds."""
+    elf = build_m4(result, inputs, build_dir, machine=machine)
+    return run_elf(result, elf, len(inputs), timeout=timeout, machine=machine)
 
 
 def count_macs(graph: Any) -> int:
@@ -209,7 +237,8 @@ def count_macs(graph: Any) -> int:
 def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[int, Mapping[str, Any]] | None = None,
             tuning_log: str | Path | None = None, seed: int = 0, build_dir: str | Path | None = None,
             check: bool = True) -> dict[str, Any]:
-    """Instructions per inference of ``model`` on QEMU mps2-an386 (seeded int8/float input as in the
+    """Instructions per inference of ``model`` on QEMU mps2-an386 (mps3-an547 for target cortex-m55; seeded
+    int8/float input as in the
     MLPerf README), per operator, instructions/MAC, and bit-exactness against TFLM (``check``)."""
     if build_dir is None:
         with tempfile.TemporaryDirectory(prefix="m4run_") as tmp:
@@ -227,7 +256,7 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
             xs.append(rng.standard_normal(size=tt.shape).astype(np.float32))
         else:
             xs.append(rng.integers(-128, 128, size=tt.shape, dtype=np.int8))
-    run = run_m4(r, [xs], bd / "m4")
+    run = run_m4(r, [xs], bd / "m4", machine=machine_for(target))
     macs = count_macs(g)
     out: dict[str, Any] = {
         "model": str(model), "target": target, "instructions": run.instructions[0], "macs": macs,
