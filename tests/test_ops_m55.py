@@ -85,7 +85,8 @@ def test_mve_kernels_bit_exact_on_cortex_m55(tmp_path: Path) -> None:
         if isinstance(refs[i], Exception):
             return f"{cid}: TFLM failed: {refs[i]}"
         try:
-            r = compile_model(paths[i], tmp_path / f"src{i}", name=f"m55c{i}", target="cortex-m55")
+            sched = {0: {"algo": "mve"}} if kernel.endswith("_mve") else None  # depthwise: not the default
+            r = compile_model(paths[i], tmp_path / f"src{i}", name=f"m55c{i}", target="cortex-m55", schedules=sched)
             src = r.sources[0].read_text()
             if kernel not in src:
                 return f"{cid}: the generated code does not call {kernel}"
@@ -105,8 +106,9 @@ def test_mve_kernels_bit_exact_on_cortex_m55(tmp_path: Path) -> None:
 
 
 def test_m55_schedules_pick_mve_and_fall_back() -> None:
-    """cortex-m55: int8 CONV_2D / depthwise (multiplier 1) / FC default to ``mve`` (also in the tuner's space);
-    a depthwise multiplier > 1 keeps the generic kernel; the M4 target never sees ``mve``."""
+    """cortex-m55: int8 CONV_2D (K >= 16) and FC default to ``mve``; DEPTHWISE_CONV_2D (multiplier 1) has
+    ``mve`` in the tuner's space but defaults to the DSP kernels (faster, docs/internals.md); a multiplier > 1
+    keeps the generic kernel; the M4 target never sees ``mve``; a conv with K < 16 takes the DSP gemm."""
     from microaot import schedules as space
     from microaot.frontend.tflite import import_tflite_bytes
 
@@ -115,6 +117,10 @@ def test_m55_schedules_pick_mve_and_fall_back() -> None:
         g = import_tflite_bytes(make(rng), "case")
         op = g.operators[0]
         algo = space.default_schedule(g, op, "cortex-m55")["algo"]
-        assert algo == ("direct" if kernel.endswith("(") else "mve"), (kernel, algo)
-        assert ("mve" in space.op_space(g, op, "cortex-m55")["algo"]) is (algo == "mve")
+        dw = op.opcode == "DEPTHWISE_CONV_2D"
+        want = "direct" if kernel.endswith("(") else space.default_schedule(g, op, "cortex-m4")["algo"] if dw else "mve"
+        assert algo == want, (kernel, algo)
+        assert ("mve" in space.op_space(g, op, "cortex-m55")["algo"]) is kernel.endswith("_mve")
         assert "mve" not in space.op_space(g, op, "cortex-m4")["algo"]
+    small = import_tflite_bytes(mg.conv2d_model(rng, input_shape=(1, 8, 8, 8), filters=16, kernel=(1, 1)), "k8")
+    assert space.default_schedule(small, small.operators[0], "cortex-m55")["algo"] == "gemm"

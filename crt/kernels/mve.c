@@ -30,35 +30,49 @@ UAOT_MVE_INLINE int32x4_t mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t s
     return vminq_s32(vmaxq_s32(acc, vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
 
-/* a[j] = sum over k < n of col[k] * wj[k], j = 0..3 (whole vectors, then one zero-predicated tail) */
+/* a[j] = sum over k < n of col[k] * wj[k], j = 0..3: whole vectors in a low-overhead loop (the loads
+ * post-increment; VMLADAVA takes even accumulator registers, hence the fixed ones), then one zero-predicated
+ * tail */
 UAOT_MVE_INLINE int32x4_t mve_dot4(const int8_t *col, const int8_t *w0, const int8_t *w1, const int8_t *w2,
                                    const int8_t *w3, int32_t n)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (; n >= 16; n -= 16) {
-        const int8x16_t x = vld1q_s8(col);
-        a0 = vmladavaq_s8(a0, x, vld1q_s8(w0));
-        a1 = vmladavaq_s8(a1, x, vld1q_s8(w1));
-        a2 = vmladavaq_s8(a2, x, vld1q_s8(w2));
-        a3 = vmladavaq_s8(a3, x, vld1q_s8(w3));
-        col += 16;
-        w0 += 16;
-        w1 += 16;
-        w2 += 16;
-        w3 += 16;
+    register int32_t a0 __asm__("r4") = 0;
+    register int32_t a1 __asm__("r6") = 0;
+    register int32_t a2 __asm__("r8") = 0;
+    register int32_t a3 __asm__("r10") = 0;
+    const int32_t blocks = n >> 4;
+    if (blocks > 0) {
+        __asm__ volatile("dls lr, %[cnt]\n"
+                         "1:\n"
+                         "vldrb.8 q0, [%[c]], #16\n"
+                         "vldrb.8 q1, [%[w0]], #16\n"
+                         "vmladava.s8 %[a0], q0, q1\n"
+                         "vldrb.8 q2, [%[w1]], #16\n"
+                         "vmladava.s8 %[a1], q0, q2\n"
+                         "vldrb.8 q1, [%[w2]], #16\n"
+                         "vmladava.s8 %[a2], q0, q1\n"
+                         "vldrb.8 q2, [%[w3]], #16\n"
+                         "vmladava.s8 %[a3], q0, q2\n"
+                         "le lr, 1b\n"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [c] "+r"(col), [w0] "+r"(w0),
+                           [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3)
+                         : [cnt] "r"(blocks)
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "memory");
     }
+    n &= 15;
+    int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
     if (n > 0) {
         const mve_pred16_t pr = vctp8q((uint32_t)n);
         const int8x16_t x = vldrbq_z_s8(col, pr);
-        a0 = vmladavaq_s8(a0, x, vldrbq_z_s8(w0, pr));
-        a1 = vmladavaq_s8(a1, x, vldrbq_z_s8(w1, pr));
-        a2 = vmladavaq_s8(a2, x, vldrbq_z_s8(w2, pr));
-        a3 = vmladavaq_s8(a3, x, vldrbq_z_s8(w3, pr));
+        b0 = vmladavaq_s8(b0, x, vldrbq_z_s8(w0, pr));
+        b1 = vmladavaq_s8(b1, x, vldrbq_z_s8(w1, pr));
+        b2 = vmladavaq_s8(b2, x, vldrbq_z_s8(w2, pr));
+        b3 = vmladavaq_s8(b3, x, vldrbq_z_s8(w3, pr));
     }
-    int32x4_t v = vdupq_n_s32(a0);
-    v = vsetq_lane_s32(a1, v, 1);
-    v = vsetq_lane_s32(a2, v, 2);
-    return vsetq_lane_s32(a3, v, 3);
+    int32x4_t v = vdupq_n_s32(b0);
+    v = vsetq_lane_s32(b1, v, 1);
+    v = vsetq_lane_s32(b2, v, 2);
+    return vsetq_lane_s32(b3, v, 3);
 }
 
 /* one column (K int8) against n_out weight rows of K: out[o] for every o, 4 rows per step */
@@ -163,35 +177,152 @@ uaot_status_t uaot_conv2d_s8_mve(const uaot_conv_s8_params_t *p, const int8_t *i
     return UAOT_OK;
 }
 
-/* 4 channels of one output pixel: the taps in [ky0, ky1) x [kx0, kx1) from the input, the others (border)
- * as the input zero point */
-UAOT_MVE_INLINE int32x4_t mve_dw_block(const uaot_conv_s8_params_t *p, const int8_t *in_b, const int8_t *filter,
-                                       int32_t c, int32_t iy0, int32_t ix0, int interior, mve_pred16_t pr)
+/* the geometry of a depthwise call in locals (the kernel's stores could alias *p: reloading its fields in the
+ * loops would cost more than the MACs) */
+typedef struct {
+    int32_t in_h, in_w, ch, k_h, k_w, dil_h, dil_w, zp;
+} mve_dw_geo_t;
+
+/* 4 channels of one output pixel with every tap in bounds */
+UAOT_MVE_INLINE int32x4_t mve_dw_interior(const mve_dw_geo_t *g, const int8_t *x0, const int8_t *w, int32x4_t acc,
+                                          mve_pred16_t pr)
 {
-    const int32_t ch = p->out_c;
-    int32x4_t acc = vldrwq_z_s32(p->bias + c, pr);
-    if (interior) {
-        for (int32_t ky = 0; ky < p->k_h; ++ky) {
-            const int8_t *x = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * ch + c;
-            const int8_t *w = filter + ky * p->k_w * ch + c;
-            for (int32_t kx = 0; kx < p->k_w; ++kx) {
-                acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(x, pr), vldrbq_z_s32(w, pr)));
-                x += p->dil_w * ch;
-                w += ch;
-            }
+    const int32_t ch = g->ch;
+    const int32_t xstep = g->dil_w * ch;
+    const int32_t ystep = g->dil_h * g->in_w * ch;
+    for (int32_t ky = 0; ky < g->k_h; ++ky, x0 += ystep) {
+        const int8_t *x = x0;
+        for (int32_t kx = 0; kx < g->k_w; ++kx, x += xstep, w += ch) {
+            acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(x, pr), vldrbq_z_s32(w, pr)));
         }
-        return acc;
     }
-    const int32_t zp = -p->input_offset;
-    for (int32_t ky = 0; ky < p->k_h; ++ky) {
-        const int32_t iy = iy0 + ky * p->dil_h;
-        for (int32_t kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = ix0 + kx * p->dil_w;
-            const int32x4_t w = vldrbq_z_s32(filter + (ky * p->k_w + kx) * ch + c, pr);
-            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(in_b + (iy * p->in_w + ix) * ch + c, pr), w));
+    return acc;
+}
+
+/* 16 channels of one output pixel from the taps of a window of kh x kw (>= 1) taps in bounds starting at x0 / w,
+ * the accumulators starting from bias[0..15], requantized and stored (ch % 16 blocks): the taps in a
+ * low-overhead loop, the 4 accumulators in q4..q7 (no intrinsic form keeps the compiler from spilling
+ * and recomputing the 8 addresses of each tap) */
+UAOT_MVE_INLINE void mve_dw_window16(const mve_dw_geo_t *g, const int8_t *x0, const int8_t *w, int32_t kh, int32_t kw,
+                                     const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t out_off,
+                                     int32_t lo, int32_t hi, int8_t *out)
+{
+    int32_t acc[16] __attribute__((aligned(16)));
+    const int32_t xstep = g->dil_w * g->ch;
+    const int32_t ystep = g->dil_h * g->in_w * g->ch;
+    const int32_t ch = g->ch;
+    const int32_t wskip = (g->k_w - kw) * ch;
+    const int8_t *x;
+    __asm__ volatile(
+        "vldrw.32 q4, [%[b]]\n"
+        "vldrw.32 q5, [%[b], #16]\n"
+        "vldrw.32 q6, [%[b], #32]\n"
+        "vldrw.32 q7, [%[b], #48]\n"
+        "2:\n"
+        "mov %[x], %[x0]\n"
+        "dls lr, %[kw]\n"
+        "1:\n"
+        "vldrb.s32 q0, [%[x]]\n"
+        "vldrb.s32 q1, [%[w]]\n"
+        "vmul.i32 q0, q0, q1\n"
+        "vldrb.s32 q2, [%[x], #4]\n"
+        "vadd.i32 q4, q4, q0\n"
+        "vldrb.s32 q3, [%[w], #4]\n"
+        "vmul.i32 q2, q2, q3\n"
+        "vldrb.s32 q0, [%[x], #8]\n"
+        "vadd.i32 q5, q5, q2\n"
+        "vldrb.s32 q1, [%[w], #8]\n"
+        "vmul.i32 q0, q0, q1\n"
+        "vldrb.s32 q2, [%[x], #12]\n"
+        "vadd.i32 q6, q6, q0\n"
+        "vldrb.s32 q3, [%[w], #12]\n"
+        "vmul.i32 q2, q2, q3\n"
+        "add %[x], %[x], %[xs]\n"
+        "vadd.i32 q7, q7, q2\n"
+        "add %[w], %[w], %[ch]\n"
+        "le lr, 1b\n"
+        "add %[x0], %[x0], %[ys]\n"
+        "add %[w], %[w], %[wk]\n"
+        "subs %[kh], %[kh], #1\n"
+        "bne 2b\n"
+        "vstrw.32 q4, [%[acc]]\n"
+        "vstrw.32 q5, [%[acc], #16]\n"
+        "vstrw.32 q6, [%[acc], #32]\n"
+        "vstrw.32 q7, [%[acc], #48]\n"
+        : [x0] "+r"(x0), [w] "+l"(w), [kh] "+r"(kh), [x] "=&l"(x)
+        : [b] "r"(bias), [kw] "r"(kw), [xs] "r"(xstep), [ys] "r"(ystep), [ch] "r"(ch), [wk] "r"(wskip), [acc] "r"(acc)
+        : "lr", "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
+          "d14", "d15");
+    for (int32_t j = 0; j < 16; j += 4) {
+        vstrbq_s32(out + j,
+                   mve_requant(vld1q_s32(acc + j), vld1q_s32(mult + j), vld1q_s32(shift + j), out_off, lo, hi));
+    }
+}
+
+/* 16 channels of one output pixel anywhere: the taps in bounds through mve_dw_window16, the others (border) as
+ * the input zero point, added to the bias first */
+static void mve_dw_pixel16(const mve_dw_geo_t *g, const int8_t *in_b, const int8_t *w, int32_t iy0, int32_t ix0,
+                           const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t out_off, int32_t lo,
+                           int32_t hi, int8_t *out)
+{
+    int32_t ky0 = 0, ky1 = g->k_h, kx0 = 0, kx1 = g->k_w;
+    while (ky0 < ky1 && iy0 + ky0 * g->dil_h < 0) {
+        ++ky0;
+    }
+    while (ky1 > ky0 && iy0 + (ky1 - 1) * g->dil_h >= g->in_h) {
+        --ky1;
+    }
+    while (kx0 < kx1 && ix0 + kx0 * g->dil_w < 0) {
+        ++kx0;
+    }
+    while (kx1 > kx0 && ix0 + (kx1 - 1) * g->dil_w >= g->in_w) {
+        --kx1;
+    }
+    int32x4_t a0 = vld1q_s32(bias), a1 = vld1q_s32(bias + 4), a2 = vld1q_s32(bias + 8), a3 = vld1q_s32(bias + 12);
+    const int32_t ch = g->ch;
+    for (int32_t ky = 0; ky < g->k_h; ++ky) {
+        for (int32_t kx = 0; kx < g->k_w; ++kx) {
+            if (ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1) {
+                continue;
+            }
+            const int8_t *wt = w + (ky * g->k_w + kx) * ch;
+            a0 = vmlaq_n_s32(a0, vldrbq_s32(wt), g->zp);
+            a1 = vmlaq_n_s32(a1, vldrbq_s32(wt + 4), g->zp);
+            a2 = vmlaq_n_s32(a2, vldrbq_s32(wt + 8), g->zp);
+            a3 = vmlaq_n_s32(a3, vldrbq_s32(wt + 12), g->zp);
+        }
+    }
+    int32_t init[16] __attribute__((aligned(16)));
+    vst1q_s32(init, a0);
+    vst1q_s32(init + 4, a1);
+    vst1q_s32(init + 8, a2);
+    vst1q_s32(init + 12, a3);
+    if (ky0 == ky1 || kx0 == kx1) { /* no tap in bounds */
+        for (int32_t j = 0; j < 16; j += 4) {
+            vstrbq_s32(out + j,
+                       mve_requant(vld1q_s32(init + j), vld1q_s32(mult + j), vld1q_s32(shift + j), out_off, lo, hi));
+        }
+        return;
+    }
+    const int8_t *x0 = in_b + ((iy0 + ky0 * g->dil_h) * g->in_w + ix0 + kx0 * g->dil_w) * ch;
+    mve_dw_window16(g, x0, w + (ky0 * g->k_w + kx0) * ch, ky1 - ky0, kx1 - kx0, init, mult, shift, out_off, lo, hi,
+                    out);
+}
+
+/* 4 channels of one output pixel at the border: out-of-bounds taps count as the input zero point */
+static int32x4_t mve_dw_border(const mve_dw_geo_t *g, const int8_t *in_b, const int8_t *w, int32_t iy0, int32_t ix0,
+                               int32x4_t acc, mve_pred16_t pr)
+{
+    const int32_t ch = g->ch;
+    for (int32_t ky = 0; ky < g->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * g->dil_h;
+        for (int32_t kx = 0; kx < g->k_w; ++kx, w += ch) {
+            const int32_t ix = ix0 + kx * g->dil_w;
+            const int32x4_t wv = vldrbq_z_s32(w, pr);
+            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
+                acc = vaddq_s32(acc, vmulq_s32(vldrbq_z_s32(in_b + (iy * g->in_w + ix) * ch, pr), wv));
             } else {
-                acc = vmlaq_n_s32(acc, w, zp);
+                acc = vmlaq_n_s32(acc, wv, g->zp);
             }
         }
     }
@@ -205,21 +336,42 @@ uaot_status_t uaot_depthwise_conv2d_s8_mve(const uaot_conv_s8_params_t *p, const
         p->depth_mult != 1 || p->in_c != p->out_c) {
         return UAOT_ERR_ARG;
     }
-    const int32_t ch = p->out_c;
+    const mve_dw_geo_t g = {p->in_h, p->in_w, p->out_c, p->k_h, p->k_w, p->dil_h, p->dil_w, -p->input_offset};
+    const int32_t ch = g.ch;
+    const int32_t out_h = p->out_h, out_w = p->out_w, batches = p->batches;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, pad_top = p->pad_top, pad_left = p->pad_left;
+    const int32_t out_off = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t *bias = p->bias, *mult = p->mult, *shift = p->shift;
+    const int32_t span_h = (g.k_h - 1) * g.dil_h, span_w = (g.k_w - 1) * g.dil_w;
     int8_t *out = output;
-    for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * ch;
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            for (int32_t ox = 0; ox < p->out_w; ++ox, out += ch) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h &&
-                                     ix0 + (p->k_w - 1) * p->dil_w < p->in_w;
-                for (int32_t c = 0; c < ch; c += 4) {
+    for (int32_t b = 0; b < batches; ++b) {
+        const int8_t *in_b = input + b * g.in_h * g.in_w * ch;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            for (int32_t ox = 0; ox < out_w; ++ox, out += ch) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                const int interior = iy0 >= 0 && ix0 >= 0 && iy0 + span_h < g.in_h && ix0 + span_w < g.in_w;
+                const int8_t *x0 = in_b + (iy0 * g.in_w + ix0) * ch;
+                int32_t c = 0;
+                for (; c + 16 <= ch; c += 16) {
+                    if (interior) {
+                        mve_dw_window16(&g, x0 + c, filter + c, g.k_h, g.k_w, bias + c, mult + c, shift + c, out_off,
+                                        lo, hi, out + c);
+                    } else {
+                        mve_dw_pixel16(&g, in_b + c, filter + c, iy0, ix0, bias + c, mult + c, shift + c, out_off, lo,
+                                       hi, out + c);
+                    }
+                }
+                for (; c < ch; c += 4) {
                     const mve_pred16_t pr = vctp32q((uint32_t)(ch - c));
-                    const int32x4_t acc = mve_dw_block(p, in_b, filter, c, iy0, ix0, interior, pr);
-                    const int32x4_t r = mve_requant(acc, vldrwq_z_s32(p->mult + c, pr), vldrwq_z_s32(p->shift + c, pr),
-                                                    p->output_offset, p->act_min, p->act_max);
+                    int32x4_t acc = vldrwq_z_s32(bias + c, pr);
+                    if (interior) {
+                        acc = mve_dw_interior(&g, x0 + c, filter + c, acc, pr);
+                    } else {
+                        acc = mve_dw_border(&g, in_b + c, filter + c, iy0, ix0, acc, pr);
+                    }
+                    const int32x4_t r =
+                        mve_requant(acc, vldrwq_z_s32(mult + c, pr), vldrwq_z_s32(shift + c, pr), out_off, lo, hi);
                     vstrbq_p_s32(out + c, r, pr);
                 }
             }

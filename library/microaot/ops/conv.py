@@ -271,13 +271,21 @@ def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     return {"algo": algos, "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
 
 
+# the M55 defaults (measured on QEMU mps3-an547, docs/internals.md "Helium kernels"): CONV_2D takes the MVE
+# kernel from K = k_h*k_w*in_c >= 16 on (below, a 16-lane VMLADAVA is mostly empty and the DSP gemm's 3-pixel
+# blocks win: VWW's 1x1 8->16 layer 1.01M vs 0.70M instructions); DEPTHWISE_CONV_2D keeps the DSP kernels
+# (MVE has no lane-wise int8/int32 multiply-accumulate, so its depthwise needs VMUL + VADD per 4 MACs: KWS's
+# 3x3x64 layers 233K vs the SMLAD pair kernel's 152K); ``mve`` stays in its space for the tuner.
+MVE_MIN_K = 16
+
+
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     """The default schedule of an int8 CONV_2D on a DSP target: gemm cols=3 with int8 weights; ``direct``
     (the generic kernel) elsewhere; ``mve`` (Helium) on the M55. wexp and x16 are tuning options only (why:
     docs/internals.md, "Why these defaults")."""
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
-    if target in MVE_TARGETS:
+    if target in MVE_TARGETS and conv_geometry(graph, op).k >= MVE_MIN_K:
         return {"algo": "mve"}
     return {"algo": "gemm", "cols": 3, "w16": False}
 
@@ -316,8 +324,6 @@ def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     algos = dw_space(graph, op, target)["algo"]
-    if "mve" in algos:
-        return {"algo": "mve"}
     if target in DSP_TARGETS and "pair" in algos:
         return {"algo": "pair", "cols": 0}
     if target in DSP_TARGETS and "simd4" in algos:
