@@ -17,6 +17,10 @@ Sections (``--sections``, default all):
   cmsis  CMSIS-NN (sources in ../shared/anchors beside the checkout, bench/cmsis_m4.py) on the same QEMU M4,
          every layer as TFLM's CMSIS-NN port calls it, on the same input; per-layer outputs checked against microaot's
          OPCHECK hashes; ratios per model, geomean, per layer class, and every layer CMSIS-NN runs faster
+  m55    Cortex-M55 (qemu_mps3_an547, bench/m55.py): microaot's target cortex-m55 build (Helium kernels) vs the
+         same model on its DSP kernels and vs CMSIS-NN's MVE path built for the M55 from the anchors, layer by
+         layer, outputs and every tensor checked. Run alone (--sections m55) it merges its results into the
+         existing --json instead of replacing the other sections
 
     .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
                                                            # above the committed bench/results.json
@@ -375,8 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="kws,vww,ic,ad",
                     help="comma list of kws, vww, ic, ad and/or paths of other int8 .tflite models")
-    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis",
-                    help="comma list of qemu, host, ram, flash, cmsis")
+    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,m55",
+                    help="comma list of qemu, host, ram, flash, cmsis, m55")
     ap.add_argument("--log", type=Path, help="tuning log to use for 'tuned' (default: tune now, into the work dir)")
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
     ap.add_argument("--jobs", type=int, default=2, help="parallel tuner jobs (QEMU instances)")
@@ -409,9 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = [k for k, _ in models]
     paths = dict(models)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    bad = sections - {"qemu", "host", "ram", "flash", "cmsis"}
+    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "m55"}
     if bad:
-        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis")
+        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, m55")
     if args.work_dir is None:
         args.work_dir = private_temp_dir("bench")
     work = args.work_dir
@@ -434,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.monotonic()
     results: dict[str, Any] = {"method": "bench/README.md", "board": QEMU_BOARD, "models": {}}
+    merge = sections == {"m55"} and args.json.is_file()  # the M55 section alone: into the existing results
+    if merge:
+        results = json.loads(args.json.read_text())
+        results.setdefault("models", {})
     for key in keys:
         model = paths[key]
         info = summarize(model)
@@ -465,6 +473,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - report and go on with the other models
                 log(f"{key}: CMSIS-NN section failed: {exc}")
                 r["cmsis"] = {"error": str(exc)[:2000]}
+        if "m55" in sections:
+            import m55
+
+            log(f"{key}: Cortex-M55 (QEMU mps3-an547): microaot cortex-m55, its DSP kernels, CMSIS-NN MVE")
+            try:
+                r["m55"] = m55.measure(key, model, work, x, args.anchors, op_indices)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other models
+                log(f"{key}: M55 section failed: {exc}")
+                r["m55"] = {"error": str(exc)[:2000]}
         if "host" in sections:
             try:
                 r["host"] = section_host(key, model, work, x, ref, args.callgrind_runs)
@@ -493,15 +510,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             r["m4_estimate"] = {"isa_ratio_m4_over_x86": isa, "tflm_m4_estimated": est,
                                 "ratio_vs_tuned": est / r["qemu"]["tuned"]["instructions"],
                                 "ratio_vs_default": est / r["qemu"]["default"]["instructions"]}
-        results["models"][key] = r
-        results["seconds"] = round(time.monotonic() - t0, 1)
+        results["models"][key] = {**results["models"].get(key, {}), **r} if merge else r
+        results["seconds_m55" if merge else "seconds"] = round(time.monotonic() - t0, 1)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     report = format_report(results, keys)
     print(report)
-    results["targets"] = evaluate_targets(results, keys)
+    if not merge:
+        results["targets"] = evaluate_targets(results, keys)
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"\nJSON: {args.json}  ({results['seconds']:.0f} s)")
+    print(f"\nJSON: {args.json}  ({results['seconds_m55' if merge else 'seconds']:.0f} s)")
     return 0
 
 
@@ -585,6 +603,9 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
         out.append(table(rows, ["model", "model consts", "weights sec", "w/consts", "code", "rodata",
                                 "flash def", "flash tuned", "flash def/consts"]))
     out += format_cmsis(res, keys)
+    import m55
+
+    out += m55.format_m55(ms, keys, table)
     return "\n".join(out)
 
 

@@ -236,14 +236,14 @@ def count_macs(graph: Any) -> int:
 
 def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[int, Mapping[str, Any]] | None = None,
             tuning_log: str | Path | None = None, seed: int = 0, build_dir: str | Path | None = None,
-            check: bool = True) -> dict[str, Any]:
+            check: bool = True, machine: Machine | None = None) -> dict[str, Any]:
     """Instructions per inference of ``model`` on QEMU mps2-an386 (mps3-an547 for target cortex-m55; seeded
     int8/float input as in the
     MLPerf README), per operator, instructions/MAC, and bit-exactness against TFLM (``check``)."""
     if build_dir is None:
         with tempfile.TemporaryDirectory(prefix="m4run_") as tmp:
             return measure(model, target=target, schedules=schedules, tuning_log=tuning_log, seed=seed,
-                           build_dir=tmp, check=check)
+                           build_dir=tmp, check=check, machine=machine)
     bd = Path(build_dir)
     sched = {**log_schedules(tuning_log, model, target=target), **(schedules or {})}
     r = compile_model(model, bd / "gen", target=target, schedules=sched)
@@ -256,7 +256,7 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
             xs.append(rng.standard_normal(size=tt.shape).astype(np.float32))
         else:
             xs.append(rng.integers(-128, 128, size=tt.shape, dtype=np.int8))
-    run = run_m4(r, [xs], bd / "m4", machine=machine_for(target))
+    run = run_m4(r, [xs], bd / "m4", machine=machine or machine_for(target))
     macs = count_macs(g)
     out: dict[str, Any] = {
         "model": str(model), "target": target, "instructions": run.instructions[0], "macs": macs,
