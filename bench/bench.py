@@ -21,6 +21,8 @@ Sections (``--sections``, default all):
          same model on its DSP kernels and vs CMSIS-NN's MVE path built for the M55 from the anchors, layer by
          layer, outputs and every tensor checked. Run alone (--sections m55) it merges its results into the
          existing --json instead of replacing the other sections
+  cores  Cortex-M7 (qemu_mps2_an500) default vs tuned there (bench/tuning_m7.jsonl) and Cortex-M33
+         (qemu_mps2_an505) with the DSP kernels (bench/cores.py); merges like m55 when run without qemu
 
     .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
                                                            # above the committed bench/results.json
@@ -379,8 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="kws,vww,ic,ad",
                     help="comma list of kws, vww, ic, ad and/or paths of other int8 .tflite models")
-    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,m55",
-                    help="comma list of qemu, host, ram, flash, cmsis, m55")
+    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,m55,cores",
+                    help="comma list of qemu, host, ram, flash, cmsis, m55, cores")
     ap.add_argument("--log", type=Path, help="tuning log to use for 'tuned' (default: tune now, into the work dir)")
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
     ap.add_argument("--jobs", type=int, default=2, help="parallel tuner jobs (QEMU instances)")
@@ -413,9 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = [k for k, _ in models]
     paths = dict(models)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "m55"}
+    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "m55", "cores"}
     if bad:
-        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, m55")
+        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, m55, cores")
     if args.work_dir is None:
         args.work_dir = private_temp_dir("bench")
     work = args.work_dir
@@ -438,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.monotonic()
     results: dict[str, Any] = {"method": "bench/README.md", "board": QEMU_BOARD, "models": {}}
-    merge = sections == {"m55"} and args.json.is_file()  # the M55 section alone: into the existing results
+    # the M55 / M7+M33 sections alone: into the existing results
+    merge = bool(sections) and sections <= {"m55", "cores"} and args.json.is_file()
     if merge:
         results = json.loads(args.json.read_text())
         results.setdefault("models", {})
@@ -482,6 +485,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - report and go on with the other models
                 log(f"{key}: M55 section failed: {exc}")
                 r["m55"] = {"error": str(exc)[:2000]}
+        if "cores" in sections:
+            import cores
+
+            log(f"{key}: Cortex-M7 (AN500, default and tuned) and Cortex-M33 (AN505) on QEMU")
+            try:
+                r["cores"] = cores.measure(key, model, work)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other models
+                log(f"{key}: cores section failed: {exc}")
+                r["cores"] = {"error": str(exc)[:2000]}
         if "host" in sections:
             try:
                 r["host"] = section_host(key, model, work, x, ref, args.callgrind_runs)
@@ -606,6 +618,9 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
     import m55
 
     out += m55.format_m55(ms, keys, table)
+    import cores
+
+    out += cores.format_cores(ms, keys, table)
     return "\n".join(out)
 
 

@@ -52,7 +52,8 @@ M4 = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 CMSIS_FLAGS = ["-O2", "-std=c99", "-ffunction-sections", "-fdata-sections", "-DCMSIS_NN_USE_REQUANTIZE_INLINE_ASSEMBLY"]
 # the int8 kernels' folders (float and other sources are not built: TFLM's int8 path never calls them)
 CMSIS_DIRS = ("ActivationFunctions", "BasicMathFunctions", "ConvolutionFunctions", "FullyConnectedFunctions",
-              "NNSupportFunctions", "PoolingFunctions", "SoftmaxFunctions")
+              "NNSupportFunctions", "PoolingFunctions", "SoftmaxFunctions",
+              "TransposeFunctions")  # arm_transpose_s8: the MVE depthwise wrapper calls it
 SCRATCH_BYTES = 256 * 1024  # static scratch of the harness; a layer asking for more is an error
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL",
              "SOFTMAX", "RESHAPE")

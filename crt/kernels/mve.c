@@ -150,8 +150,9 @@ uaot_status_t uaot_conv2d_s8_mve(const uaot_conv_s8_params_t *p, const int8_t *i
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t k = p->k_h * p->k_w * in_c;
-    const int direct = p->k_h == 1 && p->k_w == 1 && p->pad_top == 0 && p->pad_left == 0;
-    if (!direct && (scratch == NULL || scratch_size < (uint32_t)UAOT_CONV_MVE_SCRATCH(k))) {
+    const uint32_t need = uaot_conv2d_s8_mve_scratch_size(p);
+    const int direct = need == 0u;
+    if (!direct && (scratch == NULL || scratch_size < need)) {
         return UAOT_ERR_ARG;
     }
     const int8_t pad = (int8_t)(-p->input_offset);

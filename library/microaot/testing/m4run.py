@@ -54,6 +54,13 @@ class Machine:
 
 MACHINES = {
     "mps2-an386": Machine("mps2-an386", tuple(M4_FLAGS), "mps2.ld"),
+    # the boards qemu_mps2_an500 (Cortex-M7) and qemu_mps2_an505 (Cortex-M33, secure aliases, 20 MHz counter)
+    "mps2-an500": Machine("mps2-an500", ("-mthumb", "-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
+                          "mps2.ld"),
+    "mps2-an505": Machine("mps2-an505", ("-mthumb", "-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+                          "mps2_an505.ld",
+                          ("-DUAOT_CMSDK_UART0_BASE=0x50200000u", "-DUAOT_CMSDK_FPGAIO_BASE=0x50302000u",
+                           "-DUAOT_CMSDK_REFCLK_HZ=20000000u")),
     # the board qemu_mps3_an547 (platform/boards): UART0 / FPGAIO at their secure aliases, a 20 MHz counter
     "mps3-an547": Machine("mps3-an547", ("-mthumb", "-mcpu=cortex-m55", "-mfloat-abi=hard"), "mps3_an547.ld",
                           ("-DUAOT_CMSDK_UART0_BASE=0x59303000u", "-DUAOT_CMSDK_FPGAIO_BASE=0x59302000u",

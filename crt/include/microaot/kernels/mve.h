@@ -31,6 +31,15 @@ extern "C" {
 /* the im2col column of one output pixel, rounded up to whole 16-byte vectors */
 #define UAOT_CONV_MVE_SCRATCH(K) ((((K) + 15) / 16) * 16)
 
+/* the scratch uaot_conv2d_s8_mve needs for p: none for a 1x1 convolution without padding (read in place) */
+static inline uint32_t uaot_conv2d_s8_mve_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    if (p->k_h == 1 && p->k_w == 1 && p->pad_top == 0 && p->pad_left == 0) {
+        return 0u;
+    }
+    return (uint32_t)UAOT_CONV_MVE_SCRATCH(p->k_h * p->k_w * p->in_c);
+}
+
 uaot_status_t uaot_conv2d_s8_mve(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                  int8_t *output, uint8_t *scratch, uint32_t scratch_size);
 uaot_status_t uaot_depthwise_conv2d_s8_mve(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
