@@ -57,6 +57,10 @@ def test_board_registry() -> None:
     argv = m4.launch_argv("fw.elf")
     assert argv[0] == "timeout" and "qemu-system-arm" in argv and "shift=3" in argv and "-semihosting" in argv
     assert boards["qemu_mps2_an385"].manifest["build"]["cpu"] == "cortex-m3"
+    m55 = boards["qemu_mps3_an547"]
+    assert m55.qemu_machine == "mps3-an547" and m55.target == "cortex-m55"
+    assert m55.manifest["build"]["cpu"] == "cortex-m55"
+    assert boards["qemu_mps2_an505"].target == "cortex-m4"  # the M33: the DSP kernels
     assert boards["host"].launch_argv("fw") == ["fw"]
     assert boards["nucleo_f446re"].launch == "serial" and boards["nucleo_f446re"].flash_size == 512 * 1024
     for b in boards.values():  # PlatformIO crashes without these
