@@ -30,20 +30,15 @@ UAOT_MVE_INLINE int32x4_t mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t s
     return vminq_s32(vmaxq_s32(acc, vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
 
-/* a[j] = sum over k < n of col[k] * wj[k], j = 0..3: whole vectors in a low-overhead loop (the loads
- * post-increment; VMLADAVA takes even accumulator registers, hence the fixed ones), then one zero-predicated
- * tail */
+/* a[j] = sum over k < n of col[k] * wj[k], j = 0..3: whole vectors in a loop of post-incremented loads
+ * (VMLADAVA takes even accumulator registers: constraint "Te"), then one zero-predicated tail */
 UAOT_MVE_INLINE int32x4_t mve_dot4(const int8_t *col, const int8_t *w0, const int8_t *w1, const int8_t *w2,
                                    const int8_t *w3, int32_t n)
 {
-    register int32_t a0 __asm__("r4") = 0;
-    register int32_t a1 __asm__("r6") = 0;
-    register int32_t a2 __asm__("r8") = 0;
-    register int32_t a3 __asm__("r10") = 0;
-    const int32_t blocks = n >> 4;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int32_t blocks = n >> 4;
     if (blocks > 0) {
-        __asm__ volatile("dls lr, %[cnt]\n"
-                         "1:\n"
+        __asm__ volatile("1:\n"
                          "vldrb.8 q0, [%[c]], #16\n"
                          "vldrb.8 q1, [%[w0]], #16\n"
                          "vmladava.s8 %[a0], q0, q1\n"
@@ -52,12 +47,13 @@ UAOT_MVE_INLINE int32x4_t mve_dot4(const int8_t *col, const int8_t *w0, const in
                          "vldrb.8 q1, [%[w2]], #16\n"
                          "vmladava.s8 %[a2], q0, q1\n"
                          "vldrb.8 q2, [%[w3]], #16\n"
+                         "subs %[cnt], %[cnt], #1\n"
                          "vmladava.s8 %[a3], q0, q2\n"
-                         "le lr, 1b\n"
-                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [c] "+r"(col), [w0] "+r"(w0),
-                           [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3)
-                         : [cnt] "r"(blocks)
-                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+                         "bne 1b\n"
+                         : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [c] "+r"(col), [w0] "+r"(w0),
+                           [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [cnt] "+r"(blocks)
+                         :
+                         : "cc", "d0", "d1", "d2", "d3", "d4", "d5", "memory");
     }
     n &= 15;
     int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
@@ -209,19 +205,21 @@ UAOT_MVE_INLINE void mve_dw_window16(const mve_dw_geo_t *g, const int8_t *x0, co
                                      int32_t lo, int32_t hi, int8_t *out)
 {
     int32_t acc[16] __attribute__((aligned(16)));
-    const int32_t xstep = g->dil_w * g->ch;
-    const int32_t ystep = g->dil_h * g->in_w * g->ch;
-    const int32_t ch = g->ch;
-    const int32_t wskip = (g->k_w - kw) * ch;
+    /* the steps in memory, loaded in the asm where needed: few enough operands for a frame-pointer -O0 build */
+    const int32_t cfg[5] = {g->dil_w * g->ch, g->ch, g->dil_h * g->in_w * g->ch, (g->k_w - kw) * g->ch, kw};
     const int8_t *x;
+    int32_t xs, ch, t;
     __asm__ volatile(
         "vldrw.32 q4, [%[b]]\n"
         "vldrw.32 q5, [%[b], #16]\n"
         "vldrw.32 q6, [%[b], #32]\n"
         "vldrw.32 q7, [%[b], #48]\n"
+        "ldr %[xs], [%[cfg]]\n"
+        "ldr %[ch], [%[cfg], #4]\n"
         "2:\n"
         "mov %[x], %[x0]\n"
-        "dls lr, %[kw]\n"
+        "ldr %[t], [%[cfg], #16]\n"
+        "dls lr, %[t]\n"
         "1:\n"
         "vldrb.s32 q0, [%[x]]\n"
         "vldrb.s32 q1, [%[w]]\n"
@@ -242,16 +240,18 @@ UAOT_MVE_INLINE void mve_dw_window16(const mve_dw_geo_t *g, const int8_t *x0, co
         "vadd.i32 q7, q7, q2\n"
         "add %[w], %[w], %[ch]\n"
         "le lr, 1b\n"
-        "add %[x0], %[x0], %[ys]\n"
-        "add %[w], %[w], %[wk]\n"
+        "ldr %[t], [%[cfg], #8]\n"
+        "add %[x0], %[x0], %[t]\n"
+        "ldr %[t], [%[cfg], #12]\n"
+        "add %[w], %[w], %[t]\n"
         "subs %[kh], %[kh], #1\n"
         "bne 2b\n"
         "vstrw.32 q4, [%[acc]]\n"
         "vstrw.32 q5, [%[acc], #16]\n"
         "vstrw.32 q6, [%[acc], #32]\n"
         "vstrw.32 q7, [%[acc], #48]\n"
-        : [x0] "+r"(x0), [w] "+l"(w), [kh] "+r"(kh), [x] "=&l"(x)
-        : [b] "r"(bias), [kw] "r"(kw), [xs] "r"(xstep), [ys] "r"(ystep), [ch] "r"(ch), [wk] "r"(wskip), [acc] "r"(acc)
+        : [x0] "+r"(x0), [w] "+l"(w), [kh] "+r"(kh), [x] "=&l"(x), [xs] "=&r"(xs), [ch] "=&r"(ch), [t] "=&r"(t)
+        : [b] "r"(bias), [cfg] "r"(cfg), [acc] "r"(acc)
         : "lr", "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13",
           "d14", "d15");
     for (int32_t j = 0; j < 16; j += 4) {
