@@ -30,15 +30,16 @@ UAOT_MVE_INLINE int32x4_t mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t s
     return vminq_s32(vmaxq_s32(acc, vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
 
-/* a[j] = sum over k < n of col[k] * wj[k], j = 0..3: whole vectors in a loop of post-incremented loads
- * (VMLADAVA takes even accumulator registers: constraint "Te"), then one zero-predicated tail */
+/* a[j] = sum over k < n of col[k] * wj[k], j = 0..3: whole vectors in a low-overhead loop of post-incremented
+ * loads (VMLADAVA takes even accumulator registers: constraint "Te"), then one zero-predicated tail */
 UAOT_MVE_INLINE int32x4_t mve_dot4(const int8_t *col, const int8_t *w0, const int8_t *w1, const int8_t *w2,
                                    const int8_t *w3, int32_t n)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    int32_t blocks = n >> 4;
+    const int32_t blocks = n >> 4;
     if (blocks > 0) {
-        __asm__ volatile("1:\n"
+        __asm__ volatile("dls lr, %[cnt]\n"
+                         "1:\n"
                          "vldrb.8 q0, [%[c]], #16\n"
                          "vldrb.8 q1, [%[w0]], #16\n"
                          "vmladava.s8 %[a0], q0, q1\n"
@@ -47,13 +48,12 @@ UAOT_MVE_INLINE int32x4_t mve_dot4(const int8_t *col, const int8_t *w0, const in
                          "vldrb.8 q1, [%[w2]], #16\n"
                          "vmladava.s8 %[a2], q0, q1\n"
                          "vldrb.8 q2, [%[w3]], #16\n"
-                         "subs %[cnt], %[cnt], #1\n"
                          "vmladava.s8 %[a3], q0, q2\n"
-                         "bne 1b\n"
+                         "le lr, 1b\n"
                          : [a0] "+Te"(a0), [a1] "+Te"(a1), [a2] "+Te"(a2), [a3] "+Te"(a3), [c] "+r"(col), [w0] "+r"(w0),
-                           [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [cnt] "+r"(blocks)
-                         :
-                         : "cc", "d0", "d1", "d2", "d3", "d4", "d5", "memory");
+                           [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3)
+                         : [cnt] "r"(blocks)
+                         : "lr", "d0", "d1", "d2", "d3", "d4", "d5", "memory");
     }
     n &= 15;
     int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
