@@ -71,12 +71,27 @@ UAOT_MVE_INLINE int32x4_t mve_dot4(const int8_t *col, const int8_t *w0, const in
     return vsetq_lane_s32(b3, v, 3);
 }
 
+/* mve_dot4 on 4 consecutive rows, out of line: inlined into the block loop below its asm runs out of registers
+ * in a -O3 frame-pointer build */
+static __attribute__((noinline)) int32x4_t mve_dot4_rows(const int8_t *col, const int8_t *w0, int32_t k)
+{
+    return mve_dot4(col, w0, w0 + k, w0 + 2 * k, w0 + 3 * k, k);
+}
+
 /* one column (K int8) against n_out weight rows of K: out[o] for every o, 4 rows per step */
 static void mve_gemm_col(const int8_t *col, const int8_t *filter, int32_t k, int32_t n_out, const int32_t *bias,
                          const int32_t *mult_pc, const int32_t *shift_pc, int32_t mult, int32_t shift, int32_t out_off,
                          int32_t lo, int32_t hi, int8_t *out)
 {
-    for (int32_t o = 0; o < n_out; o += 4) {
+    int32_t o = 0;
+    if (mult_pc != NULL) { /* per channel, whole blocks of 4: no predicate */
+        for (; o + 4 <= n_out; o += 4) {
+            const int8_t *w0 = filter + o * k;
+            const int32x4_t acc = vaddq_s32(mve_dot4_rows(col, w0, k), vld1q_s32(bias + o));
+            vstrbq_s32(out + o, mve_requant(acc, vld1q_s32(mult_pc + o), vld1q_s32(shift_pc + o), out_off, lo, hi));
+        }
+    }
+    for (; o < n_out; o += 4) {
         const int32_t rem = n_out - o;
         const int8_t *w0 = filter + o * k;
         const int8_t *w1 = rem > 1 ? w0 + k : w0;
