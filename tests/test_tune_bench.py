@@ -127,6 +127,7 @@ def test_cmsis_nn_harness_layers_equal_microaot(tmp_path: Path) -> None:
 
 
 @pytest.mark.qemu
+@pytest.mark.slow  # builds CMSIS-NN for the M55 (once per machine: ~1 min)
 @pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
 def test_cmsis_nn_mve_harness_on_the_m55_equals_microaot(tmp_path: Path) -> None:
     """The bench's M55 comparison (section m55): CMSIS-NN built with -mcpu=cortex-m55 (its MVE paths, FC kernel
