@@ -21,6 +21,12 @@ Sections (``--sections``, default all):
          instructions per MAC of the generic float kernel and of fp_fast (algo=fpu) per layer class on the M4F,
          PASS/FAIL vs 3 instr/MAC; independent of --models (with --sections float alone, only results.json["float"]
          is rewritten)
+  m55    Cortex-M55 (qemu_mps3_an547, bench/m55.py): microaot's target cortex-m55 build (Helium kernels) vs the
+         same model on its DSP kernels and vs CMSIS-NN's MVE path built for the M55 from the anchors, layer by
+         layer, outputs and every tensor checked. Run alone (--sections m55) it merges its results into the
+         existing --json instead of replacing the other sections
+  cores  Cortex-M7 (qemu_mps2_an500) default vs tuned there (bench/tuning_m7.jsonl) and Cortex-M33
+         (qemu_mps2_an505) with the DSP kernels (bench/cores.py); merges like m55 when run without qemu
 
     .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
                                                            # above the committed bench/results.json
@@ -395,8 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="kws,vww,ic,ad",
                     help="comma list of kws, vww, ic, ad and/or paths of other int8 .tflite models")
-    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,float",
-                    help="comma list of qemu, host, ram, flash, cmsis")
+    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,float,m55,cores",
+                    help="comma list of qemu, host, ram, flash, cmsis, float, m55, cores")
     ap.add_argument("--log", type=Path, help="tuning log to use for 'tuned' (default: tune now, into the work dir)")
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
     ap.add_argument("--jobs", type=int, default=2, help="parallel tuner jobs (QEMU instances)")
@@ -429,9 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = [k for k, _ in models]
     paths = dict(models)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "float"}
+    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "float", "m55", "cores"}
     if bad:
-        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, float")
+        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, float, m55, cores")
     if args.work_dir is None:
         args.work_dir = private_temp_dir("bench")
     work = args.work_dir
@@ -456,6 +462,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.monotonic()
     results: dict[str, Any] = {"method": "bench/README.md", "board": QEMU_BOARD, "models": {}}
+    # the M55 / M7+M33 sections alone: into the existing results
+    merge = bool(sections) and sections <= {"m55", "cores"} and args.json.is_file()
+    if merge:
+        results = json.loads(args.json.read_text())
+        results.setdefault("models", {})
     for key in keys:
         model = paths[key]
         info = summarize(model)
@@ -487,6 +498,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - report and go on with the other models
                 log(f"{key}: CMSIS-NN section failed: {exc}")
                 r["cmsis"] = {"error": str(exc)[:2000]}
+        if "m55" in sections:
+            import m55
+
+            log(f"{key}: Cortex-M55 (QEMU mps3-an547): microaot cortex-m55, its DSP kernels, CMSIS-NN MVE")
+            try:
+                r["m55"] = m55.measure(key, model, work, x, args.anchors, op_indices)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other models
+                log(f"{key}: M55 section failed: {exc}")
+                r["m55"] = {"error": str(exc)[:2000]}
+        if "cores" in sections:
+            import cores
+
+            log(f"{key}: Cortex-M7 (AN500, default and tuned) and Cortex-M33 (AN505) on QEMU")
+            try:
+                r["cores"] = cores.measure(key, model, work)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the other models
+                log(f"{key}: cores section failed: {exc}")
+                r["cores"] = {"error": str(exc)[:2000]}
         if "host" in sections:
             try:
                 r["host"] = section_host(key, model, work, x, ref, args.callgrind_runs)
@@ -515,8 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             r["m4_estimate"] = {"isa_ratio_m4_over_x86": isa, "tflm_m4_estimated": est,
                                 "ratio_vs_tuned": est / r["qemu"]["tuned"]["instructions"],
                                 "ratio_vs_default": est / r["qemu"]["default"]["instructions"]}
-        results["models"][key] = r
-        results["seconds"] = round(time.monotonic() - t0, 1)
+        results["models"][key] = {**results["models"].get(key, {}), **r} if merge else r
+        results["seconds_m55" if merge else "seconds"] = round(time.monotonic() - t0, 1)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if "float" in sections:
@@ -526,9 +555,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     if "float" in results:
         print(float_layers.format_float(results["float"]))
-    results["targets"] = evaluate_targets(results, keys)
+    if not merge:
+        results["targets"] = evaluate_targets(results, keys)
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"\nJSON: {args.json}  ({results['seconds']:.0f} s)")
+    print(f"\nJSON: {args.json}  ({results['seconds_m55' if merge else 'seconds']:.0f} s)")
     return 0
 
 
@@ -612,6 +642,12 @@ def format_report(res: dict[str, Any], keys: list[str]) -> str:
         out.append(table(rows, ["model", "model consts", "weights sec", "w/consts", "code", "rodata",
                                 "flash def", "flash tuned", "flash def/consts"]))
     out += format_cmsis(res, keys)
+    import m55
+
+    out += m55.format_m55(ms, keys, table)
+    import cores
+
+    out += cores.format_cores(ms, keys, table)
     return "\n".join(out)
 
 

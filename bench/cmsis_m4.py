@@ -45,13 +45,15 @@ from microaot.ir.quant import quantize_multiplier, quantize_multiplier_smaller_t
 from microaot.ops._common import act_range_s8, out_size, pad_before, per_channel_multipliers
 from microaot.ops.softmax import softmax_int8_params
 from microaot.paths import crt_root
+from microaot.testing.m4run import MACHINES, Machine
 
 ANCHORS = Path(__file__).resolve().parents[2] / "shared" / "anchors"
 M4 = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 CMSIS_FLAGS = ["-O2", "-std=c99", "-ffunction-sections", "-fdata-sections", "-DCMSIS_NN_USE_REQUANTIZE_INLINE_ASSEMBLY"]
 # the int8 kernels' folders (float and other sources are not built: TFLM's int8 path never calls them)
 CMSIS_DIRS = ("ActivationFunctions", "BasicMathFunctions", "ConvolutionFunctions", "FullyConnectedFunctions",
-              "NNSupportFunctions", "PoolingFunctions", "SoftmaxFunctions")
+              "NNSupportFunctions", "PoolingFunctions", "SoftmaxFunctions",
+              "TransposeFunctions")  # arm_transpose_s8: the MVE depthwise wrapper calls it
 SCRATCH_BYTES = 256 * 1024  # static scratch of the harness; a layer asking for more is an error
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL",
              "SOFTMAX", "RESHAPE")
@@ -191,7 +193,11 @@ def _op_code(g: Graph, op: Operator, model: Path, name: str) -> tuple[list[str],
                  f"bd = {_dims([1, 1, 1, n_out])}, od = {_dims([batches, 1, 1, n_out])};\n"
                  "    cmsis_nn_context c = {.buf = scratch, .size = arm_fully_connected_s8_get_buffer_size(&fd)};\n"
                  "    if (c.size > (int32_t)sizeof scratch) { fail(\"scratch\"); }\n"
-                 "    if (c.size == 0) { c.buf = NULL; }")
+                 "    if (c.size == 0) { c.buf = NULL; }\n"
+                 # MVE (the M55): the buffer holds the kernel sums, which TFLM's Prepare computes (untimed) with
+                 # arm_vector_sum_s8 (KERNELS_OPTIMIZED_FOR_SPEED, TFLM's default); elsewhere its size is 0
+                 f"    else {{ arm_vector_sum_s8((int32_t *)c.buf, {n_in}, {n_out}, {name}_w, {-zp_in}, "
+                 f"{-w.quant.zp0}, {bias}); }}")
         call = f"st = arm_fully_connected_s8(&c, &p, &q, &id, {xin}, &fd, {name}_w, &bd, {bias}, &od, {yout});"
         return decl, setup, call
     if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
@@ -337,9 +343,11 @@ def _run(cmd: list[str], what: str) -> None:
         raise MicroaotError(f"{what} failed:\n{' '.join(cmd)}\n{p.stderr[-3000:]}")
 
 
-def cmsis_library(anchors: Path, cache: Path) -> list[Path]:
-    """CMSIS-NN's int8 objects for the M4, built once into ``cache``/cmsis-nn-KEY (KEY: hash of the sources' paths,
-    times and the flags, so an edited source or other flags build afresh)."""
+def cmsis_library(anchors: Path, cache: Path, cpu: Sequence[str] = tuple(M4)) -> list[Path]:
+    """CMSIS-NN's int8 objects for the M4 (or the ``cpu`` flags: on the M55, -mcpu=cortex-m55 defines
+    __ARM_FEATURE_MVE and CMSIS-NN takes its ARM_MATH_MVEI paths), built once into ``cache``/cmsis-nn-KEY (KEY:
+    hash of the sources' paths, times and the flags, so an edited source or other flags build afresh)."""
+    flags = [*CMSIS_FLAGS, *(["-DARM_MATH_MVEI"] if "-mcpu=cortex-m55" in cpu else [])]
     srcs = sorted(
         f
         for d in CMSIS_DIRS
@@ -349,7 +357,7 @@ def cmsis_library(anchors: Path, cache: Path) -> list[Path]:
     if not srcs:
         raise MicroaotError(f"{anchors}/cmsis-nn/Source: no CMSIS-NN sources (see ../shared/anchors/README.md "
                             "beside the checkout)")
-    key = hashlib.sha256(" ".join([*M4, *CMSIS_FLAGS, *(f"{f}:{f.stat().st_mtime_ns}" for f in srcs)]).encode())
+    key = hashlib.sha256(" ".join([*cpu, *flags, *(f"{f}:{f.stat().st_mtime_ns}" for f in srcs)]).encode())
     out = cache / f"cmsis-nn-{key.hexdigest()[:12]}"
     out.mkdir(parents=True, exist_ok=True)
     inc = [f"-I{anchors / 'cmsis-nn' / 'Include'}", f"-I{anchors / 'cmsis-core' / 'CMSIS' / 'Core' / 'Include'}"]
@@ -358,22 +366,25 @@ def cmsis_library(anchors: Path, cache: Path) -> list[Path]:
         o = out / (f.stem + ".o")
         if not o.is_file():
             tmp = o.with_suffix(f".{os.getpid()}.tmp.o")  # concurrent runs: each renames its own
-            _run(["arm-none-eabi-gcc", *M4, *CMSIS_FLAGS, *inc, "-c", str(f), "-o", str(tmp)], f"compiling {f.name}")
+            _run(["arm-none-eabi-gcc", *cpu, *flags, *inc, "-c", str(f), "-o", str(tmp)], f"compiling {f.name}")
             tmp.rename(o)
         objs.append(o)
     return objs
 
 
 def measure(model: Path, x: Sequence[np.ndarray], work: Path, anchors: Path = ANCHORS, *,
-            lib_cache: Path | None = None, timeout: float = 600) -> dict[str, Any]:
-    """CMSIS-NN instructions and output hash of every layer of ``model`` on input ``x`` (QEMU mps2-an386).
+            lib_cache: Path | None = None, timeout: float = 600, machine: Machine | None = None) -> dict[str, Any]:
+    """CMSIS-NN instructions and output hash of every layer of ``model`` on input ``x`` (QEMU mps2-an386, or
+    ``machine``: ``MACHINES["mps3-an547"]`` builds everything for the Cortex-M55, CMSIS-NN's MVE paths).
     CMSIS-NN's objects are cached in ``lib_cache`` (default: TMPDIR/microaot-cmsis-nn)."""
+    mach = machine or MACHINES["mps2-an386"]
+    cpu = list(mach.flags)
     if not have_sources(anchors):
         raise MicroaotError(f"{anchors}: no cmsis-nn/Include/arm_nnfunctions.h or cmsis-core/CMSIS/Core/Include "
                             "(the CMSIS-NN and CMSIS-Core sources of ../shared/anchors/README.md)")
     src, info = harness(model, x)
     work.mkdir(parents=True, exist_ok=True)
-    lib = cmsis_library(anchors, lib_cache or Path(tempfile.gettempdir()) / "microaot-cmsis-nn")
+    lib = cmsis_library(anchors, lib_cache or Path(tempfile.gettempdir()) / "microaot-cmsis-nn", tuple(cpu))
     c = work / "cmsis_harness.c"
     c.write_text(src)
     crt = crt_root()
@@ -386,15 +397,15 @@ def measure(model: Path, x: Sequence[np.ndarray], work: Path, anchors: Path = AN
     objs = []
     for f in (c, port / "startup.c", port / "platform_cmsdk.c", crt / "src" / "platform_defaults.c"):
         o = work / (f.stem + ".o")
-        _run(["arm-none-eabi-gcc", "-std=c99", *M4, "-O2", "-ffunction-sections", "-fdata-sections",
-              "-DUAOT_ICOUNT_SHIFT=3", *(["-Wall", "-Wextra", "-Werror"] if f == c else []), *inc, "-c", str(f),
-              "-o", str(o)], f"building the CMSIS-NN harness ({f.name})")
+        _run(["arm-none-eabi-gcc", "-std=c99", *cpu, "-O2", "-ffunction-sections", "-fdata-sections",
+              *mach.defines, "-DUAOT_ICOUNT_SHIFT=3", *(["-Wall", "-Wextra", "-Werror"] if f == c else []), *inc,
+              "-c", str(f), "-o", str(o)], f"building the CMSIS-NN harness ({f.name})")
         objs.append(str(o))
     elf = work / "cmsis_nn.elf"
-    _run(["arm-none-eabi-gcc", *M4, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
-          f"-T{port / 'mps2.ld'}", "-Wl,--gc-sections", *objs, *map(str, lib), "-o", str(elf), "-lm"],
+    _run(["arm-none-eabi-gcc", *cpu, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+          f"-T{port / mach.ldscript}", "-Wl,--gc-sections", *objs, *map(str, lib), "-o", str(elf), "-lm"],
          "linking the CMSIS-NN harness")
-    run = ["timeout", str(int(timeout)), "qemu-system-arm", "-M", "mps2-an386", "-nographic", "-semihosting",
+    run = ["timeout", str(int(timeout)), "qemu-system-arm", "-M", mach.qemu, "-nographic", "-semihosting",
            "-icount", "shift=3", "-kernel", str(elf)]
     p = subprocess.run(run, capture_output=True, text=True, timeout=timeout + 10, check=False)
     if "done" not in p.stdout:
@@ -407,7 +418,8 @@ def measure(model: Path, x: Sequence[np.ndarray], work: Path, anchors: Path = AN
     total = int(re.search(r"^total (\d+)", p.stdout, re.M).group(1))  # type: ignore[union-attr]
     return {"total": total, "layers": info, "macs": sum(d["macs"] for d in info),
             "instr_per_mac": total / max(1, sum(d["macs"] for d in info)) if any(d["macs"] for d in info) else None,
-            "sources": str(anchors), "flags": [*M4, *CMSIS_FLAGS]}
+            "sources": str(anchors), "flags": [*cpu, *CMSIS_FLAGS, *(["-DARM_MATH_MVEI"] if "-mcpu=cortex-m55" in cpu
+                                                                    else [])]}
 
 
 def compare(cmsis: dict[str, Any], op_indices: Sequence[int], microaot_hashes: Sequence[int] | None,

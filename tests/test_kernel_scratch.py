@@ -24,7 +24,8 @@ from microaot.paths import crt_root
 from microaot.schedules import candidates, canonical_schedule
 
 TARGET = "cortex-m4"
-HEADERS = ("conv_fast.h", "dw_fast.h", "fc_fast.h")
+TARGETS = (TARGET, "cortex-m55")  # the M55 adds the Helium entry points (mve.h)
+HEADERS = ("conv_fast.h", "dw_fast.h", "fc_fast.h", "mve.h")
 
 
 def _q(n: int = 1) -> QuantParams:
@@ -117,6 +118,10 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
         name = "uaot_depthwise_conv2d_s8_simd4"
     elif algo == "pair":
         return f"uaot_dw3x3_s8_pair_scratch_size(p, {int(knobs['cols'])})", "uaot_dw3x3_s8_pair"
+    elif algo == "mve" and shape.opcode == "CONV_2D":
+        name = "uaot_conv2d_s8_mve"
+    elif algo == "mve":  # depthwise and FC: no scratch
+        return None
     else:
         assert algo == "direct", knobs
         return None
@@ -125,7 +130,7 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
 
 def _program(rows: list[tuple[Shape, str]]) -> str:
     lines = ['#include <stdio.h>', '#include "microaot/kernels/conv_fast.h"', '#include "microaot/kernels/dw_fast.h"',
-             '#include "microaot/kernels/fc_fast.h"', "int main(void)", "{"]
+             '#include "microaot/kernels/fc_fast.h"', '#include "microaot/kernels/mve.h"', "int main(void)", "{"]
     for shape, expr in rows:
         ty = "uaot_fc_s8_params_t" if shape.opcode == "FULLY_CONNECTED" else "uaot_conv_s8_params_t"
         fields = ", ".join(f".{k} = {v}" for k, v in shape.params.items())
@@ -148,14 +153,15 @@ def test_c_scratch_sizes_equal_the_planner_requests(tmp_path: Path) -> None:
     want: list[tuple[int, str, str]] = []  # planner bytes, entry point, schedule (for the message)
     for shape in _grid():
         op = shape.graph.operators[0]
-        for knobs in candidates(shape.graph, op, TARGET, default=canonical_schedule(shape.graph, op, TARGET, {})):
-            asked = scratch_requests(shape.graph, TARGET, {0: knobs}).get(0, 0)
-            entry = _entry(shape, knobs)
-            if entry is None:
-                assert asked == 0, (shape.params, knobs)
-                continue
-            rows.append((shape, entry[0]))
-            want.append((asked, entry[1], f"{shape.opcode} {shape.params} {knobs}"))
+        for target in TARGETS:
+            for knobs in candidates(shape.graph, op, target, default=canonical_schedule(shape.graph, op, target, {})):
+                asked = scratch_requests(shape.graph, target, {0: knobs}).get(0, 0)
+                entry = _entry(shape, knobs)
+                if entry is None:
+                    assert asked == 0, (shape.params, knobs)
+                    continue
+                rows.append((shape, entry[0]))
+                want.append((asked, entry[1], f"{shape.opcode} {shape.params} {knobs} ({target})"))
         # generic target: the reference kernels, no scratch
         assert scratch_requests(shape.graph, "generic") == {}
     src = tmp_path / "sizes.c"
@@ -170,7 +176,7 @@ def test_c_scratch_sizes_equal_the_planner_requests(tmp_path: Path) -> None:
     assert not bad, "\n".join(bad[:20])
     covered = {name for _, name, _ in want}
     assert covered == _defined_size_functions(), sorted(_defined_size_functions() ^ covered)
-    assert len(covered) >= 19  # gemm c1/c2/c3 (w16, wx): 7, x16: 6, depthwise simd4 + pair, FC simd4: 4
+    assert len(covered) >= 20  # gemm c1/c2/c3 (w16, wx): 7, x16: 6, depthwise simd4 + pair, FC simd4: 4, mve conv
 
 
 @pytest.mark.parametrize("header", HEADERS)
@@ -180,6 +186,8 @@ def test_every_scratch_taking_entry_point_has_its_size_function(header: str) -> 
     protos = re.findall(r"uaot_status_t (uaot_\w+)\(([^;]*)\);", text)
     assert protos
     for name, args in protos:
+        if "scratch" not in args and header == "mve.h":  # mve.h: the depthwise and FC kernels take none
+            continue
         assert "uint8_t *scratch, uint32_t scratch_size" in " ".join(args.split()), name
         assert f"{name}_scratch_size(" in text, name
 

@@ -626,14 +626,18 @@ def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} not installed")
     srcs = [p for p in sorted((crt_root() / "kernels").glob("*.c")) if "__asm__" in p.read_text()]
-    assert {p.stem for p in srcs} >= {"conv_fast", "dw_fast", "fc_fast"}
+    assert {p.stem for p in srcs} >= {"conv_fast", "dw_fast", "fc_fast", "mve"}
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-    jobs = [(src, opt, fp) for src in srcs for opt in ASM_OPT_LEVELS for fp in ((), ("-fno-omit-frame-pointer",))]
+    m55 = ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"]  # mve.c: its Helium asm (elsewhere: stubs)
+    jobs = [(src, opt, fp + (("-mcpu=cortex-m55",) if src.stem == "mve" else ())) for src in srcs
+            for opt in ASM_OPT_LEVELS for fp in ((), ("-fno-omit-frame-pointer",))]
+    jobs += [(src, "-O2", ()) for src in srcs if src.stem == "mve"]  # and the M4 build of it (the stubs)
 
     def build(job: tuple[Path, str, tuple[str, ...]]) -> str | None:
         src, opt, fp = job
-        obj = tmp_path / f"{src.stem}{opt}{len(fp)}.o"
-        proc = subprocess.run([cc, *cpu, opt, *fp, "-std=c99", "-Wall", "-Wextra", "-Werror",
+        obj = tmp_path / f"{src.stem}{opt}{len(fp)}{'m55' if '-mcpu=cortex-m55' in fp else ''}.o"
+        flags = m55 + [f for f in fp if f != "-mcpu=cortex-m55"] if "-mcpu=cortex-m55" in fp else [*cpu, *fp]
+        proc = subprocess.run([cc, *flags, opt, "-std=c99", "-Wall", "-Wextra", "-Werror",
                                f"-I{crt_root() / 'include'}", "-c", str(src), "-o", str(obj)],
                               capture_output=True, text=True, check=False)
         # the assembler's warnings do not fail the build (not even with -Wa,--fatal-warnings): read them

@@ -57,6 +57,10 @@ def test_board_registry() -> None:
     argv = m4.launch_argv("fw.elf")
     assert argv[0] == "timeout" and "qemu-system-arm" in argv and "shift=3" in argv and "-semihosting" in argv
     assert boards["qemu_mps2_an385"].manifest["build"]["cpu"] == "cortex-m3"
+    m55 = boards["qemu_mps3_an547"]
+    assert m55.qemu_machine == "mps3-an547" and m55.target == "cortex-m55"
+    assert m55.manifest["build"]["cpu"] == "cortex-m55"
+    assert boards["qemu_mps2_an505"].target == "cortex-m4"  # the M33: the DSP kernels
     assert boards["host"].launch_argv("fw") == ["fw"]
     assert boards["nucleo_f446re"].launch == "serial" and boards["nucleo_f446re"].flash_size == 512 * 1024
     for b in boards.values():  # PlatformIO crashes without these
@@ -434,3 +438,39 @@ def test_m7_and_m33_boards_are_bit_exact_on_every_tensor(tmp_path: Path, board: 
     assert rep.timer_unit == "instructions" and 300_000 < rep.time_mean < 450_000
     assert rep.cycle_estimate is not None and rep.cycle_estimate.core == cpu, rep.cycle_note
     check_no_dynamic_memory(b.firmware, what=f"ad firmware for {board}")
+
+
+def _m55_eval(tmp_path: Path, key: str) -> None:
+    board = "qemu_mps3_an547"
+    proj = write_project(tmp_path / "p", board, model=mlperf_model(key))
+    b = build(proj, board, jobs=2)
+    rep = evaluate_firmware(mlperf_model(key), get_board(board), b.firmware, b.info, seeds=1)
+    assert rep.outputs_match and rep.tensors_match is True, f"{key}: {rep.mismatches} {rep.tensor_diagnosis}"
+    assert rep.timer_unit == "instructions" and rep.time_min > 0
+    assert rep.cycle_estimate is not None and rep.cycle_estimate.core == "cortex-m55", rep.cycle_note
+    # the plugin counts the same instructions as the device's 20 MHz counter (within its 6.25-instruction tick)
+    assert abs(rep.cycle_estimate.instructions_per_inference - rep.time_mean) <= 64 + 0.001 * rep.time_mean
+    m = rep.memory
+    assert b.info.weight_bytes <= m.weights <= b.info.weight_bytes + 16 * 256
+    assert m.stack_high_water is not None and 0 < m.stack_high_water < (m.stack_reserved or 1 << 30)
+    check_no_dynamic_memory(b.firmware, what=f"{key} firmware for {board}")
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@needs_arm
+def test_m55_board_is_bit_exact_on_every_tensor(tmp_path: Path) -> None:
+    """The Cortex-M55 board (MPS3 AN547 under QEMU: secure state, vectors and code in the ITCM at 0, weights
+    and RAM in the internal SRAM, UART0 / FPGAIO at their secure aliases, a 20 MHz counter) runs the same
+    evaluation as the M4 on AD: outputs bit-exact with TFLM, every tensor equal to the generic-C build,
+    instructions counted, a cycle estimate priced for the M55."""
+    _m55_eval(tmp_path, "ad")
+
+
+@pytest.mark.pio
+@pytest.mark.qemu
+@pytest.mark.slow
+@needs_arm
+@pytest.mark.parametrize("key", ["kws", "vww", "ic"])
+def test_m55_board_mlperf_models_bit_exact(tmp_path: Path, key: str) -> None:
+    _m55_eval(tmp_path, key)

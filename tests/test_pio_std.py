@@ -60,6 +60,10 @@ def test_port_and_target_come_from_the_board_manifest() -> None:
     c = choose("bluepill_f103c8", "ststm32", "stm32f103c8t6", "cortex-m3", ["cmsis"])
     assert (c.port, c.target) == ("user", "generic")
     assert choose("x", "ststm32", "stm32h743zit6", "cortex-m7", [], target="cortex-m4").target == "cortex-m4"
+    # Cortex-M33: the DSP kernels; Cortex-M55: its Helium kernels, the DSP or generic ones on request
+    assert choose("x", "nordicnrf52", "nrf5340", "cortex-m33", []).target == "cortex-m4"
+    c = choose("x", "ststm32", "alif_e7", "cortex-m55", [])
+    assert c.target == "cortex-m55" and c.valid_targets == ("cortex-m55", "cortex-m4", "generic")
 
 
 def test_a_port_or_target_that_does_not_fit_is_refused_with_the_valid_choices() -> None:

@@ -126,6 +126,29 @@ def test_cmsis_nn_harness_layers_equal_microaot(tmp_path: Path) -> None:
     assert c["classes"]["fully connected"]["layers"] == 10 and c["cmsis_faster"] == []
 
 
+@pytest.mark.qemu
+@pytest.mark.slow  # builds CMSIS-NN for the M55 (once per machine: ~1 min)
+@pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_cmsis_nn_mve_harness_on_the_m55_equals_microaot(tmp_path: Path) -> None:
+    """The bench's M55 comparison (section m55): CMSIS-NN built with -mcpu=cortex-m55 (its MVE paths, FC kernel
+    sums precomputed as TFLM's Prepare does) on QEMU mps3-an547 computes every AD layer as microaot's Helium
+    build does (OPCHECK hashes of m4run on the same machine), and the last one is TFLM's output."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import cmsis_m4
+
+    from microaot.reference import run_reference
+    from microaot.rpc.protocol import fnv1a32
+    from microaot.testing import m4run
+
+    x = np.random.default_rng(0).integers(-128, 128, size=(1, 640), dtype=np.int8)
+    r = cmsis_m4.measure(MODEL, [x], tmp_path / "cmsis", machine=m4run.MACHINES["mps3-an547"])
+    assert "-mcpu=cortex-m55" in r["flags"] and "-DARM_MATH_MVEI" in r["flags"]
+    mine = m4run.measure(MODEL, target="cortex-m55", seed=0, build_dir=tmp_path / "m55", check=False)
+    assert [d["hash"] for d in r["layers"]] == mine["op_hashes"]
+    y = np.asarray(run_reference(MODEL, [[x]])[0][0])
+    assert r["layers"][-1]["hash"] == fnv1a32(y.tobytes())
+
+
 @pytest.mark.pio
 @pytest.mark.qemu
 @pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--out-dir", required=True, help="folder for the generated files")
     p.add_argument("--name", default=None, help="C prefix (default: from the file name)")
     p.add_argument("--section", default=".rodata.microaot", help="linker section of the weights")
-    p.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7")
+    p.add_argument("--target", default="generic", help="generic, cortex-m4, cortex-m7 or cortex-m55")
     p.add_argument("--tuning-log", default=None, help="JSON-lines tuning log to take schedules from")
     p.add_argument("--custom-op", action="append", default=[], metavar="NAME=C_FUNCTION",
                    help="bind your C kernel C_FUNCTION to the model's custom operator NAME (repeatable; "
@@ -55,7 +55,8 @@ def register(sub: Any) -> None:
     q = sub.add_parser("inspect", help="operators, tensors, MACs, weight bytes and planned RAM of a model")
     q.add_argument("model", help="path of the .tflite model")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    q.add_argument("--target", default="generic", help="generic, cortex-m4 or cortex-m7 (kernel scratch differs)")
+    q.add_argument("--target", default="generic", help="generic, cortex-m4, cortex-m7 or cortex-m55 (kernel scratch "
+                   "differs)")
     q.add_argument("--custom-op", action="append", default=[], metavar="NAME=C_FUNCTION",
                    help="custom operator NAME is bound to your C kernel C_FUNCTION (as in compile)")
     q.set_defaults(func=_cmd_inspect)

@@ -20,7 +20,7 @@ from microaot.planner import MemoryPlan
 from microaot.planner.plan import ALIGN
 from microaot.schedules import plan_schedules
 
-TARGETS = ("generic", "cortex-m4", "cortex-m7")
+TARGETS = ("generic", "cortex-m4", "cortex-m7", "cortex-m55")
 
 
 @dataclass

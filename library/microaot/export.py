@@ -58,6 +58,7 @@ TARGET_MACHINE_FLAGS: dict[str, list[str]] = {
     "cortex-m3": ["-mcpu=cortex-m3", "-mthumb"],
     "cortex-m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
     "cortex-m7": ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"],
+    "cortex-m55": ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"],
 }
 SIZE_CFLAGS = ["-std=c99", "-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Werror"]
 
@@ -790,7 +791,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--section", default=elf.DEFAULT_WEIGHT_SECTION,
                    help="linker section of the weights (default %(default)s)")
     p.add_argument("--tuning-log", type=Path, help="tuning log whose best schedules to use")
-    p.add_argument("--target", default=None, choices=("generic", "cortex-m4", "cortex-m7"),
+    p.add_argument("--target", default=None, choices=("generic", "cortex-m4", "cortex-m7", "cortex-m55"),
                    help="kernel variants and the size report's toolchain, when no --board is given")
     p.add_argument("--board", default=None,
                    help="a board id of the microaot platform (e.g. qemu_mps2_an386): ship exactly what "
@@ -813,7 +814,7 @@ def run_cli(args: argparse.Namespace) -> int:
         raise MicroaotError(
             f"export of {args.model.name}: which kernels should the library ship? Give --board BOARD (exactly the "
             "code `microaot eval --board BOARD` measured: DSP kernels on Cortex-M4/M7 boards) or --target "
-            "generic|cortex-m4|cortex-m7 (portable C, or the Cortex-M DSP kernels)")
+            "generic|cortex-m4|cortex-m7|cortex-m55 (portable C, the Cortex-M DSP kernels, or Helium on the M55)")
     res = export_library(args.model, args.out, name=args.name, weight_section=args.section,
                          tuning_log=args.tuning_log, target=args.target, board=args.board,
                          measure=not args.no_size,

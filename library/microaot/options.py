@@ -165,8 +165,9 @@ OPTIONS: tuple[Option, ...] = (
     _custom("port", "port", "from the board (build.mcu / framework)", "crt/ports/<port> the platform hooks come "
             "from: stm32, arduino, host, rp2040, cmsdk, or user (your application supplies the hooks; "
             "docs/platformio.md); a port that does not fit the MCU is refused", "user"),
-    _custom("target", "generic | cortex-m4 | cortex-m7", "from the board (build.cpu)", "kernel target: portable C "
-            "or the Cortex-M DSP kernels", "generic", _choice("generic", "cortex-m4", "cortex-m7")),
+    _custom("target", "generic | cortex-m4 | cortex-m7 | cortex-m55", "from the board (build.cpu)", "kernel target: "
+            "portable C, the Cortex-M DSP kernels, or Helium (MVE) kernels on the M55", "generic",
+            _choice("generic", "cortex-m4", "cortex-m7", "cortex-m55")),
     _custom("custom_ops", "NAME:C_FUNCTION, ...", "(none)", "bind C kernels of yours (in the project's src/) to "
             "the model's custom operators; the generated code calls C_FUNCTION(const uaot_custom_op_t *) "
             "(docs/custom-operators.md)", "MyOp:my_op_kernel", parse_custom_ops),
@@ -208,8 +209,8 @@ OPTIONS: tuple[Option, ...] = (
     _board("toolchain", "host | arm", "the board's", "which compiler builds the firmware (microaot's own boards)",
            "arm", _choice("host", "arm")),
     _board("port", "port folder", "the board's", "crt/ports/<port>: the platform hooks", "cmsdk"),
-    _board("target", "generic | cortex-m4 | cortex-m7", "the board's", "kernel target (generic C or Cortex-M DSP "
-           "kernels)", "generic", _choice("generic", "cortex-m4", "cortex-m7")),
+    _board("target", "generic | cortex-m4 | cortex-m7 | cortex-m55", "the board's", "kernel target (generic C, "
+           "Cortex-M DSP or Helium kernels)", "generic", _choice("generic", "cortex-m4", "cortex-m7", "cortex-m55")),
     _board("ldscript", "file", "the board's", "linker script of microaot's own boards (crt/ports/<port>)",
            "mps2.ld"),
     _board("float_abi", "soft | softfp | hard", "the board's", "-mfloat-abi", "hard",

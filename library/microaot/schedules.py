@@ -35,7 +35,7 @@ from microaot.passes import inplace_options, scratch_requests, state_requests, v
 from microaot.planner import MemoryPlan, plan_memory
 from microaot.planner.plan import ALIGN
 
-TARGETS = ("generic", "cortex-m4", "cortex-m7")
+TARGETS = ("generic", "cortex-m4", "cortex-m7", "cortex-m55")
 
 
 def op_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:

@@ -57,6 +57,9 @@ CORES: dict[str, CoreTiming] = {
     "cortex-m3": CoreTiming("cortex-m3", {**_BASE_M4, "mla": 2, "mull": 4, "mlal": 5, "dspmul": 2,
                                           "dspmull": 5}, refill=2),
     "cortex-m33": CoreTiming("cortex-m33", _BASE_M4, refill=1),
+    # M55: the M33's scalar timings; a 128-bit Helium instruction takes two beats on its 64-bit datapath
+    # ("other": 2 cycles; the overlap of beats of different instruction types is not modelled)
+    "cortex-m55": CoreTiming("cortex-m55", _BASE_M4, refill=1),
     "cortex-m7": CoreTiming("cortex-m7", {**_BASE_M4, "alu": 0.5, "load": 1, "store": 1, "loadd": 1, "stored": 1,
                                           "ldm_regs": 0.5, "stm_regs": 0.5, "fpu": 0.5, "fpu_mac": 1,
                                           "vload": 1, "vstore": 1, "it": 0, "nop": 0.5},
@@ -67,12 +70,12 @@ CORES: dict[str, CoreTiming] = {
 
 
 def core_timing(cpu: str) -> CoreTiming:
-    """The timing table of a core name (``cortex-m4``, ``cortex-m7``, ...; M55 is priced as M33)."""
+    """The timing table of a core name (``cortex-m4``, ``cortex-m7``, ...; M85 is priced as the M55)."""
     c = cpu.lower().replace("cortex_m", "cortex-m").replace("+", "plus")
     if c in CORES:
         return CORES[c]
     if c.startswith("cortex-m55") or c.startswith("cortex-m85"):
-        return CORES["cortex-m33"]
+        return CORES["cortex-m55"]
     raise ValueError(f"no timing model for core {cpu!r}; known: {', '.join(sorted(CORES))}")
 
 

@@ -28,7 +28,10 @@ from microaot.ops import SpaceDef
 
 Knobs = dict[str, Any]
 
-DSP_TARGETS = ("cortex-m4", "cortex-m7")
+# targets whose cores have the DSP extension (SMLAD & co.: the Cortex-M4 kernels); the M55 has it too and
+# falls back to them where its Helium kernels (MVE_TARGETS) do not apply
+DSP_TARGETS = ("cortex-m4", "cortex-m7", "cortex-m55")
+MVE_TARGETS = ("cortex-m55",)
 
 
 def get_space(opcode: str) -> SpaceDef | None:

@@ -37,7 +37,7 @@ from microaot.ops._pack import (
     pack_row_blocks,
     rq_table,
 )
-from microaot.ops._schedule import DSP_TARGETS, resolve
+from microaot.ops._schedule import DSP_TARGETS, MVE_TARGETS, resolve
 
 
 def pointwise_shrinking(graph: Graph, op: Operator) -> bool:
@@ -95,6 +95,20 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
                           int(knobs["cols"]))
     if ctx.inplace is not None and not runs_placement_itself(ctx):  # the others: row by row (_inplace.py)
         raise ctx.unsupported(f"internal: {ctx.inplace!r} reached the out-of-place lowering")
+    if algo == "mve":  # Helium (crt/kernels/mve.c): TFLite's filter layout, mult/shift per channel
+        p = ctx.params("uaot_conv_s8_params_t", {
+            **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
+            "bias": ctx.const_array("bias", "int32_t", fb), "mult": ctx.const_array("mult", "int32_t", mults),
+            "shift": ctx.const_array("shift", "int32_t", shifts), "rq": "NULL"})
+        if depthwise:
+            return Lowering(families=("mve",), call=f"uaot_depthwise_conv2d_s8_mve({p}, {ctx.in_ptr(0)}, "
+                                                     f"{ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+        nbytes = mve_conv_scratch(ctx.graph, ctx.op)
+        if nbytes and ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the mve schedule has no scratch buffer")
+        scr = f"{ctx.scratch_ptr}, {nbytes}u" if nbytes else "NULL, 0u"
+        return Lowering(families=("mve",), call=f"uaot_conv2d_s8_mve({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
+                                                 f"{ctx.out_ptr(0)}, {scr})")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     gemm_bias = use_rq and algo in ("gemm", "x16")  # the gemm's bias (constant channel pairs marked)
@@ -178,6 +192,16 @@ def _simd4_scratch(graph: Graph, op: Operator) -> int:
     return 4 * c + (g.k_h * pw * c + 3) // 4 * 4
 
 
+def mve_conv_scratch(graph: Graph, op: Operator) -> int:
+    """UAOT_CONV_MVE_SCRATCH(K) of ``uaot_conv2d_s8_mve``: the im2col column of one pixel in whole 16-byte
+    vectors; none for a 1x1 convolution without padding (it reads the input pixel in place)."""
+    g = conv_geometry(graph, op)
+    p = g.params()
+    if g.k_h == 1 and g.k_w == 1 and p["pad_top"] == 0 and p["pad_left"] == 0:
+        return 0
+    return (g.k + 15) // 16 * 16
+
+
 def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
                   schedule: dict[str, Any] | None = None) -> int:
     """Scratch bytes of the chosen CONV_2D / DEPTHWISE_CONV_2D variant (crt/include/microaot/kernels/conv_fast.h)."""
@@ -196,6 +220,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
         return _simd4_scratch(graph, op)
+    if knobs.get("algo") == "mve" and op.opcode == "CONV_2D":  # UAOT_CONV_MVE_SCRATCH(K); depthwise: none
+        return mve_conv_scratch(graph, op)
     return 0
 
 
@@ -248,18 +274,28 @@ def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
         return fpu_space(graph, op, target)
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else [])
+    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else []) + (["mve"] if target in MVE_TARGETS else [])
     return {"algo": algos, "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
+
+
+# the M55 defaults (measured on QEMU mps3-an547, docs/internals.md "Helium kernels"): CONV_2D takes the MVE
+# kernel from K = k_h*k_w*in_c >= 16 on (below, a 16-lane VMLADAVA is mostly empty and the DSP gemm's 3-pixel
+# blocks win: VWW's 1x1 8->16 layer 1.01M vs 0.70M instructions); DEPTHWISE_CONV_2D keeps the DSP kernels
+# (MVE has no lane-wise int8/int32 multiply-accumulate, so its depthwise needs VMUL + VADD per 4 MACs: KWS's
+# 3x3x64 layers 233K vs the SMLAD pair kernel's 152K); ``mve`` stays in its space for the tuner.
+MVE_MIN_K = 16
 
 
 def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     """The default schedule of an int8 CONV_2D on a DSP target: gemm cols=3 with int8 weights; ``direct``
-    (the generic kernel) elsewhere. wexp and x16 are tuning options only (why: docs/internals.md,
-    "Why these defaults")."""
+    (the generic kernel) elsewhere; ``mve`` (Helium) on the M55. wexp and x16 are tuning options only (why:
+    docs/internals.md, "Why these defaults")."""
     if is_float(graph, op):
         return fpu_default(graph, op, target)
     if not _is_int8(graph, op) or target not in DSP_TARGETS:
         return {"algo": "direct"}
+    if target in MVE_TARGETS and conv_geometry(graph, op).k >= MVE_MIN_K:
+        return {"algo": "mve"}
     return {"algo": "gemm", "cols": 3, "w16": False}
 
 
@@ -278,6 +314,8 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
         return {"algo": "x16", "w16": bool(knobs.get("w16", False))}
     if knobs.get("algo") == "fpu":
         return {"algo": "fpu"}
+    if knobs.get("algo") == "mve":
+        return {"algo": "mve"}
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
     out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
@@ -291,9 +329,10 @@ def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
         return fpu_space(graph, op, target)
     if not _is_int8(graph, op) or _dw_mult(graph, op) != 1:
         return {"algo": ["direct"]}
+    mve = ["mve"] if target in MVE_TARGETS else []
     if not pair_ok(graph, op):
-        return {"algo": ["direct", "simd4"]}
-    return {"algo": ["direct", "simd4", "pair"], "cols": list(PAIR_COLS)}
+        return {"algo": ["direct", "simd4", *mve]}
+    return {"algo": ["direct", "simd4", "pair", *mve], "cols": list(PAIR_COLS)}
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from microaot.ops._common import (
 )
 from microaot.ops._fpu import fpu_default, fpu_space, is_float, lower_fpu_fc
 from microaot.ops._pack import fast_requant_ok, pack_row_blocks, rq_table
-from microaot.ops._schedule import DSP_TARGETS, resolve
+from microaot.ops._schedule import DSP_TARGETS, MVE_TARGETS, resolve
 from microaot.ops.conv import wide_bias
 
 
@@ -86,6 +86,10 @@ def lower_fully_connected(ctx: LoweringContext) -> Lowering:
         fields.update(mult=m, shift=s, mult_pc="NULL", shift_pc="NULL")
         fm, fs = [m] * n_out, [s] * n_out
     knobs = resolve(ctx.graph, ctx.op, ctx.target, ctx.schedule)
+    if knobs.get("algo") == "mve":  # Helium (crt/kernels/mve.c): the weights as in the model
+        p = ctx.params("uaot_fc_s8_params_t", {**fields, "rq": "NULL"})
+        return Lowering(families=("mve",), call=f"uaot_fully_connected_s8_mve({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
+                                                 f"{ctx.out_ptr(0)})")
     fields["rq"] = (ctx.const_array("rq", "int32_t", rq_table(fm, fs, zp_out, fb, wd.reshape(n_out, n_in)))
                     if knobs.get("algo") != "direct" and fast_requant_ok(fb, wd.reshape(n_out, n_in), fm, fs)
                     else "NULL")
@@ -142,16 +146,19 @@ def fc_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
         return fpu_space(graph, op, target)
     if graph.tensors[op.inputs[0]].dtype != "int8":
         return {"algo": ["direct"]}
-    return {"algo": ["direct", "simd4"], "w16": [False, True], "x8": [False, True]}
+    return {"algo": ["direct", "simd4"] + (["mve"] if target in MVE_TARGETS else []), "w16": [False, True],
+            "x8": [False, True]}
 
 
 def fc_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     """simd4 on DSP targets, the input row expanded to int16 in scratch (x8=False); ``fc_lean``; float32:
-    ``fpu`` on the FPU targets (``_fpu.py``)."""
+    ``fpu`` on the FPU targets (``_fpu.py``); ``mve`` (Helium, no scratch) on the M55."""
     if is_float(graph, op):
         return fpu_default(graph, op, target)
     if graph.tensors[op.inputs[0]].dtype != "int8" or target not in DSP_TARGETS:
         return {"algo": "direct"}
+    if target in MVE_TARGETS:
+        return {"algo": "mve"}
     return {"algo": "simd4", "w16": False, "x8": False}
 
 
@@ -166,6 +173,8 @@ def fc_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> d
 def fc_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any]:
     if knobs.get("algo") == "fpu":
         return {"algo": "fpu"}
+    if knobs.get("algo") == "mve":
+        return {"algo": "mve"}
     if knobs.get("algo") != "simd4":
         return {"algo": "direct"}
     return {"algo": "simd4", "w16": bool(knobs.get("w16", False)), "x8": bool(knobs.get("x8", False))}

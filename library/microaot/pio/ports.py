@@ -18,8 +18,8 @@ port                    used for
 ======================  ==============================================================
 
 Kernel target from ``build.cpu``: cortex-m4 / cortex-m33 (DSP) -> ``cortex-m4``, cortex-m7 ->
-``cortex-m7``, anything else (M0+, M3, host) -> ``generic``. ``custom_microaot_port`` and
-``custom_microaot_target`` override; a choice that does not fit the board is refused.
+``cortex-m7``, cortex-m55 / m85 (Helium) -> ``cortex-m55``, anything else (M0+, M3, host) -> ``generic``.
+``custom_microaot_port`` and ``custom_microaot_target`` override; a choice that does not fit the board is refused.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def valid_targets(platform: str, cpu: str) -> tuple[str, ...]:
         return ("generic",)
     if cpu.startswith("cortex-m7"):
         return ("cortex-m7", "cortex-m4", "generic")
-    if cpu.startswith(("cortex-m4", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")):
+    if cpu.startswith(("cortex-m55", "cortex-m85")):
+        return ("cortex-m55", "cortex-m4", "generic")
+    if cpu.startswith(("cortex-m4", "cortex-m33", "cortex-m35p")):
         return ("cortex-m4", "generic")
     return ("generic",)
 

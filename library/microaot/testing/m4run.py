@@ -1,4 +1,5 @@
-"""Run a compiled model on QEMU mps2-an386 (Cortex-M4F) and count instructions.
+"""Run a compiled model on QEMU mps2-an386 (Cortex-M4F) -- or, for target cortex-m55, on QEMU mps3-an547
+(Cortex-M55 with Helium; ``machine_for``) -- and count instructions.
 
 A self-contained firmware (no RPC): the generated model + its kernels + the cmsdk port + a generated
 ``main.c`` that holds the inputs as constant arrays, runs the model once per input set, and prints
@@ -41,6 +42,39 @@ ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
 ICOUNT_SHIFT = 3
 M4_FLAGS = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A QEMU machine the firmware runs on: its compiler flags, the cmsdk port's linker script and defines."""
+
+    qemu: str
+    flags: tuple[str, ...]
+    ldscript: str
+    defines: tuple[str, ...] = ()
+
+
+MACHINES = {
+    "mps2-an386": Machine("mps2-an386", tuple(M4_FLAGS), "mps2.ld"),
+    # the boards qemu_mps2_an500 (Cortex-M7) and qemu_mps2_an505 (Cortex-M33, secure aliases, 20 MHz counter)
+    "mps2-an500": Machine("mps2-an500", ("-mthumb", "-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
+                          "mps2.ld"),
+    "mps2-an505": Machine("mps2-an505", ("-mthumb", "-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+                          "mps2_an505.ld",
+                          ("-DUAOT_CMSDK_UART0_BASE=0x50200000u", "-DUAOT_CMSDK_FPGAIO_BASE=0x50302000u",
+                           "-DUAOT_CMSDK_REFCLK_HZ=20000000u")),
+    # the board qemu_mps3_an547 (platform/boards): UART0 / FPGAIO at their secure aliases, a 20 MHz counter
+    "mps3-an547": Machine("mps3-an547", ("-mthumb", "-mcpu=cortex-m55", "-mfloat-abi=hard"), "mps3_an547.ld",
+                          ("-DUAOT_CMSDK_UART0_BASE=0x59303000u", "-DUAOT_CMSDK_FPGAIO_BASE=0x59302000u",
+                           "-DUAOT_CMSDK_REFCLK_HZ=20000000u")),
+}
+
+
+def machine_for(target: str) -> Machine:
+    """The machine a target's code runs on here: the M55 (Helium kernels) on mps3-an547, the rest on the M4."""
+    return MACHINES["mps3-an547" if target == "cortex-m55" else "mps2-an386"]
+
+
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
 
 
@@ -61,6 +95,18 @@ def board_build(board: str = BOARD) -> tuple[list[str], str, list[str], str]:
     flags = ["-mthumb", f"-mcpu={build['cpu']}", f"-mfloat-abi={mc.get('float_abi', 'soft')}"]
     flags += [f"-mfpu={mc['fpu']}"] if mc.get("fpu") else []
     return flags, str(mc.get("ldscript", "mps2.ld")), shlex.split(str(build.get("extra_flags", ""))), b.qemu_machine
+
+
+def board_machine(board: str = BOARD) -> Machine:
+    """The Machine of a CMSDK QEMU board of platform/boards (``board_build``)."""
+    flags, ldscript, extra, qemu = board_build(board)
+    return Machine(qemu, tuple(flags), ldscript, tuple(extra))
+
+
+def _machine(board: str | None, machine: Machine | None) -> Machine:
+    if machine is not None:
+        return machine
+    return board_machine(board) if board is not None else MACHINES["mps2-an386"]
 
 
 def available() -> bool:
@@ -161,10 +207,12 @@ def _main_c(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]],
 
 
 def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-             *, extra_cflags: Sequence[str] = (), board: str = BOARD, groups: Sequence[int] | None = None) -> Path:
-    """Build the firmware ELF (for ``board``, see ``board_build``); returns its path. ``groups``: the input sets
-    are consecutive sequences of these lengths, the state reset before each (None: one sequence of every set)."""
-    cpu_flags, ldscript, board_flags, _ = board_build(board)
+             *, extra_cflags: Sequence[str] = (), board: str | None = None, machine: Machine | None = None,
+             groups: Sequence[int] | None = None) -> Path:
+    """Build the firmware ELF (for ``machine``, or the CMSDK QEMU ``board`` (``board_build``), by default the M4's);
+    returns its path. ``groups``: the input sets are consecutive sequences of these lengths, the state reset before
+    each (None: one sequence of every set)."""
+    mach = _machine(board, machine)
     bd = Path(build_dir)
     bd.mkdir(parents=True, exist_ok=True)
     main = bd / "m4main.c"
@@ -174,9 +222,9 @@ def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], buil
     srcs = [main, *result.sources, *result.kernel_sources, port / "startup.c", port / "platform_cmsdk.c",
             crt / "src" / "platform_defaults.c"]
     elf = bd / f"{result.name}_m4.elf"
-    cmd = [ARM_CC, *cpu_flags, *CFLAGS, *board_flags, *extra_cflags, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
+    cmd = [ARM_CC, *mach.flags, *CFLAGS, *extra_cflags, *mach.defines, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
            f"-I{crt / 'include'}", f"-I{result.header.parent}", *map(str, srcs),
-           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / ldscript}",
+           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / mach.ldscript}",
            "-Wl,--gc-sections", "-o", str(elf), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -192,8 +240,9 @@ def _text_bytes(elf: Path) -> int:
     return int(out[1].split()[0]) if len(out) > 1 else 0
 
 
-def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 120, board: str = BOARD) -> M4Run:
-    cmd = ["timeout", str(int(timeout)), QEMU, "-M", board_build(board)[3], "-nographic", "-semihosting",
+def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 120, board: str | None = None,
+            machine: Machine | None = None) -> M4Run:
+    cmd = ["timeout", str(int(timeout)), QEMU, "-M", _machine(board, machine).qemu, "-nographic", "-semihosting",
            "-icount", f"shift={ICOUNT_SHIFT}", "-kernel", str(elf)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10, check=False)
     out = proc.stdout
@@ -218,12 +267,13 @@ def run_elf(result: CompileResult, elf: Path, n_sets: int, *, timeout: float = 1
 
 
 def run_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], build_dir: str | Path,
-           *, timeout: float = 120, board: str = BOARD, groups: Sequence[int] | None = None) -> M4Run:
-    """Build and run on QEMU (mps2-an386, or ``board``'s machine) under ``timeout`` seconds. Instruction
-    counts are exact on boards whose FPGAIO counter runs at 25 MHz (AN386, AN500), not on the AN505 (20 MHz).
-    ``groups``: see :func:`build_m4`."""
-    elf = build_m4(result, inputs, build_dir, board=board, groups=groups)
-    return run_elf(result, elf, len(inputs), timeout=timeout, board=board)
+           *, timeout: float = 120, board: str | None = None, machine: Machine | None = None,
+           groups: Sequence[int] | None = None) -> M4Run:
+    """Build and run on QEMU (mps2-an386, or ``machine`` / ``board``'s machine) under ``timeout`` seconds.
+    Instruction counts are exact on machines whose FPGAIO counter runs at 25 MHz (AN386, AN500), not on the AN505
+    and AN547 (20 MHz). ``groups``: see :func:`build_m4`."""
+    elf = build_m4(result, inputs, build_dir, board=board, machine=machine, groups=groups)
+    return run_elf(result, elf, len(inputs), timeout=timeout, board=board, machine=machine)
 
 
 def count_macs(graph: Any) -> int:
@@ -246,13 +296,14 @@ def count_macs(graph: Any) -> int:
 
 def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[int, Mapping[str, Any]] | None = None,
             tuning_log: str | Path | None = None, seed: int = 0, build_dir: str | Path | None = None,
-            check: bool = True) -> dict[str, Any]:
-    """Instructions per inference of ``model`` on QEMU mps2-an386 (seeded int8/float input as in the
+            check: bool = True, machine: Machine | None = None) -> dict[str, Any]:
+    """Instructions per inference of ``model`` on QEMU mps2-an386 (mps3-an547 for target cortex-m55; seeded
+    int8/float input as in the
     MLPerf README), per operator, instructions/MAC, and bit-exactness against TFLM (``check``)."""
     if build_dir is None:
         with tempfile.TemporaryDirectory(prefix="m4run_") as tmp:
             return measure(model, target=target, schedules=schedules, tuning_log=tuning_log, seed=seed,
-                           build_dir=tmp, check=check)
+                           build_dir=tmp, check=check, machine=machine)
     bd = Path(build_dir)
     sched = {**log_schedules(tuning_log, model, target=target), **(schedules or {})}
     r = compile_model(model, bd / "gen", target=target, schedules=sched)
@@ -265,7 +316,7 @@ def measure(model: str | Path, *, target: str = "cortex-m4", schedules: Mapping[
             xs.append(rng.standard_normal(size=tt.shape).astype(np.float32))
         else:
             xs.append(rng.integers(-128, 128, size=tt.shape, dtype=np.int8))
-    run = run_m4(r, [xs], bd / "m4")
+    run = run_m4(r, [xs], bd / "m4", machine=machine or machine_for(target))
     macs = count_macs(g)
     out: dict[str, Any] = {
         "model": str(model), "target": target, "instructions": run.instructions[0], "macs": macs,
