@@ -26,6 +26,7 @@ from microaot.ops._dw_pair import (
     pair_scratch,
     strip_cols,
 )
+from microaot.ops._dw_plane import pack_dw_plane, plane_multiplier, plane_ok, plane_scratch
 from microaot.ops._geometry import check_conv, conv_geometry
 from microaot.ops._inplace import conv_rows_inplace, rows_lowering
 from microaot.ops._pack import (
@@ -95,6 +96,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     gemm_bias = use_rq and algo in ("gemm", "x16")  # the gemm's bias (constant channel pairs marked)
+    if algo == "plane":  # a CONV_2D with one input channel is a depthwise with out_c outputs per channel
+        g = {**g, "depth_mult": plane_multiplier(conv_geometry(ctx.graph, ctx.op))}
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
         "bias": ctx.const_array("bias", "int32_t", gemm_rq_bias(fb, rows, mults) if gemm_bias else fb),
@@ -118,6 +121,14 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         return Lowering(families=("conv_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
                              f"{ctx.scratch_ptr}, {_conv_scratch(ctx.graph, ctx.op, ctx.target, ctx.schedule)}u)")
+    if algo == "plane":
+        geo = conv_geometry(ctx.graph, ctx.op)
+        arr = ctx.const_array("wplane", "int16_t", pack_dw_plane(geo, rows.reshape(oc, geo.k_h, geo.k_w)))
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the plane schedule has no scratch buffer")
+        return Lowering(families=("dw_plane",),
+                        call=f"uaot_dw_plane_s8({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
+                             f"{ctx.scratch_ptr}, {plane_scratch(ctx.graph, ctx.op)}u)")
     if algo == "simd4":
         arr = ctx.const_array("wdw16", "int16_t", pack_depthwise_simd4(wd.reshape(-1, oc)))
         if ctx.scratch_ptr is None:
@@ -189,6 +200,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         return x16_scratch(graph, op)
     if knobs.get("algo") == "pair":  # UAOT_DW_PAIR_SCRATCH(C, cols)
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
+    if knobs.get("algo") == "plane":  # uaot_dw_plane_s8_scratch_size
+        return plane_scratch(graph, op)
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
         return _simd4_scratch(graph, op)
     return 0
@@ -241,7 +254,7 @@ def x16_scratch(graph: Graph, op: Operator) -> int:
 def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else [])
+    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else []) + (["plane"] if plane_ok(graph, op) else [])
     return {"algo": algos, "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
 
 
@@ -267,6 +280,8 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
     """wexp applies to cols=3 with int8 weights only, and is listed only when on; x16 takes w16 only"""
     if knobs.get("algo") == "x16":
         return {"algo": "x16", "w16": bool(knobs.get("w16", False))}
+    if knobs.get("algo") == "plane":
+        return {"algo": "plane"}
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
     out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
@@ -276,17 +291,35 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
 
 
 def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
-    if not _is_int8(graph, op) or _dw_mult(graph, op) != 1:
+    if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    if not pair_ok(graph, op):
-        return {"algo": ["direct", "simd4"]}
-    return {"algo": ["direct", "simd4", "pair"], "cols": list(PAIR_COLS)}
+    algos = ["direct"]
+    if _dw_mult(graph, op) == 1:
+        algos.append("simd4")
+    if plane_ok(graph, op):
+        algos.append("plane")
+    if _dw_mult(graph, op) == 1 and pair_ok(graph, op):
+        return {"algo": [*algos, "pair"], "cols": list(PAIR_COLS)}
+    return {"algo": algos}
+
+
+PLANE_MIN_TAPS = 5  # multiplier 1: plane from 5 taps on (3x1: 18 vs simd4 17 instr/MAC; 5x1: 11.7 vs 15.0)
+
+
+def _plane_beats_simd4(graph: Graph, op: Operator) -> bool:
+    g = conv_geometry(graph, op)
+    return g.k_h * g.k_w >= PLANE_MIN_TAPS
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``plane`` (any multiplier, any
+    kernel), else ``simd4``; ``direct`` elsewhere."""
     algos = dw_space(graph, op, target)["algo"]
     if target in DSP_TARGETS and "pair" in algos:
         return {"algo": "pair", "cols": 0}
+    if target in DSP_TARGETS and "plane" in algos and (_dw_mult(graph, op) > 1 or "simd4" not in algos
+                                                      or _plane_beats_simd4(graph, op)):
+        return {"algo": "plane"}
     if target in DSP_TARGETS and "simd4" in algos:
         return {"algo": "simd4"}
     return {"algo": "direct"}
