@@ -195,6 +195,47 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
                     }
                     continue;
                 }
+                if (out_i & 1) { /* the last pixel of the line: 4 channels (2 pairs) per step, then a last pair */
+                    const int32_t oi = out_i - 1;
+                    const int16_t *x0 = lines + oi * si;
+                    int8_t *o0 = orow + oi * out_is;
+                    int32_t m2 = 0;
+                    for (; m2 + 2 <= mp; m2 += 2) {
+                        const int32_t ch = c * M + 2 * m2;
+                        const int32_t *wa = (const int32_t *)(const void *)(wc + (size_t)m2 * wpair);
+                        const int32_t *wb = (const int32_t *)(const void *)(wc + (size_t)(m2 + 1) * wpair);
+                        int32_t a0 = p->bias[ch], a1 = p->bias[ch + 1], a2 = p->bias[ch + 2];
+                        int32_t a3 = 2 * m2 + 3 < M ? p->bias[ch + 3] : 0;
+                        for (int32_t tp = 0; tp < taps; ++tp, wa += 2, wb += 2) {
+                            const uint32_t v0 = uaot_ld32(x0 + offs[tp]);
+                            a0 = uaot_smlad(v0, (uint32_t)wa[0], a0);
+                            a1 = uaot_smlad(v0, (uint32_t)wa[1], a1);
+                            a2 = uaot_smlad(v0, (uint32_t)wb[0], a2);
+                            a3 = uaot_smlad(v0, (uint32_t)wb[1], a3);
+                        }
+                        o0[2 * m2] = uaot_dwpl_out(&rqv, a0, ch);
+                        o0[2 * m2 + 1] = uaot_dwpl_out(&rqv, a1, ch + 1);
+                        o0[2 * m2 + 2] = uaot_dwpl_out(&rqv, a2, ch + 2);
+                        if (2 * m2 + 3 < M) {
+                            o0[2 * m2 + 3] = uaot_dwpl_out(&rqv, a3, ch + 3);
+                        }
+                    }
+                    if (m2 < mp) {
+                        const int32_t ch = c * M + 2 * m2;
+                        const int two = 2 * m2 + 1 < M;
+                        const int32_t *wp = (const int32_t *)(const void *)(wc + (size_t)m2 * wpair);
+                        int32_t a0 = p->bias[ch], a1 = two ? p->bias[ch + 1] : 0;
+                        for (int32_t tp = 0; tp < taps; ++tp) {
+                            const uint32_t v0 = uaot_ld32(x0 + offs[tp]);
+                            a0 = uaot_smlad(v0, (uint32_t)wp[2 * tp], a0);
+                            a1 = uaot_smlad(v0, (uint32_t)wp[2 * tp + 1], a1);
+                        }
+                        o0[2 * m2] = uaot_dwpl_out(&rqv, a0, ch);
+                        if (two) {
+                            o0[2 * m2 + 1] = uaot_dwpl_out(&rqv, a1, ch + 1);
+                        }
+                    }
+                }
                 for (int32_t m2 = 0; m2 < mp; ++m2) {
                     const int32_t ch = c * M + 2 * m2;
                     const int two = 2 * m2 + 1 < M;
@@ -211,20 +252,6 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
                         if (two) {
                             o0[1] = uaot_dwpl_out(&rqv, acc[1], ch + 1);
                             o0[out_is + 1] = uaot_dwpl_out(&rqv, acc[3], ch + 1);
-                        }
-                    }
-                    if (oi < out_i) { /* the last pixel: its neighbour column is inside the line (wn) */
-                        int32_t a0 = b0, a1 = b1;
-                        const int16_t *x0 = lines + oi * si;
-                        for (int32_t tp = 0; tp < taps; ++tp) {
-                            const uint32_t v0 = uaot_ld32(x0 + offs[tp]);
-                            a0 = uaot_smlad(v0, (uint32_t)wp[2 * tp], a0);
-                            a1 = uaot_smlad(v0, (uint32_t)wp[2 * tp + 1], a1);
-                        }
-                        int8_t *o0 = orow + oi * out_is + 2 * m2;
-                        o0[0] = uaot_dwpl_out(&rqv, a0, ch);
-                        if (two) {
-                            o0[1] = uaot_dwpl_out(&rqv, a1, ch + 1);
                         }
                     }
                 }

@@ -202,6 +202,34 @@ UAOT_INLINE void uaot_fc_tail(const uaot_fc_s8_params_t *p, const int8_t *x, int
         const uint32_t *wa = w, *wb = w + rw;
         const int32_t step = w16 ? 2 : 1;
         int32_t g = 0;
+#if UAOT_FC_ASM
+        if (!w16 && gf > 0) { /* per group of 4 inputs and 2 rows: 3 LDR + 6 SXTB16 + 4 SMLAD + 2 (loop) */
+            const int8_t *xp = x;
+            const int8_t *xe = x + 4 * gf;
+            uint32_t xv, t, u, va, vb;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[xv], [%[xp]], #4\n\t"
+                             "ldr %[va], [%[wa]], #4\n\t"
+                             "ldr %[vb], [%[wb]], #4\n\t"
+                             "sxtb16 %[t], %[xv]\n\t"
+                             "sxtb16 %[xv], %[xv], ror #8\n\t"
+                             "sxtb16 %[u], %[va]\n\t"
+                             "sxtb16 %[va], %[va], ror #8\n\t"
+                             "smlad %[a0], %[u], %[t], %[a0]\n\t"
+                             "smlad %[a0], %[va], %[xv], %[a0]\n\t"
+                             "sxtb16 %[u], %[vb]\n\t"
+                             "sxtb16 %[vb], %[vb], ror #8\n\t"
+                             "smlad %[a1], %[u], %[t], %[a1]\n\t"
+                             "smlad %[a1], %[vb], %[xv], %[a1]\n\t"
+                             "cmp %[xp], %[xe]\n\t"
+                             "bne 1b\n\t"
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [xp] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
+                               [xv] "=&r"(xv), [t] "=&r"(t), [u] "=&r"(u), [va] "=&r"(va), [vb] "=&r"(vb)
+                             : [xe] "r"(xe)
+                             : "cc", "memory");
+            g = gf;
+        }
+#endif
         for (; g + 2 <= gf; g += 2) {
             const uint32_t v0 = uaot_ld32(x + 4 * g), v1 = uaot_ld32(x + 4 * g + 4);
             const uint32_t xa0 = uaot_sxtb16(v0), xb0 = uaot_sxtb16_r8(v0);
