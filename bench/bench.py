@@ -27,6 +27,11 @@ Sections (``--sections``, default all):
          existing --json instead of replacing the other sections
   cores  Cortex-M7 (qemu_mps2_an500) default vs tuned there (bench/tuning_m7.jsonl) and Cortex-M33
          (qemu_mps2_an505) with the DSP kernels (bench/cores.py); merges like m55 when run without qemu
+  layers generated single-layer int8 models (bench/layers.py: depthwise with multiplier 8 and a 10x8 kernel, Kx1 /
+         1xK depthwise, 1-channel-input and pointwise convolutions, FC at batch 1, tiny FC and SOFTMAX): instr/MAC
+         of the default cortex-m4 build per layer class and CMSIS-NN's count for the same layer (issue 21 targets)
+
+    .venv/bin/python bench/bench.py --sections layers    # the layer classes only (~7 min), no model
 
     .venv/bin/python bench/bench.py --check --models ad   # exit 1 when a default-build count rose > 2%
                                                            # above the committed bench/results.json
@@ -94,6 +99,9 @@ TARGETS = {
     "tuned_speedup": 1.3,  # >= 1.3x on at least two models
 }
 
+
+# issue 21: CMSIS-NN instructions / microaot's on the MLPerf models (Cortex-M4)
+TARGETS21 = {"default_every": 2.5, "default_geomean": 3.0, "tuned_geomean": 3.5}
 
 CHECK_TOLERANCE = 0.02  # --check: a default-build count may rise at most 2% above the committed results
 
@@ -401,8 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="kws,vww,ic,ad",
                     help="comma list of kws, vww, ic, ad and/or paths of other int8 .tflite models")
-    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,float,m55,cores",
-                    help="comma list of qemu, host, ram, flash, cmsis, float, m55, cores")
+    ap.add_argument("--sections", default="qemu,host,ram,flash,cmsis,layers,float,m55,cores",
+                    help="comma list of qemu, host, ram, flash, cmsis, layers, float, m55, cores")
     ap.add_argument("--log", type=Path, help="tuning log to use for 'tuned' (default: tune now, into the work dir)")
     ap.add_argument("--budget", type=int, default=8, help="tuner budget per operator signature")
     ap.add_argument("--jobs", type=int, default=2, help="parallel tuner jobs (QEMU instances)")
@@ -435,9 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = [k for k, _ in models]
     paths = dict(models)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "float", "m55", "cores"}
+    bad = sections - {"qemu", "host", "ram", "flash", "cmsis", "layers", "float", "m55", "cores"}
     if bad:
-        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, float, m55, cores")
+        ap.error(f"unknown section(s) {sorted(bad)}; choose from qemu, host, ram, flash, cmsis, layers, float, m55, "
+                 "cores")
     if args.work_dir is None:
         args.work_dir = private_temp_dir("bench")
     work = args.work_dir
@@ -467,6 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if merge:
         results = json.loads(args.json.read_text())
         results.setdefault("models", {})
+    if sections == {"layers"}:
+        keys = []  # the layer classes only: the models' results already in --json are kept
+        if args.json.is_file():
+            results = {**json.loads(args.json.read_text()), "layers": {}}
     for key in keys:
         model = paths[key]
         info = summarize(model)
@@ -551,14 +564,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "float" in sections:
         results["float"] = float_layers.measure_layers(work / "float", log)
         results["seconds"] = round(time.monotonic() - t0, 1)
+    if "layers" in sections:
+        import layers
+
+        t1 = time.monotonic()
+        results["layers"] = layers.measure_layers(work / "layers", args.anchors, log=log)
+        results["layers_seconds"] = round(time.monotonic() - t1, 1)
+        if not keys:
+            results["seconds"] = results.get("seconds", results["layers_seconds"])
+    if sections == {"layers"}:
+        saved = results  # the models' tables are not re-printed; their targets stay as committed
+        results = {"models": {}, "layers": saved["layers"]}
     report = format_report(results, keys)
+    if "layers" in results:
+        report += "\n" + "\n".join(layers.report_lines(results["layers"], table))
     print(report)
     if "float" in results:
         print(float_layers.format_float(results["float"]))
-    if not merge:
+    if sections == {"layers"}:
+        saved["layer_targets"] = evaluate_targets(results, keys).get("layers")
+        results = saved
+    elif not merge:
         results["targets"] = evaluate_targets(results, keys)
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"\nJSON: {args.json}  ({results['seconds_m55' if merge else 'seconds']:.0f} s)")
+    took = results["layers_seconds"] if sections == {"layers"} else results["seconds_m55" if merge else "seconds"]
+    print(f"\nJSON: {args.json}  ({took:.0f} s)")
     return 0
 
 
@@ -765,6 +795,42 @@ def evaluate_targets(res: dict[str, Any], keys: list[str]) -> dict[str, Any]:
         lines.append("  tuned >=1.3x faster than default on >=2 "
                      "models: " + ", ".join(f"{k} {v:.2f}x" for k, v in sp.items())
                      + f" [{'PASS' if n_ok >= 2 else 'FAIL'}]")
+    cm = {k: ms[k]["cmsis"] for k in keys if "ratio_vs_default" in ms[k].get("cmsis", {})}
+    if cm:
+        d = {k: c["ratio_vs_default"] for k, c in cm.items()}
+        tu = {k: c["ratio_vs_tuned"] for k, c in cm.items()}
+        gd, gt = geomean(list(d.values())), geomean(list(tu.values()))
+        full = all(k in cm for k in MODELS)
+        ok_every = all(v >= TARGETS21["default_every"] for v in d.values()) and full
+        ok_gd = bool(gd and gd >= TARGETS21["default_geomean"]) and full
+        ok_gt = bool(gt and gt >= TARGETS21["tuned_geomean"]) and full
+        t["cmsis_default_every"] = {"values": d, "pass": ok_every}
+        t["cmsis_default_geomean"] = {"value": gd, "pass": ok_gd}
+        t["cmsis_tuned_geomean"] = {"value": gt, "pass": ok_gt}
+        lines.append("issue 21 targets (CMSIS-NN instructions / microaot's, Cortex-M4):")
+        lines.append("  default >= 2.5x on every MLPerf model: " + ", ".join(f"{k} {v:.2f}x" for k, v in d.items())
+                     + f" [{'PASS' if ok_every else 'FAIL'}]")
+        lines.append(f"  default >= 3x geomean: {fmt(gd)}x [{'PASS' if ok_gd else 'FAIL'}]")
+        lines.append(f"  tuned >= 3.5x geomean: {fmt(gt)}x [{'PASS' if ok_gt else 'FAIL'}]")
+    if "layers" in res:
+        import layers
+
+        if not cm:
+            lines.append("issue 21 targets:")
+        lt = layers.layer_targets(res["layers"])
+        t["layers"] = lt
+        lines.append(f"  every int8 layer class <= {layers.TARGET_INSTR_PER_MAC} instr/MAC (default build, generated "
+                     "single layers): " + ", ".join(f"{c} {v:.2f}" for c, v in lt["class_worst_instr_per_mac"].items())
+                     + f" [{'PASS' if lt['instr_per_mac_pass'] else 'FAIL'}]")
+        lines.append("  no layer where CMSIS-NN is faster by > 5 % (generated single layers): "
+                     + (", ".join(lt["cmsis_faster_by_5pct"]) or "none")
+                     + f" [{'PASS' if lt['cmsis_pass'] else 'FAIL'}]")
+    if cm:
+        slow = [f"{k} op {w['op']} ({w['opcode']})" for k, c in cm.items() for w in c.get("cmsis_faster", [])
+                if w["cmsis"] * 1.05 < w["microaot"]]
+        t["cmsis_model_layers"] = {"slower_by_5pct": slow, "pass": not slow}
+        lines.append("  no MLPerf layer where CMSIS-NN is faster by > 5 %: " + (", ".join(slow) or "none")
+                     + f" [{'PASS' if not slow else 'FAIL'}]")
     if len(keys) < 4:
         lines.append("  (a reduced run: targets over all four models need --models kws,vww,ic,ad)")
     lines.append("  context (not a target; cycles of real M4 boards vs our QEMU instruction counts, which are "

@@ -32,6 +32,8 @@ import pytest
 
 from microaot.ir.quant import quantize_multiplier
 from microaot.ops._dw_pair import pack_dw_pair
+from microaot.ops._dw_plane import pack_dw_plane
+from microaot.ops._geometry import ConvGeometry
 from microaot.ops._inplace import rows_deltas
 from microaot.ops._pack import (
     fast_requant_ok,
@@ -49,14 +51,15 @@ ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
 M4 = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-DUAOT_CHECKS"]
-KERNELS = ("conv", "conv_fast", "conv_rows", "dw_fast", "fc_fast", "fully_connected")
+KERNELS = ("conv", "conv_fast", "conv_rows", "dw_fast", "dw_plane", "fc_fast", "fully_connected")
 UAOT_ERR_SCRATCH = 7
 SEED = int(os.environ.get("MICROAOT_HARNESS_SEED", "16"))
 
 GEMM = [f"uaot_conv2d_s8_gemm_c{c}{w}" for c in (1, 2, 3) for w in ("", "_w16")] + ["uaot_conv2d_s8_gemm_c3_wx"]
 X16 = [f"uaot_conv2d_s8_x16_s{s}{w}" for s in (32, 64, 128) for w in ("", "_w16")]
 FC = [f"uaot_fully_connected_s8_simd4{x}{w}" for x in ("", "_x8") for w in ("", "_w16")]
-ENTRY_POINTS = [*GEMM, *X16, "uaot_depthwise_conv2d_s8_simd4", "uaot_dw3x3_s8_pair", *FC, "uaot_conv_s8_rows"]
+ENTRY_POINTS = [*GEMM, *X16, "uaot_depthwise_conv2d_s8_simd4", "uaot_dw3x3_s8_pair", "uaot_dw_plane_s8", *FC,
+                "uaot_conv_s8_rows"]
 
 
 # ---- cases ----------------------------------------------------------------------------------------------
@@ -169,8 +172,18 @@ def _mode(rng: np.random.Generator, fused: bool) -> tuple[str, bool]:
 def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bool, pick: int) -> Case | None:
     batches = 1
     dh = dw = 1
+    mult = 1
     pad = str(rng.choice(["SAME", "VALID"]))
-    if flavor == "x16":
+    if flavor == "plane":  # depthwise with a multiplier (KWS: 1 channel x 8, 10x8 stride 2), Kx1 / 1xK, odd C
+        ic, mult = int(rng.choice([1, 1, 2, 3, 5])), int(rng.choice([1, 2, 3, 4, 8]))
+        kh, kw = [(10, 8), (3, 1), (1, 3), (5, 1), (1, 5), (9, 1), (3, 3), (4, 2), (2, 5)][pick % 9]
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        if rng.random() < 0.2:
+            dh, dw = (int(rng.integers(1, 3)), 1) if kw > 1 else (1, int(rng.integers(1, 3)))
+        ih, iw = int(rng.integers(1, 14)), int(rng.integers(1, 11))
+        batches = int(rng.choice([1, 1, 2]))
+        oc = ic * mult
+    elif flavor == "x16":
         ic, sw = [(16, 1), (8, 2), (4, 4), (32, 1), (16, 2), (64, 1), (32, 2), (16, 4)][pick % 8]
         kw = int(rng.choice([k for k in (1, 2, 3, 4) if (k * ic) % 16 == 0]))
         kh, sh = int(rng.integers(1, 4)), int(rng.integers(1, 3))
@@ -202,7 +215,7 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         ih, iw = int(rng.integers(1, 11)), int(rng.integers(1, 11))
         batches = int(rng.choice([1, 1, 1, 2]))
     if depthwise:
-        oc = ic
+        oc = ic * mult
     oh, ow = _out_size(pad, ih, kh, sh, dh), _out_size(pad, iw, kw, sw, dw)
     if oh <= 0 or ow <= 0:
         return None
@@ -216,7 +229,7 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         wref = rows.reshape(oc, kh, kw, ic)
     geo = {"batches": batches, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
            "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw,
-           "pad_top": _pad(ih, kh, sh, dh, oh), "pad_left": _pad(iw, kw, sw, dw, ow), "depth_mult": 1,
+           "pad_top": _pad(ih, kh, sh, dh, oh), "pad_left": _pad(iw, kw, sw, dw, ow), "depth_mult": mult,
            "input_offset": -q.zp_in, "output_offset": q.zp_out, "act_min": q.lo, "act_max": q.hi}
     base = {**geo, "bias": q.fb, "mult": np.array(q.mults), "shift": np.array(q.shifts), "rq": None}
     inp = rng.integers(-128, 128, (batches, ih, iw, ic)).astype(np.int8)
@@ -227,6 +240,15 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
     rqp = ({"mult": None, "shift": None, "rq": rq_table(q.mults, q.shifts, q.zp_out, q.fb, rows)} if use_rq else
            {"mult": np.array(q.mults), "shift": np.array(q.shifts), "rq": None})
     sizes = _Sizes(geo)
+    if (depthwise or ic == 1) and (dw if (kw > 1 or kh == 1) else dh) == 1:  # plane: dilation 1 along the pairs
+        m = mult if depthwise else oc
+        cg = ConvGeometry(batches, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, geo["pad_top"], geo["pad_left"], m,
+                          pad, depthwise)
+        case.variants.append(Variant("uaot_dw_plane_s8", 0, "uaot_dw_plane_s8", {**geo, "depth_mult": m,
+                                                                                "bias": q.fb, **rqp},
+                                     pack_dw_plane(cg, rows.reshape(oc, kh, kw)), sizes.plane()))
+    if depthwise and mult > 1:
+        return case
     if depthwise:
         case.variants.append(Variant("uaot_depthwise_conv2d_s8_simd4", 0, "uaot_depthwise_conv2d_s8_simd4",
                                      {**geo, "bias": q.fb, **rqp}, pack_depthwise_simd4(rows.T),
@@ -307,6 +329,16 @@ class _Sizes:
         pw = (g["out_w"] - 1) * g["stride_w"] + (g["k_w"] - 1) * g["dil_w"] + 1
         return 4 * g["in_c"] + (g["k_h"] * pw * g["in_c"] + 3) // 4 * 4
 
+    def plane(self) -> int:
+        g = self.g
+        t = g["k_w"] == 1 and g["k_h"] > 1  # Kx1: the plane read transposed
+        ko, ki, dil_o = (g["k_w"], g["k_h"], g["dil_w"]) if t else (g["k_h"], g["k_w"], g["dil_h"])
+        oi, si = (g["out_h"], g["stride_h"]) if t else (g["out_w"], g["stride_w"])
+        kip = (ki + 1) // 2 * 2
+        eo = (ko - 1) * dil_o + 1
+        w = (oi - 1) * si + kip
+        return 4 * ko * kip // 2 + 4 * eo + 2 * (2 * eo) * ((w + 1) // 2 * 2)
+
     def pair(self, cols: int) -> int:
         return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]
 
@@ -343,7 +375,7 @@ def _fc_case(rng: np.random.Generator, fused: bool) -> Case:
 def make_cases(seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
     plan = ([(False, "random", 24), (False, "x16", 16), (False, "x12", 4), (False, "pointwise", 6),
-             (True, "random", 14), (True, "pair", 14)])
+             (True, "random", 14), (True, "pair", 14), (True, "plane", 18)])
     cases: list[Case] = []
     for dw, flavor, n in plan:
         for i in range(n):  # every other case fit for the fused asm (rq table, full range)

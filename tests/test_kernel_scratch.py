@@ -1,7 +1,7 @@
 """One source of truth for kernel scratch: the C side states it, the planner asks for exactly that.
 
 Every fast-kernel entry point that takes scratch has ``uaot_<entry point>_scratch_size(...)`` next to its
-prototype (conv_fast.h, dw_fast.h, fc_fast.h). Over a grid of shapes and every legal schedule of each shape
+prototype (conv_fast.h, dw_fast.h, dw_plane.h, fc_fast.h). Over a grid of shapes and every legal schedule of each shape
 (``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry point that the
 schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the scratch
 function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
@@ -25,7 +25,7 @@ from microaot.schedules import candidates, canonical_schedule
 
 TARGET = "cortex-m4"
 TARGETS = (TARGET, "cortex-m55")  # the M55 adds the Helium entry points (mve.h)
-HEADERS = ("conv_fast.h", "dw_fast.h", "fc_fast.h", "mve.h")
+HEADERS = ("conv_fast.h", "dw_fast.h", "dw_plane.h", "fc_fast.h", "mve.h")
 
 
 def _q(n: int = 1) -> QuantParams:
@@ -87,7 +87,9 @@ def _grid() -> list[Shape]:
              (True, 5, 5, 4, 4, 3, 3, 1, 1, 1, 1, "SAME"), (True, 25, 5, 64, 64, 3, 3, 1, 1, 1, 1, "SAME"),
              (True, 7, 9, 12, 12, 3, 3, 2, 2, 1, 1, "SAME"), (True, 6, 40, 8, 8, 3, 3, 1, 1, 1, 1, "VALID"),
              (True, 6, 6, 6, 6, 5, 2, 1, 2, 2, 1, "SAME"), (True, 4, 4, 3, 6, 3, 3, 1, 1, 1, 1, "SAME"),
-             (True, 2, 1, 16, 16, 3, 3, 1, 1, 1, 1, "SAME")]
+             (True, 2, 1, 16, 16, 3, 3, 1, 1, 1, 1, "SAME"), (True, 49, 10, 1, 8, 10, 8, 2, 2, 1, 1, "SAME"),
+             (True, 25, 5, 30, 30, 5, 1, 1, 1, 1, 1, "SAME"), (True, 9, 8, 3, 9, 1, 5, 2, 1, 2, 1, "VALID"),
+             (True, 9, 8, 3, 12, 7, 1, 1, 3, 1, 2, "SAME")]
     shapes += [_conv(*f) for f in fixed]
     for _ in range(36):
         dw = bool(rng.integers(2))
@@ -122,6 +124,8 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
         name = "uaot_conv2d_s8_mve"
     elif algo == "mve":  # depthwise and FC: no scratch
         return None
+    elif algo == "plane":
+        name = "uaot_dw_plane_s8"
     else:
         assert algo == "direct", knobs
         return None
@@ -130,7 +134,8 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
 
 def _program(rows: list[tuple[Shape, str]]) -> str:
     lines = ['#include <stdio.h>', '#include "microaot/kernels/conv_fast.h"', '#include "microaot/kernels/dw_fast.h"',
-             '#include "microaot/kernels/fc_fast.h"', '#include "microaot/kernels/mve.h"', "int main(void)", "{"]
+             '#include "microaot/kernels/dw_plane.h"', '#include "microaot/kernels/fc_fast.h"',
+             '#include "microaot/kernels/mve.h"', "int main(void)", "{"]
     for shape, expr in rows:
         ty = "uaot_fc_s8_params_t" if shape.opcode == "FULLY_CONNECTED" else "uaot_conv_s8_params_t"
         fields = ", ".join(f".{k} = {v}" for k, v in shape.params.items())
@@ -176,7 +181,7 @@ def test_c_scratch_sizes_equal_the_planner_requests(tmp_path: Path) -> None:
     assert not bad, "\n".join(bad[:20])
     covered = {name for _, name, _ in want}
     assert covered == _defined_size_functions(), sorted(_defined_size_functions() ^ covered)
-    assert len(covered) >= 20  # gemm c1/c2/c3 (w16, wx): 7, x16: 6, depthwise simd4 + pair, FC simd4: 4, mve conv
+    assert len(covered) >= 20  # gemm c1/c2/c3 (w16, wx): 7, x16: 6, depthwise simd4 + pair + plane, FC simd4: 4, mve
 
 
 @pytest.mark.parametrize("header", HEADERS)

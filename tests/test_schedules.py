@@ -164,7 +164,7 @@ def kernel_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("sched_kernels")
     return {p.stem: compile_c([p], d / f"{p.stem}.o", kind="object", extra_cflags=["-fPIC"])
             for p in sorted((crt_root() / "kernels").glob("*.c"))
-            if p.stem in ("conv", "conv_fast", "dw_fast", "fully_connected", "fc_fast")}
+            if p.stem in ("conv", "conv_fast", "dw_fast", "dw_plane", "fully_connected", "fc_fast")}
 
 
 @pytest.mark.parametrize("name", list(CASES))

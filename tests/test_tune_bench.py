@@ -177,3 +177,40 @@ def test_bench_check_default_count_against_committed_results(tmp_path: Path) -> 
     assert m, p.stdout
     assert abs(int(m.group(1).replace(",", "")) - new) <= 5  # -icount: the same count up to one 5-instruction tick
     assert "FAIL: rose more than 2%" in p.stdout
+
+
+def test_bench_layer_targets_judge_each_class_and_cmsis() -> None:
+    """bench/layers.py: the worst layer of a class decides its instr/MAC target; a layer CMSIS-NN runs in
+    fewer than microaot / 1.05 instructions fails the CMSIS target; a layer off TFLM or off CMSIS-NN's output
+    is listed as not bit-exact."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import layers
+
+    def row(cls: str, macs: int, ours: int, cmsis: int | None, exact: bool = True) -> dict:
+        return {"class": cls, "macs": macs, "microaot": ours, "instr_per_mac": ours / macs if macs else None,
+                "macs_target": macs > 0, "bit_exact": exact, "cmsis": cmsis, "cmsis_equal": exact}
+
+    rows = {"a": row("dw", 1000, 1500, 3000), "b": row("dw", 1000, 1700, 3000), "c": row("fc", 100, 150, 300),
+            "tiny": row("fc tiny", 0, 1049, 1000), "head": row("fc tiny", 0, 1051, 1000)}
+    t = layers.layer_targets(rows)
+    assert t["class_worst_instr_per_mac"] == {"dw": 1.7, "fc": 1.5}
+    assert t["instr_per_mac_pass"] is False and t["cmsis_faster_by_5pct"] == ["head"] and t["cmsis_pass"] is False
+    rows["b"] = row("dw", 1000, 1600, 3000, exact=False)
+    del rows["head"]
+    t = layers.layer_targets(rows)
+    assert t["instr_per_mac_pass"] is True and t["cmsis_pass"] is True and t["not_bit_exact"] == ["b"]
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not M4_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_bench_layers_section_on_a_2_class_head(tmp_path: Path) -> None:
+    """bench section layers, one generated layer (FC 256->2): microaot's default build bit-exact with TFLM and
+    the generic build, CMSIS-NN's output equal to microaot's, and microaot within 5 % of CMSIS-NN."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import layers
+
+    rows = layers.measure_layers(tmp_path, repo_root().parent / "shared" / "anchors", ["fc 256->2"], log=lambda s: None)
+    r = rows["fc 256->2"]
+    assert r["bit_exact"] and r["cmsis_equal"], r
+    assert r["macs"] == 512 and r["microaot"] > 256 and r["cmsis"] > 256
+    assert r["microaot"] <= 1.05 * r["cmsis"], r

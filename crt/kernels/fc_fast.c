@@ -179,6 +179,88 @@ UAOT_INLINE void uaot_fc_pairs(const int x8, const int8_t *x, const uint32_t *xs
     }
 }
 
+/* one int8 input group v against the group's weight word of one row (int8: 2 SXTB16; w16: 2 words) */
+UAOT_INLINE int32_t uaot_fc_row_group(uint32_t xa, uint32_t xb, const uint32_t *w, const int w16, int32_t a)
+{
+    if (w16) {
+        return uaot_smlad(w[1], xb, uaot_smlad(w[0], xa, a));
+    }
+    return uaot_smlad(uaot_sxtb16_r8(w[0]), xb, uaot_smlad(uaot_sxtb16(w[0]), xa, a));
+}
+
+/* n_out < 4: the rows one after the other in the packed filter (pack_row_blocks' tail layout), taken two at
+ * a time with the int8 input expanded in registers (no int16 copy: the copy costs as much as the MACs of a
+ * 2-row layer); per group of 4 inputs and 2 rows: LDR + 2 SXTB16 of the input, 2 x (LDR + 2 SXTB16 + 2 SMLAD) */
+UAOT_INLINE void uaot_fc_tail(const uaot_fc_s8_params_t *p, const int8_t *x, int32_t gf, uint32_t xt, int32_t G,
+                              const int w16, const uint32_t *w, int8_t *y)
+{
+    const int32_t n_out = p->out_features;
+    const int32_t rw = w16 ? 2 * G : G; /* words per row */
+    int32_t o = 0;
+    for (; o + 2 <= n_out; o += 2) {
+        int32_t a0 = p->bias[o], a1 = p->bias[o + 1];
+        const uint32_t *wa = w, *wb = w + rw;
+        const int32_t step = w16 ? 2 : 1;
+        int32_t g = 0;
+#if UAOT_FC_ASM
+        if (!w16 && gf > 0) { /* per group of 4 inputs and 2 rows: 3 LDR + 6 SXTB16 + 4 SMLAD + 2 (loop) */
+            const int8_t *xp = x;
+            const int8_t *xe = x + 4 * gf;
+            uint32_t xv, t, u, va, vb;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[xv], [%[xp]], #4\n\t"
+                             "ldr %[va], [%[wa]], #4\n\t"
+                             "ldr %[vb], [%[wb]], #4\n\t"
+                             "sxtb16 %[t], %[xv]\n\t"
+                             "sxtb16 %[xv], %[xv], ror #8\n\t"
+                             "sxtb16 %[u], %[va]\n\t"
+                             "sxtb16 %[va], %[va], ror #8\n\t"
+                             "smlad %[a0], %[u], %[t], %[a0]\n\t"
+                             "smlad %[a0], %[va], %[xv], %[a0]\n\t"
+                             "sxtb16 %[u], %[vb]\n\t"
+                             "sxtb16 %[vb], %[vb], ror #8\n\t"
+                             "smlad %[a1], %[u], %[t], %[a1]\n\t"
+                             "smlad %[a1], %[vb], %[xv], %[a1]\n\t"
+                             "cmp %[xp], %[xe]\n\t"
+                             "bne 1b\n\t"
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [xp] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
+                               [xv] "=&r"(xv), [t] "=&r"(t), [u] "=&r"(u), [va] "=&r"(va), [vb] "=&r"(vb)
+                             : [xe] "r"(xe)
+                             : "cc", "memory");
+            g = gf;
+        }
+#endif
+        for (; g + 2 <= gf; g += 2) {
+            const uint32_t v0 = uaot_ld32(x + 4 * g), v1 = uaot_ld32(x + 4 * g + 4);
+            const uint32_t xa0 = uaot_sxtb16(v0), xb0 = uaot_sxtb16_r8(v0);
+            const uint32_t xa1 = uaot_sxtb16(v1), xb1 = uaot_sxtb16_r8(v1);
+            a0 = uaot_fc_row_group(xa0, xb0, wa, w16, a0);
+            a1 = uaot_fc_row_group(xa0, xb0, wb, w16, a1);
+            a0 = uaot_fc_row_group(xa1, xb1, wa + step, w16, a0);
+            a1 = uaot_fc_row_group(xa1, xb1, wb + step, w16, a1);
+            wa += 2 * step;
+            wb += 2 * step;
+        }
+        for (; g < G; ++g, wa += step, wb += step) {
+            const uint32_t v = uaot_fc_word(x, g, gf, xt);
+            const uint32_t xa = uaot_sxtb16(v), xb = uaot_sxtb16_r8(v);
+            a0 = uaot_fc_row_group(xa, xb, wa, w16, a0);
+            a1 = uaot_fc_row_group(xa, xb, wb, w16, a1);
+        }
+        y[o] = uaot_fc_out(p, a0, o);
+        y[o + 1] = uaot_fc_out(p, a1, o + 1);
+        w += 2 * rw;
+    }
+    if (o < n_out) {
+        int32_t a0 = p->bias[o];
+        for (int32_t g = 0; g < G; ++g) {
+            const uint32_t v = uaot_fc_word(x, g, gf, xt);
+            a0 = uaot_fc_row_group(uaot_sxtb16(v), uaot_sxtb16_r8(v), w + (w16 ? 2 * g : g), w16, a0);
+        }
+        y[o] = uaot_fc_out(p, a0, o);
+    }
+}
+
 UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                        int8_t *output, uint8_t *scratch, const uint32_t scratch_size, const int w16,
                                        const int x8)
@@ -209,7 +291,7 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
         for (int32_t i = 4 * gf; i < n_in; ++i) {
             xt |= (uint32_t)(uint8_t)x[i] << (8 * (i - 4 * gf));
         }
-        if (!x8) {
+        if (!x8 && n_out >= 4) { /* below 4 rows: the tail reads the int8 input directly (uaot_fc_tail2) */
             /* expand the input row to int16 pairs in SXTB16 order */
             for (int32_t g = 0; g < gf; ++g) {
                 const uint32_t v = uaot_ld32(x + 4 * g);
@@ -331,6 +413,10 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             y[o + 1] = uaot_fc_out(p, a1, o + 1);
             y[o + 2] = uaot_fc_out(p, a2, o + 2);
             y[o + 3] = uaot_fc_out(p, a3, o + 3);
+        }
+        if (n_out < 4) { /* 1..3 rows (tiny layers, e.g. a 2-class head): pairs of rows on the int8 input */
+            uaot_fc_tail(p, x, gf, xt, G, w16, w, y);
+            continue;
         }
         for (; o < n_out; ++o) { /* the last n_out % 4 rows, one after the other */
             int32_t a0 = p->bias[o];

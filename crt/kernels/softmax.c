@@ -103,18 +103,21 @@ static int32_t fp_one_over_one_plus_x(int32_t a)
 
 static int uaot_clz32(uint32_t x)
 {
-    int n = 0;
     if (x == 0) {
         return 32;
     }
+#if defined(__GNUC__)
+    return __builtin_clz(x); /* one CLZ on Cortex-M3 and up */
+#else
+    int n = 0;
     while ((x & 0x80000000u) == 0) {
         x <<= 1;
         ++n;
     }
     return n;
+#endif
 }
 
-/* 512.0 in Q12.19: from this sum of exponentials on every probability is < 1/512 (int8 output 0) */
 #define UAOT_SOFTMAX_SUM_LIMIT ((int32_t)1 << 28)
 
 uaot_status_t uaot_softmax_s8(const uaot_softmax_params_t *p, const int8_t *input, int8_t *output)

@@ -26,6 +26,7 @@ from microaot.ops._dw_pair import (
     pair_scratch,
     strip_cols,
 )
+from microaot.ops._dw_plane import pack_dw_plane, plane_multiplier, plane_ok, plane_scratch
 from microaot.ops._fpu import fpu_conv_scratch, fpu_default, fpu_space, is_float, lower_fpu_conv
 from microaot.ops._geometry import check_conv, conv_geometry
 from microaot.ops._inplace import conv_rows_inplace, rows_lowering
@@ -112,6 +113,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     gemm_bias = use_rq and algo in ("gemm", "x16")  # the gemm's bias (constant channel pairs marked)
+    if algo == "plane":  # a CONV_2D with one input channel is a depthwise with out_c outputs per channel
+        g = {**g, "depth_mult": plane_multiplier(conv_geometry(ctx.graph, ctx.op))}
     p = ctx.params("uaot_conv_s8_params_t", {
         **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi,
         "bias": ctx.const_array("bias", "int32_t", gemm_rq_bias(fb, rows, mults) if gemm_bias else fb),
@@ -135,6 +138,14 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         return Lowering(families=("conv_fast",),
                         call=f"{kname}({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
                              f"{ctx.scratch_ptr}, {_conv_scratch(ctx.graph, ctx.op, ctx.target, ctx.schedule)}u)")
+    if algo == "plane":
+        geo = conv_geometry(ctx.graph, ctx.op)
+        arr = ctx.const_array("wplane", "int16_t", pack_dw_plane(geo, rows.reshape(oc, geo.k_h, geo.k_w)))
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the plane schedule has no scratch buffer")
+        return Lowering(families=("dw_plane",),
+                        call=f"uaot_dw_plane_s8({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, {ctx.out_ptr(0)}, "
+                             f"{ctx.scratch_ptr}, {plane_scratch(ctx.graph, ctx.op)}u)")
     if algo == "simd4":
         arr = ctx.const_array("wdw16", "int16_t", pack_depthwise_simd4(wd.reshape(-1, oc)))
         if ctx.scratch_ptr is None:
@@ -218,6 +229,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         return x16_scratch(graph, op)
     if knobs.get("algo") == "pair":  # UAOT_DW_PAIR_SCRATCH(C, cols)
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
+    if knobs.get("algo") == "plane":  # uaot_dw_plane_s8_scratch_size
+        return plane_scratch(graph, op)
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
         return _simd4_scratch(graph, op)
     if knobs.get("algo") == "mve" and op.opcode == "CONV_2D":  # UAOT_CONV_MVE_SCRATCH(K); depthwise: none
@@ -274,7 +287,8 @@ def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
         return fpu_space(graph, op, target)
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else []) + (["mve"] if target in MVE_TARGETS else [])
+    algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else []) + (["plane"] if plane_ok(graph, op) else [])
+    algos += ["mve"] if target in MVE_TARGETS else []
     return {"algo": algos, "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
 
 
@@ -316,6 +330,8 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
         return {"algo": "fpu"}
     if knobs.get("algo") == "mve":
         return {"algo": "mve"}
+    if knobs.get("algo") == "plane":
+        return {"algo": "plane"}
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
     out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}
@@ -327,20 +343,39 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
 def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if is_float(graph, op):
         return fpu_space(graph, op, target)
-    if not _is_int8(graph, op) or _dw_mult(graph, op) != 1:
+    if not _is_int8(graph, op):
         return {"algo": ["direct"]}
-    mve = ["mve"] if target in MVE_TARGETS else []
-    if not pair_ok(graph, op):
-        return {"algo": ["direct", "simd4", *mve]}
-    return {"algo": ["direct", "simd4", "pair", *mve], "cols": list(PAIR_COLS)}
+    algos = ["direct"]
+    if _dw_mult(graph, op) == 1:
+        algos.append("simd4")
+    if plane_ok(graph, op):
+        algos.append("plane")
+    mve = ["mve"] if target in MVE_TARGETS and _dw_mult(graph, op) == 1 else []
+    if _dw_mult(graph, op) == 1 and pair_ok(graph, op):
+        return {"algo": [*algos, "pair", *mve], "cols": list(PAIR_COLS)}
+    return {"algo": [*algos, *mve]}
+
+
+PLANE_MIN_TAPS = 5  # multiplier 1: plane from 5 taps on (3x1: 18 vs simd4 17 instr/MAC; 5x1: 11.7 vs 15.0)
+
+
+def _plane_beats_simd4(graph: Graph, op: Operator) -> bool:
+    g = conv_geometry(graph, op)
+    return g.k_h * g.k_w >= PLANE_MIN_TAPS
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
+    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``plane`` (any multiplier, any
+    kernel), else ``simd4``; ``direct`` elsewhere; float32: ``fpu`` on the FPU targets. The M55 keeps these
+    (``mve`` is tunable)."""
     if is_float(graph, op):
         return fpu_default(graph, op, target)
     algos = dw_space(graph, op, target)["algo"]
     if target in DSP_TARGETS and "pair" in algos:
         return {"algo": "pair", "cols": 0}
+    if target in DSP_TARGETS and "plane" in algos and (_dw_mult(graph, op) > 1 or "simd4" not in algos
+                                                      or _plane_beats_simd4(graph, op)):
+        return {"algo": "plane"}
     if target in DSP_TARGETS and "simd4" in algos:
         return {"algo": "simd4"}
     return {"algo": "direct"}

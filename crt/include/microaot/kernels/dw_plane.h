@@ -1,0 +1,68 @@
+/* microaot kernels: int8 DEPTHWISE_CONV_2D with any depth multiplier and kernel shape, and CONV_2D with one
+ * input channel, one input channel plane at a time (family dw_plane).
+ *
+ * uaot_dw_plane_s8: in_c = C input channels, M = p->depth_mult output channels per input channel (out_c =
+ * C * M; a CONV_2D with in_c == 1 is the case C = 1, M = out_c), any k_h x k_w, any stride, dilation 1 along
+ * the paired axis. Same parameter struct as the reference kernel (microaot/kernels/conv.h: bias folded with
+ * the input offset; p->rq or p->mult / p->shift) and bit-exact with it.
+ *
+ * Axes: the paired ("inner") axis is the width, except when k_w == 1 and k_h > 1 (Kx1 kernels): then the
+ * height is the inner axis and the width the outer one (the plane is read transposed), so that a pair of
+ * consecutive taps always lies along the longer kernel side. Below, Ko / Ki = kernel size along the outer /
+ * inner axis, Kip = Ki rounded up to even, Oi = output size along the inner axis.
+ *
+ * For each input channel c, every input line (outer index) the kernel needs is expanded ONCE into a ring of
+ * Eo = (Ko - 1) * dil_outer + 1 lines of int16 in scratch, padded on both sides with the input zero point
+ * (exact: the input offset is folded into the bias), W = (Oi - 1) * stride_inner + Kip values per line, and
+ * stored twice, in slots (line mod Eo) and (line mod Eo) + Eo, so that the Eo lines of an output line are
+ * contiguous and every tap pair is at a fixed int16 offset (a table of Ko * Kip / 2 offsets). An output
+ * pixel's taps along the inner axis are Kip / 2 consecutive int16 pairs of its line (one 32-bit load each,
+ * any alignment), multiplied with SMLAD by the pair of weights.
+ * M >= 2: output channels in pairs (m, m+1) x output pixels in pairs along the inner axis: per tap pair an
+ * offset, 2 loads of input pairs, the two channels' weights, 4 SMLAD (8 MACs). M == 1: 4 output pixels of the
+ * channel per step (the pair's second channel, all zeros, is skipped).
+ *
+ * filter (int16, built by the generator, ops/_dw_plane.py pack_dw_plane): for every input channel c, every
+ * pair of its output channels (c*M + m, c*M + m + 1) (m even; an odd M gets a zero channel), every outer tap
+ * ko and every inner tap pair kp: the words (w[m][ko][2kp], w[m][ko][2kp+1]), (w[m+1][ko][2kp], ...) where w
+ * of the inner tap Ki (odd Ki) is 0: C * ceil(M/2) * Ko * Kip * 2 int16.
+ * scratch: uaot_dw_plane_s8_scratch_size(p) = UAOT_DW_PLANE_SCRATCH(Ko * Kip / 2, Eo, W) bytes, 4-aligned:
+ *   the tap offsets, Eo line tags, then the ring of 2 * Eo lines. scratch_size: its size; with UAOT_CHECKS a shorter one returns UAOT_ERR_SCRATCH first. */
+#ifndef MICROAOT_KERNELS_DW_PLANE_H
+#define MICROAOT_KERNELS_DW_PLANE_H
+
+#include <stdint.h>
+
+#include "microaot/kernels/conv.h"
+#include "microaot/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UAOT_DW_PLANE_SCRATCH(TAPS, EO, W) (4 * (TAPS) + 4 * (EO) + 4 * (EO) * ((((W) + 1) / 2) * 2))
+
+/* 1 when the plane is read transposed (Kx1 kernels: the height is the paired axis) */
+static inline int32_t uaot_dw_plane_transposed(const uaot_conv_s8_params_t *p)
+{
+    return p->k_w == 1 && p->k_h > 1;
+}
+
+static inline uint32_t uaot_dw_plane_s8_scratch_size(const uaot_conv_s8_params_t *p)
+{
+    const int32_t t = uaot_dw_plane_transposed(p);
+    const int32_t ko = t ? p->k_w : p->k_h, ki = t ? p->k_h : p->k_w;
+    const int32_t dil_o = t ? p->dil_w : p->dil_h;
+    const int32_t oi = t ? p->out_h : p->out_w, si = t ? p->stride_h : p->stride_w;
+    const int32_t eo = (ko - 1) * dil_o + 1;
+    const int32_t w = (oi - 1) * si + ((ki + 1) / 2) * 2;
+    return (uint32_t)UAOT_DW_PLANE_SCRATCH(ko * ((ki + 1) / 2), eo, w);
+}
+
+uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
+                               int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,90 @@
+"""DEPTHWISE_CONV_2D with any depth multiplier / kernel aspect ratio and CONV_2D with one input channel on the
+``plane`` schedule (crt/kernels/dw_plane.c, ops/_dw_plane.py): generated single-layer models compiled for
+cortex-m4, bit-exact with TFLM (PyPI tflite-micro) on the host (portable C) and on QEMU mps2-an386 (the
+Cortex-M4 build, every tensor equal to the generic-C build's). The kernel-level harness
+(tests/test_kernel_harness.py, flavor ``plane``) covers random shapes, strides, dilation and padding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from microaot import schedules
+from microaot.compiler import compile_model
+from microaot.frontend.tflite import import_tflite_bytes, load_tflite
+from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.reference import run_reference
+from microaot.testing import modelgen
+
+DW = modelgen.depthwise_conv2d_model
+CONV = modelgen.conv2d_model
+# (builder, options): the keyword-spotting shapes (MFCC 49x10x1; multiplier 8 with a 10x8 kernel, stride 2;
+# Kx1 / 1xK), odd channel counts, multipliers 2..8, stride and dilation, batch 2, clamped activations
+CASES: list[tuple[Any, dict[str, Any]]] = [
+    (DW, dict(input_shape=(1, 49, 10, 1), kernel=(10, 8), depth_multiplier=8, stride=(2, 2), activation="RELU")),
+    (DW, dict(input_shape=(1, 25, 5, 12), kernel=(3, 3), depth_multiplier=4)),
+    (DW, dict(input_shape=(1, 49, 10, 3), kernel=(5, 1), depth_multiplier=2)),
+    (DW, dict(input_shape=(1, 20, 6, 5), kernel=(1, 5), depth_multiplier=3, padding="VALID", activation="RELU6")),
+    (DW, dict(input_shape=(1, 25, 5, 30), kernel=(5, 1))),
+    (DW, dict(input_shape=(1, 49, 1, 7), kernel=(9, 1), stride=(2, 1))),
+    (DW, dict(input_shape=(2, 9, 8, 3), kernel=(3, 2), depth_multiplier=3, stride=(2, 3), dilation=(2, 1))),
+    (DW, dict(input_shape=(1, 12, 11, 9), kernel=(5, 5), stride=(2, 2))),
+    (CONV, dict(input_shape=(1, 49, 10, 1), filters=64, kernel=(10, 4), stride=(2, 2), activation="RELU")),
+    (CONV, dict(input_shape=(1, 49, 10, 1), filters=7, kernel=(3, 3))),
+]
+
+
+def _model(tmp: Path, i: int) -> tuple[Path, np.ndarray]:
+    build, kw = CASES[i]
+    rng = np.random.default_rng(500 + i)
+    path = tmp / f"plane{i}.tflite"
+    path.write_bytes(build(rng, **kw))
+    return path, rng.integers(-128, 128, size=kw["input_shape"], dtype=np.int8)
+
+
+def _plane_schedule(path: Path) -> dict[int, dict[str, Any]]:
+    """the plane schedule (the default for depthwise multiplier > 1 / >= 5 taps, a tuner option for conv)"""
+    g = load_tflite(path)
+    op = g.operators[0]
+    assert "plane" in schedules.op_space(g, op, "cortex-m4")["algo"]
+    return {0: {"algo": "plane"}}
+
+
+@pytest.mark.parametrize("i", range(len(CASES)))
+def test_plane_bit_exact_with_tflm_on_host(tmp_path: Path, i: int) -> None:
+    path, x = _model(tmp_path, i)
+    r = compile_model(path, tmp_path / "gen", target="cortex-m4", schedules=_plane_schedule(path))
+    assert "uaot_dw_plane_s8(" in (tmp_path / "gen" / f"{path.stem}.c").read_text()
+    got = run_compiled(r, build_model_shared_lib(r, tmp_path / "lib"), [x])
+    want = run_reference(path, [[x]])[0]
+    assert [a.tobytes() for a in got] == [np.asarray(b).astype(np.int8).tobytes() for b in want]
+
+
+def test_plane_defaults() -> None:
+    """plane is the cortex-m4 default for depthwise with a multiplier > 1 and for multiplier-1 kernels of >= 5
+    taps that the 3x3 pair kernel does not take; 3x1 stays on simd4, 3x3 on pair, conv on gemm"""
+    def default(build: Any, **kw: Any) -> str:
+        g = import_tflite_bytes(build(np.random.default_rng(0), **kw))
+        return str(schedules.default_schedule(g, g.operators[0], "cortex-m4")["algo"])
+
+    assert default(DW, input_shape=(1, 49, 10, 1), kernel=(10, 8), depth_multiplier=8, stride=(2, 2)) == "plane"
+    assert default(DW, input_shape=(1, 25, 5, 3), kernel=(3, 3), depth_multiplier=2) == "plane"
+    assert default(DW, input_shape=(1, 25, 5, 30), kernel=(5, 1)) == "plane"
+    assert default(DW, input_shape=(1, 25, 5, 64), kernel=(3, 1)) == "simd4"
+    assert default(DW, input_shape=(1, 25, 5, 64), kernel=(3, 3)) == "pair"
+    assert default(CONV, input_shape=(1, 49, 10, 1), filters=64, kernel=(10, 4)) == "gemm"
+
+
+@pytest.mark.qemu
+def test_plane_bit_exact_on_cortex_m4(tmp_path: Path) -> None:
+    """default cortex-m4 builds on QEMU: outputs = TFLM, every tensor = the generic-C build (m4run.measure)"""
+    m4run = pytest.importorskip("microaot.testing.m4run")
+    if not m4run.available():
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm missing")
+    for i in (0, 2, 3, 6, 9):
+        path, _ = _model(tmp_path, i)
+        res = m4run.measure(path, build_dir=tmp_path / f"m4-{i}", schedules=_plane_schedule(path))
+        assert res["bit_exact"], (CASES[i][1], res.get("ops_differ"))
