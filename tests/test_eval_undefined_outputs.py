@@ -1,0 +1,76 @@
+"""Held-out evaluation fixes of issue 18: outputs TFLM leaves unwritten are not compared, scalar graph inputs.
+
+- SignalFramer / SignalStacker: while the "output valid" flag is false TFLM leaves the frame output as it was
+  (uninitialised arena memory at first); the registry declares it (``OpDef.defined_if``), ``eval`` skips those
+  comparisons and says how many and why, and microaot's kernels zero such frames so OPCHECK is deterministic.
+- A rank-0 (scalar) graph input reaches TFLM with its shape (``np.ascontiguousarray`` made it rank 1 and TFLM
+  refused it) in ``microaot.reference`` and ``microaot.testing.batch``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from microaot.evaluate import eval_model
+from microaot.frontend.tflite import load_tflite
+from microaot.ops import conditional_outputs
+from microaot.reference import run_reference
+from microaot.testing.batch import run_reference_many
+from microaot.testing.modelgen import AddOptions, ModelBuilder
+
+
+def _framer_model(path: Path, *, flag_output: bool) -> Path:
+    mb = ModelBuilder()
+    x = mb.add_input("x", (16,), "int16")
+    d = mb.add_tensor("delayed", (16,), "int16")
+    frames = mb.add_tensor("frames", (4, 8), "int16")
+    valid = mb.add_tensor("valid", (), "bool")
+    mb.add_custom_operator("SignalDelay", [x], [d], {"delay_length": 3})
+    mb.add_custom_operator("SignalFramer", [d], [frames, valid], {"frame_size": 8, "frame_step": 4, "prefill": False})
+    mb.set_outputs([valid, frames] if flag_output else [frames])
+    path.write_bytes(mb.to_bytes())
+    return path
+
+
+def test_registry_declares_the_framer_frames_conditional(tmp_path: Path) -> None:
+    g = load_tflite(_framer_model(tmp_path / "f.tflite", flag_output=True))
+    (c,) = conditional_outputs(g)
+    assert (c.output, c.flag, c.op_index, c.opcode, c.k, c.j) == (1, 0, 1, "CUSTOM:SignalFramer", 0, 1)
+    g = load_tflite(_framer_model(tmp_path / "g.tflite", flag_output=False))
+    (c,) = conditional_outputs(g)
+    assert (c.output, c.flag) == (0, None)
+
+
+def test_eval_skips_frames_while_not_valid_and_says_so(tmp_path: Path) -> None:
+    # step 0 of each sequence: 3 delayed zeros + 16 samples fill 3 of the 4 frames (valid false); later steps valid
+    model = _framer_model(tmp_path / "framer.tflite", flag_output=True)
+    rep = eval_model(model, "host", work_dir=tmp_path / "work", seeds=2, sequence=3)
+    assert rep.outputs_match, rep.mismatches
+    assert rep.tensors_match is True, rep.tensor_diagnosis
+    notes = [s for s in rep.skipped if "unwritten" in s]
+    assert len(notes) == 1 and notes[0].startswith("2 output comparison(s) with TFLM"), rep.skipped
+    assert "output 1 (CUSTOM:SignalFramer #1 output 0) is defined only when output 0 is true" in notes[0]
+    # valid steps are compared: 2 seeds x 3 steps x 1 flag byte + 2 x 2 valid steps x 64 frame bytes
+    assert rep.compared_bytes == 2 * 3 * 1 + 2 * 2 * 64
+
+
+def _scalar_model(path: Path) -> Path:
+    mb = ModelBuilder()
+    x = mb.add_input("x", (), "float32")
+    c = mb.add_const("c", np.array(1.5, np.float32), "float32")
+    y = mb.add_tensor("y", (), "float32")
+    mb.add_operator("ADD", [x, c], [y], AddOptions())
+    mb.set_outputs([y])
+    path.write_bytes(mb.to_bytes())
+    return path
+
+
+def test_reference_keeps_a_scalar_input_scalar(tmp_path: Path) -> None:
+    model = _scalar_model(tmp_path / "scalar.tflite")
+    (out,) = run_reference(model, [[np.array(2.25, np.float32)]])
+    assert out[0].shape == () and float(out[0]) == 3.75
+    (res,) = run_reference_many([model], [[[np.array(-1.0, np.float32)], [np.array(4.0, np.float32)]]])
+    assert not isinstance(res, Exception), res
+    assert [float(o[0]) for o in res] == [0.5, 5.5] and res[0][0].shape == ()
