@@ -268,7 +268,8 @@ def evaluate_firmware(
             float_ulp_only = False
         for oi, (y, r) in enumerate(zip(ys, refs, strict=False)):
             cond = conditional.get(oi)
-            if cond is not None and (cond.flag is None or cond.flag >= len(refs) or not np.asarray(refs[cond.flag]).any()):
+            if cond is not None and (cond.flag is None or cond.flag >= len(refs)
+                                     or not np.asarray(refs[cond.flag]).any()):
                 undefined_skipped += 1  # TFLM leaves this output unwritten at this step: nothing to compare
                 continue
             yb = np.ascontiguousarray(y).tobytes()
