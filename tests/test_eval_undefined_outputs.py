@@ -3,22 +3,29 @@
 - SignalFramer / SignalStacker: while the "output valid" flag is false TFLM leaves the frame output as it was
   (uninitialised arena memory at first); the registry declares it (``OpDef.defined_if``), ``eval`` skips those
   comparisons and says how many and why, and microaot's kernels zero such frames so OPCHECK is deterministic.
+- ``microaot eval`` on a QEMU board (PlatformIO firmware, RPC RESET_STATE between sequences) of stateful models:
+  an int8 LSTM stack, resource variables with a CALL_ONCE initialiser, a delay -> framer chain (slow).
 - A rank-0 (scalar) graph input reaches TFLM with its shape (``np.ascontiguousarray`` made it rank 1 and TFLM
   refused it) in ``microaot.reference`` and ``microaot.testing.batch``.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from microaot.evaluate import eval_model
 from microaot.frontend.tflite import load_tflite
 from microaot.ops import conditional_outputs
 from microaot.reference import run_reference
 from microaot.testing.batch import run_reference_many
-from microaot.testing.modelgen import AddOptions, ModelBuilder
+from microaot.testing.modelgen import AddOptions, ModelBuilder, stacked_lstm_model
+from microaot.testing.resvar import accumulator_model
+
+HAVE_QEMU = shutil.which("qemu-system-arm") is not None and shutil.which("arm-none-eabi-gcc") is not None
 
 
 def _framer_model(path: Path, *, flag_output: bool) -> Path:
@@ -74,3 +81,26 @@ def test_reference_keeps_a_scalar_input_scalar(tmp_path: Path) -> None:
     (res,) = run_reference_many([model], [[[np.array(-1.0, np.float32)], [np.array(4.0, np.float32)]]])
     assert not isinstance(res, Exception), res
     assert [float(o[0]) for o in res] == [0.5, 5.5] and res[0][0].shape == ()
+
+
+def _stateful(kind: str, path: Path) -> Path:
+    if kind == "framer":
+        return _framer_model(path, flag_output=True)
+    if kind == "lstm":
+        path.write_bytes(stacked_lstm_model(np.random.default_rng(1), scheme="int8", time_steps=4, input_size=6,
+                                            units=[8, 5], classes=3))
+    else:
+        path.write_bytes(accumulator_model("int8", init=True))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+@pytest.mark.parametrize("kind", ["lstm", "resvar", "framer"])
+def test_eval_of_a_stateful_model_on_qemu(kind: str, tmp_path: Path) -> None:
+    model = _stateful(kind, tmp_path / f"{kind}.tflite")
+    rep = eval_model(model, "qemu_mps2_an386", work_dir=tmp_path / "work", seeds=2, sequence=3)
+    assert rep.state_size > 0 and rep.sequence == 3 and rep.seeds == 2
+    assert rep.outputs_match, (rep.mismatches, rep.device_error)
+    assert rep.tensors_match is True, rep.tensor_diagnosis
+    assert rep.compared_bytes > 0
