@@ -24,6 +24,7 @@ from microaot.reference import run_reference
 from microaot.testing.batch import run_reference_many
 from microaot.testing.modelgen import AddOptions, ModelBuilder, stacked_lstm_model
 from microaot.testing.resvar import accumulator_model
+from microaot.tune.tuner import _same_outputs
 
 HAVE_QEMU = shutil.which("qemu-system-arm") is not None and shutil.which("arm-none-eabi-gcc") is not None
 
@@ -95,6 +96,7 @@ def _stateful(kind: str, path: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.qemu
 @pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
 @pytest.mark.parametrize("kind", ["lstm", "resvar", "framer"])
 def test_eval_of_a_stateful_model_on_qemu(kind: str, tmp_path: Path) -> None:
@@ -104,3 +106,12 @@ def test_eval_of_a_stateful_model_on_qemu(kind: str, tmp_path: Path) -> None:
     assert rep.outputs_match, (rep.mismatches, rep.device_error)
     assert rep.tensors_match is True, rep.tensor_diagnosis
     assert rep.compared_bytes > 0
+
+
+def test_tuner_reference_check_ignores_frames_tflm_left_unwritten(tmp_path: Path) -> None:
+    cond = conditional_outputs(load_tflite(_framer_model(tmp_path / "f.tflite", flag_output=True)))
+    ours = [[np.array(False), np.zeros((4, 8), np.int16)], [np.array(True), np.ones((4, 8), np.int16)]]
+    tflm = [[np.array(False), np.full((4, 8), 7, np.int16)], [np.array(True), np.ones((4, 8), np.int16)]]
+    assert _same_outputs(ours, tflm, cond) and not _same_outputs(ours, tflm)
+    tflm[1][1] = np.full((4, 8), 2, np.int16)  # a valid step's frames still count
+    assert not _same_outputs(ours, tflm, cond)
