@@ -25,6 +25,7 @@ _TYPES: dict[str, tuple[int, Any]] = {
     "uint32": (tflite.TensorType.UINT32, np.uint32),
     "uint64": (tflite.TensorType.UINT64, np.uint64),
     "float32": (tflite.TensorType.FLOAT32, np.float32),
+    "bool": (tflite.TensorType.BOOL, np.bool_),
 }
 
 # TensorType codes the signal ops carry in their "T" option (RFFT / IRFFT)
