@@ -25,7 +25,7 @@ from microaot.testing.batch import run_reference_many
 from microaot.testing.modelgen import AddOptions, ModelBuilder, stacked_lstm_model
 from microaot.testing.resvar import accumulator_model
 from microaot.testing.signal_models import audio_stream_model
-from microaot.tune.tuner import _same_outputs
+from microaot.tune.tuner import TuneError, _same_outputs, tune_model
 
 HAVE_QEMU = shutil.which("qemu-system-arm") is not None and shutil.which("arm-none-eabi-gcc") is not None
 
@@ -132,3 +132,14 @@ def test_tuner_reference_check_ignores_frames_tflm_left_unwritten(tmp_path: Path
     assert _same_outputs(ours, tflm, cond) and not _same_outputs(ours, tflm)
     tflm[1][1] = np.full((4, 8), 2, np.int16)  # a valid step's frames still count
     assert not _same_outputs(ours, tflm, cond)
+
+
+def test_tune_of_a_model_without_knobs_says_so_before_building(tmp_path: Path) -> None:
+    model = _framer_model(tmp_path / "framer.tflite", flag_output=True)
+    with pytest.raises(TuneError) as e:
+        tune_model(model, "host", work_dir=tmp_path / "work")
+    assert str(e.value) == (
+        f"{model}: nothing to tune on host (target generic): none of its operators (CUSTOM:SignalDelay, "
+        "CUSTOM:SignalFramer) has schedule knobs there; `microaot eval framer.tflite --board host` measures the "
+        "only build there is")
+    assert not (tmp_path / "work").exists()

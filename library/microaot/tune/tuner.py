@@ -677,6 +677,11 @@ def tune_model(
     graph = load_tflite(model)
     target = board.target
     groups = build_groups(graph, target, budget, strategy=strategy)
+    if not groups:
+        ops = sorted({op.opcode for op in graph.operators})
+        raise TuneError(f"{model}: nothing to tune on {board.id} (target {target}): none of its operators "
+                        f"({', '.join(ops[:8])}{', ...' if len(ops) > 8 else ''}) has schedule knobs there; "
+                        f"`microaot eval {model.name} --board {board.id}` measures the only build there is")
     deterministic = board.timer == "instructions"
     # instruction counts (QEMU -icount) are exact: one run. Wall time (host, real boards) is noisy on
     # a shared machine: the minimum over many single runs, per operator.
