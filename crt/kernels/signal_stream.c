@@ -106,6 +106,8 @@ uaot_status_t uaot_framer_s16(const uaot_framer_params_t *p, const int16_t *inpu
                 count -= p->frame_step;
                 memmove(buf, buf + p->frame_step, (size_t)count * sizeof(int16_t));
             } else {
+                /* TFLM leaves an incomplete frame unwritten (undefined); zeros keep every build identical */
+                memset(output + frame * (size_t)p->frame_size, 0, (size_t)p->frame_size * sizeof(int16_t));
                 ok = 0;
             }
         }
@@ -145,6 +147,8 @@ uaot_status_t uaot_stacker_s16(const uaot_stacker_params_t *p, const int16_t *in
         memmove(buf, buf + step, (size_t)count * sizeof(int16_t));
         *valid = 1;
     } else {
+        /* TFLM leaves the output unwritten (undefined) here; zeros keep every build identical */
+        memset(output, 0, (size_t)buffer_size * sizeof(int16_t));
         *valid = 0;
     }
     uaot_sig_store_i32(state, count);

@@ -39,6 +39,7 @@ from microaot.fsutil import FileLock, private_temp_dir
 from microaot.hostbuild import generic_op_hashes as host_hashes
 from microaot.inspect_model import op_macs
 from microaot.ir.graph import Graph
+from microaot.ops import conditional_outputs
 from microaot.options import argparse_type, parse_positive_float, parse_positive_int, parse_size
 from microaot.passes.support import check_compilable
 from microaot.paths import repo_root
@@ -257,12 +258,20 @@ def evaluate_firmware(
     ulp_floor = model_ulp_floor(op_names)
     float_max_ulp: int | None = None
     float_ulp_only = True  # every mismatch is a float32 output
+    # outputs TFLM defines only while a flag output is true (SignalFramer / SignalStacker frames)
+    conditional = {c.output: c for c in conditional_outputs(graph)}
+    undefined_skipped = 0
     for (seed, step), ys, refs in zip(done, device_outs, refs_all, strict=True):
         identical = len(refs) == len(ys)  # every output byte equal (float outputs within their ulp bound are not)
         if len(refs) != len(ys):
             mismatches.append(Mismatch(seed, -1, abs(len(refs) - len(ys)), float("nan"), step))
             float_ulp_only = False
         for oi, (y, r) in enumerate(zip(ys, refs, strict=False)):
+            cond = conditional.get(oi)
+            if cond is not None and (cond.flag is None or cond.flag >= len(refs)
+                                     or not np.asarray(refs[cond.flag]).any()):
+                undefined_skipped += 1  # TFLM leaves this output unwritten at this step: nothing to compare
+                continue
             yb = np.ascontiguousarray(y).tobytes()
             rb = np.ascontiguousarray(np.asarray(r).astype(y.dtype, copy=False)).tobytes()
             compared += len(yb)
@@ -303,6 +312,14 @@ def evaluate_firmware(
                 diagnosis = (f"every operator's output on {board.id} equals the generic-C build on the host, so the "
                              "difference to TFLM is in microaot's portable arithmetic for this model, not in the "
                              "board's kernels: please report it with the model file")
+    if undefined_skipped:
+        why = "; ".join(
+            f"output {c.output} ({c.opcode} #{c.op_index} output {c.k}) is defined only when "
+            + (f"output {c.flag} is true" if c.flag is not None
+               else f"its output {c.j} is true, which is not a graph output (make it one to compare the frames)")
+            for c in conditional.values())
+        skipped.append(f"{undefined_skipped} output comparison(s) with TFLM at steps where TFLM leaves the output "
+                       f"unwritten: {why}")
     for note in skipped:
         print(f"microaot: eval skipped {note}", file=sys.stderr)
     memory = (

@@ -81,7 +81,7 @@ def _run(model_path: Path, input_sets: Sequence[Sequence[np.ndarray]], groups: S
     """The child over ``input_sets``, resetting the interpreter before each group of ``groups[i]`` sets."""
     with tempfile.TemporaryDirectory(prefix="microaot_ref_") as td:
         inp, outp = Path(td) / "in.npz", Path(td) / "out.npz"
-        arrays = {f"s{i}_k{k}": np.ascontiguousarray(a) for i, s in enumerate(input_sets) for k, a in enumerate(s)}
+        arrays = {f"s{i}_k{k}": np.asarray(a, order="C") for i, s in enumerate(input_sets) for k, a in enumerate(s)}
         np.savez(inp, __nsets=np.array(len(input_sets)), __groups=np.array(list(groups), dtype=np.int64),
                  **arrays)
         nout = _num_outputs(model_path)

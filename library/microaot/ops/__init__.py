@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,9 @@ class OpDef:
     dtypes: tuple[str, ...] = ()
     # state(graph, op) -> bytes of persistent operator-private state (None / 0: none); ``ctx.state_ptr``
     state: StateFn | None = None
+    # (k, j): output k's content is defined only when output j (a bool flag) is true; TFLM leaves it as it was
+    # otherwise (SignalFramer / SignalStacker), so eval does not compare it then (``conditional_outputs``)
+    defined_if: tuple[tuple[int, int], ...] = ()
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -148,7 +151,8 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
              check: CheckFn | None = None, space: SpaceFn | None = None, default: DefaultFn | None = None,
              canonical: CanonFn | None = None, lean: LeanFn | None = None,
              wrap: Callable[[LowerFn], LowerFn] | None = None,
-             dtypes: Sequence[str] = (), state: StateFn | None = None) -> Callable[[LowerFn], LowerFn]:
+             dtypes: Sequence[str] = (), state: StateFn | None = None,
+             defined_if: Mapping[int, int] | None = None) -> Callable[[LowerFn], LowerFn]:
     """Decorator: declare operator ``opcode`` (a builtin name such as "CONV_2D", or "CUSTOM:<name>" for a
     custom operator, e.g. "CUSTOM:SignalWindow") with ``fn`` as its lowering.
 
@@ -170,6 +174,8 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
     state(graph, op) -> bytes of operator-private state that persists across invocations (the planner
     places it in the model's state buffer, never shared; ``ctx.state_ptr``; zeroed by NAME_reset_state
     unless the lowering's ``Lowering.reset`` says otherwise).
+    defined_if: {k: j}: output k is defined only when the bool output j is true (TFLM leaves it unwritten,
+    uninitialised memory at first, otherwise); eval then skips comparing it with TFLM.
     """
     if scratch is not None and schedule_scratch is not None:
         raise RuntimeError(f"operator {opcode}: give scratch= or schedule_scratch=, not both")
@@ -185,7 +191,8 @@ def register(opcode: str, *, view: bool = False, scratch: ScratchFn | None = Non
         if opcode in _REGISTRY and _REGISTRY[opcode].module != fn.__module__:
             raise RuntimeError(f"operator {opcode} registered twice ({_REGISTRY[opcode].module}, {fn.__module__})")
         _REGISTRY[opcode] = OpDef(opcode, wrap(fn) if wrap is not None else fn, view, sized, fn.__module__,
-                                  inplace, check, sdef, tuple(dtypes), state)
+                                  inplace, check, sdef, tuple(dtypes), state,
+                                  tuple(sorted((defined_if or {}).items())))
         return fn
 
     return deco
@@ -221,6 +228,33 @@ def unsupported_reason(opcode: str) -> str:
                 f"{name}:my_c_function in platformio.ini; signature and how to build it in "
                 "docs/custom-operators.md), or re-export the model with builtin TFLite operators")
     return "operator not supported by microaot (`microaot ops` lists the supported ones)"
+
+
+@dataclass(frozen=True)
+class ConditionalOutput:
+    """A graph output whose content is defined only while a flag is true (``OpDef.defined_if``)."""
+
+    output: int  # the graph output index
+    flag: int | None  # the graph output index of the flag (None: the flag is not a graph output)
+    op_index: int
+    opcode: str
+    k: int  # the operator's output index
+    j: int  # the operator's flag output index
+
+
+def conditional_outputs(graph: Graph) -> list[ConditionalOutput]:
+    """The graph outputs that an operator defines only while one of its bool outputs is true."""
+    res: list[ConditionalOutput] = []
+    for oi, op in enumerate(graph.operators):
+        d = get(op.opcode)
+        if d is None:
+            continue
+        for k, j in d.defined_if:
+            if k >= len(op.outputs) or j >= len(op.outputs) or op.outputs[k] not in graph.outputs:
+                continue
+            flag = graph.outputs.index(op.outputs[j]) if op.outputs[j] in graph.outputs else None
+            res.append(ConditionalOutput(graph.outputs.index(op.outputs[k]), flag, oi, op.opcode, k, j))
+    return res
 
 
 def state_bytes(graph: Graph, op: Operator) -> int:

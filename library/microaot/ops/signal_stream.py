@@ -281,7 +281,7 @@ def lower_delay(ctx: LoweringContext) -> Lowering:
 
 
 register("CUSTOM:SignalPCAN", check=_check, dtypes=("uint32",))(lower_pcan)
-register("CUSTOM:SignalFramer", check=_check, state=_state, dtypes=("int16",))(lower_framer)
-register("CUSTOM:SignalStacker", check=_check, state=_state, dtypes=("int16",))(lower_stacker)
+register("CUSTOM:SignalFramer", check=_check, state=_state, dtypes=("int16",), defined_if={0: 1})(lower_framer)
+register("CUSTOM:SignalStacker", check=_check, state=_state, dtypes=("int16",), defined_if={0: 1})(lower_stacker)
 register("CUSTOM:SignalOverlapAdd", check=_check, state=_state, dtypes=("int16", "float32"))(lower_overlap_add)
 register("CUSTOM:SignalDelay", check=_check, state=_state, dtypes=("int16",))(lower_delay)

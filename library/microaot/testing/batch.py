@@ -156,7 +156,7 @@ def _run_chunk(paths: list[Path], sets: list[InputSets], arena: int, timeout: fl
             arrays[f"m{m}__nsets"] = np.array(len(s))
             for si, ins in enumerate(s):
                 for k, a in enumerate(ins):
-                    arrays[f"m{m}_s{si}_k{k}"] = np.ascontiguousarray(a)
+                    arrays[f"m{m}_s{si}_k{k}"] = np.asarray(a, order="C")
         np.savez(job, **arrays)
         proc = subprocess.run([sys.executable, "-m", "microaot.testing.batch", str(job), str(out)],
                               capture_output=True, text=True, timeout=timeout, check=False)

@@ -25,6 +25,7 @@ _TYPES: dict[str, tuple[int, Any]] = {
     "uint32": (tflite.TensorType.UINT32, np.uint32),
     "uint64": (tflite.TensorType.UINT64, np.uint64),
     "float32": (tflite.TensorType.FLOAT32, np.float32),
+    "bool": (tflite.TensorType.BOOL, np.bool_),
 }
 
 # TensorType codes the signal ops carry in their "T" option (RFFT / IRFFT)
@@ -344,6 +345,56 @@ def frontend_chain_model(rng: np.random.Generator, *, frame: int = 96, fft_lengt
     lg = m.tensor("log", (num_channels,), "int16")
     m.op("SignalFilterBankLog", [ss], [lg], {"input_correction_bits": 3, "output_scale": 1600})
     m.outputs = [lg, ne]
+    return m.to_bytes()
+
+
+def audio_stream_model(rng: np.random.Generator, *, frame: int = 64, step: int = 32, fft_length: int = 64,
+                       num_channels: int = 8) -> bytes:
+    """A streaming audio front end with every stateful signal operator, two inputs: ``audio`` [step] -> delay ->
+    framer (frames [1, frame] + valid flag: outputs 2, 3); ``frame`` [frame] -> window -> fft auto scale -> rfft
+    -> energy -> filter bank -> square root -> spectral subtraction -> PCAN -> log -> stacker (left and right
+    context 1; stacked frames + valid flag: outputs 0, 1)."""
+    m = SignalModel()
+    x = m.input("audio", (step,), "int16")
+    dl = m.tensor("delayed", (step,), "int16")
+    m.op("SignalDelay", [x], [dl], {"delay_length": 5})
+    frames = m.tensor("frames", (1, frame), "int16")
+    fvalid = m.tensor("frames_valid", (), "bool")
+    m.op("SignalFramer", [dl], [frames, fvalid], {"frame_size": frame, "frame_step": step, "prefill": False})
+    fr = m.input("frame", (frame,), "int16")
+    xw = m.tensor("windowed", (frame,), "int16")
+    m.op("SignalWindow", [fr, m.const("window", (np.hanning(frame) * 4096).astype(np.int16), "int16")], [xw],
+         {"shift": 12})
+    xs = m.tensor("scaled", (frame,), "int16")
+    sb = m.tensor("scale_bits", (), "int32")
+    m.op("SignalFftAutoScale", [xw], [xs, sb], {})
+    nbins = fft_length // 2 + 1
+    spec = m.tensor("spectrum", (2 * nbins,), "int16")
+    m.op("SignalRfft", [xs], [spec], {"T": TYPE_CODES["int16"], "fft_length": fft_length})
+    en = m.tensor("energy", (nbins,), "uint32")
+    m.op("SignalEnergy", [spec], [en], {"end_index": nbins, "start_index": 0})
+    cfg = random_filter_bank(rng, nbins, num_channels)
+    fb = m.tensor("filter_bank", (num_channels,), "uint64")
+    m.op("SignalFilterBank", [en] + [m.const(nm, getattr(cfg, nm), "int16") for nm in
+                                     ("weights", "unweights", "freq_starts", "weight_starts", "widths")],
+         [fb], {"num_channels": num_channels})
+    sq = m.tensor("sqrt", (num_channels,), "uint32")
+    m.op("SignalFilterBankSquareRoot", [fb, sb], [sq], {})
+    ss = m.tensor("subtracted", (num_channels,), "uint32")
+    ne = m.tensor("noise_estimate", (num_channels,), "uint32")
+    m.op("SignalFilterBankSpectralSubtraction", [sq], [ss, ne],
+         spectral_subtraction_options(num_channels, smoothing=655, alternate_smoothing=655,
+                                      min_signal_remaining=819, smoothing_bits=10))
+    lut = m.const("pcan_lut", rng.integers(0, 32767, size=125).astype(np.int16), "int16")
+    pc = m.tensor("pcan", (num_channels,), "uint32")
+    m.op("SignalPCAN", [ss, ne, lut], [pc], {"snr_shift": 6})
+    lg = m.tensor("log", (num_channels,), "int16")
+    m.op("SignalFilterBankLog", [pc], [lg], {"input_correction_bits": 3, "output_scale": 1600})
+    st = m.tensor("stacked", (3 * num_channels,), "int16")
+    sv = m.tensor("stacked_valid", (), "bool")
+    m.op("SignalStacker", [lg], [st, sv], {"num_channels": num_channels, "stacker_left_context": 1,
+                                           "stacker_right_context": 1, "stacker_step": 1})
+    m.outputs = [st, sv, frames, fvalid]
     return m.to_bytes()
 
 

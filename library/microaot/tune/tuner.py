@@ -75,6 +75,7 @@ from microaot.evaluate import make_input
 from microaot.frontend.tflite import load_tflite, read_model_file
 from microaot.fsutil import FileLock, private_temp_dir
 from microaot.ir.graph import Graph
+from microaot.ops import ConditionalOutput, conditional_outputs
 from microaot.pio import project as pio_project
 from microaot.reference import run_reference
 from microaot.report.elf import read_sections
@@ -346,13 +347,20 @@ def _same_as_default(m: Measurement, base: Measurement) -> bool:
     return _same_outputs(m.outputs, base.outputs) and not _differing_ops(m, base)
 
 
-def _same_outputs(a: Sequence[Sequence[np.ndarray]], b: Sequence[Sequence[np.ndarray]]) -> bool:
+def _same_outputs(a: Sequence[Sequence[np.ndarray]], b: Sequence[Sequence[np.ndarray]],
+                  conditional: Sequence[ConditionalOutput] = ()) -> bool:
+    """Byte-identical outputs; ``conditional``: outputs not compared where ``b``'s flag output is false (or is
+    not a graph output): TFLM leaves them unwritten there (``ops.conditional_outputs``)."""
     if len(a) != len(b):
         return False
     for xa, xb in zip(a, b, strict=True):
         if len(xa) != len(xb):
             return False
-        for ya, yb in zip(xa, xb, strict=True):
+        undefined = {c.output for c in conditional
+                     if c.flag is None or c.flag >= len(xb) or not np.asarray(xb[c.flag]).any()}
+        for oi, (ya, yb) in enumerate(zip(xa, xb, strict=True)):
+            if oi in undefined:
+                continue
             if ya.dtype != yb.dtype or ya.shape != yb.shape or ya.tobytes() != yb.tobytes():
                 return False
     return True
@@ -669,6 +677,11 @@ def tune_model(
     graph = load_tflite(model)
     target = board.target
     groups = build_groups(graph, target, budget, strategy=strategy)
+    if not groups:
+        ops = sorted({op.opcode for op in graph.operators})
+        raise TuneError(f"{model}: nothing to tune on {board.id} (target {target}): none of its operators "
+                        f"({', '.join(ops[:8])}{', ...' if len(ops) > 8 else ''}) has schedule knobs there; "
+                        f"`microaot eval {model.name} --board {board.id}` measures the only build there is")
     deterministic = board.timer == "instructions"
     # instruction counts (QEMU -icount) are exact: one run. Wall time (host, real boards) is noisy on
     # a shared machine: the minimum over many single runs, per operator.
@@ -707,7 +720,8 @@ def tune_model(
         default_tflm: bool | None = None
         if check_reference:
             default_tflm = _same_outputs(base.outputs, [[np.asarray(y) for y in ys]
-                                                        for ys in run_reference(model, inputs)])
+                                                        for ys in run_reference(model, inputs)],
+                                         conditional_outputs(load_tflite(model)))
         writer = LogWriter(log, board, base.unit, {"model": model.name, "model_hash": model_hash, "tuner_run": run_id})
         for g in groups.values():
             g.default_time = evaluator.op_time(base, g.signature)
