@@ -557,38 +557,57 @@ class ModelBuilder:
     def to_bytes(self) -> bytes:
         if not self.outputs:
             raise ValueError("model has no outputs: call set_outputs()")
-        b = flatbuffers.Builder(1024)
+        return serialize_subgraphs([self], ["main"], self.description)
 
-        # Opcodes in order of first use.
-        opcode_index: dict[tuple[str, int], int] = {}
-        op_versions: list[tuple[str, int]] = []
-        for spec in self.operators:
-            key = (spec.op, self._version(spec))
+
+def serialize_subgraphs(subgraphs: Sequence[ModelBuilder], names: Sequence[str], description: str) -> bytes:
+    """One ``.tflite`` of several subgraphs (subgraph 0 is the one an interpreter runs; e.g. a CALL_ONCE init
+    subgraph after it), with the operator codes and buffers shared: buffer 0 is the empty sentinel, then one
+    16-byte aligned buffer per constant tensor of every subgraph, in order."""
+    b = flatbuffers.Builder(1024)
+
+    # Opcodes in order of first use.
+    opcode_index: dict[tuple[str, int], int] = {}
+    op_versions: list[tuple[str, int]] = []
+    for mb in subgraphs:
+        for spec in mb.operators:
+            key = (spec.op, mb._version(spec))
             if key not in opcode_index:
                 opcode_index[key] = len(op_versions)
                 op_versions.append(key)
 
-        # Buffers: 0 is the empty sentinel, then one per constant tensor.
-        buffer_of: list[int] = []
-        buffer_data: list[bytes] = []
-        for t in self.tensors:
+    # Buffers: 0 is the empty sentinel, then one per constant tensor.
+    buffer_of: list[list[int]] = []
+    buffer_data: list[bytes] = []
+    for mb in subgraphs:
+        ids: list[int] = []
+        for t in mb.tensors:
             if t.data is None:
-                buffer_of.append(0)
+                ids.append(0)
             else:
                 buffer_data.append(t.data)
-                buffer_of.append(len(buffer_data))
-        data_offsets = [_aligned_bytes(b, d) for d in buffer_data]
-        buffer_offsets: list[int] = []
+                ids.append(len(buffer_data))
+        buffer_of.append(ids)
+    data_offsets = [_aligned_bytes(b, d) for d in buffer_data]
+    buffer_offsets: list[int] = []
+    tflite.BufferStart(b)
+    buffer_offsets.append(tflite.BufferEnd(b))
+    for off in data_offsets:
         tflite.BufferStart(b)
+        tflite.BufferAddData(b, off)
         buffer_offsets.append(tflite.BufferEnd(b))
-        for off in data_offsets:
-            tflite.BufferStart(b)
-            tflite.BufferAddData(b, off)
-            buffer_offsets.append(tflite.BufferEnd(b))
 
+    def table_vector(start: Any, offsets: Sequence[int]) -> int:
+        start(b, len(offsets))
+        for off in reversed(offsets):
+            b.PrependUOffsetTRelative(off)
+        return int(b.EndVector())
+
+    subgraph_offsets: list[int] = []
+    for si, mb in enumerate(subgraphs):
         # Tensors
         tensor_offsets: list[int] = []
-        for i, t in enumerate(self.tensors):
+        for i, t in enumerate(mb.tensors):
             name_off = b.CreateString(t.name)
             shape_off = _int32_vector(b, tflite.TensorStartShapeVector, t.shape)
             q_off = None
@@ -603,7 +622,7 @@ class ModelBuilder:
             tflite.TensorStart(b)
             tflite.TensorAddShape(b, shape_off)
             tflite.TensorAddType(b, _TENSOR_TYPES[t.dtype])
-            tflite.TensorAddBuffer(b, buffer_of[i])
+            tflite.TensorAddBuffer(b, buffer_of[si][i])
             tflite.TensorAddName(b, name_off)
             if t.variable:
                 tflite.TensorAddIsVariable(b, True)
@@ -613,7 +632,7 @@ class ModelBuilder:
 
         # Operators
         operator_offsets: list[int] = []
-        for spec in self.operators:
+        for spec in mb.operators:
             ins = _int32_vector(b, tflite.OperatorStartInputsVector, spec.inputs)
             outs = _int32_vector(b, tflite.OperatorStartOutputsVector, spec.outputs)
             opt = spec.options.build(b) if spec.options is not None else None
@@ -624,7 +643,7 @@ class ModelBuilder:
                     b.PrependUint8(byte)
                 custom = int(b.EndVector())
             tflite.OperatorStart(b)
-            tflite.OperatorAddOpcodeIndex(b, opcode_index[(spec.op, self._version(spec))])
+            tflite.OperatorAddOpcodeIndex(b, opcode_index[(spec.op, mb._version(spec))])
             tflite.OperatorAddInputs(b, ins)
             tflite.OperatorAddOutputs(b, outs)
             if opt is not None:
@@ -634,51 +653,45 @@ class ModelBuilder:
                 tflite.OperatorAddCustomOptions(b, custom)
             operator_offsets.append(tflite.OperatorEnd(b))
 
-        def table_vector(start: Any, offsets: Sequence[int]) -> int:
-            start(b, len(offsets))
-            for off in reversed(offsets):
-                b.PrependUOffsetTRelative(off)
-            return int(b.EndVector())
-
         sg_tensors = table_vector(tflite.SubGraphStartTensorsVector, tensor_offsets)
-        sg_inputs = _int32_vector(b, tflite.SubGraphStartInputsVector, self.inputs)
-        sg_outputs = _int32_vector(b, tflite.SubGraphStartOutputsVector, self.outputs)
+        sg_inputs = _int32_vector(b, tflite.SubGraphStartInputsVector, mb.inputs)
+        sg_outputs = _int32_vector(b, tflite.SubGraphStartOutputsVector, mb.outputs)
         sg_ops = table_vector(tflite.SubGraphStartOperatorsVector, operator_offsets)
-        sg_name = b.CreateString("main")
+        sg_name = b.CreateString(names[si])
         tflite.SubGraphStart(b)
         tflite.SubGraphAddTensors(b, sg_tensors)
         tflite.SubGraphAddInputs(b, sg_inputs)
         tflite.SubGraphAddOutputs(b, sg_outputs)
         tflite.SubGraphAddOperators(b, sg_ops)
         tflite.SubGraphAddName(b, sg_name)
-        subgraph = tflite.SubGraphEnd(b)
+        subgraph_offsets.append(tflite.SubGraphEnd(b))
 
-        opcode_offsets: list[int] = []
-        custom_names = {name: b.CreateString(name.split(":", 1)[1]) for name, _ in op_versions
-                        if name.startswith("CUSTOM:")}
-        for name, version in op_versions:
-            code = tflite.BuiltinOperator.CUSTOM if name.startswith("CUSTOM:") else builtin_code(name)
-            tflite.OperatorCodeStart(b)
-            if name in custom_names:
-                tflite.OperatorCodeAddCustomCode(b, custom_names[name])
-            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
-            tflite.OperatorCodeAddBuiltinCode(b, code)
-            tflite.OperatorCodeAddVersion(b, version)
-            opcode_offsets.append(tflite.OperatorCodeEnd(b))
+    opcode_offsets: list[int] = []
+    custom_names = {name: b.CreateString(name.split(":", 1)[1]) for name, _ in op_versions
+                    if name.startswith("CUSTOM:")}
+    for name, version in op_versions:
+        code = tflite.BuiltinOperator.CUSTOM if name.startswith("CUSTOM:") else builtin_code(name)
+        tflite.OperatorCodeStart(b)
+        if name in custom_names:
+            tflite.OperatorCodeAddCustomCode(b, custom_names[name])
+        tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+        tflite.OperatorCodeAddBuiltinCode(b, code)
+        tflite.OperatorCodeAddVersion(b, version)
+        opcode_offsets.append(tflite.OperatorCodeEnd(b))
 
-        m_opcodes = table_vector(tflite.ModelStartOperatorCodesVector, opcode_offsets)
-        m_subgraphs = table_vector(tflite.ModelStartSubgraphsVector, [subgraph])
-        m_buffers = table_vector(tflite.ModelStartBuffersVector, buffer_offsets)
-        m_desc = b.CreateString(self.description)
-        tflite.ModelStart(b)
-        tflite.ModelAddVersion(b, 3)
-        tflite.ModelAddOperatorCodes(b, m_opcodes)
-        tflite.ModelAddSubgraphs(b, m_subgraphs)
-        tflite.ModelAddDescription(b, m_desc)
-        tflite.ModelAddBuffers(b, m_buffers)
-        model = tflite.ModelEnd(b)
-        b.Finish(model, file_identifier=b"TFL3")
-        return bytes(b.Output())
+    m_opcodes = table_vector(tflite.ModelStartOperatorCodesVector, opcode_offsets)
+    m_subgraphs = table_vector(tflite.ModelStartSubgraphsVector, subgraph_offsets)
+    m_buffers = table_vector(tflite.ModelStartBuffersVector, buffer_offsets)
+    m_desc = b.CreateString(description)
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddOperatorCodes(b, m_opcodes)
+    tflite.ModelAddSubgraphs(b, m_subgraphs)
+    tflite.ModelAddDescription(b, m_desc)
+    tflite.ModelAddBuffers(b, m_buffers)
+    model = tflite.ModelEnd(b)
+    b.Finish(model, file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,17 +23,12 @@ import tflite
 
 from microaot.testing.modelgen import (
     _NUMPY_DTYPES,
-    _TENSOR_TYPES,
     AddOptions,
     ModelBuilder,
     Options,
     Quant,
     TensorSpec,
-    _aligned_bytes,
-    _float32_vector,
-    _int32_vector,
-    _int64_vector,
-    builtin_code,
+    serialize_subgraphs,
 )
 
 __all__ = ["AssignVariableOptions", "CallOnceOptions", "MultiModelBuilder", "ReadVariableOptions",
@@ -100,112 +95,7 @@ class MultiModelBuilder:
         return mb
 
     def to_bytes(self) -> bytes:
-        b = flatbuffers.Builder(1024)
-        opcode_index: dict[tuple[str, int], int] = {}
-        op_versions: list[tuple[str, int]] = []
-        for mb in self.subgraphs:
-            for spec in mb.operators:
-                key = (spec.op, mb._version(spec))
-                if key not in opcode_index:
-                    opcode_index[key] = len(op_versions)
-                    op_versions.append(key)
-        # buffers: 0 is the empty sentinel, then one per constant tensor of every subgraph
-        buffer_data: list[bytes] = []
-        buffer_of: list[list[int]] = []
-        for mb in self.subgraphs:
-            ids = []
-            for t in mb.tensors:
-                if t.data is None:
-                    ids.append(0)
-                else:
-                    buffer_data.append(t.data)
-                    ids.append(len(buffer_data))
-            buffer_of.append(ids)
-        data_offsets = [_aligned_bytes(b, d) for d in buffer_data]
-        buffer_offsets: list[int] = []
-        tflite.BufferStart(b)
-        buffer_offsets.append(tflite.BufferEnd(b))
-        for off in data_offsets:
-            tflite.BufferStart(b)
-            tflite.BufferAddData(b, off)
-            buffer_offsets.append(tflite.BufferEnd(b))
-
-        def table_vector(start: object, offsets: Sequence[int]) -> int:
-            start(b, len(offsets))  # type: ignore[operator]
-            for off in reversed(offsets):
-                b.PrependUOffsetTRelative(off)
-            return int(b.EndVector())
-
-        sub_offsets = []
-        for si, mb in enumerate(self.subgraphs):
-            tensor_offsets = []
-            for i, t in enumerate(mb.tensors):
-                name_off = b.CreateString(t.name)
-                shape_off = _int32_vector(b, tflite.TensorStartShapeVector, t.shape)
-                q_off = None
-                if t.quant is not None:
-                    sc = _float32_vector(b, tflite.QuantizationParametersStartScaleVector, t.quant.scale)
-                    zp = _int64_vector(b, tflite.QuantizationParametersStartZeroPointVector, t.quant.zero_point)
-                    tflite.QuantizationParametersStart(b)
-                    tflite.QuantizationParametersAddScale(b, sc)
-                    tflite.QuantizationParametersAddZeroPoint(b, zp)
-                    tflite.QuantizationParametersAddQuantizedDimension(b, t.quant.axis)
-                    q_off = tflite.QuantizationParametersEnd(b)
-                tflite.TensorStart(b)
-                tflite.TensorAddShape(b, shape_off)
-                ttype = tflite.TensorType.RESOURCE if t.dtype == "resource" else _TENSOR_TYPES[t.dtype]
-                tflite.TensorAddType(b, ttype)
-                tflite.TensorAddBuffer(b, buffer_of[si][i])
-                tflite.TensorAddName(b, name_off)
-                if q_off is not None:
-                    tflite.TensorAddQuantization(b, q_off)
-                tensor_offsets.append(tflite.TensorEnd(b))
-            operator_offsets = []
-            for spec in mb.operators:
-                ins = _int32_vector(b, tflite.OperatorStartInputsVector, spec.inputs)
-                outs = _int32_vector(b, tflite.OperatorStartOutputsVector, spec.outputs)
-                opt = spec.options.build(b) if spec.options is not None else None
-                tflite.OperatorStart(b)
-                tflite.OperatorAddOpcodeIndex(b, opcode_index[(spec.op, mb._version(spec))])
-                tflite.OperatorAddInputs(b, ins)
-                tflite.OperatorAddOutputs(b, outs)
-                if opt is not None:
-                    tflite.OperatorAddBuiltinOptionsType(b, opt[0])
-                    tflite.OperatorAddBuiltinOptions(b, opt[1])
-                operator_offsets.append(tflite.OperatorEnd(b))
-            sg_tensors = table_vector(tflite.SubGraphStartTensorsVector, tensor_offsets)
-            sg_inputs = _int32_vector(b, tflite.SubGraphStartInputsVector, mb.inputs)
-            sg_outputs = _int32_vector(b, tflite.SubGraphStartOutputsVector, mb.outputs)
-            sg_ops = table_vector(tflite.SubGraphStartOperatorsVector, operator_offsets)
-            sg_name = b.CreateString(self.names[si])
-            tflite.SubGraphStart(b)
-            tflite.SubGraphAddTensors(b, sg_tensors)
-            tflite.SubGraphAddInputs(b, sg_inputs)
-            tflite.SubGraphAddOutputs(b, sg_outputs)
-            tflite.SubGraphAddOperators(b, sg_ops)
-            tflite.SubGraphAddName(b, sg_name)
-            sub_offsets.append(tflite.SubGraphEnd(b))
-
-        opcode_offsets = []
-        for name, version in op_versions:
-            code = builtin_code(name)
-            tflite.OperatorCodeStart(b)
-            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
-            tflite.OperatorCodeAddBuiltinCode(b, code)
-            tflite.OperatorCodeAddVersion(b, version)
-            opcode_offsets.append(tflite.OperatorCodeEnd(b))
-        m_opcodes = table_vector(tflite.ModelStartOperatorCodesVector, opcode_offsets)
-        m_subgraphs = table_vector(tflite.ModelStartSubgraphsVector, sub_offsets)
-        m_buffers = table_vector(tflite.ModelStartBuffersVector, buffer_offsets)
-        m_desc = b.CreateString(self.description)
-        tflite.ModelStart(b)
-        tflite.ModelAddVersion(b, 3)
-        tflite.ModelAddOperatorCodes(b, m_opcodes)
-        tflite.ModelAddSubgraphs(b, m_subgraphs)
-        tflite.ModelAddDescription(b, m_desc)
-        tflite.ModelAddBuffers(b, m_buffers)
-        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
+        return serialize_subgraphs(self.subgraphs, self.names, self.description)
 
 
 def _quant(dtype: str, rng: np.random.Generator, zp_nonzero: bool) -> Quant | None:
