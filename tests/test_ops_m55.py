@@ -46,7 +46,7 @@ CASES = [  # (id, builder, kernel the generated code must call)
                                                                   dilation=(2, 2), padding="VALID"),
      "uaot_depthwise_conv2d_s8_mve"),
     ("dw_mult2_fallback", lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 6, 3), kernel=(3, 3),
-                                                                depth_multiplier=2), "uaot_depthwise_conv2d_s8("),
+                                                                depth_multiplier=2), "uaot_dw_plane_s8("),
     ("fc77_10_pertensor", lambda r: mg.fully_connected_model(r, input_shape=(1, 77), units=10),
      "uaot_fully_connected_s8_mve"),
     ("fc_batch3_perchannel_relu", lambda r: mg.fully_connected_model(r, input_shape=(3, 40), units=7,
@@ -108,7 +108,8 @@ def test_mve_kernels_bit_exact_on_cortex_m55(tmp_path: Path) -> None:
 def test_m55_schedules_pick_mve_and_fall_back() -> None:
     """cortex-m55: int8 CONV_2D (K >= 16) and FC default to ``mve``; DEPTHWISE_CONV_2D (multiplier 1) has
     ``mve`` in the tuner's space but defaults to the DSP kernels (faster, docs/internals.md); a multiplier > 1
-    keeps the generic kernel; the M4 target never sees ``mve``; a conv with K < 16 takes the DSP gemm."""
+    takes the DSP ``plane`` kernel as on the M4; the M4 target never sees ``mve``; a conv with K < 16 takes the
+    DSP gemm."""
     from microaot import schedules as space
     from microaot.frontend.tflite import import_tflite_bytes
 
@@ -118,7 +119,7 @@ def test_m55_schedules_pick_mve_and_fall_back() -> None:
         op = g.operators[0]
         algo = space.default_schedule(g, op, "cortex-m55")["algo"]
         dw = op.opcode == "DEPTHWISE_CONV_2D"
-        want = "direct" if kernel.endswith("(") else space.default_schedule(g, op, "cortex-m4")["algo"] if dw else "mve"
+        want = space.default_schedule(g, op, "cortex-m4")["algo"] if dw else "mve"
         assert algo == want, (kernel, algo)
         assert ("mve" in space.op_space(g, op, "cortex-m55")["algo"]) is kernel.endswith("_mve")
         assert "mve" not in space.op_space(g, op, "cortex-m4")["algo"]

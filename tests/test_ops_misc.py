@@ -649,7 +649,8 @@ def test_inspect_lists_control_flow_with_the_other_problems(tmp_path: Path, caps
     out = capsys.readouterr().out
     assert "not compilable: 2 problem(s)\n  operator 0 (FULLY_CONNECTED, float32): weight-only" in out
     assert out.endswith("  operator 1 (CALL_ONCE, ?): control flow is not supported (single-subgraph models "
-                        "without control flow)\n")
+                        "without control flow; a CALL_ONCE whose init subgraph only assigns constants to resource "
+                        "variables is supported)\n")
 
 
 def test_dequantized_constant_weights_run_as_float(tmp_path: Path) -> None:
