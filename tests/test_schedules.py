@@ -398,13 +398,13 @@ def test_fc_x8_unaligned_input_on_qemu_m4(models: Any, name: str, tmp_path: Path
 
     main_c = m4run._main_c  # noqa: SLF001
 
-    def unaligned(result: Any, inputs: Any) -> str:
+    def unaligned(result: Any, inputs: Any, groups: Any = None) -> str:
         def sub(m: re.Match[str]) -> str:
             name_, n, body = m.group(1), int(m.group(2)), m.group(3)
             return (f"static const uint8_t {name_}_raw[{n + 1}] __attribute__((aligned(16))) = {{\n0, {body}\n}};\n"
                     f"#define {name_} ({name_}_raw + 1)")
         return re.sub(r"static const uint8_t (in_\d+_\d+)\[(\d+)\] __attribute__\(\(aligned\(16\)\)\) = "
-                      r"\{\n(.*?)\n\};", sub, main_c(result, inputs), flags=re.S)
+                      r"\{\n(.*?)\n\};", sub, main_c(result, inputs, groups), flags=re.S)
 
     monkeypatch.setattr(m4run, "_main_c", unaligned)
     path, xs, ref = models[name]
