@@ -44,6 +44,7 @@ from microaot.hostbuild import state_size
 from microaot.ops.user_kernels import parse_bindings
 from microaot.paths import crt_root
 from microaot.report import elf
+from microaot.toolchain import cached_objects
 from microaot.tune.log import log_schedules
 
 # crt files every export carries besides the kernels the model needs (memory modes 2 and 3)
@@ -192,8 +193,11 @@ def measure_library(lib_dir: Path, name: str, sources: Sequence[Path], *, target
     objs: list[Path] = []
     per_file: dict[str, dict[str, Any]] = {}
     for i, src in enumerate(sources):
-        obj = work_dir / f"{i:02d}_{src.stem}.o"
-        _run([cc, *cflags, "-c", str(src), "-o", str(obj)], f"compiling {src.name} for the size report")
+        # the exported copies compile like crt's files: through the object cache (toolchain.cached_objects)
+        obj = cached_objects([cc, *cflags], [src], roots=[lib_dir], error=BuildError)[0]
+        if obj == src:  # cache off
+            obj = work_dir / f"{i:02d}_{src.stem}.o"
+            _run([cc, *cflags, "-c", str(src), "-o", str(obj)], f"compiling {src.name} for the size report")
         objs.append(obj)
         per_file[src.relative_to(lib_dir).as_posix()] = elf.size_report(obj, weight_section=weight_section)
     external = sorted(elf.external_references(objs))

@@ -36,6 +36,7 @@ from microaot.hostbuild import generic_op_hashes
 from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.rpc.protocol import differing_ops
+from microaot.toolchain import cached_objects
 from microaot.tune.log import log_schedules
 
 ARM_CC = "arm-none-eabi-gcc"
@@ -222,10 +223,11 @@ def build_m4(result: CompileResult, inputs: Sequence[Sequence[np.ndarray]], buil
     srcs = [main, *result.sources, *result.kernel_sources, port / "startup.c", port / "platform_cmsdk.c",
             crt / "src" / "platform_defaults.c"]
     elf = bd / f"{result.name}_m4.elf"
-    cmd = [ARM_CC, *mach.flags, *CFLAGS, *extra_cflags, *mach.defines, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
-           f"-I{crt / 'include'}", f"-I{result.header.parent}", *map(str, srcs),
-           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", f"-T{port / mach.ldscript}",
-           "-Wl,--gc-sections", "-o", str(elf), "-lm"]
+    compile_cmd = [ARM_CC, *mach.flags, *CFLAGS, *extra_cflags, *mach.defines, f"-DUAOT_ICOUNT_SHIFT={ICOUNT_SHIFT}",
+                   f"-I{crt / 'include'}", f"-I{result.header.parent}", "--specs=nano.specs", "--specs=nosys.specs"]
+    objs = cached_objects(compile_cmd, srcs, error=MicroaotError)  # the runtime's files: compiled once (toolchain)
+    cmd = [*compile_cmd, *map(str, objs), "-nostartfiles", f"-T{port / mach.ldscript}", "-Wl,--gc-sections",
+           "-o", str(elf), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise MicroaotError(f"{ARM_CC} failed building {elf.name}:\n{' '.join(cmd)}\n{proc.stderr.strip()}")
