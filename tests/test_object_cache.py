@@ -10,7 +10,7 @@ import pytest
 
 from microaot.errors import BuildError
 from microaot.paths import crt_root
-from microaot.toolchain import BASE_CFLAGS, cached_objects, compile_c
+from microaot.toolchain import BASE_CFLAGS, cached_objects, compile_c, launch
 
 SRC = crt_root() / "kernels" / "pad.c"
 
@@ -56,3 +56,18 @@ def test_cache_off_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     lib = compile_c([SRC], tmp_path / "libpad.so")
     assert lib.exists()
     assert not list((tmp_path / "cache").rglob("*.tmp*"))
+
+
+def test_launcher_copies_cached_objects_and_passes_other_commands(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MICROAOT_CACHE_DIR", str(tmp_path / "cache"))
+    flags = [*BASE_CFLAGS, "-fPIC", f"-I{crt_root() / 'include'}"]
+    out = tmp_path / "pad.o"
+    assert launch(["gcc", "-o", str(out), "-c", *flags, str(SRC)]) == 0
+    assert out.read_bytes() == cached_objects(["gcc", *flags], [SRC])[0].read_bytes()
+    # a file outside the roots (here: another root given) is compiled by the compiler itself
+    other = tmp_path / "pad_other.o"
+    assert launch(["--root", str(tmp_path), "gcc", "-o", str(other), "-c", *flags, str(SRC)]) == 0
+    assert other.exists() and len(list((tmp_path / "cache").rglob("*.o"))) == 1
+    assert launch(["gcc", "-o", str(tmp_path / "x.o"), "-c", *flags, "-Duaot_pad_s8=int", str(SRC)]) == 1
+    assert launch([]) == 2

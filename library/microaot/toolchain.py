@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -142,3 +143,43 @@ def cached_objects(cmd: Sequence[str], sources: Sequence[Path], *, error: type[E
             os.replace(tmp, obj)  # atomic: concurrent builds of the same key agree
         out.append(obj)
     return out
+
+
+def launch(argv: Sequence[str]) -> int:
+    """A compiler launcher (like ccache) over :func:`cached_objects`: ``python -m microaot.toolchain [--root DIR]...
+    CC ARGS...``. A ``-c`` compile of one C file under a root (default crt/) with ``-o OUT`` copies the cached
+    object to OUT; every other command runs CC as it is. PlatformIO builds compile the runtime through it
+    (``microaot.pio.build``). Note: objects are shared between directories, so a ``-g`` object's DWARF names the
+    directory of the build that first compiled it (the code is the same)."""
+    args = list(argv)
+    roots: list[Path] = []
+    while len(args) >= 2 and args[0] == "--root":
+        roots.append(Path(args[1]))
+        args = args[2:]
+    if not args:
+        sys.stderr.write("usage: python -m microaot.toolchain [--root DIR]... CC ARGS...\n")
+        return 2
+    cc, rest = args[0], args[1:]
+    if "-c" in rest and rest.count("-o") == 1 and rest.index("-o") + 1 < len(rest):
+        i = rest.index("-o")
+        out, flags = rest[i + 1], rest[:i] + rest[i + 2:]
+        srcs = [a for a in flags if a.endswith(".c") and not a.startswith("-")]
+        if len(srcs) == 1:
+            flags = [a for a in flags if a not in ("-c", srcs[0])]
+            try:
+                obj = cached_objects([cc, *flags], [Path(srcs[0])], roots=roots or None)[0]
+            except BuildError as e:
+                sys.stderr.write(f"{e}\n")
+                return 1
+            if obj != Path(srcs[0]):
+                shutil.copyfile(obj, out)
+                return 0
+    try:
+        return subprocess.call([cc, *rest])
+    except FileNotFoundError:
+        sys.stderr.write(f"microaot.toolchain: C compiler {cc!r} not found\n")
+        return 127
+
+
+if __name__ == "__main__":
+    sys.exit(launch(sys.argv[1:]))

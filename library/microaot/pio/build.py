@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from dataclasses import asdict, dataclass, field
@@ -375,6 +376,7 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
     if not own_board:
         _configure_std(lib_env, global_env, info, crt, frameworks, f_cpu, board, gen_dir)
     lib_env.Append(CPPPATH=[str(gen_dir)])
+    _cache_runtime_objects(lib_env, crt)
     if info.mode == "rpc" and info.num_ops > RPC_DEFAULT_MAX_OPS and "UAOT_RPC_MAX_OPS" not in str(
             global_env.get("CPPDEFINES", "")) + str(lib_env.get("CPPDEFINES", "")):
         # the RPC server's per-operator tables (PROFILE, OPCHECK: 12 B of RAM per operator) must hold every
@@ -397,6 +399,23 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
     if ldscript and not global_env.get("LDSCRIPT_PATH"):
         global_env.Replace(LDSCRIPT_PATH=str(crt / "ports" / port / str(ldscript)))
     return info
+
+
+def _cache_runtime_objects(lib_env: Any, crt: Path) -> None:
+    """Compile the runtime's C files through the object cache (``python -m microaot.toolchain``, a compiler
+    launcher): a project's second environment, a tuning run's candidate firmwares and every other project on
+    the machine reuse the objects of the inline-assembly kernels instead of recompiling them. The generated
+    model is compiled as before; ``MICROAOT_CACHE_DIR=off`` turns the cache off."""
+    cc = lib_env.subst("$CC")
+    if not cc or " " in cc or " " in sys.executable or " " in str(crt):
+        return
+    env = dict(lib_env["ENV"])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH"))
+                                        if p)
+    for var in ("MICROAOT_CACHE_DIR", "XDG_CACHE_HOME", "HOME"):
+        if var in os.environ and var not in env:
+            env[var] = os.environ[var]
+    lib_env.Replace(CC=[sys.executable, "-m", "microaot.toolchain", "--root", str(crt), cc], ENV=env)
 
 
 def _int(value: object) -> int:
