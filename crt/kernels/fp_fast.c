@@ -6,6 +6,7 @@
  * changes which outputs are computed side by side, never the order of any one output's terms. */
 #include "microaot/kernels/fp_fast.h"
 
+#include <float.h>
 #include <stddef.h>
 
 /* the asm paths: a single-precision FPU in Thumb-2 (gcc -O0 cannot allocate the operands: the portable
@@ -18,21 +19,63 @@
 
 static const float uaot_fp_zeros[16] = {0.0f};
 
+/* How a block's epilogue clamps its sums v (after the bias) to [lo, hi] as the generic kernel does,
+ * v < lo ? lo : (v > hi ? hi : v) (NaN stays NaN):
+ * UAOT_FP_FULL: every v against both bounds (8 instructions per output);
+ * UAOT_FP_CHECK (lo == -FLT_MAX, hi == FLT_MAX: activation NONE): the clamp changes only +-inf; the block's
+ *   sum v0 + v1 + ... is finite (|sum| <= FLT_MAX, not NaN) only if every v is finite, then nothing changes;
+ *   else (an inf or NaN, or a finite sum overflowing) the full clamp runs;
+ * UAOT_FP_CHECK_LO (hi == FLT_MAX: RELU): the same check for the upper bound, every v against lo. */
+enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5 };
+
+static int32_t uaot_fp_mode(float lo, float hi)
+{
+    if (hi != FLT_MAX) {
+        return UAOT_FP_FULL;
+    }
+    return lo == -FLT_MAX ? UAOT_FP_CHECK : UAOT_FP_CHECK_LO;
+}
+
 #if UAOT_FP_ASM
-/* R = R < lo ? lo : (R > hi ? hi : R), lo in s30, hi in s31 (the generic clamp: NaN stays NaN) */
-#define UAOT_FP_CLAMP(R)        \
+/* R = R < lo ? lo : R (lo in s30); R = R > hi ? hi : R (hi in s31) */
+#define UAOT_FP_LO(R)           \
     "vcmp.f32 " R ", s30\n\t"   \
     "vmrs APSR_nzcv, fpscr\n\t" \
     "it mi\n\t"                 \
-    "vmovmi.f32 " R ", s30\n\t" \
+    "vmovmi.f32 " R ", s30\n\t"
+#define UAOT_FP_HI(R)           \
     "vcmp.f32 " R ", s31\n\t"   \
     "vmrs APSR_nzcv, fpscr\n\t" \
     "it gt\n\t"                 \
     "vmovgt.f32 " R ", s31\n\t"
-#define UAOT_FP_CLAMP8(A, B, C, D, E, F, G, H) \
-    UAOT_FP_CLAMP(A)                           \
-    UAOT_FP_CLAMP(B)                           \
-    UAOT_FP_CLAMP(C) UAOT_FP_CLAMP(D) UAOT_FP_CLAMP(E) UAOT_FP_CLAMP(F) UAOT_FP_CLAMP(G) UAOT_FP_CLAMP(H)
+/* s24 += R */
+#define UAOT_FP_SUM(R) "vadd.f32 s24, s24, " R "\n\t"
+/* M over the accumulators s0..s3, s0..s7, s0..s15 */
+#define UAOT_FP_S2_3(M) M("s2") M("s3")
+#define UAOT_FP_S4_7(M) M("s4") M("s5") M("s6") M("s7")
+#define UAOT_FP_S8_15(M) M("s8") M("s9") M("s10") M("s11") M("s12") M("s13") M("s14") M("s15")
+#define UAOT_FP_R4(M) M("s0") M("s1") UAOT_FP_S2_3(M)
+#define UAOT_FP_R8(M) UAOT_FP_R4(M) UAOT_FP_S4_7(M)
+#define UAOT_FP_R16(M) UAOT_FP_R8(M) UAOT_FP_S8_15(M)
+#define UAOT_FP_REST4(M) UAOT_FP_S2_3(M)
+#define UAOT_FP_REST8(M) UAOT_FP_S2_3(M) UAOT_FP_S4_7(M)
+#define UAOT_FP_REST16(M) UAOT_FP_S2_3(M) UAOT_FP_S4_7(M) UAOT_FP_S8_15(M)
+/* the clamp of the sums in s0..s(N-1) (R = UAOT_FP_RN, REST = UAOT_FP_RESTN): {lo, hi} at [a + LH], the mode at
+ * [a + MODE]; uses k, s24, s30, s31 and the labels 7, 8 */
+#define UAOT_FP_EPILOGUE(R, REST, LH, MODE)                                                        \
+    "ldr %[k], [%[a], #" LH "]\n\t"                                                                \
+    "vldmia %[k], {s30-s31}\n\t"                                                                   \
+    "ldr %[k], [%[a], #" MODE "]\n\t"                                                              \
+    "tst %[k], #4\n\t"                                                                             \
+    "beq 7f\n\t"                                                                                   \
+    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vabs.f32 s24, s24\n\t"                           \
+                                                 "vcmp.f32 s24, s31\n\t"                           \
+                                                 "vmrs APSR_nzcv, fpscr\n\t"                       \
+                                                 "bhi 7f\n\t"                                      \
+                                                 "tst %[k], #1\n\t"                                \
+                                                 "beq 8f\n\t" R(UAOT_FP_LO) "b 8f\n\t"             \
+                                                                            "7:\n\t" R(UAOT_FP_LO) \
+                                                                                R(UAOT_FP_HI) "8:\n\t"
 #define UAOT_FP_ALL_S                                                                                            \
     "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
         "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
@@ -52,17 +95,17 @@ typedef struct {
     const float *bias, *lh; /* bias (4 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
+    int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK or UAOT_FP_CHECK_LO */
 } uaot_fp_gemm_args_t;
 
 #if UAOT_FP_ASM
 /* the asm reads the fields at these byte offsets */
 typedef char
     uaot_fp_gemm_layout_ok[(offsetof(uaot_fp_gemm_args_t, g) == 24 && offsetof(uaot_fp_gemm_args_t, bias) == 32 &&
-                            offsetof(uaot_fp_gemm_args_t, zeros) == 48)
+                            offsetof(uaot_fp_gemm_args_t, zeros) == 48 && offsetof(uaot_fp_gemm_args_t, mode) == 52)
                                ? 1
                                : -1];
 #endif
-
 static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
 {
 #if UAOT_FP_ASM
@@ -153,10 +196,8 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
                          "vadd.f32 s4, s4, s16\n\t"
                          "vadd.f32 s5, s5, s17\n\t"
                          "vadd.f32 s6, s6, s18\n\t"
-                         "vadd.f32 s7, s7, s19\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #40]\n\t"
+                         "vadd.f32 s7, s7, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, "36",
+                                                                     "52") "ldr %[k], [%[a], #40]\n\t"
                                                                            "vstmia %[k], {s0-s3}\n\t"
                                                                            "ldr %[k], [%[a], #44]\n\t"
                                                                            "vstmia %[k], {s4-s7}\n\t"
@@ -222,11 +263,9 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
                          "vadd.f32 s0, s0, s16\n\t"
                          "vadd.f32 s1, s1, s17\n\t"
                          "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP("s0") UAOT_FP_CLAMP("s1") UAOT_FP_CLAMP("s2")
-                             UAOT_FP_CLAMP("s3") "ldr %[k], [%[a], #40]\n\t"
-                                                 "vstmia %[k], {s0-s3}\n\t"
+                         "vadd.f32 s3, s3, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R4, UAOT_FP_REST4, "36",
+                                                                     "52") "ldr %[k], [%[a], #40]\n\t"
+                                                                           "vstmia %[k], {s0-s3}\n\t"
                          : [x0] "=&r"(x0), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [k] "=&r"(k)
                          : [a] "r"(a)
                          : UAOT_FP_ALL_S, "cc", "memory");
@@ -265,14 +304,87 @@ typedef struct {
     const float *bias, *lh;           /* bias (8 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
+    int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK or UAOT_FP_CHECK_LO */
 } uaot_fp_dw8_args_t;
 
 #if UAOT_FP_ASM
 /* the asm reads the fields at these byte offsets */
-typedef char uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
-                                    offsetof(uaot_fp_dw8_args_t, zeros) == 52)
-                                       ? 1
-                                       : -1];
+typedef char
+    uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
+                           offsetof(uaot_fp_dw8_args_t, zeros) == 52 && offsetof(uaot_fp_dw8_args_t, mode) == 56)
+                              ? 1
+                              : -1];
+
+/* A0..A7 += X0..X7 * s16..s23 */
+#define UAOT_FP_MAC8(A0, A1, A2, A3, A4, A5, A6, A7, X0, X1, X2, X3, X4, X5, X6, X7) \
+    "vmla.f32 " A0 ", " X0 ", s16\n\t"                                               \
+    "vmla.f32 " A1 ", " X1 ", s17\n\t"                                               \
+    "vmla.f32 " A2 ", " X2 ", s18\n\t"                                               \
+    "vmla.f32 " A3 ", " X3 ", s19\n\t"                                               \
+    "vmla.f32 " A4 ", " X4 ", s20\n\t"                                               \
+    "vmla.f32 " A5 ", " X5 ", s21\n\t"                                               \
+    "vmla.f32 " A6 ", " X6 ", s22\n\t"                                               \
+    "vmla.f32 " A7 ", " X7 ", s23\n\t"
+#define UAOT_FP_MAC8E(...) UAOT_FP_MAC8(__VA_ARGS__)
+/* the input registers of output j at pattern pat (the VLDM list, then j = 0..7) */
+#define UAOT_FP_X_P1 "{s24-s31}", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+#define UAOT_FP_X_P2 "{s24-s27}", "s24", "s24", "s25", "s25", "s26", "s26", "s27", "s27"
+#define UAOT_FP_X_P4 "{s24-s25}", "s24", "s24", "s24", "s24", "s25", "s25", "s25", "s25"
+#define UAOT_FP_X_P8 "{s24}", "s24", "s24", "s24", "s24", "s24", "s24", "s24", "s24"
+/* the bias added to n accumulators (pixel 0: s0..s7, pixel 1: s8..s15) */
+#define UAOT_FP_BIAS8(A0, A1, A2, A3, A4, A5, A6, A7) \
+    "vadd.f32 " A0 ", " A0 ", s16\n\t"                \
+    "vadd.f32 " A1 ", " A1 ", s17\n\t"                \
+    "vadd.f32 " A2 ", " A2 ", s18\n\t"                \
+    "vadd.f32 " A3 ", " A3 ", s19\n\t"                \
+    "vadd.f32 " A4 ", " A4 ", s20\n\t"                \
+    "vadd.f32 " A5 ", " A5 ", s21\n\t"                \
+    "vadd.f32 " A6 ", " A6 ", s22\n\t"                \
+    "vadd.f32 " A7 ", " A7 ", s23\n\t"
+#define UAOT_FP_BIAS8E(...) UAOT_FP_BIAS8(__VA_ARGS__)
+#define UAOT_FP_ACC0 "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"
+#define UAOT_FP_ACC1 "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
+/* the tap loops of uaot_fp_dw8 with one pixel (P1 empty) or two (P1 = the second pixel's lines) */
+#define UAOT_FP_DW8_ASM(ZEROS, P1X, P1ADD, P1ROW, P1BIAS, EPI, P1STORE)                                              \
+    __asm__ volatile(                                                                                                \
+        "ldr %[x0], [%[a], #0]\n\t"                                                                                  \
+        "ldr %[x1], [%[a], #4]\n\t"                                                                                  \
+        "ldr %[w], [%[a], #8]\n\t"                                                                                   \
+        "ldr %[ky], [%[a], #12]\n\t"                                                                                 \
+        "ldrd %[xs], %[ws], [%[a], #20]\n\t"                                                                         \
+        "ldr %[k], [%[a], #52]\n\t"                                                                                  \
+        "vldmia %[k], " ZEROS "\n\t"                                                                                 \
+        "1:\n\t"                                                                                                     \
+        "ldr %[k], [%[a], #16]\n\t"                                                                                  \
+        "2:\n\t"                                                                                                     \
+        "vldmia %[w]!, {s16-s23}\n\t" P1X "add %[x0], %[x0], %[xs]\n\t" P1ADD "add %[w], %[w], %[ws]\n\t"            \
+        "subs %[k], %[k], #1\n\t"                                                                                    \
+        "bne 2b\n\t"                                                                                                 \
+        "ldr %[k], [%[a], #28]\n\t"                                                                                  \
+        "add %[x0], %[x0], %[k]\n\t" P1ROW "ldr %[k], [%[a], #32]\n\t"                                               \
+        "add %[w], %[w], %[k]\n\t"                                                                                   \
+        "subs %[ky], %[ky], #1\n\t"                                                                                  \
+        "bne 1b\n\t"                                                                                                 \
+        "ldr %[k], [%[a], #36]\n\t"                                                                                  \
+        "vldmia %[k], {s16-s23}\n\t" UAOT_FP_BIAS8E(UAOT_FP_ACC0) P1BIAS EPI "ldr %[k], [%[a], #44]\n\t"             \
+                                                                             "vstmia %[k], {s0-s7}\n\t" P1STORE      \
+        : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws) \
+        : [a] "r"(a)                                                                                                 \
+        : UAOT_FP_ALL_S, "cc", "memory")
+#define UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7) \
+    "vldmia %[x0]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC0, X0, X1, X2, X3, X4, X5, X6, X7)
+#define UAOT_FP_DW8_LOADS2(XL, X0, X1, X2, X3, X4, X5, X6, X7) \
+    UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7)     \
+    "vldmia %[x1]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC1, X0, X1, X2, X3, X4, X5, X6, X7)
+/* uaot_fp_dw8 at pattern X (UAOT_FP_X_Pn) for one pixel / two pixels */
+#define UAOT_FP_DW8_ONE(...)                                                \
+    UAOT_FP_DW8_ASM("{s0-s7}", UAOT_FP_DW8_LOADS1(__VA_ARGS__), "", "", "", \
+                    UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, "40", "56"), "")
+#define UAOT_FP_DW8_TWO(...)                                                                    \
+    UAOT_FP_DW8_ASM("{s0-s15}", UAOT_FP_DW8_LOADS2(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t", \
+                    "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS8E(UAOT_FP_ACC1),                 \
+                    UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, "40", "56"),                  \
+                    "ldr %[k], [%[a], #48]\n\tvstmia %[k], {s8-s15}\n\t")
 #endif
 
 /* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
@@ -281,491 +393,32 @@ static void uaot_fp_dw8(const uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
 #if UAOT_FP_ASM
     const float *x0, *x1, *w;
     int32_t ky, k, xs, ws;
-    if (pat == 1 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24-s31}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s25, s17\n\t"
-            "vmla.f32 s2, s26, s18\n\t"
-            "vmla.f32 s3, s27, s19\n\t"
-            "vmla.f32 s4, s28, s20\n\t"
-            "vmla.f32 s5, s29, s21\n\t"
-            "vmla.f32 s6, s30, s22\n\t"
-            "vmla.f32 s7, s31, s23\n\t"
-            "vldmia %[x1]!, {s24-s31}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s25, s17\n\t"
-            "vmla.f32 s10, s26, s18\n\t"
-            "vmla.f32 s11, s27, s19\n\t"
-            "vmla.f32 s12, s28, s20\n\t"
-            "vmla.f32 s13, s29, s21\n\t"
-            "vmla.f32 s14, s30, s22\n\t"
-            "vmla.f32 s15, s31, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
+    switch (pat * 2 + npx - 1) {
+    case 2:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P1);
+        break;
+    case 3:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P1);
+        break;
+    case 4:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P2);
+        break;
+    case 5:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P2);
+        break;
+    case 8:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P4);
+        break;
+    case 9:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P4);
+        break;
+    case 16:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P8);
+        break;
+    default:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P8);
+        break;
     }
-    if (pat == 1 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8-s15}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s9, s17\n\t"
-                         "vmla.f32 s2, s10, s18\n\t"
-                         "vmla.f32 s3, s11, s19\n\t"
-                         "vmla.f32 s4, s12, s20\n\t"
-                         "vmla.f32 s5, s13, s21\n\t"
-                         "vmla.f32 s6, s14, s22\n\t"
-                         "vmla.f32 s7, s15, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 2 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24-s27}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s24, s17\n\t"
-            "vmla.f32 s2, s25, s18\n\t"
-            "vmla.f32 s3, s25, s19\n\t"
-            "vmla.f32 s4, s26, s20\n\t"
-            "vmla.f32 s5, s26, s21\n\t"
-            "vmla.f32 s6, s27, s22\n\t"
-            "vmla.f32 s7, s27, s23\n\t"
-            "vldmia %[x1]!, {s24-s27}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s24, s17\n\t"
-            "vmla.f32 s10, s25, s18\n\t"
-            "vmla.f32 s11, s25, s19\n\t"
-            "vmla.f32 s12, s26, s20\n\t"
-            "vmla.f32 s13, s26, s21\n\t"
-            "vmla.f32 s14, s27, s22\n\t"
-            "vmla.f32 s15, s27, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 2 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8-s11}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s8, s17\n\t"
-                         "vmla.f32 s2, s9, s18\n\t"
-                         "vmla.f32 s3, s9, s19\n\t"
-                         "vmla.f32 s4, s10, s20\n\t"
-                         "vmla.f32 s5, s10, s21\n\t"
-                         "vmla.f32 s6, s11, s22\n\t"
-                         "vmla.f32 s7, s11, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 4 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24-s25}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s24, s17\n\t"
-            "vmla.f32 s2, s24, s18\n\t"
-            "vmla.f32 s3, s24, s19\n\t"
-            "vmla.f32 s4, s25, s20\n\t"
-            "vmla.f32 s5, s25, s21\n\t"
-            "vmla.f32 s6, s25, s22\n\t"
-            "vmla.f32 s7, s25, s23\n\t"
-            "vldmia %[x1]!, {s24-s25}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s24, s17\n\t"
-            "vmla.f32 s10, s24, s18\n\t"
-            "vmla.f32 s11, s24, s19\n\t"
-            "vmla.f32 s12, s25, s20\n\t"
-            "vmla.f32 s13, s25, s21\n\t"
-            "vmla.f32 s14, s25, s22\n\t"
-            "vmla.f32 s15, s25, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 4 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8-s9}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s8, s17\n\t"
-                         "vmla.f32 s2, s8, s18\n\t"
-                         "vmla.f32 s3, s8, s19\n\t"
-                         "vmla.f32 s4, s9, s20\n\t"
-                         "vmla.f32 s5, s9, s21\n\t"
-                         "vmla.f32 s6, s9, s22\n\t"
-                         "vmla.f32 s7, s9, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 8 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s24, s17\n\t"
-            "vmla.f32 s2, s24, s18\n\t"
-            "vmla.f32 s3, s24, s19\n\t"
-            "vmla.f32 s4, s24, s20\n\t"
-            "vmla.f32 s5, s24, s21\n\t"
-            "vmla.f32 s6, s24, s22\n\t"
-            "vmla.f32 s7, s24, s23\n\t"
-            "vldmia %[x1]!, {s24}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s24, s17\n\t"
-            "vmla.f32 s10, s24, s18\n\t"
-            "vmla.f32 s11, s24, s19\n\t"
-            "vmla.f32 s12, s24, s20\n\t"
-            "vmla.f32 s13, s24, s21\n\t"
-            "vmla.f32 s14, s24, s22\n\t"
-            "vmla.f32 s15, s24, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 8 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s8, s17\n\t"
-                         "vmla.f32 s2, s8, s18\n\t"
-                         "vmla.f32 s3, s8, s19\n\t"
-                         "vmla.f32 s4, s8, s20\n\t"
-                         "vmla.f32 s5, s8, s21\n\t"
-                         "vmla.f32 s6, s8, s22\n\t"
-                         "vmla.f32 s7, s8, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    (void)x1;
 #else
     const int32_t nx = 8 / pat;
     for (int32_t q = 0; q < npx; ++q) {
@@ -880,6 +533,7 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
                 a.lh = &p->act_min;
                 a.zeros = uaot_fp_zeros;
+                a.mode = uaot_fp_mode(p->act_min, p->act_max);
                 /* the last block overlaps the one before when out_c % 8 != 0 (the same values computed and stored
                  * again); its start stays a multiple of pat (out_c is a multiple of dm) */
                 for (int32_t c = 0; c < out_c; c += 8) {
@@ -1029,6 +683,7 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
     a.t = kk % 4;
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -1100,6 +755,7 @@ uaot_status_t uaot_fully_connected_f32_fpu(const uaot_fc_f32_params_t *p, const 
     a.t = n_in % 4;
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
     for (int32_t b = 0; b < p->batches; b += 2) { /* two batch rows at a time */
         const int32_t npx = b + 1 < p->batches ? 2 : 1;
         a.x0 = input + b * n_in;
