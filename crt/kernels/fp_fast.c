@@ -21,19 +21,29 @@ static const float uaot_fp_zeros[16] = {0.0f};
 
 /* How a block's epilogue clamps its sums v (after the bias) to [lo, hi] as the generic kernel does,
  * v < lo ? lo : (v > hi ? hi : v) (NaN stays NaN):
- * UAOT_FP_FULL: every v against both bounds (8 instructions per output);
- * UAOT_FP_CHECK (lo == -FLT_MAX, hi == FLT_MAX: activation NONE): the clamp changes only +-inf; the block's
- *   sum v0 + v1 + ... is finite (|sum| <= FLT_MAX, not NaN) only if every v is finite, then nothing changes;
- *   else (an inf or NaN, or a finite sum overflowing) the full clamp runs;
- * UAOT_FP_CHECK_LO (hi == FLT_MAX: RELU): the same check for the upper bound, every v against lo. */
-enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5 };
+ * UAOT_FP_FULL: every v against both bounds with VCMP (8 instructions per output);
+ * UAOT_FP_CHECK (lo == -FLT_MAX, hi == FLT_MAX: activation NONE): the clamp changes only +-inf. The block's
+ *   sum v0 + v1 + ... is finite (sum - sum == 0) only if every v is finite, and then nothing changes; else
+ *   (an inf or NaN, or a finite sum overflowing) the full clamp runs;
+ * UAOT_FP_CHECK_LO (lo == 0, hi == FLT_MAX: RELU), UAOT_FP_CHECK_LOHI (lo == 0, 0 < hi < FLT_MAX: RELU6): after
+ *   the same check (all v finite) the clamp runs on the bit patterns as signed integers, where finite floats
+ *   order as their values on each side of 0: USAT #31 turns a negative v into +0.0f (v is never -0.0f: a sum
+ *   starting at +0.0f never is) and leaves v >= 0 alone, then a signed compare with hi's bits (2 instructions
+ *   per output for the lower bound, 3 more for the upper, vs 4 each with VCMP). */
+enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5, UAOT_FP_CHECK_LOHI = 7 };
 
 static int32_t uaot_fp_mode(float lo, float hi)
 {
-    if (hi != FLT_MAX) {
-        return UAOT_FP_FULL;
+    if (lo == -FLT_MAX && hi == FLT_MAX) {
+        return UAOT_FP_CHECK;
     }
-    return lo == -FLT_MAX ? UAOT_FP_CHECK : UAOT_FP_CHECK_LO;
+    if (lo == 0.0f && hi == FLT_MAX) {
+        return UAOT_FP_CHECK_LO;
+    }
+    if (lo == 0.0f && hi > 0.0f && hi < FLT_MAX) {
+        return UAOT_FP_CHECK_LOHI;
+    }
+    return UAOT_FP_FULL;
 }
 
 #if UAOT_FP_ASM
@@ -60,22 +70,54 @@ static int32_t uaot_fp_mode(float lo, float hi)
 #define UAOT_FP_REST4(M) UAOT_FP_S2_3(M)
 #define UAOT_FP_REST8(M) UAOT_FP_S2_3(M) UAOT_FP_S4_7(M)
 #define UAOT_FP_REST16(M) UAOT_FP_S2_3(M) UAOT_FP_S4_7(M) UAOT_FP_S8_15(M)
-/* the clamp of the sums in s0..s(N-1) (R = UAOT_FP_RN, REST = UAOT_FP_RESTN): {lo, hi} at [a + LH], the mode at
- * [a + MODE]; uses k, s24, s30, s31 and the labels 7, 8 */
-#define UAOT_FP_EPILOGUE(R, REST, LH, MODE)                                                        \
-    "ldr %[k], [%[a], #" LH "]\n\t"                                                                \
-    "vldmia %[k], {s30-s31}\n\t"                                                                   \
-    "ldr %[k], [%[a], #" MODE "]\n\t"                                                              \
-    "tst %[k], #4\n\t"                                                                             \
-    "beq 7f\n\t"                                                                                   \
-    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vabs.f32 s24, s24\n\t"                           \
-                                                 "vcmp.f32 s24, s31\n\t"                           \
-                                                 "vmrs APSR_nzcv, fpscr\n\t"                       \
-                                                 "bhi 7f\n\t"                                      \
-                                                 "tst %[k], #1\n\t"                                \
-                                                 "beq 8f\n\t" R(UAOT_FP_LO) "b 8f\n\t"             \
-                                                                            "7:\n\t" R(UAOT_FP_LO) \
-                                                                                R(UAOT_FP_HI) "8:\n\t"
+/* A, B (an even and the next register) to T0, T1, lower bound 0 (USAT), back */
+#define UAOT_FP_ULO(T0, T1, A, B)           \
+    "vmov " T0 ", " T1 ", " A ", " B "\n\t" \
+    "usat " T0 ", #31, " T0 "\n\t"          \
+    "usat " T1 ", #31, " T1 "\n\t"          \
+    "vmov " A ", " B ", " T0 ", " T1 "\n\t"
+/* the same and the upper bound (hi's bits in k) */
+#define UAOT_FP_ULOHI(T0, T1, A, B)         \
+    "vmov " T0 ", " T1 ", " A ", " B "\n\t" \
+    "usat " T0 ", #31, " T0 "\n\t"          \
+    "usat " T1 ", #31, " T1 "\n\t"          \
+    "cmp " T0 ", %[k]\n\t"                  \
+    "it gt\n\t"                             \
+    "movgt " T0 ", %[k]\n\t"                \
+    "cmp " T1 ", %[k]\n\t"                  \
+    "it gt\n\t"                             \
+    "movgt " T1 ", %[k]\n\t"                \
+    "vmov " A ", " B ", " T0 ", " T1 "\n\t"
+/* M(T0, T1, pair) over the accumulator pairs of s0..s1, s0..s3, s0..s7, s0..s15 */
+#define UAOT_FP_P2(M, T0, T1) M(T0, T1, "s0", "s1")
+#define UAOT_FP_P4(M, T0, T1) UAOT_FP_P2(M, T0, T1) M(T0, T1, "s2", "s3")
+#define UAOT_FP_P8(M, T0, T1) UAOT_FP_P4(M, T0, T1) M(T0, T1, "s4", "s5") M(T0, T1, "s6", "s7")
+#define UAOT_FP_P16(M, T0, T1) \
+    UAOT_FP_P8(M, T0, T1) M(T0, T1, "s8", "s9") M(T0, T1, "s10", "s11") M(T0, T1, "s12", "s13") M(T0, T1, "s14", "s15")
+#define UAOT_FP_R2(M) M("s0") M("s1")
+#define UAOT_FP_REST2(M)
+/* the clamp of the sums in s0..s(N-1), N = 2, 4, 8 or 16 (R = UAOT_FP_RN, REST = UAOT_FP_RESTN, P = UAOT_FP_PN):
+ * {lo, hi} at [a + LH], the mode at [a + MODE]; uses k, the core registers T0, T1, s24, s30, s31 and the
+ * labels 6, 7, 8 */
+#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                     \
+    "ldr %[k], [%[a], #" LH "]\n\t"                                                                        \
+    "vldmia %[k], {s30-s31}\n\t"                                                                           \
+    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                      \
+    "tst %[k], #4\n\t"                                                                                     \
+    "beq 7f\n\t"                                                                                           \
+    "vadd.f32 s24, s0, s1\n\t" REST(                                                                       \
+        UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                                          \
+                     "vcmp.f32 s24, #0\n\t"                                                                \
+                     "vmrs APSR_nzcv, fpscr\n\t"                                                           \
+                     "bne 7f\n\t"                                                                          \
+                     "lsls %[k], %[k], #31\n\t"                                                            \
+                     "bpl 8f\n\t"                                                                          \
+                     "bcs 6f\n\t" P(UAOT_FP_ULO, T0, T1) "b 8f\n\t"                                        \
+                                                         "6:\n\t"                                          \
+                                                         "vmov %[k], s31\n\t" P(UAOT_FP_ULOHI, T0,         \
+                                                                                T1) "b 8f\n\t"             \
+                                                                                    "7:\n\t" R(UAOT_FP_LO) \
+                                                                                        R(UAOT_FP_HI) "8:\n\t"
 #define UAOT_FP_ALL_S                                                                                            \
     "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
         "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
@@ -196,11 +238,11 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
                          "vadd.f32 s4, s4, s16\n\t"
                          "vadd.f32 s5, s5, s17\n\t"
                          "vadd.f32 s6, s6, s18\n\t"
-                         "vadd.f32 s7, s7, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, "36",
-                                                                     "52") "ldr %[k], [%[a], #40]\n\t"
-                                                                           "vstmia %[k], {s0-s3}\n\t"
-                                                                           "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s4-s7}\n\t"
+                         "vadd.f32 s7, s7, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[x0]",
+                                                                     "%[x1]", "36", "52") "ldr %[k], [%[a], #40]\n\t"
+                                                                                          "vstmia %[k], {s0-s3}\n\t"
+                                                                                          "ldr %[k], [%[a], #44]\n\t"
+                                                                                          "vstmia %[k], {s4-s7}\n\t"
                          : [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),
                            [w3] "=&r"(w3), [k] "=&r"(k)
                          : [a] "r"(a)
@@ -263,9 +305,9 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
                          "vadd.f32 s0, s0, s16\n\t"
                          "vadd.f32 s1, s1, s17\n\t"
                          "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R4, UAOT_FP_REST4, "36",
-                                                                     "52") "ldr %[k], [%[a], #40]\n\t"
-                                                                           "vstmia %[k], {s0-s3}\n\t"
+                         "vadd.f32 s3, s3, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R4, UAOT_FP_REST4, UAOT_FP_P4, "%[x0]",
+                                                                     "%[w0]", "36", "52") "ldr %[k], [%[a], #40]\n\t"
+                                                                                          "vstmia %[k], {s0-s3}\n\t"
                          : [x0] "=&r"(x0), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [k] "=&r"(k)
                          : [a] "r"(a)
                          : UAOT_FP_ALL_S, "cc", "memory");
@@ -294,17 +336,21 @@ typedef struct {
     int32_t tap_x, tap_w, row_x, row_w;
 } uaot_fp_taps_t;
 
-/* 8 outputs oc..oc+7 of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
- * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; oc a multiple of pat): output j reads input channel
- * oc / dm + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
- * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]) */
+/* nb blocks of 8 outputs of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
+ * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; a block starts at a multiple of pat): output j of a
+ * block reads its input channel + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
+ * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]); after a block x_q += xb, w += wb (its
+ * taps' advance undone, the next block's start), bias += bstep, out_q += 8. The asm advances the fields. */
 typedef struct {
     const float *x0, *x1, *w;
     int32_t nky, nkx, xs, ws, xr, wr; /* strides in bytes: tap (minus the VLDM writeback), row */
     const float *bias, *lh;           /* bias (8 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
-    int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK or UAOT_FP_CHECK_LO */
+    int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK, UAOT_FP_CHECK_LO or UAOT_FP_CHECK_LOHI */
+    int32_t nb, xb, wb, bstep;
+    int32_t npairs, nb0, px, pw, pb, po; /* pixel pairs (npx 2) or pixels (1); after each: nb = nb0, x_q += px,
+                                          * w += pw, bias += pb, out_q += po (bytes) */
 } uaot_fp_dw8_args_t;
 
 #if UAOT_FP_ASM
@@ -345,15 +391,19 @@ typedef char
 #define UAOT_FP_ACC0 "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"
 #define UAOT_FP_ACC1 "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
 /* the tap loops of uaot_fp_dw8 with one pixel (P1 empty) or two (P1 = the second pixel's lines) */
-#define UAOT_FP_DW8_ASM(ZEROS, P1X, P1ADD, P1ROW, P1BIAS, EPI, P1STORE)                                              \
+#define UAOT_FP_DW8_ASM(ZEROS, P1X, P1ADD, P1ROW, P1BACK, P1BIAS, EPI, P1STORE, P1OUT)                               \
     __asm__ volatile(                                                                                                \
         "ldr %[x0], [%[a], #0]\n\t"                                                                                  \
         "ldr %[x1], [%[a], #4]\n\t"                                                                                  \
         "ldr %[w], [%[a], #8]\n\t"                                                                                   \
-        "ldr %[ky], [%[a], #12]\n\t"                                                                                 \
+        "3:\n\t"                                                                                                     \
+        "ldr %[k], [%[a], #80]\n\t"                                                                                  \
+        "str %[k], [%[a], #60]\n\t"                                                                                  \
+        "0:\n\t"                                                                                                     \
         "ldrd %[xs], %[ws], [%[a], #20]\n\t"                                                                         \
         "ldr %[k], [%[a], #52]\n\t"                                                                                  \
         "vldmia %[k], " ZEROS "\n\t"                                                                                 \
+        "ldr %[ky], [%[a], #12]\n\t"                                                                                 \
         "1:\n\t"                                                                                                     \
         "ldr %[k], [%[a], #16]\n\t"                                                                                  \
         "2:\n\t"                                                                                                     \
@@ -365,9 +415,34 @@ typedef char
         "add %[w], %[w], %[k]\n\t"                                                                                   \
         "subs %[ky], %[ky], #1\n\t"                                                                                  \
         "bne 1b\n\t"                                                                                                 \
+        "ldr %[k], [%[a], #64]\n\t"                                                                                  \
+        "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #68]\n\t"                                              \
+        "add %[w], %[w], %[k]\n\t"                                                                                   \
         "ldr %[k], [%[a], #36]\n\t"                                                                                  \
-        "vldmia %[k], {s16-s23}\n\t" UAOT_FP_BIAS8E(UAOT_FP_ACC0) P1BIAS EPI "ldr %[k], [%[a], #44]\n\t"             \
-                                                                             "vstmia %[k], {s0-s7}\n\t" P1STORE      \
+        "ldr %[xs], [%[a], #72]\n\t"                                                                                 \
+        "vldmia %[k], {s16-s23}\n\t"                                                                                 \
+        "add %[k], %[k], %[xs]\n\t"                                                                                  \
+        "str %[k], [%[a], #36]\n\t" UAOT_FP_BIAS8E(UAOT_FP_ACC0) P1BIAS EPI                                          \
+        "ldr %[k], [%[a], #44]\n\t"                                                                                  \
+        "vstmia %[k]!, {s0-s7}\n\t"                                                                                  \
+        "str %[k], [%[a], #44]\n\t" P1STORE "ldr %[k], [%[a], #60]\n\t"                                              \
+        "subs %[k], %[k], #1\n\t"                                                                                    \
+        "str %[k], [%[a], #60]\n\t"                                                                                  \
+        "bne 0b\n\t"                                                                                                 \
+        "ldr %[k], [%[a], #84]\n\t"                                                                                  \
+        "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #88]\n\t"                                              \
+        "add %[w], %[w], %[k]\n\t"                                                                                   \
+        "ldr %[k], [%[a], #36]\n\t"                                                                                  \
+        "ldr %[xs], [%[a], #92]\n\t"                                                                                 \
+        "add %[k], %[k], %[xs]\n\t"                                                                                  \
+        "str %[k], [%[a], #36]\n\t"                                                                                  \
+        "ldr %[k], [%[a], #44]\n\t"                                                                                  \
+        "ldr %[xs], [%[a], #96]\n\t"                                                                                 \
+        "add %[k], %[k], %[xs]\n\t"                                                                                  \
+        "str %[k], [%[a], #44]\n\t" P1OUT "ldr %[k], [%[a], #76]\n\t"                                                \
+        "subs %[k], %[k], #1\n\t"                                                                                    \
+        "str %[k], [%[a], #76]\n\t"                                                                                  \
+        "bne 3b\n\t"                                                                                                 \
         : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws) \
         : [a] "r"(a)                                                                                                 \
         : UAOT_FP_ALL_S, "cc", "memory")
@@ -377,18 +452,19 @@ typedef char
     UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7)     \
     "vldmia %[x1]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC1, X0, X1, X2, X3, X4, X5, X6, X7)
 /* uaot_fp_dw8 at pattern X (UAOT_FP_X_Pn) for one pixel / two pixels */
-#define UAOT_FP_DW8_ONE(...)                                                \
-    UAOT_FP_DW8_ASM("{s0-s7}", UAOT_FP_DW8_LOADS1(__VA_ARGS__), "", "", "", \
-                    UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, "40", "56"), "")
-#define UAOT_FP_DW8_TWO(...)                                                                    \
-    UAOT_FP_DW8_ASM("{s0-s15}", UAOT_FP_DW8_LOADS2(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t", \
-                    "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS8E(UAOT_FP_ACC1),                 \
-                    UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, "40", "56"),                  \
-                    "ldr %[k], [%[a], #48]\n\tvstmia %[k], {s8-s15}\n\t")
+#define UAOT_FP_DW8_ONE(...)                                                    \
+    UAOT_FP_DW8_ASM("{s0-s7}", UAOT_FP_DW8_LOADS1(__VA_ARGS__), "", "", "", "", \
+                    UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"), "", "")
+#define UAOT_FP_DW8_TWO(...)                                                                                  \
+    UAOT_FP_DW8_ASM("{s0-s15}", UAOT_FP_DW8_LOADS2(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",               \
+                    "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS8E(UAOT_FP_ACC1), \
+                    UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, UAOT_FP_P16, "%[ky]", "%[ws]", "40", "56"), \
+                    "ldr %[k], [%[a], #48]\n\tvstmia %[k]!, {s8-s15}\n\tstr %[k], [%[a], #48]\n\t",           \
+                    "ldr %[k], [%[a], #48]\n\tadd %[k], %[k], %[xs]\n\tstr %[k], [%[a], #48]\n\t")
 #endif
 
 /* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
-static void uaot_fp_dw8(const uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
+static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
 {
 #if UAOT_FP_ASM
     const float *x0, *x1, *w;
@@ -421,26 +497,44 @@ static void uaot_fp_dw8(const uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
     }
 #else
     const int32_t nx = 8 / pat;
-    for (int32_t q = 0; q < npx; ++q) {
-        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        const float *x = q == 0 ? a->x0 : a->x1;
-        const float *w = a->w;
-        const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 32) / 4;
-        for (int32_t ky = 0; ky < a->nky; ++ky) {
-            for (int32_t kx = 0; kx < a->nkx; ++kx) {
-                for (int32_t j = 0; j < 8; ++j) {
-                    acc[j] += x[j / pat] * w[j];
+    const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 32) / 4;
+    const float *xq[2] = {a->x0, a->x1};
+    const float *wb = a->w;
+    const float *b = a->bias;
+    float *oq[2] = {a->out0, a->out1};
+    for (int32_t pr = 0; pr < a->npairs; ++pr) {
+        for (int32_t blk = 0; blk < a->nb0; ++blk) {
+            const float *w = wb;
+            for (int32_t q = 0; q < npx; ++q) {
+                float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+                const float *x = xq[q];
+                w = wb;
+                for (int32_t ky = 0; ky < a->nky; ++ky) {
+                    for (int32_t kx = 0; kx < a->nkx; ++kx) {
+                        for (int32_t j = 0; j < 8; ++j) {
+                            acc[j] += x[j / pat] * w[j];
+                        }
+                        x += tx;
+                        w += tw;
+                    }
+                    x += a->xr / 4;
+                    w += a->wr / 4;
                 }
-                x += tx;
-                w += tw;
+                for (int32_t j = 0; j < 8; ++j) {
+                    oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
+                }
+                xq[q] = x + a->xb / 4;
+                oq[q] += 8;
             }
-            x += a->xr / 4;
-            w += a->wr / 4;
+            wb = w + a->wb / 4;
+            b += a->bstep / 4;
         }
-        float *out = q == 0 ? a->out0 : a->out1;
-        for (int32_t j = 0; j < 8; ++j) {
-            out[j] = uaot_fp_clamp(acc[j] + a->bias[j], a->lh[0], a->lh[1]);
+        for (int32_t q = 0; q < 2; ++q) {
+            xq[q] += a->px / 4;
+            oq[q] += a->po / 4;
         }
+        wb += a->pw / 4;
+        b += a->pb / 4;
     }
 #endif
 }
@@ -483,18 +577,42 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     /* blocks of 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), else one by one */
     const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
     const int32_t blocks = pat != 0 && out_c >= 8;
+    /* per call of uaot_fp_dw8: dm <= 8: the pixel's whole blocks (then the last 8 outputs when out_c % 8 != 0: a
+     * block overlapping the one before, the same values computed and stored again; its start stays a multiple of
+     * pat since out_c is a multiple of dm); dm > 8: the dm / 8 blocks of each input channel */
+    const int32_t groups = dm > 8 ? in_c : 1;
+    const int32_t nb = dm > 8 ? dm / 8 : out_c / 8;
+    const int32_t bx = pat == 8 ? (dm == 8 ? 1 : 0) : 8 / (pat != 0 ? pat : 1); /* input floats per block */
+    const int32_t last = out_c % 8 != 0 && dm <= 8 ? out_c - 8 : -1;
+    const int32_t k_w_span = (p->k_w - 1) * p->dil_w;
+    /* the pixels ox_lo.. whose taps are all inside in x: run_pairs pairs of them in one call (one input channel
+     * group, no overlapping last block) */
+    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    const int32_t hi_num = p->in_w - 1 - k_w_span + p->pad_left;
+    int32_t ox_hi = hi_num >= 0 ? hi_num / p->stride_w : -1;
+    ox_hi = ox_hi < p->out_w - 1 ? ox_hi : p->out_w - 1;
+    const int32_t run_pairs = groups == 1 && last < 0 && ox_hi >= ox_lo ? (ox_hi - ox_lo + 1) / 2 : 0;
+    uaot_fp_dw8_args_t a;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
+    a.bstep = bias != NULL ? 32 : 0;
+    int32_t cached_nky = -1, cached_nkx = -1;
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
             uaot_fp_range(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0, kx1;
-                uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                int32_t kx0 = 0, kx1 = p->k_w;
+                const int inside = ix0 >= 0 && ix0 + k_w_span < p->in_w;
+                if (!inside) {
+                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                }
                 float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
-                const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
                 const int32_t nkx = kx1 > kx0 ? kx1 - kx0 : 0;
                 if (nky == 0 || nkx == 0) { /* no tap in bounds: the sum is +0.0f */
                     for (int32_t oc = 0; oc < out_c; ++oc) {
@@ -513,40 +631,70 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                     continue;
                 }
                 /* the next pixel too when its taps have the same ranges */
-                int32_t nx0 = 0, nx1 = 0, npx = 1;
+                int32_t npx = 1;
                 if (ox + 1 < p->out_w) {
-                    uaot_fp_range(ix0 + p->stride_w, p->dil_w, p->k_w, p->in_w, &nx0, &nx1);
-                    npx = nx0 == kx0 && nx1 == kx1 ? 2 : 1;
+                    const int32_t nx0 = ix0 + p->stride_w;
+                    if (inside && nx0 + k_w_span < p->in_w) {
+                        npx = 2;
+                    } else if (!inside) {
+                        int32_t n0, n1;
+                        uaot_fp_range(nx0, p->dil_w, p->k_w, p->in_w, &n0, &n1);
+                        npx = n0 == kx0 && n1 == kx1 ? 2 : 1;
+                    }
                 }
-                uaot_fp_dw8_args_t a;
-                a.nky = nky;
-                a.nkx = nkx;
-                if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
-                    a.nky = 1;
-                    a.nkx = nky;
-                    t.tap_x = t.row_x;
-                    t.tap_w = t.row_w;
+                if (nky != cached_nky || nkx != cached_nkx) { /* the strides of this tap range */
+                    cached_nky = nky;
+                    cached_nkx = nkx;
+                    a.nky = nky;
+                    a.nkx = nkx;
+                    if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
+                        a.nky = 1;
+                        a.nkx = nky;
+                        t.tap_x = t.row_x;
+                        t.tap_w = t.row_w;
+                    }
+                    a.xs = 4 * t.tap_x - 32 / pat;
+                    a.ws = 4 * t.tap_w - 32;
+                    a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
+                    a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
+                    a.xb = 4 * bx - a.nky * (a.nkx * (a.xs + 32 / pat) + a.xr);
+                    a.wb = 32 - a.nky * (a.nkx * (a.ws + 32) + a.wr);
                 }
-                a.xs = 4 * t.tap_x - 32 / pat;
-                a.ws = 4 * t.tap_w - 32;
-                a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
-                a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
-                a.lh = &p->act_min;
-                a.zeros = uaot_fp_zeros;
-                a.mode = uaot_fp_mode(p->act_min, p->act_max);
-                /* the last block overlaps the one before when out_c % 8 != 0 (the same values computed and stored
-                 * again); its start stays a multiple of pat (out_c is a multiple of dm) */
-                for (int32_t c = 0; c < out_c; c += 8) {
-                    const int32_t oc = c + 8 <= out_c ? c : out_c - 8;
-                    a.x0 = x0 + oc / dm;
-                    a.x1 = x0 + oc / dm + p->stride_w * in_c;
+                const int32_t x1off = p->stride_w * in_c;
+                /* from the first pixel whose taps are all inside in x: its pairs in one call */
+                int32_t npairs = 1;
+                if (ox == ox_lo && run_pairs > 0) {
+                    npairs = run_pairs;
+                }
+                a.nb0 = nb;
+                a.px = 4 * (npx * x1off - nb * bx);
+                a.pw = -32 * nb;
+                a.pb = -a.bstep * nb;
+                a.po = 4 * (npx * out_c - 8 * nb);
+                for (int32_t g = 0; g < groups; ++g) {
+                    const int32_t oc = g * dm;
+                    a.x0 = x0 + g;
+                    a.x1 = x0 + g + x1off;
                     a.w = w0 + oc;
                     a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
                     a.out0 = out + oc;
                     a.out1 = out + out_c + oc;
+                    a.npairs = npairs;
                     uaot_fp_dw8(&a, npx, pat);
                 }
-                ox += npx - 1;
+                if (last >= 0) {
+                    a.nb0 = 1;
+                    a.x0 = x0 + last / dm;
+                    a.x1 = x0 + last / dm + x1off;
+                    a.w = w0 + last;
+                    a.bias = bias != NULL ? bias + last : uaot_fp_zeros;
+                    a.out0 = out + last;
+                    a.out1 = out + out_c + last;
+                    a.npairs = 1;
+                    uaot_fp_dw8(&a, npx, pat);
+                }
+                ox += npx * npairs - 1;
+                continue;
             }
         }
     }
