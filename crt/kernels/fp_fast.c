@@ -701,6 +701,115 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     return UAOT_OK;
 }
 
+/* npairs pairs of rows (w0, w1: K floats each) times the input row x: out[0] = clamp(sum over k < K, in increasing
+ * k, of x[k] * w0[k], + bias[0]), out[1] the same with w1; K = 8 * g + t. After each pair out += 2, bias += bstep
+ * (bytes), w0 and w1 += wstep (bytes, from the end of their rows). The asm advances the fields. */
+typedef struct {
+    const float *x, *w0, *w1;
+    int32_t g, t;
+    const float *bias, *lh; /* bias (2 floats, never NULL), {lo, hi} */
+    float *out;
+    const float *zeros;
+    int32_t mode;
+    int32_t npairs, wstep, bstep;
+} uaot_fp_dot2_args_t;
+
+#if UAOT_FP_ASM
+typedef char
+    uaot_fp_dot2_layout_ok[(offsetof(uaot_fp_dot2_args_t, bias) == 20 && offsetof(uaot_fp_dot2_args_t, mode) == 36 &&
+                            offsetof(uaot_fp_dot2_args_t, bstep) == 48)
+                               ? 1
+                               : -1];
+#endif
+
+/* per 8 k: 3 VLDM + 16 VMLA + 2 loop instructions for 16 MACs */
+static void uaot_fp_dot2(uaot_fp_dot2_args_t *a)
+{
+#if UAOT_FP_ASM
+    const float *x, *w0, *w1;
+    int32_t k, t;
+    __asm__ volatile("ldr %[w0], [%[a], #4]\n\t"
+                     "ldr %[w1], [%[a], #8]\n\t"
+                     "3:\n\t"
+                     "ldr %[x], [%[a], #0]\n\t"
+                     "ldr %[k], [%[a], #32]\n\t"
+                     "vldmia %[k], {s0-s1}\n\t"
+                     "ldr %[k], [%[a], #12]\n\t"
+                     "cmp %[k], #0\n\t"
+                     "beq 2f\n\t"
+                     "1:\n\t"
+                     "vldmia %[x]!, {s8-s15}\n\t"
+                     "vldmia %[w0]!, {s16-s23}\n\t"
+                     "vldmia %[w1]!, {s24-s31}\n\t"
+                     "vmla.f32 s0, s8, s16\n\t"
+                     "vmla.f32 s1, s8, s24\n\t"
+                     "vmla.f32 s0, s9, s17\n\t"
+                     "vmla.f32 s1, s9, s25\n\t"
+                     "vmla.f32 s0, s10, s18\n\t"
+                     "vmla.f32 s1, s10, s26\n\t"
+                     "vmla.f32 s0, s11, s19\n\t"
+                     "vmla.f32 s1, s11, s27\n\t"
+                     "vmla.f32 s0, s12, s20\n\t"
+                     "vmla.f32 s1, s12, s28\n\t"
+                     "vmla.f32 s0, s13, s21\n\t"
+                     "vmla.f32 s1, s13, s29\n\t"
+                     "vmla.f32 s0, s14, s22\n\t"
+                     "vmla.f32 s1, s14, s30\n\t"
+                     "vmla.f32 s0, s15, s23\n\t"
+                     "vmla.f32 s1, s15, s31\n\t"
+                     "subs %[k], %[k], #1\n\t"
+                     "bne 1b\n\t"
+                     "2:\n\t"
+                     "ldr %[k], [%[a], #16]\n\t"
+                     "cmp %[k], #0\n\t"
+                     "beq 5f\n\t"
+                     "4:\n\t"
+                     "vldmia %[x]!, {s8}\n\t"
+                     "vldmia %[w0]!, {s16}\n\t"
+                     "vldmia %[w1]!, {s24}\n\t"
+                     "vmla.f32 s0, s8, s16\n\t"
+                     "vmla.f32 s1, s8, s24\n\t"
+                     "subs %[k], %[k], #1\n\t"
+                     "bne 4b\n\t"
+                     "5:\n\t"
+                     "ldr %[k], [%[a], #20]\n\t"
+                     "ldr %[x], [%[a], #48]\n\t"
+                     "vldmia %[k], {s16-s17}\n\t"
+                     "add %[k], %[k], %[x]\n\t"
+                     "str %[k], [%[a], #20]\n\t"
+                     "vadd.f32 s0, s0, s16\n\t"
+                     "vadd.f32 s1, s1, s17\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R2, UAOT_FP_REST2, UAOT_FP_P2, "%[x]", "%[t]",
+                                                                 "24", "36") "ldr %[k], [%[a], #28]\n\t"
+                                                                             "vstmia %[k]!, {s0-s1}\n\t"
+                                                                             "str %[k], [%[a], #28]\n\t"
+                                                                             "ldr %[k], [%[a], #44]\n\t"
+                                                                             "add %[w0], %[w0], %[k]\n\t"
+                                                                             "add %[w1], %[w1], %[k]\n\t"
+                                                                             "ldr %[k], [%[a], #40]\n\t"
+                                                                             "subs %[k], %[k], #1\n\t"
+                                                                             "str %[k], [%[a], #40]\n\t"
+                                                                             "bne 3b\n\t"
+                     : [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1), [k] "=&r"(k), [t] "=&r"(t)
+                     : [a] "r"(a)
+                     : UAOT_FP_ALL_S, "cc", "memory");
+#else
+    const int32_t n = 8 * a->g + a->t;
+    const float *w[2] = {a->w0, a->w1};
+    for (int32_t pr = 0; pr < a->npairs; ++pr) {
+        for (int32_t r = 0; r < 2; ++r) {
+            float acc = 0.0f;
+            for (int32_t i = 0; i < n; ++i) {
+                acc += a->x[i] * w[r][i];
+            }
+            a->out[r] = uaot_fp_clamp(acc + a->bias[r], a->lh[0], a->lh[1]);
+            w[r] += n + a->wstep / 4;
+        }
+        a->out += 2;
+        a->bias += a->bstep / 4;
+    }
+#endif
+}
+
 /* dst[0..n) = src[0..n) */
 static void uaot_fp_copy(float *dst, const float *src, int32_t n)
 {
@@ -760,6 +869,234 @@ static void uaot_fp_zero(float *dst, int32_t n)
         dst[i] = 0.0f;
     }
 #endif
+}
+
+/* the patch of the pixel at (iy0, ix0) in the filter's (ky, kx, ic) order, +0.0f outside the input, to d */
+static void uaot_fp_patch(const uaot_conv_f32_params_t *p, const float *in_b, int32_t iy0, int32_t ix0, int interior,
+                          float *d)
+{
+    const int32_t in_c = p->in_c;
+    const int32_t kw_c = p->k_w * in_c;
+    if (interior && p->dil_w == 1) { /* k_h rows of k_w * in_c floats */
+        const float *src = in_b + (iy0 * p->in_w + ix0) * in_c;
+        for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+            uaot_fp_copy(d, src + ky * p->dil_h * p->in_w * in_c, kw_c);
+        }
+        return;
+    }
+    int32_t kx0, kx1;
+    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+    if (kx1 < kx0) {
+        kx1 = kx0;
+    }
+    for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
+            uaot_fp_zero(d, kw_c);
+            continue;
+        }
+        uaot_fp_zero(d, kx0 * in_c);
+        const float *row = in_b + iy * p->in_w * in_c;
+        if (p->dil_w == 1) {
+            uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
+        } else {
+            for (int32_t kx = kx0; kx < kx1; ++kx) {
+                uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
+            }
+        }
+        uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
+    }
+}
+
+/* Convolutions with 9 taps per output in 3 rows of 3 contiguous floats (3x3 on 1 channel, 3x1 on 3) and
+ * out_c >= 8: npix pixels (row pointers r0..r2 += xstep bytes, out += ostep after each), each with nblk blocks of
+ * 8 outputs: the 9 taps stay in s8..s16, the 8 accumulators in s0..s7, each output's 9 weights (contiguous in
+ * the filter) one VLDM: per block 8 VLDM + 72 VMLA for 72 MACs. */
+typedef struct {
+    const float *r0, *r1, *r2, *w;
+    int32_t nblk;
+    const float *bias, *lh;
+    float *out;
+    const float *zeros;
+    int32_t mode;
+    int32_t npix, xstep, bstep, cnt, ostep, xstep1, xstep2; /* xstep: of r0 */
+} uaot_fp_conv9_args_t;
+
+#if UAOT_FP_ASM
+typedef char
+    uaot_fp_conv9_layout_ok[(offsetof(uaot_fp_conv9_args_t, bias) == 20 && offsetof(uaot_fp_conv9_args_t, mode) == 36 &&
+                             offsetof(uaot_fp_conv9_args_t, cnt) == 52 && offsetof(uaot_fp_conv9_args_t, ostep) == 56 &&
+                             offsetof(uaot_fp_conv9_args_t, xstep2) == 64)
+                                ? 1
+                                : -1];
+#define UAOT_FP_C9(A)              \
+    "vldmia %[w]!, {s17-s25}\n\t"  \
+    "vmla.f32 " A ", s8, s17\n\t"  \
+    "vmla.f32 " A ", s9, s18\n\t"  \
+    "vmla.f32 " A ", s10, s19\n\t" \
+    "vmla.f32 " A ", s11, s20\n\t" \
+    "vmla.f32 " A ", s12, s21\n\t" \
+    "vmla.f32 " A ", s13, s22\n\t" \
+    "vmla.f32 " A ", s14, s23\n\t" \
+    "vmla.f32 " A ", s15, s24\n\t" \
+    "vmla.f32 " A ", s16, s25\n\t"
+#endif
+
+static void uaot_fp_conv9(uaot_fp_conv9_args_t *a)
+{
+#if UAOT_FP_ASM
+    const float *x0, *x1, *x2, *w, *b;
+    int32_t k, t0, t1;
+    float *o;
+    __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                     "ldr %[x1], [%[a], #4]\n\t"
+                     "ldr %[x2], [%[a], #8]\n\t"
+                     "ldr %[o], [%[a], #28]\n\t"
+                     "3:\n\t"
+                     "vldmia %[x0], {s8-s10}\n\t"
+                     "vldmia %[x1], {s11-s13}\n\t"
+                     "vldmia %[x2], {s14-s16}\n\t"
+                     "ldr %[k], [%[a], #44]\n\t"
+                     "add %[x0], %[x0], %[k]\n\t"
+                     "ldr %[k], [%[a], #60]\n\t"
+                     "add %[x1], %[x1], %[k]\n\t"
+                     "ldr %[k], [%[a], #64]\n\t"
+                     "add %[x2], %[x2], %[k]\n\t"
+                     "ldr %[w], [%[a], #12]\n\t"
+                     "ldr %[b], [%[a], #20]\n\t"
+                     "ldr %[k], [%[a], #16]\n\t"
+                     "str %[k], [%[a], #52]\n\t"
+                     "0:\n\t"
+                     "ldr %[k], [%[a], #32]\n\t"
+                     "vldmia %[k], {s0-s7}\n\t" UAOT_FP_R8(UAOT_FP_C9) "vldmia %[b], {s17-s24}\n\t"
+                                                                       "ldr %[k], [%[a], #48]\n\t"
+                                                                       "add %[b], %[b], %[k]\n\t"
+                                                                       "vadd.f32 s0, s0, s17\n\t"
+                                                                       "vadd.f32 s1, s1, s18\n\t"
+                                                                       "vadd.f32 s2, s2, s19\n\t"
+                                                                       "vadd.f32 s3, s3, s20\n\t"
+                                                                       "vadd.f32 s4, s4, s21\n\t"
+                                                                       "vadd.f32 s5, s5, s22\n\t"
+                                                                       "vadd.f32 s6, s6, s23\n\t"
+                                                                       "vadd.f32 s7, s7, s24\n\t" UAOT_FP_EPILOGUE(
+                                                                           UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8,
+                                                                           "%[t0]", "%[t1]", "24",
+                                                                           "36") "vstmia %[o]!, {s0-s7}\n\t"
+                                                                                 "ldr %[k], [%[a], #52]\n\t"
+                                                                                 "subs %[k], %[k], #1\n\t"
+                                                                                 "str %[k], [%[a], #52]\n\t"
+                                                                                 "bne 0b\n\t"
+                                                                                 "ldr %[k], [%[a], #56]\n\t"
+                                                                                 "add %[o], %[o], %[k]\n\t"
+                                                                                 "ldr %[k], [%[a], #40]\n\t"
+                                                                                 "subs %[k], %[k], #1\n\t"
+                                                                                 "str %[k], [%[a], #40]\n\t"
+                                                                                 "bne 3b\n\t"
+                     : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [w] "=&r"(w), [b] "=&r"(b), [k] "=&r"(k),
+                       [t0] "=&r"(t0), [t1] "=&r"(t1), [o] "=&r"(o)
+                     : [a] "r"(a)
+                     : UAOT_FP_ALL_S, "cc", "memory");
+#else
+    const float *r[3] = {a->r0, a->r1, a->r2};
+    for (int32_t px = 0; px < a->npix; ++px) {
+        const float *w = a->w;
+        const float *b = a->bias;
+        for (int32_t blk = 0; blk < a->nblk; ++blk) {
+            for (int32_t j = 0; j < 8; ++j, w += 9) {
+                float acc = 0.0f;
+                for (int32_t i = 0; i < 9; ++i) {
+                    acc += r[i / 3][i % 3] * w[i];
+                }
+                a->out[j] = uaot_fp_clamp(acc + b[j], a->lh[0], a->lh[1]);
+            }
+            a->out += 8;
+            b += a->bstep / 4;
+        }
+        r[0] += a->xstep / 4;
+        r[1] += a->xstep1 / 4;
+        r[2] += a->xstep2 / 4;
+        a->out += a->ostep / 4;
+    }
+#endif
+}
+
+/* the whole layer with uaot_fp_conv9: the pixels whose taps are all inside in runs, the others one by one from
+ * their patch gathered to scratch */
+static void uaot_fp_conv9_layer(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
+                                const float *bias, float *output, float *patch)
+{
+    const int32_t in_c = p->in_c;
+    const int32_t span_w = (p->k_w - 1) * p->dil_w;
+    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    const int32_t hi_num = p->in_w - 1 - span_w + p->pad_left;
+    int32_t ox_hi = hi_num >= 0 ? hi_num / p->stride_w : -1;
+    ox_hi = ox_hi < p->out_w - 1 ? ox_hi : p->out_w - 1;
+    uaot_fp_conv9_args_t a;
+    a.w = filter;
+    a.nblk = p->out_c / 8;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
+    a.bstep = bias != NULL ? 32 : 0;
+    a.ostep = 4 * (p->out_c - 8 * a.nblk);
+    const int32_t tail = p->out_c % 8 != 0 ? p->out_c - 8 : -1;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const float *in_b = input + b * p->in_h * p->in_w * in_c;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            /* the tap rows of this output row: in the input, or +0.0f (uaot_fp_zeros, not advanced) */
+            const float *rows[3];
+            int32_t steps[3];
+            for (int32_t ky = 0; ky < 3; ++ky) {
+                const int32_t iy = iy0 + ky * p->dil_h;
+                const int in = iy >= 0 && iy < p->in_h;
+                rows[ky] = in ? in_b + iy * p->in_w * in_c : uaot_fp_zeros;
+                steps[ky] = in ? 4 * p->stride_w * in_c : 0;
+            }
+            for (int32_t ox = 0; ox < p->out_w;) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                a.out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                a.bias = bias != NULL ? bias : uaot_fp_zeros;
+                if (ox >= ox_lo && ox <= ox_hi) {
+                    const int32_t off = ix0 * in_c;
+                    a.r0 = steps[0] != 0 ? rows[0] + off : rows[0];
+                    a.r1 = steps[1] != 0 ? rows[1] + off : rows[1];
+                    a.r2 = steps[2] != 0 ? rows[2] + off : rows[2];
+                    a.npix = ox_hi - ox + 1;
+                    a.xstep = steps[0];
+                    a.xstep1 = steps[1];
+                    a.xstep2 = steps[2];
+                } else {
+                    uaot_fp_patch(p, in_b, iy0, ix0, 0, patch);
+                    a.r0 = patch;
+                    a.r1 = patch + 3;
+                    a.r2 = patch + 6;
+                    a.npix = 1;
+                    a.xstep = a.xstep1 = a.xstep2 = 0;
+                }
+                const int32_t npix = a.npix;
+                const float *r0 = a.r0, *r1 = a.r1, *r2 = a.r2;
+                float *out = a.out;
+                ox += npix;
+                uaot_fp_conv9(&a);
+                if (tail >= 0) { /* the last 8 outputs, overlapping the block before */
+                    a.r0 = r0;
+                    a.r1 = r1;
+                    a.r2 = r2;
+                    a.npix = npix;
+                    a.out = out + tail;
+                    a.w = filter + 9 * tail;
+                    a.bias = bias != NULL ? bias + tail : uaot_fp_zeros;
+                    a.nblk = 1;
+                    a.ostep = 4 * (p->out_c - 8);
+                    uaot_fp_conv9(&a);
+                    a.w = filter;
+                    a.nblk = p->out_c / 8;
+                    a.ostep = 4 * (p->out_c - 8 * a.nblk);
+                }
+            }
+        }
+    }
 }
 
 /* the gemm's 4 rows from row oc of w (K floats each): the last block of out_c % 4 != 0 overlaps the one
@@ -826,6 +1163,11 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
     const int32_t kk = p->k_h * kw_c;
     /* a pixel whose taps are all in bounds reads its patch from the input when it is contiguous there */
     const int contiguous = p->dil_w == 1 && (p->k_h == 1 || (p->k_w == p->in_w && p->dil_h == 1));
+    if (kk == 9 && p->k_h == 3 && out_c >= 8 &&
+        ((in_c == 3 && p->k_w == 1) || (in_c == 1 && p->k_w == 3 && p->dil_w == 1))) {
+        uaot_fp_conv9_layer(p, input, filter, bias, output, (float *)(void *)scratch);
+        return UAOT_OK;
+    }
     uaot_fp_gemm_args_t a;
     a.g = kk / 4;
     a.t = kk % 4;
@@ -847,38 +1189,9 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
                         xq[q] = in_b + (iy0 * p->in_w + ix0) * in_c;
                         continue;
                     }
-                    /* the patch in the filter's (ky, kx, ic) order, +0.0f outside the input */
                     float *d = (float *)(void *)scratch + q * kk;
                     xq[q] = d;
-                    if (interior && p->dil_w == 1) { /* k_h rows of k_w * in_c floats */
-                        const float *src = in_b + (iy0 * p->in_w + ix0) * in_c;
-                        for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
-                            uaot_fp_copy(d, src + ky * p->dil_h * p->in_w * in_c, kw_c);
-                        }
-                        continue;
-                    }
-                    int32_t kx0, kx1;
-                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-                    if (kx1 < kx0) {
-                        kx1 = kx0;
-                    }
-                    for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
-                        const int32_t iy = iy0 + ky * p->dil_h;
-                        if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
-                            uaot_fp_zero(d, kw_c);
-                            continue;
-                        }
-                        uaot_fp_zero(d, kx0 * in_c);
-                        const float *row = in_b + iy * p->in_w * in_c;
-                        if (p->dil_w == 1) {
-                            uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
-                        } else {
-                            for (int32_t kx = kx0; kx < kx1; ++kx) {
-                                uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
-                            }
-                        }
-                        uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
-                    }
+                    uaot_fp_patch(p, in_b, iy0, ix0, interior, d);
                 }
                 float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 a.x0 = xq[0];
@@ -898,6 +1211,42 @@ uaot_status_t uaot_fully_connected_f32_fpu(const uaot_fc_f32_params_t *p, const 
     }
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
+    if (p->batches == 1) { /* pairs of rows at the input row; odd n_out: the last pair overlaps the one before */
+        uaot_fp_dot2_args_t d;
+        float b2[2], tmp[2];
+        d.x = input;
+        d.g = n_in / 8;
+        d.t = n_in % 8;
+        d.lh = &p->act_min;
+        d.zeros = uaot_fp_zeros;
+        d.mode = uaot_fp_mode(p->act_min, p->act_max);
+        d.w0 = filter;
+        d.w1 = filter + (n_out > 1 ? n_in : 0);
+        d.wstep = 4 * n_in;
+        d.bstep = bias != NULL ? 8 : 0;
+        d.bias = bias != NULL ? bias : uaot_fp_zeros;
+        d.out = output;
+        d.npairs = n_out / 2;
+        if (n_out == 1) { /* the one row twice, through a temporary */
+            b2[0] = b2[1] = bias != NULL ? bias[0] : 0.0f;
+            d.bias = b2;
+            d.out = tmp;
+            d.npairs = 1;
+            uaot_fp_dot2(&d);
+            output[0] = tmp[0];
+            return UAOT_OK;
+        }
+        uaot_fp_dot2(&d);
+        if (n_out % 2 != 0) {
+            d.w0 = filter + (n_out - 2) * n_in;
+            d.w1 = d.w0 + n_in;
+            d.bias = bias != NULL ? bias + n_out - 2 : uaot_fp_zeros;
+            d.out = output + n_out - 2;
+            d.npairs = 1;
+            uaot_fp_dot2(&d);
+        }
+        return UAOT_OK;
+    }
     uaot_fp_gemm_args_t a;
     a.g = n_in / 4;
     a.t = n_in % 4;
