@@ -99,25 +99,27 @@ static int32_t uaot_fp_mode(float lo, float hi)
 /* the clamp of the sums in s0..s(N-1), N = 2, 4, 8 or 16 (R = UAOT_FP_RN, REST = UAOT_FP_RESTN, P = UAOT_FP_PN):
  * {lo, hi} at [a + LH], the mode at [a + MODE]; uses k, the core registers T0, T1, s24, s30, s31 and the
  * labels 6, 7, 8 */
-#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                     \
-    "ldr %[k], [%[a], #" LH "]\n\t"                                                                        \
-    "vldmia %[k], {s30-s31}\n\t"                                                                           \
-    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                      \
-    "tst %[k], #4\n\t"                                                                                     \
-    "beq 7f\n\t"                                                                                           \
-    "vadd.f32 s24, s0, s1\n\t" REST(                                                                       \
-        UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                                          \
-                     "vcmp.f32 s24, #0\n\t"                                                                \
-                     "vmrs APSR_nzcv, fpscr\n\t"                                                           \
-                     "bne 7f\n\t"                                                                          \
-                     "lsls %[k], %[k], #31\n\t"                                                            \
-                     "bpl 8f\n\t"                                                                          \
-                     "bcs 6f\n\t" P(UAOT_FP_ULO, T0, T1) "b 8f\n\t"                                        \
-                                                         "6:\n\t"                                          \
-                                                         "vmov %[k], s31\n\t" P(UAOT_FP_ULOHI, T0,         \
-                                                                                T1) "b 8f\n\t"             \
-                                                                                    "7:\n\t" R(UAOT_FP_LO) \
-                                                                                        R(UAOT_FP_HI) "8:\n\t"
+#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                                 \
+    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                                  \
+    "tst %[k], #4\n\t"                                                                                                 \
+    "beq 7f\n\t"                                                                                                       \
+    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                          \
+                                                 "vcmp.f32 s24, #0\n\t"                                                \
+                                                 "vmrs APSR_nzcv, fpscr\n\t"                                           \
+                                                 "bne 7f\n\t"                                                          \
+                                                 "lsls %[k], %[k], #31\n\t"                                            \
+                                                 "bpl 8f\n\t"                                                          \
+                                                 "bcs 6f\n\t" P(UAOT_FP_ULO, T0,                                       \
+                                                                T1) "b 8f\n\t"                                         \
+                                                                    "6:\n\t"                                           \
+                                                                    "ldr %[k], [%[a], #" LH "]\n\t"                    \
+                                                                    "ldr %[k], [%[k], #4]\n\t" P(                      \
+                                                                        UAOT_FP_ULOHI, T0,                             \
+                                                                        T1) "b 8f\n\t"                                 \
+                                                                            "7:\n\t"                                   \
+                                                                            "ldr %[k], [%[a], #" LH "]\n\t"            \
+                                                                            "vldmia %[k], {s30-s31}\n\t" R(UAOT_FP_LO) \
+                                                                                R(UAOT_FP_HI) "8:\n\t"
 #define UAOT_FP_ALL_S                                                                                            \
     "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
         "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
@@ -391,84 +393,116 @@ typedef char
 #define UAOT_FP_ACC0 "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"
 #define UAOT_FP_ACC1 "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
 /* the tap loops of uaot_fp_dw8 with one pixel (P1 empty) or two (P1 = the second pixel's lines) */
-#define UAOT_FP_DW8_ASM(ZEROS, P1X, P1ADD, P1ROW, P1BACK, P1BIAS, EPI, P1STORE, P1OUT)                               \
-    __asm__ volatile(                                                                                                \
-        "ldr %[x0], [%[a], #0]\n\t"                                                                                  \
-        "ldr %[x1], [%[a], #4]\n\t"                                                                                  \
-        "ldr %[w], [%[a], #8]\n\t"                                                                                   \
-        "3:\n\t"                                                                                                     \
-        "ldr %[k], [%[a], #80]\n\t"                                                                                  \
-        "str %[k], [%[a], #60]\n\t"                                                                                  \
-        "0:\n\t"                                                                                                     \
-        "ldrd %[xs], %[ws], [%[a], #20]\n\t"                                                                         \
-        "ldr %[k], [%[a], #52]\n\t"                                                                                  \
-        "vldmia %[k], " ZEROS "\n\t"                                                                                 \
-        "ldr %[ky], [%[a], #12]\n\t"                                                                                 \
-        "1:\n\t"                                                                                                     \
-        "ldr %[k], [%[a], #16]\n\t"                                                                                  \
-        "2:\n\t"                                                                                                     \
-        "vldmia %[w]!, {s16-s23}\n\t" P1X "add %[x0], %[x0], %[xs]\n\t" P1ADD "add %[w], %[w], %[ws]\n\t"            \
-        "subs %[k], %[k], #1\n\t"                                                                                    \
-        "bne 2b\n\t"                                                                                                 \
-        "ldr %[k], [%[a], #28]\n\t"                                                                                  \
-        "add %[x0], %[x0], %[k]\n\t" P1ROW "ldr %[k], [%[a], #32]\n\t"                                               \
-        "add %[w], %[w], %[k]\n\t"                                                                                   \
-        "subs %[ky], %[ky], #1\n\t"                                                                                  \
-        "bne 1b\n\t"                                                                                                 \
-        "ldr %[k], [%[a], #64]\n\t"                                                                                  \
-        "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #68]\n\t"                                              \
-        "add %[w], %[w], %[k]\n\t"                                                                                   \
-        "ldr %[k], [%[a], #36]\n\t"                                                                                  \
-        "ldr %[xs], [%[a], #72]\n\t"                                                                                 \
-        "vldmia %[k], {s16-s23}\n\t"                                                                                 \
-        "add %[k], %[k], %[xs]\n\t"                                                                                  \
-        "str %[k], [%[a], #36]\n\t" UAOT_FP_BIAS8E(UAOT_FP_ACC0) P1BIAS EPI                                          \
-        "ldr %[k], [%[a], #44]\n\t"                                                                                  \
-        "vstmia %[k]!, {s0-s7}\n\t"                                                                                  \
-        "str %[k], [%[a], #44]\n\t" P1STORE "ldr %[k], [%[a], #60]\n\t"                                              \
-        "subs %[k], %[k], #1\n\t"                                                                                    \
-        "str %[k], [%[a], #60]\n\t"                                                                                  \
-        "bne 0b\n\t"                                                                                                 \
-        "ldr %[k], [%[a], #84]\n\t"                                                                                  \
-        "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #88]\n\t"                                              \
-        "add %[w], %[w], %[k]\n\t"                                                                                   \
-        "ldr %[k], [%[a], #36]\n\t"                                                                                  \
-        "ldr %[xs], [%[a], #92]\n\t"                                                                                 \
-        "add %[k], %[k], %[xs]\n\t"                                                                                  \
-        "str %[k], [%[a], #36]\n\t"                                                                                  \
-        "ldr %[k], [%[a], #44]\n\t"                                                                                  \
-        "ldr %[xs], [%[a], #96]\n\t"                                                                                 \
-        "add %[k], %[k], %[xs]\n\t"                                                                                  \
-        "str %[k], [%[a], #44]\n\t" P1OUT "ldr %[k], [%[a], #76]\n\t"                                                \
-        "subs %[k], %[k], #1\n\t"                                                                                    \
-        "str %[k], [%[a], #76]\n\t"                                                                                  \
-        "bne 3b\n\t"                                                                                                 \
-        : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws) \
-        : [a] "r"(a)                                                                                                 \
-        : UAOT_FP_ALL_S, "cc", "memory")
+#define UAOT_FP_DW_ASM(WL, ZEROS, P1X, P1ADD, P1ROW, P1BACK, B0, P1BIAS, EPI, ST0, P1STORE, P1OUT)                  \
+    __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"                                                                    \
+                     "ldr %[x1], [%[a], #4]\n\t"                                                                    \
+                     "ldr %[w], [%[a], #8]\n\t"                                                                     \
+                     "ldr %[b], [%[a], #36]\n\t"                                                                    \
+                     "ldr %[o0], [%[a], #44]\n\t"                                                                   \
+                     "ldr %[o1], [%[a], #48]\n\t"                                                                   \
+                     "3:\n\t"                                                                                       \
+                     "ldr %[k], [%[a], #80]\n\t"                                                                    \
+                     "str %[k], [%[a], #60]\n\t"                                                                    \
+                     "0:\n\t"                                                                                       \
+                     "ldrd %[xs], %[ws], [%[a], #20]\n\t"                                                           \
+                     "ldr %[k], [%[a], #52]\n\t"                                                                    \
+                     "vldmia %[k], " ZEROS "\n\t"                                                                   \
+                     "ldr %[ky], [%[a], #12]\n\t"                                                                   \
+                     "1:\n\t"                                                                                       \
+                     "ldr %[k], [%[a], #16]\n\t"                                                                    \
+                     "2:\n\t"                                                                                       \
+                     "vldmia %[w]!, " WL "\n\t" P1X "add %[x0], %[x0], %[xs]\n\t" P1ADD "add %[w], %[w], %[ws]\n\t" \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "bne 2b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #28]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1ROW "ldr %[k], [%[a], #32]\n\t"                                 \
+                     "add %[w], %[w], %[k]\n\t"                                                                     \
+                     "subs %[ky], %[ky], #1\n\t"                                                                    \
+                     "bne 1b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #64]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #68]\n\t"                                \
+                     "add %[w], %[w], %[k]\n\t"                                                                     \
+                     "vldmia %[b], " WL "\n\t"                                                                      \
+                     "ldr %[k], [%[a], #72]\n\t"                                                                    \
+                     "add %[b], %[b], %[k]\n\t" B0 P1BIAS EPI "vstmia %[o0]!, " ST0 "\n\t" P1STORE                  \
+                     "ldr %[k], [%[a], #60]\n\t"                                                                    \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "str %[k], [%[a], #60]\n\t"                                                                    \
+                     "bne 0b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #84]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #88]\n\t"                                \
+                     "add %[w], %[w], %[k]\n\t"                                                                     \
+                     "ldr %[k], [%[a], #92]\n\t"                                                                    \
+                     "add %[b], %[b], %[k]\n\t"                                                                     \
+                     "ldr %[k], [%[a], #96]\n\t"                                                                    \
+                     "add %[o0], %[o0], %[k]\n\t" P1OUT "ldr %[k], [%[a], #76]\n\t"                                 \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "str %[k], [%[a], #76]\n\t"                                                                    \
+                     "bne 3b\n\t"                                                                                   \
+                     : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs),  \
+                       [ws] "=&r"(ws), [b] "=&r"(b), [o0] "=&r"(o0), [o1] "=&r"(o1)                                 \
+                     : [a] "r"(a)                                                                                   \
+                     : UAOT_FP_ALL_S, "cc", "memory")
 #define UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7) \
     "vldmia %[x0]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC0, X0, X1, X2, X3, X4, X5, X6, X7)
 #define UAOT_FP_DW8_LOADS2(XL, X0, X1, X2, X3, X4, X5, X6, X7) \
     UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7)     \
     "vldmia %[x1]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC1, X0, X1, X2, X3, X4, X5, X6, X7)
 /* uaot_fp_dw8 at pattern X (UAOT_FP_X_Pn) for one pixel / two pixels */
-#define UAOT_FP_DW8_ONE(...)                                                    \
-    UAOT_FP_DW8_ASM("{s0-s7}", UAOT_FP_DW8_LOADS1(__VA_ARGS__), "", "", "", "", \
-                    UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"), "", "")
-#define UAOT_FP_DW8_TWO(...)                                                                                  \
-    UAOT_FP_DW8_ASM("{s0-s15}", UAOT_FP_DW8_LOADS2(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",               \
-                    "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS8E(UAOT_FP_ACC1), \
-                    UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, UAOT_FP_P16, "%[ky]", "%[ws]", "40", "56"), \
-                    "ldr %[k], [%[a], #48]\n\tvstmia %[k]!, {s8-s15}\n\tstr %[k], [%[a], #48]\n\t",           \
-                    "ldr %[k], [%[a], #48]\n\tadd %[k], %[k], %[xs]\n\tstr %[k], [%[a], #48]\n\t")
+#define UAOT_FP_DW8_ONE(...)                                                                                          \
+    UAOT_FP_DW_ASM("{s16-s23}", "{s0-s7}", UAOT_FP_DW8_LOADS1(__VA_ARGS__), "", "", "", UAOT_FP_BIAS8E(UAOT_FP_ACC0), \
+                   "", UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"),         \
+                   "{s0-s7}", "", "")
+#define UAOT_FP_DW8_TWO(...)                                                                                 \
+    UAOT_FP_DW_ASM("{s16-s23}", "{s0-s15}", UAOT_FP_DW8_LOADS2(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",  \
+                   "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS8E(UAOT_FP_ACC0), \
+                   UAOT_FP_BIAS8E(UAOT_FP_ACC1),                                                             \
+                   UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, UAOT_FP_P16, "%[ky]", "%[ws]", "40", "56"), \
+                   "{s0-s7}", "vstmia %[o1]!, {s8-s15}\n\t", "add %[o1], %[o1], %[k]\n\t")
+/* 4 outputs at two pixels (pixel 0 in s0..s3, 1 in s4..s7; one pixel: both the same) */
+#define UAOT_FP_MAC4(A0, A1, A2, A3, X0, X1, X2, X3) \
+    "vmla.f32 " A0 ", " X0 ", s16\n\t"               \
+    "vmla.f32 " A1 ", " X1 ", s17\n\t"               \
+    "vmla.f32 " A2 ", " X2 ", s18\n\t"               \
+    "vmla.f32 " A3 ", " X3 ", s19\n\t"
+#define UAOT_FP_BIAS4(A0, A1, A2, A3)  \
+    "vadd.f32 " A0 ", " A0 ", s16\n\t" \
+    "vadd.f32 " A1 ", " A1 ", s17\n\t" \
+    "vadd.f32 " A2 ", " A2 ", s18\n\t" \
+    "vadd.f32 " A3 ", " A3 ", s19\n\t"
+#define UAOT_FP_X4_P1 "{s24-s27}", "s24", "s25", "s26", "s27"
+#define UAOT_FP_X4_P2 "{s24-s25}", "s24", "s24", "s25", "s25"
+#define UAOT_FP_X4_P4 "{s24}", "s24", "s24", "s24", "s24"
+#define UAOT_FP_DW4_LOADS(XL, X0, X1, X2, X3)                                    \
+    "vldmia %[x0]!, " XL "\n\t" UAOT_FP_MAC4("s0", "s1", "s2", "s3", X0, X1, X2, \
+                                             X3) "vldmia %[x1]!, " XL            \
+                                                 "\n\t" UAOT_FP_MAC4("s4", "s5", "s6", "s7", X0, X1, X2, X3)
+#define UAOT_FP_DW4(...)                                                                                              \
+    UAOT_FP_DW_ASM("{s16-s19}", "{s0-s7}", UAOT_FP_DW4_LOADS(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",             \
+                   "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS4("s0", "s1", "s2", "s3"), \
+                   UAOT_FP_BIAS4("s4", "s5", "s6", "s7"),                                                             \
+                   UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"), "{s0-s3}",  \
+                   "vstmia %[o1]!, {s4-s7}\n\t", "add %[o1], %[o1], %[k]\n\t")
 #endif
 
 /* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
-static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
+static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat, int32_t lanes)
 {
 #if UAOT_FP_ASM
     const float *x0, *x1, *w;
     int32_t ky, k, xs, ws;
+    const float *b;
+    float *o0, *o1;
+    if (lanes == 4) { /* one pixel: a->x1 == a->x0, a->out1 == a->out0 */
+        if (pat == 1) {
+            UAOT_FP_DW4(UAOT_FP_X4_P1);
+        } else if (pat == 2) {
+            UAOT_FP_DW4(UAOT_FP_X4_P2);
+        } else {
+            UAOT_FP_DW4(UAOT_FP_X4_P4);
+        }
+        return;
+    }
     switch (pat * 2 + npx - 1) {
     case 2:
         UAOT_FP_DW8_ONE(UAOT_FP_X_P1);
@@ -496,8 +530,8 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
         break;
     }
 #else
-    const int32_t nx = 8 / pat;
-    const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 32) / 4;
+    const int32_t nx = lanes / pat;
+    const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 4 * lanes) / 4;
     const float *xq[2] = {a->x0, a->x1};
     const float *wb = a->w;
     const float *b = a->bias;
@@ -511,7 +545,7 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
                 w = wb;
                 for (int32_t ky = 0; ky < a->nky; ++ky) {
                     for (int32_t kx = 0; kx < a->nkx; ++kx) {
-                        for (int32_t j = 0; j < 8; ++j) {
+                        for (int32_t j = 0; j < lanes; ++j) {
                             acc[j] += x[j / pat] * w[j];
                         }
                         x += tx;
@@ -520,11 +554,11 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
                     x += a->xr / 4;
                     w += a->wr / 4;
                 }
-                for (int32_t j = 0; j < 8; ++j) {
+                for (int32_t j = 0; j < lanes; ++j) {
                     oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
                 }
                 xq[q] = x + a->xb / 4;
-                oq[q] += 8;
+                oq[q] += lanes;
             }
             wb = w + a->wb / 4;
             b += a->bstep / 4;
@@ -537,22 +571,6 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
         b += a->pb / 4;
     }
 #endif
-}
-
-/* one output: sum over the taps of x[0] * w[0] */
-static float uaot_fp_dw_one(const float *x, const float *w, int32_t nky, int32_t nkx, const uaot_fp_taps_t *t)
-{
-    float a = 0.0f;
-    for (int32_t ky = 0; ky < nky; ++ky) {
-        for (int32_t kx = 0; kx < nkx; ++kx) {
-            a += x[0] * w[0];
-            x += t->tap_x;
-            w += t->tap_w;
-        }
-        x += t->row_x - nkx * t->tap_x;
-        w += t->row_w - nkx * t->tap_w;
-    }
-    return a;
 }
 
 /* first and one-past-last kernel index k with 0 <= o + k * d < n */
@@ -574,16 +592,20 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
-    /* blocks of 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), else one by one */
+    /* blocks of L = 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), of L = 4 (2
+     * pixels side by side, or one pixel twice) for 4 to 7 outputs at multipliers 1, 2, 4; else up to 8 outputs
+     * side by side in C */
     const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
-    const int32_t blocks = pat != 0 && out_c >= 8;
-    /* per call of uaot_fp_dw8: dm <= 8: the pixel's whole blocks (then the last 8 outputs when out_c % 8 != 0: a
+    const int32_t lanes = pat == 0 ? 0 : (out_c >= 8 ? 8 : (out_c >= 4 ? 4 : 0));
+    const int32_t blocks = lanes != 0;
+    const int32_t L = blocks ? lanes : 8;
+    /* per call of uaot_fp_dw8: dm <= 8: the pixel's whole blocks (then the last L outputs when out_c % L != 0: a
      * block overlapping the one before, the same values computed and stored again; its start stays a multiple of
      * pat since out_c is a multiple of dm); dm > 8: the dm / 8 blocks of each input channel */
     const int32_t groups = dm > 8 ? in_c : 1;
-    const int32_t nb = dm > 8 ? dm / 8 : out_c / 8;
-    const int32_t bx = pat == 8 ? (dm == 8 ? 1 : 0) : 8 / (pat != 0 ? pat : 1); /* input floats per block */
-    const int32_t last = out_c % 8 != 0 && dm <= 8 ? out_c - 8 : -1;
+    const int32_t nb = dm > 8 ? dm / 8 : out_c / L;
+    const int32_t bx = pat == 8 ? (dm == 8 ? 1 : 0) : L / (pat != 0 ? pat : 1); /* input floats per block */
+    const int32_t last = out_c % L != 0 && dm <= 8 ? out_c - L : -1;
     const int32_t k_w_span = (p->k_w - 1) * p->dil_w;
     /* the pixels ox_lo.. whose taps are all inside in x: run_pairs pairs of them in one call (one input channel
      * group, no overlapping last block) */
@@ -596,7 +618,7 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
     a.mode = uaot_fp_mode(p->act_min, p->act_max);
-    a.bstep = bias != NULL ? 32 : 0;
+    a.bstep = bias != NULL ? 4 * L : 0;
     int32_t cached_nky = -1, cached_nkx = -1;
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
@@ -623,10 +645,32 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
                 const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
                 const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
-                if (!blocks) {
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const float v = uaot_fp_dw_one(x0 + oc / dm, w0 + oc, nky, nkx, &t);
-                        out[oc] = uaot_fp_clamp(bias != NULL ? v + bias[oc] : v, p->act_min, p->act_max);
+                if (!blocks) { /* up to 8 outputs side by side, one tap after another */
+                    for (int32_t c = 0; c < out_c; c += 8) {
+                        const int32_t n = out_c - c < 8 ? out_c - c : 8;
+                        float acc[8];
+                        int32_t xi[8];
+                        for (int32_t j = 0; j < n; ++j) {
+                            acc[j] = 0.0f;
+                            xi[j] = (c + j) / dm;
+                        }
+                        const float *x = x0;
+                        const float *w = w0 + c;
+                        for (int32_t ky = 0; ky < nky; ++ky) {
+                            for (int32_t kx = 0; kx < nkx; ++kx) {
+                                for (int32_t j = 0; j < n; ++j) {
+                                    acc[j] += x[xi[j]] * w[j];
+                                }
+                                x += t.tap_x;
+                                w += t.tap_w;
+                            }
+                            x += t.row_x - nkx * t.tap_x;
+                            w += t.row_w - nkx * t.tap_w;
+                        }
+                        for (int32_t j = 0; j < n; ++j) {
+                            const float v = bias != NULL ? acc[j] + bias[c + j] : acc[j];
+                            out[c + j] = uaot_fp_clamp(v, p->act_min, p->act_max);
+                        }
                     }
                     continue;
                 }
@@ -653,12 +697,12 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                         t.tap_x = t.row_x;
                         t.tap_w = t.row_w;
                     }
-                    a.xs = 4 * t.tap_x - 32 / pat;
-                    a.ws = 4 * t.tap_w - 32;
+                    a.xs = 4 * t.tap_x - 4 * L / pat;
+                    a.ws = 4 * t.tap_w - 4 * L;
                     a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
                     a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
-                    a.xb = 4 * bx - a.nky * (a.nkx * (a.xs + 32 / pat) + a.xr);
-                    a.wb = 32 - a.nky * (a.nkx * (a.ws + 32) + a.wr);
+                    a.xb = 4 * bx - a.nky * (a.nkx * (a.xs + 4 * L / pat) + a.xr);
+                    a.wb = 4 * L - a.nky * (a.nkx * (a.ws + 4 * L) + a.wr);
                 }
                 const int32_t x1off = p->stride_w * in_c;
                 /* from the first pixel whose taps are all inside in x: its pairs in one call */
@@ -668,30 +712,30 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 }
                 a.nb0 = nb;
                 a.px = 4 * (npx * x1off - nb * bx);
-                a.pw = -32 * nb;
+                a.pw = -4 * L * nb;
                 a.pb = -a.bstep * nb;
-                a.po = 4 * (npx * out_c - 8 * nb);
+                a.po = 4 * (npx * out_c - L * nb);
                 for (int32_t g = 0; g < groups; ++g) {
                     const int32_t oc = g * dm;
                     a.x0 = x0 + g;
-                    a.x1 = x0 + g + x1off;
+                    a.x1 = npx == 2 || L == 8 ? x0 + g + x1off : x0 + g;
                     a.w = w0 + oc;
                     a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
                     a.out0 = out + oc;
-                    a.out1 = out + out_c + oc;
+                    a.out1 = npx == 2 || L == 8 ? out + out_c + oc : out + oc;
                     a.npairs = npairs;
-                    uaot_fp_dw8(&a, npx, pat);
+                    uaot_fp_dw8(&a, npx, pat, L);
                 }
                 if (last >= 0) {
                     a.nb0 = 1;
                     a.x0 = x0 + last / dm;
-                    a.x1 = x0 + last / dm + x1off;
+                    a.x1 = npx == 2 || L == 8 ? x0 + last / dm + x1off : x0 + last / dm;
                     a.w = w0 + last;
                     a.bias = bias != NULL ? bias + last : uaot_fp_zeros;
                     a.out0 = out + last;
-                    a.out1 = out + out_c + last;
+                    a.out1 = npx == 2 || L == 8 ? out + out_c + last : out + last;
                     a.npairs = 1;
-                    uaot_fp_dw8(&a, npx, pat);
+                    uaot_fp_dw8(&a, npx, pat, L);
                 }
                 ox += npx * npairs - 1;
                 continue;
