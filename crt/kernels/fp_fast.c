@@ -8,6 +8,7 @@
 
 #include <float.h>
 #include <stddef.h>
+#include <string.h>
 
 /* the asm paths: a single-precision FPU in Thumb-2 (gcc -O0 cannot allocate the operands: the portable
  * loops run there) */
@@ -34,16 +35,18 @@ enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5, UAOT_FP_CHECK_
 
 static int32_t uaot_fp_mode(float lo, float hi)
 {
+    uint32_t lo_bits;
+    memcpy(&lo_bits, &lo, sizeof lo_bits);
     if (lo == -FLT_MAX && hi == FLT_MAX) {
         return UAOT_FP_CHECK;
     }
-    if (lo == 0.0f && hi == FLT_MAX) {
+    if (lo_bits != 0u) { /* the integer clamps produce +0.0f: only for lo == +0.0f */
+        return UAOT_FP_FULL;
+    }
+    if (hi == FLT_MAX) {
         return UAOT_FP_CHECK_LO;
     }
-    if (lo == 0.0f && hi > 0.0f && hi < FLT_MAX) {
-        return UAOT_FP_CHECK_LOHI;
-    }
-    return UAOT_FP_FULL;
+    return hi > 0.0f && hi < FLT_MAX ? UAOT_FP_CHECK_LOHI : UAOT_FP_FULL;
 }
 
 #if UAOT_FP_ASM
