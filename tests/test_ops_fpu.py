@@ -71,6 +71,7 @@ CASES: dict[str, Builder] = {
     "dw1x5_c16_s1x2": _dw(input_shape=(1, 5, 17, 16), kernel=(1, 5), stride=(1, 2)),
     "dw3x3_m16_c2_relu": _dw(input_shape=(1, 7, 7, 2), kernel=(3, 3), depth_multiplier=16, activation="RELU"),
     "dw3x3_m2_c8_relu6": _dw(input_shape=(1, 6, 10, 8), kernel=(3, 3), depth_multiplier=2, activation="RELU6"),
+    "dw9x1_c12_column_s2_relu": _dw(input_shape=(1, 21, 1, 12), kernel=(9, 1), stride=(2, 1), activation="RELU"),
     "dw5x1_m2_c3": _dw(input_shape=(1, 9, 6, 3), kernel=(5, 1), depth_multiplier=2),
     "dw3x3_c5_relu6_s2": _dw(input_shape=(1, 7, 8, 5), kernel=(3, 3), stride=(2, 2), activation="RELU6"),
     "dw3x3_c5": _dw(input_shape=(1, 6, 6, 5), kernel=(3, 3)),

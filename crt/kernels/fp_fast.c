@@ -592,6 +592,25 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
         p->out_c != p->in_c * p->depth_mult) {
         return UAOT_ERR_ARG;
     }
+    uaot_conv_f32_params_t sw;
+    if (p->in_w == 1 && p->k_w == 1 && p->out_w == 1 && p->out_h > 1) {
+        /* a column (W = 1): the same memory as a row with H and W swapped (NHWC, filter 1 x k_h x 1 x out_c),
+         * whose pixels go in pairs */
+        sw = *p;
+        sw.in_h = 1;
+        sw.in_w = p->in_h;
+        sw.out_h = 1;
+        sw.out_w = p->out_h;
+        sw.k_h = 1;
+        sw.k_w = p->k_h;
+        sw.stride_h = p->stride_w;
+        sw.stride_w = p->stride_h;
+        sw.dil_h = p->dil_w;
+        sw.dil_w = p->dil_h;
+        sw.pad_top = p->pad_left;
+        sw.pad_left = p->pad_top;
+        p = &sw;
+    }
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
