@@ -3,7 +3,9 @@ bit-identical with TFLM's reference kernels: on the host (the portable C of the 
 Cortex-M4F in QEMU (the VLDM / VMLA.F32 asm), on generated single-layer models whose shapes reach every
 path of the kernels: odd channel counts (blocks overlapping their neighbour, fewer than 4 or 8 channels),
 strides, dilation, SAME / VALID padding (patches gathered with +0.0f), contiguous patches read in place
-(1x1, 1xK), depth multipliers 1 / 2 / 4 / 8, FC batch 1 and > 1, no bias, every fused activation; one
+(1x1, 1xK), 9-tap convolutions (3x3 on 1 channel, 3x1 on 3: the taps held in registers, a last block of 8
+overlapping), depth multipliers 1 / 2 / 4 / 8 / 16, depthwise rows of pixel pairs in one call, FC batch 1 (pairs
+of rows, an odd last row, one row) and > 1, no bias, every fused activation (each clamp mode); one
 input set per model drives sums to +-inf (clamped to +-FLT_MAX by activation NONE) and NaN.
 
 Outputs are compared bit for bit (NaN: at the same positions; its payload is the FPU's default NaN,
@@ -54,6 +56,10 @@ CASES: dict[str, Builder] = {
     "conv1x1_c12_o9": _conv(input_shape=(1, 6, 5, 12), filters=9, kernel=(1, 1)),
     "conv1x5_c6_o5": _conv(input_shape=(1, 1, 20, 6), filters=5, kernel=(1, 5)),
     "conv3x3_c1_o8_n1to1": _conv(input_shape=(1, 10, 10, 1), filters=8, kernel=(3, 3), activation="RELU_N1_TO_1"),
+    "conv3x3_c1_o28_relu6": _conv(input_shape=(1, 9, 7, 1), filters=28, kernel=(3, 3), activation="RELU6"),
+    "conv3x3_c1_o8_s2_dil2x1_relu": _conv(input_shape=(1, 11, 9, 1), filters=8, kernel=(3, 3), stride=(2, 2),
+                                          dilation=(2, 1), activation="RELU"),
+    "conv3x1_c3_o16_nobias": _conv(input_shape=(1, 8, 6, 3), filters=16, kernel=(3, 1), bias=False),
     "conv3x3_o2_nobias": _conv(input_shape=(1, 7, 7, 6), filters=2, kernel=(3, 3), bias=False),
     "conv2x3_batch2_s1x2": _conv(input_shape=(2, 6, 7, 3), filters=5, kernel=(2, 3), stride=(1, 2)),
     "conv5x5_s2_c2_o4": _conv(input_shape=(1, 11, 11, 2), filters=4, kernel=(5, 5), stride=(2, 2)),
@@ -61,6 +67,13 @@ CASES: dict[str, Builder] = {
     "dw3x3_c30_s2x1_dil1x2_relu6": _dw(input_shape=(1, 15, 13, 30), kernel=(3, 3), stride=(2, 1), dilation=(1, 2),
                                        activation="RELU6"),
     "dw3x3_c8_relu": _dw(input_shape=(1, 7, 6, 8), kernel=(3, 3), activation="RELU"),
+    "dw3x3_c16_relu6": _dw(input_shape=(1, 8, 9, 16), kernel=(3, 3), activation="RELU6"),
+    "dw1x5_c16_s1x2": _dw(input_shape=(1, 5, 17, 16), kernel=(1, 5), stride=(1, 2)),
+    "dw3x3_m16_c2_relu": _dw(input_shape=(1, 7, 7, 2), kernel=(3, 3), depth_multiplier=16, activation="RELU"),
+    "dw3x3_m2_c8_relu6": _dw(input_shape=(1, 6, 10, 8), kernel=(3, 3), depth_multiplier=2, activation="RELU6"),
+    "dw9x1_c12_column_s2_relu": _dw(input_shape=(1, 21, 1, 12), kernel=(9, 1), stride=(2, 1), activation="RELU"),
+    "dw5x1_m2_c3": _dw(input_shape=(1, 9, 6, 3), kernel=(5, 1), depth_multiplier=2),
+    "dw3x3_c5_relu6_s2": _dw(input_shape=(1, 7, 8, 5), kernel=(3, 3), stride=(2, 2), activation="RELU6"),
     "dw3x3_c5": _dw(input_shape=(1, 6, 6, 5), kernel=(3, 3)),
     "dw3x3_c12_s2_valid": _dw(input_shape=(1, 9, 10, 12), kernel=(3, 3), stride=(2, 2), padding="VALID"),
     "dw3x3_m2_c6": _dw(input_shape=(1, 9, 9, 6), kernel=(3, 3), depth_multiplier=2),
@@ -70,6 +83,9 @@ CASES: dict[str, Builder] = {
     "dw5x1_c9_batch2": _dw(input_shape=(2, 8, 5, 9), kernel=(5, 1)),
     "fc_b1_37_13_relu": _fc(input_shape=(1, 37), units=13, activation="RELU"),
     "fc_b3_64_10": _fc(input_shape=(3, 64), units=10),
+    "fc_b1_64_2": _fc(input_shape=(1, 64), units=2),
+    "fc_b1_33_7_relu6_nobias": _fc(input_shape=(1, 33), units=7, activation="RELU6", bias=False),
+    "fc_b1_6_5_relu": _fc(input_shape=(1, 6), units=5, activation="RELU"),
     "fc_b1_20_1": _fc(input_shape=(1, 20), units=1),
     "fc_b2_9_3_nobias": _fc(input_shape=(2, 9), units=3, bias=False),
     "fc_b4_128_8_relu6": _fc(input_shape=(4, 128), units=8, activation="RELU6"),
@@ -175,10 +191,12 @@ def test_fpu_kernels_bit_exact_on_the_host(fpu_cases: dict[str, tuple[Path, list
 
 
 # the QEMU sample of the default run: every kernel path (conv: patch gathered with padding and dilation,
-# read in place, fewer than 4 channels; depthwise: 2-pixel blocks with an overlapping last block, multiplier 2
-# (one output at a time) and 8 (broadcast blocks); FC: batch pairs and a lone row, out_features < 4)
-SAMPLE_M4 = ("conv3x3_dil2x1_c4_o6", "conv1x1_c12_o9", "conv3x3_o2_nobias", "dw3x3_c30_s2x1_dil1x2_relu6",
-             "dw3x3_m2_c6", "dw10x8_m8_c1_s2", "fc_b3_64_10", "fc_b1_20_1")
+# read in place, fewer than 4 channels, 9 taps in registers with an overlapping last block; depthwise: 2-pixel
+# blocks with an overlapping last block, a row of pairs in one call (RELU6 on the bit patterns), multiplier 2
+# and 8 (broadcast blocks); FC: batch pairs and a lone row, batch 1 row pairs with an odd last row, one row)
+SAMPLE_M4 = ("conv3x3_dil2x1_c4_o6", "conv1x1_c12_o9", "conv3x3_o2_nobias", "conv3x3_c1_o28_relu6",
+             "dw3x3_c30_s2x1_dil1x2_relu6", "dw3x3_c16_relu6", "dw3x3_m2_c6", "dw10x8_m8_c1_s2", "fc_b3_64_10",
+             "fc_b1_20_1")
 SAMPLE_OTHER = ("conv3x3_s2_valid_c3_o16_relu6", "dw3x3_c30_s2x1_dil1x2_relu6", "dw3x3_m4_c3_s2", "fc_b2_9_3_nobias")
 
 

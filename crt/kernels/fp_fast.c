@@ -6,7 +6,9 @@
  * changes which outputs are computed side by side, never the order of any one output's terms. */
 #include "microaot/kernels/fp_fast.h"
 
+#include <float.h>
 #include <stddef.h>
+#include <string.h>
 
 /* the asm paths: a single-precision FPU in Thumb-2 (gcc -O0 cannot allocate the operands: the portable
  * loops run there) */
@@ -18,21 +20,109 @@
 
 static const float uaot_fp_zeros[16] = {0.0f};
 
+/* How a block's epilogue clamps its sums v (after the bias) to [lo, hi] as the generic kernel does,
+ * v < lo ? lo : (v > hi ? hi : v) (NaN stays NaN):
+ * UAOT_FP_FULL: every v against both bounds with VCMP (8 instructions per output);
+ * UAOT_FP_CHECK (lo == -FLT_MAX, hi == FLT_MAX: activation NONE): the clamp changes only +-inf. The block's
+ *   sum v0 + v1 + ... is finite (sum - sum == 0) only if every v is finite, and then nothing changes; else
+ *   (an inf or NaN, or a finite sum overflowing) the full clamp runs;
+ * UAOT_FP_CHECK_LO (lo == 0, hi == FLT_MAX: RELU), UAOT_FP_CHECK_LOHI (lo == 0, 0 < hi < FLT_MAX: RELU6): after
+ *   the same check (all v finite) the clamp runs on the bit patterns as signed integers, where finite floats
+ *   order as their values on each side of 0: USAT #31 turns a negative v into +0.0f (v is never -0.0f: a sum
+ *   starting at +0.0f never is) and leaves v >= 0 alone, then a signed compare with hi's bits (2 instructions
+ *   per output for the lower bound, 3 more for the upper, vs 4 each with VCMP). */
+enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5, UAOT_FP_CHECK_LOHI = 7 };
+
+static int32_t uaot_fp_mode(float lo, float hi)
+{
+    uint32_t lo_bits;
+    memcpy(&lo_bits, &lo, sizeof lo_bits);
+    if (lo == -FLT_MAX && hi == FLT_MAX) {
+        return UAOT_FP_CHECK;
+    }
+    if (lo_bits != 0u) { /* the integer clamps produce +0.0f: only for lo == +0.0f */
+        return UAOT_FP_FULL;
+    }
+    if (hi == FLT_MAX) {
+        return UAOT_FP_CHECK_LO;
+    }
+    return hi > 0.0f && hi < FLT_MAX ? UAOT_FP_CHECK_LOHI : UAOT_FP_FULL;
+}
+
 #if UAOT_FP_ASM
-/* R = R < lo ? lo : (R > hi ? hi : R), lo in s30, hi in s31 (the generic clamp: NaN stays NaN) */
-#define UAOT_FP_CLAMP(R)        \
+/* R = R < lo ? lo : R (lo in s30); R = R > hi ? hi : R (hi in s31) */
+#define UAOT_FP_LO(R)           \
     "vcmp.f32 " R ", s30\n\t"   \
     "vmrs APSR_nzcv, fpscr\n\t" \
     "it mi\n\t"                 \
-    "vmovmi.f32 " R ", s30\n\t" \
+    "vmovmi.f32 " R ", s30\n\t"
+#define UAOT_FP_HI(R)           \
     "vcmp.f32 " R ", s31\n\t"   \
     "vmrs APSR_nzcv, fpscr\n\t" \
     "it gt\n\t"                 \
     "vmovgt.f32 " R ", s31\n\t"
-#define UAOT_FP_CLAMP8(A, B, C, D, E, F, G, H) \
-    UAOT_FP_CLAMP(A)                           \
-    UAOT_FP_CLAMP(B)                           \
-    UAOT_FP_CLAMP(C) UAOT_FP_CLAMP(D) UAOT_FP_CLAMP(E) UAOT_FP_CLAMP(F) UAOT_FP_CLAMP(G) UAOT_FP_CLAMP(H)
+/* s24 += R */
+#define UAOT_FP_SUM(R) "vadd.f32 s24, s24, " R "\n\t"
+/* M over the accumulators s0..s3, s0..s7, s0..s15 */
+#define UAOT_FP_S2_3(M) M("s2") M("s3")
+#define UAOT_FP_S4_7(M) M("s4") M("s5") M("s6") M("s7")
+#define UAOT_FP_S8_15(M) M("s8") M("s9") M("s10") M("s11") M("s12") M("s13") M("s14") M("s15")
+#define UAOT_FP_R4(M) M("s0") M("s1") UAOT_FP_S2_3(M)
+#define UAOT_FP_R8(M) UAOT_FP_R4(M) UAOT_FP_S4_7(M)
+#define UAOT_FP_R16(M) UAOT_FP_R8(M) UAOT_FP_S8_15(M)
+#define UAOT_FP_REST4(M) UAOT_FP_S2_3(M)
+#define UAOT_FP_REST8(M) UAOT_FP_S2_3(M) UAOT_FP_S4_7(M)
+#define UAOT_FP_REST16(M) UAOT_FP_S2_3(M) UAOT_FP_S4_7(M) UAOT_FP_S8_15(M)
+/* A, B (an even and the next register) to T0, T1, lower bound 0 (USAT), back */
+#define UAOT_FP_ULO(T0, T1, A, B)           \
+    "vmov " T0 ", " T1 ", " A ", " B "\n\t" \
+    "usat " T0 ", #31, " T0 "\n\t"          \
+    "usat " T1 ", #31, " T1 "\n\t"          \
+    "vmov " A ", " B ", " T0 ", " T1 "\n\t"
+/* the same and the upper bound (hi's bits in k) */
+#define UAOT_FP_ULOHI(T0, T1, A, B)         \
+    "vmov " T0 ", " T1 ", " A ", " B "\n\t" \
+    "usat " T0 ", #31, " T0 "\n\t"          \
+    "usat " T1 ", #31, " T1 "\n\t"          \
+    "cmp " T0 ", %[k]\n\t"                  \
+    "it gt\n\t"                             \
+    "movgt " T0 ", %[k]\n\t"                \
+    "cmp " T1 ", %[k]\n\t"                  \
+    "it gt\n\t"                             \
+    "movgt " T1 ", %[k]\n\t"                \
+    "vmov " A ", " B ", " T0 ", " T1 "\n\t"
+/* M(T0, T1, pair) over the accumulator pairs of s0..s1, s0..s3, s0..s7, s0..s15 */
+#define UAOT_FP_P2(M, T0, T1) M(T0, T1, "s0", "s1")
+#define UAOT_FP_P4(M, T0, T1) UAOT_FP_P2(M, T0, T1) M(T0, T1, "s2", "s3")
+#define UAOT_FP_P8(M, T0, T1) UAOT_FP_P4(M, T0, T1) M(T0, T1, "s4", "s5") M(T0, T1, "s6", "s7")
+#define UAOT_FP_P16(M, T0, T1) \
+    UAOT_FP_P8(M, T0, T1) M(T0, T1, "s8", "s9") M(T0, T1, "s10", "s11") M(T0, T1, "s12", "s13") M(T0, T1, "s14", "s15")
+#define UAOT_FP_R2(M) M("s0") M("s1")
+#define UAOT_FP_REST2(M)
+/* the clamp of the sums in s0..s(N-1), N = 2, 4, 8 or 16 (R = UAOT_FP_RN, REST = UAOT_FP_RESTN, P = UAOT_FP_PN):
+ * {lo, hi} at [a + LH], the mode at [a + MODE]; uses k, the core registers T0, T1, s24, s30, s31 and the
+ * labels 6, 7, 8 */
+#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                                 \
+    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                                  \
+    "tst %[k], #4\n\t"                                                                                                 \
+    "beq 7f\n\t"                                                                                                       \
+    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                          \
+                                                 "vcmp.f32 s24, #0\n\t"                                                \
+                                                 "vmrs APSR_nzcv, fpscr\n\t"                                           \
+                                                 "bne 7f\n\t"                                                          \
+                                                 "lsls %[k], %[k], #31\n\t"                                            \
+                                                 "bpl 8f\n\t"                                                          \
+                                                 "bcs 6f\n\t" P(UAOT_FP_ULO, T0,                                       \
+                                                                T1) "b 8f\n\t"                                         \
+                                                                    "6:\n\t"                                           \
+                                                                    "ldr %[k], [%[a], #" LH "]\n\t"                    \
+                                                                    "ldr %[k], [%[k], #4]\n\t" P(                      \
+                                                                        UAOT_FP_ULOHI, T0,                             \
+                                                                        T1) "b 8f\n\t"                                 \
+                                                                            "7:\n\t"                                   \
+                                                                            "ldr %[k], [%[a], #" LH "]\n\t"            \
+                                                                            "vldmia %[k], {s30-s31}\n\t" R(UAOT_FP_LO) \
+                                                                                R(UAOT_FP_HI) "8:\n\t"
 #define UAOT_FP_ALL_S                                                                                            \
     "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
         "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
@@ -52,17 +142,17 @@ typedef struct {
     const float *bias, *lh; /* bias (4 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
+    int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK or UAOT_FP_CHECK_LO */
 } uaot_fp_gemm_args_t;
 
 #if UAOT_FP_ASM
 /* the asm reads the fields at these byte offsets */
 typedef char
     uaot_fp_gemm_layout_ok[(offsetof(uaot_fp_gemm_args_t, g) == 24 && offsetof(uaot_fp_gemm_args_t, bias) == 32 &&
-                            offsetof(uaot_fp_gemm_args_t, zeros) == 48)
+                            offsetof(uaot_fp_gemm_args_t, zeros) == 48 && offsetof(uaot_fp_gemm_args_t, mode) == 52)
                                ? 1
                                : -1];
 #endif
-
 static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
 {
 #if UAOT_FP_ASM
@@ -153,13 +243,11 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
                          "vadd.f32 s4, s4, s16\n\t"
                          "vadd.f32 s5, s5, s17\n\t"
                          "vadd.f32 s6, s6, s18\n\t"
-                         "vadd.f32 s7, s7, s19\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #40]\n\t"
-                                                                           "vstmia %[k], {s0-s3}\n\t"
-                                                                           "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s4-s7}\n\t"
+                         "vadd.f32 s7, s7, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[x0]",
+                                                                     "%[x1]", "36", "52") "ldr %[k], [%[a], #40]\n\t"
+                                                                                          "vstmia %[k], {s0-s3}\n\t"
+                                                                                          "ldr %[k], [%[a], #44]\n\t"
+                                                                                          "vstmia %[k], {s4-s7}\n\t"
                          : [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),
                            [w3] "=&r"(w3), [k] "=&r"(k)
                          : [a] "r"(a)
@@ -222,11 +310,9 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
                          "vadd.f32 s0, s0, s16\n\t"
                          "vadd.f32 s1, s1, s17\n\t"
                          "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP("s0") UAOT_FP_CLAMP("s1") UAOT_FP_CLAMP("s2")
-                             UAOT_FP_CLAMP("s3") "ldr %[k], [%[a], #40]\n\t"
-                                                 "vstmia %[k], {s0-s3}\n\t"
+                         "vadd.f32 s3, s3, s19\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R4, UAOT_FP_REST4, UAOT_FP_P4, "%[x0]",
+                                                                     "%[w0]", "36", "52") "ldr %[k], [%[a], #40]\n\t"
+                                                                                          "vstmia %[k], {s0-s3}\n\t"
                          : [x0] "=&r"(x0), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [k] "=&r"(k)
                          : [a] "r"(a)
                          : UAOT_FP_ALL_S, "cc", "memory");
@@ -255,557 +341,239 @@ typedef struct {
     int32_t tap_x, tap_w, row_x, row_w;
 } uaot_fp_taps_t;
 
-/* 8 outputs oc..oc+7 of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
- * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; oc a multiple of pat): output j reads input channel
- * oc / dm + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
- * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]) */
+/* nb blocks of 8 outputs of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
+ * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; a block starts at a multiple of pat): output j of a
+ * block reads its input channel + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
+ * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]); after a block x_q += xb, w += wb (its
+ * taps' advance undone, the next block's start), bias += bstep, out_q += 8. The asm advances the fields. */
 typedef struct {
     const float *x0, *x1, *w;
     int32_t nky, nkx, xs, ws, xr, wr; /* strides in bytes: tap (minus the VLDM writeback), row */
     const float *bias, *lh;           /* bias (8 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
+    int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK, UAOT_FP_CHECK_LO or UAOT_FP_CHECK_LOHI */
+    int32_t nb, xb, wb, bstep;
+    int32_t npairs, nb0, px, pw, pb, po; /* pixel pairs (npx 2) or pixels (1); after each: nb = nb0, x_q += px,
+                                          * w += pw, bias += pb, out_q += po (bytes) */
 } uaot_fp_dw8_args_t;
 
 #if UAOT_FP_ASM
 /* the asm reads the fields at these byte offsets */
-typedef char uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
-                                    offsetof(uaot_fp_dw8_args_t, zeros) == 52)
-                                       ? 1
-                                       : -1];
+typedef char
+    uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
+                           offsetof(uaot_fp_dw8_args_t, zeros) == 52 && offsetof(uaot_fp_dw8_args_t, mode) == 56)
+                              ? 1
+                              : -1];
+
+/* A0..A7 += X0..X7 * s16..s23 */
+#define UAOT_FP_MAC8(A0, A1, A2, A3, A4, A5, A6, A7, X0, X1, X2, X3, X4, X5, X6, X7) \
+    "vmla.f32 " A0 ", " X0 ", s16\n\t"                                               \
+    "vmla.f32 " A1 ", " X1 ", s17\n\t"                                               \
+    "vmla.f32 " A2 ", " X2 ", s18\n\t"                                               \
+    "vmla.f32 " A3 ", " X3 ", s19\n\t"                                               \
+    "vmla.f32 " A4 ", " X4 ", s20\n\t"                                               \
+    "vmla.f32 " A5 ", " X5 ", s21\n\t"                                               \
+    "vmla.f32 " A6 ", " X6 ", s22\n\t"                                               \
+    "vmla.f32 " A7 ", " X7 ", s23\n\t"
+#define UAOT_FP_MAC8E(...) UAOT_FP_MAC8(__VA_ARGS__)
+/* the input registers of output j at pattern pat (the VLDM list, then j = 0..7) */
+#define UAOT_FP_X_P1 "{s24-s31}", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+#define UAOT_FP_X_P2 "{s24-s27}", "s24", "s24", "s25", "s25", "s26", "s26", "s27", "s27"
+#define UAOT_FP_X_P4 "{s24-s25}", "s24", "s24", "s24", "s24", "s25", "s25", "s25", "s25"
+#define UAOT_FP_X_P8 "{s24}", "s24", "s24", "s24", "s24", "s24", "s24", "s24", "s24"
+/* the bias added to n accumulators (pixel 0: s0..s7, pixel 1: s8..s15) */
+#define UAOT_FP_BIAS8(A0, A1, A2, A3, A4, A5, A6, A7) \
+    "vadd.f32 " A0 ", " A0 ", s16\n\t"                \
+    "vadd.f32 " A1 ", " A1 ", s17\n\t"                \
+    "vadd.f32 " A2 ", " A2 ", s18\n\t"                \
+    "vadd.f32 " A3 ", " A3 ", s19\n\t"                \
+    "vadd.f32 " A4 ", " A4 ", s20\n\t"                \
+    "vadd.f32 " A5 ", " A5 ", s21\n\t"                \
+    "vadd.f32 " A6 ", " A6 ", s22\n\t"                \
+    "vadd.f32 " A7 ", " A7 ", s23\n\t"
+#define UAOT_FP_BIAS8E(...) UAOT_FP_BIAS8(__VA_ARGS__)
+#define UAOT_FP_ACC0 "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"
+#define UAOT_FP_ACC1 "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15"
+/* the tap loops of uaot_fp_dw8 with one pixel (P1 empty) or two (P1 = the second pixel's lines) */
+#define UAOT_FP_DW_ASM(WL, ZEROS, P1X, P1ADD, P1ROW, P1BACK, B0, P1BIAS, EPI, ST0, P1STORE, P1OUT)                  \
+    __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"                                                                    \
+                     "ldr %[x1], [%[a], #4]\n\t"                                                                    \
+                     "ldr %[w], [%[a], #8]\n\t"                                                                     \
+                     "ldr %[b], [%[a], #36]\n\t"                                                                    \
+                     "ldr %[o0], [%[a], #44]\n\t"                                                                   \
+                     "ldr %[o1], [%[a], #48]\n\t"                                                                   \
+                     "3:\n\t"                                                                                       \
+                     "ldr %[k], [%[a], #80]\n\t"                                                                    \
+                     "str %[k], [%[a], #60]\n\t"                                                                    \
+                     "0:\n\t"                                                                                       \
+                     "ldrd %[xs], %[ws], [%[a], #20]\n\t"                                                           \
+                     "ldr %[k], [%[a], #52]\n\t"                                                                    \
+                     "vldmia %[k], " ZEROS "\n\t"                                                                   \
+                     "ldr %[ky], [%[a], #12]\n\t"                                                                   \
+                     "1:\n\t"                                                                                       \
+                     "ldr %[k], [%[a], #16]\n\t"                                                                    \
+                     "2:\n\t"                                                                                       \
+                     "vldmia %[w]!, " WL "\n\t" P1X "add %[x0], %[x0], %[xs]\n\t" P1ADD "add %[w], %[w], %[ws]\n\t" \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "bne 2b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #28]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1ROW "ldr %[k], [%[a], #32]\n\t"                                 \
+                     "add %[w], %[w], %[k]\n\t"                                                                     \
+                     "subs %[ky], %[ky], #1\n\t"                                                                    \
+                     "bne 1b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #64]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #68]\n\t"                                \
+                     "add %[w], %[w], %[k]\n\t"                                                                     \
+                     "vldmia %[b], " WL "\n\t"                                                                      \
+                     "ldr %[k], [%[a], #72]\n\t"                                                                    \
+                     "add %[b], %[b], %[k]\n\t" B0 P1BIAS EPI "vstmia %[o0]!, " ST0 "\n\t" P1STORE                  \
+                     "ldr %[k], [%[a], #60]\n\t"                                                                    \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "str %[k], [%[a], #60]\n\t"                                                                    \
+                     "bne 0b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #84]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #88]\n\t"                                \
+                     "add %[w], %[w], %[k]\n\t"                                                                     \
+                     "ldr %[k], [%[a], #92]\n\t"                                                                    \
+                     "add %[b], %[b], %[k]\n\t"                                                                     \
+                     "ldr %[k], [%[a], #96]\n\t"                                                                    \
+                     "add %[o0], %[o0], %[k]\n\t" P1OUT "ldr %[k], [%[a], #76]\n\t"                                 \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "str %[k], [%[a], #76]\n\t"                                                                    \
+                     "bne 3b\n\t"                                                                                   \
+                     : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs),  \
+                       [ws] "=&r"(ws), [b] "=&r"(b), [o0] "=&r"(o0), [o1] "=&r"(o1)                                 \
+                     : [a] "r"(a)                                                                                   \
+                     : UAOT_FP_ALL_S, "cc", "memory")
+#define UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7) \
+    "vldmia %[x0]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC0, X0, X1, X2, X3, X4, X5, X6, X7)
+#define UAOT_FP_DW8_LOADS2(XL, X0, X1, X2, X3, X4, X5, X6, X7) \
+    UAOT_FP_DW8_LOADS1(XL, X0, X1, X2, X3, X4, X5, X6, X7)     \
+    "vldmia %[x1]!, " XL "\n\t" UAOT_FP_MAC8E(UAOT_FP_ACC1, X0, X1, X2, X3, X4, X5, X6, X7)
+/* uaot_fp_dw8 at pattern X (UAOT_FP_X_Pn) for one pixel / two pixels */
+#define UAOT_FP_DW8_ONE(...)                                                                                          \
+    UAOT_FP_DW_ASM("{s16-s23}", "{s0-s7}", UAOT_FP_DW8_LOADS1(__VA_ARGS__), "", "", "", UAOT_FP_BIAS8E(UAOT_FP_ACC0), \
+                   "", UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"),         \
+                   "{s0-s7}", "", "")
+#define UAOT_FP_DW8_TWO(...)                                                                                 \
+    UAOT_FP_DW_ASM("{s16-s23}", "{s0-s15}", UAOT_FP_DW8_LOADS2(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",  \
+                   "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS8E(UAOT_FP_ACC0), \
+                   UAOT_FP_BIAS8E(UAOT_FP_ACC1),                                                             \
+                   UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, UAOT_FP_P16, "%[ky]", "%[ws]", "40", "56"), \
+                   "{s0-s7}", "vstmia %[o1]!, {s8-s15}\n\t", "add %[o1], %[o1], %[k]\n\t")
+/* 4 outputs at two pixels (pixel 0 in s0..s3, 1 in s4..s7; one pixel: both the same) */
+#define UAOT_FP_MAC4(A0, A1, A2, A3, X0, X1, X2, X3) \
+    "vmla.f32 " A0 ", " X0 ", s16\n\t"               \
+    "vmla.f32 " A1 ", " X1 ", s17\n\t"               \
+    "vmla.f32 " A2 ", " X2 ", s18\n\t"               \
+    "vmla.f32 " A3 ", " X3 ", s19\n\t"
+#define UAOT_FP_BIAS4(A0, A1, A2, A3)  \
+    "vadd.f32 " A0 ", " A0 ", s16\n\t" \
+    "vadd.f32 " A1 ", " A1 ", s17\n\t" \
+    "vadd.f32 " A2 ", " A2 ", s18\n\t" \
+    "vadd.f32 " A3 ", " A3 ", s19\n\t"
+#define UAOT_FP_X4_P1 "{s24-s27}", "s24", "s25", "s26", "s27"
+#define UAOT_FP_X4_P2 "{s24-s25}", "s24", "s24", "s25", "s25"
+#define UAOT_FP_X4_P4 "{s24}", "s24", "s24", "s24", "s24"
+#define UAOT_FP_DW4_LOADS(XL, X0, X1, X2, X3)                                    \
+    "vldmia %[x0]!, " XL "\n\t" UAOT_FP_MAC4("s0", "s1", "s2", "s3", X0, X1, X2, \
+                                             X3) "vldmia %[x1]!, " XL            \
+                                                 "\n\t" UAOT_FP_MAC4("s4", "s5", "s6", "s7", X0, X1, X2, X3)
+#define UAOT_FP_DW4(...)                                                                                              \
+    UAOT_FP_DW_ASM("{s16-s19}", "{s0-s7}", UAOT_FP_DW4_LOADS(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",             \
+                   "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS4("s0", "s1", "s2", "s3"), \
+                   UAOT_FP_BIAS4("s4", "s5", "s6", "s7"),                                                             \
+                   UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"), "{s0-s3}",  \
+                   "vstmia %[o1]!, {s4-s7}\n\t", "add %[o1], %[o1], %[k]\n\t")
 #endif
 
 /* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
-static void uaot_fp_dw8(const uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat)
+static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat, int32_t lanes)
 {
 #if UAOT_FP_ASM
     const float *x0, *x1, *w;
     int32_t ky, k, xs, ws;
-    if (pat == 1 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24-s31}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s25, s17\n\t"
-            "vmla.f32 s2, s26, s18\n\t"
-            "vmla.f32 s3, s27, s19\n\t"
-            "vmla.f32 s4, s28, s20\n\t"
-            "vmla.f32 s5, s29, s21\n\t"
-            "vmla.f32 s6, s30, s22\n\t"
-            "vmla.f32 s7, s31, s23\n\t"
-            "vldmia %[x1]!, {s24-s31}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s25, s17\n\t"
-            "vmla.f32 s10, s26, s18\n\t"
-            "vmla.f32 s11, s27, s19\n\t"
-            "vmla.f32 s12, s28, s20\n\t"
-            "vmla.f32 s13, s29, s21\n\t"
-            "vmla.f32 s14, s30, s22\n\t"
-            "vmla.f32 s15, s31, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
+    const float *b;
+    float *o0, *o1;
+    if (lanes == 4) { /* one pixel: a->x1 == a->x0, a->out1 == a->out0 */
+        if (pat == 1) {
+            UAOT_FP_DW4(UAOT_FP_X4_P1);
+        } else if (pat == 2) {
+            UAOT_FP_DW4(UAOT_FP_X4_P2);
+        } else {
+            UAOT_FP_DW4(UAOT_FP_X4_P4);
+        }
         return;
     }
-    if (pat == 1 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8-s15}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s9, s17\n\t"
-                         "vmla.f32 s2, s10, s18\n\t"
-                         "vmla.f32 s3, s11, s19\n\t"
-                         "vmla.f32 s4, s12, s20\n\t"
-                         "vmla.f32 s5, s13, s21\n\t"
-                         "vmla.f32 s6, s14, s22\n\t"
-                         "vmla.f32 s7, s15, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
+    switch (pat * 2 + npx - 1) {
+    case 2:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P1);
+        break;
+    case 3:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P1);
+        break;
+    case 4:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P2);
+        break;
+    case 5:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P2);
+        break;
+    case 8:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P4);
+        break;
+    case 9:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P4);
+        break;
+    case 16:
+        UAOT_FP_DW8_ONE(UAOT_FP_X_P8);
+        break;
+    default:
+        UAOT_FP_DW8_TWO(UAOT_FP_X_P8);
+        break;
     }
-    if (pat == 2 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24-s27}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s24, s17\n\t"
-            "vmla.f32 s2, s25, s18\n\t"
-            "vmla.f32 s3, s25, s19\n\t"
-            "vmla.f32 s4, s26, s20\n\t"
-            "vmla.f32 s5, s26, s21\n\t"
-            "vmla.f32 s6, s27, s22\n\t"
-            "vmla.f32 s7, s27, s23\n\t"
-            "vldmia %[x1]!, {s24-s27}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s24, s17\n\t"
-            "vmla.f32 s10, s25, s18\n\t"
-            "vmla.f32 s11, s25, s19\n\t"
-            "vmla.f32 s12, s26, s20\n\t"
-            "vmla.f32 s13, s26, s21\n\t"
-            "vmla.f32 s14, s27, s22\n\t"
-            "vmla.f32 s15, s27, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 2 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8-s11}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s8, s17\n\t"
-                         "vmla.f32 s2, s9, s18\n\t"
-                         "vmla.f32 s3, s9, s19\n\t"
-                         "vmla.f32 s4, s10, s20\n\t"
-                         "vmla.f32 s5, s10, s21\n\t"
-                         "vmla.f32 s6, s11, s22\n\t"
-                         "vmla.f32 s7, s11, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 4 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24-s25}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s24, s17\n\t"
-            "vmla.f32 s2, s24, s18\n\t"
-            "vmla.f32 s3, s24, s19\n\t"
-            "vmla.f32 s4, s25, s20\n\t"
-            "vmla.f32 s5, s25, s21\n\t"
-            "vmla.f32 s6, s25, s22\n\t"
-            "vmla.f32 s7, s25, s23\n\t"
-            "vldmia %[x1]!, {s24-s25}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s24, s17\n\t"
-            "vmla.f32 s10, s24, s18\n\t"
-            "vmla.f32 s11, s24, s19\n\t"
-            "vmla.f32 s12, s25, s20\n\t"
-            "vmla.f32 s13, s25, s21\n\t"
-            "vmla.f32 s14, s25, s22\n\t"
-            "vmla.f32 s15, s25, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 4 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8-s9}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s8, s17\n\t"
-                         "vmla.f32 s2, s8, s18\n\t"
-                         "vmla.f32 s3, s8, s19\n\t"
-                         "vmla.f32 s4, s9, s20\n\t"
-                         "vmla.f32 s5, s9, s21\n\t"
-                         "vmla.f32 s6, s9, s22\n\t"
-                         "vmla.f32 s7, s9, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 8 && npx == 2) {
-        __asm__ volatile(
-            "ldr %[x0], [%[a], #0]\n\t"
-            "ldr %[x1], [%[a], #4]\n\t"
-            "ldr %[w], [%[a], #8]\n\t"
-            "ldr %[ky], [%[a], #12]\n\t"
-            "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-            "ldr %[k], [%[a], #52]\n\t"
-            "vldmia %[k], {s0-s15}\n\t"
-            "1:\n\t"
-            "ldr %[k], [%[a], #16]\n\t"
-            "2:\n\t"
-            "vldmia %[w]!, {s16-s23}\n\t"
-            "vldmia %[x0]!, {s24}\n\t"
-            "vmla.f32 s0, s24, s16\n\t"
-            "vmla.f32 s1, s24, s17\n\t"
-            "vmla.f32 s2, s24, s18\n\t"
-            "vmla.f32 s3, s24, s19\n\t"
-            "vmla.f32 s4, s24, s20\n\t"
-            "vmla.f32 s5, s24, s21\n\t"
-            "vmla.f32 s6, s24, s22\n\t"
-            "vmla.f32 s7, s24, s23\n\t"
-            "vldmia %[x1]!, {s24}\n\t"
-            "vmla.f32 s8, s24, s16\n\t"
-            "vmla.f32 s9, s24, s17\n\t"
-            "vmla.f32 s10, s24, s18\n\t"
-            "vmla.f32 s11, s24, s19\n\t"
-            "vmla.f32 s12, s24, s20\n\t"
-            "vmla.f32 s13, s24, s21\n\t"
-            "vmla.f32 s14, s24, s22\n\t"
-            "vmla.f32 s15, s24, s23\n\t"
-            "add %[x0], %[x0], %[xs]\n\t"
-            "add %[x1], %[x1], %[xs]\n\t"
-            "add %[w], %[w], %[ws]\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 2b\n\t"
-            "ldr %[k], [%[a], #28]\n\t"
-            "add %[x0], %[x0], %[k]\n\t"
-            "add %[x1], %[x1], %[k]\n\t"
-            "ldr %[k], [%[a], #32]\n\t"
-            "add %[w], %[w], %[k]\n\t"
-            "subs %[ky], %[ky], #1\n\t"
-            "bne 1b\n\t"
-            "ldr %[k], [%[a], #36]\n\t"
-            "vldmia %[k], {s16-s23}\n\t"
-            "vadd.f32 s0, s0, s16\n\t"
-            "vadd.f32 s1, s1, s17\n\t"
-            "vadd.f32 s2, s2, s18\n\t"
-            "vadd.f32 s3, s3, s19\n\t"
-            "vadd.f32 s4, s4, s20\n\t"
-            "vadd.f32 s5, s5, s21\n\t"
-            "vadd.f32 s6, s6, s22\n\t"
-            "vadd.f32 s7, s7, s23\n\t"
-            "vadd.f32 s8, s8, s16\n\t"
-            "vadd.f32 s9, s9, s17\n\t"
-            "vadd.f32 s10, s10, s18\n\t"
-            "vadd.f32 s11, s11, s19\n\t"
-            "vadd.f32 s12, s12, s20\n\t"
-            "vadd.f32 s13, s13, s21\n\t"
-            "vadd.f32 s14, s14, s22\n\t"
-            "vadd.f32 s15, s15, s23\n\t"
-            "ldr %[k], [%[a], #40]\n\t"
-            "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7")
-                UAOT_FP_CLAMP8("s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15") "ldr %[k], [%[a], #44]\n\t"
-                                                                                     "vstmia %[k], {s0-s7}\n\t"
-                                                                                     "ldr %[k], [%[a], #48]\n\t"
-                                                                                     "vstmia %[k], {s8-s15}\n\t"
-            : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-            : [a] "r"(a)
-            : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    if (pat == 8 && npx == 1) {
-        __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
-                         "ldr %[w], [%[a], #8]\n\t"
-                         "ldr %[ky], [%[a], #12]\n\t"
-                         "ldrd %[xs], %[ws], [%[a], #20]\n\t"
-                         "ldr %[k], [%[a], #52]\n\t"
-                         "vldmia %[k], {s0-s7}\n\t"
-                         "1:\n\t"
-                         "ldr %[k], [%[a], #16]\n\t"
-                         "2:\n\t"
-                         "vldmia %[w]!, {s16-s23}\n\t"
-                         "vldmia %[x0]!, {s8}\n\t"
-                         "vmla.f32 s0, s8, s16\n\t"
-                         "vmla.f32 s1, s8, s17\n\t"
-                         "vmla.f32 s2, s8, s18\n\t"
-                         "vmla.f32 s3, s8, s19\n\t"
-                         "vmla.f32 s4, s8, s20\n\t"
-                         "vmla.f32 s5, s8, s21\n\t"
-                         "vmla.f32 s6, s8, s22\n\t"
-                         "vmla.f32 s7, s8, s23\n\t"
-                         "add %[x0], %[x0], %[xs]\n\t"
-                         "add %[w], %[w], %[ws]\n\t"
-                         "subs %[k], %[k], #1\n\t"
-                         "bne 2b\n\t"
-                         "ldr %[k], [%[a], #28]\n\t"
-                         "add %[x0], %[x0], %[k]\n\t"
-                         "ldr %[k], [%[a], #32]\n\t"
-                         "add %[w], %[w], %[k]\n\t"
-                         "subs %[ky], %[ky], #1\n\t"
-                         "bne 1b\n\t"
-                         "ldr %[k], [%[a], #36]\n\t"
-                         "vldmia %[k], {s16-s23}\n\t"
-                         "vadd.f32 s0, s0, s16\n\t"
-                         "vadd.f32 s1, s1, s17\n\t"
-                         "vadd.f32 s2, s2, s18\n\t"
-                         "vadd.f32 s3, s3, s19\n\t"
-                         "vadd.f32 s4, s4, s20\n\t"
-                         "vadd.f32 s5, s5, s21\n\t"
-                         "vadd.f32 s6, s6, s22\n\t"
-                         "vadd.f32 s7, s7, s23\n\t"
-                         "ldr %[k], [%[a], #40]\n\t"
-                         "vldmia %[k], {s30-s31}\n\t" UAOT_FP_CLAMP8("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                                     "s7") "ldr %[k], [%[a], #44]\n\t"
-                                                                           "vstmia %[k], {s0-s7}\n\t"
-                         : [x0] "=&r"(x0), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs), [ws] "=&r"(ws)
-                         : [a] "r"(a)
-                         : UAOT_FP_ALL_S, "cc", "memory");
-        return;
-    }
-    (void)x1;
 #else
-    const int32_t nx = 8 / pat;
-    for (int32_t q = 0; q < npx; ++q) {
-        float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-        const float *x = q == 0 ? a->x0 : a->x1;
-        const float *w = a->w;
-        const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 32) / 4;
-        for (int32_t ky = 0; ky < a->nky; ++ky) {
-            for (int32_t kx = 0; kx < a->nkx; ++kx) {
-                for (int32_t j = 0; j < 8; ++j) {
-                    acc[j] += x[j / pat] * w[j];
+    const int32_t nx = lanes / pat;
+    const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 4 * lanes) / 4;
+    const float *xq[2] = {a->x0, a->x1};
+    const float *wb = a->w;
+    const float *b = a->bias;
+    float *oq[2] = {a->out0, a->out1};
+    for (int32_t pr = 0; pr < a->npairs; ++pr) {
+        for (int32_t blk = 0; blk < a->nb0; ++blk) {
+            const float *w = wb;
+            for (int32_t q = 0; q < npx; ++q) {
+                float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+                const float *x = xq[q];
+                w = wb;
+                for (int32_t ky = 0; ky < a->nky; ++ky) {
+                    for (int32_t kx = 0; kx < a->nkx; ++kx) {
+                        for (int32_t j = 0; j < lanes; ++j) {
+                            acc[j] += x[j / pat] * w[j];
+                        }
+                        x += tx;
+                        w += tw;
+                    }
+                    x += a->xr / 4;
+                    w += a->wr / 4;
                 }
-                x += tx;
-                w += tw;
+                for (int32_t j = 0; j < lanes; ++j) {
+                    oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
+                }
+                xq[q] = x + a->xb / 4;
+                oq[q] += lanes;
             }
-            x += a->xr / 4;
-            w += a->wr / 4;
+            wb = w + a->wb / 4;
+            b += a->bstep / 4;
         }
-        float *out = q == 0 ? a->out0 : a->out1;
-        for (int32_t j = 0; j < 8; ++j) {
-            out[j] = uaot_fp_clamp(acc[j] + a->bias[j], a->lh[0], a->lh[1]);
+        for (int32_t q = 0; q < 2; ++q) {
+            xq[q] += a->px / 4;
+            oq[q] += a->po / 4;
         }
+        wb += a->pw / 4;
+        b += a->pb / 4;
     }
 #endif
-}
-
-/* one output: sum over the taps of x[0] * w[0] */
-static float uaot_fp_dw_one(const float *x, const float *w, int32_t nky, int32_t nkx, const uaot_fp_taps_t *t)
-{
-    float a = 0.0f;
-    for (int32_t ky = 0; ky < nky; ++ky) {
-        for (int32_t kx = 0; kx < nkx; ++kx) {
-            a += x[0] * w[0];
-            x += t->tap_x;
-            w += t->tap_w;
-        }
-        x += t->row_x - nkx * t->tap_x;
-        w += t->row_w - nkx * t->tap_w;
-    }
-    return a;
 }
 
 /* first and one-past-last kernel index k with 0 <= o + k * d < n */
@@ -824,24 +592,71 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
         p->out_c != p->in_c * p->depth_mult) {
         return UAOT_ERR_ARG;
     }
+    uaot_conv_f32_params_t sw;
+    if (p->in_w == 1 && p->k_w == 1 && p->out_w == 1 && p->out_h > 1) {
+        /* a column (W = 1): the same memory as a row with H and W swapped (NHWC, filter 1 x k_h x 1 x out_c),
+         * whose pixels go in pairs */
+        sw = *p;
+        sw.in_h = 1;
+        sw.in_w = p->in_h;
+        sw.out_h = 1;
+        sw.out_w = p->out_h;
+        sw.k_h = 1;
+        sw.k_w = p->k_h;
+        sw.stride_h = p->stride_w;
+        sw.stride_w = p->stride_h;
+        sw.dil_h = p->dil_w;
+        sw.dil_w = p->dil_h;
+        sw.pad_top = p->pad_left;
+        sw.pad_left = p->pad_top;
+        p = &sw;
+    }
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
-    /* blocks of 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), else one by one */
+    /* blocks of L = 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), of L = 4 (2
+     * pixels side by side, or one pixel twice) for 4 to 7 outputs at multipliers 1, 2, 4; else up to 8 outputs
+     * side by side in C */
     const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
-    const int32_t blocks = pat != 0 && out_c >= 8;
+    const int32_t lanes = pat == 0 ? 0 : (out_c >= 8 ? 8 : (out_c >= 4 ? 4 : 0));
+    const int32_t blocks = lanes != 0;
+    const int32_t L = blocks ? lanes : 8;
+    /* per call of uaot_fp_dw8: dm <= 8: the pixel's whole blocks (then the last L outputs when out_c % L != 0: a
+     * block overlapping the one before, the same values computed and stored again; its start stays a multiple of
+     * pat since out_c is a multiple of dm); dm > 8: the dm / 8 blocks of each input channel */
+    const int32_t groups = dm > 8 ? in_c : 1;
+    const int32_t nb = dm > 8 ? dm / 8 : out_c / L;
+    const int32_t bx = pat == 8 ? (dm == 8 ? 1 : 0) : L / (pat != 0 ? pat : 1); /* input floats per block */
+    const int32_t last = out_c % L != 0 && dm <= 8 ? out_c - L : -1;
+    const int32_t k_w_span = (p->k_w - 1) * p->dil_w;
+    /* the pixels ox_lo.. whose taps are all inside in x: run_pairs pairs of them in one call (one input channel
+     * group, no overlapping last block) */
+    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    const int32_t hi_num = p->in_w - 1 - k_w_span + p->pad_left;
+    int32_t ox_hi = hi_num >= 0 ? hi_num / p->stride_w : -1;
+    ox_hi = ox_hi < p->out_w - 1 ? ox_hi : p->out_w - 1;
+    const int32_t run_pairs = groups == 1 && last < 0 && ox_hi >= ox_lo ? (ox_hi - ox_lo + 1) / 2 : 0;
+    uaot_fp_dw8_args_t a;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
+    a.bstep = bias != NULL ? 4 * L : 0;
+    int32_t cached_nky = -1, cached_nkx = -1;
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_top;
             int32_t ky0, ky1;
             uaot_fp_range(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0, kx1;
-                uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                int32_t kx0 = 0, kx1 = p->k_w;
+                const int inside = ix0 >= 0 && ix0 + k_w_span < p->in_w;
+                if (!inside) {
+                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                }
                 float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
-                const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
                 const int32_t nkx = kx1 > kx0 ? kx1 - kx0 : 0;
                 if (nky == 0 || nkx == 0) { /* no tap in bounds: the sum is +0.0f */
                     for (int32_t oc = 0; oc < out_c; ++oc) {
@@ -852,51 +667,213 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
                 const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
                 const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
-                if (!blocks) {
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        const float v = uaot_fp_dw_one(x0 + oc / dm, w0 + oc, nky, nkx, &t);
-                        out[oc] = uaot_fp_clamp(bias != NULL ? v + bias[oc] : v, p->act_min, p->act_max);
+                if (!blocks) { /* up to 8 outputs side by side, one tap after another */
+                    for (int32_t c = 0; c < out_c; c += 8) {
+                        const int32_t n = out_c - c < 8 ? out_c - c : 8;
+                        float acc[8];
+                        int32_t xi[8];
+                        for (int32_t j = 0; j < n; ++j) {
+                            acc[j] = 0.0f;
+                            xi[j] = (c + j) / dm;
+                        }
+                        const float *x = x0;
+                        const float *w = w0 + c;
+                        for (int32_t ky = 0; ky < nky; ++ky) {
+                            for (int32_t kx = 0; kx < nkx; ++kx) {
+                                for (int32_t j = 0; j < n; ++j) {
+                                    acc[j] += x[xi[j]] * w[j];
+                                }
+                                x += t.tap_x;
+                                w += t.tap_w;
+                            }
+                            x += t.row_x - nkx * t.tap_x;
+                            w += t.row_w - nkx * t.tap_w;
+                        }
+                        for (int32_t j = 0; j < n; ++j) {
+                            const float v = bias != NULL ? acc[j] + bias[c + j] : acc[j];
+                            out[c + j] = uaot_fp_clamp(v, p->act_min, p->act_max);
+                        }
                     }
                     continue;
                 }
                 /* the next pixel too when its taps have the same ranges */
-                int32_t nx0 = 0, nx1 = 0, npx = 1;
+                int32_t npx = 1;
                 if (ox + 1 < p->out_w) {
-                    uaot_fp_range(ix0 + p->stride_w, p->dil_w, p->k_w, p->in_w, &nx0, &nx1);
-                    npx = nx0 == kx0 && nx1 == kx1 ? 2 : 1;
+                    const int32_t nx0 = ix0 + p->stride_w;
+                    if (inside && nx0 + k_w_span < p->in_w) {
+                        npx = 2;
+                    } else if (!inside) {
+                        int32_t n0, n1;
+                        uaot_fp_range(nx0, p->dil_w, p->k_w, p->in_w, &n0, &n1);
+                        npx = n0 == kx0 && n1 == kx1 ? 2 : 1;
+                    }
                 }
-                uaot_fp_dw8_args_t a;
-                a.nky = nky;
-                a.nkx = nkx;
-                if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
-                    a.nky = 1;
-                    a.nkx = nky;
-                    t.tap_x = t.row_x;
-                    t.tap_w = t.row_w;
+                if (nky != cached_nky || nkx != cached_nkx) { /* the strides of this tap range */
+                    cached_nky = nky;
+                    cached_nkx = nkx;
+                    a.nky = nky;
+                    a.nkx = nkx;
+                    if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
+                        a.nky = 1;
+                        a.nkx = nky;
+                        t.tap_x = t.row_x;
+                        t.tap_w = t.row_w;
+                    }
+                    a.xs = 4 * t.tap_x - 4 * L / pat;
+                    a.ws = 4 * t.tap_w - 4 * L;
+                    a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
+                    a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
+                    a.xb = 4 * bx - a.nky * (a.nkx * (a.xs + 4 * L / pat) + a.xr);
+                    a.wb = 4 * L - a.nky * (a.nkx * (a.ws + 4 * L) + a.wr);
                 }
-                a.xs = 4 * t.tap_x - 32 / pat;
-                a.ws = 4 * t.tap_w - 32;
-                a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
-                a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
-                a.lh = &p->act_min;
-                a.zeros = uaot_fp_zeros;
-                /* the last block overlaps the one before when out_c % 8 != 0 (the same values computed and stored
-                 * again); its start stays a multiple of pat (out_c is a multiple of dm) */
-                for (int32_t c = 0; c < out_c; c += 8) {
-                    const int32_t oc = c + 8 <= out_c ? c : out_c - 8;
-                    a.x0 = x0 + oc / dm;
-                    a.x1 = x0 + oc / dm + p->stride_w * in_c;
+                const int32_t x1off = p->stride_w * in_c;
+                /* from the first pixel whose taps are all inside in x: its pairs in one call */
+                int32_t npairs = 1;
+                if (ox == ox_lo && run_pairs > 0) {
+                    npairs = run_pairs;
+                }
+                a.nb0 = nb;
+                a.px = 4 * (npx * x1off - nb * bx);
+                a.pw = -4 * L * nb;
+                a.pb = -a.bstep * nb;
+                a.po = 4 * (npx * out_c - L * nb);
+                for (int32_t g = 0; g < groups; ++g) {
+                    const int32_t oc = g * dm;
+                    a.x0 = x0 + g;
+                    a.x1 = npx == 2 || L == 8 ? x0 + g + x1off : x0 + g;
                     a.w = w0 + oc;
                     a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
                     a.out0 = out + oc;
-                    a.out1 = out + out_c + oc;
-                    uaot_fp_dw8(&a, npx, pat);
+                    a.out1 = npx == 2 || L == 8 ? out + out_c + oc : out + oc;
+                    a.npairs = npairs;
+                    uaot_fp_dw8(&a, npx, pat, L);
                 }
-                ox += npx - 1;
+                if (last >= 0) {
+                    a.nb0 = 1;
+                    a.x0 = x0 + last / dm;
+                    a.x1 = npx == 2 || L == 8 ? x0 + last / dm + x1off : x0 + last / dm;
+                    a.w = w0 + last;
+                    a.bias = bias != NULL ? bias + last : uaot_fp_zeros;
+                    a.out0 = out + last;
+                    a.out1 = npx == 2 || L == 8 ? out + out_c + last : out + last;
+                    a.npairs = 1;
+                    uaot_fp_dw8(&a, npx, pat, L);
+                }
+                ox += npx * npairs - 1;
+                continue;
             }
         }
     }
     return UAOT_OK;
+}
+
+/* npairs pairs of rows (w0, w1: K floats each) times the input row x: out[0] = clamp(sum over k < K, in increasing
+ * k, of x[k] * w0[k], + bias[0]), out[1] the same with w1; K = 8 * g + t. After each pair out += 2, bias += bstep
+ * (bytes), w0 and w1 += wstep (bytes, from the end of their rows). The asm advances the fields. */
+typedef struct {
+    const float *x, *w0, *w1;
+    int32_t g, t;
+    const float *bias, *lh; /* bias (2 floats, never NULL), {lo, hi} */
+    float *out;
+    const float *zeros;
+    int32_t mode;
+    int32_t npairs, wstep, bstep;
+} uaot_fp_dot2_args_t;
+
+#if UAOT_FP_ASM
+typedef char
+    uaot_fp_dot2_layout_ok[(offsetof(uaot_fp_dot2_args_t, bias) == 20 && offsetof(uaot_fp_dot2_args_t, mode) == 36 &&
+                            offsetof(uaot_fp_dot2_args_t, bstep) == 48)
+                               ? 1
+                               : -1];
+#endif
+
+/* per 8 k: 3 VLDM + 16 VMLA + 2 loop instructions for 16 MACs */
+static void uaot_fp_dot2(uaot_fp_dot2_args_t *a)
+{
+#if UAOT_FP_ASM
+    const float *x, *w0, *w1;
+    int32_t k, t;
+    __asm__ volatile("ldr %[w0], [%[a], #4]\n\t"
+                     "ldr %[w1], [%[a], #8]\n\t"
+                     "3:\n\t"
+                     "ldr %[x], [%[a], #0]\n\t"
+                     "ldr %[k], [%[a], #32]\n\t"
+                     "vldmia %[k], {s0-s1}\n\t"
+                     "ldr %[k], [%[a], #12]\n\t"
+                     "cmp %[k], #0\n\t"
+                     "beq 2f\n\t"
+                     "1:\n\t"
+                     "vldmia %[x]!, {s8-s15}\n\t"
+                     "vldmia %[w0]!, {s16-s23}\n\t"
+                     "vldmia %[w1]!, {s24-s31}\n\t"
+                     "vmla.f32 s0, s8, s16\n\t"
+                     "vmla.f32 s1, s8, s24\n\t"
+                     "vmla.f32 s0, s9, s17\n\t"
+                     "vmla.f32 s1, s9, s25\n\t"
+                     "vmla.f32 s0, s10, s18\n\t"
+                     "vmla.f32 s1, s10, s26\n\t"
+                     "vmla.f32 s0, s11, s19\n\t"
+                     "vmla.f32 s1, s11, s27\n\t"
+                     "vmla.f32 s0, s12, s20\n\t"
+                     "vmla.f32 s1, s12, s28\n\t"
+                     "vmla.f32 s0, s13, s21\n\t"
+                     "vmla.f32 s1, s13, s29\n\t"
+                     "vmla.f32 s0, s14, s22\n\t"
+                     "vmla.f32 s1, s14, s30\n\t"
+                     "vmla.f32 s0, s15, s23\n\t"
+                     "vmla.f32 s1, s15, s31\n\t"
+                     "subs %[k], %[k], #1\n\t"
+                     "bne 1b\n\t"
+                     "2:\n\t"
+                     "ldr %[k], [%[a], #16]\n\t"
+                     "cmp %[k], #0\n\t"
+                     "beq 5f\n\t"
+                     "4:\n\t"
+                     "vldmia %[x]!, {s8}\n\t"
+                     "vldmia %[w0]!, {s16}\n\t"
+                     "vldmia %[w1]!, {s24}\n\t"
+                     "vmla.f32 s0, s8, s16\n\t"
+                     "vmla.f32 s1, s8, s24\n\t"
+                     "subs %[k], %[k], #1\n\t"
+                     "bne 4b\n\t"
+                     "5:\n\t"
+                     "ldr %[k], [%[a], #20]\n\t"
+                     "ldr %[x], [%[a], #48]\n\t"
+                     "vldmia %[k], {s16-s17}\n\t"
+                     "add %[k], %[k], %[x]\n\t"
+                     "str %[k], [%[a], #20]\n\t"
+                     "vadd.f32 s0, s0, s16\n\t"
+                     "vadd.f32 s1, s1, s17\n\t" UAOT_FP_EPILOGUE(UAOT_FP_R2, UAOT_FP_REST2, UAOT_FP_P2, "%[x]", "%[t]",
+                                                                 "24", "36") "ldr %[k], [%[a], #28]\n\t"
+                                                                             "vstmia %[k]!, {s0-s1}\n\t"
+                                                                             "str %[k], [%[a], #28]\n\t"
+                                                                             "ldr %[k], [%[a], #44]\n\t"
+                                                                             "add %[w0], %[w0], %[k]\n\t"
+                                                                             "add %[w1], %[w1], %[k]\n\t"
+                                                                             "ldr %[k], [%[a], #40]\n\t"
+                                                                             "subs %[k], %[k], #1\n\t"
+                                                                             "str %[k], [%[a], #40]\n\t"
+                                                                             "bne 3b\n\t"
+                     : [x] "=&r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1), [k] "=&r"(k), [t] "=&r"(t)
+                     : [a] "r"(a)
+                     : UAOT_FP_ALL_S, "cc", "memory");
+#else
+    const int32_t n = 8 * a->g + a->t;
+    const float *w[2] = {a->w0, a->w1};
+    for (int32_t pr = 0; pr < a->npairs; ++pr) {
+        for (int32_t r = 0; r < 2; ++r) {
+            float acc = 0.0f;
+            for (int32_t i = 0; i < n; ++i) {
+                acc += a->x[i] * w[r][i];
+            }
+            a->out[r] = uaot_fp_clamp(acc + a->bias[r], a->lh[0], a->lh[1]);
+            w[r] += n + a->wstep / 4;
+        }
+        a->out += 2;
+        a->bias += a->bstep / 4;
+    }
+#endif
 }
 
 /* dst[0..n) = src[0..n) */
@@ -958,6 +935,234 @@ static void uaot_fp_zero(float *dst, int32_t n)
         dst[i] = 0.0f;
     }
 #endif
+}
+
+/* the patch of the pixel at (iy0, ix0) in the filter's (ky, kx, ic) order, +0.0f outside the input, to d */
+static void uaot_fp_patch(const uaot_conv_f32_params_t *p, const float *in_b, int32_t iy0, int32_t ix0, int interior,
+                          float *d)
+{
+    const int32_t in_c = p->in_c;
+    const int32_t kw_c = p->k_w * in_c;
+    if (interior && p->dil_w == 1) { /* k_h rows of k_w * in_c floats */
+        const float *src = in_b + (iy0 * p->in_w + ix0) * in_c;
+        for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+            uaot_fp_copy(d, src + ky * p->dil_h * p->in_w * in_c, kw_c);
+        }
+        return;
+    }
+    int32_t kx0, kx1;
+    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+    if (kx1 < kx0) {
+        kx1 = kx0;
+    }
+    for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
+            uaot_fp_zero(d, kw_c);
+            continue;
+        }
+        uaot_fp_zero(d, kx0 * in_c);
+        const float *row = in_b + iy * p->in_w * in_c;
+        if (p->dil_w == 1) {
+            uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
+        } else {
+            for (int32_t kx = kx0; kx < kx1; ++kx) {
+                uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
+            }
+        }
+        uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
+    }
+}
+
+/* Convolutions with 9 taps per output in 3 rows of 3 contiguous floats (3x3 on 1 channel, 3x1 on 3) and
+ * out_c >= 8: npix pixels (row pointers r0..r2 += xstep bytes, out += ostep after each), each with nblk blocks of
+ * 8 outputs: the 9 taps stay in s8..s16, the 8 accumulators in s0..s7, each output's 9 weights (contiguous in
+ * the filter) one VLDM: per block 8 VLDM + 72 VMLA for 72 MACs. */
+typedef struct {
+    const float *r0, *r1, *r2, *w;
+    int32_t nblk;
+    const float *bias, *lh;
+    float *out;
+    const float *zeros;
+    int32_t mode;
+    int32_t npix, xstep, bstep, cnt, ostep, xstep1, xstep2; /* xstep: of r0 */
+} uaot_fp_conv9_args_t;
+
+#if UAOT_FP_ASM
+typedef char
+    uaot_fp_conv9_layout_ok[(offsetof(uaot_fp_conv9_args_t, bias) == 20 && offsetof(uaot_fp_conv9_args_t, mode) == 36 &&
+                             offsetof(uaot_fp_conv9_args_t, cnt) == 52 && offsetof(uaot_fp_conv9_args_t, ostep) == 56 &&
+                             offsetof(uaot_fp_conv9_args_t, xstep2) == 64)
+                                ? 1
+                                : -1];
+#define UAOT_FP_C9(A)              \
+    "vldmia %[w]!, {s17-s25}\n\t"  \
+    "vmla.f32 " A ", s8, s17\n\t"  \
+    "vmla.f32 " A ", s9, s18\n\t"  \
+    "vmla.f32 " A ", s10, s19\n\t" \
+    "vmla.f32 " A ", s11, s20\n\t" \
+    "vmla.f32 " A ", s12, s21\n\t" \
+    "vmla.f32 " A ", s13, s22\n\t" \
+    "vmla.f32 " A ", s14, s23\n\t" \
+    "vmla.f32 " A ", s15, s24\n\t" \
+    "vmla.f32 " A ", s16, s25\n\t"
+#endif
+
+static void uaot_fp_conv9(uaot_fp_conv9_args_t *a)
+{
+#if UAOT_FP_ASM
+    const float *x0, *x1, *x2, *w, *b;
+    int32_t k, t0, t1;
+    float *o;
+    __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"
+                     "ldr %[x1], [%[a], #4]\n\t"
+                     "ldr %[x2], [%[a], #8]\n\t"
+                     "ldr %[o], [%[a], #28]\n\t"
+                     "3:\n\t"
+                     "vldmia %[x0], {s8-s10}\n\t"
+                     "vldmia %[x1], {s11-s13}\n\t"
+                     "vldmia %[x2], {s14-s16}\n\t"
+                     "ldr %[k], [%[a], #44]\n\t"
+                     "add %[x0], %[x0], %[k]\n\t"
+                     "ldr %[k], [%[a], #60]\n\t"
+                     "add %[x1], %[x1], %[k]\n\t"
+                     "ldr %[k], [%[a], #64]\n\t"
+                     "add %[x2], %[x2], %[k]\n\t"
+                     "ldr %[w], [%[a], #12]\n\t"
+                     "ldr %[b], [%[a], #20]\n\t"
+                     "ldr %[k], [%[a], #16]\n\t"
+                     "str %[k], [%[a], #52]\n\t"
+                     "0:\n\t"
+                     "ldr %[k], [%[a], #32]\n\t"
+                     "vldmia %[k], {s0-s7}\n\t" UAOT_FP_R8(UAOT_FP_C9) "vldmia %[b], {s17-s24}\n\t"
+                                                                       "ldr %[k], [%[a], #48]\n\t"
+                                                                       "add %[b], %[b], %[k]\n\t"
+                                                                       "vadd.f32 s0, s0, s17\n\t"
+                                                                       "vadd.f32 s1, s1, s18\n\t"
+                                                                       "vadd.f32 s2, s2, s19\n\t"
+                                                                       "vadd.f32 s3, s3, s20\n\t"
+                                                                       "vadd.f32 s4, s4, s21\n\t"
+                                                                       "vadd.f32 s5, s5, s22\n\t"
+                                                                       "vadd.f32 s6, s6, s23\n\t"
+                                                                       "vadd.f32 s7, s7, s24\n\t" UAOT_FP_EPILOGUE(
+                                                                           UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8,
+                                                                           "%[t0]", "%[t1]", "24",
+                                                                           "36") "vstmia %[o]!, {s0-s7}\n\t"
+                                                                                 "ldr %[k], [%[a], #52]\n\t"
+                                                                                 "subs %[k], %[k], #1\n\t"
+                                                                                 "str %[k], [%[a], #52]\n\t"
+                                                                                 "bne 0b\n\t"
+                                                                                 "ldr %[k], [%[a], #56]\n\t"
+                                                                                 "add %[o], %[o], %[k]\n\t"
+                                                                                 "ldr %[k], [%[a], #40]\n\t"
+                                                                                 "subs %[k], %[k], #1\n\t"
+                                                                                 "str %[k], [%[a], #40]\n\t"
+                                                                                 "bne 3b\n\t"
+                     : [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [w] "=&r"(w), [b] "=&r"(b), [k] "=&r"(k),
+                       [t0] "=&r"(t0), [t1] "=&r"(t1), [o] "=&r"(o)
+                     : [a] "r"(a)
+                     : UAOT_FP_ALL_S, "cc", "memory");
+#else
+    const float *r[3] = {a->r0, a->r1, a->r2};
+    for (int32_t px = 0; px < a->npix; ++px) {
+        const float *w = a->w;
+        const float *b = a->bias;
+        for (int32_t blk = 0; blk < a->nblk; ++blk) {
+            for (int32_t j = 0; j < 8; ++j, w += 9) {
+                float acc = 0.0f;
+                for (int32_t i = 0; i < 9; ++i) {
+                    acc += r[i / 3][i % 3] * w[i];
+                }
+                a->out[j] = uaot_fp_clamp(acc + b[j], a->lh[0], a->lh[1]);
+            }
+            a->out += 8;
+            b += a->bstep / 4;
+        }
+        r[0] += a->xstep / 4;
+        r[1] += a->xstep1 / 4;
+        r[2] += a->xstep2 / 4;
+        a->out += a->ostep / 4;
+    }
+#endif
+}
+
+/* the whole layer with uaot_fp_conv9: the pixels whose taps are all inside in runs, the others one by one from
+ * their patch gathered to scratch */
+static void uaot_fp_conv9_layer(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
+                                const float *bias, float *output, float *patch)
+{
+    const int32_t in_c = p->in_c;
+    const int32_t span_w = (p->k_w - 1) * p->dil_w;
+    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    const int32_t hi_num = p->in_w - 1 - span_w + p->pad_left;
+    int32_t ox_hi = hi_num >= 0 ? hi_num / p->stride_w : -1;
+    ox_hi = ox_hi < p->out_w - 1 ? ox_hi : p->out_w - 1;
+    uaot_fp_conv9_args_t a;
+    a.w = filter;
+    a.nblk = p->out_c / 8;
+    a.lh = &p->act_min;
+    a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
+    a.bstep = bias != NULL ? 32 : 0;
+    a.ostep = 4 * (p->out_c - 8 * a.nblk);
+    const int32_t tail = p->out_c % 8 != 0 ? p->out_c - 8 : -1;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const float *in_b = input + b * p->in_h * p->in_w * in_c;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+            /* the tap rows of this output row: in the input, or +0.0f (uaot_fp_zeros, not advanced) */
+            const float *rows[3];
+            int32_t steps[3];
+            for (int32_t ky = 0; ky < 3; ++ky) {
+                const int32_t iy = iy0 + ky * p->dil_h;
+                const int in = iy >= 0 && iy < p->in_h;
+                rows[ky] = in ? in_b + iy * p->in_w * in_c : uaot_fp_zeros;
+                steps[ky] = in ? 4 * p->stride_w * in_c : 0;
+            }
+            for (int32_t ox = 0; ox < p->out_w;) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                a.out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                a.bias = bias != NULL ? bias : uaot_fp_zeros;
+                if (ox >= ox_lo && ox <= ox_hi) {
+                    const int32_t off = ix0 * in_c;
+                    a.r0 = steps[0] != 0 ? rows[0] + off : rows[0];
+                    a.r1 = steps[1] != 0 ? rows[1] + off : rows[1];
+                    a.r2 = steps[2] != 0 ? rows[2] + off : rows[2];
+                    a.npix = ox_hi - ox + 1;
+                    a.xstep = steps[0];
+                    a.xstep1 = steps[1];
+                    a.xstep2 = steps[2];
+                } else {
+                    uaot_fp_patch(p, in_b, iy0, ix0, 0, patch);
+                    a.r0 = patch;
+                    a.r1 = patch + 3;
+                    a.r2 = patch + 6;
+                    a.npix = 1;
+                    a.xstep = a.xstep1 = a.xstep2 = 0;
+                }
+                const int32_t npix = a.npix;
+                const float *r0 = a.r0, *r1 = a.r1, *r2 = a.r2;
+                float *out = a.out;
+                ox += npix;
+                uaot_fp_conv9(&a);
+                if (tail >= 0) { /* the last 8 outputs, overlapping the block before */
+                    a.r0 = r0;
+                    a.r1 = r1;
+                    a.r2 = r2;
+                    a.npix = npix;
+                    a.out = out + tail;
+                    a.w = filter + 9 * tail;
+                    a.bias = bias != NULL ? bias + tail : uaot_fp_zeros;
+                    a.nblk = 1;
+                    a.ostep = 4 * (p->out_c - 8);
+                    uaot_fp_conv9(&a);
+                    a.w = filter;
+                    a.nblk = p->out_c / 8;
+                    a.ostep = 4 * (p->out_c - 8 * a.nblk);
+                }
+            }
+        }
+    }
 }
 
 /* the gemm's 4 rows from row oc of w (K floats each): the last block of out_c % 4 != 0 overlaps the one
@@ -1024,11 +1229,17 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
     const int32_t kk = p->k_h * kw_c;
     /* a pixel whose taps are all in bounds reads its patch from the input when it is contiguous there */
     const int contiguous = p->dil_w == 1 && (p->k_h == 1 || (p->k_w == p->in_w && p->dil_h == 1));
+    if (kk == 9 && p->k_h == 3 && out_c >= 8 &&
+        ((in_c == 3 && p->k_w == 1) || (in_c == 1 && p->k_w == 3 && p->dil_w == 1))) {
+        uaot_fp_conv9_layer(p, input, filter, bias, output, (float *)(void *)scratch);
+        return UAOT_OK;
+    }
     uaot_fp_gemm_args_t a;
     a.g = kk / 4;
     a.t = kk % 4;
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
@@ -1044,38 +1255,9 @@ uaot_status_t uaot_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *
                         xq[q] = in_b + (iy0 * p->in_w + ix0) * in_c;
                         continue;
                     }
-                    /* the patch in the filter's (ky, kx, ic) order, +0.0f outside the input */
                     float *d = (float *)(void *)scratch + q * kk;
                     xq[q] = d;
-                    if (interior && p->dil_w == 1) { /* k_h rows of k_w * in_c floats */
-                        const float *src = in_b + (iy0 * p->in_w + ix0) * in_c;
-                        for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
-                            uaot_fp_copy(d, src + ky * p->dil_h * p->in_w * in_c, kw_c);
-                        }
-                        continue;
-                    }
-                    int32_t kx0, kx1;
-                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-                    if (kx1 < kx0) {
-                        kx1 = kx0;
-                    }
-                    for (int32_t ky = 0; ky < p->k_h; ++ky, d += kw_c) {
-                        const int32_t iy = iy0 + ky * p->dil_h;
-                        if (iy < 0 || iy >= p->in_h || kx1 == kx0) {
-                            uaot_fp_zero(d, kw_c);
-                            continue;
-                        }
-                        uaot_fp_zero(d, kx0 * in_c);
-                        const float *row = in_b + iy * p->in_w * in_c;
-                        if (p->dil_w == 1) {
-                            uaot_fp_copy(d + kx0 * in_c, row + (ix0 + kx0) * in_c, (kx1 - kx0) * in_c);
-                        } else {
-                            for (int32_t kx = kx0; kx < kx1; ++kx) {
-                                uaot_fp_copy(d + kx * in_c, row + (ix0 + kx * p->dil_w) * in_c, in_c);
-                            }
-                        }
-                        uaot_fp_zero(d + kx1 * in_c, (p->k_w - kx1) * in_c);
-                    }
+                    uaot_fp_patch(p, in_b, iy0, ix0, interior, d);
                 }
                 float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 a.x0 = xq[0];
@@ -1095,11 +1277,48 @@ uaot_status_t uaot_fully_connected_f32_fpu(const uaot_fc_f32_params_t *p, const 
     }
     const int32_t n_in = p->in_features;
     const int32_t n_out = p->out_features;
+    if (p->batches == 1) { /* pairs of rows at the input row; odd n_out: the last pair overlaps the one before */
+        uaot_fp_dot2_args_t d;
+        float b2[2], tmp[2];
+        d.x = input;
+        d.g = n_in / 8;
+        d.t = n_in % 8;
+        d.lh = &p->act_min;
+        d.zeros = uaot_fp_zeros;
+        d.mode = uaot_fp_mode(p->act_min, p->act_max);
+        d.w0 = filter;
+        d.w1 = filter + (n_out > 1 ? n_in : 0);
+        d.wstep = 4 * n_in;
+        d.bstep = bias != NULL ? 8 : 0;
+        d.bias = bias != NULL ? bias : uaot_fp_zeros;
+        d.out = output;
+        d.npairs = n_out / 2;
+        if (n_out == 1) { /* the one row twice, through a temporary */
+            b2[0] = b2[1] = bias != NULL ? bias[0] : 0.0f;
+            d.bias = b2;
+            d.out = tmp;
+            d.npairs = 1;
+            uaot_fp_dot2(&d);
+            output[0] = tmp[0];
+            return UAOT_OK;
+        }
+        uaot_fp_dot2(&d);
+        if (n_out % 2 != 0) {
+            d.w0 = filter + (n_out - 2) * n_in;
+            d.w1 = d.w0 + n_in;
+            d.bias = bias != NULL ? bias + n_out - 2 : uaot_fp_zeros;
+            d.out = output + n_out - 2;
+            d.npairs = 1;
+            uaot_fp_dot2(&d);
+        }
+        return UAOT_OK;
+    }
     uaot_fp_gemm_args_t a;
     a.g = n_in / 4;
     a.t = n_in % 4;
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
+    a.mode = uaot_fp_mode(p->act_min, p->act_max);
     for (int32_t b = 0; b < p->batches; b += 2) { /* two batch rows at a time */
         const int32_t npx = b + 1 < p->batches ? 2 : 1;
         a.x0 = input + b * n_in;

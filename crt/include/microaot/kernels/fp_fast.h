@@ -7,19 +7,26 @@
  * increasing order (out-of-bounds taps skipped), then acc + bias, then the activation clamp. Each
  * product and each sum is rounded once (VMLA.F32, a chained multiply-accumulate, never the fused
  * VFMA): what TFLM computes with separate multiplies and adds. The speed comes from register blocking
- * (several outputs accumulate in S registers at once: 4 output rows / channels of a pixel for CONV_2D
- * and FULLY_CONNECTED, 8 channels of a pixel for DEPTHWISE_CONV_2D) and from loading 4-8 floats per
- * VLDM. Without an FPU (or at -O0) the same blocked loops run in portable C.
+ * (several outputs accumulate in S registers at once) and from loading 4-9 floats per VLDM; the loops over
+ * channel blocks and over runs of pixels whose taps are all inside the input run in the asm (one call per
+ * run). For NONE / RELU / RELU6 the clamp first checks that a block's sums are all finite (then NONE leaves
+ * them, RELU / RELU6 clamp the bit patterns as signed integers); an inf or NaN takes the generic compare.
+ * Without an FPU (or at -O0) the same blocked loops run in portable C.
  *
- * uaot_conv2d_f32_fpu: each output pixel's patch (k_h * k_w * in_c floats, taps outside the input as
- *   +0.0f) is gathered into scratch, then 4 output channels at a time run over it. Adding a +0.0f * w
- *   term leaves the sum unchanged (the accumulator starts at +0.0f, so it is never -0.0f) as long as w
- *   is finite: the generator picks this kernel only for finite filters.
+ * uaot_conv2d_f32_fpu: 9 taps in 3 rows of 3 contiguous floats (3x3 on 1 channel, 3x1 on 3) and out_c >= 8:
+ *   the 9 taps in registers, 8 output channels per block (the last block overlapping the one before), runs
+ *   of pixels per call, a tap row outside the input read as +0.0f, border pixels from a gathered patch.
+ *   Else each output pixel's patch (k_h * k_w * in_c floats, taps outside the input as +0.0f) is gathered
+ *   into scratch (read in place when contiguous), then 4 output channels at a time of 2 pixels run over it.
+ *   Adding a +0.0f * w term leaves the sum unchanged (the accumulator starts at +0.0f, so it is never -0.0f)
+ *   as long as w is finite: the generator picks this kernel only for finite filters.
  *   Scratch: uaot_conv2d_f32_fpu_scratch_size(p) bytes, 4-aligned.
- * uaot_depthwise_conv2d_f32_fpu: no scratch; depth multiplier 1: 8 channels per block (VLDM of input
- *   and weights); depth multiplier % 4 == 0: blocks of 8 or 4 outputs of one input channel (one input
- *   load per tap); other multipliers and the last channels: one output at a time.
- * uaot_fully_connected_f32_fpu: 4 output rows at a time over the input row, any batch. */
+ * uaot_depthwise_conv2d_f32_fpu: no scratch; depth multipliers 1, 2, 4 and multiples of 8: blocks of 8
+ *   outputs (one VLDM of 8 / pat input floats and of 8 weights per tap) at 2 pixels, 4 outputs at 2 pixels
+ *   for 4 to 7 outputs, the last block overlapping the one before; other multipliers and fewer than 4
+ *   outputs: up to 8 outputs side by side in C.
+ * uaot_fully_connected_f32_fpu: batch 1: pairs of output rows, 8 inputs per VLDM; batch > 1: 4 output rows
+ *   at 2 batch rows. */
 #ifndef MICROAOT_KERNELS_FP_FAST_H
 #define MICROAOT_KERNELS_FP_FAST_H
 
