@@ -63,6 +63,25 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "dwp_s1_c8_n1to1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 5, 6, 8), kernel=(3, 3),
                                                            activation="RELU_N1_TO_1", out_q=mg.ActQ(0.01, 5)),
     "dwp_b2_s1_c4": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 3, 5, 4), kernel=(3, 3), per_channel=False),
+    # DEPTHWISE_CONV_2D line (dw_small.c, Kx1 / 1xK, any multiplier): odd channels (a partial group of 4), stride 2,
+    # dilation, VALID, per-tensor, RELU with zero point -128 (no rounding sign), a multiplier, a clamped range,
+    # a requantization multiplier > 1 (the exact path), 2 batches
+    "dwl_3x1_c6_relu": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 4, 6), kernel=(3, 1),
+                                                           activation="RELU"),
+    "dwl_1x3_c5_s2": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 4, 11, 5), kernel=(1, 3),
+                                                         stride=(2, 2), per_channel=False),
+    "dwl_9x1_c8_zmin": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 17, 1, 8), kernel=(9, 1),
+                                                           activation="RELU", in_q=mg.ActQ(0.03, 0),
+                                                           out_q=mg.ActQ(0.04, -128)),
+    "dwl_5x1_dil_valid": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 14, 3, 4), kernel=(5, 1),
+                                                             dilation=(2, 1), padding="VALID", activation="RELU6"),
+    "dwl_1x4_m2_c3": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 3, 9, 3), kernel=(1, 4),
+                                                         depth_multiplier=2),
+    "dwl_5x1_m3_s2_clamp": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 11, 5, 2), kernel=(5, 1),
+                                                               depth_multiplier=3, stride=(2, 1),
+                                                               activation="RELU6", out_q=mg.ActQ(0.04, -110)),
+    "dwl_3x1_mult_gt1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 3, 8), kernel=(3, 1),
+                                                            in_q=mg.ActQ(0.5, 3), out_q=mg.ActQ(0.01, -5)),
     "fc_37x11_pt": lambda r: mg.fully_connected_model(r, input_shape=(1, 37), units=11, activation="RELU"),
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
                                                         keep_num_dims=True),
@@ -120,7 +139,7 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "x16_b2_c8_s12": lambda r: mg.conv2d_model(r, input_shape=(2, 5, 8, 8), filters=5, kernel=(3, 2),
                                                stride=(1, 2), per_channel=False),
 }
-NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
+NO_RQ = {"conv_mult_gt1", "dw_mult_gt1", "dwl_3x1_mult_gt1"}
 N_INPUTS = 3
 
 
@@ -164,7 +183,7 @@ def kernel_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("sched_kernels")
     return {p.stem: compile_c([p], d / f"{p.stem}.o", kind="object", extra_cflags=["-fPIC"])
             for p in sorted((crt_root() / "kernels").glob("*.c"))
-            if p.stem in ("conv", "conv_fast", "dw_fast", "dw_plane", "fully_connected", "fc_fast")}
+            if p.stem in ("conv", "conv_fast", "dw_fast", "dw_plane", "dw_small", "fully_connected", "fc_fast")}
 
 
 @pytest.mark.parametrize("name", list(CASES))
