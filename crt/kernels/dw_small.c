@@ -82,7 +82,7 @@ UAOT_INLINE void uaot_dws_st32(int8_t *y, uint32_t v)
 
 /* the call's constants */
 typedef struct {
-    int32_t K, xs, sx, n_out, ystep, lo, hi, off;
+    int32_t K, xs, sx, n_out, ystep, lo, hi, off, Lp, ng; /* ng: groups of one call (fn) */
     uint32_t lo4, hi4;
     const int32_t *mult, *shift;
 } uaot_dws_t;
@@ -118,15 +118,103 @@ UAOT_INLINE void uaot_dws_run(const uaot_dws_t *k, const uint32_t *S, const int3
 
 typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y);
 
-#define UAOT_DWS_SPECIALIZE(KK)                                                                           \
-    static void uaot_dws_k##KK##_s0(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y) \
-    {                                                                                                     \
-        uaot_dws_run(k, S, gw, y, KK, 2, 0);                                                              \
-    }                                                                                                     \
-    static void uaot_dws_k##KK##_s1(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y) \
-    {                                                                                                     \
-        uaot_dws_run(k, S, gw, y, KK, 2, 1);                                                              \
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate the asm: the portable loop runs */
+/* one tap at byte offset OFF of the output's first position: its 2 words, the tap's 2 weight words, 4 MACs */
+#define UAOT_DWS_TAP(OFF)                      \
+    "ldrd %[xa], %[xb], [%[x], #" #OFF "]\n\t" \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"        \
+    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t"    \
+    "smlatt %[a2], %[xa], %[wa], %[a2]\n\t"    \
+    "smlabb %[a1], %[xb], %[wb], %[a1]\n\t"    \
+    "smlatt %[a3], %[xb], %[wb], %[a3]\n\t"
+#define UAOT_DWS_T2 UAOT_DWS_TAP(0) UAOT_DWS_TAP(8)
+#define UAOT_DWS_T3 UAOT_DWS_T2 UAOT_DWS_TAP(16)
+#define UAOT_DWS_T4 UAOT_DWS_T3 UAOT_DWS_TAP(24)
+#define UAOT_DWS_T5 UAOT_DWS_T4 UAOT_DWS_TAP(32)
+#define UAOT_DWS_T7 UAOT_DWS_T5 UAOT_DWS_TAP(40) UAOT_DWS_TAP(48)
+#define UAOT_DWS_T9 UAOT_DWS_T7 UAOT_DWS_TAP(56) UAOT_DWS_TAP(64)
+#define UAOT_DWS_T10 UAOT_DWS_T9 UAOT_DWS_TAP(72)
+/* requantization of accumulator A ({m, b, r} by LDM into xa, xb, wa), the rounding sign SG or none */
+#define UAOT_DWS_SG1(A) "add %[xa], %[xa], " A ", asr #31\n\t"
+#define UAOT_DWS_SG0(A) ""
+#define UAOT_DWS_RQ(A, SG)                                                      \
+    "ldmia %[w]!, {%[xa], %[xb], %[wa]}\n\t"                                    \
+    "smmlar %[xa], " A ", %[xa], %[xb]\n\t" SG(A) "asr " A ", %[xa], %[wa]\n\t" \
+                                                  "ssat " A ", #8, " A "\n\t"
+#define UAOT_DWS_CL1                \
+    "ldr %[xa], %[lo4]\n\t"         \
+    "ssub8 %[xb], %[a0], %[xa]\n\t" \
+    "sel %[a0], %[a0], %[xa]\n\t"
+#define UAOT_DWS_CL2                \
+    UAOT_DWS_CL1                    \
+    "ldr %[xa], %[hi4]\n\t"         \
+    "ssub8 %[xb], %[xa], %[a0]\n\t" \
+    "sel %[a0], %[a0], %[xa]\n\t"
+/* n outputs of 4 channels: bias (LDM), the taps, 4 requantizations, packed, clamped, one word stored */
+#define UAOT_DWS_LOOP(TAPS, SG, CL)                                                                                  \
+    "2:\n\t"                                                                                                         \
+    "ldr %[n], %[nout]\n\t"                                                                                          \
+    "1:\n\t"                                                                                                         \
+    "ldmia %[w]!, {%[a0], %[a1], %[a2], %[a3]}\n\t" TAPS UAOT_DWS_RQ("%[a0]", SG) UAOT_DWS_RQ("%[a1]", SG)           \
+        UAOT_DWS_RQ("%[a2]", SG) UAOT_DWS_RQ("%[a3]", SG) "bfi %[a0], %[a1], #8, #8\n\t"                             \
+                                                          "bfi %[a0], %[a2], #16, #8\n\t"                            \
+                                                          "bfi %[a0], %[a3], #24, #8\n\t" CL "str %[a0], [%[y]]\n\t" \
+                                                          "ldr %[xa], %[ystep]\n\t"                                  \
+                                                          "add %[y], %[y], %[xa]\n\t"                                \
+                                                          "ldr %[xa], %[sxb]\n\t"                                    \
+                                                          "add %[x], %[x], %[xa]\n\t"                                \
+                                                          "sub %[w], %[w], %[gwb]\n\t"                               \
+                                                          "subs %[n], %[n], #1\n\t"                                  \
+                                                          "bne 1b\n\t"                                               \
+                                                          "ldr %[xa], %[dx]\n\t"                                     \
+                                                          "add %[x], %[x], %[xa]\n\t"                                \
+                                                          "ldr %[xa], %[dy]\n\t"                                     \
+                                                          "add %[y], %[y], %[xa]\n\t"                                \
+                                                          "add %[w], %[w], %[gwb]\n\t"                               \
+                                                          "ldr %[xa], %[ng]\n\t"                                     \
+                                                          "subs %[xa], %[xa], #1\n\t"                                \
+                                                          "str %[xa], %[ng]\n\t"                                     \
+                                                          "bne 2b\n\t"
+#define UAOT_DWS_ASM(KK, SG, CL)                                                                                    \
+    static void uaot_dws_k##KK##_##SG##_##CL(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *yo) \
+    {                                                                                                               \
+        register int32_t a0 __asm__("r0");                                                                          \
+        register int32_t a1 __asm__("r1");                                                                          \
+        register int32_t a2 __asm__("r2");                                                                          \
+        register int32_t a3 __asm__("r3");                                                                          \
+        register uint32_t xa __asm__("r4");                                                                         \
+        register uint32_t xb __asm__("r5");                                                                         \
+        register uint32_t wa __asm__("r6");                                                                         \
+        register uint32_t wb __asm__("r8");                                                                         \
+        register const uint32_t *x __asm__("r9") = S;                                                               \
+        register const int32_t *w __asm__("r10") = gw;                                                              \
+        register int8_t *y __asm__("r11") = yo;                                                                     \
+        register int32_t n __asm__("r12");                                                                          \
+        const int32_t ystep = k->ystep, sxb = 4 * k->sx, nout = k->n_out;                                           \
+        const int32_t dx = 8 * k->Lp - nout * sxb, dy = 4 - nout * ystep;                                           \
+        int32_t ng = k->ng;                                                                                         \
+        const uint32_t lo4 = k->lo4, hi4 = k->hi4;                                                                  \
+        __asm__ volatile(                                                                                           \
+            UAOT_DWS_LOOP(UAOT_DWS_T##KK, UAOT_DWS_##SG, UAOT_DWS_##CL)                                             \
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa), [xb] "=&r"(xb),       \
+              [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [y] "+r"(y), [n] "=&r"(n), [ng] "+m"(ng)    \
+            : [lo4] "m"(lo4), [hi4] "m"(hi4), [ystep] "m"(ystep), [sxb] "m"(sxb), [nout] "m"(nout), [dx] "m"(dx),   \
+              [dy] "m"(dy), [gwb] "i"(4 * (16 + 2 * KK))                                                            \
+            : "cc", "memory");                                                                                      \
     }
+#define UAOT_DWS_SPECIALIZE(KK) UAOT_DWS_ASM(KK, SG0, CL1) UAOT_DWS_ASM(KK, SG1, CL1) UAOT_DWS_ASM(KK, SG1, CL2)
+#define UAOT_DWS_PICK(KK, sg, cl2) \
+    ((cl2) ? uaot_dws_k##KK##_SG1_CL2 : (sg) ? uaot_dws_k##KK##_SG1_CL1 : uaot_dws_k##KK##_SG0_CL1)
+#else
+#define UAOT_DWS_SPECIALIZE(KK)                                                                      \
+    static void uaot_dws_k##KK(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y) \
+    {                                                                                                \
+        for (int32_t g = 0; g < k->ng; ++g, S += 2 * k->Lp, gw += 16 + 2 * KK, y += 4) {             \
+            uaot_dws_run(k, S, gw, y, KK, 2, 1);                                                     \
+        }                                                                                            \
+    }
+#define UAOT_DWS_PICK(KK, sg, cl2) ((void)(sg), (void)(cl2), uaot_dws_k##KK)
+#endif
 UAOT_DWS_SPECIALIZE(2)
 UAOT_DWS_SPECIALIZE(3)
 UAOT_DWS_SPECIALIZE(4)
@@ -139,12 +227,16 @@ UAOT_DWS_SPECIALIZE(10)
 /* any K / dilation (xs = 2 * dilation), fast requantization */
 static void uaot_dws_any_s0(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y)
 {
-    uaot_dws_run(k, S, gw, y, k->K, k->xs, 0);
+    for (int32_t g = 0; g < k->ng; ++g, S += 2 * k->Lp, gw += 16 + 2 * k->K, y += 4) {
+        uaot_dws_run(k, S, gw, y, k->K, k->xs, 0);
+    }
 }
 
 static void uaot_dws_any_s1(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y)
 {
-    uaot_dws_run(k, S, gw, y, k->K, k->xs, 1);
+    for (int32_t g = 0; g < k->ng; ++g, S += 2 * k->Lp, gw += 16 + 2 * k->K, y += 4) {
+        uaot_dws_run(k, S, gw, y, k->K, k->xs, 1);
+    }
 }
 
 /* the general group: n (1..4) channels stored, fast (q != NULL) or exact requantization (p->mult / shift of
@@ -215,6 +307,37 @@ static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t
     }
 }
 
+/* multiplier 1: the full groups [g0, g0 + ng) of one line into S (group by group, 2 * Lp words each), in one pass
+ * over the positions (as uaot_dws_expand, direct words) */
+static void uaot_dws_expand_m1(uint32_t *S, const int8_t *line, int32_t Lp, int32_t pad, int32_t len, int32_t A,
+                               int32_t g0, int32_t ng, int32_t zp)
+{
+    const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
+    const int32_t gs = 2 * Lp; /* words between groups */
+    int32_t lo = line == NULL ? Lp : (pad > 0 ? pad : 0), hi = line == NULL ? Lp : pad + len;
+    lo = lo > Lp ? Lp : lo;
+    hi = hi > Lp ? Lp : (hi < lo ? lo : hi);
+    for (int32_t g = 0; g < ng; ++g) {
+        uint32_t *d = S + (ptrdiff_t)g * gs;
+        for (int32_t j = 0; j < lo; ++j) {
+            d[2 * j] = d[2 * j + 1] = z;
+        }
+        for (int32_t j = hi; j < Lp; ++j) {
+            d[2 * j] = d[2 * j + 1] = z;
+        }
+    }
+    const int8_t *src = line != NULL ? line + (ptrdiff_t)(lo - pad) * A + 4 * g0 : NULL;
+    for (int32_t j = lo; j < hi; ++j, src += A) {
+        uint32_t *d = S + 2 * j;
+        const int8_t *x = src;
+        for (int32_t g = 0; g < ng; ++g, x += 4, d += gs) {
+            const uint32_t v = uaot_ld32(x);
+            d[0] = uaot_sxtb16(v);
+            d[1] = uaot_sxtb16_r8(v);
+        }
+    }
+}
+
 uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                               uint8_t *scratch, uint32_t scratch_size)
 {
@@ -238,11 +361,14 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
     const int32_t A = v ? in_w * C : C, LA = v ? C : in_w * C;
     const int32_t YA = v ? out_w * OC : OC, YL = v ? OC : out_w * OC;
     const int32_t Lp = uaot_dw_line_positions(p), gwords = 4 + 2 * K + (fast ? 12 : 0);
+    const int32_t GC = uaot_dw_line_chunk(p);
     const int32_t zp = -p->input_offset;
     const int32_t *const stream = (const int32_t *)(const void *)filter;
     uint32_t *const S = (uint32_t *)(void *)scratch;
     uaot_dws_t k;
     k.K = K;
+    k.Lp = Lp;
+    k.ng = 0;
     k.xs = 2 * d;
     k.sx = 2 * s;
     k.n_out = v ? out_h : out_w;
@@ -258,14 +384,14 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
     if (fast) {
         /* the rounding sign is needed unless act_min >= output_offset (uaot_dws_rq) */
         const int32_t sg = p->act_min < p->output_offset;
-        const int32_t kk = d == 1 ? K : 0;
-        fn = kk == 2    ? (sg ? uaot_dws_k2_s1 : uaot_dws_k2_s0)
-             : kk == 3  ? (sg ? uaot_dws_k3_s1 : uaot_dws_k3_s0)
-             : kk == 4  ? (sg ? uaot_dws_k4_s1 : uaot_dws_k4_s0)
-             : kk == 5  ? (sg ? uaot_dws_k5_s1 : uaot_dws_k5_s0)
-             : kk == 7  ? (sg ? uaot_dws_k7_s1 : uaot_dws_k7_s0)
-             : kk == 9  ? (sg ? uaot_dws_k9_s1 : uaot_dws_k9_s0)
-             : kk == 10 ? (sg ? uaot_dws_k10_s1 : uaot_dws_k10_s0)
+        const int32_t kk = d == 1 ? K : 0, cl2 = p->act_max < 127;
+        fn = kk == 2    ? UAOT_DWS_PICK(2, sg, cl2)
+             : kk == 3  ? UAOT_DWS_PICK(3, sg, cl2)
+             : kk == 4  ? UAOT_DWS_PICK(4, sg, cl2)
+             : kk == 5  ? UAOT_DWS_PICK(5, sg, cl2)
+             : kk == 7  ? UAOT_DWS_PICK(7, sg, cl2)
+             : kk == 9  ? UAOT_DWS_PICK(9, sg, cl2)
+             : kk == 10 ? UAOT_DWS_PICK(10, sg, cl2)
                         : (sg ? uaot_dws_any_s1 : uaot_dws_any_s0);
     }
     (void)in_h;
@@ -276,18 +402,31 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
             const int32_t il = l * ls - lpad;
             const int8_t *const line = il >= 0 && il < llen ? in_b + (ptrdiff_t)il * LA : NULL;
             int8_t *const yl = out_b + (ptrdiff_t)l * YL;
-            for (int32_t g = 0; g < G; ++g) {
-                const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
-                int32_t ch[4];
-                for (int32_t i = 0; i < 4; ++i) {
-                    ch[i] = i < n ? (oc0 + i) / M : -1;
+            /* chunks of GC groups: expanded one after the other into S, then run by one call of fn */
+            for (int32_t g0 = 0; g0 < G; g0 += GC) {
+                const int32_t g1 = g0 + GC < G ? g0 + GC : G;
+                int32_t nf = 0; /* full groups of the chunk (fast path) */
+                if (M == 1) {
+                    nf = (OC - 4 * g0) / 4 < g1 - g0 ? (OC - 4 * g0) / 4 : g1 - g0;
+                    uaot_dws_expand_m1(S, line, Lp, pad, len, A, g0, nf, zp);
                 }
-                uaot_dws_expand(S, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
-                const int32_t *const gw = stream + (ptrdiff_t)g * gwords;
-                if (fn != NULL && n == 4) {
-                    fn(&k, S, gw, yl + oc0);
-                } else {
-                    uaot_dws_general(&k, S, gw, yl + oc0, n, fast, oc0);
+                for (int32_t g = g0 + nf; g < g1; ++g) {
+                    const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
+                    int32_t ch[4];
+                    for (int32_t i = 0; i < 4; ++i) {
+                        ch[i] = i < n ? (oc0 + i) / M : -1;
+                    }
+                    uaot_dws_expand(S + (ptrdiff_t)(g - g0) * 2 * Lp, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
+                    nf += n == 4;
+                }
+                if (fn != NULL && nf > 0) {
+                    k.ng = nf;
+                    fn(&k, S, stream + (ptrdiff_t)g0 * gwords, yl + 4 * g0);
+                }
+                for (int32_t g = fn != NULL ? g0 + nf : g0; g < g1; ++g) {
+                    const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
+                    uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, yl + oc0, n,
+                                     fast, oc0);
                 }
             }
         }

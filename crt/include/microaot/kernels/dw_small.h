@@ -24,7 +24,10 @@
  *   << 1 of uaot_rq_smmulr, exact by the same bound) and a constant channel's weights and bias zeroed:
  *   4 + 2K (+ 12) words per group. With p->rq == NULL the accumulators go through p->mult / p->shift
  *   (uaot_requant_out). p->rq itself is not read (any non-NULL pointer selects the fast layout).
- * scratch: uaot_dw_line_s8_scratch_size(p) = 8 * Lp bytes, 4-aligned. scratch_size: its size; with
+ * Groups are expanded and run in chunks of uaot_dw_line_chunk(p) (as many as 2 KB of scratch hold): the full groups
+ * of a chunk in one asm loop on Cortex-M (specialized for K = 2, 3, 4, 5, 7, 9, 10 without dilation; other
+ * shapes, a partial last group and the exact requantization run in C).
+ * scratch: uaot_dw_line_s8_scratch_size(p) = 8 * Lp * chunk bytes, 4-aligned. scratch_size: its size; with
  *   UAOT_CHECKS a shorter one returns UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_SMALL_H
 #define MICROAOT_KERNELS_DW_SMALL_H
@@ -53,9 +56,18 @@ static inline int32_t uaot_dw_line_positions(const uaot_conv_s8_params_t *p)
     return (o - 1) * s + (k - 1) * d + 1;
 }
 
+/* groups of 4 output channels expanded together (each 8 * Lp bytes): as many as UAOT_DW_LINE_CHUNK_BYTES hold,
+ * at least one, at most all */
+#define UAOT_DW_LINE_CHUNK_BYTES 2048
+static inline int32_t uaot_dw_line_chunk(const uaot_conv_s8_params_t *p)
+{
+    const int32_t g = (p->out_c + 3) / 4, c = UAOT_DW_LINE_CHUNK_BYTES / (8 * uaot_dw_line_positions(p));
+    return c < 1 ? 1 : (c > g ? g : c);
+}
+
 static inline uint32_t uaot_dw_line_s8_scratch_size(const uaot_conv_s8_params_t *p)
 {
-    return (uint32_t)(8 * uaot_dw_line_positions(p));
+    return (uint32_t)(8 * uaot_dw_line_positions(p) * uaot_dw_line_chunk(p));
 }
 uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                               uint8_t *scratch, uint32_t scratch_size);
