@@ -269,7 +269,7 @@ static void uaot_dws_general(const uaot_dws_t *k, const uint32_t *S, const int32
 
 /* expands positions [0, Lp) of one line for the output channels of one group into S (2 words each): position j
  * is input index j - pad along the tap axis (A bytes apart; line NULL: the whole line is padding), the group's
- * 4 bytes at byte offsets ch[0..3] from a position (ch[i] < 0: the zero point), or one word at ch[0] (direct) */
+ * 4 bytes at byte offsets ch[0..3] from a position, or one word at ch[0] (direct) */
 static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t pad, int32_t len, int32_t A,
                             const int32_t *ch, int32_t direct, int32_t zp)
 {
@@ -290,15 +290,26 @@ static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t
                 S[0] = uaot_sxtb16(v);
                 S[1] = uaot_sxtb16_r8(v);
             }
-        } else {
-            const uint32_t zb = (uint32_t)zp & 0xFFu;
+        } else if (ch[1] == ch[0] && ch[2] == ch[0] && ch[3] == ch[0]) {
+            /* one input channel for the 4 outputs (multiplier % 4 == 0): both words (x, x) */
+            src += ch[0];
             for (; j < hi; ++j, S += 2, src += A) {
-                uint32_t v = 0;
-                for (int32_t i = 0; i < 4; ++i) {
-                    v |= (ch[i] < 0 ? zb : (uint32_t)(uint8_t)src[ch[i]]) << (8 * i);
-                }
-                S[0] = uaot_sxtb16(v);
-                S[1] = uaot_sxtb16_r8(v);
+                const uint32_t x = (uint32_t)(int32_t)src[0] & 0xFFFFu;
+                S[0] = S[1] = x | (x << 16);
+            }
+        } else if (ch[1] == ch[0] && ch[2] == ch[0] + 1 && ch[3] == ch[2]) {
+            /* multiplier 2: channels (c, c, c+1, c+1), both words (x[c], x[c+1]) */
+            src += ch[0];
+            for (; j < hi; ++j, S += 2, src += A) {
+                const uint32_t x = (uint32_t)(uint8_t)src[0] | ((uint32_t)(uint8_t)src[1] << 16);
+                S[0] = S[1] = uaot_sxtb16(x);
+            }
+        } else {
+            for (; j < hi; ++j, S += 2, src += A) {
+                const uint32_t x = (uint32_t)(uint8_t)src[ch[0]] | ((uint32_t)(uint8_t)src[ch[1]] << 8) |
+                                   ((uint32_t)(uint8_t)src[ch[2]] << 16) | ((uint32_t)(uint8_t)src[ch[3]] << 24);
+                S[0] = uaot_sxtb16(x);
+                S[1] = uaot_sxtb16_r8(x);
             }
         }
     }
@@ -413,8 +424,8 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                 for (int32_t g = g0 + nf; g < g1; ++g) {
                     const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
                     int32_t ch[4];
-                    for (int32_t i = 0; i < 4; ++i) {
-                        ch[i] = i < n ? (oc0 + i) / M : -1;
+                    for (int32_t i = 0; i < 4; ++i) { /* past out_c: the last channel again (zero weights) */
+                        ch[i] = (oc0 + (i < n ? i : n - 1)) / M;
                     }
                     uaot_dws_expand(S + (ptrdiff_t)(g - g0) * 2 * Lp, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
                     nf += n == 4;
@@ -425,6 +436,22 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                 }
                 for (int32_t g = fn != NULL ? g0 + nf : g0; g < g1; ++g) {
                     const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
+                    if (fn != NULL) {
+                        /* the partial last group: its 4 outputs a pixel into the word buffer after the chunk, then
+                         * its n bytes copied */
+                        uaot_dws_t kt = k;
+                        int8_t *const tmp = (int8_t *)(S + (ptrdiff_t)GC * 2 * Lp);
+                        kt.ng = 1;
+                        kt.ystep = 4;
+                        fn(&kt, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, tmp);
+                        int8_t *y = yl + oc0;
+                        for (int32_t o = 0; o < k.n_out; ++o, y += YA) {
+                            for (int32_t i = 0; i < n; ++i) {
+                                y[i] = tmp[4 * o + i];
+                            }
+                        }
+                        continue;
+                    }
                     uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, yl + oc0, n,
                                      fast, oc0);
                 }

@@ -383,7 +383,7 @@ def _plane_beats_simd4(graph: Graph, op: Operator) -> bool:
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``line`` (Kx1 / 1xK, multiplier 1),
+    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``line`` (Kx1 / 1xK, any multiplier),
     else ``plane`` (any multiplier, any kernel), else ``simd4``; ``direct`` elsewhere; float32: ``fpu`` on the FPU
     targets. The M55 keeps these (``mve`` is tunable)."""
     if is_float(graph, op):
@@ -391,7 +391,7 @@ def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
     algos = dw_space(graph, op, target)["algo"]
     if target in DSP_TARGETS and "pair" in algos:
         return {"algo": "pair", "cols": 0}
-    if target in DSP_TARGETS and "line" in algos and _dw_mult(graph, op) == 1:  # (multiplier > 1: plane wins)
+    if target in DSP_TARGETS and "line" in algos:  # (measured faster than plane for every multiplier)
         return {"algo": "line"}
     if target in DSP_TARGETS and "plane" in algos and (_dw_mult(graph, op) > 1 or "simd4" not in algos
                                                       or _plane_beats_simd4(graph, op)):

@@ -27,7 +27,10 @@
  * Groups are expanded and run in chunks of uaot_dw_line_chunk(p) (as many as 2 KB of scratch hold): the full groups
  * of a chunk in one asm loop on Cortex-M (specialized for K = 2, 3, 4, 5, 7, 9, 10 without dilation; other
  * shapes, a partial last group and the exact requantization run in C).
- * scratch: uaot_dw_line_s8_scratch_size(p) = 8 * Lp * chunk bytes, 4-aligned. scratch_size: its size; with
+ * A partial last group (out_c % 4 != 0) runs the same loop into a word per output after the chunk, then its
+ * bytes are copied.
+ * scratch: uaot_dw_line_s8_scratch_size(p) = 8 * Lp * chunk (+ 4 * the outputs of a line when out_c % 4 != 0)
+ *   bytes, 4-aligned. scratch_size: its size; with
  *   UAOT_CHECKS a shorter one returns UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_SMALL_H
 #define MICROAOT_KERNELS_DW_SMALL_H
@@ -67,7 +70,8 @@ static inline int32_t uaot_dw_line_chunk(const uaot_conv_s8_params_t *p)
 
 static inline uint32_t uaot_dw_line_s8_scratch_size(const uaot_conv_s8_params_t *p)
 {
-    return (uint32_t)(8 * uaot_dw_line_positions(p) * uaot_dw_line_chunk(p));
+    const int32_t o = uaot_dw_line_vertical(p) ? p->out_h : p->out_w; /* outputs of a line */
+    return (uint32_t)(8 * uaot_dw_line_positions(p) * uaot_dw_line_chunk(p) + ((p->out_c & 3) != 0 ? 4 * o : 0));
 }
 uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                               uint8_t *scratch, uint32_t scratch_size);
