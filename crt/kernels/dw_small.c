@@ -141,6 +141,7 @@ typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_
     "ldmia %[w]!, {%[xa], %[xb], %[wa]}\n\t"                                    \
     "smmlar %[xa], " A ", %[xa], %[xb]\n\t" SG(A) "asr " A ", %[xa], %[wa]\n\t" \
                                                   "ssat " A ", #8, " A "\n\t"
+#define UAOT_DWS_CL0 ""
 #define UAOT_DWS_CL1                \
     "ldr %[xa], %[lo4]\n\t"         \
     "ssub8 %[xb], %[a0], %[xa]\n\t" \
@@ -150,21 +151,24 @@ typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_
     "ldr %[xa], %[hi4]\n\t"         \
     "ssub8 %[xb], %[xa], %[a0]\n\t" \
     "sel %[a0], %[a0], %[xa]\n\t"
-/* n outputs of 4 channels: bias (LDM), the taps, 4 requantizations, packed, clamped, one word stored */
+/* the outputs of ng groups: per output of 4 channels the bias (LDM), the taps, 4 requantizations, packed,
+ * clamped (CL0: the whole int8 range, none; CL1: act_min only, act_max = 127; CL2: both), one word stored;
+ * xe (lr) = the end of the group's positions, ys (r12) = bytes between outputs */
 #define UAOT_DWS_LOOP(TAPS, SG, CL)                                                                                  \
+    "ldr %[ys], %[ystep]\n\t"                                                                                        \
     "2:\n\t"                                                                                                         \
-    "ldr %[n], %[nout]\n\t"                                                                                          \
+    "ldr %[xa], %[nxb]\n\t"                                                                                          \
+    "add %[xe], %[x], %[xa]\n\t"                                                                                     \
     "1:\n\t"                                                                                                         \
     "ldmia %[w]!, {%[a0], %[a1], %[a2], %[a3]}\n\t" TAPS UAOT_DWS_RQ("%[a0]", SG) UAOT_DWS_RQ("%[a1]", SG)           \
         UAOT_DWS_RQ("%[a2]", SG) UAOT_DWS_RQ("%[a3]", SG) "bfi %[a0], %[a1], #8, #8\n\t"                             \
                                                           "bfi %[a0], %[a2], #16, #8\n\t"                            \
                                                           "bfi %[a0], %[a3], #24, #8\n\t" CL "str %[a0], [%[y]]\n\t" \
-                                                          "ldr %[xa], %[ystep]\n\t"                                  \
-                                                          "add %[y], %[y], %[xa]\n\t"                                \
+                                                          "add %[y], %[y], %[ys]\n\t"                                \
                                                           "ldr %[xa], %[sxb]\n\t"                                    \
                                                           "add %[x], %[x], %[xa]\n\t"                                \
                                                           "sub %[w], %[w], %[gwb]\n\t"                               \
-                                                          "subs %[n], %[n], #1\n\t"                                  \
+                                                          "cmp %[x], %[xe]\n\t"                                      \
                                                           "bne 1b\n\t"                                               \
                                                           "ldr %[xa], %[dx]\n\t"                                     \
                                                           "add %[x], %[x], %[xa]\n\t"                                \
@@ -189,22 +193,29 @@ typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_
         register const uint32_t *x __asm__("r9") = S;                                                               \
         register const int32_t *w __asm__("r10") = gw;                                                              \
         register int8_t *y __asm__("r11") = yo;                                                                     \
-        register int32_t n __asm__("r12");                                                                          \
-        const int32_t ystep = k->ystep, sxb = 4 * k->sx, nout = k->n_out;                                           \
-        const int32_t dx = 8 * k->Lp - nout * sxb, dy = 4 - nout * ystep;                                           \
+        register int32_t ys __asm__("r12");                                                                         \
+        register const uint32_t *xe __asm__("lr");                                                                  \
+        const int32_t ystep = k->ystep, sxb = 4 * k->sx, nxb = k->n_out * sxb;                                      \
+        const int32_t dx = 8 * k->Lp - nxb, dy = 4 - k->n_out * ystep;                                              \
         int32_t ng = k->ng;                                                                                         \
         const uint32_t lo4 = k->lo4, hi4 = k->hi4;                                                                  \
-        __asm__ volatile(                                                                                           \
-            UAOT_DWS_LOOP(UAOT_DWS_T##KK, UAOT_DWS_##SG, UAOT_DWS_##CL)                                             \
-            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa), [xb] "=&r"(xb),       \
-              [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [y] "+r"(y), [n] "=&r"(n), [ng] "+m"(ng)    \
-            : [lo4] "m"(lo4), [hi4] "m"(hi4), [ystep] "m"(ystep), [sxb] "m"(sxb), [nout] "m"(nout), [dx] "m"(dx),   \
-              [dy] "m"(dy), [gwb] "i"(4 * (16 + 2 * KK))                                                            \
-            : "cc", "memory");                                                                                      \
+        __asm__ volatile(UAOT_DWS_LOOP(UAOT_DWS_T##KK, UAOT_DWS_##SG, UAOT_DWS_##CL)                                \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa),          \
+                           [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [y] "+r"(y),   \
+                           [ys] "=&r"(ys), [xe] "=&r"(xe), [ng] "+m"(ng)                                            \
+                         : [lo4] "m"(lo4), [hi4] "m"(hi4), [ystep] "m"(ystep), [sxb] "m"(sxb), [nxb] "m"(nxb),      \
+                           [dx] "m"(dx), [dy] "m"(dy), [gwb] "i"(4 * (16 + 2 * KK))                                 \
+                         : "cc", "memory");                                                                         \
     }
-#define UAOT_DWS_SPECIALIZE(KK) UAOT_DWS_ASM(KK, SG0, CL1) UAOT_DWS_ASM(KK, SG1, CL1) UAOT_DWS_ASM(KK, SG1, CL2)
-#define UAOT_DWS_PICK(KK, sg, cl2) \
-    ((cl2) ? uaot_dws_k##KK##_SG1_CL2 : (sg) ? uaot_dws_k##KK##_SG1_CL1 : uaot_dws_k##KK##_SG0_CL1)
+/* the variants: the whole range with and without the rounding sign (RELU or NONE with a -128 zero point), act_min
+ * only (RELU) and clamped (RELU6, RELU_N1_TO_1: with the sign, always exact) */
+#define UAOT_DWS_SPECIALIZE(KK) \
+    UAOT_DWS_ASM(KK, SG0, CL0) UAOT_DWS_ASM(KK, SG1, CL0) UAOT_DWS_ASM(KK, SG0, CL1) UAOT_DWS_ASM(KK, SG1, CL2)
+#define UAOT_DWS_PICK(KK, sg, cl)           \
+    ((cl) == 2   ? uaot_dws_k##KK##_SG1_CL2 \
+     : (cl) == 1 ? uaot_dws_k##KK##_SG0_CL1 \
+     : (sg)      ? uaot_dws_k##KK##_SG1_CL0 \
+                 : uaot_dws_k##KK##_SG0_CL0)
 #else
 #define UAOT_DWS_SPECIALIZE(KK)                                                                      \
     static void uaot_dws_k##KK(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y) \
@@ -395,7 +406,8 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
     if (fast) {
         /* the rounding sign is needed unless act_min >= output_offset (uaot_dws_rq) */
         const int32_t sg = p->act_min < p->output_offset;
-        const int32_t kk = d == 1 ? K : 0, cl2 = p->act_max < 127;
+        const int32_t kk = d == 1 ? K : 0;
+        const int32_t cl2 = p->act_max < 127 || (p->act_min > -128 && sg) ? 2 : p->act_min > -128 ? 1 : 0;
         fn = kk == 2    ? UAOT_DWS_PICK(2, sg, cl2)
              : kk == 3  ? UAOT_DWS_PICK(3, sg, cl2)
              : kk == 4  ? UAOT_DWS_PICK(4, sg, cl2)
