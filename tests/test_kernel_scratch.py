@@ -1,10 +1,10 @@
 """One source of truth for kernel scratch: the C side states it, the planner asks for exactly that.
 
 Every fast-kernel entry point that takes scratch has ``uaot_<entry point>_scratch_size(...)`` next to its
-prototype (conv_fast.h, dw_fast.h, dw_plane.h, dw_small.h, fc_fast.h). Over a grid of shapes and every legal schedule of each shape
-(``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry point that the
-schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the scratch
-function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
+prototype (conv_fast.h, dw_fast.h, dw_plane.h, dw_small.h, fc_fast.h). Over a grid of shapes and every legal
+schedule of each shape (``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry
+point that the schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the
+scratch function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
 """
 
 from __future__ import annotations
