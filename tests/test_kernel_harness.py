@@ -269,6 +269,14 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
               {"mult": np.array(q.mults), "shift": np.array(q.shifts), "rq": None})
         case.variants.append(Variant("uaot_dw_line_s8", 0, "uaot_dw_line_s8", {**geo, "bias": None, **lq}, stream,
                                      sizes.line()))
+        if batches == 1:  # the in-place row driver over it: narrowed calls (out_h = 1, fewer positions for Kx1),
+            # given the scratch of a narrowed call (never more than the whole call's, which the planner asks for)
+            narrow = _Sizes({**geo, "out_h": 1}).line()
+            assert narrow <= sizes.line()
+            mode = 1 + int(rng.integers(2))
+            case.variants.append(Variant(f"uaot_conv_s8_rows:uaot_dw_line_s8:mode={mode}", 3, "uaot_dw_line_s8",
+                                         {**geo, "bias": None, **lq}, stream, narrow, 0, 0, mode,
+                                         *_placement(geo, mode)))
     if depthwise and mult > 1:
         return case
     if depthwise:
@@ -366,9 +374,8 @@ class _Sizes:
         v = g["k_w"] == 1 and g["k_h"] > 1  # Kx1: the tap axis is the height
         k, st, d, o = (g["k_h"], g["stride_h"], g["dil_h"], g["out_h"]) if v else (g["k_w"], g["stride_w"], g["dil_w"],
                                                                                     g["out_w"])
-        lp = (o - 1) * st + (k - 1) * d + 1
-        chunk = max(1, min((g["out_c"] + 3) // 4, 2048 // (8 * lp)))
-        return 8 * lp * chunk + (4 * o if g["out_c"] % 4 else 0)
+        one = 8 * ((o - 1) * st + (k - 1) * d + 1)
+        return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] % 4 else 0)
 
     def pair(self, cols: int) -> int:
         return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]

@@ -38,14 +38,14 @@ CHUNK_BYTES = 2048  # UAOT_DW_LINE_CHUNK_BYTES
 
 
 def line_scratch(graph: Graph, op: Operator) -> int:
-    """uaot_dw_line_s8_scratch_size: 8 bytes per input position of a line, Lp = (O - 1) * s + (K - 1) * d + 1,
-    for each group of 4 output channels of a chunk (as many as CHUNK_BYTES hold, at least one, at most all), and
-    when out_c % 4 != 0 a word per output of a line (the partial last group runs into it)."""
+    """uaot_dw_line_s8_scratch_size: 8 bytes per input position of a line, Lp = (O - 1) * s + (K - 1) * d + 1, for
+    every group of 4 output channels when they fit in CHUNK_BYTES, else max(CHUNK_BYTES, 8 * Lp) (chunks of groups;
+    non-decreasing in Lp, so the in-place row driver's narrowed calls fit), and when out_c % 4 != 0 a word per output
+    of a line (the partial last group runs into it)."""
     g = conv_geometry(graph, op)
     k, s, d, o = _axis(g)
-    lp = (o - 1) * s + (k - 1) * d + 1
-    chunk = max(1, min((g.out_c + 3) // 4, CHUNK_BYTES // (8 * lp)))
-    return 8 * lp * chunk + (4 * o if g.out_c % 4 else 0)  # + a word per output of a line: the partial group
+    one = 8 * ((o - 1) * s + (k - 1) * d + 1)
+    return min(one * ((g.out_c + 3) // 4), max(CHUNK_BYTES, one)) + (4 * o if g.out_c % 4 else 0)
 
 
 def pack_dw_line(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,

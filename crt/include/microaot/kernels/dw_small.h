@@ -24,13 +24,13 @@
  *   << 1 of uaot_rq_smmulr, exact by the same bound) and a constant channel's weights and bias zeroed:
  *   4 + 2K (+ 12) words per group. With p->rq == NULL the accumulators go through p->mult / p->shift
  *   (uaot_requant_out). p->rq itself is not read (any non-NULL pointer selects the fast layout).
- * Groups are expanded and run in chunks of uaot_dw_line_chunk(p) (as many as 2 KB of scratch hold): the full groups
+ * Groups are expanded and run in chunks of uaot_dw_line_chunk(p) (all, or as many as 2 KB hold): the full groups
  * of a chunk in one asm loop on Cortex-M (specialized for K = 2, 3, 4, 5, 7, 9, 10 without dilation; other
  * shapes, a partial last group and the exact requantization run in C).
  * A partial last group (out_c % 4 != 0) runs the same loop into a word per output after the chunk, then its
  * bytes are copied.
- * scratch: uaot_dw_line_s8_scratch_size(p) = 8 * Lp * chunk (+ 4 * the outputs of a line when out_c % 4 != 0)
- *   bytes, 4-aligned. scratch_size: its size; with
+ * scratch: uaot_dw_line_s8_scratch_size(p) = min(8 * Lp * groups, max(2048, 8 * Lp)) (+ 4 * the outputs of a line
+ *   when out_c % 4 != 0) bytes, 4-aligned. scratch_size: its size; with
  *   UAOT_CHECKS a shorter one returns UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_SMALL_H
 #define MICROAOT_KERNELS_DW_SMALL_H
@@ -59,19 +59,27 @@ static inline int32_t uaot_dw_line_positions(const uaot_conv_s8_params_t *p)
     return (o - 1) * s + (k - 1) * d + 1;
 }
 
-/* groups of 4 output channels expanded together (each 8 * Lp bytes): as many as UAOT_DW_LINE_CHUNK_BYTES hold,
- * at least one, at most all */
+/* the bytes of expanded positions: 8 * Lp per group of 4 output channels, all groups when they fit in
+ * UAOT_DW_LINE_CHUNK_BYTES, else max(UAOT_DW_LINE_CHUNK_BYTES, 8 * Lp) (non-decreasing in Lp: the in-place row
+ * driver's narrowed calls, with fewer positions, never need more than the whole call) */
 #define UAOT_DW_LINE_CHUNK_BYTES 2048
+static inline int32_t uaot_dw_line_ring_bytes(const uaot_conv_s8_params_t *p)
+{
+    const int32_t one = 8 * uaot_dw_line_positions(p), all = one * ((p->out_c + 3) / 4);
+    const int32_t cap = one > UAOT_DW_LINE_CHUNK_BYTES ? one : UAOT_DW_LINE_CHUNK_BYTES;
+    return all < cap ? all : cap;
+}
+
+/* groups of 4 output channels expanded and run together: as many as the ring bytes hold (at least one) */
 static inline int32_t uaot_dw_line_chunk(const uaot_conv_s8_params_t *p)
 {
-    const int32_t g = (p->out_c + 3) / 4, c = UAOT_DW_LINE_CHUNK_BYTES / (8 * uaot_dw_line_positions(p));
-    return c < 1 ? 1 : (c > g ? g : c);
+    return uaot_dw_line_ring_bytes(p) / (8 * uaot_dw_line_positions(p));
 }
 
 static inline uint32_t uaot_dw_line_s8_scratch_size(const uaot_conv_s8_params_t *p)
 {
     const int32_t o = uaot_dw_line_vertical(p) ? p->out_h : p->out_w; /* outputs of a line */
-    return (uint32_t)(8 * uaot_dw_line_positions(p) * uaot_dw_line_chunk(p) + ((p->out_c & 3) != 0 ? 4 * o : 0));
+    return (uint32_t)(uaot_dw_line_ring_bytes(p) + ((p->out_c & 3) != 0 ? 4 * o : 0));
 }
 uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                               uint8_t *scratch, uint32_t scratch_size);
