@@ -32,6 +32,22 @@ class Layer:
     cls: str  # the class the target is stated for
     build: Callable[[np.random.Generator], bytes]
     macs_target: bool = True  # False: a layer whose target is "not slower than CMSIS-NN" only (tiny FC, softmax)
+    # a 1-D depthwise (the line kernel): its taps and the same layer with a 2-tap kernel, whose instructions per output
+    # minus its 2 taps give the measured requantization cost per output and so the layer's floor (``requant_floor``)
+    taps: int = 0
+    probe: Callable[[np.random.Generator], bytes] | None = None
+
+
+# the line kernel's multiply-accumulate floor: 2 MACs per instruction (SMLAD), the requantization excluded
+MAC_FLOOR = 0.5
+# TFLM's per-output requantization in the line kernel (crt/kernels/dw_small.c, counted in its asm, RELU with an output
+# zero point above -128): per output LDM of the rq row, SMMLAR, ASR, SSAT (4), per 4 outputs the bias LDM, 3 BFI,
+# LDR + SSUB8 + SEL (the act_min clamp) and one STR (8): 4 + 8 / 4 = 6 (the whole int8 range: 5.25; the rounding
+# sign, when act_min < the output offset: + 1)
+LINE_REQUANT = 6.0
+# the line kernel's MAC work in the 2-tap probe, per output: a tap = LDRD position + LDRD weights + 4 SMLA per 4
+# channels (crt/kernels/dw_small.c UAOT_DWS_TAP)
+PROBE_TAPS = 2 * 1.5
 
 
 def _dw(shape: tuple[int, int, int, int], k: tuple[int, int], mult: int = 1, stride: tuple[int, int] = (1, 1),
@@ -39,6 +55,14 @@ def _dw(shape: tuple[int, int, int, int], k: tuple[int, int], mult: int = 1, str
     return lambda rng: modelgen.depthwise_conv2d_model(rng, input_shape=shape, kernel=k, depth_multiplier=mult,
                                                        stride=stride, activation=act,  # type: ignore[arg-type]
                                                        padding=padding)  # type: ignore[arg-type]
+
+
+def _dw_line(shape: tuple[int, int, int, int], k: tuple[int, int], mult: int = 1, stride: tuple[int, int] = (1, 1),
+             act: str = "RELU") -> dict[str, Any]:
+    """taps / build / probe of a 1-D depthwise layer: the probe has the same input, multiplier, stride and
+    activation with a 2-tap kernel along the same axis (the smallest the line kernel's asm covers)."""
+    pk = (2, 1) if k[1] == 1 else (1, 2)
+    return {"taps": k[0] * k[1], "build": _dw(shape, k, mult, stride, act), "probe": _dw(shape, pk, mult, stride, act)}
 
 
 def _conv(shape: tuple[int, int, int, int], filters: int, k: tuple[int, int], stride: tuple[int, int] = (1, 1),
@@ -61,11 +85,13 @@ def _softmax(n: int) -> Callable[[np.random.Generator], bytes]:
 LAYERS: tuple[Layer, ...] = (
     Layer("dw 49x10x1 m8 k10x8 s2", "depthwise multiplier > 1", _dw((1, 49, 10, 1), (10, 8), 8, (2, 2))),
     Layer("dw 25x5x12 m4 k3x3 s1", "depthwise multiplier > 1", _dw((1, 25, 5, 12), (3, 3), 4)),
-    Layer("dw 49x10x3 m2 k5x1 s1", "depthwise multiplier > 1", _dw((1, 49, 10, 3), (5, 1), 2)),
-    Layer("dw 25x5x64 k3x1", "depthwise Kx1 / 1xK", _dw((1, 25, 5, 64), (3, 1))),
-    Layer("dw 25x5x64 k1x3", "depthwise Kx1 / 1xK", _dw((1, 25, 5, 64), (1, 3))),
-    Layer("dw 49x1x40 k9x1", "depthwise Kx1 / 1xK", _dw((1, 49, 1, 40), (9, 1))),
-    Layer("dw 25x5x30 k5x1", "depthwise Kx1 / 1xK", _dw((1, 25, 5, 30), (5, 1))),
+    Layer("dw 49x10x3 m2 k5x1 s1", "depthwise multiplier > 1", **_dw_line((1, 49, 10, 3), (5, 1), 2)),
+    Layer("dw 25x5x17 m2 k1x5 s2", "depthwise multiplier > 1", **_dw_line((1, 25, 5, 17), (1, 5), 2, (2, 2))),
+    Layer("dw 25x5x64 k3x1", "depthwise Kx1 / 1xK", **_dw_line((1, 25, 5, 64), (3, 1))),
+    Layer("dw 25x5x64 k1x3", "depthwise Kx1 / 1xK", **_dw_line((1, 25, 5, 64), (1, 3))),
+    Layer("dw 49x1x40 k9x1", "depthwise Kx1 / 1xK", **_dw_line((1, 49, 1, 40), (9, 1))),
+    Layer("dw 25x5x30 k5x1", "depthwise Kx1 / 1xK", **_dw_line((1, 25, 5, 30), (5, 1))),
+    Layer("dw 98x1x48 k10x1", "depthwise Kx1 / 1xK", **_dw_line((1, 98, 1, 48), (10, 1))),
     Layer("dw 25x5x64 k3x3", "depthwise 3x3", _dw((1, 25, 5, 64), (3, 3))),
     Layer("dw 24x24x27 k5x5 s2", "depthwise KxK", _dw((1, 24, 24, 27), (5, 5), 1, (2, 2))),
     Layer("conv 49x10x1 64 k10x4 s2", "conv 1-channel input", _conv((1, 49, 10, 1), 64, (10, 4), (2, 2))),
@@ -103,6 +129,16 @@ def measure_layers(work: Path, anchors: Path, names: list[str] | None = None,
                                "microaot": op["instructions"], "bit_exact": r["bit_exact"],
                                "macs_target": layer.macs_target}
         row["instr_per_mac"] = op["instructions"] / r["macs"] if r["macs"] else None
+        if layer.probe is not None:  # the measured requantization cost per output and the floor it implies
+            probe = d / "probe.tflite"
+            probe.write_bytes(layer.probe(np.random.default_rng(1000 + i)))
+            pr = m4_measure(probe, build_dir=d / "probe_m4")
+            outs = pr["macs"] / 2  # 2 MACs per output
+            rest = pr["ops"][0]["instructions"] / outs - PROBE_TAPS
+            row["requant_per_output"] = LINE_REQUANT
+            row["floor_instr_per_mac"] = requant_floor(LINE_REQUANT, layer.taps)
+            row["non_tap_per_output"] = rest  # requantization, store, expansion, loop and call overhead (measured)
+            row["kernel_floor_instr_per_mac"] = requant_floor(rest, layer.taps)
         if have_cmsis:
             try:
                 xs = [np.random.default_rng(0).integers(-128, 128, size=_input_shape(model), dtype=np.int8)]
@@ -115,6 +151,12 @@ def measure_layers(work: Path, anchors: Path, names: list[str] | None = None,
                 row["cmsis_error"] = str(exc).splitlines()[0][:300]
         out[layer.name] = row
     return out
+
+
+def requant_floor(rq_per_output: float, taps: int) -> float:
+    """The instr/MAC no kernel of this design goes below: the requantization (and store) per output spread over
+    its taps, plus the MAC floor (SMLAD: 2 MACs per instruction)."""
+    return rq_per_output / taps + MAC_FLOOR
 
 
 def _input_shape(model: Path) -> tuple[int, ...]:
@@ -152,6 +194,14 @@ def report_lines(rows: dict[str, Any], table: Callable[[list[list[Any]], list[st
     for cls, v in t["class_worst_instr_per_mac"].items():
         out.append(f"  {cls}: worst {v:.2f} instr/MAC (target <= {TARGET_INSTR_PER_MAC}) "
                    f"[{'PASS' if v <= TARGET_INSTR_PER_MAC else 'FAIL'}]")
+    for name, r in rows.items():
+        if r.get("floor_instr_per_mac") is not None:
+            fl = r["floor_instr_per_mac"]
+            out.append(f"  {name}: requantization {r['requant_per_output']:.2f} instr/output (the line kernel's asm) "
+                       f"-> floor {fl:.2f} instr/MAC with 2 MACs an instruction"
+                       f"{' > target: out of reach for this shape' if fl > TARGET_INSTR_PER_MAC else ''}; measured "
+                       f"everything but the taps {r['non_tap_per_output']:.2f} instr/output (a 2-tap layer of the same "
+                       f"shape) -> {r['kernel_floor_instr_per_mac']:.2f} instr/MAC for this kernel")
     out.append("  no layer where CMSIS-NN is faster by > 5 %: "
                + ("none" if t["cmsis_pass"] else ", ".join(t["cmsis_faster_by_5pct"]))
                + f" [{'PASS' if t['cmsis_pass'] else 'FAIL'}]")

@@ -10,9 +10,10 @@ uaot_depthwise_conv2d_s8, uaot_fully_connected_s8), bytes written past the outpu
 before any output is written.
 
 Entry points covered (``ENTRY_POINTS``): the gemm c1/c2/c3 with int8 and w16 weights and c3_wx, the x16
-s32/s64/s128 with and without w16 (incl. the 12-group w16 loops), depthwise simd4 and 3x3 pair (fast and
-exact requantization, clamped ranges, strips), FC simd4 / simd4_w16 / simd4_x8 / simd4_x8_w16, the in-place
-row driver uaot_conv_s8_rows (both directions) and the three generic kernels.
+s32/s64/s128 with and without w16 (incl. the 12-group w16 loops), depthwise simd4, 3x3 pair (fast and
+exact requantization, clamped ranges, strips), plane and line (Kx1 / 1xK, any multiplier, odd channels),
+FC simd4 / simd4_w16 / simd4_x8 / simd4_x8_w16, the in-place row driver uaot_conv_s8_rows (both directions) and
+the three generic kernels.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pytest
 from microaot.ir.quant import quantize_multiplier
 from microaot.ops._dw_pair import pack_dw_pair
 from microaot.ops._dw_plane import pack_dw_plane
+from microaot.ops._dw_small import pack_dw_line
 from microaot.ops._geometry import ConvGeometry
 from microaot.ops._inplace import rows_deltas
 from microaot.ops._pack import (
@@ -51,15 +53,15 @@ ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
 M4 = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-DUAOT_CHECKS"]
-KERNELS = ("conv", "conv_fast", "conv_rows", "dw_fast", "dw_plane", "fc_fast", "fully_connected")
+KERNELS = ("conv", "conv_fast", "conv_rows", "dw_fast", "dw_plane", "dw_small", "fc_fast", "fully_connected")
 UAOT_ERR_SCRATCH = 7
 SEED = int(os.environ.get("MICROAOT_HARNESS_SEED", "16"))
 
 GEMM = [f"uaot_conv2d_s8_gemm_c{c}{w}" for c in (1, 2, 3) for w in ("", "_w16")] + ["uaot_conv2d_s8_gemm_c3_wx"]
 X16 = [f"uaot_conv2d_s8_x16_s{s}{w}" for s in (32, 64, 128) for w in ("", "_w16")]
 FC = [f"uaot_fully_connected_s8_simd4{x}{w}" for x in ("", "_x8") for w in ("", "_w16")]
-ENTRY_POINTS = [*GEMM, *X16, "uaot_depthwise_conv2d_s8_simd4", "uaot_dw3x3_s8_pair", "uaot_dw_plane_s8", *FC,
-                "uaot_conv_s8_rows"]
+ENTRY_POINTS = [*GEMM, *X16, "uaot_depthwise_conv2d_s8_simd4", "uaot_dw3x3_s8_pair", "uaot_dw_plane_s8",
+                "uaot_dw_line_s8", *FC, "uaot_conv_s8_rows"]
 
 
 # ---- cases ----------------------------------------------------------------------------------------------
@@ -183,6 +185,19 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         ih, iw = int(rng.integers(1, 14)), int(rng.integers(1, 11))
         batches = int(rng.choice([1, 1, 2]))
         oc = ic * mult
+    elif flavor == "line":  # Kx1 / 1xK: every asm K (2, 3, 4, 5, 7, 9, 10) and others, multipliers, odd channels
+        kh, kw = [(3, 1), (1, 3), (9, 1), (1, 5), (10, 1), (1, 2), (4, 1), (1, 7), (6, 1), (1, 1), (5, 1),
+                  (1, 9)][pick % 12]
+        ic = int(rng.choice([4, 8, 5, 12, 3, 16, 1]))
+        mult = int(rng.choice([1, 1, 1, 2, 3, 4]))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        if rng.random() < 0.2:
+            dh, dw = (int(rng.integers(1, 3)), 1) if kh > 1 else (1, int(rng.integers(1, 3)))
+        ih, iw = int(rng.integers(1, 16)), int(rng.integers(1, 9))
+        if kh == 1:
+            ih, iw = iw, ih
+        batches = int(rng.choice([1, 1, 2]))
+        oc = ic * mult
     elif flavor == "x16":
         ic, sw = [(16, 1), (8, 2), (4, 4), (32, 1), (16, 2), (64, 1), (32, 2), (16, 4)][pick % 8]
         kw = int(rng.choice([k for k in (1, 2, 3, 4) if (k * ic) % 16 == 0]))
@@ -247,6 +262,21 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         case.variants.append(Variant("uaot_dw_plane_s8", 0, "uaot_dw_plane_s8", {**geo, "depth_mult": m,
                                                                                 "bias": q.fb, **rqp},
                                      pack_dw_plane(cg, rows.reshape(oc, kh, kw)), sizes.plane()))
+    if depthwise and (kh == 1 or kw == 1):  # line: the rq rows in its stream (p->rq only says fast)
+        fast = fast_requant_ok(q.fb, rows, q.mults, q.shifts)
+        stream = pack_dw_line(rows.T, q.fb, q.mults, q.shifts, q.zp_out, fast)
+        lq = ({"mult": None, "shift": None, "rq": stream} if fast else
+              {"mult": np.array(q.mults), "shift": np.array(q.shifts), "rq": None})
+        case.variants.append(Variant("uaot_dw_line_s8", 0, "uaot_dw_line_s8", {**geo, "bias": None, **lq}, stream,
+                                     sizes.line()))
+        if batches == 1:  # the in-place row driver over it: narrowed calls (out_h = 1, fewer positions for Kx1),
+            # given the scratch of a narrowed call (never more than the whole call's, which the planner asks for)
+            narrow = _Sizes({**geo, "out_h": 1}).line()
+            assert narrow <= sizes.line()
+            mode = 1 + int(rng.integers(2))
+            case.variants.append(Variant(f"uaot_conv_s8_rows:uaot_dw_line_s8:mode={mode}", 3, "uaot_dw_line_s8",
+                                         {**geo, "bias": None, **lq}, stream, narrow, 0, 0, mode,
+                                         *_placement(geo, mode)))
     if depthwise and mult > 1:
         return case
     if depthwise:
@@ -339,6 +369,14 @@ class _Sizes:
         w = (oi - 1) * si + kip
         return 4 * ko * kip // 2 + 4 * eo + 2 * (2 * eo) * ((w + 1) // 2 * 2)
 
+    def line(self) -> int:
+        g = self.g
+        v = g["k_w"] == 1 and g["k_h"] > 1  # Kx1: the tap axis is the height
+        k, st, d, o = (g["k_h"], g["stride_h"], g["dil_h"], g["out_h"]) if v else (g["k_w"], g["stride_w"], g["dil_w"],
+                                                                                    g["out_w"])
+        one = 8 * ((o - 1) * st + (k - 1) * d + 1)
+        return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] % 4 else 0)
+
     def pair(self, cols: int) -> int:
         return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]
 
@@ -375,7 +413,7 @@ def _fc_case(rng: np.random.Generator, fused: bool) -> Case:
 def make_cases(seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
     plan = ([(False, "random", 24), (False, "x16", 16), (False, "x12", 4), (False, "pointwise", 6),
-             (True, "random", 14), (True, "pair", 14), (True, "plane", 18)])
+             (True, "random", 14), (True, "pair", 14), (True, "plane", 18), (True, "line", 14)])
     cases: list[Case] = []
     for dw, flavor, n in plan:
         for i in range(n):  # every other case fit for the fused asm (rq table, full range)

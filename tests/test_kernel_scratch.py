@@ -1,10 +1,10 @@
 """One source of truth for kernel scratch: the C side states it, the planner asks for exactly that.
 
 Every fast-kernel entry point that takes scratch has ``uaot_<entry point>_scratch_size(...)`` next to its
-prototype (conv_fast.h, dw_fast.h, dw_plane.h, fc_fast.h). Over a grid of shapes and every legal schedule of each shape
-(``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry point that the
-schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the scratch
-function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
+prototype (conv_fast.h, dw_fast.h, dw_plane.h, dw_small.h, fc_fast.h). Over a grid of shapes and every legal
+schedule of each shape (``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry
+point that the schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the
+scratch function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from microaot.schedules import candidates, canonical_schedule
 
 TARGET = "cortex-m4"
 TARGETS = (TARGET, "cortex-m55")  # the M55 adds the Helium entry points (mve.h)
-HEADERS = ("conv_fast.h", "dw_fast.h", "dw_plane.h", "fc_fast.h", "mve.h")
+HEADERS = ("conv_fast.h", "dw_fast.h", "dw_plane.h", "dw_small.h", "fc_fast.h", "mve.h")
 
 
 def _q(n: int = 1) -> QuantParams:
@@ -89,7 +89,9 @@ def _grid() -> list[Shape]:
              (True, 6, 6, 6, 6, 5, 2, 1, 2, 2, 1, "SAME"), (True, 4, 4, 3, 6, 3, 3, 1, 1, 1, 1, "SAME"),
              (True, 2, 1, 16, 16, 3, 3, 1, 1, 1, 1, "SAME"), (True, 49, 10, 1, 8, 10, 8, 2, 2, 1, 1, "SAME"),
              (True, 25, 5, 30, 30, 5, 1, 1, 1, 1, 1, "SAME"), (True, 9, 8, 3, 9, 1, 5, 2, 1, 2, 1, "VALID"),
-             (True, 9, 8, 3, 12, 7, 1, 1, 3, 1, 2, "SAME")]
+             (True, 9, 8, 3, 12, 7, 1, 1, 3, 1, 2, "SAME"), (True, 25, 5, 64, 64, 1, 3, 1, 1, 1, 1, "SAME"),
+             (True, 49, 1, 40, 40, 9, 1, 1, 1, 1, 1, "SAME"), (True, 40, 1, 1, 8, 50, 1, 1, 1, 1, 1, "SAME"),
+             (True, 11, 7, 3, 6, 5, 1, 2, 2, 1, 1, "VALID"), (True, 6, 13, 5, 5, 1, 4, 1, 1, 1, 3, "SAME")]
     shapes += [_conv(*f) for f in fixed]
     for _ in range(36):
         dw = bool(rng.integers(2))
@@ -126,6 +128,8 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
         return None
     elif algo == "plane":
         name = "uaot_dw_plane_s8"
+    elif algo == "line":
+        name = "uaot_dw_line_s8"
     else:
         assert algo == "direct", knobs
         return None
@@ -134,7 +138,8 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
 
 def _program(rows: list[tuple[Shape, str]]) -> str:
     lines = ['#include <stdio.h>', '#include "microaot/kernels/conv_fast.h"', '#include "microaot/kernels/dw_fast.h"',
-             '#include "microaot/kernels/dw_plane.h"', '#include "microaot/kernels/fc_fast.h"',
+             '#include "microaot/kernels/dw_plane.h"', '#include "microaot/kernels/dw_small.h"',
+             '#include "microaot/kernels/fc_fast.h"',
              '#include "microaot/kernels/mve.h"', "int main(void)", "{"]
     for shape, expr in rows:
         ty = "uaot_fc_s8_params_t" if shape.opcode == "FULLY_CONNECTED" else "uaot_conv_s8_params_t"

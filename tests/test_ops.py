@@ -559,7 +559,7 @@ def test_multi_op_model_matches_tflm(kind: str, tmp_path: Path) -> None:
 # --- the kernel families of these operators are portable C99 -----------------------------------------
 
 NEW_FAMILIES = ("maxpool", "mul", "activation", "quantize", "concat", "pad", "reduce", "movement", "resize",
-                "fp_fast")
+                "fp_fast", "dw_small")
 ALLOWED_UNDEFINED = {"memcpy", "memset", "expf", "tanhf", "roundf"}
 
 
@@ -626,7 +626,7 @@ def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} not installed")
     srcs = [p for p in sorted((crt_root() / "kernels").glob("*.c")) if "__asm__" in p.read_text()]
-    assert {p.stem for p in srcs} >= {"conv_fast", "dw_fast", "fc_fast", "mve"}
+    assert {p.stem for p in srcs} >= {"conv_fast", "dw_fast", "dw_small", "fc_fast", "mve"}
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
     m55 = ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"]  # mve.c: its Helium asm (elsewhere: stubs)
     jobs = [(src, opt, fp + (("-mcpu=cortex-m55",) if src.stem == "mve" else ())) for src in srcs

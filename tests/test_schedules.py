@@ -63,6 +63,25 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "dwp_s1_c8_n1to1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 5, 6, 8), kernel=(3, 3),
                                                            activation="RELU_N1_TO_1", out_q=mg.ActQ(0.01, 5)),
     "dwp_b2_s1_c4": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 3, 5, 4), kernel=(3, 3), per_channel=False),
+    # DEPTHWISE_CONV_2D line (dw_small.c, Kx1 / 1xK, any multiplier): odd channels (a partial group of 4), stride 2,
+    # dilation, VALID, per-tensor, RELU with zero point -128 (no rounding sign), a multiplier, a clamped range,
+    # a requantization multiplier > 1 (the exact path), 2 batches
+    "dwl_3x1_c6_relu": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 4, 6), kernel=(3, 1),
+                                                           activation="RELU"),
+    "dwl_1x3_c5_s2": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 4, 11, 5), kernel=(1, 3),
+                                                         stride=(2, 2), per_channel=False),
+    "dwl_9x1_c8_zmin": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 17, 1, 8), kernel=(9, 1),
+                                                           activation="RELU", in_q=mg.ActQ(0.03, 0),
+                                                           out_q=mg.ActQ(0.04, -128)),
+    "dwl_5x1_dil_valid": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 14, 3, 4), kernel=(5, 1),
+                                                             dilation=(2, 1), padding="VALID", activation="RELU6"),
+    "dwl_1x4_m2_c3": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 3, 9, 3), kernel=(1, 4),
+                                                         depth_multiplier=2),
+    "dwl_5x1_m3_s2_clamp": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 11, 5, 2), kernel=(5, 1),
+                                                               depth_multiplier=3, stride=(2, 1),
+                                                               activation="RELU6", out_q=mg.ActQ(0.04, -110)),
+    "dwl_3x1_mult_gt1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 3, 8), kernel=(3, 1),
+                                                            in_q=mg.ActQ(4.0, 3), out_q=mg.ActQ(0.002, -5)),
     "fc_37x11_pt": lambda r: mg.fully_connected_model(r, input_shape=(1, 37), units=11, activation="RELU"),
     "fc_b6_16x5_pc": lambda r: mg.fully_connected_model(r, input_shape=(2, 3, 16), units=5, per_channel=True,
                                                         keep_num_dims=True),
@@ -120,7 +139,7 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "x16_b2_c8_s12": lambda r: mg.conv2d_model(r, input_shape=(2, 5, 8, 8), filters=5, kernel=(3, 2),
                                                stride=(1, 2), per_channel=False),
 }
-NO_RQ = {"conv_mult_gt1", "dw_mult_gt1"}
+NO_RQ = {"conv_mult_gt1", "dw_mult_gt1", "dwl_3x1_mult_gt1"}
 N_INPUTS = 3
 
 
@@ -164,10 +183,15 @@ def kernel_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("sched_kernels")
     return {p.stem: compile_c([p], d / f"{p.stem}.o", kind="object", extra_cflags=["-fPIC"])
             for p in sorted((crt_root() / "kernels").glob("*.c"))
-            if p.stem in ("conv", "conv_fast", "dw_fast", "dw_plane", "fully_connected", "fc_fast")}
+            if p.stem in ("conv", "conv_fast", "dw_fast", "dw_plane", "dw_small", "fully_connected", "fc_fast")}
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# the line cases beyond a sample of one run on the host in the slow set (each compiles 4-5 schedules)
+HOST_SLOW = {"dwl_1x3_c5_s2", "dwl_9x1_c8_zmin", "dwl_5x1_dil_valid", "dwl_1x4_m2_c3", "dwl_3x1_mult_gt1",
+             "dwl_5x1_m3_s2_clamp"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow if n in HOST_SLOW else ()) for n in CASES])
 def test_every_schedule_bit_exact_on_host(models: Any, kernel_objects: dict[str, Path], name: str,
                                           tmp_path: Path) -> None:
     path, xs, ref = models[name]
@@ -182,9 +206,9 @@ def test_every_schedule_bit_exact_on_host(models: Any, kernel_objects: dict[str,
 
 
 # CI runs every schedule of these cases on QEMU (one or more per kernel family: gemm, 1-channel conv, 1x1 with
-# batch 2, x16, depthwise simd4 / pair / plane, multiplier > 1, FC simd4 and the < 4-row FC); the other cases'
+# batch 2, x16, depthwise simd4 / pair / plane / line, multiplier > 1, FC simd4 and the < 4-row FC); the other cases'
 # QEMU runs are marked slow (every case still runs every schedule on the host, test above)
-QEMU_SAMPLE = {"conv3x3_same_c3", "conv_kws_10x4", "conv1x1_b2_c12", "dw3x3_s2_c6", "dw5x3_dil_c5_pt",
+QEMU_SAMPLE = {"conv3x3_same_c3", "conv_kws_10x4", "conv1x1_b2_c12", "dw3x3_s2_c6", "dw5x3_dil_c5_pt", "dwl_1x4_m2_c3",
                "dwp_s2_c8_same_odd", "dw_mult_gt1", "conv_mult_gt1", "fc_b6_16x5_pc", "fc_3x6", "x16_c16_same_odd",
                "x16_b2_c8_s12"}
 
@@ -217,13 +241,17 @@ def test_mlperf_default_dsp_schedules_bit_exact_on_qemu_m4(key: str, tmp_path: P
 # --- the knob-space API (microaot.schedules) ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["conv3x3_same_c3", "dw3x3_s1_c8", "fc_64x8", "fc_b2_24x8", "fc_44x7_pc",
-                                  "fc_b2_36x5", "fc_3x6", *sorted(NO_RQ)])
+                                  "fc_b2_36x5", "fc_3x6", "dwl_3x1_c6_relu", *sorted(NO_RQ)])
 def test_fast_requant_table_only_when_proven(models: Any, name: str, tmp_path: Path) -> None:
     path = models[name][0]
-    fast = next(c for c in _variants(path) if c["algo"] not in ("direct", "pair"))
+    fast = next(c for c in _variants(path) if c["algo"] not in ("direct", "pair", "line"))
     src = compile_model(path, tmp_path, target="cortex-m4", schedules={0: fast}).sources[0].read_text()
     assert ("_op0_rq[" in src) == (name not in NO_RQ)
-    if name.startswith("dw"):  # the pair kernel: the rq rows are in its stream, `fast` says so
+    if name.startswith("dwl_"):  # the line kernel: the rq rows are in its stream, p->rq (non-NULL) says so
+        src = compile_model(path, tmp_path / "line", target="cortex-m4",
+                            schedules={0: {"algo": "line"}}).sources[0].read_text()
+        assert ("_op0_mult[" in src) == (name in NO_RQ) and (".rq = (const int32_t *)" in src) == (name not in NO_RQ)
+    elif name.startswith("dw"):  # the pair kernel: the rq rows are in its stream, `fast` says so
         src = compile_model(path, tmp_path / "pair", target="cortex-m4",
                             schedules={0: {"algo": "pair"}}).sources[0].read_text()
         m = re.search(r"uaot_dw3x3_s8_pair\(.*, (\d+), ([01]), ([012])\);", src)

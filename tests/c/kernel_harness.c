@@ -18,6 +18,7 @@
 #include "microaot/kernels/conv_rows.h"
 #include "microaot/kernels/dw_fast.h"
 #include "microaot/kernels/dw_plane.h"
+#include "microaot/kernels/dw_small.h"
 #include "microaot/kernels/fc_fast.h"
 #include "microaot/kernels/fully_connected.h"
 #include "microaot/platform.h"

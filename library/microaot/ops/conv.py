@@ -27,6 +27,7 @@ from microaot.ops._dw_pair import (
     strip_cols,
 )
 from microaot.ops._dw_plane import pack_dw_plane, plane_multiplier, plane_ok, plane_scratch
+from microaot.ops._dw_small import line_ok, line_scratch, pack_dw_line
 from microaot.ops._fpu import fpu_conv_scratch, fpu_default, fpu_space, is_float, lower_fpu_conv
 from microaot.ops._geometry import check_conv, conv_geometry
 from microaot.ops._inplace import conv_rows_inplace, rows_lowering
@@ -110,6 +111,19 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         scr = f"{ctx.scratch_ptr}, {nbytes}u" if nbytes else "NULL, 0u"
         return Lowering(families=("mve",), call=f"uaot_conv2d_s8_mve({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, "
                                                  f"{ctx.out_ptr(0)}, {scr})")
+    if algo == "line":  # Kx1 / 1xK, any multiplier (crt/kernels/dw_small.c): one int32 stream per group of 4
+        fast = fast_requant_ok(fb, rows, mults, shifts)
+        stream = ctx.const_array("wline", "int32_t", pack_dw_line(rows.T, fb, mults, shifts, zp_out, fast))
+        p = ctx.params("uaot_conv_s8_params_t", {
+            **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi, "bias": "NULL",
+            **({"mult": "NULL", "shift": "NULL", "rq": f"(const int32_t *){stream}"} if fast else
+               {"mult": ctx.const_array("mult", "int32_t", mults),
+                "shift": ctx.const_array("shift", "int32_t", shifts), "rq": "NULL"})})
+        if ctx.scratch_ptr is None:
+            raise ctx.unsupported("internal: the line schedule has no scratch buffer")
+        return Lowering(families=("dw_small",),
+                        call=f"uaot_dw_line_s8({p}, {ctx.in_ptr(0)}, (const int8_t *){stream}, {ctx.out_ptr(0)}, "
+                             f"{ctx.scratch_ptr}, {line_scratch(ctx.graph, ctx.op)}u)")
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     gemm_bias = use_rq and algo in ("gemm", "x16")  # the gemm's bias (constant channel pairs marked)
@@ -231,6 +245,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
     if knobs.get("algo") == "plane":  # uaot_dw_plane_s8_scratch_size
         return plane_scratch(graph, op)
+    if knobs.get("algo") == "line":  # uaot_dw_line_s8_scratch_size
+        return line_scratch(graph, op)
     if knobs.get("algo") == "simd4":  # UAOT_DW_SIMD4_SCRATCH(C, k_h, UAOT_DW_PADDED_W(...))
         return _simd4_scratch(graph, op)
     if knobs.get("algo") == "mve" and op.opcode == "CONV_2D":  # UAOT_CONV_MVE_SCRATCH(K); depthwise: none
@@ -350,6 +366,8 @@ def dw_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
         algos.append("simd4")
     if plane_ok(graph, op):
         algos.append("plane")
+    if line_ok(graph, op):
+        algos.append("line")
     mve = ["mve"] if target in MVE_TARGETS and _dw_mult(graph, op) == 1 else []
     if _dw_mult(graph, op) == 1 and pair_ok(graph, op):
         return {"algo": [*algos, "pair", *mve], "cols": list(PAIR_COLS)}
@@ -365,14 +383,16 @@ def _plane_beats_simd4(graph: Graph, op: Operator) -> bool:
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``plane`` (any multiplier, any
-    kernel), else ``simd4``; ``direct`` elsewhere; float32: ``fpu`` on the FPU targets. The M55 keeps these
-    (``mve`` is tunable)."""
+    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``line`` (Kx1 / 1xK, any multiplier),
+    else ``plane`` (any multiplier, any kernel), else ``simd4``; ``direct`` elsewhere; float32: ``fpu`` on the FPU
+    targets. The M55 keeps these (``mve`` is tunable)."""
     if is_float(graph, op):
         return fpu_default(graph, op, target)
     algos = dw_space(graph, op, target)["algo"]
     if target in DSP_TARGETS and "pair" in algos:
         return {"algo": "pair", "cols": 0}
+    if target in DSP_TARGETS and "line" in algos:  # (measured faster than plane for every multiplier)
+        return {"algo": "line"}
     if target in DSP_TARGETS and "plane" in algos and (_dw_mult(graph, op) > 1 or "simd4" not in algos
                                                       or _plane_beats_simd4(graph, op)):
         return {"algo": "plane"}

@@ -1,0 +1,474 @@
+/* microaot kernels: int8 DEPTHWISE_CONV_2D with a one-dimensional kernel (Kx1 / 1xK), any depth multiplier
+ * (see dw_small.h).
+ *
+ * Bit-exact with the reference kernel (conv.c): the generator folds input_offset * sum(filter) into the
+ * bias, so an accumulator only needs sum(x * w) over the K taps, every padded tap reading the input zero
+ * point. Without __ARM_FEATURE_DSP the same code runs on the portable emulation in microaot/simd.h. */
+#include "microaot/kernels/dw_small.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "microaot/simd.h"
+
+/* the fast requantization of one doubled accumulator a with {m, b, r} (ops/_pack.py rq_table: y = SMMULR(a, m)
+ * + b, TFLM's rounding sign taken from a instead of y: they differ only when y = 0 > a, where
+ * (2^(r-1) - 1 + off*2^r) >> r = (2^(r-1) + off*2^r) >> r as r >= 1; sg = 0 drops the sign, exact when
+ * act_min >= output_offset: a < 0 (m > 0) then gives a value <= output_offset <= act_min with or without
+ * it, both clamped to act_min as in TFLM), saturated to int8 */
+UAOT_INLINE int32_t uaot_dws_rq(int32_t a, const int32_t *q, int32_t sg)
+{
+#if UAOT_HAVE_DSP
+    int32_t y;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(y) : "r"(a), "r"(q[0]), "r"(q[1]));
+#else
+    int32_t y = uaot_wrap_add(uaot_smmulr(a, q[0]), q[1]);
+#endif
+    if (sg) {
+        y += a >> 31;
+    }
+    y >>= q[2];
+#if UAOT_HAVE_DSP
+    __asm__("ssat %0, #8, %0" : "+r"(y));
+    return y;
+#else
+    return y < -128 ? -128 : (y > 127 ? 127 : y);
+#endif
+}
+
+/* 4 int8 values (already in [-128, 127]) as one little-endian word */
+UAOT_INLINE uint32_t uaot_dws_pack(int32_t v0, int32_t v1, int32_t v2, int32_t v3)
+{
+#if UAOT_HAVE_DSP
+    uint32_t w = (uint32_t)v0;
+    __asm__("bfi %0, %1, #8, #8" : "+r"(w) : "r"(v1));
+    __asm__("bfi %0, %1, #16, #8" : "+r"(w) : "r"(v2));
+    __asm__("bfi %0, %1, #24, #8" : "+r"(w) : "r"(v3));
+    return w;
+#else
+    return ((uint32_t)v0 & 0xFFu) | (((uint32_t)v1 & 0xFFu) << 8) | (((uint32_t)v2 & 0xFFu) << 16) |
+           ((uint32_t)v3 << 24);
+#endif
+}
+
+/* each signed byte of w clamped to [lo, hi] (lo4 / hi4: 4 copies of lo / hi): SSUB8 + SEL twice */
+UAOT_INLINE uint32_t uaot_dws_clamp4(uint32_t w, uint32_t lo4, uint32_t hi4)
+{
+#if UAOT_HAVE_DSP
+    uint32_t t;
+    __asm__("ssub8 %[t], %[w], %[lo]\n\t"
+            "sel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\t"
+            "sel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4)
+            : "cc");
+    return w;
+#else
+    uint32_t out = 0;
+    for (int i = 0; i < 32; i += 8) {
+        const int32_t v = (int32_t)(int8_t)(uint8_t)(w >> i), lo = (int32_t)(int8_t)(uint8_t)(lo4 >> i);
+        const int32_t hi = (int32_t)(int8_t)(uint8_t)(hi4 >> i);
+        out |= ((uint32_t)(v < lo ? lo : (v > hi ? hi : v)) & 0xFFu) << i;
+    }
+    return out;
+#endif
+}
+
+UAOT_INLINE void uaot_dws_st32(int8_t *y, uint32_t v)
+{
+    memcpy(y, &v, sizeof v);
+}
+
+/* the call's constants */
+typedef struct {
+    int32_t K, xs, sx, n_out, ystep, lo, hi, off, Lp, ng; /* ng: groups of one call (fn) */
+    uint32_t lo4, hi4;
+    const int32_t *mult, *shift;
+} uaot_dws_t;
+
+/* the outputs of one line for one full group of 4 channels, fast requantization: S = the expanded positions
+ * (2 words each), gw = the group's stream, y = the line's first output of the group. K, xs (words between
+ * taps) and sg are constants in the specialized copies below. */
+UAOT_INLINE void uaot_dws_run(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y, int32_t K,
+                              int32_t xs, int32_t sg)
+{
+    const uint32_t *const w = (const uint32_t *)(const void *)(gw + 4);
+    const int32_t *const q = gw + 4 + 2 * K;
+    const int32_t sx = k->sx, ystep = k->ystep, n = k->n_out;
+    const uint32_t lo4 = k->lo4, hi4 = k->hi4;
+    for (int32_t o = 0; o < n; ++o, S += sx, y += ystep) {
+        int32_t a0 = gw[0], a1 = gw[1], a2 = gw[2], a3 = gw[3];
+        const uint32_t *x = S;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16
+#endif
+        for (int32_t t = 0; t < K; ++t, x += xs) {
+            const uint32_t xa = x[0], xb = x[1], wa = w[2 * t], wb = w[2 * t + 1];
+            a0 = uaot_smlabb(xa, wa, a0);
+            a2 = uaot_smlatt(xa, wa, a2);
+            a1 = uaot_smlabb(xb, wb, a1);
+            a3 = uaot_smlatt(xb, wb, a3);
+        }
+        const uint32_t v = uaot_dws_pack(uaot_dws_rq(a0, q, sg), uaot_dws_rq(a1, q + 3, sg), uaot_dws_rq(a2, q + 6, sg),
+                                         uaot_dws_rq(a3, q + 9, sg));
+        uaot_dws_st32(y, uaot_dws_clamp4(v, lo4, hi4));
+    }
+}
+
+typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y);
+
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate the asm: the portable loop runs */
+/* one tap at byte offset OFF of the output's first position: its 2 words, the tap's 2 weight words, 4 MACs */
+#define UAOT_DWS_TAP(OFF)                      \
+    "ldrd %[xa], %[xb], [%[x], #" #OFF "]\n\t" \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"        \
+    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t"    \
+    "smlatt %[a2], %[xa], %[wa], %[a2]\n\t"    \
+    "smlabb %[a1], %[xb], %[wb], %[a1]\n\t"    \
+    "smlatt %[a3], %[xb], %[wb], %[a3]\n\t"
+#define UAOT_DWS_T2 UAOT_DWS_TAP(0) UAOT_DWS_TAP(8)
+#define UAOT_DWS_T3 UAOT_DWS_T2 UAOT_DWS_TAP(16)
+#define UAOT_DWS_T4 UAOT_DWS_T3 UAOT_DWS_TAP(24)
+#define UAOT_DWS_T5 UAOT_DWS_T4 UAOT_DWS_TAP(32)
+#define UAOT_DWS_T7 UAOT_DWS_T5 UAOT_DWS_TAP(40) UAOT_DWS_TAP(48)
+#define UAOT_DWS_T9 UAOT_DWS_T7 UAOT_DWS_TAP(56) UAOT_DWS_TAP(64)
+#define UAOT_DWS_T10 UAOT_DWS_T9 UAOT_DWS_TAP(72)
+/* requantization of accumulator A ({m, b, r} by LDM into xa, xb, wa), the rounding sign SG or none */
+#define UAOT_DWS_SG1(A) "add %[xa], %[xa], " A ", asr #31\n\t"
+#define UAOT_DWS_SG0(A) ""
+#define UAOT_DWS_RQ(A, SG)                                                      \
+    "ldmia %[w]!, {%[xa], %[xb], %[wa]}\n\t"                                    \
+    "smmlar %[xa], " A ", %[xa], %[xb]\n\t" SG(A) "asr " A ", %[xa], %[wa]\n\t" \
+                                                  "ssat " A ", #8, " A "\n\t"
+#define UAOT_DWS_CL0 ""
+#define UAOT_DWS_CL1                \
+    "ldr %[xa], %[lo4]\n\t"         \
+    "ssub8 %[xb], %[a0], %[xa]\n\t" \
+    "sel %[a0], %[a0], %[xa]\n\t"
+#define UAOT_DWS_CL2                \
+    UAOT_DWS_CL1                    \
+    "ldr %[xa], %[hi4]\n\t"         \
+    "ssub8 %[xb], %[xa], %[a0]\n\t" \
+    "sel %[a0], %[a0], %[xa]\n\t"
+/* the outputs of ng groups: per output of 4 channels the bias (LDM), the taps, 4 requantizations, packed,
+ * clamped (CL0: the whole int8 range, none; CL1: act_min only, act_max = 127; CL2: both), one word stored;
+ * xe (lr) = the end of the group's positions, ys (r12) = bytes between outputs */
+#define UAOT_DWS_LOOP(TAPS, SG, CL)                                                                                  \
+    "ldr %[ys], %[ystep]\n\t"                                                                                        \
+    "2:\n\t"                                                                                                         \
+    "ldr %[xa], %[nxb]\n\t"                                                                                          \
+    "add %[xe], %[x], %[xa]\n\t"                                                                                     \
+    "1:\n\t"                                                                                                         \
+    "ldmia %[w]!, {%[a0], %[a1], %[a2], %[a3]}\n\t" TAPS UAOT_DWS_RQ("%[a0]", SG) UAOT_DWS_RQ("%[a1]", SG)           \
+        UAOT_DWS_RQ("%[a2]", SG) UAOT_DWS_RQ("%[a3]", SG) "bfi %[a0], %[a1], #8, #8\n\t"                             \
+                                                          "bfi %[a0], %[a2], #16, #8\n\t"                            \
+                                                          "bfi %[a0], %[a3], #24, #8\n\t" CL "str %[a0], [%[y]]\n\t" \
+                                                          "add %[y], %[y], %[ys]\n\t"                                \
+                                                          "ldr %[xa], %[sxb]\n\t"                                    \
+                                                          "add %[x], %[x], %[xa]\n\t"                                \
+                                                          "sub %[w], %[w], %[gwb]\n\t"                               \
+                                                          "cmp %[x], %[xe]\n\t"                                      \
+                                                          "bne 1b\n\t"                                               \
+                                                          "ldr %[xa], %[dx]\n\t"                                     \
+                                                          "add %[x], %[x], %[xa]\n\t"                                \
+                                                          "ldr %[xa], %[dy]\n\t"                                     \
+                                                          "add %[y], %[y], %[xa]\n\t"                                \
+                                                          "add %[w], %[w], %[gwb]\n\t"                               \
+                                                          "ldr %[xa], %[ng]\n\t"                                     \
+                                                          "subs %[xa], %[xa], #1\n\t"                                \
+                                                          "str %[xa], %[ng]\n\t"                                     \
+                                                          "bne 2b\n\t"
+#define UAOT_DWS_ASM(KK, SG, CL)                                                                                    \
+    static void uaot_dws_k##KK##_##SG##_##CL(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *yo) \
+    {                                                                                                               \
+        register int32_t a0 __asm__("r0");                                                                          \
+        register int32_t a1 __asm__("r1");                                                                          \
+        register int32_t a2 __asm__("r2");                                                                          \
+        register int32_t a3 __asm__("r3");                                                                          \
+        register uint32_t xa __asm__("r4");                                                                         \
+        register uint32_t xb __asm__("r5");                                                                         \
+        register uint32_t wa __asm__("r6");                                                                         \
+        register uint32_t wb __asm__("r8");                                                                         \
+        register const uint32_t *x __asm__("r9") = S;                                                               \
+        register const int32_t *w __asm__("r10") = gw;                                                              \
+        register int8_t *y __asm__("r11") = yo;                                                                     \
+        register int32_t ys __asm__("r12");                                                                         \
+        register const uint32_t *xe __asm__("lr");                                                                  \
+        const int32_t ystep = k->ystep, sxb = 4 * k->sx, nxb = k->n_out * sxb;                                      \
+        const int32_t dx = 8 * k->Lp - nxb, dy = 4 - k->n_out * ystep;                                              \
+        int32_t ng = k->ng;                                                                                         \
+        const uint32_t lo4 = k->lo4, hi4 = k->hi4;                                                                  \
+        __asm__ volatile(UAOT_DWS_LOOP(UAOT_DWS_T##KK, UAOT_DWS_##SG, UAOT_DWS_##CL)                                \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa),          \
+                           [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [y] "+r"(y),   \
+                           [ys] "=&r"(ys), [xe] "=&r"(xe), [ng] "+m"(ng)                                            \
+                         : [lo4] "m"(lo4), [hi4] "m"(hi4), [ystep] "m"(ystep), [sxb] "m"(sxb), [nxb] "m"(nxb),      \
+                           [dx] "m"(dx), [dy] "m"(dy), [gwb] "i"(4 * (16 + 2 * KK))                                 \
+                         : "cc", "memory");                                                                         \
+    }
+/* the variants: the whole range with and without the rounding sign (RELU or NONE with a -128 zero point), act_min
+ * only (RELU) and clamped (RELU6, RELU_N1_TO_1: with the sign, always exact) */
+#define UAOT_DWS_SPECIALIZE(KK) \
+    UAOT_DWS_ASM(KK, SG0, CL0) UAOT_DWS_ASM(KK, SG1, CL0) UAOT_DWS_ASM(KK, SG0, CL1) UAOT_DWS_ASM(KK, SG1, CL2)
+#define UAOT_DWS_PICK(KK, sg, cl)           \
+    ((cl) == 2   ? uaot_dws_k##KK##_SG1_CL2 \
+     : (cl) == 1 ? uaot_dws_k##KK##_SG0_CL1 \
+     : (sg)      ? uaot_dws_k##KK##_SG1_CL0 \
+                 : uaot_dws_k##KK##_SG0_CL0)
+#else
+#define UAOT_DWS_SPECIALIZE(KK)                                                                      \
+    static void uaot_dws_k##KK(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y) \
+    {                                                                                                \
+        for (int32_t g = 0; g < k->ng; ++g, S += 2 * k->Lp, gw += 16 + 2 * KK, y += 4) {             \
+            uaot_dws_run(k, S, gw, y, KK, 2, 1);                                                     \
+        }                                                                                            \
+    }
+#define UAOT_DWS_PICK(KK, sg, cl2) ((void)(sg), (void)(cl2), uaot_dws_k##KK)
+#endif
+UAOT_DWS_SPECIALIZE(2)
+UAOT_DWS_SPECIALIZE(3)
+UAOT_DWS_SPECIALIZE(4)
+UAOT_DWS_SPECIALIZE(5)
+UAOT_DWS_SPECIALIZE(7)
+UAOT_DWS_SPECIALIZE(9)
+UAOT_DWS_SPECIALIZE(10)
+#undef UAOT_DWS_SPECIALIZE
+
+/* any K / dilation (xs = 2 * dilation), fast requantization */
+static void uaot_dws_any_s0(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y)
+{
+    for (int32_t g = 0; g < k->ng; ++g, S += 2 * k->Lp, gw += 16 + 2 * k->K, y += 4) {
+        uaot_dws_run(k, S, gw, y, k->K, k->xs, 0);
+    }
+}
+
+static void uaot_dws_any_s1(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y)
+{
+    for (int32_t g = 0; g < k->ng; ++g, S += 2 * k->Lp, gw += 16 + 2 * k->K, y += 4) {
+        uaot_dws_run(k, S, gw, y, k->K, k->xs, 1);
+    }
+}
+
+/* the general group: n (1..4) channels stored, fast (q != NULL) or exact requantization (p->mult / shift of
+ * channels oc0 ..) */
+static void uaot_dws_general(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y, int32_t n,
+                             int32_t fast, int32_t oc0)
+{
+    const uint32_t *const w = (const uint32_t *)(const void *)(gw + 4);
+    const int32_t *const q = gw + 4 + 2 * k->K;
+    for (int32_t o = 0; o < k->n_out; ++o, S += k->sx, y += k->ystep) {
+        int32_t a[4] = {gw[0], gw[1], gw[2], gw[3]};
+        const uint32_t *x = S;
+        for (int32_t t = 0; t < k->K; ++t, x += k->xs) {
+            const uint32_t xa = x[0], xb = x[1], wa = w[2 * t], wb = w[2 * t + 1];
+            a[0] = uaot_smlabb(xa, wa, a[0]);
+            a[2] = uaot_smlatt(xa, wa, a[2]);
+            a[1] = uaot_smlabb(xb, wb, a[1]);
+            a[3] = uaot_smlatt(xb, wb, a[3]);
+        }
+        for (int32_t j = 0; j < n; ++j) {
+            if (fast) {
+                const int32_t v = uaot_dws_rq(a[j], q + 3 * j, 1);
+                y[j] = (int8_t)(v < k->lo ? k->lo : (v > k->hi ? k->hi : v));
+            } else {
+                y[j] = uaot_requant_out(a[j], k->mult[oc0 + j], k->shift[oc0 + j], k->off, k->lo, k->hi);
+            }
+        }
+    }
+}
+
+/* expands positions [0, Lp) of one line for the output channels of one group into S (2 words each): position j
+ * is input index j - pad along the tap axis (A bytes apart; line NULL: the whole line is padding), the group's
+ * 4 bytes at byte offsets ch[0..3] from a position, or one word at ch[0] (direct) */
+static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t pad, int32_t len, int32_t A,
+                            const int32_t *ch, int32_t direct, int32_t zp)
+{
+    const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
+    int32_t lo = line == NULL ? Lp : (pad > 0 ? pad : 0), hi = line == NULL ? Lp : pad + len;
+    lo = lo > Lp ? Lp : lo;
+    hi = hi > Lp ? Lp : (hi < lo ? lo : hi);
+    int32_t j = 0;
+    for (; j < lo; ++j, S += 2) {
+        S[0] = S[1] = z;
+    }
+    if (j < hi) {
+        const int8_t *src = line + (ptrdiff_t)(j - pad) * A;
+        if (direct) {
+            src += ch[0];
+            for (; j < hi; ++j, S += 2, src += A) {
+                const uint32_t v = uaot_ld32(src);
+                S[0] = uaot_sxtb16(v);
+                S[1] = uaot_sxtb16_r8(v);
+            }
+        } else if (ch[1] == ch[0] && ch[2] == ch[0] && ch[3] == ch[0]) {
+            /* one input channel for the 4 outputs (multiplier % 4 == 0): both words (x, x) */
+            src += ch[0];
+            for (; j < hi; ++j, S += 2, src += A) {
+                const uint32_t x = (uint32_t)(int32_t)src[0] & 0xFFFFu;
+                S[0] = S[1] = x | (x << 16);
+            }
+        } else if (ch[1] == ch[0] && ch[2] == ch[0] + 1 && ch[3] == ch[2]) {
+            /* multiplier 2: channels (c, c, c+1, c+1), both words (x[c], x[c+1]) */
+            src += ch[0];
+            for (; j < hi; ++j, S += 2, src += A) {
+                const uint32_t x = (uint32_t)(uint8_t)src[0] | ((uint32_t)(uint8_t)src[1] << 16);
+                S[0] = S[1] = uaot_sxtb16(x);
+            }
+        } else {
+            for (; j < hi; ++j, S += 2, src += A) {
+                const uint32_t x = (uint32_t)(uint8_t)src[ch[0]] | ((uint32_t)(uint8_t)src[ch[1]] << 8) |
+                                   ((uint32_t)(uint8_t)src[ch[2]] << 16) | ((uint32_t)(uint8_t)src[ch[3]] << 24);
+                S[0] = uaot_sxtb16(x);
+                S[1] = uaot_sxtb16_r8(x);
+            }
+        }
+    }
+    for (; j < Lp; ++j, S += 2) {
+        S[0] = S[1] = z;
+    }
+}
+
+/* multiplier 1: the full groups [g0, g0 + ng) of one line into S (group by group, 2 * Lp words each), in one pass
+ * over the positions (as uaot_dws_expand, direct words) */
+static void uaot_dws_expand_m1(uint32_t *S, const int8_t *line, int32_t Lp, int32_t pad, int32_t len, int32_t A,
+                               int32_t g0, int32_t ng, int32_t zp)
+{
+    const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
+    const int32_t gs = 2 * Lp; /* words between groups */
+    int32_t lo = line == NULL ? Lp : (pad > 0 ? pad : 0), hi = line == NULL ? Lp : pad + len;
+    lo = lo > Lp ? Lp : lo;
+    hi = hi > Lp ? Lp : (hi < lo ? lo : hi);
+    for (int32_t g = 0; g < ng; ++g) {
+        uint32_t *d = S + (ptrdiff_t)g * gs;
+        for (int32_t j = 0; j < lo; ++j) {
+            d[2 * j] = d[2 * j + 1] = z;
+        }
+        for (int32_t j = hi; j < Lp; ++j) {
+            d[2 * j] = d[2 * j + 1] = z;
+        }
+    }
+    const int8_t *src = line != NULL ? line + (ptrdiff_t)(lo - pad) * A + 4 * g0 : NULL;
+    for (int32_t j = lo; j < hi; ++j, src += A) {
+        uint32_t *d = S + 2 * j;
+        const int8_t *x = src;
+        for (int32_t g = 0; g < ng; ++g, x += 4, d += gs) {
+            const uint32_t v = uaot_ld32(x);
+            d[0] = uaot_sxtb16(v);
+            d[1] = uaot_sxtb16_r8(v);
+        }
+    }
+}
+
+uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                              uint8_t *scratch, uint32_t scratch_size)
+{
+    if (p == NULL || input == NULL || filter == NULL || output == NULL || scratch == NULL ||
+        (p->k_h != 1 && p->k_w != 1) || p->k_h <= 0 || p->k_w <= 0 || p->depth_mult <= 0 ||
+        p->out_c != p->in_c * p->depth_mult || p->out_c <= 0 || p->out_h <= 0 || p->out_w <= 0 ||
+        ((uintptr_t)filter & 3u) != 0u || ((uintptr_t)scratch & 3u) != 0u ||
+        (p->rq == NULL && (p->mult == NULL || p->shift == NULL))) {
+        return UAOT_ERR_ARG;
+    }
+    UAOT_CHECK_SCRATCH(scratch_size, uaot_dw_line_s8_scratch_size(p));
+    /* everything as locals (int8 stores below may alias *p) */
+    const int32_t v = uaot_dw_line_vertical(p);
+    const int32_t C = p->in_c, M = p->depth_mult, OC = p->out_c, G = (OC + 3) / 4, fast = p->rq != NULL;
+    const int32_t K = v ? p->k_h : p->k_w, s = v ? p->stride_h : p->stride_w, d = v ? p->dil_h : p->dil_w;
+    const int32_t pad = v ? p->pad_top : p->pad_left, len = v ? p->in_h : p->in_w;
+    const int32_t n_lines = v ? p->out_w : p->out_h, ls = v ? p->stride_w : p->stride_h;
+    const int32_t lpad = v ? p->pad_left : p->pad_top, llen = v ? p->in_w : p->in_h;
+    const int32_t in_w = p->in_w, in_h = p->in_h, out_w = p->out_w, out_h = p->out_h, batches = p->batches;
+    /* bytes between positions along the tap axis / between lines, input and output */
+    const int32_t A = v ? in_w * C : C, LA = v ? C : in_w * C;
+    const int32_t YA = v ? out_w * OC : OC, YL = v ? OC : out_w * OC;
+    const int32_t Lp = uaot_dw_line_positions(p), gwords = 4 + 2 * K + (fast ? 12 : 0);
+    const int32_t GC = uaot_dw_line_chunk(p);
+    const int32_t zp = -p->input_offset;
+    const int32_t *const stream = (const int32_t *)(const void *)filter;
+    uint32_t *const S = (uint32_t *)(void *)scratch;
+    uaot_dws_t k;
+    k.K = K;
+    k.Lp = Lp;
+    k.ng = 0;
+    k.xs = 2 * d;
+    k.sx = 2 * s;
+    k.n_out = v ? out_h : out_w;
+    k.ystep = YA;
+    k.lo = p->act_min;
+    k.hi = p->act_max;
+    k.off = p->output_offset;
+    k.lo4 = uaot_splat8(p->act_min);
+    k.hi4 = uaot_splat8(p->act_max);
+    k.mult = p->mult;
+    k.shift = p->shift;
+    uaot_dws_fn fn = NULL;
+    if (fast) {
+        /* the rounding sign is needed unless act_min >= output_offset (uaot_dws_rq) */
+        const int32_t sg = p->act_min < p->output_offset;
+        const int32_t kk = d == 1 ? K : 0;
+        const int32_t cl2 = p->act_max < 127 || (p->act_min > -128 && sg) ? 2 : p->act_min > -128 ? 1 : 0;
+        fn = kk == 2    ? UAOT_DWS_PICK(2, sg, cl2)
+             : kk == 3  ? UAOT_DWS_PICK(3, sg, cl2)
+             : kk == 4  ? UAOT_DWS_PICK(4, sg, cl2)
+             : kk == 5  ? UAOT_DWS_PICK(5, sg, cl2)
+             : kk == 7  ? UAOT_DWS_PICK(7, sg, cl2)
+             : kk == 9  ? UAOT_DWS_PICK(9, sg, cl2)
+             : kk == 10 ? UAOT_DWS_PICK(10, sg, cl2)
+                        : (sg ? uaot_dws_any_s1 : uaot_dws_any_s0);
+    }
+    (void)in_h;
+    for (int32_t b = 0; b < batches; ++b) {
+        const int8_t *const in_b = input + (size_t)b * (size_t)p->in_h * (size_t)in_w * (size_t)C;
+        int8_t *const out_b = output + (size_t)b * (size_t)out_h * (size_t)out_w * (size_t)OC;
+        for (int32_t l = 0; l < n_lines; ++l) {
+            const int32_t il = l * ls - lpad;
+            const int8_t *const line = il >= 0 && il < llen ? in_b + (ptrdiff_t)il * LA : NULL;
+            int8_t *const yl = out_b + (ptrdiff_t)l * YL;
+            /* chunks of GC groups: expanded one after the other into S, then run by one call of fn */
+            for (int32_t g0 = 0; g0 < G; g0 += GC) {
+                const int32_t g1 = g0 + GC < G ? g0 + GC : G;
+                int32_t nf = 0; /* full groups of the chunk (fast path) */
+                if (M == 1) {
+                    nf = (OC - 4 * g0) / 4 < g1 - g0 ? (OC - 4 * g0) / 4 : g1 - g0;
+                    uaot_dws_expand_m1(S, line, Lp, pad, len, A, g0, nf, zp);
+                }
+                for (int32_t g = g0 + nf; g < g1; ++g) {
+                    const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
+                    int32_t ch[4];
+                    for (int32_t i = 0; i < 4; ++i) { /* past out_c: the last channel again (zero weights) */
+                        ch[i] = (oc0 + (i < n ? i : n - 1)) / M;
+                    }
+                    uaot_dws_expand(S + (ptrdiff_t)(g - g0) * 2 * Lp, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
+                    nf += n == 4;
+                }
+                if (fn != NULL && nf > 0) {
+                    k.ng = nf;
+                    fn(&k, S, stream + (ptrdiff_t)g0 * gwords, yl + 4 * g0);
+                }
+                for (int32_t g = fn != NULL ? g0 + nf : g0; g < g1; ++g) {
+                    const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
+                    if (fn != NULL) {
+                        /* the partial last group: its 4 outputs a pixel into the word buffer after the chunk, then
+                         * its n bytes copied */
+                        uaot_dws_t kt = k;
+                        int8_t *const tmp = (int8_t *)(S + (ptrdiff_t)GC * 2 * Lp);
+                        kt.ng = 1;
+                        kt.ystep = 4;
+                        fn(&kt, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, tmp);
+                        int8_t *y = yl + oc0;
+                        for (int32_t o = 0; o < k.n_out; ++o, y += YA) {
+                            for (int32_t i = 0; i < n; ++i) {
+                                y[i] = tmp[4 * o + i];
+                            }
+                        }
+                        continue;
+                    }
+                    uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, yl + oc0, n,
+                                     fast, oc0);
+                }
+            }
+        }
+    }
+    return UAOT_OK;
+}

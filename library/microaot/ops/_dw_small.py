@@ -1,0 +1,93 @@
+"""DEPTHWISE_CONV_2D schedule ``algo=line`` (kernel family ``dw_small``, crt/include/microaot/kernels/dw_small.h):
+a one-dimensional kernel (Kx1 or 1xK), any depth multiplier, stride, dilation, padding and channel count. Every
+input line is expanded once per group of 4 output channels into SXTB16 words; the weights, folded bias and
+requantization table of each group are one int32 stream."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microaot.ir.graph import Graph, Operator
+from microaot.ops._geometry import ConvGeometry, conv_geometry
+from microaot.ops._pack import _constant
+from microaot.ops._tflm_math import mbqm
+
+SXTB16_ORDER = [0, 2, 1, 3]  # the lanes of the two weight words of a tap: (oc0, oc2), (oc1, oc3)
+
+
+def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """int32 words of int16 pairs (lo, hi), low half first."""
+    return ((lo.astype(np.int64) & 0xFFFF) | ((hi.astype(np.int64) & 0xFFFF) << 16)).astype(np.uint32).view(np.int32)
+
+
+def line_ok(graph: Graph, op: Operator) -> bool:
+    """The shapes uaot_dw_line_s8 covers (int8 is checked by the caller): a depthwise kernel with k_h == 1 or
+    k_w == 1 (a 1x1 one included)."""
+    g = conv_geometry(graph, op)
+    return g.depthwise and (g.k_h == 1 or g.k_w == 1) and g.out_h > 0 and g.out_w > 0 and g.out_c > 0
+
+
+def _axis(g: ConvGeometry) -> tuple[int, int, int, int]:
+    """(K, stride, dilation, outputs) along the tap axis (the height for a Kx1 kernel, else the width)."""
+    if g.k_w == 1 and g.k_h > 1:
+        return g.k_h, g.stride_h, g.dil_h, g.out_h
+    return g.k_w, g.stride_w, g.dil_w, g.out_w
+
+
+CHUNK_BYTES = 2048  # UAOT_DW_LINE_CHUNK_BYTES
+
+
+def line_scratch(graph: Graph, op: Operator) -> int:
+    """uaot_dw_line_s8_scratch_size: 8 bytes per input position of a line, Lp = (O - 1) * s + (K - 1) * d + 1, for
+    every group of 4 output channels when they fit in CHUNK_BYTES, else max(CHUNK_BYTES, 8 * Lp) (chunks of groups;
+    non-decreasing in Lp, so the in-place row driver's narrowed calls fit), and when out_c % 4 != 0 a word per output
+    of a line (the partial last group runs into it)."""
+    g = conv_geometry(graph, op)
+    k, s, d, o = _axis(g)
+    one = 8 * ((o - 1) * s + (k - 1) * d + 1)
+    return min(one * ((g.out_c + 3) // 4), max(CHUNK_BYTES, one)) + (4 * o if g.out_c % 4 else 0)
+
+
+def pack_dw_line(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,
+                 fast: bool) -> np.ndarray:
+    """taps [K, out_c] (along the tap axis), folded bias [out_c] -> the int32 stream of dw_small.h: per group of 4
+    output channels (zero channels up to a multiple of 4) bias[4], per tap (w[oc0], w[oc2]), (w[oc1], w[oc3]) and,
+    when fast, {m, b, r} per channel (rq_table's mult, bias, r) with the bias and weights doubled and a constant
+    channel's (zero multiplier or all-zero weights) weights and bias zeroed."""
+    k, oc = taps.shape
+    g4 = (oc + 3) // 4
+    w = np.zeros((k, 4 * g4), dtype=np.int64)
+    w[:, :oc] = taps
+    b = np.zeros(4 * g4, dtype=np.int64)
+    b[:oc] = np.asarray(fb, dtype=np.int64)
+    rq = np.zeros((4 * g4, 3), dtype=np.int64)
+    rq[:, 2] = 1  # padding channels: m = 0, b = 0, r = 1 (never stored)
+    if fast:
+        for c in range(oc):
+            m, s = int(mults[c]), int(shifts[c])
+            if _constant(m, taps[:, c]):
+                q = min(max(int(mbqm(int(fb[c]), m, s)) + zp_out, -128), 127)
+                rq[c] = (0, 1 + 2 * q, 1)
+                w[:, c] = 0
+                b[c] = 0
+                continue
+            r = -s
+            rq[c] = (m, (1 << (r - 1)) + zp_out * (1 << r), r)
+        w *= 2
+        b *= 2
+    parts = []
+    for g in range(g4):
+        cols = w[:, 4 * g:4 * g + 4][:, SXTB16_ORDER]  # [K, 4] in lane order
+        words = np.stack([_pair(cols[:, 0], cols[:, 1]), _pair(cols[:, 2], cols[:, 3])], axis=1).reshape(-1)
+        parts.append(b[4 * g:4 * g + 4].astype(np.int32))
+        parts.append(words.astype(np.int32))
+        if fast:
+            parts.append(rq[4 * g:4 * g + 4].reshape(-1).astype(np.int32))
+    return np.concatenate(parts).astype(np.int32)
+
+
+def line_taps(g: ConvGeometry, rows: np.ndarray) -> np.ndarray:
+    """The depthwise filter rows [out_c, k_h * k_w] as taps [K, out_c] along the tap axis (one of k_h, k_w is 1,
+    so the row-major tap order is the axis order either way)."""
+    return np.ascontiguousarray(rows.T)
+
