@@ -134,6 +134,38 @@
                              "cmp %[ce], %[xb]\n\t"                                                     \
                              "bne 0b\n\t"                                                               \
                              "pop {%[st]}\n\t"
+/* w16, 4 rows' weights per LDM: the state pointer pushed on the stack frees lr for a 4-register LDM
+ * (r4-r6, lr: 2 rows x 2 words); per group of 4 inputs and 4 rows 2 LDM + 8 SMLAD + the input (XS: 1 LDRD,
+ * X8: LDR + 2 SXTB16): 11 / 13 instructions per 16 MACs. */
+#define UAOT_FC4_ROWS2L(A, B)                        \
+    "ldmia %[w]!, {%[t0], %[t1], %[wa0], %[st]}\n\t" \
+    "smlad " A ", %[t0], %[xa], " A "\n\t"           \
+    "smlad " A ", %[t1], %[xb], " A "\n\t"           \
+    "smlad " B ", %[wa0], %[xa], " B "\n\t"          \
+    "smlad " B ", %[st], %[xb], " B "\n\t"
+#define UAOT_FC4_W16L UAOT_FC4_ROWS2L("%[a0]", "%[a1]") UAOT_FC4_ROWS2L("%[a2]", "%[a3]")
+#define UAOT_FC_FUSED_L(GROUP)                                                                         \
+    "push {%[st]}\n\t"                                                                                 \
+    "0:\n\t"                                                                                           \
+    "ldr %[xa], [sp]\n\t"                                                                              \
+    "ldr %[c], [%[xa]]\n\t"                                                                            \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                    \
+    "str %[c], [%[xa]]\n\t"                                                                            \
+    "ldrd %[c], %[ce], [%[xa], #12]\n\t"                                                               \
+    "ldr %[xa], [%[xa], #20]\n\t"                                                                      \
+    "tbb [pc, %[xa]]\n\t"                                                                              \
+    "3:\n\t"                                                                                           \
+    ".byte (1f - 3b) / 2, (6f - 3b) / 2, (5f - 3b) / 2, (4f - 3b) / 2\n\t"                             \
+    "1:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP "6:\n\t" GROUP "cmp %[c], %[ce]\n\t"                  \
+    "bne 1b\n\t"                                                                                       \
+    "ldr %[xb], [sp]\n\t"                                                                              \
+    "ldrd %[c], %[ce], [%[xb], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]") \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [sp]\n\t"                                                     \
+                             "strd %[c], %[ce], [%[xb], #4]\n\t"                                       \
+                             "ldr %[xb], [%[xb], #24]\n\t"                                             \
+                             "cmp %[ce], %[xb]\n\t"                                                    \
+                             "bne 0b\n\t"                                                              \
+                             "pop {%[st]}\n\t"
 #define UAOT_FC_FUSED_OPERANDS                                                                                 \
     : [a0] "=&r"(r_a0), [a1] "=&r"(r_a1), [a2] "=&r"(r_a2), [a3] "=&r"(r_a3), [t0] "=&r"(r_t0),                \
       [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb), [c] "=&r"(r_c), [w] "+r"(r_w), \
@@ -330,18 +362,14 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             register const uint32_t *r_w __asm__("r11") = w;
             register uint32_t r_ce __asm__("r12");
             register uint32_t *r_st __asm__("lr") = st;
-            if (x8 && ((uintptr_t)input & 3u) == 0u) {
-                if (w16) {
-                    __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W16) UAOT_FC_FUSED_X8D_OPERANDS);
-                } else {
-                    __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W8) UAOT_FC_FUSED_X8D_OPERANDS);
-                }
-            } else if (w16) {
+            if (w16) {
                 if (x8) {
-                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
+                    __asm__ volatile(UAOT_FC_FUSED_L(UAOT_FC4_X8 UAOT_FC4_W16L) UAOT_FC_FUSED_X8D_OPERANDS);
                 } else {
-                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_XS UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
+                    __asm__ volatile(UAOT_FC_FUSED_L(UAOT_FC4_XS UAOT_FC4_W16L) UAOT_FC_FUSED_X8D_OPERANDS);
                 }
+            } else if (x8 && ((uintptr_t)input & 3u) == 0u) {
+                __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W8) UAOT_FC_FUSED_X8D_OPERANDS);
             } else {
                 if (x8) {
                     __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W8) UAOT_FC_FUSED_OPERANDS);
