@@ -282,9 +282,11 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
     their default whose step is at the workspace peak get the lean alternative when re-planning shrinks
     the workspace. AD: 640-128-128-128-128-8-128-128-128-128-640, inputs/outputs in the caller's buffers:
     op 0's 1280 B copy is the peak (1408 B), then the 128-input layers' 256 B copies (512 B, then 384 B);
-    the 8-input layer (op 5, 16 B copy) stays under the 2 x 128 B of activations: workspace 256 B."""
+    the 8-input layer (op 5, 16 B copy) stays under the 2 x 128 B of activations: workspace 256 B. All ten
+    take int16 weights first (``w16_defaults``: AD's 264,192 weights fit the 512 KiB flash budget), the lean
+    choice keeps them."""
     from microaot.ops._schedule import lean_schedule
-    from microaot.schedules import plan_schedules
+    from microaot.schedules import plan_schedules, w16_defaults
     from microaot.tune.tuner import build_groups
 
     ad = load_tflite(mlperf_model("ad"))
@@ -293,31 +295,49 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
         assert space.canonical_schedule(ad, op, "cortex-m4", {}) == simd4  # the registry default
         assert lean_schedule(ad, op, "cortex-m4") == x8
         assert lean_schedule(ad, op, "generic") is None  # direct: nothing leaner
+    s16, x8w = {**simd4, "w16": True}, {**x8, "w16": True}
+    assert w16_defaults(ad, "cortex-m4") == {i: s16 for i in range(10)}
+    assert w16_defaults(ad, "cortex-m4", budget=81920 + 6 * 16384) == {i: s16 for i in (0, 1, 2, 3, 6, 7, 8)}
     plan, sched = plan_schedules(ad, "cortex-m4")
-    assert sched == {i: x8 for i in range(10) if i != 5}
+    assert sched == {**{i: x8w for i in range(10) if i != 5}, 5: s16}
     assert plan.workspace_size == 256 and plan.scratch == {5: 144}
     r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4")
     src = r.sources[0].read_text()
     assert r.workspace_size == 256 and r.plan.scratch == {5: 144}
-    assert src.count("uaot_fully_connected_s8_simd4_x8(") == 9 and src.count("uaot_fully_connected_s8_simd4(") == 1
+    assert (src.count("uaot_fully_connected_s8_simd4_x8_w16(") == 9
+            and src.count("uaot_fully_connected_s8_simd4_w16(") == 1)
     # what the tuner and m4run measure as the default is what that build runs
     defaults = space.default_schedules(ad, "cortex-m4")
-    assert defaults == {i: sched.get(i, simd4) for i in range(10)}
-    assert space.default_schedule(ad, ad.operators[5], "cortex-m4") == simd4
-    assert space.candidates(ad, ad.operators[0], "cortex-m4")[0] == x8
+    assert defaults == sched
+    assert space.default_schedule(ad, ad.operators[5], "cortex-m4") == s16
+    assert space.candidates(ad, ad.operators[0], "cortex-m4")[0] == x8w
     assert space.candidates(ad, ad.operators[0], "cortex-m4", simd4)[0] == simd4
     for g in build_groups(ad, "cortex-m4", 4).values():
         assert g.default == defaults[g.op_indices[0]], g.op_indices
     # an explicit schedule is left alone; op 0's copy is then the peak (1280 + 128 B) and every other
-    # layer's copy fits under it: all keep the faster default
+    # layer's copy fits under it: all keep the faster default (int16 weights)
     plan, sched = plan_schedules(ad, "cortex-m4", {0: {"x8": False}})
-    assert sched == {0: {"x8": False}} and plan.workspace_size == 1408 and set(plan.scratch) == set(range(10))
+    assert sched == {0: {"x8": False}, **{i: s16 for i in range(1, 10)}}
+    assert plan.workspace_size == 1408 and set(plan.scratch) == set(range(10))
     r16 = compile_model(mlperf_model("ad"), tmp_path / "ad16", target="cortex-m4", schedules={0: {"x8": False}})
-    assert r16.workspace_size == 1408 and "uaot_fully_connected_s8_simd4_x8(" not in r16.sources[0].read_text()
+    assert r16.workspace_size == 1408 and "uaot_fully_connected_s8_simd4_x8" not in r16.sources[0].read_text()
     assert plan_schedules(ad, "generic")[1] == {}
     kws = load_tflite(mlperf_model("kws"))
     fc = next(op for op in kws.operators if op.opcode == "FULLY_CONNECTED")
-    assert space.default_schedule(kws, fc, "cortex-m4") == simd4  # at the end: far below the peak
+    assert space.default_schedule(kws, fc, "cortex-m4") == {**simd4, "w16": True}  # at the end: below the peak
+
+
+def test_lean_only_when_it_saves_a_sixteenth() -> None:
+    """IC: its second 3x3 conv (op 2, 32x32x16) runs at the workspace peak; gemm cols=2 there would shrink
+    the workspace by 288 of 34,656 bytes (0.8 %, less than 1/LEAN_MIN_SAVING) for ~25 % more instructions
+    on the layer: the default keeps cols=3 (int16 weights)."""
+    from microaot.schedules import LEAN_MIN_SAVING, plan_schedules
+
+    ic = load_tflite(mlperf_model("ic"))
+    plan, sched = plan_schedules(ic, "cortex-m4")
+    assert sched[2] == {"algo": "gemm", "cols": 3, "w16": True} and plan.workspace_size == 34656
+    lean, _ = plan_schedules(ic, "cortex-m4", {2: {"algo": "gemm", "cols": 2, "w16": True}})
+    assert 0 < plan.workspace_size - lean.workspace_size == 288 < plan.workspace_size // LEAN_MIN_SAVING
 
 
 def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
@@ -333,13 +353,14 @@ def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
     path = tmp_path / "tiny.tflite"
     path.write_bytes(two_conv_fc_model())
     g = load_tflite(path)
-    cols2 = {"algo": "gemm", "cols": 2, "w16": False}
+    cols2 = {"algo": "gemm", "cols": 2, "w16": True}  # int16 weights by default (w16_defaults), lean kept them
+    fc8 = {"algo": "simd4", "w16": True, "x8": True}
     plan, sched = plan_schedules(g, "cortex-m4")
-    assert sched == {0: cols2, 1: cols2, 2: {"algo": "simd4", "w16": False, "x8": True}}
+    assert sched == {0: cols2, 1: cols2, 2: fc8}
     assert plan.workspace_size == 672 and plan.scratch == {0: 384, 1: 384} and set(plan.inplace_ops) == {1}
     assert plan_schedules(g, "cortex-m4", {2: {"x8": False}})[0].workspace_size == 864  # the FC copy: peak
     plan, sched = plan_schedules(g, "cortex-m4", {1: {"cols": 3}})
-    assert sched == {1: {"cols": 3}, 2: {"algo": "simd4", "w16": False, "x8": True}} and plan.workspace_size == 816
+    assert sched == {1: {"cols": 3}, 0: {**cols2, "cols": 3}, 2: fc8} and plan.workspace_size == 816
     xs = [np.random.default_rng(s).integers(-128, 128, size=(1, 6, 6, 8), dtype=np.int8) for s in range(3)]
     ref = run_reference(path, [[x] for x in xs])
     for tag, pinned in (("d", None), ("p", {1: {"cols": 3}})):

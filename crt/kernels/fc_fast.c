@@ -260,6 +260,27 @@ UAOT_INLINE void uaot_fc_tail(const uaot_fc_s8_params_t *p, const int8_t *x, int
                              : [xe] "r"(xe)
                              : "cc", "memory");
             g = gf;
+        } else if (w16 && gf > 0) { /* per group and 2 rows: LDR + 2 SXTB16, 2 LDRD + 4 SMLAD, 2 (loop) */
+            const int8_t *xp = x;
+            const int8_t *xe = x + 4 * gf;
+            uint32_t xv, t, va, vb;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[xv], [%[xp]], #4\n\t"
+                             "ldrd %[va], %[vb], [%[wa]], #8\n\t"
+                             "sxtb16 %[t], %[xv]\n\t"
+                             "sxtb16 %[xv], %[xv], ror #8\n\t"
+                             "smlad %[a0], %[va], %[t], %[a0]\n\t"
+                             "smlad %[a0], %[vb], %[xv], %[a0]\n\t"
+                             "ldrd %[va], %[vb], [%[wb]], #8\n\t"
+                             "smlad %[a1], %[va], %[t], %[a1]\n\t"
+                             "smlad %[a1], %[vb], %[xv], %[a1]\n\t"
+                             "cmp %[xp], %[xe]\n\t"
+                             "bne 1b\n\t"
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [xp] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
+                               [xv] "=&r"(xv), [t] "=&r"(t), [va] "=&r"(va), [vb] "=&r"(vb)
+                             : [xe] "r"(xe)
+                             : "cc", "memory");
+            g = gf;
         }
 #endif
         for (; g + 2 <= gf; g += 2) {
