@@ -386,6 +386,8 @@ def make_cases(seed: int) -> list[Case]:
     cases += [_fc_case(rng, fused=i % 2 == 0) for i in range(18)]
     # 1-3 rows (a 2-class head: the two-row asm tails, int8 and int16 weights), full groups and a partial one
     cases += [_fc_case(rng, fused=True, n_in=256, n_out=2), _fc_case(rng, fused=False, n_in=35, n_out=3)]
+    # the fused x8 w16 loop enters its 8-group iteration at groups % 8: 3, 5, 6, 7 groups (+ 8)
+    cases += [_fc_case(rng, fused=True, n_in=n, n_out=o) for n, o in ((12, 4), (52, 8), (24, 5), (28, 12))]
     return cases
 
 
