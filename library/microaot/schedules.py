@@ -117,12 +117,12 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
     """Memory plan and schedules of a build: ``schedules`` (tuning log / explicit, kept as they are) plus
     the defaults: first int16 weights (``w16``) for the CONV_2D / FULLY_CONNECTED layers that fit the flash
     budget (``w16_defaults``), then the memory-aware choices. An operator on its default schedule (w16
-    included) whose space has a lean alternative
-    (``_schedule.lean_schedule``: less scratch, slower; FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm
-    ``cols=2``) and that runs at the peak of the planned workspace (the buffers live during its step,
-    its scratch included, reach the top) gets that alternative when re-planning shows the workspace
-    shrinks by at least 1/LEAN_MIN_SAVING (1/16) of it: first every such operator at once (layers of one size that each reach the same peak), else
-    one at a time; repeated while the workspace shrinks that much. Then each lean operator whose default does not
+    included) whose space has a lean alternative (``_schedule.lean_schedule``: less scratch, slower;
+    FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm ``cols=2``) and that runs at the peak of the planned
+    workspace (the buffers live during its step, its scratch included, reach the top) gets that
+    alternative when re-planning shows the workspace shrinks by at least 1/LEAN_MIN_SAVING (1/16) of it:
+    first every such operator at once (layers of one size that each reach the same peak), else one at a
+    time; repeated while the workspace shrinks that much. Then each lean operator whose default does not
     raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
     with the w16 and lean choices added (docs/internals.md, "Schedule knobs")."""
     explicit = {int(k): dict(v) for k, v in (schedules or {}).items()}
