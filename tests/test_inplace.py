@@ -221,11 +221,11 @@ def test_lean_gemm_cols_at_the_peak(tmp_path: Path) -> None:
     cols2 = {"algo": "gemm", "cols": 2, "w16": False}
     assert lean_schedule(g, g.operators[0], "cortex-m4") == cols2
     assert lean_schedule(g, g.operators[0], "generic") is None
-    plan, sched = plan_schedules(g, "cortex-m4")
-    assert sched == {0: cols2} and plan.workspace_size == 4 * 144 and plan.scratch == {0: 0}
+    plan, sched = plan_schedules(g, "cortex-m4")  # int16 weights by default (w16_defaults), kept by the lean pass
+    assert sched == {0: {**cols2, "w16": True}} and plan.workspace_size == 4 * 144 and plan.scratch == {0: 0}
     r = compile_model(path, tmp_path / "d", target="cortex-m4")
     assert r.workspace_size == 4 * 144, r.workspace_size
-    assert "uaot_conv2d_s8_gemm_c2(" in r.sources[0].read_text()
+    assert "uaot_conv2d_s8_gemm_c2_w16(" in r.sources[0].read_text()
     forced = compile_model(path, tmp_path / "f", target="cortex-m4", schedules={0: {"cols": 3}})
     assert forced.workspace_size == 6 * 144
     assert "uaot_conv2d_s8_gemm_c3(" in forced.sources[0].read_text()
