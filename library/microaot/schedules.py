@@ -79,9 +79,12 @@ def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], 
 W16_FLASH_BUDGET = 512 * 1024
 W16_OPCODES = ("CONV_2D", "FULLY_CONNECTED")
 # A lean alternative (slower, less scratch) is taken only when it shrinks the workspace by at least
-# 1/LEAN_MIN_SAVING of it: IC's second 3x3 conv on gemm cols=2 saved 288 of 34,656 bytes (0.8 %) for 25 %
-# more instructions on that layer; AD's FULLY_CONNECTED x8 layers save 82 % (1,408 -> 256 bytes).
+# 1/LEAN_MIN_SAVING of it and by at least LEAN_MIN_BYTES: IC's second 3x3 conv on gemm cols=2 saved 288 of
+# 34,656 bytes (0.8 %) for 25 % more instructions on that layer; AD's first FULLY_CONNECTED layer on x8 saves
+# 896 of 1,408 bytes; its 128-input layers' 256-byte int16 copies are kept (x8 would save 256 bytes for ~7 %
+# of the model's instructions).
 LEAN_MIN_SAVING = 16
+LEAN_MIN_BYTES = 512
 
 
 def w16_defaults(graph: Graph, target: str, explicit: Mapping[int, Mapping[str, Any]] | None = None,
@@ -120,7 +123,8 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
     included) whose space has a lean alternative (``_schedule.lean_schedule``: less scratch, slower;
     FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm ``cols=2``) and that runs at the peak of the planned
     workspace (the buffers live during its step, its scratch included, reach the top) gets that
-    alternative when re-planning shows the workspace shrinks by at least 1/LEAN_MIN_SAVING (1/16) of it:
+    alternative when re-planning shows the workspace shrinks by at least 1/LEAN_MIN_SAVING (1/16) of it and
+    by at least LEAN_MIN_BYTES (512):
     first every such operator at once (layers of one size that each reach the same peak), else one at a
     time; repeated while the workspace shrinks that much. Then each lean operator whose default does not
     raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
@@ -139,7 +143,7 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
         for group in [top] + ([[i] for i in top] if len(top) > 1 else []):
             trial = {**sched, **{i: dict(leans[i]) for i in group}}
             p2 = _plan(graph, target, trial)
-            if plan.workspace_size - p2.workspace_size >= max(1, plan.workspace_size // LEAN_MIN_SAVING):
+            if plan.workspace_size - p2.workspace_size >= max(LEAN_MIN_BYTES, plan.workspace_size // LEAN_MIN_SAVING):
                 plan, sched = p2, trial
                 chosen += group
                 break
