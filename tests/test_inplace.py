@@ -210,24 +210,24 @@ def test_lean_gemm_cols_at_the_peak(tmp_path: Path) -> None:
     """schedules.plan_schedules: a conv on its default gemm cols=3 whose scratch is the workspace peak gets
     its lean alternative cols=2 (4·Kp instead of 6·Kp bytes) when that shrinks the workspace; an explicit
     schedule is left alone. (A single conv: its input and output are caller buffers, the workspace is its
-    scratch alone; Kp = 3·3·16 = 144.)"""
+    scratch alone; Kp = 3·3·64 = 576: cols=2 saves 1,152 B, more than LEAN_MIN_BYTES and 1/16 of it.)"""
     from microaot.ops._schedule import lean_schedule
     from microaot.schedules import plan_schedules
 
     path = tmp_path / "conv.tflite"
-    path.write_bytes(mg.conv2d_model(np.random.default_rng(5), input_shape=(1, 8, 8, 16), filters=8,
+    path.write_bytes(mg.conv2d_model(np.random.default_rng(5), input_shape=(1, 8, 8, 64), filters=8,
                                      kernel=(3, 3)))
     g = load_tflite(path)
     cols2 = {"algo": "gemm", "cols": 2, "w16": False}
     assert lean_schedule(g, g.operators[0], "cortex-m4") == cols2
     assert lean_schedule(g, g.operators[0], "generic") is None
-    plan, sched = plan_schedules(g, "cortex-m4")
-    assert sched == {0: cols2} and plan.workspace_size == 4 * 144 and plan.scratch == {0: 0}
+    plan, sched = plan_schedules(g, "cortex-m4")  # int16 weights by default (w16_defaults), kept by the lean pass
+    assert sched == {0: {**cols2, "w16": True}} and plan.workspace_size == 4 * 576 and plan.scratch == {0: 0}
     r = compile_model(path, tmp_path / "d", target="cortex-m4")
-    assert r.workspace_size == 4 * 144, r.workspace_size
-    assert "uaot_conv2d_s8_gemm_c2(" in r.sources[0].read_text()
+    assert r.workspace_size == 4 * 576, r.workspace_size
+    assert "uaot_conv2d_s8_gemm_c2_w16(" in r.sources[0].read_text()
     forced = compile_model(path, tmp_path / "f", target="cortex-m4", schedules={0: {"cols": 3}})
-    assert forced.workspace_size == 6 * 144
+    assert forced.workspace_size == 6 * 576
     assert "uaot_conv2d_s8_gemm_c3(" in forced.sources[0].read_text()
 
 

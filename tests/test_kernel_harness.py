@@ -381,9 +381,9 @@ class _Sizes:
         return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]
 
 
-def _fc_case(rng: np.random.Generator, fused: bool) -> Case:
-    n_in = int(rng.choice([1, 2, 3, 4, 7, 8, 16, 33, 64, 100, 250]))
-    n_out = int(rng.integers(1, 30))
+def _fc_case(rng: np.random.Generator, fused: bool, n_in: int = 0, n_out: int = 0) -> Case:
+    n_in = n_in or int(rng.choice([1, 2, 3, 4, 7, 8, 16, 33, 64, 100, 250]))
+    n_out = n_out or int(rng.integers(1, 30))
     batches = int(rng.choice([1, 1, 2, 3]))
     mode, full = _mode(rng, fused)
     rows = _weights(rng, n_out, n_in, mode)
@@ -422,6 +422,10 @@ def make_cases(seed: int) -> list[Case]:
                 c = _conv_case(rng, dw, flavor, fused=i % 2 == 0 or (flavor == "x16" and i < 8), pick=i)
             cases.append(c)
     cases += [_fc_case(rng, fused=i % 2 == 0) for i in range(18)]
+    # 1-3 rows (a 2-class head: the two-row asm tails, int8 and int16 weights), full groups and a partial one
+    cases += [_fc_case(rng, fused=True, n_in=256, n_out=2), _fc_case(rng, fused=False, n_in=35, n_out=3)]
+    # the fused x8 w16 loop enters its 8-group iteration at groups % 8: 3, 5, 6, 7 groups (+ 8)
+    cases += [_fc_case(rng, fused=True, n_in=n, n_out=o) for n, o in ((12, 4), (52, 8), (24, 5), (28, 12))]
     return cases
 
 

@@ -304,15 +304,18 @@ def test_signature_is_stable_and_name_free() -> None:
     assert space.op_space(g, g.operators[9], "cortex-m4") == {}  # AVERAGE_POOL_2D: nothing to tune
 
 
-def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
+def test_lean_defaults_at_the_workspace_peak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """schedules.plan_schedules: FULLY_CONNECTED's registry default on DSP targets is simd4 x8=False (the
     input row copied to int16 in 2·Kp bytes of scratch), its lean alternative x8 (no scratch). Operators on
     their default whose step is at the workspace peak get the lean alternative when re-planning shrinks
-    the workspace. AD: 640-128-128-128-128-8-128-128-128-128-640, inputs/outputs in the caller's buffers:
-    op 0's 1280 B copy is the peak (1408 B), then the 128-input layers' 256 B copies (512 B, then 384 B);
-    the 8-input layer (op 5, 16 B copy) stays under the 2 x 128 B of activations: workspace 256 B."""
+    the workspace by at least 1/16 of it and LEAN_MIN_BYTES (512 B). AD: 640-128-128-128-128-8-128-128-128-128-640,
+    inputs/outputs in the caller's buffers: op 0's 1280 B copy is the peak (1408 B) and goes lean (512 B); the
+    128-input layers' 256 B copies are the peak then, but x8 on them would save 256 B only: they keep the copy.
+    With LEAN_MIN_BYTES = 0 they go lean too (512 B, then 384 B); the 8-input layer (op 5, 16 B copy) stays
+    under the 2 x 128 B of activations: workspace 256 B. All ten take int16 weights first (``w16_defaults``:
+    AD's 264,192 weights fit the 512 KiB flash budget), the lean choice keeps them."""
     from microaot.ops._schedule import lean_schedule
-    from microaot.schedules import plan_schedules
+    from microaot.schedules import plan_schedules, w16_defaults
     from microaot.tune.tuner import build_groups
 
     ad = load_tflite(mlperf_model("ad"))
@@ -321,39 +324,65 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path) -> None:
         assert space.canonical_schedule(ad, op, "cortex-m4", {}) == simd4  # the registry default
         assert lean_schedule(ad, op, "cortex-m4") == x8
         assert lean_schedule(ad, op, "generic") is None  # direct: nothing leaner
+    s16, x8w = {**simd4, "w16": True}, {**x8, "w16": True}
+    assert w16_defaults(ad, "cortex-m4") == {i: s16 for i in range(10)}
+    # every AD layer reuses each weight once (batch 1): in operator order until the budget is spent
+    assert w16_defaults(ad, "cortex-m4", budget=81920 + 6 * 16384) == {i: s16 for i in range(8)}
+    with monkeypatch.context() as mp:
+        mp.setattr(space, "LEAN_MIN_BYTES", 0)
+        plan, sched = plan_schedules(ad, "cortex-m4")
+        assert sched == {**{i: x8w for i in range(10) if i != 5}, 5: s16}
+        assert plan.workspace_size == 256 and plan.scratch == {5: 144}
     plan, sched = plan_schedules(ad, "cortex-m4")
-    assert sched == {i: x8 for i in range(10) if i != 5}
-    assert plan.workspace_size == 256 and plan.scratch == {5: 144}
+    assert sched == {0: x8w, **{i: s16 for i in range(1, 10)}}
+    assert plan.workspace_size == 512 and set(plan.scratch) == set(range(1, 10))
     r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4")
     src = r.sources[0].read_text()
-    assert r.workspace_size == 256 and r.plan.scratch == {5: 144}
-    assert src.count("uaot_fully_connected_s8_simd4_x8(") == 9 and src.count("uaot_fully_connected_s8_simd4(") == 1
+    assert r.workspace_size == 512 and r.plan.scratch == plan.scratch
+    assert (src.count("uaot_fully_connected_s8_simd4_x8_w16(") == 1
+            and src.count("uaot_fully_connected_s8_simd4_w16(") == 9)
     # what the tuner and m4run measure as the default is what that build runs
     defaults = space.default_schedules(ad, "cortex-m4")
-    assert defaults == {i: sched.get(i, simd4) for i in range(10)}
-    assert space.default_schedule(ad, ad.operators[5], "cortex-m4") == simd4
-    assert space.candidates(ad, ad.operators[0], "cortex-m4")[0] == x8
+    assert defaults == sched
+    assert space.default_schedule(ad, ad.operators[5], "cortex-m4") == s16
+    assert space.candidates(ad, ad.operators[0], "cortex-m4")[0] == x8w
+    assert space.candidates(ad, ad.operators[1], "cortex-m4")[0] == s16
     assert space.candidates(ad, ad.operators[0], "cortex-m4", simd4)[0] == simd4
     for g in build_groups(ad, "cortex-m4", 4).values():
         assert g.default == defaults[g.op_indices[0]], g.op_indices
     # an explicit schedule is left alone; op 0's copy is then the peak (1280 + 128 B) and every other
-    # layer's copy fits under it: all keep the faster default
+    # layer's copy fits under it: all keep the faster default (int16 weights)
     plan, sched = plan_schedules(ad, "cortex-m4", {0: {"x8": False}})
-    assert sched == {0: {"x8": False}} and plan.workspace_size == 1408 and set(plan.scratch) == set(range(10))
+    assert sched == {0: {"x8": False}, **{i: s16 for i in range(1, 10)}}
+    assert plan.workspace_size == 1408 and set(plan.scratch) == set(range(10))
     r16 = compile_model(mlperf_model("ad"), tmp_path / "ad16", target="cortex-m4", schedules={0: {"x8": False}})
-    assert r16.workspace_size == 1408 and "uaot_fully_connected_s8_simd4_x8(" not in r16.sources[0].read_text()
+    assert r16.workspace_size == 1408 and "uaot_fully_connected_s8_simd4_x8" not in r16.sources[0].read_text()
     assert plan_schedules(ad, "generic")[1] == {}
     kws = load_tflite(mlperf_model("kws"))
     fc = next(op for op in kws.operators if op.opcode == "FULLY_CONNECTED")
-    assert space.default_schedule(kws, fc, "cortex-m4") == simd4  # at the end: far below the peak
+    assert space.default_schedule(kws, fc, "cortex-m4") == {**simd4, "w16": True}  # at the end: below the peak
 
 
-def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
+def test_lean_only_when_it_saves_a_sixteenth() -> None:
+    """IC: its second 3x3 conv (op 2, 32x32x16) runs at the workspace peak; gemm cols=2 there would shrink
+    the workspace by 288 of 34,656 bytes (0.8 %, less than 1/LEAN_MIN_SAVING) for ~25 % more instructions
+    on the layer: the default keeps cols=3 (int16 weights)."""
+    from microaot.schedules import LEAN_MIN_SAVING, plan_schedules
+
+    ic = load_tflite(mlperf_model("ic"))
+    plan, sched = plan_schedules(ic, "cortex-m4")
+    assert sched[2] == {"algo": "gemm", "cols": 3, "w16": True} and plan.workspace_size == 34656
+    lean, _ = plan_schedules(ic, "cortex-m4", {2: {"algo": "gemm", "cols": 2, "w16": True}})
+    assert 0 < plan.workspace_size - lean.workspace_size == 288 < plan.workspace_size // LEAN_MIN_SAVING
+
+
+def test_lean_defaults_in_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """plan_schedules on CONV 3x3 8->8 -> CONV 3x3 8->8 -> FC 288->10 (6x6x8 activations of 288 B, Kp 72):
     the peak (864 B) is at the FC (288 B input + its 576 B int16 copy) and conv 1 (in place): both go
     lean at once (720 B: conv 0's cols=3 scratch, 432 B, is the peak now), then conv 0 (672 B). With
-    conv 1 pinned to cols=3, making conv 0 lean as well does not shrink the workspace (816 B): it keeps
-    cols=3. Bit-exact on the host either way."""
+    conv 1 pinned to cols=3, the FC's x8 alone would save 48 of 864 B (less than 1/16): everything keeps its
+    faster default (int16 weights everywhere). Bit-exact on the host either way. These savings are under
+    LEAN_MIN_BYTES (set to 0 here): with its default, 512 B, nothing goes lean (864 B)."""
     from microaot.hostbuild import build_model_shared_lib
     from microaot.schedules import plan_schedules
     from test_tune_run import two_conv_fc_model
@@ -361,18 +390,24 @@ def test_lean_defaults_in_rounds(tmp_path: Path) -> None:
     path = tmp_path / "tiny.tflite"
     path.write_bytes(two_conv_fc_model())
     g = load_tflite(path)
-    cols2 = {"algo": "gemm", "cols": 2, "w16": False}
+    cols2 = {"algo": "gemm", "cols": 2, "w16": True}  # int16 weights by default (w16_defaults), lean kept them
+    fc8 = {"algo": "simd4", "w16": True, "x8": True}
     plan, sched = plan_schedules(g, "cortex-m4")
-    assert sched == {0: cols2, 1: cols2, 2: {"algo": "simd4", "w16": False, "x8": True}}
+    assert sched == {0: {**cols2, "cols": 3}, 1: {**cols2, "cols": 3}, 2: {**fc8, "x8": False}}
+    assert plan.workspace_size == 864
+    monkeypatch.setattr(space, "LEAN_MIN_BYTES", 0)
+    plan, sched = plan_schedules(g, "cortex-m4")
+    assert sched == {0: cols2, 1: cols2, 2: fc8}
     assert plan.workspace_size == 672 and plan.scratch == {0: 384, 1: 384} and set(plan.inplace_ops) == {1}
     assert plan_schedules(g, "cortex-m4", {2: {"x8": False}})[0].workspace_size == 864  # the FC copy: peak
     plan, sched = plan_schedules(g, "cortex-m4", {1: {"cols": 3}})
-    assert sched == {1: {"cols": 3}, 2: {"algo": "simd4", "w16": False, "x8": True}} and plan.workspace_size == 816
+    assert sched == {1: {"cols": 3}, 0: {**cols2, "cols": 3}, 2: {**fc8, "x8": False}} and plan.workspace_size == 864
+    assert plan_schedules(g, "cortex-m4", {1: {"cols": 3}, 2: {"x8": True}})[0].workspace_size == 816
     xs = [np.random.default_rng(s).integers(-128, 128, size=(1, 6, 6, 8), dtype=np.int8) for s in range(3)]
     ref = run_reference(path, [[x] for x in xs])
     for tag, pinned in (("d", None), ("p", {1: {"cols": 3}})):
         r = compile_model(path, tmp_path / tag, target="cortex-m4", schedules=pinned)
-        assert r.workspace_size == (672 if pinned is None else 816)
+        assert r.workspace_size == (672 if pinned is None else 864)
         lib = build_model_shared_lib(r, tmp_path / tag)
         assert _same([run_compiled(r, lib, [x]) for x in xs], ref), tag
 

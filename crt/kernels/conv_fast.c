@@ -523,7 +523,32 @@ UAOT_INLINE void uaot_gemm_row1(int32_t b, int32_t oc, int32_t out_c, const uint
 {
     int32_t a0 = b, a1 = b, a2 = b;
     const uint32_t *c = col;
-    for (int32_t g = 0; g < G; ++g) {
+    int32_t g = 0;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    if (w16 && nc == 3 && G > 0) { /* per group: LDRD of the weights, 3 LDRD + 6 SMLAD for the 3 pixels, 2 (loop) */
+        const uint32_t *ce = col + 6 * G;
+        uint32_t wa, wb, xa, xb;
+        __asm__ volatile("1:\n\t"
+                         "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+                         "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                         "smlad %[a0], %[wa], %[xa], %[a0]\n\t"
+                         "smlad %[a0], %[wb], %[xb], %[a0]\n\t"
+                         "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                         "smlad %[a1], %[wa], %[xa], %[a1]\n\t"
+                         "smlad %[a1], %[wb], %[xb], %[a1]\n\t"
+                         "ldrd %[xa], %[xb], [%[c]], #8\n\t"
+                         "smlad %[a2], %[wa], %[xa], %[a2]\n\t"
+                         "smlad %[a2], %[wb], %[xb], %[a2]\n\t"
+                         "cmp %[c], %[ce]\n\t"
+                         "bne 1b\n\t"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [c] "+r"(c), [w] "+r"(w), [wa] "=&r"(wa),
+                           [wb] "=&r"(wb), [xa] "=&r"(xa), [xb] "=&r"(xb)
+                         : [ce] "r"(ce)
+                         : "cc", "memory");
+        g = G;
+    }
+#endif
+    for (; g < G; ++g) {
         uint32_t wa, wb;
         if (w16) {
             wa = w[0];

@@ -134,6 +134,143 @@
                              "cmp %[ce], %[xb]\n\t"                                                     \
                              "bne 0b\n\t"                                                               \
                              "pop {%[st]}\n\t"
+/* w16, 4 rows' weights per LDM: the state pointer pushed on the stack frees lr for a 4-register LDM
+ * (r4-r6, lr: 2 rows x 2 words); per group of 4 inputs and 4 rows 2 LDM + 8 SMLAD + the input (XS: 1 LDRD,
+ * X8: LDR + 2 SXTB16): 11 / 13 instructions per 16 MACs. */
+#define UAOT_FC4_ROWS2L(A, B)                        \
+    "ldmia %[w]!, {%[t0], %[t1], %[wa0], %[st]}\n\t" \
+    "smlad " A ", %[t0], %[xa], " A "\n\t"           \
+    "smlad " A ", %[t1], %[xb], " A "\n\t"           \
+    "smlad " B ", %[wa0], %[xa], " B "\n\t"          \
+    "smlad " B ", %[st], %[xb], " B "\n\t"
+#define UAOT_FC4_W16L UAOT_FC4_ROWS2L("%[a0]", "%[a1]") UAOT_FC4_ROWS2L("%[a2]", "%[a3]")
+#define UAOT_FC_FUSED_L(GROUP)                                                                         \
+    "push {%[st]}\n\t"                                                                                 \
+    "0:\n\t"                                                                                           \
+    "ldr %[xa], [sp]\n\t"                                                                              \
+    "ldr %[c], [%[xa]]\n\t"                                                                            \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                    \
+    "str %[c], [%[xa]]\n\t"                                                                            \
+    "ldrd %[c], %[ce], [%[xa], #12]\n\t"                                                               \
+    "ldr %[xa], [%[xa], #20]\n\t"                                                                      \
+    "tbb [pc, %[xa]]\n\t"                                                                              \
+    "3:\n\t"                                                                                           \
+    ".byte (1f - 3b) / 2, (6f - 3b) / 2, (5f - 3b) / 2, (4f - 3b) / 2\n\t"                             \
+    "1:\n\t" GROUP "4:\n\t" GROUP "5:\n\t" GROUP "6:\n\t" GROUP "cmp %[c], %[ce]\n\t"                  \
+    "bne 1b\n\t"                                                                                       \
+    "ldr %[xb], [sp]\n\t"                                                                              \
+    "ldrd %[c], %[ce], [%[xb], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]") \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [sp]\n\t"                                                     \
+                             "strd %[c], %[ce], [%[xb], #4]\n\t"                                       \
+                             "ldr %[xb], [%[xb], #24]\n\t"                                             \
+                             "cmp %[ce], %[xb]\n\t"                                                    \
+                             "bne 0b\n\t"                                                              \
+                             "pop {%[st]}\n\t"
+/* w16 with x8 and a 4-aligned input: 8 inputs per LDRD into xb and ce (the input end is kept on the stack
+ * beside the state pointer: the loop test reloads it), the groups 32 per iteration (TBH on groups % 32; an odd
+ * entry loads its word with LDR first; 128 inputs = one iteration): per 2 groups LDRD + 4 SXTB16 + 4 LDM + 16
+ * SMLAD, 12.5 instructions per 16 MACs + 3 per 32 groups (~1.8 KB of code). */
+#define UAOT_FC4_X8LP0                  \
+    "ldrd %[xb], %[ce], [%[c]], #8\n\t" \
+    "sxtb16 %[xa], %[xb]\n\t"           \
+    "sxtb16 %[xb], %[xb], ror #8\n\t"
+#define UAOT_FC4_X8LP1        \
+    "sxtb16 %[xa], %[ce]\n\t" \
+    "sxtb16 %[xb], %[ce], ror #8\n\t"
+#define UAOT_FC_FUSED_X8L                                                                                 \
+    "ldr %[ce], [%[st], #16]\n\t"                                                                         \
+    "push {%[ce], %[st]}\n\t"                                                                             \
+    "0:\n\t"                                                                                              \
+    "ldr %[xa], [sp, #4]\n\t"                                                                             \
+    "ldr %[c], [%[xa]]\n\t"                                                                               \
+    "ldmia %[c]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                                                       \
+    "str %[c], [%[xa]]\n\t"                                                                               \
+    "ldr %[c], [%[xa], #12]\n\t"                                                                          \
+    "ldr %[xa], [%[xa], #20]\n\t"                                                                         \
+    "tbh [pc, %[xa], lsl #1]\n\t"                                                                         \
+    "3:\n\t"                                                                                              \
+    ".hword (1f - 3b) / 2, (231f - 3b) / 2, (130f - 3b) / 2, (229f - 3b) / 2\n\t"                         \
+    ".hword (128f - 3b) / 2, (227f - 3b) / 2, (126f - 3b) / 2, (225f - 3b) / 2\n\t"                       \
+    ".hword (124f - 3b) / 2, (223f - 3b) / 2, (122f - 3b) / 2, (221f - 3b) / 2\n\t"                       \
+    ".hword (120f - 3b) / 2, (219f - 3b) / 2, (118f - 3b) / 2, (217f - 3b) / 2\n\t"                       \
+    ".hword (116f - 3b) / 2, (215f - 3b) / 2, (114f - 3b) / 2, (213f - 3b) / 2\n\t"                       \
+    ".hword (112f - 3b) / 2, (211f - 3b) / 2, (110f - 3b) / 2, (209f - 3b) / 2\n\t"                       \
+    ".hword (108f - 3b) / 2, (207f - 3b) / 2, (106f - 3b) / 2, (205f - 3b) / 2\n\t"                       \
+    ".hword (104f - 3b) / 2, (203f - 3b) / 2, (102f - 3b) / 2, (201f - 3b) / 2\n\t"                       \
+    "201:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 101f\n\t"                                                                                        \
+    "203:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 103f\n\t"                                                                                        \
+    "205:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 105f\n\t"                                                                                        \
+    "207:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 107f\n\t"                                                                                        \
+    "209:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 109f\n\t"                                                                                        \
+    "211:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 111f\n\t"                                                                                        \
+    "213:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 113f\n\t"                                                                                        \
+    "215:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 115f\n\t"                                                                                        \
+    "217:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 117f\n\t"                                                                                        \
+    "219:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 119f\n\t"                                                                                        \
+    "221:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 121f\n\t"                                                                                        \
+    "223:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 123f\n\t"                                                                                        \
+    "225:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 125f\n\t"                                                                                        \
+    "227:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 127f\n\t"                                                                                        \
+    "229:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 129f\n\t"                                                                                        \
+    "231:\n\t"                                                                                            \
+    "ldr %[ce], [%[c]], #4\n\t"                                                                           \
+    "b.w 131f\n\t"                                                                                        \
+    "1:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "101:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                         \
+    "102:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "103:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "104:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "105:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "106:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "107:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "108:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "109:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "110:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "111:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "112:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "113:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "114:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "115:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "116:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "117:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "118:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "119:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "120:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "121:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "122:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "123:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "124:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "125:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "126:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "127:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "128:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "129:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L                       \
+    "130:\n\t" UAOT_FC4_X8LP0 UAOT_FC4_W16L "131:\n\t" UAOT_FC4_X8LP1 UAOT_FC4_W16L "ldr %[xa], [sp]\n\t" \
+    "cmp %[c], %[xa]\n\t"                                                                                 \
+    "bne 1b\n\t"                                                                                          \
+    "ldr %[xb], [sp, #4]\n\t"                                                                             \
+    "ldrd %[c], %[ce], [%[xb], #4]\n\t" UAOT_FC_RQF("%[a0]") UAOT_FC_RQF("%[a1]") UAOT_FC_RQF("%[a2]")    \
+        UAOT_FC_RQF("%[a3]") "ldr %[xb], [sp, #4]\n\t"                                                    \
+                             "strd %[c], %[ce], [%[xb], #4]\n\t"                                          \
+                             "ldr %[xb], [%[xb], #24]\n\t"                                                \
+                             "cmp %[ce], %[xb]\n\t"                                                       \
+                             "bne 0b\n\t"                                                                 \
+                             "pop {%[ce], %[st]}\n\t"
 #define UAOT_FC_FUSED_OPERANDS                                                                                 \
     : [a0] "=&r"(r_a0), [a1] "=&r"(r_a1), [a2] "=&r"(r_a2), [a3] "=&r"(r_a3), [t0] "=&r"(r_t0),                \
       [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb), [c] "=&r"(r_c), [w] "+r"(r_w), \
@@ -225,6 +362,27 @@ UAOT_INLINE void uaot_fc_tail(const uaot_fc_s8_params_t *p, const int8_t *x, int
                              "bne 1b\n\t"
                              : [a0] "+r"(a0), [a1] "+r"(a1), [xp] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
                                [xv] "=&r"(xv), [t] "=&r"(t), [u] "=&r"(u), [va] "=&r"(va), [vb] "=&r"(vb)
+                             : [xe] "r"(xe)
+                             : "cc", "memory");
+            g = gf;
+        } else if (w16 && gf > 0) { /* per group and 2 rows: LDR + 2 SXTB16, 2 LDRD + 4 SMLAD, 2 (loop) */
+            const int8_t *xp = x;
+            const int8_t *xe = x + 4 * gf;
+            uint32_t xv, t, va, vb;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[xv], [%[xp]], #4\n\t"
+                             "ldrd %[va], %[vb], [%[wa]], #8\n\t"
+                             "sxtb16 %[t], %[xv]\n\t"
+                             "sxtb16 %[xv], %[xv], ror #8\n\t"
+                             "smlad %[a0], %[va], %[t], %[a0]\n\t"
+                             "smlad %[a0], %[vb], %[xv], %[a0]\n\t"
+                             "ldrd %[va], %[vb], [%[wb]], #8\n\t"
+                             "smlad %[a1], %[va], %[t], %[a1]\n\t"
+                             "smlad %[a1], %[vb], %[xv], %[a1]\n\t"
+                             "cmp %[xp], %[xe]\n\t"
+                             "bne 1b\n\t"
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [xp] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
+                               [xv] "=&r"(xv), [t] "=&r"(t), [va] "=&r"(va), [vb] "=&r"(vb)
                              : [xe] "r"(xe)
                              : "cc", "memory");
             g = gf;
@@ -330,18 +488,17 @@ UAOT_INLINE uaot_status_t uaot_fc_simd(const uaot_fc_s8_params_t *p, const int8_
             register const uint32_t *r_w __asm__("r11") = w;
             register uint32_t r_ce __asm__("r12");
             register uint32_t *r_st __asm__("lr") = st;
-            if (x8 && ((uintptr_t)input & 3u) == 0u) {
-                if (w16) {
-                    __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W16) UAOT_FC_FUSED_X8D_OPERANDS);
+            if (w16) {
+                if (x8 && ((uintptr_t)input & 3u) == 0u) {
+                    st[5] = (uint32_t)(ga & 31);
+                    __asm__ volatile(UAOT_FC_FUSED_X8L UAOT_FC_FUSED_X8D_OPERANDS);
+                } else if (x8) {
+                    __asm__ volatile(UAOT_FC_FUSED_L(UAOT_FC4_X8 UAOT_FC4_W16L) UAOT_FC_FUSED_X8D_OPERANDS);
                 } else {
-                    __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W8) UAOT_FC_FUSED_X8D_OPERANDS);
+                    __asm__ volatile(UAOT_FC_FUSED_L(UAOT_FC4_XS UAOT_FC4_W16L) UAOT_FC_FUSED_X8D_OPERANDS);
                 }
-            } else if (w16) {
-                if (x8) {
-                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
-                } else {
-                    __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_XS UAOT_FC4_W16) UAOT_FC_FUSED_OPERANDS);
-                }
+            } else if (x8 && ((uintptr_t)input & 3u) == 0u) {
+                __asm__ volatile(UAOT_FC_FUSED_X8D(UAOT_FC4_W8) UAOT_FC_FUSED_X8D_OPERANDS);
             } else {
                 if (x8) {
                     __asm__ volatile(UAOT_FC_FUSED(UAOT_FC4_X8 UAOT_FC4_W8) UAOT_FC_FUSED_OPERANDS);

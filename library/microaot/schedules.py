@@ -73,30 +73,77 @@ def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], 
     return out
 
 
+# Flash budget of the default int16 weights (``w16``): the extra bytes the int16 copies of CONV_2D /
+# FULLY_CONNECTED weights may add to a model's image, summed over the layers that take them
+# (docs/internals.md, "Why these defaults"). The MLPerf Tiny models fit (AD, the largest, adds 264 KiB).
+W16_FLASH_BUDGET = 512 * 1024
+W16_OPCODES = ("CONV_2D", "FULLY_CONNECTED")
+# A lean alternative (slower, less scratch) is taken only when it shrinks the workspace by at least
+# 1/LEAN_MIN_SAVING of it and by at least LEAN_MIN_BYTES: IC's second 3x3 conv on gemm cols=2 saved 288 of
+# 34,656 bytes (0.8 %) for 25 % more instructions on that layer; AD's first FULLY_CONNECTED layer on x8 saves
+# 896 of 1,408 bytes; its 128-input layers' 256-byte int16 copies are kept (x8 would save 256 bytes for ~7 %
+# of the model's instructions).
+LEAN_MIN_SAVING = 16
+LEAN_MIN_BYTES = 512
+
+
+def w16_defaults(graph: Graph, target: str, explicit: Mapping[int, Mapping[str, Any]] | None = None,
+                 budget: int = W16_FLASH_BUDGET) -> dict[int, dict[str, Any]]:
+    """``{op_index: knobs}``: the CONV_2D / FULLY_CONNECTED operators (not in ``explicit``) whose default has
+    int8 weights (``w16`` False) and whose space offers ``w16``, switched to int16 weights while the extra
+    flash (one more byte per weight) stays within ``budget``: the layers that reuse each weight most (output
+    pixels per output channel, i.e. MACs per weight byte) first, then by operator index."""
+    explicit = explicit or {}
+    cands: list[tuple[int, int, int]] = []
+    for op in graph.operators:
+        if op.opcode not in W16_OPCODES or op.index in explicit or len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        knobs = resolve(graph, op, target, None)
+        if knobs.get("w16") is not False or True not in op_space(graph, op, target).get("w16", []):
+            continue
+        w, y = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+        if w.dtype != "int8" or not w.shape or int(w.shape[0]) <= 0:
+            continue
+        n_w = w.num_elements
+        cands.append((-(y.num_elements // int(w.shape[0])), op.index, n_w))
+    out: dict[int, dict[str, Any]] = {}
+    used = 0
+    for _, i, n_w in sorted(cands):
+        if used + n_w <= budget:
+            used += n_w
+            out[i] = resolve(graph, graph.operators[i], target, {"w16": True})
+    return out
+
+
 def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[str, Any]] | None = None,
                    ) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
     """Memory plan and schedules of a build: ``schedules`` (tuning log / explicit, kept as they are) plus
-    the memory-aware defaults. An operator on its default schedule whose space has a lean alternative
-    (``_schedule.lean_schedule``: less scratch, slower; FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm
-    ``cols=2``) and that runs at the peak of the planned workspace (the buffers live during its step,
-    its scratch included, reach the top) gets that alternative when re-planning shows the workspace
-    shrinks: first every such operator at once (layers of one size that each reach the same peak), else
-    one at a time; repeated while the workspace shrinks. Then each lean operator whose default does not
+    the defaults: first int16 weights (``w16``) for the CONV_2D / FULLY_CONNECTED layers that fit the flash
+    budget (``w16_defaults``), then the memory-aware choices. An operator on its default schedule (w16
+    included) whose space has a lean alternative (``_schedule.lean_schedule``: less scratch, slower;
+    FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm ``cols=2``) and that runs at the peak of the planned
+    workspace (the buffers live during its step, its scratch included, reach the top) gets that
+    alternative when re-planning shows the workspace shrinks by at least 1/LEAN_MIN_SAVING (1/16) of it and
+    by at least LEAN_MIN_BYTES (512):
+    first every such operator at once (layers of one size that each reach the same peak), else one at a
+    time; repeated while the workspace shrinks that much. Then each lean operator whose default does not
     raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
-    with the lean choices added (docs/internals.md, "Schedule knobs")."""
-    sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
+    with the w16 and lean choices added (docs/internals.md, "Schedule knobs")."""
+    explicit = {int(k): dict(v) for k, v in (schedules or {}).items()}
+    base = w16_defaults(graph, target, explicit)
+    sched = {**explicit, **base}
     plan = _plan(graph, target, sched)
     leans = {op.index: k for op in graph.operators
-             if op.index not in sched and (k := lean_schedule(graph, op, target)) is not None}
+             if op.index not in explicit and (k := lean_schedule(graph, op, target, base.get(op.index))) is not None}
     chosen: list[int] = []
     while True:
-        top = _at_peak(graph, target, sched, plan, (i for i in leans if i not in sched))
+        top = _at_peak(graph, target, sched, plan, (i for i in leans if i not in chosen))
         if not top:
             break
         for group in [top] + ([[i] for i in top] if len(top) > 1 else []):
             trial = {**sched, **{i: dict(leans[i]) for i in group}}
             p2 = _plan(graph, target, trial)
-            if p2.workspace_size < plan.workspace_size:
+            if plan.workspace_size - p2.workspace_size >= max(LEAN_MIN_BYTES, plan.workspace_size // LEAN_MIN_SAVING):
                 plan, sched = p2, trial
                 chosen += group
                 break
@@ -104,6 +151,8 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
             break
     for i in chosen:  # give back what the final workspace does not need
         trial = {k: v for k, v in sched.items() if k != i}
+        if i in base:
+            trial[i] = base[i]
         p2 = _plan(graph, target, trial)
         if p2.workspace_size <= plan.workspace_size:
             plan, sched = p2, trial

@@ -64,13 +64,14 @@ def resolve(graph: Graph, op: Operator, target: str, schedule: Mapping[str, Any]
     return knobs
 
 
-def lean_schedule(graph: Graph, op: Operator, target: str) -> Knobs | None:
+def lean_schedule(graph: Graph, op: Operator, target: str, base: Mapping[str, Any] | None = None) -> Knobs | None:
     """The canonical knobs of ``op``'s lean alternative to its default schedule (less scratch), or None
-    when its space has none for the default (or it is the default itself)."""
+    when its space has none for the default (or it is the default itself). ``base``: knobs overriding the
+    default first (the compiler's flash-budget ``w16`` choice, ``schedules.plan_schedules``)."""
     d = get_space(op.opcode)
     if d is None or d.lean is None:
         return None
-    default = resolve(graph, op, target, None)
+    default = resolve(graph, op, target, base)
     knobs = d.lean(graph, op, target, dict(default))
     if knobs is None:
         return None
