@@ -304,6 +304,26 @@ def test_signature_is_stable_and_name_free() -> None:
     assert space.op_space(g, g.operators[9], "cortex-m4") == {}  # AVERAGE_POOL_2D: nothing to tune
 
 
+def test_w16_defaults_stay_within_the_boards_flash(tmp_path: Path) -> None:
+    """The default int16 weights (one more flash byte per weight) are bounded by the part's flash when known
+    (a board's upload.maximum_size, passed by pio.build and export --board as compile_model(flash_size=)):
+    the image is kept within 3/4 of it, W16_CODE_RESERVE kept for code. AD: 270 kB of constants."""
+    from microaot.schedules import W16_CODE_RESERVE, W16_FLASH_BUDGET, plan_schedules, w16_budget
+
+    ad = load_tflite(mlperf_model("ad"))
+    consts = sum(t.nbytes for t in ad.tensors if t.is_const)
+    assert w16_budget(ad) == w16_budget(ad, 16 << 20) == W16_FLASH_BUDGET
+    small = 512 * 1024
+    budget = small * 3 // 4 - consts - W16_CODE_RESERVE
+    assert w16_budget(ad, small) == budget and 0 < budget < consts
+    assert w16_budget(ad, 256 * 1024) == 0
+    _, sched = plan_schedules(ad, "cortex-m4", flash_size=small)
+    taken = [i for i, k in sched.items() if k.get("w16")]
+    assert taken and sum(ad.tensors[ad.operators[i].inputs[1]].nbytes for i in taken) <= budget < consts
+    r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4", flash_size=256 * 1024)
+    assert "_w16(" not in r.sources[0].read_text()  # an int8 model that fits keeps int8 weights
+
+
 def test_lean_defaults_at_the_workspace_peak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """schedules.plan_schedules: FULLY_CONNECTED's registry default on DSP targets is simd4 x8=False (the
     input row copied to int16 in 2·Kp bytes of scratch), its lean alternative x8 (no scratch). Operators on

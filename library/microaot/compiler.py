@@ -68,13 +68,16 @@ def compile_model(
     target: str = "generic",
     schedules: Mapping[int, Mapping[str, Any]] | None = None,
     custom_ops: Mapping[str, str] | None = None,
+    flash_size: int | None = None,
 ) -> CompileResult:
     """Compile a .tflite model into ``<out_dir>/<name>.c`` and ``<out_dir>/<name>.h``.
 
     ``schedules``: ``{op_index: knobs}`` resolved by the caller (e.g. from a tuning log with
     ``microaot.tune.log.log_schedules``); every other operator gets its memory-aware default
     (``microaot.schedules.plan_schedules``). ``custom_ops``: ``{custom operator name: C function}``, user
-    kernels bound to custom operators (docs/custom-operators.md; the caller compiles the functions in)."""
+    kernels bound to custom operators (docs/custom-operators.md; the caller compiles the functions in).
+    ``flash_size``: the flash of the part the model is built for (a board's ``upload.maximum_size``); it bounds
+    the flash the default int16 weights may add (``microaot.schedules.w16_budget``)."""
     model_path = Path(model_path)
     if target not in TARGETS:
         raise MicroaotError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -89,7 +92,7 @@ def compile_model(
     check_runtime_limits(graph)  # before planning: a 65,536-operator graph is refused at once
     sched = {int(k): dict(v) for k, v in (schedules or {}).items()}
     # after the schedules: the scratch a kernel variant needs depends on its knobs
-    plan, sched = plan_schedules(graph, target, sched)
+    plan, sched = plan_schedules(graph, target, sched, flash_size=flash_size)
     workspace_size = max(plan.workspace_size, ALIGN)
     emitted = emit_model(graph, plan, name=name, model_hash=model_hash, model_file=model_path.name,
                          workspace_size=workspace_size, weight_section=weight_section, target=target,

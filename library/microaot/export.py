@@ -562,7 +562,7 @@ def export_library(
         gen_dir.mkdir()
         result = compile_model(model_path, gen_dir, name=name, weight_section=weight_section, target=target,
                                schedules=log_schedules(tuning_log, model_path, target=target),
-                               custom_ops=custom_ops)
+                               custom_ops=custom_ops, flash_size=get_board(board).flash_size if board else None)
         name = result.name
         label = model_path.name
         runtime = [crt / r for r in RUNTIME_SOURCES]

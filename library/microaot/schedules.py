@@ -77,6 +77,9 @@ def _at_peak(graph: Graph, target: str, sched: Mapping[int, Mapping[str, Any]], 
 # FULLY_CONNECTED weights may add to a model's image, summed over the layers that take them
 # (docs/internals.md, "Why these defaults"). The MLPerf Tiny models fit (AD, the largest, adds 264 KiB).
 W16_FLASH_BUDGET = 512 * 1024
+# On a board with a known flash size the budget also keeps the image within 3/4 of it: flash * 3/4 minus the
+# model's constants minus W16_CODE_RESERVE (runtime, kernels and the application) is what int16 copies may add.
+W16_CODE_RESERVE = 64 * 1024
 W16_OPCODES = ("CONV_2D", "FULLY_CONNECTED")
 # A lean alternative (slower, less scratch) is taken only when it shrinks the workspace by at least
 # 1/LEAN_MIN_SAVING of it and by at least LEAN_MIN_BYTES: IC's second 3x3 conv on gemm cols=2 saved 288 of
@@ -115,11 +118,22 @@ def w16_defaults(graph: Graph, target: str, explicit: Mapping[int, Mapping[str, 
     return out
 
 
+def w16_budget(graph: Graph, flash_size: int | None = None) -> int:
+    """The flash the default int16 weights may add: W16_FLASH_BUDGET, and on a part with ``flash_size`` bytes
+    of flash (a board's ``upload.maximum_size``) at most ``flash_size * 3/4`` minus the model's constant bytes
+    minus W16_CODE_RESERVE (0 when the int8 model alone is that large: the defaults then keep int8 weights)."""
+    if not flash_size:
+        return W16_FLASH_BUDGET
+    consts = sum(t.nbytes for t in graph.tensors if t.is_const)
+    return max(0, min(W16_FLASH_BUDGET, flash_size * 3 // 4 - consts - W16_CODE_RESERVE))
+
+
 def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[str, Any]] | None = None,
-                   ) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
+                   *, flash_size: int | None = None) -> tuple[MemoryPlan, dict[int, dict[str, Any]]]:
     """Memory plan and schedules of a build: ``schedules`` (tuning log / explicit, kept as they are) plus
     the defaults: first int16 weights (``w16``) for the CONV_2D / FULLY_CONNECTED layers that fit the flash
-    budget (``w16_defaults``), then the memory-aware choices. An operator on its default schedule (w16
+    budget (``w16_defaults``; ``w16_budget``: bounded by the part's ``flash_size`` when given), then the
+    memory-aware choices. An operator on its default schedule (w16
     included) whose space has a lean alternative (``_schedule.lean_schedule``: less scratch, slower;
     FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm ``cols=2``) and that runs at the peak of the planned
     workspace (the buffers live during its step, its scratch included, reach the top) gets that
@@ -130,7 +144,7 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
     raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
     with the w16 and lean choices added (docs/internals.md, "Schedule knobs")."""
     explicit = {int(k): dict(v) for k, v in (schedules or {}).items()}
-    base = w16_defaults(graph, target, explicit)
+    base = w16_defaults(graph, target, explicit, budget=w16_budget(graph, flash_size))
     sched = {**explicit, **base}
     plan = _plan(graph, target, sched)
     leans = {op.index: k for op in graph.operators

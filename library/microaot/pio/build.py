@@ -61,9 +61,11 @@ class BuildOptions:
     board: str
     werror: bool = True
     custom_ops: dict[str, str] = field(default_factory=dict)  # custom operator name -> user C kernel
+    flash_size: int = 0  # the board's upload.maximum_size (bounds the default int16 weights); 0: unknown
 
     def key_material(self) -> dict[str, Any]:
         return {
+            "flash_size": self.flash_size,
             "custom_ops": dict(sorted(self.custom_ops.items())),
             "name": self.name,
             "section": self.section,
@@ -165,6 +167,7 @@ def generate(opts: BuildOptions, gen_dir: Path, crt: Path) -> BuildInfo:
         target=opts.target,
         schedules=log_schedules(opts.tuning_log, opts.model, target=opts.target, board=opts.board),
         custom_ops=opts.custom_ops,
+        flash_size=opts.flash_size or None,
     )
     sources = [Path(s).name for s in result.sources]
     if opts.mode == "rpc":
@@ -327,6 +330,7 @@ def configure(lib_env: Any, global_env: Any, lib_root: str) -> BuildInfo | None:
         board=board_id,
         werror=parse_bool(opt("werror", "yes")),
         custom_ops=parse_custom_ops(opt("custom_ops")),
+        flash_size=_int(board.get("upload.maximum_size", 0)),
     )
     gen_dir = Path(global_env.subst("$BUILD_DIR")) / GEN_SUBDIR
     try:
