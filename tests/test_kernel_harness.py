@@ -274,7 +274,7 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         case.variants.append(Variant("uaot_depthwise_conv2d_s8_simd4", 0, "uaot_depthwise_conv2d_s8_simd4",
                                      {**geo, "bias": q.fb, **rqp}, pack_depthwise_simd4(rows.T),
                                      sizes.simd4()))
-        if kh == 3 and kw == 3 and ic >= 2 and dh == 1 and dw == 1:  # C % 4 != 0: zero channels to groups of 4
+        if kh == 3 and kw == 3 and ic % 4 == 0 and dh == 1 and dw == 1:
             fast = fast_requant_ok(q.fb, rows, q.mults, q.shifts)
             stream = pack_dw_pair(rows.T, q.fb, q.mults, q.shifts, q.zp_out, fast, q.lo, q.hi)
             pp = {**geo, "bias": None, "rq": None, **({"mult": None, "shift": None} if fast else
@@ -369,9 +369,7 @@ class _Sizes:
         return 4 * eo * ls + 8 * kp + 4 * ((kp + 3) // 4 * 4) + 4 + (g["out_c"] + 3) // 4 * 4
 
     def pair(self, cols: int) -> int:
-        c = self.g["in_c"]
-        c4 = (c + 3) // 4 * 4
-        return 18 * c4 * min(cols, self.g["out_w"]) + c4 + (2 * c4 if c % 4 else 0)
+        return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]
 
 
 def _fc_case(rng: np.random.Generator, fused: bool) -> Case:

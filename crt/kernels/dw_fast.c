@@ -7,7 +7,6 @@
 #include "microaot/kernels/dw_fast.h"
 
 #include <stddef.h>
-#include <string.h>
 
 #include "microaot/simd.h"
 
@@ -133,41 +132,12 @@ static uint32_t *uaot_dwp_columns(uint32_t *d, const int8_t *x, int32_t C, int32
     return d;
 }
 
-/* the state of one call */
-typedef struct {
-    const int32_t *stream;
-    const int8_t *in_b, *input, *zrow, *in_end;
-    int8_t *gbuf, *tmp; /* C % 4 != 0: a guarded input column, the row's last output pixel */
-    int8_t *out_b;
-    uint32_t *ring;
-    const int32_t *mult, *shift;
-    int32_t C, Cs, in_h, in_w, out_h, out_w, stride_h, stride_w, pad_top, pad_left;
-    int32_t off, lo, hi, fast, mode, ox_lo, ox_hi, sw;
-    size_t in_row, out_row;
-    int32_t held[3]; /* the input row each ring slot holds, for the current column range */
-    int held_ok[3];
-} uaot_dwp_t;
-
-/* a column pointer, or (C % 4 != 0: its 4-channel groups read C4 - C bytes past it) its copy in gbuf when those
- * bytes would lie past the input */
-static const int8_t *uaot_dwp_guard(const int8_t *c, const uaot_dwp_t *k)
-{
-    if (k->Cs == k->C || c + k->C <= k->in_end || c == k->zrow) {
-        return c;
-    }
-    memcpy(k->gbuf, c, (size_t)k->Cs);
-    return k->gbuf;
-}
-
 /* the records of output columns [x0, x1) of one ring row: input row `row` (NULL: a padding row, all zero
  * point); zrow: C bytes of the input zero point (columns outside the input); output columns
- * [ox_lo, ox_hi) read only columns inside the input. C = the channels in whole groups of 4, Cs = the input's
- * (C % 4 != 0: one column at a time, see uaot_dwp_guard) */
-static void uaot_dwp_expand(const uaot_dwp_t *k, uint32_t *d, const int8_t *row, int32_t x0, int32_t x1)
+ * [ox_lo, ox_hi) read only columns inside the input */
+static void uaot_dwp_expand(uint32_t *d, const int8_t *row, const int8_t *zrow, int32_t C, int32_t in_w, int32_t x0,
+                            int32_t x1, int32_t sx, int32_t pad_left, int32_t ox_lo, int32_t ox_hi)
 {
-    const int8_t *const zrow = k->zrow;
-    const int32_t C = k->C, Cs = k->Cs, in_w = k->in_w, sx = k->stride_w, pad_left = k->pad_left;
-    const int32_t ox_lo = k->ox_lo, ox_hi = k->ox_hi;
     if (row == NULL) {
         const uint32_t zw = uaot_sxtb16(uaot_ld32(zrow));
         uint32_t *const end = d + (x1 - x0) * C * 3 / 2; /* a multiple of 6 words */
@@ -179,14 +149,14 @@ static void uaot_dwp_expand(const uaot_dwp_t *k, uint32_t *d, const int8_t *row,
     const int32_t lo = ox_lo > x0 ? ox_lo : x0, hi = ox_hi < x1 ? ox_hi : x1;
     for (int32_t ox = x0; ox < x1; ++ox) {
         const int32_t ix = ox * sx - pad_left;
-        if (ox == lo && hi > lo && Cs == C) {
+        if (ox == lo && hi > lo) {
             d = uaot_dwp_columns(d, row + ix * C, C, hi - lo, sx);
             ox = hi - 1;
             continue;
         }
-        const int8_t *const c0 = uaot_dwp_guard(ix >= 0 && ix < in_w ? row + ix * Cs : zrow, k);
-        const int8_t *const c1 = uaot_dwp_guard(ix + 1 >= 0 && ix + 1 < in_w ? row + (ix + 1) * Cs : zrow, k);
-        const int8_t *const c2 = uaot_dwp_guard(ix + 2 >= 0 && ix + 2 < in_w ? row + (ix + 2) * Cs : zrow, k);
+        const int8_t *const c0 = ix >= 0 && ix < in_w ? row + ix * C : zrow;
+        const int8_t *const c1 = ix + 1 >= 0 && ix + 1 < in_w ? row + (ix + 1) * C : zrow;
+        const int8_t *const c2 = ix + 2 >= 0 && ix + 2 < in_w ? row + (ix + 2) * C : zrow;
         d = uaot_dwp_column(d, c0, c1, c2, C);
     }
 }
@@ -202,8 +172,8 @@ UAOT_INLINE void uaot_dwp_row(const uint32_t *s, const uint32_t *w, int32_t *a0,
 /* one output pixel, portable: s0, s1, s2 = its records in kernel rows 0, 1, 2; pair p holds channels
  * c = 4 * (p / 2) + p % 2 and c + 2 */
 static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_t *s2, const int32_t *wq, int8_t *yo,
-                           int32_t C, int32_t Cs, int32_t fast, const int32_t *mult, const int32_t *shift, int32_t off,
-                           int32_t lo, int32_t hi)
+                           int32_t C, int32_t fast, const int32_t *mult, const int32_t *shift, int32_t off, int32_t lo,
+                           int32_t hi)
 {
     for (int32_t p = 0; p < C / 2; ++p, s0 += 3, s1 += 3, s2 += 3) {
         const int32_t c = (p >> 1) * 4 + (p & 1);
@@ -221,21 +191,13 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
              * <= (2^(r-1) + off*2^r) >> r = off <= lo with or without it, as in TFLM, so both clamp to lo */
             const int32_t y0 = uaot_smmulr(a0, q[0]), y1 = uaot_smmulr(a1, q[3]);
             const int32_t n0 = lo >= off ? 0 : a0 >> 31, n1 = lo >= off ? 0 : a1 >> 31;
-            if (c < Cs) { /* (C % 4 != 0: the zero channels past Cs are not written) */
-                yo[c] = uaot_clamp8((y0 + q[1] + n0) >> (q[2] & 255), lo, hi);
-            }
-            if (c + 2 < Cs) {
-                yo[c + 2] = uaot_clamp8((y1 + q[4] + n1) >> (q[5] & 255), lo, hi);
-            }
+            yo[c] = uaot_clamp8((y0 + q[1] + n0) >> (q[2] & 255), lo, hi);
+            yo[c + 2] = uaot_clamp8((y1 + q[4] + n1) >> (q[5] & 255), lo, hi);
             /* clamped: after each quad (odd p) its {lo x4} (+ {hi x4} when hi < 127) words */
             wq += 17 + ((p & 1) && (lo != -128 || hi != 127) ? (hi == 127 ? 1 : 2) : 0);
         } else {
-            if (c < Cs) {
-                yo[c] = uaot_requant_out(a0, mult[c], shift[c], off, lo, hi);
-            }
-            if (c + 2 < Cs) {
-                yo[c + 2] = uaot_requant_out(a1, mult[c + 2], shift[c + 2], off, lo, hi);
-            }
+            yo[c] = uaot_requant_out(a0, mult[c], shift[c], off, lo, hi);
+            yo[c + 2] = uaot_requant_out(a1, mult[c + 2], shift[c + 2], off, lo, hi);
             wq += 11;
         }
     }
@@ -317,6 +279,20 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
     : "cc", "memory"
 #endif
 
+/* the state of one call */
+typedef struct {
+    const int32_t *stream;
+    const int8_t *in_b, *input, *zrow;
+    int8_t *out_b;
+    uint32_t *ring;
+    const int32_t *mult, *shift;
+    int32_t C, in_h, in_w, out_h, out_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t off, lo, hi, fast, mode, ox_lo, ox_hi, sw;
+    size_t in_row, out_row;
+    int32_t held[3]; /* the input row each ring slot holds, for the current column range */
+    int held_ok[3];
+} uaot_dwp_t;
+
 /* output row oy, columns [x0, x1): brings the 3 input rows into the ring (expanding those it does not
  * hold yet), then computes the outputs */
 static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int32_t x1)
@@ -333,7 +309,8 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         if (!k->held_ok[slot] || k->held[slot] != iy) {
             const int was_pad = k->held_ok[slot] && (k->held[slot] < 0 || k->held[slot] >= in_h);
             if (inside || !was_pad) {
-                uaot_dwp_expand(k, d, inside ? k->in_b + (size_t)iy * k->in_row : NULL, x0, x1);
+                uaot_dwp_expand(d, inside ? k->in_b + (size_t)iy * k->in_row : NULL, k->zrow, C, k->in_w, x0, x1,
+                                k->stride_w, k->pad_left, k->ox_lo, k->ox_hi);
             }
             k->held[slot] = iy;
             k->held_ok[slot] = 1;
@@ -357,8 +334,7 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
             }
         }
     }
-    const int32_t Cs = k->Cs;
-    int8_t *yo = yrow + (size_t)x0 * (size_t)Cs;
+    int8_t *yo = yrow + (size_t)x0 * (size_t)C;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate the asm: the portable loop runs */
     if (k->fast) {
         /* 13 pinned registers (LDM lists need ascending order), never r7 */
@@ -377,53 +353,42 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         register int8_t *y __asm__("lr") = yo;
         const int32_t *const stream = k->stream;
         const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0, ns = k->lo >= k->off;
+        /* one live value for the loop (the pinned registers leave few): the asm variant */
+        const int v = full ? (c8 ? (ns ? 0 : 1) : (ns ? 2 : 3)) : (k->hi == 127 ? (ns ? 4 : 5) : (ns ? 6 : 7));
         for (int32_t ox = x0; ox < x1; ++ox) {
-            const int32_t pad = C - Cs; /* the zero channels of the last group */
-            /* pad > 0: the asm writes whole groups of 4; the bytes past Cs land on the next pixel's outputs
-             * (written after them), the row's last pixel goes through tmp */
-            int8_t *const dst = y;
-            if (pad && ox == k->out_w - 1) {
-                y = k->tmp;
-            }
             /* 4 channels per iteration (C % 4 == 0): 36 MACs in 55 instructions (rounding sign: 59; clamped:
              * + 12); 8 when C % 8 == 0 and the range is full (the flagged last pair ends an iteration) */
             wq = stream;
-            if (full && c8 && ns) {
+            if (v == 0) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS)
                                      UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
                                                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (full && c8) {
+            } else if (v == 1) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG)
                                      UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
                                                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (full && ns) {
+            } else if (v == 2) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
                                                                      "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (full) {
+            } else if (v == 3) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
                                                                      "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (k->hi == 127 && ns) { /* clamped below (RELU) */
+            } else if (v == 4) { /* clamped below (RELU) */
                 UAOT_DWP_PACK_ASM(UAOT_DWP_NS, UAOT_DWP_B_LO);
-            } else if (k->hi == 127) {
+            } else if (v == 5) {
                 UAOT_DWP_PACK_ASM(UAOT_DWP_SG, UAOT_DWP_B_LO);
-            } else if (ns) {
+            } else if (v == 6) {
                 UAOT_DWP_PACK_ASM(UAOT_DWP_NS, UAOT_DWP_B_LOHI);
             } else {
                 UAOT_DWP_PACK_ASM(UAOT_DWP_SG, UAOT_DWP_B_LOHI);
-            }
-            if (pad) {
-                if (ox == k->out_w - 1) {
-                    memcpy(dst, k->tmp, (size_t)Cs);
-                }
-                y = dst + Cs;
             }
         }
         return UAOT_OK;
     }
 #endif
-    for (int32_t ox = 0; ox < x1 - x0; ++ox, yo += Cs) {
+    for (int32_t ox = 0; ox < x1 - x0; ++ox, yo += C) {
         const int32_t o = ox * RW;
-        uaot_dwp_pixel(rows[0] + o, rows[1] + o, rows[2] + o, k->stream, yo, C, Cs, k->fast, k->mult, k->shift, k->off,
+        uaot_dwp_pixel(rows[0] + o, rows[1] + o, rows[2] + o, k->stream, yo, C, k->fast, k->mult, k->shift, k->off,
                        k->lo, k->hi);
     }
     return UAOT_OK;
@@ -434,23 +399,21 @@ uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *i
                                  int32_t mode)
 {
     if (p == NULL || input == NULL || stream == NULL || output == NULL || scratch == NULL || p->depth_mult != 1 ||
-        p->k_h != 3 || p->k_w != 3 || p->dil_h != 1 || p->dil_w != 1 || p->in_c <= 0 ||
-        ((p->in_c & 3) != 0 && p->in_c < 2) || p->out_c != p->in_c || p->stride_h <= 0 || p->stride_w <= 0 ||
-        ((uintptr_t)scratch & 3u) != 0u || cols <= 0 || mode < 0 || mode > 2 || (mode != 0 && p->batches != 1) ||
-        (!fast && (p->mult == NULL || p->shift == NULL))) {
+        p->k_h != 3 || p->k_w != 3 || p->dil_h != 1 || p->dil_w != 1 || p->in_c <= 0 || (p->in_c & 3) != 0 ||
+        p->out_c != p->in_c || p->stride_h <= 0 || p->stride_w <= 0 || ((uintptr_t)scratch & 3u) != 0u || cols <= 0 ||
+        mode < 0 || mode > 2 || (mode != 0 && p->batches != 1) || (!fast && (p->mult == NULL || p->shift == NULL))) {
         return UAOT_ERR_ARG;
     }
     UAOT_CHECK_SCRATCH(scratch_size, uaot_dw3x3_s8_pair_scratch_size(p, cols));
     /* everything as locals (int8 stores below may alias *p) */
     uaot_dwp_t k;
-    const int32_t Cs = p->in_c, C = (Cs + 3) & ~3, out_w = p->out_w, out_h = p->out_h, batches = p->batches;
+    const int32_t C = p->in_c, out_w = p->out_w, out_h = p->out_h, batches = p->batches;
     const int32_t W = cols < out_w ? cols : out_w;
     k.stream = stream;
     k.input = input;
     k.mult = p->mult;
     k.shift = p->shift;
     k.C = C;
-    k.Cs = Cs;
     k.in_h = p->in_h;
     k.in_w = p->in_w;
     k.out_h = out_h;
@@ -465,20 +428,14 @@ uaot_status_t uaot_dw3x3_s8_pair(const uaot_conv_s8_params_t *p, const int8_t *i
     k.fast = fast;
     k.mode = mode;
     k.sw = W * C * 3 / 2;
-    k.in_row = (size_t)k.in_w * (size_t)Cs;
-    k.out_row = (size_t)out_w * (size_t)Cs;
-    k.in_end = input + (size_t)batches * (size_t)k.in_h * k.in_row;
+    k.in_row = (size_t)k.in_w * (size_t)C;
+    k.out_row = (size_t)out_w * (size_t)C;
     k.ring = (uint32_t *)(void *)scratch;
     int8_t *const zrow = (int8_t *)(scratch + 12 * k.sw); /* after the 3 ring rows: C bytes of zero point */
     for (int32_t c = 0; c < C; ++c) {
         zrow[c] = (int8_t)-p->input_offset;
     }
     k.zrow = zrow;
-    k.gbuf = zrow + C; /* C % 4 != 0 only (UAOT_DW_PAIR_SCRATCH) */
-    k.tmp = zrow + 2 * C;
-    for (int32_t c = Cs; c < C; ++c) {
-        k.gbuf[c] = 0; /* (the guarded copy's bytes past Cs meet zero weights) */
-    }
     /* the output columns whose 3 input columns are all inside the input */
     k.ox_lo = 0;
     k.ox_hi = out_w;

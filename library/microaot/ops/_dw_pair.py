@@ -1,7 +1,6 @@
 """DEPTHWISE_CONV_2D schedule ``algo=pair`` (kernel family ``dw_fast``, crt/include/microaot/kernels/dw_fast.h):
-3x3, depth multiplier 1, no dilation, C >= 2 (C % 4 != 0: padded with zero channels to whole groups of 4); the
-weights, bias and requantization table of every pair of channels interleaved in one int32 stream that the kernel
-walks with LDM."""
+3x3, depth multiplier 1, no dilation, C % 4 == 0; the weights, bias and requantization table of every
+pair of channels interleaved in one int32 stream that the kernel walks with LDM."""
 
 from __future__ import annotations
 
@@ -31,8 +30,7 @@ def _splat8(v: int) -> int:
 def pair_ok(graph: Graph, op: Operator) -> bool:
     """The shapes uaot_dw3x3_s8_pair covers (int8 and depth multiplier 1 are checked by the caller)."""
     g = conv_geometry(graph, op)
-    # C % 4 != 0: zero channels up to whole groups of 4 (C >= 2: their bytes stay within the next pixel)
-    return g.k_h == 3 and g.k_w == 3 and g.out_c >= 2 and g.dil_h == 1 and g.dil_w == 1
+    return (g.k_h == 3 and g.k_w == 3 and g.out_c % 4 == 0 and g.out_c > 0 and g.dil_h == 1 and g.dil_w == 1)
 
 
 PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
@@ -55,11 +53,9 @@ def strip_cols(graph: Graph, op: Operator, cols: int) -> int:
 
 
 def pair_scratch(graph: Graph, op: Operator, cols: int) -> int:
-    """UAOT_DW_PAIR_SCRATCH(C, cols): 3 ring rows of cols * C4/2 records of 12 bytes, C4 zero-point bytes
-    (C4 = C rounded up to 4), + 2 * C4 when C % 4 != 0 (a guarded input column, the row's last output pixel)."""
+    """UAOT_DW_PAIR_SCRATCH(C, cols): 3 ring rows of cols * C/2 records of 12 bytes, C zero-point bytes."""
     c = _dims(graph, op)[0]
-    c4 = (c + 3) // 4 * 4
-    return 18 * c4 * strip_cols(graph, op, cols) + c4 + (2 * c4 if c % 4 else 0)
+    return 18 * c * strip_cols(graph, op, cols) + c
 
 
 def lean_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
@@ -88,11 +84,7 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
     their output is the offset),
     then, when the activation range [lo, hi] is not the whole int8 range, after every quad's second pair
     (c0 % 4 == 1) the words {lo x4} and, when hi < 127, {hi x4}."""
-    c0_real = taps.shape[1]
-    c = (c0_real + 3) // 4 * 4  # C % 4 != 0: zero channels up to whole groups of 4 (outputs not written)
-    taps = np.concatenate([taps, np.zeros((9, c - c0_real), dtype=taps.dtype)], axis=1)
-    fb = np.concatenate([np.asarray(fb, dtype=np.int64), np.zeros(c - c0_real, dtype=np.int64)])
-    mults, shifts = list(mults) + [0] * (c - c0_real), list(shifts) + [-1] * (c - c0_real)
+    c = taps.shape[1]
     w = taps.astype(np.int64).reshape(3, 3, c)
     b = np.asarray(fb, dtype=np.int64).copy()
     if fast:

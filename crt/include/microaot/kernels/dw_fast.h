@@ -1,8 +1,6 @@
 /* microaot kernels: int8 3x3 DEPTHWISE_CONV_2D with SMLAD over horizontal tap pairs (family dw_fast).
  *
- * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, C = in_c = out_c >= 2 (C % 4 != 0: the
- * stream, records and scratch are those of C4 = C rounded up to 4 with zero channels, see below; with C >= 2
- * the bytes past C of a group stay within the next pixel), any
+ * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, C = in_c = out_c % 4 == 0, any
  * stride, batch 1 when in place. Same parameter struct as the reference kernel (microaot/kernels/conv.h,
  * p->bias / p->rq unused: they are in the stream) and bit-exact with it.
  *
@@ -38,10 +36,8 @@
  *   An output row only overwrites input rows that no later output row reads, so reading each input row
  *   when it is expanded is safe.
  * scratch: uaot_dw3x3_s8_pair_scratch_size(p, cols) = UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes,
- *   4-aligned: 3 ring rows of cols * C4/2 records of 12 bytes, then C4 bytes of the input zero point (the
- *   columns outside the input); C % 4 != 0: + C4 bytes (an input column copied when its last group would
- *   read past the input) and C4 bytes (the row's last output pixel: the asm writes whole groups of 4, the
- *   bytes past C of the other pixels land on the next pixel's outputs, written after them). scratch_size: its size; with UAOT_CHECKS a shorter one returns
+ *   4-aligned: 3 ring rows of cols * C/2 records of 12 bytes, then C bytes of the input zero point (the
+ *   columns outside the input). scratch_size: its size; with UAOT_CHECKS a shorter one returns
  *   UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_FAST_H
 #define MICROAOT_KERNELS_DW_FAST_H
@@ -55,10 +51,7 @@
 extern "C" {
 #endif
 
-/* C rounded up to whole groups of 4 channels (the zero channels of the last group are computed, not written) */
-#define UAOT_DW_PAIR_C4(C) (((C) + 3) / 4 * 4)
-#define UAOT_DW_PAIR_SCRATCH(C, COLS) \
-    (18 * UAOT_DW_PAIR_C4(C) * (COLS) + UAOT_DW_PAIR_C4(C) + ((C) % 4 != 0 ? 2 * UAOT_DW_PAIR_C4(C) : 0))
+#define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * (C) * (COLS) + (C))
 
 static inline uint32_t uaot_dw3x3_s8_pair_scratch_size(const uaot_conv_s8_params_t *p, int32_t cols)
 {
