@@ -65,8 +65,8 @@ def test_plane_bit_exact_with_tflm_on_host(tmp_path: Path, i: int) -> None:
 
 def test_plane_defaults() -> None:
     """plane is the cortex-m4 default for depthwise with a multiplier > 1 and for multiplier-1 kernels of >= 5
-    taps that the 3x3 pair kernel and the line kernel (Kx1 / 1xK, any multiplier) do not take; 3x3 on pair, conv
-    on gemm"""
+    taps that the 3x3 pair kernel and the line kernel (Kx1 / 1xK, any multiplier) do not take; 3x3 on pair, a
+    1-channel conv on patch (conv1ch.c, tests/test_conv1ch.py)"""
     def default(build: Any, **kw: Any) -> str:
         g = import_tflite_bytes(build(np.random.default_rng(0), **kw))
         return str(schedules.default_schedule(g, g.operators[0], "cortex-m4")["algo"])
@@ -79,7 +79,7 @@ def test_plane_defaults() -> None:
     assert default(DW, input_shape=(1, 49, 10, 3), kernel=(5, 1), depth_multiplier=2) == "line"
     assert default(DW, input_shape=(1, 25, 5, 64), kernel=(2, 2)) == "simd4"
     assert default(DW, input_shape=(1, 25, 5, 64), kernel=(3, 3)) == "pair"
-    assert default(CONV, input_shape=(1, 49, 10, 1), filters=64, kernel=(10, 4)) == "gemm"
+    assert default(CONV, input_shape=(1, 49, 10, 1), filters=64, kernel=(10, 4)) == "patch"
 
 
 @pytest.mark.qemu

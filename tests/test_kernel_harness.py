@@ -11,9 +11,9 @@ before any output is written.
 
 Entry points covered (``ENTRY_POINTS``): the gemm c1/c2/c3 with int8 and w16 weights and c3_wx, the x16
 s32/s64/s128 with and without w16 (incl. the 12-group w16 loops), depthwise simd4, 3x3 pair (fast and
-exact requantization, clamped ranges, strips), plane and line (Kx1 / 1xK, any multiplier, odd channels),
-FC simd4 / simd4_w16 / simd4_x8 / simd4_x8_w16, the in-place row driver uaot_conv_s8_rows (both directions) and
-the three generic kernels.
+exact requantization, clamped ranges, strips), plane and line (Kx1 / 1xK, any multiplier, odd channels), the
+1-input-channel conv (conv1ch), FC simd4 / simd4_w16 / simd4_x8 / simd4_x8_w16, the in-place row driver
+uaot_conv_s8_rows (both directions) and the three generic kernels.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from microaot.ir.quant import quantize_multiplier
+from microaot.ops._conv1ch import pack_conv1ch
 from microaot.ops._dw_pair import pack_dw_pair
 from microaot.ops._dw_plane import pack_dw_plane
 from microaot.ops._dw_small import pack_dw_line
@@ -53,7 +54,8 @@ ARM_CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
 M4 = ["-mthumb", "-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-DUAOT_CHECKS"]
-KERNELS = ("conv", "conv_fast", "conv_rows", "dw_fast", "dw_plane", "dw_small", "fc_fast", "fully_connected")
+KERNELS = ("conv", "conv_fast", "conv1ch", "conv_rows", "dw_fast", "dw_plane", "dw_small", "fc_fast",
+           "fully_connected")
 UAOT_ERR_SCRATCH = 7
 SEED = int(os.environ.get("MICROAOT_HARNESS_SEED", "16"))
 
@@ -61,7 +63,7 @@ GEMM = [f"uaot_conv2d_s8_gemm_c{c}{w}" for c in (1, 2, 3) for w in ("", "_w16")]
 X16 = [f"uaot_conv2d_s8_x16_s{s}{w}" for s in (32, 64, 128) for w in ("", "_w16")]
 FC = [f"uaot_fully_connected_s8_simd4{x}{w}" for x in ("", "_x8") for w in ("", "_w16")]
 ENTRY_POINTS = [*GEMM, *X16, "uaot_depthwise_conv2d_s8_simd4", "uaot_dw3x3_s8_pair", "uaot_dw_plane_s8",
-                "uaot_dw_line_s8", *FC, "uaot_conv_s8_rows"]
+                "uaot_dw_line_s8", "uaot_conv1ch_s8", *FC, "uaot_conv_s8_rows"]
 
 
 # ---- cases ----------------------------------------------------------------------------------------------
@@ -69,7 +71,7 @@ ENTRY_POINTS = [*GEMM, *X16, "uaot_depthwise_conv2d_s8_simd4", "uaot_dw3x3_s8_pa
 @dataclass
 class Variant:
     name: str  # the entry point (for rows: "uaot_conv_s8_rows:<inner>:<reverse>")
-    kind: int  # V_CONV 0, V_FC 1, V_PAIR 2, V_ROWS 3 (kernel_harness.c)
+    kind: int  # V_CONV 0, V_FC 1, V_PAIR 2, V_ROWS 3, V_C1 4 (kernel_harness.c)
     fn: str  # the C function called (rows: the kernel it drives)
     params: dict[str, Any]  # the variant's parameter struct (arrays as numpy)
     weights: np.ndarray
@@ -198,6 +200,15 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
             ih, iw = iw, ih
         batches = int(rng.choice([1, 1, 2]))
         oc = ic * mult
+    elif flavor == "conv1ch":  # one input channel: 3x3 (the register-patch path) or other kernels, any out_c
+        ic = 1
+        kh, kw = [(3, 3), (10, 4), (3, 3), (5, 5), (3, 3), (2, 3), (3, 3), (1, 1), (3, 3), (7, 1)][pick % 10]
+        oc = int(rng.choice([1, 3, 4, 7, 8, 12, 16, 28]))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        if rng.random() < 0.3:
+            dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        ih, iw = int(rng.integers(1, 14)), int(rng.integers(1, 11))
+        batches = int(rng.choice([1, 1, 2]))
     elif flavor == "x16":
         ic, sw = [(16, 1), (8, 2), (4, 4), (32, 1), (16, 2), (64, 1), (32, 2), (16, 4)][pick % 8]
         kw = int(rng.choice([k for k in (1, 2, 3, 4) if (k * ic) % 16 == 0]))
@@ -277,6 +288,15 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
             case.variants.append(Variant(f"uaot_conv_s8_rows:uaot_dw_line_s8:mode={mode}", 3, "uaot_dw_line_s8",
                                          {**geo, "bias": None, **lq}, stream, narrow, 0, 0, mode,
                                          *_placement(geo, mode)))
+    if not depthwise and ic == 1:  # conv1ch: the 3x3 register path or the generic one, fast stream or not
+        fast = fast_requant_ok(q.fb, rows, q.mults, q.shifts)
+        cg = ConvGeometry(batches, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw, geo["pad_top"], geo["pad_left"], 1,
+                          pad, False)
+        stream = pack_conv1ch(cg, rows, q.fb, q.mults, q.shifts, q.zp_out, fast, q.lo, q.hi)
+        case.variants.append(Variant("uaot_conv1ch_s8", 4, "uaot_conv1ch_s8",
+                                     {**geo, "bias": None, "rq": None, **({"mult": None, "shift": None} if fast else
+                                      {"mult": np.array(q.mults), "shift": np.array(q.shifts)})},
+                                     stream.astype(np.int32), sizes.conv1ch(), fast=int(fast)))
     if depthwise and mult > 1:
         return case
     if depthwise:
@@ -376,6 +396,13 @@ class _Sizes:
                                                                                     g["out_w"])
         one = 8 * ((o - 1) * st + (k - 1) * d + 1)
         return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] % 4 else 0)
+    def conv1ch(self) -> int:
+        g = self.g
+        eo = (g["k_h"] - 1) * g["dil_h"] + 1
+        ls = (g["out_w"] - 1) * g["stride_w"] + (g["k_w"] - 1) * g["dil_w"] + 2
+        ls = (ls + 1) // 2 * 2
+        kp = g["k_h"] * (g["k_w"] // 2) + (g["k_h"] * (g["k_w"] % 2) + 1) // 2
+        return 4 * eo * ls + 8 * kp + 4 * ((kp + 3) // 4 * 4) + 4 + (g["out_c"] + 3) // 4 * 4
 
     def pair(self, cols: int) -> int:
         return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]
@@ -426,6 +453,11 @@ def make_cases(seed: int) -> list[Case]:
     cases += [_fc_case(rng, fused=True, n_in=256, n_out=2), _fc_case(rng, fused=False, n_in=35, n_out=3)]
     # the fused x8 w16 loop enters its 8-group iteration at groups % 8: 3, 5, 6, 7 groups (+ 8)
     cases += [_fc_case(rng, fused=True, n_in=n, n_out=o) for n, o in ((12, 4), (52, 8), (24, 5), (28, 12))]
+    for i in range(10):  # CONV_2D with one input channel (conv1ch), drawn last: the other cases keep their draws
+        c = None
+        while c is None:
+            c = _conv_case(rng, False, "conv1ch", fused=i % 2 == 0, pick=i)
+        cases.append(c)
     return cases
 
 
@@ -568,7 +600,7 @@ def test_harness_cases_cover_every_entry_point() -> None:
     fused: dict[str, set[bool]] = {}
     for c in cases:
         for v in c.variants:
-            f = ((v.fast == 1 if v.kind == 2 else v.params["rq"] is not None)
+            f = ((v.fast == 1 if v.kind in (2, 4) else v.params["rq"] is not None)
                  and (v.params["act_min"], v.params["act_max"]) == (-128, 127))
             fused.setdefault(v.name.split(":")[0], set()).add(f and (c.params.get("out_c", 2) >= 2))
     assert all(s == {False, True} for s in fused.values()), fused

@@ -1,7 +1,7 @@
 """One source of truth for kernel scratch: the C side states it, the planner asks for exactly that.
 
 Every fast-kernel entry point that takes scratch has ``uaot_<entry point>_scratch_size(...)`` next to its
-prototype (conv_fast.h, dw_fast.h, dw_plane.h, dw_small.h, fc_fast.h). Over a grid of shapes and every legal
+prototype (conv_fast.h, conv1ch.h, dw_fast.h, dw_plane.h, dw_small.h, fc_fast.h). Over a grid of shapes and every legal
 schedule of each shape (``schedules.candidates`` on cortex-m4), a host C program prints the C size of the entry
 point that the schedule lowers to, and it must equal the planner's request (``passes.scratch_requests``, i.e. the
 scratch function registered with the operator). Every ``*_scratch_size`` defined in the headers must be reached.
@@ -25,7 +25,7 @@ from microaot.schedules import candidates, canonical_schedule
 
 TARGET = "cortex-m4"
 TARGETS = (TARGET, "cortex-m55")  # the M55 adds the Helium entry points (mve.h)
-HEADERS = ("conv_fast.h", "dw_fast.h", "dw_plane.h", "dw_small.h", "fc_fast.h", "mve.h")
+HEADERS = ("conv_fast.h", "conv1ch.h", "dw_fast.h", "dw_plane.h", "dw_small.h", "fc_fast.h", "mve.h")
 
 
 def _q(n: int = 1) -> QuantParams:
@@ -130,6 +130,8 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
         name = "uaot_dw_plane_s8"
     elif algo == "line":
         name = "uaot_dw_line_s8"
+    elif algo == "patch":
+        name = "uaot_conv1ch_s8"
     else:
         assert algo == "direct", knobs
         return None
@@ -137,9 +139,9 @@ def _entry(shape: Shape, knobs: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _program(rows: list[tuple[Shape, str]]) -> str:
-    lines = ['#include <stdio.h>', '#include "microaot/kernels/conv_fast.h"', '#include "microaot/kernels/dw_fast.h"',
-             '#include "microaot/kernels/dw_plane.h"', '#include "microaot/kernels/dw_small.h"',
-             '#include "microaot/kernels/fc_fast.h"',
+    lines = ['#include <stdio.h>', '#include "microaot/kernels/conv_fast.h"', '#include "microaot/kernels/conv1ch.h"',
+             '#include "microaot/kernels/dw_fast.h"', '#include "microaot/kernels/dw_plane.h"',
+             '#include "microaot/kernels/dw_small.h"', '#include "microaot/kernels/fc_fast.h"',
              '#include "microaot/kernels/mve.h"', "int main(void)", "{"]
     for shape, expr in rows:
         ty = "uaot_fc_s8_params_t" if shape.opcode == "FULLY_CONNECTED" else "uaot_conv_s8_params_t"

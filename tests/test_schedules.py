@@ -183,7 +183,8 @@ def kernel_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("sched_kernels")
     return {p.stem: compile_c([p], d / f"{p.stem}.o", kind="object", extra_cflags=["-fPIC"])
             for p in sorted((crt_root() / "kernels").glob("*.c"))
-            if p.stem in ("conv", "conv_fast", "dw_fast", "dw_plane", "dw_small", "fully_connected", "fc_fast")}
+            if p.stem in ("conv", "conv_fast", "conv1ch", "dw_fast", "dw_plane", "dw_small", "fully_connected",
+                          "fc_fast")}
 
 
 # the line cases beyond a sample of one run on the host in the slow set (each compiles 4-5 schedules)
@@ -205,12 +206,13 @@ def test_every_schedule_bit_exact_on_host(models: Any, kernel_objects: dict[str,
         assert _same(got, ref), f"{name} {_tag(knobs)} differs from TFLM on the host"
 
 
-# CI runs every schedule of these cases on QEMU (one or more per kernel family: gemm, 1-channel conv, 1x1 with
-# batch 2, x16, depthwise simd4 / pair / plane / line, multiplier > 1, FC simd4 and the < 4-row FC); the other cases'
-# QEMU runs are marked slow (every case still runs every schedule on the host, test above)
-QEMU_SAMPLE = {"conv3x3_same_c3", "conv_kws_10x4", "conv1x1_b2_c12", "dw3x3_s2_c6", "dw5x3_dil_c5_pt", "dwl_1x4_m2_c3",
-               "dwp_s2_c8_same_odd", "dw_mult_gt1", "conv_mult_gt1", "fc_b6_16x5_pc", "fc_3x6", "x16_c16_same_odd",
-               "x16_b2_c8_s12"}
+# CI runs every schedule of these cases on QEMU (one or more per kernel family: gemm, 1-channel conv (conv1ch
+# generic and 3x3 paths), 1x1 with batch 2, x16, depthwise simd4 / pair / plane / line, multiplier > 1, FC simd4
+# and the < 4-row FC); the other cases' QEMU runs are marked slow (every case still runs every schedule on the
+# host, test above)
+QEMU_SAMPLE = {"conv3x3_same_c3", "conv_kws_10x4", "conv_c1_3x3_s2", "conv1x1_b2_c12", "dw3x3_s2_c6",
+               "dw5x3_dil_c5_pt", "dwl_1x4_m2_c3", "dwp_s2_c8_same_odd", "dw_mult_gt1", "conv_mult_gt1",
+               "fc_b6_16x5_pc", "fc_3x6", "x16_c16_same_odd", "x16_b2_c8_s12"}
 
 
 @needs_qemu
@@ -502,10 +504,10 @@ def test_fc_x8_unaligned_input_on_qemu_m4(models: Any, name: str, tmp_path: Path
 
 
 def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path) -> None:
-    """in_c % 4 != 0: the default gemm is cols=3 without wexp (flash: see conv_default), wexp is a candidate;
-    with wexp (uaot_conv2d_s8_gemm_c3_wx) the planner's scratch (conv.py _conv_scratch) equals the C macro
-    UAOT_CONV_GEMM3_WX_SCRATCH, and without it UAOT_CONV_GEMM3_SCRATCH; the weights stay int8 in flash
-    (the packed K order: _pack.gemm_k_order)."""
+    """in_c % 4 != 0: the default gemm is cols=3 without wexp (flash: see conv_default; in_c == 1: the patch
+    kernel), wexp is a candidate; with wexp (uaot_conv2d_s8_gemm_c3_wx) the planner's scratch (conv.py
+    _conv_scratch) equals the C macro UAOT_CONV_GEMM3_WX_SCRATCH, and without it UAOT_CONV_GEMM3_SCRATCH; the
+    weights stay int8 in flash (the packed K order: _pack.gemm_k_order)."""
     import subprocess
 
     from microaot.hostbuild import compile_c
@@ -520,14 +522,18 @@ def test_first_layer_default_wexp_scratch_matches_c(models: Any, tmp_path: Path)
         path = models[name][0]
         g = load_tflite(path)
         op = g.operators[0]
-        # the registry default (alone in its model, the conv's scratch is the peak: the build default is lean)
-        assert space.canonical_schedule(g, op, "cortex-m4", {}) == {"algo": "gemm", "cols": 3, "w16": False}
+        # the registry default (alone in its model, the conv's scratch is the peak: the build default is lean);
+        # one input channel: the patch kernel (conv1ch.c)
+        want = {"algo": "patch"} if name in ("conv_c1_3x3_s2", "conv_kws_10x4") else {"algo": "gemm", "cols": 3,
+                                                                                       "w16": False}
+        assert space.canonical_schedule(g, op, "cortex-m4", {}) == want
         assert {"algo": "gemm", "cols": 3, "w16": False, "wexp": True} in space.candidates(g, op, "cortex-m4")
         w = g.tensors[op.inputs[1]]
         oc, kh, kw, ic = (int(d) for d in w.shape)
-        shapes.append((kh * kw * ic, ic, oc, _conv_scratch(g, op, "cortex-m4", {"wexp": True}),
-                       _conv_scratch(g, op, "cortex-m4", {"wexp": False})))
-        r = compile_model(path, tmp_path / name, target="cortex-m4", schedules={0: {"cols": 3, "wexp": True}})
+        gemm3 = {"algo": "gemm", "cols": 3, "w16": False}
+        shapes.append((kh * kw * ic, ic, oc, _conv_scratch(g, op, "cortex-m4", {**gemm3, "wexp": True}),
+                       _conv_scratch(g, op, "cortex-m4", {**gemm3, "wexp": False})))
+        r = compile_model(path, tmp_path / name, target="cortex-m4", schedules={0: {**gemm3, "wexp": True}})
         src = r.sources[0].read_text()
         assert "uaot_conv2d_s8_gemm_c3_wx(" in src and "wgemm16" not in src
     c = tmp_path / "scratch.c"

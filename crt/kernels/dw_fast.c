@@ -193,7 +193,8 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
             const int32_t n0 = lo >= off ? 0 : a0 >> 31, n1 = lo >= off ? 0 : a1 >> 31;
             yo[c] = uaot_clamp8((y0 + q[1] + n0) >> (q[2] & 255), lo, hi);
             yo[c + 2] = uaot_clamp8((y1 + q[4] + n1) >> (q[5] & 255), lo, hi);
-            wq += (lo == -128 && hi == 127) ? 17 : 19; /* clamped: + the {lo, lo}, {hi, hi} words */
+            /* clamped: after each quad (odd p) its {lo x4} (+ {hi x4} when hi < 127) words */
+            wq += 17 + ((p & 1) && (lo != -128 || hi != 127) ? (hi == 127 ? 1 : 2) : 0);
         } else {
             yo[c] = uaot_requant_out(a0, mult[c], shift[c], off, lo, hi);
             yo[c + 2] = uaot_requant_out(a1, mult[c + 2], shift[c + 2], off, lo, hi);
@@ -232,28 +233,9 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
     "smmlar " M ", " A ", " M ", " B "\n\t" SG(M, A) "asr " M ", " M ", " R "\n\t" \
                                                      "ssat " M ", #8, " M "\n\t"   \
                                                      "strb " M ", " ST "\n\t"
-/* clamped range: both requantized values (SSAT #8) as int16 halves, max with {lo, lo} and min with
- * {hi, hi} (the next two stream words) by SSUB16 + SEL, then stored */
-#define UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)                                                                                \
-    "smmlar %[xa], %[a0], %[xa], %[xb]\n\t" SG("%[xa]", "%[a0]") "asr %[xa], %[xa], %[xt]\n\t"                         \
-                                                                 "ssat %[xa], #8, %[xa]\n\t"                           \
-                                                                 "smmlar %[wa], %[a1], %[wa], %[wb]\n\t" SG(           \
-                                                                     "%[wa]",                                          \
-                                                                     "%[a1]") "asr %[wa], %[wa], %[wt]\n\t"            \
-                                                                              "ssat %[wa], #8, %[wa]\n\t"              \
-                                                                              "pkhbt %[xa], %[xa], %[wa], lsl #16\n\t" \
-                                                                              "ldmia %[wq]!, {%[a0], %[a1]}\n\t"       \
-                                                                              "ssub16 %[xb], %[xa], %[a0]\n\t"         \
-                                                                              "sel %[xa], %[xa], %[a0]\n\t"            \
-                                                                              "ssub16 %[xb], %[a1], %[xa]\n\t"         \
-                                                                              "sel %[xa], %[xa], %[a1]\n\t"            \
-                                                                              "strb %[xa], " ST0 "\n\t"                \
-                                                                              "lsr %[xa], %[xa], #16\n\t"              \
-                                                                              "strb %[xa], " ST1 "\n\t"
 #define UAOT_DWP_MACS      \
     UAOT_DWP_ROW0("%[s0]") \
     UAOT_DWP_ROW("%[s1]") UAOT_DWP_ROW("%[s2]") "ldmia %[wq]!, {%[xa], %[xb], %[xt], %[wa], %[wb], %[wt]}\n\t"
-#define UAOT_DWP_GROUP_CLAMP(SG, ST0, ST1) UAOT_DWP_MACS UAOT_DWP_RQ_CLAMP(SG, ST0, ST1)
 /* one pair of channels: 18 MACs, 2 outputs, 27 instructions (29 with the rounding sign) */
 #define UAOT_DWP_GROUP(SG, ST0, ST1)                                       \
     UAOT_DWP_MACS UAOT_DWP_RQ("%[a0]", "%[xa]", "%[xb]", "%[xt]", SG, ST0) \
@@ -261,8 +243,35 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
 /* 4 channels: the pairs (c, c+2), (c+1, c+3) */
 #define UAOT_DWP_QUAD(SG) \
     UAOT_DWP_GROUP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
-#define UAOT_DWP_QUAD_CLAMP(SG) \
-    UAOT_DWP_GROUP_CLAMP(SG, UAOT_DWP_ST0A, UAOT_DWP_ST1A) UAOT_DWP_GROUP_CLAMP(SG, UAOT_DWP_ST0B, UAOT_DWP_ST1B)
+/* clamped ranges: the 4 outputs of a quad packed into r7 (SSAT, BFI: channel c + i in byte i; the first pair
+ * is (c, c+2), the second (c+1, c+3)), clamped as 4 bytes with the quad's {lo x4} (+ {hi x4}) stream words
+ * (SSUB8 + SEL) and stored with one STR (the asm saves r7 around its loop) */
+#define UAOT_DWP_PK(SG, A, M, B, R, BITS)                                          \
+    "smmlar " M ", " A ", " M ", " B "\n\t" SG(M, A) "asr " M ", " M ", " R "\n\t" \
+                                                     "ssat " M ", #8, " M "\n\t"   \
+                                                     "bfi r7, " M ", #" BITS ", #8\n\t"
+#define UAOT_DWP_PK0(SG, A, M, B, R)                                               \
+    "smmlar " M ", " A ", " M ", " B "\n\t" SG(M, A) "asr " M ", " M ", " R "\n\t" \
+                                                     "ssat r7, #8, " M "\n\t"
+#define UAOT_DWP_B_LO "ldr %[a0], [%[wq]], #4\n\tssub8 %[xa], r7, %[a0]\n\tsel r7, r7, %[a0]\n\t"
+#define UAOT_DWP_B_LOHI                \
+    "ldmia %[wq]!, {%[a0], %[a1]}\n\t" \
+    "ssub8 %[xa], r7, %[a0]\n\t"       \
+    "sel r7, r7, %[a0]\n\t"            \
+    "ssub8 %[xa], %[a1], r7\n\t"       \
+    "sel r7, r7, %[a1]\n\t"
+/* one quad, clamped: 36 MACs and 4 outputs in 57 instructions (clamped below) / 59 (both sides), + 4 with the
+ * sign */
+#define UAOT_DWP_QUAD_PACK(SG, BOUND)                                           \
+    UAOT_DWP_MACS UAOT_DWP_PK0(SG, "%[a0]", "%[xa]", "%[xb]", "%[xt]")          \
+        UAOT_DWP_PK(SG, "%[a1]", "%[wa]", "%[wb]", "%[wt]", "16") UAOT_DWP_MACS \
+        UAOT_DWP_PK(SG, "%[a0]", "%[xa]", "%[xb]", "%[xt]", "8")                \
+            UAOT_DWP_PK(SG, "%[a1]", "%[wa]", "%[wb]", "%[wt]", "24") BOUND "str r7, [%[yo]], #4\n\t"
+#define UAOT_DWP_PACK_ASM(SG, BOUND)                                              \
+    __asm__ volatile("push {r7}\n\t"                                              \
+                     "1:\n\t" UAOT_DWP_QUAD_PACK(SG, BOUND) "tst %[wt], #256\n\t" \
+                                                            "beq 1b\n\t"          \
+                                                            "pop {r7}\n\t" UAOT_DWP_OPERANDS)
 #define UAOT_DWP_OPERANDS                                                                                      \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt), [wa] "=&r"(wa),            \
       [wb] "=&r"(wb), [wt] "=&r"(wt), [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [wq] "+r"(wq), [yo] "+r"(y)     \
@@ -344,30 +353,34 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         register int8_t *y __asm__("lr") = yo;
         const int32_t *const stream = k->stream;
         const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0, ns = k->lo >= k->off;
+        /* one live value for the loop (the pinned registers leave few): the asm variant */
+        const int v = full ? (c8 ? (ns ? 0 : 1) : (ns ? 2 : 3)) : (k->hi == 127 ? (ns ? 4 : 5) : (ns ? 6 : 7));
         for (int32_t ox = x0; ox < x1; ++ox) {
             /* 4 channels per iteration (C % 4 == 0): 36 MACs in 55 instructions (rounding sign: 59; clamped:
              * + 12); 8 when C % 8 == 0 and the range is full (the flagged last pair ends an iteration) */
             wq = stream;
-            if (full && c8 && ns) {
+            if (v == 0) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS)
                                      UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
                                                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (full && c8) {
+            } else if (v == 1) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG)
                                      UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
                                                                 "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (full && ns) {
+            } else if (v == 2) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
                                                                      "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (full) {
+            } else if (v == 3) {
                 __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
                                                                      "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (ns) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD_CLAMP(UAOT_DWP_NS) "tst %[wt], #256\n\t"
-                                                                           "beq 1b\n\t" UAOT_DWP_OPERANDS);
+            } else if (v == 4) { /* clamped below (RELU) */
+                UAOT_DWP_PACK_ASM(UAOT_DWP_NS, UAOT_DWP_B_LO);
+            } else if (v == 5) {
+                UAOT_DWP_PACK_ASM(UAOT_DWP_SG, UAOT_DWP_B_LO);
+            } else if (v == 6) {
+                UAOT_DWP_PACK_ASM(UAOT_DWP_NS, UAOT_DWP_B_LOHI);
             } else {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD_CLAMP(UAOT_DWP_SG) "tst %[wt], #256\n\t"
-                                                                           "beq 1b\n\t" UAOT_DWP_OPERANDS);
+                UAOT_DWP_PACK_ASM(UAOT_DWP_SG, UAOT_DWP_B_LOHI);
             }
         }
         return UAOT_OK;

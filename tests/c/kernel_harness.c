@@ -17,6 +17,7 @@
 #include "microaot/kernels/conv_fast.h"
 #include "microaot/kernels/conv_rows.h"
 #include "microaot/kernels/dw_fast.h"
+#include "microaot/kernels/conv1ch.h"
 #include "microaot/kernels/dw_plane.h"
 #include "microaot/kernels/dw_small.h"
 #include "microaot/kernels/fc_fast.h"
@@ -25,11 +26,11 @@
 
 typedef uaot_status_t (*conv_fn)(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                  int8_t *output, uint8_t *scratch, uint32_t scratch_size);
-typedef uaot_status_t (*fc_fn)(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter,
-                               int8_t *output, uint8_t *scratch, uint32_t scratch_size);
+typedef uaot_status_t (*fc_fn)(const uaot_fc_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
+                               uint8_t *scratch, uint32_t scratch_size);
 
 enum { K_CONV = 0, K_DW = 1, K_FC = 2 };
-enum { V_CONV = 0, V_FC = 1, V_PAIR = 2, V_ROWS = 3 };
+enum { V_CONV = 0, V_FC = 1, V_PAIR = 2, V_ROWS = 3, V_C1 = 4 };
 
 typedef struct {
     const char *name;
@@ -39,7 +40,7 @@ typedef struct {
     const void *p;      /* uaot_conv_s8_params_t or uaot_fc_s8_params_t */
     const void *w;      /* packed filter, or the pair stream */
     uint32_t scratch;   /* the entry point's *_scratch_size() */
-    int32_t cols, fast; /* V_PAIR */
+    int32_t cols, fast; /* V_PAIR (fast: also V_C1) */
     int32_t mode;       /* V_PAIR, V_ROWS: 0 = separate buffers, 1 / 2 = in place, rows forward / backward */
     uint32_t in_off, out_off;
 } variant_t;
@@ -106,6 +107,9 @@ static uaot_status_t call(const variant_t *v, const int8_t *in, int8_t *o, uint3
     case V_PAIR:
         return uaot_dw3x3_s8_pair((const uaot_conv_s8_params_t *)v->p, in, (const int32_t *)v->w, o, scratch,
                                   scratch_size, v->cols, v->fast, v->mode);
+    case V_C1:
+        return uaot_conv1ch_s8((const uaot_conv_s8_params_t *)v->p, in, (const int32_t *)v->w, o, scratch, scratch_size,
+                               v->fast);
     default:
         return uaot_conv_s8_rows((const uaot_conv_s8_params_t *)v->p, in, (const int8_t *)v->w, o, scratch,
                                  scratch_size, v->cf, v->mode == 2);

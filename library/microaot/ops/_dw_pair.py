@@ -22,6 +22,11 @@ def _pair(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return ((lo.astype(np.int64) & 0xFFFF) | ((hi.astype(np.int64) & 0xFFFF) << 16)).astype(np.uint32).view(np.int32)
 
 
+def _splat8(v: int) -> int:
+    """4 copies of the int8 v in one word (the asm's packed-byte bounds)."""
+    return (v & 0xFF) * 0x01010101
+
+
 def pair_ok(graph: Graph, op: Operator) -> bool:
     """The shapes uaot_dw3x3_s8_pair covers (int8 and depth multiplier 1 are checked by the caller)."""
     g = conv_geometry(graph, op)
@@ -77,7 +82,8 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
     channels (c, c+2) (``pair_channels``) bias x2, 3 x (w01[c], w01[c+2], w2[c, c+2]) and, when fast,
     {m, b, r} x2 with bias and weights doubled (channels with a zero multiplier: zero weights and bias,
     their output is the offset),
-    then, when the activation range [lo, hi] is not the whole int8 range, (lo, lo), (hi, hi)."""
+    then, when the activation range [lo, hi] is not the whole int8 range, after every quad's second pair
+    (c0 % 4 == 1) the words {lo x4} and, when hi < 127, {hi x4}."""
     c = taps.shape[1]
     w = taps.astype(np.int64).reshape(3, 3, c)
     b = np.asarray(fb, dtype=np.int64).copy()
@@ -100,8 +106,9 @@ def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: lis
             if c0 + 2 == c - 1:
                 q[1, 2] |= 256  # the asm loop ends after this pair
             words.append(q.reshape(-1).astype(np.int32))
-            if (lo, hi) != (-128, 127):
-                words.append(_pair(np.array([lo, hi]), np.array([lo, hi])))
+            if (lo, hi) != (-128, 127) and c0 % 4 == 1:  # after each quad: {lo x4}, {hi x4} when hi < 127
+                words.append(np.array([_splat8(v) for v in ([lo] if hi == 127 else [lo, hi])], dtype=np.int64)
+                             .astype(np.uint32).view(np.int32))
         parts.append(np.concatenate(words))
     return np.concatenate(parts).astype(np.int64)
 

@@ -18,6 +18,7 @@ from microaot.ops._common import (
     require_dtype,
     require_quant,
 )
+from microaot.ops._conv1ch import conv1ch_ok, conv1ch_scratch, pack_conv1ch
 from microaot.ops._dw_pair import (
     PAIR_COLS,
     lean_cols,
@@ -124,6 +125,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
         return Lowering(families=("dw_small",),
                         call=f"uaot_dw_line_s8({p}, {ctx.in_ptr(0)}, (const int8_t *){stream}, {ctx.out_ptr(0)}, "
                              f"{ctx.scratch_ptr}, {line_scratch(ctx.graph, ctx.op)}u)")
+    if algo == "patch":  # CONV_2D with one input channel (crt/kernels/conv1ch.c)
+        return _lower_conv1ch(ctx, g, rows, fb, mults, shifts, zp_in, zp_out, lo, hi)
     # the fast kernels requantize from the rq table alone when the generator could prove it exact
     use_rq = algo != "direct" and fast_requant_ok(fb, rows, mults, shifts)
     gemm_bias = use_rq and algo in ("gemm", "x16")  # the gemm's bias (constant channel pairs marked)
@@ -168,6 +171,25 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
                         call=f"uaot_depthwise_conv2d_s8_simd4({p}, {ctx.in_ptr(0)}, (const int8_t *){arr}, "
                              f"{ctx.out_ptr(0)}, {ctx.scratch_ptr}, {_simd4_scratch(ctx.graph, ctx.op)}u)")
     return Lowering(families=("conv",), call=f"{fn}_s8({p}, {ctx.in_ptr(0)}, {ctx.in_ptr(1)}, {ctx.out_ptr(0)})")
+
+
+def _lower_conv1ch(ctx: LoweringContext, g: dict[str, int], rows: np.ndarray, fb: np.ndarray, mults: list[int],
+                   shifts: list[int], zp_in: int, zp_out: int, lo: int, hi: int) -> Lowering:
+    """``uaot_conv1ch_s8``: the stream of ``_conv1ch.pack_conv1ch`` (fast when ``fast_requant_ok``)."""
+    fast = fast_requant_ok(fb, rows, mults, shifts)
+    p = ctx.params("uaot_conv_s8_params_t", {
+        **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi, "bias": "NULL",
+        **({"mult": "NULL", "shift": "NULL"} if fast else
+           {"mult": ctx.const_array("mult", "int32_t", mults), "shift": ctx.const_array("shift", "int32_t", shifts)}),
+        "rq": "NULL",
+    })
+    geo = conv_geometry(ctx.graph, ctx.op)
+    stream = ctx.const_array("wc1", "int32_t", pack_conv1ch(geo, rows, fb, mults, shifts, zp_out, fast, lo, hi))
+    if ctx.scratch_ptr is None:
+        raise ctx.unsupported("internal: the patch schedule has no scratch buffer")
+    return Lowering(families=("conv1ch",),
+                    call=f"uaot_conv1ch_s8({p}, {ctx.in_ptr(0)}, {stream}, {ctx.out_ptr(0)}, {ctx.scratch_ptr}, "
+                         f"{conv1ch_scratch(ctx.graph, ctx.op)}u, {int(fast)})")
 
 
 def wide_bias(ctx: LoweringContext, bias_index: int, n: int) -> tuple[str, int]:
@@ -243,6 +265,8 @@ def _conv_scratch(graph: Graph, op: Operator, target: str = "generic",
         return x16_scratch(graph, op)
     if knobs.get("algo") == "pair":  # UAOT_DW_PAIR_SCRATCH(C, cols)
         return pair_scratch(graph, op, int(knobs.get("cols", 0)))
+    if knobs.get("algo") == "patch":  # uaot_conv1ch_s8_scratch_size
+        return conv1ch_scratch(graph, op)
     if knobs.get("algo") == "plane":  # uaot_dw_plane_s8_scratch_size
         return plane_scratch(graph, op)
     if knobs.get("algo") == "line":  # uaot_dw_line_s8_scratch_size
@@ -304,6 +328,7 @@ def conv_space(graph: Graph, op: Operator, target: str) -> dict[str, list[Any]]:
     if not _is_int8(graph, op):
         return {"algo": ["direct"]}
     algos = ["direct", "gemm"] + (["x16"] if x16_ok(graph, op) else []) + (["plane"] if plane_ok(graph, op) else [])
+    algos += ["patch"] if conv1ch_ok(graph, op) else []
     algos += ["mve"] if target in MVE_TARGETS else []
     return {"algo": algos, "cols": [1, 2, 3], "w16": [False, True], "wexp": [False, True]}
 
@@ -326,6 +351,8 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
         return {"algo": "direct"}
     if target in MVE_TARGETS and conv_geometry(graph, op).k >= MVE_MIN_K:
         return {"algo": "mve"}
+    if conv1ch_ok(graph, op):  # one input channel: the patch kernel (conv1ch.c)
+        return {"algo": "patch"}
     return {"algo": "gemm", "cols": 3, "w16": False}
 
 
@@ -346,8 +373,8 @@ def conv_canonical(graph: Graph, op: Operator, target: str, knobs: dict[str, Any
         return {"algo": "fpu"}
     if knobs.get("algo") == "mve":
         return {"algo": "mve"}
-    if knobs.get("algo") == "plane":
-        return {"algo": "plane"}
+    if knobs.get("algo") in ("plane", "patch"):
+        return {"algo": knobs["algo"]}
     if knobs.get("algo") != "gemm":
         return {"algo": "direct"}
     out = {"algo": "gemm", "cols": int(knobs.get("cols", 2)), "w16": bool(knobs.get("w16", False))}

@@ -20,11 +20,13 @@
  *   m(c), b(c), r(c), m(c'), b(c'), r(c') (17 words), where bias and weights are doubled (the
  *   << 1 of uaot_rq_smmulr, exact by the generator's fast_requant_ok bound), m, r, b = rq_table's
  *   mult, r, bias; the last pair's r(c') has bit 8 set (ends the asm loop; shifts use bits 0..7);
- *   and when [act_min, act_max] is not [-128, 127] the int16 pairs (act_min, act_min), (act_max, act_max)
- *   (19 words). fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
+ *   and when [act_min, act_max] is not [-128, 127], after the second pair of every 4 channels, the word
+ *   {act_min x 4 bytes} and, when act_max < 127, {act_max x 4 bytes}. fast == 0: accumulators requantized with p->mult / p->shift (uaot_requant_out).
  *   Cortex-M4 (fast): per 2 pairs of channels 36 MACs + 4 outputs in 55 instructions when
- *   act_min >= output_offset (RELU, RELU6: no rounding sign, see uaot_dwp_pixel), else 59 (clamped
- *   ranges: + 12; C % 8 == 0 and the full range: 4 pairs per loop iteration); expansion 14 instructions
+ *   act_min >= output_offset (RELU, RELU6: no rounding sign, see uaot_dwp_pixel), else 59; clamped
+ *   ranges: the 4 outputs packed into one word (BFI), clamped as 4 bytes (SSUB8 + SEL) and stored with one
+ *   STR: 59 (clamped below, act_max == 127) / 61 (both sides) with the loop, + 4 with the sign (was 70); C % 8 == 0 and the full
+ *   range: 4 pairs per loop iteration; expansion 14 instructions
  *   per 4 channels of a record row (16 with the loop, 15 when C % 8 == 0).
  * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
  *   strips run one after the other (each input row expanded once per strip), except in place with
