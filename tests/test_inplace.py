@@ -243,7 +243,7 @@ def test_inplace_pointwise_gemm_runs_whole_tensor(tmp_path: Path) -> None:
     for i in pw:
         taken = r.plan.inplace_ops[i]
         assert taken.variant == "rows_fwd" and taken.delta >= 0, (i, taken)
-        assert re.search(rf"status = uaot_conv2d_s8_gemm_c3\(&kws_dscnn_int8_op{i}_p,", src), i
+        assert re.search(rf"status = uaot_conv2d_s8_gemm_c3(_w16)?\(&kws_dscnn_int8_op{i}_p,", src), i
     assert "uaot_conv_s8_rows(" not in src.split("_run_ex(")[-1]
 
 

@@ -611,7 +611,12 @@ def test_int8_add_kernel_choice(case: str, kernel: str, tables: int, tmp_path: P
 ASM_OPT_LEVELS = ("-O0", "-Og", "-O2", "-O3", "-Os")
 
 
-def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp_path: Path) -> None:
+# CI: the debug and size levels users build with (-O2 without a frame pointer is what every other QEMU test
+# compiles); the slow set adds -O2 / -O3 with and without the frame pointer (the long conv_fast.c compiles)
+@pytest.mark.parametrize("levels", [pytest.param(("-O0", "-Og", "-Os"), id="debug_size"),
+                                    pytest.param(ASM_OPT_LEVELS, id="all", marks=pytest.mark.slow)])
+def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp_path: Path,
+                                                                            levels: tuple[str, ...]) -> None:
     """The inline-asm kernels (and every file including microaot/simd.h) must build in a user's debug or
     size build too: gcc reports 'impossible constraints' when an asm needs more registers than are left,
     and a frame pointer (-fno-omit-frame-pointer: r7 reserved on Thumb) leaves one fewer. Assembler warnings
@@ -630,7 +635,7 @@ def test_asm_kernels_build_at_every_opt_level_with_and_without_frame_pointer(tmp
     cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
     m55 = ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"]  # mve.c: its Helium asm (elsewhere: stubs)
     jobs = [(src, opt, fp + (("-mcpu=cortex-m55",) if src.stem == "mve" else ())) for src in srcs
-            for opt in ASM_OPT_LEVELS for fp in ((), ("-fno-omit-frame-pointer",))]
+            for opt in levels for fp in ((), ("-fno-omit-frame-pointer",))]
     jobs += [(src, "-O2", ()) for src in srcs if src.stem == "mve"]  # and the M4 build of it (the stubs)
 
     def build(job: tuple[Path, str, tuple[str, ...]]) -> str | None:

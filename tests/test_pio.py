@@ -22,6 +22,7 @@ from microaot.pio.build import GEN_SUBDIR
 from microaot.pio.project import PioBuild, build, ini_text, pio_argv, pio_environ, write_project
 from microaot.pio.setup import check_platformio_sees_it, ensure_tool_scons
 from microaot.report.elf import check_no_dynamic_memory
+from microaot.testing import m4run
 
 BOARDS = ("qemu_mps2_an385", "qemu_mps2_an386", "host")
 HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("qemu-system-arm") is not None
@@ -430,12 +431,14 @@ def test_m7_and_m33_boards_are_bit_exact_on_every_tensor(tmp_path: Path, board: 
     """The Cortex-M7 (MPS2 AN500) and Cortex-M33 (AN505: secure state, its own memory map, a 20 MHz counter)
     boards run the same evaluation as the M4: outputs bit-exact with TFLM, every tensor equal to the
     generic-C build, instructions counted (the AN505 counter's clock is taken into account: the AD model
-    runs about as many instructions as on the M4, not 0.8x), and a cycle estimate with the core's timings."""
+    runs about as many instructions as on the M4 (m4run, same default schedules), not 0.8x), and a cycle
+    estimate with the core's timings."""
     proj = write_project(tmp_path / "p", board, model=mlperf_model("ad"))
     b = build(proj, board, jobs=2)
     rep = evaluate_firmware(mlperf_model("ad"), get_board(board), b.firmware, b.info, seeds=1)
     assert rep.outputs_match and rep.tensors_match is True, rep.tensor_diagnosis
-    assert rep.timer_unit == "instructions" and 300_000 < rep.time_mean < 450_000
+    m4 = m4run.measure(mlperf_model("ad"), target="cortex-m4", build_dir=tmp_path / "m4", check=False)
+    assert rep.timer_unit == "instructions" and abs(rep.time_mean / m4["instructions"] - 1) < 0.05, m4
     assert rep.cycle_estimate is not None and rep.cycle_estimate.core == cpu, rep.cycle_note
     check_no_dynamic_memory(b.firmware, what=f"ad firmware for {board}")
 

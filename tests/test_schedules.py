@@ -330,12 +330,12 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path, monkeypatch: pytest
     """schedules.plan_schedules: FULLY_CONNECTED's registry default on DSP targets is simd4 x8=False (the
     input row copied to int16 in 2·Kp bytes of scratch), its lean alternative x8 (no scratch). Operators on
     their default whose step is at the workspace peak get the lean alternative when re-planning shrinks
-    the workspace by at least 1/16 of it and LEAN_MIN_BYTES (512 B). AD: 640-128-128-128-128-8-128-128-128-128-640,
-    inputs/outputs in the caller's buffers: op 0's 1280 B copy is the peak (1408 B) and goes lean (512 B); the
-    128-input layers' 256 B copies are the peak then, but x8 on them would save 256 B only: they keep the copy.
-    With LEAN_MIN_BYTES = 0 they go lean too (512 B, then 384 B); the 8-input layer (op 5, 16 B copy) stays
-    under the 2 x 128 B of activations: workspace 256 B. All ten take int16 weights first (``w16_defaults``:
-    AD's 264,192 weights fit the 512 KiB flash budget), the lean choice keeps them."""
+    the workspace (memory first). AD: 640-128-128-128-128-8-128-128-128-128-640, inputs/outputs in the
+    caller's buffers: op 0's 1280 B copy is the peak (1408 B) and goes lean (512 B); the 128-input layers'
+    256 B copies are the peak then and go lean too (512 B, then 384 B); the 8-input layer (op 5, 16 B copy)
+    stays under the 2 x 128 B of activations: workspace 256 B. With the speed-first thresholds
+    (LEAN_MIN_BYTES 512, LEAN_MIN_SAVING 16) only op 0 goes lean (512 B). All ten take int16 weights first
+    (``w16_defaults``: AD's 264,192 weights fit the 512 KiB flash budget), the lean choice keeps them."""
     from microaot.ops._schedule import lean_schedule
     from microaot.schedules import plan_schedules, w16_defaults
     from microaot.tune.tuner import build_groups
@@ -351,24 +351,25 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path, monkeypatch: pytest
     # every AD layer reuses each weight once (batch 1): in operator order until the budget is spent
     assert w16_defaults(ad, "cortex-m4", budget=81920 + 6 * 16384) == {i: s16 for i in range(8)}
     with monkeypatch.context() as mp:
-        mp.setattr(space, "LEAN_MIN_BYTES", 0)
+        mp.setattr(space, "LEAN_MIN_BYTES", 512)
+        mp.setattr(space, "LEAN_MIN_SAVING", 16)
         plan, sched = plan_schedules(ad, "cortex-m4")
-        assert sched == {**{i: x8w for i in range(10) if i != 5}, 5: s16}
-        assert plan.workspace_size == 256 and plan.scratch == {5: 144}
+        assert sched == {0: x8w, **{i: s16 for i in range(1, 10)}}
+        assert plan.workspace_size == 512 and set(plan.scratch) == set(range(1, 10))
     plan, sched = plan_schedules(ad, "cortex-m4")
-    assert sched == {0: x8w, **{i: s16 for i in range(1, 10)}}
-    assert plan.workspace_size == 512 and set(plan.scratch) == set(range(1, 10))
+    assert sched == {**{i: x8w for i in range(10) if i != 5}, 5: s16}
+    assert plan.workspace_size == 256 and plan.scratch == {5: 144}
     r = compile_model(mlperf_model("ad"), tmp_path / "ad", target="cortex-m4")
     src = r.sources[0].read_text()
-    assert r.workspace_size == 512 and r.plan.scratch == plan.scratch
-    assert (src.count("uaot_fully_connected_s8_simd4_x8_w16(") == 1
-            and src.count("uaot_fully_connected_s8_simd4_w16(") == 9)
+    assert r.workspace_size == 256 and r.plan.scratch == plan.scratch
+    assert (src.count("uaot_fully_connected_s8_simd4_x8_w16(") == 9
+            and src.count("uaot_fully_connected_s8_simd4_w16(") == 1)
     # what the tuner and m4run measure as the default is what that build runs
     defaults = space.default_schedules(ad, "cortex-m4")
     assert defaults == sched
     assert space.default_schedule(ad, ad.operators[5], "cortex-m4") == s16
     assert space.candidates(ad, ad.operators[0], "cortex-m4")[0] == x8w
-    assert space.candidates(ad, ad.operators[1], "cortex-m4")[0] == s16
+    assert space.candidates(ad, ad.operators[1], "cortex-m4")[0] == x8w  # the lean default comes first
     assert space.candidates(ad, ad.operators[0], "cortex-m4", simd4)[0] == simd4
     for g in build_groups(ad, "cortex-m4", 4).values():
         assert g.default == defaults[g.op_indices[0]], g.op_indices
@@ -385,26 +386,28 @@ def test_lean_defaults_at_the_workspace_peak(tmp_path: Path, monkeypatch: pytest
     assert space.default_schedule(kws, fc, "cortex-m4") == {**simd4, "w16": True}  # at the end: below the peak
 
 
-def test_lean_only_when_it_saves_a_sixteenth() -> None:
-    """IC: its second 3x3 conv (op 2, 32x32x16) runs at the workspace peak; gemm cols=2 there would shrink
-    the workspace by 288 of 34,656 bytes (0.8 %, less than 1/LEAN_MIN_SAVING) for ~25 % more instructions
-    on the layer: the default keeps cols=3 (int16 weights)."""
-    from microaot.schedules import LEAN_MIN_SAVING, plan_schedules
+def test_lean_defaults_keep_ic_within_the_ram_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IC: its second 3x3 conv (op 2, 32x32x16) runs at the workspace peak; gemm cols=2 there shrinks the
+    workspace by 288 of 34,656 bytes (0.8 %) for ~25 % more instructions on the layer. Memory first: the default
+    takes it (the RAM target, tests/test_inplace.py); with the speed-first thresholds (1/16, 512 B) it would not."""
+    from microaot.schedules import plan_schedules
 
     ic = load_tflite(mlperf_model("ic"))
     plan, sched = plan_schedules(ic, "cortex-m4")
-    assert sched[2] == {"algo": "gemm", "cols": 3, "w16": True} and plan.workspace_size == 34656
-    lean, _ = plan_schedules(ic, "cortex-m4", {2: {"algo": "gemm", "cols": 2, "w16": True}})
-    assert 0 < plan.workspace_size - lean.workspace_size == 288 < plan.workspace_size // LEAN_MIN_SAVING
+    assert sched[2] == {"algo": "gemm", "cols": 2, "w16": True} and plan.workspace_size == 34656 - 288
+    monkeypatch.setattr(space, "LEAN_MIN_BYTES", 512)
+    monkeypatch.setattr(space, "LEAN_MIN_SAVING", 16)
+    fast, sched = plan_schedules(ic, "cortex-m4")
+    assert sched[2] == {"algo": "gemm", "cols": 3, "w16": True} and fast.workspace_size == 34656
 
 
 def test_lean_defaults_in_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """plan_schedules on CONV 3x3 8->8 -> CONV 3x3 8->8 -> FC 288->10 (6x6x8 activations of 288 B, Kp 72):
     the peak (864 B) is at the FC (288 B input + its 576 B int16 copy) and conv 1 (in place): both go
     lean at once (720 B: conv 0's cols=3 scratch, 432 B, is the peak now), then conv 0 (672 B). With
-    conv 1 pinned to cols=3, the FC's x8 alone would save 48 of 864 B (less than 1/16): everything keeps its
-    faster default (int16 weights everywhere). Bit-exact on the host either way. These savings are under
-    LEAN_MIN_BYTES (set to 0 here): with its default, 512 B, nothing goes lean (864 B)."""
+    conv 1 pinned to cols=3, the FC's x8 alone would save 48 of 864 B (less than 1/16): with LEAN_MIN_SAVING 16
+    everything keeps its faster default (int16 weights everywhere). Bit-exact on the host either way. With
+    LEAN_MIN_BYTES 512 nothing goes lean (864 B)."""
     from microaot.hostbuild import build_model_shared_lib
     from microaot.schedules import plan_schedules
     from test_tune_run import two_conv_fc_model
@@ -414,10 +417,12 @@ def test_lean_defaults_in_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     g = load_tflite(path)
     cols2 = {"algo": "gemm", "cols": 2, "w16": True}  # int16 weights by default (w16_defaults), lean kept them
     fc8 = {"algo": "simd4", "w16": True, "x8": True}
-    plan, sched = plan_schedules(g, "cortex-m4")
-    assert sched == {0: {**cols2, "cols": 3}, 1: {**cols2, "cols": 3}, 2: {**fc8, "x8": False}}
-    assert plan.workspace_size == 864
-    monkeypatch.setattr(space, "LEAN_MIN_BYTES", 0)
+    with monkeypatch.context() as mp:
+        mp.setattr(space, "LEAN_MIN_BYTES", 512)
+        plan, sched = plan_schedules(g, "cortex-m4")
+        assert sched == {0: {**cols2, "cols": 3}, 1: {**cols2, "cols": 3}, 2: {**fc8, "x8": False}}
+        assert plan.workspace_size == 864
+    monkeypatch.setattr(space, "LEAN_MIN_SAVING", 16)
     plan, sched = plan_schedules(g, "cortex-m4")
     assert sched == {0: cols2, 1: cols2, 2: fc8}
     assert plan.workspace_size == 672 and plan.scratch == {0: 384, 1: 384} and set(plan.inplace_ops) == {1}

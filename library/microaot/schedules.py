@@ -81,13 +81,14 @@ W16_FLASH_BUDGET = 512 * 1024
 # model's constants minus W16_CODE_RESERVE (runtime, kernels and the application) is what int16 copies may add.
 W16_CODE_RESERVE = 64 * 1024
 W16_OPCODES = ("CONV_2D", "FULLY_CONNECTED")
-# A lean alternative (slower, less scratch) is taken only when it shrinks the workspace by at least
-# 1/LEAN_MIN_SAVING of it and by at least LEAN_MIN_BYTES: IC's second 3x3 conv on gemm cols=2 saved 288 of
-# 34,656 bytes (0.8 %) for 25 % more instructions on that layer; AD's first FULLY_CONNECTED layer on x8 saves
-# 896 of 1,408 bytes; its 128-input layers' 256-byte int16 copies are kept (x8 would save 256 bytes for ~7 %
-# of the model's instructions).
-LEAN_MIN_SAVING = 16
-LEAN_MIN_BYTES = 512
+# A lean alternative (slower, less scratch) is taken whenever it shrinks the workspace, by at least
+# LEAN_MIN_BYTES and, when LEAN_MIN_SAVING > 0, by 1/LEAN_MIN_SAVING of it: memory first, the documented RAM
+# target (workspace + I/O <= 0.67x TFLM's arena on every MLPerf model) needs IC's 288-byte saving (op 2 on gemm
+# cols=2, 0.8 % of its 34,656 bytes, ~25 % more instructions on that layer); AD's 128-input layers give up
+# their 256-byte int16 copies for ~7 % more instructions. A faster, larger default is a tuning-log entry away
+# (or raise these two: 16 / 512 keep both).
+LEAN_MIN_SAVING = 0
+LEAN_MIN_BYTES = 1
 
 
 def w16_defaults(graph: Graph, target: str, explicit: Mapping[int, Mapping[str, Any]] | None = None,
@@ -137,8 +138,8 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
     included) whose space has a lean alternative (``_schedule.lean_schedule``: less scratch, slower;
     FULLY_CONNECTED simd4 ``x8``, CONV_2D gemm ``cols=2``) and that runs at the peak of the planned
     workspace (the buffers live during its step, its scratch included, reach the top) gets that
-    alternative when re-planning shows the workspace shrinks by at least 1/LEAN_MIN_SAVING (1/16) of it and
-    by at least LEAN_MIN_BYTES (512):
+    alternative when re-planning shows the workspace shrinks (by at least LEAN_MIN_BYTES, and 1/LEAN_MIN_SAVING
+    of it when that is > 0; by default any saving):
     first every such operator at once (layers of one size that each reach the same peak), else one at a
     time; repeated while the workspace shrinks that much. Then each lean operator whose default does not
     raise the workspace again goes back to the (faster) default. Returns the plan and the schedules
@@ -157,7 +158,8 @@ def plan_schedules(graph: Graph, target: str, schedules: Mapping[int, Mapping[st
         for group in [top] + ([[i] for i in top] if len(top) > 1 else []):
             trial = {**sched, **{i: dict(leans[i]) for i in group}}
             p2 = _plan(graph, target, trial)
-            if plan.workspace_size - p2.workspace_size >= max(LEAN_MIN_BYTES, plan.workspace_size // LEAN_MIN_SAVING):
+            rel = plan.workspace_size // LEAN_MIN_SAVING if LEAN_MIN_SAVING > 0 else 0
+            if plan.workspace_size - p2.workspace_size >= max(LEAN_MIN_BYTES, rel, 1):
                 plan, sched = p2, trial
                 chosen += group
                 break
