@@ -190,6 +190,7 @@ def _chosen(res: object) -> dict[str, object]:
 @pytest.mark.pio
 @pytest.mark.qemu
 @pytest.mark.skipif(not HAVE_QEMU, reason="needs qemu-system-arm and arm-none-eabi-gcc (scripts/bootstrap.sh)")
+@pytest.mark.slow  # CI: the cluster is exercised by test_tune_survives_a_killed_worker and the command tests
 def test_tune_ad_on_cluster_same_as_local(ad_local: tuple[Path, object], tmp_path: Path) -> None:
     """AD on a LocalCluster of 2 worker processes (1 QEMU M4 slot each): the same schedules, the same
     records in the same order as the local run with 2 jobs, each carrying the worker that measured it."""

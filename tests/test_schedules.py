@@ -23,6 +23,7 @@ from microaot.paths import crt_root
 from microaot.reference import run_reference
 from microaot.testing import m4run
 from microaot.testing import modelgen as mg
+from microaot.toolchain import BASE_CFLAGS, cache_dir, cached_objects
 
 needs_qemu = pytest.mark.skipif(not m4run.available(), reason="needs arm-none-eabi-gcc and qemu-system-arm")
 
@@ -180,8 +181,11 @@ def _same(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> bool:
 
 @pytest.fixture(scope="module")
 def kernel_objects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("sched_kernels")
-    return {p.stem: compile_c([p], d / f"{p.stem}.o", kind="object", extra_cflags=["-fPIC"])
+    # through the object cache (toolchain.cached_objects): the key of the host builds' own kernel objects
+    cmd = ["gcc", *BASE_CFLAGS, "-fPIC", f"-I{crt_root() / 'include'}"]
+    return {p.stem: cached_objects(cmd, [p])[0] if cache_dir() is not None else
+            compile_c([p], tmp_path_factory.mktemp("sched_kernels") / f"{p.stem}.o", kind="object",
+                      extra_cflags=["-fPIC"])
             for p in sorted((crt_root() / "kernels").glob("*.c"))
             if p.stem in ("conv", "conv_fast", "conv1ch", "dw_fast", "dw_plane", "dw_small", "fully_connected",
                           "fc_fast")}

@@ -55,6 +55,7 @@ def test_bench_qemu_ram_flash_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+@pytest.mark.slow  # CI runs the QEMU bench smoke test below; callgrind is the host-only section
 def test_bench_host_callgrind_smoke(tmp_path: Path) -> None:
     res = _bench(tmp_path, "--sections", "host")
     h = res["models"]["ad"]["host"]
