@@ -50,6 +50,11 @@ def test_cache_off_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MICROAOT_CACHE_DIR", "off")
     assert cached_objects(_cmd(), [SRC]) == [SRC]
     monkeypatch.setenv("MICROAOT_CACHE_DIR", str(tmp_path / "cache"))
+    # no such compiler: the sources come back, and compile_c's own call names the missing compiler
+    assert cached_objects(["no-such-cc", *_cmd()[1:]], [SRC]) == [SRC]
+    with pytest.raises(BuildError, match=r"C compiler 'no-such-cc' not found"):
+        compile_c([SRC], tmp_path / "x.so", cc="no-such-cc")
+    monkeypatch.setenv("MICROAOT_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(BuildError, match=r"gcc failed compiling .*pad\.c"):
         cached_objects(_cmd("-Duaot_pad_s8=int"), [SRC])
     # a shared library linked from cached objects runs like one compiled from the sources

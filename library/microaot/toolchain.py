@@ -110,7 +110,7 @@ def cached_objects(cmd: Sequence[str], sources: Sequence[Path], *, error: type[E
     compiler, the flags that are not preprocessor options, and the preprocessed text (so every header and ``-D``
     counts). Other sources (the generated model, user files) are returned as they are. Failures raise ``error``."""
     root = cache_dir()
-    if root is None:
+    if root is None or shutil.which(cmd[0]) is None:  # no compiler: the caller's own call reports it
         return list(sources)
     dirs = [p.resolve() for p in (roots if roots is not None else [crt_root()])]
     cc, flags = cmd[0], list(cmd[1:])
