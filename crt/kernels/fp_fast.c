@@ -585,6 +585,115 @@ static void uaot_fp_range(int32_t o, int32_t d, int32_t k, int32_t n, int32_t *l
     *hi = b < k ? b : k;
 }
 
+/* the layer's block shape for uaot_fp_dw_run */
+typedef struct {
+    int32_t L, pat, groups, nb, bx, last, dm, out_c;
+} uaot_fp_dw_shape_t;
+
+/* the strides of nky x nkx taps (one tap per row: the rows as the taps of one row) into a */
+static void uaot_fp_dw_taps(uaot_fp_dw8_args_t *a, const uaot_conv_f32_params_t *p, const uaot_fp_dw_shape_t *s,
+                            int32_t nky, int32_t nkx)
+{
+    uaot_fp_taps_t t = {p->dil_w * p->in_c, p->out_c, p->dil_h * p->in_w * p->in_c, p->k_w * p->out_c};
+    const int32_t L = s->L, pat = s->pat;
+    a->nky = nky;
+    a->nkx = nkx;
+    if (nkx == 1) {
+        a->nky = 1;
+        a->nkx = nky;
+        t.tap_x = t.row_x;
+        t.tap_w = t.row_w;
+    }
+    a->xs = 4 * t.tap_x - 4 * L / pat;
+    a->ws = 4 * t.tap_w - 4 * L;
+    a->xr = 4 * (t.row_x - a->nkx * t.tap_x);
+    a->wr = 4 * (t.row_w - a->nkx * t.tap_w);
+    a->xb = 4 * s->bx - a->nky * (a->nkx * (a->xs + 4 * L / pat) + a->xr);
+    a->wb = 4 * L - a->nky * (a->nkx * (a->ws + 4 * L) + a->wr);
+}
+
+/* npairs pairs of pixels (npx 2: the second one's taps at x0 + x1off, its outputs at out + o1off) or npairs
+ * pixels (npx 1) with the same taps: the first one's taps start at x0 (input channel 0), filter w0, outputs
+ * out; after each pair (pixel) x0 += dx, out += dout (floats). Every block of every channel group, then the
+ * overlapping last block. */
+static void uaot_fp_dw_run(uaot_fp_dw8_args_t *a, const uaot_fp_dw_shape_t *s, const float *x0, const float *w0,
+                           const float *bias, float *out, int32_t npx, int32_t x1off, int32_t o1off, int32_t npairs,
+                           int32_t dx, int32_t dout)
+{
+    const int32_t L = s->L;
+    if (npx == 1) {
+        x1off = 0;
+        o1off = 0;
+    }
+    a->nb0 = s->nb;
+    a->px = 4 * (dx - s->nb * s->bx);
+    a->pw = -4 * L * s->nb;
+    a->pb = -a->bstep * s->nb;
+    a->po = 4 * (dout - L * s->nb);
+    for (int32_t g = 0; g < s->groups; ++g) {
+        const int32_t oc = g * s->dm;
+        a->x0 = x0 + g;
+        a->x1 = x0 + g + x1off;
+        a->w = w0 + oc;
+        a->bias = bias != NULL ? bias + oc : uaot_fp_zeros;
+        a->out0 = out + oc;
+        a->out1 = out + oc + o1off;
+        a->npairs = npairs;
+        uaot_fp_dw8(a, npx, s->pat, L);
+    }
+    if (s->last >= 0) {
+        const int32_t ic = s->last / s->dm;
+        a->nb0 = 1;
+        a->px = 4 * (dx - s->bx);
+        a->pw = -4 * L;
+        a->pb = -a->bstep;
+        a->po = 4 * (dout - L);
+        a->x0 = x0 + ic;
+        a->x1 = x0 + ic + x1off;
+        a->w = w0 + s->last;
+        a->bias = bias != NULL ? bias + s->last : uaot_fp_zeros;
+        a->out0 = out + s->last;
+        a->out1 = out + s->last + o1off;
+        a->npairs = npairs;
+        uaot_fp_dw8(a, npx, s->pat, L);
+    }
+}
+
+/* one output pixel in C, up to 8 outputs side by side (the multipliers without a block pattern, fewer than 4
+ * outputs; nky or nkx 0: the sum is +0.0f) */
+static void uaot_fp_dw_pixel(const uaot_conv_f32_params_t *p, const float *x0, const float *w0, const float *bias,
+                             float *out, int32_t nky, int32_t nkx)
+{
+    const int32_t out_c = p->out_c, dm = p->depth_mult;
+    const int32_t tap_x = p->dil_w * p->in_c, row_x = p->dil_h * p->in_w * p->in_c;
+    for (int32_t c = 0; c < out_c; c += 8) {
+        const int32_t n = out_c - c < 8 ? out_c - c : 8;
+        float acc[8];
+        int32_t xi[8];
+        for (int32_t j = 0; j < n; ++j) {
+            acc[j] = 0.0f;
+            xi[j] = (c + j) / dm;
+        }
+        const float *x = x0;
+        const float *w = w0 + c;
+        for (int32_t ky = 0; ky < nky; ++ky) {
+            for (int32_t kx = 0; kx < nkx; ++kx) {
+                for (int32_t j = 0; j < n; ++j) {
+                    acc[j] += x[xi[j]] * w[j];
+                }
+                x += tap_x;
+                w += out_c;
+            }
+            x += row_x - nkx * tap_x;
+            w += (p->k_w - nkx) * out_c;
+        }
+        for (int32_t j = 0; j < n; ++j) {
+            const float v = bias != NULL ? acc[j] + bias[c + j] : acc[j];
+            out[c + j] = uaot_fp_clamp(v, p->act_min, p->act_max);
+        }
+    }
+}
+
 uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
                                             const float *bias, float *output)
 {
@@ -614,153 +723,105 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
-    /* blocks of L = 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), of L = 4 (2
-     * pixels side by side, or one pixel twice) for 4 to 7 outputs at multipliers 1, 2, 4; else up to 8 outputs
-     * side by side in C */
     const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
     const int32_t lanes = pat == 0 ? 0 : (out_c >= 8 ? 8 : (out_c >= 4 ? 4 : 0));
     const int32_t blocks = lanes != 0;
-    const int32_t L = blocks ? lanes : 8;
-    /* per call of uaot_fp_dw8: dm <= 8: the pixel's whole blocks (then the last L outputs when out_c % L != 0: a
-     * block overlapping the one before, the same values computed and stored again; its start stays a multiple of
-     * pat since out_c is a multiple of dm); dm > 8: the dm / 8 blocks of each input channel */
-    const int32_t groups = dm > 8 ? in_c : 1;
-    const int32_t nb = dm > 8 ? dm / 8 : out_c / L;
-    const int32_t bx = pat == 8 ? (dm == 8 ? 1 : 0) : L / (pat != 0 ? pat : 1); /* input floats per block */
-    const int32_t last = out_c % L != 0 && dm <= 8 ? out_c - L : -1;
-    const int32_t k_w_span = (p->k_w - 1) * p->dil_w;
-    /* the pixels ox_lo.. whose taps are all inside in x: run_pairs pairs of them in one call (one input channel
-     * group, no overlapping last block) */
-    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
-    const int32_t hi_num = p->in_w - 1 - k_w_span + p->pad_left;
-    int32_t ox_hi = hi_num >= 0 ? hi_num / p->stride_w : -1;
-    ox_hi = ox_hi < p->out_w - 1 ? ox_hi : p->out_w - 1;
-    const int32_t run_pairs = groups == 1 && last < 0 && ox_hi >= ox_lo ? (ox_hi - ox_lo + 1) / 2 : 0;
+    uaot_fp_dw_shape_t s;
+    s.L = blocks ? lanes : 8;
+    s.pat = pat != 0 ? pat : 1;
+    s.dm = dm;
+    s.out_c = out_c;
+    /* per channel group (dm > 8: each input channel, else one) its nb whole blocks of L outputs, then (dm <= 8,
+     * out_c % L != 0) the last L outputs: a block overlapping the one before, the same values computed and
+     * stored again; its start stays a multiple of pat since out_c is a multiple of dm */
+    s.groups = dm > 8 ? in_c : 1;
+    s.nb = dm > 8 ? dm / 8 : out_c / s.L;
+    s.bx = pat == 8 ? (dm == 8 ? 1 : 0) : s.L / s.pat; /* input floats per block */
+    s.last = out_c % s.L != 0 && dm <= 8 ? out_c - s.L : -1;
     uaot_fp_dw8_args_t a;
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
     a.mode = uaot_fp_mode(p->act_min, p->act_max);
-    a.bstep = bias != NULL ? 4 * L : 0;
+    a.bstep = bias != NULL ? 4 * s.L : 0;
+    const int32_t rowx = p->stride_h * p->in_w * in_c, pixx = p->stride_w * in_c, rowo = p->out_w * out_c;
     int32_t cached_nky = -1, cached_nkx = -1;
+    /* the output pixels in rectangles whose taps have the same ranges (rows with the same ky range times
+     * columns with the same kx range), each in runs of pixel pairs */
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
-            int32_t ky0, ky1;
-            uaot_fp_range(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+        float *out_b = output + b * p->out_h * rowo;
+        int32_t oy_e;
+        for (int32_t oy = 0; oy < p->out_h; oy = oy_e) {
+            int32_t ky0, ky1, n0, n1;
+            uaot_fp_range(oy * p->stride_h - p->pad_top, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            for (oy_e = oy + 1; oy_e < p->out_h; ++oy_e) {
+                uaot_fp_range(oy_e * p->stride_h - p->pad_top, p->dil_h, p->k_h, p->in_h, &n0, &n1);
+                if (n0 != ky0 || n1 != ky1) {
+                    break;
+                }
+            }
+            const int32_t h = oy_e - oy;
             const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0 = 0, kx1 = p->k_w;
-                const int inside = ix0 >= 0 && ix0 + k_w_span < p->in_w;
-                if (!inside) {
-                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+            const int32_t iy = oy * p->stride_h - p->pad_top + ky0 * p->dil_h; /* the first tap row */
+            int32_t ox_e;
+            for (int32_t ox = 0; ox < p->out_w; ox = ox_e) {
+                int32_t kx0, kx1;
+                uaot_fp_range(ox * p->stride_w - p->pad_left, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                for (ox_e = ox + 1; ox_e < p->out_w; ++ox_e) {
+                    uaot_fp_range(ox_e * p->stride_w - p->pad_left, p->dil_w, p->k_w, p->in_w, &n0, &n1);
+                    if (n0 != kx0 || n1 != kx1) {
+                        break;
+                    }
                 }
-                float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int32_t w = ox_e - ox;
                 const int32_t nkx = kx1 > kx0 ? kx1 - kx0 : 0;
-                if (nky == 0 || nkx == 0) { /* no tap in bounds: the sum is +0.0f */
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        out[oc] = uaot_fp_clamp(bias != NULL ? 0.0f + bias[oc] : 0.0f, p->act_min, p->act_max);
-                    }
-                    continue;
-                }
-                uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
-                const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
+                const int32_t ix = ox * p->stride_w - p->pad_left + kx0 * p->dil_w;
+                const float *x0 = in_b + (iy * p->in_w + ix) * in_c;
                 const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
-                if (!blocks) { /* up to 8 outputs side by side, one tap after another */
-                    for (int32_t c = 0; c < out_c; c += 8) {
-                        const int32_t n = out_c - c < 8 ? out_c - c : 8;
-                        float acc[8];
-                        int32_t xi[8];
-                        for (int32_t j = 0; j < n; ++j) {
-                            acc[j] = 0.0f;
-                            xi[j] = (c + j) / dm;
-                        }
-                        const float *x = x0;
-                        const float *w = w0 + c;
-                        for (int32_t ky = 0; ky < nky; ++ky) {
-                            for (int32_t kx = 0; kx < nkx; ++kx) {
-                                for (int32_t j = 0; j < n; ++j) {
-                                    acc[j] += x[xi[j]] * w[j];
-                                }
-                                x += t.tap_x;
-                                w += t.tap_w;
-                            }
-                            x += t.row_x - nkx * t.tap_x;
-                            w += t.row_w - nkx * t.tap_w;
-                        }
-                        for (int32_t j = 0; j < n; ++j) {
-                            const float v = bias != NULL ? acc[j] + bias[c + j] : acc[j];
-                            out[c + j] = uaot_fp_clamp(v, p->act_min, p->act_max);
+                float *out = out_b + (oy * p->out_w + ox) * out_c;
+                if (nky == 0 || nkx == 0 || !blocks) {
+                    for (int32_t r = 0; r < h; ++r) {
+                        for (int32_t c = 0; c < w; ++c) {
+                            uaot_fp_dw_pixel(p, x0 + r * rowx + c * pixx, w0, bias, out + r * rowo + c * out_c, nky,
+                                             nkx);
                         }
                     }
                     continue;
                 }
-                /* the next pixel too when its taps have the same ranges */
-                int32_t npx = 1;
-                if (ox + 1 < p->out_w) {
-                    const int32_t nx0 = ix0 + p->stride_w;
-                    if (inside && nx0 + k_w_span < p->in_w) {
-                        npx = 2;
-                    } else if (!inside) {
-                        int32_t n0, n1;
-                        uaot_fp_range(nx0, p->dil_w, p->k_w, p->in_w, &n0, &n1);
-                        npx = n0 == kx0 && n1 == kx1 ? 2 : 1;
-                    }
-                }
-                if (nky != cached_nky || nkx != cached_nkx) { /* the strides of this tap range */
+                if (nky != cached_nky || nkx != cached_nkx) {
                     cached_nky = nky;
                     cached_nkx = nkx;
-                    a.nky = nky;
-                    a.nkx = nkx;
-                    if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
-                        a.nky = 1;
-                        a.nkx = nky;
-                        t.tap_x = t.row_x;
-                        t.tap_w = t.row_w;
+                    uaot_fp_dw_taps(&a, p, &s, nky, nkx);
+                }
+                /* h / 2 strips of w vertical pairs (then the odd row in horizontal pairs) or w columns of h / 2
+                 * vertical pairs (then the odd row pixel by pixel), whichever makes fewer calls */
+                const int32_t odd_row = (h & 1) * ((w >= 2) + (w & 1));
+                if (w * ((h >= 2) + (h & 1)) < h / 2 + odd_row) {
+                    for (int32_t c = 0; c < w; ++c) {
+                        if (h >= 2) {
+                            uaot_fp_dw_run(&a, &s, x0 + c * pixx, w0, bias, out + c * out_c, 2, rowx, rowo, h / 2,
+                                           2 * rowx, 2 * rowo);
+                        }
+                        if (h & 1) {
+                            uaot_fp_dw_run(&a, &s, x0 + (h - 1) * rowx + c * pixx, w0, bias,
+                                           out + (h - 1) * rowo + c * out_c, 1, 0, 0, 1, 0, 0);
+                        }
                     }
-                    a.xs = 4 * t.tap_x - 4 * L / pat;
-                    a.ws = 4 * t.tap_w - 4 * L;
-                    a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
-                    a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
-                    a.xb = 4 * bx - a.nky * (a.nkx * (a.xs + 4 * L / pat) + a.xr);
-                    a.wb = 4 * L - a.nky * (a.nkx * (a.ws + 4 * L) + a.wr);
+                    continue;
                 }
-                const int32_t x1off = p->stride_w * in_c;
-                /* from the first pixel whose taps are all inside in x: its pairs in one call */
-                int32_t npairs = 1;
-                if (ox == ox_lo && run_pairs > 0) {
-                    npairs = run_pairs;
+                for (int32_t r = 0; r + 1 < h; r += 2) {
+                    uaot_fp_dw_run(&a, &s, x0 + r * rowx, w0, bias, out + r * rowo, 2, rowx, rowo, w, pixx, out_c);
                 }
-                a.nb0 = nb;
-                a.px = 4 * (npx * x1off - nb * bx);
-                a.pw = -4 * L * nb;
-                a.pb = -a.bstep * nb;
-                a.po = 4 * (npx * out_c - L * nb);
-                for (int32_t g = 0; g < groups; ++g) {
-                    const int32_t oc = g * dm;
-                    a.x0 = x0 + g;
-                    a.x1 = npx == 2 || L == 8 ? x0 + g + x1off : x0 + g;
-                    a.w = w0 + oc;
-                    a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
-                    a.out0 = out + oc;
-                    a.out1 = npx == 2 || L == 8 ? out + out_c + oc : out + oc;
-                    a.npairs = npairs;
-                    uaot_fp_dw8(&a, npx, pat, L);
+                if (h & 1) {
+                    const float *xr = x0 + (h - 1) * rowx;
+                    float *orow = out + (h - 1) * rowo;
+                    if (w >= 2) {
+                        uaot_fp_dw_run(&a, &s, xr, w0, bias, orow, 2, pixx, out_c, w / 2, 2 * pixx, 2 * out_c);
+                    }
+                    if (w & 1) {
+                        uaot_fp_dw_run(&a, &s, xr + (w - 1) * pixx, w0, bias, orow + (w - 1) * out_c, 1, 0, 0, 1, 0, 0);
+                    }
                 }
-                if (last >= 0) {
-                    a.nb0 = 1;
-                    a.x0 = x0 + last / dm;
-                    a.x1 = npx == 2 || L == 8 ? x0 + last / dm + x1off : x0 + last / dm;
-                    a.w = w0 + last;
-                    a.bias = bias != NULL ? bias + last : uaot_fp_zeros;
-                    a.out0 = out + last;
-                    a.out1 = npx == 2 || L == 8 ? out + out_c + last : out + last;
-                    a.npairs = 1;
-                    uaot_fp_dw8(&a, npx, pat, L);
-                }
-                ox += npx * npairs - 1;
-                continue;
             }
         }
     }
