@@ -744,6 +744,17 @@ static void uaot_fp_range(int32_t o, int32_t d, int32_t k, int32_t n, int32_t *l
     *hi = b < k ? b : k;
 }
 
+/* the outputs lo..hi (none: lo > hi) whose taps o * stride - pad + k * dil (k * dil <= span) are all in [0, n) */
+static void uaot_fp_inner(int32_t pad, int32_t stride, int32_t span, int32_t n, int32_t out, int32_t *lo, int32_t *hi)
+{
+    const int32_t num = n - 1 - span + pad;
+    *lo = (pad + stride - 1) / stride;
+    *hi = num >= 0 ? num / stride : -1;
+    if (*hi > out - 1) {
+        *hi = out - 1;
+    }
+}
+
 /* the layer's blocks: per channel group (groups of dm outputs when dm > 8, else one group of all) nb blocks of L
  * lanes at pattern pat (each loading xl input floats, the next block bx input floats on), then a tail block of tn
  * lanes (tn == 0: none) loading txl input floats */
@@ -953,21 +964,20 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     at.bstep = bias != NULL ? 4 * s.tn : 0;
     const int32_t rowx = p->stride_h * p->in_w * in_c, pixx = p->stride_w * in_c, rowo = p->out_w * out_c;
     int32_t cached_nky = -1, cached_nkx = -1;
-    /* the output pixels in rectangles whose taps have the same ranges (rows with the same ky range times
-     * columns with the same kx range), each in runs of pixel pairs */
+    int32_t oy_lo, oy_hi, ox_lo, ox_hi;
+    uaot_fp_inner(p->pad_top, p->stride_h, (p->k_h - 1) * p->dil_h, p->in_h, p->out_h, &oy_lo, &oy_hi);
+    uaot_fp_inner(p->pad_left, p->stride_w, (p->k_w - 1) * p->dil_w, p->in_w, p->out_w, &ox_lo, &ox_hi);
+    /* the output pixels in rectangles whose taps have the same ranges (the rows whose taps are all inside, or
+     * one border row, times the columns whose taps are all inside, or one border column), each in runs of pixel
+     * pairs */
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
         float *out_b = output + b * p->out_h * rowo;
         int32_t oy_e;
         for (int32_t oy = 0; oy < p->out_h; oy = oy_e) {
-            int32_t ky0, ky1, n0, n1;
+            int32_t ky0, ky1;
             uaot_fp_range(oy * p->stride_h - p->pad_top, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
-            for (oy_e = oy + 1; oy_e < p->out_h; ++oy_e) {
-                uaot_fp_range(oy_e * p->stride_h - p->pad_top, p->dil_h, p->k_h, p->in_h, &n0, &n1);
-                if (n0 != ky0 || n1 != ky1) {
-                    break;
-                }
-            }
+            oy_e = oy >= oy_lo && oy <= oy_hi ? oy_hi + 1 : oy + 1;
             const int32_t h = oy_e - oy;
             const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
             const int32_t iy = oy * p->stride_h - p->pad_top + ky0 * p->dil_h; /* the first tap row */
@@ -975,12 +985,7 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
             for (int32_t ox = 0; ox < p->out_w; ox = ox_e) {
                 int32_t kx0, kx1;
                 uaot_fp_range(ox * p->stride_w - p->pad_left, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-                for (ox_e = ox + 1; ox_e < p->out_w; ++ox_e) {
-                    uaot_fp_range(ox_e * p->stride_w - p->pad_left, p->dil_w, p->k_w, p->in_w, &n0, &n1);
-                    if (n0 != kx0 || n1 != kx1) {
-                        break;
-                    }
-                }
+                ox_e = ox >= ox_lo && ox <= ox_hi ? ox_hi + 1 : ox + 1;
                 const int32_t w = ox_e - ox;
                 const int32_t nkx = kx1 > kx0 ? kx1 - kx0 : 0;
                 const int32_t ix = ox * p->stride_w - p->pad_left + kx0 * p->dil_w;
@@ -1002,25 +1007,18 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                     uaot_fp_dw_taps(&a, p, s.L, s.xl, s.bx, nky, nkx);
                     uaot_fp_dw_taps(&at, p, s.tn, s.txl, 0, nky, nkx);
                 }
-                /* h / 2 strips of w vertical pairs (then the odd row in horizontal pairs) or w columns of h / 2
-                 * vertical pairs (then the odd row pixel by pixel), whichever makes fewer calls */
-                const int32_t odd_row = (h & 1) * ((w >= 2) + (w & 1));
-                if (w * ((h >= 2) + (h & 1)) < h / 2 + odd_row) {
+                /* h / 2 strips of w vertical pairs or w columns of h / 2 vertical pairs, whichever makes fewer
+                 * calls, then the odd row in horizontal pairs */
+                if (h >= 2 && w < h / 2) {
                     for (int32_t c = 0; c < w; ++c) {
-                        if (h >= 2) {
-                            uaot_fp_dw_run(&a, &at, p, &s, x0 + c * pixx, w0, bias, out + c * out_c, 2, rowx, rowo,
-                                           h / 2, 2 * rowx, 2 * rowo);
-                        }
-                        if (h & 1) {
-                            uaot_fp_dw_run(&a, &at, p, &s, x0 + (h - 1) * rowx + c * pixx, w0, bias,
-                                           out + (h - 1) * rowo + c * out_c, 1, 0, 0, 1, 0, 0);
-                        }
+                        uaot_fp_dw_run(&a, &at, p, &s, x0 + c * pixx, w0, bias, out + c * out_c, 2, rowx, rowo, h / 2,
+                                       2 * rowx, 2 * rowo);
                     }
-                    continue;
-                }
-                for (int32_t r = 0; r + 1 < h; r += 2) {
-                    uaot_fp_dw_run(&a, &at, p, &s, x0 + r * rowx, w0, bias, out + r * rowo, 2, rowx, rowo, w, pixx,
-                                   out_c);
+                } else {
+                    for (int32_t r = 0; r + 1 < h; r += 2) {
+                        uaot_fp_dw_run(&a, &at, p, &s, x0 + r * rowx, w0, bias, out + r * rowo, 2, rowx, rowo, w, pixx,
+                                       out_c);
+                    }
                 }
                 if (h & 1) {
                     const float *xr = x0 + (h - 1) * rowx;
