@@ -357,6 +357,7 @@ typedef struct {
     int32_t npairs, nb0, px, pw, pb, po; /* pixel pairs (npx 2) or pixels (1); after each: nb = nb0, x_q += px,
                                           * w += pw, bias += pb (back to the start), out_q += po (bytes) */
     int32_t later;                       /* set by the asm of fewer than 8 lanes: some sums stored unclamped */
+    int32_t nrun, rx, ro, npairs0;       /* nrun runs of npairs0 pairs; after a run x_q += rx, out_q += ro (bytes) */
 } uaot_fp_dw8_args_t;
 
 #if UAOT_FP_ASM
@@ -364,7 +365,7 @@ typedef struct {
 typedef char
     uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
                            offsetof(uaot_fp_dw8_args_t, zeros) == 52 && offsetof(uaot_fp_dw8_args_t, mode) == 56 &&
-                           offsetof(uaot_fp_dw8_args_t, later) == 100)
+                           offsetof(uaot_fp_dw8_args_t, later) == 100 && offsetof(uaot_fp_dw8_args_t, npairs0) == 116)
                               ? 1
                               : -1];
 
@@ -442,6 +443,16 @@ typedef char
                      "subs %[k], %[k], #1\n\t"                                                                      \
                      "str %[k], [%[a], #76]\n\t"                                                                    \
                      "bne 3b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #104]\n\t"                                                                   \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "beq 4f\n\t"                                                                                   \
+                     "str %[k], [%[a], #104]\n\t"                                                                   \
+                     "ldr %[k], [%[a], #116]\n\t"                                                                   \
+                     "str %[k], [%[a], #76]\n\t"                                                                    \
+                     "ldr %[k], [%[a], #108]\n\t"                                                                   \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #112]\n\t"                               \
+                     "add %[o0], %[o0], %[k]\n\t" P1OUT "b 3b\n\t"                                                  \
+                     "4:\n\t"                                                                                       \
                      : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs),  \
                        [ws] "=&r"(ws), [b] "=&r"(b), [o0] "=&r"(o0), [o1] "=&r"(o1)                                 \
                      : [a] "r"(a)                                                                                   \
@@ -696,41 +707,47 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat, int32_t
     const float *wb = a->w;
     const float *b = a->bias;
     float *oq[2] = {a->out0, a->out1};
-    for (int32_t pr = 0; pr < a->npairs; ++pr) {
-        for (int32_t blk = 0; blk < a->nb0; ++blk) {
-            const float *w = wb;
-            for (int32_t q = 0; q < npx; ++q) {
-                float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-                const float *x = xq[q];
-                w = wb;
-                for (int32_t ky = 0; ky < a->nky; ++ky) {
-                    for (int32_t kx = 0; kx < a->nkx; ++kx) {
-                        for (int32_t j = 0; j < lanes; ++j) {
-                            acc[j] += x[j / pat] * w[j];
+    for (int32_t run = 0; run < a->nrun; ++run) {
+        for (int32_t pr = 0; pr < a->npairs0; ++pr) {
+            for (int32_t blk = 0; blk < a->nb0; ++blk) {
+                const float *w = wb;
+                for (int32_t q = 0; q < npx; ++q) {
+                    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+                    const float *x = xq[q];
+                    w = wb;
+                    for (int32_t ky = 0; ky < a->nky; ++ky) {
+                        for (int32_t kx = 0; kx < a->nkx; ++kx) {
+                            for (int32_t j = 0; j < lanes; ++j) {
+                                acc[j] += x[j / pat] * w[j];
+                            }
+                            x += tx;
+                            w += tw;
                         }
-                        x += tx;
-                        w += tw;
+                        if (ky + 1 < a->nky) { /* the asm skips the last row's advance */
+                            x += a->xr / 4;
+                            w += a->wr / 4;
+                        }
                     }
-                    if (ky + 1 < a->nky) { /* the asm skips the last row's advance */
-                        x += a->xr / 4;
-                        w += a->wr / 4;
+                    for (int32_t j = 0; j < lanes; ++j) {
+                        oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
                     }
+                    xq[q] = x + a->xb / 4;
+                    oq[q] += lanes;
                 }
-                for (int32_t j = 0; j < lanes; ++j) {
-                    oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
-                }
-                xq[q] = x + a->xb / 4;
-                oq[q] += lanes;
+                wb = w + a->wb / 4;
+                b += a->bstep / 4;
             }
-            wb = w + a->wb / 4;
-            b += a->bstep / 4;
+            for (int32_t q = 0; q < 2; ++q) {
+                xq[q] += a->px / 4;
+                oq[q] += a->po / 4;
+            }
+            wb += a->pw / 4;
+            b += a->pb / 4;
         }
         for (int32_t q = 0; q < 2; ++q) {
-            xq[q] += a->px / 4;
-            oq[q] += a->po / 4;
+            xq[q] += a->rx / 4;
+            oq[q] += a->ro / 4;
         }
-        wb += a->pw / 4;
-        b += a->pb / 4;
     }
 #endif
 }
@@ -785,29 +802,40 @@ static void uaot_fp_dw_taps(uaot_fp_dw8_args_t *a, const uaot_conv_f32_params_t 
     a->wb = 4 * L - a->nky * a->nkx * (a->ws + 4 * L) - (a->nky - 1) * a->wr;
 }
 
-/* outputs [c0, c0 + n) of the pixels of a run clamped (after a block of fewer than 8 lanes left them unclamped) */
+/* outputs [c0, c0 + n) of the pixels of nrun runs (rdo floats apart) clamped (after a block of fewer than 8
+ * lanes left them unclamped) */
 static void uaot_fp_dw_clamp(const uaot_conv_f32_params_t *p, float *out, int32_t npx, int32_t o1off, int32_t npairs,
-                             int32_t dout, int32_t c0, int32_t n)
+                             int32_t dout, int32_t nrun, int32_t rdo, int32_t c0, int32_t n)
 {
-    for (int32_t r = 0; r < npairs; ++r) {
-        for (int32_t q = 0; q < npx; ++q) {
-            float *o = out + r * dout + q * o1off + c0;
-            for (int32_t j = 0; j < n; ++j) {
-                o[j] = uaot_fp_clamp(o[j], p->act_min, p->act_max);
+    for (int32_t run = 0; run < nrun; ++run) {
+        for (int32_t r = 0; r < npairs; ++r) {
+            for (int32_t q = 0; q < npx; ++q) {
+                float *o = out + run * rdo + r * dout + q * o1off + c0;
+                for (int32_t j = 0; j < n; ++j) {
+                    o[j] = uaot_fp_clamp(o[j], p->act_min, p->act_max);
+                }
             }
         }
     }
 }
 
-/* npairs pairs of pixels (npx 2: the second one's taps at x0 + x1off, its outputs at out + o1off) or npairs
- * pixels (npx 1) with the same taps: the first one's taps start at x0 (input channel 0), filter w0, outputs
- * out; after each pair (pixel) x0 += dx, out += dout (floats). Per channel group its blocks (args a), then its
+/* nrun runs (run r from x0 + r * rdx, out + r * rdo) of npairs pairs of pixels (npx 2: the second one's taps at
+ * x0 + x1off, its outputs at out + o1off) or npairs pixels (npx 1) with the same taps: the first one's taps
+ * start at x0 (input channel 0), filter w0, outputs out; after each pair (pixel) x0 += dx, out += dout (floats). Per channel group its blocks (args a), then its
  * tail block (args at). Blocks of fewer than 8 lanes run as 2 pixels: one pixel twice. */
 static void uaot_fp_dw_run(uaot_fp_dw8_args_t *a, uaot_fp_dw8_args_t *at, const uaot_conv_f32_params_t *p,
                            const uaot_fp_dw_shape_t *s, const float *x0, const float *w0, const float *bias, float *out,
-                           int32_t npx, int32_t x1off, int32_t o1off, int32_t npairs, int32_t dx, int32_t dout)
+                           int32_t npx, int32_t x1off, int32_t o1off, int32_t npairs, int32_t dx, int32_t dout,
+                           int32_t nrun, int32_t rdx, int32_t rdo)
 {
     const int32_t L = s->L;
+    a->nrun = nrun;
+    a->npairs0 = npairs;
+    a->rx = 4 * (rdx - npairs * dx);
+    a->ro = 4 * (rdo - npairs * dout);
+    at->rx = a->rx;
+    at->ro = a->ro;
+    at->npairs0 = npairs;
     if (npx == 1) {
         x1off = 0;
         o1off = 0;
@@ -833,10 +861,11 @@ static void uaot_fp_dw_run(uaot_fp_dw8_args_t *a, uaot_fp_dw8_args_t *at, const 
             a->out0 = out + oc;
             a->out1 = out + oc + o1off;
             a->npairs = npairs;
+            a->nrun = nrun;
             uaot_fp_dw8(a, mpx, s->pat, L);
             if (a->later) {
                 a->later = 0;
-                uaot_fp_dw_clamp(p, out, npx, o1off, npairs, dout, oc, s->nb * L);
+                uaot_fp_dw_clamp(p, out, npx, o1off, npairs, dout, nrun, rdo, oc, s->nb * L);
             }
         }
         if (s->tn > 0) {
@@ -848,10 +877,11 @@ static void uaot_fp_dw_run(uaot_fp_dw8_args_t *a, uaot_fp_dw8_args_t *at, const 
             at->out0 = out + tc;
             at->out1 = out + tc + o1off;
             at->npairs = npairs;
+            at->nrun = nrun;
             uaot_fp_dw8(at, 2, s->pat, s->tn);
             if (at->later) {
                 at->later = 0;
-                uaot_fp_dw_clamp(p, out, npx, o1off, npairs, dout, tc, s->tn);
+                uaot_fp_dw_clamp(p, out, npx, o1off, npairs, dout, nrun, rdo, tc, s->tn);
             }
         }
     }
@@ -1009,26 +1039,23 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
                 }
                 /* h / 2 strips of w vertical pairs or w columns of h / 2 vertical pairs, whichever makes fewer
                  * calls, then the odd row in horizontal pairs */
-                if (h >= 2 && w < h / 2) {
-                    for (int32_t c = 0; c < w; ++c) {
-                        uaot_fp_dw_run(&a, &at, p, &s, x0 + c * pixx, w0, bias, out + c * out_c, 2, rowx, rowo, h / 2,
-                                       2 * rowx, 2 * rowo);
-                    }
-                } else {
-                    for (int32_t r = 0; r + 1 < h; r += 2) {
-                        uaot_fp_dw_run(&a, &at, p, &s, x0 + r * rowx, w0, bias, out + r * rowo, 2, rowx, rowo, w, pixx,
-                                       out_c);
-                    }
+                if (h >= 2 && w < h / 2) { /* w runs (columns) of h / 2 vertical pairs */
+                    uaot_fp_dw_run(&a, &at, p, &s, x0, w0, bias, out, 2, rowx, rowo, h / 2, 2 * rowx, 2 * rowo, w, pixx,
+                                   out_c);
+                } else if (h >= 2) { /* h / 2 runs (row pairs) of w vertical pairs */
+                    uaot_fp_dw_run(&a, &at, p, &s, x0, w0, bias, out, 2, rowx, rowo, w, pixx, out_c, h / 2, 2 * rowx,
+                                   2 * rowo);
                 }
                 if (h & 1) {
                     const float *xr = x0 + (h - 1) * rowx;
                     float *orow = out + (h - 1) * rowo;
                     if (w >= 2) {
-                        uaot_fp_dw_run(&a, &at, p, &s, xr, w0, bias, orow, 2, pixx, out_c, w / 2, 2 * pixx, 2 * out_c);
+                        uaot_fp_dw_run(&a, &at, p, &s, xr, w0, bias, orow, 2, pixx, out_c, w / 2, 2 * pixx, 2 * out_c,
+                                       1, 0, 0);
                     }
                     if (w & 1) {
                         uaot_fp_dw_run(&a, &at, p, &s, xr + (w - 1) * pixx, w0, bias, orow + (w - 1) * out_c, 1, 0, 0,
-                                       1, 0, 0);
+                                       1, 0, 0, 1, 0, 0);
                     }
                 }
             }
