@@ -1,12 +1,13 @@
 """float32 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with ``algo=fpu`` (crt/kernels/fp_fast.c) are
 bit-identical with TFLM's reference kernels: on the host (the portable C of the same blocking) and on a
 Cortex-M4F in QEMU (the VLDM / VMLA.F32 asm), on generated single-layer models whose shapes reach every
-path of the kernels: odd channel counts (blocks overlapping their neighbour, fewer than 4 or 8 channels),
-strides, dilation, SAME / VALID padding (patches gathered with +0.0f), contiguous patches read in place
-(1x1, 1xK), 9-tap convolutions (3x3 on 1 channel, 3x1 on 3: the taps held in registers, a last block of 8
-overlapping), depth multipliers 1 / 2 / 4 / 8 / 16, depthwise rows of pixel pairs in one call, FC batch 1 (pairs
-of rows, an odd last row, one row) and > 1, no bias, every fused activation (each clamp mode); one
-input set per model drives sums to +-inf (clamped to +-FLT_MAX by activation NONE) and NaN.
+path of the kernels: odd channel counts (conv blocks overlapping their neighbour, depthwise tail blocks of
+1-7 outputs, fewer than 4 or 8 channels), strides, dilation, SAME / VALID padding (patches gathered with
++0.0f), contiguous patches read in place (1x1, 1xK), 9-tap convolutions (3x3 on 1 channel, 3x1 on 3: the
+taps held in registers, a last block of 8 overlapping), depth multipliers 1 to 7, 8, 9, 12, 16, depthwise
+runs of pixel pairs down columns and along row pairs in one call, FC batch 1 (pairs of rows, an odd last
+row, one row) and > 1, no bias, every fused activation (each clamp mode); one input set per model drives
+sums to +-inf (clamped to +-FLT_MAX by activation NONE) and NaN.
 
 Outputs are compared bit for bit (NaN: at the same positions; its payload is the FPU's default NaN,
 which differs between x86 and Arm for the reference itself).
