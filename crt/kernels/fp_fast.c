@@ -29,8 +29,9 @@ static const float uaot_fp_zeros[16] = {0.0f};
  * UAOT_FP_CHECK_LO (lo == 0, hi == FLT_MAX: RELU), UAOT_FP_CHECK_LOHI (lo == 0, 0 < hi < FLT_MAX: RELU6): after
  *   the same check (all v finite) the clamp runs on the bit patterns as signed integers, where finite floats
  *   order as their values on each side of 0: USAT #31 turns a negative v into +0.0f (v is never -0.0f: a sum
- *   starting at +0.0f never is) and leaves v >= 0 alone, then a signed compare with hi's bits (2 instructions
- *   per output for the lower bound, 3 more for the upper, vs 4 each with VCMP). */
+ *   starting at +0.0f never is) and leaves v >= 0 alone, then min(v, hi) as a saturating add of
+ *   0x7fffffff - hi's bits and its subtraction (2 instructions per output for the lower bound, 2 more for the
+ *   upper, vs 4 each with VCMP). */
 enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5, UAOT_FP_CHECK_LOHI = 7 };
 
 static int32_t uaot_fp_mode(float lo, float hi)
@@ -79,18 +80,19 @@ static int32_t uaot_fp_mode(float lo, float hi)
     "usat " T0 ", #31, " T0 "\n\t"          \
     "usat " T1 ", #31, " T1 "\n\t"          \
     "vmov " A ", " B ", " T0 ", " T1 "\n\t"
-/* the same and the upper bound (hi's bits in k) */
+/* the same and the upper bound: k = 0x7fffffff - hi's bits, min(v, hi) = sat(v + k) - k (QADD saturates at
+ * 0x7fffffff exactly when v > hi) */
 #define UAOT_FP_ULOHI(T0, T1, A, B)         \
     "vmov " T0 ", " T1 ", " A ", " B "\n\t" \
     "usat " T0 ", #31, " T0 "\n\t"          \
     "usat " T1 ", #31, " T1 "\n\t"          \
-    "cmp " T0 ", %[k]\n\t"                  \
-    "it gt\n\t"                             \
-    "movgt " T0 ", %[k]\n\t"                \
-    "cmp " T1 ", %[k]\n\t"                  \
-    "it gt\n\t"                             \
-    "movgt " T1 ", %[k]\n\t"                \
+    "qadd " T0 ", " T0 ", %[k]\n\t"         \
+    "qadd " T1 ", " T1 ", %[k]\n\t"         \
+    "sub " T0 ", " T0 ", %[k]\n\t"          \
+    "sub " T1 ", " T1 ", %[k]\n\t"          \
     "vmov " A ", " B ", " T0 ", " T1 "\n\t"
+/* k = 0x7fffffff - k (k: hi's bits, 0 < hi < FLT_MAX) */
+#define UAOT_FP_KHI "mvn %[k], %[k]\n\tbic %[k], %[k], #0x80000000\n\t"
 /* M(T0, T1, pair) over the accumulator pairs of s0..s1, s0..s3, s0..s7, s0..s15 */
 #define UAOT_FP_P2(M, T0, T1) M(T0, T1, "s0", "s1")
 #define UAOT_FP_P4(M, T0, T1) UAOT_FP_P2(M, T0, T1) M(T0, T1, "s2", "s3")
@@ -102,27 +104,27 @@ static int32_t uaot_fp_mode(float lo, float hi)
 /* the clamp of the sums in s0..s(N-1), N = 2, 4, 8 or 16 (R = UAOT_FP_RN, REST = UAOT_FP_RESTN, P = UAOT_FP_PN):
  * {lo, hi} at [a + LH], the mode at [a + MODE]; uses k, the core registers T0, T1, s24, s30, s31 and the
  * labels 6, 7, 8 */
-#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                                 \
-    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                                  \
-    "tst %[k], #4\n\t"                                                                                                 \
-    "beq 7f\n\t"                                                                                                       \
-    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                          \
-                                                 "vcmp.f32 s24, #0\n\t"                                                \
-                                                 "vmrs APSR_nzcv, fpscr\n\t"                                           \
-                                                 "bne 7f\n\t"                                                          \
-                                                 "lsls %[k], %[k], #31\n\t"                                            \
-                                                 "bpl 8f\n\t"                                                          \
-                                                 "bcs 6f\n\t" P(UAOT_FP_ULO, T0,                                       \
-                                                                T1) "b 8f\n\t"                                         \
-                                                                    "6:\n\t"                                           \
-                                                                    "ldr %[k], [%[a], #" LH "]\n\t"                    \
-                                                                    "ldr %[k], [%[k], #4]\n\t" P(                      \
-                                                                        UAOT_FP_ULOHI, T0,                             \
-                                                                        T1) "b 8f\n\t"                                 \
-                                                                            "7:\n\t"                                   \
-                                                                            "ldr %[k], [%[a], #" LH "]\n\t"            \
-                                                                            "vldmia %[k], {s30-s31}\n\t" R(UAOT_FP_LO) \
-                                                                                R(UAOT_FP_HI) "8:\n\t"
+#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                               \
+    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                                \
+    "tst %[k], #4\n\t"                                                                                               \
+    "beq 7f\n\t"                                                                                                     \
+    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                        \
+                                                 "vcmp.f32 s24, #0\n\t"                                              \
+                                                 "vmrs APSR_nzcv, fpscr\n\t"                                         \
+                                                 "bne 7f\n\t"                                                        \
+                                                 "lsls %[k], %[k], #31\n\t"                                          \
+                                                 "bpl 8f\n\t"                                                        \
+                                                 "bcs 6f\n\t" P(UAOT_FP_ULO, T0,                                     \
+                                                                T1) "b 8f\n\t"                                       \
+                                                                    "6:\n\t"                                         \
+                                                                    "ldr %[k], [%[a], #" LH "]\n\t"                  \
+                                                                    "ldr %[k], [%[k], #4]\n\t" UAOT_FP_KHI           \
+                                                                    P(UAOT_FP_ULOHI, T0,                             \
+                                                                      T1) "b 8f\n\t"                                 \
+                                                                          "7:\n\t"                                   \
+                                                                          "ldr %[k], [%[a], #" LH "]\n\t"            \
+                                                                          "vldmia %[k], {s30-s31}\n\t" R(UAOT_FP_LO) \
+                                                                              R(UAOT_FP_HI) "8:\n\t"
 #define UAOT_FP_ALL_S                                                                                            \
     "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
         "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
@@ -580,26 +582,26 @@ typedef char
 #define UAOT_FP_Q2(M) UAOT_FP_Q1(M) M("%[ky]", "%[ws]", "s2", "s3") M("%[ky]", "%[ws]", "s10", "s11")
 #define UAOT_FP_Q3(M) UAOT_FP_Q2(M) M("%[ky]", "%[ws]", "s4", "s5") M("%[ky]", "%[ws]", "s12", "s13")
 #define UAOT_FP_Q4(M) UAOT_FP_Q3(M) M("%[ky]", "%[ws]", "s6", "s7") M("%[ky]", "%[ws]", "s14", "s15")
-#define UAOT_FP_EPIN(J, Q)                                                                                       \
-    "ldr %[k], [%[a], #56]\n\t"                                                                                  \
-    "tst %[k], #4\n\t"                                                                                           \
-    "beq 7f\n\t"                                                                                                 \
-    "vadd.f32 s24, s0, s8\n\t" J(UAOT_FP_SUMJ,                                                                   \
-                                 P1) "vsub.f32 s24, s24, s24\n\t"                                                \
-                                     "vcmp.f32 s24, #0\n\t"                                                      \
-                                     "vmrs APSR_nzcv, fpscr\n\t"                                                 \
-                                     "bne 7f\n\t"                                                                \
-                                     "lsls %[k], %[k], #31\n\t"                                                  \
-                                     "bpl 8f\n\t"                                                                \
-                                     "bcs 6f\n\t" Q(UAOT_FP_ULO) "b 8f\n\t"                                      \
-                                                                 "6:\n\t"                                        \
-                                                                 "ldr %[k], [%[a], #40]\n\t"                     \
-                                                                 "ldr %[k], [%[k], #4]\n\t" Q(                   \
-                                                                     UAOT_FP_ULOHI) "b 8f\n\t"                   \
-                                                                                    "7:\n\t"                     \
-                                                                                    "movs %[k], #1\n\t"          \
-                                                                                    "str %[k], [%[a], #100]\n\t" \
-                                                                                    "8:\n\t"
+#define UAOT_FP_EPIN(J, Q)                                                                                     \
+    "ldr %[k], [%[a], #56]\n\t"                                                                                \
+    "tst %[k], #4\n\t"                                                                                         \
+    "beq 7f\n\t"                                                                                               \
+    "vadd.f32 s24, s0, s8\n\t" J(UAOT_FP_SUMJ,                                                                 \
+                                 P1) "vsub.f32 s24, s24, s24\n\t"                                              \
+                                     "vcmp.f32 s24, #0\n\t"                                                    \
+                                     "vmrs APSR_nzcv, fpscr\n\t"                                               \
+                                     "bne 7f\n\t"                                                              \
+                                     "lsls %[k], %[k], #31\n\t"                                                \
+                                     "bpl 8f\n\t"                                                              \
+                                     "bcs 6f\n\t" Q(UAOT_FP_ULO) "b 8f\n\t"                                    \
+                                                                 "6:\n\t"                                      \
+                                                                 "ldr %[k], [%[a], #40]\n\t"                   \
+                                                                 "ldr %[k], [%[k], #4]\n\t" UAOT_FP_KHI        \
+                                                                 Q(UAOT_FP_ULOHI) "b 8f\n\t"                   \
+                                                                                  "7:\n\t"                     \
+                                                                                  "movs %[k], #1\n\t"          \
+                                                                                  "str %[k], [%[a], #100]\n\t" \
+                                                                                  "8:\n\t"
 /* n lanes at pattern P (2 pixels; one pixel: x1 == x0, out1 == out0), J = UAOT_FP_J<n>, Q = UAOT_FP_Q<(n+1)/2> */
 #define UAOT_FP_DWN(P, n, J, Q)                                                                               \
     UAOT_FP_DW_ASM(UAOT_FP_WL_##n, "{s0-s15}",                                                                \
