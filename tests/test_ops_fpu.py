@@ -258,7 +258,7 @@ def test_fpu_kernels_bit_exact_on_qemu_boards(fpu_cases: dict[str, tuple[Path, l
 @pytest.mark.qemu
 def test_every_fpu_case_bit_exact_on_cortex_m4(fpu_cases: dict[str, tuple[Path, list, object]],
                                                 tmp_path: Path) -> None:
-    """Every case on QEMU mps2-an386 (~55 s on 2 cores)."""
+    """Every case on QEMU mps2-an386 (~80 s on 2 cores)."""
     _on_board(fpu_cases, list(fpu_cases), "qemu_mps2_an386", "cortex-m4", tmp_path)
 
 
