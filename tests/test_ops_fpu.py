@@ -1,12 +1,13 @@
 """float32 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with ``algo=fpu`` (crt/kernels/fp_fast.c) are
 bit-identical with TFLM's reference kernels: on the host (the portable C of the same blocking) and on a
 Cortex-M4F in QEMU (the VLDM / VMLA.F32 asm), on generated single-layer models whose shapes reach every
-path of the kernels: odd channel counts (blocks overlapping their neighbour, fewer than 4 or 8 channels),
-strides, dilation, SAME / VALID padding (patches gathered with +0.0f), contiguous patches read in place
-(1x1, 1xK), 9-tap convolutions (3x3 on 1 channel, 3x1 on 3: the taps held in registers, a last block of 8
-overlapping), depth multipliers 1 / 2 / 4 / 8 / 16, depthwise rows of pixel pairs in one call, FC batch 1 (pairs
-of rows, an odd last row, one row) and > 1, no bias, every fused activation (each clamp mode); one
-input set per model drives sums to +-inf (clamped to +-FLT_MAX by activation NONE) and NaN.
+path of the kernels: odd channel counts (conv blocks overlapping their neighbour, depthwise tail blocks of
+1-7 outputs, fewer than 4 or 8 channels), strides, dilation, SAME / VALID padding (patches gathered with
++0.0f), contiguous patches read in place (1x1, 1xK), 9-tap convolutions (3x3 on 1 channel, 3x1 on 3: the
+taps held in registers, a last block of 8 overlapping), depth multipliers 1 to 7, 8, 9, 12, 16, depthwise
+runs of pixel pairs down columns and along row pairs in one call, FC batch 1 (pairs of rows, an odd last
+row, one row) and > 1, no bias, every fused activation (each clamp mode); one input set per model drives
+sums to +-inf (clamped to +-FLT_MAX by activation NONE) and NaN.
 
 Outputs are compared bit for bit (NaN: at the same positions; its payload is the FPU's default NaN,
 which differs between x86 and Arm for the reference itself).
@@ -81,6 +82,25 @@ CASES: dict[str, Builder] = {
     "dw10x8_m8_c1_s2": _dw(input_shape=(1, 20, 16, 1), kernel=(10, 8), depth_multiplier=8, stride=(2, 2)),
     "dw10x4_c16_valid": _dw(input_shape=(1, 20, 12, 16), kernel=(10, 4), padding="VALID"),
     "dw5x1_c9_batch2": _dw(input_shape=(2, 8, 5, 9), kernel=(5, 1)),
+    # tail blocks of 1-7 lanes (no overlap) at every pattern, multipliers 3 / 5 / 6 / 7 / 9 / 12 (blocks of dm
+    # lanes, dm % 8 tails), Kx1 / 1xK runs down columns and along row pairs, the clamp left to the caller
+    "dw3x3_c13_relu": _dw(input_shape=(1, 6, 7, 13), kernel=(3, 3), activation="RELU"),
+    "dw1x3_c7_relu6": _dw(input_shape=(1, 5, 9, 7), kernel=(1, 3), activation="RELU6"),
+    "dw3x1_c3_s2": _dw(input_shape=(1, 9, 4, 3), kernel=(3, 1), stride=(2, 2)),
+    "dw5x1_m2_c5_n1to1": _dw(input_shape=(1, 11, 3, 5), kernel=(5, 1), depth_multiplier=2,
+                             activation="RELU_N1_TO_1"),
+    "dw3x3_m2_c3_relu6": _dw(input_shape=(1, 7, 6, 3), kernel=(3, 3), depth_multiplier=2, activation="RELU6"),
+    "dw3x3_m4_c5_s2": _dw(input_shape=(1, 7, 7, 5), kernel=(3, 3), depth_multiplier=4, stride=(2, 2)),
+    "dw3x3_m3_c4_relu": _dw(input_shape=(1, 6, 6, 4), kernel=(3, 3), depth_multiplier=3, activation="RELU"),
+    "dw3x3_m5_c2_valid": _dw(input_shape=(1, 6, 7, 2), kernel=(3, 3), depth_multiplier=5, padding="VALID"),
+    "dw1x3_m6_c2_relu6": _dw(input_shape=(1, 4, 9, 2), kernel=(1, 3), depth_multiplier=6, activation="RELU6"),
+    "dw3x1_m7_c1": _dw(input_shape=(1, 9, 3, 1), kernel=(3, 1), depth_multiplier=7),
+    "dw3x3_m12_c2_relu": _dw(input_shape=(1, 5, 5, 2), kernel=(3, 3), depth_multiplier=12, activation="RELU"),
+    "dw2x2_m9_c1": _dw(input_shape=(1, 5, 6, 1), kernel=(2, 2), depth_multiplier=9),
+    "dw3x1_c6_dil2_valid_batch2": _dw(input_shape=(2, 9, 4, 6), kernel=(3, 1), dilation=(2, 1), padding="VALID"),
+    "dw1x5_c11_s2_dil2": _dw(input_shape=(1, 3, 15, 11), kernel=(1, 5), stride=(1, 2), dilation=(1, 2)),
+    "dw3x3_m2_c1": _dw(input_shape=(1, 6, 5, 1), kernel=(3, 3), depth_multiplier=2),
+    "dw5x1_c16_tall": _dw(input_shape=(1, 21, 3, 16), kernel=(5, 1), activation="RELU6"),
     "fc_b1_37_13_relu": _fc(input_shape=(1, 37), units=13, activation="RELU"),
     "fc_b3_64_10": _fc(input_shape=(3, 64), units=10),
     "fc_b1_64_2": _fc(input_shape=(1, 64), units=2),
@@ -192,11 +212,12 @@ def test_fpu_kernels_bit_exact_on_the_host(fpu_cases: dict[str, tuple[Path, list
 
 # the QEMU sample of the default run: every kernel path (conv: patch gathered with padding and dilation,
 # read in place, fewer than 4 channels, 9 taps in registers with an overlapping last block; depthwise: 2-pixel
-# blocks with an overlapping last block, a row of pairs in one call (RELU6 on the bit patterns), multiplier 2
-# and 8 (broadcast blocks); FC: batch pairs and a lone row, batch 1 row pairs with an odd last row, one row)
+# blocks with a tail block, rows / columns of pairs in one call (RELU6 on the bit patterns), multiplier 2
+# and 8 (broadcast blocks), a 2-lane tail clamped by the caller (RELU_N1_TO_1), 6-lane broadcast blocks; FC:
+# batch pairs and a lone row, batch 1 row pairs with an odd last row, one row)
 SAMPLE_M4 = ("conv3x3_dil2x1_c4_o6", "conv1x1_c12_o9", "conv3x3_o2_nobias", "conv3x3_c1_o28_relu6",
-             "dw3x3_c30_s2x1_dil1x2_relu6", "dw3x3_c16_relu6", "dw3x3_m2_c6", "dw10x8_m8_c1_s2", "fc_b3_64_10",
-             "fc_b1_20_1")
+             "dw3x3_c30_s2x1_dil1x2_relu6", "dw3x3_c16_relu6", "dw3x3_m2_c6", "dw10x8_m8_c1_s2", "dw5x1_m2_c5_n1to1",
+             "dw1x3_m6_c2_relu6", "fc_b3_64_10", "fc_b1_20_1")
 SAMPLE_OTHER = ("conv3x3_s2_valid_c3_o16_relu6", "dw3x3_c30_s2x1_dil1x2_relu6", "dw3x3_m4_c3_s2", "fc_b2_9_3_nobias")
 
 
@@ -237,7 +258,7 @@ def test_fpu_kernels_bit_exact_on_qemu_boards(fpu_cases: dict[str, tuple[Path, l
 @pytest.mark.qemu
 def test_every_fpu_case_bit_exact_on_cortex_m4(fpu_cases: dict[str, tuple[Path, list, object]],
                                                 tmp_path: Path) -> None:
-    """Every case on QEMU mps2-an386 (~55 s on 2 cores)."""
+    """Every case on QEMU mps2-an386 (~80 s on 2 cores)."""
     _on_board(fpu_cases, list(fpu_cases), "qemu_mps2_an386", "cortex-m4", tmp_path)
 
 

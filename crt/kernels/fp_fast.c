@@ -29,8 +29,9 @@ static const float uaot_fp_zeros[16] = {0.0f};
  * UAOT_FP_CHECK_LO (lo == 0, hi == FLT_MAX: RELU), UAOT_FP_CHECK_LOHI (lo == 0, 0 < hi < FLT_MAX: RELU6): after
  *   the same check (all v finite) the clamp runs on the bit patterns as signed integers, where finite floats
  *   order as their values on each side of 0: USAT #31 turns a negative v into +0.0f (v is never -0.0f: a sum
- *   starting at +0.0f never is) and leaves v >= 0 alone, then a signed compare with hi's bits (2 instructions
- *   per output for the lower bound, 3 more for the upper, vs 4 each with VCMP). */
+ *   starting at +0.0f never is) and leaves v >= 0 alone, then min(v, hi) as a saturating add of
+ *   0x7fffffff - hi's bits and its subtraction (2 instructions per output for the lower bound, 2 more for the
+ *   upper, vs 4 each with VCMP). */
 enum { UAOT_FP_FULL = 0, UAOT_FP_CHECK = 4, UAOT_FP_CHECK_LO = 5, UAOT_FP_CHECK_LOHI = 7 };
 
 static int32_t uaot_fp_mode(float lo, float hi)
@@ -79,18 +80,19 @@ static int32_t uaot_fp_mode(float lo, float hi)
     "usat " T0 ", #31, " T0 "\n\t"          \
     "usat " T1 ", #31, " T1 "\n\t"          \
     "vmov " A ", " B ", " T0 ", " T1 "\n\t"
-/* the same and the upper bound (hi's bits in k) */
+/* the same and the upper bound: k = 0x7fffffff - hi's bits, min(v, hi) = sat(v + k) - k (QADD saturates at
+ * 0x7fffffff exactly when v > hi) */
 #define UAOT_FP_ULOHI(T0, T1, A, B)         \
     "vmov " T0 ", " T1 ", " A ", " B "\n\t" \
     "usat " T0 ", #31, " T0 "\n\t"          \
     "usat " T1 ", #31, " T1 "\n\t"          \
-    "cmp " T0 ", %[k]\n\t"                  \
-    "it gt\n\t"                             \
-    "movgt " T0 ", %[k]\n\t"                \
-    "cmp " T1 ", %[k]\n\t"                  \
-    "it gt\n\t"                             \
-    "movgt " T1 ", %[k]\n\t"                \
+    "qadd " T0 ", " T0 ", %[k]\n\t"         \
+    "qadd " T1 ", " T1 ", %[k]\n\t"         \
+    "sub " T0 ", " T0 ", %[k]\n\t"          \
+    "sub " T1 ", " T1 ", %[k]\n\t"          \
     "vmov " A ", " B ", " T0 ", " T1 "\n\t"
+/* k = 0x7fffffff - k (k: hi's bits, 0 < hi < FLT_MAX) */
+#define UAOT_FP_KHI "mvn %[k], %[k]\n\tbic %[k], %[k], #0x80000000\n\t"
 /* M(T0, T1, pair) over the accumulator pairs of s0..s1, s0..s3, s0..s7, s0..s15 */
 #define UAOT_FP_P2(M, T0, T1) M(T0, T1, "s0", "s1")
 #define UAOT_FP_P4(M, T0, T1) UAOT_FP_P2(M, T0, T1) M(T0, T1, "s2", "s3")
@@ -102,27 +104,27 @@ static int32_t uaot_fp_mode(float lo, float hi)
 /* the clamp of the sums in s0..s(N-1), N = 2, 4, 8 or 16 (R = UAOT_FP_RN, REST = UAOT_FP_RESTN, P = UAOT_FP_PN):
  * {lo, hi} at [a + LH], the mode at [a + MODE]; uses k, the core registers T0, T1, s24, s30, s31 and the
  * labels 6, 7, 8 */
-#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                                 \
-    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                                  \
-    "tst %[k], #4\n\t"                                                                                                 \
-    "beq 7f\n\t"                                                                                                       \
-    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                          \
-                                                 "vcmp.f32 s24, #0\n\t"                                                \
-                                                 "vmrs APSR_nzcv, fpscr\n\t"                                           \
-                                                 "bne 7f\n\t"                                                          \
-                                                 "lsls %[k], %[k], #31\n\t"                                            \
-                                                 "bpl 8f\n\t"                                                          \
-                                                 "bcs 6f\n\t" P(UAOT_FP_ULO, T0,                                       \
-                                                                T1) "b 8f\n\t"                                         \
-                                                                    "6:\n\t"                                           \
-                                                                    "ldr %[k], [%[a], #" LH "]\n\t"                    \
-                                                                    "ldr %[k], [%[k], #4]\n\t" P(                      \
-                                                                        UAOT_FP_ULOHI, T0,                             \
-                                                                        T1) "b 8f\n\t"                                 \
-                                                                            "7:\n\t"                                   \
-                                                                            "ldr %[k], [%[a], #" LH "]\n\t"            \
-                                                                            "vldmia %[k], {s30-s31}\n\t" R(UAOT_FP_LO) \
-                                                                                R(UAOT_FP_HI) "8:\n\t"
+#define UAOT_FP_EPILOGUE(R, REST, P, T0, T1, LH, MODE)                                                               \
+    "ldr %[k], [%[a], #" MODE "]\n\t"                                                                                \
+    "tst %[k], #4\n\t"                                                                                               \
+    "beq 7f\n\t"                                                                                                     \
+    "vadd.f32 s24, s0, s1\n\t" REST(UAOT_FP_SUM) "vsub.f32 s24, s24, s24\n\t"                                        \
+                                                 "vcmp.f32 s24, #0\n\t"                                              \
+                                                 "vmrs APSR_nzcv, fpscr\n\t"                                         \
+                                                 "bne 7f\n\t"                                                        \
+                                                 "lsls %[k], %[k], #31\n\t"                                          \
+                                                 "bpl 8f\n\t"                                                        \
+                                                 "bcs 6f\n\t" P(UAOT_FP_ULO, T0,                                     \
+                                                                T1) "b 8f\n\t"                                       \
+                                                                    "6:\n\t"                                         \
+                                                                    "ldr %[k], [%[a], #" LH "]\n\t"                  \
+                                                                    "ldr %[k], [%[k], #4]\n\t" UAOT_FP_KHI           \
+                                                                    P(UAOT_FP_ULOHI, T0,                             \
+                                                                      T1) "b 8f\n\t"                                 \
+                                                                          "7:\n\t"                                   \
+                                                                          "ldr %[k], [%[a], #" LH "]\n\t"            \
+                                                                          "vldmia %[k], {s30-s31}\n\t" R(UAOT_FP_LO) \
+                                                                              R(UAOT_FP_HI) "8:\n\t"
 #define UAOT_FP_ALL_S                                                                                            \
     "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", \
         "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
@@ -336,33 +338,36 @@ static void uaot_fp_gemm4(const uaot_fp_gemm_args_t *a, int32_t npx)
 }
 
 /* Depthwise: the taps of one output pixel are nky rows of nkx taps; after each tap x += tap_x, w += tap_w
- * (floats), after each row x += row_x - nkx * tap_x, w += row_w - nkx * tap_w. */
+ * (floats), after each row but the last x += row_x - nkx * tap_x, w += row_w - nkx * tap_w. */
 typedef struct {
     int32_t tap_x, tap_w, row_x, row_w;
 } uaot_fp_taps_t;
 
-/* nb blocks of 8 outputs of depth multiplier dm at npx (1 or 2) pixels whose taps have the same ranges, in the
- * pattern pat = min(dm, 8) (dm 1, 2, 4 or a multiple of 8; a block starts at a multiple of pat): output j of a
- * block reads its input channel + j / pat, so each tap loads 8 / pat input floats and the 8 weights.
- * out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] + bias[j]); after a block x_q += xb, w += wb (its
- * taps' advance undone, the next block's start), bias += bstep, out_q += 8. The asm advances the fields. */
+/* nb blocks of L (lanes, 1..8) outputs at npx (1 or 2) pixels whose taps have the same ranges, in the pattern
+ * pat (1, 2, 4: output j of a block reads its input channel + j / pat, each tap loads L / pat input floats; 8: all
+ * lanes read one input float) and the L weights. out_q[j] = clamp(sum over the taps of x_q[j / pat] * w[j] +
+ * bias[j]); after a block x_q += xb, w += wb (its taps' advance undone, the next block's start), bias += bstep,
+ * out_q += L. After each pair (pixel) w and bias start again at the fields' values. */
 typedef struct {
     const float *x0, *x1, *w;
     int32_t nky, nkx, xs, ws, xr, wr; /* strides in bytes: tap (minus the VLDM writeback), row */
-    const float *bias, *lh;           /* bias (8 floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
+    const float *bias, *lh;           /* bias (L floats, never NULL: +0.0f leaves a sum unchanged), {lo, hi} */
     float *out0, *out1;
     const float *zeros;
     int32_t mode; /* UAOT_FP_FULL, UAOT_FP_CHECK, UAOT_FP_CHECK_LO or UAOT_FP_CHECK_LOHI */
     int32_t nb, xb, wb, bstep;
     int32_t npairs, nb0, px, pw, pb, po; /* pixel pairs (npx 2) or pixels (1); after each: nb = nb0, x_q += px,
-                                          * w += pw, bias += pb, out_q += po (bytes) */
+                                          * w += pw, bias += pb (back to the start), out_q += po (bytes) */
+    int32_t later;                       /* set by the asm of fewer than 8 lanes: some sums stored unclamped */
+    int32_t nrun, rx, ro, npairs0;       /* nrun runs of npairs0 pairs; after a run x_q += rx, out_q += ro (bytes) */
 } uaot_fp_dw8_args_t;
 
 #if UAOT_FP_ASM
 /* the asm reads the fields at these byte offsets */
 typedef char
     uaot_fp_dw8_layout_ok[(offsetof(uaot_fp_dw8_args_t, xs) == 20 && offsetof(uaot_fp_dw8_args_t, xr) == 28 &&
-                           offsetof(uaot_fp_dw8_args_t, zeros) == 52 && offsetof(uaot_fp_dw8_args_t, mode) == 56)
+                           offsetof(uaot_fp_dw8_args_t, zeros) == 52 && offsetof(uaot_fp_dw8_args_t, mode) == 56 &&
+                           offsetof(uaot_fp_dw8_args_t, later) == 100 && offsetof(uaot_fp_dw8_args_t, npairs0) == 116)
                               ? 1
                               : -1];
 
@@ -399,11 +404,11 @@ typedef char
 #define UAOT_FP_DW_ASM(WL, ZEROS, P1X, P1ADD, P1ROW, P1BACK, B0, P1BIAS, EPI, ST0, P1STORE, P1OUT)                  \
     __asm__ volatile("ldr %[x0], [%[a], #0]\n\t"                                                                    \
                      "ldr %[x1], [%[a], #4]\n\t"                                                                    \
-                     "ldr %[w], [%[a], #8]\n\t"                                                                     \
-                     "ldr %[b], [%[a], #36]\n\t"                                                                    \
                      "ldr %[o0], [%[a], #44]\n\t"                                                                   \
                      "ldr %[o1], [%[a], #48]\n\t"                                                                   \
                      "3:\n\t"                                                                                       \
+                     "ldr %[w], [%[a], #8]\n\t"                                                                     \
+                     "ldr %[b], [%[a], #36]\n\t"                                                                    \
                      "ldr %[k], [%[a], #80]\n\t"                                                                    \
                      "str %[k], [%[a], #60]\n\t"                                                                    \
                      "0:\n\t"                                                                                       \
@@ -417,11 +422,13 @@ typedef char
                      "vldmia %[w]!, " WL "\n\t" P1X "add %[x0], %[x0], %[xs]\n\t" P1ADD "add %[w], %[w], %[ws]\n\t" \
                      "subs %[k], %[k], #1\n\t"                                                                      \
                      "bne 2b\n\t"                                                                                   \
+                     "subs %[ky], %[ky], #1\n\t"                                                                    \
+                     "beq 9f\n\t"                                                                                   \
                      "ldr %[k], [%[a], #28]\n\t"                                                                    \
                      "add %[x0], %[x0], %[k]\n\t" P1ROW "ldr %[k], [%[a], #32]\n\t"                                 \
                      "add %[w], %[w], %[k]\n\t"                                                                     \
-                     "subs %[ky], %[ky], #1\n\t"                                                                    \
-                     "bne 1b\n\t"                                                                                   \
+                     "b 1b\n\t"                                                                                     \
+                     "9:\n\t"                                                                                       \
                      "ldr %[k], [%[a], #64]\n\t"                                                                    \
                      "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #68]\n\t"                                \
                      "add %[w], %[w], %[k]\n\t"                                                                     \
@@ -433,15 +440,21 @@ typedef char
                      "str %[k], [%[a], #60]\n\t"                                                                    \
                      "bne 0b\n\t"                                                                                   \
                      "ldr %[k], [%[a], #84]\n\t"                                                                    \
-                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #88]\n\t"                                \
-                     "add %[w], %[w], %[k]\n\t"                                                                     \
-                     "ldr %[k], [%[a], #92]\n\t"                                                                    \
-                     "add %[b], %[b], %[k]\n\t"                                                                     \
-                     "ldr %[k], [%[a], #96]\n\t"                                                                    \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #96]\n\t"                                \
                      "add %[o0], %[o0], %[k]\n\t" P1OUT "ldr %[k], [%[a], #76]\n\t"                                 \
                      "subs %[k], %[k], #1\n\t"                                                                      \
                      "str %[k], [%[a], #76]\n\t"                                                                    \
                      "bne 3b\n\t"                                                                                   \
+                     "ldr %[k], [%[a], #104]\n\t"                                                                   \
+                     "subs %[k], %[k], #1\n\t"                                                                      \
+                     "beq 4f\n\t"                                                                                   \
+                     "str %[k], [%[a], #104]\n\t"                                                                   \
+                     "ldr %[k], [%[a], #116]\n\t"                                                                   \
+                     "str %[k], [%[a], #76]\n\t"                                                                    \
+                     "ldr %[k], [%[a], #108]\n\t"                                                                   \
+                     "add %[x0], %[x0], %[k]\n\t" P1BACK "ldr %[k], [%[a], #112]\n\t"                               \
+                     "add %[o0], %[o0], %[k]\n\t" P1OUT "b 3b\n\t"                                                  \
+                     "4:\n\t"                                                                                       \
                      : [x0] "=&r"(x0), [x1] "=&r"(x1), [w] "=&r"(w), [ky] "=&r"(ky), [k] "=&r"(k), [xs] "=&r"(xs),  \
                        [ws] "=&r"(ws), [b] "=&r"(b), [o0] "=&r"(o0), [o1] "=&r"(o1)                                 \
                      : [a] "r"(a)                                                                                   \
@@ -462,30 +475,142 @@ typedef char
                    UAOT_FP_BIAS8E(UAOT_FP_ACC1),                                                             \
                    UAOT_FP_EPILOGUE(UAOT_FP_R16, UAOT_FP_REST16, UAOT_FP_P16, "%[ky]", "%[ws]", "40", "56"), \
                    "{s0-s7}", "vstmia %[o1]!, {s8-s15}\n\t", "add %[o1], %[o1], %[k]\n\t")
-/* 4 outputs at two pixels (pixel 0 in s0..s3, 1 in s4..s7; one pixel: both the same) */
-#define UAOT_FP_MAC4(A0, A1, A2, A3, X0, X1, X2, X3) \
-    "vmla.f32 " A0 ", " X0 ", s16\n\t"               \
-    "vmla.f32 " A1 ", " X1 ", s17\n\t"               \
-    "vmla.f32 " A2 ", " X2 ", s18\n\t"               \
-    "vmla.f32 " A3 ", " X3 ", s19\n\t"
-#define UAOT_FP_BIAS4(A0, A1, A2, A3)  \
-    "vadd.f32 " A0 ", " A0 ", s16\n\t" \
-    "vadd.f32 " A1 ", " A1 ", s17\n\t" \
-    "vadd.f32 " A2 ", " A2 ", s18\n\t" \
-    "vadd.f32 " A3 ", " A3 ", s19\n\t"
-#define UAOT_FP_X4_P1 "{s24-s27}", "s24", "s25", "s26", "s27"
-#define UAOT_FP_X4_P2 "{s24-s25}", "s24", "s24", "s25", "s25"
-#define UAOT_FP_X4_P4 "{s24}", "s24", "s24", "s24", "s24"
-#define UAOT_FP_DW4_LOADS(XL, X0, X1, X2, X3)                                    \
-    "vldmia %[x0]!, " XL "\n\t" UAOT_FP_MAC4("s0", "s1", "s2", "s3", X0, X1, X2, \
-                                             X3) "vldmia %[x1]!, " XL            \
-                                                 "\n\t" UAOT_FP_MAC4("s4", "s5", "s6", "s7", X0, X1, X2, X3)
-#define UAOT_FP_DW4(...)                                                                                              \
-    UAOT_FP_DW_ASM("{s16-s19}", "{s0-s7}", UAOT_FP_DW4_LOADS(__VA_ARGS__), "add %[x1], %[x1], %[xs]\n\t",             \
-                   "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", UAOT_FP_BIAS4("s0", "s1", "s2", "s3"), \
-                   UAOT_FP_BIAS4("s4", "s5", "s6", "s7"),                                                             \
-                   UAOT_FP_EPILOGUE(UAOT_FP_R8, UAOT_FP_REST8, UAOT_FP_P8, "%[ky]", "%[ws]", "40", "56"), "{s0-s3}",  \
-                   "vstmia %[o1]!, {s4-s7}\n\t", "add %[o1], %[o1], %[k]\n\t")
+/* Blocks of n < 8 outputs (lane j: pixel 0 in s(j), pixel 1 in s(8 + j), weight s(16 + j), input UAOT_FP_X<P>_j of
+ * the VLDM list UAOT_FP_XL_<P>_<n>; P = P1, P2, P4 or B, one input float for all lanes); the unused accumulators
+ * stay +0.0f. Clamp: the finite check, then RELU / RELU6 on the bit patterns; otherwise (an inf or NaN in the
+ * block, or UAOT_FP_FULL) the sums are stored unclamped and a->later set: the caller clamps them. */
+#define UAOT_FP_A0_0 "s0"
+#define UAOT_FP_A0_1 "s1"
+#define UAOT_FP_A0_2 "s2"
+#define UAOT_FP_A0_3 "s3"
+#define UAOT_FP_A0_4 "s4"
+#define UAOT_FP_A0_5 "s5"
+#define UAOT_FP_A0_6 "s6"
+#define UAOT_FP_A1_0 "s8"
+#define UAOT_FP_A1_1 "s9"
+#define UAOT_FP_A1_2 "s10"
+#define UAOT_FP_A1_3 "s11"
+#define UAOT_FP_A1_4 "s12"
+#define UAOT_FP_A1_5 "s13"
+#define UAOT_FP_A1_6 "s14"
+#define UAOT_FP_W_0 "s16"
+#define UAOT_FP_W_1 "s17"
+#define UAOT_FP_W_2 "s18"
+#define UAOT_FP_W_3 "s19"
+#define UAOT_FP_W_4 "s20"
+#define UAOT_FP_W_5 "s21"
+#define UAOT_FP_W_6 "s22"
+#define UAOT_FP_XP1_0 "s24"
+#define UAOT_FP_XP1_1 "s25"
+#define UAOT_FP_XP1_2 "s26"
+#define UAOT_FP_XP1_3 "s27"
+#define UAOT_FP_XP1_4 "s28"
+#define UAOT_FP_XP1_5 "s29"
+#define UAOT_FP_XP1_6 "s30"
+#define UAOT_FP_XP2_0 "s24"
+#define UAOT_FP_XP2_1 "s24"
+#define UAOT_FP_XP2_2 "s25"
+#define UAOT_FP_XP2_3 "s25"
+#define UAOT_FP_XP2_4 "s26"
+#define UAOT_FP_XP2_5 "s26"
+#define UAOT_FP_XP4_0 "s24"
+#define UAOT_FP_XP4_1 "s24"
+#define UAOT_FP_XP4_2 "s24"
+#define UAOT_FP_XP4_3 "s24"
+#define UAOT_FP_XPB_0 "s24"
+#define UAOT_FP_XPB_1 "s24"
+#define UAOT_FP_XPB_2 "s24"
+#define UAOT_FP_XPB_3 "s24"
+#define UAOT_FP_XPB_4 "s24"
+#define UAOT_FP_XPB_5 "s24"
+#define UAOT_FP_XPB_6 "s24"
+#define UAOT_FP_XL_P1_1 "{s24}"
+#define UAOT_FP_XL_P1_2 "{s24-s25}"
+#define UAOT_FP_XL_P1_3 "{s24-s26}"
+#define UAOT_FP_XL_P1_4 "{s24-s27}"
+#define UAOT_FP_XL_P1_5 "{s24-s28}"
+#define UAOT_FP_XL_P1_6 "{s24-s29}"
+#define UAOT_FP_XL_P1_7 "{s24-s30}"
+#define UAOT_FP_XL_P2_2 "{s24}"
+#define UAOT_FP_XL_P2_4 "{s24-s25}"
+#define UAOT_FP_XL_P2_6 "{s24-s26}"
+#define UAOT_FP_XL_P4_4 "{s24}"
+#define UAOT_FP_XL_PB_3 "{s24}"
+#define UAOT_FP_XL_PB_5 "{s24}"
+#define UAOT_FP_XL_PB_6 "{s24}"
+#define UAOT_FP_XL_PB_7 "{s24}"
+#define UAOT_FP_WL_1 "{s16}"
+#define UAOT_FP_WL_2 "{s16-s17}"
+#define UAOT_FP_WL_3 "{s16-s18}"
+#define UAOT_FP_WL_4 "{s16-s19}"
+#define UAOT_FP_WL_5 "{s16-s20}"
+#define UAOT_FP_WL_6 "{s16-s21}"
+#define UAOT_FP_WL_7 "{s16-s22}"
+#define UAOT_FP_ST0_1 "{s0}"
+#define UAOT_FP_ST0_2 "{s0-s1}"
+#define UAOT_FP_ST0_3 "{s0-s2}"
+#define UAOT_FP_ST0_4 "{s0-s3}"
+#define UAOT_FP_ST0_5 "{s0-s4}"
+#define UAOT_FP_ST0_6 "{s0-s5}"
+#define UAOT_FP_ST0_7 "{s0-s6}"
+#define UAOT_FP_ST1_1 "{s8}"
+#define UAOT_FP_ST1_2 "{s8-s9}"
+#define UAOT_FP_ST1_3 "{s8-s10}"
+#define UAOT_FP_ST1_4 "{s8-s11}"
+#define UAOT_FP_ST1_5 "{s8-s12}"
+#define UAOT_FP_ST1_6 "{s8-s13}"
+#define UAOT_FP_ST1_7 "{s8-s14}"
+/* F(P, j) for the lanes j = 1 .. n - 1 */
+#define UAOT_FP_J1(F, P)
+#define UAOT_FP_J2(F, P) F(P, 1)
+#define UAOT_FP_J3(F, P) UAOT_FP_J2(F, P) F(P, 2)
+#define UAOT_FP_J4(F, P) UAOT_FP_J3(F, P) F(P, 3)
+#define UAOT_FP_J5(F, P) UAOT_FP_J4(F, P) F(P, 4)
+#define UAOT_FP_J6(F, P) UAOT_FP_J5(F, P) F(P, 5)
+#define UAOT_FP_J7(F, P) UAOT_FP_J6(F, P) F(P, 6)
+#define UAOT_FP_MAC0(P, j) "vmla.f32 " UAOT_FP_A0_##j ", " UAOT_FP_X##P##_##j ", " UAOT_FP_W_##j "\n\t"
+#define UAOT_FP_MAC1(P, j) "vmla.f32 " UAOT_FP_A1_##j ", " UAOT_FP_X##P##_##j ", " UAOT_FP_W_##j "\n\t"
+#define UAOT_FP_BIASJ(P, j)                                                                                          \
+    "vadd.f32 " UAOT_FP_A0_##j ", " UAOT_FP_A0_##j ", " UAOT_FP_W_##j "\n\t"                                         \
+                                                                      "vadd.f32 " UAOT_FP_A1_##j ", " UAOT_FP_A1_##j \
+        ", " UAOT_FP_W_##j "\n\t"
+#define UAOT_FP_SUMJ(P, j)                      \
+    "vadd.f32 s24, s24, " UAOT_FP_A0_##j "\n\t" \
+                                         "vadd.f32 s24, s24, " UAOT_FP_A1_##j "\n\t"
+/* M(T0, T1, pair) over the ceil(n / 2) pairs of each pixel */
+#define UAOT_FP_Q1(M) M("%[ky]", "%[ws]", "s0", "s1") M("%[ky]", "%[ws]", "s8", "s9")
+#define UAOT_FP_Q2(M) UAOT_FP_Q1(M) M("%[ky]", "%[ws]", "s2", "s3") M("%[ky]", "%[ws]", "s10", "s11")
+#define UAOT_FP_Q3(M) UAOT_FP_Q2(M) M("%[ky]", "%[ws]", "s4", "s5") M("%[ky]", "%[ws]", "s12", "s13")
+#define UAOT_FP_Q4(M) UAOT_FP_Q3(M) M("%[ky]", "%[ws]", "s6", "s7") M("%[ky]", "%[ws]", "s14", "s15")
+#define UAOT_FP_EPIN(J, Q)                                                                                     \
+    "ldr %[k], [%[a], #56]\n\t"                                                                                \
+    "tst %[k], #4\n\t"                                                                                         \
+    "beq 7f\n\t"                                                                                               \
+    "vadd.f32 s24, s0, s8\n\t" J(UAOT_FP_SUMJ,                                                                 \
+                                 P1) "vsub.f32 s24, s24, s24\n\t"                                              \
+                                     "vcmp.f32 s24, #0\n\t"                                                    \
+                                     "vmrs APSR_nzcv, fpscr\n\t"                                               \
+                                     "bne 7f\n\t"                                                              \
+                                     "lsls %[k], %[k], #31\n\t"                                                \
+                                     "bpl 8f\n\t"                                                              \
+                                     "bcs 6f\n\t" Q(UAOT_FP_ULO) "b 8f\n\t"                                    \
+                                                                 "6:\n\t"                                      \
+                                                                 "ldr %[k], [%[a], #40]\n\t"                   \
+                                                                 "ldr %[k], [%[k], #4]\n\t" UAOT_FP_KHI        \
+                                                                 Q(UAOT_FP_ULOHI) "b 8f\n\t"                   \
+                                                                                  "7:\n\t"                     \
+                                                                                  "movs %[k], #1\n\t"          \
+                                                                                  "str %[k], [%[a], #100]\n\t" \
+                                                                                  "8:\n\t"
+/* n lanes at pattern P (2 pixels; one pixel: x1 == x0, out1 == out0), J = UAOT_FP_J<n>, Q = UAOT_FP_Q<(n+1)/2> */
+#define UAOT_FP_DWN(P, n, J, Q)                                                                               \
+    UAOT_FP_DW_ASM(UAOT_FP_WL_##n, "{s0-s15}",                                                                \
+                   "vldmia %[x0]!, " UAOT_FP_XL_##P##_##n "\n\t" UAOT_FP_MAC0(P, 0)                           \
+                       J(UAOT_FP_MAC0, P) "vldmia %[x1]!, " UAOT_FP_XL_##P##_##n "\n\t" UAOT_FP_MAC1(P, 0)    \
+                           J(UAOT_FP_MAC1, P),                                                                \
+                   "add %[x1], %[x1], %[xs]\n\t", "add %[x1], %[x1], %[k]\n\t", "add %[x1], %[x1], %[k]\n\t", \
+                   UAOT_FP_BIASJ(P, 0) J(UAOT_FP_BIASJ, P), "", UAOT_FP_EPIN(J, Q), UAOT_FP_ST0_##n,          \
+                   "vstmia %[o1]!, " UAOT_FP_ST1_##n "\n\t", "add %[o1], %[o1], %[k]\n\t")
 #endif
 
 /* per tap: 3 VLDM + 16 VMLA + 3 ADD + 2 loop instructions for 16 MACs (2 pixels), 2 + 8 + 2 + 2 for 8 (1 pixel) */
@@ -496,13 +621,58 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat, int32_t
     int32_t ky, k, xs, ws;
     const float *b;
     float *o0, *o1;
-    if (lanes == 4) { /* one pixel: a->x1 == a->x0, a->out1 == a->out0 */
-        if (pat == 1) {
-            UAOT_FP_DW4(UAOT_FP_X4_P1);
-        } else if (pat == 2) {
-            UAOT_FP_DW4(UAOT_FP_X4_P2);
-        } else {
-            UAOT_FP_DW4(UAOT_FP_X4_P4);
+    if (lanes < 8) { /* one pixel: a->x1 == a->x0, a->out1 == a->out0 */
+        switch (pat * 8 + lanes) {
+        case 9:
+            UAOT_FP_DWN(P1, 1, UAOT_FP_J1, UAOT_FP_Q1);
+            break;
+        case 10:
+            UAOT_FP_DWN(P1, 2, UAOT_FP_J2, UAOT_FP_Q1);
+            break;
+        case 11:
+            UAOT_FP_DWN(P1, 3, UAOT_FP_J3, UAOT_FP_Q2);
+            break;
+        case 12:
+            UAOT_FP_DWN(P1, 4, UAOT_FP_J4, UAOT_FP_Q2);
+            break;
+        case 13:
+            UAOT_FP_DWN(P1, 5, UAOT_FP_J5, UAOT_FP_Q3);
+            break;
+        case 14:
+            UAOT_FP_DWN(P1, 6, UAOT_FP_J6, UAOT_FP_Q3);
+            break;
+        case 15:
+            UAOT_FP_DWN(P1, 7, UAOT_FP_J7, UAOT_FP_Q4);
+            break;
+        case 18:
+        case 66:
+            UAOT_FP_DWN(P2, 2, UAOT_FP_J2, UAOT_FP_Q1);
+            break;
+        case 20:
+            UAOT_FP_DWN(P2, 4, UAOT_FP_J4, UAOT_FP_Q2);
+            break;
+        case 22:
+            UAOT_FP_DWN(P2, 6, UAOT_FP_J6, UAOT_FP_Q3);
+            break;
+        case 36:
+        case 68:
+            UAOT_FP_DWN(P4, 4, UAOT_FP_J4, UAOT_FP_Q2);
+            break;
+        case 67:
+            UAOT_FP_DWN(PB, 3, UAOT_FP_J3, UAOT_FP_Q2);
+            break;
+        case 69:
+            UAOT_FP_DWN(PB, 5, UAOT_FP_J5, UAOT_FP_Q3);
+            break;
+        case 70:
+            UAOT_FP_DWN(PB, 6, UAOT_FP_J6, UAOT_FP_Q3);
+            break;
+        case 71:
+            UAOT_FP_DWN(PB, 7, UAOT_FP_J7, UAOT_FP_Q4);
+            break;
+        default: /* 65: one lane */
+            UAOT_FP_DWN(P1, 1, UAOT_FP_J1, UAOT_FP_Q1);
+            break;
         }
         return;
     }
@@ -533,45 +703,53 @@ static void uaot_fp_dw8(uaot_fp_dw8_args_t *a, int32_t npx, int32_t pat, int32_t
         break;
     }
 #else
-    const int32_t nx = lanes / pat;
+    const int32_t nx = pat == 8 ? 1 : lanes / pat;
     const int32_t tx = (a->xs + 4 * nx) / 4, tw = (a->ws + 4 * lanes) / 4;
     const float *xq[2] = {a->x0, a->x1};
     const float *wb = a->w;
     const float *b = a->bias;
     float *oq[2] = {a->out0, a->out1};
-    for (int32_t pr = 0; pr < a->npairs; ++pr) {
-        for (int32_t blk = 0; blk < a->nb0; ++blk) {
-            const float *w = wb;
-            for (int32_t q = 0; q < npx; ++q) {
-                float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-                const float *x = xq[q];
-                w = wb;
-                for (int32_t ky = 0; ky < a->nky; ++ky) {
-                    for (int32_t kx = 0; kx < a->nkx; ++kx) {
-                        for (int32_t j = 0; j < lanes; ++j) {
-                            acc[j] += x[j / pat] * w[j];
+    for (int32_t run = 0; run < a->nrun; ++run) {
+        for (int32_t pr = 0; pr < a->npairs0; ++pr) {
+            for (int32_t blk = 0; blk < a->nb0; ++blk) {
+                const float *w = wb;
+                for (int32_t q = 0; q < npx; ++q) {
+                    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+                    const float *x = xq[q];
+                    w = wb;
+                    for (int32_t ky = 0; ky < a->nky; ++ky) {
+                        for (int32_t kx = 0; kx < a->nkx; ++kx) {
+                            for (int32_t j = 0; j < lanes; ++j) {
+                                acc[j] += x[j / pat] * w[j];
+                            }
+                            x += tx;
+                            w += tw;
                         }
-                        x += tx;
-                        w += tw;
+                        if (ky + 1 < a->nky) { /* the asm skips the last row's advance */
+                            x += a->xr / 4;
+                            w += a->wr / 4;
+                        }
                     }
-                    x += a->xr / 4;
-                    w += a->wr / 4;
+                    for (int32_t j = 0; j < lanes; ++j) {
+                        oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
+                    }
+                    xq[q] = x + a->xb / 4;
+                    oq[q] += lanes;
                 }
-                for (int32_t j = 0; j < lanes; ++j) {
-                    oq[q][j] = uaot_fp_clamp(acc[j] + b[j], a->lh[0], a->lh[1]);
-                }
-                xq[q] = x + a->xb / 4;
-                oq[q] += lanes;
+                wb = w + a->wb / 4;
+                b += a->bstep / 4;
             }
-            wb = w + a->wb / 4;
-            b += a->bstep / 4;
+            for (int32_t q = 0; q < 2; ++q) {
+                xq[q] += a->px / 4;
+                oq[q] += a->po / 4;
+            }
+            wb += a->pw / 4;
+            b += a->pb / 4;
         }
         for (int32_t q = 0; q < 2; ++q) {
-            xq[q] += a->px / 4;
-            oq[q] += a->po / 4;
+            xq[q] += a->rx / 4;
+            oq[q] += a->ro / 4;
         }
-        wb += a->pw / 4;
-        b += a->pb / 4;
     }
 #endif
 }
@@ -583,6 +761,167 @@ static void uaot_fp_range(int32_t o, int32_t d, int32_t k, int32_t n, int32_t *l
     int32_t b = o > n - 1 ? 0 : (n - 1 - o) / d + 1;
     *lo = a;
     *hi = b < k ? b : k;
+}
+
+/* the outputs lo..hi (none: lo > hi) whose taps o * stride - pad + k * dil (k * dil <= span) are all in [0, n) */
+static void uaot_fp_inner(int32_t pad, int32_t stride, int32_t span, int32_t n, int32_t out, int32_t *lo, int32_t *hi)
+{
+    const int32_t num = n - 1 - span + pad;
+    *lo = (pad + stride - 1) / stride;
+    *hi = num >= 0 ? num / stride : -1;
+    if (*hi > out - 1) {
+        *hi = out - 1;
+    }
+}
+
+/* the layer's blocks: per channel group (groups of dm outputs when dm > 8, else one group of all) nb blocks of L
+ * lanes at pattern pat (each loading xl input floats, the next block bx input floats on), then a tail block of tn
+ * lanes (tn == 0: none) loading txl input floats */
+typedef struct {
+    int32_t L, pat, xl, groups, nb, bx, tn, txl, dm;
+} uaot_fp_dw_shape_t;
+
+/* the strides of nky x nkx taps (one tap per row: the rows as the taps of one row) for blocks of L lanes
+ * loading xl input floats, the next block bx floats on */
+static void uaot_fp_dw_taps(uaot_fp_dw8_args_t *a, const uaot_conv_f32_params_t *p, int32_t L, int32_t xl, int32_t bx,
+                            int32_t nky, int32_t nkx)
+{
+    uaot_fp_taps_t t = {p->dil_w * p->in_c, p->out_c, p->dil_h * p->in_w * p->in_c, p->k_w * p->out_c};
+    a->nky = nky;
+    a->nkx = nkx;
+    if (nkx == 1) {
+        a->nky = 1;
+        a->nkx = nky;
+        t.tap_x = t.row_x;
+        t.tap_w = t.row_w;
+    }
+    a->xs = 4 * t.tap_x - 4 * xl;
+    a->ws = 4 * t.tap_w - 4 * L;
+    a->xr = 4 * (t.row_x - a->nkx * t.tap_x);
+    a->wr = 4 * (t.row_w - a->nkx * t.tap_w);
+    /* after the taps (no advance after the last row) to the next block */
+    a->xb = 4 * bx - a->nky * a->nkx * (a->xs + 4 * xl) - (a->nky - 1) * a->xr;
+    a->wb = 4 * L - a->nky * a->nkx * (a->ws + 4 * L) - (a->nky - 1) * a->wr;
+}
+
+/* outputs [c0, c0 + n) of the pixels of nrun runs (rdo floats apart) clamped (after a block of fewer than 8
+ * lanes left them unclamped) */
+static void uaot_fp_dw_clamp(const uaot_conv_f32_params_t *p, float *out, int32_t npx, int32_t o1off, int32_t npairs,
+                             int32_t dout, int32_t nrun, int32_t rdo, int32_t c0, int32_t n)
+{
+    for (int32_t run = 0; run < nrun; ++run) {
+        for (int32_t r = 0; r < npairs; ++r) {
+            for (int32_t q = 0; q < npx; ++q) {
+                float *o = out + run * rdo + r * dout + q * o1off + c0;
+                for (int32_t j = 0; j < n; ++j) {
+                    o[j] = uaot_fp_clamp(o[j], p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+/* nrun runs (run r from x0 + r * rdx, out + r * rdo) of npairs pairs of pixels (npx 2: the second one's taps at
+ * x0 + x1off, its outputs at out + o1off) or npairs pixels (npx 1) with the same taps: the first one's taps
+ * start at x0 (input channel 0), filter w0, outputs out; after each pair (pixel) x0 += dx, out += dout (floats). Per channel group its blocks (args a), then its
+ * tail block (args at). Blocks of fewer than 8 lanes run as 2 pixels: one pixel twice. */
+static void uaot_fp_dw_run(uaot_fp_dw8_args_t *a, uaot_fp_dw8_args_t *at, const uaot_conv_f32_params_t *p,
+                           const uaot_fp_dw_shape_t *s, const float *x0, const float *w0, const float *bias, float *out,
+                           int32_t npx, int32_t x1off, int32_t o1off, int32_t npairs, int32_t dx, int32_t dout,
+                           int32_t nrun, int32_t rdx, int32_t rdo)
+{
+    const int32_t L = s->L;
+    a->nrun = nrun;
+    a->npairs0 = npairs;
+    a->rx = 4 * (rdx - npairs * dx);
+    a->ro = 4 * (rdo - npairs * dout);
+    at->rx = a->rx;
+    at->ro = a->ro;
+    at->npairs0 = npairs;
+    if (npx == 1) {
+        x1off = 0;
+        o1off = 0;
+    }
+    const int32_t mpx = L < 8 ? 2 : npx;
+    a->nb0 = s->nb;
+    a->px = 4 * (dx - s->nb * s->bx);
+    a->pw = -4 * L * s->nb;
+    a->pb = -a->bstep * s->nb;
+    a->po = 4 * (dout - L * s->nb);
+    at->nb0 = 1;
+    at->px = 4 * dx;
+    at->pw = -4 * s->tn;
+    at->pb = -at->bstep;
+    at->po = 4 * (dout - s->tn);
+    for (int32_t g = 0; g < s->groups; ++g) {
+        const int32_t oc = g * s->dm;
+        if (s->nb > 0) {
+            a->x0 = x0 + g;
+            a->x1 = x0 + g + x1off;
+            a->w = w0 + oc;
+            a->bias = bias != NULL ? bias + oc : uaot_fp_zeros;
+            a->out0 = out + oc;
+            a->out1 = out + oc + o1off;
+            a->npairs = npairs;
+            a->nrun = nrun;
+            uaot_fp_dw8(a, mpx, s->pat, L);
+            if (a->later) {
+                a->later = 0;
+                uaot_fp_dw_clamp(p, out, npx, o1off, npairs, dout, nrun, rdo, oc, s->nb * L);
+            }
+        }
+        if (s->tn > 0) {
+            const int32_t tc = oc + s->nb * L;
+            at->x0 = x0 + tc / s->dm;
+            at->x1 = x0 + tc / s->dm + x1off;
+            at->w = w0 + tc;
+            at->bias = bias != NULL ? bias + tc : uaot_fp_zeros;
+            at->out0 = out + tc;
+            at->out1 = out + tc + o1off;
+            at->npairs = npairs;
+            at->nrun = nrun;
+            uaot_fp_dw8(at, 2, s->pat, s->tn);
+            if (at->later) {
+                at->later = 0;
+                uaot_fp_dw_clamp(p, out, npx, o1off, npairs, dout, nrun, rdo, tc, s->tn);
+            }
+        }
+    }
+}
+
+/* one output pixel in C, up to 8 outputs side by side (the multipliers without a block pattern, fewer than 4
+ * outputs; nky or nkx 0: the sum is +0.0f) */
+static void uaot_fp_dw_pixel(const uaot_conv_f32_params_t *p, const float *x0, const float *w0, const float *bias,
+                             float *out, int32_t nky, int32_t nkx)
+{
+    const int32_t out_c = p->out_c, dm = p->depth_mult;
+    const int32_t tap_x = p->dil_w * p->in_c, row_x = p->dil_h * p->in_w * p->in_c;
+    for (int32_t c = 0; c < out_c; c += 8) {
+        const int32_t n = out_c - c < 8 ? out_c - c : 8;
+        float acc[8];
+        int32_t xi[8];
+        for (int32_t j = 0; j < n; ++j) {
+            acc[j] = 0.0f;
+            xi[j] = (c + j) / dm;
+        }
+        const float *x = x0;
+        const float *w = w0 + c;
+        for (int32_t ky = 0; ky < nky; ++ky) {
+            for (int32_t kx = 0; kx < nkx; ++kx) {
+                for (int32_t j = 0; j < n; ++j) {
+                    acc[j] += x[xi[j]] * w[j];
+                }
+                x += tap_x;
+                w += out_c;
+            }
+            x += row_x - nkx * tap_x;
+            w += (p->k_w - nkx) * out_c;
+        }
+        for (int32_t j = 0; j < n; ++j) {
+            const float v = bias != NULL ? acc[j] + bias[c + j] : acc[j];
+            out[c + j] = uaot_fp_clamp(v, p->act_min, p->act_max);
+        }
+    }
 }
 
 uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, const float *input, const float *filter,
@@ -614,153 +953,113 @@ uaot_status_t uaot_depthwise_conv2d_f32_fpu(const uaot_conv_f32_params_t *p, con
     const int32_t in_c = p->in_c;
     const int32_t out_c = p->out_c;
     const int32_t dm = p->depth_mult;
-    /* blocks of L = 8 outputs for depth multipliers 1, 2, 4 and multiples of 8 (8 or more outputs), of L = 4 (2
-     * pixels side by side, or one pixel twice) for 4 to 7 outputs at multipliers 1, 2, 4; else up to 8 outputs
-     * side by side in C */
-    const int32_t pat = dm >= 8 ? (dm % 8 == 0 ? 8 : 0) : (dm == 3 || dm > 4 ? 0 : dm);
-    const int32_t lanes = pat == 0 ? 0 : (out_c >= 8 ? 8 : (out_c >= 4 ? 4 : 0));
-    const int32_t blocks = lanes != 0;
-    const int32_t L = blocks ? lanes : 8;
-    /* per call of uaot_fp_dw8: dm <= 8: the pixel's whole blocks (then the last L outputs when out_c % L != 0: a
-     * block overlapping the one before, the same values computed and stored again; its start stays a multiple of
-     * pat since out_c is a multiple of dm); dm > 8: the dm / 8 blocks of each input channel */
-    const int32_t groups = dm > 8 ? in_c : 1;
-    const int32_t nb = dm > 8 ? dm / 8 : out_c / L;
-    const int32_t bx = pat == 8 ? (dm == 8 ? 1 : 0) : L / (pat != 0 ? pat : 1); /* input floats per block */
-    const int32_t last = out_c % L != 0 && dm <= 8 ? out_c - L : -1;
-    const int32_t k_w_span = (p->k_w - 1) * p->dil_w;
-    /* the pixels ox_lo.. whose taps are all inside in x: run_pairs pairs of them in one call (one input channel
-     * group, no overlapping last block) */
-    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
-    const int32_t hi_num = p->in_w - 1 - k_w_span + p->pad_left;
-    int32_t ox_hi = hi_num >= 0 ? hi_num / p->stride_w : -1;
-    ox_hi = ox_hi < p->out_w - 1 ? ox_hi : p->out_w - 1;
-    const int32_t run_pairs = groups == 1 && last < 0 && ox_hi >= ox_lo ? (ox_hi - ox_lo + 1) / 2 : 0;
-    uaot_fp_dw8_args_t a;
+    /* blocks of 8 lanes: dm 1, 2, 4: pattern dm (8 / dm input floats per block), a tail block of out_c % 8
+     * lanes; dm > 8: per input channel dm / 8 blocks broadcasting it (pattern 8), a tail of dm % 8 lanes; else
+     * (dm 3, 5, 6, 7, 8) one block of dm lanes per input channel */
+    uaot_fp_dw_shape_t s;
+    s.dm = dm;
+    if (dm == 1 || dm == 2 || dm == 4) {
+        s.pat = dm;
+        s.L = 8;
+        s.xl = 8 / dm;
+        s.groups = 1;
+        s.nb = out_c / 8;
+        s.bx = s.xl;
+        s.tn = out_c % 8;
+        s.txl = s.tn / dm;
+    } else if (dm > 8) {
+        s.pat = 8;
+        s.L = 8;
+        s.xl = 1;
+        s.groups = in_c;
+        s.nb = dm / 8;
+        s.bx = 0;
+        s.tn = dm % 8;
+        s.txl = 1;
+    } else {
+        s.pat = 8;
+        s.L = dm;
+        s.xl = 1;
+        s.groups = 1;
+        s.nb = in_c;
+        s.bx = 1;
+        s.tn = 0;
+        s.txl = 1;
+    }
+    uaot_fp_dw8_args_t a, at;
     a.lh = &p->act_min;
     a.zeros = uaot_fp_zeros;
     a.mode = uaot_fp_mode(p->act_min, p->act_max);
-    a.bstep = bias != NULL ? 4 * L : 0;
+    a.later = 0;
+    at = a;
+    a.bstep = bias != NULL ? 4 * s.L : 0;
+    at.bstep = bias != NULL ? 4 * s.tn : 0;
+    const int32_t rowx = p->stride_h * p->in_w * in_c, pixx = p->stride_w * in_c, rowo = p->out_w * out_c;
     int32_t cached_nky = -1, cached_nkx = -1;
+    int32_t oy_lo, oy_hi, ox_lo, ox_hi;
+    uaot_fp_inner(p->pad_top, p->stride_h, (p->k_h - 1) * p->dil_h, p->in_h, p->out_h, &oy_lo, &oy_hi);
+    uaot_fp_inner(p->pad_left, p->stride_w, (p->k_w - 1) * p->dil_w, p->in_w, p->out_w, &ox_lo, &ox_hi);
+    /* the output pixels in rectangles whose taps have the same ranges (the rows whose taps are all inside, or
+     * one border row, times the columns whose taps are all inside, or one border column), each in runs of pixel
+     * pairs */
     for (int32_t b = 0; b < p->batches; ++b) {
         const float *in_b = input + b * p->in_h * p->in_w * in_c;
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        float *out_b = output + b * p->out_h * rowo;
+        int32_t oy_e;
+        for (int32_t oy = 0; oy < p->out_h; oy = oy_e) {
             int32_t ky0, ky1;
-            uaot_fp_range(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            uaot_fp_range(oy * p->stride_h - p->pad_top, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            oy_e = oy >= oy_lo && oy <= oy_hi ? oy_hi + 1 : oy + 1;
+            const int32_t h = oy_e - oy;
             const int32_t nky = ky1 > ky0 ? ky1 - ky0 : 0;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                int32_t kx0 = 0, kx1 = p->k_w;
-                const int inside = ix0 >= 0 && ix0 + k_w_span < p->in_w;
-                if (!inside) {
-                    uaot_fp_range(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
-                }
-                float *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+            const int32_t iy = oy * p->stride_h - p->pad_top + ky0 * p->dil_h; /* the first tap row */
+            int32_t ox_e;
+            for (int32_t ox = 0; ox < p->out_w; ox = ox_e) {
+                int32_t kx0, kx1;
+                uaot_fp_range(ox * p->stride_w - p->pad_left, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                ox_e = ox >= ox_lo && ox <= ox_hi ? ox_hi + 1 : ox + 1;
+                const int32_t w = ox_e - ox;
                 const int32_t nkx = kx1 > kx0 ? kx1 - kx0 : 0;
-                if (nky == 0 || nkx == 0) { /* no tap in bounds: the sum is +0.0f */
-                    for (int32_t oc = 0; oc < out_c; ++oc) {
-                        out[oc] = uaot_fp_clamp(bias != NULL ? 0.0f + bias[oc] : 0.0f, p->act_min, p->act_max);
-                    }
-                    continue;
-                }
-                uaot_fp_taps_t t = {p->dil_w * in_c, out_c, p->dil_h * p->in_w * in_c, p->k_w * out_c};
-                const float *x0 = in_b + ((iy0 + ky0 * p->dil_h) * p->in_w + ix0 + kx0 * p->dil_w) * in_c;
+                const int32_t ix = ox * p->stride_w - p->pad_left + kx0 * p->dil_w;
+                const float *x0 = in_b + (iy * p->in_w + ix) * in_c;
                 const float *w0 = filter + (ky0 * p->k_w + kx0) * out_c;
-                if (!blocks) { /* up to 8 outputs side by side, one tap after another */
-                    for (int32_t c = 0; c < out_c; c += 8) {
-                        const int32_t n = out_c - c < 8 ? out_c - c : 8;
-                        float acc[8];
-                        int32_t xi[8];
-                        for (int32_t j = 0; j < n; ++j) {
-                            acc[j] = 0.0f;
-                            xi[j] = (c + j) / dm;
-                        }
-                        const float *x = x0;
-                        const float *w = w0 + c;
-                        for (int32_t ky = 0; ky < nky; ++ky) {
-                            for (int32_t kx = 0; kx < nkx; ++kx) {
-                                for (int32_t j = 0; j < n; ++j) {
-                                    acc[j] += x[xi[j]] * w[j];
-                                }
-                                x += t.tap_x;
-                                w += t.tap_w;
-                            }
-                            x += t.row_x - nkx * t.tap_x;
-                            w += t.row_w - nkx * t.tap_w;
-                        }
-                        for (int32_t j = 0; j < n; ++j) {
-                            const float v = bias != NULL ? acc[j] + bias[c + j] : acc[j];
-                            out[c + j] = uaot_fp_clamp(v, p->act_min, p->act_max);
+                float *out = out_b + (oy * p->out_w + ox) * out_c;
+                if (nky == 0 || nkx == 0) {
+                    for (int32_t r = 0; r < h; ++r) {
+                        for (int32_t c = 0; c < w; ++c) {
+                            uaot_fp_dw_pixel(p, x0 + r * rowx + c * pixx, w0, bias, out + r * rowo + c * out_c, nky,
+                                             nkx);
                         }
                     }
                     continue;
                 }
-                /* the next pixel too when its taps have the same ranges */
-                int32_t npx = 1;
-                if (ox + 1 < p->out_w) {
-                    const int32_t nx0 = ix0 + p->stride_w;
-                    if (inside && nx0 + k_w_span < p->in_w) {
-                        npx = 2;
-                    } else if (!inside) {
-                        int32_t n0, n1;
-                        uaot_fp_range(nx0, p->dil_w, p->k_w, p->in_w, &n0, &n1);
-                        npx = n0 == kx0 && n1 == kx1 ? 2 : 1;
-                    }
-                }
-                if (nky != cached_nky || nkx != cached_nkx) { /* the strides of this tap range */
+                if (nky != cached_nky || nkx != cached_nkx) {
                     cached_nky = nky;
                     cached_nkx = nkx;
-                    a.nky = nky;
-                    a.nkx = nkx;
-                    if (nkx == 1) { /* one tap per row (Kx1 kernels, borders): the rows as the taps of one row */
-                        a.nky = 1;
-                        a.nkx = nky;
-                        t.tap_x = t.row_x;
-                        t.tap_w = t.row_w;
+                    uaot_fp_dw_taps(&a, p, s.L, s.xl, s.bx, nky, nkx);
+                    uaot_fp_dw_taps(&at, p, s.tn, s.txl, 0, nky, nkx);
+                }
+                /* h / 2 strips of w vertical pairs or w columns of h / 2 vertical pairs, whichever makes fewer
+                 * calls, then the odd row in horizontal pairs */
+                if (h >= 2 && w < h / 2) { /* w runs (columns) of h / 2 vertical pairs */
+                    uaot_fp_dw_run(&a, &at, p, &s, x0, w0, bias, out, 2, rowx, rowo, h / 2, 2 * rowx, 2 * rowo, w, pixx,
+                                   out_c);
+                } else if (h >= 2) { /* h / 2 runs (row pairs) of w vertical pairs */
+                    uaot_fp_dw_run(&a, &at, p, &s, x0, w0, bias, out, 2, rowx, rowo, w, pixx, out_c, h / 2, 2 * rowx,
+                                   2 * rowo);
+                }
+                if (h & 1) {
+                    const float *xr = x0 + (h - 1) * rowx;
+                    float *orow = out + (h - 1) * rowo;
+                    if (w >= 2) {
+                        uaot_fp_dw_run(&a, &at, p, &s, xr, w0, bias, orow, 2, pixx, out_c, w / 2, 2 * pixx, 2 * out_c,
+                                       1, 0, 0);
                     }
-                    a.xs = 4 * t.tap_x - 4 * L / pat;
-                    a.ws = 4 * t.tap_w - 4 * L;
-                    a.xr = 4 * (t.row_x - a.nkx * t.tap_x);
-                    a.wr = 4 * (t.row_w - a.nkx * t.tap_w);
-                    a.xb = 4 * bx - a.nky * (a.nkx * (a.xs + 4 * L / pat) + a.xr);
-                    a.wb = 4 * L - a.nky * (a.nkx * (a.ws + 4 * L) + a.wr);
+                    if (w & 1) {
+                        uaot_fp_dw_run(&a, &at, p, &s, xr + (w - 1) * pixx, w0, bias, orow + (w - 1) * out_c, 1, 0, 0,
+                                       1, 0, 0, 1, 0, 0);
+                    }
                 }
-                const int32_t x1off = p->stride_w * in_c;
-                /* from the first pixel whose taps are all inside in x: its pairs in one call */
-                int32_t npairs = 1;
-                if (ox == ox_lo && run_pairs > 0) {
-                    npairs = run_pairs;
-                }
-                a.nb0 = nb;
-                a.px = 4 * (npx * x1off - nb * bx);
-                a.pw = -4 * L * nb;
-                a.pb = -a.bstep * nb;
-                a.po = 4 * (npx * out_c - L * nb);
-                for (int32_t g = 0; g < groups; ++g) {
-                    const int32_t oc = g * dm;
-                    a.x0 = x0 + g;
-                    a.x1 = npx == 2 || L == 8 ? x0 + g + x1off : x0 + g;
-                    a.w = w0 + oc;
-                    a.bias = bias != NULL ? bias + oc : uaot_fp_zeros;
-                    a.out0 = out + oc;
-                    a.out1 = npx == 2 || L == 8 ? out + out_c + oc : out + oc;
-                    a.npairs = npairs;
-                    uaot_fp_dw8(&a, npx, pat, L);
-                }
-                if (last >= 0) {
-                    a.nb0 = 1;
-                    a.x0 = x0 + last / dm;
-                    a.x1 = npx == 2 || L == 8 ? x0 + last / dm + x1off : x0 + last / dm;
-                    a.w = w0 + last;
-                    a.bias = bias != NULL ? bias + last : uaot_fp_zeros;
-                    a.out0 = out + last;
-                    a.out1 = npx == 2 || L == 8 ? out + out_c + last : out + last;
-                    a.npairs = 1;
-                    uaot_fp_dw8(&a, npx, pat, L);
-                }
-                ox += npx * npairs - 1;
-                continue;
             }
         }
     }

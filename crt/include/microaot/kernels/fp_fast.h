@@ -21,10 +21,13 @@
  *   Adding a +0.0f * w term leaves the sum unchanged (the accumulator starts at +0.0f, so it is never -0.0f)
  *   as long as w is finite: the generator picks this kernel only for finite filters.
  *   Scratch: uaot_conv2d_f32_fpu_scratch_size(p) bytes, 4-aligned.
- * uaot_depthwise_conv2d_f32_fpu: no scratch; depth multipliers 1, 2, 4 and multiples of 8: blocks of 8
- *   outputs (one VLDM of 8 / pat input floats and of 8 weights per tap) at 2 pixels, 4 outputs at 2 pixels
- *   for 4 to 7 outputs, the last block overlapping the one before; other multipliers and fewer than 4
- *   outputs: up to 8 outputs side by side in C.
+ * uaot_depthwise_conv2d_f32_fpu: no scratch; any depth multiplier: blocks of 8 outputs at 2 pixels (one VLDM
+ *   of 8 / dm input floats for dm 1, 2, 4, of one broadcast for multiples of 8, and of 8 weights per tap), a
+ *   tail block of the last 1-7 outputs (out_c % 8; dm > 8: dm % 8 per input channel), blocks of dm outputs for
+ *   dm 3, 5, 6, 7. The output pixels form rectangles with the same tap ranges (the rows / columns whose taps
+ *   are all inside, each border row / column alone); a rectangle runs in one call as vertical pixel pairs
+ *   down its columns or along its row pairs (an odd last row in horizontal pairs); a Kx1 kernel's rows
+ *   loop as the taps of one row.
  * uaot_fully_connected_f32_fpu: batch 1: pairs of output rows, 8 inputs per VLDM; batch > 1: 4 output rows
  *   at 2 batch rows. */
 #ifndef MICROAOT_KERNELS_FP_FAST_H
