@@ -386,8 +386,8 @@ class _Sizes:
         oi, si = (g["out_h"], g["stride_h"]) if t else (g["out_w"], g["stride_w"])
         kip = (ki + 1) // 2 * 2
         eo = (ko - 1) * dil_o + 1
-        w = (oi - 1) * si + kip
-        return 4 * ko * kip // 2 + 4 * eo + 2 * (2 * eo) * ((w + 1) // 2 * 2)
+        w = ((oi + 3) // 4 * 4 - 1) * si + kip  # the output line rounded up to 4 pixels
+        return 4 * eo + 2 * eo * ((w + 1) // 2 * 2)
 
     def line(self) -> int:
         g = self.g

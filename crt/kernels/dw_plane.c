@@ -7,18 +7,12 @@
 #include "microaot/qmath.h"
 #include "microaot/simd.h"
 
-typedef struct {
-    const int32_t *rq, *mult, *shift;
-    int32_t out_off, lo, hi;
-} uaot_dwpl_rq_t;
-
-static inline int8_t uaot_dwpl_out(const uaot_dwpl_rq_t *r, int32_t acc, int32_t ch)
-{
-    if (r->rq != NULL) {
-        return uaot_clamp8(uaot_rq_smmulr(acc, r->rq + 4 * ch), r->lo, r->hi);
-    }
-    return uaot_requant_out(acc, r->mult[ch], r->shift[ch], r->out_off, r->lo, r->hi);
-}
+/* the block functions are inlined with constant strides and tap counts (unoptimized builds: plain calls) */
+#ifdef __OPTIMIZE__
+#define UAOT_DWPL_INLINE static inline __attribute__((always_inline))
+#else
+#define UAOT_DWPL_INLINE static inline
+#endif
 
 /* expand input line `line` (outer index) of one channel into dst: n int16 values, value j = input inner index
  * j - pad (the zero point outside [0, len)) */
@@ -52,35 +46,114 @@ static void uaot_dwpl_expand(int16_t *dst, int32_t n, const int8_t *src, int32_t
     }
 }
 
-/* 2 output pixels (x0, x0 + si) x 2 output channels (weights wp: per tap pair, the pair of channel m then
- * m + 1): n tap pairs at the int16 offsets off[] */
-static inline void uaot_dwpl_2x2(const int16_t *x0, int32_t si, const int32_t *off, int32_t n, const int32_t *wp,
-                                 int32_t *acc)
+/* the rq row of channel ch hoisted: the same arithmetic as uaot_rq_smmulr */
+typedef struct {
+    int32_t m, l, r, a;
+} uaot_dwpl_q_t;
+
+static inline uaot_dwpl_q_t uaot_dwpl_q(const int32_t *rq, int32_t ch)
+{
+    const uaot_dwpl_q_t q = {rq[4 * ch], rq[4 * ch + 1], rq[4 * ch + 2], rq[4 * ch + 3]};
+    return q;
+}
+
+static inline int8_t uaot_dwpl_rq(int32_t acc, uaot_dwpl_q_t q, int32_t lo, int32_t hi)
+{
+    const int32_t y = uaot_smmulr((int32_t)((uint32_t)acc << q.l), q.m);
+    return uaot_clamp8((y + q.a + (y >> 31)) >> q.r, lo, hi);
+}
+
+/* M == 1: 4 output pixels (x, x + si, x + 2 si, x + 3 si along the inner axis, x = the ko lines rows[k] + xo)
+ * of one channel, weights w: per outer tap, KP words (tap pairs). si == 1 and si == 2 share the input words
+ * between pixels (x is word-aligned: xo is a multiple of 4 pixels). */
+UAOT_DWPL_INLINE void uaot_dwpl_px4(const int16_t *const *rows, int32_t ko, int32_t xo, int32_t si, const uint32_t *w,
+                                    int32_t KP, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (int32_t k = 0; k < ko; ++k, w += KP) {
+        const int16_t *x = rows[k] + xo;
+        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        if (si == 2) { /* pixel j, pair kp: word j + kp */
+            uint32_t v0 = xw[0], v1 = xw[1], v2 = xw[2];
+#pragma GCC unroll 8
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                const uint32_t v3 = xw[kp + 3], wv = w[kp];
+                a0 = uaot_smlad(v0, wv, a0);
+                a1 = uaot_smlad(v1, wv, a1);
+                a2 = uaot_smlad(v2, wv, a2);
+                a3 = uaot_smlad(v3, wv, a3);
+                v0 = v1;
+                v1 = v2;
+                v2 = v3;
+            }
+        } else if (si == 1) { /* even pixels: words, odd pixels: the unaligned words in between */
+            uint32_t e0 = xw[0], u0 = uaot_ld32(x + 1);
+#pragma GCC unroll 8
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                const uint32_t e1 = xw[kp + 1], u1 = uaot_ld32(x + 2 * kp + 3), wv = w[kp];
+                a0 = uaot_smlad(e0, wv, a0);
+                a1 = uaot_smlad(u0, wv, a1);
+                a2 = uaot_smlad(e1, wv, a2);
+                a3 = uaot_smlad(u1, wv, a3);
+                e0 = e1;
+                u0 = u1;
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                const uint32_t wv = w[kp];
+                a0 = uaot_smlad(uaot_ld32(x + 2 * kp), wv, a0);
+                a1 = uaot_smlad(uaot_ld32(x + si + 2 * kp), wv, a1);
+                a2 = uaot_smlad(uaot_ld32(x + 2 * si + 2 * kp), wv, a2);
+                a3 = uaot_smlad(uaot_ld32(x + 3 * si + 2 * kp), wv, a3);
+            }
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* M >= 2: 2 output pixels (x, x + si) x 2 output channels (per tap pair the words of channel m, m + 1) */
+UAOT_DWPL_INLINE void uaot_dwpl_px2(const int16_t *const *rows, int32_t ko, int32_t xo, int32_t si, const uint32_t *w,
+                                    int32_t KP, int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    const int16_t *x1 = x0 + si;
-    const int32_t *end = off + (n & ~1);
-    while (off < end) {
-        const int32_t o0 = off[0], o1 = off[1];
-        const uint32_t v0 = uaot_ld32(x0 + o0), v1 = uaot_ld32(x1 + o0);
-        a00 = uaot_smlad(v0, (uint32_t)wp[0], a00);
-        a01 = uaot_smlad(v0, (uint32_t)wp[1], a01);
-        a10 = uaot_smlad(v1, (uint32_t)wp[0], a10);
-        a11 = uaot_smlad(v1, (uint32_t)wp[1], a11);
-        const uint32_t u0 = uaot_ld32(x0 + o1), u1 = uaot_ld32(x1 + o1);
-        a00 = uaot_smlad(u0, (uint32_t)wp[2], a00);
-        a01 = uaot_smlad(u0, (uint32_t)wp[3], a01);
-        a10 = uaot_smlad(u1, (uint32_t)wp[2], a10);
-        a11 = uaot_smlad(u1, (uint32_t)wp[3], a11);
-        off += 2;
-        wp += 4;
-    }
-    if (n & 1) {
-        const uint32_t v0 = uaot_ld32(x0 + off[0]), v1 = uaot_ld32(x1 + off[0]);
-        a00 = uaot_smlad(v0, (uint32_t)wp[0], a00);
-        a01 = uaot_smlad(v0, (uint32_t)wp[1], a01);
-        a10 = uaot_smlad(v1, (uint32_t)wp[0], a10);
-        a11 = uaot_smlad(v1, (uint32_t)wp[1], a11);
+    for (int32_t k = 0; k < ko; ++k, w += 2 * KP) {
+        const int16_t *x = rows[k] + xo;
+        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        if (si == 2) {
+            uint32_t v0 = xw[0];
+#pragma GCC unroll 8
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                const uint32_t v1 = xw[kp + 1], w0 = w[2 * kp], w1 = w[2 * kp + 1];
+                a00 = uaot_smlad(v0, w0, a00);
+                a01 = uaot_smlad(v0, w1, a01);
+                a10 = uaot_smlad(v1, w0, a10);
+                a11 = uaot_smlad(v1, w1, a11);
+                v0 = v1;
+            }
+        } else if (si == 1) {
+#pragma GCC unroll 8
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                const uint32_t v0 = xw[kp], v1 = uaot_ld32(x + 2 * kp + 1), w0 = w[2 * kp], w1 = w[2 * kp + 1];
+                a00 = uaot_smlad(v0, w0, a00);
+                a01 = uaot_smlad(v0, w1, a01);
+                a10 = uaot_smlad(v1, w0, a10);
+                a11 = uaot_smlad(v1, w1, a11);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                const uint32_t v0 = uaot_ld32(x + 2 * kp), v1 = uaot_ld32(x + si + 2 * kp);
+                const uint32_t w0 = w[2 * kp], w1 = w[2 * kp + 1];
+                a00 = uaot_smlad(v0, w0, a00);
+                a01 = uaot_smlad(v0, w1, a01);
+                a10 = uaot_smlad(v1, w0, a10);
+                a11 = uaot_smlad(v1, w1, a11);
+            }
+        }
     }
     acc[0] = a00;
     acc[1] = a01;
@@ -88,25 +161,49 @@ static inline void uaot_dwpl_2x2(const int16_t *x0, int32_t si, const int32_t *o
     acc[3] = a11;
 }
 
-/* 4 output pixels (x0 + j*si) x 1 output channel (the weights of a pair's channel m: every other word) */
-static inline void uaot_dwpl_4x1(const int16_t *x0, int32_t si, const int32_t *off, int32_t n, const int32_t *wp,
-                                 int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    const int16_t *x2 = x0 + 2 * si;
-    for (int32_t t = 0; t < n; ++t, wp += 2) {
-        const int32_t o = off[t];
-        const uint32_t w = (uint32_t)wp[0];
-        a0 = uaot_smlad(uaot_ld32(x0 + o), w, a0);
-        a1 = uaot_smlad(uaot_ld32(x0 + si + o), w, a1);
-        a2 = uaot_smlad(uaot_ld32(x2 + o), w, a2);
-        a3 = uaot_smlad(uaot_ld32(x2 + si + o), w, a3);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
+/* the block functions with the tap pairs per line KP and the stride class as constants (1..4 pairs unrolled) */
+#define UAOT_DWPL_DISPATCH(FN, ROWS, KO, XO, SI, W, KPN, ACC) \
+    do {                                                      \
+        if ((SI) == 1) {                                      \
+            switch (KPN) {                                    \
+            case 1:                                           \
+                FN(ROWS, KO, XO, 1, W, 1, ACC);               \
+                break;                                        \
+            case 2:                                           \
+                FN(ROWS, KO, XO, 1, W, 2, ACC);               \
+                break;                                        \
+            case 3:                                           \
+                FN(ROWS, KO, XO, 1, W, 3, ACC);               \
+                break;                                        \
+            case 4:                                           \
+                FN(ROWS, KO, XO, 1, W, 4, ACC);               \
+                break;                                        \
+            default:                                          \
+                FN(ROWS, KO, XO, 1, W, KPN, ACC);             \
+                break;                                        \
+            }                                                 \
+        } else if ((SI) == 2) {                               \
+            switch (KPN) {                                    \
+            case 1:                                           \
+                FN(ROWS, KO, XO, 2, W, 1, ACC);               \
+                break;                                        \
+            case 2:                                           \
+                FN(ROWS, KO, XO, 2, W, 2, ACC);               \
+                break;                                        \
+            case 3:                                           \
+                FN(ROWS, KO, XO, 2, W, 3, ACC);               \
+                break;                                        \
+            case 4:                                           \
+                FN(ROWS, KO, XO, 2, W, 4, ACC);               \
+                break;                                        \
+            default:                                          \
+                FN(ROWS, KO, XO, 2, W, KPN, ACC);             \
+                break;                                        \
+            }                                                 \
+        } else {                                              \
+            FN(ROWS, KO, XO, SI, W, KPN, ACC);                \
+        }                                                     \
+    } while (0)
 
 uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                int8_t *output, uint8_t *scratch, uint32_t scratch_size)
@@ -127,22 +224,17 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
     const int32_t out_o = t ? p->out_w : p->out_h, out_i = t ? p->out_h : p->out_w;
     const int32_t in_os = t ? C : p->in_w * C, in_is = t ? p->in_w * C : C;
     const int32_t out_os = t ? OC : p->out_w * OC, out_is = t ? p->out_w * OC : OC;
-    const int32_t kip = (ki_n + 1) / 2 * 2, kp_n = kip / 2, taps = ko_n * kp_n;
+    const int32_t kp_n = (ki_n + 1) / 2;
     const int32_t eo = (ko_n - 1) * dil_o + 1;
-    const int32_t wn = (out_i - 1) * si + kip, wstride = (wn + 1) / 2 * 2;
-    const int32_t mp = (M + 1) / 2;       /* channel pairs per input channel */
-    const int32_t wpair = ko_n * kip * 2; /* int16 per channel pair */
-    /* scratch: the tap offsets, the line tags, then the ring: 2 * eo lines, line l in slots l mod eo and
-     * (l mod eo) + eo, so that the eo consecutive lines of an output line are contiguous from slot s0 */
-    int32_t *offs = (int32_t *)(void *)scratch;
-    int32_t *tags = offs + taps;
+    const int32_t wn = uaot_dw_plane_line(out_i, si, ki_n), wstride = (wn + 1) / 2 * 2;
+    const int32_t mp = (M + 1) / 2; /* channel pairs per input channel */
+    /* words per input channel: M == 1 one channel, else per channel pair two */
+    const int32_t wch = M == 1 ? ko_n * kp_n : mp * 2 * ko_n * kp_n;
+    /* scratch: Eo line tags, then the ring of Eo lines (line l in slot l mod Eo) */
+    int32_t *tags = (int32_t *)(void *)scratch;
     int16_t *ring = (int16_t *)(void *)(tags + eo);
-    for (int32_t k = 0; k < ko_n; ++k) {
-        for (int32_t kp = 0; kp < kp_n; ++kp) {
-            offs[k * kp_n + kp] = k * dil_o * wstride + 2 * kp;
-        }
-    }
-    const uaot_dwpl_rq_t rqv = {p->rq, p->mult, p->shift, p->output_offset, p->act_min, p->act_max};
+    const int16_t *rows[UAOT_DW_PLANE_MAX_KO];
+    const int32_t lo = p->act_min, hi = p->act_max;
     const int16_t zp = (int16_t)(-p->input_offset);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * C;
@@ -151,107 +243,82 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
             for (int32_t s = 0; s < eo; ++s) {
                 tags[s] = INT32_MIN;
             }
-            const int16_t *wc = (const int16_t *)(const void *)filter + (size_t)c * mp * wpair;
+            const uint32_t *wc = (const uint32_t *)(const void *)filter + (size_t)c * wch;
             for (int32_t oo = 0; oo < out_o; ++oo) {
                 const int32_t base = oo * so - pad_o;
-                for (int32_t l = base; l < base + eo; ++l) {
+                for (int32_t k = 0; k < ko_n; ++k) {
+                    const int32_t l = base + k * dil_o;
                     int32_t slot = l % eo;
                     slot += slot < 0 ? eo : 0;
+                    int16_t *dst = ring + (size_t)slot * wstride;
+                    rows[k] = dst;
                     if (tags[slot] != l) {
                         tags[slot] = l;
-                        int16_t *dst = ring + (size_t)slot * wstride;
                         if (l < 0 || l >= in_o) {
                             uaot_dwpl_expand(dst, wn, in_b, in_is, 0, wn, zp);
                         } else {
                             uaot_dwpl_expand(dst, wn, in_b + l * in_os + c, in_is, in_i, pad_i, zp);
                         }
-                        memcpy(dst + (size_t)eo * wstride, dst, (size_t)wn * 2u);
                     }
                 }
-                int32_t s0 = base % eo;
-                s0 += s0 < 0 ? eo : 0;
-                const int16_t *lines = ring + (size_t)s0 * wstride;
                 int8_t *orow = out_b + oo * out_os + c * M;
                 int32_t acc[4];
                 if (M == 1) {
-                    const int32_t *wp = (const int32_t *)(const void *)wc;
                     const int32_t b0 = p->bias[c];
-                    int32_t oi = 0;
-                    for (; oi + 4 <= out_i; oi += 4) {
+                    const uaot_dwpl_q_t q = p->rq != NULL ? uaot_dwpl_q(p->rq, c) : (uaot_dwpl_q_t){0, 0, 0, 0};
+                    for (int32_t oi = 0; oi < out_i; oi += 4) {
                         acc[0] = acc[1] = acc[2] = acc[3] = b0;
-                        uaot_dwpl_4x1(lines + oi * si, si, offs, taps, wp, acc);
+                        UAOT_DWPL_DISPATCH(uaot_dwpl_px4, rows, ko_n, oi * si, si, wc, kp_n, acc);
                         int8_t *o0 = orow + oi * out_is;
-                        for (int32_t j = 0; j < 4; ++j) {
-                            o0[j * out_is] = uaot_dwpl_out(&rqv, acc[j], c);
+                        const int32_t n = out_i - oi < 4 ? out_i - oi : 4;
+                        if (p->rq != NULL) {
+                            for (int32_t j = 0; j < n; ++j) {
+                                o0[j * out_is] = uaot_dwpl_rq(acc[j], q, lo, hi);
+                            }
+                        } else {
+                            for (int32_t j = 0; j < n; ++j) {
+                                o0[j * out_is] =
+                                    uaot_requant_out(acc[j], p->mult[c], p->shift[c], p->output_offset, lo, hi);
+                            }
                         }
-                    }
-                    for (; oi < out_i; ++oi) {
-                        int32_t a = b0;
-                        const int16_t *x0 = lines + oi * si;
-                        for (int32_t tp = 0; tp < taps; ++tp) {
-                            a = uaot_smlad(uaot_ld32(x0 + offs[tp]), (uint32_t)wp[2 * tp], a);
-                        }
-                        orow[oi * out_is] = uaot_dwpl_out(&rqv, a, c);
                     }
                     continue;
-                }
-                if (out_i & 1) { /* the last pixel of the line: 4 channels (2 pairs) per step, then a last pair */
-                    const int32_t oi = out_i - 1;
-                    const int16_t *x0 = lines + oi * si;
-                    int8_t *o0 = orow + oi * out_is;
-                    int32_t m2 = 0;
-                    for (; m2 + 2 <= mp; m2 += 2) {
-                        const int32_t ch = c * M + 2 * m2;
-                        const int32_t *wa = (const int32_t *)(const void *)(wc + (size_t)m2 * wpair);
-                        const int32_t *wb = (const int32_t *)(const void *)(wc + (size_t)(m2 + 1) * wpair);
-                        int32_t a0 = p->bias[ch], a1 = p->bias[ch + 1], a2 = p->bias[ch + 2];
-                        int32_t a3 = 2 * m2 + 3 < M ? p->bias[ch + 3] : 0;
-                        for (int32_t tp = 0; tp < taps; ++tp, wa += 2, wb += 2) {
-                            const uint32_t v0 = uaot_ld32(x0 + offs[tp]);
-                            a0 = uaot_smlad(v0, (uint32_t)wa[0], a0);
-                            a1 = uaot_smlad(v0, (uint32_t)wa[1], a1);
-                            a2 = uaot_smlad(v0, (uint32_t)wb[0], a2);
-                            a3 = uaot_smlad(v0, (uint32_t)wb[1], a3);
-                        }
-                        o0[2 * m2] = uaot_dwpl_out(&rqv, a0, ch);
-                        o0[2 * m2 + 1] = uaot_dwpl_out(&rqv, a1, ch + 1);
-                        o0[2 * m2 + 2] = uaot_dwpl_out(&rqv, a2, ch + 2);
-                        if (2 * m2 + 3 < M) {
-                            o0[2 * m2 + 3] = uaot_dwpl_out(&rqv, a3, ch + 3);
-                        }
-                    }
-                    if (m2 < mp) {
-                        const int32_t ch = c * M + 2 * m2;
-                        const int two = 2 * m2 + 1 < M;
-                        const int32_t *wp = (const int32_t *)(const void *)(wc + (size_t)m2 * wpair);
-                        int32_t a0 = p->bias[ch], a1 = two ? p->bias[ch + 1] : 0;
-                        for (int32_t tp = 0; tp < taps; ++tp) {
-                            const uint32_t v0 = uaot_ld32(x0 + offs[tp]);
-                            a0 = uaot_smlad(v0, (uint32_t)wp[2 * tp], a0);
-                            a1 = uaot_smlad(v0, (uint32_t)wp[2 * tp + 1], a1);
-                        }
-                        o0[2 * m2] = uaot_dwpl_out(&rqv, a0, ch);
-                        if (two) {
-                            o0[2 * m2 + 1] = uaot_dwpl_out(&rqv, a1, ch + 1);
-                        }
-                    }
                 }
                 for (int32_t m2 = 0; m2 < mp; ++m2) {
                     const int32_t ch = c * M + 2 * m2;
                     const int two = 2 * m2 + 1 < M;
                     const int32_t b0 = p->bias[ch], b1 = two ? p->bias[ch + 1] : 0;
-                    const int32_t *wp = (const int32_t *)(const void *)(wc + (size_t)m2 * wpair);
-                    int32_t oi = 0;
-                    for (; oi + 2 <= out_i; oi += 2) {
+                    const uint32_t *wp = wc + (size_t)m2 * 2 * ko_n * kp_n;
+                    uaot_dwpl_q_t q0 = {0, 0, 0, 0}, q1 = {0, 0, 0, 0};
+                    if (p->rq != NULL) {
+                        q0 = uaot_dwpl_q(p->rq, ch);
+                        q1 = two ? uaot_dwpl_q(p->rq, ch + 1) : q0;
+                    }
+                    for (int32_t oi = 0; oi < out_i; oi += 2) {
                         acc[0] = acc[2] = b0;
                         acc[1] = acc[3] = b1;
-                        uaot_dwpl_2x2(lines + oi * si, si, offs, taps, wp, acc);
+                        UAOT_DWPL_DISPATCH(uaot_dwpl_px2, rows, ko_n, oi * si, si, wp, kp_n, acc);
                         int8_t *o0 = orow + oi * out_is + 2 * m2;
-                        o0[0] = uaot_dwpl_out(&rqv, acc[0], ch);
-                        o0[out_is] = uaot_dwpl_out(&rqv, acc[2], ch);
-                        if (two) {
-                            o0[1] = uaot_dwpl_out(&rqv, acc[1], ch + 1);
-                            o0[out_is + 1] = uaot_dwpl_out(&rqv, acc[3], ch + 1);
+                        const int px2 = oi + 1 < out_i;
+                        if (p->rq != NULL) {
+                            o0[0] = uaot_dwpl_rq(acc[0], q0, lo, hi);
+                            if (two) {
+                                o0[1] = uaot_dwpl_rq(acc[1], q1, lo, hi);
+                            }
+                            if (px2) {
+                                o0[out_is] = uaot_dwpl_rq(acc[2], q0, lo, hi);
+                                if (two) {
+                                    o0[out_is + 1] = uaot_dwpl_rq(acc[3], q1, lo, hi);
+                                }
+                            }
+                        } else {
+                            for (int32_t j = 0; j < 4; ++j) {
+                                const int32_t cj = ch + (j & 1);
+                                if ((j & 1 ? two : 1) && (j < 2 || px2)) {
+                                    o0[(j >> 1) * out_is + (j & 1)] =
+                                        uaot_requant_out(acc[j], p->mult[cj], p->shift[cj], p->output_offset, lo, hi);
+                                }
+                            }
                         }
                     }
                 }
