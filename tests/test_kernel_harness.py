@@ -387,7 +387,7 @@ class _Sizes:
         kip = (ki + 1) // 2 * 2
         eo = (ko - 1) * dil_o + 1
         w = ((oi + 3) // 4 * 4 - 1) * si + kip  # the output line rounded up to 4 pixels
-        return 4 * eo + 2 * eo * ((w + 1) // 2 * 2)
+        return 4 * eo + 8 * ((oi + 3) // 4 * 4) + 2 * eo * min(g["in_c"], 4) * ((w + 1) // 2 * 2)  # min(C, 4) channels expanded together
 
     def line(self) -> int:
         g = self.g

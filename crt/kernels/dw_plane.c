@@ -8,6 +8,11 @@
 #include "microaot/simd.h"
 
 /* the block functions are inlined with constant strides and tap counts (unoptimized builds: plain calls) */
+#if defined(__GNUC__)
+#define UAOT_DWPL_OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define UAOT_DWPL_OPAQUE(v) (void)(v)
+#endif
 #ifdef __OPTIMIZE__
 #define UAOT_DWPL_INLINE static inline __attribute__((always_inline))
 #else
@@ -46,21 +51,73 @@ static void uaot_dwpl_expand(int16_t *dst, int32_t n, const int8_t *src, int32_t
     }
 }
 
-/* the rq row of channel ch hoisted: the same arithmetic as uaot_rq_smmulr */
-typedef struct {
-    int32_t m, l, r, a;
-} uaot_dwpl_q_t;
-
-static inline uaot_dwpl_q_t uaot_dwpl_q(const int32_t *rq, int32_t ch)
+#if UAOT_HAVE_DSP
+static inline uint32_t uaot_dwpl_pkhbt(uint32_t a, uint32_t b)
 {
-    const uaot_dwpl_q_t q = {rq[4 * ch], rq[4 * ch + 1], rq[4 * ch + 2], rq[4 * ch + 3]};
-    return q;
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
 }
 
-static inline int8_t uaot_dwpl_rq(int32_t acc, uaot_dwpl_q_t q, int32_t lo, int32_t hi)
+static inline uint32_t uaot_dwpl_pkhtb(uint32_t a, uint32_t b)
 {
-    const int32_t y = uaot_smmulr((int32_t)((uint32_t)acc << q.l), q.m);
-    return uaot_clamp8((y + q.a + (y >> 31)) >> q.r, lo, hi);
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#else
+/* (a.lo, b.lo) */
+static inline uint32_t uaot_dwpl_pkhbt(uint32_t a, uint32_t b)
+{
+    return (a & 0xFFFFu) | (b << 16);
+}
+
+/* (b.hi, a.hi) */
+static inline uint32_t uaot_dwpl_pkhtb(uint32_t a, uint32_t b)
+{
+    return (a & 0xFFFF0000u) | (b >> 16);
+}
+#endif
+
+static inline void uaot_dwpl_st32(int16_t *d, uint32_t v)
+{
+    memcpy(d, &v, 4);
+}
+
+/* uaot_dwpl_expand of 4 adjacent channels (src .. src + 3) into the lines d, d + ws, d + 2 ws, d + 3 ws: per 2
+ * positions two words of 4 channels, SXTB16 and PKHBT / PKHTB into the 4 lines' pairs */
+static void uaot_dwpl_expand4(int16_t *d, int32_t ws, int32_t n, const int8_t *src, int32_t step, int32_t len,
+                              int32_t pad, int16_t zp)
+{
+    int16_t *d1 = d + ws, *d2 = d1 + ws, *d3 = d2 + ws;
+    int32_t j = 0;
+    const int32_t lo = pad < n ? pad : n;
+    for (; j < lo; ++j) {
+        d[j] = d1[j] = d2[j] = d3[j] = zp;
+    }
+    int32_t hi = pad + len;
+    if (hi > n) {
+        hi = n;
+    }
+    const int8_t *s = src + (j - pad) * step;
+    for (; j + 2 <= hi; j += 2, s += 2 * step) {
+        const uint32_t v0 = uaot_ld32(s), v1 = uaot_ld32(s + step);
+        const uint32_t a0 = uaot_sxtb16(v0), a1 = uaot_sxtb16(v1);       /* channels 0 and 2 */
+        const uint32_t b0 = uaot_sxtb16_r8(v0), b1 = uaot_sxtb16_r8(v1); /* channels 1 and 3 */
+        uaot_dwpl_st32(d + j, uaot_dwpl_pkhbt(a0, a1));
+        uaot_dwpl_st32(d1 + j, uaot_dwpl_pkhbt(b0, b1));
+        uaot_dwpl_st32(d2 + j, uaot_dwpl_pkhtb(a1, a0));
+        uaot_dwpl_st32(d3 + j, uaot_dwpl_pkhtb(b1, b0));
+    }
+    for (; j < hi; ++j, s += step) {
+        d[j] = s[0];
+        d1[j] = s[1];
+        d2[j] = s[2];
+        d3[j] = s[3];
+    }
+    for (; j < n; ++j) {
+        d[j] = d1[j] = d2[j] = d3[j] = zp;
+    }
 }
 
 /* M == 1: 4 output pixels (x, x + si, x + 2 si, x + 3 si along the inner axis, x = the ko lines rows[k] + xo)
@@ -72,8 +129,31 @@ UAOT_DWPL_INLINE void uaot_dwpl_px4(const int16_t *const *rows, int32_t ko, int3
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     for (int32_t k = 0; k < ko; ++k, w += KP) {
         const int16_t *x = rows[k] + xo;
+        UAOT_DWPL_OPAQUE(x); /* the taps at immediate offsets of x (not x's parts as hoisted register offsets) */
         const uint32_t *xw = (const uint32_t *)(const void *)x;
-        if (si == 2) { /* pixel j, pair kp: word j + kp */
+        if (si == 2 && KP <= 4) { /* pixel j, pair kp: word j + kp; the line's weights in registers */
+            uint32_t wv[4] = {0, 0, 0, 0};
+#pragma GCC unroll 4
+            for (int32_t kp = 0; kp < KP; ++kp) {
+                wv[kp] = w[kp];
+            }
+#pragma GCC unroll 8
+            for (int32_t i = 0; i < KP + 3; ++i) {
+                const uint32_t d = xw[i];
+                if (i < KP) {
+                    a0 = uaot_smlad(d, wv[i], a0);
+                }
+                if (i >= 1 && i - 1 < KP) {
+                    a1 = uaot_smlad(d, wv[i - 1], a1);
+                }
+                if (i >= 2 && i - 2 < KP) {
+                    a2 = uaot_smlad(d, wv[i - 2], a2);
+                }
+                if (i >= 3) {
+                    a3 = uaot_smlad(d, wv[i - 3], a3);
+                }
+            }
+        } else if (si == 2) {
             uint32_t v0 = xw[0], v1 = xw[1], v2 = xw[2];
 #pragma GCC unroll 8
             for (int32_t kp = 0; kp < KP; ++kp) {
@@ -122,6 +202,7 @@ UAOT_DWPL_INLINE void uaot_dwpl_px2(const int16_t *const *rows, int32_t ko, int3
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     for (int32_t k = 0; k < ko; ++k, w += 2 * KP) {
         const int16_t *x = rows[k] + xo;
+        UAOT_DWPL_OPAQUE(x); /* the taps at immediate offsets of x (not x's parts as hoisted register offsets) */
         const uint32_t *xw = (const uint32_t *)(const void *)x;
         if (si == 2) {
             uint32_t v0 = xw[0];
@@ -161,49 +242,98 @@ UAOT_DWPL_INLINE void uaot_dwpl_px2(const int16_t *const *rows, int32_t ko, int3
     acc[3] = a11;
 }
 
-/* the block functions with the tap pairs per line KP and the stride class as constants (1..4 pairs unrolled) */
-#define UAOT_DWPL_DISPATCH(FN, ROWS, KO, XO, SI, W, KPN, ACC) \
-    do {                                                      \
-        if ((SI) == 1) {                                      \
-            switch (KPN) {                                    \
-            case 1:                                           \
-                FN(ROWS, KO, XO, 1, W, 1, ACC);               \
-                break;                                        \
-            case 2:                                           \
-                FN(ROWS, KO, XO, 1, W, 2, ACC);               \
-                break;                                        \
-            case 3:                                           \
-                FN(ROWS, KO, XO, 1, W, 3, ACC);               \
-                break;                                        \
-            case 4:                                           \
-                FN(ROWS, KO, XO, 1, W, 4, ACC);               \
-                break;                                        \
-            default:                                          \
-                FN(ROWS, KO, XO, 1, W, KPN, ACC);             \
-                break;                                        \
-            }                                                 \
-        } else if ((SI) == 2) {                               \
-            switch (KPN) {                                    \
-            case 1:                                           \
-                FN(ROWS, KO, XO, 2, W, 1, ACC);               \
-                break;                                        \
-            case 2:                                           \
-                FN(ROWS, KO, XO, 2, W, 2, ACC);               \
-                break;                                        \
-            case 3:                                           \
-                FN(ROWS, KO, XO, 2, W, 3, ACC);               \
-                break;                                        \
-            case 4:                                           \
-                FN(ROWS, KO, XO, 2, W, 4, ACC);               \
-                break;                                        \
-            default:                                          \
-                FN(ROWS, KO, XO, 2, W, KPN, ACC);             \
-                break;                                        \
-            }                                                 \
-        } else {                                              \
-            FN(ROWS, KO, XO, SI, W, KPN, ACC);                \
-        }                                                     \
-    } while (0)
+/* the requantization of n accumulators ab[i * as] of channel ch into o[i * os] (p->rq: its row q held in
+ * registers for the line) */
+static void uaot_dwpl_rq_line(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t as, int8_t *o, int32_t os,
+                              int32_t n, int32_t ch)
+{
+    const int32_t lo = p->act_min, hi = p->act_max;
+    if (p->rq == NULL) {
+        for (int32_t i = 0; i < n; ++i) {
+            o[i * os] = uaot_requant_out(ab[i * as], p->mult[ch], p->shift[ch], p->output_offset, lo, hi);
+        }
+        return;
+    }
+    const int32_t *q = p->rq + 4 * ch;
+    const int32_t m = q[0], l = q[1], r = q[2], a = q[3];
+    for (int32_t i = 0; i < n; ++i, ab += as, o += os) {
+        const int32_t y = uaot_smmulr((int32_t)((uint32_t)ab[0] << l), m);
+        int32_t v = (y + a + (y >> 31)) >> r; /* uaot_rq_smmulr */
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        o[0] = (int8_t)v;
+    }
+}
+
+/* M == 1: the accumulators of one output line of one channel into ab[0 .. Oi rounded up to 4) */
+UAOT_DWPL_INLINE void uaot_dwpl_line4(const int16_t *const *rows, int32_t ko, int32_t xg, int32_t si, const uint32_t *w,
+                                      int32_t KP, int32_t *ab, int32_t n, int32_t b0)
+{
+    for (int32_t oi = 0; oi < n; oi += 4, ab += 4) {
+        int32_t acc[4] = {b0, b0, b0, b0};
+        uaot_dwpl_px4(rows, ko, xg + oi * si, si, w, KP, acc);
+        memcpy(ab, acc, sizeof acc);
+    }
+}
+
+/* M >= 2: the accumulators of one output line of a channel pair into ab[2 * pixel + channel] */
+UAOT_DWPL_INLINE void uaot_dwpl_line2(const int16_t *const *rows, int32_t ko, int32_t xg, int32_t si, const uint32_t *w,
+                                      int32_t KP, int32_t *ab, int32_t n, int32_t b0, int32_t b1)
+{
+    for (int32_t oi = 0; oi < n; oi += 2, ab += 4) {
+        int32_t acc[4] = {b0, b1, b0, b1};
+        uaot_dwpl_px2(rows, ko, xg + oi * si, si, w, KP, acc);
+        memcpy(ab, acc, sizeof acc);
+    }
+}
+
+/* one output line of one channel (M == 1) or channel pair (M >= 2): its accumulators into ab */
+typedef struct {
+    const int16_t *const *rows; /* the Ko input lines */
+    int32_t ko, xg, si, kp;     /* outer taps, offset of the channel's line in the ring slot, stride, tap pairs */
+    const uint32_t *w;          /* the channel (pair)'s weights */
+    int32_t *ab;
+    int32_t n, b0, b1; /* pixels, biases */
+} uaot_dwpl_args_t;
+
+typedef void (*uaot_dwpl_line_fn)(const uaot_dwpl_args_t *a);
+
+/* the line functions with the stride and tap pairs as constants (stride 1 and 2, 1..4 pairs), chosen once per call */
+#define UAOT_DWPL_FNS(NAME, SI, KP)                                                      \
+    static void uaot_dwpl_l4_##NAME(const uaot_dwpl_args_t *a)                           \
+    {                                                                                    \
+        uaot_dwpl_line4(a->rows, a->ko, a->xg, SI, a->w, KP, a->ab, a->n, a->b0);        \
+    }                                                                                    \
+    static void uaot_dwpl_l2_##NAME(const uaot_dwpl_args_t *a)                           \
+    {                                                                                    \
+        uaot_dwpl_line2(a->rows, a->ko, a->xg, SI, a->w, KP, a->ab, a->n, a->b0, a->b1); \
+    }
+UAOT_DWPL_FNS(s1k1, 1, 1)
+UAOT_DWPL_FNS(s1k2, 1, 2)
+UAOT_DWPL_FNS(s1k3, 1, 3)
+UAOT_DWPL_FNS(s1k4, 1, 4)
+UAOT_DWPL_FNS(s1kn, 1, a->kp)
+UAOT_DWPL_FNS(s2k1, 2, 1)
+UAOT_DWPL_FNS(s2k2, 2, 2)
+UAOT_DWPL_FNS(s2k3, 2, 3)
+UAOT_DWPL_FNS(s2k4, 2, 4)
+UAOT_DWPL_FNS(s2kn, 2, a->kp)
+UAOT_DWPL_FNS(any, a->si, a->kp)
+
+static uaot_dwpl_line_fn uaot_dwpl_pick(int32_t si, int32_t kp, int m1)
+{
+    static const uaot_dwpl_line_fn f4[2][5] = {
+        {uaot_dwpl_l4_s1k1, uaot_dwpl_l4_s1k2, uaot_dwpl_l4_s1k3, uaot_dwpl_l4_s1k4, uaot_dwpl_l4_s1kn},
+        {uaot_dwpl_l4_s2k1, uaot_dwpl_l4_s2k2, uaot_dwpl_l4_s2k3, uaot_dwpl_l4_s2k4, uaot_dwpl_l4_s2kn}};
+    static const uaot_dwpl_line_fn f2[2][5] = {
+        {uaot_dwpl_l2_s1k1, uaot_dwpl_l2_s1k2, uaot_dwpl_l2_s1k3, uaot_dwpl_l2_s1k4, uaot_dwpl_l2_s1kn},
+        {uaot_dwpl_l2_s2k1, uaot_dwpl_l2_s2k2, uaot_dwpl_l2_s2k3, uaot_dwpl_l2_s2k4, uaot_dwpl_l2_s2kn}};
+    if (si != 1 && si != 2) {
+        return m1 ? uaot_dwpl_l4_any : uaot_dwpl_l2_any;
+    }
+    const int32_t k = kp <= 4 ? kp - 1 : 4;
+    return m1 ? f4[si - 1][k] : f2[si - 1][k];
+}
 
 uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
                                int8_t *output, uint8_t *scratch, uint32_t scratch_size)
@@ -230,95 +360,67 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
     const int32_t mp = (M + 1) / 2; /* channel pairs per input channel */
     /* words per input channel: M == 1 one channel, else per channel pair two */
     const int32_t wch = M == 1 ? ko_n * kp_n : mp * 2 * ko_n * kp_n;
-    /* scratch: Eo line tags, then the ring of Eo lines (line l in slot l mod Eo) */
+    /* scratch: Eo line tags, the line's accumulators, then the ring of Eo slots (line l in slot l mod Eo) of G
+     * lines */
     int32_t *tags = (int32_t *)(void *)scratch;
-    int16_t *ring = (int16_t *)(void *)(tags + eo);
+    int32_t *ab = tags + eo; /* the accumulators of an output line: 2 per pixel, Oi rounded up to 4 */
+    int16_t *ring = (int16_t *)(void *)(ab + 2 * ((out_i + 3) / 4 * 4));
     const int16_t *rows[UAOT_DW_PLANE_MAX_KO];
-    const int32_t lo = p->act_min, hi = p->act_max;
+    const int32_t G = uaot_dw_plane_group(C); /* channels expanded together (their lines side by side) */
     const int16_t zp = (int16_t)(-p->input_offset);
+    const uaot_dwpl_line_fn line = uaot_dwpl_pick(si, kp_n, M == 1);
+    uaot_dwpl_args_t args = {rows, ko_n, 0, si, kp_n, NULL, ab, out_i, 0, 0};
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * C;
         int8_t *out_b = output + (size_t)b * p->out_h * p->out_w * OC;
-        for (int32_t c = 0; c < C; ++c) {
+        for (int32_t c0 = 0; c0 < C; c0 += G) {
+            const int32_t gn = C - c0 < G ? C - c0 : G;
             for (int32_t s = 0; s < eo; ++s) {
                 tags[s] = INT32_MIN;
             }
-            const uint32_t *wc = (const uint32_t *)(const void *)filter + (size_t)c * wch;
             for (int32_t oo = 0; oo < out_o; ++oo) {
                 const int32_t base = oo * so - pad_o;
                 for (int32_t k = 0; k < ko_n; ++k) {
                     const int32_t l = base + k * dil_o;
                     int32_t slot = l % eo;
                     slot += slot < 0 ? eo : 0;
-                    int16_t *dst = ring + (size_t)slot * wstride;
+                    int16_t *dst = ring + (size_t)slot * G * wstride;
                     rows[k] = dst;
                     if (tags[slot] != l) {
                         tags[slot] = l;
-                        if (l < 0 || l >= in_o) {
-                            uaot_dwpl_expand(dst, wn, in_b, in_is, 0, wn, zp);
+                        const int32_t len = l < 0 || l >= in_o ? 0 : in_i;
+                        const int8_t *src = in_b + (len ? l * in_os + c0 : 0);
+                        if (gn == 4) {
+                            uaot_dwpl_expand4(dst, wstride, wn, src, in_is, len, len ? pad_i : wn, zp);
                         } else {
-                            uaot_dwpl_expand(dst, wn, in_b + l * in_os + c, in_is, in_i, pad_i, zp);
+                            for (int32_t g = 0; g < gn; ++g) {
+                                uaot_dwpl_expand(dst + g * wstride, wn, src + g, in_is, len, len ? pad_i : wn, zp);
+                            }
                         }
                     }
                 }
-                int8_t *orow = out_b + oo * out_os + c * M;
-                int32_t acc[4];
-                if (M == 1) {
-                    const int32_t b0 = p->bias[c];
-                    const uaot_dwpl_q_t q = p->rq != NULL ? uaot_dwpl_q(p->rq, c) : (uaot_dwpl_q_t){0, 0, 0, 0};
-                    for (int32_t oi = 0; oi < out_i; oi += 4) {
-                        acc[0] = acc[1] = acc[2] = acc[3] = b0;
-                        UAOT_DWPL_DISPATCH(uaot_dwpl_px4, rows, ko_n, oi * si, si, wc, kp_n, acc);
-                        int8_t *o0 = orow + oi * out_is;
-                        const int32_t n = out_i - oi < 4 ? out_i - oi : 4;
-                        if (p->rq != NULL) {
-                            for (int32_t j = 0; j < n; ++j) {
-                                o0[j * out_is] = uaot_dwpl_rq(acc[j], q, lo, hi);
-                            }
-                        } else {
-                            for (int32_t j = 0; j < n; ++j) {
-                                o0[j * out_is] =
-                                    uaot_requant_out(acc[j], p->mult[c], p->shift[c], p->output_offset, lo, hi);
-                            }
-                        }
+                for (int32_t g = 0; g < gn; ++g) {
+                    const int32_t c = c0 + g, xg = g * wstride;
+                    const uint32_t *wc = (const uint32_t *)(const void *)filter + (size_t)c * wch;
+                    int8_t *orow = out_b + oo * out_os + c * M;
+                    args.xg = xg;
+                    if (M == 1) {
+                        args.w = wc;
+                        args.b0 = p->bias[c];
+                        line(&args);
+                        uaot_dwpl_rq_line(p, ab, 1, orow, out_is, out_i, c);
+                        continue;
                     }
-                    continue;
-                }
-                for (int32_t m2 = 0; m2 < mp; ++m2) {
-                    const int32_t ch = c * M + 2 * m2;
-                    const int two = 2 * m2 + 1 < M;
-                    const int32_t b0 = p->bias[ch], b1 = two ? p->bias[ch + 1] : 0;
-                    const uint32_t *wp = wc + (size_t)m2 * 2 * ko_n * kp_n;
-                    uaot_dwpl_q_t q0 = {0, 0, 0, 0}, q1 = {0, 0, 0, 0};
-                    if (p->rq != NULL) {
-                        q0 = uaot_dwpl_q(p->rq, ch);
-                        q1 = two ? uaot_dwpl_q(p->rq, ch + 1) : q0;
-                    }
-                    for (int32_t oi = 0; oi < out_i; oi += 2) {
-                        acc[0] = acc[2] = b0;
-                        acc[1] = acc[3] = b1;
-                        UAOT_DWPL_DISPATCH(uaot_dwpl_px2, rows, ko_n, oi * si, si, wp, kp_n, acc);
-                        int8_t *o0 = orow + oi * out_is + 2 * m2;
-                        const int px2 = oi + 1 < out_i;
-                        if (p->rq != NULL) {
-                            o0[0] = uaot_dwpl_rq(acc[0], q0, lo, hi);
-                            if (two) {
-                                o0[1] = uaot_dwpl_rq(acc[1], q1, lo, hi);
-                            }
-                            if (px2) {
-                                o0[out_is] = uaot_dwpl_rq(acc[2], q0, lo, hi);
-                                if (two) {
-                                    o0[out_is + 1] = uaot_dwpl_rq(acc[3], q1, lo, hi);
-                                }
-                            }
-                        } else {
-                            for (int32_t j = 0; j < 4; ++j) {
-                                const int32_t cj = ch + (j & 1);
-                                if ((j & 1 ? two : 1) && (j < 2 || px2)) {
-                                    o0[(j >> 1) * out_is + (j & 1)] =
-                                        uaot_requant_out(acc[j], p->mult[cj], p->shift[cj], p->output_offset, lo, hi);
-                                }
-                            }
+                    for (int32_t m2 = 0; m2 < mp; ++m2) {
+                        const int32_t ch = c * M + 2 * m2;
+                        const int two = 2 * m2 + 1 < M;
+                        args.w = wc + (size_t)m2 * 2 * ko_n * kp_n;
+                        args.b0 = p->bias[ch];
+                        args.b1 = two ? p->bias[ch + 1] : 0;
+                        line(&args);
+                        uaot_dwpl_rq_line(p, ab, 2, orow + 2 * m2, out_is, out_i, ch);
+                        if (two) {
+                            uaot_dwpl_rq_line(p, ab + 1, 2, orow + 2 * m2 + 1, out_is, out_i, ch + 1);
                         }
                     }
                 }

@@ -43,7 +43,14 @@ extern "C" {
 #endif
 
 #define UAOT_DW_PLANE_MAX_KO 32 /* kernel taps along the outer axis */
-#define UAOT_DW_PLANE_SCRATCH(EO, W) (4 * (EO) + 2 * (EO) * ((((W) + 1) / 2) * 2))
+#define UAOT_DW_PLANE_SCRATCH(EO, W, G, OI) \
+    (4 * (EO) + 8 * (((OI) + 3) / 4 * 4) + 2 * (EO) * (G) * ((((W) + 1) / 2) * 2))
+
+/* G: the input channels expanded together (min(C, 4)) */
+static inline int32_t uaot_dw_plane_group(int32_t c)
+{
+    return c < 4 ? c : 4;
+}
 
 /* 1 when the plane is read transposed (Kx1 kernels: the height is the paired axis) */
 static inline int32_t uaot_dw_plane_transposed(const uaot_conv_s8_params_t *p)
@@ -64,7 +71,7 @@ static inline uint32_t uaot_dw_plane_s8_scratch_size(const uaot_conv_s8_params_t
     const int32_t dil_o = t ? p->dil_w : p->dil_h;
     const int32_t oi = t ? p->out_h : p->out_w, si = t ? p->stride_h : p->stride_w;
     const int32_t eo = (ko - 1) * dil_o + 1;
-    return (uint32_t)UAOT_DW_PLANE_SCRATCH(eo, uaot_dw_plane_line(oi, si, ki));
+    return (uint32_t)UAOT_DW_PLANE_SCRATCH(eo, uaot_dw_plane_line(oi, si, ki), uaot_dw_plane_group(p->in_c), oi);
 }
 
 uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
