@@ -242,27 +242,121 @@ UAOT_DWPL_INLINE void uaot_dwpl_px2(const int16_t *const *rows, int32_t ko, int3
     acc[3] = a11;
 }
 
-/* the requantization of n accumulators ab[i * as] of channel ch into o[i * os] (p->rq: its row q held in
- * registers for the line) */
-static void uaot_dwpl_rq_line(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t as, int8_t *o, int32_t os,
-                              int32_t n, int32_t ch)
+/* saturate to [-128, 127] (SSAT #8), as int32 */
+static inline int32_t uaot_dwpl_ssat8(int32_t v)
+{
+#if UAOT_HAVE_DSP
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+/* the requantization of the accumulators of an output line: output channel ch0 + k (k < nc) of pixel i from
+ * ab[(k >> 1) * cs + (k & 1) + i * as] into o[k + i * os] (p->rq: the channel's row held in registers) */
+static void uaot_dwpl_rq_line(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t as, int32_t cs, int8_t *o,
+                              int32_t os, int32_t n, int32_t ch0, int32_t nc)
+{
+    const int32_t lo = p->act_min, hi = p->act_max;
+    for (int32_t k = 0; k < nc; ++k) {
+        const int32_t ch = ch0 + k;
+        const int32_t *x = ab + (k >> 1) * cs + (k & 1);
+        int8_t *ok = o + k;
+        if (p->rq == NULL) {
+            for (int32_t i = 0; i < n; ++i) {
+                ok[i * os] = uaot_requant_out(x[i * as], p->mult[ch], p->shift[ch], p->output_offset, lo, hi);
+            }
+            continue;
+        }
+        const int32_t *q = p->rq + 4 * ch;
+        const int32_t m = q[0], l = q[1], r = q[2], a = q[3];
+        const int8_t *end = ok + (n & ~1) * os;
+/* 2 outputs per step; CLAMP(v): the activation range (SSAT alone for the whole int8 range) */
+#define UAOT_DWPL_RQ(ACC, OUT, CLAMP)                                       \
+    do {                                                                    \
+        const int32_t y_ = uaot_smmulr((int32_t)((uint32_t)(ACC) << l), m); \
+        int32_t v_ = (y_ + a + (y_ >> 31)) >> r; /* uaot_rq_smmulr */       \
+        CLAMP(v_);                                                          \
+        (OUT) = (int8_t)v_;                                                 \
+    } while (0)
+#define UAOT_DWPL_RQ_LOOP(CLAMP)                 \
+    do {                                         \
+        while (ok != end) {                      \
+            const int32_t x0 = x[0], x1 = x[as]; \
+            UAOT_DWPL_RQ(x0, ok[0], CLAMP);      \
+            UAOT_DWPL_RQ(x1, ok[os], CLAMP);     \
+            x += 2 * as;                         \
+            ok += 2 * os;                        \
+        }                                        \
+        if (n & 1) {                             \
+            UAOT_DWPL_RQ(x[0], ok[0], CLAMP);    \
+        }                                        \
+    } while (0)
+#define UAOT_DWPL_SAT(v) (v) = uaot_dwpl_ssat8(v)
+#define UAOT_DWPL_SAT_LO(v) (v) = uaot_dwpl_ssat8(v), (v) = (v) < lo ? lo : (v)
+#define UAOT_DWPL_LO_HI(v) (v) = (v) < lo ? lo : (v), (v) = (v) > hi ? hi : (v)
+        if (lo == -128 && hi == 127) {
+            UAOT_DWPL_RQ_LOOP(UAOT_DWPL_SAT);
+        } else if (hi == 127) {
+            UAOT_DWPL_RQ_LOOP(UAOT_DWPL_SAT_LO);
+        } else {
+            UAOT_DWPL_RQ_LOOP(UAOT_DWPL_LO_HI);
+        }
+#undef UAOT_DWPL_RQ
+#undef UAOT_DWPL_RQ_LOOP
+#undef UAOT_DWPL_SAT
+#undef UAOT_DWPL_SAT_LO
+#undef UAOT_DWPL_LO_HI
+    }
+}
+
+/* M >= 2: the requantization of an output line's accumulators pixel by pixel, channel ch0 + m of pixel i from
+ * ab[(m >> 1) * cs + 2 * i + (m & 1)] into o[i * os + m] (the rq rows loaded per output) */
+static void uaot_dwpl_rq_pixels(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t cs, int8_t *o, int32_t os,
+                                int32_t n, int32_t ch0, int32_t M)
 {
     const int32_t lo = p->act_min, hi = p->act_max;
     if (p->rq == NULL) {
-        for (int32_t i = 0; i < n; ++i) {
-            o[i * os] = uaot_requant_out(ab[i * as], p->mult[ch], p->shift[ch], p->output_offset, lo, hi);
-        }
+        uaot_dwpl_rq_line(p, ab, 2, cs, o, os, n, ch0, M);
         return;
     }
-    const int32_t *q = p->rq + 4 * ch;
-    const int32_t m = q[0], l = q[1], r = q[2], a = q[3];
-    for (int32_t i = 0; i < n; ++i, ab += as, o += os) {
-        const int32_t y = uaot_smmulr((int32_t)((uint32_t)ab[0] << l), m);
-        int32_t v = (y + a + (y >> 31)) >> r; /* uaot_rq_smmulr */
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        o[0] = (int8_t)v;
+    const int32_t *rq0 = p->rq + 4 * ch0;
+#define UAOT_DWPL_RQP(ACC, Q, OUT, CLAMP)                                             \
+    do {                                                                              \
+        const int32_t y_ = uaot_smmulr((int32_t)((uint32_t)(ACC) << (Q)[1]), (Q)[0]); \
+        int32_t v_ = (y_ + (Q)[3] + (y_ >> 31)) >> (Q)[2]; /* uaot_rq_smmulr */       \
+        CLAMP(v_);                                                                    \
+        (OUT) = (int8_t)v_;                                                           \
+    } while (0)
+#define UAOT_DWPL_RQP_LOOP(CLAMP)                                               \
+    do {                                                                        \
+        for (int32_t i = 0; i < n; ++i, o += os) {                              \
+            const int32_t *x = ab + 2 * i, *q = rq0;                            \
+            int8_t *oo = o;                                                     \
+            for (int32_t m = 0; m + 2 <= M; m += 2, x += cs, q += 8, oo += 2) { \
+                UAOT_DWPL_RQP(x[0], q, oo[0], CLAMP);                           \
+                UAOT_DWPL_RQP(x[1], q + 4, oo[1], CLAMP);                       \
+            }                                                                   \
+            if (M & 1) {                                                        \
+                UAOT_DWPL_RQP(x[0], q, oo[0], CLAMP);                           \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+#define UAOT_DWPL_SAT(v) (v) = uaot_dwpl_ssat8(v)
+#define UAOT_DWPL_SAT_LO(v) (v) = uaot_dwpl_ssat8(v), (v) = (v) < lo ? lo : (v)
+#define UAOT_DWPL_LO_HI(v) (v) = (v) < lo ? lo : (v), (v) = (v) > hi ? hi : (v)
+    if (lo == -128 && hi == 127) {
+        UAOT_DWPL_RQP_LOOP(UAOT_DWPL_SAT);
+    } else if (hi == 127) {
+        UAOT_DWPL_RQP_LOOP(UAOT_DWPL_SAT_LO);
+    } else {
+        UAOT_DWPL_RQP_LOOP(UAOT_DWPL_LO_HI);
     }
+#undef UAOT_DWPL_RQP
+#undef UAOT_DWPL_RQP_LOOP
+#undef UAOT_DWPL_SAT
+#undef UAOT_DWPL_SAT_LO
+#undef UAOT_DWPL_LO_HI
 }
 
 /* M == 1: the accumulators of one output line of one channel into ab[0 .. Oi rounded up to 4) */
@@ -272,7 +366,10 @@ UAOT_DWPL_INLINE void uaot_dwpl_line4(const int16_t *const *rows, int32_t ko, in
     for (int32_t oi = 0; oi < n; oi += 4, ab += 4) {
         int32_t acc[4] = {b0, b0, b0, b0};
         uaot_dwpl_px4(rows, ko, xg + oi * si, si, w, KP, acc);
-        memcpy(ab, acc, sizeof acc);
+        ab[0] = acc[0]; /* (element by element: acc stays in registers) */
+        ab[1] = acc[1];
+        ab[2] = acc[2];
+        ab[3] = acc[3];
     }
 }
 
@@ -283,7 +380,10 @@ UAOT_DWPL_INLINE void uaot_dwpl_line2(const int16_t *const *rows, int32_t ko, in
     for (int32_t oi = 0; oi < n; oi += 2, ab += 4) {
         int32_t acc[4] = {b0, b1, b0, b1};
         uaot_dwpl_px2(rows, ko, xg + oi * si, si, w, KP, acc);
-        memcpy(ab, acc, sizeof acc);
+        ab[0] = acc[0]; /* (element by element: acc stays in registers) */
+        ab[1] = acc[1];
+        ab[2] = acc[2];
+        ab[3] = acc[3];
     }
 }
 
@@ -363,8 +463,10 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
     /* scratch: Eo line tags, the line's accumulators, then the ring of Eo slots (line l in slot l mod Eo) of G
      * lines */
     int32_t *tags = (int32_t *)(void *)scratch;
-    int32_t *ab = tags + eo; /* the accumulators of an output line: 2 per pixel, Oi rounded up to 4 */
-    int16_t *ring = (int16_t *)(void *)(ab + 2 * ((out_i + 3) / 4 * 4));
+    const int32_t oi2 = (out_i + 1) / 2 * 2;
+    /* the accumulators of an output line: Oi rounded up to 4 (M == 1), per channel pair 2 per pixel (M >= 2) */
+    int32_t *ab = tags + eo;
+    int16_t *ring = (int16_t *)(void *)(ab + uaot_dw_plane_acc(out_i, M));
     const int16_t *rows[UAOT_DW_PLANE_MAX_KO];
     const int32_t G = uaot_dw_plane_group(C); /* channels expanded together (their lines side by side) */
     const int16_t zp = (int16_t)(-p->input_offset);
@@ -405,24 +507,22 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
                     int8_t *orow = out_b + oo * out_os + c * M;
                     args.xg = xg;
                     if (M == 1) {
+                        args.ab = ab;
                         args.w = wc;
                         args.b0 = p->bias[c];
                         line(&args);
-                        uaot_dwpl_rq_line(p, ab, 1, orow, out_is, out_i, c);
+                        uaot_dwpl_rq_line(p, ab, 1, 0, orow, out_is, out_i, c, 1);
                         continue;
                     }
                     for (int32_t m2 = 0; m2 < mp; ++m2) {
                         const int32_t ch = c * M + 2 * m2;
-                        const int two = 2 * m2 + 1 < M;
                         args.w = wc + (size_t)m2 * 2 * ko_n * kp_n;
+                        args.ab = ab + m2 * 2 * oi2;
                         args.b0 = p->bias[ch];
-                        args.b1 = two ? p->bias[ch + 1] : 0;
+                        args.b1 = 2 * m2 + 1 < M ? p->bias[ch + 1] : 0;
                         line(&args);
-                        uaot_dwpl_rq_line(p, ab, 2, orow + 2 * m2, out_is, out_i, ch);
-                        if (two) {
-                            uaot_dwpl_rq_line(p, ab + 1, 2, orow + 2 * m2 + 1, out_is, out_i, ch + 1);
-                        }
                     }
+                    uaot_dwpl_rq_pixels(p, ab, 2 * oi2, orow, out_is, out_i, c * M, M);
                 }
             }
         }

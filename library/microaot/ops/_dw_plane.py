@@ -31,8 +31,8 @@ def plane_ok(graph: Graph, op: Operator) -> bool:
 
 
 def plane_scratch(graph: Graph, op: Operator) -> int:
-    """uaot_dw_plane_s8_scratch_size: Eo int32 line tags, an output line's int32 accumulators (2 per pixel, Oi
-    rounded up to 4), Eo ring slots of min(in_c, 4) lines (the channels
+    """uaot_dw_plane_s8_scratch_size: Eo int32 line tags, an output line's int32 accumulators (M == 1: Oi
+    rounded up to 4; else 2 per pixel, Oi rounded up to even, per channel pair), Eo ring slots of min(in_c, 4) lines (the channels
     expanded together) of W int16 (W = uaot_dw_plane_line, rounded up to even)."""
     g = conv_geometry(graph, op)
     t = transposed(g)
@@ -41,7 +41,9 @@ def plane_scratch(graph: Graph, op: Operator) -> int:
     oi, si = (g.out_h, g.stride_h) if t else (g.out_w, g.stride_w)
     eo = (ko - 1) * dil_o + 1
     w = ((oi + 3) // 4 * 4 - 1) * si + (ki + 1) // 2 * 2
-    return 4 * eo + 8 * ((oi + 3) // 4 * 4) + 2 * eo * min(g.in_c, 4) * ((w + 1) // 2 * 2)
+    m = plane_multiplier(g)
+    acc = (oi + 3) // 4 * 4 if m == 1 else (m + 1) // 2 * 2 * ((oi + 1) // 2 * 2)
+    return 4 * eo + 4 * acc + 2 * eo * min(g.in_c, 4) * ((w + 1) // 2 * 2)
 
 
 def plane_multiplier(g: ConvGeometry) -> int:

@@ -46,6 +46,13 @@ extern "C" {
 #define UAOT_DW_PLANE_SCRATCH(EO, W, G, OI) \
     (4 * (EO) + 8 * (((OI) + 3) / 4 * 4) + 2 * (EO) * (G) * ((((W) + 1) / 2) * 2))
 
+/* the int32 accumulators of an output line: Oi rounded up to 4 (M == 1), 2 per pixel (Oi rounded up to even)
+ * per channel pair (M >= 2) */
+static inline int32_t uaot_dw_plane_acc(int32_t oi, int32_t m)
+{
+    return m == 1 ? (oi + 3) / 4 * 4 : (m + 1) / 2 * 2 * ((oi + 1) / 2 * 2);
+}
+
 /* G: the input channels expanded together (min(C, 4)) */
 static inline int32_t uaot_dw_plane_group(int32_t c)
 {
@@ -71,7 +78,8 @@ static inline uint32_t uaot_dw_plane_s8_scratch_size(const uaot_conv_s8_params_t
     const int32_t dil_o = t ? p->dil_w : p->dil_h;
     const int32_t oi = t ? p->out_h : p->out_w, si = t ? p->stride_h : p->stride_w;
     const int32_t eo = (ko - 1) * dil_o + 1;
-    return (uint32_t)UAOT_DW_PLANE_SCRATCH(eo, uaot_dw_plane_line(oi, si, ki), uaot_dw_plane_group(p->in_c), oi);
+    return (uint32_t)UAOT_DW_PLANE_SCRATCH(eo, uaot_dw_plane_line(oi, si, ki), uaot_dw_plane_group(p->in_c),
+                                           uaot_dw_plane_acc(oi, p->depth_mult));
 }
 
 uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
