@@ -310,6 +310,30 @@ static void uaot_dwpl_rq_line(const uaot_conv_s8_params_t *p, const int32_t *ab,
     }
 }
 
+/* M == 1 with p->rq: the requantization of n accumulators ab[i] of channel ch into o[i * os] */
+static void uaot_dwpl_rq_m1(const uaot_conv_s8_params_t *p, const int32_t *ab, int8_t *o, int32_t os, int32_t n,
+                            int32_t ch)
+{
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const int32_t *q = p->rq + 4 * ch;
+    const int32_t m = q[0], l = q[1], r = q[2], a = q[3];
+    const int32_t *end = ab + n;
+    if (hi == 127) { /* SSAT, then the lower bound */
+        for (; ab != end; ++ab, o += os) {
+            const int32_t y = uaot_smmulr((int32_t)((uint32_t)ab[0] << l), m);
+            int32_t v = uaot_dwpl_ssat8((y + a + (y >> 31)) >> r);
+            o[0] = (int8_t)(v < lo ? lo : v);
+        }
+        return;
+    }
+    for (; ab != end; ++ab, o += os) {
+        const int32_t y = uaot_smmulr((int32_t)((uint32_t)ab[0] << l), m);
+        int32_t v = (y + a + (y >> 31)) >> r;
+        v = v < lo ? lo : v;
+        o[0] = (int8_t)(v > hi ? hi : v);
+    }
+}
+
 /* M >= 2: the requantization of an output line's accumulators pixel by pixel, channel ch0 + m of pixel i from
  * ab[(m >> 1) * cs + 2 * i + (m & 1)] into o[i * os + m] (the rq rows loaded per output) */
 static void uaot_dwpl_rq_pixels(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t cs, int8_t *o, int32_t os,
@@ -511,7 +535,11 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
                         args.w = wc;
                         args.b0 = p->bias[c];
                         line(&args);
-                        uaot_dwpl_rq_line(p, ab, 1, 0, orow, out_is, out_i, c, 1);
+                        if (p->rq != NULL) {
+                            uaot_dwpl_rq_m1(p, ab, orow, out_is, out_i, c);
+                        } else {
+                            uaot_dwpl_rq_line(p, ab, 1, 0, orow, out_is, out_i, c, 1);
+                        }
                         continue;
                     }
                     for (int32_t m2 = 0; m2 < mp; ++m2) {
