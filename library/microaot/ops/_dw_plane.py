@@ -32,8 +32,8 @@ def plane_ok(graph: Graph, op: Operator) -> bool:
 
 def plane_scratch(graph: Graph, op: Operator) -> int:
     """uaot_dw_plane_s8_scratch_size: Eo int32 line tags, an output line's int32 accumulators (M == 1: Oi
-    rounded up to 4; else 2 per pixel, Oi rounded up to even, per channel pair), Eo ring slots of min(in_c, 4) lines (the channels
-    expanded together) of W int16 (W = uaot_dw_plane_line, rounded up to even)."""
+    rounded up to 4; else 2 per pixel, Oi rounded up to even, per channel pair), Eo ring slots of min(in_c, 4)
+    lines (the channels expanded together) of W int16 (W = uaot_dw_plane_line, rounded up to even)."""
     g = conv_geometry(graph, op)
     t = transposed(g)
     ko, ki = (g.k_w, g.k_h) if t else (g.k_h, g.k_w)

@@ -27,8 +27,9 @@
  * M gets a zero channel), every outer tap ko and every inner tap pair kp: the words (w[m][ko][2kp],
  * w[m][ko][2kp+1]), (w[m+1][ko][2kp], ...): C * ceil(M/2) * Ko * Kip * 2 int16. The inner tap Ki of an odd Ki
  * is 0.
- * scratch: uaot_dw_plane_s8_scratch_size(p) = UAOT_DW_PLANE_SCRATCH(Eo, W) bytes, 4-aligned: Eo line tags,
- *   then the ring of Eo lines of W (rounded up to even) int16. scratch_size: its size; with UAOT_CHECKS a
+ * scratch: uaot_dw_plane_s8_scratch_size(p) = UAOT_DW_PLANE_SCRATCH(Eo, W, G, A) bytes, 4-aligned: Eo line tags,
+ *   the A = uaot_dw_plane_acc(Oi, M) int32 sums of an output line, then the ring of Eo slots of G =
+ *   uaot_dw_plane_group(C) lines of W (rounded up to even) int16. scratch_size: its size; with UAOT_CHECKS a
  *   shorter one returns UAOT_ERR_SCRATCH first. Ko <= UAOT_DW_PLANE_MAX_KO. */
 #ifndef MICROAOT_KERNELS_DW_PLANE_H
 #define MICROAOT_KERNELS_DW_PLANE_H
@@ -43,8 +44,7 @@ extern "C" {
 #endif
 
 #define UAOT_DW_PLANE_MAX_KO 32 /* kernel taps along the outer axis */
-#define UAOT_DW_PLANE_SCRATCH(EO, W, G, OI) \
-    (4 * (EO) + 8 * (((OI) + 3) / 4 * 4) + 2 * (EO) * (G) * ((((W) + 1) / 2) * 2))
+#define UAOT_DW_PLANE_SCRATCH(EO, W, G, ACC) (4 * (EO) + 4 * (ACC) + 2 * (EO) * (G) * ((((W) + 1) / 2) * 2))
 
 /* the int32 accumulators of an output line: Oi rounded up to 4 (M == 1), 2 per pixel (Oi rounded up to even)
  * per channel pair (M >= 2) */
@@ -79,7 +79,7 @@ static inline uint32_t uaot_dw_plane_s8_scratch_size(const uaot_conv_s8_params_t
     const int32_t oi = t ? p->out_h : p->out_w, si = t ? p->stride_h : p->stride_w;
     const int32_t eo = (ko - 1) * dil_o + 1;
     return (uint32_t)UAOT_DW_PLANE_SCRATCH(eo, uaot_dw_plane_line(oi, si, ki), uaot_dw_plane_group(p->in_c),
-                                           uaot_dw_plane_acc(oi, p->depth_mult));
+                                           uaot_dw_plane_acc(oi, p->in_c > 0 ? p->out_c / p->in_c : 1));
 }
 
 uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
