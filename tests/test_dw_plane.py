@@ -43,6 +43,9 @@ CASES: list[tuple[Any, dict[str, Any]]] = [
     (DW, dict(input_shape=(1, 9, 17, 4), kernel=(3, 9), stride=(1, 3), dilation=(2, 1), activation="RELU")),
     (DW, dict(input_shape=(1, 11, 9, 6), kernel=(3, 3), depth_multiplier=2, stride=(3, 1))),
     (DW, dict(input_shape=(2, 10, 11, 5), kernel=(3, 3), depth_multiplier=2, stride=(2, 2), activation="RELU")),
+    # 5 tap pairs (the generic line functions) at stride 1 (multiplier 1) and stride 2 (multiplier 2)
+    (DW, dict(input_shape=(1, 6, 16, 5), kernel=(2, 9), activation="RELU6")),
+    (DW, dict(input_shape=(1, 7, 21, 3), kernel=(3, 10), depth_multiplier=2, stride=(1, 2))),
 ]
 
 

@@ -422,7 +422,8 @@ typedef struct {
 
 typedef void (*uaot_dwpl_line_fn)(const uaot_dwpl_args_t *a);
 
-/* the line functions with the stride and tap pairs as constants (stride 1 and 2, 1..4 pairs), chosen once per call */
+/* the line functions with the stride and tap pairs as constants (stride 1 and 2, 1..4 pairs; else "any"), chosen
+ * once per call */
 #define UAOT_DWPL_FNS(NAME, SI, KP)                                                      \
     static void uaot_dwpl_l4_##NAME(const uaot_dwpl_args_t *a)                           \
     {                                                                                    \
@@ -436,27 +437,24 @@ UAOT_DWPL_FNS(s1k1, 1, 1)
 UAOT_DWPL_FNS(s1k2, 1, 2)
 UAOT_DWPL_FNS(s1k3, 1, 3)
 UAOT_DWPL_FNS(s1k4, 1, 4)
-UAOT_DWPL_FNS(s1kn, 1, a->kp)
 UAOT_DWPL_FNS(s2k1, 2, 1)
 UAOT_DWPL_FNS(s2k2, 2, 2)
 UAOT_DWPL_FNS(s2k3, 2, 3)
 UAOT_DWPL_FNS(s2k4, 2, 4)
-UAOT_DWPL_FNS(s2kn, 2, a->kp)
 UAOT_DWPL_FNS(any, a->si, a->kp)
 
 static uaot_dwpl_line_fn uaot_dwpl_pick(int32_t si, int32_t kp, int m1)
 {
-    static const uaot_dwpl_line_fn f4[2][5] = {
-        {uaot_dwpl_l4_s1k1, uaot_dwpl_l4_s1k2, uaot_dwpl_l4_s1k3, uaot_dwpl_l4_s1k4, uaot_dwpl_l4_s1kn},
-        {uaot_dwpl_l4_s2k1, uaot_dwpl_l4_s2k2, uaot_dwpl_l4_s2k3, uaot_dwpl_l4_s2k4, uaot_dwpl_l4_s2kn}};
-    static const uaot_dwpl_line_fn f2[2][5] = {
-        {uaot_dwpl_l2_s1k1, uaot_dwpl_l2_s1k2, uaot_dwpl_l2_s1k3, uaot_dwpl_l2_s1k4, uaot_dwpl_l2_s1kn},
-        {uaot_dwpl_l2_s2k1, uaot_dwpl_l2_s2k2, uaot_dwpl_l2_s2k3, uaot_dwpl_l2_s2k4, uaot_dwpl_l2_s2kn}};
-    if (si != 1 && si != 2) {
+    static const uaot_dwpl_line_fn f4[2][4] = {
+        {uaot_dwpl_l4_s1k1, uaot_dwpl_l4_s1k2, uaot_dwpl_l4_s1k3, uaot_dwpl_l4_s1k4},
+        {uaot_dwpl_l4_s2k1, uaot_dwpl_l4_s2k2, uaot_dwpl_l4_s2k3, uaot_dwpl_l4_s2k4}};
+    static const uaot_dwpl_line_fn f2[2][4] = {
+        {uaot_dwpl_l2_s1k1, uaot_dwpl_l2_s1k2, uaot_dwpl_l2_s1k3, uaot_dwpl_l2_s1k4},
+        {uaot_dwpl_l2_s2k1, uaot_dwpl_l2_s2k2, uaot_dwpl_l2_s2k3, uaot_dwpl_l2_s2k4}};
+    if ((si != 1 && si != 2) || kp > 4) { /* any stride and tap pairs: the generic loops */
         return m1 ? uaot_dwpl_l4_any : uaot_dwpl_l2_any;
     }
-    const int32_t k = kp <= 4 ? kp - 1 : 4;
-    return m1 ? f4[si - 1][k] : f2[si - 1][k];
+    return m1 ? f4[si - 1][kp - 1] : f2[si - 1][kp - 1];
 }
 
 uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
