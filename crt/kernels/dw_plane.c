@@ -242,6 +242,25 @@ UAOT_DWPL_INLINE void uaot_dwpl_px2(const int16_t *const *rows, int32_t ko, int3
     acc[3] = a11;
 }
 
+/* M >= 2: the last pixel of an odd line, 2 output channels */
+UAOT_DWPL_INLINE void uaot_dwpl_px1(const int16_t *const *rows, int32_t ko, int32_t xo, const uint32_t *w, int32_t KP,
+                                    int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    for (int32_t k = 0; k < ko; ++k, w += 2 * KP) {
+        const int16_t *x = rows[k] + xo;
+        UAOT_DWPL_OPAQUE(x);
+#pragma GCC unroll 8
+        for (int32_t kp = 0; kp < KP; ++kp) {
+            const uint32_t v = uaot_ld32(x + 2 * kp);
+            a0 = uaot_smlad(v, w[2 * kp], a0);
+            a1 = uaot_smlad(v, w[2 * kp + 1], a1);
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 /* saturate to [-128, 127] (SSAT #8), as int32 */
 static inline int32_t uaot_dwpl_ssat8(int32_t v)
 {
@@ -334,16 +353,34 @@ static void uaot_dwpl_rq_m1(const uaot_conv_s8_params_t *p, const int32_t *ab, i
     }
 }
 
-/* M >= 2: the requantization of an output line's accumulators pixel by pixel, channel ch0 + m of pixel i from
- * ab[(m >> 1) * cs + 2 * i + (m & 1)] into o[i * os + m] (the rq rows loaded per output) */
-static void uaot_dwpl_rq_pixels(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t cs, int8_t *o, int32_t os,
-                                int32_t n, int32_t ch0, int32_t M)
+/* M >= 2 with p->rq: the requantization of n accumulators x[i * as] of one channel (rq row q) into o[i * os] */
+static void uaot_dwpl_rq_chan(const int32_t *x, int32_t as, int8_t *o, int32_t os, int32_t n, const int32_t *q,
+                              int32_t lo, int32_t hi)
 {
-    const int32_t lo = p->act_min, hi = p->act_max;
-    if (p->rq == NULL) {
-        uaot_dwpl_rq_line(p, ab, 2, cs, o, os, n, ch0, M);
+    const int32_t m = q[0], l = q[1], r = q[2], a = q[3];
+    const int8_t *end = o + n * os;
+    if (hi == 127) { /* SSAT, then the lower bound */
+        for (; o != end; x += as, o += os) {
+            const int32_t y = uaot_smmulr((int32_t)((uint32_t)x[0] << l), m);
+            const int32_t v = uaot_dwpl_ssat8((y + a + (y >> 31)) >> r);
+            o[0] = (int8_t)(v < lo ? lo : v);
+        }
         return;
     }
+    for (; o != end; x += as, o += os) {
+        const int32_t y = uaot_smmulr((int32_t)((uint32_t)x[0] << l), m);
+        int32_t v = (y + a + (y >> 31)) >> r;
+        v = v < lo ? lo : v;
+        o[0] = (int8_t)(v > hi ? hi : v);
+    }
+}
+
+/* M >= 2 with p->rq, short lines: the requantization of an output line's accumulators pixel by pixel, channel ch0 + m of pixel i from
+ * ab[(m >> 1) * cs + 2 * i + (m & 1)] into o[i * os + m] (the rq rows loaded per output) */
+static void uaot_dwpl_rq_pixmajor(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t cs, int8_t *o, int32_t os,
+                                  int32_t n, int32_t ch0, int32_t M)
+{
+    const int32_t lo = p->act_min, hi = p->act_max;
     const int32_t *rq0 = p->rq + 4 * ch0;
 #define UAOT_DWPL_RQP(ACC, Q, OUT, CLAMP)                                             \
     do {                                                                              \
@@ -383,6 +420,24 @@ static void uaot_dwpl_rq_pixels(const uaot_conv_s8_params_t *p, const int32_t *a
 #undef UAOT_DWPL_LO_HI
 }
 
+/* M >= 2: the requantization of an output line's accumulators, channel ch0 + m of pixel i from
+ * ab[(m >> 1) * cs + 2 * i + (m & 1)] into o[i * os + m] */
+static void uaot_dwpl_rq_pixels(const uaot_conv_s8_params_t *p, const int32_t *ab, int32_t cs, int8_t *o, int32_t os,
+                                int32_t n, int32_t ch0, int32_t M)
+{
+    if (p->rq == NULL) {
+        uaot_dwpl_rq_line(p, ab, 2, cs, o, os, n, ch0, M);
+        return;
+    }
+    if (n < 8) { /* (measured: pixel by pixel is faster for short lines, channel by channel for longer ones) */
+        uaot_dwpl_rq_pixmajor(p, ab, cs, o, os, n, ch0, M);
+        return;
+    }
+    for (int32_t m = 0; m < M; ++m) {
+        uaot_dwpl_rq_chan(ab + (m >> 1) * cs + (m & 1), 2, o + m, os, n, p->rq + 4 * (ch0 + m), p->act_min, p->act_max);
+    }
+}
+
 /* M == 1: the accumulators of one output line of one channel into ab[0 .. Oi rounded up to 4) */
 UAOT_DWPL_INLINE void uaot_dwpl_line4(const int16_t *const *rows, int32_t ko, int32_t xg, int32_t si, const uint32_t *w,
                                       int32_t KP, int32_t *ab, int32_t n, int32_t b0)
@@ -401,13 +456,20 @@ UAOT_DWPL_INLINE void uaot_dwpl_line4(const int16_t *const *rows, int32_t ko, in
 UAOT_DWPL_INLINE void uaot_dwpl_line2(const int16_t *const *rows, int32_t ko, int32_t xg, int32_t si, const uint32_t *w,
                                       int32_t KP, int32_t *ab, int32_t n, int32_t b0, int32_t b1)
 {
-    for (int32_t oi = 0; oi < n; oi += 2, ab += 4) {
+    int32_t oi = 0;
+    for (; oi + 2 <= n; oi += 2, ab += 4) {
         int32_t acc[4] = {b0, b1, b0, b1};
         uaot_dwpl_px2(rows, ko, xg + oi * si, si, w, KP, acc);
         ab[0] = acc[0]; /* (element by element: acc stays in registers) */
         ab[1] = acc[1];
         ab[2] = acc[2];
         ab[3] = acc[3];
+    }
+    if (oi < n) { /* an odd line's last pixel */
+        int32_t acc[2] = {b0, b1};
+        uaot_dwpl_px1(rows, ko, xg + oi * si, w, KP, acc);
+        ab[0] = acc[0];
+        ab[1] = acc[1];
     }
 }
 
