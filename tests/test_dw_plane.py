@@ -46,6 +46,9 @@ CASES: list[tuple[Any, dict[str, Any]]] = [
     # 5 tap pairs (the generic line functions) at stride 1 (multiplier 1) and stride 2 (multiplier 2)
     (DW, dict(input_shape=(1, 6, 16, 5), kernel=(2, 9), activation="RELU6")),
     (DW, dict(input_shape=(1, 7, 21, 3), kernel=(3, 10), depth_multiplier=2, stride=(1, 2))),
+    # 5x5 with a multiplier (the kernel lines unrolled) at stride 1 and 2
+    (DW, dict(input_shape=(1, 9, 10, 3), kernel=(5, 5), depth_multiplier=2, activation="RELU")),
+    (DW, dict(input_shape=(1, 11, 9, 2), kernel=(5, 5), depth_multiplier=3, stride=(2, 2))),
 ]
 
 

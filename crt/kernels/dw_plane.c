@@ -440,11 +440,18 @@ static void uaot_dwpl_rq_pixels(const uaot_conv_s8_params_t *p, const int32_t *a
 
 /* M == 1: the accumulators of one output line of one channel into ab[0 .. Oi rounded up to 4) */
 UAOT_DWPL_INLINE void uaot_dwpl_line4(const int16_t *const *rows, int32_t ko, int32_t xg, int32_t si, const uint32_t *w,
-                                      int32_t KP, int32_t *ab, int32_t n, int32_t b0)
+                                      int32_t KP, int32_t *ab, int32_t n, int32_t b0, int32_t KO)
 {
     for (int32_t oi = 0; oi < n; oi += 4, ab += 4) {
         int32_t acc[4] = {b0, b0, b0, b0};
-        uaot_dwpl_px4(rows, ko, xg + oi * si, si, w, KP, acc);
+        if (KO > 0) { /* a constant number of kernel lines: unrolled */
+#pragma GCC unroll 8
+            for (int32_t k = 0; k < KO; ++k) {
+                uaot_dwpl_px4(rows + k, 1, xg + oi * si, si, w + k * KP, KP, acc);
+            }
+        } else {
+            uaot_dwpl_px4(rows, ko, xg + oi * si, si, w, KP, acc);
+        }
         ab[0] = acc[0]; /* (element by element: acc stays in registers) */
         ab[1] = acc[1];
         ab[2] = acc[2];
@@ -454,12 +461,19 @@ UAOT_DWPL_INLINE void uaot_dwpl_line4(const int16_t *const *rows, int32_t ko, in
 
 /* M >= 2: the accumulators of one output line of a channel pair into ab[2 * pixel + channel] */
 UAOT_DWPL_INLINE void uaot_dwpl_line2(const int16_t *const *rows, int32_t ko, int32_t xg, int32_t si, const uint32_t *w,
-                                      int32_t KP, int32_t *ab, int32_t n, int32_t b0, int32_t b1)
+                                      int32_t KP, int32_t *ab, int32_t n, int32_t b0, int32_t b1, int32_t KO)
 {
     int32_t oi = 0;
     for (; oi + 2 <= n; oi += 2, ab += 4) {
         int32_t acc[4] = {b0, b1, b0, b1};
-        uaot_dwpl_px2(rows, ko, xg + oi * si, si, w, KP, acc);
+        if (KO > 0) { /* a constant number of kernel lines: unrolled */
+#pragma GCC unroll 8
+            for (int32_t k = 0; k < KO; ++k) {
+                uaot_dwpl_px2(rows + k, 1, xg + oi * si, si, w + 2 * k * KP, KP, acc);
+            }
+        } else {
+            uaot_dwpl_px2(rows, ko, xg + oi * si, si, w, KP, acc);
+        }
         ab[0] = acc[0]; /* (element by element: acc stays in registers) */
         ab[1] = acc[1];
         ab[2] = acc[2];
@@ -486,14 +500,14 @@ typedef void (*uaot_dwpl_line_fn)(const uaot_dwpl_args_t *a);
 
 /* the line functions with the stride and tap pairs as constants (stride 1 and 2, 1..4 pairs; else "any"), chosen
  * once per call */
-#define UAOT_DWPL_FNS(NAME, SI, KP)                                                      \
-    static void uaot_dwpl_l4_##NAME(const uaot_dwpl_args_t *a)                           \
-    {                                                                                    \
-        uaot_dwpl_line4(a->rows, a->ko, a->xg, SI, a->w, KP, a->ab, a->n, a->b0);        \
-    }                                                                                    \
-    static void uaot_dwpl_l2_##NAME(const uaot_dwpl_args_t *a)                           \
-    {                                                                                    \
-        uaot_dwpl_line2(a->rows, a->ko, a->xg, SI, a->w, KP, a->ab, a->n, a->b0, a->b1); \
+#define UAOT_DWPL_FNS(NAME, SI, KP)                                                         \
+    static void uaot_dwpl_l4_##NAME(const uaot_dwpl_args_t *a)                              \
+    {                                                                                       \
+        uaot_dwpl_line4(a->rows, a->ko, a->xg, SI, a->w, KP, a->ab, a->n, a->b0, 0);        \
+    }                                                                                       \
+    static void uaot_dwpl_l2_##NAME(const uaot_dwpl_args_t *a)                              \
+    {                                                                                       \
+        uaot_dwpl_line2(a->rows, a->ko, a->xg, SI, a->w, KP, a->ab, a->n, a->b0, a->b1, 0); \
     }
 UAOT_DWPL_FNS(s1k1, 1, 1)
 UAOT_DWPL_FNS(s1k2, 1, 2)
@@ -504,9 +518,31 @@ UAOT_DWPL_FNS(s2k2, 2, 2)
 UAOT_DWPL_FNS(s2k3, 2, 3)
 UAOT_DWPL_FNS(s2k4, 2, 4)
 UAOT_DWPL_FNS(any, a->si, a->kp)
+/* 3x3 and 5x5 kernels (3 lines of 2 tap pairs, 5 lines of 3): the kernel lines unrolled too */
+#define UAOT_DWPL_FN_KO(NAME, SI, KP, KO)                                                 \
+    static void uaot_dwpl_l4_##NAME(const uaot_dwpl_args_t *a)                            \
+    {                                                                                     \
+        uaot_dwpl_line4(a->rows, KO, a->xg, SI, a->w, KP, a->ab, a->n, a->b0, KO);        \
+    }                                                                                     \
+    static void uaot_dwpl_l2_##NAME(const uaot_dwpl_args_t *a)                            \
+    {                                                                                     \
+        uaot_dwpl_line2(a->rows, KO, a->xg, SI, a->w, KP, a->ab, a->n, a->b0, a->b1, KO); \
+    }
+UAOT_DWPL_FN_KO(s1k2o3, 1, 2, 3)
+UAOT_DWPL_FN_KO(s2k2o3, 2, 2, 3)
+UAOT_DWPL_FN_KO(s1k3o5, 1, 3, 5)
+UAOT_DWPL_FN_KO(s2k3o5, 2, 3, 5)
 
-static uaot_dwpl_line_fn uaot_dwpl_pick(int32_t si, int32_t kp, int m1)
+static uaot_dwpl_line_fn uaot_dwpl_pick(int32_t si, int32_t kp, int32_t ko, int m1)
 {
+    if ((si == 1 || si == 2) && ((ko == 3 && kp == 2) || (ko == 5 && kp == 3))) {
+        if (m1) {
+            return ko == 3 ? (si == 1 ? uaot_dwpl_l4_s1k2o3 : uaot_dwpl_l4_s2k2o3)
+                           : (si == 1 ? uaot_dwpl_l4_s1k3o5 : uaot_dwpl_l4_s2k3o5);
+        }
+        return ko == 3 ? (si == 1 ? uaot_dwpl_l2_s1k2o3 : uaot_dwpl_l2_s2k2o3)
+                       : (si == 1 ? uaot_dwpl_l2_s1k3o5 : uaot_dwpl_l2_s2k3o5);
+    }
     static const uaot_dwpl_line_fn f4[2][4] = {
         {uaot_dwpl_l4_s1k1, uaot_dwpl_l4_s1k2, uaot_dwpl_l4_s1k3, uaot_dwpl_l4_s1k4},
         {uaot_dwpl_l4_s2k1, uaot_dwpl_l4_s2k2, uaot_dwpl_l4_s2k3, uaot_dwpl_l4_s2k4}};
@@ -554,7 +590,7 @@ uaot_status_t uaot_dw_plane_s8(const uaot_conv_s8_params_t *p, const int8_t *inp
     const int16_t *rows[UAOT_DW_PLANE_MAX_KO];
     const int32_t G = uaot_dw_plane_group(C); /* channels expanded together (their lines side by side) */
     const int16_t zp = (int16_t)(-p->input_offset);
-    const uaot_dwpl_line_fn line = uaot_dwpl_pick(si, kp_n, M == 1);
+    const uaot_dwpl_line_fn line = uaot_dwpl_pick(si, kp_n, ko_n, M == 1);
     uaot_dwpl_args_t args = {rows, ko_n, 0, si, kp_n, NULL, ab, out_i, 0, 0};
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * C;
