@@ -34,6 +34,21 @@ CASES: list[tuple[Any, dict[str, Any]]] = [
     (DW, dict(input_shape=(1, 12, 11, 9), kernel=(5, 5), stride=(2, 2))),
     (CONV, dict(input_shape=(1, 49, 10, 1), filters=64, kernel=(10, 4), stride=(2, 2), activation="RELU")),
     (CONV, dict(input_shape=(1, 49, 10, 1), filters=7, kernel=(3, 3))),
+    # multiplier 1 (4 channels expanded together, the rest one by one), the line functions per stride and tap pairs:
+    # 3x3 stride 2 with odd channels, 5x5 stride 1, 7x7 (4 tap pairs), 3x9 (5 pairs: the generic loop), stride 3,
+    # dilation along the outer axis, the requantization's clamps (whole range, RELU, RELU6)
+    (DW, dict(input_shape=(1, 15, 13, 7), kernel=(3, 3), stride=(2, 2), activation="RELU")),
+    (DW, dict(input_shape=(1, 12, 10, 6), kernel=(5, 5), padding="VALID", activation="RELU6")),
+    (DW, dict(input_shape=(1, 14, 9, 5), kernel=(7, 7))),
+    (DW, dict(input_shape=(1, 9, 17, 4), kernel=(3, 9), stride=(1, 3), dilation=(2, 1), activation="RELU")),
+    (DW, dict(input_shape=(1, 11, 9, 6), kernel=(3, 3), depth_multiplier=2, stride=(3, 1))),
+    (DW, dict(input_shape=(2, 10, 11, 5), kernel=(3, 3), depth_multiplier=2, stride=(2, 2), activation="RELU")),
+    # 5 tap pairs (the generic line functions) at stride 1 (multiplier 1) and stride 2 (multiplier 2)
+    (DW, dict(input_shape=(1, 6, 16, 5), kernel=(2, 9), activation="RELU6")),
+    (DW, dict(input_shape=(1, 7, 21, 3), kernel=(3, 10), depth_multiplier=2, stride=(1, 2))),
+    # 5x5 with a multiplier (the kernel lines unrolled) at stride 1 and 2
+    (DW, dict(input_shape=(1, 9, 10, 3), kernel=(5, 5), depth_multiplier=2, activation="RELU")),
+    (DW, dict(input_shape=(1, 11, 9, 2), kernel=(5, 5), depth_multiplier=3, stride=(2, 2))),
 ]
 
 
@@ -53,7 +68,10 @@ def _plane_schedule(path: Path) -> dict[int, dict[str, Any]]:
     return {0: {"algo": "plane"}}
 
 
-@pytest.mark.parametrize("i", range(len(CASES)))
+SLOW = {12, 14, 17, 18}  # the slow set adds these (7x7, M=2 at stride 3, 5 tap pairs with M=2, 5x5 with M=2)
+
+
+@pytest.mark.parametrize("i", [pytest.param(i, marks=pytest.mark.slow if i in SLOW else ()) for i in range(len(CASES))])
 def test_plane_bit_exact_with_tflm_on_host(tmp_path: Path, i: int) -> None:
     path, x = _model(tmp_path, i)
     r = compile_model(path, tmp_path / "gen", target="cortex-m4", schedules=_plane_schedule(path))
@@ -88,7 +106,7 @@ def test_plane_bit_exact_on_cortex_m4(tmp_path: Path) -> None:
     m4run = pytest.importorskip("microaot.testing.m4run")
     if not m4run.available():
         pytest.skip("arm-none-eabi-gcc or qemu-system-arm missing")
-    for i in (0, 2, 3, 6, 9):
+    for i in (0, 2, 3, 6, 9, 10, 15):
         path, _ = _model(tmp_path, i)
         res = m4run.measure(path, build_dir=tmp_path / f"m4-{i}", schedules=_plane_schedule(path))
         assert res["bit_exact"], (CASES[i][1], res.get("ops_differ"))

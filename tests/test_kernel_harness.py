@@ -386,8 +386,10 @@ class _Sizes:
         oi, si = (g["out_h"], g["stride_h"]) if t else (g["out_w"], g["stride_w"])
         kip = (ki + 1) // 2 * 2
         eo = (ko - 1) * dil_o + 1
-        w = (oi - 1) * si + kip
-        return 4 * ko * kip // 2 + 4 * eo + 2 * (2 * eo) * ((w + 1) // 2 * 2)
+        w = ((oi + 3) // 4 * 4 - 1) * si + kip  # the output line rounded up to 4 pixels
+        m = g["out_c"] // g["in_c"]  # the kernel's M (a CONV_2D with one input channel: out_c)
+        acc = (oi + 3) // 4 * 4 if m == 1 else (m + 1) // 2 * 2 * ((oi + 1) // 2 * 2)  # an output line's int32 sums
+        return 4 * eo + 4 * acc + 2 * eo * min(g["in_c"], 4) * ((w + 1) // 2 * 2)  # min(C, 4) channels at once
 
     def line(self) -> int:
         g = self.g

@@ -42,6 +42,12 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
     "dw3x3_s2_c6": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 9, 6), kernel=(3, 3), stride=(2, 2)),
     "dw5x3_dil_c5_pt": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 8, 5), kernel=(5, 3),
                                                            dilation=(1, 2), per_channel=False, activation="RELU6"),
+    # DEPTHWISE_CONV_2D plane: multiplier 1 with 7 channels (a group of 4 expanded together, then 3), 5x5 stride 2;
+    # multiplier 3 (an odd channel of the last pair) with stride 1
+    "dwpl_5x5_s2_c7": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 11, 10, 7), kernel=(5, 5),
+                                                          stride=(2, 2), activation="RELU"),
+    "dwpl_3x3_m3_c3": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 7, 9, 3), kernel=(3, 3),
+                                                          depth_multiplier=3),
     # DEPTHWISE_CONV_2D pair (3x3, C % 4 == 0): strides 1 and 2, SAME and VALID, odd widths, C = 4, 8, 12
     "dwp_s1_c4_odd": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 5, 7, 4), kernel=(3, 3)),
     "dwp_s2_c12_valid": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 11, 12), kernel=(3, 3),
