@@ -105,6 +105,9 @@ LAYERS: tuple[Layer, ...] = (
     Layer("fc 64->12", "fully connected batch 1", _fc(64, 12), macs_target=False),
     Layer("softmax 2", "softmax", _softmax(2), macs_target=False),
     Layer("softmax 12", "softmax", _softmax(12), macs_target=False),
+    # appended (the draws of the layers above stay): 3x3 stride 2 (MobileNet / VWW downsampling), C % 4 == 0 and odd
+    Layer("dw 48x48x16 k3x3 s2", "depthwise 3x3", _dw((1, 48, 48, 16), (3, 3), 1, (2, 2))),
+    Layer("dw 12x12x27 k3x3 s2", "depthwise 3x3", _dw((1, 12, 12, 27), (3, 3), 1, (2, 2))),
 )
 
 

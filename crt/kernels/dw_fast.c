@@ -267,11 +267,11 @@ static void uaot_dwp_pixel(const uint32_t *s0, const uint32_t *s1, const uint32_
         UAOT_DWP_PK(SG, "%[a1]", "%[wa]", "%[wb]", "%[wt]", "16") UAOT_DWP_MACS \
         UAOT_DWP_PK(SG, "%[a0]", "%[xa]", "%[xb]", "%[xt]", "8")                \
             UAOT_DWP_PK(SG, "%[a1]", "%[wa]", "%[wb]", "%[wt]", "24") BOUND "str r7, [%[yo]], #4\n\t"
-#define UAOT_DWP_PACK_ASM(SG, BOUND)                                              \
-    __asm__ volatile("push {r7}\n\t"                                              \
-                     "1:\n\t" UAOT_DWP_QUAD_PACK(SG, BOUND) "tst %[wt], #256\n\t" \
-                                                            "beq 1b\n\t"          \
-                                                            "pop {r7}\n\t" UAOT_DWP_OPERANDS)
+#define UAOT_DWP_PACK_ASM(BODY)                          \
+    __asm__ volatile("push {r7}\n\t"                     \
+                     "1:\n\t" BODY "tst %[wt], #256\n\t" \
+                     "beq 1b\n\t"                        \
+                     "pop {r7}\n\t" UAOT_DWP_OPERANDS)
 #define UAOT_DWP_OPERANDS                                                                                      \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [xa] "=&r"(xa), [xb] "=&r"(xb), [xt] "=&r"(xt), [wa] "=&r"(wa),            \
       [wb] "=&r"(wb), [wt] "=&r"(wt), [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [wq] "+r"(wq), [yo] "+r"(y)     \
@@ -353,36 +353,49 @@ static uaot_status_t uaot_dwp_out_row(uaot_dwp_t *k, int32_t oy, int32_t x0, int
         register int8_t *y __asm__("lr") = yo;
         const int32_t *const stream = k->stream;
         const int full = k->lo == -128 && k->hi == 127, c8 = (C & 7) == 0, ns = k->lo >= k->off;
-        /* one live value for the loop (the pinned registers leave few): the asm variant */
-        const int v = full ? (c8 ? (ns ? 0 : 1) : (ns ? 2 : 3)) : (k->hi == 127 ? (ns ? 4 : 5) : (ns ? 6 : 7));
-        for (int32_t ox = x0; ox < x1; ++ox) {
-            /* 4 channels per iteration (C % 4 == 0): 36 MACs in 55 instructions (rounding sign: 59; clamped:
-             * + 12); 8 when C % 8 == 0 and the range is full (the flagged last pair ends an iteration) */
-            wq = stream;
-            if (v == 0) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS)
-                                     UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
-                                                                "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (v == 1) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG)
-                                     UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
-                                                                "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (v == 2) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_NS) "tst %[wt], #256\n\t"
-                                                                     "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (v == 3) {
-                __asm__ volatile("1:\n\t" UAOT_DWP_QUAD(UAOT_DWP_SG) "tst %[wt], #256\n\t"
-                                                                     "beq 1b\n\t" UAOT_DWP_OPERANDS);
-            } else if (v == 4) { /* clamped below (RELU) */
-                UAOT_DWP_PACK_ASM(UAOT_DWP_NS, UAOT_DWP_B_LO);
-            } else if (v == 5) {
-                UAOT_DWP_PACK_ASM(UAOT_DWP_SG, UAOT_DWP_B_LO);
-            } else if (v == 6) {
-                UAOT_DWP_PACK_ASM(UAOT_DWP_NS, UAOT_DWP_B_LOHI);
-            } else {
-                UAOT_DWP_PACK_ASM(UAOT_DWP_SG, UAOT_DWP_B_LOHI);
-            }
+        /* the asm variant, chosen once per row; each has its own pixel loop (the pinned registers leave few) */
+        const int v = full ? (ns ? 0 : 1) : (k->hi == 127 ? (ns ? 2 : 3) : (ns ? 4 : 5));
+        /* 4 channels per iteration (C % 4 == 0): 36 MACs in 55 instructions (rounding sign: 59; clamped: + 12);
+         * 8 when C % 8 == 0 (the flagged last pair ends an iteration) */
+#define UAOT_DWP_PIXELS(...)               \
+    for (int32_t ox = x0; ox < x1; ++ox) { \
+        wq = stream;                       \
+        __VA_ARGS__;                       \
+    }
+#define UAOT_DWP_FULL_ASM(BODY)                          \
+    __asm__ volatile("1:\n\t" BODY "tst %[wt], #256\n\t" \
+                     "beq 1b\n\t" UAOT_DWP_OPERANDS)
+        if (v == 0 && c8) {
+            UAOT_DWP_PIXELS(UAOT_DWP_FULL_ASM(UAOT_DWP_QUAD(UAOT_DWP_NS) UAOT_DWP_QUAD(UAOT_DWP_NS)));
+        } else if (v == 0) {
+            UAOT_DWP_PIXELS(UAOT_DWP_FULL_ASM(UAOT_DWP_QUAD(UAOT_DWP_NS)));
+        } else if (v == 1 && c8) {
+            UAOT_DWP_PIXELS(UAOT_DWP_FULL_ASM(UAOT_DWP_QUAD(UAOT_DWP_SG) UAOT_DWP_QUAD(UAOT_DWP_SG)));
+        } else if (v == 1) {
+            UAOT_DWP_PIXELS(UAOT_DWP_FULL_ASM(UAOT_DWP_QUAD(UAOT_DWP_SG)));
+        } else if (v == 2 && c8) { /* clamped below (RELU) */
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_NS, UAOT_DWP_B_LO)
+                                                  UAOT_DWP_QUAD_PACK(UAOT_DWP_NS, UAOT_DWP_B_LO)));
+        } else if (v == 2) {
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_NS, UAOT_DWP_B_LO)));
+        } else if (v == 3 && c8) {
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_SG, UAOT_DWP_B_LO)
+                                                  UAOT_DWP_QUAD_PACK(UAOT_DWP_SG, UAOT_DWP_B_LO)));
+        } else if (v == 3) {
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_SG, UAOT_DWP_B_LO)));
+        } else if (v == 4 && c8) { /* clamped both sides (RELU6) */
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_NS, UAOT_DWP_B_LOHI)
+                                                  UAOT_DWP_QUAD_PACK(UAOT_DWP_NS, UAOT_DWP_B_LOHI)));
+        } else if (v == 4) {
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_NS, UAOT_DWP_B_LOHI)));
+        } else if (c8) {
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_SG, UAOT_DWP_B_LOHI)
+                                                  UAOT_DWP_QUAD_PACK(UAOT_DWP_SG, UAOT_DWP_B_LOHI)));
+        } else {
+            UAOT_DWP_PIXELS(UAOT_DWP_PACK_ASM(UAOT_DWP_QUAD_PACK(UAOT_DWP_SG, UAOT_DWP_B_LOHI)));
         }
+#undef UAOT_DWP_PIXELS
+#undef UAOT_DWP_FULL_ASM
         return UAOT_OK;
     }
 #endif
