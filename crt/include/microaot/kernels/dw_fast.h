@@ -51,7 +51,8 @@
 extern "C" {
 #endif
 
-#define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * (C) * (COLS) + (C))
+#define UAOT_DW_PAIR_CP(C) (((C) + 3) / 4 * 4)
+#define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * UAOT_DW_PAIR_CP(C) * (COLS) + UAOT_DW_PAIR_CP(C) * ((C) % 4 != 0 ? 2 : 1))
 
 static inline uint32_t uaot_dw3x3_s8_pair_scratch_size(const uaot_conv_s8_params_t *p, int32_t cols)
 {
