@@ -1,6 +1,9 @@
 /* microaot kernels: int8 3x3 DEPTHWISE_CONV_2D with SMLAD over horizontal tap pairs (family dw_fast).
  *
- * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, C = in_c = out_c % 4 == 0, any
+ * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, any C = in_c = out_c (C % 4 != 0: the
+ * channels padded to Cp = UAOT_DW_PAIR_CP(C), a multiple of 4: zero weights and bias in the stream, records of Cp
+ * channels read past each column (the input's last column from a padded copy), each pixel's Cp - C extra
+ * outputs overwritten by the next pixel, the last pixels of a call written through scratch), any
  * stride, batch 1 when in place. Same parameter struct as the reference kernel (microaot/kernels/conv.h,
  * p->bias / p->rq unused: they are in the stream) and bit-exact with it.
  *
@@ -36,8 +39,8 @@
  *   An output row only overwrites input rows that no later output row reads, so reading each input row
  *   when it is expanded is safe.
  * scratch: uaot_dw3x3_s8_pair_scratch_size(p, cols) = UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes,
- *   4-aligned: 3 ring rows of cols * C/2 records of 12 bytes, then C bytes of the input zero point (the
- *   columns outside the input). scratch_size: its size; with UAOT_CHECKS a shorter one returns
+ *   4-aligned: 3 ring rows of cols * Cp/2 records of 12 bytes, then Cp bytes of the input zero point (the
+ *   columns outside the input), then when C % 4 != 0 Cp bytes (a pixel's outputs / the last input column). scratch_size: its size; with UAOT_CHECKS a shorter one returns
  *   UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_FAST_H
 #define MICROAOT_KERNELS_DW_FAST_H
