@@ -119,6 +119,34 @@ static uint32_t *uaot_dwp_column(uint32_t *d, const int8_t *x0, const int8_t *x1
     "sxtb16 r2, r5\n\t"                          \
     "sxtb16 r5, r5, ror #8\n\t"                  \
     "stmia %[db]!, {r0, r1, r2, r3, r4, r5}\n\t"
+/* stride 2: ox reads columns i..i+2, ox + 1 i+2..i+4 (column i+2 loaded once): i at x, i+1 at x + C, i+2 at
+ * x2 + 4 (x2 = x + 2C - 4), i+3, i+4 at x2 + 4 + C, + 2C: 25 instructions (28 as two columns) */
+#define UAOT_DWP_EXPAND2S2_BODY                  \
+    "ldr r6, [%[x], %[c1]]\n\t"                  \
+    "sxtb16 r7, r6, ror #8\n\t"                  \
+    "sxtb16 r6, r6\n\t"                          \
+    "ldr r2, [%[x2], #4]!\n\t"                   \
+    "sxtb16 r5, r2, ror #8\n\t"                  \
+    "sxtb16 r2, r2\n\t"                          \
+    "ldr r3, [%[x]], #4\n\t"                     \
+    "sxtb16 r0, r3\n\t"                          \
+    "sxtb16 r3, r3, ror #8\n\t"                  \
+    "pkhtb r1, r6, r0, asr #16\n\t"              \
+    "pkhbt r0, r0, r6, lsl #16\n\t"              \
+    "pkhtb r4, r7, r3, asr #16\n\t"              \
+    "pkhbt r3, r3, r7, lsl #16\n\t"              \
+    "stmia %[da]!, {r0, r1, r2, r3, r4, r5}\n\t" \
+    "ldr r6, [%[x2], %[c1]]\n\t"                 \
+    "sxtb16 r7, r6, ror #8\n\t"                  \
+    "sxtb16 r6, r6\n\t"                          \
+    "pkhbt r0, r2, r6, lsl #16\n\t"              \
+    "pkhtb r1, r6, r2, asr #16\n\t"              \
+    "pkhbt r3, r5, r7, lsl #16\n\t"              \
+    "pkhtb r4, r7, r5, asr #16\n\t"              \
+    "ldr r5, [%[x2], %[c1], lsl #1]\n\t"         \
+    "sxtb16 r2, r5\n\t"                          \
+    "sxtb16 r5, r5, ror #8\n\t"                  \
+    "stmia %[db]!, {r0, r1, r2, r3, r4, r5}\n\t"
 #endif
 
 /* stride 1: the records of 2 * npairs >= 2 consecutive output columns whose input columns are all inside the row,
@@ -179,16 +207,75 @@ static uint32_t *uaot_dwp_columns2(uint32_t *d, const int8_t *x, int32_t C, int3
 #endif
 }
 
+/* stride 2: as uaot_dwp_columns2 (the first pair reads columns x .. x + 4C), 12 instructions of pointer steps per
+ * pair of columns (x, x2 += 3C, xe += 4C) */
+static uint32_t *uaot_dwp_columns2s2(uint32_t *d, const int8_t *x, int32_t C, int32_t npairs)
+{
+    const int32_t RW = C * 3 / 2; /* record words of one column */
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+    register uint32_t q0 __asm__("r0") = (uint32_t)(uintptr_t)(x + C + 4 * C * npairs); /* xe after the last pass */
+    register uint32_t q1 __asm__("r1");
+    register uint32_t q2 __asm__("r2");
+    register uint32_t q3 __asm__("r3");
+    register uint32_t q4 __asm__("r4");
+    register uint32_t q5 __asm__("r5");
+    register uint32_t q6 __asm__("r6");
+    register const int8_t *rx __asm__("r8") = x;
+    register const int8_t *rx2 __asm__("r9") = x + 2 * C - 4;
+    register int32_t c1 __asm__("r10") = C;
+    register uint32_t *da __asm__("r11") = d;
+    register uint32_t *db __asm__("r12") = d + RW;
+    register const int8_t *xe __asm__("lr") = x + C;
+#define UAOT_DWP_COLS2_STEP               \
+    "cmp %[x], %[xe]\n\t"                 \
+    "bne 1b\n\t"                          \
+    "add %[x], %[x], %[c1]\n\t"           \
+    "add %[x], %[x], %[c1], lsl #1\n\t"   \
+    "add %[x2], %[x2], %[c1]\n\t"         \
+    "add %[x2], %[x2], %[c1], lsl #1\n\t" \
+    "add %[xe], %[xe], %[c1], lsl #2\n\t" \
+    "mov %[da], %[db]\n\t"                \
+    "add %[db], %[db], %[c1], lsl #2\n\t" \
+    "add %[db], %[db], %[c1], lsl #1\n\t" \
+    "ldr r6, [sp]\n\t"                    \
+    "cmp %[xe], r6\n\t"                   \
+    "bne 1b\n\t"                          \
+    "pop {r0, r7}\n\t"
+#define UAOT_DWP_COLS2_OPERANDS                                                                                  \
+    : "+&r"(q0), "=&r"(q1), "=&r"(q2), "=&r"(q3), "=&r"(q4), "=&r"(q5), "=&r"(q6), [x] "+r"(rx), [x2] "+r"(rx2), \
+      [da] "+r"(da), [db] "+r"(db), [xe] "+r"(xe)                                                              \
+    : [c1] "r"(c1)                                                                                             \
+    : "cc", "memory"
+    if ((C & 7) == 0) {
+        __asm__ volatile(
+            "push {r0, r7}\n\t"
+            "1:\n\t" UAOT_DWP_EXPAND2S2_BODY UAOT_DWP_EXPAND2S2_BODY UAOT_DWP_COLS2_STEP UAOT_DWP_COLS2_OPERANDS);
+    } else {
+        __asm__ volatile("push {r0, r7}\n\t"
+                         "1:\n\t" UAOT_DWP_EXPAND2S2_BODY UAOT_DWP_COLS2_STEP UAOT_DWP_COLS2_OPERANDS);
+    }
+#undef UAOT_DWP_COLS2_STEP
+#undef UAOT_DWP_COLS2_OPERANDS
+    return d + 2 * RW * npairs;
+#else
+    for (int32_t k = 0; k < 2 * npairs; ++k, x += 2 * C) {
+        d = uaot_dwp_column(d, x, x + C, x + 2 * C, C);
+    }
+    (void)RW;
+    return d;
+#endif
+}
+
 /* the records of n >= 1 consecutive output columns whose 3 input columns are all inside the row:
  * the first reads x, x + C, x + 2C, the next ones sx columns further; Cp = C rounded up to 4 channels */
 static uint32_t *uaot_dwp_columns(uint32_t *d, const int8_t *x, int32_t C, int32_t Cp, int32_t n, int32_t sx)
 {
-    if (sx == 1 && C == Cp && n >= 2) { /* pairs of columns, then the odd one */
-        d = uaot_dwp_columns2(d, x, C, n / 2);
+    if (sx <= 2 && C == Cp && n >= 2) { /* pairs of columns, then the odd one */
+        d = sx == 1 ? uaot_dwp_columns2(d, x, C, n / 2) : uaot_dwp_columns2s2(d, x, C, n / 2);
         if ((n & 1) == 0) {
             return d;
         }
-        x += (n - 1) * C;
+        x += (n - 1) * sx * C;
         n = 1;
     }
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
