@@ -77,11 +77,20 @@ static uint32_t *uaot_dwp_column(uint32_t *d, const int8_t *x0, const int8_t *x1
     register int32_t c2 __asm__("r11") = (int32_t)((uintptr_t)x2 - (uintptr_t)x0);
     register uint32_t *rd __asm__("r12") = d;
     register const int8_t *rxe __asm__("lr") = x0 + C;
-    __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c2]]") "cmp %[x], %[xe]\n\t"
-                                                                    "bne 1b\n\t"
-                     : UAOT_DWP_EXPAND_OUT
-                     : [c1] "r"(c1), [c2] "r"(c2)
-                     : "cc", "memory");
+    if ((C & 7) == 0) { /* 8 channels per iteration */
+        __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c2]]")
+                             UAOT_DWP_EXPAND_BODY("[%[x], %[c2]]") "cmp %[x], %[xe]\n\t"
+                                                                   "bne 1b\n\t"
+                         : UAOT_DWP_EXPAND_OUT
+                         : [c1] "r"(c1), [c2] "r"(c2)
+                         : "cc", "memory");
+    } else {
+        __asm__ volatile("1:\n\t" UAOT_DWP_EXPAND_BODY("[%[x], %[c2]]") "cmp %[x], %[xe]\n\t"
+                                                                        "bne 1b\n\t"
+                         : UAOT_DWP_EXPAND_OUT
+                         : [c1] "r"(c1), [c2] "r"(c2)
+                         : "cc", "memory");
+    }
     return rd;
 #else
     for (int32_t c = 0; c < C; c += 4, d += 6) {
