@@ -30,7 +30,8 @@
  *   ranges: the 4 outputs packed into one word (BFI), clamped as 4 bytes (SSUB8 + SEL) and stored with one
  *   STR: 59 (clamped below, act_max == 127) / 61 (both sides) with the loop, + 4 with the sign (was 70); C % 8 == 0 and the full
  *   range: 4 pairs per loop iteration; expansion 14 instructions
- *   per 4 channels of a record row (16 with the loop, 15 when C % 8 == 0).
+ *   per 4 channels of a record row (16 with the loop, 15 when C % 8 == 0); the columns inside the input two per pass
+ *   (24 instructions per 4 channels of 2 records at stride 1, 25 at stride 2).
  * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
  *   strips run one after the other (each input row expanded once per strip), except in place with
  *   cols < out_w: then output rows must be written in order, and each (row, strip) expands its 3 rows.
