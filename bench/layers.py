@@ -105,12 +105,15 @@ LAYERS: tuple[Layer, ...] = (
     Layer("fc 64->12", "fully connected batch 1", _fc(64, 12), macs_target=False),
     Layer("softmax 2", "softmax", _softmax(2), macs_target=False),
     Layer("softmax 12", "softmax", _softmax(12), macs_target=False),
-    # more 2-D depthwise shapes of the plane kernel (appended: the earlier layers keep their seeds): 3x3 stride 2 with
-    # an odd channel count (not the pair kernel's C % 4 == 0), 5x5 stride 1, 7x7, 3x3 with multiplier 2
-    Layer("dw 24x24x27 k3x3 s2", "depthwise KxK", _dw((1, 24, 24, 27), (3, 3), 1, (2, 2))),
+    # more 2-D depthwise shapes (appended: the earlier layers keep their seeds): 3x3 stride 2 with an odd channel
+    # count (the pair kernel, padded groups), 5x5 stride 1, 7x7 (plane), 3x3 with multiplier 2 (plane)
+    Layer("dw 24x24x27 k3x3 s2", "depthwise 3x3", _dw((1, 24, 24, 27), (3, 3), 1, (2, 2))),
     Layer("dw 20x20x30 k5x5 s1", "depthwise KxK", _dw((1, 20, 20, 30), (5, 5))),
     Layer("dw 14x14x24 k7x7 s1", "depthwise KxK", _dw((1, 14, 14, 24), (7, 7))),
     Layer("dw 24x24x8 m2 k3x3 s1", "depthwise multiplier > 1", _dw((1, 24, 24, 8), (3, 3), 2)),
+    # appended (the draws of the layers above stay): 3x3 stride 2 (MobileNet / VWW downsampling), C % 4 == 0 and odd
+    Layer("dw 48x48x16 k3x3 s2", "depthwise 3x3", _dw((1, 48, 48, 16), (3, 3), 1, (2, 2))),
+    Layer("dw 12x12x27 k3x3 s2", "depthwise 3x3", _dw((1, 12, 12, 27), (3, 3), 1, (2, 2))),
 )
 
 

@@ -226,8 +226,10 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         oc = int(rng.integers(1, 17))
         ih, iw = int(rng.integers(1, 7)), int(rng.integers(1, 7))
         batches = int(rng.integers(1, 3))
-    elif flavor == "pair":
-        ic, kh, kw = int(rng.choice([4, 8, 12, 16, 24])), 3, 3
+    elif flavor in ("pair", "pair_any"):  # pair_any: C % 4 != 0 (padded groups) and the clamped asm loops
+        ic = (int(rng.choice([4, 8, 12, 16, 24])) if flavor == "pair" else
+              [3, 8, 5, 12, 6, 16, 7, 1, 10, 2, 27, 13][pick % 12])
+        kh, kw = 3, 3
         sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
         oc = ic
         ih, iw = int(rng.integers(1, 9)), int(rng.integers(1, 12))
@@ -247,6 +249,8 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         return None
     k = kh * kw * (1 if depthwise else ic)
     mode, full = _mode(rng, fused)
+    if flavor == "pair_any" and not fused:
+        mode, full = "normal", False  # a clamped range on the rq table: the packed-store asm
     rows = _weights(rng, oc, k, mode)  # [oc, k]: OHWI rows, or the depthwise taps of each channel
     q = _quant(rng, rows, mode, full)
     if depthwise:
@@ -303,7 +307,7 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
         case.variants.append(Variant("uaot_depthwise_conv2d_s8_simd4", 0, "uaot_depthwise_conv2d_s8_simd4",
                                      {**geo, "bias": q.fb, **rqp}, pack_depthwise_simd4(rows.T),
                                      sizes.simd4()))
-        if kh == 3 and kw == 3 and ic % 4 == 0 and dh == 1 and dw == 1:
+        if kh == 3 and kw == 3 and dh == 1 and dw == 1:
             fast = fast_requant_ok(q.fb, rows, q.mults, q.shifts)
             stream = pack_dw_pair(rows.T, q.fb, q.mults, q.shifts, q.zp_out, fast, q.lo, q.hi)
             pp = {**geo, "bias": None, "rq": None, **({"mult": None, "shift": None} if fast else
@@ -407,7 +411,9 @@ class _Sizes:
         return 4 * eo * ls + 8 * kp + 4 * ((kp + 3) // 4 * 4) + 4 + (g["out_c"] + 3) // 4 * 4
 
     def pair(self, cols: int) -> int:
-        return 18 * self.g["in_c"] * min(cols, self.g["out_w"]) + self.g["in_c"]
+        c = self.g["in_c"]
+        cp = (c + 3) // 4 * 4  # UAOT_DW_PAIR_CP; C % 4 != 0: Cp more bytes
+        return 18 * cp * min(cols, self.g["out_w"]) + cp * (2 if c % 4 else 1)
 
 
 def _fc_case(rng: np.random.Generator, fused: bool, n_in: int = 0, n_out: int = 0) -> Case:
@@ -459,6 +465,11 @@ def make_cases(seed: int) -> list[Case]:
         c = None
         while c is None:
             c = _conv_case(rng, False, "conv1ch", fused=i % 2 == 0, pick=i)
+        cases.append(c)
+    for i in range(12):  # depthwise 3x3 pair: any C, clamped ranges (drawn last, as conv1ch)
+        c = None
+        while c is None:
+            c = _conv_case(rng, True, "pair_any", fused=i % 2 == 0, pick=i)
         cases.append(c)
     return cases
 

@@ -48,7 +48,16 @@ CASES: dict[str, Callable[[np.random.Generator], bytes]] = {
                                                           stride=(2, 2), activation="RELU"),
     "dwpl_3x3_m3_c3": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 7, 9, 3), kernel=(3, 3),
                                                           depth_multiplier=3),
-    # DEPTHWISE_CONV_2D pair (3x3, C % 4 == 0): strides 1 and 2, SAME and VALID, odd widths, C = 4, 8, 12
+    # DEPTHWISE_CONV_2D pair (3x3, any C; dw3x3_s2_c6 above and the _c3 / _c5 / _c10 cases: C % 4 != 0, padded
+    # groups): strides 1 and 2, SAME and VALID, odd widths, C = 4, 8, 12
+    "dwp_s1_c3_relu6": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 6, 7, 3), kernel=(3, 3),
+                                                           activation="RELU6"),
+    "dwp_s2_c5_valid_pt": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 8, 5), kernel=(3, 3),
+                                                              stride=(2, 2), padding="VALID", per_channel=False,
+                                                              activation="RELU"),
+    "dwp_b2_s1_c10_zmin": lambda r: mg.depthwise_conv2d_model(r, input_shape=(2, 4, 5, 10), kernel=(3, 3),
+                                                              activation="RELU", in_q=mg.ActQ(0.03, 0),
+                                                              out_q=mg.ActQ(0.04, -128)),
     "dwp_s1_c4_odd": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 5, 7, 4), kernel=(3, 3)),
     "dwp_s2_c12_valid": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 9, 11, 12), kernel=(3, 3),
                                                             stride=(2, 2), padding="VALID", activation="RELU"),

@@ -1,6 +1,7 @@
 """DEPTHWISE_CONV_2D schedule ``algo=pair`` (kernel family ``dw_fast``, crt/include/microaot/kernels/dw_fast.h):
-3x3, depth multiplier 1, no dilation, C % 4 == 0; the weights, bias and requantization table of every
-pair of channels interleaved in one int32 stream that the kernel walks with LDM."""
+3x3, depth multiplier 1, no dilation, any channel count (C % 4 != 0: padded to whole groups of 4 channels with
+zero weights, see dw_fast.h); the weights, bias and requantization table of every pair of channels interleaved in
+one int32 stream that the kernel walks with LDM."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _splat8(v: int) -> int:
 def pair_ok(graph: Graph, op: Operator) -> bool:
     """The shapes uaot_dw3x3_s8_pair covers (int8 and depth multiplier 1 are checked by the caller)."""
     g = conv_geometry(graph, op)
-    return (g.k_h == 3 and g.k_w == 3 and g.out_c % 4 == 0 and g.out_c > 0 and g.dil_h == 1 and g.dil_w == 1)
+    return g.k_h == 3 and g.k_w == 3 and g.out_c > 0 and g.dil_h == 1 and g.dil_w == 1
 
 
 PAIR_COLS = [0, 16, 8, 4, 2, 1]  # the `cols` knob: output columns per strip, 0 = the whole row
@@ -52,10 +53,18 @@ def strip_cols(graph: Graph, op: Operator, cols: int) -> int:
     return ow if cols <= 0 or cols > ow else int(cols)
 
 
+def padded_channels(c: int) -> int:
+    """UAOT_DW_PAIR_CP(C): the channels the kernel computes, C rounded up to 4."""
+    return (c + 3) // 4 * 4
+
+
 def pair_scratch(graph: Graph, op: Operator, cols: int) -> int:
-    """UAOT_DW_PAIR_SCRATCH(C, cols): 3 ring rows of cols * C/2 records of 12 bytes, C zero-point bytes."""
+    """UAOT_DW_PAIR_SCRATCH(C, cols): 3 ring rows of cols * Cp/2 records of 12 bytes, Cp zero-point bytes
+    (Cp = C rounded up to 4) and, when C % 4 != 0, Cp bytes more (the last pixel of a call, the input's last
+    column padded)."""
     c = _dims(graph, op)[0]
-    return 18 * c * strip_cols(graph, op, cols) + c
+    cp = padded_channels(c)
+    return 18 * cp * strip_cols(graph, op, cols) + cp * (2 if c % 4 else 1)
 
 
 def lean_cols(graph: Graph, op: Operator, simd4_scratch: int) -> int:
@@ -78,17 +87,22 @@ def pair_channels(c: int) -> list[int]:
 
 def pack_dw_pair(taps: np.ndarray, fb: np.ndarray, mults: list[int], shifts: list[int], zp_out: int,
                  fast: bool, lo: int = -128, hi: int = 127) -> np.ndarray:
-    """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h: per pair of
+    """taps [9, C] (tap = ky*3 + kx), folded bias [C] -> the int32 stream of dw_fast.h, C padded to Cp =
+    ``padded_channels(C)`` with channels of zero weights and bias (and, fast, a constant rq row): per pair of
     channels (c, c+2) (``pair_channels``) bias x2, 3 x (w01[c], w01[c+2], w2[c, c+2]) and, when fast,
     {m, b, r} x2 with bias and weights doubled (channels with a zero multiplier: zero weights and bias,
     their output is the offset),
     then, when the activation range [lo, hi] is not the whole int8 range, after every quad's second pair
     (c0 % 4 == 1) the words {lo x4} and, when hi < 127, {hi x4}."""
-    c = taps.shape[1]
-    w = taps.astype(np.int64).reshape(3, 3, c)
-    b = np.asarray(fb, dtype=np.int64).copy()
+    n_ch = taps.shape[1]
+    c = padded_channels(n_ch)
+    w = np.zeros((3, 3, c), dtype=np.int64)
+    w[:, :, :n_ch] = taps.astype(np.int64).reshape(3, 3, n_ch)
+    b = np.zeros(c, dtype=np.int64)
+    b[:n_ch] = np.asarray(fb, dtype=np.int64)
     if fast:
-        rq = rq_table(mults, shifts, zp_out, fb, taps.T).reshape(c, 4)
+        rq = np.concatenate([rq_table(mults, shifts, zp_out, fb, taps.T),
+                             np.tile(np.array([0, 0, 1, 1], dtype=np.int64), c - n_ch)]).reshape(c, 4)
         live = rq[:, 0] != 0  # constant channels (rq_table): zero multiplier, output from the row alone
         if not np.all(rq[live, 1] == 1):
             raise ValueError("internal: the pair stream needs l1 == 1 (shift <= -1) on every live channel")

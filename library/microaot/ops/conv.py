@@ -410,7 +410,7 @@ def _plane_beats_simd4(graph: Graph, op: Operator) -> bool:
 
 
 def dw_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
-    """DSP targets: ``pair`` where legal (3x3, multiplier 1, C % 4 == 0), else ``line`` (Kx1 / 1xK, any multiplier),
+    """DSP targets: ``pair`` where legal (3x3, multiplier 1, no dilation), else ``line`` (Kx1 / 1xK, any multiplier),
     else ``plane`` (any multiplier, any kernel), else ``simd4``; ``direct`` elsewhere; float32: ``fpu`` on the FPU
     targets. The M55 keeps these (``mve`` is tunable)."""
     if is_float(graph, op):

@@ -1,6 +1,9 @@
 /* microaot kernels: int8 3x3 DEPTHWISE_CONV_2D with SMLAD over horizontal tap pairs (family dw_fast).
  *
- * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, C = in_c = out_c % 4 == 0, any
+ * uaot_dw3x3_s8_pair: depth multiplier 1, k_h = k_w = 3, no dilation, any C = in_c = out_c (C % 4 != 0: the
+ * channels padded to Cp = UAOT_DW_PAIR_CP(C), a multiple of 4: zero weights and bias in the stream, records of Cp
+ * channels read past each column (the input's last column from a padded copy), each pixel's Cp - C extra
+ * outputs overwritten by the next pixel, the last pixels of a call written through scratch), any
  * stride, batch 1 when in place. Same parameter struct as the reference kernel (microaot/kernels/conv.h,
  * p->bias / p->rq unused: they are in the stream) and bit-exact with it.
  *
@@ -27,7 +30,8 @@
  *   ranges: the 4 outputs packed into one word (BFI), clamped as 4 bytes (SSUB8 + SEL) and stored with one
  *   STR: 59 (clamped below, act_max == 127) / 61 (both sides) with the loop, + 4 with the sign (was 70); C % 8 == 0 and the full
  *   range: 4 pairs per loop iteration; expansion 14 instructions
- *   per 4 channels of a record row (16 with the loop, 15 when C % 8 == 0).
+ *   per 4 channels of a record row (16 with the loop, 15 when C % 8 == 0); the columns inside the input two per pass
+ *   (24 instructions per 4 channels of 2 records at stride 1, 25 at stride 2).
  * cols: output columns per strip (>= 1; >= out_w = the whole row). The ring holds 3 rows of one strip;
  *   strips run one after the other (each input row expanded once per strip), except in place with
  *   cols < out_w: then output rows must be written in order, and each (row, strip) expands its 3 rows.
@@ -36,8 +40,8 @@
  *   An output row only overwrites input rows that no later output row reads, so reading each input row
  *   when it is expanded is safe.
  * scratch: uaot_dw3x3_s8_pair_scratch_size(p, cols) = UAOT_DW_PAIR_SCRATCH(C, min(cols, out_w)) bytes,
- *   4-aligned: 3 ring rows of cols * C/2 records of 12 bytes, then C bytes of the input zero point (the
- *   columns outside the input). scratch_size: its size; with UAOT_CHECKS a shorter one returns
+ *   4-aligned: 3 ring rows of cols * Cp/2 records of 12 bytes, then Cp bytes of the input zero point (the
+ *   columns outside the input), then when C % 4 != 0 Cp bytes (a pixel's outputs / the last input column). scratch_size: its size; with UAOT_CHECKS a shorter one returns
  *   UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_FAST_H
 #define MICROAOT_KERNELS_DW_FAST_H
@@ -51,7 +55,8 @@
 extern "C" {
 #endif
 
-#define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * (C) * (COLS) + (C))
+#define UAOT_DW_PAIR_CP(C) (((C) + 3) / 4 * 4)
+#define UAOT_DW_PAIR_SCRATCH(C, COLS) (18 * UAOT_DW_PAIR_CP(C) * (COLS) + UAOT_DW_PAIR_CP(C) * ((C) % 4 != 0 ? 2 : 1))
 
 static inline uint32_t uaot_dw3x3_s8_pair_scratch_size(const uaot_conv_s8_params_t *p, int32_t cols)
 {
