@@ -395,7 +395,7 @@ class _Sizes:
         k, st, d, o = (g["k_h"], g["stride_h"], g["dil_h"], g["out_h"]) if v else (g["k_w"], g["stride_w"], g["dil_w"],
                                                                                     g["out_w"])
         one = 8 * ((o - 1) * st + (k - 1) * d + 1)
-        return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] % 4 else 0)
+        return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] < 4 else 0)
     def conv1ch(self) -> int:
         g = self.g
         eo = (g["k_h"] - 1) * g["dil_h"] + 1

@@ -329,33 +329,167 @@ static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t
     }
 }
 
-/* multiplier 1: the full groups [g0, g0 + ng) of one line into S (group by group, 2 * Lp words each), in one pass
- * over the positions (as uaot_dws_expand, direct words) */
-static void uaot_dws_expand_m1(uint32_t *S, const int8_t *line, int32_t Lp, int32_t pad, int32_t len, int32_t A,
-                               int32_t g0, int32_t ng, int32_t zp)
+/* the positions [lo, hi) of ng groups (gs words apart in d, cs input bytes apart from x; position j at d + 2j, input
+ * x + (j - lo) * A), the 4 channels of a group at its input byte: mode 0 (multiplier 1) the word, (x[0], x[2]),
+ * (x[1], x[3]); mode 1 (multiplier 2) the halfword, (x[0], x[1]) twice; mode 2 (multiplier 4) the byte, (x[0], x[0])
+ * twice. Two positions an iteration in asm on Cortex-M. */
+static void uaot_dws_ex(uint32_t *d, const int8_t *x, int32_t lo, int32_t hi, int32_t A, int32_t mode, int32_t ng,
+                        int32_t gs, int32_t cs)
 {
-    const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
-    const int32_t gs = 2 * Lp; /* words between groups */
-    int32_t lo = line == NULL ? Lp : (pad > 0 ? pad : 0), hi = line == NULL ? Lp : pad + len;
-    lo = lo > Lp ? Lp : lo;
-    hi = hi > Lp ? Lp : (hi < lo ? lo : hi);
-    for (int32_t g = 0; g < ng; ++g) {
-        uint32_t *d = S + (ptrdiff_t)g * gs;
+    const int32_t n = hi - lo;
+    d += 2 * lo;
+    for (int32_t g = 0; g < ng; ++g, d += gs, x += cs) {
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+        uint32_t *rd = d;
+        const int8_t *rx = x;
+        uint32_t *const re = d + 2 * n;
+        register uint32_t v0 __asm__("r4");
+        register uint32_t v1 __asm__("r5");
+        register uint32_t v2 __asm__("r6");
+        register uint32_t v3 __asm__("r8");
+        if (mode == 0) {
+            __asm__ volatile(
+                "tst %[n], #1\n\t"
+                "beq 2f\n\t"
+                "ldr %[v0], [%[x]]\n\t"
+                "add %[x], %[x], %[a]\n\t"
+                "sxtb16 %[v1], %[v0], ror #8\n\t"
+                "sxtb16 %[v0], %[v0]\n\t"
+                "strd %[v0], %[v1], [%[d]], #8\n\t"
+                "2:\n\t"
+                "cmp %[d], %[e]\n\t"
+                "beq 3f\n\t"
+                "1:\n\t"
+                "ldr %[v0], [%[x]]\n\t"
+                "ldr %[v2], [%[x], %[a]]\n\t"
+                "add %[x], %[x], %[a], lsl #1\n\t"
+                "sxtb16 %[v1], %[v0], ror #8\n\t"
+                "sxtb16 %[v0], %[v0]\n\t"
+                "sxtb16 %[v3], %[v2], ror #8\n\t"
+                "sxtb16 %[v2], %[v2]\n\t"
+                "stmia %[d]!, {%[v0], %[v1], %[v2], %[v3]}\n\t"
+                "cmp %[d], %[e]\n\t"
+                "bne 1b\n\t"
+                "3:\n\t"
+                : [d] "+r"(rd), [x] "+r"(rx), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3)
+                : [a] "r"(A), [e] "r"(re), [n] "r"(n)
+                : "cc", "memory");
+        } else if (mode == 1) {
+            __asm__ volatile("tst %[n], #1\n\t"
+                             "beq 2f\n\t"
+                             "ldrh %[v0], [%[x]]\n\t"
+                             "add %[x], %[x], %[a]\n\t"
+                             "orr %[v0], %[v0], %[v0], lsl #8\n\t"
+                             "sxtb16 %[v0], %[v0]\n\t"
+                             "strd %[v0], %[v0], [%[d]], #8\n\t"
+                             "2:\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "beq 3f\n\t"
+                             "1:\n\t"
+                             "ldrh %[v0], [%[x]]\n\t"
+                             "ldrh %[v2], [%[x], %[a]]\n\t"
+                             "add %[x], %[x], %[a], lsl #1\n\t"
+                             "orr %[v0], %[v0], %[v0], lsl #8\n\t"
+                             "orr %[v2], %[v2], %[v2], lsl #8\n\t"
+                             "sxtb16 %[v0], %[v0]\n\t"
+                             "sxtb16 %[v2], %[v2]\n\t"
+                             "strd %[v0], %[v0], [%[d]], #8\n\t"
+                             "strd %[v2], %[v2], [%[d]], #8\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "bne 1b\n\t"
+                             "3:\n\t"
+                             : [d] "+r"(rd), [x] "+r"(rx), [v0] "=&r"(v0), [v2] "=&r"(v2)
+                             : [a] "r"(A), [e] "r"(re), [n] "r"(n)
+                             : "cc", "memory");
+            (void)v1;
+            (void)v3;
+        } else {
+            __asm__ volatile("tst %[n], #1\n\t"
+                             "beq 2f\n\t"
+                             "ldrsb %[v0], [%[x]]\n\t"
+                             "add %[x], %[x], %[a]\n\t"
+                             "pkhbt %[v0], %[v0], %[v0], lsl #16\n\t"
+                             "strd %[v0], %[v0], [%[d]], #8\n\t"
+                             "2:\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "beq 3f\n\t"
+                             "1:\n\t"
+                             "ldrsb %[v0], [%[x]]\n\t"
+                             "ldrsb %[v2], [%[x], %[a]]\n\t"
+                             "add %[x], %[x], %[a], lsl #1\n\t"
+                             "pkhbt %[v0], %[v0], %[v0], lsl #16\n\t"
+                             "pkhbt %[v2], %[v2], %[v2], lsl #16\n\t"
+                             "strd %[v0], %[v0], [%[d]], #8\n\t"
+                             "strd %[v2], %[v2], [%[d]], #8\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "bne 1b\n\t"
+                             "3:\n\t"
+                             : [d] "+r"(rd), [x] "+r"(rx), [v0] "=&r"(v0), [v2] "=&r"(v2)
+                             : [a] "r"(A), [e] "r"(re), [n] "r"(n)
+                             : "cc", "memory");
+            (void)v1;
+            (void)v3;
+        }
+#else
+        uint32_t *dd = d;
+        const int8_t *xx = x;
+        for (int32_t j = 0; j < n; ++j, xx += A, dd += 2) {
+            if (mode == 0) {
+                const uint32_t v = uaot_ld32(xx);
+                dd[0] = uaot_sxtb16(v);
+                dd[1] = uaot_sxtb16_r8(v);
+            } else if (mode == 1) {
+                const uint32_t v = (uint32_t)(uint8_t)xx[0] | ((uint32_t)(uint8_t)xx[1] << 16);
+                dd[0] = dd[1] = uaot_sxtb16(v);
+            } else {
+                const uint32_t v = (uint32_t)(int32_t)xx[0];
+                dd[0] = dd[1] = (v & 0xFFFFu) | (v << 16);
+            }
+        }
+#endif
+    }
+}
+
+/* the padding positions [0, lo) and [hi, Lp) of ng group slots of S (2 * Lp words each): the input zero point */
+static void uaot_dws_pad(uint32_t *S, int32_t Lp, int32_t lo, int32_t hi, int32_t ng, uint32_t z)
+{
+    for (int32_t g = 0; g < ng; ++g, S += 2 * Lp) {
         for (int32_t j = 0; j < lo; ++j) {
-            d[2 * j] = d[2 * j + 1] = z;
+            S[2 * j] = S[2 * j + 1] = z;
         }
         for (int32_t j = hi; j < Lp; ++j) {
-            d[2 * j] = d[2 * j + 1] = z;
+            S[2 * j] = S[2 * j + 1] = z;
         }
     }
-    const int8_t *src = line != NULL ? line + (ptrdiff_t)(lo - pad) * A + 4 * g0 : NULL;
-    for (int32_t j = lo; j < hi; ++j, src += A) {
-        uint32_t *d = S + 2 * j;
+}
+
+/* the full groups [g0, g0 + ng) of one line into S (group by group, 2 * Lp words each) as uaot_dws_expand, their
+ * padding positions already holding the zero point (uaot_dws_pad) unless line == NULL: group g reads the input
+ * channels (4g + i) / M, mode 0 (M = 1), 1 (M = 2: c, c, c+1, c+1), 2 (M = 4: c, c, c, c) of uaot_dws_ex, else
+ * byte by byte */
+static void uaot_dws_expand_groups(uint32_t *S, const int8_t *line, int32_t Lp, int32_t lo, int32_t hi, int32_t pad,
+                                   int32_t A, int32_t g0, int32_t ng, int32_t M, uint32_t z)
+{
+    if (line == NULL || lo >= hi) {
+        uaot_dws_pad(S, Lp, Lp, Lp, ng, z);
+        return;
+    }
+    const int8_t *const src = line + (ptrdiff_t)(lo - pad) * A;
+    if (M == 1 || M == 2 || M == 4) {
+        const int32_t cs = 4 / M;
+        uaot_dws_ex(S, src + cs * g0, lo, hi, A, M / 2, ng, 2 * Lp, cs);
+        return;
+    }
+    for (int32_t g = 0; g < ng; ++g, S += 2 * Lp) {
+        const int32_t c = 4 * (g0 + g);
+        const int32_t ch[4] = {c / M, (c + 1) / M, (c + 2) / M, (c + 3) / M};
+        uint32_t *d = S + 2 * lo;
         const int8_t *x = src;
-        for (int32_t g = 0; g < ng; ++g, x += 4, d += gs) {
-            const uint32_t v = uaot_ld32(x);
-            d[0] = uaot_sxtb16(v);
-            d[1] = uaot_sxtb16_r8(v);
+        for (int32_t j = lo; j < hi; ++j, x += A, d += 2) {
+            const uint32_t w = (uint32_t)(uint8_t)x[ch[0]] | ((uint32_t)(uint8_t)x[ch[1]] << 8) |
+                               ((uint32_t)(uint8_t)x[ch[2]] << 16) | ((uint32_t)(uint8_t)x[ch[3]] << 24);
+            d[0] = uaot_sxtb16(w);
+            d[1] = uaot_sxtb16_r8(w);
         }
     }
 }
@@ -418,6 +552,12 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                         : (sg ? uaot_dws_any_s1 : uaot_dws_any_s0);
     }
     (void)in_h;
+    /* the positions of a line inside the input [elo, ehi): the others (padding) hold the input zero point in every
+     * group slot, written once here (a whole-padding line rewrites them all) */
+    const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
+    const int32_t elo = pad > 0 ? (pad < Lp ? pad : Lp) : 0;
+    const int32_t ehi = pad + len > Lp ? Lp : (pad + len < elo ? elo : pad + len);
+    uaot_dws_pad(S, Lp, elo, ehi, GC, z);
     for (int32_t b = 0; b < batches; ++b) {
         const int8_t *const in_b = input + (size_t)b * (size_t)p->in_h * (size_t)in_w * (size_t)C;
         int8_t *const out_b = output + (size_t)b * (size_t)out_h * (size_t)out_w * (size_t)OC;
@@ -428,44 +568,50 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
             /* chunks of GC groups: expanded one after the other into S, then run by one call of fn */
             for (int32_t g0 = 0; g0 < G; g0 += GC) {
                 const int32_t g1 = g0 + GC < G ? g0 + GC : G;
-                int32_t nf = 0; /* full groups of the chunk (fast path) */
-                if (M == 1) {
-                    nf = (OC - 4 * g0) / 4 < g1 - g0 ? (OC - 4 * g0) / 4 : g1 - g0;
-                    uaot_dws_expand_m1(S, line, Lp, pad, len, A, g0, nf, zp);
-                }
-                for (int32_t g = g0 + nf; g < g1; ++g) {
-                    const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
-                    int32_t ch[4];
-                    for (int32_t i = 0; i < 4; ++i) { /* past out_c: the last channel again (zero weights) */
-                        ch[i] = (oc0 + (i < n ? i : n - 1)) / M;
-                    }
-                    uaot_dws_expand(S + (ptrdiff_t)(g - g0) * 2 * Lp, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
-                    nf += n == 4;
-                }
+                /* the groups of 4 channels at 4 * g (the fast path's one call), then the last group when it
+                 * is not (out_c % 4 != 0: channels out_c - 4 .. out_c - 1, or the out_c < 4 channels) */
+                const int32_t nf = (OC / 4 < g1 ? OC / 4 : g1) - g0;
+                uaot_dws_expand_groups(S, line, Lp, elo, ehi, pad, A, g0, nf, M, z);
                 if (fn != NULL && nf > 0) {
                     k.ng = nf;
                     fn(&k, S, stream + (ptrdiff_t)g0 * gwords, yl + 4 * g0);
                 }
-                for (int32_t g = fn != NULL ? g0 + nf : g0; g < g1; ++g) {
-                    const int32_t oc0 = 4 * g, n = OC - oc0 < 4 ? OC - oc0 : 4;
-                    if (fn != NULL) {
-                        /* the partial last group: its 4 outputs a pixel into the word buffer after the chunk, then
-                         * its n bytes copied */
+                for (int32_t g = g0 + (nf > 0 ? nf : 0); g < g1; ++g) {
+                    /* the last group when out_c % 4 != 0 */
+                    const int32_t oc0 = OC >= 4 ? OC - 4 : 0, n = OC >= 4 ? 4 : OC;
+                    uint32_t *const Sg = S + (ptrdiff_t)(g - g0) * 2 * Lp;
+                    const int32_t *const gw = stream + (ptrdiff_t)g * gwords;
+                    int32_t ch[4];
+                    for (int32_t i = 0; i < 4; ++i) { /* past out_c: the last channel again (zero weights) */
+                        ch[i] = (oc0 + (i < n ? i : n - 1)) / M;
+                    }
+                    uaot_dws_expand(Sg, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
+                    if (fn != NULL && n == 4) {
+                        k.ng = 1;
+                        fn(&k, Sg, gw, yl + oc0);
+                    } else if (fn != NULL) {
+                        /* out_c < 4: the 4 outputs a pixel into the word buffer after the chunk, then the n bytes
+                         * copied */
                         uaot_dws_t kt = k;
                         int8_t *const tmp = (int8_t *)(S + (ptrdiff_t)GC * 2 * Lp);
                         kt.ng = 1;
                         kt.ystep = 4;
-                        fn(&kt, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, tmp);
+                        fn(&kt, Sg, gw, tmp);
                         int8_t *y = yl + oc0;
                         for (int32_t o = 0; o < k.n_out; ++o, y += YA) {
                             for (int32_t i = 0; i < n; ++i) {
                                 y[i] = tmp[4 * o + i];
                             }
                         }
-                        continue;
+                    } else {
+                        uaot_dws_general(&k, Sg, gw, yl + oc0, n, fast, oc0);
                     }
-                    uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords, yl + oc0, n,
-                                     fast, oc0);
+                }
+                if (fn == NULL) { /* the exact requantization: the chunk's groups at 4 * g in C */
+                    for (int32_t g = g0; g < g0 + nf; ++g) {
+                        uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords,
+                                         yl + 4 * g, 4, 0, 4 * g);
+                    }
                 }
             }
         }

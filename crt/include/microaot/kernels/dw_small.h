@@ -8,8 +8,9 @@
  *
  * The tap axis is the height for a Kx1 kernel (k_w == 1, k_h > 1), else the width; a "line" is one
  * position along the other axis (an input column for Kx1, an input row for 1xK). For every line and every
- * group of 4 output channels (oc = 4g .. 4g+3; the last group of an out_c that is not a multiple of 4 is
- * padded with zero weights and its extra outputs are not stored), the kernel expands the Lp input positions
+ * group of 4 output channels (oc = 4g .. 4g+3; the last group of an out_c >= 4 that is not a multiple of 4 is
+ * oc = out_c - 4 .. out_c - 1, overlapping the group before it; an out_c < 4 is padded with zero weights and its
+ * extra outputs are not stored), the kernel expands the Lp input positions
  * the line's outputs read (uaot_dw_line_positions: the padding included, reading the input zero point, exact
  * because the input offset is folded into the bias) ONCE into scratch as two SXTB16 words per position,
  * (x[oc0], x[oc2]) and (x[oc1], x[oc3]) (x[oc] = the input channel oc / M), then runs every output of the
@@ -27,10 +28,10 @@
  * Groups are expanded and run in chunks of uaot_dw_line_chunk(p) (all, or as many as 2 KB hold): the full groups
  * of a chunk in one asm loop on Cortex-M (specialized for K = 2, 3, 4, 5, 7, 9, 10 without dilation; other
  * shapes, a partial last group and the exact requantization run in C).
- * A partial last group (out_c % 4 != 0) runs the same loop into a word per output after the chunk, then its
- * bytes are copied.
+ * The overlapping last group (out_c % 4 != 0) runs the same loop on its own (its outputs 4 - out_c % 4 channels
+ * before the 4g step); with out_c < 4 it runs into a word per output after the chunk, then its bytes are copied.
  * scratch: uaot_dw_line_s8_scratch_size(p) = min(8 * Lp * groups, max(2048, 8 * Lp)) (+ 4 * the outputs of a line
- *   when out_c % 4 != 0) bytes, 4-aligned. scratch_size: its size; with
+ *   when out_c < 4) bytes, 4-aligned. scratch_size: its size; with
  *   UAOT_CHECKS a shorter one returns UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_SMALL_H
 #define MICROAOT_KERNELS_DW_SMALL_H
@@ -79,7 +80,7 @@ static inline int32_t uaot_dw_line_chunk(const uaot_conv_s8_params_t *p)
 static inline uint32_t uaot_dw_line_s8_scratch_size(const uaot_conv_s8_params_t *p)
 {
     const int32_t o = uaot_dw_line_vertical(p) ? p->out_h : p->out_w; /* outputs of a line */
-    return (uint32_t)(uaot_dw_line_ring_bytes(p) + ((p->out_c & 3) != 0 ? 4 * o : 0));
+    return (uint32_t)(uaot_dw_line_ring_bytes(p) + (p->out_c < 4 ? 4 * o : 0));
 }
 uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter, int8_t *output,
                               uint8_t *scratch, uint32_t scratch_size);
