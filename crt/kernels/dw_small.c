@@ -329,108 +329,105 @@ static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t
     }
 }
 
-/* the positions [lo, hi) of ng groups (gs words apart in d, cs input bytes apart from x; position j at d + 2j, input
- * x + (j - lo) * A), the 4 channels of a group at its input byte: mode 0 (multiplier 1) the word, (x[0], x[2]),
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+/* uaot_dws_ex's bodies: two positions (x, x + A) into d (4 words, d += 16), one position (d += 8) */
+#define UAOT_DWS_EX2_0                 \
+    "ldr %[v0], [%[x]]\n\t"            \
+    "ldr %[v2], [%[x], %[a]]\n\t"      \
+    "add %[x], %[x], %[a], lsl #1\n\t" \
+    "sxtb16 %[v1], %[v0], ror #8\n\t"  \
+    "sxtb16 %[v0], %[v0]\n\t"          \
+    "sxtb16 %[v3], %[v2], ror #8\n\t"  \
+    "sxtb16 %[v2], %[v2]\n\t"          \
+    "stmia %[d]!, {%[v0], %[v1], %[v2], %[v3]}\n\t"
+#define UAOT_DWS_EX1_0                \
+    "ldr %[v0], [%[x]]\n\t"           \
+    "sxtb16 %[v1], %[v0], ror #8\n\t" \
+    "sxtb16 %[v0], %[v0]\n\t"         \
+    "strd %[v0], %[v1], [%[d]], #8\n\t"
+#define UAOT_DWS_EX2_1                    \
+    "ldrh %[v0], [%[x]]\n\t"              \
+    "ldrh %[v2], [%[x], %[a]]\n\t"        \
+    "add %[x], %[x], %[a], lsl #1\n\t"    \
+    "orr %[v0], %[v0], %[v0], lsl #8\n\t" \
+    "orr %[v2], %[v2], %[v2], lsl #8\n\t" \
+    "sxtb16 %[v0], %[v0]\n\t"             \
+    "sxtb16 %[v2], %[v2]\n\t"             \
+    "strd %[v0], %[v0], [%[d]], #8\n\t"   \
+    "strd %[v2], %[v2], [%[d]], #8\n\t"
+#define UAOT_DWS_EX1_1                    \
+    "ldrh %[v0], [%[x]]\n\t"              \
+    "orr %[v0], %[v0], %[v0], lsl #8\n\t" \
+    "sxtb16 %[v0], %[v0]\n\t"             \
+    "strd %[v0], %[v0], [%[d]], #8\n\t"
+#define UAOT_DWS_EX2_2                       \
+    "ldrsb %[v0], [%[x]]\n\t"                \
+    "ldrsb %[v2], [%[x], %[a]]\n\t"          \
+    "add %[x], %[x], %[a], lsl #1\n\t"       \
+    "pkhbt %[v0], %[v0], %[v0], lsl #16\n\t" \
+    "pkhbt %[v2], %[v2], %[v2], lsl #16\n\t" \
+    "strd %[v0], %[v0], [%[d]], #8\n\t"      \
+    "strd %[v2], %[v2], [%[d]], #8\n\t"
+#define UAOT_DWS_EX1_2                       \
+    "ldrsb %[v0], [%[x]]\n\t"                \
+    "pkhbt %[v0], %[v0], %[v0], lsl #16\n\t" \
+    "strd %[v0], %[v0], [%[d]], #8\n\t"
+/* per group: e = the end - 8 (pairs while d < e, then one position when d == e), x from the group's input xg,
+ * xg += cs, the padding positions skipped (d += gskip) until xg == xgend */
+#define UAOT_DWS_EXLOOP(B2, B1)      \
+    "2:\n\t"                         \
+    "ldr %[v0], %[nb]\n\t"           \
+    "add %[e], %[d], %[v0]\n\t"      \
+    "mov %[x], %[xg]\n\t"            \
+    "ldr %[v0], %[cs]\n\t"           \
+    "add %[xg], %[xg], %[v0]\n\t"    \
+    "cmp %[d], %[e]\n\t"             \
+    "bhs 4f\n\t"                     \
+    "1:\n\t" B2 "cmp %[d], %[e]\n\t" \
+    "blo 1b\n\t"                     \
+    "4:\n\t"                         \
+    "bne 5f\n\t" B1 "5:\n\t"         \
+    "ldr %[v0], %[gskip]\n\t"        \
+    "add %[d], %[d], %[v0]\n\t"      \
+    "cmp %[xg], %[xgend]\n\t"        \
+    "bne 2b\n\t"
+#define UAOT_DWS_EXASM(MODE)                                                                                      \
+    __asm__ volatile(UAOT_DWS_EXLOOP(UAOT_DWS_EX2_##MODE, UAOT_DWS_EX1_##MODE)                                    \
+                     : [d] "+r"(rd), [x] "=&r"(rx), [xg] "+r"(xg), [e] "=&r"(re), [v0] "=&r"(v0), [v1] "=&r"(v1), \
+                       [v2] "=&r"(v2), [v3] "=&r"(v3)                                                             \
+                     : [a] "r"(A), [xgend] "r"(xgend), [nb] "m"(nb), [cs] "m"(cs), [gskip] "m"(gskip)             \
+                     : "cc", "memory")
+#endif
+
+/* the positions [lo, hi) of ng >= 1 groups (gs words apart in d, cs input bytes apart from x; position j at d + 2j,
+ * input x + (j - lo) * A), the 4 channels of a group at its input byte: mode 0 (multiplier 1) the word, (x[0], x[2]),
  * (x[1], x[3]); mode 1 (multiplier 2) the halfword, (x[0], x[1]) twice; mode 2 (multiplier 4) the byte, (x[0], x[0])
- * twice. Two positions an iteration in asm on Cortex-M. */
+ * twice. In asm on Cortex-M: two positions an iteration, the group loop included. */
 static void uaot_dws_ex(uint32_t *d, const int8_t *x, int32_t lo, int32_t hi, int32_t A, int32_t mode, int32_t ng,
                         int32_t gs, int32_t cs)
 {
     const int32_t n = hi - lo;
     d += 2 * lo;
-    for (int32_t g = 0; g < ng; ++g, d += gs, x += cs) {
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-        uint32_t *rd = d;
-        const int8_t *rx = x;
-        uint32_t *const re = d + 2 * n;
-        register uint32_t v0 __asm__("r4");
-        register uint32_t v1 __asm__("r5");
-        register uint32_t v2 __asm__("r6");
-        register uint32_t v3 __asm__("r8");
-        if (mode == 0) {
-            __asm__ volatile(
-                "tst %[n], #1\n\t"
-                "beq 2f\n\t"
-                "ldr %[v0], [%[x]]\n\t"
-                "add %[x], %[x], %[a]\n\t"
-                "sxtb16 %[v1], %[v0], ror #8\n\t"
-                "sxtb16 %[v0], %[v0]\n\t"
-                "strd %[v0], %[v1], [%[d]], #8\n\t"
-                "2:\n\t"
-                "cmp %[d], %[e]\n\t"
-                "beq 3f\n\t"
-                "1:\n\t"
-                "ldr %[v0], [%[x]]\n\t"
-                "ldr %[v2], [%[x], %[a]]\n\t"
-                "add %[x], %[x], %[a], lsl #1\n\t"
-                "sxtb16 %[v1], %[v0], ror #8\n\t"
-                "sxtb16 %[v0], %[v0]\n\t"
-                "sxtb16 %[v3], %[v2], ror #8\n\t"
-                "sxtb16 %[v2], %[v2]\n\t"
-                "stmia %[d]!, {%[v0], %[v1], %[v2], %[v3]}\n\t"
-                "cmp %[d], %[e]\n\t"
-                "bne 1b\n\t"
-                "3:\n\t"
-                : [d] "+r"(rd), [x] "+r"(rx), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [v3] "=&r"(v3)
-                : [a] "r"(A), [e] "r"(re), [n] "r"(n)
-                : "cc", "memory");
-        } else if (mode == 1) {
-            __asm__ volatile("tst %[n], #1\n\t"
-                             "beq 2f\n\t"
-                             "ldrh %[v0], [%[x]]\n\t"
-                             "add %[x], %[x], %[a]\n\t"
-                             "orr %[v0], %[v0], %[v0], lsl #8\n\t"
-                             "sxtb16 %[v0], %[v0]\n\t"
-                             "strd %[v0], %[v0], [%[d]], #8\n\t"
-                             "2:\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "beq 3f\n\t"
-                             "1:\n\t"
-                             "ldrh %[v0], [%[x]]\n\t"
-                             "ldrh %[v2], [%[x], %[a]]\n\t"
-                             "add %[x], %[x], %[a], lsl #1\n\t"
-                             "orr %[v0], %[v0], %[v0], lsl #8\n\t"
-                             "orr %[v2], %[v2], %[v2], lsl #8\n\t"
-                             "sxtb16 %[v0], %[v0]\n\t"
-                             "sxtb16 %[v2], %[v2]\n\t"
-                             "strd %[v0], %[v0], [%[d]], #8\n\t"
-                             "strd %[v2], %[v2], [%[d]], #8\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "bne 1b\n\t"
-                             "3:\n\t"
-                             : [d] "+r"(rd), [x] "+r"(rx), [v0] "=&r"(v0), [v2] "=&r"(v2)
-                             : [a] "r"(A), [e] "r"(re), [n] "r"(n)
-                             : "cc", "memory");
-            (void)v1;
-            (void)v3;
-        } else {
-            __asm__ volatile("tst %[n], #1\n\t"
-                             "beq 2f\n\t"
-                             "ldrsb %[v0], [%[x]]\n\t"
-                             "add %[x], %[x], %[a]\n\t"
-                             "pkhbt %[v0], %[v0], %[v0], lsl #16\n\t"
-                             "strd %[v0], %[v0], [%[d]], #8\n\t"
-                             "2:\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "beq 3f\n\t"
-                             "1:\n\t"
-                             "ldrsb %[v0], [%[x]]\n\t"
-                             "ldrsb %[v2], [%[x], %[a]]\n\t"
-                             "add %[x], %[x], %[a], lsl #1\n\t"
-                             "pkhbt %[v0], %[v0], %[v0], lsl #16\n\t"
-                             "pkhbt %[v2], %[v2], %[v2], lsl #16\n\t"
-                             "strd %[v0], %[v0], [%[d]], #8\n\t"
-                             "strd %[v2], %[v2], [%[d]], #8\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "bne 1b\n\t"
-                             "3:\n\t"
-                             : [d] "+r"(rd), [x] "+r"(rx), [v0] "=&r"(v0), [v2] "=&r"(v2)
-                             : [a] "r"(A), [e] "r"(re), [n] "r"(n)
-                             : "cc", "memory");
-            (void)v1;
-            (void)v3;
-        }
+    register uint32_t v0 __asm__("r4");
+    register uint32_t v1 __asm__("r5");
+    register uint32_t v2 __asm__("r6");
+    register uint32_t v3 __asm__("r8");
+    uint32_t *rd = d, *re;
+    const int8_t *rx, *xg = x;
+    const int8_t *const xgend = x + (ptrdiff_t)ng * cs;
+    const int32_t nb = 8 * n - 8, gskip = 4 * (gs - 2 * n);
+    if (mode == 0) {
+        UAOT_DWS_EXASM(0);
+    } else if (mode == 1) {
+        UAOT_DWS_EXASM(1);
+    } else {
+        UAOT_DWS_EXASM(2);
+    }
+    (void)rx;
+    (void)re;
 #else
+    for (int32_t g = 0; g < ng; ++g, d += gs, x += cs) {
         uint32_t *dd = d;
         const int8_t *xx = x;
         for (int32_t j = 0; j < n; ++j, xx += A, dd += 2) {
@@ -446,8 +443,8 @@ static void uaot_dws_ex(uint32_t *d, const int8_t *x, int32_t lo, int32_t hi, in
                 dd[0] = dd[1] = (v & 0xFFFFu) | (v << 16);
             }
         }
-#endif
     }
+#endif
 }
 
 /* the padding positions [0, lo) and [hi, Lp) of ng group slots of S (2 * Lp words each): the input zero point */
@@ -571,7 +568,9 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                 /* the groups of 4 channels at 4 * g (the fast path's one call), then the last group when it
                  * is not (out_c % 4 != 0: channels out_c - 4 .. out_c - 1, or the out_c < 4 channels) */
                 const int32_t nf = (OC / 4 < g1 ? OC / 4 : g1) - g0;
-                uaot_dws_expand_groups(S, line, Lp, elo, ehi, pad, A, g0, nf, M, z);
+                if (nf > 0) {
+                    uaot_dws_expand_groups(S, line, Lp, elo, ehi, pad, A, g0, nf, M, z);
+                }
                 if (fn != NULL && nf > 0) {
                     k.ng = nf;
                     fn(&k, S, stream + (ptrdiff_t)g0 * gwords, yl + 4 * g0);
