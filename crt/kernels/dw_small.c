@@ -280,9 +280,9 @@ static void uaot_dws_general(const uaot_dws_t *k, const uint32_t *S, const int32
 
 /* expands positions [0, Lp) of one line for the output channels of one group into S (2 words each): position j
  * is input index j - pad along the tap axis (A bytes apart; line NULL: the whole line is padding), the group's
- * 4 bytes at byte offsets ch[0..3] from a position, or one word at ch[0] (direct) */
+ * 4 bytes at byte offsets ch[0..3] from a position (the out_c < 4 group) */
 static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t pad, int32_t len, int32_t A,
-                            const int32_t *ch, int32_t direct, int32_t zp)
+                            const int32_t *ch, int32_t zp)
 {
     const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
     int32_t lo = line == NULL ? Lp : (pad > 0 ? pad : 0), hi = line == NULL ? Lp : pad + len;
@@ -294,14 +294,7 @@ static void uaot_dws_expand(uint32_t *S, const int8_t *line, int32_t Lp, int32_t
     }
     if (j < hi) {
         const int8_t *src = line + (ptrdiff_t)(j - pad) * A;
-        if (direct) {
-            src += ch[0];
-            for (; j < hi; ++j, S += 2, src += A) {
-                const uint32_t v = uaot_ld32(src);
-                S[0] = uaot_sxtb16(v);
-                S[1] = uaot_sxtb16_r8(v);
-            }
-        } else if (ch[1] == ch[0] && ch[2] == ch[0] && ch[3] == ch[0]) {
+        if (ch[1] == ch[0] && ch[2] == ch[0] && ch[3] == ch[0]) {
             /* one input channel for the 4 outputs (multiplier % 4 == 0): both words (x, x) */
             src += ch[0];
             for (; j < hi; ++j, S += 2, src += A) {
@@ -460,12 +453,12 @@ static void uaot_dws_pad(uint32_t *S, int32_t Lp, int32_t lo, int32_t hi, int32_
     }
 }
 
-/* the full groups [g0, g0 + ng) of one line into S (group by group, 2 * Lp words each) as uaot_dws_expand, their
- * padding positions already holding the zero point (uaot_dws_pad) unless line == NULL: group g reads the input
- * channels (4g + i) / M, mode 0 (M = 1), 1 (M = 2: c, c, c+1, c+1), 2 (M = 4: c, c, c, c) of uaot_dws_ex, else
+/* the ng groups of output channels c0 + 4g + i (i < 4) of one line into S (group by group, 2 * Lp words each) as
+ * uaot_dws_expand, their padding positions already holding the zero point (uaot_dws_pad) unless line == NULL: group
+ * g reads the input channels (c0 + 4g + i) / M (c0 % M == 0 for M = 2, 4), mode 0 (M = 1), 1 (M = 2: c, c, c+1, c+1), 2 (M = 4: c, c, c, c) of uaot_dws_ex, else
  * byte by byte */
 static void uaot_dws_expand_groups(uint32_t *S, const int8_t *line, int32_t Lp, int32_t lo, int32_t hi, int32_t pad,
-                                   int32_t A, int32_t g0, int32_t ng, int32_t M, uint32_t z)
+                                   int32_t A, int32_t c0, int32_t ng, int32_t M, uint32_t z)
 {
     if (line == NULL || lo >= hi) {
         uaot_dws_pad(S, Lp, Lp, Lp, ng, z);
@@ -474,11 +467,11 @@ static void uaot_dws_expand_groups(uint32_t *S, const int8_t *line, int32_t Lp, 
     const int8_t *const src = line + (ptrdiff_t)(lo - pad) * A;
     if (M == 1 || M == 2 || M == 4) {
         const int32_t cs = 4 / M;
-        uaot_dws_ex(S, src + cs * g0, lo, hi, A, M / 2, ng, 2 * Lp, cs);
+        uaot_dws_ex(S, src + c0 / M, lo, hi, A, M / 2, ng, 2 * Lp, cs);
         return;
     }
     for (int32_t g = 0; g < ng; ++g, S += 2 * Lp) {
-        const int32_t c = 4 * (g0 + g);
+        const int32_t c = c0 + 4 * g;
         const int32_t ch[4] = {c / M, (c + 1) / M, (c + 2) / M, (c + 3) / M};
         uint32_t *d = S + 2 * lo;
         const int8_t *x = src;
@@ -569,7 +562,7 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                  * is not (out_c % 4 != 0: channels out_c - 4 .. out_c - 1, or the out_c < 4 channels) */
                 const int32_t nf = (OC / 4 < g1 ? OC / 4 : g1) - g0;
                 if (nf > 0) {
-                    uaot_dws_expand_groups(S, line, Lp, elo, ehi, pad, A, g0, nf, M, z);
+                    uaot_dws_expand_groups(S, line, Lp, elo, ehi, pad, A, 4 * g0, nf, M, z);
                 }
                 if (fn != NULL && nf > 0) {
                     k.ng = nf;
@@ -584,7 +577,11 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                     for (int32_t i = 0; i < 4; ++i) { /* past out_c: the last channel again (zero weights) */
                         ch[i] = (oc0 + (i < n ? i : n - 1)) / M;
                     }
-                    uaot_dws_expand(Sg, line, Lp, pad, len, A, ch, M == 1 && n == 4, zp);
+                    if (n == 4) { /* out_c - 4 .. out_c - 1: M == 2 has an even out_c, M == 4 no last group */
+                        uaot_dws_expand_groups(Sg, line, Lp, elo, ehi, pad, A, oc0, 1, M, z);
+                    } else {
+                        uaot_dws_expand(Sg, line, Lp, pad, len, A, ch, zp);
+                    }
                     if (fn != NULL && n == 4) {
                         k.ng = 1;
                         fn(&k, Sg, gw, yl + oc0);
