@@ -83,6 +83,7 @@ UAOT_INLINE void uaot_dws_st32(int8_t *y, uint32_t v)
 /* the call's constants */
 typedef struct {
     int32_t K, xs, sx, n_out, ystep, lo, hi, off, Lp, ng; /* ng: groups of one call (fn) */
+    int32_t slot, pr; /* words of a group's expanded positions; the taps in pairs (uaot_dw_line_pairs) */
     uint32_t lo4, hi4;
     const int32_t *mult, *shift;
 } uaot_dws_t;
@@ -118,6 +119,9 @@ UAOT_INLINE void uaot_dws_run(const uaot_dws_t *k, const uint32_t *S, const int3
 
 typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y);
 
+static void uaot_dws_general(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y, int32_t n,
+                             int32_t fast, int32_t oc0);
+
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__) /* gcc -O0 cannot allocate the asm: the portable loop runs */
 /* one tap at byte offset OFF of the output's first position: its 2 words, the tap's 2 weight words, 4 MACs */
 #define UAOT_DWS_TAP(OFF)                      \
@@ -134,6 +138,28 @@ typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_
 #define UAOT_DWS_T7 UAOT_DWS_T5 UAOT_DWS_TAP(40) UAOT_DWS_TAP(48)
 #define UAOT_DWS_T9 UAOT_DWS_T7 UAOT_DWS_TAP(56) UAOT_DWS_TAP(64)
 #define UAOT_DWS_T10 UAOT_DWS_T9 UAOT_DWS_TAP(72)
+/* taps (t, t+1) at byte offset OFF (16 t) of the output's first position (pairs): its 4 words, 4 weight words, 4
+ * SMLAD; an odd K's last tap alone: the low halves of the position's 4 words, 2 weight words */
+#define UAOT_DWS_TAPP(OFF)                       \
+    "ldrd %[xa], %[xb], [%[x], #" #OFF "]\n\t"   \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"          \
+    "smlad %[a0], %[xa], %[wa], %[a0]\n\t"       \
+    "smlad %[a1], %[xb], %[wb], %[a1]\n\t"       \
+    "ldrd %[xa], %[xb], [%[x], #" #OFF "+8]\n\t" \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"          \
+    "smlad %[a2], %[xa], %[wa], %[a2]\n\t"       \
+    "smlad %[a3], %[xb], %[wb], %[a3]\n\t"
+#define UAOT_DWS_TAPS1(OFF)                      \
+    "ldrd %[xa], %[xb], [%[x], #" #OFF "]\n\t"   \
+    "ldrd %[wa], %[wb], [%[w]], #8\n\t"          \
+    "smlabb %[a0], %[xa], %[wa], %[a0]\n\t"      \
+    "smlabt %[a1], %[xb], %[wa], %[a1]\n\t"      \
+    "ldrd %[xa], %[xb], [%[x], #" #OFF "+8]\n\t" \
+    "smlabb %[a2], %[xa], %[wb], %[a2]\n\t"      \
+    "smlabt %[a3], %[xb], %[wb], %[a3]\n\t"
+#define UAOT_DWS_TP7 UAOT_DWS_TAPP(0) UAOT_DWS_TAPP(32) UAOT_DWS_TAPP(64) UAOT_DWS_TAPS1(96)
+#define UAOT_DWS_TP9 UAOT_DWS_TAPP(0) UAOT_DWS_TAPP(32) UAOT_DWS_TAPP(64) UAOT_DWS_TAPP(96) UAOT_DWS_TAPS1(128)
+#define UAOT_DWS_TP10 UAOT_DWS_TAPP(0) UAOT_DWS_TAPP(32) UAOT_DWS_TAPP(64) UAOT_DWS_TAPP(96) UAOT_DWS_TAPP(128)
 /* requantization of accumulator A ({m, b, r} by LDM into xa, xb, wa), the rounding sign SG or none */
 #define UAOT_DWS_SG1(A) "add %[xa], %[xa], " A ", asr #31\n\t"
 #define UAOT_DWS_SG0(A) ""
@@ -179,38 +205,41 @@ typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_
                                                           "subs %[xa], %[xa], #1\n\t"                                \
                                                           "str %[xa], %[ng]\n\t"                                     \
                                                           "bne 2b\n\t"
-#define UAOT_DWS_ASM(KK, SG, CL)                                                                                    \
-    static void uaot_dws_k##KK##_##SG##_##CL(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *yo) \
-    {                                                                                                               \
-        register int32_t a0 __asm__("r0");                                                                          \
-        register int32_t a1 __asm__("r1");                                                                          \
-        register int32_t a2 __asm__("r2");                                                                          \
-        register int32_t a3 __asm__("r3");                                                                          \
-        register uint32_t xa __asm__("r4");                                                                         \
-        register uint32_t xb __asm__("r5");                                                                         \
-        register uint32_t wa __asm__("r6");                                                                         \
-        register uint32_t wb __asm__("r8");                                                                         \
-        register const uint32_t *x __asm__("r9") = S;                                                               \
-        register const int32_t *w __asm__("r10") = gw;                                                              \
-        register int8_t *y __asm__("r11") = yo;                                                                     \
-        register int32_t ys __asm__("r12");                                                                         \
-        register const uint32_t *xe __asm__("lr");                                                                  \
-        const int32_t ystep = k->ystep, sxb = 4 * k->sx, nxb = k->n_out * sxb;                                      \
-        const int32_t dx = 8 * k->Lp - nxb, dy = 4 - k->n_out * ystep;                                              \
-        int32_t ng = k->ng;                                                                                         \
-        const uint32_t lo4 = k->lo4, hi4 = k->hi4;                                                                  \
-        __asm__ volatile(UAOT_DWS_LOOP(UAOT_DWS_T##KK, UAOT_DWS_##SG, UAOT_DWS_##CL)                                \
-                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa),          \
-                           [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [y] "+r"(y),   \
-                           [ys] "=&r"(ys), [xe] "=&r"(xe), [ng] "+m"(ng)                                            \
-                         : [lo4] "m"(lo4), [hi4] "m"(hi4), [ystep] "m"(ystep), [sxb] "m"(sxb), [nxb] "m"(nxb),      \
-                           [dx] "m"(dx), [dy] "m"(dy), [gwb] "i"(4 * (16 + 2 * KK))                                 \
-                         : "cc", "memory");                                                                         \
+#define UAOT_DWS_ASM(NAME, TAPS, KK, SG, CL)                                                                         \
+    static void uaot_dws_##NAME##_##SG##_##CL(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *yo) \
+    {                                                                                                                \
+        register int32_t a0 __asm__("r0");                                                                           \
+        register int32_t a1 __asm__("r1");                                                                           \
+        register int32_t a2 __asm__("r2");                                                                           \
+        register int32_t a3 __asm__("r3");                                                                           \
+        register uint32_t xa __asm__("r4");                                                                          \
+        register uint32_t xb __asm__("r5");                                                                          \
+        register uint32_t wa __asm__("r6");                                                                          \
+        register uint32_t wb __asm__("r8");                                                                          \
+        register const uint32_t *x __asm__("r9") = S;                                                                \
+        register const int32_t *w __asm__("r10") = gw;                                                               \
+        register int8_t *y __asm__("r11") = yo;                                                                      \
+        register int32_t ys __asm__("r12");                                                                          \
+        register const uint32_t *xe __asm__("lr");                                                                   \
+        const int32_t ystep = k->ystep, sxb = 4 * k->sx, nxb = k->n_out * sxb;                                       \
+        const int32_t dx = 4 * k->slot - nxb, dy = 4 - k->n_out * ystep;                                             \
+        int32_t ng = k->ng;                                                                                          \
+        const uint32_t lo4 = k->lo4, hi4 = k->hi4;                                                                   \
+        __asm__ volatile(UAOT_DWS_LOOP(TAPS, UAOT_DWS_##SG, UAOT_DWS_##CL)                                           \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa),           \
+                           [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [x] "+r"(x), [w] "+r"(w), [y] "+r"(y),    \
+                           [ys] "=&r"(ys), [xe] "=&r"(xe), [ng] "+m"(ng)                                             \
+                         : [lo4] "m"(lo4), [hi4] "m"(hi4), [ystep] "m"(ystep), [sxb] "m"(sxb), [nxb] "m"(nxb),       \
+                           [dx] "m"(dx), [dy] "m"(dy), [gwb] "i"(4 * (16 + 2 * KK))                                  \
+                         : "cc", "memory");                                                                          \
     }
 /* the variants: the whole range with and without the rounding sign (RELU or NONE with a -128 zero point), act_min
  * only (RELU) and clamped (RELU6, RELU_N1_TO_1: with the sign, always exact) */
-#define UAOT_DWS_SPECIALIZE(KK) \
-    UAOT_DWS_ASM(KK, SG0, CL0) UAOT_DWS_ASM(KK, SG1, CL0) UAOT_DWS_ASM(KK, SG0, CL1) UAOT_DWS_ASM(KK, SG1, CL2)
+#define UAOT_DWS_SPECIALIZE2(NAME, TAPS, KK) \
+    UAOT_DWS_ASM(NAME, TAPS, KK, SG0, CL0)   \
+    UAOT_DWS_ASM(NAME, TAPS, KK, SG1, CL0) UAOT_DWS_ASM(NAME, TAPS, KK, SG0, CL1) UAOT_DWS_ASM(NAME, TAPS, KK, SG1, CL2)
+#define UAOT_DWS_SPECIALIZE(KK) UAOT_DWS_SPECIALIZE2(k##KK, UAOT_DWS_T##KK, KK)
+#define UAOT_DWS_SPECIALIZE_P(KK) UAOT_DWS_SPECIALIZE2(kP##KK, UAOT_DWS_TP##KK, KK)
 #define UAOT_DWS_PICK(KK, sg, cl)           \
     ((cl) == 2   ? uaot_dws_k##KK##_SG1_CL2 \
      : (cl) == 1 ? uaot_dws_k##KK##_SG0_CL1 \
@@ -224,16 +253,24 @@ typedef void (*uaot_dws_fn)(const uaot_dws_t *k, const uint32_t *S, const int32_
             uaot_dws_run(k, S, gw, y, KK, 2, 1);                                                     \
         }                                                                                            \
     }
+#define UAOT_DWS_SPECIALIZE_P(KK)                                                                     \
+    static void uaot_dws_kP##KK(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y) \
+    {                                                                                                 \
+        for (int32_t g = 0; g < k->ng; ++g, S += k->slot, gw += 16 + 2 * KK, y += 4) {                \
+            uaot_dws_general(k, S, gw, y, 4, 1, 0);                                                   \
+        }                                                                                             \
+    }
 #define UAOT_DWS_PICK(KK, sg, cl2) ((void)(sg), (void)(cl2), uaot_dws_k##KK)
 #endif
 UAOT_DWS_SPECIALIZE(2)
 UAOT_DWS_SPECIALIZE(3)
 UAOT_DWS_SPECIALIZE(4)
 UAOT_DWS_SPECIALIZE(5)
-UAOT_DWS_SPECIALIZE(7)
-UAOT_DWS_SPECIALIZE(9)
-UAOT_DWS_SPECIALIZE(10)
+UAOT_DWS_SPECIALIZE_P(7)
+UAOT_DWS_SPECIALIZE_P(9)
+UAOT_DWS_SPECIALIZE_P(10)
 #undef UAOT_DWS_SPECIALIZE
+#undef UAOT_DWS_SPECIALIZE_P
 
 /* any K / dilation (xs = 2 * dilation), fast requantization */
 static void uaot_dws_any_s0(const uaot_dws_t *k, const uint32_t *S, const int32_t *gw, int8_t *y)
@@ -260,7 +297,23 @@ static void uaot_dws_general(const uaot_dws_t *k, const uint32_t *S, const int32
     for (int32_t o = 0; o < k->n_out; ++o, S += k->sx, y += k->ystep) {
         int32_t a[4] = {gw[0], gw[1], gw[2], gw[3]};
         const uint32_t *x = S;
-        for (int32_t t = 0; t < k->K; ++t, x += k->xs) {
+        int32_t t = 0;
+        if (k->pr) { /* taps (t, t+1): 4 words of position t, 4 weight words; an odd K's last tap alone */
+            for (; t + 1 < k->K; t += 2) {
+                for (int32_t j = 0; j < 4; ++j) {
+                    a[j] = uaot_smlad(x[4 * t + j], w[2 * t + j], a[j]);
+                }
+            }
+            if (t < k->K) {
+                const uint32_t *const xt = x + 4 * t, wa = w[2 * t], wb = w[2 * t + 1];
+                a[0] = uaot_smlabb(xt[0], wa, a[0]);
+                a[1] = uaot_smlabb(xt[1], wa >> 16, a[1]);
+                a[2] = uaot_smlabb(xt[2], wb, a[2]);
+                a[3] = uaot_smlabb(xt[3], wb >> 16, a[3]);
+            }
+            t = k->K;
+        }
+        for (; t < k->K; ++t, x += k->xs) {
             const uint32_t xa = x[0], xb = x[1], wa = w[2 * t], wb = w[2 * t + 1];
             a[0] = uaot_smlabb(xa, wa, a[0]);
             a[2] = uaot_smlatt(xa, wa, a[2]);
@@ -440,15 +493,17 @@ static void uaot_dws_ex(uint32_t *d, const int8_t *x, int32_t lo, int32_t hi, in
 #endif
 }
 
-/* the padding positions [0, lo) and [hi, Lp) of ng group slots of S (2 * Lp words each): the input zero point */
-static void uaot_dws_pad(uint32_t *S, int32_t Lp, int32_t lo, int32_t hi, int32_t ng, uint32_t z)
+/* the padding positions [0, lo) and [hi, Lp) of ng group slots of S (slot words apart, wpp words a position): the
+ * input zero point */
+static void uaot_dws_pad(uint32_t *S, int32_t slot, int32_t wpp, int32_t Lp, int32_t lo, int32_t hi, int32_t ng,
+                         uint32_t z)
 {
-    for (int32_t g = 0; g < ng; ++g, S += 2 * Lp) {
-        for (int32_t j = 0; j < lo; ++j) {
-            S[2 * j] = S[2 * j + 1] = z;
+    for (int32_t g = 0; g < ng; ++g, S += slot) {
+        for (int32_t j = 0; j < wpp * lo; ++j) {
+            S[j] = z;
         }
-        for (int32_t j = hi; j < Lp; ++j) {
-            S[2 * j] = S[2 * j + 1] = z;
+        for (int32_t j = wpp * hi; j < wpp * Lp; ++j) {
+            S[j] = z;
         }
     }
 }
@@ -461,7 +516,7 @@ static void uaot_dws_expand_groups(uint32_t *S, const int8_t *line, int32_t Lp, 
                                    int32_t A, int32_t c0, int32_t ng, int32_t M, uint32_t z)
 {
     if (line == NULL || lo >= hi) {
-        uaot_dws_pad(S, Lp, Lp, Lp, ng, z);
+        uaot_dws_pad(S, 2 * Lp, 2, Lp, Lp, Lp, ng, z);
         return;
     }
     const int8_t *const src = line + (ptrdiff_t)(lo - pad) * A;
@@ -480,6 +535,117 @@ static void uaot_dws_expand_groups(uint32_t *S, const int8_t *line, int32_t Lp, 
                                ((uint32_t)(uint8_t)x[ch[2]] << 16) | ((uint32_t)(uint8_t)x[ch[3]] << 24);
             d[0] = uaot_sxtb16(w);
             d[1] = uaot_sxtb16_r8(w);
+        }
+    }
+}
+
+/* pairs (uaot_dw_line_pairs): the positions [max(lo - 1, 0), hi) of the ng groups of output channels c0 + 4g + i
+ * (i < 4; slot words apart) of one line, position j = 4 words (x[j], x[j+1]) of channels i = 0, 1, 2, 3 (x = the
+ * input zero point outside [lo, hi)); the whole-padding pairs already hold it (uaot_dws_pad) unless line == NULL.
+ * ch: the input channels of one group (the out_c < 4 group), else (c0 + 4g + i) / M. */
+static void uaot_dws_expand_pairs(uint32_t *S, const int8_t *line, int32_t Lp, int32_t lo, int32_t hi, int32_t pad,
+                                  int32_t A, int32_t c0, int32_t ng, int32_t M, uint32_t z, int32_t slot,
+                                  const int32_t *ch)
+{
+    if (line == NULL || lo >= hi) {
+        uaot_dws_pad(S, slot, 4, Lp, Lp, Lp, ng, z);
+        return;
+    }
+    const int8_t *const src = line + (ptrdiff_t)(lo - pad) * A;
+    for (int32_t g = 0; g < ng; ++g, S += slot) {
+        int32_t cg[4];
+        for (int32_t i = 0; i < 4; ++i) {
+            cg[i] = ch != NULL ? ch[i] : (c0 + 4 * g + i) / M;
+        }
+        uint32_t pa = z, pb = z; /* the words (x[0], x[2]), (x[1], x[3]) of position j - 1 */
+        uint32_t *d = S + 4 * (lo > 0 ? lo - 1 : 0);
+        const int8_t *x = src;
+        int32_t j = lo;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+        if (M == 1 && ch == NULL && hi - lo >= 2) {
+            /* position lo (and the pair before it), then the pairs of positions lo .. hi - 2 in asm, two an
+             * iteration (the last position's words left in pa, pb) */
+            const uint32_t w0 = uaot_ld32(x + cg[0]);
+            pa = uaot_sxtb16(w0);
+            pb = uaot_sxtb16_r8(w0);
+            if (lo > 0) {
+                d[0] = (z & 0xFFFFu) | (pa << 16);
+                d[1] = (z & 0xFFFFu) | (pb << 16);
+                d[2] = (z >> 16) | (pa & 0xFFFF0000u);
+                d[3] = (z >> 16) | (pb & 0xFFFF0000u);
+                d += 4;
+            }
+            register uint32_t p0 __asm__("r4");
+            register uint32_t p1 __asm__("r5");
+            register uint32_t p2 __asm__("r6");
+            register uint32_t p3 __asm__("r8");
+            const int8_t *rx = x + cg[0] + A;
+            uint32_t *rd = d, *const re = d + 4 * (hi - lo - 1);
+            uint32_t a1, b1;
+            __asm__ volatile("sub %[p0], %[e], %[d]\n\t"
+                             "tst %[p0], #16\n\t"
+                             "beq 1f\n\t" /* an odd number of pairs: one first */
+                             "ldr %[p0], [%[x]]\n\t"
+                             "add %[x], %[x], %[a]\n\t"
+                             "sxtb16 %[a1], %[p0]\n\t"
+                             "sxtb16 %[b1], %[p0], ror #8\n\t"
+                             "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                             "pkhbt %[p1], %[b0], %[b1], lsl #16\n\t"
+                             "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
+                             "pkhtb %[p3], %[b1], %[b0], asr #16\n\t"
+                             "stmia %[d]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                             "mov %[a0], %[a1]\n\t"
+                             "mov %[b0], %[b1]\n\t"
+                             "1:\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "beq 3f\n\t"
+                             "2:\n\t"
+                             "ldr %[p0], [%[x]]\n\t"
+                             "sxtb16 %[a1], %[p0]\n\t"
+                             "sxtb16 %[b1], %[p0], ror #8\n\t"
+                             "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                             "pkhbt %[p1], %[b0], %[b1], lsl #16\n\t"
+                             "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
+                             "pkhtb %[p3], %[b1], %[b0], asr #16\n\t"
+                             "stmia %[d]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                             "ldr %[p0], [%[x], %[a]]\n\t"
+                             "add %[x], %[x], %[a], lsl #1\n\t"
+                             "sxtb16 %[a0], %[p0]\n\t"
+                             "sxtb16 %[b0], %[p0], ror #8\n\t"
+                             "pkhbt %[p0], %[a1], %[a0], lsl #16\n\t"
+                             "pkhbt %[p1], %[b1], %[b0], lsl #16\n\t"
+                             "pkhtb %[p2], %[a0], %[a1], asr #16\n\t"
+                             "pkhtb %[p3], %[b0], %[b1], asr #16\n\t"
+                             "stmia %[d]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "bne 2b\n\t"
+                             "3:\n\t"
+                             : [d] "+r"(rd), [x] "+r"(rx), [a0] "+r"(pa), [b0] "+r"(pb), [a1] "=&r"(a1), [b1] "=&r"(b1),
+                               [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
+                             : [a] "r"(A), [e] "r"(re)
+                             : "cc", "memory");
+            d = rd;
+            j = hi;
+            x += (ptrdiff_t)(hi - lo) * A;
+        }
+#endif
+        for (; j <= hi; ++j, x += A) {
+            uint32_t a = z, b = z;
+            if (j < hi) {
+                const uint32_t w = (uint32_t)(uint8_t)x[cg[0]] | ((uint32_t)(uint8_t)x[cg[1]] << 8) |
+                                   ((uint32_t)(uint8_t)x[cg[2]] << 16) | ((uint32_t)(uint8_t)x[cg[3]] << 24);
+                a = uaot_sxtb16(w);
+                b = uaot_sxtb16_r8(w);
+            }
+            if (j > 0) {
+                d[0] = (pa & 0xFFFFu) | (a << 16);
+                d[1] = (pb & 0xFFFFu) | (b << 16);
+                d[2] = (pa >> 16) | (a & 0xFFFF0000u);
+                d[3] = (pb >> 16) | (b & 0xFFFF0000u);
+                d += 4;
+            }
+            pa = a;
+            pb = b;
         }
     }
 }
@@ -507,6 +673,7 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
     const int32_t A = v ? in_w * C : C, LA = v ? C : in_w * C;
     const int32_t YA = v ? out_w * OC : OC, YL = v ? OC : out_w * OC;
     const int32_t Lp = uaot_dw_line_positions(p), gwords = 4 + 2 * K + (fast ? 12 : 0);
+    const int32_t pairs = uaot_dw_line_pairs(p), slot = (pairs ? 4 : 2) * Lp; /* words of a group's positions */
     const int32_t GC = uaot_dw_line_chunk(p);
     const int32_t zp = -p->input_offset;
     const int32_t *const stream = (const int32_t *)(const void *)filter;
@@ -516,7 +683,9 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
     k.Lp = Lp;
     k.ng = 0;
     k.xs = 2 * d;
-    k.sx = 2 * s;
+    k.sx = (pairs ? 4 : 2) * s;
+    k.slot = slot;
+    k.pr = pairs;
     k.n_out = v ? out_h : out_w;
     k.ystep = YA;
     k.lo = p->act_min;
@@ -536,9 +705,9 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
              : kk == 3  ? UAOT_DWS_PICK(3, sg, cl2)
              : kk == 4  ? UAOT_DWS_PICK(4, sg, cl2)
              : kk == 5  ? UAOT_DWS_PICK(5, sg, cl2)
-             : kk == 7  ? UAOT_DWS_PICK(7, sg, cl2)
-             : kk == 9  ? UAOT_DWS_PICK(9, sg, cl2)
-             : kk == 10 ? UAOT_DWS_PICK(10, sg, cl2)
+             : kk == 7  ? UAOT_DWS_PICK(P7, sg, cl2)
+             : kk == 9  ? UAOT_DWS_PICK(P9, sg, cl2)
+             : kk == 10 ? UAOT_DWS_PICK(P10, sg, cl2)
                         : (sg ? uaot_dws_any_s1 : uaot_dws_any_s0);
     }
     (void)in_h;
@@ -547,7 +716,7 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
     const uint32_t z = uaot_sxtb16(uaot_splat8(zp));
     const int32_t elo = pad > 0 ? (pad < Lp ? pad : Lp) : 0;
     const int32_t ehi = pad + len > Lp ? Lp : (pad + len < elo ? elo : pad + len);
-    uaot_dws_pad(S, Lp, elo, ehi, GC, z);
+    uaot_dws_pad(S, slot, pairs ? 4 : 2, Lp, pairs && elo > 0 ? elo - 1 : elo, ehi, GC, z);
     for (int32_t b = 0; b < batches; ++b) {
         const int8_t *const in_b = input + (size_t)b * (size_t)p->in_h * (size_t)in_w * (size_t)C;
         int8_t *const out_b = output + (size_t)b * (size_t)out_h * (size_t)out_w * (size_t)OC;
@@ -561,7 +730,9 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                 /* the groups of 4 channels at 4 * g (the fast path's one call), then the last group when it
                  * is not (out_c % 4 != 0: channels out_c - 4 .. out_c - 1, or the out_c < 4 channels) */
                 const int32_t nf = (OC / 4 < g1 ? OC / 4 : g1) - g0;
-                if (nf > 0) {
+                if (nf > 0 && pairs) {
+                    uaot_dws_expand_pairs(S, line, Lp, elo, ehi, pad, A, 4 * g0, nf, M, z, slot, NULL);
+                } else if (nf > 0) {
                     uaot_dws_expand_groups(S, line, Lp, elo, ehi, pad, A, 4 * g0, nf, M, z);
                 }
                 if (fn != NULL && nf > 0) {
@@ -571,13 +742,15 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                 for (int32_t g = g0 + (nf > 0 ? nf : 0); g < g1; ++g) {
                     /* the last group when out_c % 4 != 0 */
                     const int32_t oc0 = OC >= 4 ? OC - 4 : 0, n = OC >= 4 ? 4 : OC;
-                    uint32_t *const Sg = S + (ptrdiff_t)(g - g0) * 2 * Lp;
+                    uint32_t *const Sg = S + (ptrdiff_t)(g - g0) * slot;
                     const int32_t *const gw = stream + (ptrdiff_t)g * gwords;
                     int32_t ch[4];
                     for (int32_t i = 0; i < 4; ++i) { /* past out_c: the last channel again (zero weights) */
                         ch[i] = (oc0 + (i < n ? i : n - 1)) / M;
                     }
-                    if (n == 4) { /* out_c - 4 .. out_c - 1: M == 2 has an even out_c, M == 4 no last group */
+                    if (pairs) {
+                        uaot_dws_expand_pairs(Sg, line, Lp, elo, ehi, pad, A, oc0, 1, M, z, slot, n == 4 ? NULL : ch);
+                    } else if (n == 4) { /* out_c - 4 .. out_c - 1: M == 2 has an even out_c, M == 4 no last group */
                         uaot_dws_expand_groups(Sg, line, Lp, elo, ehi, pad, A, oc0, 1, M, z);
                     } else {
                         uaot_dws_expand(Sg, line, Lp, pad, len, A, ch, zp);
@@ -589,7 +762,7 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                         /* out_c < 4: the 4 outputs a pixel into the word buffer after the chunk, then the n bytes
                          * copied */
                         uaot_dws_t kt = k;
-                        int8_t *const tmp = (int8_t *)(S + (ptrdiff_t)GC * 2 * Lp);
+                        int8_t *const tmp = (int8_t *)(S + (ptrdiff_t)GC * slot);
                         kt.ng = 1;
                         kt.ystep = 4;
                         fn(&kt, Sg, gw, tmp);
@@ -605,8 +778,8 @@ uaot_status_t uaot_dw_line_s8(const uaot_conv_s8_params_t *p, const int8_t *inpu
                 }
                 if (fn == NULL) { /* the exact requantization: the chunk's groups at 4 * g in C */
                     for (int32_t g = g0; g < g0 + nf; ++g) {
-                        uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * 2 * Lp, stream + (ptrdiff_t)g * gwords,
-                                         yl + 4 * g, 4, 0, 4 * g);
+                        uaot_dws_general(&k, S + (ptrdiff_t)(g - g0) * slot, stream + (ptrdiff_t)g * gwords, yl + 4 * g,
+                                         4, 0, 4 * g);
                     }
                 }
             }
