@@ -36,19 +36,23 @@ CASES: dict[str, Build] = {
     "m3_c3_5x1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 12, 3, 3), kernel=(5, 1), depth_multiplier=3,
                                                      activation="RELU"),
     # taps in pairs (K = 7, 9, 10: SMLAD, 16-byte positions): multiplier 1 (the asm pair expansion) with 6 channels
-    # (the overlapping group) and padding on both sides; 10 taps stride 2; a one-row input (one position
+    # (the overlapping group) and padding on both sides; 10 taps stride 2; multiplier 2 and 4 (their asm pair
+    # expansions); a one-row input (one position
     # inside the input: the C pair expansion)
     "c6_1x7_pairs": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 3, 12, 6), kernel=(1, 7),
                                                         activation="RELU"),
     "c12_10x1_s2": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 23, 2, 12), kernel=(10, 1),
                                                        stride=(2, 2), activation="RELU"),
+    "m2_c3_9x1_pairs": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 14, 2, 3), kernel=(9, 1),
+                                                           depth_multiplier=2, activation="RELU"),
     "c4_9x1_h1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 1, 3, 4), kernel=(9, 1)),
     # out_c 2 < 4 (the word buffer) and dilation 2 with 7 channels (the C loop, the last group 3..6)
     "m2_c1_1x5": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 4, 11, 1), kernel=(1, 5), depth_multiplier=2),
     "c7_5x1_dil2": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 15, 2, 7), kernel=(5, 1), dilation=(2, 1),
                                                        activation="RELU"),
 }
-FAST = {"m2_c5_1x9_s2", "c13_3x1_relu6", "m3_c3_5x1", "c6_1x7_pairs"}  # the default run; the rest slow
+# the default run; the rest slow
+FAST = {"m2_c5_1x9_s2", "c13_3x1_relu6", "m3_c3_5x1", "c6_1x7_pairs", "m2_c3_9x1_pairs"}
 
 
 @needs_qemu

@@ -562,10 +562,11 @@ static void uaot_dws_expand_pairs(uint32_t *S, const int8_t *line, int32_t Lp, i
         const int8_t *x = src;
         int32_t j = lo;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-        if (M == 1 && ch == NULL && hi - lo >= 2) {
+        if ((M == 1 || M == 2 || M == 4) && ch == NULL && hi - lo >= 2) {
             /* position lo (and the pair before it), then the pairs of positions lo .. hi - 2 in asm, two an
              * iteration (the last position's words left in pa, pb) */
-            const uint32_t w0 = uaot_ld32(x + cg[0]);
+            const uint32_t w0 = (uint32_t)(uint8_t)x[cg[0]] | ((uint32_t)(uint8_t)x[cg[1]] << 8) |
+                                ((uint32_t)(uint8_t)x[cg[2]] << 16) | ((uint32_t)(uint8_t)x[cg[3]] << 24);
             pa = uaot_sxtb16(w0);
             pb = uaot_sxtb16_r8(w0);
             if (lo > 0) {
@@ -575,55 +576,130 @@ static void uaot_dws_expand_pairs(uint32_t *S, const int8_t *line, int32_t Lp, i
                 d[3] = (z >> 16) | (pb & 0xFFFF0000u);
                 d += 4;
             }
-            register uint32_t p0 __asm__("r4");
-            register uint32_t p1 __asm__("r5");
-            register uint32_t p2 __asm__("r6");
-            register uint32_t p3 __asm__("r8");
+            uint32_t p0, p1, p2, p3;
             const int8_t *rx = x + cg[0] + A;
             uint32_t *rd = d, *const re = d + 4 * (hi - lo - 1);
             uint32_t a1, b1;
-            __asm__ volatile("sub %[p0], %[e], %[d]\n\t"
-                             "tst %[p0], #16\n\t"
-                             "beq 1f\n\t" /* an odd number of pairs: one first */
-                             "ldr %[p0], [%[x]]\n\t"
-                             "add %[x], %[x], %[a]\n\t"
-                             "sxtb16 %[a1], %[p0]\n\t"
-                             "sxtb16 %[b1], %[p0], ror #8\n\t"
-                             "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
-                             "pkhbt %[p1], %[b0], %[b1], lsl #16\n\t"
-                             "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
-                             "pkhtb %[p3], %[b1], %[b0], asr #16\n\t"
-                             "stmia %[d]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                             "mov %[a0], %[a1]\n\t"
-                             "mov %[b0], %[b1]\n\t"
-                             "1:\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "beq 3f\n\t"
-                             "2:\n\t"
-                             "ldr %[p0], [%[x]]\n\t"
-                             "sxtb16 %[a1], %[p0]\n\t"
-                             "sxtb16 %[b1], %[p0], ror #8\n\t"
-                             "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
-                             "pkhbt %[p1], %[b0], %[b1], lsl #16\n\t"
-                             "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
-                             "pkhtb %[p3], %[b1], %[b0], asr #16\n\t"
-                             "stmia %[d]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                             "ldr %[p0], [%[x], %[a]]\n\t"
-                             "add %[x], %[x], %[a], lsl #1\n\t"
-                             "sxtb16 %[a0], %[p0]\n\t"
-                             "sxtb16 %[b0], %[p0], ror #8\n\t"
-                             "pkhbt %[p0], %[a1], %[a0], lsl #16\n\t"
-                             "pkhbt %[p1], %[b1], %[b0], lsl #16\n\t"
-                             "pkhtb %[p2], %[a0], %[a1], asr #16\n\t"
-                             "pkhtb %[p3], %[b0], %[b1], asr #16\n\t"
-                             "stmia %[d]!, {%[p0], %[p1], %[p2], %[p3]}\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "bne 2b\n\t"
-                             "3:\n\t"
-                             : [d] "+r"(rd), [x] "+r"(rx), [a0] "+r"(pa), [b0] "+r"(pb), [a1] "=&r"(a1), [b1] "=&r"(b1),
-                               [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
-                             : [a] "r"(A), [e] "r"(re)
-                             : "cc", "memory");
+            if (M == 1) {
+                __asm__ volatile("sub %[p0], %[e], %[d]\n\t"
+                                 "tst %[p0], #16\n\t"
+                                 "beq 1f\n\t" /* an odd number of pairs: one first */
+                                 "ldr %[p0], [%[x]]\n\t"
+                                 "add %[x], %[x], %[a]\n\t"
+                                 "sxtb16 %[a1], %[p0]\n\t"
+                                 "sxtb16 %[b1], %[p0], ror #8\n\t"
+                                 "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                                 "pkhbt %[p1], %[b0], %[b1], lsl #16\n\t"
+                                 "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
+                                 "pkhtb %[p3], %[b1], %[b0], asr #16\n\t"
+                                 "strd %[p0], %[p1], [%[d]], #8\n\t"
+                                 "strd %[p2], %[p3], [%[d]], #8\n\t"
+                                 "mov %[a0], %[a1]\n\t"
+                                 "mov %[b0], %[b1]\n\t"
+                                 "1:\n\t"
+                                 "cmp %[d], %[e]\n\t"
+                                 "beq 3f\n\t"
+                                 "2:\n\t"
+                                 "ldr %[p0], [%[x]]\n\t"
+                                 "sxtb16 %[a1], %[p0]\n\t"
+                                 "sxtb16 %[b1], %[p0], ror #8\n\t"
+                                 "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                                 "pkhbt %[p1], %[b0], %[b1], lsl #16\n\t"
+                                 "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
+                                 "pkhtb %[p3], %[b1], %[b0], asr #16\n\t"
+                                 "strd %[p0], %[p1], [%[d]], #8\n\t"
+                                 "strd %[p2], %[p3], [%[d]], #8\n\t"
+                                 "ldr %[p0], [%[x], %[a]]\n\t"
+                                 "add %[x], %[x], %[a], lsl #1\n\t"
+                                 "sxtb16 %[a0], %[p0]\n\t"
+                                 "sxtb16 %[b0], %[p0], ror #8\n\t"
+                                 "pkhbt %[p0], %[a1], %[a0], lsl #16\n\t"
+                                 "pkhbt %[p1], %[b1], %[b0], lsl #16\n\t"
+                                 "pkhtb %[p2], %[a0], %[a1], asr #16\n\t"
+                                 "pkhtb %[p3], %[b0], %[b1], asr #16\n\t"
+                                 "strd %[p0], %[p1], [%[d]], #8\n\t"
+                                 "strd %[p2], %[p3], [%[d]], #8\n\t"
+                                 "cmp %[d], %[e]\n\t"
+                                 "bne 2b\n\t"
+                                 "3:\n\t"
+                                 : [d] "+r"(rd), [x] "+r"(rx), [a0] "+r"(pa), [b0] "+r"(pb), [a1] "=&r"(a1),
+                                   [b1] "=&r"(b1), [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [p3] "=&r"(p3)
+                                 : [a] "r"(A), [e] "r"(re)
+                                 : "cc", "memory");
+            } else if (M == 2) { /* (x[c], x[c+1]) words: the pairs of c twice, of c + 1 twice */
+                __asm__ volatile(
+                    "sub %[p0], %[e], %[d]\n\t"
+                    "tst %[p0], #16\n\t"
+                    "beq 1f\n\t"
+                    "ldrh %[p0], [%[x]]\n\t"
+                    "add %[x], %[x], %[a]\n\t"
+                    "orr %[p0], %[p0], %[p0], lsl #8\n\t"
+                    "sxtb16 %[a1], %[p0]\n\t"
+                    "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                    "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
+                    "strd %[p0], %[p0], [%[d]], #8\n\t"
+                    "strd %[p2], %[p2], [%[d]], #8\n\t"
+                    "mov %[a0], %[a1]\n\t"
+                    "1:\n\t"
+                    "cmp %[d], %[e]\n\t"
+                    "beq 3f\n\t"
+                    "2:\n\t"
+                    "ldrh %[p0], [%[x]]\n\t"
+                    "orr %[p0], %[p0], %[p0], lsl #8\n\t"
+                    "sxtb16 %[a1], %[p0]\n\t"
+                    "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                    "pkhtb %[p2], %[a1], %[a0], asr #16\n\t"
+                    "strd %[p0], %[p0], [%[d]], #8\n\t"
+                    "strd %[p2], %[p2], [%[d]], #8\n\t"
+                    "ldrh %[p0], [%[x], %[a]]\n\t"
+                    "add %[x], %[x], %[a], lsl #1\n\t"
+                    "orr %[p0], %[p0], %[p0], lsl #8\n\t"
+                    "sxtb16 %[a0], %[p0]\n\t"
+                    "pkhbt %[p0], %[a1], %[a0], lsl #16\n\t"
+                    "pkhtb %[p2], %[a0], %[a1], asr #16\n\t"
+                    "strd %[p0], %[p0], [%[d]], #8\n\t"
+                    "strd %[p2], %[p2], [%[d]], #8\n\t"
+                    "cmp %[d], %[e]\n\t"
+                    "bne 2b\n\t"
+                    "3:\n\t"
+                    : [d] "+r"(rd), [x] "+r"(rx), [a0] "+r"(pa), [a1] "=&r"(a1), [p0] "=&r"(p0), [p2] "=&r"(p2)
+                    : [a] "r"(A), [e] "r"(re)
+                    : "cc", "memory");
+                pb = pa;
+                (void)b1;
+            } else { /* M == 4: (x[c], x[c]): every word the pair of c */
+                __asm__ volatile("sub %[p0], %[e], %[d]\n\t"
+                                 "tst %[p0], #16\n\t"
+                                 "beq 1f\n\t"
+                                 "ldrsb %[a1], [%[x]]\n\t"
+                                 "add %[x], %[x], %[a]\n\t"
+                                 "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                                 "strd %[p0], %[p0], [%[d]], #8\n\t"
+                                 "strd %[p0], %[p0], [%[d]], #8\n\t"
+                                 "mov %[a0], %[a1]\n\t"
+                                 "1:\n\t"
+                                 "cmp %[d], %[e]\n\t"
+                                 "beq 3f\n\t"
+                                 "2:\n\t"
+                                 "ldrsb %[a1], [%[x]]\n\t"
+                                 "pkhbt %[p0], %[a0], %[a1], lsl #16\n\t"
+                                 "strd %[p0], %[p0], [%[d]], #8\n\t"
+                                 "strd %[p0], %[p0], [%[d]], #8\n\t"
+                                 "ldrsb %[a0], [%[x], %[a]]\n\t"
+                                 "add %[x], %[x], %[a], lsl #1\n\t"
+                                 "pkhbt %[p0], %[a1], %[a0], lsl #16\n\t"
+                                 "strd %[p0], %[p0], [%[d]], #8\n\t"
+                                 "strd %[p0], %[p0], [%[d]], #8\n\t"
+                                 "cmp %[d], %[e]\n\t"
+                                 "bne 2b\n\t"
+                                 "3:\n\t"
+                                 : [d] "+r"(rd), [x] "+r"(rx), [a0] "+r"(pa), [a1] "=&r"(a1), [p0] "=&r"(p0)
+                                 : [a] "r"(A), [e] "r"(re)
+                                 : "cc", "memory");
+                pa = (pa & 0xFFFFu) | (pa << 16); /* the last position's (x, x) */
+                pb = pa;
+                (void)b1;
+            }
             d = rd;
             j = hi;
             x += (ptrdiff_t)(hi - lo) * A;
