@@ -27,15 +27,15 @@
  *   (uaot_requant_out). p->rq itself is not read (any non-NULL pointer selects the fast layout).
  * Groups are expanded and run in chunks of uaot_dw_line_chunk(p) (all, or as many as 2 KB hold): the full groups
  * of a chunk in one asm loop on Cortex-M (specialized for K = 2, 3, 4, 5, 7, 9, 10 without dilation; other
- * shapes, a partial last group and the exact requantization run in C).
+ * shapes and the exact requantization run in C).
  * The overlapping last group (out_c % 4 != 0) runs the same loop on its own (its outputs 4 - out_c % 4 channels
  * before the 4g step); with out_c < 4 it runs into a word per output after the chunk, then its bytes are copied.
  * K = 7, 9, 10 without dilation (uaot_dw_line_pairs) expand every position as 4 words of int16 pairs of one
  * channel, (x[j], x[j+1]) for oc0, oc1, oc2, oc3, and their stream holds the taps in pairs (t, t+1) per channel
  * (an odd K's last tap alone, (w[oc0], w[oc1]), (w[oc2], w[oc3])): per 2 taps 2 LDRD of the position, 2 of the
  * weights, 4 SMLAD.
- * scratch: uaot_dw_line_s8_scratch_size(p) = min(8 * Lp * groups, max(2048, 8 * Lp)) (16 * Lp with pairs) (+ 4 * the outputs of a line
- *   when out_c < 4) bytes, 4-aligned. scratch_size: its size; with
+ * scratch: uaot_dw_line_s8_scratch_size(p) = min(B * Lp * groups, max(2048, B * Lp)) (B = 8, 16 with pairs;
+ *   + 4 * the outputs of a line when out_c < 4) bytes, 4-aligned. scratch_size: its size; with
  *   UAOT_CHECKS a shorter one returns UAOT_ERR_SCRATCH before anything is written. */
 #ifndef MICROAOT_KERNELS_DW_SMALL_H
 #define MICROAOT_KERNELS_DW_SMALL_H
