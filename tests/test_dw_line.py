@@ -2,8 +2,8 @@
 and every intermediate tensor equal to the generic build (m4run.measure): the overlapping last group of an out_c % 4
 != 0 (multiplier 1, 2 and the byte-by-byte multiplier 3), the fused expansion of multipliers 1 / 2 / 4, an out_c < 4
 (the word buffer), odd line lengths (the expansion's single position), stride 2, dilation (the C loop), SAME /
-VALID, per-tensor, clamped ranges, the taps in pairs (K = 7, 9, 10). The kernel harness (test_kernel_harness.py)
-draws random line cases too."""
+VALID, per-tensor, clamped ranges, the taps in pairs (K = 10, K = 7, 9 with stride 1). The kernel harness
+(test_kernel_harness.py) draws random line cases too."""
 
 from __future__ import annotations
 
@@ -35,10 +35,9 @@ CASES: dict[str, Build] = {
     # multiplier 3 (byte by byte): out_c 9, the last group 5..8
     "m3_c3_5x1": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 12, 3, 3), kernel=(5, 1), depth_multiplier=3,
                                                      activation="RELU"),
-    # taps in pairs (K = 7, 9, 10: SMLAD, 16-byte positions): multiplier 1 (the asm pair expansion) with 6 channels
-    # (the overlapping group) and padding on both sides; 10 taps stride 2; multiplier 2 and 4 (their asm pair
-    # expansions); a one-row input (one position
-    # inside the input: the C pair expansion)
+    # taps in pairs (K = 10, and 7, 9 with stride 1: SMLAD, 16-byte positions): multiplier 1 (the asm pair expansion)
+    # with 6 channels (the overlapping group) and padding on both sides; 10 taps stride 2; multiplier 2 (its asm pair
+    # expansion; multiplier 4 above); a one-row input (one position inside the input: the C pair expansion)
     "c6_1x7_pairs": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 3, 12, 6), kernel=(1, 7),
                                                         activation="RELU"),
     "c12_10x1_s2": lambda r: mg.depthwise_conv2d_model(r, input_shape=(1, 23, 2, 12), kernel=(10, 1),

@@ -35,19 +35,20 @@ def _axis(g: ConvGeometry) -> tuple[int, int, int, int]:
 
 
 CHUNK_BYTES = 2048  # UAOT_DW_LINE_CHUNK_BYTES
-PAIR_TAPS = (7, 9, 10)  # uaot_dw_line_pairs: the K (without dilation) whose taps run in pairs (SMLAD)
+PAIR_TAPS = (10,)  # uaot_dw_line_pairs: the K (without dilation) whose taps run in pairs (SMLAD) ...
+PAIR_TAPS_S1 = (7, 9)  # ... and these with stride 1 (with stride 2 the pairs of odd positions are wasted work)
 
 
-def line_pairs(k: int, d: int) -> bool:
-    """uaot_dw_line_pairs: K taps along the axis with dilation d expand every position as 4 words of int16 pairs
-    (x[j], x[j+1]) of one channel and multiply-accumulate 2 taps an instruction (SMLAD)."""
-    return d == 1 and k in PAIR_TAPS
+def line_pairs(k: int, d: int, s: int) -> bool:
+    """uaot_dw_line_pairs: K taps along the axis with dilation d and stride s expand every position as 4 words of
+    int16 pairs (x[j], x[j+1]) of one channel and multiply-accumulate 2 taps an instruction (SMLAD)."""
+    return d == 1 and (k in PAIR_TAPS or (k in PAIR_TAPS_S1 and s == 1))
 
 
 def line_geometry_pairs(g: ConvGeometry) -> bool:
     """line_pairs of a geometry's tap axis."""
-    k, _, d, _ = _axis(g)
-    return line_pairs(k, d)
+    k, s, d, _ = _axis(g)
+    return line_pairs(k, d, s)
 
 
 def line_scratch(graph: Graph, op: Operator) -> int:
@@ -58,7 +59,7 @@ def line_scratch(graph: Graph, op: Operator) -> int:
     line (the partial group runs into it)."""
     g = conv_geometry(graph, op)
     k, s, d, o = _axis(g)
-    one = (16 if line_pairs(k, d) else 8) * ((o - 1) * s + (k - 1) * d + 1)
+    one = (16 if line_pairs(k, d, s) else 8) * ((o - 1) * s + (k - 1) * d + 1)
     return min(one * ((g.out_c + 3) // 4), max(CHUNK_BYTES, one)) + (4 * o if g.out_c < 4 else 0)
 
 

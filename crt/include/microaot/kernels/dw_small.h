@@ -30,7 +30,7 @@
  * shapes and the exact requantization run in C).
  * The overlapping last group (out_c % 4 != 0) runs the same loop on its own (its outputs 4 - out_c % 4 channels
  * before the 4g step); with out_c < 4 it runs into a word per output after the chunk, then its bytes are copied.
- * K = 7, 9, 10 without dilation (uaot_dw_line_pairs) expand every position as 4 words of int16 pairs of one
+ * K = 10, and 7, 9 with stride 1, without dilation (uaot_dw_line_pairs) expand every position as 4 words of int16 pairs of one
  * channel, (x[j], x[j+1]) for oc0, oc1, oc2, oc3, and their stream holds the taps in pairs (t, t+1) per channel
  * (an odd K's last tap alone, (w[oc0], w[oc1]), (w[oc2], w[oc3])): per 2 taps 2 LDRD of the position, 2 of the
  * weights, 4 SMLAD.
@@ -64,13 +64,14 @@ static inline int32_t uaot_dw_line_positions(const uaot_conv_s8_params_t *p)
     return (o - 1) * s + (k - 1) * d + 1;
 }
 
-/* 1 when the taps run in pairs (K = 7, 9, 10 without dilation, ops/_dw_small.py line_pairs): every position
+/* 1 when the taps run in pairs (K = 10, and K = 7, 9 with stride 1, without dilation; ops/_dw_small.py
+ * line_pairs; a stride > 1 expands positions no output's pair starts at): every position
  * expanded as 4 words (x[j], x[j+1]) of channels oc0, oc1, oc2, oc3, 2 taps per SMLAD */
 static inline int32_t uaot_dw_line_pairs(const uaot_conv_s8_params_t *p)
 {
     const int32_t v = uaot_dw_line_vertical(p);
-    const int32_t k = v ? p->k_h : p->k_w, d = v ? p->dil_h : p->dil_w;
-    return d == 1 && (k == 7 || k == 9 || k == 10);
+    const int32_t k = v ? p->k_h : p->k_w, d = v ? p->dil_h : p->dil_w, s = v ? p->stride_h : p->stride_w;
+    return d == 1 && (k == 10 || ((k == 7 || k == 9) && s == 1));
 }
 
 /* the bytes of one group's expanded positions: 8 * Lp (16 * Lp with pairs) */
