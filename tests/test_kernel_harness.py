@@ -35,7 +35,7 @@ from microaot.ir.quant import quantize_multiplier
 from microaot.ops._conv1ch import pack_conv1ch
 from microaot.ops._dw_pair import pack_dw_pair
 from microaot.ops._dw_plane import pack_dw_plane
-from microaot.ops._dw_small import pack_dw_line
+from microaot.ops._dw_small import line_pairs, pack_dw_line
 from microaot.ops._geometry import ConvGeometry
 from microaot.ops._inplace import rows_deltas
 from microaot.ops._pack import (
@@ -279,7 +279,8 @@ def _conv_case(rng: np.random.Generator, depthwise: bool, flavor: str, fused: bo
                                      pack_dw_plane(cg, rows.reshape(oc, kh, kw)), sizes.plane()))
     if depthwise and (kh == 1 or kw == 1):  # line: the rq rows in its stream (p->rq only says fast)
         fast = fast_requant_ok(q.fb, rows, q.mults, q.shifts)
-        stream = pack_dw_line(rows.T, q.fb, q.mults, q.shifts, q.zp_out, fast)
+        lk, ld, ls = (kh, dh, sh) if kw == 1 and kh > 1 else (kw, dw, sw)
+        stream = pack_dw_line(rows.T, q.fb, q.mults, q.shifts, q.zp_out, fast, line_pairs(lk, ld, ls))
         lq = ({"mult": None, "shift": None, "rq": stream} if fast else
               {"mult": np.array(q.mults), "shift": np.array(q.shifts), "rq": None})
         case.variants.append(Variant("uaot_dw_line_s8", 0, "uaot_dw_line_s8", {**geo, "bias": None, **lq}, stream,
@@ -400,8 +401,8 @@ class _Sizes:
         v = g["k_w"] == 1 and g["k_h"] > 1  # Kx1: the tap axis is the height
         k, st, d, o = (g["k_h"], g["stride_h"], g["dil_h"], g["out_h"]) if v else (g["k_w"], g["stride_w"], g["dil_w"],
                                                                                     g["out_w"])
-        one = 8 * ((o - 1) * st + (k - 1) * d + 1)
-        return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] % 4 else 0)
+        one = (16 if line_pairs(k, d, st) else 8) * ((o - 1) * st + (k - 1) * d + 1)
+        return min(one * ((g["out_c"] + 3) // 4), max(2048, one)) + (4 * o if g["out_c"] < 4 else 0)
     def conv1ch(self) -> int:
         g = self.g
         eo = (g["k_h"] - 1) * g["dil_h"] + 1

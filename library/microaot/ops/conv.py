@@ -28,7 +28,7 @@ from microaot.ops._dw_pair import (
     strip_cols,
 )
 from microaot.ops._dw_plane import pack_dw_plane, plane_multiplier, plane_ok, plane_scratch
-from microaot.ops._dw_small import line_ok, line_scratch, pack_dw_line
+from microaot.ops._dw_small import line_geometry_pairs, line_ok, line_scratch, pack_dw_line
 from microaot.ops._fpu import fpu_conv_scratch, fpu_default, fpu_space, is_float, lower_fpu_conv
 from microaot.ops._geometry import check_conv, conv_geometry
 from microaot.ops._inplace import conv_rows_inplace, rows_lowering
@@ -114,7 +114,8 @@ def _lower(ctx: LoweringContext, depthwise: bool) -> Lowering:
                                                  f"{ctx.out_ptr(0)}, {scr})")
     if algo == "line":  # Kx1 / 1xK, any multiplier (crt/kernels/dw_small.c): one int32 stream per group of 4
         fast = fast_requant_ok(fb, rows, mults, shifts)
-        stream = ctx.const_array("wline", "int32_t", pack_dw_line(rows.T, fb, mults, shifts, zp_out, fast))
+        pairs = line_geometry_pairs(conv_geometry(ctx.graph, ctx.op))
+        stream = ctx.const_array("wline", "int32_t", pack_dw_line(rows.T, fb, mults, shifts, zp_out, fast, pairs))
         p = ctx.params("uaot_conv_s8_params_t", {
             **g, "input_offset": -zp_in, "output_offset": zp_out, "act_min": lo, "act_max": hi, "bias": "NULL",
             **({"mult": "NULL", "shift": "NULL", "rq": f"(const int32_t *){stream}"} if fast else
