@@ -926,7 +926,10 @@ static void uaot_gemm2_rq_pairs_i8(const uint32_t *ctl, const int32_t G, const i
 static void uaot_gemm2_rq_pairs_w16(const uint32_t *ctl, const int32_t G, const int lo)
 {
     UAOT_GEMM2_RQ_REGS;
-    if (lo) {
+    if (G % 12 == 0 && !lo) { /* as uaot_gemm3_rq_pairs_w16: 12 groups per loop test */
+        __asm__ volatile(UAOT_GEMM2_RQ_LOOP(UAOT_K_X12(UAOT_GEMM22_I16_LDM), "", UAOT_GEMM3_RQ, "", "")
+                             UAOT_GEMM2_RQ_OPERANDS);
+    } else if (lo) {
         UAOT_GEMM2_RQ_BY_G(UAOT_GEMM22_I16_LDM, UAOT_GEMM2_RQ_LO, UAOT_GEMM2_LO_IN, UAOT_GEMM2_LO_OUT)
     } else {
         UAOT_GEMM2_RQ_BY_G(UAOT_GEMM22_I16_LDM, UAOT_GEMM3_RQ, "", "")
