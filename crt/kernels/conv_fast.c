@@ -866,7 +866,7 @@ static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
     "mov %[xa], %[a00]\n\t" LO "ldr %[w], [%[xa], #32]\n\t"                        \
     "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[ce], %[c], %[t0], %[t1]}\n\t" \
     "push {%[a00], %[a10], %[a01], %[a11], %[ce], %[c], %[t0], %[t1]}\n\t"         \
-    "ldr %[ce], [sp, #24]\n\t"                                                     \
+    "ldr %[ce], [%[xa], #40]\n\t"                                                  \
     "3:\n\t"                                                                       \
     "ldr %[xa], [sp, #0]\n\t"                                                      \
     "ldrd %[a00], %[a10], [%[xa]]\n\t"                                             \
@@ -913,7 +913,7 @@ static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
     } else {                                                                                                    \
         __asm__ volatile(UAOT_GEMM2_RQ_LOOP(UAOT_K_X2(GROUP), "", RQ, LO, END) UAOT_GEMM2_RQ_OPERANDS);         \
     }
-/* ctl = {bias, rq, out, out_end, out_c, col, col_end, w_step, w, act_min}; lo: act_min > -128 */
+/* ctl = {bias, rq, out, out_end, out_c, col, (the 3-pixel col_end), w_step, w, act_min, col_end}; lo: act_min > -128 */
 static void uaot_gemm2_rq_pairs_i8(const uint32_t *ctl, const int32_t G, const int lo)
 {
     UAOT_GEMM2_RQ_REGS;
@@ -969,20 +969,16 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     /* rq table, full int8 range: every channel pair of a 3-pixel (2-pixel) block in one asm
      * (uaot_gemm3_rq_pairs_*, uaot_gemm2_rq_pairs_*) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
-    /* 2-pixel blocks: also with act_min > -128 (lo2: the clamp in the asm) */
-    const int fused2 = rqv.rq != NULL && rqv.hi == 127 && out_c >= 2;
-    const int lo2 = rqv.lo > -128;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias,
-                        (uint32_t)(uintptr_t)rqv.rq,
-                        0u,
-                        0u,
-                        (uint32_t)out_c,
-                        (uint32_t)(uintptr_t)col,
-                        (uint32_t)(uintptr_t)(col + 6 * G),
-                        (uint32_t)G * (w16 ? 16u : 8u),
-                        (uint32_t)(uintptr_t)w,
-                        (uint32_t)rqv.lo};
+    /* ctl[9], ctl[10]: set where 2-pixel blocks run */
+    uint32_t ctl[11];
+    ctl[0] = (uint32_t)(uintptr_t)bias;
+    ctl[1] = (uint32_t)(uintptr_t)rqv.rq;
+    ctl[4] = (uint32_t)out_c;
+    ctl[5] = (uint32_t)(uintptr_t)col;
+    ctl[6] = (uint32_t)(uintptr_t)(col + 6 * G);
+    ctl[7] = (uint32_t)G * (w16 ? 16u : 8u);
+    ctl[8] = (uint32_t)(uintptr_t)w;
     /* the odd last channel: its weights follow the pairs' */
     const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
 #endif
@@ -1012,7 +1008,6 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
                 if (fused3) {
                     ctl[2] = (uint32_t)(uintptr_t)o;
-                    ctl[6] = (uint32_t)(uintptr_t)(col + 6 * G);
                     ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
                     if (w16) {
                         uaot_gemm3_rq_pairs_w16(ctl, G);
@@ -1033,8 +1028,15 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 uaot_gather_init(&gt, p, in_b, pix);
             }
         }
-        if (nc >= 2) {
-            for (; pix + 2 <= npix; pix += 2) {
+        if (nc >= 2 && pix + 2 <= npix) {
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+            /* 2-pixel blocks in one asm: also with act_min > -128 (lo2: the clamp in the asm) */
+            const int fused2 = rqv.rq != NULL && rqv.hi == 127 && out_c >= 2;
+            const int lo2 = rqv.lo > -128;
+            ctl[9] = (uint32_t)rqv.lo;
+            ctl[10] = (uint32_t)(uintptr_t)(col + 4 * G);
+#endif
+            do {
                 if (pointwise) { /* output pixel pix reads input pixel pix (oy, ox are not used) */
                     (void)uaot_expand_run(in_b + (int32_t)pix * in_c, col, G, 4);
                     (void)uaot_expand_run(in_b + (int32_t)(pix + 1) * in_c, col + 2, G, 4);
@@ -1057,7 +1059,6 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 if (fused2) { /* every channel pair in one asm (uaot_gemm2_rq_pairs_*) */
                     ctl[2] = (uint32_t)(uintptr_t)o;
                     ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
-                    ctl[6] = (uint32_t)(uintptr_t)(col + 4 * G);
                     if (w16) {
                         uaot_gemm2_rq_pairs_w16(ctl, G, lo2);
                     } else {
@@ -1070,7 +1071,7 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 }
 #endif
                 uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, o);
-            }
+            } while ((pix += 2) + 2 <= npix);
             if (pointwise) {
                 oy = pix / out_w;
                 ox = pix - oy * out_w;
@@ -1288,7 +1289,7 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
     const uaot_x16_pairs_t pairs = pairs12 != NULL && gseg % 12 == 0 ? pairs12 : pairs4;
     const int fused = pairs != NULL && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias,
+    uint32_t ctl[11] = {(uint32_t)(uintptr_t)bias,
                         (uint32_t)(uintptr_t)rqv.rq,
                         0u,
                         0u,
