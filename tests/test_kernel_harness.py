@@ -618,6 +618,12 @@ def test_harness_cases_cover_every_entry_point() -> None:
                  and (v.params["act_min"], v.params["act_max"]) == (-128, 127))
             fused.setdefault(v.name.split(":")[0], set()).add(f and (c.params.get("out_c", 2) >= 2))
     assert all(s == {False, True} for s in fused.values()), fused
+    # the 2-pixel blocks' fused asm also runs with act_min > -128 (its SSUB8/SEL clamp), int8 and w16 weights
+    lo2 = {v.name for c in conv for v in c.variants
+           if v.name.startswith("uaot_conv2d_s8_gemm_c2") and v.params["rq"] is not None
+           and v.params["act_min"] > -128 and v.params["act_max"] == 127 and c.params["out_c"] >= 2
+           and c.params["out_h"] * c.params["out_w"] >= 2}
+    assert lo2 == {"uaot_conv2d_s8_gemm_c2", "uaot_conv2d_s8_gemm_c2_w16"}, lo2
     # in place: the pair kernel in both modes and the row driver in both directions, output over the input
     inplace = {
         (v.name.split(":")[0], v.mode)

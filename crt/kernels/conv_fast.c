@@ -829,6 +829,113 @@ static void uaot_gemm3_rq_pairs_w16(const uint32_t *ctl, const int32_t G)
     }
 }
 #undef UAOT_GEMM3_RQ_BY_G
+/* cols=2: every pair of output channels of a 2-pixel block in one asm (rq table, act_max 127), as
+ * UAOT_GEMM3_RQ_LOOP with 2 pixels: per pair the K loop of UAOT_GEMM22 (int8: 15 instructions per 16 MACs,
+ * w16 with one LDMIA: 11) then the 4 outputs requantized from the registers. The column end stays in r4 (ce);
+ * the frame is the first 8 words of ctl (as UAOT_GEMM3_RQ_LOOP's). With act_min > -128 (the _lo entry points)
+ * r7 (saved by the asm) holds act_min (ctl[9]) and each output is clamped to it after the SSAT: SSUB8 sets the
+ * GE flags of byte 0 from output - act_min (the accumulator register, dead by then, takes the difference),
+ * SEL picks the larger byte. */
+#define UAOT_GEMM22_I16_LDM UAOT_GEMM_W_I16_LDM UAOT_GEMM22_XS
+#define UAOT_GEMM2_RQ_LO(A, ST)             \
+    "lsl " A ", " A ", %[t0]\n\t"           \
+    "smmlar %[c], " A ", %[wa0], %[t1]\n\t" \
+    "add %[c], %[c], " A ", asr #31\n\t"    \
+    "asr %[c], %[c], %[wa1]\n\t"            \
+    "ssat %[c], #8, %[c]\n\t"               \
+    "ssub8 " A ", %[c], r7\n\t"             \
+    "sel %[c], %[c], r7\n\t"                \
+    "strb %[c], " ST "\n\t"
+#define UAOT_GEMM2_RQ_PAIR(RQ)                                                                                 \
+    "ldr %[xa], [sp, #4]\n\t"                                                                                  \
+    "ldr %[xb], [sp, #8]\n\t"                                                                                  \
+    "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t" RQ("%[a00]", "[%[xb]]") "ldr %[a00], [sp, #16]\n\t" RQ( \
+        "%[a01]", "[%[xb], %[a00]]") "ldmia %[xa]!, {%[wa0], %[t0], %[wa1], %[t1]}\n\t"                        \
+                                     "add %[xb], %[xb], #1\n\t" RQ("%[a10]", "[%[xb]]")                        \
+                                         RQ("%[a11]", "[%[xb], %[a00]]") "add %[xb], %[xb], #1\n\t"            \
+                                                                         "str %[xa], [sp, #4]\n\t"             \
+                                                                         "str %[xb], [sp, #8]\n\t"             \
+                                                                         "ldr %[xa], [sp, #12]\n\t"            \
+                                                                         "cmp %[xb], %[xa]\n\t"
+/* LO: "" or UAOT_GEMM2_LO_IN (then END: UAOT_GEMM2_LO_OUT); RQ: UAOT_GEMM3_RQ or UAOT_GEMM2_RQ_LO */
+#define UAOT_GEMM2_LO_IN \
+    "push {r7}\n\t"      \
+    "ldr r7, [%[xa], #36]\n\t"
+#define UAOT_GEMM2_LO_OUT "pop {r7}\n\t"
+#define UAOT_GEMM2_RQ_LOOP(BODY, ENTRY, RQ, LO, END)                               \
+    "mov %[xa], %[a00]\n\t" LO "ldr %[w], [%[xa], #32]\n\t"                        \
+    "ldmia %[xa], {%[a00], %[a10], %[a01], %[a11], %[ce], %[c], %[t0], %[t1]}\n\t" \
+    "push {%[a00], %[a10], %[a01], %[a11], %[ce], %[c], %[t0], %[t1]}\n\t"         \
+    "ldr %[ce], [%[xa], #40]\n\t"                                                  \
+    "3:\n\t"                                                                       \
+    "ldr %[xa], [sp, #0]\n\t"                                                      \
+    "ldrd %[a00], %[a10], [%[xa]]\n\t"                                             \
+    "ldrd %[a01], %[a11], [%[xa]], #8\n\t"                                         \
+    "str %[xa], [sp, #0]\n\t"                                                      \
+    "cmp %[a00], #0x80000000\n\t"                                                  \
+    "beq 5f\n\t"                                                                   \
+    "ldr %[c], [sp, #20]\n\t" ENTRY BODY "cmp %[c], %[ce]\n\t"                     \
+    "bne 1b\n\t"                                                                   \
+    "6:\n\t" UAOT_GEMM2_RQ_PAIR(RQ) "bne 3b\n\t"                                   \
+                                    "b 7f\n\t"                                     \
+                                    "5:\n\t"                                       \
+                                    "ldr %[xa], [sp, #28]\n\t"                     \
+                                    "add %[w], %[w], %[xa]\n\t"                    \
+                                    "b 6b\n\t"                                     \
+                                    "7:\n\t"                                       \
+                                    "add sp, sp, #32\n\t" END
+#define UAOT_GEMM2_RQ_REGS                              \
+    register const uint32_t *r_a00 __asm__("r0") = ctl; \
+    register uint32_t r_a10 __asm__("r1");              \
+    register uint32_t r_a01 __asm__("r2");              \
+    register uint32_t r_a11 __asm__("r3");              \
+    register uint32_t r_ce __asm__("r4");               \
+    register uint32_t r_c __asm__("r5");                \
+    register uint32_t r_w __asm__("r6");                \
+    register uint32_t r_t0 __asm__("r9");               \
+    register uint32_t r_t1 __asm__("r11");              \
+    register uint32_t r_wa0 __asm__("r8");              \
+    register uint32_t r_wa1 __asm__("r10");             \
+    register uint32_t r_xa __asm__("r12");              \
+    register uint32_t r_xb __asm__("lr")
+#define UAOT_GEMM2_RQ_OPERANDS                                                                         \
+    : [a00] "+r"(r_a00), [a10] "=&r"(r_a10), [a01] "=&r"(r_a01), [a11] "=&r"(r_a11), [ce] "=&r"(r_ce),       \
+      [c] "=&r"(r_c), [w] "=&r"(r_w), [t0] "=&r"(r_t0), [t1] "=&r"(r_t1), [wa0] "=&r"(r_wa0),                  \
+      [wa1] "=&r"(r_wa1), [xa] "=&r"(r_xa), [xb] "=&r"(r_xb)                                                   \
+    :                                                                                                          \
+    : "cc", "memory"
+/* the K loop by G: 4 groups an iteration (G % 4 == 0), else 2 (odd G: entered at its second half) */
+#define UAOT_GEMM2_RQ_BY_G(GROUP, RQ, LO, END)                                                                  \
+    if ((G & 3) == 0) {                                                                                         \
+        __asm__ volatile(UAOT_GEMM2_RQ_LOOP(UAOT_K_X4(GROUP), "", RQ, LO, END) UAOT_GEMM2_RQ_OPERANDS);         \
+    } else if (G & 1) {                                                                                         \
+        __asm__ volatile(UAOT_GEMM2_RQ_LOOP(UAOT_K_X2(GROUP), "b 2f\n\t", RQ, LO, END) UAOT_GEMM2_RQ_OPERANDS); \
+    } else {                                                                                                    \
+        __asm__ volatile(UAOT_GEMM2_RQ_LOOP(UAOT_K_X2(GROUP), "", RQ, LO, END) UAOT_GEMM2_RQ_OPERANDS);         \
+    }
+/* ctl = {bias, rq, out, out_end, out_c, col, (the 3-pixel col_end), w_step, w, act_min, col_end}; lo: act_min > -128 */
+static void uaot_gemm2_rq_pairs_i8(const uint32_t *ctl, const int32_t G, const int lo)
+{
+    UAOT_GEMM2_RQ_REGS;
+    if (lo) {
+        UAOT_GEMM2_RQ_BY_G(UAOT_GEMM22_I8, UAOT_GEMM2_RQ_LO, UAOT_GEMM2_LO_IN, UAOT_GEMM2_LO_OUT)
+    } else {
+        UAOT_GEMM2_RQ_BY_G(UAOT_GEMM22_I8, UAOT_GEMM3_RQ, "", "")
+    }
+}
+static void uaot_gemm2_rq_pairs_w16(const uint32_t *ctl, const int32_t G, const int lo)
+{
+    UAOT_GEMM2_RQ_REGS;
+    if (G % 12 == 0 && !lo) { /* as uaot_gemm3_rq_pairs_w16: 12 groups per loop test */
+        __asm__ volatile(UAOT_GEMM2_RQ_LOOP(UAOT_K_X12(UAOT_GEMM22_I16_LDM), "", UAOT_GEMM3_RQ, "", "")
+                             UAOT_GEMM2_RQ_OPERANDS);
+    } else if (lo) {
+        UAOT_GEMM2_RQ_BY_G(UAOT_GEMM22_I16_LDM, UAOT_GEMM2_RQ_LO, UAOT_GEMM2_LO_IN, UAOT_GEMM2_LO_OUT)
+    } else {
+        UAOT_GEMM2_RQ_BY_G(UAOT_GEMM22_I16_LDM, UAOT_GEMM3_RQ, "", "")
+    }
+}
+#undef UAOT_GEMM2_RQ_BY_G
 #endif
 
 UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const int8_t *input, const int8_t *filter,
@@ -859,18 +966,19 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
     const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 &&
                           p->pad_left == 0 && p->in_w == out_w && p->in_h == p->out_h && (in_c & 3) == 0;
 #if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
-    /* c3, rq table, full int8 range: every channel pair of a block in one asm (uaot_gemm3_rq_pairs_*) */
+    /* rq table, full int8 range: every channel pair of a 3-pixel (2-pixel) block in one asm
+     * (uaot_gemm3_rq_pairs_*, uaot_gemm2_rq_pairs_*) */
     const int fused3 = nc == 3 && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[9] = {(uint32_t)(uintptr_t)bias,
-                       (uint32_t)(uintptr_t)rqv.rq,
-                       0u,
-                       0u,
-                       (uint32_t)out_c,
-                       (uint32_t)(uintptr_t)col,
-                       (uint32_t)(uintptr_t)(col + 6 * G),
-                       (uint32_t)G * (w16 ? 16u : 8u),
-                       (uint32_t)(uintptr_t)w};
+    /* ctl[9], ctl[10]: set where 2-pixel blocks run */
+    uint32_t ctl[11];
+    ctl[0] = (uint32_t)(uintptr_t)bias;
+    ctl[1] = (uint32_t)(uintptr_t)rqv.rq;
+    ctl[4] = (uint32_t)out_c;
+    ctl[5] = (uint32_t)(uintptr_t)col;
+    ctl[6] = (uint32_t)(uintptr_t)(col + 6 * G);
+    ctl[7] = (uint32_t)G * (w16 ? 16u : 8u);
+    ctl[8] = (uint32_t)(uintptr_t)w;
     /* the odd last channel: its weights follow the pairs' */
     const uint32_t *const w_last = w + npair * G * (w16 ? 4 : 2);
 #endif
@@ -920,9 +1028,19 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                 uaot_gather_init(&gt, p, in_b, pix);
             }
         }
-        if (nc >= 2) {
-            for (; pix + 2 <= npix; pix += 2) {
-                if (gather) {
+        if (nc >= 2 && pix + 2 <= npix) {
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+            /* 2-pixel blocks in one asm: also with act_min > -128 (lo2: the clamp in the asm) */
+            const int fused2 = rqv.rq != NULL && rqv.hi == 127 && out_c >= 2;
+            const int lo2 = rqv.lo > -128;
+            ctl[9] = (uint32_t)rqv.lo;
+            ctl[10] = (uint32_t)(uintptr_t)(col + 4 * G);
+#endif
+            do {
+                if (pointwise) { /* output pixel pix reads input pixel pix (oy, ox are not used) */
+                    (void)uaot_expand_run(in_b + (int32_t)pix * in_c, col, G, 4);
+                    (void)uaot_expand_run(in_b + (int32_t)(pix + 1) * in_c, col + 2, G, 4);
+                } else if (gather) {
                     uaot_im2col_g2(&gt, col, tmp);
                 } else {
                     uaot_im2col_s16(p, in_b, oy, ox, col, 0, 2);
@@ -936,7 +1054,27 @@ UAOT_INLINE uaot_status_t uaot_conv_gemm(const uaot_conv_s8_params_t *p, const i
                         ++oy;
                     }
                 }
-                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, out_b + (int32_t)pix * out_c);
+                int8_t *const o = out_b + (int32_t)pix * out_c;
+#if UAOT_HAVE_DSP && defined(__OPTIMIZE__)
+                if (fused2) { /* every channel pair in one asm (uaot_gemm2_rq_pairs_*) */
+                    ctl[2] = (uint32_t)(uintptr_t)o;
+                    ctl[3] = (uint32_t)(uintptr_t)(o + 2 * npair);
+                    if (w16) {
+                        uaot_gemm2_rq_pairs_w16(ctl, G, lo2);
+                    } else {
+                        uaot_gemm2_rq_pairs_i8(ctl, G, lo2);
+                    }
+                    if (out_c & 1) {
+                        uaot_gemm_row1(bias[out_c - 1], out_c - 1, out_c, col, w_last, G, 2, w16, &rqv, o);
+                    }
+                    continue;
+                }
+#endif
+                uaot_gemm_block(bias, out_c, col, w, G, 2, w16, &rqv, o);
+            } while ((pix += 2) + 2 <= npix);
+            if (pointwise) {
+                oy = pix / out_w;
+                ox = pix - oy * out_w;
             }
         }
         for (; pix < npix; ++pix) {
@@ -1151,7 +1289,7 @@ UAOT_INLINE uaot_status_t uaot_conv_x16(const uaot_conv_s8_params_t *p, const in
     const uaot_x16_pairs_t pairs = pairs12 != NULL && gseg % 12 == 0 ? pairs12 : pairs4;
     const int fused = pairs != NULL && rqv.rq != NULL && rqv.lo == -128 && rqv.hi == 127 && out_c >= 2;
     const int32_t npair = out_c / 2;
-    uint32_t ctl[10] = {(uint32_t)(uintptr_t)bias,
+    uint32_t ctl[11] = {(uint32_t)(uintptr_t)bias,
                         (uint32_t)(uintptr_t)rqv.rq,
                         0u,
                         0u,

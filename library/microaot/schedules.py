@@ -84,7 +84,7 @@ W16_OPCODES = ("CONV_2D", "FULLY_CONNECTED")
 # A lean alternative (slower, less scratch) is taken whenever it shrinks the workspace, by at least
 # LEAN_MIN_BYTES and, when LEAN_MIN_SAVING > 0, by 1/LEAN_MIN_SAVING of it: memory first, the documented RAM
 # target (workspace + I/O <= 0.67x TFLM's arena on every MLPerf model) needs IC's 288-byte saving (op 2 on gemm
-# cols=2, 0.8 % of its 34,656 bytes, ~25 % more instructions on that layer); AD's 128-input layers give up
+# cols=2, 0.8 % of its 34,656 bytes, ~4 % more instructions on that layer); AD's 128-input layers give up
 # their 256-byte int16 copies for ~7 % more instructions. A faster, larger default is a tuning-log entry away
 # (or raise these two: 16 / 512 keep both).
 LEAN_MIN_SAVING = 0

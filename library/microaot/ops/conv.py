@@ -358,9 +358,9 @@ def conv_default(graph: Graph, op: Operator, target: str) -> dict[str, Any]:
 
 
 def conv_lean(graph: Graph, op: Operator, target: str, knobs: dict[str, Any]) -> dict[str, Any] | None:
-    """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops;
-    requantizes in C: ~15 % more instructions on that op); taken by ``schedules.plan_schedules`` when the op
-    runs at the workspace peak and that shrinks it."""
+    """gemm cols=2: 4·Kp bytes of scratch instead of 6·Kp (+ 2·out_c·Kp with wexp, which it drops; the same
+    fused asm K loop and requantization as cols=3 on 2-pixel blocks: ~3-7 % more instructions on that op); taken
+    by ``schedules.plan_schedules`` when the op runs at the workspace peak and that shrinks it."""
     if knobs.get("algo") != "gemm" or int(knobs.get("cols", 2)) != 3:
         return None
     return {**knobs, "cols": 2}
