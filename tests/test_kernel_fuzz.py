@@ -65,6 +65,20 @@ def test_fuzz_sweep_bit_exact(tmp_path: Path) -> None:
     n = int(os.environ.get("MICROAOT_FUZZ_N", "60"))
     seed = int(os.environ.get("MICROAOT_FUZZ_SEED", "1"))
     bad: list[kf.Mismatch] = []
-    for b, group in enumerate(kf.batches(kf.sample_layers(n, seed))):
-        bad += kf.check_layers(group, tmp_path / f"b{b}").mismatches
+    layers = kf.sample_layers(n, seed)
+    for c in range(0, n, 60):  # 60 layers per TFLM run, one firmware per ~120 operators
+        bad += kf.check_layers(layers[c:c + 60], tmp_path / f"c{c}").mismatches
+    assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(str(m) for m in bad)
+
+
+@needs_qemu
+@pytest.mark.slow
+def test_fuzz_in_place_sweep_bit_exact(tmp_path: Path) -> None:
+    """The conv / dw layers between two ADDs (kernelfuzz.chain_model): input and output in the workspace, run in
+    place where the planner takes it, every schedule on QEMU M4 (one firmware each); MICROAOT_FUZZ_N // 4
+    layers."""
+    n = max(2, int(os.environ.get("MICROAOT_FUZZ_N", "60")) // 4)
+    seed = int(os.environ.get("MICROAOT_FUZZ_SEED", "1"))
+    bad, runs, inplace = kf.check_inplace(kf.sample_layers(n, seed + 7919, ("conv", "dw")), tmp_path)
+    assert inplace > 0 and runs >= n
     assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(str(m) for m in bad)

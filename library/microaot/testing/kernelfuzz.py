@@ -32,10 +32,11 @@ import numpy as np
 from microaot import schedules as space
 from microaot.compiler import CompileResult, compile_model
 from microaot.frontend.tflite import load_tflite
-from microaot.hostbuild import build_model_shared_lib, run_compiled
+from microaot.hostbuild import build_model_shared_lib, generic_op_hashes, run_compiled
 from microaot.testing import m4run
 from microaot.testing.batch import run_reference_many
 from microaot.testing.modelgen import (
+    AddOptions,
     Conv2DOptions,
     DepthwiseConv2DOptions,
     FullyConnectedOptions,
@@ -404,11 +405,16 @@ class BatchResult:
 
 
 def check_layers(layers: Sequence[Layer], work: Path, *, qemu: bool = True, host: bool = True,
-                 generic: bool = True, n_sets: int = 2, target: str = "cortex-m4",
-                 qemu_timeout: float = 300) -> BatchResult:
-    """Every schedule of every layer (batched into one model), against TFLM; see the module doc."""
+                 generic: bool = True, n_sets: int = 2, target: str = "cortex-m4", qemu_timeout: float = 300,
+                 max_ops: int = 120, max_macs: int = 20_000_000, progress: bool = False) -> BatchResult:
+    """Every schedule of every layer against TFLM (TFLM for all layers at once, then one firmware / host
+    library per group of layers, ``batches``); see the module doc."""
     work.mkdir(parents=True, exist_ok=True)
     tm: dict[str, float] = {}
+
+    def tick(key: str, t0: float) -> None:
+        tm[key] = tm.get(key, 0.0) + time.monotonic() - t0
+
     t0 = time.monotonic()
     paths, variants, inputs = [], [], []
     bad: list[Mismatch] = []
@@ -421,84 +427,170 @@ def check_layers(layers: Sequence[Layer], work: Path, *, qemu: bool = True, host
         variants.append(space.candidates(g, op, target, d))
         paths.append(path)
         inputs.append(layer_inputs(layer, n_sets))
-    tm["generate"] = time.monotonic() - t0
+    tick("generate", t0)
     t0 = time.monotonic()
     refs = run_reference_many(paths, [[[x] for x in xs] for xs in inputs])
-    tm["tflm"] = time.monotonic() - t0
-    keep = []
+    tick("tflm", t0)
+    keep_all = []
     for i, r in enumerate(refs):
         if isinstance(r, Exception):
             bad.append(Mismatch(layers[i], {}, "error", f"TFLM failed: {r}"))
         else:
-            keep.append(i)
-    if not keep:
-        return BatchResult(bad, len(layers), 0, tm)
-    kl = [layers[i] for i in keep]
-    copies = [len(variants[i]) for i in keep]
-    model = work / "batch.tflite"
-    model.write_bytes(combined_model(kl, copies))
-    sched: dict[int, dict[str, Any]] = {}
-    owner: list[tuple[int, dict[str, Any]]] = []  # per operator / output: (layer index, schedule)
-    for i in keep:
-        for v in variants[i]:
-            sched[len(owner)] = v
-            owner.append((i, v))
-    sets = [[inputs[i][s] for i in keep] for s in range(n_sets)]
+            keep_all.append(i)
+    n_variants = 0
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    groups = batches([layers[i] for i in keep_all], max_ops, max_macs)
+    for gi, group in enumerate(groups):
+        keep = [index[id(layer)] for layer in group]
+        n_before = len(bad)
+        gw = work / f"g{gi}"
+        kl = [layers[i] for i in keep]
+        copies = [len(variants[i]) for i in keep]
+        model = gw / "batch.tflite"
+        gw.mkdir(parents=True, exist_ok=True)
+        model.write_bytes(combined_model(kl, copies))
+        sched: dict[int, dict[str, Any]] = {}
+        owner: list[tuple[int, dict[str, Any]]] = []  # per operator / output: (layer index, schedule)
+        for i in keep:
+            for v in variants[i]:
+                sched[len(owner)] = v
+                owner.append((i, v))
+        n_variants += len(owner)
+        sets = [[inputs[i][s] for i in keep] for s in range(n_sets)]
 
-    def compare(platform: str, outs: Sequence[Sequence[np.ndarray]]) -> None:
-        for k, (i, v) in enumerate(owner):
-            for s in range(n_sets):
-                msg = _diff(outs[s][k], refs[i][s][0], s)  # type: ignore[index]
-                if msg:
-                    bad.append(Mismatch(layers[i], v, platform, msg))
-                    break
-
-    def fail_all(platform: str, e: Exception) -> None:
-        bad.append(Mismatch(Layer("batch", -1, {}), {}, "error",
-                            f"{platform} build/run of the batch failed: {e}\n    layers: "
-                            + "; ".join(layers[i].describe() for i in keep)))
-
-    t0 = time.monotonic()
-    try:
-        r_m4: CompileResult | None = compile_model(model, work / "m4", name="fz", target=target, schedules=sched)
-    except Exception as e:  # every layer one at a time: name the one the compiler refuses
-        r_m4 = None
-        fail_all("compile", e)
-    tm["compile"] = time.monotonic() - t0
-    if r_m4 is not None and qemu and m4run.available():
-        t0 = time.monotonic()
-        try:
-            run = m4run.run_m4(r_m4, sets, work / "qemu", timeout=qemu_timeout)
-            compare("qemu-m4", run.outputs)
-        except Exception as e:
-            fail_all("qemu-m4", e)
-        tm["qemu"] = time.monotonic() - t0
-    if r_m4 is not None and host:
-        t0 = time.monotonic()
-        try:
-            lib = build_model_shared_lib(r_m4, work / "host")
-            compare("host-m4", [run_compiled(r_m4, lib, xs) for xs in sets])
-        except Exception as e:
-            fail_all("host-m4", e)
-        tm["host"] = time.monotonic() - t0
-    if generic:
-        t0 = time.monotonic()
-        try:
-            gm = work / "generic.tflite"
-            gm.write_bytes(combined_model(kl, [1] * len(kl)))
-            rg = compile_model(gm, work / "gen", name="fzg", target="generic")
-            lib = build_model_shared_lib(rg, work / "genlib")
-            outs = [run_compiled(rg, lib, xs) for xs in sets]
-            for j, i in enumerate(keep):
+        def compare(platform: str, outs: Sequence[Sequence[np.ndarray]],
+                    owner: list[tuple[int, dict[str, Any]]] = owner) -> None:
+            for k, (i, v) in enumerate(owner):
                 for s in range(n_sets):
-                    msg = _diff(outs[s][j], refs[i][s][0], s)  # type: ignore[index]
+                    msg = _diff(outs[s][k], refs[i][s][0], s)  # type: ignore[index]
                     if msg:
-                        bad.append(Mismatch(layers[i], {"algo": "direct"}, "host-generic", msg))
+                        bad.append(Mismatch(layers[i], v, platform, msg))
                         break
+
+        def fail_all(platform: str, e: Exception, keep: list[int] = keep) -> None:
+            bad.append(Mismatch(Layer("batch", -1, {}), {}, "error",
+                                f"{platform} build/run of the batch failed: {e}\n    layers: "
+                                + "; ".join(f"{layers[i].describe()}" for i in keep)))
+
+        t0 = time.monotonic()
+        try:
+            r_m4: CompileResult | None = compile_model(model, gw / "m4", name="fz", target=target, schedules=sched)
         except Exception as e:
-            fail_all("host-generic", e)
-        tm["generic"] = time.monotonic() - t0
-    return BatchResult(bad, len(layers), len(owner), tm)
+            r_m4 = None
+            fail_all("compile", e)
+        tick("compile", t0)
+        if r_m4 is not None and qemu and m4run.available():
+            t0 = time.monotonic()
+            try:
+                run = m4run.run_m4(r_m4, sets, gw / "qemu", timeout=qemu_timeout)
+                compare("qemu-m4", run.outputs)
+            except Exception as e:
+                fail_all("qemu-m4", e)
+            tick("qemu", t0)
+        if r_m4 is not None and host:
+            t0 = time.monotonic()
+            try:
+                lib = build_model_shared_lib(r_m4, gw / "host")
+                compare("host-m4", [run_compiled(r_m4, lib, xs) for xs in sets])
+            except Exception as e:
+                fail_all("host-m4", e)
+            tick("host", t0)
+        if generic:
+            t0 = time.monotonic()
+            try:
+                gm = gw / "generic.tflite"
+                gm.write_bytes(combined_model(kl, [1] * len(kl)))
+                rg = compile_model(gm, gw / "gen", name="fzg", target="generic")
+                lib = build_model_shared_lib(rg, gw / "genlib")
+                outs = [run_compiled(rg, lib, xs) for xs in sets]
+                for j, i in enumerate(keep):
+                    for s in range(n_sets):
+                        msg = _diff(outs[s][j], refs[i][s][0], s)  # type: ignore[index]
+                        if msg:
+                            bad.append(Mismatch(layers[i], {"algo": "direct"}, "host-generic", msg))
+                            break
+            except Exception as e:
+                fail_all("host-generic", e)
+            tick("generic", t0)
+        if progress:
+            print(f"  group {gi + 1}/{len(groups)}: {len(group)} layers, {len(owner)} schedules, "
+                  f"{len(bad) - n_before} mismatches", flush=True)
+            for m in bad[n_before:]:
+                print("    " + str(m).replace("\n", "\n    "), flush=True)
+    return BatchResult(bad, len(layers), n_variants, tm)
+
+
+def chain_model(layer: Layer) -> bytes:
+    """input -> ADD(x, x) -> t -> layer -> y -> ADD(y, y) -> output: the layer's input and output both in the
+    workspace, so the planner may run it in place (conv_rows.c, the pair kernel's own modes); t has the layer's
+    input quantization (x: ~1/2.2 of its scale), the output ADD the scale 2 s_y (y read back exactly)."""
+    p = layer.params
+    mb = ModelBuilder(description=f"microaot kernelfuzz chain {layer.kind} {layer.seed}")
+    x_zp = int(np.clip(round(p["in_zp"] / 1.1), -128, 127))
+    x = mb.add_input("x", p["input_shape"], "int8", quant=Quant.per_tensor(p["in_scale"] * 0.55, x_zp))
+    t = mb.add_tensor("t", p["input_shape"], "int8", quant=Quant.per_tensor(p["in_scale"], p["in_zp"]))
+    mb.add_operator("ADD", [x, x], [t], AddOptions("NONE"))
+    y = _add_layer(mb, layer, t, "")
+    ys = mb.tensors[y]
+    assert ys.quant is not None
+    z = mb.add_tensor("z", ys.shape, "int8", quant=Quant.per_tensor(ys.quant.scale[0] * 2, ys.quant.zero_point[0]))
+    mb.add_operator("ADD", [y, y], [z], AddOptions("NONE"))
+    mb.set_outputs([z])
+    return mb.to_bytes()
+
+
+def check_inplace(layers: Sequence[Layer], work: Path, *, n_sets: int = 2, target: str = "cortex-m4",
+                  qemu_timeout: float = 120, progress: bool = False) -> tuple[list[Mismatch], int, int]:
+    """Every schedule of each layer (conv / dw) inside ``chain_model``, one firmware per schedule on QEMU M4:
+    the output against TFLM, the layer's own output tensor (OPCHECK hash) against the generic-C build.
+    Returns (mismatches, schedules run, of them run in place)."""
+    work.mkdir(parents=True, exist_ok=True)
+    layers = [x for x in layers if x.kind != "fc"]
+    paths, inputs = [], []
+    for i, layer in enumerate(layers):
+        path = work / f"c{i}_{layer.kind}_{layer.seed}.tflite"
+        path.write_bytes(chain_model(layer))
+        paths.append(path)
+        inputs.append([[x] for x in layer_inputs(layer, n_sets)])
+    refs = run_reference_many(paths, inputs)
+    bad: list[Mismatch] = []
+    runs = inplace = 0
+    for i, (layer, path, xs, ref) in enumerate(zip(layers, paths, inputs, refs, strict=True)):
+        if isinstance(ref, Exception):
+            bad.append(Mismatch(layer, {}, "error", f"TFLM failed on the chain: {ref}"))
+            continue
+        lw = work / f"c{i}"
+        n0 = len(bad)
+        try:
+            want = generic_op_hashes(path, xs, lw / "generic")
+        except Exception as e:
+            bad.append(Mismatch(layer, {}, "error", f"generic build of the chain failed: {e}"))
+            continue
+        g = load_tflite(path)
+        d = space.default_schedules(g, target).get(1)
+        for k, v in enumerate(space.candidates(g, g.operators[1], target, d)):
+            try:
+                r = compile_model(path, lw / f"v{k}", name="fzc", target=target, schedules={1: v})
+                runs += 1
+                where = "in place" if 1 in r.plan.inplace_ops else "not in place"
+                inplace += 1 in r.plan.inplace_ops
+                run = m4run.run_m4(r, xs, lw / f"v{k}" / "m4", timeout=qemu_timeout)
+            except Exception as e:
+                bad.append(Mismatch(layer, v, "qemu-m4 chain", f"build/run failed: {e}"))
+                continue
+            for s in range(n_sets):
+                msg = _diff(run.outputs[s][0], ref[s][0], s)
+                hs = run.op_hashes[s] if run.op_hashes else None
+                if hs is None or hs[1] != want[s][1]:
+                    msg = (msg or "") + f" (input set {s}: the layer's output tensor differs from the generic build)"
+                if msg:
+                    bad.append(Mismatch(layer, v, f"qemu-m4 chain, {where}", msg.strip()))
+                    break
+        if progress:
+            print(f"  chain {i + 1}/{len(layers)}: {layer.describe()}: {len(bad) - n0} mismatches", flush=True)
+            for m in bad[n0:]:
+                print("    " + str(m).replace("\n", "\n    "), flush=True)
+    return bad, runs, inplace
 
 
 def sample_layers(n: int, seed: int, kinds: Sequence[str] = KINDS, max_macs: int = 400_000) -> list[Layer]:
@@ -506,7 +598,7 @@ def sample_layers(n: int, seed: int, kinds: Sequence[str] = KINDS, max_macs: int
     return [random_layer(kinds[i % len(kinds)], seed * 100003 + i, max_macs=max_macs) for i in range(n)]
 
 
-def batches(layers: Sequence[Layer], max_ops: int = 60, max_macs: int = 3_000_000) -> list[list[Layer]]:
+def batches(layers: Sequence[Layer], max_ops: int = 120, max_macs: int = 20_000_000) -> list[list[Layer]]:
     """Group layers so that one firmware holds at most ``max_ops`` operators and ``max_macs`` MACs over all
     schedules (QEMU runs every copy twice per input set)."""
     out: list[list[Layer]] = []
@@ -544,8 +636,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--layer", default=None, help="KIND:SEED: only this layer (a reproducer)")
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--chains", action="store_true",
+                    help="run the conv / dw layers in place (chain_model, one firmware per schedule) instead")
     ap.add_argument("--max-macs", type=int, default=400_000)
     ap.add_argument("--work", default=None)
+    ap.add_argument("--chunk", type=int, default=60, help="layers per TFLM run")
     ap.add_argument("--json", default=None, help="append every mismatch as a JSON line to this file")
     a = ap.parse_args(argv)
     if a.layer:
@@ -555,14 +650,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         layers = sample_layers(a.n, a.seed, a.kinds.split(","), a.max_macs)
     work = Path(a.work or tempfile.mkdtemp(prefix="kernelfuzz_"))
     n_bad = 0
-    for b, group in enumerate(batches(layers)):
-        res = check_layers(group, work / f"b{b}", qemu=not a.no_qemu)
+    if a.chains:
+        for c in range(0, len(layers), a.chunk):
+            bad, runs, inpl = check_inplace(layers[c:c + a.chunk], work / f"ch{c}", progress=True)
+            n_bad += len(bad)
+            print(f"layers {c}..: {runs} chain builds, {inpl} in place, {len(bad)} mismatches", flush=True)
+        print(f"{len(layers)} layers, {n_bad} mismatches")
+        return 1 if n_bad else 0
+    for c in range(0, len(layers), a.chunk):
+        chunk = layers[c:c + a.chunk]
+        res = check_layers(chunk, work / f"c{c}", qemu=not a.no_qemu, progress=True)
         n_bad += len(res.mismatches)
         t = ", ".join(f"{k} {v:.1f}s" for k, v in res.seconds.items())
-        print(f"batch {b}: {res.n_layers} layers, {res.n_variants} schedules, {len(res.mismatches)} mismatches ({t})",
-              flush=True)
+        print(f"layers {c}..{c + len(chunk) - 1}: {res.n_variants} schedules, {len(res.mismatches)} mismatches "
+              f"({t})", flush=True)
         for m in res.mismatches:
-            print("  " + str(m).replace("\n", "\n  "), flush=True)
             if a.json:
                 with open(a.json, "a") as f:
                     f.write(json.dumps({"layer": asdict(m.layer), "schedule": m.schedule, "platform": m.platform,
