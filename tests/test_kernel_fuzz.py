@@ -43,6 +43,8 @@ def test_layers_are_reproducible_and_cover_the_space() -> None:
     assert set(kf.ACTIVATIONS) == {x.params["activation"] for x in layers}
     assert {-128, 127} <= {x.params["in_zp"] for x in layers} and {-128, 127} <= {x.params["out_zp"] for x in layers}
     assert any(x.params["dead"] for x in layers) and any(c % 2 for p in conv for c in [p["input_shape"][3]])
+    assert any(x.params["rq_gt1"] for x in layers) and {"none", "large"} <= {x.params["bias"] for x in layers}
+    assert {"normal", "uniform", "extreme", "sparse"} == {x.params["weights"] for x in layers}
     for x in layers:
         assert 1 <= x.params["input_shape"][1 if x.kind != "fc" else -1] <= (40 if x.kind != "fc" else 400)
 

@@ -75,7 +75,8 @@ class Layer:
                      f"d={tuple(p['dilation'])} {p['padding']}"
                      + (f" filters={p['filters']}" if self.kind == "conv" else f" mult={p['mult']}"))
         return (f"{self.kind} seed={self.seed} {shape} act={p['activation']} per_channel={p['per_channel']} "
-                f"in_zp={p['in_zp']} out_zp={p['out_zp']} weights={p['weights']} dead={p['dead']}")
+                f"in_zp={p['in_zp']} out_zp={p['out_zp']} weights={p['weights']} dead={p['dead']} bias={p['bias']}"
+                + (f" rq_gt1={p['rq_gt1']:.2f}" if p.get("rq_gt1") else ""))
 
     def repro(self) -> str:
         return f"microaot.testing.kernelfuzz.random_layer({self.kind!r}, {self.seed})"
@@ -196,6 +197,8 @@ def random_layer(kind: str, seed: int, *, max_macs: int = 400_000) -> Layer:
     p["out_scale_factor"] = float(10 ** rng.uniform(-1.3, 0.5)) if rng.random() < 0.2 else \
         float(rng.uniform(0.6, 1.4))
     p["data_seed"] = int(rng.integers(0, 2**31))
+    # requantization multipliers > 1 (a positive shift: the kernels' exact fallback path), ~6 % of the layers
+    p["rq_gt1"] = float(rng.uniform(1.0, 6.0)) if rng.random() < 0.06 else 0.0
     layer = Layer(kind, seed, p)
     _tensors(layer)  # fills out_zp / out_scale
     return layer
@@ -291,6 +294,8 @@ def _tensors(layer: Layer) -> _Tensors:
         out_zp = out_zp if p["activation"] != "NONE" or rng.random() < 0.4 else choose_qparams(lo, hi)[1]
     elif p["out_zp_mode"] == "random":
         out_zp = int(rng.integers(-128, 128))
+    if p.get("rq_gt1"):
+        out_scale = float(np.float32(in_scale * float(np.median(w_scales)) / p["rq_gt1"]))
     p["out_scale"] = float(out_scale)
     p["out_zp"] = int(out_zp)
     return _Tensors(w, w_scales, bias, float(out_scale), int(out_zp))
