@@ -239,11 +239,12 @@ def _tensors(layer: Layer) -> _Tensors:
     else:
         w = np.clip(np.round(rng.normal(0, 40, size=wshape)), -127, 127)
     w = np.moveaxis(w.astype(np.int64), axis, 0).copy()  # channel first
-    for ch in range(oc):  # per channel: a +-127 somewhere (the quantizer's max) unless the channel is dead
-        if np.any(w[ch]) and not np.any(np.abs(w[ch]) == 127):
-            flat = w[ch].reshape(-1)
-            k = int(np.argmax(np.abs(flat)))
-            flat[k] = 127 if flat[k] > 0 else -127
+    # per channel: a +-127 somewhere (the quantizer's max) unless the channel is all zero
+    flat = w.reshape(oc, -1)
+    k = np.argmax(np.abs(flat), axis=1)
+    rows = np.arange(oc)
+    top = flat[rows, k]
+    flat[rows, k] = np.where(top > 0, 127, np.where(top < 0, -127, 0))
     for ch in p["dead"]:
         w[ch] = 0
     w = np.moveaxis(w, 0, axis).astype(np.int8)
