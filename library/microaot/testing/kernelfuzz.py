@@ -402,6 +402,44 @@ def _diff(got: np.ndarray, want: np.ndarray, s: int) -> str | None:
             f"(flat {int(bad[0])}): got {g[k].tolist()} want {w[k].tolist()} at {k.tolist()}")
 
 
+GUARD = 64  # bytes of canary on each side of the firmware's workspace
+_M4_MAIN_C = m4run._main_c  # noqa: SLF001
+
+
+def _guarded_main(result: Any, inputs: Any, groups: Any = None) -> str:
+    """m4run's firmware main with GUARD canary bytes (0xA5) before and after the workspace, checked after the
+    runs: a kernel writing outside the workspace (scratch larger than planned) fails the firmware; ws_raw[i] is
+    named (i < GUARD: before the workspace)."""
+    n = result.name
+    text = _M4_MAIN_C(result, inputs, groups)
+    decl = f"static uint8_t ws[{n}_WORKSPACE_SIZE] __attribute__((aligned(16)));"
+    assert decl in text, "m4run's workspace declaration changed: update kernelfuzz._guarded_main"
+    text = text.replace(decl, f"static uint8_t ws_raw[{GUARD} + {n}_WORKSPACE_SIZE + {GUARD}] "
+                              f"__attribute__((aligned(16)));\n#define ws (ws_raw + {GUARD})\n"
+                              "static int guard_bad(void) { for (uint32_t i = 0; i < sizeof ws_raw; i++) { "
+                              f"if ((i < {GUARD} || i >= {GUARD} + {n}_WORKSPACE_SIZE) && ws_raw[i] != 0xA5u) "
+                              "{ return (int)i + 1; } } return 0; }")
+    first = "    uaot_hooks_t hooks = {0};"
+    assert first in text
+    text = text.replace(first, "    memset(ws_raw, 0xA5, sizeof ws_raw);\n" + first, 1)
+    done = '    put("done\\n");'
+    assert done in text, "m4run's main changed: update kernelfuzz._guarded_main"
+    text = text.replace(done, '    if (guard_bad()) { put("workspace guard byte overwritten at ws_raw["); '
+                              'put_u64((uint64_t)(guard_bad() - 1)); put("]\\n"); return 6; }\n' + done, 1)
+    return text
+
+
+def run_guarded(result: CompileResult, sets: Sequence[Sequence[np.ndarray]], build_dir: Path,
+                timeout: float) -> m4run.M4Run:
+    """m4run.run_m4 with the workspace canaries of ``_guarded_main``."""
+    m4run._main_c = _guarded_main  # noqa: SLF001
+    try:
+        elf = m4run.build_m4(result, sets, build_dir)
+    finally:
+        m4run._main_c = _M4_MAIN_C  # noqa: SLF001
+    return m4run.run_elf(result, elf, len(sets), timeout=timeout)
+
+
 @dataclass
 class BatchResult:
     mismatches: list[Mismatch]
@@ -488,7 +526,7 @@ def check_layers(layers: Sequence[Layer], work: Path, *, qemu: bool = True, host
         if r_m4 is not None and qemu and m4run.available():
             t0 = time.monotonic()
             try:
-                run = m4run.run_m4(r_m4, sets, gw / "qemu", timeout=qemu_timeout)
+                run = run_guarded(r_m4, sets, gw / "qemu", qemu_timeout)
                 compare("qemu-m4", run.outputs)
             except Exception as e:
                 fail_all("qemu-m4", e)
@@ -580,7 +618,7 @@ def check_inplace(layers: Sequence[Layer], work: Path, *, n_sets: int = 2, targe
                 runs += 1
                 where = "in place" if 1 in r.plan.inplace_ops else "not in place"
                 inplace += 1 in r.plan.inplace_ops
-                run = m4run.run_m4(r, xs, lw / f"v{k}" / "m4", timeout=qemu_timeout)
+                run = run_guarded(r, xs, lw / f"v{k}" / "m4", qemu_timeout)
             except Exception as e:
                 bad.append(Mismatch(layer, v, "qemu-m4 chain", f"build/run failed: {e}"))
                 continue
