@@ -22,7 +22,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -642,6 +642,33 @@ def sample_layers(n: int, seed: int, kinds: Sequence[str] = KINDS, max_macs: int
     return [random_layer(kinds[i % len(kinds)], seed * 100003 + i, max_macs=max_macs) for i in range(n)]
 
 
+# kernel families: which layers reach them (a filter on the generated layers)
+FOCUS: dict[str, Callable[[Layer], bool]] = {
+    "pair": lambda x: x.kind == "dw" and x.params["kernel"] == [3, 3] and x.params["mult"] == 1
+    and x.params["dilation"] == [1, 1],
+    "line": lambda x: x.kind == "dw" and 1 in x.params["kernel"],
+    "plane": lambda x: (x.kind == "dw" and (x.params["mult"] > 1 or 1 not in x.params["kernel"]))
+    or (x.kind == "conv" and x.params["input_shape"][3] == 1),
+    "gemm": lambda x: x.kind == "conv" and x.params["input_shape"][3] > 1,
+    "fc": lambda x: x.kind == "fc",
+}
+
+
+def focused_layers(n: int, seed: int, focus: str, max_macs: int = 400_000) -> list[Layer]:
+    """``n`` layers of ``sample_layers``' stream (from ``seed``) that reach the kernel family ``focus``."""
+    keep = FOCUS[focus]
+    kinds = ("fc",) if focus == "fc" else ("conv",) if focus == "gemm" else ("dw",) if focus in ("pair", "line") \
+        else ("dw", "conv")
+    out: list[Layer] = []
+    i = 0
+    while len(out) < n:
+        layer = random_layer(kinds[i % len(kinds)], seed * 100003 + i, max_macs=max_macs)
+        i += 1
+        if keep(layer):
+            out.append(layer)
+    return out
+
+
 def batches(layers: Sequence[Layer], max_ops: int = 120, max_macs: int = 20_000_000) -> list[list[Layer]]:
     """Group layers so that one firmware holds at most ``max_ops`` operators and ``max_macs`` MACs over all
     schedules (QEMU runs every copy twice per input set)."""
@@ -678,6 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--focus", default=None, choices=sorted(FOCUS), help="only layers reaching this kernel family")
     ap.add_argument("--layer", default=None, help="KIND:SEED: only this layer (a reproducer)")
     ap.add_argument("--no-qemu", action="store_true")
     ap.add_argument("--chains", action="store_true",
@@ -690,6 +718,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.layer:
         k, s = a.layer.split(":")
         layers = [random_layer(k, int(s), max_macs=a.max_macs)]
+    elif a.focus:
+        layers = focused_layers(a.n, a.seed, a.focus, a.max_macs)
     else:
         layers = sample_layers(a.n, a.seed, a.kinds.split(","), a.max_macs)
     work = Path(a.work or tempfile.mkdtemp(prefix="kernelfuzz_"))
