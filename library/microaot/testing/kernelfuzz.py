@@ -76,7 +76,7 @@ class Layer:
                      + (f" filters={p['filters']}" if self.kind == "conv" else f" mult={p['mult']}"))
         return (f"{self.kind} seed={self.seed} {shape} act={p['activation']} per_channel={p['per_channel']} "
                 f"in_zp={p['in_zp']} out_zp={p['out_zp']} weights={p['weights']} dead={p['dead']} bias={p['bias']}"
-                + (f" rq_gt1={p['rq_gt1']:.2f}" if p.get("rq_gt1") else ""))
+                + (f" rq_gt1={p['rq_gt1']:.2f}" if p.get("rq_gt1") else "") + (" big" if p.get("big") else ""))
 
     def repro(self) -> str:
         return f"microaot.testing.kernelfuzz.random_layer({self.kind!r}, {self.seed})"
@@ -121,23 +121,34 @@ def _zero_point(rng: np.random.Generator) -> int:
     return int(rng.integers(-128, 128))
 
 
+MAX_WEIGHTS = 48 * 1024  # weights of one layer (a batch firmware holds a copy per schedule, int16 ones twice)
+
+
 def random_layer(kind: str, seed: int, *, max_macs: int = 400_000) -> Layer:
     """The layer of ``(kind, seed)`` (deterministic). ``max_macs`` bounds the work of one inference."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}: one of {KINDS}")
     rng = np.random.default_rng([seed, KINDS.index(kind)])
-    p: dict[str, Any] = {}
+    # ~8 % "big" layers (from a stream of their own: the others do not change): channels and planes past the
+    # usual ranges (up to 256 channels, 96 pixels), as MobileNet-style models have; 6x the MAC budget
+    brng = np.random.default_rng([seed, KINDS.index(kind), 7])
+    big = bool(brng.random() < 0.08) and max_macs >= 400_000
+    if big:
+        max_macs *= 6
+    p: dict[str, Any] = {"big": big}
     batch = 2 if rng.random() < 0.15 else 1
     if kind == "fc":
         depth = int(rng.choice([int(rng.integers(1, 17)), int(rng.integers(1, 129)), int(rng.integers(1, 401))]))
         units = _pick_channels(rng)
+        if big:
+            depth, units = min(2048, depth * int(brng.integers(2, 9))), min(256, units * int(brng.integers(2, 5)))
         if rng.random() < 0.15:
             shape: list[int] = [batch, int(rng.integers(1, 4)), depth]
             keep = bool(rng.random() < 0.5)
         else:
             shape = [int(rng.integers(1, 4)) if rng.random() < 0.2 else batch, depth]
             keep = False
-        while math.prod(shape) * units > max_macs and units > 1:
+        while (math.prod(shape) * units > max_macs or depth * units > MAX_WEIGHTS) and units > 1:
             units = max(1, units // 2)
         p.update(input_shape=shape, units=units, keep_num_dims=keep, fan_in=depth, out_c=units)
     else:
@@ -158,9 +169,18 @@ def random_layer(kind: str, seed: int, *, max_macs: int = 400_000) -> Layer:
         h, w = int(rng.integers(1, 41)), int(rng.integers(1, 41))
         if rng.random() < 0.3:  # small / degenerate planes are common in real models' tails
             h, w = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+        if big:
+            c = min(256 // mult, c * int(brng.integers(2, 5)))
+            filters = min(256, filters * int(brng.integers(2, 5))) if kind == "conv" else c * mult
+            h, w = int(brng.integers(8, 97)), int(brng.integers(8, 97))
         if padding == "VALID":
             h = max(h, (kh - 1) * dil[0] + 1)
             w = max(w, (kw - 1) * dil[1] + 1)
+        while kind == "conv" and filters * kh * kw * c > MAX_WEIGHTS:  # flash: every schedule has a copy
+            if filters >= c and filters > 1:
+                filters = max(1, filters * 3 // 4)
+            else:
+                c = max(1, c * 3 // 4)
         fan = kh * kw * (c if kind == "conv" else 1)
 
         def macs() -> int:
