@@ -45,8 +45,11 @@ def test_layers_are_reproducible_and_cover_the_space() -> None:
     assert any(x.params["dead"] for x in layers) and any(c % 2 for p in conv for c in [p["input_shape"][3]])
     assert any(x.params["rq_gt1"] for x in layers) and {"none", "large"} <= {x.params["bias"] for x in layers}
     assert {"normal", "uniform", "extreme", "sparse"} == {x.params["weights"] for x in layers}
-    for x in layers:
-        assert 1 <= x.params["input_shape"][1 if x.kind != "fc" else -1] <= (40 if x.kind != "fc" else 400)
+    for x in layers:  # the big ones: up to 96 pixels, 2048 inputs
+        big = x.params["big"]
+        hi = (2048 if big else 400) if x.kind == "fc" else (96 if big else 40)
+        assert 1 <= x.params["input_shape"][-1 if x.kind == "fc" else 1] <= hi
+    assert 0 < sum(x.params["big"] for x in layers) < len(layers) // 5
 
 
 # a small fixed sample (one firmware, <= 20k MACs a layer): depthwise 3x3 s2 (pair, every strip width), 5x1
