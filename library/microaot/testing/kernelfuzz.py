@@ -79,7 +79,10 @@ class Layer:
                 + (f" rq_gt1={p['rq_gt1']:.2f}" if p.get("rq_gt1") else "") + (" big" if p.get("big") else ""))
 
     def repro(self) -> str:
-        return f"microaot.testing.kernelfuzz.random_layer({self.kind!r}, {self.seed})"
+        mm = self.params.get("max_macs", 400_000)
+        return (f"python -m microaot.testing.kernelfuzz --layer {self.kind}:{self.seed}"
+                + (f" --max-macs {mm}" if mm != 400_000 else "")
+                + f" (random_layer({self.kind!r}, {self.seed}, max_macs={mm}))")
 
 
 def _out_size(size: int, k: int, stride: int, dil: int, padding: str) -> int:
@@ -135,7 +138,7 @@ def random_layer(kind: str, seed: int, *, max_macs: int = 400_000) -> Layer:
     big = bool(brng.random() < 0.08) and max_macs >= 400_000
     if big:
         max_macs *= 6
-    p: dict[str, Any] = {"big": big}
+    p: dict[str, Any] = {"big": big, "max_macs": max_macs if not big else max_macs // 6}
     batch = 2 if rng.random() < 0.15 else 1
     if kind == "fc":
         depth = int(rng.choice([int(rng.integers(1, 17)), int(rng.integers(1, 129)), int(rng.integers(1, 401))]))
