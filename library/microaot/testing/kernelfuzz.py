@@ -453,11 +453,11 @@ def _guarded_main(result: Any, inputs: Any, groups: Any = None) -> str:
 
 
 def run_guarded(result: CompileResult, sets: Sequence[Sequence[np.ndarray]], build_dir: Path,
-                timeout: float) -> m4run.M4Run:
-    """m4run.run_m4 with the workspace canaries of ``_guarded_main``."""
+                timeout: float, cflags: Sequence[str] = ()) -> m4run.M4Run:
+    """m4run.run_m4 with the workspace canaries of ``_guarded_main`` (``cflags``: e.g. ["-Os"], after -O2)."""
     m4run._main_c = _guarded_main  # noqa: SLF001
     try:
-        elf = m4run.build_m4(result, sets, build_dir)
+        elf = m4run.build_m4(result, sets, build_dir, extra_cflags=cflags)
     finally:
         m4run._main_c = _M4_MAIN_C  # noqa: SLF001
     return m4run.run_elf(result, elf, len(sets), timeout=timeout)
@@ -473,7 +473,8 @@ class BatchResult:
 
 def check_layers(layers: Sequence[Layer], work: Path, *, qemu: bool = True, host: bool = True,
                  generic: bool = True, n_sets: int = 2, target: str = "cortex-m4", qemu_timeout: float = 300,
-                 max_ops: int = 120, max_macs: int = 20_000_000, progress: bool = False) -> BatchResult:
+                 max_ops: int = 120, max_macs: int = 20_000_000, progress: bool = False,
+                 cflags: Sequence[str] = ()) -> BatchResult:
     """Every schedule of every layer against TFLM (TFLM for all layers at once, then one firmware / host
     library per group of layers, ``batches``); see the module doc."""
     work.mkdir(parents=True, exist_ok=True)
@@ -549,7 +550,7 @@ def check_layers(layers: Sequence[Layer], work: Path, *, qemu: bool = True, host
         if r_m4 is not None and qemu and m4run.available():
             t0 = time.monotonic()
             try:
-                run = run_guarded(r_m4, sets, gw / "qemu", qemu_timeout)
+                run = run_guarded(r_m4, sets, gw / "qemu", qemu_timeout, cflags)
                 compare("qemu-m4", run.outputs)
             except Exception as e:
                 fail_all("qemu-m4", e)
@@ -557,7 +558,7 @@ def check_layers(layers: Sequence[Layer], work: Path, *, qemu: bool = True, host
         if r_m4 is not None and host:
             t0 = time.monotonic()
             try:
-                lib = build_model_shared_lib(r_m4, gw / "host")
+                lib = build_model_shared_lib(r_m4, gw / "host", extra_cflags=cflags)
                 compare("host-m4", [run_compiled(r_m4, lib, xs) for xs in sets])
             except Exception as e:
                 fail_all("host-m4", e)
@@ -607,7 +608,8 @@ def chain_model(layer: Layer) -> bytes:
 
 
 def check_inplace(layers: Sequence[Layer], work: Path, *, n_sets: int = 2, target: str = "cortex-m4",
-                  qemu_timeout: float = 120, progress: bool = False) -> tuple[list[Mismatch], int, int]:
+                  qemu_timeout: float = 120, progress: bool = False,
+                  cflags: Sequence[str] = ()) -> tuple[list[Mismatch], int, int]:
     """Every schedule of each layer (conv / dw) inside ``chain_model``, one firmware per schedule on QEMU M4:
     the output against TFLM, the layer's own output tensor (OPCHECK hash) against the generic-C build.
     Returns (mismatches, schedules run, of them run in place)."""
@@ -641,7 +643,7 @@ def check_inplace(layers: Sequence[Layer], work: Path, *, n_sets: int = 2, targe
                 runs += 1
                 where = "in place" if 1 in r.plan.inplace_ops else "not in place"
                 inplace += 1 in r.plan.inplace_ops
-                run = run_guarded(r, xs, lw / f"v{k}" / "m4", qemu_timeout)
+                run = run_guarded(r, xs, lw / f"v{k}" / "m4", qemu_timeout, cflags)
             except Exception as e:
                 bad.append(Mismatch(layer, v, "qemu-m4 chain", f"build/run failed: {e}"))
                 continue
@@ -734,6 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--chains", action="store_true",
                     help="run the conv / dw layers in place (chain_model, one firmware per schedule) instead")
     ap.add_argument("--max-macs", type=int, default=400_000)
+    ap.add_argument("--cflags", default="", help='extra C flags of the M4 / host builds, e.g. "-Os" (after -O2)')
     ap.add_argument("--work", default=None)
     ap.add_argument("--chunk", type=int, default=60, help="layers per TFLM run")
     ap.add_argument("--json", default=None, help="append every mismatch as a JSON line to this file")
@@ -749,14 +752,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_bad = 0
     if a.chains:
         for c in range(0, len(layers), a.chunk):
-            bad, runs, inpl = check_inplace(layers[c:c + a.chunk], work / f"ch{c}", progress=True)
+            bad, runs, inpl = check_inplace(layers[c:c + a.chunk], work / f"ch{c}", progress=True,
+                                             cflags=a.cflags.split())
             n_bad += len(bad)
             print(f"layers {c}..: {runs} chain builds, {inpl} in place, {len(bad)} mismatches", flush=True)
         print(f"{len(layers)} layers, {n_bad} mismatches")
         return 1 if n_bad else 0
     for c in range(0, len(layers), a.chunk):
         chunk = layers[c:c + a.chunk]
-        res = check_layers(chunk, work / f"c{c}", qemu=not a.no_qemu, progress=True)
+        res = check_layers(chunk, work / f"c{c}", qemu=not a.no_qemu, progress=True, cflags=a.cflags.split())
         n_bad += len(res.mismatches)
         t = ", ".join(f"{k} {v:.1f}s" for k, v in res.seconds.items())
         print(f"layers {c}..{c + len(chunk) - 1}: {res.n_variants} schedules, {len(res.mismatches)} mismatches "
