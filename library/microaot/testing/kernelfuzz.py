@@ -675,6 +675,9 @@ FOCUS: dict[str, Callable[[Layer], bool]] = {
     "plane": lambda x: (x.kind == "dw" and (x.params["mult"] > 1 or 1 not in x.params["kernel"]))
     or (x.kind == "conv" and x.params["input_shape"][3] == 1),
     "gemm": lambda x: x.kind == "conv" and x.params["input_shape"][3] > 1,
+    # 1x1 stride 1 with out_c <= in_c: in place, the gemm runs once on the whole tensor (conv.py, rows_fwd)
+    "pointwise": lambda x: x.kind == "conv" and x.params["kernel"] == [1, 1] and x.params["stride"] == [1, 1]
+    and 1 < x.params["filters"] <= x.params["input_shape"][3],
     "fc": lambda x: x.kind == "fc",
 }
 
@@ -682,8 +685,8 @@ FOCUS: dict[str, Callable[[Layer], bool]] = {
 def focused_layers(n: int, seed: int, focus: str, max_macs: int = 400_000) -> list[Layer]:
     """``n`` layers of ``sample_layers``' stream (from ``seed``) that reach the kernel family ``focus``."""
     keep = FOCUS[focus]
-    kinds = ("fc",) if focus == "fc" else ("conv",) if focus == "gemm" else ("dw",) if focus in ("pair", "line") \
-        else ("dw", "conv")
+    kinds = {"fc": ("fc",), "gemm": ("conv",), "pointwise": ("conv",), "pair": ("dw",), "line": ("dw",)}.get(
+        focus, ("dw", "conv"))
     out: list[Layer] = []
     i = 0
     while len(out) < n:
