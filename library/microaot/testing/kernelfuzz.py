@@ -151,6 +151,8 @@ def random_layer(kind: str, seed: int, *, max_macs: int = 400_000) -> Layer:
         else:
             shape = [int(rng.integers(1, 4)) if rng.random() < 0.2 else batch, depth]
             keep = False
+        if not keep and np.random.default_rng([seed, 2, 9]).random() < 0.15:  # rank 4 (after a conv / pool)
+            shape = [1, 1, 1, depth] if shape[0] == 1 else [1, 1, shape[0], depth]
         while (math.prod(shape) * units > max_macs or depth * units > MAX_WEIGHTS) and units > 1:
             units = max(1, units // 2)
         p.update(input_shape=shape, units=units, keep_num_dims=keep, fan_in=depth, out_c=units)
