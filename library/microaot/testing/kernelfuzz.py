@@ -664,6 +664,126 @@ def check_inplace(layers: Sequence[Layer], work: Path, *, n_sets: int = 2, targe
     return bad, runs, inplace
 
 
+def _restructure(layer: Layer, *, input_shape: list[int], in_scale: float, in_zp: int,
+                 kernel: list[int] | None = None, stride: list[int] | None = None, filters: int | None = None) -> Layer:
+    """``layer`` (its quantization / weight / bias modes) on another input and geometry; no dilation, SAME."""
+    p = {**layer.params, "input_shape": list(input_shape), "in_scale": float(in_scale), "in_zp": int(in_zp)}
+    c = int(input_shape[-1])
+    if layer.kind != "fc":
+        p.update(kernel=kernel or p["kernel"], stride=stride or [1, 1], dilation=[1, 1], padding="SAME")
+        if layer.kind == "dw":
+            p.update(mult=1, filters=c, out_c=c, fan_in=p["kernel"][0] * p["kernel"][1])
+        else:
+            f = int(filters or p["filters"])
+            p.update(filters=f, out_c=f, fan_in=p["kernel"][0] * p["kernel"][1] * c)
+    else:
+        p.update(fan_in=c, keep_num_dims=False)
+    oc = int(p["out_c"])
+    p["dead"] = [d for d in p["dead"] if d < oc]
+    out = Layer(layer.kind, layer.seed, p)
+    _tensors(out)  # its output quantization
+    return out
+
+
+def random_block(seed: int) -> list[Layer]:
+    """A MobileNet-style block: 1x1 expand (CONV_2D), depthwise (3x3 / 5x5 / Kx1 / 1xK, stride 1 or 2), 1x1
+    project (CONV_2D), each layer's input the previous one's output (its quantization)."""
+    rng = np.random.default_rng([seed, 11])
+    h, w = int(rng.integers(2, 25)), int(rng.integers(1, 25))
+    c = int(rng.choice([int(rng.integers(1, 17)), int(rng.choice([8, 16, 24, 32]))]))
+    t = int(rng.integers(1, 7))
+    e = max(1, min(96, c * t))
+    k = [[3, 3], [3, 3], [5, 5], [int(rng.integers(3, 11)), 1], [1, int(rng.integers(3, 11))]][int(rng.integers(0, 5))]
+    s = int(rng.choice([1, 1, 2]))
+    c2 = int(rng.integers(1, 49))
+    base = [random_layer("conv", seed * 3), random_layer("dw", seed * 3 + 1), random_layer("conv", seed * 3 + 2)]
+    l1 = _restructure(base[0], input_shape=[1, h, w, c], in_scale=base[0].params["in_scale"],
+                      in_zp=base[0].params["in_zp"], kernel=[1, 1], filters=e)
+    l2 = _restructure(base[1], input_shape=[1, h, w, e], in_scale=l1.params["out_scale"], in_zp=l1.params["out_zp"],
+                      kernel=k, stride=[s, s])
+    oh, ow = _out_size(h, k[0], s, 1, "SAME"), _out_size(w, k[1], s, 1, "SAME")
+    l3 = _restructure(base[2], input_shape=[1, oh, ow, e], in_scale=l2.params["out_scale"],
+                      in_zp=l2.params["out_zp"], kernel=[1, 1], filters=c2)
+    return [l1, l2, l3]
+
+
+def block_model(block: Sequence[Layer]) -> bytes:
+    """input -> ADD(x, x) -> the block's layers -> ADD(y, y) -> output (every tensor in between in the workspace)."""
+    first = block[0].params
+    mb = ModelBuilder(description="microaot kernelfuzz block")
+    x_zp = int(np.clip(round(first["in_zp"] / 1.1), -128, 127))
+    x = mb.add_input("x", first["input_shape"], "int8", quant=Quant.per_tensor(first["in_scale"] * 0.55, x_zp))
+    t = mb.add_tensor("t", first["input_shape"], "int8", quant=Quant.per_tensor(first["in_scale"], first["in_zp"]))
+    mb.add_operator("ADD", [x, x], [t], AddOptions("NONE"))
+    for i, layer in enumerate(block):
+        t = _add_layer(mb, layer, t, f"{i}")
+    ys = mb.tensors[t]
+    assert ys.quant is not None
+    z = mb.add_tensor("z", ys.shape, "int8", quant=Quant.per_tensor(ys.quant.scale[0] * 2, ys.quant.zero_point[0]))
+    mb.add_operator("ADD", [t, t], [z], AddOptions("NONE"))
+    mb.set_outputs([z])
+    return mb.to_bytes()
+
+
+def check_blocks(seeds: Sequence[int], work: Path, *, n_sets: int = 2, target: str = "cortex-m4",
+                 qemu_timeout: float = 120, progress: bool = False,
+                 cflags: Sequence[str] = ()) -> tuple[list[str], int]:
+    """Each block (``random_block``) in ``block_model`` on QEMU M4, builds k = 0, 1, ..: every layer on the k-th
+    schedule of its candidates (its default when it has fewer; k = 0: the build's defaults), as
+    ``m4run.best_per_op`` searches; the output against TFLM and every operator's tensor against the generic-C
+    build (OPCHECK hashes). Returns (failure messages, builds run)."""
+    work.mkdir(parents=True, exist_ok=True)
+    bad: list[str] = []
+    builds = 0
+    blocks = [random_block(sd) for sd in seeds]
+    paths, inputs = [], []
+    for sd, block in zip(seeds, blocks, strict=True):
+        path = work / f"block{sd}.tflite"
+        path.write_bytes(block_model(block))
+        paths.append(path)
+        inputs.append([[x] for x in layer_inputs(block[0], n_sets)])
+    refs = run_reference_many(paths, inputs)
+    for sd, block, path, xs, ref in zip(seeds, blocks, paths, inputs, refs, strict=True):
+        what = f"block seed={sd}: " + " | ".join(x.describe() for x in block)
+        n0 = len(bad)
+        if isinstance(ref, Exception):
+            bad.append(f"{what}: TFLM failed: {ref}")
+            continue
+        bw = work / f"b{sd}"
+        try:
+            want = generic_op_hashes(path, xs, bw / "generic")
+        except Exception as e:
+            bad.append(f"{what}: generic build failed: {e}")
+            continue
+        g = load_tflite(path)
+        defaults = space.default_schedules(g, target)
+        cands = {i: space.candidates(g, g.operators[i], target, defaults.get(i)) for i in (1, 2, 3)}
+        for k in range(max(len(c) for c in cands.values())):
+            sched = {i: c[k] if k < len(c) else c[0] for i, c in cands.items()}
+            tag = json.dumps({str(i): v for i, v in sched.items()}, sort_keys=True)
+            try:
+                r = compile_model(path, bw / f"k{k}", name="fzb", target=target, schedules=sched if k else None)
+                builds += 1
+                run = run_guarded(r, xs, bw / f"k{k}" / "m4", qemu_timeout, cflags)
+            except Exception as e:
+                bad.append(f"{what} schedules {tag}: build/run failed: {e}")
+                continue
+            inpl = sorted(r.plan.inplace_ops)
+            for s in range(n_sets):
+                msg = _diff(run.outputs[s][0], ref[s][0], s)
+                hs = run.op_hashes[s] if run.op_hashes else None
+                ops = [i for i in range(len(want[s])) if hs is None or hs[i] != want[s][i]]
+                if msg or ops:
+                    bad.append(f"{what} schedules {tag} (in place: ops {inpl}): {msg or 'output equal'}; "
+                               f"operators whose tensor differs from the generic build: {ops}")
+                    break
+        if progress:
+            print(f"  block {sd}: {len(bad) - n0} failures", flush=True)
+            for m in bad[n0:]:
+                print("    " + m, flush=True)
+    return bad, builds
+
+
 def sample_layers(n: int, seed: int, kinds: Sequence[str] = KINDS, max_macs: int = 400_000) -> list[Layer]:
     """``n`` layers: kinds in turn, seeds ``seed * 100003 + i``."""
     return [random_layer(kinds[i % len(kinds)], seed * 100003 + i, max_macs=max_macs) for i in range(n)]
@@ -738,6 +858,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--focus", default=None, choices=sorted(FOCUS), help="only layers reaching this kernel family")
     ap.add_argument("--layer", default=None, help="KIND:SEED: only this layer (a reproducer)")
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--blocks", action="store_true",
+                    help="MobileNet-style blocks (random_block: expand, depthwise, project) at every schedule index")
     ap.add_argument("--chains", action="store_true",
                     help="run the conv / dw layers in place (chain_model, one firmware per schedule) instead")
     ap.add_argument("--max-macs", type=int, default=400_000)
@@ -755,6 +877,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         layers = sample_layers(a.n, a.seed, a.kinds.split(","), a.max_macs)
     work = Path(a.work or tempfile.mkdtemp(prefix="kernelfuzz_"))
     n_bad = 0
+    if a.blocks:
+        fails, builds = check_blocks([a.seed * 100003 + i for i in range(a.n)], work, progress=True,
+                                     cflags=a.cflags.split())
+        print(f"{a.n} blocks, {builds} builds, {len(fails)} failures")
+        return 1 if fails else 0
     if a.chains:
         for c in range(0, len(layers), a.chunk):
             bad, runs, inpl = check_inplace(layers[c:c + a.chunk], work / f"ch{c}", progress=True,
