@@ -89,3 +89,16 @@ def test_fuzz_in_place_sweep_bit_exact(tmp_path: Path) -> None:
     bad, runs, inplace = kf.check_inplace(kf.sample_layers(n, seed + 7919, ("conv", "dw")), tmp_path)
     assert inplace > 0 and runs >= n
     assert not bad, f"{len(bad)} mismatches:\n" + "\n".join(str(m) for m in bad)
+
+
+@needs_qemu
+@pytest.mark.slow
+def test_fuzz_blocks_bit_exact(tmp_path: Path) -> None:
+    """MobileNet-style blocks (kernelfuzz.random_block: 1x1 expand, depthwise, 1x1 project between two ADDs): the
+    layers share the workspace, in place where the planner takes it; build k runs every layer on its k-th
+    schedule; output vs TFLM, every tensor vs the generic build. MICROAOT_FUZZ_N // 10 blocks."""
+    n = max(1, int(os.environ.get("MICROAOT_FUZZ_N", "60")) // 10)
+    seed = int(os.environ.get("MICROAOT_FUZZ_SEED", "1"))
+    fails, builds = kf.check_blocks([seed * 100003 + i for i in range(n)], tmp_path)
+    assert builds >= n
+    assert not fails, f"{len(fails)} failures:\n" + "\n".join(fails)
