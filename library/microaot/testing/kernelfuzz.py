@@ -594,17 +594,24 @@ def chain_model(layer: Layer) -> bytes:
     """input -> ADD(x, x) -> t -> layer -> y -> ADD(y, y) -> output: the layer's input and output both in the
     workspace, so the planner may run it in place (conv_rows.c, the pair kernel's own modes); t has the layer's
     input quantization (x: ~1/2.2 of its scale), the output ADD the scale 2 s_y (y read back exactly)."""
-    p = layer.params
-    mb = ModelBuilder(description=f"microaot kernelfuzz chain {layer.kind} {layer.seed}")
-    x_zp = int(np.clip(round(p["in_zp"] / 1.1), -128, 127))
-    x = mb.add_input("x", p["input_shape"], "int8", quant=Quant.per_tensor(p["in_scale"] * 0.55, x_zp))
-    t = mb.add_tensor("t", p["input_shape"], "int8", quant=Quant.per_tensor(p["in_scale"], p["in_zp"]))
+    return _between_adds([layer], f"microaot kernelfuzz chain {layer.kind} {layer.seed}", single=True)
+
+
+def _between_adds(layers: Sequence[Layer], description: str, *, single: bool = False) -> bytes:
+    """input -> ADD(x, x) -> t -> the layers -> y -> ADD(y, y) -> output (``chain_model`` / ``block_model``);
+    ``single``: the one layer's tensors keep their unsuffixed names"""
+    first = layers[0].params
+    mb = ModelBuilder(description=description)
+    x_zp = int(np.clip(round(first["in_zp"] / 1.1), -128, 127))
+    x = mb.add_input("x", first["input_shape"], "int8", quant=Quant.per_tensor(first["in_scale"] * 0.55, x_zp))
+    t = mb.add_tensor("t", first["input_shape"], "int8", quant=Quant.per_tensor(first["in_scale"], first["in_zp"]))
     mb.add_operator("ADD", [x, x], [t], AddOptions("NONE"))
-    y = _add_layer(mb, layer, t, "")
-    ys = mb.tensors[y]
+    for i, layer in enumerate(layers):
+        t = _add_layer(mb, layer, t, "" if single else f"{i}")
+    ys = mb.tensors[t]
     assert ys.quant is not None
     z = mb.add_tensor("z", ys.shape, "int8", quant=Quant.per_tensor(ys.quant.scale[0] * 2, ys.quant.zero_point[0]))
-    mb.add_operator("ADD", [y, y], [z], AddOptions("NONE"))
+    mb.add_operator("ADD", [t, t], [z], AddOptions("NONE"))
     mb.set_outputs([z])
     return mb.to_bytes()
 
@@ -709,20 +716,7 @@ def random_block(seed: int) -> list[Layer]:
 
 def block_model(block: Sequence[Layer]) -> bytes:
     """input -> ADD(x, x) -> the block's layers -> ADD(y, y) -> output (every tensor in between in the workspace)."""
-    first = block[0].params
-    mb = ModelBuilder(description="microaot kernelfuzz block")
-    x_zp = int(np.clip(round(first["in_zp"] / 1.1), -128, 127))
-    x = mb.add_input("x", first["input_shape"], "int8", quant=Quant.per_tensor(first["in_scale"] * 0.55, x_zp))
-    t = mb.add_tensor("t", first["input_shape"], "int8", quant=Quant.per_tensor(first["in_scale"], first["in_zp"]))
-    mb.add_operator("ADD", [x, x], [t], AddOptions("NONE"))
-    for i, layer in enumerate(block):
-        t = _add_layer(mb, layer, t, f"{i}")
-    ys = mb.tensors[t]
-    assert ys.quant is not None
-    z = mb.add_tensor("z", ys.shape, "int8", quant=Quant.per_tensor(ys.quant.scale[0] * 2, ys.quant.zero_point[0]))
-    mb.add_operator("ADD", [t, t], [z], AddOptions("NONE"))
-    mb.set_outputs([z])
-    return mb.to_bytes()
+    return _between_adds(block, "microaot kernelfuzz block")
 
 
 def check_blocks(seeds: Sequence[int], work: Path, *, n_sets: int = 2, target: str = "cortex-m4",
